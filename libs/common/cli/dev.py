@@ -1,0 +1,159 @@
+"""``omnidesk dev up|down``: the whole system on one machine, embedded defaults.
+
+Starts the local broker (unless ``KAFKA_BOOTSTRAP_SERVERS`` names one), creates
+the topics, then runs every service that exists as its own process with one
+combined, prefixed log. Ctrl-C (or ``omnidesk dev down``) stops them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+
+import typer
+
+from libs.common.kafka.local_broker import LocalKafka, default_home
+
+app = typer.Typer(help="Run the whole system locally.")
+
+
+@dataclass(frozen=True)
+class DevProcess:
+    name: str
+    module: str  # run as `python -m <module>`
+    env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+
+
+#: What `dev up` runs, in start order. A row whose module does not exist yet is skipped.
+DEV_PROCESSES: tuple[DevProcess, ...] = (
+    DevProcess("smtp-sink", "services.notifier.smtp_sink"),
+    DevProcess("router", "services.router", {"ROUTER_HTTP_PORT": "8080"}),
+    DevProcess("notifier", "services.notifier", {"NOTIFIER_PROBE_PORT": "9102"}),
+    DevProcess("email_ingest", "services.email_ingest", {"EMAIL_INGEST_PROBE_PORT": "9101"}),
+    DevProcess("chat_ingest", "services.chat_ingest", {"CHAT_INGEST_HTTP_PORT": "8081"}),
+    DevProcess("phone_log", "services.phone_log", {"PHONE_LOG_HTTP_PORT": "8082"}),
+)
+
+_COLOURS = ("36", "35", "33", "32", "34", "31", "96", "95")
+
+
+def available_processes() -> list[DevProcess]:
+    return [p for p in DEV_PROCESSES if _module_exists(p.module)]
+
+
+def _module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _pid_file():  # type: ignore[no-untyped-def]
+    return default_home() / "dev-up.pid"
+
+
+@app.command("up")
+def dev_up(
+    kafka: bool = typer.Option(
+        True, help="Start the local Kafka unless KAFKA_BOOTSTRAP_SERVERS is set."
+    ),
+) -> None:
+    """Bring the whole system up in the foreground; Ctrl-C stops it."""
+    if kafka and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        broker = LocalKafka()
+        typer.echo("[dev] starting the local Kafka broker (first run fetches it with Maven) …")
+        broker.start()
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        typer.echo(f"[dev] Kafka ready on {broker.bootstrap_servers}")
+    from libs.common.kafka.admin import create_topics
+    from libs.common.settings import KafkaSettings
+
+    created = asyncio.run(create_topics(KafkaSettings()))
+    typer.echo(f"[dev] topics ready ({len(created)} created)")
+    processes = available_processes()
+    if not processes:
+        typer.echo("[dev] no services exist yet; the broker and topics are up.")
+        return
+    pid_file = _pid_file()
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(os.getpid()))
+    try:
+        code = asyncio.run(_supervise(processes))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            pid_file.unlink()
+    raise typer.Exit(code)
+
+
+@app.command("down")
+def dev_down(
+    kafka: bool = typer.Option(True, help="Also stop the local Kafka broker."),
+) -> None:
+    """Stop a running `dev up` and the local broker (data is kept)."""
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.kill(int(_pid_file().read_text()), signal.SIGTERM)
+        typer.echo("[dev] asked `dev up` to stop")
+    if kafka:
+        typer.echo("[dev] kafka stopped" if LocalKafka().stop() else "[dev] kafka was not running")
+
+
+async def _supervise(processes: list[DevProcess]) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    children: list[tuple[DevProcess, asyncio.subprocess.Process]] = []
+    width = max(len(p.name) for p in processes)
+    pumps = []
+    for index, spec in enumerate(processes):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.env}
+        env.setdefault("LOG_FORMAT", "text")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            spec.module,
+            *spec.args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+        )
+        children.append((spec, proc))
+        prefix = f"\x1b[{_COLOURS[index % len(_COLOURS)]}m{spec.name:<{width}}\x1b[0m | "
+        pumps.append(asyncio.create_task(_pump(proc, prefix)))
+        typer.echo(f"[dev] started {spec.name} (pid {proc.pid})")
+    exits = [asyncio.create_task(proc.wait()) for _, proc in children]
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopper, *exits], return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for spec, proc in children:
+        if proc.returncode is not None and not stop.is_set():
+            typer.echo(f"[dev] {spec.name} exited with {proc.returncode}; stopping the rest")
+            code = 1
+    typer.echo("[dev] stopping services …")
+    for _, proc in reversed(children):
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(20):
+            await asyncio.gather(*exits)
+    for _, proc in children:
+        if proc.returncode is None:
+            proc.kill()
+    await asyncio.gather(*pumps, return_exceptions=True)
+    stopper.cancel()
+    typer.echo("[dev] all services stopped (the Kafka broker keeps running: `omnidesk kafka stop`)")
+    return code
+
+
+async def _pump(proc: asyncio.subprocess.Process, prefix: str) -> None:
+    assert proc.stdout is not None
+    async for line in proc.stdout:
+        sys.stdout.write(prefix + line.decode("utf-8", "replace"))
+        sys.stdout.flush()

@@ -1,0 +1,220 @@
+"""The unified interaction: body of ``support.interactions.v1`` (DESIGN §3).
+
+One model for email, chat and phone, so the router has a single input type.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field, model_validator
+
+from libs.common.events.base import EventModel, UtcDatetime, ValueModel
+
+#: The plain-text body is capped so one huge mail cannot bloat the topic.
+MAX_TEXT_CHARS = 32_000
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    CHAT = "chat"
+    PHONE = "phone"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class InteractionKind(StrEnum):
+    MESSAGE = "message"
+    CALL_STARTED = "call_started"
+    CALL_ANSWERED = "call_answered"
+    CALL_ENDED = "call_ended"
+    CALL_MISSED = "call_missed"
+    VOICEMAIL = "voicemail"
+    DELIVERY_STATUS = "delivery_status"
+
+
+#: CloudEvents ``type`` for each kind of interaction.
+INTERACTION_CE_TYPES: dict[InteractionKind, str] = {
+    InteractionKind.MESSAGE: "support.message.received",
+    InteractionKind.CALL_STARTED: "support.call.started",
+    InteractionKind.CALL_ANSWERED: "support.call.answered",
+    InteractionKind.CALL_ENDED: "support.call.ended",
+    InteractionKind.CALL_MISSED: "support.call.missed",
+    InteractionKind.VOICEMAIL: "support.call.voicemail",
+    InteractionKind.DELIVERY_STATUS: "support.message.status",
+}
+
+
+class CustomerIdentity(ValueModel):
+    """Who the customer is, as far as the channel tells us."""
+
+    email: str | None = Field(None, description="Lower-cased email address.")
+    phone: str | None = Field(None, description="E.164 phone number, e.g. +821012345678.")
+    handle: str | None = Field(None, description="Chat identity as `provider:user-id`.")
+    display_name: str | None = None
+    locale: str | None = Field(None, description="BCP 47 tag if the channel tells it, e.g. ko-KR.")
+    anonymous: bool = Field(False, description="Caller withheld their number / no identity.")
+
+    @model_validator(mode="after")
+    def _normalise(self) -> CustomerIdentity:
+        if self.email:
+            self.email = self.email.strip().lower()
+        return self
+
+    def key(self) -> str | None:
+        """Partition key: email, else E.164 phone, else chat handle."""
+        return self.email or self.phone or self.handle
+
+
+class ThreadHints(ValueModel):
+    """What the router needs to thread this into a conversation."""
+
+    provider_thread_id: str | None = Field(
+        None, description="Chat thread/conversation id, call group id (linkedid, parent CallSid)."
+    )
+    message_id: str | None = Field(None, description="RFC 5322 Message-ID, without brackets.")
+    in_reply_to: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    subject_token: str | None = Field(None, description="Our subject token, e.g. C-1234.")
+
+
+class MessageBody(ValueModel):
+    text: str = Field("", description="The new text, plain, size-capped.")
+    quoted: str | None = Field(None, description="Quoted reply history, separated from the text.")
+    signature: str | None = None
+    truncated: bool = Field(False, description="The text was cut at the size cap.")
+    from_html: bool = Field(False, description="The text was converted from HTML.")
+    language: str | None = Field(None, description="Detected language (ISO 639-1) if known.")
+
+    @model_validator(mode="after")
+    def _cap(self) -> MessageBody:
+        if len(self.text) > MAX_TEXT_CHARS:
+            self.text = self.text[:MAX_TEXT_CHARS]
+            self.truncated = True
+        if self.quoted and len(self.quoted) > MAX_TEXT_CHARS:
+            self.quoted = self.quoted[:MAX_TEXT_CHARS]
+            self.truncated = True
+        return self
+
+
+class Attachment(ValueModel):
+    """A descriptor only: the bytes live in the blob store (or at the provider URL)."""
+
+    name: str | None = None
+    content_type: str = "application/octet-stream"
+    size: int | None = Field(None, ge=0)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    inline: bool = Field(False, description="Inline image (Content-ID) rather than an attachment.")
+    content_id: str | None = None
+    url: str | None = Field(None, description="Provider media URL for chat attachments.")
+
+
+class CallDetails(ValueModel):
+    call_id: str
+    group_id: str | None = Field(None, description="Groups the legs of one call.")
+    from_number: str | None = Field(None, description="E.164 or extension as given.")
+    to_number: str | None = None
+    direction: Direction = Direction.INBOUND
+    status: str = Field(..., description="Provider status mapped to our vocabulary.")
+    provider_status: str | None = Field(None, description="The provider's own status word.")
+    started_at: UtcDatetime | None = None
+    answered_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    duration_seconds: int | None = Field(None, ge=0)
+    billable_seconds: int | None = Field(None, ge=0)
+    hangup_cause: str | None = None
+    recording_url: str | None = None
+    recording_duration_seconds: int | None = Field(None, ge=0)
+    answered_by: str | None = Field(None, description="Agent or extension that answered.")
+    queue: str | None = None
+    callback_requested: bool = Field(
+        False, description="A missed inbound call: someone must call the customer back."
+    )
+
+
+class BounceInfo(ValueModel):
+    failed_recipients: list[str] = Field(default_factory=list)
+    original_message_id: str | None = None
+    status: str | None = Field(None, description="DSN status code, e.g. 5.1.1.")
+    action: str | None = None
+    diagnostic: str | None = None
+
+
+class Flags(ValueModel):
+    auto_submitted: bool = Field(False, description="RFC 3834 Auto-Submitted other than `no`.")
+    auto_reply: bool = False
+    out_of_office: bool = False
+    bulk: bool = Field(False, description="Precedence bulk/junk or marketing mail.")
+    mailing_list: bool = False
+    loop: bool = Field(False, description="Our own outgoing mail came back.")
+    bounce: bool = False
+    spam_verdict: str | None = Field(None, description="Verdict from upstream headers, if any.")
+
+    @property
+    def automated(self) -> bool:
+        """Mail that must never start SLA clocks or receive an automatic reply."""
+        return any(
+            (
+                self.auto_submitted,
+                self.auto_reply,
+                self.out_of_office,
+                self.bulk,
+                self.mailing_list,
+                self.loop,
+                self.bounce,
+            )
+        )
+
+
+class RoutingHints(ValueModel):
+    """Defaults configured on the integration, carried to the router."""
+
+    queue: str | None = None
+    language: str | None = None
+    brand: str | None = None
+    priority: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Interaction(EventModel):
+    """Something a customer (or an agent, via a provider) did on one channel."""
+
+    ce_type: ClassVar[str] = "support.message.received"
+
+    channel: Channel
+    provider: Annotated[str, Field(description="imap, twilio, whatsapp, telegram, slack, …")]
+    integration: str = Field(..., description="Configured integration or mailbox id.")
+    direction: Direction = Direction.INBOUND
+    kind: InteractionKind = InteractionKind.MESSAGE
+    occurred_at: UtcDatetime = Field(..., description="When it happened, per the provider.")
+    received_at: UtcDatetime = Field(..., description="When omnidesk received it.")
+    customer: CustomerIdentity
+    customer_key: str = Field("", description="Partition key; derived from customer if empty.")
+    thread: ThreadHints = Field(default_factory=ThreadHints)
+    subject: str | None = None
+    body: MessageBody = Field(default_factory=MessageBody)
+    attachments: list[Attachment] = Field(default_factory=list)
+    call: CallDetails | None = None
+    flags: Flags = Field(default_factory=Flags)
+    bounce: BounceInfo | None = None
+    routing_hints: RoutingHints = Field(default_factory=RoutingHints)
+    provider_message_id: str | None = Field(None, description="The provider's own id.")
+    raw_ref: str | None = Field(
+        None, description="Where the raw input is kept, e.g. blob sha256 or mailbox/UID."
+    )
+
+    @model_validator(mode="after")
+    def _derive_key(self) -> Interaction:
+        if not self.customer_key:
+            key = self.customer.key()
+            if key is None:
+                raise ValueError("an interaction needs a customer email, phone or handle")
+            self.customer_key = key
+        return self
+
+    def event_type(self) -> str:
+        return INTERACTION_CE_TYPES[self.kind]

@@ -1,0 +1,1 @@
+"""Kafka plumbing on aiokafka: producer, consumer runner, topics, local broker."""

@@ -1,0 +1,269 @@
+"""Consumer runner: at-least-once with manual commits and a dead-letter topic.
+
+- Offsets are committed only for records whose handler finished (or that
+  were dead-lettered), once per batch, and for revoked partitions during a
+  rebalance — so a crash or a stop mid-batch re-delivers exactly the
+  unfinished records, and handlers are idempotent on the event id.
+- A failing handler is retried with backoff a bounded number of times, then
+  the original bytes and headers go to the dead-letter topic with the error
+  and the stage, and the consumer moves on.
+- A record that cannot be decoded is dead-lettered at once: retrying does not
+  fix bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+
+from libs.common import metrics
+from libs.common.cloudevents import CloudEvent, CloudEventError, decode
+from libs.common.events.base import utc_now
+from libs.common.events.deadletter import DeadLetter
+from libs.common.kafka.producer import EventProducer, PublishError
+from libs.common.logging import event_context
+from libs.common.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+class PermanentError(Exception):
+    """Raised by a handler for input that will never succeed: no retries."""
+
+
+NON_RETRYABLE = (PermanentError, CloudEventError, ValidationError)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    record: ConsumerRecord
+    event: CloudEvent | None  # None when the runner was built with decode=False
+
+    @property
+    def event_id(self) -> str | None:
+        return self.event.id if self.event else _header(self.record, "ce_id")
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_backoff_s: float = 0.2
+    max_backoff_s: float = 5.0
+
+    def backoff(self, attempt: int) -> float:
+        return min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        topics: list[str],
+        group_id: str,
+        stage: str,
+        handler: Handler,
+        producer: EventProducer,
+        retry: RetryPolicy | None = None,
+        decode_events: bool = True,
+        max_batch: int = 500,
+        client_id: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._topics = topics
+        self._group_id = group_id
+        self._stage = stage
+        self._handler = handler
+        self._producer = producer
+        self._retry = retry or RetryPolicy()
+        self._decode = decode_events
+        self._max_batch = max_batch
+        self._client_id = client_id or stage
+        self._consumer: AIOKafkaConsumer | None = None
+        self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
+        self._lock = asyncio.Lock()  # held while a batch runs; rebalance waits for it
+        self._stop = asyncio.Event()
+        self.started = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Consume until ``stop()`` is called or ``stop`` is set."""
+        watcher = asyncio.create_task(self._watch(stop)) if stop else None
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            **self._settings.client_options(),
+            group_id=self._group_id,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        await self._consumer.start()
+        self.started.set()
+        log.info("consumer %s started on %s", self._group_id, ",".join(self._topics))
+        try:
+            while not self._stop.is_set():
+                batch = await self._poll()
+                if batch:
+                    async with self._lock:
+                        await self._process(batch)
+                    # Outside the lock: a rebalance waiting on it may need the coordinator.
+                    await self._commit()
+        finally:
+            await self._commit()
+            await self._consumer.stop()
+            if watcher:
+                watcher.cancel()
+            log.info("consumer %s stopped", self._group_id)
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.stop()
+
+    async def _poll(self) -> dict[TopicPartition, list[ConsumerRecord]]:
+        assert self._consumer is not None
+        try:
+            return await self._consumer.getmany(timeout_ms=500, max_records=self._max_batch)
+        except KafkaError as exc:
+            log.warning("consumer %s poll failed: %r; backing off", self._group_id, exc)
+            await asyncio.sleep(1.0)
+            return {}
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        await asyncio.gather(*(self._process_partition(tp, recs) for tp, recs in batch.items()))
+
+    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        for record in records:
+            if self._stop.is_set():
+                return  # unfinished records stay uncommitted and are redelivered
+            if not await self._handle_one(record):
+                return
+            self._done[tp] = record.offset + 1
+
+    async def _handle_one(self, record: ConsumerRecord) -> bool:
+        """True once the record is finished: handled or dead-lettered."""
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                delivery = Delivery(
+                    record, decode(record.headers, record.value) if self._decode else None
+                )
+                with event_context(delivery.event_id):
+                    await self._handler(delivery)
+            except NON_RETRYABLE as exc:
+                return await self._dead_letter(record, exc, attempt)
+            except Exception as exc:
+                if attempt >= self._retry.max_attempts:
+                    return await self._dead_letter(record, exc, attempt)
+                metrics.HANDLER_RETRIES.labels(self._stage).inc()
+                log.warning(
+                    "%s: attempt %d for %s failed: %r",
+                    self._stage,
+                    attempt,
+                    _where(record),
+                    exc,
+                    extra={"event_id": _header(record, "ce_id")},
+                )
+                await asyncio.sleep(self._retry.backoff(attempt))
+                if self._stop.is_set():
+                    return False
+            else:
+                metrics.EVENTS_CONSUMED.labels(self._stage, "ok").inc()
+                metrics.HANDLE_SECONDS.labels(self._stage).observe(time.perf_counter() - started)
+                return True
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int) -> bool:
+        letter = DeadLetter(
+            stage=self._stage,
+            error_type=type(exc).__name__,
+            error=str(exc)[:2000],
+            attempts=attempts,
+            failed_at=utc_now(),
+            original_topic=record.topic,
+            original_partition=record.partition,
+            original_offset=record.offset,
+        )
+        headers = [*(record.headers or ()), *letter.to_headers()]
+        backoff = 0.5
+        while True:
+            try:
+                await self._producer.send(
+                    self._settings.topics.deadletter, record.value, key=record.key, headers=headers
+                )
+                break
+            except PublishError as pub_exc:
+                # Without the dead letter the record must not be committed: wait for Kafka.
+                log.error("%s: dead-letter publish failed: %r", self._stage, pub_exc)
+                if self._stop.is_set():
+                    return False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        metrics.DEAD_LETTERS.labels(self._stage).inc()
+        metrics.EVENTS_CONSUMED.labels(self._stage, "dead_lettered").inc()
+        log.error(
+            "%s: %s dead-lettered after %d attempt(s): %s: %s",
+            self._stage,
+            _where(record),
+            attempts,
+            type(exc).__name__,
+            str(exc)[:300],
+            extra={"event_id": _header(record, "ce_id")},
+        )
+        return True
+
+    async def _commit(self, only: set[TopicPartition] | None = None) -> None:
+        if self._consumer is None:
+            return
+        offsets = {tp: off for tp, off in self._done.items() if only is None or tp in only}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The records will be redelivered; handlers are idempotent on the event id.
+            log.warning("consumer %s commit failed: %r", self._group_id, exc)
+        for tp in offsets:
+            if self._done.get(tp) == offsets[tp]:
+                del self._done[tp]
+
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._lock:
+            await self._commit(only=set(revoked))
+            for tp in revoked:
+                self._done.pop(tp, None)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._runner.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None
+
+
+def _header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+def _where(record: ConsumerRecord) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"

@@ -1,0 +1,129 @@
+"""Idempotent producer: ``publish`` returns only after the broker acknowledged.
+
+Ingest services acknowledge their source (HTTP 2xx, IMAP flag) only after
+this returns, so nothing is acknowledged that is not safely on Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
+from aiokafka.structs import RecordMetadata
+
+from libs.common import metrics
+from libs.common.cloudevents import CloudEvent, Headers, encode
+from libs.common.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+#: Errors after which aiokafka's idempotent producer cannot continue (aiokafka#1017).
+_FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, ProducerFenced)
+
+
+class PublishError(RuntimeError):
+    """The broker did not acknowledge in time; the caller must not ack its source."""
+
+
+class EventProducer:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        client_id: str,
+        max_request_size: int = 4 * 1024 * 1024,
+    ) -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._max_request_size = max_request_size
+        self._producer: AIOKafkaProducer | None = None
+        self._restart_lock = asyncio.Lock()
+
+    def _build(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            **self._settings.client_options(),
+            client_id=self._client_id,
+            enable_idempotence=True,  # implies acks=all
+            acks="all",
+            linger_ms=self._settings.linger_ms,
+            max_request_size=self._max_request_size,
+        )
+
+    async def start(self) -> None:
+        self._producer = self._build()
+        try:
+            await self._producer.start()
+        except Exception:
+            await self._producer.stop()
+            self._producer = None
+            raise
+
+    async def stop(self) -> None:
+        """Flush what is in flight, then close."""
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def __aenter__(self) -> EventProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
+    async def publish(self, topic: str, event: CloudEvent, *, key: str) -> RecordMetadata:
+        headers, value = encode(event)
+        record = await self.send(topic, value, key=key, headers=headers)
+        metrics.EVENTS_PUBLISHED.labels(topic, event.type).inc()
+        return record
+
+    async def send(
+        self, topic: str, value: bytes | None, *, key: str | bytes | None, headers: Headers
+    ) -> RecordMetadata:
+        """Send raw bytes and wait for the ack, bounded by ``send_timeout_s``."""
+        if self._producer is None:
+            raise PublishError(f"producer {self._client_id} is not started")
+        key_bytes = key.encode() if isinstance(key, str) else key
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._settings.send_timeout_s):
+                record = await self._send_once(topic, value, key_bytes, headers)
+        except (TimeoutError, KafkaError) as exc:
+            metrics.PUBLISH_FAILURES.labels(topic).inc()
+            raise PublishError(f"publish to {topic} not acknowledged: {exc!r}") from exc
+        metrics.PUBLISH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+        return record
+
+    async def _send_once(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
+    ) -> RecordMetadata:
+        assert self._producer is not None
+        try:
+            return await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+        except _FATAL_PRODUCER_ERRORS as exc:
+            log.warning("producer %s hit %r; restarting it", self._client_id, exc)
+            await self._restart()
+            assert self._producer is not None
+            return await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+
+    async def _restart(self) -> None:
+        async with self._restart_lock:
+            old, self._producer = self._producer, None
+            if old is not None:
+                await old.stop()
+            await self.start()
+
+    async def ready(self) -> bool:
+        """True when the broker answers a metadata request now."""
+        if self._producer is None:
+            return False
+        client = self._producer.client
+        metadata = await client.fetch_all_metadata()
+        return bool(metadata.brokers())

@@ -1,0 +1,102 @@
+"""Settings shared by every service (pydantic-settings, environment only).
+
+Kafka settings read ``KAFKA_*`` variables; each service's own class reads
+its prefix (``ROUTER_``, ``CHAT_INGEST_`` …) and embeds these. Secrets are
+``SecretStr`` so they never appear in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TopicSettings(BaseSettings):
+    """Topic names, partitions and replication (DESIGN §2)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_TOPIC_", extra="ignore")
+
+    interactions: str = "support.interactions.v1"
+    routing: str = "support.routing.v1"
+    notifications: str = "support.notifications.v1"
+    deadletter: str = "support.deadletter.v1"
+    partitions: int = Field(6, ge=1, description="Partitions for each topic created by omnidesk.")
+    replication_factor: int = Field(1, ge=1, description="3 in production clusters.")
+    min_insync_replicas: int | None = Field(None, ge=1, description="min.insync.replicas if set.")
+    retention_ms: int | None = Field(None, description="retention.ms if set (broker default else).")
+
+    def all_names(self) -> list[str]:
+        return [self.interactions, self.routing, self.notifications, self.deadletter]
+
+
+class KafkaSettings(BaseSettings):
+    """Connection to the Kafka cluster; passed through to aiokafka."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = Field(None, description="CA bundle for SSL / SASL_SSL.")
+    ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS.")
+    ssl_keyfile: str | None = None
+    request_timeout_ms: int = 30_000
+    send_timeout_s: float = Field(
+        10.0, gt=0, description="How long an ingest waits for the broker's ack before giving up."
+    )
+    linger_ms: int = Field(2, ge=0, description="Producer batching delay.")
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("KAFKA_BOOTSTRAP_SERVERS must name at least one host:port")
+        return ",".join(servers)
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments common to aiokafka producers, consumers and admin."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(
+                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+            )
+        if self.security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.sasl_mechanism or "PLAIN"
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return options
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings class: logging, probes, Kafka."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+
+    service_name: str = "omnidesk"
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR.")
+    log_format: Literal["json", "text"] = Field("json", description="json: one object per line.")
+    probe_host: str = Field("127.0.0.1", description="Bind address of the health/metrics server.")
+    probe_port: int = Field(0, ge=0, description="Health/metrics port of non-HTTP services.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level

@@ -1,0 +1,1 @@
+"""Test support shared by the test suites of every service (no fakes of servers)."""

@@ -1,0 +1,47 @@
+"""Fixtures shared by every test suite: a real Kafka broker and fresh topics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.testing.kafka import BrokerUnderTest, broker_for_tests
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPUS = SHARED / "corpus" / "email"
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[BrokerUnderTest]:
+    with broker_for_tests() as broker:
+        yield broker
+
+
+@pytest.fixture
+def kafka_settings(kafka_broker: BrokerUnderTest) -> KafkaSettings:
+    """Settings pointing at the real broker, with topic names unique to this test."""
+    suffix = uuid.uuid4().hex[:10]
+    topics = TopicSettings(
+        interactions=f"t-{suffix}.interactions",
+        routing=f"t-{suffix}.routing",
+        notifications=f"t-{suffix}.notifications",
+        deadletter=f"t-{suffix}.deadletter",
+        partitions=3,
+        replication_factor=1,
+    )
+    return KafkaSettings(
+        bootstrap_servers=kafka_broker.bootstrap_servers, topics=topics, send_timeout_s=15
+    )
+
+
+@pytest.fixture
+async def kafka_topics(kafka_settings: KafkaSettings) -> KafkaSettings:
+    """``kafka_settings`` with its four topics created on the broker."""
+    from libs.common.kafka.admin import create_topics
+
+    await create_topics(kafka_settings)
+    return kafka_settings
