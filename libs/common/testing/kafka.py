@@ -48,7 +48,11 @@ def broker_for_tests() -> Iterator[BrokerUnderTest]:
 def _docker_kafka():  # type: ignore[no-untyped-def]
     try:
         import docker
-        from testcontainers.kafka import KafkaContainer
+
+        try:
+            from testcontainers.community.kafka import KafkaContainer
+        except ImportError:
+            from testcontainers.kafka import KafkaContainer
     except ImportError:
         return None
     try:

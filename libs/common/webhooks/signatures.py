@@ -1,0 +1,213 @@
+"""Webhook signature checks, all constant-time (``hmac.compare_digest``).
+
+Each ``*_signature`` function computes what the provider sends; each
+``verify_*`` function compares a presented value with it and returns a bool.
+Callers turn ``False`` into :class:`~libs.common.webhooks.errors.BadSignature`.
+Facts and published test vectors: ``PROVIDERS.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+#: Slack rejects requests whose timestamp is further than this from now.
+SLACK_TOLERANCE_S = 300
+
+FormParams = Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
+
+
+def _key(secret: str | bytes) -> bytes:
+    return secret.encode() if isinstance(secret, str) else secret
+
+
+def constant_time_equals(expected: str | bytes, presented: str | bytes | None) -> bool:
+    """``hmac.compare_digest`` that accepts None and mixed str/bytes."""
+    if presented is None:
+        return False
+    return hmac.compare_digest(_key(expected), _key(presented))
+
+
+# --- HMAC-SHA256 of the raw body (WhatsApp Cloud API, LINE, our web chat) ---
+
+
+def hmac_sha256_hex(secret: str | bytes, body: bytes) -> str:
+    return hmac.new(_key(secret), body, hashlib.sha256).hexdigest()
+
+
+def hmac_sha256_base64(secret: str | bytes, body: bytes) -> str:
+    return base64.b64encode(hmac.new(_key(secret), body, hashlib.sha256).digest()).decode()
+
+
+def verify_hmac_sha256(
+    secret: str | bytes,
+    body: bytes,
+    presented: str | None,
+    *,
+    encoding: str = "hex",
+    prefix: str | None = None,
+) -> bool:
+    """Check ``[prefix]`` + hex/base64 HMAC-SHA256 of the raw body.
+
+    With ``prefix`` (``"sha256="`` for WhatsApp) the prefix is required; hex
+    comparison ignores case.
+    """
+    if not presented:
+        return False
+    value = presented.strip()
+    if prefix is not None:
+        if not value.startswith(prefix):
+            return False
+        value = value[len(prefix) :]
+    if encoding == "hex":
+        return constant_time_equals(hmac_sha256_hex(secret, body), value.lower())
+    if encoding == "base64":
+        return _base64_digest_equals(hmac.new(_key(secret), body, hashlib.sha256).digest(), value)
+    raise ValueError(f"unknown signature encoding {encoding!r}")
+
+
+def _base64_digest_equals(digest: bytes, presented: str) -> bool:
+    try:
+        decoded = base64.b64decode(presented, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(digest, decoded)
+
+
+# --- Slack v0 ---
+
+
+def slack_signature(signing_secret: str | bytes, timestamp: str, body: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(_key(signing_secret), base, hashlib.sha256).hexdigest()
+
+
+def slack_timestamp_fresh(
+    timestamp: str | None, *, now: float | None = None, tolerance_s: int = SLACK_TOLERANCE_S
+) -> bool:
+    if not timestamp:
+        return False
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return False
+    current = time.time() if now is None else now
+    return abs(current - sent) <= tolerance_s
+
+
+def verify_slack(
+    signing_secret: str | bytes,
+    *,
+    timestamp: str | None,
+    body: bytes,
+    signature: str | None,
+    now: float | None = None,
+    tolerance_s: int = SLACK_TOLERANCE_S,
+) -> bool:
+    """``X-Slack-Signature`` over ``v0:{timestamp}:{body}``, timestamp within the window."""
+    if not signature or not slack_timestamp_fresh(timestamp, now=now, tolerance_s=tolerance_s):
+        return False
+    assert timestamp is not None
+    return constant_time_equals(slack_signature(signing_secret, timestamp, body), signature)
+
+
+# --- Twilio (URL + sorted form parameters, HMAC-SHA1, base64) ---
+
+
+def _pairs(params: FormParams) -> list[tuple[str, str]]:
+    if isinstance(params, Mapping):
+        pairs: list[tuple[str, str]] = []
+        for key, value in params.items():
+            values = [value] if isinstance(value, str) else list(value)
+            pairs.extend((key, v) for v in values)
+        return pairs
+    return list(params)
+
+
+def twilio_signature(auth_token: str | bytes, url: str, params: FormParams = ()) -> str:
+    """base64(HMAC-SHA1(token, url + key+value for keys sorted, values sorted))."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in _pairs(params):
+        grouped.setdefault(key, []).append(value)
+    data = url + "".join(key + value for key in sorted(grouped) for value in sorted(grouped[key]))
+    digest = hmac.new(_key(auth_token), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def twilio_url_variants(url: str) -> list[str]:
+    """The URL as given, plus with/without the scheme's default port (as the SDK tries)."""
+    parts = urlsplit(url)
+    default_port = {"https": 443, "http": 80}.get(parts.scheme)
+    if default_port is None or parts.hostname is None:
+        return [url]
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    userinfo = parts.netloc.rpartition("@")[0]
+    prefix = f"{userinfo}@" if userinfo else ""
+    without = urlunsplit(parts._replace(netloc=f"{prefix}{host}"))
+    with_port = urlunsplit(parts._replace(netloc=f"{prefix}{host}:{default_port}"))
+    if parts.port not in (None, default_port):
+        return [url]
+    return [url] + [v for v in (without, with_port) if v != url]
+
+
+def verify_twilio(
+    auth_token: str | bytes, url: str, params: FormParams, signature: str | None
+) -> bool:
+    """Form-encoded callback: try the URL with and without the default port."""
+    if not signature:
+        return False
+    pairs = _pairs(params)
+    matches = [
+        constant_time_equals(twilio_signature(auth_token, candidate, pairs), signature)
+        for candidate in twilio_url_variants(url)
+    ]
+    return any(matches)
+
+
+def verify_twilio_json(
+    auth_token: str | bytes, url: str, body: bytes, signature: str | None
+) -> bool:
+    """JSON callback: the URL carries ``bodySHA256``; Twilio signs the URL alone."""
+    if not signature:
+        return False
+    query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    body_hash = query.get("bodySHA256")
+    if body_hash is None:
+        return False
+    if not constant_time_equals(hashlib.sha256(body).hexdigest(), body_hash.lower()):
+        return False
+    return verify_twilio(auth_token, url, (), signature)
+
+
+# --- Shared tokens and HTTP basic auth ---
+
+
+def verify_shared_token(expected: str | bytes, presented: str | None) -> bool:
+    """A token in a header, query parameter or path segment (Telegram, Kakao, CTI)."""
+    if not presented or not expected:
+        return False
+    return constant_time_equals(expected, presented)
+
+
+def verify_basic_auth(authorization: str | None, *, username: str, password: str) -> bool:
+    """``Authorization: Basic …``; both parts compared in constant time."""
+    if not authorization:
+        return False
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return False
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    given_user, sep, given_password = decoded.partition(":")
+    if not sep:
+        return False
+    user_ok = constant_time_equals(username, given_user)
+    password_ok = constant_time_equals(password, given_password)
+    return user_ok and password_ok

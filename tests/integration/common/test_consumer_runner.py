@@ -1,0 +1,161 @@
+"""ConsumerRunner on the real broker: retries, dead letters, commits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from libs.common.cloudevents import CloudEvent
+from libs.common.events.deadletter import DeadLetter
+from libs.common.ids import deterministic_id
+from libs.common.kafka.consumer import ConsumerRunner, Delivery, RetryPolicy
+from libs.common.kafka.producer import EventProducer
+from libs.common.testing.samples import outbound_chat
+
+pytestmark = pytest.mark.integration
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01)
+
+
+def _event(n: int) -> CloudEvent:
+    body = outbound_chat()
+    return CloudEvent(
+        id=deterministic_id("test", n), source="tests", type=body.event_type(), data=body
+    )
+
+
+async def _publish(producer: EventProducer, topic: str, count: int, key: str = "k") -> list[str]:
+    ids = []
+    for n in range(count):
+        event = _event(n)
+        await producer.publish(topic, event, key=key)
+        ids.append(event.id)
+    return ids
+
+
+def _runner(settings, producer, handler, group="g", **kw) -> ConsumerRunner:
+    return ConsumerRunner(
+        settings,
+        topics=[settings.topics.interactions],
+        group_id=group,
+        stage="test.stage",
+        handler=handler,
+        producer=producer,
+        retry=FAST_RETRY,
+        **kw,
+    )
+
+
+async def _run_until(runner: ConsumerRunner, done: asyncio.Event) -> None:
+    task = asyncio.create_task(runner.run())
+    try:
+        async with asyncio.timeout(60):
+            await done.wait()
+    finally:
+        runner.stop()
+        await task
+
+
+async def test_handler_failing_once_is_retried_then_succeeds(kafka_topics):
+    settings = kafka_topics
+    attempts: Counter[str] = Counter()
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def flaky(delivery: Delivery) -> None:
+        attempts[delivery.event_id] += 1
+        if attempts[delivery.event_id] == 1:
+            raise ConnectionError("database blinked")
+        handled.append(delivery.event_id)
+        if len(handled) == 3:
+            done.set()
+
+    async with EventProducer(settings, client_id="t") as producer:
+        ids = await _publish(producer, settings.topics.interactions, 3)
+        await _run_until(_runner(settings, producer, flaky), done)
+    assert handled == ids
+    assert all(attempts[i] == 2 for i in ids)
+
+
+async def test_always_failing_record_is_dead_lettered_and_the_next_is_processed(kafka_topics):
+    settings = kafka_topics
+    handled: list[str] = []
+    done = asyncio.Event()
+    async with EventProducer(settings, client_id="t") as producer:
+        ids = await _publish(producer, settings.topics.interactions, 2)
+        # A record that is not a CloudEvent at all: dead-lettered without retries.
+        await producer.send(settings.topics.interactions, b"\xffnot json", key="k", headers=[])
+
+        async def poisoned(delivery: Delivery) -> None:
+            if delivery.event_id == ids[0]:
+                raise ValueError(f"cannot route {delivery.event_id}")
+            handled.append(delivery.event_id)
+            done.set()
+
+        await _run_until(_runner(settings, producer, poisoned), done)
+        letters = await _read(settings, settings.topics.deadletter, 2)
+
+    assert handled == [ids[1]]
+    first, second = letters
+    info = DeadLetter.from_headers(first.headers)
+    assert info.stage == "test.stage"
+    assert info.error_type == "ValueError" and ids[0] in info.error
+    assert info.attempts == FAST_RETRY.max_attempts
+    assert info.original_topic == settings.topics.interactions and info.original_offset == 0
+    assert dict(first.headers)["ce_id"] == ids[0].encode()  # original headers kept
+    assert first.value == (await _read(settings, settings.topics.interactions, 1))[0].value
+    garbage = DeadLetter.from_headers(second.headers)
+    assert garbage.error_type == "CloudEventError" and garbage.attempts == 1
+    assert second.value == b"\xffnot json"
+
+
+async def test_stop_mid_batch_then_restart_reprocesses_only_uncommitted(kafka_topics):
+    settings = kafka_topics
+    total, stop_after = 20, 7
+    first_run: list[str] = []
+    second_run: list[str] = []
+    async with EventProducer(settings, client_id="t") as producer:
+        ids = await _publish(producer, settings.topics.interactions, total)
+        stopped = asyncio.Event()
+
+        async def stop_midway(delivery: Delivery) -> None:
+            first_run.append(delivery.event_id)
+            if len(first_run) == stop_after:
+                runner.stop()  # the rest of the fetched batch stays uncommitted
+                stopped.set()
+
+        runner = _runner(settings, producer, stop_midway, group="g-restart")
+        await _run_until(runner, stopped)
+
+        finished = asyncio.Event()
+
+        async def collect(delivery: Delivery) -> None:
+            second_run.append(delivery.event_id)
+            if len(first_run) + len(second_run) >= total:
+                finished.set()
+
+        await _run_until(_runner(settings, producer, collect, group="g-restart"), finished)
+    assert first_run == ids[:stop_after]
+    assert second_run == ids[stop_after:]
+
+
+async def _read(settings, topic: str, count: int):
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    out = []
+    try:
+        async with asyncio.timeout(30):
+            while len(out) < count:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    out.extend(records)
+    finally:
+        await consumer.stop()
+    return sorted(out, key=lambda r: (r.partition, r.offset))[:count]

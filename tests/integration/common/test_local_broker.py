@@ -1,0 +1,69 @@
+"""The project's own broker: cached jars reused, data kept across restarts.
+
+Runs a second broker in a private home on other ports, so the session's
+shared broker is untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from libs.common.kafka.local_broker import LocalKafka
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_restart_reuses_cached_jars_and_keeps_data(tmp_path, kafka_broker):
+    broker = LocalKafka(home=tmp_path, port=_free_port(), controller_port=_free_port(), heap="384m")
+    marker = broker.lib_dir / ".complete"
+    try:
+        await asyncio.to_thread(broker.start)
+        assert marker.exists()  # fetched once (or reused from an earlier run)
+        fetched_at = marker.stat().st_mtime
+        assert (broker.data_dir / "meta.properties").exists()
+        await _write(broker.bootstrap_servers, "kept", b"survives a restart")
+
+        assert await asyncio.to_thread(broker.stop)
+        assert not broker.running()
+        await asyncio.to_thread(broker.start)
+
+        assert marker.stat().st_mtime == fetched_at  # jars not fetched again
+        assert await _read_one(broker.bootstrap_servers, "kept") == b"survives a restart"
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def _write(bootstrap: str, topic: str, value: bytes) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value)
+    finally:
+        await producer.stop()
+
+
+async def _read_one(bootstrap: str, topic: str) -> bytes:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        record = await asyncio.wait_for(consumer.getone(), 30)
+        return record.value
+    finally:
+        await consumer.stop()

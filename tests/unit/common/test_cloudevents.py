@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from libs.common.cloudevents import CloudEvent, CloudEventError, decode, encode
+from libs.common.events.registry import EVENT_TYPES
+from tests.unit.common.test_events import make_interaction
+
+TIME = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _event() -> CloudEvent:
+    body = make_interaction()
+    return CloudEvent(
+        id="id-1",
+        source="omnidesk/test",
+        type=body.event_type(),
+        data=body,
+        time=TIME,
+        subject="kim@example.com",
+        extensions={"partitionkey": "kim@example.com"},
+    )
+
+
+def test_binary_mode_headers_and_json_body():
+    headers, value = encode(_event())
+    names = dict(headers)
+    assert names["ce_specversion"] == b"1.0"
+    assert names["ce_id"] == b"id-1"
+    assert names["ce_type"] == b"support.message.received"
+    assert names["ce_time"] == TIME.isoformat().encode()
+    assert names["content-type"] == b"application/json"
+    assert json.loads(value)["customer"]["email"] == "kim@example.com"
+
+
+def test_round_trip_keeps_everything():
+    event = _event()
+    assert decode(*encode(event)) == event
+
+
+@pytest.mark.parametrize("missing", ["ce_id", "ce_type", "ce_source", "ce_specversion"])
+def test_missing_required_header_is_an_error(missing):
+    headers, value = encode(_event())
+    with pytest.raises(CloudEventError, match=missing):
+        decode([h for h in headers if h[0] != missing], value)
+
+
+def test_unknown_type_and_bad_body_are_errors():
+    headers, value = encode(_event())
+    other = [(k, b"support.unheard.of" if k == "ce_type" else v) for k, v in headers]
+    with pytest.raises(CloudEventError, match="no model"):
+        decode(other, value)
+    with pytest.raises(CloudEventError, match="invalid"):
+        decode(headers, b'{"channel": "fax"}')
+    with pytest.raises(CloudEventError, match="empty body"):
+        decode(headers, b"")
+
+
+def test_unknown_major_schema_version_is_rejected_minor_is_accepted():
+    headers, value = encode(_event())
+    body = json.loads(value)
+    body["schema_version"] = "2.0"
+    with pytest.raises(CloudEventError, match="major 1"):
+        decode(headers, json.dumps(body).encode())
+    body["schema_version"] = "1.7"
+    assert decode(headers, json.dumps(body).encode()).data.schema_version == "1.7"
+
+
+def test_every_registered_type_has_a_model_with_that_type_or_is_an_interaction():
+    for ce_type, model in EVENT_TYPES.items():
+        assert model.ce_type == ce_type or model.__name__ == "Interaction"
