@@ -130,10 +130,13 @@ def _pairs(params: FormParams) -> list[tuple[str, str]]:
 
 
 def twilio_signature(auth_token: str | bytes, url: str, params: FormParams = ()) -> str:
-    """base64(HMAC-SHA1(token, url + key+value for keys sorted, values sorted))."""
-    grouped: dict[str, list[str]] = {}
+    """base64(HMAC-SHA1(token, url + key+value for keys sorted, distinct values sorted)).
+
+    Like the official SDKs, a value repeated under the same key counts once.
+    """
+    grouped: dict[str, set[str]] = {}
     for key, value in _pairs(params):
-        grouped.setdefault(key, []).append(value)
+        grouped.setdefault(key, set()).add(value)
     data = url + "".join(key + value for key in sorted(grouped) for value in sorted(grouped[key]))
     digest = hmac.new(_key(auth_token), data.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()

@@ -1,0 +1,45 @@
+"""OpenAPI descriptions for routes that read the raw body themselves.
+
+Webhook routes must verify the signature on the exact bytes before parsing,
+so they cannot declare a pydantic body parameter; ``request_body`` documents
+the body instead (refs inlined so the schema stands alone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace ``#/$defs/X`` references with the definitions (non-recursive models)."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+def model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return inline_refs(model.model_json_schema())
+
+
+def request_body(content: dict[str, type[BaseModel]], *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` for a route: ``{media type: model}`` of the raw body."""
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {
+                media_type: {"schema": model_schema(model)} for media_type, model in content.items()
+            },
+        }
+    }

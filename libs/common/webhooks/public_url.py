@@ -1,0 +1,54 @@
+"""The URL a provider called, as seen from outside a reverse proxy.
+
+Twilio signs the public URL, so behind a proxy or load balancer the URL the
+app sees must be rebuilt from ``X-Forwarded-*`` — but only when the proxy is
+trusted, otherwise any client could choose the URL that is checked.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+
+def _first(value: str | None) -> str | None:
+    # Several proxies append: "client-proto, proxy-proto"; the first is the client's.
+    if not value:
+        return None
+    return value.split(",", 1)[0].strip() or None
+
+
+def public_url(
+    request: Request, *, trust_forwarded: bool = False, base_url: str | None = None
+) -> str:
+    """Full URL including the query string.
+
+    ``base_url`` (e.g. ``https://hooks.example.com``) wins when configured;
+    else ``X-Forwarded-Proto/Host/Port`` when ``trust_forwarded``; else what
+    the server saw.
+    """
+    path = request.url.path
+    query = request.url.query
+    tail = path + (f"?{query}" if query else "")
+    if base_url:
+        return base_url.rstrip("/") + tail
+    scheme = request.url.scheme
+    netloc = request.url.netloc
+    if trust_forwarded:
+        scheme = _first(request.headers.get("x-forwarded-proto")) or scheme
+        host = _first(request.headers.get("x-forwarded-host"))
+        port = _first(request.headers.get("x-forwarded-port"))
+        if host:
+            netloc = host
+        if port and port.isdigit():
+            netloc = _with_port(netloc, scheme, int(port))
+    return f"{scheme}://{netloc}{tail}"
+
+
+def _with_port(netloc: str, scheme: str, port: int) -> str:
+    hostname = urlsplit(f"//{netloc}").hostname or netloc
+    if ":" in hostname:
+        hostname = f"[{hostname}]"
+    default = {"https": 443, "http": 80}.get(scheme)
+    return hostname if port == default else f"{hostname}:{port}"
