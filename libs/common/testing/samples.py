@@ -183,7 +183,7 @@ def routing_events() -> list[EventModel]:
             supervisor=SUPERVISOR,
             reason="first response breached",
         ),
-        ConversationResolved(**common, resolved_by="a-1", csat_token="tok"),
+        ConversationResolved(**common, resolved_by="a-1", csat_token="tok"),  # noqa: S106,
         ConversationReopened(**common, reason="customer replied"),
         SlaWarning(**common, metric=SlaMetric.FIRST_RESPONSE, due_at=due, target_minutes=30),
         SlaBreached(**common, metric=SlaMetric.FIRST_RESPONSE, due_at=due, target_minutes=30),
