@@ -16,6 +16,8 @@ from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from libs.common import metrics  # noqa: F401  (registers the shared series)
+
 log = logging.getLogger(__name__)
 
 #: A readiness check raises (or returns False) when its dependency is unreachable.

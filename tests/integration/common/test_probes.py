@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+import pytest
+
+from libs.common.health import serve_probes
+from libs.common.kafka.admin import kafka_ready
+from libs.common.settings import KafkaSettings
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_probe_server_reports_kafka_readiness(kafka_settings):
+    settings: KafkaSettings = kafka_settings
+    port, stop = _free_port(), asyncio.Event()
+    server = asyncio.create_task(
+        serve_probes(
+            lambda: {"kafka": lambda: kafka_ready(settings)}, host="127.0.0.1", port=port, stop=stop
+        )
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            for _ in range(50):
+                try:
+                    alive = await client.get("/healthz")
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+            assert alive.status_code == 200
+            not_ready = await client.get("/readyz")  # topics not created yet
+            assert not_ready.status_code == 503
+            assert not_ready.json()["checks"]["kafka"].startswith("failing")
+
+            from libs.common.kafka.admin import create_topics
+
+            await create_topics(settings)
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["checks"] == {"kafka": "ok"}
+            metrics = await client.get("/metrics")
+            assert "omnidesk_events_published_total" in metrics.text
+    finally:
+        stop.set()
+        await server
