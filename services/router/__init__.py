@@ -1,0 +1,1 @@
+"""The router: contacts, threading, classification, assignment, SLA clocks (issue #6)."""

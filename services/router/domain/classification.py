@@ -1,0 +1,209 @@
+"""Declarative classification rules (YAML, validated with pydantic).
+
+Rules run in order. The first matching rule that names a queue sets the queue,
+likewise for priority; tags and required skills accumulate; ``stop: true``
+ends evaluation. Integration routing hints come before the defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from libs.common.events.interaction import Channel, Interaction, InteractionKind
+from libs.common.events.routing import Priority
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def detect_language(text: str) -> str | None:
+    """Korean if the text has Hangul, English if it has Latin letters only."""
+    if _HANGUL.search(text):
+        return "ko"
+    if _LATIN.search(text):
+        return "en"
+    return None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomerCondition(_Strict):
+    vip: bool | None = None
+    segments: list[str] = Field(default_factory=list, description="Any of these segments.")
+
+
+class RuleCondition(_Strict):
+    channels: list[Channel] = Field(default_factory=list)
+    providers: list[str] = Field(default_factory=list)
+    integrations: list[str] = Field(default_factory=list)
+    kinds: list[InteractionKind] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list, description="Any, case-insensitive.")
+    subject_regex: str | None = None
+    text_regex: str | None = None
+    customer: CustomerCondition | None = None
+
+    @field_validator("subject_regex", "text_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+
+class RuleOutcome(_Strict):
+    queue: str | None = None
+    priority: Priority | None = None
+    tags: list[str] = Field(default_factory=list)
+    skills: list[str] = Field(default_factory=list, description="Skills the agent needs.")
+
+
+class Rule(_Strict):
+    name: str
+    when: RuleCondition = Field(default_factory=RuleCondition)
+    then: RuleOutcome
+    stop: bool = False
+
+
+class RuleDefaults(_Strict):
+    queue: str = "general"
+    priority: Priority = Priority.NORMAL
+
+
+class CustomerList(_Strict):
+    vip: list[str] = Field(default_factory=list, description="Emails/phones/handles of VIPs.")
+    segments: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class RuleSet(_Strict):
+    defaults: RuleDefaults = Field(default_factory=RuleDefaults)
+    customers: CustomerList = Field(default_factory=CustomerList)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[Rule]) -> list[Rule]:
+        names = [r.name for r in rules]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ValueError(f"duplicate rule names: {sorted(duplicates)}")
+        return rules
+
+    @cached_property
+    def vip_keys(self) -> frozenset[str]:
+        return frozenset(v.strip().lower() for v in self.customers.vip)
+
+
+@dataclass(frozen=True)
+class CustomerAttributes:
+    vip: bool = False
+    segments: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Classification:
+    queue: str
+    priority: Priority
+    language: str | None
+    tags: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    matched_rules: tuple[str, ...] = ()
+
+
+def interaction_language(interaction: Interaction) -> str | None:
+    if interaction.body.language:
+        return interaction.body.language.split("-")[0].lower()
+    detected = detect_language(f"{interaction.subject or ''} {interaction.body.text}")
+    return detected or interaction.routing_hints.language
+
+
+def customer_attributes(rules: RuleSet, identity_values: list[str]) -> CustomerAttributes:
+    values = {v.lower() for v in identity_values}
+    segments = {
+        name
+        for name, members in rules.customers.segments.items()
+        if values & {m.lower() for m in members}
+    }
+    return CustomerAttributes(vip=bool(values & rules.vip_keys), segments=frozenset(segments))
+
+
+def matches(
+    condition: RuleCondition,
+    interaction: Interaction,
+    language: str | None,
+    customer: CustomerAttributes,
+) -> bool:
+    checks = (
+        not condition.channels or interaction.channel in condition.channels,
+        not condition.providers or interaction.provider in condition.providers,
+        not condition.integrations or interaction.integration in condition.integrations,
+        not condition.kinds or interaction.kind in condition.kinds,
+        not condition.languages or language in condition.languages,
+        _keywords_match(condition.keywords, interaction),
+        _regex_match(condition.subject_regex, interaction.subject or ""),
+        _regex_match(condition.text_regex, interaction.body.text),
+        _customer_match(condition.customer, customer),
+    )
+    return all(checks)
+
+
+def _keywords_match(keywords: list[str], interaction: Interaction) -> bool:
+    if not keywords:
+        return True
+    haystack = f"{interaction.subject or ''}\n{interaction.body.text}".casefold()
+    return any(k.casefold() in haystack for k in keywords)
+
+
+def _regex_match(pattern: str | None, text: str) -> bool:
+    return pattern is None or re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _customer_match(condition: CustomerCondition | None, customer: CustomerAttributes) -> bool:
+    if condition is None:
+        return True
+    if condition.vip is not None and condition.vip != customer.vip:
+        return False
+    return not condition.segments or bool(customer.segments & set(condition.segments))
+
+
+def classify(
+    interaction: Interaction, rules: RuleSet, customer: CustomerAttributes
+) -> Classification:
+    language = interaction_language(interaction)
+    hints = interaction.routing_hints
+    queue: str | None = None
+    priority: Priority | None = None
+    tags: list[str] = list(hints.tags)
+    skills: list[str] = []
+    matched: list[str] = []
+    for rule in rules.rules:
+        if not matches(rule.when, interaction, language, customer):
+            continue
+        matched.append(rule.name)
+        queue = queue or rule.then.queue
+        priority = priority or rule.then.priority
+        tags.extend(rule.then.tags)
+        skills.extend(rule.then.skills)
+        if rule.stop:
+            break
+    return Classification(
+        queue=queue or hints.queue or rules.defaults.queue,
+        priority=priority or _hint_priority(hints.priority) or rules.defaults.priority,
+        language=language,
+        tags=tuple(dict.fromkeys(tags)),
+        skills=tuple(dict.fromkeys(skills)),
+        matched_rules=tuple(matched),
+    )
+
+
+def _hint_priority(value: str | None) -> Priority | None:
+    try:
+        return Priority(value) if value else None
+    except ValueError:
+        return None

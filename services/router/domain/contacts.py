@@ -1,0 +1,104 @@
+"""Who the customer is: identity keys and explicit merge rules.
+
+Rules (tested in tests/unit/router/test_contacts.py):
+
+1. Every interaction yields identity keys: the email, the E.164 phone, the chat
+   handle — and the phone inside a handle such as ``whatsapp:+8210…``.
+2. No key known → a new contact owning all keys.
+3. Every known key belongs to one contact → that contact; the unknown keys are
+   attached to it (a chat that shows both an email and a phone links them).
+4. Known keys belong to different contacts → a conflict: nothing is merged or
+   attached; the contact of the strongest key (email, then phone, then handle)
+   is used and the conflict is reported.
+5. An anonymous caller matches nobody and is given a fresh contact without keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from libs.common.events.interaction import CustomerIdentity
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class IdentityKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    HANDLE = "handle"
+
+
+#: Stronger keys win a conflict.
+KIND_STRENGTH = (IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.HANDLE)
+
+
+@dataclass(frozen=True, order=True)
+class IdentityKey:
+    kind: IdentityKind
+    value: str
+
+
+@dataclass(frozen=True)
+class ContactResolution:
+    contact_id: str | None  # None: create a new contact
+    attach: tuple[IdentityKey, ...] = ()
+    conflict: bool = False
+    reason: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def creates_contact(self) -> bool:
+        return self.contact_id is None
+
+
+def normalise_phone(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    digits = re.sub(r"[\s\-().]", "", raw.strip())
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    return digits if _E164.match(digits) else None
+
+
+def identity_keys(customer: CustomerIdentity) -> tuple[IdentityKey, ...]:
+    if customer.anonymous:
+        return ()
+    keys: list[IdentityKey] = []
+    if customer.email:
+        keys.append(IdentityKey(IdentityKind.EMAIL, customer.email.strip().lower()))
+    phone = normalise_phone(customer.phone)
+    if phone:
+        keys.append(IdentityKey(IdentityKind.PHONE, phone))
+    if customer.handle:
+        handle = customer.handle.strip()
+        keys.append(IdentityKey(IdentityKind.HANDLE, handle))
+        handle_phone = normalise_phone(handle.split(":", 1)[-1]) if ":" in handle else None
+        if handle_phone and handle_phone != phone:
+            keys.append(IdentityKey(IdentityKind.PHONE, handle_phone))
+    return tuple(dict.fromkeys(keys))
+
+
+def resolve_contact(
+    keys: tuple[IdentityKey, ...], owners: Mapping[IdentityKey, str]
+) -> ContactResolution:
+    """Decide the contact for ``keys``, given which contact owns each known key."""
+    if not keys:
+        return ContactResolution(None, reason="anonymous: fresh contact")
+    known = {key: owners[key] for key in keys if key in owners}
+    unknown = tuple(key for key in keys if key not in owners)
+    if not known:
+        return ContactResolution(None, attach=keys, reason="new customer")
+    contacts = set(known.values())
+    if len(contacts) == 1:
+        (contact_id,) = contacts
+        reason = "matched" if not unknown else "matched; new identities attached"
+        return ContactResolution(contact_id, attach=unknown, reason=reason)
+    strongest = min(known, key=lambda k: (KIND_STRENGTH.index(k.kind), k.value))
+    return ContactResolution(
+        known[strongest],
+        conflict=True,
+        reason=f"identities belong to {len(contacts)} contacts; not merged, used {strongest.kind}",
+    )

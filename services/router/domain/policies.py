@@ -1,0 +1,150 @@
+"""SLA policies, queues and business-hours calendars (YAML, validated)."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holidays_lib
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from libs.common.events.interaction import Channel
+from libs.common.events.routing import Priority
+from services.router.domain.escalation import DEFAULT_LADDER, EscalationStep
+from services.router.domain.sla import WEEKDAYS, BusinessCalendar, SlaTargets, parse_interval
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HolidaySource(_Strict):
+    country: str = Field(..., description="ISO 3166 code for the `holidays` library, e.g. KR.")
+    subdivision: str | None = None
+
+
+class CalendarConfig(_Strict):
+    timezone: str = "UTC"
+    always_open: bool = False
+    hours: dict[str, list[str]] = Field(default_factory=dict, description="mon: [09:00-18:00]")
+    holidays: HolidaySource | None = None
+    closed_dates: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _valid_hours(self) -> CalendarConfig:
+        unknown = set(self.hours) - set(WEEKDAYS)
+        if unknown:
+            raise ValueError(f"unknown weekdays {sorted(unknown)}; use {WEEKDAYS}")
+        for intervals in self.hours.values():
+            for text in intervals:
+                parse_interval(text)
+        if not self.always_open and not any(self.hours.values()):
+            raise ValueError("a calendar needs opening hours or always_open: true")
+        if self.holidays:
+            holidays_lib.country_holidays(self.holidays.country, subdiv=self.holidays.subdivision)
+        return self
+
+
+class QueueConfig(_Strict):
+    name: str
+    description: str = ""
+    supervisor: str | None = Field(None, description="Agent id of the queue's supervisor.")
+
+
+class PolicyMatch(_Strict):
+    queues: list[str] = Field(default_factory=list)
+    priorities: list[Priority] = Field(default_factory=list)
+    channels: list[Channel] = Field(default_factory=list)
+
+
+class PolicyConfig(_Strict):
+    name: str
+    match: PolicyMatch = Field(default_factory=PolicyMatch)
+    calendar: str
+    first_response_minutes: int | None = Field(None, gt=0)
+    next_response_minutes: int | None = Field(None, gt=0)
+    resolution_minutes: int | None = Field(None, gt=0)
+    warning_fraction: float = Field(0.8, gt=0, lt=1)
+    escalation: list[EscalationStep] = Field(default_factory=lambda: list(DEFAULT_LADDER))
+
+    def targets(self) -> SlaTargets:
+        return SlaTargets(
+            self.first_response_minutes,
+            self.next_response_minutes,
+            self.resolution_minutes,
+            self.warning_fraction,
+        )
+
+
+class PolicySet(_Strict):
+    calendars: dict[str, CalendarConfig]
+    queues: list[QueueConfig]
+    policies: list[PolicyConfig]
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> PolicySet:
+        queue_names = {q.name for q in self.queues}
+        for policy in self.policies:
+            if policy.calendar not in self.calendars:
+                raise ValueError(f"policy {policy.name}: unknown calendar {policy.calendar!r}")
+            for step in policy.escalation:
+                if step.move_to_queue and step.move_to_queue not in queue_names:
+                    raise ValueError(f"policy {policy.name}: unknown queue {step.move_to_queue!r}")
+        if not self.policies or self.policies[-1].match != PolicyMatch():
+            raise ValueError("the last policy must match everything (an empty `match`)")
+        return self
+
+    @cached_property
+    def calendar_objects(self) -> dict[str, BusinessCalendar]:
+        return {name: build_calendar(name, cfg) for name, cfg in self.calendars.items()}
+
+    def queue(self, name: str) -> QueueConfig | None:
+        return next((q for q in self.queues if q.name == name), None)
+
+
+def build_calendar(name: str, config: CalendarConfig) -> BusinessCalendar:
+    weekly = {
+        WEEKDAYS.index(day): tuple(sorted(parse_interval(t) for t in intervals))
+        for day, intervals in config.hours.items()
+    }
+    closed = frozenset(config.closed_dates)
+    source = config.holidays
+    public = (
+        holidays_lib.country_holidays(source.country, subdiv=source.subdivision) if source else None
+    )
+
+    def is_holiday(day: date) -> bool:
+        return day in closed or (public is not None and day in public)
+
+    return BusinessCalendar(
+        name=name,
+        timezone=config.timezone,
+        weekly=weekly,
+        is_holiday=is_holiday,
+        always_open=config.always_open,
+    )
+
+
+def select_policy(
+    policies: PolicySet, *, queue: str, priority: Priority, channel: Channel
+) -> PolicyConfig:
+    """The first policy whose match fits; the last one matches everything."""
+    for policy in policies.policies:
+        m = policy.match
+        if (
+            (not m.queues or queue in m.queues)
+            and (not m.priorities or priority in m.priorities)
+            and (not m.channels or channel in m.channels)
+        ):
+            return policy
+    return policies.policies[-1]

@@ -1,0 +1,194 @@
+"""SLA arithmetic over business-hours calendars — pure functions.
+
+Durations are business minutes: time inside the calendar's weekly hours, in
+its time zone, outside its public holidays. Arithmetic runs on UTC instants
+built from local wall-clock boundaries, so DST shifts are handled by zoneinfo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from libs.common.events.routing import SlaMetric
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: A calendar with no open hours in this many days is refused (it would never fire).
+MAX_SEARCH_DAYS = 400
+
+Interval = tuple[time, time]  # local opening, closing; closing time(0) means midnight
+
+
+class CalendarError(ValueError):
+    pass
+
+
+def _no_holidays(_: date) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    name: str
+    timezone: str = "UTC"
+    #: weekday index (0=Monday) → local opening intervals; empty mapping = always open
+    weekly: Mapping[int, tuple[Interval, ...]] = field(default_factory=dict)
+    is_holiday: Callable[[date], bool] = _no_holidays
+    always_open: bool = False
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
+        """Open intervals of a local date, as UTC instants."""
+        if self.always_open:
+            return [
+                (
+                    _local(day, time(0), self.zone),
+                    _local(day + timedelta(days=1), time(0), self.zone),
+                )
+            ]
+        if self.is_holiday(day):
+            return []
+        out = []
+        for opens, closes in self.weekly.get(day.weekday(), ()):
+            end_day = day + timedelta(days=1) if closes == time(0) else day
+            out.append((_local(day, opens, self.zone), _local(end_day, closes, self.zone)))
+        return out
+
+    def open_intervals(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Open intervals from ``start`` on, clipped to start."""
+        day = start.astimezone(self.zone).date() - timedelta(days=1)
+        for offset in range(MAX_SEARCH_DAYS):
+            for opens, closes in self.intervals_on(day + timedelta(days=offset)):
+                if closes > start:
+                    yield max(opens, start), closes
+        raise CalendarError(f"calendar {self.name} has no open hours within {MAX_SEARCH_DAYS} days")
+
+    def is_open(self, at: datetime) -> bool:
+        day = at.astimezone(self.zone).date()
+        for offset in (-1, 0):
+            for opens, closes in self.intervals_on(day + timedelta(days=offset)):
+                if opens <= at < closes:
+                    return True
+        return False
+
+
+def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """Local wall time → UTC; a time skipped by DST moves forward by the gap."""
+    naive = datetime.combine(day, at)
+    aware = naive.replace(tzinfo=zone)
+    return aware.astimezone(UTC)
+
+
+def add_business_minutes(calendar: BusinessCalendar, start: datetime, minutes: float) -> datetime:
+    """The instant ``minutes`` of open time after ``start``."""
+    start = start.astimezone(UTC)
+    remaining = timedelta(minutes=minutes)
+    if remaining <= timedelta(0):
+        return start
+    for opens, closes in calendar.open_intervals(start):
+        available = closes - opens
+        if remaining <= available:
+            return opens + remaining
+        remaining -= available
+    raise CalendarError("unreachable")  # open_intervals raises first
+
+
+def business_minutes_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
+    """Open minutes in [start, end)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end <= start:
+        return 0.0
+    total = timedelta(0)
+    for opens, closes in calendar.open_intervals(start):
+        if opens >= end:
+            break
+        total += min(closes, end) - opens
+    return total.total_seconds() / 60
+
+
+@dataclass(frozen=True)
+class SlaTargets:
+    first_response_minutes: int | None
+    next_response_minutes: int | None
+    resolution_minutes: int | None
+    warning_fraction: float = 0.8
+
+    def target(self, metric: SlaMetric) -> int | None:
+        return {
+            SlaMetric.FIRST_RESPONSE: self.first_response_minutes,
+            SlaMetric.NEXT_RESPONSE: self.next_response_minutes,
+            SlaMetric.RESOLUTION: self.resolution_minutes,
+        }[metric]
+
+
+@dataclass(frozen=True)
+class ClockDue:
+    metric: SlaMetric
+    target_minutes: int
+    warning_at: datetime | None  # None when the warning point already passed
+    breach_at: datetime
+
+
+def clock_due(
+    calendar: BusinessCalendar,
+    targets: SlaTargets,
+    metric: SlaMetric,
+    *,
+    started_at: datetime,
+    elapsed_minutes: float = 0.0,
+) -> ClockDue | None:
+    """When a clock that (re)starts at ``started_at`` warns and breaches.
+
+    ``elapsed_minutes`` is business time already used before a pause.
+    """
+    target = targets.target(metric)
+    if target is None:
+        return None
+    remaining = max(0.0, target - elapsed_minutes)
+    warn_remaining = target * targets.warning_fraction - elapsed_minutes
+    warning_at = (
+        add_business_minutes(calendar, started_at, warn_remaining) if warn_remaining > 0 else None
+    )
+    breach_at = add_business_minutes(calendar, started_at, remaining)
+    return ClockDue(metric, target, warning_at, breach_at)
+
+
+def parse_interval(text: str) -> Interval:
+    """``"09:00-18:00"`` → (09:00, 18:00); ``"22:00-24:00"`` closes at midnight."""
+    try:
+        opens_text, closes_text = (part.strip() for part in text.split("-", 1))
+        opens = time.fromisoformat(opens_text)
+        closes = time(0) if closes_text == "24:00" else time.fromisoformat(closes_text)
+    except ValueError:
+        raise CalendarError(f"bad interval {text!r}; use HH:MM-HH:MM") from None
+    if closes != time(0) and closes <= opens:
+        raise CalendarError(f"interval {text!r} closes before it opens")
+    return opens, closes
+
+
+def describe_hours(calendar: BusinessCalendar) -> str:
+    """``Mon-Fri 09:00-18:00 Asia/Seoul`` for customer acknowledgements."""
+    if calendar.always_open:
+        return "24/7"
+    groups: list[tuple[list[int], tuple[Interval, ...]]] = []
+    for day in range(7):
+        hours = tuple(calendar.weekly.get(day, ()))
+        if not hours:
+            continue
+        if groups and groups[-1][1] == hours and groups[-1][0][-1] == day - 1:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], hours))
+    parts = []
+    for days, hours in groups:
+        span = WEEKDAYS[days[0]].title() + (
+            f"-{WEEKDAYS[days[-1]].title()}" if len(days) > 1 else ""
+        )
+        text = ",".join(f"{o:%H:%M}-{'24:00' if c == time(0) else f'{c:%H:%M}'}" for o, c in hours)
+        parts.append(f"{span} {text}")
+    return f"{'; '.join(parts)} {calendar.timezone}"

@@ -1,0 +1,163 @@
+"""Which conversation an interaction belongs to — pure functions.
+
+The store gathers the candidate conversations (by Message-ID, subject token,
+provider thread, call group, the contact's latest phone/chat conversation);
+these functions pick one, always scoped to the contact so that two customers
+are never threaded together on a shared subject. The one exception is a
+bounce: it is sent by a mail system, not a customer, and attaches to the
+conversation of the mail it bounced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from libs.common.events.interaction import Channel, Direction, Interaction, InteractionKind
+from services.router.domain.lifecycle import ConversationStatus
+
+
+class ThreadAction(StrEnum):
+    JOIN = "join"  # add to an active conversation (or quietly to a resolved one)
+    REOPEN = "reopen"  # a resolved conversation comes back to life
+    OPEN = "open"  # a new conversation
+
+
+@dataclass(frozen=True)
+class ConversationRef:
+    id: str
+    contact_id: str
+    channel: Channel
+    status: ConversationStatus
+    last_activity_at: datetime
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ThreadCandidates:
+    by_message_id: dict[str, ConversationRef] = field(default_factory=dict)
+    by_subject_token: ConversationRef | None = None
+    by_provider_thread: ConversationRef | None = None
+    by_call_group: ConversationRef | None = None
+    latest_on_channel: ConversationRef | None = None  # the contact's latest, same channel
+
+
+@dataclass(frozen=True)
+class ThreadingPolicy:
+    reopen_window: timedelta = timedelta(days=7)
+    phone_window: timedelta = timedelta(hours=2)
+    chat_window: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ThreadDecision:
+    action: ThreadAction
+    conversation: ConversationRef | None
+    reason: str
+
+
+def email_reference_ids(interaction: Interaction) -> list[str]:
+    """Message-IDs this mail answers, most specific first."""
+    ids = [*interaction.thread.in_reply_to, *reversed(interaction.thread.references)]
+    return list(dict.fromkeys(i.strip("<> ") for i in ids if i))
+
+
+def find_thread(
+    interaction: Interaction,
+    contact_id: str,
+    candidates: ThreadCandidates,
+    now: datetime,
+    policy: ThreadingPolicy,
+) -> tuple[ConversationRef | None, str]:
+    """The existing conversation this interaction continues, and why."""
+    bounce = _bounced_conversation(interaction, candidates)
+    if bounce is not None:
+        return bounce, "bounce of a mail in this conversation"
+    if interaction.channel is Channel.EMAIL:
+        return _email_thread(interaction, contact_id, candidates)
+    if interaction.channel is Channel.CHAT:
+        return _chat_thread(contact_id, candidates, now, policy)
+    return _phone_thread(contact_id, candidates, now, policy)
+
+
+def _bounced_conversation(
+    interaction: Interaction, candidates: ThreadCandidates
+) -> ConversationRef | None:
+    original = interaction.bounce.original_message_id if interaction.bounce else None
+    if not original:
+        return None
+    return candidates.by_message_id.get(original.strip("<> "))
+
+
+def _same_contact(ref: ConversationRef | None, contact_id: str) -> bool:
+    return ref is not None and ref.contact_id == contact_id
+
+
+def _email_thread(
+    interaction: Interaction, contact_id: str, candidates: ThreadCandidates
+) -> tuple[ConversationRef | None, str]:
+    for message_id in email_reference_ids(interaction):
+        ref = candidates.by_message_id.get(message_id)
+        if _same_contact(ref, contact_id):
+            return ref, f"In-Reply-To/References {message_id}"
+    if _same_contact(candidates.by_subject_token, contact_id):
+        return candidates.by_subject_token, "subject token"
+    return None, "no known Message-ID or subject token for this customer"
+
+
+def _chat_thread(
+    contact_id: str, candidates: ThreadCandidates, now: datetime, policy: ThreadingPolicy
+) -> tuple[ConversationRef | None, str]:
+    if _same_contact(candidates.by_provider_thread, contact_id):
+        return candidates.by_provider_thread, "provider thread id"
+    latest = candidates.latest_on_channel
+    if _same_contact(latest, contact_id) and _within(latest, now, policy.chat_window):
+        return latest, "the customer's recent chat"
+    return None, "no chat thread for this customer"
+
+
+def _phone_thread(
+    contact_id: str, candidates: ThreadCandidates, now: datetime, policy: ThreadingPolicy
+) -> tuple[ConversationRef | None, str]:
+    if _same_contact(candidates.by_call_group, contact_id):
+        return candidates.by_call_group, "call leg of the same call"
+    latest = candidates.latest_on_channel
+    if _same_contact(latest, contact_id) and _within(latest, now, policy.phone_window):
+        return latest, "same number within the phone window"
+    return None, "no recent call from this number"
+
+
+def _within(ref: ConversationRef | None, now: datetime, window: timedelta) -> bool:
+    return ref is not None and now - ref.last_activity_at <= window
+
+
+def reopens(interaction: Interaction) -> bool:
+    """Only a real customer message may reopen or start SLA clocks."""
+    return (
+        interaction.direction is Direction.INBOUND
+        and not interaction.flags.automated
+        and (interaction.kind is not InteractionKind.DELIVERY_STATUS)
+    )
+
+
+def thread_interaction(
+    interaction: Interaction,
+    contact_id: str,
+    candidates: ThreadCandidates,
+    now: datetime,
+    policy: ThreadingPolicy,
+) -> ThreadDecision:
+    found, reason = find_thread(interaction, contact_id, candidates, now, policy)
+    if found is None:
+        return ThreadDecision(ThreadAction.OPEN, None, reason)
+    if found.status is not ConversationStatus.RESOLVED:
+        return ThreadDecision(ThreadAction.JOIN, found, reason)
+    if not reopens(interaction):
+        return ThreadDecision(
+            ThreadAction.JOIN, found, f"{reason}; automated or outbound: no reopen"
+        )
+    resolved_at = found.resolved_at or found.last_activity_at
+    if now - resolved_at <= policy.reopen_window:
+        return ThreadDecision(ThreadAction.REOPEN, found, f"{reason}; within the reopen window")
+    return ThreadDecision(ThreadAction.OPEN, None, f"{reason}; resolved too long ago")

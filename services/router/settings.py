@@ -1,0 +1,90 @@
+"""Router settings: environment variables with the ``ROUTER_`` prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from libs.common.kafka.local_broker import default_home
+from libs.common.settings import ServiceSettings
+
+_SAMPLES = Path(__file__).resolve().parent / "config"
+
+
+class RouterSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ROUTER_", extra="ignore", env_nested_delimiter="__"
+    )
+
+    service_name: str = Field("router", description="Name in logs and metrics.")
+    http_host: str = Field("127.0.0.1", description="Bind address of the REST API.")
+    http_port: int = Field(8080, ge=1, le=65535, description="Port of the REST API.")
+    state_dir: Path = Field(
+        default_factory=lambda: default_home() / "router",
+        description="Where the embedded SQLite database lives.",
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy async URL; empty: sqlite+aiosqlite:///<state_dir>/router.db."
+    )
+    db_pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size.")
+    migrate_on_start: bool = Field(
+        True, description="Run Alembic migrations at start (always done for SQLite)."
+    )
+    rules_path: Path = Field(_SAMPLES / "rules.yaml", description="Classification rules YAML.")
+    policies_path: Path = Field(
+        _SAMPLES / "policies.yaml", description="Queues, calendars and SLA policies YAML."
+    )
+    agents_path: Path = Field(_SAMPLES / "agents.yaml", description="Agents seeded at start.")
+    consumer_group: str = Field("router", description="Kafka consumer group.")
+    consumer_max_batch: int = Field(500, ge=1, le=10_000, description="Records per transaction.")
+    reopen_window_minutes: int = Field(
+        7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."
+    )
+    phone_window_minutes: int = Field(
+        120, ge=0, description="Calls from one number within this window share a conversation."
+    )
+    chat_window_minutes: int = Field(
+        24 * 60, ge=0, description="Chat without a thread id joins the customer's recent chat."
+    )
+    sticky_assignment: bool = Field(True, description="Prefer the customer's previous agent.")
+    requeue_on_offline: bool = Field(True, description="Re-queue work of agents going offline.")
+    scheduler_interval_s: float = Field(1.0, gt=0, le=60, description="Timer loop period.")
+    scheduler_batch: int = Field(200, ge=1, le=10_000, description="Timers fired per round.")
+    relay_interval_s: float = Field(0.2, gt=0, le=60, description="Outbox poll period.")
+    relay_batch: int = Field(500, ge=1, le=10_000, description="Outbox rows published per round.")
+    bootstrap_admin_key: SecretStr | None = Field(
+        None, description="An admin API key accepted at start (stored hashed)."
+    )
+    dev_mode: bool = Field(
+        False, description="Create and log a development admin key if none exists."
+    )
+    csat_secret: SecretStr | None = Field(
+        None, description="HMAC key for CSAT rating links (>= 16 chars); random per start if unset."
+    )
+    csat_token_days: int = Field(14, ge=1, le=365, description="How long a rating link is valid.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("database_url must use sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("csat_secret", "bootstrap_admin_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("secrets must be at least 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> RouterSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.state_dir / 'router.db'}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

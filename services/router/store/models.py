@@ -1,0 +1,187 @@
+"""Tables of the router's store (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: sa.JSON, list[str]: sa.JSON}
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(sa.String(200))
+    locale: Mapped[str | None] = mapped_column(sa.String(35))
+    created_at: Mapped[datetime]
+
+
+class ContactIdentity(Base):
+    __tablename__ = "contact_identities"
+    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(320), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    contact_id: Mapped[str] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    provider: Mapped[str] = mapped_column(sa.String(40))
+    integration: Mapped[str] = mapped_column(sa.String(120))
+    status: Mapped[str] = mapped_column(sa.String(24), index=True)
+    queue: Mapped[str] = mapped_column(sa.String(80), index=True)
+    priority: Mapped[str] = mapped_column(sa.String(10))
+    language: Mapped[str | None] = mapped_column(sa.String(10))
+    subject: Mapped[str | None] = mapped_column(sa.String(500))
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    skills: Mapped[list[str]] = mapped_column(default=list)
+    automated: Mapped[bool] = mapped_column(default=False)
+    customer_flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    assignee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id"), index=True)
+    queued_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    first_response_due_at: Mapped[datetime | None]
+    awaiting_since: Mapped[datetime | None]  # oldest unanswered customer message
+    policy: Mapped[str | None] = mapped_column(sa.String(80))
+    resolution_elapsed_minutes: Mapped[float] = mapped_column(default=0.0)
+    resolution_running_since: Mapped[datetime | None]
+    breached: Mapped[bool] = mapped_column(default=False)
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    clock_cycle: Mapped[int] = mapped_column(default=0)
+    last_message_id: Mapped[str | None] = mapped_column(sa.String(998))
+    references: Mapped[list[str]] = mapped_column(default=list)
+    thread_key: Mapped[str | None] = mapped_column(sa.String(300), index=True)
+    call_group_key: Mapped[str | None] = mapped_column(sa.String(300), index=True)
+    __table_args__ = (
+        sa.Index("ix_conversations_contact_channel", "contact_id", "channel", "last_activity_at"),
+        sa.Index("ix_conversations_waiting", "queue", "assignee_id", "status"),
+    )
+
+
+class MessageIndex(Base):
+    """Message-IDs seen in a conversation, for In-Reply-To/References threading."""
+
+    __tablename__ = "message_ids"
+    message_id: Mapped[str] = mapped_column(sa.String(998), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("conversations.id"), primary_key=True
+    )
+
+
+class InteractionRecord(Base):
+    """Every interaction processed; the primary key makes processing idempotent."""
+
+    __tablename__ = "interactions"
+    event_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    contact_id: Mapped[str | None] = mapped_column(sa.String(36))
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    direction: Mapped[str] = mapped_column(sa.String(10))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    occurred_at: Mapped[datetime]
+    processed_at: Mapped[datetime]
+    message_id: Mapped[str | None] = mapped_column(sa.String(998))
+    author: Mapped[str | None] = mapped_column(sa.String(200))
+    subject: Mapped[str | None] = mapped_column(sa.String(500))
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    locale: Mapped[str | None] = mapped_column(sa.String(35))
+    queues: Mapped[list[str]] = mapped_column(default=list)
+    skills: Mapped[list[str]] = mapped_column(default=list)
+    capacity: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(sa.String(10), default="offline")
+    status_changed_at: Mapped[datetime]
+    last_assigned_at: Mapped[datetime | None]
+
+
+class SlaTimer(Base):
+    __tablename__ = "sla_timers"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    metric: Mapped[str] = mapped_column(sa.String(20))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    cycle: Mapped[int]
+    target_minutes: Mapped[int]
+    clock_started_at: Mapped[datetime]
+    breach_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    __table_args__ = (
+        sa.UniqueConstraint("conversation_id", "metric", "kind", "cycle", name="uq_timer_cycle"),
+        sa.Index("ix_sla_timers_pending", "fired_at", "cancelled_at", "due_at"),
+    )
+
+
+class OutboxRow(Base):
+    """Routing events committed with the state change that caused them."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    ce_type: Mapped[str] = mapped_column(sa.String(80))
+    conversation_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    occurred_at: Mapped[datetime]
+    payload: Mapped[str] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime | None]
+    __table_args__ = (sa.Index("ix_outbox_unsent", "sent_at", "id"),)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(12))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    agent_id: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class CsatRating(Base):
+    __tablename__ = "csat_ratings"
+    conversation_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("conversations.id"), primary_key=True
+    )
+    rating: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(sa.String(2000))
+    rated_at: Mapped[datetime]

@@ -1,0 +1,53 @@
+"""Transactional outbox: routing events stored with the change that caused them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.events.routing import RoutingEvent
+from libs.common.ids import deterministic_id
+from services.router.store.models import OutboxRow
+
+
+class OutboxWriter:
+    """Adds rows; the event id is derived from the cause and the event's ordinal,
+    so redoing the same work (after a rollback) yields the same ids."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._ordinals: dict[str, int] = {}
+        self.added: list[OutboxRow] = []
+
+    def add(self, event: RoutingEvent, *, cause: str) -> str:
+        ordinal = self._ordinals.get(cause, 0)
+        self._ordinals[cause] = ordinal + 1
+        event_id = deterministic_id("router.outbox", cause, ordinal)
+        row = OutboxRow(
+            event_id=event_id,
+            ce_type=event.ce_type,
+            conversation_id=event.conversation.conversation_id,
+            occurred_at=event.occurred_at,
+            payload=event.model_dump_json(),
+        )
+        self._session.add(row)
+        self.added.append(row)
+        return event_id
+
+
+async def unsent_rows(session: AsyncSession, *, limit: int) -> list[OutboxRow]:
+    query = select(OutboxRow).where(OutboxRow.sent_at.is_(None)).order_by(OutboxRow.id).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def mark_sent(session: AsyncSession, ids: list[int], at: datetime) -> None:
+    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(sent_at=at))
+
+
+async def rows_for_conversation(session: AsyncSession, conversation_id: str) -> list[OutboxRow]:
+    query = (
+        select(OutboxRow).where(OutboxRow.conversation_id == conversation_id).order_by(OutboxRow.id)
+    )
+    return list((await session.scalars(query)).all())

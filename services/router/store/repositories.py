@@ -1,0 +1,298 @@
+"""Repositories: keyword-only queries over one session."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.domain.contacts import IdentityKey, IdentityKind
+from services.router.domain.lifecycle import ACTIVE_STATUSES
+from services.router.store.models import (
+    Agent,
+    ApiKey,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    InteractionRecord,
+    MessageIndex,
+    SlaTimer,
+)
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def _locked(query: Select[Any], postgres: bool, *, skip_locked: bool = False) -> Select[Any]:
+    return query.with_for_update(skip_locked=skip_locked) if postgres else query
+
+
+class ContactRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def owners(self, keys: Iterable[IdentityKey]) -> dict[IdentityKey, str]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        values = {k.value for k in keys}
+        rows = await self.session.scalars(
+            select(ContactIdentity).where(ContactIdentity.value.in_(values))
+        )
+        wanted = set(keys)
+        found = {IdentityKey(IdentityKind(r.kind), r.value): r.contact_id for r in rows}
+        return {k: v for k, v in found.items() if k in wanted}
+
+    def add(self, contact: Contact) -> None:
+        self.session.add(contact)
+
+    def attach(self, contact_id: str, keys: Iterable[IdentityKey]) -> None:
+        for key in keys:
+            self.session.add(
+                ContactIdentity(kind=key.kind.value, value=key.value, contact_id=contact_id)
+            )
+
+    async def get(self, contact_id: str) -> Contact | None:
+        return await self.session.get(Contact, contact_id)
+
+    async def identities(self, contact_id: str) -> list[ContactIdentity]:
+        rows = await self.session.scalars(
+            select(ContactIdentity).where(ContactIdentity.contact_id == contact_id)
+        )
+        return list(rows)
+
+
+class ConversationRepository:
+    def __init__(self, session: AsyncSession, *, postgres: bool) -> None:
+        self.session = session
+        self.postgres = postgres
+
+    async def get(self, conversation_id: str, *, lock: bool = False) -> Conversation | None:
+        query = select(Conversation).where(Conversation.id == conversation_id)
+        return (await self.session.scalars(_locked(query, self.postgres and lock))).first()
+
+    async def by_reference(self, reference: str) -> Conversation | None:
+        query = select(Conversation).where(Conversation.reference == reference)
+        return (await self.session.scalars(query)).first()
+
+    def add(self, conversation: Conversation) -> None:
+        self.session.add(conversation)
+
+    async def by_message_ids(self, message_ids: Sequence[str]) -> dict[str, Conversation]:
+        if not message_ids:
+            return {}
+        query = (
+            select(MessageIndex.message_id, Conversation)
+            .join(Conversation, Conversation.id == MessageIndex.conversation_id)
+            .where(MessageIndex.message_id.in_(list(message_ids)))
+            .order_by(Conversation.last_activity_at)
+        )
+        found: dict[str, Conversation] = {}
+        for message_id, conversation in await self.session.execute(query):
+            found[message_id] = conversation  # several customers: threading checks the contact
+        return found
+
+    async def by_message_id_for_contact(
+        self, message_ids: Sequence[str], contact_id: str
+    ) -> dict[str, Conversation]:
+        if not message_ids:
+            return {}
+        query = (
+            select(MessageIndex.message_id, Conversation)
+            .join(Conversation, Conversation.id == MessageIndex.conversation_id)
+            .where(MessageIndex.message_id.in_(list(message_ids)))
+            .where(Conversation.contact_id == contact_id)
+        )
+        return {m: c for m, c in await self.session.execute(query)}
+
+    async def latest_by(self, **filters: Any) -> Conversation | None:
+        query = select(Conversation).filter_by(**filters)
+        query = query.order_by(Conversation.last_activity_at.desc()).limit(1)
+        return (await self.session.scalars(query)).first()
+
+    async def index_message(self, message_id: str, conversation_id: str) -> None:
+        exists = await self.session.get(MessageIndex, (message_id, conversation_id))
+        if exists is None:
+            self.session.add(MessageIndex(message_id=message_id, conversation_id=conversation_id))
+
+    async def waiting(
+        self, *, queues: Iterable[str] | None = None, limit: int = 500, lock: bool = False
+    ) -> list[Conversation]:
+        query = select(Conversation).where(
+            Conversation.assignee_id.is_(None), Conversation.status.in_(_ACTIVE)
+        )
+        if queues is not None:
+            query = query.where(Conversation.queue.in_(list(queues)))
+        query = query.order_by(Conversation.queued_at).limit(limit)
+        return list(
+            await self.session.scalars(_locked(query, self.postgres and lock, skip_locked=True))
+        )
+
+    async def active_for_agent(self, agent_id: str) -> list[Conversation]:
+        query = select(Conversation).where(
+            Conversation.assignee_id == agent_id, Conversation.status.in_(_ACTIVE)
+        )
+        return list(await self.session.scalars(_locked(query, self.postgres)))
+
+    async def loads(self, agent_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        ids = list(agent_ids)
+        loads: dict[str, dict[str, int]] = defaultdict(dict)
+        if not ids:
+            return loads
+        query = (
+            select(Conversation.assignee_id, Conversation.channel, func.count())
+            .where(Conversation.assignee_id.in_(ids), Conversation.status.in_(_ACTIVE))
+            .group_by(Conversation.assignee_id, Conversation.channel)
+        )
+        for agent_id, channel, count in await self.session.execute(query):
+            loads[agent_id][channel] = count
+        return loads
+
+    async def previous_agent(self, contact_id: str, *, exclude: str) -> str | None:
+        query = (
+            select(Conversation.assignee_id)
+            .where(
+                Conversation.contact_id == contact_id,
+                Conversation.id != exclude,
+                Conversation.assignee_id.is_not(None),
+            )
+            .order_by(Conversation.last_activity_at.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def search(
+        self, *, filters: dict[str, Any], offset: int, limit: int
+    ) -> tuple[list[Conversation], int]:
+        query = select(Conversation).filter_by(
+            **{k: v for k, v in filters.items() if v is not None}
+        )
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        query = query.order_by(Conversation.last_activity_at.desc()).offset(offset).limit(limit)
+        return list(await self.session.scalars(query)), int(total or 0)
+
+    async def all_since(self, since: datetime) -> list[Conversation]:
+        query = select(Conversation).where(Conversation.opened_at >= since)
+        return list(await self.session.scalars(query))
+
+    async def active(self) -> list[Conversation]:
+        query = select(Conversation).where(Conversation.status.in_(_ACTIVE))
+        return list(await self.session.scalars(query))
+
+
+class InteractionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def known(self, event_ids: Iterable[str]) -> set[str]:
+        ids = list(event_ids)
+        if not ids:
+            return set()
+        query = select(InteractionRecord.event_id).where(InteractionRecord.event_id.in_(ids))
+        return set(await self.session.scalars(query))
+
+    def add(self, record: InteractionRecord) -> None:
+        self.session.add(record)
+
+    async def for_conversation(self, conversation_id: str) -> list[InteractionRecord]:
+        query = (
+            select(InteractionRecord)
+            .where(InteractionRecord.conversation_id == conversation_id)
+            .order_by(InteractionRecord.occurred_at)
+        )
+        return list(await self.session.scalars(query))
+
+
+class AgentRepository:
+    def __init__(self, session: AsyncSession, *, postgres: bool) -> None:
+        self.session = session
+        self.postgres = postgres
+
+    async def get(self, agent_id: str, *, lock: bool = False) -> Agent | None:
+        query = select(Agent).where(Agent.id == agent_id)
+        return (await self.session.scalars(_locked(query, self.postgres and lock))).first()
+
+    async def all(self) -> list[Agent]:
+        return list(await self.session.scalars(select(Agent).order_by(Agent.id)))
+
+    async def online(self, *, lock: bool = False) -> list[Agent]:
+        """Online agents; locked (in id order) on PostgreSQL while assigning."""
+        query = select(Agent).where(Agent.status == "online").order_by(Agent.id)
+        return list(await self.session.scalars(_locked(query, self.postgres and lock)))
+
+    def add(self, agent: Agent) -> None:
+        self.session.add(agent)
+
+
+class TimerRepository:
+    def __init__(self, session: AsyncSession, *, postgres: bool) -> None:
+        self.session = session
+        self.postgres = postgres
+
+    def add(self, timer: SlaTimer) -> None:
+        self.session.add(timer)
+
+    async def cancel_pending(
+        self, conversation_id: str, *, metrics: Iterable[str], at: datetime
+    ) -> int:
+        result = await self.session.execute(
+            update(SlaTimer)
+            .where(
+                SlaTimer.conversation_id == conversation_id,
+                SlaTimer.metric.in_(list(metrics)),
+                SlaTimer.fired_at.is_(None),
+                SlaTimer.cancelled_at.is_(None),
+            )
+            .values(cancelled_at=at)
+        )
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def due(self, now: datetime, *, limit: int) -> list[SlaTimer]:
+        query = (
+            select(SlaTimer)
+            .where(SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None))
+            .where(SlaTimer.due_at <= now)
+            .order_by(SlaTimer.due_at, SlaTimer.id)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(_locked(query, self.postgres, skip_locked=True)))
+
+    async def claim(self, timer_id: int, at: datetime) -> bool:
+        """Mark fired unless another scheduler or a cancellation got there first."""
+        result = await self.session.execute(
+            update(SlaTimer)
+            .where(SlaTimer.id == timer_id, SlaTimer.fired_at.is_(None))
+            .where(SlaTimer.cancelled_at.is_(None))
+            .values(fired_at=at)
+        )
+        return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+    async def for_conversation(self, conversation_id: str) -> list[SlaTimer]:
+        query = select(SlaTimer).where(SlaTimer.conversation_id == conversation_id)
+        return list(await self.session.scalars(query.order_by(SlaTimer.id)))
+
+    async def fired_kinds(self, conversation_id: str, metric: str) -> set[str]:
+        query = select(SlaTimer.kind).where(
+            SlaTimer.conversation_id == conversation_id,
+            SlaTimer.metric == metric,
+            SlaTimer.fired_at.is_not(None),
+        )
+        return set(await self.session.scalars(query))
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_hash(self, key_hash: str) -> ApiKey | None:
+        query = select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        return (await self.session.scalars(query)).first()
+
+    def add(self, key: ApiKey) -> None:
+        self.session.add(key)
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(ApiKey)) or 0)

@@ -1,0 +1,115 @@
+"""Unit of work: one transaction; rolls back unless told to commit.
+
+Routing events added through ``uow.outbox`` are inserted in the same
+transaction as the state change that caused them (transactional outbox).
+SQLite has one writer: writes in this process are serialised by a lock so
+transactions never fight over the database file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.router.store.outbox import OutboxWriter
+from services.router.store.repositories import (
+    AgentRepository,
+    ApiKeyRepository,
+    ContactRepository,
+    ConversationRepository,
+    InteractionRepository,
+    TimerRepository,
+)
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        postgres: bool,
+        write_lock: asyncio.Lock | None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.postgres = postgres
+        self._write_lock = write_lock
+        self._on_commit = on_commit
+        self._session: AsyncSession | None = None
+        self._committed = False
+
+    @property
+    def session(self) -> AsyncSession:
+        assert self._session is not None, "use `async with uow:`"
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        if self._write_lock is not None:
+            await self._write_lock.acquire()
+        try:
+            self._session = self._sessions()
+            self._committed = False
+            self.contacts = ContactRepository(self.session)
+            self.conversations = ConversationRepository(self.session, postgres=self.postgres)
+            self.interactions = InteractionRepository(self.session)
+            self.agents = AgentRepository(self.session, postgres=self.postgres)
+            self.timers = TimerRepository(self.session, postgres=self.postgres)
+            self.api_keys = ApiKeyRepository(self.session)
+            self.outbox = OutboxWriter(self.session)
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+            await self.session.close()
+        finally:
+            self._session = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._write_lock is not None and self._write_lock.locked():
+            self._write_lock.release()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self._committed = True
+        if self._on_commit is not None and self.outbox.added:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    """Builds units of work on one engine; the composition root owns it."""
+
+    def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[], None] | None = None) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+        self._write_lock = None if self.postgres else asyncio.Lock()
+        self.on_commit = on_commit
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(
+            self._sessions,
+            postgres=self.postgres,
+            write_lock=self._write_lock,
+            on_commit=self.on_commit,
+        )
+
+    def reader(self) -> UnitOfWork:
+        """A read-only unit: no write lock (SQLite WAL readers run beside the writer)."""
+        return UnitOfWork(self._sessions, postgres=self.postgres, write_lock=None)
