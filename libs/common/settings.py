@@ -18,10 +18,16 @@ class TopicSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KAFKA_TOPIC_", extra="ignore")
 
-    interactions: str = "support.interactions.v1"
-    routing: str = "support.routing.v1"
-    notifications: str = "support.notifications.v1"
-    deadletter: str = "support.deadletter.v1"
+    interactions: str = Field(
+        "support.interactions.v1", description="Unified interactions (ingest → router)."
+    )
+    routing: str = Field("support.routing.v1", description="Routing events (router → notifier).")
+    notifications: str = Field(
+        "support.notifications.v1", description="What the notifier sent, suppressed or failed."
+    )
+    deadletter: str = Field(
+        "support.deadletter.v1", description="Records that could not be processed."
+    )
     partitions: int = Field(6, ge=1, description="Partitions for each topic created by omnidesk.")
     replication_factor: int = Field(1, ge=1, description="3 in production clusters.")
     min_insync_replicas: int | None = Field(None, ge=1, description="min.insync.replicas if set.")
@@ -37,14 +43,18 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = (
+        Field(None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with SASL_*.")
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
     ssl_cafile: str | None = Field(None, description="CA bundle for SSL / SASL_SSL.")
     ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS.")
-    ssl_keyfile: str | None = None
-    request_timeout_ms: int = 30_000
+    ssl_keyfile: str | None = Field(None, description="Private key of the client certificate.")
+    request_timeout_ms: int = Field(30_000, description="aiokafka request timeout.")
     send_timeout_s: float = Field(
         10.0, gt=0, description="How long an ingest waits for the broker's ack before giving up."
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from libs.common.cli import deadletter, dev
+from libs.common.cli import config, deadletter, dev
 from libs.common.kafka.local_broker import LocalKafka, LocalKafkaError
 from libs.common.settings import KafkaSettings
 
@@ -28,6 +28,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schema_app, name="schema")
 app.add_typer(dev.app, name="dev")
 app.add_typer(deadletter.app, name="deadletter")
+app.add_typer(config.app, name="config")
 
 SERVICE_NAMES = ("email_ingest", "chat_ingest", "phone_log", "router", "notifier")
 #: CLI groups of services, by the name operators type.

@@ -1,0 +1,126 @@
+"""The configuration reference, generated from the settings classes.
+
+Never hand-copied: the README section and ``deploy/.env.example`` come from
+here (``omnidesk config reference`` / ``omnidesk config env-example``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings
+
+from libs.common.settings import KafkaSettings, ServiceSettings, TopicSettings
+
+SERVICE_PACKAGES = ("email_ingest", "chat_ingest", "phone_log", "router", "notifier")
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    env: str
+    default: str
+    description: str
+    secret: bool
+
+
+def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
+    """(title, class) for the shared Kafka settings and each service that exists."""
+    found: list[tuple[str, type[BaseSettings]]] = [
+        ("Kafka (all services)", KafkaSettings),
+        ("Kafka topics (all services)", TopicSettings),
+    ]
+    for package in SERVICE_PACKAGES:
+        try:
+            module = importlib.import_module(f"services.{package}.settings")
+        except ModuleNotFoundError:
+            continue
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, ServiceSettings)
+                and value is not ServiceSettings
+                and value.__module__ == module.__name__
+            ):
+                found.append((package, value))
+    return found
+
+
+def document(cls: type[BaseSettings]) -> list[SettingDoc]:
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    docs = []
+    for name, field in cls.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
+            continue  # nested settings read their own prefix (KAFKA_ …) and are listed there
+        docs.append(
+            SettingDoc(
+                env=f"{prefix}{name.upper()}",
+                default=_render_default(field),
+                description=(field.description or "").strip(),
+                secret=_is_secret(annotation),
+            )
+        )
+    return docs
+
+
+def _is_secret(annotation: Any) -> bool:
+    return "SecretStr" in repr(annotation)
+
+
+def _render_default(field: Any) -> str:
+    if field.default is not PydanticUndefined:
+        value = field.default
+    elif field.default_factory is not None:
+        try:
+            value = field.default_factory()
+        except TypeError:
+            return ""
+    else:
+        return ""
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        return ""
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    if isinstance(value, list | dict | tuple):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(getattr(value, "value", value))
+
+
+def markdown() -> str:
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from the settings classes by `omnidesk config reference`.",
+        "",
+    ]
+    for title, cls in settings_classes():
+        lines += [f"## {title}", "", "| variable | default | description |", "|---|---|---|"]
+        for doc in document(cls):
+            default = "(secret)" if doc.secret else f"`{doc.default}`" if doc.default else ""
+            lines.append(f"| `{doc.env}` | {default} | {doc.description.replace('|', '/')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def env_example() -> str:
+    lines = ["# Every omnidesk setting with its default (generated: omnidesk config env-example)."]
+    for title, cls in settings_classes():
+        lines += ["", f"# --- {title} ---"]
+        for doc in document(cls):
+            if doc.description:
+                lines.append(f"# {doc.description}")
+            lines.append(f"{doc.env}={'' if doc.secret else _quote(doc.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(value: str) -> str:
+    return f"'{value}'" if any(c in value for c in ' #"{[') else value
