@@ -1,0 +1,70 @@
+"""Publish normalised chat events, then tell the route what to acknowledge."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import BaseModel, Field
+
+from libs.common.logging import event_context
+from libs.common.webhooks import Publisher
+from libs.common.webhooks.metrics import WEBHOOK_EVENTS
+from services.chat_ingest.normalise import ChatEvent
+
+log = logging.getLogger(__name__)
+
+
+class WebhookAck(BaseModel):
+    """Answer to a webhook whose events are all safely on Kafka."""
+
+    accepted: int = Field(..., description="Events published (Kafka acknowledged) now.")
+    duplicates: int = Field(0, description="Events acknowledged before; not published again.")
+    ignored: int = Field(0, description="Provider events that are not customer messages.")
+    event_ids: list[str] = Field(default_factory=list, description="Ids of all our events.")
+
+
+class ChatIngest:
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+
+    async def accept(
+        self, provider: str, events: list[ChatEvent], *, ignored: int = 0
+    ) -> WebhookAck:
+        """Publish each event in order; raises BusUnavailable (503) if Kafka fails.
+
+        Events published before a failure stay published: the provider's retry
+        yields the same ids, and consumers are idempotent on them.
+        """
+        accepted = duplicates = 0
+        for event in events:
+            if await self._publish(provider, event):
+                accepted += 1
+            else:
+                duplicates += 1
+        if ignored:
+            WEBHOOK_EVENTS.labels(provider, "ignored").inc(ignored)
+        return WebhookAck(
+            accepted=accepted,
+            duplicates=duplicates,
+            ignored=ignored,
+            event_ids=[event.id for event in events],
+        )
+
+    async def _publish(self, provider: str, event: ChatEvent) -> bool:
+        with event_context(event.id):
+            published = await self._publisher.publish(
+                event.cloud_event(), key=event.key, provider=provider
+            )
+            outcome = "published" if published else "duplicate"
+            WEBHOOK_EVENTS.labels(provider, outcome).inc()
+            log.info(
+                "chat event %s",
+                outcome,
+                extra={
+                    "provider": provider,
+                    "integration": event.interaction.integration,
+                    "direction": event.interaction.direction.value,
+                    "kind": event.interaction.kind.value,
+                },
+            )
+            return published

@@ -1,0 +1,155 @@
+"""Pure helpers every provider normaliser uses: identities, times, ids, the event."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import phonenumbers
+
+from libs.common.cloudevents import CloudEvent
+from libs.common.events import (
+    Attachment,
+    Channel,
+    CustomerIdentity,
+    Direction,
+    Interaction,
+    InteractionKind,
+    MessageBody,
+    RoutingHints,
+    ThreadHints,
+)
+from libs.common.ids import deterministic_id
+
+_PHONE_PREFIXES = ("whatsapp:", "tel:", "sms:", "messenger:")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Provider timestamps outside this range are nonsense; fall back to the receive time.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestContext:
+    """What a normaliser knows besides the payload."""
+
+    integration_id: str
+    received_at: datetime
+    region: str = "KR"
+    routing: RoutingHints = field(default_factory=RoutingHints)
+    agent_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    """One normalised interaction and its deterministic event id."""
+
+    id: str
+    interaction: Interaction
+
+    @property
+    def key(self) -> str:
+        return self.interaction.customer_key
+
+    def cloud_event(self) -> CloudEvent:
+        data = self.interaction
+        return CloudEvent(
+            id=self.id,
+            source=f"/omnidesk/chat_ingest/{data.provider}/{data.integration}",
+            type=data.event_type(),
+            data=data,
+            time=data.occurred_at,
+        )
+
+
+def event_id(provider: str, context: IngestContext, *provider_ids: str | int | None) -> str:
+    return deterministic_id(provider, context.integration_id, *provider_ids)
+
+
+def to_e164(raw: str | None, region: str, *, international: bool = False) -> str | None:
+    """E.164 for a phone number, or None when it is not one.
+
+    ``international``: digits without ``+`` that already start with the
+    country code (WhatsApp ``wa_id``).
+    """
+    if not raw:
+        return None
+    number = raw.strip()
+    for prefix in _PHONE_PREFIXES:
+        if number.lower().startswith(prefix):
+            number = number[len(prefix) :]
+    if international and number.isdigit():
+        number = "+" + number
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def handle(provider: str, user_id: str | int) -> str:
+    return f"{provider}:{user_id}"
+
+
+def from_epoch(value: str | int | float | None, *, millis: bool = False) -> datetime | None:
+    """A provider's epoch timestamp, or None if absent or absurd."""
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(value) / (1000 if millis else 1)
+        moment = datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment if _EARLIEST <= moment < _LATEST else None
+
+
+def sane_time(moment: datetime | None, fallback: datetime) -> datetime:
+    if moment is None or moment.tzinfo is None or not (_EARLIEST <= moment < _LATEST):
+        return fallback
+    return moment
+
+
+def hex_sha256_or_none(value: str | None) -> str | None:
+    if value and _HEX64.match(value.lower()):
+        return value.lower()
+    return None
+
+
+def join_name(*parts: str | None) -> str | None:
+    name = " ".join(p.strip() for p in parts if p and p.strip())
+    return name or None
+
+
+def chat_interaction(
+    context: IngestContext,
+    *,
+    provider: str,
+    customer: CustomerIdentity,
+    occurred_at: datetime | None,
+    provider_message_id: str,
+    text: str = "",
+    direction: Direction = Direction.INBOUND,
+    kind: InteractionKind = InteractionKind.MESSAGE,
+    thread_id: str | None = None,
+    attachments: list[Attachment] | None = None,
+    customer_key: str = "",
+) -> Interaction:
+    """The Interaction every chat provider produces, with the integration's hints."""
+    return Interaction(
+        channel=Channel.CHAT,
+        provider=provider,
+        integration=context.integration_id,
+        direction=direction,
+        kind=kind,
+        occurred_at=sane_time(occurred_at, context.received_at),
+        received_at=context.received_at,
+        customer=customer,
+        customer_key=customer_key,
+        thread=ThreadHints(provider_thread_id=thread_id),
+        body=MessageBody(text=text),
+        attachments=attachments or [],
+        routing_hints=context.routing,
+        provider_message_id=provider_message_id,
+    )

@@ -1,0 +1,84 @@
+"""What every route needs, built once by the composition root and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, ParamSpec, TypeVar
+
+from fastapi import Depends, Request
+from pydantic import ValidationError
+
+from libs.common.events.base import utc_now
+from libs.common.webhooks import (
+    PROVIDER_STATE,
+    BusUnavailable,
+    MalformedPayload,
+    public_url,
+    read_body,
+)
+from libs.common.webhooks.body import describe_validation_error
+from services.chat_ingest.ingest import ChatIngest
+from services.chat_ingest.integrations import Integration, IntegrationRegistry, Provider
+from services.chat_ingest.normalise import IngestContext
+from services.chat_ingest.settings import ChatIngestSettings
+
+
+@dataclass
+class Runtime:
+    settings: ChatIngestSettings
+    registry: IntegrationRegistry
+    ingest: ChatIngest | None = None  # set in the lifespan, once Kafka is connected
+
+    def integration(self, request: Request, provider: Provider, integration_id: str) -> Integration:
+        """Label the request with its provider (for rejection metrics) and look it up (404)."""
+        setattr(request.state, PROVIDER_STATE, provider.value)
+        return self.registry.get(provider, integration_id)
+
+    async def body(self, request: Request) -> bytes:
+        return await read_body(request, limit=self.settings.max_body_bytes)
+
+    def public_url(self, request: Request) -> str:
+        return public_url(
+            request,
+            trust_forwarded=self.settings.trust_forwarded_headers,
+            base_url=self.settings.public_base_url,
+        )
+
+    def context(
+        self, integration: Integration, received_at: datetime | None = None
+    ) -> IngestContext:
+        return IngestContext(
+            integration_id=integration.id,
+            received_at=received_at or utc_now(),
+            region=integration.default_region or self.settings.default_region,
+            routing=integration.routing,
+            agent_ids=integration.agent_ids,
+        )
+
+    def publisher(self) -> ChatIngest:
+        if self.ingest is None:
+            raise BusUnavailable(
+                "not connected to Kafka yet", retry_after_s=self.settings.retry_after_s
+            )
+        return self.ingest
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def normalised(build: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run a normaliser; a payload it cannot turn into an Interaction is a 400."""
+    try:
+        return build(*args, **kwargs)
+    except ValidationError as exc:
+        raise MalformedPayload(describe_validation_error(exc)) from None

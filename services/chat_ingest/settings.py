@@ -1,0 +1,91 @@
+"""Settings of chat_ingest (environment only, prefix ``CHAT_INGEST_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from libs.common.settings import ServiceSettings
+from services.chat_ingest.integrations import (
+    Integration,
+    load_integrations_file,
+    parse_integrations,
+)
+
+
+class ChatIngestSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHAT_INGEST_", extra="ignore", env_nested_delimiter="__"
+    )
+
+    service_name: str = Field("chat_ingest", description="Name in logs and the CloudEvents source.")
+    http_host: str = Field("0.0.0.0", description="Bind address of the webhook server.")
+    http_port: int = Field(8081, ge=0, le=65535, description="Port of the webhook server.")
+    integrations: Annotated[list[Integration], NoDecode] = Field(
+        default_factory=list,
+        description="JSON list of integrations: id, provider, secret, routing{queue,…}.",
+    )
+    integrations_file: Path | None = Field(
+        None, description="YAML/JSON file with a list of integrations (added to the above)."
+    )
+    dev_integrations_when_empty: bool = Field(
+        True,
+        description="`python -m services.chat_ingest` with no integrations configured "
+        "serves built-in development integrations with PUBLIC secrets. Set false in production.",
+    )
+    default_region: str = Field(
+        "KR", description="Region for phone numbers without a country code (ISO 3166 alpha-2)."
+    )
+    max_body_bytes: int = Field(
+        3_500_000, gt=0, description="Larger webhook bodies get 413 (WhatsApp sends up to 3 MB)."
+    )
+    trust_forwarded_headers: bool = Field(
+        False, description="Rebuild the public URL from X-Forwarded-* (only behind your proxy)."
+    )
+    public_base_url: str | None = Field(
+        None, description="Public base URL, e.g. https://hooks.example.com (wins over headers)."
+    )
+    ack_deadline_s: float = Field(
+        2.5,
+        gt=0,
+        description="Longest wait for the Kafka ack before answering 503 (Slack needs < 3 s, "
+        "Kakao < 5 s); KAFKA_SEND_TIMEOUT_S also bounds it.",
+    )
+    retry_after_s: int = Field(5, ge=1, description="Retry-After of 503 answers.")
+    max_in_flight: int = Field(
+        5_000, ge=1, description="Requests waiting for Kafka at once; more get 503 at once."
+    )
+    recent_ids: int = Field(
+        100_000, ge=0, description="Size of the in-process LRU of recently acked event ids."
+    )
+    slack_tolerance_s: int = Field(300, ge=1, description="Slack timestamp window, seconds.")
+    kakao_ack_text_ko: str = Field(
+        "메시지를 받았습니다. 상담원이 곧 답변드리겠습니다.",
+        description="Kakao skill reply to Korean users.",
+    )
+    kakao_ack_text_en: str = Field(
+        "Thanks, we got your message. An agent will reply shortly.",
+        description="Kakao skill reply to other users.",
+    )
+    kakao_dedupe_window_s: int = Field(
+        10, ge=1, description="Kakao has no message id: same user+text within this window = one."
+    )
+
+    @field_validator("integrations", mode="before")
+    @classmethod
+    def _parse_integrations(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_integrations(value) if value.strip() else []
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
+
+    def all_integrations(self) -> list[Integration]:
+        from_file = load_integrations_file(self.integrations_file) if self.integrations_file else []
+        return [*self.integrations, *from_file]
