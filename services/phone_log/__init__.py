@@ -1,0 +1,1 @@
+"""phone_log: phone-system call events (Twilio Voice, Asterisk, FreeSWITCH, CTI) to Kafka."""

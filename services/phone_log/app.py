@@ -1,0 +1,77 @@
+"""The phone_log app factory: ``uvicorn --factory services.phone_log.app:create_app``.
+
+Building the app connects to nothing; the Kafka producer starts in the lifespan.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from libs.common.health import health_router
+from libs.common.kafka.producer import EventProducer
+from libs.common.webhooks import EventPublisher, MalformedPayload, install_error_handlers, reject
+from services.phone_log.calls import PayloadError
+from services.phone_log.routes import webhook_router
+from services.phone_log.runtime import PhoneLogRuntime, ProducerStarter
+from services.phone_log.settings import PhoneLogSettings
+
+DESCRIPTION = """Phone-system call events to `support.interactions.v1`.
+
+Every route answers 2xx only after Kafka acknowledged the event; 503 with
+`Retry-After` while Kafka is unreachable; 400/401/404/413 with a JSON error.
+"""
+
+
+def create_app(
+    settings: PhoneLogSettings | None = None, *, producer: EventPublisher | None = None
+) -> FastAPI:
+    """``producer`` replaces the Kafka producer (unit tests pass a plain fake)."""
+    settings = settings or PhoneLogSettings()
+    runtime = PhoneLogRuntime.from_settings(settings)
+    app = FastAPI(
+        title="omnidesk phone_log",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan(runtime, producer),
+    )
+    app.state.phone_log = runtime
+    install_error_handlers(app)
+    app.add_exception_handler(PayloadError, _on_payload_error)
+    app.include_router(health_router(runtime.readiness_checks))
+    app.include_router(webhook_router())
+    return app
+
+
+def _lifespan(runtime: PhoneLogRuntime, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if injected is not None:
+            runtime.attach(injected)
+            yield
+            return
+        producer = _producer(runtime.settings)
+        runtime.attach(producer)
+        runtime.checks["kafka"] = producer.ready
+        starter = ProducerStarter(producer)
+        await starter.start()
+        try:
+            yield
+        finally:
+            await starter.stop()
+
+    return lifespan
+
+
+def _producer(settings: PhoneLogSettings) -> EventProducer:
+    return EventProducer(
+        settings.kafka, client_id=f"{settings.service_name}-{socket.gethostname()}"
+    )
+
+
+async def _on_payload_error(request: Request, exc: Exception) -> JSONResponse:
+    return reject(request, MalformedPayload(str(exc)))

@@ -1,0 +1,156 @@
+"""From one provider callback's facts to the Interaction event we publish.
+
+Providers parse their payloads into :class:`CallFacts` (pure, per provider);
+:func:`build_event` turns facts into the CloudEvent for
+``support.interactions.v1`` the same way for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from libs.common.cloudevents import CloudEvent
+from libs.common.events import (
+    CallDetails,
+    Channel,
+    CustomerIdentity,
+    Direction,
+    Interaction,
+    InteractionKind,
+    RoutingHints,
+    ThreadHints,
+)
+from services.phone_log.lifecycle import CallStatus, callback_requested, phase_of
+from services.phone_log.phone_numbers import (
+    PhoneNumber,
+    customer_identity,
+    customer_side,
+    parse_number,
+)
+
+
+class PayloadError(ValueError):
+    """The provider's payload lacks what we need or is not what it claims to be (400)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallFacts:
+    """What one callback says about one call, in our vocabulary, before number parsing."""
+
+    provider: str
+    event_id: str
+    call_id: str
+    status: CallStatus
+    direction: Direction = Direction.INBOUND
+    group_id: str | None = None
+    provider_status: str | None = None
+    from_raw: str | None = None
+    to_raw: str | None = None
+    caller_name: str | None = None
+    occurred_at: datetime | None = None
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: int | None = None
+    billable_seconds: int | None = None
+    hangup_cause: str | None = None
+    recording_url: str | None = None
+    recording_duration_seconds: int | None = None
+    answered_by: str | None = None
+    queue: str | None = None
+    customer_known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EventContext:
+    """What the route knows besides the payload: which line, where, when."""
+
+    integration_id: str
+    region: str
+    received_at: datetime
+    routing: RoutingHints
+    extension_max_digits: int = 6
+
+
+def event_source(provider: str, integration_id: str) -> str:
+    return f"omnidesk/phone_log/{provider}/{integration_id}"
+
+
+def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
+    from_number = _number(facts.from_raw, context)
+    to_number = _number(facts.to_raw, context)
+    kind = phase_of(facts.status, facts.direction)
+    customer = _customer(facts, from_number, to_number)
+    return Interaction(
+        channel=Channel.PHONE,
+        provider=facts.provider,
+        integration=context.integration_id,
+        direction=facts.direction,
+        kind=kind,
+        occurred_at=facts.occurred_at or context.received_at,
+        received_at=context.received_at,
+        customer=customer,
+        thread=ThreadHints(provider_thread_id=facts.group_id or facts.call_id),
+        call=_call_details(facts, from_number, to_number, kind),
+        routing_hints=_routing_hints(context.routing, facts.queue),
+        provider_message_id=facts.call_id,
+    )
+
+
+def build_event(facts: CallFacts, context: EventContext) -> CloudEvent:
+    interaction = build_interaction(facts, context)
+    return CloudEvent(
+        id=facts.event_id,
+        source=event_source(facts.provider, context.integration_id),
+        type=interaction.event_type(),
+        data=interaction,
+        time=interaction.occurred_at,
+        subject=facts.call_id,
+    )
+
+
+def _number(raw: str | None, context: EventContext) -> PhoneNumber:
+    return parse_number(raw, context.region, extension_max_digits=context.extension_max_digits)
+
+
+def _customer(
+    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber
+) -> CustomerIdentity:
+    if not facts.customer_known:
+        # e.g. a Twilio recording callback carries no numbers: the call id threads it.
+        return CustomerIdentity(handle=f"phone:call:{facts.call_id}")
+    number = customer_side(from_number, to_number, facts.direction)
+    name = facts.caller_name if facts.direction is Direction.INBOUND else None
+    return customer_identity(number, call_id=facts.call_id, display_name=name)
+
+
+def _call_details(
+    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, kind: InteractionKind
+) -> CallDetails:
+    return CallDetails(
+        call_id=facts.call_id,
+        group_id=facts.group_id or facts.call_id,
+        from_number=from_number.display,
+        to_number=to_number.display,
+        direction=facts.direction,
+        status=facts.status.value,
+        provider_status=facts.provider_status,
+        started_at=facts.started_at,
+        answered_at=facts.answered_at,
+        ended_at=facts.ended_at,
+        duration_seconds=facts.duration_seconds,
+        billable_seconds=facts.billable_seconds,
+        hangup_cause=facts.hangup_cause,
+        recording_url=facts.recording_url,
+        recording_duration_seconds=facts.recording_duration_seconds,
+        answered_by=facts.answered_by,
+        queue=facts.queue,
+        callback_requested=callback_requested(kind, facts.direction),
+    )
+
+
+def _routing_hints(configured: RoutingHints, queue: str | None) -> RoutingHints:
+    if queue and not configured.queue:
+        return configured.model_copy(update={"queue": queue})
+    return configured

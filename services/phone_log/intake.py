@@ -1,0 +1,91 @@
+"""The one handler every route ends in: facts -> CloudEvent -> Kafka ack -> receipt."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from libs.common.logging import event_context
+from libs.common.webhooks import MalformedPayload, Publisher
+from libs.common.webhooks.metrics import WEBHOOK_EVENTS
+from services.phone_log.calls import CallFacts, EventContext, build_event
+from services.phone_log.integrations import (
+    AsteriskIntegration,
+    FreeswitchIntegration,
+    IntegrationBase,
+    PbxIntegration,
+)
+from services.phone_log.providers.asterisk import AsteriskLine
+from services.phone_log.providers.freeswitch import FreeswitchLine
+from services.phone_log.schemas import Receipt
+from services.phone_log.settings import PhoneLogSettings
+
+log = logging.getLogger(__name__)
+
+
+def event_context_for(
+    integration: IntegrationBase, settings: PhoneLogSettings, received_at: datetime
+) -> EventContext:
+    digits = integration.extension_max_digits if isinstance(integration, PbxIntegration) else 6
+    return EventContext(
+        integration_id=integration.id,
+        region=integration.default_region or settings.default_region,
+        received_at=received_at,
+        routing=integration.routing_hints(),
+        extension_max_digits=digits,
+    )
+
+
+def asterisk_line(integration: AsteriskIntegration, settings: PhoneLogSettings) -> AsteriskLine:
+    return AsteriskLine(
+        integration_id=integration.id,
+        zone=ZoneInfo(integration.timezone or settings.default_timezone),
+        outbound_contexts=frozenset(integration.outbound_contexts),
+        extension_max_digits=integration.extension_max_digits,
+    )
+
+
+def freeswitch_line(integration: FreeswitchIntegration) -> FreeswitchLine:
+    return FreeswitchLine(
+        integration_id=integration.id,
+        decode_values=integration.decode_values,
+        extension_max_digits=integration.extension_max_digits,
+    )
+
+
+async def record_call(facts: CallFacts, *, context: EventContext, publisher: Publisher) -> Receipt:
+    """Publish the call event and answer only once Kafka acknowledged it."""
+    try:
+        event = build_event(facts, context)
+    except ValidationError as exc:
+        raise MalformedPayload(
+            f"call event not valid: {exc.error_count()} problem(s)",
+            provider=facts.provider,
+            integration=context.integration_id,
+        ) from None
+    interaction = event.data
+    with event_context(event.id):
+        published = await publisher.publish(
+            event, key=interaction.customer_key, provider=facts.provider
+        )
+        outcome = "accepted" if published else "duplicate"
+        WEBHOOK_EVENTS.labels(facts.provider, outcome).inc()
+        log.info(
+            "call event %s",
+            outcome,
+            extra={
+                "provider": facts.provider,
+                "integration": context.integration_id,
+                "kind": event.type,
+                "call_id": facts.call_id,
+            },
+        )
+    return Receipt(status=outcome, event_id=event.id, kind=interaction.kind, call_id=facts.call_id)
+
+
+def ignored(provider: str, call_id: str | None, detail: str) -> Receipt:
+    WEBHOOK_EVENTS.labels(provider, "ignored").inc()
+    return Receipt(status="ignored", call_id=call_id, detail=detail)

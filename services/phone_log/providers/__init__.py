@@ -1,0 +1,1 @@
+"""One module per phone provider: pure parsing of its payload into :class:`CallFacts`."""

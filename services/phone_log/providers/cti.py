@@ -1,0 +1,113 @@
+"""Generic CTI events (sipgate.io / placetel style): ``newCall``, ``answer``, ``hangup``.
+
+Sent as a form (``user[]=Anna&user[]=Ben``) or JSON. The event id is
+``deterministic_id("cti", integration, callId, event)``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from libs.common.events import Direction
+from libs.common.ids import deterministic_id
+from services.phone_log.calls import CallFacts, PayloadError
+from services.phone_log.lifecycle import CallStatus
+from services.phone_log.providers.fields import (
+    Fields,
+    epoch_to_datetime,
+    required,
+    text,
+    texts,
+)
+
+PROVIDER = "cti"
+
+#: ``hangup`` ``cause`` -> our status, for a call that was never answered.
+HANGUP_CAUSES: dict[str, CallStatus] = {
+    "normalclearing": CallStatus.COMPLETED,
+    "busy": CallStatus.BUSY,
+    "cancel": CallStatus.CANCELLED,
+    "noanswer": CallStatus.NO_ANSWER,
+    "congestion": CallStatus.FAILED,
+    "notfound": CallStatus.FAILED,
+    "forwarded": CallStatus.FORWARDED,
+}
+
+_UNANSWERED = frozenset({CallStatus.BUSY, CallStatus.CANCELLED, CallStatus.NO_ANSWER})
+
+EVENTS = ("newCall", "answer", "hangup")
+_EVENT_BY_LOWER = {name.lower(): name for name in EVENTS}
+
+
+def parse_event(fields: Fields, *, integration_id: str) -> CallFacts:
+    event = _event(fields)
+    call_id = required(fields, "callId")
+    status = _status(event, fields)
+    at = _timestamp(fields)
+    return CallFacts(
+        provider=PROVIDER,
+        event_id=deterministic_id("cti", integration_id, call_id, event),
+        call_id=call_id,
+        group_id=text(fields, "originalCallId") or call_id,
+        status=status,
+        provider_status=event if event != "hangup" else f"hangup:{text(fields, 'cause') or ''}",
+        direction=_direction(fields),
+        from_raw=text(fields, "from"),
+        to_raw=text(fields, "to"),
+        occurred_at=at,
+        started_at=at if event == "newCall" else None,
+        answered_at=at if event == "answer" else None,
+        ended_at=at if event == "hangup" else None,
+        hangup_cause=text(fields, "cause") if event == "hangup" else None,
+        answered_by=_answered_by(event, fields),
+        queue=text(fields, "queue"),
+    )
+
+
+def _event(fields: Fields) -> str:
+    raw = required(fields, "event")
+    event = _EVENT_BY_LOWER.get(raw.lower())
+    if event is None:
+        raise PayloadError(f"unknown CTI event {raw!r}; expected one of {', '.join(EVENTS)}")
+    return event
+
+
+def _status(event: str, fields: Fields) -> CallStatus:
+    if event == "newCall":
+        return CallStatus.RINGING
+    if event == "answer":
+        return CallStatus.ANSWERED
+    cause = (text(fields, "cause") or "normalClearing").replace("_", "").lower()
+    status = HANGUP_CAUSES.get(cause, CallStatus.FAILED)
+    if status in _UNANSWERED and text(fields, "answeringNumber"):
+        # An answering number in the hangup itself means someone took the call.
+        return CallStatus.COMPLETED
+    return status
+
+
+def _direction(fields: Fields) -> Direction:
+    raw = (text(fields, "direction") or "in").lower()
+    return Direction.OUTBOUND if raw in ("out", "outbound", "outgoing") else Direction.INBOUND
+
+
+def _answered_by(event: str, fields: Fields) -> str | None:
+    if event == "answer":
+        users = texts(fields, "user[]", "user", "fullUserId[]", "userId[]")
+        return users[0] if users else text(fields, "answeringNumber")
+    if event == "hangup":
+        # On newCall and hangup, user[] lists who it rang at, not who took it.
+        return text(fields, "answeringNumber")
+    return None
+
+
+def _timestamp(fields: Fields) -> datetime | None:
+    value = text(fields, "timestamp", "time")
+    if value is None:
+        return None
+    if value.isdigit():
+        return epoch_to_datetime(int(value))
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,274 @@
+"""Webhook routes, one per provider callback. Each: find the integration (404),
+authenticate (401), read the bounded body (413), parse (400), publish and
+answer only after Kafka acknowledged (503 otherwise)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from libs.common.webhooks import (
+    WEBHOOK_ERROR_CODES,
+    BadSignature,
+    BusUnavailable,
+    Publisher,
+    error_responses,
+    parse_form,
+    parse_json_object,
+    public_url,
+    read_body,
+    request_body,
+    verify_basic_auth,
+    verify_shared_token,
+    verify_twilio,
+)
+from services.phone_log.calls import EventContext
+from services.phone_log.intake import (
+    asterisk_line,
+    event_context_for,
+    freeswitch_line,
+    ignored,
+    record_call,
+)
+from services.phone_log.integrations import (
+    AsteriskIntegration,
+    CtiIntegration,
+    FreeswitchIntegration,
+    IntegrationBase,
+    TwilioIntegration,
+)
+from services.phone_log.providers import asterisk, cti, freeswitch, twilio
+from services.phone_log.runtime import PhoneLogRuntime, get_runtime
+from services.phone_log.schemas import (
+    AsteriskCdr,
+    CtiEvent,
+    FreeswitchCdr,
+    FreeswitchEncodedCdr,
+    Receipt,
+    TwilioRecordingCallback,
+    TwilioStatusCallback,
+)
+
+RuntimeDep = Annotated[PhoneLogRuntime, Depends(get_runtime)]
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+TOKEN_HEADER = "X-Omnidesk-Token"  # noqa: S105 - a header name, not a secret
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="omnidesk phone_log"'}
+
+
+def _mark(provider: str) -> Callable[[Request], None]:
+    def mark_provider(request: Request) -> None:
+        request.state.webhook_provider = provider  # labels rejections by provider
+
+    return mark_provider
+
+
+def _route(provider: str, summary: str, bodies: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "response_model": Receipt,
+        "summary": summary,
+        "tags": [provider],
+        "responses": error_responses(*WEBHOOK_ERROR_CODES),
+        "openapi_extra": request_body(bodies),
+        "dependencies": [Depends(_mark(provider))],
+    }
+
+
+def form_fields(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for key, value in pairs:
+        fields.setdefault(key, []).append(value)
+    return fields
+
+
+def _context(runtime: PhoneLogRuntime, integration: IntegrationBase) -> EventContext:
+    return event_context_for(integration, runtime.settings, datetime.now(UTC))
+
+
+def _publisher(runtime: PhoneLogRuntime, provider: str) -> Publisher:
+    if runtime.publisher is None:
+        raise BusUnavailable(
+            "not connected to Kafka yet",
+            retry_after_s=runtime.settings.retry_after_s,
+            provider=provider,
+        )
+    return runtime.publisher
+
+
+async def _body(request: Request, runtime: PhoneLogRuntime) -> bytes:
+    return await read_body(request, limit=runtime.settings.max_body_bytes)
+
+
+def _form_or_json(body: bytes, content_type: str | None) -> dict[str, Any]:
+    """Dialplan CURL() and CTI systems post a form or JSON; decide by the bytes."""
+    if (content_type or "").lower().startswith(JSON) or body.lstrip()[:1] == b"{":
+        return parse_json_object(body)
+    return form_fields(parse_form(body))
+
+
+async def _verified_twilio_form(
+    request: Request,
+    runtime: PhoneLogRuntime,
+    integration: TwilioIntegration,
+    signature: str | None,
+) -> dict[str, list[str]]:
+    pairs = parse_form(await _body(request, runtime))
+    url = public_url(
+        request,
+        trust_forwarded=runtime.settings.trust_forwarded_headers,
+        base_url=integration.public_base_url,
+    )
+    if not verify_twilio(integration.auth_token.get_secret_value(), url, pairs, signature):
+        raise BadSignature(
+            "X-Twilio-Signature does not match", provider="twilio", integration=integration.id
+        )
+    return form_fields(pairs)
+
+
+def _twilio(runtime: PhoneLogRuntime, integration_id: str) -> TwilioIntegration:
+    integration = runtime.integration("twilio", integration_id)
+    assert isinstance(integration, TwilioIntegration)
+    return integration
+
+
+async def receive_twilio_status(
+    request: Request,
+    integration_id: str,
+    runtime: RuntimeDep,
+    x_twilio_signature: Annotated[str | None, Header()] = None,
+) -> Receipt:
+    """Twilio Voice status callback: ringing, in-progress, completed, busy, no-answer, …"""
+    integration = _twilio(runtime, integration_id)
+    fields = await _verified_twilio_form(request, runtime, integration, x_twilio_signature)
+    facts = twilio.parse_status_callback(fields)
+    return await record_call(
+        facts, context=_context(runtime, integration), publisher=_publisher(runtime, "twilio")
+    )
+
+
+async def receive_twilio_recording(
+    request: Request,
+    integration_id: str,
+    runtime: RuntimeDep,
+    x_twilio_signature: Annotated[str | None, Header()] = None,
+) -> Receipt:
+    """Twilio recording callback: a voicemail (<Record>) or a call recording."""
+    integration = _twilio(runtime, integration_id)
+    fields = await _verified_twilio_form(request, runtime, integration, x_twilio_signature)
+    facts = twilio.parse_recording_callback(fields)
+    if facts is None:
+        return ignored("twilio", str(fields["CallSid"][0]), "recording not completed")
+    return await record_call(
+        facts, context=_context(runtime, integration), publisher=_publisher(runtime, "twilio")
+    )
+
+
+async def receive_asterisk_cdr(
+    request: Request,
+    integration_id: str,
+    runtime: RuntimeDep,
+    x_omnidesk_token: Annotated[
+        str | None, Header(description="The integration's shared token.")
+    ] = None,
+) -> Receipt:
+    """An Asterisk CDR posted by the dialplan (CURL() in a hangup handler)."""
+    integration = runtime.integration("asterisk", integration_id)
+    assert isinstance(integration, AsteriskIntegration)
+    if not verify_shared_token(integration.token.get_secret_value(), x_omnidesk_token):
+        raise BadSignature(
+            f"{TOKEN_HEADER} missing or wrong", provider="asterisk", integration=integration.id
+        )
+    fields = _form_or_json(await _body(request, runtime), request.headers.get("content-type"))
+    facts = asterisk.parse_cdr(fields, asterisk_line(integration, runtime.settings))
+    return await record_call(
+        facts, context=_context(runtime, integration), publisher=_publisher(runtime, "asterisk")
+    )
+
+
+async def receive_freeswitch_cdr(
+    request: Request,
+    integration_id: str,
+    runtime: RuntimeDep,
+    uuid: Annotated[str | None, Query(description="Added by mod_json_cdr.")] = None,
+    authorization: Annotated[str | None, Header(description="HTTP basic credentials.")] = None,
+) -> Receipt:
+    """A FreeSWITCH mod_json_cdr post, in any of its encode modes."""
+    integration = runtime.integration("freeswitch", integration_id)
+    assert isinstance(integration, FreeswitchIntegration)
+    password = integration.password.get_secret_value()
+    if not verify_basic_auth(authorization, username=integration.username, password=password):
+        raise BadSignature(
+            "HTTP basic credentials missing or wrong",
+            provider="freeswitch",
+            integration=integration.id,
+            headers=BASIC_CHALLENGE,
+        )
+    body = await _body(request, runtime)
+    cdr = freeswitch.decode_body(body, request.headers.get("content-type"))
+    facts = freeswitch.parse_cdr(cdr, freeswitch_line(integration), uuid_param=uuid)
+    return await record_call(
+        facts,
+        context=_context(runtime, integration),
+        publisher=_publisher(runtime, "freeswitch"),
+    )
+
+
+async def receive_cti_event(
+    request: Request, integration_id: str, token: str, runtime: RuntimeDep
+) -> Receipt:
+    """A CTI call event: newCall, answer or hangup."""
+    integration = runtime.integration("cti", integration_id)
+    assert isinstance(integration, CtiIntegration)
+    if not verify_shared_token(integration.token.get_secret_value(), token):
+        raise BadSignature("path token is wrong", provider="cti", integration=integration.id)
+    fields = _form_or_json(await _body(request, runtime), request.headers.get("content-type"))
+    facts = cti.parse_event(fields, integration_id=integration.id)
+    return await record_call(
+        facts, context=_context(runtime, integration), publisher=_publisher(runtime, "cti")
+    )
+
+
+def webhook_router() -> APIRouter:
+    router = APIRouter()
+    router.add_api_route(
+        "/twilio/{integration_id}/voice/status",
+        receive_twilio_status,
+        methods=["POST"],
+        **_route("twilio", "Twilio Voice status callback", {FORM: TwilioStatusCallback}),
+    )
+    router.add_api_route(
+        "/twilio/{integration_id}/voice/recording",
+        receive_twilio_recording,
+        methods=["POST"],
+        **_route("twilio", "Twilio recording callback", {FORM: TwilioRecordingCallback}),
+    )
+    router.add_api_route(
+        "/asterisk/{integration_id}/cdr",
+        receive_asterisk_cdr,
+        methods=["POST"],
+        **_route("asterisk", "Asterisk CDR", {FORM: AsteriskCdr, JSON: AsteriskCdr}),
+    )
+    router.add_api_route(
+        "/freeswitch/{integration_id}/cdr",
+        receive_freeswitch_cdr,
+        methods=["POST"],
+        **_route(
+            "freeswitch",
+            "FreeSWITCH mod_json_cdr",
+            {
+                JSON: FreeswitchCdr,
+                FORM: FreeswitchEncodedCdr,
+                freeswitch.BASE64_CONTENT_TYPE: FreeswitchEncodedCdr,
+            },
+        ),
+    )
+    router.add_api_route(
+        "/cti/{integration_id}/{token}",
+        receive_cti_event,
+        methods=["POST"],
+        **_route("cti", "Generic CTI event", {FORM: CtiEvent, JSON: CtiEvent}),
+    )
+    return router

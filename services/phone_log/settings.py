@@ -1,0 +1,74 @@
+"""phone_log settings: environment variables prefixed ``PHONE_LOG_``."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from libs.common.settings import ServiceSettings
+from services.phone_log.integrations import (
+    Integration,
+    dev_sample_integrations,
+    known_region,
+    known_timezone,
+)
+
+
+class PhoneLogSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PHONE_LOG_", extra="ignore", env_nested_delimiter="__"
+    )
+
+    service_name: str = Field("phone_log", description="Name in logs and the Kafka client id.")
+    http_host: str = Field("127.0.0.1", description="Bind address (0.0.0.0 in a container).")
+    http_port: int = Field(8082, ge=1, le=65535, description="Webhook HTTP port.")
+    default_region: str = Field(
+        "KR", description="Region for numbers given without a country code (ISO 3166 alpha-2)."
+    )
+    default_timezone: str = Field(
+        "Asia/Seoul", description="Time zone of PBX timestamps that carry no offset."
+    )
+    integrations: list[Integration] = Field(
+        default_factory=list,
+        description="JSON list of integrations: provider, id, secrets, routing hints.",
+    )
+    dev_samples: bool = Field(
+        True,
+        description="`python -m services.phone_log` with no integrations loads sample dev "
+        "integrations (well-known secrets); set false in production.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest webhook body accepted; larger gets 413."
+    )
+    retry_after_s: int = Field(
+        5, ge=1, description="Retry-After of a 503 while Kafka does not acknowledge."
+    )
+    max_in_flight: int = Field(
+        10_000, ge=1, description="Requests waiting for Kafka before new ones get 503 at once."
+    )
+    trust_forwarded_headers: bool = Field(
+        True, description="Rebuild the public URL (Twilio signatures) from X-Forwarded-*."
+    )
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return known_region(value)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return known_timezone(value)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> PhoneLogSettings:
+        seen: set[tuple[str, str]] = set()
+        for integration in self.integrations:
+            key = (integration.provider, integration.id)
+            if key in seen:
+                raise ValueError(f"integration {integration.provider}/{integration.id} twice")
+            seen.add(key)
+        return self
+
+    def with_dev_samples(self) -> PhoneLogSettings:
+        return self.model_copy(update={"integrations": dev_sample_integrations()})
