@@ -65,6 +65,7 @@ class Conversation(Base):
     tags: Mapped[list[str]] = mapped_column(default=list)
     skills: Mapped[list[str]] = mapped_column(default=list)
     automated: Mapped[bool] = mapped_column(default=False)
+    customer: Mapped[dict[str, Any]] = mapped_column(default=dict)  # latest CustomerIdentity
     customer_flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     assignee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id"), index=True)
     queued_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 05:36:12.987466
+Create Date: 2026-11-23 05:37:22.147490
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("skills", sa.JSON(), nullable=False),
         sa.Column("automated", sa.Boolean(), nullable=False),
+        sa.Column("customer", sa.JSON(), nullable=False),
         sa.Column("customer_flags", sa.JSON(), nullable=False),
         sa.Column("assignee_id", sa.String(length=64), nullable=True),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,60 @@
+"""Composition root helpers: engine, migrations, context — built at start, never at import."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.router.service.context import (
+    Clock,
+    ConfigHolder,
+    RouterContext,
+    RoutingOptions,
+    system_clock,
+)
+from services.router.service.csat import CsatSigner
+from services.router.settings import RouterSettings
+from services.router.store.engine import build_engine, migrate
+from services.router.store.unit_of_work import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+def build_config(settings: RouterSettings) -> ConfigHolder:
+    return ConfigHolder(settings.rules_path, settings.policies_path, settings.agents_path)
+
+
+def build_csat(settings: RouterSettings) -> CsatSigner:
+    if settings.csat_secret is None:
+        log.warning("ROUTER_CSAT_SECRET unset: rating links die with this process")
+        secret = secrets.token_bytes(32)
+    else:
+        secret = settings.csat_secret.get_secret_value().encode()
+    return CsatSigner(secret, valid_for=timedelta(days=settings.csat_token_days))
+
+
+async def open_store(settings: RouterSettings) -> AsyncEngine:
+    engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
+    if settings.is_sqlite or settings.migrate_on_start:
+        await migrate(engine)
+    return engine
+
+
+def build_context(
+    settings: RouterSettings,
+    engine: AsyncEngine,
+    *,
+    clock: Clock = system_clock,
+    on_commit: Callable[[], None] | None = None,
+) -> RouterContext:
+    return RouterContext(
+        uow=UnitOfWorkFactory(engine, on_commit=on_commit),
+        config=build_config(settings),
+        options=RoutingOptions.from_settings(settings),
+        csat=build_csat(settings),
+        clock=clock,
+    )

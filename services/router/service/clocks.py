@@ -1,0 +1,142 @@
+"""SLA clocks of a conversation: durable timer rows started, paused and stopped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from libs.common.events.interaction import Channel
+from libs.common.events.routing import Priority, SlaMetric
+from services.router.domain.escalation import TimerKind
+from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
+from services.router.domain.policies import PolicyConfig, select_policy
+from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
+from services.router.service.context import RouterContext
+from services.router.store.models import Conversation, SlaTimer
+from services.router.store.unit_of_work import UnitOfWork
+
+RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.value)
+
+
+def policy_for(
+    ctx: RouterContext, conversation: Conversation
+) -> tuple[PolicyConfig, BusinessCalendar]:
+    policies = ctx.config.current.policies
+    policy = select_policy(
+        policies,
+        queue=conversation.queue,
+        priority=Priority(conversation.priority),
+        channel=Channel(conversation.channel),
+    )
+    return policy, policies.calendar_objects[policy.calendar]
+
+
+def start_clock(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    conversation: Conversation,
+    metric: SlaMetric,
+    *,
+    started_at: datetime,
+    elapsed_minutes: float = 0.0,
+) -> datetime | None:
+    """Add the warning and breach timers of a (re)started clock; returns the breach time."""
+    if conversation.automated:
+        return None
+    policy, calendar = policy_for(ctx, conversation)
+    conversation.policy = policy.name
+    due = clock_due(
+        calendar, policy.targets(), metric, started_at=started_at, elapsed_minutes=elapsed_minutes
+    )
+    if due is None:
+        return None
+    conversation.clock_cycle = (conversation.clock_cycle or 0) + 1
+    for kind, at in ((TimerKind.WARNING, due.warning_at), (TimerKind.BREACH, due.breach_at)):
+        if at is not None:
+            uow.timers.add(
+                SlaTimer(
+                    conversation_id=conversation.id,
+                    metric=metric.value,
+                    kind=kind.value,
+                    cycle=conversation.clock_cycle,
+                    target_minutes=due.target_minutes,
+                    clock_started_at=started_at,
+                    breach_at=due.breach_at,
+                    due_at=at,
+                )
+            )
+    if metric is SlaMetric.FIRST_RESPONSE:
+        conversation.first_response_due_at = due.breach_at
+    return due.breach_at
+
+
+def start_resolution_clock(
+    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
+) -> None:
+    if conversation.automated or conversation.resolution_running_since is not None:
+        return
+    conversation.resolution_running_since = at
+    start_clock(
+        uow,
+        ctx,
+        conversation,
+        SlaMetric.RESOLUTION,
+        started_at=at,
+        elapsed_minutes=conversation.resolution_elapsed_minutes or 0.0,
+    )
+
+
+async def pause_resolution_clock(
+    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
+) -> None:
+    running_since = conversation.resolution_running_since
+    if running_since is None:
+        return
+    _, calendar = policy_for(ctx, conversation)
+    conversation.resolution_elapsed_minutes = (
+        conversation.resolution_elapsed_minutes or 0.0
+    ) + business_minutes_between(calendar, running_since, at)
+    conversation.resolution_running_since = None
+    await uow.timers.cancel_pending(conversation.id, metrics=[SlaMetric.RESOLUTION.value], at=at)
+
+
+async def on_customer_message(
+    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
+) -> None:
+    """A customer wrote (or called): the response clock runs until we answer."""
+    conversation.status = next_status(
+        ConversationStatus(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE
+    )
+    start_resolution_clock(uow, ctx, conversation, at)
+    if conversation.awaiting_since is not None:
+        return  # already waiting for an answer; the running clock keeps its start
+    conversation.awaiting_since = at
+    metric = (
+        SlaMetric.FIRST_RESPONSE
+        if conversation.first_response_at is None
+        else SlaMetric.NEXT_RESPONSE
+    )
+    start_clock(uow, ctx, conversation, metric, started_at=at)
+
+
+async def on_agent_response(
+    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
+) -> None:
+    """We answered: response clocks stop, the resolution clock pauses."""
+    if conversation.status == ConversationStatus.RESOLVED:
+        return
+    if conversation.first_response_at is None:
+        conversation.first_response_at = at
+    conversation.awaiting_since = None
+    await uow.timers.cancel_pending(conversation.id, metrics=RESPONSE_METRICS, at=at)
+    conversation.status = next_status(
+        ConversationStatus(conversation.status), LifecycleTrigger.AGENT_RESPONSE
+    )
+    await pause_resolution_clock(uow, ctx, conversation, at)
+
+
+async def stop_all_clocks(
+    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
+) -> None:
+    await pause_resolution_clock(uow, ctx, conversation, at)
+    conversation.awaiting_since = None
+    await uow.timers.cancel_pending(conversation.id, metrics=[m.value for m in SlaMetric], at=at)

@@ -1,0 +1,78 @@
+"""Snapshots and the emitter that puts routing events into the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from libs.common.events.interaction import Channel, CustomerIdentity, Flags
+from libs.common.events.routing import AgentRef, ConversationSnapshot, Priority, RoutingEvent
+from services.router.service.context import RouterContext
+from services.router.store.models import Agent, Conversation
+from services.router.store.unit_of_work import UnitOfWork
+
+MAX_REFERENCES = 20
+
+
+def agent_ref(agent: Agent | None) -> AgentRef | None:
+    if agent is None:
+        return None
+    return AgentRef(agent_id=agent.id, name=agent.name, email=agent.email, locale=agent.locale)
+
+
+class Emitter:
+    """Builds snapshots and adds events for one cause (interaction, timer, request)."""
+
+    def __init__(self, uow: UnitOfWork, ctx: RouterContext, *, cause: str, now: datetime) -> None:
+        self.uow = uow
+        self.ctx = ctx
+        self.cause = cause
+        self.now = now
+        self._agents: dict[str, Agent | None] = {}
+
+    async def agent(self, agent_id: str | None) -> Agent | None:
+        if agent_id is None:
+            return None
+        if agent_id not in self._agents:
+            self._agents[agent_id] = await self.uow.agents.get(agent_id)
+        return self._agents[agent_id]
+
+    async def snapshot(self, conversation: Conversation) -> ConversationSnapshot:
+        queue = self.ctx.config.current.policies.queue(conversation.queue)
+        supervisor = await self.agent(queue.supervisor if queue else None)
+        return ConversationSnapshot(
+            conversation_id=conversation.id,
+            reference=conversation.reference,
+            channel=Channel(conversation.channel),
+            status=conversation.status,
+            queue=conversation.queue,
+            priority=Priority(conversation.priority),
+            language=conversation.language,
+            subject=conversation.subject,
+            tags=list(conversation.tags or []),
+            contact_id=conversation.contact_id,
+            customer=CustomerIdentity.model_validate(conversation.customer or {}),
+            customer_flags=Flags.model_validate(conversation.customer_flags or {}),
+            assignee=agent_ref(await self.agent(conversation.assignee_id)),
+            supervisor=agent_ref(supervisor),
+            last_message_id=conversation.last_message_id,
+            references=list(conversation.references or [])[-MAX_REFERENCES:],
+            first_response_due_at=conversation.first_response_due_at,
+        )
+
+    async def emit(
+        self,
+        event_type: type[RoutingEvent],
+        conversation: Conversation,
+        *,
+        reason: str | None = None,
+        **fields: Any,
+    ) -> str:
+        event = event_type(
+            conversation=await self.snapshot(conversation),
+            occurred_at=self.now,
+            cause_event_id=self.cause,
+            reason=reason,
+            **fields,
+        )
+        return self.uow.outbox.add(event, cause=self.cause)

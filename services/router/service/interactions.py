@@ -1,0 +1,393 @@
+"""Route interactions: contact → thread → classify → clocks → assignment → events."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from libs.common.events.interaction import (
+    Channel,
+    Direction,
+    Interaction,
+    InteractionKind,
+)
+from libs.common.events.routing import (
+    CallbackRequested,
+    ConversationOpened,
+    ConversationReopened,
+    InteractionRouted,
+)
+from libs.common.ids import deterministic_id
+from services.router.domain.classification import classify, customer_attributes
+from services.router.domain.contacts import identity_keys, resolve_contact
+from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
+from services.router.domain.sla import describe_hours
+from services.router.domain.threading import (
+    ConversationRef,
+    ThreadAction,
+    ThreadCandidates,
+    email_reference_ids,
+    reopens,
+    thread_interaction,
+)
+from services.router.service.assigning import assign_or_queue
+from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
+from services.router.service.context import RouterContext
+from services.router.service.events import MAX_REFERENCES, Emitter
+from services.router.store.models import Contact, Conversation, InteractionRecord
+from services.router.store.unit_of_work import UnitOfWork
+
+PREVIEW_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Incoming:
+    event_id: str
+    interaction: Interaction
+
+
+async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
+    """Route a batch in one transaction; duplicates (by event id) are skipped."""
+    now = ctx.clock()
+    async with ctx.uow() as uow:
+        done = await uow.interactions.known(i.event_id for i in batch)
+        routed = 0
+        for item in batch:
+            if item.event_id in done:
+                continue
+            done.add(item.event_id)
+            await route_one(uow, ctx, item, now)
+            routed += 1
+        await uow.commit()
+    return routed
+
+
+async def route_one(uow: UnitOfWork, ctx: RouterContext, item: Incoming, now: datetime) -> None:
+    interaction = item.interaction
+    emitter = Emitter(uow, ctx, cause=item.event_id, now=now)
+    bounced = await _bounced_conversation(uow, interaction)
+    contact_id = bounced.contact_id if bounced else await _resolve_contact(uow, interaction, now)
+    candidates = await _candidates(uow, interaction, contact_id)
+    decision = thread_interaction(
+        interaction, contact_id, candidates, interaction.occurred_at, ctx.options.threading
+    )
+    if decision.action is ThreadAction.OPEN:
+        conversation = _new_conversation(ctx, item, contact_id)
+        uow.conversations.add(conversation)
+        await uow.session.flush()
+    else:
+        assert decision.conversation is not None
+        conversation = await uow.conversations.get(decision.conversation.id, lock=True)
+        assert conversation is not None
+    await _record(uow, conversation, item, contact_id, now, note=decision.reason)
+    if decision.action is ThreadAction.OPEN:
+        await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
+    elif decision.action is ThreadAction.REOPEN:
+        await _reopened(uow, ctx, emitter, conversation, interaction, decision.reason)
+    else:
+        await _joined(uow, ctx, emitter, conversation, interaction, decision.reason)
+    if interaction.kind is InteractionKind.CALL_MISSED:
+        await emitter.emit(
+            CallbackRequested,
+            conversation,
+            reason="missed call",
+            phone=interaction.customer.phone
+            or (interaction.call.from_number if interaction.call else None),
+            missed_at=interaction.occurred_at,
+        )
+
+
+async def _bounced_conversation(uow: UnitOfWork, interaction: Interaction) -> Conversation | None:
+    original = interaction.bounce.original_message_id if interaction.bounce else None
+    if not original:
+        return None
+    found = await uow.conversations.by_message_ids([original.strip("<> ")])
+    return next(iter(found.values()), None)
+
+
+async def _resolve_contact(uow: UnitOfWork, interaction: Interaction, now: datetime) -> str:
+    keys = identity_keys(interaction.customer)
+    resolution = resolve_contact(keys, await uow.contacts.owners(keys))
+    contact_id = resolution.contact_id
+    if contact_id is None:
+        contact_id = (
+            deterministic_id("router.contact", *(f"{k.kind}:{k.value}" for k in keys))
+            if keys
+            else deterministic_id(
+                "router.contact.anonymous",
+                interaction.customer_key,
+                interaction.occurred_at.isoformat(),
+            )
+        )
+        uow.contacts.add(
+            Contact(
+                id=contact_id,
+                display_name=interaction.customer.display_name,
+                locale=interaction.customer.locale,
+                created_at=now,
+            )
+        )
+        await uow.session.flush()
+    uow.contacts.attach(contact_id, resolution.attach)
+    return contact_id
+
+
+def _ref(conversation: Conversation | None) -> ConversationRef | None:
+    if conversation is None:
+        return None
+    return ConversationRef(
+        id=conversation.id,
+        contact_id=conversation.contact_id,
+        channel=Channel(conversation.channel),
+        status=ConversationStatus(conversation.status),
+        last_activity_at=conversation.last_activity_at,
+        resolved_at=conversation.resolved_at,
+    )
+
+
+def thread_key(interaction: Interaction) -> str | None:
+    thread_id = interaction.thread.provider_thread_id
+    return f"{interaction.provider}:{thread_id}" if thread_id else None
+
+
+def call_group_key(interaction: Interaction) -> str | None:
+    call = interaction.call
+    if call is None:
+        return None
+    return f"{interaction.provider}:{call.group_id or call.call_id}"
+
+
+async def _candidates(
+    uow: UnitOfWork, interaction: Interaction, contact_id: str
+) -> ThreadCandidates:
+    repo = uow.conversations
+    if interaction.channel is Channel.EMAIL:
+        ids = email_reference_ids(interaction)
+        if interaction.bounce and interaction.bounce.original_message_id:
+            ids.append(interaction.bounce.original_message_id.strip("<> "))
+        by_id = await repo.by_message_id_for_contact(ids, contact_id) if ids else {}
+        bounced = await _bounced_conversation(uow, interaction)
+        if bounced is not None and interaction.bounce and interaction.bounce.original_message_id:
+            by_id[interaction.bounce.original_message_id.strip("<> ")] = bounced
+        token = interaction.thread.subject_token
+        by_token = await repo.by_reference(token) if token else None
+        return ThreadCandidates(
+            by_message_id={k: _ref(v) for k, v in by_id.items()},  # type: ignore[misc]
+            by_subject_token=_ref(by_token),
+        )
+    if interaction.channel is Channel.CHAT:
+        key = thread_key(interaction)
+        return ThreadCandidates(
+            by_provider_thread=_ref(await repo.latest_by(thread_key=key, contact_id=contact_id))
+            if key
+            else None,
+            latest_on_channel=_ref(
+                await repo.latest_by(
+                    contact_id=contact_id, channel="chat", integration=interaction.integration
+                )
+            ),
+        )
+    key = call_group_key(interaction)
+    return ThreadCandidates(
+        by_call_group=_ref(await repo.latest_by(call_group_key=key, contact_id=contact_id))
+        if key
+        else None,
+        latest_on_channel=_ref(await repo.latest_by(contact_id=contact_id, channel="phone")),
+    )
+
+
+def conversation_reference(conversation_id: str) -> str:
+    digest = hashlib.sha256(conversation_id.encode()).digest()[:7]
+    return "C-" + base64.b32encode(digest).decode()[:10]
+
+
+def _new_conversation(ctx: RouterContext, item: Incoming, contact_id: str) -> Conversation:
+    interaction = item.interaction
+    rules = ctx.config.current.rules
+    values = [
+        v
+        for v in (
+            interaction.customer.email,
+            interaction.customer.phone,
+            interaction.customer.handle,
+        )
+        if v
+    ]
+    result = classify(interaction, rules, customer_attributes(rules, values))
+    conversation_id = deterministic_id("router.conversation", item.event_id)
+    automated = interaction.flags.automated or interaction.kind is InteractionKind.DELIVERY_STATUS
+    return Conversation(
+        id=conversation_id,
+        reference=conversation_reference(conversation_id),
+        contact_id=contact_id,
+        channel=interaction.channel.value,
+        provider=interaction.provider,
+        integration=interaction.integration,
+        status=ConversationStatus.OPEN.value,
+        queue=result.queue,
+        priority=result.priority.value,
+        language=result.language,
+        subject=(interaction.subject or "")[:500] or None,
+        tags=[*result.tags, *(["automated"] if automated else [])],
+        skills=list(result.skills),
+        automated=automated,
+        opened_at=interaction.received_at,
+        last_activity_at=interaction.occurred_at,
+        thread_key=thread_key(interaction),
+        call_group_key=call_group_key(interaction),
+        resolution_elapsed_minutes=0.0,
+        clock_cycle=0,
+        escalation_level=0,
+        breached=False,
+        references=[],
+        customer={},
+        customer_flags={},
+    )
+
+
+async def _record(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    item: Incoming,
+    contact_id: str,
+    now: datetime,
+    *,
+    note: str,
+) -> None:
+    interaction = item.interaction
+    message_id = (interaction.thread.message_id or "").strip("<> ") or None
+    uow.interactions.add(
+        InteractionRecord(
+            event_id=item.event_id,
+            conversation_id=conversation.id,
+            contact_id=contact_id,
+            channel=interaction.channel.value,
+            direction=interaction.direction.value,
+            kind=interaction.kind.value,
+            occurred_at=interaction.occurred_at,
+            processed_at=now,
+            message_id=message_id,
+            author=interaction.customer.display_name or interaction.customer_key,
+            subject=(interaction.subject or "")[:500] or None,
+            text=interaction.body.text[:PREVIEW_CHARS],
+            note=note[:300],
+        )
+    )
+    conversation.last_activity_at = max(conversation.last_activity_at, interaction.occurred_at)
+    if (
+        interaction.direction is Direction.INBOUND
+        and interaction.kind is not InteractionKind.DELIVERY_STATUS
+        and not interaction.flags.bounce
+    ):
+        conversation.customer = interaction.customer.model_dump(mode="json", exclude_none=True)
+        conversation.customer_flags = interaction.flags.model_dump(mode="json")
+    if message_id:
+        await uow.conversations.index_message(message_id, conversation.id)
+        conversation.last_message_id = message_id
+        conversation.references = [*(conversation.references or []), message_id][-MAX_REFERENCES:]
+
+
+def _is_agent_response(interaction: Interaction) -> bool:
+    if interaction.direction is Direction.OUTBOUND:
+        return True
+    answered = interaction.kind is InteractionKind.CALL_ANSWERED or (
+        interaction.kind is InteractionKind.CALL_ENDED
+        and interaction.call is not None
+        and interaction.call.answered_at is not None
+    )
+    return answered
+
+
+async def _apply_effect(
+    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, interaction: Interaction
+) -> None:
+    at = min(interaction.received_at, ctx.clock())
+    if _is_agent_response(interaction):
+        await on_agent_response(uow, ctx, conversation, at)
+    elif reopens(interaction) and conversation.status != ConversationStatus.RESOLVED:
+        await on_customer_message(uow, ctx, conversation, at)
+
+
+async def _opened(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    emitter: Emitter,
+    conversation: Conversation,
+    interaction: Interaction,
+    reason: str,
+) -> None:
+    await _apply_effect(uow, ctx, conversation, interaction)
+    policy, calendar = policy_for(ctx, conversation)
+    await emitter.emit(
+        ConversationOpened,
+        conversation,
+        reason=reason,
+        first_response_target_minutes=None
+        if conversation.automated
+        else policy.first_response_minutes,
+        first_response_due_at=conversation.first_response_due_at,
+        business_hours_note=f"{policy.name}: {describe_hours(calendar)}",
+    )
+    await _routed(emitter, conversation, interaction, opened=True)
+    if conversation.status != ConversationStatus.RESOLVED:
+        await assign_or_queue(
+            uow, ctx, emitter, conversation, reason=f"new conversation in {conversation.queue}"
+        )
+
+
+async def _reopened(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    emitter: Emitter,
+    conversation: Conversation,
+    interaction: Interaction,
+    reason: str,
+) -> None:
+    previous_agent = conversation.assignee_id
+    conversation.status = next_status(ConversationStatus.RESOLVED, LifecycleTrigger.REOPEN)
+    conversation.resolved_at = None
+    conversation.assignee_id = None
+    await _apply_effect(uow, ctx, conversation, interaction)
+    await emitter.emit(ConversationReopened, conversation, reason=reason)
+    await _routed(emitter, conversation, interaction, opened=False)
+    await assign_or_queue(
+        uow, ctx, emitter, conversation, previous_agent_id=previous_agent, reason="reopened"
+    )
+
+
+async def _joined(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    emitter: Emitter,
+    conversation: Conversation,
+    interaction: Interaction,
+    reason: str,
+) -> None:
+    await _apply_effect(uow, ctx, conversation, interaction)
+    ignored = None
+    if conversation.status == ConversationStatus.RESOLVED:
+        ignored = "resolved conversation; automated or outbound interactions do not reopen"
+    elif interaction.flags.automated:
+        ignored = "automated mail: no SLA clock"
+    await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
+
+
+async def _routed(
+    emitter: Emitter,
+    conversation: Conversation,
+    interaction: Interaction,
+    *,
+    opened: bool,
+    ignored: str | None = None,
+    reason: str | None = None,
+) -> None:
+    await emitter.emit(
+        InteractionRouted,
+        conversation,
+        reason=reason,
+        interaction_id=emitter.cause,
+        opened_conversation=opened,
+        ignored_reason=ignored,
+    )

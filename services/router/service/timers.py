@@ -1,0 +1,113 @@
+"""Fire due SLA timers: warnings, breaches and the escalation ladder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from libs.common.events.routing import (
+    ConversationEscalated,
+    Priority,
+    SlaBreached,
+    SlaMetric,
+    SlaWarning,
+)
+from services.router.domain.escalation import (
+    ConversationPosition,
+    EscalationOutcome,
+    TimerKind,
+    escalate,
+)
+from services.router.domain.lifecycle import is_active
+from services.router.service.assigning import assign_or_queue, queue_conversation
+from services.router.service.clocks import policy_for
+from services.router.service.context import RouterContext
+from services.router.service.events import Emitter, agent_ref
+from services.router.store.models import Conversation, SlaTimer
+from services.router.store.unit_of_work import UnitOfWork
+
+
+async def fire_due_timers(ctx: RouterContext, *, limit: int = 200) -> int:
+    """Fire timers due by ``ctx.clock()``; each exactly once (claimed in the same transaction)."""
+    now = ctx.clock()
+    async with ctx.uow() as uow:
+        fired = 0
+        for timer in await uow.timers.due(now, limit=limit):
+            if not await uow.timers.claim(timer.id, now):
+                continue  # another replica fired it, or it was cancelled meanwhile
+            conversation = await uow.conversations.get(timer.conversation_id, lock=True)
+            if conversation is None or not is_active(conversation.status):
+                continue
+            await fire_timer(uow, ctx, conversation, timer, now)
+            fired += 1
+        await uow.commit()
+    return fired
+
+
+async def fire_timer(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    conversation: Conversation,
+    timer: SlaTimer,
+    now: datetime,
+) -> None:
+    emitter = Emitter(uow, ctx, cause=f"timer:{conversation.id}:{timer.id}", now=now)
+    metric, kind = SlaMetric(timer.metric), TimerKind(timer.kind)
+    event_type = SlaWarning if kind is TimerKind.WARNING else SlaBreached
+    if kind is TimerKind.BREACH:
+        conversation.breached = True
+    await emitter.emit(
+        event_type,
+        conversation,
+        reason=f"{metric} {kind} (due {timer.breach_at:%Y-%m-%d %H:%M} UTC)",
+        metric=metric,
+        due_at=timer.breach_at,
+        target_minutes=timer.target_minutes,
+    )
+    policy, _ = policy_for(ctx, conversation)
+    position = ConversationPosition(
+        conversation.queue, Priority(conversation.priority), conversation.assignee_id
+    )
+    for outcome in escalate(policy.escalation, kind, metric, position):
+        if outcome.changes_routing:
+            await _apply_escalation(uow, ctx, emitter, conversation, outcome)
+
+
+async def _apply_escalation(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    emitter: Emitter,
+    conversation: Conversation,
+    outcome: EscalationOutcome,
+) -> None:
+    previous_assignee = conversation.assignee_id
+    conversation.priority = outcome.to_priority.value
+    conversation.queue = outcome.to_queue
+    conversation.escalation_level = (conversation.escalation_level or 0) + 1
+    queue = ctx.config.current.policies.queue(outcome.to_queue)
+    supervisor = await emitter.agent(queue.supervisor if queue else None)
+    await emitter.emit(
+        ConversationEscalated,
+        conversation,
+        reason=outcome.reason,
+        step=outcome.step,
+        metric=outcome.metric,
+        from_queue=outcome.from_queue,
+        to_queue=outcome.to_queue,
+        from_priority=outcome.from_priority,
+        to_priority=outcome.to_priority,
+        supervisor=agent_ref(supervisor),
+    )
+    if outcome.unassign and previous_assignee:
+        conversation.assignee_id = None
+        conversation.queued_at = emitter.now
+        await assign_or_queue(
+            uow,
+            ctx,
+            emitter,
+            conversation,
+            previous_agent_id=None,
+            exclude=previous_assignee,
+            reason=f"escalated: {outcome.reason}",
+        )
+    elif conversation.assignee_id is None and outcome.to_queue != outcome.from_queue:
+        await queue_conversation(emitter, conversation, reason=f"escalated: {outcome.reason}")
