@@ -1,0 +1,253 @@
+"""Who hears about a routing event, with which template: pure functions.
+
+A routing event becomes a :class:`Plan`: mail notices (recipient, template,
+locale, RFC 3834 marking), webhook notices, and suppressions with the reason
+(auto-submitted/bulk/list/bounce senders, our own address, nobody to tell).
+
+Automatic customer mail follows RFC 3834: acknowledgements are
+``auto-replied`` and rate-limited per sender; CSAT surveys are
+``auto-generated``; agent replies are written by a person and carry neither.
+Mail to agents and supervisors is ``auto-generated`` so their out-of-office
+replies do not come back to us.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from libs.common.events import (
+    AgentRef,
+    AgentReplyRequested,
+    CallbackRequested,
+    Channel,
+    ConversationAssigned,
+    ConversationEscalated,
+    ConversationOpened,
+    ConversationResolved,
+    ConversationSnapshot,
+    ConversationTransferred,
+    Flags,
+    RoutingEvent,
+    SlaBreached,
+    SlaWarning,
+)
+from services.notifier.settings import WebhookTarget
+
+
+class Audience(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+AUTO_REPLIED = "auto-replied"
+AUTO_GENERATED = "auto-generated"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanConfig:
+    locales: tuple[str, ...] = ("en", "ko")
+    default_locale: str = "en"
+    own_addresses: frozenset[str] = frozenset()
+    own_domain: str | None = None
+    webhook_targets: tuple[WebhookTarget, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MailNotice:
+    template: str
+    recipient: str
+    recipient_name: str | None
+    audience: Audience
+    locale: str
+    auto_submitted: str | None  # RFC 3834 value, None for mail a person wrote
+    rate_limited: bool = False  # at most one per sender per window
+    in_customer_thread: bool = False  # In-Reply-To/References of the customer's mail
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookNotice:
+    target: WebhookTarget
+
+    @property
+    def template(self) -> str:
+        return f"webhook.{self.target.kind.value}"
+
+    @property
+    def recipient(self) -> str:
+        return self.target.name
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    template: str
+    recipient: str
+    locale: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    mails: list[MailNotice] = field(default_factory=list)
+    webhooks: list[WebhookNotice] = field(default_factory=list)
+    suppressed: list[Suppression] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.mails or self.webhooks or self.suppressed)
+
+
+Decision = MailNotice | Suppression | None
+
+
+def plan_notifications(event: RoutingEvent, config: PlanConfig) -> Plan:
+    decisions = [d for d in _mail_decisions(event, config) if d is not None]
+    return Plan(
+        mails=[d for d in decisions if isinstance(d, MailNotice)],
+        webhooks=webhooks_for(event.ce_type, config.webhook_targets),
+        suppressed=[d for d in decisions if isinstance(d, Suppression)],
+    )
+
+
+def webhooks_for(event_type: str, targets: Iterable[WebhookTarget]) -> list[WebhookNotice]:
+    return [WebhookNotice(t) for t in targets if event_type in t.event_types]
+
+
+def _mail_decisions(event: RoutingEvent, config: PlanConfig) -> list[Decision]:
+    conv = event.conversation
+    match event:
+        case ConversationOpened():
+            return [_customer_mail(conv, "customer_ack", config, AUTO_REPLIED, rate_limited=True)]
+        case ConversationResolved():
+            return [_customer_mail(conv, "customer_csat", config, AUTO_GENERATED)]
+        case AgentReplyRequested():
+            return [_customer_mail(conv, "customer_reply", config, None)]
+        case ConversationAssigned(agent=agent):
+            return [_staff_mail(agent, "agent_assigned", Audience.AGENT, config)]
+        case ConversationTransferred(to_agent=to_agent):
+            return [_staff_mail(to_agent, "agent_transferred", Audience.AGENT, config)]
+        case CallbackRequested():
+            who = conv.assignee or conv.supervisor
+            audience = Audience.AGENT if conv.assignee else Audience.SUPERVISOR
+            return [_staff_mail(who, "agent_callback", audience, config)]
+        case SlaWarning():
+            return [
+                _staff_mail(conv.supervisor, "supervisor_sla_warning", Audience.SUPERVISOR, config)
+            ]
+        case SlaBreached():
+            return [
+                _staff_mail(conv.supervisor, "supervisor_sla_breached", Audience.SUPERVISOR, config)
+            ]
+        case ConversationEscalated(supervisor=supervisor):
+            who = supervisor or conv.supervisor
+            return [_staff_mail(who, "supervisor_escalated", Audience.SUPERVISOR, config)]
+        case _:
+            return []
+
+
+def _customer_mail(
+    conv: ConversationSnapshot,
+    template: str,
+    config: PlanConfig,
+    auto_submitted: str | None,
+    *,
+    rate_limited: bool = False,
+) -> Decision:
+    if conv.channel is not Channel.EMAIL:
+        return None  # chat and phone customers are answered on their own channel
+    locale = choose_locale((conv.language, conv.customer.locale), config)
+    address = conv.customer.email
+    if not address:
+        return Suppression(template, Audience.CUSTOMER.value, locale, "customer has no email")
+    if auto_submitted is not None:
+        reason = automatic_mail_block_reason(address, conv.customer_flags, config)
+        if reason:
+            return Suppression(template, address, locale, reason)
+    return MailNotice(
+        template=template,
+        recipient=address,
+        recipient_name=conv.customer.display_name,
+        audience=Audience.CUSTOMER,
+        locale=locale,
+        auto_submitted=auto_submitted,
+        rate_limited=rate_limited,
+        in_customer_thread=True,
+    )
+
+
+def _staff_mail(
+    who: AgentRef | None, template: str, audience: Audience, config: PlanConfig
+) -> Decision:
+    if who is None:
+        return Suppression(template, audience.value, config.default_locale, f"no {audience}")
+    locale = choose_locale((who.locale,), config)
+    if not who.email:
+        return Suppression(template, f"{audience}:{who.agent_id}", locale, "no email address")
+    return MailNotice(
+        template=template,
+        recipient=who.email,
+        recipient_name=who.name,
+        audience=audience,
+        locale=locale,
+        auto_submitted=AUTO_GENERATED,
+    )
+
+
+def automatic_mail_block_reason(address: str, flags: Flags, config: PlanConfig) -> str | None:
+    """Why no automatic mail may go to this sender (RFC 3834 §2), or None."""
+    flagged = [name for name in _FLAG_NAMES if getattr(flags, name)]
+    if flagged:
+        return "sender flagged " + ",".join(flagged)
+    lowered = address.lower()
+    if lowered in config.own_addresses:
+        return "own address"
+    if config.own_domain and lowered.endswith("@" + config.own_domain.lower()):
+        return "own domain"
+    local_part = lowered.split("@", 1)[0]
+    if local_part in _NO_REPLY_LOCAL_PARTS or local_part.startswith(("owner-", "bounce")):
+        return f"automated mailbox {local_part}"
+    return None
+
+
+_FLAG_NAMES = (
+    "auto_submitted",
+    "auto_reply",
+    "out_of_office",
+    "bulk",
+    "mailing_list",
+    "bounce",
+    "loop",
+)
+
+#: RFC 3834 §2: never auto-respond to these senders.
+_NO_REPLY_LOCAL_PARTS = frozenset(
+    {"mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply", "donotreply"}
+)
+
+
+def choose_locale(candidates: Iterable[str | None], config: PlanConfig) -> str:
+    """First candidate whose language has templates (``ko-KR`` → ``ko``)."""
+    for candidate in candidates:
+        if not candidate:
+            continue
+        language = candidate.replace("_", "-").split("-", 1)[0].lower()
+        if language in config.locales:
+            return language
+    return config.default_locale
+
+
+def rate_window_cutoff(now: datetime, window_minutes: int) -> datetime | None:
+    """Automatic replies sent after this instant count against the sender; None: no limit."""
+    if window_minutes <= 0:
+        return None
+    return now - timedelta(minutes=window_minutes)
+
+
+def rate_window_allows(
+    previous_sent_at: datetime | None, now: datetime, window_minutes: int
+) -> bool:
+    cutoff = rate_window_cutoff(now, window_minutes)
+    return cutoff is None or previous_sent_at is None or previous_sent_at <= cutoff

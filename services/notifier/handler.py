@@ -1,0 +1,426 @@
+"""One routing event in; mails, webhooks and outcomes out — each effect once.
+
+For every notice of the plan (:mod:`services.notifier.decisions`):
+
+1. claim it in the sent-log (already sent or suppressed → only re-publish
+   the recorded outcome, whose ce_id is deterministic, and stop);
+2. automatic customer replies must also take the sender's rate slot;
+3. render, build and send, retrying transient failures with backoff
+   (tenacity; each retry renews the claim and records the error);
+4. record ``sent`` / ``failed`` and publish the ``NotificationOutcome``.
+
+A notice that fails for good (5xx, HTTP 4xx, invalid address, broken
+template, or transient failures beyond the retry budget) is recorded as
+``failed``, published as such, and — after the event's other notices were
+handled — the event is dead-lettered via ``PermanentError``. Errors of our
+own plumbing (database, Kafka) propagate so the consumer retries the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from libs.common.cloudevents import CloudEvent
+from libs.common.events import (
+    AgentReplyRequested,
+    ConversationResolved,
+    NotificationChannel,
+    NotificationOutcome,
+    NotificationStatus,
+    RoutingEvent,
+    utc_now,
+)
+from libs.common.ids import deterministic_id
+from libs.common.kafka.consumer import Delivery, PermanentError
+from libs.common.kafka.producer import EventProducer
+from services.notifier import metrics
+from services.notifier.csat import rating_links
+from services.notifier.decisions import (
+    MailNotice,
+    PlanConfig,
+    Suppression,
+    WebhookNotice,
+    plan_notifications,
+    rate_window_cutoff,
+)
+from services.notifier.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from services.notifier.mail import (
+    InvalidAddress,
+    MailIdentity,
+    MailMeta,
+    OutgoingMail,
+    Threading,
+    build_mail,
+    customer_threading,
+    staff_threading,
+)
+from services.notifier.rendering import Renderer, RenderError, slack_escape, template_context
+from services.notifier.sentlog import ClaimResult, SendInfo, SendKey, SentLog, Status, wait_until
+from services.notifier.settings import WebhookKind, WebhookTarget
+from services.notifier.webhooks import WebhookRequest, signed_json_request, slack_request
+
+log = logging.getLogger(__name__)
+
+SendAttempt = Callable[[], Awaitable[str]]
+Gate = Callable[[], Awaitable[str | None]]
+
+_OUTCOME_STATUS = {
+    Status.SENT: NotificationStatus.SENT,
+    Status.SUPPRESSED: NotificationStatus.SUPPRESSED,
+    Status.FAILED: NotificationStatus.FAILED,
+}
+
+
+class MailTransport(Protocol):
+    async def send(self, mail: OutgoingMail) -> None: ...
+
+
+class WebhookTransport(Protocol):
+    async def post(self, request: WebhookRequest) -> None: ...
+
+
+class OutcomePublisher(Protocol):
+    async def publish(self, outcome: NotificationOutcome) -> None: ...
+
+
+class KafkaOutcomePublisher:
+    """Outcomes on ``support.notifications.v1``, keyed by conversation id."""
+
+    def __init__(self, producer: EventProducer, *, topic: str, source: str) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._source = source
+
+    async def publish(self, outcome: NotificationOutcome) -> None:
+        event = CloudEvent(
+            id=outcome_event_id(outcome),
+            source=self._source,
+            type=NotificationOutcome.ce_type,
+            data=outcome,
+            time=outcome.occurred_at,
+            subject=outcome.conversation_id,
+        )
+        await self._producer.publish(self._topic, event, key=outcome.conversation_id)
+
+
+def outcome_event_id(outcome: NotificationOutcome) -> str:
+    return deterministic_id(
+        "notifier.outcome", outcome.routing_event_id, outcome.recipient, outcome.template
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    attempts: int = 6
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerConfig:
+    plan: PlanConfig
+    identity: MailIdentity
+    retry: RetryConfig
+    rate_window_minutes: int
+    csat_base_url: str
+    csat_secret: str
+    lease_wait_cap_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One notice of one routing event, as the sent-log knows it."""
+
+    event_id: str
+    event: RoutingEvent
+    key: SendKey
+    info: SendInfo
+
+
+class NotificationHandler:
+    def __init__(
+        self,
+        *,
+        config: HandlerConfig,
+        renderer: Renderer,
+        sentlog: SentLog,
+        smtp: MailTransport,
+        webhooks: WebhookTransport,
+        outcomes: OutcomePublisher,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._config = config
+        self._renderer = renderer
+        self._log = sentlog
+        self._smtp = smtp
+        self._webhooks = webhooks
+        self._outcomes = outcomes
+        self._now = clock
+
+    async def __call__(self, delivery: Delivery) -> None:
+        if delivery.event is None or not isinstance(delivery.event.data, RoutingEvent):
+            raise PermanentError("not a routing event")
+        await self.handle(delivery.event.id, delivery.event.data)
+
+    async def handle(self, event_id: str, event: RoutingEvent) -> None:
+        plan = plan_notifications(event, self._config.plan)
+        failures: list[str] = []
+        for suppression in plan.suppressed:
+            await self._record_suppression(event_id, event, suppression)
+        for mail in plan.mails:
+            failures += await self._deliver_mail(event_id, event, mail)
+        for hook in plan.webhooks:
+            failures += await self._deliver_webhook(event_id, event, hook)
+        if failures:
+            raise PermanentError("; ".join(failures))
+
+    # --- notices -------------------------------------------------------------
+
+    async def _record_suppression(
+        self, event_id: str, event: RoutingEvent, suppression: Suppression
+    ) -> None:
+        job = _job(event_id, event, suppression.recipient, suppression.template, "smtp")
+        info = SendInfo(
+            event.ce_type, event.conversation.conversation_id, "smtp", suppression.locale
+        )
+        await self._log.record_suppressed(job.key, info, reason=suppression.reason, now=self._now())
+        await self._publish(job)
+
+    async def _deliver_mail(
+        self, event_id: str, event: RoutingEvent, notice: MailNotice
+    ) -> list[str]:
+        job = _job(event_id, event, notice.recipient, notice.template, "smtp", notice.locale)
+        gate = self._rate_gate(job, notice) if notice.rate_limited else None
+        return await self._run(job, lambda: self._send_mail(job, notice), gate)
+
+    async def _deliver_webhook(
+        self, event_id: str, event: RoutingEvent, notice: WebhookNotice
+    ) -> list[str]:
+        job = _job(event_id, event, notice.recipient, notice.template, "webhook")
+        return await self._run(job, lambda: self._send_webhook(job, notice.target), None)
+
+    # --- the claim / send / record cycle ------------------------------------
+
+    async def _run(self, job: Job, send: SendAttempt, gate: Gate | None) -> list[str]:
+        if not await self._claim(job):
+            await self._publish(job)  # done before: publish the recorded outcome again
+            return []
+        reason = await gate() if gate else None
+        if reason:
+            await self._log.mark_suppressed(job.key, reason=reason, now=self._now())
+            await self._publish(job)
+            return []
+        try:
+            message_id = await self._with_retries(job, send)
+        except DeliveryError as exc:
+            await self._log.mark_failed(job.key, reason=str(exc), now=self._now())
+            await self._publish(job)
+            return [f"{job.key.template} to {job.key.recipient}: {exc}"]
+        await self._log.mark_sent(job.key, message_id=message_id, now=self._now())
+        await self._publish(job)
+        return []
+
+    async def _claim(self, job: Job) -> bool:
+        """True: ours to send. False: already sent or suppressed."""
+        claim = await self._log.claim(job.key, job.info, now=self._now())
+        if claim.result is ClaimResult.BUSY:
+            # Another sender holds a fresh claim: wait its lease out, then ask again.
+            expires = self._log.lease_expires_at(claim.record) or self._now()
+            await wait_until(expires, self._now(), cap_s=self._config.lease_wait_cap_s)
+            claim = await self._log.claim(job.key, job.info, now=self._now())
+            if claim.result is ClaimResult.BUSY:
+                raise TransientDeliveryError(f"{job.key} is being sent by another notifier")
+        return claim.result is ClaimResult.CLAIMED
+
+    async def _with_retries(self, job: Job, send: SendAttempt) -> str:
+        retry = self._config.retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(retry.attempts),
+            wait=wait_exponential(multiplier=retry.initial_backoff_s, max=retry.max_backoff_s),
+            retry=retry_if_exception_type(TransientDeliveryError),
+            before_sleep=self._before_retry(job),
+            reraise=True,
+        )
+        return await retrying(self._timed(job, send))
+
+    def _timed(self, job: Job, send: SendAttempt) -> SendAttempt:
+        async def attempt() -> str:
+            started = time.perf_counter()
+            try:
+                result = await send()
+            except DeliveryError:
+                metrics.SEND_ATTEMPTS.labels(job.info.channel, "error").inc()
+                raise
+            metrics.SEND_ATTEMPTS.labels(job.info.channel, "ok").inc()
+            metrics.SEND_SECONDS.labels(job.info.channel).observe(time.perf_counter() - started)
+            return result
+
+        return attempt
+
+    def _before_retry(self, job: Job) -> Callable[[RetryCallState], Awaitable[None]]:
+        async def renew(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "%s to %s: attempt %d failed (%s); retrying",
+                job.key.template,
+                job.key.recipient,
+                state.attempt_number,
+                error,
+            )
+            await self._log.touch(job.key, reason=f"retrying: {error}", now=self._now())
+
+        return renew
+
+    def _rate_gate(self, job: Job, notice: MailNotice) -> Gate:
+        async def gate() -> str | None:
+            now = self._now()
+            minutes = self._config.rate_window_minutes
+            cutoff = rate_window_cutoff(now, minutes)
+            if cutoff is None:
+                return None
+            allowed = await self._log.take_rate_slot(
+                notice.recipient, event_id=job.event_id, now=now, cutoff=cutoff
+            )
+            return None if allowed else f"rate window: an automatic reply within {minutes} min"
+
+        return gate
+
+    # --- sending -------------------------------------------------------------
+
+    async def _send_mail(self, job: Job, notice: MailNotice) -> str:
+        mail = self._compose(job, notice)
+        await self._smtp.send(mail)
+        return mail.message_id
+
+    def _compose(self, job: Job, notice: MailNotice) -> OutgoingMail:
+        event = job.event
+        try:
+            rendered = self._renderer.render(
+                notice.template, notice.locale, self._context(job, notice)
+            )
+            meta = MailMeta(
+                event_id=job.event_id,
+                reference=event.conversation.reference,
+                template=notice.template,
+                locale=notice.locale,
+                recipient=notice.recipient,
+                recipient_name=notice.recipient_name,
+                auto_submitted=notice.auto_submitted,
+                threading=self._threading(event, notice),
+                date=self._now(),
+            )
+            return build_mail(self._config.identity, meta, rendered)
+        except (RenderError, InvalidAddress) as exc:
+            raise PermanentDeliveryError(str(exc)) from exc
+
+    def _context(self, job: Job, notice: MailNotice) -> dict[str, object]:
+        event = job.event
+        links = None
+        if isinstance(event, ConversationResolved):
+            links = rating_links(
+                self._config.csat_base_url,
+                self._config.csat_secret,
+                event.conversation.conversation_id,
+                event.csat_token,
+            )
+        return template_context(
+            event,
+            recipient_name=notice.recipient_name,
+            brand=self._config.identity.from_name,
+            rating_links=links,
+        )
+
+    def _threading(self, event: RoutingEvent, notice: MailNotice) -> Threading:
+        conv = event.conversation
+        domain = self._config.identity.domain
+        if not notice.in_customer_thread:
+            return staff_threading(reference=conv.reference, domain=domain)
+        parent, chain = conv.last_message_id, conv.references
+        if isinstance(event, AgentReplyRequested):
+            parent = event.in_reply_to or parent
+            chain = event.references or chain
+        return customer_threading(
+            reference=conv.reference, domain=domain, parent=parent, chain=chain
+        )
+
+    async def _send_webhook(self, job: Job, target: WebhookTarget) -> str:
+        request = self._webhook_request(job, target)
+        await self._webhooks.post(request)
+        return request.delivery_id
+
+    def _webhook_request(self, job: Job, target: WebhookTarget) -> WebhookRequest:
+        if target.kind is WebhookKind.SLACK:
+            context = template_context(
+                job.event, recipient_name=None, brand=self._config.identity.from_name
+            )
+            try:
+                text = self._renderer.render_text(
+                    "webhook_summary", self._config.plan.default_locale, context
+                )
+            except RenderError as exc:
+                raise PermanentDeliveryError(str(exc)) from exc
+            return slack_request(target, text=slack_escape(text.strip()), event_id=job.event_id)
+        return signed_json_request(target, event=job.event, event_id=job.event_id, now=self._now())
+
+    # --- outcomes ------------------------------------------------------------
+
+    async def _publish(self, job: Job) -> None:
+        record = await self._log.get(job.key)
+        if record is None or record.status not in _OUTCOME_STATUS:
+            raise RuntimeError(f"no final sent-log record for {job.key}")
+        status = _OUTCOME_STATUS[record.status]
+        outcome = NotificationOutcome(
+            routing_event_id=job.event_id,
+            routing_event_type=job.event.ce_type,
+            conversation_id=job.event.conversation.conversation_id,
+            channel=NotificationChannel(job.info.channel),
+            recipient=job.key.recipient,
+            template=job.key.template,
+            locale=record.locale,
+            status=status,
+            attempts=record.attempts,
+            message_id=record.message_id,
+            reason=record.reason,
+            occurred_at=record.updated_at,
+        )
+        await self._outcomes.publish(outcome)
+        metrics.NOTIFICATIONS.labels(job.info.channel, job.key.template, status.value).inc()
+        log.info(
+            "%s %s to %s%s",
+            job.key.template,
+            status.value,
+            job.key.recipient,
+            f" ({record.reason})"
+            if record.reason and status is not NotificationStatus.SENT
+            else "",
+        )
+
+
+def _job(
+    event_id: str,
+    event: RoutingEvent,
+    recipient: str,
+    template: str,
+    channel: str,
+    locale: str | None = None,
+) -> Job:
+    key = SendKey(event_id, recipient.lower(), template)
+    info = SendInfo(event.ce_type, event.conversation.conversation_id, channel, locale)
+    return Job(event_id, event, key, info)

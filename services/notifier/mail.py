@@ -1,0 +1,187 @@
+"""Outgoing messages: pure construction of RFC 5322 mail, no I/O.
+
+- ``email.message.EmailMessage`` with ``policy.SMTP``: CRLF line ends, RFC
+  2047 encoded-words for non-ASCII headers (Korean subjects and names), UTF-8
+  bodies in base64 or quoted-printable so any relay carries them.
+- Every value that goes into a header passes :func:`header_safe` (CR, LF and
+  other control characters become spaces): no header injection from data.
+- Message-IDs are ours (``<omnidesk.C-1234.<digest>@our.domain>``) and
+  deterministic per (event, recipient, template): a resend after a crash
+  carries the same id, so receivers that dedupe by Message-ID collapse it.
+- Customer mail threads into the customer's own thread (In-Reply-To their
+  last message, References their chain) and also references our
+  conversation id, so replies come back carrying the conversation token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from services.notifier.rendering import Rendered
+
+#: References headers grow with every reply; keep the first and the most recent ids.
+MAX_REFERENCES = 20
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+
+
+class InvalidAddress(ValueError):
+    """A recipient address that no SMTP server will accept."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailIdentity:
+    from_address: str
+    from_name: str
+    domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class Threading:
+    in_reply_to: str | None
+    references: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MailMeta:
+    """What identifies one outgoing mail, besides its rendered content."""
+
+    event_id: str
+    reference: str
+    template: str
+    locale: str
+    recipient: str
+    recipient_name: str | None
+    auto_submitted: str | None
+    threading: Threading
+    date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    message: EmailMessage
+    sender: str
+    recipient: str
+    message_id: str
+
+
+def header_safe(value: str) -> str:
+    """Remove CR, LF and other control characters; collapse the gaps."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def conversation_token(reference: str) -> str:
+    return _TOKEN_UNSAFE.sub("", reference) or "conversation"
+
+
+def message_id_for(meta: MailMeta, domain: str) -> str:
+    key = f"{meta.event_id}\x1f{meta.recipient.lower()}\x1f{meta.template}".encode()
+    digest = hashlib.sha256(key).hexdigest()[:24]
+    return f"<omnidesk.{conversation_token(meta.reference)}.{digest}@{domain}>"
+
+
+def conversation_thread_id(reference: str, domain: str) -> str:
+    """A stable id per conversation: every mail of it references this."""
+    return f"<omnidesk.{conversation_token(reference)}@{domain}>"
+
+
+def angle_id(message_id: str) -> str:
+    """``abc@x`` or ``<abc@x>`` → ``<abc@x>`` (event models carry ids without brackets)."""
+    bare = header_safe(message_id).strip().strip("<>").strip()
+    return f"<{bare}>"
+
+
+def subject_with_token(subject: str, reference: str) -> str:
+    token = f"[#{reference}]"
+    clean = header_safe(subject)
+    return clean if token in clean else f"{token} {clean}".strip()
+
+
+def customer_threading(
+    *, reference: str, domain: str, parent: str | None, chain: list[str]
+) -> Threading:
+    ids = [conversation_thread_id(reference, domain), *(angle_id(m) for m in chain if m.strip())]
+    parent_id = angle_id(parent) if parent and parent.strip() else None
+    if parent_id:
+        ids.append(parent_id)
+    return Threading(in_reply_to=parent_id, references=_trim(_unique(ids)))
+
+
+def staff_threading(*, reference: str, domain: str) -> Threading:
+    return Threading(in_reply_to=None, references=[conversation_thread_id(reference, domain)])
+
+
+def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> OutgoingMail:
+    message = EmailMessage(policy=policy.SMTP)
+    message_id = message_id_for(meta, identity.domain)
+    message["From"] = _address(identity.from_name, identity.from_address)
+    message["To"] = _address(meta.recipient_name, meta.recipient)
+    message["Reply-To"] = _address(identity.from_name, identity.from_address)
+    message["Subject"] = subject_with_token(rendered.subject, meta.reference)
+    message["Date"] = format_datetime(meta.date)
+    message["Message-ID"] = message_id
+    _set_threading(message, meta.threading)
+    _set_automation(message, meta.auto_submitted)
+    message["X-Omnidesk-Conversation"] = header_safe(meta.reference)
+    message["X-Omnidesk-Template"] = header_safe(meta.template)
+    _set_body(message, rendered)  # clears Content-* headers, so those come after
+    message["Content-Language"] = header_safe(meta.locale)
+    return OutgoingMail(message, identity.from_address, meta.recipient, message_id)
+
+
+def _set_threading(message: EmailMessage, threading: Threading) -> None:
+    if threading.in_reply_to:
+        message["In-Reply-To"] = threading.in_reply_to
+    if threading.references:
+        message["References"] = " ".join(threading.references)
+
+
+def _set_automation(message: EmailMessage, auto_submitted: str | None) -> None:
+    if auto_submitted is None:
+        return
+    message["Auto-Submitted"] = header_safe(auto_submitted)
+    # Exchange/Outlook: do not answer this with out-of-office or read receipts.
+    message["X-Auto-Response-Suppress"] = "All"
+
+
+def _set_body(message: EmailMessage, rendered: Rendered) -> None:
+    message.set_content(rendered.text, charset="utf-8", cte=_transfer_encoding(rendered.text))
+    if rendered.html is not None:
+        message.add_alternative(
+            rendered.html, subtype="html", charset="utf-8", cte=_transfer_encoding(rendered.html)
+        )
+
+
+def _transfer_encoding(text: str) -> str:
+    """Korean is shorter in base64; mostly-ASCII text stays readable in QP."""
+    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    return "base64" if non_ascii * 3 > len(text) else "quoted-printable"
+
+
+def _address(name: str | None, addr_spec: str) -> Address:
+    clean = header_safe(addr_spec)
+    if clean != addr_spec.strip() or "@" not in clean:
+        raise InvalidAddress(f"invalid address {addr_spec!r}")
+    try:
+        return Address(display_name=header_safe(name or ""), addr_spec=clean)
+    except (HeaderParseError, ValueError, IndexError) as exc:
+        raise InvalidAddress(f"invalid address {addr_spec!r}: {exc}") from None
+
+
+def _unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def _trim(ids: list[str]) -> list[str]:
+    if len(ids) <= MAX_REFERENCES:
+        return ids
+    return [ids[0], *ids[-(MAX_REFERENCES - 1) :]]

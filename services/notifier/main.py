@@ -1,0 +1,159 @@
+"""Composition root: settings → clients → handler → consumer, probes beside.
+
+``python -m services.notifier`` runs :func:`main`; tests and benchmarks call
+:func:`build_handler` / :func:`run` with their own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+
+from libs.common.health import serve_probes
+from libs.common.kafka.consumer import ConsumerRunner, RetryPolicy
+from libs.common.kafka.producer import EventProducer
+from libs.common.lifecycle import run_until_stopped
+from libs.common.logging import configure_logging
+from services.notifier.decisions import PlanConfig
+from services.notifier.handler import (
+    HandlerConfig,
+    KafkaOutcomePublisher,
+    NotificationHandler,
+    RetryConfig,
+)
+from services.notifier.mail import MailIdentity
+from services.notifier.rendering import Renderer
+from services.notifier.sentlog import SentLog
+from services.notifier.settings import NotifierSettings
+from services.notifier.smtp import SmtpConfig, SmtpPool
+from services.notifier.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Adapters:
+    """What the handler talks to; opened and closed together."""
+
+    sentlog: SentLog
+    smtp: SmtpPool
+    http: httpx.AsyncClient
+    producer: EventProducer
+
+
+def handler_config(settings: NotifierSettings) -> HandlerConfig:
+    plan = PlanConfig(
+        locales=tuple(settings.locales),
+        default_locale=settings.default_locale,
+        own_addresses=frozenset({settings.from_address.lower()}),
+        own_domain=settings.mail_domain,
+        webhook_targets=tuple(settings.webhook_targets),
+    )
+    return HandlerConfig(
+        plan=plan,
+        identity=MailIdentity(settings.from_address, settings.from_name, settings.mail_domain),
+        retry=RetryConfig(
+            attempts=settings.send_attempts,
+            initial_backoff_s=settings.send_backoff_initial_s,
+            max_backoff_s=settings.send_backoff_max_s,
+        ),
+        rate_window_minutes=settings.rate_window_minutes,
+        csat_base_url=settings.csat_base_url,
+        csat_secret=settings.csat_signing_secret.get_secret_value(),
+        lease_wait_cap_s=settings.claim_lease_s,
+    )
+
+
+def build_renderer(settings: NotifierSettings) -> Renderer:
+    return Renderer(
+        override_dir=settings.templates_dir,
+        default_locale=settings.default_locale,
+        display_timezone=settings.display_timezone,
+    )
+
+
+def build_handler(settings: NotifierSettings, adapters: Adapters) -> NotificationHandler:
+    return NotificationHandler(
+        config=handler_config(settings),
+        renderer=build_renderer(settings),
+        sentlog=adapters.sentlog,
+        smtp=adapters.smtp,
+        webhooks=WebhookSender(adapters.http),
+        outcomes=KafkaOutcomePublisher(
+            adapters.producer, topic=settings.kafka.topics.notifications, source=settings.source
+        ),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_adapters(settings: NotifierSettings) -> AsyncIterator[Adapters]:
+    sentlog = SentLog(settings.resolved_sentlog_url(), lease_s=settings.claim_lease_s)
+    smtp = SmtpPool(SmtpConfig.from_settings(settings))
+    producer = EventProducer(settings.kafka, client_id=settings.service_name)
+    async with contextlib.AsyncExitStack() as stack:
+        await sentlog.open()
+        stack.push_async_callback(sentlog.close)
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
+        )
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        stack.push_async_callback(smtp.close)
+        yield Adapters(sentlog=sentlog, smtp=smtp, http=http, producer=producer)
+
+
+def consumer_retry(settings: NotifierSettings) -> RetryPolicy:
+    """Handler-level retries cover our own plumbing (database, Kafka)."""
+    return RetryPolicy(
+        max_attempts=3,
+        initial_backoff_s=settings.send_backoff_initial_s,
+        max_backoff_s=settings.send_backoff_max_s,
+    )
+
+
+async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
+    async with open_adapters(settings) as adapters:
+        runner = ConsumerRunner(
+            settings.kafka,
+            topics=[settings.kafka.topics.routing],
+            group_id=settings.group_id,
+            stage="notifier.handle",
+            handler=build_handler(settings, adapters),
+            producer=adapters.producer,
+            retry=consumer_retry(settings),
+            client_id=settings.service_name,
+        )
+        checks = {
+            "kafka": adapters.producer.ready,
+            "sentlog": adapters.sentlog.ping,
+            "smtp": adapters.smtp.check,
+        }
+        probes = asyncio.create_task(
+            serve_probes(
+                lambda: checks, host=settings.probe_host, port=settings.probe_port, stop=stop
+            )
+        )
+        log.info(
+            "notifier consuming %s; SMTP %s:%d (%s); sent-log %s",
+            settings.kafka.topics.routing,
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_tls.value,
+            settings.resolved_sentlog_url().split("://", 1)[0],
+        )
+        try:
+            await runner.run(stop)
+        finally:
+            stop.set()
+            await probes
+
+
+def main() -> None:
+    settings = NotifierSettings()
+    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    run_until_stopped(lambda stop: run(settings, stop))

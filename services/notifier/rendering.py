@@ -1,0 +1,152 @@
+"""Jinja2 templates per notice and locale: subject, plain text and HTML.
+
+Files live in ``templates/<locale>/<template>.{subject,txt,html}.j2``; a
+folder set in ``NOTIFIER_TEMPLATES_DIR`` with the same layout overrides any
+of them. HTML is autoescaped; subjects and text are not (they are not HTML),
+and header safety is the job of :mod:`services.notifier.mail`. A missing
+variable is an error (StrictUndefined), never a silently empty sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import markupsafe
+
+from libs.common.events import RoutingEvent
+from services.notifier.csat import RatingLink
+
+BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class RenderError(Exception):
+    """A template is missing or broken: retrying will not help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None
+
+
+class Renderer:
+    def __init__(
+        self,
+        *,
+        override_dir: Path | None = None,
+        default_locale: str = "en",
+        display_timezone: str = "UTC",
+    ) -> None:
+        self._default_locale = default_locale
+        self._zone = ZoneInfo(display_timezone)
+        self._env = _environment(override_dir)
+        self._env.filters["local_time"] = self._local_time
+        self._env.filters["duration"] = duration_text
+        self._env.filters["nl2br"] = nl2br
+
+    def render(self, template: str, locale: str, context: dict[str, Any]) -> Rendered:
+        values = {"locale": locale, **context}
+        try:
+            subject = self._render_one(template, "subject", locale, values)
+            text = self._render_one(template, "txt", locale, values)
+            html = self._render_optional(template, "html", locale, values)
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"template {locale}/{template}: {exc}") from exc
+        return Rendered(subject=" ".join(subject.split()), text=text, html=html)
+
+    def render_text(self, template: str, locale: str, context: dict[str, Any]) -> str:
+        try:
+            return self._render_one(template, "txt", locale, {"locale": locale, **context})
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"template {locale}/{template}: {exc}") from exc
+
+    def _render_one(self, template: str, part: str, locale: str, values: dict[str, Any]) -> str:
+        return self._env.select_template(self._names(template, part, locale)).render(values)
+
+    def _render_optional(
+        self, template: str, part: str, locale: str, values: dict[str, Any]
+    ) -> str | None:
+        try:
+            chosen = self._env.select_template(self._names(template, part, locale))
+        except jinja2.TemplatesNotFound:
+            return None
+        return chosen.render(values)
+
+    def _names(self, template: str, part: str, locale: str) -> list[str]:
+        names = [f"{locale}/{template}.{part}.j2"]
+        if locale != self._default_locale:
+            names.append(f"{self._default_locale}/{template}.{part}.j2")
+        return names
+
+    def _local_time(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return value.astimezone(self._zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def template_context(
+    event: RoutingEvent,
+    *,
+    recipient_name: str | None,
+    brand: str,
+    rating_links: list[RatingLink] | None = None,
+) -> dict[str, Any]:
+    """What every template may use; event-specific fields are read from ``event``."""
+    conversation = event.conversation
+    customer = conversation.customer
+    return {
+        "event": event,
+        "event_type": event.ce_type,
+        "conversation": conversation,
+        "reference": conversation.reference,
+        "ticket_subject": conversation.subject or "",
+        "recipient_name": recipient_name or "",
+        "customer_name": customer.display_name or customer.email or customer.phone or "",
+        "brand": brand,
+        "rating_links": rating_links or [],
+    }
+
+
+def duration_text(minutes: int | None, locale: str = "en") -> str:
+    """30 → "30 minutes" / "30분"; 120 → "2 hours" / "2시간"."""
+    if minutes is None:
+        return ""
+    hours, rest = divmod(minutes, 60)
+    if locale == "ko":
+        return f"{hours}시간" + (f" {rest}분" if rest else "") if hours else f"{rest}분"
+    if not hours:
+        return f"{rest} minute{'s' if rest != 1 else ''}"
+    text = f"{hours} hour{'s' if hours != 1 else ''}"
+    return text + (f" {rest} minute{'s' if rest != 1 else ''}" if rest else "")
+
+
+def _environment(override_dir: Path | None) -> jinja2.Environment:
+    folders = [str(override_dir)] if override_dir else []
+    folders.append(str(BUILTIN_TEMPLATES))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=False, default=False
+        ),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def nl2br(value: str) -> markupsafe.Markup:
+    """Escape, then keep the writer's line breaks (agent replies in HTML)."""
+    escaped = markupsafe.escape(value)
+    return markupsafe.Markup("<br>\n").join(escaped.split("\n"))
+
+
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,358 @@
+"""The sent-log: one row per (event id, recipient, template), unique.
+
+Crash-window choice — *claim before send, confirm after*:
+
+1. ``claim`` inserts the row as ``sending`` (the primary key makes a second
+   insert fail) or takes over a row in ``retry``/``failed``, or a ``sending``
+   row whose claim is older than the lease (its sender died).
+2. The mail or webhook goes out.
+3. ``mark_sent`` records ``sent`` with the Message-ID / delivery id.
+
+A redelivered event finds ``sent``/``suppressed`` and sends nothing. The only
+window left is a crash between the server's "250 OK" and step 3: after the
+lease the row is taken over and the mail is sent again — with the *same*
+deterministic Message-ID (webhooks: the same delivery id), so receivers that
+dedupe by it collapse it. We prefer that rare, recognisable duplicate to the
+alternative (insert after send), whose crash window silently loses the mail.
+
+The rate window is durable too: ``notifier_rate_slot`` holds, per customer
+address, the event whose automatic reply last used the slot. Taking it is
+one conditional UPDATE, so two replicas cannot both take it.
+
+Works on SQLite (aiosqlite, the default) and PostgreSQL (asyncpg). Tables
+are created at start (``create_all``); they are the notifier's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    and_,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+sent_log = Table(
+    "notifier_sent_log",
+    metadata,
+    Column("event_id", String(200), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("template", String(100), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("conversation_id", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("locale", String(16)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", String(300)),
+    Column("reason", Text),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("event_id", "recipient", "template", name="pk_notifier_sent_log"),
+)
+
+rate_slot = Table(
+    "notifier_rate_slot",
+    metadata,
+    Column("sender", String(320), primary_key=True),
+    Column("event_id", String(200), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class Status(StrEnum):
+    SENDING = "sending"
+    RETRY = "retry"
+    SENT = "sent"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+
+
+FINAL = (Status.SENT.value, Status.SUPPRESSED.value)
+
+
+class ClaimResult(StrEnum):
+    CLAIMED = "claimed"  # go and send
+    DONE = "done"  # already sent or suppressed: send nothing
+    BUSY = "busy"  # another sender holds a fresh claim
+
+
+@dataclass(frozen=True, slots=True)
+class SendKey:
+    event_id: str
+    recipient: str
+    template: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendInfo:
+    event_type: str
+    conversation_id: str
+    channel: str
+    locale: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    status: Status
+    attempts: int
+    message_id: str | None
+    reason: str | None
+    locale: str | None
+    claimed_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    result: ClaimResult
+    record: SentRecord
+
+
+class SentLog:
+    def __init__(self, url: str, *, lease_s: float = 120.0) -> None:
+        self._url = url
+        self._lease = timedelta(seconds=lease_s)
+        self._engine: AsyncEngine | None = None
+
+    async def open(self) -> None:
+        self._engine = _engine(self._url)
+        async with self._engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            await engine.dispose()
+
+    async def ping(self) -> bool:
+        async with self._db.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    @property
+    def _db(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("sent-log is not open")
+        return self._engine
+
+    async def get(self, key: SendKey) -> SentRecord | None:
+        async with self._db.connect() as conn:
+            row = (await conn.execute(select(sent_log).where(_match(key)))).mappings().first()
+        return _record(row) if row else None
+
+    async def claim(self, key: SendKey, info: SendInfo, *, now: datetime) -> Claim:
+        if await self._insert(key, info, Status.SENDING, now=now, attempts=1, claimed=True):
+            return Claim(ClaimResult.CLAIMED, await self._require(key))
+        if await self._take_over(key, now=now):
+            return Claim(ClaimResult.CLAIMED, await self._require(key))
+        record = await self._require(key)
+        done = record.status.value in FINAL
+        return Claim(ClaimResult.DONE if done else ClaimResult.BUSY, record)
+
+    def lease_expires_at(self, record: SentRecord) -> datetime | None:
+        return record.claimed_at + self._lease if record.claimed_at else None
+
+    async def touch(self, key: SendKey, *, reason: str, now: datetime) -> None:
+        """Another attempt under the same claim: renew the lease, keep the last error."""
+        await self._set(
+            key,
+            now,
+            claimed_at=now,
+            reason=reason[:2000],
+            attempts=sent_log.c.attempts + 1,
+        )
+
+    async def mark_sent(self, key: SendKey, *, message_id: str, now: datetime) -> None:
+        await self._set(key, now, status=Status.SENT.value, message_id=message_id, reason=None)
+
+    async def mark_retry(self, key: SendKey, *, reason: str, now: datetime) -> None:
+        await self._set(key, now, status=Status.RETRY.value, reason=reason[:2000])
+
+    async def mark_failed(self, key: SendKey, *, reason: str, now: datetime) -> None:
+        await self._set(key, now, status=Status.FAILED.value, reason=reason[:2000])
+
+    async def mark_suppressed(self, key: SendKey, *, reason: str, now: datetime) -> None:
+        await self._set(key, now, status=Status.SUPPRESSED.value, reason=reason[:2000])
+
+    async def record_suppressed(
+        self, key: SendKey, info: SendInfo, *, reason: str, now: datetime
+    ) -> SentRecord:
+        """Record a suppression once; a redelivery gets the first record back."""
+        await self._insert(key, info, Status.SUPPRESSED, now=now, attempts=0, reason=reason)
+        return await self._require(key)
+
+    async def take_rate_slot(
+        self, sender: str, *, event_id: str, now: datetime, cutoff: datetime | None
+    ) -> bool:
+        """True if this event may send an automatic reply to ``sender`` now."""
+        sender = sender.lower()
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(
+                    rate_slot.insert().values(sender=sender, event_id=event_id, claimed_at=now)
+                )
+            return True
+        except IntegrityError:
+            pass
+        async with self._db.begin() as conn:
+            if cutoff is not None:
+                taken = await conn.execute(
+                    update(rate_slot)
+                    .where(and_(rate_slot.c.sender == sender, rate_slot.c.claimed_at <= cutoff))
+                    .values(event_id=event_id, claimed_at=now)
+                )
+                if taken.rowcount == 1:
+                    return True
+            holder = await conn.scalar(
+                select(rate_slot.c.event_id).where(rate_slot.c.sender == sender)
+            )
+        return holder == event_id
+
+    async def count(self, status: Status | None = None) -> int:
+        query = select(func.count()).select_from(sent_log)
+        if status is not None:
+            query = query.where(sent_log.c.status == status.value)
+        async with self._db.connect() as conn:
+            return int(await conn.scalar(query) or 0)
+
+    async def _insert(
+        self,
+        key: SendKey,
+        info: SendInfo,
+        status: Status,
+        *,
+        now: datetime,
+        attempts: int,
+        claimed: bool = False,
+        reason: str | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {
+            "event_id": key.event_id,
+            "recipient": key.recipient,
+            "template": key.template,
+            "event_type": info.event_type,
+            "conversation_id": info.conversation_id,
+            "channel": info.channel,
+            "locale": info.locale,
+            "status": status.value,
+            "attempts": attempts,
+            "reason": reason,
+            "claimed_at": now if claimed else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(sent_log.insert().values(**values))
+        except IntegrityError:
+            return False
+        return True
+
+    async def _take_over(self, key: SendKey, *, now: datetime) -> bool:
+        stale = now - self._lease
+        claimable = or_(
+            sent_log.c.status.in_([Status.RETRY.value, Status.FAILED.value]),
+            and_(sent_log.c.status == Status.SENDING.value, sent_log.c.claimed_at <= stale),
+        )
+        async with self._db.begin() as conn:
+            result = await conn.execute(
+                update(sent_log)
+                .where(and_(_match(key), claimable))
+                .values(
+                    status=Status.SENDING.value,
+                    claimed_at=now,
+                    updated_at=now,
+                    attempts=sent_log.c.attempts + 1,
+                )
+            )
+        return result.rowcount == 1
+
+    async def _set(self, key: SendKey, now: datetime, **values: Any) -> None:
+        values.setdefault("claimed_at", None)
+        async with self._db.begin() as conn:
+            await conn.execute(update(sent_log).where(_match(key)).values(updated_at=now, **values))
+
+    async def _require(self, key: SendKey) -> SentRecord:
+        record = await self.get(key)
+        if record is None:
+            raise RuntimeError(f"sent-log row {key} vanished")
+        return record
+
+
+def _match(key: SendKey) -> Any:
+    return and_(
+        sent_log.c.event_id == key.event_id,
+        sent_log.c.recipient == key.recipient,
+        sent_log.c.template == key.template,
+    )
+
+
+def _record(row: Any) -> SentRecord:
+    return SentRecord(
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        message_id=row["message_id"],
+        reason=row["reason"],
+        locale=row["locale"],
+        claimed_at=_aware(row["claimed_at"]),
+        updated_at=_aware(row["updated_at"]) or row["updated_at"],
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; we only ever store UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _engine(url: str) -> AsyncEngine:
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return create_async_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+async def wait_until(moment: datetime, now: datetime, *, cap_s: float) -> None:
+    """Sleep until ``moment`` (at most ``cap_s``): waiting out another sender's lease."""
+    delay = (moment - now).total_seconds()
+    await asyncio.sleep(max(0.0, min(cap_s, delay)))

@@ -1,0 +1,192 @@
+"""Notifier settings: environment variables with the ``NOTIFIER_`` prefix.
+
+Defaults run against the local SMTP sink (``omnidesk notifier sink`` /
+``omnidesk dev up``) and a SQLite sent-log under ``$OMNIDESK_HOME``.
+Validators refuse combinations that would leak mail or secrets in production.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from enum import StrEnum
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from libs.common.settings import ServiceSettings
+
+#: The development CSAT secret; refused when mail goes to a real (non-loopback) server.
+DEV_CSAT_SECRET = "dev-only-csat-secret"  # noqa: S105 - a marker, refused outside loopback
+
+
+def _default_state_dir() -> Path:
+    home = Path(os.environ.get("OMNIDESK_HOME", Path.home() / ".local/share/omnidesk"))
+    return home / "notifier"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SmtpTls(StrEnum):
+    IMPLICIT = "implicit"  # TLS from the first byte (port 465)
+    STARTTLS = "starttls"  # plain connect, then STARTTLS (port 587); refused if not offered
+    NONE = "none"  # plain text: loopback only unless explicitly allowed
+
+
+class WebhookKind(StrEnum):
+    SLACK = "slack"  # Slack-style incoming webhook: {"text": …}
+    SIGNED_JSON = "signed_json"  # our JSON document, HMAC-SHA256 signed
+
+
+class WebhookTarget(BaseModel):
+    """One outgoing webhook (``NOTIFIER_WEBHOOK_TARGETS`` is a JSON list of these)."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Shown in outcomes.")
+    kind: WebhookKind = Field(WebhookKind.SIGNED_JSON, description="slack or signed_json.")
+    url: SecretStr = Field(..., description="Secret: Slack URLs embed their token.")
+    secret: SecretStr | None = Field(None, description="HMAC key; required for signed_json.")
+    event_types: list[str] = Field(
+        default_factory=lambda: ["support.conversation.escalated"],
+        description="CloudEvents types delivered to this target.",
+    )
+
+    @model_validator(mode="after")
+    def _signed_needs_secret(self) -> WebhookTarget:
+        if self.kind is WebhookKind.SIGNED_JSON and not self.secret:
+            raise ValueError(f"webhook target {self.name}: signed_json needs a secret")
+        url = self.url.get_secret_value()
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"webhook target {self.name}: url must be http(s)")
+        return self
+
+
+class NotifierSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFIER_", extra="ignore", env_nested_delimiter="__"
+    )
+
+    service_name: str = Field("notifier", description="Name in logs and metrics.")
+    group_id: str = Field("omnidesk-notifier", description="Kafka consumer group.")
+    source: str = Field("omnidesk/notifier", description="CloudEvents source of outcomes.")
+
+    # --- SMTP ---
+    smtp_host: str = Field("127.0.0.1", description="SMTP relay host (the local sink in dev).")
+    smtp_port: int = Field(1025, ge=1, le=65535, description="465 implicit TLS, 587 STARTTLS.")
+    smtp_tls: SmtpTls = Field(SmtpTls.NONE, description="implicit, starttls or none.")
+    smtp_allow_plaintext: bool = Field(
+        False, description="Allow smtp_tls=none to a non-loopback host (e.g. a compose sink)."
+    )
+    smtp_validate_certs: bool = Field(True, description="Verify the relay's TLS certificate.")
+    smtp_user: str | None = Field(None, description="SMTP AUTH user; no AUTH when unset.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP AUTH password.")
+    smtp_timeout_s: float = Field(15.0, gt=0, description="Connect and per-command timeout.")
+    smtp_pool_size: int = Field(
+        4, ge=1, le=64, description="Persistent SMTP connections reused across mails."
+    )
+    send_attempts: int = Field(
+        6, ge=1, description="Tries per mail/webhook on transient failures before dead letter."
+    )
+    send_backoff_initial_s: float = Field(0.5, gt=0, description="First retry delay.")
+    send_backoff_max_s: float = Field(30.0, gt=0, description="Longest retry delay.")
+    claim_lease_s: float = Field(
+        120.0,
+        gt=0,
+        description="A 'sending' claim older than this is taken over (crashed sender).",
+    )
+
+    # --- Mail identity ---
+    from_address: str = Field("support@omnidesk.localhost", description="From and envelope.")
+    from_name: str = Field("Support", description="Display name in From.")
+    mail_domain: str = Field(
+        "omnidesk.localhost", description="Right-hand side of our Message-IDs."
+    )
+    default_locale: str = Field("en", description="Used when no locale is known.")
+    locales: list[str] = Field(["en", "ko"], description="Locales with templates.")
+    display_timezone: str = Field(
+        "Asia/Seoul", description="IANA zone in which mails show times (due dates)."
+    )
+    templates_dir: Path | None = Field(
+        None, description="Folder whose templates override the built-in ones (same names)."
+    )
+
+    # --- Loop safety and sent-log ---
+    state_dir: Path = Field(
+        default_factory=_default_state_dir, description="Where the SQLite sent-log lives."
+    )
+    sentlog_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL (sqlite+aiosqlite:/// or postgresql+asyncpg://); "
+        "default: SQLite in state_dir.",
+    )
+    rate_window_minutes: int = Field(
+        60, ge=0, description="At most one automatic reply per sender per window (0: no limit)."
+    )
+
+    # --- Webhooks ---
+    webhook_targets: list[WebhookTarget] = Field(
+        default_factory=list, description="JSON list of {name, kind, url, secret, event_types}."
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Per-request timeout.")
+
+    # --- CSAT ---
+    csat_base_url: str = Field(
+        "http://127.0.0.1:8080/csat", description="Rating links point here (?c=…&s=…&sig=…)."
+    )
+    csat_signing_secret: SecretStr = Field(
+        SecretStr(DEV_CSAT_SECRET), description="HMAC key of rating links; set in production."
+    )
+
+    # --- Local SMTP sink (developer tool) ---
+    sink_host: str = Field("127.0.0.1", description="Bind address of the local SMTP sink.")
+    sink_port: int = Field(1025, ge=1, le=65535, description="Port of the local SMTP sink.")
+    sink_dir: Path | None = Field(
+        None, description="Folder for received .eml files (default: state_dir/outbox)."
+    )
+
+    @field_validator("default_locale")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> NotifierSettings:
+        loopback = is_loopback(self.smtp_host)
+        if self.smtp_tls is SmtpTls.NONE and not loopback and not self.smtp_allow_plaintext:
+            raise ValueError(
+                "NOTIFIER_SMTP_TLS=none to a non-loopback host; use starttls/implicit "
+                "or set NOTIFIER_SMTP_ALLOW_PLAINTEXT=true"
+            )
+        if not loopback and self.csat_signing_secret.get_secret_value() == DEV_CSAT_SECRET:
+            raise ValueError("set NOTIFIER_CSAT_SIGNING_SECRET before sending to a real relay")
+        if self.default_locale not in self.locales:
+            raise ValueError(f"default_locale {self.default_locale!r} not in locales")
+        names = [t.name for t in self.webhook_targets]
+        if len(names) != len(set(names)):
+            raise ValueError("webhook target names must be unique")
+        return self
+
+    def resolved_sentlog_url(self) -> str:
+        if self.sentlog_url:
+            return self.sentlog_url
+        return f"sqlite+aiosqlite:///{self.state_dir / 'sentlog.db'}"
+
+    def resolved_sink_dir(self) -> Path:
+        return self.sink_dir or self.state_dir / "outbox"

@@ -1,0 +1,161 @@
+"""A thin aiosmtplib adapter: a few persistent connections, reused.
+
+Connections are opened lazily, kept after a successful send and reused (one
+TCP+TLS+AUTH handshake serves many mails); a connection that fails is closed.
+A pooled connection the server dropped while idle is replaced once, at once.
+Failures are classified for the caller: 5xx replies are permanent (the same
+mail will be refused again), everything else — 4xx, timeouts, refused
+connections, TLS trouble — is transient and worth a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from services.notifier.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from services.notifier.mail import OutgoingMail
+from services.notifier.settings import NotifierSettings, SmtpTls
+
+log = logging.getLogger(__name__)
+
+
+class TransientSmtpError(TransientDeliveryError):
+    """Worth retrying later: the server is away, busy or said 4xx."""
+
+
+class PermanentSmtpError(PermanentDeliveryError):
+    """The server refused this mail with a 5xx reply: retrying will not help."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    tls: SmtpTls = SmtpTls.NONE
+    user: str | None = None
+    password: str | None = None
+    timeout_s: float = 15.0
+    validate_certs: bool = True
+    pool_size: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: NotifierSettings) -> SmtpConfig:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            tls=settings.smtp_tls,
+            user=settings.smtp_user,
+            password=password,
+            timeout_s=settings.smtp_timeout_s,
+            validate_certs=settings.smtp_validate_certs,
+            pool_size=settings.smtp_pool_size,
+        )
+
+
+class SmtpPool:
+    def __init__(self, config: SmtpConfig) -> None:
+        self._config = config
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(config.pool_size)
+        self.connections_opened = 0
+
+    async def send(self, mail: OutgoingMail) -> None:
+        async with self._slots:
+            client = self._idle.pop() if self._idle else None
+            try:
+                client = await self._deliver(client, mail)
+            except aiosmtplib.SMTPException as exc:
+                raise classify(exc) from exc
+            except OSError as exc:  # refused, reset, TLS handshake
+                raise TransientSmtpError(f"SMTP connection failed: {exc!r}") from exc
+            self._idle.append(client)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(_quit(client) for client in idle))
+
+    async def check(self) -> bool:
+        """Readiness: the relay answers (connect, NOOP, QUIT)."""
+        client = await self._connect()
+        try:
+            await client.noop()
+        finally:
+            await _quit(client)
+        return True
+
+    async def _deliver(self, client: aiosmtplib.SMTP | None, mail: OutgoingMail) -> aiosmtplib.SMTP:
+        if client is None or not client.is_connected:
+            client = await self._connect()
+        try:
+            await self._send_on(client, mail)
+        except aiosmtplib.SMTPServerDisconnected:
+            # A reused connection the server closed while idle: one fresh connection.
+            await _quit(client)
+            client = await self._connect()
+            await self._send_on(client, mail)
+        return client
+
+    async def _send_on(self, client: aiosmtplib.SMTP, mail: OutgoingMail) -> None:
+        try:
+            await client.send_message(mail.message, sender=mail.sender, recipients=[mail.recipient])
+        except BaseException:
+            await _quit(client)
+            raise
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        config = self._config
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            use_tls=config.tls is SmtpTls.IMPLICIT,
+            start_tls=config.tls is SmtpTls.STARTTLS,  # False: never opportunistic on loopback
+            validate_certs=config.validate_certs,
+            timeout=config.timeout_s,
+            username=config.user,
+            password=config.password,
+        )
+        await client.connect()
+        self.connections_opened += 1
+        return client
+
+
+def classify(exc: aiosmtplib.SMTPException) -> DeliveryError:
+    code = _reply_code(exc)
+    if (
+        code is not None
+        and 500 <= code < 600
+        and not isinstance(exc, aiosmtplib.SMTPAuthenticationError)
+    ):
+        return PermanentSmtpError(f"SMTP {code}: {_text(exc)}", code=code)
+    return TransientSmtpError(f"SMTP {code or type(exc).__name__}: {_text(exc)}", code=code)
+
+
+def _reply_code(exc: aiosmtplib.SMTPException) -> int | None:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        # Permanent only when every recipient was refused permanently.
+        return min(codes) if codes else None
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return exc.code
+    return None
+
+
+def _text(exc: aiosmtplib.SMTPException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+    return str(getattr(exc, "message", exc))[:500]
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    if not client.is_connected:
+        return
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        await asyncio.wait_for(client.quit(), 5)
+    with contextlib.suppress(Exception):
+        client.close()

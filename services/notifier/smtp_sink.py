@@ -1,0 +1,102 @@
+"""A local SMTP sink for developers: accepts every mail, keeps it as .eml.
+
+    python -m services.notifier.smtp_sink      # 127.0.0.1:1025 → $OMNIDESK_HOME/notifier/outbox
+    omnidesk notifier sink --port 1025 --folder ./outbox
+
+Each mail is written as ``<UTC time>-<n>.eml`` (the exact bytes received) and
+logged as one line: envelope sender, recipients and the decoded subject.
+Nothing is relayed anywhere. ``omnidesk dev up`` starts it; the notifier's
+defaults (``NOTIFIER_SMTP_HOST/PORT``) point at it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import itertools
+import logging
+from datetime import UTC, datetime
+from email import policy
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from libs.common.lifecycle import run_until_stopped
+from libs.common.logging import configure_logging
+
+log = logging.getLogger("smtp_sink")
+
+#: Big enough for any notification; refuses runaway input.
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+
+
+class SinkHandler:
+    """aiosmtpd handler: every accepted message becomes a file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._counter = itertools.count(1)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content or b""
+        raw = content if isinstance(content, bytes) else content.encode()
+        path = await asyncio.to_thread(self._write, raw)
+        log.info(
+            "mail from=%s to=%s subject=%r file=%s",
+            envelope.mail_from,
+            ",".join(envelope.rcpt_tos),
+            decoded_subject(raw),
+            path.name,
+        )
+        return "250 Message accepted for delivery"
+
+    def _write(self, raw: bytes) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        path = self.folder / f"{stamp}-{next(self._counter):05d}.eml"
+        path.write_bytes(raw)
+        return path
+
+
+def decoded_subject(raw: bytes) -> str:
+    message = email.message_from_bytes(raw, policy=policy.default)
+    return str(message.get("Subject", ""))
+
+
+async def serve(host: str, port: int, folder: Path, stop: asyncio.Event) -> None:
+    handler = SinkHandler(folder)
+    loop = asyncio.get_running_loop()
+
+    def protocol() -> Any:
+        return SMTP(handler, data_size_limit=MAX_MESSAGE_BYTES, enable_SMTPUTF8=True)
+
+    server = await loop.create_server(protocol, host=host, port=port)
+    log.info("SMTP sink listening on %s:%d, writing to %s", host, port, folder)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        log.info("SMTP sink stopped")
+
+
+def run_sink(host: str, port: int, folder: Path, *, log_level: str = "INFO") -> None:
+    configure_logging("smtp-sink", level=log_level, fmt="text")
+    run_until_stopped(lambda stop: serve(host, port, folder, stop))
+
+
+def main() -> None:
+    from services.notifier.settings import NotifierSettings
+
+    settings = NotifierSettings()
+    run_sink(
+        settings.sink_host,
+        settings.sink_port,
+        settings.resolved_sink_dir(),
+        log_level=settings.log_level,
+    )
+
+
+if __name__ == "__main__":
+    main()
