@@ -37,7 +37,7 @@ from services.email_ingest.normalise.headers import (
 )
 from services.email_ingest.normalise.mime import AttachmentPart, collect_parts
 from services.email_ingest.normalise.thread import (
-    DEFAULT_SUBJECT_TOKEN,
+    DEFAULT_SUBJECT_REFERENCE,
     message_id_of,
     thread_hints,
 )
@@ -53,7 +53,7 @@ class MailContext:
 
     mailbox_id: str
     own: OwnIdentity = field(default_factory=OwnIdentity)
-    subject_token: re.Pattern[str] = re.compile(DEFAULT_SUBJECT_TOKEN)
+    subject_token: re.Pattern[str] = re.compile(DEFAULT_SUBJECT_REFERENCE)
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     routing_hints: RoutingHints = field(default_factory=RoutingHints)
 

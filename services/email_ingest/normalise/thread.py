@@ -9,7 +9,7 @@ from libs.common.events import ThreadHints
 from services.email_ingest.normalise.headers import HeaderMap, parse_message_ids
 
 #: Our subject token as the notifier writes it: "[#C-1234] Your withdrawal".
-DEFAULT_SUBJECT_TOKEN = r"\[#([A-Z]{1,5}-\d{1,12})\]"
+DEFAULT_SUBJECT_REFERENCE = r"\[#([A-Z]{1,5}-\d{1,12})\]"
 #: Domain of Message-IDs we make up for mail that has none (RFC 2606 reserves .invalid).
 GENERATED_ID_DOMAIN = "generated.omnidesk.invalid"
 

@@ -1,0 +1,67 @@
+"""Passwords and OAuth2 bearer tokens, read fresh at every login.
+
+Tokens from Google and Microsoft live about an hour, so they are never
+cached here: a file that a sidecar refreshes, or a command that prints a
+current token, is consulted on each (re)connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from pathlib import Path
+
+from services.email_ingest.mailboxes import AuthMethod, MailboxConfig
+
+SECRET_COMMAND_TIMEOUT_S = 30.0
+
+
+class CredentialError(RuntimeError):
+    """The configured secret could not be read (missing file, failing command)."""
+
+
+async def read_secret(config: MailboxConfig) -> str:
+    if config.auth is AuthMethod.XOAUTH2:
+        return await _first_of(config.id, config.oauth2_token_file, config.oauth2_token_command)
+    if config.password is not None:
+        return config.password.get_secret_value()
+    return await _first_of(config.id, config.password_file, config.password_command)
+
+
+async def _first_of(mailbox_id: str, path: Path | None, command: str | None) -> str:
+    if path is not None:
+        return await asyncio.to_thread(_read_file, mailbox_id, path)
+    if command is not None:
+        return await _run_command(mailbox_id, command)
+    raise CredentialError(f"mailbox {mailbox_id}: no secret configured")
+
+
+def _read_file(mailbox_id: str, path: Path) -> str:
+    try:
+        secret = path.read_text(encoding="utf-8").strip().splitlines()
+    except OSError as exc:
+        raise CredentialError(f"mailbox {mailbox_id}: cannot read {path}: {exc}") from exc
+    if not secret:
+        raise CredentialError(f"mailbox {mailbox_id}: {path} is empty")
+    return secret[0].strip()
+
+
+async def _run_command(mailbox_id: str, command: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *shlex.split(command), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        async with asyncio.timeout(SECRET_COMMAND_TIMEOUT_S):
+            stdout, stderr = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise CredentialError(f"mailbox {mailbox_id}: secret command timed out") from None
+    if process.returncode != 0:
+        # stderr may help; stdout may hold a secret and is never logged
+        reason = stderr.decode("utf-8", "replace").strip()[:200]
+        raise CredentialError(f"mailbox {mailbox_id}: secret command failed: {reason}")
+    lines = stdout.decode("utf-8").strip().splitlines()
+    if not lines:
+        raise CredentialError(f"mailbox {mailbox_id}: secret command printed nothing")
+    return lines[0].strip()

@@ -1,0 +1,1 @@
+"""The IMAP adapter: sessions with bounded commands, FETCH parsing."""

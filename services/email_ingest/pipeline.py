@@ -1,0 +1,190 @@
+"""One fetched mail: normalise, keep the bytes, publish, remember. In that order.
+
+The checkpoint advances only after Kafka acknowledged (or after the dead
+letter was acknowledged), so a crash at any point re-handles the mail on
+restart; the deterministic event id and the handled-message set make that
+second pass harmless. A ``PublishError`` propagates: the folder session
+ends, and the mail stays unacknowledged for the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from libs.common.blobstore import BlobStore
+from libs.common.cloudevents import CloudEvent
+from libs.common.events import DeadLetter, utc_now
+from libs.common.kafka.producer import EventProducer
+from libs.common.logging import event_context
+from libs.common.settings import TopicSettings
+from services.email_ingest import metrics
+from services.email_ingest.checkpoint import CheckpointStore
+from services.email_ingest.imap.fetch import FetchedMessage
+from services.email_ingest.mailboxes import MailboxConfig, PostAction
+from services.email_ingest.normalise import (
+    MailContext,
+    NormalisedMail,
+    OwnIdentity,
+    Quarantined,
+    normalise_mail,
+)
+
+log = logging.getLogger(__name__)
+
+#: Mail bigger than this is parsed in a worker thread, so one huge mail does
+#: not stall the other mailboxes' IDLE loops.
+_PARSE_IN_THREAD_BYTES = 1_000_000
+DEADLETTER_STAGE = "email_ingest.normalise"
+
+
+class Outcome(StrEnum):
+    PUBLISHED = "published"
+    DUPLICATE = "duplicate"  # already published (a resync, or the same Message-ID twice)
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True, slots=True)
+class HandledMail:
+    outcome: Outcome
+    #: The event id, or ``raw:<sha256>`` for quarantined mail.
+    message_key: str
+
+
+def mail_context(
+    mailbox: MailboxConfig,
+    *,
+    own: OwnIdentity,
+    subject_reference: re.Pattern[str],
+    max_message_bytes: int,
+) -> MailContext:
+    return MailContext(
+        mailbox_id=mailbox.id,
+        own=own,
+        subject_token=subject_reference,
+        max_message_bytes=max_message_bytes,
+        routing_hints=mailbox.routing,
+    )
+
+
+def event_source(mailbox_id: str) -> str:
+    return f"omnidesk/email_ingest/{mailbox_id}"
+
+
+def imap_source(mailbox_id: str, folder: str, uid: int) -> str:
+    return f"imap:{mailbox_id}/{folder}/{uid}"
+
+
+def needs_post_action(mailbox: MailboxConfig, outcome: Outcome) -> bool:
+    if outcome is Outcome.QUARANTINED:
+        return mailbox.quarantine_folder is not None
+    return mailbox.post_action is not PostAction.KEEP
+
+
+class MailPipeline:
+    def __init__(
+        self,
+        *,
+        producer: EventProducer,
+        blobs: BlobStore,
+        checkpoints: CheckpointStore,
+        topics: TopicSettings,
+        deadletter_inline_max_bytes: int,
+    ) -> None:
+        self._producer = producer
+        self._blobs = blobs
+        self._checkpoints = checkpoints
+        self._topics = topics
+        self._deadletter_inline_max_bytes = deadletter_inline_max_bytes
+
+    async def handle(
+        self,
+        mailbox: MailboxConfig,
+        context: MailContext,
+        *,
+        folder: str,
+        uidvalidity: int,
+        message: FetchedMessage,
+    ) -> HandledMail:
+        result = await _normalise(message.raw, context, utc_now())
+        if isinstance(result, NormalisedMail):
+            key = result.event_id
+            with event_context(key):
+                outcome = await self._publish(result, mailbox.id, folder, message.uid)
+        else:
+            key = f"raw:{result.raw_sha256}"
+            outcome = await self._quarantine(result, message, mailbox.id, folder)
+        await self._checkpoints.record(
+            mailbox=mailbox.id,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=message.uid,
+            message_key=key,
+            outcome=outcome.value,
+            post_action_pending=needs_post_action(mailbox, outcome),
+        )
+        metrics.MESSAGES.labels(mailbox.id, outcome.value).inc()
+        return HandledMail(outcome, key)
+
+    async def _publish(
+        self, mail: NormalisedMail, mailbox_id: str, folder: str, uid: int
+    ) -> Outcome:
+        if await self._checkpoints.handled(mailbox_id, mail.event_id):
+            log.info("mail %s/%s/%d already published; skipped", mailbox_id, folder, uid)
+            return Outcome.DUPLICATE
+        await self._blobs.put_many_async(list(mail.blobs.values()))
+        interaction = mail.interaction
+        event = CloudEvent(
+            id=mail.event_id,
+            source=event_source(mailbox_id),
+            type=interaction.event_type(),
+            data=interaction,
+            time=interaction.received_at,
+            subject=interaction.thread.message_id,
+        )
+        await self._producer.publish(self._topics.interactions, event, key=interaction.customer_key)
+        log.info(
+            "published mail %s/%s/%d from %s",
+            mailbox_id, folder, uid, interaction.customer_key,
+        )  # fmt: skip
+        return Outcome.PUBLISHED
+
+    async def _quarantine(
+        self, verdict: Quarantined, message: FetchedMessage, mailbox_id: str, folder: str
+    ) -> Outcome:
+        if await self._checkpoints.handled(mailbox_id, f"raw:{verdict.raw_sha256}"):
+            return Outcome.QUARANTINED
+        await self._blobs.put_async(message.raw)
+        letter = DeadLetter(
+            stage=DEADLETTER_STAGE,
+            error_type=verdict.reason,
+            error=verdict.detail,
+            attempts=1,
+            failed_at=utc_now(),
+            source=imap_source(mailbox_id, folder, message.uid),
+            blob=verdict.raw_sha256,
+        )
+        inline = len(message.raw) <= self._deadletter_inline_max_bytes
+        await self._producer.send(
+            self._topics.deadletter,
+            message.raw if inline else None,
+            key=f"imap:{mailbox_id}",
+            headers=letter.to_headers(),
+        )
+        log.warning(
+            "quarantined mail %s: %s (%s); raw kept as blob %s",
+            letter.source, verdict.reason, verdict.detail, verdict.raw_sha256,
+        )  # fmt: skip
+        return Outcome.QUARANTINED
+
+
+async def _normalise(
+    raw: bytes, context: MailContext, received_at: datetime
+) -> NormalisedMail | Quarantined:
+    if len(raw) > _PARSE_IN_THREAD_BYTES:
+        return await asyncio.to_thread(normalise_mail, raw, context, received_at=received_at)
+    return normalise_mail(raw, context, received_at=received_at)

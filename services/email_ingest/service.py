@@ -1,0 +1,149 @@
+"""Composition root: settings in, watchers running, probes served, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+
+from libs.common.blobstore import BlobStore
+from libs.common.health import ReadinessCheck, serve_probes
+from libs.common.kafka.producer import EventProducer
+from services.email_ingest.checkpoint import CheckpointStore
+from services.email_ingest.imap.session import Timeouts
+from services.email_ingest.normalise import OwnIdentity
+from services.email_ingest.pipeline import MailPipeline, mail_context
+from services.email_ingest.settings import EmailIngestSettings
+from services.email_ingest.watcher import FolderWatcher, WatchTiming
+
+log = logging.getLogger(__name__)
+
+#: How long watchers get to finish the mail in hand after a stop.
+STOP_GRACE_S = 30.0
+
+
+def watch_timing(settings: EmailIngestSettings) -> WatchTiming:
+    return WatchTiming(
+        timeouts=Timeouts(
+            connect_s=settings.connect_timeout_s, command_s=settings.command_timeout_s
+        ),
+        idle_renew_s=settings.idle_renew_s,
+        poll_interval_s=settings.poll_interval_s,
+        fetch_batch=settings.fetch_batch,
+        reconnect_initial_s=settings.reconnect_initial_s,
+        reconnect_max_s=settings.reconnect_max_s,
+    )
+
+
+def build_watchers(
+    settings: EmailIngestSettings,
+    *,
+    pipeline: MailPipeline,
+    checkpoints: CheckpointStore,
+    stop: asyncio.Event,
+) -> list[FolderWatcher]:
+    own = OwnIdentity(settings.own_message_id_domains, settings.own_addresses)
+    subject_reference = re.compile(settings.subject_reference_pattern)
+    timing = watch_timing(settings)
+    watchers = []
+    for mailbox in settings.all_mailboxes():
+        context = mail_context(
+            mailbox,
+            own=own,
+            subject_reference=subject_reference,
+            max_message_bytes=settings.max_message_bytes,
+        )
+        for folder in mailbox.folders:
+            watchers.append(
+                FolderWatcher(
+                    mailbox,
+                    folder,
+                    context=context,
+                    pipeline=pipeline,
+                    checkpoints=checkpoints,
+                    timing=timing,
+                    stop=stop,
+                )
+            )
+    return watchers
+
+
+async def run_service(settings: EmailIngestSettings, stop: asyncio.Event) -> None:
+    checks: dict[str, ReadinessCheck] = {}
+    probes = asyncio.create_task(
+        serve_probes(lambda: checks, host=settings.probe_host, port=settings.probe_port, stop=stop)
+    )
+    try:
+        if not settings.all_mailboxes():
+            log.warning(
+                "no mailbox configured (set EMAIL_INGEST_MAILBOXES or EMAIL_INGEST_MAILBOXES_FILE);"
+                " idle until stopped"
+            )
+            await stop.wait()
+            return
+        await _run_watchers(settings, stop, checks)
+    finally:
+        stop.set()
+        await probes
+
+
+async def _run_watchers(
+    settings: EmailIngestSettings, stop: asyncio.Event, checks: dict[str, ReadinessCheck]
+) -> None:
+    checkpoints = CheckpointStore(settings.checkpoint_path)
+    checkpoints.open()
+    producer = EventProducer(settings.kafka, client_id=settings.service_name)
+    try:
+        if not await _start_producer(producer, stop):
+            return
+        pipeline = MailPipeline(
+            producer=producer,
+            blobs=BlobStore(settings.blob_root),
+            checkpoints=checkpoints,
+            topics=settings.kafka.topics,
+            deadletter_inline_max_bytes=settings.deadletter_inline_max_bytes,
+        )
+        watchers = build_watchers(settings, pipeline=pipeline, checkpoints=checkpoints, stop=stop)
+        checks.update(_readiness(producer, watchers))
+        log.info("watching %d folder(s): %s", len(watchers), ", ".join(w.name for w in watchers))
+        await _supervise(watchers, stop)
+    finally:
+        await producer.stop()
+        checkpoints.close()
+
+
+async def _start_producer(producer: EventProducer, stop: asyncio.Event) -> bool:
+    """Kafka may come up after us: retry until it answers or we are stopped."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await producer.start()
+            return True
+        except Exception as exc:  # aiokafka raises several types for "not reachable"
+            log.warning("Kafka not reachable (%r); retrying in %.0fs", exc, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            delay = min(delay * 2, 30.0)
+    return False
+
+
+async def _supervise(watchers: list[FolderWatcher], stop: asyncio.Event) -> None:
+    tasks = [asyncio.create_task(w.run(), name=f"watch {w.name}") for w in watchers]
+    await stop.wait()
+    _done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _readiness(
+    producer: EventProducer, watchers: list[FolderWatcher]
+) -> Mapping[str, ReadinessCheck]:
+    async def mailboxes() -> bool:
+        # Ready while at least one folder is watched: one broken mailbox must
+        # not take the whole service out of rotation. Per-folder state is in /metrics.
+        return any(w.connected for w in watchers)
+
+    return {"kafka": producer.ready, "mailboxes": mailboxes}

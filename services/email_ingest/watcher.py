@@ -1,0 +1,244 @@
+"""One task per mailbox folder: connect, catch up, wait (IDLE or poll), repeat.
+
+Every failure — refused login, dropped connection, a timeout, Kafka not
+acknowledging — ends the session; the watcher reconnects with exponential
+backoff and jitter and carries on from the durable checkpoint. It never
+raises out of ``run``, so one broken mailbox never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from libs.common.kafka.producer import PublishError
+from services.email_ingest import metrics
+from services.email_ingest.checkpoint import Checkpoint, CheckpointStore
+from services.email_ingest.credentials import CredentialError, read_secret
+from services.email_ingest.imap.session import (
+    FolderStatus,
+    ImapAuthError,
+    ImapError,
+    ImapSession,
+    Timeouts,
+)
+from services.email_ingest.mailboxes import MailboxConfig, PostAction
+from services.email_ingest.normalise import MailContext
+from services.email_ingest.pipeline import MailPipeline, Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchTiming:
+    timeouts: Timeouts
+    idle_renew_s: float
+    poll_interval_s: float
+    fetch_batch: int
+    reconnect_initial_s: float
+    reconnect_max_s: float
+
+
+class Backoff:
+    """Exponential backoff with full jitter (AWS architecture blog's "full jitter")."""
+
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.max_s, self.initial_s * 2**self.attempt)
+        self.attempt += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class FolderWatcher:
+    def __init__(
+        self,
+        mailbox: MailboxConfig,
+        folder: str,
+        *,
+        context: MailContext,
+        pipeline: MailPipeline,
+        checkpoints: CheckpointStore,
+        timing: WatchTiming,
+        stop: asyncio.Event,
+    ) -> None:
+        self.mailbox = mailbox
+        self.folder = folder
+        self._context = context
+        self._pipeline = pipeline
+        self._checkpoints = checkpoints
+        self._timing = timing
+        self._stop = stop
+        self._backoff = Backoff(timing.reconnect_initial_s, timing.reconnect_max_s)
+        self.connected = False
+        self.sessions = 0  # sessions that reached SELECT; tests and probes read it
+
+    @property
+    def name(self) -> str:
+        return f"{self.mailbox.id}/{self.folder}"
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self._session()
+            except ImapAuthError as exc:
+                log.error("%s: login refused: %s", self.name, exc)
+            except (ImapError, PublishError, CredentialError, OSError) as exc:
+                log.warning("%s: session ended: %s", self.name, exc)
+            except Exception:  # a bug must not stop this mailbox for good: log it and retry
+                log.exception("%s: unexpected error; reconnecting", self.name)
+            finally:
+                self._set_connected(False)
+            if self._stop.is_set():
+                break
+            metrics.CONNECTION_FAILURES.labels(self.mailbox.id, self.folder).inc()
+            delay = self._backoff.next_delay()
+            log.info("%s: reconnecting in %.1fs", self.name, delay)
+            await _sleep_unless(self._stop, delay)
+
+    async def _session(self) -> None:
+        secret = await read_secret(self.mailbox)
+        session = await ImapSession.open(
+            self.mailbox, secret=secret, timeouts=self._timing.timeouts
+        )
+        try:
+            status = await session.select(self.folder)
+            checkpoint = await self._checkpoint_for(session, status)
+            await self._prepare_folders(session)
+            self._backoff.reset()
+            self.sessions += 1
+            self._set_connected(True)
+            log.info(
+                "%s: watching (uidvalidity %d, after uid %d, %s)",
+                self.name, checkpoint.uidvalidity, checkpoint.last_uid,
+                "IDLE" if session.has_capability("IDLE") else "polling",
+            )  # fmt: skip
+            await self._finish_pending_post_actions(session, checkpoint.uidvalidity)
+            await self._watch(session, checkpoint)
+        finally:
+            await session.logout()
+
+    async def _watch(self, session: ImapSession, checkpoint: Checkpoint) -> None:
+        last_uid = checkpoint.last_uid
+        while not self._stop.is_set():
+            last_uid = await self._catch_up(session, checkpoint.uidvalidity, last_uid)
+            if self._stop.is_set():
+                return
+            await self._wait_for_mail(session)
+
+    async def _wait_for_mail(self, session: ImapSession) -> None:
+        if session.has_capability("IDLE"):
+            await session.wait_for_change(self._timing.idle_renew_s, self._stop)
+        else:
+            await _sleep_unless(self._stop, self._timing.poll_interval_s, session.lost)
+            await session.noop()  # keep-alive, and lets the server report new mail
+        if session.lost.is_set():
+            raise ImapError("connection lost")
+
+    async def _catch_up(self, session: ImapSession, uidvalidity: int, last_uid: int) -> int:
+        uids = await session.uids_after(last_uid)
+        metrics.LAST_SYNC.labels(self.mailbox.id, self.folder).set(time.time())
+        batch_size = self._timing.fetch_batch
+        for start in range(0, len(uids), batch_size):
+            for message in await session.fetch(uids[start : start + batch_size]):
+                handled = await self._pipeline.handle(
+                    self.mailbox, self._context, folder=self.folder,
+                    uidvalidity=uidvalidity, message=message,
+                )  # fmt: skip
+                last_uid = max(last_uid, message.uid)
+                await self._post_action(session, message.uid, handled.outcome, handled.message_key)
+                if self._stop.is_set():
+                    return last_uid
+        return max([last_uid, *uids])
+
+    async def _checkpoint_for(self, session: ImapSession, status: FolderStatus) -> Checkpoint:
+        stored = await self._checkpoints.load(self.mailbox.id, self.folder)
+        if stored is not None and stored.uidvalidity == status.uidvalidity:
+            return stored
+        if stored is None:
+            start = 0 if self.mailbox.start_from == "all" else await self._highest_uid(session)
+        else:
+            # Every UID is new now. The handled-message set keeps a resync from
+            # republishing what was already published.
+            log.warning(
+                "%s: UIDVALIDITY changed %d -> %d; resyncing the folder",
+                self.name, stored.uidvalidity, status.uidvalidity,
+            )  # fmt: skip
+            metrics.RESYNCS.labels(self.mailbox.id, self.folder).inc()
+            start = 0
+        await self._checkpoints.reset(self.mailbox.id, self.folder, status.uidvalidity, start)
+        return Checkpoint(status.uidvalidity, start)
+
+    async def _highest_uid(self, session: ImapSession) -> int:
+        uids = await session.uids_after(0)
+        return uids[-1] if uids else 0
+
+    async def _prepare_folders(self, session: ImapSession) -> None:
+        for folder in (self.mailbox.quarantine_folder, self._move_target()):
+            if folder:
+                await session.ensure_folder(folder)
+
+    def _move_target(self) -> str | None:
+        return self.mailbox.move_to if self.mailbox.post_action is PostAction.MOVE else None
+
+    async def _finish_pending_post_actions(self, session: ImapSession, uidvalidity: int) -> None:
+        """Post-actions a dropped connection interrupted: the mail is published, act now."""
+        pending = await self._checkpoints.pending_post_actions(
+            self.mailbox.id, self.folder, uidvalidity
+        )
+        for item in pending:
+            await self._post_action(session, item.uid, Outcome(item.outcome), item.message_key)
+
+    async def _post_action(
+        self, session: ImapSession, uid: int, outcome: Outcome, message_key: str
+    ) -> None:
+        action = _post_action_for(self.mailbox, outcome)
+        if action is None:
+            return
+        try:
+            await action(session, uid)
+        except ImapError:
+            metrics.POST_ACTION_FAILURES.labels(self.mailbox.id).inc()
+            raise  # the session is suspect; the next one finishes this post-action
+        await self._checkpoints.post_action_done(self.mailbox.id, message_key)
+
+    def _set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        metrics.CONNECTED.labels(self.mailbox.id, self.folder).set(1 if connected else 0)
+
+
+def _post_action_for(mailbox: MailboxConfig, outcome: Outcome):  # type: ignore[no-untyped-def]
+    """The IMAP step after the ack, or None when the mail stays as it is."""
+    if outcome is Outcome.QUARANTINED:
+        target = mailbox.quarantine_folder
+        return (lambda s, uid: s.move(uid, target)) if target else None
+    match mailbox.post_action:
+        case PostAction.KEEP:
+            return None
+        case PostAction.FLAG:
+            return lambda s, uid: s.add_flag(uid, mailbox.flag)
+        case PostAction.MOVE:
+            return lambda s, uid: s.move(uid, mailbox.move_to)
+        case PostAction.DELETE:
+            return lambda s, uid: s.delete(uid)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float, *others: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in (stop, *others)]
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
