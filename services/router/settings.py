@@ -57,8 +57,10 @@ class RouterSettings(ServiceSettings):
     bootstrap_admin_key: SecretStr | None = Field(
         None, description="An admin API key accepted at start (stored hashed)."
     )
-    dev_mode: bool = Field(
-        False, description="Create and log a development admin key if none exists."
+    dev_mode: bool | None = Field(
+        None,
+        description="Create and log a development admin key when no key exists; "
+        "unset: on for SQLite (the embedded one-machine setup), off for PostgreSQL.",
     )
     csat_secret: SecretStr | None = Field(
         None, description="HMAC key for CSAT rating links (>= 16 chars); random per start if unset."
@@ -84,6 +86,10 @@ class RouterSettings(ServiceSettings):
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.state_dir / 'router.db'}"
         return self
+
+    @property
+    def creates_dev_key(self) -> bool:
+        return self.is_sqlite if self.dev_mode is None else self.dev_mode
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,0 +1,25 @@
+"""``python -m services.router``: the REST API, consumer, relay and scheduler in one process."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from libs.common.logging import configure_logging
+from services.router.app import create_app
+from services.router.settings import RouterSettings
+
+
+def main() -> None:
+    settings = RouterSettings()
+    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Dependency aliases: the runtime context and the caller's API key."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
+
+from services.router.service.api_keys import Role, authenticate, role_allows
+from services.router.service.context import RouterContext
+from services.router.store.models import ApiKey
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="omnidesk API key")
+
+
+def get_context(request: Request) -> RouterContext:
+    runtime = request.app.state.runtime
+    if runtime is None or runtime.ctx is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "router is starting")
+    return runtime.ctx
+
+
+ContextDep = Annotated[RouterContext, Depends(get_context)]
+
+
+def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
+    async def check(ctx: ContextDep, key: str | None = Security(api_key_header)) -> ApiKey:
+        if not key:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "X-API-Key header required")
+        found = await authenticate(ctx, key)
+        if found is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
+        if not role_allows(Role(found.role), role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {role} role")
+        return found
+
+    return check
+
+
+AgentKey = Annotated[ApiKey, Depends(require(Role.AGENT))]
+SupervisorKey = Annotated[ApiKey, Depends(require(Role.SUPERVISOR))]
+AdminKey = Annotated[ApiKey, Depends(require(Role.ADMIN))]
+
+
+def caller_name(key: ApiKey) -> str:
+    return key.agent_id or f"{key.role}:{key.name}"

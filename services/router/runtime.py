@@ -1,0 +1,131 @@
+"""The running router: store, Kafka producer, consumer, outbox relay and scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from libs.common.health import ReadinessCheck
+from libs.common.kafka.producer import EventProducer
+from services.router.bootstrap import build_context, open_store
+from services.router.consumer import BatchingConsumerRunner, build_consumer
+from services.router.relay import OutboxRelay
+from services.router.scheduler import Scheduler
+from services.router.service.agents import seed_agents
+from services.router.service.api_keys import Role, create_api_key, key_count
+from services.router.service.context import Clock, RouterContext, system_clock
+from services.router.settings import RouterSettings
+from services.router.store.engine import ping
+
+log = logging.getLogger(__name__)
+
+
+class RouterRuntime:
+    def __init__(
+        self,
+        settings: RouterSettings,
+        *,
+        clock: Clock = system_clock,
+        run_consumer: bool = True,
+        run_scheduler: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._run_consumer = run_consumer
+        self._run_scheduler = run_scheduler
+        self.engine: AsyncEngine | None = None
+        self.ctx: RouterContext | None = None
+        self.producer: EventProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.scheduler: Scheduler | None = None
+        self.consumer: BatchingConsumerRunner | None = None
+        self.dev_admin_key: str | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.engine = await open_store(settings)
+        wake = asyncio.Event()
+        self.ctx = build_context(settings, self.engine, clock=self._clock, on_commit=wake.set)
+        await seed_agents(self.ctx)
+        await self._bootstrap_keys()
+        self.producer = EventProducer(settings.kafka, client_id="router")
+        await self.producer.start()
+        self.relay = OutboxRelay(
+            self.ctx.uow,
+            self.producer,
+            topic=settings.kafka.topics.routing,
+            batch=settings.relay_batch,
+            interval_s=settings.relay_interval_s,
+        )
+        self.relay.wake = wake
+        self._spawn(self.relay.run(self._stop), "relay")
+        if self._run_scheduler:
+            self.scheduler = Scheduler(
+                self.ctx, interval_s=settings.scheduler_interval_s, batch=settings.scheduler_batch
+            )
+            self._spawn(self.scheduler.run(self._stop), "scheduler")
+        if self._run_consumer:
+            self.consumer = build_consumer(
+                settings.kafka,
+                self.ctx,
+                self.producer,
+                group_id=settings.consumer_group,
+                max_batch=settings.consumer_max_batch,
+            )
+            self._spawn(self.consumer.run(self._stop), "consumer")
+        log.info("router started (%s)", "SQLite" if settings.is_sqlite else "PostgreSQL")
+
+    def _spawn(self, coro, name: str) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(coro, name=f"router-{name}")
+        task.add_done_callback(self._on_task_done)
+        self._tasks.append(task)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped: %r", task.get_name(), task.exception())
+
+    async def _bootstrap_keys(self) -> None:
+        assert self.ctx is not None
+        configured = self.settings.bootstrap_admin_key
+        if configured is not None:
+            await create_api_key(
+                self.ctx, role=Role.ADMIN, name="bootstrap", key=configured.get_secret_value()
+            )
+        elif self.settings.creates_dev_key and await key_count(self.ctx) == 0:
+            self.dev_admin_key = await create_api_key(self.ctx, role=Role.ADMIN, name="dev")
+            log.warning(
+                "DEV ADMIN API KEY (development only, shown once): %s  "
+                "— send it as the X-API-Key header; set ROUTER_BOOTSTRAP_ADMIN_KEY in production",
+                self.dev_admin_key,
+            )
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.consumer is not None:
+            self.consumer.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 15)
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    def readiness_checks(self) -> Mapping[str, ReadinessCheck]:
+        checks: dict[str, ReadinessCheck] = {}
+        if self.engine is not None:
+            engine = self.engine
+            checks["database"] = lambda: ping(engine)
+        if self.producer is not None:
+            checks["kafka"] = self.producer.ready
+        return checks or {"starting": _not_ready}
+
+
+async def _not_ready() -> bool:
+    return False

@@ -1,0 +1,72 @@
+"""API keys: random tokens, stored as SHA-256 hashes, with a role."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from enum import StrEnum
+
+from services.router.service.context import RouterContext
+from services.router.store.models import ApiKey
+
+KEY_PREFIX = "odk_"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+ROLE_RANK = {Role.AGENT: 0, Role.SUPERVISOR: 1, Role.ADMIN: 2}
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is safe (no dictionary to guess from).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def role_allows(have: Role, need: Role) -> bool:
+    return ROLE_RANK[have] >= ROLE_RANK[need]
+
+
+async def create_api_key(
+    ctx: RouterContext,
+    *,
+    role: Role,
+    name: str,
+    agent_id: str | None = None,
+    key: str | None = None,
+) -> str:
+    """Store a key (a new random one unless given) and return it in clear, once."""
+    key = key or new_key()
+    async with ctx.uow() as uow:
+        if await uow.api_keys.by_hash(hash_key(key)) is None:
+            uow.api_keys.add(
+                ApiKey(
+                    id=str(uuid.uuid4()),
+                    key_hash=hash_key(key),
+                    role=role.value,
+                    name=name,
+                    agent_id=agent_id,
+                    created_at=ctx.clock(),
+                    revoked_at=None,
+                )
+            )
+            await uow.commit()
+    return key
+
+
+async def authenticate(ctx: RouterContext, key: str) -> ApiKey | None:
+    async with ctx.uow.reader() as uow:
+        return await uow.api_keys.by_hash(hash_key(key))
+
+
+async def key_count(ctx: RouterContext) -> int:
+    async with ctx.uow.reader() as uow:
+        return await uow.api_keys.count()
