@@ -23,7 +23,7 @@ def known_variables() -> set[str]:
 def compose_variables() -> set[str]:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     names: set[str] = set()
-    for name, service in compose["services"].items():
+    for service in compose["services"].values():
         if service.get("image", "").startswith("${OMNIDESK_IMAGE"):
             names.update(service.get("environment", {}))
     return names
