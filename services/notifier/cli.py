@@ -12,7 +12,8 @@ app = typer.Typer(help="Notifier: mail and webhooks for routing events.", no_arg
 @app.command("render")
 def render(
     event_type: str = typer.Argument(
-        ..., help="CloudEvents type (support.conversation.opened) or its end (opened, reply.requested)."
+        ...,
+        help="CloudEvents type (support.conversation.opened) or its end (opened, reply.requested).",
     ),
     locale: str = typer.Option("en", "--locale", "-l", help="Language of the conversation."),
     html: bool = typer.Option(False, "--html", help="Also print the HTML part."),

@@ -101,7 +101,7 @@ def angle_id(message_id: str) -> str:
 
 
 def subject_with_token(subject: str, reference: str) -> str:
-    token = f"[#{reference}]"
+    token = f"[#{header_safe(reference)}]"
     clean = header_safe(subject)
     return clean if token in clean else f"{token} {clean}".strip()
 

@@ -1,0 +1,146 @@
+"""Message building: headers, threading, encodings, injection safety."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime
+from email import policy
+
+import pytest
+
+from services.notifier.mail import (
+    InvalidAddress,
+    MailIdentity,
+    MailMeta,
+    Threading,
+    build_mail,
+    customer_threading,
+    header_safe,
+    staff_threading,
+    subject_with_token,
+)
+from services.notifier.rendering import Rendered
+
+IDENTITY = MailIdentity("support@desk.example", "고객지원팀", "desk.example")
+NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
+
+
+def meta(**overrides) -> MailMeta:
+    values = {
+        "event_id": "ev-1",
+        "reference": "C-1234",
+        "template": "customer_ack",
+        "locale": "ko",
+        "recipient": "minjun@example.kr",
+        "recipient_name": "김민준",
+        "auto_submitted": "auto-replied",
+        "threading": customer_threading(
+            reference="C-1234",
+            domain="desk.example",
+            parent="abc@mail.example.kr",
+            chain=["first@mail.example.kr"],
+        ),
+        "date": NOW,
+    }
+    return MailMeta(**(values | overrides))
+
+
+RENDERED = Rendered(
+    subject="문의가 접수되었습니다: 출금이 안 됩니다",
+    text="안녕하세요, 김민준님.\n접수 번호는 C-1234 입니다.\n",
+    html="<p>안녕하세요, <strong>김민준</strong>님.</p>",
+)
+
+
+def parsed(mail) -> email.message.EmailMessage:
+    return email.message_from_bytes(mail.message.as_bytes(), policy=policy.default)
+
+
+def test_korean_subject_and_body_survive_the_wire_format():
+    mail = build_mail(IDENTITY, meta(), RENDERED)
+    raw = mail.message.as_bytes()
+    assert raw.isascii(), "RFC 2047 headers and base64/QP bodies keep the wire 7-bit"
+    message = parsed(mail)
+    assert message["Subject"] == "[#C-1234] 문의가 접수되었습니다: 출금이 안 됩니다"
+    text = message.get_body(("plain",)).get_content()
+    assert text.replace("\r\n", "\n") == RENDERED.text  # policy.SMTP: CRLF line ends
+    assert "<strong>김민준</strong>" in message.get_body(("html",)).get_content()
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["To"].addresses[0].display_name == "김민준"
+    assert message["From"].addresses[0].addr_spec == "support@desk.example"
+    assert message["Content-Language"] == "ko"
+
+
+def test_message_id_is_ours_deterministic_and_carries_the_conversation_token():
+    first = build_mail(IDENTITY, meta(), RENDERED)
+    again = build_mail(IDENTITY, meta(), RENDERED)
+    other = build_mail(IDENTITY, meta(template="customer_csat"), RENDERED)
+    assert first.message_id == again.message_id != other.message_id
+    assert first.message_id.startswith("<omnidesk.C-1234.")
+    assert first.message_id.endswith("@desk.example>")
+    assert parsed(first)["Message-ID"] == first.message_id
+
+
+def test_customer_mail_threads_into_the_customers_thread():
+    message = parsed(build_mail(IDENTITY, meta(), RENDERED))
+    assert message["In-Reply-To"] == "<abc@mail.example.kr>"
+    assert message["References"].split() == [
+        "<omnidesk.C-1234@desk.example>",
+        "<first@mail.example.kr>",
+        "<abc@mail.example.kr>",
+    ]
+    assert message["Auto-Submitted"] == "auto-replied"
+    assert message["X-Auto-Response-Suppress"] == "All"
+
+
+def test_person_written_mail_has_no_auto_submitted():
+    message = parsed(build_mail(IDENTITY, meta(auto_submitted=None), RENDERED))
+    assert message["Auto-Submitted"] is None
+
+
+def test_staff_mail_references_the_conversation_only():
+    threading = staff_threading(reference="C-1234", domain="desk.example")
+    message = parsed(build_mail(IDENTITY, meta(threading=threading), RENDERED))
+    assert message["In-Reply-To"] is None
+    assert message["References"] == "<omnidesk.C-1234@desk.example>"
+
+
+def test_header_injection_from_data_is_neutralised():
+    evil = Rendered(subject="hello\r\nBcc: victim@evil.example", text="x", html=None)
+    mail = build_mail(
+        IDENTITY,
+        meta(recipient_name="Kim\r\nBcc: other@evil.example", reference="C-1\nX-Evil: 1"),
+        evil,
+    )
+    raw = mail.message.as_bytes()
+    message = parsed(mail)
+    assert b"\r\nBcc:" not in raw and b"\r\nX-Evil:" not in raw
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert message["Subject"].endswith("hello Bcc: victim@evil.example")
+    assert message.get_content_type() == "text/plain"  # no HTML part when none rendered
+
+
+@pytest.mark.parametrize("address", ["a@b.example\r\nBcc: x@y", "not-an-address", ""])
+def test_invalid_recipient_is_refused(address):
+    with pytest.raises(InvalidAddress):
+        build_mail(IDENTITY, meta(recipient=address), RENDERED)
+
+
+def test_subject_token_added_once():
+    assert subject_with_token("Re: hi", "C-9") == "[#C-9] Re: hi"
+    assert subject_with_token("Re: [#C-9] hi", "C-9") == "Re: [#C-9] hi"
+
+
+def test_header_safe_removes_control_characters():
+    assert header_safe("a\r\nb\tc\x00d") == "a b c d"
+
+
+def test_long_reference_chains_are_trimmed_keeping_the_first_and_latest():
+    chain = [f"m{i}@x" for i in range(40)]
+    threading = customer_threading(
+        reference="C-1", domain="d.example", parent="last@x", chain=chain
+    )
+    assert len(threading.references) == 20
+    assert threading.references[0] == "<omnidesk.C-1@d.example>"
+    assert threading.references[-1] == "<last@x>"
+    assert isinstance(threading, Threading)
