@@ -1,0 +1,144 @@
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from libs.common.events.routing import SlaMetric
+from services.router.domain.policies import CalendarConfig, build_calendar
+from services.router.domain.sla import (
+    BusinessCalendar,
+    CalendarError,
+    SlaTargets,
+    add_business_minutes,
+    business_minutes_between,
+    clock_due,
+    describe_hours,
+    parse_interval,
+)
+
+WEEKDAYS_9_18 = {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+
+
+def calendar(zone: str, country: str | None) -> BusinessCalendar:
+    config = CalendarConfig(
+        timezone=zone, hours=WEEKDAYS_9_18, holidays={"country": country} if country else None
+    )
+    return build_calendar(zone, config)
+
+
+SEOUL = calendar("Asia/Seoul", "KR")
+NEW_YORK = calendar("America/New_York", "US")
+BERLIN = calendar("Europe/Berlin", "DE")
+KST = ZoneInfo("Asia/Seoul")
+
+
+def kst(y, m, d, hh, mm=0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=KST)
+
+
+def test_inside_business_hours_is_plain_addition():
+    assert add_business_minutes(SEOUL, kst(2026, 3, 4, 10), 30) == kst(2026, 3, 4, 10, 30)
+
+
+def test_friday_evening_rolls_to_monday_morning():
+    # Fri 17:50 KST + 30 business minutes = Mon 09:20 KST
+    assert add_business_minutes(SEOUL, kst(2026, 3, 6, 17, 50), 30) == kst(2026, 3, 9, 9, 20)
+
+
+def test_korean_holidays_are_skipped():
+    # Chuseok 2026: Sep 24-26 (Thu-Sat); Wed 17:45 + 30 min → Mon Sep 28 09:15
+    assert add_business_minutes(SEOUL, kst(2026, 9, 23, 17, 45), 30) == kst(2026, 9, 28, 9, 15)
+    # Seollal 2026: Feb 16-18; Fri Feb 13 17:30 + 60 → Thu Feb 19 09:30
+    assert add_business_minutes(SEOUL, kst(2026, 2, 13, 17, 30), 60) == kst(2026, 2, 19, 9, 30)
+
+
+def test_new_york_across_spring_forward():
+    ny = ZoneInfo("America/New_York")
+    start = datetime(2026, 3, 6, 17, 30, tzinfo=ny)  # Friday EST
+    due = add_business_minutes(NEW_YORK, start, 60)
+    assert due == datetime(2026, 3, 9, 9, 30, tzinfo=ny)  # Monday EDT
+    assert due.astimezone(UTC).hour == 13  # 09:30 EDT = 13:30 UTC
+
+
+def test_berlin_across_autumn_back_and_german_unity_day():
+    berlin = ZoneInfo("Europe/Berlin")
+    # Fri Oct 2 2026 17:00 + 120 min; Oct 3 is a Saturday anyway; DST ends Oct 25
+    start = datetime(2026, 10, 23, 17, 0, tzinfo=berlin)
+    assert add_business_minutes(BERLIN, start, 120) == datetime(2026, 10, 26, 10, 0, tzinfo=berlin)
+
+
+def test_business_minutes_between_inverts_addition():
+    start = kst(2026, 3, 6, 17, 0)
+    end = add_business_minutes(SEOUL, start, 240)
+    assert business_minutes_between(SEOUL, start, end) == pytest.approx(240)
+
+
+def test_always_open_and_midnight_intervals():
+    always = BusinessCalendar("always", "Asia/Seoul", always_open=True)
+    start = kst(2026, 3, 7, 23, 50)
+    assert add_business_minutes(always, start, 30) == start + timedelta(minutes=30)
+    assert parse_interval("22:00-24:00") == (time(22), time(0))
+    with pytest.raises(CalendarError):
+        parse_interval("18:00-09:00")
+
+
+def test_calendar_without_hours_is_refused():
+    empty = BusinessCalendar("closed", "UTC", weekly={})
+    with pytest.raises(CalendarError):
+        add_business_minutes(empty, datetime(2026, 1, 1, tzinfo=UTC), 1)
+
+
+def test_clock_due_with_warning_and_pause():
+    targets = SlaTargets(30, 60, 600, warning_fraction=0.8)
+    due = clock_due(SEOUL, targets, SlaMetric.FIRST_RESPONSE, started_at=kst(2026, 3, 4, 10))
+    assert due.warning_at == kst(2026, 3, 4, 10, 24) and due.breach_at == kst(2026, 3, 4, 10, 30)
+    resumed = clock_due(
+        SEOUL, targets, SlaMetric.RESOLUTION, started_at=kst(2026, 3, 4, 10), elapsed_minutes=500
+    )
+    assert resumed.warning_at is None  # 80% already used before the pause
+    assert resumed.breach_at == kst(2026, 3, 4, 11, 40)
+    assert (
+        clock_due(
+            SEOUL,
+            SlaTargets(30, None, None),
+            SlaMetric.NEXT_RESPONSE,
+            started_at=kst(2026, 3, 4, 10),
+        )
+        is None
+    )
+
+
+def test_describe_hours():
+    assert describe_hours(SEOUL) == "Mon-Fri 09:00-18:00 Asia/Seoul"
+
+
+instants = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 1), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cal=st.sampled_from([SEOUL, NEW_YORK, BERLIN]),
+    start=instants,
+    minutes=st.integers(1, 3 * 9 * 60),
+)
+def test_due_times_respect_business_hours_and_holidays(cal, start, minutes):
+    due = add_business_minutes(cal, start, minutes)
+    local = due.astimezone(cal.zone)
+    assert due > start
+    # the due instant lies in (or closes) an open interval on a working day
+    assert local.weekday() < 5 and not cal.is_holiday(local.date())
+    assert time(9) < local.time() <= time(18) or cal.is_open(due)
+    # exactly `minutes` of open time lie between start and due
+    assert business_minutes_between(cal, start, due) == pytest.approx(minutes, abs=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(start=instants, minutes=st.integers(1, 2000))
+def test_seoul_has_no_dst_so_local_arithmetic_agrees_inside_a_day(start, minutes):
+    due = add_business_minutes(SEOUL, start, minutes)
+    assert due.astimezone(KST).utcoffset() == timedelta(hours=9)
+    assert date(2025, 1, 1) <= due.date()
