@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from services.notifier.rendering import Rendered
 #: References headers grow with every reply; keep the first and the most recent ids.
 MAX_REFERENCES = 20
 
+_SUBJECT_CHUNK_BYTES = 39  # 52 base64 chars: "Subject: " + word stays under 78
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
 
@@ -126,7 +128,7 @@ def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> Ou
     message["From"] = _address(identity.from_name, identity.from_address)
     message["To"] = _address(meta.recipient_name, meta.recipient)
     message["Reply-To"] = _address(identity.from_name, identity.from_address)
-    message["Subject"] = subject_with_token(rendered.subject, meta.reference)
+    _set_subject(message, subject_with_token(rendered.subject, meta.reference))
     message["Date"] = format_datetime(meta.date)
     message["Message-ID"] = message_id
     _set_threading(message, meta.threading)
@@ -136,6 +138,35 @@ def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> Ou
     _set_body(message, rendered)  # clears Content-* headers, so those come after
     message["Content-Language"] = header_safe(meta.locale)
     return OutgoingMail(message, identity.from_address, meta.recipient, message_id)
+
+
+def encode_subject(subject: str) -> str:
+    """RFC 2047 encoded-words that keep every space *inside* a word.
+
+    The standard folder can drop a space that falls between two encoded-words
+    (decoders ignore whitespace there), e.g. "나요? (출금" arrives as "나요?(출금".
+    Each encoded-word here carries at most 39 UTF-8 bytes (a 64-character word)
+    and never splits a character; lines are joined by folding whitespace.
+    """
+    if subject.isascii():
+        return subject
+    words, chunk = [], ""
+    for char in subject:
+        if len((chunk + char).encode()) > _SUBJECT_CHUNK_BYTES:
+            words.append(chunk)
+            chunk = ""
+        chunk += char
+    words.append(chunk)
+    return "\n ".join(f"=?utf-8?b?{_b64(word)}?=" for word in words if word)
+
+
+def _set_subject(message: EmailMessage, subject: str) -> None:
+    # set_raw: already encoded and folded by us; the policy emits short lines verbatim.
+    message.set_raw("Subject", encode_subject(subject))
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
 
 
 def _set_threading(message: EmailMessage, threading: Threading) -> None:

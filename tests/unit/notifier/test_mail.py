@@ -144,3 +144,19 @@ def test_long_reference_chains_are_trimmed_keeping_the_first_and_latest():
     assert threading.references[0] == "<omnidesk.C-1@d.example>"
     assert threading.references[-1] == "<last@x>"
     assert isinstance(threading, Threading)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "상담은 만족스러우셨나요? (출금이 안 됩니다)",  # the stdlib folder drops this space
+        "문의가 접수되었습니다: 출금이 안 됩니다 " * 4,
+        "ascii only subject",
+        "x " * 60 + "한",
+    ],
+)
+def test_subject_spaces_survive_encoding_and_lines_stay_short(subject):
+    mail = build_mail(IDENTITY, meta(), Rendered(subject=subject, text="x", html=None))
+    raw = mail.message.as_bytes()
+    assert parsed(mail)["Subject"] == "[#C-1234] " + " ".join(subject.split())
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
