@@ -40,6 +40,8 @@ def create_app(
         lifespan=_lifespan(runtime, producer),
     )
     app.state.phone_log = runtime
+    if producer is not None:
+        runtime.attach(producer)
     install_error_handlers(app)
     app.add_exception_handler(PayloadError, _on_payload_error)
     app.include_router(health_router(runtime.readiness_checks))
@@ -50,8 +52,7 @@ def create_app(
 def _lifespan(runtime: PhoneLogRuntime, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if injected is not None:
-            runtime.attach(injected)
+        if injected is not None:  # attached at build time; nothing to connect
             yield
             return
         producer = _producer(runtime.settings)

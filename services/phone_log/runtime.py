@@ -48,6 +48,7 @@ class PhoneLogRuntime:
             producer,
             topic=self.settings.kafka.topics.interactions,
             retry_after_s=self.settings.retry_after_s,
+            deadline_s=self.settings.ack_deadline_s,
             max_in_flight=self.settings.max_in_flight,
         )
         return self.publisher

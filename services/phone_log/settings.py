@@ -43,6 +43,12 @@ class PhoneLogSettings(ServiceSettings):
     retry_after_s: int = Field(
         5, ge=1, description="Retry-After of a 503 while Kafka does not acknowledge."
     )
+    ack_deadline_s: float | None = Field(
+        None,
+        gt=0,
+        description="Answer 503 if Kafka has not acknowledged within this many seconds "
+        "(tighter than KAFKA_SEND_TIMEOUT_S; Twilio gives up after 15 s).",
+    )
     max_in_flight: int = Field(
         10_000, ge=1, description="Requests waiting for Kafka before new ones get 503 at once."
     )
