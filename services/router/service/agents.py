@@ -80,6 +80,7 @@ async def update_agent(
 async def set_agent_status(ctx: RouterContext, agent_id: str, status: AgentStatus) -> Agent:
     now = ctx.clock()
     async with ctx.uow() as uow:
+        await uow.serialise_assignment()
         agent = await uow.agents.get(agent_id, lock=True)
         if agent is None:
             raise NotFound(f"agent {agent_id}")

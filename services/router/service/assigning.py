@@ -116,6 +116,7 @@ async def drain_queues(ctx: RouterContext, *, reason: str) -> int:
     """Assign waiting conversations while capacity allows: priority, then age."""
     now = ctx.clock()
     async with ctx.uow() as uow:
+        await uow.serialise_assignment()
         agents, states = await available_agents(uow)
         if not agents:
             return 0

@@ -71,6 +71,7 @@ async def transfer(
         raise ValueError(f"unknown queue {to_queue}")
     now = ctx.clock()
     async with ctx.uow() as uow:
+        await uow.serialise_assignment()
         conversation = await _load(uow, conversation_id)
         if conversation.status == ConversationStatus.RESOLVED:
             raise InvalidTransition("cannot transfer a resolved conversation")
@@ -148,6 +149,7 @@ async def resolve(ctx: RouterContext, conversation_id: str, *, by: str) -> Conve
 async def reopen(ctx: RouterContext, conversation_id: str, *, by: str) -> Conversation:
     now = ctx.clock()
     async with ctx.uow() as uow:
+        await uow.serialise_assignment()
         conversation = await _load(uow, conversation_id)
         conversation.status = next_status(
             ConversationStatus(conversation.status), LifecycleTrigger.REOPEN

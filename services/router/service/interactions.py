@@ -52,6 +52,7 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
     """Route a batch in one transaction; duplicates (by event id) are skipped."""
     now = ctx.clock()
     async with ctx.uow() as uow:
+        await uow.serialise_assignment()
         done = await uow.interactions.known(i.event_id for i in batch)
         routed = 0
         for item in batch:

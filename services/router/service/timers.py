@@ -30,6 +30,7 @@ async def fire_due_timers(ctx: RouterContext, *, limit: int = 200) -> int:
     """Fire timers due by ``ctx.clock()``; each exactly once (claimed in the same transaction)."""
     now = ctx.clock()
     async with ctx.uow() as uow:
+        await uow.serialise_assignment()
         fired = 0
         for timer in await uow.timers.due(now, limit=limit):
             if not await uow.timers.claim(timer.id, now):

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from types import TracebackType
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.router.store.outbox import OutboxWriter
@@ -23,6 +24,8 @@ from services.router.store.repositories import (
     InteractionRepository,
     TimerRepository,
 )
+
+ASSIGNMENT_LOCK = 7226459
 
 
 class UnitOfWork:
@@ -81,6 +84,18 @@ class UnitOfWork:
     def _release(self) -> None:
         if self._write_lock is not None and self._write_lock.locked():
             self._write_lock.release()
+
+    async def serialise_assignment(self) -> None:
+        """Call first in a transaction that may assign (PostgreSQL, several replicas).
+
+        Assignment reads every online agent's load; taking this advisory lock before
+        any row lock gives all such transactions one lock order (no deadlocks) and
+        keeps capacity exact across replicas. SQLite is already serialised.
+        """
+        if self.postgres:
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGNMENT_LOCK}
+            )
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -47,16 +47,28 @@ def stream(start: int, count: int) -> list[Published]:
         customer = n % 40
         if n % 2:
             interaction = Interaction(
-                channel=Channel.EMAIL, provider="imap", integration="support", occurred_at=at,
-                received_at=at, customer=CustomerIdentity(email=f"c{customer}@example.com"),
-                subject=f"question {customer}", body=MessageBody(text=f"message {n}"),
-                thread=ThreadHints(message_id=f"m{n}@c{customer}", references=[f"m{n - 80}@c{customer}"]),
+                channel=Channel.EMAIL,
+                provider="imap",
+                integration="support",
+                occurred_at=at,
+                received_at=at,
+                customer=CustomerIdentity(email=f"c{customer}@example.com"),
+                subject=f"question {customer}",
+                body=MessageBody(text=f"message {n}"),
+                thread=ThreadHints(
+                    message_id=f"m{n}@c{customer}", references=[f"m{n - 80}@c{customer}"]
+                ),
             )
         else:
             interaction = Interaction(
-                channel=Channel.CHAT, provider="telegram", integration="tg", occurred_at=at,
-                received_at=at, customer=CustomerIdentity(handle=f"telegram:{customer}"),
-                body=MessageBody(text=f"채팅 {n}"), thread=ThreadHints(provider_thread_id=str(customer)),
+                channel=Channel.CHAT,
+                provider="telegram",
+                integration="tg",
+                occurred_at=at,
+                received_at=at,
+                customer=CustomerIdentity(handle=f"telegram:{customer}"),
+                body=MessageBody(text=f"채팅 {n}"),
+                thread=ThreadHints(provider_thread_id=str(customer)),
             )
         items.append(published(interaction, event_id=f"crash-{n}"))
     return items
@@ -85,8 +97,12 @@ def router_env(settings: RouterSettings) -> dict[str, str]:
 
 async def start_router(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.router", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "services.router",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
 
 
@@ -98,7 +114,9 @@ async def outbox_state(url: str) -> tuple[set[str], int, int]:
             unsent = await connection.scalar(
                 select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))
             )
-            interactions = await connection.scalar(select(func.count()).select_from(InteractionRecord))
+            interactions = await connection.scalar(
+                select(func.count()).select_from(InteractionRecord)
+            )
     finally:
         await engine.dispose()
     return ids, int(unsent or 0), int(interactions or 0)
