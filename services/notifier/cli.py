@@ -20,32 +20,22 @@ def render(
 ) -> None:
     """Preview what a sample event of EVENT_TYPE sends (subject, headers, text)."""
     from services.notifier.decisions import plan_notifications
+    from services.notifier.handler import notice_context
     from services.notifier.main import build_renderer, handler_config
-    from services.notifier.rendering import template_context
     from services.notifier.samples import sample_events, snapshot
     from services.notifier.settings import NotifierSettings
 
     settings = NotifierSettings()
-    events = sample_events(snapshot(language=locale))
-    event = _pick(events, event_type)
-    plan = plan_notifications(event, handler_config(settings).plan)
+    config = handler_config(settings)
+    event = _pick(sample_events(snapshot(language=locale)), event_type)
+    plan = plan_notifications(event, config.plan)
     renderer = build_renderer(settings)
     if not plan.mails:
         typer.echo(f"{event.ce_type}: no mail (webhooks: {len(plan.webhooks)})")
     for notice in plan.mails:
-        context = template_context(
-            event, recipient_name=notice.recipient_name, brand=settings.from_name
+        rendered = renderer.render(
+            notice.template, notice.locale, notice_context(event, notice, config)
         )
-        if notice.template == "customer_csat":
-            from services.notifier.csat import rating_links
-
-            context["rating_links"] = rating_links(
-                settings.csat_base_url,
-                settings.csat_signing_secret.get_secret_value(),
-                event.conversation.conversation_id,
-                getattr(event, "csat_token", None),
-            )
-        rendered = renderer.render(notice.template, notice.locale, context)
         typer.echo(f"=== {notice.template} [{notice.locale}] to {notice.recipient}")
         typer.echo(f"Auto-Submitted: {notice.auto_submitted or '(none: written by a person)'}")
         typer.echo(f"Subject: [#{event.conversation.reference}] {rendered.subject}\n")

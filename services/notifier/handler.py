@@ -72,7 +72,15 @@ from services.notifier.mail import (
     staff_threading,
 )
 from services.notifier.rendering import Renderer, RenderError, slack_escape, template_context
-from services.notifier.sentlog import ClaimResult, SendInfo, SendKey, SentLog, Status, wait_until
+from services.notifier.sentlog import (
+    ClaimResult,
+    SendInfo,
+    SendKey,
+    SentLog,
+    SentRecord,
+    Status,
+    wait_until,
+)
 from services.notifier.settings import WebhookKind, WebhookTarget
 from services.notifier.webhooks import WebhookRequest, signed_json_request, slack_request
 
@@ -196,49 +204,52 @@ class NotificationHandler:
     async def _record_suppression(
         self, event_id: str, event: RoutingEvent, suppression: Suppression
     ) -> None:
-        job = _job(event_id, event, suppression.recipient, suppression.template, "smtp")
+        job = job_for(event_id, event, suppression.recipient, suppression.template, "smtp")
         info = SendInfo(
             event.ce_type, event.conversation.conversation_id, "smtp", suppression.locale
         )
-        await self._log.record_suppressed(job.key, info, reason=suppression.reason, now=self._now())
-        await self._publish(job)
+        record = await self._log.record_suppressed(
+            job.key, info, reason=suppression.reason, now=self._now()
+        )
+        await self._publish(job, record)
 
     async def _deliver_mail(
         self, event_id: str, event: RoutingEvent, notice: MailNotice
     ) -> list[str]:
-        job = _job(event_id, event, notice.recipient, notice.template, "smtp", notice.locale)
+        job = job_for(event_id, event, notice.recipient, notice.template, "smtp", notice.locale)
         gate = self._rate_gate(job, notice) if notice.rate_limited else None
         return await self._run(job, lambda: self._send_mail(job, notice), gate)
 
     async def _deliver_webhook(
         self, event_id: str, event: RoutingEvent, notice: WebhookNotice
     ) -> list[str]:
-        job = _job(event_id, event, notice.recipient, notice.template, "webhook")
+        job = job_for(event_id, event, notice.recipient, notice.template, "webhook")
         return await self._run(job, lambda: self._send_webhook(job, notice.target), None)
 
     # --- the claim / send / record cycle ------------------------------------
 
     async def _run(self, job: Job, send: SendAttempt, gate: Gate | None) -> list[str]:
-        if not await self._claim(job):
-            await self._publish(job)  # done before: publish the recorded outcome again
+        done = await self._claim(job)
+        if done is not None:
+            await self._publish(job, done)  # handled before: publish the recorded outcome again
             return []
         reason = await gate() if gate else None
         if reason:
-            await self._log.mark_suppressed(job.key, reason=reason, now=self._now())
-            await self._publish(job)
+            record = await self._log.mark_suppressed(job.key, reason=reason, now=self._now())
+            await self._publish(job, record)
             return []
         try:
             message_id = await self._with_retries(job, send)
         except DeliveryError as exc:
-            await self._log.mark_failed(job.key, reason=str(exc), now=self._now())
-            await self._publish(job)
+            record = await self._log.mark_failed(job.key, reason=str(exc), now=self._now())
+            await self._publish(job, record)
             return [f"{job.key.template} to {job.key.recipient}: {exc}"]
-        await self._log.mark_sent(job.key, message_id=message_id, now=self._now())
-        await self._publish(job)
+        record = await self._log.mark_sent(job.key, message_id=message_id, now=self._now())
+        await self._publish(job, record)
         return []
 
-    async def _claim(self, job: Job) -> bool:
-        """True: ours to send. False: already sent or suppressed."""
+    async def _claim(self, job: Job) -> SentRecord | None:
+        """None: ours to send. A record: already sent or suppressed, as recorded."""
         claim = await self._log.claim(job.key, job.info, now=self._now())
         if claim.result is ClaimResult.BUSY:
             # Another sender holds a fresh claim: wait its lease out, then ask again.
@@ -247,7 +258,7 @@ class NotificationHandler:
             claim = await self._log.claim(job.key, job.info, now=self._now())
             if claim.result is ClaimResult.BUSY:
                 raise TransientDeliveryError(f"{job.key} is being sent by another notifier")
-        return claim.result is ClaimResult.CLAIMED
+        return claim.record if claim.result is ClaimResult.DONE else None
 
     async def _with_retries(self, job: Job, send: SendAttempt) -> str:
         retry = self._config.retry
@@ -309,12 +320,17 @@ class NotificationHandler:
         await self._smtp.send(mail)
         return mail.message_id
 
+    def compose(self, event_id: str, event: RoutingEvent, notice: MailNotice) -> OutgoingMail:
+        """The mail this notice sends (also used by previews and the benchmark)."""
+        return self._compose(
+            job_for(event_id, event, notice.recipient, notice.template, "smtp"), notice
+        )
+
     def _compose(self, job: Job, notice: MailNotice) -> OutgoingMail:
         event = job.event
         try:
-            rendered = self._renderer.render(
-                notice.template, notice.locale, self._context(job, notice)
-            )
+            context = notice_context(event, notice, self._config)
+            rendered = self._renderer.render(notice.template, notice.locale, context)
             meta = MailMeta(
                 event_id=job.event_id,
                 reference=event.conversation.reference,
@@ -329,23 +345,6 @@ class NotificationHandler:
             return build_mail(self._config.identity, meta, rendered)
         except (RenderError, InvalidAddress) as exc:
             raise PermanentDeliveryError(str(exc)) from exc
-
-    def _context(self, job: Job, notice: MailNotice) -> dict[str, object]:
-        event = job.event
-        links = None
-        if isinstance(event, ConversationResolved):
-            links = rating_links(
-                self._config.csat_base_url,
-                self._config.csat_secret,
-                event.conversation.conversation_id,
-                event.csat_token,
-            )
-        return template_context(
-            event,
-            recipient_name=notice.recipient_name,
-            brand=self._config.identity.from_name,
-            rating_links=links,
-        )
 
     def _threading(self, event: RoutingEvent, notice: MailNotice) -> Threading:
         conv = event.conversation
@@ -381,10 +380,9 @@ class NotificationHandler:
 
     # --- outcomes ------------------------------------------------------------
 
-    async def _publish(self, job: Job) -> None:
-        record = await self._log.get(job.key)
-        if record is None or record.status not in _OUTCOME_STATUS:
-            raise RuntimeError(f"no final sent-log record for {job.key}")
+    async def _publish(self, job: Job, record: SentRecord) -> None:
+        if record.status not in _OUTCOME_STATUS:
+            raise RuntimeError(f"sent-log record for {job.key} is not final: {record.status}")
         status = _OUTCOME_STATUS[record.status]
         outcome = NotificationOutcome(
             routing_event_id=job.event_id,
@@ -413,7 +411,27 @@ class NotificationHandler:
         )
 
 
-def _job(
+def notice_context(
+    event: RoutingEvent, notice: MailNotice, config: HandlerConfig
+) -> dict[str, object]:
+    """Template variables of one mail notice; CSAT mails get signed rating links."""
+    links = None
+    if isinstance(event, ConversationResolved):
+        links = rating_links(
+            config.csat_base_url,
+            config.csat_secret,
+            event.conversation.conversation_id,
+            event.csat_token,
+        )
+    return template_context(
+        event,
+        recipient_name=notice.recipient_name,
+        brand=config.identity.from_name,
+        rating_links=links,
+    )
+
+
+def job_for(
     event_id: str,
     event: RoutingEvent,
     recipient: str,

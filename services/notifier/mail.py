@@ -74,6 +74,7 @@ class OutgoingMail:
     sender: str
     recipient: str
     message_id: str
+    raw: bytes  # flattened once (CRLF, 7-bit): retries and pooled sends reuse it
 
 
 def header_safe(value: str) -> str:
@@ -137,7 +138,8 @@ def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> Ou
     message["X-Omnidesk-Template"] = header_safe(meta.template)
     _set_body(message, rendered)  # clears Content-* headers, so those come after
     message["Content-Language"] = header_safe(meta.locale)
-    return OutgoingMail(message, identity.from_address, meta.recipient, message_id)
+    raw = message.as_bytes()
+    return OutgoingMail(message, identity.from_address, meta.recipient, message_id, raw)
 
 
 def encode_subject(subject: str) -> str:

@@ -170,9 +170,11 @@ class SentLog:
 
     async def claim(self, key: SendKey, info: SendInfo, *, now: datetime) -> Claim:
         if await self._insert(key, info, Status.SENDING, now=now, attempts=1, claimed=True):
-            return Claim(ClaimResult.CLAIMED, await self._require(key))
-        if await self._take_over(key, now=now):
-            return Claim(ClaimResult.CLAIMED, await self._require(key))
+            fresh = SentRecord(Status.SENDING, 1, None, None, info.locale, now, now)
+            return Claim(ClaimResult.CLAIMED, fresh)
+        taken = await self._take_over(key, now=now)
+        if taken is not None:
+            return Claim(ClaimResult.CLAIMED, taken)
         record = await self._require(key)
         done = record.status.value in FINAL
         return Claim(ClaimResult.DONE if done else ClaimResult.BUSY, record)
@@ -180,9 +182,9 @@ class SentLog:
     def lease_expires_at(self, record: SentRecord) -> datetime | None:
         return record.claimed_at + self._lease if record.claimed_at else None
 
-    async def touch(self, key: SendKey, *, reason: str, now: datetime) -> None:
+    async def touch(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord:
         """Another attempt under the same claim: renew the lease, keep the last error."""
-        await self._set(
+        return await self._set(
             key,
             now,
             claimed_at=now,
@@ -190,17 +192,19 @@ class SentLog:
             attempts=sent_log.c.attempts + 1,
         )
 
-    async def mark_sent(self, key: SendKey, *, message_id: str, now: datetime) -> None:
-        await self._set(key, now, status=Status.SENT.value, message_id=message_id, reason=None)
+    async def mark_sent(self, key: SendKey, *, message_id: str, now: datetime) -> SentRecord:
+        return await self._set(
+            key, now, status=Status.SENT.value, message_id=message_id, reason=None
+        )
 
-    async def mark_retry(self, key: SendKey, *, reason: str, now: datetime) -> None:
-        await self._set(key, now, status=Status.RETRY.value, reason=reason[:2000])
+    async def mark_retry(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord:
+        return await self._set(key, now, status=Status.RETRY.value, reason=reason[:2000])
 
-    async def mark_failed(self, key: SendKey, *, reason: str, now: datetime) -> None:
-        await self._set(key, now, status=Status.FAILED.value, reason=reason[:2000])
+    async def mark_failed(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord:
+        return await self._set(key, now, status=Status.FAILED.value, reason=reason[:2000])
 
-    async def mark_suppressed(self, key: SendKey, *, reason: str, now: datetime) -> None:
-        await self._set(key, now, status=Status.SUPPRESSED.value, reason=reason[:2000])
+    async def mark_suppressed(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord:
+        return await self._set(key, now, status=Status.SUPPRESSED.value, reason=reason[:2000])
 
     async def record_suppressed(
         self, key: SendKey, info: SendInfo, *, reason: str, now: datetime
@@ -276,7 +280,7 @@ class SentLog:
             return False
         return True
 
-    async def _take_over(self, key: SendKey, *, now: datetime) -> bool:
+    async def _take_over(self, key: SendKey, *, now: datetime) -> SentRecord | None:
         stale = now - self._lease
         claimable = or_(
             sent_log.c.status.in_([Status.RETRY.value, Status.FAILED.value]),
@@ -292,13 +296,25 @@ class SentLog:
                     updated_at=now,
                     attempts=sent_log.c.attempts + 1,
                 )
+                .returning(*sent_log.c)
             )
-        return result.rowcount == 1
+            row = result.mappings().first()
+        return _record(row) if row else None
 
-    async def _set(self, key: SendKey, now: datetime, **values: Any) -> None:
+    async def _set(self, key: SendKey, now: datetime, **values: Any) -> SentRecord:
+        """Update one row and return it as stored (UPDATE … RETURNING: one round trip)."""
         values.setdefault("claimed_at", None)
         async with self._db.begin() as conn:
-            await conn.execute(update(sent_log).where(_match(key)).values(updated_at=now, **values))
+            result = await conn.execute(
+                update(sent_log)
+                .where(_match(key))
+                .values(updated_at=now, **values)
+                .returning(*sent_log.c)
+            )
+            row = result.mappings().first()
+        if row is None:
+            raise RuntimeError(f"sent-log row {key} vanished")
+        return _record(row)
 
     async def _require(self, key: SendKey) -> SentRecord:
         record = await self.get(key)
@@ -340,7 +356,11 @@ def _engine(url: str) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # One connection: SQLite has one writer anyway, and concurrent writers on
+    # separate connections would sleep in SQLite's busy handler instead of queueing.
+    engine = create_async_engine(
+        url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+    )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -348,6 +368,10 @@ def _engine(url: str) -> AsyncEngine:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    # WAL + NORMAL: a commit survives a process crash; only an OS crash or power
+    # loss can lose the last commits, and then a mail is re-sent with the same
+    # Message-ID rather than lost.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

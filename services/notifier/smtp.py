@@ -103,7 +103,7 @@ class SmtpPool:
 
     async def _send_on(self, client: aiosmtplib.SMTP, mail: OutgoingMail) -> None:
         try:
-            await client.send_message(mail.message, sender=mail.sender, recipients=[mail.recipient])
+            await client.sendmail(mail.sender, [mail.recipient], mail.raw)
         except BaseException:
             await _quit(client)
             raise
