@@ -27,6 +27,7 @@ from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events import RoutingEvent
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
+from libs.common.testing.postgres import PostgresServer, postgres_for_tests
 from libs.common.webhooks.signatures import verify_hmac_sha256
 from services.notifier.main import run
 from services.notifier.settings import NotifierSettings
@@ -120,6 +121,24 @@ def smtp_server() -> SmtpServer:
     server.start()
     yield server
     server.stop()
+
+
+# --- databases --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    with postgres_for_tests() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sentlog_url(request, tmp_path) -> str:
+    """The sent-log runs on the embedded default and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/state/sentlog.db"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
 
 
 # --- HTTP receiver ----------------------------------------------------------

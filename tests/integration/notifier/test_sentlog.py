@@ -1,7 +1,8 @@
-"""The sent-log on a real SQLite file: claims, leases, rate slots."""
+"""The sent-log on SQLite and PostgreSQL: claims, leases, rate slots, races."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +17,8 @@ INFO = SendInfo("support.conversation.opened", "conv-1", "smtp", "ko")
 
 
 @pytest.fixture
-async def sentlog(tmp_path):
-    log = SentLog(f"sqlite+aiosqlite:///{tmp_path}/state/sentlog.db", lease_s=60)
+async def sentlog(sentlog_url):
+    log = SentLog(sentlog_url, lease_s=60)
     await log.open()
     yield log
     await log.close()
@@ -68,3 +69,21 @@ async def test_rate_slot_is_one_per_sender_per_window(sentlog):
         "kim@example.kr", event_id="e3", now=much_later, cutoff=much_later - timedelta(minutes=60)
     )
     assert await sentlog.take_rate_slot("other@example.kr", event_id="e4", now=later, cutoff=None)
+
+
+async def test_concurrent_claims_of_one_notice_have_one_winner(sentlog):
+    results = await asyncio.gather(*(sentlog.claim(KEY, INFO, now=T0) for _ in range(8)))
+    winners = [r for r in results if r.result is ClaimResult.CLAIMED]
+    assert len(winners) == 1
+    assert all(r.result is ClaimResult.BUSY for r in results if r not in winners)
+
+
+async def test_concurrent_rate_slot_takers_have_one_winner(sentlog):
+    cutoff = T0 - timedelta(minutes=60)
+    taken = await asyncio.gather(
+        *(
+            sentlog.take_rate_slot("kim@example.kr", event_id=f"e{n}", now=T0, cutoff=cutoff)
+            for n in range(8)
+        )
+    )
+    assert taken.count(True) == 1

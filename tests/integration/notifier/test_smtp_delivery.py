@@ -93,3 +93,20 @@ async def test_connections_are_reused_across_mails(notifier, smtp_server):
         await handler.handle(f"ev-bulk-{n}", events["support.conversation.assigned"])
     assert len(smtp_server.to("seoyeon@desk.example")) == 12
     assert adapters.smtp.connections_opened == 1
+
+
+async def test_redelivery_sends_once_on_each_database(
+    kafka_topics, tmp_path, smtp_server, sentlog_url
+):
+    settings = notifier_settings(
+        kafka_topics, tmp_path, smtp_port=smtp_server.port, sentlog_url=sentlog_url
+    )
+    event = sample_events(snapshot(language="en"))["support.conversation.resolved"]
+    for _ in range(2):  # a redelivery, and a restarted process on the same database
+        async with open_adapters(settings) as adapters:
+            handler = build_handler(settings, adapters)
+            await handler.handle("ev-csat-1", event)
+            await handler.handle("ev-csat-1", event)
+    [mail] = smtp_server.to("minjun.kim@example.kr")
+    assert mail.message["Auto-Submitted"] == "auto-generated"
+    assert "How did we do?" in mail.message["Subject"]
