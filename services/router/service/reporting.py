@@ -118,7 +118,9 @@ async def desk_metrics(
 ) -> list[MetricsRow]:
     grouper = GROUPERS[group_by]
     async with ctx.uow.reader() as uow:
-        conversations = [c for c in await uow.conversations.all_since(since) if c.opened_at < until]
+        conversations = [
+            c for c in await uow.conversations.all_since(since) if c.opened_at <= until
+        ]
         ratings = {
             r.conversation_id: r.rating
             for r in await uow.session.scalars(

@@ -74,8 +74,8 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if not self._committed:
-                await self.session.rollback()
+            # close() rolls back anything uncommitted and detaches objects without
+            # expiring them, so read results stay usable after the block.
             await self.session.close()
         finally:
             self._session = None
