@@ -86,6 +86,9 @@ class NotifierSettings(ServiceSettings):
         False, description="Allow smtp_tls=none to a non-loopback host (e.g. a compose sink)."
     )
     smtp_validate_certs: bool = Field(True, description="Verify the relay's TLS certificate.")
+    smtp_ca_file: Path | None = Field(
+        None, description="CA bundle for the relay's certificate (default: system store)."
+    )
     smtp_user: str | None = Field(None, description="SMTP AUTH user; no AUTH when unset.")
     smtp_password: SecretStr | None = Field(None, description="SMTP AUTH password.")
     smtp_timeout_s: float = Field(15.0, gt=0, description="Connect and per-command timeout.")

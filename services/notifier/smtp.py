@@ -41,6 +41,7 @@ class SmtpConfig:
     password: str | None = None
     timeout_s: float = 15.0
     validate_certs: bool = True
+    ca_file: str | None = None
     pool_size: int = 4
 
     @classmethod
@@ -54,6 +55,7 @@ class SmtpConfig:
             password=password,
             timeout_s=settings.smtp_timeout_s,
             validate_certs=settings.smtp_validate_certs,
+            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
             pool_size=settings.smtp_pool_size,
         )
 
@@ -116,6 +118,7 @@ class SmtpPool:
             use_tls=config.tls is SmtpTls.IMPLICIT,
             start_tls=config.tls is SmtpTls.STARTTLS,  # False: never opportunistic on loopback
             validate_certs=config.validate_certs,
+            cert_bundle=config.ca_file,
             timeout=config.timeout_s,
             username=config.user,
             password=config.password,
