@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -46,8 +47,12 @@ class PhoneNumber:
         return self.e164 or (self.raw or None)
 
 
+@lru_cache(maxsize=8192)
 def parse_number(raw: str | None, region: str, *, extension_max_digits: int = 6) -> PhoneNumber:
-    """Never raises: a number we cannot read keeps its raw form and no E.164."""
+    """Never raises: a number we cannot read keeps its raw form and no E.164.
+
+    Cached: the same desk and customer numbers recur in every callback of a call.
+    """
     text = _strip_uri((raw or "").strip())
     if text.lower() in ANONYMOUS_MARKERS:
         return PhoneNumber(raw=text, anonymous=True)

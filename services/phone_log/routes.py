@@ -4,7 +4,7 @@ answer only after Kafka acknowledged (503 otherwise)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -59,8 +59,9 @@ TOKEN_HEADER = "X-Omnidesk-Token"  # noqa: S105 - a header name, not a secret
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="omnidesk phone_log"'}
 
 
-def _mark(provider: str) -> Callable[[Request], None]:
-    def mark_provider(request: Request) -> None:
+def _mark(provider: str) -> Callable[[Request], Awaitable[None]]:
+    # async: a plain `def` dependency would run in the thread pool on every request.
+    async def mark_provider(request: Request) -> None:
         request.state.webhook_provider = provider  # labels rejections by provider
 
     return mark_provider

@@ -57,7 +57,8 @@ class PhoneLogRuntime:
         return self.checks
 
 
-def get_runtime(request: Request) -> PhoneLogRuntime:
+async def get_runtime(request: Request) -> PhoneLogRuntime:
+    """async so FastAPI does not hop to a worker thread to call it."""
     return request.app.state.phone_log
 
 
