@@ -18,6 +18,8 @@ own plumbing (database, Kafka) propagate so the consumer retries the event.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +32,7 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_when_event_set,
     wait_exponential,
 )
 
@@ -94,6 +97,10 @@ _OUTCOME_STATUS = {
     Status.SUPPRESSED: NotificationStatus.SUPPRESSED,
     Status.FAILED: NotificationStatus.FAILED,
 }
+
+
+class ShuttingDown(Exception):
+    """Retries cut short by a stop: the consumer leaves the record uncommitted."""
 
 
 class MailTransport(Protocol):
@@ -173,6 +180,7 @@ class NotificationHandler:
         webhooks: WebhookTransport,
         outcomes: OutcomePublisher,
         clock: Callable[[], datetime] = utc_now,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self._config = config
         self._renderer = renderer
@@ -181,6 +189,7 @@ class NotificationHandler:
         self._webhooks = webhooks
         self._outcomes = outcomes
         self._now = clock
+        self._stopping = stopping or asyncio.Event()
 
     async def __call__(self, delivery: Delivery) -> None:
         if delivery.event is None or not isinstance(delivery.event.data, RoutingEvent):
@@ -240,13 +249,23 @@ class NotificationHandler:
             return []
         try:
             message_id = await self._with_retries(job, send)
+        except TransientDeliveryError as exc:
+            if self._stopping.is_set():
+                # Shutting down mid-retry: release the claim and leave the record
+                # uncommitted; the next consumer sends it without waiting a lease out.
+                await self._log.mark_retry(job.key, reason=str(exc), now=self._now())
+                raise ShuttingDown(str(exc)) from exc
+            return await self._record_failure(job, exc)
         except DeliveryError as exc:
-            record = await self._log.mark_failed(job.key, reason=str(exc), now=self._now())
-            await self._publish(job, record)
-            return [f"{job.key.template} to {job.key.recipient}: {exc}"]
+            return await self._record_failure(job, exc)
         record = await self._log.mark_sent(job.key, message_id=message_id, now=self._now())
         await self._publish(job, record)
         return []
+
+    async def _record_failure(self, job: Job, exc: DeliveryError) -> list[str]:
+        record = await self._log.mark_failed(job.key, reason=str(exc), now=self._now())
+        await self._publish(job, record)
+        return [f"{job.key.template} to {job.key.recipient}: {exc}"]
 
     async def _claim(self, job: Job) -> SentRecord | None:
         """None: ours to send. A record: already sent or suppressed, as recorded."""
@@ -263,13 +282,18 @@ class NotificationHandler:
     async def _with_retries(self, job: Job, send: SendAttempt) -> str:
         retry = self._config.retry
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(retry.attempts),
+            stop=stop_after_attempt(retry.attempts) | stop_when_event_set(self._stopping),
             wait=wait_exponential(multiplier=retry.initial_backoff_s, max=retry.max_backoff_s),
             retry=retry_if_exception_type(TransientDeliveryError),
             before_sleep=self._before_retry(job),
+            sleep=self._sleep_unless_stopping,
             reraise=True,
         )
         return await retrying(self._timed(job, send))
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     def _timed(self, job: Job, send: SendAttempt) -> SendAttempt:
         async def attempt() -> str:

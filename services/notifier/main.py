@@ -77,7 +77,9 @@ def build_renderer(settings: NotifierSettings) -> Renderer:
     )
 
 
-def build_handler(settings: NotifierSettings, adapters: Adapters) -> NotificationHandler:
+def build_handler(
+    settings: NotifierSettings, adapters: Adapters, stopping: asyncio.Event | None = None
+) -> NotificationHandler:
     return NotificationHandler(
         config=handler_config(settings),
         renderer=build_renderer(settings),
@@ -87,6 +89,7 @@ def build_handler(settings: NotifierSettings, adapters: Adapters) -> Notificatio
         outcomes=KafkaOutcomePublisher(
             adapters.producer, topic=settings.kafka.topics.notifications, source=settings.source
         ),
+        stopping=stopping,
     )
 
 
@@ -123,7 +126,7 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
             topics=[settings.kafka.topics.routing],
             group_id=settings.group_id,
             stage="notifier.handle",
-            handler=build_handler(settings, adapters),
+            handler=build_handler(settings, adapters, stop),
             producer=adapters.producer,
             retry=consumer_retry(settings),
             client_id=settings.service_name,

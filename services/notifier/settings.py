@@ -11,9 +11,17 @@ import ipaddress
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import SettingsConfigDict
 
 from libs.common.settings import ServiceSettings
@@ -75,6 +83,11 @@ class NotifierSettings(ServiceSettings):
     )
 
     service_name: str = Field("notifier", description="Name in logs and metrics.")
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        validation_alias=AliasChoices("NOTIFIER_LOG_FORMAT", "LOG_FORMAT", "log_format"),
+        description="json: one object per line; text for `omnidesk dev up` (LOG_FORMAT works too).",
+    )
     group_id: str = Field("omnidesk-notifier", description="Kafka consumer group.")
     source: str = Field("omnidesk/notifier", description="CloudEvents source of outcomes.")
 

@@ -7,7 +7,7 @@ import pytest
 from libs.common.events import NotificationStatus
 from services.notifier.handler import outcome_event_id
 from services.notifier.samples import sample_events, snapshot
-from services.notifier.sentlog import SendKey, SentLog
+from services.notifier.sentlog import SendKey, SentLog, Status
 
 from .conftest import (
     RecordingHandler,
@@ -125,3 +125,41 @@ async def test_permanent_smtp_failure_is_dead_lettered_not_retried(
     assert failed.status is NotificationStatus.FAILED
     assert failed.recipient == "gone@example.kr"
     assert "550" in failed.reason
+
+
+async def test_stop_during_an_outage_releases_the_claim_for_the_next_run(
+    kafka_topics, tmp_path, producer
+):
+    server = SmtpServer(free_port(), RecordingHandler())  # not listening yet
+    settings = notifier_settings(
+        kafka_topics,
+        tmp_path,
+        smtp_port=server.port,
+        send_attempts=10_000,
+        send_backoff_max_s=30,
+        claim_lease_s=600,  # the next run must not need to wait a lease out
+    )
+    watcher = SentLog(settings.resolved_sentlog_url())
+    await watcher.open()
+    key = SendKey("ev-stop-1", "stop@example.kr", "customer_ack")
+    try:
+        async with running_notifier(settings):
+            await publish_routing(
+                producer, kafka_topics, opened("C-4", "stop@example.kr"), "ev-stop-1"
+            )
+
+            async def retrying() -> bool:
+                record = await watcher.get(key)
+                return bool(record and record.attempts >= 3)
+
+            await eventually(retrying)
+        # The process stopped mid-retry (SIGTERM path): claim released, offset not committed.
+        assert (await watcher.get(key)).status is Status.RETRY
+        server.start()
+        async with running_notifier(settings):
+            await publish_routing(producer, kafka_topics, assigned("C-4"), "ev-stop-2")
+            await server.wait_for_mail_to("seoyeon@desk.example")
+    finally:
+        server.stop()
+        await watcher.close()
+    assert len(server.to("stop@example.kr")) == 1

@@ -63,3 +63,11 @@ def test_signed_webhook_needs_a_secret_and_names_are_unique():
 def test_unknown_time_zone_is_refused():
     with pytest.raises(ValidationError, match="time zone"):
         NotifierSettings(display_timezone="Mars/Olympus")
+
+
+def test_log_format_follows_dev_up(monkeypatch):
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    assert NotifierSettings().log_format == "text"
+    monkeypatch.setenv("NOTIFIER_LOG_FORMAT", "json")
+    assert NotifierSettings().log_format == "json"
+    assert NotifierSettings(log_format="text").log_format == "text"
