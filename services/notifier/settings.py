@@ -88,6 +88,7 @@ class NotifierSettings(ServiceSettings):
         validation_alias=AliasChoices("NOTIFIER_LOG_FORMAT", "LOG_FORMAT", "log_format"),
         description="json: one object per line; text for `omnidesk dev up` (LOG_FORMAT works too).",
     )
+    probe_port: int = Field(9102, ge=0, description="/healthz, /readyz, /metrics (0: off).")
     group_id: str = Field("omnidesk-notifier", description="Kafka consumer group.")
     source: str = Field("omnidesk/notifier", description="CloudEvents source of outcomes.")
 
