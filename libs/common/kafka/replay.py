@@ -10,8 +10,6 @@ in the blob store and is re-fed by the ingest service's own tools.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -19,6 +17,7 @@ from pydantic import ValidationError
 
 from libs.common.events.deadletter import DeadLetter, strip_dead_letter_headers
 from libs.common.kafka.producer import EventProducer
+from libs.common.kafka.reading import drain, read_all
 from libs.common.settings import KafkaSettings
 
 REPLAY_GROUP = "omnidesk-deadletter-replay"
@@ -46,36 +45,9 @@ def _view(record: ConsumerRecord) -> LetterView:
     return LetterView(record.partition, record.offset, letter, record.key)
 
 
-async def _drain(
-    consumer: AIOKafkaConsumer, on_record: Callable[[ConsumerRecord], object], idle_s: float
-) -> None:
-    """Read until nothing new arrives for ``idle_s`` (the topic is drained)."""
-    while True:
-        batch = await consumer.getmany(timeout_ms=int(idle_s * 1000), max_records=500)
-        if not batch:
-            return
-        for records in batch.values():
-            for record in records:
-                result = on_record(record)
-                if asyncio.iscoroutine(result):
-                    await result
-
-
 async def list_dead_letters(settings: KafkaSettings, limit: int = 100) -> list[LetterView]:
-    consumer = AIOKafkaConsumer(
-        settings.topics.deadletter,
-        **settings.client_options(),
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    views: list[LetterView] = []
-    try:
-        await _drain(consumer, lambda r: views.append(_view(r)), idle_s=2.0)
-    finally:
-        await consumer.stop()
-    return views[-limit:]
+    records = await read_all(settings, settings.topics.deadletter)
+    return [_view(record) for record in records][-limit:]
 
 
 async def replay_dead_letters(
@@ -118,7 +90,7 @@ async def replay_dead_letters(
             await consumer.commit({tp: record.offset + 1})
 
     try:
-        await _drain(consumer, replay, idle_s=2.0)
+        await drain(consumer, replay, idle_s=2.0)
     finally:
         await consumer.stop()
     return report
