@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 
 from libs.common.health import health_router
 from libs.common.kafka.producer import EventProducer
-from libs.common.webhooks import EventPublisher, MalformedPayload, install_error_handlers, reject
+from libs.common.webhooks import MalformedPayload, install_error_handlers, reject
 from services.phone_log.calls import PayloadError
 from services.phone_log.routes import webhook_router
-from services.phone_log.runtime import PhoneLogRuntime, ProducerStarter
+from services.phone_log.runtime import PhoneLogRuntime, PhoneProducer, ProducerStarter
 from services.phone_log.settings import PhoneLogSettings
 
 DESCRIPTION = """Phone-system call events to `support.interactions.v1`.
@@ -28,7 +28,7 @@ Every route answers 2xx only after Kafka acknowledged the event; 503 with
 
 
 def create_app(
-    settings: PhoneLogSettings | None = None, *, producer: EventPublisher | None = None
+    settings: PhoneLogSettings | None = None, *, producer: PhoneProducer | None = None
 ) -> FastAPI:
     """``producer`` replaces the Kafka producer (unit tests pass a plain fake)."""
     settings = settings or PhoneLogSettings()
@@ -49,7 +49,7 @@ def create_app(
     return app
 
 
-def _lifespan(runtime: PhoneLogRuntime, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
+def _lifespan(runtime: PhoneLogRuntime, injected: PhoneProducer | None):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if injected is not None:  # attached at build time; nothing to connect

@@ -1,4 +1,4 @@
-"""The one handler every route ends in: facts -> CloudEvent -> Kafka ack -> receipt."""
+"""What every route ends in: facts -> CloudEvent -> Kafka ack -> receipt."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from libs.common.cloudevents import CloudEvent
+from libs.common.events import Interaction
 from libs.common.logging import event_context
-from libs.common.webhooks import MalformedPayload, Publisher
+from libs.common.webhooks import Publisher
 from libs.common.webhooks.metrics import WEBHOOK_EVENTS
-from services.phone_log.calls import CallFacts, EventContext, build_event
+from services.phone_log.calls import CallFacts, EventContext, PayloadError, build_event
 from services.phone_log.integrations import (
     AsteriskIntegration,
     FreeswitchIntegration,
@@ -56,34 +58,35 @@ def freeswitch_line(integration: FreeswitchIntegration) -> FreeswitchLine:
     )
 
 
-async def record_call(facts: CallFacts, *, context: EventContext, publisher: Publisher) -> Receipt:
-    """Publish the call event and answer only once Kafka acknowledged it."""
+def event_for(facts: CallFacts, context: EventContext) -> CloudEvent:
+    """The CloudEvent of one callback; a model that refuses it is a malformed payload."""
     try:
-        event = build_event(facts, context)
+        return build_event(facts, context)
     except ValidationError as exc:
-        raise MalformedPayload(
-            f"call event not valid: {exc.error_count()} problem(s)",
-            provider=facts.provider,
-            integration=context.integration_id,
-        ) from None
+        raise PayloadError(f"call event not valid: {exc.error_count()} problem(s)") from None
+
+
+async def publish_call(event: CloudEvent, *, publisher: Publisher) -> Receipt:
+    """Publish the call event; return only once Kafka acknowledged it."""
     interaction = event.data
+    assert isinstance(interaction, Interaction)
     with event_context(event.id):
         published = await publisher.publish(
-            event, key=interaction.customer_key, provider=facts.provider
+            event, key=interaction.customer_key, provider=interaction.provider
         )
         outcome = "accepted" if published else "duplicate"
-        WEBHOOK_EVENTS.labels(facts.provider, outcome).inc()
+        WEBHOOK_EVENTS.labels(interaction.provider, outcome).inc()
         log.info(
             "call event %s",
             outcome,
             extra={
-                "provider": facts.provider,
-                "integration": context.integration_id,
+                "provider": interaction.provider,
+                "integration": interaction.integration,
                 "kind": event.type,
-                "call_id": facts.call_id,
+                "call_id": event.subject,
             },
         )
-    return Receipt(status=outcome, event_id=event.id, kind=interaction.kind, call_id=facts.call_id)
+    return Receipt(status=outcome, event_id=event.id, kind=interaction.kind, call_id=event.subject)
 
 
 def ignored(provider: str, call_id: str | None, detail: str) -> Receipt:

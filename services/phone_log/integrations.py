@@ -27,6 +27,7 @@ def _non_empty_secret(value: SecretStr) -> SecretStr:
 class IntegrationBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    provider: Provider
     id: str = Field(
         ...,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",

@@ -4,6 +4,7 @@ answer only after Kafka acknowledged (503 otherwise)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from libs.common.webhooks import (
     WEBHOOK_ERROR_CODES,
     BadSignature,
     BusUnavailable,
+    MalformedPayload,
     Publisher,
     error_responses,
     parse_form,
@@ -25,13 +27,15 @@ from libs.common.webhooks import (
     verify_shared_token,
     verify_twilio,
 )
-from services.phone_log.calls import EventContext
+from libs.common.webhooks.metrics import WEBHOOK_SECONDS
+from services.phone_log.calls import CallFacts, EventContext, PayloadError
 from services.phone_log.intake import (
     asterisk_line,
     event_context_for,
+    event_for,
     freeswitch_line,
     ignored,
-    record_call,
+    publish_call,
 )
 from services.phone_log.integrations import (
     AsteriskIntegration,
@@ -41,6 +45,7 @@ from services.phone_log.integrations import (
     TwilioIntegration,
 )
 from services.phone_log.providers import asterisk, cti, freeswitch, twilio
+from services.phone_log.quarantine import quarantine
 from services.phone_log.runtime import PhoneLogRuntime, get_runtime
 from services.phone_log.schemas import (
     AsteriskCdr,
@@ -63,6 +68,7 @@ def _mark(provider: str) -> Callable[[Request], Awaitable[None]]:
     # async: a plain `def` dependency would run in the thread pool on every request.
     async def mark_provider(request: Request) -> None:
         request.state.webhook_provider = provider  # labels rejections by provider
+        request.state.started = time.perf_counter()
 
     return mark_provider
 
@@ -110,13 +116,14 @@ def _form_or_json(body: bytes, content_type: str | None) -> dict[str, Any]:
     return form_fields(parse_form(body))
 
 
-async def _verified_twilio_form(
+def _verified_twilio_form(
     request: Request,
     runtime: PhoneLogRuntime,
     integration: TwilioIntegration,
+    body: bytes,
     signature: str | None,
 ) -> dict[str, list[str]]:
-    pairs = parse_form(await _body(request, runtime))
+    pairs = parse_form(body)
     url = public_url(
         request,
         trust_forwarded=runtime.settings.trust_forwarded_headers,
@@ -135,6 +142,55 @@ def _twilio(runtime: PhoneLogRuntime, integration_id: str) -> TwilioIntegration:
     return integration
 
 
+async def _ingest(
+    request: Request,
+    runtime: PhoneLogRuntime,
+    integration: IntegrationBase,
+    body: bytes,
+    parse: Callable[[], CallFacts | None],
+) -> Receipt:
+    """Parse an authenticated body and publish it; what cannot be read is dead-lettered."""
+    provider = integration.provider
+    try:
+        facts = parse()
+        event = None if facts is None else event_for(facts, _context(runtime, integration))
+    except (PayloadError, MalformedPayload) as exc:
+        detail = exc.detail if isinstance(exc, MalformedPayload) else str(exc)
+        await _keep_unreadable(request, runtime, provider, integration.id, body, detail)
+        raise MalformedPayload(detail, provider=provider, integration=integration.id) from None
+    if event is None:
+        return ignored(provider, None, "nothing to publish (recording not completed)")
+    receipt = await publish_call(event, publisher=_publisher(runtime, provider))
+    WEBHOOK_SECONDS.labels(provider).observe(time.perf_counter() - request.state.started)
+    return receipt
+
+
+async def _keep_unreadable(
+    request: Request,
+    runtime: PhoneLogRuntime,
+    provider: str,
+    integration_id: str,
+    body: bytes,
+    error: str,
+) -> None:
+    if runtime.sender is None:
+        raise BusUnavailable(
+            "not connected to Kafka yet",
+            retry_after_s=runtime.settings.retry_after_s,
+            provider=provider,
+        )
+    await quarantine(
+        runtime.sender,
+        topic=runtime.settings.kafka.topics.deadletter,
+        body=body,
+        provider=provider,
+        integration_id=integration_id,
+        error=error,
+        content_type=request.headers.get("content-type"),
+        retry_after_s=runtime.settings.retry_after_s,
+    )
+
+
 async def receive_twilio_status(
     request: Request,
     integration_id: str,
@@ -143,10 +199,10 @@ async def receive_twilio_status(
 ) -> Receipt:
     """Twilio Voice status callback: ringing, in-progress, completed, busy, no-answer, …"""
     integration = _twilio(runtime, integration_id)
-    fields = await _verified_twilio_form(request, runtime, integration, x_twilio_signature)
-    facts = twilio.parse_status_callback(fields)
-    return await record_call(
-        facts, context=_context(runtime, integration), publisher=_publisher(runtime, "twilio")
+    body = await _body(request, runtime)
+    fields = _verified_twilio_form(request, runtime, integration, body, x_twilio_signature)
+    return await _ingest(
+        request, runtime, integration, body, lambda: twilio.parse_status_callback(fields)
     )
 
 
@@ -158,12 +214,10 @@ async def receive_twilio_recording(
 ) -> Receipt:
     """Twilio recording callback: a voicemail (<Record>) or a call recording."""
     integration = _twilio(runtime, integration_id)
-    fields = await _verified_twilio_form(request, runtime, integration, x_twilio_signature)
-    facts = twilio.parse_recording_callback(fields)
-    if facts is None:
-        return ignored("twilio", str(fields["CallSid"][0]), "recording not completed")
-    return await record_call(
-        facts, context=_context(runtime, integration), publisher=_publisher(runtime, "twilio")
+    body = await _body(request, runtime)
+    fields = _verified_twilio_form(request, runtime, integration, body, x_twilio_signature)
+    return await _ingest(
+        request, runtime, integration, body, lambda: twilio.parse_recording_callback(fields)
     )
 
 
@@ -182,10 +236,15 @@ async def receive_asterisk_cdr(
         raise BadSignature(
             f"{TOKEN_HEADER} missing or wrong", provider="asterisk", integration=integration.id
         )
-    fields = _form_or_json(await _body(request, runtime), request.headers.get("content-type"))
-    facts = asterisk.parse_cdr(fields, asterisk_line(integration, runtime.settings))
-    return await record_call(
-        facts, context=_context(runtime, integration), publisher=_publisher(runtime, "asterisk")
+    body = await _body(request, runtime)
+    line = asterisk_line(integration, runtime.settings)
+    content_type = request.headers.get("content-type")
+    return await _ingest(
+        request,
+        runtime,
+        integration,
+        body,
+        lambda: asterisk.parse_cdr(_form_or_json(body, content_type), line),
     )
 
 
@@ -208,12 +267,16 @@ async def receive_freeswitch_cdr(
             headers=BASIC_CHALLENGE,
         )
     body = await _body(request, runtime)
-    cdr = freeswitch.decode_body(body, request.headers.get("content-type"))
-    facts = freeswitch.parse_cdr(cdr, freeswitch_line(integration), uuid_param=uuid)
-    return await record_call(
-        facts,
-        context=_context(runtime, integration),
-        publisher=_publisher(runtime, "freeswitch"),
+    line = freeswitch_line(integration)
+    content_type = request.headers.get("content-type")
+    return await _ingest(
+        request,
+        runtime,
+        integration,
+        body,
+        lambda: freeswitch.parse_cdr(
+            freeswitch.decode_body(body, content_type), line, uuid_param=uuid
+        ),
     )
 
 
@@ -225,10 +288,14 @@ async def receive_cti_event(
     assert isinstance(integration, CtiIntegration)
     if not verify_shared_token(integration.token.get_secret_value(), token):
         raise BadSignature("path token is wrong", provider="cti", integration=integration.id)
-    fields = _form_or_json(await _body(request, runtime), request.headers.get("content-type"))
-    facts = cti.parse_event(fields, integration_id=integration.id)
-    return await record_call(
-        facts, context=_context(runtime, integration), publisher=_publisher(runtime, "cti")
+    body = await _body(request, runtime)
+    content_type = request.headers.get("content-type")
+    return await _ingest(
+        request,
+        runtime,
+        integration,
+        body,
+        lambda: cti.parse_event(_form_or_json(body, content_type), integration_id=integration.id),
     )
 
 

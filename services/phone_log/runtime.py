@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import Request
 
@@ -13,6 +14,7 @@ from libs.common.health import ReadinessCheck
 from libs.common.kafka.producer import EventProducer
 from libs.common.webhooks import EventPublisher, Publisher, UnknownIntegration
 from services.phone_log.integrations import Integration
+from services.phone_log.quarantine import RawSender
 from services.phone_log.settings import PhoneLogSettings
 
 log = logging.getLogger(__name__)
@@ -21,11 +23,16 @@ log = logging.getLogger(__name__)
 MAX_START_BACKOFF_S = 30.0
 
 
+class PhoneProducer(EventPublisher, RawSender, Protocol):
+    """What phone_log needs of a producer: events, and raw bytes for dead letters."""
+
+
 @dataclass
 class PhoneLogRuntime:
     settings: PhoneLogSettings
     integrations: dict[tuple[str, str], Integration]
     publisher: Publisher | None = None
+    sender: RawSender | None = None
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
 
     @classmethod
@@ -43,7 +50,8 @@ class PhoneLogRuntime:
             )
         return found
 
-    def attach(self, producer: EventPublisher) -> Publisher:
+    def attach(self, producer: PhoneProducer) -> Publisher:
+        self.sender = producer
         self.publisher = Publisher(
             producer,
             topic=self.settings.kafka.topics.interactions,

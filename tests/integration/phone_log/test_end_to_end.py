@@ -147,3 +147,26 @@ async def test_unreachable_kafka_gives_503_and_not_ready(kafka_topics):
     assert response.headers["Retry-After"] == "7"
     assert response.json()["error"] == "bus_unavailable"
     assert ready.status_code == 503
+
+
+async def test_unreadable_cdr_lands_on_the_dead_letter_topic(kafka_topics):
+    from libs.common.events import DeadLetter
+
+    body = b"cdr=%7B%22variables%22%3A%20%22not-an-object%22%7D"
+    async with app_on_broker(kafka_topics) as client:
+        response = await client.post(
+            "/freeswitch/fs-seoul/cdr",
+            content=body,
+            headers={
+                "Authorization": basic_auth(),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+    assert response.status_code == 400
+    [record] = await asyncio.wait_for(
+        read_topic(kafka_topics, kafka_topics.topics.deadletter, 1), 60
+    )
+    assert record.value == body
+    letter = DeadLetter.from_headers(record.headers)
+    assert letter.stage == "phone_log.freeswitch"
+    assert letter.source == "phone_log:freeswitch/fs-seoul"

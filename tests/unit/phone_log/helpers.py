@@ -36,9 +36,16 @@ class RecordingProducer:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, CloudEvent, str]] = []
+        self.raw: list[tuple[str, bytes | None, str | bytes | None, list]] = []
 
     async def publish(self, topic: str, event: CloudEvent, *, key: str) -> object:
         self.sent.append((topic, event, key))
+        return None
+
+    async def send(
+        self, topic: str, value: bytes | None, *, key: str | bytes | None, headers: list
+    ) -> object:
+        self.raw.append((topic, value, key, headers))
         return None
 
 
@@ -46,4 +53,9 @@ class DownProducer:
     """A producer whose broker never acknowledges."""
 
     async def publish(self, topic: str, event: CloudEvent, *, key: str) -> object:
+        raise PublishError("broker unreachable")
+
+    async def send(
+        self, topic: str, value: bytes | None, *, key: str | bytes | None, headers: list
+    ) -> object:
         raise PublishError("broker unreachable")

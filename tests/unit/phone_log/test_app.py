@@ -273,3 +273,36 @@ def test_openapi_documents_every_route_body_and_response():
         "application/x-www-form-base64-encoded",
     }
     assert BASE_URL.startswith("https://")
+
+
+async def test_authenticated_unreadable_body_is_kept_on_the_dead_letter_topic():
+    producer = RecordingProducer()
+    body = b'{"event": "dance", "callId": "c1"}'
+    async with running_app(producer) as client:
+        response = await client.post(
+            CTI, content=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 400
+    [(topic, value, key, headers)] = producer.raw
+    assert topic == "support.deadletter.v1"
+    assert value == body and key == "cti:cti-main"
+    names = dict(headers)
+    assert names["dlq_stage"] == b"phone_log.cti"
+    assert names["dlq_source"] == b"phone_log:cti/cti-main"
+    assert b"dance" in names["dlq_error"]
+    assert names["content-type"] == b"application/json"
+    assert producer.sent == []
+
+
+async def test_unreadable_body_while_kafka_is_down_is_503_so_it_is_retried():
+    async with running_app(DownProducer()) as client:
+        response = await client.post(CTI, content=b"callId=1")
+    assert response.status_code == 503
+
+
+async def test_unauthenticated_garbage_is_not_kept():
+    producer = RecordingProducer()
+    async with running_app(producer) as client:
+        response = await client.post("/cti/cti-main/wrong", content=b"\x00garbage")
+    assert response.status_code == 401
+    assert producer.raw == []
