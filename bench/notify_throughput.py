@@ -39,7 +39,7 @@ from libs.common.events import NotificationOutcome
 from services.notifier.decisions import plan_notifications
 from services.notifier.handler import NotificationHandler
 from services.notifier.mail import OutgoingMail
-from services.notifier.main import build_renderer, handler_config
+from services.notifier.main import build_composer, handler_config
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
@@ -78,25 +78,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def build_mails(settings: NotifierSettings, pool: SmtpPool, count: int) -> list[OutgoingMail]:
+def build_mails(settings: NotifierSettings, count: int) -> list[OutgoingMail]:
     """Realistic mails: every sample notice in Korean and English, cycled."""
-    config = handler_config(settings)
-    handler = NotificationHandler(
-        config=config,
-        renderer=build_renderer(settings),
-        sentlog=SentLog(settings.resolved_sentlog_url()),
-        smtp=pool,
-        webhooks=NoWebhooks(),
-        outcomes=MemoryOutcomes(),
-    )
+    composer = build_composer(settings)
+    plan = handler_config(settings).plan
     notices = [
         (event, notice)
         for locale in ("ko", "en")
         for event in sample_events(snapshot(language=locale)).values()
-        for notice in plan_notifications(event, config.plan).mails
+        for notice in plan_notifications(event, plan).mails
     ]
     return [
-        handler.compose(f"bench-{n}", event, notice)
+        composer.mail(f"bench-{n}", event, notice)
         for n, (event, notice) in zip(range(count), itertools.cycle(notices), strict=False)
     ]
 
@@ -153,7 +146,7 @@ async def bench_handler(settings: NotifierSettings, seconds: float) -> dict:
     outcomes = MemoryOutcomes()
     handler = NotificationHandler(
         config=handler_config(settings),
-        renderer=build_renderer(settings),
+        composer=build_composer(settings),
         sentlog=sentlog,
         smtp=pool,
         webhooks=NoWebhooks(),
@@ -191,7 +184,7 @@ async def main(seconds: float, pool_size: int) -> dict:
     )
     try:
         config = SmtpConfig.from_settings(settings)
-        mails = build_mails(settings, SmtpPool(config), 100)
+        mails = build_mails(settings, 100)
         pooled = await bench_pooled(config, mails, seconds)
         per_mail = await bench_connect_per_mail(config, mails, seconds / 2)
         handler = await bench_handler(settings, seconds)

@@ -19,22 +19,21 @@ def render(
     html: bool = typer.Option(False, "--html", help="Also print the HTML part."),
 ) -> None:
     """Preview what a sample event of EVENT_TYPE sends (subject, headers, text)."""
+    from services.notifier.compose import notice_context
     from services.notifier.decisions import plan_notifications
-    from services.notifier.handler import notice_context
-    from services.notifier.main import build_renderer, handler_config
+    from services.notifier.main import build_renderer, compose_config, handler_config
     from services.notifier.samples import sample_events, snapshot
     from services.notifier.settings import NotifierSettings
 
     settings = NotifierSettings()
-    config = handler_config(settings)
     event = _pick(sample_events(snapshot(language=locale)), event_type)
-    plan = plan_notifications(event, config.plan)
+    plan = plan_notifications(event, handler_config(settings).plan)
     renderer = build_renderer(settings)
     if not plan.mails:
         typer.echo(f"{event.ce_type}: no mail (webhooks: {len(plan.webhooks)})")
     for notice in plan.mails:
         rendered = renderer.render(
-            notice.template, notice.locale, notice_context(event, notice, config)
+            notice.template, notice.locale, notice_context(event, notice, compose_config(settings))
         )
         typer.echo(f"=== {notice.template} [{notice.locale}] to {notice.recipient}")
         typer.echo(f"Auto-Submitted: {notice.auto_submitted or '(none: written by a person)'}")

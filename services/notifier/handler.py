@@ -38,8 +38,6 @@ from tenacity import (
 
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import (
-    AgentReplyRequested,
-    ConversationResolved,
     NotificationChannel,
     NotificationOutcome,
     NotificationStatus,
@@ -50,7 +48,7 @@ from libs.common.ids import deterministic_id
 from libs.common.kafka.consumer import Delivery, PermanentError
 from libs.common.kafka.producer import EventProducer
 from services.notifier import metrics
-from services.notifier.csat import rating_links
+from services.notifier.compose import Composer
 from services.notifier.decisions import (
     MailNotice,
     PlanConfig,
@@ -61,20 +59,11 @@ from services.notifier.decisions import (
 )
 from services.notifier.errors import (
     DeliveryError,
-    PermanentDeliveryError,
     TransientDeliveryError,
 )
 from services.notifier.mail import (
-    InvalidAddress,
-    MailIdentity,
-    MailMeta,
     OutgoingMail,
-    Threading,
-    build_mail,
-    customer_threading,
-    staff_threading,
 )
-from services.notifier.rendering import Renderer, RenderError, slack_escape, template_context
 from services.notifier.sentlog import (
     ClaimResult,
     SendInfo,
@@ -84,8 +73,8 @@ from services.notifier.sentlog import (
     Status,
     wait_until,
 )
-from services.notifier.settings import WebhookKind, WebhookTarget
-from services.notifier.webhooks import WebhookRequest, signed_json_request, slack_request
+from services.notifier.settings import WebhookTarget
+from services.notifier.webhooks import WebhookRequest
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +140,8 @@ class RetryConfig:
 @dataclass(frozen=True, slots=True)
 class HandlerConfig:
     plan: PlanConfig
-    identity: MailIdentity
     retry: RetryConfig
     rate_window_minutes: int
-    csat_base_url: str
-    csat_secret: str
     lease_wait_cap_s: float = 120.0
 
 
@@ -174,7 +160,7 @@ class NotificationHandler:
         self,
         *,
         config: HandlerConfig,
-        renderer: Renderer,
+        composer: Composer,
         sentlog: SentLog,
         smtp: MailTransport,
         webhooks: WebhookTransport,
@@ -183,7 +169,7 @@ class NotificationHandler:
         stopping: asyncio.Event | None = None,
     ) -> None:
         self._config = config
-        self._renderer = renderer
+        self._composer = composer
         self._log = sentlog
         self._smtp = smtp
         self._webhooks = webhooks
@@ -340,67 +326,14 @@ class NotificationHandler:
     # --- sending -------------------------------------------------------------
 
     async def _send_mail(self, job: Job, notice: MailNotice) -> str:
-        mail = self._compose(job, notice)
+        mail = self._composer.mail(job.event_id, job.event, notice)
         await self._smtp.send(mail)
         return mail.message_id
 
-    def compose(self, event_id: str, event: RoutingEvent, notice: MailNotice) -> OutgoingMail:
-        """The mail this notice sends (also used by previews and the benchmark)."""
-        return self._compose(
-            job_for(event_id, event, notice.recipient, notice.template, "smtp"), notice
-        )
-
-    def _compose(self, job: Job, notice: MailNotice) -> OutgoingMail:
-        event = job.event
-        try:
-            context = notice_context(event, notice, self._config)
-            rendered = self._renderer.render(notice.template, notice.locale, context)
-            meta = MailMeta(
-                event_id=job.event_id,
-                reference=event.conversation.reference,
-                template=notice.template,
-                locale=notice.locale,
-                recipient=notice.recipient,
-                recipient_name=notice.recipient_name,
-                auto_submitted=notice.auto_submitted,
-                threading=self._threading(event, notice),
-                date=self._now(),
-            )
-            return build_mail(self._config.identity, meta, rendered)
-        except (RenderError, InvalidAddress) as exc:
-            raise PermanentDeliveryError(str(exc)) from exc
-
-    def _threading(self, event: RoutingEvent, notice: MailNotice) -> Threading:
-        conv = event.conversation
-        domain = self._config.identity.domain
-        if not notice.in_customer_thread:
-            return staff_threading(reference=conv.reference, domain=domain)
-        parent, chain = conv.last_message_id, conv.references
-        if isinstance(event, AgentReplyRequested):
-            parent = event.in_reply_to or parent
-            chain = event.references or chain
-        return customer_threading(
-            reference=conv.reference, domain=domain, parent=parent, chain=chain
-        )
-
     async def _send_webhook(self, job: Job, target: WebhookTarget) -> str:
-        request = self._webhook_request(job, target)
+        request = self._composer.webhook(job.event_id, job.event, target)
         await self._webhooks.post(request)
         return request.delivery_id
-
-    def _webhook_request(self, job: Job, target: WebhookTarget) -> WebhookRequest:
-        if target.kind is WebhookKind.SLACK:
-            context = template_context(
-                job.event, recipient_name=None, brand=self._config.identity.from_name
-            )
-            try:
-                text = self._renderer.render_text(
-                    "webhook_summary", self._config.plan.default_locale, context
-                )
-            except RenderError as exc:
-                raise PermanentDeliveryError(str(exc)) from exc
-            return slack_request(target, text=slack_escape(text.strip()), event_id=job.event_id)
-        return signed_json_request(target, event=job.event, event_id=job.event_id, now=self._now())
 
     # --- outcomes ------------------------------------------------------------
 
@@ -433,26 +366,6 @@ class NotificationHandler:
             if record.reason and status is not NotificationStatus.SENT
             else "",
         )
-
-
-def notice_context(
-    event: RoutingEvent, notice: MailNotice, config: HandlerConfig
-) -> dict[str, object]:
-    """Template variables of one mail notice; CSAT mails get signed rating links."""
-    links = None
-    if isinstance(event, ConversationResolved):
-        links = rating_links(
-            config.csat_base_url,
-            config.csat_secret,
-            event.conversation.conversation_id,
-            event.csat_token,
-        )
-    return template_context(
-        event,
-        recipient_name=notice.recipient_name,
-        brand=config.identity.from_name,
-        rating_links=links,
-    )
 
 
 def job_for(

@@ -19,6 +19,7 @@ from libs.common.kafka.consumer import ConsumerRunner, RetryPolicy
 from libs.common.kafka.producer import EventProducer
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
+from services.notifier.compose import ComposeConfig, Composer
 from services.notifier.decisions import PlanConfig
 from services.notifier.handler import (
     HandlerConfig,
@@ -56,17 +57,27 @@ def handler_config(settings: NotifierSettings) -> HandlerConfig:
     )
     return HandlerConfig(
         plan=plan,
-        identity=MailIdentity(settings.from_address, settings.from_name, settings.mail_domain),
         retry=RetryConfig(
             attempts=settings.send_attempts,
             initial_backoff_s=settings.send_backoff_initial_s,
             max_backoff_s=settings.send_backoff_max_s,
         ),
         rate_window_minutes=settings.rate_window_minutes,
-        csat_base_url=settings.csat_base_url,
-        csat_secret=settings.csat_signing_secret.get_secret_value(),
         lease_wait_cap_s=settings.claim_lease_s,
     )
+
+
+def compose_config(settings: NotifierSettings) -> ComposeConfig:
+    return ComposeConfig(
+        identity=MailIdentity(settings.from_address, settings.from_name, settings.mail_domain),
+        csat_base_url=settings.csat_base_url,
+        csat_secret=settings.csat_signing_secret.get_secret_value(),
+        summary_locale=settings.default_locale,
+    )
+
+
+def build_composer(settings: NotifierSettings) -> Composer:
+    return Composer(compose_config(settings), build_renderer(settings))
 
 
 def build_renderer(settings: NotifierSettings) -> Renderer:
@@ -82,7 +93,7 @@ def build_handler(
 ) -> NotificationHandler:
     return NotificationHandler(
         config=handler_config(settings),
-        renderer=build_renderer(settings),
+        composer=build_composer(settings),
         sentlog=adapters.sentlog,
         smtp=adapters.smtp,
         webhooks=WebhookSender(adapters.http),

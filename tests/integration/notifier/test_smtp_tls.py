@@ -12,7 +12,12 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from services.notifier.decisions import plan_notifications
 from services.notifier.errors import TransientDeliveryError
-from services.notifier.main import build_handler, handler_config, open_adapters
+from services.notifier.main import (
+    build_composer,
+    build_handler,
+    handler_config,
+    open_adapters,
+)
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.settings import SmtpTls
 
@@ -124,7 +129,7 @@ async def test_untrusted_certificate_is_a_transient_failure(certificate, kafka_t
     [notice] = plan_notifications(event, handler_config(settings).plan).mails
     try:
         async with open_adapters(settings) as adapters:
-            mail = build_handler(settings, adapters).compose("ev-tls-3", event, notice)
+            mail = build_composer(settings).mail("ev-tls-3", event, notice)
             with pytest.raises(TransientDeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
                 await adapters.smtp.send(mail)
     finally:
