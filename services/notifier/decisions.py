@@ -130,20 +130,18 @@ def _mail_decisions(event: RoutingEvent, config: PlanConfig) -> list[Decision]:
         case ConversationTransferred(to_agent=to_agent):
             return [_staff_mail(to_agent, "agent_transferred", Audience.AGENT, config)]
         case CallbackRequested():
-            who = conv.assignee or conv.supervisor
-            audience = Audience.AGENT if conv.assignee else Audience.SUPERVISOR
-            return [_staff_mail(who, "agent_callback", audience, config)]
+            return [_escalation_mail(conv.assignee, conv.supervisor, "agent_callback", config)]
         case SlaWarning():
             return [
-                _staff_mail(conv.supervisor, "supervisor_sla_warning", Audience.SUPERVISOR, config)
+                _escalation_mail(conv.supervisor, conv.assignee, "supervisor_sla_warning", config)
             ]
         case SlaBreached():
             return [
-                _staff_mail(conv.supervisor, "supervisor_sla_breached", Audience.SUPERVISOR, config)
+                _escalation_mail(conv.supervisor, conv.assignee, "supervisor_sla_breached", config)
             ]
         case ConversationEscalated(supervisor=supervisor):
-            who = supervisor or conv.supervisor
-            return [_staff_mail(who, "supervisor_escalated", Audience.SUPERVISOR, config)]
+            first = supervisor or conv.supervisor
+            return [_escalation_mail(first, conv.assignee, "supervisor_escalated", config)]
         case _:
             return []
 
@@ -175,6 +173,25 @@ def _customer_mail(
         auto_submitted=auto_submitted,
         rate_limited=rate_limited,
         in_customer_thread=True,
+    )
+
+
+def _escalation_mail(
+    first: AgentRef | None, fallback: AgentRef | None, template: str, config: PlanConfig
+) -> Decision:
+    """Time-critical notices: if the first choice is missing, tell the other one.
+
+    An SLA warning with no supervisor configured still reaches the assignee
+    (and a callback with no assignee the supervisor) rather than nobody.
+    """
+    primary = Audience.AGENT if template == "agent_callback" else Audience.SUPERVISOR
+    secondary = Audience.SUPERVISOR if primary is Audience.AGENT else Audience.AGENT
+    if first is not None:
+        return _staff_mail(first, template, primary, config)
+    if fallback is not None:
+        return _staff_mail(fallback, template, secondary, config)
+    return Suppression(
+        template, primary.value, config.default_locale, f"no {primary} or {secondary}"
     )
 
 

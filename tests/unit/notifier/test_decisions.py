@@ -88,12 +88,26 @@ def test_sla_and_escalation_go_to_the_supervisor(event_type, template):
     )
 
 
-def test_sla_warning_without_supervisor_is_suppressed_with_a_reason():
+def test_sla_warning_without_supervisor_reaches_the_assignee():
     conv = snapshot().model_copy(update={"supervisor": None})
-    plan = plan_for("support.sla.warning", conv)
+    [mail] = plan_for("support.sla.warning", conv).mails
+    assert (mail.recipient, mail.audience) == ("seoyeon@desk.example", Audience.AGENT)
+
+
+def test_sla_breach_with_nobody_to_tell_is_suppressed_with_a_reason():
+    conv = snapshot().model_copy(update={"supervisor": None, "assignee": None})
+    plan = plan_for("support.sla.breached", conv)
     assert plan.mails == []
     [suppressed] = plan.suppressed
-    assert suppressed.reason == "no supervisor"
+    assert suppressed.reason == "no supervisor or agent"
+
+
+def test_callback_goes_to_the_assignee_else_the_supervisor():
+    [mail] = plan_for("support.callback.requested").mails
+    assert (mail.recipient, mail.audience) == ("seoyeon@desk.example", Audience.AGENT)
+    conv = snapshot().model_copy(update={"assignee": None})
+    [mail] = plan_for("support.callback.requested", conv).mails
+    assert (mail.recipient, mail.audience) == (SUPERVISOR.email, Audience.SUPERVISOR)
 
 
 def test_agent_without_email_is_suppressed():
