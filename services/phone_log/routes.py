@@ -127,7 +127,7 @@ def _verified_twilio_form(
     url = public_url(
         request,
         trust_forwarded=runtime.settings.trust_forwarded_headers,
-        base_url=integration.public_base_url,
+        base_url=integration.public_base_url or runtime.settings.public_base_url,
     )
     if not verify_twilio(integration.auth_token.get_secret_value(), url, pairs, signature):
         raise BadSignature(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import AliasChoices, Field, TypeAdapter, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from libs.common.settings import ServiceSettings
@@ -12,6 +16,12 @@ from services.phone_log.integrations import (
     known_region,
     known_timezone,
 )
+
+
+def load_integrations_file(path: Path) -> list[Integration]:
+    """A YAML (or JSON, which is YAML) file holding a list of integrations."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return TypeAdapter(list[Integration]).validate_python(data)
 
 
 class PhoneLogSettings(ServiceSettings):
@@ -31,6 +41,11 @@ class PhoneLogSettings(ServiceSettings):
     integrations: list[Integration] = Field(
         default_factory=list,
         description="JSON list of integrations: provider, id, secrets, routing hints.",
+    )
+    integrations_file: Path | None = Field(
+        None,
+        description="YAML or JSON file with more integrations (e.g. a mounted Secret); "
+        "added to PHONE_LOG_INTEGRATIONS.",
     )
     dev_samples: bool = Field(
         True,
@@ -53,7 +68,19 @@ class PhoneLogSettings(ServiceSettings):
         10_000, ge=1, description="Requests waiting for Kafka before new ones get 503 at once."
     )
     trust_forwarded_headers: bool = Field(
-        True, description="Rebuild the public URL (Twilio signatures) from X-Forwarded-*."
+        False,
+        description="Rebuild the public URL Twilio signed from X-Forwarded-* (only behind "
+        "your own proxy).",
+    )
+    public_base_url: str | None = Field(
+        None,
+        description="Public base URL Twilio calls, e.g. https://hooks.example.com; an "
+        "integration's own public_base_url wins.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        validation_alias=AliasChoices("PHONE_LOG_LOG_FORMAT", "LOG_FORMAT", "log_format"),
+        description="json: one object per line; text for `omnidesk dev up` (LOG_FORMAT works too).",
     )
 
     @field_validator("default_region")
@@ -65,6 +92,15 @@ class PhoneLogSettings(ServiceSettings):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return known_timezone(value)
+
+    @model_validator(mode="after")
+    def _load_file(self) -> PhoneLogSettings:
+        if self.integrations_file is not None:
+            self.integrations = [
+                *self.integrations,
+                *load_integrations_file(self.integrations_file),
+            ]
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PhoneLogSettings:

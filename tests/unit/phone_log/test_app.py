@@ -97,9 +97,12 @@ async def test_twilio_signature_behind_a_proxy_uses_forwarded_headers():
         "X-Forwarded-Host": "desk.example.kr",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    async with running_app(RecordingProducer()) as client:
+    async with running_app(RecordingProducer(), trust_forwarded_headers=True) as client:
         response = await client.post(STATUS, content=urlencode(fields).encode(), headers=headers)
+    async with running_app(RecordingProducer()) as untrusting:
+        refused = await untrusting.post(STATUS, content=urlencode(fields).encode(), headers=headers)
     assert response.status_code == 200
+    assert refused.status_code == 401  # headers from an untrusted client are not believed
 
 
 async def test_repeated_callback_is_acknowledged_without_a_second_publish():
