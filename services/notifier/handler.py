@@ -71,7 +71,6 @@ from services.notifier.sentlog import (
     SentLog,
     SentRecord,
     Status,
-    wait_until,
 )
 from services.notifier.settings import WebhookTarget
 from services.notifier.webhooks import WebhookRequest
@@ -259,7 +258,10 @@ class NotificationHandler:
         if claim.result is ClaimResult.BUSY:
             # Another sender holds a fresh claim: wait its lease out, then ask again.
             expires = self._log.lease_expires_at(claim.record) or self._now()
-            await wait_until(expires, self._now(), cap_s=self._config.lease_wait_cap_s)
+            delay = (expires - self._now()).total_seconds()
+            await self._sleep_unless_stopping(min(max(delay, 0.0), self._config.lease_wait_cap_s))
+            if self._stopping.is_set():
+                raise ShuttingDown(f"{job.key} still claimed by another notifier")
             claim = await self._log.claim(job.key, job.info, now=self._now())
             if claim.result is ClaimResult.BUSY:
                 raise TransientDeliveryError(f"{job.key} is being sent by another notifier")

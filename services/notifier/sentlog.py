@@ -25,7 +25,6 @@ are created at start (``create_all``); they are the notifier's own.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -374,9 +373,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-async def wait_until(moment: datetime, now: datetime, *, cap_s: float) -> None:
-    """Sleep until ``moment`` (at most ``cap_s``): waiting out another sender's lease."""
-    delay = (moment - now).total_seconds()
-    await asyncio.sleep(max(0.0, min(cap_s, delay)))

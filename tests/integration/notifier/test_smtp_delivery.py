@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from libs.common.events import utc_now
 from services.notifier.main import build_handler, open_adapters
 from services.notifier.samples import sample_events, snapshot
-from services.notifier.sentlog import SendKey, Status
+from services.notifier.sentlog import SendInfo, SendKey, Status
 
 from .conftest import notifier_settings
 
@@ -110,3 +111,21 @@ async def test_redelivery_sends_once_on_each_database(
     [mail] = smtp_server.to("minjun.kim@example.kr")
     assert mail.message["Auto-Submitted"] == "auto-generated"
     assert "How did we do?" in mail.message["Subject"]
+
+
+async def test_claim_of_a_crashed_sender_is_taken_over_after_its_lease(
+    kafka_topics, tmp_path, smtp_server
+):
+    settings = notifier_settings(
+        kafka_topics, tmp_path, smtp_port=smtp_server.port, claim_lease_s=0.5
+    )
+    event = sample_events(snapshot(language="en"))["support.conversation.assigned"]
+    key = SendKey("ev-crashed", "seoyeon@desk.example", "agent_assigned")
+    async with open_adapters(settings) as adapters:
+        # Another notifier claimed this notice and died before recording the result.
+        info = SendInfo(event.ce_type, "conv-C-1234", "smtp", "ko")
+        await adapters.sentlog.claim(key, info, now=utc_now())
+        await build_handler(settings, adapters).handle("ev-crashed", event)
+        record = await adapters.sentlog.get(key)
+    assert record.status is Status.SENT and record.attempts == 2
+    assert len(smtp_server.to("seoyeon@desk.example")) == 1
