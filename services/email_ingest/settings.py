@@ -64,7 +64,10 @@ class EmailIngestSettings(ServiceSettings):
         description="Regex with one group: our conversation reference in subjects.",
     )
     idle_renew_s: float = Field(
-        20 * 60, gt=0, le=MAX_IDLE_RENEW_S, description="Re-issue IDLE after this many seconds."
+        5 * 60,
+        gt=0,
+        le=MAX_IDLE_RENEW_S,
+        description="Re-issue IDLE (and re-check UIDVALIDITY) after this many seconds.",
     )
     poll_interval_s: float = Field(
         30.0, gt=0, description="Polling interval for servers without IDLE."

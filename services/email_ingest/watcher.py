@@ -130,11 +130,18 @@ class FolderWatcher:
 
     async def _watch(self, session: ImapSession, checkpoint: Checkpoint) -> None:
         last_uid = checkpoint.last_uid
+        verified_at = time.monotonic()
         while not self._stop.is_set():
+            session.take_arrival_notice()
             last_uid = await self._catch_up(session, checkpoint.uidvalidity, last_uid)
             if self._stop.is_set():
                 return
+            if session.take_arrival_notice():
+                continue  # announced while we were fetching: IDLE would not repeat it
             await self._wait_for_mail(session)
+            if time.monotonic() - verified_at >= self._timing.idle_renew_s:
+                await self._check_uidvalidity(session, checkpoint.uidvalidity)
+                verified_at = time.monotonic()
 
     async def _wait_for_mail(self, session: ImapSession) -> None:
         if session.has_capability("IDLE"):
@@ -144,6 +151,13 @@ class FolderWatcher:
             await session.noop()  # keep-alive, and lets the server report new mail
         if session.lost.is_set():
             raise ImapError("connection lost")
+
+    async def _check_uidvalidity(self, session: ImapSession, expected: int) -> None:
+        """SELECT again: a folder deleted and recreated under an IDLE session is not
+        announced by every server (Dovecot keeps serving the old view, even to STATUS)."""
+        current = (await session.select(self.folder)).uidvalidity
+        if current != expected:
+            raise ImapError(f"UIDVALIDITY changed {expected} -> {current} under the session")
 
     async def _catch_up(self, session: ImapSession, uidvalidity: int, last_uid: int) -> int:
         uids = await session.uids_after(last_uid)

@@ -2,7 +2,7 @@
 
 Needs the Debian package ``dovecot-imapd`` (which brings ``dovecot-core`` and
 ``openssl``). Everything lives in one temporary folder: configuration,
-a passwd-file of users with plaintext passwords, a self-signed certificate
+a passwd-file per user with a plaintext password, a self-signed certificate
 (for implicit TLS on a second port and STARTTLS on the first), Maildirs,
 sockets and the log. Ports are picked free at start.
 
@@ -72,7 +72,7 @@ class DovecotServer:
         self.imap_port = _free_port()
         self.imaps_port = _free_port()
         self.config_file = self.root / "dovecot.conf"
-        self.passwd_file = self.root / "passwd"
+        self.passwd_dir = self.root / "users"
         self.cert_file = self.root / "tls" / "cert.pem"
         self.key_file = self.root / "tls" / "key.pem"
         self.log_file = self.root / "log" / "dovecot.log"
@@ -85,7 +85,6 @@ class DovecotServer:
         self._prepare_tree()
         self._make_certificate()
         self.config_file.write_text(self._config())
-        self.passwd_file.touch()
         self._process = subprocess.Popen(
             [self.dovecot, "-F", "-c", str(self.config_file)],
             stdout=subprocess.DEVNULL,
@@ -123,13 +122,16 @@ class DovecotServer:
     # -- users and mail -------------------------------------------------------
 
     def add_user(self, name: str, password: str) -> None:
-        """Add a login; Dovecot re-reads the passwd file when it changes."""
+        """Add a login: one passwd-file per user, so a running Dovecot sees it at once
+        (a shared file is re-read only when its mtime second changes)."""
+        if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError(f"user name {name!r}: letters, digits, - _ . only")
         self._users[name] = password
-        body = "".join(f"{user}:{{PLAIN}}{secret}::::::\n" for user, secret in self._users.items())
-        temp = self.passwd_file.with_suffix(".tmp")
-        temp.write_text(body)
+        path = self.passwd_dir / name
+        temp = path.with_suffix(".tmp")
+        temp.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
         temp.chmod(0o644)
-        os.replace(temp, self.passwd_file)
+        os.replace(temp, path)
 
     def password(self, user: str) -> str:
         return self._users[user]
@@ -265,7 +267,7 @@ class DovecotServer:
     def _prepare_tree(self) -> None:
         uid, gid, _, _ = self._owner()
         self.root.chmod(0o755)  # the unprivileged Dovecot processes must reach their files
-        for name in ("run", "state", "log", "tls", "mail", "home"):
+        for name in ("run", "state", "log", "tls", "mail", "home", "users"):
             (self.root / name).mkdir(exist_ok=True)
         for name in ("mail", "home"):
             os.chown(self.root / name, uid, gid)
@@ -311,7 +313,7 @@ mail_location = maildir:{root}/mail/%u
 mailbox_idle_check_interval = {self.idle_check_interval_s} secs
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.passwd_file}
+  args = scheme=PLAIN username_format=%u {self.passwd_dir}/%u
 }}
 userdb {{
   driver = static

@@ -16,7 +16,7 @@ import ssl
 from dataclasses import dataclass
 
 import aioimaplib
-from aioimaplib.aioimaplib import Command
+from aioimaplib.aioimaplib import Command, IMAP4ClientProtocol
 
 from services.email_ingest.imap.fetch import FetchedMessage, parse_fetch_response
 from services.email_ingest.mailboxes import AuthMethod, MailboxConfig, TlsMode
@@ -28,6 +28,36 @@ _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 _EXISTS = re.compile(rb"^(\d+) EXISTS")
 #: Untagged responses during IDLE that mean "look again" (new mail, or the server leaving).
 _CHANGE_PUSH = re.compile(rb"EXISTS|BYE", re.IGNORECASE)
+
+
+_UNTAGGED_EXISTS = re.compile(rb"^\* \d+ EXISTS")
+
+
+class _ArrivalTrackingProtocol(IMAP4ClientProtocol):
+    """Notes every ``* n EXISTS``, whatever command it arrives with.
+
+    aioimaplib drops untagged EXISTS that arrive during FETCH or SEARCH; a
+    mail that lands while we fetch would then be announced and lost, and
+    the next IDLE would wait for a mail the server already told us about.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.mail_arrived = False
+
+    def _untagged_response(self, line: bytes) -> Command:
+        if _UNTAGGED_EXISTS.match(line):
+            self.mail_arrived = True
+        return super()._untagged_response(line)
+
+
+class _TrackingImap4(aioimaplib.IMAP4):
+    def create_client(self, host, port, loop, conn_lost_cb=None, ssl_context=None):  # type: ignore[no-untyped-def]
+        local_loop = loop if loop is not None else asyncio.get_running_loop()
+        self.protocol = _ArrivalTrackingProtocol(local_loop, conn_lost_cb)
+        self._client_task = local_loop.create_task(
+            local_loop.create_connection(lambda: self.protocol, host, port, ssl=ssl_context)
+        )
 
 
 class ImapError(Exception):
@@ -66,7 +96,7 @@ def tls_context(config: MailboxConfig) -> ssl.SSLContext:
 
 
 class ImapSession:
-    def __init__(self, client: aioimaplib.IMAP4, timeouts: Timeouts, lost: asyncio.Event) -> None:
+    def __init__(self, client: _TrackingImap4, timeouts: Timeouts, lost: asyncio.Event) -> None:
         self._client = client
         self._timeouts = timeouts
         self.lost = lost
@@ -75,7 +105,7 @@ class ImapSession:
     async def open(cls, config: MailboxConfig, *, secret: str, timeouts: Timeouts) -> ImapSession:
         lost = asyncio.Event()
         context = tls_context(config) if config.tls is not TlsMode.PLAIN else None
-        client = aioimaplib.IMAP4(
+        client = _TrackingImap4(
             host=config.host,
             port=config.effective_port,
             timeout=timeouts.command_s,
@@ -98,6 +128,12 @@ class ImapSession:
 
     def has_capability(self, name: str) -> bool:
         return self._client.has_capability(name)
+
+    def take_arrival_notice(self) -> bool:
+        """True if the server announced new mail (EXISTS) since the last call."""
+        protocol = self._client.protocol
+        arrived, protocol.mail_arrived = protocol.mail_arrived, False
+        return arrived
 
     async def select(self, folder: str) -> FolderStatus:
         response = await self._command(self._client.select(_quote(folder)), f"SELECT {folder}")
