@@ -6,8 +6,8 @@ Building the app connects to nothing; the Kafka producer starts in the lifespan.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +19,8 @@ from services.phone_log.calls import PayloadError
 from services.phone_log.routes import webhook_router
 from services.phone_log.runtime import PhoneLogRuntime, PhoneProducer, ProducerStarter
 from services.phone_log.settings import PhoneLogSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 DESCRIPTION = """Phone-system call events to `support.interactions.v1`.
 
@@ -49,7 +51,7 @@ def create_app(
     return app
 
 
-def _lifespan(runtime: PhoneLogRuntime, injected: PhoneProducer | None):  # type: ignore[no-untyped-def]
+def _lifespan(runtime: PhoneLogRuntime, injected: PhoneProducer | None) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if injected is not None:  # attached at build time; nothing to connect
