@@ -81,7 +81,14 @@ class Composer:
             auto_submitted=notice.auto_submitted,
             threading=threading_for(event, notice, self._config.identity.domain),
             date=self._now(),
+            sender_name=self._sender_name(event),
         )
+
+    def _sender_name(self, event: RoutingEvent) -> str | None:
+        """Replies come from the agent who wrote them, at our address: "이서연 (Support)"."""
+        if isinstance(event, AgentReplyRequested) and event.agent.name:
+            return f"{event.agent.name} ({self._config.identity.from_name})"
+        return None
 
     def _slack_text(self, event: RoutingEvent) -> str:
         brand = self._config.identity.from_name

@@ -66,6 +66,7 @@ class MailMeta:
     auto_submitted: str | None
     threading: Threading
     date: datetime
+    sender_name: str | None = None  # e.g. the agent who wrote a reply; default: our name
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ def staff_threading(*, reference: str, domain: str) -> Threading:
 def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> OutgoingMail:
     message = EmailMessage(policy=policy.SMTP)
     message_id = message_id_for(meta, identity.domain)
-    message["From"] = _address(identity.from_name, identity.from_address)
+    message["From"] = _address(meta.sender_name or identity.from_name, identity.from_address)
     message["To"] = _address(meta.recipient_name, meta.recipient)
     message["Reply-To"] = _address(identity.from_name, identity.from_address)
     _set_subject(message, subject_with_token(rendered.subject, meta.reference))

@@ -170,4 +170,6 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
 def main() -> None:
     settings = NotifierSettings()
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    # httpx logs each request URL at INFO; webhook URLs carry tokens (Slack).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     run_until_stopped(lambda stop: run(settings, stop))

@@ -67,6 +67,9 @@ async def test_agent_reply_threads_into_the_customers_email(notifier, smtp_serve
     [mail] = smtp_server.to("minjun.kim@example.kr")
     message = mail.message
     assert message["Auto-Submitted"] is None  # a person wrote it
+    assert message["From"].addresses[0].display_name == "이서연 (코인데스크 고객지원)"
+    assert message["From"].addresses[0].addr_spec == "support@desk.example"
+    assert message["Reply-To"].addresses[0].display_name == "코인데스크 고객지원"
     assert message["In-Reply-To"] == "<abc@mail.example.kr>"
     assert "<first@mail.example.kr>" in message["References"]
     assert message["Subject"] == "[#C-1234] Re: 출금이 안 됩니다"
