@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from email import policy
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.notifier.mail import (
     InvalidAddress,
@@ -160,3 +162,19 @@ def test_subject_spaces_survive_encoding_and_lines_stay_short(subject):
     raw = mail.message.as_bytes()
     assert parsed(mail)["Subject"] == "[#C-1234] " + " ".join(subject.split())
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    subject=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=200),
+    name=st.text(max_size=40),
+)
+def test_any_subject_and_name_stay_one_header_each_and_round_trip(subject, name):
+    mail = build_mail(IDENTITY, meta(recipient_name=name), Rendered(subject, "x", None))
+    raw = mail.message.as_bytes()
+    message = parsed(mail)
+    assert raw.isascii()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    assert message["Subject"] == subject_with_token(subject, "C-1234")
+    assert len(message.get_all("Subject")) == 1 and len(message.get_all("To")) == 1
+    assert message["To"].addresses[0].addr_spec == "minjun@example.kr"
