@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from libs.common.health import ReadinessCheck, health_router
-from libs.common.kafka.producer import EventProducer
+from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks import EventPublisher, Publisher, RecentlyAcked, install_error_handlers
 from services.chat_ingest.ingest import ChatIngest
 from services.chat_ingest.integrations import IntegrationRegistry
@@ -60,7 +60,7 @@ def _lifespan(runtime: Runtime, injected: EventPublisher | None):  # type: ignor
         settings = runtime.settings
         producer = None
         if injected is None:
-            producer = EventProducer(settings.kafka, client_id=settings.service_name)
+            producer = WebhookEventProducer(settings.kafka, client_id=settings.service_name)
             await producer.start()
         runtime.ingest = ChatIngest(_publisher(settings, injected or producer))
         app.state.producer = producer
@@ -88,7 +88,7 @@ def _publisher(settings: ChatIngestSettings, producer: EventPublisher | None) ->
 
 
 def _readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
-    producer: EventProducer | None = getattr(app.state, "producer", None)
+    producer: WebhookEventProducer | None = getattr(app.state, "producer", None)
     if producer is None:
         return {}
     return {"kafka": producer.ready}

@@ -65,7 +65,7 @@ class Runtime:
         return self.ingest
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
