@@ -7,7 +7,7 @@ Providers parse their payloads into :class:`CallFacts` (pure, per provider);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from libs.common.cloudevents import CloudEvent
@@ -60,6 +60,11 @@ class CallFacts:
     answered_by: str | None = None
     queue: str | None = None
     customer_known: bool = True
+    #: A leg we placed to reach an agent or forward the call (Twilio `outbound-dial`,
+    #: a FreeSWITCH b-leg): its outcome is not the customer's, the parent's is.
+    leg: bool = False
+    #: The sender said the direction outright (CTI `direction`, a dialplan variable).
+    direction_stated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,7 @@ class EventContext:
     received_at: datetime
     routing: RoutingHints
     extension_max_digits: int = 6
+    own_numbers: frozenset[str] = frozenset()
 
 
 def event_source(provider: str, integration_id: str) -> str:
@@ -80,8 +86,9 @@ def event_source(provider: str, integration_id: str) -> str:
 def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
     from_number = _number(facts.from_raw, context)
     to_number = _number(facts.to_raw, context)
+    facts = replace(facts, direction=_direction(facts, from_number, to_number, context))
     kind = phase_of(facts.status, facts.direction)
-    customer = _customer(facts, from_number, to_number)
+    customer = _customer(facts, from_number, to_number, context.own_numbers)
     return Interaction(
         channel=Channel.PHONE,
         provider=facts.provider,
@@ -110,19 +117,51 @@ def build_event(facts: CallFacts, context: EventContext) -> CloudEvent:
     )
 
 
+def _direction(
+    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, context: EventContext
+) -> Direction:
+    """One of ours (an extension, a softphone, our own DID) calling out is outbound,
+    whatever the provider called the leg, unless the sender stated the direction."""
+    if facts.direction_stated or facts.leg:
+        return facts.direction
+    own = context.own_numbers
+    if _ours(from_number, own) and not _ours(to_number, own):
+        return Direction.OUTBOUND
+    return facts.direction
+
+
 def _number(raw: str | None, context: EventContext) -> PhoneNumber:
     return parse_number(raw, context.region, extension_max_digits=context.extension_max_digits)
 
 
 def _customer(
-    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber
+    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, own_numbers: frozenset[str]
 ) -> CustomerIdentity:
     if not facts.customer_known:
         # e.g. a Twilio recording callback carries no numbers: the call id threads it.
         return CustomerIdentity(handle=f"phone:call:{facts.call_id}")
-    number = customer_side(from_number, to_number, facts.direction)
-    name = facts.caller_name if facts.direction is Direction.INBOUND else None
+    number = _customer_number(facts, from_number, to_number, own_numbers)
+    name = facts.caller_name if number is from_number else None
     return customer_identity(number, call_id=facts.call_id, display_name=name)
+
+
+def _customer_number(
+    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, own: frozenset[str]
+) -> PhoneNumber:
+    """The customer's side; never one of our own numbers when the other side will do."""
+    if facts.leg:
+        # A <Dial>/bridge leg keeps the caller in From when forwarding an inbound call
+        # and shows our number in From when an agent calls out.
+        return to_number if _ours(from_number, own) else from_number
+    number = customer_side(from_number, to_number, facts.direction)
+    other = to_number if number is from_number else from_number
+    if _ours(number, own) and not _ours(other, own):
+        return other
+    return number
+
+
+def _ours(number: PhoneNumber, own: frozenset[str]) -> bool:
+    return number.extension or (number.e164 is not None and number.e164 in own)
 
 
 def _call_details(
@@ -146,7 +185,7 @@ def _call_details(
         recording_duration_seconds=facts.recording_duration_seconds,
         answered_by=facts.answered_by,
         queue=facts.queue,
-        callback_requested=callback_requested(kind, facts.direction),
+        callback_requested=callback_requested(kind, facts.direction) and not facts.leg,
     )
 
 

@@ -20,6 +20,7 @@ from services.phone_log.integrations import (
     IntegrationBase,
     PbxIntegration,
 )
+from services.phone_log.phone_numbers import parse_number
 from services.phone_log.providers.asterisk import AsteriskLine
 from services.phone_log.providers.freeswitch import FreeswitchLine
 from services.phone_log.schemas import Receipt
@@ -32,13 +33,20 @@ def event_context_for(
     integration: IntegrationBase, settings: PhoneLogSettings, received_at: datetime
 ) -> EventContext:
     digits = integration.extension_max_digits if isinstance(integration, PbxIntegration) else 6
+    region = integration.default_region or settings.default_region
     return EventContext(
         integration_id=integration.id,
-        region=integration.default_region or settings.default_region,
+        region=region,
         received_at=received_at,
         routing=integration.routing_hints(),
         extension_max_digits=digits,
+        own_numbers=own_e164(integration.own_numbers, region),
     )
+
+
+def own_e164(numbers: list[str], region: str) -> frozenset[str]:
+    parsed = (parse_number(n, region).e164 for n in numbers)
+    return frozenset(e164 for e164 in parsed if e164)
 
 
 def asterisk_line(integration: AsteriskIntegration, settings: PhoneLogSettings) -> AsteriskLine:

@@ -40,6 +40,10 @@ class IntegrationBase(BaseModel):
     default_region: str | None = Field(
         None, description="Region for national numbers on this line; the service default if unset."
     )
+    own_numbers: list[str] = Field(
+        default_factory=list,
+        description="Our own DIDs / caller IDs on this line: never taken as the customer.",
+    )
 
     @field_validator("default_region")
     @classmethod

@@ -30,6 +30,9 @@ ANONYMOUS_MARKERS = frozenset(
     }
 )
 
+#: Twilio Voice SDK identities: an agent's softphone, like an extension.
+SOFTPHONE_PREFIXES = ("client:",)
+
 _URI_SCHEME = re.compile(r"^(?:sips?|tel):", re.IGNORECASE)
 _VISUAL_SEPARATORS = re.compile(r"[\s().\-/]")
 
@@ -56,6 +59,8 @@ def parse_number(raw: str | None, region: str, *, extension_max_digits: int = 6)
     text = _strip_uri((raw or "").strip())
     if text.lower() in ANONYMOUS_MARKERS:
         return PhoneNumber(raw=text, anonymous=True)
+    if text.lower().startswith(SOFTPHONE_PREFIXES):
+        return PhoneNumber(raw=text, extension=True)
     compact = _VISUAL_SEPARATORS.sub("", text)
     if compact.isdigit() and len(compact) <= extension_max_digits:
         return PhoneNumber(raw=text, extension=True)

@@ -63,6 +63,7 @@ def parse_cdr(cdr: Fields, line: AsteriskLine) -> CallFacts:
         status=_status(cdr, disposition),
         provider_status=disposition,
         direction=_direction(cdr, line, from_raw, to_raw),
+        direction_stated=_stated_direction(cdr, line),
         from_raw=from_raw,
         to_raw=to_raw,
         caller_name=name,
@@ -104,6 +105,14 @@ def _direction(
         parse_number(from_raw, "ZZ", extension_max_digits=digits),
         parse_number(to_raw, "ZZ", extension_max_digits=digits),
     )
+
+
+def _stated_direction(cdr: Fields, line: AsteriskLine) -> bool:
+    explicit = (text(cdr, "direction") or "").lower()
+    return explicit in _STATED or text(cdr, "dcontext") in line.outbound_contexts
+
+
+_STATED = frozenset({"inbound", "in", "incoming", "outbound", "out", "outgoing"})
 
 
 def channel_peer(channel: str | None) -> str | None:

@@ -52,6 +52,7 @@ def parse_event(fields: Fields, *, integration_id: str) -> CallFacts:
         status=status,
         provider_status=event if event != "hangup" else f"hangup:{text(fields, 'cause') or ''}",
         direction=_direction(fields),
+        direction_stated=text(fields, "direction") is not None,
         from_raw=text(fields, "from"),
         to_raw=text(fields, "to"),
         occurred_at=at,

@@ -110,6 +110,7 @@ def parse_cdr(cdr: Fields, line: FreeswitchLine, *, uuid_param: str | None = Non
     answered_at = epoch(variables, "answer_epoch")
     ended_at = epoch(variables, "end_epoch")
     started_at = epoch(variables, "start_epoch")
+    leg = text(variables, "originating_leg_uuid") is not None
     return CallFacts(
         provider=PROVIDER,
         event_id=deterministic_id("freeswitch.cdr", line.integration_id, uuid),
@@ -118,6 +119,8 @@ def parse_cdr(cdr: Fields, line: FreeswitchLine, *, uuid_param: str | None = Non
         status=_status(variables, answered=answered_at is not None),
         provider_status=text(variables, "hangup_cause"),
         direction=_direction(variables, line, from_raw, to_raw),
+        direction_stated=(text(variables, "omnidesk_direction") or "").lower()
+        in ("inbound", "outbound"),
         from_raw=from_raw,
         to_raw=to_raw,
         caller_name=name,
@@ -130,8 +133,9 @@ def parse_cdr(cdr: Fields, line: FreeswitchLine, *, uuid_param: str | None = Non
         hangup_cause=text(variables, "hangup_cause"),
         recording_url=text(variables, "omnidesk_recording_url", "recording_url"),
         recording_duration_seconds=seconds(variables, "voicemail_message_len", "record_seconds"),
-        answered_by=_agent(variables),
+        answered_by=_agent(variables) or (to_raw if leg and answered_at else None),
         queue=text(variables, "cc_queue"),
+        leg=leg,
     )
 
 

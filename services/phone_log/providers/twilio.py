@@ -39,6 +39,9 @@ DIRECTIONS: dict[str, Direction] = {
     "outbound": Direction.OUTBOUND,
 }
 
+#: Statuses of a <Dial> leg that mean its callee took the call.
+_TAKEN = frozenset({CallStatus.ANSWERED, CallStatus.COMPLETED})
+
 #: ``RecordingSource`` of a voicemail (the <Record> verb); other sources record a conversation.
 VOICEMAIL_SOURCES = frozenset({"RecordVerb"})
 
@@ -50,6 +53,7 @@ def parse_status_callback(params: Fields) -> CallFacts:
     if status is None:
         raise PayloadError(f"unknown CallStatus {provider_status!r}")
     at = rfc2822(params, "Timestamp")
+    leg = _is_dial_leg(params)
     return CallFacts(
         provider=PROVIDER,
         event_id=deterministic_id("twilio.voice", call_sid, provider_status),
@@ -66,6 +70,8 @@ def parse_status_callback(params: Fields) -> CallFacts:
         duration_seconds=seconds(params, "CallDuration"),
         billable_seconds=seconds(params, "CallDuration"),
         hangup_cause=text(params, "SipResponseCode", "ErrorCode"),
+        answered_by=text(params, "To", "Called") if leg and status in _TAKEN else None,
+        leg=leg,
     )
 
 
@@ -98,6 +104,12 @@ def parse_recording_callback(params: Fields) -> CallFacts | None:
         recording_duration_seconds=seconds(params, "RecordingDuration"),
         customer_known=knows_numbers,
     )
+
+
+def _is_dial_leg(params: Fields) -> bool:
+    """A <Dial> leg placed by us (to an agent, a forward target or an outbound customer)."""
+    direction = (text(params, "Direction") or "").lower()
+    return direction == "outbound-dial" and text(params, "ParentCallSid") is not None
 
 
 def _direction(params: Fields) -> Direction:

@@ -12,21 +12,24 @@ from services.phone_log.calls import CallFacts, EventContext, build_event
 RECEIVED_AT = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
 
 
-def context(integration_id: str = "kr-main", region: str = "KR") -> EventContext:
+def context(
+    integration_id: str = "kr-main", region: str = "KR", own_numbers: frozenset[str] = frozenset()
+) -> EventContext:
     return EventContext(
         integration_id=integration_id,
         region=region,
         received_at=RECEIVED_AT,
         routing=RoutingHints(queue="support-ko", language="ko"),
+        own_numbers=own_numbers,
     )
 
 
-def event_of(facts: CallFacts, integration_id: str = "kr-main") -> CloudEvent:
-    return build_event(facts, context(integration_id))
+def event_of(facts: CallFacts, integration_id: str = "kr-main", **options) -> CloudEvent:
+    return build_event(facts, context(integration_id, **options))
 
 
-def interaction_of(facts: CallFacts) -> Interaction:
-    data = event_of(facts).data
+def interaction_of(facts: CallFacts, **options) -> Interaction:
+    data = event_of(facts, **options).data
     assert isinstance(data, Interaction)
     return data
 

@@ -159,3 +159,26 @@ def test_channel_peer():
 def test_cdr_without_what_we_need_is_refused(broken):
     with pytest.raises(PayloadError):
         parse_cdr(broken, SEOUL)
+
+
+def test_call_from_our_own_did_is_outbound_to_the_customer():
+    cdr = asterisk_cdr(
+        clid='"Support" <0212345678>',
+        src="0212345678",
+        dst="01012345678",
+        dcontext="from-trunk-out",
+        disposition="NO ANSWER",
+        answer="",
+        dstchannel="",
+    )
+    data = interaction_of(parse_cdr(cdr, SEOUL), own_numbers=frozenset({"+82212345678"}))
+    assert data.direction is Direction.OUTBOUND
+    assert data.customer_key == CUSTOMER
+    assert not data.call.callback_requested
+
+
+def test_stated_direction_wins_over_our_numbers():
+    cdr = asterisk_cdr(src="0212345678", dst="01012345678", direction="inbound")
+    data = interaction_of(parse_cdr(cdr, SEOUL), own_numbers=frozenset({"+82212345678"}))
+    assert data.direction is Direction.INBOUND
+    assert data.customer_key == CUSTOMER  # still never our own number

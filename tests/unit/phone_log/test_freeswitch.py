@@ -159,3 +159,27 @@ def test_old_callflow_object_shape():
 def test_broken_cdrs_are_refused(body):
     with pytest.raises(PayloadError):
         parse_cdr(decode_body(body, None), LINE)
+
+
+def test_unanswered_b_leg_to_an_agent_is_no_callback():
+    cdr = freeswitch_missed(
+        uuid="b1b1b1b1-0000-4000-8000-000000000002",
+        originating_leg_uuid=UUID,
+        destination_number="1001",
+        hangup_cause="NO_ANSWER",
+    )
+    data = interaction_of(parse_cdr(cdr, LINE))
+    assert data.kind is InteractionKind.CALL_MISSED
+    assert not data.call.callback_requested
+    assert data.customer_key == CUSTOMER and data.call.group_id == UUID
+
+
+def test_answered_b_leg_names_the_callee():
+    cdr = freeswitch_cdr(
+        uuid="b1b1b1b1-0000-4000-8000-000000000003",
+        originating_leg_uuid=UUID,
+        destination_number="1002",
+        cc_agent=None,
+        last_sent_callee_id_number=None,
+    )
+    assert interaction_of(parse_cdr(cdr, LINE)).call.answered_by == "1002"

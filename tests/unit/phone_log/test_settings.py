@@ -99,3 +99,16 @@ def test_dev_samples_only_when_nothing_is_configured(monkeypatch):
     monkeypatch.setenv("PHONE_LOG_INTEGRATIONS", json.dumps([TWILIO]))
     monkeypatch.setenv("PHONE_LOG_DEV_SAMPLES", "true")
     assert [i.id for i in load_settings().integrations] == ["kr-main"]
+
+
+def test_own_numbers_are_normalised_per_line():
+    from datetime import UTC, datetime
+
+    from services.phone_log.intake import event_context_for
+
+    settings = PhoneLogSettings(
+        integrations=[{**TWILIO, "own_numbers": ["02-1234-5678", "not a number"]}]
+    )
+    context = event_context_for(settings.integrations[0], settings, datetime.now(UTC))
+    assert context.own_numbers == frozenset({"+82212345678"})
+    assert context.region == "KR"

@@ -185,3 +185,40 @@ def test_bad_optional_fields_are_tolerated():
     data = interaction_of(facts)
     assert data.call.duration_seconds is None
     assert data.occurred_at == RECEIVED_AT
+
+
+def test_forward_leg_to_an_agent_names_who_took_it_and_asks_no_callback():
+    leg = twilio_status(
+        "completed",
+        call_sid=CHILD_2,
+        direction="outbound-dial",
+        to="+821055501002",
+        ParentCallSid=PARENT_SID,
+        CallDuration="61",
+    )
+    data = interaction_of(parse_status_callback(leg))
+    assert data.customer_key == CUSTOMER  # the caller, passed through in From
+    assert data.call.answered_by == "+821055501002"
+    assert data.call.group_id == PARENT_SID
+
+
+def test_agent_calling_out_from_a_softphone():
+    parent = twilio_status("no-answer", from_="client:minji", to=CUSTOMER)
+    data = interaction_of(parse_status_callback(parent))
+    assert data.direction is Direction.OUTBOUND
+    assert data.customer_key == CUSTOMER
+    assert data.kind is InteractionKind.CALL_MISSED and not data.call.callback_requested
+
+
+def test_dial_leg_from_our_number_keys_on_the_callee_when_we_know_our_numbers():
+    leg = twilio_status(
+        "busy",
+        call_sid=CHILD_1,
+        direction="outbound-dial",
+        from_=DESK,
+        to=CUSTOMER,
+        ParentCallSid=PARENT_SID,
+    )
+    data = interaction_of(parse_status_callback(leg), own_numbers=frozenset({DESK}))
+    assert data.customer_key == CUSTOMER
+    assert not data.call.callback_requested
