@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from libs.common.webhooks.errors import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
 
@@ -31,11 +32,16 @@ async def read_body(request: Request, *, limit: int) -> bytes:
             raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise MalformedPayload(
+            "client disconnected before the body ended", reason="disconnected"
+        ) from None
     return b"".join(chunks)
 
 

@@ -147,10 +147,25 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return reject(request, error)
 
 
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # A bug, not bad input: logged with its traceback (never the body), counted, JSON answer.
+    provider = _provider_of(request)
+    WEBHOOK_REJECTIONS.labels(provider, "internal_error").inc()
+    log.error(
+        "webhook handler failed: %s",
+        type(exc).__name__,
+        exc_info=exc,
+        extra={"provider": provider, "path_template": _route_template(request)},
+    )
+    body = ErrorBody(error="internal_error", detail="unexpected error; retry later")
+    return JSONResponse(body.model_dump(), status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WebhookError, _on_webhook_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
 
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:

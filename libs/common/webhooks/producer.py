@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
 
-#: Large enough for every request waiting at once (max_in_flight × a few KB per partition).
+#: Large enough for every request waiting at once (max_in_flight x a few KB per partition).
 WEBHOOK_BATCH_BYTES = 1024 * 1024
 
 

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from libs.common.webhooks.errors import MalformedPayload
+
 
 def _first(value: str | None) -> str | None:
     # Several proxies append: "client-proto, proxy-proto"; the first is the client's.
@@ -28,6 +30,18 @@ def public_url(
     else ``X-Forwarded-Proto/Host/Port`` when ``trust_forwarded``; else what
     the server saw.
     """
+    try:
+        url = _public_url(request, trust_forwarded=trust_forwarded, base_url=base_url)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        if not parts.hostname:
+            raise ValueError("no host")
+    except ValueError:  # a Host header that is not a host
+        raise MalformedPayload("Host / X-Forwarded-* headers do not form a URL") from None
+    return url
+
+
+def _public_url(request: Request, *, trust_forwarded: bool, base_url: str | None) -> str:
     path = request.url.path
     query = request.url.query
     tail = path + (f"?{query}" if query else "")

@@ -144,17 +144,19 @@ def twilio_signature(auth_token: str | bytes, url: str, params: FormParams = ())
 
 def twilio_url_variants(url: str) -> list[str]:
     """The URL as given, plus with/without the scheme's default port (as the SDK tries)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # not a URL we can vary; verify it as given
+        return [url]
     default_port = {"https": 443, "http": 80}.get(parts.scheme)
-    if default_port is None or parts.hostname is None:
+    if default_port is None or parts.hostname is None or port not in (None, default_port):
         return [url]
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     userinfo = parts.netloc.rpartition("@")[0]
     prefix = f"{userinfo}@" if userinfo else ""
     without = urlunsplit(parts._replace(netloc=f"{prefix}{host}"))
     with_port = urlunsplit(parts._replace(netloc=f"{prefix}{host}:{default_port}"))
-    if parts.port not in (None, default_port):
-        return [url]
     return [url] + [v for v in (without, with_port) if v != url]
 
 

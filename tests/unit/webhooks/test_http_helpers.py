@@ -38,6 +38,10 @@ def _app(limit: int = 16) -> FastAPI:
     async def secret(request: Request) -> dict:
         raise BadSignature("X-Demo-Signature does not match", provider="demo", integration="i1")
 
+    @app.get("/boom")
+    async def boom() -> dict:
+        raise RuntimeError("bug")
+
     @app.get("/url")
     async def url(request: Request, trust: bool = False) -> dict:
         return {"url": public_url(request, trust_forwarded=trust)}
@@ -121,6 +125,31 @@ async def test_public_url_ignores_forwarded_headers_unless_trusted():
     assert untrusted.json()["url"] == "http://svc/url?x=1"
     assert trusted.json()["url"] == "https://hooks.example.com/url?trust=true"
     assert odd_port.json()["url"] == "https://hooks.example.com:8443/url?trust=true"
+
+
+@pytest.mark.parametrize("host", ["[", "x:99999999", "a b"])
+async def test_public_url_from_a_broken_host_header_is_400(host: str):
+    async with await _client(_app()) as client:
+        response = await client.get("/url", headers={"Host": host})
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed"
+
+
+def test_twilio_url_variants_survive_broken_ports():
+    from libs.common.webhooks.signatures import twilio_url_variants
+
+    assert twilio_url_variants("http://[/x") == ["http://[/x"]
+    assert twilio_url_variants("https://h:notaport/x") == ["https://h:notaport/x"]
+
+
+async def test_unexpected_error_is_json_500_and_counted():
+    before = WEBHOOK_REJECTIONS.labels("unknown", "internal_error")._value.get()
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"
+    assert WEBHOOK_REJECTIONS.labels("unknown", "internal_error")._value.get() == before + 1
 
 
 def test_parse_form_keeps_repeats_and_blanks():
