@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from services.email_ingest.checkpoint import Checkpoint, CheckpointStore
+
+
+async def test_checkpoint_survives_reopen_and_records_atomically(tmp_path):
+    store = CheckpointStore(tmp_path / "cp.sqlite3")
+    store.open()
+    assert await store.load("mb", "INBOX") is None
+    await store.reset("mb", "INBOX", 111, 0)
+    await store.record(
+        mailbox="mb", folder="INBOX", uidvalidity=111, uid=5, message_key="e1",
+        outcome="published", post_action_pending=True,
+    )  # fmt: skip
+    store.close()
+
+    store = CheckpointStore(tmp_path / "cp.sqlite3")
+    store.open()
+    assert await store.load("mb", "INBOX") == Checkpoint(111, 5)
+    assert await store.handled("mb", "e1")
+    assert not await store.handled("other", "e1")
+    (pending,) = await store.pending_post_actions("mb", "INBOX", 111)
+    assert (pending.uid, pending.message_key, pending.outcome) == (5, "e1", "published")
+    await store.post_action_done("mb", "e1")
+    assert await store.pending_post_actions("mb", "INBOX", 111) == []
+    store.close()
+
+
+async def test_uid_never_goes_back_and_resets_start_over(tmp_path):
+    store = CheckpointStore(tmp_path / "cp.sqlite3")
+    store.open()
+    await store.reset("mb", "INBOX", 1, 0)
+    await store.advance("mb", "INBOX", 1, 9)
+    await store.advance("mb", "INBOX", 1, 4)
+    assert await store.load("mb", "INBOX") == Checkpoint(1, 9)
+    await store.advance("mb", "INBOX", 2, 50)  # another UIDVALIDITY: not this checkpoint
+    assert await store.load("mb", "INBOX") == Checkpoint(1, 9)
+    await store.reset("mb", "INBOX", 2, 0)
+    assert await store.load("mb", "INBOX") == Checkpoint(2, 0)
+    store.close()
