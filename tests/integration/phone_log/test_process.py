@@ -1,0 +1,90 @@
+"""`python -m services.phone_log` as `omnidesk dev up` runs it: a real uvicorn process on
+loopback, dev sample integrations (said in its log), events on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+
+import httpx
+import pytest
+
+from libs.common.cloudevents import decode
+from tests.integration.phone_log.helpers import read_topic
+
+pytestmark = pytest.mark.integration
+
+#: Bounded polling for the process to serve (a start-up check, not a timing assertion).
+START_ATTEMPTS = 150
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _wait_until_serving(base_url: str, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        for _ in range(START_ATTEMPTS):
+            assert process.returncode is None, "phone_log exited during start-up"
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError("phone_log did not become ready")
+
+
+async def test_module_serves_dev_samples_and_publishes(kafka_topics, tmp_path):
+    port = _free_port()
+    log_path = tmp_path / "phone_log.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PHONE_LOG_")},
+        "PHONE_LOG_HTTP_PORT": str(port),
+        "LOG_FORMAT": "text",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
+        "KAFKA_TOPIC_INTERACTIONS": kafka_topics.topics.interactions,
+        "KAFKA_TOPIC_DEADLETTER": kafka_topics.topics.deadletter,
+    }
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.phone_log",
+            env=env,
+            stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await _wait_until_serving(base_url, process)
+            async with httpx.AsyncClient(base_url=base_url) as client:
+                response = await client.post(
+                    "/cti/dev-cti/dev-cti-token",
+                    data={
+                        "event": "hangup",
+                        "callId": "proc-1",
+                        "from": "01012345678",
+                        "to": "0212345678",
+                        "direction": "in",
+                        "cause": "cancel",
+                    },
+                )
+        finally:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), 30)
+    assert response.status_code == 200, response.text
+    log = log_path.read_text()
+    assert "sample dev integrations" in log
+    assert "Application shutdown complete" in log  # SIGTERM stops it cleanly
+    [record] = await asyncio.wait_for(
+        read_topic(kafka_topics, kafka_topics.topics.interactions, 1), 60
+    )
+    event = decode(record.headers, record.value)
+    assert event.data.kind == "call_missed" and event.data.call.callback_requested
+    assert event.data.integration == "dev-cti"
+    assert record.key == b"+821012345678"
