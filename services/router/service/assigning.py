@@ -11,8 +11,6 @@ from libs.common.events.routing import (
     Priority,
 )
 from services.router.domain.assignment import (
-    AgentState,
-    AgentStatus,
     AssignmentChoice,
     WorkItem,
     choose_agent,
@@ -20,20 +18,9 @@ from services.router.domain.assignment import (
 )
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter, agent_ref
+from services.router.service.pool import assignment_pool
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
-
-
-def agent_state(agent: Agent, load: dict[str, int]) -> AgentState:
-    return AgentState(
-        id=agent.id,
-        status=AgentStatus(agent.status),
-        queues=frozenset(agent.queues or []),
-        capacity={Channel(k): int(v) for k, v in (agent.capacity or {}).items()},
-        load={Channel(k): v for k, v in load.items()},
-        skills=frozenset(agent.skills or []),
-        last_assigned_at=agent.last_assigned_at,
-    )
 
 
 def work_item(conversation: Conversation, previous_agent_id: str | None = None) -> WorkItem:
@@ -48,15 +35,6 @@ def work_item(conversation: Conversation, previous_agent_id: str | None = None) 
     )
 
 
-async def available_agents(
-    uow: UnitOfWork, *, exclude: str | None = None
-) -> tuple[dict[str, Agent], list[AgentState]]:
-    """Online agents (row-locked on PostgreSQL) and their current load."""
-    agents = {a.id: a for a in await uow.agents.online(lock=True) if a.id != exclude}
-    loads = await uow.conversations.loads(agents)
-    return agents, [agent_state(a, loads.get(a.id, {})) for a in agents.values()]
-
-
 async def apply_choice(
     emitter: Emitter,
     conversation: Conversation,
@@ -66,6 +44,13 @@ async def apply_choice(
     reason: str,
 ) -> None:
     previous = await emitter.agent(conversation.assignee_id)
+    pool = await assignment_pool(emitter.uow)
+    if conversation.assignee_id is not None:
+        pool.release(conversation.assignee_id, conversation.channel)
+    pool.take(agent.id, conversation.channel)
+    remembered = emitter.uow.cache.get("previous_agents")
+    if isinstance(remembered, dict):
+        remembered[conversation.contact_id] = agent.id
     conversation.assignee_id = agent.id
     conversation.queued_at = None
     agent.last_assigned_at = emitter.now
@@ -89,24 +74,33 @@ async def assign_or_queue(
     exclude: str | None = None,
     reason: str,
 ) -> None:
-    agents, states = await available_agents(uow, exclude=exclude)
+    pool = await assignment_pool(uow)
+    states = pool.online_states(exclude=exclude)
     if previous_agent_id is None and ctx.options.sticky:
-        previous_agent_id = await uow.conversations.previous_agent(
-            conversation.contact_id, exclude=conversation.id
-        )
+        previous_agent_id = await previous_agent_of(uow, conversation)
     choice = choose_agent(
         work_item(conversation, previous_agent_id), states, sticky=ctx.options.sticky
     )
     if choice is not None:
         sticky_note = "; the customer's previous agent" if choice.sticky else ""
         await apply_choice(
-            emitter, conversation, agents[choice.agent_id], choice, reason=reason + sticky_note
+            emitter, conversation, pool.agents[choice.agent_id], choice, reason=reason + sticky_note
         )
         return
     await queue_conversation(emitter, conversation, reason=f"{reason}; no agent free")
 
 
+async def previous_agent_of(uow: UnitOfWork, conversation: Conversation) -> str | None:
+    """The customer's last agent: from the batch cache when routing, else a query."""
+    remembered = uow.cache.get("previous_agents")
+    if isinstance(remembered, dict):
+        return remembered.get(conversation.contact_id)
+    return await uow.conversations.previous_agent(conversation.contact_id, exclude=conversation.id)
+
+
 async def queue_conversation(emitter: Emitter, conversation: Conversation, *, reason: str) -> None:
+    if conversation.assignee_id is not None:
+        (await assignment_pool(emitter.uow)).release(conversation.assignee_id, conversation.channel)
     conversation.assignee_id = None
     conversation.queued_at = conversation.queued_at or emitter.now
     await emitter.emit(ConversationQueued, conversation, reason=reason, queue=conversation.queue)
@@ -117,10 +111,11 @@ async def drain_queues(ctx: RouterContext, *, reason: str) -> int:
     now = ctx.clock()
     async with ctx.uow() as uow:
         await uow.serialise_assignment()
-        agents, states = await available_agents(uow)
-        if not agents:
+        pool = await assignment_pool(uow)
+        states = pool.online_states()
+        if not states:
             return 0
-        queues = {q for a in agents.values() for q in a.queues or []}
+        queues = {q for s in states for q in s.queues}
         waiting = {c.id: c for c in await uow.conversations.waiting(queues=queues, lock=True)}
         choices = plan_assignments(
             [work_item(c) for c in waiting.values()], states, sticky=False, now=now
@@ -130,7 +125,7 @@ async def drain_queues(ctx: RouterContext, *, reason: str) -> int:
             await apply_choice(
                 emitter,
                 waiting[choice.conversation_id],
-                agents[choice.agent_id],
+                pool.agents[choice.agent_id],
                 choice,
                 reason=reason,
             )

@@ -52,17 +52,20 @@ def start_clock(
     conversation.clock_cycle = (conversation.clock_cycle or 0) + 1
     for kind, at in ((TimerKind.WARNING, due.warning_at), (TimerKind.BREACH, due.breach_at)):
         if at is not None:
-            uow.timers.add(
-                SlaTimer(
-                    conversation_id=conversation.id,
-                    metric=metric.value,
-                    kind=kind.value,
-                    cycle=conversation.clock_cycle,
-                    target_minutes=due.target_minutes,
-                    clock_started_at=started_at,
-                    breach_at=due.breach_at,
-                    due_at=at,
-                )
+            uow.insert_later(
+                SlaTimer,
+                {
+                    "conversation_id": conversation.id,
+                    "metric": metric.value,
+                    "kind": kind.value,
+                    "cycle": conversation.clock_cycle,
+                    "target_minutes": due.target_minutes,
+                    "clock_started_at": started_at,
+                    "breach_at": due.breach_at,
+                    "due_at": at,
+                    "fired_at": None,
+                    "cancelled_at": None,
+                },
             )
     if metric is SlaMetric.FIRST_RESPONSE:
         conversation.first_response_due_at = due.breach_at
@@ -96,6 +99,7 @@ async def pause_resolution_clock(
         conversation.resolution_elapsed_minutes or 0.0
     ) + business_minutes_between(calendar, running_since, at)
     conversation.resolution_running_since = None
+    await uow.flush()  # timers started earlier in this transaction are cancelled too
     await uow.timers.cancel_pending(conversation.id, metrics=[SlaMetric.RESOLUTION.value], at=at)
 
 
@@ -127,6 +131,7 @@ async def on_agent_response(
     if conversation.first_response_at is None:
         conversation.first_response_at = at
     conversation.awaiting_since = None
+    await uow.flush()  # timers started earlier in this transaction are cancelled too
     await uow.timers.cancel_pending(conversation.id, metrics=RESPONSE_METRICS, at=at)
     conversation.status = next_status(
         ConversationStatus(conversation.status), LifecycleTrigger.AGENT_RESPONSE
@@ -139,4 +144,5 @@ async def stop_all_clocks(
 ) -> None:
     await pause_resolution_clock(uow, ctx, conversation, at)
     conversation.awaiting_since = None
+    await uow.flush()  # timers started earlier in this transaction are cancelled too
     await uow.timers.cancel_pending(conversation.id, metrics=[m.value for m in SlaMetric], at=at)

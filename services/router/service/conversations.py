@@ -22,7 +22,6 @@ from services.router.domain.lifecycle import (
 )
 from services.router.service.agents import NotFound
 from services.router.service.assigning import (
-    agent_state,
     assign_or_queue,
     drain_queues,
     work_item,
@@ -34,6 +33,7 @@ from services.router.service.clocks import (
 )
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter, agent_ref
+from services.router.service.pool import assignment_pool
 from services.router.store.models import Agent, Conversation, InteractionRecord
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -115,8 +115,7 @@ async def _target_agent(
     agent = await uow.agents.get(agent_id, lock=True)
     if agent is None:
         raise NotFound(f"agent {agent_id}")
-    loads = await uow.conversations.loads([agent_id])
-    state = agent_state(agent, loads.get(agent_id, {}))
+    state = (await assignment_pool(uow)).state(agent)
     item = replace(work_item(conversation), queue=conversation.queue, skills=frozenset())
     state = replace(state, queues=state.queues | {conversation.queue})
     if not force and not can_take(state, item):

@@ -8,6 +8,7 @@ from typing import Any
 from libs.common.events.interaction import Channel, CustomerIdentity, Flags
 from libs.common.events.routing import AgentRef, ConversationSnapshot, Priority, RoutingEvent
 from services.router.service.context import RouterContext
+from services.router.service.pool import assignment_pool
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -28,14 +29,11 @@ class Emitter:
         self.ctx = ctx
         self.cause = cause
         self.now = now
-        self._agents: dict[str, Agent | None] = {}
 
     async def agent(self, agent_id: str | None) -> Agent | None:
         if agent_id is None:
             return None
-        if agent_id not in self._agents:
-            self._agents[agent_id] = await self.uow.agents.get(agent_id)
-        return self._agents[agent_id]
+        return (await assignment_pool(self.uow)).agents.get(agent_id)
 
     async def snapshot(self, conversation: Conversation) -> ConversationSnapshot:
         queue = self.ctx.config.current.policies.queue(conversation.queue)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from libs.common.events.interaction import (
     Channel,
@@ -21,7 +23,7 @@ from libs.common.events.routing import (
 )
 from libs.common.ids import deterministic_id
 from services.router.domain.classification import classify, customer_attributes
-from services.router.domain.contacts import identity_keys, resolve_contact
+from services.router.domain.contacts import IdentityKey, identity_keys, resolve_contact
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
 from services.router.domain.sla import describe_hours
 from services.router.domain.threading import (
@@ -36,9 +38,19 @@ from services.router.service.assigning import assign_or_queue
 from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
 from services.router.service.context import RouterContext
 from services.router.service.events import MAX_REFERENCES, Emitter
-from services.router.store.models import Contact, Conversation, InteractionRecord
+from services.router.service.pool import assignment_pool
+from services.router.service.routing_cache import (
+    ANY,
+    RoutingCache,
+    bounce_original,
+    call_group_key,
+    prefetch,
+    thread_key,
+)
+from services.router.store.models import Contact, Conversation, InteractionRecord, MessageIndex
 from services.router.store.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
 
 
@@ -54,35 +66,47 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
     async with ctx.uow() as uow:
         await uow.serialise_assignment()
         done = await uow.interactions.known(i.event_id for i in batch)
-        routed = 0
-        for item in batch:
-            if item.event_id in done:
-                continue
-            done.add(item.event_id)
-            await route_one(uow, ctx, item, now)
-            routed += 1
+        todo = _first_of_each(i for i in batch if i.event_id not in done)
+        if not todo:
+            return 0
+        cache = await prefetch(
+            uow, [i.interaction for i in todo], recent_window=_recent_window(ctx)
+        )
+        await assignment_pool(uow)  # agents and loads, before the batch changes anything
+        with uow.session.no_autoflush:
+            for item in todo:
+                await route_one(uow, ctx, cache, item, now)
         await uow.commit()
-    return routed
+    return len(todo)
 
 
-async def route_one(uow: UnitOfWork, ctx: RouterContext, item: Incoming, now: datetime) -> None:
+def _first_of_each(items: Iterable[Incoming]) -> list[Incoming]:
+    return list({i.event_id: i for i in reversed(list(items))}.values())[::-1]
+
+
+def _recent_window(ctx: RouterContext) -> timedelta:
+    policy = ctx.options.threading
+    return max(policy.chat_window, policy.phone_window)
+
+
+async def route_one(
+    uow: UnitOfWork, ctx: RouterContext, cache: RoutingCache, item: Incoming, now: datetime
+) -> None:
     interaction = item.interaction
     emitter = Emitter(uow, ctx, cause=item.event_id, now=now)
-    bounced = await _bounced_conversation(uow, interaction)
-    contact_id = bounced.contact_id if bounced else await _resolve_contact(uow, interaction, now)
-    candidates = await _candidates(uow, interaction, contact_id)
+    bounced = _bounced_conversation(cache, interaction)
+    contact_id = bounced.contact_id if bounced else _resolve_contact(uow, cache, interaction, now)
+    candidates = _candidates(cache, interaction, contact_id, bounced)
     decision = thread_interaction(
         interaction, contact_id, candidates, interaction.occurred_at, ctx.options.threading
     )
     if decision.action is ThreadAction.OPEN:
         conversation = _new_conversation(ctx, item, contact_id)
         uow.conversations.add(conversation)
-        await uow.session.flush()
     else:
         assert decision.conversation is not None
-        conversation = await uow.conversations.get(decision.conversation.id, lock=True)
-        assert conversation is not None
-    await _record(uow, conversation, item, contact_id, now, note=decision.reason)
+        conversation = cache.conversations[decision.conversation.id]
+    _record(uow, cache, conversation, item, contact_id, now, note=decision.reason)
     if decision.action is ThreadAction.OPEN:
         await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
     elif decision.action is ThreadAction.REOPEN:
@@ -90,38 +114,38 @@ async def route_one(uow: UnitOfWork, ctx: RouterContext, item: Incoming, now: da
     else:
         await _joined(uow, ctx, emitter, conversation, interaction, decision.reason)
     if interaction.kind is InteractionKind.CALL_MISSED:
-        await emitter.emit(
-            CallbackRequested,
-            conversation,
-            reason="missed call",
-            phone=interaction.customer.phone
-            or (interaction.call.from_number if interaction.call else None),
-            missed_at=interaction.occurred_at,
-        )
+        await _callback(emitter, conversation, interaction)
+    cache.remember_conversation(conversation)
 
 
-async def _bounced_conversation(uow: UnitOfWork, interaction: Interaction) -> Conversation | None:
-    original = interaction.bounce.original_message_id if interaction.bounce else None
+async def _callback(emitter: Emitter, conversation: Conversation, interaction: Interaction) -> None:
+    phone = interaction.customer.phone or (
+        interaction.call.from_number if interaction.call else None
+    )
+    await emitter.emit(
+        CallbackRequested,
+        conversation,
+        reason="missed call",
+        phone=phone,
+        missed_at=interaction.occurred_at,
+    )
+
+
+def _bounced_conversation(cache: RoutingCache, interaction: Interaction) -> Conversation | None:
+    original = bounce_original(interaction)
     if not original:
         return None
-    found = await uow.conversations.by_message_ids([original.strip("<> ")])
-    return next(iter(found.values()), None)
+    return next(iter(cache.message_candidates([original], None).values()), None)
 
 
-async def _resolve_contact(uow: UnitOfWork, interaction: Interaction, now: datetime) -> str:
+def _resolve_contact(
+    uow: UnitOfWork, cache: RoutingCache, interaction: Interaction, now: datetime
+) -> str:
     keys = identity_keys(interaction.customer)
-    resolution = resolve_contact(keys, await uow.contacts.owners(keys))
+    resolution = resolve_contact(keys, {k: cache.owners[k] for k in keys if k in cache.owners})
     contact_id = resolution.contact_id
     if contact_id is None:
-        contact_id = (
-            deterministic_id("router.contact", *(f"{k.kind}:{k.value}" for k in keys))
-            if keys
-            else deterministic_id(
-                "router.contact.anonymous",
-                interaction.customer_key,
-                interaction.occurred_at.isoformat(),
-            )
-        )
+        contact_id = _new_contact_id(interaction, keys)
         uow.contacts.add(
             Contact(
                 id=contact_id,
@@ -130,9 +154,19 @@ async def _resolve_contact(uow: UnitOfWork, interaction: Interaction, now: datet
                 created_at=now,
             )
         )
-        await uow.session.flush()
+    if resolution.conflict:
+        log.warning("contact conflict for %s: %s", interaction.customer_key, resolution.reason)
     uow.contacts.attach(contact_id, resolution.attach)
+    cache.remember_identities(contact_id, resolution.attach)
     return contact_id
+
+
+def _new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> str:
+    if keys:
+        return deterministic_id("router.contact", *(f"{k.kind}:{k.value}" for k in keys))
+    return deterministic_id(
+        "router.contact.anonymous", interaction.customer_key, interaction.occurred_at.isoformat()
+    )
 
 
 def _ref(conversation: Conversation | None) -> ConversationRef | None:
@@ -148,54 +182,30 @@ def _ref(conversation: Conversation | None) -> ConversationRef | None:
     )
 
 
-def thread_key(interaction: Interaction) -> str | None:
-    thread_id = interaction.thread.provider_thread_id
-    return f"{interaction.provider}:{thread_id}" if thread_id else None
-
-
-def call_group_key(interaction: Interaction) -> str | None:
-    call = interaction.call
-    if call is None:
-        return None
-    return f"{interaction.provider}:{call.group_id or call.call_id}"
-
-
-async def _candidates(
-    uow: UnitOfWork, interaction: Interaction, contact_id: str
+def _candidates(
+    cache: RoutingCache, interaction: Interaction, contact_id: str, bounced: Conversation | None
 ) -> ThreadCandidates:
-    repo = uow.conversations
     if interaction.channel is Channel.EMAIL:
-        ids = email_reference_ids(interaction)
-        if interaction.bounce and interaction.bounce.original_message_id:
-            ids.append(interaction.bounce.original_message_id.strip("<> "))
-        by_id = await repo.by_message_id_for_contact(ids, contact_id) if ids else {}
-        bounced = await _bounced_conversation(uow, interaction)
-        if bounced is not None and interaction.bounce and interaction.bounce.original_message_id:
-            by_id[interaction.bounce.original_message_id.strip("<> ")] = bounced
+        by_id = cache.message_candidates(email_reference_ids(interaction), contact_id)
+        original = bounce_original(interaction)
+        if bounced is not None and original:
+            by_id[original] = bounced
         token = interaction.thread.subject_token
-        by_token = await repo.by_reference(token) if token else None
         return ThreadCandidates(
             by_message_id={k: _ref(v) for k, v in by_id.items()},  # type: ignore[misc]
-            by_subject_token=_ref(by_token),
+            by_subject_token=_ref(cache.by_reference.get(token)) if token else None,
         )
     if interaction.channel is Channel.CHAT:
         key = thread_key(interaction)
+        latest = cache.latest.get((contact_id, "chat", interaction.integration))
         return ThreadCandidates(
-            by_provider_thread=_ref(await repo.latest_by(thread_key=key, contact_id=contact_id))
-            if key
-            else None,
-            latest_on_channel=_ref(
-                await repo.latest_by(
-                    contact_id=contact_id, channel="chat", integration=interaction.integration
-                )
-            ),
+            by_provider_thread=_ref(cache.by_thread.get((key, contact_id))) if key else None,
+            latest_on_channel=_ref(latest),
         )
     key = call_group_key(interaction)
     return ThreadCandidates(
-        by_call_group=_ref(await repo.latest_by(call_group_key=key, contact_id=contact_id))
-        if key
-        else None,
-        latest_on_channel=_ref(await repo.latest_by(contact_id=contact_id, channel="phone")),
+        by_call_group=_ref(cache.by_call_group.get((key, contact_id))) if key else None,
+        latest_on_channel=_ref(cache.latest.get((contact_id, "phone", ANY))),
     )
 
 
@@ -248,8 +258,9 @@ def _new_conversation(ctx: RouterContext, item: Incoming, contact_id: str) -> Co
     )
 
 
-async def _record(
+def _record(
     uow: UnitOfWork,
+    cache: RoutingCache,
     conversation: Conversation,
     item: Incoming,
     contact_id: str,
@@ -259,35 +270,43 @@ async def _record(
 ) -> None:
     interaction = item.interaction
     message_id = (interaction.thread.message_id or "").strip("<> ") or None
-    uow.interactions.add(
-        InteractionRecord(
-            event_id=item.event_id,
-            conversation_id=conversation.id,
-            contact_id=contact_id,
-            channel=interaction.channel.value,
-            direction=interaction.direction.value,
-            kind=interaction.kind.value,
-            occurred_at=interaction.occurred_at,
-            processed_at=now,
-            message_id=message_id,
-            author=interaction.customer.display_name or interaction.customer_key,
-            subject=(interaction.subject or "")[:500] or None,
-            text=interaction.body.text[:PREVIEW_CHARS],
-            note=note[:300],
-        )
+    uow.insert_later(
+        InteractionRecord,
+        {
+            "event_id": item.event_id,
+            "conversation_id": conversation.id,
+            "contact_id": contact_id,
+            "channel": interaction.channel.value,
+            "direction": interaction.direction.value,
+            "kind": interaction.kind.value,
+            "occurred_at": interaction.occurred_at,
+            "processed_at": now,
+            "message_id": message_id,
+            "author": interaction.customer.display_name or interaction.customer_key,
+            "subject": (interaction.subject or "")[:500] or None,
+            "text": interaction.body.text[:PREVIEW_CHARS],
+            "note": note[:300],
+        },
     )
     conversation.last_activity_at = max(conversation.last_activity_at, interaction.occurred_at)
-    if (
-        interaction.direction is Direction.INBOUND
-        and interaction.kind is not InteractionKind.DELIVERY_STATUS
-        and not interaction.flags.bounce
-    ):
+    if _from_customer(interaction):
         conversation.customer = interaction.customer.model_dump(mode="json", exclude_none=True)
         conversation.customer_flags = interaction.flags.model_dump(mode="json")
     if message_id:
-        await uow.conversations.index_message(message_id, conversation.id)
+        if cache.remember_message(message_id, conversation):
+            uow.insert_later(
+                MessageIndex, {"message_id": message_id, "conversation_id": conversation.id}
+            )
         conversation.last_message_id = message_id
         conversation.references = [*(conversation.references or []), message_id][-MAX_REFERENCES:]
+
+
+def _from_customer(interaction: Interaction) -> bool:
+    return (
+        interaction.direction is Direction.INBOUND
+        and interaction.kind is not InteractionKind.DELIVERY_STATUS
+        and not interaction.flags.bounce
+    )
 
 
 def _is_agent_response(interaction: Interaction) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,28 +13,33 @@ from libs.common.ids import deterministic_id
 from services.router.store.models import OutboxRow
 
 
+class BulkWriter(Protocol):
+    def insert_later(self, model: type, values: dict[str, object]) -> None: ...
+
+
 class OutboxWriter:
     """Adds rows; the event id is derived from the cause and the event's ordinal,
     so redoing the same work (after a rollback) yields the same ids."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, uow: BulkWriter) -> None:
+        self._uow = uow
         self._ordinals: dict[str, int] = {}
-        self.added: list[OutboxRow] = []
+        self.added: list[str] = []
 
     def add(self, event: RoutingEvent, *, cause: str) -> str:
         ordinal = self._ordinals.get(cause, 0)
         self._ordinals[cause] = ordinal + 1
         event_id = deterministic_id("router.outbox", cause, ordinal)
-        row = OutboxRow(
-            event_id=event_id,
-            ce_type=event.ce_type,
-            conversation_id=event.conversation.conversation_id,
-            occurred_at=event.occurred_at,
-            payload=event.model_dump_json(),
-        )
-        self._session.add(row)
-        self.added.append(row)
+        row = {
+            "event_id": event_id,
+            "ce_type": event.ce_type,
+            "conversation_id": event.conversation.conversation_id,
+            "occurred_at": event.occurred_at,
+            "payload": event.model_dump_json(),
+            "sent_at": None,
+        }
+        self._uow.insert_later(OutboxRow, row)
+        self.added.append(event_id)
         return event_id
 
 

@@ -232,9 +232,6 @@ class TimerRepository:
         self.session = session
         self.postgres = postgres
 
-    def add(self, timer: SlaTimer) -> None:
-        self.session.add(timer)
-
     async def cancel_pending(
         self, conversation_id: str, *, metrics: Iterable[str], at: datetime
     ) -> int:

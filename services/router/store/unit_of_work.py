@@ -12,9 +12,10 @@ import asyncio
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.router.store.models import InteractionRecord, MessageIndex, OutboxRow, SlaTimer
 from services.router.store.outbox import OutboxWriter
 from services.router.store.repositories import (
     AgentRepository,
@@ -26,6 +27,9 @@ from services.router.store.repositories import (
 )
 
 ASSIGNMENT_LOCK = 7226459
+#: Append-only rows written with one multi-row INSERT each, after the ORM flush
+#: (their foreign keys point at conversations the flush inserts).
+BULK_ORDER = (MessageIndex, InteractionRecord, SlaTimer, OutboxRow)
 
 
 class UnitOfWork:
@@ -55,13 +59,16 @@ class UnitOfWork:
         try:
             self._session = self._sessions()
             self._committed = False
+            #: per-transaction caches of the service layer (agent pool, batch lookups)
+            self.cache: dict[str, object] = {}
+            self._bulk: dict[type, list[dict[str, object]]] = {}
             self.contacts = ContactRepository(self.session)
             self.conversations = ConversationRepository(self.session, postgres=self.postgres)
             self.interactions = InteractionRepository(self.session)
             self.agents = AgentRepository(self.session, postgres=self.postgres)
             self.timers = TimerRepository(self.session, postgres=self.postgres)
             self.api_keys = ApiKeyRepository(self.session)
-            self.outbox = OutboxWriter(self.session)
+            self.outbox = OutboxWriter(self)
         except BaseException:
             self._release()
             raise
@@ -97,7 +104,19 @@ class UnitOfWork:
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGNMENT_LOCK}
             )
 
+    def insert_later(self, model: type, values: dict[str, object]) -> None:
+        """Queue an append-only row; written at flush/commit in one INSERT per table."""
+        self._bulk.setdefault(model, []).append(values)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+        for model in BULK_ORDER:
+            rows = self._bulk.pop(model, None)
+            if rows:
+                await self.session.execute(insert(model), rows)
+
     async def commit(self) -> None:
+        await self.flush()
         await self.session.commit()
         self._committed = True
         if self._on_commit is not None and self.outbox.added:

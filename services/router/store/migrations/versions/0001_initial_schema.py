@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 05:37:22.147490
+Create Date: 2026-11-23 05:59:11.101678
 """
 
 from __future__ import annotations

@@ -1,0 +1,62 @@
+"""The agents and their load, loaded once per transaction and kept current in memory.
+
+Loaded after ``serialise_assignment`` (PostgreSQL) or under the SQLite write lock,
+so the counts stay exact while the transaction assigns and releases work.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from libs.common.events.interaction import Channel
+from services.router.domain.assignment import AgentState, AgentStatus
+from services.router.store.models import Agent
+from services.router.store.unit_of_work import UnitOfWork
+
+_KEY = "assignment_pool"
+
+
+class AssignmentPool:
+    def __init__(self, agents: list[Agent], loads: dict[str, dict[str, int]]) -> None:
+        self.agents = {a.id: a for a in agents}
+        self.loads: dict[str, dict[str, int]] = defaultdict(dict)
+        for agent_id, load in loads.items():
+            self.loads[agent_id].update(load)
+
+    def state(self, agent: Agent) -> AgentState:
+        return AgentState(
+            id=agent.id,
+            status=AgentStatus(agent.status),
+            queues=frozenset(agent.queues or []),
+            capacity={Channel(k): int(v) for k, v in (agent.capacity or {}).items()},
+            load={Channel(k): v for k, v in self.loads[agent.id].items()},
+            skills=frozenset(agent.skills or []),
+            last_assigned_at=agent.last_assigned_at,
+        )
+
+    def online_states(self, *, exclude: str | None = None) -> list[AgentState]:
+        return [
+            self.state(a)
+            for a in self.agents.values()
+            if a.status == AgentStatus.ONLINE and a.id != exclude
+        ]
+
+    def take(self, agent_id: str, channel: str) -> None:
+        load = self.loads[agent_id]
+        load[channel] = load.get(channel, 0) + 1
+
+    def release(self, agent_id: str | None, channel: str) -> None:
+        if agent_id is None:
+            return
+        load = self.loads[agent_id]
+        load[channel] = max(0, load.get(channel, 0) - 1)
+
+
+async def assignment_pool(uow: UnitOfWork) -> AssignmentPool:
+    pool = uow.cache.get(_KEY)
+    if pool is None:
+        agents = await uow.agents.all()
+        pool = AssignmentPool(agents, await uow.conversations.loads(a.id for a in agents))
+        uow.cache[_KEY] = pool
+    assert isinstance(pool, AssignmentPool)
+    return pool

@@ -1,0 +1,166 @@
+"""Lookups for one batch of interactions: prefetched in a few set queries, then kept
+current in memory as the batch adds contacts, conversations and Message-IDs, so a
+batch costs a handful of round trips instead of several per interaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from libs.common.events.interaction import Interaction
+from services.router.domain.contacts import IdentityKey, identity_keys
+from services.router.domain.threading import email_reference_ids
+from services.router.store.models import Conversation, MessageIndex
+from services.router.store.unit_of_work import UnitOfWork
+
+ANY = "*"
+
+
+def thread_key(interaction: Interaction) -> str | None:
+    thread_id = interaction.thread.provider_thread_id
+    return f"{interaction.provider}:{thread_id}" if thread_id else None
+
+
+def call_group_key(interaction: Interaction) -> str | None:
+    call = interaction.call
+    if call is None:
+        return None
+    return f"{interaction.provider}:{call.group_id or call.call_id}"
+
+
+def bounce_original(interaction: Interaction) -> str | None:
+    original = interaction.bounce.original_message_id if interaction.bounce else None
+    return original.strip("<> ") if original else None
+
+
+def referenced_ids(interaction: Interaction) -> list[str]:
+    ids = email_reference_ids(interaction)
+    original = bounce_original(interaction)
+    return [*ids, original] if original else ids
+
+
+@dataclass
+class RoutingCache:
+    owners: dict[IdentityKey, str] = field(default_factory=dict)
+    messages: dict[str, list[Conversation]] = field(default_factory=lambda: defaultdict(list))
+    by_reference: dict[str, Conversation] = field(default_factory=dict)
+    by_thread: dict[tuple[str, str], Conversation] = field(default_factory=dict)
+    by_call_group: dict[tuple[str, str], Conversation] = field(default_factory=dict)
+    latest: dict[tuple[str, str, str], Conversation] = field(default_factory=dict)
+    previous_agents: dict[str, str] = field(default_factory=dict)
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+
+    def remember_identities(self, contact_id: str, keys: Iterable[IdentityKey]) -> None:
+        for key in keys:
+            self.owners.setdefault(key, contact_id)
+
+    def remember_message(self, message_id: str, conversation: Conversation) -> bool:
+        """False when the Message-ID is already indexed for this conversation."""
+        known = self.messages[message_id]
+        if any(c.id == conversation.id for c in known):
+            return False
+        known.append(conversation)
+        return True
+
+    def remember_conversation(self, conversation: Conversation) -> None:
+        self.conversations[conversation.id] = conversation
+        self.by_reference[conversation.reference] = conversation
+        contact = conversation.contact_id
+        if conversation.thread_key:
+            _keep_latest(self.by_thread, (conversation.thread_key, contact), conversation)
+        if conversation.call_group_key:
+            _keep_latest(self.by_call_group, (conversation.call_group_key, contact), conversation)
+        for integration in (conversation.integration, ANY):
+            _keep_latest(self.latest, (contact, conversation.channel, integration), conversation)
+        if conversation.assignee_id:
+            self.previous_agents[contact] = conversation.assignee_id
+
+    def message_candidates(
+        self, message_ids: Iterable[str], contact_id: str | None
+    ) -> dict[str, Conversation]:
+        """Per Message-ID the latest conversation (of this contact, unless None)."""
+        found = {}
+        for message_id in message_ids:
+            mine = [
+                c for c in self.messages.get(message_id, ()) if contact_id in (None, c.contact_id)
+            ]
+            if mine:
+                found[message_id] = max(mine, key=lambda c: c.last_activity_at)
+        return found
+
+
+def _keep_latest(index: dict, key: tuple, conversation: Conversation) -> None:  # type: ignore[type-arg]
+    current = index.get(key)
+    if current is None or current.last_activity_at <= conversation.last_activity_at:
+        index[key] = conversation
+
+
+async def prefetch(
+    uow: UnitOfWork, interactions: list[Interaction], *, recent_window: timedelta
+) -> RoutingCache:
+    cache = RoutingCache()
+    keys = {k for i in interactions for k in identity_keys(i.customer)}
+    cache.owners = await uow.contacts.owners(keys)
+    contacts = set(cache.owners.values())
+    conversations: dict[str, Conversation] = {}
+    await _prefetch_messages(uow, cache, interactions, conversations)
+    tokens = {i.thread.subject_token for i in interactions if i.thread.subject_token}
+    threads = {k for i in interactions for k in (thread_key(i),) if k}
+    calls = {k for i in interactions for k in (call_group_key(i),) if k}
+    since = min((i.occurred_at for i in interactions), default=datetime.max) - recent_window
+    for query in (
+        select(Conversation).where(Conversation.reference.in_(tokens)) if tokens else None,
+        select(Conversation).where(Conversation.thread_key.in_(threads)) if threads else None,
+        select(Conversation).where(Conversation.call_group_key.in_(calls)) if calls else None,
+        select(Conversation).where(
+            Conversation.contact_id.in_(contacts), Conversation.last_activity_at >= since
+        )
+        if contacts
+        else None,
+    ):
+        if query is not None:
+            for conversation in await uow.session.scalars(query):
+                conversations[conversation.id] = conversation
+    for conversation in sorted(conversations.values(), key=lambda c: c.last_activity_at):
+        cache.remember_conversation(conversation)
+    await _prefetch_previous_agents(uow, cache, contacts)
+    uow.cache["previous_agents"] = cache.previous_agents
+    return cache
+
+
+async def _prefetch_messages(
+    uow: UnitOfWork,
+    cache: RoutingCache,
+    interactions: list[Interaction],
+    conversations: dict[str, Conversation],
+) -> None:
+    wanted = {m for i in interactions for m in referenced_ids(i)}
+    wanted |= {i.thread.message_id.strip("<> ") for i in interactions if i.thread.message_id}
+    if not wanted:
+        return
+    query = (
+        select(MessageIndex.message_id, Conversation)
+        .join(Conversation, Conversation.id == MessageIndex.conversation_id)
+        .where(MessageIndex.message_id.in_(wanted))
+    )
+    for message_id, conversation in await uow.session.execute(query):
+        conversations[conversation.id] = conversation
+        cache.remember_message(message_id, conversation)
+
+
+async def _prefetch_previous_agents(
+    uow: UnitOfWork, cache: RoutingCache, contacts: set[str]
+) -> None:
+    if not contacts:
+        return
+    query = (
+        select(Conversation.contact_id, Conversation.assignee_id)
+        .where(Conversation.contact_id.in_(contacts), Conversation.assignee_id.is_not(None))
+        .order_by(Conversation.last_activity_at)
+    )
+    for contact_id, agent_id in await uow.session.execute(query):
+        cache.previous_agents[contact_id] = agent_id  # ascending: the latest wins
