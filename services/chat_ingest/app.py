@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from libs.common.health import ReadinessCheck, health_router
-from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks import EventPublisher, Publisher, RecentlyAcked, install_error_handlers
+from libs.common.webhooks.producer import WebhookEventProducer
 from services.chat_ingest.ingest import ChatIngest
 from services.chat_ingest.integrations import IntegrationRegistry
 from services.chat_ingest.providers import (

@@ -61,6 +61,7 @@ class ChatIngest:
                 "chat event %s",
                 outcome,
                 extra={
+                    "event_id": event.id,
                     "provider": provider,
                     "integration": event.interaction.integration,
                     "direction": event.interaction.direction.value,

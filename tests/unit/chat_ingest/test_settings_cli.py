@@ -1,0 +1,138 @@
+"""Settings, integrations configuration and the `omnidesk chat` commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from libs.common.webhooks import UnknownIntegration
+from services.chat_ingest.__main__ import settings_for_run
+from services.chat_ingest.cli import app as chat_cli
+from services.chat_ingest.integrations import (
+    DEV_SECRET,
+    Integration,
+    IntegrationRegistry,
+    Provider,
+    dev_integrations,
+)
+from services.chat_ingest.settings import ChatIngestSettings
+
+INTEGRATIONS = [
+    {"id": "kr-main", "provider": "kakao", "secret": "tok-1", "routing": {"queue": "kr"}},
+    {
+        "id": "line-jp",
+        "provider": "line",
+        "secret": "line-secret-value",
+        "routing": {"queue": "jp", "language": "ja", "brand": "acme"},
+    },
+]
+
+
+def test_settings_read_integrations_from_env(monkeypatch):
+    monkeypatch.setenv("CHAT_INGEST_INTEGRATIONS", json.dumps(INTEGRATIONS))
+    monkeypatch.setenv("CHAT_INGEST_HTTP_PORT", "9999")
+    settings = ChatIngestSettings()
+    assert settings.http_port == 9999
+    assert [i.id for i in settings.all_integrations()] == ["kr-main", "line-jp"]
+    assert settings.integrations[1].routing.language == "ja"
+    assert settings.integrations[0].secret.get_secret_value() == "tok-1"
+
+
+def test_defaults():
+    settings = ChatIngestSettings()
+    assert settings.http_port == 8081
+    assert settings.default_region == "KR"
+    assert settings.integrations == []
+
+
+def test_settings_read_integrations_file(tmp_path, monkeypatch):
+    path = tmp_path / "integrations.yaml"
+    path.write_text(
+        "- id: wa-kr\n  provider: whatsapp\n  secret: app-secret\n  verify_token: vt\n"
+        "  routing: {queue: kr-wa, language: ko}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CHAT_INGEST_INTEGRATIONS_FILE", str(path))
+    [integration] = ChatIngestSettings().all_integrations()
+    assert integration.provider is Provider.WHATSAPP
+    assert integration.routing.queue == "kr-wa"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"id": "x", "provider": "line"},  # no secret
+        {"id": "x", "provider": "webchat"},  # neither secret nor api key
+        {"id": "bad id!", "provider": "line", "secret": "s"},
+        {"id": "x", "provider": "icq", "secret": "s"},
+        {"id": "x", "provider": "line", "secret": "s", "unknown_field": 1},
+    ],
+)
+def test_invalid_integrations_fail_at_start(bad, monkeypatch):
+    monkeypatch.setenv("CHAT_INGEST_INTEGRATIONS", json.dumps([bad]))
+    with pytest.raises(ValidationError):
+        ChatIngestSettings()
+
+
+def test_duplicate_integration_is_refused():
+    one = Integration(id="a", provider=Provider.LINE, secret="s")
+    with pytest.raises(ValueError, match="duplicate"):
+        IntegrationRegistry([one, one])
+
+
+def test_registry_lookup_is_per_provider():
+    registry = IntegrationRegistry([Integration(id="a", provider=Provider.LINE, secret="s")])
+    assert registry.get(Provider.LINE, "a").id == "a"
+    with pytest.raises(UnknownIntegration):
+        registry.get(Provider.SLACK, "a")
+
+
+def test_secrets_never_in_repr_or_description():
+    integration = Integration(id="a", provider=Provider.SLACK, secret="very-secret-value")
+    assert "very-secret-value" not in repr(integration)
+    assert "very-secret-value" not in json.dumps(integration.describe())
+    assert integration.describe()["path"] == "/webhooks/slack/a"
+
+
+def test_dev_integrations_only_when_none_configured(monkeypatch, caplog):
+    monkeypatch.delenv("CHAT_INGEST_INTEGRATIONS", raising=False)
+    with caplog.at_level(logging.WARNING):
+        settings = settings_for_run()
+    assert {i.provider for i in settings.integrations} == set(Provider)
+    assert all(i.dev and i.secret.get_secret_value() == DEV_SECRET for i in settings.integrations)
+    assert "DEVELOPMENT integrations" in caplog.text
+
+    monkeypatch.setenv("CHAT_INGEST_INTEGRATIONS", json.dumps(INTEGRATIONS))
+    assert not any(i.dev for i in settings_for_run().all_integrations())
+
+    monkeypatch.delenv("CHAT_INGEST_INTEGRATIONS")
+    monkeypatch.setenv("CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY", "false")
+    assert settings_for_run().all_integrations() == []
+
+
+def test_dev_integrations_are_marked():
+    for integration in dev_integrations():
+        assert "DEVELOPMENT ONLY" in integration.description
+
+
+def test_cli_lists_integrations_without_secrets(monkeypatch):
+    monkeypatch.setenv("CHAT_INGEST_INTEGRATIONS", json.dumps(INTEGRATIONS))
+    result = CliRunner().invoke(chat_cli, ["integrations"])
+    assert result.exit_code == 0, result.output
+    assert "kakao" in result.output and "/webhooks/line/line-jp" in result.output
+    assert "line-secret-value" not in result.output and "tok-1" not in result.output
+    as_json = CliRunner().invoke(chat_cli, ["integrations", "--json"])
+    rows = [json.loads(line) for line in as_json.output.splitlines()]
+    assert rows[1]["routing"] == {"queue": "jp", "language": "ja", "brand": "acme"}
+    assert rows[1]["secret"] == "set"
+
+
+def test_cli_prints_openapi(monkeypatch):
+    monkeypatch.setenv("CHAT_INGEST_INTEGRATIONS", "[]")
+    result = CliRunner().invoke(chat_cli, ["openapi"])
+    assert result.exit_code == 0
+    assert "/webhooks/kakao/{integration_id}" in json.loads(result.output)["paths"]
