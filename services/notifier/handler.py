@@ -65,10 +65,10 @@ from services.notifier.mail import (
     OutgoingMail,
 )
 from services.notifier.sentlog import (
+    Claim,
     ClaimResult,
     SendInfo,
     SendKey,
-    SentLog,
     SentRecord,
     Status,
 )
@@ -101,6 +101,24 @@ class WebhookTransport(Protocol):
 
 class OutcomePublisher(Protocol):
     async def publish(self, outcome: NotificationOutcome) -> None: ...
+
+
+class SentLogStore(Protocol):
+    """What the handler needs of :class:`~services.notifier.sentlog.SentLog`."""
+
+    async def claim(self, key: SendKey, info: SendInfo, *, now: datetime) -> Claim: ...
+    def lease_expires_at(self, record: SentRecord) -> datetime | None: ...
+    async def touch(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord: ...
+    async def mark_sent(self, key: SendKey, *, message_id: str, now: datetime) -> SentRecord: ...
+    async def mark_retry(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord: ...
+    async def mark_failed(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord: ...
+    async def mark_suppressed(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord: ...
+    async def record_suppressed(
+        self, key: SendKey, info: SendInfo, *, reason: str, now: datetime
+    ) -> SentRecord: ...
+    async def take_rate_slot(
+        self, sender: str, *, event_id: str, now: datetime, cutoff: datetime | None
+    ) -> bool: ...
 
 
 class KafkaOutcomePublisher:
@@ -160,7 +178,7 @@ class NotificationHandler:
         *,
         config: HandlerConfig,
         composer: Composer,
-        sentlog: SentLog,
+        sentlog: SentLogStore,
         smtp: MailTransport,
         webhooks: WebhookTransport,
         outcomes: OutcomePublisher,

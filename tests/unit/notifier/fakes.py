@@ -1,0 +1,136 @@
+"""Plain in-memory fakes of the handler's outside world (unit tests only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from libs.common.events import NotificationOutcome
+from services.notifier.mail import OutgoingMail
+from services.notifier.sentlog import (
+    FINAL,
+    Claim,
+    ClaimResult,
+    SendInfo,
+    SendKey,
+    SentRecord,
+    Status,
+)
+from services.notifier.webhooks import WebhookRequest
+
+T0 = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+
+class MemorySentLog:
+    """Same rules as the SQL sent-log, in a dict."""
+
+    def __init__(self, lease_s: float = 60.0) -> None:
+        self.rows: dict[SendKey, SentRecord] = {}
+        self.slots: dict[str, tuple[str, datetime]] = {}
+        self._lease = timedelta(seconds=lease_s)
+
+    async def claim(self, key: SendKey, info: SendInfo, *, now: datetime) -> Claim:
+        row = self.rows.get(key)
+        if row is None:
+            self.rows[key] = SentRecord(Status.SENDING, 1, None, None, info.locale, now, now)
+            return Claim(ClaimResult.CLAIMED, self.rows[key])
+        stale = row.status is Status.SENDING and row.claimed_at <= now - self._lease
+        if row.status in (Status.RETRY, Status.FAILED) or stale:
+            return Claim(
+                ClaimResult.CLAIMED,
+                self._set(
+                    key, now, status=Status.SENDING, claimed_at=now, attempts=row.attempts + 1
+                ),
+            )
+        done = row.status.value in FINAL
+        return Claim(ClaimResult.DONE if done else ClaimResult.BUSY, row)
+
+    def lease_expires_at(self, record: SentRecord) -> datetime | None:
+        return record.claimed_at + self._lease if record.claimed_at else None
+
+    async def touch(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord:
+        attempts = self.rows[key].attempts + 1
+        return self._set(key, now, claimed_at=now, reason=reason, attempts=attempts)
+
+    async def mark_sent(self, key: SendKey, *, message_id: str, now: datetime) -> SentRecord:
+        return self._set(key, now, status=Status.SENT, message_id=message_id, reason=None)
+
+    async def mark_retry(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord:
+        return self._set(key, now, status=Status.RETRY, reason=reason)
+
+    async def mark_failed(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord:
+        return self._set(key, now, status=Status.FAILED, reason=reason)
+
+    async def mark_suppressed(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord:
+        return self._set(key, now, status=Status.SUPPRESSED, reason=reason)
+
+    async def record_suppressed(
+        self, key: SendKey, info: SendInfo, *, reason: str, now: datetime
+    ) -> SentRecord:
+        self.rows.setdefault(
+            key, SentRecord(Status.SUPPRESSED, 0, None, reason, info.locale, None, now)
+        )
+        return self.rows[key]
+
+    async def take_rate_slot(
+        self, sender: str, *, event_id: str, now: datetime, cutoff: datetime | None
+    ) -> bool:
+        holder = self.slots.get(sender.lower())
+        if holder is None or holder[0] == event_id or (cutoff is not None and holder[1] <= cutoff):
+            self.slots[sender.lower()] = (
+                event_id,
+                now if holder is None or holder[0] != event_id else holder[1],
+            )
+            return True
+        return False
+
+    def _set(self, key: SendKey, now: datetime, **values: object) -> SentRecord:
+        values.setdefault("claimed_at", None)
+        self.rows[key] = replace(self.rows[key], updated_at=now, **values)
+        return self.rows[key]
+
+
+@dataclass
+class ScriptedSmtp:
+    """Sends succeed unless ``failures`` names an exception for the next attempt."""
+
+    failures: list[Exception] = field(default_factory=list)
+    sent: list[OutgoingMail] = field(default_factory=list)
+    attempts: int = 0
+
+    async def send(self, mail: OutgoingMail) -> None:
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(mail)
+
+
+@dataclass
+class ScriptedWebhooks:
+    failures: list[Exception] = field(default_factory=list)
+    posted: list[WebhookRequest] = field(default_factory=list)
+
+    async def post(self, request: WebhookRequest) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.posted.append(request)
+
+
+@dataclass
+class Outcomes:
+    published: list[NotificationOutcome] = field(default_factory=list)
+
+    async def publish(self, outcome: NotificationOutcome) -> None:
+        self.published.append(outcome)
+
+    def statuses(self) -> list[tuple[str, str, str]]:
+        return [(o.template, o.recipient, o.status.value) for o in self.published]
