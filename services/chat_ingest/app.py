@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from libs.common.health import ReadinessCheck, health_router
-from libs.common.webhooks import EventPublisher, Publisher, RecentlyAcked, install_error_handlers
+from libs.common.webhooks import (
+    EventPublisher,
+    Publisher,
+    RecentlyAcked,
+    WebhookTimingMiddleware,
+    install_error_handlers,
+)
 from libs.common.webhooks.producer import WebhookEventProducer
 from services.chat_ingest.ingest import ChatIngest
 from services.chat_ingest.integrations import IntegrationRegistry
@@ -48,6 +54,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(WebhookTimingMiddleware)
     for module in PROVIDER_ROUTERS:
         app.include_router(module.router)
     app.include_router(health_router(lambda: _readiness(app)))

@@ -7,6 +7,8 @@
 - :mod:`.publish` — publish-then-ack with 503 + ``Retry-After`` on bus failure.
 - :mod:`.metrics` — rejection/outcome counters labelled by provider and reason.
 - :mod:`.openapi` — documenting raw-body routes.
+- :mod:`.timing` — request latency histogram by provider (ASGI middleware).
+- :mod:`.producer` — EventProducer with batches sized for many concurrent acks.
 """
 
 from libs.common.webhooks.body import (
@@ -48,6 +50,7 @@ from libs.common.webhooks.signatures import (
     verify_twilio,
     verify_twilio_json,
 )
+from libs.common.webhooks.timing import WebhookTimingMiddleware
 
 __all__ = [
     "PROVIDER_STATE",
@@ -63,6 +66,7 @@ __all__ = [
     "UnknownIntegration",
     "UnsupportedMediaType",
     "WebhookError",
+    "WebhookTimingMiddleware",
     "constant_time_equals",
     "error_responses",
     "hmac_sha256_base64",

@@ -177,3 +177,20 @@ async def test_metrics_endpoint_exposes_rejection_counter(client):
     assert (
         'omnidesk_webhook_rejections_total{provider="line",reason="unknown_integration"}' in metrics
     )
+
+
+async def test_request_latency_is_observed_per_provider(client):
+    from libs.common.webhooks.metrics import WEBHOOK_SECONDS
+
+    before = WEBHOOK_SECONDS.labels("telegram")._sum.get()
+    count_before = _histogram_count("telegram")
+    await send(client, signed(Provider.TELEGRAM, seq=404))
+    assert _histogram_count("telegram") == count_before + 1
+    assert WEBHOOK_SECONDS.labels("telegram")._sum.get() >= before
+
+
+def _histogram_count(provider: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value("omnidesk_webhook_seconds_count", {"provider": provider})
+    return value or 0.0
