@@ -164,6 +164,9 @@ def encode_subject(subject: str) -> str:
 
 
 def _set_subject(message: EmailMessage, subject: str) -> None:
+    if subject.isascii():
+        message["Subject"] = subject  # the standard folder is right for plain ASCII
+        return
     # set_raw: already encoded and folded by us; the policy emits short lines verbatim.
     message.set_raw("Subject", encode_subject(subject))
 

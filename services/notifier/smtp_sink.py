@@ -83,6 +83,7 @@ async def serve(host: str, port: int, folder: Path, stop: asyncio.Event) -> None
 
 def run_sink(host: str, port: int, folder: Path, *, log_level: str = "INFO") -> None:
     configure_logging("smtp-sink", level=log_level, fmt="text")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per command
     run_until_stopped(lambda stop: serve(host, port, folder, stop))
 
 

@@ -154,6 +154,7 @@ def test_long_reference_chains_are_trimmed_keeping_the_first_and_latest():
         "상담은 만족스러우셨나요? (출금이 안 됩니다)",  # the stdlib folder drops this space
         "문의가 접수되었습니다: 출금이 안 됩니다 " * 4,
         "ascii only subject",
+        "SLA warning: first response due 2026-11-23 10:00 KST (C-1234) and more words",
         "x " * 60 + "한",
     ],
 )
@@ -175,7 +176,13 @@ def subject_lines(raw: bytes) -> list[bytes]:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    subject=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200),
+    subject=st.one_of(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200),
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=200),
+        st.lists(st.sampled_from(["SLA", "출금", "(C-1)", "é", "due", "10:00"]), max_size=40).map(
+            " ".join
+        ),
+    ),
     name=st.text(max_size=40),
 )
 def test_any_subject_and_name_stay_one_header_each_and_round_trip(subject, name):
