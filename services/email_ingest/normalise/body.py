@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import html2text
+import re
+from html import unescape
+
 import nh3
 
 from libs.common.events import MessageBody
@@ -36,21 +38,50 @@ def _message_body(text: str, *, from_html: bool) -> MessageBody:
 
 
 def html_to_text(html: str) -> str:
-    """Readable plain text; scripts, styles and comments are dropped first."""
-    cleaned = nh3.clean(html[:MAX_HTML_CHARS], tags=_KEPT_TAGS, attributes={"a": {"href"}})
-    converter = html2text.HTML2Text()
-    converter.body_width = 0  # no hard wrapping: agents' screens wrap
-    converter.ignore_images = True
-    converter.ignore_emphasis = True
-    converter.unicode_snob = True
-    return converter.handle(cleaned).strip()
+    """Readable plain text from HTML mail.
+
+    Block elements become line breaks, list items bullets, links keep their
+    URL; ammonia (nh3, in Rust) then drops every tag, and the content of
+    scripts, styles and the head. html2text renders nicer Markdown but costs
+    tens of milliseconds per newsletter-sized mail; this costs well under one.
+    """
+    marked = _HEAD.sub(" ", _WHITESPACE.sub(" ", html[:MAX_HTML_CHARS]))
+    marked = _LINK.sub(_link_text, marked)
+    marked = _LIST_ITEM.sub("\n- ", marked)
+    marked = _CELL_END.sub("\t", marked)
+    marked = _BLOCK_BREAK.sub("\n", marked)
+    text = unescape(nh3.clean(marked, tags=set(), clean_content_tags=_DROPPED_CONTENT))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-_KEPT_TAGS = {
-    "a", "b", "blockquote", "br", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
-    "li", "ol", "p", "pre", "span", "strong", "table", "tbody", "td", "th", "thead", "tr", "u",
-    "ul",
-}  # fmt: skip
+def _link_text(match: re.Match[str]) -> str:
+    url, label = match.group(1).strip(), match.group(2)
+    plain_label = _TAG.sub("", label).strip()
+    if not plain_label or not url.lower().startswith(("http://", "https://")):
+        return label
+    if url in plain_label:
+        return label
+    return f"{label} ({url})"
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_WHITESPACE = re.compile(r"\s+")
+_HEAD = re.compile(r"<head\b.*?</head\s*>", re.I | re.S)
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_TAG = re.compile(r"<[^>]*>")
+_LINK = re.compile(r"<a\s[^>]*?href\s*=\s*[\"']([^\"']+)[\"'][^>]*>(.*?)</a\s*>", re.I | re.S)
+_LIST_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+_CELL_END = re.compile(r"</t[dh]\s*>", re.I)
+_BLOCK_BREAK = re.compile(
+    r"<(?:br|hr|/?p|/?div|/?tr|/?table|/?h[1-6]|/?blockquote|/?pre|/?ul|/?ol|/?dl|/?dd|/?dt|"
+    r"/?section|/?article|/?header|/?footer|/?center)\b[^>]*>",
+    re.I,
+)
+_DROPPED_CONTENT = {"script", "style", "title"}
 
 
 def script_language(text: str) -> str | None:
@@ -59,15 +90,10 @@ def script_language(text: str) -> str | None:
     Enough for routing Korean customers to Korean-speaking agents without a
     language-identification model; Latin-script languages are left to the router.
     """
-    hangul = kana = han = 0
-    for ch in text[:4000]:
-        code = ord(ch)
-        if 0xAC00 <= code <= 0xD7A3 or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
-            hangul += 1
-        elif 0x3040 <= code <= 0x30FF:
-            kana += 1
-        elif 0x4E00 <= code <= 0x9FFF:
-            han += 1
+    sample = text[:4000]
+    hangul = len(_HANGUL.findall(sample))
+    kana = len(_KANA.findall(sample))
+    han = len(_HAN.findall(sample))
     if hangul and hangul >= kana:
         return "ko"
     if kana:

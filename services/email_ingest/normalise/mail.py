@@ -11,9 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
 from email.message import Message
-from email.parser import BytesParser
 
 from libs.common.events import (
     Attachment,
@@ -36,6 +34,7 @@ from services.email_ingest.normalise.headers import (
     parse_date,
 )
 from services.email_ingest.normalise.mime import AttachmentPart, collect_parts
+from services.email_ingest.normalise.parsing import parse_message
 from services.email_ingest.normalise.thread import (
     DEFAULT_SUBJECT_REFERENCE,
     message_id_of,
@@ -100,7 +99,7 @@ class _NoSender(ValueError):
 def _normalise(
     raw: bytes, raw_sha256: str, context: MailContext, received_at: datetime
 ) -> NormalisedMail:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    message = parse_message(raw)
     headers = HeaderMap.of(message, _declared_charset(message))
     subject = (headers.text("subject") or "")[:MAX_SUBJECT_CHARS]
     message_id = message_id_of(headers, raw)

@@ -63,15 +63,38 @@ def _normalise_newlines(body: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
+#: A reply header line contains one of these (lower-cased); other lines are not
+#: tried, which keeps the library's many-alternative pattern off most of the text.
+_HEADER_KEYWORDS = (
+    "wrote", "from:", "sent:", "date:", "subject:", "to:", "cc:", "-----", "original message",
+    "forwarded", "보낸", "받는", "날짜", "제목", "참조", "작성", "원본", "전달",
+)  # fmt: skip
+
+
 def _first_quote_position(text: str) -> int:
     header_regex, _ = _library_patterns()
-    candidates = [len(text)]
-    for pattern in (header_regex, _EXTRA_QUOTE_MARKERS):
-        match = pattern.search(text)
-        if match is not None:
-            candidates.append(_line_start(text, match.start()))
-    candidates.append(_trailing_quote_block(text))
-    return min(candidates)
+    trailing = _trailing_quote_block(text)
+    previous_start = 0
+    for start, line in _lines_with_offsets(text):
+        if start >= trailing:
+            break
+        lowered = line.lower()
+        if any(keyword in lowered for keyword in _HEADER_KEYWORDS):
+            # "On <date>, <name>\n wrote:" wraps: try the line before as well.
+            for probe in dict.fromkeys((previous_start, start)):
+                for pattern in (header_regex, _EXTRA_QUOTE_MARKERS):
+                    match = pattern.match(text, probe)
+                    if match is not None:
+                        return min(_line_start(text, match.start()), trailing)
+        previous_start = start
+    return trailing
+
+
+def _lines_with_offsets(text: str):  # type: ignore[no-untyped-def]
+    offset = 0
+    for line in text.split("\n"):
+        yield offset, line
+        offset += len(line) + 1
 
 
 def _trailing_quote_block(text: str) -> int:
