@@ -31,6 +31,7 @@ from services.notifier.rendering import Rendered
 #: References headers grow with every reply; keep the first and the most recent ids.
 MAX_REFERENCES = 20
 
+_LINE_LIMIT = 78
 _SUBJECT_CHUNK_BYTES = 39  # 52 base64 chars: "Subject: " + word stays under 78
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
@@ -144,15 +145,17 @@ def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> Ou
 
 
 def encode_subject(subject: str) -> str:
-    """RFC 2047 encoded-words that keep every space *inside* a word.
+    """The Subject value, folded by us into lines the policy emits verbatim.
 
-    The standard folder can drop a space that falls between two encoded-words
-    (decoders ignore whitespace there), e.g. "나요? (출금" arrives as "나요?(출금".
-    Each encoded-word here carries at most 39 UTF-8 bytes (a 64-character word)
-    and never splits a character; lines are joined by folding whitespace.
+    Plain ASCII is folded at spaces. Anything else becomes RFC 2047
+    encoded-words that keep every space *inside* a word: the standard folder
+    can drop a space between two encoded-words ("나요? (출금" → "나요?(출금")
+    or fold right after "Subject:", which decoders read as a leading space.
     """
-    if subject.isascii():
-        return subject
+    if subject.isascii() and "=?" not in subject:
+        folded = _fold_ascii(subject)
+        if folded is not None:
+            return folded
     words, chunk = [], ""
     for char in subject:
         if len((chunk + char).encode()) > _SUBJECT_CHUNK_BYTES:
@@ -163,10 +166,24 @@ def encode_subject(subject: str) -> str:
     return "\n ".join(f"=?utf-8?b?{_b64(word)}?=" for word in words if word)
 
 
+def _fold_ascii(subject: str) -> str | None:
+    """Lines of at most 78 characters, broken at spaces; None if a word is too long."""
+    lines: list[str] = []
+    current, budget = "", _LINE_LIMIT - len("Subject: ")
+    for word in subject.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) <= budget:
+            current = candidate
+            continue
+        if not current or len(word) > _LINE_LIMIT - 1:
+            return None
+        lines.append(current)
+        current, budget = word, _LINE_LIMIT - 1  # continuation lines start with a space
+    lines.append(current)
+    return "\n ".join(lines)
+
+
 def _set_subject(message: EmailMessage, subject: str) -> None:
-    if subject.isascii():
-        message["Subject"] = subject  # the standard folder is right for plain ASCII
-        return
     # set_raw: already encoded and folded by us; the policy emits short lines verbatim.
     message.set_raw("Subject", encode_subject(subject))
 

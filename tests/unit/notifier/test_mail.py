@@ -155,6 +155,9 @@ def test_long_reference_chains_are_trimmed_keeping_the_first_and_latest():
         "문의가 접수되었습니다: 출금이 안 됩니다 " * 4,
         "ascii only subject",
         "SLA warning: first response due 2026-11-23 10:00 KST (C-1234) and more words",
+        "SLA warning: first response due 2026-11-23 10:00 KST (C-1234)",  # folded after "Subject:"
+        "A" * 120,  # one word too long to fold: encoded instead
+        "looks like =?utf-8?q?an_encoded_word?= but is text",
         "x " * 60 + "한",
     ],
 )
