@@ -21,6 +21,9 @@ from libs.common.webhooks import twilio_signature
 BENCH_SECRET = "bench-secret-not-for-production"  # noqa: S105
 BENCH_USER = "bench"
 INTEGRATION_ID = "bench"
+#: Twilio signs the public URL: the service is told it, as behind a real proxy, so the
+#: signature does not depend on the Host header the load generator sends.
+PUBLIC_BASE_URL = "https://bench.phone.example"
 PROVIDERS = ("cti", "twilio", "asterisk", "freeswitch")
 
 
@@ -45,6 +48,7 @@ def service_env(topic: str) -> dict[str, str]:
         "PHONE_LOG_INTEGRATIONS": json.dumps(integrations),
         "PHONE_LOG_HTTP_HOST": "127.0.0.1",
         "PHONE_LOG_DEV_SAMPLES": "false",
+        "PHONE_LOG_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
     }
 
 
@@ -100,7 +104,7 @@ def twilio_request(seq: int, base_url: str) -> SampleRequest:
         "SequenceNumber": "0",
         "CallbackSource": "call-progress-events",
     }
-    signature = twilio_signature(BENCH_SECRET, base_url + path, fields)
+    signature = twilio_signature(BENCH_SECRET, PUBLIC_BASE_URL + path, fields)
     return SampleRequest(
         "POST",
         path,

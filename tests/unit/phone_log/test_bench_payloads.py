@@ -18,7 +18,11 @@ BASE_URL = "http://127.0.0.1:8082"
 def bench_settings() -> PhoneLogSettings:
     env = service_env("bench.topic")
     integrations = json.loads(env["PHONE_LOG_INTEGRATIONS"])
-    return PhoneLogSettings(integrations=integrations, dev_samples=False)
+    return PhoneLogSettings(
+        integrations=integrations,
+        dev_samples=False,
+        public_base_url=env["PHONE_LOG_PUBLIC_BASE_URL"],
+    )
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
