@@ -137,12 +137,14 @@ def _number(raw: str | None, context: EventContext) -> PhoneNumber:
 def _customer(
     facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, own_numbers: frozenset[str]
 ) -> CustomerIdentity:
+    # Keys without a number name the whole call (all its legs), not one leg.
+    call = facts.group_id or facts.call_id
     if not facts.customer_known:
         # e.g. a Twilio recording callback carries no numbers: the call id threads it.
-        return CustomerIdentity(handle=f"phone:call:{facts.call_id}")
+        return CustomerIdentity(handle=f"phone:call:{call}")
     number = _customer_number(facts, from_number, to_number, own_numbers)
     name = facts.caller_name if number is from_number else None
-    return customer_identity(number, call_id=facts.call_id, display_name=name)
+    return customer_identity(number, call_id=call, display_name=name)
 
 
 def _customer_number(

@@ -222,3 +222,17 @@ def test_dial_leg_from_our_number_keys_on_the_callee_when_we_know_our_numbers():
     data = interaction_of(parse_status_callback(leg), own_numbers=frozenset({DESK}))
     assert data.customer_key == CUSTOMER
     assert not data.call.callback_requested
+
+
+def test_withheld_caller_keeps_one_key_across_the_legs_of_the_call():
+    parent = twilio_status("completed", from_="anonymous", CallDuration="30")
+    leg = twilio_status(
+        "no-answer",
+        call_sid=CHILD_1,
+        direction="outbound-dial",
+        from_="anonymous",
+        to="+821055501001",
+        ParentCallSid=PARENT_SID,
+    )
+    keys = {interaction_of(parse_status_callback(cb)).customer_key for cb in (parent, leg)}
+    assert keys == {f"phone:anonymous:{PARENT_SID}"}
