@@ -6,10 +6,12 @@ lifespan (unless a publisher is injected, as unit tests do with a fake).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
 from libs.common.health import ReadinessCheck, health_router
@@ -38,6 +40,7 @@ from services.chat_ingest.settings import ChatIngestSettings
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECT_BACKOFF_S = 30.0
 PROVIDER_ROUTERS = (twilio, whatsapp, telegram, slack, line, channeltalk, kakao, webchat)
 
 
@@ -64,22 +67,51 @@ def create_app(
 def _lifespan(runtime: Runtime, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings = runtime.settings
-        producer = None
-        if injected is None:
-            producer = WebhookEventProducer(settings.kafka, client_id=settings.service_name)
-            await producer.start()
-        runtime.ingest = ChatIngest(_publisher(settings, injected or producer))
+        log.info("chat_ingest serving %d integrations", len(runtime.registry))
+        if injected is not None:  # unit tests: a fake, nothing to connect
+            runtime.ingest = ChatIngest(_publisher(runtime.settings, injected))
+            yield
+            runtime.ingest = None
+            return
+        producer = WebhookEventProducer(
+            runtime.settings.kafka, client_id=runtime.settings.service_name
+        )
         app.state.producer = producer
-        log.info("chat_ingest ready with %d integrations", len(runtime.registry))
+        connecting = None
+        if not await _try_connect(producer, runtime):
+            connecting = asyncio.create_task(_connect_with_retry(producer, runtime))
         try:
             yield
         finally:
             runtime.ingest = None
-            if producer is not None:
-                await producer.stop()
+            if connecting is not None:
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connecting
+            await producer.stop()
 
     return lifespan
+
+
+async def _try_connect(producer: WebhookEventProducer, runtime: Runtime) -> bool:
+    """Start the producer; until it runs, webhooks answer 503 and /readyz fails."""
+    try:
+        await producer.start()
+    except (KafkaError, OSError) as exc:
+        log.warning("Kafka not reachable (%s): webhooks answer 503 until it is", type(exc).__name__)
+        return False
+    runtime.ingest = ChatIngest(_publisher(runtime.settings, producer))
+    log.info("connected to Kafka; accepting webhooks")
+    return True
+
+
+async def _connect_with_retry(producer: WebhookEventProducer, runtime: Runtime) -> None:
+    delay = 1.0
+    while True:
+        await asyncio.sleep(delay)
+        if await _try_connect(producer, runtime):
+            return
+        delay = min(delay * 2, MAX_CONNECT_BACKOFF_S)
 
 
 def _publisher(settings: ChatIngestSettings, producer: EventPublisher | None) -> Publisher:

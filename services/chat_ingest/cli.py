@@ -39,3 +39,44 @@ def print_openapi() -> None:
     from services.chat_ingest.settings import ChatIngestSettings
 
     typer.echo(json.dumps(create_app(ChatIngestSettings()).openapi(), indent=2, ensure_ascii=False))
+
+
+@app.command("send-sample")
+def send_sample(
+    provider: str = typer.Argument(..., help="twilio, whatsapp, telegram, slack, line, …"),
+    url: str = typer.Option("http://127.0.0.1:8081", help="Base URL of a running chat_ingest."),
+    integration: str = typer.Option("dev", help="Integration id."),
+    secret: str = typer.Option(
+        None, help="The integration's secret (default: the public dev secret).", show_default=False
+    ),
+    seq: int = typer.Option(None, help="Message number (default: from the clock)."),
+) -> None:
+    """Send one realistic, correctly signed webhook to a running chat_ingest."""
+    import time
+
+    import httpx
+
+    from services.chat_ingest.integrations import DEV_SECRET, Provider
+    from services.chat_ingest.samples import sample_request
+
+    request = sample_request(
+        Provider(provider),
+        integration_id=integration,
+        secret=secret or DEV_SECRET,
+        seq=seq if seq is not None else int(time.time() * 1000) % 1_000_000_000,
+        base_url=url,
+    )
+    try:
+        response = httpx.request(
+            request.method,
+            url.rstrip("/") + request.path,
+            content=request.content,
+            headers=request.headers,
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: {url} did not answer: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{response.status_code} {response.text}")
+    if response.status_code >= 300:
+        raise typer.Exit(1)

@@ -62,3 +62,16 @@ async def test_broker_outage_gives_503_then_recovers_without_loss(
     records = await asyncio.wait_for(read_topic(kafka, kafka.topics.interactions, len(acked)), 120)
     on_topic = {header(record, "ce_id") for record in records}
     assert acked <= on_topic, f"acked but missing: {acked - on_topic}"
+
+
+async def test_starts_without_kafka_and_answers_503_until_connected(kafka_topics):
+    """No broker at start-up (port 1 refuses): the app still starts, webhooks get
+    503 with Retry-After and /readyz reports Kafka failing."""
+    nowhere = kafka_topics.model_copy(update={"bootstrap_servers": "127.0.0.1:1"})
+    async with running_app(nowhere, retry_after_s=3) as client:
+        response = await send(client, signed(Provider.LINE, 1))
+        ready = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "3"
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["kafka"].startswith("failing")
