@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from services.notifier.settings import NotifierSettings
 
 app = typer.Typer(help="Notifier: mail and webhooks for routing events.", no_args_is_help=True)
 
@@ -77,3 +81,95 @@ def run() -> None:
     from services.notifier.main import main
 
     main()
+
+
+@app.command("check")
+def check() -> None:
+    """Check the SMTP relay (connect, TLS, AUTH, NOOP) and the sent-log database."""
+    import asyncio
+
+    from services.notifier.settings import NotifierSettings
+
+    settings = NotifierSettings()
+    results = asyncio.run(_check(settings))
+    for name, problem in results.items():
+        typer.echo(f"{name}: {problem or 'ok'}")
+    if any(results.values()):
+        raise typer.Exit(1)
+
+
+async def _check(settings: NotifierSettings) -> dict[str, str | None]:
+    from services.notifier.sentlog import SentLog
+    from services.notifier.smtp import SmtpConfig, SmtpPool
+
+    results: dict[str, str | None] = {}
+    target = f"smtp {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_tls.value})"
+    try:
+        await SmtpPool(SmtpConfig.from_settings(settings)).check()
+        results[target] = None
+    except Exception as exc:  # an operator check reports; it does not crash
+        results[target] = f"FAILED {type(exc).__name__}: {exc}"
+    sentlog = SentLog(settings.resolved_sentlog_url())
+    name = f"sent-log {settings.resolved_sentlog_url().split('://', 1)[0]}"
+    try:
+        await sentlog.open()
+        await sentlog.ping()
+        results[name] = None
+    except Exception as exc:
+        results[name] = f"FAILED {type(exc).__name__}: {exc}"
+    finally:
+        await sentlog.close()
+    return results
+
+
+@app.command("log")
+def show_log(event_id: str = typer.Argument(..., help="Routing event id (ce_id).")) -> None:
+    """Show what the sent-log recorded for one routing event."""
+    import asyncio
+
+    from services.notifier.sentlog import SentLog
+    from services.notifier.settings import NotifierSettings
+
+    async def read() -> list:  # type: ignore[type-arg]
+        sentlog = SentLog(NotifierSettings().resolved_sentlog_url())
+        await sentlog.open()
+        try:
+            return await sentlog.for_event(event_id)
+        finally:
+            await sentlog.close()
+
+    rows = asyncio.run(read())
+    if not rows:
+        typer.echo(f"nothing recorded for {event_id}")
+        raise typer.Exit(3)
+    for key, record in rows:
+        detail = record.message_id or record.reason or ""
+        typer.echo(
+            f"{record.status.value:<10} {key.template:<24} {key.recipient:<32} "
+            f"attempts={record.attempts} {record.updated_at:%Y-%m-%d %H:%M:%S} {detail}"
+        )
+
+
+@app.command("prune")
+def prune(
+    older_than_days: int = typer.Option(
+        30, min=1, help="Keep at least your topic retention plus the longest replay delay."
+    ),
+) -> None:
+    """Delete finished sent-log rows (and old rate slots) older than N days."""
+    import asyncio
+    from datetime import timedelta
+
+    from libs.common.events import utc_now
+    from services.notifier.sentlog import SentLog
+    from services.notifier.settings import NotifierSettings
+
+    async def run_prune() -> int:
+        sentlog = SentLog(NotifierSettings().resolved_sentlog_url())
+        await sentlog.open()
+        try:
+            return await sentlog.prune(before=utc_now() - timedelta(days=older_than_days))
+        finally:
+            await sentlog.close()
+
+    typer.echo(f"deleted {asyncio.run(run_prune())} sent-log rows")

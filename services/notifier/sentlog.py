@@ -246,6 +246,27 @@ class SentLog:
         async with self._db.connect() as conn:
             return int(await conn.scalar(query) or 0)
 
+    async def for_event(self, event_id: str) -> list[tuple[SendKey, SentRecord]]:
+        """Every notice of one routing event, for operators."""
+        query = select(sent_log).where(sent_log.c.event_id == event_id)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query.order_by(sent_log.c.created_at))).mappings().all()
+        return [(SendKey(r["event_id"], r["recipient"], r["template"]), _record(r)) for r in rows]
+
+    async def prune(self, *, before: datetime) -> int:
+        """Delete finished rows last touched before ``before``; returns how many.
+
+        Keep rows at least as long as a routing event can come back (topic
+        retention, dead-letter replays): a pruned row no longer stops a resend.
+        """
+        finished = sent_log.c.status.in_([*FINAL, Status.FAILED.value])
+        async with self._db.begin() as conn:
+            deleted = await conn.execute(
+                sent_log.delete().where(and_(finished, sent_log.c.updated_at < before))
+            )
+            await conn.execute(rate_slot.delete().where(rate_slot.c.claimed_at < before))
+        return deleted.rowcount
+
     async def _insert(
         self,
         key: SendKey,
