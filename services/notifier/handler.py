@@ -216,12 +216,11 @@ class NotificationHandler:
     async def _record_suppression(
         self, event_id: str, event: RoutingEvent, suppression: Suppression
     ) -> None:
-        job = job_for(event_id, event, suppression.recipient, suppression.template, "smtp")
-        info = SendInfo(
-            event.ce_type, event.conversation.conversation_id, "smtp", suppression.locale
+        job = job_for(
+            event_id, event, suppression.recipient, suppression.template, "smtp", suppression.locale
         )
         record = await self._log.record_suppressed(
-            job.key, info, reason=suppression.reason, now=self._now()
+            job.key, job.info, reason=suppression.reason, now=self._now()
         )
         await self._publish(job, record)
 
