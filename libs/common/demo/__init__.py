@@ -1,0 +1,1 @@
+"""``omnidesk demo``: a realistic scenario through the public interfaces, and its timeline."""
