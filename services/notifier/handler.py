@@ -242,7 +242,7 @@ class NotificationHandler:
     async def _run(self, job: Job, send: SendAttempt, gate: Gate | None) -> list[str]:
         done = await self._claim(job)
         if done is not None:
-            await self._publish(job, done)  # handled before: publish the recorded outcome again
+            await self._publish(job, done, again=True)  # handled before: same outcome again
             return []
         reason = await gate() if gate else None
         if reason:
@@ -356,7 +356,7 @@ class NotificationHandler:
 
     # --- outcomes ------------------------------------------------------------
 
-    async def _publish(self, job: Job, record: SentRecord) -> None:
+    async def _publish(self, job: Job, record: SentRecord, *, again: bool = False) -> None:
         if record.status not in _OUTCOME_STATUS:
             raise RuntimeError(f"sent-log record for {job.key} is not final: {record.status}")
         status = _OUTCOME_STATUS[record.status]
@@ -375,6 +375,9 @@ class NotificationHandler:
             occurred_at=record.updated_at,
         )
         await self._outcomes.publish(outcome)
+        if again:
+            log.info("%s to %s: already %s", job.key.template, job.key.recipient, status.value)
+            return
         metrics.NOTIFICATIONS.labels(job.info.channel, job.key.template, status.value).inc()
         log.info(
             "%s %s to %s%s",
