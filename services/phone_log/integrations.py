@@ -109,6 +109,11 @@ class FreeswitchIntegration(PbxIntegration):
 class CtiIntegration(IntegrationBase):
     provider: Literal["cti"] = "cti"
     token: SecretStr = Field(..., description="Secret token in the webhook path.")
+    subscribe_in_reply: bool = Field(
+        False,
+        description="sipgate.io style: answer newCall with <Response onAnswer=… onHangup=…/> "
+        "(this same URL) so the PBX also sends answer and hangup.",
+    )
 
     _secret = field_validator("token")(_non_empty_secret)
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from html import escape
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from libs.common.events import InteractionKind
 from libs.common.webhooks import (
     WEBHOOK_ERROR_CODES,
     BadSignature,
@@ -73,12 +75,20 @@ def _mark(provider: str) -> Callable[[Request], Awaitable[None]]:
     return mark_provider
 
 
-def _route(provider: str, summary: str, bodies: dict[str, Any]) -> dict[str, Any]:
+def _route(
+    provider: str, summary: str, bodies: dict[str, Any], *, xml_reply: str | None = None
+) -> dict[str, Any]:
+    responses = error_responses(*WEBHOOK_ERROR_CODES)
+    if xml_reply:
+        responses[200] = {
+            "description": f"Kafka acknowledged the event. {xml_reply}",
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+        }
     return {
         "response_model": Receipt,
         "summary": summary,
         "tags": [provider],
-        "responses": error_responses(*WEBHOOK_ERROR_CODES),
+        "responses": responses,
         "openapi_extra": request_body(bodies),
         "dependencies": [Depends(_mark(provider))],
     }
@@ -282,7 +292,7 @@ async def receive_freeswitch_cdr(
 
 async def receive_cti_event(
     request: Request, integration_id: str, token: str, runtime: RuntimeDep
-) -> Receipt:
+) -> Receipt | Response:
     """A CTI call event: newCall, answer or hangup."""
     integration = runtime.integration("cti", integration_id)
     assert isinstance(integration, CtiIntegration)
@@ -290,13 +300,30 @@ async def receive_cti_event(
         raise BadSignature("path token is wrong", provider="cti", integration=integration.id)
     body = await _body(request, runtime)
     content_type = request.headers.get("content-type")
-    return await _ingest(
+    receipt = await _ingest(
         request,
         runtime,
         integration,
         body,
         lambda: cti.parse_event(_form_or_json(body, content_type), integration_id=integration.id),
     )
+    if integration.subscribe_in_reply and receipt.kind is InteractionKind.CALL_STARTED:
+        return _subscription(request, runtime)
+    return receipt
+
+
+def _subscription(request: Request, runtime: PhoneLogRuntime) -> Response:
+    """sipgate.io sends answer/hangup only to URLs named in the reply to newCall."""
+    url = escape(
+        public_url(
+            request,
+            trust_forwarded=runtime.settings.trust_forwarded_headers,
+            base_url=runtime.settings.public_base_url,
+        ),
+        quote=True,
+    )
+    xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Response onAnswer="{url}" onHangup="{url}"/>\n'
+    return Response(xml, media_type="application/xml")
 
 
 def webhook_router() -> APIRouter:
@@ -337,6 +364,12 @@ def webhook_router() -> APIRouter:
         "/cti/{integration_id}/{token}",
         receive_cti_event,
         methods=["POST"],
-        **_route("cti", "Generic CTI event", {FORM: CtiEvent, JSON: CtiEvent}),
+        **_route(
+            "cti",
+            "Generic CTI event",
+            {FORM: CtiEvent, JSON: CtiEvent},
+            xml_reply="With subscribe_in_reply, newCall is answered with "
+            '<Response onAnswer="…" onHangup="…"/> (sipgate.io).',
+        ),
     )
     return router

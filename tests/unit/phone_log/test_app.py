@@ -309,3 +309,36 @@ async def test_unauthenticated_garbage_is_not_kept():
         response = await client.post("/cti/cti-main/wrong", content=b"\x00garbage")
     assert response.status_code == 401
     assert producer.raw == []
+
+
+async def test_sipgate_style_newcall_reply_subscribes_to_answer_and_hangup():
+    import httpx
+    from pydantic import SecretStr
+
+    from services.phone_log.integrations import CtiIntegration
+    from services.phone_log.settings import PhoneLogSettings
+
+    producer = RecordingProducer()
+    settings = PhoneLogSettings(
+        integrations=[
+            CtiIntegration(id="sipgate", token=SecretStr("sg-token"), subscribe_in_reply=True)
+        ],
+        public_base_url="https://desk.example.kr",
+        dev_samples=False,
+    )
+    app = create_app(settings, producer=producer)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        ring = await client.post(
+            "/cti/sipgate/sg-token", content=cti_form(cti_event("newCall")), headers=form
+        )
+        answer = await client.post(
+            "/cti/sipgate/sg-token", content=cti_form(cti_event("answer")), headers=form
+        )
+    assert ring.status_code == 200
+    assert ring.headers["content-type"].startswith("application/xml")
+    url = "https://desk.example.kr/cti/sipgate/sg-token"
+    assert f'onAnswer="{url}"' in ring.text and f'onHangup="{url}"' in ring.text
+    assert answer.json()["kind"] == "call_answered"
+    assert len(producer.sent) == 2  # the XML reply came only after the ack
