@@ -20,6 +20,7 @@ from libs.common.webhooks import (
     Publisher,
     RecentlyAcked,
     WebhookTimingMiddleware,
+    document_400_not_422,
     install_error_handlers,
 )
 from libs.common.webhooks.producer import WebhookEventProducer
@@ -61,6 +62,7 @@ def create_app(
     for module in PROVIDER_ROUTERS:
         app.include_router(module.router)
     app.include_router(health_router(lambda: _readiness(app)))
+    document_400_not_422(app)
     return app
 
 

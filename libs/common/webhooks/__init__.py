@@ -34,7 +34,7 @@ from libs.common.webhooks.errors import (
     install_error_handlers,
     reject,
 )
-from libs.common.webhooks.openapi import request_body
+from libs.common.webhooks.openapi import document_400_not_422, request_body
 from libs.common.webhooks.public_url import public_url
 from libs.common.webhooks.publish import EventPublisher, Publisher, RecentlyAcked
 from libs.common.webhooks.signatures import (
@@ -68,6 +68,7 @@ __all__ = [
     "WebhookError",
     "WebhookTimingMiddleware",
     "constant_time_equals",
+    "document_400_not_422",
     "error_responses",
     "hmac_sha256_base64",
     "hmac_sha256_hex",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction
@@ -18,7 +18,7 @@ from libs.common.webhooks import (
     validate_payload,
     verify_shared_token,
 )
-from services.chat_ingest.ingest import WebhookAck
+from services.chat_ingest.ingest import WebhookAck, json_response
 from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.normalise import (
     ChatEvent,
@@ -165,11 +165,12 @@ async def receive_channeltalk(
     request: Request,
     runtime: RuntimeDep,
     token: str | None = Query(None, description="The integration's shared token."),
-) -> WebhookAck:
+) -> Response:
     integration = runtime.integration(request, Provider.CHANNELTALK, integration_id)
     verify(integration, token)
     body = await runtime.body(request)
     payload = validate_payload(ChannelTalkWebhook, parse_json_object(body))
     event = normalised(normalise, payload, runtime.context(integration))
     events = [event] if event else []
-    return await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
+    ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
+    return json_response(ack)

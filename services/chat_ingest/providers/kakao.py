@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.events import CustomerIdentity
@@ -25,6 +25,7 @@ from libs.common.webhooks import (
     validate_payload,
     verify_shared_token,
 )
+from services.chat_ingest.ingest import json_response
 from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.normalise import (
     ChatEvent,
@@ -150,7 +151,7 @@ async def receive_kakao(
     request: Request,
     runtime: RuntimeDep,
     token: str | None = Query(None, description="The integration's token, if not in a header."),
-) -> SkillResponse:
+) -> Response:
     integration = runtime.integration(request, Provider.KAKAO, integration_id)
     verify(integration, request.headers.get("x-omnidesk-token") or token)
     body = await runtime.body(request)
@@ -159,6 +160,7 @@ async def receive_kakao(
     window = settings.kakao_dedupe_window_s
     event = normalised(normalise, payload, runtime.context(integration), window_s=window)
     await runtime.publisher().accept(PROVIDER, [event])
-    return acknowledgement(
+    answer = acknowledgement(
         payload.userRequest, text_ko=settings.kakao_ack_text_ko, text_en=settings.kakao_ack_text_en
     )
+    return json_response(answer)

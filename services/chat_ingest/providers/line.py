@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.events import Attachment, CustomerIdentity
@@ -15,7 +15,7 @@ from libs.common.webhooks import (
     validate_payload,
     verify_hmac_sha256,
 )
-from services.chat_ingest.ingest import WebhookAck
+from services.chat_ingest.ingest import WebhookAck, json_response
 from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.normalise import (
     ChatEvent,
@@ -146,10 +146,11 @@ router = APIRouter(tags=["line"])
     responses=error_responses(*WEBHOOK_ERROR_CODES),
     openapi_extra=request_body({"application/json": LineWebhook}),
 )
-async def receive_line(integration_id: str, request: Request, runtime: RuntimeDep) -> WebhookAck:
+async def receive_line(integration_id: str, request: Request, runtime: RuntimeDep) -> Response:
     integration = runtime.integration(request, Provider.LINE, integration_id)
     body = await runtime.body(request)
     verify(integration, body, request.headers.get("x-line-signature"))
     payload = validate_payload(LineWebhook, parse_json_object(body))
     events, ignored = normalised(normalise, payload, runtime.context(integration))
-    return await runtime.publisher().accept(PROVIDER, events, ignored=ignored)
+    ack = await runtime.publisher().accept(PROVIDER, events, ignored=ignored)
+    return json_response(ack)

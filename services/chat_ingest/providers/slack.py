@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction
@@ -18,6 +18,7 @@ from libs.common.webhooks import (
     validate_payload,
     verify_slack,
 )
+from services.chat_ingest.ingest import json_response
 from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.normalise import (
     ChatEvent,
@@ -156,18 +157,18 @@ router = APIRouter(tags=["slack"])
     responses=error_responses(*WEBHOOK_ERROR_CODES),
     openapi_extra=request_body({"application/json": SlackEnvelope}),
 )
-async def receive_slack(integration_id: str, request: Request, runtime: RuntimeDep) -> SlackAnswer:
+async def receive_slack(integration_id: str, request: Request, runtime: RuntimeDep) -> Response:
     integration = runtime.integration(request, Provider.SLACK, integration_id)
     body = await runtime.body(request)
     verify(integration, request, body, runtime.settings.slack_tolerance_s)
     envelope = validate_payload(SlackEnvelope, parse_json_object(body))
     if envelope.type == "url_verification":
-        return SlackAnswer(challenge=envelope.challenge or "")
+        return json_response(SlackAnswer(challenge=envelope.challenge or ""), exclude_none=True)
     _note_retry(request, envelope)
     event = normalised(normalise, envelope, runtime.context(integration))
     events = [event] if event else []
     ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
-    return SlackAnswer(**ack.model_dump())
+    return json_response(SlackAnswer(**ack.model_dump()), exclude_none=True)
 
 
 def _note_retry(request: Request, envelope: SlackEnvelope) -> None:

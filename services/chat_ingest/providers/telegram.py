@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction
@@ -15,7 +15,7 @@ from libs.common.webhooks import (
     validate_payload,
     verify_shared_token,
 )
-from services.chat_ingest.ingest import WebhookAck
+from services.chat_ingest.ingest import WebhookAck, json_response
 from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.normalise import (
     ChatEvent,
@@ -153,13 +153,12 @@ router = APIRouter(tags=["telegram"])
     responses=error_responses(*WEBHOOK_ERROR_CODES),
     openapi_extra=request_body({"application/json": TelegramUpdate}),
 )
-async def receive_telegram(
-    integration_id: str, request: Request, runtime: RuntimeDep
-) -> WebhookAck:
+async def receive_telegram(integration_id: str, request: Request, runtime: RuntimeDep) -> Response:
     integration = runtime.integration(request, Provider.TELEGRAM, integration_id)
     verify(integration, request.headers.get("x-telegram-bot-api-secret-token"))
     body = await runtime.body(request)
     update = validate_payload(TelegramUpdate, parse_json_object(body))
     event = normalised(normalise, update, runtime.context(integration))
     events = [event] if event else []
-    return await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
+    ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
+    return json_response(ack)

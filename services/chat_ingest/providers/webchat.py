@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction
@@ -23,7 +23,7 @@ from libs.common.webhooks import (
     verify_hmac_sha256,
     verify_shared_token,
 )
-from services.chat_ingest.ingest import WebhookAck
+from services.chat_ingest.ingest import WebhookAck, json_response
 from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.normalise import (
     ChatEvent,
@@ -137,10 +137,11 @@ router = APIRouter(tags=["webchat"])
 )
 async def create_webchat_message(
     integration_id: str, request: Request, runtime: RuntimeDep
-) -> WebhookAck:
+) -> Response:
     integration = runtime.integration(request, Provider.WEBCHAT, integration_id)
     body = await runtime.body(request)
     verify(integration, body, request)
     message = validate_payload(WebchatMessage, parse_json_object(body))
     event = normalised(normalise, message, runtime.context(integration))
-    return await runtime.publisher().accept(PROVIDER, [event])
+    ack = await runtime.publisher().accept(PROVIDER, [event])
+    return json_response(ack, status.HTTP_202_ACCEPTED)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +17,7 @@ from libs.common.webhooks import (
     verify_hmac_sha256,
     verify_shared_token,
 )
-from services.chat_ingest.ingest import WebhookAck
+from services.chat_ingest.ingest import WebhookAck, json_response
 from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.normalise import (
     ChatEvent,
@@ -277,12 +277,11 @@ async def verify_whatsapp_subscription(
     responses=error_responses(*WEBHOOK_ERROR_CODES),
     openapi_extra=request_body({"application/json": WhatsAppWebhook}),
 )
-async def receive_whatsapp(
-    integration_id: str, request: Request, runtime: RuntimeDep
-) -> WebhookAck:
+async def receive_whatsapp(integration_id: str, request: Request, runtime: RuntimeDep) -> Response:
     integration = runtime.integration(request, Provider.WHATSAPP, integration_id)
     body = await runtime.body(request)
     verify(integration, body, request.headers.get("x-hub-signature-256"))
     payload = validate_payload(WhatsAppWebhook, parse_json_object(body))
     events, ignored = normalised(normalise, payload, runtime.context(integration))
-    return await runtime.publisher().accept(PROVIDER, events, ignored=ignored)
+    ack = await runtime.publisher().accept(PROVIDER, events, ignored=ignored)
+    return json_response(ack)

@@ -168,6 +168,7 @@ async def test_openapi_documents_every_route_body_and_error(client):
                 code = "202"
             assert code in operation["responses"], (path, code)
     assert "get" in document["paths"]["/webhooks/whatsapp/{integration_id}"]
+    assert '"422"' not in json.dumps(document)  # validation errors answer 400 here
     assert {"/healthz", "/readyz", "/metrics"} <= set(document["paths"])
 
 
