@@ -342,3 +342,15 @@ async def test_sipgate_style_newcall_reply_subscribes_to_answer_and_hangup():
     assert f'onAnswer="{url}"' in ring.text and f'onHangup="{url}"' in ring.text
     assert answer.json()["kind"] == "call_answered"
     assert len(producer.sent) == 2  # the XML reply came only after the ack
+
+
+async def test_twilio_signature_over_the_url_with_an_explicit_port_is_accepted():
+    fields = twilio_status("ringing")
+    url_with_port = BASE_URL.replace("phone.example.com", "phone.example.com:443") + STATUS
+    headers = {
+        "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url_with_port, fields),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    async with running_app(RecordingProducer()) as client:
+        response = await client.post(STATUS, content=urlencode(fields).encode(), headers=headers)
+    assert response.status_code == 200
