@@ -1,6 +1,6 @@
 """Notifier throughput: mails/s into a real SMTP server (aiosmtpd on loopback).
 
-    python bench/notify_throughput.py [--seconds 5] [--pool 4]
+    python -m bench.notify_throughput [--seconds 4] [--pool 4]
 
 Three figures, each run for a fixed time (whole run ≤ 20 s):
 
@@ -22,19 +22,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
-import os
 import platform
 import socket
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosmtplib
 from aiosmtpd.controller import Controller
 
+from bench.common import write_result
 from libs.common.events import NotificationOutcome
 from services.notifier.decisions import plan_notifications
 from services.notifier.handler import NotificationHandler
@@ -44,8 +42,6 @@ from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
-
-RESULTS = Path(__file__).parent / "results" / "notify_throughput.json"
 
 
 class CountingHandler:
@@ -191,13 +187,7 @@ async def main(seconds: float, pool_size: int) -> dict:
     finally:
         controller.stop()
     return {
-        "benchmark": "notify_throughput",
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "platform": platform.platform(),
         "server": "aiosmtpd (same process, thread) on 127.0.0.1",
         "mail_bytes_avg": round(counting.bytes / max(counting.count, 1)),
         "pooled": pooled,
@@ -213,8 +203,4 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=4.0, help="Per figure (pooled, handler).")
     parser.add_argument("--pool", type=int, default=4, help="SMTP connections / workers.")
     args = parser.parse_args()
-    results = asyncio.run(main(args.seconds, args.pool))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(results, indent=2, ensure_ascii=False))
-    print(f"written to {RESULTS}")
+    write_result("notify_throughput", asyncio.run(main(args.seconds, args.pool)))
