@@ -10,6 +10,7 @@ connections, a bounded number of them):
 
 Only 2xx answers count — the service answers 2xx after the broker acked.
 The topic's record count is checked against the 2xx count at the end.
+Results: ``bench/results/webhook_load.json`` (phone: ``webhook_load_phone.json``).
 
     python -m bench.webhook_load [--target chat|phone] [--provider webchat]
 
@@ -53,11 +54,11 @@ BENCH_SECRET = "bench-secret-not-for-production"  # noqa: S105
 DRAIN_TIMEOUT_S = 10.0
 
 
-def chat_target(provider: str) -> Target:
+def chat_target(provider: str | None) -> Target:
     from services.chat_ingest.integrations import Provider
     from services.chat_ingest.samples import sample_request
 
-    kind = Provider(provider)
+    kind = Provider(provider or "webchat")
 
     def service_env(topic: str) -> dict[str, str]:
         integration = {
@@ -81,13 +82,14 @@ def chat_target(provider: str) -> Target:
     return Target("services.chat_ingest", "CHAT_INGEST_HTTP_PORT", service_env, build)
 
 
-def phone_target(provider: str) -> Target:
+def phone_target(provider: str | None) -> Target:
     module = importlib.import_module("services.phone_log.bench")
+    options = {"provider": provider} if provider else {}
     return Target(
         "services.phone_log",
         "PHONE_LOG_HTTP_PORT",
         module.service_env,
-        lambda seq, base_url: module.build_request(seq, base_url, provider=provider),
+        lambda seq, base_url: module.build_request(seq, base_url, **options),
     )
 
 
@@ -309,7 +311,9 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], timeout: float =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", choices=sorted(TARGETS), default="chat")
-    parser.add_argument("--provider", default="webchat", help="Provider whose requests to send.")
+    parser.add_argument(
+        "--provider", default=None, help="Provider to send (chat: webchat; phone: its default)."
+    )
     parser.add_argument("--duration", type=float, default=8.0, help="Seconds per phase (≤ 20).")
     parser.add_argument("--rate", type=int, default=2000, help="Requests/s of the fixed-rate run.")
     parser.add_argument("--concurrency", type=int, default=64, help="In flight, throughput run.")
@@ -348,10 +352,10 @@ def main() -> None:
     on_topic = asyncio.run(_records_on(bootstrap, topic))
     acked = figures["throughput"]["acked_2xx"] + figures["fixed_rate"]["acked_2xx"]
     write_result(
-        "webhook_load",
+        "webhook_load" if args.target == "chat" else f"webhook_load_{args.target}",
         {
             "target": args.target,
-            "provider": args.provider,
+            "provider": args.provider or ("webchat" if args.target == "chat" else "default"),
             "service": f"python -m {target.module} (uvicorn, 1 process)",
             "service_log_level": args.log_level,
             "phase_duration_s": args.duration,
