@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
 from libs.common.health import ReadinessCheck, health_router
+from libs.common.kafka.admin import list_topics
 from libs.common.webhooks import (
     EventPublisher,
     Publisher,
@@ -132,4 +133,10 @@ def _readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
     producer: WebhookEventProducer | None = getattr(app.state, "producer", None)
     if producer is None:
         return {}
-    return {"kafka": producer.ready}
+    kafka = app.state.runtime.settings.kafka
+
+    async def topic_exists() -> bool:
+        # Topics are created by an explicit admin step; without it every webhook would 503.
+        return kafka.topics.interactions in await list_topics(kafka)
+
+    return {"kafka": producer.ready, "topic": topic_exists}

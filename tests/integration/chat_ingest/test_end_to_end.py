@@ -65,4 +65,13 @@ async def test_readyz_reports_kafka(kafka_topics):
     async with running_app(kafka_topics) as client:
         response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"kafka": "ok"}
+    assert response.json()["checks"] == {"kafka": "ok", "topic": "ok"}
+
+
+async def test_readyz_fails_when_the_topic_was_never_created(kafka_settings):
+    missing = kafka_settings.model_copy(deep=True)
+    missing.topics.interactions = "never-created.interactions"
+    async with running_app(missing) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"kafka": "ok", "topic": "failing"}
