@@ -13,8 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from libs.common.health import health_router
-from libs.common.kafka.producer import EventProducer
-from libs.common.webhooks import MalformedPayload, install_error_handlers, reject
+from libs.common.webhooks import (
+    MalformedPayload,
+    WebhookTimingMiddleware,
+    document_400_not_422,
+    install_error_handlers,
+    reject,
+)
+from libs.common.webhooks.producer import WebhookEventProducer
 from services.phone_log.calls import PayloadError
 from services.phone_log.routes import webhook_router
 from services.phone_log.runtime import PhoneLogRuntime, PhoneProducer, ProducerStarter
@@ -48,6 +54,8 @@ def create_app(
     app.add_exception_handler(PayloadError, _on_payload_error)
     app.include_router(health_router(runtime.readiness_checks))
     app.include_router(webhook_router())
+    app.add_middleware(WebhookTimingMiddleware)
+    document_400_not_422(app)
     return app
 
 
@@ -70,8 +78,8 @@ def _lifespan(runtime: PhoneLogRuntime, injected: PhoneProducer | None) -> Lifes
     return lifespan
 
 
-def _producer(settings: PhoneLogSettings) -> EventProducer:
-    return EventProducer(
+def _producer(settings: PhoneLogSettings) -> WebhookEventProducer:
+    return WebhookEventProducer(
         settings.kafka, client_id=f"{settings.service_name}-{socket.gethostname()}"
     )
 

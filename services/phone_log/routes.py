@@ -4,7 +4,6 @@ answer only after Kafka acknowledged (503 otherwise)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from html import escape
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from libs.common.events import InteractionKind
 from libs.common.webhooks import (
+    PROVIDER_STATE,
     WEBHOOK_ERROR_CODES,
     BadSignature,
     BusUnavailable,
@@ -29,7 +29,6 @@ from libs.common.webhooks import (
     verify_shared_token,
     verify_twilio,
 )
-from libs.common.webhooks.metrics import WEBHOOK_SECONDS
 from services.phone_log.calls import CallFacts, EventContext, PayloadError
 from services.phone_log.intake import (
     asterisk_line,
@@ -69,8 +68,8 @@ BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="omnidesk phone_log"'}
 def _mark(provider: str) -> Callable[[Request], Awaitable[None]]:
     # async: a plain `def` dependency would run in the thread pool on every request.
     async def mark_provider(request: Request) -> None:
-        request.state.webhook_provider = provider  # labels rejections by provider
-        request.state.started = time.perf_counter()
+        # Labels rejections and WebhookTimingMiddleware's latency by provider.
+        setattr(request.state, PROVIDER_STATE, provider)
 
     return mark_provider
 
@@ -170,9 +169,13 @@ async def _ingest(
         raise MalformedPayload(detail, provider=provider, integration=integration.id) from None
     if event is None:
         return ignored(provider, None, "nothing to publish (recording not completed)")
-    receipt = await publish_call(event, publisher=_publisher(runtime, provider))
-    WEBHOOK_SECONDS.labels(provider).observe(time.perf_counter() - request.state.started)
-    return receipt
+    return await publish_call(event, publisher=_publisher(runtime, provider))
+
+
+def _answer(receipt: Receipt) -> Response:
+    """Serialised once here: routes keep ``response_model`` for OpenAPI, and FastAPI
+    does not validate the answer a second time."""
+    return Response(receipt.model_dump_json(), media_type="application/json")
 
 
 async def _keep_unreadable(
@@ -206,13 +209,15 @@ async def receive_twilio_status(
     integration_id: str,
     runtime: RuntimeDep,
     x_twilio_signature: Annotated[str | None, Header()] = None,
-) -> Receipt:
+) -> Response:
     """Twilio Voice status callback: ringing, in-progress, completed, busy, no-answer, …"""
     integration = _twilio(runtime, integration_id)
     body = await _body(request, runtime)
     fields = _verified_twilio_form(request, runtime, integration, body, x_twilio_signature)
-    return await _ingest(
-        request, runtime, integration, body, lambda: twilio.parse_status_callback(fields)
+    return _answer(
+        await _ingest(
+            request, runtime, integration, body, lambda: twilio.parse_status_callback(fields)
+        )
     )
 
 
@@ -221,13 +226,15 @@ async def receive_twilio_recording(
     integration_id: str,
     runtime: RuntimeDep,
     x_twilio_signature: Annotated[str | None, Header()] = None,
-) -> Receipt:
+) -> Response:
     """Twilio recording callback: a voicemail (<Record>) or a call recording."""
     integration = _twilio(runtime, integration_id)
     body = await _body(request, runtime)
     fields = _verified_twilio_form(request, runtime, integration, body, x_twilio_signature)
-    return await _ingest(
-        request, runtime, integration, body, lambda: twilio.parse_recording_callback(fields)
+    return _answer(
+        await _ingest(
+            request, runtime, integration, body, lambda: twilio.parse_recording_callback(fields)
+        )
     )
 
 
@@ -238,7 +245,7 @@ async def receive_asterisk_cdr(
     x_omnidesk_token: Annotated[
         str | None, Header(description="The integration's shared token.")
     ] = None,
-) -> Receipt:
+) -> Response:
     """An Asterisk CDR posted by the dialplan (CURL() in a hangup handler)."""
     integration = runtime.integration("asterisk", integration_id)
     assert isinstance(integration, AsteriskIntegration)
@@ -249,12 +256,14 @@ async def receive_asterisk_cdr(
     body = await _body(request, runtime)
     line = asterisk_line(integration, runtime.settings)
     content_type = request.headers.get("content-type")
-    return await _ingest(
-        request,
-        runtime,
-        integration,
-        body,
-        lambda: asterisk.parse_cdr(_form_or_json(body, content_type), line),
+    return _answer(
+        await _ingest(
+            request,
+            runtime,
+            integration,
+            body,
+            lambda: asterisk.parse_cdr(_form_or_json(body, content_type), line),
+        )
     )
 
 
@@ -264,7 +273,7 @@ async def receive_freeswitch_cdr(
     runtime: RuntimeDep,
     uuid: Annotated[str | None, Query(description="Added by mod_json_cdr.")] = None,
     authorization: Annotated[str | None, Header(description="HTTP basic credentials.")] = None,
-) -> Receipt:
+) -> Response:
     """A FreeSWITCH mod_json_cdr post, in any of its encode modes."""
     integration = runtime.integration("freeswitch", integration_id)
     assert isinstance(integration, FreeswitchIntegration)
@@ -279,20 +288,22 @@ async def receive_freeswitch_cdr(
     body = await _body(request, runtime)
     line = freeswitch_line(integration)
     content_type = request.headers.get("content-type")
-    return await _ingest(
-        request,
-        runtime,
-        integration,
-        body,
-        lambda: freeswitch.parse_cdr(
-            freeswitch.decode_body(body, content_type), line, uuid_param=uuid
-        ),
+    return _answer(
+        await _ingest(
+            request,
+            runtime,
+            integration,
+            body,
+            lambda: freeswitch.parse_cdr(
+                freeswitch.decode_body(body, content_type), line, uuid_param=uuid
+            ),
+        )
     )
 
 
 async def receive_cti_event(
     request: Request, integration_id: str, token: str, runtime: RuntimeDep
-) -> Receipt | Response:
+) -> Response:
     """A CTI call event: newCall, answer or hangup."""
     integration = runtime.integration("cti", integration_id)
     assert isinstance(integration, CtiIntegration)
@@ -309,7 +320,7 @@ async def receive_cti_event(
     )
     if integration.subscribe_in_reply and receipt.kind is InteractionKind.CALL_STARTED:
         return _subscription(request, runtime)
-    return receipt
+    return _answer(receipt)
 
 
 def _subscription(request: Request, runtime: PhoneLogRuntime) -> Response:

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 import pytest
 
 from libs.common.webhooks import twilio_signature
+from libs.common.webhooks.metrics import WEBHOOK_SECONDS
 from services.phone_log.app import create_app
 from tests.unit.phone_log.apps import (
     ASTERISK_TOKEN,
@@ -206,6 +207,7 @@ async def test_cti_token_in_path():
         )
     assert ok.status_code == 200 and ok.json()["kind"] == "call_started"
     assert bad.status_code == 401
+    assert WEBHOOK_SECONDS.labels("cti")._sum.get() > 0  # latency observed per provider
     assert "guess" not in bad.text
     assert len(producer.sent) == 1
 
