@@ -220,3 +220,22 @@ async def test_publisher_refuses_past_max_in_flight():
     publisher = Publisher(FakeProducer(), topic="t", max_in_flight=0)
     with pytest.raises(BusUnavailable):
         await publisher.publish(_event(), key="demo:1")
+
+
+class StuckProducer:
+    """A broker that never answers."""
+
+    async def publish(self, topic: str, event: CloudEvent, *, key: str) -> None:
+        import asyncio
+
+        await asyncio.Event().wait()
+
+
+async def test_publisher_deadline_bounds_the_wait_and_answers_503():
+    from libs.common.webhooks import BusUnavailable
+
+    publisher = Publisher(StuckProducer(), topic="t", deadline_s=0.05)
+    with pytest.raises(BusUnavailable):
+        await publisher.publish(_event(), key="demo:1")
+    assert publisher.in_flight == 0
+    assert "e1" not in publisher.recently_acked
