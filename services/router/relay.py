@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from libs.common.cloudevents import CloudEvent
+from libs.common import metrics
+from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, CloudEvent, Headers
 from libs.common.events.registry import model_for
 from libs.common.kafka.producer import EventProducer, PublishError
 from services.router.store.models import OutboxRow
@@ -28,6 +29,7 @@ RELAY_LOCK_KEY = 7226458
 
 
 def cloud_event(row: OutboxRow, source: str) -> CloudEvent:
+    """The row as a CloudEvent (used by tools and tests; the relay sends the stored JSON)."""
     model = model_for(row.ce_type)
     return CloudEvent(
         id=row.event_id,
@@ -37,6 +39,19 @@ def cloud_event(row: OutboxRow, source: str) -> CloudEvent:
         time=row.occurred_at,
         subject=row.conversation_id,
     )
+
+
+def record_headers(row: OutboxRow, source: str) -> Headers:
+    """CloudEvents binary-mode headers, exactly as ``cloudevents.encode`` writes them."""
+    return [
+        ("ce_specversion", SPEC_VERSION.encode()),
+        ("ce_id", row.event_id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", row.ce_type.encode()),
+        ("ce_time", row.occurred_at.isoformat().encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+        ("ce_subject", row.conversation_id.encode()),
+    ]
 
 
 class OutboxRelay:
@@ -63,24 +78,47 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One round: publish up to ``batch`` rows; returns how many were sent."""
+        if self._uow.postgres:
+            return await self._publish_postgres()
+        # SQLite: read without the write lock, publish, then mark in a short write.
+        async with self._uow.reader() as uow:
+            rows = await unsent_rows(uow.session, limit=self._batch)
+        if not rows:
+            return 0
+        await self._send_all(rows)
         async with self._uow() as uow:
-            if uow.postgres:
-                got = await uow.session.scalar(
-                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": RELAY_LOCK_KEY}
-                )
-                if not got:
-                    return 0
+            await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC))
+            await uow.commit()
+        return len(rows)
+
+    async def _publish_postgres(self) -> int:
+        async with self._uow() as uow:
+            # One relaying replica at a time keeps the per-conversation order.
+            got = await uow.session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": RELAY_LOCK_KEY}
+            )
+            if not got:
+                return 0
             rows = await unsent_rows(uow.session, limit=self._batch)
             if not rows:
                 return 0
-            await asyncio.gather(*(self._send(row) for row in rows))
+            await self._send_all(rows)
             await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC))
             await uow.commit()
             return len(rows)
 
+    async def _send_all(self, rows: list[OutboxRow]) -> None:
+        await asyncio.gather(*(self._send(row) for row in rows))
+        for row in rows:
+            metrics.EVENTS_PUBLISHED.labels(self._topic, row.ce_type).inc()
+
     async def _send(self, row: OutboxRow) -> None:
-        headers_event = cloud_event(row, self._source)
-        await self._producer.publish(self._topic, headers_event, key=row.conversation_id)
+        await self._producer.send(
+            self._topic,
+            row.payload.encode(),
+            key=row.conversation_id,
+            headers=record_headers(row, self._source),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

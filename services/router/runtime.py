@@ -111,7 +111,7 @@ class RouterRuntime:
             self.consumer.stop()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 15)
+                await asyncio.wait_for(task, 10)
         if self.producer is not None:
             await self.producer.stop()
         if self.engine is not None:

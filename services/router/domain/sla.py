@@ -37,6 +37,10 @@ class BusinessCalendar:
     weekly: Mapping[int, tuple[Interval, ...]] = field(default_factory=dict)
     is_holiday: Callable[[date], bool] = _no_holidays
     always_open: bool = False
+    #: memo of intervals per local date (pure function of the fields above)
+    _memo: dict[date, list[tuple[datetime, datetime]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -44,6 +48,12 @@ class BusinessCalendar:
 
     def intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
         """Open intervals of a local date, as UTC instants."""
+        found = self._memo.get(day)
+        if found is None:
+            found = self._memo[day] = self._compute_intervals(day)
+        return found
+
+    def _compute_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         if self.always_open:
             return [
                 (

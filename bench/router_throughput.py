@@ -1,0 +1,275 @@
+"""Router benchmark: interactions/s to routing decisions, and decision latency.
+
+Per store (SQLite, then PostgreSQL on a private server): the router runs as its
+own process (``python -m services.router``) on fresh topics and a fresh database.
+
+1. throughput — N interactions are on the topic before the router starts; the
+   rate is measured between the first and the last ``InteractionRouted`` seen
+   on ``support.routing.v1`` (so start-up is not counted);
+2. latency — interactions published at a fixed rate (default 1,000/s); latency
+   is publish → its ``InteractionRouted`` read back from ``support.routing.v1``
+   (consumer, decision, commit, outbox relay and both Kafka hops included).
+
+Usage: python -m bench.router_throughput [--count 8000] [--rate 1000] [--seconds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer
+
+from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from libs.common.cloudevents import CloudEvent, decode
+from libs.common.events.interaction import (
+    Channel,
+    CustomerIdentity,
+    Interaction,
+    MessageBody,
+    ThreadHints,
+)
+from libs.common.events.routing import InteractionRouted
+from libs.common.kafka.admin import create_topics
+from libs.common.kafka.producer import EventProducer
+from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.testing.postgres import PostgresServer, free_port, postgres_for_tests
+
+CUSTOMERS = 2000
+
+
+def interaction(n: int) -> Interaction:
+    now = datetime.now(UTC)
+    customer = n % CUSTOMERS
+    if n % 3 == 0:
+        return Interaction(
+            channel=Channel.CHAT,
+            provider="whatsapp",
+            integration="wa",
+            occurred_at=now,
+            received_at=now,
+            customer=CustomerIdentity(phone=f"+8210{customer:08d}"),
+            body=MessageBody(text="출금이 지연되고 있어요"),
+            thread=ThreadHints(provider_thread_id=str(customer)),
+        )
+    return Interaction(
+        channel=Channel.EMAIL,
+        provider="imap",
+        integration="support",
+        occurred_at=now,
+        received_at=now,
+        customer=CustomerIdentity(email=f"c{customer}@example.com"),
+        subject="Deposit not credited",
+        body=MessageBody(text="My deposit is missing"),
+        thread=ThreadHints(
+            message_id=f"b{n}@c{customer}", in_reply_to=[f"b{n - CUSTOMERS}@c{customer}"]
+        ),
+    )
+
+
+def kafka_settings(servers: str) -> KafkaSettings:
+    suffix = uuid.uuid4().hex[:8]
+    topics = TopicSettings(
+        interactions=f"bench-{suffix}.interactions",
+        routing=f"bench-{suffix}.routing",
+        notifications=f"bench-{suffix}.notifications",
+        deadletter=f"bench-{suffix}.deadletter",
+        partitions=6,
+    )
+    return KafkaSettings(bootstrap_servers=servers, topics=topics, linger_ms=5)
+
+
+def router_env(kafka: KafkaSettings, database_url: str, state_dir: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ROUTER_DATABASE_URL": database_url,
+        "ROUTER_STATE_DIR": state_dir,
+        "ROUTER_HTTP_PORT": str(free_port()),
+        "ROUTER_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
+        "ROUTER_CSAT_SECRET": "bench-secret-0123456789abcdef",
+        "ROUTER_DEV_MODE": "false",
+        "ROUTER_LOG_LEVEL": "WARNING",
+        "ROUTER_RELAY_INTERVAL_S": "0.02",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "KAFKA_LINGER_MS": "5",
+        "KAFKA_TOPIC_INTERACTIONS": kafka.topics.interactions,
+        "KAFKA_TOPIC_ROUTING": kafka.topics.routing,
+        "KAFKA_TOPIC_NOTIFICATIONS": kafka.topics.notifications,
+        "KAFKA_TOPIC_DEADLETTER": kafka.topics.deadletter,
+    }
+
+
+class RoutedWatcher:
+    """Arrival time of each InteractionRouted on the routing topic."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self.arrivals: dict[str, float] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            self.kafka.topics.routing,
+            **self.kafka.client_options(),
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def until(self, count: int, timeout_s: float) -> None:
+        assert self._consumer is not None
+        deadline = time.monotonic() + timeout_s
+        while len(self.arrivals) < count and time.monotonic() < deadline:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    event = _routed(record)
+                    if event is not None:
+                        self.arrivals.setdefault(event, now)
+
+
+def _routed(record) -> str | None:  # type: ignore[no-untyped-def]
+    for key, value in record.headers or ():
+        if key == "ce_type":
+            if value != InteractionRouted.ce_type.encode():
+                return None
+            break
+    event: CloudEvent = decode(record.headers, record.value)
+    return event.data.interaction_id  # type: ignore[attr-defined]
+
+
+async def publish_all(
+    producer: EventProducer, kafka: KafkaSettings, ids: list[str], start: int
+) -> None:
+    async def one(n: int, event_id: str) -> None:
+        body = interaction(n)
+        event = CloudEvent(id=event_id, source="bench", type=body.event_type(), data=body)
+        await producer.publish(kafka.topics.interactions, event, key=body.customer_key)
+
+    for offset in range(0, len(ids), 1000):
+        chunk = ids[offset : offset + 1000]
+        await asyncio.gather(*(one(start + offset + i, e) for i, e in enumerate(chunk)))
+
+
+async def publish_at_rate(
+    producer: EventProducer, kafka: KafkaSettings, *, rate: int, seconds: float, start: int
+) -> dict[str, float]:
+    sent: dict[str, float] = {}
+    tasks = []
+    began = time.perf_counter()
+    total = int(rate * seconds)
+    for n in range(total):
+        due = began + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        body = interaction(start + n)
+        event_id = f"lat-{uuid.uuid4()}"
+        event = CloudEvent(id=event_id, source="bench", type=body.event_type(), data=body)
+        sent[event_id] = time.perf_counter()
+        tasks.append(
+            asyncio.create_task(
+                producer.publish(kafka.topics.interactions, event, key=body.customer_key)
+            )
+        )
+    await asyncio.gather(*tasks)
+    return sent
+
+
+async def bench_store(name: str, database_url: str, args: argparse.Namespace, servers: str) -> dict:
+    kafka = kafka_settings(servers)
+    await create_topics(kafka)
+    state_dir = tempfile.mkdtemp(prefix="router-bench-")
+    throughput_ids = [f"tp-{n}" for n in range(args.count)]
+    watcher = RoutedWatcher(kafka)
+    async with EventProducer(kafka, client_id="bench") as producer:
+        await publish_all(producer, kafka, throughput_ids, 0)
+        router = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.router",
+            env=router_env(kafka, database_url, state_dir),
+        )
+        await watcher.start()
+        try:
+            await watcher.until(args.count, timeout_s=args.budget)
+            done = [watcher.arrivals[i] for i in throughput_ids if i in watcher.arrivals]
+            elapsed = max(done) - min(done) if len(done) > 1 else float("nan")
+            sent = await publish_at_rate(
+                producer, kafka, rate=args.rate, seconds=args.seconds, start=args.count
+            )
+            await watcher.until(args.count + len(sent), timeout_s=30)
+        finally:
+            router.send_signal(signal.SIGTERM)
+            await router.wait()
+            await watcher.stop()
+    latencies = [watcher.arrivals[i] - t for i, t in sent.items() if i in watcher.arrivals]
+    return {
+        "store": name,
+        "throughput": {
+            "interactions": args.count,
+            "decided": len(done),
+            "seconds": round(elapsed, 3),
+            "interactions_per_s": round((len(done) - 1) / elapsed, 1) if elapsed else None,
+        },
+        "latency": {
+            "rate_per_s": args.rate,
+            "published": len(sent),
+            "decided": len(latencies),
+            **latency_summary_ms(latencies),
+        },
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    servers = bootstrap_servers()
+    results = []
+    stores: list[tuple[str, AbstractContextManager[PostgresServer | None]]] = [
+        ("sqlite", nullcontext()),
+        ("postgresql", postgres_for_tests()),
+    ]
+    for name, server_context in stores:
+        if args.store not in ("all", name):
+            continue
+        with server_context as server:
+            url = (
+                server.create_database()
+                if server is not None
+                else f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='router-bench-')}/router.db"
+            )
+            started = time.perf_counter()
+            figures = await bench_store(name, url, args, servers)
+            figures["wall_seconds"] = round(time.perf_counter() - started, 1)
+            print(f"{name}: {figures}")
+            results.append(figures)
+    write_result(
+        "router_throughput", {"target": "≥5,000/s; p99 < 100 ms at 1,000/s", "runs": results}
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=8000, help="interactions for throughput")
+    parser.add_argument("--rate", type=int, default=1000, help="publish rate for latency")
+    parser.add_argument("--seconds", type=float, default=5.0, help="latency phase length")
+    parser.add_argument("--budget", type=float, default=20.0, help="max seconds for throughput")
+    parser.add_argument("--store", choices=["all", "sqlite", "postgresql"], default="all")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
