@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import typer
 
@@ -30,14 +32,32 @@ class DevProcess:
     args: tuple[str, ...] = ()
 
 
+ROUTER_PORT, CHAT_PORT, PHONE_PORT, EMAIL_PROBE_PORT, NOTIFIER_PROBE_PORT = (
+    8080,
+    8081,
+    8082,
+    9101,
+    9102,
+)
+#: The development admin key of the router API; `omnidesk demo` uses it. Never for production.
+DEV_ADMIN_KEY = "dev-admin-key-not-for-production"
+#: The local mailbox `dev up` serves (with Dovecot, when installed) for trying email.
+DEV_MAILBOX_USER, DEV_MAILBOX_PASSWORD = "support", "dev-mailbox-password"
+
 #: What `dev up` runs, in start order. A row whose module does not exist yet is skipped.
 DEV_PROCESSES: tuple[DevProcess, ...] = (
     DevProcess("smtp-sink", "services.notifier.smtp_sink"),
-    DevProcess("router", "services.router", {"ROUTER_HTTP_PORT": "8080"}),
-    DevProcess("notifier", "services.notifier", {"NOTIFIER_PROBE_PORT": "9102"}),
-    DevProcess("email_ingest", "services.email_ingest", {"EMAIL_INGEST_PROBE_PORT": "9101"}),
-    DevProcess("chat_ingest", "services.chat_ingest", {"CHAT_INGEST_HTTP_PORT": "8081"}),
-    DevProcess("phone_log", "services.phone_log", {"PHONE_LOG_HTTP_PORT": "8082"}),
+    DevProcess(
+        "router",
+        "services.router",
+        {"ROUTER_HTTP_PORT": str(ROUTER_PORT), "ROUTER_BOOTSTRAP_ADMIN_KEY": DEV_ADMIN_KEY},
+    ),
+    DevProcess("notifier", "services.notifier", {"NOTIFIER_PROBE_PORT": str(NOTIFIER_PROBE_PORT)}),
+    DevProcess(
+        "email_ingest", "services.email_ingest", {"EMAIL_INGEST_PROBE_PORT": str(EMAIL_PROBE_PORT)}
+    ),
+    DevProcess("chat_ingest", "services.chat_ingest", {"CHAT_INGEST_HTTP_PORT": str(CHAT_PORT)}),
+    DevProcess("phone_log", "services.phone_log", {"PHONE_LOG_HTTP_PORT": str(PHONE_PORT)}),
 )
 
 _COLOURS = ("36", "35", "33", "32", "34", "31", "96", "95")
@@ -54,8 +74,49 @@ def _module_exists(module: str) -> bool:
         return False
 
 
-def _pid_file():  # type: ignore[no-untyped-def]
+def _pid_file() -> Path:
     return default_home() / "dev-up.pid"
+
+
+def system_file() -> Path:
+    """Where `dev up` says how to reach the running system (read by `omnidesk demo`)."""
+    return default_home() / "dev-system.json"
+
+
+def _start_local_mailbox() -> tuple[object | None, dict[str, object] | None]:
+    """A local Dovecot with one mailbox, id ``demo``, when Dovecot is installed."""
+    if os.environ.get("EMAIL_INGEST_MAILBOXES") or os.environ.get("EMAIL_INGEST_MAILBOXES_FILE"):
+        return None, None  # the developer configured real mailboxes
+    from libs.common.testing.dovecot import DovecotNotInstalled, DovecotServer
+
+    try:
+        server = DovecotServer().start()
+    except DovecotNotInstalled:
+        typer.echo("[dev] no Dovecot (apt-get install dovecot-imapd): email ingest stays idle")
+        return None, None
+    server.add_user(DEV_MAILBOX_USER, DEV_MAILBOX_PASSWORD)
+    mailbox = {
+        "host": server.host,
+        "port": server.imap_port,
+        "username": DEV_MAILBOX_USER,
+        "password": DEV_MAILBOX_PASSWORD,
+    }
+    os.environ["EMAIL_INGEST_MAILBOXES"] = json.dumps(
+        [{"id": "demo", "tls": "plain", "folders": ["INBOX"], **mailbox}]
+    )
+    typer.echo(f"[dev] local mailbox {DEV_MAILBOX_USER}@{server.host}:{server.imap_port} (IMAP)")
+    return server, mailbox
+
+
+def _write_system_file(mailbox: dict[str, object] | None) -> None:
+    system = {
+        "router_url": f"http://127.0.0.1:{ROUTER_PORT}",
+        "chat_url": f"http://127.0.0.1:{CHAT_PORT}",
+        "phone_url": f"http://127.0.0.1:{PHONE_PORT}",
+        "api_key": os.environ.get("ROUTER_BOOTSTRAP_ADMIN_KEY", DEV_ADMIN_KEY),
+        "mailbox": mailbox,
+    }
+    system_file().write_text(json.dumps(system, indent=2))
 
 
 @app.command("up")
@@ -83,11 +144,19 @@ def dev_up(
     pid_file = _pid_file()
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(os.getpid()))
+    imap, mailbox = _start_local_mailbox()
+    _write_system_file(mailbox)
+    typer.echo(
+        f"[dev] agent API http://127.0.0.1:{ROUTER_PORT}/docs (X-API-Key: dev key in "
+        f"{system_file()}); try `omnidesk demo` in another shell"
+    )
     try:
         code = asyncio.run(_supervise(processes))
     finally:
         with contextlib.suppress(FileNotFoundError):
             pid_file.unlink()
+        if imap is not None:
+            imap.stop()  # type: ignore[attr-defined]
     raise typer.Exit(code)
 
 
@@ -112,8 +181,10 @@ async def _supervise(processes: list[DevProcess]) -> int:
     width = max(len(p.name) for p in processes)
     pumps = []
     for index, spec in enumerate(processes):
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.env}
-        env.setdefault("LOG_FORMAT", "text")
+        # The developer's own environment wins over the dev defaults.
+        env = {"PYTHONUNBUFFERED": "1", **spec.env, **os.environ}
+        prefix = spec.name.upper() + "_"
+        env.setdefault(f"{prefix}LOG_FORMAT", "text")
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

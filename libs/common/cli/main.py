@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from libs.common.cli import config, deadletter, dev
+from libs.common.cli import config, deadletter, demo, dev
 from libs.common.kafka.local_broker import LocalKafka, LocalKafkaError
 from libs.common.settings import KafkaSettings
 
@@ -29,8 +29,8 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(dev.app, name="dev")
 app.add_typer(deadletter.app, name="deadletter")
 app.add_typer(config.app, name="config")
+app.add_typer(demo.app, name="demo")
 
-SERVICE_NAMES = ("email_ingest", "chat_ingest", "phone_log", "router", "notifier")
 #: CLI groups of services, by the name operators type.
 SERVICE_CLI_GROUPS = {
     "email": "email_ingest",
@@ -38,15 +38,12 @@ SERVICE_CLI_GROUPS = {
     "phone": "phone_log",
     "router": "router",
     "notifier": "notifier",
-    "demo": "demo",
 }
 
 
 def _plug_in_services() -> None:
     for group, package in SERVICE_CLI_GROUPS.items():
-        module_name = (
-            f"services.{package}.cli" if package in SERVICE_NAMES else f"services.{package}"
-        )
+        module_name = f"services.{package}.cli"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -109,7 +109,7 @@ def _routing_summary(data: RoutingEvent) -> str:
         moves = f"{data.from_queue}→{data.to_queue}, {data.from_priority}→{data.to_priority}"
         return f"{base} escalated step {data.step}: {moves}"
     if isinstance(data, SlaWarning | SlaBreached):
-        return f"{base} {data.metric} due {data.due_at:%H:%M:%S} ({data.target_minutes} min)"
+        return f"{base} {data.metric} due {data.due_at:%H:%M:%S} UTC ({data.target_minutes} min)"
     if isinstance(data, ConversationQueued):
         return f"{base} waiting in {data.queue}"
     if isinstance(data, InteractionRouted):

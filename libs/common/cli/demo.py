@@ -1,0 +1,47 @@
+"""``omnidesk demo``: play the scenario against a running `omnidesk dev up`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from zoneinfo import ZoneInfo
+
+import typer
+
+from libs.common.cli.dev import system_file
+from libs.common.demo.scenario import DemoTarget, MailboxAccess, play, timelines_of
+from libs.common.demo.timeline import render
+from libs.common.settings import KafkaSettings
+
+app = typer.Typer(help="A realistic scenario through the public interfaces, then its timeline.")
+
+
+@app.callback(invoke_without_command=True)
+def demo(
+    timezone: str = typer.Option("Asia/Seoul", help="Time zone of the printed timeline."),
+    escalation_wait: float = typer.Option(
+        240, help="Seconds to wait for the demo SLA to breach (the demo policy is 2 minutes)."
+    ),
+) -> None:
+    """Email, Telegram, WhatsApp + missed call, an agent going offline, an SLA breach."""
+    try:
+        system = json.loads(system_file().read_text())
+    except FileNotFoundError:
+        typer.echo("no running system found: start it first with `make up` (omnidesk dev up)")
+        raise typer.Exit(1) from None
+    mailbox = system.get("mailbox")
+    target = DemoTarget(
+        chat_url=system["chat_url"],
+        phone_url=system["phone_url"],
+        router_url=system["router_url"],
+        api_key=system["api_key"],
+        kafka=KafkaSettings(),
+        mailbox=MailboxAccess(**mailbox) if mailbox else None,
+        escalation_timeout_s=escalation_wait,
+    )
+
+    async def run() -> None:
+        played = await play(target, typer.echo)
+        typer.echo(render(await timelines_of(target, played), tz=ZoneInfo(timezone)))
+
+    asyncio.run(run())
