@@ -12,8 +12,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from libs.common.events import RoutingHints
 from libs.common.webhooks import UnknownIntegration
@@ -69,6 +78,11 @@ class Integration(BaseModel):
     description: str = ""
     dev: bool = Field(False, description="A built-in development integration with a public secret.")
 
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        return known_region(value) if value is not None else None
+
     @model_validator(mode="after")
     def _needs_a_secret(self) -> Integration:
         if self.provider is Provider.WEBCHAT:
@@ -94,6 +108,14 @@ class Integration(BaseModel):
             "dev": self.dev,
             "description": self.description,
         }
+
+
+def known_region(value: str) -> str:
+    """An ISO 3166 region phonenumbers knows (KR, US, JP …); refuse anything else at start."""
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {value!r}; use an ISO 3166 code such as KR")
+    return region
 
 
 def webhook_path(provider: Provider, integration_id: str) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from libs.common.settings import ServiceSettings
 from services.chat_ingest.integrations import (
     Integration,
+    known_region,
     load_integrations_file,
     parse_integrations,
 )
@@ -22,6 +23,11 @@ class ChatIngestSettings(ServiceSettings):
     )
 
     service_name: str = Field("chat_ingest", description="Name in logs and the CloudEvents source.")
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        validation_alias=AliasChoices("CHAT_INGEST_LOG_FORMAT", "LOG_FORMAT", "log_format"),
+        description="json: one object per line; text for `omnidesk dev up` (LOG_FORMAT works too).",
+    )
     http_host: str = Field("0.0.0.0", description="Bind address of the webhook server.")
     http_port: int = Field(8081, ge=0, le=65535, description="Port of the webhook server.")
     integrations: Annotated[list[Integration], NoDecode] = Field(
@@ -83,8 +89,8 @@ class ChatIngestSettings(ServiceSettings):
 
     @field_validator("default_region")
     @classmethod
-    def _upper_region(cls, value: str) -> str:
-        return value.upper()
+    def _known_region(cls, value: str) -> str:
+        return known_region(value)
 
     def all_integrations(self) -> list[Integration]:
         from_file = load_integrations_file(self.integrations_file) if self.integrations_file else []

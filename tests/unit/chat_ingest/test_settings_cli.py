@@ -70,12 +70,21 @@ def test_settings_read_integrations_file(tmp_path, monkeypatch):
         {"id": "bad id!", "provider": "line", "secret": "s"},
         {"id": "x", "provider": "icq", "secret": "s"},
         {"id": "x", "provider": "line", "secret": "s", "unknown_field": 1},
+        {"id": "x", "provider": "line", "secret": "s", "default_region": "XX"},
     ],
 )
 def test_invalid_integrations_fail_at_start(bad, monkeypatch):
     monkeypatch.setenv("CHAT_INGEST_INTEGRATIONS", json.dumps([bad]))
     with pytest.raises(ValidationError):
         ChatIngestSettings()
+
+
+def test_unknown_default_region_is_refused(monkeypatch):
+    monkeypatch.setenv("CHAT_INGEST_DEFAULT_REGION", "Korea")
+    with pytest.raises(ValidationError):
+        ChatIngestSettings()
+    monkeypatch.setenv("CHAT_INGEST_DEFAULT_REGION", "jp")
+    assert ChatIngestSettings().default_region == "JP"
 
 
 def test_duplicate_integration_is_refused():
