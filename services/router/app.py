@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from libs.common.health import health_router
-from services.router.api import agents, conversations, csat, metrics, queues
+from services.router.api import agents, conversations, csat, keys, metrics, queues
 from services.router.runtime import RouterRuntime
 from services.router.service.context import Clock, system_clock
 from services.router.settings import RouterSettings
@@ -51,7 +51,7 @@ def create_app(
     )
     app.state.runtime = None
     app.include_router(health_router(lambda: _checks(app)))
-    for module in (agents, queues, conversations, csat, metrics):
+    for module in (agents, queues, conversations, csat, metrics, keys):
         app.include_router(module.router)
     return app
 

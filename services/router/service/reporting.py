@@ -11,7 +11,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services.router.domain.lifecycle import is_active
 from services.router.service.agents import NotFound
 from services.router.service.context import RouterContext
 from services.router.store.models import Conversation, CsatRating
@@ -89,7 +88,13 @@ def _mean(values: list[float]) -> float | None:
     return round(statistics.fmean(values), 2) if values else None
 
 
-def summarise(group: str, conversations: list[Conversation], ratings: dict[str, int]) -> MetricsRow:
+def summarise(
+    group: str,
+    conversations: list[Conversation],
+    active: list[Conversation],
+    ratings: dict[str, int],
+) -> MetricsRow:
+    """Period figures over ``conversations`` (opened in the period); backlog is current."""
     first = _minutes((c.opened_at, c.first_response_at) for c in conversations)
     resolution = _minutes((c.opened_at, c.resolved_at) for c in conversations)
     measured = [c for c in conversations if c.policy and not c.automated]
@@ -106,8 +111,8 @@ def summarise(group: str, conversations: list[Conversation], ratings: dict[str, 
             if measured
             else None
         ),
-        backlog=sum(1 for c in conversations if is_active(c.status)),
-        waiting=sum(1 for c in conversations if is_active(c.status) and c.assignee_id is None),
+        backlog=len(active),
+        waiting=sum(1 for c in active if c.assignee_id is None),
         csat_average=_mean([float(s) for s in scores]),
         csat_responses=len(scores),
     )
@@ -121,6 +126,7 @@ async def desk_metrics(
         conversations = [
             c for c in await uow.conversations.all_since(since) if c.opened_at <= until
         ]
+        active = await uow.conversations.active()
         ratings = {
             r.conversation_id: r.rating
             for r in await uow.session.scalars(
@@ -128,9 +134,13 @@ async def desk_metrics(
             )
         }
     groups: dict[str, list[Conversation]] = defaultdict(list)
+    backlog: dict[str, list[Conversation]] = defaultdict(list)
     for conversation in conversations:
         groups[grouper(conversation)].append(conversation)
-    return [summarise(name, items, ratings) for name, items in sorted(groups.items())]
+    for conversation in active:
+        backlog[grouper(conversation)].append(conversation)
+    names = sorted(set(groups) | set(backlog))
+    return [summarise(name, groups[name], backlog[name], ratings) for name in names]
 
 
 async def record_csat(ctx: RouterContext, token: str, *, rating: int, comment: str | None) -> str:

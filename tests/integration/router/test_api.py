@@ -79,6 +79,16 @@ async def test_keys_and_roles_are_enforced(api):
     assert (
         await client.post("/agents", json=body, headers=auth(keys, Role.ADMIN))
     ).status_code == 409
+    issued = await client.post(
+        "/api-keys",
+        json={"role": "agent", "name": "lee", "agent_id": "agent-lee"},
+        headers=auth(keys, Role.ADMIN),
+    )
+    assert issued.status_code == 201 and issued.json()["key"].startswith("odk_")
+    lee = {"X-API-Key": issued.json()["key"]}
+    assert (
+        await client.put("/agents/agent-lee/status", json={"status": "away"}, headers=lee)
+    ).status_code == 200
     other = await client.put(
         "/agents/agent-lee/status", json={"status": "online"}, headers=auth(keys, Role.AGENT)
     )
