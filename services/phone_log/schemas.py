@@ -120,8 +120,14 @@ class FreeswitchEncodedCdr(BaseModel):
 class CtiEvent(_Open):
     """A generic CTI event (sipgate.io / placetel style), form or JSON."""
 
-    event: Literal["newCall", "answer", "hangup"]
-    callId: str
+    event: Literal[
+        "newCall", "answer", "hangup", "IncomingCall", "OutgoingCall", "CallAccepted", "HungUp"
+    ]
+    callId: str | None = Field(None, description="The call's id (or `call_id`); required.")
+    call_id: str | None = Field(None, description="Placetel's name for callId.")
+    type: str | None = Field(
+        None, description="Placetel HungUp outcome: accepted, missed, busy, canceled, voicemail…"
+    )
     direction: Literal["in", "out"] | None = None
     from_: str | None = Field(None, alias="from")
     to: str | None = None

@@ -1,7 +1,9 @@
 """Generic CTI events (sipgate.io / placetel style): ``newCall``, ``answer``, ``hangup``.
 
 Sent as a form (``user[]=Anna&user[]=Ben``) or JSON. The event id is
-``deterministic_id("cti", integration, callId, event)``.
+``deterministic_id("cti", integration, callId, event)``. Placetel-style names
+are read too: ``IncomingCall``/``OutgoingCall``, ``CallAccepted``, ``HungUp``
+with ``call_id`` and the outcome in ``type``.
 """
 
 from __future__ import annotations
@@ -31,17 +33,32 @@ HANGUP_CAUSES: dict[str, CallStatus] = {
     "congestion": CallStatus.FAILED,
     "notfound": CallStatus.FAILED,
     "forwarded": CallStatus.FORWARDED,
+    # placetel `type` on HungUp
+    "accepted": CallStatus.COMPLETED,
+    "missed": CallStatus.NO_ANSWER,
+    "canceled": CallStatus.CANCELLED,
+    "voicemail": CallStatus.VOICEMAIL,
+    "unavailable": CallStatus.FAILED,
 }
 
 _UNANSWERED = frozenset({CallStatus.BUSY, CallStatus.CANCELLED, CallStatus.NO_ANSWER})
 
 EVENTS = ("newCall", "answer", "hangup")
-_EVENT_BY_LOWER = {name.lower(): name for name in EVENTS}
+#: Lower-cased event name (ours and placetel's) -> ours.
+EVENT_NAMES: dict[str, str] = {
+    **{name.lower(): name for name in EVENTS},
+    "incomingcall": "newCall",
+    "outgoingcall": "newCall",
+    "callaccepted": "answer",
+    "hungup": "hangup",
+}
 
 
 def parse_event(fields: Fields, *, integration_id: str) -> CallFacts:
     event = _event(fields)
-    call_id = required(fields, "callId")
+    call_id = text(fields, "callId", "call_id")
+    if call_id is None:
+        raise PayloadError("missing field 'callId'")
     status = _status(event, fields)
     at = _timestamp(fields)
     return CallFacts(
@@ -50,16 +67,16 @@ def parse_event(fields: Fields, *, integration_id: str) -> CallFacts:
         call_id=call_id,
         group_id=text(fields, "originalCallId") or call_id,
         status=status,
-        provider_status=event if event != "hangup" else f"hangup:{text(fields, 'cause') or ''}",
+        provider_status=event if event != "hangup" else f"hangup:{_cause(fields) or ''}",
         direction=_direction(fields),
-        direction_stated=text(fields, "direction") is not None,
+        direction_stated=_stated_direction(fields),
         from_raw=text(fields, "from"),
         to_raw=text(fields, "to"),
         occurred_at=at,
         started_at=at if event == "newCall" else None,
         answered_at=at if event == "answer" else None,
         ended_at=at if event == "hangup" else None,
-        hangup_cause=text(fields, "cause") if event == "hangup" else None,
+        hangup_cause=_cause(fields) if event == "hangup" else None,
         answered_by=_answered_by(event, fields),
         queue=text(fields, "queue"),
     )
@@ -67,7 +84,7 @@ def parse_event(fields: Fields, *, integration_id: str) -> CallFacts:
 
 def _event(fields: Fields) -> str:
     raw = required(fields, "event")
-    event = _EVENT_BY_LOWER.get(raw.lower())
+    event = EVENT_NAMES.get(raw.lower())
     if event is None:
         raise PayloadError(f"unknown CTI event {raw!r}; expected one of {', '.join(EVENTS)}")
     return event
@@ -78,7 +95,7 @@ def _status(event: str, fields: Fields) -> CallStatus:
         return CallStatus.RINGING
     if event == "answer":
         return CallStatus.ANSWERED
-    cause = (text(fields, "cause") or "normalClearing").replace("_", "").lower()
+    cause = (_cause(fields) or "normalClearing").replace("_", "").lower()
     status = HANGUP_CAUSES.get(cause, CallStatus.FAILED)
     if status in _UNANSWERED and text(fields, "answeringNumber"):
         # An answering number in the hangup itself means someone took the call.
@@ -86,9 +103,20 @@ def _status(event: str, fields: Fields) -> CallStatus:
     return status
 
 
+def _cause(fields: Fields) -> str | None:
+    return text(fields, "cause", "type")
+
+
 def _direction(fields: Fields) -> Direction:
-    raw = (text(fields, "direction") or "in").lower()
+    raw = (text(fields, "direction") or "").lower()
+    if not raw and (text(fields, "event") or "").lower() == "outgoingcall":
+        return Direction.OUTBOUND
     return Direction.OUTBOUND if raw in ("out", "outbound", "outgoing") else Direction.INBOUND
+
+
+def _stated_direction(fields: Fields) -> bool:
+    event = (text(fields, "event") or "").lower()
+    return text(fields, "direction") is not None or event in ("incomingcall", "outgoingcall")
 
 
 def _answered_by(event: str, fields: Fields) -> str | None:

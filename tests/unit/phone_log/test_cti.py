@@ -114,3 +114,44 @@ def test_epoch_millisecond_timestamp():
 def test_events_without_what_we_need_are_refused(broken):
     with pytest.raises(PayloadError):
         parse(broken)
+
+
+def placetel(event: str, **extra: str) -> dict:
+    """Placetel-style notification: its own event names, call_id and the outcome in type."""
+    return {
+        "event": event,
+        "call_id": "pt-7f3a",
+        "from": "01012345678",
+        "to": "0212345678",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind", "status"),
+    [
+        ("missed", InteractionKind.CALL_MISSED, "no_answer"),
+        ("busy", InteractionKind.CALL_MISSED, "busy"),
+        ("canceled", InteractionKind.CALL_MISSED, "cancelled"),
+        ("voicemail", InteractionKind.VOICEMAIL, "voicemail"),
+        ("accepted", InteractionKind.CALL_ENDED, "completed"),
+    ],
+)
+def test_placetel_hungup_outcomes(outcome, kind, status):
+    data = interaction_of(parse(placetel("HungUp", type=outcome)))
+    assert data.kind is kind and data.call.status == status
+    assert data.call.call_id == "pt-7f3a" and data.customer_key == CUSTOMER
+    assert data.call.callback_requested is (kind is not InteractionKind.CALL_ENDED)
+
+
+def test_placetel_event_names_share_our_event_ids():
+    ours = parse(cti_event("newCall", call_id="pt-7f3a"))
+    theirs = parse(placetel("IncomingCall"))
+    assert ours.event_id == theirs.event_id
+    assert interaction_of(parse(placetel("CallAccepted"))).kind is InteractionKind.CALL_ANSWERED
+
+
+def test_placetel_outgoing_call_is_outbound():
+    fields = placetel("OutgoingCall", **{"from": "0212345678", "to": "01012345678"})
+    data = interaction_of(parse(fields))
+    assert data.direction is Direction.OUTBOUND and data.customer_key == CUSTOMER
