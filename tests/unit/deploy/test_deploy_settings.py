@@ -54,3 +54,12 @@ def test_env_example_is_generated_from_the_settings():
     assert (DEPLOY / ".env.example").read_text() == env_example(), (
         "deploy/.env.example is stale: run `omnidesk config env-example > deploy/.env.example`"
     )
+
+
+def test_configuration_reference_is_generated_from_the_settings():
+    from libs.common.config_reference import markdown
+
+    docs = DEPLOY.parent / "docs" / "configuration.md"
+    assert docs.read_text() == markdown() + "\n", (
+        "docs/configuration.md is stale: run `omnidesk config reference > docs/configuration.md`"
+    )
