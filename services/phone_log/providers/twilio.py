@@ -37,6 +37,9 @@ DIRECTIONS: dict[str, Direction] = {
     "outbound-api": Direction.OUTBOUND,
     "outbound-dial": Direction.OUTBOUND,
     "outbound": Direction.OUTBOUND,
+    # Elastic SIP Trunking: terminating = PSTN to our PBX, originating = our PBX out.
+    "trunking-terminating": Direction.INBOUND,
+    "trunking-originating": Direction.OUTBOUND,
 }
 
 #: Statuses of a <Dial> leg that mean its callee took the call.

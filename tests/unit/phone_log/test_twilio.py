@@ -236,3 +236,19 @@ def test_withheld_caller_keeps_one_key_across_the_legs_of_the_call():
     )
     keys = {interaction_of(parse_status_callback(cb)).customer_key for cb in (parent, leg)}
     assert keys == {f"phone:anonymous:{PARENT_SID}"}
+
+
+@pytest.mark.parametrize(
+    ("direction", "ours", "key"),
+    [
+        ("trunking-terminating", Direction.INBOUND, CUSTOMER),
+        ("trunking-originating", Direction.OUTBOUND, CUSTOMER),
+    ],
+)
+def test_sip_trunking_directions(direction, ours, key):
+    caller, callee = (CUSTOMER, DESK) if ours is Direction.INBOUND else (DESK, CUSTOMER)
+    facts = parse_status_callback(
+        twilio_status("completed", direction=direction, from_=caller, to=callee)
+    )
+    data = interaction_of(facts)
+    assert data.direction is ours and data.customer_key == key
