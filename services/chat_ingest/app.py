@@ -20,8 +20,10 @@ from libs.common.webhooks import (
     EventPublisher,
     Publisher,
     RecentlyAcked,
+    WebhookFastPath,
     WebhookTimingMiddleware,
     document_400_not_422,
+    fast_routes,
     install_error_handlers,
 )
 from libs.common.webhooks.producer import WebhookEventProducer
@@ -59,9 +61,12 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    app.add_middleware(WebhookTimingMiddleware)
     for module in PROVIDER_ROUTERS:
         app.include_router(module.router)
+    if settings.fast_path:
+        routes = fast_routes(module.router for module in PROVIDER_ROUTERS)
+        app.add_middleware(WebhookFastPath, routes=routes)
+    app.add_middleware(WebhookTimingMiddleware)  # outermost: times both paths
     app.include_router(health_router(lambda: _readiness(app)))
     document_400_not_422(app)
     return app

@@ -67,6 +67,12 @@ class ChatIngestSettings(ServiceSettings):
     recent_ids: int = Field(
         100_000, ge=0, description="Size of the in-process LRU of recently acked event ids."
     )
+    fast_path: bool = Field(
+        True,
+        description="Dispatch webhook POSTs straight to their endpoint functions, skipping "
+        "FastAPI's per-request routing/dependency layer (~0.3 ms of CPU each); same functions, "
+        "same answers. false sends everything through FastAPI.",
+    )
     slack_tolerance_s: int = Field(300, ge=1, description="Slack timestamp window, seconds.")
     kakao_ack_text_ko: str = Field(
         "메시지를 받았습니다. 상담원이 곧 답변드리겠습니다.",

@@ -9,6 +9,7 @@
 - :mod:`.openapi` — documenting raw-body routes.
 - :mod:`.timing` — request latency histogram by provider (ASGI middleware).
 - :mod:`.producer` — EventProducer with batches sized for many concurrent acks.
+- :mod:`.fastpath` — webhook POSTs dispatched straight to their endpoint functions.
 """
 
 from libs.common.webhooks.body import (
@@ -34,6 +35,7 @@ from libs.common.webhooks.errors import (
     install_error_handlers,
     reject,
 )
+from libs.common.webhooks.fastpath import WebhookFastPath, fast_routes
 from libs.common.webhooks.openapi import document_400_not_422, request_body
 from libs.common.webhooks.public_url import public_url
 from libs.common.webhooks.publish import EventPublisher, Publisher, RecentlyAcked
@@ -66,10 +68,12 @@ __all__ = [
     "UnknownIntegration",
     "UnsupportedMediaType",
     "WebhookError",
+    "WebhookFastPath",
     "WebhookTimingMiddleware",
     "constant_time_equals",
     "document_400_not_422",
     "error_responses",
+    "fast_routes",
     "hmac_sha256_base64",
     "hmac_sha256_hex",
     "install_error_handlers",

@@ -1,0 +1,134 @@
+"""Direct dispatch of webhook POSTs to their endpoint functions.
+
+FastAPI's per-request routing, dependency solving and exception middleware
+measured ~60% of the CPU of a webhook request here (about 0.3 ms of 0.55 ms,
+app only). Webhook routes read their raw body themselves and return a
+``Response``, so they need none of it: this ASGI middleware matches the POST
+path against the routes' own regexes and calls the same endpoint function
+with the path parameters, optional query strings, the ``Request`` and
+request-only dependencies. Everything else (GET, docs, probes, routes that
+need FastAPI's validation) passes through to FastAPI unchanged, and the routes
+stay declared there, so the OpenAPI document is the same.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from libs.common.webhooks.errors import WebhookError, reject
+
+RequestDependency = Callable[[Request], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class FastRoute:
+    pattern: re.Pattern[str]
+    endpoint: Callable[..., Awaitable[Response]]
+    request_param: str
+    path_params: tuple[str, ...]
+    query_params: tuple[tuple[str, str], ...]  # (parameter name, query alias)
+    dependencies: tuple[tuple[str, RequestDependency], ...]
+
+
+def fast_routes(routers: Iterable[APIRouter]) -> list[FastRoute]:
+    """The POST routes that can be dispatched directly; the others are left to FastAPI."""
+    found = []
+    for router in routers:
+        for route in router.routes:
+            fast = _fast_route(route)
+            if fast is not None:
+                found.append(fast)
+    return found
+
+
+def _fast_route(route: Any) -> FastRoute | None:
+    if not isinstance(route, APIRoute) or route.methods != {"POST"}:
+        return None
+    dependant = route.dependant
+    if dependant.header_params or dependant.cookie_params or dependant.body_params:
+        return None
+    if dependant.request_param_name is None:
+        return None
+    if any(field.field_info.is_required() for field in dependant.query_params):
+        return None
+    dependencies = []
+    for sub in dependant.dependencies:
+        if not _request_only(sub) or sub.name is None:
+            return None
+        dependencies.append((sub.name, sub.call))
+    return FastRoute(
+        pattern=route.path_regex,
+        endpoint=route.endpoint,
+        request_param=dependant.request_param_name,
+        path_params=tuple(p.name for p in dependant.path_params),
+        query_params=tuple((q.name, q.alias) for q in dependant.query_params),
+        dependencies=tuple(dependencies),
+    )
+
+
+def _request_only(sub: Any) -> bool:
+    """An async dependency that takes just the Request and needs nothing else."""
+    others = (
+        sub.path_params,
+        sub.query_params,
+        sub.header_params,
+        sub.cookie_params,
+        sub.body_params,
+        sub.dependencies,
+    )
+    return (
+        sub.request_param_name is not None
+        and not any(others)
+        and inspect.iscoroutinefunction(sub.call)
+    )
+
+
+class WebhookFastPath:
+    """ASGI middleware: matching POSTs go straight to their endpoint function."""
+
+    def __init__(self, app: ASGIApp, routes: list[FastRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            for route in self.routes:
+                match = route.pattern.match(path)
+                if match is not None:
+                    await self._dispatch(route, match, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _dispatch(
+        self, route: FastRoute, match: re.Match[str], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        request = Request(scope, receive)
+        try:
+            arguments = await _arguments(route, match, request)
+            response = await route.endpoint(**arguments)
+        except WebhookError as exc:
+            response = reject(request, exc)
+        # Anything else propagates to the app's server-error handler, as on the slow path.
+        await response(scope, receive, send)
+
+
+async def _arguments(route: FastRoute, match: re.Match[str], request: Request) -> dict[str, Any]:
+    arguments: dict[str, Any] = {name: match.group(name) for name in route.path_params}
+    arguments[route.request_param] = request
+    query = request.query_params
+    for name, alias in route.query_params:
+        arguments[name] = query.get(alias)
+    for name, dependency in route.dependencies:
+        arguments[name] = await dependency(request)
+    return arguments

@@ -1,0 +1,59 @@
+"""The fast path (direct dispatch) and FastAPI's own routing give the same answers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+import pytest
+
+from services.chat_ingest.app import create_app
+from services.chat_ingest.integrations import Provider
+from services.chat_ingest.samples import SampleRequest
+from services.chat_ingest.settings import ChatIngestSettings
+from tests.unit.chat_ingest.conftest import BASE_URL, FakeProducer, make_integrations, send, signed
+
+
+def _variants(provider: Provider) -> list[SampleRequest]:
+    good = signed(provider, seq=31)
+    tampered_headers = {
+        k: v[:-1] + "x" if "ignature" in k or "Token" in k else v for k, v in good.headers.items()
+    }
+    return [
+        good,
+        signed(provider, seq=31),  # a retry: duplicate
+        signed(provider, seq=32, integration_id="missing"),
+        dataclasses.replace(good, headers=tampered_headers),
+        dataclasses.replace(signed(provider, seq=33), content=b"{oops"),
+    ]
+
+
+async def _answers(fast_path: bool, requests: list[SampleRequest]) -> list[tuple[int, str]]:
+    settings = ChatIngestSettings(integrations=make_integrations(), fast_path=fast_path)
+    app = create_app(settings, publisher=FakeProducer())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            responses = [await send(client, request) for request in requests]
+    return [(r.status_code, r.text) for r in responses]
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+async def test_fast_and_slow_paths_answer_alike(provider: Provider):
+    requests = _variants(provider)
+    fast = await _answers(True, requests)
+    slow = await _answers(False, requests)
+    assert fast == slow
+    assert fast[0][0] in (200, 202)
+    assert fast[2][0] == 404
+
+
+async def test_everything_else_still_goes_through_fastapi(client):
+    assert (await client.get("/healthz")).status_code == 200
+    assert (await client.get("/openapi.json")).status_code == 200
+    assert (await client.post("/webhooks/unknown-provider/x", content=b"{}")).status_code == 404
+    handshake = await client.get(
+        "/webhooks/whatsapp/main",
+        params={"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "7"},
+    )
+    assert handshake.text == "7"
