@@ -145,6 +145,10 @@ def _verified_twilio_form(
     return form_fields(pairs)
 
 
+def _hints(**values: str | None) -> dict[str, list[str]]:
+    return {name: [value] for name, value in values.items() if value}
+
+
 def _twilio(runtime: PhoneLogRuntime, integration_id: str) -> TwilioIntegration:
     integration = runtime.integration("twilio", integration_id)
     assert isinstance(integration, TwilioIntegration)
@@ -226,11 +230,25 @@ async def receive_twilio_recording(
     integration_id: str,
     runtime: RuntimeDep,
     x_twilio_signature: Annotated[str | None, Header()] = None,
+    caller: Annotated[
+        str | None, Query(alias="From", description="Optional: the caller, set in the URL.")
+    ] = None,
+    callee: Annotated[
+        str | None, Query(alias="To", description="Optional: the number called.")
+    ] = None,
+    direction: Annotated[
+        str | None, Query(alias="Direction", description="Optional: inbound, outbound-api, …")
+    ] = None,
 ) -> Response:
-    """Twilio recording callback: a voicemail (<Record>) or a call recording."""
+    """Twilio recording callback: a voicemail (<Record>) or a call recording.
+
+    A recordingStatusCallback carries no numbers; a TwiML app that knows them may
+    put ``?From=…&To=…`` in the callback URL (Twilio signs the URL, query included).
+    """
     integration = _twilio(runtime, integration_id)
     body = await _body(request, runtime)
-    fields = _verified_twilio_form(request, runtime, integration, body, x_twilio_signature)
+    signed = _verified_twilio_form(request, runtime, integration, body, x_twilio_signature)
+    fields = {**_hints(From=caller, To=callee, Direction=direction), **signed}
     return _answer(
         await _ingest(
             request, runtime, integration, body, lambda: twilio.parse_recording_callback(fields)

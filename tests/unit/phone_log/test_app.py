@@ -356,3 +356,17 @@ async def test_twilio_signature_over_the_url_with_an_explicit_port_is_accepted()
     async with running_app(RecordingProducer()) as client:
         response = await client.post(STATUS, content=urlencode(fields).encode(), headers=headers)
     assert response.status_code == 200
+
+
+async def test_recording_callback_url_may_name_the_caller():
+    producer = RecordingProducer()
+    path = RECORDING + "?From=%2B821012345678&To=%2B82212345678"
+    fields = twilio_recording()
+    async with running_app(producer) as client:
+        response = await client.post(path, **signed_twilio(path, fields))
+        unsigned_hint = await client.post(
+            RECORDING + "?From=%2B821099999999", **signed_twilio(RECORDING, fields)
+        )
+    assert response.status_code == 200
+    assert producer.sent[0][1].data.customer_key == CUSTOMER
+    assert unsigned_hint.status_code == 401  # the hint is part of what Twilio signed
