@@ -318,6 +318,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000, help="Requests/s of the fixed-rate run.")
     parser.add_argument("--concurrency", type=int, default=64, help="In flight, throughput run.")
     parser.add_argument("--connections", type=int, default=64, help="HTTP connection pool size.")
+    parser.add_argument("--name", default=None, help="Result file name (default per target).")
     parser.add_argument("--log-level", default="INFO", help="Service log level (INFO is default).")
     args = parser.parse_args()
     args.duration = min(args.duration, 20.0)
@@ -351,9 +352,12 @@ def main() -> None:
         service.wait(timeout=30)
     on_topic = asyncio.run(_records_on(bootstrap, topic))
     acked = figures["throughput"]["acked_2xx"] + figures["fixed_rate"]["acked_2xx"]
+    default_name = "webhook_load" if args.target == "chat" else f"webhook_load_{args.target}"
     write_result(
-        "webhook_load" if args.target == "chat" else f"webhook_load_{args.target}",
+        args.name or default_name,
         {
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            "note": "2 vCPUs shared with the Kafka broker, the load generator and other work",
             "target": args.target,
             "provider": args.provider or ("webchat" if args.target == "chat" else "default"),
             "service": f"python -m {target.module} (uvicorn, 1 process)",
