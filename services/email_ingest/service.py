@@ -28,6 +28,7 @@ def watch_timing(settings: EmailIngestSettings) -> WatchTiming:
         timeouts=Timeouts(
             connect_s=settings.connect_timeout_s, command_s=settings.command_timeout_s
         ),
+        use_idle=settings.use_idle,
         idle_renew_s=settings.idle_renew_s,
         poll_interval_s=settings.poll_interval_s,
         fetch_batch=settings.fetch_batch,

@@ -69,6 +69,9 @@ class EmailIngestSettings(ServiceSettings):
         le=MAX_IDLE_RENEW_S,
         description="Re-issue IDLE (and re-check UIDVALIDITY) after this many seconds.",
     )
+    use_idle: bool = Field(
+        True, description="Use IMAP IDLE where the server offers it (false: always poll)."
+    )
     poll_interval_s: float = Field(
         30.0, gt=0, description="Polling interval for servers without IDLE."
     )

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class WatchTiming:
     timeouts: Timeouts
+    use_idle: bool
     idle_renew_s: float
     poll_interval_s: float
     fetch_batch: int
@@ -121,7 +122,7 @@ class FolderWatcher:
             log.info(
                 "%s: watching (uidvalidity %d, after uid %d, %s)",
                 self.name, checkpoint.uidvalidity, checkpoint.last_uid,
-                "IDLE" if session.has_capability("IDLE") else "polling",
+                "IDLE" if self._uses_idle(session) else "polling",
             )  # fmt: skip
             await self._finish_pending_post_actions(session, checkpoint.uidvalidity)
             await self._watch(session, checkpoint)
@@ -144,7 +145,7 @@ class FolderWatcher:
                 verified_at = time.monotonic()
 
     async def _wait_for_mail(self, session: ImapSession) -> None:
-        if session.has_capability("IDLE"):
+        if self._uses_idle(session):
             await session.wait_for_change(self._timing.idle_renew_s, self._stop)
         else:
             await _sleep_unless(self._stop, self._timing.poll_interval_s, session.lost)
@@ -158,6 +159,9 @@ class FolderWatcher:
         current = (await session.select(self.folder)).uidvalidity
         if current != expected:
             raise ImapError(f"UIDVALIDITY changed {expected} -> {current} under the session")
+
+    def _uses_idle(self, session: ImapSession) -> bool:
+        return self._timing.use_idle and session.has_capability("IDLE")
 
     async def _catch_up(self, session: ImapSession, uidvalidity: int, last_uid: int) -> int:
         uids = await session.uids_after(last_uid)

@@ -195,3 +195,20 @@ async def test_folder_recreated_while_watched_is_resynced(
     assert sorted(event_ids(records)) == sorted(
         deterministic_id("email", imap_user, f"mail-{n}@customer.example") for n in (1, 2)
     )
+
+
+async def test_polling_fallback_with_post_action_delete(dovecot, imap_user, kafka_topics, tmp_path):
+    mailbox = mailbox_config(dovecot, imap_user, post_action="delete")
+    settings = service_settings(
+        kafka_topics, tmp_path, [mailbox], use_idle=False, poll_interval_s=0.3
+    )
+    async with (
+        reader(kafka_topics, kafka_topics.topics.interactions) as topic,
+        running_service(settings),
+    ):
+        await dovecot.append(imap_user, make_mail(1))
+        await topic.until(count_at_least(1))
+        await dovecot.append(imap_user, make_mail(2))
+        records = await topic.until(count_at_least(2))
+    assert len(set(event_ids(records))) == 2
+    assert dovecot.message_count(imap_user, "INBOX") == 0
