@@ -2,7 +2,8 @@
 
 A CDR is written once, when a call leg ends, so each one is a terminal event:
 ended, missed, or voicemail. Legs of one call (transfers, queue attempts)
-share ``linkedid``, which becomes the group id.
+share ``linkedid``, which becomes the group id. A relay of AMI ``Cdr`` events
+(``UniqueID``, ``Source``, ``Disposition``, …) is read the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,28 @@ DISPOSITIONS: dict[str, CallStatus] = {
     "CANCEL": CallStatus.CANCELLED,
 }
 
+#: AMI ``Cdr`` event header -> CDR variable, for relays that forward AMI events as JSON.
+AMI_FIELDS: dict[str, str] = {
+    "UniqueID": "uniqueid",
+    "LinkedID": "linkedid",
+    "CallerID": "clid",
+    "Source": "src",
+    "Destination": "dst",
+    "DestinationContext": "dcontext",
+    "Channel": "channel",
+    "DestinationChannel": "dstchannel",
+    "LastApplication": "lastapp",
+    "LastData": "lastdata",
+    "StartTime": "start",
+    "AnswerTime": "answer",
+    "EndTime": "end",
+    "Duration": "duration",
+    "BillableSeconds": "billsec",
+    "Disposition": "disposition",
+    "AccountCode": "accountcode",
+    "UserField": "userfield",
+}
+
 _CHANNEL_PEER = re.compile(r"^[^/]+/([^-@;/]+)")
 _CLID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<number>[^>]*)>\s*$')
 
@@ -46,6 +69,7 @@ class AsteriskLine:
 
 
 def parse_cdr(cdr: Fields, line: AsteriskLine) -> CallFacts:
+    cdr = cdr_variables(cdr)
     uniqueid = required(cdr, "uniqueid")
     disposition = required(cdr, "disposition").upper()
     if disposition not in DISPOSITIONS:
@@ -78,6 +102,12 @@ def parse_cdr(cdr: Fields, line: AsteriskLine) -> CallFacts:
         answered_by=channel_peer(text(cdr, "dstchannel")),
         queue=text(cdr, "queue"),
     )
+
+
+def cdr_variables(fields: Fields) -> dict:
+    """CDR variable names whether the sender used them or the AMI ``Cdr`` event's."""
+    renamed = {AMI_FIELDS.get(key, key): value for key, value in fields.items()}
+    return {**fields, **renamed}
 
 
 def _status(cdr: Fields, disposition: str) -> CallStatus:

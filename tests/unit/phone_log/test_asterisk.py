@@ -182,3 +182,31 @@ def test_stated_direction_wins_over_our_numbers():
     data = interaction_of(parse_cdr(cdr, SEOUL), own_numbers=frozenset({"+82212345678"}))
     assert data.direction is Direction.INBOUND
     assert data.customer_key == CUSTOMER  # still never our own number
+
+
+def test_relayed_ami_cdr_event():
+    ami = {
+        "Event": "Cdr",
+        "AccountCode": "",
+        "Source": "01012345678",
+        "Destination": "200",
+        "DestinationContext": "from-pstn",
+        "CallerID": '"Kim Minji" <01012345678>',
+        "Channel": "PJSIP/trunk-kt-00000012",
+        "DestinationChannel": "",
+        "LastApplication": "Queue",
+        "LastData": "support-ko",
+        "StartTime": "2026-11-23 10:00:00",
+        "AnswerTime": "2026-11-23 10:00:01",
+        "EndTime": "2026-11-23 10:02:00",
+        "Duration": "120",
+        "BillableSeconds": "119",
+        "Disposition": "ANSWERED",
+        "AMAFlags": "DOCUMENTATION",
+        "UniqueID": "1795395600.44",
+        "UserField": "",
+    }
+    data = interaction_of(parse_cdr(ami, SEOUL))
+    assert data.kind is InteractionKind.CALL_MISSED and data.call.status == "abandoned"
+    assert data.customer_key == CUSTOMER and data.customer.display_name == "Kim Minji"
+    assert data.call.call_id == "1795395600.44"
