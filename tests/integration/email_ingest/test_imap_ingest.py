@@ -8,10 +8,12 @@ from libs.common.blobstore import BlobStore
 from libs.common.cloudevents import decode
 from libs.common.events import DeadLetter, Interaction
 from libs.common.ids import deterministic_id
+from libs.common.kafka.admin import create_topics
 from services.email_ingest import metrics
 from tests.integration.email_ingest.helpers import (
     count_at_least,
     event_ids,
+    eventually,
     mailbox_config,
     make_mail,
     reader,
@@ -212,3 +214,23 @@ async def test_polling_fallback_with_post_action_delete(dovecot, imap_user, kafk
         records = await topic.until(count_at_least(2))
     assert len(set(event_ids(records))) == 2
     assert dovecot.message_count(imap_user, "INBOX") == 0
+
+
+async def test_mail_stays_unacknowledged_until_kafka_acks(
+    dovecot, imap_user, kafka_settings, tmp_path
+):
+    # The topics do not exist yet: every publish times out, as with Kafka down.
+    kafka = kafka_settings.model_copy(update={"send_timeout_s": 1.0})
+    mailbox = mailbox_config(dovecot, imap_user, post_action="flag", flag="$Published")
+    settings = service_settings(kafka, tmp_path, [mailbox])
+    failures = metrics.CONNECTION_FAILURES.labels(imap_user, "INBOX")
+    before = failures._value.get()
+    async with running_service(settings):
+        await dovecot.append(imap_user, make_mail(1))
+        await eventually(lambda: failures._value.get() >= before + 2)
+        assert "$Published" not in dovecot.flags(imap_user)[0]
+        await create_topics(kafka)
+        async with reader(kafka, kafka.topics.interactions) as topic:
+            records = await topic.until(count_at_least(1))
+    assert event_ids(records) == [deterministic_id("email", imap_user, "mail-1@customer.example")]
+    assert "$Published" in dovecot.flags(imap_user)[0]
