@@ -62,7 +62,8 @@ async def test_module_serves_dev_samples_and_publishes(kafka_topics, tmp_path):
         )
         try:
             await _wait_until_serving(base_url, process)
-            async with httpx.AsyncClient(base_url=base_url) as client:
+            # Generous bound: the first send fetches the topic's metadata on a busy broker.
+            async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
                 response = await client.post(
                     "/cti/dev-cti/dev-cti-token",
                     data={
