@@ -11,7 +11,6 @@ from typing import Protocol
 from fastapi import Request
 
 from libs.common.health import ReadinessCheck
-from libs.common.kafka.producer import EventProducer
 from libs.common.webhooks import EventPublisher, Publisher, UnknownIntegration
 from services.phone_log.integrations import Integration
 from services.phone_log.quarantine import RawSender
@@ -70,6 +69,12 @@ async def get_runtime(request: Request) -> PhoneLogRuntime:
     return request.app.state.phone_log
 
 
+class Startable(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class ProducerStarter:
     """Starts the producer now, or keeps trying in the background.
 
@@ -77,8 +82,9 @@ class ProducerStarter:
     webhook gets 503 + Retry-After (providers retry) and /readyz says so.
     """
 
-    def __init__(self, producer: EventProducer) -> None:
+    def __init__(self, producer: Startable, *, first_backoff_s: float = 1.0) -> None:
         self._producer = producer
+        self._first_backoff_s = first_backoff_s
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -103,7 +109,7 @@ class ProducerStarter:
         return True
 
     async def _keep_trying(self) -> None:
-        delay = 1.0
+        delay = self._first_backoff_s
         while not await self._try_start():
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_START_BACKOFF_S)
