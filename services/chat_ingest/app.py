@@ -138,10 +138,17 @@ def _readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
     producer: WebhookEventProducer | None = getattr(app.state, "producer", None)
     if producer is None:
         return {}
+    return {"kafka": producer.ready, "topic": _topic_check(app)}
+
+
+def _topic_check(app: FastAPI) -> ReadinessCheck:
+    """Topics are created by an explicit admin step; without it every webhook would 503.
+    Once seen the topic is remembered, so probes stay cheap."""
     kafka = app.state.runtime.settings.kafka
 
     async def topic_exists() -> bool:
-        # Topics are created by an explicit admin step; without it every webhook would 503.
-        return kafka.topics.interactions in await list_topics(kafka)
+        if not getattr(app.state, "topic_seen", False):
+            app.state.topic_seen = kafka.topics.interactions in await list_topics(kafka)
+        return app.state.topic_seen
 
-    return {"kafka": producer.ready, "topic": topic_exists}
+    return topic_exists
