@@ -143,7 +143,17 @@ def normalise(envelope: SlackEnvelope, context: IngestContext) -> ChatEvent | No
         thread_id=f"{event.channel}:{event.thread_ts or event.ts}",
         attachments=attachments(event),
     )
-    return ChatEvent(event_id(PROVIDER, context, envelope.event_id), interaction)
+    return ChatEvent(_message_event_id(envelope, event, context), interaction)
+
+
+def _message_event_id(
+    envelope: SlackEnvelope, event: SlackInnerEvent, context: IngestContext
+) -> str:
+    """One id per Slack message: a mention arrives as both a `message` and an
+    `app_mention` event with different event_ids, and must not become two."""
+    if event.ts:
+        return event_id(PROVIDER, context, envelope.team_id, event.channel, event.ts)
+    return event_id(PROVIDER, context, envelope.event_id)
 
 
 router = APIRouter(tags=["slack"])

@@ -203,7 +203,8 @@ def test_slack_user_message_and_bot_message():
     event = slack.normalise(envelope, CONTEXT)
     assert event is not None
     data = event.interaction
-    assert event.id == deterministic_id("slack", "main", "Ev0000000008")
+    ts = samples.slack_payload(8)["event"]["ts"]
+    assert event.id == deterministic_id("slack", "main", "T0001", "C2147483705", ts)
     assert data.customer.handle == "slack:U0000008"
     assert data.customer_key == "slack:T0001/C2147483705"
     assert data.direction is Direction.INBOUND
@@ -220,6 +221,17 @@ def test_slack_user_message_and_bot_message():
     agent["event"] = {**agent["event"], "user": "U_AGENT"}
     agent_event = slack.normalise(slack.SlackEnvelope.model_validate(agent), CONTEXT)
     assert agent_event is not None and agent_event.interaction.direction is Direction.OUTBOUND
+
+
+def test_slack_mention_and_message_of_one_message_share_an_id():
+    message = samples.slack_payload(11)
+    mention = samples.slack_payload(11)
+    mention["event_id"] = "EvOTHER"
+    mention["event"] = {**mention["event"], "type": "app_mention"}
+    first = slack.normalise(slack.SlackEnvelope.model_validate(message), CONTEXT)
+    second = slack.normalise(slack.SlackEnvelope.model_validate(mention), CONTEXT)
+    assert first is not None and second is not None
+    assert first.id == second.id
 
 
 def test_slack_edits_and_other_events_are_ignored():
