@@ -14,18 +14,23 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 
 from libs.common import metrics
 from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, CloudEvent, Headers
 from libs.common.events.registry import model_for
-from libs.common.kafka.producer import EventProducer, PublishError
+from libs.common.kafka.producer import PublishError
+from libs.common.settings import KafkaSettings
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import mark_sent, unsent_rows
 from services.router.store.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 RELAY_LOCK_KEY = 7226458
+MAX_BATCH_BYTES = 1024 * 1024
 
 
 def cloud_event(row: OutboxRow, source: str) -> CloudEvent:
@@ -54,11 +59,96 @@ def record_headers(row: OutboxRow, source: str) -> Headers:
     ]
 
 
+class BatchPublisher:
+    """Publishes many records per request: one aiokafka batch per partition.
+
+    The relay's own idempotent producer (acks=all); keys are partitioned by
+    aiokafka's default (murmur2) partitioner, the same as single sends, so a
+    conversation's events stay on one partition and in outbox order.
+    """
+
+    def __init__(self, settings: KafkaSettings, *, client_id: str = "router-relay") -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._partitioner = DefaultPartitioner()
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            **self._settings.client_options(),
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=self._settings.linger_ms,
+            max_batch_size=MAX_BATCH_BYTES,
+            max_request_size=4 * MAX_BATCH_BYTES,
+        )
+        try:
+            await self._producer.start()
+        except Exception:
+            await self._producer.stop()
+            self._producer = None
+            raise
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def publish(self, topic: str, records: list[tuple[bytes, bytes, Headers]]) -> None:
+        """``records``: (key, value, headers) in order; returns once all are acknowledged."""
+        producer = self._producer
+        if producer is None:
+            raise PublishError("relay producer is not started")
+        try:
+            async with asyncio.timeout(self._settings.send_timeout_s):
+                await self._publish(producer, topic, records)
+        except (TimeoutError, KafkaError) as exc:
+            metrics.PUBLISH_FAILURES.labels(topic).inc()
+            raise PublishError(f"relay publish to {topic} not acknowledged: {exc!r}") from exc
+
+    async def _publish(
+        self, producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes, bytes, Headers]]
+    ) -> None:
+        partitions = sorted(await producer.partitions_for(topic))
+        by_partition: dict[int, list[tuple[bytes, bytes, Headers]]] = {}
+        for record in records:
+            partition = self._partitioner(record[0], partitions, partitions)
+            by_partition.setdefault(partition, []).append(record)
+        futures = []
+        for partition, items in by_partition.items():
+            futures.extend(await self._send_partition(producer, topic, partition, items))
+        await asyncio.gather(*futures)
+
+    async def _send_partition(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        partition: int,
+        items: list[tuple[bytes, bytes, Headers]],
+    ) -> list[asyncio.Future[object]]:
+        futures = []
+        batch = producer.create_batch()
+        for key, value, headers in items:
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None, headers=headers)
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+    async def ready(self) -> bool:
+        if self._producer is None:
+            return False
+        metadata = await self._producer.client.fetch_all_metadata()
+        return bool(metadata.brokers())
+
+
 class OutboxRelay:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        producer: EventProducer,
+        producer: BatchPublisher,
         *,
         topic: str,
         source: str = "omnidesk/router",
@@ -108,17 +198,13 @@ class OutboxRelay:
             return len(rows)
 
     async def _send_all(self, rows: list[OutboxRow]) -> None:
-        await asyncio.gather(*(self._send(row) for row in rows))
+        records = [
+            (row.conversation_id.encode(), row.payload.encode(), record_headers(row, self._source))
+            for row in rows
+        ]
+        await self._producer.publish(self._topic, records)
         for row in rows:
             metrics.EVENTS_PUBLISHED.labels(self._topic, row.ce_type).inc()
-
-    async def _send(self, row: OutboxRow) -> None:
-        await self._producer.send(
-            self._topic,
-            row.payload.encode(),
-            key=row.conversation_id,
-            headers=record_headers(row, self._source),
-        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

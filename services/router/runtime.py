@@ -13,7 +13,7 @@ from libs.common.health import ReadinessCheck
 from libs.common.kafka.producer import EventProducer
 from services.router.bootstrap import build_context, open_store
 from services.router.consumer import BatchingConsumerRunner, build_consumer
-from services.router.relay import OutboxRelay
+from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents
 from services.router.service.api_keys import Role, create_api_key, key_count
@@ -41,6 +41,7 @@ class RouterRuntime:
         self.ctx: RouterContext | None = None
         self.producer: EventProducer | None = None
         self.relay: OutboxRelay | None = None
+        self.publisher: BatchPublisher | None = None
         self.scheduler: Scheduler | None = None
         self.consumer: BatchingConsumerRunner | None = None
         self.dev_admin_key: str | None = None
@@ -56,9 +57,11 @@ class RouterRuntime:
         await self._bootstrap_keys()
         self.producer = EventProducer(settings.kafka, client_id="router")
         await self.producer.start()
+        self.publisher = BatchPublisher(settings.kafka)
+        await self.publisher.start()
         self.relay = OutboxRelay(
             self.ctx.uow,
-            self.producer,
+            self.publisher,
             topic=settings.kafka.topics.routing,
             batch=settings.relay_batch,
             interval_s=settings.relay_interval_s,
@@ -112,10 +115,16 @@ class RouterRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 10)
+        if self.publisher is not None:
+            await self.publisher.stop()
         if self.producer is not None:
             await self.producer.stop()
         if self.engine is not None:
             await self.engine.dispose()
+
+    async def _workers_alive(self) -> bool:
+        """Consumer, relay and scheduler still run (a crashed one makes the pod unready)."""
+        return self._stop.is_set() or not any(task.done() for task in self._tasks)
 
     def readiness_checks(self) -> Mapping[str, ReadinessCheck]:
         checks: dict[str, ReadinessCheck] = {}
@@ -124,6 +133,8 @@ class RouterRuntime:
             checks["database"] = lambda: ping(engine)
         if self.producer is not None:
             checks["kafka"] = self.producer.ready
+        if self._tasks:
+            checks["workers"] = self._workers_alive
         return checks or {"starting": _not_ready}
 
 

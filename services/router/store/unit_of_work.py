@@ -113,7 +113,7 @@ class UnitOfWork:
         for model in BULK_ORDER:
             rows = self._bulk.pop(model, None)
             if rows:
-                await self.session.execute(insert(model), rows)
+                await self.session.execute(insert(model.__table__), rows)
 
     async def commit(self) -> None:
         await self.flush()

@@ -179,4 +179,5 @@ async def test_queues_policies_reload_and_openapi(api):
     ):
         assert path in spec["paths"]
     ready = await client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "kafka": "ok", "workers": "ok"}
