@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -101,7 +99,9 @@ async def route_one(
         interaction, contact_id, candidates, interaction.occurred_at, ctx.options.threading
     )
     if decision.action is ThreadAction.OPEN:
-        conversation = _new_conversation(ctx, item, contact_id)
+        conversation = _new_conversation(
+            ctx, item, contact_id, await uow.counters.next_value("conversation")
+        )
         uow.conversations.add(conversation)
     else:
         assert decision.conversation is not None
@@ -209,12 +209,14 @@ def _candidates(
     )
 
 
-def conversation_reference(conversation_id: str) -> str:
-    digest = hashlib.sha256(conversation_id.encode()).digest()[:7]
-    return "C-" + base64.b32encode(digest).decode()[:10]
+def conversation_reference(number: int) -> str:
+    """``C-1234``: what customers see in subjects (``[#C-1234]``) and quote on the phone."""
+    return f"C-{number}"
 
 
-def _new_conversation(ctx: RouterContext, item: Incoming, contact_id: str) -> Conversation:
+def _new_conversation(
+    ctx: RouterContext, item: Incoming, contact_id: str, number: int
+) -> Conversation:
     interaction = item.interaction
     rules = ctx.config.current.rules
     values = [
@@ -231,7 +233,7 @@ def _new_conversation(ctx: RouterContext, item: Incoming, contact_id: str) -> Co
     automated = interaction.flags.automated or interaction.kind is InteractionKind.DELIVERY_STATUS
     return Conversation(
         id=conversation_id,
-        reference=conversation_reference(conversation_id),
+        reference=conversation_reference(number),
         contact_id=contact_id,
         channel=interaction.channel.value,
         provider=interaction.provider,

@@ -186,3 +186,11 @@ class CsatRating(Base):
     rating: Mapped[int]
     comment: Mapped[str | None] = mapped_column(sa.String(2000))
     rated_at: Mapped[datetime]
+
+
+class SequenceCounter(Base):
+    """Named counters, e.g. the human conversation number behind ``C-1234``."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger)

@@ -20,6 +20,7 @@ from services.router.store.models import (
     Conversation,
     InteractionRecord,
     MessageIndex,
+    SequenceCounter,
     SlaTimer,
 )
 
@@ -278,6 +279,27 @@ class TimerRepository:
             SlaTimer.fired_at.is_not(None),
         )
         return set(await self.session.scalars(query))
+
+
+class CounterRepository:
+    def __init__(self, session: AsyncSession, *, postgres: bool) -> None:
+        self.session = session
+        self.postgres = postgres
+        self._held: dict[str, SequenceCounter] = {}
+
+    async def next_value(self, name: str) -> int:
+        """The next number of ``name`` (row-locked on PostgreSQL; rolls back with the
+        transaction, so numbers are gapless for committed work)."""
+        counter = self._held.get(name)
+        if counter is None:
+            query = select(SequenceCounter).where(SequenceCounter.name == name)
+            counter = (await self.session.scalars(_locked(query, self.postgres))).first()
+            if counter is None:
+                counter = SequenceCounter(name=name, value=0)
+                self.session.add(counter)
+            self._held[name] = counter
+        counter.value += 1
+        return counter.value
 
 
 class ApiKeyRepository:

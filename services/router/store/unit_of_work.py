@@ -22,6 +22,7 @@ from services.router.store.repositories import (
     ApiKeyRepository,
     ContactRepository,
     ConversationRepository,
+    CounterRepository,
     InteractionRepository,
     TimerRepository,
 )
@@ -68,6 +69,7 @@ class UnitOfWork:
             self.agents = AgentRepository(self.session, postgres=self.postgres)
             self.timers = TimerRepository(self.session, postgres=self.postgres)
             self.api_keys = ApiKeyRepository(self.session)
+            self.counters = CounterRepository(self.session, postgres=self.postgres)
             self.outbox = OutboxWriter(self)
         except BaseException:
             self._release()

@@ -51,13 +51,23 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
+def store_settings(database_url: str, tmp_path: Path) -> RouterSettings:
+    """Settings for tests of the store alone (no broker involved)."""
+    return _settings(database_url, tmp_path, KafkaSettings())
+
+
+@pytest.fixture
 def router_settings(
     database_url: str, kafka_topics: KafkaSettings, tmp_path: Path
 ) -> RouterSettings:
+    return _settings(database_url, tmp_path, kafka_topics)
+
+
+def _settings(database_url: str, tmp_path: Path, kafka: KafkaSettings) -> RouterSettings:
     return RouterSettings(
         database_url=database_url,
         state_dir=tmp_path,
-        kafka=kafka_topics,
+        kafka=kafka,
         consumer_group=f"router-{uuid.uuid4().hex[:8]}",
         csat_secret="integration-test-secret-0123456789",
         scheduler_interval_s=0.05,

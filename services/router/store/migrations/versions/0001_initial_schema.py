@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 05:59:11.101678
+Create Date: 2026-11-23 06:26:42.972299
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ def upgrade() -> None:
         sa.Column("locale", sa.String(length=35), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "counters",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
         "outbox",
@@ -267,6 +273,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_outbox_conversation_id"))
 
     op.drop_table("outbox")
+    op.drop_table("counters")
     op.drop_table("contacts")
     op.drop_table("api_keys")
     op.drop_table("agents")

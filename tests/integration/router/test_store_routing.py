@@ -1,0 +1,128 @@
+"""Routing against the real store (SQLite and PostgreSQL) without Kafka: threading,
+references, bounces, reopen, batch visibility and idempotency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from libs.common.events.interaction import (
+    BounceInfo,
+    Channel,
+    CustomerIdentity,
+    Flags,
+    Interaction,
+    InteractionKind,
+    MessageBody,
+    ThreadHints,
+)
+from services.router.bootstrap import build_context, open_store
+from services.router.service.conversations import resolve
+from services.router.service.interactions import Incoming, route_batch
+from services.router.store.models import Conversation, InteractionRecord, OutboxRow
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def ctx(store_settings, clock):
+    engine = await open_store(store_settings)
+    yield build_context(store_settings, engine, clock=clock)
+    await engine.dispose()
+
+
+def mail(clock, email, message_id, *, token=None, in_reply_to=(), **extra) -> Interaction:
+    now = clock()
+    return Interaction(
+        channel=Channel.EMAIL,
+        provider="imap",
+        integration="support",
+        occurred_at=now,
+        received_at=now,
+        customer=CustomerIdentity(email=email),
+        subject="Deposit",
+        body=MessageBody(text="hello"),
+        thread=ThreadHints(
+            message_id=message_id, subject_token=token, in_reply_to=list(in_reply_to)
+        ),
+        **extra,
+    )
+
+
+async def conversation_of(ctx, event_id: str) -> Conversation:
+    async with ctx.uow.reader() as uow:
+        record = await uow.session.get(InteractionRecord, event_id)
+        return await uow.conversations.get(record.conversation_id)
+
+
+async def test_references_thread_by_token_only_for_the_same_customer(ctx, clock):
+    await route_batch(
+        ctx,
+        [
+            Incoming("a1", mail(clock, "a@example.com", "a1@x")),
+            Incoming(
+                "a2", mail(clock, "a@example.com", "a2@x", in_reply_to=["a1@x"])
+            ),  # same batch
+        ],
+    )
+    first = await conversation_of(ctx, "a1")
+    assert first.reference == "C-1"
+    assert (await conversation_of(ctx, "a2")).id == first.id
+    await route_batch(
+        ctx,
+        [
+            Incoming("a3", mail(clock, "a@example.com", "a3@x", token="C-1")),
+            Incoming("b1", mail(clock, "b@example.com", "b1@x", token="C-1")),  # shared subject
+        ],
+    )
+    assert (await conversation_of(ctx, "a3")).id == first.id
+    other = await conversation_of(ctx, "b1")
+    assert other.id != first.id and other.reference == "C-2"  # gapless numbers
+
+
+async def test_bounce_attaches_and_duplicates_are_ignored(ctx, clock):
+    await route_batch(ctx, [Incoming("c1", mail(clock, "c@example.com", "c1@x"))])
+    bounce = mail(
+        clock,
+        "mailer-daemon@mx.example",
+        "dsn1@mx",
+        kind=InteractionKind.DELIVERY_STATUS,
+        flags=Flags(bounce=True, auto_submitted=True),
+        bounce=BounceInfo(original_message_id="<c1@x>", status="5.1.1"),
+    )
+    assert await route_batch(ctx, [Incoming("dsn1", bounce), Incoming("dsn1", bounce)]) == 1
+    assert await route_batch(ctx, [Incoming("dsn1", bounce)]) == 0
+    assert (await conversation_of(ctx, "dsn1")).id == (await conversation_of(ctx, "c1")).id
+    async with ctx.uow.reader() as uow:
+        routed = await uow.session.scalar(
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.ce_type == "support.interaction.routed")
+        )
+    assert routed == 2  # one per interaction, the duplicate emitted nothing
+
+
+async def test_reply_after_resolution_reopens_within_window_else_opens_new(ctx, clock):
+    await route_batch(ctx, [Incoming("d1", mail(clock, "d@example.com", "d1@x"))])
+    first = await conversation_of(ctx, "d1")
+    await resolve(ctx, first.id, by="test")
+    clock.advance(days=1)
+    auto = mail(
+        clock, "d@example.com", "d2@x", in_reply_to=["d1@x"], flags=Flags(out_of_office=True)
+    )
+    await route_batch(ctx, [Incoming("d2", auto)])
+    assert (await conversation_of(ctx, "d2")).status == "resolved"  # auto-replies never reopen
+    await route_batch(
+        ctx, [Incoming("d3", mail(clock, "d@example.com", "d3@x", in_reply_to=["d1@x"]))]
+    )
+    reopened = await conversation_of(ctx, "d3")
+    assert reopened.id == first.id and reopened.status == "open"
+    await resolve(ctx, first.id, by="test")
+    clock.advance(days=30)
+    await route_batch(
+        ctx, [Incoming("d4", mail(clock, "d@example.com", "d4@x", in_reply_to=["d3@x"]))]
+    )
+    assert (await conversation_of(ctx, "d4")).id != first.id
+    assert clock() - first.opened_at > timedelta(days=30)
