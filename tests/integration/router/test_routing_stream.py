@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -167,3 +168,44 @@ async def test_stream_yields_expected_routing_events(router_settings, clock):
     }
     assert opened <= handled  # every opened conversation was assigned or queued
     assert kim.first_response_due_at == first.interaction.received_at + timedelta(minutes=30)
+
+
+async def test_poison_record_is_dead_lettered_and_the_batch_still_routes(router_settings, clock):
+    from aiokafka import AIOKafkaConsumer
+
+    from libs.common.kafka.producer import EventProducer
+
+    good = published(mail(clock, email="ok@example.com", text="hello", message_id="ok1@x"))
+    async with EventProducer(router_settings.kafka, client_id="poison") as producer:
+        await producer.send(
+            router_settings.kafka.topics.interactions,
+            b"{not json",
+            key="ok@example.com",
+            headers=[
+                ("ce_specversion", b"1.0"),
+                ("ce_id", b"bad-1"),
+                ("ce_source", b"t"),
+                ("ce_type", b"support.message.received"),
+            ],
+        )
+    await publish(router_settings.kafka, [good])
+    runtime = RouterRuntime(router_settings, clock=clock)
+    await runtime.start()
+    try:
+        async with RoutingReader(router_settings.kafka) as reader:
+            await reader.wait_for(lambda evs: good.event_id in routed_ids(evs))
+        dead = AIOKafkaConsumer(
+            router_settings.kafka.topics.deadletter,
+            **router_settings.kafka.client_options(),
+            group_id=None,
+            auto_offset_reset="earliest",
+        )
+        await dead.start()
+        try:
+            record = await asyncio.wait_for(dead.getone(), 60)
+        finally:
+            await dead.stop()
+    finally:
+        await runtime.stop()
+    assert record.value == b"{not json"
+    assert dict(record.headers)["dlq_stage"] == b"router.route"
