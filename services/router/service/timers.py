@@ -53,22 +53,25 @@ async def fire_timer(
 ) -> None:
     emitter = Emitter(uow, ctx, cause=f"timer:{conversation.id}:{timer.id}", now=now)
     metric, kind = SlaMetric(timer.metric), TimerKind(timer.kind)
-    event_type = SlaWarning if kind is TimerKind.WARNING else SlaBreached
-    if kind is TimerKind.BREACH:
-        conversation.breached = True
-    await emitter.emit(
-        event_type,
-        conversation,
-        reason=f"{metric} {kind} (due {timer.breach_at:%Y-%m-%d %H:%M} UTC)",
-        metric=metric,
-        due_at=timer.breach_at,
-        target_minutes=timer.target_minutes,
-    )
     policy, _ = policy_for(ctx, conversation)
     position = ConversationPosition(
         conversation.queue, Priority(conversation.priority), conversation.assignee_id
     )
-    for outcome in escalate(policy.escalation, kind, metric, position):
+    outcomes = escalate(policy.escalation, kind, metric, position)
+    if kind is TimerKind.BREACH:
+        conversation.breached = True
+    due = f"due {timer.breach_at:%Y-%m-%d %H:%M} UTC"
+    await emitter.emit(
+        SlaWarning if kind is TimerKind.WARNING else SlaBreached,
+        conversation,
+        reason="; ".join(o.reason for o in outcomes) + f" ({due})"
+        if outcomes
+        else f"{metric} {kind} ({due})",
+        metric=metric,
+        due_at=timer.breach_at,
+        target_minutes=timer.target_minutes,
+    )
+    for outcome in outcomes:
         if outcome.changes_routing:
             await _apply_escalation(uow, ctx, emitter, conversation, outcome)
 

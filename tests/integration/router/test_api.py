@@ -113,6 +113,18 @@ async def test_conversation_lifecycle_through_the_api(api, clock):
     types = [e["type"] for e in detail["timeline"]]
     assert types[0] == "inbound.message" and "support.conversation.assigned" in types
 
+    offline = await client.put(
+        "/agents/agent-smith/status", json={"status": "offline"}, headers=auth(keys, Role.AGENT)
+    )
+    assert offline.status_code == 200
+    requeued = (await client.get(f"/conversations/{conversation_id}", headers=sup)).json()
+    assert requeued["assignee_id"] is None and requeued["queued_at"] is not None
+    await client.put(
+        "/agents/agent-smith/status", json={"status": "online"}, headers=auth(keys, Role.AGENT)
+    )
+    back = (await client.get(f"/conversations/{conversation_id}", headers=sup)).json()
+    assert back["assignee_id"] == "agent-smith"
+
     reply = await client.post(
         f"/conversations/{conversation_id}/replies",
         json={"text": "We found it."},

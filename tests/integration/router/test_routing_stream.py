@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from libs.common.events.interaction import (
     CallDetails,
@@ -25,6 +26,7 @@ from libs.common.events.routing import (
     ConversationQueued,
     InteractionRouted,
 )
+from libs.common.kafka.producer import EventProducer
 from services.router.domain.assignment import AgentStatus
 from services.router.runtime import RouterRuntime
 from services.router.service.agents import set_agent_status
@@ -171,10 +173,6 @@ async def test_stream_yields_expected_routing_events(router_settings, clock):
 
 
 async def test_poison_record_is_dead_lettered_and_the_batch_still_routes(router_settings, clock):
-    from aiokafka import AIOKafkaConsumer
-
-    from libs.common.kafka.producer import EventProducer
-
     good = published(mail(clock, email="ok@example.com", text="hello", message_id="ok1@x"))
     async with EventProducer(router_settings.kafka, client_id="poison") as producer:
         await producer.send(

@@ -81,6 +81,7 @@ async def test_unanswered_mail_escalates_at_the_business_hours_breach(router_set
     assert opened.first_response_due_at == datetime(2026, 3, 9, 9, 20, tzinfo=KST)
     (warning,) = of_type(events, SlaWarning)
     (breach,) = of_type(events, SlaBreached)
+    assert warning.reason.startswith("first_response SLA warning: notify assignee")
     assert warning.metric is SlaMetric.FIRST_RESPONSE and warning.occurred_at == datetime(
         2026, 3, 9, 9, 14, tzinfo=KST
     )
