@@ -19,6 +19,7 @@ from libs.common.kafka.admin import list_topics
 from libs.common.webhooks import (
     EventPublisher,
     Publisher,
+    Quarantine,
     RecentlyAcked,
     WebhookFastPath,
     WebhookTimingMiddleware,
@@ -77,7 +78,7 @@ def _lifespan(runtime: Runtime, injected: EventPublisher | None):  # type: ignor
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("chat_ingest serving %d integrations", len(runtime.registry))
         if injected is not None:  # unit tests: a fake, nothing to connect
-            runtime.ingest = ChatIngest(_publisher(runtime.settings, injected))
+            runtime.ingest = _ingest(runtime.settings, injected)
             yield
             runtime.ingest = None
             return
@@ -108,7 +109,7 @@ async def _try_connect(producer: WebhookEventProducer, runtime: Runtime) -> bool
     except (KafkaError, OSError) as exc:
         log.warning("Kafka not reachable (%s): webhooks answer 503 until it is", type(exc).__name__)
         return False
-    runtime.ingest = ChatIngest(_publisher(runtime.settings, producer))
+    runtime.ingest = _ingest(runtime.settings, producer)
     log.info("connected to Kafka; accepting webhooks")
     return True
 
@@ -122,8 +123,17 @@ async def _connect_with_retry(producer: WebhookEventProducer, runtime: Runtime) 
         delay = min(delay * 2, MAX_CONNECT_BACKOFF_S)
 
 
-def _publisher(settings: ChatIngestSettings, producer: EventPublisher | None) -> Publisher:
-    assert producer is not None
+def _ingest(settings: ChatIngestSettings, producer: EventPublisher) -> ChatIngest:
+    quarantine = Quarantine(
+        producer,  # type: ignore[arg-type]  # EventProducer and the fakes also send raw bytes
+        topic=settings.kafka.topics.deadletter,
+        service=settings.service_name,
+        retry_after_s=settings.retry_after_s,
+    )
+    return ChatIngest(_publisher(settings, producer), quarantine)
+
+
+def _publisher(settings: ChatIngestSettings, producer: EventPublisher) -> Publisher:
     return Publisher(
         producer,
         topic=settings.kafka.topics.interactions,

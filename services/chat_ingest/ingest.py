@@ -8,7 +8,7 @@ from fastapi import Response
 from pydantic import BaseModel, Field
 
 from libs.common.logging import event_context
-from libs.common.webhooks import Publisher
+from libs.common.webhooks import Publisher, Quarantine
 from libs.common.webhooks.metrics import WEBHOOK_EVENTS
 from services.chat_ingest.normalise import ChatEvent
 
@@ -34,8 +34,9 @@ def json_response(
 
 
 class ChatIngest:
-    def __init__(self, publisher: Publisher) -> None:
+    def __init__(self, publisher: Publisher, quarantine: Quarantine) -> None:
         self._publisher = publisher
+        self.quarantine = quarantine
 
     async def accept(
         self, provider: str, events: list[ChatEvent], *, ignored: int = 0

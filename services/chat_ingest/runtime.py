@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, ParamSpec, TypeVar
@@ -56,6 +57,24 @@ class Runtime:
             routing=integration.routing,
             agent_ids=integration.agent_ids,
         )
+
+    @contextlib.asynccontextmanager
+    async def keeping_unreadable(
+        self, request: Request, integration: Integration, body: bytes
+    ) -> AsyncIterator[None]:
+        """Around parsing an authenticated body: if it cannot be read, keep the raw
+        bytes on the dead-letter topic, then answer the 400 (503 if Kafka fails)."""
+        try:
+            yield
+        except MalformedPayload as exc:
+            await self.publisher().quarantine.keep(
+                body,
+                provider=integration.provider.value,
+                integration_id=integration.id,
+                error=f"{exc.reason}: {exc.detail}",
+                content_type=request.headers.get("content-type"),
+            )
+            raise
 
     def publisher(self) -> ChatIngest:
         if self.ingest is None:

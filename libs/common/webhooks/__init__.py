@@ -10,6 +10,7 @@
 - :mod:`.timing` — request latency histogram by provider (ASGI middleware).
 - :mod:`.producer` — EventProducer with batches sized for many concurrent acks.
 - :mod:`.fastpath` — webhook POSTs dispatched straight to their endpoint functions.
+- :mod:`.quarantine` — authenticated but unreadable bodies kept on the dead-letter topic.
 """
 
 from libs.common.webhooks.body import (
@@ -39,6 +40,7 @@ from libs.common.webhooks.fastpath import WebhookFastPath, fast_routes
 from libs.common.webhooks.openapi import document_400_not_422, request_body
 from libs.common.webhooks.public_url import public_url
 from libs.common.webhooks.publish import EventPublisher, Publisher, RecentlyAcked
+from libs.common.webhooks.quarantine import Quarantine
 from libs.common.webhooks.signatures import (
     constant_time_equals,
     hmac_sha256_base64,
@@ -64,6 +66,7 @@ __all__ = [
     "MalformedPayload",
     "PayloadTooLarge",
     "Publisher",
+    "Quarantine",
     "RecentlyAcked",
     "UnknownIntegration",
     "UnsupportedMediaType",

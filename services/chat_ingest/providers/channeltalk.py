@@ -169,8 +169,9 @@ async def receive_channeltalk(
     integration = runtime.integration(request, Provider.CHANNELTALK, integration_id)
     verify(integration, token)
     body = await runtime.body(request)
-    payload = validate_payload(ChannelTalkWebhook, parse_json_object(body))
-    event = normalised(normalise, payload, runtime.context(integration))
+    async with runtime.keeping_unreadable(request, integration, body):
+        payload = validate_payload(ChannelTalkWebhook, parse_json_object(body))
+        event = normalised(normalise, payload, runtime.context(integration))
     events = [event] if event else []
     ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
     return json_response(ack)

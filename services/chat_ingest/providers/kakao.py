@@ -155,10 +155,11 @@ async def receive_kakao(
     integration = runtime.integration(request, Provider.KAKAO, integration_id)
     verify(integration, request.headers.get("x-omnidesk-token") or token)
     body = await runtime.body(request)
-    payload = validate_payload(KakaoSkillPayload, parse_json_object(body))
-    settings = runtime.settings
-    window = settings.kakao_dedupe_window_s
-    event = normalised(normalise, payload, runtime.context(integration), window_s=window)
+    async with runtime.keeping_unreadable(request, integration, body):
+        payload = validate_payload(KakaoSkillPayload, parse_json_object(body))
+        settings = runtime.settings
+        window = settings.kakao_dedupe_window_s
+        event = normalised(normalise, payload, runtime.context(integration), window_s=window)
     await runtime.publisher().accept(PROVIDER, [event])
     answer = acknowledgement(
         payload.userRequest, text_ko=settings.kakao_ack_text_ko, text_en=settings.kakao_ack_text_en

@@ -150,7 +150,8 @@ async def receive_line(integration_id: str, request: Request, runtime: RuntimeDe
     integration = runtime.integration(request, Provider.LINE, integration_id)
     body = await runtime.body(request)
     verify(integration, body, request.headers.get("x-line-signature"))
-    payload = validate_payload(LineWebhook, parse_json_object(body))
-    events, ignored = normalised(normalise, payload, runtime.context(integration))
+    async with runtime.keeping_unreadable(request, integration, body):
+        payload = validate_payload(LineWebhook, parse_json_object(body))
+        events, ignored = normalised(normalise, payload, runtime.context(integration))
     ack = await runtime.publisher().accept(PROVIDER, events, ignored=ignored)
     return json_response(ack)

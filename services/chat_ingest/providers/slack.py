@@ -171,11 +171,13 @@ async def receive_slack(integration_id: str, request: Request, runtime: RuntimeD
     integration = runtime.integration(request, Provider.SLACK, integration_id)
     body = await runtime.body(request)
     verify(integration, request, body, runtime.settings.slack_tolerance_s)
-    envelope = validate_payload(SlackEnvelope, parse_json_object(body))
-    if envelope.type == "url_verification":
-        return json_response(SlackAnswer(challenge=envelope.challenge or ""), exclude_none=True)
-    _note_retry(request, envelope)
-    event = normalised(normalise, envelope, runtime.context(integration))
+    async with runtime.keeping_unreadable(request, integration, body):
+        envelope = validate_payload(SlackEnvelope, parse_json_object(body))
+        if envelope.type == "url_verification":
+            answer = SlackAnswer(challenge=envelope.challenge or "")
+            return json_response(answer, exclude_none=True)
+        _note_retry(request, envelope)
+        event = normalised(normalise, envelope, runtime.context(integration))
     events = [event] if event else []
     ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
     return json_response(SlackAnswer(**ack.model_dump()), exclude_none=True)

@@ -157,8 +157,9 @@ async def receive_telegram(integration_id: str, request: Request, runtime: Runti
     integration = runtime.integration(request, Provider.TELEGRAM, integration_id)
     verify(integration, request.headers.get("x-telegram-bot-api-secret-token"))
     body = await runtime.body(request)
-    update = validate_payload(TelegramUpdate, parse_json_object(body))
-    event = normalised(normalise, update, runtime.context(integration))
+    async with runtime.keeping_unreadable(request, integration, body):
+        update = validate_payload(TelegramUpdate, parse_json_object(body))
+        event = normalised(normalise, update, runtime.context(integration))
     events = [event] if event else []
     ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
     return json_response(ack)

@@ -132,8 +132,9 @@ async def receive_twilio(integration_id: str, request: Request, runtime: Runtime
         integration, runtime.public_url(request), pairs, request.headers.get("x-twilio-signature")
     )
     fields = form_fields(pairs)
-    form = _validated(fields)
-    event = normalised(normalise, form, fields, runtime.context(integration))
+    async with runtime.keeping_unreadable(request, integration, body):
+        form = _validated(fields)
+        event = normalised(normalise, form, fields, runtime.context(integration))
     await runtime.publisher().accept(PROVIDER, [event])
     return Response(EMPTY_TWIML, media_type="application/xml")
 

@@ -141,7 +141,8 @@ async def create_webchat_message(
     integration = runtime.integration(request, Provider.WEBCHAT, integration_id)
     body = await runtime.body(request)
     verify(integration, body, request)
-    message = validate_payload(WebchatMessage, parse_json_object(body))
-    event = normalised(normalise, message, runtime.context(integration))
+    async with runtime.keeping_unreadable(request, integration, body):
+        message = validate_payload(WebchatMessage, parse_json_object(body))
+        event = normalised(normalise, message, runtime.context(integration))
     ack = await runtime.publisher().accept(PROVIDER, [event])
     return json_response(ack, status.HTTP_202_ACCEPTED)

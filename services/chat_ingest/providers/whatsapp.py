@@ -281,7 +281,8 @@ async def receive_whatsapp(integration_id: str, request: Request, runtime: Runti
     integration = runtime.integration(request, Provider.WHATSAPP, integration_id)
     body = await runtime.body(request)
     verify(integration, body, request.headers.get("x-hub-signature-256"))
-    payload = validate_payload(WhatsAppWebhook, parse_json_object(body))
-    events, ignored = normalised(normalise, payload, runtime.context(integration))
+    async with runtime.keeping_unreadable(request, integration, body):
+        payload = validate_payload(WhatsAppWebhook, parse_json_object(body))
+        events, ignored = normalised(normalise, payload, runtime.context(integration))
     ack = await runtime.publisher().accept(PROVIDER, events, ignored=ignored)
     return json_response(ack)

@@ -79,3 +79,28 @@ async def test_readyz_fails_when_the_topic_was_never_created(kafka_settings):
         response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"kafka": "ok", "topic": "failing"}
+
+
+async def test_unreadable_authenticated_body_lands_on_the_dead_letter_topic(kafka_topics):
+    import dataclasses
+
+    from libs.common.events import DeadLetter
+    from libs.common.webhooks import hmac_sha256_base64
+    from tests.integration.chat_ingest.helpers import SECRETS
+
+    body = b'{"events": "not a list"}'
+    request = dataclasses.replace(
+        signed(Provider.LINE, seq=1),
+        content=body,
+        headers={"X-Line-Signature": hmac_sha256_base64(SECRETS[Provider.LINE], body)},
+    )
+    async with running_app(kafka_topics) as client:
+        response = await send(client, request)
+    assert response.status_code == 400
+    [record] = await asyncio.wait_for(
+        read_topic(kafka_topics, kafka_topics.topics.deadletter, 1), 60
+    )
+    assert record.value == body
+    letter = DeadLetter.from_headers(record.headers)
+    assert letter.stage == "chat_ingest.line"
+    assert letter.source == "chat_ingest:line/it"

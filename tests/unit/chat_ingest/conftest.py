@@ -42,11 +42,19 @@ class FakeProducer:
 
     fail: bool = False
     sent: list[tuple[str, CloudEvent, str]] = field(default_factory=list)
+    raw: list[tuple[str, bytes | None, list[tuple[str, bytes]]]] = field(default_factory=list)
 
     async def publish(self, topic: str, event: CloudEvent, *, key: str) -> None:
         if self.fail:
             raise PublishError("broker unavailable (fake)")
         self.sent.append((topic, event, key))
+
+    async def send(
+        self, topic: str, value: bytes | None, *, key: str | bytes | None, headers: list
+    ) -> None:
+        if self.fail:
+            raise PublishError("broker unavailable (fake)")
+        self.raw.append((topic, value, headers))
 
 
 @pytest.fixture

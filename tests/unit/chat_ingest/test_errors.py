@@ -78,6 +78,45 @@ async def test_signed_but_malformed_body_is_400(client, producer, provider, body
     assert producer.sent == []
 
 
+@pytest.mark.parametrize("provider", JSON_PROVIDERS)
+async def test_unreadable_authenticated_body_is_kept_on_the_dead_letter_topic(
+    client, producer, provider
+):
+    body = b'{"not": "what the provider sends"'
+    request = signed(provider)
+    response = await send(
+        client, dataclasses.replace(request, content=body, headers=_signed_json(provider, body))
+    )
+    assert response.status_code == 400
+    [(topic, value, headers)] = producer.raw
+    assert topic == "support.deadletter.v1"
+    assert value == body  # the raw bytes, unchanged
+    dlq = {k: v.decode() for k, v in headers}
+    assert dlq["dlq_stage"] == f"chat_ingest.{provider.value}"
+    assert dlq["dlq_source"] == f"chat_ingest:{provider.value}/main"
+    assert dlq["dlq_error"].startswith("malformed:")
+    assert dlq["content-type"] == "application/json"
+
+
+async def test_unauthenticated_garbage_is_not_kept(client, producer):
+    response = await client.post(
+        "/webhooks/line/main", content=b"{junk", headers={"X-Line-Signature": "AAAA"}
+    )
+    assert response.status_code == 401
+    assert producer.raw == []
+
+
+async def test_unreadable_body_while_kafka_is_down_is_503(client, producer):
+    producer.fail = True
+    body = b"{junk"
+    request = signed(Provider.LINE)
+    response = await send(
+        client,
+        dataclasses.replace(request, content=body, headers=_signed_json(Provider.LINE, body)),
+    )
+    assert response.status_code == 503  # not kept, so not refused: the provider retries
+
+
 async def test_webchat_error_names_the_missing_field(client, producer):
     body = json.dumps({"visitor": {"id": "v1"}, "text": "secret text"}).encode()
     request = signed(Provider.WEBCHAT)
