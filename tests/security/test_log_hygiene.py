@@ -1,0 +1,281 @@
+"""Secrets and message bodies never reach the logs.
+
+chat_ingest and phone_log run as real processes (``python -m services.…``) at
+DEBUG, their stdout and stderr captured. Every integration's secret and every
+message text carries a marker unique to this run; valid, forged, malformed
+and misrouted requests are sent; then every captured line is scanned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from libs.common.settings import KafkaSettings
+from libs.common.webhooks.signatures import (
+    hmac_sha256_base64,
+    hmac_sha256_hex,
+    slack_signature,
+    twilio_signature,
+)
+from services.chat_ingest.integrations import Provider, webhook_path
+from services.chat_ingest.samples import (
+    channeltalk_payload,
+    kakao_payload,
+    line_payload,
+    slack_payload,
+    telegram_payload,
+    twilio_form,
+    webchat_payload,
+    whatsapp_payload,
+)
+from tests.unit.phone_log.samples import asterisk_cdr, asterisk_form, cti_event, cti_form
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = uuid.uuid4().hex[:12]
+SECRET = f"SECRETMARK{RUN}"
+BODY = f"BODYMARK{RUN}"
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "KAFKA_TOPIC_INTERACTIONS": kafka.topics.interactions,
+        "KAFKA_TOPIC_DEADLETTER": kafka.topics.deadletter,
+    }
+
+
+@contextlib.asynccontextmanager
+async def service(
+    module: str, env: dict[str, str], port: int, log: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The service as its own process, output to ``log``; stopped with SIGTERM."""
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            module,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                await _wait_ready(client, process)
+                yield client
+        finally:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def _wait_ready(client: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
+    async with asyncio.timeout(60):  # a guard against hanging, not a timing assertion
+        while True:
+            assert process.returncode is None, "service exited"
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+
+
+def _secret(name: str) -> str:
+    return f"{SECRET}-{name}"
+
+
+def _json(data: object) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def chat_bodies() -> dict[Provider, bytes]:
+    text = f"My card number is in here {BODY}"
+    whatsapp = whatsapp_payload(1)
+    whatsapp["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = text
+    telegram = telegram_payload(1)
+    telegram["message"]["text"] = text
+    slack = slack_payload(1)
+    slack["event"]["text"] = text
+    line = line_payload(1)
+    line["events"][0]["message"]["text"] = text
+    channeltalk = channeltalk_payload(1)
+    channeltalk["entity"]["plainText"] = text
+    channeltalk["entity"]["blocks"] = [{"type": "text", "value": text}]
+    kakao = kakao_payload(1)
+    kakao["userRequest"]["utterance"] = text
+    webchat = webchat_payload(1)
+    webchat["text"] = text
+    twilio = [(k, text if k == "Body" else v) for k, v in twilio_form(1)]
+    return {
+        Provider.TWILIO: urlencode(twilio).encode(),
+        Provider.WHATSAPP: _json(whatsapp),
+        Provider.TELEGRAM: _json(telegram),
+        Provider.SLACK: _json(slack),
+        Provider.LINE: _json(line),
+        Provider.CHANNELTALK: _json(channeltalk),
+        Provider.KAKAO: _json(kakao),
+        Provider.WEBCHAT: _json(webchat),
+    }
+
+
+def chat_request(
+    provider: Provider, body: bytes, base_url: str, secret: str
+) -> tuple[str, dict[str, str]]:
+    path = webhook_path(provider, "sec")
+    headers = {"Content-Type": JSON}
+    if provider is Provider.TWILIO:
+        from urllib.parse import parse_qsl
+
+        pairs = parse_qsl(body.decode(), keep_blank_values=True)
+        headers = {
+            "Content-Type": FORM,
+            "X-Twilio-Signature": twilio_signature(secret, base_url + path, pairs),
+        }
+    elif provider is Provider.WHATSAPP:
+        headers["X-Hub-Signature-256"] = "sha256=" + hmac_sha256_hex(secret, body)
+    elif provider is Provider.LINE:
+        headers["X-Line-Signature"] = hmac_sha256_base64(secret, body)
+    elif provider is Provider.WEBCHAT:
+        headers["X-Omnidesk-Signature"] = "sha256=" + hmac_sha256_hex(secret, body)
+    elif provider is Provider.SLACK:
+        import time
+
+        stamp = str(int(time.time()))
+        headers["X-Slack-Request-Timestamp"] = stamp
+        headers["X-Slack-Signature"] = slack_signature(secret, stamp, body)
+    elif provider is Provider.TELEGRAM:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    elif provider is Provider.KAKAO:
+        headers["X-Omnidesk-Token"] = secret
+    elif provider is Provider.CHANNELTALK:
+        path += "?" + urlencode({"token": secret})
+    return path, headers
+
+
+def scan(log: Path) -> Iterator[str]:
+    for line in log.read_text(errors="replace").splitlines():
+        if SECRET in line or BODY in line:
+            yield line
+
+
+async def test_chat_ingest_logs_no_secret_and_no_body(kafka_topics, tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    integrations = [
+        {"id": "sec", "provider": p.value, "secret": _secret(p.value), "routing": {"queue": "q"}}
+        for p in Provider
+    ]
+    env = {
+        **kafka_env(kafka_topics),
+        "CHAT_INGEST_INTEGRATIONS": json.dumps(integrations),
+        "CHAT_INGEST_HTTP_HOST": "127.0.0.1",
+        "CHAT_INGEST_HTTP_PORT": str(port),
+        "CHAT_INGEST_LOG_LEVEL": "DEBUG",
+        "CHAT_INGEST_LOG_FORMAT": "json",
+    }
+    log = tmp_path / "chat_ingest.log"
+    statuses: dict[str, int] = {}
+    async with service("services.chat_ingest", env, port, log) as client:
+        for provider, body in chat_bodies().items():
+            secret = _secret(provider.value)
+            path, headers = chat_request(provider, body, base_url, secret)
+            ok = await client.post(path, content=body, headers=headers)
+            statuses[f"{provider}-valid"] = ok.status_code
+            # A body the signature covers but the parser cannot read (400, logged as a rejection).
+            broken = body[:-3] + f"{BODY}".encode()
+            path, headers = chat_request(provider, broken, base_url, secret)
+            statuses[f"{provider}-malformed"] = (
+                await client.post(path, content=broken, headers=headers)
+            ).status_code
+            # A wrong credential: rejected and logged, with the body unread.
+            path, headers = chat_request(provider, body, base_url, secret + "x")
+            statuses[f"{provider}-forged"] = (
+                await client.post(path, content=body, headers=headers)
+            ).status_code
+    assert all(statuses[f"{p}-valid"] in (200, 202) for p in Provider), statuses
+    assert all(statuses[f"{p}-forged"] == 401 for p in Provider), statuses
+    lines = log.read_text(errors="replace").splitlines()
+    assert len(lines) >= 8, "the service logged (almost) nothing: capture is broken"
+    assert list(scan(log)) == []
+
+
+async def test_phone_log_logs_no_secret_and_no_body(kafka_topics, tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    integrations = [
+        {"id": "sec", "provider": "twilio", "auth_token": _secret("twilio")},
+        {"id": "sec", "provider": "asterisk", "token": _secret("asterisk")},
+        {"id": "sec", "provider": "freeswitch", "username": "fs", "password": _secret("fs")},
+        {"id": "sec", "provider": "cti", "token": _secret("cti")},
+    ]
+    env = {
+        **kafka_env(kafka_topics),
+        "PHONE_LOG_INTEGRATIONS": json.dumps(integrations),
+        "PHONE_LOG_HTTP_HOST": "127.0.0.1",
+        "PHONE_LOG_HTTP_PORT": str(port),
+        "PHONE_LOG_DEV_SAMPLES": "false",
+        "PHONE_LOG_PUBLIC_BASE_URL": base_url,
+        "PHONE_LOG_LOG_LEVEL": "DEBUG",
+        "PHONE_LOG_LOG_FORMAT": "json",
+    }
+    log = tmp_path / "phone_log.log"
+    cti_path = f"/cti/sec/{_secret('cti')}"
+    cti_body = cti_form(cti_event("newCall", call_id="sec-1", note=BODY))
+    cdr = asterisk_form(asterisk_cdr(userfield=BODY, uniqueid="1795390000.9"))
+    asterisk = {"Content-Type": FORM, "X-Omnidesk-Token": _secret("asterisk")}
+    status_fields = {"CallSid": "CA" + "5" * 32, "CallStatus": "completed", "From": BODY}
+    twilio_path = "/twilio/sec/voice/status"
+    twilio = {
+        "Content-Type": FORM,
+        "X-Twilio-Signature": twilio_signature(
+            _secret("twilio"), base_url + twilio_path, status_fields
+        ),
+    }
+    statuses: dict[str, int] = {}
+    async with service("services.phone_log", env, port, log) as client:
+        calls = {
+            "cti-valid": (cti_path, cti_body, {"Content-Type": FORM}),
+            "cti-malformed": (cti_path, b'{"event": "' + BODY.encode(), {"Content-Type": JSON}),
+            "cti-unknown-integration": (f"/cti/other/{_secret('cti')}", cti_body, {}),
+            "asterisk-valid": ("/asterisk/sec/cdr", cdr, asterisk),
+            "asterisk-malformed": ("/asterisk/sec/cdr", b"{" + BODY.encode(), asterisk),
+            "asterisk-forged": (
+                "/asterisk/sec/cdr",
+                cdr,
+                {**asterisk, "X-Omnidesk-Token": _secret("asterisk") + "x"},
+            ),
+            "twilio-unparseable-number": (twilio_path, urlencode(status_fields).encode(), twilio),
+        }
+        for name, (path, body, headers) in calls.items():
+            statuses[name] = (await client.post(path, content=body, headers=headers)).status_code
+    assert statuses["cti-valid"] == statuses["asterisk-valid"] == 200, statuses
+    assert statuses["asterisk-forged"] == 401, statuses
+    assert statuses["cti-malformed"] == statuses["asterisk-malformed"] == 400, statuses
+    assert statuses["cti-unknown-integration"] == 404, statuses
+    lines = log.read_text(errors="replace").splitlines()
+    assert len(lines) >= 5, "the service logged (almost) nothing: capture is broken"
+    assert list(scan(log)) == []
