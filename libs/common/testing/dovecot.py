@@ -333,6 +333,14 @@ service imap-login {{
 protocol imap {{
   mail_max_userip_connections = 200
 }}
+# Tests log in with wrong passwords on purpose; Dovecot's per-IP penalty would
+# then slow every other login from 127.0.0.1 (up to 15 s).
+auth_failure_delay = 0
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 """
 
     def _wait_until_serving(self, timeout_s: float) -> None:

@@ -301,14 +301,24 @@ class ImapSession:
         return response
 
     async def _bounded(self, awaitable, limit_s: float, name: str):  # type: ignore[no-untyped-def]
+        """Await an aioimaplib call, but give up at ``limit_s`` or when the connection
+        drops (aioimaplib would otherwise wait for an answer that never comes)."""
+        command = asyncio.ensure_future(awaitable)
+        lost = asyncio.ensure_future(self.lost.wait())
         try:
-            async with asyncio.timeout(limit_s):
-                return await awaitable
-        except TimeoutError:
-            raise ImapError(f"{name}: no answer within {limit_s:g}s") from None
+            done, _ = await asyncio.wait({command, lost}, timeout=limit_s,
+                                         return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        finally:
+            lost.cancel()
+        if command not in done:
+            command.cancel()
+            reason = "connection lost" if self.lost.is_set() else f"no answer within {limit_s:g}s"
+            raise ImapError(f"{name}: {reason}")
+        try:
+            return command.result()
         except aioimaplib.AioImapException as exc:
             raise ImapError(f"{name}: {exc!r}") from exc
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
             raise ImapError(f"{name}: {exc!r}") from exc
 
 
