@@ -67,7 +67,7 @@ class Runtime:
         try:
             yield
         except MalformedPayload as exc:
-            await self.publisher().quarantine.keep(
+            await self.require_ingest().quarantine.keep(
                 body,
                 provider=integration.provider.value,
                 integration_id=integration.id,
@@ -76,7 +76,8 @@ class Runtime:
             )
             raise
 
-    def publisher(self) -> ChatIngest:
+    def require_ingest(self) -> ChatIngest:
+        """The connected ChatIngest; 503 while Kafka has not been reached yet."""
         if self.ingest is None:
             raise BusUnavailable(
                 "not connected to Kafka yet", retry_after_s=self.settings.retry_after_s

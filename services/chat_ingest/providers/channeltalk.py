@@ -173,5 +173,5 @@ async def receive_channeltalk(
         payload = validate_payload(ChannelTalkWebhook, parse_json_object(body))
         event = normalised(normalise, payload, runtime.context(integration))
     events = [event] if event else []
-    ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
+    ack = await runtime.require_ingest().accept(PROVIDER, events, ignored=0 if event else 1)
     return json_response(ack)

@@ -160,7 +160,7 @@ async def receive_kakao(
         settings = runtime.settings
         window = settings.kakao_dedupe_window_s
         event = normalised(normalise, payload, runtime.context(integration), window_s=window)
-    await runtime.publisher().accept(PROVIDER, [event])
+    await runtime.require_ingest().accept(PROVIDER, [event])
     answer = acknowledgement(
         payload.userRequest, text_ko=settings.kakao_ack_text_ko, text_en=settings.kakao_ack_text_en
     )

@@ -153,5 +153,5 @@ async def receive_line(integration_id: str, request: Request, runtime: RuntimeDe
     async with runtime.keeping_unreadable(request, integration, body):
         payload = validate_payload(LineWebhook, parse_json_object(body))
         events, ignored = normalised(normalise, payload, runtime.context(integration))
-    ack = await runtime.publisher().accept(PROVIDER, events, ignored=ignored)
+    ack = await runtime.require_ingest().accept(PROVIDER, events, ignored=ignored)
     return json_response(ack)

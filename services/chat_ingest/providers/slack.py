@@ -179,7 +179,7 @@ async def receive_slack(integration_id: str, request: Request, runtime: RuntimeD
         _note_retry(request, envelope)
         event = normalised(normalise, envelope, runtime.context(integration))
     events = [event] if event else []
-    ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
+    ack = await runtime.require_ingest().accept(PROVIDER, events, ignored=0 if event else 1)
     return json_response(SlackAnswer(**ack.model_dump()), exclude_none=True)
 
 

@@ -161,5 +161,5 @@ async def receive_telegram(integration_id: str, request: Request, runtime: Runti
         update = validate_payload(TelegramUpdate, parse_json_object(body))
         event = normalised(normalise, update, runtime.context(integration))
     events = [event] if event else []
-    ack = await runtime.publisher().accept(PROVIDER, events, ignored=0 if event else 1)
+    ack = await runtime.require_ingest().accept(PROVIDER, events, ignored=0 if event else 1)
     return json_response(ack)

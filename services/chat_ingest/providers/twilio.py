@@ -135,7 +135,7 @@ async def receive_twilio(integration_id: str, request: Request, runtime: Runtime
     async with runtime.keeping_unreadable(request, integration, body):
         form = _validated(fields)
         event = normalised(normalise, form, fields, runtime.context(integration))
-    await runtime.publisher().accept(PROVIDER, [event])
+    await runtime.require_ingest().accept(PROVIDER, [event])
     return Response(EMPTY_TWIML, media_type="application/xml")
 
 

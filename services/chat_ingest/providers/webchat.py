@@ -144,5 +144,5 @@ async def create_webchat_message(
     async with runtime.keeping_unreadable(request, integration, body):
         message = validate_payload(WebchatMessage, parse_json_object(body))
         event = normalised(normalise, message, runtime.context(integration))
-    ack = await runtime.publisher().accept(PROVIDER, [event])
+    ack = await runtime.require_ingest().accept(PROVIDER, [event])
     return json_response(ack, status.HTTP_202_ACCEPTED)

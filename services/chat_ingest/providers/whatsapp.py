@@ -284,5 +284,5 @@ async def receive_whatsapp(integration_id: str, request: Request, runtime: Runti
     async with runtime.keeping_unreadable(request, integration, body):
         payload = validate_payload(WhatsAppWebhook, parse_json_object(body))
         events, ignored = normalised(normalise, payload, runtime.context(integration))
-    ack = await runtime.publisher().accept(PROVIDER, events, ignored=ignored)
+    ack = await runtime.require_ingest().accept(PROVIDER, events, ignored=ignored)
     return json_response(ack)
