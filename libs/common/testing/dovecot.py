@@ -15,6 +15,10 @@ Run as another user, every process and all mail use that user.
         await imap.append("support", raw_bytes)            # IMAP APPEND
         imap.kick("support")                               # drop its connections
         imap.recreate_folder("support", "INBOX")           # new UIDVALIDITY
+        imap.add_oauth2_token("support", "ya29.x")         # XOAUTH2 / OAUTHBEARER login
+
+OAuth2 bearer tokens are checked by Dovecot's oauth2 passdb against a small
+RFC 7662 introspection endpoint the helper serves on loopback.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import grp
+import json
 import os
 import pwd
 import shutil
@@ -29,9 +34,12 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import aioimaplib
 
@@ -78,12 +86,16 @@ class DovecotServer:
         self.log_file = self.root / "log" / "dovecot.log"
         self._users: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
+        self.oauth2_conf = self.root / "oauth2.conf.ext"
+        self._tokens: dict[str, str] = {}  # bearer token -> user
+        self._introspection: ThreadingHTTPServer | None = None
 
     # -- lifecycle ------------------------------------------------------------
 
     def start(self, timeout_s: float = 20.0) -> DovecotServer:
         self._prepare_tree()
         self._make_certificate()
+        self._start_introspection()
         self.config_file.write_text(self._config())
         self._process = subprocess.Popen(
             [self.dovecot, "-F", "-c", str(self.config_file)],
@@ -102,6 +114,10 @@ class DovecotServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+        if self._introspection is not None:
+            self._introspection.shutdown()
+            self._introspection.server_close()
+            self._introspection = None
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> DovecotServer:
@@ -135,6 +151,17 @@ class DovecotServer:
 
     def password(self, user: str) -> str:
         return self._users[user]
+
+    def add_oauth2_token(self, user: str, token: str) -> None:
+        """Accept ``token`` as an OAuth2 bearer token of ``user`` (SASL XOAUTH2/OAUTHBEARER).
+
+        Dovecot checks tokens against a small introspection endpoint this helper
+        serves on loopback, as it would against Google's or Microsoft's.
+        """
+        self._tokens[token] = user
+
+    def revoke_oauth2_token(self, token: str) -> None:
+        self._tokens.pop(token, None)
 
     async def append(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
         """APPEND one message over IMAP as ``user``."""
@@ -286,6 +313,38 @@ class DovecotServer:
         )  # fmt: skip
         self.key_file.chmod(0o600)
 
+    def _start_introspection(self) -> None:
+        tokens = self._tokens
+
+        class Introspect(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # RFC 7662 token introspection
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                user = tokens.get((form.get("token") or [""])[0])
+                body = {"active": True, "username": user} if user else {"active": False}
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer((self.host, 0), Introspect)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._introspection = server
+        self.oauth2_conf.write_text(
+            "introspection_mode = post\n"
+            f"introspection_url = http://{self.host}:{server.server_address[1]}/introspect\n"
+            "force_introspection = yes\n"
+            "username_attribute = username\n"
+            "active_attribute = active\n"
+            "active_value = true\n"
+        )
+        self.oauth2_conf.chmod(0o644)
+
     def _config(self) -> str:
         uid, gid, login_user, internal_user = self._owner()
         dh = "/usr/share/dovecot/dh.pem"
@@ -303,7 +362,7 @@ ssl = yes
 ssl_cert = <{self.cert_file}
 ssl_key = <{self.key_file}
 {dh_line}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 first_valid_uid = {uid}
 last_valid_uid = 0
 default_login_user = {login_user}
@@ -313,7 +372,13 @@ mail_location = maildir:{root}/mail/%u
 mailbox_idle_check_interval = {self.idle_check_interval_s} secs
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {self.passwd_dir}/%u
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {self.oauth2_conf}
 }}
 userdb {{
   driver = static

@@ -34,7 +34,8 @@ _UNTAGGED_EXISTS = re.compile(rb"^\* \d+ EXISTS")
 
 
 class _ArrivalTrackingProtocol(IMAP4ClientProtocol):
-    """Notes every ``* n EXISTS``, whatever command it arrives with.
+    """Notes every ``* n EXISTS``, whatever command it arrives with; answers a
+    refused XOAUTH2 challenge.
 
     aioimaplib drops untagged EXISTS that arrive during FETCH or SEARCH; a
     mail that lands while we fetch would then be announced and lost, and
@@ -49,6 +50,16 @@ class _ArrivalTrackingProtocol(IMAP4ClientProtocol):
         if _UNTAGGED_EXISTS.match(line):
             self.mail_arrived = True
         return super()._untagged_response(line)
+
+    def _continuation(self, line: bytes) -> None:
+        command = self.pending_sync_command
+        if command is not None and command.name == "AUTHENTICATE":
+            # A refused XOAUTH2 token: the server sends an error challenge and waits
+            # for an empty response before its NO (RFC 7628 §3.2.3). aioimaplib
+            # would wait forever instead.
+            self.transport.write(b"\r\n")
+            return
+        super()._continuation(line)
 
 
 class _TrackingImap4(aioimaplib.IMAP4):

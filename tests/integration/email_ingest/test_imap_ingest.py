@@ -234,3 +234,24 @@ async def test_mail_stays_unacknowledged_until_kafka_acks(
             records = await topic.until(count_at_least(1))
     assert event_ids(records) == [deterministic_id("email", imap_user, "mail-1@customer.example")]
     assert "$Published" in dovecot.flags(imap_user)[0]
+
+
+async def test_xoauth2_login_and_refused_token(dovecot, imap_user, kafka_topics, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("ya29.stale\n")
+    mailbox = mailbox_config(
+        dovecot, imap_user, auth="xoauth2", password=None, oauth2_token_file=str(token_file)
+    )
+    settings = service_settings(kafka_topics, tmp_path, [mailbox])
+    refusals = metrics.CONNECTION_FAILURES.labels(imap_user, "INBOX")
+    before = refusals._value.get()
+    async with (
+        reader(kafka_topics, kafka_topics.topics.interactions) as topic,
+        running_service(settings),
+    ):
+        await dovecot.append(imap_user, make_mail(1))
+        await eventually(lambda: refusals._value.get() >= before + 1)  # stale token refused
+        dovecot.add_oauth2_token(imap_user, "ya29.fresh")
+        token_file.write_text("ya29.fresh\n")  # a sidecar refreshed it; read at next login
+        records = await topic.until(count_at_least(1))
+    assert event_ids(records) == [deterministic_id("email", imap_user, "mail-1@customer.example")]
