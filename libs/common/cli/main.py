@@ -56,10 +56,14 @@ def _plug_in_services() -> None:
 
 
 @kafka_app.command("start")
-def kafka_start(port: int = 9092, controller_port: int = 9093) -> None:
-    """Fetch (once), format (once) and start the local broker; wait until it serves."""
+def kafka_start() -> None:
+    """Fetch (once), format (once) and start the local broker; wait until it serves.
+
+    Ports: OMNIDESK_KAFKA_PORT (9092) and OMNIDESK_KAFKA_CONTROLLER_PORT (9093);
+    data and state: OMNIDESK_HOME; jars: OMNIDESK_CACHE_DIR.
+    """
     _verbose()
-    broker = LocalKafka(port=port, controller_port=controller_port)
+    broker = LocalKafka()
     try:
         broker.start()
     except LocalKafkaError as exc:

@@ -74,6 +74,11 @@ def default_home() -> Path:
     return Path(os.environ.get("OMNIDESK_HOME", Path.home() / ".local/share/omnidesk"))
 
 
+def _env_port(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
 def default_cache() -> Path:
     return Path(os.environ.get("OMNIDESK_CACHE_DIR", Path.home() / ".cache/omnidesk"))
 
@@ -82,8 +87,10 @@ def default_cache() -> Path:
 class LocalKafka:
     home: Path = field(default_factory=default_home)
     cache: Path = field(default_factory=default_cache)
-    port: int = 9092
-    controller_port: int = 9093
+    port: int = field(default_factory=lambda: _env_port("OMNIDESK_KAFKA_PORT", 9092))
+    controller_port: int = field(
+        default_factory=lambda: _env_port("OMNIDESK_KAFKA_CONTROLLER_PORT", 9093)
+    )
     heap: str = "768m"
     version: str = KAFKA_VERSION
 
