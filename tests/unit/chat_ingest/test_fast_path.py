@@ -57,3 +57,20 @@ async def test_everything_else_still_goes_through_fastapi(client):
         params={"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "7"},
     )
     assert handshake.text == "7"
+
+
+class BrokenProducer(FakeProducer):
+    async def publish(self, topic, event, *, key):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug, not bad input")
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+async def test_a_bug_is_a_json_500_on_both_paths(fast_path: bool):
+    settings = ChatIngestSettings(integrations=make_integrations(), fast_path=fast_path)
+    app = create_app(settings, publisher=BrokenProducer())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            response = await send(client, signed(Provider.TELEGRAM))
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"
