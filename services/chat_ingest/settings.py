@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from libs.common.settings import ServiceSettings
+from libs.common.settings import KafkaSettings, ServiceSettings
 from services.chat_ingest.integrations import (
     Integration,
     known_region,
@@ -27,6 +27,10 @@ class ChatIngestSettings(ServiceSettings):
         "json",
         validation_alias=AliasChoices("CHAT_INGEST_LOG_FORMAT", "LOG_FORMAT", "log_format"),
         description="json: one object per line; text for `omnidesk dev up` (LOG_FORMAT works too).",
+    )
+    kafka: KafkaSettings = Field(
+        default_factory=KafkaSettings,
+        description="Kafka connection and topic names, read from KAFKA_* variables.",
     )
     http_host: str = Field("0.0.0.0", description="Bind address of the webhook server.")
     http_port: int = Field(8081, ge=0, le=65535, description="Port of the webhook server.")
