@@ -32,7 +32,9 @@ class ChatIngestSettings(ServiceSettings):
         default_factory=KafkaSettings,
         description="Kafka connection and topic names, read from KAFKA_* variables.",
     )
-    http_host: str = Field("0.0.0.0", description="Bind address of the webhook server.")
+    http_host: str = Field(
+        "127.0.0.1", description="Bind address of the webhook server (0.0.0.0 in a container)."
+    )
     http_port: int = Field(8081, ge=0, le=65535, description="Port of the webhook server.")
     integrations: Annotated[list[Integration], NoDecode] = Field(
         default_factory=list,
