@@ -130,6 +130,31 @@ class MailPipeline:
         metrics.MESSAGES.labels(mailbox.id, outcome.value).inc()
         return HandledMail(outcome, key)
 
+    async def report_unfetchable(
+        self, mailbox_id: str, *, folder: str, uidvalidity: int, uid: int
+    ) -> HandledMail:
+        """A mail the server keeps listing but will not hand over: tell operators."""
+        key = f"unfetchable:{uidvalidity}:{uid}"
+        if not await self._checkpoints.handled(mailbox_id, key):
+            letter = DeadLetter(
+                stage="email_ingest.fetch",
+                error_type="unfetchable",
+                error="the server lists this UID but returns no message body for it",
+                attempts=1,
+                failed_at=utc_now(),
+                source=imap_source(mailbox_id, folder, uid),
+            )
+            await self._producer.send(
+                self._topics.deadletter, None, key=f"imap:{mailbox_id}", headers=letter.to_headers()
+            )
+            log.error("gave up fetching %s; dead-lettered", letter.source)
+        await self._checkpoints.record(
+            mailbox=mailbox_id, folder=folder, uidvalidity=uidvalidity, uid=uid,
+            message_key=key, outcome=Outcome.QUARANTINED.value, post_action_pending=False,
+        )  # fmt: skip
+        metrics.MESSAGES.labels(mailbox_id, Outcome.QUARANTINED.value).inc()
+        return HandledMail(Outcome.QUARANTINED, key)
+
     async def _publish(
         self, mail: NormalisedMail, mailbox_id: str, folder: str, uid: int
     ) -> Outcome:

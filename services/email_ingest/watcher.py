@@ -19,6 +19,7 @@ from libs.common.kafka.producer import PublishError
 from services.email_ingest import metrics
 from services.email_ingest.checkpoint import Checkpoint, CheckpointStore
 from services.email_ingest.credentials import CredentialError, read_secret
+from services.email_ingest.imap.fetch import FetchedMessage
 from services.email_ingest.imap.session import (
     FolderStatus,
     ImapAuthError,
@@ -31,6 +32,9 @@ from services.email_ingest.normalise import MailContext
 from services.email_ingest.pipeline import MailPipeline, Outcome
 
 log = logging.getLogger(__name__)
+
+#: Sessions in which a still-existing UID may fail to FETCH before it is dead-lettered.
+MAX_FETCH_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,7 @@ class FolderWatcher:
         self._timing = timing
         self._stop = stop
         self._backoff = Backoff(timing.reconnect_initial_s, timing.reconnect_max_s)
+        self._fetch_failures: dict[int, int] = {}
         self.connected = False
         self.sessions = 0  # sessions that reached SELECT; tests and probes read it
 
@@ -168,16 +173,39 @@ class FolderWatcher:
         metrics.LAST_SYNC.labels(self.mailbox.id, self.folder).set(time.time())
         batch_size = self._timing.fetch_batch
         for start in range(0, len(uids), batch_size):
-            for message in await session.fetch(uids[start : start + batch_size]):
-                handled = await self._pipeline.handle(
-                    self.mailbox, self._context, folder=self.folder,
-                    uidvalidity=uidvalidity, message=message,
-                )  # fmt: skip
-                last_uid = max(last_uid, message.uid)
-                await self._post_action(session, message.uid, handled.outcome, handled.message_key)
+            batch = uids[start : start + batch_size]
+            messages = await session.fetch(batch)
+            unfetchable = await self._unfetchable(session, batch, messages)
+            for uid, message in _in_uid_order(messages, unfetchable):
+                if message is None:
+                    handled = await self._pipeline.report_unfetchable(
+                        self.mailbox.id, folder=self.folder, uidvalidity=uidvalidity, uid=uid
+                    )
+                else:
+                    handled = await self._pipeline.handle(
+                        self.mailbox, self._context, folder=self.folder,
+                        uidvalidity=uidvalidity, message=message,
+                    )  # fmt: skip
+                last_uid = max(last_uid, uid)
+                await self._post_action(session, uid, handled.outcome, handled.message_key)
                 if self._stop.is_set():
                     return last_uid
         return max([last_uid, *uids])
+
+    async def _unfetchable(
+        self, session: ImapSession, batch: list[int], messages: list[FetchedMessage]
+    ) -> list[int]:
+        """UIDs that exist but did not come back from FETCH (expunged ones are fine).
+
+        Skipping them would lose mail; retrying forever would stop the folder.
+        Each gets ``MAX_FETCH_ATTEMPTS`` sessions, then a dead letter.
+        """
+        fetched = {m.uid for m in messages}
+        missing = [uid for uid in batch if uid not in fetched]
+        if not missing:
+            return []
+        still_there = await session.existing_uids(missing)
+        return give_up_on(still_there, self._fetch_failures, MAX_FETCH_ATTEMPTS)
 
     async def _checkpoint_for(self, session: ImapSession, status: FolderStatus) -> Checkpoint:
         stored = await self._checkpoints.load(self.mailbox.id, self.folder)
@@ -233,6 +261,27 @@ class FolderWatcher:
     def _set_connected(self, connected: bool) -> None:
         self.connected = connected
         metrics.CONNECTED.labels(self.mailbox.id, self.folder).set(1 if connected else 0)
+
+
+def give_up_on(still_there: list[int], failures: dict[int, int], limit: int) -> list[int]:
+    """Count a failed FETCH for each UID; raise while any may still be retried,
+    return them all (to be dead-lettered) once every one reached ``limit``."""
+    for uid in still_there:
+        failures[uid] = failures.get(uid, 0) + 1
+    retry = [uid for uid in still_there if failures[uid] < limit]
+    if retry:
+        raise ImapError(f"FETCH returned nothing for existing UIDs {retry}; will retry")
+    for uid in still_there:
+        failures.pop(uid, None)
+    return sorted(still_there)
+
+
+def _in_uid_order(
+    messages: list[FetchedMessage], unfetchable: list[int]
+) -> list[tuple[int, FetchedMessage | None]]:
+    items: list[tuple[int, FetchedMessage | None]] = [(m.uid, m) for m in messages]
+    items.extend((uid, None) for uid in unfetchable)
+    return sorted(items, key=lambda item: item[0])
 
 
 def _post_action_for(mailbox: MailboxConfig, outcome: Outcome):  # type: ignore[no-untyped-def]

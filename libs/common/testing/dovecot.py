@@ -382,7 +382,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={root}/home/%u
+  args = uid={uid} gid={gid} home={root}/home/%u allow_all_users=yes
 }}
 service imap-login {{
   inet_listener imap {{

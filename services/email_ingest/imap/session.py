@@ -174,6 +174,16 @@ class ImapSession:
             uids.update(int(p) for p in parts if p.isdigit())
         return sorted(uid for uid in uids if uid > last_uid)
 
+    async def existing_uids(self, uids: list[int]) -> list[int]:
+        """Which of ``uids`` are still in the folder."""
+        uid_set = ",".join(str(uid) for uid in uids)
+        response = await self._command(
+            self._client.protocol.search("UID", uid_set, by_uid=True, charset=None),
+            "UID SEARCH",
+        )
+        found = {int(p) for line in response.lines for p in bytes(line).split() if p.isdigit()}
+        return sorted(uid for uid in uids if uid in found)
+
     async def fetch(self, uids: list[int]) -> list[FetchedMessage]:
         """Whole messages by UID, without setting \\Seen (BODY.PEEK)."""
         if not uids:

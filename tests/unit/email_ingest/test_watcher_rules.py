@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
+from services.email_ingest.imap.session import ImapError
 from services.email_ingest.mailboxes import MailboxConfig
 from services.email_ingest.pipeline import Outcome, needs_post_action
-from services.email_ingest.watcher import Backoff
+from services.email_ingest.watcher import Backoff, give_up_on
 
 BASE = {"id": "m", "host": "imap.example.com", "username": "u", "password": "p"}
 
@@ -25,3 +28,16 @@ def test_post_action_only_when_there_is_something_to_do():
     assert needs_post_action(flag, Outcome.DUPLICATE)
     assert not needs_post_action(flag, Outcome.QUARANTINED)  # left where it is, unflagged
     assert needs_post_action(quarantine, Outcome.QUARANTINED)
+
+
+def test_an_unfetchable_uid_is_retried_then_given_up():
+    failures: dict[int, int] = {}
+    for _ in range(2):
+        with pytest.raises(ImapError):
+            give_up_on([7], failures, limit=3)
+    assert give_up_on([7], failures, limit=3) == [7]
+    assert failures == {}
+
+
+def test_no_missing_uids_nothing_to_give_up():
+    assert give_up_on([], {}, limit=3) == []
