@@ -57,7 +57,7 @@ Mutation = Callable[[bytes], bytes]
 
 settings.register_profile(
     "fuzz",
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
