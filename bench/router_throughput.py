@@ -6,11 +6,11 @@ own process (``python -m services.router``) on fresh topics and a fresh database
 1. throughput — N interactions are on the topic before the router starts; the
    rate is measured between the first and the last ``InteractionRouted`` seen
    on ``support.routing.v1`` (so start-up is not counted);
-2. latency — interactions published at a fixed rate (default 1,000/s); latency
+2. latency — interactions published at fixed rates (default 250/s, then 1,000/s); latency
    is publish → its ``InteractionRouted`` read back from ``support.routing.v1``
    (consumer, decision, commit, outbox relay and both Kafka hops included).
 
-Usage: python -m bench.router_throughput [--count 8000] [--rate 1000] [--seconds 6]
+Usage: python -m bench.router_throughput [--count 3000] [--rates 250,1000] [--seconds 3]
 """
 
 from __future__ import annotations
@@ -206,18 +206,23 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
         )
         await watcher.start()
         try:
+            await watcher.until(1, timeout_s=60)  # the router is up and deciding
             await watcher.until(args.count, timeout_s=args.budget)
             done = [watcher.arrivals[i] for i in throughput_ids if i in watcher.arrivals]
             elapsed = max(done) - min(done) if len(done) > 1 else float("nan")
-            sent = await publish_at_rate(
-                producer, kafka, rate=args.rate, seconds=args.seconds, start=args.count
-            )
-            await watcher.until(args.count + len(sent), timeout_s=30)
+            latency = []
+            start = args.count
+            for rate in args.rates:
+                sent = await publish_at_rate(
+                    producer, kafka, rate=rate, seconds=args.seconds, start=start
+                )
+                start += len(sent)
+                await watcher.until(start, timeout_s=args.budget)
+                latency.append(latency_figures(watcher, sent, rate))
         finally:
             router.send_signal(signal.SIGTERM)
             await router.wait()
             await watcher.stop()
-    latencies = [watcher.arrivals[i] - t for i, t in sent.items() if i in watcher.arrivals]
     return {
         "store": name,
         "throughput": {
@@ -226,12 +231,17 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
             "seconds": round(elapsed, 3),
             "interactions_per_s": round((len(done) - 1) / elapsed, 1) if elapsed else None,
         },
-        "latency": {
-            "rate_per_s": args.rate,
-            "published": len(sent),
-            "decided": len(latencies),
-            **latency_summary_ms(latencies),
-        },
+        "latency": latency,
+    }
+
+
+def latency_figures(watcher: RoutedWatcher, sent: dict[str, float], rate: int) -> dict:
+    latencies = [watcher.arrivals[i] - t for i, t in sent.items() if i in watcher.arrivals]
+    return {
+        "rate_per_s": rate,
+        "published": len(sent),
+        "decided": len(latencies),
+        **latency_summary_ms(latencies),
     }
 
 
@@ -263,10 +273,15 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=8000, help="interactions for throughput")
-    parser.add_argument("--rate", type=int, default=1000, help="publish rate for latency")
-    parser.add_argument("--seconds", type=float, default=5.0, help="latency phase length")
-    parser.add_argument("--budget", type=float, default=20.0, help="max seconds for throughput")
+    parser.add_argument("--count", type=int, default=3000, help="interactions for throughput")
+    parser.add_argument(
+        "--rates",
+        type=lambda s: [int(r) for r in s.split(",")],
+        default=[250, 1000],
+        help="publish rates for the latency phases, e.g. 250,1000",
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each latency phase")
+    parser.add_argument("--budget", type=float, default=15.0, help="max seconds to wait per phase")
     parser.add_argument("--store", choices=["all", "sqlite", "postgresql"], default="all")
     return parser.parse_args()
 

@@ -29,11 +29,37 @@ class Emitter:
         self.ctx = ctx
         self.cause = cause
         self.now = now
+        self._parsed: dict[tuple[str, int], tuple[object, object]] = {}
+        self._refs: dict[str, AgentRef | None] = {}
 
     async def agent(self, agent_id: str | None) -> Agent | None:
         if agent_id is None:
             return None
         return (await assignment_pool(self.uow)).agents.get(agent_id)
+
+    def _customer(self, conversation: Conversation) -> CustomerIdentity:
+        # parsed once per stored value: one cause usually emits several events
+        return self._parse(CustomerIdentity, conversation.customer)  # type: ignore[return-value]
+
+    def _flags(self, conversation: Conversation) -> Flags:
+        return self._parse(Flags, conversation.customer_flags)  # type: ignore[return-value]
+
+    def _parse(self, model: type, raw: dict[str, object] | None) -> object:
+        key = (model.__name__, id(raw))
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] is raw:  # the very same stored value
+            return cached[1]
+        parsed = model.model_validate(raw or {})  # type: ignore[attr-defined]
+        self._parsed[key] = (raw, parsed)
+        return parsed
+
+    def _agent_ref(self, agent: Agent | None) -> AgentRef | None:
+        if agent is None:
+            return None
+        ref = self._refs.get(agent.id)
+        if ref is None:
+            ref = self._refs[agent.id] = agent_ref(agent)
+        return ref
 
     async def snapshot(self, conversation: Conversation) -> ConversationSnapshot:
         queue = self.ctx.config.current.policies.queue(conversation.queue)
@@ -49,10 +75,10 @@ class Emitter:
             subject=conversation.subject,
             tags=list(conversation.tags or []),
             contact_id=conversation.contact_id,
-            customer=CustomerIdentity.model_validate(conversation.customer or {}),
-            customer_flags=Flags.model_validate(conversation.customer_flags or {}),
-            assignee=agent_ref(await self.agent(conversation.assignee_id)),
-            supervisor=agent_ref(supervisor),
+            customer=self._customer(conversation),
+            customer_flags=self._flags(conversation),
+            assignee=self._agent_ref(await self.agent(conversation.assignee_id)),
+            supervisor=self._agent_ref(supervisor),
             last_message_id=conversation.last_message_id,
             references=list(conversation.references or [])[-MAX_REFERENCES:],
             first_response_due_at=conversation.first_response_due_at,

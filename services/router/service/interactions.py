@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from services.router.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
+#: Routing a batch is mostly CPU; yield to the event loop this often.
+YIELD_EVERY = 20
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,10 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
         )
         await assignment_pool(uow)  # agents and loads, before the batch changes anything
         with uow.session.no_autoflush:
-            for item in todo:
+            for index, item in enumerate(todo, 1):
                 await route_one(uow, ctx, cache, item, now)
+                if index % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # mostly in-memory work: let heartbeats run
         await uow.commit()
     return len(todo)
 
