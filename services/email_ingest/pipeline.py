@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 #: not stall the other mailboxes' IDLE loops.
 _PARSE_IN_THREAD_BYTES = 1_000_000
 DEADLETTER_STAGE = "email_ingest.normalise"
+#: Raised while encoding an event (never by the broker: that is PublishError, a RuntimeError).
+_UNENCODABLE = (ValueError, TypeError, UnicodeError)
 
 
 class Outcome(StrEnum):
@@ -112,9 +114,14 @@ class MailPipeline:
     ) -> HandledMail:
         result = await _normalise(message.raw, context, utc_now())
         if isinstance(result, NormalisedMail):
+            try:
+                with event_context(result.event_id):
+                    outcome = await self._publish(result, mailbox.id, folder, message.uid)
+            except _UNENCODABLE as exc:  # a normaliser bug must not wedge the mailbox
+                result = Quarantined("unparseable", f"cannot encode event: {exc!r}"[:500],
+                                     result.raw_sha256)  # fmt: skip
+        if isinstance(result, NormalisedMail):
             key = result.event_id
-            with event_context(key):
-                outcome = await self._publish(result, mailbox.id, folder, message.uid)
         else:
             key = f"raw:{result.raw_sha256}"
             outcome = await self._quarantine(result, message, mailbox.id, folder)

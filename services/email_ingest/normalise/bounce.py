@@ -15,7 +15,7 @@ from email.parser import HeaderParser
 from email.policy import compat32
 
 from libs.common.events import BounceInfo
-from services.email_ingest.normalise.headers import HeaderMap, parse_message_ids, unfold
+from services.email_ingest.normalise.headers import HeaderMap, parse_message_ids, text_of, unfold
 
 _BOUNCE_SENDERS = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
 _BOUNCE_SUBJECT = re.compile(
@@ -91,7 +91,7 @@ def _parse_blocks(text: str) -> list[Message]:
 def _field(block: Message, name: str) -> str | None:
     for key, value in block.raw_items():
         if key.lower() == name:
-            text = unfold(str(value))
+            text = text_of(unfold(str(value)))
             return text or None
     return None
 
@@ -128,5 +128,5 @@ def _original_message_id(message: Message) -> str | None:
 def _first_raw(message: Message, name: str) -> str | None:
     for key, value in message.raw_items():
         if key.lower() == name:
-            return unfold(str(value))
+            return text_of(unfold(str(value)))
     return None

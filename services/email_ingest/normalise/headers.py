@@ -41,11 +41,17 @@ class HeaderMap:
         return cls(message.raw_items(), fallback_charset)
 
     def raw(self, name: str) -> str | None:
+        """The undecoded value (encoded words kept), with raw 8-bit bytes made text."""
         values = self._values.get(name.lower())
-        return unfold(values[0]) if values else None
+        return self._clean(values[0]) if values else None
 
     def raw_all(self, name: str) -> list[str]:
-        return [unfold(v) for v in self._values.get(name.lower(), [])]
+        return [self._clean(v) for v in self._values.get(name.lower(), [])]
+
+    def _clean(self, value: str) -> str:
+        # The bytes parser keeps 8-bit bytes as lone surrogates, which no JSON
+        # encoder accepts: left in an id they would make the mail unpublishable.
+        return text_of(unfold(value), self.fallback_charset)
 
     def has(self, name: str) -> bool:
         return name.lower() in self._values
@@ -79,6 +85,11 @@ def _chunk_text(chunk: bytes | str, charset: str | None) -> str:
         # decode_header returns unencoded stretches as raw-unicode-escape bytes
         return chunk.decode("raw-unicode-escape", "replace")
     return decode_bytes(chunk, charset).text
+
+
+def text_of(raw: str, fallback_charset: str | None = None) -> str:
+    """A raw header value with its 8-bit bytes decoded (no lone surrogates left)."""
+    return _decode_eight_bit(raw, fallback_charset)
 
 
 def _decode_eight_bit(raw: str, fallback_charset: str | None) -> str:

@@ -132,6 +132,9 @@ def _normalise(
         provider_message_id=message_id,
         raw_ref=raw_sha256,
     )
+    # The last word on "can this be published": a value no JSON encoder takes
+    # would otherwise make the mail a poison message for the mailbox loop.
+    interaction.model_dump_json()
     event_id = deterministic_id("email", context.mailbox_id, message_id)
     return NormalisedMail(event_id, interaction, raw_sha256, blobs)
 

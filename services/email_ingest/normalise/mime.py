@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from services.email_ingest.normalise.charsets import decode_bytes
-from services.email_ingest.normalise.headers import decode_header_text
+from services.email_ingest.normalise.headers import decode_header_text, text_of
 
 #: Deeper nesting than this is an attack or a broken mailer; the rest is ignored.
 MAX_DEPTH = 30
@@ -99,7 +99,7 @@ def _attachment(
         or (content_id is not None and disposition != "attachment")
         or (in_related and disposition is None)
     )
-    return AttachmentPart(filename, content_type, _payload_bytes(part), inline, content_id)
+    return AttachmentPart(filename, text_of(content_type), _payload_bytes(part), inline, content_id)
 
 
 def _attached_message(part: Message, fallback_charset: str | None) -> AttachmentPart:
@@ -135,7 +135,7 @@ def _content_id(part: Message) -> str | None:
     raw = part.get("content-id")
     if raw is None:
         return None
-    value = str(raw).strip().strip("<>").strip()
+    value = text_of(str(raw)).strip().strip("<>").strip()
     return value or None
 
 

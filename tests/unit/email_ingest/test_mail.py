@@ -194,3 +194,31 @@ def test_garbage_bytes_never_raise():
 def test_body_text_is_capped():
     body = parse(raw_mail("가" * 40_000)).interaction.body
     assert body.truncated and len(body.text) == 32_000
+
+
+def test_eight_bit_bytes_in_ids_become_text_not_surrogates():
+    raw = raw_mail(
+        headers={
+            "In-Reply-To": "<X1234@example.net>",
+            "References": "<X1234@example.net>",
+            "Content-ID": "<Xcid>",
+        }
+    ).replace(b"X", b"\xe2")
+    interaction = parse(raw).interaction
+    assert interaction.thread.in_reply_to == ["\u00e21234@example.net"]
+    assert interaction.thread.references == ["\u00e21234@example.net"]
+    interaction.model_dump_json()  # publishable
+
+
+def test_eight_bit_dsn_recipient_is_publishable():
+    dsn = (
+        b"From: MAILER-DAEMON@mx.example.com\r\nTo: desk@example.com\r\n"
+        b"Subject: Undelivered Mail\r\nMessage-ID: <dsn1@mx.example.com>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        b"--B\r\nContent-Type: text/plain\r\n\r\nfailed\r\n"
+        b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n"
+        b"\r\nFinal-Recipient: rfc822; \xe2user@example.org\r\nAction: failed\r\n"
+        b"Status: 5.1.1\r\n\r\n--B--\r\n"
+    )
+    bounce = parse(dsn).interaction.bounce
+    assert bounce.failed_recipients == ["\u00e2user@example.org"]
