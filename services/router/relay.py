@@ -137,6 +137,11 @@ class BatchPublisher:
         futures.append(await producer.send_batch(batch, topic, partition=partition))
         return futures
 
+    async def restart(self) -> None:
+        """A fresh producer: aiokafka's idempotent producer cannot go on after some errors."""
+        await self.stop()
+        await self.start()
+
     async def ready(self) -> bool:
         if self._producer is None:
             return False
@@ -206,12 +211,23 @@ class OutboxRelay:
         for row in rows:
             metrics.EVENTS_PUBLISHED.labels(self._topic, row.ce_type).inc()
 
+    async def _restart_producer(self) -> None:
+        try:
+            await self._producer.restart()
+        except Exception as exc:  # Kafka still down: the next round tries again
+            log.warning("outbox relay: producer restart failed: %r", exc)
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 sent = await self.publish_pending()
             except PublishError as exc:
                 log.warning("outbox relay: Kafka did not ack (%r); retrying", exc)
+                sent = 0
+                await _sleep_or_stop(stop, 1.0)
+                await self._restart_producer()
+            except Exception:  # e.g. the database is unreachable: retry, never die
+                log.exception("outbox relay round failed; retrying")
                 sent = 0
                 await _sleep_or_stop(stop, 1.0)
             if sent == self._batch:

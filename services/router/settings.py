@@ -81,6 +81,13 @@ class RouterSettings(ServiceSettings):
             raise ValueError("secrets must be at least 16 characters")
         return value
 
+    @field_validator("rules_path", "policies_path", "agents_path")
+    @classmethod
+    def _file_exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
     @model_validator(mode="after")
     def _default_database(self) -> RouterSettings:
         if not self.database_url:

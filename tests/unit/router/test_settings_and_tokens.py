@@ -24,6 +24,8 @@ def test_nonsense_is_refused():
         RouterSettings(http_port=0)
     with pytest.raises(ValidationError):
         RouterSettings(csat_secret="short")
+    with pytest.raises(ValidationError, match="not a readable file"):
+        RouterSettings(rules_path="/nonexistent/rules.yaml")
     postgres = RouterSettings(database_url="postgresql+asyncpg://u@h/db")
     assert not postgres.is_sqlite and not postgres.creates_dev_key
 
