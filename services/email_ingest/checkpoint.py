@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS handled_message (
     outcome TEXT NOT NULL,
     post_action_pending INTEGER NOT NULL,
     handled_at TEXT NOT NULL,
+    fingerprint TEXT,
     PRIMARY KEY (mailbox, message_key)
 );
 CREATE INDEX IF NOT EXISTS handled_message_pending
@@ -105,6 +106,14 @@ class CheckpointStore:
         )
         return bool(rows)
 
+    async def fingerprint_of(self, mailbox: str, message_key: str) -> str | None:
+        """The content fingerprint recorded with a handled message ("" if none)."""
+        rows = await self._run(
+            "SELECT fingerprint FROM handled_message WHERE mailbox=? AND message_key=?",
+            (mailbox, message_key),
+        )
+        return None if not rows else str(rows[0][0] or "")
+
     async def record(
         self,
         *,
@@ -115,6 +124,7 @@ class CheckpointStore:
         message_key: str,
         outcome: str,
         post_action_pending: bool,
+        fingerprint: str | None = None,
     ) -> None:
         """Remember the message and advance the checkpoint past it, atomically.
 
@@ -125,7 +135,7 @@ class CheckpointStore:
         await self._transaction(
             [
                 (
-                    "INSERT INTO handled_message VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "INSERT INTO handled_message VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (mailbox, message_key) DO UPDATE SET folder=excluded.folder, "
                     "uidvalidity=excluded.uidvalidity, uid=excluded.uid, "
                     "post_action_pending=excluded.post_action_pending",
@@ -138,6 +148,7 @@ class CheckpointStore:
                         outcome,
                         int(post_action_pending),
                         now,
+                        fingerprint,
                     ),
                 ),
                 (

@@ -33,6 +33,7 @@ from services.email_ingest.normalise import (
     Quarantined,
     normalise_mail,
 )
+from services.email_ingest.normalise.mail import reused_message_id_event_id
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +114,16 @@ class MailPipeline:
         message: FetchedMessage,
     ) -> HandledMail:
         result = await _normalise(message.raw, context, utc_now())
+        fingerprint = None
         if isinstance(result, NormalisedMail):
+            fingerprint = result.fingerprint
             try:
                 with event_context(result.event_id):
-                    outcome = await self._publish(result, mailbox.id, folder, message.uid)
+                    outcome, key = await self._publish(result, mailbox.id, folder, message.uid)
             except _UNENCODABLE as exc:  # a normaliser bug must not wedge the mailbox
                 result = Quarantined("unparseable", f"cannot encode event: {exc!r}"[:500],
                                      result.raw_sha256)  # fmt: skip
-        if isinstance(result, NormalisedMail):
-            key = result.event_id
-        else:
+        if isinstance(result, Quarantined):
             key = f"raw:{result.raw_sha256}"
             outcome = await self._quarantine(result, message, mailbox.id, folder)
         await self._checkpoints.record(
@@ -133,6 +134,7 @@ class MailPipeline:
             message_key=key,
             outcome=outcome.value,
             post_action_pending=needs_post_action(mailbox, outcome),
+            fingerprint=fingerprint,
         )
         metrics.MESSAGES.labels(mailbox.id, outcome.value).inc()
         return HandledMail(outcome, key)
@@ -164,14 +166,15 @@ class MailPipeline:
 
     async def _publish(
         self, mail: NormalisedMail, mailbox_id: str, folder: str, uid: int
-    ) -> Outcome:
-        if await self._checkpoints.handled(mailbox_id, mail.event_id):
+    ) -> tuple[Outcome, str]:
+        event_id = await self._event_id(mail, mailbox_id)
+        if await self._checkpoints.handled(mailbox_id, event_id):
             log.info("mail %s/%s/%d already published; skipped", mailbox_id, folder, uid)
-            return Outcome.DUPLICATE
+            return Outcome.DUPLICATE, event_id
         await self._blobs.put_many_async(list(mail.blobs.values()))
         interaction = mail.interaction
         event = CloudEvent(
-            id=mail.event_id,
+            id=event_id,
             source=event_source(mailbox_id),
             type=interaction.event_type(),
             data=interaction,
@@ -183,7 +186,20 @@ class MailPipeline:
             "published mail %s/%s/%d from %s",
             mailbox_id, folder, uid, interaction.customer_key,
         )  # fmt: skip
-        return Outcome.PUBLISHED
+        return Outcome.PUBLISHED, event_id
+
+    async def _event_id(self, mail: NormalisedMail, mailbox_id: str) -> str:
+        """The Message-ID's event id, unless a different mail already used that
+        Message-ID (some senders reuse them): then an id that adds the content."""
+        seen = await self._checkpoints.fingerprint_of(mailbox_id, mail.event_id)
+        if not seen or seen == mail.fingerprint:
+            return mail.event_id
+        message_id = mail.interaction.thread.message_id or ""
+        log.warning(
+            "Message-ID %s reused for different content in %s; published under its own id",
+            message_id, mailbox_id,
+        )  # fmt: skip
+        return reused_message_id_event_id(mailbox_id, message_id, mail.fingerprint)
 
     async def _quarantine(
         self, verdict: Quarantined, message: FetchedMessage, mailbox_id: str, folder: str

@@ -64,6 +64,9 @@ class NormalisedMail:
     raw_sha256: str
     #: Bytes to store before publishing, by sha256: the raw mail and every attachment.
     blobs: dict[str, bytes]
+    #: What the customer wrote (sender, subject, text, attachments), hashed: tells a
+    #: second delivery of one mail from a different mail reusing its Message-ID.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,25 @@ def _normalise(
     # would otherwise make the mail a poison message for the mailbox loop.
     interaction.model_dump_json()
     event_id = deterministic_id("email", context.mailbox_id, message_id)
-    return NormalisedMail(event_id, interaction, raw_sha256, blobs)
+    return NormalisedMail(
+        event_id, interaction, raw_sha256, blobs, content_fingerprint(interaction)
+    )
+
+
+def content_fingerprint(interaction: Interaction) -> str:
+    parts = [
+        interaction.customer_key,
+        interaction.subject or "",
+        interaction.body.text,
+        interaction.body.quoted or "",
+        *(a.sha256 or "" for a in interaction.attachments),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def reused_message_id_event_id(mailbox_id: str, message_id: str, fingerprint: str) -> str:
+    """The event id of a different mail that reuses an already-seen Message-ID."""
+    return deterministic_id("email", mailbox_id, message_id, fingerprint)
 
 
 def _customer(

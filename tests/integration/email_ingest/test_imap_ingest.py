@@ -255,3 +255,23 @@ async def test_xoauth2_login_and_refused_token(dovecot, imap_user, kafka_topics,
         token_file.write_text("ya29.fresh\n")  # a sidecar refreshed it; read at next login
         records = await topic.until(count_at_least(1))
     assert event_ids(records) == [deterministic_id("email", imap_user, "mail-1@customer.example")]
+
+
+async def test_reused_message_id_does_not_swallow_a_different_mail(
+    dovecot, imap_user, kafka_topics, tmp_path
+):
+    settings = service_settings(kafka_topics, tmp_path, [mailbox_config(dovecot, imap_user)])
+    first = make_mail(1, message_id="reused", body="My deposit is missing.\n")
+    redelivered = first  # the same mail delivered twice (e.g. To and Cc both us)
+    different = make_mail(2, message_id="reused", body="Also my withdrawal is stuck.\n")
+    async with (
+        reader(kafka_topics, kafka_topics.topics.interactions) as topic,
+        running_service(settings),
+    ):
+        for raw in (first, redelivered, different):
+            await dovecot.append(imap_user, raw)
+        records = await topic.until(count_at_least(2))
+        await topic.settle(1.0)
+    texts = [decode(list(r.headers), r.value).data.body.text for r in records]
+    assert texts == ["My deposit is missing.", "Also my withdrawal is stuck."]
+    assert event_ids(records)[0] == deterministic_id("email", imap_user, "reused@customer.example")

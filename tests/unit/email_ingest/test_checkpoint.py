@@ -38,3 +38,16 @@ async def test_uid_never_goes_back_and_resets_start_over(tmp_path):
     await store.reset("mb", "INBOX", 2, 0)
     assert await store.load("mb", "INBOX") == Checkpoint(2, 0)
     store.close()
+
+
+async def test_fingerprints_are_kept_with_handled_messages(tmp_path):
+    store = CheckpointStore(tmp_path / "cp.sqlite3")
+    store.open()
+    await store.reset("mb", "INBOX", 1, 0)
+    assert await store.fingerprint_of("mb", "e1") is None
+    await store.record(
+        mailbox="mb", folder="INBOX", uidvalidity=1, uid=3, message_key="e1",
+        outcome="published", post_action_pending=False, fingerprint="abc",
+    )  # fmt: skip
+    assert await store.fingerprint_of("mb", "e1") == "abc"
+    store.close()

@@ -222,3 +222,11 @@ def test_eight_bit_dsn_recipient_is_publishable():
     )
     bounce = parse(dsn).interaction.bounce
     assert bounce.failed_recipients == ["\u00e2user@example.org"]
+
+
+def test_fingerprint_tells_redelivery_from_reuse():
+    original = parse(raw_mail("My deposit is missing."))
+    redelivered = parse(raw_mail("My deposit is missing.", headers={"Received": "from mx2 by mx3"}))
+    other = parse(raw_mail("Something else entirely."))
+    assert original.event_id == redelivered.event_id == other.event_id
+    assert original.fingerprint == redelivered.fingerprint != other.fingerprint
