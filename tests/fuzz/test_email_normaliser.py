@@ -171,25 +171,7 @@ def test_the_seed_corpus_is_there():
     assert len(SEEDS) >= 100
 
 
-SURROGATE_BUG = (
-    "email_ingest: an 8-bit byte in In-Reply-To/References or a DSN Final-Recipient "
-    "reaches the Interaction as a lone surrogate; model_dump_json raises, so the mail "
-    "can never be published (poison mail). See test_eight_bit_ids_serialise."
-)
-#: Seeds on which the (derandomised) search finds the surrogate bug above.
-KNOWN_BAD = {
-    "mikel-mail/multipart_report_emails/multi_address_bounce1.eml",
-    "mikel-mail/rfc2822/example06.eml",
-}
-
-
-def _seed_param(path: Path) -> object:
-    name = str(path.relative_to(CORPUS))
-    marks = [pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)] if name in KNOWN_BAD else []
-    return pytest.param(path, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("seed", [_seed_param(p) for p in SEEDS])
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: str(p.relative_to(CORPUS)))
 @settings(settings.get_profile("fuzz"))
 @given(chain=st.lists(mutations, min_size=1, max_size=4))
 def test_damaged_mail_yields_an_event_or_a_quarantine(seed: Path, chain: list[Mutation]):
@@ -223,7 +205,6 @@ DSN = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)
 @pytest.mark.parametrize(
     "raw",
     [
@@ -234,4 +215,5 @@ DSN = (
     ids=["in-reply-to", "references", "dsn-final-recipient"],
 )
 def test_eight_bit_ids_serialise(raw: bytes):
+    """Found by this fuzzer: 8-bit bytes in ids used to reach the event as lone surrogates."""
     check_verdict(raw)
