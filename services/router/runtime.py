@@ -100,13 +100,27 @@ class RouterRuntime:
             await create_api_key(
                 self.ctx, role=Role.ADMIN, name="bootstrap", key=configured.get_secret_value()
             )
-        elif self.settings.creates_dev_key and await key_count(self.ctx) == 0:
-            self.dev_admin_key = await create_api_key(self.ctx, role=Role.ADMIN, name="dev")
-            log.warning(
-                "DEV ADMIN API KEY (development only, shown once): %s  "
-                "— send it as the X-API-Key header; set ROUTER_BOOTSTRAP_ADMIN_KEY in production",
-                self.dev_admin_key,
-            )
+        elif self.settings.creates_dev_key:
+            await self._dev_key()
+
+    async def _dev_key(self) -> None:
+        """A development admin key, logged once and kept in ``<state_dir>/dev-admin-key``."""
+        assert self.ctx is not None
+        path = self.settings.state_dir / "dev-admin-key"
+        if await key_count(self.ctx) > 0:
+            if path.exists():
+                log.warning("DEV ADMIN API KEY (development only) is in %s", path)
+            return
+        self.dev_admin_key = await create_api_key(self.ctx, role=Role.ADMIN, name="dev")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(self.dev_admin_key + "\n")
+        log.warning(
+            "DEV ADMIN API KEY (development only): %s  (saved in %s) - send it as the "
+            "X-API-Key header; set ROUTER_BOOTSTRAP_ADMIN_KEY in production",
+            self.dev_admin_key,
+            path,
+        )
 
     async def stop(self) -> None:
         self._stop.set()

@@ -16,7 +16,7 @@ from libs.common.events.interaction import (
 )
 from services.router.app import create_app
 from services.router.runtime import RouterRuntime
-from services.router.service.api_keys import Role, create_api_key
+from services.router.service.api_keys import Role, authenticate, create_api_key
 from services.router.service.interactions import Incoming, route_batch
 from services.router.store.outbox import rows_for_conversation
 
@@ -193,3 +193,20 @@ async def test_queues_policies_reload_and_openapi(api):
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "kafka": "ok", "workers": "ok"}
+
+
+async def test_dev_admin_key_is_created_once_and_kept(router_settings, clock):
+    settings = router_settings.model_copy(update={"dev_mode": True})
+    first = RouterRuntime(settings, clock=clock, run_consumer=False, run_scheduler=False)
+    await first.start()
+    try:
+        key = first.dev_admin_key
+        assert key and (settings.state_dir / "dev-admin-key").read_text().strip() == key
+        found = await authenticate(first.ctx, key)
+        assert found is not None and found.role == "admin"
+    finally:
+        await first.stop()
+    again = RouterRuntime(settings, clock=clock, run_consumer=False, run_scheduler=False)
+    await again.start()
+    await again.stop()
+    assert again.dev_admin_key is None  # not a second key
