@@ -19,8 +19,10 @@ from libs.common.events.interaction import (
     ThreadHints,
 )
 from services.router.bootstrap import build_context, open_store
-from services.router.service.conversations import resolve
+from services.router.service.agents import seed_agents
+from services.router.service.conversations import reply, resolve
 from services.router.service.interactions import Incoming, route_batch
+from services.router.service.timers import fire_due_timers
 from services.router.store.models import Conversation, InteractionRecord, OutboxRow
 
 pytestmark = pytest.mark.integration
@@ -126,3 +128,41 @@ async def test_reply_after_resolution_reopens_within_window_else_opens_new(ctx, 
     )
     assert (await conversation_of(ctx, "d4")).id != first.id
     assert clock() - first.opened_at > timedelta(days=30)
+
+
+async def test_next_response_clock_and_paused_resolution(ctx, clock):
+    await seed_agents(ctx)
+    start = clock()  # Wednesday 10:00 KST, email policy: 30 / 60 / 2880 business minutes
+    await route_batch(ctx, [Incoming("n1", mail(clock, "n@example.com", "n1@x"))])
+    conversation = await conversation_of(ctx, "n1")
+    clock.advance(minutes=10)
+    await reply(ctx, conversation.id, agent_id="agent-smith", text="Checking")
+    clock.advance(minutes=110)  # 12:00 KST: the customer answers
+    await route_batch(
+        ctx, [Incoming("n2", mail(clock, "n@example.com", "n2@x", in_reply_to=["n1@x"]))]
+    )
+    async with ctx.uow.reader() as uow:
+        timers = await uow.timers.for_conversation(conversation.id)
+        current = await uow.conversations.get(conversation.id)
+    state = {(t.metric, t.kind, t.cycle): (t.due_at, t.cancelled_at is not None) for t in timers}
+    assert current.status == "open" and current.first_response_at == start + timedelta(minutes=10)
+    assert current.resolution_elapsed_minutes == pytest.approx(10)
+    assert all(
+        cancelled for (metric, _, _), (_, cancelled) in state.items() if metric == "first_response"
+    )
+    next_breach = [
+        due
+        for (m, k, _), (due, c) in state.items()
+        if m == "next_response" and k == "breach" and not c
+    ]
+    assert next_breach == [clock() + timedelta(minutes=60)]
+    resolution = [
+        due
+        for (m, k, _), (due, c) in state.items()
+        if m == "resolution" and k == "breach" and not c
+    ]
+    assert len(resolution) == 1  # resumed with 2870 minutes left; the paused cycle is cancelled
+    clock.advance(minutes=60)
+    assert await fire_due_timers(ctx) == 2  # next-response warning (at 48 min) and breach
+    async with ctx.uow.reader() as uow:
+        assert (await uow.conversations.get(conversation.id)).breached
