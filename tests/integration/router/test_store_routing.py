@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from libs.common.events.interaction import (
     BounceInfo,
+    CallDetails,
     Channel,
     CustomerIdentity,
     Flags,
@@ -166,3 +167,54 @@ async def test_next_response_clock_and_paused_resolution(ctx, clock):
     assert await fire_due_timers(ctx) == 2  # next-response warning (at 48 min) and breach
     async with ctx.uow.reader() as uow:
         assert (await uow.conversations.get(conversation.id)).breached
+
+
+def call_event(clock, kind: InteractionKind, call_id: str, group: str, **call) -> Interaction:
+    now = clock()
+    return Interaction(
+        channel=Channel.PHONE,
+        provider="twilio",
+        integration="tw",
+        kind=kind,
+        occurred_at=now,
+        received_at=now,
+        customer=CustomerIdentity(phone="+821077778888"),
+        call=CallDetails(call_id=call_id, group_id=group, from_number="+821077778888", **call),
+    )
+
+
+async def test_call_legs_share_a_conversation_and_an_answer_is_a_response(ctx, clock):
+    await route_batch(
+        ctx,
+        [
+            Incoming(
+                "p1", call_event(clock, InteractionKind.CALL_STARTED, "CA1", "G1", status="ringing")
+            )
+        ],
+    )
+    clock.advance(seconds=20)
+    answered = call_event(
+        clock, InteractionKind.CALL_ANSWERED, "CA2", "G1", status="in-progress", answered_at=clock()
+    )
+    await route_batch(ctx, [Incoming("p2", answered)])
+    conversation = await conversation_of(ctx, "p1")
+    assert (await conversation_of(ctx, "p2")).id == conversation.id
+    current = await conversation_of(ctx, "p2")
+    assert current.first_response_at == clock() and current.status == "waiting_on_customer"
+    clock.advance(minutes=30)  # a new call from the same number within the phone window
+    await route_batch(
+        ctx,
+        [
+            Incoming(
+                "p3", call_event(clock, InteractionKind.CALL_MISSED, "CA9", "G9", status="missed")
+            )
+        ],
+    )
+    assert (await conversation_of(ctx, "p3")).id == conversation.id
+    async with ctx.uow.reader() as uow:
+        callbacks = await uow.session.scalar(
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.ce_type == "support.callback.requested")
+        )
+    assert callbacks == 1
