@@ -7,8 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from libs.common.kafka.local_broker import default_home
-from libs.common.settings import ServiceSettings
+from libs.common.settings import ServiceSettings, default_home
 
 _SAMPLES = Path(__file__).resolve().parent / "config"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from services.router.domain.agents import AgentConfig
 from services.router.domain.assignment import AgentStatus, work_to_requeue
 from services.router.service.assigning import drain_queues, queue_conversation
@@ -34,6 +36,13 @@ def agent_from_config(config: AgentConfig, now: datetime) -> Agent:
 
 async def seed_agents(ctx: RouterContext) -> int:
     """Create agents of the roster that do not exist yet (existing ones keep API edits)."""
+    try:
+        return await _seed_missing(ctx)
+    except IntegrityError:  # another replica seeded the same agents at the same moment
+        return await _seed_missing(ctx)
+
+
+async def _seed_missing(ctx: RouterContext) -> int:
     now = ctx.clock()
     async with ctx.uow() as uow:
         existing = {a.id for a in await uow.agents.all()}

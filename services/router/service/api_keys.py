@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import uuid
 from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
 
 from services.router.service.context import RouterContext
 from services.router.store.models import ApiKey
@@ -58,7 +61,8 @@ async def create_api_key(
                     revoked_at=None,
                 )
             )
-            await uow.commit()
+            with contextlib.suppress(IntegrityError):  # a replica stored the same key first
+                await uow.commit()
     return key
 
 
