@@ -9,13 +9,14 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
-from libs.common.settings import KafkaSettings, ServiceSettings, TopicSettings
+from libs.common.settings import KafkaSettings, ServiceSettings, TopicSettings, default_home
 
 SERVICE_PACKAGES = ("email_ingest", "chat_ingest", "phone_log", "router", "notifier")
 
@@ -92,7 +93,26 @@ def _render_default(field: Any) -> str:
         return json.dumps(value, default=str, ensure_ascii=False)
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, Path):
+        return _symbolic_path(value)
     return str(getattr(value, "value", value))
+
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _symbolic_path(path: Path) -> str:
+    """Machine-independent: ``$OMNIDESK_HOME/…`` or a file shipped in the package."""
+    resolved = path.expanduser().resolve()
+    for base, label in ((default_home().resolve(), "$OMNIDESK_HOME"), (_PACKAGE_ROOT, "")):
+        if resolved.is_relative_to(base):
+            relative = resolved.relative_to(base).as_posix()
+            return f"{label}/{relative}" if label else f"(built in) {relative}"
+    return str(path)
+
+
+def _symbolic(default: str) -> bool:
+    return default.startswith(("$OMNIDESK_HOME", "(built in)"))
 
 
 def markdown() -> str:
@@ -118,7 +138,10 @@ def env_example() -> str:
         for doc in document(cls):
             if doc.description:
                 lines.append(f"# {doc.description}")
-            lines.append(f"{doc.env}={'' if doc.secret else _quote(doc.default)}")
+            if _symbolic(doc.default):
+                lines.append(f"# {doc.env}=   (default: {doc.default})")
+            else:
+                lines.append(f"{doc.env}={'' if doc.secret else _quote(doc.default)}")
     return "\n".join(lines) + "\n"
 
 

@@ -7,10 +7,17 @@ its prefix (``ROUTER_``, ``CHAT_INGEST_`` …) and embeds these. Secrets are
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    """Where omnidesk keeps local state (broker data, SQLite files, checkpoints)."""
+    return Path(os.environ.get("OMNIDESK_HOME", Path.home() / ".local/share/omnidesk"))
 
 
 class TopicSettings(BaseSettings):

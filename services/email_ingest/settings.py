@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from libs.common.settings import ServiceSettings
+from libs.common.settings import ServiceSettings, default_home
 from services.email_ingest.mailboxes import MailboxConfig, load_mailboxes_file, parse_mailboxes
 from services.email_ingest.normalise.mail import DEFAULT_MAX_MESSAGE_BYTES
 from services.email_ingest.normalise.thread import DEFAULT_SUBJECT_REFERENCE
@@ -43,7 +43,8 @@ class EmailIngestSettings(ServiceSettings):
         None, description="YAML/JSON file with a list of mailboxes (added to the above)."
     )
     state_dir: Path = Field(
-        Path("var/email_ingest"), description="Checkpoints (SQLite) live here; keep it durable."
+        default_factory=lambda: default_home() / "email_ingest",
+        description="Checkpoints (SQLite) live here; keep it durable.",
     )
     blob_dir: Path | None = Field(
         None, description="Blob store for raw mail and attachments (default <state_dir>/blobs)."

@@ -8,7 +8,6 @@ Validators refuse combinations that would leak mail or secrets in production.
 from __future__ import annotations
 
 import ipaddress
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -24,15 +23,14 @@ from pydantic import (
 )
 from pydantic_settings import SettingsConfigDict
 
-from libs.common.settings import ServiceSettings
+from libs.common.settings import ServiceSettings, default_home
 
 #: The development CSAT secret; refused when mail goes to a real (non-loopback) server.
 DEV_CSAT_SECRET = "dev-only-csat-secret"  # noqa: S105 - a marker, refused outside loopback
 
 
 def _default_state_dir() -> Path:
-    home = Path(os.environ.get("OMNIDESK_HOME", Path.home() / ".local/share/omnidesk"))
-    return home / "notifier"
+    return default_home() / "notifier"
 
 
 def is_loopback(host: str) -> bool:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import typer
 
-from libs.common.kafka.local_broker import LocalKafka, default_home
+from libs.common.kafka.local_broker import LocalKafka
+from libs.common.settings import default_home
 
 app = typer.Typer(help="Run the whole system locally.")
 

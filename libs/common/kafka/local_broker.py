@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from libs.common.settings import default_home
+
 log = logging.getLogger(__name__)
 
 KAFKA_VERSION = "4.1.1"
@@ -68,10 +70,6 @@ _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
 
 class LocalKafkaError(RuntimeError):
     pass
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("OMNIDESK_HOME", Path.home() / ".local/share/omnidesk"))
 
 
 def _env_port(name: str, default: int) -> int:
