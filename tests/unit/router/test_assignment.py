@@ -152,7 +152,7 @@ items_strategy = st.lists(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=120)
 @given(agents=agents_strategy, waiting=items_strategy)
 def test_capacity_never_exceeded_and_every_item_assigned_or_queued(agents, waiting):
     plan = plan_assignments(waiting, agents, sticky=True, now=T0)
