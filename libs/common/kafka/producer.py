@@ -20,6 +20,11 @@ from libs.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+#: Many senders each awaiting their own ack share one open batch per partition; with
+#: aiokafka's 16 KB default a burst of 1-2 KB events collapsed throughput (see
+#: libs/common/webhooks/producer.py), so batches are larger by default.
+DEFAULT_BATCH_BYTES = 1024 * 1024
+
 #: Errors after which aiokafka's idempotent producer cannot continue (aiokafka#1017).
 _FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, ProducerFenced)
 
@@ -35,10 +40,12 @@ class EventProducer:
         *,
         client_id: str,
         max_request_size: int = 4 * 1024 * 1024,
+        max_batch_size: int = DEFAULT_BATCH_BYTES,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
         self._max_request_size = max_request_size
+        self._max_batch_size = max_batch_size
         self._producer: AIOKafkaProducer | None = None
         self._restart_lock = asyncio.Lock()
 
@@ -50,6 +57,7 @@ class EventProducer:
             acks="all",
             linger_ms=self._settings.linger_ms,
             max_request_size=self._max_request_size,
+            max_batch_size=self._max_batch_size,
         )
 
     async def start(self) -> None:

@@ -10,8 +10,6 @@ our benchmark; 1 MB batches keep a whole burst in one request.
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
-
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
 
@@ -20,7 +18,7 @@ WEBHOOK_BATCH_BYTES = 1024 * 1024
 
 
 class WebhookEventProducer(EventProducer):
-    """:class:`EventProducer` (idempotent, acks=all, bounded wait) with larger batches."""
+    """:class:`EventProducer` (idempotent, acks=all, bounded wait) with webhook-sized batches."""
 
     def __init__(
         self,
@@ -30,16 +28,9 @@ class WebhookEventProducer(EventProducer):
         max_batch_size: int = WEBHOOK_BATCH_BYTES,
         max_request_size: int = 4 * 1024 * 1024,
     ) -> None:
-        super().__init__(settings, client_id=client_id, max_request_size=max_request_size)
-        self._max_batch_size = max_batch_size
-
-    def _build(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            **self._settings.client_options(),
-            client_id=self._client_id,
-            enable_idempotence=True,  # implies acks=all
-            acks="all",
-            linger_ms=self._settings.linger_ms,
-            max_request_size=self._max_request_size,
-            max_batch_size=self._max_batch_size,
+        super().__init__(
+            settings,
+            client_id=client_id,
+            max_request_size=max_request_size,
+            max_batch_size=max_batch_size,
         )
