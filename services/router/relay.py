@@ -20,12 +20,10 @@ from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 
 from libs.common import metrics
-from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, CloudEvent, Headers
-from libs.common.events.registry import model_for
+from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers
 from libs.common.kafka.producer import PublishError
 from libs.common.settings import KafkaSettings
-from services.router.store.models import OutboxRow
-from services.router.store.outbox import mark_sent, unsent_rows
+from services.router.store.outbox import PendingEvent, mark_sent, unsent_rows
 from services.router.store.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -33,20 +31,7 @@ RELAY_LOCK_KEY = 7226458
 MAX_BATCH_BYTES = 1024 * 1024
 
 
-def cloud_event(row: OutboxRow, source: str) -> CloudEvent:
-    """The row as a CloudEvent (used by tools and tests; the relay sends the stored JSON)."""
-    model = model_for(row.ce_type)
-    return CloudEvent(
-        id=row.event_id,
-        source=source,
-        type=row.ce_type,
-        data=model.model_validate_json(row.payload),
-        time=row.occurred_at,
-        subject=row.conversation_id,
-    )
-
-
-def record_headers(row: OutboxRow, source: str) -> Headers:
+def record_headers(row: PendingEvent, source: str) -> Headers:
     """CloudEvents binary-mode headers, exactly as ``cloudevents.encode`` writes them."""
     return [
         ("ce_specversion", SPEC_VERSION.encode()),
@@ -202,7 +187,7 @@ class OutboxRelay:
             await uow.commit()
             return len(rows)
 
-    async def _send_all(self, rows: list[OutboxRow]) -> None:
+    async def _send_all(self, rows: list[PendingEvent]) -> None:
         records = [
             (row.conversation_id.encode(), row.payload.encode(), record_headers(row, self._source))
             for row in rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,9 +43,33 @@ class OutboxWriter:
         return event_id
 
 
-async def unsent_rows(session: AsyncSession, *, limit: int) -> list[OutboxRow]:
-    query = select(OutboxRow).where(OutboxRow.sent_at.is_(None)).order_by(OutboxRow.id).limit(limit)
-    return list((await session.scalars(query)).all())
+class PendingEvent(NamedTuple):
+    """An unsent outbox row, read as a plain tuple (the relay reads thousands)."""
+
+    id: int
+    event_id: str
+    ce_type: str
+    conversation_id: str
+    occurred_at: datetime
+    payload: str
+
+
+async def unsent_rows(session: AsyncSession, *, limit: int) -> list[PendingEvent]:
+    table = OutboxRow.__table__
+    query = (
+        select(
+            table.c.id,
+            table.c.event_id,
+            table.c.ce_type,
+            table.c.conversation_id,
+            table.c.occurred_at,
+            table.c.payload,
+        )
+        .where(table.c.sent_at.is_(None))
+        .order_by(table.c.id)
+        .limit(limit)
+    )
+    return [PendingEvent(*row) for row in await session.execute(query)]
 
 
 async def mark_sent(session: AsyncSession, ids: list[int], at: datetime) -> None:
