@@ -55,7 +55,7 @@ class ChatEvent:
         data = self.interaction
         return CloudEvent(
             id=self.id,
-            source=f"/omnidesk/chat_ingest/{data.provider}/{data.integration}",
+            source=f"omnidesk/chat_ingest/{data.provider}/{data.integration}",
             type=data.event_type(),
             data=data,
             time=data.occurred_at,

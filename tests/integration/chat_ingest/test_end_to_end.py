@@ -32,7 +32,7 @@ async def test_every_provider_reaches_the_topic_as_a_cloudevent(kafka_topics):
     for provider, (record, event) in by_provider.items():
         assert header(record, "ce_specversion") == "1.0"
         assert header(record, "ce_type") == "support.message.received"
-        assert header(record, "ce_source") == f"/omnidesk/chat_ingest/{provider}/it"
+        assert header(record, "ce_source") == f"omnidesk/chat_ingest/{provider}/it"
         assert header(record, "content-type") == "application/json"
         assert record.key.decode() == event.data.customer_key
         assert event.data.integration == "it"

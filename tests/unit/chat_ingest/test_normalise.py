@@ -359,5 +359,5 @@ def test_cloud_event_envelope():
     message = webchat.WebchatMessage.model_validate(samples.webchat_payload(1))
     event = webchat.normalise(message, CONTEXT).cloud_event()
     assert event.type == "support.message.received"
-    assert event.source == "/omnidesk/chat_ingest/webchat/main"
+    assert event.source == "omnidesk/chat_ingest/webchat/main"
     assert event.time == event.data.occurred_at

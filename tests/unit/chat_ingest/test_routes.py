@@ -35,7 +35,7 @@ async def test_signed_request_publishes_one_event(client, producer, provider):
     assert event.data.routing_hints.queue == f"{provider.value}-queue"
     assert event.data.routing_hints.brand == "acme"
     assert key == event.data.customer_key
-    assert event.source == f"/omnidesk/chat_ingest/{provider.value}/main"
+    assert event.source == f"omnidesk/chat_ingest/{provider.value}/main"
 
 
 @pytest.mark.parametrize("provider", list(Provider))
