@@ -47,6 +47,8 @@ async def read_conversations(
     priority: Priority | None = None,
     assignee_id: str | None = None,
     contact_id: str | None = None,
+    language: str | None = None,
+    breached: bool | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationPage:
@@ -57,6 +59,8 @@ async def read_conversations(
         "priority": priority.value if priority else None,
         "assignee_id": assignee_id,
         "contact_id": contact_id,
+        "language": language,
+        "breached": breached,
     }
     async with ctx.uow.reader() as uow:
         items, total = await uow.conversations.search(filters=filters, offset=offset, limit=limit)

@@ -102,6 +102,12 @@ async def test_conversation_lifecycle_through_the_api(api, clock):
     sup = auth(keys, Role.SUPERVISOR)
     page = (await client.get("/conversations", params={"queue": "en-support"}, headers=sup)).json()
     assert page["total"] == 1 and page["items"][0]["assignee_id"] is None  # nobody online: queued
+    filtered = await client.get(
+        "/conversations", params={"language": "en", "breached": "false", "limit": 1}, headers=sup
+    )
+    assert filtered.json()["total"] == 1
+    none = await client.get("/conversations", params={"breached": "true"}, headers=sup)
+    assert none.json()["total"] == 0
     conversation_id = page["items"][0]["id"]
 
     online = await client.put(
