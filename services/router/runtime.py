@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from libs.common.health import ReadinessCheck
 from libs.common.kafka.producer import EventProducer
 from services.router.bootstrap import build_context, open_store
+from services.router.configuration import ConfigError
 from services.router.consumer import BatchingConsumerRunner, build_consumer
 from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.scheduler import Scheduler
@@ -47,6 +49,7 @@ class RouterRuntime:
         self.dev_admin_key: str | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._sighup = False
 
     async def start(self) -> None:
         settings = self.settings
@@ -82,7 +85,28 @@ class RouterRuntime:
                 max_batch=settings.consumer_max_batch,
             )
             self._spawn(self.consumer.run(self._stop), "consumer")
+        self._watch_sighup()
         log.info("router started (%s)", "SQLite" if settings.is_sqlite else "PostgreSQL")
+
+    def _watch_sighup(self) -> None:
+        """``kill -HUP``: reload rules, policies and agents (kept unchanged if invalid)."""
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_config)
+            self._sighup = True
+
+    def reload_config(self) -> None:
+        assert self.ctx is not None
+        try:
+            config = self.ctx.config.reload()
+        except ConfigError as exc:
+            log.error("configuration NOT reloaded (the running one stays): %s", exc)
+            return
+        log.info(
+            "configuration reloaded: %d rules, %d policies, %d queues",
+            len(config.rules.rules),
+            len(config.policies.policies),
+            len(config.policies.queues),
+        )
 
     def _spawn(self, coro, name: str) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro, name=f"router-{name}")
@@ -124,6 +148,9 @@ class RouterRuntime:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._sighup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self._sighup = False
         if self.consumer is not None:
             self.consumer.stop()
         for task in self._tasks:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 
 import httpx
 import pytest
@@ -216,3 +219,27 @@ async def test_dev_admin_key_is_created_once_and_kept(router_settings, clock):
     await again.start()
     await again.stop()
     assert again.dev_admin_key is None  # not a second key
+
+
+async def test_sighup_reloads_and_keeps_the_old_config_when_invalid(
+    router_settings, clock, tmp_path
+):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(router_settings.rules_path.read_text())
+    settings = router_settings.model_copy(update={"rules_path": rules})
+    runtime = RouterRuntime(settings, clock=clock, run_consumer=False, run_scheduler=False)
+    await runtime.start()
+    try:
+        before = runtime.ctx.config.current
+        rules.write_text("rules: [{name: x, then: {queue: atlantis}}]")
+        runtime.reload_config()
+        assert runtime.ctx.config.current is before  # invalid: kept
+        rules.write_text("defaults: {queue: general}\nrules: []\n")
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(100):
+            if runtime.ctx.config.current is not before:
+                break
+            await asyncio.sleep(0)  # the handler runs on a coming loop iteration
+        assert runtime.ctx.config.current.rules.rules == []
+    finally:
+        await runtime.stop()
