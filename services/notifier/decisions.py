@@ -132,9 +132,7 @@ def _mail_decisions(event: RoutingEvent, config: PlanConfig) -> list[Decision]:
         case CallbackRequested():
             return [_escalation_mail(conv.assignee, conv.supervisor, "agent_callback", config)]
         case SlaWarning():
-            return [
-                _escalation_mail(conv.supervisor, conv.assignee, "supervisor_sla_warning", config)
-            ]
+            return _sla_warning_mails(conv, config)
         case SlaBreached():
             return [
                 _escalation_mail(conv.supervisor, conv.assignee, "supervisor_sla_breached", config)
@@ -174,6 +172,18 @@ def _customer_mail(
         rate_limited=rate_limited,
         in_customer_thread=True,
     )
+
+
+def _sla_warning_mails(conv: ConversationSnapshot, config: PlanConfig) -> list[Decision]:
+    """A warning goes to the assignee, who can still answer in time, and to the supervisor."""
+    template = "supervisor_sla_warning"
+    supervisor = _escalation_mail(conv.supervisor, conv.assignee, template, config)
+    assignee = conv.assignee
+    if assignee is None or (conv.supervisor and conv.supervisor.agent_id == assignee.agent_id):
+        return [supervisor]
+    if conv.supervisor is None:
+        return [supervisor]  # the fallback already chose the assignee
+    return [_staff_mail(assignee, template, Audience.AGENT, config), supervisor]
 
 
 def _escalation_mail(

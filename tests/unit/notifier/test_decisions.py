@@ -74,7 +74,6 @@ def test_transfer_goes_to_the_new_agent():
 @pytest.mark.parametrize(
     ("event_type", "template"),
     [
-        ("support.sla.warning", "supervisor_sla_warning"),
         ("support.sla.breached", "supervisor_sla_breached"),
         ("support.conversation.escalated", "supervisor_escalated"),
     ],
@@ -86,6 +85,14 @@ def test_sla_and_escalation_go_to_the_supervisor(event_type, template):
         template,
         Audience.SUPERVISOR,
     )
+
+
+def test_sla_warning_reaches_the_assignee_and_the_supervisor():
+    mails = plan_for("support.sla.warning").mails
+    assert [(m.recipient, m.template, m.audience) for m in mails] == [
+        ("seoyeon@desk.example", "supervisor_sla_warning", Audience.AGENT),
+        (SUPERVISOR.email, "supervisor_sla_warning", Audience.SUPERVISOR),
+    ]
 
 
 def test_sla_warning_without_supervisor_reaches_the_assignee():
