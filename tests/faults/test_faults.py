@@ -1,0 +1,203 @@
+"""Issue #9: faults under steady load; nothing lost, nothing twice, time to recover.
+
+Each test runs the steady load through all five services, injects one fault,
+heals it, waits until the pipeline drained (polling the real topics and the
+SMTP server), then checks the invariants of :mod:`tests.faults.invariants` and
+writes a row to ``bench/results/faults.json`` (rendered into
+``docs/reliability.md`` by ``python -m tests.faults.report``). Recovery times
+are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from tests.faults.harness import Fault, Outcome, Rig
+from tests.faults.infra import psql_value, start_postgres, stop_postgres
+from tests.faults.poison import poison_problems, send_poison
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
+
+#: How long the SMTP server stays down (the issue asks for a minute).
+SMTP_DOWN_S = 60.0
+CHAT = frozenset({"telegram", "whatsapp"})
+
+
+def assert_nothing_lost_or_twice(outcome: Outcome) -> None:
+    verdict = outcome.verdict
+    assert verdict.accepted > 0, f"no input was accepted: {verdict.summary()}"
+    assert verdict.lost == 0, verdict.summary()
+    assert verdict.duplicated == 0, verdict.summary()
+    assert not outcome.violations, outcome.violations
+
+
+async def test_baseline_without_a_fault(rig: Rig):
+    outcome = await rig.run(Fault("none (baseline)", "steady load only", inject=_noop))
+    assert_nothing_lost_or_twice(outcome)
+
+
+KILLED = {
+    "chat_ingest": ("intake", CHAT),
+    "phone_log": ("intake", frozenset({"phone"})),
+    "email_ingest": ("intake", frozenset({"email"})),
+    "router": ("intake", None),
+    "notifier": ("notify", None),
+}
+
+
+@pytest.mark.parametrize("service", list(KILLED))
+async def test_kill_9_and_restart(rig: Rig, service: str):
+    async def kill() -> None:
+        await rig.in_thread(rig.system.kill, service)
+
+    async def restart() -> None:
+        await rig.in_thread(rig.system.start, service, timeout=90)
+
+    path, kinds = KILLED[service]
+    fault = Fault(
+        f"kill -9 {service}",
+        f"SIGKILL {service} under load, then start it again",
+        kill,
+        restart,
+        path=path,
+        kinds=kinds,
+    )
+    assert_nothing_lost_or_twice(await rig.run(fault))
+
+
+async def test_kafka_broker_stop_and_restart(rig: Rig, servers):
+    kafka = servers[0].kafka
+    fault = Fault(
+        "Kafka broker stop/start",
+        "stop the (dedicated) broker, 5 s down, start it again",
+        inject=lambda: rig.in_thread(kafka.stop),
+        heal=lambda: rig.in_thread(kafka.start, timeout=120),
+        hold_s=5,
+    )
+    assert_nothing_lost_or_twice(await rig.run(fault))
+
+
+async def test_imap_connections_dropped(rig: Rig, servers):
+    dovecot = servers[0].dovecot
+    kicked: list[bool] = []
+
+    async def kick_three_times() -> None:
+        for _ in range(3):
+            kicked.append(await rig.in_thread(dovecot.kick, "support"))
+            await asyncio.sleep(2)
+
+    fault = Fault(
+        "IMAP connection drop",
+        "doveadm kick of the support mailbox's sessions, 3 times 2 s apart",
+        inject=kick_three_times,
+        kinds=frozenset({"email"}),
+    )
+    outcome = await rig.run(fault)
+    assert any(kicked), "no IMAP session was connected to drop"
+    assert_nothing_lost_or_twice(outcome)
+
+
+async def test_poison_messages(rig: Rig):
+    reports = []
+
+    async def poison() -> None:
+        reports.append(await send_poison(rig.endpoints, rig.system.kafka))
+
+    async def where_did_it_go(inputs) -> list[str]:
+        deadline = time.monotonic() + 30
+        while True:
+            problems = poison_problems(reports[0], rig.tail, [*rig.all_inputs, *inputs])
+            if not problems or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        statuses = ", ".join(f"{k}: {v}" for k, v in reports[0].webhook_statuses.items())
+        fault.notes.append(f"webhook answers: {statuses}")
+        return problems
+
+    fault = Fault(
+        "poison messages",
+        "4 malformed signed webhooks, 2 garbage records on the interactions topic, "
+        "1 mail without a sender",
+        inject=poison,
+        verify=where_did_it_go,
+    )
+    assert_nothing_lost_or_twice(await rig.run(fault))
+
+
+SMTP_FINDING = (
+    "notifier: with the SMTP server down, each mail is retried for about 5 s here "
+    "(NOTIFIER_SEND_ATTEMPTS=6, backoff 0.2 s doubling to 2 s; about 15 s with the defaults "
+    "0.5 s/30 s), then recorded 'failed' and its routing event dead-lettered; those mails are "
+    "not sent when the server is back (only after a manual dead-letter replay). The other "
+    "routing events wait in the consumer lag and are sent after the restart"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=SMTP_FINDING)
+async def test_smtp_server_down_for_a_minute(rig: Rig, servers):
+    smtp = servers[0].smtp
+    fault = Fault(
+        "SMTP server down",
+        f"stop the SMTP server for {SMTP_DOWN_S:.0f} s, start it again",
+        inject=lambda: rig.in_thread(smtp.stop),
+        heal=lambda: rig.in_thread(smtp.start),
+        hold_s=SMTP_DOWN_S,
+        path="notify",
+        expected_failure=SMTP_FINDING,
+        drain_timeout_s=45,  # the backlog drains; what stays missing was dead-lettered
+    )
+    assert_nothing_lost_or_twice(await rig.run(fault))
+
+
+async def _noop() -> None:
+    return None
+
+
+PG_FINDING = (
+    "router on PostgreSQL: while the database is down the router's consumer retries each "
+    "interaction 3 times (about 1 s) and then dead-letters it (ConnectionRefusedError, "
+    "'the database system is not yet accepting connections'), so inputs accepted during the "
+    "outage get no InteractionRouted until an operator replays the dead letters; in one run "
+    "of three the router also stalled after the restart (no routing, no log line for 70 s)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=PG_FINDING)
+async def test_postgres_stop_and_restart(rig: Rig, servers):
+    """Last: when it fails, the router it leaves behind is of no use to a later scenario."""
+    postgres = servers[0].postgres
+
+    async def diagnose(inputs) -> list[str]:
+        fault.notes.extend(await rig.in_thread(_router_state, rig, postgres))
+        return []
+
+    fault = Fault(
+        "PostgreSQL stop/start",
+        "immediate-mode stop of the router's PostgreSQL, 8 s down, start it again",
+        inject=lambda: rig.in_thread(stop_postgres, postgres),
+        heal=lambda: rig.in_thread(start_postgres, postgres),
+        hold_s=8,
+        verify=diagnose,
+        expected_failure=PG_FINDING,
+        drain_timeout_s=30,
+    )
+    assert_nothing_lost_or_twice(await rig.run(fault))
+
+
+def _router_state(rig: Rig, postgres) -> list[str]:
+    ready = httpx.get(f"{rig.system.url('router')}/readyz", timeout=5)
+    dead = [d for d in rig.tail.deadletters if "router" in d.headers.get("dlq_stage", "")]
+    stored = psql_value(postgres, "router_faults", "select count(*) from interactions")
+    unsent = psql_value(
+        postgres, "router_faults", "select count(*) from outbox where sent_at is null"
+    )
+    return [
+        f"after the drain: router /readyz {ready.status_code}",
+        f"interactions stored by the router: {stored}",
+        f"outbox rows not yet published: {unsent}",
+        f"dead letters from the router so far: {len(dead)}",
+    ]
