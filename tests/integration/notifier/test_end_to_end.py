@@ -41,7 +41,7 @@ async def test_routing_events_become_mail_and_outcomes(
     async with running_notifier(settings):
         for n, event_type in enumerate(FLOW):
             await publish_routing(producer, kafka_topics, events[event_type], f"ev-e2e-{n}")
-        await eventually(lambda: len(smtp_server.received) >= 5)
+        await eventually(lambda: len(smtp_server.received) >= 6)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{probe_port}") as client:
             assert (await client.get("/healthz")).status_code == 200
             ready = await client.get("/readyz")
@@ -57,13 +57,13 @@ async def test_routing_events_become_mail_and_outcomes(
         "[#C-777] 문의가 접수되었습니다: 출금이 안 됩니다",
         "[#C-777] 상담은 만족스러우셨나요? (출금이 안 됩니다)",
     ]
-    assert len(smtp_server.to("seoyeon@desk.example")) == 1
-    assert len(smtp_server.to("sam@desk.example")) == 1
+    assert len(smtp_server.to("seoyeon@desk.example")) == 2  # assigned, then the SLA warning
+    assert len(smtp_server.to("sam@desk.example")) == 1  # the supervisor: SLA warning
     csat = next(m for m in customer if "만족" in m["Subject"])
     assert "sig=" in csat.get_body(("plain",)).get_content()
 
     records = await read_topic(
-        kafka_topics, kafka_topics.topics.notifications, lambda rs: len(rs) >= 5
+        kafka_topics, kafka_topics.topics.notifications, lambda rs: len(rs) >= 6
     )
     received = outcomes(records)
     assert {e.data.status for e in received} == {NotificationStatus.SENT}
