@@ -7,6 +7,7 @@ top frames read from ``bench/results/profiles/<service>.txt``.
 
 from __future__ import annotations
 
+import pstats
 import re
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ PROFILED = {
 #: Written from the profiles and the code; keyed like PROFILED.
 ANALYSIS: dict[str, str] = {}
 
-PROFILE_LINES = 28
+PROFILE_LINES = 14
 
 
 def _fmt(value: float | None) -> str:
@@ -41,18 +42,16 @@ def _key(path: str) -> str | None:
 
 
 def profile_excerpt(report: Path, lines: int = PROFILE_LINES) -> str:
-    """The top of pyinstrument's call tree, without its banner and with short paths."""
-    text = report.read_text(errors="replace")
-    body = [ln for ln in text.splitlines() if ln.strip()]
-    start = next((i for i, ln in enumerate(body) if re.match(r"^\s*\d+\.\d+\s", ln)), 0)
-    kept = []
-    for line in body[start:]:
-        line = re.sub(r"\S*/site-packages/", "", line)
-        line = re.sub(r"\S*/work/main/", "", line)
-        kept.append(line.rstrip()[:140])
-        if len(kept) >= lines:
-            break
-    return "\n".join(kept)
+    """Functions by own (self) wall time in a pyinstrument pstats file, largest first."""
+    stats = pstats.Stats(str(report))
+    total = sum(entry[2] for entry in stats.stats.values()) or 1.0  # type: ignore[attr-defined]
+    ranked = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)  # type: ignore[attr-defined]
+    out = [f"{'self s':>8} {'self %':>7} {'total s':>8}  function"]
+    for (filename, line, function), entry in ranked[:lines]:
+        where = re.sub(r".*/(site-packages|work/main|lib/python3\.\d+)/", "", filename)
+        share = 100 * entry[2] / total
+        out.append(f"{entry[2]:8.2f} {share:6.1f}% {entry[3]:8.2f}  {function}  {where}:{line}")
+    return "\n".join(out)
 
 
 def _table(rows: list[dict[str, Any]]) -> list[str]:
@@ -102,11 +101,11 @@ def _missed(summary: dict[str, Any], profiles: Path) -> list[str]:
         out += [f"### {key}", ""]
         out += [ANALYSIS.get(key, "(no analysis written yet)"), ""]
         for service in PROFILED[key]:
-            report = profiles / f"{service}.txt"
+            report = profiles / f"{service}.pstats"
             if report.exists():
                 out += [
-                    f"Top of the `{service}` profile (pyinstrument, pipeline load, "
-                    "seconds of wall time per frame):",
+                    f"`{service}` under the pipeline load (pyinstrument, wall time; "
+                    "`select`/`poll` is idle time waiting for I/O):",
                     "",
                     "```",
                     profile_excerpt(report),

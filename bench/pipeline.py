@@ -13,7 +13,7 @@ Peak memory: VmHWM (and the last VmRSS) of every service process from
 ``/proc/<pid>/status`` at the end of the run.
 
 ``--profile DIR`` runs a second, short pass with chat_ingest, router and
-notifier under pyinstrument and writes one text profile per service to DIR.
+notifier under pyinstrument and writes one pstats profile per service to DIR.
 
     python -m bench.pipeline [--rates 25,100,500] [--seconds 20] [--drain 60] [--profile DIR]
 """
@@ -26,6 +26,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,7 +42,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
-from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from bench.common import RESULTS, bootstrap_servers, latency_summary_ms, write_result
 from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
 from libs.common.testing.system import SERVICE_ORDER, LocalSystem, free_port
@@ -53,7 +54,7 @@ SECRET = "pipeline-bench-secret-0123456789"  # noqa: S105 - a bench-only signing
 INTEGRATION = "pbench"
 AGENTS = 6
 LOADED = ("chat_ingest", "router", "notifier")
-PROFILER = [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all"]
+PROFILER = [sys.executable, "-m", "pyinstrument", "-r", "pstats"]
 
 
 # --- SMTP side -----------------------------------------------------------------
@@ -119,44 +120,55 @@ def webchat_request(run: str, seq: int) -> tuple[bytes, dict[str, str]]:
 
 
 def load_generator(base_url: str, run: str, first: int, rate: float, seconds: float, out: str):  # type: ignore[no-untyped-def]
-    """Open loop: request n is due at start + n/rate; its send time is that due time."""
+    """Open loop: request n is due at start + n/rate; its send time is that due time.
 
-    async def drive() -> dict[str, Any]:
-        path = f"/webhooks/webchat/{INTEGRATION}/messages"
-        total = int(rate * seconds)
-        sent: dict[int, float] = {}
-        statuses: dict[str, int] = {}
+    Stops by itself: 30 s after the last due time whatever is unanswered is
+    abandoned, and the figures so far are written in any case.
+    """
+    sent: dict[int, float] = {}
+    statuses: dict[str, int] = {}
+
+    async def one(client: httpx.AsyncClient, seq: int, due: float) -> None:
+        body, headers = webchat_request(run, seq)
+        try:
+            response = await client.post(
+                f"/webhooks/webchat/{INTEGRATION}/messages", content=body, headers=headers
+            )
+            key = str(response.status_code)
+        except httpx.HTTPError as exc:
+            key = type(exc).__name__
+        statuses[key] = statuses.get(key, 0) + 1
+        if key.startswith("2"):
+            sent[seq] = due
+
+    async def drive() -> None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
-
-            async def one(seq: int, due: float) -> None:
-                body, headers = webchat_request(run, seq)
-                try:
-                    response = await client.post(path, content=body, headers=headers)
-                    key = str(response.status_code)
-                except httpx.HTTPError as exc:
-                    key = type(exc).__name__
-                statuses[key] = statuses.get(key, 0) + 1
-                if key.startswith("2"):
-                    sent[seq] = due
-
             start = time.time() + 0.2
             tasks = []
-            for n in range(total):
+            for n in range(int(rate * seconds)):
                 due = start + n / rate
                 delay = due - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(first + n, due)))
-            # Stop by itself: what has not been answered 30 s after the last send is abandoned.
+                await asyncio.sleep(max(0.0, delay))
+                tasks.append(asyncio.create_task(one(client, first + n, due)))
             _, late = await asyncio.wait(tasks, timeout=30) if tasks else (set(), set())
             for task in late:
                 task.cancel()
-            if late:
-                statuses["unanswered"] = len(late)
-        return {"sent": {str(k): v for k, v in sent.items()}, "statuses": statuses}
+            statuses["unanswered"] = len(late)
 
-    Path(out).write_text(json.dumps(asyncio.run(drive())))
+    async def bounded() -> None:
+        try:
+            async with asyncio.timeout(seconds + 60):
+                await drive()
+        except TimeoutError:
+            statuses["generator_timeout"] = 1
+
+    try:
+        asyncio.run(bounded())
+    finally:
+        Path(out).write_text(
+            json.dumps({"sent": {str(k): v for k, v in sent.items()}, "statuses": statuses})
+        )
 
 
 def run_load(base_url: str, run: str, first: int, rate: float, seconds: float) -> dict[str, Any]:
@@ -166,7 +178,7 @@ def run_load(base_url: str, run: str, first: int, rate: float, seconds: float) -
         target=load_generator, args=(base_url, run, first, rate, seconds, out)
     )
     process.start()
-    process.join(seconds + 90)
+    process.join(seconds + 120)
     if process.is_alive():
         process.kill()
         raise RuntimeError("load generator did not finish")
@@ -239,7 +251,7 @@ def start(system: LocalSystem, profile_dir: Path | None) -> None:
             continue
         service = system.services[name]
         system.home.mkdir(parents=True, exist_ok=True)
-        report = profile_dir / f"{name}.txt"
+        report = profile_dir / f"{name}.pstats"
         with open(service.log_path, "ab") as log:
             service.proc = subprocess.Popen(
                 [*PROFILER, "-o", str(report), "-m", f"services.{name}"],
@@ -277,12 +289,24 @@ def service_pids(system: LocalSystem) -> dict[str, int]:
     return {name: s.proc.pid for name, s in system.services.items() if s.proc and s.running()}
 
 
+def keep_logs(system: LocalSystem, label: str) -> None:
+    """Copy each service's log next to the results (the system's home is temporary)."""
+    folder = RESULTS / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, service in system.services.items():
+        if service.log_path.exists():
+            shutil.copyfile(service.log_path, folder / f"{label}-{name}.log")
+
+
 def stop(system: LocalSystem) -> None:
     for name in reversed(SERVICE_ORDER):
         service = system.services[name]
         if service.running():
             assert service.proc is not None
-            service.proc.send_signal(signal.SIGTERM)
+            # uvicorn re-raises SIGTERM after its shutdown, which would end pyinstrument
+            # before it writes; SIGINT ends in KeyboardInterrupt, which it handles.
+            profiled = service.proc.args[:3] == PROFILER[:3]
+            service.proc.send_signal(signal.SIGINT if profiled else signal.SIGTERM)
     for service in system.services.values():
         if service.proc is not None:
             try:
@@ -351,7 +375,7 @@ def _run_measured(
             start(system, None)
             agents_online(system)
             pids = service_pids(system)
-            measure(system, inbox, run_id, 0, 10, 2, 30)  # warm-up: imports, first connections
+            measure(system, inbox, run_id, 0, 10, 2, 60)  # warm-up: imports, first connections
             runs = []
             for index, rate in enumerate(rates):
                 try:
@@ -373,6 +397,7 @@ def _run_measured(
             }
         finally:
             stop(system)
+            keep_logs(system, "pipeline")
 
 
 def _run_profiled(
@@ -387,11 +412,12 @@ def _run_profiled(
             measured = measure(system, inbox, uuid.uuid4().hex[:8], 0, rate, 8, 30)
         finally:
             stop(system)
+            keep_logs(system, "pipeline-profiled")
     return {
         "rate_per_s": rate,
         "seconds": 8,
         "delivered": measured["delivered"],
-        "reports": sorted(str(p) for p in folder.glob("*.txt")),
+        "reports": sorted(str(p) for p in folder.glob("*.pstats")),
     }
 
 
