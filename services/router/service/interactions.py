@@ -46,7 +46,13 @@ from services.router.service.routing_cache import (
     prefetch,
     thread_key,
 )
-from services.router.store.models import Contact, Conversation, InteractionRecord, MessageIndex
+from services.router.store.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    InteractionRecord,
+    MessageIndex,
+)
 from services.router.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -151,17 +157,21 @@ def _resolve_contact(
     contact_id = resolution.contact_id
     if contact_id is None:
         contact_id = _new_contact_id(interaction, keys)
-        uow.contacts.add(
-            Contact(
-                id=contact_id,
-                display_name=interaction.customer.display_name,
-                locale=interaction.customer.locale,
-                created_at=now,
-            )
+        uow.insert_later(
+            Contact,
+            {
+                "id": contact_id,
+                "display_name": interaction.customer.display_name,
+                "locale": interaction.customer.locale,
+                "created_at": now,
+            },
         )
     if resolution.conflict:
         log.warning("contact conflict for %s: %s", interaction.customer_key, resolution.reason)
-    uow.contacts.attach(contact_id, resolution.attach)
+    for key in resolution.attach:
+        uow.insert_later(
+            ContactIdentity, {"kind": key.kind.value, "value": key.value, "contact_id": contact_id}
+        )
     cache.remember_identities(contact_id, resolution.attach)
     return contact_id
 

@@ -47,15 +47,6 @@ class ContactRepository:
         found = {IdentityKey(IdentityKind(r.kind), r.value): r.contact_id for r in rows}
         return {k: v for k, v in found.items() if k in wanted}
 
-    def add(self, contact: Contact) -> None:
-        self.session.add(contact)
-
-    def attach(self, contact_id: str, keys: Iterable[IdentityKey]) -> None:
-        for key in keys:
-            self.session.add(
-                ContactIdentity(kind=key.kind.value, value=key.value, contact_id=contact_id)
-            )
-
     async def get(self, contact_id: str) -> Contact | None:
         return await self.session.get(Contact, contact_id)
 

@@ -15,7 +15,14 @@ from types import TracebackType
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.router.store.models import InteractionRecord, MessageIndex, OutboxRow, SlaTimer
+from services.router.store.models import (
+    Contact,
+    ContactIdentity,
+    InteractionRecord,
+    MessageIndex,
+    OutboxRow,
+    SlaTimer,
+)
 from services.router.store.outbox import OutboxWriter
 from services.router.store.repositories import (
     AgentRepository,
@@ -31,6 +38,8 @@ ASSIGNMENT_LOCK = 7226459
 #: Append-only rows written with one multi-row INSERT each, after the ORM flush
 #: (their foreign keys point at conversations the flush inserts).
 BULK_ORDER = (MessageIndex, InteractionRecord, SlaTimer, OutboxRow)
+#: Insert-only rows that the ORM's rows point at: written before the ORM flush.
+BULK_FIRST = (Contact, ContactIdentity)
 
 
 class UnitOfWork:
@@ -111,8 +120,13 @@ class UnitOfWork:
         self._bulk.setdefault(model, []).append(values)
 
     async def flush(self) -> None:
+        with self.session.no_autoflush:  # the ORM rows must wait for these
+            await self._insert_bulk(BULK_FIRST)
         await self.session.flush()
-        for model in BULK_ORDER:
+        await self._insert_bulk(BULK_ORDER)
+
+    async def _insert_bulk(self, models: tuple[type, ...]) -> None:
+        for model in models:
             rows = self._bulk.pop(model, None)
             if rows:
                 await self.session.execute(insert(model.__table__), rows)
