@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -108,12 +109,16 @@ def router_env(kafka: KafkaSettings, database_url: str, state_dir: str) -> dict[
 
 
 class RoutedWatcher:
-    """Arrival time of each InteractionRouted on the routing topic."""
+    """Arrival time of each InteractionRouted on the routing topic, read continuously
+    in the background (so arrivals are stamped when they arrive, also while the
+    bench is busy publishing)."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
         self.kafka = kafka
         self.arrivals: dict[str, float] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -124,22 +129,35 @@ class RoutedWatcher:
             enable_auto_commit=False,
         )
         await self._consumer.start()
+        self._task = asyncio.create_task(self._read())
 
     async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         if self._consumer:
             await self._consumer.stop()
 
-    async def until(self, count: int, timeout_s: float) -> None:
+    async def _read(self) -> None:
         assert self._consumer is not None
-        deadline = time.monotonic() + timeout_s
-        while len(self.arrivals) < count and time.monotonic() < deadline:
-            batch = await self._consumer.getmany(timeout_ms=100)
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=50)
             now = time.perf_counter()
             for records in batch.values():
                 for record in records:
                     event = _routed(record)
                     if event is not None:
                         self.arrivals.setdefault(event, now)
+            if batch:
+                self._changed.set()
+
+    async def until(self, count: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.arrivals) < count and time.monotonic() < deadline:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
 
 
 def _routed(record) -> str | None:  # type: ignore[no-untyped-def]
