@@ -49,7 +49,20 @@ KILLED = {
 }
 
 
-@pytest.mark.parametrize("service", list(KILLED))
+NOTIFIER_FINDING = (
+    "notifier: killed between the SMTP server's 250 and the sent-log's 'sent' record, the "
+    "mail is sent again (same Message-ID) once the claim's lease runs out: the SMTP server "
+    "receives it twice. Timing-dependent (seen in 1 of 4 full runs), hence not strict"
+)
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        *(s for s in KILLED if s != "notifier"),
+        pytest.param("notifier", marks=pytest.mark.xfail(strict=False, reason=NOTIFIER_FINDING)),
+    ],
+)
 async def test_kill_9_and_restart(rig: Rig, service: str):
     async def kill() -> None:
         await rig.in_thread(rig.system.kill, service)
@@ -58,6 +71,7 @@ async def test_kill_9_and_restart(rig: Rig, service: str):
         await rig.in_thread(rig.system.start, service, timeout=90)
 
     path, kinds = KILLED[service]
+    known = NOTIFIER_FINDING if service == "notifier" else ""
     fault = Fault(
         f"kill -9 {service}",
         f"SIGKILL {service} under load, then start it again",
@@ -65,6 +79,7 @@ async def test_kill_9_and_restart(rig: Rig, service: str):
         restart,
         path=path,
         kinds=kinds,
+        expected_failure=known,
     )
     assert_nothing_lost_or_twice(await rig.run(fault))
 
@@ -161,8 +176,9 @@ PG_FINDING = (
     "router on PostgreSQL: while the database is down the router's consumer retries each "
     "interaction 3 times (about 1 s) and then dead-letters it (ConnectionRefusedError, "
     "'the database system is not yet accepting connections'), so inputs accepted during the "
-    "outage get no InteractionRouted until an operator replays the dead letters; in one run "
-    "of three the router also stalled after the restart (no routing, no log line for 70 s)"
+    "outage get no InteractionRouted until an operator replays the dead letters; in one of "
+    "five runs the router also stalled after the restart (no routing and no log line for "
+    "70 s: 276 of 349 inputs unrouted at the deadline)"
 )
 
 
