@@ -15,14 +15,83 @@ from typing import Any
 #: Which profiled processes explain each path of the table.
 PROFILED = {
     "chat webhook": ["chat_ingest"],
-    "phone webhook": ["chat_ingest"],
+    "phone webhook": [],  # the pipeline drives chat only
     "interactions → decisions": ["router"],
     "routing event → mail sent": ["notifier"],
     "webhook → agent mail": ["chat_ingest", "router", "notifier"],
 }
 
 #: Written from the profiles and the code; keyed like PROFILED.
-ANALYSIS: dict[str, str] = {}
+ANALYSIS: dict[str, str] = {
+    "chat webhook": (
+        "One uvicorn process does, per request: HTTP/1.1 parsing, ASGI dispatch (chat_ingest "
+        "already bypasses FastAPI's per-route machinery with `libs/common/webhooks/fastpath.py`), "
+        "HMAC over the raw body, JSON parsing, the provider model and the `Interaction` "
+        "(pydantic), CloudEvent encoding and an idempotent aiokafka send whose ack it awaits "
+        "(batched by `WebhookEventProducer`). That is roughly 1-1.5 ms of CPU per request, so "
+        "one process tops out near 700-900/s on an idle core (earlier runs today: 738-852/s) "
+        "and lower while the shared machine is loaded — 2-4 % of the raw producer ceiling, "
+        "which spends its CPU only on the Kafka side. 5,000/s per process would need ≤ 0.2 ms "
+        "per request: about what bare uvicorn does for an empty handler, so it is out of reach "
+        "for CPython with signature checking, validation and an acked produce per request. "
+        "Scale by processes (uvicorn workers or replicas behind the load balancer; the "
+        "services are stateless and the in-process dedupe LRU is only an optimisation — "
+        "consumers dedupe on `ce_id`). The p99 at 2,000/s offered is queueing: the offered "
+        "rate is above the process's capacity, and open-loop latency counts the backlog. "
+        "Under the pipeline load (100/s) the profile shows chat_ingest mostly idle — it is "
+        "not what limits the pipeline."
+    ),
+    "phone webhook": (
+        "Same path and the same limit as chat (one Python process, per-request CPU); the "
+        "phone providers parse forms or CDR JSON and look up call state, slightly more work "
+        "than a web-chat message, hence the lower figure."
+    ),
+    "interactions → decisions": (
+        "Each interaction is routed inside one database transaction per consumer batch "
+        "(`route_batch`): contact resolution, threading, a new conversation with its "
+        "numbered reference, classification, the assignment pool, SLA clocks and outbox rows, "
+        "all through the SQLAlchemy ORM (object construction, unit-of-work flush, "
+        "`greenlet_spawn` for every awaited statement); the outbox relay then reads, "
+        "publishes and marks the rows (`publish_pending`, `mark_sent`), and `emit` serialises "
+        "each routing event. The profile puts `route_batch` and its callees at ~15 s of ~32 s "
+        "of work, the relay at ~8 s, the rest spread over ORM internals — there is no single "
+        "hot spot: the cost is 3-4 ms of CPU per decision, i.e. ~250-300/s per core, about "
+        "1 % of the producer ceiling. PostgreSQL is a little faster than SQLite here because "
+        "the database work runs in another process (the other core). Reaching 5,000/s would "
+        "need bulk Core statements instead of ORM objects per row and several router "
+        "replicas on PostgreSQL (assignment already uses row locks / SKIP LOCKED). The p99 "
+        "figures at 250/s and 1,000/s are queueing behind that throughput."
+    ),
+    "routing event → mail sent": (
+        "The SMTP pool alone sends 600-800 mails/s into aiosmtpd, so the transport is not the "
+        "limit; the whole notice path is 45-105 mails/s. Per notice the notifier builds the "
+        "MIME message with `email.policy.default` (the header registry parses and refolds "
+        "every header it sets: `headerregistry.__new__`, `parse`, `_refold_parse_tree`, the "
+        "generator — together the largest block of work in the profile), renders two Jinja2 "
+        "templates, claims and then records the notice in the SQLite sent-log (two "
+        "transactions: `sentlog._insert`, `sentlog._set`, SQLAlchemy cache keys) and publishes "
+        "the outcome event, awaiting its ack. Faster: build headers with `policy.SMTP`/"
+        "`compat32` (strings, no header objects), batch the sent-log claims and outcome "
+        "publishes per consumer batch, and run more notifier replicas (the sent-log keyed by "
+        "event, recipient and template already makes that safe)."
+    ),
+    "webhook → agent mail": (
+        "End to end the pipeline is bounded by its slowest stages, the notifier and the "
+        "router, which share two cores with chat_ingest, Kafka and the load generator: "
+        "at 25/s every mail arrives (p50 ≈ 0.6 s, p99 ≈ 1 s on this loaded machine; "
+        "≈ 0.24 s p50 in a quieter trial at 20/s), at 100/s and 500/s the latency is the "
+        "backlog (it grows for as long as the load lasts), so the sustainable rate here is "
+        "about 50-60 events/s — an order of magnitude under the 500/s target. The fixed part "
+        "of the latency is three Kafka hops, the router's relay interval "
+        "(`ROUTER_RELAY_INTERVAL_S`, 0.05 s in the harness), consumer fetch waits and the "
+        "SMTP transaction. Nothing in the services was changed for this report (not the "
+        "bench owner's area); what would move the figure, in order: the notifier's per-notice "
+        "work (above), the router's per-decision ORM work (above), then more replicas of "
+        "each on a machine with more than two cores. A few requests (1 in ~1,000) failed "
+        "with `ReadError` at the client: uvicorn closing an idle keep-alive connection just "
+        "as it was reused (its 5 s keep-alive timeout); providers retry those."
+    ),
+}
 
 PROFILE_LINES = 14
 
@@ -41,16 +110,36 @@ def _key(path: str) -> str | None:
     return next((k for k in PROFILED if path.startswith(k)), None)
 
 
+#: Frames that are the event loop waiting (idle) rather than work.
+IDLE = {("asyncio/runners.py", "run"), ("<built-in>", "epoll.poll"), ("<built-in>", "select")}
+
+
 def profile_excerpt(report: Path, lines: int = PROFILE_LINES) -> str:
-    """Functions by own (self) wall time in a pyinstrument pstats file, largest first."""
-    stats = pstats.Stats(str(report))
-    total = sum(entry[2] for entry in stats.stats.values()) or 1.0  # type: ignore[attr-defined]
-    ranked = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)  # type: ignore[attr-defined]
-    out = [f"{'self s':>8} {'self %':>7} {'total s':>8}  function"]
-    for (filename, line, function), entry in ranked[:lines]:
+    """Functions by own (self) wall time in a pyinstrument pstats file, largest first.
+
+    Import-time frames (``<module>``) and the idle event loop are summed apart.
+    """
+    stats = pstats.Stats(str(report)).stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in stats.values()) or 1.0
+    idle = startup = 0.0
+    ranked = []
+    for (filename, line, function), entry in stats.items():
         where = re.sub(r".*/(site-packages|work/main|lib/python3\.\d+)/", "", filename)
-        share = 100 * entry[2] / total
-        out.append(f"{entry[2]:8.2f} {share:6.1f}% {entry[3]:8.2f}  {function}  {where}:{line}")
+        if (where, function) in IDLE or any(where.endswith(f) and function == n for f, n in IDLE):
+            idle += entry[2]
+        elif function == "<module>":
+            startup += entry[2]
+        else:
+            ranked.append((entry[2], entry[3], function, f"{where}:{line}"))
+    ranked.sort(reverse=True)
+    out = [
+        f"event loop idle {100 * idle / total:.0f} %, start-up imports "
+        f"{100 * startup / total:.0f} %, work {100 * (total - idle - startup) / total:.0f} % "
+        f"of {total:.0f} s",
+        f"{'self s':>8} {'self %':>7} {'total s':>8}  function",
+    ]
+    for own, cumulative, function, where in ranked[:lines]:
+        out.append(f"{own:8.2f} {100 * own / total:6.1f}% {cumulative:8.2f}  {function}  {where}")
     return "\n".join(out)
 
 

@@ -254,7 +254,11 @@ def figures(steps: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dic
     pipeline = result.get("pipeline", {})
     for run in pipeline.get("runs", []):
         rate = run.get("rate_per_s")
-        delivered = run.get("error") or f"{run.get('delivered')}/{run.get('acked_2xx')} delivered"
+        offered = round((rate or 0) * (run.get("seconds") or 0))
+        delivered = run.get("error") or (
+            f"{run.get('delivered')}/{run.get('acked_2xx')} acked delivered "
+            f"({offered} offered; {run.get('statuses')})"
+        )
         target = 500.0 if rate and rate >= 500 else None
         rows.append(
             row(
