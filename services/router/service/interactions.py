@@ -124,7 +124,8 @@ async def route_one(
         await _reopened(uow, ctx, emitter, conversation, interaction, decision.reason)
     else:
         await _joined(uow, ctx, emitter, conversation, interaction, decision.reason)
-    if interaction.kind is InteractionKind.CALL_MISSED:
+    if interaction.call is not None and interaction.call.callback_requested:
+        # phone_log decides: missed inbound calls and voicemails, never our own legs.
         await _callback(emitter, conversation, interaction)
     cache.remember_conversation(conversation)
 
@@ -136,7 +137,7 @@ async def _callback(emitter: Emitter, conversation: Conversation, interaction: I
     await emitter.emit(
         CallbackRequested,
         conversation,
-        reason="missed call",
+        reason="voicemail" if interaction.kind is InteractionKind.VOICEMAIL else "missed call",
         phone=phone,
         missed_at=interaction.occurred_at,
     )

@@ -206,8 +206,20 @@ async def test_call_legs_share_a_conversation_and_an_answer_is_a_response(ctx, c
         ctx,
         [
             Incoming(
-                "p3", call_event(clock, InteractionKind.CALL_MISSED, "CA9", "G9", status="missed")
-            )
+                "p3",
+                call_event(
+                    clock,
+                    InteractionKind.CALL_MISSED,
+                    "CA9",
+                    "G9",
+                    status="missed",
+                    callback_requested=True,
+                ),
+            ),
+            # Our own outbound leg that nobody picked up asks for no callback.
+            Incoming(
+                "p4", call_event(clock, InteractionKind.CALL_MISSED, "CA10", "G9", status="missed")
+            ),
         ],
     )
     assert (await conversation_of(ctx, "p3")).id == conversation.id
