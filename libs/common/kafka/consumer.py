@@ -9,11 +9,18 @@
   and the stage, and the consumer moves on.
 - A record that cannot be decoded is dead-lettered at once: retrying does not
   fix bytes.
+- An outage of what the handler depends on (``DependencyUnavailable``, or what
+  ``is_outage`` recognises, e.g. the database refusing connections) is not the
+  record's fault: the runner waits it out and retries the same record, without
+  using up attempts and without dead-lettering, so an outage loses nothing.
+- With a ``batch_handler`` a whole poll is handled at once (one transaction);
+  if that fails for another reason the poll is handled record by record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -38,7 +45,21 @@ class PermanentError(Exception):
     """Raised by a handler for input that will never succeed: no retries."""
 
 
+class DependencyUnavailable(Exception):
+    """Raised by a handler when what it needs (database, SMTP relay …) is down.
+
+    Not the record's fault: the runner waits and retries the same record for as
+    long as the outage lasts instead of dead-lettering it, so an outage delays
+    work but loses none.
+    """
+
+
 NON_RETRYABLE = (PermanentError, CloudEventError, ValidationError)
+OutagePredicate = Callable[[BaseException], bool]
+
+
+def _never(exc: BaseException) -> bool:
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +73,9 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+#: Handles a whole poll at once (e.g. in one transaction); on an error other than an
+#: outage the runner falls back to the per-record handler, which retries and dead-letters.
+BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +83,13 @@ class RetryPolicy:
     max_attempts: int = 3
     initial_backoff_s: float = 0.2
     max_backoff_s: float = 5.0
+    max_outage_backoff_s: float = 10.0
 
     def backoff(self, attempt: int) -> float:
         return min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
+
+    def outage_backoff(self, waits: int) -> float:
+        return min(self.max_outage_backoff_s, self.initial_backoff_s * 2**waits)
 
 
 class ConsumerRunner:
@@ -78,6 +106,10 @@ class ConsumerRunner:
         decode_events: bool = True,
         max_batch: int = 500,
         client_id: str | None = None,
+        batch_handler: BatchHandler | None = None,
+        is_outage: OutagePredicate = _never,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -89,6 +121,11 @@ class ConsumerRunner:
         self._decode = decode_events
         self._max_batch = max_batch
         self._client_id = client_id or stage
+        self._batch_handler = batch_handler
+        self._is_outage = is_outage
+        self._session_timeout_ms = session_timeout_ms
+        self._heartbeat_interval_ms = heartbeat_interval_ms
+        self._outage_waits = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._lock = asyncio.Lock()  # held while a batch runs; rebalance waits for it
@@ -108,6 +145,8 @@ class ConsumerRunner:
             client_id=self._client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=self._heartbeat_interval_ms,
         )
         self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()
@@ -142,7 +181,58 @@ class ConsumerRunner:
             return {}
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        if self._batch_handler is not None and await self._process_as_batch(batch):
+            return
         await asyncio.gather(*(self._process_partition(tp, recs) for tp, recs in batch.items()))
+
+    async def _process_as_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+        """True when the batch is finished (or the runner stops); False: go record by record."""
+        assert self._batch_handler is not None
+        try:
+            deliveries = [
+                Delivery(record, decode(record.headers, record.value) if self._decode else None)
+                for records in batch.values()
+                for record in records
+            ]
+        except NON_RETRYABLE:
+            return False  # the per-record path dead-letters the bad record, handles the rest
+        started = time.perf_counter()
+        while not self._stop.is_set():
+            try:
+                await self._batch_handler(deliveries)
+            except Exception as exc:
+                if self._is_outage_error(exc):
+                    await self._wait_out_outage(exc, f"batch of {len(deliveries)}")
+                    continue
+                log.warning(
+                    "%s: batch of %d failed (%r); one by one", self._stage, len(deliveries), exc
+                )
+                return False
+            self._outage_waits = 0
+            for tp, records in batch.items():
+                self._done[tp] = records[-1].offset + 1
+            metrics.EVENTS_CONSUMED.labels(self._stage, "ok").inc(len(deliveries))
+            metrics.HANDLE_SECONDS.labels(self._stage).observe(time.perf_counter() - started)
+            return True
+        return True  # stopping: nothing marked done, the whole batch is redelivered
+
+    def _is_outage_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, DependencyUnavailable) or self._is_outage(exc)
+
+    async def _wait_out_outage(self, exc: BaseException, what: str) -> None:
+        delay = self._retry.outage_backoff(self._outage_waits)
+        self._outage_waits += 1
+        metrics.HANDLER_RETRIES.labels(self._stage).inc()
+        log.warning(
+            "%s: dependency unavailable while handling %s (%s: %s); waiting %.1fs",
+            self._stage,
+            what,
+            type(exc).__name__,
+            str(exc)[:200],
+            delay,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
 
     async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         for record in records:
@@ -167,6 +257,12 @@ class ConsumerRunner:
             except NON_RETRYABLE as exc:
                 return await self._dead_letter(record, exc, attempt)
             except Exception as exc:
+                if self._is_outage_error(exc):
+                    attempt -= 1  # the record is not at fault: no attempt is used up
+                    await self._wait_out_outage(exc, _where(record))
+                    if self._stop.is_set():
+                        return False
+                    continue
                 if attempt >= self._retry.max_attempts:
                     return await self._dead_letter(record, exc, attempt)
                 metrics.HANDLER_RETRIES.labels(self._stage).inc()
@@ -182,6 +278,7 @@ class ConsumerRunner:
                 if self._stop.is_set():
                     return False
             else:
+                self._outage_waits = 0
                 metrics.EVENTS_CONSUMED.labels(self._stage, "ok").inc()
                 metrics.HANDLE_SECONDS.labels(self._stage).observe(time.perf_counter() - started)
                 return True

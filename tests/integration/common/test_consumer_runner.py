@@ -11,7 +11,12 @@ from aiokafka import AIOKafkaConsumer
 from libs.common.cloudevents import CloudEvent
 from libs.common.events.deadletter import DeadLetter
 from libs.common.ids import deterministic_id
-from libs.common.kafka.consumer import ConsumerRunner, Delivery, RetryPolicy
+from libs.common.kafka.consumer import (
+    ConsumerRunner,
+    Delivery,
+    DependencyUnavailable,
+    RetryPolicy,
+)
 from libs.common.kafka.producer import EventProducer
 from libs.common.testing.samples import outbound_chat
 
@@ -159,3 +164,60 @@ async def _read(settings, topic: str, count: int):
     finally:
         await consumer.stop()
     return sorted(out, key=lambda r: (r.partition, r.offset))[:count]
+
+
+async def test_an_outage_is_waited_out_not_dead_lettered(kafka_topics):
+    settings = kafka_topics
+    outage_left = 6  # more failures than max_attempts: an ordinary error would dead-letter
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def needs_database(delivery: Delivery) -> None:
+        nonlocal outage_left
+        if outage_left:
+            outage_left -= 1
+            raise DependencyUnavailable("database refused the connection")
+        handled.append(delivery.event_id)
+        done.set()
+
+    async with EventProducer(settings, client_id="t") as producer:
+        ids = await _publish(producer, settings.topics.interactions, 1)
+        await _run_until(_runner(settings, producer, needs_database), done)
+        letters = await _read_all_now(settings, settings.topics.deadletter)
+    assert handled == ids
+    assert letters == []
+
+
+async def test_batch_handler_takes_the_poll_and_falls_back_record_by_record(kafka_topics):
+    settings = kafka_topics
+    batches: list[list[str]] = []
+    one_by_one: list[str] = []
+    done = asyncio.Event()
+    async with EventProducer(settings, client_id="t") as producer:
+        ids = await _publish(producer, settings.topics.interactions, 5)
+
+        async def whole_poll(deliveries: list[Delivery]) -> None:
+            batch = [d.event_id for d in deliveries]
+            batches.append(batch)
+            if ids[2] in batch:
+                raise ValueError("one record in this poll cannot be routed")
+
+        async def single(delivery: Delivery) -> None:
+            if delivery.event_id == ids[2]:
+                raise ValueError("still cannot be routed")
+            one_by_one.append(delivery.event_id)
+            if len(one_by_one) == 4:
+                done.set()
+
+        runner = _runner(settings, producer, single, batch_handler=whole_poll)
+        await _run_until(runner, done)
+        letters = await _read(settings, settings.topics.deadletter, 1)
+    assert batches and ids[2] in batches[0]
+    assert one_by_one == [i for i in ids if i != ids[2]]
+    assert dict(letters[0].headers)["ce_id"] == ids[2].encode()
+
+
+async def _read_all_now(settings, topic: str):
+    from libs.common.kafka.reading import read_all
+
+    return await read_all(settings, topic, idle_s=1.0)
