@@ -2,15 +2,16 @@
 
 The runner's per-record path (retries, dead letters) stays the fallback: a batch
 that fails is rolled back as a whole and its records are handled one by one.
+A database outage is waited out (never dead-lettered): see ``database_unavailable``.
 """
 
 from __future__ import annotations
 
 import logging
 
-from aiokafka import ConsumerRecord, TopicPartition
+import asyncpg
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from libs.common.cloudevents import CloudEventError, decode
 from libs.common.events.interaction import Interaction
 from libs.common.kafka.consumer import ConsumerRunner, Delivery, PermanentError
 from libs.common.kafka.producer import EventProducer
@@ -39,36 +40,33 @@ class InteractionHandler:
         await route_batch(self.ctx, [incoming_from(delivery)])
 
 
-class BatchingConsumerRunner(ConsumerRunner):
-    """Routes a whole poll in one transaction; falls back to per-record handling."""
+class BatchHandler:
+    """A whole poll routed in one transaction (the runner falls back per record)."""
 
-    def __init__(self, settings: KafkaSettings, ctx: RouterContext, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(settings, handler=InteractionHandler(ctx), stage=STAGE, **kwargs)
-        self._ctx = ctx
+    def __init__(self, ctx: RouterContext) -> None:
+        self.ctx = ctx
 
-    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        if self._stop.is_set():
-            return
-        try:
-            items = [_decode(record) for records in batch.values() for record in records]
-            await route_batch(self._ctx, items)
-        except Exception as exc:  # the per-record path retries and dead-letters
-            log.warning("batch of %d failed (%r); routing one by one", _size(batch), exc)
-            await super()._process(batch)
-            return
-        for tp, records in batch.items():
-            self._done[tp] = records[-1].offset + 1
+    async def __call__(self, deliveries: list[Delivery]) -> None:
+        await route_batch(self.ctx, [incoming_from(delivery) for delivery in deliveries])
 
 
-def _decode(record: ConsumerRecord) -> Incoming:
-    try:
-        return incoming_from(Delivery(record, decode(record.headers, record.value)))
-    except CloudEventError as exc:
-        raise PermanentError(str(exc)) from exc
+def database_unavailable(exc: BaseException) -> bool:
+    """The store cannot be reached (as opposed to this record being bad): wait, retry.
 
-
-def _size(batch: dict[TopicPartition, list[ConsumerRecord]]) -> int:
-    return sum(len(r) for r in batch.values())
+    PostgreSQL restarting, refusing or dropping connections, or SQLite locked.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionError | TimeoutError):
+            return True
+        if isinstance(seen, DBAPIError) and (
+            seen.connection_invalidated or isinstance(seen, OperationalError | InterfaceError)
+        ):
+            return True
+        if isinstance(seen, asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def build_consumer(
@@ -78,10 +76,13 @@ def build_consumer(
     *,
     group_id: str,
     max_batch: int,
-) -> BatchingConsumerRunner:
-    return BatchingConsumerRunner(
+) -> ConsumerRunner:
+    return ConsumerRunner(
         settings,
-        ctx,
+        handler=InteractionHandler(ctx),
+        batch_handler=BatchHandler(ctx),
+        is_outage=database_unavailable,
+        stage=STAGE,
         topics=[settings.topics.interactions],
         group_id=group_id,
         producer=producer,

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.common.health import ReadinessCheck
+from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
 from services.router.bootstrap import build_context, open_store
 from services.router.configuration import ConfigError
-from services.router.consumer import BatchingConsumerRunner, build_consumer
+from services.router.consumer import build_consumer
 from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents
@@ -45,7 +46,7 @@ class RouterRuntime:
         self.relay: OutboxRelay | None = None
         self.publisher: BatchPublisher | None = None
         self.scheduler: Scheduler | None = None
-        self.consumer: BatchingConsumerRunner | None = None
+        self.consumer: ConsumerRunner | None = None
         self.dev_admin_key: str | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
