@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import tempfile
 import time
 import uuid
@@ -51,6 +52,7 @@ def servers(tmp_path_factory) -> Iterator[tuple[Servers, SmtpInbox]]:
     dovecot = DovecotServer()
     inbox = SmtpInbox(seen=None)  # bound to the topic tail's observation by ``rig``
     smtp = StoppableSmtp(inbox, free_port())
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         kafka.start(timeout=120)
         postgres.start()
@@ -63,6 +65,13 @@ def servers(tmp_path_factory) -> Iterator[tuple[Servers, SmtpInbox]]:
         dovecot.stop()
         postgres.stop()
         kafka.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (e.g. from ``timeout``) as Ctrl-C, so pytest still stops the servers: the
+    broker runs in its own session and would otherwise outlive the run."""
+    raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")
