@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from libs.common.kafka.consumer import DependencyUnavailable
+
 
 class DeliveryError(Exception):
     def __init__(self, message: str, *, code: int | None = None) -> None:
@@ -11,6 +13,14 @@ class DeliveryError(Exception):
 
 class TransientDeliveryError(DeliveryError):
     """The other side is away, slow or busy: retry with backoff."""
+
+
+class RelayUnavailable(TransientDeliveryError, DependencyUnavailable):
+    """The relay cannot be reached at all (refused, reset, connect timeout).
+
+    Not this notice's fault: after the retry budget the consumer waits the
+    outage out and sends when the relay is back, instead of failing the notice.
+    """
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -59,6 +59,7 @@ from services.notifier.decisions import (
 )
 from services.notifier.errors import (
     DeliveryError,
+    RelayUnavailable,
     TransientDeliveryError,
 )
 from services.notifier.mail import (
@@ -251,6 +252,11 @@ class NotificationHandler:
             return []
         try:
             message_id = await self._with_retries(job, send)
+        except RelayUnavailable as exc:
+            # The relay is down, not this notice: release the claim and let the
+            # consumer wait the outage out and hand us this event again.
+            await self._log.mark_retry(job.key, reason=str(exc), now=self._now())
+            raise
         except TransientDeliveryError as exc:
             if self._stopping.is_set():
                 # Shutting down mid-retry: release the claim and leave the record

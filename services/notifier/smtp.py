@@ -17,7 +17,12 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from services.notifier.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from services.notifier.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    RelayUnavailable,
+    TransientDeliveryError,
+)
 from services.notifier.mail import OutgoingMail
 from services.notifier.settings import NotifierSettings, SmtpTls
 
@@ -26,6 +31,10 @@ log = logging.getLogger(__name__)
 
 class TransientSmtpError(TransientDeliveryError):
     """Worth retrying later: the server is away, busy or said 4xx."""
+
+
+class SmtpRelayDown(TransientSmtpError, RelayUnavailable):
+    """No SMTP conversation was possible: the relay is down or unreachable."""
 
 
 class PermanentSmtpError(PermanentDeliveryError):
@@ -75,7 +84,7 @@ class SmtpPool:
             except aiosmtplib.SMTPException as exc:
                 raise classify(exc) from exc
             except OSError as exc:  # refused, reset, TLS handshake
-                raise TransientSmtpError(f"SMTP connection failed: {exc!r}") from exc
+                raise SmtpRelayDown(f"SMTP connection failed: {exc!r}") from exc
             self._idle.append(client)
 
     async def close(self) -> None:
@@ -129,6 +138,8 @@ class SmtpPool:
 
 
 def classify(exc: aiosmtplib.SMTPException) -> DeliveryError:
+    if isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPConnectTimeoutError):
+        return SmtpRelayDown(f"SMTP connection failed: {_text(exc)}")
     code = _reply_code(exc)
     if (
         code is not None

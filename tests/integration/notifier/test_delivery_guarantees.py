@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from libs.common.events import NotificationStatus
+from libs.common.kafka.reading import read_all
 from services.notifier.handler import outcome_event_id
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SendKey, SentLog, Status
@@ -66,6 +67,39 @@ async def test_smtp_down_then_back_delivers_exactly_once(kafka_topics, tmp_path,
     [ack] = [e.data for e in outcomes(records) if e.data.routing_event_id == "ev-down-1"]
     assert ack.status is NotificationStatus.SENT
     assert ack.attempts > 1
+
+
+async def test_relay_down_longer_than_the_retry_budget_is_waited_out(
+    kafka_topics, tmp_path, producer
+):
+    """Two attempts only, then the consumer waits for the relay: no failure, no dead letter."""
+    server = SmtpServer(free_port(), RecordingHandler())  # not listening yet
+    settings = notifier_settings(kafka_topics, tmp_path, smtp_port=server.port, send_attempts=2)
+    watcher = SentLog(settings.resolved_sentlog_url())
+    await watcher.open()
+    key = SendKey("ev-long-1", "long@example.kr", "customer_ack")
+    try:
+        async with running_notifier(settings):
+            await publish_routing(
+                producer, kafka_topics, opened("C-2", "long@example.kr"), "ev-long-1"
+            )
+
+            async def budget_spent_twice() -> bool:
+                record = await watcher.get(key)
+                return bool(record and record.attempts > 2)  # past the budget of two
+
+            await eventually(budget_spent_twice)
+            server.start()
+            await server.wait_for_mail_to("long@example.kr")
+    finally:
+        server.stop()
+        await watcher.close()
+    assert len(server.to("long@example.kr")) == 1
+    records = await read_topic(
+        kafka_topics, kafka_topics.topics.notifications, lambda rs: len(rs) >= 1
+    )
+    assert {e.data.status for e in outcomes(records)} == {NotificationStatus.SENT}
+    assert await read_all(kafka_topics, kafka_topics.topics.deadletter, idle_s=1.0) == []
 
 
 async def test_redelivered_event_sends_nothing_twice_even_after_restart(
