@@ -167,12 +167,17 @@ def _known(row: dict) -> str:
     """The xfail reason the suite gives for this fault, if it has one."""
     from tests.faults import test_faults
 
-    known = {
-        "kill -9 notifier": test_faults.NOTIFIER_FINDING,
-        "SMTP server down": test_faults.SMTP_FINDING,
-        "PostgreSQL stop/start": test_faults.PG_FINDING,
-    }
+    known = {"kill -9 notifier": test_faults.NOTIFIER_FINDING}
     return known.get(row["fault"]) or row.get("expected_failure", "")
+
+
+def _fixed() -> list[str]:
+    from tests.faults import test_faults
+
+    return [
+        f"- **SMTP server down**: {test_faults.SMTP_FIXED}.",
+        f"- **PostgreSQL stop/start**: {test_faults.PG_FIXED}.",
+    ]
 
 
 def _findings(rows: list[dict]) -> str:
@@ -189,6 +194,7 @@ def _findings(rows: list[dict]) -> str:
             lines.append(f"{head} Clean in this run, but a known finding: {known}.")
     if len(lines) == 2:
         lines.append("No fault lost or duplicated anything.")
+    lines += ["", "Found by this suite and fixed:", "", *_fixed()]
     return "\n".join(lines) + "\n"
 
 
