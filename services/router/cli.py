@@ -55,6 +55,29 @@ def create_api_key_command(
     typer.echo(asyncio.run(run()))
 
 
+@app.command("revoke-api-key")
+def revoke_api_key_command(key_id: str) -> None:
+    """Revoke an API key by its id (see `GET /api-keys`); it is refused from now on."""
+    from services.router.bootstrap import build_context, open_store
+    from services.router.service.api_keys import UnknownKey, revoke_api_key
+    from services.router.settings import RouterSettings
+
+    async def run() -> None:
+        settings = RouterSettings(csat_secret="x" * 32)  # not used here; avoids the warning
+        engine = await open_store(settings)
+        try:
+            await revoke_api_key(build_context(settings, engine), key_id)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except UnknownKey as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked {key_id}")
+
+
 @app.command("check-config")
 def check_config_command() -> None:
     """Validate the rules, policies and agents files named by the settings."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
 
-from services.router.service.api_keys import Role, hash_key
+from services.router.service.api_keys import Role
 from tests.security.router_api import RouterApi, router_api
 
 pytestmark = pytest.mark.integration
@@ -73,14 +71,15 @@ async def test_a_revoked_key_gets_401(api):
     key = {"X-API-Key": issued.json()["key"]}
     assert (await api.client.get("/reports/metrics", headers=key)).status_code == 200
 
-    # There is no revoke command or route yet: set revoked_at as an operator would in SQL.
-    assert api.runtime.engine is not None
-    async with api.runtime.engine.begin() as connection:
-        updated = await connection.execute(
-            text("UPDATE api_keys SET revoked_at = :now WHERE key_hash = :hash"),
-            {"now": datetime.now(UTC), "hash": hash_key(issued.json()["key"])},
-        )
-        assert updated.rowcount == 1
+    revoked = await api.client.delete(
+        f"/api-keys/{issued.json()['id']}", headers=api.auth(Role.ADMIN)
+    )
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    listed = (await api.client.get("/api-keys", headers=api.auth(Role.ADMIN))).json()
+    assert all("key" not in row for row in listed)  # hashes and keys never leave
 
     assert (await api.client.get("/reports/metrics", headers=key)).status_code == 401
     assert (await api.client.get("/agents", headers=key)).status_code == 401
+    supervisor = api.auth(Role.SUPERVISOR)
+    revoke = await api.client.delete(f"/api-keys/{issued.json()['id']}", headers=supervisor)
+    assert revoke.status_code == 403  # only admins revoke

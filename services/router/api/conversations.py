@@ -49,7 +49,7 @@ async def read_conversations(
     contact_id: str | None = None,
     language: str | None = None,
     breached: bool | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationPage:
     filters = {

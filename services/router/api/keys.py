@@ -1,12 +1,21 @@
-"""/api-keys: admins issue keys (shown once, stored hashed)."""
+"""/api-keys: admins issue (shown once, stored hashed), list and revoke keys."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.router.api.deps import AdminKey, ContextDep
-from services.router.service.api_keys import Role, create_api_key
+from services.router.service.api_keys import (
+    Role,
+    UnknownKey,
+    create_api_key,
+    key_id_of,
+    list_api_keys,
+    revoke_api_key,
+)
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
@@ -18,9 +27,21 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKeyCreated(BaseModel):
+    id: str = Field(..., description="Use it to revoke the key.")
     key: str = Field(..., description="Shown once; only its SHA-256 is stored.")
     role: Role
     name: str
+
+
+class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    role: Role
+    name: str
+    agent_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 @router.post(
@@ -31,4 +52,24 @@ class ApiKeyCreated(BaseModel):
 )
 async def create_key(body: ApiKeyCreate, ctx: ContextDep, _: AdminKey) -> ApiKeyCreated:
     key = await create_api_key(ctx, role=body.role, name=body.name, agent_id=body.agent_id)
-    return ApiKeyCreated(key=key, role=body.role, name=body.name)
+    key_id = await key_id_of(ctx, key)
+    assert key_id is not None
+    return ApiKeyCreated(id=key_id, key=key, role=body.role, name=body.name)
+
+
+@router.get("", response_model=list[ApiKeyRead], summary="List API keys (never the keys)")
+async def read_keys(ctx: ContextDep, _: AdminKey) -> list[ApiKeyRead]:
+    return [ApiKeyRead.model_validate(key) for key in await list_api_keys(ctx)]
+
+
+@router.delete(
+    "/{key_id}",
+    response_model=ApiKeyRead,
+    summary="Revoke an API key",
+    responses={404: {"description": "No such key"}},
+)
+async def delete_key(key_id: str, ctx: ContextDep, _: AdminKey) -> ApiKeyRead:
+    try:
+        return ApiKeyRead.model_validate(await revoke_api_key(ctx, key_id))
+    except UnknownKey as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

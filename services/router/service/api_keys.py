@@ -66,6 +66,32 @@ async def create_api_key(
     return key
 
 
+class UnknownKey(LookupError):
+    pass
+
+
+async def revoke_api_key(ctx: RouterContext, key_id: str) -> ApiKey:
+    """Revoke a key for good; requests with it are refused (401) from now on."""
+    async with ctx.uow() as uow:
+        key = await uow.api_keys.by_id(key_id)
+        if key is None:
+            raise UnknownKey(f"no API key {key_id}")
+        if key.revoked_at is None:
+            key.revoked_at = ctx.clock()
+            await uow.commit()
+        return key
+
+
+async def list_api_keys(ctx: RouterContext) -> list[ApiKey]:
+    async with ctx.uow.reader() as uow:
+        return await uow.api_keys.all()
+
+
+async def key_id_of(ctx: RouterContext, key: str) -> str | None:
+    found = await authenticate(ctx, key)
+    return found.id if found else None
+
+
 async def authenticate(ctx: RouterContext, key: str) -> ApiKey | None:
     async with ctx.uow.reader() as uow:
         return await uow.api_keys.by_hash(hash_key(key))

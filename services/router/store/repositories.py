@@ -304,5 +304,11 @@ class ApiKeyRepository:
     def add(self, key: ApiKey) -> None:
         self.session.add(key)
 
+    async def by_id(self, key_id: str) -> ApiKey | None:
+        return await self.session.get(ApiKey, key_id)
+
+    async def all(self) -> list[ApiKey]:
+        return list(await self.session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(ApiKey)) or 0)
