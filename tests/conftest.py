@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,15 @@ def kafka_settings(kafka_broker: BrokerUnderTest) -> KafkaSettings:
 
 
 @pytest.fixture
-async def kafka_topics(kafka_settings: KafkaSettings) -> KafkaSettings:
-    """``kafka_settings`` with its four topics created on the broker."""
-    from libs.common.kafka.admin import create_topics
+async def kafka_topics(kafka_settings: KafkaSettings) -> AsyncIterator[KafkaSettings]:
+    """``kafka_settings`` with its four topics created on the broker, deleted afterwards.
+
+    Deleting keeps the shared broker small: a broker restart (the outage tests)
+    loads every partition it holds.
+    """
+    from libs.common.kafka.admin import create_topics, delete_topics
 
     await create_topics(kafka_settings)
-    return kafka_settings
+    yield kafka_settings
+    with contextlib.suppress(Exception):  # the broker may be down after an outage test
+        await delete_topics(kafka_settings, kafka_settings.topics.all_names())

@@ -56,6 +56,19 @@ async def create_topics(settings: KafkaSettings, names: list[NewTopic] | None = 
         await admin.close()
 
 
+async def delete_topics(settings: KafkaSettings, names: list[str]) -> None:
+    """Delete the named topics that exist (test and benchmark clean-up)."""
+    admin = AIOKafkaAdminClient(**settings.client_options(), client_id="omnidesk-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [name for name in names if name in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
 async def list_topics(settings: KafkaSettings) -> list[str]:
     admin = AIOKafkaAdminClient(**settings.client_options(), client_id="omnidesk-admin")
     await admin.start()
