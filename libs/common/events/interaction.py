@@ -180,6 +180,48 @@ class RoutingHints(ValueModel):
     tags: list[str] = Field(default_factory=list)
 
 
+class ReplyPath(ValueModel):
+    """How to answer the customer on the provider they used (set by the ingest service).
+
+    The router keeps the latest one per conversation and hands it to the
+    notifier with every outbound request; short-lived parts carry their expiry.
+    """
+
+    provider: str
+    integration: str
+    address: str = Field(
+        ...,
+        description="Recipient on the provider: Telegram chat id, WhatsApp wa_id, E.164 number, "
+        "LINE userId, Slack channel, Channel Talk userChat id, Kakao user key, web-chat visitor.",
+    )
+    thread: str | None = Field(None, description="Slack thread_ts, Telegram message_thread_id, …")
+    reply_token: str | None = Field(None, description="LINE replyToken (single use).")
+    reply_token_expires_at: UtcDatetime | None = None
+    callback_url: str | None = Field(None, description="Kakao skill callbackUrl.")
+    callback_expires_at: UtcDatetime | None = None
+
+
+class DeliveryState(StrEnum):
+    """Fate of one outbound message, in the order a provider reports it."""
+
+    QUEUED = "queued"
+    RETRYING = "retrying"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+class DeliveryReceipt(ValueModel):
+    """A provider's status report about one of *our* outbound messages."""
+
+    provider_message_id: str = Field(..., description="The id the provider gave our message.")
+    state: DeliveryState
+    error_code: str | None = None
+    error_detail: str | None = None
+
+
 class Interaction(EventModel):
     """Something a customer (or an agent, via a provider) did on one channel."""
 
@@ -203,6 +245,12 @@ class Interaction(EventModel):
     bounce: BounceInfo | None = None
     routing_hints: RoutingHints = Field(default_factory=RoutingHints)
     provider_message_id: str | None = Field(None, description="The provider's own id.")
+    reply_path: ReplyPath | None = Field(
+        None, description="How to answer on this channel; None where it has no reply path."
+    )
+    receipt: DeliveryReceipt | None = Field(
+        None, description="kind=delivery_status: the status of one of our outbound messages."
+    )
     raw_ref: str | None = Field(
         None, description="Where the raw input is kept, e.g. blob sha256 or mailbox/UID."
     )
