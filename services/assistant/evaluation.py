@@ -61,17 +61,17 @@ class Tally:
 
     def rates(self) -> dict[str, float | None]:
         return {
-            "correct_of_answerable": _ratio(self.correct, self.answerable),
-            "wrong_of_answers_given": _ratio(self.wrong_answers, self.answers_given),
-            "out_of_scope_handed_off": _ratio(self.out_of_scope_handed_off, self.out_of_scope),
+            "correct_rate": _ratio(self.correct, self.answerable),
+            "wrong_rate": _ratio(self.wrong_answers, self.answers_given),
+            "out_of_scope_handoff_rate": _ratio(self.out_of_scope_handed_off, self.out_of_scope),
         }
 
     def meets_targets(self) -> bool:
         rates = self.rates()
         return (
-            (rates["correct_of_answerable"] or 0) >= TARGET_CORRECT
-            and (rates["wrong_of_answers_given"] or 0) <= TARGET_MAX_WRONG_SHARE
-            and (rates["out_of_scope_handed_off"] or 1) >= TARGET_OUT_OF_SCOPE_HANDOFF
+            (rates["correct_rate"] or 0) >= TARGET_CORRECT
+            and (rates["wrong_rate"] or 0) <= TARGET_MAX_WRONG_SHARE
+            and (rates["out_of_scope_handoff_rate"] or 1) >= TARGET_OUT_OF_SCOPE_HANDOFF
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -154,9 +154,9 @@ def summary(results: Sequence[Result]) -> dict[str, Any]:
             lang: tally([r for r in results if r.lang == lang]).as_dict() for lang in languages
         },
         "targets": {
-            "correct_of_answerable": TARGET_CORRECT,
-            "wrong_of_answers_given_max": TARGET_MAX_WRONG_SHARE,
-            "out_of_scope_handed_off": TARGET_OUT_OF_SCOPE_HANDOFF,
+            "correct_rate_min": TARGET_CORRECT,
+            "wrong_rate_max": TARGET_MAX_WRONG_SHARE,
+            "out_of_scope_handoff_rate_min": TARGET_OUT_OF_SCOPE_HANDOFF,
         },
     }
 
@@ -191,12 +191,9 @@ def calibrate(
             evaluate(questions, search=search, handoff_articles=handoff_articles, policy=policy)
         )
         rates = t.rates()
-        wrong = rates["wrong_of_answers_given"] or 0.0
-        oos = (
-            rates["out_of_scope_handed_off"]
-            if rates["out_of_scope_handed_off"] is not None
-            else 1.0
-        )
+        wrong = rates["wrong_rate"] or 0.0
+        oos = rates["out_of_scope_handoff_rate"]
+        oos = 1.0 if oos is None else oos
         feasible = wrong <= TARGET_MAX_WRONG_SHARE and oos >= TARGET_OUT_OF_SCOPE_HANDOFF
         scored.append((feasible, t.correct, -wrong, -threshold))
     feasible = [s for s in scored if s[0]]
