@@ -82,7 +82,8 @@ _PERSON_EN = re.compile(
     r"|\b(?:human|agent|representative|operator)\s*(?:please|pls|plz|now)\b"
     r"|\b(?:get|give|want|need)\s+(?:me\s+)?(?:a|an|the)?\s*(?:human|person|agent|"
     r"representative|rep|manager|supervisor)\b"
-    r"|\bnot\s+(?:a\s+)?(?:bot|robot|machine)\b|\bno\s+(?:more\s+)?bots?\b",
+    r"|\bnot\s+(?:a\s+)?(?:bot|robot|machine)\b|\bno\s+(?:more\s+)?bots?\b"
+    r"|\b(?:don'?t|do not)\s+want\s+(?:a|the|this|your)?\s*(?:chat)?bot\b",
     re.IGNORECASE,
 )
 _NOT_A_REQUEST_KO = ("채용", "지원해", "구인", "입사")  # a job enquiry names 상담원 too

@@ -9,6 +9,11 @@ import typer
 app = typer.Typer(help="Knowledge base of the assistant.")
 
 
+@app.callback()
+def kb_group() -> None:
+    """Knowledge base of the assistant (a group even with one command)."""
+
+
 @app.command("check")
 def check_command(
     path: Path = typer.Argument(..., help="KB folder (every *.yaml) or one file."),

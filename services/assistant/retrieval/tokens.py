@@ -252,7 +252,7 @@ class KoreanAnalyzer:
     """
 
     def __init__(self, user_words: Iterable[str] = ()) -> None:
-        self._kiwi = Kiwi(load_multi_dict=False, num_workers=0)
+        self._kiwi = Kiwi(load_multi_dict=False, num_workers=-1)
         self._lock = threading.Lock()
         self._added: set[str] = set()
         self.add_words(user_words)
