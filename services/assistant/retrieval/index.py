@@ -11,6 +11,7 @@ is its best language version, so a mixed ko/en message can match either.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -107,6 +108,20 @@ class Retriever:
         self._idf = _idf(self._vocabulary)
 
     def search(self, text: str, limit: int = 5) -> Retrieval:
+        """The whole message decides the article; a long message whose question sits in
+        one sentence may take that sentence's confidence when it agrees on the article."""
+        whole = self._search_text(text, limit)
+        sentences = split_sentences(text)
+        if len(sentences) < 2 or whole.top is None:
+            return whole
+        for sentence in sentences:
+            part = self._search_text(sentence, limit)
+            agrees = part.top is not None and part.top.article_id == whole.top.article_id
+            if agrees and part.confidence > whole.confidence:
+                whole = Retrieval(whole.hits, part.confidence, whole.terms)
+        return whole
+
+    def _search_text(self, text: str, limit: int) -> Retrieval:
         terms = self.tokenizer.terms(text)
         w = self.weights
         combined = np.zeros(len(self._docs), dtype=np.float32)
@@ -137,6 +152,14 @@ class Retriever:
         unknown = math.log(len(self._vocabulary) + 1) + 0.7
         total = sum(self._idf.get(t, unknown) for t in unique)
         return sum(self._idf.get(t, unknown) for t in unique if t in vocabulary) / total
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!…\n])\s*|(?<=[요다죠까음임])[.?!~]*\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a message, by punctuation and Korean sentence endings."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if len(part.strip()) >= 4]
 
 
 def confidence(hits: tuple[Hit, ...], coverage: float, margin_weight: float) -> float:
