@@ -22,7 +22,7 @@ class AssistantSettings(ServiceSettings):
         env_prefix="ASSISTANT_", extra="ignore", env_nested_delimiter="__"
     )
 
-    service_name: str = "omnidesk-assistant"
+    service_name: str = Field("omnidesk-assistant", description="Kafka client id and log name.")
     kb_path: Path = Field(SAMPLE_KB, description="KB folder (every *.yaml) or one file.")
     builtin_synonyms: bool = Field(
         True, description="Merge the shipped desk vocabulary under the KB's own synonyms."
