@@ -47,7 +47,7 @@ def eval_command(
     args: dict[str, Any] = {"search": search, "handoff_articles": engine.handoff_articles}
     results = evaluate(question_set.questions, policy=policy, **args)
     report: dict[str, Any] = {"threshold": policy.threshold, **summary(results)}
-    report["unanswered_groups"] = _groups(results)
+    report["unanswered_groups"] = _groups([r.text for r in results if r.answered is None], engine)
     if calibrate:
         report["calibrated_threshold"] = calibrate_threshold(
             question_set.questions, base=policy, **args
@@ -63,24 +63,23 @@ def eval_command(
 @app.command("unanswered")
 def unanswered_command(
     idle_s: float = typer.Option(2.0, help="Stop reading after this long without a record."),
-    similarity: float = typer.Option(0.3, help="N-gram similarity that joins a group."),
+    kb: Path | None = typer.Option(None, help="KB folder or file (default: ASSISTANT_KB_PATH)."),
+    similarity: float = typer.Option(0.4, help="Cosine similarity that joins a group."),
 ) -> None:
-    """Low-confidence handoffs on the assistant topic, grouped by similarity."""
+    """Low-confidence handoffs on the assistant topic, grouped by similarity, largest first."""
     from libs.common.cloudevents import decode
     from libs.common.events.assistant import AssistantHandedOff
     from libs.common.kafka.reading import read_all
-    from services.assistant.clustering import group_questions
-    from services.assistant.settings import AssistantSettings
 
-    settings = AssistantSettings()
+    engine, settings = _engine(kb)
     records = asyncio.run(read_all(settings.kafka, settings.kafka.topics.assistant, idle_s))
     texts = []
     for record in records:
         event = decode(record.headers, record.value)
         if isinstance(event.data, AssistantHandedOff) and event.data.reason == "low_confidence":
             texts.append(event.data.customer_text)
-    for group in group_questions(texts, similarity=similarity):
-        typer.echo(f"{group.size:4d}  {group.example}")
+    for group in _groups(texts, engine, similarity):
+        typer.echo(f"{group['size']:4d}  {group['example']}")
 
 
 def _engine(kb: Path | None):  # type: ignore[no-untyped-def]
@@ -99,14 +98,16 @@ def _engine(kb: Path | None):  # type: ignore[no-untyped-def]
     return build_engine(loaded.kb, KoreanAnalyzer()), settings
 
 
-def _groups(results) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def _groups(texts: list[str], engine, similarity: float = 0.4) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     from services.assistant.clustering import group_questions
 
-    unanswered = [r.text for r in results if r.answered is None]
-    return [
-        {"size": g.size, "example": g.example, "questions": list(g.questions)}
-        for g in group_questions(unanswered)
-    ]
+    groups = group_questions(
+        texts,
+        terms=engine.retriever.tokenizer.terms,
+        idf=engine.retriever.idf,
+        similarity=similarity,
+    )
+    return [{"size": g.size, "example": g.example, "questions": list(g.questions)} for g in groups]
 
 
 def _pct(value: float | None) -> str:

@@ -139,6 +139,11 @@ class Retriever:
         coverage = self.coverage(terms, hits[0].article_id) if hits else 0.0
         return Retrieval(hits, confidence(hits, coverage, w.margin_weight), tuple(terms))
 
+    @property
+    def idf(self) -> dict[str, float]:
+        """Term → IDF over the KB's articles (for grouping unanswered questions)."""
+        return self._idf
+
     def coverage(self, terms: list[str], article_id: str) -> float:
         """Share of the message's information (IDF mass) that the article speaks about.
 
