@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from libs.common.cloudevents import CloudEvent, decode
@@ -46,6 +48,12 @@ def turn(
     return CloudEvent(id=event_id, source="omnidesk/router", type=data.ce_type, data=data)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 async def events_on(settings: AssistantSettings, count: int) -> list[CloudEvent]:
     async with asyncio.timeout(60):  # a guard against hanging, not a timing assertion
         while True:
@@ -57,8 +65,9 @@ async def events_on(settings: AssistantSettings, count: int) -> list[CloudEvent]
 async def test_turns_from_the_router_become_answers_handoffs_and_resolutions(
     kafka_topics, tmp_path
 ):
+    port = free_port()
     settings = AssistantSettings(
-        kafka=kafka_topics, kb_path=SHARED_KB, probe_port=0, group_id=f"a-{tmp_path.name}"
+        kafka=kafka_topics, kb_path=SHARED_KB, probe_port=port, group_id=f"a-{tmp_path.name}"
     )
     routing = kafka_topics.topics.routing
     resolved_before = metrics.RESOLVED.labels("quiet_timeout")._value.get()
@@ -101,6 +110,9 @@ async def test_turns_from_the_router_become_answers_handoffs_and_resolutions(
             await router.publish(routing, turn("c3", "e5", "🙏🙏🙏", AssistantState()), key="c3")
             await router.publish(routing, turn("c3", "e5", "🙏🙏🙏", AssistantState()), key="c3")
             events = await events_on(settings, 6)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probes:
+                ready = await probes.get("/readyz")
+                exposition = (await probes.get("/metrics")).text
     finally:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
@@ -123,3 +135,13 @@ async def test_turns_from_the_router_become_answers_handoffs_and_resolutions(
     assert c3[0].id == c3[1].id  # consumers drop the copy by ce_id
     assert metrics.RESOLVED.labels("quiet_timeout")._value.get() == resolved_before + 1
     assert metrics.DEFLECTION._value.get() > 0
+    assert ready.status_code == 200
+    for series in (
+        "omnidesk_assistant_offered_total",
+        "omnidesk_assistant_deflection_ratio",
+        'omnidesk_assistant_handoffs_total{reason="asked_for_person"}',
+        'omnidesk_assistant_answers_total{article="withdrawal-delay"}',
+        'omnidesk_assistant_resolved_total{resolution="quiet_timeout"}',
+        "omnidesk_assistant_kb_articles 40.0",
+    ):
+        assert series in exposition, series

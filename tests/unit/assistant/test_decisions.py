@@ -194,3 +194,23 @@ def test_transition_table():
         next_status(AssistantStatus.RESOLVED, AssistantTrigger.ANSWER)
     finals = {AssistantStatus.RESOLVED, AssistantStatus.HANDED_OFF}
     assert not any(status in finals for status, _ in TRANSITIONS)
+
+
+def test_any_text_gets_a_decision_never_an_exception(faq_engine):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.text(max_size=300) | st.sampled_from(["\x00출금", "ㅋ" * 500, "👍🏻" * 50, "\u200b"]))
+    def check(text):
+        decision = decide_turn(
+            text,
+            ConversationState(),
+            search=faq_engine.search,
+            handoff_articles=faq_engine.handoff_articles,
+            policy=POLICY,
+        )
+        assert decision.action in (Action.ANSWER, Action.HAND_OFF)
+        assert 0.0 <= decision.confidence <= 1.0
+
+    check()
