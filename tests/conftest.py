@@ -31,6 +31,7 @@ def kafka_settings(kafka_broker: BrokerUnderTest) -> KafkaSettings:
         routing=f"t-{suffix}.routing",
         notifications=f"t-{suffix}.notifications",
         deadletter=f"t-{suffix}.deadletter",
+        assistant=f"t-{suffix}.assistant",
         partitions=3,
         replication_factor=1,
     )

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings
 
 from libs.common.settings import KafkaSettings, ServiceSettings, TopicSettings, default_home
 
-SERVICE_PACKAGES = ("email_ingest", "chat_ingest", "phone_log", "router", "notifier")
+SERVICE_PACKAGES = ("email_ingest", "chat_ingest", "phone_log", "router", "notifier", "assistant")
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,22 @@ class TopicSettings(BaseSettings):
     deadletter: str = Field(
         "support.deadletter.v1", description="Records that could not be processed."
     )
+    assistant: str = Field(
+        "support.assistant.v1", description="Assistant answers, handoffs and resolutions."
+    )
     partitions: int = Field(6, ge=1, description="Partitions for each topic created by omnidesk.")
     replication_factor: int = Field(1, ge=1, description="3 in production clusters.")
     min_insync_replicas: int | None = Field(None, ge=1, description="min.insync.replicas if set.")
     retention_ms: int | None = Field(None, description="retention.ms if set (broker default else).")
 
     def all_names(self) -> list[str]:
-        return [self.interactions, self.routing, self.notifications, self.deadletter]
+        return [
+            self.interactions,
+            self.routing,
+            self.notifications,
+            self.deadletter,
+            self.assistant,
+        ]
 
 
 class KafkaSettings(BaseSettings):

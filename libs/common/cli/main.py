@@ -38,6 +38,8 @@ SERVICE_CLI_GROUPS = {
     "phone": "phone_log",
     "router": "router",
     "notifier": "notifier",
+    "assistant": "assistant",
+    "kb": "assistant.kb",
 }
 
 

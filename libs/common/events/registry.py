@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from libs.common.events.assistant import ASSISTANT_EVENT_TYPES
 from libs.common.events.base import EventModel
 from libs.common.events.interaction import INTERACTION_CE_TYPES, Interaction
 from libs.common.events.notification import NotificationOutcome
@@ -16,7 +17,7 @@ def _build() -> dict[str, type[EventModel]]:
     registry: dict[str, type[EventModel]] = dict.fromkeys(
         INTERACTION_CE_TYPES.values(), Interaction
     )
-    for model in (*ROUTING_EVENT_TYPES, NotificationOutcome):
+    for model in (*ROUTING_EVENT_TYPES, NotificationOutcome, *ASSISTANT_EVENT_TYPES):
         registry[model.ce_type] = model
     return registry
 

@@ -1,0 +1,3 @@
+from services.assistant.bootstrap import main
+
+main()
