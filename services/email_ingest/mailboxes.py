@@ -43,7 +43,7 @@ _MAILBOX_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 class TlsMode(StrEnum):
     IMPLICIT = "implicit"  # TLS from the first byte, port 993
     STARTTLS = "starttls"  # plain connect, then STARTTLS before login, port 143
-    PLAIN = "plain"  # no TLS: refused unless the host is loopback
+    PLAIN = "plain"  # no TLS: refused unless the host is loopback or allow_plaintext is set
 
 
 class AuthMethod(StrEnum):
@@ -65,6 +65,11 @@ class MailboxConfig(BaseModel):
     host: str = Field(..., description="IMAP server host name.")
     port: int | None = Field(None, ge=1, le=65535, description="Default 993 (implicit) / 143.")
     tls: TlsMode = Field(TlsMode.IMPLICIT, description="implicit, starttls or plain (loopback).")
+    allow_plaintext: bool = Field(
+        False,
+        description="Allow tls=plain to a non-loopback host (e.g. an in-network mail server);"
+        " logged as a warning at start.",
+    )
     tls_verify: bool = Field(True, description="Verify the server certificate and host name.")
     ca_file: Path | None = Field(None, description="CA bundle for a private server certificate.")
     username: str = Field(..., description="Login name.")
@@ -94,8 +99,11 @@ class MailboxConfig(BaseModel):
     def _consistent(self) -> MailboxConfig:
         if not _MAILBOX_ID.match(self.id):
             raise ValueError(f"mailbox id {self.id!r}: letters, digits and ._@+- only")
-        if self.tls is TlsMode.PLAIN and not _is_loopback(self.host):
-            raise ValueError(f"mailbox {self.id}: tls=plain is allowed for loopback hosts only")
+        if self.tls is TlsMode.PLAIN and not _is_loopback(self.host) and not self.allow_plaintext:
+            raise ValueError(
+                f"mailbox {self.id}: tls=plain is allowed for loopback hosts only"
+                " (set allow_plaintext: true to accept it for this mailbox)"
+            )
         if self.post_action is PostAction.MOVE and not self.move_to:
             raise ValueError(f"mailbox {self.id}: post_action=move needs move_to")
         if not self.folders:
@@ -109,6 +117,11 @@ class MailboxConfig(BaseModel):
                 raise ValueError(f"mailbox {self.id}: xoauth2 needs oauth2_token_file or _command")
         elif not (self.password or self.password_file or self.password_command):
             raise ValueError(f"mailbox {self.id}: password, password_file or password_command")
+
+    @property
+    def sends_credentials_in_clear(self) -> bool:
+        """Plain IMAP to a host other than this machine: passwords cross the network."""
+        return self.tls is TlsMode.PLAIN and not _is_loopback(self.host)
 
     @property
     def effective_port(self) -> int:

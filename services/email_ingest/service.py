@@ -12,6 +12,7 @@ from libs.common.health import ReadinessCheck, serve_probes
 from libs.common.kafka.producer import EventProducer
 from services.email_ingest.checkpoint import CheckpointStore
 from services.email_ingest.imap.session import Timeouts
+from services.email_ingest.mailboxes import MailboxConfig
 from services.email_ingest.normalise import OwnIdentity
 from services.email_ingest.pipeline import MailPipeline, mail_context
 from services.email_ingest.settings import EmailIngestSettings
@@ -83,10 +84,24 @@ async def run_service(settings: EmailIngestSettings, stop: asyncio.Event) -> Non
             )
             await stop.wait()
             return
+        warn_plaintext_mailboxes(settings.all_mailboxes())
         await _run_watchers(settings, stop, checks)
     finally:
         stop.set()
         await probes
+
+
+def warn_plaintext_mailboxes(mailboxes: list[MailboxConfig]) -> None:
+    """``allow_plaintext`` is an explicit opt-in; say at every start who uses it."""
+    for mailbox in mailboxes:
+        if mailbox.sends_credentials_in_clear:
+            log.warning(
+                "mailbox %s: tls=plain to %s:%d (allow_plaintext): login and mail travel"
+                " unencrypted; use only on a trusted network",
+                mailbox.id,
+                mailbox.host,
+                mailbox.effective_port,
+            )
 
 
 async def _run_watchers(
