@@ -9,25 +9,31 @@ import nh3
 
 from libs.common.events import MessageBody
 from services.email_ingest.normalise.mime import TextPart
-from services.email_ingest.normalise.replies import split_reply
+from services.email_ingest.normalise.replies import split_reply, split_signature_only
 
 #: HTML larger than this is cut before conversion: converting megabytes of
 #: markup costs seconds and the text is capped anyway.
 MAX_HTML_CHARS = 400_000
 
 
-def body_from_parts(texts: list[TextPart]) -> MessageBody:
-    plain = [t for t in texts if t.content_type == "text/plain" and t.text.strip()]
-    if plain:
-        return _message_body("\n\n".join(t.text for t in plain), from_html=False)
-    html = [t for t in texts if t.content_type == "text/html" and t.text.strip()]
-    if html:
-        return _message_body(html_to_text(html[0].text), from_html=True)
-    return MessageBody(text="")
+def body_from_parts(texts: list[TextPart], *, split: bool = True) -> MessageBody:
+    """Every inline text part in order (a relay's HTML footer after the customer's
+    plain text is still part of the mail); alternatives were chosen by the MIME walk.
+
+    ``split=False`` keeps the text whole: a delivery report's SMTP transcript
+    (``>>> DATA``) is not quoted history.
+    """
+    readable = [t for t in texts if t.text.strip()]
+    if not readable:
+        return MessageBody(text="")
+    chunks = [html_to_text(t.text) if t.content_type == "text/html" else t.text for t in readable]
+    from_html = any(t.content_type == "text/html" for t in readable)
+    text = "\n\n".join(c for c in chunks if c.strip())
+    return _message_body(text, from_html=from_html, split=split)
 
 
-def _message_body(text: str, *, from_html: bool) -> MessageBody:
-    parts = split_reply(text)
+def _message_body(text: str, *, from_html: bool, split: bool) -> MessageBody:
+    parts = split_reply(text) if split else split_signature_only(text)
     return MessageBody(
         text=parts.text,
         quoted=parts.quoted,
