@@ -31,6 +31,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -83,6 +84,32 @@ class MailboxConfig(BaseModel):
     oauth2_token_command: str | None = Field(
         None, description="Command printing a current OAuth2 access token (run on each login)."
     )
+    oauth2_token_endpoint: str | None = Field(
+        None,
+        description="OAuth2 token endpoint for the built-in refresh-token grant, e.g."
+        " https://oauth2.googleapis.com/token or"
+        " https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.",
+    )
+    oauth2_client_id: str | None = Field(None, description="OAuth2 client (application) id.")
+    oauth2_client_secret: SecretStr | None = Field(
+        None, description="OAuth2 client secret (prefer oauth2_client_secret_file)."
+    )
+    oauth2_client_secret_file: Path | None = Field(
+        None, description="File whose first line is the OAuth2 client secret."
+    )
+    oauth2_refresh_token: SecretStr | None = Field(
+        None, description="OAuth2 refresh token (prefer oauth2_refresh_token_file)."
+    )
+    oauth2_refresh_token_file: Path | None = Field(
+        None,
+        description="File whose first line is the refresh token; re-read when a grant was"
+        " refused, so replacing it recovers the mailbox without a restart.",
+    )
+    oauth2_scope: str | None = Field(
+        None,
+        description="Scope sent with the refresh (Microsoft 365:"
+        " https://outlook.office.com/IMAP.AccessAsUser.All offline_access).",
+    )
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], description="Folders to watch.")
     post_action: PostAction = Field(PostAction.KEEP, description="After Kafka acked the event.")
     flag: str = Field("\\Seen", description="Flag or keyword set by post_action=flag.")
@@ -113,10 +140,30 @@ class MailboxConfig(BaseModel):
 
     def _check_credentials(self) -> None:
         if self.auth is AuthMethod.XOAUTH2:
-            if not (self.oauth2_token_file or self.oauth2_token_command):
-                raise ValueError(f"mailbox {self.id}: xoauth2 needs oauth2_token_file or _command")
+            sources = [self.oauth2_token_file, self.oauth2_token_command, self.refreshes_oauth2]
+            if sum(1 for source in sources if source) != 1:
+                raise ValueError(
+                    f"mailbox {self.id}: xoauth2 needs exactly one of oauth2_token_file,"
+                    " oauth2_token_command or the refresh grant (oauth2_token_endpoint,"
+                    " oauth2_client_id, oauth2_refresh_token[_file])"
+                )
+            has_refresh_token = self.oauth2_refresh_token or self.oauth2_refresh_token_file
+            if self.refreshes_oauth2 and not (self.oauth2_client_id and has_refresh_token):
+                raise ValueError(
+                    f"mailbox {self.id}: oauth2_token_endpoint needs oauth2_client_id and"
+                    " oauth2_refresh_token or oauth2_refresh_token_file"
+                )
+            if self.oauth2_token_endpoint and not _secure_url(self.oauth2_token_endpoint):
+                raise ValueError(
+                    f"mailbox {self.id}: oauth2_token_endpoint must be https (http: loopback only)"
+                )
         elif not (self.password or self.password_file or self.password_command):
             raise ValueError(f"mailbox {self.id}: password, password_file or password_command")
+
+    @property
+    def refreshes_oauth2(self) -> bool:
+        """The built-in refresh-token grant fetches the access tokens of this mailbox."""
+        return self.auth is AuthMethod.XOAUTH2 and self.oauth2_token_endpoint is not None
 
     @property
     def sends_credentials_in_clear(self) -> bool:
@@ -137,6 +184,13 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _secure_url(url: str) -> bool:
+    parsed = urlsplit(url)
+    if parsed.scheme == "https":
+        return bool(parsed.hostname)
+    return parsed.scheme == "http" and _is_loopback(parsed.hostname or "")
 
 
 def parse_mailboxes(value: Any) -> list[Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from libs.common.kafka.producer import PublishError
 from services.email_ingest import metrics
 from services.email_ingest.checkpoint import Checkpoint, CheckpointStore
-from services.email_ingest.credentials import CredentialError, read_secret
+from services.email_ingest.credentials import CredentialError, MailboxCredentials
 from services.email_ingest.imap.fetch import FetchedMessage
 from services.email_ingest.imap.session import (
     FolderStatus,
@@ -29,6 +29,7 @@ from services.email_ingest.imap.session import (
 )
 from services.email_ingest.mailboxes import MailboxConfig, PostAction
 from services.email_ingest.normalise import MailContext
+from services.email_ingest.oauth2 import GrantRefused
 from services.email_ingest.pipeline import MailPipeline, Outcome
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,10 @@ class FolderWatcher:
         checkpoints: CheckpointStore,
         timing: WatchTiming,
         stop: asyncio.Event,
+        credentials: MailboxCredentials | None = None,
     ) -> None:
         self.mailbox = mailbox
+        self._credentials = credentials or MailboxCredentials(mailbox)
         self.folder = folder
         self._context = context
         self._pipeline = pipeline
@@ -88,6 +91,8 @@ class FolderWatcher:
         self._fetch_failures: dict[int, int] = {}
         self.connected = False
         self.sessions = 0  # sessions that reached SELECT; tests and probes read it
+        #: Why this folder stopped trying (a refused OAuth2 grant); None while it runs.
+        self.failure: GrantRefused | None = None
 
     @property
     def name(self) -> str:
@@ -97,6 +102,9 @@ class FolderWatcher:
         while not self._stop.is_set():
             try:
                 await self._session()
+            except GrantRefused as exc:
+                await self._stopped_until_credentials_change(exc)
+                continue
             except ImapAuthError as exc:
                 log.error("%s: login refused: %s", self.name, exc)
             except (ImapError, PublishError, CredentialError, OSError) as exc:
@@ -112,8 +120,34 @@ class FolderWatcher:
             log.info("%s: reconnecting in %.1fs", self.name, delay)
             await _sleep_unless(self._stop, delay)
 
+    async def _stopped_until_credentials_change(self, refused: GrantRefused) -> None:
+        """A refused grant does not heal by retrying: stop this folder (``/readyz``
+        says why) and look, every ``reconnect_max_s``, whether the credentials
+        changed (the refresher asks the endpoint only for a new refresh token)."""
+        self.failure = refused
+        metrics.MAILBOX_STOPPED.labels(self.mailbox.id, self.folder).set(1)
+        log.error(
+            "%s: stopped: %s; replace the refresh token or fix the client credentials"
+            " (checked every %.0fs, no restart needed)",
+            self.name, refused, self._timing.reconnect_max_s,
+        )  # fmt: skip
+        while not self._stop.is_set():
+            await _sleep_unless(self._stop, self._timing.reconnect_max_s)
+            if self._stop.is_set():
+                return
+            try:
+                await self._credentials.secret()
+            except GrantRefused:
+                continue
+            except CredentialError:
+                break  # a different, passing problem: the normal reconnect path handles it
+            break
+        self.failure = None
+        metrics.MAILBOX_STOPPED.labels(self.mailbox.id, self.folder).set(0)
+        log.info("%s: credentials accepted again; resuming", self.name)
+
     async def _session(self) -> None:
-        secret = await read_secret(self.mailbox)
+        secret = await self._credentials.secret()
         session = await ImapSession.open(
             self.mailbox, secret=secret, timeouts=self._timing.timeouts
         )

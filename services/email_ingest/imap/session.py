@@ -19,6 +19,7 @@ import aioimaplib
 from aioimaplib.aioimaplib import Command, IMAP4ClientProtocol
 
 from services.email_ingest.imap.fetch import FetchedMessage, parse_fetch_response
+from services.email_ingest.imap.folders import quoted_folder
 from services.email_ingest.mailboxes import AuthMethod, MailboxConfig, TlsMode
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,9 @@ class ImapSession:
         return arrived
 
     async def select(self, folder: str) -> FolderStatus:
-        response = await self._command(self._client.select(_quote(folder)), f"SELECT {folder}")
+        response = await self._command(
+            self._client.select(quoted_folder(folder)), f"SELECT {folder}"
+        )
         text = b"\n".join(bytes(line) for line in response.lines)
         validity = _UIDVALIDITY.search(text)
         if validity is None:
@@ -203,9 +206,11 @@ class ImapSession:
 
     async def move(self, uid: int, folder: str) -> None:
         if self.has_capability("MOVE"):
-            await self._command(self._client.uid("move", str(uid), _quote(folder)), "UID MOVE")
+            await self._command(
+                self._client.uid("move", str(uid), quoted_folder(folder)), "UID MOVE"
+            )
             return
-        await self._command(self._client.uid("copy", str(uid), _quote(folder)), "UID COPY")
+        await self._command(self._client.uid("copy", str(uid), quoted_folder(folder)), "UID COPY")
         await self.delete(uid)
 
     async def delete(self, uid: int) -> None:
@@ -217,7 +222,9 @@ class ImapSession:
 
     async def ensure_folder(self, folder: str) -> None:
         """CREATE, ignoring "already exists" (a NO answer)."""
-        await self._command(self._client.create(_quote(folder)), f"CREATE {folder}", check=False)
+        await self._command(
+            self._client.create(quoted_folder(folder)), f"CREATE {folder}", check=False
+        )
 
     async def noop(self) -> None:
         await self._command(self._client.noop(), "NOOP")
@@ -341,12 +348,6 @@ class ImapSession:
             raise ImapError(f"{name}: {exc!r}") from exc
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             raise ImapError(f"{name}: {exc!r}") from exc
-
-
-def _quote(folder: str) -> str:
-    """IMAP quoted string: folder names may contain spaces."""
-    escaped = folder.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 def _text(lines: list[bytes]) -> str:
