@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +34,9 @@ async def read_secret(config: MailboxConfig) -> str:
 class AccessTokenSource(Protocol):
     async def access_token(self) -> str: ...
 
+    @property
+    def renew_at(self) -> datetime | None: ...
+
 
 class MailboxCredentials:
     """What a watcher logs in with: the OAuth2 refresher's token, or the configured secret."""
@@ -45,6 +49,10 @@ class MailboxCredentials:
         if self.refresher is not None:
             return await self.refresher.access_token()
         return await read_secret(self.config)
+
+    def renew_at(self) -> datetime | None:
+        """When a session logged in with the last secret should log in again (OAuth2)."""
+        return self.refresher.renew_at if self.refresher is not None else None
 
 
 async def read_first_line(mailbox_id: str, path: Path) -> str:

@@ -147,6 +147,12 @@ class TokenRefresher:
         self.refreshes = 0
 
     @property
+    def renew_at(self) -> datetime | None:
+        """When the cached token stops being handed out: a session logged in with it
+        ends cleanly before then (Microsoft 365 drops sessions whose token expired)."""
+        return self._token.expires_at - self._margin if self._token is not None else None
+
+    @property
     def refused(self) -> GrantRefused | None:
         """Why the grant was refused, while it stays refused."""
         return self._refused[1] if self._refused else None

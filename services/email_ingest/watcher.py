@@ -14,7 +14,9 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
+from libs.common.events.base import utc_now
 from libs.common.kafka.producer import PublishError
 from services.email_ingest import metrics
 from services.email_ingest.checkpoint import Checkpoint, CheckpointStore
@@ -47,6 +49,10 @@ class WatchTiming:
     fetch_batch: int
     reconnect_initial_s: float
     reconnect_max_s: float
+
+
+class _LoginRenewal(Exception):
+    """The session's OAuth2 token is about to expire: log in again with a fresh one."""
 
 
 class Backoff:
@@ -93,6 +99,7 @@ class FolderWatcher:
         self.sessions = 0  # sessions that reached SELECT; tests and probes read it
         #: Why this folder stopped trying (a refused OAuth2 grant); None while it runs.
         self.failure: GrantRefused | None = None
+        self._renew_at: datetime | None = None  # OAuth2: log in again from then on
 
     @property
     def name(self) -> str:
@@ -104,6 +111,10 @@ class FolderWatcher:
                 await self._session()
             except GrantRefused as exc:
                 await self._stopped_until_credentials_change(exc)
+                continue
+            except _LoginRenewal:
+                self._set_connected(False)
+                log.info("%s: OAuth2 token due for renewal; logging in again", self.name)
                 continue
             except ImapAuthError as exc:
                 log.error("%s: login refused: %s", self.name, exc)
@@ -148,6 +159,7 @@ class FolderWatcher:
 
     async def _session(self) -> None:
         secret = await self._credentials.secret()
+        self._renew_at = self._credentials.renew_at()
         session = await ImapSession.open(
             self.mailbox, secret=secret, timeouts=self._timing.timeouts
         )
@@ -179,18 +191,27 @@ class FolderWatcher:
             if session.take_arrival_notice():
                 continue  # announced while we were fetching: IDLE would not repeat it
             await self._wait_for_mail(session)
+            if self._renew_at is not None and utc_now() >= self._renew_at:
+                raise _LoginRenewal
             if time.monotonic() - verified_at >= self._timing.idle_renew_s:
                 await self._check_uidvalidity(session, checkpoint.uidvalidity)
                 verified_at = time.monotonic()
 
     async def _wait_for_mail(self, session: ImapSession) -> None:
         if self._uses_idle(session):
-            await session.wait_for_change(self._timing.idle_renew_s, self._stop)
+            await session.wait_for_change(self._idle_limit_s(), self._stop)
         else:
             await _sleep_unless(self._stop, self._timing.poll_interval_s, session.lost)
             await session.noop()  # keep-alive, and lets the server report new mail
         if session.lost.is_set():
             raise ImapError("connection lost")
+
+    def _idle_limit_s(self) -> float:
+        """IDLE until the renew time or the token's renewal, whichever comes first."""
+        if self._renew_at is None:
+            return self._timing.idle_renew_s
+        until_renewal = (self._renew_at - utc_now()).total_seconds()
+        return max(0.1, min(self._timing.idle_renew_s, until_renewal))
 
     async def _check_uidvalidity(self, session: ImapSession, expected: int) -> None:
         """SELECT again: a folder deleted and recreated under an IDLE session is not

@@ -13,12 +13,14 @@ import pytest
 from libs.common.ids import deterministic_id
 from libs.common.testing.dovecot import DovecotServer
 from libs.common.testing.system import free_port
+from services.email_ingest import metrics
 from services.email_ingest.imap.session import ImapAuthError, ImapSession, Timeouts
 from services.email_ingest.mailboxes import MailboxConfig
 from services.email_ingest.oauth2 import GrantRefused, TokenRefresher
 from tests.integration.email_ingest.helpers import (
     count_at_least,
     event_ids,
+    eventually,
     mailbox_config,
     make_mail,
     reader,
@@ -177,3 +179,24 @@ async def _readyz_until(
             return last
         await asyncio.sleep(0.1)
     raise AssertionError(f"/readyz never met the condition; last {last}")
+
+
+async def test_a_watching_session_logs_in_again_before_its_token_expires(
+    dovecot, imap_user, endpoint, kafka_topics, tmp_path
+):
+    endpoint.lifetime_s = 3
+    mailbox = oauth2_mailbox(dovecot, imap_user, endpoint, tmp_path)
+    settings = service_settings(kafka_topics, tmp_path, [mailbox], oauth2_refresh_margin_s=1.0)
+    failures = metrics.CONNECTION_FAILURES.labels(imap_user, "INBOX")
+    before = failures._value.get()
+    async with (
+        reader(kafka_topics, kafka_topics.topics.interactions) as topic,
+        running_service(settings),
+    ):
+        await dovecot.append(imap_user, make_mail(1))
+        await topic.until(count_at_least(1))
+        await eventually(lambda: len(endpoint.issued) >= 3, limit_s=20)  # ~every 2 s
+        await dovecot.append(imap_user, make_mail(2))  # the first token is long expired
+        records = await topic.until(count_at_least(2))
+    assert failures._value.get() == before  # renewals are not failures
+    assert event_ids(records)[1] == deterministic_id("email", imap_user, "mail-2@customer.example")
