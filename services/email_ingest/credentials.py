@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from services.email_ingest.mailboxes import AuthMethod, MailboxConfig
+from services.email_ingest.mailboxes import MailboxConfig
 
 SECRET_COMMAND_TIMEOUT_S = 30.0
 
@@ -24,7 +24,7 @@ class CredentialError(RuntimeError):
 
 
 async def read_secret(config: MailboxConfig) -> str:
-    if config.auth is AuthMethod.XOAUTH2:
+    if config.uses_oauth2:
         return await _first_of(config.id, config.oauth2_token_file, config.oauth2_token_command)
     if config.password is not None:
         return config.password.get_secret_value()

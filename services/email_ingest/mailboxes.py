@@ -50,6 +50,7 @@ class TlsMode(StrEnum):
 class AuthMethod(StrEnum):
     PASSWORD = "password"  # noqa: S105 -- IMAP LOGIN, the method name, not a secret
     XOAUTH2 = "xoauth2"  # SASL XOAUTH2 bearer token (Gmail, Microsoft 365)
+    OAUTHBEARER = "oauthbearer"  # SASL OAUTHBEARER, RFC 7628 (Gmail; not Microsoft 365)
 
 
 class PostAction(StrEnum):
@@ -74,7 +75,9 @@ class MailboxConfig(BaseModel):
     tls_verify: bool = Field(True, description="Verify the server certificate and host name.")
     ca_file: Path | None = Field(None, description="CA bundle for a private server certificate.")
     username: str = Field(..., description="Login name.")
-    auth: AuthMethod = Field(AuthMethod.PASSWORD, description="password or xoauth2.")
+    auth: AuthMethod = Field(
+        AuthMethod.PASSWORD, description="password, xoauth2 or oauthbearer (both OAuth2 bearer)."
+    )
     password: SecretStr | None = Field(None, description="Password (prefer a file or command).")
     password_file: Path | None = Field(None, description="File whose first line is the password.")
     password_command: str | None = Field(None, description="Command that prints the password.")
@@ -139,11 +142,11 @@ class MailboxConfig(BaseModel):
         return self
 
     def _check_credentials(self) -> None:
-        if self.auth is AuthMethod.XOAUTH2:
+        if self.uses_oauth2:
             sources = [self.oauth2_token_file, self.oauth2_token_command, self.refreshes_oauth2]
             if sum(1 for source in sources if source) != 1:
                 raise ValueError(
-                    f"mailbox {self.id}: xoauth2 needs exactly one of oauth2_token_file,"
+                    f"mailbox {self.id}: {self.auth.value} needs exactly one of oauth2_token_file,"
                     " oauth2_token_command or the refresh grant (oauth2_token_endpoint,"
                     " oauth2_client_id, oauth2_refresh_token[_file])"
                 )
@@ -163,7 +166,11 @@ class MailboxConfig(BaseModel):
     @property
     def refreshes_oauth2(self) -> bool:
         """The built-in refresh-token grant fetches the access tokens of this mailbox."""
-        return self.auth is AuthMethod.XOAUTH2 and self.oauth2_token_endpoint is not None
+        return self.uses_oauth2 and self.oauth2_token_endpoint is not None
+
+    @property
+    def uses_oauth2(self) -> bool:
+        return self.auth in (AuthMethod.XOAUTH2, AuthMethod.OAUTHBEARER)
 
     @property
     def sends_credentials_in_clear(self) -> bool:

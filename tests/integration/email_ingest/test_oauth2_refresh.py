@@ -66,10 +66,11 @@ def oauth2_mailbox(dovecot, user, endpoint, tmp_path, **overrides) -> dict:  # t
     return mailbox_config(dovecot, user, **{**values, **overrides})
 
 
+@pytest.mark.parametrize("mechanism", ["xoauth2", "oauthbearer"])
 async def test_refreshed_tokens_log_in_for_real_and_expired_ones_do_not(
-    dovecot, imap_user, endpoint, tmp_path
+    dovecot, imap_user, endpoint, tmp_path, mechanism
 ):
-    config = MailboxConfig(**oauth2_mailbox(dovecot, imap_user, endpoint, tmp_path))
+    config = MailboxConfig(**oauth2_mailbox(dovecot, imap_user, endpoint, tmp_path, auth=mechanism))
     async with httpx.AsyncClient(timeout=10) as http:
         refresher = TokenRefresher(config, http=http, margin=timedelta(seconds=1))
         first = await refresher.access_token()

@@ -80,6 +80,17 @@ def test_a_non_bearer_token_is_refused():
         read_token_response("kr", 200, _body(access_token="a", token_type="mac"), now=NOW)
 
 
+def test_oauthbearer_initial_response_of_rfc7628():
+    from base64 import b64decode
+
+    from services.email_ingest.imap.session import oauthbearer_initial_response
+
+    encoded = oauthbearer_initial_response("help,desk=kr@x.example", "imap.x", 993, "ya29.t")
+    assert b64decode(encoded) == (
+        b"n,a=help=2Cdesk=3Dkr@x.example,\x01host=imap.x\x01port=993\x01auth=Bearer ya29.t\x01\x01"
+    )
+
+
 def test_usable_until_the_margin():
     token = AccessToken("a", NOW + timedelta(minutes=10))
     assert token.usable(NOW, timedelta(minutes=5))
