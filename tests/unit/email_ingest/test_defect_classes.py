@@ -98,6 +98,18 @@ def test_3_bottom_posted_and_inline_answers_are_the_body():
     assert body.signature == "--\nMinsu"
 
 
+def test_3_html_blockquotes_are_quotes_and_the_answers_below_them_the_body():
+    body = _mail("03c_html_bottom_posted_reply.eml").interaction.body
+    assert body.text == "거래 ID는 TX-4471 입니다.\n\n아니요, 감사합니다."
+    assert body.from_html and body.signature is None
+    assert body.quoted.splitlines()[1:] == [
+        "> 거래 ID를 알려 주세요.",
+        "> --",
+        "> 고객지원팀 드림",
+        "> 다른 문의 사항이 있으신가요?",
+    ]
+
+
 def test_3_top_posting_is_unchanged():
     mail = "Thanks!\n\nOn Mon, 1 Jan 2024, Desk <h@d.example> wrote:\n> old\n> --\n> Desk"
     parts = split_reply(mail)
