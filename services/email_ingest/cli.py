@@ -65,28 +65,38 @@ def check() -> None:
 
 async def _check_all(settings: EmailIngestSettings) -> int:
     from services.email_ingest.checkpoint import CheckpointStore
-    from services.email_ingest.credentials import CredentialError, read_secret
+    from services.email_ingest.service import build_credentials, oauth2_http_client
+
+    checkpoints = _open_checkpoints(CheckpointStore, settings.checkpoint_path)
+    failures = 0
+    async with oauth2_http_client(settings) as http:
+        credentials = build_credentials(settings, http)
+        for mailbox in settings.all_mailboxes():
+            failures += await _check_mailbox(settings, credentials[mailbox.id], checkpoints)
+    return failures
+
+
+async def _check_mailbox(settings: EmailIngestSettings, credentials, checkpoints) -> int:  # type: ignore[no-untyped-def]
+    from services.email_ingest.credentials import CredentialError
     from services.email_ingest.imap.session import ImapError, ImapSession, Timeouts
 
     timeouts = Timeouts(connect_s=settings.connect_timeout_s, command_s=settings.command_timeout_s)
-    checkpoints = _open_checkpoints(CheckpointStore, settings.checkpoint_path)
+    mailbox = credentials.config
+    target = f"{mailbox.id} ({mailbox.username}@{mailbox.host}:{mailbox.effective_port})"
+    try:
+        secret = await credentials.secret()
+        session = await ImapSession.open(mailbox, secret=secret, timeouts=timeouts)
+    except (ImapError, CredentialError, OSError) as exc:
+        typer.echo(f"FAIL {target}: {exc}")
+        return 1
     failures = 0
-    for mailbox in settings.all_mailboxes():
-        target = f"{mailbox.id} ({mailbox.username}@{mailbox.host}:{mailbox.effective_port})"
-        try:
-            secret = await read_secret(mailbox)
-            session = await ImapSession.open(mailbox, secret=secret, timeouts=timeouts)
-        except (ImapError, CredentialError, OSError) as exc:
-            typer.echo(f"FAIL {target}: {exc}")
-            failures += 1
-            continue
-        try:
-            mode = "IDLE" if session.has_capability("IDLE") else "polling"
-            typer.echo(f"ok   {target}: logged in, {mode}")
-            for folder in mailbox.folders:
-                failures += await _check_folder(session, checkpoints, mailbox.id, folder)
-        finally:
-            await session.logout()
+    try:
+        mode = "IDLE" if session.has_capability("IDLE") else "polling"
+        typer.echo(f"ok   {target}: logged in, {mode}")
+        for folder in mailbox.folders:
+            failures += await _check_folder(session, checkpoints, mailbox.id, folder)
+    finally:
+        await session.logout()
     return failures
 
 

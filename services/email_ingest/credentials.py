@@ -1,17 +1,20 @@
 """Passwords and OAuth2 bearer tokens, read fresh at every login.
 
-Tokens from Google and Microsoft live about an hour, so they are never
-cached here: a file that a sidecar refreshes, or a command that prints a
-current token, is consulted on each (re)connect.
+Tokens from Google and Microsoft live about an hour. Either the built-in
+refresh grant (``services.email_ingest.oauth2``, cached per mailbox) fetches
+them, or a file that a sidecar refreshes / a command that prints a current
+token is consulted on each (re)connect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shlex
+from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
-from services.email_ingest.mailboxes import AuthMethod, MailboxConfig
+from services.email_ingest.mailboxes import MailboxConfig
 
 SECRET_COMMAND_TIMEOUT_S = 30.0
 
@@ -21,16 +24,44 @@ class CredentialError(RuntimeError):
 
 
 async def read_secret(config: MailboxConfig) -> str:
-    if config.auth is AuthMethod.XOAUTH2:
+    if config.uses_oauth2:
         return await _first_of(config.id, config.oauth2_token_file, config.oauth2_token_command)
     if config.password is not None:
         return config.password.get_secret_value()
     return await _first_of(config.id, config.password_file, config.password_command)
 
 
+class AccessTokenSource(Protocol):
+    async def access_token(self) -> str: ...
+
+    @property
+    def renew_at(self) -> datetime | None: ...
+
+
+class MailboxCredentials:
+    """What a watcher logs in with: the OAuth2 refresher's token, or the configured secret."""
+
+    def __init__(self, config: MailboxConfig, refresher: AccessTokenSource | None = None) -> None:
+        self.config = config
+        self.refresher = refresher
+
+    async def secret(self) -> str:
+        if self.refresher is not None:
+            return await self.refresher.access_token()
+        return await read_secret(self.config)
+
+    def renew_at(self) -> datetime | None:
+        """When a session logged in with the last secret should log in again (OAuth2)."""
+        return self.refresher.renew_at if self.refresher is not None else None
+
+
+async def read_first_line(mailbox_id: str, path: Path) -> str:
+    return await asyncio.to_thread(_read_file, mailbox_id, path)
+
+
 async def _first_of(mailbox_id: str, path: Path | None, command: str | None) -> str:
     if path is not None:
-        return await asyncio.to_thread(_read_file, mailbox_id, path)
+        return await read_first_line(mailbox_id, path)
     if command is not None:
         return await _run_command(mailbox_id, command)
     raise CredentialError(f"mailbox {mailbox_id}: no secret configured")

@@ -34,3 +34,8 @@ LAST_SYNC = Gauge(
     "When a folder was last searched for new mail (Unix time).",
     ["mailbox", "folder"],
 )
+MAILBOX_STOPPED = Gauge(
+    "omnidesk_email_folder_stopped",
+    "1 while a folder stopped for a refused OAuth2 grant (see /readyz and the log).",
+    ["mailbox", "folder"],
+)

@@ -182,6 +182,8 @@ class MailPipeline:
             subject=interaction.thread.message_id,
         )
         await self._producer.publish(self._topics.interactions, event, key=interaction.customer_key)
+        for defect in mail.defects:
+            log.warning("mail %s/%s/%d: %s", mailbox_id, folder, uid, defect)
         log.info(
             "published mail %s/%s/%d from %s",
             mailbox_id, folder, uid, interaction.customer_key,

@@ -6,13 +6,19 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
+from datetime import timedelta
+
+import httpx
 
 from libs.common.blobstore import BlobStore
 from libs.common.health import ReadinessCheck, serve_probes
 from libs.common.kafka.producer import EventProducer
 from services.email_ingest.checkpoint import CheckpointStore
+from services.email_ingest.credentials import MailboxCredentials
 from services.email_ingest.imap.session import Timeouts
+from services.email_ingest.mailboxes import MailboxConfig
 from services.email_ingest.normalise import OwnIdentity
+from services.email_ingest.oauth2 import TokenRefresher
 from services.email_ingest.pipeline import MailPipeline, mail_context
 from services.email_ingest.settings import EmailIngestSettings
 from services.email_ingest.watcher import FolderWatcher, WatchTiming
@@ -37,12 +43,32 @@ def watch_timing(settings: EmailIngestSettings) -> WatchTiming:
     )
 
 
+def build_credentials(
+    settings: EmailIngestSettings, http: httpx.AsyncClient
+) -> dict[str, MailboxCredentials]:
+    """One credential source per mailbox; the OAuth2 refresher (and its cached
+    token) is shared by the mailbox's folder watchers."""
+    margin = timedelta(seconds=settings.oauth2_refresh_margin_s)
+    return {
+        mailbox.id: MailboxCredentials(
+            mailbox,
+            TokenRefresher(mailbox, http=http, margin=margin) if mailbox.refreshes_oauth2 else None,
+        )
+        for mailbox in settings.all_mailboxes()
+    }
+
+
+def oauth2_http_client(settings: EmailIngestSettings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=settings.oauth2_timeout_s, follow_redirects=False)
+
+
 def build_watchers(
     settings: EmailIngestSettings,
     *,
     pipeline: MailPipeline,
     checkpoints: CheckpointStore,
     stop: asyncio.Event,
+    credentials: Mapping[str, MailboxCredentials] | None = None,
 ) -> list[FolderWatcher]:
     own = OwnIdentity(settings.own_message_id_domains, settings.own_addresses)
     subject_reference = re.compile(settings.subject_reference_pattern)
@@ -65,6 +91,7 @@ def build_watchers(
                     checkpoints=checkpoints,
                     timing=timing,
                     stop=stop,
+                    credentials=(credentials or {}).get(mailbox.id),
                 )
             )
     return watchers
@@ -83,10 +110,24 @@ async def run_service(settings: EmailIngestSettings, stop: asyncio.Event) -> Non
             )
             await stop.wait()
             return
+        warn_plaintext_mailboxes(settings.all_mailboxes())
         await _run_watchers(settings, stop, checks)
     finally:
         stop.set()
         await probes
+
+
+def warn_plaintext_mailboxes(mailboxes: list[MailboxConfig]) -> None:
+    """``allow_plaintext`` is an explicit opt-in; say at every start who uses it."""
+    for mailbox in mailboxes:
+        if mailbox.sends_credentials_in_clear:
+            log.warning(
+                "mailbox %s: tls=plain to %s:%d (allow_plaintext): login and mail travel"
+                " unencrypted; use only on a trusted network",
+                mailbox.id,
+                mailbox.host,
+                mailbox.effective_port,
+            )
 
 
 async def _run_watchers(
@@ -95,6 +136,7 @@ async def _run_watchers(
     checkpoints = CheckpointStore(settings.checkpoint_path)
     checkpoints.open()
     producer = EventProducer(settings.kafka, client_id=settings.service_name)
+    http = oauth2_http_client(settings)
     try:
         if not await _start_producer(producer, stop):
             return
@@ -105,12 +147,19 @@ async def _run_watchers(
             topics=settings.kafka.topics,
             deadletter_inline_max_bytes=settings.deadletter_inline_max_bytes,
         )
-        watchers = build_watchers(settings, pipeline=pipeline, checkpoints=checkpoints, stop=stop)
-        checks.update(_readiness(producer, watchers))
+        watchers = build_watchers(
+            settings,
+            pipeline=pipeline,
+            checkpoints=checkpoints,
+            stop=stop,
+            credentials=build_credentials(settings, http),
+        )
+        checks.update(readiness_checks(producer.ready, watchers))
         log.info("watching %d folder(s): %s", len(watchers), ", ".join(w.name for w in watchers))
         await _supervise(watchers, stop)
     finally:
         await producer.stop()
+        await http.aclose()
         checkpoints.close()
 
 
@@ -139,12 +188,30 @@ async def _supervise(watchers: list[FolderWatcher], stop: asyncio.Event) -> None
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _readiness(
-    producer: EventProducer, watchers: list[FolderWatcher]
-) -> Mapping[str, ReadinessCheck]:
+def readiness_checks(
+    kafka: ReadinessCheck, watchers: list[FolderWatcher]
+) -> dict[str, ReadinessCheck]:
     async def mailboxes() -> bool:
-        # Ready while at least one folder is watched: one broken mailbox must
-        # not take the whole service out of rotation. Per-folder state is in /metrics.
+        # Ready while at least one folder is watched: one mailbox whose server is
+        # away must not take the whole service out of rotation (/metrics per folder).
         return any(w.connected for w in watchers)
 
-    return {"kafka": producer.ready, "mailboxes": mailboxes}
+    checks: dict[str, ReadinessCheck] = {"kafka": kafka, "mailboxes": mailboxes}
+    by_mailbox: dict[str, list[FolderWatcher]] = {}
+    for watcher in watchers:
+        by_mailbox.setdefault(watcher.mailbox.id, []).append(watcher)
+    for mailbox_id, group in by_mailbox.items():
+        # A mailbox that stopped for good (a refused OAuth2 grant) needs a person:
+        # it fails readiness under its own name, the exception type saying why.
+        checks[f"mailbox {mailbox_id}"] = _stopped_check(group)
+    return checks
+
+
+def _stopped_check(group: list[FolderWatcher]) -> ReadinessCheck:
+    async def check() -> bool:
+        failure = next((w.failure for w in group if w.failure is not None), None)
+        if failure is not None:
+            raise failure
+        return True
+
+    return check

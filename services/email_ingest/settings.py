@@ -85,6 +85,14 @@ class EmailIngestSettings(ServiceSettings):
     reconnect_max_s: float = Field(
         300.0, gt=0, description="Longest reconnect delay (backoff cap)."
     )
+    oauth2_refresh_margin_s: float = Field(
+        300.0,
+        ge=0,
+        description="Refresh an OAuth2 access token when less than this is left of its life.",
+    )
+    oauth2_timeout_s: float = Field(
+        20.0, gt=0, description="Upper bound of one request to an OAuth2 token endpoint."
+    )
     deadletter_inline_max_bytes: int = Field(
         1_000_000,
         ge=0,

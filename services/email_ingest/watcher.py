@@ -14,11 +14,13 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
+from libs.common.events.base import utc_now
 from libs.common.kafka.producer import PublishError
 from services.email_ingest import metrics
 from services.email_ingest.checkpoint import Checkpoint, CheckpointStore
-from services.email_ingest.credentials import CredentialError, read_secret
+from services.email_ingest.credentials import CredentialError, MailboxCredentials
 from services.email_ingest.imap.fetch import FetchedMessage
 from services.email_ingest.imap.session import (
     FolderStatus,
@@ -29,6 +31,7 @@ from services.email_ingest.imap.session import (
 )
 from services.email_ingest.mailboxes import MailboxConfig, PostAction
 from services.email_ingest.normalise import MailContext
+from services.email_ingest.oauth2 import GrantRefused
 from services.email_ingest.pipeline import MailPipeline, Outcome
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,10 @@ class WatchTiming:
     fetch_batch: int
     reconnect_initial_s: float
     reconnect_max_s: float
+
+
+class _LoginRenewal(Exception):
+    """The session's OAuth2 token is about to expire: log in again with a fresh one."""
 
 
 class Backoff:
@@ -76,8 +83,10 @@ class FolderWatcher:
         checkpoints: CheckpointStore,
         timing: WatchTiming,
         stop: asyncio.Event,
+        credentials: MailboxCredentials | None = None,
     ) -> None:
         self.mailbox = mailbox
+        self._credentials = credentials or MailboxCredentials(mailbox)
         self.folder = folder
         self._context = context
         self._pipeline = pipeline
@@ -88,6 +97,9 @@ class FolderWatcher:
         self._fetch_failures: dict[int, int] = {}
         self.connected = False
         self.sessions = 0  # sessions that reached SELECT; tests and probes read it
+        #: Why this folder stopped trying (a refused OAuth2 grant); None while it runs.
+        self.failure: GrantRefused | None = None
+        self._renew_at: datetime | None = None  # OAuth2: log in again from then on
 
     @property
     def name(self) -> str:
@@ -97,6 +109,13 @@ class FolderWatcher:
         while not self._stop.is_set():
             try:
                 await self._session()
+            except GrantRefused as exc:
+                await self._stopped_until_credentials_change(exc)
+                continue
+            except _LoginRenewal:
+                self._set_connected(False)
+                log.info("%s: OAuth2 token due for renewal; logging in again", self.name)
+                continue
             except ImapAuthError as exc:
                 log.error("%s: login refused: %s", self.name, exc)
             except (ImapError, PublishError, CredentialError, OSError) as exc:
@@ -112,8 +131,35 @@ class FolderWatcher:
             log.info("%s: reconnecting in %.1fs", self.name, delay)
             await _sleep_unless(self._stop, delay)
 
+    async def _stopped_until_credentials_change(self, refused: GrantRefused) -> None:
+        """A refused grant does not heal by retrying: stop this folder (``/readyz``
+        says why) and look, every ``reconnect_max_s``, whether the credentials
+        changed (the refresher asks the endpoint only for a new refresh token)."""
+        self.failure = refused
+        metrics.MAILBOX_STOPPED.labels(self.mailbox.id, self.folder).set(1)
+        log.error(
+            "%s: stopped: %s; replace the refresh token or fix the client credentials"
+            " (checked every %.0fs, no restart needed)",
+            self.name, refused, self._timing.reconnect_max_s,
+        )  # fmt: skip
+        while not self._stop.is_set():
+            await _sleep_unless(self._stop, self._timing.reconnect_max_s)
+            if self._stop.is_set():
+                return
+            try:
+                await self._credentials.secret()
+            except GrantRefused:
+                continue
+            except CredentialError:
+                break  # a different, passing problem: the normal reconnect path handles it
+            break
+        self.failure = None
+        metrics.MAILBOX_STOPPED.labels(self.mailbox.id, self.folder).set(0)
+        log.info("%s: credentials accepted again; resuming", self.name)
+
     async def _session(self) -> None:
-        secret = await read_secret(self.mailbox)
+        secret = await self._credentials.secret()
+        self._renew_at = self._credentials.renew_at()
         session = await ImapSession.open(
             self.mailbox, secret=secret, timeouts=self._timing.timeouts
         )
@@ -145,18 +191,27 @@ class FolderWatcher:
             if session.take_arrival_notice():
                 continue  # announced while we were fetching: IDLE would not repeat it
             await self._wait_for_mail(session)
+            if self._renew_at is not None and utc_now() >= self._renew_at:
+                raise _LoginRenewal
             if time.monotonic() - verified_at >= self._timing.idle_renew_s:
                 await self._check_uidvalidity(session, checkpoint.uidvalidity)
                 verified_at = time.monotonic()
 
     async def _wait_for_mail(self, session: ImapSession) -> None:
         if self._uses_idle(session):
-            await session.wait_for_change(self._timing.idle_renew_s, self._stop)
+            await session.wait_for_change(self._idle_limit_s(), self._stop)
         else:
             await _sleep_unless(self._stop, self._timing.poll_interval_s, session.lost)
             await session.noop()  # keep-alive, and lets the server report new mail
         if session.lost.is_set():
             raise ImapError("connection lost")
+
+    def _idle_limit_s(self) -> float:
+        """IDLE until the renew time or the token's renewal, whichever comes first."""
+        if self._renew_at is None:
+            return self._timing.idle_renew_s
+        until_renewal = (self._renew_at - utc_now()).total_seconds()
+        return max(0.1, min(self._timing.idle_renew_s, until_renewal))
 
     async def _check_uidvalidity(self, session: ImapSession, expected: int) -> None:
         """SELECT again: a folder deleted and recreated under an IDLE session is not

@@ -1,14 +1,20 @@
-"""Mutation fuzzing of the pure email normaliser, seeded from every corpus mail.
+"""Mutation fuzzing of the pure email normaliser, seeded from every corpus mail
+and from the defect fixtures of issue #17.
 
-Each corpus file is damaged the way real mail gets damaged — flipped bytes,
+Each seed is damaged the way real mail gets damaged — flipped bytes,
 truncation, duplicated headers, swapped or bogus charsets, broken MIME
-boundaries, inserted junk, mixed line endings — and ``normalise_mail`` must
+boundaries, inserted junk, mixed line endings — and the way the issue #17
+defect classes look: a banner or mbox line before the headers, "> " quoting
+with text below it, ISO-2022-JP escapes with any JIS pair, raw 8-bit headers,
+uuencoded blocks (whole or garbled), DSN actions — and ``normalise_mail`` must
 answer with a valid event or a quarantine verdict with a reason. Nothing may
-escape as an exception.
+escape as an exception. The new helpers are fuzzed on their own as well.
 """
 
 from __future__ import annotations
 
+import binascii
+import contextlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,17 +25,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from libs.common.events import Interaction
+from services.email_ingest.imap.folders import decode_folder, encode_folder
 from services.email_ingest.normalise import (
     MailContext,
     NormalisedMail,
     Quarantined,
     normalise_mail,
 )
+from services.email_ingest.normalise.charsets import decode_bytes, decode_short_bytes
+from services.email_ingest.normalise.iso2022jp import decode_cp5022x
+from services.email_ingest.normalise.replies import split_reply
+from services.email_ingest.normalise.uuencode import extract_uuencoded
 from tests.conftest import CORPUS
 
+DEFECT_FIXTURES = Path(__file__).parents[1] / "unit" / "email_ingest" / "fixtures" / "defects"
 SEEDS = sorted(
     p for p in CORPUS.rglob("*") if p.is_file() and p.name not in ("README.md", "LICENSE")
-)
+) + sorted(DEFECT_FIXTURES.glob("*.eml"))
 RECEIVED = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 CONTEXT = MailContext(mailbox_id="fuzz")
 REASONS = {"empty", "oversize", "no_sender", "unparseable"}
@@ -142,7 +154,80 @@ def _line_endings(to_crlf: bool) -> Mutation:
     return mutate
 
 
+def _before_headers(kind: int) -> Mutation:
+    prefixes = [
+        b"---- Original email message ----\r\n",
+        b"From someone@example.com Mon Jan  1 00:00:00 2024\r\n",
+        b"\r\n\r\n",
+        b"-----Original Message-----\r\n\r\n",
+        b" folded junk\r\n",
+    ]
+    return lambda raw: prefixes[kind % len(prefixes)] + raw
+
+
+def _body_start(raw: bytes) -> int:
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        index = raw.find(separator)
+        if index >= 0:
+            return index + len(separator)
+    return len(raw)
+
+
+def _quote_and_answer(fraction: float, answer: bytes) -> Mutation:
+    """Quote part of the body with "> " (a quoted "> --" too) and write below it."""
+
+    def mutate(raw: bytes) -> bytes:
+        start = _body_start(raw)
+        lines = raw[start:].split(b"\n")
+        cut = int(len(lines) * fraction)
+        quoted = [b"> " + line for line in lines[:cut]] + [b"> --", b"> Desk"]
+        return raw[:start] + b"\n".join([*quoted, b"", answer, *lines[cut:]])
+
+    return mutate
+
+
+def _jis_run(position: int, pairs: bytes) -> Mutation:
+    """An ISO-2022-JP run with arbitrary 7-bit pairs (NEC rows, holes, odd lengths)."""
+
+    def mutate(raw: bytes) -> bytes:
+        index = position % (len(raw) + 1)
+        run = b"\x1b$B" + bytes(b & 0x7F for b in pairs) + b"\x1b(B"
+        return raw[:index] + run + raw[index:]
+
+    return mutate
+
+
+def _raw_subject(data: bytes) -> Mutation:
+    subject = b"Subject: " + data.replace(b"\n", b"").replace(b"\r", b"")
+    return lambda raw: re.sub(rb"(?im)^subject:[^\r\n]*", lambda _m: subject, raw, count=1)
+
+
+def _uuencoded(position: int, data: bytes, garble: int) -> Mutation:
+    def mutate(raw: bytes) -> bytes:
+        lines = [binascii.b2a_uu(data[i : i + 45]) for i in range(0, len(data), 45)]
+        block = b"begin 644 f.bin\n" + b"".join(lines) + b"`\nend\n"
+        if garble:
+            block = block[: garble % len(block)] + b"!!" + block[garble % len(block) :]
+        index = _body_start(raw) + position % (len(raw) - _body_start(raw) + 1)
+        return raw[:index] + block + raw[index:]
+
+    return mutate
+
+
+def _dsn_action(choice: int) -> Mutation:
+    actions = [b"delayed", b"failed", b"delivered", b"relayed", b"expanded", b"", b"\xff"]
+    return lambda raw: re.sub(
+        rb"(?im)^action:[^\r\n]*", b"Action: " + actions[choice % len(actions)], raw
+    )
+
+
 mutations = st.one_of(
+    st.builds(_before_headers, st.integers(0, 4)),
+    st.builds(_quote_and_answer, st.floats(0, 1), st.binary(max_size=40)),
+    st.builds(_jis_run, st.integers(0, 1 << 30), st.binary(max_size=21)),
+    st.builds(_raw_subject, st.binary(min_size=1, max_size=40)),
+    st.builds(_uuencoded, st.integers(0, 1 << 30), st.binary(max_size=120), st.integers(0, 400)),
+    st.builds(_dsn_action, st.integers(0, 6)),
     st.builds(_flip, st.integers(0, 1 << 30), st.integers(1, 255)),
     st.builds(_truncate, st.floats(0, 1)),
     st.builds(_duplicate_header, st.integers(0, 60), st.integers(1, 50)),
@@ -171,7 +256,11 @@ def test_the_seed_corpus_is_there():
     assert len(SEEDS) >= 100
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: str(p.relative_to(CORPUS)))
+def _seed_id(path: Path) -> str:
+    return str(path.relative_to(CORPUS if path.is_relative_to(CORPUS) else DEFECT_FIXTURES.parent))
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=_seed_id)
 @settings(settings.get_profile("fuzz"))
 @given(chain=st.lists(mutations, min_size=1, max_size=4))
 def test_damaged_mail_yields_an_event_or_a_quarantine(seed: Path, chain: list[Mutation]):
@@ -217,3 +306,37 @@ DSN = (
 def test_eight_bit_ids_serialise(raw: bytes):
     """Found by this fuzzer: 8-bit bytes in ids used to reach the event as lone surrogates."""
     check_verdict(raw)
+
+
+# -- the helpers of issue #17 on their own ------------------------------------------
+
+
+@given(data=st.binary(max_size=256))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_cp5022x_decodes_or_says_unicode_decode_error(data: bytes):
+    with contextlib.suppress(UnicodeDecodeError):
+        decode_cp5022x(data)
+
+
+@given(data=st.binary(max_size=256), declared=st.sampled_from([None, "euc-kr", "gb2312",
+       "shift_jis", "iso-8859-1", "us-ascii", "iso-2022-jp", "utf-8", "bogus"]))  # fmt: skip
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_charset_decoding_never_raises_and_leaves_no_surrogates(data: bytes, declared):
+    for decoded in (decode_short_bytes(data, declared), decode_bytes(data, declared)):
+        decoded.text.encode("utf-8")  # no lone surrogates: JSON-encodable
+
+
+@given(text=st.text(max_size=400))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_reply_split_and_uudecode_never_raise(text: str):
+    split_reply(text)
+    remaining, files = extract_uuencoded(text)
+    assert isinstance(remaining, str) and all(f.name for f in files)
+
+
+@given(name=st.text(max_size=40))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_folder_names_round_trip_through_modified_utf7(name: str):
+    wire = encode_folder(name)
+    assert wire.isascii()
+    assert decode_folder(wire) == name

@@ -16,9 +16,16 @@ Run as another user, every process and all mail use that user.
         imap.kick("support")                               # drop its connections
         imap.recreate_folder("support", "INBOX")           # new UIDVALIDITY
         imap.add_oauth2_token("support", "ya29.x")         # XOAUTH2 / OAUTHBEARER login
+        imap.create_folder("support", "고객문의/환불")       # non-ASCII, nested with "/"
 
 OAuth2 bearer tokens are checked by Dovecot's oauth2 passdb against a small
-RFC 7662 introspection endpoint the helper serves on loopback.
+RFC 7662 introspection endpoint the helper serves on loopback; a token may be
+given a lifetime, after which introspection answers ``"active": false`` (as
+Google's and Microsoft's do for an expired token).
+
+Folder names are text here (``받은편지함``); IMAP commands carry them in
+modified UTF-7 and doveadm takes UTF-8. The hierarchy separator is ``/``
+(as Gmail and Exchange show it), on Maildir++ storage.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import aioimaplib
+from imap_tools.imap_utf7 import utf7_encode
 
 
 class DovecotNotInstalled(RuntimeError):
@@ -87,7 +95,8 @@ class DovecotServer:
         self._users: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self.oauth2_conf = self.root / "oauth2.conf.ext"
-        self._tokens: dict[str, str] = {}  # bearer token -> user
+        self._tokens: dict[str, tuple[str, float | None]] = {}  # token -> (user, expiry)
+        self.introspections = 0  # requests Dovecot made to the introspection endpoint
         self._introspection: ThreadingHTTPServer | None = None
 
     # -- lifecycle ------------------------------------------------------------
@@ -152,19 +161,21 @@ class DovecotServer:
     def password(self, user: str) -> str:
         return self._users[user]
 
-    def add_oauth2_token(self, user: str, token: str) -> None:
-        """Accept ``token`` as an OAuth2 bearer token of ``user`` (SASL XOAUTH2/OAUTHBEARER).
+    def add_oauth2_token(self, user: str, token: str, *, lifetime_s: float | None = None) -> None:
+        """Accept ``token`` as an OAuth2 bearer token of ``user`` (SASL XOAUTH2/OAUTHBEARER),
+        for ``lifetime_s`` seconds if given.
 
         Dovecot checks tokens against a small introspection endpoint this helper
         serves on loopback, as it would against Google's or Microsoft's.
         """
-        self._tokens[token] = user
+        expiry = time.monotonic() + lifetime_s if lifetime_s is not None else None
+        self._tokens[token] = (user, expiry)
 
     def revoke_oauth2_token(self, token: str) -> None:
         self._tokens.pop(token, None)
 
     async def append(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
-        """APPEND one message over IMAP as ``user``."""
+        """APPEND one message over IMAP as ``user`` (``folder`` as text: 받은편지함)."""
         async with self.imap_session(user) as client:
             await _append(client, raw, folder)
 
@@ -266,8 +277,8 @@ class DovecotServer:
 
     def _reset_maildir_uidlist(self, user: str, folder: str) -> None:
         maildir = self.root / "mail" / user
-        if folder.upper() != "INBOX":
-            maildir = maildir / f".{folder}"
+        if folder.upper() != "INBOX":  # Maildir++: ".<modified UTF-7 name, / as .>"
+            maildir = maildir / f".{utf7_encode(folder).decode().replace('/', '.')}"
         for name in (
             "dovecot-uidlist",
             "dovecot.index",
@@ -315,12 +326,16 @@ class DovecotServer:
 
     def _start_introspection(self) -> None:
         tokens = self._tokens
+        server = self
 
         class Introspect(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # RFC 7662 token introspection
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode())
-                user = tokens.get((form.get("token") or [""])[0])
+                server.introspections += 1
+                user, expiry = tokens.get((form.get("token") or [""])[0], (None, None))
+                if expiry is not None and time.monotonic() >= expiry:
+                    user = None  # expired: RFC 7662 §2.2 says inactive, nothing more
                 body = {"active": True, "username": user} if user else {"active": False}
                 payload = json.dumps(body).encode()
                 self.send_response(200)
@@ -332,12 +347,12 @@ class DovecotServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        server = ThreadingHTTPServer((self.host, 0), Introspect)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self._introspection = server
+        http = ThreadingHTTPServer((self.host, 0), Introspect)
+        threading.Thread(target=http.serve_forever, daemon=True).start()
+        self._introspection = http
         self.oauth2_conf.write_text(
             "introspection_mode = post\n"
-            f"introspection_url = http://{self.host}:{server.server_address[1]}/introspect\n"
+            f"introspection_url = http://{self.host}:{http.server_address[1]}/introspect\n"
             "force_introspection = yes\n"
             "username_attribute = username\n"
             "active_attribute = active\n"
@@ -369,6 +384,10 @@ default_login_user = {login_user}
 default_internal_user = {internal_user}
 default_internal_group = {grp.getgrgid(pwd.getpwnam(internal_user).pw_gid).gr_name}
 mail_location = maildir:{root}/mail/%u
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
 mailbox_idle_check_interval = {self.idle_check_interval_s} secs
 passdb {{
   driver = passwd-file
@@ -430,7 +449,7 @@ def _greets(host: str, port: int) -> bool:
 
 
 async def _append(client: aioimaplib.IMAP4, raw: bytes, folder: str) -> None:
-    response = await client.append(raw, mailbox=folder)
+    response = await client.append(raw, mailbox=f'"{utf7_encode(folder).decode()}"')
     if response.result != "OK":
         raise DovecotError(f"APPEND to {folder} failed: {response.lines}")
 

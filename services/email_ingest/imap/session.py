@@ -10,15 +10,17 @@ guess the protocol state.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import ssl
 from dataclasses import dataclass
 
 import aioimaplib
-from aioimaplib.aioimaplib import Command, IMAP4ClientProtocol
+from aioimaplib.aioimaplib import AUTH, Command, IMAP4ClientProtocol
 
 from services.email_ingest.imap.fetch import FetchedMessage, parse_fetch_response
+from services.email_ingest.imap.folders import quoted_folder
 from services.email_ingest.mailboxes import AuthMethod, MailboxConfig, TlsMode
 
 log = logging.getLogger(__name__)
@@ -147,7 +149,9 @@ class ImapSession:
         return arrived
 
     async def select(self, folder: str) -> FolderStatus:
-        response = await self._command(self._client.select(_quote(folder)), f"SELECT {folder}")
+        response = await self._command(
+            self._client.select(quoted_folder(folder)), f"SELECT {folder}"
+        )
         text = b"\n".join(bytes(line) for line in response.lines)
         validity = _UIDVALIDITY.search(text)
         if validity is None:
@@ -203,9 +207,11 @@ class ImapSession:
 
     async def move(self, uid: int, folder: str) -> None:
         if self.has_capability("MOVE"):
-            await self._command(self._client.uid("move", str(uid), _quote(folder)), "UID MOVE")
+            await self._command(
+                self._client.uid("move", str(uid), quoted_folder(folder)), "UID MOVE"
+            )
             return
-        await self._command(self._client.uid("copy", str(uid), _quote(folder)), "UID COPY")
+        await self._command(self._client.uid("copy", str(uid), quoted_folder(folder)), "UID COPY")
         await self.delete(uid)
 
     async def delete(self, uid: int) -> None:
@@ -217,7 +223,9 @@ class ImapSession:
 
     async def ensure_folder(self, folder: str) -> None:
         """CREATE, ignoring "already exists" (a NO answer)."""
-        await self._command(self._client.create(_quote(folder)), f"CREATE {folder}", check=False)
+        await self._command(
+            self._client.create(quoted_folder(folder)), f"CREATE {folder}", check=False
+        )
 
     async def noop(self) -> None:
         await self._command(self._client.noop(), "NOOP")
@@ -303,12 +311,31 @@ class ImapSession:
             response = await self._bounded(
                 self._client.xoauth2(config.username, secret), self._timeouts.command_s, "AUTH"
             )
+        elif config.auth is AuthMethod.OAUTHBEARER:
+            response = await self._bounded(
+                self._oauthbearer(config, secret), self._timeouts.command_s, "AUTH"
+            )
         else:
             response = await self._bounded(
                 self._client.login(config.username, secret), self._timeouts.command_s, "LOGIN"
             )
         if response.result != "OK":
             raise ImapAuthError(f"login as {config.username} refused: {_text(response.lines)}")
+
+    async def _oauthbearer(self, config: MailboxConfig, token: str):  # type: ignore[no-untyped-def]
+        """SASL OAUTHBEARER with an initial response (RFC 7628 §3.1; aioimaplib has
+        only XOAUTH2). A refused token gets the same empty answer as XOAUTH2 (§3.2.3)."""
+        protocol = self._client.protocol
+        message = oauthbearer_initial_response(
+            config.username, config.host, config.effective_port, token
+        )
+        response = await protocol.execute(
+            Command("AUTHENTICATE", protocol.new_tag(), "OAUTHBEARER", message, loop=protocol.loop),
+            scrub=token,
+        )
+        if response.result == "OK":
+            protocol.state = AUTH
+        return response
 
     async def _command(
         self, awaitable, name: str, *, limit_s: float | None = None, check: bool = True
@@ -343,10 +370,14 @@ class ImapSession:
             raise ImapError(f"{name}: {exc!r}") from exc
 
 
-def _quote(folder: str) -> str:
-    """IMAP quoted string: folder names may contain spaces."""
-    escaped = folder.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+def oauthbearer_initial_response(user: str, host: str, port: int, token: str) -> str:
+    """RFC 7628 §3.1: ``n,a=<user>,^Ahost=…^Aport=…^Aauth=Bearer <token>^A^A``, base64.
+
+    In the GS2 authzid, "," and "=" are escaped as "=2C" and "=3D" (RFC 5801 §4).
+    """
+    authzid = user.replace("=", "=3D").replace(",", "=2C")
+    message = f"n,a={authzid},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01"
+    return base64.b64encode(message.encode("utf-8")).decode("ascii")
 
 
 def _text(lines: list[bytes]) -> str:

@@ -26,6 +26,19 @@ _BOUNCE_SUBJECT = re.compile(
 _ADDRESS_IN_FIELD = re.compile(r"<?([^\s<>;]+@[^\s<>;]+)>?\s*$")
 
 
+#: DSN actions (RFC 3464 §2.3.3) that report a failure; "delayed", "delivered",
+#: "relayed" and "expanded" are notices about mail still on its way or arrived.
+_FAILED_ACTIONS = {"failed"}
+
+
+def is_failure(report: BounceInfo) -> bool:
+    """A bounce proper: delivery failed. A delay notice (``Action: delayed``,
+    status 4.x.x) is automatic mail about the original, not a bounce."""
+    if report.action is not None:
+        return report.action in _FAILED_ACTIONS
+    return not (report.status or "").startswith(("2.", "4."))
+
+
 def read_bounce(
     message: Message, headers: HeaderMap, sender: str | None, subject: str
 ) -> BounceInfo | None:
@@ -40,13 +53,20 @@ def read_bounce(
 
 
 def _from_report(message: Message) -> BounceInfo:
-    recipients: list[str] = []
+    """Recipients with a failed action, and the status of the first. A report
+    where none failed (a delay notice) lists no failed recipient but keeps its
+    action, status and the original Message-ID: it is linked, not a bounce."""
+    blocks = [(block, _recipient(block)) for block in _status_blocks(message)]
+    blocks = [(block, recipient) for block, recipient in blocks if recipient is not None]
+    failed = [
+        (block, recipient)
+        for block, recipient in blocks
+        if (_field(block, "action") or "failed").lower() in _FAILED_ACTIONS
+    ]
+    chosen = failed or blocks
+    recipients = [recipient for _, recipient in failed]
     status = action = diagnostic = None
-    for block in _status_blocks(message):
-        recipient = _recipient(block)
-        if recipient is None:
-            continue
-        recipients.append(recipient)
+    for block, _ in chosen:
         status = status or _field(block, "status")
         action = action or _field(block, "action")
         diagnostic = diagnostic or _field(block, "diagnostic-code")

@@ -109,6 +109,13 @@ class Address:
     email: str
     display_name: str | None
 
+    @property
+    def encoded_word_in_local_part(self) -> bool:
+        """``=?utf-8?B?…?=@example.com``: RFC 2047 §5 forbids decoding it there, so
+        the address stays literal; a broken mailer, worth a flag."""
+        local = self.email.rpartition("@")[0]
+        return "=?" in local and "?=" in local
+
 
 def parse_addresses(raw: str | None, fallback_charset: str | None = None) -> list[Address]:
     """Addresses with an ``@``, lower-cased, display names decoded."""

@@ -24,7 +24,7 @@ from libs.common.events import (
 )
 from libs.common.ids import deterministic_id
 from services.email_ingest.normalise.body import body_from_parts
-from services.email_ingest.normalise.bounce import read_bounce
+from services.email_ingest.normalise.bounce import is_failure, read_bounce
 from services.email_ingest.normalise.flags import OwnIdentity, classify
 from services.email_ingest.normalise.headers import (
     Address,
@@ -67,6 +67,8 @@ class NormalisedMail:
     #: What the customer wrote (sender, subject, text, attachments), hashed: tells a
     #: second delivery of one mail from a different mail reusing its Message-ID.
     fingerprint: str = ""
+    #: Oddities worth an operator's look that did not stop the mail (logged by the pipeline).
+    defects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +127,15 @@ def _normalise(
             headers, message_id=message_id, subject=subject, token_pattern=context.subject_token
         ),
         subject=subject or None,
-        body=body_from_parts(parts.texts),
+        body=body_from_parts(parts.texts, split=bounce is None),
         attachments=attachments,
         flags=classify(
-            headers, subject=subject, message_id=message_id, is_bounce=bool(bounce), own=context.own
+            headers,
+            subject=subject,
+            message_id=message_id,
+            is_bounce=bounce is not None and is_failure(bounce),
+            is_delivery_notice=bounce is not None,
+            own=context.own,
         ),
         bounce=bounce,
         routing_hints=context.routing_hints,
@@ -140,8 +147,19 @@ def _normalise(
     interaction.model_dump_json()
     event_id = deterministic_id("email", context.mailbox_id, message_id)
     return NormalisedMail(
-        event_id, interaction, raw_sha256, blobs, content_fingerprint(interaction)
+        event_id,
+        interaction,
+        raw_sha256,
+        blobs,
+        content_fingerprint(interaction),
+        _defects(sender),
     )
+
+
+def _defects(sender: Address | None) -> tuple[str, ...]:
+    if sender is not None and sender.encoded_word_in_local_part:
+        return (f"encoded word in the local part of the sender {sender.email!r} (kept literal)",)
+    return ()
 
 
 def content_fingerprint(interaction: Interaction) -> str:

@@ -7,11 +7,15 @@ to the bounce reader, not the body.
 
 from __future__ import annotations
 
+import mimetypes
+import re
 from dataclasses import dataclass, field
 from email.message import Message
 
 from services.email_ingest.normalise.charsets import decode_bytes
 from services.email_ingest.normalise.headers import decode_header_text, text_of
+from services.email_ingest.normalise.parsing import parse_message
+from services.email_ingest.normalise.uuencode import extract_uuencoded
 
 #: Deeper nesting than this is an attack or a broken mailer; the rest is ignored.
 MAX_DEPTH = 30
@@ -59,23 +63,79 @@ def _walk(
         out.attachments.append(_attached_message(part, fallback_charset))
         return
     if part.is_multipart():
+        children = [c for c in part.get_payload() if isinstance(c, Message)]
+        if content_type == "multipart/alternative":
+            _walk_alternatives(children, out, depth=depth, fallback_charset=fallback_charset)
+            return
         related = content_type == "multipart/related"
-        for child in part.get_payload():
-            if isinstance(child, Message):
-                _walk(
-                    child,
-                    out,
-                    in_related=related,
-                    depth=depth + 1,
-                    fallback_charset=fallback_charset,
-                )
+        for child in children:
+            _walk(
+                child, out, in_related=related, depth=depth + 1, fallback_charset=fallback_charset
+            )
         return
     filename = part_filename(part, fallback_charset)
     disposition = part.get_content_disposition()
     if content_type in _BODY_TYPES and disposition != "attachment" and not filename:
-        out.texts.append(_text_part(part, content_type))
+        out.texts.append(_text_with_uuencoded_files(_text_part(part, content_type), out))
         return
-    out.attachments.append(_attachment(part, content_type, filename, disposition, in_related))
+    if content_type.startswith("multipart/"):
+        # A container the parser could not split (a boundary it did not accept).
+        recovered = recover_multipart(part, content_type)
+        if recovered is not None:
+            _walk(
+                recovered, out, in_related=in_related, depth=depth + 1,
+                fallback_charset=fallback_charset,
+            )  # fmt: skip
+            return
+        if not _payload_bytes(part).strip():
+            return  # an empty container: nothing to describe
+    attachment = _attachment(part, content_type, filename, disposition, in_related)
+    out.attachments.append(attachment)
+
+
+_DELIMITER = re.compile(rb"^--([ -~]{1,70}?)[ \t]*\r?$", re.MULTILINE)
+
+
+def recover_multipart(part: Message, content_type: str) -> Message | None:
+    """Split a multipart body by the delimiter lines it actually contains.
+
+    Mailers write boundaries the parser refuses (``=`` unquoted, a declared
+    boundary that differs from the one used); the customer's text is inside.
+    """
+    data = _payload_bytes(part)
+    match = _DELIMITER.search(data)
+    if match is None or data.count(b"--" + match.group(1)) < 2:
+        return None
+    boundary = match.group(1).decode("ascii").replace('"', "")
+    head = f'Content-Type: {content_type}; boundary="{boundary}"\r\n\r\n'.encode()
+    recovered = parse_message(head + data)
+    return recovered if recovered.is_multipart() else None
+
+
+def _text_with_uuencoded_files(text: TextPart, out: MimeParts) -> TextPart:
+    if text.content_type != "text/plain":
+        return text
+    remaining, files = extract_uuencoded(text.text)
+    for file in files:
+        out.attachments.append(AttachmentPart(file.name, file.content_type, file.data, False, None))
+    return TextPart(text.content_type, remaining, text.guessed_charset) if files else text
+
+
+def _walk_alternatives(
+    children: list[Message], out: MimeParts, *, depth: int, fallback_charset: str | None
+) -> None:
+    """One version of the text (plain preferred, HTML when plain is empty); every
+    version's attachments (the inline images of the HTML version)."""
+    versions = []
+    for child in children:
+        version = MimeParts()
+        _walk(child, version, in_related=False, depth=depth + 1, fallback_charset=fallback_charset)
+        versions.append(version)
+        out.attachments.extend(version.attachments)
+    readable = [v for v in versions if any(t.text.strip() for t in v.texts)]
+    if readable:
+        plain = [v for v in readable if all(t.content_type == "text/plain" for t in v.texts)]
+        out.texts.extend((plain or readable)[0].texts)
 
 
 def _text_part(part: Message, content_type: str) -> TextPart:
@@ -99,7 +159,34 @@ def _attachment(
         or (content_id is not None and disposition != "attachment")
         or (in_related and disposition is None)
     )
-    return AttachmentPart(filename, text_of(content_type), _payload_bytes(part), inline, content_id)
+    name = filename if filename or inline else name_for_type(content_type)
+    return AttachmentPart(name, text_of(content_type), _payload_bytes(part), inline, content_id)
+
+
+def name_for_type(content_type: str) -> str:
+    """A name for a nameless part, from its type: ``pgp-encrypted.asc``, ``image.png``."""
+    maintype, _, subtype = content_type.partition("/")
+    extension = (
+        _EXTENSIONS.get(content_type)
+        or mimetypes.guess_extension(content_type)
+        or (".txt" if maintype in ("text", "multipart") else ".bin")
+    )
+    if extension.lstrip(".") == subtype:
+        return f"{'attachment' if maintype == 'application' else maintype}{extension}"
+    return f"{subtype or maintype or 'attachment'}{extension}"
+
+
+#: Types mimetypes does not know or names oddly.
+_EXTENSIONS = {
+    "application/pgp-encrypted": ".asc",
+    "application/pgp-signature": ".asc",
+    "application/pgp-keys": ".asc",
+    "application/octet-stream": ".bin",
+    "text/plain": ".txt",
+    "text/enriched": ".txt",
+    "image/jpg": ".jpg",
+    "message/delivery-status": ".txt",
+}
 
 
 def _attached_message(part: Message, fallback_charset: str | None) -> AttachmentPart:

@@ -9,6 +9,7 @@ are immutable — at several times the speed.
 
 from __future__ import annotations
 
+import re
 from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
@@ -53,7 +54,51 @@ def _parser() -> BytesParser:
 
 
 def parse_message(raw: bytes) -> EmailMessage:
-    return _parser().parsebytes(raw)  # type: ignore[return-value]
+    return _parser().parsebytes(raw[header_block_start(raw) :])  # type: ignore[return-value]
+
+
+#: A header field line: a name of printable characters but colon, then the colon.
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_WELL_KNOWN = re.compile(
+    rb"(?i)(?:from|to|cc|subject|date|message-id|mime-version|received|return-path|"
+    rb"delivered-to|reply-to|sender|content-type|x-[!-9;-~]+)[ \t]*:"
+)
+#: Lines skipped in front of the header block at most: a banner, an mbox From_ line, blanks.
+MAX_LEADING_LINES = 5
+
+
+def header_block_start(raw: bytes) -> int:
+    """Where the header block begins: 0, or after a few lines that are not headers.
+
+    A forwarded raw mail may start with a banner (``---- Original email message
+    ----``), an mbox ``From `` line or blank lines; the standard parser then
+    takes every header for body text. We skip such lines when real header
+    lines (two in a row, one of them well known) follow.
+    """
+    if _HEADER_LINE.match(raw):
+        return 0
+    offset = 0
+    for _ in range(MAX_LEADING_LINES):
+        end = raw.find(b"\n", offset)
+        if end < 0:
+            return 0
+        offset = end + 1
+        if _header_block_at(raw, offset):
+            return offset
+    return 0
+
+
+def _header_block_at(raw: bytes, offset: int) -> bool:
+    first = _HEADER_LINE.match(raw, offset)
+    if first is None:
+        return False
+    end = raw.find(b"\n", offset)
+    if end < 0:
+        return False
+    second = end + 1
+    if _HEADER_LINE.match(raw, second) is None:
+        return False
+    return bool(_WELL_KNOWN.match(raw, offset) or _WELL_KNOWN.match(raw, second))
 
 
 def clear_header_cache() -> None:

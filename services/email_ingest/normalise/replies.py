@@ -47,8 +47,17 @@ def _library_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return probe.HEADER_REGEX, probe.SIGNATURE_REGEX
 
 
+def split_signature_only(body: str) -> ReplyParts:
+    """Machine-written text (a delivery report): its ">>> DATA" lines are an SMTP
+    transcript, not quoted history; only a signature (a scanner's footer) is cut."""
+    text, signature = _split_signature(_normalise_newlines(body))
+    return ReplyParts(text.strip(), None, signature)
+
+
 def split_reply(body: str) -> ReplyParts:
     text = _normalise_newlines(body)
+    if _written_below_quotes(text):
+        return _split_interleaved(text)
     cut = _first_quote_position(text)
     new_text, quoted = text[:cut], text[cut:].strip()
     new_text, signature = _split_signature(new_text)
@@ -56,6 +65,73 @@ def split_reply(body: str) -> ReplyParts:
         # A bare forward or a fully quoted mail: the agent still needs to read it.
         return ReplyParts(text.strip(), None, None)
     return ReplyParts(new_text.strip(), quoted or None, signature)
+
+
+def _is_quoted(line: str) -> bool:
+    return line.lstrip(" ").startswith(">")
+
+
+def _written_below_quotes(text: str) -> bool:
+    """Bottom-posted or inline reply: the customer wrote after (or between) "> " quotes.
+
+    Only for ">" quoting with no history banner after the first quote; Outlook-style
+    history (unquoted, under a header block) keeps the top-posting split.
+    """
+    if ">" not in text:
+        return False
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if _is_quoted(line)), None)
+    if first is None:
+        return False
+    after = [line for line in lines[first + 1 :] if line.strip() and not _is_quoted(line)]
+    if not after:
+        return False
+    rest = "\n".join(lines[first + 1 :])
+    return _EXTRA_QUOTE_MARKERS.search(rest) is None and not _has_reply_header(rest)
+
+
+def _split_interleaved(text: str) -> ReplyParts:
+    """New text = the unquoted lines; quoted = the "> " lines and their attribution."""
+    lines = text.split("\n")
+    new_lines: list[str] = []
+    quoted_lines: list[str] = []
+    for index, line in enumerate(lines):
+        if _is_quoted(line) or _introduces_quote(lines, index):
+            quoted_lines.append(line)
+        else:
+            new_lines.append(line)
+    new_text, signature = _split_signature("\n".join(new_lines).strip("\n"))
+    new_text = _BLANK_RUNS.sub("\n\n", new_text).strip()
+    if not new_text:
+        return ReplyParts(text.strip(), None, None)
+    return ReplyParts(new_text, "\n".join(quoted_lines).strip() or None, signature)
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def _introduces_quote(lines: list[str], index: int) -> bool:
+    """ "On <date>, <name> wrote:" (or a Korean marker) right above a quote block."""
+    line = lines[index]
+    if not line.strip() or _is_quoted(line):
+        return False
+    following = next((other for other in lines[index + 1 :] if other.strip()), "")
+    return _is_quoted(following) and (
+        _has_reply_header(line + "\n") or _EXTRA_QUOTE_MARKERS.search(line) is not None
+    )
+
+
+def _has_reply_header(text: str) -> bool:
+    header_regex, _ = _library_patterns()
+    lowered = text.lower()
+    if not any(keyword in lowered for keyword in _HEADER_KEYWORDS):
+        return False
+    for start, line in _lines_with_offsets(text):
+        if any(keyword in line.lower() for keyword in _HEADER_KEYWORDS) and (
+            header_regex.match(text, start) or _EXTRA_QUOTE_MARKERS.match(text, start)
+        ):
+            return True
+    return False
 
 
 def _normalise_newlines(body: str) -> str:
@@ -119,11 +195,21 @@ def _line_start(text: str, position: int) -> int:
 
 
 def _split_signature(text: str) -> tuple[str, str | None]:
+    """The signature starts at the first delimiter on an unquoted line: a quoted
+    "> --" is the old mail's signature, and what follows it may be new text."""
     _, signature_regex = _library_patterns()
-    match = signature_regex.search(text)
-    if match is None:
-        return text, None
-    start = _line_start(text, match.start())
+    position = 0
+    while True:
+        match = signature_regex.search(text, position)
+        if match is None:
+            return text, None
+        start = _line_start(text, match.start())
+        line_end = text.find("\n", start)
+        if not _is_quoted(text[start : line_end if line_end >= 0 else len(text)]):
+            break
+        if line_end < 0:
+            return text, None
+        position = line_end + 1
     if start == 0:
         return text, None  # the whole text "looks like" a signature: keep it as text
     signature = text[start:].strip()

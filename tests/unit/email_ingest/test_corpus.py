@@ -120,12 +120,6 @@ def test_raw_latin1_subject_is_not_misread():
             "4c2a146147ac8_61ff157c4ec1652df@s.h.c.mail",
             "5.3.0",
         ),
-        (
-            "report_422.eml",
-            1,
-            "15655788.13.1200472642578.JavaMail.Administrator@mail.ttttt.com.au",
-            "4.2.2",
-        ),
         ("report_530.eml", 1, "200712232303.lBNN3jDq002941@mail12.rrrr.com.au", "5.3.0"),
     ],
 )
@@ -139,6 +133,16 @@ def test_bounces_carry_recipient_and_original_message_id(name, recipients, origi
     assert interaction.bounce.status == status
 
 
+def test_a_delay_report_is_linked_but_not_a_bounce():
+    interaction = _normalise(MIKEL / "multipart_report_emails" / "report_422.eml").interaction
+    assert not interaction.flags.bounce and interaction.flags.automated
+    assert interaction.kind is InteractionKind.DELIVERY_STATUS
+    assert interaction.bounce.action == "delayed" and interaction.bounce.status == "4.2.2"
+    assert interaction.bounce.failed_recipients == []
+    original = "15655788.13.1200472642578.JavaMail.Administrator@mail.ttttt.com.au"
+    assert interaction.bounce.original_message_id == original
+
+
 def test_bounce_recipient_values():
     bounce = _normalise(MIKEL / "multipart_report_emails" / "report_530.eml").interaction.bounce
     assert bounce.failed_recipients == ["edwin@zzzzzzz.com"]
@@ -146,11 +150,15 @@ def test_bounce_recipient_values():
     assert "Unknown E-Mail Address" in bounce.diagnostic
 
 
-def test_mailer_daemon_plain_text_bounce_is_recognised():
+def test_mailer_daemon_warning_only_is_a_delay_not_a_bounce():
+    # "THIS IS A WARNING MESSAGE ONLY", Action: delayed, Status: 4.5.0
     interaction = _normalise(
         MIKEL / "mime_emails" / "raw_email_with_mimepart_without_content_type.eml"
     ).interaction
-    assert interaction.flags.bounce
+    assert interaction.kind is InteractionKind.DELIVERY_STATUS
+    assert not interaction.flags.bounce and interaction.flags.auto_submitted
+    assert interaction.bounce.action == "delayed"
+    assert interaction.bounce.original_message_id
 
 
 def test_attachments_from_the_corpus():

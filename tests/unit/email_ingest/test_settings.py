@@ -75,3 +75,24 @@ def test_subject_reference_needs_one_group():
 def test_idle_renew_stays_below_29_minutes():
     with pytest.raises(ValidationError):
         EmailIngestSettings(idle_renew_s=30 * 60)
+
+
+def test_plain_to_a_remote_host_needs_allow_plaintext_and_is_warned_about(caplog):
+    from services.email_ingest.service import warn_plaintext_mailboxes
+
+    remote = {**GOOD, "host": "mail.internal", "tls": "plain", "allow_plaintext": True}
+    local = {**GOOD, "id": "local", "host": "127.0.0.1", "tls": "plain"}
+    settings = EmailIngestSettings(mailboxes=[remote, local])
+    remote_box, local_box = settings.all_mailboxes()
+    assert remote_box.effective_port == 143
+    assert remote_box.sends_credentials_in_clear and not local_box.sends_credentials_in_clear
+
+    with caplog.at_level("WARNING", logger="services.email_ingest.service"):
+        warn_plaintext_mailboxes(settings.all_mailboxes())
+    (record,) = caplog.records
+    assert "support-kr" in record.getMessage() and "mail.internal" in record.getMessage()
+
+
+def test_allow_plaintext_error_names_the_setting():
+    with pytest.raises(ValidationError, match="allow_plaintext"):
+        EmailIngestSettings(mailboxes=[{**GOOD, "tls": "plain"}])
