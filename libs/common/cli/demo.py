@@ -18,7 +18,9 @@ app = typer.Typer(help="A realistic scenario through the public interfaces, then
 
 @app.callback(invoke_without_command=True)
 def demo(
-    timezone: str = typer.Option("Asia/Seoul", help="Time zone of the printed timeline."),
+    timezone: str = typer.Option(
+        "Asia/Seoul", help="Time zone of the printed timeline (named in its header)."
+    ),
     escalation_wait: float = typer.Option(
         240, help="Seconds to wait for the demo SLA to breach (the demo policy is 2 minutes)."
     ),
@@ -42,6 +44,7 @@ def demo(
 
     async def run() -> None:
         played = await play(target, typer.echo)
-        typer.echo(render(await timelines_of(target, played), tz=ZoneInfo(timezone)))
+        zone = ZoneInfo(timezone)
+        typer.echo(render(await timelines_of(target, played, tz=zone), tz=zone))
 
     asyncio.run(run())
