@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from zoneinfo import ZoneInfo
 
 import typer
@@ -32,12 +33,16 @@ def demo(
         typer.echo("no running system found: start it first with `make up` (omnidesk dev up)")
         raise typer.Exit(1) from None
     mailbox = system.get("mailbox")
+    # The broker `dev up` used (its port may be OMNIDESK_KAFKA_PORT's), unless set here.
+    kafka = KafkaSettings()
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and system.get("kafka_bootstrap_servers"):
+        kafka = KafkaSettings(bootstrap_servers=system["kafka_bootstrap_servers"])
     target = DemoTarget(
         chat_url=system["chat_url"],
         phone_url=system["phone_url"],
         router_url=system["router_url"],
         api_key=system["api_key"],
-        kafka=KafkaSettings(),
+        kafka=kafka,
         mailbox=MailboxAccess(**mailbox) if mailbox else None,
         escalation_timeout_s=escalation_wait,
     )

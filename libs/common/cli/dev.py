@@ -133,6 +133,7 @@ def _write_system_file(mailbox: dict[str, object] | None) -> None:
         "chat_url": f"http://127.0.0.1:{CHAT_PORT}",
         "phone_url": f"http://127.0.0.1:{PHONE_PORT}",
         "api_key": os.environ.get("ROUTER_BOOTSTRAP_ADMIN_KEY", DEV_ADMIN_KEY),
+        "kafka_bootstrap_servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
         "mailbox": mailbox,
     }
     system_file().write_text(json.dumps(system, indent=2))
