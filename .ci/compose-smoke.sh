@@ -28,7 +28,10 @@ phase() {
     "$*" "$((SECONDS - phase_start))" "$SECONDS"
   phase_start=$SECONDS
 }
-go_module_dir() { (cd "$W" && go mod download -json "$1" | "$PYTHON" -c 'import json,sys;print(json.load(sys.stdin)["Dir"])'); }
+go_module_dir() {
+  (cd "$W" && go mod download -json "$1" 2> >(grep -v '^go: downloading' >&2) |
+    "$PYTHON" -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+}
 
 phase "system packages (docker.io, debootstrap, maven)"
 need=()
@@ -140,8 +143,9 @@ CHAT_INGEST_INTEGRATIONS='[{"id": "smoke", "provider": "webchat", "secret": "$ch
 PHONE_LOG_INTEGRATIONS='[{"id": "smoke", "provider": "twilio", "auth_token": "$twilio_token"}]'
 EOF
 
-phase "compose build (one build: the omnidesk image)"
-compose build
+phase "compose build (one build: the omnidesk image; log in $W/build.log)"
+compose build --progress plain >"$W/build.log" 2>&1 || { tail -60 "$W/build.log"; exit 1; }
+grep -E '^ *[a-z_-]+ +Built$' "$W/build.log" || true
 image=${OMNIDESK_IMAGE:-omnidesk:latest}
 docker image ls "$image" --format 'image {{.Repository}}:{{.Tag}} size {{.Size}}'
 docker run --rm --entrypoint sh "$image" -c \
