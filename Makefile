@@ -1,42 +1,73 @@
-# The commands the README names. PYTHON may point at a virtualenv's python.
-PYTHON ?= python3
+# The commands the README names. They create and use a virtualenv in .venv: Debian's
+# own python3 refuses `pip install` into the system (externally-managed-environment).
+# BOOTSTRAP_PYTHON makes the virtualenv; PYTEST_ARGS narrows `make test` (e.g. tests/unit).
+BOOTSTRAP_PYTHON ?= python3
+VENV ?= .venv
+PYTHON ?= $(VENV)/bin/python
 PIP_FLAGS ?= --quiet --disable-pip-version-check
+PYTEST_ARGS ?=
+PREREQS = $(BOOTSTRAP_PYTHON) libs/common/cli/prereqs.py
 
-.PHONY: install up down test test-unit lint format schemas bench kafka-start kafka-stop
+.PHONY: install up down test test-unit lint format schemas bench kafka-start kafka-stop validate compose-smoke compose-env
 
-install:
+$(VENV)/bin/python:
+	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+
+# Re-installed when pyproject.toml changes.
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
 	$(PYTHON) -m pip install $(PIP_FLAGS) -e '.[dev]'
+	@touch $@
+	@echo "installed into $(VENV); to get \`omnidesk\` on your PATH: . $(VENV)/bin/activate"
+
+install: $(VENV)/.installed
 
 ## Bring the whole system up locally (fetches and starts a local Kafka on first run).
-up: install
+up:
+	@$(PREREQS) up
+	@$(MAKE) --no-print-directory install
 	$(PYTHON) -m libs.common.cli.main dev up
 
+## Stop what `make up` started; the broker keeps running (`omnidesk dev down --broker` stops it too).
 down:
 	$(PYTHON) -m libs.common.cli.main dev down
 
 ## The full test suite: unit, integration (real Kafka, Dovecot, PostgreSQL, SMTP) and e2e.
-test: install
-	$(PYTHON) -m pytest
+test:
+	@$(PREREQS) test
+	@$(MAKE) --no-print-directory install
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-test-unit:
+test-unit: install
 	$(PYTHON) -m pytest tests/unit
 
-lint:
+lint: install
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
-format:
+format: install
 	$(PYTHON) -m ruff format .
 	$(PYTHON) -m ruff check --fix .
 
-schemas:
+schemas: install
 	$(PYTHON) -m libs.common.cli.main schema export
 
-bench:
+bench: install
 	$(PYTHON) -m bench.run_all
 
-kafka-start:
+kafka-start: install
 	$(PYTHON) -m libs.common.cli.main kafka start
 
-kafka-stop:
+kafka-stop: install
 	$(PYTHON) -m libs.common.cli.main kafka stop
+
+## deploy/.env for docker compose: .env.example with generated secrets (kept if set).
+compose-env:
+	sh deploy/init-env.sh
+
+## Compose, kustomize and Helm definitions against their schemas (builds the tools once).
+validate: install
+	PYTHON=$(abspath $(PYTHON)) bash deploy/validate.sh
+
+## Build the image and run the compose stack for real, with its smoke test (needs root).
+compose-smoke: install
+	PYTHON=$(abspath $(PYTHON)) bash .ci/compose-smoke.sh

@@ -2,7 +2,8 @@
 
 Kafka settings read ``KAFKA_*`` variables; each service's own class reads
 its prefix (``ROUTER_``, ``CHAT_INGEST_`` …) and embeds these. Secrets are
-``SecretStr`` so they never appear in logs or reprs.
+``SecretStr`` so they never appear in logs or reprs. An empty variable counts
+as unset (``env_ignore_empty``), so ``deploy/.env.example`` copied as is works.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def default_home() -> Path:
 class TopicSettings(BaseSettings):
     """Topic names, partitions and replication (DESIGN §2)."""
 
-    model_config = SettingsConfigDict(env_prefix="KAFKA_TOPIC_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="KAFKA_TOPIC_", extra="ignore", env_ignore_empty=True
+    )
 
     interactions: str = Field(
         "support.interactions.v1", description="Unified interactions (ingest → router)."
@@ -56,7 +59,7 @@ class TopicSettings(BaseSettings):
 class KafkaSettings(BaseSettings):
     """Connection to the Kafka cluster; passed through to aiokafka."""
 
-    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore", env_ignore_empty=True)
 
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -110,7 +113,10 @@ class KafkaSettings(BaseSettings):
 class ServiceSettings(BaseSettings):
     """Base of every service's settings class: logging, probes, Kafka."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+    # An empty variable (`NAME=` in a copied .env.example) means "unset": the default applies.
+    model_config = SettingsConfigDict(
+        extra="ignore", env_nested_delimiter="__", env_ignore_empty=True
+    )
 
     service_name: str = "omnidesk"
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR.")

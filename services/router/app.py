@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from libs.common.health import health_router
 from services.router.api import agents, conversations, csat, keys, metrics, queues
@@ -46,7 +47,8 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the installed package, not a CDN.
+    app = FastAPIOffline(
         title="omnidesk router", version="1.0", description=DESCRIPTION, lifespan=lifespan
     )
     app.state.runtime = None

@@ -12,9 +12,7 @@ from collections import Counter
 import pytest
 
 from libs.common.demo.scenario import (
-    KOREAN_CUSTOMER,
-    TELEGRAM_USER,
-    WHATSAPP_NUMBER,
+    DemoCustomers,
     DemoTarget,
     MailboxAccess,
     decode_records,
@@ -70,11 +68,10 @@ async def test_email_conversation_escalates_on_the_demo_sla(demo, system):
 
 
 async def test_whatsapp_and_missed_call_share_one_contact_and_ask_for_a_callback(demo, system):
-    assert demo  # the scenario has run
+    run, _ = demo
+    number = run.customers.whatsapp_number
     kafka = system.kafka
-    interactions = [
-        e for e in await interaction_events(kafka) if e.data.customer_key == WHATSAPP_NUMBER
-    ]
+    interactions = [e for e in await interaction_events(kafka) if e.data.customer_key == number]
     assert {e.data.channel for e in interactions} == {"chat", "phone"}
     routed = {
         e.data.interaction_id: e.data
@@ -84,7 +81,7 @@ async def test_whatsapp_and_missed_call_share_one_contact_and_ask_for_a_callback
     contacts = {routed[e.id].conversation.contact_id for e in interactions}
     assert len(contacts) == 1, "the phone number must resolve to one contact"
     callbacks = [e for e in await routing_events(kafka) if isinstance(e.data, CallbackRequested)]
-    assert any(c.data.phone == WHATSAPP_NUMBER for c in callbacks)
+    assert any(c.data.phone == number for c in callbacks)
 
 
 async def test_telegram_chat_is_reassigned_when_its_agent_goes_offline(demo, system):
@@ -103,7 +100,8 @@ async def test_telegram_chat_is_reassigned_when_its_agent_goes_offline(demo, sys
 
 
 async def test_every_notification_is_sent_once_and_mail_arrived(demo, system, smtp_inbox):
-    assert demo
+    run, _ = demo
+    customer = run.customers.email
     inbox, _ = smtp_inbox
     records = await read_all(system.kafka, system.kafka.topics.notifications, idle_s=1.0)
     outcomes = [e.data for e in decode_records(records) if isinstance(e.data, NotificationOutcome)]
@@ -113,9 +111,9 @@ async def test_every_notification_is_sent_once_and_mail_arrived(demo, system, sm
     smtp_sent = [o for o in sent if o.channel == "smtp"]
     assert len(inbox.messages) == len(smtp_sent)
     recipients = Counter(r for rcpts, _ in inbox.messages for r in rcpts)
-    assert recipients[KOREAN_CUSTOMER] >= 1, "the customer gets an acknowledgement"
+    assert recipients[customer] >= 1, "the customer gets an acknowledgement"
     assert recipients["lead-kim@desk.example"] >= 1, "the supervisor hears of the breach"
-    ack = next(m for rcpts, m in inbox.messages if KOREAN_CUSTOMER in rcpts)
+    ack = next(m for rcpts, m in inbox.messages if customer in rcpts)
     assert ack["Auto-Submitted"].startswith("auto-")
     assert "[#C-" in ack["Subject"]
 
@@ -128,4 +126,5 @@ def _timeline_with(timelines, marker: str):
 
 
 def test_scenario_identities_are_distinct():
-    assert len({KOREAN_CUSTOMER, WHATSAPP_NUMBER, f"telegram:{TELEGRAM_USER}"}) == 3
+    customers = DemoCustomers.for_run("1764300000000")
+    assert len({customers.email, customers.whatsapp_number, customers.telegram_user}) == 3

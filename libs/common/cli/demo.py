@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from zoneinfo import ZoneInfo
 
 import typer
@@ -18,7 +19,9 @@ app = typer.Typer(help="A realistic scenario through the public interfaces, then
 
 @app.callback(invoke_without_command=True)
 def demo(
-    timezone: str = typer.Option("Asia/Seoul", help="Time zone of the printed timeline."),
+    timezone: str = typer.Option(
+        "Asia/Seoul", help="Time zone of the printed timeline (named in its header)."
+    ),
     escalation_wait: float = typer.Option(
         240, help="Seconds to wait for the demo SLA to breach (the demo policy is 2 minutes)."
     ),
@@ -30,18 +33,23 @@ def demo(
         typer.echo("no running system found: start it first with `make up` (omnidesk dev up)")
         raise typer.Exit(1) from None
     mailbox = system.get("mailbox")
+    # The broker `dev up` used (its port may be OMNIDESK_KAFKA_PORT's), unless set here.
+    kafka = KafkaSettings()
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and system.get("kafka_bootstrap_servers"):
+        kafka = KafkaSettings(bootstrap_servers=system["kafka_bootstrap_servers"])
     target = DemoTarget(
         chat_url=system["chat_url"],
         phone_url=system["phone_url"],
         router_url=system["router_url"],
         api_key=system["api_key"],
-        kafka=KafkaSettings(),
+        kafka=kafka,
         mailbox=MailboxAccess(**mailbox) if mailbox else None,
         escalation_timeout_s=escalation_wait,
     )
 
     async def run() -> None:
         played = await play(target, typer.echo)
-        typer.echo(render(await timelines_of(target, played), tz=ZoneInfo(timezone)))
+        zone = ZoneInfo(timezone)
+        typer.echo(render(await timelines_of(target, played, tz=zone), tz=zone))
 
     asyncio.run(run())

@@ -2,7 +2,10 @@
 
 Starts the local broker (unless ``KAFKA_BOOTSTRAP_SERVERS`` names one), creates
 the topics, then runs every service that exists as its own process with one
-combined, prefixed log. Ctrl-C (or ``omnidesk dev down``) stops them all.
+combined, prefixed log. Ctrl-C (or ``omnidesk dev down``) stops the services;
+the broker keeps running (and its data) until ``dev down --broker`` or
+``omnidesk kafka stop``. Only ``dev up`` switches on the development
+integrations with public secrets; the services' own defaults keep them off.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import json
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 
-from libs.common.kafka.local_broker import LocalKafka
+from libs.common.kafka.local_broker import LocalKafka, is_alive
 from libs.common.settings import default_home
 
 app = typer.Typer(help="Run the whole system locally.")
@@ -44,6 +48,12 @@ ROUTER_PORT, CHAT_PORT, PHONE_PORT, EMAIL_PROBE_PORT, NOTIFIER_PROBE_PORT = (
 DEV_ADMIN_KEY = "dev-admin-key-not-for-production"
 #: The local mailbox `dev up` serves (with Dovecot, when installed) for trying email.
 DEV_MAILBOX_USER, DEV_MAILBOX_PASSWORD = "support", "dev-mailbox-password"
+#: The built-in development integrations (PUBLIC secrets: `omnidesk demo` signs with them).
+#: Off by default in the services; on only in the processes `dev up` starts.
+DEV_INTEGRATIONS_ON = {"CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY": "true"}
+DEV_SAMPLES_ON = {"PHONE_LOG_DEV_SAMPLES": "true"}
+#: How long `dev down` waits for `dev up` to stop its services before giving up.
+DOWN_TIMEOUT_S = 40.0
 
 #: What `dev up` runs, in start order. A row whose module does not exist yet is skipped.
 DEV_PROCESSES: tuple[DevProcess, ...] = (
@@ -57,8 +67,16 @@ DEV_PROCESSES: tuple[DevProcess, ...] = (
     DevProcess(
         "email_ingest", "services.email_ingest", {"EMAIL_INGEST_PROBE_PORT": str(EMAIL_PROBE_PORT)}
     ),
-    DevProcess("chat_ingest", "services.chat_ingest", {"CHAT_INGEST_HTTP_PORT": str(CHAT_PORT)}),
-    DevProcess("phone_log", "services.phone_log", {"PHONE_LOG_HTTP_PORT": str(PHONE_PORT)}),
+    DevProcess(
+        "chat_ingest",
+        "services.chat_ingest",
+        {"CHAT_INGEST_HTTP_PORT": str(CHAT_PORT), **DEV_INTEGRATIONS_ON},
+    ),
+    DevProcess(
+        "phone_log",
+        "services.phone_log",
+        {"PHONE_LOG_HTTP_PORT": str(PHONE_PORT), **DEV_SAMPLES_ON},
+    ),
 )
 
 _COLOURS = ("36", "35", "33", "32", "34", "31", "96", "95")
@@ -115,6 +133,7 @@ def _write_system_file(mailbox: dict[str, object] | None) -> None:
         "chat_url": f"http://127.0.0.1:{CHAT_PORT}",
         "phone_url": f"http://127.0.0.1:{PHONE_PORT}",
         "api_key": os.environ.get("ROUTER_BOOTSTRAP_ADMIN_KEY", DEV_ADMIN_KEY),
+        "kafka_bootstrap_servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
         "mailbox": mailbox,
     }
     system_file().write_text(json.dumps(system, indent=2))
@@ -163,14 +182,49 @@ def dev_up(
 
 @app.command("down")
 def dev_down(
-    kafka: bool = typer.Option(True, help="Also stop the local Kafka broker."),
+    broker: bool = typer.Option(
+        False, "--broker", help="Then also stop the local Kafka broker (its data is kept)."
+    ),
 ) -> None:
-    """Stop a running `dev up` and the local broker (data is kept)."""
-    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-        os.kill(int(_pid_file().read_text()), signal.SIGTERM)
-        typer.echo("[dev] asked `dev up` to stop")
-    if kafka:
+    """Stop a running `dev up`: its services first; the broker only with --broker."""
+    pid = _dev_up_pid()
+    if pid is None:
+        typer.echo("[dev] no `dev up` is running")
+    else:
+        os.kill(pid, signal.SIGTERM)
+        typer.echo(f"[dev] asked `dev up` (pid {pid}) to stop its services …")
+        if wait_for_exit(pid, DOWN_TIMEOUT_S):
+            typer.echo("[dev] services stopped")
+        else:
+            typer.echo(f"[dev] `dev up` (pid {pid}) still runs after {DOWN_TIMEOUT_S:.0f}s")
+            if broker:
+                typer.echo("[dev] leaving the broker up while services still use it", err=True)
+                raise typer.Exit(1)
+    if broker:
         typer.echo("[dev] kafka stopped" if LocalKafka().stop() else "[dev] kafka was not running")
+    else:
+        typer.echo(
+            "[dev] the Kafka broker keeps running with its data "
+            "(`omnidesk dev down --broker` or `omnidesk kafka stop` stops it)"
+        )
+
+
+def _dev_up_pid() -> int | None:
+    try:
+        pid = int(_pid_file().read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if is_alive(pid) else None
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Poll until the process is gone (or a zombie); False if it outlives ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while is_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 async def _supervise(processes: list[DevProcess]) -> int:
@@ -220,7 +274,10 @@ async def _supervise(processes: list[DevProcess]) -> int:
             proc.kill()
     await asyncio.gather(*pumps, return_exceptions=True)
     stopper.cancel()
-    typer.echo("[dev] all services stopped (the Kafka broker keeps running: `omnidesk kafka stop`)")
+    typer.echo(
+        "[dev] all services stopped (the Kafka broker keeps running: "
+        "`omnidesk dev down --broker` or `omnidesk kafka stop`)"
+    )
     return code
 
 

@@ -8,8 +8,9 @@
 6. Nobody answers the mail: its short demo SLA warns, breaches and escalates.
 
 Then :mod:`libs.common.demo.timeline` prints interactions → routing decisions
-→ notifications per conversation. Every run uses fresh provider ids, so runs
-do not deduplicate against each other.
+→ notifications per conversation. Every run uses fresh provider ids and fresh
+customers (:class:`DemoCustomers`), so a second run neither deduplicates against
+the first nor joins its conversations: its timeline is its own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import urlencode
@@ -42,9 +43,6 @@ from libs.common.kafka.reading import read_all
 from libs.common.settings import KafkaSettings
 from libs.common.webhooks.signatures import hmac_sha256_hex, twilio_signature
 
-KOREAN_CUSTOMER = "minjun.kim@example.kr"
-WHATSAPP_NUMBER = "+821023456789"
-TELEGRAM_USER = 424242
 WHATSAPP_TEXT = "안녕하세요, 입금이 반영되지 않았어요. 전화 주실 수 있나요?"
 
 
@@ -74,13 +72,35 @@ class DemoTarget:
     escalation_timeout_s: float = 240.0
 
 
+@dataclass(frozen=True)
+class DemoCustomers:
+    """The customers of one run, derived from its id: each run meets new people."""
+
+    email: str
+    telegram_user: int
+    whatsapp_number: str
+
+    @classmethod
+    def for_run(cls, run_id: str) -> DemoCustomers:
+        n = int(run_id) % 10**8
+        return cls(
+            email=f"minjun.kim+{n}@example.kr",
+            telegram_user=4_200_000_000 + n,
+            whatsapp_number=f"+8210{n:08d}",  # a valid Korean mobile number
+        )
+
+
 @dataclass
 class DemoRun:
     run_id: str
     started_at: datetime
+    customers: DemoCustomers = field(init=False)
     customer_keys: set[str] = field(default_factory=set)
     offline_agent: str | None = None
     steps: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.customers = DemoCustomers.for_run(self.run_id)
 
 
 Say = Callable[[str], None]
@@ -111,7 +131,8 @@ async def play(target: DemoTarget, say: Say = print) -> DemoRun:
             say("  (no local mailbox: skipping the email; install dovecot-imapd to try it)")
         await _telegram(http, target, run, say)
         await _whatsapp_then_missed_call(http, target, run, say)
-        telegram_conv = await _wait_for_assignment(target, f"telegram:{TELEGRAM_USER}", run, say)
+        telegram_key = f"telegram:{run.customers.telegram_user}"
+        telegram_conv = await _wait_for_assignment(target, telegram_key, run, say)
         await _agent_goes_offline(http, target, run, telegram_conv, say)
     if target.mailbox is not None:
         await _wait_for_escalation(target, run, say)
@@ -129,9 +150,9 @@ async def _agents_online(http: httpx.AsyncClient, target: DemoTarget, say: Say) 
     say(f"1. agents online: {', '.join(target.agents)}")
 
 
-def korean_mail(run_id: str, to: str) -> bytes:
+def korean_mail(run_id: str, sender: str, to: str) -> bytes:
     message = EmailMessage()
-    message["From"] = f"김민준 <{KOREAN_CUSTOMER}>"
+    message["From"] = f"김민준 <{sender}>"
     message["To"] = to
     message["Subject"] = "출금 요청이 처리되지 않습니다"
     message["Date"] = format_datetime(datetime.now(UTC))
@@ -150,29 +171,32 @@ async def _korean_email(target: DemoTarget, run: DemoRun, say: Say) -> None:
     await client.wait_hello_from_server()
     await client.login(mailbox.username, mailbox.password)
     try:
-        raw = korean_mail(run.run_id, mailbox.address)
+        raw = korean_mail(run.run_id, run.customers.email, mailbox.address)
         response = await client.append(raw, mailbox=mailbox.folder)
         if response.result != "OK":
             raise RuntimeError(f"APPEND to {mailbox.username}/{mailbox.folder}: {response.lines}")
     finally:
         await client.logout()
-    run.customer_keys.add(KOREAN_CUSTOMER)
-    say(f"2. mail from {KOREAN_CUSTOMER} appended to {mailbox.username}/{mailbox.folder} (IMAP)")
+    run.customer_keys.add(run.customers.email)
+    say(
+        f"2. mail from {run.customers.email} appended to {mailbox.username}/{mailbox.folder} (IMAP)"
+    )
 
 
 async def _telegram(http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, say: Say) -> None:
+    user = run.customers.telegram_user
     update = {
         "update_id": int(run.run_id) % 2_000_000_000,
         "message": {
             "message_id": int(run.run_id) % 1_000_000,
             "from": {
-                "id": TELEGRAM_USER,
+                "id": user,
                 "is_bot": False,
                 "first_name": "Emma",
                 "last_name": "Wilson",
                 "language_code": "en",
             },
-            "chat": {"id": TELEGRAM_USER, "first_name": "Emma", "type": "private"},
+            "chat": {"id": user, "first_name": "Emma", "type": "private"},
             "date": int(time.time()),
             "text": "Hi, I can't log in to my account since this morning. Can you help?",
         },
@@ -184,14 +208,15 @@ async def _telegram(http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, s
         headers={"X-Telegram-Bot-Api-Secret-Token": target.chat_secret},
     )
     response.raise_for_status()
-    run.customer_keys.add(f"telegram:{TELEGRAM_USER}")
-    say(f"3. Telegram message from Emma (telegram:{TELEGRAM_USER}) → HTTP {response.status_code}")
+    run.customer_keys.add(f"telegram:{user}")
+    say(f"3. Telegram message from Emma (telegram:{user}) → HTTP {response.status_code}")
 
 
 async def _whatsapp_then_missed_call(
     http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, say: Say
 ) -> None:
-    wa_id = WHATSAPP_NUMBER.lstrip("+")
+    number = run.customers.whatsapp_number
+    wa_id = number.lstrip("+")
     payload = {
         "object": "whatsapp_business_account",
         "entry": [
@@ -233,12 +258,13 @@ async def _whatsapp_then_missed_call(
         },
     )
     response.raise_for_status()
-    run.customer_keys.add(WHATSAPP_NUMBER)
-    say(f"4. WhatsApp message from 박지우 ({WHATSAPP_NUMBER}) → HTTP {response.status_code}")
+    run.customer_keys.add(number)
+    say(f"4. WhatsApp message from 박지우 ({number}) → HTTP {response.status_code}")
     await _missed_call(http, target, run, say)
 
 
 async def _missed_call(http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, say: Say) -> None:
+    number = run.customers.whatsapp_number
     path = f"/twilio/{target.twilio_integration}/voice/status"
     fields = {
         "AccountSid": "AC" + "d" * 32,
@@ -246,9 +272,9 @@ async def _missed_call(http: httpx.AsyncClient, target: DemoTarget, run: DemoRun
         "CallSid": f"CA{int(run.run_id):032x}",
         "CallStatus": "no-answer",
         "Direction": "inbound",
-        "From": WHATSAPP_NUMBER,
+        "From": number,
         "To": "+8215880000",
-        "Caller": WHATSAPP_NUMBER,
+        "Caller": number,
         "Called": "+8215880000",
         "CallDuration": "0",
         "Timestamp": format_datetime(datetime.now(UTC)),
@@ -311,6 +337,7 @@ async def _wait_for_assignment(target: DemoTarget, key: str, run: DemoRun, say: 
                 if (
                     isinstance(data, ConversationAssigned)
                     and data.conversation.conversation_id == conv
+                    and data.occurred_at >= run.started_at
                 ):
                     run.offline_agent = data.agent.agent_id
                     return conv
@@ -351,7 +378,7 @@ async def _wait_for_escalation(target: DemoTarget, run: DemoRun, say: Say) -> No
     deadline = time.monotonic() + target.escalation_timeout_s
     conv = None
     while time.monotonic() < deadline:
-        conv = conv or await _conversation_of(target, KOREAN_CUSTOMER, run)
+        conv = conv or await _conversation_of(target, run.customers.email, run)
         if conv:
             for event in await routing_events(target.kafka):
                 data = event.data
@@ -366,7 +393,9 @@ async def _wait_for_escalation(target: DemoTarget, run: DemoRun, say: Say) -> No
     say("   … no escalation yet (is the mail in the demo queue with a short policy?)")
 
 
-async def timelines_of(target: DemoTarget, run: DemoRun) -> list[ConversationTimeline]:
+async def timelines_of(
+    target: DemoTarget, run: DemoRun, tz: tzinfo = UTC
+) -> list[ConversationTimeline]:
     interactions = [
         e
         for e in await interaction_events(target.kafka)
@@ -393,5 +422,6 @@ async def timelines_of(target: DemoTarget, run: DemoRun) -> list[ConversationTim
         e
         for e in decode_records(records)
         if getattr(e.data, "conversation_id", None) in conversations
+        and e.data.occurred_at >= run.started_at  # type: ignore[union-attr]
     ]
-    return build_timelines(interactions, routing, notifications)
+    return build_timelines(interactions, routing, notifications, tz=tz)

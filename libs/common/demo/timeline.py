@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import (
@@ -46,8 +46,13 @@ class ConversationTimeline:
 
 
 def build_timelines(
-    interactions: list[CloudEvent], routing: list[CloudEvent], notifications: list[CloudEvent]
+    interactions: list[CloudEvent],
+    routing: list[CloudEvent],
+    notifications: list[CloudEvent],
+    *,
+    tz: tzinfo = UTC,
 ) -> list[ConversationTimeline]:
+    """Entries per conversation; times inside summaries (SLA due) are shown in ``tz``."""
     by_id = {event.id: event for event in interactions}
     routing_by_id = {event.id: event for event in routing}
     entries: dict[str, list[TimelineEntry]] = defaultdict(list)
@@ -60,7 +65,9 @@ def build_timelines(
         if isinstance(data, InteractionRouted) and data.interaction_id in by_id:
             entries[conv].append(_interaction_entry(by_id[data.interaction_id]))
         entries[conv].append(
-            TimelineEntry(data.occurred_at, "routing", event.type, _routing_summary(data), event.id)
+            TimelineEntry(
+                data.occurred_at, "routing", event.type, _routing_summary(data, tz), event.id
+            )
         )
     for event in notifications:
         data = event.data
@@ -97,7 +104,7 @@ def _interaction_entry(event: CloudEvent) -> TimelineEntry:
     return TimelineEntry(data.received_at, "interaction", event.type, summary, event.id)
 
 
-def _routing_summary(data: RoutingEvent) -> str:
+def _routing_summary(data: RoutingEvent, tz: tzinfo) -> str:
     conv = data.conversation
     base = f"{conv.reference} [{conv.queue}/{conv.priority}]"
     if isinstance(data, ConversationAssigned):
@@ -109,7 +116,10 @@ def _routing_summary(data: RoutingEvent) -> str:
         moves = f"{data.from_queue}→{data.to_queue}, {data.from_priority}→{data.to_priority}"
         return f"{base} escalated step {data.step}: {moves}"
     if isinstance(data, SlaWarning | SlaBreached):
-        return f"{base} {data.metric} due {data.due_at:%H:%M:%S} UTC ({data.target_minutes} min)"
+        due = data.due_at.astimezone(tz)
+        return (
+            f"{base} {data.metric} due {due:%H:%M:%S} {zone_label(tz)} ({data.target_minutes} min)"
+        )
     if isinstance(data, ConversationQueued):
         return f"{base} waiting in {data.queue}"
     if isinstance(data, InteractionRouted):
@@ -125,14 +135,21 @@ def _notification_summary(data: NotificationOutcome, routing: dict[str, CloudEve
     return text + (f": {data.reason}" if data.reason else "")
 
 
-def render(timelines: list[ConversationTimeline], *, tz=None) -> str:
-    lines: list[str] = []
+def zone_label(tz: tzinfo) -> str:
+    """``Asia/Seoul (UTC+09:00)``: the zone a reader should read the times in."""
+    name = getattr(tz, "key", None) or str(tz)
+    offset = datetime.now(tz).strftime("%z")
+    return name if offset in ("", "+0000") else f"{name} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def render(timelines: list[ConversationTimeline], *, tz: tzinfo = UTC) -> str:
+    lines: list[str] = [f"\nTimes in {zone_label(tz)}."]
     for timeline in timelines:
         lines.append(
             f"\n== {timeline.reference}  (queue {timeline.queue}, {timeline.conversation_id})"
         )
         for entry in timeline.entries:
-            at = entry.at.astimezone(tz) if tz else entry.at
+            at = entry.at.astimezone(tz)
             lines.append(
                 f"  {at:%H:%M:%S}  {entry.stage:<12} {entry.event_type:<34} {entry.summary}"
             )

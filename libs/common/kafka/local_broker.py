@@ -243,7 +243,7 @@ class LocalKafka:
             return None
         except PermissionError:
             return pid
-        return pid if _is_alive(pid) else None
+        return pid if is_alive(pid) else None
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -308,9 +308,9 @@ class LocalKafka:
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _is_alive(pid):
+        while time.monotonic() < deadline and is_alive(pid):
             time.sleep(0.2)
-        if _is_alive(pid):
+        if is_alive(pid):
             log.warning("broker %d did not stop in %.0fs; killing it", pid, timeout)
             os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
@@ -324,7 +324,7 @@ class LocalKafka:
             return "(no broker log yet)"
 
 
-def _is_alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
     """Alive and not a zombie (a child we started and never reaped)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:

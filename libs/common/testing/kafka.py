@@ -1,18 +1,25 @@
 """Where the tests find a real Kafka broker.
 
-Order (issue #2): ``KAFKA_BOOTSTRAP_SERVERS`` if set; else testcontainers if a
-Docker engine answers; else the project's own local broker from Maven jars.
+Order (issue #2): ``KAFKA_BOOTSTRAP_SERVERS`` if set (an explicit choice of
+cluster); else testcontainers if a Docker engine answers; else a broker of the
+test run's own, from the project's Maven jars: its own ports and a temporary
+data folder, stopped and removed when the run ends. The tests never use or stop
+the developer's ``make up`` broker (``~/.local/share/omnidesk/kafka``, 9092).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from libs.common.kafka.local_broker import LocalKafka
+from libs.common.testing.system import free_port
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +47,22 @@ def broker_for_tests() -> Iterator[BrokerUnderTest]:
         with container:
             yield BrokerUnderTest(container.get_bootstrap_server(), "testcontainers")
         return
-    local = LocalKafka()
-    local.start()
-    yield BrokerUnderTest(local.bootstrap_servers, "local", local)
+    with private_local_broker() as local:
+        yield BrokerUnderTest(local.bootstrap_servers, "local", local)
+
+
+@contextmanager
+def private_local_broker() -> Iterator[LocalKafka]:
+    """A broker of this test run only: free ports, a temporary home; gone afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="omnidesk-test-kafka-"))
+    broker = LocalKafka(home=home, port=free_port(), controller_port=free_port())
+    try:
+        broker.start()
+        log.info("test broker on %s (data in %s)", broker.bootstrap_servers, home)
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _docker_kafka():  # type: ignore[no-untyped-def]
@@ -59,5 +79,5 @@ def _docker_kafka():  # type: ignore[no-untyped-def]
         docker.from_env().ping()
         return KafkaContainer("apache/kafka:4.1.1").with_kraft()
     except Exception as exc:  # docker.errors.DockerException when no engine answers
-        log.info("no Docker engine (%s); using the local broker", type(exc).__name__)
+        log.info("no Docker engine (%s); using a private local broker", type(exc).__name__)
         return None

@@ -6,6 +6,7 @@ run by .ci/run.)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,17 @@ def test_configuration_reference_is_generated_from_the_settings():
     assert docs.read_text() == markdown() + "\n", (
         "docs/configuration.md is stale: run `omnidesk config reference > docs/configuration.md`"
     )
+
+
+def test_helm_values_name_real_settings():
+    chart = DEPLOY / "helm" / "omnidesk"
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    names = set(values["config"]) | set(values["secrets"]["values"])
+    for service in values["services"].values():
+        names |= set(service["env"])
+        names |= {f"{service['portSetting']}_HOST", f"{service['portSetting']}_PORT"}
+    configmap = (chart / "templates" / "configmap.yaml").read_text()
+    fixed = set(re.findall(r"^  ([A-Z][A-Z0-9_]+):", configmap, flags=re.MULTILINE))
+    assert "CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY" in fixed
+    unknown = sorted((names | fixed) - known_variables())
+    assert not unknown, f"the Helm chart sets variables no settings class reads: {unknown}"
