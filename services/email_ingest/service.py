@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 
 import httpx
 
 from libs.common.blobstore import BlobStore
+from libs.common.events import utc_now
 from libs.common.health import ReadinessCheck, serve_probes
+from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
 from services.email_ingest.checkpoint import CheckpointStore
 from services.email_ingest.credentials import MailboxCredentials
+from services.email_ingest.erasure import EmailIngestEraser
 from services.email_ingest.imap.session import Timeouts
 from services.email_ingest.mailboxes import MailboxConfig
 from services.email_ingest.normalise import OwnIdentity
 from services.email_ingest.oauth2 import TokenRefresher
 from services.email_ingest.pipeline import MailPipeline, mail_context
+from services.email_ingest.privacy import erasure_consumer
+from services.email_ingest.retention import RetentionPolicy, run_retention
 from services.email_ingest.settings import EmailIngestSettings
 from services.email_ingest.watcher import FolderWatcher, WatchTiming
 
@@ -140,12 +146,15 @@ async def _run_watchers(
     try:
         if not await _start_producer(producer, stop):
             return
+        blobs = BlobStore(settings.blob_root)
+        hasher = settings.privacy.hasher()
         pipeline = MailPipeline(
             producer=producer,
-            blobs=BlobStore(settings.blob_root),
+            blobs=blobs,
             checkpoints=checkpoints,
             topics=settings.kafka.topics,
             deadletter_inline_max_bytes=settings.deadletter_inline_max_bytes,
+            hasher=hasher,
         )
         watchers = build_watchers(
             settings,
@@ -156,7 +165,26 @@ async def _run_watchers(
         )
         checks.update(readiness_checks(producer.ready, watchers))
         log.info("watching %d folder(s): %s", len(watchers), ", ".join(w.name for w in watchers))
-        await _supervise(watchers, stop)
+        housekeeping = [
+            run_retention(
+                checkpoints,
+                blobs,
+                retention_policy(settings),
+                interval_s=settings.retention_interval_s,
+                stop=stop,
+                clock=utc_now,
+            ),
+        ]
+        if hasher is None:
+            log.warning(
+                "PRIVACY_HASH_KEY is not set: mail is kept without keyed hashes and erasure"
+                " requests (support.privacy.v1) are not consumed"
+            )
+        else:
+            eraser = EmailIngestEraser(checkpoints=checkpoints, blobs=blobs, hasher=hasher)
+            consumer = erasure_consumer(settings, producer=producer, eraser=eraser)
+            housekeeping.append(_consume(consumer, stop))
+        await _supervise(watchers, stop, housekeeping)
     finally:
         await producer.stop()
         await http.aclose()
@@ -179,8 +207,28 @@ async def _start_producer(producer: EventProducer, stop: asyncio.Event) -> bool:
     return False
 
 
-async def _supervise(watchers: list[FolderWatcher], stop: asyncio.Event) -> None:
+def retention_policy(settings: EmailIngestSettings) -> RetentionPolicy:
+    return RetentionPolicy(
+        handled_days=settings.handled_retention_days, blob_days=settings.blob_retention_days
+    )
+
+
+async def _consume(consumer: ConsumerRunner, stop: asyncio.Event) -> None:
+    """The erasure consumer; a topic missing at start is retried, not fatal to intake."""
+    while not stop.is_set():
+        try:
+            await consumer.run(stop)
+        except Exception:
+            log.exception("erasure consumer failed; restarting in 5s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5.0)
+
+
+async def _supervise(
+    watchers: list[FolderWatcher], stop: asyncio.Event, housekeeping: list[Coroutine] = ()
+) -> None:
     tasks = [asyncio.create_task(w.run(), name=f"watch {w.name}") for w in watchers]
+    tasks += [asyncio.create_task(job, name="housekeeping") for job in housekeeping]
     await stop.wait()
     _done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
     for task in pending:

@@ -20,11 +20,15 @@ def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
     base: dict[str, str] = {}
     if topics.min_insync_replicas:
         base["min.insync.replicas"] = str(topics.min_insync_replicas)
-    if topics.retention_ms:
-        base["retention.ms"] = str(topics.retention_ms)
     specs = []
     for name in topics.all_names():
         config = dict(base)
+        if name == topics.privacy:
+            # The latest erasure per contact is kept for ever: a service restored
+            # from a backup, or a new consumer, still learns whom to forget.
+            config["cleanup.policy"] = "compact"
+        elif topics.retention_ms:
+            config["retention.ms"] = str(topics.retention_ms)
         if name == topics.deadletter:
             config["max.message.bytes"] = str(DEADLETTER_MAX_MESSAGE_BYTES)
         specs.append(
