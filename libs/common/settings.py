@@ -58,6 +58,11 @@ class TopicSettings(BaseSettings):
         ),
     )
 
+    @field_validator("retention_ms", "min_insync_replicas", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     def all_names(self) -> list[str]:
         return [
             self.interactions,

@@ -53,6 +53,11 @@ class PrivacySettings(BaseSettings):
         ),
     )
 
+    @field_validator("hash_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # an env file's "PRIVACY_HASH_KEY="
+
     @field_validator("hash_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:

@@ -57,6 +57,8 @@ def test_the_hash_is_keyed_and_separates_kinds():
 def test_settings_refuse_a_short_key_and_leave_hashing_off_without_one(monkeypatch):
     monkeypatch.delenv("PRIVACY_HASH_KEY", raising=False)
     assert PrivacySettings().hasher() is None
+    monkeypatch.setenv("PRIVACY_HASH_KEY", "")  # as an env file writes "unset"
+    assert PrivacySettings().hasher() is None
     monkeypatch.setenv("PRIVACY_HASH_KEY", "short")
     with pytest.raises(ValidationError, match="at least 32"):
         PrivacySettings()
