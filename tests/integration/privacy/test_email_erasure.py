@@ -1,0 +1,98 @@
+"""issue #18: forget a customer → email_ingest, running against a real Dovecot and
+broker, erases every trace of her (its consumer of support.privacy.v1); the
+other customer's mail stays; a second run is harmless and says so."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.policy import SMTP
+
+import pytest
+
+from libs.common.cloudevents import decode
+from libs.common.privacy.identifiers import PrivacySettings
+from tests.integration.email_ingest.helpers import (
+    count_at_least,
+    eventually,
+    mailbox_config,
+    reader,
+    running_service,
+    service_settings,
+)
+from tests.integration.privacy.helpers import HASH_KEY, cli_env, omnidesk, scan_state, table
+
+pytestmark = pytest.mark.integration
+
+ID_CARD = "alice's ID card scan"
+ALICE = ["alice.kim@example.co.kr", "Alice Kim", "김앨리스", "passport number M12345678", ID_CARD]
+BOB = ["bob.lee@example.com", "Bob Lee", "where is my KRW deposit"]
+ID_PHOTO = b"\xff\xd8\xff\xe0 " + ID_CARD.encode()
+
+
+def _mail(number: int, name: str, address: str, text: str, photo: bytes | None = None) -> bytes:
+    message = EmailMessage()
+    message["From"] = f"{name} <{address}>"
+    message["To"] = "support@desk.example"
+    message["Subject"] = f"KYC question {number}"
+    message["Message-ID"] = f"<kyc-{number}@customer.example>"
+    message.set_content(text)
+    if photo:
+        message.add_attachment(photo, maintype="image", subtype="jpeg", filename="id-card.jpg")
+    return message.as_bytes(policy=SMTP)
+
+
+async def test_forget_alice_leaves_no_trace_in_email_ingest_and_keeps_bob(
+    dovecot, imap_user, kafka_topics, tmp_path
+):
+    state = tmp_path / "email_ingest"
+    mailbox = mailbox_config(dovecot, imap_user)
+    settings = service_settings(
+        kafka_topics, state, [mailbox], privacy=PrivacySettings(hash_key=HASH_KEY)
+    )
+    alice_text = f"{ALICE[2]}: my {ALICE[3]}, please check"
+    async with (
+        reader(kafka_topics, kafka_topics.topics.interactions) as interactions,
+        reader(kafka_topics, kafka_topics.topics.privacy) as privacy,
+        running_service(settings),
+    ):
+        await dovecot.append(imap_user, _mail(1, ALICE[1], ALICE[0], alice_text, ID_PHOTO))
+        await dovecot.append(imap_user, _mail(2, BOB[1], BOB[0], BOB[2]))
+        await interactions.until(count_at_least(2))
+        await eventually(lambda: scan_state(state, [])["email_ingest sqlite mail_blob"][0] == 3)
+        before = scan_state(state, ALICE)
+        assert before["email_ingest blob files"][1] == 2  # her raw mail and her ID photo
+
+        # Run where email_ingest's state is not: the request travels on the topic.
+        elsewhere = cli_env(kafka_topics, state_dir=tmp_path / "not-here")
+        first = await omnidesk("privacy", "forget", "--email", ALICE[0].upper(), env=elsewhere)
+        assert first.code == 0, first.output
+        assert f"published on {kafka_topics.topics.privacy}" in first.output
+        assert "email_ingest" in first.output and "not on this machine" in first.output
+
+        (record,) = await privacy.until(count_at_least(1))
+        wire = (record.key or b"") + record.value + b"".join(v for _k, v in record.headers)
+        assert not any(n.lower().encode() in wire.lower() for n in ALICE)
+        request = decode(list(record.headers), record.value).data
+        assert record.key.decode() == request.tombstone_id and request.requested_by == "cli"
+
+        await eventually(lambda: scan_state(state, ALICE)["email_ingest blob files"][1] == 0)
+        after = scan_state(state, ALICE)
+        bob = scan_state(state, BOB)
+        print("\n" + table(before, "alice (before)"))
+        print(table(after, "alice (after)"))
+        print(table(bob, "bob (after)"))
+        assert all(hits == 0 for _checked, hits in after.values()), after
+        assert bob["email_ingest blob files"][1] == 1  # bob's raw mail is untouched
+        assert after["email_ingest sqlite handled_message"][0] == 2  # alice's row is a marker
+
+        # Again, this time where the state is: it erases nothing and says so.
+        here = cli_env(kafka_topics, state_dir=state)
+        second = await omnidesk("privacy", "forget", "--email", ALICE[0], env=here)
+        assert second.code == 0, second.output
+        print(second.output)
+        assert "email_ingest.handled_message" in second.output
+        assert "nothing left to erase here" in second.output
+        await privacy.until(count_at_least(2))
+        assert scan_state(state, BOB)["email_ingest blob files"][1] == 1
+    final = scan_state(state, ALICE)  # the service stopped: the WAL is checkpointed into the db
+    assert all(hits == 0 for _checked, hits in final.values()), final
