@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 
 #: The dead-letter topic keeps whole original records, which may be large.
 DEADLETTER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+#: Segments roll daily, so expired personal data goes within a day of retention.ms.
+SEGMENT_MS = 24 * 3600 * 1000
 
 
 def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
@@ -29,6 +31,9 @@ def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
             config["cleanup.policy"] = "compact"
         elif topics.retention_ms:
             config["retention.ms"] = str(topics.retention_ms)
+            # Retention drops whole closed segments; with the broker's weekly roll a
+            # record could outlive retention.ms by up to a week.
+            config["segment.ms"] = str(min(topics.retention_ms, SEGMENT_MS))
         if name == topics.deadletter:
             config["max.message.bytes"] = str(DEADLETTER_MAX_MESSAGE_BYTES)
         specs.append(

@@ -80,4 +80,5 @@ def test_the_privacy_topic_is_compacted_and_the_others_expire_in_a_week():
     for name in ("support.interactions.v1", "support.routing.v1", "support.notifications.v1",
                  "support.deadletter.v1", "support.assistant.v1"):  # fmt: skip
         assert specs[name]["retention.ms"] == week
+        assert specs[name]["segment.ms"] == str(24 * 3600 * 1000)  # gone within a day of that
         assert "cleanup.policy" not in specs[name]
