@@ -244,3 +244,30 @@ async def _with_checkpoints(work, settings: EmailIngestSettings | None = None): 
         raise typer.Exit(1) from None
     finally:
         store.close()
+
+
+@app.command("backfill-hashes")
+def backfill_hashes() -> None:
+    """Once after upgrading to issue #18: give mail handled before it the keyed sender
+    hash, blob references and quarantine entries erasure and `quarantine list` need
+    (reads every kept blob; safe beside the running service; a second run does nothing)."""
+    from libs.common.blobstore import BlobStore
+    from services.email_ingest.backfill import backfill
+
+    settings = EmailIngestSettings()
+    hasher = settings.privacy.hasher()
+    if hasher is None:
+        typer.echo("error: PRIVACY_HASH_KEY is not set (the services' shared secret)", err=True)
+        raise typer.Exit(2)
+    mailbox_ids = [m.id for m in settings.all_mailboxes()]
+    report = asyncio.run(
+        _with_checkpoints(
+            lambda store: backfill(store, BlobStore(settings.blob_root), hasher, mailbox_ids),
+            settings,
+        )
+    )
+    typer.echo(
+        f"read {report.blobs_read} blobs; hashed {report.handled_rows} handled rows;"
+        f" {report.quarantine_entries} quarantine entries added;"
+        f" {report.rows_still_without_hash} rows left without a hash (raw mail no longer kept)"
+    )
