@@ -110,12 +110,16 @@ async def run_service(settings: EmailIngestSettings, stop: asyncio.Event) -> Non
     )
     try:
         if not settings.all_mailboxes():
+            # Mail of earlier mailboxes may be kept here: it must still expire and be erasable.
+            kept = settings.checkpoint_path.exists()
             log.warning(
                 "no mailbox configured (set EMAIL_INGEST_MAILBOXES or EMAIL_INGEST_MAILBOXES_FILE);"
-                " idle until stopped"
-            )
-            await stop.wait()
-            return
+                + (" retention and erasure of the mail kept so far go on" if kept else
+                   " idle until stopped")
+            )  # fmt: skip
+            if not kept:
+                await stop.wait()
+                return
         warn_plaintext_mailboxes(settings.all_mailboxes())
         await _run_watchers(settings, stop, checks)
     finally:
@@ -163,8 +167,13 @@ async def _run_watchers(
             stop=stop,
             credentials=build_credentials(settings, http),
         )
-        checks.update(readiness_checks(producer.ready, watchers))
-        log.info("watching %d folder(s): %s", len(watchers), ", ".join(w.name for w in watchers))
+        checks.update(
+            readiness_checks(producer.ready, watchers) if watchers else {"kafka": producer.ready}
+        )
+        if watchers:
+            log.info(
+                "watching %d folder(s): %s", len(watchers), ", ".join(w.name for w in watchers)
+            )
         housekeeping = [
             run_retention(
                 checkpoints,

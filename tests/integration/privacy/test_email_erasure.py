@@ -4,6 +4,7 @@ other customer's mail stays; a second run is harmless and says so."""
 
 from __future__ import annotations
 
+import asyncio
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -96,3 +97,27 @@ async def test_forget_alice_leaves_no_trace_in_email_ingest_and_keeps_bob(
         assert scan_state(state, BOB)["email_ingest blob files"][1] == 1
     final = scan_state(state, ALICE)  # the service stopped: the WAL is checkpointed into the db
     assert all(hits == 0 for _checked, hits in final.values()), final
+
+
+async def test_with_no_mailbox_left_the_mail_kept_so_far_is_still_erased(kafka_topics, tmp_path):
+    from services.email_ingest.service import run_service
+    from tests.unit.email_ingest.privacy_helpers import HASH_KEY as key
+    from tests.unit.email_ingest.privacy_helpers import Desk, customer_mail
+
+    state = tmp_path / "email_ingest"
+    desk = Desk(state)  # mail handled while the mailbox was still configured
+    await desk.handle(customer_mail(1, name=ALICE[1], address=ALICE[0], text=ALICE[3]))
+    await desk.handle(customer_mail(2, name=BOB[1], address=BOB[0], text=BOB[2]))
+    desk.checkpoints.close()
+    settings = service_settings(kafka_topics, state, [], privacy=PrivacySettings(hash_key=key))
+    stop = asyncio.Event()
+    service = asyncio.create_task(run_service(settings, stop))
+    try:
+        env = cli_env(kafka_topics, state_dir=tmp_path / "not-here", PRIVACY_HASH_KEY=key)
+        run = await omnidesk("privacy", "forget", "--email", ALICE[0], env=env)
+        assert run.code == 0, run.output
+        await eventually(lambda: scan_state(state, ALICE)["email_ingest blob files"][1] == 0)
+        assert scan_state(state, BOB)["email_ingest blob files"][1] == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 60)

@@ -19,7 +19,8 @@ from services.email_ingest.mailboxes import MailboxConfig
 from services.email_ingest.normalise import MailContext
 from services.email_ingest.pipeline import HandledMail, MailPipeline
 
-HASHER = IdentifierHasher(b"unit-test-privacy-hash-key-0123456789")
+HASH_KEY = "unit-test-privacy-hash-key-0123456789"
+HASHER = IdentifierHasher(HASH_KEY.encode())
 LOGO = b"\x89PNG shared company logo bytes"
 
 
