@@ -210,15 +210,16 @@ async def _replay(settings: EmailIngestSettings, entry_id: int):  # type: ignore
     from libs.common.blobstore import BlobStore
     from libs.common.kafka.producer import EventProducer
     from services.email_ingest.quarantine import QuarantineReplayer
+    from services.email_ingest.service import build_pipeline
 
     async def run(checkpoints):  # type: ignore[no-untyped-def]
+        blobs = BlobStore(settings.blob_root)
         async with EventProducer(settings.kafka, client_id="omnidesk-email-replay") as producer:
+            pipeline = build_pipeline(
+                settings, producer=producer, checkpoints=checkpoints, blobs=blobs
+            )
             replayer = QuarantineReplayer(
-                settings,
-                checkpoints=checkpoints,
-                blobs=BlobStore(settings.blob_root),
-                producer=producer,
-                hasher=settings.privacy.hasher(),
+                settings, checkpoints=checkpoints, blobs=blobs, pipeline=pipeline
             )
             return await replayer.replay(entry_id)
 

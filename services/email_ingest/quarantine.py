@@ -21,8 +21,6 @@ from enum import StrEnum
 
 from libs.common.blobstore import BlobNotFound, BlobStore
 from libs.common.events import utc_now
-from libs.common.kafka.producer import EventProducer
-from libs.common.privacy.identifiers import IdentifierHasher
 from services.email_ingest.checkpoint import CheckpointStore
 from services.email_ingest.normalise import (
     MailContext,
@@ -118,20 +116,12 @@ class QuarantineReplayer:
         *,
         checkpoints: CheckpointStore,
         blobs: BlobStore,
-        producer: EventProducer,
-        hasher: IdentifierHasher | None,
+        pipeline: MailPipeline,
     ) -> None:
         self._settings = settings
         self._checkpoints = checkpoints
         self._blobs = blobs
-        self._pipeline = MailPipeline(
-            producer=producer,
-            blobs=blobs,
-            checkpoints=checkpoints,
-            topics=settings.kafka.topics,
-            deadletter_inline_max_bytes=settings.deadletter_inline_max_bytes,
-            hasher=hasher,
-        )
+        self._pipeline = pipeline
 
     async def replay(self, entry_id: int) -> ReplayResult:
         entry = await get_quarantined(self._checkpoints, entry_id)

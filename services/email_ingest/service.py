@@ -68,6 +68,23 @@ def oauth2_http_client(settings: EmailIngestSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=settings.oauth2_timeout_s, follow_redirects=False)
 
 
+def build_pipeline(
+    settings: EmailIngestSettings,
+    *,
+    producer: EventProducer,
+    checkpoints: CheckpointStore,
+    blobs: BlobStore,
+) -> MailPipeline:
+    return MailPipeline(
+        producer=producer,
+        blobs=blobs,
+        checkpoints=checkpoints,
+        topics=settings.kafka.topics,
+        deadletter_inline_max_bytes=settings.deadletter_inline_max_bytes,
+        hasher=settings.privacy.hasher(),
+    )
+
+
 def build_watchers(
     settings: EmailIngestSettings,
     *,
@@ -152,14 +169,7 @@ async def _run_watchers(
             return
         blobs = BlobStore(settings.blob_root)
         hasher = settings.privacy.hasher()
-        pipeline = MailPipeline(
-            producer=producer,
-            blobs=blobs,
-            checkpoints=checkpoints,
-            topics=settings.kafka.topics,
-            deadletter_inline_max_bytes=settings.deadletter_inline_max_bytes,
-            hasher=hasher,
-        )
+        pipeline = build_pipeline(settings, producer=producer, checkpoints=checkpoints, blobs=blobs)
         watchers = build_watchers(
             settings,
             pipeline=pipeline,

@@ -6,6 +6,7 @@ import asyncio
 
 import typer
 
+from libs.common.privacy.forget import Publisher
 from libs.common.privacy.identifiers import IdentifierKind, InvalidIdentifier, PrivacySettings
 from libs.common.settings import KafkaSettings
 
@@ -64,7 +65,7 @@ def forget_command(
         typer.echo(line)
 
 
-def _publisher(kafka: KafkaSettings):  # type: ignore[no-untyped-def]
+def _publisher(kafka: KafkaSettings) -> Publisher:
     from libs.common.cloudevents import CloudEvent
     from libs.common.events.privacy import ContactErased
     from libs.common.kafka.producer import EventProducer

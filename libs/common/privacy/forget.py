@@ -16,7 +16,7 @@ eraser, or None when that store's state is not on this machine.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from libs.common.events.privacy import ContactErased
@@ -64,7 +64,7 @@ async def forget(
     *,
     publish: Publisher | None,
     erasers: list[Eraser],
-    elsewhere: list[str] = (),  # type: ignore[assignment]
+    elsewhere: Sequence[str] = (),
 ) -> ForgetReport:
     report = ForgetReport(request, elsewhere=list(elsewhere))
     if publish is not None:

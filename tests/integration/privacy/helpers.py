@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from libs.common.settings import KafkaSettings
+from tests.unit.email_ingest.privacy_helpers import scan as scan_state
+
+__all__ = ["HASH_KEY", "Run", "cli_env", "omnidesk", "scan_state", "table"]
 
 HASH_KEY = "integration-test-privacy-hash-key-0123456789"
 
@@ -55,32 +57,6 @@ async def omnidesk(*args: str, env: dict[str, str]) -> Run:
     output, _ = await asyncio.wait_for(process.communicate(), 90)
     assert process.returncode is not None
     return Run(process.returncode, output.decode())
-
-
-def scan_state(root: Path, needles: list[str]) -> dict[str, tuple[int, int]]:
-    """Per store: (rows or files checked, rows or files holding any needle).
-
-    Every column of every table of every SQLite file under ``root`` (as text),
-    and every byte of every file under it: blobs, the database and its WAL."""
-    lowered = [n.lower() for n in needles]
-    found: dict[str, tuple[int, int]] = {}
-    for database in sorted(root.rglob("*.sqlite3")):
-        with sqlite3.connect(database) as db:
-            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-            for table in tables:
-                rows = db.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
-                hits = sum(any(n in str(v).lower() for v in row for n in lowered) for row in rows)
-                found[f"email_ingest sqlite {table}"] = (len(rows), hits)
-    files = [p for p in root.rglob("*") if p.is_file()]
-    blob_files = [p for p in files if p.parent.parent.name == "blobs"]
-    other = [p for p in files if p not in blob_files]
-    for name, group in (
-        ("email_ingest blob files", blob_files),
-        ("email_ingest db/wal files", other),
-    ):
-        hits = sum(any(n.encode() in p.read_bytes().lower() for n in lowered) for p in group)
-        found[name] = (len(group), hits)
-    return found
 
 
 def table(scan: dict[str, tuple[int, int]], who: str) -> str:

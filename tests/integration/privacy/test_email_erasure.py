@@ -5,8 +5,6 @@ other customer's mail stays; a second run is harmless and says so."""
 from __future__ import annotations
 
 import asyncio
-from email.message import EmailMessage
-from email.policy import SMTP
 
 import pytest
 
@@ -21,6 +19,7 @@ from tests.integration.email_ingest.helpers import (
     service_settings,
 )
 from tests.integration.privacy.helpers import HASH_KEY, cli_env, omnidesk, scan_state, table
+from tests.unit.email_ingest.privacy_helpers import customer_mail
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +27,6 @@ ID_CARD = "alice's ID card scan"
 ALICE = ["alice.kim@example.co.kr", "Alice Kim", "김앨리스", "passport number M12345678", ID_CARD]
 BOB = ["bob.lee@example.com", "Bob Lee", "where is my KRW deposit"]
 ID_PHOTO = b"\xff\xd8\xff\xe0 " + ID_CARD.encode()
-
-
-def _mail(number: int, name: str, address: str, text: str, photo: bytes | None = None) -> bytes:
-    message = EmailMessage()
-    message["From"] = f"{name} <{address}>"
-    message["To"] = "support@desk.example"
-    message["Subject"] = f"KYC question {number}"
-    message["Message-ID"] = f"<kyc-{number}@customer.example>"
-    message.set_content(text)
-    if photo:
-        message.add_attachment(photo, maintype="image", subtype="jpeg", filename="id-card.jpg")
-    return message.as_bytes(policy=SMTP)
 
 
 async def test_forget_alice_leaves_no_trace_in_email_ingest_and_keeps_bob(
@@ -56,10 +43,13 @@ async def test_forget_alice_leaves_no_trace_in_email_ingest_and_keeps_bob(
         reader(kafka_topics, kafka_topics.topics.privacy) as privacy,
         running_service(settings),
     ):
-        await dovecot.append(imap_user, _mail(1, ALICE[1], ALICE[0], alice_text, ID_PHOTO))
-        await dovecot.append(imap_user, _mail(2, BOB[1], BOB[0], BOB[2]))
+        await dovecot.append(
+            imap_user,
+            customer_mail(1, name=ALICE[1], address=ALICE[0], text=alice_text, attachment=ID_PHOTO),
+        )
+        await dovecot.append(imap_user, customer_mail(2, name=BOB[1], address=BOB[0], text=BOB[2]))
         await interactions.until(count_at_least(2))
-        await eventually(lambda: scan_state(state, [])["email_ingest sqlite mail_blob"][0] == 3)
+        await eventually(lambda: scan_state(state, [])["email_ingest sqlite mail_blob"][0] == 5)
         before = scan_state(state, ALICE)
         assert before["email_ingest blob files"][1] == 2  # her raw mail and her ID photo
 
@@ -102,7 +92,7 @@ async def test_forget_alice_leaves_no_trace_in_email_ingest_and_keeps_bob(
 async def test_with_no_mailbox_left_the_mail_kept_so_far_is_still_erased(kafka_topics, tmp_path):
     from services.email_ingest.service import run_service
     from tests.unit.email_ingest.privacy_helpers import HASH_KEY as key
-    from tests.unit.email_ingest.privacy_helpers import Desk, customer_mail
+    from tests.unit.email_ingest.privacy_helpers import Desk
 
     state = tmp_path / "email_ingest"
     desk = Desk(state)  # mail handled while the mailbox was still configured

@@ -86,22 +86,33 @@ class Desk:
 
 
 def scan(root: Path, needles: list[str]) -> dict[str, tuple[int, int]]:
-    """Per store: (rows or files checked, how many hold any needle).
+    """Per store: (rows or files checked, rows or files holding any needle).
 
-    Every text column of every table of every SQLite file, and every byte of
-    every file under ``root`` (blobs, the database files and their WAL)."""
+    Every column of every table of every SQLite file under ``root`` (as text),
+    and every byte of every file under it: blobs, the database and its WAL.
+    Case-insensitive."""
     lowered = [n.lower() for n in needles]
-    result: dict[str, tuple[int, int]] = {}
+    found: dict[str, tuple[int, int]] = {}
     for database in sorted(root.rglob("*.sqlite3")):
         with sqlite3.connect(database) as db:
             tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
             for table in tables:
                 rows = db.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
-                hits = sum(
-                    any(n in str(value).lower() for value in row for n in lowered) for row in rows
-                )
-                result[f"sqlite {table}"] = (len(rows), hits)
+                hits = sum(any(n in str(v).lower() for v in row for n in lowered) for row in rows)
+                found[f"email_ingest sqlite {table}"] = (len(rows), hits)
     files = [p for p in root.rglob("*") if p.is_file()]
-    hits = sum(any(n.encode() in p.read_bytes().lower() for n in lowered) for p in files)
-    result["files (blobs, db, wal)"] = (len(files), hits)
-    return result
+    blob_files = [p for p in files if p.parent.parent.name == "blobs"]
+    other = [p for p in files if p not in blob_files]
+    for name, group in (
+        ("email_ingest blob files", blob_files),
+        ("email_ingest db/wal files", other),
+    ):
+        hits = sum(any(n.encode() in p.read_bytes().lower() for n in lowered) for p in group)
+        found[name] = (len(group), hits)
+    return found
+
+
+def files_with(root: Path, needles: list[str]) -> int:
+    """How many files under ``root`` hold any needle (blobs or database files)."""
+    found = scan(root, needles)
+    return found["email_ingest blob files"][1] + found["email_ingest db/wal files"][1]

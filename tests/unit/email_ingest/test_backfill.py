@@ -9,7 +9,7 @@ from libs.common.privacy.identifiers import IdentifierKind
 from services.email_ingest.backfill import backfill
 from services.email_ingest.erasure import EmailIngestEraser
 from services.email_ingest.quarantine import list_quarantined
-from tests.unit.email_ingest.privacy_helpers import HASHER, Desk, customer_mail, scan
+from tests.unit.email_ingest.privacy_helpers import HASHER, Desk, customer_mail, files_with, scan
 
 
 async def _as_before_issue_18(desk: Desk) -> None:
@@ -43,4 +43,4 @@ async def test_old_rows_get_hashes_references_and_quarantine_entries(tmp_path):
     await eraser.erase(request)
     found = scan(tmp_path, ["alice@example.com", "Alice Kim", "alice id"])
     assert all(hits == 0 for _checked, hits in found.values()), found
-    assert scan(tmp_path, ["bob@example.com"])["files (blobs, db, wal)"][1] == 1
+    assert files_with(tmp_path, ["bob@example.com"]) == 1
