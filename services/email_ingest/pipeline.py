@@ -211,10 +211,8 @@ class MailPipeline:
         await self._producer.publish(self._topics.interactions, event, key=interaction.customer_key)
         for defect in mail.defects:
             log.warning("mail %s/%s/%d: %s", mailbox_id, folder, uid, defect)
-        log.info(
-            "published mail %s/%s/%d from %s",
-            mailbox_id, folder, uid, interaction.customer_key,
-        )  # fmt: skip
+        # No address here: logs outlive an erasure (the event id names the mail).
+        log.info("published mail %s/%s/%d as %s", mailbox_id, folder, uid, event_id)
         return Outcome.PUBLISHED, event_id
 
     async def _event_id(self, mail: NormalisedMail, mailbox_id: str) -> str:
