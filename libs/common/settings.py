@@ -54,14 +54,9 @@ class TopicSettings(BaseSettings):
         PERSONAL_DATA_RETENTION_MS,
         description=(
             "retention.ms of every topic but the compacted privacy topic: their records hold"
-            " personal data (addresses, names, text) until then. Empty: the broker's default."
+            " personal data (addresses, names, text) until then."
         ),
     )
-
-    @field_validator("retention_ms", "min_insync_replicas", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
 
     def all_names(self) -> list[str]:
         return [

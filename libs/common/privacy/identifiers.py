@@ -42,7 +42,8 @@ class InvalidIdentifier(ValueError):
 class PrivacySettings(BaseSettings):
     """The hashing secret every service holding personal data shares."""
 
-    model_config = SettingsConfigDict(env_prefix="PRIVACY_", extra="ignore")
+    # An env file's "PRIVACY_HASH_KEY=" means unset, as everywhere in omnidesk.
+    model_config = SettingsConfigDict(env_prefix="PRIVACY_", extra="ignore", env_ignore_empty=True)
 
     hash_key: SecretStr | None = Field(
         None,
@@ -52,11 +53,6 @@ class PrivacySettings(BaseSettings):
             " Changing it orphans the hashes stored so far."
         ),
     )
-
-    @field_validator("hash_key", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value  # an env file's "PRIVACY_HASH_KEY="
 
     @field_validator("hash_key")
     @classmethod
