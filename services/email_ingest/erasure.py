@@ -2,8 +2,9 @@
 quarantine entries, and the blob files nobody else references.
 
 Rows are found by the keyed hash of the customer's address stored with them
-(``sender_hash``). A handled row is not deleted but scrubbed to a marker
-(``outcome='erased'``, no fingerprint, no hash): its event id still keeps a
+(``sender_hash``), written before the request (``CLOCK_MARGIN``). A handled
+row is not deleted but scrubbed to a marker (``outcome='erased'``, no
+fingerprint, no hash): its event id still keeps a
 UIDVALIDITY resync from publishing the mail again, and it names no one. A
 blob shared with another customer's mail (the same logo) stays. Files go
 before the rows are committed, so a failure leaves the request to be retried
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Collection
+from datetime import timedelta
 
 from libs.common.blobstore import BlobStore, DeleteReport
 from libs.common.events.privacy import ContactErased
@@ -26,6 +28,10 @@ from services.email_ingest.checkpoint import CheckpointStore
 log = logging.getLogger(__name__)
 
 ERASED_OUTCOME = "erased"
+#: A request reaches what was written before it (plus this, for clocks that
+#: disagree and mail in flight): a customer who writes again after being
+#: forgotten starts anew, even when an old request is delivered again.
+CLOCK_MARGIN = timedelta(minutes=5)
 STORE = "email_ingest"
 
 
@@ -44,7 +50,10 @@ class EmailIngestEraser:
     async def erase(self, request: ContactErased) -> list[StoreReport]:
         check_hash_key(request, self._hasher)
         hashes = request.hashes(IdentifierKind.EMAIL)
-        reports = await self._checkpoints.transact(lambda db: _erase(db, self._blobs, hashes))
+        until = (request.erased_at + CLOCK_MARGIN).isoformat()
+        reports = await self._checkpoints.transact(
+            lambda db: _erase(db, self._blobs, hashes, until)
+        )
         for report in reports:
             metrics.ERASED.labels(report.store.removeprefix(f"{STORE}.")).inc(report.erased)
         log.info(
@@ -55,17 +64,27 @@ class EmailIngestEraser:
         return reports
 
 
-def _erase(db: sqlite3.Connection, blobs: BlobStore, hashes: Collection[str]) -> list[StoreReport]:
-    marks = ",".join("?" * len(hashes))
-    params = tuple(hashes)
-    # Only "?" placeholders and our own table names are formatted into the SQL.
+#: Column with each table's row time: an erasure reaches rows written before it.
+_WRITTEN_AT = {
+    "handled_message": "handled_at",
+    "mail_blob": "stored_at",
+    "quarantined_mail": "quarantined_at",
+}
+
+
+def _erase(
+    db: sqlite3.Connection, blobs: BlobStore, hashes: Collection[str], until: str
+) -> list[StoreReport]:
+    # Only "?" placeholders, our own table and column names are formatted into the SQL.
+    match = f"sender_hash IN ({','.join('?' * len(hashes))})"
+    params = (*hashes, until)
     candidates: set[str] = set()
     if hashes:
         candidates = {
             str(row[0])
             for row in db.execute(
-                f"SELECT sha256 FROM mail_blob WHERE sender_hash IN ({marks}) UNION "  # noqa: S608
-                f"SELECT raw_sha256 FROM quarantined_mail WHERE sender_hash IN ({marks})",
+                f"SELECT sha256 FROM mail_blob WHERE {match} AND stored_at <= ? UNION "  # noqa: S608
+                f"SELECT raw_sha256 FROM quarantined_mail WHERE {match} AND quarantined_at <= ?",
                 params + params,
             )
         }
@@ -74,12 +93,12 @@ def _erase(db: sqlite3.Connection, blobs: BlobStore, hashes: Collection[str]) ->
     if hashes:
         erased["handled_message"] = db.execute(
             "UPDATE handled_message SET outcome=?, fingerprint=NULL, sender_hash=NULL"  # noqa: S608
-            f" WHERE sender_hash IN ({marks})",
+            f" WHERE {match} AND handled_at <= ?",
             (ERASED_OUTCOME, *params),
         ).rowcount
         for table in ("mail_blob", "quarantined_mail"):
             erased[table] = db.execute(
-                f"DELETE FROM {table} WHERE sender_hash IN ({marks})",  # noqa: S608
+                f"DELETE FROM {table} WHERE {match} AND {_WRITTEN_AT[table]} <= ?",  # noqa: S608
                 params,
             ).rowcount
     files = blobs.delete(unreferenced(db, candidates))

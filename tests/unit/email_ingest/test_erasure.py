@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,10 +24,10 @@ ALICE = ["alice.kim@example.co.kr", "Alice Kim", "my passport number is M1234"]
 BOB = ["bob.lee@example.com", "Bob Lee", "where is my deposit"]
 
 
-def _forget(address: str, hasher: IdentifierHasher = HASHER):
+def _forget(address: str, hasher: IdentifierHasher = HASHER, at: datetime | None = None):
     return erasure_request(
         hasher, identifiers=[(IdentifierKind.EMAIL, address)], contact_id=None,
-        requested_by="cli", erased_at=datetime.now(UTC),
+        requested_by="cli", erased_at=at or datetime.now(UTC),
     )  # fmt: skip
 
 
@@ -78,4 +78,14 @@ async def test_a_request_hashed_under_another_key_is_refused_and_erases_nothing(
     other = IdentifierHasher(b"another-deployment-key-0123456789abc")
     with pytest.raises(WrongHashKey):
         await eraser.erase(_forget(ALICE[0], other))
+    assert files_with(tmp_path, ALICE) >= 2
+
+
+async def test_a_customer_who_writes_again_after_being_forgotten_starts_anew(tmp_path):
+    desk = await _desk(tmp_path)
+    eraser = EmailIngestEraser(checkpoints=desk.checkpoints, blobs=desk.blobs, hasher=HASHER)
+    # An old request (delivered again, or re-read after a restore) reaches only older mail.
+    last_month = datetime.now(UTC) - timedelta(days=30)
+    reports = await eraser.erase(_forget(ALICE[0], at=last_month))
+    assert sum(r.erased for r in reports) == 0
     assert files_with(tmp_path, ALICE) >= 2
