@@ -28,6 +28,10 @@ ERASERS: tuple[tuple[str, str], ...] = (
 )
 
 Publisher = Callable[[ContactErased], Awaitable[None]]
+NO_IDENTIFIER = (
+    "no identifier given: stores that match by identifier find nothing until the"
+    " router resolves the contact (issue #18 part 2)"
+)
 
 
 @dataclass(slots=True)
@@ -85,6 +89,8 @@ def render(report: ForgetReport, *, topic: str) -> list[str]:
         "published on " + topic if report.published else "not published (--no-publish)",
         f"{'store':<34} {'checked':>9} {'erased':>7}  note",
     ]
+    if not request.identifiers:
+        lines.insert(2, NO_IDENTIFIER)
     for store in report.stores:
         lines.append(
             f"{store.store:<34} {store.checked:>9} {store.erased:>7}  {store.unit}"

@@ -62,3 +62,11 @@ def test_stores_without_state_here_are_listed_as_elsewhere(monkeypatch, tmp_path
     monkeypatch.setenv("EMAIL_INGEST_STATE_DIR", str(tmp_path / "none"))
     erasers, elsewhere = load_erasers()
     assert erasers == [] and elsewhere == ["email_ingest"]
+
+
+async def test_a_contact_id_alone_says_what_it_cannot_reach_yet():
+    request = erasure_request(
+        HASHER, identifiers=[], contact_id="ct_42", requested_by="cli", erased_at=datetime.now(UTC)
+    )
+    report = await forget(request, publish=None, erasers=[])
+    assert "no identifier given" in "\n".join(render(report, topic="t"))
