@@ -25,10 +25,10 @@ from services.email_ingest.checkpoint import CheckpointStore
 from services.email_ingest.normalise import (
     MailContext,
     NormalisedMail,
-    OwnIdentity,
     normalise_mail,
 )
-from services.email_ingest.pipeline import MailPipeline, Outcome, blob_roles, mail_context
+from services.email_ingest.pipeline import MailPipeline, Outcome, blob_roles
+from services.email_ingest.service import mail_context_for
 from services.email_ingest.settings import EmailIngestSettings
 
 _COLUMNS = (
@@ -159,12 +159,7 @@ class QuarantineReplayer:
         mailbox = next((m for m in self._settings.all_mailboxes() if m.id == mailbox_id), None)
         if mailbox is None:
             raise QuarantineNotFound(f"mailbox {mailbox_id} is no longer configured")
-        return mail_context(
-            mailbox,
-            own=OwnIdentity(self._settings.own_message_id_domains, self._settings.own_addresses),
-            subject_reference=re.compile(self._settings.subject_reference_pattern),
-            max_message_bytes=self._settings.max_message_bytes,
-        )
+        return mail_context_for(self._settings, mailbox)
 
     async def _record(
         self, entry: QuarantineEntry, mail: NormalisedMail, outcome: Outcome, event_id: str

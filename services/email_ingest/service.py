@@ -21,7 +21,7 @@ from services.email_ingest.credentials import MailboxCredentials
 from services.email_ingest.erasure import EmailIngestEraser
 from services.email_ingest.imap.session import Timeouts
 from services.email_ingest.mailboxes import MailboxConfig
-from services.email_ingest.normalise import OwnIdentity
+from services.email_ingest.normalise import MailContext, OwnIdentity
 from services.email_ingest.oauth2 import TokenRefresher
 from services.email_ingest.pipeline import MailPipeline, mail_context
 from services.email_ingest.privacy import erasure_consumer
@@ -68,6 +68,16 @@ def oauth2_http_client(settings: EmailIngestSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=settings.oauth2_timeout_s, follow_redirects=False)
 
 
+def mail_context_for(settings: EmailIngestSettings, mailbox: MailboxConfig) -> MailContext:
+    """What the normaliser knows of a mailbox, from the settings (watcher and replay)."""
+    return mail_context(
+        mailbox,
+        own=OwnIdentity(settings.own_message_id_domains, settings.own_addresses),
+        subject_reference=re.compile(settings.subject_reference_pattern),
+        max_message_bytes=settings.max_message_bytes,
+    )
+
+
 def build_pipeline(
     settings: EmailIngestSettings,
     *,
@@ -93,17 +103,10 @@ def build_watchers(
     stop: asyncio.Event,
     credentials: Mapping[str, MailboxCredentials] | None = None,
 ) -> list[FolderWatcher]:
-    own = OwnIdentity(settings.own_message_id_domains, settings.own_addresses)
-    subject_reference = re.compile(settings.subject_reference_pattern)
     timing = watch_timing(settings)
     watchers = []
     for mailbox in settings.all_mailboxes():
-        context = mail_context(
-            mailbox,
-            own=own,
-            subject_reference=subject_reference,
-            max_message_bytes=settings.max_message_bytes,
-        )
+        context = mail_context_for(settings, mailbox)
         for folder in mailbox.folders:
             watchers.append(
                 FolderWatcher(
