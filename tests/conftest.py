@@ -32,6 +32,7 @@ def kafka_settings(kafka_broker: BrokerUnderTest) -> KafkaSettings:
         notifications=f"t-{suffix}.notifications",
         deadletter=f"t-{suffix}.deadletter",
         assistant=f"t-{suffix}.assistant",
+        privacy=f"t-{suffix}.privacy",
         partitions=3,
         replication_factor=1,
     )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
+from libs.common.privacy.identifiers import PrivacySettings
 from libs.common.settings import KafkaSettings, ServiceSettings, TopicSettings, default_home
 
 SERVICE_PACKAGES = ("email_ingest", "chat_ingest", "phone_log", "router", "notifier", "assistant")
@@ -34,6 +35,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
     found: list[tuple[str, type[BaseSettings]]] = [
         ("Kafka (all services)", KafkaSettings),
         ("Kafka topics (all services)", TopicSettings),
+        ("Privacy (every service holding personal data)", PrivacySettings),
     ]
     for package in SERVICE_PACKAGES:
         try:

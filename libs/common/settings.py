@@ -21,6 +21,11 @@ def default_home() -> Path:
     return Path(os.environ.get("OMNIDESK_HOME", Path.home() / ".local/share/omnidesk"))
 
 
+#: Records on the event topics name customers and quote them; a week covers a
+#: weekend outage plus a replay, and is how long erased data may linger there.
+PERSONAL_DATA_RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
 class TopicSettings(BaseSettings):
     """Topic names, partitions and replication (DESIGN §2)."""
 
@@ -41,10 +46,20 @@ class TopicSettings(BaseSettings):
     assistant: str = Field(
         "support.assistant.v1", description="Assistant answers, handoffs and resolutions."
     )
+    privacy: str = Field(
+        "support.privacy.v1",
+        description="Erasure requests (compacted: no time retention, no personal data).",
+    )
     partitions: int = Field(6, ge=1, description="Partitions for each topic created by omnidesk.")
     replication_factor: int = Field(1, ge=1, description="3 in production clusters.")
     min_insync_replicas: int | None = Field(None, ge=1, description="min.insync.replicas if set.")
-    retention_ms: int | None = Field(None, description="retention.ms if set (broker default else).")
+    retention_ms: int | None = Field(
+        PERSONAL_DATA_RETENTION_MS,
+        description=(
+            "retention.ms of every topic but the compacted privacy topic: their records hold"
+            " personal data (addresses, names, text) until then."
+        ),
+    )
 
     def all_names(self) -> list[str]:
         return [
@@ -53,6 +68,7 @@ class TopicSettings(BaseSettings):
             self.notifications,
             self.deadletter,
             self.assistant,
+            self.privacy,
         ]
 
 

@@ -136,3 +136,139 @@ def _open_checkpoints(store_class, path: Path):  # type: ignore[no-untyped-def]
         print(f"(checkpoints unreadable: {exc})", file=sys.stderr)
         return None
     return store
+
+
+quarantine_app = typer.Typer(
+    help="Mail the normaliser could not read: list, show, replay.", no_args_is_help=True
+)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list() -> None:
+    """What is quarantined: id, mailbox, folder, uid, reason, size, when (and if replayed)."""
+    from services.email_ingest.quarantine import list_quarantined
+
+    entries = asyncio.run(_with_checkpoints(list_quarantined))
+    if not entries:
+        typer.echo("nothing quarantined")
+    for e in entries:
+        replayed = f"  replayed as {e.replayed_event_id}" if e.replayed_event_id else ""
+        typer.echo(
+            f"{e.id:>5}  {e.quarantined_at:%Y-%m-%d %H:%M:%S}  {e.mailbox}/{e.folder}/{e.uid}"
+            f"  {e.reason}  {e.size} bytes{replayed}"
+        )
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    entry_id: int = typer.Argument(..., metavar="ID"),
+    raw: bool = typer.Option(False, "--raw", help="Also print the whole raw mail (body too)."),
+) -> None:
+    """One quarantined mail: where, why, and its headers (no body unless --raw)."""
+    from libs.common.blobstore import BlobNotFound, BlobStore
+    from services.email_ingest.quarantine import get_quarantined, header_lines
+
+    settings = EmailIngestSettings()
+    entry = asyncio.run(_with_checkpoints(lambda store: get_quarantined(store, entry_id)))
+    typer.echo(f"id:       {entry.id}")
+    typer.echo(f"where:    {entry.mailbox}/{entry.folder} uid {entry.uid} (uidvalidity "
+               f"{entry.uidvalidity})")  # fmt: skip
+    typer.echo(f"when:     {entry.quarantined_at.isoformat()}")
+    typer.echo(f"reason:   {entry.reason}: {entry.detail}")
+    typer.echo(f"size:     {entry.size} bytes, blob {entry.raw_sha256}")
+    if entry.replayed_event_id:
+        typer.echo(f"replayed: {entry.replayed_at} as event {entry.replayed_event_id}")
+    try:
+        data = BlobStore(settings.blob_root).get(entry.raw_sha256)
+    except BlobNotFound:
+        typer.echo("raw mail: no longer kept (erased or past retention)")
+        return
+    typer.echo("")
+    for line in header_lines(data):
+        typer.echo(line)
+    if raw:
+        typer.echo("")
+        typer.echo(data.decode("utf-8", "replace"))
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(entry_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Re-read a quarantined mail with the current normaliser and settings; publish it once.
+
+    Exit 0: published now, or already published (nothing sent); 2: still unreadable
+    or its raw mail is gone."""
+    from services.email_ingest.quarantine import ReplayStatus
+
+    result = asyncio.run(_replay(EmailIngestSettings(), entry_id))
+    typer.echo(f"{result.status.value}: {result.detail}")
+    ok = result.status in (ReplayStatus.PUBLISHED, ReplayStatus.ALREADY_PUBLISHED)
+    raise typer.Exit(0 if ok else 2)
+
+
+async def _replay(settings: EmailIngestSettings, entry_id: int):  # type: ignore[no-untyped-def]
+    from libs.common.blobstore import BlobStore
+    from libs.common.kafka.producer import EventProducer
+    from services.email_ingest.quarantine import QuarantineReplayer
+    from services.email_ingest.service import build_pipeline
+
+    async def run(checkpoints):  # type: ignore[no-untyped-def]
+        blobs = BlobStore(settings.blob_root)
+        async with EventProducer(settings.kafka, client_id="omnidesk-email-replay") as producer:
+            pipeline = build_pipeline(
+                settings, producer=producer, checkpoints=checkpoints, blobs=blobs
+            )
+            replayer = QuarantineReplayer(
+                settings, checkpoints=checkpoints, blobs=blobs, pipeline=pipeline
+            )
+            return await replayer.replay(entry_id)
+
+    return await _with_checkpoints(run, settings)
+
+
+async def _with_checkpoints(work, settings: EmailIngestSettings | None = None):  # type: ignore[no-untyped-def]
+    """Run ``work(store)`` on the service's checkpoint file (shared with a running service:
+    SQLite WAL); a missing file or id is a clear error, exit 1."""
+    from services.email_ingest.checkpoint import CheckpointStore
+    from services.email_ingest.quarantine import QuarantineNotFound
+
+    settings = settings or EmailIngestSettings()
+    if not settings.checkpoint_path.exists():
+        typer.echo(f"no email_ingest state at {settings.checkpoint_path}", err=True)
+        raise typer.Exit(1)
+    store = CheckpointStore(settings.checkpoint_path)
+    store.open()
+    try:
+        return await work(store)
+    except QuarantineNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+
+
+@app.command("backfill-hashes")
+def backfill_hashes() -> None:
+    """Once after upgrading to issue #18: give mail handled before it the keyed sender
+    hash, blob references and quarantine entries erasure and `quarantine list` need
+    (reads every kept blob; safe beside the running service; a second run does nothing)."""
+    from libs.common.blobstore import BlobStore
+    from services.email_ingest.backfill import backfill
+
+    settings = EmailIngestSettings()
+    hasher = settings.privacy.hasher()
+    if hasher is None:
+        typer.echo("error: PRIVACY_HASH_KEY is not set (the services' shared secret)", err=True)
+        raise typer.Exit(2)
+    mailbox_ids = [m.id for m in settings.all_mailboxes()]
+    report = asyncio.run(
+        _with_checkpoints(
+            lambda store: backfill(store, BlobStore(settings.blob_root), hasher, mailbox_ids),
+            settings,
+        )
+    )
+    typer.echo(
+        f"read {report.blobs_read} blobs; hashed {report.handled_rows} handled rows;"
+        f" {report.quarantine_entries} quarantine entries added;"
+        f" {report.rows_still_without_hash} rows left without a hash (raw mail no longer kept)"
+    )

@@ -39,3 +39,13 @@ MAILBOX_STOPPED = Gauge(
     "1 while a folder stopped for a refused OAuth2 grant (see /readyz and the log).",
     ["mailbox", "folder"],
 )
+ERASED = Counter(
+    "omnidesk_email_erased_total",
+    "Rows and blob files erased on erasure requests, by store.",
+    ["store"],
+)
+PRUNED = Counter(
+    "omnidesk_email_pruned_total",
+    "Rows and blob files removed by the retention job, by store.",
+    ["store"],
+)

@@ -21,9 +21,10 @@ from libs.common.cloudevents import CloudEvent
 from libs.common.events import DeadLetter, utc_now
 from libs.common.kafka.producer import EventProducer
 from libs.common.logging import event_context
+from libs.common.privacy.identifiers import IdentifierHasher, InvalidIdentifier
 from libs.common.settings import TopicSettings
 from services.email_ingest import metrics
-from services.email_ingest.checkpoint import CheckpointStore
+from services.email_ingest.checkpoint import CheckpointStore, NewQuarantine
 from services.email_ingest.imap.fetch import FetchedMessage
 from services.email_ingest.mailboxes import MailboxConfig, PostAction
 from services.email_ingest.normalise import (
@@ -33,7 +34,7 @@ from services.email_ingest.normalise import (
     Quarantined,
     normalise_mail,
 )
-from services.email_ingest.normalise.mail import reused_message_id_event_id
+from services.email_ingest.normalise.mail import reused_message_id_event_id, sender_in_raw
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,14 @@ class MailPipeline:
         checkpoints: CheckpointStore,
         topics: TopicSettings,
         deadletter_inline_max_bytes: int,
+        hasher: IdentifierHasher | None = None,
     ) -> None:
         self._producer = producer
         self._blobs = blobs
         self._checkpoints = checkpoints
         self._topics = topics
         self._deadletter_inline_max_bytes = deadletter_inline_max_bytes
+        self._hasher = hasher
 
     async def handle(
         self,
@@ -114,18 +117,29 @@ class MailPipeline:
         message: FetchedMessage,
     ) -> HandledMail:
         result = await _normalise(message.raw, context, utc_now())
-        fingerprint = None
+        fingerprint = sender_hash = quarantine = None
+        blobs: list[tuple[str, str]] = []
         if isinstance(result, NormalisedMail):
             fingerprint = result.fingerprint
+            sender_hash = self.sender_hash(result.interaction.customer.email)
             try:
                 with event_context(result.event_id):
-                    outcome, key = await self._publish(result, mailbox.id, folder, message.uid)
+                    outcome, key = await self.publish(result, mailbox.id, folder, message.uid)
             except _UNENCODABLE as exc:  # a normaliser bug must not wedge the mailbox
                 result = Quarantined("unparseable", f"cannot encode event: {exc!r}"[:500],
                                      result.raw_sha256)  # fmt: skip
+            else:
+                if outcome is Outcome.PUBLISHED:
+                    blobs = blob_roles(result)
         if isinstance(result, Quarantined):
             key = f"raw:{result.raw_sha256}"
-            outcome = await self._quarantine(result, message, mailbox.id, folder)
+            sender_hash = self.sender_hash(sender_in_raw(message.raw))
+            outcome, fresh = await self._quarantine(result, message, mailbox.id, folder)
+            if fresh:
+                blobs = [(result.raw_sha256, "quarantine")]
+                quarantine = NewQuarantine(
+                    result.raw_sha256, result.reason, result.detail, len(message.raw)
+                )
         await self._checkpoints.record(
             mailbox=mailbox.id,
             folder=folder,
@@ -135,6 +149,9 @@ class MailPipeline:
             outcome=outcome.value,
             post_action_pending=needs_post_action(mailbox, outcome),
             fingerprint=fingerprint,
+            sender_hash=sender_hash,
+            blobs=blobs,
+            quarantine=quarantine,
         )
         metrics.MESSAGES.labels(mailbox.id, outcome.value).inc()
         return HandledMail(outcome, key)
@@ -164,9 +181,19 @@ class MailPipeline:
         metrics.MESSAGES.labels(mailbox_id, Outcome.QUARANTINED.value).inc()
         return HandledMail(Outcome.QUARANTINED, key)
 
-    async def _publish(
+    def sender_hash(self, address: str | None) -> str | None:
+        """The keyed hash erasure requests name this customer by (None: hashing is off)."""
+        if self._hasher is None or not address:
+            return None
+        try:
+            return self._hasher.email(address)
+        except InvalidIdentifier:
+            return None
+
+    async def publish(
         self, mail: NormalisedMail, mailbox_id: str, folder: str, uid: int
     ) -> tuple[Outcome, str]:
+        """Keep the mail's blobs and publish its event, unless already published."""
         event_id = await self._event_id(mail, mailbox_id)
         if await self._checkpoints.handled(mailbox_id, event_id):
             log.info("mail %s/%s/%d already published; skipped", mailbox_id, folder, uid)
@@ -184,10 +211,8 @@ class MailPipeline:
         await self._producer.publish(self._topics.interactions, event, key=interaction.customer_key)
         for defect in mail.defects:
             log.warning("mail %s/%s/%d: %s", mailbox_id, folder, uid, defect)
-        log.info(
-            "published mail %s/%s/%d from %s",
-            mailbox_id, folder, uid, interaction.customer_key,
-        )  # fmt: skip
+        # No address here: logs outlive an erasure (the event id names the mail).
+        log.info("published mail %s/%s/%d as %s", mailbox_id, folder, uid, event_id)
         return Outcome.PUBLISHED, event_id
 
     async def _event_id(self, mail: NormalisedMail, mailbox_id: str) -> str:
@@ -205,9 +230,10 @@ class MailPipeline:
 
     async def _quarantine(
         self, verdict: Quarantined, message: FetchedMessage, mailbox_id: str, folder: str
-    ) -> Outcome:
+    ) -> tuple[Outcome, bool]:
+        """Keep and report the mail; the flag says whether it is new to us."""
         if await self._checkpoints.handled(mailbox_id, f"raw:{verdict.raw_sha256}"):
-            return Outcome.QUARANTINED
+            return Outcome.QUARANTINED, False
         await self._blobs.put_async(message.raw)
         letter = DeadLetter(
             stage=DEADLETTER_STAGE,
@@ -229,7 +255,12 @@ class MailPipeline:
             "quarantined mail %s: %s (%s); raw kept as blob %s",
             letter.source, verdict.reason, verdict.detail, verdict.raw_sha256,
         )  # fmt: skip
-        return Outcome.QUARANTINED
+        return Outcome.QUARANTINED, True
+
+
+def blob_roles(mail: NormalisedMail) -> list[tuple[str, str]]:
+    """(sha256, role) of every blob a published mail keeps."""
+    return [(sha, "raw" if sha == mail.raw_sha256 else "attachment") for sha in mail.blobs]
 
 
 async def _normalise(

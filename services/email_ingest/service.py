@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 
 import httpx
 
 from libs.common.blobstore import BlobStore
+from libs.common.events import utc_now
 from libs.common.health import ReadinessCheck, serve_probes
+from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
 from services.email_ingest.checkpoint import CheckpointStore
 from services.email_ingest.credentials import MailboxCredentials
+from services.email_ingest.erasure import EmailIngestEraser
 from services.email_ingest.imap.session import Timeouts
 from services.email_ingest.mailboxes import MailboxConfig
-from services.email_ingest.normalise import OwnIdentity
+from services.email_ingest.normalise import MailContext, OwnIdentity
 from services.email_ingest.oauth2 import TokenRefresher
 from services.email_ingest.pipeline import MailPipeline, mail_context
+from services.email_ingest.privacy import erasure_consumer
+from services.email_ingest.retention import RetentionPolicy, run_retention
 from services.email_ingest.settings import EmailIngestSettings
 from services.email_ingest.watcher import FolderWatcher, WatchTiming
 
@@ -62,6 +68,33 @@ def oauth2_http_client(settings: EmailIngestSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=settings.oauth2_timeout_s, follow_redirects=False)
 
 
+def mail_context_for(settings: EmailIngestSettings, mailbox: MailboxConfig) -> MailContext:
+    """What the normaliser knows of a mailbox, from the settings (watcher and replay)."""
+    return mail_context(
+        mailbox,
+        own=OwnIdentity(settings.own_message_id_domains, settings.own_addresses),
+        subject_reference=re.compile(settings.subject_reference_pattern),
+        max_message_bytes=settings.max_message_bytes,
+    )
+
+
+def build_pipeline(
+    settings: EmailIngestSettings,
+    *,
+    producer: EventProducer,
+    checkpoints: CheckpointStore,
+    blobs: BlobStore,
+) -> MailPipeline:
+    return MailPipeline(
+        producer=producer,
+        blobs=blobs,
+        checkpoints=checkpoints,
+        topics=settings.kafka.topics,
+        deadletter_inline_max_bytes=settings.deadletter_inline_max_bytes,
+        hasher=settings.privacy.hasher(),
+    )
+
+
 def build_watchers(
     settings: EmailIngestSettings,
     *,
@@ -70,17 +103,10 @@ def build_watchers(
     stop: asyncio.Event,
     credentials: Mapping[str, MailboxCredentials] | None = None,
 ) -> list[FolderWatcher]:
-    own = OwnIdentity(settings.own_message_id_domains, settings.own_addresses)
-    subject_reference = re.compile(settings.subject_reference_pattern)
     timing = watch_timing(settings)
     watchers = []
     for mailbox in settings.all_mailboxes():
-        context = mail_context(
-            mailbox,
-            own=own,
-            subject_reference=subject_reference,
-            max_message_bytes=settings.max_message_bytes,
-        )
+        context = mail_context_for(settings, mailbox)
         for folder in mailbox.folders:
             watchers.append(
                 FolderWatcher(
@@ -104,12 +130,16 @@ async def run_service(settings: EmailIngestSettings, stop: asyncio.Event) -> Non
     )
     try:
         if not settings.all_mailboxes():
+            # Mail of earlier mailboxes may be kept here: it must still expire and be erasable.
+            kept = settings.checkpoint_path.exists()
             log.warning(
                 "no mailbox configured (set EMAIL_INGEST_MAILBOXES or EMAIL_INGEST_MAILBOXES_FILE);"
-                " idle until stopped"
-            )
-            await stop.wait()
-            return
+                + (" retention and erasure of the mail kept so far go on" if kept else
+                   " idle until stopped")
+            )  # fmt: skip
+            if not kept:
+                await stop.wait()
+                return
         warn_plaintext_mailboxes(settings.all_mailboxes())
         await _run_watchers(settings, stop, checks)
     finally:
@@ -140,13 +170,9 @@ async def _run_watchers(
     try:
         if not await _start_producer(producer, stop):
             return
-        pipeline = MailPipeline(
-            producer=producer,
-            blobs=BlobStore(settings.blob_root),
-            checkpoints=checkpoints,
-            topics=settings.kafka.topics,
-            deadletter_inline_max_bytes=settings.deadletter_inline_max_bytes,
-        )
+        blobs = BlobStore(settings.blob_root)
+        hasher = settings.privacy.hasher()
+        pipeline = build_pipeline(settings, producer=producer, checkpoints=checkpoints, blobs=blobs)
         watchers = build_watchers(
             settings,
             pipeline=pipeline,
@@ -154,9 +180,33 @@ async def _run_watchers(
             stop=stop,
             credentials=build_credentials(settings, http),
         )
-        checks.update(readiness_checks(producer.ready, watchers))
-        log.info("watching %d folder(s): %s", len(watchers), ", ".join(w.name for w in watchers))
-        await _supervise(watchers, stop)
+        checks.update(
+            readiness_checks(producer.ready, watchers) if watchers else {"kafka": producer.ready}
+        )
+        if watchers:
+            log.info(
+                "watching %d folder(s): %s", len(watchers), ", ".join(w.name for w in watchers)
+            )
+        housekeeping = [
+            run_retention(
+                checkpoints,
+                blobs,
+                retention_policy(settings),
+                interval_s=settings.retention_interval_s,
+                stop=stop,
+                clock=utc_now,
+            ),
+        ]
+        if hasher is None:
+            log.warning(
+                "PRIVACY_HASH_KEY is not set: mail is kept without keyed hashes and erasure"
+                " requests (support.privacy.v1) are not consumed"
+            )
+        else:
+            eraser = EmailIngestEraser(checkpoints=checkpoints, blobs=blobs, hasher=hasher)
+            consumer = erasure_consumer(settings, producer=producer, eraser=eraser)
+            housekeeping.append(_consume(consumer, stop))
+        await _supervise(watchers, stop, housekeeping)
     finally:
         await producer.stop()
         await http.aclose()
@@ -179,8 +229,28 @@ async def _start_producer(producer: EventProducer, stop: asyncio.Event) -> bool:
     return False
 
 
-async def _supervise(watchers: list[FolderWatcher], stop: asyncio.Event) -> None:
+def retention_policy(settings: EmailIngestSettings) -> RetentionPolicy:
+    return RetentionPolicy(
+        handled_days=settings.handled_retention_days, blob_days=settings.blob_retention_days
+    )
+
+
+async def _consume(consumer: ConsumerRunner, stop: asyncio.Event) -> None:
+    """The erasure consumer; a topic missing at start is retried, not fatal to intake."""
+    while not stop.is_set():
+        try:
+            await consumer.run(stop)
+        except Exception:
+            log.exception("erasure consumer failed; restarting in 5s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5.0)
+
+
+async def _supervise(
+    watchers: list[FolderWatcher], stop: asyncio.Event, housekeeping: list[Coroutine] = ()
+) -> None:
     tasks = [asyncio.create_task(w.run(), name=f"watch {w.name}") for w in watchers]
+    tasks += [asyncio.create_task(job, name="housekeeping") for job in housekeeping]
     await stop.wait()
     _done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
     for task in pending:

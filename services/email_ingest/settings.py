@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from libs.common.privacy.identifiers import PrivacySettings
 from libs.common.settings import ServiceSettings, default_home
 from services.email_ingest.mailboxes import MailboxConfig, load_mailboxes_file, parse_mailboxes
 from services.email_ingest.normalise.mail import DEFAULT_MAX_MESSAGE_BYTES
@@ -97,6 +98,26 @@ class EmailIngestSettings(ServiceSettings):
         1_000_000,
         ge=0,
         description="Quarantined mail up to this size also travels as the dead letter's value.",
+    )
+
+    handled_retention_days: int = Field(
+        365,
+        ge=1,
+        description="Rows of handled mail older than this are pruned (a resync after that"
+        " would publish such a mail again: move or delete handled mail on the server).",
+    )
+    blob_retention_days: int = Field(
+        365,
+        ge=1,
+        description="Raw mail, attachments and quarantined mail are deleted from the blob store"
+        " this many days after the mail arrived (by mail age; see docs/privacy.md).",
+    )
+    retention_interval_s: float = Field(
+        3600.0, gt=0, description="How often the retention job runs inside the service."
+    )
+    privacy: PrivacySettings = Field(
+        default_factory=PrivacySettings,
+        description="PRIVACY_HASH_KEY: keyed hashes for erasure (shared by every service).",
     )
 
     @field_validator("mailboxes", mode="before")

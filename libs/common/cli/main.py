@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from libs.common.cli import config, deadletter, demo, dev
+from libs.common.cli import config, deadletter, demo, dev, privacy
 from libs.common.kafka.local_broker import LocalKafka, LocalKafkaError
 from libs.common.settings import KafkaSettings
 
@@ -30,6 +30,7 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(deadletter.app, name="deadletter")
 app.add_typer(config.app, name="config")
 app.add_typer(demo.app, name="demo")
+app.add_typer(privacy.app, name="privacy")
 
 #: CLI groups of services, by the name operators type.
 SERVICE_CLI_GROUPS = {

@@ -6,6 +6,7 @@ from libs.common.events.assistant import ASSISTANT_EVENT_TYPES
 from libs.common.events.base import EventModel
 from libs.common.events.interaction import INTERACTION_CE_TYPES, Interaction
 from libs.common.events.notification import NotificationOutcome
+from libs.common.events.privacy import ContactErased
 from libs.common.events.routing import ROUTING_EVENT_TYPES
 
 
@@ -17,7 +18,12 @@ def _build() -> dict[str, type[EventModel]]:
     registry: dict[str, type[EventModel]] = dict.fromkeys(
         INTERACTION_CE_TYPES.values(), Interaction
     )
-    for model in (*ROUTING_EVENT_TYPES, NotificationOutcome, *ASSISTANT_EVENT_TYPES):
+    for model in (
+        *ROUTING_EVENT_TYPES,
+        NotificationOutcome,
+        *ASSISTANT_EVENT_TYPES,
+        ContactErased,
+    ):
         registry[model.ce_type] = model
     return registry
 

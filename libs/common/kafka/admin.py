@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 
 #: The dead-letter topic keeps whole original records, which may be large.
 DEADLETTER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+#: Segments roll daily, so expired personal data goes within a day of retention.ms.
+SEGMENT_MS = 24 * 3600 * 1000
 
 
 def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
@@ -20,11 +22,18 @@ def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
     base: dict[str, str] = {}
     if topics.min_insync_replicas:
         base["min.insync.replicas"] = str(topics.min_insync_replicas)
-    if topics.retention_ms:
-        base["retention.ms"] = str(topics.retention_ms)
     specs = []
     for name in topics.all_names():
         config = dict(base)
+        if name == topics.privacy:
+            # The latest erasure per contact is kept for ever: a service restored
+            # from a backup, or a new consumer, still learns whom to forget.
+            config["cleanup.policy"] = "compact"
+        elif topics.retention_ms:
+            config["retention.ms"] = str(topics.retention_ms)
+            # Retention drops whole closed segments; with the broker's weekly roll a
+            # record could outlive retention.ms by up to a week.
+            config["segment.ms"] = str(min(topics.retention_ms, SEGMENT_MS))
         if name == topics.deadletter:
             config["max.message.bytes"] = str(DEADLETTER_MAX_MESSAGE_BYTES)
         specs.append(

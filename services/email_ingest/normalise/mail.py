@@ -213,6 +213,16 @@ def _salvaged_sender(raw: bytes) -> Address | None:
     return found[0] if found else None
 
 
+def sender_in_raw(raw: bytes) -> str | None:
+    """Best effort, for mail we could not normalise: the first From address in
+    its first 64 KiB, so even a quarantined mail can be found by an erasure."""
+    try:
+        sender = _salvaged_sender(raw)
+    except Exception:  # whatever broke the normaliser may break this too
+        return None
+    return sender.email if sender else None
+
+
 def _content_language(headers: HeaderMap) -> str | None:
     value = (headers.raw("content-language") or "").split(",", 1)[0].strip()
     return value if re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", value) else None

@@ -51,3 +51,27 @@ async def test_fingerprints_are_kept_with_handled_messages(tmp_path):
     )  # fmt: skip
     assert await store.fingerprint_of("mb", "e1") == "abc"
     store.close()
+
+
+async def test_a_file_of_the_earlier_schema_is_migrated_and_keeps_its_rows(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "cp.sqlite3"
+    with sqlite3.connect(path) as old:  # the schema before issue #18
+        old.executescript(
+            "CREATE TABLE handled_message (mailbox TEXT NOT NULL, message_key TEXT NOT NULL,"
+            " folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,"
+            " outcome TEXT NOT NULL, post_action_pending INTEGER NOT NULL,"
+            " handled_at TEXT NOT NULL, fingerprint TEXT, PRIMARY KEY (mailbox, message_key));"
+            "INSERT INTO handled_message VALUES ('mb','e0','INBOX',1,1,'published',0,"
+            " '2025-01-01T00:00:00+00:00','f0');"
+        )
+    for _ in range(2):  # opening twice migrates once
+        store = CheckpointStore(path)
+        store.open()
+        assert await store.handled("mb", "e0")
+        rows = await store.query("SELECT sender_hash FROM handled_message")
+        assert rows == [(None,)]
+        assert await store.query("PRAGMA user_version") == [(1,)]
+        assert await store.query("SELECT COUNT(*) FROM quarantined_mail") == [(0,)]
+        store.close()

@@ -1,0 +1,79 @@
+"""email_ingest's side of ``support.privacy.v1``: erase what a request names.
+
+The consumer runs inside the service (composition root: ``service.py``);
+``local_eraser`` is what ``omnidesk privacy forget`` uses when this machine
+holds the service's state. Both do the same idempotent erasure.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from libs.common.blobstore import BlobStore
+from libs.common.events.privacy import ContactErased
+from libs.common.kafka.consumer import ConsumerRunner, Delivery, PermanentError
+from libs.common.kafka.producer import EventProducer
+from libs.common.privacy.erasure import StoreReport, WrongHashKey
+from libs.common.privacy.identifiers import IdentifierHasher
+from services.email_ingest.checkpoint import CheckpointStore
+from services.email_ingest.erasure import STORE, EmailIngestEraser
+from services.email_ingest.settings import EmailIngestSettings
+
+log = logging.getLogger(__name__)
+
+STAGE = "email_ingest.privacy"
+
+
+def erasure_consumer(
+    settings: EmailIngestSettings, *, producer: EventProducer, eraser: EmailIngestEraser
+) -> ConsumerRunner:
+    async def handle(delivery: Delivery) -> None:
+        assert delivery.event is not None
+        request = delivery.event.data
+        if not isinstance(request, ContactErased):
+            raise PermanentError(f"{delivery.event.type} is not an erasure request")
+        try:
+            await eraser.erase(request)
+        except WrongHashKey as exc:  # no retry fixes a key mismatch: an operator must
+            raise PermanentError(str(exc)) from exc
+
+    return ConsumerRunner(
+        settings.kafka,
+        topics=[settings.kafka.topics.privacy],
+        group_id=f"{settings.service_name}.privacy",
+        stage=STAGE,
+        handler=handle,
+        producer=producer,
+    )
+
+
+class LocalEmailIngestEraser:
+    """The service's SQLite file and blob folder on this machine, opened per request."""
+
+    name = STORE
+
+    def __init__(self, settings: EmailIngestSettings, hasher: IdentifierHasher) -> None:
+        self._settings = settings
+        self._hasher = hasher
+
+    async def erase(self, request: ContactErased) -> list[StoreReport]:
+        checkpoints = CheckpointStore(self._settings.checkpoint_path)
+        checkpoints.open()
+        try:
+            eraser = EmailIngestEraser(
+                checkpoints=checkpoints,
+                blobs=BlobStore(self._settings.blob_root),
+                hasher=self._hasher,
+            )
+            return await eraser.erase(request)
+        finally:
+            checkpoints.close()
+
+
+def local_eraser() -> LocalEmailIngestEraser | None:
+    """For ``omnidesk privacy forget``: None when this machine has no email_ingest state."""
+    settings = EmailIngestSettings()
+    hasher = settings.privacy.hasher()
+    if hasher is None or not settings.checkpoint_path.exists():
+        return None
+    return LocalEmailIngestEraser(settings, hasher)
