@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from libs.common.config_reference import settings_classes
-from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.settings import PERSONAL_DATA_RETENTION_MS, KafkaSettings, TopicSettings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / ".env.example"
 
@@ -53,7 +53,7 @@ def test_every_settings_class_loads_from_the_example(env_example, cls):
 def test_empty_values_fall_back_to_the_defaults(env_example):
     topics = TopicSettings()
     assert topics.min_insync_replicas is None
-    assert topics.retention_ms is None
+    assert topics.retention_ms == PERSONAL_DATA_RETENTION_MS
     assert KafkaSettings().sasl_mechanism is None
 
 
