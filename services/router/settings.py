@@ -37,6 +37,10 @@ class RouterSettings(ServiceSettings):
     )
     agents_path: Path = Field(_SAMPLES / "agents.yaml", description="Agents seeded at start.")
     consumer_group: str = Field("router", description="Kafka consumer group.")
+    outcome_consumer_group: str = Field(
+        "router-outcomes",
+        description="Kafka consumer group reading support.notifications.v1 (reply outcomes).",
+    )
     consumer_max_batch: int = Field(500, ge=1, le=10_000, description="Records per transaction.")
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."

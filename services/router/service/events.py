@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from libs.common.events.interaction import Channel, CustomerIdentity, Flags
+from libs.common.events.interaction import Channel, CustomerIdentity, Flags, ReplyPath
 from libs.common.events.routing import AgentRef, ConversationSnapshot, Priority, RoutingEvent
 from services.router.service.context import RouterContext
 from services.router.service.pool import assignment_pool
@@ -82,7 +82,14 @@ class Emitter:
             last_message_id=conversation.last_message_id,
             references=list(conversation.references or [])[-MAX_REFERENCES:],
             first_response_due_at=conversation.first_response_due_at,
+            reply_path=self._reply_path(conversation),
+            customer_last_inbound_at=conversation.customer_last_inbound_at,
         )
+
+    def _reply_path(self, conversation: Conversation) -> ReplyPath | None:
+        if not conversation.reply_path:
+            return None
+        return self._parse(ReplyPath, conversation.reply_path)  # type: ignore[return-value]
 
     async def emit(
         self,

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from libs.common.events.interaction import (
     Channel,
     Direction,
@@ -38,6 +40,7 @@ from services.router.service.clocks import on_agent_response, on_customer_messag
 from services.router.service.context import RouterContext
 from services.router.service.events import MAX_REFERENCES, Emitter
 from services.router.service.pool import assignment_pool
+from services.router.service.replies import apply_receipt
 from services.router.service.routing_cache import (
     ANY,
     RoutingCache,
@@ -52,6 +55,7 @@ from services.router.store.models import (
     Conversation,
     InteractionRecord,
     MessageIndex,
+    Reply,
 )
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -310,6 +314,7 @@ def _record(
     if _from_customer(interaction):
         conversation.customer = interaction.customer.model_dump(mode="json", exclude_none=True)
         conversation.customer_flags = interaction.flags.model_dump(mode="json")
+        _remember_reply_path(conversation, interaction)
     if message_id:
         if cache.remember_message(message_id, conversation):
             uow.insert_later(
@@ -317,6 +322,16 @@ def _record(
             )
         conversation.last_message_id = message_id
         conversation.references = [*(conversation.references or []), message_id][-MAX_REFERENCES:]
+
+
+def _remember_reply_path(conversation: Conversation, interaction: Interaction) -> None:
+    """The latest way to answer the customer, and when they last wrote (provider windows)."""
+    last = conversation.customer_last_inbound_at
+    if last is not None and interaction.occurred_at < last:
+        return  # an older message delivered late: the newer path stays
+    conversation.customer_last_inbound_at = interaction.occurred_at
+    if interaction.reply_path is not None:
+        conversation.reply_path = interaction.reply_path.model_dump(mode="json", exclude_none=True)
 
 
 def _from_customer(interaction: Interaction) -> bool:
@@ -327,9 +342,18 @@ def _from_customer(interaction: Interaction) -> bool:
     )
 
 
-def _is_agent_response(interaction: Interaction) -> bool:
+async def _is_agent_response(uow: UnitOfWork, interaction: Interaction) -> bool:
+    """A person answered outside omnidesk (provider app, phone); never a receipt or a bot.
+
+    Replies sent through omnidesk stop clocks when the provider accepted them
+    (``replies.apply_outcome``); their echo on a provider's webhook is not a second answer.
+    """
+    if interaction.kind is InteractionKind.DELIVERY_STATUS:
+        return False
     if interaction.direction is Direction.OUTBOUND:
-        return True
+        if interaction.flags.automated:
+            return False  # bots, auto-replies: no person answered
+        return not await _our_own_message(uow, interaction)
     answered = interaction.kind is InteractionKind.CALL_ANSWERED or (
         interaction.kind is InteractionKind.CALL_ENDED
         and interaction.call is not None
@@ -338,11 +362,29 @@ def _is_agent_response(interaction: Interaction) -> bool:
     return answered
 
 
+async def _our_own_message(uow: UnitOfWork, interaction: Interaction) -> bool:
+    provider_id = interaction.provider_message_id
+    if not provider_id:
+        return False
+    found = await uow.session.scalar(
+        select(Reply.id).where(Reply.provider_message_id == provider_id).limit(1)
+    )
+    return found is not None
+
+
 async def _apply_effect(
-    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, interaction: Interaction
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    emitter: Emitter,
+    conversation: Conversation,
+    interaction: Interaction,
 ) -> None:
     at = min(interaction.received_at, ctx.clock())
-    if _is_agent_response(interaction):
+    if interaction.kind is InteractionKind.DELIVERY_STATUS:
+        note = await apply_receipt(uow, ctx, emitter.cause, interaction)
+        log.debug("%s: %s", emitter.cause, note)
+        return
+    if await _is_agent_response(uow, interaction):
         await on_agent_response(uow, ctx, conversation, at)
     elif reopens(interaction) and conversation.status != ConversationStatus.RESOLVED:
         await on_customer_message(uow, ctx, conversation, at)
@@ -356,7 +398,7 @@ async def _opened(
     interaction: Interaction,
     reason: str,
 ) -> None:
-    await _apply_effect(uow, ctx, conversation, interaction)
+    await _apply_effect(uow, ctx, emitter, conversation, interaction)
     policy, calendar = policy_for(ctx, conversation)
     await emitter.emit(
         ConversationOpened,
@@ -387,7 +429,7 @@ async def _reopened(
     conversation.status = next_status(ConversationStatus.RESOLVED, LifecycleTrigger.REOPEN)
     conversation.resolved_at = None
     conversation.assignee_id = None
-    await _apply_effect(uow, ctx, conversation, interaction)
+    await _apply_effect(uow, ctx, emitter, conversation, interaction)
     await emitter.emit(ConversationReopened, conversation, reason=reason)
     await _routed(emitter, conversation, interaction, opened=False)
     await assign_or_queue(
@@ -403,7 +445,7 @@ async def _joined(
     interaction: Interaction,
     reason: str,
 ) -> None:
-    await _apply_effect(uow, ctx, conversation, interaction)
+    await _apply_effect(uow, ctx, emitter, conversation, interaction)
     ignored = None
     if conversation.status == ConversationStatus.RESOLVED:
         ignored = "resolved conversation; automated or outbound interactions do not reopen"
