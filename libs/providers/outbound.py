@@ -35,8 +35,9 @@ class QuickReply(ValueModel):
 
 class OutboundMessage(ValueModel):
     idempotency_key: str = Field(
-        ..., description="Stable per message (reply id / notice key); sent as the provider's "
-        "idempotency key where its API has one."
+        ...,
+        description="Stable per message (reply id / notice key); sent as the provider's "
+        "idempotency key where its API has one.",
     )
     purpose: OutboundPurpose
     text: str

@@ -7,8 +7,8 @@ import logging
 import uvicorn
 
 from libs.common.logging import configure_logging
+from libs.providers.integrations import DEV_SECRET, dev_integrations
 from services.chat_ingest.app import create_app
-from services.chat_ingest.integrations import DEV_SECRET, dev_integrations
 from services.chat_ingest.settings import ChatIngestSettings
 
 log = logging.getLogger("services.chat_ingest")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
+from libs.common.events.base import utc_now
 from libs.common.health import ReadinessCheck, health_router
 from libs.common.kafka.admin import list_topics
 from libs.common.webhooks import (
@@ -28,8 +30,8 @@ from libs.common.webhooks import (
     install_error_handlers,
 )
 from libs.common.webhooks.producer import WebhookEventProducer
+from libs.providers.integrations import IntegrationRegistry
 from services.chat_ingest.ingest import ChatIngest
-from services.chat_ingest.integrations import IntegrationRegistry
 from services.chat_ingest.providers import (
     channeltalk,
     kakao,
@@ -50,10 +52,16 @@ PROVIDER_ROUTERS = (twilio, whatsapp, telegram, slack, line, channeltalk, kakao,
 
 
 def create_app(
-    settings: ChatIngestSettings | None = None, *, publisher: EventPublisher | None = None
+    settings: ChatIngestSettings | None = None,
+    *,
+    publisher: EventPublisher | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
+    """``clock`` is injectable so time windows (Slack's 300 s) are exact in tests."""
     settings = settings or ChatIngestSettings()
-    runtime = Runtime(settings=settings, registry=IntegrationRegistry(settings.all_integrations()))
+    runtime = Runtime(
+        settings=settings, registry=IntegrationRegistry(settings.all_integrations()), clock=clock
+    )
     app = FastAPI(
         title="omnidesk chat_ingest",
         version="1.0.0",

@@ -56,7 +56,7 @@ def send_sample(
 
     import httpx
 
-    from services.chat_ingest.integrations import DEV_SECRET, Provider
+    from libs.providers.integrations import DEV_SECRET, Provider
     from services.chat_ingest.samples import sample_request
 
     request = sample_request(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from libs.common.logging import event_context
 from libs.common.webhooks import Publisher, Quarantine
 from libs.common.webhooks.metrics import WEBHOOK_EVENTS
-from services.chat_ingest.normalise import ChatEvent
+from libs.providers.inbound import ChatEvent
 
 log = logging.getLogger(__name__)
 

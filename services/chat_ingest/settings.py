@@ -9,7 +9,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from libs.common.settings import KafkaSettings, ServiceSettings
-from services.chat_ingest.integrations import (
+from libs.providers.integrations import (
     Integration,
     known_region,
     load_integrations_file,

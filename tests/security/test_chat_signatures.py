@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from libs.common.webhooks.signatures import slack_signature
-from services.chat_ingest.integrations import Provider, webhook_path
+from libs.providers.integrations import Provider, webhook_path
 from services.chat_ingest.samples import SampleRequest, sample_request, slack_payload
 from tests.integration.chat_ingest.helpers import BASE_URL, SECRETS, running_app, send, signed
 from tests.security.helpers import header, read_all

@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from libs.common.settings import KafkaSettings
+from libs.providers.integrations import Integration, Provider
 from services.chat_ingest.app import create_app
-from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.samples import SampleRequest, sample_request
 from services.chat_ingest.settings import ChatIngestSettings
 

@@ -8,7 +8,7 @@ import pytest
 
 from libs.common.cloudevents import decode
 from libs.common.events import Interaction
-from services.chat_ingest.integrations import Provider
+from libs.providers.integrations import Provider
 from tests.integration.chat_ingest.helpers import header, read_topic, running_app, send, signed
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from libs.common.cloudevents import decode
-from services.chat_ingest.integrations import DEV_SECRET, Provider
+from libs.providers.integrations import DEV_SECRET, Provider
 from services.chat_ingest.samples import sample_request
 from tests.integration.chat_ingest.helpers import read_topic
 

@@ -7,8 +7,8 @@ import dataclasses
 import httpx
 import pytest
 
+from libs.providers.integrations import Provider
 from services.chat_ingest.app import create_app
-from services.chat_ingest.integrations import Provider
 from services.chat_ingest.samples import SampleRequest
 from services.chat_ingest.settings import ChatIngestSettings
 from tests.unit.chat_ingest.conftest import BASE_URL, FakeProducer, make_integrations, send, signed

@@ -10,15 +10,15 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from libs.common.webhooks import UnknownIntegration
-from services.chat_ingest.__main__ import settings_for_run
-from services.chat_ingest.cli import app as chat_cli
-from services.chat_ingest.integrations import (
+from libs.providers.integrations import (
     DEV_SECRET,
     Integration,
     IntegrationRegistry,
     Provider,
     dev_integrations,
 )
+from services.chat_ingest.__main__ import settings_for_run
+from services.chat_ingest.cli import app as chat_cli
 from services.chat_ingest.settings import ChatIngestSettings
 
 INTEGRATIONS = [

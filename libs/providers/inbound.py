@@ -1,32 +1,61 @@
-"""Pure helpers every provider normaliser uses: identities, times, ids, the event."""
+"""Pure helpers every provider's inbound parser uses: identities, times, ids, the event.
+
+Also the one lenient base for provider payload models (providers add fields
+without notice; we read what we need and ignore the rest).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
 import phonenumbers
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import (
     Attachment,
     Channel,
     CustomerIdentity,
+    DeliveryReceipt,
     Direction,
     Interaction,
     InteractionKind,
     MessageBody,
+    ReplyPath,
     RoutingHints,
     ThreadHints,
 )
 from libs.common.ids import deterministic_id
+from libs.common.webhooks.body import describe_validation_error
+from libs.common.webhooks.errors import MalformedPayload
 
 _PHONE_PREFIXES = ("whatsapp:", "tel:", "sms:", "messenger:")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Provider timestamps outside this range are nonsense; fall back to the receive time.
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class Lenient(BaseModel):
+    """Base of every provider payload model: unknown fields ignored, aliases allowed."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def normalised(build: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run a normaliser; a payload it cannot turn into an Interaction is malformed (400)."""
+    try:
+        return build(*args, **kwargs)
+    except ValidationError as exc:
+        raise MalformedPayload(describe_validation_error(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +164,8 @@ def chat_interaction(
     thread_id: str | None = None,
     attachments: list[Attachment] | None = None,
     customer_key: str = "",
+    reply_path: ReplyPath | None = None,
+    receipt: DeliveryReceipt | None = None,
 ) -> Interaction:
     """The Interaction every chat provider produces, with the integration's hints."""
     return Interaction(
@@ -152,4 +183,18 @@ def chat_interaction(
         attachments=attachments or [],
         routing_hints=context.routing,
         provider_message_id=provider_message_id,
+        reply_path=reply_path,
+        receipt=receipt,
+    )
+
+
+def reply_path(
+    context: IngestContext, provider: str, address: str | int, **parts: object
+) -> ReplyPath:
+    """How to answer on this integration: the recipient plus provider-specific parts."""
+    return ReplyPath(
+        provider=provider,
+        integration=context.integration_id,
+        address=str(address),
+        **parts,  # type: ignore[arg-type]
     )

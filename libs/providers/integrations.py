@@ -1,8 +1,10 @@
 """Integrations: the configured provider accounts, each with its secrets and routing hints.
 
-Several accounts per provider; a webhook URL names one
-(``/webhooks/{provider}/{integration_id}``). Secrets are ``SecretStr`` and
-never printed; :meth:`Integration.describe` is what operators see.
+One list, read by chat_ingest (inbound: ``secret`` verifies webhooks) and the
+notifier (outbound: ``outbound`` holds the API credentials). Several accounts
+per provider; a webhook URL names one (``/webhooks/{provider}/{integration_id}``).
+Secrets are ``SecretStr`` and never printed; :meth:`Integration.describe` is
+what operators see.
 """
 
 from __future__ import annotations
@@ -54,6 +56,47 @@ SECRET_MEANING: dict[Provider, str] = {
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
+class OutboundCredentials(BaseModel):
+    """What the notifier needs to answer on this integration (all optional here;
+    :func:`libs.providers.registry.missing_outbound` names what a provider lacks)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_base_url: str | None = Field(
+        None, description="Override of the provider's API base URL (tests, proxies, regions)."
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="Telegram bot token, WhatsApp access token, LINE channel access token or "
+        "Slack bot token (xoxb-…).",
+    )
+    phone_number_id: str | None = Field(None, description="WhatsApp Cloud sender phone-number id.")
+    api_version: str = Field("v21.0", description="WhatsApp Graph API version in the path.")
+    window_template: str | None = Field(
+        None,
+        description="WhatsApp: approved template sent outside the 24-hour window; its body "
+        "must have one {{1}} parameter, which receives the text.",
+    )
+    window_template_language: str = Field("ko", description="WhatsApp template language code.")
+    account_sid: str | None = Field(None, description="Twilio Account SID (AC…).")
+    auth_token: SecretStr | None = Field(
+        None, description="Twilio auth token for Basic auth (default: the inbound secret)."
+    )
+    from_number: str | None = Field(None, description="Twilio sender number (+E.164).")
+    messaging_service_sid: str | None = Field(None, description="Twilio MG… (instead of From).")
+    status_callback_url: str | None = Field(
+        None, description="Twilio StatusCallback: this integration's public webhook URL."
+    )
+    access_key: SecretStr | None = Field(None, description="Channel Talk x-access-key.")
+    access_secret: SecretStr | None = Field(None, description="Channel Talk x-access-secret.")
+    bot_name: str | None = Field(None, description="Channel Talk: name shown on bot messages.")
+    timeout_s: float = Field(10.0, gt=0, description="Per-request timeout of outbound calls.")
+
+    def describe(self) -> dict[str, Any]:
+        shown = self.model_dump(exclude_none=True, exclude_defaults=True)
+        return {k: ("set" if isinstance(v, SecretStr) else v) for k, v in shown.items()}
+
+
 class Integration(BaseModel):
     """One provider account whose webhooks we accept."""
 
@@ -74,6 +117,9 @@ class Integration(BaseModel):
     )
     agent_ids: frozenset[str] = Field(
         frozenset(), description="Provider user ids of our own agents: their messages are outbound."
+    )
+    outbound: OutboundCredentials = Field(
+        default_factory=OutboundCredentials, description="Credentials for answering customers."
     )
     description: str = ""
     dev: bool = Field(False, description="A built-in development integration with a public secret.")
@@ -105,6 +151,7 @@ class Integration(BaseModel):
             "verify_token": "set" if self.verify_token else "unset",
             "api_key": "set" if self.api_key else "unset",
             "routing": self.routing.model_dump(exclude_defaults=True),
+            "outbound": self.outbound.describe(),
             "dev": self.dev,
             "description": self.description,
         }
