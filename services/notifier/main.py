@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -19,6 +19,7 @@ from libs.common.kafka.consumer import ConsumerRunner, RetryPolicy
 from libs.common.kafka.producer import EventProducer
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
+from services.notifier.chat import ChatSenders, StaticChatSenders
 from services.notifier.compose import ComposeConfig, Composer
 from services.notifier.decisions import PlanConfig
 from services.notifier.handler import (
@@ -45,6 +46,7 @@ class Adapters:
     smtp: SmtpPool
     http: httpx.AsyncClient
     producer: EventProducer
+    chat: ChatSenders = field(default_factory=lambda: StaticChatSenders({}, {}))
 
 
 def handler_config(settings: NotifierSettings) -> HandlerConfig:
@@ -97,6 +99,7 @@ def build_handler(
         sentlog=adapters.sentlog,
         smtp=adapters.smtp,
         webhooks=WebhookSender(adapters.http),
+        chat=adapters.chat,
         outcomes=KafkaOutcomePublisher(
             adapters.producer, topic=settings.kafka.topics.notifications, source=settings.source
         ),

@@ -21,12 +21,14 @@ from libs.common.events.routing import (
     ConversationOpened,
     ConversationReopened,
     InteractionRouted,
+    ResponsePromise,
 )
 from libs.common.ids import deterministic_id
 from services.router.domain.classification import classify, customer_attributes
 from services.router.domain.contacts import IdentityKey, identity_keys, resolve_contact
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
-from services.router.domain.sla import describe_hours
+from services.router.domain.policies import PolicyConfig
+from services.router.domain.sla import BusinessCalendar, describe_hours
 from services.router.domain.threading import (
     ConversationRef,
     ThreadAction,
@@ -409,12 +411,30 @@ async def _opened(
         else policy.first_response_minutes,
         first_response_due_at=conversation.first_response_due_at,
         business_hours_note=f"{policy.name}: {describe_hours(calendar)}",
+        promise=_promise(conversation, policy, calendar, interaction.received_at),
     )
     await _routed(emitter, conversation, interaction, opened=True)
     if conversation.status != ConversationStatus.RESOLVED:
         await assign_or_queue(
             uow, ctx, emitter, conversation, reason=f"new conversation in {conversation.queue}"
         )
+
+
+def _promise(
+    conversation: Conversation, policy: PolicyConfig, calendar: BusinessCalendar, at: datetime
+) -> ResponsePromise | None:
+    """The first-response promise as data (the notifier phrases it per language)."""
+    due = conversation.first_response_due_at
+    if conversation.automated or due is None or policy.first_response_minutes is None:
+        return None
+    return ResponsePromise(
+        target_minutes=policy.first_response_minutes,
+        due_at=due,
+        open_now=calendar.always_open or calendar.is_open(at),
+        calendar=policy.calendar,
+        timezone=calendar.timezone,
+        always_open=calendar.always_open,
+    )
 
 
 async def _reopened(
