@@ -28,7 +28,15 @@ from typing import Any
 
 from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome
-from libs.providers.sending import accepted, base_url, permanent, retry, secret, transient
+from libs.providers.sending import (
+    accepted,
+    base_url,
+    permanent,
+    retry,
+    retry_after_s,
+    secret,
+    transient,
+)
 
 PROVIDER = Provider.TWILIO.value
 API_BASE_URL = "https://api.twilio.com"
@@ -79,7 +87,7 @@ def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
     code = answer.get("code")
     detail = f"{code}: {answer.get('message')}" if code else str(body)[:500]
     if code == 20429:
-        return retry(status, after_s=None, code="rate_limited", detail=detail)
+        return retry(status, after_s=retry_after_s(headers), code="rate_limited", detail=detail)
     if code in PERMANENT_CODES:
         return permanent(status, code=PERMANENT_CODES[code], detail=detail)
     shared = transient(status, headers, detail)

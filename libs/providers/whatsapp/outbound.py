@@ -31,7 +31,15 @@ from typing import Any
 from libs.common.events.base import utc_now
 from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome, Unsendable
-from libs.providers.sending import accepted, base_url, permanent, retry, secret, transient
+from libs.providers.sending import (
+    accepted,
+    base_url,
+    permanent,
+    retry,
+    retry_after_s,
+    secret,
+    transient,
+)
 
 PROVIDER = Provider.WHATSAPP.value
 API_BASE_URL = "https://graph.facebook.com"
@@ -145,7 +153,7 @@ def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
     details = (error.get("error_data") or {}).get("details")
     detail = f"{code}: {error.get('message')}" + (f" ({details})" if details else "")
     if code in RATE_LIMIT_CODES:
-        return retry(status, after_s=None, code="rate_limited", detail=detail)
+        return retry(status, after_s=retry_after_s(headers), code="rate_limited", detail=detail)
     if code in RETRY_CODES:
         return retry(status, after_s=None, code="provider_unavailable", detail=detail)
     if code in PERMANENT_CODES:
