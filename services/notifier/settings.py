@@ -23,10 +23,11 @@ from pydantic import (
 )
 from pydantic_settings import SettingsConfigDict
 
+from libs.common.csat_links import DEV_CSAT_LINK_SECRET
 from libs.common.settings import ServiceSettings, default_home
 
 #: The development CSAT secret; refused when mail goes to a real (non-loopback) server.
-DEV_CSAT_SECRET = "dev-only-csat-secret"  # noqa: S105 - a marker, refused outside loopback
+DEV_CSAT_SECRET = DEV_CSAT_LINK_SECRET  # a marker, refused outside loopback
 
 
 def _default_state_dir() -> Path:

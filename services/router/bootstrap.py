@@ -57,4 +57,5 @@ def build_context(
         options=RoutingOptions.from_settings(settings),
         csat=build_csat(settings),
         clock=clock,
+        csat_link_secret=settings.csat_link_secret.get_secret_value(),
     )

@@ -69,4 +69,6 @@ class RouterContext:
     clock: Clock = system_clock
     #: Longest reply text per outbound provider (the provider registry's max_text_chars).
     reply_limits: dict[str, int] = field(default_factory=lambda: dict(FALLBACK_TEXT_LIMITS))
+    #: Key of the ``sig`` on rating links (the notifier's NOTIFIER_CSAT_SIGNING_SECRET).
+    csat_link_secret: str = ""
     source: str = "omnidesk/router"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -40,6 +40,7 @@ from services.router.domain.threading import (
 from services.router.service.assigning import assign_or_queue
 from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
 from services.router.service.context import RouterContext
+from services.router.service.csat_answers import chat_answer, store_rating, survey_open
 from services.router.service.events import MAX_REFERENCES, Emitter
 from services.router.service.pool import assignment_pool
 from services.router.service.replies import apply_receipt
@@ -115,6 +116,10 @@ async def route_one(
     decision = thread_interaction(
         interaction, contact_id, candidates, interaction.occurred_at, ctx.options.threading
     )
+    if decision.action is ThreadAction.REOPEN and await _survey_answered(
+        uow, ctx, cache, decision.conversation, interaction, now
+    ):
+        decision = replace(decision, action=ThreadAction.JOIN, reason="answer to the CSAT survey")
     if decision.action is ThreadAction.OPEN:
         conversation = _new_conversation(
             ctx, item, contact_id, await uow.counters.next_value("conversation")
@@ -134,6 +139,25 @@ async def route_one(
         # phone_log decides: missed inbound calls and voicemails, never our own legs.
         await _callback(emitter, conversation, interaction)
     cache.remember_conversation(conversation)
+
+
+async def _survey_answered(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    cache: RoutingCache,
+    ref: ConversationRef | None,
+    interaction: Interaction,
+    now: datetime,
+) -> bool:
+    """A chat customer answering the survey ("4", a quick-reply "csat:4") does not reopen."""
+    score = chat_answer(interaction.body.text)
+    if ref is None or score is None or interaction.channel is not Channel.CHAT:
+        return False
+    conversation = cache.conversations[ref.id]
+    if not survey_open(conversation, now, ctx.csat.valid_for):
+        return False
+    await store_rating(uow, conversation.id, score, None, interaction.occurred_at)
+    return True
 
 
 async def _callback(emitter: Emitter, conversation: Conversation, interaction: Interaction) -> None:

@@ -39,6 +39,7 @@ from services.router.domain.replies import (
     reply_refusal,
     stops_response_clock,
 )
+from services.router.metrics import REPLY_STATES
 from services.router.service.agents import NotFound
 from services.router.service.clocks import on_reply_accepted
 from services.router.service.context import RouterContext
@@ -157,6 +158,7 @@ async def request_reply(
             purpose=AGENT_REPLY,
         )
         await uow.commit()
+    REPLY_STATES.labels(DeliveryState.QUEUED.value).inc()
     return ReplyResult(reply_id, DeliveryState.QUEUED, now)
 
 
@@ -297,6 +299,7 @@ async def _apply(
     new = next_state(current, reported)
     if new is not current:
         reply.state, reply.updated_at = new.value, now
+        REPLY_STATES.labels(new.value).inc()
         await _note_state(uow, ctx, reply, new, at, cause, error_code, error_detail)
     if stops:
         await _stop_clock(uow, ctx, reply, at)

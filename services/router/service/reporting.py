@@ -173,22 +173,3 @@ async def desk_metrics(
         backlog[grouper(conversation)].append(conversation)
     names = sorted(set(groups) | set(backlog))
     return [summarise(name, groups[name], backlog[name], ratings) for name in names]
-
-
-async def record_csat(ctx: RouterContext, token: str, *, rating: int, comment: str | None) -> str:
-    now = ctx.clock()
-    conversation_id = ctx.csat.verify(token, now)
-    async with ctx.uow() as uow:
-        if await uow.conversations.get(conversation_id) is None:
-            raise NotFound(f"conversation {conversation_id}")
-        existing = await uow.session.get(CsatRating, conversation_id)
-        if existing is None:
-            uow.session.add(
-                CsatRating(
-                    conversation_id=conversation_id, rating=rating, comment=comment, rated_at=now
-                )
-            )
-        else:  # a customer may change their mind; the last rating counts
-            existing.rating, existing.comment, existing.rated_at = rating, comment, now
-        await uow.commit()
-    return conversation_id
