@@ -1,8 +1,8 @@
 """The provider table: provider name → what it can do and how to answer on it.
 
 The notifier calls :func:`make_sender` with a configured integration and its
-shared ``httpx.AsyncClient``; chat_ingest builds its webhook routes from the
-inbound side (:mod:`libs.providers.webhooks`). A new provider is one package
+shared ``httpx.AsyncClient``; chat_ingest builds its webhook routes from
+each row's ``inbound`` (:mod:`libs.providers.webhooks`). A new provider is one package
 under ``libs/providers/`` plus one row here.
 
 Which providers report delivery statuses of our messages (they arrive as
@@ -21,10 +21,11 @@ from types import ModuleType
 import httpx
 
 from libs.common.events.base import utc_now
-from libs.providers import channeltalk, kakao, line, slack, telegram, twilio, whatsapp
+from libs.providers import channeltalk, kakao, line, slack, telegram, twilio, webchat, whatsapp
 from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import ProviderSender
 from libs.providers.sending import Clock, HttpSender
+from libs.providers.webhooks import InboundSpec
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Capabilities:
 class ProviderSpec:
     provider: Provider
     capabilities: Capabilities
+    inbound: InboundSpec  # verify / parse / answer of its webhooks
     outbound: ModuleType | None  # build_request / classify / check / MAX_TEXT_CHARS
     sender_class: type[HttpSender] = HttpSender
 
@@ -51,6 +53,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ProviderSpec(
             Provider.TELEGRAM,
             Capabilities(True, True, False, telegram.MAX_TEXT_CHARS, ("token",)),
+            telegram.inbound.INBOUND,
             telegram.outbound,
         ),
         ProviderSpec(
@@ -58,22 +61,26 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             Capabilities(
                 True, True, True, whatsapp.outbound.MAX_TEXT_CHARS, ("token", "phone_number_id")
             ),
+            whatsapp.inbound.INBOUND,
             whatsapp.outbound,
         ),
         ProviderSpec(
             Provider.TWILIO,
             Capabilities(True, False, True, twilio.outbound.MAX_TEXT_CHARS, ("account_sid",)),
+            twilio.inbound.INBOUND,
             twilio.outbound,
         ),
         ProviderSpec(
             Provider.LINE,
             Capabilities(True, True, False, line.outbound.MAX_TEXT_CHARS, ("token",)),
+            line.inbound.INBOUND,
             line.outbound,
             line.outbound.LineSender,
         ),
         ProviderSpec(
             Provider.SLACK,
             Capabilities(True, True, False, slack.outbound.MAX_TEXT_CHARS, ("token",)),
+            slack.inbound.INBOUND,
             slack.outbound,
         ),
         ProviderSpec(
@@ -85,16 +92,19 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
                 channeltalk.outbound.MAX_TEXT_CHARS,
                 ("access_key", "access_secret"),
             ),
+            channeltalk.inbound.INBOUND,
             channeltalk.outbound,
         ),
         ProviderSpec(
             Provider.KAKAO,
             Capabilities(True, True, False, kakao.outbound.MAX_TEXT_CHARS),
+            kakao.inbound.INBOUND,
             kakao.outbound,
         ),
         ProviderSpec(
             Provider.WEBCHAT,
             Capabilities(False, True, False, 10_000),
+            webchat.inbound.INBOUND,
             None,
         ),
     )

@@ -32,23 +32,13 @@ from libs.common.webhooks import (
 from libs.common.webhooks.producer import WebhookEventProducer
 from libs.providers.integrations import IntegrationRegistry
 from services.chat_ingest.ingest import ChatIngest
-from services.chat_ingest.providers import (
-    channeltalk,
-    kakao,
-    line,
-    slack,
-    telegram,
-    twilio,
-    webchat,
-    whatsapp,
-)
+from services.chat_ingest.routes import provider_router
 from services.chat_ingest.runtime import Runtime
 from services.chat_ingest.settings import ChatIngestSettings
 
 log = logging.getLogger(__name__)
 
 MAX_CONNECT_BACKOFF_S = 30.0
-PROVIDER_ROUTERS = (twilio, whatsapp, telegram, slack, line, channeltalk, kakao, webchat)
 
 
 def create_app(
@@ -70,11 +60,10 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in PROVIDER_ROUTERS:
-        app.include_router(module.router)
+    webhooks = provider_router()
+    app.include_router(webhooks)
     if settings.fast_path:
-        routes = fast_routes(module.router for module in PROVIDER_ROUTERS)
-        app.add_middleware(WebhookFastPath, routes=routes)
+        app.add_middleware(WebhookFastPath, routes=fast_routes([webhooks]))
     app.add_middleware(WebhookTimingMiddleware)  # outermost: times both paths
     app.include_router(health_router(lambda: _readiness(app)))
     document_400_not_422(app)

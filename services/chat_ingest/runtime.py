@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from libs.common.webhooks import (
 )
 from libs.providers.inbound import IngestContext
 from libs.providers.integrations import Integration, IntegrationRegistry, Provider
+from libs.providers.webhooks import InboundOptions
 from services.chat_ingest.ingest import ChatIngest
 from services.chat_ingest.settings import ChatIngestSettings
 
@@ -30,6 +32,16 @@ class Runtime:
     registry: IntegrationRegistry
     ingest: ChatIngest | None = None  # set in the lifespan, once Kafka is connected
     clock: Callable[[], datetime] = utc_now  # injected by tests: signature windows are exact
+
+    @functools.cached_property
+    def options(self) -> InboundOptions:
+        settings = self.settings
+        return InboundOptions(
+            slack_tolerance_s=settings.slack_tolerance_s,
+            kakao_ack_text_ko=settings.kakao_ack_text_ko,
+            kakao_ack_text_en=settings.kakao_ack_text_en,
+            kakao_dedupe_window_s=settings.kakao_dedupe_window_s,
+        )
 
     def integration(self, request: Request, provider: Provider, integration_id: str) -> Integration:
         """Label the request with its provider (for rejection metrics) and look it up (404)."""

@@ -25,6 +25,14 @@ from libs.providers.inbound import (
     to_e164,
 )
 from libs.providers.integrations import Integration, Provider
+from libs.providers.webhooks import (
+    InboundOptions,
+    InboundSpec,
+    Parsed,
+    WebhookInput,
+    json_payload,
+    single,
+)
 
 PROVIDER = Provider.CHANNELTALK.value
 OUTBOUND_PERSONS = {"manager", "bot"}
@@ -147,3 +155,23 @@ def normalise(payload: ChannelTalkWebhook, context: IngestContext) -> ChatEvent 
         reply_path=_reply_path(message, context, outbound),
     )
     return ChatEvent(event_id(PROVIDER, context, message.id), interaction)
+
+
+def verify_webhook(
+    integration: Integration, webhook: WebhookInput, options: InboundOptions
+) -> None:
+    verify(integration, webhook.query.get("token"))
+
+
+def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
+    return single(normalise(json_payload(ChannelTalkWebhook, webhook), context))
+
+
+INBOUND = InboundSpec(
+    provider=Provider.CHANNELTALK,
+    summary="Channel Talk webhook (authenticated by ?token=)",
+    verify=verify_webhook,
+    parse=parse,
+    payload_model=ChannelTalkWebhook,
+    query={"token": "The integration's shared token."},
+)

@@ -30,6 +30,15 @@ from libs.providers.inbound import (
     reply_path,
 )
 from libs.providers.integrations import Integration, Provider
+from libs.providers.webhooks import (
+    Answer,
+    InboundOptions,
+    InboundSpec,
+    Parsed,
+    WebhookAck,
+    WebhookInput,
+    json_payload,
+)
 
 PROVIDER = Provider.KAKAO.value
 #: A skill callback URL is valid for one use within 1 minute (ai_chatbot_callback_guide).
@@ -140,3 +149,41 @@ def acknowledgement(request: KakaoUserRequest, *, text_ko: str, text_en: str) ->
     return SkillResponse(
         template=SkillTemplate(outputs=[SimpleTextOutput(simpleText=SimpleText(text=text))])
     )
+
+
+def verify_webhook(
+    integration: Integration, webhook: WebhookInput, options: InboundOptions
+) -> None:
+    verify(integration, webhook.headers.get("x-omnidesk-token") or webhook.query.get("token"))
+
+
+def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
+    payload = json_payload(KakaoSkillPayload, webhook)
+    event = normalise(payload, context, window_s=options.kakao_dedupe_window_s)
+    return Parsed([event], payload=payload)
+
+
+def answer(
+    parsed: Parsed, ack: WebhookAck, integration: Integration, options: InboundOptions
+) -> Answer:
+    """The skill's answer is the bot's reply: our acknowledgement (or useCallback)."""
+    return Answer(
+        acknowledgement(
+            parsed.payload.userRequest,
+            text_ko=options.kakao_ack_text_ko,
+            text_en=options.kakao_ack_text_en,
+        ),
+        exclude_none=True,
+    )
+
+
+INBOUND = InboundSpec(
+    provider=Provider.KAKAO,
+    summary="Kakao i Open Builder skill (answers with the acknowledgement text)",
+    verify=verify_webhook,
+    parse=parse,
+    payload_model=KakaoSkillPayload,
+    answer=answer,
+    response_model=SkillResponse,
+    query={"token": "The integration's token, if not in a header."},
+)

@@ -27,6 +27,13 @@ from libs.providers.inbound import (
 )
 from libs.providers.integrations import Integration, Provider
 from libs.providers.line.outbound import REPLY_TOKEN_TTL
+from libs.providers.webhooks import (
+    InboundOptions,
+    InboundSpec,
+    Parsed,
+    WebhookInput,
+    json_payload,
+)
 
 PROVIDER = Provider.LINE.value
 MEDIA_TYPES = {"image": "image/jpeg", "video": "video/mp4", "audio": "audio/m4a", "file": None}
@@ -153,3 +160,23 @@ def normalise(payload: LineWebhook, context: IngestContext) -> tuple[list[ChatEv
     results = [_event(event, context) for event in payload.events]
     events = [e for e in results if e is not None]
     return events, len(results) - len(events)
+
+
+def verify_webhook(
+    integration: Integration, webhook: WebhookInput, options: InboundOptions
+) -> None:
+    verify(integration, webhook.body, webhook.headers.get("x-line-signature"))
+
+
+def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
+    events, ignored = normalise(json_payload(LineWebhook, webhook), context)
+    return Parsed(events, ignored)
+
+
+INBOUND = InboundSpec(
+    provider=Provider.LINE,
+    summary="LINE Messaging API webhook",
+    verify=verify_webhook,
+    parse=parse,
+    payload_model=LineWebhook,
+)

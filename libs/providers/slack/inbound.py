@@ -25,6 +25,16 @@ from libs.providers.inbound import (
     reply_path,
 )
 from libs.providers.integrations import Integration, Provider
+from libs.providers.webhooks import (
+    Answer,
+    InboundOptions,
+    InboundSpec,
+    Parsed,
+    WebhookAck,
+    WebhookInput,
+    json_payload,
+    single,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +168,52 @@ def _message_event_id(
     if event.ts:
         return event_id(PROVIDER, context, envelope.team_id, event.channel, event.ts)
     return event_id(PROVIDER, context, envelope.event_id)
+
+
+def verify_webhook(
+    integration: Integration, webhook: WebhookInput, options: InboundOptions
+) -> None:
+    verify(
+        integration,
+        webhook.headers,
+        webhook.body,
+        now=webhook.received_at,
+        tolerance_s=options.slack_tolerance_s,
+    )
+
+
+def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
+    envelope = json_payload(SlackEnvelope, webhook)
+    if envelope.type == "url_verification":
+        challenge = SlackAnswer(challenge=envelope.challenge or "")
+        return Parsed(handshake=Answer(challenge, exclude_none=True))
+    note_retry(webhook.headers, envelope)
+    return single(normalise(envelope, context))
+
+
+def note_retry(headers: Mapping[str, str], envelope: SlackEnvelope) -> None:
+    retry = headers.get("x-slack-retry-num")
+    if retry:
+        log.info(
+            "slack retry %s (%s)",
+            retry,
+            headers.get("x-slack-retry-reason", "unknown"),
+            extra={"provider": PROVIDER, "slack_event_id": envelope.event_id},
+        )
+
+
+def answer(
+    parsed: Parsed, ack: WebhookAck, integration: Integration, options: InboundOptions
+) -> Answer:
+    return Answer(SlackAnswer(**ack.model_dump()), exclude_none=True)
+
+
+INBOUND = InboundSpec(
+    provider=Provider.SLACK,
+    summary="Slack Events API (event_callback, url_verification; retries recognised)",
+    verify=verify_webhook,
+    parse=parse,
+    payload_model=SlackEnvelope,
+    answer=answer,
+    response_model=SlackAnswer,
+)

@@ -26,6 +26,14 @@ from libs.providers.inbound import (
     reply_path,
 )
 from libs.providers.integrations import Integration, Provider
+from libs.providers.webhooks import (
+    InboundOptions,
+    InboundSpec,
+    Parsed,
+    WebhookInput,
+    json_payload,
+    single,
+)
 
 PROVIDER = Provider.TELEGRAM.value
 FILE_FIELDS = ("document", "audio", "video", "voice", "video_note", "animation", "sticker")
@@ -171,3 +179,22 @@ def _button_press(
         reply_path=reply_path(context, PROVIDER, chat, thread=topic),
     )
     return ChatEvent(event_id(PROVIDER, context, update.update_id), interaction)
+
+
+def verify_webhook(
+    integration: Integration, webhook: WebhookInput, options: InboundOptions
+) -> None:
+    verify(integration, webhook.headers.get("x-telegram-bot-api-secret-token"))
+
+
+def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
+    return single(normalise(json_payload(TelegramUpdate, webhook), context))
+
+
+INBOUND = InboundSpec(
+    provider=Provider.TELEGRAM,
+    summary="Telegram Bot API webhook (Update)",
+    verify=verify_webhook,
+    parse=parse,
+    payload_model=TelegramUpdate,
+)

@@ -23,6 +23,7 @@ from libs.common.webhooks import (
     BadSignature,
     verify_twilio,
 )
+from libs.common.webhooks.body import parse_form, validate_payload
 from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
@@ -33,9 +34,18 @@ from libs.providers.inbound import (
     to_e164,
 )
 from libs.providers.integrations import Integration, Provider
+from libs.providers.webhooks import (
+    FORM,
+    Answer,
+    InboundOptions,
+    InboundSpec,
+    Parsed,
+    WebhookAck,
+    WebhookInput,
+    single,
+)
 
 PROVIDER = Provider.TWILIO.value
-FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 #: MessageStatus values of an inbound message; others are status callbacks of ours.
 INBOUND_STATUSES = {"received", "receiving", ""}
@@ -138,3 +148,45 @@ def normalise(form: TwilioMessageForm, fields: dict[str, str], context: IngestCo
     )
     ids = (form.MessageSid, status) if is_status else (form.MessageSid,)
     return ChatEvent(event_id(PROVIDER, context, *ids), interaction)
+
+
+def verify_webhook(
+    integration: Integration, webhook: WebhookInput, options: InboundOptions
+) -> None:
+    verify(
+        integration,
+        webhook.url,
+        parse_form(webhook.body),
+        webhook.headers.get("x-twilio-signature"),
+    )
+
+
+def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
+    fields = form_fields(parse_form(webhook.body))
+    return single(normalise(validated(fields), fields, context))
+
+
+def validated(fields: dict[str, str]) -> TwilioMessageForm:
+    if "MessageSid" not in fields and "SmsSid" in fields:
+        fields = {**fields, "MessageSid": fields["SmsSid"]}  # older callbacks
+    return validate_payload(TwilioMessageForm, fields)
+
+
+def answer(
+    parsed: Parsed, ack: WebhookAck, integration: Integration, options: InboundOptions
+) -> Answer:
+    """TwiML with no reply: our answers go out through the Messages API."""
+    return Answer(EMPTY_TWIML, media_type="application/xml")
+
+
+INBOUND = InboundSpec(
+    provider=Provider.TWILIO,
+    summary="Twilio Messaging webhook (SMS, WhatsApp via Twilio, status callbacks)",
+    verify=verify_webhook,
+    parse=parse,
+    payload_model=TwilioMessageForm,
+    answer=answer,
+    response_model=None,
+    content_type=FORM,
+    needs_public_url=True,
+)

@@ -28,6 +28,16 @@ from libs.providers.inbound import (
     to_e164,
 )
 from libs.providers.integrations import Integration, Provider
+from libs.providers.webchat.visitor import issue_visitor_token
+from libs.providers.webhooks import (
+    Answer,
+    InboundOptions,
+    InboundSpec,
+    Parsed,
+    WebhookAck,
+    WebhookInput,
+    json_payload,
+)
 
 PROVIDER = Provider.WEBCHAT.value
 SIGNATURE_HEADER = "x-omnidesk-signature"
@@ -119,3 +129,42 @@ def normalise(message: WebchatMessage, context: IngestContext) -> ChatEvent:
         else None,
     )
     return ChatEvent(event_id(PROVIDER, context, message.message_id), interaction)
+
+
+class WebchatAck(WebhookAck):
+    visitor_token: str = Field(
+        ...,
+        description="Lets the widget read this visitor's replies from the notifier's outbox "
+        "(libs/providers/webchat/visitor.py).",
+    )
+
+
+def verify_webhook(
+    integration: Integration, webhook: WebhookInput, options: InboundOptions
+) -> None:
+    verify(integration, webhook.body, webhook.headers)
+
+
+def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
+    message = json_payload(WebchatMessage, webhook)
+    return Parsed([normalise(message, context)], payload=(message, context.received_at))
+
+
+def answer(
+    parsed: Parsed, ack: WebhookAck, integration: Integration, options: InboundOptions
+) -> Answer:
+    message, received_at = parsed.payload
+    token = issue_visitor_token(integration, message.visitor.id, now=received_at)
+    return Answer(WebchatAck(**ack.model_dump(), visitor_token=token), status_code=202)
+
+
+INBOUND = InboundSpec(
+    provider=Provider.WEBCHAT,
+    summary="Web chat message (site widget or in-house chat)",
+    verify=verify_webhook,
+    parse=parse,
+    payload_model=WebchatMessage,
+    answer=answer,
+    response_model=WebchatAck,
+    success_status=202,
+)

@@ -22,6 +22,7 @@ from libs.common.events import (
 from libs.common.webhooks import (
     BadSignature,
     verify_hmac_sha256,
+    verify_shared_token,
 )
 from libs.providers.inbound import (
     ChatEvent,
@@ -36,6 +37,13 @@ from libs.providers.inbound import (
     to_e164,
 )
 from libs.providers.integrations import Integration, Provider
+from libs.providers.webhooks import (
+    InboundOptions,
+    InboundSpec,
+    Parsed,
+    WebhookInput,
+    json_payload,
+)
 
 PROVIDER = Provider.WHATSAPP.value
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker", "voice")
@@ -271,3 +279,38 @@ def normalise(payload: WhatsAppWebhook, context: IngestContext) -> tuple[list[Ch
         if not value.messages and not value.statuses:
             ignored += 1
     return events, ignored
+
+
+def verify_webhook(
+    integration: Integration, webhook: WebhookInput, options: InboundOptions
+) -> None:
+    verify(integration, webhook.body, webhook.headers.get("x-hub-signature-256"))
+
+
+def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
+    events, ignored = normalise(json_payload(WhatsAppWebhook, webhook), context)
+    return Parsed(events, ignored)
+
+
+def subscription_challenge(
+    integration: Integration, *, mode: str, verify_token: str, challenge: str
+) -> str:
+    """The GET handshake of a webhook subscription: echo ``hub.challenge`` if ours."""
+    expected = integration.verify_token.get_secret_value() if integration.verify_token else ""
+    if mode != "subscribe" or not verify_shared_token(expected, verify_token):
+        raise BadSignature(
+            "hub.verify_token does not match",
+            reason="bad_verify_token",
+            provider=PROVIDER,
+            integration=integration.id,
+        )
+    return challenge
+
+
+INBOUND = InboundSpec(
+    provider=Provider.WHATSAPP,
+    summary="WhatsApp Cloud API webhook (messages and statuses)",
+    verify=verify_webhook,
+    parse=parse,
+    payload_model=WhatsAppWebhook,
+)
