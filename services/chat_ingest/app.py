@@ -30,7 +30,7 @@ from libs.common.webhooks import (
     install_error_handlers,
 )
 from libs.common.webhooks.producer import WebhookEventProducer
-from libs.providers.integrations import IntegrationRegistry
+from libs.providers.integrations import DEV_SECRET, IntegrationRegistry
 from services.chat_ingest.ingest import ChatIngest
 from services.chat_ingest.routes import provider_router
 from services.chat_ingest.runtime import Runtime
@@ -50,7 +50,7 @@ def create_app(
     """``clock`` is injectable so time windows (Slack's 300 s) are exact in tests."""
     settings = settings or ChatIngestSettings()
     runtime = Runtime(
-        settings=settings, registry=IntegrationRegistry(settings.all_integrations()), clock=clock
+        settings=settings, registry=IntegrationRegistry(settings.served_integrations()), clock=clock
     )
     app = FastAPI(
         title="omnidesk chat_ingest",
@@ -73,7 +73,7 @@ def create_app(
 def _lifespan(runtime: Runtime, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log.info("chat_ingest serving %d integrations", len(runtime.registry))
+        announce_integrations(runtime.registry)
         if injected is not None:  # unit tests: a fake, nothing to connect
             runtime.ingest = _ingest(runtime.settings, injected)
             yield
@@ -141,11 +141,48 @@ def _publisher(settings: ChatIngestSettings, producer: EventPublisher) -> Publis
     )
 
 
+def announce_integrations(registry: IntegrationRegistry) -> None:
+    integrations = registry.all()
+    if not integrations:
+        log.warning(
+            "chat_ingest has NO integrations configured: every webhook answers 404 and /readyz "
+            "answers 503. Set CHAT_INGEST_INTEGRATIONS or CHAT_INGEST_INTEGRATIONS_FILE "
+            "(CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY=true serves public dev ones, dev only)."
+        )
+        return
+    if any(i.dev for i in integrations):
+        log.warning(
+            "serving DEVELOPMENT integrations id 'dev' for every provider with the PUBLIC "
+            "secret %r. Never expose this (CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY=true).",
+            DEV_SECRET,
+        )
+    log.info(
+        "chat_ingest serving %d integrations: %s",
+        len(integrations),
+        ", ".join(f"{i.provider.value}/{i.id}" for i in integrations),
+    )
+
+
+class NoIntegrationsConfigured(RuntimeError):
+    """Readiness: an ingest service with nothing to ingest is not ready for traffic."""
+
+
+def _integrations_check(registry: IntegrationRegistry) -> ReadinessCheck:
+    async def integrations_configured() -> bool:
+        if not len(registry):
+            raise NoIntegrationsConfigured
+        return True
+
+    return integrations_configured
+
+
 def _readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
+    runtime: Runtime = app.state.runtime
+    checks = {"integrations": _integrations_check(runtime.registry)}
     producer: WebhookEventProducer | None = getattr(app.state, "producer", None)
-    if producer is None:
-        return {}
-    return {"kafka": producer.ready, "topic": _topic_check(app)}
+    if producer is not None:
+        checks.update(kafka=producer.ready, topic=_topic_check(app))
+    return checks
 
 
 def _topic_check(app: FastAPI) -> ReadinessCheck:
