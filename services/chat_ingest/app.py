@@ -30,6 +30,7 @@ from libs.common.webhooks import (
     install_error_handlers,
 )
 from libs.common.webhooks.producer import WebhookEventProducer
+from libs.common.webhooks.readiness import integrations_check
 from libs.providers.integrations import DEV_SECRET, IntegrationRegistry
 from services.chat_ingest.ingest import ChatIngest
 from services.chat_ingest.routes import provider_router
@@ -163,22 +164,9 @@ def announce_integrations(registry: IntegrationRegistry) -> None:
     )
 
 
-class NoIntegrationsConfigured(RuntimeError):
-    """Readiness: an ingest service with nothing to ingest is not ready for traffic."""
-
-
-def _integrations_check(registry: IntegrationRegistry) -> ReadinessCheck:
-    async def integrations_configured() -> bool:
-        if not len(registry):
-            raise NoIntegrationsConfigured
-        return True
-
-    return integrations_configured
-
-
 def _readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
     runtime: Runtime = app.state.runtime
-    checks = {"integrations": _integrations_check(runtime.registry)}
+    checks = {"integrations": integrations_check(lambda: len(runtime.registry))}
     producer: WebhookEventProducer | None = getattr(app.state, "producer", None)
     if producer is not None:
         checks.update(kafka=producer.ready, topic=_topic_check(app))
