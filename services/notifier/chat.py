@@ -8,13 +8,21 @@ unit tests) and hands it an :class:`~libs.providers.outbound.OutboundMessage`.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import httpx
+
 from libs.common.ids import deterministic_id
 from libs.common.kafka.consumer import DependencyUnavailable
+from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import ProviderSender, QuickReply, SendOutcome
+from libs.providers.registry import PROVIDERS, NotConfigured, make_sender
 from services.notifier.errors import TransientDeliveryError
+
+log = logging.getLogger(__name__)
 
 #: Purposes by template (the router's clocks stop only for ``agent_reply``).
 PURPOSES = {
@@ -71,6 +79,31 @@ class ProviderUnavailable(TransientDeliveryError, DependencyUnavailable):
     Like an unreachable SMTP relay: the claim is released and the consumer waits
     the outage out, instead of failing the message or retrying in a tight loop.
     """
+
+
+def build_chat_senders(
+    integrations: list[Integration],
+    client: httpx.AsyncClient,
+    *,
+    webchat: Callable[[Integration], ProviderSender] | None = None,
+) -> StaticChatSenders:
+    """One sender per configured integration; what cannot send is kept with the reason."""
+    senders: dict[tuple[str, str], ProviderSender] = {}
+    problems: dict[tuple[str, str], str] = {}
+    for integration in integrations:
+        key = (integration.provider.value, integration.id)
+        if integration.provider is Provider.WEBCHAT and webchat is not None:
+            senders[key] = webchat(integration)
+            continue
+        try:
+            senders[key] = make_sender(integration, client)
+        except NotConfigured as exc:
+            problems[key] = str(exc)
+            log.warning("no replies on %s/%s: %s", *key, exc)
+    quick = frozenset(
+        p.value for p, spec in PROVIDERS.items() if spec.capabilities.has_quick_replies
+    )
+    return StaticChatSenders(senders, problems, quick)
 
 
 def idempotency_key(event_id: str, template: str, reply_id: str | None) -> str:

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.providers.registry import PROVIDERS
+from services.router.domain.replies import MAIL_TEXT_LIMIT
 from services.router.service.context import (
     Clock,
     ConfigHolder,
@@ -37,6 +39,12 @@ def build_csat(settings: RouterSettings) -> CsatSigner:
     return CsatSigner(secret, valid_for=timedelta(days=settings.csat_token_days))
 
 
+def reply_limits() -> dict[str, int]:
+    """Longest reply per outbound provider, from the provider registry (mail: our cap)."""
+    limits = {p.value: spec.capabilities.max_text_chars for p, spec in PROVIDERS.items()}
+    return {**limits, "imap": MAIL_TEXT_LIMIT}
+
+
 async def open_store(settings: RouterSettings) -> AsyncEngine:
     engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
     if settings.is_sqlite or settings.migrate_on_start:
@@ -58,4 +66,5 @@ def build_context(
         csat=build_csat(settings),
         clock=clock,
         csat_link_secret=settings.csat_link_secret.get_secret_value(),
+        reply_limits=reply_limits(),
     )

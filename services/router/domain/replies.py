@@ -24,19 +24,8 @@ RANK: dict[DeliveryState, int] = {
     DeliveryState.READ: 5,
 }
 
-#: Text limits per provider when the provider registry gives none, each from the
-#: provider's public reference (characters of the message text).
-FALLBACK_TEXT_LIMITS: dict[str, int] = {
-    "telegram": 4096,  # Bot API sendMessage: "text … 1-4096 characters after entities parsing"
-    "whatsapp": 4096,  # Cloud API text object: "body … Maximum length: 4096 characters"
-    "twilio": 1600,  # Messages resource: Body "up to 1,600 characters"
-    "line": 5000,  # Messaging API text message: "Max character limit: 5000"
-    "slack": 40000,  # chat.postMessage: text "truncated … 40,000 characters"
-    "channeltalk": 10000,
-    "kakao": 1000,  # Kakao i skill simpleText: "최대 1000자"
-    "webchat": 10000,  # our own widget
-    "imap": 32000,  # mail: the router's own cap on a body
-}
+#: Mail has no provider limit; the router caps a body at this many characters.
+MAIL_TEXT_LIMIT = 32_000
 
 
 @dataclass(frozen=True, slots=True)

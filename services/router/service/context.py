@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.router.configuration import RouterConfig, load_config
-from services.router.domain.replies import FALLBACK_TEXT_LIMITS
 from services.router.domain.threading import ThreadingPolicy
 from services.router.service.csat import CsatSigner
 from services.router.settings import RouterSettings
@@ -68,7 +67,7 @@ class RouterContext:
     csat: CsatSigner
     clock: Clock = system_clock
     #: Longest reply text per outbound provider (the provider registry's max_text_chars).
-    reply_limits: dict[str, int] = field(default_factory=lambda: dict(FALLBACK_TEXT_LIMITS))
+    reply_limits: dict[str, int] = field(default_factory=dict)
     #: Key of the ``sig`` on rating links (the notifier's NOTIFIER_CSAT_SIGNING_SECRET).
     csat_link_secret: str = ""
     source: str = "omnidesk/router"
