@@ -30,8 +30,8 @@ from libs.common.events import (
     ThreadHints,
 )
 from libs.common.ids import deterministic_id
-from libs.common.webhooks.body import describe_validation_error
-from libs.common.webhooks.errors import MalformedPayload
+from libs.common.webhooks.exceptions import MalformedPayload
+from libs.common.webhooks.parsing import describe_validation_error
 
 _PHONE_PREFIXES = ("whatsapp:", "tel:", "sms:", "messenger:")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

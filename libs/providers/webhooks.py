@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from libs.common.webhooks.body import parse_json_object, validate_payload
+from libs.common.webhooks.parsing import parse_json_object, validate_payload
 from libs.providers.inbound import ChatEvent, IngestContext
 from libs.providers.integrations import Integration, Provider
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction
-from libs.common.webhooks.errors import BadSignature
+from libs.common.webhooks.exceptions import BadSignature
 from libs.common.webhooks.signatures import verify_shared_token
 from libs.providers.inbound import (
     ChatEvent,

@@ -23,7 +23,7 @@ from libs.common.webhooks import (
     BadSignature,
     verify_twilio,
 )
-from libs.common.webhooks.body import parse_form, validate_payload
+from libs.common.webhooks.parsing import parse_form, validate_payload
 from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
