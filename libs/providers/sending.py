@@ -146,7 +146,11 @@ class HttpSender:
             self.check(message, now=now)
         except Unsendable as exc:
             return permanent(None, code=exc.code, detail=exc.detail)
-        return await self.perform(self.build(message, self.integration, now=now))
+        try:
+            request = self.build(message, self.integration, now=now)
+        except (ValueError, TypeError) as exc:  # a reply path this provider cannot use
+            return permanent(None, code="invalid_reply_path", detail=str(exc)[:300])
+        return await self.perform(request)
 
     async def perform(self, request: HttpRequest) -> SendOutcome:
         try:
@@ -166,3 +170,31 @@ class HttpSender:
         if outcome.verdict is SendVerdict.ACCEPTED and outcome.accepted_at is None:
             outcome = outcome.model_copy(update={"accepted_at": self.clock()})
         return outcome
+
+
+# --- reading provider answers defensively: a proxy or an outage can answer anything ---
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def first_dict(value: Any) -> dict[str, Any]:
+    """The first element of a list when it is an object, else {}."""
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return value[0]
+    return {}
+
+
+def as_text(value: Any, limit: int = 500) -> str | None:
+    if value is None:
+        return None
+    return (value if isinstance(value, str) else str(value))[:limit]
+
+
+def as_seconds(value: Any) -> float | None:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 <= seconds < 86_400 else None

@@ -21,7 +21,15 @@ from urllib.parse import quote, urlencode
 
 from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome
-from libs.providers.sending import accepted, base_url, permanent, secret, transient
+from libs.providers.sending import (
+    accepted,
+    as_dict,
+    as_text,
+    base_url,
+    permanent,
+    secret,
+    transient,
+)
 
 PROVIDER = Provider.CHANNELTALK.value
 API_BASE_URL = "https://api.channel.io"
@@ -45,11 +53,11 @@ def build_request(
 
 
 def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
-    answer = body if isinstance(body, dict) else {}
+    answer = as_dict(body)
     if status == 200:
-        return accepted((answer.get("message") or {}).get("id"), status)
-    errors = answer.get("errors") or []
-    detail = "; ".join(str(e.get("message")) for e in errors) or str(body)[:300]
+        return accepted(as_text(as_dict(answer.get("message")).get("id")), status)
+    errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+    detail = "; ".join(str(as_dict(e).get("message")) for e in errors) or as_text(body, 300)
     shared = transient(status, headers, detail)
     if shared is not None:
         return shared

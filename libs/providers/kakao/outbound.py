@@ -23,7 +23,13 @@ from typing import Any
 
 from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome, Unsendable
-from libs.providers.sending import accepted, permanent, transient
+from libs.providers.sending import (
+    accepted,
+    as_dict,
+    as_text,
+    permanent,
+    transient,
+)
 
 PROVIDER = Provider.KAKAO.value
 MAX_TEXT_CHARS = 1000
@@ -75,10 +81,10 @@ def build_request(
 
 
 def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
-    answer = body if isinstance(body, dict) else {}
+    answer = as_dict(body)
     if status == 200 and answer.get("status") == "SUCCESS":
-        return accepted(answer.get("taskId"), status)
-    detail = str(answer.get("message") or body)[:300]
+        return accepted(as_text(answer.get("taskId")), status)
+    detail = as_text(answer.get("message") or body, 300)
     shared = transient(status, headers, detail)
     if shared is not None:
         return shared

@@ -30,7 +30,10 @@ from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome, U
 from libs.providers.sending import (
     HttpSender,
     accepted,
+    as_dict,
+    as_text,
     base_url,
+    first_dict,
     permanent,
     secret,
     transient,
@@ -105,15 +108,16 @@ def _text_message(message: OutboundMessage) -> dict[str, Any]:
 
 
 def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
-    answer = body if isinstance(body, dict) else {}
+    answer = as_dict(body)
     if status == 200:
-        sent = answer.get("sentMessages") or [{}]
-        return accepted(sent[0].get("id") or headers.get("x-line-request-id"), status)
+        sent = as_text(first_dict(answer.get("sentMessages")).get("id"))
+        return accepted(sent or headers.get("x-line-request-id"), status)
     if status == 409 and headers.get("x-line-accepted-request-id"):
         # The retry key was accepted before: this message already went out.
         return accepted(f"request:{headers['x-line-accepted-request-id']}", status)
-    message = str(answer.get("message") or body)[:300]
-    details = answer.get("details") or []
+    message = as_text(answer.get("message") or body, 300) or ""
+    raw_details = answer.get("details")
+    details = [as_dict(d) for d in raw_details] if isinstance(raw_details, list) else []
     detail = message + "".join(f"; {d.get('property')}: {d.get('message')}" for d in details)
     if status == 429 and "monthly limit" in message.lower():
         return permanent(status, code="quota_exceeded", detail=detail)

@@ -26,6 +26,8 @@ from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome
 from libs.providers.sending import (
     accepted,
+    as_dict,
+    as_text,
     base_url,
     permanent,
     retry,
@@ -93,13 +95,13 @@ def build_request(
 
 
 def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
-    answer = body if isinstance(body, dict) else {}
+    answer = as_dict(body)
     if status == 200 and answer.get("ok") is True:
-        return accepted(answer.get("ts"), status)
-    shared = transient(status, headers, str(body)[:300]) if status != 200 else None
+        return accepted(as_text(answer.get("ts")), status)
+    shared = transient(status, headers, as_text(body, 300)) if status != 200 else None
     if shared is not None:
         return shared
-    error = str(answer.get("error") or f"http_{status}")
+    error = as_text(answer.get("error"), 100) or f"http_{status}"
     if error in RETRY_ERRORS:
         return retry(
             status,

@@ -18,7 +18,17 @@ from typing import Any
 
 from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome, Unsendable
-from libs.providers.sending import accepted, base_url, permanent, retry, secret, transient
+from libs.providers.sending import (
+    accepted,
+    as_dict,
+    as_seconds,
+    as_text,
+    base_url,
+    permanent,
+    retry,
+    secret,
+    transient,
+)
 
 PROVIDER = Provider.TELEGRAM.value
 API_BASE_URL = "https://api.telegram.org"
@@ -65,17 +75,15 @@ def build_request(
 
 
 def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
-    answer = body if isinstance(body, dict) else {}
+    answer = as_dict(body)
     if status == 200 and answer.get("ok") is True:
-        result = answer.get("result") or {}
-        chat = (result.get("chat") or {}).get("id")
+        result = as_dict(answer.get("result"))
+        chat = as_dict(result.get("chat")).get("id")
         return accepted(f"{chat}:{result.get('message_id')}", status)
-    description = str(answer.get("description") or body)[:500]
+    description = as_text(answer.get("description") or body) or ""
     if status == 429:
-        hint = (answer.get("parameters") or {}).get("retry_after")
-        return retry(
-            status, after_s=float(hint) if hint else None, code="rate_limited", detail=description
-        )
+        hint = as_seconds(as_dict(answer.get("parameters")).get("retry_after"))
+        return retry(status, after_s=hint, code="rate_limited", detail=description)
     shared = transient(status, headers, description)
     if shared is not None:
         return shared

@@ -30,6 +30,8 @@ from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome
 from libs.providers.sending import (
     accepted,
+    as_dict,
+    as_text,
     base_url,
     permanent,
     retry,
@@ -81,11 +83,11 @@ def build_request(
 
 
 def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
-    answer = body if isinstance(body, dict) else {}
+    answer = as_dict(body)
     if status in (200, 201):
-        return accepted(answer.get("sid"), status)
-    code = answer.get("code")
-    detail = f"{code}: {answer.get('message')}" if code else str(body)[:500]
+        return accepted(as_text(answer.get("sid")), status)
+    code = answer.get("code") if type(answer.get("code")) is int else None
+    detail = f"{code}: {as_text(answer.get('message'))}" if code else as_text(body)
     if code == 20429:
         return retry(status, after_s=retry_after_s(headers), code="rate_limited", detail=detail)
     if code in PERMANENT_CODES:

@@ -33,7 +33,10 @@ from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import HttpRequest, OutboundMessage, SendOutcome, Unsendable
 from libs.providers.sending import (
     accepted,
+    as_dict,
+    as_text,
     base_url,
+    first_dict,
     permanent,
     retry,
     retry_after_s,
@@ -144,14 +147,13 @@ def _interactive(message: OutboundMessage) -> dict[str, Any]:
 
 
 def classify(status: int, body: Any, headers: Mapping[str, str]) -> SendOutcome:
-    answer = body if isinstance(body, dict) else {}
+    answer = as_dict(body)
     if 200 <= status < 300:
-        messages = answer.get("messages") or [{}]
-        return accepted(messages[0].get("id"), status)
-    error = answer.get("error") or {}
-    code = error.get("code")
-    details = (error.get("error_data") or {}).get("details")
-    detail = f"{code}: {error.get('message')}" + (f" ({details})" if details else "")
+        return accepted(as_text(first_dict(answer.get("messages")).get("id")), status)
+    error = as_dict(answer.get("error"))
+    code = error.get("code") if type(error.get("code")) is int else None
+    details = as_text(as_dict(error.get("error_data")).get("details"))
+    detail = f"{code}: {as_text(error.get('message'))}" + (f" ({details})" if details else "")
     if code in RATE_LIMIT_CODES:
         return retry(status, after_s=retry_after_s(headers), code="rate_limited", detail=detail)
     if code in RETRY_CODES:

@@ -276,3 +276,12 @@ async def test_network_failure_is_retry(client: httpx.AsyncClient, fakes: Provid
     closed = fakes.integration(Provider.TELEGRAM, api_base_url="http://127.0.0.1:9")
     outcome = await make_sender(closed, client).send(message_for(fakes, Provider.TELEGRAM))
     assert outcome.verdict is SendVerdict.RETRY and outcome.error_code == "network"
+
+
+async def test_a_reply_path_the_provider_cannot_use_is_permanent_not_a_crash(
+    fakes: ProviderFakes, client: httpx.AsyncClient
+) -> None:
+    sender = make_sender(fakes.integration(Provider.TELEGRAM), client)
+    outcome = await sender.send(reply(Provider.TELEGRAM, thread="not-a-topic-id"))
+    assert outcome.verdict is SendVerdict.PERMANENT and outcome.error_code == "invalid_reply_path"
+    assert not fakes.telegram.accepted and not fakes.telegram.refused
