@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from libs.providers.integrations import Integration, OutboundCredentials, Provider
 from tests.provider_fakes.base import FakeProvider
@@ -142,14 +143,15 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-async def _start(fake: FakeProvider) -> RunningFake:
+async def serve_app(
+    app: ASGIApp, *, lifespan: str = "off"
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """Serve any ASGI app on a free 127.0.0.1 port in this loop; returns server, task, base URL.
+
+    Tests use it for a chat_ingest the fixtures can POST status webhooks to.
+    """
     config = uvicorn.Config(
-        fake.app(),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        access_log=False,
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan, access_log=False
     )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
@@ -159,4 +161,15 @@ async def _start(fake: FakeProvider) -> RunningFake:
                 task.result()  # raises the startup error
             await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    return RunningFake(fake, server, task, f"http://127.0.0.1:{port}")
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+async def stop_app(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _start(fake: FakeProvider) -> RunningFake:
+    server, task, base_url = await serve_app(fake.app())
+    return RunningFake(fake, server, task, base_url)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -63,6 +64,15 @@ class TwilioFake(FakeProvider):
     auth_token: str = "twilio-auth-token-0123456789abcd"
     from_number: str = "+15005550006"
     unsubscribed: set[str] = field(default_factory=set)
+    #: The switch: statuses each accepted message reports to its StatusCallback URL.
+    report_statuses: tuple[str, ...] = ()
+    status_answers: list[int] = field(default_factory=list)
+
+    def reset(self) -> None:
+        super().reset()
+        self.unsubscribed.clear()
+        self.report_statuses = ()
+        self.status_answers.clear()
 
     def routes(self) -> list[Route]:
         return [
@@ -135,7 +145,16 @@ class TwilioFake(FakeProvider):
             "api_version": "2010-04-01",
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
-        return JSONResponse(resource, status_code=201)
+        background = None
+        if callback and self.report_statuses:
+            background = BackgroundTask(self._report, callback, sid, to)
+        return JSONResponse(resource, status_code=201, background=background)
+
+    async def _report(self, url: str, sid: str, to: str) -> None:
+        """What Twilio does with a StatusCallback: one signed callback per state."""
+        for state in self.report_statuses:
+            response = await self.emit_status(url, sid, state, to)
+            self.status_answers.append(response.status_code)
 
     @staticmethod
     def _basic(recorded: Recorded) -> tuple[str, str] | None:

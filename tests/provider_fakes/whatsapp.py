@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -96,12 +97,20 @@ class WhatsAppFake(FakeProvider):
     last_inbound: dict[str, datetime] = field(default_factory=dict)
     window_errors_by_webhook: bool = False
     pending_statuses: list[dict[str, Any]] = field(default_factory=list)
+    #: The switch: where Meta would POST statuses (chat_ingest's WhatsApp route), and which
+    #: statuses each accepted message reports (e.g. ("sent", "delivered", "read")).
+    status_webhook_url: str | None = None
+    report_statuses: tuple[str, ...] = ()
+    status_answers: list[int] = field(default_factory=list)
 
     def reset(self) -> None:
         super().reset()
         self.last_inbound.clear()
         self.pending_statuses.clear()
         self.window_errors_by_webhook = False
+        self.status_webhook_url = None
+        self.report_statuses = ()
+        self.status_answers.clear()
 
     def customer_wrote(self, wa_id: str, at: datetime | None = None) -> None:
         """The customer's last message: opens the 24-hour customer-service window."""
@@ -176,13 +185,28 @@ class WhatsAppFake(FakeProvider):
             self.pending_statuses.append(
                 self.status(wamid, "failed", str(to), errors=[error["error"]])
             )
+        else:
+            self.pending_statuses.extend(
+                self.status(wamid, state, str(to)) for state in self.report_statuses
+            )
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": to, "wa_id": str(to).lstrip("+")}],
                 "messages": [{"id": wamid}],
-            }
+            },
+            background=BackgroundTask(self.flush_statuses),
         )
+
+    async def flush_statuses(self) -> None:
+        """POST the pending statuses to ``status_webhook_url``, one signed webhook each."""
+        if not self.status_webhook_url:
+            return
+        while self.pending_statuses:
+            body, headers = self.status_webhook([self.pending_statuses.pop(0)])
+            async with httpx.AsyncClient() as client:
+                response = await client.post(self.status_webhook_url, content=body, headers=headers)
+            self.status_answers.append(response.status_code)
 
     def _window_open(self, to: str) -> bool:
         last = self.last_inbound.get(to.lstrip("+"))
