@@ -145,7 +145,7 @@ async def test_whatsapp_delivered_status_and_a_permanent_refusal(
     ) as system:
         whatsapp = system.fakes.whatsapp
         whatsapp.customer_wrote(WA_ID)
-        body, headers = _whatsapp_message(system, "출금 확인 부탁드립니다")
+        body, headers = _whatsapp_message(system, "주문한 상품 배송 문의드립니다")
         answer = await system.ingest.post("/webhooks/whatsapp/wa", content=body, headers=headers)
         assert answer.status_code == 200, answer.text
         conversation = await system.conversation_for("whatsapp")

@@ -69,7 +69,11 @@ class TwoWaySystem:
                     return item
             return None
 
-        return await eventually(assigned, f"an assigned {provider} conversation")
+        try:
+            return await eventually(assigned, f"an assigned {provider} conversation")
+        except TimeoutError:
+            page = await self.api.get("/conversations", headers=self.admin)
+            raise AssertionError(f"no assigned {provider} conversation: {page.json()}") from None
 
     async def reply(self, conversation_id: str, text: str) -> dict[str, Any]:
         answer = await self.api.post(
