@@ -30,8 +30,9 @@ from libs.common.events import (
     ThreadHints,
 )
 from libs.common.ids import deterministic_id
-from libs.common.webhooks.exceptions import MalformedPayload
+from libs.common.webhooks.exceptions import BadSignature, MalformedPayload
 from libs.common.webhooks.parsing import describe_validation_error
+from libs.providers.integrations import Integration
 
 _PHONE_PREFIXES = ("whatsapp:", "tel:", "sms:", "messenger:")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -198,3 +199,9 @@ def reply_path(
         address=str(address),
         **parts,  # type: ignore[arg-type]
     )
+
+
+def authentic(ok: bool, integration: Integration, what: str) -> None:
+    """Raise the 401 every provider's check ends in; ``what`` names what was wrong."""
+    if not ok:
+        raise BadSignature(what, provider=integration.provider.value, integration=integration.id)

@@ -8,7 +8,6 @@ from pydantic import Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction, ReplyPath
 from libs.common.webhooks import (
-    BadSignature,
     MalformedPayload,
     validate_payload,
     verify_shared_token,
@@ -17,6 +16,7 @@ from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
     Lenient,
+    authentic,
     chat_interaction,
     event_id,
     from_epoch,
@@ -90,13 +90,6 @@ class ChannelTalkWebhook(Lenient):
     refers: CtRefers = Field(default_factory=CtRefers)
 
 
-def verify(integration: Integration, token: str | None) -> None:
-    if not verify_shared_token(integration.secret_value(), token):
-        raise BadSignature(
-            "token query parameter missing or wrong", provider=PROVIDER, integration=integration.id
-        )
-
-
 def attachments(message: CtMessage) -> list[Attachment]:
     return [
         Attachment(
@@ -157,10 +150,9 @@ def normalise(payload: ChannelTalkWebhook, context: IngestContext) -> ChatEvent 
     return ChatEvent(event_id(PROVIDER, context, message.id), interaction)
 
 
-def verify_webhook(
-    integration: Integration, webhook: WebhookInput, options: InboundOptions
-) -> None:
-    verify(integration, webhook.query.get("token"))
+def verify(integration: Integration, webhook: WebhookInput, options: InboundOptions) -> None:
+    ok = verify_shared_token(integration.secret_value(), webhook.query.get("token"))
+    authentic(ok, integration, "token query parameter missing or wrong")
 
 
 def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
@@ -170,7 +162,7 @@ def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions
 INBOUND = InboundSpec(
     provider=Provider.CHANNELTALK,
     summary="Channel Talk webhook (authenticated by ?token=)",
-    verify=verify_webhook,
+    verify=verify,
     parse=parse,
     payload_model=ChannelTalkWebhook,
     query={"token": "The integration's shared token."},

@@ -17,13 +17,13 @@ from pydantic import BaseModel, Field
 
 from libs.common.events import CustomerIdentity
 from libs.common.webhooks import (
-    BadSignature,
     verify_shared_token,
 )
 from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
     Lenient,
+    authentic,
     chat_interaction,
     event_id,
     handle,
@@ -94,15 +94,6 @@ class SkillResponse(BaseModel):
     data: dict[str, str] | None = None
 
 
-def verify(integration: Integration, token: str | None) -> None:
-    if not verify_shared_token(integration.secret_value(), token):
-        raise BadSignature(
-            "X-Omnidesk-Token header or token query parameter missing or wrong",
-            provider=PROVIDER,
-            integration=integration.id,
-        )
-
-
 def derived_message_id(payload: KakaoSkillPayload, context: IngestContext, window_s: int) -> str:
     request = payload.userRequest
     digest = hashlib.sha256(request.utterance.encode()).hexdigest()[:32]
@@ -151,10 +142,10 @@ def acknowledgement(request: KakaoUserRequest, *, text_ko: str, text_en: str) ->
     )
 
 
-def verify_webhook(
-    integration: Integration, webhook: WebhookInput, options: InboundOptions
-) -> None:
-    verify(integration, webhook.headers.get("x-omnidesk-token") or webhook.query.get("token"))
+def verify(integration: Integration, webhook: WebhookInput, options: InboundOptions) -> None:
+    token = webhook.headers.get("x-omnidesk-token") or webhook.query.get("token")
+    ok = verify_shared_token(integration.secret_value(), token)
+    authentic(ok, integration, "X-Omnidesk-Token header or token query parameter missing or wrong")
 
 
 def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
@@ -180,7 +171,7 @@ def answer(
 INBOUND = InboundSpec(
     provider=Provider.KAKAO,
     summary="Kakao i Open Builder skill (answers with the acknowledgement text)",
-    verify=verify_webhook,
+    verify=verify,
     parse=parse,
     payload_model=KakaoSkillPayload,
     answer=answer,

@@ -12,13 +12,13 @@ from pydantic import Field
 
 from libs.common.events import Attachment, CustomerIdentity, ReplyPath
 from libs.common.webhooks import (
-    BadSignature,
     verify_hmac_sha256,
 )
 from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
     Lenient,
+    authentic,
     chat_interaction,
     event_id,
     from_epoch,
@@ -89,13 +89,6 @@ class LineWebhook(Lenient):
     events: list[LineEvent] = Field(default_factory=list)
 
 
-def verify(integration: Integration, body: bytes, signature: str | None) -> None:
-    if not verify_hmac_sha256(integration.secret_value(), body, signature, encoding="base64"):
-        raise BadSignature(
-            "X-Line-Signature missing or wrong", provider=PROVIDER, integration=integration.id
-        )
-
-
 def message_text(message: LineMessage) -> str:
     if message.type == "location":
         coords = f"{message.latitude},{message.longitude}"
@@ -162,10 +155,10 @@ def normalise(payload: LineWebhook, context: IngestContext) -> tuple[list[ChatEv
     return events, len(results) - len(events)
 
 
-def verify_webhook(
-    integration: Integration, webhook: WebhookInput, options: InboundOptions
-) -> None:
-    verify(integration, webhook.body, webhook.headers.get("x-line-signature"))
+def verify(integration: Integration, webhook: WebhookInput, options: InboundOptions) -> None:
+    signature = webhook.headers.get("x-line-signature")
+    ok = verify_hmac_sha256(integration.secret_value(), webhook.body, signature, encoding="base64")
+    authentic(ok, integration, "X-Line-Signature missing or wrong")
 
 
 def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
@@ -176,7 +169,7 @@ def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions
 INBOUND = InboundSpec(
     provider=Provider.LINE,
     summary="LINE Messaging API webhook",
-    verify=verify_webhook,
+    verify=verify,
     parse=parse,
     payload_model=LineWebhook,
 )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
 
 from pydantic import BaseModel, Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction
 from libs.common.webhooks import (
-    BadSignature,
     MalformedPayload,
     verify_slack,
 )
@@ -18,6 +16,7 @@ from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
     Lenient,
+    authentic,
     chat_interaction,
     event_id,
     from_epoch,
@@ -86,31 +85,6 @@ class SlackAnswer(BaseModel):
     event_ids: list[str] | None = None
 
 
-def verify(
-    integration: Integration,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    now: datetime,
-    tolerance_s: int,
-) -> None:
-    """Signature and timestamp window; ``now`` is explicit so the window is exact."""
-    ok = verify_slack(
-        integration.secret_value(),
-        timestamp=headers.get("x-slack-request-timestamp"),
-        body=body,
-        signature=headers.get("x-slack-signature"),
-        now=now.timestamp(),
-        tolerance_s=tolerance_s,
-    )
-    if not ok:
-        raise BadSignature(
-            "X-Slack-Signature missing or wrong, or X-Slack-Request-Timestamp outside the window",
-            provider=PROVIDER,
-            integration=integration.id,
-        )
-
-
 def is_customer_message(event: SlackInnerEvent) -> bool:
     return event.type in MESSAGE_EVENTS and event.subtype in MESSAGE_SUBTYPES
 
@@ -170,15 +144,20 @@ def _message_event_id(
     return event_id(PROVIDER, context, envelope.event_id)
 
 
-def verify_webhook(
-    integration: Integration, webhook: WebhookInput, options: InboundOptions
-) -> None:
-    verify(
-        integration,
-        webhook.headers,
-        webhook.body,
-        now=webhook.received_at,
+def verify(integration: Integration, webhook: WebhookInput, options: InboundOptions) -> None:
+    """Signature and timestamp window, measured from ``received_at`` (the app's clock)."""
+    ok = verify_slack(
+        integration.secret_value(),
+        timestamp=webhook.headers.get("x-slack-request-timestamp"),
+        body=webhook.body,
+        signature=webhook.headers.get("x-slack-signature"),
+        now=webhook.received_at.timestamp(),
         tolerance_s=options.slack_tolerance_s,
+    )
+    authentic(
+        ok,
+        integration,
+        "X-Slack-Signature missing or wrong, or X-Slack-Request-Timestamp outside the window",
     )
 
 
@@ -211,7 +190,7 @@ def answer(
 INBOUND = InboundSpec(
     provider=Provider.SLACK,
     summary="Slack Events API (event_callback, url_verification; retries recognised)",
-    verify=verify_webhook,
+    verify=verify,
     parse=parse,
     payload_model=SlackEnvelope,
     answer=answer,

@@ -12,12 +12,12 @@ from __future__ import annotations
 from pydantic import Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction
-from libs.common.webhooks.exceptions import BadSignature
 from libs.common.webhooks.signatures import verify_shared_token
 from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
     Lenient,
+    authentic,
     chat_interaction,
     event_id,
     from_epoch,
@@ -96,15 +96,6 @@ class TelegramUpdate(Lenient):
     callback_query: TgCallbackQuery | None = None
 
 
-def verify(integration: Integration, token: str | None) -> None:
-    if not verify_shared_token(integration.secret_value(), token):
-        raise BadSignature(
-            "X-Telegram-Bot-Api-Secret-Token missing or wrong",
-            provider=PROVIDER,
-            integration=integration.id,
-        )
-
-
 def attachments(message: TgMessage) -> list[Attachment]:
     found: list[Attachment] = []
     if message.photo:  # sizes of one photo; the last is the largest
@@ -181,10 +172,10 @@ def _button_press(
     return ChatEvent(event_id(PROVIDER, context, update.update_id), interaction)
 
 
-def verify_webhook(
-    integration: Integration, webhook: WebhookInput, options: InboundOptions
-) -> None:
-    verify(integration, webhook.headers.get("x-telegram-bot-api-secret-token"))
+def verify(integration: Integration, webhook: WebhookInput, options: InboundOptions) -> None:
+    token = webhook.headers.get("x-telegram-bot-api-secret-token")
+    ok = verify_shared_token(integration.secret_value(), token)
+    authentic(ok, integration, "X-Telegram-Bot-Api-Secret-Token missing or wrong")
 
 
 def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
@@ -194,7 +185,7 @@ def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions
 INBOUND = InboundSpec(
     provider=Provider.TELEGRAM,
     summary="Telegram Bot API webhook (Update)",
-    verify=verify_webhook,
+    verify=verify,
     parse=parse,
     payload_model=TelegramUpdate,
 )

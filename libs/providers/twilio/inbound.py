@@ -20,13 +20,13 @@ from libs.common.events import (
     InteractionKind,
 )
 from libs.common.webhooks import (
-    BadSignature,
     verify_twilio,
 )
 from libs.common.webhooks.parsing import parse_form, validate_payload
 from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
+    authentic,
     chat_interaction,
     event_id,
     handle,
@@ -66,17 +66,6 @@ class TwilioMessageForm(BaseModel):
     ProfileName: str | None = Field(None, description="WhatsApp profile name.")
     MessageStatus: str | None = Field(None, description="Set on status callbacks.")
     ErrorCode: str | None = Field(None, description="Status callbacks of failed messages.")
-
-
-def verify(
-    integration: Integration, url: str, pairs: list[tuple[str, str]], signature: str | None
-) -> None:
-    if not verify_twilio(integration.secret_value(), url, pairs, signature):
-        raise BadSignature(
-            "X-Twilio-Signature missing or wrong for this URL and parameters",
-            provider=PROVIDER,
-            integration=integration.id,
-        )
 
 
 def form_fields(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -150,15 +139,11 @@ def normalise(form: TwilioMessageForm, fields: dict[str, str], context: IngestCo
     return ChatEvent(event_id(PROVIDER, context, *ids), interaction)
 
 
-def verify_webhook(
-    integration: Integration, webhook: WebhookInput, options: InboundOptions
-) -> None:
-    verify(
-        integration,
-        webhook.url,
-        parse_form(webhook.body),
-        webhook.headers.get("x-twilio-signature"),
-    )
+def verify(integration: Integration, webhook: WebhookInput, options: InboundOptions) -> None:
+    signature = webhook.headers.get("x-twilio-signature")
+    pairs = parse_form(webhook.body)
+    ok = verify_twilio(integration.secret_value(), webhook.url, pairs, signature)
+    authentic(ok, integration, "X-Twilio-Signature missing or wrong for this URL and parameters")
 
 
 def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
@@ -182,7 +167,7 @@ def answer(
 INBOUND = InboundSpec(
     provider=Provider.TWILIO,
     summary="Twilio Messaging webhook (SMS, WhatsApp via Twilio, status callbacks)",
-    verify=verify_webhook,
+    verify=verify,
     parse=parse,
     payload_model=TwilioMessageForm,
     answer=answer,

@@ -7,20 +7,19 @@ the body>`` (``secret``) or ``Authorization: Bearer <api_key>``; the client's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.events import Attachment, CustomerIdentity, Direction
 from libs.common.webhooks import (
-    BadSignature,
     verify_hmac_sha256,
     verify_shared_token,
 )
 from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
+    authentic,
     chat_interaction,
     event_id,
     handle,
@@ -78,22 +77,6 @@ class WebchatMessage(BaseModel):
     sent_at: AwareDatetime | None = None
 
 
-def verify(integration: Integration, body: bytes, headers: Mapping[str, str]) -> None:
-    if integration.secret is not None and verify_hmac_sha256(
-        integration.secret_value(), body, headers.get(SIGNATURE_HEADER), prefix="sha256="
-    ):
-        return
-    if integration.api_key is not None and verify_shared_token(
-        integration.api_key.get_secret_value(), _bearer(headers.get("authorization"))
-    ):
-        return
-    raise BadSignature(
-        "X-Omnidesk-Signature or Authorization bearer key missing or wrong",
-        provider=PROVIDER,
-        integration=integration.id,
-    )
-
-
 def _bearer(authorization: str | None) -> str | None:
     if not authorization:
         return None
@@ -139,10 +122,19 @@ class WebchatAck(WebhookAck):
     )
 
 
-def verify_webhook(
-    integration: Integration, webhook: WebhookInput, options: InboundOptions
-) -> None:
-    verify(integration, webhook.body, webhook.headers)
+def verify(integration: Integration, webhook: WebhookInput, options: InboundOptions) -> None:
+    headers, body = webhook.headers, webhook.body
+    signed = integration.secret is not None and verify_hmac_sha256(
+        integration.secret_value(), body, headers.get(SIGNATURE_HEADER), prefix="sha256="
+    )
+    keyed = integration.api_key is not None and verify_shared_token(
+        integration.api_key.get_secret_value(), _bearer(headers.get("authorization"))
+    )
+    authentic(
+        signed or keyed,
+        integration,
+        "X-Omnidesk-Signature or Authorization bearer key missing or wrong",
+    )
 
 
 def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
@@ -161,7 +153,7 @@ def answer(
 INBOUND = InboundSpec(
     provider=Provider.WEBCHAT,
     summary="Web chat message (site widget or in-house chat)",
-    verify=verify_webhook,
+    verify=verify,
     parse=parse,
     payload_model=WebchatMessage,
     answer=answer,

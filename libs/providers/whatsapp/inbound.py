@@ -28,6 +28,7 @@ from libs.providers.inbound import (
     ChatEvent,
     IngestContext,
     Lenient,
+    authentic,
     chat_interaction,
     event_id,
     from_epoch,
@@ -152,15 +153,6 @@ class WhatsAppWebhook(Lenient):
     entry: list[WaEntry] = Field(default_factory=list)
 
 
-def verify(integration: Integration, body: bytes, signature: str | None) -> None:
-    if not verify_hmac_sha256(integration.secret_value(), body, signature, prefix="sha256="):
-        raise BadSignature(
-            "X-Hub-Signature-256 missing or wrong",
-            provider=PROVIDER,
-            integration=integration.id,
-        )
-
-
 def message_text(message: WaMessage) -> str:
     if message.text is not None:
         return message.text.body
@@ -281,10 +273,10 @@ def normalise(payload: WhatsAppWebhook, context: IngestContext) -> tuple[list[Ch
     return events, ignored
 
 
-def verify_webhook(
-    integration: Integration, webhook: WebhookInput, options: InboundOptions
-) -> None:
-    verify(integration, webhook.body, webhook.headers.get("x-hub-signature-256"))
+def verify(integration: Integration, webhook: WebhookInput, options: InboundOptions) -> None:
+    signature = webhook.headers.get("x-hub-signature-256")
+    ok = verify_hmac_sha256(integration.secret_value(), webhook.body, signature, prefix="sha256=")
+    authentic(ok, integration, "X-Hub-Signature-256 missing or wrong")
 
 
 def parse(webhook: WebhookInput, context: IngestContext, options: InboundOptions) -> Parsed:
@@ -310,7 +302,7 @@ def subscription_challenge(
 INBOUND = InboundSpec(
     provider=Provider.WHATSAPP,
     summary="WhatsApp Cloud API webhook (messages and statuses)",
-    verify=verify_webhook,
+    verify=verify,
     parse=parse,
     payload_model=WhatsAppWebhook,
 )
