@@ -53,3 +53,17 @@ async def test_bot_token_is_not_logged_even_at_debug(collected: Collect) -> None
     assert not any(token in line for line in collected.lines)
     for outcome in (ok, refused):
         assert token not in outcome.model_dump_json()
+
+
+def test_a_built_request_does_not_show_its_credentials_or_text() -> None:
+    from libs.providers.integrations import Integration, OutboundCredentials
+    from libs.providers.telegram import build_request
+
+    integration = Integration(
+        id="tg",
+        provider=Provider.TELEGRAM,
+        secret="s",
+        outbound=OutboundCredentials(token="123:very-secret-bot-token"),
+    )
+    request = build_request(reply(Provider.TELEGRAM, text="my account number"), integration)
+    assert "very-secret-bot-token" not in repr(request) and "account" not in repr(request)
