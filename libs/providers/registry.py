@@ -30,7 +30,7 @@ from libs.providers.webhooks import InboundSpec
 
 @dataclass(frozen=True)
 class Capabilities:
-    can_reply: bool  # an outbound API exists (webchat: the notifier's outbox instead)
+    has_outbound_api: bool  # False for web chat: answered through the notifier's outbox
     has_quick_replies: bool  # buttons / quick replies; else "reply 1-5" as text
     reports_delivery_status: bool
     max_text_chars: int
@@ -47,66 +47,62 @@ class ProviderSpec:
     sender_class: type[HttpSender] = HttpSender
 
 
+def _row(
+    package: ModuleType,
+    *,
+    quick_replies: bool,
+    statuses: bool,
+    needs: tuple[str, ...] = (),
+    sender_class: type[HttpSender] = HttpSender,
+) -> ProviderSpec:
+    """A provider with an outbound API: everything else comes from its package."""
+    return ProviderSpec(
+        provider=package.inbound.INBOUND.provider,
+        capabilities=Capabilities(
+            has_outbound_api=True,
+            has_quick_replies=quick_replies,
+            reports_delivery_status=statuses,
+            max_text_chars=package.outbound.MAX_TEXT_CHARS,
+            needs=needs,
+        ),
+        inbound=package.inbound.INBOUND,
+        outbound=package.outbound,
+        sender_class=sender_class,
+    )
+
+
+#: Web chat has no provider API: replies wait in the notifier's outbox for the widget.
+WEBCHAT = ProviderSpec(
+    provider=Provider.WEBCHAT,
+    capabilities=Capabilities(
+        has_outbound_api=False,
+        has_quick_replies=True,
+        reports_delivery_status=False,
+        max_text_chars=webchat.inbound.MAX_REPLY_CHARS,
+    ),
+    inbound=webchat.inbound.INBOUND,
+    outbound=None,
+)
+
 PROVIDERS: dict[Provider, ProviderSpec] = {
     spec.provider: spec
     for spec in (
-        ProviderSpec(
-            Provider.TELEGRAM,
-            Capabilities(True, True, False, telegram.MAX_TEXT_CHARS, ("token",)),
-            telegram.inbound.INBOUND,
-            telegram.outbound,
+        _row(telegram, quick_replies=True, statuses=False, needs=("token",)),
+        _row(whatsapp, quick_replies=True, statuses=True, needs=("token", "phone_number_id")),
+        _row(twilio, quick_replies=False, statuses=True, needs=("account_sid",)),
+        _row(
+            line,
+            quick_replies=True,
+            statuses=False,
+            needs=("token",),
+            sender_class=line.outbound.LineSender,
         ),
-        ProviderSpec(
-            Provider.WHATSAPP,
-            Capabilities(
-                True, True, True, whatsapp.outbound.MAX_TEXT_CHARS, ("token", "phone_number_id")
-            ),
-            whatsapp.inbound.INBOUND,
-            whatsapp.outbound,
+        _row(slack, quick_replies=True, statuses=False, needs=("token",)),
+        _row(
+            channeltalk, quick_replies=False, statuses=False, needs=("access_key", "access_secret")
         ),
-        ProviderSpec(
-            Provider.TWILIO,
-            Capabilities(True, False, True, twilio.outbound.MAX_TEXT_CHARS, ("account_sid",)),
-            twilio.inbound.INBOUND,
-            twilio.outbound,
-        ),
-        ProviderSpec(
-            Provider.LINE,
-            Capabilities(True, True, False, line.outbound.MAX_TEXT_CHARS, ("token",)),
-            line.inbound.INBOUND,
-            line.outbound,
-            line.outbound.LineSender,
-        ),
-        ProviderSpec(
-            Provider.SLACK,
-            Capabilities(True, True, False, slack.outbound.MAX_TEXT_CHARS, ("token",)),
-            slack.inbound.INBOUND,
-            slack.outbound,
-        ),
-        ProviderSpec(
-            Provider.CHANNELTALK,
-            Capabilities(
-                True,
-                False,
-                False,
-                channeltalk.outbound.MAX_TEXT_CHARS,
-                ("access_key", "access_secret"),
-            ),
-            channeltalk.inbound.INBOUND,
-            channeltalk.outbound,
-        ),
-        ProviderSpec(
-            Provider.KAKAO,
-            Capabilities(True, True, False, kakao.outbound.MAX_TEXT_CHARS),
-            kakao.inbound.INBOUND,
-            kakao.outbound,
-        ),
-        ProviderSpec(
-            Provider.WEBCHAT,
-            Capabilities(False, True, False, 10_000),
-            webchat.inbound.INBOUND,
-            None,
-        ),
+        _row(kakao, quick_replies=True, statuses=False),
+        WEBCHAT,
     )
 }
 

@@ -40,6 +40,8 @@ from libs.providers.webhooks import (
 
 PROVIDER = Provider.WEBCHAT.value
 SIGNATURE_HEADER = "x-omnidesk-signature"
+#: Longest reply the widget shows (our limit: web chat has no provider API).
+MAX_REPLY_CHARS = 10_000
 
 
 class WebchatVisitor(BaseModel):
