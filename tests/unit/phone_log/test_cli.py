@@ -31,3 +31,11 @@ def test_routes_with_nothing_configured_shows_the_dev_samples(monkeypatch):
     result = CliRunner().invoke(app, ["routes"])
     assert result.exit_code == 0
     assert "/freeswitch/dev-freeswitch/cdr" in result.output
+
+
+def test_routes_with_nothing_configured_says_so(monkeypatch):
+    monkeypatch.delenv("PHONE_LOG_INTEGRATIONS", raising=False)
+    monkeypatch.delenv("PHONE_LOG_DEV_SAMPLES", raising=False)
+    result = CliRunner().invoke(app, ["routes"])
+    assert result.exit_code == 0
+    assert "no integrations configured" in result.output
