@@ -159,8 +159,9 @@ def message_text(message: WaMessage) -> str:
     if message.button is not None:
         return message.button.text or ""
     if message.interactive is not None:
+        # A pressed button/row of ours: its id is the payload we sent (e.g. "csat:4").
         reply = message.interactive.button_reply or message.interactive.list_reply
-        return (reply.title or "") if reply else ""
+        return (reply.id or reply.title or "") if reply else ""
     if message.location is not None:
         loc = message.location
         parts = [loc.name, loc.address, f"{loc.latitude},{loc.longitude}"]

@@ -149,3 +149,25 @@ async def test_unsigned_status_webhook_is_refused(client, producer):
         headers={"content-type": "application/json", "x-hub-signature-256": forged},
     )
     assert response.status_code == 401 and producer.sent == []
+
+
+async def test_whatsapp_pressed_button_arrives_as_its_payload(client, producer):
+    from services.chat_ingest.samples import whatsapp_payload
+
+    payload = whatsapp_payload(6)
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text", None)
+    message["type"] = "interactive"
+    message["interactive"] = {
+        "type": "button_reply",
+        "button_reply": {"id": "csat:4", "title": "만족"},
+    }
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac_sha256_hex(SECRETS[Provider.WHATSAPP], body)
+    response = await client.post(
+        webhook_path(Provider.WHATSAPP, "main"),
+        content=body,
+        headers={"content-type": "application/json", "x-hub-signature-256": signature},
+    )
+    assert response.status_code == 200
+    assert producer.sent[0][1].data.body.text == "csat:4"
