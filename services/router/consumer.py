@@ -19,7 +19,7 @@ from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
-from services.router.service.replies import apply_outcome
+from services.router.service.replies import apply_outcomes
 
 log = logging.getLogger(__name__)
 STAGE = "router.route"
@@ -101,10 +101,24 @@ class OutcomeHandler:
         self.ctx = ctx
 
     async def __call__(self, delivery: Delivery) -> None:
-        event = delivery.event
-        if event is None or not isinstance(event.data, NotificationOutcome):
-            raise PermanentError(f"not a notification outcome: {event.type if event else '?'}")
-        await apply_outcome(self.ctx, event.id, event.data)
+        await apply_outcomes(self.ctx, [outcome_from(delivery)])
+
+
+class OutcomeBatchHandler:
+    """A whole poll of outcomes in one transaction (the runner falls back per record)."""
+
+    def __init__(self, ctx: RouterContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, deliveries: list[Delivery]) -> None:
+        await apply_outcomes(self.ctx, [outcome_from(d) for d in deliveries])
+
+
+def outcome_from(delivery: Delivery) -> tuple[str, NotificationOutcome]:
+    event = delivery.event
+    if event is None or not isinstance(event.data, NotificationOutcome):
+        raise PermanentError(f"not a notification outcome: {event.type if event else '?'}")
+    return event.id, event.data
 
 
 def build_outcome_consumer(
@@ -117,6 +131,7 @@ def build_outcome_consumer(
     return ConsumerRunner(
         settings,
         handler=OutcomeHandler(ctx),
+        batch_handler=OutcomeBatchHandler(ctx),
         is_outage=database_unavailable,
         stage=OUTCOME_STAGE,
         topics=[settings.topics.notifications],

@@ -164,47 +164,65 @@ async def request_reply(
 
 async def apply_outcome(ctx: RouterContext, event_id: str, outcome: NotificationOutcome) -> bool:
     """Apply a notifier outcome to its reply; False when it is not about a reply or known."""
-    state = OUTCOME_STATES.get(outcome.status)
-    if outcome.reply_id is None or state is None:
-        return False
-    key = f"outcome:{event_id}:{outcome.status.value}"[:250]
-    at = outcome.accepted_at or outcome.occurred_at
+    return await apply_outcomes(ctx, [(event_id, outcome)]) == 1
+
+
+async def apply_outcomes(
+    ctx: RouterContext, outcomes: list[tuple[str, NotificationOutcome]]
+) -> int:
+    """Apply a batch of outcomes in one transaction (one consumer poll); returns how many."""
+    relevant = [(e, o) for e, o in outcomes if o.reply_id and o.status in OUTCOME_STATES]
+    if not relevant:
+        return 0
+    applied = 0
     async with ctx.uow() as uow:
         await uow.serialise_assignment()  # the same lock order as routing (clocks, status)
-        if await uow.session.get(ReplyReport, key) is not None:
-            return False
-        reply = await uow.session.get(Reply, outcome.reply_id, with_for_update=uow.postgres)
-        if reply is None:
-            log.warning("outcome %s names unknown reply %s", event_id, outcome.reply_id)
-            return False
-        uow.session.add(
-            ReplyReport(
-                key=key,
-                reply_id=reply.id,
-                provider_message_id=outcome.provider_message_id,
-                source="outcome",
-                state=state.value,
-                at=at,
-                error_code=outcome.error_code,
-                error_detail=(outcome.reason or "")[:1000] or None,
-            )
-        )
-        reply.attempts = max(reply.attempts, outcome.attempts)
-        await _apply(
-            uow,
-            ctx,
-            reply,
-            state,
-            at,
-            from_outcome=True,
-            cause=key,
-            error_code=outcome.error_code or _failure_code(outcome, state),
-            error_detail=outcome.reason,
-        )
-        if outcome.provider_message_id and reply.provider_message_id is None:
-            reply.provider_message_id = outcome.provider_message_id
-            await _attach_waiting_receipts(uow, ctx, reply)
+        for event_id, outcome in relevant:
+            applied += await _apply_outcome(uow, ctx, event_id, outcome)
         await uow.commit()
+    return applied
+
+
+async def _apply_outcome(
+    uow: UnitOfWork, ctx: RouterContext, event_id: str, outcome: NotificationOutcome
+) -> bool:
+    state = OUTCOME_STATES[outcome.status]
+    key = f"outcome:{event_id}:{outcome.status.value}"[:250]
+    at = outcome.accepted_at or outcome.occurred_at
+    if await uow.session.get(ReplyReport, key) is not None:
+        return False
+    reply = await uow.session.get(Reply, outcome.reply_id, with_for_update=uow.postgres)
+    if reply is None:
+        log.warning("outcome %s names unknown reply %s", event_id, outcome.reply_id)
+        return False
+    uow.session.add(
+        ReplyReport(
+            key=key,
+            reply_id=reply.id,
+            provider_message_id=outcome.provider_message_id,
+            source="outcome",
+            state=state.value,
+            at=at,
+            error_code=outcome.error_code,
+            error_detail=(outcome.reason or "")[:1000] or None,
+        )
+    )
+    reply.attempts = max(reply.attempts, outcome.attempts)
+    await _apply(
+        uow,
+        ctx,
+        reply,
+        state,
+        at,
+        from_outcome=True,
+        cause=key,
+        error_code=outcome.error_code or _failure_code(outcome, state),
+        error_detail=outcome.reason,
+    )
+    if outcome.provider_message_id and reply.provider_message_id is None:
+        reply.provider_message_id = outcome.provider_message_id
+        await uow.flush()  # the waiting receipts are found by this id
+        await _attach_waiting_receipts(uow, ctx, reply)
     return True
 
 

@@ -1,0 +1,287 @@
+"""Agent replies: API → provider accepted (latency at a fixed rate), and notifier outbound/s.
+
+    python -m bench.replies [--rate 200] [--seconds 30] [--count 300]
+
+Two figures:
+
+- ``reply_api``: ``POST /conversations/{id}/replies`` at ``--rate`` replies/s for
+  ``--seconds`` against the whole path in one process — the router's API and
+  runtime (outbox relay, outcome consumer), the real Kafka broker, the notifier's
+  ``run`` and the strict Telegram fixture on 127.0.0.1. Latency = from sending
+  the API request to the fixture recording the ``sendMessage`` it accepted
+  (target p99 < 300 ms at 200 replies/s, DESIGN §8). Also how many replies the
+  router saw ``accepted`` by the end.
+- ``notifier_outbound``: the notifier's handler alone (plan, sent-log claim in
+  SQLite, build, send with the production sender, record, outcome in memory),
+  one event after another as the consumer runs them, per provider fixture.
+
+Everything shares the (2-core) machine with the broker, so figures are a floor.
+Results: ``bench/results/replies.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from libs.common.events import AgentRef, AgentReplyRequested, Channel, ReplyPath, utc_now
+from libs.common.kafka.admin import create_topics, delete_topics
+from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.testing.system import free_port
+from libs.providers.integrations import Provider
+from services.notifier.chat import build_chat_senders
+from services.notifier.handler import NotificationHandler
+from services.notifier.main import build_composer, handler_config
+from services.notifier.samples import snapshot
+from services.notifier.sentlog import SentLog
+from services.notifier.settings import NotifierSettings
+from tests.e2e.two_way import TwoWaySystem, eventually, two_way_system
+from tests.provider_fakes import ProviderFakes
+from tests.provider_fakes.messages import ADDRESSES
+
+OUTBOUND_PROVIDERS = [
+    Provider.TELEGRAM,
+    Provider.WHATSAPP,
+    Provider.TWILIO,
+    Provider.LINE,
+    Provider.SLACK,
+    Provider.CHANNELTALK,
+]
+CUSTOMERS = 20
+
+
+# --- reply API → provider accepted ---------------------------------------------------
+
+
+async def open_conversations(system: TwoWaySystem, count: int) -> list[str]:
+    secret = system.fakes.integration(Provider.TELEGRAM, id="tg").secret_value()
+    for n in range(count):
+        user = 800_000_000 + n
+        update = {
+            "update_id": 10_000 + n,
+            "message": {
+                "message_id": 10_000 + n,
+                "from": {"id": user, "is_bot": False, "first_name": "Bench", "language_code": "ko"},
+                "chat": {"id": user, "type": "private"},
+                "date": int(time.time()),
+                "text": f"문의드립니다 {n}",
+            },
+        }
+        answer = await system.ingest.post(
+            "/webhooks/telegram/tg",
+            content=json.dumps(update).encode(),
+            headers={"content-type": "application/json", "x-telegram-bot-api-secret-token": secret},
+        )
+        answer.raise_for_status()
+
+    async def opened() -> list[str] | None:
+        page = await system.api.get(
+            "/conversations", params={"channel": "chat", "limit": 200}, headers=system.admin
+        )
+        ids = [c["id"] for c in page.json()["items"]]
+        return ids if len(ids) >= count else None
+
+    return await eventually(opened, f"{count} conversations")
+
+
+class MailSink:
+    """Agent notices (assignments) go to a real local SMTP server, counted and dropped."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        self.count += 1
+        return "250 OK"
+
+
+async def reply_latency(kafka: KafkaSettings, rate: float, seconds: float) -> dict[str, Any]:
+    port = free_port()
+    smtp = Controller(MailSink(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        return await _reply_latency(kafka, rate, seconds, port)
+    finally:
+        smtp.stop()
+
+
+async def _reply_latency(
+    kafka: KafkaSettings, rate: float, seconds: float, smtp_port: int
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        async with two_way_system(
+            kafka,
+            Path(folder),
+            smtp_port,
+            lambda fakes: [fakes.integration(Provider.TELEGRAM, id="tg")],
+        ) as system:
+            conversations = await open_conversations(system, CUSTOMERS)
+            telegram = system.fakes.telegram
+            await asyncio.sleep(2)  # acknowledgements out of the way
+            telegram.reset()
+            sent_at: dict[str, float] = {}
+            api_seconds: list[float] = []
+            tasks: list[asyncio.Task[None]] = []
+
+            async def one(seq: int) -> None:
+                text = f"bench reply {seq}"
+                started = time.perf_counter()
+                sent_at[text] = time.time()
+                answer = await system.api.post(
+                    f"/conversations/{conversations[seq % len(conversations)]}/replies",
+                    json={"text": text, "agent_id": "agent-lee"},
+                    headers=system.admin,
+                )
+                api_seconds.append(time.perf_counter() - started)
+                answer.raise_for_status()
+
+            total = int(rate * seconds)
+            began = time.perf_counter()
+            for seq in range(total):  # open loop: a fixed schedule, not "as fast as answered"
+                delay = began + seq / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(seq)))
+            await asyncio.gather(*tasks)
+            offered_s = time.perf_counter() - began
+
+            async def all_accepted() -> bool:
+                return len(telegram.accepted) >= total
+
+            with contextlib.suppress(TimeoutError):
+                await eventually(all_accepted, "every reply at the fixture")
+            latencies = [
+                r.at.timestamp() - sent_at[r.body["text"]]
+                for r in telegram.accepted
+                if r.body.get("text") in sent_at
+            ]
+            return {
+                "rate_offered_per_s": round(total / offered_s, 1),
+                "replies": total,
+                "accepted_by_fixture": len(latencies),
+                "api_answer": latency_summary_ms(api_seconds),
+                "api_to_provider_accepted": latency_summary_ms(latencies),
+                "target_p99_ms": 300,
+            }
+
+
+# --- notifier outbound per provider ------------------------------------------------------
+
+
+def reply_event(provider: Provider, seq: int) -> AgentReplyRequested:
+    path = ReplyPath(provider=provider.value, integration="main", address=ADDRESSES[provider])
+    conv = snapshot(channel=Channel.CHAT).model_copy(
+        update={"reply_path": path, "customer_last_inbound_at": utc_now() - timedelta(minutes=1)}
+    )
+    return AgentReplyRequested(
+        conversation=conv,
+        occurred_at=utc_now(),
+        reply_id=f"r-{provider.value}-{seq}",
+        agent=AgentRef(agent_id="a-1", name="Lee"),
+        text=f"답변 {seq}: 입금 확인되었습니다.",
+    )
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.statuses: dict[str, int] = {}
+
+    async def publish(self, outcome: Any) -> None:
+        self.statuses[outcome.status.value] = self.statuses.get(outcome.status.value, 0) + 1
+
+
+class NoMail:
+    async def send(self, mail: Any) -> None:
+        raise AssertionError("no mail in this benchmark")
+
+    async def post(self, request: Any) -> None:
+        raise AssertionError("no webhooks in this benchmark")
+
+
+async def notifier_outbound(count: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    async with ProviderFakes() as fakes, httpx.AsyncClient() as client:
+        for provider in OUTBOUND_PROVIDERS:
+            fakes.reset()
+            if provider is Provider.WHATSAPP:
+                fakes.whatsapp.customer_wrote(ADDRESSES[provider])
+            with tempfile.TemporaryDirectory() as folder:
+                settings = NotifierSettings(state_dir=Path(folder), probe_port=0)
+                sentlog = SentLog(settings.resolved_sentlog_url())
+                await sentlog.open()
+                outcomes = Collected()
+                handler = NotificationHandler(
+                    config=handler_config(settings),
+                    composer=build_composer(settings),
+                    sentlog=sentlog,
+                    smtp=NoMail(),
+                    webhooks=NoMail(),
+                    outcomes=outcomes,
+                    chat=build_chat_senders([fakes.integration(provider)], client),
+                )
+                events = [reply_event(provider, n) for n in range(count)]
+                seconds: list[float] = []
+                began = time.perf_counter()
+                for n, event in enumerate(events):
+                    started = time.perf_counter()
+                    await handler.handle(f"ev-{provider.value}-{n}", event)
+                    seconds.append(time.perf_counter() - started)
+                elapsed = time.perf_counter() - began
+                await sentlog.close()
+            results[provider.value] = {
+                "notices_per_s": round(count / elapsed, 1),
+                "outcomes": outcomes.statuses,
+                "fixture_accepted": len(getattr(fakes, provider.value).accepted),
+                **latency_summary_ms(seconds),
+            }
+    return results
+
+
+async def run(rate: float, seconds: float, count: int) -> dict[str, Any]:
+    suffix = uuid.uuid4().hex[:8]
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap_servers(),
+        topics=TopicSettings(
+            interactions=f"bench-{suffix}.interactions",
+            routing=f"bench-{suffix}.routing",
+            notifications=f"bench-{suffix}.notifications",
+            deadletter=f"bench-{suffix}.deadletter",
+            partitions=3,
+            replication_factor=1,
+        ),
+    )
+    await create_topics(kafka)
+    try:
+        api = await reply_latency(kafka, rate, seconds)
+    finally:
+        await delete_topics(kafka, kafka.topics.all_names())
+    return {
+        "reply_api": api,
+        "notifier_outbound": await notifier_outbound(count),
+        "parameters": {"rate": rate, "seconds": seconds, "count": count},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="replies per second offered")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to offer them")
+    parser.add_argument("--count", type=int, default=300, help="notices per provider")
+    args = parser.parse_args()
+    write_result("replies", asyncio.run(run(args.rate, args.seconds, args.count)))
+
+
+if __name__ == "__main__":
+    main()
