@@ -268,10 +268,10 @@ class NotificationHandler:
     ) -> list[str]:
         """One message on the customer's chat channel: claim, check, send with retries, record.
 
-        A provider's refusal (blocked user, window closed, expired callback …) is a
-        business outcome: recorded and published ``failed`` (the router tells the
-        agent), not dead-lettered. A missing integration is ours to fix: failed and
-        dead-lettered, so a replay after configuring it sends the message.
+        A provider's refusal (blocked user, window closed, expired callback …) or an
+        integration without outbound credentials is recorded and published ``failed``
+        with its code (the router tells the agent of a failed reply), not dead-lettered;
+        a broken template is failed and dead-lettered like a mail's.
         """
         job = job_for(event_id, event, notice.recipient, notice.template, "chat", notice.locale)
         done = await self._claim(job)
@@ -293,8 +293,14 @@ class NotificationHandler:
         except Unsendable as exc:
             await self._chat_failed(job, f"{exc.code}: {exc.detail}", exc.code)
             return []
-        except (SenderNotConfigured, PermanentDeliveryError) as exc:
+        except SenderNotConfigured as exc:
+            # An operator's gap, visible on every such outcome (and the agent hears of
+            # a failed reply); not a dead letter per chat conversation.
+            log.warning("%s to %s: %s", notice.template, notice.recipient, exc)
             await self._chat_failed(job, str(exc), "not_configured")
+            return []
+        except PermanentDeliveryError as exc:
+            await self._chat_failed(job, str(exc), "template")
             return [f"{notice.template} to {notice.recipient}: {exc}"]
         await self._send_chat(job, sender, message)
         return []

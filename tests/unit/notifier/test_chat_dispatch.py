@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from libs.common.events import Channel, Flags, NotificationStatus, ReplyPath
-from libs.common.kafka.consumer import DependencyUnavailable, PermanentError
+from libs.common.kafka.consumer import DependencyUnavailable
 from libs.providers.outbound import SendOutcome, SendVerdict, Unsendable
 from services.notifier.chat import StaticChatSenders, retry_delay
 from services.notifier.compose import ComposeConfig, Composer
@@ -145,13 +145,13 @@ async def test_what_can_never_be_sent_fails_before_any_request():
     assert (outcome.status.value, outcome.error_code) == ("failed", "window_closed")
 
 
-async def test_an_unconfigured_integration_fails_and_is_dead_lettered_for_a_replay():
+async def test_an_unconfigured_integration_is_a_visible_failure_not_a_dead_letter():
     world = ChatWorld()
     old = PATH.model_copy(update={"integration": "tg-old"})
-    with pytest.raises(PermanentError, match=r"outbound\.token"):
-        await world.handler.handle("ev-reply", chat_events(old)["support.reply.requested"])
+    await world.handler.handle("ev-reply", chat_events(old)["support.reply.requested"])
     [outcome] = world.outcomes.published
-    assert outcome.status is NotificationStatus.FAILED
+    assert (outcome.status, outcome.error_code) == (NotificationStatus.FAILED, "not_configured")
+    assert "outbound.token is not set" in outcome.reason
 
 
 async def test_acknowledgement_once_per_window_and_never_to_automated_senders():
