@@ -187,3 +187,14 @@ async def test_no_reply_path_is_a_recorded_suppression():
     await world.handler.handle("ev-open", chat_events(None)["support.conversation.opened"])
     [outcome] = world.outcomes.published
     assert outcome.status is NotificationStatus.SUPPRESSED and "reply path" in outcome.reason
+
+
+async def test_a_mailed_reply_reports_its_reply_id_and_the_relays_accept_time():
+    world = ChatWorld()
+    reply = sample_events(snapshot(language="en"))["support.reply.requested"]  # email channel
+    await world.handler.handle("ev-mail-reply", reply)
+    [outcome] = world.outcomes.published
+    assert (outcome.channel.value, outcome.status) == ("smtp", NotificationStatus.SENT)
+    assert outcome.reply_id == reply.reply_id and outcome.purpose == "agent_reply"
+    assert outcome.accepted_at == outcome.occurred_at  # when the relay said 250
+    assert world.sender.attempts == 0
