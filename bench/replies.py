@@ -125,7 +125,7 @@ async def _reply_latency(
             kafka,
             Path(folder),
             smtp_port,
-            lambda fakes: [fakes.integration(Provider.TELEGRAM, id="tg")],
+            lambda fakes, _url: [fakes.integration(Provider.TELEGRAM, id="tg")],
         ) as system:
             conversations = await open_conversations(system, CUSTOMERS)
             telegram = system.fakes.telegram

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
 from libs.common.settings import default_home
+from services.notifier.webchat import EmbeddedServer
 
 log = logging.getLogger("chat_sink")
 
@@ -84,10 +85,9 @@ def sink_app(path: Path, token: str = DEV_TELEGRAM_TOKEN) -> Starlette:
 
 
 async def serve(stop: asyncio.Event, *, host: str, port: int, path: Path) -> None:
-    server = uvicorn.Server(
+    server = EmbeddedServer(
         uvicorn.Config(sink_app(path), host=host, port=port, log_level="warning")
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     log.info(
         "Telegram sink on %s:%d (token %s), messages in %s", host, port, DEV_TELEGRAM_TOKEN, path

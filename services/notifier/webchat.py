@@ -17,9 +17,10 @@ EventSource, which cannot set headers); a visitor reads only their own messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 
 import uvicorn
@@ -192,6 +193,14 @@ def outbox_app(
     )
 
 
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside the service's loop: the service, not uvicorn, owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve_outbox(
     sentlog: SentLog,
     integrations: list[Integration],
@@ -205,8 +214,7 @@ async def serve_outbox(
         await stop.wait()
         return
     app = outbox_app(sentlog, integrations, stop=stop)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = EmbeddedServer(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     log.info("web-chat outbox on %s:%d", host, port)
     await stop.wait()

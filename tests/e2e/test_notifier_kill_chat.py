@@ -5,9 +5,11 @@ on the real broker; the strict Telegram fixture runs in this process. The
 notifier is killed while replies are being sent and started again.
 
 Telegram's Bot API has no idempotency key: a kill between Telegram's 2xx and
-the sent-log's ``sent`` commit re-sends that one message after
+the sent-log's ``sent`` commit re-sends that message after
 ``NOTIFIER_CLAIM_LEASE_S`` (the documented residual window, as for SMTP). The
-test allows at most one such duplicate per kill and no loss at all.
+consumer works its partitions concurrently, so up to one message per partition
+can be in that window: the test allows that many duplicates and no loss at all
+(seen: 0, 0 and 3 duplicates of 60 in three runs).
 """
 
 from __future__ import annotations
@@ -156,7 +158,8 @@ async def _burst_with_a_kill(system: LocalSystem, fakes: ProviderFakes) -> None:
         f"lost {len(lost)}, sent twice {len(twice)} {twice}"
     )
     assert lost == []
-    assert len(twice) <= 1, twice  # at most the message in flight at the kill
+    partitions = 3  # kafka_topics: one message in flight per partition at the kill
+    assert len(twice) <= partitions and all(n == 2 for n in twice.values()), twice
     assert telegram.refused == []
 
 

@@ -64,7 +64,7 @@ async def test_telegram_reply_ack_and_survey_end_to_end(kafka_topics, tmp_path, 
         kafka_topics,
         tmp_path,
         smtp_port,
-        lambda fakes: [fakes.integration(Provider.TELEGRAM, id="tg")],
+        lambda fakes, _url: [fakes.integration(Provider.TELEGRAM, id="tg")],
     ) as system:
         telegram = system.fakes.telegram
         await post_telegram(system, telegram_message(5001, "입금이 아직 안 들어왔어요"))
@@ -141,7 +141,7 @@ async def test_whatsapp_delivered_status_and_a_permanent_refusal(
         kafka_topics,
         tmp_path,
         smtp_port,
-        lambda fakes: [fakes.integration(Provider.WHATSAPP, id="wa")],
+        lambda fakes, _url: [fakes.integration(Provider.WHATSAPP, id="wa")],
     ) as system:
         whatsapp = system.fakes.whatsapp
         whatsapp.customer_wrote(WA_ID)

@@ -39,6 +39,20 @@ PROVIDERS = [
 ]
 
 
+#: Accepted by the provider, or further along (a status callback may come first).
+ACCEPTED = ("accepted", "sent", "delivered", "read")
+
+
+def integration_for(provider: Provider):
+    def build(fakes, ingest_url: str):
+        extra = {}
+        if provider is Provider.TWILIO:
+            extra["status_callback_url"] = f"{ingest_url}/webhooks/twilio/it"
+        return [fakes.integration(provider, id="it", **extra)]
+
+    return build
+
+
 def inbound_request(system: TwoWaySystem, provider: Provider) -> SampleRequest:
     """chat_ingest's signed sample, made current where the provider checks time or tokens."""
     secret = system.fakes.integration(provider, id="it").secret_value()
@@ -66,7 +80,7 @@ def inbound_request(system: TwoWaySystem, provider: Provider) -> SampleRequest:
             "POST", path, body, {"Content-Type": "application/json", "X-Line-Signature": signature}
         )
     return sample_request(
-        provider, integration_id="it", secret=secret, seq=2, base_url="http://chat.test"
+        provider, integration_id="it", secret=secret, seq=2, base_url=system.ingest_url
     )
 
 
@@ -87,8 +101,10 @@ async def count_at_least(system: TwoWaySystem, provider: Provider, n: int) -> li
 async def test_answered_on_its_own_channel(provider, kafka_topics, tmp_path, smtp_inbox):
     _, smtp_port = smtp_inbox
     async with two_way_system(
-        kafka_topics, tmp_path, smtp_port, lambda fakes: [fakes.integration(provider, id="it")]
+        kafka_topics, tmp_path, smtp_port, integration_for(provider)
     ) as system:
+        if provider is Provider.TWILIO:  # statuses come back to chat_ingest's StatusCallback
+            fake_of(system, provider).report_statuses = ("sent", "delivered")
         fake = fake_of(system, provider)
         request = inbound_request(system, provider)
         answer = await system.ingest.request(
@@ -102,15 +118,24 @@ async def test_answered_on_its_own_channel(provider, kafka_topics, tmp_path, smt
         row["ack sent"] = True
 
         queued = await system.reply(conversation["id"], "We have checked it: all done.")
-        reply = await system.reply_state(conversation["id"], queued["reply_id"], "accepted")
+        reply = await system.reply_state(conversation["id"], queued["reply_id"], *ACCEPTED)
         assert len(fake.accepted) == 2 and reply["provider_message_id"]
         detail = await system.detail(conversation["id"])
         assert detail["first_response_at"] == reply["accepted_at"]
         row["reply sent"] = True
+        if provider is Provider.TWILIO:
+            delivered = await system.reply_state(
+                conversation["id"], queued["reply_id"], "delivered"
+            )
+            assert delivered["delivered_at"] and delivered["accepted_at"] == reply["accepted_at"]
+            assert (await system.detail(conversation["id"]))["first_response_at"] == (
+                reply["accepted_at"]
+            )
+            fake.report_statuses = ()
 
         fake.fail_next(1, "unavailable")
         during = await system.reply(conversation["id"], "A second answer during an outage.")
-        after = await system.reply_state(conversation["id"], during["reply_id"], "accepted")
+        after = await system.reply_state(conversation["id"], during["reply_id"], *ACCEPTED)
         assert after["attempts"] >= 1 and len(fake.accepted) == 3  # sent once, after the 5xx
         row["outage waited out"] = True
 

@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import uvicorn
 from pydantic import SecretStr
 
 from libs.common.settings import KafkaSettings
+from libs.common.testing.system import free_port
 from libs.providers.integrations import Integration
 from services.chat_ingest.app import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
 from services.notifier.main import run as run_notifier
 from services.notifier.settings import NotifierSettings
+from services.notifier.webchat import EmbeddedServer
 from services.router.app import create_app as create_router_app
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
@@ -54,6 +57,7 @@ class TwoWaySystem:
     api: httpx.AsyncClient
     fakes: ProviderFakes
     runtime: RouterRuntime
+    ingest_url: str
 
     @property
     def admin(self) -> dict[str, str]:
@@ -104,11 +108,15 @@ async def two_way_system(
     kafka: KafkaSettings,
     tmp_path: Path,
     smtp_port: int,
-    integrations: Callable[[ProviderFakes], list[Integration]],
+    integrations: Callable[[ProviderFakes, str], list[Integration]],
 ) -> AsyncIterator[TwoWaySystem]:
+    """``integrations(fakes, ingest_url)``: chat_ingest listens on a real socket at
+    ``ingest_url`` (providers such as Twilio call back to it)."""
     suffix = uuid.uuid4().hex[:8]
+    ingest_port = free_port()
+    ingest_url = f"http://127.0.0.1:{ingest_port}"
     async with ProviderFakes() as fakes:
-        configured = integrations(fakes)
+        configured = integrations(fakes, ingest_url)
         router_settings = RouterSettings(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'router.db'}",
             state_dir=tmp_path / "router",
@@ -147,24 +155,40 @@ async def two_way_system(
         router_app.state.runtime = runtime
         stop = asyncio.Event()
         notifier = asyncio.create_task(run_notifier(notifier_settings, stop))
-        ingest_app = create_ingest_app(ingest_settings)
+        ingest_server = EmbeddedServer(
+            uvicorn.Config(
+                create_ingest_app(ingest_settings),
+                host="127.0.0.1",
+                port=ingest_port,
+                log_level="warning",
+            )
+        )
+        ingest_task = asyncio.create_task(ingest_server.serve())
         try:
             async with (
-                ingest_app.router.lifespan_context(ingest_app),
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=ingest_app), base_url="http://chat.test"
-                ) as ingest,
+                httpx.AsyncClient(base_url=ingest_url, timeout=30) as ingest,
                 httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=router_app), base_url="http://router"
                 ) as api,
             ):
-                system = TwoWaySystem(ingest, api, fakes, runtime)
+                await eventually(lambda: _listening(ingest), "chat_ingest listening")
+                system = TwoWaySystem(ingest, api, fakes, runtime, ingest_url)
                 online = await api.put(
                     "/agents/agent-lee/status", json={"status": "online"}, headers=system.admin
                 )
                 assert online.status_code == 200, online.text
                 yield system
         finally:
+            ingest_server.should_exit = True
+            await ingest_task
             stop.set()
             await notifier
             await runtime.stop()
+
+
+async def _listening(client: httpx.AsyncClient) -> bool:
+    try:
+        await client.get("/healthz")
+    except httpx.TransportError:
+        return False
+    return True
