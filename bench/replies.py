@@ -5,9 +5,9 @@
 Two figures:
 
 - ``reply_api``: ``POST /conversations/{id}/replies`` at ``--rate`` replies/s for
-  ``--seconds`` against the whole path in one process — the router's API and
-  runtime (outbox relay, outcome consumer), the real Kafka broker, the notifier's
-  ``run`` and the strict Telegram fixture on 127.0.0.1. Latency = from sending
+  ``--seconds`` against the whole path — router, notifier and chat_ingest as their
+  own processes (``python -m services.<name>``, SQLite router store), the real Kafka
+  broker, and the strict Telegram fixture on 127.0.0.1 in this process. Latency = from sending
   the API request to the fixture recording the ``sendMessage`` it accepted
   (target p99 < 300 ms at 200 replies/s, DESIGN §8). Also how many replies the
   router saw ``accepted`` by the end.
@@ -39,7 +39,7 @@ from bench.common import bootstrap_servers, latency_summary_ms, write_result
 from libs.common.events import AgentRef, AgentReplyRequested, Channel, ReplyPath, utc_now
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.system import free_port
+from libs.common.testing.system import LocalSystem, free_port
 from libs.providers.integrations import Provider
 from services.notifier.chat import build_chat_senders
 from services.notifier.handler import NotificationHandler
@@ -47,7 +47,7 @@ from services.notifier.main import build_composer, handler_config
 from services.notifier.samples import snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
-from tests.e2e.two_way import TwoWaySystem, eventually, two_way_system
+from tests.e2e.two_way import eventually
 from tests.provider_fakes import ProviderFakes
 from tests.provider_fakes.messages import ADDRESSES
 
@@ -60,13 +60,15 @@ OUTBOUND_PROVIDERS = [
     Provider.CHANNELTALK,
 ]
 CUSTOMERS = 20
+ADMIN = "bench-replies-admin-key-0123456789"
 
 
 # --- reply API → provider accepted ---------------------------------------------------
 
 
-async def open_conversations(system: TwoWaySystem, count: int) -> list[str]:
-    secret = system.fakes.integration(Provider.TELEGRAM, id="tg").secret_value()
+async def open_conversations(
+    http: httpx.AsyncClient, chat_url: str, router_url: str, secret: str, count: int
+) -> list[str]:
     for n in range(count):
         user = 800_000_000 + n
         update = {
@@ -79,16 +81,18 @@ async def open_conversations(system: TwoWaySystem, count: int) -> list[str]:
                 "text": f"문의드립니다 {n}",
             },
         }
-        answer = await system.ingest.post(
-            "/webhooks/telegram/tg",
-            content=json.dumps(update).encode(),
-            headers={"content-type": "application/json", "x-telegram-bot-api-secret-token": secret},
+        answer = await http.post(
+            f"{chat_url}/webhooks/telegram/tg",
+            json=update,
+            headers={"x-telegram-bot-api-secret-token": secret},
         )
         answer.raise_for_status()
 
     async def opened() -> list[str] | None:
-        page = await system.api.get(
-            "/conversations", params={"channel": "chat", "limit": 200}, headers=system.admin
+        page = await http.get(
+            f"{router_url}/conversations",
+            params={"channel": "chat", "limit": 200},
+            headers={"X-API-Key": ADMIN},
         )
         ids = [c["id"] for c in page.json()["items"]]
         return ids if len(ids) >= count else None
@@ -107,74 +111,122 @@ class MailSink:
         return "250 OK"
 
 
+def integrations_json(fakes: ProviderFakes) -> str:
+    integration = fakes.integration(Provider.TELEGRAM, id="tg")
+    return json.dumps(
+        [
+            {
+                "id": "tg",
+                "provider": "telegram",
+                "secret": integration.secret_value(),
+                "outbound": {
+                    "api_base_url": fakes.base_url("telegram"),
+                    "token": fakes.telegram.token,
+                },
+            }
+        ]
+    )
+
+
 async def reply_latency(kafka: KafkaSettings, rate: float, seconds: float) -> dict[str, Any]:
+    """Router, notifier and chat_ingest as their own processes (as deployed)."""
     port = free_port()
     smtp = Controller(MailSink(), hostname="127.0.0.1", port=port)
     smtp.start()
     try:
-        return await _reply_latency(kafka, rate, seconds, port)
+        with tempfile.TemporaryDirectory() as folder:
+            async with ProviderFakes() as fakes:
+                integrations = integrations_json(fakes)
+                system = LocalSystem(
+                    home=Path(folder),
+                    kafka=kafka,
+                    smtp_port=port,
+                    router_database_url=f"sqlite+aiosqlite:///{Path(folder) / 'router.db'}",
+                    admin_key=ADMIN,
+                    extra_env={
+                        "notifier": {
+                            "NOTIFIER_INTEGRATIONS": integrations,
+                            "NOTIFIER_WEBCHAT_PORT": "0",
+                        },
+                        "chat_ingest": {
+                            "CHAT_INGEST_INTEGRATIONS": integrations,
+                            "CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY": "false",
+                        },
+                    },
+                )
+                try:
+                    for name in ("router", "notifier", "chat_ingest"):
+                        await asyncio.to_thread(system.start, name, timeout=90)
+                    secret = fakes.integration(Provider.TELEGRAM, id="tg").secret_value()
+                    return await _offer(system, fakes, secret, rate, seconds)
+                finally:
+                    await asyncio.to_thread(system.stop_all)
     finally:
         smtp.stop()
 
 
-async def _reply_latency(
-    kafka: KafkaSettings, rate: float, seconds: float, smtp_port: int
+async def _offer(
+    system: LocalSystem, fakes: ProviderFakes, secret: str, rate: float, seconds: float
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder:
-        async with two_way_system(
-            kafka,
-            Path(folder),
-            smtp_port,
-            lambda fakes, _url: [fakes.integration(Provider.TELEGRAM, id="tg")],
-        ) as system:
-            conversations = await open_conversations(system, CUSTOMERS)
-            telegram = system.fakes.telegram
-            await asyncio.sleep(2)  # acknowledgements out of the way
-            telegram.reset()
-            sent_at: dict[str, float] = {}
-            api_seconds: list[float] = []
-            tasks: list[asyncio.Task[None]] = []
+    router = system.url("router")
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        online = await http.put(
+            f"{router}/agents/agent-lee/status",
+            json={"status": "online"},
+            headers={"X-API-Key": ADMIN},
+        )
+        online.raise_for_status()
+        conversations = await open_conversations(
+            http, system.url("chat_ingest"), router, secret, CUSTOMERS
+        )
+        telegram = fakes.telegram
+        await asyncio.sleep(2)  # acknowledgements out of the way
+        telegram.reset()
+        sent_at: dict[str, float] = {}
+        api_seconds: list[float] = []
 
-            async def one(seq: int) -> None:
-                text = f"bench reply {seq}"
-                started = time.perf_counter()
-                sent_at[text] = time.time()
-                answer = await system.api.post(
-                    f"/conversations/{conversations[seq % len(conversations)]}/replies",
-                    json={"text": text, "agent_id": "agent-lee"},
-                    headers=system.admin,
-                )
-                api_seconds.append(time.perf_counter() - started)
-                answer.raise_for_status()
+        async def one(seq: int) -> None:
+            text = f"bench reply {seq}"
+            started = time.perf_counter()
+            sent_at[text] = time.time()
+            answer = await http.post(
+                f"{router}/conversations/{conversations[seq % len(conversations)]}/replies",
+                json={"text": text, "agent_id": "agent-lee"},
+                headers={"X-API-Key": ADMIN},
+            )
+            api_seconds.append(time.perf_counter() - started)
+            answer.raise_for_status()
 
-            total = int(rate * seconds)
-            began = time.perf_counter()
-            for seq in range(total):  # open loop: a fixed schedule, not "as fast as answered"
-                delay = began + seq / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(seq)))
-            await asyncio.gather(*tasks)
-            offered_s = time.perf_counter() - began
+        total = int(rate * seconds)
+        tasks: list[asyncio.Task[None]] = []
+        began = time.perf_counter()
+        for seq in range(total):  # open loop: a fixed schedule, not "as fast as answered"
+            delay = began + seq / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(seq)))
+        await asyncio.gather(*tasks)
+        offered_s = time.perf_counter() - began
 
-            async def all_accepted() -> bool:
-                return len(telegram.accepted) >= total
+        async def all_accepted() -> bool:
+            return len(telegram.accepted) >= total
 
-            with contextlib.suppress(TimeoutError):
-                await eventually(all_accepted, "every reply at the fixture")
-            latencies = [
-                r.at.timestamp() - sent_at[r.body["text"]]
-                for r in telegram.accepted
-                if r.body.get("text") in sent_at
-            ]
-            return {
-                "rate_offered_per_s": round(total / offered_s, 1),
-                "replies": total,
-                "accepted_by_fixture": len(latencies),
-                "api_answer": latency_summary_ms(api_seconds),
-                "api_to_provider_accepted": latency_summary_ms(latencies),
-                "target_p99_ms": 300,
-            }
+        with contextlib.suppress(TimeoutError):
+            await eventually(all_accepted, "every reply at the fixture")
+    latencies = [
+        r.at.timestamp() - sent_at[r.body["text"]]
+        for r in telegram.accepted
+        if r.body.get("text") in sent_at
+    ]
+    return {
+        "rate_offered_per_s": round(total / offered_s, 1),
+        "replies": total,
+        "accepted_by_fixture": len(latencies),
+        "api_answer": latency_summary_ms(api_seconds),
+        "api_to_provider_accepted": latency_summary_ms(latencies),
+        "target_p99_ms": 300,
+    }
 
 
 # --- notifier outbound per provider ------------------------------------------------------

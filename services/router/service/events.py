@@ -24,7 +24,17 @@ def agent_ref(agent: Agent | None) -> AgentRef | None:
 class Emitter:
     """Builds snapshots and adds events for one cause (interaction, timer, request)."""
 
-    def __init__(self, uow: UnitOfWork, ctx: RouterContext, *, cause: str, now: datetime) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        ctx: RouterContext,
+        *,
+        cause: str,
+        now: datetime,
+        uses_pool: bool = True,
+    ) -> None:
+        #: False where nothing is assigned: agents are read one by one, not as the pool
+        self.uses_pool = uses_pool
         self.uow = uow
         self.ctx = ctx
         self.cause = cause
@@ -35,6 +45,8 @@ class Emitter:
     async def agent(self, agent_id: str | None) -> Agent | None:
         if agent_id is None:
             return None
+        if not self.uses_pool:  # e.g. a reply: no assignment, so no agent loads to read
+            return await self.uow.agents.get(agent_id)
         return (await assignment_pool(self.uow)).agents.get(agent_id)
 
     def _customer(self, conversation: Conversation) -> CustomerIdentity:

@@ -145,7 +145,7 @@ async def request_reply(
                 note=f"agent reply {reply_id} (queued for the notifier)",
             )
         )
-        emitter = Emitter(uow, ctx, cause=f"reply:{reply_id}", now=now)
+        emitter = Emitter(uow, ctx, cause=f"reply:{reply_id}", now=now, uses_pool=False)
         await emitter.emit(
             AgentReplyRequested,
             conversation,
@@ -355,7 +355,7 @@ async def _failed(
     conversation = await uow.conversations.get(reply.conversation_id, lock=True)
     if conversation is None or reply.purpose != AGENT_REPLY:
         return
-    emitter = Emitter(uow, ctx, cause=cause, now=ctx.clock())
+    emitter = Emitter(uow, ctx, cause=cause, now=ctx.clock(), uses_pool=False)
     await emitter.emit(
         ReplyFailed,
         conversation,
