@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import tempfile
 import time
 import uuid
@@ -47,7 +46,7 @@ from services.notifier.main import build_composer, handler_config
 from services.notifier.samples import snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
-from tests.e2e.two_way import eventually
+from tests.e2e.two_way import eventually, telegram_integrations_json, telegram_text_update
 from tests.provider_fakes import ProviderFakes
 from tests.provider_fakes.messages import ADDRESSES
 
@@ -70,17 +69,7 @@ async def open_conversations(
     http: httpx.AsyncClient, chat_url: str, router_url: str, secret: str, count: int
 ) -> list[str]:
     for n in range(count):
-        user = 800_000_000 + n
-        update = {
-            "update_id": 10_000 + n,
-            "message": {
-                "message_id": 10_000 + n,
-                "from": {"id": user, "is_bot": False, "first_name": "Bench", "language_code": "ko"},
-                "chat": {"id": user, "type": "private"},
-                "date": int(time.time()),
-                "text": f"문의드립니다 {n}",
-            },
-        }
+        update = telegram_text_update(10_000 + n, 800_000_000 + n, f"문의드립니다 {n}")
         answer = await http.post(
             f"{chat_url}/webhooks/telegram/tg",
             json=update,
@@ -111,23 +100,6 @@ class MailSink:
         return "250 OK"
 
 
-def integrations_json(fakes: ProviderFakes) -> str:
-    integration = fakes.integration(Provider.TELEGRAM, id="tg")
-    return json.dumps(
-        [
-            {
-                "id": "tg",
-                "provider": "telegram",
-                "secret": integration.secret_value(),
-                "outbound": {
-                    "api_base_url": fakes.base_url("telegram"),
-                    "token": fakes.telegram.token,
-                },
-            }
-        ]
-    )
-
-
 async def reply_latency(kafka: KafkaSettings, rate: float, seconds: float) -> dict[str, Any]:
     """Router, notifier and chat_ingest as their own processes (as deployed)."""
     port = free_port()
@@ -136,7 +108,7 @@ async def reply_latency(kafka: KafkaSettings, rate: float, seconds: float) -> di
     try:
         with tempfile.TemporaryDirectory() as folder:
             async with ProviderFakes() as fakes:
-                integrations = integrations_json(fakes)
+                integrations = telegram_integrations_json(fakes)
                 system = LocalSystem(
                     home=Path(folder),
                     kafka=kafka,

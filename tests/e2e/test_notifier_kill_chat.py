@@ -15,8 +15,6 @@ can be in that window: the test allows that many duplicates and no loss at all
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 import uuid
 from collections import Counter
 
@@ -25,7 +23,7 @@ import pytest
 
 from libs.common.testing.system import LocalSystem
 from libs.providers.integrations import Provider
-from tests.e2e.two_way import eventually
+from tests.e2e.two_way import eventually, telegram_integrations_json, telegram_text_update
 from tests.provider_fakes.server import ProviderFakes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -34,28 +32,10 @@ CUSTOMERS = 10
 REPLIES_PER_CUSTOMER = 6
 
 
-def integrations_json(fakes: ProviderFakes) -> str:
-    integration = fakes.integration(Provider.TELEGRAM, id="tg")
-    return json.dumps(
-        [
-            {
-                "id": "tg",
-                "provider": "telegram",
-                "secret": integration.secret_value(),
-                "routing": {"queue": "general"},
-                "outbound": {
-                    "api_base_url": fakes.base_url("telegram"),
-                    "token": fakes.telegram.token,
-                },
-            }
-        ]
-    )
-
-
 async def test_kill_9_notifier_during_a_burst_of_chat_replies(kafka_topics, tmp_path, smtp_inbox):
     _, smtp_port = smtp_inbox
     async with ProviderFakes() as fakes:
-        integrations = integrations_json(fakes)
+        integrations = telegram_integrations_json(fakes)
         system = LocalSystem(
             home=tmp_path,
             kafka=kafka_topics,
@@ -93,17 +73,7 @@ async def _burst_with_a_kill(system: LocalSystem, fakes: ProviderFakes) -> None:
         )
         online.raise_for_status()
         for n in range(CUSTOMERS):
-            user = 900_000_000 + n
-            update = {
-                "update_id": 70_000 + n,
-                "message": {
-                    "message_id": n + 1,
-                    "from": {"id": user, "is_bot": False, "first_name": "K", "language_code": "ko"},
-                    "chat": {"id": user, "type": "private"},
-                    "date": int(time.time()),
-                    "text": f"문의드립니다 {n}",
-                },
-            }
+            update = telegram_text_update(70_000 + n, 900_000_000 + n, f"문의드립니다 {n}")
             answer = await http.post(
                 f"{chat}/webhooks/telegram/tg",
                 json=update,

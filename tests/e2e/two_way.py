@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from pydantic import SecretStr
 
 from libs.common.settings import KafkaSettings
 from libs.common.testing.system import free_port
-from libs.providers.integrations import Integration
+from libs.providers.integrations import Integration, Provider
 from services.chat_ingest.app import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
 from services.notifier.main import run as run_notifier
@@ -38,6 +40,39 @@ LINK_SECRET = "e2e-two-way-csat-link-secret"
 WAIT_S = 90
 
 T = TypeVar("T")
+
+
+def telegram_integrations_json(fakes: ProviderFakes) -> str:
+    """NOTIFIER_/CHAT_INGEST_INTEGRATIONS for services run as processes: Telegram "tg",
+    its outbound API at the strict fixture (secrets as plain values, as in an env file)."""
+    integration = fakes.integration(Provider.TELEGRAM, id="tg")
+    return json.dumps(
+        [
+            {
+                "id": "tg",
+                "provider": "telegram",
+                "secret": integration.secret_value(),
+                "outbound": {
+                    "api_base_url": fakes.base_url("telegram"),
+                    "token": fakes.telegram.token,
+                },
+            }
+        ]
+    )
+
+
+def telegram_text_update(update_id: int, user: int, text: str) -> dict[str, Any]:
+    """A Telegram ``Update`` with one private text message from ``user``."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "from": {"id": user, "is_bot": False, "first_name": "K", "language_code": "ko"},
+            "chat": {"id": user, "type": "private"},
+            "date": int(time.time()),
+            "text": text,
+        },
+    }
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
