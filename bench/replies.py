@@ -58,7 +58,7 @@ OUTBOUND_PROVIDERS = [
     Provider.SLACK,
     Provider.CHANNELTALK,
 ]
-CUSTOMERS = 20
+CUSTOMERS = 3  # agent-lee takes 3 chats: nothing waits in a queue during the run
 ADMIN = "bench-replies-admin-key-0123456789"
 
 
