@@ -38,6 +38,7 @@ from bench.common import bootstrap_servers, latency_summary_ms, write_result
 from libs.common.events import AgentRef, AgentReplyRequested, Channel, ReplyPath, utc_now
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.testing.postgres import postgres_for_tests
 from libs.common.testing.system import LocalSystem, free_port
 from libs.providers.integrations import Provider
 from services.notifier.chat import build_chat_senders
@@ -100,7 +101,9 @@ class MailSink:
         return "250 OK"
 
 
-async def reply_latency(kafka: KafkaSettings, rate: float, seconds: float) -> dict[str, Any]:
+async def reply_latency(
+    kafka: KafkaSettings, rate: float, seconds: float, database_url: str | None = None
+) -> dict[str, Any]:
     """Router, notifier and chat_ingest as their own processes (as deployed)."""
     port = free_port()
     smtp = Controller(MailSink(), hostname="127.0.0.1", port=port)
@@ -113,7 +116,8 @@ async def reply_latency(kafka: KafkaSettings, rate: float, seconds: float) -> di
                     home=Path(folder),
                     kafka=kafka,
                     smtp_port=port,
-                    router_database_url=f"sqlite+aiosqlite:///{Path(folder) / 'router.db'}",
+                    router_database_url=database_url
+                    or f"sqlite+aiosqlite:///{Path(folder) / 'router.db'}",
                     admin_key=ADMIN,
                     extra_env={
                         "notifier": {
@@ -273,7 +277,7 @@ async def notifier_outbound(count: int) -> dict[str, Any]:
     return results
 
 
-async def run(rate: float, seconds: float, count: int) -> dict[str, Any]:
+async def run(rate: float, seconds: float, count: int, postgres: bool) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:8]
     kafka = KafkaSettings(
         bootstrap_servers=bootstrap_servers(),
@@ -288,13 +292,17 @@ async def run(rate: float, seconds: float, count: int) -> dict[str, Any]:
     )
     await create_topics(kafka)
     try:
-        api = await reply_latency(kafka, rate, seconds)
+        if postgres:
+            with postgres_for_tests() as server:
+                api = await reply_latency(kafka, rate, seconds, server.create_database())
+        else:
+            api = await reply_latency(kafka, rate, seconds)
     finally:
         await delete_topics(kafka, kafka.topics.all_names())
     return {
-        "reply_api": api,
+        "reply_api": {**api, "router_store": "postgresql" if postgres else "sqlite"},
         "notifier_outbound": await notifier_outbound(count),
-        "parameters": {"rate": rate, "seconds": seconds, "count": count},
+        "parameters": {"rate": rate, "seconds": seconds, "count": count, "postgres": postgres},
     }
 
 
@@ -303,8 +311,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="replies per second offered")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to offer them")
     parser.add_argument("--count", type=int, default=300, help="notices per provider")
+    parser.add_argument(
+        "--postgres", action="store_true", help="router on PostgreSQL (a local test server)"
+    )
     args = parser.parse_args()
-    write_result("replies", asyncio.run(run(args.rate, args.seconds, args.count)))
+    figures = asyncio.run(run(args.rate, args.seconds, args.count, args.postgres))
+    write_result("replies", figures)
 
 
 if __name__ == "__main__":
