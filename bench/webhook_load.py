@@ -55,7 +55,7 @@ DRAIN_TIMEOUT_S = 10.0
 
 
 def chat_target(provider: str | None) -> Target:
-    from services.chat_ingest.integrations import Provider
+    from libs.providers.integrations import Provider
     from services.chat_ingest.samples import sample_request
 
     kind = Provider(provider or "webchat")

@@ -58,3 +58,6 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -
     root.setLevel(level)
     # aiokafka logs every reconnect attempt at ERROR; our own code reports outages.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # httpx logs every request URL at INFO; a Telegram bot token is part of its URL.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -66,13 +66,17 @@ class SendOutcome(ValueModel):
 
 
 class HttpRequest(ValueModel):
-    """A provider request as plain data (what ``build_request`` returns)."""
+    """A provider request as plain data (what ``build_request`` returns).
+
+    Out of its repr: the URL and headers carry credentials (Telegram's bot
+    token is in the path) and the bodies carry customers' words.
+    """
 
     method: str = "POST"
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
-    json_body: Any | None = None
-    form_body: dict[str, str] | None = None
+    url: str = Field(..., repr=False)
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    json_body: Any | None = Field(None, repr=False)
+    form_body: dict[str, str] | None = Field(None, repr=False)
 
 
 class Unsendable(ValueError):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
+from libs.common.events.base import utc_now
 from libs.common.health import ReadinessCheck, health_router
 from libs.common.kafka.admin import list_topics
 from libs.common.webhooks import (
@@ -28,32 +30,29 @@ from libs.common.webhooks import (
     install_error_handlers,
 )
 from libs.common.webhooks.producer import WebhookEventProducer
+from libs.common.webhooks.readiness import integrations_check
+from libs.providers.integrations import DEV_SECRET, IntegrationRegistry
 from services.chat_ingest.ingest import ChatIngest
-from services.chat_ingest.integrations import IntegrationRegistry
-from services.chat_ingest.providers import (
-    channeltalk,
-    kakao,
-    line,
-    slack,
-    telegram,
-    twilio,
-    webchat,
-    whatsapp,
-)
+from services.chat_ingest.routes import provider_router
 from services.chat_ingest.runtime import Runtime
 from services.chat_ingest.settings import ChatIngestSettings
 
 log = logging.getLogger(__name__)
 
 MAX_CONNECT_BACKOFF_S = 30.0
-PROVIDER_ROUTERS = (twilio, whatsapp, telegram, slack, line, channeltalk, kakao, webchat)
 
 
 def create_app(
-    settings: ChatIngestSettings | None = None, *, publisher: EventPublisher | None = None
+    settings: ChatIngestSettings | None = None,
+    *,
+    publisher: EventPublisher | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
+    """``clock`` is injectable so time windows (Slack's 300 s) are exact in tests."""
     settings = settings or ChatIngestSettings()
-    runtime = Runtime(settings=settings, registry=IntegrationRegistry(settings.all_integrations()))
+    runtime = Runtime(
+        settings=settings, registry=IntegrationRegistry(settings.served_integrations()), clock=clock
+    )
     app = FastAPI(
         title="omnidesk chat_ingest",
         version="1.0.0",
@@ -62,11 +61,10 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in PROVIDER_ROUTERS:
-        app.include_router(module.router)
+    webhooks = provider_router()
+    app.include_router(webhooks)
     if settings.fast_path:
-        routes = fast_routes(module.router for module in PROVIDER_ROUTERS)
-        app.add_middleware(WebhookFastPath, routes=routes)
+        app.add_middleware(WebhookFastPath, routes=fast_routes([webhooks]))
     app.add_middleware(WebhookTimingMiddleware)  # outermost: times both paths
     app.include_router(health_router(lambda: _readiness(app)))
     document_400_not_422(app)
@@ -76,7 +74,7 @@ def create_app(
 def _lifespan(runtime: Runtime, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log.info("chat_ingest serving %d integrations", len(runtime.registry))
+        announce_integrations(runtime.registry)
         if injected is not None:  # unit tests: a fake, nothing to connect
             runtime.ingest = _ingest(runtime.settings, injected)
             yield
@@ -144,11 +142,35 @@ def _publisher(settings: ChatIngestSettings, producer: EventPublisher) -> Publis
     )
 
 
+def announce_integrations(registry: IntegrationRegistry) -> None:
+    integrations = registry.all()
+    if not integrations:
+        log.warning(
+            "chat_ingest has NO integrations configured: every webhook answers 404 and /readyz "
+            "answers 503. Set CHAT_INGEST_INTEGRATIONS or CHAT_INGEST_INTEGRATIONS_FILE "
+            "(CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY=true serves public dev ones, dev only)."
+        )
+        return
+    if any(i.dev for i in integrations):
+        log.warning(
+            "serving DEVELOPMENT integrations id 'dev' for every provider with the PUBLIC "
+            "secret %r. Never expose this (CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY=true).",
+            DEV_SECRET,
+        )
+    log.info(
+        "chat_ingest serving %d integrations: %s",
+        len(integrations),
+        ", ".join(f"{i.provider.value}/{i.id}" for i in integrations),
+    )
+
+
 def _readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
+    runtime: Runtime = app.state.runtime
+    checks = {"integrations": integrations_check(lambda: len(runtime.registry))}
     producer: WebhookEventProducer | None = getattr(app.state, "producer", None)
-    if producer is None:
-        return {}
-    return {"kafka": producer.ready, "topic": _topic_check(app)}
+    if producer is not None:
+        checks.update(kafka=producer.ready, topic=_topic_check(app))
+    return checks
 
 
 def _topic_check(app: FastAPI) -> ReadinessCheck:

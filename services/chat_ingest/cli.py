@@ -13,12 +13,20 @@ app = typer.Typer(help="Chat webhooks (chat_ingest).", no_args_is_help=True)
 def list_integrations(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per integration."),
 ) -> None:
-    """List the configured integrations and their webhook paths (never the secrets)."""
+    """List what chat_ingest serves with this environment: its webhook paths, never secrets.
+
+    Includes the public development integrations when
+    CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY=true and nothing is configured, as the
+    service itself would serve them.
+    """
     from services.chat_ingest.settings import ChatIngestSettings
 
-    integrations = ChatIngestSettings().all_integrations()
+    integrations = ChatIngestSettings().served_integrations()
     if not integrations:
-        typer.echo("no integrations configured (CHAT_INGEST_INTEGRATIONS / _FILE)")
+        typer.echo(
+            "no integrations configured (CHAT_INGEST_INTEGRATIONS / _FILE): chat_ingest serves "
+            "no webhooks and /readyz answers 503"
+        )
         return
     for integration in integrations:
         info = integration.describe()
@@ -26,9 +34,10 @@ def list_integrations(
             typer.echo(json.dumps(info, ensure_ascii=False))
         else:
             routing = ",".join(f"{k}={v}" for k, v in info["routing"].items()) or "-"
+            dev = "  DEVELOPMENT (public secret)" if info["dev"] else ""
             typer.echo(
                 f"{info['provider']:<12} {info['id']:<20} {info['path']:<40} "
-                f"secret={info['secret']} routing={routing}"
+                f"secret={info['secret']} routing={routing}{dev}"
             )
 
 
@@ -56,7 +65,7 @@ def send_sample(
 
     import httpx
 
-    from services.chat_ingest.integrations import DEV_SECRET, Provider
+    from libs.providers.integrations import DEV_SECRET, Provider
     from services.chat_ingest.samples import sample_request
 
     request = sample_request(

@@ -5,23 +5,15 @@ from __future__ import annotations
 import logging
 
 from fastapi import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from libs.common.logging import event_context
 from libs.common.webhooks import Publisher, Quarantine
 from libs.common.webhooks.metrics import WEBHOOK_EVENTS
-from services.chat_ingest.normalise import ChatEvent
+from libs.providers.inbound import ChatEvent
+from libs.providers.webhooks import WebhookAck
 
 log = logging.getLogger(__name__)
-
-
-class WebhookAck(BaseModel):
-    """Answer to a webhook whose events are all safely on Kafka."""
-
-    accepted: int = Field(..., description="Events published (Kafka acknowledged) now.")
-    duplicates: int = Field(0, description="Events acknowledged before; not published again.")
-    ignored: int = Field(0, description="Provider events that are not customer messages.")
-    event_ids: list[str] = Field(default_factory=list, description="Ids of all our events.")
 
 
 def json_response(

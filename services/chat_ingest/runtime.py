@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import ValidationError
 
 from libs.common.events.base import utc_now
 from libs.common.webhooks import (
@@ -19,10 +19,10 @@ from libs.common.webhooks import (
     public_url,
     read_body,
 )
-from libs.common.webhooks.body import describe_validation_error
+from libs.providers.inbound import IngestContext
+from libs.providers.integrations import Integration, IntegrationRegistry, Provider
+from libs.providers.webhooks import InboundOptions
 from services.chat_ingest.ingest import ChatIngest
-from services.chat_ingest.integrations import Integration, IntegrationRegistry, Provider
-from services.chat_ingest.normalise import IngestContext
 from services.chat_ingest.settings import ChatIngestSettings
 
 
@@ -31,6 +31,17 @@ class Runtime:
     settings: ChatIngestSettings
     registry: IntegrationRegistry
     ingest: ChatIngest | None = None  # set in the lifespan, once Kafka is connected
+    clock: Callable[[], datetime] = utc_now  # injected by tests: signature windows are exact
+
+    @functools.cached_property
+    def options(self) -> InboundOptions:
+        settings = self.settings
+        return InboundOptions(
+            slack_tolerance_s=settings.slack_tolerance_s,
+            kakao_ack_text_ko=settings.kakao_ack_text_ko,
+            kakao_ack_text_en=settings.kakao_ack_text_en,
+            kakao_dedupe_window_s=settings.kakao_dedupe_window_s,
+        )
 
     def integration(self, request: Request, provider: Provider, integration_id: str) -> Integration:
         """Label the request with its provider (for rejection metrics) and look it up (404)."""
@@ -52,7 +63,7 @@ class Runtime:
     ) -> IngestContext:
         return IngestContext(
             integration_id=integration.id,
-            received_at=received_at or utc_now(),
+            received_at=received_at or self.clock(),
             region=integration.default_region or self.settings.default_region,
             routing=integration.routing,
             agent_ids=integration.agent_ids,
@@ -90,15 +101,3 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def normalised(build: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run a normaliser; a payload it cannot turn into an Interaction is a 400."""
-    try:
-        return build(*args, **kwargs)
-    except ValidationError as exc:
-        raise MalformedPayload(describe_validation_error(exc)) from None

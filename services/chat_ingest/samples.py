@@ -18,7 +18,7 @@ from libs.common.webhooks.signatures import (
     slack_signature,
     twilio_signature,
 )
-from services.chat_ingest.integrations import Provider, webhook_path
+from libs.providers.integrations import Provider, webhook_path
 
 
 @dataclass(frozen=True)

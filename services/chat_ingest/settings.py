@@ -9,8 +9,9 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from libs.common.settings import KafkaSettings, ServiceSettings
-from services.chat_ingest.integrations import (
+from libs.providers.integrations import (
     Integration,
+    dev_integrations,
     known_region,
     load_integrations_file,
     parse_integrations,
@@ -44,9 +45,9 @@ class ChatIngestSettings(ServiceSettings):
         None, description="YAML/JSON file with a list of integrations (added to the above)."
     )
     dev_integrations_when_empty: bool = Field(
-        True,
-        description="`python -m services.chat_ingest` with no integrations configured "
-        "serves built-in development integrations with PUBLIC secrets. Set false in production.",
+        False,
+        description="With no integrations configured, serve built-in development "
+        "integrations with PUBLIC secrets (`omnidesk dev up` sets it). Never in production.",
     )
     default_region: str = Field(
         "KR", description="Region for phone numbers without a country code (ISO 3166 alpha-2)."
@@ -107,3 +108,10 @@ class ChatIngestSettings(ServiceSettings):
     def all_integrations(self) -> list[Integration]:
         from_file = load_integrations_file(self.integrations_file) if self.integrations_file else []
         return [*self.integrations, *from_file]
+
+    def served_integrations(self) -> list[Integration]:
+        """What the app serves: the configured ones, else (if allowed) the dev ones."""
+        configured = self.all_integrations()
+        if configured or not self.dev_integrations_when_empty:
+            return configured
+        return dev_integrations()

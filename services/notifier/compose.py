@@ -18,8 +18,10 @@ from libs.common.events import (
     RoutingEvent,
     utc_now,
 )
+from libs.providers.outbound import OutboundMessage, OutboundPurpose
+from services.notifier.chat import CSAT_PAYLOAD_PREFIX, csat_buttons, idempotency_key
 from services.notifier.csat import rating_links
-from services.notifier.decisions import MailNotice
+from services.notifier.decisions import ChatNotice, MailNotice
 from services.notifier.errors import PermanentDeliveryError
 from services.notifier.mail import (
     InvalidAddress,
@@ -64,6 +66,38 @@ class Composer:
             return build_mail(self._config.identity, self._meta(event_id, event, notice), rendered)
         except (RenderError, InvalidAddress) as exc:
             raise PermanentDeliveryError(str(exc)) from exc
+
+    def chat_message(
+        self, event_id: str, event: RoutingEvent, notice: ChatNotice, *, quick_replies: bool
+    ) -> OutboundMessage:
+        """The customer's chat message: the agent's words, or a rendered ack/survey."""
+        buttons = (
+            csat_buttons({}, CSAT_PAYLOAD_PREFIX)
+            if notice.purpose == "csat_survey" and quick_replies
+            else []
+        )
+        reply_id = event.reply_id if isinstance(event, AgentReplyRequested) else None
+        if isinstance(event, AgentReplyRequested):
+            text = event.text
+        else:
+            context = template_context(
+                event, recipient_name=None, brand=self._config.identity.from_name
+            )
+            try:
+                text = self._renderer.render_text(
+                    notice.template, notice.locale, {**context, "quick_replies": bool(buttons)}
+                ).strip()
+            except RenderError as exc:
+                raise PermanentDeliveryError(str(exc)) from exc
+        return OutboundMessage(
+            idempotency_key=idempotency_key(event_id, notice.template, reply_id),
+            purpose=OutboundPurpose(notice.purpose),
+            text=text,
+            quick_replies=buttons,
+            path=notice.path,
+            locale=notice.locale,
+            customer_last_inbound_at=event.conversation.customer_last_inbound_at,
+        )
 
     def webhook(self, event_id: str, event: RoutingEvent, target: WebhookTarget) -> WebhookRequest:
         if target.kind is WebhookKind.SLACK:

@@ -10,20 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from libs.common.webhooks.signatures import constant_time_equals, hmac_sha256_hex
+from libs.common.csat_links import SCORES, rating_signature, verify_rating_link
 
-SCORES = (1, 2, 3, 4, 5)
+__all__ = ["SCORES", "RatingLink", "rating_links", "rating_signature", "verify_rating_link"]
 
 
 @dataclass(frozen=True, slots=True)
 class RatingLink:
     score: int
     url: str
-
-
-def rating_signature(secret: str, conversation_id: str, score: int, token: str | None) -> str:
-    message = f"{conversation_id}\x1f{score}\x1f{token or ''}".encode()
-    return hmac_sha256_hex(secret, message)
 
 
 def rating_links(
@@ -36,12 +31,3 @@ def rating_links(
         query["sig"] = rating_signature(secret, conversation_id, score, token)
         links.append(RatingLink(score, f"{base_url}{separator}{urlencode(query)}"))
     return links
-
-
-def verify_rating_link(
-    secret: str, conversation_id: str, score: int, token: str | None, signature: str | None
-) -> bool:
-    if score not in SCORES:
-        return False
-    expected = rating_signature(secret, conversation_id, score, token)
-    return constant_time_equals(expected, signature)

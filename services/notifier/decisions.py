@@ -30,6 +30,8 @@ from libs.common.events import (
     ConversationSnapshot,
     ConversationTransferred,
     Flags,
+    ReplyFailed,
+    ReplyPath,
     RoutingEvent,
     SlaBreached,
     SlaWarning,
@@ -42,6 +44,9 @@ class Audience(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
 
+
+#: Notices meant for the agent first (the supervisor hears when there is no agent).
+AGENT_FIRST = frozenset({"agent_callback", "agent_reply_failed"})
 
 AUTO_REPLIED = "auto-replied"
 AUTO_GENERATED = "auto-generated"
@@ -66,6 +71,21 @@ class MailNotice:
     auto_submitted: str | None  # RFC 3834 value, None for mail a person wrote
     rate_limited: bool = False  # at most one per sender per window
     in_customer_thread: bool = False  # In-Reply-To/References of the customer's mail
+
+
+@dataclass(frozen=True, slots=True)
+class ChatNotice:
+    """A message to the customer on their own chat channel (reply path of the conversation)."""
+
+    template: str
+    purpose: str  # agent_reply | acknowledgement | csat_survey
+    path: ReplyPath
+    locale: str
+    rate_limited: bool = False  # acknowledgements: at most one per customer per window
+
+    @property
+    def recipient(self) -> str:
+        return f"{self.path.provider}:{self.path.integration}:{self.path.address}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +114,64 @@ class Plan:
     mails: list[MailNotice] = field(default_factory=list)
     webhooks: list[WebhookNotice] = field(default_factory=list)
     suppressed: list[Suppression] = field(default_factory=list)
+    chats: list[ChatNotice] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.mails or self.webhooks or self.suppressed)
+        return not (self.mails or self.webhooks or self.suppressed or self.chats)
 
 
-Decision = MailNotice | Suppression | None
+Decision = MailNotice | ChatNotice | Suppression | None
 
 
 def plan_notifications(event: RoutingEvent, config: PlanConfig) -> Plan:
-    decisions = [d for d in _mail_decisions(event, config) if d is not None]
+    decisions = [
+        d for d in [*_mail_decisions(event, config), _chat_decision(event, config)] if d is not None
+    ]
     return Plan(
         mails=[d for d in decisions if isinstance(d, MailNotice)],
         webhooks=webhooks_for(event.ce_type, config.webhook_targets),
         suppressed=[d for d in decisions if isinstance(d, Suppression)],
+        chats=[d for d in decisions if isinstance(d, ChatNotice)],
     )
+
+
+def _chat_decision(event: RoutingEvent, config: PlanConfig) -> Decision:
+    """Chat and phone customers are answered on their own channel, through its reply path."""
+    conv = event.conversation
+    if conv.channel is Channel.EMAIL:
+        return None
+    match event:
+        case ConversationOpened():
+            return _customer_chat(conv, "chat_ack", "acknowledgement", config, rate_limited=True)
+        case ConversationResolved():
+            return _customer_chat(conv, "chat_csat", "csat_survey", config)
+        case AgentReplyRequested():
+            return _customer_chat(conv, "customer_reply", "agent_reply", config)
+        case _:
+            return None
+
+
+def _customer_chat(
+    conv: ConversationSnapshot,
+    template: str,
+    purpose: str,
+    config: PlanConfig,
+    *,
+    rate_limited: bool = False,
+) -> Decision:
+    locale = choose_locale((conv.language, conv.customer.locale), config)
+    if conv.reply_path is None:
+        return Suppression(
+            template, Audience.CUSTOMER.value, locale, "no reply path on this channel"
+        )
+    automatic = purpose != "agent_reply"
+    flagged = [name for name in _FLAG_NAMES if getattr(conv.customer_flags, name)]
+    if automatic and flagged:
+        return Suppression(
+            template, conv.reply_path.address, locale, "sender flagged " + ",".join(flagged)
+        )
+    return ChatNotice(template, purpose, conv.reply_path, locale, rate_limited=rate_limited)
 
 
 def webhooks_for(event_type: str, targets: Iterable[WebhookTarget]) -> list[WebhookNotice]:
@@ -129,6 +191,8 @@ def _mail_decisions(event: RoutingEvent, config: PlanConfig) -> list[Decision]:
             return [_staff_mail(agent, "agent_assigned", Audience.AGENT, config)]
         case ConversationTransferred(to_agent=to_agent):
             return [_staff_mail(to_agent, "agent_transferred", Audience.AGENT, config)]
+        case ReplyFailed(agent=agent):
+            return [_escalation_mail(agent, conv.supervisor, "agent_reply_failed", config)]
         case CallbackRequested():
             return [_escalation_mail(conv.assignee, conv.supervisor, "agent_callback", config)]
         case SlaWarning():
@@ -194,7 +258,7 @@ def _escalation_mail(
     An SLA warning with no supervisor configured still reaches the assignee
     (and a callback with no assignee the supervisor) rather than nobody.
     """
-    primary = Audience.AGENT if template == "agent_callback" else Audience.SUPERVISOR
+    primary = Audience.AGENT if template in AGENT_FIRST else Audience.SUPERVISOR
     secondary = Audience.SUPERVISOR if primary is Audience.AGENT else Audience.AGENT
     if first is not None:
         return _staff_mail(first, template, primary, config)

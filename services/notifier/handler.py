@@ -38,6 +38,7 @@ from tenacity import (
 
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import (
+    AgentReplyRequested,
     NotificationChannel,
     NotificationOutcome,
     NotificationStatus,
@@ -47,9 +48,25 @@ from libs.common.events import (
 from libs.common.ids import deterministic_id
 from libs.common.kafka.consumer import Delivery, PermanentError
 from libs.common.kafka.producer import EventProducer
+from libs.providers.outbound import (
+    OutboundMessage,
+    ProviderSender,
+    SendOutcome,
+    SendVerdict,
+    Unsendable,
+)
 from services.notifier import metrics
+from services.notifier.chat import (
+    PURPOSES,
+    ChatSenders,
+    ProviderUnavailable,
+    SenderNotConfigured,
+    StaticChatSenders,
+    retry_delay,
+)
 from services.notifier.compose import Composer
 from services.notifier.decisions import (
+    ChatNotice,
     MailNotice,
     PlanConfig,
     Suppression,
@@ -59,6 +76,7 @@ from services.notifier.decisions import (
 )
 from services.notifier.errors import (
     DeliveryError,
+    PermanentDeliveryError,
     RelayUnavailable,
     TransientDeliveryError,
 )
@@ -85,6 +103,7 @@ _OUTCOME_STATUS = {
     Status.SENT: NotificationStatus.SENT,
     Status.SUPPRESSED: NotificationStatus.SUPPRESSED,
     Status.FAILED: NotificationStatus.FAILED,
+    Status.RETRY: NotificationStatus.RETRYING,  # published while a chat message is retried
 }
 
 
@@ -143,9 +162,11 @@ class KafkaOutcomePublisher:
 
 
 def outcome_event_id(outcome: NotificationOutcome) -> str:
-    return deterministic_id(
-        "notifier.outcome", outcome.routing_event_id, outcome.recipient, outcome.template
-    )
+    """Deterministic per notice; "still retrying" is a report of its own (not the final one)."""
+    parts = [outcome.routing_event_id, outcome.recipient, outcome.template]
+    if outcome.status is NotificationStatus.RETRYING:
+        parts.append("retrying")
+    return deterministic_id("notifier.outcome", *parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +204,7 @@ class NotificationHandler:
         smtp: MailTransport,
         webhooks: WebhookTransport,
         outcomes: OutcomePublisher,
+        chat: ChatSenders | None = None,
         clock: Callable[[], datetime] = utc_now,
         stopping: asyncio.Event | None = None,
     ) -> None:
@@ -192,6 +214,7 @@ class NotificationHandler:
         self._smtp = smtp
         self._webhooks = webhooks
         self._outcomes = outcomes
+        self._chat = chat or StaticChatSenders({}, {})
         self._now = clock
         self._stopping = stopping or asyncio.Event()
 
@@ -207,6 +230,8 @@ class NotificationHandler:
             await self._record_suppression(event_id, event, suppression)
         for mail in plan.mails:
             failures += await self._deliver_mail(event_id, event, mail)
+        for chat in plan.chats:
+            failures += await self._deliver_chat(event_id, event, chat)
         for hook in plan.webhooks:
             failures += await self._deliver_webhook(event_id, event, hook)
         if failures:
@@ -237,6 +262,112 @@ class NotificationHandler:
     ) -> list[str]:
         job = job_for(event_id, event, notice.recipient, notice.template, "webhook")
         return await self._run(job, lambda: self._send_webhook(job, notice.target), None)
+
+    async def _deliver_chat(
+        self, event_id: str, event: RoutingEvent, notice: ChatNotice
+    ) -> list[str]:
+        """One message on the customer's chat channel: claim, check, send with retries, record.
+
+        A provider's refusal (blocked user, window closed, expired callback …) or an
+        integration without outbound credentials is recorded and published ``failed``
+        with its code (the router tells the agent of a failed reply), not dead-lettered;
+        a broken template is failed and dead-lettered like a mail's.
+        """
+        job = job_for(event_id, event, notice.recipient, notice.template, "chat", notice.locale)
+        done = await self._claim(job)
+        if done is not None:
+            await self._publish(job, done, again=True)
+            return []
+        if notice.rate_limited:
+            reason = await self._chat_rate_gate(job)
+            if reason:
+                record = await self._log.mark_suppressed(job.key, reason=reason, now=self._now())
+                await self._publish(job, record)
+                return []
+        path = notice.path
+        try:
+            sender = self._chat.sender(path.provider, path.integration)
+            quick = self._chat.has_quick_replies(path.provider)
+            message = self._composer.chat_message(event_id, event, notice, quick_replies=quick)
+            sender.check(message, now=self._now())
+        except Unsendable as exc:
+            await self._chat_failed(job, f"{exc.code}: {exc.detail}", exc.code)
+            return []
+        except SenderNotConfigured as exc:
+            # An operator's gap, visible on every such outcome (and the agent hears of
+            # a failed reply); not a dead letter per chat conversation.
+            log.warning("%s to %s: %s", notice.template, notice.recipient, exc)
+            await self._chat_failed(job, str(exc), "not_configured")
+            return []
+        except PermanentDeliveryError as exc:
+            await self._chat_failed(job, str(exc), "template")
+            return [f"{notice.template} to {notice.recipient}: {exc}"]
+        await self._send_chat(job, sender, message)
+        return []
+
+    async def _send_chat(self, job: Job, sender: ProviderSender, message: OutboundMessage) -> None:
+        retry = self._config.retry
+        outcome: SendOutcome | None = None
+        for attempt in range(1, retry.attempts + 1):
+            if attempt > 1:
+                await self._log.touch(job.key, reason=_describe(outcome), now=self._now())
+            started = time.perf_counter()
+            outcome = await sender.send(message)
+            ok = outcome.verdict is SendVerdict.ACCEPTED
+            metrics.SEND_ATTEMPTS.labels("chat", "ok" if ok else "error").inc()
+            metrics.SEND_SECONDS.labels("chat").observe(time.perf_counter() - started)
+            if outcome.verdict is SendVerdict.ACCEPTED:
+                accepted_at = outcome.accepted_at or self._now()
+                record = await self._log.mark_sent(
+                    job.key, message_id=outcome.provider_message_id or "", now=accepted_at
+                )
+                await self._publish(job, record)
+                return
+            if outcome.verdict is SendVerdict.PERMANENT:
+                await self._chat_failed(job, _describe(outcome), outcome.error_code)
+                return
+            if attempt == 1:
+                await self._publish_retrying(job, outcome)
+            if self._stopping.is_set():
+                break
+            delay = retry_delay(
+                outcome, attempt, initial_s=retry.initial_backoff_s, max_s=retry.max_backoff_s
+            )
+            log.warning(
+                "%s to %s: %s; retrying in %.1fs",
+                job.key.template,
+                job.key.recipient,
+                _describe(outcome),
+                delay,
+            )
+            await self._sleep_unless_stopping(delay)
+            if self._stopping.is_set():
+                break
+        reason = _describe(outcome)
+        await self._log.mark_retry(job.key, reason=reason, now=self._now())
+        if self._stopping.is_set():
+            raise ShuttingDown(reason)
+        raise ProviderUnavailable(f"{job.key.recipient}: {reason}")
+
+    async def _chat_failed(self, job: Job, reason: str, code: str | None) -> None:
+        record = await self._log.mark_failed(job.key, reason=reason, now=self._now())
+        await self._publish(job, record, error_code=code or "failed")
+
+    async def _publish_retrying(self, job: Job, outcome: SendOutcome) -> None:
+        now = self._now()
+        retrying = SentRecord(Status.RETRY, 1, None, _describe(outcome), job.info.locale, now, now)
+        await self._publish(job, retrying, error_code=outcome.error_code)
+
+    async def _chat_rate_gate(self, job: Job) -> str | None:
+        now = self._now()
+        minutes = self._config.rate_window_minutes
+        cutoff = rate_window_cutoff(now, minutes)
+        if cutoff is None:
+            return None
+        allowed = await self._log.take_rate_slot(
+            job.key.recipient, event_id=job.event_id, now=now, cutoff=cutoff
+        )
+        return None if allowed else f"rate window: an automatic reply within {minutes} min"
 
     # --- the claim / send / record cycle ------------------------------------
 
@@ -362,10 +493,23 @@ class NotificationHandler:
 
     # --- outcomes ------------------------------------------------------------
 
-    async def _publish(self, job: Job, record: SentRecord, *, again: bool = False) -> None:
+    async def _publish(
+        self,
+        job: Job,
+        record: SentRecord,
+        *,
+        again: bool = False,
+        error_code: str | None = None,
+    ) -> None:
         if record.status not in _OUTCOME_STATUS:
             raise RuntimeError(f"sent-log record for {job.key} is not final: {record.status}")
         status = _OUTCOME_STATUS[record.status]
+        chat = job.info.channel == "chat"
+        if chat and status is NotificationStatus.SENT:
+            status = NotificationStatus.ACCEPTED  # the provider took it; receipts tell the rest
+        event = job.event
+        delivered = status in (NotificationStatus.SENT, NotificationStatus.ACCEPTED)
+        path = event.conversation.reply_path if chat else None
         outcome = NotificationOutcome(
             routing_event_id=job.event_id,
             routing_event_type=job.event.ce_type,
@@ -379,6 +523,12 @@ class NotificationHandler:
             message_id=record.message_id,
             reason=record.reason,
             occurred_at=record.updated_at,
+            reply_id=event.reply_id if isinstance(event, AgentReplyRequested) else None,
+            purpose=PURPOSES.get(job.key.template),
+            provider=path.provider if path else None,
+            provider_message_id=(record.message_id or None) if chat and delivered else None,
+            accepted_at=record.updated_at if delivered else None,
+            error_code=error_code,
         )
         await self._outcomes.publish(outcome)
         if again:
@@ -394,6 +544,17 @@ class NotificationHandler:
             if record.reason and status is not NotificationStatus.SENT
             else "",
         )
+
+
+def _describe(outcome: SendOutcome | None) -> str:
+    if outcome is None:
+        return "not sent"
+    parts = [outcome.error_code or outcome.verdict.value]
+    if outcome.http_status:
+        parts.append(f"HTTP {outcome.http_status}")
+    if outcome.error_detail:
+        parts.append(outcome.error_detail)
+    return ": ".join(parts)[:2000]
 
 
 def job_for(

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -19,6 +19,7 @@ from libs.common.kafka.consumer import ConsumerRunner, RetryPolicy
 from libs.common.kafka.producer import EventProducer
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
+from services.notifier.chat import ChatSenders, StaticChatSenders, build_chat_senders
 from services.notifier.compose import ComposeConfig, Composer
 from services.notifier.decisions import PlanConfig
 from services.notifier.handler import (
@@ -32,6 +33,7 @@ from services.notifier.rendering import Renderer
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
+from services.notifier.webchat import WebchatSender, serve_outbox
 from services.notifier.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Adapters:
     smtp: SmtpPool
     http: httpx.AsyncClient
     producer: EventProducer
+    chat: ChatSenders = field(default_factory=lambda: StaticChatSenders({}, {}))
 
 
 def handler_config(settings: NotifierSettings) -> HandlerConfig:
@@ -97,6 +100,7 @@ def build_handler(
         sentlog=adapters.sentlog,
         smtp=adapters.smtp,
         webhooks=WebhookSender(adapters.http),
+        chat=adapters.chat,
         outcomes=KafkaOutcomePublisher(
             adapters.producer, topic=settings.kafka.topics.notifications, source=settings.source
         ),
@@ -118,7 +122,10 @@ async def open_adapters(settings: NotifierSettings) -> AsyncIterator[Adapters]:
         await producer.start()
         stack.push_async_callback(producer.stop)
         stack.push_async_callback(smtp.close)
-        yield Adapters(sentlog=sentlog, smtp=smtp, http=http, producer=producer)
+        chat = build_chat_senders(
+            settings.all_integrations(), http, webchat=lambda i: WebchatSender(i, sentlog)
+        )
+        yield Adapters(sentlog=sentlog, smtp=smtp, http=http, producer=producer, chat=chat)
 
 
 def consumer_retry(settings: NotifierSettings) -> RetryPolicy:
@@ -160,11 +167,21 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
             settings.smtp_tls.value,
             settings.resolved_sentlog_url().split("://", 1)[0],
         )
+        outbox = asyncio.create_task(
+            serve_outbox(
+                adapters.sentlog,
+                settings.all_integrations(),
+                host=settings.webchat_host,
+                port=settings.webchat_port,
+                stop=stop,
+            )
+        )
         try:
             await runner.run(stop)
         finally:
             stop.set()
             await probes
+            await outbox
 
 
 def main() -> None:

@@ -49,6 +49,7 @@ class Renderer:
         self._env.filters["local_time"] = self._local_time
         self._env.filters["duration"] = duration_text
         self._env.filters["nl2br"] = nl2br
+        self._env.filters["promise_time"] = promise_time
 
     def render(self, template: str, locale: str, context: dict[str, Any]) -> Rendered:
         values = {"locale": locale, **context}
@@ -124,6 +125,18 @@ def duration_text(minutes: int | None, locale: str = "en") -> str:
         return f"{rest} minute{'s' if rest != 1 else ''}"
     text = f"{hours} hour{'s' if hours != 1 else ''}"
     return text + (f" {rest} minute{'s' if rest != 1 else ''}" if rest else "")
+
+
+KO_WEEKDAYS = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
+
+
+def promise_time(value: datetime, timezone: str, locale: str = "en") -> str:
+    """A due time in the desk's calendar zone: "09:30 Monday KST" / "월요일 09:30 (KST)"."""
+    local = value.astimezone(ZoneInfo(timezone))
+    zone = local.strftime("%Z")
+    if locale == "ko":
+        return f"{KO_WEEKDAYS[local.weekday()]} {local:%H:%M} ({zone})"
+    return f"{local:%H:%M} {local:%A} {zone}"
 
 
 def _environment(override_dir: Path | None) -> jinja2.Environment:

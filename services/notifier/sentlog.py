@@ -86,6 +86,19 @@ rate_slot = Table(
 )
 
 
+webchat_outbox = Table(
+    "notifier_webchat_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("integration", String(64), nullable=False),
+    Column("visitor", String(200), nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("purpose", String(20), nullable=False),
+    Column("body", Text, nullable=False),  # JSON: text, quick_replies, locale
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
 class Status(StrEnum):
     SENDING = "sending"
     RETRY = "retry"
@@ -150,6 +163,11 @@ class SentLog:
         if self._engine is not None:
             engine, self._engine = self._engine, None
             await engine.dispose()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """For the notifier's own other tables (the web-chat outbox) in the same database."""
+        return self._db
 
     async def ping(self) -> bool:
         async with self._db.connect() as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,12 +21,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from libs.common.csat_links import DEV_CSAT_LINK_SECRET
 from libs.common.settings import ServiceSettings, default_home
+from libs.providers.integrations import (
+    Integration,
+    load_integrations_file,
+    parse_integrations,
+)
 
 #: The development CSAT secret; refused when mail goes to a real (non-loopback) server.
-DEV_CSAT_SECRET = "dev-only-csat-secret"  # noqa: S105 - a marker, refused outside loopback
+DEV_CSAT_SECRET = DEV_CSAT_LINK_SECRET  # a marker, refused outside loopback
 
 
 def _default_state_dir() -> Path:
@@ -160,12 +166,37 @@ class NotifierSettings(ServiceSettings):
         SecretStr(DEV_CSAT_SECRET), description="HMAC key of rating links; set in production."
     )
 
+    # --- Chat channels (the same integration list as chat_ingest) ---
+    integrations: Annotated[list[Integration], NoDecode] = Field(
+        default_factory=list,
+        description="JSON list of integrations (as CHAT_INGEST_INTEGRATIONS); `outbound` holds "
+        "the API credentials used to answer customers on each.",
+    )
+    integrations_file: Path | None = Field(
+        None, description="YAML/JSON file with a list of integrations (added to the above)."
+    )
+    webchat_host: str = Field("127.0.0.1", description="Bind address of the web-chat outbox.")
+    webchat_port: int = Field(
+        9103, ge=0, le=65535, description="Web-chat outbox the widget polls / streams (0: off)."
+    )
+
     # --- Local SMTP sink (developer tool) ---
     sink_host: str = Field("127.0.0.1", description="Bind address of the local SMTP sink.")
     sink_port: int = Field(1025, ge=1, le=65535, description="Port of the local SMTP sink.")
     sink_dir: Path | None = Field(
         None, description="Folder for received .eml files (default: state_dir/outbox)."
     )
+
+    @field_validator("integrations", mode="before")
+    @classmethod
+    def _parse_integrations(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_integrations(value) if value.strip() else []
+        return value
+
+    def all_integrations(self) -> list[Integration]:
+        from_file = load_integrations_file(self.integrations_file) if self.integrations_file else []
+        return [*self.integrations, *from_file]
 
     @field_validator("default_locale")
     @classmethod

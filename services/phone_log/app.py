@@ -5,6 +5,7 @@ Building the app connects to nothing; the Kafka producer starts in the lifespan.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,10 +22,13 @@ from libs.common.webhooks import (
     reject,
 )
 from libs.common.webhooks.producer import WebhookEventProducer
+from libs.common.webhooks.readiness import integrations_check
 from services.phone_log.calls import PayloadError
 from services.phone_log.routes import webhook_router
 from services.phone_log.runtime import PhoneLogRuntime, PhoneProducer, ProducerStarter
 from services.phone_log.settings import PhoneLogSettings
+
+log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -48,6 +52,7 @@ def create_app(
         lifespan=_lifespan(runtime, producer),
     )
     app.state.phone_log = runtime
+    runtime.checks["integrations"] = integrations_check(lambda: len(runtime.integrations))
     if producer is not None:
         runtime.attach(producer)
     install_error_handlers(app)
@@ -62,6 +67,12 @@ def create_app(
 def _lifespan(runtime: PhoneLogRuntime, injected: PhoneProducer | None) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not runtime.integrations:
+            log.warning(
+                "phone_log has NO integrations configured: every webhook answers 404 and "
+                "/readyz answers 503. Set PHONE_LOG_INTEGRATIONS or PHONE_LOG_INTEGRATIONS_FILE "
+                "(PHONE_LOG_DEV_SAMPLES=true loads public dev samples, dev only)."
+            )
         if injected is not None:  # attached at build time; nothing to connect
             yield
             return

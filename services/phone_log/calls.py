@@ -89,6 +89,7 @@ def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
     facts = replace(facts, direction=_direction(facts, from_number, to_number, context))
     kind = phase_of(facts.status, facts.direction)
     customer = _customer(facts, from_number, to_number, context.own_numbers)
+    invalid = number_invalid(facts, from_number, to_number, context.own_numbers)
     return Interaction(
         channel=Channel.PHONE,
         provider=facts.provider,
@@ -99,7 +100,7 @@ def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
         received_at=context.received_at,
         customer=customer,
         thread=ThreadHints(provider_thread_id=facts.group_id or facts.call_id),
-        call=_call_details(facts, from_number, to_number, kind),
+        call=_call_details(facts, from_number, to_number, kind, number_invalid=invalid),
         routing_hints=_routing_hints(context.routing, facts.queue),
         provider_message_id=facts.call_id,
     )
@@ -162,12 +163,27 @@ def _customer_number(
     return number
 
 
+def number_invalid(
+    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, own: frozenset[str]
+) -> bool:
+    """The customer's side is neither withheld, nor one of ours, nor a real number."""
+    if not facts.customer_known:
+        return False
+    number = _customer_number(facts, from_number, to_number, own)
+    return not (number.anonymous or number.extension or number.e164)
+
+
 def _ours(number: PhoneNumber, own: frozenset[str]) -> bool:
     return number.extension or (number.e164 is not None and number.e164 in own)
 
 
 def _call_details(
-    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, kind: InteractionKind
+    facts: CallFacts,
+    from_number: PhoneNumber,
+    to_number: PhoneNumber,
+    kind: InteractionKind,
+    *,
+    number_invalid: bool = False,
 ) -> CallDetails:
     return CallDetails(
         call_id=facts.call_id,
@@ -187,7 +203,11 @@ def _call_details(
         recording_duration_seconds=facts.recording_duration_seconds,
         answered_by=facts.answered_by,
         queue=facts.queue,
-        callback_requested=callback_requested(kind, facts.direction) and not facts.leg,
+        # Nobody can call back a number that is not one.
+        callback_requested=callback_requested(kind, facts.direction)
+        and not facts.leg
+        and not number_invalid,
+        number_invalid=number_invalid,
     )
 
 

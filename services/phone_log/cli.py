@@ -17,10 +17,17 @@ def serve() -> None:
 
 @app.command("routes")
 def routes() -> None:
-    """Print the webhook URL of every configured integration (dev samples if none)."""
+    """Print the webhook URL of every integration phone_log serves (dev samples only when
+    PHONE_LOG_DEV_SAMPLES=true and nothing is configured)."""
     from services.phone_log.main import load_settings
 
     settings = load_settings()
+    if not settings.integrations:
+        typer.echo(
+            "no integrations configured (PHONE_LOG_INTEGRATIONS / _FILE): phone_log serves no "
+            "webhooks and /readyz answers 503"
+        )
+        return
     base = f"http://{settings.http_host}:{settings.http_port}"
     for integration in settings.integrations:
         for path in webhook_paths(integration.provider, integration.id):

@@ -79,6 +79,14 @@ async def publish_call(event: CloudEvent, *, publisher: Publisher) -> Receipt:
     interaction = event.data
     assert isinstance(interaction, Interaction)
     with event_context(event.id):
+        if interaction.call is not None and interaction.call.number_invalid:
+            log.warning(
+                # Not the number itself: it is caller-supplied text, logs carry no bodies.
+                "call %s: the customer's number is not a phone number; kept, flagged "
+                "number_invalid, no call-back requested",
+                event.subject,
+                extra={"provider": interaction.provider, "integration": interaction.integration},
+            )
         published = await publisher.publish(
             event, key=interaction.customer_key, provider=interaction.provider
         )

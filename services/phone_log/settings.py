@@ -48,9 +48,9 @@ class PhoneLogSettings(ServiceSettings):
         "added to PHONE_LOG_INTEGRATIONS.",
     )
     dev_samples: bool = Field(
-        True,
+        False,
         description="`python -m services.phone_log` with no integrations loads sample dev "
-        "integrations (well-known secrets); set false in production.",
+        "integrations (well-known secrets); `omnidesk dev up` sets it. Never in production.",
     )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest webhook body accepted; larger gets 413."

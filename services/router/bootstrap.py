@@ -9,6 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.common.csat_links import DEV_CSAT_LINK_SECRET
+from libs.providers.registry import PROVIDERS
+from services.router.domain.replies import MAIL_TEXT_LIMIT
 from services.router.service.context import (
     Clock,
     ConfigHolder,
@@ -37,6 +40,22 @@ def build_csat(settings: RouterSettings) -> CsatSigner:
     return CsatSigner(secret, valid_for=timedelta(days=settings.csat_token_days))
 
 
+def csat_link_secret(settings: RouterSettings) -> str:
+    secret = settings.csat_link_secret.get_secret_value()
+    if secret == DEV_CSAT_LINK_SECRET:
+        log.warning(
+            "ROUTER_CSAT_LINK_SECRET is the development marker: set it to the notifier's "
+            "NOTIFIER_CSAT_SIGNING_SECRET, or rating links from a production notifier answer 403"
+        )
+    return secret
+
+
+def reply_limits() -> dict[str, int]:
+    """Longest reply per outbound provider, from the provider registry (mail: our cap)."""
+    limits = {p.value: spec.capabilities.max_text_chars for p, spec in PROVIDERS.items()}
+    return {**limits, "imap": MAIL_TEXT_LIMIT}
+
+
 async def open_store(settings: RouterSettings) -> AsyncEngine:
     engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
     if settings.is_sqlite or settings.migrate_on_start:
@@ -57,4 +76,6 @@ def build_context(
         options=RoutingOptions.from_settings(settings),
         csat=build_csat(settings),
         clock=clock,
+        csat_link_secret=csat_link_secret(settings),
+        reply_limits=reply_limits(),
     )

@@ -13,14 +13,17 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from libs.common.events.interaction import Interaction
+from libs.common.events.notification import NotificationOutcome
 from libs.common.kafka.consumer import ConsumerRunner, Delivery, PermanentError
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
+from services.router.service.replies import apply_outcomes
 
 log = logging.getLogger(__name__)
 STAGE = "router.route"
+OUTCOME_STAGE = "router.reply_outcome"
 
 
 def incoming_from(delivery: Delivery) -> Incoming:
@@ -88,4 +91,51 @@ def build_consumer(
         producer=producer,
         max_batch=max_batch,
         client_id="router",
+    )
+
+
+class OutcomeHandler:
+    """``support.notifications.v1`` → reply states (and the clock when a provider accepted)."""
+
+    def __init__(self, ctx: RouterContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, delivery: Delivery) -> None:
+        await apply_outcomes(self.ctx, [outcome_from(delivery)])
+
+
+class OutcomeBatchHandler:
+    """A whole poll of outcomes in one transaction (the runner falls back per record)."""
+
+    def __init__(self, ctx: RouterContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, deliveries: list[Delivery]) -> None:
+        await apply_outcomes(self.ctx, [outcome_from(d) for d in deliveries])
+
+
+def outcome_from(delivery: Delivery) -> tuple[str, NotificationOutcome]:
+    event = delivery.event
+    if event is None or not isinstance(event.data, NotificationOutcome):
+        raise PermanentError(f"not a notification outcome: {event.type if event else '?'}")
+    return event.id, event.data
+
+
+def build_outcome_consumer(
+    settings: KafkaSettings,
+    ctx: RouterContext,
+    producer: EventProducer,
+    *,
+    group_id: str,
+) -> ConsumerRunner:
+    return ConsumerRunner(
+        settings,
+        handler=OutcomeHandler(ctx),
+        batch_handler=OutcomeBatchHandler(ctx),
+        is_outage=database_unavailable,
+        stage=OUTCOME_STAGE,
+        topics=[settings.topics.notifications],
+        group_id=group_id,
+        producer=producer,
+        client_id="router-outcomes",
     )

@@ -15,7 +15,7 @@ from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
 from services.router.bootstrap import build_context, open_store
 from services.router.configuration import ConfigError
-from services.router.consumer import build_consumer
+from services.router.consumer import build_consumer, build_outcome_consumer
 from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents
@@ -47,6 +47,7 @@ class RouterRuntime:
         self.publisher: BatchPublisher | None = None
         self.scheduler: Scheduler | None = None
         self.consumer: ConsumerRunner | None = None
+        self.outcome_consumer: ConsumerRunner | None = None
         self.dev_admin_key: str | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -86,6 +87,10 @@ class RouterRuntime:
                 max_batch=settings.consumer_max_batch,
             )
             self._spawn(self.consumer.run(self._stop), "consumer")
+            self.outcome_consumer = build_outcome_consumer(
+                settings.kafka, self.ctx, self.producer, group_id=settings.outcome_consumer_group
+            )
+            self._spawn(self.outcome_consumer.run(self._stop), "outcome-consumer")
         self._watch_sighup()
         log.info("router started (%s)", "SQLite" if settings.is_sqlite else "PostgreSQL")
 
@@ -152,8 +157,9 @@ class RouterRuntime:
         if self._sighup:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             self._sighup = False
-        if self.consumer is not None:
-            self.consumer.stop()
+        for consumer in (self.consumer, self.outcome_consumer):
+            if consumer is not None:
+                consumer.stop()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 10)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from libs.common.csat_links import DEV_CSAT_LINK_SECRET
 from libs.common.settings import ServiceSettings, default_home
 
 _SAMPLES = Path(__file__).resolve().parent / "config"
@@ -37,6 +38,10 @@ class RouterSettings(ServiceSettings):
     )
     agents_path: Path = Field(_SAMPLES / "agents.yaml", description="Agents seeded at start.")
     consumer_group: str = Field("router", description="Kafka consumer group.")
+    outcome_consumer_group: str = Field(
+        "router-outcomes",
+        description="Kafka consumer group reading support.notifications.v1 (reply outcomes).",
+    )
     consumer_max_batch: int = Field(500, ge=1, le=10_000, description="Records per transaction.")
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."
@@ -65,6 +70,11 @@ class RouterSettings(ServiceSettings):
         None, description="HMAC key for CSAT rating links (>= 16 chars); random per start if unset."
     )
     csat_token_days: int = Field(14, ge=1, le=365, description="How long a rating link is valid.")
+    csat_link_secret: SecretStr = Field(
+        SecretStr(DEV_CSAT_LINK_SECRET),
+        description="The notifier's NOTIFIER_CSAT_SIGNING_SECRET: checks the `sig` of rating "
+        "links (GET /csat). Set the same value in both services.",
+    )
 
     @field_validator("database_url")
     @classmethod

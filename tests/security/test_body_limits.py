@@ -17,7 +17,7 @@ from libs.common.webhooks.signatures import (
     slack_signature,
     twilio_signature,
 )
-from services.chat_ingest.integrations import Provider, webhook_path
+from libs.providers.integrations import Provider, webhook_path
 from tests.integration.chat_ingest.helpers import BASE_URL, SECRETS, running_app
 from tests.integration.phone_log.helpers import app_on_broker
 from tests.unit.phone_log.apps import ASTERISK_TOKEN, CTI_TOKEN, TWILIO_TOKEN, basic_auth

@@ -11,12 +11,13 @@ import asyncio
 import dataclasses
 import json
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 
 from libs.common.webhooks.signatures import slack_signature
-from services.chat_ingest.integrations import Provider, webhook_path
+from libs.providers.integrations import Provider, webhook_path
 from services.chat_ingest.samples import SampleRequest, sample_request, slack_payload
 from tests.integration.chat_ingest.helpers import BASE_URL, SECRETS, running_app, send, signed
 from tests.security.helpers import header, read_all
@@ -103,8 +104,11 @@ def _slack_at(timestamp: int, seq: int) -> SampleRequest:
 
 @pytest.mark.parametrize("skew_s", [-301, -3600, 301, 86_400], ids=lambda s: f"{s:+d}s")
 async def test_slack_replay_outside_the_timestamp_window_is_refused(kafka_topics, skew_s):
+    # The app's clock is fixed: the window is measured from exactly this moment,
+    # however long the app takes to start or the request to arrive.
     now = int(time.time())
-    async with running_app(kafka_topics, slack_tolerance_s=300) as client:
+    clock = lambda: datetime.fromtimestamp(now, UTC)  # noqa: E731
+    async with running_app(kafka_topics, clock=clock, slack_tolerance_s=300) as client:
         stale = await send(client, _slack_at(now + skew_s, seq=1))
         fresh = await send(client, _slack_at(now, seq=2))
     assert stale.status_code == 401, stale.text

@@ -29,7 +29,7 @@ from libs.common.webhooks.signatures import (
     slack_signature,
     twilio_signature,
 )
-from services.chat_ingest.integrations import Provider, webhook_path
+from libs.providers.integrations import Provider, webhook_path
 from services.chat_ingest.samples import (
     channeltalk_payload,
     kakao_payload,

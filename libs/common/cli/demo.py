@@ -13,6 +13,7 @@ from libs.common.cli.dev import system_file
 from libs.common.demo.scenario import DemoTarget, MailboxAccess, play, timelines_of
 from libs.common.demo.timeline import render
 from libs.common.settings import KafkaSettings
+from services.notifier.chat_sink import sink_file
 
 app = typer.Typer(help="A realistic scenario through the public interfaces, then its timeline.")
 
@@ -45,6 +46,8 @@ def demo(
         kafka=kafka,
         mailbox=MailboxAccess(**mailbox) if mailbox else None,
         escalation_timeout_s=escalation_wait,
+        two_way=True,
+        chat_sink_file=sink_file(),
     )
 
     async def run() -> None:

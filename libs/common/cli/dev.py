@@ -55,6 +55,25 @@ DEV_SAMPLES_ON = {"PHONE_LOG_DEV_SAMPLES": "true"}
 #: How long `dev down` waits for `dev up` to stop its services before giving up.
 DOWN_TIMEOUT_S = 40.0
 
+
+def dev_chat_integrations(port: int | None = None) -> str:
+    """The notifier answers the dev Telegram integration through the local Telegram sink."""
+    from libs.providers.integrations import DEV_SECRET
+    from services.notifier.chat_sink import DEFAULT_PORT, DEV_TELEGRAM_TOKEN
+
+    telegram = {
+        "id": "dev",
+        "provider": "telegram",
+        "secret": DEV_SECRET,
+        "dev": True,
+        "outbound": {
+            "api_base_url": f"http://127.0.0.1:{port or DEFAULT_PORT}",
+            "token": DEV_TELEGRAM_TOKEN,
+        },
+    }
+    return json.dumps([telegram])
+
+
 #: What `dev up` runs, in start order. A row whose module does not exist yet is skipped.
 DEV_PROCESSES: tuple[DevProcess, ...] = (
     DevProcess("smtp-sink", "services.notifier.smtp_sink"),
@@ -63,7 +82,15 @@ DEV_PROCESSES: tuple[DevProcess, ...] = (
         "services.router",
         {"ROUTER_HTTP_PORT": str(ROUTER_PORT), "ROUTER_BOOTSTRAP_ADMIN_KEY": DEV_ADMIN_KEY},
     ),
-    DevProcess("notifier", "services.notifier", {"NOTIFIER_PROBE_PORT": str(NOTIFIER_PROBE_PORT)}),
+    DevProcess("chat-sink", "services.notifier.chat_sink"),
+    DevProcess(
+        "notifier",
+        "services.notifier",
+        {
+            "NOTIFIER_PROBE_PORT": str(NOTIFIER_PROBE_PORT),
+            "NOTIFIER_INTEGRATIONS": dev_chat_integrations(),
+        },
+    ),
     DevProcess(
         "email_ingest", "services.email_ingest", {"EMAIL_INGEST_PROBE_PORT": str(EMAIL_PROBE_PORT)}
     ),

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import aioimaplib
@@ -70,6 +72,10 @@ class DemoTarget:
     twilio_token: str = "dev-twilio-auth-token"  # noqa: S105 - the public dev secret
     agents: tuple[str, ...] = ("agent-park", "agent-lee", "agent-smith", "lead-kim")
     escalation_timeout_s: float = 240.0
+    #: Answer the Telegram customer on Telegram, resolve, and let them rate (`omnidesk demo`).
+    two_way: bool = False
+    #: Where a local Telegram sink keeps what the customer received (`dev up`), if any.
+    chat_sink_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,8 @@ async def play(target: DemoTarget, say: Say = print) -> DemoRun:
         telegram_key = f"telegram:{run.customers.telegram_user}"
         telegram_conv = await _wait_for_assignment(target, telegram_key, run, say)
         await _agent_goes_offline(http, target, run, telegram_conv, say)
+        if target.two_way:
+            await answer_on_telegram(http, target, run, telegram_conv, say)
     if target.mailbox is not None:
         await _wait_for_escalation(target, run, say)
     return run
@@ -425,3 +433,124 @@ async def timelines_of(
         and e.data.occurred_at >= run.started_at  # type: ignore[union-attr]
     ]
     return build_timelines(interactions, routing, notifications, tz=tz)
+
+
+# --- two-way chat (issue #12): the Telegram customer is answered on Telegram -------------
+
+
+async def answer_on_telegram(
+    http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, conv: str, say: Say
+) -> None:
+    """An agent replies, the customer sees ack + reply on Telegram, then rates the help."""
+    headers = {"X-API-Key": target.api_key}
+    agent = next(a for a in target.agents if a != run.offline_agent)
+    text = "Hi Emma, we reset your login — please try again and tell us if it works."
+    response = await http.post(
+        f"{target.router_url}/conversations/{conv}/replies",
+        json={"text": text, "agent_id": agent},
+        headers=headers,
+    )
+    response.raise_for_status()
+    queued = response.json()
+    say(f"7. {agent} replies to Emma → HTTP {response.status_code}, state {queued['state']}")
+    reply = await _reply_settled(http, target, conv, queued["reply_id"])
+    if reply is None:
+        say("   … the reply is still queued after 30 s (is the notifier running?)")
+        return
+    if reply["state"] == "failed":
+        say(f"   … the reply FAILED: {reply['error_code']} {reply['error_detail'] or ''}")
+        return
+    detail = (await http.get(f"{target.router_url}/conversations/{conv}", headers=headers)).json()
+    say(
+        f"   … Telegram {reply['state']} it at {reply['accepted_at']} "
+        f"(message {reply['provider_message_id']}); first response at "
+        f"{detail['first_response_at']} — the clock stopped when Telegram accepted it"
+    )
+    for line in _received_on_telegram(target, run):
+        say(f"   Emma's Telegram: {line}")
+    await _resolve_and_rate(http, target, run, conv, say)
+
+
+async def _reply_settled(
+    http: httpx.AsyncClient, target: DemoTarget, conv: str, reply_id: str
+) -> dict[str, Any] | None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = await http.get(
+            f"{target.router_url}/conversations/{conv}/replies",
+            headers={"X-API-Key": target.api_key},
+        )
+        row = next((r for r in rows.json() if r["id"] == reply_id), None)
+        if row and row["state"] not in ("queued", "retrying"):
+            return row
+        await asyncio.sleep(0.5)
+    return None
+
+
+def _received_on_telegram(target: DemoTarget, run: DemoRun) -> list[str]:
+    """What the local Telegram sink recorded for Emma (acknowledgement, reply, survey)."""
+    path = target.chat_sink_file
+    if path is None or not path.exists():
+        return []
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        message = json.loads(raw)
+        if str(message.get("chat_id")) == str(run.customers.telegram_user):
+            rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+            buttons = " ".join(f"[{b['text']}]" for row in rows for b in row)
+            lines.append(f"{message['text']} {buttons}".strip())
+    return lines[-3:]
+
+
+async def _resolve_and_rate(
+    http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, conv: str, say: Say
+) -> None:
+    headers = {"X-API-Key": target.api_key}
+    before = await _csat_responses(http, target)
+    resolved = await http.post(f"{target.router_url}/conversations/{conv}/resolve", headers=headers)
+    resolved.raise_for_status()
+    say("8. the conversation is resolved; Emma gets the survey as buttons 1-5 on Telegram")
+    await asyncio.sleep(3)  # the survey goes out through the notifier
+    for line in _received_on_telegram(target, run)[-1:]:
+        say(f"   Emma's Telegram: {line}")
+    update = {
+        "update_id": (int(run.run_id) + 1) % 2_000_000_000,
+        "callback_query": {
+            "id": f"demo-{run.run_id}",
+            "from": {"id": run.customers.telegram_user, "is_bot": False, "first_name": "Emma"},
+            "message": {
+                "message_id": 1,
+                "chat": {"id": run.customers.telegram_user, "type": "private"},
+                "date": int(time.time()),
+            },
+            "chat_instance": "demo",
+            "data": "csat:5",
+        },
+    }
+    tapped = await post_like_a_provider(
+        http,
+        f"{target.chat_url}/webhooks/telegram/{target.chat_integration}",
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": target.chat_secret},
+    )
+    say(f"9. Emma taps 5 → HTTP {tapped.status_code}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        responses, average = await _csat_responses(http, target)
+        if responses > before[0]:
+            say(f"   … CSAT recorded: {responses} answer(s), average {average}")
+            return
+        await asyncio.sleep(0.5)
+    say("   … the rating was not recorded within 30 s")
+
+
+async def _csat_responses(http: httpx.AsyncClient, target: DemoTarget) -> tuple[int, float | None]:
+    metrics = await http.get(
+        f"{target.router_url}/reports/metrics",
+        params={"group_by": "all", "since": "2000-01-01T00:00:00Z"},
+        headers={"X-API-Key": target.api_key},
+    )
+    rows = metrics.json().get("rows", []) if metrics.status_code == 200 else []
+    if not rows:
+        return 0, None
+    return rows[0]["csat_responses"], rows[0]["csat_average"]

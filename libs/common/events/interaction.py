@@ -134,6 +134,11 @@ class CallDetails(ValueModel):
     callback_requested: bool = Field(
         False, description="A missed inbound call: someone must call the customer back."
     )
+    number_invalid: bool = Field(
+        False,
+        description="The customer's number is not a dialable phone number (kept as given, "
+        "e.g. 'not-a-number' or '+1'): no call-back is requested for it.",
+    )
 
 
 class BounceInfo(ValueModel):

@@ -12,7 +12,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from libs.common.events.base import EventModel, UtcDatetime, ValueModel
-from libs.common.events.interaction import Channel, CustomerIdentity, Flags
+from libs.common.events.interaction import Channel, CustomerIdentity, Flags, ReplyPath
 
 
 class Priority(StrEnum):
@@ -55,6 +55,12 @@ class ConversationSnapshot(ValueModel):
     last_message_id: str | None = Field(None, description="For In-Reply-To on email replies.")
     references: list[str] = Field(default_factory=list)
     first_response_due_at: UtcDatetime | None = None
+    reply_path: ReplyPath | None = Field(
+        None, description="How to answer on the customer's chat channel (latest inbound)."
+    )
+    customer_last_inbound_at: UtcDatetime | None = Field(
+        None, description="The customer's latest message (provider windows, e.g. WhatsApp 24 h)."
+    )
 
 
 class RoutingEvent(EventModel):
@@ -73,12 +79,26 @@ class InteractionRouted(RoutingEvent):
     ignored_reason: str | None = Field(None, description="E.g. duplicate or auto-reply.")
 
 
+class ResponsePromise(ValueModel):
+    """What we promise the customer, as data: templates phrase it per language."""
+
+    target_minutes: int = Field(..., description="First-response target in business minutes.")
+    due_at: UtcDatetime = Field(..., description="When the first answer is due at the latest.")
+    open_now: bool = Field(..., description="The desk is within business hours right now.")
+    calendar: str = Field(..., description="Business-hours calendar name.")
+    timezone: str = Field(..., description="IANA zone of the calendar, e.g. Asia/Seoul.")
+    always_open: bool = Field(False, description="A 24/7 calendar.")
+
+
 class ConversationOpened(RoutingEvent):
     ce_type: ClassVar[str] = "support.conversation.opened"
     first_response_target_minutes: int | None = None
     first_response_due_at: UtcDatetime | None = None
     business_hours_note: str | None = Field(
-        None, description="E.g. 'within 30 minutes during business hours (Mon-Fri 09-18 KST)'."
+        None, description="Operator-facing summary, e.g. 'email-30-minutes: Mon-Fri 09:00-18:00'."
+    )
+    promise: ResponsePromise | None = Field(
+        None, description="The first-response promise (None: automated, no clock)."
     )
 
 
@@ -146,7 +166,10 @@ class CallbackRequested(RoutingEvent):
 
 
 class AgentReplyRequested(RoutingEvent):
-    """An agent answered in omnidesk; the notifier delivers it on the channel."""
+    """An agent answered in omnidesk; the notifier delivers it on the channel.
+
+    The reply path and the customer's last inbound time travel in the snapshot.
+    """
 
     ce_type: ClassVar[str] = "support.reply.requested"
     reply_id: str
@@ -154,6 +177,19 @@ class AgentReplyRequested(RoutingEvent):
     text: str
     in_reply_to: str | None = None
     references: list[str] = Field(default_factory=list)
+    purpose: str = Field("agent_reply", description="agent_reply (a person wrote it).")
+
+
+class ReplyFailed(RoutingEvent):
+    """A reply could not be delivered for good: its agent must hear about it."""
+
+    ce_type: ClassVar[str] = "support.reply.failed"
+    reply_id: str
+    agent: AgentRef | None = None
+    text: str = Field("", description="The reply's text (preview).")
+    error_code: str | None = None
+    error_detail: str | None = None
+    failed_at: UtcDatetime
 
 
 ROUTING_EVENT_TYPES: tuple[type[RoutingEvent], ...] = (
@@ -169,4 +205,5 @@ ROUTING_EVENT_TYPES: tuple[type[RoutingEvent], ...] = (
     SlaBreached,
     CallbackRequested,
     AgentReplyRequested,
+    ReplyFailed,
 )

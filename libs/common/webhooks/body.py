@@ -1,21 +1,37 @@
-"""Reading and parsing webhook bodies: bounded, and 400 (never 500) on bad input."""
+"""Reading webhook bodies: bounded (413), and 400 (never 500) on bad input.
+
+The pure parsers live in :mod:`.parsing` (no web framework) and are re-exported.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl
-
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from libs.common.webhooks.errors import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
+from libs.common.webhooks.exceptions import (
+    MalformedPayload,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from libs.common.webhooks.parsing import (
+    MAX_FORM_FIELDS,
+    describe_validation_error,
+    parse_form,
+    parse_json,
+    parse_json_object,
+    validate_payload,
+)
 
-M = TypeVar("M", bound=BaseModel)
-
-#: Bounds the number of form fields parsed from one body.
-MAX_FORM_FIELDS = 1000
+__all__ = [
+    "MAX_FORM_FIELDS",
+    "describe_validation_error",
+    "parse_form",
+    "parse_json",
+    "parse_json_object",
+    "read_body",
+    "require_content_type",
+    "validate_payload",
+]
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
@@ -43,55 +59,6 @@ async def read_body(request: Request, *, limit: int) -> bytes:
             "client disconnected before the body ended", reason="disconnected"
         ) from None
     return b"".join(chunks)
-
-
-def parse_json(body: bytes) -> Any:
-    if not body:
-        raise MalformedPayload("empty body; expected JSON", reason="empty_body")
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise MalformedPayload("body is not UTF-8", reason="bad_encoding") from None
-    except json.JSONDecodeError as exc:
-        raise MalformedPayload(f"body is not JSON: {exc.msg} at position {exc.pos}") from None
-    except RecursionError:
-        raise MalformedPayload("JSON nested too deeply") from None
-
-
-def parse_json_object(body: bytes) -> dict[str, Any]:
-    data = parse_json(body)
-    if not isinstance(data, dict):
-        raise MalformedPayload(f"expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def parse_form(body: bytes) -> list[tuple[str, str]]:
-    """``application/x-www-form-urlencoded`` pairs in order, repeated keys kept."""
-    try:
-        text = body.decode("utf-8")
-        return parse_qsl(
-            text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FORM_FIELDS
-        )
-    except UnicodeDecodeError:
-        raise MalformedPayload("form body is not UTF-8", reason="bad_encoding") from None
-    except ValueError as exc:
-        raise MalformedPayload(f"form body not parseable: {exc}") from None
-
-
-def validate_payload(model: type[M], data: Any) -> M:
-    """A pydantic model from parsed data; errors name the fields, never their values."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise MalformedPayload(describe_validation_error(exc)) from None
-
-
-def describe_validation_error(exc: ValidationError, *, limit: int = 5) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-        for err in exc.errors(include_input=False)[:limit]
-    ]
-    return "; ".join(problems)
 
 
 def require_content_type(request: Request, *expected: str) -> None:

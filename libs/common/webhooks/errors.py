@@ -17,7 +17,32 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from libs.common.webhooks.exceptions import (
+    BadSignature,
+    BusUnavailable,
+    MalformedPayload,
+    PayloadTooLarge,
+    UnknownIntegration,
+    UnsupportedMediaType,
+    WebhookError,
+)
 from libs.common.webhooks.metrics import WEBHOOK_REJECTIONS
+
+__all__ = [
+    "PROVIDER_STATE",
+    "WEBHOOK_ERROR_CODES",
+    "BadSignature",
+    "BusUnavailable",
+    "ErrorBody",
+    "MalformedPayload",
+    "PayloadTooLarge",
+    "UnknownIntegration",
+    "UnsupportedMediaType",
+    "WebhookError",
+    "error_responses",
+    "install_error_handlers",
+    "reject",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,63 +57,6 @@ class ErrorBody(BaseModel):
     detail: str = Field(..., description="What was wrong, for a human. Never echoes secrets.")
     provider: str | None = None
     integration: str | None = None
-
-
-class WebhookError(Exception):
-    status_code = 400
-    reason = "bad_request"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        reason: str | None = None,
-        provider: str | None = None,
-        integration: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.reason = reason or self.reason
-        self.provider = provider
-        self.integration = integration
-        self.headers = headers or {}
-
-
-class MalformedPayload(WebhookError):
-    status_code = 400
-    reason = "malformed"
-
-
-class BadSignature(WebhookError):
-    status_code = 401
-    reason = "bad_signature"
-
-
-class UnknownIntegration(WebhookError):
-    status_code = 404
-    reason = "unknown_integration"
-
-
-class PayloadTooLarge(WebhookError):
-    status_code = 413
-    reason = "too_large"
-
-
-class UnsupportedMediaType(WebhookError):
-    status_code = 415
-    reason = "unsupported_media_type"
-
-
-class BusUnavailable(WebhookError):
-    """Kafka did not acknowledge in time: the provider must retry later."""
-
-    status_code = 503
-    reason = "bus_unavailable"
-
-    def __init__(self, detail: str, *, retry_after_s: int, **kwargs: Any) -> None:
-        headers = {"Retry-After": str(max(1, int(retry_after_s)))}
-        super().__init__(detail, headers=headers, **kwargs)
 
 
 def _provider_of(request: Request, exc: WebhookError | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import JSONResponse
 
 from libs.common.events.interaction import Channel
 from libs.common.events.routing import Priority
@@ -13,13 +14,16 @@ from services.router.api.schemas import (
     ConversationDetail,
     ConversationPage,
     ConversationRead,
+    ReplyAccepted,
     ReplyRead,
+    ReplyRefusedRead,
     ReplyRequest,
     TimelineEntryRead,
     TransferRequest,
 )
 from services.router.domain.lifecycle import ConversationStatus, InvalidTransition
 from services.router.service import conversations as ops
+from services.router.service import replies
 from services.router.service.agents import NotFound
 from services.router.service.reporting import conversation_detail
 
@@ -151,19 +155,48 @@ async def reopen_conversation(
 
 @router.post(
     "/{conversation_id}/replies",
-    response_model=ReplyRead,
-    status_code=status.HTTP_201_CREATED,
-    responses=ERRORS,
-    summary="Add an agent reply (stops the response clock)",
+    response_model=ReplyAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        404: ERRORS[404],
+        409: {"model": ReplyRefusedRead, "description": "The channel cannot be answered"},
+        422: {"model": ReplyRefusedRead, "description": "Longer than the provider accepts"},
+    },
+    summary="Queue an agent reply (the clock stops when the provider accepts it)",
 )
 async def create_reply(
     conversation_id: str, body: ReplyRequest, ctx: ContextDep, key: AgentKey
-) -> ReplyRead:
+) -> ReplyAccepted | JSONResponse:
     agent_id = body.agent_id or key.agent_id
     if agent_id is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "agent_id required")
     try:
-        result = await ops.reply(ctx, conversation_id, agent_id=agent_id, text=body.text)
+        result = await replies.request_reply(
+            ctx, conversation_id, agent_id=agent_id, text=body.text
+        )
+    except replies.ReplyRefused as exc:
+        refusal = exc.refusal
+        body_ = ReplyRefusedRead(code=refusal.code, detail=refusal.detail, limit=refusal.limit)
+        return JSONResponse(body_.model_dump(), status_code=refusal.status)
     except (NotFound, InvalidTransition) as exc:
         raise _http_error(exc) from None
-    return ReplyRead(reply_id=result.reply_id, delivered_by_notifier=result.delivered_by_notifier)
+    return ReplyAccepted(
+        reply_id=result.reply_id,
+        conversation_id=conversation_id,
+        state=result.state.value,
+        created_at=result.created_at,
+    )
+
+
+@router.get(
+    "/{conversation_id}/replies",
+    response_model=list[ReplyRead],
+    responses={404: ERRORS[404]},
+    summary="Replies of a conversation with their delivery states",
+)
+async def read_replies(conversation_id: str, ctx: ContextDep, _: AgentKey) -> list[ReplyRead]:
+    try:
+        rows = await replies.replies_of(ctx, conversation_id)
+    except NotFound as exc:
+        raise _http_error(exc) from None
+    return [ReplyRead.model_validate(r) for r in rows]

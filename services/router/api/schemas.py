@@ -98,9 +98,47 @@ class ReplyRequest(BaseModel):
     agent_id: str | None = Field(None, description="Defaults to the API key's agent.")
 
 
-class ReplyRead(BaseModel):
+class ReplyAccepted(BaseModel):
+    """202: the reply is queued for the notifier; its fate comes later (GET …/replies)."""
+
     reply_id: str
-    delivered_by_notifier: bool
+    conversation_id: str
+    state: str = Field(..., description="Always `queued` here: nothing was delivered yet.")
+    created_at: datetime
+
+
+class ReplyRead(BaseModel):
+    """A reply and every state it reached, with the time each was first reported."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    conversation_id: str
+    agent_id: str | None
+    purpose: str
+    channel: str
+    provider: str | None
+    text: str
+    state: str = Field(..., description="queued, retrying, accepted, sent, delivered, read, failed")
+    provider_message_id: str | None
+    error_code: str | None
+    error_detail: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    accepted_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+
+
+class ReplyRefusedRead(BaseModel):
+    """409 (the channel cannot be answered) or 422 (over the provider's text limit)."""
+
+    code: str
+    detail: str
+    limit: int | None = None
 
 
 class CsatRequest(BaseModel):

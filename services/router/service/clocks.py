@@ -139,6 +139,26 @@ async def on_agent_response(
     await pause_resolution_clock(uow, ctx, conversation, at)
 
 
+async def on_reply_accepted(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    conversation: Conversation,
+    at: datetime,
+    *,
+    requested_at: datetime,
+) -> None:
+    """A person's reply was accepted by the provider or relay at ``at``: the customer is answered.
+
+    A customer message that came in after the agent wrote the reply is not answered
+    by it: its clock keeps running (the first response is still recorded).
+    """
+    if conversation.awaiting_since is not None and conversation.awaiting_since > requested_at:
+        if conversation.first_response_at is None:
+            conversation.first_response_at = at
+        return
+    await on_agent_response(uow, ctx, conversation, at)
+
+
 async def stop_all_clocks(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:

@@ -66,4 +66,8 @@ class RouterContext:
     options: RoutingOptions
     csat: CsatSigner
     clock: Clock = system_clock
+    #: Longest reply text per outbound provider (the provider registry's max_text_chars).
+    reply_limits: dict[str, int] = field(default_factory=dict)
+    #: Key of the ``sig`` on rating links (the notifier's NOTIFIER_CSAT_SIGNING_SECRET).
+    csat_link_secret: str = ""
     source: str = "omnidesk/router"

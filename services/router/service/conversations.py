@@ -1,18 +1,15 @@
-"""Conversation operations from the API: transfer, resolve, reopen, agent reply."""
+"""Conversation operations from the API: transfer, resolve, reopen (replies: ``replies``)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from libs.common.events.interaction import Channel, Direction
 from libs.common.events.routing import (
-    AgentReplyRequested,
     ConversationReopened,
     ConversationResolved,
     ConversationTransferred,
 )
-from libs.common.ids import deterministic_id
 from services.router.domain.assignment import can_take
 from services.router.domain.lifecycle import (
     ConversationStatus,
@@ -27,28 +24,18 @@ from services.router.service.assigning import (
     work_item,
 )
 from services.router.service.clocks import (
-    on_agent_response,
     start_resolution_clock,
     stop_all_clocks,
 )
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter, agent_ref
 from services.router.service.pool import assignment_pool
-from services.router.store.models import Agent, Conversation, InteractionRecord
+from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
-
-#: Channels on which the notifier can deliver an agent's reply.
-REPLY_CHANNELS = {Channel.EMAIL, Channel.CHAT}
 
 
 class CapacityExceeded(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class ReplyResult:
-    reply_id: str
-    delivered_by_notifier: bool
 
 
 async def _load(uow: UnitOfWork, conversation_id: str) -> Conversation:
@@ -164,50 +151,3 @@ async def reopen(ctx: RouterContext, conversation_id: str, *, by: str) -> Conver
         )
         await uow.commit()
     return conversation
-
-
-async def reply(
-    ctx: RouterContext, conversation_id: str, *, agent_id: str, text: str
-) -> ReplyResult:
-    """An agent answers: the response clock stops; email/chat replies go to the notifier."""
-    now = ctx.clock()
-    async with ctx.uow() as uow:
-        conversation = await _load(uow, conversation_id)
-        agent = await uow.agents.get(agent_id)
-        if agent is None:
-            raise NotFound(f"agent {agent_id}")
-        if conversation.status == ConversationStatus.RESOLVED:
-            raise InvalidTransition("reopen the conversation before replying")
-        reply_id = deterministic_id("router.reply", conversation.id, str(uuid.uuid4()))
-        uow.interactions.add(
-            InteractionRecord(
-                event_id=f"reply:{reply_id}",
-                conversation_id=conversation.id,
-                contact_id=conversation.contact_id,
-                channel=conversation.channel,
-                direction=Direction.OUTBOUND.value,
-                kind="message",
-                occurred_at=now,
-                processed_at=now,
-                author=agent.name,
-                subject=conversation.subject,
-                text=text[:4000],
-                note="agent reply via the API",
-            )
-        )
-        await on_agent_response(uow, ctx, conversation, now)
-        deliver = Channel(conversation.channel) in REPLY_CHANNELS
-        if deliver:
-            emitter = Emitter(uow, ctx, cause=f"reply:{reply_id}", now=now)
-            await emitter.emit(
-                AgentReplyRequested,
-                conversation,
-                reason=f"reply by {agent.id}",
-                reply_id=reply_id,
-                agent=agent_ref(agent),
-                text=text,
-                in_reply_to=conversation.last_message_id,
-                references=list(conversation.references or []),
-            )
-        await uow.commit()
-    return ReplyResult(reply_id, deliver)

@@ -9,7 +9,11 @@ from datetime import datetime, timedelta
 
 
 class InvalidToken(ValueError):
-    pass
+    """Forged or malformed: 403."""
+
+
+class TokenExpired(InvalidToken):
+    """Genuine but past its validity (ROUTER_CSAT_TOKEN_DAYS): 410."""
 
 
 class CsatSigner:
@@ -18,6 +22,10 @@ class CsatSigner:
             raise ValueError("CSAT secret must be at least 16 bytes")
         self._secret = secret
         self._valid_for = valid_for
+
+    @property
+    def valid_for(self) -> timedelta:
+        return self._valid_for
 
     def _mac(self, payload: str) -> str:
         digest = hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()
@@ -37,5 +45,5 @@ class CsatSigner:
         if not hmac.compare_digest(mac, self._mac(f"{conversation_id}.{expiry}")):
             raise InvalidToken("bad signature")
         if now.timestamp() > expires:
-            raise InvalidToken("token expired")
+            raise TokenExpired("token expired")
         return conversation_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from libs.common.events.interaction import Channel, CustomerIdentity, Flags
+from libs.common.events.interaction import Channel, CustomerIdentity, Flags, ReplyPath
 from libs.common.events.routing import AgentRef, ConversationSnapshot, Priority, RoutingEvent
 from services.router.service.context import RouterContext
 from services.router.service.pool import assignment_pool
@@ -24,7 +24,17 @@ def agent_ref(agent: Agent | None) -> AgentRef | None:
 class Emitter:
     """Builds snapshots and adds events for one cause (interaction, timer, request)."""
 
-    def __init__(self, uow: UnitOfWork, ctx: RouterContext, *, cause: str, now: datetime) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        ctx: RouterContext,
+        *,
+        cause: str,
+        now: datetime,
+        uses_pool: bool = True,
+    ) -> None:
+        #: False where nothing is assigned: agents are read one by one, not as the pool
+        self.uses_pool = uses_pool
         self.uow = uow
         self.ctx = ctx
         self.cause = cause
@@ -35,6 +45,8 @@ class Emitter:
     async def agent(self, agent_id: str | None) -> Agent | None:
         if agent_id is None:
             return None
+        if not self.uses_pool:  # e.g. a reply: no assignment, so no agent loads to read
+            return await self.uow.agents.get(agent_id)
         return (await assignment_pool(self.uow)).agents.get(agent_id)
 
     def _customer(self, conversation: Conversation) -> CustomerIdentity:
@@ -82,7 +94,14 @@ class Emitter:
             last_message_id=conversation.last_message_id,
             references=list(conversation.references or [])[-MAX_REFERENCES:],
             first_response_due_at=conversation.first_response_due_at,
+            reply_path=self._reply_path(conversation),
+            customer_last_inbound_at=conversation.customer_last_inbound_at,
         )
+
+    def _reply_path(self, conversation: Conversation) -> ReplyPath | None:
+        if not conversation.reply_path:
+            return None
+        return self._parse(ReplyPath, conversation.reply_path)  # type: ignore[return-value]
 
     async def emit(
         self,

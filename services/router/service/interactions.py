@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from sqlalchemy import select
 
 from libs.common.events.interaction import (
     Channel,
@@ -19,12 +21,14 @@ from libs.common.events.routing import (
     ConversationOpened,
     ConversationReopened,
     InteractionRouted,
+    ResponsePromise,
 )
 from libs.common.ids import deterministic_id
 from services.router.domain.classification import classify, customer_attributes
 from services.router.domain.contacts import IdentityKey, identity_keys, resolve_contact
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
-from services.router.domain.sla import describe_hours
+from services.router.domain.policies import PolicyConfig
+from services.router.domain.sla import BusinessCalendar, describe_hours
 from services.router.domain.threading import (
     ConversationRef,
     ThreadAction,
@@ -36,8 +40,10 @@ from services.router.domain.threading import (
 from services.router.service.assigning import assign_or_queue
 from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
 from services.router.service.context import RouterContext
+from services.router.service.csat_answers import chat_answer, store_rating, survey_open
 from services.router.service.events import MAX_REFERENCES, Emitter
 from services.router.service.pool import assignment_pool
+from services.router.service.replies import apply_receipt
 from services.router.service.routing_cache import (
     ANY,
     RoutingCache,
@@ -52,6 +58,7 @@ from services.router.store.models import (
     Conversation,
     InteractionRecord,
     MessageIndex,
+    Reply,
 )
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -109,6 +116,10 @@ async def route_one(
     decision = thread_interaction(
         interaction, contact_id, candidates, interaction.occurred_at, ctx.options.threading
     )
+    if decision.action is ThreadAction.REOPEN and await _survey_answered(
+        uow, ctx, cache, decision.conversation, interaction, now
+    ):
+        decision = replace(decision, action=ThreadAction.JOIN, reason="answer to the CSAT survey")
     if decision.action is ThreadAction.OPEN:
         conversation = _new_conversation(
             ctx, item, contact_id, await uow.counters.next_value("conversation")
@@ -128,6 +139,25 @@ async def route_one(
         # phone_log decides: missed inbound calls and voicemails, never our own legs.
         await _callback(emitter, conversation, interaction)
     cache.remember_conversation(conversation)
+
+
+async def _survey_answered(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    cache: RoutingCache,
+    ref: ConversationRef | None,
+    interaction: Interaction,
+    now: datetime,
+) -> bool:
+    """A chat customer answering the survey ("4", a quick-reply "csat:4") does not reopen."""
+    score = chat_answer(interaction.body.text)
+    if ref is None or score is None or interaction.channel is not Channel.CHAT:
+        return False
+    conversation = cache.conversations[ref.id]
+    if not survey_open(conversation, now, ctx.csat.valid_for):
+        return False
+    await store_rating(uow, conversation.id, score, None, interaction.occurred_at)
+    return True
 
 
 async def _callback(emitter: Emitter, conversation: Conversation, interaction: Interaction) -> None:
@@ -310,6 +340,7 @@ def _record(
     if _from_customer(interaction):
         conversation.customer = interaction.customer.model_dump(mode="json", exclude_none=True)
         conversation.customer_flags = interaction.flags.model_dump(mode="json")
+        _remember_reply_path(conversation, interaction)
     if message_id:
         if cache.remember_message(message_id, conversation):
             uow.insert_later(
@@ -317,6 +348,16 @@ def _record(
             )
         conversation.last_message_id = message_id
         conversation.references = [*(conversation.references or []), message_id][-MAX_REFERENCES:]
+
+
+def _remember_reply_path(conversation: Conversation, interaction: Interaction) -> None:
+    """The latest way to answer the customer, and when they last wrote (provider windows)."""
+    last = conversation.customer_last_inbound_at
+    if last is not None and interaction.occurred_at < last:
+        return  # an older message delivered late: the newer path stays
+    conversation.customer_last_inbound_at = interaction.occurred_at
+    if interaction.reply_path is not None:
+        conversation.reply_path = interaction.reply_path.model_dump(mode="json", exclude_none=True)
 
 
 def _from_customer(interaction: Interaction) -> bool:
@@ -327,9 +368,18 @@ def _from_customer(interaction: Interaction) -> bool:
     )
 
 
-def _is_agent_response(interaction: Interaction) -> bool:
+async def _is_agent_response(uow: UnitOfWork, interaction: Interaction) -> bool:
+    """A person answered outside omnidesk (provider app, phone); never a receipt or a bot.
+
+    Replies sent through omnidesk stop clocks when the provider accepted them
+    (``replies.apply_outcome``); their echo on a provider's webhook is not a second answer.
+    """
+    if interaction.kind is InteractionKind.DELIVERY_STATUS:
+        return False
     if interaction.direction is Direction.OUTBOUND:
-        return True
+        if interaction.flags.automated:
+            return False  # bots, auto-replies: no person answered
+        return not await _our_own_message(uow, interaction)
     answered = interaction.kind is InteractionKind.CALL_ANSWERED or (
         interaction.kind is InteractionKind.CALL_ENDED
         and interaction.call is not None
@@ -338,11 +388,29 @@ def _is_agent_response(interaction: Interaction) -> bool:
     return answered
 
 
+async def _our_own_message(uow: UnitOfWork, interaction: Interaction) -> bool:
+    provider_id = interaction.provider_message_id
+    if not provider_id:
+        return False
+    found = await uow.session.scalar(
+        select(Reply.id).where(Reply.provider_message_id == provider_id).limit(1)
+    )
+    return found is not None
+
+
 async def _apply_effect(
-    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, interaction: Interaction
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    emitter: Emitter,
+    conversation: Conversation,
+    interaction: Interaction,
 ) -> None:
     at = min(interaction.received_at, ctx.clock())
-    if _is_agent_response(interaction):
+    if interaction.kind is InteractionKind.DELIVERY_STATUS:
+        note = await apply_receipt(uow, ctx, emitter.cause, interaction)
+        log.debug("%s: %s", emitter.cause, note)
+        return
+    if await _is_agent_response(uow, interaction):
         await on_agent_response(uow, ctx, conversation, at)
     elif reopens(interaction) and conversation.status != ConversationStatus.RESOLVED:
         await on_customer_message(uow, ctx, conversation, at)
@@ -356,7 +424,7 @@ async def _opened(
     interaction: Interaction,
     reason: str,
 ) -> None:
-    await _apply_effect(uow, ctx, conversation, interaction)
+    await _apply_effect(uow, ctx, emitter, conversation, interaction)
     policy, calendar = policy_for(ctx, conversation)
     await emitter.emit(
         ConversationOpened,
@@ -367,12 +435,30 @@ async def _opened(
         else policy.first_response_minutes,
         first_response_due_at=conversation.first_response_due_at,
         business_hours_note=f"{policy.name}: {describe_hours(calendar)}",
+        promise=_promise(conversation, policy, calendar, interaction.received_at),
     )
     await _routed(emitter, conversation, interaction, opened=True)
     if conversation.status != ConversationStatus.RESOLVED:
         await assign_or_queue(
             uow, ctx, emitter, conversation, reason=f"new conversation in {conversation.queue}"
         )
+
+
+def _promise(
+    conversation: Conversation, policy: PolicyConfig, calendar: BusinessCalendar, at: datetime
+) -> ResponsePromise | None:
+    """The first-response promise as data (the notifier phrases it per language)."""
+    due = conversation.first_response_due_at
+    if conversation.automated or due is None or policy.first_response_minutes is None:
+        return None
+    return ResponsePromise(
+        target_minutes=policy.first_response_minutes,
+        due_at=due,
+        open_now=calendar.always_open or calendar.is_open(at),
+        calendar=policy.calendar,
+        timezone=calendar.timezone,
+        always_open=calendar.always_open,
+    )
 
 
 async def _reopened(
@@ -387,7 +473,7 @@ async def _reopened(
     conversation.status = next_status(ConversationStatus.RESOLVED, LifecycleTrigger.REOPEN)
     conversation.resolved_at = None
     conversation.assignee_id = None
-    await _apply_effect(uow, ctx, conversation, interaction)
+    await _apply_effect(uow, ctx, emitter, conversation, interaction)
     await emitter.emit(ConversationReopened, conversation, reason=reason)
     await _routed(emitter, conversation, interaction, opened=False)
     await assign_or_queue(
@@ -403,7 +489,7 @@ async def _joined(
     interaction: Interaction,
     reason: str,
 ) -> None:
-    await _apply_effect(uow, ctx, conversation, interaction)
+    await _apply_effect(uow, ctx, emitter, conversation, interaction)
     ignored = None
     if conversation.status == ConversationStatus.RESOLVED:
         ignored = "resolved conversation; automated or outbound interactions do not reopen"

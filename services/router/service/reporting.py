@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from services.router.service.agents import NotFound
 from services.router.service.context import RouterContext
-from services.router.store.models import Conversation, CsatRating
+from services.router.store.models import Conversation, CsatRating, Reply
 from services.router.store.outbox import rows_for_conversation
+from services.router.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ async def conversation_detail(
             )
             for r in await uow.interactions.for_conversation(conversation_id)
         ]
+        entries += [_reply_entry(r) for r in await _replies(uow, conversation_id)]
         for row in await rows_for_conversation(uow.session, conversation_id):
             payload = json.loads(row.payload)
             entries.append(
@@ -55,6 +57,36 @@ async def conversation_detail(
                 )
             )
     return conversation, sorted(entries, key=lambda e: (e.at, e.kind != "interaction"))
+
+
+async def _replies(uow: UnitOfWork, conversation_id: str) -> list[Reply]:
+    query = select(Reply).where(Reply.conversation_id == conversation_id)
+    return list(await uow.session.scalars(query))
+
+
+def _reply_entry(reply: Reply) -> TimelineEntry:
+    """One entry per reply, at its request time, with the state it reached and when."""
+    times = {
+        name: value.isoformat()
+        for name in ("accepted_at", "sent_at", "delivered_at", "read_at", "failed_at")
+        if (value := getattr(reply, name)) is not None
+    }
+    return TimelineEntry(
+        at=reply.created_at,
+        kind="reply",
+        type=f"reply.{reply.state}",
+        summary=reply.text[:300],
+        detail={
+            "reply_id": reply.id,
+            "state": reply.state,
+            "agent_id": reply.agent_id,
+            "provider": reply.provider,
+            "provider_message_id": reply.provider_message_id,
+            "error_code": reply.error_code,
+            "error_detail": reply.error_detail,
+            **times,
+        },
+    )
 
 
 @dataclass
@@ -141,22 +173,3 @@ async def desk_metrics(
         backlog[grouper(conversation)].append(conversation)
     names = sorted(set(groups) | set(backlog))
     return [summarise(name, groups[name], backlog[name], ratings) for name in names]
-
-
-async def record_csat(ctx: RouterContext, token: str, *, rating: int, comment: str | None) -> str:
-    now = ctx.clock()
-    conversation_id = ctx.csat.verify(token, now)
-    async with ctx.uow() as uow:
-        if await uow.conversations.get(conversation_id) is None:
-            raise NotFound(f"conversation {conversation_id}")
-        existing = await uow.session.get(CsatRating, conversation_id)
-        if existing is None:
-            uow.session.add(
-                CsatRating(
-                    conversation_id=conversation_id, rating=rating, comment=comment, rated_at=now
-                )
-            )
-        else:  # a customer may change their mind; the last rating counts
-            existing.rating, existing.comment, existing.rated_at = rating, comment, now
-        await uow.commit()
-    return conversation_id

@@ -85,6 +85,8 @@ class Conversation(Base):
     references: Mapped[list[str]] = mapped_column(default=list)
     thread_key: Mapped[str | None] = mapped_column(sa.String(300), index=True)
     call_group_key: Mapped[str | None] = mapped_column(sa.String(300), index=True)
+    reply_path: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)  # ReplyPath
+    customer_last_inbound_at: Mapped[datetime | None]
     __table_args__ = (
         sa.Index("ix_conversations_contact_channel", "contact_id", "channel", "last_activity_at"),
         sa.Index("ix_conversations_waiting", "queue", "assignee_id", "status"),
@@ -118,6 +120,50 @@ class InteractionRecord(Base):
     subject: Mapped[str | None] = mapped_column(sa.String(500))
     text: Mapped[str] = mapped_column(sa.Text, default="")
     note: Mapped[str | None] = mapped_column(sa.String(300))
+
+
+class Reply(Base):
+    """A message we send the customer (an agent's reply) and what became of it."""
+
+    __tablename__ = "replies"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    agent_id: Mapped[str | None] = mapped_column(sa.String(64))
+    purpose: Mapped[str] = mapped_column(sa.String(20))
+    text: Mapped[str] = mapped_column(sa.Text)
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    provider: Mapped[str | None] = mapped_column(sa.String(40))
+    state: Mapped[str] = mapped_column(sa.String(12))
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(300), index=True)
+    error_code: Mapped[str | None] = mapped_column(sa.String(60))
+    error_detail: Mapped[str | None] = mapped_column(sa.String(1000))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+
+
+class ReplyReport(Base):
+    """Every report about a reply (notifier outcome or provider receipt), once.
+
+    The key makes applying a report idempotent; a receipt that arrives before
+    the reply's provider message id is known waits here (``reply_id`` NULL)
+    and is attached when the acceptance names that id.
+    """
+
+    __tablename__ = "reply_reports"
+    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
+    reply_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(300), index=True)
+    source: Mapped[str] = mapped_column(sa.String(12))  # outcome | receipt
+    state: Mapped[str] = mapped_column(sa.String(12))
+    at: Mapped[datetime]
+    error_code: Mapped[str | None] = mapped_column(sa.String(60))
+    error_detail: Mapped[str | None] = mapped_column(sa.String(1000))
 
 
 class Agent(Base):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from libs.common.events.base import utc_now
 from libs.common.settings import KafkaSettings
+from libs.providers.integrations import Integration, Provider
 from services.chat_ingest.app import create_app
-from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.samples import SampleRequest, sample_request
 from services.chat_ingest.settings import ChatIngestSettings
 
@@ -40,11 +42,13 @@ def signed(provider: Provider, seq: int) -> SampleRequest:
 
 @contextlib.asynccontextmanager
 async def running_app(
-    kafka: KafkaSettings, **overrides: object
+    kafka: KafkaSettings, *, clock: Callable[[], datetime] = utc_now, **overrides: object
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app, with its real EventProducer started by the lifespan."""
+    """The real app, with its real EventProducer started by the lifespan.
+
+    ``clock``: the app's notion of now (signature windows are measured from it)."""
     settings = ChatIngestSettings(kafka=kafka, integrations=integrations(), **overrides)
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, timeout=60) as client:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from libs.common.testing.kafka import BrokerUnderTest
-from services.chat_ingest.integrations import Provider
+from libs.providers.integrations import Provider
 from tests.integration.chat_ingest.helpers import header, read_topic, running_app, send, signed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

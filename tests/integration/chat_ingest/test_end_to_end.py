@@ -8,7 +8,7 @@ import pytest
 
 from libs.common.cloudevents import decode
 from libs.common.events import Interaction
-from services.chat_ingest.integrations import Provider
+from libs.providers.integrations import Provider
 from tests.integration.chat_ingest.helpers import header, read_topic, running_app, send, signed
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ async def test_readyz_reports_kafka(kafka_topics):
                 break
             await asyncio.sleep(0.5)
     assert response.status_code == 200
-    assert response.json()["checks"] == {"kafka": "ok", "topic": "ok"}
+    assert response.json()["checks"] == {"integrations": "ok", "kafka": "ok", "topic": "ok"}
 
 
 async def test_readyz_fails_when_the_topic_was_never_created(kafka_settings):
@@ -78,7 +78,7 @@ async def test_readyz_fails_when_the_topic_was_never_created(kafka_settings):
     async with running_app(missing) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["checks"] == {"kafka": "ok", "topic": "failing"}
+    assert response.json()["checks"] == {"integrations": "ok", "kafka": "ok", "topic": "failing"}
 
 
 async def test_unreadable_authenticated_body_lands_on_the_dead_letter_topic(kafka_topics):

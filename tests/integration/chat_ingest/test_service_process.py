@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from libs.common.cloudevents import decode
-from services.chat_ingest.integrations import DEV_SECRET, Provider
+from libs.providers.integrations import DEV_SECRET, Provider
 from services.chat_ingest.samples import sample_request
 from tests.integration.chat_ingest.helpers import read_topic
 
@@ -47,6 +47,7 @@ async def test_module_serves_dev_integrations_and_stops_on_sigterm(kafka_topics,
         CHAT_INGEST_HTTP_PORT=str(port),
         CHAT_INGEST_HTTP_HOST="127.0.0.1",
         CHAT_INGEST_LOG_FORMAT="json",
+        CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY="true",  # what `omnidesk dev up` sets
         KAFKA_BOOTSTRAP_SERVERS=kafka_topics.bootstrap_servers,
         KAFKA_TOPIC_INTERACTIONS=kafka_topics.topics.interactions,
     )

@@ -43,11 +43,10 @@ async def test_korean_acknowledgement_arrives_intact_with_loop_safe_headers(noti
         "<first@mail.example.kr>",
         "<abc@mail.example.kr>",
     ]
-    text = message.get_body(("plain",)).get_content()
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     html = message.get_body(("html",)).get_content()
     assert "접수 번호는 C-1234 입니다" in text
-    assert "영업시간 기준 30분 이내에 첫 답변을 드리겠습니다" in text
-    assert "2026-11-23 10:00 KST" in text
+    assert "영업시간 기준 30분 이내, 월요일 10:00 (KST)까지 답변드리겠습니다.\n\n" in text
     assert "<strong>C-1234</strong>" in html
     assert [part.get_content_type() for part in message.iter_parts()] == [
         "text/plain",

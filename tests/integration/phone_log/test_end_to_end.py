@@ -134,7 +134,7 @@ async def test_readyz_reports_kafka(kafka_topics):
     async with app_on_broker(kafka_topics) as client:
         response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"kafka": "ok"}
+    assert response.json()["checks"] == {"integrations": "ok", "kafka": "ok"}
 
 
 async def test_unreachable_kafka_gives_503_and_not_ready(kafka_topics):

@@ -45,6 +45,7 @@ async def test_module_serves_dev_samples_and_publishes(kafka_topics, tmp_path):
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PHONE_LOG_")},
         "PHONE_LOG_HTTP_PORT": str(port),
+        "PHONE_LOG_DEV_SAMPLES": "true",  # what `omnidesk dev up` sets
         "LOG_FORMAT": "text",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
         "KAFKA_TOPIC_INTERACTIONS": kafka_topics.topics.interactions,

@@ -11,6 +11,11 @@ from aiokafka import AIOKafkaConsumer
 
 from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events.interaction import Interaction
+from libs.common.events.notification import (
+    NotificationChannel,
+    NotificationOutcome,
+    NotificationStatus,
+)
 from libs.common.events.routing import InteractionRouted, RoutingEvent
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
@@ -101,3 +106,34 @@ def of_type(events: list[CloudEvent], model: type[RoutingEvent]) -> list[Routing
 
 def routed_ids(events: list[CloudEvent]) -> set[str]:
     return {e.interaction_id for e in of_type(events, InteractionRouted)}  # type: ignore[attr-defined]
+
+
+def reply_outcome(
+    reply_id: str,
+    conversation_id: str,
+    at,
+    *,
+    status: NotificationStatus = NotificationStatus.ACCEPTED,
+    provider_message_id: str | None = None,
+    reason: str | None = None,
+    error_code: str | None = None,
+) -> NotificationOutcome:
+    """What the notifier publishes about a reply it sent (or could not send)."""
+    return NotificationOutcome(
+        routing_event_id=f"routing-{reply_id}",
+        routing_event_type="support.reply.requested",
+        conversation_id=conversation_id,
+        channel=NotificationChannel.CHAT,
+        recipient="customer",
+        template="customer_reply",
+        status=status,
+        occurred_at=at,
+        reply_id=reply_id,
+        purpose="agent_reply",
+        provider_message_id=provider_message_id,
+        accepted_at=at
+        if status in (NotificationStatus.ACCEPTED, NotificationStatus.SENT)
+        else None,
+        reason=reason,
+        error_code=error_code,
+    )

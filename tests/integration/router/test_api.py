@@ -21,7 +21,9 @@ from services.router.app import create_app
 from services.router.runtime import RouterRuntime
 from services.router.service.api_keys import Role, authenticate, create_api_key
 from services.router.service.interactions import Incoming, route_batch
+from services.router.service.replies import apply_outcome
 from services.router.store.outbox import rows_for_conversation
+from tests.integration.router.helpers import reply_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +141,12 @@ async def test_conversation_lifecycle_through_the_api(api, clock):
         json={"text": "We found it."},
         headers=auth(keys, Role.AGENT),
     )
-    assert reply.status_code == 201 and reply.json()["delivered_by_notifier"]
+    assert reply.status_code == 202 and reply.json()["state"] == "queued"
+    queued = (await client.get(f"/conversations/{conversation_id}", headers=sup)).json()
+    assert queued["first_response_at"] is None  # queued is not answered
+    await apply_outcome(
+        ctx, "relay-250", reply_outcome(reply.json()["reply_id"], conversation_id, clock())
+    )
     after = (await client.get(f"/conversations/{conversation_id}", headers=sup)).json()
     assert after["status"] == "waiting_on_customer" and after["first_response_at"] is not None
 

@@ -21,10 +21,12 @@ from libs.common.events.interaction import (
 )
 from services.router.bootstrap import build_context, open_store
 from services.router.service.agents import seed_agents
-from services.router.service.conversations import reply, resolve
+from services.router.service.conversations import resolve
 from services.router.service.interactions import Incoming, route_batch
+from services.router.service.replies import apply_outcome, request_reply
 from services.router.service.timers import fire_due_timers
 from services.router.store.models import Conversation, InteractionRecord, OutboxRow
+from tests.integration.router.helpers import reply_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -137,7 +139,9 @@ async def test_next_response_clock_and_paused_resolution(ctx, clock):
     await route_batch(ctx, [Incoming("n1", mail(clock, "n@example.com", "n1@x"))])
     conversation = await conversation_of(ctx, "n1")
     clock.advance(minutes=10)
-    await reply(ctx, conversation.id, agent_id="agent-smith", text="Checking")
+    queued = await request_reply(ctx, conversation.id, agent_id="agent-smith", text="Checking")
+    # the relay accepts it at once: the clock stops at the acceptance
+    await apply_outcome(ctx, "o-1", reply_outcome(queued.reply_id, conversation.id, clock()))
     clock.advance(minutes=110)  # 12:00 KST: the customer answers
     await route_batch(
         ctx, [Incoming("n2", mail(clock, "n@example.com", "n2@x", in_reply_to=["n1@x"]))]

@@ -9,7 +9,7 @@ import pytest
 
 from libs.common.webhooks import hmac_sha256_base64, hmac_sha256_hex
 from libs.common.webhooks.metrics import WEBHOOK_REJECTIONS
-from services.chat_ingest.integrations import Provider
+from libs.providers.integrations import Provider
 from tests.unit.chat_ingest.conftest import SECRETS, send, signed
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 import httpx
 import pytest
 
+from libs.common.events.base import utc_now
+from libs.providers.integrations import Provider
 from services.chat_ingest.app import create_app
-from services.chat_ingest.integrations import Provider
 from services.chat_ingest.samples import SampleRequest
 from services.chat_ingest.settings import ChatIngestSettings
 from tests.unit.chat_ingest.conftest import BASE_URL, FakeProducer, make_integrations, send, signed
@@ -28,9 +30,12 @@ def _variants(provider: Provider) -> list[SampleRequest]:
     ]
 
 
-async def _answers(fast_path: bool, requests: list[SampleRequest]) -> list[tuple[int, str]]:
+async def _answers(
+    fast_path: bool, requests: list[SampleRequest], now: datetime
+) -> list[tuple[int, str]]:
     settings = ChatIngestSettings(integrations=make_integrations(), fast_path=fast_path)
-    app = create_app(settings, publisher=FakeProducer())
+    # One clock for both runs: answers that carry time (web chat's visitor token) compare.
+    app = create_app(settings, publisher=FakeProducer(), clock=lambda: now)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
@@ -41,8 +46,9 @@ async def _answers(fast_path: bool, requests: list[SampleRequest]) -> list[tuple
 @pytest.mark.parametrize("provider", list(Provider))
 async def test_fast_and_slow_paths_answer_alike(provider: Provider):
     requests = _variants(provider)
-    fast = await _answers(True, requests)
-    slow = await _answers(False, requests)
+    now = utc_now()
+    fast = await _answers(True, requests, now)
+    slow = await _answers(False, requests, now)
     assert fast == slow
     assert fast[0][0] in (200, 202)
     assert fast[2][0] == 404

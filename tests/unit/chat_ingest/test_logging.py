@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from services.chat_ingest.integrations import Provider
+from libs.providers.integrations import Provider
 from tests.unit.chat_ingest.conftest import SECRETS, send, signed
 
 

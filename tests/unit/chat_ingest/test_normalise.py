@@ -9,18 +9,16 @@ import pytest
 from libs.common.events import Direction, InteractionKind, RoutingHints
 from libs.common.ids import deterministic_id
 from libs.common.webhooks import MalformedPayload
+from libs.providers.channeltalk import inbound as channeltalk
+from libs.providers.inbound import IngestContext, from_epoch, to_e164
+from libs.providers.kakao import inbound as kakao
+from libs.providers.line import inbound as line
+from libs.providers.slack import inbound as slack
+from libs.providers.telegram import inbound as telegram
+from libs.providers.twilio import inbound as twilio
+from libs.providers.webchat import inbound as webchat
+from libs.providers.whatsapp import inbound as whatsapp
 from services.chat_ingest import samples
-from services.chat_ingest.normalise import IngestContext, from_epoch, to_e164
-from services.chat_ingest.providers import (
-    channeltalk,
-    kakao,
-    line,
-    slack,
-    telegram,
-    twilio,
-    webchat,
-    whatsapp,
-)
 
 RECEIVED = datetime(2026, 1, 5, 0, 0, 0, tzinfo=UTC)
 CONTEXT = IngestContext(

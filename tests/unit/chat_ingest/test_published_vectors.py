@@ -9,8 +9,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from libs.providers.integrations import Integration, Provider
 from services.chat_ingest.app import create_app
-from services.chat_ingest.integrations import Integration, Provider
 from services.chat_ingest.settings import ChatIngestSettings
 from tests.unit.chat_ingest.conftest import FakeProducer
 

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from libs.common.webhooks.metrics import WEBHOOK_REJECTIONS
-from services.chat_ingest.integrations import Provider
+from libs.providers.integrations import Provider
 from tests.unit.chat_ingest.conftest import send, signed
 
 #: The header (or query parameter) that authenticates each provider's request.

@@ -5,21 +5,23 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
 import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from libs.common.webhooks import UnknownIntegration
-from services.chat_ingest.__main__ import settings_for_run
-from services.chat_ingest.cli import app as chat_cli
-from services.chat_ingest.integrations import (
+from libs.providers.integrations import (
     DEV_SECRET,
     Integration,
     IntegrationRegistry,
     Provider,
     dev_integrations,
 )
+from services.chat_ingest.app import create_app
+from services.chat_ingest.cli import app as chat_cli
 from services.chat_ingest.settings import ChatIngestSettings
+from tests.unit.chat_ingest.conftest import FakeProducer
 
 INTEGRATIONS = [
     {"id": "kr-main", "provider": "kakao", "secret": "tok-1", "routing": {"queue": "kr"}},
@@ -107,20 +109,52 @@ def test_secrets_never_in_repr_or_description():
     assert integration.describe()["path"] == "/webhooks/slack/a"
 
 
-def test_dev_integrations_only_when_none_configured(monkeypatch, caplog):
+def test_dev_integrations_are_off_by_default(monkeypatch):
     monkeypatch.delenv("CHAT_INGEST_INTEGRATIONS", raising=False)
-    with caplog.at_level(logging.WARNING):
-        settings = settings_for_run()
-    assert {i.provider for i in settings.integrations} == set(Provider)
-    assert all(i.dev and i.secret.get_secret_value() == DEV_SECRET for i in settings.integrations)
-    assert "DEVELOPMENT integrations" in caplog.text
+    monkeypatch.delenv("CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY", raising=False)
+    assert ChatIngestSettings().served_integrations() == []
+
+
+def test_dev_integrations_only_when_enabled_and_none_configured(monkeypatch):
+    monkeypatch.delenv("CHAT_INGEST_INTEGRATIONS", raising=False)
+    monkeypatch.setenv("CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY", "true")
+    served = ChatIngestSettings().served_integrations()
+    assert {i.provider for i in served} == set(Provider)
+    assert all(i.dev and i.secret.get_secret_value() == DEV_SECRET for i in served)
 
     monkeypatch.setenv("CHAT_INGEST_INTEGRATIONS", json.dumps(INTEGRATIONS))
-    assert not any(i.dev for i in settings_for_run().all_integrations())
+    assert not any(i.dev for i in ChatIngestSettings().served_integrations())
 
-    monkeypatch.delenv("CHAT_INGEST_INTEGRATIONS")
-    monkeypatch.setenv("CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY", "false")
-    assert settings_for_run().all_integrations() == []
+
+async def test_start_and_readyz_say_when_nothing_is_configured(caplog):
+    app = create_app(ChatIngestSettings(integrations=[]), publisher=FakeProducer())
+    with caplog.at_level(logging.WARNING):
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.get("/readyz")
+    assert "NO integrations configured" in caplog.text
+    assert response.status_code == 503
+    assert response.json()["checks"]["integrations"] == "failing: NoIntegrationsConfigured"
+
+
+async def test_dev_integrations_are_announced_as_public(caplog):
+    settings = ChatIngestSettings(integrations=[], dev_integrations_when_empty=True)
+    app = create_app(settings, publisher=FakeProducer())
+    with caplog.at_level(logging.WARNING):
+        async with app.router.lifespan_context(app):
+            pass
+    assert "DEVELOPMENT integrations" in caplog.text and DEV_SECRET in caplog.text
+
+
+def test_cli_lists_what_is_served_including_dev_ones(monkeypatch):
+    monkeypatch.delenv("CHAT_INGEST_INTEGRATIONS", raising=False)
+    monkeypatch.delenv("CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY", raising=False)
+    assert "no integrations configured" in CliRunner().invoke(chat_cli, ["integrations"]).output
+    monkeypatch.setenv("CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY", "true")
+    output = CliRunner().invoke(chat_cli, ["integrations"]).output
+    assert output.count("DEVELOPMENT") == len(Provider)
+    assert "/webhooks/telegram/dev" in output and DEV_SECRET not in output
 
 
 def test_dev_integrations_are_marked():

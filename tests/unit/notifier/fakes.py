@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from libs.common.events import NotificationOutcome
+from libs.providers.outbound import OutboundMessage, SendOutcome, SendVerdict, Unsendable
 from services.notifier.mail import OutgoingMail
 from services.notifier.sentlog import (
     FINAL,
@@ -134,3 +135,31 @@ class Outcomes:
 
     def statuses(self) -> list[tuple[str, str, str]]:
         return [(o.template, o.recipient, o.status.value) for o in self.published]
+
+
+@dataclass
+class ScriptedSender:
+    """A chat provider's sender: accepts unless ``answers`` scripts the next outcomes."""
+
+    provider: str = "telegram"
+    max_text_chars: int = 4096
+    answers: list[SendOutcome] = field(default_factory=list)
+    sent: list[OutboundMessage] = field(default_factory=list)
+    attempts: int = 0
+    unsendable: Unsendable | None = None
+
+    def check(self, message: OutboundMessage, *, now: datetime) -> None:
+        if self.unsendable is not None:
+            raise self.unsendable
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        self.attempts += 1
+        if self.answers:
+            return self.answers.pop(0)
+        self.sent.append(message)
+        return SendOutcome(
+            verdict=SendVerdict.ACCEPTED,
+            provider_message_id=f"{self.provider}-{len(self.sent)}",
+            accepted_at=T0 + timedelta(seconds=len(self.sent)),
+            http_status=200,
+        )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from libs.common.events import AgentRef, Channel, ConversationQueued, Flags
+from libs.common.events import AgentRef, Channel, ConversationQueued, Flags, ReplyPath
 from services.notifier.decisions import (
     AUTO_GENERATED,
     AUTO_REPLIED,
@@ -46,9 +46,16 @@ def test_new_email_conversation_acknowledges_the_customer_as_auto_replied():
     assert mail.locale == "ko"
 
 
-def test_chat_conversation_gets_no_mail_acknowledgement():
+def test_chat_conversation_gets_its_acknowledgement_on_chat_not_by_mail():
     plan = plan_for("support.conversation.opened", snapshot(channel=Channel.CHAT))
-    assert plan.mails == [] and plan.suppressed == []
+    assert plan.mails == [] and plan.chats == []
+    [suppressed] = plan.suppressed  # no reply path: recorded, never silently dropped
+    assert suppressed.template == "chat_ack" and "reply path" in suppressed.reason
+    path = ReplyPath(provider="line", integration="line-main", address="U123")
+    conv = snapshot(channel=Channel.CHAT).model_copy(update={"reply_path": path})
+    [chat] = plan_for("support.conversation.opened", conv).chats
+    assert (chat.template, chat.purpose, chat.rate_limited) == ("chat_ack", "acknowledgement", True)
+    assert chat.recipient == "line:line-main:U123"
 
 
 def test_assignment_goes_to_the_assignee_in_their_locale():

@@ -46,18 +46,20 @@ def test_korean_acknowledgement_states_the_expected_response_time():
     renderer = Renderer(display_timezone="Asia/Seoul")
     context = template_context(event, recipient_name="김민준", brand="코인데스크")
     rendered = renderer.render("customer_ack", "ko", context)
-    assert "영업시간 기준 30분 이내" in rendered.text
-    assert "2026-11-23 10:00 KST" in rendered.text
+    assert "영업시간 기준 30분 이내, 월요일 10:00 (KST)까지 답변드리겠습니다." in rendered.text
     assert "C-1234" in rendered.text
     assert rendered.subject == "문의가 접수되었습니다: 출금이 안 됩니다"
 
 
-def test_english_acknowledgement_uses_the_business_hours_note():
+def test_english_acknowledgement_phrases_the_promise_not_the_operator_note():
     event = sample_events(snapshot(language="en"))["support.conversation.opened"]
     rendered = Renderer().render(
         "customer_ack", "en", template_context(event, recipient_name=None, brand="Desk")
     )
-    assert "within 30 minutes during business hours (Mon-Fri 09-18 KST)" in rendered.text
+    assert "We aim to answer within 30 minutes of business hours: by 10:00 Monday KST." in (
+        rendered.text
+    )
+    assert "email-30-minutes" not in rendered.text  # the policy name is for operators
 
 
 def test_html_is_autoescaped_text_is_not():

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from libs.common.webhooks import twilio_signature
@@ -370,3 +371,30 @@ async def test_recording_callback_url_may_name_the_caller():
     assert response.status_code == 200
     assert producer.sent[0][1].data.customer_key == CUSTOMER
     assert unsigned_hint.status_code == 401  # the hint is part of what Twilio signed
+
+
+async def test_cti_call_from_an_invalid_number_is_published_with_a_warning(caplog):
+    producer = RecordingProducer()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    missed = cti_event("hangup", cause="noAnswer", **{"from": "not-a-number"})
+    with caplog.at_level("WARNING", logger="services.phone_log"):
+        async with running_app(producer) as client:
+            response = await client.post(CTI, content=cti_form(missed), headers=form)
+    assert response.status_code == 200 and len(producer.sent) == 1
+    call = producer.sent[0][1].data.call
+    assert call.number_invalid and not call.callback_requested
+    assert "not a phone number" in caplog.text
+
+
+async def test_nothing_configured_is_said_at_start_and_on_readyz(caplog):
+    from services.phone_log.settings import PhoneLogSettings
+
+    app = create_app(PhoneLogSettings(integrations=[]), producer=RecordingProducer())
+    with caplog.at_level("WARNING", logger="services.phone_log"):
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.get("/readyz")
+    assert "NO integrations configured" in caplog.text
+    assert response.status_code == 503
+    assert response.json()["checks"]["integrations"] == "failing: NoIntegrationsConfigured"

@@ -27,6 +27,15 @@ def test_routes_lists_every_configured_webhook(monkeypatch):
 
 def test_routes_with_nothing_configured_shows_the_dev_samples(monkeypatch):
     monkeypatch.delenv("PHONE_LOG_INTEGRATIONS", raising=False)
+    monkeypatch.setenv("PHONE_LOG_DEV_SAMPLES", "true")
     result = CliRunner().invoke(app, ["routes"])
     assert result.exit_code == 0
     assert "/freeswitch/dev-freeswitch/cdr" in result.output
+
+
+def test_routes_with_nothing_configured_says_so(monkeypatch):
+    monkeypatch.delenv("PHONE_LOG_INTEGRATIONS", raising=False)
+    monkeypatch.delenv("PHONE_LOG_DEV_SAMPLES", raising=False)
+    result = CliRunner().invoke(app, ["routes"])
+    assert result.exit_code == 0
+    assert "no integrations configured" in result.output

@@ -155,3 +155,18 @@ def test_placetel_outgoing_call_is_outbound():
     fields = placetel("OutgoingCall", **{"from": "0212345678", "to": "01012345678"})
     data = interaction_of(parse(fields))
     assert data.direction is Direction.OUTBOUND and data.customer_key == CUSTOMER
+
+
+@pytest.mark.parametrize("caller", ["not-a-number", "+1"])
+def test_missed_call_from_an_invalid_number_is_kept_flagged_and_not_called_back(caller):
+    data = interaction_of(parse(cti_event("hangup", cause="noAnswer", **{"from": caller})))
+    assert data.kind is InteractionKind.CALL_MISSED
+    assert data.call.number_invalid
+    assert not data.call.callback_requested
+    assert data.customer.phone is None and data.customer_key == f"phone:raw:{caller}"
+
+
+@pytest.mark.parametrize("caller", ["821012345678", "anonymous", "1001"])
+def test_real_withheld_or_internal_numbers_are_not_flagged_invalid(caller):
+    data = interaction_of(parse(cti_event("hangup", cause="noAnswer", **{"from": caller})))
+    assert not data.call.number_invalid

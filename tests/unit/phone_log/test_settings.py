@@ -86,8 +86,15 @@ def test_log_format_follows_dev_up(monkeypatch):
     assert PhoneLogSettings().log_format == "text"
 
 
-def test_dev_samples_only_when_nothing_is_configured(monkeypatch):
+def test_dev_samples_are_off_by_default(monkeypatch):
     monkeypatch.delenv("PHONE_LOG_INTEGRATIONS", raising=False)
+    monkeypatch.delenv("PHONE_LOG_DEV_SAMPLES", raising=False)
+    assert load_settings().integrations == []
+
+
+def test_dev_samples_only_when_enabled_and_nothing_is_configured(monkeypatch):
+    monkeypatch.delenv("PHONE_LOG_INTEGRATIONS", raising=False)
+    monkeypatch.setenv("PHONE_LOG_DEV_SAMPLES", "true")  # what `omnidesk dev up` sets
     assert {i.id for i in load_settings().integrations} == {
         "dev-twilio",
         "dev-asterisk",

@@ -1,0 +1,92 @@
+"""Visitor tokens: how a web-chat widget proves which visitor's replies it may read.
+
+Web chat has no provider API to send through: the notifier keeps an outbox of
+replies per visitor and the widget polls it (or streams it with SSE). The
+widget authenticates with a visitor token that chat_ingest hands back when it
+accepts the visitor's message (``WebchatAck.visitor_token``) — or that the
+site's backend issues itself with the same integration key.
+
+Format: ``v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256(key, "v1." + claims))>``
+with claims ``{"i": integration id, "v": visitor id, "exp": epoch seconds}``.
+The key is the integration's ``secret`` (else its ``api_key``); rotating it
+invalidates every token. Verification is constant-time and checks expiry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from libs.providers.integrations import Integration
+
+VERSION = "v1"
+DEFAULT_TTL = timedelta(hours=24)
+
+
+class InvalidVisitorToken(ValueError):
+    """Forged, malformed, for another integration, or expired (``reason`` says which)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"visitor token refused: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VisitorClaims:
+    integration: str
+    visitor: str
+    expires_at: datetime
+
+
+def signing_key(integration: Integration) -> bytes:
+    key = integration.secret or integration.api_key
+    if key is None:
+        raise ValueError(f"webchat integration {integration.id!r} has no secret or api_key")
+    return key.get_secret_value().encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, signed: str) -> str:
+    return _b64(hmac.new(key, signed.encode(), hashlib.sha256).digest())
+
+
+def issue_visitor_token(
+    integration: Integration, visitor_id: str, *, now: datetime, ttl: timedelta = DEFAULT_TTL
+) -> str:
+    claims = {"i": integration.id, "v": visitor_id, "exp": int((now + ttl).timestamp())}
+    body = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    signed = f"{VERSION}.{body}"
+    return f"{signed}.{_mac(signing_key(integration), signed)}"
+
+
+def verify_visitor_token(integration: Integration, token: str, *, now: datetime) -> VisitorClaims:
+    version, _, rest = token.partition(".")
+    body, _, mac = rest.partition(".")
+    if version != VERSION or not body or not mac:
+        raise InvalidVisitorToken("malformed")
+    expected = _mac(signing_key(integration), f"{version}.{body}")
+    if not hmac.compare_digest(expected, mac):
+        raise InvalidVisitorToken("bad_signature")
+    try:
+        claims = json.loads(_unb64(body))
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        visitor, integration_id = str(claims["v"]), str(claims["i"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidVisitorToken("malformed") from None
+    if integration_id != integration.id:
+        raise InvalidVisitorToken("other_integration")
+    if now >= expires:
+        raise InvalidVisitorToken("expired")
+    return VisitorClaims(integration=integration_id, visitor=visitor, expires_at=expires)

@@ -1,0 +1,125 @@
+"""Customer messages on their chat channel: which sender, what message, how long to wait.
+
+The notifier does not know any provider's API: it asks :class:`ChatSenders`
+for the configured integration's :class:`~libs.providers.outbound.ProviderSender`
+(built from the provider registry in the composition root, a plain fake in
+unit tests) and hands it an :class:`~libs.providers.outbound.OutboundMessage`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from libs.common.ids import deterministic_id
+from libs.common.kafka.consumer import DependencyUnavailable
+from libs.providers.integrations import Integration, Provider
+from libs.providers.outbound import ProviderSender, QuickReply, SendOutcome
+from libs.providers.registry import PROVIDERS, NotConfigured, make_sender
+from services.notifier.errors import TransientDeliveryError
+
+log = logging.getLogger(__name__)
+
+#: Purposes by template (the router's clocks stop only for ``agent_reply``).
+PURPOSES = {
+    "customer_reply": "agent_reply",
+    "customer_ack": "acknowledgement",
+    "chat_ack": "acknowledgement",
+    "customer_csat": "csat_survey",
+    "chat_csat": "csat_survey",
+}
+
+#: Quick-reply payload of a survey answer ("csat:4"); the router reads it back.
+CSAT_PAYLOAD_PREFIX = "csat:"
+
+#: Longest we wait before one retry, even when a provider asks for more (Retry-After):
+#: beyond it the attempt budget ends and the consumer waits the outage out.
+MAX_RETRY_WAIT_S = 300.0
+
+
+class SenderNotConfigured(LookupError):
+    """No usable integration for this reply path (an operator must configure it)."""
+
+
+class ChatSenders(Protocol):
+    def sender(self, provider: str, integration: str) -> ProviderSender:
+        """The integration's sender; raises :class:`SenderNotConfigured`."""
+
+    def has_quick_replies(self, provider: str) -> bool:
+        """Buttons / quick replies exist (else surveys ask to "reply 1-5")."""
+
+
+@dataclass
+class StaticChatSenders:
+    """Senders by (provider, integration), built once by the composition root."""
+
+    senders: dict[tuple[str, str], ProviderSender]
+    problems: dict[tuple[str, str], str]
+    quick_reply_providers: frozenset[str] = frozenset()
+
+    def has_quick_replies(self, provider: str) -> bool:
+        return provider in self.quick_reply_providers
+
+    def sender(self, provider: str, integration: str) -> ProviderSender:
+        key = (provider, integration)
+        found = self.senders.get(key)
+        if found is None:
+            reason = self.problems.get(key, "no such integration is configured")
+            raise SenderNotConfigured(f"{provider} integration {integration!r}: {reason}")
+        return found
+
+
+class ProviderUnavailable(TransientDeliveryError, DependencyUnavailable):
+    """The provider kept answering "later" (429/5xx/network) for the whole retry budget.
+
+    Like an unreachable SMTP relay: the claim is released and the consumer waits
+    the outage out, instead of failing the message or retrying in a tight loop.
+    """
+
+
+def build_chat_senders(
+    integrations: list[Integration],
+    client: httpx.AsyncClient,
+    *,
+    webchat: Callable[[Integration], ProviderSender] | None = None,
+) -> StaticChatSenders:
+    """One sender per configured integration; what cannot send is kept with the reason."""
+    senders: dict[tuple[str, str], ProviderSender] = {}
+    problems: dict[tuple[str, str], str] = {}
+    for integration in integrations:
+        key = (integration.provider.value, integration.id)
+        if integration.provider is Provider.WEBCHAT and webchat is not None:
+            senders[key] = webchat(integration)
+            continue
+        try:
+            senders[key] = make_sender(integration, client)
+        except NotConfigured as exc:
+            problems[key] = str(exc)
+            log.warning("no replies on %s/%s: %s", *key, exc)
+    quick = frozenset(
+        p.value for p, spec in PROVIDERS.items() if spec.capabilities.has_quick_replies
+    )
+    return StaticChatSenders(senders, problems, quick)
+
+
+def idempotency_key(event_id: str, template: str, reply_id: str | None) -> str:
+    """The reply id for agent replies (stable across redeliveries), else one per notice."""
+    return reply_id or deterministic_id("notifier.chat", event_id, template)
+
+
+def retry_delay(outcome: SendOutcome, attempt: int, *, initial_s: float, max_s: float) -> float:
+    """Exponential backoff, but never sooner than the provider asked (Retry-After)."""
+    backoff = min(max_s, initial_s * 2 ** (attempt - 1))
+    return min(MAX_RETRY_WAIT_S, max(backoff, outcome.retry_after_s or 0.0))
+
+
+def csat_buttons(labels: dict[int, str], payload_prefix: str) -> list[QuickReply]:
+    """Five quick replies, 1 to 5; the payload comes back on the customer's next message."""
+    return [
+        QuickReply(label=labels.get(score, str(score)), payload=f"{payload_prefix}{score}")
+        for score in (1, 2, 3, 4, 5)
+    ]

@@ -1,0 +1,126 @@
+"""Replies to customers: can this conversation be answered, and what a report does to a reply.
+
+Pure functions over plain data. A reply moves through
+``queued → retrying → accepted → sent → delivered → read`` or ends ``failed``;
+reports arrive out of order (a provider's "delivered" webhook can beat the
+notifier's "accepted" outcome), so a state only ever moves forward, and the
+time of every state is kept whenever it is first reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from libs.common.events.interaction import Channel, DeliveryState, ReplyPath
+
+#: How far along a reply is; a report of an earlier state changes nothing.
+RANK: dict[DeliveryState, int] = {
+    DeliveryState.QUEUED: 0,
+    DeliveryState.RETRYING: 1,
+    DeliveryState.ACCEPTED: 2,
+    DeliveryState.SENT: 3,
+    DeliveryState.DELIVERED: 4,
+    DeliveryState.READ: 5,
+}
+
+#: Mail has no provider limit; the router caps a body at this many characters.
+MAIL_TEXT_LIMIT = 32_000
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a reply cannot be accepted; ``status`` is the HTTP status the API answers."""
+
+    code: str
+    detail: str
+    status: int
+    limit: int | None = None
+
+
+def reply_refusal(
+    *,
+    channel: Channel,
+    provider: str,
+    reply_path: ReplyPath | None,
+    customer_email: str | None,
+    text: str,
+    now: datetime,
+    limits: dict[str, int],
+) -> Refusal | None:
+    """None when the reply can be queued; else the reason (409 channel, 422 size)."""
+    unanswerable = _unanswerable(channel, reply_path, customer_email, now)
+    if unanswerable is not None:
+        return unanswerable
+    outbound = reply_path.provider if reply_path is not None else provider
+    limit = limits.get(outbound)
+    if limit is not None and len(text) > limit:
+        return Refusal(
+            "too_long",
+            f"{outbound} accepts at most {limit} characters; this reply has {len(text)}",
+            422,
+            limit,
+        )
+    return None
+
+
+def _unanswerable(
+    channel: Channel, path: ReplyPath | None, email: str | None, now: datetime
+) -> Refusal | None:
+    if channel is Channel.EMAIL:
+        return None if email else Refusal("no_email", "the customer has no email address", 409)
+    if path is None:
+        what = "a phone conversation has no text channel (no SMS reply path)"
+        if channel is Channel.CHAT:
+            what = "no reply path: the customer's channel gave none"
+        return Refusal("no_reply_path", what, 409)
+    if path.provider == "kakao" and not _live(path.callback_url, path.callback_expires_at, now):
+        return Refusal(
+            "callback_expired",
+            "Kakao answers only through the skill's callback, which has expired; "
+            "cannot reply on this channel until the customer writes again",
+            409,
+        )
+    return None
+
+
+def _live(value: str | None, expires_at: datetime | None, now: datetime) -> bool:
+    return bool(value) and (expires_at is None or now < expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyView:
+    """What a report needs to know of a stored reply."""
+
+    state: DeliveryState
+    accepted_at: datetime | None
+
+
+def next_state(current: DeliveryState, reported: DeliveryState) -> DeliveryState:
+    """The reply's state after a report (forward only; failure is final unless proven wrong)."""
+    if reported is DeliveryState.FAILED:
+        return current if current in (DeliveryState.DELIVERED, DeliveryState.READ) else reported
+    if current is DeliveryState.FAILED:
+        # a later success report (e.g. a replayed send) is evidence it did go out
+        return reported if RANK[reported] >= RANK[DeliveryState.ACCEPTED] else current
+    return reported if RANK[reported] > RANK[current] else current
+
+
+def stops_response_clock(
+    *,
+    purpose: str,
+    reported: DeliveryState,
+    already_accepted: bool,
+    from_outcome: bool,
+) -> bool:
+    """Only a person's reply, accepted by the provider or relay, answers the customer.
+
+    Receipts (sent/delivered/read from status webhooks), automatic messages and
+    failures never stop a clock; the acceptance stops it once.
+    """
+    return (
+        purpose == "agent_reply"
+        and from_outcome
+        and reported is DeliveryState.ACCEPTED
+        and not already_accepted
+    )

@@ -1,0 +1,109 @@
+"""The web-chat outbox against the real SQLite sent-log, read over HTTP as the widget does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from libs.common.events import ReplyPath, utc_now
+from libs.common.testing.system import free_port
+from libs.providers.integrations import Integration, Provider
+from libs.providers.outbound import OutboundMessage, OutboundPurpose, QuickReply, SendVerdict
+from libs.providers.webchat.visitor import issue_visitor_token
+from services.notifier.sentlog import SentLog
+from services.notifier.webchat import WebchatSender, outbox_app, serve_outbox
+
+pytestmark = pytest.mark.integration
+
+SITE = Integration(id="site", provider=Provider.WEBCHAT, secret=SecretStr("webchat-secret-0123"))
+
+
+def message(visitor: str, key: str, text: str, **extra) -> OutboundMessage:
+    return OutboundMessage(
+        idempotency_key=key,
+        purpose=OutboundPurpose.AGENT_REPLY,
+        text=text,
+        path=ReplyPath(provider="webchat", integration="site", address=visitor),
+        **extra,
+    )
+
+
+@pytest.fixture
+async def sentlog(tmp_path):
+    log = SentLog(f"sqlite+aiosqlite:///{tmp_path / 'sentlog.db'}")
+    await log.open()
+    yield log
+    await log.close()
+
+
+async def test_messages_are_stored_once_and_only_their_visitor_reads_them(sentlog):
+    sender = WebchatSender(SITE, sentlog)
+    first = await sender.send(message("v-1", "reply-1", "안녕하세요, 확인해 드릴게요."))
+    again = await sender.send(message("v-1", "reply-1", "안녕하세요, 확인해 드릴게요."))
+    assert first.verdict is SendVerdict.ACCEPTED and first.provider_message_id == "webchat-1"
+    assert again.provider_message_id == first.provider_message_id  # a redelivery: one message
+    buttons = [QuickReply(label=str(n), payload=f"csat:{n}") for n in (1, 2, 3, 4, 5)]
+    await sender.send(message("v-1", "csat-1", "How did we do?", quick_replies=buttons))
+    await sender.send(message("v-2", "reply-2", "for someone else"))
+    app = outbox_app(sentlog, [SITE])
+    token = issue_visitor_token(SITE, "v-1", now=utc_now())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://notifier"
+    ) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        page = (await client.get("/webchat/site/messages", headers=auth)).json()
+        assert [m["text"] for m in page["messages"]] == [
+            "안녕하세요, 확인해 드릴게요.",
+            "How did we do?",
+        ]
+        assert page["messages"][1]["quick_replies"][4]["payload"] == "csat:5"
+        later = await client.get(
+            "/webchat/site/messages", params={"after": page["next_after"]}, headers=auth
+        )
+        assert later.json()["messages"] == []
+        assert (await client.get("/webchat/site/messages")).status_code == 401
+        forged = {"Authorization": f"Bearer {token[:-2]}xx"}
+        assert (await client.get("/webchat/site/messages", headers=forged)).status_code == 401
+        expired = issue_visitor_token(SITE, "v-1", now=utc_now() - timedelta(days=2))
+        refused = await client.get(
+            "/webchat/site/messages", headers={"Authorization": f"Bearer {expired}"}
+        )
+        assert refused.status_code == 401 and "expired" in refused.text
+        assert (await client.get("/webchat/other/messages", headers=auth)).status_code == 404
+
+
+async def test_the_stream_sends_each_message_as_a_server_sent_event(sentlog):
+    """Over a real socket (the ASGI test transport buffers whole responses)."""
+    await WebchatSender(SITE, sentlog).send(message("v-9", "r-9", "streamed"))
+    stop, port = asyncio.Event(), free_port()
+    server = asyncio.create_task(
+        serve_outbox(sentlog, [SITE], host="127.0.0.1", port=port, stop=stop)
+    )
+    token = issue_visitor_token(SITE, "v-9", now=utc_now())
+    seen: list[str] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            async with asyncio.timeout(20):
+                while True:  # the server is starting
+                    try:
+                        await client.get("/webchat/site/messages")
+                        break
+                    except httpx.ConnectError:
+                        await asyncio.sleep(0.05)
+                url = "/webchat/site/stream"
+                async with client.stream("GET", url, params={"token": token}) as events:
+                    assert events.headers["content-type"].startswith("text/event-stream")
+                    async for line in events.aiter_lines():
+                        seen.append(line)
+                        if line.startswith("data: "):
+                            break
+    finally:
+        stop.set()
+        await server
+    data = json.loads(seen[-1].removeprefix("data: "))
+    assert data["text"] == "streamed" and "id: 1" in seen
