@@ -84,8 +84,19 @@ DEV_PROCESSES: tuple[DevProcess, ...] = (
     DevProcess(
         "email_ingest", "services.email_ingest", {"EMAIL_INGEST_PROBE_PORT": str(EMAIL_PROBE_PORT)}
     ),
-    DevProcess("chat_ingest", "services.chat_ingest", {"CHAT_INGEST_HTTP_PORT": str(CHAT_PORT)}),
-    DevProcess("phone_log", "services.phone_log", {"PHONE_LOG_HTTP_PORT": str(PHONE_PORT)}),
+    DevProcess(
+        "chat_ingest",
+        "services.chat_ingest",
+        {
+            "CHAT_INGEST_HTTP_PORT": str(CHAT_PORT),
+            "CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY": "true",
+        },
+    ),
+    DevProcess(
+        "phone_log",
+        "services.phone_log",
+        {"PHONE_LOG_HTTP_PORT": str(PHONE_PORT), "PHONE_LOG_DEV_SAMPLES": "true"},
+    ),
 )
 
 _COLOURS = ("36", "35", "33", "32", "34", "31", "96", "95")
