@@ -14,10 +14,12 @@ import json
 import time
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from libs.common.webhooks.signatures import hmac_sha256_hex
 from libs.providers.integrations import Provider
+from services.chat_ingest.samples import sample_request
 from tests.e2e.two_way import TwoWaySystem, eventually, two_way_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
@@ -183,6 +185,56 @@ async def test_whatsapp_delivered_status_and_a_permanent_refusal(
         [mail] = await eventually(agent_mail, "the agent's failed-reply notice")
         assert "처리되었습니다" not in mail.get_body(("plain",)).get_content()
         assert "두 번째 답변" in mail.get_body(("plain",)).get_content()
+
+
+async def test_web_chat_visitor_reads_ack_reply_and_survey_from_the_outbox(
+    kafka_topics, tmp_path, smtp_inbox
+):
+    _, smtp_port = smtp_inbox
+    async with two_way_system(
+        kafka_topics,
+        tmp_path,
+        smtp_port,
+        lambda fakes, _url: [fakes.integration(Provider.WEBCHAT, id="web")],
+    ) as system:
+        site = system.fakes.integration(Provider.WEBCHAT, id="web")
+        request = sample_request(
+            Provider.WEBCHAT,
+            integration_id="web",
+            secret=site.secret_value(),
+            seq=3,
+            base_url=system.ingest_url,
+        )
+        answer = await system.ingest.post(
+            request.path, content=request.content, headers=request.headers
+        )
+        assert answer.status_code < 300, answer.text
+        token = answer.json()["visitor_token"]  # what the widget keeps
+        conversation = await system.conversation_for("webchat")
+        queued = await system.reply(conversation["id"], "Your login works again.")
+        reply = await system.reply_state(conversation["id"], queued["reply_id"], "accepted")
+        assert reply["provider_message_id"].startswith("webchat-")
+        await system.api.post(f"/conversations/{conversation['id']}/resolve", headers=system.admin)
+
+        async with httpx.AsyncClient(base_url=system.webchat_url) as widget:
+
+            async def three() -> list | None:
+                page = await widget.get(
+                    "/webchat/web/messages", headers={"Authorization": f"Bearer {token}"}
+                )
+                items = page.json()["messages"] if page.status_code == 200 else []
+                return items if len(items) >= 3 else None
+
+            ack, sent, survey = await eventually(three, "ack, reply and survey in the outbox")
+            assert conversation["reference"] in ack["text"] and ack["purpose"] == "acknowledgement"
+            assert sent["text"] == "Your login works again."
+            assert [q["payload"] for q in survey["quick_replies"]] == [
+                f"csat:{n}" for n in range(1, 6)
+            ]
+            refused = await widget.get(
+                "/webchat/web/messages", headers={"Authorization": "Bearer v1.forged.token"}
+            )
+            assert refused.status_code == 401
 
 
 def _whatsapp_message(system: TwoWaySystem, text: str) -> tuple[bytes, dict[str, str]]:

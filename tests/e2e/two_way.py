@@ -93,6 +93,7 @@ class TwoWaySystem:
     fakes: ProviderFakes
     runtime: RouterRuntime
     ingest_url: str
+    webchat_url: str  # the notifier's outbox the widget reads
 
     @property
     def admin(self) -> dict[str, str]:
@@ -148,7 +149,7 @@ async def two_way_system(
     """``integrations(fakes, ingest_url)``: chat_ingest listens on a real socket at
     ``ingest_url`` (providers such as Twilio call back to it)."""
     suffix = uuid.uuid4().hex[:8]
-    ingest_port = free_port()
+    ingest_port, webchat_port = free_port(), free_port()
     ingest_url = f"http://127.0.0.1:{ingest_port}"
     async with ProviderFakes() as fakes:
         configured = integrations(fakes, ingest_url)
@@ -173,7 +174,7 @@ async def two_way_system(
             smtp_port=smtp_port,
             state_dir=tmp_path / "notifier",
             probe_port=0,
-            webchat_port=0,
+            webchat_port=webchat_port,
             integrations=configured,
             send_attempts=3,
             send_backoff_initial_s=0.05,
@@ -207,7 +208,9 @@ async def two_way_system(
                 ) as api,
             ):
                 await eventually(lambda: _listening(ingest), "chat_ingest listening")
-                system = TwoWaySystem(ingest, api, fakes, runtime, ingest_url)
+                system = TwoWaySystem(
+                    ingest, api, fakes, runtime, ingest_url, f"http://127.0.0.1:{webchat_port}"
+                )
                 online = await api.put(
                     "/agents/agent-lee/status", json={"status": "online"}, headers=system.admin
                 )

@@ -120,8 +120,10 @@ class LocalSystem:
                 **common,
                 "CHAT_INGEST_HTTP_HOST": "127.0.0.1",
                 "CHAT_INGEST_HTTP_PORT": str(port),
+                # the public development integrations (off by default since the provider table)
+                "CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY": "true",
             }
-        return {**common, "PHONE_LOG_HTTP_PORT": str(port)}
+        return {**common, "PHONE_LOG_HTTP_PORT": str(port), "PHONE_LOG_DEV_SAMPLES": "true"}
 
     # -- lifecycle -----------------------------------------------------------
 
