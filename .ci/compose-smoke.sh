@@ -140,9 +140,10 @@ rm -f "$SMOKE_ENV"
 sh "$REPO/deploy/init-env.sh" "$SMOKE_ENV" >/dev/null
 chat_secret=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 twilio_token=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
-sed -i '/^CHAT_INGEST_INTEGRATIONS=/d; /^PHONE_LOG_INTEGRATIONS=/d' "$SMOKE_ENV"
+sed -i '/^CHAT_INGEST_INTEGRATIONS=/d; /^NOTIFIER_INTEGRATIONS=/d; /^PHONE_LOG_INTEGRATIONS=/d' "$SMOKE_ENV"
 cat >>"$SMOKE_ENV" <<EOF
 CHAT_INGEST_INTEGRATIONS='[{"id": "smoke", "provider": "webchat", "secret": "$chat_secret"}]'
+NOTIFIER_INTEGRATIONS='[{"id": "smoke", "provider": "webchat", "secret": "$chat_secret"}]'
 PHONE_LOG_INTEGRATIONS='[{"id": "smoke", "provider": "twilio", "auth_token": "$twilio_token"}]'
 EOF
 
