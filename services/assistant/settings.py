@@ -38,4 +38,4 @@ class AssistantSettings(ServiceSettings):
     kb_poll_s: float = Field(2.0, gt=0, description="How often the KB files are checked.")
     group_id: str = Field("omnidesk-assistant", description="Kafka consumer group.")
     source: str = Field("omnidesk/assistant", description="CloudEvents source of its events.")
-    probe_port: int = Field(9103, ge=0, description="/healthz, /readyz, /metrics (0: off).")
+    probe_port: int = Field(9104, ge=0, description="/healthz, /readyz, /metrics (0: off).")
