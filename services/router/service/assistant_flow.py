@@ -42,6 +42,7 @@ from libs.common.events.assistant import (
 )
 from libs.common.events.interaction import Channel, Interaction, InteractionKind
 from libs.common.events.routing import ConversationResolved, SlaMetric
+from services.router import assistant_metrics
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
 from services.router.service.assigning import assign_or_queue, drain_queues
 from services.router.service.clocks import policy_for, start_clock, stop_all_clocks
@@ -85,6 +86,7 @@ async def take(
     conversation.assistant_answers = 0
     conversation.tags = [*(conversation.tags or []), ASSISTANT_TAG]
     await _withdraw_timers(uow, conversation, at)
+    assistant_metrics.OFFERED.inc()
     return True
 
 
@@ -251,6 +253,7 @@ async def _answered(
     uow: UnitOfWork, emitter: Emitter, conversation: Conversation, event: AssistantAnswered
 ) -> None:
     turn = await uow.session.get(InteractionRecord, event.turn_id)
+    assistant_metrics.ANSWERS.labels(event.article_id).inc()
     conversation.assistant_answers = max(conversation.assistant_answers or 0, event.answer_number)
     conversation.assistant_article_id = event.article_id
     conversation.assistant_question = turn.text if turn is not None else None
@@ -277,6 +280,7 @@ async def _handed_off(
     event: AssistantHandedOff,
 ) -> None:
     conversation.assistant_status = "handed_off"
+    assistant_metrics.OUTCOMES.labels("handed_off", event.reason).inc()
     conversation.assistant_outcome = event.reason
     conversation.assistant_quiet_check_at = None
     _restore_timers(uow, ctx, conversation)
@@ -295,6 +299,7 @@ async def _resolved(
 ) -> None:
     now = emitter.now
     conversation.assistant_status = "resolved"
+    assistant_metrics.OUTCOMES.labels("resolved", event.resolution).inc()
     conversation.assistant_outcome = event.resolution
     conversation.assistant_quiet_check_at = None
     conversation.status = next_status(

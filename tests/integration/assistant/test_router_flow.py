@@ -31,6 +31,7 @@ from services.router.domain.agents import AgentStatus
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents, set_agent_status
 from services.router.service.assistant_flow import AssistantIncoming, apply_assistant_events
+from services.router.service.assistant_report import assistant_report
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.reporting import conversation_detail
 from services.router.store.models import Conversation, InteractionRecord, OutboxRow, SlaTimer
@@ -212,3 +213,32 @@ async def test_other_chat_is_assigned_as_before(ctx, clock):
     conv = await conversation(ctx, "tg-20")
     assert conv.assistant_status is None and conv.queue != "faq"
     assert not of(await outbox(ctx), AssistantTurnRequested)
+
+
+async def test_the_report_shows_deflection_reasons_articles_and_unanswered_groups(ctx, clock):
+    start = clock()
+    turn_id, turn = await held_turn(ctx, clock, "r-1", "OTP 재설정 어떻게 해요?", 31)
+    await apply_assistant_events(
+        ctx, [AssistantIncoming("r-ans", answered(turn, turn_id, clock()))]
+    )
+    resolved = AssistantResolved(**common(turn, turn_id, clock()), resolution="customer_confirmed")
+    await apply_assistant_events(ctx, [AssistantIncoming("r-res", resolved)])
+    questions = [
+        "코인 스테이킹 이자 언제 들어와요",
+        "스테이킹 이자 언제 들어오나요?",
+        "회사 주소가 어디예요",
+    ]
+    for n, text in enumerate(questions):
+        turn_id, turn = await held_turn(ctx, clock, f"u-{n}", text, 40 + n)
+        handed = AssistantHandedOff(
+            **common(turn, turn_id, clock()), reason="low_confidence", customer_text=text
+        )
+        await apply_assistant_events(ctx, [AssistantIncoming(f"u-hand-{n}", handed)])
+    report = await assistant_report(ctx, since=start, until=clock())
+    assert (report.offered, report.resolved, report.handed_off, report.holding) == (4, 1, 3, 0)
+    assert report.deflection_rate == 0.25
+    assert report.resolutions == {"customer_confirmed": 1}
+    assert report.handoff_reasons == {"low_confidence": 3}
+    assert report.answers_per_article == {"withdrawal-pending": 1}
+    assert [g.count for g in report.unanswered] == [2, 1]
+    assert report.unanswered[0].questions == questions[:2]
