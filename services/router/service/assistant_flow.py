@@ -49,14 +49,14 @@ from services.router.service.clocks import policy_for, start_clock, stop_all_clo
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
 from services.router.service.pool import assignment_pool
-from services.router.store.models import Conversation, InteractionRecord
+from services.router.store.models import ASSISTANT_HOLDING, Conversation, InteractionRecord
 from services.router.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 ASSISTANT_TAG = "assistant"
 AUTHOR = "assistant"
-HOLDING = frozenset({"offered", "answered", "awaiting_feedback"})
+HOLDING = frozenset(ASSISTANT_HOLDING)
 #: Timeline rows of the assistant's events (``interactions.kind``).
 ANSWER_KIND = "assistant_answer"
 HANDOFF_KIND = "assistant_handoff"

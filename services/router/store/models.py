@@ -49,6 +49,10 @@ class ContactIdentity(Base):
     contact_id: Mapped[str] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
 
 
+#: Assistant statuses in which the assistant, not a person, holds the conversation.
+ASSISTANT_HOLDING = ("offered", "answered", "awaiting_feedback")
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

@@ -151,6 +151,7 @@ async def test_handoff_assigns_with_the_clock_from_the_first_message(ctx, clock)
     # while the assistant holds it, nothing fires even long after the due time
     clock.advance(minutes=10)
     assert await Scheduler(ctx).tick() == 0
+    assert (await conversation(ctx, "tg-1")).assignee_id is None  # not drained to a person
     handed = AssistantHandedOff(
         **common(second, second_id, clock()),
         reason="asked_for_person",
