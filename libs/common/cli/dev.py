@@ -72,7 +72,9 @@ def dev_chat_integrations(port: int | None = None) -> str:
             "token": DEV_TELEGRAM_TOKEN,
         },
     }
-    return json.dumps([telegram])
+    # the assistant's demo integration (sample rules: chat on `faq` → the assistant first)
+    faq = {**telegram, "id": "faq"}
+    return json.dumps([telegram, faq])
 
 
 #: What `dev up` runs, in start order. A row whose module does not exist yet is skipped.

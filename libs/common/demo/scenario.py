@@ -32,6 +32,7 @@ import httpx
 from aiokafka import ConsumerRecord
 
 from libs.common.cloudevents import CloudEvent, CloudEventError, decode
+from libs.common.demo.assistant import assistant_step
 from libs.common.demo.timeline import ConversationTimeline, build_timelines
 from libs.common.events import (
     ConversationAssigned,
@@ -76,6 +77,8 @@ class DemoTarget:
     two_way: bool = False
     #: Where a local Telegram sink keeps what the customer received (`dev up`), if any.
     chat_sink_file: Path | None = None
+    #: One question answered by the assistant, another handed to a person (`dev up` runs it).
+    assistant: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ async def play(target: DemoTarget, say: Say = print) -> DemoRun:
         await _agent_goes_offline(http, target, run, telegram_conv, say)
         if target.two_way:
             await answer_on_telegram(http, target, run, telegram_conv, say)
+        if target.assistant:
+            await assistant_step(http, target, run, say)
     if target.mailbox is not None:
         await _wait_for_escalation(target, run, say)
     return run
