@@ -12,7 +12,6 @@ it in the ``faq`` queue, whose policy lets the assistant answer first):
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -97,18 +96,12 @@ async def _wait(probe: Callable[[], Any]) -> Any:
 
 
 def _sink_messages(target: DemoTarget, user: int) -> list[str]:
-    path = target.chat_sink_file
-    if path is None or not path.exists():
-        return []
-    lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        message = json.loads(raw)
-        if str(message.get("chat_id")) == str(user):
-            rows = message.get("reply_markup", {}).get("inline_keyboard", [])
-            buttons = " ".join(f"[{b['text']}]" for row in rows for b in row)
-            first_line = message["text"].splitlines()[0]
-            lines.append(f"{first_line} … {buttons}".strip())
-    return lines
+    from libs.common.demo.scenario import sink_messages
+
+    return [
+        f"{text.splitlines()[0]} … {buttons}".strip()
+        for text, buttons in sink_messages(target, user)
+    ]
 
 
 async def _assigned(

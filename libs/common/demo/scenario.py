@@ -494,17 +494,24 @@ async def _reply_settled(
 
 def _received_on_telegram(target: DemoTarget, run: DemoRun) -> list[str]:
     """What the local Telegram sink recorded for Emma (acknowledgement, reply, survey)."""
+    return [
+        f"{text} {buttons}".strip()
+        for text, buttons in sink_messages(target, run.customers.telegram_user)
+    ][-3:]
+
+
+def sink_messages(target: DemoTarget, user: int) -> list[tuple[str, str]]:
+    """(text, "[button] [button]") of each message the local Telegram sink got for ``user``."""
     path = target.chat_sink_file
     if path is None or not path.exists():
         return []
-    lines = []
+    found = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         message = json.loads(raw)
-        if str(message.get("chat_id")) == str(run.customers.telegram_user):
+        if str(message.get("chat_id")) == str(user):
             rows = message.get("reply_markup", {}).get("inline_keyboard", [])
-            buttons = " ".join(f"[{b['text']}]" for row in rows for b in row)
-            lines.append(f"{message['text']} {buttons}".strip())
-    return lines[-3:]
+            found.append((message["text"], " ".join(f"[{b['text']}]" for row in rows for b in row)))
+    return found
 
 
 async def _resolve_and_rate(
