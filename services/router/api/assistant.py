@@ -26,6 +26,7 @@ class AssistantReportRead(BaseModel):
     resolved: int
     handed_off: int
     holding: int
+    reopened: int
     deflection_rate: float | None
     resolutions: dict[str, int]
     handoff_reasons: dict[str, int]

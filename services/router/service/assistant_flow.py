@@ -119,6 +119,12 @@ def state_of(conversation: Conversation) -> AssistantState:
     )
 
 
+def on_reopened(conversation: Conversation) -> None:
+    """The customer came back: not deflected after all (a person takes the reopened one)."""
+    if conversation.assistant_status == "resolved":
+        conversation.assistant_status = "reopened"
+
+
 @dataclass(frozen=True)
 class AssistantIncoming:
     event_id: str

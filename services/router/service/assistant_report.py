@@ -1,8 +1,9 @@
 """The assistant's report (issue #13 item 4), read from what the router recorded.
 
 Deflection = conversations resolved by the assistant ÷ conversations offered to it
-(opened in the period). Handoff reasons and answers per article come from the
-conversations and their timeline rows; the questions it could not answer
+(opened in the period); one the customer reopened later no longer counts as resolved.
+Handoff reasons and answers per article come from the conversations and their
+timeline rows; the questions it could not answer
 (``low_confidence`` handoffs) are grouped by similarity — the report that tells
 the team which article to write next.
 """
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from services.assistant.clustering import group_questions
 from services.router.service.assistant_flow import ANSWER_KIND, HANDOFF_KIND
 from services.router.service.context import RouterContext
-from services.router.store.models import Conversation, InteractionRecord
+from services.router.store.models import ASSISTANT_HOLDING, Conversation, InteractionRecord
 
 UNANSWERED_REASON = "low_confidence"
 _WORD = re.compile(r"\w+")
@@ -40,6 +41,7 @@ class AssistantReport:
     resolved: int
     handed_off: int
     holding: int
+    reopened: int
     deflection_rate: float | None
     resolutions: dict[str, int] = field(default_factory=dict)
     handoff_reasons: dict[str, int] = field(default_factory=dict)
@@ -104,7 +106,8 @@ async def assistant_report(
         offered=offered,
         resolved=by_status["resolved"],
         handed_off=by_status["handed_off"],
-        holding=offered - by_status["resolved"] - by_status["handed_off"],
+        holding=sum(by_status[s] for s in ASSISTANT_HOLDING),
+        reopened=by_status["reopened"],
         deflection_rate=round(by_status["resolved"] / offered, 4) if offered else None,
         resolutions=dict(resolutions),
         handoff_reasons=dict(reasons.most_common()),

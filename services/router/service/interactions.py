@@ -477,6 +477,7 @@ async def _reopened(
     conversation.status = next_status(ConversationStatus.RESOLVED, LifecycleTrigger.REOPEN)
     conversation.resolved_at = None
     conversation.assignee_id = None
+    assistant_flow.on_reopened(conversation)
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
     await emitter.emit(ConversationReopened, conversation, reason=reason)
     await _routed(emitter, conversation, interaction, opened=False)

@@ -207,6 +207,17 @@ async def test_resolved_by_the_assistant_is_deflected_and_has_no_response_time(c
     assert of(events, AssistantTurnRequested)[0].conversation.conversation_id == conv.id
     assert of(events, ConversationResolved)[0].resolved_by == "assistant"
 
+    # the customer comes back: a person takes the reopened conversation, not deflected
+    await set_agent_status(ctx, "agent-lee", AgentStatus.ONLINE)
+    clock.advance(minutes=5)
+    await route_batch(ctx, [Incoming("tg-11", telegram(clock, "아직도 안 돼요", 2))])
+    again = await conversation(ctx, "tg-11")
+    assert again.id == conv.id and again.status != "resolved"
+    assert again.assistant_status == "reopened" and again.assignee_id == "agent-lee"
+    assert len(of(await outbox(ctx), AssistantTurnRequested)) == 2  # first turn + quiet check
+    report = await assistant_report(ctx, since=conv.opened_at, until=clock())
+    assert (report.offered, report.resolved, report.reopened) == (1, 0, 1)
+
 
 async def test_other_chat_is_assigned_as_before(ctx, clock):
     await set_agent_status(ctx, "agent-park", AgentStatus.ONLINE)
