@@ -32,6 +32,7 @@ READY = {
     "phone_log": 18082,
     "email_ingest": 19101,
     "notifier": 19102,
+    "assistant": 19104,
 }
 MAILPIT, GREENMAIL_SMTP = 18025, 13025
 ROUTER = f"http://{HOST}:{READY['router']}"

@@ -217,6 +217,22 @@ def dev_integrations() -> list[Integration]:
     """One integration per provider with a PUBLIC secret, for `omnidesk dev up` only."""
     secret = SecretStr(DEV_SECRET)
     hints = RoutingHints(queue="general", brand="omnidesk-dev")
+    return [*_dev_per_provider(secret, hints), _dev_assistant_telegram(secret, hints)]
+
+
+def _dev_assistant_telegram(secret: SecretStr, hints: RoutingHints) -> Integration:
+    """Telegram ``faq``: the sample rules send its chats to the assistant first (demo)."""
+    return Integration(
+        id="faq",
+        provider=Provider.TELEGRAM,
+        secret=secret,
+        routing=hints,
+        description=f"DEVELOPMENT ONLY — secret is {DEV_SECRET!r}, never use in production",
+        dev=True,
+    )
+
+
+def _dev_per_provider(secret: SecretStr, hints: RoutingHints) -> list[Integration]:
     return [
         Integration(
             id="dev",

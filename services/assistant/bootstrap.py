@@ -69,7 +69,9 @@ async def run(
     *,
     analyzer: KoreanAnalyzer | None = None,
 ) -> None:
-    analyzer = analyzer or await asyncio.to_thread(KoreanAnalyzer)
+    analyzer = analyzer or await asyncio.to_thread(
+        lambda: KoreanAnalyzer(kiwi_options=settings.kiwi_options())
+    )
     reloader = build_reloader(settings, analyzer)
     await reloader.load_initial()  # a bad KB at start-up is fatal: nothing to serve
     producer = EventProducer(settings.kafka, client_id=settings.service_name)

@@ -95,7 +95,7 @@ def _engine(kb: Path | None):  # type: ignore[no-untyped-def]
         for problem in loaded.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(1)
-    return build_engine(loaded.kb, KoreanAnalyzer()), settings
+    return build_engine(loaded.kb, KoreanAnalyzer(kiwi_options=settings.kiwi_options())), settings
 
 
 def _groups(texts: list[str], engine, similarity: float = 0.4) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]

@@ -31,6 +31,7 @@ PURPOSES = {
     "chat_ack": "acknowledgement",
     "customer_csat": "csat_survey",
     "chat_csat": "csat_survey",
+    "assistant_answer": "assistant_answer",
 }
 
 #: Quick-reply payload of a survey answer ("csat:4"); the router reads it back.
@@ -115,6 +116,11 @@ def retry_delay(outcome: SendOutcome, attempt: int, *, initial_s: float, max_s: 
     """Exponential backoff, but never sooner than the provider asked (Retry-After)."""
     backoff = min(max_s, initial_s * 2 ** (attempt - 1))
     return min(MAX_RETRY_WAIT_S, max(backoff, outcome.retry_after_s or 0.0))
+
+
+def assistant_buttons(labels: list[str]) -> list[QuickReply]:
+    """The assistant's "did that help?" answers; the label comes back as the customer's text."""
+    return [QuickReply(label=label[:20], payload=label) for label in labels]
 
 
 def csat_buttons(labels: dict[int, str], payload_prefix: str) -> list[QuickReply]:

@@ -18,8 +18,14 @@ from libs.common.events import (
     RoutingEvent,
     utc_now,
 )
+from libs.common.events.assistant import AssistantReplyRequested
 from libs.providers.outbound import OutboundMessage, OutboundPurpose
-from services.notifier.chat import CSAT_PAYLOAD_PREFIX, csat_buttons, idempotency_key
+from services.notifier.chat import (
+    CSAT_PAYLOAD_PREFIX,
+    assistant_buttons,
+    csat_buttons,
+    idempotency_key,
+)
 from services.notifier.csat import rating_links
 from services.notifier.decisions import ChatNotice, MailNotice
 from services.notifier.errors import PermanentDeliveryError
@@ -77,7 +83,10 @@ class Composer:
             else []
         )
         reply_id = event.reply_id if isinstance(event, AgentReplyRequested) else None
-        if isinstance(event, AgentReplyRequested):
+        if isinstance(event, AssistantReplyRequested):
+            text = event.text  # the article's answer, already in the customer's language
+            buttons = assistant_buttons(event.quick_replies) if quick_replies else []
+        elif isinstance(event, AgentReplyRequested):
             text = event.text
         else:
             context = template_context(

@@ -14,7 +14,7 @@ replies do not come back to us.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -36,6 +36,7 @@ from libs.common.events import (
     SlaBreached,
     SlaWarning,
 )
+from libs.common.events.assistant import AssistantReplyRequested
 from services.notifier.settings import WebhookTarget
 
 
@@ -47,6 +48,9 @@ class Audience(StrEnum):
 
 #: Notices meant for the agent first (the supervisor hears when there is no agent).
 AGENT_FIRST = frozenset({"agent_callback", "agent_reply_failed"})
+
+#: Tag of conversations the router offered to the assistant (router service/assistant_flow).
+ASSISTANT_TAG = "assistant"
 
 AUTO_REPLIED = "auto-replied"
 AUTO_GENERATED = "auto-generated"
@@ -78,7 +82,7 @@ class ChatNotice:
     """A message to the customer on their own chat channel (reply path of the conversation)."""
 
     template: str
-    purpose: str  # agent_reply | acknowledgement | csat_survey
+    purpose: str  # agent_reply | acknowledgement | csat_survey | assistant_answer
     path: ReplyPath
     locale: str
     rate_limited: bool = False  # acknowledgements: at most one per customer per window
@@ -142,10 +146,17 @@ def _chat_decision(event: RoutingEvent, config: PlanConfig) -> Decision:
     if conv.channel is Channel.EMAIL:
         return None
     match event:
+        case ConversationOpened() if ASSISTANT_TAG in conv.tags:
+            return None  # the assistant answers at once; an acknowledgement would contradict it
         case ConversationOpened():
             return _customer_chat(conv, "chat_ack", "acknowledgement", config, rate_limited=True)
         case ConversationResolved():
             return _customer_chat(conv, "chat_csat", "csat_survey", config)
+        case AssistantReplyRequested(language=language):
+            notice = _customer_chat(conv, "assistant_answer", "assistant_answer", config)
+            if isinstance(notice, ChatNotice):
+                return replace(notice, locale=choose_locale((language,), config))
+            return notice
         case AgentReplyRequested():
             return _customer_chat(conv, "customer_reply", "agent_reply", config)
         case _:

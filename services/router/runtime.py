@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from libs.common.health import ReadinessCheck
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
+from services.router.assistant_consumer import build_assistant_consumer
 from services.router.bootstrap import build_context, open_store
 from services.router.configuration import ConfigError
 from services.router.consumer import build_consumer, build_outcome_consumer
@@ -48,6 +49,7 @@ class RouterRuntime:
         self.scheduler: Scheduler | None = None
         self.consumer: ConsumerRunner | None = None
         self.outcome_consumer: ConsumerRunner | None = None
+        self.assistant_consumer: ConsumerRunner | None = None
         self.dev_admin_key: str | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,6 +93,10 @@ class RouterRuntime:
                 settings.kafka, self.ctx, self.producer, group_id=settings.outcome_consumer_group
             )
             self._spawn(self.outcome_consumer.run(self._stop), "outcome-consumer")
+            self.assistant_consumer = build_assistant_consumer(
+                settings.kafka, self.ctx, self.producer, group_id=settings.assistant_consumer_group
+            )
+            self._spawn(self.assistant_consumer.run(self._stop), "assistant-consumer")
         self._watch_sighup()
         log.info("router started (%s)", "SQLite" if settings.is_sqlite else "PostgreSQL")
 
@@ -157,7 +163,7 @@ class RouterRuntime:
         if self._sighup:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             self._sighup = False
-        for consumer in (self.consumer, self.outcome_consumer):
+        for consumer in (self.consumer, self.outcome_consumer, self.assistant_consumer):
             if consumer is not None:
                 consumer.stop()
         for task in self._tasks:

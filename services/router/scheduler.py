@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from services.router.service.assigning import drain_queues
+from services.router.service.assistant_flow import fire_quiet_checks
 from services.router.service.context import RouterContext
 from services.router.service.timers import fire_due_timers
 
@@ -33,6 +34,7 @@ class Scheduler:
             if count < self._batch:
                 break
         await drain_queues(self._ctx, reason="capacity available")
+        await fire_quiet_checks(self._ctx, limit=self._batch)
         return fired
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -42,6 +42,10 @@ class RouterSettings(ServiceSettings):
         "router-outcomes",
         description="Kafka consumer group reading support.notifications.v1 (reply outcomes).",
     )
+    assistant_consumer_group: str = Field(
+        "router-assistant",
+        description="Kafka consumer group reading support.assistant.v1 (the assistant's turns).",
+    )
     consumer_max_batch: int = Field(500, ge=1, le=10_000, description="Records per transaction.")
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."

@@ -47,6 +47,7 @@ def demo(
         mailbox=MailboxAccess(**mailbox) if mailbox else None,
         escalation_timeout_s=escalation_wait,
         two_way=True,
+        assistant=True,
         chat_sink_file=sink_file(),
     )
 

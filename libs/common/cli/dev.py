@@ -44,6 +44,7 @@ ROUTER_PORT, CHAT_PORT, PHONE_PORT, EMAIL_PROBE_PORT, NOTIFIER_PROBE_PORT = (
     9101,
     9102,
 )
+ASSISTANT_PROBE_PORT = 9104
 #: The development admin key of the router API; `omnidesk demo` uses it. Never for production.
 DEV_ADMIN_KEY = "dev-admin-key-not-for-production"
 #: The local mailbox `dev up` serves (with Dovecot, when installed) for trying email.
@@ -71,7 +72,9 @@ def dev_chat_integrations(port: int | None = None) -> str:
             "token": DEV_TELEGRAM_TOKEN,
         },
     }
-    return json.dumps([telegram])
+    # the assistant's demo integration (sample rules: chat on `faq` → the assistant first)
+    faq = {**telegram, "id": "faq"}
+    return json.dumps([telegram, faq])
 
 
 #: What `dev up` runs, in start order. A row whose module does not exist yet is skipped.
@@ -90,6 +93,11 @@ DEV_PROCESSES: tuple[DevProcess, ...] = (
             "NOTIFIER_PROBE_PORT": str(NOTIFIER_PROBE_PORT),
             "NOTIFIER_INTEGRATIONS": dev_chat_integrations(),
         },
+    ),
+    DevProcess(
+        "assistant",
+        "services.assistant",
+        {"ASSISTANT_PROBE_PORT": str(ASSISTANT_PROBE_PORT)},
     ),
     DevProcess(
         "email_ingest", "services.email_ingest", {"EMAIL_INGEST_PROBE_PORT": str(EMAIL_PROBE_PORT)}

@@ -32,6 +32,7 @@ import httpx
 from aiokafka import ConsumerRecord
 
 from libs.common.cloudevents import CloudEvent, CloudEventError, decode
+from libs.common.demo.assistant import assistant_step
 from libs.common.demo.timeline import ConversationTimeline, build_timelines
 from libs.common.events import (
     ConversationAssigned,
@@ -76,6 +77,8 @@ class DemoTarget:
     two_way: bool = False
     #: Where a local Telegram sink keeps what the customer received (`dev up`), if any.
     chat_sink_file: Path | None = None
+    #: One question answered by the assistant, another handed to a person (`dev up` runs it).
+    assistant: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ async def play(target: DemoTarget, say: Say = print) -> DemoRun:
         await _agent_goes_offline(http, target, run, telegram_conv, say)
         if target.two_way:
             await answer_on_telegram(http, target, run, telegram_conv, say)
+        if target.assistant:
+            await assistant_step(http, target, run, say)
     if target.mailbox is not None:
         await _wait_for_escalation(target, run, say)
     return run
@@ -489,17 +494,24 @@ async def _reply_settled(
 
 def _received_on_telegram(target: DemoTarget, run: DemoRun) -> list[str]:
     """What the local Telegram sink recorded for Emma (acknowledgement, reply, survey)."""
+    return [
+        f"{text} {buttons}".strip()
+        for text, buttons in sink_messages(target, run.customers.telegram_user)
+    ][-3:]
+
+
+def sink_messages(target: DemoTarget, user: int) -> list[tuple[str, str]]:
+    """(text, "[button] [button]") of each message the local Telegram sink got for ``user``."""
     path = target.chat_sink_file
     if path is None or not path.exists():
         return []
-    lines = []
+    found = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         message = json.loads(raw)
-        if str(message.get("chat_id")) == str(run.customers.telegram_user):
+        if str(message.get("chat_id")) == str(user):
             rows = message.get("reply_markup", {}).get("inline_keyboard", [])
-            buttons = " ".join(f"[{b['text']}]" for row in rows for b in row)
-            lines.append(f"{message['text']} {buttons}".strip())
-    return lines[-3:]
+            found.append((message["text"], " ".join(f"[{b['text']}]" for row in rows for b in row)))
+    return found
 
 
 async def _resolve_and_rate(

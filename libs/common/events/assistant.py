@@ -46,6 +46,24 @@ class AssistantTurnRequested(RoutingEvent):
     state: AssistantState = Field(default_factory=AssistantState)
 
 
+class AssistantReplyRequested(RoutingEvent):
+    """Router → notifier: send the assistant's answer on the customer's channel.
+
+    The router emits it after recording an ``AssistantAnswered`` in the timeline, so
+    the notifier reads one topic and the snapshot carries the latest reply path.
+    Its delivery is not a person's reply: no clock stops (purpose ``assistant_answer``).
+    """
+
+    ce_type: ClassVar[str] = "support.assistant.reply.requested"
+    answer_event_id: str = Field(..., description="ce_id of the AssistantAnswered.")
+    article_id: str
+    text: str
+    language: str = Field(..., description="ko or en: the language of the answer.")
+    quick_replies: list[str] = Field(
+        default_factory=list, description="Labels; sent as buttons where the provider has them."
+    )
+
+
 class AssistantEvent(EventModel):
     conversation: ConversationSnapshot
     occurred_at: UtcDatetime
@@ -95,6 +113,7 @@ class AssistantResolved(AssistantEvent):
 
 ASSISTANT_EVENT_TYPES: tuple[type[EventModel], ...] = (
     AssistantTurnRequested,
+    AssistantReplyRequested,
     AssistantAnswered,
     AssistantHandedOff,
     AssistantResolved,

@@ -39,6 +39,7 @@ def kafka_env(settings: KafkaSettings) -> dict[str, str]:
         "KAFKA_TOPIC_ROUTING": topics.routing,
         "KAFKA_TOPIC_NOTIFICATIONS": topics.notifications,
         "KAFKA_TOPIC_DEADLETTER": topics.deadletter,
+        "KAFKA_TOPIC_ASSISTANT": topics.assistant,
         "KAFKA_TOPIC_PARTITIONS": str(topics.partitions),
         "KAFKA_SEND_TIMEOUT_S": str(settings.send_timeout_s),
     }

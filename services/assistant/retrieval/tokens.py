@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import snowballstemmer
 from kiwipiepy import Kiwi
@@ -244,6 +245,10 @@ def char_ngrams(text: str, sizes: Sequence[int] = (2, 3)) -> list[str]:
     return grams
 
 
+#: Kiwi's constructor options (see bench/assistant_kiwi.py for the figures behind them).
+KIWI_OPTIONS: dict[str, Any] = {"load_multi_dict": False, "num_workers": -1}
+
+
 class KoreanAnalyzer:
     """Kiwi with the KB's own words added; built once per process (~250 MB model).
 
@@ -251,8 +256,11 @@ class KoreanAnalyzer:
     new index in a worker thread while the loop answers, so calls are serialised.
     """
 
-    def __init__(self, user_words: Iterable[str] = ()) -> None:
-        self._kiwi = Kiwi(load_multi_dict=False, num_workers=-1)
+    def __init__(
+        self, user_words: Iterable[str] = (), *, kiwi_options: Mapping[str, Any] | None = None
+    ) -> None:
+        # Options measured by bench/assistant_kiwi.py (RSS and eval accuracy per variant).
+        self._kiwi = Kiwi(**{**KIWI_OPTIONS, **(kiwi_options or {})})
         self._lock = threading.Lock()
         self._added: set[str] = set()
         self.add_words(user_words)

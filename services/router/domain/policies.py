@@ -76,6 +76,9 @@ class PolicyConfig(_Strict):
     resolution_minutes: int | None = Field(None, gt=0)
     warning_fraction: float = Field(0.8, gt=0, lt=1)
     escalation: list[EscalationStep] = Field(default_factory=lambda: list(DEFAULT_LADDER))
+    assistant: bool = Field(
+        False, description="New chat conversations go to the assistant first (issue #13)."
+    )
 
     def targets(self) -> SlaTargets:
         return SlaTargets(

@@ -37,6 +37,7 @@ from services.router.domain.threading import (
     reopens,
     thread_interaction,
 )
+from services.router.service import assistant_flow
 from services.router.service.assigning import assign_or_queue
 from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
 from services.router.service.context import RouterContext
@@ -425,6 +426,7 @@ async def _opened(
     reason: str,
 ) -> None:
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
+    with_assistant = await assistant_flow.take(uow, ctx, conversation, emitter.now)
     policy, calendar = policy_for(ctx, conversation)
     await emitter.emit(
         ConversationOpened,
@@ -438,7 +440,9 @@ async def _opened(
         promise=_promise(conversation, policy, calendar, interaction.received_at),
     )
     await _routed(emitter, conversation, interaction, opened=True)
-    if conversation.status != ConversationStatus.RESOLVED:
+    if with_assistant:
+        await assistant_flow.request_turn(emitter, conversation, interaction)
+    elif conversation.status != ConversationStatus.RESOLVED:
         await assign_or_queue(
             uow, ctx, emitter, conversation, reason=f"new conversation in {conversation.queue}"
         )
@@ -473,6 +477,7 @@ async def _reopened(
     conversation.status = next_status(ConversationStatus.RESOLVED, LifecycleTrigger.REOPEN)
     conversation.resolved_at = None
     conversation.assignee_id = None
+    assistant_flow.on_reopened(conversation)
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
     await emitter.emit(ConversationReopened, conversation, reason=reason)
     await _routed(emitter, conversation, interaction, opened=False)
@@ -496,6 +501,8 @@ async def _joined(
     elif interaction.flags.automated:
         ignored = "automated mail: no SLA clock"
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
+    if ignored is None and assistant_flow.holds(conversation) and _from_customer(interaction):
+        await assistant_flow.request_turn(emitter, conversation, interaction)
 
 
 async def _routed(

@@ -49,6 +49,10 @@ class ContactIdentity(Base):
     contact_id: Mapped[str] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
 
 
+#: Assistant statuses in which the assistant, not a person, holds the conversation.
+ASSISTANT_HOLDING = ("offered", "answered", "awaiting_feedback")
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -87,6 +91,13 @@ class Conversation(Base):
     call_group_key: Mapped[str | None] = mapped_column(sa.String(300), index=True)
     reply_path: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)  # ReplyPath
     customer_last_inbound_at: Mapped[datetime | None]
+    # The assistant (issue #13): None = never offered; see service/assistant_flow.py
+    assistant_status: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    assistant_answers: Mapped[int] = mapped_column(default=0)
+    assistant_article_id: Mapped[str | None] = mapped_column(sa.String(120))
+    assistant_question: Mapped[str | None] = mapped_column(sa.Text)
+    assistant_outcome: Mapped[str | None] = mapped_column(sa.String(60))  # reason / resolution
+    assistant_quiet_check_at: Mapped[datetime | None] = mapped_column(index=True)
     __table_args__ = (
         sa.Index("ix_conversations_contact_channel", "contact_id", "channel", "last_activity_at"),
         sa.Index("ix_conversations_waiting", "queue", "assignee_id", "status"),

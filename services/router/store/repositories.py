@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
 from services.router.store.models import (
+    ASSISTANT_HOLDING,
     Agent,
     ApiKey,
     Contact,
@@ -114,7 +115,12 @@ class ConversationRepository:
         self, *, queues: Iterable[str] | None = None, limit: int = 500, lock: bool = False
     ) -> list[Conversation]:
         query = select(Conversation).where(
-            Conversation.assignee_id.is_(None), Conversation.status.in_(_ACTIVE)
+            Conversation.assignee_id.is_(None),
+            Conversation.status.in_(_ACTIVE),
+            or_(  # the assistant holds it: not waiting for a person (yet)
+                Conversation.assistant_status.is_(None),
+                Conversation.assistant_status.not_in(ASSISTANT_HOLDING),
+            ),
         )
         if queues is not None:
             query = query.where(Conversation.queue.in_(list(queues)))

@@ -153,7 +153,7 @@ def test_cli_lists_what_is_served_including_dev_ones(monkeypatch):
     assert "no integrations configured" in CliRunner().invoke(chat_cli, ["integrations"]).output
     monkeypatch.setenv("CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY", "true")
     output = CliRunner().invoke(chat_cli, ["integrations"]).output
-    assert output.count("DEVELOPMENT") == len(Provider)
+    assert output.count("DEVELOPMENT") == len(Provider) + 1  # + Telegram "faq" (assistant)
     assert "/webhooks/telegram/dev" in output and DEV_SECRET not in output
 
 

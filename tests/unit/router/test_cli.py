@@ -6,7 +6,7 @@ from services.router.cli import app
 def test_check_config_accepts_the_samples():
     result = CliRunner().invoke(app, ["check-config"])
     assert result.exit_code == 0, result.output
-    assert "7 queues" in result.output and "4 agents" in result.output
+    assert "8 queues" in result.output and "4 agents" in result.output
 
 
 def test_check_config_names_the_broken_file(tmp_path, monkeypatch):

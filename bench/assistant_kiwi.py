@@ -1,0 +1,124 @@
+"""Kiwi constructor options: resident memory and eval accuracy per variant.
+
+    python -m bench.assistant_kiwi [--kb PATH] [--questions PATH] [--variant NAME]
+
+Each variant runs in a fresh process (RSS is per process): build the analyser
+with the variant's options, load the KB, decide every dev question as a first
+turn (threshold from the settings), then read VmRSS / VmHWM. Writes
+``bench/results/assistant_kiwi.json``. The target is ≤ 300 MB for the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import write_result
+
+SHARED = Path(__file__).resolve().parents[2] / "shared/corpus/faq"
+
+#: name → Kiwi(**options). The installed kiwipiepy_model ships the CoNg model only
+#: (cong.mdl); 'knlm'/'sbg' need model files the package does not carry.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "current": {"load_multi_dict": False, "num_workers": -1},
+    "no_default_dict": {"load_multi_dict": False, "load_default_dict": False, "num_workers": -1},
+    "single_thread": {"load_multi_dict": False, "num_workers": 0},
+    "no_typo_dict": {"load_multi_dict": False, "load_typo_dict": False, "num_workers": 0},
+    "minimal_dicts": {
+        "load_multi_dict": False,
+        "load_typo_dict": False,
+        "load_default_dict": False,
+        "num_workers": 0,
+    },
+    "with_multi_dict": {"num_workers": 0},
+}
+
+
+def _status(field: str) -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(name: str, kb: Path, questions: Path) -> dict[str, Any]:
+    """One variant in this process."""
+    import yaml
+
+    from services.assistant.bootstrap import build_policy
+    from services.assistant.engine import build_engine
+    from services.assistant.evaluation import QuestionSet, evaluate, summary
+    from services.assistant.kb.loader import load_kb
+    from services.assistant.retrieval.tokens import KoreanAnalyzer
+    from services.assistant.settings import AssistantSettings
+
+    baseline = _status("VmRSS")
+    started = time.perf_counter()
+    loaded = load_kb(kb)
+    assert loaded.kb is not None, loaded.problems
+    engine = build_engine(loaded.kb, KoreanAnalyzer(kiwi_options=VARIANTS[name]))
+    asked = QuestionSet.model_validate(yaml.safe_load(questions.read_text("utf-8")))
+    engine.search(asked.questions[0].text)  # Kiwi loads part of its model on first use
+    load_s = time.perf_counter() - started
+    rss_loaded = _status("VmRSS")
+    started = time.perf_counter()
+    results = evaluate(
+        asked.questions,
+        search=engine.search,
+        handoff_articles=engine.handoff_articles,
+        policy=build_policy(AssistantSettings()),
+    )
+    per_question_ms = (time.perf_counter() - started) * 1000 / len(asked.questions)
+    figures = summary(results)["all"]
+    return {
+        "options": VARIANTS[name],
+        "rss_before_mb": round(baseline, 1),
+        "rss_loaded_mb": round(rss_loaded, 1),
+        "rss_after_eval_mb": round(_status("VmRSS"), 1),
+        "peak_rss_mb": round(_status("VmHWM"), 1),
+        "load_s": round(load_s, 2),
+        "mean_decision_ms": round(per_question_ms, 2),
+        "eval": figures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kb", type=Path, default=SHARED / "kb")
+    parser.add_argument("--questions", type=Path, default=SHARED / "dev-questions.yaml")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), help="measure one, print JSON")
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(measure(args.variant, args.kb, args.questions)))
+        return
+    figures: dict[str, Any] = {}
+    for name in VARIANTS:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.assistant_kiwi",
+                "--variant",
+                name,
+                "--kb",
+                str(args.kb),
+                "--questions",
+                str(args.questions),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        figures[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(name, json.dumps(figures[name]), flush=True)
+    write_result("assistant_kiwi", {"kb": str(args.kb), "variants": figures})
+
+
+if __name__ == "__main__":
+    main()

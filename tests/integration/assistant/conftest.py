@@ -1,0 +1,9 @@
+"""The router's store fixtures (SQLite AND PostgreSQL, a movable clock) for the assistant flow."""
+
+from tests.integration.router.conftest import (  # noqa: F401 - fixtures re-exported
+    MovableClock,
+    clock,
+    database_url,
+    postgres_server,
+    store_settings,
+)
