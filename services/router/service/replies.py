@@ -35,8 +35,10 @@ from libs.common.ids import deterministic_id
 from services.router.domain.lifecycle import ConversationStatus, InvalidTransition
 from services.router.domain.replies import (
     Refusal,
+    callback_used,
     next_state,
     reply_refusal,
+    spend_single_use,
     stops_response_clock,
 )
 from services.router.metrics import REPLY_STATES
@@ -110,6 +112,7 @@ async def request_reply(
             text=text,
             now=now,
             limits=ctx.reply_limits,
+            callback_used=callback_used(conversation.reply_path),
         )
         if refusal is not None:
             raise ReplyRefused(refusal)
@@ -172,15 +175,37 @@ async def apply_outcomes(
 ) -> int:
     """Apply a batch of outcomes in one transaction (one consumer poll); returns how many."""
     relevant = [(e, o) for e, o in outcomes if o.reply_id and o.status in OUTCOME_STATES]
-    if not relevant:
+    spent = [o for _, o in outcomes if o.single_use and o.status is NotificationStatus.ACCEPTED]
+    if not relevant and not spent:
         return 0
     applied = 0
     async with ctx.uow() as uow:
         await uow.serialise_assignment()  # the same lock order as routing (clocks, status)
         for event_id, outcome in relevant:
             applied += await _apply_outcome(uow, ctx, event_id, outcome)
+        for outcome in spent:
+            await _spend_single_use(uow, outcome)
         await uow.commit()
     return applied
+
+
+async def _spend_single_use(uow: UnitOfWork, outcome: NotificationOutcome) -> None:
+    """A reply, ack or survey used the Kakao callback / LINE reply token: no second use."""
+    assert outcome.single_use is not None
+    conversation = await uow.conversations.get(outcome.conversation_id, lock=True)
+    if conversation is None:
+        return
+    at = outcome.accepted_at or outcome.occurred_at
+    path = spend_single_use(conversation.reply_path, outcome.single_use, at)
+    if path is not None:  # else already spent, or a newer message brought a fresh one
+        conversation.reply_path = path
+        log.info(
+            "conversation %s: %s %s used by %s",
+            conversation.id,
+            outcome.provider,
+            outcome.single_use.part,
+            outcome.routing_event_id,
+        )
 
 
 async def _apply_outcome(
