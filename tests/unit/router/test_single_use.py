@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from libs.common.events.interaction import Channel, ReplyPath
 from libs.common.events.notification import SingleUsePart
 from services.notifier.chat import single_use_part
+from services.notifier.decisions import PlanConfig, plan_notifications
+from services.notifier.samples import sample_events, snapshot
 from services.router.domain.replies import (
     CALLBACK_USED_AT,
     callback_used,
@@ -106,3 +108,22 @@ def test_the_notifier_names_the_single_use_part_a_message_used():
     assert single_use_part(pushed) is None
     assert single_use_part(ReplyPath(provider="telegram", integration="tg", address="1")) is None
     assert single_use_part(None) is None
+
+
+def test_a_kakao_conversation_is_not_acknowledged_through_its_callback():
+    """chat_ingest's skill answer (useCallback + waiting text) is the acknowledgement."""
+    config = PlanConfig(locales=("en", "ko"), default_locale="ko")
+    kakao = snapshot(channel=Channel.CHAT).model_copy(
+        update={"reply_path": ReplyPath.model_validate(kakao_path())}
+    )
+    opened = plan_notifications(sample_events(kakao)["support.conversation.opened"], config)
+    assert opened.chats == []
+    [suppressed] = opened.suppressed  # recorded, never silently dropped
+    assert suppressed.template == "chat_ack" and "callback is kept" in suppressed.reason
+    reply = plan_notifications(sample_events(kakao)["support.reply.requested"], config)
+    assert [c.template for c in reply.chats] == ["customer_reply"]
+    line = snapshot(channel=Channel.CHAT).model_copy(
+        update={"reply_path": ReplyPath.model_validate(line_path())}
+    )
+    opened = plan_notifications(sample_events(line)["support.conversation.opened"], config)
+    assert [c.template for c in opened.chats] == ["chat_ack"]
