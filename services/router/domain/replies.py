@@ -29,8 +29,10 @@ RANK: dict[DeliveryState, int] = {
 #: Mail has no provider limit; the router caps a body at this many characters.
 MAIL_TEXT_LIMIT = 32_000
 
-#: Key in a conversation's stored reply path: when its Kakao callback was used up.
+#: Keys in a conversation's stored reply path: when its Kakao callback was used up,
+#: and which agent reply was queued to use it (its outcome may not be back yet).
 CALLBACK_USED_AT = "callback_used_at"
+CALLBACK_CLAIMED_BY = "callback_claimed_by"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +55,12 @@ def reply_refusal(
     now: datetime,
     limits: dict[str, int],
     callback_used: bool = False,
+    callback_claimed: bool = False,
 ) -> Refusal | None:
     """None when the reply can be queued; else the reason (409 channel, 422 size)."""
-    unanswerable = _unanswerable(channel, reply_path, customer_email, now, callback_used)
+    unanswerable = _unanswerable(channel, reply_path, customer_email, now)
+    if unanswerable is None and reply_path is not None and reply_path.provider == "kakao":
+        unanswerable = _kakao_unanswerable(reply_path, now, callback_used, callback_claimed)
     if unanswerable is not None:
         return unanswerable
     outbound = reply_path.provider if reply_path is not None else provider
@@ -71,11 +76,7 @@ def reply_refusal(
 
 
 def _unanswerable(
-    channel: Channel,
-    path: ReplyPath | None,
-    email: str | None,
-    now: datetime,
-    callback_used: bool,
+    channel: Channel, path: ReplyPath | None, email: str | None, now: datetime
 ) -> Refusal | None:
     if channel is Channel.EMAIL:
         return None if email else Refusal("no_email", "the customer has no email address", 409)
@@ -84,18 +85,31 @@ def _unanswerable(
         if channel is Channel.CHAT:
             what = "no reply path: the customer's channel gave none"
         return Refusal("no_reply_path", what, 409)
-    if path.provider == "kakao" and callback_used:
+    return None
+
+
+def _kakao_unanswerable(
+    path: ReplyPath, now: datetime, used: bool, claimed: bool
+) -> Refusal | None:
+    """Kakao answers only through the skill's callback: once, within its minute."""
+    until = "cannot reply on this channel until the customer writes again"
+    if used:
         return Refusal(
             "callback_used",
-            "Kakao answers only through the skill's callback, which is single-use and was "
-            "already used; cannot reply on this channel until the customer writes again",
+            f"Kakao's skill callback is single-use and was already used; {until}",
             409,
         )
-    if path.provider == "kakao" and not _live(path.callback_url, path.callback_expires_at, now):
+    if not _live(path.callback_url, path.callback_expires_at, now):
         return Refusal(
             "callback_expired",
-            "Kakao answers only through the skill's callback, which has expired; "
-            "cannot reply on this channel until the customer writes again",
+            f"Kakao answers only through the skill's callback, which has expired; {until}",
+            409,
+        )
+    if claimed:
+        return Refusal(
+            "callback_used",
+            f"Kakao's skill callback is single-use and an earlier reply is on its way "
+            f"through it; {until}",
             409,
         )
     return None
@@ -104,6 +118,22 @@ def _unanswerable(
 def callback_used(stored_path: dict[str, Any] | None) -> bool:
     """The conversation's Kakao callback was used up (see :func:`spend_single_use`)."""
     return bool(stored_path and stored_path.get(CALLBACK_USED_AT))
+
+
+def callback_claimed(claimant_state: DeliveryState | None) -> bool:
+    """An agent reply queued on the callback is on its way or went out (its state);
+    only its failure frees the callback for another reply."""
+    return claimant_state is not None and claimant_state is not DeliveryState.FAILED
+
+
+def claim_callback(stored_path: dict[str, Any], reply_id: str) -> dict[str, Any]:
+    """The stored Kakao path with its callback claimed by the reply just queued."""
+    return {**stored_path, CALLBACK_CLAIMED_BY: reply_id}
+
+
+def callback_claimant(stored_path: dict[str, Any] | None) -> str | None:
+    value = (stored_path or {}).get(CALLBACK_CLAIMED_BY)
+    return value if isinstance(value, str) else None
 
 
 def spend_single_use(

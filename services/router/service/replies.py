@@ -35,7 +35,10 @@ from libs.common.ids import deterministic_id
 from services.router.domain.lifecycle import ConversationStatus, InvalidTransition
 from services.router.domain.replies import (
     Refusal,
+    callback_claimant,
+    callback_claimed,
     callback_used,
+    claim_callback,
     next_state,
     reply_refusal,
     spend_single_use,
@@ -104,6 +107,7 @@ async def request_reply(
         if conversation.status == ConversationStatus.RESOLVED:
             raise InvalidTransition("reopen the conversation before replying")
         path = reply_path_of(conversation)
+        claimant = await _callback_claimant_state(uow, conversation)
         refusal = reply_refusal(
             channel=Channel(conversation.channel),
             provider=conversation.provider,
@@ -113,10 +117,15 @@ async def request_reply(
             now=now,
             limits=ctx.reply_limits,
             callback_used=callback_used(conversation.reply_path),
+            callback_claimed=callback_claimed(claimant),
         )
         if refusal is not None:
             raise ReplyRefused(refusal)
         reply_id = deterministic_id("router.reply", conversation.id, str(uuid.uuid4()))
+        if path is not None and path.provider == "kakao" and conversation.reply_path:
+            # the callback answers once: a second reply queued before this one's
+            # outcome is back would only fail at Kakao
+            conversation.reply_path = claim_callback(conversation.reply_path, reply_id)
         uow.session.add(
             Reply(
                 id=reply_id,
@@ -163,6 +172,14 @@ async def request_reply(
         await uow.commit()
     REPLY_STATES.labels(DeliveryState.QUEUED.value).inc()
     return ReplyResult(reply_id, DeliveryState.QUEUED, now)
+
+
+async def _callback_claimant_state(
+    uow: UnitOfWork, conversation: Conversation
+) -> DeliveryState | None:
+    claimant_id = callback_claimant(conversation.reply_path)
+    claimant = await uow.session.get(Reply, claimant_id) if claimant_id else None
+    return DeliveryState(claimant.state) if claimant is not None else None
 
 
 async def apply_outcome(ctx: RouterContext, event_id: str, outcome: NotificationOutcome) -> bool:

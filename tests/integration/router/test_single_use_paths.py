@@ -220,3 +220,26 @@ async def reply_payloads(ctx, conversation_id: str) -> dict[str, str]:
         payloads = list(rows)
     replies = await replies_of(ctx, conversation_id)
     return {r.id: next(p for p in payloads if r.id in p) for r in replies}
+
+
+async def test_a_second_reply_while_the_first_is_on_its_way_is_refused(ctx, clock):
+    await route_batch(ctx, [Incoming("kakao-1", kakao_message(clock, 1))])
+    conversation = await conversation_of(ctx, "kakao-1")
+    first = await request_reply(ctx, conversation.id, agent_id="agent-smith", text="확인 중")
+    with pytest.raises(ReplyRefused) as refused:  # no outcome yet: the callback is taken
+        await request_reply(ctx, conversation.id, agent_id="agent-smith", text="추가")
+    assert (refused.value.refusal.status, refused.value.refusal.code) == (409, "callback_used")
+    clock.advance(seconds=5)
+    failed = reply_outcome(
+        first.reply_id,
+        conversation.id,
+        clock(),
+        status=NotificationStatus.FAILED,
+        reason="not_configured: no such integration is configured",
+        error_code="not_configured",
+    )
+    await apply_outcome(ctx, "o-failed", failed)
+    # the first never reached Kakao: the callback (still inside its minute) is free again
+    second = await request_reply(ctx, conversation.id, agent_id="agent-smith", text="다시")
+    assert second.state.value == "queued"
+    assert len(await replies_of(ctx, conversation.id)) == 2

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from libs.common.events.interaction import Channel, ReplyPath
+from libs.common.events.interaction import Channel, DeliveryState, ReplyPath
 from libs.common.events.notification import SingleUsePart
 from services.notifier.chat import single_use_part
 from services.notifier.decisions import PlanConfig, plan_notifications
 from services.notifier.samples import sample_events, snapshot
 from services.router.domain.replies import (
     CALLBACK_USED_AT,
+    callback_claimant,
+    callback_claimed,
     callback_used,
+    claim_callback,
     reply_refusal,
     spend_single_use,
 )
@@ -127,3 +130,34 @@ def test_a_kakao_conversation_is_not_acknowledged_through_its_callback():
     )
     opened = plan_notifications(sample_events(line)["support.conversation.opened"], config)
     assert [c.template for c in opened.chats] == ["chat_ack"]
+
+
+def test_a_reply_on_its_way_through_the_callback_holds_it_until_it_fails():
+    path = ReplyPath.model_validate(kakao_path())
+
+    def refusal(claimant: DeliveryState | None, now: datetime = NOW):
+        return reply_refusal(
+            channel=Channel.CHAT,
+            provider="kakao",
+            reply_path=path,
+            customer_email=None,
+            text="확인했습니다",
+            now=now,
+            limits={},
+            callback_claimed=callback_claimed(claimant),
+        )
+
+    assert refusal(None) is None
+    for state in (DeliveryState.QUEUED, DeliveryState.RETRYING, DeliveryState.ACCEPTED):
+        held = refusal(state)
+        assert held is not None and held.code == "callback_used"
+        assert "on its way" in held.detail
+    assert refusal(DeliveryState.FAILED) is None  # the callback was not used: answer again
+    late = refusal(DeliveryState.QUEUED, now=CALLBACK_EXPIRES)
+    assert late is not None and late.code == "callback_expired"  # expiry says more
+    claimed = claim_callback(kakao_path(), "reply-1")
+    assert callback_claimant(claimed) == "reply-1" and callback_claimant(kakao_path()) is None
+    spent = spend_single_use(
+        claimed, SingleUsePart(part="callback", expires_at=CALLBACK_EXPIRES), NOW
+    )
+    assert spent is not None and callback_claimant(spent) == "reply-1"
