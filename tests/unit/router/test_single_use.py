@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from libs.common.events.interaction import Channel, DeliveryState, ReplyPath
 from libs.common.events.notification import SingleUsePart
+from libs.providers.kakao import outbound as kakao_outbound
+from libs.providers.outbound import OutboundMessage, OutboundPurpose, Unsendable
 from services.notifier.chat import single_use_part
 from services.notifier.decisions import PlanConfig, plan_notifications
 from services.notifier.samples import sample_events, snapshot
@@ -161,3 +165,19 @@ def test_a_reply_on_its_way_through_the_callback_holds_it_until_it_fails():
         claimed, SingleUsePart(part="callback", expires_at=CALLBACK_EXPIRES), NOW
     )
     assert spent is not None and callback_claimant(spent) == "reply-1"
+
+
+def test_the_notifier_check_refuses_a_spent_callback_before_any_request():
+    """An ack or survey on a used callback: Unsendable, so a visible failed outcome."""
+    spent = spend_single_use(
+        kakao_path(), SingleUsePart(part="callback", expires_at=CALLBACK_EXPIRES), NOW
+    )
+    message = OutboundMessage(
+        path=ReplyPath.model_validate(spent),
+        text="만족도를 알려 주세요",
+        idempotency_key="survey-1",
+        purpose=OutboundPurpose.CSAT_SURVEY,
+    )
+    with pytest.raises(Unsendable) as refused:
+        kakao_outbound.check(message, integration=None, now=NOW + timedelta(seconds=1))
+    assert refused.value.code == "callback_expired"
