@@ -15,6 +15,8 @@ from typing import Protocol
 
 import httpx
 
+from libs.common.events.interaction import ReplyPath
+from libs.common.events.notification import SingleUsePart
 from libs.common.ids import deterministic_id
 from libs.common.kafka.consumer import DependencyUnavailable
 from libs.providers.integrations import Integration, Provider
@@ -110,6 +112,21 @@ def build_chat_senders(
 def idempotency_key(event_id: str, template: str, reply_id: str | None) -> str:
     """The reply id for agent replies (stable across redeliveries), else one per notice."""
     return reply_id or deterministic_id("notifier.chat", event_id, template)
+
+
+def single_use_part(path: ReplyPath | None) -> SingleUsePart | None:
+    """The single-use part a delivered message on ``path`` used up, for the router to spend.
+
+    Kakao sends only through the callback; a LINE token is used while fresh and,
+    refused or stale, is of no further use either — so any delivery spends it.
+    """
+    if path is None:
+        return None
+    if path.provider == Provider.KAKAO.value and path.callback_url and path.callback_expires_at:
+        return SingleUsePart(part="callback", expires_at=path.callback_expires_at)
+    if path.provider == Provider.LINE.value and path.reply_token and path.reply_token_expires_at:
+        return SingleUsePart(part="reply_token", expires_at=path.reply_token_expires_at)
+    return None
 
 
 def retry_delay(outcome: SendOutcome, attempt: int, *, initial_s: float, max_s: float) -> float:

@@ -148,6 +148,15 @@ def _chat_decision(event: RoutingEvent, config: PlanConfig) -> Decision:
     match event:
         case ConversationOpened() if ASSISTANT_TAG in conv.tags:
             return None  # the assistant answers at once; an acknowledgement would contradict it
+        case ConversationOpened() if _acknowledged_by_skill(conv):
+            locale = choose_locale((conv.language, conv.customer.locale), config)
+            return Suppression(
+                "chat_ack",
+                conv.reply_path.address if conv.reply_path else "customer",
+                locale,
+                "Kakao: the skill's own answer acknowledged the customer; the single-use "
+                "callback is kept for the agent's reply",
+            )
         case ConversationOpened():
             return _customer_chat(conv, "chat_ack", "acknowledgement", config, rate_limited=True)
         case ConversationResolved():
@@ -161,6 +170,13 @@ def _chat_decision(event: RoutingEvent, config: PlanConfig) -> Decision:
             return _customer_chat(conv, "customer_reply", "agent_reply", config)
         case _:
             return None
+
+
+def _acknowledged_by_skill(conv: ConversationSnapshot) -> bool:
+    """chat_ingest answered the Kakao skill with ``useCallback`` and a waiting text: an
+    acknowledgement through the callback would spend the only way the agent can answer."""
+    path = conv.reply_path
+    return path is not None and path.provider == "kakao" and bool(path.callback_url)
 
 
 def _customer_chat(

@@ -63,6 +63,7 @@ from services.notifier.chat import (
     SenderNotConfigured,
     StaticChatSenders,
     retry_delay,
+    single_use_part,
 )
 from services.notifier.compose import Composer
 from services.notifier.decisions import (
@@ -529,6 +530,7 @@ class NotificationHandler:
             provider_message_id=(record.message_id or None) if chat and delivered else None,
             accepted_at=record.updated_at if delivered else None,
             error_code=error_code,
+            single_use=single_use_part(path) if delivered else None,
         )
         await self._outcomes.publish(outcome)
         if again:

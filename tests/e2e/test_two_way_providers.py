@@ -27,8 +27,8 @@ from tests.e2e.two_way import TwoWaySystem, eventually, two_way_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
-#: Kakao is left out: its callback URL is single-use and spent by chat_ingest's own
-#: skill answer flow (covered by the providers' sender tests and the router's 409).
+#: Kakao has its own flow in test_two_way_single_use.py: its callback answers once, so
+#: no outage / permanent / survey steps follow a reply on the same callback.
 PROVIDERS = [
     Provider.TELEGRAM,
     Provider.WHATSAPP,
@@ -152,8 +152,8 @@ async def test_answered_on_its_own_channel(provider, kafka_topics, tmp_path, smt
         await count_at_least(system, provider, 4)
         row["CSAT asked"] = True
         row["status tracked"] = spec(provider).capabilities.reports_delivery_status
-        # LINE: the reply token is single-use; the conversation keeps it until the customer
-        # writes again, so later messages find it spent and LineSender falls back to push.
+        # LINE: the router drops a reply token once a delivered message used it, but a reply
+        # queued before the ack's outcome arrived still carries it: one 400, then push.
         expected = (
             ("injected", "invalid reply token") if provider is Provider.LINE else ("injected",)
         )

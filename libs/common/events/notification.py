@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from libs.common.events.base import EventModel, UtcDatetime
+from libs.common.events.base import EventModel, UtcDatetime, ValueModel
 
 
 class NotificationChannel(StrEnum):
@@ -22,6 +22,19 @@ class NotificationStatus(StrEnum):
     FAILED = "failed"
     RETRYING = "retrying"  # transient trouble (429, 5xx, outage): still trying
     ACCEPTED = "accepted"  # a chat provider took the message (its id in provider_message_id)
+
+
+class SingleUsePart(ValueModel):
+    """The single-use part of a reply path a delivered message used up.
+
+    Named by its expiry (each customer message brings its own), never by the
+    secret itself: the router spends it only if its stored path still holds it.
+    """
+
+    part: Literal["callback", "reply_token"] = Field(
+        ..., description="callback: Kakao skill callbackUrl; reply_token: LINE replyToken."
+    )
+    expires_at: UtcDatetime
 
 
 class NotificationOutcome(EventModel):
@@ -51,3 +64,6 @@ class NotificationOutcome(EventModel):
         None, description="When the provider or the SMTP relay accepted the message."
     )
     error_code: str | None = Field(None, description="Our vocabulary, e.g. window_closed.")
+    single_use: SingleUsePart | None = Field(
+        None, description="Set on a delivered chat message that used a single-use reply path."
+    )

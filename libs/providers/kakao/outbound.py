@@ -48,7 +48,8 @@ def check(message: OutboundMessage, integration: Integration, now: datetime) -> 
     if path.callback_expires_at is None or now >= path.callback_expires_at:
         raise Unsendable(
             "callback_expired",
-            "the Kakao skill callback is valid for 1 minute and has expired",
+            "the Kakao skill callback is valid for 1 minute and for one use: it has expired "
+            "or was already used (the router expires it at its use)",
             provider=PROVIDER,
         )
     if len(message.quick_replies) > MAX_QUICK_REPLIES:

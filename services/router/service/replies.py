@@ -35,8 +35,13 @@ from libs.common.ids import deterministic_id
 from services.router.domain.lifecycle import ConversationStatus, InvalidTransition
 from services.router.domain.replies import (
     Refusal,
+    callback_claimant,
+    callback_claimed,
+    callback_used,
+    claim_callback,
     next_state,
     reply_refusal,
+    spend_single_use,
     stops_response_clock,
 )
 from services.router.metrics import REPLY_STATES
@@ -102,6 +107,7 @@ async def request_reply(
         if conversation.status == ConversationStatus.RESOLVED:
             raise InvalidTransition("reopen the conversation before replying")
         path = reply_path_of(conversation)
+        claimant = await _callback_claimant_state(uow, conversation)
         refusal = reply_refusal(
             channel=Channel(conversation.channel),
             provider=conversation.provider,
@@ -110,10 +116,16 @@ async def request_reply(
             text=text,
             now=now,
             limits=ctx.reply_limits,
+            callback_used=callback_used(conversation.reply_path),
+            callback_claimed=callback_claimed(claimant),
         )
         if refusal is not None:
             raise ReplyRefused(refusal)
         reply_id = deterministic_id("router.reply", conversation.id, str(uuid.uuid4()))
+        if path is not None and path.provider == "kakao" and conversation.reply_path:
+            # the callback answers once: a second reply queued before this one's
+            # outcome is back would only fail at Kakao
+            conversation.reply_path = claim_callback(conversation.reply_path, reply_id)
         uow.session.add(
             Reply(
                 id=reply_id,
@@ -162,6 +174,14 @@ async def request_reply(
     return ReplyResult(reply_id, DeliveryState.QUEUED, now)
 
 
+async def _callback_claimant_state(
+    uow: UnitOfWork, conversation: Conversation
+) -> DeliveryState | None:
+    claimant_id = callback_claimant(conversation.reply_path)
+    claimant = await uow.session.get(Reply, claimant_id) if claimant_id else None
+    return DeliveryState(claimant.state) if claimant is not None else None
+
+
 async def apply_outcome(ctx: RouterContext, event_id: str, outcome: NotificationOutcome) -> bool:
     """Apply a notifier outcome to its reply; False when it is not about a reply or known."""
     return await apply_outcomes(ctx, [(event_id, outcome)]) == 1
@@ -172,15 +192,37 @@ async def apply_outcomes(
 ) -> int:
     """Apply a batch of outcomes in one transaction (one consumer poll); returns how many."""
     relevant = [(e, o) for e, o in outcomes if o.reply_id and o.status in OUTCOME_STATES]
-    if not relevant:
+    spent = [o for _, o in outcomes if o.single_use and o.status is NotificationStatus.ACCEPTED]
+    if not relevant and not spent:
         return 0
     applied = 0
     async with ctx.uow() as uow:
         await uow.serialise_assignment()  # the same lock order as routing (clocks, status)
         for event_id, outcome in relevant:
             applied += await _apply_outcome(uow, ctx, event_id, outcome)
+        for outcome in spent:
+            await _spend_single_use(uow, outcome)
         await uow.commit()
     return applied
+
+
+async def _spend_single_use(uow: UnitOfWork, outcome: NotificationOutcome) -> None:
+    """A reply, ack or survey used the Kakao callback / LINE reply token: no second use."""
+    assert outcome.single_use is not None
+    conversation = await uow.conversations.get(outcome.conversation_id, lock=True)
+    if conversation is None:
+        return
+    at = outcome.accepted_at or outcome.occurred_at
+    path = spend_single_use(conversation.reply_path, outcome.single_use, at)
+    if path is not None:  # else already spent, or a newer message brought a fresh one
+        conversation.reply_path = path
+        log.info(
+            "conversation %s: %s %s used by %s",
+            conversation.id,
+            outcome.provider,
+            outcome.single_use.part,
+            outcome.routing_event_id,
+        )
 
 
 async def _apply_outcome(
