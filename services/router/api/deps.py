@@ -26,14 +26,18 @@ ContextDep = Annotated[RouterContext, Depends(get_context)]
 
 
 def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
-    async def check(ctx: ContextDep, key: str | None = Security(api_key_header)) -> ApiKey:
+    async def check(
+        request: Request, ctx: ContextDep, key: str | None = Security(api_key_header)
+    ) -> ApiKey:
         if not key:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "X-API-Key header required")
         found = await authenticate(ctx, key)
         if found is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
         if not role_allows(Role(found.role), role):
+            request.state.api_key = found  # the audit trail records refusals too
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {role} role")
+        request.state.api_key = found  # who acted, for the audit trail
         return found
 
     return check

@@ -40,6 +40,9 @@ class Contact(Base):
     display_name: Mapped[str | None] = mapped_column(sa.String(200))
     locale: Mapped[str | None] = mapped_column(sa.String(35))
     created_at: Mapped[datetime]
+    #: Set by erasure (issue #18): the contact then names no one; aggregates stay.
+    tombstone_id: Mapped[str | None] = mapped_column(sa.String(60), index=True)
+    erased_at: Mapped[datetime | None]
 
 
 class ContactIdentity(Base):
@@ -87,6 +90,8 @@ class Conversation(Base):
     call_group_key: Mapped[str | None] = mapped_column(sa.String(300), index=True)
     reply_path: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)  # ReplyPath
     customer_last_inbound_at: Mapped[datetime | None]
+    #: When retention (or erasure) blanked its message text (issue #18).
+    text_purged_at: Mapped[datetime | None]
     __table_args__ = (
         sa.Index("ix_conversations_contact_channel", "contact_id", "channel", "last_activity_at"),
         sa.Index("ix_conversations_waiting", "queue", "assignee_id", "status"),
@@ -240,3 +245,38 @@ class SequenceCounter(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class AuditRow(Base):
+    """Who did what, when, from where (issue #18). Append-only: a database
+    trigger refuses UPDATE and DELETE. Holds no customer identifier or text;
+    an erased contact is shown by its tombstone id."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(200), index=True)
+    role: Mapped[str] = mapped_column(sa.String(12))
+    action: Mapped[str] = mapped_column(sa.String(120))
+    conversation_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    contact_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    agent_id: Mapped[str | None] = mapped_column(sa.String(64))
+    key_id: Mapped[str | None] = mapped_column(sa.String(36))
+    address: Mapped[str | None] = mapped_column(sa.String(64))
+    outcome: Mapped[str] = mapped_column(sa.String(40))
+    before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+
+
+class ErasedContact(Base):
+    """A contact id that was erased, and the tombstone that replaced it.
+
+    The erased contact's rows now hang off a new contact named by the tombstone;
+    this row makes a second erasure of the same id a harmless no-op and lets the
+    audit trail show the tombstone instead of the old id.
+    """
+
+    __tablename__ = "erased_contacts"
+    contact_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    tombstone_id: Mapped[str] = mapped_column(sa.String(60), index=True)
+    erased_at: Mapped[datetime]
