@@ -55,7 +55,7 @@ def privacy_hasher(settings: RouterSettings) -> IdentifierHasher | None:
     hasher = settings.privacy.hasher()
     if hasher is None:
         log.warning(
-            "PRIVACY_HASH_KEY unset: DELETE /contacts/{id} answers 503 (the erasure request"
+            "PRIVACY_HASH_KEY unset: DELETE /contacts/{id} answers 409 (the erasure request"
             " for the other stores needs the shared key)"
         )
     return hasher

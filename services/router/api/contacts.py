@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
+from libs.common.events.privacy import IdentifierHash
 from libs.common.privacy.erasure import erasure_event_id
 from libs.common.privacy.identifiers import IdentifierKind, InvalidIdentifier, normalise
 from services.router.api.audit import request_entry
@@ -28,6 +29,8 @@ class ErasureRead(BaseModel):
     tombstone_id: str
     already_erased: bool
     identifiers: int  # how many identifier hashes the published request carries
+    #: The keyed hashes of the erased identities (no identifier): other stores match on them.
+    identifier_hashes: list[IdentifierHash]
     event_id: str | None  # the ContactErased event, None when nothing new was published
     stores: list[StoreReportRead]
 
@@ -57,7 +60,10 @@ async def resolve(body: ResolveRequest, ctx: ContextDep, _: SupervisorKey) -> Re
     "/{contact_id}",
     response_model=ErasureRead,
     summary="Erase a contact's personal data; aggregates stay under a tombstone",
-    responses={404: {"description": "No such contact"}, 503: {"description": "No hash key"}},
+    responses={
+        404: {"description": "No such contact"},
+        409: {"description": "PRIVACY_HASH_KEY not set in the router"},
+    },
 )
 async def delete_contact(
     contact_id: str, request: Request, ctx: ContextDep, key: SupervisorKey
@@ -68,13 +74,14 @@ async def delete_contact(
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except ErasureUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     request.state.audited = not result.already  # a repeat is recorded by the middleware
     return ErasureRead(
         contact_id=contact_id,
         tombstone_id=result.request.tombstone_id,
         already_erased=result.already,
         identifiers=len(result.request.identifiers),
+        identifier_hashes=result.request.identifiers,
         event_id=None if result.already else erasure_event_id(result.request),
         stores=[StoreReportRead(**vars_of(s)) for s in result.stores],
     )

@@ -196,16 +196,21 @@ async def _scrub(
     )
     rated = await _count(uow, CsatRating, CsatRating.conversation_id.in_(conversation_ids))
     reports.append(StoreReport("router.csat_ratings", rated, ratings.rowcount))
-    # Published events carry the customer in full; unsent ones are still owed to
-    # their consumers and go once sent (ROUTER_OUTBOX_KEEP_HOURS).
-    reports.append(
-        await _deleted(
-            uow,
-            OutboxRow,
-            OutboxRow.conversation_id.in_(conversation_ids) & OutboxRow.sent_at.is_not(None),
-            "outbox",
-        )
+    # Published events carry the customer in full. Unsent ones are still owed to
+    # their consumers: they go at the retention run after they are sent.
+    outbox = await _deleted(
+        uow,
+        OutboxRow,
+        OutboxRow.conversation_id.in_(conversation_ids) & OutboxRow.sent_at.is_not(None),
+        "outbox",
     )
+    unsent = await _count(
+        uow,
+        OutboxRow,
+        OutboxRow.conversation_id.in_(conversation_ids) & OutboxRow.sent_at.is_(None),
+    )
+    note = f"{unsent} unsent kept until published, then purged by retention" if unsent else ""
+    reports.append(StoreReport(outbox.store, outbox.checked + unsent, outbox.erased, note=note))
     await session.execute(delete(ContactIdentity).where(ContactIdentity.contact_id == old_id))
     reports.append(StoreReport("router.contact_identities", len(identities), len(identities)))
     await session.execute(delete(Contact).where(Contact.id == old_id))

@@ -62,8 +62,14 @@ async def apply_retention(ctx: RouterContext, policy: RetentionPolicy) -> Retent
         if count < policy.batch:
             break
     async with ctx.uow() as uow:
+        # Published rows older than keep_outbox, and at once those of conversations
+        # already blanked or erased (sent after the erasure).
+        purged = select(Conversation.id).where(Conversation.text_purged_at.is_not(None))
         result = await uow.session.execute(
-            delete(OutboxRow).where(OutboxRow.sent_at < now - policy.keep_outbox)
+            delete(OutboxRow).where(
+                (OutboxRow.sent_at < now - policy.keep_outbox)
+                | (OutboxRow.sent_at.is_not(None) & OutboxRow.conversation_id.in_(purged))
+            )
         )
         await uow.commit()
     if blanked or result.rowcount:

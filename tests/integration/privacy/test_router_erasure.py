@@ -29,7 +29,10 @@ from libs.common.events.interaction import (
     ThreadHints,
 )
 from libs.common.events.privacy import ContactErased
-from libs.common.privacy.identifiers import PrivacySettings
+from libs.common.privacy.erasure import erasure_request
+from libs.common.privacy.forget import forget, render
+from libs.common.privacy.identifiers import IdentifierKind, PrivacySettings
+from libs.common.privacy.router_eraser import RouterEraser
 from services.router.app import create_app
 from services.router.runtime import RouterRuntime
 from services.router.service.api_keys import Role, create_api_key
@@ -106,6 +109,7 @@ async def router(router_settings, clock):
     }
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+        client.transport_for_tests = transport  # the CLI's client reaches the same app
         yield client, keys, runtime
     await runtime.stop()
 
@@ -254,3 +258,47 @@ async def test_retention_blanks_text_of_long_resolved_conversations(router, cloc
     detail = await client.get(f"/conversations/{conversation['id']}", headers=supervisor)
     assert SECRET_TEXT not in detail.text and "Withdrawal" not in detail.text
     assert detail.json()["timeline"]  # the interactions and their times stay
+
+
+async def test_forget_asks_the_router_first_then_publishes_only_what_it_did_not_cover(
+    router, clock
+):
+    client, keys, runtime = router
+    await route_batch(runtime.ctx, interactions(clock))
+    hasher = runtime.ctx.privacy
+    published: list[ContactErased] = []
+
+    async def publish(request: ContactErased) -> None:
+        published.append(request)
+
+    async def run() -> list[str]:
+        identifiers = [(IdentifierKind.EMAIL, EMAIL)]
+        request = erasure_request(
+            hasher, identifiers=identifiers, contact_id=None, requested_by="cli", erased_at=clock()
+        )
+        eraser = RouterEraser(
+            "http://router", keys[Role.SUPERVISOR], transport=client.transport_for_tests
+        )
+        report = await forget(
+            request, publish=publish, erasers=[], router=eraser, identifiers=identifiers
+        )
+        lines = render(report, topic="support.privacy.v1")
+        print("\n".join(lines))
+        return lines
+
+    first = await run()
+    # Routing events the relay had not yet published when the contact was erased are
+    # still owed to their consumers ("unsent kept" in the outbox line, when the relay
+    # was slower than the test); once sent, the retention run removes their copies.
+    await runtime.relay.publish_pending()
+    await apply_retention(runtime.ctx, RetentionPolicy())
+    assert "router erased contact" in first[1] and "router published 1 request(s)" in first[1]
+    assert published == []  # the router published, from its outbox
+    assert any(line.startswith("router.interactions") for line in first)
+    assert sum(hits for _, hits in (await scan_database(runtime.engine)).values()) == 0
+    second = await run()
+    assert "1 identifier(s) unknown to the router" in second[1]
+    # Nothing left in the router; the command's own request (by hash) reaches the
+    # stores the router cannot name, and is idempotent there.
+    assert len(published) == 1 and published[0].contact_id is None
+    assert not any(line.startswith("router.") for line in second)
