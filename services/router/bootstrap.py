@@ -91,4 +91,5 @@ def build_context(
         reply_limits=reply_limits(),
         privacy=privacy_hasher(settings),
         trusted_proxies=tuple(settings.trusted_proxies),
+        blob_dir=settings.blob_dir,
     )

@@ -94,6 +94,11 @@ class RouterSettings(ServiceSettings):
         ge=1,
         description="Published outbox rows (full copies of routing events) are deleted after this.",
     )
+    blob_dir: Path | None = Field(
+        None,
+        description="The blob store the ingest services write attachments to (the same folder"
+        " as EMAIL_INGEST_BLOB_DIR); unset: attachments are listed but not downloadable.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Addresses/networks of reverse proxies whose X-Forwarded-For the audit "

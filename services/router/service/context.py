@@ -76,3 +76,5 @@ class RouterContext:
     privacy: IdentifierHasher | None = None
     #: Networks whose X-Forwarded-For the audit trail believes.
     trusted_proxies: tuple[str, ...] = ()
+    #: The blob store shared with the ingest services (attachments' bytes), if any.
+    blob_dir: Path | None = None

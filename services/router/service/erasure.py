@@ -31,6 +31,7 @@ from services.router.service.agents import NotFound
 from services.router.service.audit import AuditEntry, record_audit
 from services.router.service.context import RouterContext
 from services.router.store.models import (
+    AttachmentRow,
     Contact,
     ContactIdentity,
     Conversation,
@@ -172,6 +173,13 @@ async def _scrub(
     reports.append(
         await _deleted(
             uow, MessageIndex, MessageIndex.conversation_id.in_(conversation_ids), "message_ids"
+        )
+    )
+    # Names and provider links of attachments and recordings; the bytes belong to
+    # the ingest service that stored them, whose own eraser deletes them.
+    reports.append(
+        await _deleted(
+            uow, AttachmentRow, AttachmentRow.conversation_id.in_(conversation_ids), "attachments"
         )
     )
     interactions = await session.execute(

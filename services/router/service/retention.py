@@ -20,6 +20,7 @@ from services.router.domain.lifecycle import ConversationStatus
 from services.router.service.context import RouterContext
 from services.router.settings import RouterSettings
 from services.router.store.models import (
+    AttachmentRow,
     Conversation,
     CsatRating,
     InteractionRecord,
@@ -106,6 +107,7 @@ async def _blank_batch(
             .values(subject=None, last_message_id=None, references=[], text_purged_at=now)
         )
         await session.execute(delete(MessageIndex).where(MessageIndex.conversation_id.in_(ids)))
+        await session.execute(delete(AttachmentRow).where(AttachmentRow.conversation_id.in_(ids)))
         await session.execute(
             update(InteractionRecord)
             .where(InteractionRecord.conversation_id.in_(ids))

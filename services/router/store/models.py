@@ -280,3 +280,21 @@ class ErasedContact(Base):
     contact_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     tombstone_id: Mapped[str] = mapped_column(sa.String(60), index=True)
     erased_at: Mapped[datetime]
+
+
+class AttachmentRow(Base):
+    """An interaction's attachment or call recording (issue #18): metadata and where
+    the bytes are (``sha256`` in the blob store, or a provider ``url``)."""
+
+    __tablename__ = "attachments"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(200))
+    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    ordinal: Mapped[int]
+    kind: Mapped[str] = mapped_column(sa.String(12))  # attachment | recording
+    name: Mapped[str | None] = mapped_column(sa.String(300))
+    content_type: Mapped[str] = mapped_column(sa.String(200))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    url: Mapped[str | None] = mapped_column(sa.String(2000))
+    inline: Mapped[bool] = mapped_column(default=False)

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer
 
 from libs.common.cloudevents import decode
 from libs.common.events.interaction import (
+    Attachment,
     CallDetails,
     Channel,
     CustomerIdentity,
@@ -64,6 +65,9 @@ def interactions(clock) -> list[Incoming]:
         subject=f"Withdrawal for {NAME}",
         body=MessageBody(text=SECRET_TEXT),
         thread=ThreadHints(message_id=f"<{EMAIL}.1@mail.example.co.kr>"),
+        attachments=[
+            Attachment(name="passport-scan.png", content_type="image/png", size=10, sha256="a" * 64)
+        ],
     )
     chat = Interaction(
         channel=Channel.CHAT,
@@ -83,7 +87,11 @@ def interactions(clock) -> list[Incoming]:
         received_at=now + timedelta(minutes=2),
         customer=CustomerIdentity(phone=PHONE),
         call=CallDetails(
-            call_id="CA1", from_number=PHONE, to_number="+8215880000", status="completed"
+            call_id="CA1",
+            from_number=PHONE,
+            to_number="+8215880000",
+            status="completed",
+            recording_url=f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1?for={PHONE}",
         ),
     )
     return [Incoming("ev-mail", mail), Incoming("ev-chat", chat), Incoming("ev-call", call)]
@@ -92,7 +100,11 @@ def interactions(clock) -> list[Incoming]:
 @pytest.fixture
 async def router(router_settings, clock):
     settings = router_settings.model_copy(
-        update={"privacy": PrivacySettings(hash_key=HASH_KEY), "trusted_proxies": ["127.0.0.1/32"]}
+        update={
+            "privacy": PrivacySettings(hash_key=HASH_KEY),
+            "trusted_proxies": ["127.0.0.1/32"],
+            "blob_dir": router_settings.state_dir / "blobs",
+        }
     )
     runtime = RouterRuntime(settings, clock=clock, run_consumer=False, run_scheduler=False)
     await runtime.start()
@@ -165,6 +177,12 @@ async def test_erasure_leaves_no_trace_keeps_aggregates_and_is_audited(router, c
     page = (await client.get("/conversations", headers=agent)).json()
     conversation_ids = {c["id"] for c in page["items"]}
     assert len(conversation_ids) >= 2  # mail, chat (+ call) — aggregates to keep
+    listed = [
+        a
+        for cid in conversation_ids
+        for a in (await client.get(f"/conversations/{cid}/attachments", headers=supervisor)).json()
+    ]
+    assert {a["kind"] for a in listed} == {"attachment", "recording"}
     before = await scan_database(runtime.engine)
     assert sum(hits for _, hits in before.values()) > 0  # the scan does see personal data
     await runtime.relay.publish_pending()  # routing events sent: their outbox copies go too
@@ -188,6 +206,11 @@ async def test_erasure_leaves_no_trace_keeps_aggregates_and_is_audited(router, c
         assert detail.status_code == 200
         assert not any(p.lower() in detail.text.lower() for p in PERSONAL)
         assert detail.json()["timeline"]
+    for conversation_id in conversation_ids:  # names and recording links are gone too
+        listed = await client.get(
+            f"/conversations/{conversation_id}/attachments", headers=supervisor
+        )
+        assert listed.status_code == 200 and listed.json() == []
     gone = await client.post(
         "/contacts/resolve", json={"kind": "phone", "value": PHONE}, headers=supervisor
     )

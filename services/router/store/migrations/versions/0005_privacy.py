@@ -1,4 +1,4 @@
-"""privacy (issue #18): contact tombstones, retention marker, append-only audit trail
+"""privacy (issue #18): contact tombstones, retention marker, attachments, append-only audit trail
 
 Revision ID: 0005_privacy
 Revises: 0002
@@ -52,6 +52,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_erased_contacts_tombstone_id", "erased_contacts", ["tombstone_id"])
     op.create_table(
+        "attachments",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("event_id", sa.String(length=200), nullable=False),
+        sa.Column("conversation_id", sa.String(length=36), nullable=False),
+        sa.Column("ordinal", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("name", sa.String(length=300), nullable=True),
+        sa.Column("content_type", sa.String(length=200), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=True),
+        sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("url", sa.String(length=2000), nullable=True),
+        sa.Column("inline", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_attachments_conversation_id", "attachments", ["conversation_id"])
+    op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
@@ -86,6 +103,7 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     op.drop_table("audit_log")
     op.drop_table("erased_contacts")
+    op.drop_table("attachments")
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("text_purged_at")
     with op.batch_alter_table("contacts") as batch:
