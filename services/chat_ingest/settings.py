@@ -40,6 +40,18 @@ class ChatIngestSettings(ServiceSettings):
         default_factory=lambda: default_home() / "chat_ingest",
         description="Where `omnidesk chat quarantine replay` keeps its ledger (replays.db).",
     )
+    blob_dir: Path | None = Field(
+        None,
+        description="Blob store for chat media fetched from the provider (Telegram files); the"
+        " router's ROUTER_BLOB_DIR. Unset: attachments stay provider references.",
+    )
+    media_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Larger chat media are not fetched (reference kept)."
+    )
+    media_types: list[str] = Field(
+        default_factory=lambda: ["image/", "application/pdf", "audio/", "video/"],
+        description="Declared media types fetched (a trailing '/' matches the family).",
+    )
     http_port: int = Field(8081, ge=0, le=65535, description="Port of the webhook server.")
     integrations: Annotated[list[Integration], NoDecode] = Field(
         default_factory=list,
