@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.common.blobstore import BlobStore
 from libs.common.csat_links import DEV_CSAT_LINK_SECRET
 from libs.common.privacy.identifiers import IdentifierHasher
 from libs.providers.registry import PROVIDERS
@@ -91,5 +92,5 @@ def build_context(
         reply_limits=reply_limits(),
         privacy=privacy_hasher(settings),
         trusted_proxies=tuple(settings.trusted_proxies),
-        blob_dir=settings.blob_dir,
+        blob_stores=tuple(BlobStore(path) for path in settings.blob_dirs),
     )

@@ -94,10 +94,10 @@ class RouterSettings(ServiceSettings):
         ge=1,
         description="Published outbox rows (full copies of routing events) are deleted after this.",
     )
-    blob_dir: Path | None = Field(
-        None,
-        description="The blob store the ingest services write attachments to (the same folder"
-        " as EMAIL_INGEST_BLOB_DIR); unset: attachments are listed but not downloadable.",
+    blob_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Blob stores the ingest services write attachments to (EMAIL_INGEST_BLOB_DIR,"
+        " CHAT_INGEST_BLOB_DIR; JSON list); empty: attachments are listed, not downloadable.",
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from libs.common.blobstore import BlobStore
 from services.router.api.audit import request_entry
 from services.router.api.deps import AgentKey, ContextDep
 from services.router.service.agents import NotFound
 from services.router.service.attachments import (
     Forbidden,
     attachment_for,
+    blob_path,
     conversation_attachments,
     delivery,
 )
@@ -94,8 +92,8 @@ async def download_attachment(
         await append_audit(ctx, entry.with_result(outcome=str(error.status_code)))
         raise error from exc
     serve = delivery(row)
-    path = _blob_path(ctx.blob_dir, serve.sha256)
-    if path is None or not path.is_file():
+    path = blob_path(ctx.blob_stores, serve.sha256)
+    if path is None:
         raise HTTPException(status.HTTP_410_GONE, f"attachment {attachment_id}: bytes not kept")
     # Reading personal data is recorded like a change.
     await append_audit(
@@ -112,12 +110,3 @@ async def download_attachment(
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
-
-
-def _blob_path(root: Path | None, sha256: str) -> Path | None:
-    if root is None or not sha256:
-        return None
-    try:
-        return BlobStore(root).path_for(sha256)
-    except ValueError:
-        return None

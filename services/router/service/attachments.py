@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy import select
 
+from libs.common.blobstore import BlobStore
 from libs.common.events.interaction import Interaction
 from libs.common.ids import deterministic_id
 from services.router.service.agents import NotFound
@@ -106,6 +108,52 @@ def delivery(row: AttachmentRow) -> Delivery:
     if declared in PLAIN_TYPES:
         return Delivery(row.sha256 or "", "text/plain; charset=utf-8", "attachment", name)
     return Delivery(row.sha256 or "", "application/octet-stream", "attachment", name)
+
+
+def blob_path(stores: tuple[BlobStore, ...], sha256: str | None) -> Path | None:
+    """The file holding these bytes in the first store that has it."""
+    if not sha256:
+        return None
+    for store in stores:
+        try:
+            path = store.path_for(sha256)
+        except ValueError:
+            return None
+        if path.is_file():
+            return path
+    return None
+
+
+async def unshared_blobs(uow: UnitOfWork, conversation_ids: list[str]) -> set[str]:
+    """sha256s referenced by these conversations' attachments and by no other's."""
+    mine = set(
+        await uow.session.scalars(
+            select(AttachmentRow.sha256).where(
+                AttachmentRow.conversation_id.in_(conversation_ids),
+                AttachmentRow.sha256.is_not(None),
+            )
+        )
+    )
+    if not mine:
+        return set()
+    shared = set(
+        await uow.session.scalars(
+            select(AttachmentRow.sha256).where(
+                AttachmentRow.sha256.in_(mine),
+                AttachmentRow.conversation_id.not_in(conversation_ids),
+            )
+        )
+    )
+    return mine - shared
+
+
+async def delete_blobs(stores: tuple[BlobStore, ...], digests: set[str]) -> int:
+    """Remove the files from every store (off the loop); returns how many went."""
+    removed = 0
+    for store in stores:
+        report = await store.delete_async(digests)
+        removed += len(report.removed)
+    return removed
 
 
 async def _allowed(uow: UnitOfWork, key: ApiKey, conversation: Conversation) -> bool:

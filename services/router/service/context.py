@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from libs.common.blobstore import BlobStore
 from libs.common.privacy.identifiers import IdentifierHasher
 from services.router.configuration import RouterConfig, load_config
 from services.router.domain.threading import ThreadingPolicy
@@ -76,5 +77,5 @@ class RouterContext:
     privacy: IdentifierHasher | None = None
     #: Networks whose X-Forwarded-For the audit trail believes.
     trusted_proxies: tuple[str, ...] = ()
-    #: The blob store shared with the ingest services (attachments' bytes), if any.
-    blob_dir: Path | None = None
+    #: The ingest services' blob stores (attachments' bytes), searched in order.
+    blob_stores: tuple[BlobStore, ...] = ()

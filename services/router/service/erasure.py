@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select, update
 
+from libs.common.blobstore import BlobStore
 from libs.common.events.privacy import ContactErased
 from libs.common.privacy.erasure import StoreReport, erasure_event_id, erasure_key, erasure_request
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind
 from services.router.service.agents import NotFound
+from services.router.service.attachments import delete_blobs, unshared_blobs
 from services.router.service.audit import AuditEntry, record_audit
 from services.router.service.context import RouterContext
 from services.router.store.models import (
@@ -99,7 +101,7 @@ async def erase_contact(
             erased_at=now,
         )
         result = ContactErasure(request)
-        result.stores = await _scrub(uow, contact, identities, request)
+        result.stores = await _scrub(uow, contact, identities, request, ctx.blob_stores)
         _enqueue_event(uow, request)
         if audit is not None:
             record_audit(uow, audit.with_result(after={"tombstone_id": request.tombstone_id}))
@@ -125,6 +127,7 @@ async def _scrub(
     contact: Contact,
     identities: list[ContactIdentity],
     request: ContactErased,
+    stores: tuple[BlobStore, ...],
 ) -> list[StoreReport]:
     session = uow.session
     old_id, new_id = contact.id, tombstone_contact_id(request.tombstone_id)
@@ -175,8 +178,14 @@ async def _scrub(
             uow, MessageIndex, MessageIndex.conversation_id.in_(conversation_ids), "message_ids"
         )
     )
-    # Names and provider links of attachments and recordings; the bytes belong to
-    # the ingest service that stored them, whose own eraser deletes them.
+    # Attachment bytes only this contact's conversations reference: deleted before
+    # the commit (a failure leaves the whole request to be asked again, never rows
+    # claiming files that are gone). Shared bytes (a logo in bob's mail too) stay;
+    # email_ingest erases its own raw mail on the event.
+    digests = await unshared_blobs(uow, conversation_ids)
+    if stores:
+        removed = await delete_blobs(stores, digests)
+        reports.append(StoreReport("router.blobs", len(digests), removed, unit="files"))
     reports.append(
         await _deleted(
             uow, AttachmentRow, AttachmentRow.conversation_id.in_(conversation_ids), "attachments"

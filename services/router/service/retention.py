@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from services.router.domain.lifecycle import ConversationStatus
+from services.router.service.attachments import delete_blobs, unshared_blobs
 from services.router.service.context import RouterContext
 from services.router.settings import RouterSettings
 from services.router.store.models import (
@@ -107,6 +108,9 @@ async def _blank_batch(
             .values(subject=None, last_message_id=None, references=[], text_purged_at=now)
         )
         await session.execute(delete(MessageIndex).where(MessageIndex.conversation_id.in_(ids)))
+        digests = await unshared_blobs(uow, ids)
+        if ctx.blob_stores and digests:
+            await delete_blobs(ctx.blob_stores, digests)
         await session.execute(delete(AttachmentRow).where(AttachmentRow.conversation_id.in_(ids)))
         await session.execute(
             update(InteractionRecord)

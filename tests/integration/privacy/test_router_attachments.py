@@ -30,7 +30,7 @@ PNG = b"\x89PNG\r\n\x1a\n fake image bytes"
 async def test_only_agents_of_the_queue_get_bytes_and_markup_is_a_download(router, clock):
     client, keys, runtime = router
     ctx = runtime.ctx
-    blobs = BlobStore(runtime.settings.blob_dir)
+    blobs = BlobStore(runtime.settings.blob_dirs[0])
     html_sha, png_sha = blobs.put(HTML), blobs.put(PNG)
     now = clock()
     mail = Interaction(
@@ -98,3 +98,40 @@ async def test_only_agents_of_the_queue_get_bytes_and_markup_is_a_download(route
         ("in-queue", "ok"),
         ("in-queue", "ok"),
     ]
+
+
+async def test_erasure_deletes_only_the_bytes_no_one_else_references(router, clock):
+    client, keys, runtime = router
+    blobs = BlobStore(runtime.settings.blob_dirs[0])
+    html_sha, png_sha = blobs.put(HTML), blobs.put(PNG)
+
+    def mail(email: str, *attached: tuple[str, str, str]) -> Interaction:
+        return Interaction(
+            channel=Channel.EMAIL,
+            provider="imap",
+            integration="support",
+            occurred_at=clock(),
+            received_at=clock(),
+            customer=CustomerIdentity(email=email),
+            body=MessageBody(text="attached"),
+            attachments=[Attachment(name=n, content_type=t, sha256=s) for n, t, s in attached],
+        )
+
+    carol = mail(
+        "carol@example.com",
+        ("invoice.html", "text/html", html_sha),
+        ("logo.png", "image/png", png_sha),
+    )
+    dave = mail("dave@example.com", ("logo.png", "image/png", png_sha))
+    await route_batch(runtime.ctx, [Incoming("ev-carol", carol), Incoming("ev-dave", dave)])
+    supervisor = {"X-API-Key": keys[Role.SUPERVISOR]}
+    found = await client.post(
+        "/contacts/resolve",
+        json={"kind": "email", "value": "carol@example.com"},
+        headers=supervisor,
+    )
+    erased = await client.delete(f"/contacts/{found.json()['contact_id']}", headers=supervisor)
+    assert erased.status_code == 200
+    report = {r["store"]: (r["checked"], r["erased"]) for r in erased.json()["stores"]}
+    assert report["router.blobs"] == (1, 1)  # the invoice; the logo is dave's too
+    assert not blobs.exists(html_sha) and blobs.exists(png_sha)

@@ -10,6 +10,7 @@ shows who did it. Asking twice is harmless.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 
+from libs.common.blobstore import BlobStore
 from libs.common.cloudevents import decode
 from libs.common.events.interaction import (
     Attachment,
@@ -50,6 +52,7 @@ PHONE = "+821055512345"
 HANDLE = "telegram:998877"
 NAME = "Kim Alice"
 SECRET_TEXT = "my passport number is M12345678"
+PASSPORT_SCAN = b"\x89PNG passport scan of Kim Alice, M12345678"
 PERSONAL = (EMAIL, PHONE, "998877", NAME, "M12345678", "passport")
 
 
@@ -66,7 +69,12 @@ def interactions(clock) -> list[Incoming]:
         body=MessageBody(text=SECRET_TEXT),
         thread=ThreadHints(message_id=f"<{EMAIL}.1@mail.example.co.kr>"),
         attachments=[
-            Attachment(name="passport-scan.png", content_type="image/png", size=10, sha256="a" * 64)
+            Attachment(
+                name="passport-scan.png",
+                content_type="image/png",
+                size=len(PASSPORT_SCAN),
+                sha256=hashlib.sha256(PASSPORT_SCAN).hexdigest(),
+            )
         ],
     )
     chat = Interaction(
@@ -103,7 +111,7 @@ async def router(router_settings, clock):
         update={
             "privacy": PrivacySettings(hash_key=HASH_KEY),
             "trusted_proxies": ["127.0.0.1/32"],
-            "blob_dir": router_settings.state_dir / "blobs",
+            "blob_dirs": [router_settings.state_dir / "blobs"],
         }
     )
     runtime = RouterRuntime(settings, clock=clock, run_consumer=False, run_scheduler=False)
@@ -163,6 +171,8 @@ async def read_privacy_topic(kafka, count: int) -> list[ContactErased]:
 async def test_erasure_leaves_no_trace_keeps_aggregates_and_is_audited(router, clock, capsys):
     client, keys, runtime = router
     ctx = runtime.ctx
+    blobs = BlobStore(runtime.settings.blob_dirs[0])
+    blobs.put(PASSPORT_SCAN)
     await route_batch(ctx, interactions(clock))
     supervisor = {"X-API-Key": keys[Role.SUPERVISOR], "X-Forwarded-For": "203.0.113.7"}
     agent = {"X-API-Key": keys[Role.AGENT]}
@@ -196,6 +206,12 @@ async def test_erasure_leaves_no_trace_keeps_aggregates_and_is_audited(router, c
     assert erased["event_id"]
 
     after = await scan_database(runtime.engine)
+    files = [p for p in blobs.root.rglob("*") if p.is_file()]
+    after["router blob files"] = (
+        len(files),
+        sum(any(n.lower().encode() in p.read_bytes().lower() for n in PERSONAL) for p in files),
+    )
+    assert {r["store"]: r["erased"] for r in erased["stores"]}["router.blobs"] == 1
     print("\n" + table(after, "alice (after erasure)"))
     assert {store: hits for store, (_, hits) in after.items() if hits} == {}
     # Aggregates stay: the same conversations, their interactions and timings.
