@@ -17,6 +17,7 @@ from services.router.service.audit import (
     append_audit,
     client_address,
     read_audit,
+    snapshot_targets,
 )
 from services.router.service.context import RouterContext
 from services.router.store.models import ApiKey
@@ -116,14 +117,18 @@ async def audit_middleware(
     response = await call_next(request)
     if request.method in UNAUDITED_METHODS:
         return response
-    key: ApiKey | None = getattr(request.state, "api_key", None)
     runtime = request.app.state.runtime
-    if key is None or getattr(request.state, "audited", False) or runtime is None:
+    ctx = runtime.ctx if runtime is not None else None
+    key: ApiKey | None = getattr(request.state, "api_key", None)
+    if key is None or getattr(request.state, "audited", False) or ctx is None:
         return response
-    ctx = runtime.ctx
-    if ctx is None:
-        return response
-    entry = request_entry(request, ctx, key).with_result(outcome=str(response.status_code))
+    before = getattr(request.state, "audit_before", None)
+    after = await snapshot_targets(ctx, request.scope.get("path_params", {}))
+    entry = request_entry(request, ctx, key).with_result(
+        outcome=str(response.status_code),
+        before=before if before != after else None,
+        after=after if before != after else None,
+    )
     try:
         await append_audit(ctx, entry)
     except Exception:  # the action happened; a missing row is logged loudly

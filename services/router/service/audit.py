@@ -11,7 +11,8 @@ rows outlive erasure, and an erased contact is shown by its tombstone id.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -19,9 +20,10 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from services.router.service.context import RouterContext
-from services.router.store.models import AuditRow, ErasedContact
+from services.router.store.models import Agent, ApiKey, AuditRow, Conversation, ErasedContact
 from services.router.store.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
 SYSTEM = "system"
 
 
@@ -138,3 +140,68 @@ async def read_audit(ctx: RouterContext, wanted: AuditFilter) -> list[AuditRecor
         query = query.order_by(AuditRow.id).limit(wanted.limit)
         rows = (await uow.session.execute(query)).all()
     return [AuditRecord(row, tombstone or row.contact_id) for row, tombstone in rows]
+
+
+async def target_state(
+    ctx: RouterContext,
+    *,
+    conversation_id: str | None = None,
+    agent_id: str | None = None,
+    key_id: str | None = None,
+    contact_id: str | None = None,
+) -> dict[str, Any] | None:
+    """What an action can change, as plain values: conversation routing state, an
+    agent's status and queues, an API key's role and revocation. No customer data."""
+    del contact_id  # a contact's state is its personal data: never copied here
+    state: dict[str, Any] = {}
+    async with ctx.uow.reader() as uow:
+        if conversation_id:
+            conversation = await uow.session.get(Conversation, conversation_id)
+            if conversation is not None:
+                state["conversation"] = {
+                    "status": conversation.status,
+                    "queue": conversation.queue,
+                    "assignee_id": conversation.assignee_id,
+                    "priority": conversation.priority,
+                    "tags": list(conversation.tags),
+                    "escalation_level": conversation.escalation_level,
+                }
+        if agent_id:
+            agent = await uow.session.get(Agent, agent_id)
+            if agent is not None:
+                state["agent"] = {
+                    "name": agent.name,
+                    "status": agent.status,
+                    "queues": list(agent.queues),
+                    "skills": list(agent.skills),
+                    "capacity": dict(agent.capacity),
+                }
+        if key_id:
+            key = await uow.session.get(ApiKey, key_id)
+            if key is not None:
+                state["key"] = {
+                    "role": key.role,
+                    "name": key.name,
+                    "agent_id": key.agent_id,
+                    "revoked": key.revoked_at is not None,
+                }
+    return state or None
+
+
+#: Path parameters that name what an action touched.
+TARGET_PARAMS = ("conversation_id", "contact_id", "agent_id", "key_id")
+
+
+async def snapshot_targets(
+    ctx: RouterContext, path_params: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """``target_state`` of what a request's path names; taken before the action (by
+    the API key check) and after it (by the audit middleware)."""
+    wanted = {name: path_params[name] for name in TARGET_PARAMS if name in path_params}
+    if not wanted:
+        return None
+    try:
+        return await target_state(ctx, **wanted)
+    except Exception:  # an unreadable snapshot must not fail the action
+        log.exception("audit snapshot failed for %s", wanted)
+        return None

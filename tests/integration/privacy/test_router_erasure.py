@@ -341,3 +341,38 @@ async def test_forget_asks_the_router_first_then_publishes_only_what_it_did_not_
     # stores the router cannot name, and is idempotent there.
     assert len(published) == 1 and published[0].contact_id is None
     assert not any(line.startswith("router.") for line in second)
+
+
+async def test_changes_are_audited_with_before_and_after(router, clock):
+    client, keys, runtime = router
+    admin = {"X-API-Key": keys[Role.ADMIN]}
+    supervisor = {"X-API-Key": keys[Role.SUPERVISOR]}
+    body = {"id": "a-7", "name": "Seven", "queues": ["general"]}
+    assert (await client.post("/agents", json=body, headers=admin)).status_code == 201
+    changed = await client.put("/agents/a-7/status", json={"status": "online"}, headers=supervisor)
+    assert changed.status_code == 200
+    same = await client.put("/agents/a-7/status", json={"status": "online"}, headers=supervisor)
+    assert same.status_code == 200
+    await route_batch(runtime.ctx, interactions(clock)[:1])
+    [conversation] = (await client.get("/conversations", headers=supervisor)).json()["items"]
+    resolved = await client.post(f"/conversations/{conversation['id']}/resolve", headers=supervisor)
+    assert resolved.status_code == 200
+
+    rows = (await client.get("/audit", headers=supervisor)).json()["items"]
+    status_rows = [r for r in rows if r["action"] == "PUT /agents/{agent_id}/status"]
+    assert status_rows[0]["agent_id"] == "a-7"
+    assert status_rows[0]["before"]["agent"]["status"] == "offline"
+    assert status_rows[0]["after"]["agent"]["status"] == "online"
+    assert status_rows[1]["before"] is None and status_rows[1]["after"] is None  # no change
+    [resolve] = [r for r in rows if r["action"].endswith("/resolve")]
+    assert resolve["conversation_id"] == conversation["id"]
+    assert resolve["before"]["conversation"]["status"] != "resolved"
+    assert resolve["after"]["conversation"]["status"] == "resolved"
+    page = (await client.get("/audit", params={"limit": 2}, headers=supervisor)).json()
+    assert len(page["items"]) == 2 and page["next_after_id"] == page["items"][-1]["id"]
+    rest = await client.get(
+        "/audit", params={"after_id": page["next_after_id"]}, headers=supervisor
+    )
+    assert [r["id"] for r in rest.json()["items"]] == [r["id"] for r in rows[2:]]
+    by_actor = await client.get("/audit", params={"actor": "admin:test-admin"}, headers=supervisor)
+    assert [r["action"] for r in by_actor.json()["items"]] == ["POST /agents"]
