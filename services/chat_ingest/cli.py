@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from libs.common.cli.quarantine import quarantine_commands
+
 app = typer.Typer(help="Chat webhooks (chat_ingest).", no_args_is_help=True)
 
 
@@ -91,96 +93,27 @@ def send_sample(
         raise typer.Exit(1)
 
 
-quarantine_app = typer.Typer(
-    help="Webhook bodies chat_ingest could not read (kept on the dead-letter topic).",
-    no_args_is_help=True,
-)
-app.add_typer(quarantine_app, name="quarantine")
-
-
-@quarantine_app.command("list")
-def quarantine_list() -> None:
-    """Id, when, provider/integration, why, size."""
-    import asyncio
-
-    from services.chat_ingest.replay import list_quarantined
+def _kafka():  # type: ignore[no-untyped-def]
     from services.chat_ingest.settings import ChatIngestSettings
 
-    items = asyncio.run(list_quarantined(ChatIngestSettings().kafka))
-    if not items:
-        typer.echo("nothing quarantined")
-    for item in items:
-        typer.echo(
-            f"{item.id:<10} {item.failed_at:%Y-%m-%d %H:%M:%S}"
-            f" {item.provider}/{item.integration_id} {len(item.body)} bytes: {item.error[:160]}"
-        )
+    return ChatIngestSettings().kafka
 
 
-@quarantine_app.command("show")
-def quarantine_show(quarantine_id: str = typer.Argument(..., help="<partition>-<offset>")) -> None:
-    """The kept body as received (it may hold personal data: mind where it goes)."""
-    import asyncio
-
-    from services.chat_ingest.replay import find_quarantined
-    from services.chat_ingest.settings import ChatIngestSettings
-
-    try:
-        item = asyncio.run(find_quarantined(ChatIngestSettings().kafka, quarantine_id))
-    except KeyError as exc:
-        typer.echo(f"error: {exc.args[0]}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"{item.provider}/{item.integration_id} {item.content_type}: {item.error}")
-    typer.echo(item.body.decode("utf-8", errors="replace"))
-
-
-@quarantine_app.command("replay")
-def quarantine_replay(
-    quarantine_id: str = typer.Argument(..., help="<partition>-<offset>"),
-) -> None:
-    """Re-parse with the current code and publish, once; again publishes nothing."""
-    import asyncio
-
-    from libs.common.kafka.producer import EventProducer
-    from libs.common.webhooks import MalformedPayload, UnknownIntegration
+def _replay_setup():  # type: ignore[no-untyped-def]
+    from libs.common.cli.quarantine import ReplaySetup
     from libs.providers.integrations import IntegrationRegistry
-    from services.chat_ingest.replay import ReplayLedger, find_quarantined, reparse, replay
+    from services.chat_ingest.replay import reparse
     from services.chat_ingest.runtime import Runtime
     from services.chat_ingest.settings import ChatIngestSettings
 
     settings = ChatIngestSettings()
     registry = IntegrationRegistry(settings.served_integrations())
     options = Runtime(settings=settings, registry=registry).options
+    return ReplaySetup(
+        kafka=settings.kafka,
+        ledger_path=settings.state_dir / "replays.db",
+        parse=lambda item: reparse(item, registry, options, region=settings.default_region),
+    )
 
-    async def run():  # type: ignore[no-untyped-def]
-        item = await find_quarantined(settings.kafka, quarantine_id)
-        async with EventProducer(settings.kafka, client_id="omnidesk-chat-replay") as producer:
 
-            async def publish(event) -> None:  # type: ignore[no-untyped-def]
-                await producer.publish(
-                    settings.kafka.topics.interactions, event.cloud_event(), key=event.key
-                )
-
-            return await replay(
-                item,
-                parse=lambda q: reparse(q, registry, options, region=settings.default_region),
-                publish=publish,
-                ledger=ReplayLedger(settings.state_dir / "replays.db"),
-            )
-
-    try:
-        outcome = asyncio.run(run())
-    except KeyError as exc:
-        typer.echo(f"error: {exc.args[0]}", err=True)
-        raise typer.Exit(1) from None
-    except UnknownIntegration as exc:
-        typer.echo(f"error: {exc.detail}: configure it, then replay", err=True)
-        raise typer.Exit(1) from None
-    except MalformedPayload as exc:
-        typer.echo(f"still unreadable with this version ({exc.detail}): kept", err=True)
-        raise typer.Exit(1) from None
-    if outcome.already:
-        typer.echo(f"{quarantine_id} was replayed at {outcome.already}: nothing published")
-    else:
-        typer.echo(f"{quarantine_id}: published {len(outcome.published)} event(s)")
-        for event_id in outcome.published:
-            typer.echo(f"  {event_id}")
+app.add_typer(quarantine_commands("chat_ingest", _kafka, _replay_setup), name="quarantine")

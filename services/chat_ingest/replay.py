@@ -1,85 +1,19 @@
-"""Quarantined chat webhooks: list, show, replay (issue #18).
+"""Quarantined chat webhooks re-parsed with today's parser (issue #18).
 
-A webhook whose signature checked out but whose body could not be read is
-kept on the dead-letter topic (``libs.common.webhooks.quarantine``). Once the
-parser is fixed, ``omnidesk chat quarantine replay ID`` re-parses the body
-with the current code and publishes what it yields, exactly once: the
-dead-letter record's id goes into a small ledger (``<state_dir>/replays.db``)
-after Kafka acknowledged, so replaying again publishes nothing. A crash
-between the two republishes the same deterministic event ids, which the
-router skips. The ledger is per machine: run replays from one place.
-
-An id is ``<partition>-<offset>`` of the dead-letter record.
+The listing, the ledger and the exactly-once replay are shared with
+phone_log (``libs.common.webhooks.replay``); this module is chat's parser.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-
-from aiokafka import ConsumerRecord
-from pydantic import ValidationError
-
-from libs.common.events.deadletter import DeadLetter
-from libs.common.kafka.reading import read_all
-from libs.common.settings import KafkaSettings
-from libs.common.webhooks import MalformedPayload
-from libs.providers.inbound import ChatEvent, IngestContext, normalised
+from libs.common.cloudevents import CloudEvent
+from libs.common.webhooks.replay import QuarantinedWebhook
+from libs.providers.inbound import IngestContext, normalised
 from libs.providers.integrations import IntegrationRegistry, Provider
 from libs.providers.registry import PROVIDERS
 from libs.providers.webhooks import InboundOptions, Parsed, WebhookInput
 
-STAGE_PREFIX = "chat_ingest."
-
-
-@dataclass(frozen=True, slots=True)
-class QuarantinedWebhook:
-    id: str
-    provider: str
-    integration_id: str
-    error: str
-    failed_at: datetime
-    content_type: str
-    body: bytes
-
-
-def _quarantined(record: ConsumerRecord) -> QuarantinedWebhook | None:
-    headers = list(record.headers or ())
-    try:
-        letter = DeadLetter.from_headers(headers)
-    except ValidationError:
-        return None
-    if not letter.stage.startswith(STAGE_PREFIX) or not letter.source:
-        return None
-    provider = letter.stage.removeprefix(STAGE_PREFIX)
-    integration_id = letter.source.partition("/")[2]
-    content_type = dict(headers).get("content-type", b"application/octet-stream").decode()
-    return QuarantinedWebhook(
-        id=f"{record.partition}-{record.offset}",
-        provider=provider,
-        integration_id=integration_id,
-        error=letter.error,
-        failed_at=letter.failed_at,
-        content_type=content_type,
-        body=record.value or b"",
-    )
-
-
-async def list_quarantined(kafka: KafkaSettings) -> list[QuarantinedWebhook]:
-    records = await read_all(kafka, kafka.topics.deadletter)
-    return [item for record in records if (item := _quarantined(record)) is not None]
-
-
-async def find_quarantined(kafka: KafkaSettings, quarantine_id: str) -> QuarantinedWebhook:
-    for item in await list_quarantined(kafka):
-        if item.id == quarantine_id:
-            return item
-    raise KeyError(f"no quarantined chat webhook {quarantine_id} on {kafka.topics.deadletter}")
+SERVICE = "chat_ingest"
 
 
 def reparse(
@@ -88,7 +22,7 @@ def reparse(
     options: InboundOptions,
     *,
     region: str,
-) -> list[ChatEvent]:
+) -> list[CloudEvent]:
     """The body through today's parser (the signature was checked when it arrived).
 
     Raises MalformedPayload if it is still unreadable, UnknownIntegration if
@@ -111,78 +45,4 @@ def reparse(
         agent_ids=integration.agent_ids,
     )
     parsed: Parsed = normalised(spec.parse, webhook, context, options)
-    return parsed.events
-
-
-class ReplayLedger:
-    """Which quarantined webhooks were replayed (SQLite; calls run off the loop)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self._path)
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS replayed (id TEXT PRIMARY KEY, events INTEGER NOT NULL,"
-            " replayed_at TEXT NOT NULL)"
-        )
-        return connection
-
-    def _get(self, quarantine_id: str) -> str | None:
-        with contextlib.closing(self._connect()) as connection:
-            row = connection.execute(
-                "SELECT replayed_at FROM replayed WHERE id = ?", (quarantine_id,)
-            ).fetchone()
-        return row[0] if row else None
-
-    def _add(self, quarantine_id: str, events: int) -> None:
-        with contextlib.closing(self._connect()) as connection, connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO replayed VALUES (?, ?, ?)",
-                (quarantine_id, events, datetime.now(UTC).isoformat()),
-            )
-
-    async def replayed_at(self, quarantine_id: str) -> str | None:
-        return await asyncio.to_thread(self._get, quarantine_id)
-
-    async def add(self, quarantine_id: str, events: int) -> None:
-        await asyncio.to_thread(self._add, quarantine_id, events)
-
-
-@dataclass(slots=True)
-class ReplayOutcome:
-    quarantine_id: str
-    published: list[str] = field(default_factory=list)  # event ids
-    already: str | None = None  # when it was replayed before
-
-
-async def replay(
-    item: QuarantinedWebhook,
-    *,
-    parse: Callable[[QuarantinedWebhook], list[ChatEvent]],
-    publish: Callable[[ChatEvent], Awaitable[None]],
-    ledger: ReplayLedger,
-) -> ReplayOutcome:
-    outcome = ReplayOutcome(item.id)
-    outcome.already = await ledger.replayed_at(item.id)
-    if outcome.already is not None:
-        return outcome
-    events = parse(item)  # MalformedPayload: still unreadable, stays quarantined
-    for event in events:
-        await publish(event)
-        outcome.published.append(event.id)
-    await ledger.add(item.id, len(events))
-    return outcome
-
-
-__all__ = [
-    "MalformedPayload",
-    "QuarantinedWebhook",
-    "ReplayLedger",
-    "ReplayOutcome",
-    "find_quarantined",
-    "list_quarantined",
-    "reparse",
-    "replay",
-]
+    return [event.cloud_event() for event in parsed.events]

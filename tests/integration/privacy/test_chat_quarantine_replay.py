@@ -6,6 +6,7 @@ unreadable stays kept."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 
@@ -70,3 +71,45 @@ async def test_replay_after_a_fix_publishes_once_and_again_nothing(kafka_topics,
     assert len(events) == 1
     assert events[0].id == first.output.split()[-1]
     assert events[0].data.provider == "telegram"
+
+
+async def test_phone_replay_publishes_once_and_again_nothing(kafka_topics, tmp_path):
+    status = urlencode(
+        {
+            "AccountSid": "AC0123456789abcdef0123456789abcdef",
+            "CallSid": "CA0000000000000000000000000000beef",
+            "CallStatus": "no-answer",
+            "Direction": "inbound",
+            "From": "+821055512345",
+            "To": "+82212345678",
+            "Timestamp": "Mon, 23 Nov 2026 01:00:00 +0000",
+        }
+    ).encode()
+    async with EventProducer(kafka_topics, client_id="test-phone-log") as producer:
+        keeper = Quarantine(producer, topic=kafka_topics.topics.deadletter, service="phone_log")
+        await keeper.keep(
+            status,
+            provider="twilio",
+            integration_id="dev-twilio",
+            error="malformed: CallStatus: unknown value",  # as an older parser said
+            content_type="application/x-www-form-urlencoded",
+        )
+    env = cli_env(
+        kafka_topics,
+        state_dir=tmp_path / "email",
+        PHONE_LOG_STATE_DIR=str(tmp_path / "phone"),
+        PHONE_LOG_DEV_SAMPLES="true",
+    )
+    listed = await omnidesk("phone", "quarantine", "list", env=env)
+    assert listed.code == 0, listed.output
+    [letter] = [
+        line.split()[0] for line in listed.output.splitlines() if "twilio/dev-twilio" in line
+    ]
+    first = await omnidesk("phone", "quarantine", "replay", letter, env=env)
+    print(first.output)
+    assert first.code == 0 and "published 1 event(s)" in first.output, first.output
+    again = await omnidesk("phone", "quarantine", "replay", letter, env=env)
+    assert again.code == 0 and "nothing published" in again.output
+    records = await read_all(kafka_topics, kafka_topics.topics.interactions)
+    [event] = [decode(r.headers, r.value) for r in records]
+    assert event.data.call.call_id == "CA0000000000000000000000000000beef"
