@@ -22,9 +22,10 @@ from sqlalchemy import and_, delete, func, select
 
 from libs.common.events import utc_now
 from libs.common.events.privacy import ContactErased
-from libs.common.kafka.consumer import ConsumerRunner, Delivery, PermanentError
+from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
-from libs.common.privacy.erasure import StoreReport, WrongHashKey, check_hash_key
+from libs.common.privacy.consumer import erasure_consumer as shared_erasure_consumer
+from libs.common.privacy.erasure import StoreReport, check_hash_key
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind, InvalidIdentifier
 from libs.common.settings import KafkaSettings
 from services.notifier.sentlog import SentLog, rate_slot, recipient_hash, sent_log, webchat_outbox
@@ -97,23 +98,8 @@ class NotifierEraser:
 def erasure_consumer(
     kafka: KafkaSettings, *, group_id: str, producer: EventProducer, eraser: NotifierEraser
 ) -> ConsumerRunner:
-    async def handle(delivery: Delivery) -> None:
-        assert delivery.event is not None
-        request = delivery.event.data
-        if not isinstance(request, ContactErased):
-            raise PermanentError(f"{delivery.event.type} is not an erasure request")
-        try:
-            await eraser.erase(request)
-        except WrongHashKey as exc:  # no retry fixes a key mismatch: an operator must
-            raise PermanentError(str(exc)) from exc
-
-    return ConsumerRunner(
-        kafka,
-        topics=[kafka.topics.privacy],
-        group_id=group_id,
-        stage=STAGE,
-        handler=handle,
-        producer=producer,
+    return shared_erasure_consumer(
+        kafka, group_id=group_id, stage=STAGE, producer=producer, eraser=eraser
     )
 
 
