@@ -8,15 +8,16 @@ sha256 and size instead of the reference. A file that cannot be fetched (too
 big, a type not allowed, the provider refuses or is slow) keeps its reference:
 the message is never held back or dropped for it; the log says why.
 
-Only Telegram is fetched today; WhatsApp media ids, Slack private URLs and
-LINE content keep their references (the provider fixtures for them are not
-extended yet).
+Telegram files (``telegram-file:``) and WhatsApp media (``whatsapp-media:``)
+are fetched; Slack private URLs and LINE content keep their references (their
+fixtures lack the documented download endpoints yet).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -25,9 +26,19 @@ from libs.common.blobstore import BlobStore
 from libs.common.events.interaction import Attachment
 from libs.providers.inbound import ChatEvent
 from libs.providers.integrations import Integration, Provider
+from libs.providers.media import MediaUnavailable
 from libs.providers.telegram import media as telegram_media
+from libs.providers.whatsapp import media as whatsapp_media
 
 log = logging.getLogger(__name__)
+
+Downloader = Callable[..., Awaitable[bytes]]
+#: Who fetches which reference: ``<prefix><provider id>`` as the normalisers write them.
+DOWNLOADERS: dict[Provider, Downloader] = {
+    Provider.TELEGRAM: telegram_media.download,
+    Provider.WHATSAPP: whatsapp_media.download,
+}
+PREFIXES = (telegram_media.REFERENCE_PREFIX, whatsapp_media.REFERENCE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,7 @@ class MediaFetcher:
         self._policy = policy
 
     async def resolve(self, integration: Integration, events: list[ChatEvent]) -> list[ChatEvent]:
-        if integration.provider is not Provider.TELEGRAM:
+        if integration.provider not in DOWNLOADERS:
             return events
         return [await self._resolve_event(integration, event) for event in events]
 
@@ -71,7 +82,8 @@ class MediaFetcher:
     ) -> Attachment:
         reference = _reference(attachment)
         assert reference is not None
-        where = {"provider": "telegram", "integration": integration.id, "event_id": event_id}
+        provider = integration.provider
+        where = {"provider": provider.value, "integration": integration.id, "event_id": event_id}
         if not self._policy.allows(attachment.content_type):
             log.info(
                 "attachment type %s not fetched (allow-list)", attachment.content_type, extra=where
@@ -82,10 +94,10 @@ class MediaFetcher:
             return attachment
         try:
             async with asyncio.timeout(self._policy.timeout_s):
-                data = await telegram_media.download(
+                data = await DOWNLOADERS[provider](
                     self._client, integration, reference, max_bytes=self._policy.max_bytes
                 )
-        except (telegram_media.MediaUnavailable, httpx.HTTPError, TimeoutError) as exc:
+        except (MediaUnavailable, httpx.HTTPError, TimeoutError) as exc:
             log.warning("attachment kept as a reference: %s", exc, extra=where)
             return attachment
         sha256 = await self._blobs.put_async(data)
@@ -93,7 +105,9 @@ class MediaFetcher:
 
 
 def _reference(attachment: Attachment) -> str | None:
+    """The provider's id of a file not fetched yet (the webhook named it, nothing more)."""
     url = attachment.url or ""
-    if attachment.sha256 is None and url.startswith(telegram_media.REFERENCE_PREFIX):
-        return url.removeprefix(telegram_media.REFERENCE_PREFIX)
+    for prefix in PREFIXES:
+        if url.startswith(prefix):
+            return url.removeprefix(prefix)
     return None

@@ -14,16 +14,13 @@ from __future__ import annotations
 import httpx
 
 from libs.providers.integrations import Integration
+from libs.providers.media import MediaUnavailable
 from libs.providers.sending import as_dict, base_url, secret
 from libs.providers.telegram.outbound import API_BASE_URL
 
 #: Telegram's own limit for bot downloads.
 TELEGRAM_MAX_BYTES = 20 * 1024 * 1024
 REFERENCE_PREFIX = "telegram-file:"
-
-
-class MediaUnavailable(RuntimeError):
-    """The file could not be fetched (refused, too big, gone); the reference stays."""
 
 
 async def download(

@@ -19,7 +19,7 @@ from libs.providers.registry import PROVIDERS
 from libs.providers.webhooks import InboundOptions, WebhookInput
 from services.chat_ingest.app import create_app
 from services.chat_ingest.media import MediaFetcher, MediaPolicy
-from services.chat_ingest.samples import telegram_payload
+from services.chat_ingest.samples import telegram_payload, whatsapp_payload
 from services.chat_ingest.settings import ChatIngestSettings
 from tests.integration.chat_ingest.helpers import read_topic
 from tests.provider_fakes import ProviderFakes
@@ -120,3 +120,47 @@ async def test_the_webhook_publishes_the_fetched_file_not_the_reference(kafka_to
         [attachment] = decode(record.headers, record.value).data.attachments
         assert attachment.sha256 == hashlib.sha256(SCAN).hexdigest() and attachment.url is None
         assert BlobStore(tmp_path / "blobs").get(attachment.sha256) == SCAN
+
+
+async def test_whatsapp_media_are_fetched_and_checked_against_metas_sha256(tmp_path):
+    photo = b"\xff\xd8\xff photo of an ID card"
+    async with ProviderFakes() as fakes, httpx.AsyncClient() as client:
+        integration = fakes.integration(Provider.WHATSAPP)
+        fakes.whatsapp.add_media("m-1", photo, "image/jpeg")
+        blobs = BlobStore(tmp_path / "blobs")
+        fetcher = MediaFetcher(blobs, client, MediaPolicy())
+        payload = whatsapp_payload(5)
+        message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+        message.pop("text")
+        message["type"] = "image"
+        message["image"] = {"id": "m-1", "mime_type": "image/jpeg", "sha256": "not-a-hex-digest"}
+        [event] = parse(Provider.WHATSAPP, payload)
+        assert event.interaction.attachments[0].url == "whatsapp-media:m-1"
+        [resolved] = await fetcher.resolve(integration, [event])
+        attachment = resolved.interaction.attachments[0]
+        assert attachment.sha256 == hashlib.sha256(photo).hexdigest() and attachment.url is None
+        assert blobs.get(attachment.sha256) == photo
+        token = {r.header("authorization") for r in fakes.whatsapp.accepted}
+        assert token == {f"Bearer {fakes.whatsapp.access_token}"}
+        assert [r.path for r in fakes.whatsapp.accepted] == [
+            f"/{fakes.whatsapp.api_version}/m-1",
+            "/whatsapp_business/attachments/",
+        ]
+
+        message["image"] = {"id": "m-gone", "mime_type": "image/jpeg"}
+        [missing] = parse(Provider.WHATSAPP, payload)
+        [kept] = await fetcher.resolve(integration, [missing])
+        assert kept.interaction.attachments[0].url == "whatsapp-media:m-gone"
+        assert [(r.status, r.reason) for r in fakes.whatsapp.refused] == [(400, "unknown media id")]
+
+
+def parse(provider: Provider, payload: dict) -> list:
+    webhook = WebhookInput(
+        body=json.dumps(payload).encode(),
+        headers={"content-type": "application/json"},
+        query={},
+        url="",
+        received_at=datetime.now(UTC),
+    )
+    context = IngestContext(integration_id="main", received_at=webhook.received_at)
+    return normalised(PROVIDERS[provider].inbound.parse, webhook, context, InboundOptions()).events
