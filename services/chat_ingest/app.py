@@ -12,9 +12,11 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
+import httpx
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
+from libs.common.blobstore import BlobStore
 from libs.common.events.base import utc_now
 from libs.common.health import ReadinessCheck, health_router
 from libs.common.kafka.admin import list_topics
@@ -33,6 +35,7 @@ from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks.readiness import integrations_check
 from libs.providers.integrations import DEV_SECRET, IntegrationRegistry
 from services.chat_ingest.ingest import ChatIngest
+from services.chat_ingest.media import MediaFetcher, MediaPolicy
 from services.chat_ingest.routes import provider_router
 from services.chat_ingest.runtime import Runtime
 from services.chat_ingest.settings import ChatIngestSettings
@@ -74,30 +77,55 @@ def create_app(
 def _lifespan(runtime: Runtime, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        announce_integrations(runtime.registry)
-        if injected is not None:  # unit tests: a fake, nothing to connect
-            runtime.ingest = _ingest(runtime.settings, injected)
+        async with _media(runtime), _connected(runtime, injected, app):
             yield
-            runtime.ingest = None
-            return
-        producer = WebhookEventProducer(
-            runtime.settings.kafka, client_id=runtime.settings.service_name
-        )
-        app.state.producer = producer
-        connecting = None
-        if not await _try_connect(producer, runtime):
-            connecting = asyncio.create_task(_connect_with_retry(producer, runtime))
+
+    return lifespan
+
+
+@contextlib.asynccontextmanager
+async def _media(runtime: Runtime) -> AsyncIterator[None]:
+    """The fetcher of provider file references, when a blob store is configured."""
+    settings = runtime.settings
+    if settings.blob_dir is None:
+        yield
+        return
+    policy = MediaPolicy(
+        max_bytes=settings.media_max_bytes, allowed_types=tuple(settings.media_types)
+    )
+    async with httpx.AsyncClient(timeout=policy.timeout_s, follow_redirects=False) as client:
+        runtime.media = MediaFetcher(BlobStore(settings.blob_dir), client, policy)
         try:
             yield
         finally:
-            runtime.ingest = None
-            if connecting is not None:
-                connecting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await connecting
-            await producer.stop()
+            runtime.media = None
 
-    return lifespan
+
+@contextlib.asynccontextmanager
+async def _connected(
+    runtime: Runtime, injected: EventPublisher | None, app: FastAPI
+) -> AsyncIterator[None]:
+    """The Kafka producer (or the injected fake) for the app's lifetime."""
+    announce_integrations(runtime.registry)
+    if injected is not None:  # unit tests: a fake, nothing to connect
+        runtime.ingest = _ingest(runtime.settings, injected)
+        yield
+        runtime.ingest = None
+        return
+    producer = WebhookEventProducer(runtime.settings.kafka, client_id=runtime.settings.service_name)
+    app.state.producer = producer
+    connecting = None
+    if not await _try_connect(producer, runtime):
+        connecting = asyncio.create_task(_connect_with_retry(producer, runtime))
+    try:
+        yield
+    finally:
+        runtime.ingest = None
+        if connecting is not None:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+        await producer.stop()
 
 
 async def _try_connect(producer: WebhookEventProducer, runtime: Runtime) -> bool:

@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from libs.common.cli.quarantine import quarantine_commands
+
 app = typer.Typer(help="Chat webhooks (chat_ingest).", no_args_is_help=True)
 
 
@@ -89,3 +91,29 @@ def send_sample(
     typer.echo(f"{response.status_code} {response.text}")
     if response.status_code >= 300:
         raise typer.Exit(1)
+
+
+def _kafka():  # type: ignore[no-untyped-def]
+    from services.chat_ingest.settings import ChatIngestSettings
+
+    return ChatIngestSettings().kafka
+
+
+def _replay_setup():  # type: ignore[no-untyped-def]
+    from libs.common.cli.quarantine import ReplaySetup
+    from libs.providers.integrations import IntegrationRegistry
+    from services.chat_ingest.replay import reparse
+    from services.chat_ingest.runtime import Runtime
+    from services.chat_ingest.settings import ChatIngestSettings
+
+    settings = ChatIngestSettings()
+    registry = IntegrationRegistry(settings.served_integrations())
+    options = Runtime(settings=settings, registry=registry).options
+    return ReplaySetup(
+        kafka=settings.kafka,
+        ledger_path=settings.state_dir / "replays.db",
+        parse=lambda item: reparse(item, registry, options, region=settings.default_region),
+    )
+
+
+app.add_typer(quarantine_commands("chat_ingest", _kafka, _replay_setup), name="quarantine")

@@ -50,7 +50,8 @@ async def receive(
     if parsed.handshake is not None:
         return respond(parsed.handshake)
     ingest = runtime.require_ingest()
-    ack = await ingest.accept(spec.provider.value, parsed.events, ignored=parsed.ignored)
+    events = await runtime.resolve_media(integration, parsed.events)
+    ack = await ingest.accept(spec.provider.value, events, ignored=parsed.ignored)
     return respond(spec.answer(parsed, ack, integration, runtime.options))
 
 

@@ -19,10 +19,11 @@ from libs.common.webhooks import (
     public_url,
     read_body,
 )
-from libs.providers.inbound import IngestContext
+from libs.providers.inbound import ChatEvent, IngestContext
 from libs.providers.integrations import Integration, IntegrationRegistry, Provider
 from libs.providers.webhooks import InboundOptions
 from services.chat_ingest.ingest import ChatIngest
+from services.chat_ingest.media import MediaFetcher
 from services.chat_ingest.settings import ChatIngestSettings
 
 
@@ -31,6 +32,7 @@ class Runtime:
     settings: ChatIngestSettings
     registry: IntegrationRegistry
     ingest: ChatIngest | None = None  # set in the lifespan, once Kafka is connected
+    media: MediaFetcher | None = None  # set in the lifespan when CHAT_INGEST_BLOB_DIR is set
     clock: Callable[[], datetime] = utc_now  # injected by tests: signature windows are exact
 
     @functools.cached_property
@@ -86,6 +88,14 @@ class Runtime:
                 content_type=request.headers.get("content-type"),
             )
             raise
+
+    async def resolve_media(
+        self, integration: Integration, events: list[ChatEvent]
+    ) -> list[ChatEvent]:
+        """Provider file references fetched into the blob store (or kept, never dropped)."""
+        if self.media is None or not events:
+            return events
+        return await self.media.resolve(integration, events)
 
     def require_ingest(self) -> ChatIngest:
         """The connected ChatIngest; 503 while Kafka has not been reached yet."""

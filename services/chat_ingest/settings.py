@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from libs.common.settings import KafkaSettings, ServiceSettings
+from libs.common.settings import KafkaSettings, ServiceSettings, default_home
 from libs.providers.integrations import (
     Integration,
     dev_integrations,
@@ -35,6 +35,22 @@ class ChatIngestSettings(ServiceSettings):
     )
     http_host: str = Field(
         "127.0.0.1", description="Bind address of the webhook server (0.0.0.0 in a container)."
+    )
+    state_dir: Path = Field(
+        default_factory=lambda: default_home() / "chat_ingest",
+        description="Where `omnidesk chat quarantine replay` keeps its ledger (replays.db).",
+    )
+    blob_dir: Path | None = Field(
+        None,
+        description="Blob store for chat media fetched from the provider (Telegram files); the"
+        " router's ROUTER_BLOB_DIR. Unset: attachments stay provider references.",
+    )
+    media_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Larger chat media are not fetched (reference kept)."
+    )
+    media_types: list[str] = Field(
+        default_factory=lambda: ["image/", "application/pdf", "audio/", "video/"],
+        description="Declared media types fetched (a trailing '/' matches the family).",
     )
     http_port: int = Field(8081, ge=0, le=65535, description="Port of the webhook server.")
     integrations: Annotated[list[Integration], NoDecode] = Field(

@@ -11,9 +11,10 @@ import logging
 
 from libs.common.blobstore import BlobStore
 from libs.common.events.privacy import ContactErased
-from libs.common.kafka.consumer import ConsumerRunner, Delivery, PermanentError
+from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
-from libs.common.privacy.erasure import StoreReport, WrongHashKey
+from libs.common.privacy.consumer import erasure_consumer as shared_erasure_consumer
+from libs.common.privacy.erasure import StoreReport
 from libs.common.privacy.identifiers import IdentifierHasher
 from services.email_ingest.checkpoint import CheckpointStore
 from services.email_ingest.erasure import STORE, EmailIngestEraser
@@ -27,23 +28,12 @@ STAGE = "email_ingest.privacy"
 def erasure_consumer(
     settings: EmailIngestSettings, *, producer: EventProducer, eraser: EmailIngestEraser
 ) -> ConsumerRunner:
-    async def handle(delivery: Delivery) -> None:
-        assert delivery.event is not None
-        request = delivery.event.data
-        if not isinstance(request, ContactErased):
-            raise PermanentError(f"{delivery.event.type} is not an erasure request")
-        try:
-            await eraser.erase(request)
-        except WrongHashKey as exc:  # no retry fixes a key mismatch: an operator must
-            raise PermanentError(str(exc)) from exc
-
-    return ConsumerRunner(
+    return shared_erasure_consumer(
         settings.kafka,
-        topics=[settings.kafka.topics.privacy],
         group_id=f"{settings.service_name}.privacy",
         stage=STAGE,
-        handler=handle,
         producer=producer,
+        eraser=eraser,
     )
 
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 
@@ -29,6 +30,7 @@ from services.notifier.handler import (
     RetryConfig,
 )
 from services.notifier.mail import MailIdentity
+from services.notifier.privacy import NotifierEraser, erasure_consumer, run_retention
 from services.notifier.rendering import Renderer
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
@@ -110,7 +112,11 @@ def build_handler(
 
 @contextlib.asynccontextmanager
 async def open_adapters(settings: NotifierSettings) -> AsyncIterator[Adapters]:
-    sentlog = SentLog(settings.resolved_sentlog_url(), lease_s=settings.claim_lease_s)
+    sentlog = SentLog(
+        settings.resolved_sentlog_url(),
+        lease_s=settings.claim_lease_s,
+        hasher=settings.privacy.hasher(),
+    )
     smtp = SmtpPool(SmtpConfig.from_settings(settings))
     producer = EventProducer(settings.kafka, client_id=settings.service_name)
     async with contextlib.AsyncExitStack() as stack:
@@ -176,12 +182,46 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
                 stop=stop,
             )
         )
+        privacy = _privacy_tasks(settings, adapters, stop)
         try:
             await runner.run(stop)
         finally:
             stop.set()
             await probes
             await outbox
+            await asyncio.gather(*privacy)
+
+
+def _privacy_tasks(
+    settings: NotifierSettings, adapters: Adapters, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """Sent-log retention, and the consumer of erasure requests (issue #18)."""
+    tasks = [
+        asyncio.create_task(
+            run_retention(
+                adapters.sentlog,
+                keep=timedelta(days=settings.sentlog_retention_days),
+                every=timedelta(hours=1),
+                stop=stop,
+            )
+        )
+    ]
+    hasher = settings.privacy.hasher()
+    if hasher is None:
+        log.warning(
+            "PRIVACY_HASH_KEY unset: sent-log recipients are not hashed and erasure requests"
+            " (%s) are not consumed",
+            settings.kafka.topics.privacy,
+        )
+        return tasks
+    consumer = erasure_consumer(
+        settings.kafka,
+        group_id=f"{settings.group_id}.privacy",
+        producer=adapters.producer,
+        eraser=NotifierEraser(adapters.sentlog, hasher),
+    )
+    tasks.append(asyncio.create_task(consumer.run(stop)))
+    return tasks
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ from sqlalchemy import (
     and_,
     event,
     func,
+    inspect,
     or_,
     select,
     text,
@@ -52,6 +53,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind, InvalidIdentifier
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,8 @@ sent_log = Table(
     Column("claimed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Keyed hash of the recipient (PRIVACY_HASH_KEY; issue #18): erasure matches on it.
+    Column("recipient_hash", String(64), index=True),
     PrimaryKeyConstraint("event_id", "recipient", "template", name="pk_notifier_sent_log"),
 )
 
@@ -149,15 +154,55 @@ class Claim:
 
 
 class SentLog:
-    def __init__(self, url: str, *, lease_s: float = 120.0) -> None:
+    def __init__(
+        self, url: str, *, lease_s: float = 120.0, hasher: IdentifierHasher | None = None
+    ) -> None:
         self._url = url
         self._lease = timedelta(seconds=lease_s)
         self._engine: AsyncEngine | None = None
+        self.hasher = hasher
 
     async def open(self) -> None:
         self._engine = _engine(self._url)
         async with self._engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
+            await conn.run_sync(_add_recipient_hash)
+        if self.hasher is not None:
+            await self.backfill_hashes()
+
+    async def backfill_hashes(self, *, batch: int = 1000) -> int:
+        """Hash the recipients of rows written before the hash column (or the key) existed."""
+        hasher = self.hasher
+        if hasher is None:
+            return 0
+        done = 0
+        seen: set[str] = set()  # recipients that hash to nothing (not an identifier)
+        while True:
+            async with self._db.begin() as conn:
+                recipients = list(
+                    await conn.scalars(
+                        select(sent_log.c.recipient)
+                        .where(
+                            sent_log.c.recipient_hash.is_(None),
+                            sent_log.c.recipient.not_in(seen) if seen else text("1=1"),
+                        )
+                        .distinct()
+                        .limit(batch)
+                    )
+                )
+                if not recipients:
+                    return done
+                for recipient in recipients:
+                    digest = recipient_hash(hasher, recipient)
+                    if digest is None:
+                        seen.add(recipient)
+                        continue
+                    result = await conn.execute(
+                        update(sent_log)
+                        .where(sent_log.c.recipient == recipient)
+                        .values(recipient_hash=digest)
+                    )
+                    done += result.rowcount
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -310,6 +355,7 @@ class SentLog:
             "claimed_at": now if claimed else None,
             "created_at": now,
             "updated_at": now,
+            "recipient_hash": recipient_hash(self.hasher, key.recipient) if self.hasher else None,
         }
         try:
             async with self._db.begin() as conn:
@@ -359,6 +405,31 @@ class SentLog:
         if record is None:
             raise RuntimeError(f"sent-log row {key} vanished")
         return record
+
+
+def recipient_hash(hasher: IdentifierHasher, recipient: str) -> str | None:
+    """The keyed hash of an e-mail address or phone number; None for anything else
+    (an agent webhook, a chat handle's opaque id), which names no customer here."""
+    kind = IdentifierKind.EMAIL if "@" in recipient else IdentifierKind.PHONE
+    try:
+        return hasher.digest(kind, recipient)
+    except InvalidIdentifier:
+        return None
+
+
+def _add_recipient_hash(connection: Any) -> None:
+    """Sent-logs created before issue #18 lack the column (create_all adds no columns)."""
+    columns = {c["name"] for c in inspect(connection).get_columns(sent_log.name)}
+    if "recipient_hash" not in columns:
+        connection.execute(
+            text(f"ALTER TABLE {sent_log.name} ADD COLUMN recipient_hash VARCHAR(64)")
+        )
+        connection.execute(
+            text(
+                f"CREATE INDEX IF NOT EXISTS ix_{sent_log.name}_recipient_hash"
+                f" ON {sent_log.name} (recipient_hash)"
+            )
+        )
 
 
 def _match(key: SendKey) -> Any:

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from libs.common.csat_links import DEV_CSAT_LINK_SECRET
+from libs.common.privacy.identifiers import PrivacySettings
 from libs.common.settings import ServiceSettings, default_home
 from libs.providers.integrations import (
     Integration,
@@ -122,6 +123,16 @@ class NotifierSettings(ServiceSettings):
         120.0,
         gt=0,
         description="A 'sending' claim older than this is taken over (crashed sender).",
+    )
+    sentlog_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Finished sent-log rows (recipient addresses) older than this are deleted; "
+        "keep it above the topic retention plus the longest replay delay.",
+    )
+    privacy: PrivacySettings = Field(
+        default_factory=PrivacySettings,
+        description="PRIVACY_HASH_KEY: sent-log recipients are hashed; erasure requests consumed.",
     )
 
     # --- Mail identity ---

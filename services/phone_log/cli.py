@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from libs.common.cli.quarantine import quarantine_commands
+
 app = typer.Typer(help="phone_log: phone-system call events to Kafka.", no_args_is_help=True)
 
 
@@ -78,3 +80,27 @@ def _scenario(name: str, call_id: str, caller: str) -> list[dict[str, str]]:
             {**base, "event": "hangup", "cause": "normalClearing", "answeringNumber": "1001"},
         ]
     raise typer.BadParameter(f"unknown scenario {name!r}")
+
+
+def _kafka():  # type: ignore[no-untyped-def]
+    from services.phone_log.settings import PhoneLogSettings
+
+    return PhoneLogSettings().kafka
+
+
+def _replay_setup():  # type: ignore[no-untyped-def]
+    from libs.common.cli.quarantine import ReplaySetup
+    from services.phone_log.main import load_settings
+    from services.phone_log.replay import reparse
+    from services.phone_log.runtime import PhoneLogRuntime
+
+    settings = load_settings()  # the service's integrations (dev samples included)
+    runtime = PhoneLogRuntime.from_settings(settings)
+    return ReplaySetup(
+        kafka=settings.kafka,
+        ledger_path=settings.state_dir / "replays.db",
+        parse=lambda item: reparse(item, runtime),
+    )
+
+
+app.add_typer(quarantine_commands("phone_log", _kafka, _replay_setup), name="quarantine")

@@ -118,7 +118,7 @@ async def _body(request: Request, runtime: PhoneLogRuntime) -> bytes:
     return await read_body(request, limit=runtime.settings.max_body_bytes)
 
 
-def _form_or_json(body: bytes, content_type: str | None) -> dict[str, Any]:
+def form_or_json(body: bytes, content_type: str | None) -> dict[str, Any]:
     """Dialplan CURL() and CTI systems post a form or JSON; decide by the bytes."""
     if (content_type or "").lower().startswith(JSON) or body.lstrip()[:1] == b"{":
         return parse_json_object(body)
@@ -280,7 +280,7 @@ async def receive_asterisk_cdr(
             runtime,
             integration,
             body,
-            lambda: asterisk.parse_cdr(_form_or_json(body, content_type), line),
+            lambda: asterisk.parse_cdr(form_or_json(body, content_type), line),
         )
     )
 
@@ -334,7 +334,7 @@ async def receive_cti_event(
         runtime,
         integration,
         body,
-        lambda: cti.parse_event(_form_or_json(body, content_type), integration_id=integration.id),
+        lambda: cti.parse_event(form_or_json(body, content_type), integration_id=integration.id),
     )
     if integration.subscribe_in_reply and receipt.kind is InteractionKind.CALL_STARTED:
         return _subscription(request, runtime)

@@ -9,7 +9,7 @@ import yaml
 from pydantic import AliasChoices, Field, TypeAdapter, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from libs.common.settings import ServiceSettings
+from libs.common.settings import ServiceSettings, default_home
 from services.phone_log.integrations import (
     Integration,
     dev_sample_integrations,
@@ -31,6 +31,10 @@ class PhoneLogSettings(ServiceSettings):
 
     service_name: str = Field("phone_log", description="Name in logs and the Kafka client id.")
     http_host: str = Field("127.0.0.1", description="Bind address (0.0.0.0 in a container).")
+    state_dir: Path = Field(
+        default_factory=lambda: default_home() / "phone_log",
+        description="Where `omnidesk phone quarantine replay` keeps its ledger (replays.db).",
+    )
     http_port: int = Field(8082, ge=1, le=65535, description="Webhook HTTP port.")
     default_region: str = Field(
         "KR", description="Region for numbers given without a country code (ISO 3166 alpha-2)."

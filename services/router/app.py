@@ -12,7 +12,18 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from libs.common.health import health_router
-from services.router.api import agents, assistant, conversations, csat, keys, metrics, queues
+from services.router.api import (
+    agents,
+    assistant,
+    attachments,
+    audit,
+    contacts,
+    conversations,
+    csat,
+    keys,
+    metrics,
+    queues,
+)
 from services.router.runtime import RouterRuntime
 from services.router.service.context import Clock, system_clock
 from services.router.settings import RouterSettings
@@ -53,8 +64,20 @@ def create_app(
     )
     app.state.runtime = None
     app.include_router(health_router(lambda: _checks(app)))
-    for module in (agents, queues, conversations, csat, metrics, assistant, keys):
+    for module in (
+        agents,
+        queues,
+        conversations,
+        csat,
+        metrics,
+        assistant,
+        keys,
+        contacts,
+        audit,
+        attachments,
+    ):
         app.include_router(module.router)
+    app.middleware("http")(audit.audit_middleware)
     return app
 
 

@@ -9,7 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.common.blobstore import BlobStore
 from libs.common.csat_links import DEV_CSAT_LINK_SECRET
+from libs.common.privacy.identifiers import IdentifierHasher
 from libs.providers.registry import PROVIDERS
 from services.router.domain.replies import MAIL_TEXT_LIMIT
 from services.router.service.context import (
@@ -50,6 +52,16 @@ def csat_link_secret(settings: RouterSettings) -> str:
     return secret
 
 
+def privacy_hasher(settings: RouterSettings) -> IdentifierHasher | None:
+    hasher = settings.privacy.hasher()
+    if hasher is None:
+        log.warning(
+            "PRIVACY_HASH_KEY unset: DELETE /contacts/{id} answers 409 (the erasure request"
+            " for the other stores needs the shared key)"
+        )
+    return hasher
+
+
 def reply_limits() -> dict[str, int]:
     """Longest reply per outbound provider, from the provider registry (mail: our cap)."""
     limits = {p.value: spec.capabilities.max_text_chars for p, spec in PROVIDERS.items()}
@@ -78,4 +90,7 @@ def build_context(
         clock=clock,
         csat_link_secret=csat_link_secret(settings),
         reply_limits=reply_limits(),
+        privacy=privacy_hasher(settings),
+        trusted_proxies=tuple(settings.trusted_proxies),
+        blob_stores=tuple(BlobStore(path) for path in settings.blob_dirs),
     )

@@ -141,6 +141,7 @@ class OutboxRelay:
         producer: BatchPublisher,
         *,
         topic: str,
+        topics_by_type: dict[str, str] | None = None,
         source: str = "omnidesk/router",
         batch: int = 500,
         interval_s: float = 0.2,
@@ -148,6 +149,8 @@ class OutboxRelay:
         self._uow = uow
         self._producer = producer
         self._topic = topic
+        #: Outbox rows that are not routing events (ContactErased → support.privacy.v1).
+        self._topics_by_type = topics_by_type or {}
         self._source = source
         self._batch = batch
         self._interval = interval_s
@@ -188,13 +191,21 @@ class OutboxRelay:
             return len(rows)
 
     async def _send_all(self, rows: list[PendingEvent]) -> None:
-        records = [
-            (row.conversation_id.encode(), row.payload.encode(), record_headers(row, self._source))
-            for row in rows
-        ]
-        await self._producer.publish(self._topic, records)
-        for row in rows:
-            metrics.EVENTS_PUBLISHED.labels(self._topic, row.ce_type).inc()
+        by_topic: dict[str, list[PendingEvent]] = {}
+        for row in rows:  # order kept within each topic
+            by_topic.setdefault(self._topics_by_type.get(row.ce_type, self._topic), []).append(row)
+        for topic, items in by_topic.items():
+            records = [
+                (
+                    row.conversation_id.encode(),
+                    row.payload.encode(),
+                    record_headers(row, self._source),
+                )
+                for row in items
+            ]
+            await self._producer.publish(topic, records)
+            for row in items:
+                metrics.EVENTS_PUBLISHED.labels(topic, row.ce_type).inc()
 
     async def _restart_producer(self) -> None:
         try:

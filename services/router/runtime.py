@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.common.events.privacy import ContactErased
 from libs.common.health import ReadinessCheck
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
@@ -21,7 +22,9 @@ from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents
 from services.router.service.api_keys import Role, create_api_key, key_count
+from services.router.service.audit import SYSTEM, AuditEntry, append_audit
 from services.router.service.context import Clock, RouterContext, system_clock
+from services.router.service.retention import RetentionPolicy
 from services.router.settings import RouterSettings
 from services.router.store.engine import ping
 
@@ -70,6 +73,7 @@ class RouterRuntime:
             self.ctx.uow,
             self.publisher,
             topic=settings.kafka.topics.routing,
+            topics_by_type={ContactErased.ce_type: settings.kafka.topics.privacy},
             batch=settings.relay_batch,
             interval_s=settings.relay_interval_s,
         )
@@ -77,7 +81,10 @@ class RouterRuntime:
         self._spawn(self.relay.run(self._stop), "relay")
         if self._run_scheduler:
             self.scheduler = Scheduler(
-                self.ctx, interval_s=settings.scheduler_interval_s, batch=settings.scheduler_batch
+                self.ctx,
+                interval_s=settings.scheduler_interval_s,
+                batch=settings.scheduler_batch,
+                retention=RetentionPolicy.from_settings(settings),
             )
             self._spawn(self.scheduler.run(self._stop), "scheduler")
         if self._run_consumer:
@@ -112,13 +119,34 @@ class RouterRuntime:
             config = self.ctx.config.reload()
         except ConfigError as exc:
             log.error("configuration NOT reloaded (the running one stays): %s", exc)
+            self._audit_reload("refused", {"error": str(exc)[:500]})
             return
+        self._audit_reload(
+            "ok",
+            {
+                "rules": len(config.rules.rules),
+                "policies": len(config.policies.policies),
+                "queues": len(config.policies.queues),
+            },
+        )
         log.info(
             "configuration reloaded: %d rules, %d policies, %d queues",
             len(config.rules.rules),
             len(config.policies.policies),
             len(config.policies.queues),
         )
+
+    def _audit_reload(self, outcome: str, after: dict[str, object]) -> None:
+        assert self.ctx is not None
+        entry = AuditEntry(
+            actor=SYSTEM,
+            role=SYSTEM,
+            action="config.reload",
+            at=self.ctx.clock(),
+            outcome=outcome,
+            after=after,
+        )
+        self._spawn(append_audit(self.ctx, entry), "audit-reload")
 
     def _spawn(self, coro, name: str) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro, name=f"router-{name}")

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from libs.common.csat_links import DEV_CSAT_LINK_SECRET
+from libs.common.privacy.identifiers import PrivacySettings
 from libs.common.settings import ServiceSettings, default_home
 
 _SAMPLES = Path(__file__).resolve().parent / "config"
@@ -78,6 +79,34 @@ class RouterSettings(ServiceSettings):
         SecretStr(DEV_CSAT_LINK_SECRET),
         description="The notifier's NOTIFIER_CSAT_SIGNING_SECRET: checks the `sig` of rating "
         "links (GET /csat). Set the same value in both services.",
+    )
+    privacy: PrivacySettings = Field(
+        default_factory=PrivacySettings,
+        description="PRIVACY_HASH_KEY: hashes in the erasure requests the router publishes.",
+    )
+    retention_days: int = Field(
+        365,
+        ge=1,
+        description="Message text, subjects, reply text and CSAT comments of conversations "
+        "resolved longer ago are blanked; counts, timings and SLA figures stay.",
+    )
+    retention_interval_s: float = Field(
+        3600, gt=0, description="How often the scheduler runs the retention job."
+    )
+    outbox_keep_hours: int = Field(
+        24,
+        ge=1,
+        description="Published outbox rows (full copies of routing events) are deleted after this.",
+    )
+    blob_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Blob stores the ingest services write attachments to (EMAIL_INGEST_BLOB_DIR,"
+        " CHAT_INGEST_BLOB_DIR; JSON list); empty: attachments are listed, not downloadable.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses/networks of reverse proxies whose X-Forwarded-For the audit "
+        'trail believes (JSON list, e.g. ["10.0.0.0/8"]); empty: the peer address is used.',
     )
 
     @field_validator("database_url")

@@ -1,4 +1,4 @@
-"""Telegram Bot API fixture: ``sendMessage``.
+"""Telegram Bot API fixture: ``sendMessage``, ``getFile`` and file downloads.
 
 Follows core.telegram.org/bots/api:
 - #making-requests: ``POST /bot<token>/<method>``; every answer is JSON with
@@ -12,6 +12,12 @@ Follows core.telegram.org/bots/api:
 - #responseparameters: flood control answers 429 with
   ``parameters.retry_after`` (seconds).
 - A user who blocked the bot: 403 ``Forbidden: bot was blocked by the user``.
+- #getfile: ``file_id`` required; "bots can download files of up to 20MB";
+  answers a File (#file: ``file_id``, ``file_unique_id``, ``file_size``,
+  ``file_path``); an unknown id 400 ``Bad Request: invalid file_id``, a file
+  over 20 MB 400 ``Bad Request: file is too big``. The bytes are then at
+  ``GET /file/bot<token>/<file_path>`` (404 for an unknown path, 401 for a
+  wrong token).
 Telegram ignores parameters it does not know, so this fixture does too.
 This fixture takes JSON bodies only (the API also takes query strings and
 form bodies; our sender uses JSON).
@@ -30,6 +36,7 @@ from starlette.routing import Route
 from tests.provider_fakes.base import FakeProvider, Injected, Recorded, json_refusal, media_type
 
 MAX_TEXT = 4096
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 MAX_CALLBACK_DATA = 64
 ACTION_FIELDS = (
     "url",
@@ -53,9 +60,40 @@ class TelegramFake(FakeProvider):
     token: str = "123456:TEST-telegram-bot-token"
     blocked_chats: set[str] = field(default_factory=set)
     missing_chats: set[str] = field(default_factory=set)
+    #: file_id → (file_path, bytes) the "users" sent; getFile serves them.
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
     def routes(self) -> list[Route]:
-        return [Route("/bot{token}/{method}", self.endpoint(self.call), methods=["POST"])]
+        return [
+            Route("/bot{token}/{method}", self.endpoint(self.call), methods=["POST"]),
+            Route("/file/bot{token}/{path:path}", self.endpoint(self.file), methods=["GET"]),
+        ]
+
+    def add_file(self, file_id: str, data: bytes, path: str = "documents/file_0.bin") -> None:
+        self.files[file_id] = (path, data)
+
+    async def file(self, request: Request, recorded: Recorded) -> Response:
+        if request.path_params["token"] != self.token:
+            raise json_refusal(401, _error(401, "Unauthorized"), "bad token")
+        for path, data in self.files.values():
+            if path == request.path_params["path"]:
+                return Response(data, media_type="application/octet-stream")
+        raise json_refusal(404, _error(404, "Not Found"), "no such file path")
+
+    def get_file(self, body: dict[str, Any]) -> Response:
+        file_id = body.get("file_id")
+        if not isinstance(file_id, str) or file_id not in self.files:
+            raise json_refusal(400, _error(400, "Bad Request: invalid file_id"), "unknown file")
+        path, data = self.files[file_id]
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            raise json_refusal(400, _error(400, "Bad Request: file is too big"), "over 20 MB")
+        result = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(data),
+            "file_path": path,
+        }
+        return JSONResponse({"ok": True, "result": result})
 
     def injected_response(self, failure: Injected) -> Response:
         if failure.kind == "rate_limited":
@@ -72,10 +110,14 @@ class TelegramFake(FakeProvider):
     async def call(self, request: Request, recorded: Recorded) -> Response:
         if request.path_params["token"] != self.token:
             raise json_refusal(401, _error(401, "Unauthorized"), "bad token")
-        if request.path_params["method"] != "sendMessage":
+        method = request.path_params["method"]
+        if method not in ("sendMessage", "getFile"):
             raise json_refusal(404, _error(404, "Not Found"), "unknown method")
         if media_type(recorded) != "application/json" or not isinstance(recorded.body, dict):
-            raise json_refusal(400, _error(400, "Bad Request: message text is empty"), "no JSON")
+            refusal = "message text is empty" if method == "sendMessage" else "invalid file_id"
+            raise json_refusal(400, _error(400, f"Bad Request: {refusal}"), "no JSON")
+        if method == "getFile":
+            return self.get_file(recorded.body)
         return self.send_message(recorded.body)
 
     def send_message(self, body: dict[str, Any]) -> Response:

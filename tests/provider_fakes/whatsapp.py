@@ -17,6 +17,11 @@ Follows developers.facebook.com/documentation/business-messaging/whatsapp/:
 - webhooks/reference/messages/status: ``statuses[{id, status, timestamp,
   recipient_id, errors?}]`` signed ``X-Hub-Signature-256``
   (webhooks/getting-started#event-notifications).
+- cloud-api/reference/media: ``GET /{Version}/{Media-ID}`` (bearer) answers
+  ``messaging_product``, ``url``, ``mime_type``, ``sha256``, ``file_size``,
+  ``id``; an unknown id is Graph error 100 (``GraphMethodException``, 400);
+  the bytes are at that ``url``, fetched with the same bearer token (here
+  ``/whatsapp_business/attachments/?mid=…`` on this fixture).
 Errors such as 131047 arrive synchronously, by status webhook, or both (the
 error-codes page says so); ``window_errors_by_webhook`` switches to the
 webhook form (200, then a ``failed`` status).
@@ -24,6 +29,7 @@ webhook form (200, then a ``failed`` status).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -95,6 +101,8 @@ class WhatsAppFake(FakeProvider):
     app_secret: str = "whatsapp-app-secret-0123456789"
     templates: set[str] = field(default_factory=lambda: {"omnidesk_reply"})
     last_inbound: dict[str, datetime] = field(default_factory=dict)
+    #: media id → (bytes, mime type) customers "sent"; GET /{version}/{media_id} serves them.
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     window_errors_by_webhook: bool = False
     pending_statuses: list[dict[str, Any]] = field(default_factory=list)
     #: The switch: where Meta would POST statuses (chat_ingest's WhatsApp route), and which
@@ -122,8 +130,57 @@ class WhatsAppFake(FakeProvider):
                 "/{version}/{phone_number_id}/messages",
                 self.endpoint(self.messages),
                 methods=["POST"],
-            )
+            ),
+            Route(
+                "/whatsapp_business/attachments/",
+                self.endpoint(self.media_bytes),
+                methods=["GET"],
+            ),
+            Route("/{version}/{media_id}", self.endpoint(self.media_url), methods=["GET"]),
         ]
+
+    def add_media(self, media_id: str, data: bytes, mime_type: str) -> None:
+        self.media[media_id] = (data, mime_type)
+
+    def _bearer_or_190(self, recorded: Recorded) -> None:
+        if bearer(recorded) != self.access_token:
+            raise json_refusal(
+                401,
+                graph_error(190, "Invalid OAuth access token - Cannot parse access token"),
+                "bad token",
+            )
+
+    async def media_url(self, request: Request, recorded: Recorded) -> Response:
+        self._bearer_or_190(recorded)
+        media_id = request.path_params["media_id"]
+        if media_id not in self.media:
+            raise json_refusal(
+                400,
+                graph_error(
+                    100,
+                    f"Unsupported get request. Object with ID '{media_id}' does not exist",
+                    type_="GraphMethodException",
+                ),
+                "unknown media id",
+            )
+        data, mime_type = self.media[media_id]
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{request.base_url}whatsapp_business/attachments/?mid={media_id}",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "file_size": str(len(data)),
+                "id": media_id,
+            }
+        )
+
+    async def media_bytes(self, request: Request, recorded: Recorded) -> Response:
+        self._bearer_or_190(recorded)
+        found = self.media.get(request.query_params.get("mid", ""))
+        if found is None:
+            raise json_refusal(404, graph_error(100, "Not found"), "unknown media")
+        return Response(found[0], media_type=found[1])
 
     def injected_response(self, failure: Injected) -> Response:
         if failure.kind == "rate_limited":

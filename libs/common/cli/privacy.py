@@ -23,6 +23,14 @@ def forget_command(
     publish: bool = typer.Option(
         True, help="Publish the request on the privacy topic (--no-publish: local stores only)."
     ),
+    router_url: str | None = typer.Option(
+        None,
+        envvar="OMNIDESK_ROUTER_URL",
+        help="The router's API, asked first: it resolves the contact, erases it and publishes.",
+    ),
+    api_key: str | None = typer.Option(
+        None, envvar="OMNIDESK_API_KEY", help="A supervisor API key of the router."
+    ),
 ) -> None:
     """Publish an erasure request (keyed hashes only) and erase the stores reachable here.
 
@@ -30,6 +38,7 @@ def forget_command(
     from libs.common.events import utc_now
     from libs.common.privacy.erasure import erasure_request
     from libs.common.privacy.forget import forget, load_erasers, render
+    from libs.common.privacy.router_eraser import RouterEraser, RouterRefused
 
     hasher = PrivacySettings().hasher()
     if hasher is None:
@@ -53,14 +62,28 @@ def forget_command(
         raise typer.Exit(2) from None
     kafka = KafkaSettings()
     erasers, elsewhere = load_erasers()
-    report = asyncio.run(
-        forget(
-            request,
-            publish=_publisher(kafka) if publish else None,
-            erasers=erasers,
-            elsewhere=elsewhere,
+    router = None
+    if router_url:
+        if not api_key:
+            typer.echo("error: OMNIDESK_API_KEY (a router supervisor key) is needed", err=True)
+            raise typer.Exit(2)
+        router = RouterEraser(router_url, api_key)
+    else:
+        elsewhere.insert(0, "router (set OMNIDESK_ROUTER_URL)")
+    try:
+        report = asyncio.run(
+            forget(
+                request,
+                publish=_publisher(kafka) if publish else None,
+                erasers=erasers,
+                elsewhere=elsewhere,
+                router=router,
+                identifiers=identifiers,
+            )
         )
-    )
+    except RouterRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     for line in render(report, topic=kafka.topics.privacy):
         typer.echo(line)
 

@@ -63,7 +63,13 @@ def erasure_request(
     )
     if not hashes and not contact_id:
         raise ValueError("name at least one identifier or a contact id")
-    basis = contact_id or ",".join(digest for _kind, digest in hashes)
+    # The router's contact ids are UUIDv5 of the customer's identifiers: an
+    # unkeyed tombstone made from one could be recomputed from an e-mail address.
+    basis = (
+        hasher.keyed("contact", contact_id)
+        if contact_id
+        else ",".join(digest for _kind, digest in hashes)
+    )
     return ContactErased(
         tombstone_id=f"tomb_{deterministic_id('privacy.tombstone', basis)}",
         contact_id=contact_id,

@@ -19,8 +19,10 @@ import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from libs.common.events.privacy import ContactErased
+from libs.common.events.privacy import ContactErased, IdentifierHash
 from libs.common.privacy.erasure import Eraser, StoreReport
+from libs.common.privacy.identifiers import IdentifierKind
+from libs.common.privacy.router_eraser import RouterEraser, RouterErasure
 
 #: (store, factory) in the order they are asked.
 ERASERS: tuple[tuple[str, str], ...] = (
@@ -38,6 +40,7 @@ NO_IDENTIFIER = (
 class ForgetReport:
     request: ContactErased
     published: bool = False
+    router: RouterErasure | None = None
     stores: list[StoreReport] = field(default_factory=list)
     #: Stores not on this machine: their consumers of support.privacy.v1 erase.
     elsewhere: list[str] = field(default_factory=list)
@@ -69,14 +72,59 @@ async def forget(
     publish: Publisher | None,
     erasers: list[Eraser],
     elsewhere: Sequence[str] = (),
+    router: RouterEraser | None = None,
+    identifiers: Sequence[tuple[IdentifierKind, str]] = (),
 ) -> ForgetReport:
+    """With a router: it resolves and erases the contact and publishes the request
+    itself (from its outbox); this command publishes only for identifiers the router
+    holds no contact for, and erases its local stores with every hash the router
+    returned (the contact's other identities too)."""
     report = ForgetReport(request, elsewhere=list(elsewhere))
+    if router is not None:
+        report.router = await router.erase(list(identifiers), request.contact_id)
+        report.stores.extend(report.router.stores)
+        covered = report.router.contact_ids and not report.router.unresolved
+        request = _with_hashes(request, report.router.hashes)
+        if covered and len(report.router.tombstones) == 1:
+            # One contact: the local stores erase under the router's tombstone too.
+            request = request.model_copy(
+                update={
+                    "tombstone_id": report.router.tombstones[0],
+                    "contact_id": report.router.contact_ids[0],
+                }
+            )
+        report.request = request
+        if covered:
+            publish = None
     if publish is not None:
         await publish(request)
         report.published = True
     for eraser in erasers:
         report.stores.extend(await eraser.erase(request))
     return report
+
+
+def _with_hashes(request: ContactErased, hashes: Sequence[IdentifierHash]) -> ContactErased:
+    known = {(i.kind, i.hmac_sha256) for i in request.identifiers}
+    extra = [h for h in hashes if (h.kind, h.hmac_sha256) not in known]
+    return request.model_copy(update={"identifiers": [*request.identifiers, *extra]})
+
+
+def _published_line(report: ForgetReport, topic: str) -> str:
+    router = report.router
+    parts = []
+    if router is not None:
+        for contact, tombstone in zip(router.contact_ids, router.tombstones, strict=True):
+            parts.append(f"router erased contact {contact} -> {tombstone}")
+        if router.published:
+            parts.append(f"router published {len(router.published)} request(s) on {topic}")
+        if router.unresolved:
+            parts.append(f"{len(router.unresolved)} identifier(s) unknown to the router")
+    if report.published:
+        parts.append("published on " + topic)
+    elif router is None:
+        parts.append("not published (--no-publish)")
+    return "; ".join(parts) or "nothing published"
 
 
 def render(report: ForgetReport, *, topic: str) -> list[str]:
@@ -86,7 +134,7 @@ def render(report: ForgetReport, *, topic: str) -> list[str]:
         f"tombstone {request.tombstone_id}"
         + (f" (contact {request.contact_id})" if request.contact_id else "")
         + f": {len(request.identifiers)} identifier hash(es)",
-        "published on " + topic if report.published else "not published (--no-publish)",
+        _published_line(report, topic),
         f"{'store':<34} {'checked':>9} {'erased':>7}  note",
     ]
     if not request.identifiers:

@@ -99,5 +99,10 @@ class IdentifierHasher:
         text = f"{kind.value}:{normalise(kind, value)}".encode()
         return hmac.new(self._key, text, hashlib.sha256).hexdigest()
 
+    def keyed(self, label: str, value: str) -> str:
+        """HMAC of an internal id (e.g. a contact id that is itself derived from an
+        identifier): a tombstone made from it cannot be recomputed without the key."""
+        return hmac.new(self._key, f"{label}:{value}".encode(), hashlib.sha256).hexdigest()
+
     def email(self, address: str) -> str:
         return self.digest(IdentifierKind.EMAIL, address)

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from services.router.service.api_keys import Role, authenticate, role_allows
+from services.router.service.audit import snapshot_targets
 from services.router.service.context import RouterContext
 from services.router.store.models import ApiKey
 
@@ -26,14 +27,20 @@ ContextDep = Annotated[RouterContext, Depends(get_context)]
 
 
 def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
-    async def check(ctx: ContextDep, key: str | None = Security(api_key_header)) -> ApiKey:
+    async def check(
+        request: Request, ctx: ContextDep, key: str | None = Security(api_key_header)
+    ) -> ApiKey:
         if not key:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "X-API-Key header required")
         found = await authenticate(ctx, key)
         if found is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
         if not role_allows(Role(found.role), role):
+            request.state.api_key = found  # the audit trail records refusals too
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {role} role")
+        request.state.api_key = found  # who acted, for the audit trail
+        if request.method not in ("GET", "HEAD", "OPTIONS"):  # before → after of changes
+            request.state.audit_before = await snapshot_targets(ctx, request.path_params)
         return found
 
     return check

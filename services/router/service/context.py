@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from libs.common.blobstore import BlobStore
+from libs.common.privacy.identifiers import IdentifierHasher
 from services.router.configuration import RouterConfig, load_config
 from services.router.domain.threading import ThreadingPolicy
 from services.router.service.csat import CsatSigner
@@ -71,3 +73,9 @@ class RouterContext:
     #: Key of the ``sig`` on rating links (the notifier's NOTIFIER_CSAT_SIGNING_SECRET).
     csat_link_secret: str = ""
     source: str = "omnidesk/router"
+    #: PRIVACY_HASH_KEY's hasher; None: erasure requests cannot be made (issue #18).
+    privacy: IdentifierHasher | None = None
+    #: Networks whose X-Forwarded-For the audit trail believes.
+    trusted_proxies: tuple[str, ...] = ()
+    #: The ingest services' blob stores (attachments' bytes), searched in order.
+    blob_stores: tuple[BlobStore, ...] = ()

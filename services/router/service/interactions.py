@@ -39,6 +39,7 @@ from services.router.domain.threading import (
 )
 from services.router.service import assistant_flow
 from services.router.service.assigning import assign_or_queue
+from services.router.service.attachments import record_attachments
 from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
@@ -337,6 +338,7 @@ def _record(
             "note": note[:300],
         },
     )
+    record_attachments(uow, item.event_id, conversation.id, interaction)
     conversation.last_activity_at = max(conversation.last_activity_at, interaction.occurred_at)
     if _from_customer(interaction):
         conversation.customer = interaction.customer.model_dump(mode="json", exclude_none=True)

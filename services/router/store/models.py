@@ -40,6 +40,9 @@ class Contact(Base):
     display_name: Mapped[str | None] = mapped_column(sa.String(200))
     locale: Mapped[str | None] = mapped_column(sa.String(35))
     created_at: Mapped[datetime]
+    #: Set by erasure (issue #18): the contact then names no one; aggregates stay.
+    tombstone_id: Mapped[str | None] = mapped_column(sa.String(60), index=True)
+    erased_at: Mapped[datetime | None]
 
 
 class ContactIdentity(Base):
@@ -98,6 +101,8 @@ class Conversation(Base):
     assistant_question: Mapped[str | None] = mapped_column(sa.Text)
     assistant_outcome: Mapped[str | None] = mapped_column(sa.String(60))  # reason / resolution
     assistant_quiet_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: When retention (or erasure) blanked its message text (issue #18).
+    text_purged_at: Mapped[datetime | None]
     __table_args__ = (
         sa.Index("ix_conversations_contact_channel", "contact_id", "channel", "last_activity_at"),
         sa.Index("ix_conversations_waiting", "queue", "assignee_id", "status"),
@@ -251,3 +256,56 @@ class SequenceCounter(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class AuditRow(Base):
+    """Who did what, when, from where (issue #18). Append-only: a database
+    trigger refuses UPDATE and DELETE. Holds no customer identifier or text;
+    an erased contact is shown by its tombstone id."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(200), index=True)
+    role: Mapped[str] = mapped_column(sa.String(12))
+    action: Mapped[str] = mapped_column(sa.String(120))
+    conversation_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    contact_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    agent_id: Mapped[str | None] = mapped_column(sa.String(64))
+    key_id: Mapped[str | None] = mapped_column(sa.String(36))
+    address: Mapped[str | None] = mapped_column(sa.String(64))
+    outcome: Mapped[str] = mapped_column(sa.String(40))
+    before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+
+
+class ErasedContact(Base):
+    """A contact id that was erased, and the tombstone that replaced it.
+
+    The erased contact's rows now hang off a new contact named by the tombstone;
+    this row makes a second erasure of the same id a harmless no-op and lets the
+    audit trail show the tombstone instead of the old id.
+    """
+
+    __tablename__ = "erased_contacts"
+    contact_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    tombstone_id: Mapped[str] = mapped_column(sa.String(60), index=True)
+    erased_at: Mapped[datetime]
+
+
+class AttachmentRow(Base):
+    """An interaction's attachment or call recording (issue #18): metadata and where
+    the bytes are (``sha256`` in the blob store, or a provider ``url``)."""
+
+    __tablename__ = "attachments"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(200))
+    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    ordinal: Mapped[int]
+    kind: Mapped[str] = mapped_column(sa.String(12))  # attachment | recording
+    name: Mapped[str | None] = mapped_column(sa.String(300))
+    content_type: Mapped[str] = mapped_column(sa.String(200))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    url: Mapped[str | None] = mapped_column(sa.String(2000))
+    inline: Mapped[bool] = mapped_column(default=False)

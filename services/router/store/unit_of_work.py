@@ -16,6 +16,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.router.store.models import (
+    AttachmentRow,
+    AuditRow,
     Contact,
     ContactIdentity,
     InteractionRecord,
@@ -37,7 +39,7 @@ from services.router.store.repositories import (
 ASSIGNMENT_LOCK = 7226459
 #: Append-only rows written with one multi-row INSERT each, after the ORM flush
 #: (their foreign keys point at conversations the flush inserts).
-BULK_ORDER = (MessageIndex, InteractionRecord, SlaTimer, OutboxRow)
+BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRow, AuditRow)
 #: Insert-only rows that the ORM's rows point at: written before the ORM flush.
 BULK_FIRST = (Contact, ContactIdentity)
 

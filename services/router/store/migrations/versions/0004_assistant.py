@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_assistant"
-down_revision = "0002"  # the lead re-chains parallel migrations at merge
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
