@@ -5,7 +5,7 @@
 Decides every dev question as a first turn (language, rules, retrieval,
 confidence) ``rounds`` times, pinned to one CPU where the OS allows; the
 process's resident memory is read after loading Kiwi and the KB and again
-after the run. Targets (DESIGN §8): p99 < 50 ms, ≤ 300 MB.
+after the run. Targets (architecture §8): p99 < 50 ms, ≤ 300 MB.
 """
 
 from __future__ import annotations

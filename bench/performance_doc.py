@@ -252,7 +252,7 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         "",
         *_steps(summary),
         "",
-        "## Results against DESIGN §8",
+        "## Results against architecture §8",
         "",
         *_table(summary.get("rows", [])),
         "",

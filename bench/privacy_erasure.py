@@ -5,7 +5,7 @@ mails (raw mail + one attachment each, plus a logo every mail shares) from
 ``--senders`` customers, the way the pipeline records them, then times:
 erasing one customer, erasing them again (nothing left), a retention pass
 with nothing old, and a retention pass that removes everything. Not a
-target from DESIGN §8; a figure to know how long `privacy forget` holds the
+target from architecture §8; a figure to know how long `privacy forget` holds the
 store's write lock.
 
     python -m bench.privacy_erasure [--mails 20000] [--senders 2000]

@@ -6,7 +6,7 @@ conversation per customer, attachments recorded), then times: erasing one
 contact (the store's write transaction), erasing it again, a retention pass
 with nothing old, one that blanks every conversation (all resolved and old).
 No broker is involved: the erasure's event stays in the outbox. Not a target
-from DESIGN §8; a figure to know how long ``DELETE /contacts/{id}`` holds the
+from architecture §8; a figure to know how long ``DELETE /contacts/{id}`` holds the
 write lock.
 
     python -m bench.privacy_router [--customers 2000] [--mails 5]

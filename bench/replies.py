@@ -9,7 +9,7 @@ Two figures:
   own processes (``python -m services.<name>``, SQLite router store), the real Kafka
   broker, and the strict Telegram fixture on 127.0.0.1 in this process. Latency = from sending
   the API request to the fixture recording the ``sendMessage`` it accepted
-  (target p99 < 300 ms at 200 replies/s, DESIGN §8). Also how many replies the
+  (target p99 < 300 ms at 200 replies/s, architecture §8). Also how many replies the
   router saw ``accepted`` by the end.
 - ``notifier_outbound``: the notifier's handler alone (plan, sent-log claim in
   SQLite, build, send with the production sender, record, outcome in memory),

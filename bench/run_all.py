@@ -4,7 +4,7 @@ Order: the Kafka ceiling first (every throughput is compared to it), then email
 parse, IMAP latency, webhook load (chat, phone), router throughput per store,
 notifier throughput and the full pipeline. Each step is a separate
 ``python -m bench.<name>`` process with a time limit; its JSON result in
-``bench/results/`` is read back, the figures are put next to the DESIGN §8
+``bench/results/`` is read back, the figures are put next to the architecture §8
 targets and the ceiling, and everything goes to ``bench/results/summary.json``.
 
     python -m bench.run_all [--quick] [--only a,b] [--profile] [--write-docs]

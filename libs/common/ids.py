@@ -1,7 +1,7 @@
 """Deterministic identifiers.
 
 Every event id is derived from the provider's own id so that a retry, a replay
-or a second delivery of the same input always yields the same id (DESIGN §3).
+or a second delivery of the same input always yields the same id (architecture §3).
 """
 
 from __future__ import annotations

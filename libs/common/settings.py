@@ -27,7 +27,7 @@ PERSONAL_DATA_RETENTION_MS = 7 * 24 * 3600 * 1000
 
 
 class TopicSettings(BaseSettings):
-    """Topic names, partitions and replication (DESIGN §2)."""
+    """Topic names, partitions and replication (architecture §2)."""
 
     model_config = SettingsConfigDict(
         env_prefix="KAFKA_TOPIC_", extra="ignore", env_ignore_empty=True

@@ -1,4 +1,4 @@
-"""Authenticated input we cannot read is kept, not dropped (DESIGN §4).
+"""Authenticated input we cannot read is kept, not dropped (architecture §4).
 
 The shared :class:`libs.common.webhooks.quarantine.Quarantine` does the work:
 the raw body goes to the dead-letter topic with ``dlq_*`` headers naming the

@@ -1,4 +1,4 @@
-"""The event contract shared by every service (DESIGN §3)."""
+"""The event contract shared by every service (architecture §3)."""
 
 from libs.common.events.base import EventModel, UtcDatetime, utc_now
 from libs.common.events.deadletter import DeadLetter

@@ -1,4 +1,4 @@
-"""The assistant's events (DESIGN §1, issue #13).
+"""The assistant's events (architecture §1, issue #13).
 
 ``AssistantTurnRequested`` travels on ``support.routing.v1``: the router hands
 one customer turn (or a quiet-time check) of a conversation it marked

@@ -22,7 +22,7 @@ def utc_now() -> datetime:
 
 class EventModel(BaseModel):
     """An event body. Unknown fields are ignored so producers can add fields
-    in a minor version without breaking older consumers (DESIGN §3)."""
+    in a minor version without breaking older consumers (architecture §3)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 

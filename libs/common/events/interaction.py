@@ -1,4 +1,4 @@
-"""The unified interaction: body of ``support.interactions.v1`` (DESIGN §3).
+"""The unified interaction: body of ``support.interactions.v1`` (architecture §3).
 
 One model for email, chat and phone, so the router has a single input type.
 """

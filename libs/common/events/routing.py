@@ -1,7 +1,7 @@
 """Routing events: body of ``support.routing.v1``, written only by the router.
 
 Named in the past tense; each carries enough of the conversation for the
-notifier to act without asking the router (DESIGN §1, STYLE §2).
+notifier to act without asking the router (architecture §1, STYLE §2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Topic administration: an explicit step, never broker auto-create (DESIGN §2)."""
+"""Topic administration: an explicit step, never broker auto-create (architecture §2)."""
 
 from __future__ import annotations
 

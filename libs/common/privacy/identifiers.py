@@ -8,7 +8,7 @@ under a deployment secret (``PRIVACY_HASH_KEY``) shared by the services; each
 store hashes what it holds (at write time, next to the row) and matches.
 
 The identifier is normalised first, the same way the interaction's customer
-key is (DESIGN §3): lower-cased e-mail address, E.164 phone number,
+key is (architecture §3): lower-cased e-mail address, E.164 phone number,
 ``provider:user-id`` handle. The kind is part of the hashed text, so an
 e-mail and a handle that happen to read alike never collide.
 """

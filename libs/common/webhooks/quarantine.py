@@ -1,4 +1,4 @@
-"""Authenticated input we cannot read is kept, never dropped (DESIGN §4).
+"""Authenticated input we cannot read is kept, never dropped (architecture §4).
 
 When a request passed its signature check but its body cannot be parsed or
 normalised, the raw bytes go to the dead-letter topic with ``dlq_*`` headers

@@ -1,4 +1,4 @@
-"""Provider packages hold no web framework (DESIGN §9): the notifier imports them too."""
+"""Provider packages hold no web framework (architecture §9): the notifier imports them too."""
 
 from __future__ import annotations
 
