@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from libs.common.health import health_router
 from services.router.api import agents, conversations, csat, keys, metrics, queues
+from services.router.console.routes import mount_console
 from services.router.runtime import RouterRuntime
 from services.router.service.context import Clock, system_clock
 from services.router.settings import RouterSettings
@@ -55,6 +56,7 @@ def create_app(
     app.include_router(health_router(lambda: _checks(app)))
     for module in (agents, queues, conversations, csat, metrics, keys):
         app.include_router(module.router)
+    mount_console(app)
     return app
 
 
