@@ -16,6 +16,7 @@ from services.router.store.models import (
     Contact,
     Conversation,
     CsatRating,
+    InteractionRecord,
     SlaTimer,
 )
 
@@ -167,3 +168,12 @@ async def report_facts(
         )
         for c in conversations
     ]
+
+
+async def message_texts(ctx: RouterContext, conversation_id: str) -> dict[str, str]:
+    """Whole customer/agent texts by event id (the timeline's summaries are cut at 300)."""
+    query = select(InteractionRecord.event_id, InteractionRecord.text).where(
+        InteractionRecord.conversation_id == conversation_id
+    )
+    async with ctx.uow.reader() as uow:
+        return {event_id: text for event_id, text in await uow.session.execute(query)}

@@ -358,6 +358,7 @@ async def _timeline_values(current: Page, conversation_id: str) -> dict[str, Any
     return {
         "c": conversation,
         "timeline": timeline,
+        "texts": await queries.message_texts(current.ctx, conversation.id),
         "sla": due,
         "left": format_left(due.seconds_left),
         "pending": pending,
