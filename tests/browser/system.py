@@ -189,5 +189,6 @@ async def console_system(
             await ingest_task
             stop.set()
             await notifier
+            router_server.force_exit = True  # open event streams must not hold the shutdown
             await stop_app(router_server, router_task)
             await runtime.stop()

@@ -147,18 +147,6 @@ async def test_hostile_text_access_csrf_and_the_sla_countdown(
         row = await lee.wait_for_selector("tr.conversation", timeout=30_000)
         conversation_id = await row.get_attribute("data-id")
 
-        # The SLA countdown: green now, amber after the warning time, red after the breach.
-        sla = f"tr.conversation[data-id='{conversation_id}'] .sla"
-        await lee.wait_for_selector(f"{sla}.sla-ok")
-        warning = datetime.fromisoformat(await lee.get_attribute(sla, "data-warning"))
-        breach = datetime.fromisoformat(await lee.get_attribute(sla, "data-breach"))
-        system.clock.advance(seconds=(warning - system.clock()).total_seconds() + 5)
-        await lee.reload()
-        await lee.wait_for_selector(f"{sla}.sla-warning")
-        system.clock.advance(seconds=(breach - system.clock()).total_seconds() + 5)
-        await lee.reload()
-        await lee.wait_for_selector(f"{sla}.sla-breach")
-
         # Hostile customer text renders as text: no script ran, no image element, wrapped.
         await lee.goto(f"{system.console_url}/conversations/{conversation_id}")
         message = lee.locator(".entry-interaction .message").first
@@ -193,3 +181,16 @@ async def test_hostile_text_access_csrf_and_the_sla_countdown(
         await smith.wait_for_url("**/console/login")
         await smith.goto(f"{system.console_url}/inbox")
         assert smith.url.endswith("/console/login")
+
+        # The SLA countdown: green now, amber after the warning time, red after the breach.
+        sla = f"tr.conversation[data-id='{conversation_id}'] .sla"
+        await lee.goto(f"{system.console_url}/inbox")
+        await lee.wait_for_selector(f"{sla}.sla-ok")
+        warning = datetime.fromisoformat(await lee.get_attribute(sla, "data-warning"))
+        breach = datetime.fromisoformat(await lee.get_attribute(sla, "data-breach"))
+        system.clock.advance(seconds=(warning - system.clock()).total_seconds() + 5)
+        await lee.reload()
+        await lee.wait_for_selector(f"{sla}.sla-warning")
+        system.clock.advance(seconds=(breach - system.clock()).total_seconds() + 5)
+        await lee.reload()
+        await lee.wait_for_selector(f"{sla}.sla-breach")

@@ -36,7 +36,7 @@ from services.router.service import conversations as ops
 from services.router.service import replies
 from services.router.service.agents import NotFound, set_agent_status
 from services.router.service.api_keys import authenticate
-from services.router.service.context import RouterContext
+from services.router.service.context import RouterContext, system_clock
 from services.router.service.reporting import conversation_detail
 
 HERE = Path(__file__).parent
@@ -152,7 +152,7 @@ async def page(request: Request) -> Page:
         session = decode_session(
             cookie,
             _secret(settings),
-            now=ctx.clock(),
+            now=system_clock(),  # sessions live in wall time; ctx.clock is the desk's (SLA) time
             max_age=timedelta(hours=settings.session_hours),
         )
     except BadSession:
@@ -202,7 +202,7 @@ async def login(request: Request) -> Response:
     found = await authenticate(ctx, api_key.strip()) if isinstance(api_key, str) else None
     if found is None or found.revoked_at is not None:
         return back("/console/login", failed="1")
-    session = new_session(found.id, ctx.clock())
+    session = new_session(found.id, system_clock())
     response = back("/console/inbox")
     _set_cookie(
         request,
@@ -309,12 +309,14 @@ async def events(request: Request) -> Response:
         return mine or event.queue in viewer.queues
 
     async def stream() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
         queue = feed.subscribe()
+        ends = loop.time() + current.settings.live_stream_max_s
         try:
             yield "retry: 1000\n\n"
-            while not await request.is_disconnected():
+            while loop.time() < ends and not await request.is_disconnected():
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=15)
+                    event = await asyncio.wait_for(queue.get(), timeout=5)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue

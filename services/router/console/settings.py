@@ -21,4 +21,7 @@ class ConsoleSettings(BaseSettings):
     trust_forwarded_proto: bool = True
     #: How often the live feed looks for new outbox rows (the page's update latency floor).
     live_poll_s: float = Field(0.2, gt=0, le=5)
+    #: An event stream ends after this long and the browser reconnects (EventSource does so by
+    #: itself): open streams never hold up a graceful shutdown for longer.
+    live_stream_max_s: float = Field(60.0, gt=0, le=3600)
     page_size: int = Field(100, ge=10, le=500)

@@ -191,3 +191,16 @@ async def test_actions_need_csrf_and_go_through_the_services(console):
         assert 'id="conversation-status">resolved<' in (await client.get(url)).text
         # Reopening needs a supervisor, as in the REST API.
         assert (await client.post(f"{url}/reopen", data={"csrf": token})).status_code == 403
+
+
+async def test_the_sla_countdown_follows_the_injected_clock(console):
+    _, _, keys, clock, transport = console
+    async with signed_in(transport, keys["lee"]) as client:
+        html = (await client.get("/console/inbox")).text
+        warning = datetime.fromisoformat(re.search(r'data-warning="([^"]+)"', html).group(1))
+        breach = datetime.fromisoformat(re.search(r'data-breach="([^"]+)"', html).group(1))
+        assert 'class="sla sla-ok"' in html
+        clock.now = warning + timedelta(seconds=1)
+        assert 'class="sla sla-warning"' in (await client.get("/console/inbox")).text
+        clock.now = breach + timedelta(seconds=1)
+        assert 'class="sla sla-breach"' in (await client.get("/console/inbox")).text

@@ -38,12 +38,28 @@
     });
   }
 
+  // One fetch at a time: events arriving meanwhile coalesce into one more fetch after it.
+  let inFlight = false;
+  let again = false;
+
   async function refresh(target) {
-    const answer = await fetch(target.dataset.source, { credentials: "same-origin" });
-    if (answer.redirected || !answer.ok) return;
-    target.innerHTML = await answer.text(); // server-rendered, autoescaped HTML
-    syncClock(target);
-    tick();
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    try {
+      do {
+        again = false;
+        const answer = await fetch(target.dataset.source, { credentials: "same-origin" });
+        if (answer.redirected || !answer.ok) return;
+        target.innerHTML = await answer.text(); // server-rendered, autoescaped HTML
+        syncClock(target);
+        tick();
+      } while (again);
+    } finally {
+      inFlight = false;
+    }
   }
 
   function start() {
