@@ -163,7 +163,9 @@ async def page(request: Request) -> Page:
     locale = choose_locale(
         request.cookies.get(LOCALE_COOKIE), viewer.agent.locale if viewer.agent else None
     )
-    return Page(request, ctx, viewer, session, locale, settings)
+    current = Page(request, ctx, viewer, session, locale, settings)
+    request.state.console_page = current  # error pages keep the header and language
+    return current
 
 
 async def form_of(request: Request, current: Page) -> dict[str, str]:
@@ -604,4 +606,7 @@ def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
+        current = getattr(request.state, "console_page", None)
+        if current is not None:
+            return current.render("refused.html", exc.status, refusal=exc)
         return render(request, "refused.html", exc.status, refusal=exc)
