@@ -136,7 +136,7 @@ async def inbox(count: int, requests: int, folder: Path) -> dict[str, object]:
         return figures
     finally:
         await runtime.stop()
-        await delete_topics(kafka)
+        await delete_topics(kafka, kafka.topics.all_names())
 
 
 class _Accept:
@@ -201,7 +201,7 @@ async def live(rate: float, seconds: float, folder: Path) -> dict[str, object]:
             refresher.cancel()
     finally:
         smtp.stop()
-        await delete_topics(kafka)
+        await delete_topics(kafka, kafka.topics.all_names())
     latencies = [seen[k] - sent[k] for k in sent if k in seen]
     return {
         "rate_per_s": rate,
