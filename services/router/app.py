@@ -24,6 +24,7 @@ from services.router.api import (
     metrics,
     queues,
 )
+from services.router.console.routes import mount_console
 from services.router.runtime import RouterRuntime
 from services.router.service.context import Clock, system_clock
 from services.router.settings import RouterSettings
@@ -78,6 +79,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.middleware("http")(audit.audit_middleware)
+    mount_console(app)
     return app
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from libs.common.cli.dev import system_file
+from libs.common.demo.console import DEMO_SUPERVISOR, supervisor_sign_in
 from libs.common.demo.scenario import DemoTarget, MailboxAccess, play, timelines_of
 from libs.common.demo.timeline import render
 from libs.common.settings import KafkaSettings
@@ -52,6 +53,11 @@ def demo(
     )
 
     async def run() -> None:
+        key = await supervisor_sign_in(target.router_url, target.api_key)
+        typer.echo(
+            f"Watch it live: {target.router_url}/console — sign in as {DEMO_SUPERVISOR} "
+            f"(supervisor) with the API key {key}"
+        )
         played = await play(target, typer.echo)
         zone = ZoneInfo(timezone)
         typer.echo(render(await timelines_of(target, played, tz=zone), tz=zone))

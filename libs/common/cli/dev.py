@@ -205,6 +205,10 @@ def dev_up(
         f"[dev] agent API http://127.0.0.1:{ROUTER_PORT}/docs (X-API-Key: dev key in "
         f"{system_file()}); try `omnidesk demo` in another shell"
     )
+    typer.echo(
+        f"[dev] console http://127.0.0.1:{ROUTER_PORT}/console (sign in with an API key; "
+        "`omnidesk demo` prints one for its supervisor)"
+    )
     try:
         code = asyncio.run(_supervise(processes))
     finally:

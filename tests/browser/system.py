@@ -1,0 +1,194 @@
+"""chat_ingest + router (over a real socket, console included) + notifier on the real broker.
+
+Like ``tests/e2e/two_way.py``, each service is its production code; here the router's
+app is served by uvicorn so a real browser can open ``/console``, and the router runs on
+a ``ShiftedClock`` (real time plus an offset the SLA test moves forward).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from libs.common.settings import KafkaSettings
+from libs.common.testing.system import free_port
+from libs.common.webhooks.signatures import hmac_sha256_hex
+from libs.providers.integrations import Provider
+from services.chat_ingest.app import create_app as create_ingest_app
+from services.chat_ingest.settings import ChatIngestSettings
+from services.notifier.main import run as run_notifier
+from services.notifier.settings import NotifierSettings
+from services.notifier.webchat import EmbeddedServer
+from services.router.app import create_app as create_router_app
+from services.router.domain.assignment import AgentStatus
+from services.router.runtime import RouterRuntime
+from services.router.service.agents import set_agent_status
+from services.router.service.api_keys import Role, create_api_key
+from services.router.settings import RouterSettings
+from tests.provider_fakes.server import ProviderFakes, serve_app, stop_app
+
+LINK_SECRET = "browser-e2e-csat-link-secret"
+
+
+class ShiftedClock:
+    """Real time plus an offset: the system runs normally, and tests can jump ahead."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+@dataclass
+class ConsoleSystem:
+    console_url: str
+    ingest: httpx.AsyncClient
+    fakes: ProviderFakes
+    runtime: RouterRuntime
+    clock: ShiftedClock
+    keys: dict[str, str]  # agent id (or "supervisor") -> API key
+
+    async def online(self, agent_id: str) -> None:
+        assert self.runtime.ctx is not None
+        await set_agent_status(self.runtime.ctx, agent_id, AgentStatus.ONLINE)
+
+    async def whatsapp_message(self, wa_id: str, name: str, text: str) -> None:
+        """A signed WhatsApp Cloud API webhook with one text message (as Meta POSTs it)."""
+        fake = self.fakes.whatsapp
+        fake.customer_wrote(wa_id)
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": "15550000000",
+                "phone_number_id": fake.phone_number_id,
+            },
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [
+                {
+                    "from": wa_id,
+                    "id": f"wamid.IN{uuid.uuid4().hex}",
+                    "timestamp": str(int(time.time())),
+                    "type": "text",
+                    "text": {"body": text},
+                }
+            ],
+        }
+        payload = {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
+        }
+        body = json.dumps(payload).encode()
+        headers = {
+            "content-type": "application/json",
+            "x-hub-signature-256": "sha256=" + hmac_sha256_hex(fake.app_secret, body),
+        }
+        answer = await self.ingest.post("/webhooks/whatsapp/wa", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+
+    async def whatsapp_delivered(self, wamid: str, wa_id: str) -> None:
+        whatsapp = self.fakes.whatsapp
+        body, headers = whatsapp.status_webhook([whatsapp.status(wamid, "delivered", wa_id)])
+        answer = await self.ingest.post("/webhooks/whatsapp/wa", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+
+
+@contextlib.asynccontextmanager
+async def console_system(
+    kafka: KafkaSettings, tmp_path: Path, smtp_port: int
+) -> AsyncIterator[ConsoleSystem]:
+    suffix = uuid.uuid4().hex[:8]
+    ingest_port = free_port()
+    clock = ShiftedClock()
+    async with ProviderFakes() as fakes:
+        configured = [fakes.integration(Provider.WHATSAPP, id="wa")]
+        router_settings = RouterSettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'router.db'}",
+            state_dir=tmp_path / "router",
+            kafka=kafka,
+            consumer_group=f"router-{suffix}",
+            outcome_consumer_group=f"router-outcomes-{suffix}",
+            csat_secret=SecretStr("browser-e2e-csat-token-secret"),
+            csat_link_secret=SecretStr(LINK_SECRET),
+            scheduler_interval_s=0.2,
+            relay_interval_s=0.05,
+            dev_mode=False,
+            log_format="text",
+        )
+        notifier_settings = NotifierSettings(
+            kafka=kafka,
+            group_id=f"notifier-{suffix}",
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_port,
+            state_dir=tmp_path / "notifier",
+            probe_port=0,
+            webchat_port=0,
+            integrations=configured,
+            send_attempts=3,
+            send_backoff_initial_s=0.05,
+            send_backoff_max_s=0.2,
+            csat_signing_secret=SecretStr(LINK_SECRET),
+            log_format="text",
+        )
+        ingest_settings = ChatIngestSettings(
+            kafka=kafka, integrations=configured, dev_integrations_when_empty=False
+        )
+        runtime = RouterRuntime(router_settings, clock=clock)
+        await runtime.start()
+        assert runtime.ctx is not None
+        router_app = create_router_app(router_settings, clock=clock)
+        router_app.state.runtime = runtime
+        router_server, router_task, console_base = await serve_app(router_app)
+        stop = asyncio.Event()
+        notifier = asyncio.create_task(run_notifier(notifier_settings, stop))
+        ingest_server = EmbeddedServer(
+            uvicorn.Config(
+                create_ingest_app(ingest_settings),
+                host="127.0.0.1",
+                port=ingest_port,
+                log_level="warning",
+            )
+        )
+        ingest_task = asyncio.create_task(ingest_server.serve())
+        keys = {
+            agent: await create_api_key(
+                runtime.ctx, role=Role.AGENT, name=f"browser-{agent}", agent_id=agent
+            )
+            for agent in ("agent-lee", "agent-park", "agent-smith")
+        }
+        keys["supervisor"] = await create_api_key(
+            runtime.ctx, role=Role.SUPERVISOR, name="browser-lead", agent_id="lead-kim"
+        )
+        try:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{ingest_port}", timeout=30
+            ) as ingest:
+                async with asyncio.timeout(30):
+                    while True:
+                        with contextlib.suppress(httpx.TransportError):
+                            await ingest.get("/healthz")
+                            break
+                        await asyncio.sleep(0.1)
+                yield ConsoleSystem(f"{console_base}/console", ingest, fakes, runtime, clock, keys)
+        finally:
+            ingest_server.should_exit = True
+            await ingest_task
+            stop.set()
+            await notifier
+            router_server.force_exit = True  # open event streams must not hold the shutdown
+            await stop_app(router_server, router_task)
+            await runtime.stop()
