@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from services.router.console import queries, reports
+from services.router.console.auditing import ConsoleAction
 from services.router.console.i18n import LOCALES, choose_locale, translator
 from services.router.console.live import LiveFeed
 from services.router.console.sessions import (
@@ -80,6 +81,19 @@ class Page:
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         return render(self.request, template, status, page=self, locale=self.locale, **values)
+
+    async def audit(
+        self, action: str, *, conversation_id: str | None = None, agent_id: str | None = None
+    ) -> ConsoleAction:
+        """Begin this action's audit row (see ``auditing``)."""
+        return await ConsoleAction.begin(
+            self.ctx,
+            self.request,
+            self.viewer.key,
+            action,
+            conversation_id=conversation_id,
+            agent_id=agent_id,
+        )
 
 
 def _settings(request: Request) -> ConsoleSettings:
@@ -203,7 +217,10 @@ async def login(request: Request) -> Response:
     api_key = form.get("api_key")
     found = await authenticate(ctx, api_key.strip()) if isinstance(api_key, str) else None
     if found is None or found.revoked_at is not None:
+        if found is not None:  # a known but revoked key: worth a row; unknown keys are not
+            await (await ConsoleAction.begin(ctx, request, found, "sign_in")).done("revoked")
         return back("/console/login", failed="1")
+    await (await ConsoleAction.begin(ctx, request, found, "sign_in")).done()
     session = new_session(found.id, system_clock())
     response = back("/console/inbox")
     _set_cookie(
@@ -221,6 +238,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     current = await page(request)
     await form_of(request, current)
+    await (await current.audit("sign_out")).done()
     response = back("/console/login")
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
@@ -403,7 +421,9 @@ async def _acting_on(request: Request, conversation_id: str) -> tuple[Page, dict
 @router.post("/conversations/{conversation_id}/reply")
 async def reply(request: Request, conversation_id: str) -> Response:
     current, form, url = await _acting_on(request, conversation_id)
+    action = await current.audit("reply", conversation_id=conversation_id)
     if current.viewer.agent is None:
+        await action.done("refused: no agent")
         return back(url, error="replies are sent by an agent; sign in with an agent's key")
     try:
         await replies.request_reply(
@@ -413,9 +433,12 @@ async def reply(request: Request, conversation_id: str) -> Response:
             text=form.get("text", ""),
         )
     except replies.ReplyRefused as exc:
+        await action.done(f"refused: {exc.refusal.code}")
         return back(url, error=f"{exc.refusal.code}: {exc.refusal.detail}")
     except (NotFound, InvalidTransition) as exc:
+        await action.done(f"refused: {type(exc).__name__}")
         return back(url, error=str(exc))
+    await action.done()
     return back(url)
 
 
@@ -427,34 +450,44 @@ async def transfer(request: Request, conversation_id: str) -> Response:
         return back(url, error="name an agent or a queue")
     note = form.get("note", "").strip()
     by = current.viewer.name + (f" — {note[:200]}" if note else "")
+    action = await current.audit("transfer", conversation_id=conversation_id)
     try:
         await ops.transfer(
             current.ctx, conversation_id, to_agent=to_agent, to_queue=to_queue, by=by
         )
     except (NotFound, InvalidTransition, ValueError) as exc:
+        await action.done(f"refused: {type(exc).__name__}")
         return back(url, error=str(exc))
+    await action.done()
     return back(url)
 
 
 @router.post("/conversations/{conversation_id}/resolve")
 async def resolve(request: Request, conversation_id: str) -> Response:
     current, _, url = await _acting_on(request, conversation_id)
+    action = await current.audit("resolve", conversation_id=conversation_id)
     try:
         await ops.resolve(current.ctx, conversation_id, by=current.viewer.name)
     except (NotFound, InvalidTransition) as exc:
+        await action.done(f"refused: {type(exc).__name__}")
         return back(url, error=str(exc))
+    await action.done()
     return back(url)
 
 
 @router.post("/conversations/{conversation_id}/reopen")
 async def reopen(request: Request, conversation_id: str) -> Response:
     current, _, url = await _acting_on(request, conversation_id)
+    action = await current.audit("reopen", conversation_id=conversation_id)
     if not current.viewer.supervisor:  # as the REST API: reopening needs a supervisor
+        await action.done("403")
         raise Refused(403, "forbidden")
     try:
         await ops.reopen(current.ctx, conversation_id, by=current.viewer.name)
     except (NotFound, InvalidTransition) as exc:
+        await action.done(f"refused: {type(exc).__name__}")
         return back(url, error=str(exc))
+    await action.done()
     return back(url)
 
 
@@ -484,10 +517,13 @@ async def agents_page(request: Request) -> Response:
 async def agent_status(request: Request, agent_id: str) -> Response:
     current = await _supervisor(request)
     form = await form_of(request, current)
+    action = await current.audit("agent_status", agent_id=agent_id)
     try:
         await set_agent_status(current.ctx, agent_id, AgentStatus(form.get("status", "")))
     except (NotFound, ValueError) as exc:
+        await action.done(f"refused: {type(exc).__name__}")
         return back("/console/agents", error=str(exc))
+    await action.done()
     return back("/console/agents")
 
 
@@ -496,6 +532,8 @@ async def agent_requeue(request: Request, agent_id: str) -> Response:
     """Hand an agent's open work back to its queues (a transfer to the same queue each)."""
     current = await _supervisor(request)
     await form_of(request, current)
+    action = await current.audit("requeue", agent_id=agent_id)
+    moved: list[str] = []
     for conversation_id in await queries.open_work_of(current.ctx, agent_id):
         conversation, _ = await conversation_detail(current.ctx, conversation_id)
         try:
@@ -507,7 +545,10 @@ async def agent_requeue(request: Request, agent_id: str) -> Response:
                 by=f"{current.viewer.name} (re-queued {agent_id}'s work)",
             )
         except (NotFound, InvalidTransition, ValueError) as exc:
+            await action.done(f"refused: {type(exc).__name__}", requeued=moved)
             return back("/console/agents", error=str(exc))
+        moved.append(conversation_id)
+    await action.done(requeued=moved)
     return back("/console/agents")
 
 

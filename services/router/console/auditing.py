@@ -1,0 +1,93 @@
+"""Console actions in the audit trail (issue #18): the same rows the API writes.
+
+The API's audit middleware records only calls made with an API key header, so it
+never sees console POSTs (the console signs in by session cookie); the console
+records its own, through ``append_audit``, with the signed-in agent as actor and
+the caller's address under the same trusted-proxy rule. One row per action.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from services.router.service.audit import (
+    AuditEntry,
+    append_audit,
+    client_address,
+    target_state,
+)
+from services.router.service.context import RouterContext
+from services.router.store.models import ApiKey
+
+log = logging.getLogger(__name__)
+
+
+def actor_of(key: ApiKey) -> str:
+    """As the API names callers: the agent, or the key's role and name."""
+    return key.agent_id or f"{key.role}:{key.name}"
+
+
+@dataclass
+class ConsoleAction:
+    """One console action's audit row: begun before the action (its ``before``
+    state), written once the outcome is known (with ``after`` when it changed)."""
+
+    ctx: RouterContext
+    entry: AuditEntry
+    before: dict[str, Any] | None
+
+    @classmethod
+    async def begin(
+        cls,
+        ctx: RouterContext,
+        request: Request,
+        key: ApiKey,
+        action: str,
+        *,
+        conversation_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> ConsoleAction:
+        peer = request.client.host if request.client else None
+        entry = AuditEntry(
+            actor=actor_of(key),
+            role=key.role,
+            action=f"console.{action}",
+            at=ctx.clock(),
+            conversation_id=conversation_id,
+            agent_id=agent_id,
+            key_id=key.id,
+            address=client_address(
+                peer, request.headers.get("x-forwarded-for"), ctx.trusted_proxies
+            ),
+        )
+        before = await _state(ctx, conversation_id, agent_id)
+        return cls(ctx, entry, before)
+
+    async def done(self, outcome: str = "ok", **extra: Any) -> None:
+        after = await _state(self.ctx, self.entry.conversation_id, self.entry.agent_id)
+        changed = self.before != after
+        entry = self.entry.with_result(
+            outcome=outcome,
+            before=self.before if changed else None,
+            after=({**(after or {}), **extra} if changed or extra else None),
+        )
+        try:
+            await append_audit(self.ctx, entry)
+        except Exception:  # the action happened; a missing row is logged loudly
+            log.exception("audit row NOT written for %s by %s", entry.action, entry.actor)
+
+
+async def _state(
+    ctx: RouterContext, conversation_id: str | None, agent_id: str | None
+) -> dict[str, Any] | None:
+    if conversation_id is None and agent_id is None:
+        return None
+    try:
+        return await target_state(ctx, conversation_id=conversation_id, agent_id=agent_id)
+    except Exception:  # an unreadable snapshot must not fail the action
+        log.exception("audit snapshot failed for %s/%s", conversation_id, agent_id)
+        return None
