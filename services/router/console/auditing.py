@@ -39,6 +39,11 @@ class ConsoleAction:
     ctx: RouterContext
     entry: AuditEntry
     before: dict[str, Any] | None
+    targets: tuple[str | None, str | None]  # (conversation, agent) snapshotted
+
+    def touching(self, conversation_id: str) -> None:
+        """Name the conversation once known (e.g. an attachment's), without a snapshot."""
+        self.entry = self.entry.with_result(conversation_id=conversation_id)
 
     @classmethod
     async def begin(
@@ -65,10 +70,10 @@ class ConsoleAction:
             ),
         )
         before = await _state(ctx, conversation_id, agent_id)
-        return cls(ctx, entry, before)
+        return cls(ctx, entry, before, (conversation_id, agent_id))
 
     async def done(self, outcome: str = "ok", **extra: Any) -> None:
-        after = await _state(self.ctx, self.entry.conversation_id, self.entry.agent_id)
+        after = await _state(self.ctx, *self.targets)
         changed = self.before != after
         entry = self.entry.with_result(
             outcome=outcome,

@@ -12,11 +12,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from services.router.console import queries, reports
+from services.router.console.attachments import AttachmentLine, line_of
 from services.router.console.auditing import ConsoleAction
 from services.router.console.i18n import LOCALES, choose_locale, translator
 from services.router.console.live import LiveFeed
@@ -37,6 +44,13 @@ from services.router.service import conversations as ops
 from services.router.service import replies
 from services.router.service.agents import NotFound, set_agent_status
 from services.router.service.api_keys import authenticate
+from services.router.service.attachments import (
+    Forbidden,
+    attachment_for,
+    blob_path,
+    conversation_attachments,
+    delivery,
+)
 from services.router.service.context import RouterContext, system_clock
 from services.router.service.reporting import conversation_detail
 
@@ -398,10 +412,54 @@ async def conversation_page(request: Request, conversation_id: str) -> Response:
     return current.render(
         "conversation.html",
         card=card,
+        attachments=await _attachment_lines(current, conversation_id),
         agents=agents,
         queues=queues,
         error=request.query_params.get("error", ""),
         **values,
+    )
+
+
+async def _attachment_lines(current: Page, conversation_id: str) -> list[AttachmentLine] | None:
+    """None when the viewer may see the conversation but not its queue's attachments
+    (an assignee outside the queue): the service's queue rule decides, not the page."""
+    try:
+        rows = await conversation_attachments(current.ctx, conversation_id, current.viewer.key)
+    except Forbidden:
+        return None
+    return [line_of(row) for row in rows]
+
+
+@router.get("/attachments/{attachment_id}")
+async def download_attachment(request: Request, attachment_id: str) -> Response:
+    """The bytes, as ``GET /attachments/{id}`` serves them, for a signed-in console user."""
+    current = await page(request)
+    action = await current.audit("attachment")
+    try:
+        row = await attachment_for(current.ctx, attachment_id, current.viewer.key)
+    except NotFound:
+        await action.done("404")
+        raise Refused(404, "not_found") from None
+    except Forbidden:
+        await action.done("403")
+        raise Refused(403, "forbidden", "forbidden_detail") from None
+    serve = delivery(row)
+    path = blob_path(current.ctx.blob_stores, serve.sha256)
+    if path is None:
+        raise Refused(410, "not_found", "bytes not kept (erased, or past retention)")
+    # Reading personal data is recorded like a change, as in the API.
+    action.touching(row.conversation_id)
+    await action.done(attachment=row.id)
+    return FileResponse(
+        path,
+        media_type=serve.content_type,
+        filename=serve.filename,
+        content_disposition_type=serve.disposition,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
     )
 
 

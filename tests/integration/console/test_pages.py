@@ -64,6 +64,7 @@ async def console(kafka_topics, tmp_path):
         kafka=kafka_topics,
         consumer_group=f"router-{uuid.uuid4().hex[:8]}",
         csat_secret="integration-test-secret-0123456789",
+        blob_dirs=[tmp_path / "blobs"],
         dev_mode=False,
         log_format="text",
     )
