@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
+from services.router.service.assistant_report import AssistantReport
+
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 #: First-response buckets in minutes (upper bounds); the last is open-ended.
 BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 240, 480)
@@ -172,3 +174,20 @@ def promise_bucket(promise: float | None) -> int | None:
     if promise is None:
         return None
     return next((i + 1 for i, upper in enumerate(BUCKETS) if promise <= upper), len(BUCKETS))
+
+
+def assistant_table(report: AssistantReport, *, top: int = 10) -> Table:
+    """The assistant's report (the one ``GET /reports/assistant`` serves) as one CSV:
+    the counts and deflection rate, then handoff reasons, then the top unanswered."""
+    rate = "" if report.deflection_rate is None else report.deflection_rate
+    rows: list[tuple[object, ...]] = [
+        ("summary", "offered", report.offered),
+        ("summary", "resolved", report.resolved),
+        ("summary", "handed_off", report.handed_off),
+        ("summary", "holding", report.holding),
+        ("summary", "reopened", report.reopened),
+        ("summary", "deflection_rate", rate),
+    ]
+    rows += [("handoff_reason", reason, n) for reason, n in report.handoff_reasons.items()]
+    rows += [("unanswered", group.example, group.count) for group in report.unanswered[:top]]
+    return Table("assistant", ("section", "item", "value"), rows)

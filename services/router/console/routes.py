@@ -44,6 +44,8 @@ from services.router.service import conversations as ops
 from services.router.service import replies
 from services.router.service.agents import NotFound, set_agent_status
 from services.router.service.api_keys import authenticate
+from services.router.service.assistant_flow import ANSWER_KIND, HANDOFF_KIND, RESOLVED_KIND
+from services.router.service.assistant_report import AssistantReport, assistant_report
 from services.router.service.attachments import (
     Forbidden,
     attachment_for,
@@ -64,6 +66,9 @@ CSP = (
     "object-src 'none'"
 )
 CHANNEL_ICONS = {"email": "✉", "chat": "💬", "phone": "☎"}
+#: Timeline rows the router writes for the assistant's events (by kind, which only the
+#: router sets: a customer whose display name is "assistant" gets no badge).
+ASSISTANT_KINDS = frozenset({ANSWER_KIND, HANDOFF_KIND, RESOLVED_KIND})
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -399,6 +404,7 @@ async def _timeline_values(current: Page, conversation_id: str) -> dict[str, Any
         "left": format_left(due.seconds_left),
         "pending": pending,
         "icons": CHANNEL_ICONS,
+        "assistant_kinds": ASSISTANT_KINDS,
     }
 
 
@@ -613,9 +619,22 @@ async def agent_requeue(request: Request, agent_id: str) -> Response:
 # -- reports --------------------------------------------------------------------------
 
 
+def _report_days(current: Page) -> int:
+    return max(1, min(int(current.request.query_params.get("days", "28") or 28), 366))
+
+
+async def _assistant_report(current: Page) -> AssistantReport:
+    """What ``GET /reports/assistant`` serves, over the page's period (all queues:
+    the assistant's report is not split by queue or channel)."""
+    until = current.ctx.clock()
+    return await assistant_report(
+        current.ctx, since=until - timedelta(days=_report_days(current)), until=until
+    )
+
+
 async def _report_tables(current: Page) -> tuple[dict[str, reports.Table], float | None]:
     q = current.request.query_params
-    days = max(1, min(int(q.get("days", "28") or 28), 366))
+    days = _report_days(current)
     facts = await queries.report_facts(
         current.ctx,
         since=current.ctx.clock() - timedelta(days=days),
@@ -670,6 +689,7 @@ async def reports_page(request: Request) -> Response:
         filters=request.query_params,
         queues=queues,
         query=request.url.query,
+        assistant=await _assistant_report(current),
     )
 
 
@@ -677,6 +697,7 @@ async def reports_page(request: Request) -> Response:
 async def report_csv(request: Request, name: str) -> Response:
     current = await _supervisor(request)
     tables, _ = await _report_tables(current)
+    tables["assistant"] = reports.assistant_table(await _assistant_report(current))
     if name not in tables:
         raise Refused(404, "not_found")
     return _secure_headers(
