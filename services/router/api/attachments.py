@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
@@ -10,6 +12,7 @@ from services.router.api.audit import request_entry
 from services.router.api.deps import AgentKey, ContextDep
 from services.router.service.agents import NotFound
 from services.router.service.attachments import (
+    Delivery,
     Forbidden,
     attachment_for,
     blob_path,
@@ -99,6 +102,11 @@ async def download_attachment(
     await append_audit(
         ctx, entry.with_result(conversation_id=row.conversation_id, after={"attachment": row.id})
     )
+    return attachment_file(path, serve)
+
+
+def attachment_file(path: Path, serve: Delivery) -> FileResponse:
+    """The bytes with the headers that keep them inert (API and console alike)."""
     return FileResponse(
         path,
         media_type=serve.content_type,

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import (
-    FileResponse,
     HTMLResponse,
     RedirectResponse,
     Response,
@@ -22,6 +21,7 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from services.router.api.attachments import attachment_file
 from services.router.console import queries, reports
 from services.router.console.attachments import AttachmentLine, line_of
 from services.router.console.auditing import ConsoleAction
@@ -456,17 +456,7 @@ async def download_attachment(request: Request, attachment_id: str) -> Response:
     # Reading personal data is recorded like a change, as in the API.
     action.touching(row.conversation_id)
     await action.done(attachment=row.id)
-    return FileResponse(
-        path,
-        media_type=serve.content_type,
-        filename=serve.filename,
-        content_disposition_type=serve.disposition,
-        headers={
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
+    return attachment_file(path, serve)
 
 
 @router.get("/conversations/{conversation_id}/timeline")
