@@ -36,6 +36,10 @@ class Capabilities:
     max_text_chars: int
     #: Outbound credential fields this provider needs (see OutboundCredentials).
     needs: tuple[str, ...] = ()
+    #: The webhook's own answer already acknowledges the customer (Kakao's skill answers
+    #: with a waiting text): an automatic acknowledgement would only spend a single-use
+    #: reply path the agent needs.
+    acknowledged_by_webhook_answer: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ def _row(
     statuses: bool,
     needs: tuple[str, ...] = (),
     sender_class: type[HttpSender] = HttpSender,
+    acknowledged_by_webhook_answer: bool = False,
 ) -> ProviderSpec:
     """A provider with an outbound API: everything else comes from its package."""
     return ProviderSpec(
@@ -64,6 +69,7 @@ def _row(
             reports_delivery_status=statuses,
             max_text_chars=package.outbound.MAX_TEXT_CHARS,
             needs=needs,
+            acknowledged_by_webhook_answer=acknowledged_by_webhook_answer,
         ),
         inbound=package.inbound.INBOUND,
         outbound=package.outbound,
@@ -101,7 +107,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         _row(
             channeltalk, quick_replies=False, statuses=False, needs=("access_key", "access_secret")
         ),
-        _row(kakao, quick_replies=True, statuses=False),
+        _row(kakao, quick_replies=True, statuses=False, acknowledged_by_webhook_answer=True),
         WEBCHAT,
     )
 }

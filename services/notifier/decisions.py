@@ -37,6 +37,8 @@ from libs.common.events import (
     SlaWarning,
 )
 from libs.common.events.assistant import AssistantReplyRequested
+from libs.providers.integrations import Provider
+from libs.providers.registry import PROVIDERS
 from services.notifier.settings import WebhookTarget
 
 
@@ -148,14 +150,14 @@ def _chat_decision(event: RoutingEvent, config: PlanConfig) -> Decision:
     match event:
         case ConversationOpened() if ASSISTANT_TAG in conv.tags:
             return None  # the assistant answers at once; an acknowledgement would contradict it
-        case ConversationOpened() if _acknowledged_by_skill(conv):
+        case ConversationOpened() if conv.reply_path and _acknowledged_by_webhook(conv.reply_path):
             locale = choose_locale((conv.language, conv.customer.locale), config)
             return Suppression(
                 "chat_ack",
-                conv.reply_path.address if conv.reply_path else "customer",
+                conv.reply_path.address,
                 locale,
-                "Kakao: the skill's own answer acknowledged the customer; the single-use "
-                "callback is kept for the agent's reply",
+                f"{conv.reply_path.provider}: the webhook's own answer acknowledged the "
+                "customer; the single-use callback is kept for the agent's reply",
             )
         case ConversationOpened():
             return _customer_chat(conv, "chat_ack", "acknowledgement", config, rate_limited=True)
@@ -172,11 +174,13 @@ def _chat_decision(event: RoutingEvent, config: PlanConfig) -> Decision:
             return None
 
 
-def _acknowledged_by_skill(conv: ConversationSnapshot) -> bool:
-    """chat_ingest answered the Kakao skill with ``useCallback`` and a waiting text: an
-    acknowledgement through the callback would spend the only way the agent can answer."""
-    path = conv.reply_path
-    return path is not None and path.provider == "kakao" and bool(path.callback_url)
+def _acknowledged_by_webhook(path: ReplyPath) -> bool:
+    """chat_ingest's webhook answer (Kakao: ``useCallback`` and a waiting text) already
+    acknowledged the customer; an acknowledgement through the single-use callback would
+    spend the only way the agent can answer."""
+    if not path.callback_url or path.provider not in PROVIDERS:
+        return False
+    return PROVIDERS[Provider(path.provider)].capabilities.acknowledged_by_webhook_answer
 
 
 def _customer_chat(
