@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from pydantic import SecretStr
 
 from libs.common.settings import KafkaSettings
 from libs.common.testing.system import free_port
@@ -28,17 +27,14 @@ from libs.providers.integrations import Provider
 from services.chat_ingest.app import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
 from services.notifier.main import run as run_notifier
-from services.notifier.settings import NotifierSettings
 from services.notifier.webchat import EmbeddedServer
 from services.router.app import create_app as create_router_app
 from services.router.domain.assignment import AgentStatus
 from services.router.runtime import RouterRuntime
 from services.router.service.agents import set_agent_status
 from services.router.service.api_keys import Role, create_api_key
-from services.router.settings import RouterSettings
+from tests.e2e.two_way import notifier_settings_for, router_settings_for
 from tests.provider_fakes.server import ProviderFakes, serve_app, stop_app
-
-LINK_SECRET = "browser-e2e-csat-link-secret"
 
 
 class ShiftedClock:
@@ -116,34 +112,8 @@ async def console_system(
     clock = ShiftedClock()
     async with ProviderFakes() as fakes:
         configured = [fakes.integration(Provider.WHATSAPP, id="wa")]
-        router_settings = RouterSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'router.db'}",
-            state_dir=tmp_path / "router",
-            kafka=kafka,
-            consumer_group=f"router-{suffix}",
-            outcome_consumer_group=f"router-outcomes-{suffix}",
-            csat_secret=SecretStr("browser-e2e-csat-token-secret"),
-            csat_link_secret=SecretStr(LINK_SECRET),
-            scheduler_interval_s=0.2,
-            relay_interval_s=0.05,
-            dev_mode=False,
-            log_format="text",
-        )
-        notifier_settings = NotifierSettings(
-            kafka=kafka,
-            group_id=f"notifier-{suffix}",
-            smtp_host="127.0.0.1",
-            smtp_port=smtp_port,
-            state_dir=tmp_path / "notifier",
-            probe_port=0,
-            webchat_port=0,
-            integrations=configured,
-            send_attempts=3,
-            send_backoff_initial_s=0.05,
-            send_backoff_max_s=0.2,
-            csat_signing_secret=SecretStr(LINK_SECRET),
-            log_format="text",
-        )
+        router_settings = router_settings_for(kafka, tmp_path, suffix)
+        notifier_settings = notifier_settings_for(kafka, tmp_path, suffix, smtp_port, configured)
         ingest_settings = ChatIngestSettings(
             kafka=kafka, integrations=configured, dev_integrations_when_empty=False
         )

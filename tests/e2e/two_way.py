@@ -139,6 +139,55 @@ class TwoWaySystem:
         return (await self.api.get(f"/conversations/{conversation_id}", headers=self.admin)).json()
 
 
+def router_settings_for(
+    kafka: KafkaSettings, tmp_path: Path, suffix: str, **overrides: Any
+) -> RouterSettings:
+    """A router of the in-process test systems: SQLite, fast scheduler and relay."""
+    return RouterSettings(
+        **{
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'router.db'}",
+            "state_dir": tmp_path / "router",
+            "kafka": kafka,
+            "consumer_group": f"router-{suffix}",
+            "outcome_consumer_group": f"router-outcomes-{suffix}",
+            "csat_secret": SecretStr("e2e-two-way-csat-token-secret"),
+            "csat_link_secret": SecretStr(LINK_SECRET),
+            "scheduler_interval_s": 0.2,
+            "relay_interval_s": 0.05,
+            "dev_mode": False,
+            "log_format": "text",
+            **overrides,
+        }
+    )
+
+
+def notifier_settings_for(
+    kafka: KafkaSettings,
+    tmp_path: Path,
+    suffix: str,
+    smtp_port: int,
+    integrations: list[Integration],
+    *,
+    webchat_port: int = 0,
+) -> NotifierSettings:
+    """A notifier of the in-process test systems: short retries, the link secret above."""
+    return NotifierSettings(
+        kafka=kafka,
+        group_id=f"notifier-{suffix}",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        state_dir=tmp_path / "notifier",
+        probe_port=0,
+        webchat_port=webchat_port,
+        integrations=integrations,
+        send_attempts=3,
+        send_backoff_initial_s=0.05,
+        send_backoff_max_s=0.2,
+        csat_signing_secret=SecretStr(LINK_SECRET),
+        log_format="text",
+    )
+
+
 @contextlib.asynccontextmanager
 async def two_way_system(
     kafka: KafkaSettings,
@@ -153,34 +202,11 @@ async def two_way_system(
     ingest_url = f"http://127.0.0.1:{ingest_port}"
     async with ProviderFakes() as fakes:
         configured = integrations(fakes, ingest_url)
-        router_settings = RouterSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'router.db'}",
-            state_dir=tmp_path / "router",
-            kafka=kafka,
-            consumer_group=f"router-{suffix}",
-            outcome_consumer_group=f"router-outcomes-{suffix}",
-            bootstrap_admin_key=SecretStr(ADMIN_KEY),
-            csat_secret=SecretStr("e2e-two-way-csat-token-secret"),
-            csat_link_secret=SecretStr(LINK_SECRET),
-            scheduler_interval_s=0.2,
-            relay_interval_s=0.05,
-            dev_mode=False,
-            log_format="text",
+        router_settings = router_settings_for(
+            kafka, tmp_path, suffix, bootstrap_admin_key=SecretStr(ADMIN_KEY)
         )
-        notifier_settings = NotifierSettings(
-            kafka=kafka,
-            group_id=f"notifier-{suffix}",
-            smtp_host="127.0.0.1",
-            smtp_port=smtp_port,
-            state_dir=tmp_path / "notifier",
-            probe_port=0,
-            webchat_port=webchat_port,
-            integrations=configured,
-            send_attempts=3,
-            send_backoff_initial_s=0.05,
-            send_backoff_max_s=0.2,
-            csat_signing_secret=SecretStr(LINK_SECRET),
-            log_format="text",
+        notifier_settings = notifier_settings_for(
+            kafka, tmp_path, suffix, smtp_port, configured, webchat_port=webchat_port
         )
         ingest_settings = ChatIngestSettings(
             kafka=kafka, integrations=configured, dev_integrations_when_empty=False
