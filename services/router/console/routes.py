@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -496,6 +496,19 @@ async def reply(request: Request, conversation_id: str) -> Response:
     return back(url)
 
 
+async def _performed(
+    action: ConsoleAction, url: str, operation: Awaitable[object], *refusals: type[Exception]
+) -> Response:
+    """A form's service call: refused → back to the page with the reason; audited either way."""
+    try:
+        await operation
+    except refusals as exc:
+        await action.done(f"refused: {type(exc).__name__}")
+        return back(url, error=str(exc))
+    await action.done()
+    return back(url)
+
+
 @router.post("/conversations/{conversation_id}/transfer")
 async def transfer(request: Request, conversation_id: str) -> Response:
     current, form, url = await _acting_on(request, conversation_id)
@@ -505,28 +518,18 @@ async def transfer(request: Request, conversation_id: str) -> Response:
     note = form.get("note", "").strip()
     by = current.viewer.name + (f" — {note[:200]}" if note else "")
     action = await current.audit("transfer", conversation_id=conversation_id)
-    try:
-        await ops.transfer(
-            current.ctx, conversation_id, to_agent=to_agent, to_queue=to_queue, by=by
-        )
-    except (NotFound, InvalidTransition, ValueError) as exc:
-        await action.done(f"refused: {type(exc).__name__}")
-        return back(url, error=str(exc))
-    await action.done()
-    return back(url)
+    transferred = ops.transfer(
+        current.ctx, conversation_id, to_agent=to_agent, to_queue=to_queue, by=by
+    )
+    return await _performed(action, url, transferred, NotFound, InvalidTransition, ValueError)
 
 
 @router.post("/conversations/{conversation_id}/resolve")
 async def resolve(request: Request, conversation_id: str) -> Response:
     current, _, url = await _acting_on(request, conversation_id)
     action = await current.audit("resolve", conversation_id=conversation_id)
-    try:
-        await ops.resolve(current.ctx, conversation_id, by=current.viewer.name)
-    except (NotFound, InvalidTransition) as exc:
-        await action.done(f"refused: {type(exc).__name__}")
-        return back(url, error=str(exc))
-    await action.done()
-    return back(url)
+    resolved = ops.resolve(current.ctx, conversation_id, by=current.viewer.name)
+    return await _performed(action, url, resolved, NotFound, InvalidTransition)
 
 
 @router.post("/conversations/{conversation_id}/reopen")
@@ -536,13 +539,8 @@ async def reopen(request: Request, conversation_id: str) -> Response:
     if not current.viewer.supervisor:  # as the REST API: reopening needs a supervisor
         await action.done("403")
         raise Refused(403, "forbidden")
-    try:
-        await ops.reopen(current.ctx, conversation_id, by=current.viewer.name)
-    except (NotFound, InvalidTransition) as exc:
-        await action.done(f"refused: {type(exc).__name__}")
-        return back(url, error=str(exc))
-    await action.done()
-    return back(url)
+    reopened = ops.reopen(current.ctx, conversation_id, by=current.viewer.name)
+    return await _performed(action, url, reopened, NotFound, InvalidTransition)
 
 
 # -- agents board ---------------------------------------------------------------------
