@@ -201,6 +201,7 @@ def agents_file(folder: Path) -> Path:
             "    queues: [general, en-support, ko-support]",
             "    skills: [en, ko]",
             "    capacity: {chat: 1000000, email: 1000000, phone: 1000000}",
+            "    status: online",  # also online after a restart (bench.backlog_recovery)
         ]
     path = folder / "agents.yaml"
     path.write_text("\n".join(lines) + "\n")

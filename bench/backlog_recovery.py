@@ -1,0 +1,333 @@
+"""Backlog recovery: interactions queued while the router was down, routed and notified.
+
+The system runs as processes (``LocalSystem``, the same helpers as
+``bench.pipeline``); an aiosmtpd server in this process counts the mails.
+
+1. The router starts once (database migrated, six agents online from the
+   roster) and is stopped — an existing desk whose router went down.
+2. With the router and the notifier stopped, ``--count`` interactions are
+   produced to the interactions topic by a fast producer (every send in flight
+   at once, chunked): a realistic mix of e-mail and web chat, many contacts,
+   threads, repeat customers (a follow-up in their thread or a new thread).
+3. The router and the notifier are started; the clock runs from the router's
+   start. Done when every interaction's ``InteractionRouted`` is on the
+   routing topic and the notifier has committed every routing event (its
+   consumer group's lag is 0), i.e. every resulting notice was sent — the
+   SMTP sink's count is reported beside it. Recovery time = the later of the
+   last routed event and the last mail received, minus the router's start.
+
+Peak RSS (VmHWM) of the router and the notifier at the end.
+
+    python -m bench.backlog_recovery [--count 100000] [--budget 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiosmtpd.controller import Controller
+
+from bench.common import bootstrap_servers, write_result
+from bench.pipeline import build_system, keep_logs, memory, stop
+from libs.common.cloudevents import CloudEvent
+from libs.common.events.interaction import (
+    Channel,
+    CustomerIdentity,
+    Interaction,
+    MessageBody,
+    ThreadHints,
+)
+from libs.common.events.routing import InteractionRouted
+from libs.common.kafka.producer import EventProducer
+from libs.common.settings import KafkaSettings
+from libs.common.testing.system import LocalSystem, free_port
+
+TARGET_S = 60.0
+NOTIFIER_GROUP = "bench-backlog-notifier"
+ROUTED = InteractionRouted.ce_type.encode()
+
+
+# --- the backlog (pure) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Who writes interaction ``n`` and how: first contacts, then repeat customers.
+
+    The first ``new_share`` of the interactions come from distinct customers;
+    after that customers write again, every other one as a follow-up in their
+    previous thread, the others opening a new thread. Half are e-mail, half web chat.
+    """
+
+    count: int
+    new_share: float = 0.6
+
+    @property
+    def customers(self) -> int:
+        return max(1, int(self.count * self.new_share))
+
+    def customer(self, n: int) -> int:
+        return n % self.customers
+
+    def follow_up(self, n: int) -> bool:
+        return n >= self.customers and (n // self.customers + n) % 2 == 0
+
+    def email(self, n: int) -> bool:
+        return self.customer(n) % 2 == 0
+
+
+def backlog_interaction(mix: Mix, run: str, n: int, now: datetime) -> Interaction:
+    customer = mix.customer(n)
+    previous = n - mix.customers
+    if mix.email(n):
+        address = f"c{customer}.{run}@customer.example"
+        return Interaction(
+            channel=Channel.EMAIL,
+            provider="imap",
+            integration="support",
+            occurred_at=now,
+            received_at=now,
+            customer=CustomerIdentity(email=address, display_name=f"Customer {customer}"),
+            subject="입금이 반영되지 않았어요" if n % 3 else "Withdrawal pending",
+            body=MessageBody(text=f"Hello, my deposit {n} has not arrived yet. 확인 부탁드립니다."),
+            thread=ThreadHints(
+                message_id=f"m{n}.{run}@customer.example",
+                in_reply_to=[f"m{previous}.{run}@customer.example"] if mix.follow_up(n) else [],
+            ),
+        )
+    thread = f"t{customer}" if mix.follow_up(n) or n < mix.customers else f"t{customer}-{n}"
+    return Interaction(
+        channel=Channel.CHAT,
+        provider="webchat",
+        integration="pbench",
+        occurred_at=now,
+        received_at=now,
+        customer=CustomerIdentity(
+            handle=f"webchat:v{customer}-{run}", display_name=f"Visitor {customer}", locale="ko-KR"
+        ),
+        body=MessageBody(text=f"로그인이 안 돼요 (#{n})"),
+        thread=ThreadHints(provider_thread_id=f"{run}-{thread}"),
+    )
+
+
+def backlog_events(mix: Mix, run: str) -> Iterator[tuple[CloudEvent, str]]:
+    now = datetime.now(UTC)
+    for n in range(mix.count):
+        body = backlog_interaction(mix, run, n, now)
+        event = CloudEvent(id=f"bl-{run}-{n}", source="bench", type=body.event_type(), data=body)
+        yield event, body.customer_key
+
+
+async def produce_backlog(kafka: KafkaSettings, mix: Mix, run: str, chunk: int = 5000) -> float:
+    """Every event of a chunk in flight at once; returns events/s acknowledged."""
+    events = list(backlog_events(mix, run))  # built before the clock starts
+    async with EventProducer(kafka, client_id="bench-backlog") as producer:
+        started = time.perf_counter()
+        for offset in range(0, len(events), chunk):
+            await asyncio.gather(
+                *(
+                    producer.publish(kafka.topics.interactions, event, key=key)
+                    for event, key in events[offset : offset + chunk]
+                )
+            )
+        return len(events) / (time.perf_counter() - started)
+
+
+# --- observing ---------------------------------------------------------------------------
+
+
+@dataclass
+class MailCounter:
+    """aiosmtpd handler: counts mails and the last arrival (100,000s of mails: no bodies)."""
+
+    count: int = 0
+    last_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.count += 1
+            self.last_at = time.time()
+        return "250 OK"
+
+
+class RoutingWatcher:
+    """Reads the routing topic from the start; counts distinct InteractionRouted by
+    ``ce_id`` header (no decoding: the bench must not compete for the CPU)."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self.routed: set[bytes] = set()
+        self.events = 0
+        self.last_routed_at = 0.0
+        self.consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            self.kafka.topics.routing,
+            **self.kafka.client_options(),
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.consumer:
+            await self.consumer.stop()
+
+    async def _read(self) -> None:
+        assert self.consumer is not None
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=200, max_records=5000)
+            now = time.time()
+            for records in batch.values():
+                for record in records:
+                    self.events += 1
+                    headers = dict(record.headers or ())
+                    if headers.get("ce_type") == ROUTED:
+                        before = len(self.routed)
+                        self.routed.add(headers.get("ce_id", b""))
+                        if len(self.routed) > before:
+                            self.last_routed_at = now
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        assert self.consumer is not None
+        partitions = self.consumer.assignment()
+        return dict(await self.consumer.end_offsets(list(partitions))) if partitions else {}
+
+
+async def notifier_lag(
+    admin: AIOKafkaAdminClient, watcher: RoutingWatcher, group: str
+) -> int | None:
+    """Routing events the notifier has not committed yet (None before its first commit)."""
+    committed = await admin.list_consumer_group_offsets(group)
+    ends = await watcher.end_offsets()
+    if not committed or not ends:
+        return None
+    return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
+
+
+def recovery_seconds(router_started: float, last_routed: float, last_mail: float) -> float:
+    """From the router's start to the later of the last routing decision and the last mail."""
+    return round(max(last_routed, last_mail) - router_started, 2)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def prepared_system(home: Path, smtp_port: int, bootstrap: str) -> LocalSystem:
+    system = build_system(home, smtp_port, bootstrap)
+    system.services["notifier"].env["NOTIFIER_GROUP_ID"] = NOTIFIER_GROUP
+    system.start("router", timeout=120)  # migrate and seed the roster (agents online)
+    stop(system)
+    return system
+
+
+async def observe(
+    system: LocalSystem, mails: MailCounter, count: int, budget: float
+) -> dict[str, Any]:
+    watcher = RoutingWatcher(system.kafka)
+    admin = AIOKafkaAdminClient(**system.kafka.client_options())
+    await admin.start()
+    await watcher.start()
+    try:
+        router_started = time.time()
+        system.start("router", wait=False)
+        system.start("notifier", wait=False)
+        pids = {name: system.services[name].proc.pid for name in ("router", "notifier")}  # type: ignore[union-attr]
+        deadline = time.monotonic() + budget
+        lag: int | None = None
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            if len(watcher.routed) < count:
+                continue
+            lag = await notifier_lag(admin, watcher, NOTIFIER_GROUP)
+            if lag == 0:
+                break
+        done = len(watcher.routed) >= count and lag == 0
+        figures = {
+            "interactions": count,
+            "routed": len(watcher.routed),
+            "routing_events": watcher.events,
+            "mails_received": mails.count,
+            "notifier_lag_at_end": lag,
+            "recovered": done,
+            "budget_s": budget,
+            "routed_after_s": round(watcher.last_routed_at - router_started, 2),
+            "recovery_s": recovery_seconds(router_started, watcher.last_routed_at, mails.last_at)
+            if done
+            else None,
+            "memory": {name: memory(pid) for name, pid in pids.items()},
+        }
+        if done:
+            figures["interactions_per_s"] = round(count / figures["recovery_s"], 1)
+        return figures
+    finally:
+        await watcher.stop()
+        await admin.close()
+
+
+def run(count: int, budget: float) -> dict[str, Any]:
+    bootstrap = bootstrap_servers()
+    mails = MailCounter()
+    smtp_port = free_port()
+    controller = Controller(mails, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="omnidesk-backlog-") as home:
+            system = prepared_system(Path(home), smtp_port, bootstrap)
+            try:
+                mix = Mix(count)
+                produced = asyncio.run(produce_backlog(system.kafka, mix, uuid.uuid4().hex[:8]))
+                print(f"produced {count} interactions at {produced:,.0f}/s", flush=True)
+                figures = asyncio.run(observe(system, mails, count, budget))
+            finally:
+                stop(system)
+                keep_logs(system, "backlog")
+    finally:
+        controller.stop()
+    return {
+        "target": f"{count} interactions routed and notices sent ≤ {TARGET_S:g} s after "
+        "the router starts",
+        "mix": {
+            "customers": mix.customers,
+            "repeat_share": round(1 - mix.new_share, 2),
+            "channels": "half e-mail (imap), half web chat (no reply path: its "
+            "acknowledgement is suppressed, the agent's mail is sent)",
+        },
+        "produce_per_s": round(produced, 1),
+        "store": "sqlite",
+        **figures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000, help="interactions in the backlog")
+    parser.add_argument("--budget", type=float, default=300.0, help="max seconds to wait")
+    args = parser.parse_args()
+    write_result("backlog_recovery", run(args.count, args.budget))
+
+
+if __name__ == "__main__":
+    main()
