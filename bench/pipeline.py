@@ -15,7 +15,10 @@ Peak memory: VmHWM (and the last VmRSS) of every service process from
 ``--profile DIR`` runs a second, short pass with chat_ingest, router and
 notifier under pyinstrument and writes one pstats profile per service to DIR.
 
-    python -m bench.pipeline [--rates 25,100,500] [--seconds 20] [--drain 60] [--profile DIR]
+    python -m bench.pipeline [--rates 25,100,500:60] [--seconds 10] [--drain 60] [--profile DIR]
+
+``--rates`` takes events/s, each optionally with its own sending time
+(``500:60`` = 500/s sustained for 60 s, the issue's target run).
 """
 
 from __future__ import annotations
@@ -351,14 +354,14 @@ def measure(
     }
 
 
-def run(rates: list[float], seconds: float, drain: float, profile: Path | None) -> dict[str, Any]:
+def run(rates: list[tuple[float, float]], drain: float, profile: Path | None) -> dict[str, Any]:
     bootstrap = bootstrap_servers()
     inbox = Inbox()
     smtp_port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     try:
-        result = _run_measured(inbox, smtp_port, bootstrap, rates, seconds, drain)
+        result = _run_measured(inbox, smtp_port, bootstrap, rates, drain)
         if profile is not None:
             result["profile"] = _run_profiled(inbox, smtp_port, bootstrap, PROFILE_RATE, profile)
         return result
@@ -367,7 +370,7 @@ def run(rates: list[float], seconds: float, drain: float, profile: Path | None) 
 
 
 def _run_measured(
-    inbox: Inbox, smtp_port: int, bootstrap: str, rates: list[float], seconds: float, drain: float
+    inbox: Inbox, smtp_port: int, bootstrap: str, rates: list[tuple[float, float]], drain: float
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="omnidesk-pipeline-") as home:
         system = build_system(Path(home), smtp_port, bootstrap)
@@ -378,7 +381,7 @@ def _run_measured(
             pids = service_pids(system)
             measure(system, inbox, run_id, 0, 10, 2, 60)  # warm-up: imports, first connections
             runs = []
-            for index, rate in enumerate(rates):
+            for index, (rate, seconds) in enumerate(rates):
                 try:
                     runs.append(
                         measure(
@@ -422,15 +425,35 @@ def _run_profiled(
     }
 
 
+def parse_rates(spec: str, seconds: float) -> list[tuple[float, float]]:
+    """``"25,100,500:60"`` → [(25, seconds), (100, seconds), (500, 60)]: events/s[:seconds]."""
+    rates = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        rate, _, length = item.partition(":")
+        rates.append((float(rate), float(length) if length else seconds))
+    if not rates or any(rate <= 0 or length <= 0 for rate, length in rates):
+        raise ValueError(f"bad --rates {spec!r}: expected e.g. 25,100,500:60")
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rates", default="25,100,500", help="Comma-separated events/s.")
-    parser.add_argument("--seconds", type=float, default=20.0, help="Sending time per rate.")
+    parser.add_argument(
+        "--rates",
+        default="25,100,500:60",
+        help="Comma-separated events/s, each optionally :seconds (default --seconds).",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="Sending time per rate.")
     parser.add_argument("--drain", type=float, default=60.0, help="Max wait for the last mails.")
     parser.add_argument("--profile", type=Path, default=None, help="Folder for pyinstrument.")
     args = parser.parse_args()
-    rates = [float(r) for r in args.rates.split(",") if r.strip()]
-    write_result("pipeline", run(rates, args.seconds, args.drain, args.profile))
+    try:
+        rates = parse_rates(args.rates, args.seconds)
+    except ValueError as exc:
+        parser.error(str(exc))
+    write_result("pipeline", run(rates, args.drain, args.profile))
 
 
 if __name__ == "__main__":

@@ -1,25 +1,31 @@
 """Run every benchmark, each as its own bounded process, and summarise them.
 
-Order: the Kafka ceiling first (every throughput is compared to it), then email
-parse, IMAP latency, webhook load (chat, phone), router throughput per store,
-notifier throughput and the full pipeline. Each step is a separate
+Order: the ceilings first (Kafka producer, store bulk insert; the webhook step
+measures its own HTTP ceiling, the notifier step its SMTP pool alone), then
+email parse, IMAP latency, webhook load (chat, phone), router throughput per
+store, notifier throughput, the full pipeline (500/s sustained for 60 s) and
+the 100,000-interaction backlog recovery. Each step is a separate
 ``python -m bench.<name>`` process with a time limit; its JSON result in
-``bench/results/`` is read back, the figures are put next to the architecture §8
-targets and the ceiling, and everything goes to ``bench/results/summary.json``.
+``bench/results/`` is read back, every figure is put next to issue #16's target
+and its ceiling (``bench.figures``), and everything goes to
+``bench/results/summary.json``.
+
+The load average is read at the start: above 1 the run is labelled "NOT
+RELEASE FIGURES" in the output, the JSON (``release``, ``label``) and the doc.
 
     python -m bench.run_all [--quick] [--only a,b] [--profile] [--write-docs]
     python -m bench.run_all --docs-only      # docs/performance.md from summary.json
 
-``--quick`` (≤ 3 minutes) shortens every step; the full run takes ≤ ~10
-minutes on 2 cores. ``--profile`` adds a pyinstrument pass to the pipeline
-step (text profiles in ``bench/results/profiles/``).
+``--quick`` (≤ 5 minutes) shortens every step; the full run takes about 15
+minutes on 2 idle cores (at most ~20 with every step at its limit).
+``--profile`` adds a pyinstrument pass to the pipeline step (profiles in
+``bench/results/profiles/``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS
+from bench.figures import figures, fmt, release_label
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = RESULTS / "summary.json"
@@ -52,6 +59,8 @@ class Step:
 STEPS = (
     Step("kafka_ceiling", "bench.kafka_ceiling", "kafka_ceiling",
          ("--messages", "100000"), ("--messages", "20000"), 150, 60),
+    Step("store_ceiling", "bench.store_ceiling", "store_ceiling",
+         ("--count", "20000"), ("--count", "3000"), 240, 90),
     Step("email_parse", "bench.email_parse", "email_parse",
          ("--seconds", "5"), ("--seconds", "1.5"), 120, 40),
     Step("imap_latency", "bench.imap_latency", "imap_latency",
@@ -67,8 +76,11 @@ STEPS = (
     Step("notify_throughput", "bench.notify_throughput", "notify_throughput",
          ("--seconds", "4"), ("--seconds", "1.5"), 90, 40),
     Step("pipeline", "bench.pipeline", "pipeline",
-         ("--rates", "25,100,500", "--seconds", "10", "--drain", "40"),
-         ("--rates", "25,100", "--seconds", "5", "--drain", "20"), 420, 120),
+         ("--rates", "25,100,500:60", "--seconds", "10", "--drain", "60"),
+         ("--rates", "25,100", "--seconds", "5", "--drain", "20"), 600, 120),
+    Step("backlog_recovery", "bench.backlog_recovery", "backlog_recovery",
+         ("--count", "100000", "--budget", "300"), ("--count", "5000", "--budget", "90"),
+         480, 180),
 )  # fmt: skip
 
 
@@ -134,234 +146,10 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-# --- figures ---------------------------------------------------------------------------
-
-
-def _get(data: Any, *keys: Any) -> Any:
-    for key in keys:
-        if isinstance(data, dict):
-            data = data.get(key)
-        elif isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data):
-            data = data[key]
-        else:
-            return None
-    return data
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
-        return float(value)
-    return None
-
-
-def row(
-    path: str,
-    figure: str,
-    value: Any,
-    unit: str,
-    *,
-    target: float | None = None,
-    target_text: str = "",
-    higher_is_better: bool = True,
-    ceiling: float | None = None,
-    note: str = "",
-) -> dict[str, Any]:
-    value = _num(value)
-    met = None
-    if value is not None and target is not None:
-        met = value >= target if higher_is_better else value < target
-    share = round(100 * value / ceiling, 1) if value is not None and ceiling else None
-    return {
-        "path": path,
-        "figure": figure,
-        "value": value,
-        "unit": unit,
-        "target": target_text or (f"{target:g}" if target is not None else ""),
-        "met": met,
-        "ceiling_pct": share,
-        "note": note,
-    }
-
-
-def figures(steps: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    result = {name: (s.get("result") or {}) for name, s in steps.items()}
-    ceiling = result.get("kafka_ceiling", {})
-    produce = _num(_get(ceiling, "results", "200B", "produce_msgs_per_s"))
-    rows = [
-        row("Kafka ceiling", "raw aiokafka produce, 200 B, acks=all", produce, "msg/s"),
-        row(
-            "Kafka ceiling",
-            "raw aiokafka produce, 2 KB",
-            _get(ceiling, "results", "2KB", "produce_msgs_per_s"),
-            "msg/s",
-        ),
-        row(
-            "Kafka ceiling",
-            "raw aiokafka consume, 200 B",
-            _get(ceiling, "results", "200B", "consume_msgs_per_s"),
-            "msg/s",
-        ),
-    ]
-    email = result.get("email_parse", {})
-    rows.append(
-        row(
-            "raw email → event",
-            "corpus, per CPU-second",
-            _get(email, "corpus", "messages_per_s_per_core"),
-            "msg/s/core",
-            target=1000,
-            target_text="≥ 1,000/s/core",
-        )
-    )
-    rows.append(
-        row(
-            "raw email → event",
-            "support mix (cold), per CPU-second",
-            _get(email, "support_text_mix_cold", "messages_per_s_per_core"),
-            "msg/s/core",
-            target=1000,
-            target_text="≥ 1,000/s/core",
-        )
-    )
-    imap = result.get("imap_latency", {})
-    rows.append(
-        row(
-            "IMAP arrival → Kafka (IDLE)",
-            f"p99 over {_get(imap, 'latency', 'count') or '?'} mails",
-            _get(imap, "latency", "p99_ms"),
-            "ms",
-            target=1000,
-            target_text="p99 < 1,000 ms",
-            higher_is_better=False,
-        )
-    )
-    for name, label in (("webhook_chat", "chat"), ("webhook_phone", "phone")):
-        rows += _webhook_rows(result.get(name, {}), label, produce)
-    rows += _router_rows(result.get("router_throughput", {}), produce)
-    notify = result.get("notify_throughput", {})
-    for key, text in (("pooled", "SMTP pool, pre-built mails"), ("handler", "whole notice path")):
-        rows.append(
-            row(
-                "routing event → mail sent",
-                text,
-                _get(notify, key, "mails_per_s"),
-                "mail/s",
-                target=500,
-                target_text="(≥ 500/s implied)",
-                ceiling=produce,
-            )
-        )
-    pipeline = result.get("pipeline", {})
-    for run in pipeline.get("runs", []):
-        rate = run.get("rate_per_s")
-        offered = round((rate or 0) * (run.get("seconds") or 0))
-        delivered = run.get("error") or (
-            f"{run.get('delivered')}/{run.get('acked_2xx')} acked delivered "
-            f"({offered} offered; {run.get('statuses')})"
-        )
-        target = 500.0 if rate and rate >= 500 else None
-        rows.append(
-            row(
-                "webhook → agent mail (pipeline)",
-                f"p50 at {rate:g}/s",
-                _get(run, "latency", "p50_ms"),
-                "ms",
-                note=delivered,
-            )
-        )
-        rows.append(
-            row(
-                "webhook → agent mail (pipeline)",
-                f"p99 at {rate:g}/s",
-                _get(run, "latency", "p99_ms")
-                if not run.get("not_delivered_within_drain")
-                else None,
-                "ms",
-                target=target,
-                target_text="p99 < 500 ms at 500/s",
-                higher_is_better=False,
-                note=delivered
-                + (
-                    "" if not run.get("not_delivered_within_drain") else " — backlog: p99 unbounded"
-                ),
-            )
-        )
-        if target and run.get("not_delivered_within_drain"):
-            rows[-1]["met"] = False
-    memory = {
-        name: figures_.get("peak_rss_mb") for name, figures_ in pipeline.get("memory", {}).items()
-    }
-    return rows, {"peak_rss_mb": memory, "memory_note": pipeline.get("memory_note")}
-
-
-def _webhook_rows(data: dict[str, Any], label: str, produce: float | None) -> list[dict[str, Any]]:
-    fixed = data.get("fixed_rate", {})
-    rate = fixed.get("target_rate")
-    return [
-        row(
-            f"{label} webhook → Kafka-acked 2xx",
-            f"throughput ({data.get('provider', '?')}, {data.get('concurrency', '?')} in flight)",
-            _get(data, "throughput", "acked_per_s"),
-            "req/s",
-            target=5000,
-            target_text="≥ 5,000/s",
-            ceiling=produce,
-        ),
-        row(
-            f"{label} webhook → Kafka-acked 2xx",
-            f"p99 at {rate or '?'}/s offered ({_get(fixed, 'acked_per_s')}/s acked)",
-            _get(fixed, "latency_2xx", "p99_ms"),
-            "ms",
-            target=50 if rate and rate >= 2000 else None,
-            target_text="p99 < 50 ms at 2,000/s",
-            higher_is_better=False,
-        ),
-    ]
-
-
-def _router_rows(data: dict[str, Any], produce: float | None) -> list[dict[str, Any]]:
-    rows = []
-    for run in data.get("runs", []):
-        store = run.get("store", "?")
-        rows.append(
-            row(
-                f"interactions → decisions ({store})",
-                "throughput",
-                _get(run, "throughput", "interactions_per_s"),
-                "events/s",
-                target=5000,
-                target_text="≥ 5,000/s",
-                ceiling=produce,
-                note=f"{_get(run, 'throughput', 'decided')}/"
-                f"{_get(run, 'throughput', 'interactions')} decided within the budget",
-            )
-        )
-        phases = run.get("latency")
-        phases = phases if isinstance(phases, list) else [phases] if phases else []
-        for phase in phases:
-            rate = phase.get("rate_per_s")
-            rows.append(
-                row(
-                    f"interactions → decisions ({store})",
-                    f"p99 at {rate}/s",
-                    phase.get("p99_ms"),
-                    "ms",
-                    target=100 if rate == 1000 else None,
-                    target_text="p99 < 100 ms at 1,000/s",
-                    higher_is_better=False,
-                    note=f"{phase.get('decided')}/{phase.get('published')} decided",
-                )
-            )
-    return rows
-
-
 # --- output ------------------------------------------------------------------------------
 
 
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+LOUD = "\n" + "!" * 78 + "\n!!! {label}\n" + "!" * 78 + "\n"
 
 
 def _verdict(met: bool | None) -> str:
@@ -369,25 +157,40 @@ def _verdict(met: bool | None) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    """path | target | figure | ceiling | ratio | verdict, one line per figure."""
     lines = [
-        f"{'path':38} {'figure':44} {'value':>12} {'unit':10} {'target':24} {'':6} {'% ceiling':>9}"
+        f"{'path':36} {'target':26} {'figure':44} {'value':>22} {'ceiling':48} "
+        f"{'ratio':>7} {'verdict':7}"
     ]
     for r in rows:
         share = f"{r['ceiling_pct']:.1f}%" if r["ceiling_pct"] is not None else ""
+        value = f"{fmt(r['value'])} {r['unit']}"
         lines.append(
-            f"{r['path'][:38]:38} {r['figure'][:44]:44} {_fmt(r['value']):>12} {r['unit']:10} "
-            f"{r['target'][:24]:24} {_verdict(r['met']):6} {share:>9}"
+            f"{r['path'][:36]:36} {r['target'][:26]:26} {r['figure'][:44]:44} {value[:22]:>22} "
+            f"{r['ceiling'][:48]:48} {share:>7} {_verdict(r['met']):7}"
         )
     return "\n".join(lines)
 
 
-def summarise(steps: dict[str, dict[str, Any]], *, quick: bool, wall_s: float) -> dict[str, Any]:
+def summarise(
+    steps: dict[str, dict[str, Any]],
+    *,
+    quick: bool,
+    wall_s: float,
+    load_at_start: tuple[float, float, float] | None,
+    partial: bool = False,
+) -> dict[str, Any]:
     rows, extra = figures(steps)
+    gate = release_label(load_at_start[0] if load_at_start else None)
+    if partial:
+        gate |= {"release": False, "label": "NOT RELEASE FIGURES: --only refreshed some steps"}
     return {
         "measured_at": datetime.now(UTC).isoformat(),
         "mode": "quick" if quick else "full",
         "wall_seconds": round(wall_s, 1),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        **gate,
+        "load_average_at_start": load_at_start,
         "load_average": os.getloadavg(),
         "steps": {name: {k: v for k, v in s.items() if k != "result"} for name, s in steps.items()},
         "rows": rows,
@@ -424,6 +227,11 @@ def main() -> None:
     unknown = chosen - {s.name for s in STEPS}
     if unknown:
         parser.error(f"unknown steps {sorted(unknown)}; choose from {[s.name for s in STEPS]}")
+    load_at_start = os.getloadavg()
+    gate = release_label(load_at_start[0])
+    print(f"load average at the start: {load_at_start[0]:.2f} → {gate['label']}", flush=True)
+    if not gate["release"]:
+        print(LOUD.format(label=gate["label"]), flush=True)
     started = time.time()
     steps = {
         step.name: run_step(step, quick=args.quick, profile=args.profile)
@@ -432,16 +240,19 @@ def main() -> None:
     }
     if chosen:
         steps = {**previous_steps(), **steps}  # --only refreshes those steps in the summary
-    summary = summarise(steps, quick=args.quick, wall_s=time.time() - started)
+    summary = summarise(
+        steps,
+        quick=args.quick,
+        wall_s=time.time() - started,
+        load_at_start=load_at_start,
+        partial=bool(chosen),
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     SUMMARY.write_text(json.dumps(summary, indent=2) + "\n")
     print()
     print(table(summary["rows"]))
-    memory = summary.get("peak_rss_mb") or {}
-    if memory:
-        print("\npeak RSS under the pipeline load (MB): " + ", ".join(
-            f"{name} {mb}" for name, mb in memory.items()
-        ))  # fmt: skip
+    if not summary["release"]:
+        print(LOUD.format(label=summary["label"]))
     failed = {n: s["status"] for n, s in steps.items() if s["status"] != "ok"}
     if failed:
         print(f"\nsteps not ok: {failed} (logs in {LOGS})")

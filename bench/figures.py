@@ -1,0 +1,402 @@
+"""The run's figures against issue #16's targets, each as a share of its ceiling.
+
+Pure functions over the JSON results of the benchmark steps (no I/O): used by
+``bench.run_all`` for the printed table and ``summary.json``, and by
+``bench.performance_doc`` for docs/performance.md.
+
+Ceilings, measured in the same run:
+
+- Kafka producer (``bench.kafka_ceiling``, 200 B, acks=all) for throughput
+  paths without a closer ceiling (the SMTP pool itself);
+- HTTP ceiling (a bare ASGI app answering the same POSTs under the same load
+  generator, from ``bench.webhook_load``) for the webhooks;
+- store ceiling (``bench.store_ceiling``: bulk insert of the router's rows)
+  for the router and the backlog recovery, per store;
+- the SMTP pool alone (``bench.notify_throughput``) for the whole notice path.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: Above this load average (1 minute) at the start, a run is not release figures.
+RELEASE_LOAD_MAX = 1.0
+MEMORY_TARGET_MB = 150.0
+#: Where ``bench.webhook_load`` may put its bare-ASGI HTTP ceiling, first match wins.
+HTTP_CEILING_KEYS: tuple[tuple[str, ...], ...] = (
+    ("http_ceiling", "acked_per_s"),
+    ("http_ceiling", "requests_per_s"),
+    ("http_ceiling", "req_per_s"),
+    ("http_ceiling", "throughput", "acked_per_s"),
+    ("http_ceiling", "throughput", "requests_per_s"),
+    ("http_ceiling",),
+)
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    name: str  # what was measured, e.g. "SQLite bulk insert"
+    value: float | None
+    unit: str
+
+    def text(self) -> str:
+        if self.value is None:
+            return f"{self.name}: not measured"
+        return f"{self.name} {fmt(self.value)} {self.unit}"
+
+
+def release_label(load_at_start: float | None) -> dict[str, Any]:
+    """Release figures only from a machine that was idle (load average ≤ 1) at the start."""
+    release = load_at_start is not None and load_at_start <= RELEASE_LOAD_MAX
+    if release:
+        label = f"release figures (load average {load_at_start:.2f} at the start)"
+    elif load_at_start is None:
+        label = "NOT RELEASE FIGURES: load average at the start unknown"
+    else:
+        label = (
+            f"NOT RELEASE FIGURES: load average {load_at_start:.2f} at the start "
+            f"(> {RELEASE_LOAD_MAX:g}); the machine was busy"
+        )
+    return {"release": release, "label": label, "load_at_start": load_at_start}
+
+
+# --- reading results -------------------------------------------------------------------
+
+
+def get(data: Any, *keys: Any) -> Any:
+    for key in keys:
+        if isinstance(data, dict):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
+def num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return None if math.isnan(value) else float(value)
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def ceilings(result: dict[str, dict[str, Any]]) -> dict[str, Ceiling]:
+    kafka = result.get("kafka_ceiling", {})
+    store = result.get("store_ceiling", {})
+    notify = result.get("notify_throughput", {})
+    found = {
+        "kafka": Ceiling(
+            "Kafka producer (200 B, acks=all)",
+            num(get(kafka, "results", "200B", "produce_msgs_per_s")),
+            "msg/s",
+        ),
+        "smtp_pool": Ceiling(
+            "SMTP pool alone", num(get(notify, "pooled", "mails_per_s")), "mail/s"
+        ),
+    }
+    for name, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        run = get(store, "runs", name) or {}
+        method = run.get("method", "bulk insert")
+        found[f"store_{name}"] = Ceiling(
+            f"{label} store ({method})", num(run.get("interactions_per_s")), "interactions/s"
+        )
+    for step, label in (("webhook_chat", "chat"), ("webhook_phone", "phone")):
+        data = result.get(step, {})
+        value = next(
+            (num(get(data, *keys)) for keys in HTTP_CEILING_KEYS if num(get(data, *keys))),
+            None,
+        )
+        found[f"http_{label}"] = Ceiling(f"bare ASGI HTTP ({label} POSTs)", value, "req/s")
+    return found
+
+
+# --- rows -------------------------------------------------------------------------------
+
+
+def row(
+    path: str,
+    figure: str,
+    value: Any,
+    unit: str,
+    *,
+    target: float | None = None,
+    target_text: str = "",
+    higher_is_better: bool = True,
+    inclusive: bool = True,
+    ceiling: Ceiling | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """One line of the table; ``met`` is None where there is no target or no figure."""
+    value = num(value)
+    met = None
+    if value is not None and target is not None:
+        if higher_is_better:
+            met = value >= target
+        else:
+            met = value <= target if inclusive else value < target
+    share = None
+    if value is not None and ceiling is not None and ceiling.value:
+        share = round(100 * value / ceiling.value, 1)
+    return {
+        "path": path,
+        "figure": figure,
+        "value": value,
+        "unit": unit,
+        "target": target_text or (f"{target:g}" if target is not None else ""),
+        "met": met,
+        "ceiling": ceiling.text() if ceiling is not None else "",
+        "ceiling_pct": share,
+        "note": note,
+    }
+
+
+def ceiling_rows(found: dict[str, Ceiling]) -> list[dict[str, Any]]:
+    return [
+        row("ceiling", c.name, c.value, c.unit, note="measured in this run") for c in found.values()
+    ]
+
+
+def webhook_rows(data: dict[str, Any], label: str, ceiling: Ceiling) -> list[dict[str, Any]]:
+    fixed = data.get("fixed_rate", {})
+    rate = num(fixed.get("target_rate"))
+    return [
+        row(
+            f"{label} webhook → Kafka-acked 2xx",
+            f"throughput ({data.get('provider', '?')}, {data.get('concurrency', '?')} in flight)",
+            get(data, "throughput", "acked_per_s"),
+            "req/s",
+            target=5000,
+            target_text="≥ 5,000 req/s",
+            ceiling=ceiling,
+        ),
+        row(
+            f"{label} webhook → Kafka-acked 2xx",
+            f"p99 at {fmt(rate)}/s offered ({fmt(num(fixed.get('acked_per_s')))}/s acked)",
+            get(fixed, "latency_2xx", "p99_ms"),
+            "ms",
+            target=50 if rate is not None and rate >= 2000 else None,
+            target_text="p99 < 50 ms at 2,000/s",
+            higher_is_better=False,
+            inclusive=False,
+        ),
+    ]
+
+
+def router_rows(data: dict[str, Any], found: dict[str, Ceiling]) -> list[dict[str, Any]]:
+    rows = []
+    for run in data.get("runs", []):
+        store = run.get("store", "?")
+        rows.append(
+            row(
+                f"interactions → decisions ({store})",
+                "backlog throughput",
+                get(run, "throughput", "interactions_per_s"),
+                "interactions/s",
+                target=5000,
+                target_text="≥ 5,000/s",
+                ceiling=found.get(f"store_{store}"),
+                note=f"{get(run, 'throughput', 'decided')}/"
+                f"{get(run, 'throughput', 'interactions')} decided within the budget",
+            )
+        )
+        phases = run.get("latency")
+        phases = phases if isinstance(phases, list) else [phases] if phases else []
+        for phase in phases:
+            rate = num(phase.get("rate_per_s"))
+            rows.append(
+                row(
+                    f"interactions → decisions ({store})",
+                    f"p99 at {fmt(rate)}/s",
+                    phase.get("p99_ms"),
+                    "ms",
+                    target=100 if rate is not None and rate >= 1000 else None,
+                    target_text="p99 < 100 ms at 1,000/s",
+                    higher_is_better=False,
+                    inclusive=False,
+                    note=f"{phase.get('decided')}/{phase.get('published')} decided",
+                )
+            )
+    return rows
+
+
+def notice_rows(data: dict[str, Any], found: dict[str, Ceiling]) -> list[dict[str, Any]]:
+    return [
+        row(
+            "routing event → notice sent",
+            "SMTP pool, pre-built mails",
+            get(data, "pooled", "mails_per_s"),
+            "mail/s",
+            ceiling=found["kafka"],
+        ),
+        row(
+            "routing event → notice sent",
+            "whole notice path (sent-log, rendering, SMTP)",
+            get(data, "handler", "mails_per_s"),
+            "notices/s",
+            target=1000,
+            target_text="≥ 1,000/s",
+            ceiling=found["smtp_pool"],
+        ),
+    ]
+
+
+def pipeline_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for run in data.get("runs", []):
+        rate = num(run.get("rate_per_s")) or 0.0
+        seconds = num(run.get("seconds")) or 0.0
+        offered = round(rate * seconds)
+        missing = run.get("not_delivered_within_drain")
+        note = run.get("error") or (
+            f"{run.get('delivered')}/{run.get('acked_2xx')} acked delivered "
+            f"({offered} offered; {run.get('statuses')})"
+        )
+        # The target is a sustained run: 500/s for 60 s.
+        target = 500.0 if rate >= 500 and seconds >= 60 else None
+        label = f"at {fmt(rate)}/s for {fmt(seconds)} s"
+        rows.append(
+            row(
+                "webhook → agent mail (pipeline)",
+                f"p50 {label}",
+                get(run, "latency", "p50_ms"),
+                "ms",
+                note=note,
+            )
+        )
+        p99 = row(
+            "webhook → agent mail (pipeline)",
+            f"p99 {label}",
+            None if missing else get(run, "latency", "p99_ms"),
+            "ms",
+            target=target,
+            target_text="p99 < 500 ms at 500/s for 60 s",
+            higher_is_better=False,
+            inclusive=False,
+            note=note + (f" — {missing} not delivered within the drain" if missing else ""),
+        )
+        if target is not None and (missing or run.get("error")):
+            p99["met"] = False
+        rows.append(p99)
+    return rows
+
+
+def backlog_rows(data: dict[str, Any], found: dict[str, Ceiling]) -> list[dict[str, Any]]:
+    if not data:
+        return []
+    count = data.get("interactions")
+    note = (
+        f"{data.get('routed')}/{count} routed, {data.get('mails_received')} mails, "
+        f"notifier lag {data.get('notifier_lag_at_end')}; produced at "
+        f"{fmt(num(data.get('produce_per_s')))}/s"
+    )
+    recovery = row(
+        "backlog recovery",
+        f"{fmt(num(count))} interactions: router start → all routed and notified",
+        data.get("recovery_s"),
+        "s",
+        target=60,
+        target_text="≤ 60 s",
+        higher_is_better=False,
+        note=note
+        + (
+            ""
+            if data.get("recovered")
+            else f" — not recovered within the {fmt(num(data.get('budget_s')))} s budget"
+        ),
+    )
+    if not data.get("recovered"):
+        recovery["met"] = False
+    return [
+        recovery,
+        row(
+            "backlog recovery",
+            "routed and notified per second",
+            data.get("interactions_per_s"),
+            "interactions/s",
+            ceiling=found.get(f"store_{data.get('store', 'sqlite')}"),
+            note=f"all routed after {fmt(num(data.get('routed_after_s')))} s",
+        ),
+    ]
+
+
+def peak_memory(result: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """service → {run: peak RSS MB} for the pipeline and the backlog recovery."""
+    memory: dict[str, dict[str, float | None]] = {}
+    for step in ("pipeline", "backlog_recovery"):
+        for service, figures in (result.get(step, {}).get("memory") or {}).items():
+            memory.setdefault(service, {})[step] = num(figures.get("peak_rss_mb"))
+    return memory
+
+
+def memory_rows(memory: dict[str, dict[str, float | None]]) -> list[dict[str, Any]]:
+    return [
+        row(
+            "memory",
+            f"{service} peak RSS ({step})",
+            mb,
+            "MB",
+            target=MEMORY_TARGET_MB,
+            target_text=f"≤ {MEMORY_TARGET_MB:g} MB",
+            higher_is_better=False,
+        )
+        for service, runs in sorted(memory.items())
+        for step, mb in runs.items()
+    ]
+
+
+def figures(steps: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows of the table, and the extras (memory, notes) kept beside them."""
+    result = {name: (s.get("result") or {}) for name, s in steps.items()}
+    found = ceilings(result)
+    email = result.get("email_parse", {})
+    imap = result.get("imap_latency", {})
+    rows = [
+        *ceiling_rows(found),
+        row(
+            "raw email → event",
+            "corpus, per CPU-second",
+            get(email, "corpus", "messages_per_s_per_core"),
+            "msg/s/core",
+            target=1000,
+            target_text="≥ 1,000/s/core",
+        ),
+        row(
+            "raw email → event",
+            "support mix (cold), per CPU-second",
+            get(email, "support_text_mix_cold", "messages_per_s_per_core"),
+            "msg/s/core",
+            target=1000,
+            target_text="≥ 1,000/s/core",
+        ),
+        row(
+            "IMAP arrival → Kafka (IDLE)",
+            f"p99 over {get(imap, 'latency', 'count') or '?'} mails",
+            get(imap, "latency", "p99_ms"),
+            "ms",
+            target=1000,
+            target_text="p99 < 1,000 ms",
+            higher_is_better=False,
+            inclusive=False,
+        ),
+        *webhook_rows(result.get("webhook_chat", {}), "chat", found["http_chat"]),
+        *webhook_rows(result.get("webhook_phone", {}), "phone", found["http_phone"]),
+        *router_rows(result.get("router_throughput", {}), found),
+        *notice_rows(result.get("notify_throughput", {}), found),
+        *pipeline_rows(result.get("pipeline", {})),
+        *backlog_rows(result.get("backlog_recovery", {}), found),
+    ]
+    memory = peak_memory(result)
+    rows += memory_rows(memory)
+    return rows, {
+        "peak_rss_mb": memory,
+        "memory_note": result.get("pipeline", {}).get("memory_note"),
+        "ceilings": {key: c.text() for key, c in found.items()},
+    }
