@@ -261,7 +261,7 @@ def pipeline_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         )
         # The target is a sustained run: 500/s for 60 s.
         target = 500.0 if rate >= 500 and seconds >= 60 else None
-        label = f"at {fmt(rate)}/s for {fmt(seconds)} s"
+        label = f"at {rate:g}/s for {seconds:g} s"
         rows.append(
             row(
                 "webhook → agent mail (pipeline)",

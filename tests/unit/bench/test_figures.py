@@ -1,0 +1,214 @@
+"""bench.figures: every figure against its ceiling, verdicts, and the release gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.figures import Ceiling, ceilings, figures, release_label, row
+
+
+def step(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "seconds": 1.0,
+        "command": "-m bench.x",
+        "log": "x.log",
+        "result": result,
+    }
+
+
+def run_results(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {
+        "kafka_ceiling": {"results": {"200B": {"produce_msgs_per_s": 100_000}}},
+        "store_ceiling": {
+            "runs": {
+                "sqlite": {"method": "executemany", "interactions_per_s": 8000.0},
+                "postgresql": {"method": "copy", "interactions_per_s": 10_000.0},
+            }
+        },
+        "webhook_chat": {
+            "throughput": {"acked_per_s": 2500.0},
+            "fixed_rate": {"target_rate": 2000, "acked_per_s": 1990, "latency_2xx": {"p99_ms": 40}},
+            "http_ceiling": {"requests_per_s": 10_000.0},
+        },
+        "router_throughput": {
+            "runs": [
+                {
+                    "store": "sqlite",
+                    "throughput": {"interactions_per_s": 2000.0, "decided": 10, "interactions": 10},
+                    "latency": [
+                        {"rate_per_s": 1000, "p99_ms": 150.0, "decided": 5, "published": 5}
+                    ],
+                },
+                {
+                    "store": "postgresql",
+                    "throughput": {"interactions_per_s": 6000.0, "decided": 10, "interactions": 10},
+                    "latency": [{"rate_per_s": 1000, "p99_ms": 80.0, "decided": 5, "published": 5}],
+                },
+            ]
+        },
+        "notify_throughput": {"pooled": {"mails_per_s": 2000.0}, "handler": {"mails_per_s": 500.0}},
+        "pipeline": {
+            "runs": [
+                {
+                    "rate_per_s": 100.0,
+                    "seconds": 10.0,
+                    "acked_2xx": 1000,
+                    "delivered": 1000,
+                    "not_delivered_within_drain": 0,
+                    "statuses": {"202": 1000},
+                    "latency": {"p50_ms": 100.0, "p99_ms": 900.0},
+                },
+                {
+                    "rate_per_s": 500.0,
+                    "seconds": 60.0,
+                    "acked_2xx": 30000,
+                    "delivered": 29000,
+                    "not_delivered_within_drain": 1000,
+                    "statuses": {"202": 30000},
+                    "latency": {"p50_ms": 200.0, "p99_ms": 400.0},
+                },
+            ],
+            "memory": {"router": {"peak_rss_mb": 120.0}, "notifier": {"peak_rss_mb": 90.0}},
+        },
+        "backlog_recovery": {
+            "interactions": 100_000,
+            "routed": 100_000,
+            "recovered": True,
+            "recovery_s": 50.0,
+            "interactions_per_s": 2000.0,
+            "routed_after_s": 20.0,
+            "store": "sqlite",
+            "memory": {"router": {"peak_rss_mb": 160.0}, "notifier": {"peak_rss_mb": 100.0}},
+        },
+    }
+    results.update(overrides)
+    return results
+
+
+def by_figure(rows: list[dict[str, Any]], path: str, figure_start: str) -> dict[str, Any]:
+    matches = [r for r in rows if r["path"] == path and r["figure"].startswith(figure_start)]
+    assert len(matches) == 1, (path, figure_start, [r["figure"] for r in rows])
+    return matches[0]
+
+
+def table_of(results: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    return figures({name: step(result) for name, result in results.items()})
+
+
+@pytest.mark.parametrize(
+    ("load", "release", "words"),
+    [
+        (0.4, True, "release figures (load average 0.40"),
+        (1.0, True, "release figures"),
+        (1.01, False, "NOT RELEASE FIGURES: load average 1.01"),
+        (None, False, "NOT RELEASE FIGURES: load average at the start unknown"),
+    ],
+)
+def test_release_only_from_an_idle_machine(load: float | None, release: bool, words: str) -> None:
+    gate = release_label(load)
+    assert gate["release"] is release
+    assert gate["label"].startswith(words)
+    assert gate["load_at_start"] == load
+
+
+def test_row_ratio_and_verdicts() -> None:
+    ceiling = Ceiling("SQLite store", 8000.0, "interactions/s")
+    throughput = row("p", "f", 2000, "interactions/s", target=5000, ceiling=ceiling)
+    assert throughput["ceiling_pct"] == 25.0
+    assert throughput["met"] is False
+    assert throughput["ceiling"] == "SQLite store 8,000 interactions/s"
+    at_limit = row("p", "f", 60.0, "s", target=60, higher_is_better=False)
+    assert at_limit["met"] is True  # ≤ 60 s
+    strict = row("p", "f", 500.0, "ms", target=500, higher_is_better=False, inclusive=False)
+    assert strict["met"] is False  # p99 < 500 ms
+    assert row("p", "f", None, "ms", target=1)["met"] is None
+    assert row("p", "f", float("nan"), "ms", target=1)["value"] is None
+    no_ceiling = row("p", "f", 10, "x", ceiling=Ceiling("HTTP", None, "req/s"))
+    assert no_ceiling["ceiling_pct"] is None
+    assert no_ceiling["ceiling"] == "HTTP: not measured"
+
+
+def test_each_path_has_its_own_ceiling() -> None:
+    found = ceilings(run_results())
+    assert found["kafka"].value == 100_000
+    assert found["store_sqlite"].value == 8000
+    assert found["store_postgresql"].name == "PostgreSQL store (copy)"
+    assert found["smtp_pool"].value == 2000
+    assert found["http_chat"].value == 10_000
+    assert found["http_phone"].value is None  # the phone step did not run
+
+    rows, _ = table_of(run_results())
+    chat = by_figure(rows, "chat webhook → Kafka-acked 2xx", "throughput")
+    assert chat["ceiling_pct"] == 25.0 and chat["met"] is False
+    assert by_figure(rows, "chat webhook → Kafka-acked 2xx", "p99")["met"] is True
+    sqlite = by_figure(rows, "interactions → decisions (sqlite)", "backlog throughput")
+    assert sqlite["ceiling_pct"] == 25.0  # against the SQLite store, not Kafka
+    postgres = by_figure(rows, "interactions → decisions (postgresql)", "backlog throughput")
+    assert postgres["ceiling_pct"] == 60.0 and postgres["met"] is True
+    assert by_figure(rows, "interactions → decisions (sqlite)", "p99 at 1,000/s")["met"] is False
+    notices = by_figure(rows, "routing event → notice sent", "whole notice path")
+    assert notices["ceiling_pct"] == 25.0 and notices["met"] is False
+    assert by_figure(rows, "routing event → notice sent", "SMTP pool")["ceiling_pct"] == 2.0
+    backlog = by_figure(rows, "backlog recovery", "routed and notified")
+    assert backlog["ceiling_pct"] == 25.0
+
+
+def test_http_ceiling_keys_the_webhook_step_may_use() -> None:
+    for ceiling in ({"acked_per_s": 7000.0}, {"throughput": {"acked_per_s": 7000.0}}, 7000.0):
+        chat = {"throughput": {"acked_per_s": 3500.0}, "http_ceiling": ceiling}
+        assert ceilings(run_results(webhook_chat=chat))["http_chat"].value == 7000.0
+
+
+def test_pipeline_target_is_500_per_s_sustained_for_60_s() -> None:
+    rows, _ = table_of(run_results())
+    short = by_figure(rows, "webhook → agent mail (pipeline)", "p99 at 100/s for 10 s")
+    assert short["met"] is None and short["value"] == 900.0
+    target = by_figure(rows, "webhook → agent mail (pipeline)", "p99 at 500/s for 60 s")
+    # a good p99 over the delivered mails does not count while 1,000 never arrived
+    assert target["value"] is None and target["met"] is False
+    assert "1000 not delivered" in target["note"]
+
+    pipeline = run_results()["pipeline"]
+    pipeline["runs"][1]["seconds"] = 10.0
+    rows, _ = table_of(run_results(pipeline=pipeline))
+    assert (
+        by_figure(rows, "webhook → agent mail (pipeline)", "p99 at 500/s for 10 s")["met"] is None
+    )
+
+
+def test_backlog_recovery_verdicts() -> None:
+    rows, _ = table_of(run_results())
+    assert by_figure(rows, "backlog recovery", "100,000 interactions")["met"] is True
+    unfinished = {
+        "interactions": 100_000,
+        "routed": 40_000,
+        "recovered": False,
+        "recovery_s": None,
+        "budget_s": 300.0,
+        "notifier_lag_at_end": None,
+    }
+    rows, _ = table_of(run_results(backlog_recovery=unfinished))
+    recovery = by_figure(rows, "backlog recovery", "100,000 interactions")
+    assert recovery["met"] is False
+    assert "40000/100000 routed" in recovery["note"]
+    assert "not recovered within the 300 s budget" in recovery["note"]
+
+
+def test_peak_memory_per_service_and_run_against_150_mb() -> None:
+    rows, extra = table_of(run_results())
+    assert extra["peak_rss_mb"] == {
+        "router": {"pipeline": 120.0, "backlog_recovery": 160.0},
+        "notifier": {"pipeline": 90.0, "backlog_recovery": 100.0},
+    }
+    assert by_figure(rows, "memory", "router peak RSS (pipeline)")["met"] is True
+    assert by_figure(rows, "memory", "router peak RSS (backlog_recovery)")["met"] is False
+
+
+def test_steps_that_did_not_run_give_empty_figures_not_errors() -> None:
+    rows, extra = figures({"kafka_ceiling": {"status": "timeout", "result": None}})
+    assert all(r["met"] is None for r in rows)
+    assert not [r for r in rows if r["path"] == "backlog recovery"]
+    assert extra["peak_rss_mb"] == {}

@@ -1,0 +1,62 @@
+"""docs/performance.md from a summary: release label, the issue's table, backlog, memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.performance_doc import render
+from bench.run_all import summarise
+from tests.unit.bench.test_figures import run_results, step
+
+
+def summary(load: float, *, partial: bool = False) -> dict:
+    steps = {name: step(result) for name, result in run_results().items()}
+    return summarise(steps, quick=True, wall_s=12.3, load_at_start=(load, 1, 1), partial=partial)
+
+
+def test_a_busy_machine_is_labelled_not_release_figures_in_json_and_doc(tmp_path: Path) -> None:
+    busy = summary(3.2)
+    assert busy["release"] is False
+    assert busy["load_average_at_start"] == (3.2, 1, 1)
+    doc = render(busy, tmp_path)
+    assert "> **NOT RELEASE FIGURES: load average 3.20 at the start (> 1)" in doc
+    assert "load average at the start 3.20, 1.00, 1.00" in doc
+
+    idle = summary(0.3)
+    assert idle["release"] is True
+    doc = render(idle, tmp_path)
+    assert "NOT RELEASE" not in doc
+    assert "**release figures (load average 0.30 at the start).**" in doc
+
+
+def test_a_partial_run_is_never_release_figures() -> None:
+    assert summary(0.2, partial=True)["release"] is False
+
+
+def test_the_table_has_ceilings_ratios_and_verdicts(tmp_path: Path) -> None:
+    doc = render(summary(0.3), tmp_path)
+    assert "| path | target | figure | value | ceiling | ratio | verdict | note |" in doc
+    assert (
+        "| interactions → decisions (sqlite) | ≥ 5,000/s | backlog throughput | "
+        "2,000 interactions/s | SQLite store (executemany) 8,000 interactions/s | 25.0 % | "
+        "**missed** |"
+    ) in doc
+    assert "| routing event → notice sent | ≥ 1,000/s | whole notice path" in doc
+
+
+def test_backlog_and_memory_sections(tmp_path: Path) -> None:
+    doc = render(summary(0.3), tmp_path)
+    assert "**50.0 s** from the router's start until all 100,000 interactions" in doc
+    assert "(target ≤ 60 s: met)" in doc
+    assert "| router | 120.0 MB | 160.0 MB | **missed** |" in doc
+    assert "| notifier | 90.0 MB | 100.0 MB | met |" in doc
+    # a missed target gets its analysis section
+    assert "### memory" in doc and "### interactions → decisions" in doc
+
+
+def test_an_old_summary_with_flat_memory_still_renders(tmp_path: Path) -> None:
+    old = {"mode": "full", "rows": [], "peak_rss_mb": {"router": 120.6}, "load_average": [9.9]}
+    doc = render(old, tmp_path)
+    assert "NOT RELEASE FIGURES" in doc
+    assert "| router | 120.6 MB | — | met |" in doc
+    assert "(the backlog recovery step did not run)" in doc
