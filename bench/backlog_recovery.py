@@ -18,7 +18,10 @@ The system runs as processes (``LocalSystem``, the same helpers as
 
 Peak RSS (VmHWM) of the router and the notifier at the end.
 
-    python -m bench.backlog_recovery [--count 100000] [--budget 300]
+``--profile DIR`` adds a second, smaller pass (``--profile-count``) with the
+router and the notifier under pyinstrument: ``DIR/backlog-<service>.pstats``.
+
+    python -m bench.backlog_recovery [--count 100000] [--budget 300] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
 
 from bench.common import bootstrap_servers, write_result
-from bench.pipeline import build_system, keep_logs, memory, stop
+from bench.pipeline import build_system, keep_logs, memory, start_profiled, stop
 from libs.common.cloudevents import CloudEvent
 from libs.common.events.interaction import (
     Channel,
@@ -244,16 +247,20 @@ def prepared_system(home: Path, smtp_port: int, bootstrap: str) -> LocalSystem:
 
 
 async def observe(
-    system: LocalSystem, mails: MailCounter, count: int, budget: float
+    system: LocalSystem, mails: MailCounter, count: int, budget: float, profile: Path | None
 ) -> dict[str, Any]:
     watcher = RoutingWatcher(system.kafka)
     admin = AIOKafkaAdminClient(**system.kafka.client_options())
     await admin.start()
     await watcher.start()
+    mails_before = mails.count  # the SMTP sink outlives a pass
     try:
         router_started = time.time()
-        system.start("router", wait=False)
-        system.start("notifier", wait=False)
+        for name in ("router", "notifier"):
+            if profile is None:
+                system.start(name, wait=False)
+            else:
+                start_profiled(system, name, profile / f"backlog-{name}.pstats")
         pids = {name: system.services[name].proc.pid for name in ("router", "notifier")}  # type: ignore[union-attr]
         deadline = time.monotonic() + budget
         lag: int | None = None
@@ -269,7 +276,7 @@ async def observe(
             "interactions": count,
             "routed": len(watcher.routed),
             "routing_events": watcher.events,
-            "mails_received": mails.count,
+            "mails_received": mails.count - mails_before,
             "notifier_lag_at_end": lag,
             "recovered": done,
             "budget_s": budget,
@@ -287,23 +294,50 @@ async def observe(
         await admin.close()
 
 
-def run(count: int, budget: float) -> dict[str, Any]:
+def one_pass(
+    mails: MailCounter,
+    smtp_port: int,
+    bootstrap: str,
+    mix: Mix,
+    budget: float,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """A fresh system: the router prepared and stopped, the backlog produced, then recovery."""
+    label = "backlog" if profile is None else "backlog-profiled"
+    with tempfile.TemporaryDirectory(prefix="omnidesk-backlog-") as home:
+        system = prepared_system(Path(home), smtp_port, bootstrap)
+        try:
+            produced = asyncio.run(produce_backlog(system.kafka, mix, uuid.uuid4().hex[:8]))
+            print(f"{label}: produced {mix.count} interactions at {produced:,.0f}/s", flush=True)
+            figures = asyncio.run(observe(system, mails, mix.count, budget, profile))
+        finally:
+            stop(system)
+            keep_logs(system, label)
+    print(f"{label}: {figures}", flush=True)
+    return {"produce_per_s": round(produced, 1), **figures}
+
+
+def run(
+    count: int, budget: float, profile: Path | None = None, profile_count: int = 20_000
+) -> dict[str, Any]:
     bootstrap = bootstrap_servers()
     mails = MailCounter()
     smtp_port = free_port()
     controller = Controller(mails, hostname="127.0.0.1", port=smtp_port)
     controller.start()
+    mix = Mix(count)
     try:
-        with tempfile.TemporaryDirectory(prefix="omnidesk-backlog-") as home:
-            system = prepared_system(Path(home), smtp_port, bootstrap)
-            try:
-                mix = Mix(count)
-                produced = asyncio.run(produce_backlog(system.kafka, mix, uuid.uuid4().hex[:8]))
-                print(f"produced {count} interactions at {produced:,.0f}/s", flush=True)
-                figures = asyncio.run(observe(system, mails, count, budget))
-            finally:
-                stop(system)
-                keep_logs(system, "backlog")
+        figures = one_pass(mails, smtp_port, bootstrap, mix, budget)
+        if profile is not None:
+            # A second, smaller pass with router and notifier under pyinstrument (its
+            # overhead must not touch the measured figures).
+            profile.mkdir(parents=True, exist_ok=True)
+            profiled = one_pass(mails, smtp_port, bootstrap, Mix(profile_count), budget, profile)
+            figures["profile"] = {
+                "interactions": profile_count,
+                "recovery_s": profiled.get("recovery_s"),
+                "reports": sorted(str(p) for p in profile.glob("backlog-*.pstats")),
+            }
     finally:
         controller.stop()
     return {
@@ -315,7 +349,6 @@ def run(count: int, budget: float) -> dict[str, Any]:
             "channels": "half e-mail (imap), half web chat (no reply path: its "
             "acknowledgement is suppressed, the agent's mail is sent)",
         },
-        "produce_per_s": round(produced, 1),
         "store": "sqlite",
         **figures,
     }
@@ -325,8 +358,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="interactions in the backlog")
     parser.add_argument("--budget", type=float, default=300.0, help="max seconds to wait")
+    parser.add_argument("--profile", type=Path, default=None, help="folder for pyinstrument")
+    parser.add_argument(
+        "--profile-count", type=int, default=20_000, help="interactions in the profiled pass"
+    )
     args = parser.parse_args()
-    write_result("backlog_recovery", run(args.count, args.budget))
+    write_result("backlog_recovery", run(args.count, args.budget, args.profile, args.profile_count))
 
 
 if __name__ == "__main__":

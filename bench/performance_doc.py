@@ -21,7 +21,7 @@ PROFILED = {
     "interactions → decisions": ["router"],
     "routing event → notice sent": ["notifier"],
     "webhook → agent mail": ["chat_ingest", "router", "notifier"],
-    "backlog recovery": ["router", "notifier"],
+    "backlog recovery": ["backlog-router", "backlog-notifier"],
     "memory": [],
 }
 
@@ -106,8 +106,8 @@ ANALYSIS: dict[str, str] = {
         "two has caught up. `routed after` in the note is the router alone; the rest of "
         "the recovery time is the notifier working through the mails (one agent mail per "
         "new conversation, plus the customer acknowledgement of each new e-mail "
-        "conversation). The profiles below (the pipeline's profiled pass) show where each "
-        "spends its time."
+        "conversation). The profiles below are from a separate, smaller backlog pass run "
+        "under pyinstrument (`--profile`)."
     ),
     "memory": (
         "Peak RSS (VmHWM) includes the interpreter and imported libraries (SQLAlchemy, "
@@ -279,8 +279,11 @@ def _missed(summary: dict[str, Any], profiles: Path) -> list[str]:
         for service in PROFILED[key]:
             report = profiles / f"{service}.pstats"
             if report.exists():
+                backlog = service.startswith("backlog-")
+                name = service.removeprefix("backlog-")
+                during = "during a backlog recovery" if backlog else "under the pipeline load"
                 out += [
-                    f"`{service}` under the pipeline load (pyinstrument, wall time; "
+                    f"`{name}` {during} (pyinstrument, wall time; "
                     "`select`/`poll` is idle time waiting for I/O):",
                     "",
                     "```",

@@ -252,20 +252,24 @@ def start(system: LocalSystem, profile_dir: Path | None) -> None:
     for name in SERVICE_ORDER:
         if profile_dir is None or name not in LOADED:
             system.start(name, wait=False)
-            continue
-        service = system.services[name]
-        system.home.mkdir(parents=True, exist_ok=True)
-        report = profile_dir / f"{name}.pstats"
-        with open(service.log_path, "ab") as log:
-            service.proc = subprocess.Popen(
-                [*PROFILER, "-o", str(report), "-m", f"services.{name}"],
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **service.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        else:
+            start_profiled(system, name, profile_dir / f"{name}.pstats")
     for name in SERVICE_ORDER:
         system.wait_ready(name, timeout=120)
+
+
+def start_profiled(system: LocalSystem, name: str, report: Path) -> None:
+    """Start one service under pyinstrument (pstats to ``report`` when it stops, see stop)."""
+    service = system.services[name]
+    system.home.mkdir(parents=True, exist_ok=True)
+    with open(service.log_path, "ab") as log:
+        service.proc = subprocess.Popen(
+            [*PROFILER, "-o", str(report), "-m", f"services.{name}"],
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **service.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def agents_online(system: LocalSystem) -> None:

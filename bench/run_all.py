@@ -18,8 +18,8 @@ RELEASE FIGURES" in the output, the JSON (``release``, ``label``) and the doc.
 
 ``--quick`` (≤ 5 minutes) shortens every step; the full run takes about 15
 minutes on 2 idle cores (at most ~20 with every step at its limit).
-``--profile`` adds a pyinstrument pass to the pipeline step (profiles in
-``bench/results/profiles/``).
+``--profile`` adds a pyinstrument pass to the pipeline and backlog steps
+(profiles in ``bench/results/profiles/``).
 """
 
 from __future__ import annotations
@@ -84,16 +84,24 @@ STEPS = (
 )  # fmt: skip
 
 
+#: Steps that take ``--profile DIR`` (a separate pyinstrument pass): extra arguments
+#: and the seconds that pass may add to the step's limit.
+PROFILED_STEPS: dict[str, tuple[tuple[str, ...], float]] = {
+    "pipeline": ((), 120),
+    "backlog_recovery": (("--profile-count", "20000"), 240),
+}
+
+
 # --- running ---------------------------------------------------------------------
 
 
 def run_step(step: Step, *, quick: bool, profile: bool) -> dict[str, Any]:
     args = list(step.quick if quick else step.full)
-    if profile and step.name == "pipeline":
-        args += ["--profile", str(PROFILES)]
     limit = step.quick_limit_s if quick else step.limit_s
-    if profile and step.name == "pipeline":
-        limit += 120
+    if profile and step.name in PROFILED_STEPS:
+        extra, seconds = PROFILED_STEPS[step.name]
+        args += ["--profile", str(PROFILES), *extra]
+        limit += seconds
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{step.name}.log"
     result_path = RESULTS / f"{step.result}.json"
@@ -214,7 +222,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="The ≤ 3-minute variant.")
     parser.add_argument("--only", default="", help="Comma-separated step names.")
-    parser.add_argument("--profile", action="store_true", help="pyinstrument pass (pipeline).")
+    parser.add_argument(
+        "--profile", action="store_true", help="pyinstrument pass (pipeline, backlog)."
+    )
     parser.add_argument("--write-docs", action="store_true", help="Regenerate docs/performance.md.")
     parser.add_argument("--docs-only", action="store_true", help="Only regenerate the docs.")
     args = parser.parse_args()
