@@ -259,6 +259,9 @@ def pipeline_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             f"{run.get('delivered')}/{run.get('acked_2xx')} acked delivered "
             f"({offered} offered; {run.get('statuses')})"
         )
+        lag = num(get(run, "generator_lag", "p99_ms"))
+        if lag is not None:
+            note += f"; load generator behind schedule p99 {fmt(lag)} ms"
         # The target is a sustained run: 500/s for 60 s.
         target = 500.0 if rate >= 500 and seconds >= 60 else None
         label = f"at {rate:g}/s for {seconds:g} s"

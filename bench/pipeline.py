@@ -130,8 +130,10 @@ def load_generator(base_url: str, run: str, first: int, rate: float, seconds: fl
     """
     sent: dict[int, float] = {}
     statuses: dict[str, int] = {}
+    lags: list[float] = []
 
     async def one(client: httpx.AsyncClient, seq: int, due: float) -> None:
+        lags.append(time.time() - due)  # the generator's own delay, counted against the system
         body, headers = webchat_request(run, seq)
         try:
             response = await client.post(
@@ -170,7 +172,13 @@ def load_generator(base_url: str, run: str, first: int, rate: float, seconds: fl
         asyncio.run(bounded())
     finally:
         Path(out).write_text(
-            json.dumps({"sent": {str(k): v for k, v in sent.items()}, "statuses": statuses})
+            json.dumps(
+                {
+                    "sent": {str(k): v for k, v in sent.items()},
+                    "statuses": statuses,
+                    "generator_lag": latency_summary_ms(lags) if lags else None,
+                }
+            )
         )
 
 
@@ -350,6 +358,7 @@ def measure(
         "seconds": seconds,
         "acked_2xx": len(sent),
         "statuses": load["statuses"],
+        "generator_lag": load.get("generator_lag"),
         "mails_received": len(arrivals),
         "delivered": len(latencies),
         "not_delivered_within_drain": len(sent) - len(latencies),

@@ -68,6 +68,7 @@ def run_results(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "delivered": 29000,
                     "not_delivered_within_drain": 1000,
                     "statuses": {"202": 30000},
+                    "generator_lag": {"p99_ms": 35.0},
                     "latency": {"p50_ms": 200.0, "p99_ms": 400.0},
                 },
             ],
@@ -170,6 +171,7 @@ def test_pipeline_target_is_500_per_s_sustained_for_60_s() -> None:
     # a good p99 over the delivered mails does not count while 1,000 never arrived
     assert target["value"] is None and target["met"] is False
     assert "1000 not delivered" in target["note"]
+    assert "load generator behind schedule p99 35.0 ms" in target["note"]
 
     pipeline = run_results()["pipeline"]
     pipeline["runs"][1]["seconds"] = 10.0
