@@ -264,8 +264,12 @@ async def observe(
         pids = {name: system.services[name].proc.pid for name in ("router", "notifier")}  # type: ignore[union-attr]
         deadline = time.monotonic() + budget
         lag: int | None = None
+        exited: list[str] = []
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
+            exited = [name for name in pids if not system.services[name].running()]
+            if exited:
+                break  # the service's log says why (kept under bench/results/logs)
             if len(watcher.routed) < count:
                 continue
             lag = await notifier_lag(admin, watcher, NOTIFIER_GROUP)
@@ -284,8 +288,10 @@ async def observe(
             "recovery_s": recovery_seconds(router_started, watcher.last_routed_at, mails.last_at)
             if done
             else None,
-            "memory": {name: memory(pid) for name, pid in pids.items()},
+            "memory": {name: memory(pid) for name, pid in pids.items() if name not in exited},
         }
+        if exited:
+            figures["error"] = f"{', '.join(exited)} exited during the recovery"
         if done:
             figures["interactions_per_s"] = round(count / figures["recovery_s"], 1)
         return figures

@@ -295,7 +295,7 @@ def backlog_rows(data: dict[str, Any], found: dict[str, Ceiling]) -> list[dict[s
     if not data:
         return []
     count = data.get("interactions")
-    note = (
+    note = (f"{data['error']}: " if data.get("error") else "") + (
         f"{data.get('routed')}/{count} routed, {data.get('mails_received')} mails, "
         f"notifier lag {data.get('notifier_lag_at_end')}; produced at "
         f"{fmt(num(data.get('produce_per_s')))}/s"
