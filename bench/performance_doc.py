@@ -14,6 +14,8 @@ from typing import Any
 
 from bench.figures import MEMORY_TARGET_MB
 
+ROOT = Path(__file__).resolve().parents[1]
+
 #: Which profiled processes explain each path of the table.
 PROFILED = {
     "chat webhook": ["chat_ingest"],
@@ -150,7 +152,8 @@ def profile_excerpt(report: Path, lines: int = PROFILE_LINES) -> str:
     idle = startup = 0.0
     ranked = []
     for (filename, line, function), entry in stats.items():
-        where = re.sub(r".*/(site-packages|work/main|lib/python3\.\d+)/", "", filename)
+        where = re.sub(r".*/(site-packages|lib/python3\.\d+)/", "", filename)
+        where = where.removeprefix(f"{ROOT}/")
         if (where, function) in IDLE or any(where.endswith(f) and function == n for f, n in IDLE):
             idle += entry[2]
         elif function == "<module>":

@@ -57,7 +57,7 @@ SECRET = "pipeline-bench-secret-0123456789"  # noqa: S105 - a bench-only signing
 INTEGRATION = "pbench"
 AGENTS = 6
 LOADED = ("chat_ingest", "router", "notifier")
-PROFILER = [sys.executable, "-m", "pyinstrument", "-r", "pstats"]
+PROFILER = [sys.executable, "-m", "bench.profiled"]  # + report path, service module
 
 
 # --- SMTP side -----------------------------------------------------------------
@@ -272,7 +272,7 @@ def start_profiled(system: LocalSystem, name: str, report: Path) -> None:
     system.home.mkdir(parents=True, exist_ok=True)
     with open(service.log_path, "ab") as log:
         service.proc = subprocess.Popen(
-            [*PROFILER, "-o", str(report), "-m", f"services.{name}"],
+            [*PROFILER, str(report), f"services.{name}"],
             env={**os.environ, "PYTHONUNBUFFERED": "1", **service.env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -321,7 +321,7 @@ def stop(system: LocalSystem) -> None:
             assert service.proc is not None
             # uvicorn re-raises SIGTERM after its shutdown, which would end pyinstrument
             # before it writes; SIGINT ends in KeyboardInterrupt, which it handles.
-            profiled = service.proc.args[:3] == PROFILER[:3]
+            profiled = service.proc.args[: len(PROFILER)] == PROFILER
             service.proc.send_signal(signal.SIGINT if profiled else signal.SIGTERM)
     for service in system.services.values():
         if service.proc is not None:

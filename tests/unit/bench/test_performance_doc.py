@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
-from bench.performance_doc import render
+from bench.performance_doc import ROOT, profile_excerpt, render
 from bench.run_all import summarise
 from tests.unit.bench.test_figures import run_results, step
 
@@ -60,3 +62,21 @@ def test_an_old_summary_with_flat_memory_still_renders(tmp_path: Path) -> None:
     assert "NOT RELEASE FIGURES" in doc
     assert "| router | 120.6 MB | — | met |" in doc
     assert "(the backlog recovery step did not run)" in doc
+
+
+def test_profiled_service_runner_writes_pstats_the_doc_can_read(tmp_path: Path) -> None:
+    report = tmp_path / "this.pstats"
+    # `this` prints the Zen of Python: a module run the way a service is run (-m)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.profiled", str(report), "this"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Beautiful is better than ugly." in done.stdout
+    excerpt = profile_excerpt(report)
+    assert excerpt.startswith("event loop idle")
+    assert "self s" in excerpt.splitlines()[1]
