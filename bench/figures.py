@@ -165,12 +165,30 @@ def ceiling_rows(found: dict[str, Ceiling]) -> list[dict[str, Any]]:
 
 
 def webhook_rows(data: dict[str, Any], label: str, ceiling: Ceiling) -> list[dict[str, Any]]:
+    """The main run's rows, then those of every other worker count (``by_workers``)."""
+    rows = _webhook_run_rows(data, label, ceiling, data.get("workers"))
+    for workers, run in sorted((data.get("by_workers") or {}).items()):
+        if str(workers) == str(data.get("workers")) or not isinstance(run, dict):
+            continue
+        value = num(get(run, "ceiling", "throughput", "acked_per_s"))
+        own = Ceiling(f"bare ASGI HTTP ({label} POSTs, {workers} workers)", value, "req/s")
+        service = {**(run.get("service") or {}), "provider": data.get("provider")}
+        service["concurrency"] = data.get("concurrency")
+        rows += _webhook_run_rows(service, label, own, workers)
+    return rows
+
+
+def _webhook_run_rows(
+    data: dict[str, Any], label: str, ceiling: Ceiling, workers: Any
+) -> list[dict[str, Any]]:
     fixed = data.get("fixed_rate", {})
     rate = num(fixed.get("target_rate"))
+    processes = f", {workers} worker{'s' if str(workers) != '1' else ''}" if workers else ""
     return [
         row(
             f"{label} webhook → Kafka-acked 2xx",
-            f"throughput ({data.get('provider', '?')}, {data.get('concurrency', '?')} in flight)",
+            f"throughput ({data.get('provider', '?')}, {data.get('concurrency', '?')} in flight"
+            f"{processes})",
             get(data, "throughput", "acked_per_s"),
             "req/s",
             target=5000,
@@ -179,7 +197,8 @@ def webhook_rows(data: dict[str, Any], label: str, ceiling: Ceiling) -> list[dic
         ),
         row(
             f"{label} webhook → Kafka-acked 2xx",
-            f"p99 at {fmt(rate)}/s offered ({fmt(num(fixed.get('acked_per_s')))}/s acked)",
+            f"p99 at {fmt(rate)}/s offered ({fmt(num(fixed.get('acked_per_s')))}/s acked"
+            f"{processes})",
             get(fixed, "latency_2xx", "p99_ms"),
             "ms",
             target=50 if rate is not None and rate >= 2000 else None,

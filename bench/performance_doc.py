@@ -147,7 +147,10 @@ def profile_excerpt(report: Path, lines: int = PROFILE_LINES) -> str:
 
     Import-time frames (``<module>``) and the idle event loop are summed apart.
     """
-    stats = pstats.Stats(str(report)).stats  # type: ignore[attr-defined]
+    try:
+        stats = pstats.Stats(str(report)).stats  # type: ignore[attr-defined]
+    except TypeError:  # pstats refuses a file without a single sample
+        return f"no samples in {report.name}"
     total = sum(entry[2] for entry in stats.values()) or 1.0
     idle = startup = 0.0
     ranked = []

@@ -214,3 +214,36 @@ def test_steps_that_did_not_run_give_empty_figures_not_errors() -> None:
     assert all(r["met"] is None for r in rows)
     assert not [r for r in rows if r["path"] == "backlog recovery"]
     assert extra["peak_rss_mb"] == {}
+
+
+def test_each_worker_count_against_its_own_http_ceiling() -> None:
+    def measured(acked: float, p99: float) -> dict[str, Any]:
+        return {
+            "throughput": {"acked_per_s": acked},
+            "fixed_rate": {
+                "target_rate": 2000,
+                "acked_per_s": 1990,
+                "latency_2xx": {"p99_ms": p99},
+            },
+        }
+
+    one, two = measured(2000.0, 60.0), measured(3600.0, 30.0)
+    chat = {
+        **one,
+        "provider": "webchat",
+        "concurrency": 64,
+        "workers": 1,
+        "http_ceiling": measured(8000.0, 5.0),
+        "by_workers": {
+            "1": {"workers": 1, "service": one, "ceiling": measured(8000.0, 5.0)},
+            "2": {"workers": 2, "service": two, "ceiling": measured(12_000.0, 4.0)},
+        },
+    }
+    rows, _ = table_of(run_results(webhook_chat=chat))
+    path = "chat webhook → Kafka-acked 2xx"
+    single = by_figure(rows, path, "throughput (webchat, 64 in flight, 1 worker)")
+    assert single["ceiling_pct"] == 25.0 and single["met"] is False
+    double = by_figure(rows, path, "throughput (webchat, 64 in flight, 2 workers)")
+    assert double["ceiling_pct"] == 30.0
+    assert double["ceiling"] == "bare ASGI HTTP (chat POSTs, 2 workers) 12,000 req/s"
+    assert by_figure(rows, path, "p99 at 2,000/s offered (1,990/s acked, 2 workers)")["met"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -65,10 +66,10 @@ def test_an_old_summary_with_flat_memory_still_renders(tmp_path: Path) -> None:
 
 
 def test_profiled_service_runner_writes_pstats_the_doc_can_read(tmp_path: Path) -> None:
-    report = tmp_path / "this.pstats"
-    # `this` prints the Zen of Python: a module run the way a service is run (-m)
+    report = tmp_path / "timeit.pstats"
+    # `python -m timeit` times `pass` for ~0.2 s or more: a module run as a service is (-m)
     done = subprocess.run(
-        [sys.executable, "-m", "bench.profiled", str(report), "this"],
+        [sys.executable, "-m", "bench.profiled", str(report), "timeit"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -76,7 +77,14 @@ def test_profiled_service_runner_writes_pstats_the_doc_can_read(tmp_path: Path) 
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "Beautiful is better than ugly." in done.stdout
+    assert "loops, best of" in done.stdout
     excerpt = profile_excerpt(report)
     assert excerpt.startswith("event loop idle")
     assert "self s" in excerpt.splitlines()[1]
+    assert "timeit" in excerpt
+
+
+def test_a_profile_without_samples_is_said_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pstats"
+    empty.write_bytes(marshal.dumps({}))
+    assert profile_excerpt(empty) == "no samples in empty.pstats"
