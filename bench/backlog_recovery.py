@@ -3,8 +3,9 @@
 The system runs as processes (``LocalSystem``, the same helpers as
 ``bench.pipeline``); an aiosmtpd server in this process counts the mails.
 
-1. The router starts once (database migrated, six agents online from the
-   roster) and is stopped — an existing desk whose router went down.
+1. The router and the notifier start once (database migrated, six agents
+   online from the roster; their idle RSS is the baseline) and are stopped —
+   an existing desk whose router went down.
 2. With the router and the notifier stopped, ``--count`` interactions are
    produced to the interactions topic by a fast producer (every send in flight
    at once, chunked): a realistic mix of e-mail and web chat, many contacts,
@@ -238,12 +239,25 @@ def recovery_seconds(router_started: float, last_routed: float, last_mail: float
 # --- the run -------------------------------------------------------------------------------
 
 
-def prepared_system(home: Path, smtp_port: int, bootstrap: str) -> LocalSystem:
+def prepared_system(
+    home: Path, smtp_port: int, bootstrap: str
+) -> tuple[LocalSystem, dict[str, float]]:
+    """The system with its database migrated and the roster seeded (agents online), stopped;
+    and the RSS of the router and the notifier started and idle (MB) — their baseline."""
     system = build_system(home, smtp_port, bootstrap)
     system.services["notifier"].env["NOTIFIER_GROUP_ID"] = NOTIFIER_GROUP
-    system.start("router", timeout=120)  # migrate and seed the roster (agents online)
-    stop(system)
-    return system
+    idle = {}
+    try:
+        for name in ("router", "notifier"):
+            system.start(name, timeout=120)
+        time.sleep(2)  # past the start-up work (consumer join, first polls)
+        for name in ("router", "notifier"):
+            proc = system.services[name].proc
+            assert proc is not None
+            idle[name] = memory(proc.pid)["rss_mb"]
+    finally:
+        stop(system)
+    return system, idle
 
 
 async def observe(
@@ -311,7 +325,7 @@ def one_pass(
     """A fresh system: the router prepared and stopped, the backlog produced, then recovery."""
     label = "backlog" if profile is None else "backlog-profiled"
     with tempfile.TemporaryDirectory(prefix="omnidesk-backlog-") as home:
-        system = prepared_system(Path(home), smtp_port, bootstrap)
+        system, idle = prepared_system(Path(home), smtp_port, bootstrap)
         try:
             produced = asyncio.run(produce_backlog(system.kafka, mix, uuid.uuid4().hex[:8]))
             print(f"{label}: produced {mix.count} interactions at {produced:,.0f}/s", flush=True)
@@ -320,7 +334,7 @@ def one_pass(
             stop(system)
             keep_logs(system, label)
     print(f"{label}: {figures}", flush=True)
-    return {"produce_per_s": round(produced, 1), **figures}
+    return {"produce_per_s": round(produced, 1), "idle_rss_mb": idle, **figures}
 
 
 def run(

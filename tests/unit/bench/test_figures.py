@@ -82,6 +82,7 @@ def run_results(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "interactions_per_s": 2000.0,
             "routed_after_s": 20.0,
             "store": "sqlite",
+            "idle_rss_mb": {"router": 118.0, "notifier": 70.0},
             "memory": {"router": {"peak_rss_mb": 160.0}, "notifier": {"peak_rss_mb": 100.0}},
         },
     }

@@ -51,8 +51,8 @@ def test_backlog_and_memory_sections(tmp_path: Path) -> None:
     doc = render(summary(0.3), tmp_path)
     assert "**50.0 s** from the router's start until all 100,000 interactions" in doc
     assert "(target ≤ 60 s: met)" in doc
-    assert "| router | 120.0 MB | 160.0 MB | **missed** |" in doc
-    assert "| notifier | 90.0 MB | 100.0 MB | met |" in doc
+    assert "| router | 118.0 MB | 120.0 MB | 160.0 MB | **missed** |" in doc
+    assert "| notifier | 70.0 MB | 90.0 MB | 100.0 MB | met |" in doc
     # a missed target gets its analysis section
     assert "### memory" in doc and "### interactions → decisions" in doc
 
@@ -61,7 +61,7 @@ def test_an_old_summary_with_flat_memory_still_renders(tmp_path: Path) -> None:
     old = {"mode": "full", "rows": [], "peak_rss_mb": {"router": 120.6}, "load_average": [9.9]}
     doc = render(old, tmp_path)
     assert "NOT RELEASE FIGURES" in doc
-    assert "| router | 120.6 MB | — | met |" in doc
+    assert "| router | — | 120.6 MB | — | met |" in doc
     assert "(the backlog recovery step did not run)" in doc
 
 
