@@ -90,7 +90,7 @@ STEPS = (
 #: (full, quick) and the seconds that pass may add to the step's limit.
 PROFILED_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...], float]] = {
     "pipeline": ((), (), 120),
-    "backlog_recovery": (("--profile-count", "20000"), ("--profile-count", "2000"), 240),
+    "backlog_recovery": (("--profile-count", "10000"), ("--profile-count", "2000"), 180),
 }
 
 
