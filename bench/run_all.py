@@ -16,8 +16,11 @@ RELEASE FIGURES" in the output, the JSON (``release``, ``label``) and the doc.
     python -m bench.run_all [--quick] [--only a,b] [--profile] [--write-docs]
     python -m bench.run_all --docs-only      # docs/performance.md from summary.json
 
-``--quick`` (≤ 5 minutes) shortens every step; the full run takes about 15
-minutes on 2 idle cores (at most ~20 with every step at its limit).
+``--quick`` (≤ 5 minutes) shortens every step. The full run with ``--profile``
+takes about 15-20 minutes on 2 idle cores at today's speeds (the pipeline's
+drains and the backlog's 300 s budget dominate; less once the targets are met).
+Every step has its own time limit; their sum (~50 minutes) is reached only if
+every step hangs.
 ``--profile`` adds a pyinstrument pass to the pipeline and backlog steps
 (profiles in ``bench/results/profiles/``).
 """
