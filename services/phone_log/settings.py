@@ -71,6 +71,12 @@ class PhoneLogSettings(ServiceSettings):
     max_in_flight: int = Field(
         10_000, ge=1, description="Requests waiting for Kafka before new ones get 503 at once."
     )
+    fast_path: bool = Field(
+        True,
+        description="Dispatch webhook POSTs straight to their endpoint functions, skipping "
+        "FastAPI's per-request routing/dependency layer; same functions, same answers. "
+        "false sends everything through FastAPI.",
+    )
     trust_forwarded_headers: bool = Field(
         False,
         description="Rebuild the public URL Twilio signed from X-Forwarded-* (only behind "
