@@ -36,6 +36,14 @@ class PhoneLogSettings(ServiceSettings):
         description="Where `omnidesk phone quarantine replay` keeps its ledger (replays.db).",
     )
     http_port: int = Field(8082, ge=1, le=65535, description="Webhook HTTP port.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port (uvicorn workers), each with its own "
+        "Kafka producer. One process uses about one core: run one per core you give the "
+        "service (docs/performance.md).",
+    )
     default_region: str = Field(
         "KR", description="Region for numbers given without a country code (ISO 3166 alpha-2)."
     )
