@@ -35,12 +35,14 @@ def _free_port() -> int:
 
 async def _wait_all_connected(log_path: Path, proc: asyncio.subprocess.Process) -> None:
     """Every worker logs CONNECTED once its producer runs (bounded polling)."""
+    text = ""
     for _ in range(240):
         assert proc.returncode is None, "service exited during start-up"
-        if log_path.read_text().count(CONNECTED) >= WORKERS:
+        text = await asyncio.to_thread(log_path.read_text)
+        if text.count(CONNECTED) >= WORKERS:
             return
         await asyncio.sleep(0.5)
-    raise AssertionError(f"not all {WORKERS} workers connected:\n{log_path.read_text()}")
+    raise AssertionError(f"not all {WORKERS} workers connected:\n{text}")
 
 
 async def test_two_workers_serve_one_port_and_publish_every_request(kafka_topics, tmp_path):
@@ -82,7 +84,7 @@ async def test_two_workers_serve_one_port_and_publish_every_request(kafka_topics
             exit_code = await asyncio.wait_for(proc.wait(), 60)
     assert [r.status_code for r in responses] == [202] * REQUESTS, responses[0].text
     assert exit_code in (0, -signal.SIGTERM)
-    log_text = log_path.read_text()
+    log_text = await asyncio.to_thread(log_path.read_text)
     workers = set(re.findall(r"Started server process \[(\d+)\]", log_text))
     assert len(workers) == WORKERS, log_text
     assert str(proc.pid) not in workers  # the parent only supervises
