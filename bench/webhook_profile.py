@@ -8,7 +8,13 @@ functions that take the most cumulative time (cProfile). This is the part of
 a request the service can change; uvicorn's HTTP work and the Kafka client's
 come on top (``webhook_load.py`` measures the whole).
 
-    python -m bench.webhook_profile --target chat|phone [--provider …] [--requests 3000] [--profile]
+    python -m bench.webhook_profile --target chat|phone [--provider …] [--requests 3000]
+        [--concurrency 64] [--kafka] [--profile [--sort tottime]]
+
+``--kafka`` publishes through the real ``WebhookEventProducer`` to the broker
+(``KAFKA_BOOTSTRAP_SERVERS``, else the local one), so the Kafka client's CPU
+per request shows too; CPU per request is this process's CPU time (the
+broker runs elsewhere).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 import cProfile
 import io
 import json
+import os
 import pstats
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +33,8 @@ from typing import Any
 from libs.common.cloudevents import CloudEvent, Headers, encode
 
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+#: Requests sent before measuring (imports, caches, the topic's metadata).
+WARM_UP = 200
 
 
 class EncodingProducer:
@@ -111,37 +120,69 @@ async def _call(app: Asgi, request: Any) -> int:
     return status
 
 
-async def _run(target: str, provider: str | None, count: int, profile: bool) -> dict[str, Any]:
-    producer = EncodingProducer()
-    app, build = _app(target, provider, producer)
-    requests = [build(n) for n in range(count + 200)]
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.kafka:
+        producer: Any = await _kafka_producer()
+    else:
+        producer = EncodingProducer()
+    app, build = _app(args.target, args.provider, producer)
+    requests = [build(n) for n in range(args.requests + WARM_UP)]
     statuses: dict[int, int] = {}
+
+    async def drive(batch: list[Any]) -> None:
+        pending = iter(batch)
+
+        async def one_connection() -> None:
+            for request in pending:
+                status = await _call(app, request)
+                statuses[status] = statuses.get(status, 0) + 1
+
+        await asyncio.gather(*(one_connection() for _ in range(args.concurrency)))
+
     lifespan = app.router.lifespan_context(app)  # type: ignore[attr-defined]
     async with lifespan:
-        for request in requests[:200]:  # warm-up: imports, caches
-            await _call(app, request)
-        profiler = cProfile.Profile() if profile else None
-        started = time.perf_counter()
+        await drive(requests[:WARM_UP])  # imports, caches, the topic's metadata
+        statuses.clear()
+        profiler = cProfile.Profile() if args.profile else None
+        started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
-        for request in requests[200:]:
-            status = await _call(app, request)
-            statuses[status] = statuses.get(status, 0) + 1
+        await drive(requests[WARM_UP:])
         if profiler:
             profiler.disable()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if args.kafka:
+        await producer.stop()
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(45)
         print(out.getvalue())
     return {
-        "target": target,
-        "provider": provider or "default",
-        "requests": count,
+        "target": args.target,
+        "provider": args.provider or "default",
+        "producer": "aiokafka (WebhookEventProducer), real broker" if args.kafka else "encode only",
+        "requests": args.requests,
+        "concurrency": args.concurrency,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        "us_per_request": round(elapsed / count * 1e6, 1),
-        "profiled": profile,
+        "wall_us_per_request": round(elapsed / args.requests * 1e6, 1),
+        "cpu_us_per_request": round(cpu / args.requests * 1e6, 1),
+        "profiled": args.profile,
     }
+
+
+async def _kafka_producer() -> Any:
+    """A started WebhookEventProducer on a fresh topic; the apps read the topic from env."""
+    from bench.common import bootstrap_servers
+    from bench.webhook_load import _create_topic
+    from libs.common.settings import KafkaSettings
+    from libs.common.webhooks.producer import WebhookEventProducer
+
+    bootstrap = bootstrap_servers()
+    topic = await _create_topic(bootstrap)
+    os.environ.update(KAFKA_BOOTSTRAP_SERVERS=bootstrap, KAFKA_TOPIC_INTERACTIONS=topic)
+    producer = WebhookEventProducer(KafkaSettings(), client_id="bench-webhook-profile")
+    await producer.start()
+    return producer
 
 
 def main() -> None:
@@ -149,13 +190,24 @@ def main() -> None:
     parser.add_argument("--target", choices=("chat", "phone"), default="chat")
     parser.add_argument("--provider", default=None)
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--profile", action="store_true", help="Print the cProfile top 45.")
-    args = parser.parse_args()
-    print(
-        json.dumps(
-            asyncio.run(_run(args.target, args.provider, args.requests, args.profile)), indent=2
-        )
+    parser.add_argument("--concurrency", type=int, default=1, help="Requests in flight.")
+    parser.add_argument(
+        "--kafka", action="store_true", help="Publish to the broker (KAFKA_BOOTSTRAP_SERVERS)."
     )
+    parser.add_argument("--profile", action="store_true", help="Print the cProfile top 45.")
+    parser.add_argument("--sort", default="cumulative", help="cProfile order (tottime, …).")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="Configure the service's JSON logging at this level (stderr), as the service "
+        "process does; default: logging not configured (the app's INFO lines are dropped).",
+    )
+    args = parser.parse_args()
+    if args.log_level:
+        from libs.common.logging import configure_logging
+
+        configure_logging(f"{args.target}-profile", level=args.log_level, fmt="json")
+    print(json.dumps(asyncio.run(_run(args)), indent=2))
 
 
 if __name__ == "__main__":
