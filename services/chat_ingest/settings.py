@@ -59,7 +59,7 @@ class ChatIngestSettings(ServiceSettings):
         le=64,
         description="Server processes sharing the port (uvicorn workers), each with its own "
         "Kafka producer. One process uses about one core: run one per core you give the "
-        "service (docs/performance.md).",
+        "service (services/chat_ingest/README.md, Performance).",
     )
     integrations: Annotated[list[Integration], NoDecode] = Field(
         default_factory=list,

@@ -42,7 +42,7 @@ class PhoneLogSettings(ServiceSettings):
         le=64,
         description="Server processes sharing the port (uvicorn workers), each with its own "
         "Kafka producer. One process uses about one core: run one per core you give the "
-        "service (docs/performance.md).",
+        "service (services/chat_ingest/README.md, Performance).",
     )
     default_region: str = Field(
         "KR", description="Region for numbers given without a country code (ISO 3166 alpha-2)."
