@@ -267,6 +267,9 @@ class CpuMeter:
             "server_cpu_pct": round(server_s / elapsed * 100, 1),
             "generator_cpu_us_per_request": _per(generator_s, answered),
             "server_cpu_us_per_request": _per(server_s, answered),
+            # What one fully available core would answer at that CPU cost: the figure
+            # to compare across runs when the machine is shared (load average > cores).
+            "server_per_core_per_s": round(answered / server_s) if server_s > 0 else None,
         }
 
 
