@@ -35,6 +35,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -66,6 +67,10 @@ MAX_RATE = 12_000
 #: Requests the ceiling run cycles through.
 CEILING_REQUESTS = 5_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+GENERATORS = {
+    "python": "python asyncio, raw HTTP/1.1 keep-alive, one process",
+    "vegeta": "vegeta (Go) attack, keep-alive, bench/vegeta.py",
+}
 
 
 def chat_target(provider: str | None) -> Target:
@@ -253,14 +258,14 @@ class CpuMeter:
         self.server_pid = server_pid
 
     def start(self) -> tuple[float, float, float]:
-        return time.perf_counter(), time.process_time(), _tree_cpu_s(self.server_pid)
+        return time.perf_counter(), _generator_cpu_s(), _tree_cpu_s(self.server_pid)
 
     def stop(self, started: tuple[float, float, float], answered: int) -> dict[str, float | None]:
         """``answered``: requests answered in the phase. CPU per request is the figure
         that holds on a shared machine, where a starved process shows a low rate."""
         wall, own, server = started
         elapsed = time.perf_counter() - wall
-        generator_s = time.process_time() - own
+        generator_s = _generator_cpu_s() - own
         server_s = _tree_cpu_s(self.server_pid) - server
         return {
             "generator_cpu_pct": round(generator_s / elapsed * 100, 1),
@@ -271,6 +276,12 @@ class CpuMeter:
             # to compare across runs when the machine is shared (load average > cores).
             "server_per_core_per_s": round(answered / server_s) if server_s > 0 else None,
         }
+
+
+def _generator_cpu_s() -> float:
+    """This process and the children it waited for (vegeta, when it generates)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def _per(seconds: float, requests: int) -> float | None:
@@ -311,25 +322,59 @@ async def _generate(
     base_url = f"http://127.0.0.1:{port}"
     meter = CpuMeter(server_pid)
 
-    def build(first: int, count: int) -> list[bytes]:
-        return [_wire(target.build_request(first + n, base_url)) for n in range(count)]
+    def build(first: int, count: int) -> list[Any]:
+        return [target.build_request(first + n, base_url) for n in range(count)]
 
-    warm = build(10_000_000, 500)
+    warm = [_wire(request) for request in build(10_000_000, 500)]
     await _closed_loop(port, warm, 5, min(args["concurrency"], 16))
     _progress("warm-up done; building requests")
     requests = build(0, CEILING_REQUESTS if ceiling else int(args["duration"] * MAX_RATE))
+    fixed = build(20_000_000, int(args["duration"] * args["rate"]))
+    if args["generator"] == "vegeta":
+        throughput, fixed_rate = await _vegeta_phases(args, meter, base_url, requests, fixed)
+    else:
+        throughput, fixed_rate = await _python_phases(args, meter, port, requests, fixed, ceiling)
+    return {"throughput": throughput, "fixed_rate": fixed_rate, "warmup_requests": len(warm)}
+
+
+async def _python_phases(
+    args: dict[str, Any],
+    meter: CpuMeter,
+    port: int,
+    requests: list[Any],
+    fixed: list[Any],
+    ceiling: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    wires = [_wire(request) for request in requests]
     _progress(f"throughput run: {args['duration']} s, {args['concurrency']} in flight")
     throughput = await _phase(
         meter,
-        lambda: _closed_loop(port, requests, args["duration"], args["concurrency"], repeat=ceiling),
+        lambda: _closed_loop(port, wires, args["duration"], args["concurrency"], repeat=ceiling),
     )
-    fixed = build(20_000_000, int(args["duration"] * args["rate"]))
+    wires = [_wire(request) for request in fixed]
     _progress(f"fixed-rate run: {args['rate']}/s for {args['duration']} s")
     fixed_rate = await _phase(
         meter,
-        lambda: _open_loop(port, fixed, args["duration"], args["rate"], args["connections"]),
+        lambda: _open_loop(port, wires, args["duration"], args["rate"], args["connections"]),
     )
-    return {"throughput": throughput, "fixed_rate": fixed_rate, "warmup_requests": len(warm)}
+    return throughput, fixed_rate
+
+
+async def _vegeta_phases(
+    args: dict[str, Any], meter: CpuMeter, base_url: str, requests: list[Any], fixed: list[Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from bench import vegeta
+
+    async def run(batch: list[Any], rate: int, workers: int) -> dict[str, Any]:
+        return await asyncio.to_thread(
+            vegeta.attack, batch, base_url, duration=args["duration"], rate=rate, workers=workers
+        )
+
+    _progress(f"vegeta throughput run: {args['duration']} s, {args['concurrency']} workers")
+    throughput = await _phase(meter, lambda: run(requests, 0, args["concurrency"]))
+    _progress(f"vegeta fixed-rate run: {args['rate']}/s for {args['duration']} s")
+    fixed_rate = await _phase(meter, lambda: run(fixed, args["rate"], args["connections"]))
+    return throughput, fixed_rate
 
 
 def _progress(message: str) -> None:
@@ -510,6 +555,13 @@ def main() -> None:
         action="store_false",
         help="Skip the bare-ASGI HTTP ceiling runs.",
     )
+    parser.add_argument(
+        "--generator",
+        choices=("python", "vegeta"),
+        default="python",
+        help="Load generator: this script's asyncio client, or vegeta (compiled; "
+        "`python -m bench.vegeta install`) to cross-check it.",
+    )
     parser.add_argument("--name", default=None, help="Result file name (default per target).")
     parser.add_argument("--log-level", default="INFO", help="Service log level (INFO is default).")
     args = parser.parse_args()
@@ -535,7 +587,7 @@ def main() -> None:
             "phase_duration_s": args.duration,
             "concurrency": args.concurrency,
             "connections": args.connections,
-            "generator": "python asyncio, raw HTTP/1.1 keep-alive, one process",
+            "generator": GENERATORS[args.generator],
             "workers": first["workers"],
             **first["service"],
             "http_ceiling": first["ceiling"],
