@@ -4,9 +4,6 @@ Each ``seq`` is a distinct call (new call id, new customer number), so every
 request is a new event and none is skipped as a recent duplicate.
 
     python -m bench.webhook_load --target phone --provider cti|twilio|asterisk|freeswitch
-
-(``services.phone_log.bench`` re-exports :func:`service_env` and
-:func:`build_request` under the names the load script looks for.)
 """
 
 from __future__ import annotations

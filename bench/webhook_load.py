@@ -1,8 +1,8 @@
-"""Webhook → Kafka-acked 2xx: throughput and latency of one service process.
+"""Webhook → Kafka-acked 2xx: throughput and latency per worker count, against the HTTP ceiling.
 
-Starts the service (uvicorn, one process) on loopback against a fresh topic,
-then drives it from a separate load-generator process (raw asyncio HTTP/1.1 keep-alive
-connections, a bounded number of them):
+Starts the service (uvicorn, ``--workers`` processes) on loopback against a
+fresh topic, then drives it from a separate load-generator process (raw
+asyncio HTTP/1.1 keep-alive connections, a bounded number of them):
 
 1. throughput: ``--concurrency`` requests in flight for ``--duration`` seconds;
 2. fixed rate: ``--rate`` requests/s for ``--duration`` seconds (open loop:
@@ -10,30 +10,40 @@ connections, a bounded number of them):
 
 Only 2xx answers count — the service answers 2xx after the broker acked.
 The topic's record count is checked against the 2xx count at the end.
+
+In the same run, the same generator drives the HTTP ceiling
+(``bench/http_ceiling.py``: a bare ASGI app on the same server, options and
+worker count, answering the same POSTs with 202 and no work), so each figure
+is also a ratio to what the server alone does on this machine. Every phase
+records the CPU the generator and the server used (% of one core), which says
+whether the generator or the server was the limit.
+
 Results: ``bench/results/webhook_load.json`` (phone: ``webhook_load_phone.json``).
+The top-level figures are those of the first ``--workers`` value; ``by_workers``
+has every value measured.
 
-    python -m bench.webhook_load [--target chat|phone] [--provider webchat]
+    python -m bench.webhook_load [--target chat|phone] [--provider webchat] [--workers 1,2]
 
-A target names the service module and how to build signed requests. ``phone``
-loads ``services.phone_log.bench`` which must provide ``service_env(topic)``
-and ``build_request(seq, base_url) -> SampleRequest`` (as the chat target does).
+A target names the service module and how to build signed requests (chat:
+``services.chat_ingest.samples``; phone: ``bench/phone_payloads.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import multiprocessing as mp
 import os
+import resource
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,7 +54,7 @@ from bench.common import bootstrap_servers, latency_summary_ms, write_result
 @dataclass(frozen=True)
 class Target:
     module: str  # python -m <module>
-    port_env: str
+    env_prefix: str  # CHAT_INGEST, PHONE_LOG: <prefix>_HTTP_PORT, _WORKERS, _LOG_LEVEL
     service_env: Callable[[str], dict[str, str]]  # topic → extra environment
     build_request: Callable[[int, str], Any]  # (seq, base_url) → SampleRequest
 
@@ -52,6 +62,15 @@ class Target:
 BENCH_SECRET = "bench-secret-not-for-production"  # noqa: S105
 #: After the fixed-rate phase, how long answers still in flight may take.
 DRAIN_TIMEOUT_S = 10.0
+#: Requests built per second of the throughput phase (the most any server here answers).
+MAX_RATE = 12_000
+#: Requests the ceiling run cycles through.
+CEILING_REQUESTS = 5_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+GENERATORS = {
+    "python": "python asyncio, raw HTTP/1.1 keep-alive, one process",
+    "vegeta": "vegeta (Go) attack, keep-alive, bench/vegeta.py",
+}
 
 
 def chat_target(provider: str | None) -> Target:
@@ -79,17 +98,18 @@ def chat_target(provider: str | None) -> Target:
             kind, integration_id="bench", secret=BENCH_SECRET, seq=seq, base_url=base_url
         )
 
-    return Target("services.chat_ingest", "CHAT_INGEST_HTTP_PORT", service_env, build)
+    return Target("services.chat_ingest", "CHAT_INGEST", service_env, build)
 
 
 def phone_target(provider: str | None) -> Target:
-    module = importlib.import_module("services.phone_log.bench")
+    from bench.phone_payloads import build_request, service_env
+
     options = {"provider": provider} if provider else {}
     return Target(
         "services.phone_log",
-        "PHONE_LOG_HTTP_PORT",
-        module.service_env,
-        lambda seq, base_url: module.build_request(seq, base_url, **options),
+        "PHONE_LOG",
+        service_env,
+        lambda seq, base_url: build_request(seq, base_url, **options),
     )
 
 
@@ -136,8 +156,9 @@ class Connection:
 
 
 async def _closed_loop(
-    port: int, requests: list[bytes], duration: float, concurrency: int
+    port: int, requests: list[bytes], duration: float, concurrency: int, *, repeat: bool = False
 ) -> dict[str, Any]:
+    """``repeat``: cycle through ``requests`` (for the ceiling app, which keeps no state)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     index = 0
@@ -147,8 +168,8 @@ async def _closed_loop(
         nonlocal index
         connection = await Connection.open(port)
         try:
-            while time.perf_counter() < deadline and index < len(requests):
-                wire = requests[index]
+            while time.perf_counter() < deadline and (repeat or index < len(requests)):
+                wire = requests[index % len(requests)]
                 index += 1
                 started = time.perf_counter()
                 status = await connection.exchange(wire)
@@ -229,31 +250,142 @@ def _figures(
     }
 
 
-async def _generate(args: dict[str, Any], target: Target, port: int) -> dict[str, Any]:
+class CpuMeter:
+    """CPU used during one phase, as % of one core: this generator, and the server
+    (its process and worker processes, read from /proc; Linux)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def start(self) -> tuple[float, float, float]:
+        return time.perf_counter(), _generator_cpu_s(), _tree_cpu_s(self.server_pid)
+
+    def stop(self, started: tuple[float, float, float], answered: int) -> dict[str, float | None]:
+        """``answered``: requests answered in the phase. CPU per request is the figure
+        that holds on a shared machine, where a starved process shows a low rate."""
+        wall, own, server = started
+        elapsed = time.perf_counter() - wall
+        generator_s = _generator_cpu_s() - own
+        server_s = _tree_cpu_s(self.server_pid) - server
+        return {
+            "generator_cpu_pct": round(generator_s / elapsed * 100, 1),
+            "server_cpu_pct": round(server_s / elapsed * 100, 1),
+            "generator_cpu_us_per_request": _per(generator_s, answered),
+            "server_cpu_us_per_request": _per(server_s, answered),
+            # What one fully available core would answer at that CPU cost: the figure
+            # to compare across runs when the machine is shared (load average > cores).
+            "server_per_core_per_s": round(answered / server_s) if server_s > 0 else None,
+        }
+
+
+def _generator_cpu_s() -> float:
+    """This process and the children it waited for (vegeta, when it generates)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _per(seconds: float, requests: int) -> float | None:
+    return round(seconds / requests * 1e6, 1) if requests else None
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (uvicorn workers)."""
+    total = 0.0
+    for one in (pid, *_children(pid)):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone, or not Linux
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+async def _phase(meter: CpuMeter, run: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    started = meter.start()
+    figures = await run()
+    answered = sum(figures["statuses"].values())
+    return {**figures, "cpu": meter.stop(started, answered)}
+
+
+async def _generate(
+    args: dict[str, Any], target: Target, port: int, server_pid: int, *, ceiling: bool
+) -> dict[str, Any]:
+    """``ceiling``: the bare app, which answers repeats alike, so requests are reused
+    (a service must get a new event each time, or it answers "duplicate", cheaper)."""
     base_url = f"http://127.0.0.1:{port}"
+    meter = CpuMeter(server_pid)
 
-    def build(first: int, count: int) -> list[bytes]:
-        return [_wire(target.build_request(first + n, base_url)) for n in range(count)]
+    def build(first: int, count: int) -> list[Any]:
+        return [target.build_request(first + n, base_url) for n in range(count)]
 
-    warm = build(10_000_000, 500)
+    warm = [_wire(request) for request in build(10_000_000, 500)]
     await _closed_loop(port, warm, 5, min(args["concurrency"], 16))
     _progress("warm-up done; building requests")
-    requests = build(0, int(args["duration"] * 12_000))
-    _progress(f"throughput run: {args['duration']} s, {args['concurrency']} in flight")
-    throughput = await _closed_loop(port, requests, args["duration"], args["concurrency"])
+    requests = build(0, CEILING_REQUESTS if ceiling else int(args["duration"] * MAX_RATE))
     fixed = build(20_000_000, int(args["duration"] * args["rate"]))
-    _progress(f"fixed-rate run: {args['rate']}/s for {args['duration']} s")
-    fixed_rate = await _open_loop(port, fixed, args["duration"], args["rate"], args["connections"])
+    if args["generator"] == "vegeta":
+        throughput, fixed_rate = await _vegeta_phases(args, meter, base_url, requests, fixed)
+    else:
+        throughput, fixed_rate = await _python_phases(args, meter, port, requests, fixed, ceiling)
     return {"throughput": throughput, "fixed_rate": fixed_rate, "warmup_requests": len(warm)}
+
+
+async def _python_phases(
+    args: dict[str, Any],
+    meter: CpuMeter,
+    port: int,
+    requests: list[Any],
+    fixed: list[Any],
+    ceiling: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    wires = [_wire(request) for request in requests]
+    _progress(f"throughput run: {args['duration']} s, {args['concurrency']} in flight")
+    throughput = await _phase(
+        meter,
+        lambda: _closed_loop(port, wires, args["duration"], args["concurrency"], repeat=ceiling),
+    )
+    wires = [_wire(request) for request in fixed]
+    _progress(f"fixed-rate run: {args['rate']}/s for {args['duration']} s")
+    fixed_rate = await _phase(
+        meter,
+        lambda: _open_loop(port, wires, args["duration"], args["rate"], args["connections"]),
+    )
+    return throughput, fixed_rate
+
+
+async def _vegeta_phases(
+    args: dict[str, Any], meter: CpuMeter, base_url: str, requests: list[Any], fixed: list[Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from bench import vegeta
+
+    async def run(batch: list[Any], rate: int, workers: int) -> dict[str, Any]:
+        return await asyncio.to_thread(
+            vegeta.attack, batch, base_url, duration=args["duration"], rate=rate, workers=workers
+        )
+
+    _progress(f"vegeta throughput run: {args['duration']} s, {args['concurrency']} workers")
+    throughput = await _phase(meter, lambda: run(requests, 0, args["concurrency"]))
+    _progress(f"vegeta fixed-rate run: {args['rate']}/s for {args['duration']} s")
+    fixed_rate = await _phase(meter, lambda: run(fixed, args["rate"], args["connections"]))
+    return throughput, fixed_rate
 
 
 def _progress(message: str) -> None:
     print(f"[webhook_load] {message}", file=sys.stderr, flush=True)
 
 
-def _generator_process(args: dict[str, Any], port: int, out: Any) -> None:
+def _generator_process(
+    args: dict[str, Any], port: int, server_pid: int, ceiling: bool, out: Any
+) -> None:
     target = TARGETS[args["target"]](args["provider"])
-    out.put(asyncio.run(_generate(args, target, port)))
+    out.put(asyncio.run(_generate(args, target, port, server_pid, ceiling=ceiling)))
 
 
 # --- service under test ---
@@ -308,6 +440,99 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], timeout: float =
     raise RuntimeError("service not ready in time")
 
 
+@dataclass(frozen=True)
+class Server:
+    """A server process to measure: the service, or the bare HTTP ceiling app."""
+
+    module: str
+    env: dict[str, str]
+    ceiling: bool = False
+
+
+def _measure(server: Server, port: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Start ``server``, drive it from the generator process, stop it; the figures."""
+    service = subprocess.Popen(
+        [sys.executable, "-m", server.module],
+        env={**os.environ, **server.env},
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", service)
+        context = mp.get_context("spawn")
+        out = context.Queue()
+        generator = context.Process(
+            target=_generator_process, args=(vars(args), port, service.pid, server.ceiling, out)
+        )
+        generator.start()
+        figures = out.get()
+        generator.join()
+    finally:
+        service.terminate()
+        service.wait(timeout=60)
+    return figures
+
+
+def _service(
+    target: Target, topic: str, bootstrap: str, port: int, workers: int, log: str
+) -> Server:
+    prefix = target.env_prefix
+    env = {
+        **target.service_env(topic),
+        f"{prefix}_HTTP_PORT": str(port),
+        f"{prefix}_WORKERS": str(workers),
+        f"{prefix}_LOG_LEVEL": log,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKA_TOPIC_INTERACTIONS": topic,
+    }
+    return Server(target.module, env)
+
+
+def _ceiling(port: int, workers: int) -> Server:
+    env = {"BENCH_CEILING_HTTP_PORT": str(port), "BENCH_CEILING_WORKERS": str(workers)}
+    return Server("bench.http_ceiling", env, ceiling=True)
+
+
+def _ratio(service: dict[str, Any], ceiling: dict[str, Any] | None) -> dict[str, Any]:
+    if not ceiling:
+        return {}
+    top = _get_number(ceiling, "throughput", "acked_per_s")
+    ours = _get_number(service, "throughput", "acked_per_s")
+    return {"throughput_pct_of_http_ceiling": round(ours / top * 100, 1) if top else None}
+
+
+def _get_number(data: dict[str, Any], *keys: str) -> float:
+    for key in keys:
+        data = data.get(key, {})
+    return float(data) if isinstance(data, int | float) else 0.0
+
+
+def _run_workers(
+    args: argparse.Namespace, target: Target, bootstrap: str, workers: int
+) -> dict[str, Any]:
+    topic = asyncio.run(_create_topic(bootstrap))
+    port = _free_port()
+    _progress(f"{args.target} service, {workers} worker(s)")
+    service = _measure(
+        _service(target, topic, bootstrap, port, workers, args.log_level), port, args
+    )
+    service["records_on_topic"] = asyncio.run(_records_on(bootstrap, topic))
+    acked = service["throughput"]["acked_2xx"] + service["fixed_rate"]["acked_2xx"]
+    service["acked_2xx_total_incl_warmup"] = acked + service["warmup_requests"]
+    ceiling = None
+    if args.ceiling:
+        _progress(f"HTTP ceiling (bare ASGI app), {workers} worker(s)")
+        port = _free_port()
+        ceiling = _measure(_ceiling(port, workers), port, args)
+    return {"workers": workers, "service": service, "ceiling": ceiling, **_ratio(service, ceiling)}
+
+
+def _worker_counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("--workers: one or more counts ≥ 1, e.g. 1 or 1,2")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", choices=sorted(TARGETS), default="chat")
@@ -318,56 +543,56 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000, help="Requests/s of the fixed-rate run.")
     parser.add_argument("--concurrency", type=int, default=64, help="In flight, throughput run.")
     parser.add_argument("--connections", type=int, default=64, help="HTTP connection pool size.")
+    parser.add_argument(
+        "--workers",
+        type=_worker_counts,
+        default=[1],
+        help="Server worker processes, or a list measured in turn (1,2). Default 1.",
+    )
+    parser.add_argument(
+        "--no-ceiling",
+        dest="ceiling",
+        action="store_false",
+        help="Skip the bare-ASGI HTTP ceiling runs.",
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("python", "vegeta"),
+        default="python",
+        help="Load generator: this script's asyncio client, or vegeta (compiled; "
+        "`python -m bench.vegeta install`) to cross-check it.",
+    )
     parser.add_argument("--name", default=None, help="Result file name (default per target).")
     parser.add_argument("--log-level", default="INFO", help="Service log level (INFO is default).")
     args = parser.parse_args()
     args.duration = min(args.duration, 20.0)
 
+    load_at_start = round(os.getloadavg()[0], 2)
     bootstrap = bootstrap_servers()
-    topic = asyncio.run(_create_topic(bootstrap))
     target = TARGETS[args.target](args.provider)
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        **target.service_env(topic),
-        target.port_env: str(port),
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKA_TOPIC_INTERACTIONS": topic,
-        f"{target.port_env.split('_HTTP_PORT')[0]}_LOG_LEVEL": args.log_level,
-    }
-    service = subprocess.Popen(
-        [sys.executable, "-m", target.module], env=env, stderr=subprocess.DEVNULL
-    )
-    try:
-        _wait_healthy(base_url, service)
-        context = mp.get_context("spawn")
-        out = context.Queue()
-        generator = context.Process(target=_generator_process, args=(vars(args), port, out))
-        generator.start()
-        figures = out.get()
-        generator.join()
-    finally:
-        service.terminate()
-        service.wait(timeout=30)
-    on_topic = asyncio.run(_records_on(bootstrap, topic))
-    acked = figures["throughput"]["acked_2xx"] + figures["fixed_rate"]["acked_2xx"]
+    runs = [_run_workers(args, target, bootstrap, workers) for workers in args.workers]
+    first = runs[0]
     default_name = "webhook_load" if args.target == "chat" else f"webhook_load_{args.target}"
+    workers_text = f"{first['workers']} process" + ("es" if first["workers"] > 1 else "")
     write_result(
         args.name or default_name,
         {
+            "load_average_1m_at_start": load_at_start,
             "load_average_1m_at_end": round(os.getloadavg()[0], 2),
             "note": "2 vCPUs shared with the Kafka broker, the load generator and other work",
             "target": args.target,
             "provider": args.provider or ("webchat" if args.target == "chat" else "default"),
-            "service": f"python -m {target.module} (uvicorn, 1 process)",
+            "service": f"python -m {target.module} (uvicorn, {workers_text})",
             "service_log_level": args.log_level,
             "phase_duration_s": args.duration,
             "concurrency": args.concurrency,
             "connections": args.connections,
-            **figures,
-            "records_on_topic": on_topic,
-            "acked_2xx_total_incl_warmup": acked + figures["warmup_requests"],
+            "generator": GENERATORS[args.generator],
+            "workers": first["workers"],
+            **first["service"],
+            "http_ceiling": first["ceiling"],
+            **{k: v for k, v in first.items() if k.endswith("_of_http_ceiling")},
+            "by_workers": {str(run["workers"]): run for run in runs},
             "targets": {"acked_per_s": 5000, "p99_ms_at_2000_per_s": 50},
         },
     )

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from libs.common.webhooks.parsing import parse_json_object, validate_payload
+from libs.common.webhooks.parsing import validate_json_payload
 from libs.providers.inbound import ChatEvent, IngestContext
 from libs.providers.integrations import Integration, Provider
 
@@ -93,7 +93,7 @@ def acknowledge(
 
 def json_payload(model: type[M], webhook: WebhookInput) -> M:
     """The body as a JSON object validated by ``model`` (400 naming the fields if not)."""
-    return validate_payload(model, parse_json_object(webhook.body))
+    return validate_json_payload(model, webhook.body)
 
 
 def single(event: ChatEvent | None, **extra: Any) -> Parsed:

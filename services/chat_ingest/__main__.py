@@ -1,23 +1,31 @@
-"""``python -m services.chat_ingest``: uvicorn serving ``create_app`` on CHAT_INGEST_HTTP_PORT."""
+"""``python -m services.chat_ingest``: uvicorn serving ``create_app`` on CHAT_INGEST_HTTP_PORT,
+in CHAT_INGEST_WORKERS processes."""
 
 from __future__ import annotations
 
-import uvicorn
+from fastapi import FastAPI
 
 from libs.common.logging import configure_logging
+from libs.common.webhooks.serve import serve
 from services.chat_ingest.app import create_app
 from services.chat_ingest.settings import ChatIngestSettings
+
+
+def worker_app() -> FastAPI:
+    """The app of one server process; uvicorn imports this by name in every worker."""
+    settings = ChatIngestSettings()
+    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    return create_app(settings)  # serves settings.served_integrations(); says so at start
 
 
 def main() -> None:
     settings = ChatIngestSettings()
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-    uvicorn.run(
-        create_app(settings),  # serves settings.served_integrations(); says so at start
+    serve(
+        "services.chat_ingest.__main__:worker_app",
         host=settings.http_host,
         port=settings.http_port,
-        log_config=None,  # keep our JSON logging
-        access_log=False,
+        workers=settings.workers,
         proxy_headers=False,  # the public URL is rebuilt by our own trusted-proxy setting
     )
 

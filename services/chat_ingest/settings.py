@@ -53,6 +53,14 @@ class ChatIngestSettings(ServiceSettings):
         description="Declared media types fetched (a trailing '/' matches the family).",
     )
     http_port: int = Field(8081, ge=0, le=65535, description="Port of the webhook server.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port (uvicorn workers), each with its own "
+        "Kafka producer. One process uses about one core: run one per core you give the "
+        "service (services/chat_ingest/README.md, Performance).",
+    )
     integrations: Annotated[list[Integration], NoDecode] = Field(
         default_factory=list,
         description="JSON list of integrations: id, provider, secret, routing{queue,…}.",

@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse
 from libs.common.health import health_router
 from libs.common.webhooks import (
     MalformedPayload,
+    WebhookFastPath,
     WebhookTimingMiddleware,
     document_400_not_422,
+    fast_routes,
     install_error_handlers,
     reject,
 )
@@ -58,8 +60,11 @@ def create_app(
     install_error_handlers(app)
     app.add_exception_handler(PayloadError, _on_payload_error)
     app.include_router(health_router(runtime.readiness_checks))
-    app.include_router(webhook_router())
-    app.add_middleware(WebhookTimingMiddleware)
+    webhooks = webhook_router()
+    app.include_router(webhooks)
+    if settings.fast_path:
+        app.add_middleware(WebhookFastPath, routes=fast_routes([webhooks]))
+    app.add_middleware(WebhookTimingMiddleware)  # outermost: times both paths
     document_400_not_422(app)
     return app
 

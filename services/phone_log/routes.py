@@ -4,12 +4,12 @@ answer only after Kafka acknowledged (503 otherwise)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from html import escape
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from libs.common.events import InteractionKind
 from libs.common.webhooks import (
@@ -42,6 +42,7 @@ from services.phone_log.integrations import (
     AsteriskIntegration,
     CtiIntegration,
     FreeswitchIntegration,
+    Integration,
     IntegrationBase,
     TwilioIntegration,
 )
@@ -62,20 +63,27 @@ RuntimeDep = Annotated[PhoneLogRuntime, Depends(get_runtime)]
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 TOKEN_HEADER = "X-Omnidesk-Token"  # noqa: S105 - a header name, not a secret
+TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="omnidesk phone_log"'}
 
 
-def _mark(provider: str) -> Callable[[Request], Awaitable[None]]:
-    # async: a plain `def` dependency would run in the thread pool on every request.
-    async def mark_provider(request: Request) -> None:
-        # Labels rejections and WebhookTimingMiddleware's latency by provider.
-        setattr(request.state, PROVIDER_STATE, provider)
-
-    return mark_provider
+def _integration(
+    request: Request, runtime: PhoneLogRuntime, provider: str, integration_id: str
+) -> Integration:
+    """Label the request with its provider (rejection metrics and WebhookTimingMiddleware's
+    latency), then look the integration up (404). Done in the endpoint, not as a route
+    dependency, so the webhook fast path can dispatch the route."""
+    setattr(request.state, PROVIDER_STATE, provider)
+    return runtime.integration(provider, integration_id)
 
 
 def _route(
-    provider: str, summary: str, bodies: dict[str, Any], *, xml_reply: str | None = None
+    provider: str,
+    summary: str,
+    bodies: dict[str, Any],
+    *,
+    xml_reply: str | None = None,
+    headers: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     responses = error_responses(*WEBHOOK_ERROR_CODES)
     if xml_reply:
@@ -83,14 +91,31 @@ def _route(
             "description": f"Kafka acknowledged the event. {xml_reply}",
             "content": {"application/xml": {"schema": {"type": "string"}}},
         }
+    extra = request_body(bodies)
+    if headers:
+        extra["parameters"] = [_header_parameter(n, text) for n, text in headers.items()]
     return {
         "response_model": Receipt,
         "summary": summary,
         "tags": [provider],
         "responses": responses,
-        "openapi_extra": request_body(bodies),
-        "dependencies": [Depends(_mark(provider))],
+        "openapi_extra": extra,
     }
+
+
+def _header_parameter(name: str, description: str | None) -> dict[str, Any]:
+    """An optional header, documented as FastAPI's ``Header()`` would document it.
+
+    Endpoints read their headers from the request instead of declaring ``Header()``
+    parameters: that keeps them dispatchable by the webhook fast path
+    (:mod:`libs.common.webhooks.fastpath`), which skips FastAPI's dependency solving.
+    """
+    schema: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "null"}], "title": name}
+    parameter: dict[str, Any] = {"name": name.lower(), "in": "header", "required": False}
+    if description:
+        schema["description"] = description
+        parameter["description"] = description
+    return {**parameter, "schema": schema}
 
 
 def form_fields(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -130,8 +155,8 @@ def _verified_twilio_form(
     runtime: PhoneLogRuntime,
     integration: TwilioIntegration,
     body: bytes,
-    signature: str | None,
 ) -> dict[str, list[str]]:
+    signature = request.headers.get(TWILIO_SIGNATURE_HEADER)
     pairs = parse_form(body)
     url = public_url(
         request,
@@ -149,8 +174,8 @@ def _hints(**values: str | None) -> dict[str, list[str]]:
     return {name: [value] for name, value in values.items() if value}
 
 
-def _twilio(runtime: PhoneLogRuntime, integration_id: str) -> TwilioIntegration:
-    integration = runtime.integration("twilio", integration_id)
+def _twilio(request: Request, runtime: PhoneLogRuntime, integration_id: str) -> TwilioIntegration:
+    integration = _integration(request, runtime, "twilio", integration_id)
     assert isinstance(integration, TwilioIntegration)
     return integration
 
@@ -209,15 +234,12 @@ async def _keep_unreadable(
 
 
 async def receive_twilio_status(
-    request: Request,
-    integration_id: str,
-    runtime: RuntimeDep,
-    x_twilio_signature: Annotated[str | None, Header()] = None,
+    request: Request, integration_id: str, runtime: RuntimeDep
 ) -> Response:
     """Twilio Voice status callback: ringing, in-progress, completed, busy, no-answer, …"""
-    integration = _twilio(runtime, integration_id)
+    integration = _twilio(request, runtime, integration_id)
     body = await _body(request, runtime)
-    fields = _verified_twilio_form(request, runtime, integration, body, x_twilio_signature)
+    fields = _verified_twilio_form(request, runtime, integration, body)
     return _answer(
         await _ingest(
             request, runtime, integration, body, lambda: twilio.parse_status_callback(fields)
@@ -229,7 +251,6 @@ async def receive_twilio_recording(
     request: Request,
     integration_id: str,
     runtime: RuntimeDep,
-    x_twilio_signature: Annotated[str | None, Header()] = None,
     caller: Annotated[
         str | None, Query(alias="From", description="Optional: the caller, set in the URL.")
     ] = None,
@@ -245,9 +266,9 @@ async def receive_twilio_recording(
     A recordingStatusCallback carries no numbers; a TwiML app that knows them may
     put ``?From=…&To=…`` in the callback URL (Twilio signs the URL, query included).
     """
-    integration = _twilio(runtime, integration_id)
+    integration = _twilio(request, runtime, integration_id)
     body = await _body(request, runtime)
-    signed = _verified_twilio_form(request, runtime, integration, body, x_twilio_signature)
+    signed = _verified_twilio_form(request, runtime, integration, body)
     fields = {**_hints(From=caller, To=callee, Direction=direction), **signed}
     return _answer(
         await _ingest(
@@ -257,17 +278,13 @@ async def receive_twilio_recording(
 
 
 async def receive_asterisk_cdr(
-    request: Request,
-    integration_id: str,
-    runtime: RuntimeDep,
-    x_omnidesk_token: Annotated[
-        str | None, Header(description="The integration's shared token.")
-    ] = None,
+    request: Request, integration_id: str, runtime: RuntimeDep
 ) -> Response:
     """An Asterisk CDR posted by the dialplan (CURL() in a hangup handler)."""
-    integration = runtime.integration("asterisk", integration_id)
+    integration = _integration(request, runtime, "asterisk", integration_id)
     assert isinstance(integration, AsteriskIntegration)
-    if not verify_shared_token(integration.token.get_secret_value(), x_omnidesk_token):
+    token = request.headers.get(TOKEN_HEADER)
+    if not verify_shared_token(integration.token.get_secret_value(), token):
         raise BadSignature(
             f"{TOKEN_HEADER} missing or wrong", provider="asterisk", integration=integration.id
         )
@@ -290,11 +307,11 @@ async def receive_freeswitch_cdr(
     integration_id: str,
     runtime: RuntimeDep,
     uuid: Annotated[str | None, Query(description="Added by mod_json_cdr.")] = None,
-    authorization: Annotated[str | None, Header(description="HTTP basic credentials.")] = None,
 ) -> Response:
     """A FreeSWITCH mod_json_cdr post, in any of its encode modes."""
-    integration = runtime.integration("freeswitch", integration_id)
+    integration = _integration(request, runtime, "freeswitch", integration_id)
     assert isinstance(integration, FreeswitchIntegration)
+    authorization = request.headers.get("authorization")
     password = integration.password.get_secret_value()
     if not verify_basic_auth(authorization, username=integration.username, password=password):
         raise BadSignature(
@@ -323,7 +340,7 @@ async def receive_cti_event(
     request: Request, integration_id: str, token: str, runtime: RuntimeDep
 ) -> Response:
     """A CTI call event: newCall, answer or hangup."""
-    integration = runtime.integration("cti", integration_id)
+    integration = _integration(request, runtime, "cti", integration_id)
     assert isinstance(integration, CtiIntegration)
     if not verify_shared_token(integration.token.get_secret_value(), token):
         raise BadSignature("path token is wrong", provider="cti", integration=integration.id)
@@ -361,19 +378,34 @@ def webhook_router() -> APIRouter:
         "/twilio/{integration_id}/voice/status",
         receive_twilio_status,
         methods=["POST"],
-        **_route("twilio", "Twilio Voice status callback", {FORM: TwilioStatusCallback}),
+        **_route(
+            "twilio",
+            "Twilio Voice status callback",
+            {FORM: TwilioStatusCallback},
+            headers={TWILIO_SIGNATURE_HEADER: None},
+        ),
     )
     router.add_api_route(
         "/twilio/{integration_id}/voice/recording",
         receive_twilio_recording,
         methods=["POST"],
-        **_route("twilio", "Twilio recording callback", {FORM: TwilioRecordingCallback}),
+        **_route(
+            "twilio",
+            "Twilio recording callback",
+            {FORM: TwilioRecordingCallback},
+            headers={TWILIO_SIGNATURE_HEADER: None},
+        ),
     )
     router.add_api_route(
         "/asterisk/{integration_id}/cdr",
         receive_asterisk_cdr,
         methods=["POST"],
-        **_route("asterisk", "Asterisk CDR", {FORM: AsteriskCdr, JSON: AsteriskCdr}),
+        **_route(
+            "asterisk",
+            "Asterisk CDR",
+            {FORM: AsteriskCdr, JSON: AsteriskCdr},
+            headers={TOKEN_HEADER: "The integration's shared token."},
+        ),
     )
     router.add_api_route(
         "/freeswitch/{integration_id}/cdr",
@@ -387,6 +419,7 @@ def webhook_router() -> APIRouter:
                 FORM: FreeswitchEncodedCdr,
                 freeswitch.BASE64_CONTENT_TYPE: FreeswitchEncodedCdr,
             },
+            headers={"Authorization": "HTTP basic credentials."},
         ),
     )
     router.add_api_route(

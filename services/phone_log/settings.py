@@ -36,6 +36,14 @@ class PhoneLogSettings(ServiceSettings):
         description="Where `omnidesk phone quarantine replay` keeps its ledger (replays.db).",
     )
     http_port: int = Field(8082, ge=1, le=65535, description="Webhook HTTP port.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port (uvicorn workers), each with its own "
+        "Kafka producer. One process uses about one core: run one per core you give the "
+        "service (services/chat_ingest/README.md, Performance).",
+    )
     default_region: str = Field(
         "KR", description="Region for numbers given without a country code (ISO 3166 alpha-2)."
     )
@@ -70,6 +78,12 @@ class PhoneLogSettings(ServiceSettings):
     )
     max_in_flight: int = Field(
         10_000, ge=1, description="Requests waiting for Kafka before new ones get 503 at once."
+    )
+    fast_path: bool = Field(
+        True,
+        description="Dispatch webhook POSTs straight to their endpoint functions, skipping "
+        "FastAPI's per-request routing/dependency layer; same functions, same answers. "
+        "false sends everything through FastAPI.",
     )
     trust_forwarded_headers: bool = Field(
         False,

@@ -16,6 +16,7 @@ from aiokafka.structs import RecordMetadata
 
 from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, Headers, encode
+from libs.common.kafka.partitioner import KeyPartitioner
 from libs.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class EventProducer:
             linger_ms=self._settings.linger_ms,
             max_request_size=self._max_request_size,
             max_batch_size=self._max_batch_size,
+            partitioner=KeyPartitioner(),  # the default partitioner's choices, cheaper
         )
 
     async def start(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
 
 from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events import Interaction
@@ -61,3 +62,28 @@ async def _consume_all(settings, topic: str, count: int) -> list[CloudEvent]:
     finally:
         await consumer.stop()
     return out
+
+
+async def test_keyed_records_land_where_kafkas_default_partitioner_puts_them(kafka_topics):
+    """EventProducer's KeyPartitioner on a real multi-partition topic: the partition of
+    every record is the one the default (Java-compatible) partitioner chooses."""
+    settings = kafka_topics
+    topic = settings.topics.interactions
+    keys = [f"webchat:visitor-{n}".encode() for n in range(60)] + [b"+821012345678", b""]
+    async with EventProducer(settings, client_id="partitions") as producer:
+        placed = {
+            key: (await producer.send(topic, b"{}", key=key, headers=[])).partition for key in keys
+        }
+    partitions = await _partitions_of(settings, topic)
+    assert len(partitions) > 1
+    default = DefaultPartitioner()
+    assert placed == {key: default(key, partitions, partitions) for key in keys}
+
+
+async def _partitions_of(settings, topic: str) -> list[int]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    try:
+        return sorted(consumer.partitions_for_topic(topic) or ())
+    finally:
+        await consumer.stop()

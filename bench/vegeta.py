@@ -1,0 +1,136 @@
+"""A compiled load generator for ``bench/webhook_load.py --generator vegeta``.
+
+Vegeta (Go, github.com/tsenart/vegeta) is built from the Go module proxy into
+``bench/.tools/bin`` by ``python -m bench.vegeta install`` (never committed;
+needs ``go``). It cross-checks the Python generator: if the Python figures
+were limited by the generator, vegeta's would be higher on the same server.
+
+Each phase writes the already-signed requests as vegeta JSON targets (one per
+line, body base64), runs ``vegeta attack`` and reads ``vegeta report -type=json``.
+Throughput: ``-rate=0`` with ``--concurrency`` workers (closed loop); fixed
+rate: ``-rate=N/s`` (vegeta's pacer is open loop; latency counts from each
+request's send time, which the pacer keeps on schedule while workers are free).
+
+    python -m bench.vegeta install
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+MODULE = "github.com/tsenart/vegeta/v12"
+VERSION = "v12.13.0"  # builds with the Go toolchain on the project's machines
+TOOLS = Path(__file__).resolve().parent / ".tools" / "bin"
+
+
+def binary() -> Path:
+    found = os.environ.get("BENCH_VEGETA") or shutil.which("vegeta") or str(TOOLS / "vegeta")
+    path = Path(found)
+    if not path.exists():
+        raise SystemExit("vegeta not found: run `python -m bench.vegeta install` (needs go)")
+    return path
+
+
+def install() -> Path:
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GOBIN": str(TOOLS)}
+    subprocess.run(["go", "install", f"{MODULE}@{VERSION}"], env=env, check=True)
+    return TOOLS / "vegeta"
+
+
+def targets_file(requests: list[Any], base_url: str, folder: Path) -> Path:
+    """Vegeta's JSON target format: method, url, header (lists), body (base64)."""
+    path = folder / "targets.jsonl"
+    with path.open("w") as out:
+        for request in requests:
+            target = {
+                "method": request.method,
+                "url": base_url + request.path,
+                "header": {name: [value] for name, value in request.headers.items()},
+                "body": base64.b64encode(request.content).decode(),
+            }
+            out.write(json.dumps(target) + "\n")
+    return path
+
+
+def attack(
+    requests: list[Any], base_url: str, *, duration: float, rate: int, workers: int
+) -> dict[str, Any]:
+    """One phase; figures in webhook_load's shape. ``rate`` 0: as fast as ``workers`` go."""
+    with tempfile.TemporaryDirectory(prefix="vegeta-") as folder:
+        targets = targets_file(requests, base_url, Path(folder))
+        results = Path(folder) / "results.bin"
+        pacing = ["-rate=0", f"-max-workers={workers}"] if rate == 0 else [f"-rate={rate}/s"]
+        command = [
+            str(binary()),
+            "attack",
+            "-format=json",
+            f"-targets={targets}",
+            f"-duration={duration}s",
+            f"-workers={workers}",
+            "-timeout=30s",
+            f"-output={results}",
+            *pacing,
+        ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run(command, check=True)
+        elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        report = subprocess.run(
+            [str(binary()), "report", "-type=json", str(results)],
+            check=True,
+            capture_output=True,
+        )
+    data = json.loads(report.stdout)
+    return _figures(data, elapsed, rate, cpu_s=_cpu(after) - _cpu(before))
+
+
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def _figures(data: dict[str, Any], elapsed: float, rate: int, cpu_s: float) -> dict[str, Any]:
+    statuses = {str(k): v for k, v in sorted(data.get("status_codes", {}).items())}
+    ok = sum(v for k, v in statuses.items() if k.startswith("2"))
+    latencies = data.get("latencies", {})
+
+    def ms(key: str) -> float:
+        return round(latencies.get(key, 0) / 1e6, 3)
+
+    figures: dict[str, Any] = {
+        "sent": data.get("requests", 0),
+        "acked_2xx": ok,
+        "statuses": statuses,
+        "elapsed_s": round(elapsed, 3),
+        "acked_per_s": round(data.get("throughput", 0.0), 1),
+        # vegeta reports over all answers; with only 2xx answers they are the 2xx ones
+        "latency_2xx": {
+            "count": ok,
+            "p50_ms": ms("50th"),
+            "p99_ms": ms("99th"),
+            "max_ms": ms("max"),
+            "mean_ms": ms("mean"),
+        },
+        "generator_process_cpu_s": round(cpu_s, 3),
+    }
+    if rate:
+        figures["target_rate"] = rate
+    return figures
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["install"]:
+        print(install())
+    else:
+        raise SystemExit("usage: python -m bench.vegeta install")

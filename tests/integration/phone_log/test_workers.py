@@ -1,0 +1,100 @@
+"""`python -m services.phone_log` with PHONE_LOG_WORKERS=2: two server processes on one
+port, each with its own Kafka producer; every call event acked is on the topic once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from libs.common.cloudevents import decode
+from tests.integration.phone_log.helpers import read_topic
+
+pytestmark = pytest.mark.integration
+
+WORKERS = 2
+CALLS = 30
+STARTED = "Kafka producer started"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _wait_all_started(log_path: Path, process: asyncio.subprocess.Process) -> None:
+    """Every worker logs STARTED once its producer runs (bounded polling)."""
+    text = ""
+    for _ in range(240):
+        assert process.returncode is None, "phone_log exited during start-up"
+        text = await asyncio.to_thread(log_path.read_text)
+        if text.count(STARTED) >= WORKERS:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not all {WORKERS} workers started:\n{text}")
+
+
+def _hangup(n: int) -> dict[str, str]:
+    return {
+        "event": "hangup",
+        "callId": f"workers-{n}",
+        "from": f"0105555{n:04d}",
+        "to": "0212345678",
+        "direction": "in",
+        "cause": "cancel",
+    }
+
+
+async def test_two_workers_share_the_port_and_publish_every_call(kafka_topics, tmp_path):
+    port = _free_port()
+    log_path = tmp_path / "phone_log.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PHONE_LOG_")},
+        "PHONE_LOG_HTTP_PORT": str(port),
+        "PHONE_LOG_WORKERS": str(WORKERS),
+        "PHONE_LOG_DEV_SAMPLES": "true",
+        "LOG_FORMAT": "text",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
+        "KAFKA_TOPIC_INTERACTIONS": kafka_topics.topics.interactions,
+        "KAFKA_TOPIC_DEADLETTER": kafka_topics.topics.deadletter,
+    }
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.phone_log",
+            env=env,
+            stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await _wait_all_started(log_path, process)
+
+            async def post(n: int) -> httpx.Response:
+                # A fresh connection each: the kernel spreads them over the workers.
+                async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+                    return await client.post("/cti/dev-cti/dev-cti-token", data=_hangup(n))
+
+            responses = await asyncio.gather(*(post(n) for n in range(CALLS)))
+        finally:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), 60)
+    assert [r.status_code for r in responses] == [200] * CALLS, responses[0].text
+    log = await asyncio.to_thread(log_path.read_text)
+    assert "(2 worker processes)" in log
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", log))) == WORKERS
+    assert log.count("Application shutdown complete") == WORKERS
+    records = await asyncio.wait_for(
+        read_topic(kafka_topics, kafka_topics.topics.interactions, CALLS), 60
+    )
+    assert sorted(decode(r.headers, r.value).id for r in records) == sorted(
+        r.json()["event_id"] for r in responses
+    )

@@ -1,0 +1,50 @@
+"""KeyPartitioner chooses exactly what Kafka's default partitioner chooses."""
+
+from __future__ import annotations
+
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from libs.common.kafka.partitioner import KeyPartitioner, murmur2
+
+#: Kafka's own test values (clients UtilsTest.testMurmur2), signed as Java returns them.
+JAVA_VECTORS = {
+    b"21": -973932308,
+    b"foobar": -790332482,
+    b"a-little-bit-long-string": -985981536,
+    b"a-little-bit-longer-string": -1486304829,
+    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+    b"abc": 479470107,
+}
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def test_the_java_clients_published_values():
+    assert {key: _signed(murmur2(key)) for key in JAVA_VECTORS} == JAVA_VECTORS
+
+
+@settings(max_examples=2000, derandomize=True, deadline=None)
+@given(st.binary(max_size=80))
+def test_same_hash_as_aiokafka(key: bytes):
+    assert murmur2(key) == aiokafka_murmur2(key) & 0xFFFFFFFF
+
+
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(st.binary(min_size=0, max_size=40), st.integers(1, 64))
+def test_same_partition_as_the_default_partitioner(key: bytes, count: int):
+    partitions = list(range(count))
+    ours = KeyPartitioner(cache_size=4)
+    expected = DefaultPartitioner()(key, partitions, partitions)
+    assert ours(key, partitions, partitions) == expected
+    assert ours(key, partitions, partitions) == expected  # cached the second time
+
+
+def test_unkeyed_records_go_to_an_available_partition():
+    ours = KeyPartitioner()
+    assert {ours(None, [0, 1, 2, 3], [2]) for _ in range(20)} == {2}
+    assert {ours(None, [0, 1], []) for _ in range(50)} <= {0, 1}
