@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
-from services.router.service.audit import AuditEntry, record_audit
+from services.router.service.audit import AuditEntry, record_audit, running_entry
 from services.router.service.context import RouterContext
 from services.router.store.models import ApiKey
 
@@ -50,8 +50,9 @@ async def create_api_key(
 ) -> str:
     """Store a key (a new random one unless given) and return it in clear, once.
 
-    ``audit``: the row of a change made outside the API (CLI, bootstrap), committed
-    with the key; API calls are recorded by the request's own action."""
+    ``audit``: the row of a change made outside the API (CLI, bootstrap); an API
+    call's own row otherwise. Either is committed with the key, naming it."""
+    audit = audit or running_entry()
     key = key or new_key()
     async with ctx.uow() as uow:
         if await uow.api_keys.by_hash(hash_key(key)) is None:

@@ -130,6 +130,13 @@ def begin_action(
     return pending
 
 
+def running_entry() -> AuditEntry | None:
+    """The row of the action this task runs, for a service that records it itself
+    with what only it knows (e.g. the id of the key it created)."""
+    pending = _running_here()
+    return pending.entry if pending is not None else None
+
+
 def detach_action() -> PendingAction | None:
     """Take the running action out of the commit hook: it records its own row (a
     configuration reload commits its row before applying anything)."""

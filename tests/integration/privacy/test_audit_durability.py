@@ -201,6 +201,24 @@ async def test_key_changes_by_the_cli_carry_their_row_in_the_keys_transaction(ro
     assert "key_hash" not in str(revoked)
 
 
+async def test_a_key_created_through_the_api_is_named_by_its_row(router):
+    client, keys, runtime = router
+    created = await client.post(
+        "/api-keys",
+        json={"role": "agent", "name": "weekend"},
+        headers={"X-API-Key": keys[Role.ADMIN]},
+    )
+    assert created.status_code == 201
+    [row] = await rows(runtime, "POST /api-keys")  # one row, in the key's transaction
+    assert row["key_id"] == created.json()["id"] and row["role"] == "admin"
+    assert sa_json(row["after"])["key"] == {
+        "role": "agent",
+        "name": "weekend",
+        "agent_id": None,
+        "revoked": False,
+    }
+
+
 def sa_json(value):
     """JSON columns come back parsed on PostgreSQL, as text on SQLite."""
     return json.loads(value) if isinstance(value, str) else value
