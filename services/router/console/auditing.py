@@ -9,7 +9,6 @@ transaction (``service.audit``: no committed action without its row).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +20,10 @@ from services.router.service.audit import (
     begin_action,
     client_address,
     finish_action,
-    target_state,
+    snapshot_targets,
 )
 from services.router.service.context import RouterContext
 from services.router.store.models import ApiKey
-
-log = logging.getLogger(__name__)
 
 
 def actor_of(key: ApiKey) -> str:
@@ -70,21 +67,13 @@ class ConsoleAction:
                 peer, request.headers.get("x-forwarded-for"), ctx.trusted_proxies
             ),
         )
-        before = await _state(ctx, conversation_id, agent_id)
-        targets = {"conversation_id": conversation_id, "agent_id": agent_id}
+        targets = {
+            name: value
+            for name, value in (("conversation_id", conversation_id), ("agent_id", agent_id))
+            if value is not None
+        }
+        before = await snapshot_targets(ctx, targets)
         return cls(ctx, begin_action(entry, before=before, targets=targets))
 
     async def done(self, outcome: str = "ok", **extra: Any) -> None:
         await finish_action(self.ctx, self.pending, outcome, **extra)
-
-
-async def _state(
-    ctx: RouterContext, conversation_id: str | None, agent_id: str | None
-) -> dict[str, Any] | None:
-    if conversation_id is None and agent_id is None:
-        return None
-    try:
-        return await target_state(ctx, conversation_id=conversation_id, agent_id=agent_id)
-    except Exception:  # an unreadable snapshot must not fail the action
-        log.exception("audit snapshot failed for %s/%s", conversation_id, agent_id)
-        return None

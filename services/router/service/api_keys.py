@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
-from services.router.service.audit import AuditEntry, record_audit, running_entry
+from services.router.service.audit import AuditEntry, key_state, record_audit, running_entry
 from services.router.service.context import RouterContext
 from services.router.store.models import ApiKey
 
@@ -67,7 +67,7 @@ async def create_api_key(
             )
             uow.api_keys.add(created)
             if audit is not None:
-                record_audit(uow, audit.with_result(key_id=created.id, after=_state(created)))
+                record_audit(uow, audit.with_result(key_id=created.id, after=key_state(created)))
             with contextlib.suppress(IntegrityError):  # a replica stored the same key first
                 await uow.commit()
     return key
@@ -88,25 +88,13 @@ async def revoke_api_key(
         if key is None:
             raise UnknownKey(f"no API key {key_id}")
         if key.revoked_at is None:
-            before = _state(key)
+            before = key_state(key)
             key.revoked_at = ctx.clock()
             if audit is not None:
-                changed = audit.with_result(key_id=key.id, before=before, after=_state(key))
+                changed = audit.with_result(key_id=key.id, before=before, after=key_state(key))
                 record_audit(uow, changed)
             await uow.commit()
         return key
-
-
-def _state(key: ApiKey) -> dict[str, object]:
-    """As the audit trail shows a key (never its hash)."""
-    return {
-        "key": {
-            "role": key.role,
-            "name": key.name,
-            "agent_id": key.agent_id,
-            "revoked": key.revoked_at is not None,
-        }
-    }
 
 
 async def list_api_keys(ctx: RouterContext) -> list[ApiKey]:

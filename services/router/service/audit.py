@@ -178,7 +178,7 @@ async def finish_action(
     if _running.get() is pending:
         _running.set(None)
     succeeded = outcome == "ok" or outcome.startswith("2")
-    after = await _snapshot(ctx, pending.targets)
+    after = await snapshot_targets(ctx, pending.targets)
     if pending.recorded:
         if succeeded and not extra and after == pending.recorded_after:
             return
@@ -200,16 +200,6 @@ async def finish_action(
 
 def _state_targets(targets: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in targets.items() if k != "contact_id"}
-
-
-async def _snapshot(ctx: RouterContext, targets: Mapping[str, str]) -> dict[str, Any] | None:
-    if not _state_targets(targets):
-        return None
-    try:
-        return await target_state(ctx, **_state_targets(targets))
-    except Exception:  # an unreadable snapshot must not fail the action
-        log.exception("audit snapshot failed for %s", dict(targets))
-        return None
 
 
 def cli_audit_entry(ctx: RouterContext, action: str) -> AuditEntry:
@@ -348,13 +338,20 @@ async def state_in(
     if key_id:
         key = await session.get(ApiKey, key_id)
         if key is not None:
-            state["key"] = {
-                "role": key.role,
-                "name": key.name,
-                "agent_id": key.agent_id,
-                "revoked": key.revoked_at is not None,
-            }
+            state.update(key_state(key))
     return state or None
+
+
+def key_state(key: ApiKey) -> dict[str, Any]:
+    """An API key as the trail shows it: role, name, agent, revoked (never its hash)."""
+    return {
+        "key": {
+            "role": key.role,
+            "name": key.name,
+            "agent_id": key.agent_id,
+            "revoked": key.revoked_at is not None,
+        }
+    }
 
 
 #: Path parameters that name what an action touched.
@@ -364,8 +361,8 @@ TARGET_PARAMS = ("conversation_id", "contact_id", "agent_id", "key_id")
 async def snapshot_targets(
     ctx: RouterContext, path_params: Mapping[str, str]
 ) -> dict[str, Any] | None:
-    """``target_state`` of what a request's path names; taken before the action (by
-    the API key check) and after it (by the audit middleware)."""
+    """``target_state`` of what a request's path names: before an action (the API key
+    check, the console) and when it ends (``finish_action``)."""
     wanted = {name: path_params[name] for name in TARGET_PARAMS if name in path_params}
     if not wanted:
         return None
