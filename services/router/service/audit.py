@@ -33,7 +33,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -105,7 +105,6 @@ class PendingAction:
     task: asyncio.Task[Any] | None
     carried_by: UnitOfWork | None = None  # the transaction holding the row
     recorded_after: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def recorded(self) -> bool:
@@ -182,13 +181,13 @@ async def finish_action(
     if pending.recorded:
         if succeeded and not extra and after == pending.recorded_after:
             return
-        before, entry = pending.recorded_after, pending.entry
+        # a second row, at the end: from what the first one recorded to now
+        before, entry = pending.recorded_after, pending.entry.with_result(at=ctx.clock())
     else:
         before, entry = pending.before, pending.entry
     changed = before != after
     entry = entry.with_result(
         outcome=outcome,
-        at=ctx.clock(),
         before=before if changed else None,
         after=({**(after or {}), **extra} if changed or extra else None),
     )
