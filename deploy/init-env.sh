@@ -7,6 +7,9 @@
 #   ROUTER_CSAT_SECRET            HMAC key of the router's rating tokens
 #   ROUTER_BOOTSTRAP_ADMIN_KEY    the first admin API key (X-API-Key) of the agent API
 #   POSTGRES_PASSWORD             the compose PostgreSQL's password
+#   PRIVACY_HASH_KEY              key of the identifier hashes erasure matches on; the
+#                                 same in every service (they all read this file).
+#                                 Never change it afterwards: stored hashes would be orphaned
 # An existing file is kept: only secrets that are missing or empty are added.
 # usage: deploy/init-env.sh [ENV_FILE]        (default: deploy/.env)
 set -eu
@@ -25,7 +28,7 @@ random_secret() {
 }
 
 for name in NOTIFIER_CSAT_SIGNING_SECRET ROUTER_CSAT_SECRET ROUTER_BOOTSTRAP_ADMIN_KEY \
-  POSTGRES_PASSWORD; do
+  POSTGRES_PASSWORD PRIVACY_HASH_KEY; do
   if grep -q "^$name=..*" "$env_file"; then
     continue # set by you: kept
   fi

@@ -8,15 +8,21 @@ sha256 and size instead of the reference. A file that cannot be fetched (too
 big, a type not allowed, the provider refuses or is slow) keeps its reference:
 the message is never held back or dropped for it; the log says why.
 
-Telegram files (``telegram-file:``) and WhatsApp media (``whatsapp-media:``)
-are fetched; Slack private URLs and LINE content keep their references (their
-fixtures lack the documented download endpoints yet).
+Fetched: Telegram files (``telegram-file:``), WhatsApp media
+(``whatsapp-media:``), Slack private files (``slack-file:``) and LINE content
+(``line-content:``). Not fetched: Channel Talk files (no documented download
+endpoint could be found: the URL or ``channeltalk-file:`` id stays), Kakao
+(the skill payload carries no files), Twilio ``MediaUrl``s (kept as links).
+
+A file whose declared type says nothing (``application/octet-stream``, e.g. a
+LINE "file" message) is judged by its name's extension instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,7 +32,9 @@ from libs.common.blobstore import BlobStore
 from libs.common.events.interaction import Attachment
 from libs.providers.inbound import ChatEvent
 from libs.providers.integrations import Integration, Provider
+from libs.providers.line import media as line_media
 from libs.providers.media import MediaUnavailable
+from libs.providers.slack import media as slack_media
 from libs.providers.telegram import media as telegram_media
 from libs.providers.whatsapp import media as whatsapp_media
 
@@ -37,8 +45,19 @@ Downloader = Callable[..., Awaitable[bytes]]
 DOWNLOADERS: dict[Provider, Downloader] = {
     Provider.TELEGRAM: telegram_media.download,
     Provider.WHATSAPP: whatsapp_media.download,
+    Provider.SLACK: slack_media.download,
+    Provider.LINE: line_media.download,
 }
-PREFIXES = (telegram_media.REFERENCE_PREFIX, whatsapp_media.REFERENCE_PREFIX)
+PREFIXES = (
+    telegram_media.REFERENCE_PREFIX,
+    whatsapp_media.REFERENCE_PREFIX,
+    slack_media.REFERENCE_PREFIX,
+    line_media.REFERENCE_PREFIX,
+)
+#: Declared types that say nothing about the file.
+UNDECLARED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+#: Python's built-in table only: no system mime.types read (same answer everywhere).
+KNOWN_TYPES = mimetypes.MimeTypes()
 
 
 @dataclass(frozen=True)
@@ -84,10 +103,9 @@ class MediaFetcher:
         assert reference is not None
         provider = integration.provider
         where = {"provider": provider.value, "integration": integration.id, "event_id": event_id}
-        if not self._policy.allows(attachment.content_type):
-            log.info(
-                "attachment type %s not fetched (allow-list)", attachment.content_type, extra=where
-            )
+        content_type = declared_type(attachment)
+        if not self._policy.allows(content_type):
+            log.info("attachment type %s not fetched (allow-list)", content_type, extra=where)
             return attachment
         if attachment.size is not None and attachment.size > self._policy.max_bytes:
             log.info("attachment of %d bytes not fetched (limit)", attachment.size, extra=where)
@@ -101,7 +119,17 @@ class MediaFetcher:
             log.warning("attachment kept as a reference: %s", exc, extra=where)
             return attachment
         sha256 = await self._blobs.put_async(data)
-        return attachment.model_copy(update={"sha256": sha256, "size": len(data), "url": None})
+        fetched = {"sha256": sha256, "size": len(data), "url": None, "content_type": content_type}
+        return attachment.model_copy(update=fetched)
+
+
+def declared_type(attachment: Attachment) -> str:
+    """The provider's type, or the one the file name implies when the provider gave none."""
+    declared = attachment.content_type.split(";", 1)[0].strip().lower()
+    if declared not in UNDECLARED or not attachment.name:
+        return attachment.content_type
+    guessed, _ = KNOWN_TYPES.guess_type(attachment.name, strict=True)
+    return guessed or attachment.content_type
 
 
 def _reference(attachment: Attachment) -> str | None:

@@ -42,7 +42,8 @@ class ChatIngestSettings(ServiceSettings):
     )
     blob_dir: Path | None = Field(
         None,
-        description="Blob store for chat media fetched from the provider (Telegram files); the"
+        description="Blob store for chat media fetched from the provider (Telegram, WhatsApp,"
+        " Slack, LINE); the"
         " router's ROUTER_BLOB_DIR. Unset: attachments stay provider references.",
     )
     media_max_bytes: int = Field(

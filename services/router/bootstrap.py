@@ -14,6 +14,7 @@ from libs.common.csat_links import DEV_CSAT_LINK_SECRET
 from libs.common.privacy.identifiers import IdentifierHasher
 from libs.providers.registry import PROVIDERS
 from services.router.domain.replies import MAIL_TEXT_LIMIT
+from services.router.service.audit import audit_in_transaction
 from services.router.service.context import (
     Clock,
     ConfigHolder,
@@ -83,7 +84,8 @@ def build_context(
     on_commit: Callable[[], None] | None = None,
 ) -> RouterContext:
     return RouterContext(
-        uow=UnitOfWorkFactory(engine, on_commit=on_commit),
+        # every commit carries the running API/console action's audit row
+        uow=UnitOfWorkFactory(engine, on_commit=on_commit, before_commit=audit_in_transaction),
         config=build_config(settings),
         options=RoutingOptions.from_settings(settings),
         csat=build_csat(settings),

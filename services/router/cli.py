@@ -35,6 +35,7 @@ def create_api_key_command(
     """Create an API key and print it once (only its hash is stored)."""
     from services.router.bootstrap import build_context, open_store
     from services.router.service.api_keys import Role, create_api_key
+    from services.router.service.audit import cli_audit_entry
     from services.router.settings import RouterSettings
 
     try:
@@ -48,7 +49,8 @@ def create_api_key_command(
         engine = await open_store(settings)
         try:
             ctx = build_context(settings, engine)
-            return await create_api_key(ctx, role=chosen, name=name, agent_id=agent_id)
+            audit = cli_audit_entry(ctx, "cli.create-api-key")
+            return await create_api_key(ctx, role=chosen, name=name, agent_id=agent_id, audit=audit)
         finally:
             await engine.dispose()
 
@@ -60,13 +62,15 @@ def revoke_api_key_command(key_id: str) -> None:
     """Revoke an API key by its id (see `GET /api-keys`); it is refused from now on."""
     from services.router.bootstrap import build_context, open_store
     from services.router.service.api_keys import UnknownKey, revoke_api_key
+    from services.router.service.audit import cli_audit_entry
     from services.router.settings import RouterSettings
 
     async def run() -> None:
         settings = RouterSettings(csat_secret="x" * 32)  # not used here; avoids the warning
         engine = await open_store(settings)
         try:
-            await revoke_api_key(build_context(settings, engine), key_id)
+            ctx = build_context(settings, engine)
+            await revoke_api_key(ctx, key_id, audit=cli_audit_entry(ctx, "cli.revoke-api-key"))
         finally:
             await engine.dispose()
 

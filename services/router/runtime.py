@@ -22,7 +22,8 @@ from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents
 from services.router.service.api_keys import Role, create_api_key, key_count
-from services.router.service.audit import SYSTEM, AuditEntry, append_audit
+from services.router.service.audit import SYSTEM, AuditEntry
+from services.router.service.config_reload import ReloadNotAudited, reload_configuration
 from services.router.service.context import Clock, RouterContext, system_clock
 from services.router.service.retention import RetentionPolicy
 from services.router.settings import RouterSettings
@@ -114,21 +115,20 @@ class RouterRuntime:
             self._sighup = True
 
     def reload_config(self) -> None:
+        """SIGHUP: reload in a task (the files are read off the loop; the audit row is
+        committed before the new configuration applies)."""
+        self._spawn(self._reload_config(), "config-reload")
+
+    async def _reload_config(self) -> None:
         assert self.ctx is not None
         try:
-            config = self.ctx.config.reload()
+            config = await reload_configuration(self.ctx, self._system_entry("config.reload"))
         except ConfigError as exc:
             log.error("configuration NOT reloaded (the running one stays): %s", exc)
-            self._audit_reload("refused", {"error": str(exc)[:500]})
             return
-        self._audit_reload(
-            "ok",
-            {
-                "rules": len(config.rules.rules),
-                "policies": len(config.policies.policies),
-                "queues": len(config.policies.queues),
-            },
-        )
+        except ReloadNotAudited as exc:
+            log.error("%s; the running one stays", exc)
+            return
         log.info(
             "configuration reloaded: %d rules, %d policies, %d queues",
             len(config.rules.rules),
@@ -136,17 +136,9 @@ class RouterRuntime:
             len(config.policies.queues),
         )
 
-    def _audit_reload(self, outcome: str, after: dict[str, object]) -> None:
+    def _system_entry(self, action: str) -> AuditEntry:
         assert self.ctx is not None
-        entry = AuditEntry(
-            actor=SYSTEM,
-            role=SYSTEM,
-            action="config.reload",
-            at=self.ctx.clock(),
-            outcome=outcome,
-            after=after,
-        )
-        self._spawn(append_audit(self.ctx, entry), "audit-reload")
+        return AuditEntry(actor=SYSTEM, role=SYSTEM, action=action, at=self.ctx.clock())
 
     def _spawn(self, coro, name: str) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro, name=f"router-{name}")
@@ -162,7 +154,11 @@ class RouterRuntime:
         configured = self.settings.bootstrap_admin_key
         if configured is not None:
             await create_api_key(
-                self.ctx, role=Role.ADMIN, name="bootstrap", key=configured.get_secret_value()
+                self.ctx,
+                role=Role.ADMIN,
+                name="bootstrap",
+                key=configured.get_secret_value(),
+                audit=self._system_entry("key.bootstrap"),
             )
         elif self.settings.creates_dev_key:
             await self._dev_key()
@@ -175,7 +171,9 @@ class RouterRuntime:
             if path.exists():
                 log.warning("DEV ADMIN API KEY (development only) is in %s", path)
             return
-        self.dev_admin_key = await create_api_key(self.ctx, role=Role.ADMIN, name="dev")
+        self.dev_admin_key = await create_api_key(
+            self.ctx, role=Role.ADMIN, name="dev", audit=self._system_entry("key.dev")
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(self.dev_admin_key + "\n")

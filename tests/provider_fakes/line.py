@@ -17,6 +17,12 @@ Follows developers.line.biz/en/reference/messaging-api/:
 - #error-responses: ``{"message": "The request body has N error(s)",
   "details": [{"message", "property"}]}``; 429 ``{"message": "The API rate
   limit has been exceeded. Try again later."}``.
+- #get-content: ``GET /v2/bot/message/{messageId}/content`` (on api-data.line.me;
+  here the same fixture), bearer; 200 with the bytes and their Content-Type;
+  404 ``{"message": "Not found"}`` for no such content; 202 (no body) while a
+  video/audio is still being prepared.
+- #verify-video-or-audio-preparation-status: ``GET …/content/transcoding``
+  answers ``{"status": "processing" | "succeeded" | "failed"}``.
 """
 
 from __future__ import annotations
@@ -56,11 +62,27 @@ class LineFake(FakeProvider):
     channel_access_token: str = "line-channel-access-token-0123456789"
     reply_tokens: set[str] = field(default_factory=set)
     accepted_retry_keys: dict[str, str] = field(default_factory=dict)
+    #: message id → (bytes, content type) users sent; #get-content serves them.
+    contents: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    #: message id → how many more transcoding checks answer "processing" (then "succeeded").
+    preparing: dict[str, int] = field(default_factory=dict)
+    failed_preparations: set[str] = field(default_factory=set)
+
+    def add_content(
+        self, message_id: str, data: bytes, content_type: str, *, polls: int = 0
+    ) -> None:
+        """Content of a user's message; ``polls`` > 0: a video still being prepared."""
+        self.contents[message_id] = (data, content_type)
+        if polls:
+            self.preparing[message_id] = polls
 
     def reset(self) -> None:
         super().reset()
         self.reply_tokens.clear()
         self.accepted_retry_keys.clear()
+        self.contents.clear()
+        self.preparing.clear()
+        self.failed_preparations.clear()
 
     def issue_reply_token(self) -> str:
         """A reply token as a webhook would carry it (valid once)."""
@@ -72,7 +94,52 @@ class LineFake(FakeProvider):
         return [
             Route("/v2/bot/message/reply", self.endpoint(self.reply), methods=["POST"]),
             Route("/v2/bot/message/push", self.endpoint(self.push), methods=["POST"]),
+            Route(
+                "/v2/bot/message/{message_id}/content",
+                self.endpoint(self.content),
+                methods=["GET"],
+            ),
+            Route(
+                "/v2/bot/message/{message_id}/content/transcoding",
+                self.endpoint(self.transcoding),
+                methods=["GET"],
+            ),
         ]
+
+    def _authorised(self, recorded: Recorded) -> None:
+        if bearer(recorded) != self.channel_access_token:
+            raise json_refusal(
+                401,
+                {
+                    "message": "Authentication failed. Confirm that the access "
+                    "token in the authorization header is valid."
+                },
+                "bad token",
+            )
+
+    async def content(self, request: Request, recorded: Recorded) -> Response:
+        self._authorised(recorded)
+        message_id = request.path_params["message_id"]
+        if message_id not in self.contents:
+            raise json_refusal(404, {"message": "Not found"}, "no such content")
+        if message_id in self.preparing or message_id in self.failed_preparations:
+            return Response(status_code=202)
+        data, content_type = self.contents[message_id]
+        return Response(data, media_type=content_type)
+
+    async def transcoding(self, request: Request, recorded: Recorded) -> Response:
+        self._authorised(recorded)
+        message_id = request.path_params["message_id"]
+        if message_id not in self.contents:
+            raise json_refusal(404, {"message": "Not found"}, "no such content")
+        if message_id in self.failed_preparations:
+            return JSONResponse({"status": "failed"})
+        left = self.preparing.get(message_id, 0)
+        if left > 0:
+            self.preparing[message_id] = left - 1
+            return JSONResponse({"status": "processing"})
+        self.preparing.pop(message_id, None)
+        return JSONResponse({"status": "succeeded"})
 
     def injected_response(self, failure: Injected) -> Response:
         if failure.kind == "rate_limited":
@@ -86,15 +153,7 @@ class LineFake(FakeProvider):
         return JSONResponse({"message": "Internal server error"}, status_code=500)
 
     def _common(self, recorded: Recorded) -> dict[str, Any]:
-        if bearer(recorded) != self.channel_access_token:
-            raise json_refusal(
-                401,
-                {
-                    "message": "Authentication failed. Confirm that the access "
-                    "token in the authorization header is valid."
-                },
-                "bad token",
-            )
+        self._authorised(recorded)
         if media_type(recorded) != "application/json" or not isinstance(recorded.body, dict):
             raise json_refusal(415, {"message": "The request body is not JSON"}, "not JSON")
         body = recorded.body

@@ -24,6 +24,7 @@ from pathlib import Path
 import typer
 
 from libs.common.kafka.local_broker import LocalKafka, is_alive
+from libs.common.privacy.dev_key import use_dev_hash_key
 from libs.common.settings import default_home
 
 app = typer.Typer(help="Run the whole system locally.")
@@ -199,6 +200,9 @@ def dev_up(
     pid_file = _pid_file()
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(os.getpid()))
+    key_file = use_dev_hash_key(default_home(), os.environ)  # the services inherit it
+    if key_file is not None:
+        typer.echo(f"[dev] PRIVACY_HASH_KEY (development only) kept in {key_file}")
     imap, mailbox = _start_local_mailbox()
     _write_system_file(mailbox)
     typer.echo(

@@ -7,10 +7,33 @@ import asyncio
 import typer
 
 from libs.common.privacy.forget import Publisher
-from libs.common.privacy.identifiers import IdentifierKind, InvalidIdentifier, PrivacySettings
+from libs.common.privacy.identifiers import (
+    IdentifierHasher,
+    IdentifierKind,
+    InvalidIdentifier,
+    PrivacySettings,
+)
 from libs.common.settings import KafkaSettings
 
 app = typer.Typer(help="Personal data: erase a contact everywhere omnidesk keeps it.")
+
+
+def _hasher() -> IdentifierHasher:
+    """PRIVACY_HASH_KEY, or the one `omnidesk dev up` generated on this machine."""
+    from libs.common.privacy.dev_key import dev_key_file, read_dev_hash_key
+    from libs.common.settings import default_home
+
+    hasher = PrivacySettings().hasher()
+    if hasher is not None:
+        return hasher
+    dev_key = read_dev_hash_key(default_home())
+    if dev_key is None:
+        typer.echo("error: PRIVACY_HASH_KEY is not set (the services' shared secret)", err=True)
+        raise typer.Exit(2)
+    typer.echo(
+        f"note: using the development key of `dev up` ({dev_key_file(default_home())})", err=True
+    )
+    return IdentifierHasher(dev_key.encode())
 
 
 @app.command("forget")
@@ -40,10 +63,7 @@ def forget_command(
     from libs.common.privacy.forget import forget, load_erasers, render
     from libs.common.privacy.router_eraser import RouterEraser, RouterRefused
 
-    hasher = PrivacySettings().hasher()
-    if hasher is None:
-        typer.echo("error: PRIVACY_HASH_KEY is not set (the services' shared secret)", err=True)
-        raise typer.Exit(2)
+    hasher = _hasher()
     identifiers = [
         *((IdentifierKind.EMAIL, v) for v in email),
         *((IdentifierKind.PHONE, v) for v in phone),

@@ -95,7 +95,8 @@ def attachments(event: SlackInnerEvent) -> list[Attachment]:
             name=f.name,
             content_type=f.mimetype or "application/octet-stream",
             size=f.size,
-            url=f.url_private,
+            # the id, fetched through files.info (libs/providers/slack/media.py)
+            url=f"slack-file:{f.id}" if f.id else f.url_private,
         )
         for f in event.files
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import httpx
 
 from libs.providers.integrations import Integration
-from libs.providers.media import MediaUnavailable
+from libs.providers.media import MediaUnavailable, json_or_none, read_capped
 from libs.providers.sending import as_dict, base_url, secret
 from libs.providers.telegram.outbound import API_BASE_URL
 
@@ -29,7 +29,7 @@ async def download(
     api = base_url(integration, API_BASE_URL)
     token = secret(integration.outbound.token)
     answer = await client.post(f"{api}/bot{token}/getFile", json={"file_id": file_id})
-    body = as_dict(_json(answer))
+    body = as_dict(json_or_none(answer))
     if answer.status_code != 200 or body.get("ok") is not True:
         raise MediaUnavailable(
             f"telegram getFile {answer.status_code}: {body.get('description') or answer.text[:200]}"
@@ -40,19 +40,5 @@ async def download(
         raise MediaUnavailable("telegram getFile answered no file_path")
     if isinstance(size, int) and size > max_bytes:
         raise MediaUnavailable(f"telegram file of {size} bytes is over the {max_bytes} limit")
-    data = bytearray()
-    async with client.stream("GET", f"{api}/file/bot{token}/{path}") as response:
-        if response.status_code != 200:
-            raise MediaUnavailable(f"telegram file download {response.status_code}")
-        async for chunk in response.aiter_bytes():
-            data += chunk
-            if len(data) > max_bytes:
-                raise MediaUnavailable(f"telegram file over the {max_bytes} byte limit")
-    return bytes(data)
-
-
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+    url = f"{api}/file/bot{token}/{path}"
+    return (await read_capped(client, url, what="telegram file", max_bytes=max_bytes)).data

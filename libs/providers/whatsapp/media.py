@@ -16,7 +16,7 @@ import hashlib
 import httpx
 
 from libs.providers.integrations import Integration
-from libs.providers.media import MediaUnavailable
+from libs.providers.media import MediaUnavailable, json_or_none, read_capped
 from libs.providers.sending import as_dict, base_url, secret
 from libs.providers.whatsapp.outbound import API_BASE_URL
 
@@ -30,7 +30,7 @@ async def download(
     root = base_url(integration, API_BASE_URL)
     headers = {"Authorization": f"Bearer {secret(credentials.token)}"}
     answer = await client.get(f"{root}/{credentials.api_version}/{media_id}", headers=headers)
-    body = as_dict(_json(answer))
+    body = as_dict(json_or_none(answer))
     if answer.status_code != 200:
         error = as_dict(body.get("error"))
         raise MediaUnavailable(
@@ -41,21 +41,10 @@ async def download(
         raise MediaUnavailable("whatsapp media answered no url")
     if str(size or "").isdigit() and int(str(size)) > max_bytes:
         raise MediaUnavailable(f"whatsapp media of {size} bytes is over the {max_bytes} limit")
-    data = bytearray()
-    async with client.stream("GET", url, headers=headers) as response:
-        if response.status_code != 200:
-            raise MediaUnavailable(f"whatsapp media download {response.status_code}")
-        async for chunk in response.aiter_bytes():
-            data += chunk
-            if len(data) > max_bytes:
-                raise MediaUnavailable(f"whatsapp media over the {max_bytes} byte limit")
+    downloaded = await read_capped(
+        client, url, what="whatsapp media", max_bytes=max_bytes, headers=headers
+    )
+    data = downloaded.data
     if isinstance(digest, str) and digest and hashlib.sha256(data).hexdigest() != digest.lower():
         raise MediaUnavailable("whatsapp media bytes do not match the sha256 Meta gave")
     return bytes(data)
-
-
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -10,29 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from services.router.api.deps import ContextDep, SupervisorKey
-from services.router.service.audit import (
-    AuditEntry,
-    AuditFilter,
-    append_audit,
-    client_address,
-    read_audit,
-    snapshot_targets,
-)
-from services.router.service.context import RouterContext
+from services.router.api.deps import ContextDep, SupervisorKey, request_entry
+from services.router.service.audit import AuditFilter, PendingAction, finish_action, read_audit
 from services.router.store.models import ApiKey
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["audit"])
 #: Reads change nothing; every other call is an action.
 UNAUDITED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Path parameters that name what an action touched.
-TARGETS = {
-    "conversation_id": "conversation_id",
-    "contact_id": "contact_id",
-    "agent_id": "agent_id",
-    "key_id": "key_id",
-}
+__all__ = ["audit_middleware", "request_entry", "router"]
 
 
 class AuditRead(BaseModel):
@@ -92,28 +78,13 @@ async def read_audit_trail(
     return AuditPage(items=items, next_after_id=items[-1].id if len(items) == limit else None)
 
 
-def request_entry(request: Request, ctx: RouterContext, key: ApiKey) -> AuditEntry:
-    """Who is calling what, from where: the start of this request's audit row."""
-    route = request.scope.get("route")
-    template = getattr(route, "path", request.url.path)
-    params = request.scope.get("path_params", {})
-    targets = {field: params.get(name) for name, field in TARGETS.items()}
-    peer = request.client.host if request.client else None
-    return AuditEntry(
-        actor=key.agent_id or f"{key.role}:{key.name}",
-        role=key.role,
-        action=f"{request.method} {template}",
-        at=ctx.clock(),
-        address=client_address(peer, request.headers.get("x-forwarded-for"), ctx.trusted_proxies),
-        **targets,
-    )
-
-
 async def audit_middleware(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    """Records every authenticated action, allowed or refused, unless the service
-    layer already recorded it with its before → after (``request.state.audited``)."""
+    """Closes every authenticated action, allowed or refused. An action that committed
+    has its row already (it rode the commit, see ``service.audit``); this adds one for
+    what committed nothing (refusals, no-ops) or ended otherwise than recorded. A
+    service that recorded its own row sets ``request.state.audited``."""
     response = await call_next(request)
     if request.method in UNAUDITED_METHODS:
         return response
@@ -122,15 +93,8 @@ async def audit_middleware(
     key: ApiKey | None = getattr(request.state, "api_key", None)
     if key is None or getattr(request.state, "audited", False) or ctx is None:
         return response
-    before = getattr(request.state, "audit_before", None)
-    after = await snapshot_targets(ctx, request.scope.get("path_params", {}))
-    entry = request_entry(request, ctx, key).with_result(
-        outcome=str(response.status_code),
-        before=before if before != after else None,
-        after=after if before != after else None,
-    )
-    try:
-        await append_audit(ctx, entry)
-    except Exception:  # the action happened; a missing row is logged loudly
-        log.exception("audit row NOT written for %s by %s", entry.action, entry.actor)
+    pending: PendingAction | None = getattr(request.state, "audit_action", None)
+    if pending is None:  # refused before it began (the key's role)
+        pending = PendingAction(request_entry(request, ctx, key), None, {}, None)
+    await finish_action(ctx, pending, str(response.status_code))
     return response

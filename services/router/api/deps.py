@@ -9,7 +9,12 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from services.router.service.api_keys import Role, authenticate, role_allows
-from services.router.service.audit import snapshot_targets
+from services.router.service.audit import (
+    AuditEntry,
+    begin_action,
+    client_address,
+    snapshot_targets,
+)
 from services.router.service.context import RouterContext
 from services.router.store.models import ApiKey
 
@@ -39,11 +44,34 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
             request.state.api_key = found  # the audit trail records refusals too
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {role} role")
         request.state.api_key = found  # who acted, for the audit trail
-        if request.method not in ("GET", "HEAD", "OPTIONS"):  # before → after of changes
-            request.state.audit_before = await snapshot_targets(ctx, request.path_params)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):  # an action: its row rides its commit
+            before = await snapshot_targets(ctx, request.path_params)
+            request.state.audit_action = begin_action(
+                request_entry(request, ctx, found), before=before, targets=request.path_params
+            )
         return found
 
     return check
+
+
+#: Path parameters that name what an action touched.
+TARGETS = ("conversation_id", "contact_id", "agent_id", "key_id")
+
+
+def request_entry(request: Request, ctx: RouterContext, key: ApiKey) -> AuditEntry:
+    """Who is calling what, from where: the start of this request's audit row."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    params = request.scope.get("path_params", {})
+    peer = request.client.host if request.client else None
+    return AuditEntry(
+        actor=caller_name(key),
+        role=key.role,
+        action=f"{request.method} {template}",
+        at=ctx.clock(),
+        address=client_address(peer, request.headers.get("x-forwarded-for"), ctx.trusted_proxies),
+        **{name: params.get(name) for name in TARGETS},
+    )
 
 
 AgentKey = Annotated[ApiKey, Depends(require(Role.AGENT))]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 
-from services.router.api.deps import AdminKey, AgentKey, ContextDep
+from services.router.api.deps import AdminKey, AgentKey, ContextDep, request_entry
 from services.router.api.schemas import ReloadRead
 from services.router.configuration import ConfigError
 from services.router.domain.policies import PolicyConfig, QueueConfig
 from services.router.service.assigning import drain_queues
+from services.router.service.audit import detach_action
+from services.router.service.config_reload import ReloadNotAudited, reload_configuration
 
 router = APIRouter(tags=["queues and policies"])
 
@@ -43,13 +45,22 @@ async def read_rules(ctx: ContextDep, _: AgentKey) -> dict[str, Any]:
     "/config/reload",
     response_model=ReloadRead,
     summary="Reload rules and policies from disk (kept unchanged if invalid)",
-    responses={422: {"description": "The files are invalid; the running config is kept"}},
+    responses={
+        422: {"description": "The files are invalid; the running config is kept"},
+        503: {"description": "The audit row could not be written; the running config is kept"},
+    },
 )
-async def reload_config(ctx: ContextDep, _: AdminKey) -> ReloadRead:
+async def reload_config(request: Request, ctx: ContextDep, key: AdminKey) -> ReloadRead:
+    # Recorded before it applies (service.config_reload), not by a commit of the drain.
+    detached = detach_action()
+    entry = detached.entry if detached else request_entry(request, ctx, key)
+    request.state.audited = True
     try:
-        config = ctx.config.reload()
+        config = await reload_configuration(ctx, entry)
     except ConfigError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except ReloadNotAudited as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     await drain_queues(ctx, reason="configuration reloaded")
     return ReloadRead(
         rules=len(config.rules.rules),

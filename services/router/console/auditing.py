@@ -2,13 +2,13 @@
 
 The API's audit middleware records only calls made with an API key header, so it
 never sees console POSTs (the console signs in by session cookie); the console
-records its own, through ``append_audit``, with the signed-in agent as actor and
-the caller's address under the same trusted-proxy rule. One row per action.
+records its own, with the signed-in agent as actor and the caller's address under
+the same trusted-proxy rule. One row per action, committed with the action's first
+transaction (``service.audit``: no committed action without its row).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,14 +16,14 @@ from fastapi import Request
 
 from services.router.service.audit import (
     AuditEntry,
-    append_audit,
+    PendingAction,
+    begin_action,
     client_address,
-    target_state,
+    finish_action,
+    snapshot_targets,
 )
 from services.router.service.context import RouterContext
 from services.router.store.models import ApiKey
-
-log = logging.getLogger(__name__)
 
 
 def actor_of(key: ApiKey) -> str:
@@ -34,16 +34,14 @@ def actor_of(key: ApiKey) -> str:
 @dataclass
 class ConsoleAction:
     """One console action's audit row: begun before the action (its ``before``
-    state), written once the outcome is known (with ``after`` when it changed)."""
+    state); its first commit carries the row; closed once the outcome is known."""
 
     ctx: RouterContext
-    entry: AuditEntry
-    before: dict[str, Any] | None
-    targets: tuple[str | None, str | None]  # (conversation, agent) snapshotted
+    pending: PendingAction
 
     def touching(self, conversation_id: str) -> None:
         """Name the conversation once known (e.g. an attachment's), without a snapshot."""
-        self.entry = self.entry.with_result(conversation_id=conversation_id)
+        self.pending.entry = self.pending.entry.with_result(conversation_id=conversation_id)
 
     @classmethod
     async def begin(
@@ -69,30 +67,13 @@ class ConsoleAction:
                 peer, request.headers.get("x-forwarded-for"), ctx.trusted_proxies
             ),
         )
-        before = await _state(ctx, conversation_id, agent_id)
-        return cls(ctx, entry, before, (conversation_id, agent_id))
+        targets = {
+            name: value
+            for name, value in (("conversation_id", conversation_id), ("agent_id", agent_id))
+            if value is not None
+        }
+        before = await snapshot_targets(ctx, targets)
+        return cls(ctx, begin_action(entry, before=before, targets=targets))
 
     async def done(self, outcome: str = "ok", **extra: Any) -> None:
-        after = await _state(self.ctx, *self.targets)
-        changed = self.before != after
-        entry = self.entry.with_result(
-            outcome=outcome,
-            before=self.before if changed else None,
-            after=({**(after or {}), **extra} if changed or extra else None),
-        )
-        try:
-            await append_audit(self.ctx, entry)
-        except Exception:  # the action happened; a missing row is logged loudly
-            log.exception("audit row NOT written for %s by %s", entry.action, entry.actor)
-
-
-async def _state(
-    ctx: RouterContext, conversation_id: str | None, agent_id: str | None
-) -> dict[str, Any] | None:
-    if conversation_id is None and agent_id is None:
-        return None
-    try:
-        return await target_state(ctx, conversation_id=conversation_id, agent_id=agent_id)
-    except Exception:  # an unreadable snapshot must not fail the action
-        log.exception("audit snapshot failed for %s/%s", conversation_id, agent_id)
-        return None
+        await finish_action(self.ctx, self.pending, outcome, **extra)

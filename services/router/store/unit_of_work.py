@@ -9,7 +9,7 @@ transactions never fight over the database file.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from sqlalchemy import insert, text
@@ -42,6 +42,9 @@ ASSIGNMENT_LOCK = 7226459
 BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRow, AuditRow)
 #: Insert-only rows that the ORM's rows point at: written before the ORM flush.
 BULK_FIRST = (Contact, ContactIdentity)
+#: Runs inside every committing transaction, just before it commits (the composition
+#: root passes the audit trail's: an action's audit row commits with the action).
+BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
 
 
 class UnitOfWork:
@@ -52,11 +55,13 @@ class UnitOfWork:
         postgres: bool,
         write_lock: asyncio.Lock | None,
         on_commit: Callable[[], None] | None = None,
+        before_commit: BeforeCommit | None = None,
     ) -> None:
         self._sessions = sessions
         self.postgres = postgres
         self._write_lock = write_lock
         self._on_commit = on_commit
+        self._before_commit = before_commit
         self._session: AsyncSession | None = None
         self._committed = False
 
@@ -133,7 +138,13 @@ class UnitOfWork:
             if rows:
                 await self.session.execute(insert(model.__table__), rows)
 
+    @property
+    def committed(self) -> bool:
+        return self._committed
+
     async def commit(self) -> None:
+        if self._before_commit is not None:
+            await self._before_commit(self)
         await self.flush()
         await self.session.commit()
         self._committed = True
@@ -147,12 +158,19 @@ class UnitOfWork:
 class UnitOfWorkFactory:
     """Builds units of work on one engine; the composition root owns it."""
 
-    def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        on_commit: Callable[[], None] | None = None,
+        before_commit: BeforeCommit | None = None,
+    ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
         self._write_lock = None if self.postgres else asyncio.Lock()
         self.on_commit = on_commit
+        self.before_commit = before_commit
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(
@@ -160,6 +178,7 @@ class UnitOfWorkFactory:
             postgres=self.postgres,
             write_lock=self._write_lock,
             on_commit=self.on_commit,
+            before_commit=self.before_commit,
         )
 
     def reader(self) -> UnitOfWork:

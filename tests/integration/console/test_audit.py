@@ -6,8 +6,10 @@ import re
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.integration.console.test_pages import console, csrf_of, signed_in
+from tests.integration.privacy.test_audit_durability import AuditInsertRefused
 
 __all__ = ["console"]
 pytestmark = pytest.mark.integration
@@ -52,3 +54,29 @@ async def test_console_actions_are_audited_once_with_the_agent_as_actor(console)
     # No second row from the API's middleware: every row here was written by the console.
     assert not [r for r in page.json()["items"] if r["actor"] == "unknown"]
     assert not [r for r in page.json()["items"] if "/console" in r["action"]]
+
+
+async def test_a_console_action_whose_row_cannot_be_written_does_not_happen(console):
+    """The console's row rides the action's transaction too (service.audit)."""
+    app, runtime, keys, _, _ = console
+    unguarded = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with signed_in(unguarded, keys["lee"]) as client:
+        inbox = await client.get("/console/inbox")
+        conversation_id = re.search(r'data-id="([^"]+)"', inbox.text).group(1)
+        resolve = f"/console/conversations/{conversation_id}/resolve"
+        async with AuditInsertRefused(runtime.engine):
+            failed = await client.post(resolve, data={"csrf": csrf_of(inbox.text)})
+        assert failed.status_code == 500
+        assert await status_of(runtime, conversation_id) != "resolved"
+        done = await client.post(resolve, data={"csrf": csrf_of(inbox.text)})
+        assert done.status_code == 303
+    assert await status_of(runtime, conversation_id) == "resolved"
+    async with runtime.engine.connect() as connection:
+        query = sa.text("SELECT outcome FROM audit_log WHERE action = 'console.resolve'")
+        assert (await connection.execute(query)).scalars().all() == ["ok"]
+
+
+async def status_of(runtime, conversation_id: str) -> str:
+    async with runtime.engine.connect() as connection:
+        query = sa.text("SELECT status FROM conversations WHERE id = :id")
+        return await connection.scalar(query, {"id": conversation_id})

@@ -18,7 +18,7 @@ from tests.integration.email_ingest.helpers import (
     running_service,
     service_settings,
 )
-from tests.integration.privacy.helpers import cli_env, omnidesk
+from tests.integration.privacy.helpers import cli_env, omnidesk, write_artifact
 
 pytestmark = pytest.mark.integration
 
@@ -76,8 +76,18 @@ async def test_a_quarantined_mail_is_replayed_once_after_the_fix(
         fixed = service_settings(kafka_topics, tmp_path, [mailbox])
         async with running_service(fixed):
             assert len(await interactions.settle(3.0)) == 1
-    listed = await omnidesk("email", "quarantine", "list", env=env)
-    assert f"replayed as {expected_id}" in listed.output
+    after = await omnidesk("email", "quarantine", "list", env=env)
+    assert f"replayed as {expected_id}" in after.output
+    write_artifact(
+        "replay-email.md",
+        "Email quarantine replay after the fix (oversize limit raised)",
+        [
+            ("omnidesk email quarantine replay 1", first.output),
+            ("omnidesk email quarantine replay 1 (again)", again.output),
+            ("interactions on the topic, also after the fixed service ran", "1"),
+            ("omnidesk email quarantine list (after)", after.output),
+        ],
+    )
 
 
 async def test_a_mail_still_unreadable_is_not_published_and_unknown_ids_are_errors(

@@ -14,7 +14,7 @@ from typing import Any
 from libs.common.settings import KafkaSettings
 from tests.unit.email_ingest.privacy_helpers import scan as scan_state
 
-__all__ = ["HASH_KEY", "Run", "cli_env", "omnidesk", "scan_state", "table"]
+__all__ = ["HASH_KEY", "Run", "cli_env", "omnidesk", "scan_state", "table", "write_artifact"]
 
 HASH_KEY = "integration-test-privacy-hash-key-0123456789"
 
@@ -63,3 +63,21 @@ def table(scan: dict[str, tuple[int, int]], who: str) -> str:
     lines = [f"{'store':<40} {'rows/files checked':>18} {'personal data of ' + who:>26}"]
     lines += [f"{store:<40} {checked:>18} {hits:>26}" for store, (checked, hits) in scan.items()]
     return "\n".join(lines)
+
+
+def artifact_dir() -> Path:
+    """``OMNIDESK_TEST_ARTIFACTS``, else the checkout's ``build/test-artifacts`` (git-ignored)."""
+    default = Path(__file__).resolve().parents[3] / "build" / "test-artifacts"
+    return Path(os.environ.get("OMNIDESK_TEST_ARTIFACTS") or default)
+
+
+def write_artifact(name: str, title: str, sections: list[tuple[str, str]]) -> Path:
+    """Evidence a closing note quotes (issue #18 "Must show"): what a run printed,
+    kept as a file; it is written, never asserted on."""
+    path = artifact_dir() / "privacy" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {title}", ""]
+    for heading, text in sections:
+        lines += [f"## {heading}", "", "```", text.rstrip("\n"), "```", ""]
+    path.write_text("\n".join(lines))
+    return path

@@ -1,6 +1,7 @@
-"""Telegram attachments (only a ``file_id`` in the webhook) fetched once into the
-blob store, against the strict Telegram fixture (getFile + file download, real
-sockets); refusals, sizes and types keep the reference, never drop the message."""
+"""Chat attachments that are only provider references (Telegram ``file_id``, WhatsApp
+media id, Slack file id, LINE message content) fetched once into the blob store,
+against the strict provider fixtures (real sockets); refusals, sizes and types keep
+the reference, never drop the message."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ from libs.providers.registry import PROVIDERS
 from libs.providers.webhooks import InboundOptions, WebhookInput
 from services.chat_ingest.app import create_app
 from services.chat_ingest.media import MediaFetcher, MediaPolicy
-from services.chat_ingest.samples import telegram_payload, whatsapp_payload
+from services.chat_ingest.samples import (
+    line_payload,
+    slack_payload,
+    telegram_payload,
+    whatsapp_payload,
+)
 from services.chat_ingest.settings import ChatIngestSettings
 from tests.integration.chat_ingest.helpers import read_topic
 from tests.provider_fakes import ProviderFakes
@@ -152,6 +158,137 @@ async def test_whatsapp_media_are_fetched_and_checked_against_metas_sha256(tmp_p
         [kept] = await fetcher.resolve(integration, [missing])
         assert kept.interaction.attachments[0].url == "whatsapp-media:m-gone"
         assert [(r.status, r.reason) for r in fakes.whatsapp.refused] == [(400, "unknown media id")]
+
+
+def slack_share(seq: int, *files: dict) -> dict:
+    payload = slack_payload(seq)
+    payload["event"].update(subtype="file_share", text="my ID card", files=list(files))
+    return payload
+
+
+async def test_slack_private_files_are_fetched_through_files_info_with_the_bot_token(tmp_path):
+    card = b"\x89PNG ID card of the customer"
+    async with ProviderFakes() as fakes, httpx.AsyncClient() as client:
+        integration = fakes.integration(Provider.SLACK)
+        fakes.slack.add_file("F0CARD", card, "image/png", "card.png")
+        blobs = BlobStore(tmp_path / "blobs")
+        fetcher = MediaFetcher(blobs, client, MediaPolicy())
+        # As a file_share event carries it when the app must ask files.info: id only.
+        only_id = {"id": "F0CARD", "file_access": "check_file_info", "mimetype": "image/png"}
+        [event] = parse(Provider.SLACK, slack_share(1, only_id))
+        assert event.interaction.attachments[0].url == "slack-file:F0CARD"
+        [resolved] = await fetcher.resolve(integration, [event])
+        attachment = resolved.interaction.attachments[0]
+        assert attachment.sha256 == hashlib.sha256(card).hexdigest() and attachment.url is None
+        assert blobs.get(attachment.sha256) == card
+        calls = fakes.slack.accepted
+        assert [r.path for r in calls] == [
+            "/api/files.info",
+            "/files-pri/T0OMNIDESK-F0CARD/download/card.png",
+        ]
+        assert {r.header("authorization") for r in calls} == {f"Bearer {fakes.slack.bot_token}"}
+
+        # Unknown to Slack (files.info ok:false) and a token Slack refuses (its sign-in
+        # page instead of the bytes): the reference stays, the message goes on.
+        [gone] = parse(Provider.SLACK, slack_share(2, {"id": "F0GONE", "mimetype": "image/png"}))
+        [kept] = await fetcher.resolve(integration, [gone])
+        assert kept.interaction.attachments[0].url == "slack-file:F0GONE"
+        wrong = fakes.integration(Provider.SLACK, token="xoxb-someone-elses-token")
+        [again] = await fetcher.resolve(wrong, [event])
+        assert again.interaction.attachments[0].sha256 is None
+        assert [r.reason for r in fakes.slack.refused] == ["file_not_found", "invalid_auth"]
+        assert len(list(blobs.blobs())) == 1
+
+
+async def test_slack_sign_in_page_is_not_stored_as_the_customers_file(tmp_path):
+    """files.info accepted, download without a usable token: Slack's HTML page, refused."""
+    async with ProviderFakes() as fakes, httpx.AsyncClient() as client:
+        integration = fakes.integration(Provider.SLACK)
+        fakes.slack.add_file("F0SLIP", b"%PDF-1.7 slip", "application/pdf", "slip.pdf")
+        [event] = parse(
+            Provider.SLACK, slack_share(3, {"id": "F0SLIP", "mimetype": "application/pdf"})
+        )
+        html_instead = _SignInPageClient(client, fakes.slack.bot_token)
+        fetcher = MediaFetcher(BlobStore(tmp_path / "blobs"), html_instead, MediaPolicy())
+        [kept] = await fetcher.resolve(integration, [event])
+        assert kept.interaction.attachments[0].url == "slack-file:F0SLIP"
+        assert [r.reason for r in fakes.slack.refused] == ["file download without a valid token"]
+
+
+class _SignInPageClient(httpx.AsyncClient):
+    """Sends the bot token to files.info only: the download goes without it (as with a
+    token lacking files:read), so the fixture answers its sign-in page."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
+        super().__init__(event_hooks={"request": [self._strip]})
+        self._token = token
+
+    async def _strip(self, request: httpx.Request) -> None:
+        if "/files-pri/" in request.url.path:
+            del request.headers["authorization"]
+
+
+def line_media_event(seq: int, message_type: str, **fields) -> list:
+    payload = line_payload(seq)
+    message = payload["events"][0]["message"]
+    message.pop("text")
+    message.update(type=message_type, id=f"5550{seq}", **fields)
+    return parse(Provider.LINE, payload)
+
+
+async def test_line_content_is_fetched_and_a_video_in_preparation_is_waited_for(tmp_path):
+    photo, video = b"\xff\xd8\xff receipt photo", b"\x00\x00\x00\x18ftypmp42 screen recording"
+    async with ProviderFakes() as fakes, httpx.AsyncClient() as client:
+        integration = fakes.integration(Provider.LINE)
+        fakes.line.add_content("55501", photo, "image/jpeg")
+        fakes.line.add_content("55502", video, "video/mp4", polls=2)
+        blobs = BlobStore(tmp_path / "blobs")
+        fetcher = MediaFetcher(blobs, client, MediaPolicy())
+
+        [image] = line_media_event(1, "image", contentProvider={"type": "line"})
+        assert image.interaction.attachments[0].url == "line-content:55501"
+        [resolved] = await fetcher.resolve(integration, [image])
+        assert resolved.interaction.attachments[0].sha256 == hashlib.sha256(photo).hexdigest()
+        assert blobs.get(resolved.interaction.attachments[0].sha256) == photo
+
+        [clip] = line_media_event(2, "video", duration=6000, contentProvider={"type": "line"})
+        [resolved] = await fetcher.resolve(integration, [clip])
+        assert resolved.interaction.attachments[0].sha256 == hashlib.sha256(video).hexdigest()
+        content = "/v2/bot/message/55502/content"
+        assert [(r.path, r.status) for r in fakes.line.accepted[1:]] == [
+            (content, 202),
+            (f"{content}/transcoding", 200),
+            (f"{content}/transcoding", 200),
+            (f"{content}/transcoding", 200),
+            (content, 200),
+        ]
+        token = {r.header("authorization") for r in fakes.line.accepted}
+        assert token == {f"Bearer {fakes.line.channel_access_token}"}
+
+
+async def test_line_refusals_keep_the_reference(tmp_path):
+    async with ProviderFakes() as fakes, httpx.AsyncClient() as client:
+        integration = fakes.integration(Provider.LINE)
+        fakes.line.add_content("55505", b"\x00 audio", "audio/m4a")
+        fakes.line.failed_preparations.add("55505")
+        fakes.line.add_content("55506", b"%PDF-1.7 " + b"x" * 4096, "application/pdf")
+        blobs = BlobStore(tmp_path / "blobs")
+        fetcher = MediaFetcher(blobs, client, MediaPolicy(max_bytes=1024))
+        cases = [
+            line_media_event(4, "image"),  # no such content: 404
+            line_media_event(5, "audio", duration=2000),  # preparation failed
+            line_media_event(6, "file", fileName="statement.pdf", fileSize=10),  # over the limit
+            line_media_event(7, "file", fileName="invoice.html", fileSize=10),  # type not allowed
+        ]
+        for [event] in cases:
+            [kept] = await fetcher.resolve(integration, [event])
+            assert kept.interaction.attachments[0].url == event.interaction.attachments[0].url
+            assert kept.interaction.attachments[0].sha256 is None
+        assert [r.reason for r in fakes.line.refused] == ["no such content"]
+        assert not list(blobs.blobs())
+        # a "file" message declares no type: its name's (PDF) let it be fetched, and
+        # it stopped at the limit although LINE's fileSize claimed 10 bytes.
+        assert [r.path for r in fakes.line.accepted][-1] == "/v2/bot/message/55506/content"
 
 
 def parse(provider: Provider, payload: dict) -> list:

@@ -15,7 +15,7 @@ from libs.common.kafka.producer import EventProducer
 from libs.common.kafka.reading import read_all
 from libs.common.webhooks import Quarantine
 from services.chat_ingest.samples import telegram_payload
-from tests.integration.privacy.helpers import cli_env, omnidesk
+from tests.integration.privacy.helpers import cli_env, omnidesk, write_artifact
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +71,17 @@ async def test_replay_after_a_fix_publishes_once_and_again_nothing(kafka_topics,
     assert len(events) == 1
     assert events[0].id == first.output.split()[-1]
     assert events[0].data.provider == "telegram"
+    write_artifact(
+        "replay-chat.md",
+        "Chat quarantine replay (telegram body kept by an older parser)",
+        [
+            ("omnidesk chat quarantine list", listed.output),
+            (f"replay {good}", first.output),
+            (f"replay {good} again", again.output),
+            (f"replay {bad} (still unreadable)", still.output),
+            ("interactions on the topic after all replays", f"{len(events)}: {events[0].id}"),
+        ],
+    )
 
 
 async def test_phone_replay_publishes_once_and_again_nothing(kafka_topics, tmp_path):
@@ -113,3 +124,12 @@ async def test_phone_replay_publishes_once_and_again_nothing(kafka_topics, tmp_p
     records = await read_all(kafka_topics, kafka_topics.topics.interactions)
     [event] = [decode(r.headers, r.value) for r in records]
     assert event.data.call.call_id == "CA0000000000000000000000000000beef"
+    write_artifact(
+        "replay-phone.md",
+        "Phone quarantine replay (Twilio status kept by an older parser)",
+        [
+            (f"replay {letter}", first.output),
+            (f"replay {letter} again", again.output),
+            ("interactions on the topic after both replays", f"1: {event.id}"),
+        ],
+    )

@@ -23,7 +23,7 @@ from services.notifier.privacy import NotifierEraser
 from services.notifier.sentlog import SendInfo, SendKey, SentLog
 from services.router.service.api_keys import Role
 from services.router.service.interactions import Incoming, route_batch
-from tests.integration.privacy.helpers import HASH_KEY, table
+from tests.integration.privacy.helpers import HASH_KEY, table, write_artifact
 from tests.integration.privacy.test_router_erasure import (
     EMAIL,
     NAME,
@@ -96,7 +96,8 @@ async def test_forget_erases_router_email_ingest_and_notifier(router, clock, tmp
     report = await forget(
         request, publish=None, erasers=stores, router=eraser, identifiers=identifiers
     )
-    print("\n".join(render(report, topic="support.privacy.v1")))
+    forget_output = "\n".join(render(report, topic="support.privacy.v1"))
+    print(forget_output)
     assert report.request.tombstone_id == report.router.tombstones[0]
     assert {i.kind for i in report.request.identifiers} == {
         IdentifierKind.EMAIL,
@@ -115,7 +116,8 @@ async def test_forget_erases_router_email_ingest_and_notifier(router, clock, tmp
         rows = (await conn.execute(text("SELECT * FROM notifier_sent_log"))).all()
     hits = sum(any(n.lower() in str(v).lower() for v in r for n in NEEDLES) for r in rows)
     after["notifier.sent_log"] = (len(rows), hits)
-    print("\n" + table(after, "alice"))
+    scan_table = table(after, "alice")
+    print("\n" + scan_table)
     assert {store: h for store, (_, h) in after.items() if h} == {}
     for conversation in conversations:
         answer = await client.get(f"/conversations/{conversation['id']}", headers=supervisor)
@@ -127,6 +129,25 @@ async def test_forget_erases_router_email_ingest_and_notifier(router, clock, tmp
     again = await forget(
         request, publish=None, erasers=stores, router=eraser, identifiers=identifiers
     )
-    print("\n".join(render(again, topic="support.privacy.v1")))
+    again_output = "\n".join(render(again, topic="support.privacy.v1"))
+    print(again_output)
     assert again.erased == 0
     await sentlog.close()
+    store = runtime.engine.dialect.name
+    trail = (await client.get("/audit", headers=supervisor)).json()["items"]
+    write_artifact(
+        f"erasure-e2e-{store}.md",
+        f"Erasure e2e on {store}: forget --email, scan, audit trail, forget again",
+        [
+            ("omnidesk privacy forget --email (router asked first)", forget_output),
+            ("Scan after erasure (every text column, every file)", scan_table),
+            ("GET /audit (trimmed)", "\n".join(json.dumps(trimmed(r)) for r in trail)),
+            ("The same request again", again_output),
+        ],
+    )
+
+
+def trimmed(row: dict) -> dict:
+    """An audit row as the closing note shows it (ids, timestamps and nulls left out)."""
+    keep = ("actor", "role", "action", "outcome", "contact", "address", "after")
+    return {k: row[k] for k in keep if row.get(k) is not None}

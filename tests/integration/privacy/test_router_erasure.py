@@ -41,7 +41,7 @@ from services.router.runtime import RouterRuntime
 from services.router.service.api_keys import Role, create_api_key
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.retention import RetentionPolicy, apply_retention
-from tests.integration.privacy.helpers import HASH_KEY, table
+from tests.integration.privacy.helpers import HASH_KEY, table, write_artifact
 from tests.integration.router.conftest import clock, database_url, postgres_server, router_settings
 
 __all__ = ["clock", "database_url", "postgres_server", "router_settings"]
@@ -212,7 +212,8 @@ async def test_erasure_leaves_no_trace_keeps_aggregates_and_is_audited(router, c
         sum(any(n.lower().encode() in p.read_bytes().lower() for n in PERSONAL) for p in files),
     )
     assert {r["store"]: r["erased"] for r in erased["stores"]}["router.blobs"] == 1
-    print("\n" + table(after, "alice (after erasure)"))
+    scan_table = table(after, "alice (after erasure)")
+    print("\n" + scan_table)
     assert {store: hits for store, (_, hits) in after.items() if hits} == {}
     # Aggregates stay: the same conversations, their interactions and timings.
     page = (await client.get("/conversations", headers=agent)).json()
@@ -250,6 +251,18 @@ async def test_erasure_leaves_no_trace_keeps_aggregates_and_is_audited(router, c
         await client.get("/audit", params={"contact": erased["tombstone_id"]}, headers=supervisor)
     ).json()
     print(json.dumps(audit["items"], indent=1, default=str))
+    store = runtime.engine.dialect.name
+    write_artifact(
+        f"router-erasure-{store}.md",
+        f"DELETE /contacts/{{id}} through the API on {store}: scan and audit trail",
+        [
+            ("Scan after erasure (every text column of every table, blob files)", scan_table),
+            (
+                f"GET /audit?contact={erased['tombstone_id']}",
+                "\n".join(json.dumps(a, default=str) for a in audit["items"]),
+            ),
+        ],
+    )
     actions = [(a["action"], a["outcome"], a["role"]) for a in audit["items"]]
     assert actions == [
         ("DELETE /contacts/{contact_id}", "403", "agent"),

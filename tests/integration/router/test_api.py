@@ -240,13 +240,20 @@ async def test_sighup_reloads_and_keeps_the_old_config_when_invalid(
         before = runtime.ctx.config.current
         rules.write_text("rules: [{name: x, then: {queue: atlantis}}]")
         runtime.reload_config()
+        await settled(runtime)
         assert runtime.ctx.config.current is before  # invalid: kept
         rules.write_text("defaults: {queue: general}\nrules: []\n")
         os.kill(os.getpid(), signal.SIGHUP)
-        for _ in range(100):
+        for _ in range(500):  # the handler runs on a coming loop iteration, then a task
             if runtime.ctx.config.current is not before:
                 break
-            await asyncio.sleep(0)  # the handler runs on a coming loop iteration
+            await asyncio.sleep(0.01)
         assert runtime.ctx.config.current.rules.rules == []
     finally:
         await runtime.stop()
+
+
+async def settled(runtime: RouterRuntime) -> None:
+    """Wait for the reload task a SIGHUP (or ``reload_config``) started."""
+    reloads = [t for t in runtime._tasks if t.get_name() == "router-config-reload"]
+    await asyncio.gather(*reloads)
