@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from libs.common.events.base import utc_now
@@ -45,11 +46,14 @@ def handler_config(settings: AssistantSettings) -> HandlerConfig:
     )
 
 
-def build_reloader(settings: AssistantSettings, analyzer: KoreanAnalyzer) -> KbReloader:
+def build_reloader(
+    settings: AssistantSettings, analyzer: KoreanAnalyzer, builder: Executor | None = None
+) -> KbReloader:
     return KbReloader(
         settings.kb_path,
         base_synonyms=BUILTIN_SYNONYMS if settings.builtin_synonyms else None,
         analyzer=analyzer,
+        builder=builder,
     )
 
 
@@ -69,10 +73,25 @@ async def run(
     *,
     analyzer: KoreanAnalyzer | None = None,
 ) -> None:
-    analyzer = analyzer or await asyncio.to_thread(
-        lambda: KoreanAnalyzer(kiwi_options=settings.kiwi_options())
+    # One thread builds Kiwi and every KB version (memory: see KbReloader).
+    builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-build")
+    try:
+        await _serve(settings, stop, analyzer, builder)
+    finally:
+        builder.shutdown(wait=False, cancel_futures=True)
+
+
+async def _serve(
+    settings: AssistantSettings,
+    stop: asyncio.Event,
+    analyzer: KoreanAnalyzer | None,
+    builder: ThreadPoolExecutor,
+) -> None:
+    loop = asyncio.get_running_loop()
+    analyzer = analyzer or await loop.run_in_executor(
+        builder, lambda: KoreanAnalyzer(kiwi_options=settings.kiwi_options())
     )
-    reloader = build_reloader(settings, analyzer)
+    reloader = build_reloader(settings, analyzer, builder)
     await reloader.load_initial()  # a bad KB at start-up is fatal: nothing to serve
     producer = EventProducer(settings.kafka, client_id=settings.service_name)
     await producer.start()

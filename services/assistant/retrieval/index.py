@@ -33,6 +33,10 @@ class Weights:
     bm25_scale: float = 8.0
     #: Confidence = top score, lowered when the runner-up is nearly as good.
     margin_weight: float = 0.5
+    #: Confidence factor when the word ranker (BM25 over questions) and the character
+    #: n-gram ranker name different best articles: two views of the text disagreeing
+    #: is the commonest sign of a wrong answer (README, "How it decides").
+    disagreement: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,8 @@ class Retrieval:
     hits: tuple[Hit, ...]
     confidence: float
     terms: tuple[str, ...]
+    #: The word and the character n-gram rankers chose the same best article.
+    rankers_agree: bool = True
 
     @property
     def top(self) -> Hit | None:
@@ -109,35 +115,45 @@ class Retriever:
 
     def search(self, text: str, limit: int = 5) -> Retrieval:
         """The whole message decides the article; a long message whose question sits in
-        one sentence may take that sentence's confidence when it agrees on the article."""
+        one sentence may take that sentence's confidence when it agrees on the article.
+        Whether the rankers agree is read on the whole message."""
         whole = self._search_text(text, limit)
+        value = whole.confidence
         sentences = split_sentences(text)
-        if len(sentences) < 2 or whole.top is None:
-            return whole
-        for sentence in sentences:
-            part = self._search_text(sentence, limit)
-            agrees = part.top is not None and part.top.article_id == whole.top.article_id
-            if agrees and part.confidence > whole.confidence:
-                whole = Retrieval(whole.hits, part.confidence, whole.terms)
-        return whole
+        if len(sentences) >= 2 and whole.top is not None:
+            for sentence in sentences:
+                part = self._search_text(sentence, limit)
+                if part.top is not None and part.top.article_id == whole.top.article_id:
+                    value = max(value, part.confidence)
+        if not whole.rankers_agree:
+            value *= self.weights.disagreement
+        return Retrieval(whole.hits, value, whole.terms, whole.rankers_agree)
 
     def _search_text(self, text: str, limit: int) -> Retrieval:
         terms = self.tokenizer.terms(text)
         w = self.weights
+        words = np.zeros(len(self._docs), dtype=np.float32)
         combined = np.zeros(len(self._docs), dtype=np.float32)
         if terms:
-            q = self._questions.get_scores(terms)
-            a = self._answers.get_scores(terms)
-            combined += w.questions * np.tanh(q / w.bm25_scale)
-            combined += w.answer * np.tanh(a / w.bm25_scale)
-        combined += w.ngrams * self._ngrams.scores(text)
+            words = w.questions * np.tanh(self._questions.get_scores(terms) / w.bm25_scale)
+            combined += words
+            combined += w.answer * np.tanh(self._answers.get_scores(terms) / w.bm25_scale)
+        ngrams = w.ngrams * self._ngrams.scores(text)
+        combined += ngrams
         best: dict[str, Hit] = {}
         for doc, score in zip(self._docs, combined.tolist(), strict=True):
             if doc.article_id not in best or score > best[doc.article_id].score:
                 best[doc.article_id] = Hit(doc.article_id, doc.language, score)
         hits = tuple(sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit])
         coverage = self.coverage(terms, hits[0].article_id) if hits else 0.0
-        return Retrieval(hits, confidence(hits, coverage, w.margin_weight), tuple(terms))
+        agree = self._best_article(words) == self._best_article(ngrams)
+        return Retrieval(hits, confidence(hits, coverage, w.margin_weight), tuple(terms), agree)
+
+    def _best_article(self, scores: np.ndarray) -> str | None:
+        """The article one ranker puts first (None when it scores nothing)."""
+        if not len(scores) or float(scores.max()) <= 0.0:
+            return None
+        return self._docs[int(scores.argmax())].article_id
 
     @property
     def idf(self) -> dict[str, float]:
