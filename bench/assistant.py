@@ -38,16 +38,19 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    from services.assistant.retrieval.memory import tune_allocator
+
+    tune_allocator()  # as the service's entry point does, before kiwipiepy loads
 
     from services.assistant.bootstrap import build_policy
     from services.assistant.domain.decide import ConversationState, decide_turn
     from services.assistant.engine import build_engine
-    from services.assistant.kb.loader import load_kb
+    from services.assistant.kb.loader import BUILTIN_SYNONYMS, load_kb
     from services.assistant.retrieval.tokens import KoreanAnalyzer
     from services.assistant.settings import AssistantSettings
 
     started = time.perf_counter()
-    loaded = load_kb(args.kb)
+    loaded = load_kb(args.kb, base_synonyms=BUILTIN_SYNONYMS)
     assert loaded.kb is not None, loaded.problems
     engine = build_engine(loaded.kb, KoreanAnalyzer())
     load_s = time.perf_counter() - started

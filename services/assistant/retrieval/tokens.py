@@ -268,7 +268,11 @@ class KoreanAnalyzer:
     """
 
     def __init__(
-        self, user_words: Iterable[str] = (), *, kiwi_options: Mapping[str, Any] | None = None
+        self,
+        user_words: Iterable[str] = (),
+        *,
+        kiwi_options: Mapping[str, Any] | None = None,
+        release_memory: bool = True,
     ) -> None:
         # Options measured by bench/assistant_kiwi.py (RSS and eval accuracy per variant).
         with warnings.catch_warnings():
@@ -278,6 +282,7 @@ class KoreanAnalyzer:
         self._lock = threading.Lock()
         self._added: set[str] = set()
         self._built = False
+        self._release_memory = release_memory  # off only to measure what it saves
         self.add_words(user_words)
         self.build()
 
@@ -298,7 +303,8 @@ class KoreanAnalyzer:
                 return
             self._kiwi.tokenize("")
             self._built = True
-            release_free_memory()
+            if self._release_memory:
+                release_free_memory()
 
     def terms(self, text: str) -> list[str]:
         with self._lock:
