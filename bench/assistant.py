@@ -38,9 +38,6 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    from services.assistant.retrieval.memory import tune_allocator
-
-    tune_allocator()  # as the service's entry point does, before kiwipiepy loads
 
     from services.assistant.bootstrap import build_policy
     from services.assistant.domain.decide import ConversationState, decide_turn

@@ -23,9 +23,6 @@ from bench.common import write_result
 SHARED = Path(__file__).resolve().parents[2] / "shared/corpus/faq"
 
 
-#: name → (Kiwi(**options), allocator tuning on?). The installed kiwipiepy_model ships
-#: the CoNg model only (cong.mdl); 'knlm'/'sbg' need model files the package no longer
-#: carries (Kiwi >= 0.22). "chosen" is the service's default (KIWI_OPTIONS).
 def _kiwi(multi: bool, default: bool, typo: bool, **more: Any) -> dict[str, Any]:
     """Complete options (the analyser merges them over its own defaults)."""
     return {
@@ -37,15 +34,18 @@ def _kiwi(multi: bool, default: bool, typo: bool, **more: Any) -> dict[str, Any]
     }
 
 
+#: name → (Kiwi(**options), freed pages returned after the build?). The installed
+#: kiwipiepy_model ships the CoNg model only (cong.mdl); 'knlm'/'sbg' need model files
+#: the package no longer carries (Kiwi >= 0.22). "chosen" is the service's default.
 VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "kiwi_defaults": (_kiwi(True, True, True), False),
     "previous_default": (_kiwi(False, True, True, num_workers=-1), False),
-    "previous_default_tuned": (_kiwi(False, True, True, num_workers=-1), True),
+    "previous_default_released": (_kiwi(False, True, True, num_workers=-1), True),
     "with_default_dict": (_kiwi(False, True, False), True),
     "with_typo_dict": (_kiwi(False, False, True), True),
     "no_allomorph": (_kiwi(False, False, False, integrate_allomorph=False), True),
     "cong_global": (_kiwi(False, False, False, model_type="cong-global"), True),
-    "chosen_untuned": (_kiwi(False, False, False), False),
+    "chosen_unreleased": (_kiwi(False, False, False), False),
     "chosen": (_kiwi(False, False, False), True),
 }
 
@@ -61,11 +61,7 @@ def _status(field: str) -> float:
 def measure(name: str, kb: Path, questions: Path) -> dict[str, Any]:
     """One variant in this process (the service's own loading path: builtin synonyms,
     Kiwi built and every KB version indexed on one thread, pages returned)."""
-    options, tuned = VARIANTS[name]
-    from services.assistant.retrieval import memory
-
-    if tuned:
-        memory.tune_allocator()
+    options, release = VARIANTS[name]
     import yaml
 
     from services.assistant.bootstrap import build_policy
@@ -79,7 +75,7 @@ def measure(name: str, kb: Path, questions: Path) -> dict[str, Any]:
     started = time.perf_counter()
     loaded = load_kb(kb, base_synonyms=BUILTIN_SYNONYMS)
     assert loaded.kb is not None, loaded.problems
-    engine = build_engine(loaded.kb, KoreanAnalyzer(kiwi_options=options, release_memory=tuned))
+    engine = build_engine(loaded.kb, KoreanAnalyzer(kiwi_options=options, release_memory=release))
     asked = QuestionSet.model_validate(yaml.safe_load(questions.read_text("utf-8")))
     engine.search(asked.questions[0].text)  # Kiwi loads part of its model on first use
     load_s = time.perf_counter() - started
@@ -95,7 +91,7 @@ def measure(name: str, kb: Path, questions: Path) -> dict[str, Any]:
     figures = summary(results)["all"]
     return {
         "options": options,
-        "allocator_tuned": tuned,
+        "memory_released": release,
         "rss_before_mb": round(baseline, 1),
         "rss_loaded_mb": round(rss_loaded, 1),
         "rss_after_eval_mb": round(_status("VmRSS"), 1),

@@ -19,6 +19,7 @@ import watchfiles
 from services.assistant import metrics
 from services.assistant.engine import Engine, build_engine
 from services.assistant.kb.loader import KbLoad, Problem, load_kb
+from services.assistant.retrieval.memory import release_free_memory
 from services.assistant.retrieval.tokens import KoreanAnalyzer
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class KbReloader:
             self._engine = await loop.run_in_executor(
                 self._builder, build_engine, result.kb, self._analyzer
             )
+            release_free_memory()  # the replaced engine's pages, freed on this thread
             metrics.KB_RELOADS.labels("loaded").inc()
             metrics.KB_ARTICLES.set(len(result.kb.articles))
             log.info("KB %s loaded: %d articles", self._path, len(result.kb.articles))
