@@ -13,11 +13,11 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from libs.common.events.base import utc_now
-from libs.common.health import serve_probes
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
+from libs.common.probes import serve_probes
 from services.assistant.domain.decide import Policy
 from services.assistant.engine import Engine
 from services.assistant.handler import HandlerConfig, Publisher, TurnHandler
