@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import bm25s
@@ -144,7 +145,10 @@ class Retriever:
         for doc, score in zip(self._docs, combined.tolist(), strict=True):
             if doc.article_id not in best or score > best[doc.article_id].score:
                 best[doc.article_id] = Hit(doc.article_id, doc.language, score)
-        hits = tuple(sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit])
+        ranked = sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit]
+        hits = by_coverage(
+            ranked, {h.article_id: self.coverage(terms, h.article_id) for h in ranked}
+        )
         coverage = self.coverage(terms, hits[0].article_id) if hits else 0.0
         agree = self._best_article(words) == self._best_article(ngrams)
         return Retrieval(hits, confidence(hits, coverage, w.margin_weight), tuple(terms), agree)
@@ -183,9 +187,22 @@ def split_sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(text) if len(part.strip()) >= 4]
 
 
+def by_coverage(ranked: Sequence[Hit], coverage: Mapping[str, float]) -> tuple[Hit, ...]:
+    """Candidates ordered by score x the share of the message they cover.
+
+    Near-duplicate articles (otp-setup / otp-reset-lost-device, a bank deposit and
+    a withdrawal rule) score alike on the words they share; the one that also
+    contains the message's other key words ("폰", "은행", "잔고") is the one it asks
+    about. Scores stay as retrieved, so a reordering shows up in ``confidence`` as
+    a small or negative margin.
+    """
+    return tuple(sorted(ranked, key=lambda h: h.score * coverage[h.article_id], reverse=True))
+
+
 def confidence(hits: tuple[Hit, ...], coverage: float, margin_weight: float) -> float:
-    """Top score in [0, 1], lowered when the runner-up is almost as good and when
-    much of the message is about things the article does not mention."""
+    """Top score in [0, 1], lowered when the runner-up is almost as good (or scored
+    higher but covers less of the message) and when much of the message is about
+    things the article does not mention."""
     if not hits:
         return 0.0
     top = hits[0].score
