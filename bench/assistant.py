@@ -42,12 +42,12 @@ def main() -> None:
     from services.assistant.bootstrap import build_policy
     from services.assistant.domain.decide import ConversationState, decide_turn
     from services.assistant.engine import build_engine
-    from services.assistant.kb.loader import load_kb
+    from services.assistant.kb.loader import BUILTIN_SYNONYMS, load_kb
     from services.assistant.retrieval.tokens import KoreanAnalyzer
     from services.assistant.settings import AssistantSettings
 
     started = time.perf_counter()
-    loaded = load_kb(args.kb)
+    loaded = load_kb(args.kb, base_synonyms=BUILTIN_SYNONYMS)
     assert loaded.kb is not None, loaded.problems
     engine = build_engine(loaded.kb, KoreanAnalyzer())
     load_s = time.perf_counter() - started

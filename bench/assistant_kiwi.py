@@ -22,20 +22,31 @@ from bench.common import write_result
 
 SHARED = Path(__file__).resolve().parents[2] / "shared/corpus/faq"
 
-#: name → Kiwi(**options). The installed kiwipiepy_model ships the CoNg model only
-#: (cong.mdl); 'knlm'/'sbg' need model files the package does not carry.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "current": {"load_multi_dict": False, "num_workers": -1},
-    "no_default_dict": {"load_multi_dict": False, "load_default_dict": False, "num_workers": -1},
-    "single_thread": {"load_multi_dict": False, "num_workers": 0},
-    "no_typo_dict": {"load_multi_dict": False, "load_typo_dict": False, "num_workers": 0},
-    "minimal_dicts": {
-        "load_multi_dict": False,
-        "load_typo_dict": False,
-        "load_default_dict": False,
+
+def _kiwi(multi: bool, default: bool, typo: bool, **more: Any) -> dict[str, Any]:
+    """Complete options (the analyser merges them over its own defaults)."""
+    return {
+        "load_multi_dict": multi,
+        "load_default_dict": default,
+        "load_typo_dict": typo,
         "num_workers": 0,
-    },
-    "with_multi_dict": {"num_workers": 0},
+        **more,
+    }
+
+
+#: name → (Kiwi(**options), freed pages returned after the build?). The installed
+#: kiwipiepy_model ships the CoNg model only (cong.mdl); 'knlm'/'sbg' need model files
+#: the package no longer carries (Kiwi >= 0.22). "chosen" is the service's default.
+VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
+    "kiwi_defaults": (_kiwi(True, True, True), False),
+    "previous_default": (_kiwi(False, True, True, num_workers=-1), False),
+    "previous_default_released": (_kiwi(False, True, True, num_workers=-1), True),
+    "with_default_dict": (_kiwi(False, True, False), True),
+    "with_typo_dict": (_kiwi(False, False, True), True),
+    "no_allomorph": (_kiwi(False, False, False, integrate_allomorph=False), True),
+    "cong_global": (_kiwi(False, False, False, model_type="cong-global"), True),
+    "chosen_unreleased": (_kiwi(False, False, False), False),
+    "chosen": (_kiwi(False, False, False), True),
 }
 
 
@@ -48,21 +59,23 @@ def _status(field: str) -> float:
 
 
 def measure(name: str, kb: Path, questions: Path) -> dict[str, Any]:
-    """One variant in this process."""
+    """One variant in this process (the service's own loading path: builtin synonyms,
+    Kiwi built and every KB version indexed on one thread, pages returned)."""
+    options, release = VARIANTS[name]
     import yaml
 
     from services.assistant.bootstrap import build_policy
     from services.assistant.engine import build_engine
     from services.assistant.evaluation import QuestionSet, evaluate, summary
-    from services.assistant.kb.loader import load_kb
+    from services.assistant.kb.loader import BUILTIN_SYNONYMS, load_kb
     from services.assistant.retrieval.tokens import KoreanAnalyzer
     from services.assistant.settings import AssistantSettings
 
     baseline = _status("VmRSS")
     started = time.perf_counter()
-    loaded = load_kb(kb)
+    loaded = load_kb(kb, base_synonyms=BUILTIN_SYNONYMS)
     assert loaded.kb is not None, loaded.problems
-    engine = build_engine(loaded.kb, KoreanAnalyzer(kiwi_options=VARIANTS[name]))
+    engine = build_engine(loaded.kb, KoreanAnalyzer(kiwi_options=options, release_memory=release))
     asked = QuestionSet.model_validate(yaml.safe_load(questions.read_text("utf-8")))
     engine.search(asked.questions[0].text)  # Kiwi loads part of its model on first use
     load_s = time.perf_counter() - started
@@ -77,7 +90,8 @@ def measure(name: str, kb: Path, questions: Path) -> dict[str, Any]:
     per_question_ms = (time.perf_counter() - started) * 1000 / len(asked.questions)
     figures = summary(results)["all"]
     return {
-        "options": VARIANTS[name],
+        "options": options,
+        "memory_released": release,
         "rss_before_mb": round(baseline, 1),
         "rss_loaded_mb": round(rss_loaded, 1),
         "rss_after_eval_mb": round(_status("VmRSS"), 1),

@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from libs.common.events.base import utc_now
-from libs.common.health import serve_probes
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
+from libs.common.probes import serve_probes
 from services.assistant.domain.decide import Policy
 from services.assistant.engine import Engine
 from services.assistant.handler import HandlerConfig, Publisher, TurnHandler
@@ -45,11 +46,14 @@ def handler_config(settings: AssistantSettings) -> HandlerConfig:
     )
 
 
-def build_reloader(settings: AssistantSettings, analyzer: KoreanAnalyzer) -> KbReloader:
+def build_reloader(
+    settings: AssistantSettings, analyzer: KoreanAnalyzer, builder: Executor | None = None
+) -> KbReloader:
     return KbReloader(
         settings.kb_path,
         base_synonyms=BUILTIN_SYNONYMS if settings.builtin_synonyms else None,
         analyzer=analyzer,
+        builder=builder,
     )
 
 
@@ -69,10 +73,25 @@ async def run(
     *,
     analyzer: KoreanAnalyzer | None = None,
 ) -> None:
-    analyzer = analyzer or await asyncio.to_thread(
-        lambda: KoreanAnalyzer(kiwi_options=settings.kiwi_options())
+    # One thread builds Kiwi and every KB version (memory: see KbReloader).
+    builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-build")
+    try:
+        await _serve(settings, stop, analyzer, builder)
+    finally:
+        builder.shutdown(wait=False, cancel_futures=True)
+
+
+async def _serve(
+    settings: AssistantSettings,
+    stop: asyncio.Event,
+    analyzer: KoreanAnalyzer | None,
+    builder: ThreadPoolExecutor,
+) -> None:
+    loop = asyncio.get_running_loop()
+    analyzer = analyzer or await loop.run_in_executor(
+        builder, lambda: KoreanAnalyzer(kiwi_options=settings.kiwi_options())
     )
-    reloader = build_reloader(settings, analyzer)
+    reloader = build_reloader(settings, analyzer, builder)
     await reloader.load_initial()  # a bad KB at start-up is fatal: nothing to serve
     producer = EventProducer(settings.kafka, client_id=settings.service_name)
     await producer.start()

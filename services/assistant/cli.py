@@ -22,7 +22,9 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print results and summary as JSON."),
     threshold: float | None = typer.Option(None, help="Override ASSISTANT_THRESHOLD."),
     calibrate: bool = typer.Option(
-        False, help="Also calibrate the threshold on this set and cross-validate it (two halves)."
+        False,
+        help="Also calibrate the threshold on this set and cross-validate it "
+        "(20 x stratified 5-fold).",
     ),
 ) -> None:
     """Decide every question as a first turn and report per language."""
@@ -137,11 +139,15 @@ def _print_human(report: dict[str, Any]) -> None:
     )
     if "cross_validation" in report:
         typer.echo(f"calibrated on this set: {report['calibrated_threshold']:.4f}")
-        for fold in report["cross_validation"]["folds"]:
-            _print_tally(
-                f"cross-validation {fold['fold']} (threshold {fold['threshold']:.4f})", fold
-            )
-        _print_tally("cross-validation pooled", report["cross_validation"]["pooled"]["all"])
+        cv = report["cross_validation"]
+        spread = cv["thresholds"]
+        typer.echo(
+            f"cross-validation ({cv['method']}; calibrated thresholds {spread['min']:.4f}"
+            f" to {spread['max']:.4f}, median {spread['median']:.4f}), pooled:"
+        )
+        for lang, t in cv["pooled"]["by_language"].items():
+            _print_tally(f"  {lang}", t)
+        _print_tally("  all", cv["pooled"]["all"])
     typer.echo("unanswered, grouped:")
     for group in report["unanswered_groups"][:10]:
         typer.echo(f"{group['size']:4d}  {group['example']}")

@@ -7,6 +7,7 @@ the article the assistant would send (None: handed off without one).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -173,23 +174,62 @@ def cached(search: Search) -> Search:
     return lookup
 
 
+class FirstTurns:
+    """Each question decided once with and once without a confident retrieval.
+
+    The threshold enters a first-turn decision only through ``confidence >=
+    threshold``, so the result at any threshold is one of the two, chosen by the
+    question's confidence: calibration and cross-validation try every threshold
+    without deciding every question again.
+    """
+
+    def __init__(
+        self,
+        questions: Sequence[Question],
+        *,
+        search: Search,
+        handoff_articles: frozenset[str],
+        base: Policy,
+    ) -> None:
+        args: dict[str, Any] = {"search": search, "handoff_articles": handoff_articles}
+        always = Policy(0.0, base.max_message_chars, base.max_answers)
+        never = Policy(float("inf"), base.max_message_chars, base.max_answers)
+        confident = evaluate(questions, policy=always, **args)
+        unsure = evaluate(questions, policy=never, **args)
+        self._sides = {
+            id(q): (c, u, search(q.text).confidence)
+            for q, c, u in zip(questions, confident, unsure, strict=True)
+        }
+
+    def results(self, questions: Sequence[Question], threshold: float) -> list[Result]:
+        chosen = []
+        for q in questions:
+            confident, unsure, value = self._sides[id(q)]
+            chosen.append(confident if value >= threshold else unsure)
+        return chosen
+
+    def confidences(self, questions: Sequence[Question]) -> set[float]:
+        return {self._sides[id(q)][2] for q in questions}
+
+
 def calibrate(
     questions: Sequence[Question],
     *,
     search: Search,
     handoff_articles: frozenset[str],
     base: Policy,
+    turns: FirstTurns | None = None,
 ) -> float:
     """The threshold with the most correct answers among those meeting the wrong-answer
-    and out-of-scope targets; if none meets them, the one with the fewest wrong answers."""
+    and out-of-scope targets; if none meets them, the one with the fewest wrong answers.
+    Candidates are the observed confidences (a threshold between two would over-fit)."""
     search = cached(search)
-    candidates = sorted({round(search(q.text).confidence, 4) for q in questions} | {0.0})
+    turns = turns or FirstTurns(
+        questions, search=search, handoff_articles=handoff_articles, base=base
+    )
     scored: list[tuple[bool, float, float, float]] = []
-    for threshold in candidates:
-        policy = Policy(threshold, base.max_message_chars, base.max_answers)
-        t = tally(
-            evaluate(questions, search=search, handoff_articles=handoff_articles, policy=policy)
-        )
+    for threshold in sorted(turns.confidences(questions) | {0.0}):
+        t = tally(turns.results(questions, threshold))
         rates = t.rates()
         wrong = rates["wrong_rate"] or 0.0
         oos = rates["out_of_scope_handoff_rate"]
@@ -202,20 +242,25 @@ def calibrate(
         if feasible
         else max(scored, key=lambda s: (s[2], s[1]))
     )
-    # Midway up to the next candidate would over-fit; the observed value is kept.
     return -best[3]
 
 
-def halves(questions: Sequence[Question]) -> tuple[list[Question], list[Question]]:
-    """Two halves with the same mix of language and answerable/out-of-scope."""
-    first: list[Question] = []
-    second: list[Question] = []
-    strata: dict[tuple[str, bool], int] = {}
+def stratified_folds(questions: Sequence[Question], k: int, seed: int) -> list[list[Question]]:
+    """``k`` folds with the same mix of language and answerable/out-of-scope each,
+    shuffled by ``seed`` (deterministic: the same seed gives the same folds)."""
+    strata: dict[tuple[str, bool], list[Question]] = {}
     for q in questions:
-        key = (q.lang, q.expect is None)
-        (first if strata.get(key, 0) % 2 == 0 else second).append(q)
-        strata[key] = strata.get(key, 0) + 1
-    return first, second
+        strata.setdefault((q.lang, q.expect is None), []).append(q)
+    folds: list[list[Question]] = [[] for _ in range(k)]
+    rng = random.Random(seed)
+    offset = 0
+    for key in sorted(strata):
+        members = list(strata[key])
+        rng.shuffle(members)
+        for i, q in enumerate(members):
+            folds[(i + offset) % k].append(q)
+        offset += len(members)  # small strata do not all start in fold 0
+    return folds
 
 
 def cross_validate(
@@ -224,21 +269,37 @@ def cross_validate(
     search: Search,
     handoff_articles: frozenset[str],
     base: Policy,
+    k: int = 5,
+    repeats: int = 20,
 ) -> dict[str, Any]:
-    """Calibrate on one half, measure on the other, both ways; the pooled figures
-    estimate what an unseen question set would show."""
+    """Repeated stratified k-fold: calibrate the threshold on k-1 folds, decide the
+    held-out fold with it; every question is measured ``repeats`` times, each time by
+    a threshold that never saw it. The pooled figures (per language too) estimate what
+    an unseen question set of the same kind would show."""
     search = cached(search)
-    a, b = halves(questions)
-    folds = []
+    turns = FirstTurns(questions, search=search, handoff_articles=handoff_articles, base=base)
     pooled: list[Result] = []
-    for calibrate_on, measure_on, name in ((a, b, "A→B"), (b, a, "B→A")):
-        threshold = calibrate(
-            calibrate_on, search=search, handoff_articles=handoff_articles, base=base
-        )
-        policy = Policy(threshold, base.max_message_chars, base.max_answers)
-        results = evaluate(
-            measure_on, search=search, handoff_articles=handoff_articles, policy=policy
-        )
-        pooled.extend(results)
-        folds.append({"fold": name, "threshold": threshold, **tally(results).as_dict()})
-    return {"folds": folds, "pooled": summary(pooled)}
+    thresholds: list[float] = []
+    for seed in range(repeats):
+        folds = stratified_folds(questions, k, seed)
+        for held_out, measure_on in enumerate(folds):
+            calibrate_on = [q for i, fold in enumerate(folds) if i != held_out for q in fold]
+            threshold = calibrate(
+                calibrate_on,
+                search=search,
+                handoff_articles=handoff_articles,
+                base=base,
+                turns=turns,
+            )
+            thresholds.append(threshold)
+            pooled.extend(turns.results(measure_on, threshold))
+    ordered = sorted(thresholds)
+    return {
+        "method": f"{repeats} x stratified {k}-fold",
+        "thresholds": {
+            "min": ordered[0],
+            "median": ordered[len(ordered) // 2],
+            "max": ordered[-1],
+        },
+        "pooled": summary(pooled),
+    }

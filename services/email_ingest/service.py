@@ -13,9 +13,9 @@ import httpx
 
 from libs.common.blobstore import BlobStore
 from libs.common.events import utc_now
-from libs.common.health import ReadinessCheck, serve_probes
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
+from libs.common.probes import ReadinessCheck, serve_probes
 from services.email_ingest.checkpoint import CheckpointStore
 from services.email_ingest.credentials import MailboxCredentials
 from services.email_ingest.erasure import EmailIngestEraser

@@ -15,11 +15,11 @@ from datetime import timedelta
 
 import httpx
 
-from libs.common.health import serve_probes
 from libs.common.kafka.consumer import ConsumerRunner, RetryPolicy
 from libs.common.kafka.producer import EventProducer
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
+from libs.common.probes import serve_probes
 from services.notifier.chat import ChatSenders, StaticChatSenders, build_chat_senders
 from services.notifier.compose import ComposeConfig, Composer
 from services.notifier.decisions import PlanConfig

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import bm25s
@@ -33,6 +34,10 @@ class Weights:
     bm25_scale: float = 8.0
     #: Confidence = top score, lowered when the runner-up is nearly as good.
     margin_weight: float = 0.5
+    #: Confidence factor when the word ranker (BM25 over questions) and the character
+    #: n-gram ranker name different best articles: two views of the text disagreeing
+    #: is the commonest sign of a wrong answer (README, "How it decides").
+    disagreement: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,8 @@ class Retrieval:
     hits: tuple[Hit, ...]
     confidence: float
     terms: tuple[str, ...]
+    #: The word and the character n-gram rankers chose the same best article.
+    rankers_agree: bool = True
 
     @property
     def top(self) -> Hit | None:
@@ -109,35 +116,48 @@ class Retriever:
 
     def search(self, text: str, limit: int = 5) -> Retrieval:
         """The whole message decides the article; a long message whose question sits in
-        one sentence may take that sentence's confidence when it agrees on the article."""
+        one sentence may take that sentence's confidence when it agrees on the article.
+        Whether the rankers agree is read on the whole message."""
         whole = self._search_text(text, limit)
+        value = whole.confidence
         sentences = split_sentences(text)
-        if len(sentences) < 2 or whole.top is None:
-            return whole
-        for sentence in sentences:
-            part = self._search_text(sentence, limit)
-            agrees = part.top is not None and part.top.article_id == whole.top.article_id
-            if agrees and part.confidence > whole.confidence:
-                whole = Retrieval(whole.hits, part.confidence, whole.terms)
-        return whole
+        if len(sentences) >= 2 and whole.top is not None:
+            for sentence in sentences:
+                part = self._search_text(sentence, limit)
+                if part.top is not None and part.top.article_id == whole.top.article_id:
+                    value = max(value, part.confidence)
+        if not whole.rankers_agree:
+            value *= self.weights.disagreement
+        return Retrieval(whole.hits, value, whole.terms, whole.rankers_agree)
 
     def _search_text(self, text: str, limit: int) -> Retrieval:
         terms = self.tokenizer.terms(text)
         w = self.weights
+        words = np.zeros(len(self._docs), dtype=np.float32)
         combined = np.zeros(len(self._docs), dtype=np.float32)
         if terms:
-            q = self._questions.get_scores(terms)
-            a = self._answers.get_scores(terms)
-            combined += w.questions * np.tanh(q / w.bm25_scale)
-            combined += w.answer * np.tanh(a / w.bm25_scale)
-        combined += w.ngrams * self._ngrams.scores(text)
+            words = w.questions * np.tanh(self._questions.get_scores(terms) / w.bm25_scale)
+            combined += words
+            combined += w.answer * np.tanh(self._answers.get_scores(terms) / w.bm25_scale)
+        ngrams = w.ngrams * self._ngrams.scores(text)
+        combined += ngrams
         best: dict[str, Hit] = {}
         for doc, score in zip(self._docs, combined.tolist(), strict=True):
             if doc.article_id not in best or score > best[doc.article_id].score:
                 best[doc.article_id] = Hit(doc.article_id, doc.language, score)
-        hits = tuple(sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit])
+        ranked = sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit]
+        hits = by_coverage(
+            ranked, {h.article_id: self.coverage(terms, h.article_id) for h in ranked}
+        )
         coverage = self.coverage(terms, hits[0].article_id) if hits else 0.0
-        return Retrieval(hits, confidence(hits, coverage, w.margin_weight), tuple(terms))
+        agree = self._best_article(words) == self._best_article(ngrams)
+        return Retrieval(hits, confidence(hits, coverage, w.margin_weight), tuple(terms), agree)
+
+    def _best_article(self, scores: np.ndarray) -> str | None:
+        """The article one ranker puts first (None when it scores nothing)."""
+        if not len(scores) or float(scores.max()) <= 0.0:
+            return None
+        return self._docs[int(scores.argmax())].article_id
 
     @property
     def idf(self) -> dict[str, float]:
@@ -167,9 +187,22 @@ def split_sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(text) if len(part.strip()) >= 4]
 
 
+def by_coverage(ranked: Sequence[Hit], coverage: Mapping[str, float]) -> tuple[Hit, ...]:
+    """Candidates ordered by score x the share of the message they cover.
+
+    Near-duplicate articles (otp-setup / otp-reset-lost-device, a bank deposit and
+    a withdrawal rule) score alike on the words they share; the one that also
+    contains the message's other key words ("폰", "은행", "잔고") is the one it asks
+    about. Scores stay as retrieved, so a reordering shows up in ``confidence`` as
+    a small or negative margin.
+    """
+    return tuple(sorted(ranked, key=lambda h: h.score * coverage[h.article_id], reverse=True))
+
+
 def confidence(hits: tuple[Hit, ...], coverage: float, margin_weight: float) -> float:
-    """Top score in [0, 1], lowered when the runner-up is almost as good and when
-    much of the message is about things the article does not mention."""
+    """Top score in [0, 1], lowered when the runner-up is almost as good (or scored
+    higher but covers less of the message) and when much of the message is about
+    things the article does not mention."""
     if not hits:
         return 0.0
     top = hits[0].score

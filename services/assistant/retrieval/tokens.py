@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,6 +19,8 @@ from typing import Any
 
 import snowballstemmer
 from kiwipiepy import Kiwi
+
+from services.assistant.retrieval.memory import release_free_memory
 
 #: Kiwi tags kept as terms: nouns, verbs/adjectives (by lemma), roots, foreign words.
 _KEPT_TAGS = frozenset({"NNG", "NNP", "NNB", "NR", "VV", "VA", "XR", "SL", "SH", "MAG"})
@@ -245,8 +248,16 @@ def char_ngrams(text: str, sizes: Sequence[int] = (2, 3)) -> list[str]:
     return grams
 
 
-#: Kiwi's constructor options (see bench/assistant_kiwi.py for the figures behind them).
-KIWI_OPTIONS: dict[str, Any] = {"load_multi_dict": False, "num_workers": -1}
+#: Kiwi's constructor options (see bench/assistant_kiwi.py for the figures behind them):
+#: the multi-word (WikiData) dictionary costs ~180 MB and the default (Wikipedia proper
+#: nouns) one ~50 MB, the typo dictionary ~4 MB; none changes a dev-set answer. The
+#: KB's own words are added as user words. One thread: it tokenizes one short text.
+KIWI_OPTIONS: dict[str, Any] = {
+    "load_multi_dict": False,
+    "load_default_dict": False,
+    "load_typo_dict": False,
+    "num_workers": 0,
+}
 
 
 class KoreanAnalyzer:
@@ -257,13 +268,23 @@ class KoreanAnalyzer:
     """
 
     def __init__(
-        self, user_words: Iterable[str] = (), *, kiwi_options: Mapping[str, Any] | None = None
+        self,
+        user_words: Iterable[str] = (),
+        *,
+        kiwi_options: Mapping[str, Any] | None = None,
+        release_memory: bool = True,
     ) -> None:
         # Options measured by bench/assistant_kiwi.py (RSS and eval accuracy per variant).
-        self._kiwi = Kiwi(**{**KIWI_OPTIONS, **(kiwi_options or {})})
+        with warnings.catch_warnings():
+            # "behavior of num_workers=0 is changed since v0.21": single-threaded is meant.
+            warnings.filterwarnings("ignore", "behavior of `num_workers=0`", DeprecationWarning)
+            self._kiwi = Kiwi(**{**KIWI_OPTIONS, **(kiwi_options or {})})
         self._lock = threading.Lock()
         self._added: set[str] = set()
+        self._built = False
+        self._release_memory = release_memory  # off only to measure what it saves
         self.add_words(user_words)
+        self.build()
 
     def add_words(self, words: Iterable[str]) -> None:
         with self._lock:
@@ -272,10 +293,23 @@ class KoreanAnalyzer:
                 if word and " " not in word and _HANGUL.search(word) and word not in self._added:
                     self._kiwi.add_user_word(word, "NNP")
                     self._added.add(word)
+                    self._built = False
+
+    def build(self) -> None:
+        """Build Kiwi's model now (it is lazy: the first tokenize after a change builds)
+        and give the memory the build freed back to the OS, in this thread."""
+        with self._lock:
+            if self._built:
+                return
+            self._kiwi.tokenize("")
+            self._built = True
+            if self._release_memory:
+                release_free_memory()
 
     def terms(self, text: str) -> list[str]:
         with self._lock:
             tokens = self._kiwi.tokenize(text)
+            self._built = True
         terms: list[str] = []
         for token in tokens:
             tag = token.tag.split("-", 1)[0]  # "VV-R" / "VV-I": regular/irregular verb
@@ -337,6 +371,7 @@ class Tokenizer:
         """A tokenizer whose synonym table is ``groups`` (each a list of surface terms)."""
         groups = [list(g) for g in groups]
         self._korean.add_words(word for group in groups for word in group)
+        self._korean.build()
         table = []
         for group in groups:
             members = tuple(

@@ -6,8 +6,8 @@ import socket
 import httpx
 import pytest
 
-from libs.common.health import serve_probes
 from libs.common.kafka.admin import kafka_ready
+from libs.common.probes import serve_probes
 from libs.common.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration

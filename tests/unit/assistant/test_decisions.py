@@ -21,6 +21,7 @@ from services.assistant.domain.decide import (
 )
 from services.assistant.domain.signals import asks_for_person, complaint_or_anger, legal_threat
 from services.assistant.retrieval.index import Hit, Retrieval
+from services.assistant.retrieval.language import Language
 
 POLICY = Policy(threshold=0.2)
 
@@ -214,3 +215,13 @@ def test_any_text_gets_a_decision_never_an_exception(faq_engine):
         assert 0.0 <= decision.confidence <= 1.0
 
     check()
+
+
+def test_the_decision_speaks_the_customers_language():
+    romanised = decide("chulgeum i an dwaeyo", confidence=0.1)
+    assert romanised.language is Language.KO  # handed off, with a Korean notice
+    assert romanised.handoff_reason is HandoffReason.LOW_CONFIDENCE
+    named = decide("Hi, I'm 김민수 and my withdrawal is still pending", confidence=0.5)
+    assert named.language is Language.EN and named.action is Action.ANSWER
+    mixed = decide("출금이 3시간째 pending이에요", confidence=0.5)
+    assert mixed.language is Language.KO

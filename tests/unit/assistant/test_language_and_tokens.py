@@ -43,3 +43,22 @@ def test_kb_words_are_kept_whole_by_kiwi(analyzer):
 
 def test_char_ngrams_ignore_spacing():
     assert set(char_ngrams("출금 안됨")) == set(char_ngrams("출금안됨"))
+
+
+def test_english_sentence_naming_a_person_in_hangul_is_english():
+    assert detect_language("Hi, I'm 김민수 and my withdrawal is still pending") is Language.EN
+    assert detect_language("my friend 지수 sent me the referral link, where is my reward") is (
+        Language.EN
+    )
+    # Korean grammar around English words stays Korean.
+    assert detect_language("출금 신청했는데 still pending 이에요 확인 부탁드려요") is Language.KO
+    assert detect_language("OTP 재설정") is Language.KO
+
+
+def test_romanised_korean_is_answered_in_korean():
+    assert detect_language("chulgeum i an dwaeyo") is Language.KO
+    assert detect_language("annyeonghaseyo ipgeum eotteoke haeyo?") is Language.KO
+    assert detect_language("bimilbeonho ijeobeoryeosseoyo juseyo") is Language.KO
+    # Plain English with one Korean-looking word stays English.
+    assert detect_language("why is my withdrawal pending, ne?") is Language.EN
+    assert detect_language("Tokyo office hours?") is Language.EN

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from services.assistant.kb.reloader import KbReloader
@@ -47,3 +48,30 @@ async def test_bad_edits_are_refused_and_good_ones_picked_up(tmp_path, analyzer)
     assert reloader.current is before
     stop.set()
     await watcher
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """A real one-thread executor that counts the work handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="kb-build-test")
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_every_kb_version_is_built_on_the_given_executor(tmp_path, analyzer):
+    """Kiwi's allocator keeps per-thread heaps: one builder thread lets freed model
+    memory be reused (services/assistant/README.md, Memory)."""
+    (tmp_path / "desk.yaml").write_text(SAMPLE, encoding="utf-8")
+    builder = CountingExecutor()
+    reloader = KbReloader(tmp_path, base_synonyms=None, analyzer=analyzer, builder=builder)
+    try:
+        first = await reloader.load_initial()
+        await reloader.reload()
+    finally:
+        builder.shutdown()
+    assert builder.submitted == 2
+    assert reloader.current is not first and len(reloader.current.kb.articles) == 4
