@@ -6,7 +6,7 @@ VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
-PREREQS = $(BOOTSTRAP_PYTHON) libs/common/cli/prereqs.py
+PREREQS = $(BOOTSTRAP_PYTHON) tools/cli/prereqs.py
 
 .PHONY: install up down test test-unit lint format schemas bench kafka-start kafka-stop validate compose-smoke compose-env
 
@@ -25,11 +25,11 @@ install: $(VENV)/.installed
 up:
 	@$(PREREQS) up
 	@$(MAKE) --no-print-directory install
-	$(PYTHON) -m libs.common.cli.main dev up
+	$(PYTHON) -m tools.cli.main dev up
 
 ## Stop what `make up` started; the broker keeps running (`omnidesk dev down --broker` stops it too).
 down:
-	$(PYTHON) -m libs.common.cli.main dev down
+	$(PYTHON) -m tools.cli.main dev down
 
 ## The full test suite: unit, integration (real Kafka, Dovecot, PostgreSQL, SMTP) and e2e.
 test:
@@ -49,16 +49,16 @@ format: install
 	$(PYTHON) -m ruff check --fix .
 
 schemas: install
-	$(PYTHON) -m libs.common.cli.main schema export
+	$(PYTHON) -m tools.cli.main schema export
 
 bench: install
 	$(PYTHON) -m bench.run_all
 
 kafka-start: install
-	$(PYTHON) -m libs.common.cli.main kafka start
+	$(PYTHON) -m tools.cli.main kafka start
 
 kafka-stop: install
-	$(PYTHON) -m libs.common.cli.main kafka stop
+	$(PYTHON) -m tools.cli.main kafka stop
 
 ## deploy/.env for docker compose: .env.example with generated secrets (kept if set).
 compose-env:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.kafka import BrokerUnderTest, broker_for_tests
+from tools.testing.kafka import BrokerUnderTest, broker_for_tests
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus" / "email"

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from libs.common.cli.quarantine import quarantine_commands
+from libs.common.webhooks.quarantine_commands import quarantine_commands
 
 app = typer.Typer(help="Chat webhooks (chat_ingest).", no_args_is_help=True)
 
@@ -100,7 +100,7 @@ def _kafka():  # type: ignore[no-untyped-def]
 
 
 def _replay_setup():  # type: ignore[no-untyped-def]
-    from libs.common.cli.quarantine import ReplaySetup
+    from libs.common.webhooks.quarantine_commands import ReplaySetup
     from libs.providers.integrations import IntegrationRegistry
     from services.chat_ingest.replay import reparse
     from services.chat_ingest.runtime import Runtime

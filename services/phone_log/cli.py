@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from libs.common.cli.quarantine import quarantine_commands
+from libs.common.webhooks.quarantine_commands import quarantine_commands
 
 app = typer.Typer(help="phone_log: phone-system call events to Kafka.", no_args_is_help=True)
 
@@ -89,7 +89,7 @@ def _kafka():  # type: ignore[no-untyped-def]
 
 
 def _replay_setup():  # type: ignore[no-untyped-def]
-    from libs.common.cli.quarantine import ReplaySetup
+    from libs.common.webhooks.quarantine_commands import ReplaySetup
     from services.phone_log.main import load_settings
     from services.phone_log.replay import reparse
     from services.phone_log.runtime import PhoneLogRuntime

@@ -21,7 +21,6 @@ import httpx
 import uvicorn
 
 from libs.common.settings import KafkaSettings
-from libs.common.testing.system import free_port
 from libs.common.webhooks.signatures import hmac_sha256_hex
 from libs.providers.integrations import Provider
 from services.chat_ingest.app import create_app as create_ingest_app
@@ -35,6 +34,7 @@ from services.router.service.agents import set_agent_status
 from services.router.service.api_keys import Role, create_api_key
 from tests.e2e.two_way import notifier_settings_for, router_settings_for
 from tests.provider_fakes.server import ProviderFakes, serve_app, stop_app
+from tools.testing.system import free_port
 
 
 class ShiftedClock:

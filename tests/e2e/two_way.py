@@ -23,7 +23,6 @@ import uvicorn
 from pydantic import SecretStr
 
 from libs.common.settings import KafkaSettings
-from libs.common.testing.system import free_port
 from libs.providers.integrations import Integration, Provider
 from services.chat_ingest.app import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
@@ -34,6 +33,7 @@ from services.router.app import create_app as create_router_app
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
 from tests.provider_fakes.server import ProviderFakes
+from tools.testing.system import free_port
 
 ADMIN_KEY = "e2e-two-way-admin-key-0123456789"
 LINK_SECRET = "e2e-two-way-csat-link-secret"

@@ -12,9 +12,9 @@ import asyncio
 import httpx
 import pytest
 
-from libs.common.testing.kafka import BrokerUnderTest
 from libs.providers.integrations import Provider
 from tests.integration.chat_ingest.helpers import header, read_topic, running_app, send, signed
+from tools.testing.kafka import BrokerUnderTest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

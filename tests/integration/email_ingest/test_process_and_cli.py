@@ -61,7 +61,7 @@ async def test_email_check_logs_in_and_selects(dovecot, imap_user, tmp_path):
         "EMAIL_INGEST_STATE_DIR": str(tmp_path),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libs.common.cli.main", "email", "check", env=env,
+        sys.executable, "-m", "tools.cli.main", "email", "check", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output, _ = await asyncio.wait_for(process.communicate(), 60)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from libs.common.config_reference import env_example, markdown
+from tools.config_reference import env_example, markdown
 
 app = typer.Typer(help="The configuration reference, generated from the settings classes.")
 

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from libs.common.kafka.local_broker import LocalKafka
-from libs.common.testing.system import free_port
+from tools.local_broker import LocalKafka
+from tools.testing.system import free_port
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import asyncio
 
 import typer
 
-from libs.common.privacy.forget import Publisher
 from libs.common.privacy.identifiers import IdentifierKind, InvalidIdentifier, PrivacySettings
 from libs.common.settings import KafkaSettings
+from tools.privacy.forget import Publisher
 
 app = typer.Typer(help="Personal data: erase a contact everywhere omnidesk keeps it.")
 
@@ -37,8 +37,8 @@ def forget_command(
     Idempotent: a second run finds nothing left and says so."""
     from libs.common.events import utc_now
     from libs.common.privacy.erasure import erasure_request
-    from libs.common.privacy.forget import forget, load_erasers, render
-    from libs.common.privacy.router_eraser import RouterEraser, RouterRefused
+    from tools.privacy.forget import forget, load_erasers, render
+    from tools.privacy.router_eraser import RouterEraser, RouterRefused
 
     hasher = PrivacySettings().hasher()
     if hasher is None:

@@ -1,7 +1,7 @@
 """A readable per-conversation timeline from the three topics.
 
 interactions → routing decisions → notifications, with times. Pure: the
-reading of topics is in :mod:`libs.common.demo.topics`.
+reading of topics is in :mod:`tools.demo.topics`.
 """
 
 from __future__ import annotations

@@ -1,23 +1,23 @@
 """``omnidesk``: the single entry for operators.
 
-Core commands live here; each service plugs in its own group by providing
-``services/<name>/cli.py`` with a ``typer.Typer`` named ``app`` (loaded by
-name, so ``libs`` never imports a service at import time).
+Core commands live here; each service plugs in its own group from
+``services/<name>/cli.py`` (a ``typer.Typer`` named ``app``), as listed in
+:mod:`tools.services`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 from pathlib import Path
 
 import typer
 
-from libs.common.cli import config, deadletter, demo, dev, privacy
-from libs.common.kafka.local_broker import LocalKafka, LocalKafkaError
 from libs.common.settings import KafkaSettings
+from tools.cli import config, deadletter, demo, dev, privacy
+from tools.local_broker import LocalKafka, LocalKafkaError
+from tools.services import SERVICES
 
 app = typer.Typer(help="omnidesk: omnichannel support intake and routing.", no_args_is_help=True)
 kafka_app = typer.Typer(help="A real local Kafka broker (KRaft) from Maven Central jars.")
@@ -32,29 +32,10 @@ app.add_typer(config.app, name="config")
 app.add_typer(demo.app, name="demo")
 app.add_typer(privacy.app, name="privacy")
 
-#: CLI groups of services, by the name operators type.
-SERVICE_CLI_GROUPS = {
-    "email": "email_ingest",
-    "chat": "chat_ingest",
-    "phone": "phone_log",
-    "router": "router",
-    "notifier": "notifier",
-    "assistant": "assistant",
-    "kb": "assistant.kb",
-}
-
 
 def _plug_in_services() -> None:
-    for group, package in SERVICE_CLI_GROUPS.items():
-        module_name = f"services.{package}.cli"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that service has no CLI (yet)
-            raise
-        sub = getattr(module, "app", None)
-        if isinstance(sub, typer.Typer):
+    for service in SERVICES:
+        for group, sub in service.cli_apps():
             app.add_typer(sub, name=group)
 
 
@@ -119,7 +100,7 @@ def schema_export(
     out: Path = typer.Option(Path("schemas"), help="Folder for the JSON Schema files."),
 ) -> None:
     """Write one JSON Schema file per event model (checked in; a test guards drift)."""
-    from libs.common.schema_export import export_schemas
+    from tools.schema_export import export_schemas
 
     for path in export_schemas(out):
         typer.echo(str(path))
@@ -128,7 +109,7 @@ def schema_export(
 @schema_app.command("show")
 def schema_show(model: str) -> None:
     """Print the JSON Schema of one event model."""
-    from libs.common.schema_export import render_schemas
+    from tools.schema_export import render_schemas
 
     typer.echo(json.dumps(render_schemas()[model], indent=2, ensure_ascii=False))
 

@@ -8,26 +8,26 @@ contact id to its identifiers, owns the tombstone and publishes the event
 from its outbox): one more entry in ``ERASERS`` and a publisher that is the
 router instead of this command.
 
-Stores are named by ``module:function`` and imported only when the command
-runs, so ``libs`` imports no service at import time. A function returns an
+Each store gives a function (tooling may import services) that returns an
 eraser, or None when that store's state is not on this machine.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from libs.common.events.privacy import ContactErased, IdentifierHash
 from libs.common.privacy.erasure import Eraser, StoreReport
 from libs.common.privacy.identifiers import IdentifierKind
-from libs.common.privacy.router_eraser import RouterEraser, RouterErasure
+from services.email_ingest.privacy import local_eraser as email_ingest_eraser
+from tools.privacy.router_eraser import RouterEraser, RouterErasure
+
+#: A store's eraser on this machine, or None when that store's state is elsewhere.
+EraserFactory = Callable[[], Eraser | None]
 
 #: (store, factory) in the order they are asked.
-ERASERS: tuple[tuple[str, str], ...] = (
-    ("email_ingest", "services.email_ingest.privacy:local_eraser"),
-)
+ERASERS: tuple[tuple[str, EraserFactory], ...] = (("email_ingest", email_ingest_eraser),)
 
 Publisher = Callable[[ContactErased], Awaitable[None]]
 NO_IDENTIFIER = (
@@ -51,14 +51,13 @@ class ForgetReport:
 
 
 def load_erasers(
-    factories: tuple[tuple[str, str], ...] = ERASERS,
+    factories: tuple[tuple[str, EraserFactory], ...] = ERASERS,
 ) -> tuple[list[Eraser], list[str]]:
     """The erasers reachable here, and the names of the stores that are not."""
     found: list[Eraser] = []
     elsewhere: list[str] = []
-    for store, target in factories:
-        module_name, _, function = target.partition(":")
-        eraser = getattr(importlib.import_module(module_name), function)()
+    for store, factory in factories:
+        eraser = factory()
         if eraser is None:
             elsewhere.append(store)
         else:

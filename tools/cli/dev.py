@@ -1,7 +1,7 @@
 """``omnidesk dev up|down``: the whole system on one machine, embedded defaults.
 
 Starts the local broker (unless ``KAFKA_BOOTSTRAP_SERVERS`` names one), creates
-the topics, then runs every service that exists as its own process with one
+the topics, then runs every service (:mod:`tools.services`) as its own process with one
 combined, prefixed log. Ctrl-C (or ``omnidesk dev down``) stops the services;
 the broker keeps running (and its data) until ``dev down --broker`` or
 ``omnidesk kafka stop``. Only ``dev up`` switches on the development
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -23,8 +22,9 @@ from pathlib import Path
 
 import typer
 
-from libs.common.kafka.local_broker import LocalKafka, is_alive
 from libs.common.settings import default_home
+from tools.local_broker import LocalKafka, is_alive
+from tools.services import SERVICES
 
 app = typer.Typer(help="Run the whole system locally.")
 
@@ -77,55 +77,28 @@ def dev_chat_integrations(port: int | None = None) -> str:
     return json.dumps([telegram, faq])
 
 
-#: What `dev up` runs, in start order. A row whose module does not exist yet is skipped.
+#: Each service's development environment (ports, the public dev integrations).
+DEV_ENV: dict[str, dict[str, str]] = {
+    "router": {"ROUTER_HTTP_PORT": str(ROUTER_PORT), "ROUTER_BOOTSTRAP_ADMIN_KEY": DEV_ADMIN_KEY},
+    "notifier": {
+        "NOTIFIER_PROBE_PORT": str(NOTIFIER_PROBE_PORT),
+        "NOTIFIER_INTEGRATIONS": dev_chat_integrations(),
+    },
+    "assistant": {"ASSISTANT_PROBE_PORT": str(ASSISTANT_PROBE_PORT)},
+    "email_ingest": {"EMAIL_INGEST_PROBE_PORT": str(EMAIL_PROBE_PORT)},
+    "chat_ingest": {"CHAT_INGEST_HTTP_PORT": str(CHAT_PORT), **DEV_INTEGRATIONS_ON},
+    "phone_log": {"PHONE_LOG_HTTP_PORT": str(PHONE_PORT), **DEV_SAMPLES_ON},
+}
+
+#: What `dev up` runs, in start order: the local SMTP and chat sinks the notifier
+#: answers through, then every service of the registry.
 DEV_PROCESSES: tuple[DevProcess, ...] = (
     DevProcess("smtp-sink", "services.notifier.smtp_sink"),
-    DevProcess(
-        "router",
-        "services.router",
-        {"ROUTER_HTTP_PORT": str(ROUTER_PORT), "ROUTER_BOOTSTRAP_ADMIN_KEY": DEV_ADMIN_KEY},
-    ),
     DevProcess("chat-sink", "services.notifier.chat_sink"),
-    DevProcess(
-        "notifier",
-        "services.notifier",
-        {
-            "NOTIFIER_PROBE_PORT": str(NOTIFIER_PROBE_PORT),
-            "NOTIFIER_INTEGRATIONS": dev_chat_integrations(),
-        },
-    ),
-    DevProcess(
-        "assistant",
-        "services.assistant",
-        {"ASSISTANT_PROBE_PORT": str(ASSISTANT_PROBE_PORT)},
-    ),
-    DevProcess(
-        "email_ingest", "services.email_ingest", {"EMAIL_INGEST_PROBE_PORT": str(EMAIL_PROBE_PORT)}
-    ),
-    DevProcess(
-        "chat_ingest",
-        "services.chat_ingest",
-        {"CHAT_INGEST_HTTP_PORT": str(CHAT_PORT), **DEV_INTEGRATIONS_ON},
-    ),
-    DevProcess(
-        "phone_log",
-        "services.phone_log",
-        {"PHONE_LOG_HTTP_PORT": str(PHONE_PORT), **DEV_SAMPLES_ON},
-    ),
+    *(DevProcess(s.name, s.module, DEV_ENV.get(s.name, {})) for s in SERVICES),
 )
 
 _COLOURS = ("36", "35", "33", "32", "34", "31", "96", "95")
-
-
-def available_processes() -> list[DevProcess]:
-    return [p for p in DEV_PROCESSES if _module_exists(p.module)]
-
-
-def _module_exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _pid_file() -> Path:
@@ -141,7 +114,7 @@ def _start_local_mailbox() -> tuple[object | None, dict[str, object] | None]:
     """A local Dovecot with one mailbox, id ``demo``, when Dovecot is installed."""
     if os.environ.get("EMAIL_INGEST_MAILBOXES") or os.environ.get("EMAIL_INGEST_MAILBOXES_FILE"):
         return None, None  # the developer configured real mailboxes
-    from libs.common.testing.dovecot import DovecotNotInstalled, DovecotServer
+    from tools.testing.dovecot import DovecotNotInstalled, DovecotServer
 
     try:
         server = DovecotServer().start()
@@ -192,10 +165,7 @@ def dev_up(
 
     created = asyncio.run(create_topics(KafkaSettings()))
     typer.echo(f"[dev] topics ready ({len(created)} created)")
-    processes = available_processes()
-    if not processes:
-        typer.echo("[dev] no services exist yet; the broker and topics are up.")
-        return
+    processes = list(DEV_PROCESSES)
     pid_file = _pid_file()
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(os.getpid()))

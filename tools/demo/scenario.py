@@ -7,7 +7,7 @@
 5. The agent of the Telegram chat goes offline; the chat is re-queued.
 6. Nobody answers the mail: its short demo SLA warns, breaches and escalates.
 
-Then :mod:`libs.common.demo.timeline` prints interactions → routing decisions
+Then :mod:`tools.demo.timeline` prints interactions → routing decisions
 → notifications per conversation. Every run uses fresh provider ids and fresh
 customers (:class:`DemoCustomers`), so a second run neither deduplicates against
 the first nor joins its conversations: its timeline is its own.
@@ -32,8 +32,6 @@ import httpx
 from aiokafka import ConsumerRecord
 
 from libs.common.cloudevents import CloudEvent, CloudEventError, decode
-from libs.common.demo.assistant import assistant_step
-from libs.common.demo.timeline import ConversationTimeline, build_timelines
 from libs.common.events import (
     ConversationAssigned,
     ConversationEscalated,
@@ -45,6 +43,8 @@ from libs.common.events import (
 from libs.common.kafka.reading import read_all
 from libs.common.settings import KafkaSettings
 from libs.common.webhooks.signatures import hmac_sha256_hex, twilio_signature
+from tools.demo.assistant import assistant_step
+from tools.demo.timeline import ConversationTimeline, build_timelines
 
 WHATSAPP_TEXT = "안녕하세요, 입금이 반영되지 않았어요. 전화 주실 수 있나요?"
 

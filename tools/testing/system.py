@@ -21,8 +21,10 @@ from pathlib import Path
 import httpx
 
 from libs.common.settings import KafkaSettings
+from tools.services import SERVICES
 
-SERVICE_ORDER = ("router", "notifier", "email_ingest", "chat_ingest", "phone_log")
+#: What the local system runs, in start order.
+SERVICE_ORDER = tuple(s.name for s in SERVICES if s.in_local_system)
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from libs.common.demo.scenario import DemoRun, DemoTarget
+    from tools.demo.scenario import DemoRun, DemoTarget
 
 Say = Callable[[str], None]
 INTEGRATION = "faq"
@@ -31,7 +31,7 @@ WAIT_S = 60.0
 async def assistant_step(
     http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, say: Say
 ) -> None:
-    from libs.common.demo.scenario import post_like_a_provider
+    from tools.demo.scenario import post_like_a_provider
 
     routine_user = run.customers.telegram_user + 1
     complaint_user = run.customers.telegram_user + 2
@@ -96,7 +96,7 @@ async def _wait(probe: Callable[[], Any]) -> Any:
 
 
 def _sink_messages(target: DemoTarget, user: int) -> list[str]:
-    from libs.common.demo.scenario import sink_messages
+    from tools.demo.scenario import sink_messages
 
     return [
         f"{text.splitlines()[0]} … {buttons}".strip()
@@ -107,7 +107,7 @@ def _sink_messages(target: DemoTarget, user: int) -> list[str]:
 async def _assigned(
     http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, user: int
 ) -> dict[str, Any] | None:
-    from libs.common.demo.scenario import _conversation_of as conversation_of
+    from tools.demo.scenario import _conversation_of as conversation_of
 
     conversation = await conversation_of(target, f"telegram:{user}", run)
     if conversation is None:

@@ -1,7 +1,7 @@
 """What `make up` / `make test` need on the machine, checked before anything is installed.
 
 Standard library only: the Makefile runs this file with the system's python3 before
-the virtualenv exists (``python3 libs/common/cli/prereqs.py up|test``). For each
+the virtualenv exists (``python3 tools/cli/prereqs.py up|test``). For each
 missing piece it prints the exact install command (Debian/Ubuntu package names).
 
 - Python 3.11+ with ``venv`` (Debian ships it separately: python3-venv);

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from libs.common.cli.dev import system_file
-from libs.common.demo.console import DEMO_SUPERVISOR, supervisor_sign_in
-from libs.common.demo.scenario import DemoTarget, MailboxAccess, play, timelines_of
-from libs.common.demo.timeline import render
 from libs.common.settings import KafkaSettings
 from services.notifier.chat_sink import sink_file
+from tools.cli.dev import system_file
+from tools.demo.console import DEMO_SUPERVISOR, supervisor_sign_in
+from tools.demo.scenario import DemoTarget, MailboxAccess, play, timelines_of
+from tools.demo.timeline import render
 
 app = typer.Typer(help="A realistic scenario through the public interfaces, then its timeline.")
 

@@ -6,7 +6,6 @@ here (``omnidesk config reference`` / ``omnidesk config env-example``).
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,8 @@ from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
 from libs.common.privacy.identifiers import PrivacySettings
-from libs.common.settings import KafkaSettings, ServiceSettings, TopicSettings, default_home
-
-SERVICE_PACKAGES = ("email_ingest", "chat_ingest", "phone_log", "router", "notifier", "assistant")
+from libs.common.settings import KafkaSettings, TopicSettings, default_home
+from tools.services import SERVICES
 
 
 @dataclass(frozen=True)
@@ -37,19 +35,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
         ("Kafka topics (all services)", TopicSettings),
         ("Privacy (every service holding personal data)", PrivacySettings),
     ]
-    for package in SERVICE_PACKAGES:
-        try:
-            module = importlib.import_module(f"services.{package}.settings")
-        except ModuleNotFoundError:
-            continue
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, ServiceSettings)
-                and value is not ServiceSettings
-                and value.__module__ == module.__name__
-            ):
-                found.append((package, value))
+    found.extend((service.name, service.settings()) for service in SERVICES)
     return found
 
 
