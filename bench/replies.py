@@ -39,9 +39,9 @@ from libs.common.events import AgentRef, AgentReplyRequested, Channel, ReplyPath
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings, TopicSettings
 from libs.providers.integrations import Provider
+from services.notifier.bootstrap import build_composer, handler_config
 from services.notifier.chat import build_chat_senders
 from services.notifier.handler import NotificationHandler
-from services.notifier.main import build_composer, handler_config
 from services.notifier.samples import snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings

@@ -15,8 +15,6 @@ from libs.common.events.base import utc_now
 from libs.common.health import serve_probes
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
-from libs.common.lifecycle import run_until_stopped
-from libs.common.logging import configure_logging
 from services.assistant.domain.decide import Policy
 from services.assistant.engine import Engine
 from services.assistant.handler import HandlerConfig, Publisher, TurnHandler
@@ -107,9 +105,3 @@ async def run(
             await asyncio.gather(probes, watcher, return_exceptions=True)
     finally:
         await producer.stop()
-
-
-def main() -> None:
-    settings = AssistantSettings()
-    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-    run_until_stopped(lambda stop: run(settings, stop))

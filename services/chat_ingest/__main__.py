@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from libs.common.logging import configure_logging
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.settings import ChatIngestSettings
 
 

@@ -46,7 +46,7 @@ def list_integrations(
 @app.command("openapi")
 def print_openapi() -> None:
     """Print the webhook API's OpenAPI document."""
-    from services.chat_ingest.app import create_app
+    from services.chat_ingest.bootstrap import create_app
     from services.chat_ingest.settings import ChatIngestSettings
 
     typer.echo(json.dumps(create_app(ChatIngestSettings()).openapi(), indent=2, ensure_ascii=False))
@@ -103,12 +103,12 @@ def _replay_setup():  # type: ignore[no-untyped-def]
     from libs.common.webhooks.quarantine_commands import ReplaySetup
     from libs.providers.integrations import IntegrationRegistry
     from services.chat_ingest.replay import reparse
-    from services.chat_ingest.runtime import Runtime
     from services.chat_ingest.settings import ChatIngestSettings
+    from services.chat_ingest.state import ChatIngestState
 
     settings = ChatIngestSettings()
     registry = IntegrationRegistry(settings.served_integrations())
-    options = Runtime(settings=settings, registry=registry).options
+    options = ChatIngestState(settings=settings, registry=registry).options
     return ReplaySetup(
         kafka=settings.kafka,
         ledger_path=settings.state_dir / "replays.db",

@@ -47,7 +47,6 @@ from services.phone_log.integrations import (
 )
 from services.phone_log.providers import asterisk, cti, freeswitch, twilio
 from services.phone_log.quarantine import quarantine
-from services.phone_log.runtime import PhoneLogRuntime, get_runtime
 from services.phone_log.schemas import (
     AsteriskCdr,
     CtiEvent,
@@ -57,8 +56,9 @@ from services.phone_log.schemas import (
     TwilioRecordingCallback,
     TwilioStatusCallback,
 )
+from services.phone_log.state import PhoneLogState, get_runtime
 
-RuntimeDep = Annotated[PhoneLogRuntime, Depends(get_runtime)]
+RuntimeDep = Annotated[PhoneLogState, Depends(get_runtime)]
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 TOKEN_HEADER = "X-Omnidesk-Token"  # noqa: S105 - a header name, not a secret
@@ -100,11 +100,11 @@ def form_fields(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return fields
 
 
-def _context(runtime: PhoneLogRuntime, integration: IntegrationBase) -> EventContext:
+def _context(runtime: PhoneLogState, integration: IntegrationBase) -> EventContext:
     return event_context_for(integration, runtime.settings, datetime.now(UTC))
 
 
-def _publisher(runtime: PhoneLogRuntime, provider: str) -> Publisher:
+def _publisher(runtime: PhoneLogState, provider: str) -> Publisher:
     if runtime.publisher is None:
         raise BusUnavailable(
             "not connected to Kafka yet",
@@ -114,7 +114,7 @@ def _publisher(runtime: PhoneLogRuntime, provider: str) -> Publisher:
     return runtime.publisher
 
 
-async def _body(request: Request, runtime: PhoneLogRuntime) -> bytes:
+async def _body(request: Request, runtime: PhoneLogState) -> bytes:
     return await read_body(request, limit=runtime.settings.max_body_bytes)
 
 
@@ -127,7 +127,7 @@ def form_or_json(body: bytes, content_type: str | None) -> dict[str, Any]:
 
 def _verified_twilio_form(
     request: Request,
-    runtime: PhoneLogRuntime,
+    runtime: PhoneLogState,
     integration: TwilioIntegration,
     body: bytes,
     signature: str | None,
@@ -149,7 +149,7 @@ def _hints(**values: str | None) -> dict[str, list[str]]:
     return {name: [value] for name, value in values.items() if value}
 
 
-def _twilio(runtime: PhoneLogRuntime, integration_id: str) -> TwilioIntegration:
+def _twilio(runtime: PhoneLogState, integration_id: str) -> TwilioIntegration:
     integration = runtime.integration("twilio", integration_id)
     assert isinstance(integration, TwilioIntegration)
     return integration
@@ -157,7 +157,7 @@ def _twilio(runtime: PhoneLogRuntime, integration_id: str) -> TwilioIntegration:
 
 async def _ingest(
     request: Request,
-    runtime: PhoneLogRuntime,
+    runtime: PhoneLogState,
     integration: IntegrationBase,
     body: bytes,
     parse: Callable[[], CallFacts | None],
@@ -184,7 +184,7 @@ def _answer(receipt: Receipt) -> Response:
 
 async def _keep_unreadable(
     request: Request,
-    runtime: PhoneLogRuntime,
+    runtime: PhoneLogState,
     provider: str,
     integration_id: str,
     body: bytes,
@@ -341,7 +341,7 @@ async def receive_cti_event(
     return _answer(receipt)
 
 
-def _subscription(request: Request, runtime: PhoneLogRuntime) -> Response:
+def _subscription(request: Request, runtime: PhoneLogState) -> Response:
     """sipgate.io sends answer/hangup only to URLs named in the reply to newCall."""
     url = escape(
         public_url(

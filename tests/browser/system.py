@@ -23,9 +23,9 @@ import uvicorn
 from libs.common.settings import KafkaSettings
 from libs.common.webhooks.signatures import hmac_sha256_hex
 from libs.providers.integrations import Provider
-from services.chat_ingest.app import create_app as create_ingest_app
+from services.chat_ingest.bootstrap import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
-from services.notifier.main import run as run_notifier
+from services.notifier.bootstrap import run as run_notifier
 from services.notifier.webchat import EmbeddedServer
 from services.router.app import create_app as create_router_app
 from services.router.domain.assignment import AgentStatus

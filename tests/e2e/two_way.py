@@ -24,9 +24,9 @@ from pydantic import SecretStr
 
 from libs.common.settings import KafkaSettings
 from libs.providers.integrations import Integration, Provider
-from services.chat_ingest.app import create_app as create_ingest_app
+from services.chat_ingest.bootstrap import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
-from services.notifier.main import run as run_notifier
+from services.notifier.bootstrap import run as run_notifier
 from services.notifier.settings import NotifierSettings
 from services.notifier.webchat import EmbeddedServer
 from services.router.app import create_app as create_router_app

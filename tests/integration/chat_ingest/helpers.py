@@ -14,7 +14,7 @@ from aiokafka.structs import ConsumerRecord
 from libs.common.events.base import utc_now
 from libs.common.settings import KafkaSettings
 from libs.providers.integrations import Integration, Provider
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.samples import SampleRequest, sample_request
 from services.chat_ingest.settings import ChatIngestSettings
 

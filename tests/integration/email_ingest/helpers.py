@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from libs.common.cloudevents import decode
 from libs.common.settings import KafkaSettings
-from services.email_ingest.service import run_service
+from services.email_ingest.bootstrap import run_service
 from services.email_ingest.settings import EmailIngestSettings
 from tools.testing.dovecot import DovecotServer
 

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from libs.common.settings import KafkaSettings
-from services.phone_log.app import create_app
+from services.phone_log.bootstrap import create_app
 from tests.unit.phone_log.apps import BASE_URL, test_settings
 
 

@@ -17,7 +17,7 @@ from libs.providers.inbound import IngestContext, normalised
 from libs.providers.integrations import Provider, webhook_path
 from libs.providers.registry import PROVIDERS
 from libs.providers.webhooks import InboundOptions, WebhookInput
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.media import MediaFetcher, MediaPolicy
 from services.chat_ingest.samples import telegram_payload, whatsapp_payload
 from services.chat_ingest.settings import ChatIngestSettings

@@ -13,7 +13,7 @@ from libs.common.cloudevents import CloudEvent
 from libs.common.events import RoutingHints
 from libs.common.kafka.producer import PublishError
 from libs.providers.integrations import Integration, Provider
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.samples import SampleRequest, sample_request
 from services.chat_ingest.settings import ChatIngestSettings
 

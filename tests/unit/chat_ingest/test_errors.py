@@ -25,7 +25,7 @@ async def test_unknown_integration_is_404(client, producer, provider):
 async def test_oversize_body_is_413(settings, producer):
     import httpx
 
-    from services.chat_ingest.app import create_app
+    from services.chat_ingest.bootstrap import create_app
 
     app = create_app(settings.model_copy(update={"max_body_bytes": 100}), publisher=producer)
     async with app.router.lifespan_context(app):

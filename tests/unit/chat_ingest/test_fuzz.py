@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from libs.common.webhooks import hmac_sha256_base64, hmac_sha256_hex, slack_signature
 from libs.providers.integrations import Provider
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.settings import ChatIngestSettings
 from tests.unit.chat_ingest.conftest import SECRETS, FakeProducer, make_integrations
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from libs.providers.integrations import Integration, Provider
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.settings import ChatIngestSettings
 from tests.unit.chat_ingest.conftest import FakeProducer
 

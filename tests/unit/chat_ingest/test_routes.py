@@ -126,7 +126,7 @@ async def test_twilio_behind_trusted_proxy(settings, producer):
     """Twilio signed https://hooks.example.com/…; the app sees http://chat.test/…."""
     import httpx
 
-    from services.chat_ingest.app import create_app
+    from services.chat_ingest.bootstrap import create_app
     from services.chat_ingest.samples import sample_request
     from tests.unit.chat_ingest.conftest import SECRETS
 

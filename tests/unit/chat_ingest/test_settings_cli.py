@@ -18,7 +18,7 @@ from libs.providers.integrations import (
     Provider,
     dev_integrations,
 )
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.cli import app as chat_cli
 from services.chat_ingest.settings import ChatIngestSettings
 from tests.unit.chat_ingest.conftest import FakeProducer

@@ -11,7 +11,7 @@ import httpx
 from pydantic import SecretStr
 
 from libs.common.webhooks import EventPublisher, twilio_signature
-from services.phone_log.app import create_app
+from services.phone_log.bootstrap import create_app
 from services.phone_log.integrations import (
     AsteriskIntegration,
     CtiIntegration,

@@ -8,7 +8,7 @@ import pytest
 
 from libs.common.webhooks import twilio_signature
 from libs.common.webhooks.metrics import WEBHOOK_SECONDS
-from services.phone_log.app import create_app
+from services.phone_log.bootstrap import create_app
 from tests.unit.phone_log.apps import (
     ASTERISK_TOKEN,
     BASE_URL,

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from libs.common.webhooks import twilio_signature
-from services.phone_log.app import create_app
+from services.phone_log.bootstrap import create_app
 from tests.unit.phone_log.apps import (
     ASTERISK_TOKEN,
     BASE_URL,

@@ -27,7 +27,7 @@ class PhoneProducer(EventPublisher, RawSender, Protocol):
 
 
 @dataclass
-class PhoneLogRuntime:
+class PhoneLogState:
     settings: PhoneLogSettings
     integrations: dict[tuple[str, str], Integration]
     publisher: Publisher | None = None
@@ -35,7 +35,7 @@ class PhoneLogRuntime:
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: PhoneLogSettings) -> PhoneLogRuntime:
+    def from_settings(cls, settings: PhoneLogSettings) -> PhoneLogState:
         integrations = {(i.provider, i.id): i for i in settings.integrations}
         return cls(settings=settings, integrations=integrations)
 
@@ -64,7 +64,7 @@ class PhoneLogRuntime:
         return self.checks
 
 
-async def get_runtime(request: Request) -> PhoneLogRuntime:
+async def get_runtime(request: Request) -> PhoneLogState:
     """async so FastAPI does not hop to a worker thread to call it."""
     return request.app.state.phone_log
 

@@ -28,7 +28,7 @@ from services.chat_ingest.settings import ChatIngestSettings
 
 
 @dataclass
-class Runtime:
+class ChatIngestState:
     settings: ChatIngestSettings
     registry: IntegrationRegistry
     ingest: ChatIngest | None = None  # set in the lifespan, once Kafka is connected
@@ -106,8 +106,8 @@ class Runtime:
         return self.ingest
 
 
-async def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> ChatIngestState:
     return request.app.state.runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ChatIngestStateDep = Annotated[ChatIngestState, Depends(get_runtime)]

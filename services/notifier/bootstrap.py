@@ -1,7 +1,7 @@
 """Composition root: settings → clients → handler → consumer, probes beside.
 
-``python -m services.notifier`` runs :func:`main`; tests and benchmarks call
-:func:`build_handler` / :func:`run` with their own settings.
+``python -m services.notifier`` (``__main__.py``) runs :func:`run`; tests and
+benchmarks call :func:`build_handler` / :func:`run` with their own settings and fakes.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import httpx
 from libs.common.health import serve_probes
 from libs.common.kafka.consumer import ConsumerRunner, RetryPolicy
 from libs.common.kafka.producer import EventProducer
-from libs.common.lifecycle import run_until_stopped
-from libs.common.logging import configure_logging
 from services.notifier.chat import ChatSenders, StaticChatSenders, build_chat_senders
 from services.notifier.compose import ComposeConfig, Composer
 from services.notifier.decisions import PlanConfig
@@ -222,11 +220,3 @@ def _privacy_tasks(
     )
     tasks.append(asyncio.create_task(consumer.run(stop)))
     return tasks
-
-
-def main() -> None:
-    settings = NotifierSettings()
-    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-    # httpx logs each request URL at INFO; webhook URLs carry tokens (Slack).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    run_until_stopped(lambda stop: run(settings, stop))

@@ -1,4 +1,4 @@
-"""The phone_log app factory: ``uvicorn --factory services.phone_log.app:create_app``.
+"""Builds phone_log from settings: ``uvicorn --factory services.phone_log.bootstrap:create_app``.
 
 Building the app connects to nothing; the Kafka producer starts in the lifespan.
 """
@@ -25,8 +25,8 @@ from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks.readiness import integrations_check
 from services.phone_log.calls import PayloadError
 from services.phone_log.routes import webhook_router
-from services.phone_log.runtime import PhoneLogRuntime, PhoneProducer, ProducerStarter
 from services.phone_log.settings import PhoneLogSettings
+from services.phone_log.state import PhoneLogState, PhoneProducer, ProducerStarter
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def create_app(
 ) -> FastAPI:
     """``producer`` replaces the Kafka producer (unit tests pass a plain fake)."""
     settings = settings or PhoneLogSettings()
-    runtime = PhoneLogRuntime.from_settings(settings)
+    runtime = PhoneLogState.from_settings(settings)
     app = FastAPI(
         title="omnidesk phone_log",
         version="1.0",
@@ -64,7 +64,7 @@ def create_app(
     return app
 
 
-def _lifespan(runtime: PhoneLogRuntime, injected: PhoneProducer | None) -> Lifespan:
+def _lifespan(runtime: PhoneLogState, injected: PhoneProducer | None) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not runtime.integrations:
@@ -97,3 +97,15 @@ def _producer(settings: PhoneLogSettings) -> WebhookEventProducer:
 
 async def _on_payload_error(request: Request, exc: Exception) -> JSONResponse:
     return reject(request, MalformedPayload(str(exc)))
+
+
+def load_settings() -> PhoneLogSettings:
+    settings = PhoneLogSettings()
+    if settings.integrations or not settings.dev_samples:
+        return settings
+    log.warning(
+        "no PHONE_LOG_INTEGRATIONS configured: using sample dev integrations "
+        "(dev-twilio, dev-asterisk, dev-freeswitch, dev-cti) with well-known secrets; "
+        "set PHONE_LOG_DEV_SAMPLES=false in production"
+    )
+    return settings.with_dev_samples()

@@ -37,8 +37,8 @@ from libs.providers.integrations import DEV_SECRET, IntegrationRegistry
 from services.chat_ingest.ingest import ChatIngest
 from services.chat_ingest.media import MediaFetcher, MediaPolicy
 from services.chat_ingest.routes import provider_router
-from services.chat_ingest.runtime import Runtime
 from services.chat_ingest.settings import ChatIngestSettings
+from services.chat_ingest.state import ChatIngestState
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def create_app(
 ) -> FastAPI:
     """``clock`` is injectable so time windows (Slack's 300 s) are exact in tests."""
     settings = settings or ChatIngestSettings()
-    runtime = Runtime(
+    runtime = ChatIngestState(
         settings=settings, registry=IntegrationRegistry(settings.served_integrations()), clock=clock
     )
     app = FastAPI(
@@ -74,7 +74,7 @@ def create_app(
     return app
 
 
-def _lifespan(runtime: Runtime, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
+def _lifespan(runtime: ChatIngestState, injected: EventPublisher | None):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _media(runtime), _connected(runtime, injected, app):
@@ -84,7 +84,7 @@ def _lifespan(runtime: Runtime, injected: EventPublisher | None):  # type: ignor
 
 
 @contextlib.asynccontextmanager
-async def _media(runtime: Runtime) -> AsyncIterator[None]:
+async def _media(runtime: ChatIngestState) -> AsyncIterator[None]:
     """The fetcher of provider file references, when a blob store is configured."""
     settings = runtime.settings
     if settings.blob_dir is None:
@@ -103,7 +103,7 @@ async def _media(runtime: Runtime) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def _connected(
-    runtime: Runtime, injected: EventPublisher | None, app: FastAPI
+    runtime: ChatIngestState, injected: EventPublisher | None, app: FastAPI
 ) -> AsyncIterator[None]:
     """The Kafka producer (or the injected fake) for the app's lifetime."""
     announce_integrations(runtime.registry)
@@ -128,7 +128,7 @@ async def _connected(
         await producer.stop()
 
 
-async def _try_connect(producer: WebhookEventProducer, runtime: Runtime) -> bool:
+async def _try_connect(producer: WebhookEventProducer, runtime: ChatIngestState) -> bool:
     """Start the producer; until it runs, webhooks answer 503 and /readyz fails."""
     try:
         await producer.start()
@@ -140,7 +140,7 @@ async def _try_connect(producer: WebhookEventProducer, runtime: Runtime) -> bool
     return True
 
 
-async def _connect_with_retry(producer: WebhookEventProducer, runtime: Runtime) -> None:
+async def _connect_with_retry(producer: WebhookEventProducer, runtime: ChatIngestState) -> None:
     delay = 1.0
     while True:
         await asyncio.sleep(delay)
@@ -193,7 +193,7 @@ def announce_integrations(registry: IntegrationRegistry) -> None:
 
 
 def _readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
-    runtime: Runtime = app.state.runtime
+    runtime: ChatIngestState = app.state.runtime
     checks = {"integrations": integrations_check(lambda: len(runtime.registry))}
     producer: WebhookEventProducer | None = getattr(app.state, "producer", None)
     if producer is not None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.phone_log.runtime import ProducerStarter
+from services.phone_log.state import ProducerStarter
 
 
 class FlakyProducer:
