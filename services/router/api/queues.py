@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, status
 
 from services.router.api.deps import AdminKey, AgentKey, ContextDep
 from services.router.api.schemas import ReloadRead
-from services.router.configuration import ConfigError
 from services.router.domain.policies import PolicyConfig, QueueConfig
 from services.router.service.assigning import drain_queues
 
@@ -46,10 +45,7 @@ async def read_rules(ctx: ContextDep, _: AgentKey) -> dict[str, Any]:
     responses={422: {"description": "The files are invalid; the running config is kept"}},
 )
 async def reload_config(ctx: ContextDep, _: AdminKey) -> ReloadRead:
-    try:
-        config = ctx.config.reload()
-    except ConfigError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    config = ctx.config.reload()
     await drain_queues(ctx, reason="configuration reloaded")
     return ReloadRead(
         rules=len(config.rules.rules),
