@@ -34,6 +34,7 @@ from services.router.service.agents import set_agent_status
 from services.router.service.api_keys import Role, create_api_key
 from tests.e2e.two_way import notifier_settings_for, router_settings_for
 from tests.provider_fakes.server import ProviderFakes, serve_app, stop_app
+from tools.testing.ready import wait_ready
 from tools.testing.system import free_port
 
 
@@ -147,12 +148,7 @@ async def console_system(
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{ingest_port}", timeout=30
             ) as ingest:
-                async with asyncio.timeout(30):
-                    while True:
-                        with contextlib.suppress(httpx.TransportError):
-                            await ingest.get("/healthz")
-                            break
-                        await asyncio.sleep(0.1)
+                await wait_ready(f"http://127.0.0.1:{ingest_port}", path="/healthz")
                 yield ConsoleSystem(f"{console_base}/console", ingest, fakes, runtime, clock, keys)
         finally:
             ingest_server.should_exit = True

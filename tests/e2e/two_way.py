@@ -33,6 +33,7 @@ from services.router.app import create_app as create_router_app
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
 from tests.provider_fakes.server import ProviderFakes
+from tools.testing.ready import wait_ready
 from tools.testing.system import free_port
 
 ADMIN_KEY = "e2e-two-way-admin-key-0123456789"
@@ -233,7 +234,7 @@ async def two_way_system(
                     transport=httpx.ASGITransport(app=router_app), base_url="http://router"
                 ) as api,
             ):
-                await eventually(lambda: _listening(ingest), "chat_ingest listening")
+                await wait_ready(ingest_url, path="/healthz", name="chat_ingest")
                 system = TwoWaySystem(
                     ingest, api, fakes, runtime, ingest_url, f"http://127.0.0.1:{webchat_port}"
                 )
@@ -248,11 +249,3 @@ async def two_way_system(
             stop.set()
             await notifier
             await runtime.stop()
-
-
-async def _listening(client: httpx.AsyncClient) -> bool:
-    try:
-        await client.get("/healthz")
-    except httpx.TransportError:
-        return False
-    return True

@@ -18,10 +18,10 @@ from libs.common.webhooks.signatures import (
     twilio_signature,
 )
 from libs.providers.integrations import Provider, webhook_path
+from tests.helpers.phone_log import ASTERISK_TOKEN, CTI_TOKEN, TWILIO_TOKEN, basic_auth
+from tests.helpers.phone_log import BASE_URL as PHONE_URL
 from tests.integration.chat_ingest.helpers import BASE_URL, SECRETS, running_app
 from tests.integration.phone_log.helpers import app_on_broker
-from tests.unit.phone_log.apps import ASTERISK_TOKEN, CTI_TOKEN, TWILIO_TOKEN, basic_auth
-from tests.unit.phone_log.apps import BASE_URL as PHONE_URL
 
 pytestmark = pytest.mark.integration
 

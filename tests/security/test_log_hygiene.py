@@ -40,7 +40,8 @@ from services.chat_ingest.samples import (
     webchat_payload,
     whatsapp_payload,
 )
-from tests.unit.phone_log.samples import asterisk_cdr, asterisk_form, cti_event, cti_form
+from tests.helpers.phone_log_samples import asterisk_cdr, asterisk_form, cti_event, cti_form
+from tools.testing.ready import wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -82,8 +83,9 @@ async def service(
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                await _wait_ready(client, process)
+            base_url = f"http://127.0.0.1:{port}"
+            await wait_ready(base_url, process=process, name=module)
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
                 yield client
         finally:
             process.terminate()
@@ -92,16 +94,6 @@ async def service(
             except TimeoutError:
                 process.kill()
                 await process.wait()
-
-
-async def _wait_ready(client: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
-    async with asyncio.timeout(60):  # a guard against hanging, not a timing assertion
-        while True:
-            assert process.returncode is None, "service exited"
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
 
 
 def _secret(name: str) -> str:

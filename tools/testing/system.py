@@ -14,14 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from libs.common.settings import KafkaSettings
 from tools.services import SERVICES
+from tools.testing.ready import wait_ready_blocking
 
 #: What the local system runs, in start order.
 SERVICE_ORDER = tuple(s.name for s in SERVICES if s.in_local_system)
@@ -157,17 +155,13 @@ class LocalSystem:
 
     def wait_ready(self, name: str, *, timeout: float = 60.0) -> None:
         service = self.services[name]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if service.proc is not None and service.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {service.proc.returncode}:\n{self.tail(name)}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{service.base_url}/readyz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise TimeoutError(f"{name} not ready after {timeout:.0f}s:\n{self.tail(name)}")
+        wait_ready_blocking(
+            service.base_url,
+            process=service.proc,
+            name=name,
+            timeout_s=timeout,
+            describe=lambda: ":\n" + self.tail(name),
+        )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         service = self.services[name]

@@ -21,7 +21,7 @@ from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.media import MediaFetcher, MediaPolicy
 from services.chat_ingest.samples import telegram_payload, whatsapp_payload
 from services.chat_ingest.settings import ChatIngestSettings
-from tests.integration.chat_ingest.helpers import read_topic
+from tests.helpers.kafka import read_topic
 from tests.provider_fakes import ProviderFakes
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 from libs.common.webhooks import hmac_sha256_base64, hmac_sha256_hex
 from libs.common.webhooks.metrics import WEBHOOK_REJECTIONS
 from libs.providers.integrations import Provider
-from tests.unit.chat_ingest.conftest import SECRETS, send, signed
+from tests.helpers.chat_ingest import SECRETS, send, signed
 
 
 @pytest.mark.parametrize("provider", list(Provider))

@@ -1,4 +1,4 @@
-"""Shared by the security tests: read a topic to the end, so a duplicate would show."""
+"""Read what a test published: every record of a topic, so a duplicate would show."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from aiokafka.structs import ConsumerRecord
 from libs.common.settings import KafkaSettings
 
 
-async def read_all(kafka: KafkaSettings, topic: str, at_least: int) -> list[ConsumerRecord]:
-    """Every record of ``topic`` from the start: ``at_least`` of them, then two more polls."""
+async def read_topic(
+    kafka: KafkaSettings, topic: str, at_least: int, *, extra_polls: int = 1
+) -> list[ConsumerRecord]:
+    """Every record from the start of ``topic`` (all partitions): ``at_least`` of them,
+    then ``extra_polls`` more polls, so records beyond the expected ones (duplicates) show."""
     consumer = AIOKafkaConsumer(
         topic,
         **kafka.client_options(),
-        group_id=f"sec-{uuid.uuid4().hex[:8]}",
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
@@ -24,7 +27,7 @@ async def read_all(kafka: KafkaSettings, topic: str, at_least: int) -> list[Cons
     try:
         while len(records) < at_least:
             records.extend(_flatten(await consumer.getmany(timeout_ms=1000)))
-        for _ in range(2):
+        for _ in range(extra_polls):
             records.extend(_flatten(await consumer.getmany(timeout_ms=500)))
     finally:
         await consumer.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "unit" / "phone_log" / "fixtures"
 
 DESK = "+82212345678"  # our Seoul number
 CUSTOMER = "+821012345678"
