@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from services.assistant.retrieval.tokens import char_ngrams
+from libs.common.ngrams import char_ngrams
 
 Terms = Callable[[str], list[str]]
 #: Weight of one character 3-gram against a term of IDF 1.
