@@ -13,6 +13,7 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -61,23 +62,7 @@ async def wait_ready(
     raise NotReady(f"{name}: {base_url}{path} not 200 after {timeout_s:.0f}s{describe()}")
 
 
-def wait_ready_blocking(
-    base_url: str,
-    *,
-    path: str = "/readyz",
-    process: Process | None = None,
-    name: str = "service",
-    timeout_s: float = 60.0,
-    interval_s: float = 0.2,
-    describe: Callable[[], str] = lambda: "",
-) -> None:
-    """:func:`wait_ready` for code outside an event loop (process fixtures, the bench)."""
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=base_url, timeout=5) as client:
-        while time.monotonic() < deadline:
-            _check_alive(process, name, describe)
-            with contextlib.suppress(httpx.TransportError):
-                if client.get(path).status_code == 200:
-                    return
-            time.sleep(interval_s)
-    raise NotReady(f"{name}: {base_url}{path} not 200 after {timeout_s:.0f}s{describe()}")
+def wait_ready_blocking(base_url: str, **options: Any) -> None:
+    """:func:`wait_ready` for code with no running event loop (sync fixtures, threads,
+    the benchmarks)."""
+    asyncio.run(wait_ready(base_url, **options))
