@@ -3,14 +3,23 @@ requests signed as each provider signs them (unit, integration and security test
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import RoutingHints
 from libs.common.kafka.producer import PublishError
-from libs.providers.integrations import Integration, Provider
+from libs.common.webhooks.signatures import (
+    hmac_sha256_base64,
+    hmac_sha256_hex,
+    slack_signature,
+    twilio_signature,
+)
+from libs.providers.integrations import Integration, Provider, webhook_path
 from services.chat_ingest.samples import SampleRequest, sample_request
 
 BASE_URL = "http://chat.test"
@@ -75,3 +84,40 @@ async def send(client: httpx.AsyncClient, request: SampleRequest) -> httpx.Respo
     return await client.request(
         request.method, request.path, content=request.content, headers=request.headers
     )
+
+
+def credentials(
+    provider: Provider,
+    body: bytes,
+    *,
+    secret: str,
+    integration_id: str = "main",
+    base_url: str = BASE_URL,
+    now: Callable[[], float] = time.time,
+) -> tuple[str, dict[str, str]]:
+    """(path, headers) carrying a valid credential for ``body``, as ``provider`` signs it:
+    any body, including ones no sample builds (malformed, oversize, deeply nested)."""
+    path = webhook_path(provider, integration_id)
+    headers = {"Content-Type": "application/json"}
+    if provider is Provider.TWILIO:
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": twilio_signature(secret, base_url + path, pairs),
+        }
+    elif provider in (Provider.WHATSAPP, Provider.WEBCHAT):
+        header = "X-Hub-Signature-256" if provider is Provider.WHATSAPP else "X-Omnidesk-Signature"
+        headers[header] = "sha256=" + hmac_sha256_hex(secret, body)
+    elif provider is Provider.LINE:
+        headers["X-Line-Signature"] = hmac_sha256_base64(secret, body)
+    elif provider is Provider.SLACK:
+        stamp = str(int(now()))
+        headers["X-Slack-Request-Timestamp"] = stamp
+        headers["X-Slack-Signature"] = slack_signature(secret, stamp, body)
+    elif provider is Provider.TELEGRAM:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    elif provider is Provider.KAKAO:
+        headers["X-Omnidesk-Token"] = secret
+    elif provider is Provider.CHANNELTALK:
+        path += "?" + urlencode({"token": secret})
+    return path, headers
