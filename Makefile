@@ -6,9 +6,9 @@ VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
-PREREQS = $(BOOTSTRAP_PYTHON) libs/common/cli/prereqs.py
+PREREQS = $(BOOTSTRAP_PYTHON) tools/cli/prereqs.py
 
-.PHONY: install up down test test-unit lint format schemas bench kafka-start kafka-stop validate compose-smoke compose-env
+.PHONY: install up down test test-fast test-unit test-integration test-e2e test-faults test-security test-browser lint format schemas bench kafka-start kafka-stop validate compose-smoke compose-env
 
 $(VENV)/bin/python:
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -25,20 +25,58 @@ install: $(VENV)/.installed
 up:
 	@$(PREREQS) up
 	@$(MAKE) --no-print-directory install
-	$(PYTHON) -m libs.common.cli.main dev up
+	$(PYTHON) -m tools.cli.main dev up
 
 ## Stop what `make up` started; the broker keeps running (`omnidesk dev down --broker` stops it too).
 down:
-	$(PYTHON) -m libs.common.cli.main dev down
+	$(PYTHON) -m tools.cli.main dev down
 
-## The full test suite: unit, integration (real Kafka, Dovecot, PostgreSQL, SMTP) and e2e.
+## The full test suite, every tier below (what .ci/run runs).
 test:
 	@$(PREREQS) test
 	@$(MAKE) --no-print-directory install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-test-unit: install
-	$(PYTHON) -m pytest tests/unit
+# The tiers (README "Tests"). A test that needs a server is marked integration or e2e
+# (tests/conftest.py refuses one that is not), so the fast tier starts none.
+FAST = not integration and not e2e and not browser
+
+## Everything that needs no server: tests/unit and the pure tests of security/, fuzz/, faults/.
+test-fast: install
+	$(PYTHON) -m pytest -q -m "$(FAST)" $(PYTEST_ARGS)
+
+## The same selection under its tier's name.
+test-unit: test-fast
+
+## Adapters against real servers (Kafka, Dovecot, PostgreSQL, SMTP, provider fixtures).
+test-integration:
+	@$(PREREQS) test
+	@$(MAKE) --no-print-directory install
+	$(PYTHON) -m pytest -m "integration and not e2e" tests/integration $(PYTEST_ARGS)
+
+## The whole system as processes or in one loop, through its public interfaces.
+test-e2e:
+	@$(PREREQS) test
+	@$(MAKE) --no-print-directory install
+	$(PYTHON) -m pytest -m "not browser" tests/e2e $(PYTEST_ARGS)
+
+## Kill each service, the broker, PostgreSQL, SMTP and IMAP under load; check the topics.
+test-faults:
+	@$(PREREQS) test
+	@$(MAKE) --no-print-directory install
+	$(PYTHON) -m pytest tests/faults $(PYTEST_ARGS)
+
+## Signatures, body limits, log hygiene, auth, TLS, and the property and OpenAPI fuzzers.
+test-security:
+	@$(PREREQS) test
+	@$(MAKE) --no-print-directory install
+	$(PYTHON) -m pytest tests/security tests/fuzz $(PYTEST_ARGS)
+
+## The console in Debian's chromium (skipped when chromium is not installed).
+test-browser:
+	@$(PREREQS) test
+	@$(MAKE) --no-print-directory install
+	$(PYTHON) -m pytest tests/browser $(PYTEST_ARGS)
 
 lint: install
 	$(PYTHON) -m ruff check .
@@ -49,16 +87,16 @@ format: install
 	$(PYTHON) -m ruff check --fix .
 
 schemas: install
-	$(PYTHON) -m libs.common.cli.main schema export
+	$(PYTHON) -m tools.cli.main schema export
 
 bench: install
 	$(PYTHON) -m bench.run_all
 
 kafka-start: install
-	$(PYTHON) -m libs.common.cli.main kafka start
+	$(PYTHON) -m tools.cli.main kafka start
 
 kafka-stop: install
-	$(PYTHON) -m libs.common.cli.main kafka stop
+	$(PYTHON) -m tools.cli.main kafka stop
 
 ## deploy/.env for docker compose: .env.example with generated secrets (kept if set).
 compose-env:

@@ -57,7 +57,7 @@ from libs.common.events.interaction import (
 from libs.common.events.routing import InteractionRouted
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
-from libs.common.testing.system import LocalSystem, free_port
+from tools.testing.system import LocalSystem, free_port
 
 TARGET_S = 60.0
 #: The profiled pass only has to show where the time goes, not to finish.

@@ -18,7 +18,7 @@ def bootstrap_servers() -> str:
     env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env:
         return env
-    from libs.common.kafka.local_broker import LocalKafka
+    from tools.local_broker import LocalKafka
 
     broker = LocalKafka()
     broker.start()

@@ -44,12 +44,12 @@ from libs.common.events.interaction import (
 )
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.system import free_port
 from services.router.app import create_app
 from services.router.runtime import RouterRuntime
 from services.router.service.api_keys import Role, create_api_key
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
+from tools.testing.system import free_port
 
 
 def _kafka(prefix: str) -> KafkaSettings:

@@ -1,6 +1,6 @@
 """IMAP arrival → event on Kafka, with IDLE: p50/p99 over at least 200 mails.
 
-Starts its own Dovecot (libs.common.testing.dovecot, needs dovecot-imapd and
+Starts its own Dovecot (tools.testing.dovecot, needs dovecot-imapd and
 root or a matching user), creates fresh topics on the broker
 (``KAFKA_BOOTSTRAP_SERVERS`` or the local one), runs ``python -m
 services.email_ingest`` as its own process, then APPENDs mail over one IMAP
@@ -34,7 +34,7 @@ from bench.common import bootstrap_servers, latency_summary_ms, write_result
 from libs.common.ids import deterministic_id
 from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.dovecot import DovecotServer
+from tools.testing.dovecot import DovecotServer
 
 TARGET_P99_MS = 1_000
 MAILBOX_ID = "bench"

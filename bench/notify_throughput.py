@@ -34,10 +34,10 @@ from aiosmtpd.controller import Controller
 
 from bench.common import write_result
 from libs.common.events import NotificationOutcome
+from services.notifier.bootstrap import build_composer, handler_config
 from services.notifier.decisions import plan_notifications
 from services.notifier.handler import NotificationHandler
 from services.notifier.mail import OutgoingMail
-from services.notifier.main import build_composer, handler_config
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings

@@ -1,6 +1,6 @@
 """Full pipeline: chat webhook → routing decision → agent notification mail received.
 
-The system runs as processes (``libs.common.testing.system.LocalSystem``):
+The system runs as processes (``tools.testing.system.LocalSystem``):
 chat_ingest, router (SQLite), notifier, plus phone_log and email_ingest idle;
 an aiosmtpd server in this process receives the mails. A load-generator
 process POSTs signed web-chat messages at a fixed rate (open loop); every
@@ -48,7 +48,7 @@ from aiosmtpd.controller import Controller
 from bench.common import RESULTS, bootstrap_servers, latency_summary_ms, write_result
 from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.system import SERVICE_ORDER, LocalSystem, free_port
+from tools.testing.system import SERVICE_ORDER, LocalSystem, free_port
 
 TARGET_P99_MS = 500
 TARGET_RATE = 500

@@ -38,18 +38,18 @@ from bench.common import bootstrap_servers, latency_summary_ms, write_result
 from libs.common.events import AgentRef, AgentReplyRequested, Channel, ReplyPath, utc_now
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.postgres import postgres_for_tests
-from libs.common.testing.system import LocalSystem, free_port
 from libs.providers.integrations import Provider
+from services.notifier.bootstrap import build_composer, handler_config
 from services.notifier.chat import build_chat_senders
 from services.notifier.handler import NotificationHandler
-from services.notifier.main import build_composer, handler_config
 from services.notifier.samples import snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
 from tests.e2e.two_way import eventually, telegram_integrations_json, telegram_text_update
 from tests.provider_fakes import ProviderFakes
 from tests.provider_fakes.messages import ADDRESSES
+from tools.testing.postgres import postgres_for_tests
+from tools.testing.system import LocalSystem, free_port
 
 OUTBOUND_PROVIDERS = [
     Provider.TELEGRAM,

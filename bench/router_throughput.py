@@ -42,7 +42,7 @@ from libs.common.events.routing import InteractionRouted
 from libs.common.kafka.admin import create_topics
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.postgres import PostgresServer, free_port, postgres_for_tests
+from tools.testing.postgres import PostgresServer, free_port, postgres_for_tests
 
 CUSTOMERS = 2000
 

@@ -18,7 +18,7 @@ ConversationAssigned) — 12 rows.
 
 SQLite: a file in a temporary folder (WAL, synchronous=NORMAL, as the router).
 PostgreSQL: a private server from the Debian packages
-(``libs.common.testing.postgres``; fsync off, as in the router benchmark).
+(``tools.testing.postgres``; fsync off, as in the router benchmark).
 
     python -m bench.store_ceiling [--store all|sqlite|postgresql] [--count 20000] [--batch 500]
 """
@@ -40,7 +40,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import write_result
-from libs.common.testing.postgres import PostgresServer, postgres_for_tests
 from services.router.store.engine import build_engine, migrate
 from services.router.store.models import (
     Contact,
@@ -51,6 +50,7 @@ from services.router.store.models import (
     OutboxRow,
     SlaTimer,
 )
+from tools.testing.postgres import PostgresServer, postgres_for_tests
 
 #: Foreign-key order, as the router's unit of work flushes them.
 TABLES: tuple[sa.Table, ...] = tuple(

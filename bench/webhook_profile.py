@@ -58,7 +58,7 @@ def _app(
 ) -> tuple[Asgi, Callable[[int], Any]]:
     if target == "chat":
         from bench.webhook_load import chat_target
-        from services.chat_ingest.app import create_app
+        from services.chat_ingest.bootstrap import create_app
         from services.chat_ingest.settings import ChatIngestSettings
 
         chat = chat_target(provider)
@@ -67,7 +67,7 @@ def _app(
         )
         return create_app(settings, publisher=producer), lambda seq: chat.build_request(seq, "")
     from bench.phone_payloads import build_request, service_env
-    from services.phone_log.app import create_app as create_phone_app
+    from services.phone_log.bootstrap import create_app as create_phone_app
     from services.phone_log.settings import PhoneLogSettings
 
     env = service_env("t")

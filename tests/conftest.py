@@ -1,4 +1,10 @@
-"""Fixtures shared by every test suite: a real Kafka broker and fresh topics."""
+"""Fixtures shared by every test suite: a real Kafka broker and fresh topics.
+
+The tiers (README "Tests") are chosen by marker: ``make test-fast`` runs every test
+not marked ``integration``, ``e2e`` or ``browser``, so a test that starts a server
+must carry the ``integration`` (or ``e2e``) marker; :func:`pytest_collection_modifyitems`
+refuses one that does not, so the fast tier never waits for a broker.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,31 @@ from pathlib import Path
 import pytest
 
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.kafka import BrokerUnderTest, broker_for_tests
+from tools.testing.kafka import BrokerUnderTest, broker_for_tests
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+#: Fixtures that start (or need) a real server: Kafka, Dovecot, PostgreSQL, SMTP.
+SERVER_FIXTURES = frozenset(
+    {"kafka_broker", "dovecot", "postgres_server", "smtp_server", "smtp_inbox", "servers"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("integration") is None
+        and item.get_closest_marker("e2e") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that use a real server must be marked integration or e2e (the fast tier"
+            " skips those): " + ", ".join(unmarked[:10])
+        )
+
+
 CORPUS = SHARED / "corpus" / "email"
 
 

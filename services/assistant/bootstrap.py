@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from libs.common.events.base import utc_now
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
-from libs.common.lifecycle import run_until_stopped
-from libs.common.logging import configure_logging
 from libs.common.probes import serve_probes
 from services.assistant.domain.decide import Policy
 from services.assistant.engine import Engine
@@ -126,9 +124,3 @@ async def _serve(
             await asyncio.gather(probes, watcher, return_exceptions=True)
     finally:
         await producer.stop()
-
-
-def main() -> None:
-    settings = AssistantSettings()
-    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-    run_until_stopped(lambda stop: run(settings, stop))

@@ -101,7 +101,7 @@ def _engine(kb: Path | None):  # type: ignore[no-untyped-def]
 
 
 def _groups(texts: list[str], engine, similarity: float = 0.4) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    from services.assistant.clustering import group_questions
+    from libs.common.clustering import group_questions
 
     groups = group_questions(
         texts,

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from libs.common.logging import configure_logging
 from libs.common.webhooks.serve import serve
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.settings import ChatIngestSettings
 
 

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from libs.common.cli.quarantine import quarantine_commands
+from libs.common.webhooks.quarantine_commands import quarantine_commands
 
 app = typer.Typer(help="Chat webhooks (chat_ingest).", no_args_is_help=True)
 
@@ -46,7 +46,7 @@ def list_integrations(
 @app.command("openapi")
 def print_openapi() -> None:
     """Print the webhook API's OpenAPI document."""
-    from services.chat_ingest.app import create_app
+    from services.chat_ingest.bootstrap import create_app
     from services.chat_ingest.settings import ChatIngestSettings
 
     typer.echo(json.dumps(create_app(ChatIngestSettings()).openapi(), indent=2, ensure_ascii=False))
@@ -100,15 +100,15 @@ def _kafka():  # type: ignore[no-untyped-def]
 
 
 def _replay_setup():  # type: ignore[no-untyped-def]
-    from libs.common.cli.quarantine import ReplaySetup
+    from libs.common.webhooks.quarantine_commands import ReplaySetup
     from libs.providers.integrations import IntegrationRegistry
     from services.chat_ingest.replay import reparse
-    from services.chat_ingest.runtime import Runtime
     from services.chat_ingest.settings import ChatIngestSettings
+    from services.chat_ingest.state import ChatIngestState
 
     settings = ChatIngestSettings()
     registry = IntegrationRegistry(settings.served_integrations())
-    options = Runtime(settings=settings, registry=registry).options
+    options = ChatIngestState(settings=settings, registry=registry).options
     return ReplaySetup(
         kafka=settings.kafka,
         ledger_path=settings.state_dir / "replays.db",

@@ -26,11 +26,11 @@ from libs.providers.registry import PROVIDERS
 from libs.providers.webhooks import Answer, InboundSpec, WebhookInput
 from libs.providers.whatsapp.inbound import subscription_challenge
 from services.chat_ingest.ingest import json_response
-from services.chat_ingest.runtime import Runtime, RuntimeDep
+from services.chat_ingest.state import ChatIngestState, ChatIngestStateDep
 
 
 async def receive(
-    spec: InboundSpec, integration_id: str, request: Request, runtime: Runtime
+    spec: InboundSpec, integration_id: str, request: Request, runtime: ChatIngestState
 ) -> Response:
     integration = runtime.integration(request, spec.provider, integration_id)
     if spec.content_type != "application/json":
@@ -70,7 +70,9 @@ def provider_router() -> APIRouter:
 
 
 def _add_webhook_route(router: APIRouter, spec: InboundSpec) -> None:
-    async def endpoint(integration_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    async def endpoint(
+        integration_id: str, request: Request, runtime: ChatIngestStateDep
+    ) -> Response:
         return await receive(spec, integration_id, request, runtime)
 
     provider = spec.provider.value
@@ -127,7 +129,7 @@ def _add_whatsapp_handshake(router: APIRouter) -> None:
     async def verify_whatsapp_subscription(
         integration_id: str,
         request: Request,
-        runtime: RuntimeDep,
+        runtime: ChatIngestStateDep,
         mode: str = Query(..., alias="hub.mode"),
         verify_token: str = Query(..., alias="hub.verify_token"),
         challenge: str = Query(..., alias="hub.challenge", max_length=1000),

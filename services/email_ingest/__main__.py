@@ -6,7 +6,7 @@ import asyncio
 
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
-from services.email_ingest.service import run_service
+from services.email_ingest.bootstrap import run_service
 from services.email_ingest.settings import EmailIngestSettings
 
 

@@ -64,8 +64,8 @@ def check() -> None:
 
 
 async def _check_all(settings: EmailIngestSettings) -> int:
+    from services.email_ingest.bootstrap import build_credentials, oauth2_http_client
     from services.email_ingest.checkpoint import CheckpointStore
-    from services.email_ingest.service import build_credentials, oauth2_http_client
 
     checkpoints = _open_checkpoints(CheckpointStore, settings.checkpoint_path)
     failures = 0
@@ -209,8 +209,8 @@ def quarantine_replay(entry_id: int = typer.Argument(..., metavar="ID")) -> None
 async def _replay(settings: EmailIngestSettings, entry_id: int):  # type: ignore[no-untyped-def]
     from libs.common.blobstore import BlobStore
     from libs.common.kafka.producer import EventProducer
+    from services.email_ingest.bootstrap import build_pipeline
     from services.email_ingest.quarantine import QuarantineReplayer
-    from services.email_ingest.service import build_pipeline
 
     async def run(checkpoints):  # type: ignore[no-untyped-def]
         blobs = BlobStore(settings.blob_root)

@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from libs.common.blobstore import BlobNotFound, BlobStore
 from libs.common.events import utc_now
+from services.email_ingest.bootstrap import mail_context_for
 from services.email_ingest.checkpoint import CheckpointStore
 from services.email_ingest.normalise import (
     MailContext,
@@ -28,7 +29,6 @@ from services.email_ingest.normalise import (
     normalise_mail,
 )
 from services.email_ingest.pipeline import MailPipeline, Outcome, blob_roles
-from services.email_ingest.service import mail_context_for
 from services.email_ingest.settings import EmailIngestSettings
 
 _COLUMNS = (

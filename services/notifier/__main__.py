@@ -1,3 +1,22 @@
-from services.notifier.main import main
+"""``python -m services.notifier``: consume routing events and notify until SIGTERM."""
 
-main()
+from __future__ import annotations
+
+import logging
+
+from libs.common.lifecycle import run_until_stopped
+from libs.common.logging import configure_logging
+from services.notifier.bootstrap import run
+from services.notifier.settings import NotifierSettings
+
+
+def main() -> None:
+    settings = NotifierSettings()
+    configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    # httpx logs each request URL at INFO; webhook URLs carry tokens (Slack).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    run_until_stopped(lambda stop: run(settings, stop))
+
+
+if __name__ == "__main__":
+    main()

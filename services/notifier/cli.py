@@ -23,9 +23,9 @@ def render(
     html: bool = typer.Option(False, "--html", help="Also print the HTML part."),
 ) -> None:
     """Preview what a sample event of EVENT_TYPE sends (subject, headers, text)."""
+    from services.notifier.bootstrap import build_renderer, compose_config, handler_config
     from services.notifier.compose import notice_context
     from services.notifier.decisions import plan_notifications
-    from services.notifier.main import build_renderer, compose_config, handler_config
     from services.notifier.samples import sample_events, snapshot
     from services.notifier.settings import NotifierSettings
 
@@ -78,7 +78,7 @@ def sink(
 @app.command("run")
 def run() -> None:
     """Run the notifier (same as `python -m services.notifier`)."""
-    from services.notifier.main import main
+    from services.notifier.__main__ import main
 
     main()
 

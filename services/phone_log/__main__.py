@@ -1,5 +1,47 @@
-"""``python -m services.phone_log``: serve the webhooks with uvicorn."""
+"""``python -m services.phone_log``: serve the webhooks with uvicorn in PHONE_LOG_WORKERS
+processes."""
 
-from services.phone_log.main import main
+from __future__ import annotations
 
-main()
+import logging
+
+from fastapi import FastAPI
+
+from libs.common.logging import configure_logging
+from libs.common.webhooks.serve import serve
+from services.phone_log.bootstrap import create_app, load_settings
+from services.phone_log.settings import PhoneLogSettings
+
+log = logging.getLogger("services.phone_log")
+
+
+def worker_app() -> FastAPI:
+    """The app of one server process; uvicorn imports this by name in every worker."""
+    base = PhoneLogSettings()
+    configure_logging(base.service_name, level=base.log_level, fmt=base.log_format)
+    return create_app(load_settings())
+
+
+def main() -> None:
+    base = PhoneLogSettings()
+    configure_logging(base.service_name, level=base.log_level, fmt=base.log_format)
+    settings = load_settings()
+    ids = ", ".join(f"{i.provider}/{i.id}" for i in settings.integrations) or "none"
+    log.info(
+        "phone_log on %s:%d (%d worker process%s); integrations: %s",
+        settings.http_host,
+        settings.http_port,
+        settings.workers,
+        "" if settings.workers == 1 else "es",
+        ids,
+    )
+    serve(
+        "services.phone_log.__main__:worker_app",
+        host=settings.http_host,
+        port=settings.http_port,
+        workers=settings.workers,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from libs.common.cli.quarantine import quarantine_commands
+from libs.common.webhooks.quarantine_commands import quarantine_commands
 
 app = typer.Typer(help="phone_log: phone-system call events to Kafka.", no_args_is_help=True)
 
@@ -12,7 +12,7 @@ app = typer.Typer(help="phone_log: phone-system call events to Kafka.", no_args_
 @app.command("serve")
 def serve() -> None:
     """Serve the webhooks (same as `python -m services.phone_log`)."""
-    from services.phone_log.main import main
+    from services.phone_log.__main__ import main
 
     main()
 
@@ -21,7 +21,7 @@ def serve() -> None:
 def routes() -> None:
     """Print the webhook URL of every integration phone_log serves (dev samples only when
     PHONE_LOG_DEV_SAMPLES=true and nothing is configured)."""
-    from services.phone_log.main import load_settings
+    from services.phone_log.bootstrap import load_settings
 
     settings = load_settings()
     if not settings.integrations:
@@ -89,13 +89,13 @@ def _kafka():  # type: ignore[no-untyped-def]
 
 
 def _replay_setup():  # type: ignore[no-untyped-def]
-    from libs.common.cli.quarantine import ReplaySetup
-    from services.phone_log.main import load_settings
+    from libs.common.webhooks.quarantine_commands import ReplaySetup
+    from services.phone_log.bootstrap import load_settings
     from services.phone_log.replay import reparse
-    from services.phone_log.runtime import PhoneLogRuntime
+    from services.phone_log.state import PhoneLogState
 
     settings = load_settings()  # the service's integrations (dev samples included)
-    runtime = PhoneLogRuntime.from_settings(settings)
+    runtime = PhoneLogState.from_settings(settings)
     return ReplaySetup(
         kafka=settings.kafka,
         ledger_path=settings.state_dir / "replays.db",

@@ -23,12 +23,12 @@ from services.phone_log.integrations import (
 )
 from services.phone_log.providers import asterisk, cti, freeswitch, twilio
 from services.phone_log.routes import form_fields, form_or_json
-from services.phone_log.runtime import PhoneLogRuntime
+from services.phone_log.state import PhoneLogState
 
 SERVICE = "phone_log"
 
 
-def reparse(item: QuarantinedWebhook, runtime: PhoneLogRuntime) -> list[CloudEvent]:
+def reparse(item: QuarantinedWebhook, runtime: PhoneLogState) -> list[CloudEvent]:
     """Raises MalformedPayload if still unreadable, UnknownIntegration if unconfigured."""
     integration = runtime.integration(item.provider, item.integration_id)
     try:
@@ -43,7 +43,7 @@ def reparse(item: QuarantinedWebhook, runtime: PhoneLogRuntime) -> list[CloudEve
         ) from None
 
 
-def _facts(item: QuarantinedWebhook, runtime: PhoneLogRuntime, integration) -> CallFacts | None:  # type: ignore[no-untyped-def]
+def _facts(item: QuarantinedWebhook, runtime: PhoneLogState, integration) -> CallFacts | None:  # type: ignore[no-untyped-def]
     body, content_type = item.body, item.content_type
     match item.provider:
         case "twilio":

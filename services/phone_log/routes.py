@@ -48,7 +48,6 @@ from services.phone_log.integrations import (
 )
 from services.phone_log.providers import asterisk, cti, freeswitch, twilio
 from services.phone_log.quarantine import quarantine
-from services.phone_log.runtime import PhoneLogRuntime, get_runtime
 from services.phone_log.schemas import (
     AsteriskCdr,
     CtiEvent,
@@ -58,8 +57,9 @@ from services.phone_log.schemas import (
     TwilioRecordingCallback,
     TwilioStatusCallback,
 )
+from services.phone_log.state import PhoneLogState, get_runtime
 
-RuntimeDep = Annotated[PhoneLogRuntime, Depends(get_runtime)]
+RuntimeDep = Annotated[PhoneLogState, Depends(get_runtime)]
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 TOKEN_HEADER = "X-Omnidesk-Token"  # noqa: S105 - a header name, not a secret
@@ -68,7 +68,7 @@ BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="omnidesk phone_log"'}
 
 
 def _integration(
-    request: Request, runtime: PhoneLogRuntime, provider: str, integration_id: str
+    request: Request, runtime: PhoneLogState, provider: str, integration_id: str
 ) -> Integration:
     """Label the request with its provider (rejection metrics and WebhookTimingMiddleware's
     latency), then look the integration up (404). Done in the endpoint, not as a route
@@ -125,11 +125,11 @@ def form_fields(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return fields
 
 
-def _context(runtime: PhoneLogRuntime, integration: IntegrationBase) -> EventContext:
+def _context(runtime: PhoneLogState, integration: IntegrationBase) -> EventContext:
     return event_context_for(integration, runtime.settings, datetime.now(UTC))
 
 
-def _publisher(runtime: PhoneLogRuntime, provider: str) -> Publisher:
+def _publisher(runtime: PhoneLogState, provider: str) -> Publisher:
     if runtime.publisher is None:
         raise BusUnavailable(
             "not connected to Kafka yet",
@@ -139,7 +139,7 @@ def _publisher(runtime: PhoneLogRuntime, provider: str) -> Publisher:
     return runtime.publisher
 
 
-async def _body(request: Request, runtime: PhoneLogRuntime) -> bytes:
+async def _body(request: Request, runtime: PhoneLogState) -> bytes:
     return await read_body(request, limit=runtime.settings.max_body_bytes)
 
 
@@ -152,7 +152,7 @@ def form_or_json(body: bytes, content_type: str | None) -> dict[str, Any]:
 
 def _verified_twilio_form(
     request: Request,
-    runtime: PhoneLogRuntime,
+    runtime: PhoneLogState,
     integration: TwilioIntegration,
     body: bytes,
 ) -> dict[str, list[str]]:
@@ -174,7 +174,7 @@ def _hints(**values: str | None) -> dict[str, list[str]]:
     return {name: [value] for name, value in values.items() if value}
 
 
-def _twilio(request: Request, runtime: PhoneLogRuntime, integration_id: str) -> TwilioIntegration:
+def _twilio(request: Request, runtime: PhoneLogState, integration_id: str) -> TwilioIntegration:
     integration = _integration(request, runtime, "twilio", integration_id)
     assert isinstance(integration, TwilioIntegration)
     return integration
@@ -182,7 +182,7 @@ def _twilio(request: Request, runtime: PhoneLogRuntime, integration_id: str) -> 
 
 async def _ingest(
     request: Request,
-    runtime: PhoneLogRuntime,
+    runtime: PhoneLogState,
     integration: IntegrationBase,
     body: bytes,
     parse: Callable[[], CallFacts | None],
@@ -209,7 +209,7 @@ def _answer(receipt: Receipt) -> Response:
 
 async def _keep_unreadable(
     request: Request,
-    runtime: PhoneLogRuntime,
+    runtime: PhoneLogState,
     provider: str,
     integration_id: str,
     body: bytes,
@@ -358,7 +358,7 @@ async def receive_cti_event(
     return _answer(receipt)
 
 
-def _subscription(request: Request, runtime: PhoneLogRuntime) -> Response:
+def _subscription(request: Request, runtime: PhoneLogState) -> Response:
     """sipgate.io sends answer/hangup only to URLs named in the reply to newCall."""
     url = escape(
         public_url(

@@ -20,6 +20,7 @@ from services.router.api import (
     contacts,
     conversations,
     csat,
+    errors,
     keys,
     metrics,
     queues,
@@ -78,6 +79,7 @@ def create_app(
         attachments,
     ):
         app.include_router(module.router)
+    errors.install_error_handlers(app)
     app.middleware("http")(audit.audit_middleware)
     mount_console(app)
     return app

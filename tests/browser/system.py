@@ -21,12 +21,11 @@ import httpx
 import uvicorn
 
 from libs.common.settings import KafkaSettings
-from libs.common.testing.system import free_port
 from libs.common.webhooks.signatures import hmac_sha256_hex
 from libs.providers.integrations import Provider
-from services.chat_ingest.app import create_app as create_ingest_app
+from services.chat_ingest.bootstrap import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
-from services.notifier.main import run as run_notifier
+from services.notifier.bootstrap import run as run_notifier
 from services.notifier.webchat import EmbeddedServer
 from services.router.app import create_app as create_router_app
 from services.router.domain.assignment import AgentStatus
@@ -35,6 +34,8 @@ from services.router.service.agents import set_agent_status
 from services.router.service.api_keys import Role, create_api_key
 from tests.e2e.two_way import notifier_settings_for, router_settings_for
 from tests.provider_fakes.server import ProviderFakes, serve_app, stop_app
+from tools.testing.ready import wait_ready
+from tools.testing.system import free_port
 
 
 class ShiftedClock:
@@ -147,12 +148,7 @@ async def console_system(
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{ingest_port}", timeout=30
             ) as ingest:
-                async with asyncio.timeout(30):
-                    while True:
-                        with contextlib.suppress(httpx.TransportError):
-                            await ingest.get("/healthz")
-                            break
-                        await asyncio.sleep(0.1)
+                await wait_ready(f"http://127.0.0.1:{ingest_port}", path="/healthz")
                 yield ConsoleSystem(f"{console_base}/console", ingest, fakes, runtime, clock, keys)
         finally:
             ingest_server.should_exit = True

@@ -14,9 +14,9 @@ from aiosmtpd.controller import Controller
 
 from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.dovecot import DovecotServer
-from libs.common.testing.system import LocalSystem, free_port
 from services.router.settings import RouterSettings
+from tools.testing.dovecot import DovecotServer
+from tools.testing.system import LocalSystem, free_port
 
 MAILBOX_USER = "support"
 MAILBOX_PASSWORD = "support-e2e-password"

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from libs.common.cli.dev import dev_chat_integrations
-from libs.common.demo.assistant import assistant_step
-from libs.common.demo.scenario import DemoRun, DemoTarget, _agents_online
-from libs.common.testing.system import LocalSystem, free_port
 from services.assistant.bootstrap import run as run_assistant
 from services.assistant.settings import AssistantSettings
 from services.notifier.chat_sink import serve
+from tools.cli.dev import dev_chat_integrations
+from tools.demo.assistant import assistant_step
+from tools.demo.scenario import DemoRun, DemoTarget, _agents_online
+from tools.testing.system import LocalSystem, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -11,7 +11,15 @@ from collections import Counter
 
 import pytest
 
-from libs.common.demo.scenario import (
+from libs.common.events import (
+    CallbackRequested,
+    InteractionRouted,
+    NotificationOutcome,
+    NotificationStatus,
+)
+from libs.common.kafka.reading import read_all
+from tests.e2e.conftest import MAILBOX_PASSWORD, MAILBOX_USER
+from tools.demo.scenario import (
     DemoCustomers,
     DemoTarget,
     MailboxAccess,
@@ -21,15 +29,7 @@ from libs.common.demo.scenario import (
     routing_events,
     timelines_of,
 )
-from libs.common.demo.timeline import render
-from libs.common.events import (
-    CallbackRequested,
-    InteractionRouted,
-    NotificationOutcome,
-    NotificationStatus,
-)
-from libs.common.kafka.reading import read_all
-from tests.e2e.conftest import MAILBOX_PASSWORD, MAILBOX_USER
+from tools.demo.timeline import render
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 

@@ -11,10 +11,10 @@ import asyncio
 
 import pytest
 
-from libs.common.cli.dev import dev_chat_integrations
-from libs.common.demo.scenario import DemoTarget, play
-from libs.common.testing.system import LocalSystem, free_port
 from services.notifier.chat_sink import serve
+from tools.cli.dev import dev_chat_integrations
+from tools.demo.scenario import DemoTarget, play
+from tools.testing.system import LocalSystem, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 

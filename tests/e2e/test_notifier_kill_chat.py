@@ -21,10 +21,10 @@ from collections import Counter
 import httpx
 import pytest
 
-from libs.common.testing.system import LocalSystem
 from libs.providers.integrations import Provider
 from tests.e2e.two_way import eventually, telegram_integrations_json, telegram_text_update
 from tests.provider_fakes.server import ProviderFakes
+from tools.testing.system import LocalSystem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 

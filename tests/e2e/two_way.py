@@ -23,17 +23,18 @@ import uvicorn
 from pydantic import SecretStr
 
 from libs.common.settings import KafkaSettings
-from libs.common.testing.system import free_port
 from libs.providers.integrations import Integration, Provider
-from services.chat_ingest.app import create_app as create_ingest_app
+from services.chat_ingest.bootstrap import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
-from services.notifier.main import run as run_notifier
+from services.notifier.bootstrap import run as run_notifier
 from services.notifier.settings import NotifierSettings
 from services.notifier.webchat import EmbeddedServer
 from services.router.app import create_app as create_router_app
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
 from tests.provider_fakes.server import ProviderFakes
+from tools.testing.ready import wait_ready
+from tools.testing.system import free_port
 
 ADMIN_KEY = "e2e-two-way-admin-key-0123456789"
 LINK_SECRET = "e2e-two-way-csat-link-secret"
@@ -233,7 +234,7 @@ async def two_way_system(
                     transport=httpx.ASGITransport(app=router_app), base_url="http://router"
                 ) as api,
             ):
-                await eventually(lambda: _listening(ingest), "chat_ingest listening")
+                await wait_ready(ingest_url, path="/healthz", name="chat_ingest")
                 system = TwoWaySystem(
                     ingest, api, fakes, runtime, ingest_url, f"http://127.0.0.1:{webchat_port}"
                 )
@@ -248,11 +249,3 @@ async def two_way_system(
             stop.set()
             await notifier
             await runtime.stop()
-
-
-async def _listening(client: httpx.AsyncClient) -> bool:
-    try:
-        await client.get("/healthz")
-    except httpx.TransportError:
-        return False
-    return True

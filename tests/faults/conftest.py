@@ -20,16 +20,16 @@ import httpx
 import pytest
 
 from libs.common.kafka.admin import create_topics
-from libs.common.kafka.local_broker import LocalKafka
 from libs.common.settings import KafkaSettings, TopicSettings
-from libs.common.testing.dovecot import DovecotServer
-from libs.common.testing.postgres import PostgresServer
-from libs.common.testing.system import LocalSystem, free_port
 from tests.faults.harness import Rig
 from tests.faults.load import Endpoints
 from tests.faults.observe import SmtpInbox, StoppableSmtp, TopicTail
 from tests.faults.results import ResultsFile
 from tests.faults.snapshot import SnapshotSystem, export_head
+from tools.local_broker import LocalKafka
+from tools.testing.dovecot import DovecotServer
+from tools.testing.postgres import PostgresServer
+from tools.testing.system import LocalSystem, free_port
 
 MAILBOX_USER = "support"
 MAILBOX_PASSWORD = "support-faults-password"

@@ -7,11 +7,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from libs.common.testing.system import LocalSystem
 from tests.faults.invariants import Verdict, check, intake_recovered_at, notify_recovered_at
 from tests.faults.load import Endpoints, Input, LoadGenerator
 from tests.faults.observe import TopicTail
 from tests.faults.results import ResultsFile
+from tools.testing.system import LocalSystem
 
 Step = Callable[[], Awaitable[object]]
 

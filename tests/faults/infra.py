@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from libs.common.testing.postgres import PostgresServer
+from tools.testing.postgres import PostgresServer
 
 
 def _as_owner(server: PostgresServer, *args: str) -> list[str]:

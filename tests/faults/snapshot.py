@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
-from libs.common.testing.system import LocalSystem, ServiceProcess
+from tools.testing.system import LocalSystem, ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 

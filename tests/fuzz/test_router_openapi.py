@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings
 from services.router.service.api_keys import Role
 from tests.security.router_api import router_api
+from tools.testing.ready import wait_ready_blocking
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,7 +72,7 @@ def router_process(kafka: KafkaSettings, state: Path) -> Iterator[str]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base_url, process)
+        wait_ready_blocking(base_url, process=process, name="router", timeout_s=90)
         yield base_url
     finally:
         process.terminate()
@@ -82,17 +82,6 @@ def router_process(kafka: KafkaSettings, state: Path) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 90  # a guard against hanging, not a timing assertion
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "router exited"
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(base_url + "/readyz").status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError("router did not become ready")
 
 
 def test_openapi_generated_requests_with_an_admin_key_never_5xx(kafka_settings, tmp_path):

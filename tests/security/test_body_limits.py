@@ -5,23 +5,20 @@ Each body is correctly signed for its provider, so it reaches the parser.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import pytest
 
 from libs.common.webhooks.signatures import (
-    hmac_sha256_base64,
-    hmac_sha256_hex,
-    slack_signature,
     twilio_signature,
 )
-from libs.providers.integrations import Provider, webhook_path
-from tests.integration.chat_ingest.helpers import BASE_URL, SECRETS, running_app
+from libs.providers.integrations import Provider
+from tests.helpers.chat_ingest import credentials
+from tests.helpers.phone_log import ASTERISK_TOKEN, CTI_TOKEN, TWILIO_TOKEN, basic_auth
+from tests.helpers.phone_log import BASE_URL as PHONE_URL
+from tests.integration.chat_ingest.helpers import SECRETS, running_app
 from tests.integration.phone_log.helpers import app_on_broker
-from tests.unit.phone_log.apps import ASTERISK_TOKEN, CTI_TOKEN, TWILIO_TOKEN, basic_auth
-from tests.unit.phone_log.apps import BASE_URL as PHONE_URL
 
 pytestmark = pytest.mark.integration
 
@@ -38,36 +35,6 @@ def deep_bodies() -> dict[str, bytes]:
         "unterminated": b'{"a":[' * DEPTH,
         "in-a-valid-envelope": b'{"text":' + b"[" * DEPTH + b"]" * DEPTH + b"}",
     }
-
-
-def chat_signed(provider: Provider, body: bytes) -> tuple[str, dict[str, str]]:
-    """(path, headers) carrying a valid credential for ``body``."""
-    secret = SECRETS[provider]
-    path = webhook_path(provider, "it")
-    headers = {"Content-Type": JSON}
-    if provider is Provider.WHATSAPP:
-        headers["X-Hub-Signature-256"] = "sha256=" + hmac_sha256_hex(secret, body)
-    elif provider is Provider.LINE:
-        headers["X-Line-Signature"] = hmac_sha256_base64(secret, body)
-    elif provider is Provider.WEBCHAT:
-        headers["X-Omnidesk-Signature"] = "sha256=" + hmac_sha256_hex(secret, body)
-    elif provider is Provider.SLACK:
-        stamp = str(int(time.time()))
-        headers["X-Slack-Request-Timestamp"] = stamp
-        headers["X-Slack-Signature"] = slack_signature(secret, stamp, body)
-    elif provider is Provider.TELEGRAM:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    elif provider is Provider.KAKAO:
-        headers["X-Omnidesk-Token"] = secret
-    elif provider is Provider.CHANNELTALK:
-        path += "?" + urlencode({"token": secret})
-    elif provider is Provider.TWILIO:
-        pairs = [("Body", body.decode("latin-1"))]
-        headers = {
-            "Content-Type": FORM,
-            "X-Twilio-Signature": twilio_signature(secret, BASE_URL + path, pairs),
-        }
-    return path, headers
 
 
 def phone_signed(route: str, content_type: str = JSON) -> tuple[str, dict[str, str]]:
@@ -103,7 +70,7 @@ def _oversize(content_type: str) -> bytes:
 @pytest.mark.parametrize("provider", list(Provider), ids=str)
 async def test_chat_oversize_bodies_get_413(kafka_topics, provider):
     async with running_app(kafka_topics, max_body_bytes=LIMIT) as client:
-        path, headers = chat_signed(provider, b"{}")
+        path, headers = credentials(provider, b"{}", secret=SECRETS[provider], integration_id="it")
         body = _oversize(headers["Content-Type"])
         declared = await client.post(path, content=body, headers=headers)
         chunked = await client.post(path, content=_chunks(body), headers=headers)
@@ -133,7 +100,9 @@ async def test_chat_deeply_nested_json_is_refused_not_500(kafka_topics, provider
     async with running_app(kafka_topics) as client:
         answers = {}
         for name, body in deep_bodies().items():
-            path, headers = chat_signed(provider, body)
+            path, headers = credentials(
+                provider, body, secret=SECRETS[provider], integration_id="it"
+            )
             answers[name] = (await client.post(path, content=body, headers=headers)).status_code
     assert all(_refused_cleanly(s) for s in answers.values()), answers
 

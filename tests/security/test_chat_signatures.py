@@ -19,8 +19,9 @@ import pytest
 from libs.common.webhooks.signatures import slack_signature
 from libs.providers.integrations import Provider, webhook_path
 from services.chat_ingest.samples import SampleRequest, sample_request, slack_payload
-from tests.integration.chat_ingest.helpers import BASE_URL, SECRETS, running_app, send, signed
-from tests.security.helpers import header, read_all
+from tests.helpers.chat_ingest import send
+from tests.helpers.kafka import header, read_topic
+from tests.integration.chat_ingest.helpers import BASE_URL, SECRETS, running_app, signed
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +82,7 @@ async def test_bad_credentials_are_refused_and_a_replay_adds_no_event(kafka_topi
     assert first.status_code in (200, 202), first.text
     assert replayed.status_code == first.status_code, replayed.text
     records = await asyncio.wait_for(
-        read_all(kafka_topics, kafka_topics.topics.interactions, 1), 60
+        read_topic(kafka_topics, kafka_topics.topics.interactions, 1, extra_polls=2), 60
     )
     assert len(records) == 1, [header(r, "ce_id") for r in records]
 
@@ -114,6 +115,6 @@ async def test_slack_replay_outside_the_timestamp_window_is_refused(kafka_topics
     assert stale.status_code == 401, stale.text
     assert fresh.status_code == 200, fresh.text
     records = await asyncio.wait_for(
-        read_all(kafka_topics, kafka_topics.topics.interactions, 1), 60
+        read_topic(kafka_topics, kafka_topics.topics.interactions, 1, extra_polls=2), 60
     )
     assert len(records) == 1

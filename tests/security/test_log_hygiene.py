@@ -24,12 +24,9 @@ import pytest
 
 from libs.common.settings import KafkaSettings
 from libs.common.webhooks.signatures import (
-    hmac_sha256_base64,
-    hmac_sha256_hex,
-    slack_signature,
     twilio_signature,
 )
-from libs.providers.integrations import Provider, webhook_path
+from libs.providers.integrations import Provider
 from services.chat_ingest.samples import (
     channeltalk_payload,
     kakao_payload,
@@ -40,7 +37,9 @@ from services.chat_ingest.samples import (
     webchat_payload,
     whatsapp_payload,
 )
-from tests.unit.phone_log.samples import asterisk_cdr, asterisk_form, cti_event, cti_form
+from tests.helpers.chat_ingest import credentials
+from tests.helpers.phone_log_samples import asterisk_cdr, asterisk_form, cti_event, cti_form
+from tools.testing.ready import wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -82,8 +81,9 @@ async def service(
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                await _wait_ready(client, process)
+            base_url = f"http://127.0.0.1:{port}"
+            await wait_ready(base_url, process=process, name=module)
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
                 yield client
         finally:
             process.terminate()
@@ -92,16 +92,6 @@ async def service(
             except TimeoutError:
                 process.kill()
                 await process.wait()
-
-
-async def _wait_ready(client: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
-    async with asyncio.timeout(60):  # a guard against hanging, not a timing assertion
-        while True:
-            assert process.returncode is None, "service exited"
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
 
 
 def _secret(name: str) -> str:
@@ -142,40 +132,6 @@ def chat_bodies() -> dict[Provider, bytes]:
     }
 
 
-def chat_request(
-    provider: Provider, body: bytes, base_url: str, secret: str
-) -> tuple[str, dict[str, str]]:
-    path = webhook_path(provider, "sec")
-    headers = {"Content-Type": JSON}
-    if provider is Provider.TWILIO:
-        from urllib.parse import parse_qsl
-
-        pairs = parse_qsl(body.decode(), keep_blank_values=True)
-        headers = {
-            "Content-Type": FORM,
-            "X-Twilio-Signature": twilio_signature(secret, base_url + path, pairs),
-        }
-    elif provider is Provider.WHATSAPP:
-        headers["X-Hub-Signature-256"] = "sha256=" + hmac_sha256_hex(secret, body)
-    elif provider is Provider.LINE:
-        headers["X-Line-Signature"] = hmac_sha256_base64(secret, body)
-    elif provider is Provider.WEBCHAT:
-        headers["X-Omnidesk-Signature"] = "sha256=" + hmac_sha256_hex(secret, body)
-    elif provider is Provider.SLACK:
-        import time
-
-        stamp = str(int(time.time()))
-        headers["X-Slack-Request-Timestamp"] = stamp
-        headers["X-Slack-Signature"] = slack_signature(secret, stamp, body)
-    elif provider is Provider.TELEGRAM:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    elif provider is Provider.KAKAO:
-        headers["X-Omnidesk-Token"] = secret
-    elif provider is Provider.CHANNELTALK:
-        path += "?" + urlencode({"token": secret})
-    return path, headers
-
-
 def scan(log: Path) -> Iterator[str]:
     for line in log.read_text(errors="replace").splitlines():
         if SECRET in line or BODY in line:
@@ -202,17 +158,23 @@ async def test_chat_ingest_logs_no_secret_and_no_body(kafka_topics, tmp_path):
     async with service("services.chat_ingest", env, port, log) as client:
         for provider, body in chat_bodies().items():
             secret = _secret(provider.value)
-            path, headers = chat_request(provider, body, base_url, secret)
+            path, headers = credentials(
+                provider, body, secret=secret, integration_id="sec", base_url=base_url
+            )
             ok = await client.post(path, content=body, headers=headers)
             statuses[f"{provider}-valid"] = ok.status_code
             # A body the signature covers but the parser cannot read (400, logged as a rejection).
             broken = body[:-3] + f"{BODY}".encode()
-            path, headers = chat_request(provider, broken, base_url, secret)
+            path, headers = credentials(
+                provider, broken, secret=secret, integration_id="sec", base_url=base_url
+            )
             statuses[f"{provider}-malformed"] = (
                 await client.post(path, content=broken, headers=headers)
             ).status_code
             # A wrong credential: rejected and logged, with the body unread.
-            path, headers = chat_request(provider, body, base_url, secret + "x")
+            path, headers = credentials(
+                provider, body, secret=secret + "x", integration_id="sec", base_url=base_url
+            )
             statuses[f"{provider}-forged"] = (
                 await client.post(path, content=body, headers=headers)
             ).status_code

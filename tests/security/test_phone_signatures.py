@@ -11,10 +11,9 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from tests.integration.phone_log.helpers import app_on_broker
-from tests.security.helpers import header, read_all
-from tests.unit.phone_log.apps import ASTERISK_TOKEN, CTI_TOKEN, basic_auth, signed_twilio
-from tests.unit.phone_log.samples import (
+from tests.helpers.kafka import header, read_topic
+from tests.helpers.phone_log import ASTERISK_TOKEN, CTI_TOKEN, basic_auth, signed_twilio
+from tests.helpers.phone_log_samples import (
     asterisk_cdr,
     asterisk_form,
     cti_event,
@@ -24,6 +23,7 @@ from tests.unit.phone_log.samples import (
     twilio_recording,
     twilio_status,
 )
+from tests.integration.phone_log.helpers import app_on_broker
 
 pytestmark = pytest.mark.integration
 
@@ -132,6 +132,6 @@ async def test_bad_credentials_are_refused_and_a_replay_adds_no_event(kafka_topi
     assert first.status_code == 200, first.text
     assert replayed.status_code == 200, replayed.text
     records = await asyncio.wait_for(
-        read_all(kafka_topics, kafka_topics.topics.interactions, 1), 60
+        read_topic(kafka_topics, kafka_topics.topics.interactions, 1, extra_polls=2), 60
     )
     assert len(records) == 1, [header(r, "ce_id") for r in records]

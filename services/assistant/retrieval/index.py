@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
+from libs.common.ngrams import char_ngrams
 from services.assistant.kb.model import KnowledgeBase
-from services.assistant.retrieval.tokens import Tokenizer, char_ngrams
+from services.assistant.retrieval.tokens import Tokenizer
 
 
 @dataclass(frozen=True, slots=True)

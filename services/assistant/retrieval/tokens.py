@@ -224,7 +224,6 @@ _EN_STOP = frozenset(
 )
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-_NGRAM_STRIP = re.compile(r"[^0-9a-z\uac00-\ud7a3]+")
 
 
 @lru_cache(maxsize=1)
@@ -236,16 +235,6 @@ def english_terms(text: str) -> list[str]:
     words = [w.replace("'", "") for w in _LATIN_WORD.findall(text.lower())]
     words = [w for w in words if len(w) > 1 and w not in _EN_STOP and not w.isdigit()]
     return _stemmer().stemWords(words)
-
-
-def char_ngrams(text: str, sizes: Sequence[int] = (2, 3)) -> list[str]:
-    """N-grams of the lower-cased text without spaces or punctuation: typos and
-    spacing variants ("출금안됨" / "출금 안 됨") still share most of them."""
-    squeezed = _NGRAM_STRIP.sub("", text.lower())
-    grams: list[str] = []
-    for size in sizes:
-        grams.extend(squeezed[i : i + size] for i in range(len(squeezed) - size + 1))
-    return grams
 
 
 #: Kiwi's constructor options (see bench/assistant_kiwi.py for the figures behind them):

@@ -51,17 +51,14 @@ async def create_agent(body: AgentConfig, ctx: ContextDep, _: AdminKey) -> Agent
 async def update_agent(
     agent_id: str, body: AgentUpdate, ctx: ContextDep, _: SupervisorKey
 ) -> AgentRead:
-    try:
-        agent = await agent_service.update_agent(
-            ctx,
-            agent_id,
-            name=body.name,
-            queues=body.queues,
-            skills=body.skills,
-            capacity={k.value: v for k, v in body.capacity.items()} if body.capacity else None,
-        )
-    except agent_service.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    agent = await agent_service.update_agent(
+        ctx,
+        agent_id,
+        name=body.name,
+        queues=body.queues,
+        skills=body.skills,
+        capacity={k.value: v for k, v in body.capacity.items()} if body.capacity else None,
+    )
     return _read(agent, {})
 
 
@@ -71,8 +68,5 @@ async def update_agent_status(
 ) -> AgentRead:
     if key.role == Role.AGENT and key.agent_id != agent_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "agents change only their own status")
-    try:
-        agent = await agent_service.set_agent_status(ctx, agent_id, body.status)
-    except agent_service.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    agent = await agent_service.set_agent_status(ctx, agent_id, body.status)
     return _read(agent, {})

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.router.api.audit import request_entry
 from services.router.api.deps import AgentKey, ContextDep
+from services.router.api.errors import http_error
 from services.router.service.agents import NotFound
 from services.router.service.attachments import (
     Delivery,
@@ -56,12 +57,6 @@ def _read(row: AttachmentRow) -> AttachmentRead:
     )
 
 
-def _http_error(exc: Exception) -> HTTPException:
-    if isinstance(exc, Forbidden):
-        return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-
-
 @router.get(
     "/conversations/{conversation_id}/attachments",
     response_model=list[AttachmentRead],
@@ -71,10 +66,7 @@ def _http_error(exc: Exception) -> HTTPException:
 async def list_attachments(
     conversation_id: str, ctx: ContextDep, key: AgentKey
 ) -> list[AttachmentRead]:
-    try:
-        rows = await conversation_attachments(ctx, conversation_id, key)
-    except (NotFound, Forbidden) as exc:
-        raise _http_error(exc) from exc
+    rows = await conversation_attachments(ctx, conversation_id, key)
     return [_read(row) for row in rows]
 
 
@@ -91,7 +83,7 @@ async def download_attachment(
     try:
         row = await attachment_for(ctx, attachment_id, key)
     except (NotFound, Forbidden) as exc:
-        error = _http_error(exc)
+        error = http_error(exc)
         await append_audit(ctx, entry.with_result(outcome=str(error.status_code)))
         raise error from exc
     serve = delivery(row)

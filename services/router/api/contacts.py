@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from libs.common.events.privacy import IdentifierHash
 from libs.common.privacy.erasure import erasure_event_id
-from libs.common.privacy.identifiers import IdentifierKind, InvalidIdentifier, normalise
+from libs.common.privacy.identifiers import IdentifierKind, normalise
 from services.router.api.audit import request_entry
 from services.router.api.deps import ContextDep, SupervisorKey, caller_name
-from services.router.service.agents import NotFound
-from services.router.service.erasure import ErasureUnavailable, erase_contact, resolve_contact
+from services.router.service.erasure import erase_contact, resolve_contact
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
@@ -49,10 +48,7 @@ class ResolveRead(BaseModel):
 )
 async def resolve(body: ResolveRequest, ctx: ContextDep, _: SupervisorKey) -> ResolveRead:
     # A POST: the identifier stays out of URLs and access logs.
-    try:
-        value = normalise(body.kind, body.value)
-    except InvalidIdentifier as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+    value = normalise(body.kind, body.value)
     return ResolveRead(contact_id=await resolve_contact(ctx, body.kind, value))
 
 
@@ -69,12 +65,7 @@ async def delete_contact(
     contact_id: str, request: Request, ctx: ContextDep, key: SupervisorKey
 ) -> ErasureRead:
     entry = request_entry(request, ctx, key)
-    try:
-        result = await erase_contact(ctx, contact_id, requested_by=caller_name(key), audit=entry)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except ErasureUnavailable as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    result = await erase_contact(ctx, contact_id, requested_by=caller_name(key), audit=entry)
     request.state.audited = not result.already  # a repeat is recorded by the middleware
     return ErasureRead(
         contact_id=contact_id,

@@ -21,10 +21,9 @@ from services.router.api.schemas import (
     TimelineEntryRead,
     TransferRequest,
 )
-from services.router.domain.lifecycle import ConversationStatus, InvalidTransition
+from services.router.domain.lifecycle import ConversationStatus
 from services.router.service import conversations as ops
 from services.router.service import replies
-from services.router.service.agents import NotFound
 from services.router.service.reporting import conversation_detail
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -33,12 +32,6 @@ ERRORS = {
     404: {"description": "Conversation or agent not found"},
     409: {"description": "Not allowed in the conversation's status, or no capacity"},
 }
-
-
-def _http_error(exc: Exception) -> HTTPException:
-    if isinstance(exc, NotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
 @router.get("", response_model=ConversationPage, summary="List conversations (filtered, paged)")
@@ -85,10 +78,7 @@ async def read_conversations(
 async def read_conversation(
     conversation_id: str, ctx: ContextDep, _: AgentKey
 ) -> ConversationDetail:
-    try:
-        conversation, timeline = await conversation_detail(ctx, conversation_id)
-    except NotFound as exc:
-        raise _http_error(exc) from None
+    conversation, timeline = await conversation_detail(ctx, conversation_id)
     base = ConversationRead.model_validate(conversation).model_dump()
     entries = [TimelineEntryRead.model_validate(e, from_attributes=True) for e in timeline]
     return ConversationDetail(**base, timeline=entries)
@@ -116,8 +106,8 @@ async def transfer_conversation(
             by=caller_name(key),
             force=body.force,
         )
-    except (NotFound, InvalidTransition, ValueError) as exc:
-        raise _http_error(exc) from None
+    except ValueError as exc:  # an unknown queue (InvalidTransition is a ValueError too)
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return ConversationRead.model_validate(conversation)
 
 
@@ -130,10 +120,7 @@ async def transfer_conversation(
 async def resolve_conversation(
     conversation_id: str, ctx: ContextDep, key: AgentKey
 ) -> ConversationRead:
-    try:
-        conversation = await ops.resolve(ctx, conversation_id, by=caller_name(key))
-    except (NotFound, InvalidTransition) as exc:
-        raise _http_error(exc) from None
+    conversation = await ops.resolve(ctx, conversation_id, by=caller_name(key))
     return ConversationRead.model_validate(conversation)
 
 
@@ -146,10 +133,7 @@ async def resolve_conversation(
 async def reopen_conversation(
     conversation_id: str, ctx: ContextDep, key: SupervisorKey
 ) -> ConversationRead:
-    try:
-        conversation = await ops.reopen(ctx, conversation_id, by=caller_name(key))
-    except (NotFound, InvalidTransition) as exc:
-        raise _http_error(exc) from None
+    conversation = await ops.reopen(ctx, conversation_id, by=caller_name(key))
     return ConversationRead.model_validate(conversation)
 
 
@@ -178,8 +162,6 @@ async def create_reply(
         refusal = exc.refusal
         body_ = ReplyRefusedRead(code=refusal.code, detail=refusal.detail, limit=refusal.limit)
         return JSONResponse(body_.model_dump(), status_code=refusal.status)
-    except (NotFound, InvalidTransition) as exc:
-        raise _http_error(exc) from None
     return ReplyAccepted(
         reply_id=result.reply_id,
         conversation_id=conversation_id,
@@ -195,8 +177,5 @@ async def create_reply(
     summary="Replies of a conversation with their delivery states",
 )
 async def read_replies(conversation_id: str, ctx: ContextDep, _: AgentKey) -> list[ReplyRead]:
-    try:
-        rows = await replies.replies_of(ctx, conversation_id)
-    except NotFound as exc:
-        raise _http_error(exc) from None
+    rows = await replies.replies_of(ctx, conversation_id)
     return [ReplyRead.model_validate(r) for r in rows]

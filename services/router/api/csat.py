@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse
 
 from services.router.api import csat_pages
@@ -122,14 +122,5 @@ async def create_rating_from_form(
     responses={403: {"description": "Invalid token"}, 410: {"description": "Expired token"}},
 )
 async def create_rating(body: CsatRequest, ctx: ContextDep) -> CsatRead:
-    try:
-        conversation_id = await record_rating(
-            ctx, body.token, rating=body.rating, comment=body.comment
-        )
-    except TokenExpired as exc:
-        raise HTTPException(status.HTTP_410_GONE, str(exc)) from None
-    except InvalidToken as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    conversation_id = await record_rating(ctx, body.token, rating=body.rating, comment=body.comment)
     return CsatRead(conversation_id=conversation_id, rating=body.rating)

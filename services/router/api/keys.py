@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.router.api.deps import AdminKey, ContextDep
 from services.router.service.api_keys import (
     Role,
-    UnknownKey,
     create_api_key,
     key_id_of,
     list_api_keys,
@@ -69,7 +68,4 @@ async def read_keys(ctx: ContextDep, _: AdminKey) -> list[ApiKeyRead]:
     responses={404: {"description": "No such key"}},
 )
 async def delete_key(key_id: str, ctx: ContextDep, _: AdminKey) -> ApiKeyRead:
-    try:
-        return ApiKeyRead.model_validate(await revoke_api_key(ctx, key_id))
-    except UnknownKey as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return ApiKeyRead.model_validate(await revoke_api_key(ctx, key_id))

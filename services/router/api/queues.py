@@ -8,11 +8,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from services.router.api.deps import AdminKey, AgentKey, ContextDep, request_entry
 from services.router.api.schemas import ReloadRead
-from services.router.configuration import ConfigError
 from services.router.domain.policies import PolicyConfig, QueueConfig
 from services.router.service.assigning import drain_queues
 from services.router.service.audit import detach_action
-from services.router.service.config_reload import ReloadNotAudited, reload_configuration
+from services.router.service.config_reload import reload_configuration
 
 router = APIRouter(tags=["queues and policies"])
 
@@ -55,12 +54,7 @@ async def reload_config(request: Request, ctx: ContextDep, key: AdminKey) -> Rel
     detached = detach_action()
     entry = detached.entry if detached else request_entry(request, ctx, key)
     request.state.audited = True
-    try:
-        config = await reload_configuration(ctx, entry)
-    except ConfigError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    except ReloadNotAudited as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    config = await reload_configuration(ctx, entry)
     await drain_queues(ctx, reason="configuration reloaded")
     return ReloadRead(
         rules=len(config.rules.rules),

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from services.assistant.clustering import group_questions
+from libs.common.clustering import group_questions
 from services.router.service.assistant_flow import ANSWER_KIND, HANDOFF_KIND
 from services.router.service.context import RouterContext
 from services.router.store.models import ASSISTANT_HOLDING, Conversation, InteractionRecord

@@ -12,9 +12,11 @@ import asyncio
 import httpx
 import pytest
 
-from libs.common.testing.kafka import BrokerUnderTest
 from libs.providers.integrations import Provider
-from tests.integration.chat_ingest.helpers import header, read_topic, running_app, send, signed
+from tests.helpers.chat_ingest import send
+from tests.helpers.kafka import header, read_topic
+from tests.integration.chat_ingest.helpers import running_app, signed
+from tools.testing.kafka import BrokerUnderTest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -9,7 +9,9 @@ import pytest
 from libs.common.cloudevents import decode
 from libs.common.events import Interaction
 from libs.providers.integrations import Provider
-from tests.integration.chat_ingest.helpers import header, read_topic, running_app, send, signed
+from tests.helpers.chat_ingest import send
+from tests.helpers.kafka import header, read_topic
+from tests.integration.chat_ingest.helpers import running_app, signed
 
 pytestmark = pytest.mark.integration
 

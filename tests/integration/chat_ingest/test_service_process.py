@@ -15,7 +15,8 @@ import pytest
 from libs.common.cloudevents import decode
 from libs.providers.integrations import DEV_SECRET, Provider
 from services.chat_ingest.samples import sample_request
-from tests.integration.chat_ingest.helpers import read_topic
+from tests.helpers.kafka import read_topic
+from tools.testing.ready import wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -24,19 +25,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-async def _wait_ready(base_url: str, proc: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient(base_url=base_url) as client:
-        for _ in range(120):  # bounded polling while the process starts
-            assert proc.returncode is None, "service exited during start-up"
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.5)
-    raise AssertionError("service never became ready")
 
 
 async def test_module_serves_dev_integrations_and_stops_on_sigterm(kafka_topics, tmp_path):
@@ -57,7 +45,7 @@ async def test_module_serves_dev_integrations_and_stops_on_sigterm(kafka_topics,
             sys.executable, "-m", "services.chat_ingest", env=env, stderr=log_file
         )
         try:
-            await _wait_ready(base_url, proc)
+            await wait_ready(base_url, process=proc, name="chat_ingest")
             request = sample_request(
                 Provider.TELEGRAM,
                 integration_id="dev",

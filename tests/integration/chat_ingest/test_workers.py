@@ -18,7 +18,7 @@ import pytest
 from libs.common.cloudevents import decode
 from libs.providers.integrations import DEV_SECRET, Provider
 from services.chat_ingest.samples import sample_request
-from tests.integration.chat_ingest.helpers import read_topic
+from tests.helpers.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

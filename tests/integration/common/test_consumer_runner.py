@@ -18,7 +18,7 @@ from libs.common.kafka.consumer import (
     RetryPolicy,
 )
 from libs.common.kafka.producer import EventProducer
-from libs.common.testing.samples import outbound_chat
+from tools.testing.samples import outbound_chat
 
 pytestmark = pytest.mark.integration
 

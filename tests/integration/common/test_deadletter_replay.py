@@ -10,7 +10,7 @@ from libs.common.events.base import utc_now
 from libs.common.events.deadletter import DeadLetter
 from libs.common.kafka.producer import EventProducer
 from libs.common.kafka.replay import list_dead_letters, replay_dead_letters
-from libs.common.testing.samples import outbound_chat
+from tools.testing.samples import outbound_chat
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from libs.common.kafka.local_broker import LocalKafka
+from tools.local_broker import LocalKafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -162,7 +162,7 @@ async def test_port_zero_serves_nothing_until_stopped():
 def test_consumer_only_services_import_no_web_framework():
     """The point of this server: the assistant and email_ingest stay without FastAPI."""
     probe = (
-        "import sys, services.assistant.bootstrap, services.email_ingest.service;"
+        "import sys, services.assistant.bootstrap, services.email_ingest.bootstrap;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in"
         " ('fastapi', 'starlette', 'uvicorn')))"
     )

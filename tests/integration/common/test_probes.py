@@ -9,6 +9,7 @@ import pytest
 from libs.common.kafka.admin import kafka_ready
 from libs.common.probes import serve_probes
 from libs.common.settings import KafkaSettings
+from tools.testing.ready import wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +31,7 @@ async def test_probe_server_reports_kafka_readiness(kafka_settings):
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            for _ in range(50):
-                try:
-                    alive = await client.get("/healthz")
-                    break
-                except httpx.ConnectError:
-                    await asyncio.sleep(0.1)
-            assert alive.status_code == 200
+            await wait_ready(base, path="/healthz", name="probes")
             not_ready = await client.get("/readyz")  # topics not created yet
             assert not_ready.status_code == 503
             assert not_ready.json()["checks"]["kafka"].startswith("failing")

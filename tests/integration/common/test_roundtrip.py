@@ -12,7 +12,7 @@ from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events import Interaction
 from libs.common.ids import deterministic_id
 from libs.common.kafka.producer import EventProducer
-from libs.common.testing.samples import all_events, ce_type_of
+from tools.testing.samples import all_events, ce_type_of
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from libs.common.kafka.local_broker import LocalKafka
-from libs.common.testing.kafka import private_local_broker
+from tools.local_broker import LocalKafka
+from tools.testing.kafka import private_local_broker
 
 pytestmark = [pytest.mark.integration]
 

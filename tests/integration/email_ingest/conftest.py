@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from libs.common.testing.dovecot import DovecotServer
+from tools.testing.dovecot import DovecotServer
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from libs.common.cloudevents import decode
 from libs.common.settings import KafkaSettings
-from libs.common.testing.dovecot import DovecotServer
-from services.email_ingest.service import run_service
+from services.email_ingest.bootstrap import run_service
 from services.email_ingest.settings import EmailIngestSettings
+from tools.testing.dovecot import DovecotServer
 
 
 def make_mail(

@@ -11,8 +11,6 @@ import httpx
 import pytest
 
 from libs.common.ids import deterministic_id
-from libs.common.testing.dovecot import DovecotServer
-from libs.common.testing.system import free_port
 from services.email_ingest import metrics
 from services.email_ingest.imap.session import ImapAuthError, ImapSession, Timeouts
 from services.email_ingest.mailboxes import MailboxConfig
@@ -28,6 +26,8 @@ from tests.integration.email_ingest.helpers import (
     service_settings,
 )
 from tests.integration.email_ingest.token_endpoint import TokenEndpoint
+from tools.testing.dovecot import DovecotServer
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 

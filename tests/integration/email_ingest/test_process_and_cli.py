@@ -9,10 +9,10 @@ import signal
 import socket
 import sys
 
-import httpx
 import pytest
 
 from tests.integration.email_ingest.helpers import mailbox_config
+from tools.testing.ready import wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +38,7 @@ async def test_without_mailboxes_the_service_idles_and_serves_probes(tmp_path):
         assert process.stderr is not None
         first_line = json.loads(await asyncio.wait_for(process.stderr.readline(), 30))
         assert "no mailbox configured" in first_line["message"]
-        async with httpx.AsyncClient() as client:
-            for _ in range(100):
-                try:
-                    response = await client.get(f"http://127.0.0.1:{port}/healthz")
-                    break
-                except httpx.ConnectError:
-                    await asyncio.sleep(0.1)
-            assert response.status_code == 200
-            assert (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+        await wait_ready(f"http://127.0.0.1:{port}", process=process, name="email_ingest")
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0
@@ -61,7 +53,7 @@ async def test_email_check_logs_in_and_selects(dovecot, imap_user, tmp_path):
         "EMAIL_INGEST_STATE_DIR": str(tmp_path),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libs.common.cli.main", "email", "check", env=env,
+        sys.executable, "-m", "tools.cli.main", "email", "check", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output, _ = await asyncio.wait_for(process.communicate(), 60)

@@ -27,10 +27,10 @@ from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events import RoutingEvent
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
-from libs.common.testing.postgres import PostgresServer, postgres_for_tests
 from libs.common.webhooks.signatures import verify_hmac_sha256
-from services.notifier.main import run
+from services.notifier.bootstrap import run
 from services.notifier.settings import NotifierSettings
+from tools.testing.postgres import PostgresServer, postgres_for_tests
 
 
 def free_port() -> int:

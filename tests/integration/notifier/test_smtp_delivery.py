@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from libs.common.events import utc_now
-from services.notifier.main import build_handler, open_adapters
+from services.notifier.bootstrap import build_handler, open_adapters
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SendInfo, SendKey, Status
 

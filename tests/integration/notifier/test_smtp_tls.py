@@ -10,14 +10,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from services.notifier.decisions import plan_notifications
-from services.notifier.errors import TransientDeliveryError
-from services.notifier.main import (
+from services.notifier.bootstrap import (
     build_composer,
     build_handler,
     handler_config,
     open_adapters,
 )
+from services.notifier.decisions import plan_notifications
+from services.notifier.errors import TransientDeliveryError
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.settings import SmtpTls
 

@@ -11,12 +11,12 @@ import pytest
 from pydantic import SecretStr
 
 from libs.common.events import ReplyPath, utc_now
-from libs.common.testing.system import free_port
 from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import OutboundMessage, OutboundPurpose, QuickReply, SendVerdict
 from libs.providers.webchat.visitor import issue_visitor_token
 from services.notifier.sentlog import SentLog
 from services.notifier.webchat import WebchatSender, outbox_app, serve_outbox
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 

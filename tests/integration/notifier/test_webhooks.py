@@ -7,7 +7,7 @@ import json
 import pytest
 
 from libs.common.kafka.consumer import PermanentError
-from services.notifier.main import build_handler, open_adapters
+from services.notifier.bootstrap import build_handler, open_adapters
 from services.notifier.samples import sample_events
 from services.notifier.sentlog import SendKey, Status
 

@@ -10,9 +10,9 @@ import pytest
 
 from libs.common.cloudevents import decode
 from libs.common.events import Interaction, InteractionKind
-from tests.integration.phone_log.helpers import app_on_broker, header, read_topic
-from tests.unit.phone_log.apps import ASTERISK_TOKEN, CTI_TOKEN, basic_auth, signed_twilio
-from tests.unit.phone_log.samples import (
+from tests.helpers.kafka import header, read_topic
+from tests.helpers.phone_log import ASTERISK_TOKEN, CTI_TOKEN, basic_auth, signed_twilio
+from tests.helpers.phone_log_samples import (
     CUSTOMER,
     asterisk_cdr,
     asterisk_form,
@@ -24,6 +24,7 @@ from tests.unit.phone_log.samples import (
     twilio_recording,
     twilio_status,
 )
+from tests.integration.phone_log.helpers import app_on_broker
 
 pytestmark = pytest.mark.integration
 

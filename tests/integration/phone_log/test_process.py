@@ -12,31 +12,16 @@ import httpx
 import pytest
 
 from libs.common.cloudevents import decode
-from tests.integration.phone_log.helpers import read_topic
+from tests.helpers.kafka import read_topic
+from tools.testing.ready import wait_ready
 
 pytestmark = pytest.mark.integration
-
-#: Bounded polling for the process to serve (a start-up check, not a timing assertion).
-START_ATTEMPTS = 150
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-async def _wait_until_serving(base_url: str, process: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient(base_url=base_url) as client:
-        for _ in range(START_ATTEMPTS):
-            assert process.returncode is None, "phone_log exited during start-up"
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError("phone_log did not become ready")
 
 
 async def test_module_serves_dev_samples_and_publishes(kafka_topics, tmp_path):
@@ -62,7 +47,7 @@ async def test_module_serves_dev_samples_and_publishes(kafka_topics, tmp_path):
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            await _wait_until_serving(base_url, process)
+            await wait_ready(base_url, process=process, name="phone_log", timeout_s=30)
             # Generous bound: the first send fetches the topic's metadata on a busy broker.
             async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
                 response = await client.post(

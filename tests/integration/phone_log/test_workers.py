@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from libs.common.cloudevents import decode
-from tests.integration.phone_log.helpers import read_topic
+from tests.helpers.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -51,7 +51,7 @@ def cli_env(
 
 async def omnidesk(*args: str, env: dict[str, str]) -> Run:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libs.common.cli.main", *args, env=env,
+        sys.executable, "-m", "tools.cli.main", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output, _ = await asyncio.wait_for(process.communicate(), 90)

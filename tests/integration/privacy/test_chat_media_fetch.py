@@ -18,7 +18,7 @@ from libs.providers.inbound import IngestContext, normalised
 from libs.providers.integrations import Provider, webhook_path
 from libs.providers.registry import PROVIDERS
 from libs.providers.webhooks import InboundOptions, WebhookInput
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.media import MediaFetcher, MediaPolicy
 from services.chat_ingest.samples import (
     line_payload,
@@ -27,7 +27,7 @@ from services.chat_ingest.samples import (
     whatsapp_payload,
 )
 from services.chat_ingest.settings import ChatIngestSettings
-from tests.integration.chat_ingest.helpers import read_topic
+from tests.helpers.kafka import read_topic
 from tests.provider_fakes import ProviderFakes
 
 pytestmark = pytest.mark.integration

@@ -90,7 +90,7 @@ async def test_forget_alice_leaves_no_trace_in_email_ingest_and_keeps_bob(
 
 
 async def test_with_no_mailbox_left_the_mail_kept_so_far_is_still_erased(kafka_topics, tmp_path):
-    from services.email_ingest.service import run_service
+    from services.email_ingest.bootstrap import run_service
     from tests.unit.email_ingest.privacy_helpers import HASH_KEY as key
     from tests.unit.email_ingest.privacy_helpers import Desk
 

@@ -13,9 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from libs.common.privacy.erasure import erasure_request
-from libs.common.privacy.forget import forget, render
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind
-from libs.common.privacy.router_eraser import RouterEraser
 from libs.common.settings import TopicSettings
 from services.email_ingest.erasure import EmailIngestEraser
 from services.email_ingest.pipeline import MailPipeline
@@ -35,6 +33,8 @@ from tests.integration.privacy.test_router_erasure import (
 from tests.integration.router.conftest import clock, database_url, postgres_server, router_settings
 from tests.unit.email_ingest.privacy_helpers import Desk, customer_mail
 from tests.unit.email_ingest.privacy_helpers import scan as scan_email_state
+from tools.privacy.forget import forget, render
+from tools.privacy.router_eraser import RouterEraser
 
 __all__ = ["clock", "database_url", "postgres_server", "router", "router_settings"]
 pytestmark = pytest.mark.integration

@@ -33,9 +33,7 @@ from libs.common.events.interaction import (
 )
 from libs.common.events.privacy import ContactErased
 from libs.common.privacy.erasure import erasure_request
-from libs.common.privacy.forget import forget, render
 from libs.common.privacy.identifiers import IdentifierKind, PrivacySettings
-from libs.common.privacy.router_eraser import RouterEraser
 from services.router.app import create_app
 from services.router.runtime import RouterRuntime
 from services.router.service.api_keys import Role, create_api_key
@@ -43,6 +41,8 @@ from services.router.service.interactions import Incoming, route_batch
 from services.router.service.retention import RetentionPolicy, apply_retention
 from tests.integration.privacy.helpers import HASH_KEY, table, write_artifact
 from tests.integration.router.conftest import clock, database_url, postgres_server, router_settings
+from tools.privacy.forget import forget, render
+from tools.privacy.router_eraser import RouterEraser
 
 __all__ = ["clock", "database_url", "postgres_server", "router_settings"]
 pytestmark = pytest.mark.integration

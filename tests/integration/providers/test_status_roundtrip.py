@@ -19,12 +19,12 @@ from libs.common.events.base import utc_now
 from libs.providers.integrations import Provider, webhook_path
 from libs.providers.outbound import SendVerdict
 from libs.providers.registry import make_sender
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.settings import ChatIngestSettings
+from tests.helpers.chat_ingest import FakeProducer
 from tests.provider_fakes import ProviderFakes
 from tests.provider_fakes.messages import ADDRESSES, reply
 from tests.provider_fakes.server import serve_app, stop_app
-from tests.unit.chat_ingest.conftest import FakeProducer
 
 pytestmark = pytest.mark.integration
 

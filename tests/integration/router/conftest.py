@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from libs.common.settings import KafkaSettings
-from libs.common.testing.postgres import PostgresServer, postgres_for_tests
 from services.router.settings import RouterSettings
+from tools.testing.postgres import PostgresServer, postgres_for_tests
 
 
 class MovableClock:

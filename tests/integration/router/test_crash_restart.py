@@ -21,7 +21,6 @@ from libs.common.events.interaction import (
 )
 from libs.common.events.routing import ConversationOpened, InteractionRouted
 from libs.common.settings import KafkaSettings
-from libs.common.testing.postgres import free_port
 from services.router.settings import RouterSettings
 from services.router.store.engine import build_engine
 from services.router.store.models import InteractionRecord, OutboxRow
@@ -35,6 +34,7 @@ from tests.integration.router.helpers import (
     routed_ids,
     unique,
 )
+from tools.testing.postgres import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-from services.assistant.clustering import group_questions
+from libs.common.clustering import group_questions
 
 
 def test_unanswered_questions_group_by_topic_largest_first(faq_engine):

@@ -1,5 +1,6 @@
+from libs.common.ngrams import char_ngrams
 from services.assistant.retrieval.language import Language, detect_language
-from services.assistant.retrieval.tokens import Tokenizer, char_ngrams, english_terms
+from services.assistant.retrieval.tokens import Tokenizer, english_terms
 
 
 def test_language_by_hangul_share():

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from libs.common.webhooks import hmac_sha256_base64, hmac_sha256_hex
 from libs.common.webhooks.metrics import WEBHOOK_REJECTIONS
 from libs.providers.integrations import Provider
-from tests.unit.chat_ingest.conftest import SECRETS, send, signed
+from tests.helpers.chat_ingest import SECRETS, credentials, send, signed
 
 
 @pytest.mark.parametrize("provider", list(Provider))
@@ -25,7 +24,7 @@ async def test_unknown_integration_is_404(client, producer, provider):
 async def test_oversize_body_is_413(settings, producer):
     import httpx
 
-    from services.chat_ingest.app import create_app
+    from services.chat_ingest.bootstrap import create_app
 
     app = create_app(settings.model_copy(update={"max_body_bytes": 100}), publisher=producer)
     async with app.router.lifespan_context(app):
@@ -35,22 +34,6 @@ async def test_oversize_body_is_413(settings, producer):
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
     assert producer.sent == []
-
-
-def _signed_json(provider: Provider, body: bytes) -> dict[str, str]:
-    secret = SECRETS[provider]
-    headers = {"Content-Type": "application/json"}
-    if provider is Provider.WHATSAPP:
-        headers["X-Hub-Signature-256"] = "sha256=" + hmac_sha256_hex(secret, body)
-    elif provider is Provider.LINE:
-        headers["X-Line-Signature"] = hmac_sha256_base64(secret, body)
-    elif provider is Provider.WEBCHAT:
-        headers["X-Omnidesk-Signature"] = "sha256=" + hmac_sha256_hex(secret, body)
-    elif provider is Provider.TELEGRAM:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    elif provider is Provider.KAKAO:
-        headers["X-Omnidesk-Token"] = secret
-    return headers
 
 
 JSON_PROVIDERS = [
@@ -69,7 +52,10 @@ JSON_PROVIDERS = [
 async def test_signed_but_malformed_body_is_400(client, producer, provider, body):
     request = signed(provider)
     response = await send(
-        client, dataclasses.replace(request, content=body, headers=_signed_json(provider, body))
+        client,
+        dataclasses.replace(
+            request, content=body, headers=credentials(provider, body, secret=SECRETS[provider])[1]
+        ),
     )
     assert response.status_code == 400, response.text
     error = response.json()
@@ -85,7 +71,10 @@ async def test_unreadable_authenticated_body_is_kept_on_the_dead_letter_topic(
     body = b'{"not": "what the provider sends"'
     request = signed(provider)
     response = await send(
-        client, dataclasses.replace(request, content=body, headers=_signed_json(provider, body))
+        client,
+        dataclasses.replace(
+            request, content=body, headers=credentials(provider, body, secret=SECRETS[provider])[1]
+        ),
     )
     assert response.status_code == 400
     [(topic, value, headers)] = producer.raw
@@ -112,7 +101,11 @@ async def test_unreadable_body_while_kafka_is_down_is_503(client, producer):
     request = signed(Provider.LINE)
     response = await send(
         client,
-        dataclasses.replace(request, content=body, headers=_signed_json(Provider.LINE, body)),
+        dataclasses.replace(
+            request,
+            content=body,
+            headers=credentials(Provider.LINE, body, secret=SECRETS[Provider.LINE])[1],
+        ),
     )
     assert response.status_code == 503  # not kept, so not refused: the provider retries
 
@@ -122,7 +115,11 @@ async def test_webchat_error_names_the_missing_field(client, producer):
     request = signed(Provider.WEBCHAT)
     response = await send(
         client,
-        dataclasses.replace(request, content=body, headers=_signed_json(Provider.WEBCHAT, body)),
+        dataclasses.replace(
+            request,
+            content=body,
+            headers=credentials(Provider.WEBCHAT, body, secret=SECRETS[Provider.WEBCHAT])[1],
+        ),
     )
     assert response.status_code == 400
     assert "message_id" in response.json()["detail"]
@@ -176,7 +173,11 @@ async def test_ignored_events_are_acked_without_publishing(client, producer):
     request = signed(Provider.TELEGRAM)
     response = await send(
         client,
-        dataclasses.replace(request, content=body, headers=_signed_json(Provider.TELEGRAM, body)),
+        dataclasses.replace(
+            request,
+            content=body,
+            headers=credentials(Provider.TELEGRAM, body, secret=SECRETS[Provider.TELEGRAM])[1],
+        ),
     )
     assert response.status_code == 200
     assert response.json() == {"accepted": 0, "duplicates": 0, "ignored": 1, "event_ids": []}
@@ -188,7 +189,11 @@ async def test_line_webhook_verification_with_no_events_is_200(client, producer)
     request = signed(Provider.LINE)
     response = await send(
         client,
-        dataclasses.replace(request, content=body, headers=_signed_json(Provider.LINE, body)),
+        dataclasses.replace(
+            request,
+            content=body,
+            headers=credentials(Provider.LINE, body, secret=SECRETS[Provider.LINE])[1],
+        ),
     )
     assert response.status_code == 200
     assert producer.sent == []

@@ -10,10 +10,10 @@ import pytest
 
 from libs.common.events.base import utc_now
 from libs.providers.integrations import Provider
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.samples import SampleRequest
 from services.chat_ingest.settings import ChatIngestSettings
-from tests.unit.chat_ingest.conftest import BASE_URL, FakeProducer, make_integrations, send, signed
+from tests.helpers.chat_ingest import BASE_URL, FakeProducer, make_integrations, send, signed
 
 
 def _variants(provider: Provider) -> list[SampleRequest]:

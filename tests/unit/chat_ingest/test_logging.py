@@ -6,7 +6,7 @@ import dataclasses
 import logging
 
 from libs.providers.integrations import Provider
-from tests.unit.chat_ingest.conftest import SECRETS, send, signed
+from tests.helpers.chat_ingest import SECRETS, send, signed
 
 
 def _everything_logged(records: list[logging.LogRecord]) -> str:

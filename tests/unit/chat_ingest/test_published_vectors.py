@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from libs.providers.integrations import Integration, Provider
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.settings import ChatIngestSettings
-from tests.unit.chat_ingest.conftest import FakeProducer
+from tests.helpers.chat_ingest import FakeProducer
 
 WHATSAPP_SIG = "sha256=0c61947b610d4f45e65f3d680e26027121ec2413e77598bcb6cfc6e0d9888221"
 LINE_SIG = "/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k="

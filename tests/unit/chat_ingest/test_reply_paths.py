@@ -12,9 +12,9 @@ from libs.common.webhooks.signatures import hmac_sha256_hex
 from libs.providers.integrations import Provider, webhook_path
 from libs.providers.webchat.visitor import verify_visitor_token
 from services.chat_ingest.samples import SampleRequest, telegram_payload
+from tests.helpers.chat_ingest import BASE_URL, SECRETS, make_integrations, send, signed
 from tests.provider_fakes.twilio import TwilioFake
 from tests.provider_fakes.whatsapp import WhatsAppFake
-from tests.unit.chat_ingest.conftest import BASE_URL, SECRETS, make_integrations, send, signed
 
 
 @pytest.mark.parametrize("provider", list(Provider))

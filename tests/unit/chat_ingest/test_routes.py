@@ -8,7 +8,7 @@ import pytest
 
 from libs.common.webhooks.metrics import WEBHOOK_REJECTIONS
 from libs.providers.integrations import Provider
-from tests.unit.chat_ingest.conftest import send, signed
+from tests.helpers.chat_ingest import send, signed
 
 #: The header (or query parameter) that authenticates each provider's request.
 AUTH_HEADERS = {
@@ -92,7 +92,7 @@ async def test_body_changed_after_signing_is_401(client, producer, provider):
 
 async def test_slack_stale_timestamp_is_401(client, producer):
     from libs.common.webhooks import slack_signature
-    from tests.unit.chat_ingest.conftest import SECRETS
+    from tests.helpers.chat_ingest import SECRETS
 
     request = signed(Provider.SLACK)
     stale = str(int(request.headers["X-Slack-Request-Timestamp"]) - 301)
@@ -126,9 +126,9 @@ async def test_twilio_behind_trusted_proxy(settings, producer):
     """Twilio signed https://hooks.example.com/…; the app sees http://chat.test/…."""
     import httpx
 
-    from services.chat_ingest.app import create_app
+    from services.chat_ingest.bootstrap import create_app
     from services.chat_ingest.samples import sample_request
-    from tests.unit.chat_ingest.conftest import SECRETS
+    from tests.helpers.chat_ingest import SECRETS
 
     public = "https://hooks.example.com"
     request = sample_request(
@@ -158,7 +158,7 @@ async def test_kakao_answers_skill_response_in_user_language(client):
     import json
 
     from services.chat_ingest.samples import SampleRequest, kakao_payload
-    from tests.unit.chat_ingest.conftest import SECRETS
+    from tests.helpers.chat_ingest import SECRETS
 
     for lang, expected in (("ko", "메시지를 받았습니다"), ("en", "Thanks, we got your message")):
         body = json.dumps(kakao_payload(11, lang=lang)).encode()
@@ -176,7 +176,7 @@ async def test_kakao_answers_skill_response_in_user_language(client):
 
 
 async def test_kakao_token_in_query(client, producer):
-    from tests.unit.chat_ingest.conftest import SECRETS
+    from tests.helpers.chat_ingest import SECRETS
 
     request = signed(Provider.KAKAO)
     headers = {"Content-Type": "application/json"}
@@ -211,7 +211,7 @@ async def test_slack_url_verification(client, producer):
     import time
 
     from libs.common.webhooks import slack_signature
-    from tests.unit.chat_ingest.conftest import SECRETS
+    from tests.helpers.chat_ingest import SECRETS
 
     body = json.dumps(
         {

@@ -18,10 +18,10 @@ from libs.providers.integrations import (
     Provider,
     dev_integrations,
 )
-from services.chat_ingest.app import create_app
+from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.cli import app as chat_cli
 from services.chat_ingest.settings import ChatIngestSettings
-from tests.unit.chat_ingest.conftest import FakeProducer
+from tests.helpers.chat_ingest import FakeProducer
 
 INTEGRATIONS = [
     {"id": "kr-main", "provider": "kakao", "secret": "tok-1", "routing": {"queue": "kr"}},

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from libs.common.config_reference import document, env_example, markdown
 from libs.common.settings import KafkaSettings
+from tools.config_reference import document, env_example, markdown
 
 
 def test_every_kafka_setting_is_documented_and_secrets_are_blank():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.common.schema_export import render_files
+from tools.schema_export import render_files
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from libs.common.cloudevents import CloudEvent
-from libs.common.demo.scenario import DemoCustomers, DemoRun
-from libs.common.demo.timeline import build_timelines, render, zone_label
 from libs.common.events import SlaWarning
+from tools.demo.scenario import DemoCustomers, DemoRun
+from tools.demo.timeline import build_timelines, render, zone_label
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

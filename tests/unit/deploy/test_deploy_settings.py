@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from libs.common.config_reference import document, env_example, settings_classes
+from tools.config_reference import document, env_example, settings_classes
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 
@@ -58,7 +58,7 @@ def test_env_example_is_generated_from_the_settings():
 
 
 def test_configuration_reference_is_generated_from_the_settings():
-    from libs.common.config_reference import markdown
+    from tools.config_reference import markdown
 
     docs = DEPLOY.parent / "docs" / "configuration.md"
     assert docs.read_text() == markdown() + "\n", (

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from libs.common.cli import dev
-from libs.common.kafka.local_broker import LocalKafka, is_alive
+from tools.cli import dev
+from tools.local_broker import LocalKafka, is_alive
 
 # Takes a moment to stop on SIGTERM, as `dev up` does while it stops its services.
 SLOW_TO_STOP = (

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from libs.common.config_reference import settings_classes
 from libs.common.settings import PERSONAL_DATA_RETENTION_MS, KafkaSettings, TopicSettings
+from tools.config_reference import settings_classes
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / ".env.example"
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from libs.common.cli.prereqs import (
+from tools.cli.prereqs import (
     Machine,
     install_command,
     java_major,

@@ -126,7 +126,7 @@ async def test_readyz_names_the_mailbox_stopped_by_a_refused_grant():
     from types import SimpleNamespace
 
     from libs.common.health import run_checks
-    from services.email_ingest.service import readiness_checks
+    from services.email_ingest.bootstrap import readiness_checks
 
     def watcher(mailbox_id: str, failure: Exception | None):  # type: ignore[no-untyped-def]
         return SimpleNamespace(

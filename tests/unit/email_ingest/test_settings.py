@@ -78,7 +78,7 @@ def test_idle_renew_stays_below_29_minutes():
 
 
 def test_plain_to_a_remote_host_needs_allow_plaintext_and_is_warned_about(caplog):
-    from services.email_ingest.service import warn_plaintext_mailboxes
+    from services.email_ingest.bootstrap import warn_plaintext_mailboxes
 
     remote = {**GOOD, "host": "mail.internal", "tls": "plain", "allow_plaintext": True}
     local = {**GOOD, "id": "local", "host": "127.0.0.1", "tls": "plain"}
@@ -87,7 +87,7 @@ def test_plain_to_a_remote_host_needs_allow_plaintext_and_is_warned_about(caplog
     assert remote_box.effective_port == 143
     assert remote_box.sends_credentials_in_clear and not local_box.sends_credentials_in_clear
 
-    with caplog.at_level("WARNING", logger="services.email_ingest.service"):
+    with caplog.at_level("WARNING", logger="services.email_ingest.bootstrap"):
         warn_plaintext_mailboxes(settings.all_mailboxes())
     (record,) = caplog.records
     assert "support-kr" in record.getMessage() and "mail.internal" in record.getMessage()

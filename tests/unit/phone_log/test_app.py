@@ -8,8 +8,8 @@ import pytest
 
 from libs.common.webhooks import twilio_signature
 from libs.common.webhooks.metrics import WEBHOOK_SECONDS
-from services.phone_log.app import create_app
-from tests.unit.phone_log.apps import (
+from services.phone_log.bootstrap import create_app
+from tests.helpers.phone_log import (
     ASTERISK_TOKEN,
     BASE_URL,
     CTI_TOKEN,
@@ -19,8 +19,7 @@ from tests.unit.phone_log.apps import (
     signed_twilio,
     test_settings,
 )
-from tests.unit.phone_log.helpers import DownProducer, RecordingProducer
-from tests.unit.phone_log.samples import (
+from tests.helpers.phone_log_samples import (
     CUSTOMER,
     asterisk_cdr,
     asterisk_form,
@@ -31,6 +30,7 @@ from tests.unit.phone_log.samples import (
     twilio_recording,
     twilio_status,
 )
+from tests.unit.phone_log.helpers import DownProducer, RecordingProducer
 
 STATUS = "/twilio/kr-main/voice/status"
 RECORDING = "/twilio/kr-main/voice/recording"

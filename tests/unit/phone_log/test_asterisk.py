@@ -9,8 +9,8 @@ from libs.common.events import Direction, InteractionKind
 from libs.common.ids import deterministic_id
 from services.phone_log.calls import PayloadError
 from services.phone_log.providers.asterisk import AsteriskLine, channel_peer, parse_cdr
+from tests.helpers.phone_log_samples import CUSTOMER, asterisk_cdr
 from tests.unit.phone_log.helpers import interaction_of
-from tests.unit.phone_log.samples import CUSTOMER, asterisk_cdr
 
 SEOUL = AsteriskLine(integration_id="pbx-seoul", zone=ZoneInfo("Asia/Seoul"))
 

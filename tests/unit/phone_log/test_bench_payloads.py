@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from bench.phone_payloads import PROVIDERS, build_request, service_env
-from services.phone_log.app import create_app
+from services.phone_log.bootstrap import create_app
 from services.phone_log.settings import PhoneLogSettings
 from tests.unit.phone_log.helpers import RecordingProducer
 

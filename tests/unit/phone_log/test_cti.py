@@ -10,8 +10,8 @@ from libs.common.ids import deterministic_id
 from services.phone_log.calls import PayloadError
 from services.phone_log.lifecycle import fold
 from services.phone_log.providers.cti import parse_event
+from tests.helpers.phone_log_samples import CUSTOMER, cti_event, cti_form
 from tests.unit.phone_log.helpers import interaction_of
-from tests.unit.phone_log.samples import CUSTOMER, cti_event, cti_form
 
 
 def parse(fields: dict):

@@ -16,9 +16,9 @@ import pytest
 
 from libs.common.webhooks import fast_routes
 from libs.common.webhooks.metrics import WEBHOOK_REJECTIONS
-from services.phone_log.app import create_app
+from services.phone_log.bootstrap import create_app
 from services.phone_log.routes import webhook_router
-from tests.unit.phone_log.apps import (
+from tests.helpers.phone_log import (
     ASTERISK_TOKEN,
     BASE_URL,
     CTI_TOKEN,
@@ -26,8 +26,7 @@ from tests.unit.phone_log.apps import (
     signed_twilio,
     test_settings,
 )
-from tests.unit.phone_log.helpers import RecordingProducer
-from tests.unit.phone_log.samples import (
+from tests.helpers.phone_log_samples import (
     asterisk_cdr,
     asterisk_form,
     cti_event,
@@ -37,6 +36,7 @@ from tests.unit.phone_log.samples import (
     twilio_recording,
     twilio_status,
 )
+from tests.unit.phone_log.helpers import RecordingProducer
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

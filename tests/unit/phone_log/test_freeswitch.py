@@ -8,14 +8,14 @@ from libs.common.events import Direction, InteractionKind
 from libs.common.ids import deterministic_id
 from services.phone_log.calls import PayloadError
 from services.phone_log.providers.freeswitch import FreeswitchLine, decode_body, parse_cdr
-from tests.unit.phone_log.helpers import interaction_of
-from tests.unit.phone_log.samples import (
+from tests.helpers.phone_log_samples import (
     CUSTOMER,
     decoded_values,
     freeswitch_body,
     freeswitch_cdr,
     freeswitch_missed,
 )
+from tests.unit.phone_log.helpers import interaction_of
 
 LINE = FreeswitchLine(integration_id="fs-seoul")
 PLAIN_LINE = FreeswitchLine(integration_id="fs-seoul", decode_values=False)

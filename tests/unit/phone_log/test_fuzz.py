@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from libs.common.webhooks import twilio_signature
-from services.phone_log.app import create_app
-from tests.unit.phone_log.apps import (
+from services.phone_log.bootstrap import create_app
+from tests.helpers.phone_log import (
     ASTERISK_TOKEN,
     BASE_URL,
     CTI_TOKEN,

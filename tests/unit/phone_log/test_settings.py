@@ -5,13 +5,13 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from services.phone_log.bootstrap import load_settings
 from services.phone_log.integrations import (
     AsteriskIntegration,
     CtiIntegration,
     FreeswitchIntegration,
     TwilioIntegration,
 )
-from services.phone_log.main import load_settings
 from services.phone_log.settings import PhoneLogSettings
 
 TWILIO = {

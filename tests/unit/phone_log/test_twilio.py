@@ -10,8 +10,7 @@ from libs.common.ids import deterministic_id
 from services.phone_log.calls import PayloadError
 from services.phone_log.lifecycle import fold
 from services.phone_log.providers.twilio import parse_recording_callback, parse_status_callback
-from tests.unit.phone_log.helpers import RECEIVED_AT, event_of, interaction_of
-from tests.unit.phone_log.samples import (
+from tests.helpers.phone_log_samples import (
     CUSTOMER,
     DESK,
     PARENT_SID,
@@ -20,6 +19,7 @@ from tests.unit.phone_log.samples import (
     twilio_recording,
     twilio_status,
 )
+from tests.unit.phone_log.helpers import RECEIVED_AT, event_of, interaction_of
 
 CHILD_1 = "CA22222222222222222222222222222222"
 CHILD_2 = "CA33333333333333333333333333333333"

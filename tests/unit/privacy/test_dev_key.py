@@ -10,9 +10,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from libs.common.cli.main import app
 from libs.common.privacy.dev_key import dev_key_file, use_dev_hash_key
 from libs.common.privacy.identifiers import PrivacySettings
+from tools.cli.main import app
 
 REPO = Path(__file__).resolve().parents[3]
 

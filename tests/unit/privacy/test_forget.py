@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from libs.common.events.privacy import ContactErased
 from libs.common.privacy.erasure import StoreReport, erasure_request
-from libs.common.privacy.forget import forget, load_erasers, render
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind
+from tools.privacy.forget import forget, load_erasers, render
 
 HASHER = IdentifierHasher(b"k" * 32)
 

@@ -1,0 +1,222 @@
+"""Composition root: settings → clients → handler → consumer, probes beside.
+
+``python -m services.notifier`` (``__main__.py``) runs :func:`run`; tests and
+benchmarks call :func:`build_handler` / :func:`run` with their own settings and fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+
+from libs.common.kafka.consumer import ConsumerRunner, RetryPolicy
+from libs.common.kafka.producer import EventProducer
+from libs.common.probes import serve_probes
+from services.notifier.chat import ChatSenders, StaticChatSenders, build_chat_senders
+from services.notifier.compose import ComposeConfig, Composer
+from services.notifier.decisions import PlanConfig
+from services.notifier.handler import (
+    HandlerConfig,
+    KafkaOutcomePublisher,
+    NotificationHandler,
+    RetryConfig,
+)
+from services.notifier.mail import MailIdentity
+from services.notifier.privacy import NotifierEraser, erasure_consumer, run_retention
+from services.notifier.rendering import Renderer
+from services.notifier.sentlog import SentLog
+from services.notifier.settings import NotifierSettings
+from services.notifier.smtp import SmtpConfig, SmtpPool
+from services.notifier.webchat import WebchatSender, serve_outbox
+from services.notifier.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Adapters:
+    """What the handler talks to; opened and closed together."""
+
+    sentlog: SentLog
+    smtp: SmtpPool
+    http: httpx.AsyncClient
+    producer: EventProducer
+    chat: ChatSenders = field(default_factory=lambda: StaticChatSenders({}, {}))
+
+
+def handler_config(settings: NotifierSettings) -> HandlerConfig:
+    plan = PlanConfig(
+        locales=tuple(settings.locales),
+        default_locale=settings.default_locale,
+        own_addresses=frozenset({settings.from_address.lower()}),
+        own_domain=settings.mail_domain,
+        webhook_targets=tuple(settings.webhook_targets),
+    )
+    return HandlerConfig(
+        plan=plan,
+        retry=RetryConfig(
+            attempts=settings.send_attempts,
+            initial_backoff_s=settings.send_backoff_initial_s,
+            max_backoff_s=settings.send_backoff_max_s,
+        ),
+        rate_window_minutes=settings.rate_window_minutes,
+        lease_wait_cap_s=settings.claim_lease_s,
+    )
+
+
+def compose_config(settings: NotifierSettings) -> ComposeConfig:
+    return ComposeConfig(
+        identity=MailIdentity(settings.from_address, settings.from_name, settings.mail_domain),
+        csat_base_url=settings.csat_base_url,
+        csat_secret=settings.csat_signing_secret.get_secret_value(),
+        summary_locale=settings.default_locale,
+    )
+
+
+def build_composer(settings: NotifierSettings) -> Composer:
+    return Composer(compose_config(settings), build_renderer(settings))
+
+
+def build_renderer(settings: NotifierSettings) -> Renderer:
+    return Renderer(
+        override_dir=settings.templates_dir,
+        default_locale=settings.default_locale,
+        display_timezone=settings.display_timezone,
+    )
+
+
+def build_handler(
+    settings: NotifierSettings, adapters: Adapters, stopping: asyncio.Event | None = None
+) -> NotificationHandler:
+    return NotificationHandler(
+        config=handler_config(settings),
+        composer=build_composer(settings),
+        sentlog=adapters.sentlog,
+        smtp=adapters.smtp,
+        webhooks=WebhookSender(adapters.http),
+        chat=adapters.chat,
+        outcomes=KafkaOutcomePublisher(
+            adapters.producer, topic=settings.kafka.topics.notifications, source=settings.source
+        ),
+        stopping=stopping,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_adapters(settings: NotifierSettings) -> AsyncIterator[Adapters]:
+    sentlog = SentLog(
+        settings.resolved_sentlog_url(),
+        lease_s=settings.claim_lease_s,
+        hasher=settings.privacy.hasher(),
+    )
+    smtp = SmtpPool(SmtpConfig.from_settings(settings))
+    producer = EventProducer(settings.kafka, client_id=settings.service_name)
+    async with contextlib.AsyncExitStack() as stack:
+        await sentlog.open()
+        stack.push_async_callback(sentlog.close)
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
+        )
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        stack.push_async_callback(smtp.close)
+        chat = build_chat_senders(
+            settings.all_integrations(), http, webchat=lambda i: WebchatSender(i, sentlog)
+        )
+        yield Adapters(sentlog=sentlog, smtp=smtp, http=http, producer=producer, chat=chat)
+
+
+def consumer_retry(settings: NotifierSettings) -> RetryPolicy:
+    """Handler-level retries cover our own plumbing (database, Kafka)."""
+    return RetryPolicy(
+        max_attempts=3,
+        initial_backoff_s=settings.send_backoff_initial_s,
+        max_backoff_s=settings.send_backoff_max_s,
+    )
+
+
+async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
+    async with open_adapters(settings) as adapters:
+        runner = ConsumerRunner(
+            settings.kafka,
+            topics=[settings.kafka.topics.routing],
+            group_id=settings.group_id,
+            stage="notifier.handle",
+            handler=build_handler(settings, adapters, stop),
+            producer=adapters.producer,
+            retry=consumer_retry(settings),
+            client_id=settings.service_name,
+        )
+        checks = {
+            "kafka": adapters.producer.ready,
+            "sentlog": adapters.sentlog.ping,
+            "smtp": adapters.smtp.check,
+        }
+        probes = asyncio.create_task(
+            serve_probes(
+                lambda: checks, host=settings.probe_host, port=settings.probe_port, stop=stop
+            )
+        )
+        log.info(
+            "notifier consuming %s; SMTP %s:%d (%s); sent-log %s",
+            settings.kafka.topics.routing,
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_tls.value,
+            settings.resolved_sentlog_url().split("://", 1)[0],
+        )
+        outbox = asyncio.create_task(
+            serve_outbox(
+                adapters.sentlog,
+                settings.all_integrations(),
+                host=settings.webchat_host,
+                port=settings.webchat_port,
+                stop=stop,
+            )
+        )
+        privacy = _privacy_tasks(settings, adapters, stop)
+        try:
+            await runner.run(stop)
+        finally:
+            stop.set()
+            await probes
+            await outbox
+            await asyncio.gather(*privacy)
+
+
+def _privacy_tasks(
+    settings: NotifierSettings, adapters: Adapters, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """Sent-log retention, and the consumer of erasure requests (issue #18)."""
+    tasks = [
+        asyncio.create_task(
+            run_retention(
+                adapters.sentlog,
+                keep=timedelta(days=settings.sentlog_retention_days),
+                every=timedelta(hours=1),
+                stop=stop,
+            )
+        )
+    ]
+    hasher = settings.privacy.hasher()
+    if hasher is None:
+        log.warning(
+            "PRIVACY_HASH_KEY unset: sent-log recipients are not hashed and erasure requests"
+            " (%s) are not consumed",
+            settings.kafka.topics.privacy,
+        )
+        return tasks
+    consumer = erasure_consumer(
+        settings.kafka,
+        group_id=f"{settings.group_id}.privacy",
+        producer=adapters.producer,
+        eraser=NotifierEraser(adapters.sentlog, hasher),
+    )
+    tasks.append(asyncio.create_task(consumer.run(stop)))
+    return tasks
