@@ -292,7 +292,7 @@ async def decide_only(name: str, database_url: str, args: argparse.Namespace) ->
             for start in range(0, args.count, args.batch)
         ]
         profiler = _profiler(args.profile)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         poll_seconds = []
         with profiler:
             for poll in polls:
@@ -300,6 +300,7 @@ async def decide_only(name: str, database_url: str, args: argparse.Namespace) ->
                 await route_batch(ctx, poll)
                 poll_seconds.append(time.perf_counter() - began)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started  # this process only: steadier on a busy machine
         await engine.dispose()
     if args.profile:
         _write_profile(name, profiler.output_text(unicode=True, color=False, show_all=False))
@@ -310,6 +311,9 @@ async def decide_only(name: str, database_url: str, args: argparse.Namespace) ->
             "batch": args.batch,
             "seconds": round(elapsed, 3),
             "interactions_per_s": round(args.count / elapsed, 1),
+            "cpu_seconds": round(cpu, 3),
+            "interactions_per_cpu_s": round(args.count / cpu, 1),
+            "load_average_1m": os.getloadavg()[0],
             "poll": latency_summary_ms(poll_seconds),
         },
     }

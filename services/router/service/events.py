@@ -56,6 +56,10 @@ class Emitter:
     def _flags(self, conversation: Conversation) -> Flags:
         return self._parse(Flags, conversation.customer_flags)  # type: ignore[return-value]
 
+    def already_parsed(self, raw: dict[str, object] | None, parsed: object) -> None:
+        """``raw`` was dumped from ``parsed`` (the interaction's own models): no re-parse."""
+        self._parsed[(type(parsed).__name__, id(raw))] = (raw, parsed)
+
     def _parse(self, model: type, raw: dict[str, object] | None) -> object:
         key = (model.__name__, id(raw))
         cached = self._parsed.get(key)
