@@ -51,6 +51,7 @@ from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings, TopicSettings
 from libs.common.testing.postgres import PostgresServer, free_port, postgres_for_tests
 from services.router.bootstrap import build_context, open_store
+from services.router.gc_tuning import tune_after_startup
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
 
@@ -291,6 +292,7 @@ async def decide_only(name: str, database_url: str, args: argparse.Namespace) ->
             ]
             for start in range(0, args.count, args.batch)
         ]
+        tune_after_startup()  # as python -m services.router does
         profiler = _profiler(args.profile)
         started, cpu_started = time.perf_counter(), time.process_time()
         poll_seconds = []

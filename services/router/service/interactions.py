@@ -68,7 +68,7 @@ from services.router.store.models import (
     MessageIndex,
     Reply,
 )
-from services.router.store.unit_of_work import UnitOfWork
+from services.router.store.unit_of_work import UnitOfWork, new_row
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
@@ -132,7 +132,7 @@ async def route_one(
         conversation = _new_conversation(
             ctx, item, contact_id, await uow.counters.next_value("conversation")
         )
-        uow.conversations.add(conversation)
+        uow.add_new(conversation)
     else:
         assert decision.conversation is not None
         conversation = cache.conversations[decision.conversation.id]
@@ -260,11 +260,11 @@ def _new_conversation(
 ) -> Conversation:
     interaction = item.interaction
     rules = ctx.config.current.rules
-    values = customer_values(interaction.customer)
-    result = classify(interaction, rules, customer_attributes(rules, values))
+    matched = customer_values(interaction.customer)
+    result = classify(interaction, rules, customer_attributes(rules, matched))
     conversation_id = deterministic_id("router.conversation", item.event_id)
     automated = is_automated(interaction)
-    return Conversation(
+    values: dict[str, object] = dict(
         id=conversation_id,
         reference=conversation_reference(number),
         contact_id=contact_id,
@@ -291,6 +291,7 @@ def _new_conversation(
         customer={},
         customer_flags={},
     )
+    return new_row(Conversation, values)
 
 
 def _record(
