@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 
 from services.router.store.models import (
     AttachmentRow,
@@ -203,7 +202,7 @@ def _column_values(row: object, columns: list[tuple[str, Any]]) -> dict[str, obj
                 value = default.arg({})
             else:
                 value = default.arg
-            set_committed_value(row, key, value)
+            state[key] = value  # a transient row: make_transient_to_detached commits it
         if value is None and isinstance(column.type, JSON):
             continue
         values[column.key] = value
