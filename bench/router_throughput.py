@@ -10,7 +10,13 @@ own process (``python -m services.router``) on fresh topics and a fresh database
    is publish → its ``InteractionRouted`` read back from ``support.routing.v1``
    (consumer, decision, commit, outbox relay and both Kafka hops included).
 
+3. ``--decide-only`` — no broker, no subprocess: ``route_batch`` called in this process
+   on polls of ``--batch`` interactions (the consumer's default 500), i.e. the decision
+   and store work alone (the router's own ceiling); ``--profile`` writes a pyinstrument
+   report of that loop to ``bench/results/router_profile_<store>.txt``.
+
 Usage: python -m bench.router_throughput [--count 3000] [--rates 250,1000] [--seconds 3]
+       python -m bench.router_throughput --decide-only [--count 20000] [--profile]
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
@@ -42,6 +49,10 @@ from libs.common.events.routing import InteractionRouted
 from libs.common.kafka.admin import create_topics
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings, TopicSettings
+from services.router.bootstrap import build_context, open_store
+from services.router.gc_tuning import tune_after_startup
+from services.router.service.interactions import Incoming, route_batch
+from services.router.settings import RouterSettings
 from tools.testing.postgres import PostgresServer, free_port, postgres_for_tests
 
 CUSTOMERS = 2000
@@ -263,8 +274,70 @@ def latency_figures(watcher: RoutedWatcher, sent: dict[str, float], rate: int) -
     }
 
 
+async def decide_only(name: str, database_url: str, args: argparse.Namespace) -> dict:
+    """Polls of ``args.batch`` routed in this process: decisions and store writes only."""
+    with tempfile.TemporaryDirectory() as folder:
+        settings = RouterSettings(
+            state_dir=Path(folder),
+            database_url=database_url,
+            kafka=KafkaSettings(),
+            dev_mode=False,
+        )
+        engine = await open_store(settings)
+        ctx = build_context(settings, engine)
+        polls = [
+            [
+                Incoming(f"tp-{n}", interaction(n))
+                for n in range(start, min(start + args.batch, args.count))
+            ]
+            for start in range(0, args.count, args.batch)
+        ]
+        tune_after_startup()  # as python -m services.router does
+        profiler = _profiler(args.profile)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        poll_seconds = []
+        with profiler:
+            for poll in polls:
+                began = time.perf_counter()
+                await route_batch(ctx, poll)
+                poll_seconds.append(time.perf_counter() - began)
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started  # this process only: steadier on a busy machine
+        await engine.dispose()
+    if args.profile:
+        _write_profile(name, profiler.output_text(unicode=True, color=False, show_all=False))
+    return {
+        "store": name,
+        "decide_only": {
+            "interactions": args.count,
+            "batch": args.batch,
+            "seconds": round(elapsed, 3),
+            "interactions_per_s": round(args.count / elapsed, 1),
+            "cpu_seconds": round(cpu, 3),
+            "interactions_per_cpu_s": round(args.count / cpu, 1),
+            "load_average_1m": os.getloadavg()[0],
+            "poll": latency_summary_ms(poll_seconds),
+        },
+    }
+
+
+def _write_profile(store: str, text: str) -> None:
+    path = Path(__file__).resolve().parent / "results" / f"router_profile_{store}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"profile written to {path}")
+
+
+def _profiler(enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return nullcontext()
+    from pyinstrument import Profiler  # a dev extra: only needed for --profile
+
+    return Profiler(async_mode="disabled")
+
+
 async def main(args: argparse.Namespace) -> None:
-    servers = bootstrap_servers()
+    servers = "" if args.decide_only else bootstrap_servers()
     results = []
     stores: list[tuple[str, AbstractContextManager[PostgresServer | None]]] = [
         ("sqlite", nullcontext()),
@@ -280,12 +353,16 @@ async def main(args: argparse.Namespace) -> None:
                 else f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='router-bench-')}/router.db"
             )
             started = time.perf_counter()
-            figures = await bench_store(name, url, args, servers)
+            if args.decide_only:
+                figures = await decide_only(name, url, args)
+            else:
+                figures = await bench_store(name, url, args, servers)
             figures["wall_seconds"] = round(time.perf_counter() - started, 1)
             print(f"{name}: {figures}")
             results.append(figures)
     write_result(
-        "router_throughput", {"target": "≥5,000/s; p99 < 100 ms at 1,000/s", "runs": results}
+        "router_decide" if args.decide_only else "router_throughput",
+        {"target": "≥5,000/s; p99 < 100 ms at 1,000/s", "runs": results},
     )
 
 
@@ -301,6 +378,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each latency phase")
     parser.add_argument("--budget", type=float, default=15.0, help="max seconds to wait per phase")
     parser.add_argument("--store", choices=["all", "sqlite", "postgresql"], default="all")
+    parser.add_argument(
+        "--decide-only", action="store_true", help="route_batch in-process: no broker"
+    )
+    parser.add_argument("--batch", type=int, default=500, help="poll size for --decide-only")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument (--decide-only)")
     return parser.parse_args()
 
 

@@ -6,14 +6,17 @@ import uvicorn
 
 from libs.common.logging import configure_logging
 from services.router.app import create_app
+from services.router.gc_tuning import tune_after_startup
 from services.router.settings import RouterSettings
 
 
 def main() -> None:
     settings = RouterSettings()
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
+    app = create_app(settings)
+    tune_after_startup()  # the process only (tests start many runtimes in one process)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),

@@ -142,18 +142,18 @@ def matches(
     language: str | None,
     customer: CustomerAttributes,
 ) -> bool:
-    checks = (
-        not condition.channels or interaction.channel in condition.channels,
-        not condition.providers or interaction.provider in condition.providers,
-        not condition.integrations or interaction.integration in condition.integrations,
-        not condition.kinds or interaction.kind in condition.kinds,
-        not condition.languages or language in condition.languages,
-        _keywords_match(condition.keywords, interaction),
-        _regex_match(condition.subject_regex, interaction.subject or ""),
-        _regex_match(condition.text_regex, interaction.body.text),
-        _customer_match(condition.customer, customer),
+    # cheapest checks first; stops at the first that fails (every interaction meets every rule)
+    return (
+        (not condition.channels or interaction.channel in condition.channels)
+        and (not condition.providers or interaction.provider in condition.providers)
+        and (not condition.integrations or interaction.integration in condition.integrations)
+        and (not condition.kinds or interaction.kind in condition.kinds)
+        and (not condition.languages or language in condition.languages)
+        and _customer_match(condition.customer, customer)
+        and _keywords_match(condition.keywords, interaction)
+        and _regex_match(condition.subject_regex, interaction.subject or "")
+        and _regex_match(condition.text_regex, interaction.body.text)
     )
-    return all(checks)
 
 
 def _keywords_match(keywords: list[str], interaction: Interaction) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from libs.common.events.routing import SlaMetric
@@ -42,9 +43,14 @@ class BusinessCalendar:
         default_factory=dict, compare=False, repr=False
     )
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def hours_description(self) -> str:
+        """``describe_hours`` of this calendar, worked out once (it is in every ack)."""
+        return describe_hours(self)
 
     def intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
         """Open intervals of a local date, as UTC instants."""
@@ -96,15 +102,28 @@ def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
 
 def add_business_minutes(calendar: BusinessCalendar, start: datetime, minutes: float) -> datetime:
     """The instant ``minutes`` of open time after ``start``."""
+    return add_business_minutes_each(calendar, start, (minutes,))[0]
+
+
+def add_business_minutes_each(
+    calendar: BusinessCalendar, start: datetime, minutes: tuple[float, ...]
+) -> list[datetime]:
+    """``add_business_minutes`` for several amounts, in one walk over the open hours."""
     start = start.astimezone(UTC)
-    remaining = timedelta(minutes=minutes)
-    if remaining <= timedelta(0):
-        return start
+    wanted = sorted((timedelta(minutes=m), n) for n, m in enumerate(minutes))
+    found: list[datetime] = [start] * len(minutes)
+    pending = [(amount, n) for amount, n in wanted if amount > timedelta(0)]
+    if not pending:
+        return found
+    used = timedelta(0)  # open time before the current interval
     for opens, closes in calendar.open_intervals(start):
         available = closes - opens
-        if remaining <= available:
-            return opens + remaining
-        remaining -= available
+        while pending and pending[0][0] - used <= available:
+            amount, n = pending.pop(0)
+            found[n] = opens + (amount - used)
+        if not pending:
+            return found
+        used += available
     raise CalendarError("unreachable")  # open_intervals raises first
 
 
@@ -161,11 +180,12 @@ def clock_due(
         return None
     remaining = max(0.0, target - elapsed_minutes)
     warn_remaining = target * targets.warning_fraction - elapsed_minutes
-    warning_at = (
-        add_business_minutes(calendar, started_at, warn_remaining) if warn_remaining > 0 else None
-    )
-    breach_at = add_business_minutes(calendar, started_at, remaining)
-    return ClockDue(metric, target, warning_at, breach_at)
+    if warn_remaining > 0:
+        warning_at, breach_at = add_business_minutes_each(
+            calendar, started_at, (warn_remaining, remaining)
+        )
+        return ClockDue(metric, target, warning_at, breach_at)
+    return ClockDue(metric, target, None, add_business_minutes(calendar, started_at, remaining))
 
 
 def parse_interval(text: str) -> Interval:

@@ -41,6 +41,7 @@ class Emitter:
         self.now = now
         self._parsed: dict[tuple[str, int], tuple[object, object]] = {}
         self._refs: dict[str, AgentRef | None] = {}
+        self._last_snapshot: tuple[tuple[object, ...], ConversationSnapshot] | None = None
 
     async def agent(self, agent_id: str | None) -> Agent | None:
         if agent_id is None:
@@ -55,6 +56,10 @@ class Emitter:
 
     def _flags(self, conversation: Conversation) -> Flags:
         return self._parse(Flags, conversation.customer_flags)  # type: ignore[return-value]
+
+    def already_parsed(self, raw: dict[str, object] | None, parsed: object) -> None:
+        """``raw`` was dumped from ``parsed`` (the interaction's own models): no re-parse."""
+        self._parsed[(type(parsed).__name__, id(raw))] = (raw, parsed)
 
     def _parse(self, model: type, raw: dict[str, object] | None) -> object:
         key = (model.__name__, id(raw))
@@ -74,6 +79,16 @@ class Emitter:
         return ref
 
     async def snapshot(self, conversation: Conversation) -> ConversationSnapshot:
+        """The conversation as events carry it; one cause often emits several events
+        in a row over an unchanged conversation (opened, routed, queued): built once."""
+        key = _snapshot_key(conversation, self.ctx.config.current)
+        if self._last_snapshot is not None and self._last_snapshot[0] == key:
+            return self._last_snapshot[1]
+        snapshot = await self._build_snapshot(conversation)
+        self._last_snapshot = (key, snapshot)
+        return snapshot
+
+    async def _build_snapshot(self, conversation: Conversation) -> ConversationSnapshot:
         queue = self.ctx.config.current.policies.queue(conversation.queue)
         supervisor = await self.agent(queue.supervisor if queue else None)
         return ConversationSnapshot(
@@ -119,3 +134,28 @@ class Emitter:
             **fields,
         )
         return self.uow.outbox.add(event, cause=self.cause)
+
+
+def _snapshot_key(conversation: Conversation, config: object) -> tuple[object, ...]:
+    """Everything a snapshot is built from, compared by value (the config by identity)."""
+    return (
+        config,
+        conversation.id,
+        conversation.reference,
+        conversation.channel,
+        conversation.status,
+        conversation.queue,
+        conversation.priority,
+        conversation.language,
+        conversation.subject,
+        tuple(conversation.tags or ()),
+        conversation.contact_id,
+        conversation.customer,
+        conversation.customer_flags,
+        conversation.assignee_id,
+        conversation.last_message_id,
+        tuple(conversation.references or ()),
+        conversation.first_response_due_at,
+        conversation.reply_path,
+        conversation.customer_last_inbound_at,
+    )

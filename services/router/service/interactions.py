@@ -4,31 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from libs.common.events.interaction import (
-    Channel,
-    Direction,
-    Interaction,
-    InteractionKind,
-)
+from libs.common.events.interaction import Channel, Interaction, InteractionKind
 from libs.common.events.routing import (
     CallbackRequested,
     ConversationOpened,
     ConversationReopened,
     InteractionRouted,
-    ResponsePromise,
 )
 from libs.common.ids import deterministic_id
 from services.router.domain.classification import classify, customer_attributes
-from services.router.domain.contacts import IdentityKey, identity_keys, resolve_contact
+from services.router.domain.contacts import identity_keys, resolve_contact
+from services.router.domain.intake import (
+    NOTE_CHARS,
+    AgentAnswer,
+    agent_answer,
+    bounce_original,
+    call_group_key,
+    callback_phone,
+    callback_reason,
+    conversation_reference,
+    conversation_tags,
+    customer_values,
+    first_of_each,
+    from_customer,
+    ignored_reason,
+    is_automated,
+    new_contact_id,
+    newer_reply_path,
+    own_message_id,
+    response_promise,
+    short_subject,
+    thread_key,
+)
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
-from services.router.domain.policies import PolicyConfig
-from services.router.domain.sla import BusinessCalendar, describe_hours
 from services.router.domain.threading import (
     ConversationRef,
     ThreadAction,
@@ -46,14 +59,7 @@ from services.router.service.csat_answers import chat_answer, store_rating, surv
 from services.router.service.events import MAX_REFERENCES, Emitter
 from services.router.service.pool import assignment_pool
 from services.router.service.replies import apply_receipt
-from services.router.service.routing_cache import (
-    ANY,
-    RoutingCache,
-    bounce_original,
-    call_group_key,
-    prefetch,
-    thread_key,
-)
+from services.router.service.routing_cache import ANY, RoutingCache, prefetch
 from services.router.store.models import (
     Contact,
     ContactIdentity,
@@ -62,7 +68,7 @@ from services.router.store.models import (
     MessageIndex,
     Reply,
 )
-from services.router.store.unit_of_work import UnitOfWork
+from services.router.store.unit_of_work import UnitOfWork, new_row
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
@@ -82,7 +88,7 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
     async with ctx.uow() as uow:
         await uow.serialise_assignment()
         done = await uow.interactions.known(i.event_id for i in batch)
-        todo = _first_of_each(i for i in batch if i.event_id not in done)
+        todo = first_of_each((i for i in batch if i.event_id not in done), _event_id)
         if not todo:
             return 0
         cache = await prefetch(
@@ -98,8 +104,8 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
     return len(todo)
 
 
-def _first_of_each(items: Iterable[Incoming]) -> list[Incoming]:
-    return list({i.event_id: i for i in reversed(list(items))}.values())[::-1]
+def _event_id(item: Incoming) -> str:
+    return item.event_id
 
 
 def _recent_window(ctx: RouterContext) -> timedelta:
@@ -126,11 +132,14 @@ async def route_one(
         conversation = _new_conversation(
             ctx, item, contact_id, await uow.counters.next_value("conversation")
         )
-        uow.conversations.add(conversation)
+        uow.add_new(conversation)
     else:
         assert decision.conversation is not None
         conversation = cache.conversations[decision.conversation.id]
     _record(uow, cache, conversation, item, contact_id, now, note=decision.reason)
+    if from_customer(interaction):  # _record stored these dumped from the interaction
+        emitter.already_parsed(conversation.customer, interaction.customer)
+        emitter.already_parsed(conversation.customer_flags, interaction.flags)
     if decision.action is ThreadAction.OPEN:
         await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
     elif decision.action is ThreadAction.REOPEN:
@@ -163,14 +172,11 @@ async def _survey_answered(
 
 
 async def _callback(emitter: Emitter, conversation: Conversation, interaction: Interaction) -> None:
-    phone = interaction.customer.phone or (
-        interaction.call.from_number if interaction.call else None
-    )
     await emitter.emit(
         CallbackRequested,
         conversation,
-        reason="voicemail" if interaction.kind is InteractionKind.VOICEMAIL else "missed call",
-        phone=phone,
+        reason=callback_reason(interaction),
+        phone=callback_phone(interaction),
         missed_at=interaction.occurred_at,
     )
 
@@ -189,7 +195,7 @@ def _resolve_contact(
     resolution = resolve_contact(keys, {k: cache.owners[k] for k in keys if k in cache.owners})
     contact_id = resolution.contact_id
     if contact_id is None:
-        contact_id = _new_contact_id(interaction, keys)
+        contact_id = new_contact_id(interaction, keys)
         uow.insert_later(
             Contact,
             {
@@ -207,14 +213,6 @@ def _resolve_contact(
         )
     cache.remember_identities(contact_id, resolution.attach)
     return contact_id
-
-
-def _new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> str:
-    if keys:
-        return deterministic_id("router.contact", *(f"{k.kind}:{k.value}" for k in keys))
-    return deterministic_id(
-        "router.contact.anonymous", interaction.customer_key, interaction.occurred_at.isoformat()
-    )
 
 
 def _ref(conversation: Conversation | None) -> ConversationRef | None:
@@ -257,29 +255,16 @@ def _candidates(
     )
 
 
-def conversation_reference(number: int) -> str:
-    """``C-1234``: what customers see in subjects (``[#C-1234]``) and quote on the phone."""
-    return f"C-{number}"
-
-
 def _new_conversation(
     ctx: RouterContext, item: Incoming, contact_id: str, number: int
 ) -> Conversation:
     interaction = item.interaction
     rules = ctx.config.current.rules
-    values = [
-        v
-        for v in (
-            interaction.customer.email,
-            interaction.customer.phone,
-            interaction.customer.handle,
-        )
-        if v
-    ]
-    result = classify(interaction, rules, customer_attributes(rules, values))
+    matched = customer_values(interaction.customer)
+    result = classify(interaction, rules, customer_attributes(rules, matched))
     conversation_id = deterministic_id("router.conversation", item.event_id)
-    automated = interaction.flags.automated or interaction.kind is InteractionKind.DELIVERY_STATUS
-    return Conversation(
+    automated = is_automated(interaction)
+    values: dict[str, object] = dict(
         id=conversation_id,
         reference=conversation_reference(number),
         contact_id=contact_id,
@@ -290,8 +275,8 @@ def _new_conversation(
         queue=result.queue,
         priority=result.priority.value,
         language=result.language,
-        subject=(interaction.subject or "")[:500] or None,
-        tags=[*result.tags, *(["automated"] if automated else [])],
+        subject=short_subject(interaction.subject),
+        tags=conversation_tags(result.tags, automated=automated),
         skills=list(result.skills),
         automated=automated,
         opened_at=interaction.received_at,
@@ -306,6 +291,7 @@ def _new_conversation(
         customer={},
         customer_flags={},
     )
+    return new_row(Conversation, values)
 
 
 def _record(
@@ -319,7 +305,7 @@ def _record(
     note: str,
 ) -> None:
     interaction = item.interaction
-    message_id = (interaction.thread.message_id or "").strip("<> ") or None
+    message_id = own_message_id(interaction)
     uow.insert_later(
         InteractionRecord,
         {
@@ -333,14 +319,14 @@ def _record(
             "processed_at": now,
             "message_id": message_id,
             "author": interaction.customer.display_name or interaction.customer_key,
-            "subject": (interaction.subject or "")[:500] or None,
+            "subject": short_subject(interaction.subject),
             "text": interaction.body.text[:PREVIEW_CHARS],
-            "note": note[:300],
+            "note": note[:NOTE_CHARS],
         },
     )
     record_attachments(uow, item.event_id, conversation.id, interaction)
     conversation.last_activity_at = max(conversation.last_activity_at, interaction.occurred_at)
-    if _from_customer(interaction):
+    if from_customer(interaction):
         conversation.customer = interaction.customer.model_dump(mode="json", exclude_none=True)
         conversation.customer_flags = interaction.flags.model_dump(mode="json")
         _remember_reply_path(conversation, interaction)
@@ -355,40 +341,18 @@ def _record(
 
 def _remember_reply_path(conversation: Conversation, interaction: Interaction) -> None:
     """The latest way to answer the customer, and when they last wrote (provider windows)."""
-    last = conversation.customer_last_inbound_at
-    if last is not None and interaction.occurred_at < last:
-        return  # an older message delivered late: the newer path stays
+    if not newer_reply_path(conversation.customer_last_inbound_at, interaction.occurred_at):
+        return
     conversation.customer_last_inbound_at = interaction.occurred_at
     if interaction.reply_path is not None:
         conversation.reply_path = interaction.reply_path.model_dump(mode="json", exclude_none=True)
 
 
-def _from_customer(interaction: Interaction) -> bool:
-    return (
-        interaction.direction is Direction.INBOUND
-        and interaction.kind is not InteractionKind.DELIVERY_STATUS
-        and not interaction.flags.bounce
-    )
-
-
 async def _is_agent_response(uow: UnitOfWork, interaction: Interaction) -> bool:
-    """A person answered outside omnidesk (provider app, phone); never a receipt or a bot.
-
-    Replies sent through omnidesk stop clocks when the provider accepted them
-    (``replies.apply_outcome``); their echo on a provider's webhook is not a second answer.
-    """
-    if interaction.kind is InteractionKind.DELIVERY_STATUS:
-        return False
-    if interaction.direction is Direction.OUTBOUND:
-        if interaction.flags.automated:
-            return False  # bots, auto-replies: no person answered
+    answer = agent_answer(interaction)
+    if answer is AgentAnswer.UNLESS_SENT_BY_OMNIDESK:
         return not await _our_own_message(uow, interaction)
-    answered = interaction.kind is InteractionKind.CALL_ANSWERED or (
-        interaction.kind is InteractionKind.CALL_ENDED
-        and interaction.call is not None
-        and interaction.call.answered_at is not None
-    )
-    return answered
+    return answer is AgentAnswer.YES
 
 
 async def _our_own_message(uow: UnitOfWork, interaction: Interaction) -> bool:
@@ -438,8 +402,15 @@ async def _opened(
         if conversation.automated
         else policy.first_response_minutes,
         first_response_due_at=conversation.first_response_due_at,
-        business_hours_note=f"{policy.name}: {describe_hours(calendar)}",
-        promise=_promise(conversation, policy, calendar, interaction.received_at),
+        business_hours_note=f"{policy.name}: {calendar.hours_description}",
+        promise=response_promise(
+            automated=conversation.automated,
+            due_at=conversation.first_response_due_at,
+            target_minutes=policy.first_response_minutes,
+            calendar_name=policy.calendar,
+            calendar=calendar,
+            at=interaction.received_at,
+        ),
     )
     await _routed(emitter, conversation, interaction, opened=True)
     if with_assistant:
@@ -448,23 +419,6 @@ async def _opened(
         await assign_or_queue(
             uow, ctx, emitter, conversation, reason=f"new conversation in {conversation.queue}"
         )
-
-
-def _promise(
-    conversation: Conversation, policy: PolicyConfig, calendar: BusinessCalendar, at: datetime
-) -> ResponsePromise | None:
-    """The first-response promise as data (the notifier phrases it per language)."""
-    due = conversation.first_response_due_at
-    if conversation.automated or due is None or policy.first_response_minutes is None:
-        return None
-    return ResponsePromise(
-        target_minutes=policy.first_response_minutes,
-        due_at=due,
-        open_now=calendar.always_open or calendar.is_open(at),
-        calendar=policy.calendar,
-        timezone=calendar.timezone,
-        always_open=calendar.always_open,
-    )
 
 
 async def _reopened(
@@ -497,13 +451,9 @@ async def _joined(
     reason: str,
 ) -> None:
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
-    ignored = None
-    if conversation.status == ConversationStatus.RESOLVED:
-        ignored = "resolved conversation; automated or outbound interactions do not reopen"
-    elif interaction.flags.automated:
-        ignored = "automated mail: no SLA clock"
+    ignored = ignored_reason(ConversationStatus(conversation.status), interaction)
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
-    if ignored is None and assistant_flow.holds(conversation) and _from_customer(interaction):
+    if ignored is None and assistant_flow.holds(conversation) and from_customer(interaction):
         await assistant_flow.request_turn(emitter, conversation, interaction)
 
 

@@ -13,34 +13,16 @@ from sqlalchemy import select
 
 from libs.common.events.interaction import Interaction
 from services.router.domain.contacts import IdentityKey, identity_keys
-from services.router.domain.threading import email_reference_ids
+from services.router.domain.intake import (
+    call_group_key,
+    own_message_id,
+    referenced_ids,
+    thread_key,
+)
 from services.router.store.models import Conversation, MessageIndex
 from services.router.store.unit_of_work import UnitOfWork
 
 ANY = "*"
-
-
-def thread_key(interaction: Interaction) -> str | None:
-    thread_id = interaction.thread.provider_thread_id
-    return f"{interaction.provider}:{thread_id}" if thread_id else None
-
-
-def call_group_key(interaction: Interaction) -> str | None:
-    call = interaction.call
-    if call is None:
-        return None
-    return f"{interaction.provider}:{call.group_id or call.call_id}"
-
-
-def bounce_original(interaction: Interaction) -> str | None:
-    original = interaction.bounce.original_message_id if interaction.bounce else None
-    return original.strip("<> ") if original else None
-
-
-def referenced_ids(interaction: Interaction) -> list[str]:
-    ids = email_reference_ids(interaction)
-    original = bounce_original(interaction)
-    return [*ids, original] if original else ids
 
 
 @dataclass
@@ -139,7 +121,7 @@ async def _prefetch_messages(
     conversations: dict[str, Conversation],
 ) -> None:
     wanted = {m for i in interactions for m in referenced_ids(i)}
-    wanted |= {i.thread.message_id.strip("<> ") for i in interactions if i.thread.message_id}
+    wanted |= {m for i in interactions for m in (own_message_id(i),) if m}
     if not wanted:
         return
     query = (

@@ -12,6 +12,7 @@ from services.router.domain.sla import (
     CalendarError,
     SlaTargets,
     add_business_minutes,
+    add_business_minutes_each,
     business_minutes_between,
     clock_due,
     describe_hours,
@@ -112,6 +113,7 @@ def test_clock_due_with_warning_and_pause():
 
 def test_describe_hours():
     assert describe_hours(SEOUL) == "Mon-Fri 09:00-18:00 Asia/Seoul"
+    assert SEOUL.hours_description == describe_hours(SEOUL)
 
 
 instants = st.datetimes(
@@ -142,3 +144,18 @@ def test_seoul_has_no_dst_so_local_arithmetic_agrees_inside_a_day(start, minutes
     due = add_business_minutes(SEOUL, start, minutes)
     assert due.astimezone(KST).utcoffset() == timedelta(hours=9)
     assert date(2025, 1, 1) <= due.date()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cal=st.sampled_from([SEOUL, NEW_YORK, BERLIN]),
+    start=instants,
+    amounts=st.lists(st.floats(-10, 3 * 9 * 60), min_size=1, max_size=4),
+)
+def test_one_walk_for_several_amounts_agrees_with_one_walk_each(cal, start, amounts):
+    together = add_business_minutes_each(cal, start, tuple(amounts))
+    for amount, due in zip(amounts, together, strict=True):
+        if amount <= 0:
+            assert due == start
+        else:
+            assert business_minutes_between(cal, start, due) == pytest.approx(amount, abs=1e-6)

@@ -1,0 +1,190 @@
+"""Routing one interaction: the decisions that need no store — pure functions.
+
+The service layer (``services/router/service/interactions.py``) gathers the
+conversation and contact, asks these functions, and writes what they say.
+Tested in tests/unit/router/test_intake.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from libs.common.events.interaction import (
+    CustomerIdentity,
+    Direction,
+    Interaction,
+    InteractionKind,
+)
+from libs.common.events.routing import ResponsePromise
+from libs.common.ids import deterministic_id
+from services.router.domain.contacts import IdentityKey
+from services.router.domain.lifecycle import ConversationStatus
+from services.router.domain.sla import BusinessCalendar
+from services.router.domain.threading import email_reference_ids
+
+T = TypeVar("T")
+
+#: Longest subject kept on a conversation or timeline row.
+SUBJECT_CHARS = 500
+#: Longest reason kept on a timeline row.
+NOTE_CHARS = 300
+AUTOMATED_TAG = "automated"
+
+
+def first_of_each(items: Iterable[T], key: Callable[[T], str]) -> list[T]:
+    """One item per key (the first seen), in the order of the first occurrences."""
+    seen: dict[str, T] = {}
+    for item in items:
+        seen.setdefault(key(item), item)
+    return list(seen.values())
+
+
+def thread_key(interaction: Interaction) -> str | None:
+    """A chat's provider thread, unique across providers."""
+    thread_id = interaction.thread.provider_thread_id
+    return f"{interaction.provider}:{thread_id}" if thread_id else None
+
+
+def call_group_key(interaction: Interaction) -> str | None:
+    """The legs of one call (transfers, callbacks) share it."""
+    call = interaction.call
+    if call is None:
+        return None
+    return f"{interaction.provider}:{call.group_id or call.call_id}"
+
+
+def bounce_original(interaction: Interaction) -> str | None:
+    """The Message-ID of the mail a bounce reports on, without angle brackets."""
+    original = interaction.bounce.original_message_id if interaction.bounce else None
+    return original.strip("<> ") if original else None
+
+
+def referenced_ids(interaction: Interaction) -> list[str]:
+    """Every Message-ID this interaction points at (replies, references, a bounce)."""
+    ids = email_reference_ids(interaction)
+    original = bounce_original(interaction)
+    return [*ids, original] if original else ids
+
+
+def own_message_id(interaction: Interaction) -> str | None:
+    """This interaction's Message-ID as indexed (no angle brackets, never blank)."""
+    return (interaction.thread.message_id or "").strip("<> ") or None
+
+
+def new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> str:
+    """Derived from the identity keys, so two replicas creating it agree on the id."""
+    if keys:
+        return deterministic_id("router.contact", *(f"{k.kind}:{k.value}" for k in keys))
+    return deterministic_id(
+        "router.contact.anonymous", interaction.customer_key, interaction.occurred_at.isoformat()
+    )
+
+
+def conversation_reference(number: int) -> str:
+    """``C-1234``: what customers see in subjects (``[#C-1234]``) and quote on the phone."""
+    return f"C-{number}"
+
+
+def customer_values(customer: CustomerIdentity) -> list[str]:
+    """The values matched against the customer lists of the classification rules."""
+    return [v for v in (customer.email, customer.phone, customer.handle) if v]
+
+
+def is_automated(interaction: Interaction) -> bool:
+    """Auto-replies, bots and delivery receipts: no SLA clock, never assigned a person."""
+    return interaction.flags.automated or interaction.kind is InteractionKind.DELIVERY_STATUS
+
+
+def conversation_tags(rule_tags: Iterable[str], *, automated: bool) -> list[str]:
+    return [*rule_tags, *([AUTOMATED_TAG] if automated else [])]
+
+
+def short_subject(subject: str | None) -> str | None:
+    return (subject or "")[:SUBJECT_CHARS] or None
+
+
+def from_customer(interaction: Interaction) -> bool:
+    """The customer wrote or called (not a receipt, not a bounce, not our side)."""
+    return (
+        interaction.direction is Direction.INBOUND
+        and interaction.kind is not InteractionKind.DELIVERY_STATUS
+        and not interaction.flags.bounce
+    )
+
+
+class AgentAnswer(StrEnum):
+    """Whether an interaction is a person on our side answering the customer."""
+
+    NO = "no"
+    YES = "yes"
+    #: an outbound message by a person: an answer unless omnidesk itself sent it
+    #: (replies sent through omnidesk stop clocks when the provider accepts them;
+    #: their echo on a provider's webhook is not a second answer)
+    UNLESS_SENT_BY_OMNIDESK = "unless_sent_by_omnidesk"
+
+
+def agent_answer(interaction: Interaction) -> AgentAnswer:
+    """A person answered outside omnidesk (provider app, phone); never a receipt or a bot."""
+    if interaction.kind is InteractionKind.DELIVERY_STATUS:
+        return AgentAnswer.NO
+    if interaction.direction is Direction.OUTBOUND:
+        if interaction.flags.automated:
+            return AgentAnswer.NO  # bots, auto-replies: no person answered
+        if not interaction.provider_message_id:
+            return AgentAnswer.YES  # nothing to match against our own replies
+        return AgentAnswer.UNLESS_SENT_BY_OMNIDESK
+    answered = interaction.kind is InteractionKind.CALL_ANSWERED or (
+        interaction.kind is InteractionKind.CALL_ENDED
+        and interaction.call is not None
+        and interaction.call.answered_at is not None
+    )
+    return AgentAnswer.YES if answered else AgentAnswer.NO
+
+
+def ignored_reason(status: ConversationStatus, interaction: Interaction) -> str | None:
+    """Why an interaction joining a conversation changes nothing, or None."""
+    if status == ConversationStatus.RESOLVED:
+        return "resolved conversation; automated or outbound interactions do not reopen"
+    if interaction.flags.automated:
+        return "automated mail: no SLA clock"
+    return None
+
+
+def newer_reply_path(last_inbound_at: datetime | None, occurred_at: datetime) -> bool:
+    """False for an older message delivered late: the newer reply path stays."""
+    return last_inbound_at is None or occurred_at >= last_inbound_at
+
+
+def callback_reason(interaction: Interaction) -> str:
+    return "voicemail" if interaction.kind is InteractionKind.VOICEMAIL else "missed call"
+
+
+def callback_phone(interaction: Interaction) -> str | None:
+    return interaction.customer.phone or (
+        interaction.call.from_number if interaction.call else None
+    )
+
+
+def response_promise(
+    *,
+    automated: bool,
+    due_at: datetime | None,
+    target_minutes: int | None,
+    calendar_name: str,
+    calendar: BusinessCalendar,
+    at: datetime,
+) -> ResponsePromise | None:
+    """The first-response promise as data (the notifier phrases it per language)."""
+    if automated or due_at is None or target_minutes is None:
+        return None
+    return ResponsePromise(
+        target_minutes=target_minutes,
+        due_at=due_at,
+        open_now=calendar.always_open or calendar.is_open(at),
+        calendar=calendar_name,
+        timezone=calendar.timezone,
+        always_open=calendar.always_open,
+    )
