@@ -92,7 +92,7 @@ from services.notifier.sentlog import (
     SentRecord,
     Status,
 )
-from services.notifier.settings import WebhookTarget
+from services.notifier.webhook_targets import WebhookTarget
 from services.notifier.webhooks import WebhookRequest
 
 log = logging.getLogger(__name__)
