@@ -267,7 +267,9 @@ class SentLog:
         infos = dict(jobs)  # one claim per key, even if a poll repeats an event
         if not infos:
             return {}
-        jobs = list(infos.items())
+        # Rows in key order: two replicas claiming overlapping polls (a rebalance) wait
+        # for each other on PostgreSQL instead of deadlocking.
+        jobs = sorted(infos.items(), key=_key_order)
         rows = [self._row(key, info, Status.SENDING, now=now, attempts=1) for key, info in jobs]
         rows = [row | {"claimed_at": now} for row in rows]
         async with self._db.begin() as conn:
@@ -331,7 +333,7 @@ class SentLog:
                 "v_message_id": f.message_id,
                 "v_reason": f.reason[:2000] if f.reason else None,
             }
-            for f in finishes
+            for f in sorted(finishes, key=lambda f: _key_order((f.key,)))
         ]
         async with self._db.begin() as conn:
             result = await conn.execute(statement, params)
@@ -348,7 +350,7 @@ class SentLog:
             return {}
         rows = [
             self._row(key, info, Status.SUPPRESSED, now=now, attempts=0, reason=reason)
-            for key, info, reason in suppressions
+            for key, info, reason in sorted(suppressions, key=_key_order)
         ]
         async with self._db.begin() as conn:
             await conn.execute(self._insert_new(), rows)
@@ -560,6 +562,12 @@ class SentLog:
 #: Keys per ``(event_id, recipient, template) IN (…)`` read: 3 parameters each, well under
 #: SQLite's 32,766 and PostgreSQL's 32,767 bound parameters per statement.
 _READ_CHUNK = 2000
+
+
+def _key_order(item: tuple[Any, ...]) -> tuple[str, str, str]:
+    """Sort key of ``(SendKey, …)`` tuples: the primary key's order."""
+    key: SendKey = item[0]
+    return (key.event_id, key.recipient, key.template)
 
 
 def recipient_hash(hasher: IdentifierHasher, recipient: str) -> str | None:
