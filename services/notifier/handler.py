@@ -463,8 +463,8 @@ class NotificationHandler:
             started = time.perf_counter()
             outcome = await sender.send(message)
             ok = outcome.verdict is SendVerdict.ACCEPTED
-            metrics.SEND_ATTEMPTS.labels("chat", "ok" if ok else "error").inc()
-            metrics.SEND_SECONDS.labels("chat").observe(time.perf_counter() - started)
+            metrics.attempts("chat", "ok" if ok else "error").inc()
+            metrics.send_seconds("chat").observe(time.perf_counter() - started)
             if outcome.verdict is SendVerdict.ACCEPTED:
                 accepted_at = outcome.accepted_at or self._now()
                 record = await self._log.mark_sent(
@@ -608,10 +608,10 @@ class NotificationHandler:
             try:
                 result = await send()
             except DeliveryError:
-                metrics.SEND_ATTEMPTS.labels(job.info.channel, "error").inc()
+                metrics.attempts(job.info.channel, "error").inc()
                 raise
-            metrics.SEND_ATTEMPTS.labels(job.info.channel, "ok").inc()
-            metrics.SEND_SECONDS.labels(job.info.channel).observe(time.perf_counter() - started)
+            metrics.attempts(job.info.channel, "ok").inc()
+            metrics.send_seconds(job.info.channel).observe(time.perf_counter() - started)
             return result
 
         return attempt
@@ -713,7 +713,7 @@ class NotificationHandler:
         if again:
             log.info("%s to %s: already %s", job.key.template, job.key.recipient, status.value)
             return outcome
-        metrics.NOTIFICATIONS.labels(job.info.channel, job.key.template, status.value).inc()
+        metrics.notified(job.info.channel, job.key.template, status.value).inc()
         log.info(
             "%s %s to %s%s",
             job.key.template,

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -139,8 +140,8 @@ def staff_threading(*, reference: str, domain: str) -> Threading:
 def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> OutgoingMail:
     message_id = message_id_for(meta, identity.domain)
     # Validated as before (Address), whichever way the mail is then written.
-    _address(meta.sender_name or identity.from_name, identity.from_address)
-    _address(meta.recipient_name, meta.recipient)
+    _check_address(meta.sender_name or identity.from_name, identity.from_address)
+    _check_address(meta.recipient_name, meta.recipient)
     try:
         raw = _written(identity, meta, rendered, message_id)
     except wire.NotWireSafe:
@@ -277,6 +278,13 @@ def _address(name: str | None, addr_spec: str) -> Address:
         return Address(display_name=header_safe(name or ""), addr_spec=clean)
     except (HeaderParseError, ValueError, IndexError) as exc:
         raise InvalidAddress(f"invalid address {addr_spec!r}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_address(name: str | None, addr_spec: str) -> None:
+    """:func:`_address` as a check, remembered: agents and our own address recur in
+    every poll, and ``Address`` parsing was a tenth of a mail's cost."""
+    _address(name, addr_spec)
 
 
 def _unique(ids: list[str]) -> list[str]:

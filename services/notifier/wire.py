@@ -93,8 +93,9 @@ def serialise(headers: list[bytes], body: Body, *, seed: str, language: str) -> 
     _ascii(language)
     parts = [*headers, b"MIME-Version: 1.0\r\n"]
     if body.html is None:
-        parts += [_part_headers(body.text, "plain"), header("Content-Language", [language])]
-        return b"".join([*parts, b"\r\n", _encoded(body.text)])
+        part_headers, encoded = _part(body.text, "plain")
+        parts += [part_headers, header("Content-Language", [language])]
+        return b"".join([*parts, b"\r\n", encoded])
     boundary = boundary_for(seed)
     parts += [
         f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'.encode(),
@@ -102,8 +103,8 @@ def serialise(headers: list[bytes], body: Body, *, seed: str, language: str) -> 
         b"\r\n",
     ]
     for text, subtype in ((body.text, "plain"), (body.html, "html")):
-        parts += [f"--{boundary}\r\n".encode(), _part_headers(text, subtype), b"\r\n"]
-        parts += [_encoded(text), b"\r\n"]
+        part_headers, encoded = _part(text, subtype)
+        parts += [f"--{boundary}\r\n".encode(), part_headers, b"\r\n", encoded, b"\r\n"]
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts)
 
@@ -116,25 +117,27 @@ def boundary_for(seed: str) -> str:
 
 def transfer_encoding(text: str) -> str:
     """Korean is shorter in base64; mostly-ASCII text stays readable in QP."""
-    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))  # in C, not per character
     return "base64" if non_ascii * 3 > len(text) else "quoted-printable"
 
 
-def _part_headers(text: str, subtype: str) -> bytes:
-    return (
-        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        f"Content-Transfer-Encoding: {transfer_encoding(text)}\r\n"
+def _part(text: str, subtype: str) -> tuple[bytes, bytes]:
+    """Content-Type and -Transfer-Encoding headers, and the encoded body, of one part."""
+    cte = transfer_encoding(text)
+    headers = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
     ).encode()
+    return headers, _encoded(text, cte)
 
 
-def _encoded(text: str) -> bytes:
+def _encoded(text: str, cte: str) -> bytes:
     """The body as ``set_content`` writes it: lines ended by CRLF, then encoded.
 
     Lines are split as bytes (CR, LF, CRLF only), as the email package does; a
     ``str.splitlines`` would also break at form feeds and U+2028.
     """
     lines = text.encode().splitlines()
-    if transfer_encoding(text) == "base64":
+    if cte == "base64":
         data = b"\r\n".join(lines) + b"\r\n"
         return base64.encodebytes(data).replace(b"\n", b"\r\n")
     # quoprimime works on str: one character per byte (latin-1 view of UTF-8).
