@@ -148,7 +148,7 @@ class SentLogStore(Protocol):
     async def claim_many(
         self, jobs: list[tuple[SendKey, SendInfo]], *, now: datetime
     ) -> dict[SendKey, Claim]: ...
-    async def finish_many(self, finishes: list[Finish], *, now: datetime) -> None: ...
+    async def finish_many(self, finishes: list[Finish]) -> None: ...
     async def record_suppressed_many(
         self, suppressions: list[tuple[SendKey, SendInfo, str]], *, now: datetime
     ) -> dict[SendKey, SentRecord]: ...
@@ -208,6 +208,36 @@ class Sent:
 
     message_id: str
     retries: int
+
+
+class Recorder:
+    """Group commit of sent notices: each is recorded as soon as a statement is free,
+    together with those that completed meanwhile. A crash leaves unrecorded only the
+    mails in flight and those of one statement — not the whole poll — and those go
+    again after the lease with the same Message-ID."""
+
+    def __init__(self, sentlog: SentLogStore) -> None:
+        self._log = sentlog
+        self._pending: list[Finish] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, finish: Finish) -> None:
+        self._pending.append(finish)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+
+    async def close(self) -> None:
+        """Wait until everything added is recorded; a database error is raised here."""
+        while self._task is not None:
+            task = self._task
+            await task
+            if task is self._task:
+                self._task = None
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            await self._log.finish_many(batch)
 
 
 class PollSettled(Exception):
@@ -326,29 +356,30 @@ class NotificationHandler:
                 outcomes.append(self._outcome(job, record))
             else:
                 ready.append((job, notice, claim.record))
+        recorder = Recorder(self._log)
+
+        async def send(job: Job, notice: MailNotice, claimed: SentRecord) -> list[str]:
+            result = await self._send_claimed(job, self._mail_sender(job, notice))
+            if isinstance(result, list):
+                return result
+            now = self._now()
+            recorder.add(Finish(job.key, Status.SENT, now, result.message_id))
+            attempts = claimed.attempts + result.retries
+            record = SentRecord(
+                Status.SENT, attempts, result.message_id, None, claimed.locale, None, now
+            )
+            outcomes.append(self._outcome(job, record))
+            return []
+
         results = await asyncio.gather(
-            *(self._send_claimed(job, self._mail_sender(job, notice)) for job, notice, _ in ready),
+            *(send(job, notice, claimed) for job, notice, claimed in ready),
             return_exceptions=True,
         )
-        now = self._now()
-        finishes: list[Finish] = []
-        fatal: BaseException | None = None
-        for (job, _, claimed), result in zip(ready, results, strict=True):
-            if isinstance(result, Sent):
-                finishes.append(Finish(job.key, Status.SENT, result.message_id))
-                attempts = claimed.attempts + result.retries
-                record = SentRecord(
-                    Status.SENT, attempts, result.message_id, None, claimed.locale, None, now
-                )
-                outcomes.append(self._outcome(job, record))
-            elif isinstance(result, list):
-                failures[job.event_id] += result
-            elif fatal is None:
-                fatal = result
-        # What went out is recorded even when something else stops the poll.
-        await self._log.finish_many(finishes, now=now)
-        if fatal is not None:
-            raise fatal
+        await recorder.close()  # what went out is recorded even when something stops the poll
+        for (job, _, _), result in zip(ready, results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            failures[job.event_id] += result
         return outcomes
 
     async def _others_all(self, plans: list[Planned], failures: dict[str, list[str]]) -> None:

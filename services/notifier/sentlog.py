@@ -162,6 +162,7 @@ class Finish:
 
     key: SendKey
     status: Status
+    at: datetime  # when the other side answered: the row's updated_at
     message_id: str | None = None
     reason: str | None = None
 
@@ -305,7 +306,7 @@ class SentLog:
                 )
         return claims
 
-    async def finish_many(self, finishes: list[Finish], *, now: datetime) -> None:
+    async def finish_many(self, finishes: list[Finish]) -> None:
         """Record the outcome of many claimed notices: one UPDATE, executed many (one commit)."""
         if not finishes:
             return
@@ -321,7 +322,7 @@ class SentLog:
                 message_id=bindparam("v_message_id"),
                 reason=bindparam("v_reason"),
                 claimed_at=None,
-                updated_at=now,
+                updated_at=bindparam("v_at"),
             )
         )
         params = [
@@ -332,6 +333,7 @@ class SentLog:
                 "v_status": f.status.value,
                 "v_message_id": f.message_id,
                 "v_reason": f.reason[:2000] if f.reason else None,
+                "v_at": f.at,
             }
             for f in sorted(finishes, key=lambda f: _key_order((f.key,)))
         ]

@@ -97,12 +97,14 @@ async def test_a_poll_is_claimed_at_once_and_a_redelivery_finds_what_was_recorde
     jobs = keys(50)
     claims = await sentlog.claim_many(jobs, now=T0)
     assert {c.result for c in claims.values()} == {ClaimResult.CLAIMED}
-    sent = [Finish(key, Status.SENT, f"<{key.event_id}@x>") for key, _ in jobs[:40]]
-    await sentlog.finish_many(sent, now=T0 + timedelta(seconds=1))
+    at = T0 + timedelta(seconds=1)
+    sent = [Finish(key, Status.SENT, at, f"<{key.event_id}@x>") for key, _ in jobs[:40]]
+    await sentlog.finish_many(sent)
     again = await sentlog.claim_many([*jobs, *keys(5, "new")], now=T0 + timedelta(seconds=2))
     results = [again[key].result for key, _ in jobs]
     assert results == [ClaimResult.DONE] * 40 + [ClaimResult.BUSY] * 10  # fresh claims held
     assert again[jobs[0][0]].record.message_id == "<ev-0@x>"
+    assert again[jobs[0][0]].record.updated_at == at
     assert {again[k].result for k, _ in keys(5, "new")} == {ClaimResult.CLAIMED}
     # After the lease, the unrecorded ten are taken over (attempt 2), nothing else.
     later = await sentlog.claim_many(jobs, now=T0 + timedelta(seconds=120))

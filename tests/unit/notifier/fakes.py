@@ -102,10 +102,10 @@ class MemorySentLog:
         self.batches += 1
         return {key: await self.claim(key, info, now=now) for key, info in dict(jobs).items()}
 
-    async def finish_many(self, finishes: list[Finish], *, now: datetime) -> None:
+    async def finish_many(self, finishes: list[Finish]) -> None:
         self.batches += 1
         for f in finishes:
-            self._set(f.key, now, status=f.status, message_id=f.message_id, reason=f.reason)
+            self._set(f.key, f.at, status=f.status, message_id=f.message_id, reason=f.reason)
 
     async def record_suppressed_many(
         self, suppressions: list[tuple[SendKey, SendInfo, str]], *, now: datetime
