@@ -302,10 +302,14 @@ class NotificationHandler:
         window, a redelivered poll only re-publishes what was recorded."""
         self._verdicts = {}
         events: dict[str, RoutingEvent] = {}
+        repeats: list[tuple[str, RoutingEvent]] = []  # the broker handed an event twice
         for delivery in deliveries:
             if delivery.event is None or not isinstance(delivery.event.data, RoutingEvent):
                 raise PermanentError("not a routing event")  # per record: dead-lettered
-            events.setdefault(delivery.event.id, delivery.event.data)  # a repeat: once
+            if delivery.event.id in events:
+                repeats.append((delivery.event.id, delivery.event.data))
+            else:
+                events[delivery.event.id] = delivery.event.data
         plans = [(eid, ev, plan_notifications(ev, self._config.plan)) for eid, ev in events.items()]
         failures: dict[str, list[str]] = {event_id: [] for event_id in events}
         outcomes: list[NotificationOutcome] = []
@@ -313,6 +317,11 @@ class NotificationHandler:
         outcomes += await self._mail_all(plans, failures)
         await self._others_all(plans, failures)
         await self._outcomes.publish_many(outcomes)
+        for event_id, event in repeats:
+            # As a redelivery: everything is recorded now, so only outcomes go out again
+            # (an event that failed is settled below, not tried again here).
+            if not failures[event_id]:
+                await self.handle(event_id, event)
         if any(failures.values()):
             self._verdicts = failures
             failed = sum(1 for f in failures.values() if f)
