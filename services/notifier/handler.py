@@ -303,6 +303,7 @@ class NotificationHandler:
         self._verdicts = {}
         events: dict[str, RoutingEvent] = {}
         repeats: list[tuple[str, RoutingEvent]] = []  # the broker handed an event twice
+        lanes: dict[str, str] = {}  # event id → its partition: chat order and crash window
         for delivery in deliveries:
             if delivery.event is None or not isinstance(delivery.event.data, RoutingEvent):
                 raise PermanentError("not a routing event")  # per record: dead-lettered
@@ -310,12 +311,13 @@ class NotificationHandler:
                 repeats.append((delivery.event.id, delivery.event.data))
             else:
                 events[delivery.event.id] = delivery.event.data
+                lanes[delivery.event.id] = _lane(delivery)
         plans = [(eid, ev, plan_notifications(ev, self._config.plan)) for eid, ev in events.items()]
         failures: dict[str, list[str]] = {event_id: [] for event_id in events}
         outcomes: list[NotificationOutcome] = []
         outcomes += await self._suppress_all(plans)
         outcomes += await self._mail_all(plans, failures)
-        await self._others_all(plans, failures)
+        await self._others_all(plans, lanes, failures)
         await self._outcomes.publish_many(outcomes)
         for event_id, event in repeats:
             # As a redelivery: everything is recorded now, so only outcomes go out again
@@ -391,12 +393,18 @@ class NotificationHandler:
             failures[job.event_id] += result
         return outcomes
 
-    async def _others_all(self, plans: list[Planned], failures: dict[str, list[str]]) -> None:
-        """Chat messages and webhooks: in event order per conversation, conversations at once."""
-        by_conversation: dict[str, list[Planned]] = defaultdict(list)
+    async def _others_all(
+        self, plans: list[Planned], lanes: dict[str, str], failures: dict[str, list[str]]
+    ) -> None:
+        """Chat messages and webhooks one at a time per partition, in event order, the
+        partitions at once — as event by event: a conversation's messages keep their
+        order, and a kill leaves at most one message per partition between the
+        provider's 2xx and the ``sent`` record (providers without an idempotency key
+        get that one again after the lease)."""
+        by_lane: dict[str, list[Planned]] = defaultdict(list)
         for event_id, event, plan in plans:
             if plan.chats or plan.webhooks:
-                by_conversation[event.conversation.conversation_id].append((event_id, event, plan))
+                by_lane[lanes[event_id]].append((event_id, event, plan))
 
         async def in_order(items: list[Planned]) -> None:
             for event_id, event, plan in items:
@@ -406,7 +414,7 @@ class NotificationHandler:
                     failures[event_id] += await self._deliver_webhook(event_id, event, hook)
 
         results = await asyncio.gather(
-            *(in_order(items) for items in by_conversation.values()), return_exceptions=True
+            *(in_order(items) for items in by_lane.values()), return_exceptions=True
         )
         for result in results:
             if isinstance(result, BaseException):
@@ -764,6 +772,16 @@ class NotificationHandler:
             else "",
         )
         return outcome
+
+
+def _lane(delivery: Delivery) -> str:
+    """The record's partition (a conversation's events share one); tools without a
+    record (benchmarks) get one lane per conversation."""
+    record = delivery.record
+    if record is not None:
+        return f"{record.topic}[{record.partition}]"
+    data = delivery.event.data if delivery.event else None
+    return data.conversation.conversation_id if isinstance(data, RoutingEvent) else ""
 
 
 def _describe(outcome: SendOutcome | None) -> str:
