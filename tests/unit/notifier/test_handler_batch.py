@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import Flags, NotificationStatus
 from libs.common.kafka.consumer import Delivery, PermanentError
-from services.notifier.handler import PollSettled
+from services.notifier.handler import PollSettled, Recorder
+from services.notifier.sentlog import Finish, SendInfo, SendKey, Status
 from services.notifier.smtp import PermanentSmtpError, SmtpRelayDown, TransientSmtpError
 
+from .fakes import T0, MemorySentLog
 from .test_handler import ASSIGNED, AUDIT, World, opened
 
 
@@ -112,3 +116,28 @@ async def test_relay_outage_records_what_went_out_and_releases_the_rest():
     await world.handler.handle_batch(poll(3))
     assert len(world.smtp.sent) == 3
     assert sorted(r.status.value for r in world.sentlog.rows.values()) == ["sent"] * 3
+
+
+async def test_sent_mails_are_recorded_by_group_commit_as_they_complete():
+    """While one record statement runs, completions queue up for the next one."""
+    statements: list[int] = []
+
+    class SlowStatements(MemorySentLog):
+        async def finish_many(self, finishes):  # type: ignore[no-untyped-def]
+            statements.append(len(finishes))
+            await asyncio.sleep(0.01)
+            await super().finish_many(finishes)
+
+    log = SlowStatements()
+    recorder = Recorder(log)
+    keys = [SendKey(f"ev-{i}", "a@example.kr", "agent_assigned") for i in range(10)]
+    for key in keys:
+        await log.claim(key, SendInfo("t", "c", "smtp", "ko"), now=T0)
+    for key in keys[:3]:
+        recorder.add(Finish(key, Status.SENT, T0, "<m>"))
+    await asyncio.sleep(0)  # the first statement starts with what is there
+    for key in keys[3:]:
+        recorder.add(Finish(key, Status.SENT, T0, "<m>"))
+    await recorder.close()
+    assert statements == [3, 7]
+    assert {log.rows[k].status for k in keys} == {Status.SENT}
