@@ -281,6 +281,9 @@ class NotificationHandler:
         self._stopping = stopping or asyncio.Event()
         #: Event id → failures, of the last poll that ended in PollSettled (see there).
         self._verdicts: dict[str, list[str]] = {}
+        #: The mail that found the relay unreachable: it alone retries (with backoff);
+        #: the poll's other mails give up their claims until it gets through.
+        self._relay_probe: SendKey | None = None
 
     async def __call__(self, delivery: Delivery) -> None:
         if delivery.event is None or not isinstance(delivery.event.data, RoutingEvent):
@@ -297,10 +300,11 @@ class NotificationHandler:
     async def handle_batch(self, deliveries: list[Delivery]) -> None:
         """Every notice of a poll: one sent-log claim and one record statement for
         all mails, mails sent concurrently (the SMTP pool bounds it), outcomes
-        published together. Chat and webhook notices keep their order per
-        conversation. Same rules as :meth:`handle`: claim before send, the rate
+        published together. Chat and webhook notices go one at a time per
+        partition, as event by event. Same rules as :meth:`handle`: claim before send, the rate
         window, a redelivered poll only re-publishes what was recorded."""
         self._verdicts = {}
+        self._relay_probe = None
         events: dict[str, RoutingEvent] = {}
         repeats: list[tuple[str, RoutingEvent]] = []  # the broker handed an event twice
         lanes: dict[str, str] = {}  # event id → its partition: chat order and crash window
@@ -636,7 +640,11 @@ class NotificationHandler:
             return await self._timed(job, send)()
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(retry.attempts) | stop_when_event_set(self._stopping),
+            stop=(
+                stop_after_attempt(retry.attempts)
+                | stop_when_event_set(self._stopping)
+                | (lambda _state: self._relay_probe not in (None, job.key))
+            ),
             wait=wait_exponential(multiplier=retry.initial_backoff_s, max=retry.max_backoff_s),
             retry=retry_if_exception_type(TransientDeliveryError),
             before_sleep=self._before_retry(job),
@@ -696,8 +704,19 @@ class NotificationHandler:
 
     def _mail_sender(self, job: Job, notice: MailNotice) -> SendAttempt:
         async def send() -> str:
+            if self._relay_probe not in (None, job.key):
+                # Another mail of this poll found the relay unreachable and retries it
+                # with backoff: this one gives up its claim instead of queueing
+                # connection attempts (the consumer waits the outage out, then resends).
+                raise RelayUnavailable("SMTP relay unreachable (another mail is retrying it)")
             mail = self._composer.mail(job.event_id, job.event, notice)
-            await self._smtp.send(mail)
+            try:
+                await self._smtp.send(mail)
+            except RelayUnavailable:
+                self._relay_probe = self._relay_probe or job.key
+                raise
+            if self._relay_probe == job.key:
+                self._relay_probe = None  # the relay answers again
             return mail.message_id
 
         return send

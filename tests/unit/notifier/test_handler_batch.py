@@ -9,6 +9,7 @@ import pytest
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import Flags, NotificationStatus
 from libs.common.kafka.consumer import Delivery, PermanentError
+from services.notifier.errors import RelayUnavailable
 from services.notifier.handler import PollSettled, Recorder
 from services.notifier.sentlog import Finish, SendInfo, SendKey, Status
 from services.notifier.smtp import PermanentSmtpError, SmtpRelayDown, TransientSmtpError
@@ -107,7 +108,15 @@ async def test_a_permanent_failure_settles_the_poll_and_only_its_event_is_dead_l
 
 async def test_relay_outage_records_what_went_out_and_releases_the_rest():
     world = World(attempts=1)
-    world.smtp.failures = [SmtpRelayDown("connection refused")]
+    relay = world.smtp
+    sends = relay.send
+
+    async def third_finds_the_relay_gone(mail):  # type: ignore[no-untyped-def]
+        if relay.attempts == 2:
+            relay.failures = [SmtpRelayDown("connection refused")]
+        await sends(mail)
+
+    relay.send = third_finds_the_relay_gone  # type: ignore[method-assign]
     with pytest.raises(SmtpRelayDown):
         await world.handler.handle_batch(poll(3))
     statuses = sorted(r.status.value for r in world.sentlog.rows.values())
@@ -141,3 +150,25 @@ async def test_sent_mails_are_recorded_by_group_commit_as_they_complete():
     await recorder.close()
     assert statements == [3, 7]
     assert {log.rows[k].status for k in keys} == {Status.SENT}
+
+
+async def test_a_relay_outage_stops_the_polls_other_mails_from_trying():
+    """The first mail to find the relay unreachable retries it; the others give up at
+    once instead of queueing connection attempts, and every claim is released."""
+    world = World(attempts=3)
+    world.smtp.failures = [SmtpRelayDown("connection refused")] * 1000
+    with pytest.raises(SmtpRelayDown):
+        await world.handler.handle_batch(poll(20))
+    assert world.smtp.attempts == 3  # the first mail's budget; the rest never connect
+    assert {r.status.value for r in world.sentlog.rows.values()} == {"retry"}
+
+
+async def test_after_a_relay_blip_the_redelivered_poll_sends_the_rest_once():
+    world = World(attempts=3)
+    world.smtp.failures = [SmtpRelayDown("connection reset")]  # one refused connection
+    with pytest.raises(RelayUnavailable):
+        await world.handler.handle_batch(poll(5))  # the consumer waits, then hands it again
+    await world.handler.handle_batch(poll(5))
+    recipients = [m.message_id for m in world.smtp.sent]
+    assert len(recipients) == 5 == len(set(recipients))
+    assert {r.status.value for r in world.sentlog.rows.values()} == {"sent"}
