@@ -310,21 +310,6 @@ class SentLog:
         """Record the outcome of many claimed notices: one UPDATE, executed many (one commit)."""
         if not finishes:
             return
-        statement = (
-            update(sent_log)
-            .where(
-                sent_log.c.event_id == bindparam("k_event"),
-                sent_log.c.recipient == bindparam("k_recipient"),
-                sent_log.c.template == bindparam("k_template"),
-            )
-            .values(
-                status=bindparam("v_status"),
-                message_id=bindparam("v_message_id"),
-                reason=bindparam("v_reason"),
-                claimed_at=None,
-                updated_at=bindparam("v_at"),
-            )
-        )
         params = [
             {
                 "k_event": f.key.event_id,
@@ -338,7 +323,7 @@ class SentLog:
             for f in sorted(finishes, key=lambda f: _key_order((f.key,)))
         ]
         async with self._db.begin() as conn:
-            result = await conn.execute(statement, params)
+            result = await conn.execute(_FINISH, params)
         if result.rowcount not in (-1, len(params)):
             raise RuntimeError(
                 f"sent-log: {len(params) - result.rowcount} of {len(params)} rows vanished"
@@ -560,6 +545,24 @@ class SentLog:
             raise RuntimeError(f"sent-log row {key} vanished")
         return record
 
+
+#: The record statement of :meth:`SentLog.finish_many`, built once (a plain value:
+#: building it per call was a fifth of the statement's cost in the profile).
+_FINISH = (
+    update(sent_log)
+    .where(
+        sent_log.c.event_id == bindparam("k_event"),
+        sent_log.c.recipient == bindparam("k_recipient"),
+        sent_log.c.template == bindparam("k_template"),
+    )
+    .values(
+        status=bindparam("v_status"),
+        message_id=bindparam("v_message_id"),
+        reason=bindparam("v_reason"),
+        claimed_at=None,
+        updated_at=bindparam("v_at"),
+    )
+)
 
 #: Keys per ``(event_id, recipient, template) IN (…)`` read: 3 parameters each, well under
 #: SQLite's 32,766 and PostgreSQL's 32,767 bound parameters per statement.
