@@ -39,17 +39,20 @@ import platform
 import socket
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
+from aiokafka.admin import NewTopic
 from aiosmtpd.controller import Controller
 
 from bench.common import bootstrap_servers, write_result
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import NotificationOutcome, RoutingEvent
+from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.consumer import Delivery
 from libs.common.kafka.producer import EventProducer
 from services.notifier.decisions import plan_notifications
@@ -264,11 +267,11 @@ async def notice_path(
     producer: EventProducer | None = None
     outcomes: MemoryOutcomes | CountedOutcomes = MemoryOutcomes()
     if kafka:
+        topic = f"bench.notifications.{uuid.uuid4().hex[:8]}"
+        await create_topics(settings.kafka, [NewTopic(topic, 3, 1)])
         producer = EventProducer(settings.kafka, client_id="bench-notifier")
         await producer.start()
-        outcomes = CountedOutcomes(
-            KafkaOutcomePublisher(producer, topic="bench.notifications", source="bench")
-        )
+        outcomes = CountedOutcomes(KafkaOutcomePublisher(producer, topic=topic, source="bench"))
     publisher: OutcomePublisher = outcomes
     handler = NotificationHandler(
         config=handler_config(settings),
@@ -283,6 +286,7 @@ async def notice_path(
     finally:
         if producer is not None:
             await producer.stop()
+            await delete_topics(settings.kafka, [topic])
         await pool.close()
         await sentlog.close()
 
