@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import re
@@ -210,14 +209,7 @@ def encode_subject(subject: str) -> str:
         folded = _fold_ascii(subject)
         if folded is not None:
             return folded
-    words, chunk = [], ""
-    for char in subject:
-        if len((chunk + char).encode()) > _SUBJECT_CHUNK_BYTES:
-            words.append(chunk)
-            chunk = ""
-        chunk += char
-    words.append(chunk)
-    return "\n ".join(f"=?utf-8?b?{_b64(word)}?=" for word in words if word)
+    return "\n ".join(wire.encoded_words(subject, _SUBJECT_CHUNK_BYTES))
 
 
 def _fold_ascii(subject: str) -> str | None:
@@ -240,10 +232,6 @@ def _fold_ascii(subject: str) -> str | None:
 def _set_subject(message: EmailMessage, subject: str) -> None:
     # set_raw: already encoded and folded by us; the policy emits short lines verbatim.
     message.set_raw("Subject", encode_subject(subject))
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode("ascii")
 
 
 def _set_threading(message: EmailMessage, threading: Threading) -> None:
