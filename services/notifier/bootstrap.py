@@ -143,12 +143,14 @@ def consumer_retry(settings: NotifierSettings) -> RetryPolicy:
 
 async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
     async with open_adapters(settings) as adapters:
+        handler = build_handler(settings, adapters, stop)
         runner = ConsumerRunner(
             settings.kafka,
             topics=[settings.kafka.topics.routing],
             group_id=settings.group_id,
             stage="notifier.handle",
-            handler=build_handler(settings, adapters, stop),
+            handler=handler,
+            batch_handler=handler.handle_batch,  # a whole poll at once; falls back per event
             producer=adapters.producer,
             retry=consumer_retry(settings),
             client_id=settings.service_name,

@@ -40,7 +40,7 @@ from services.notifier.mail import (
     staff_threading,
 )
 from services.notifier.rendering import Renderer, RenderError, slack_escape, template_context
-from services.notifier.settings import WebhookKind, WebhookTarget
+from services.notifier.webhook_targets import WebhookKind, WebhookTarget
 from services.notifier.webhooks import WebhookRequest, signed_json_request, slack_request
 
 SLACK_TEMPLATE = "webhook_summary"

@@ -39,7 +39,7 @@ from libs.common.events import (
 from libs.common.events.assistant import AssistantReplyRequested
 from libs.providers.integrations import Provider
 from libs.providers.registry import PROVIDERS
-from services.notifier.settings import WebhookTarget
+from services.notifier.webhook_targets import WebhookTarget
 
 
 class Audience(StrEnum):

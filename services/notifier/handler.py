@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,6 +70,7 @@ from services.notifier.compose import Composer
 from services.notifier.decisions import (
     ChatNotice,
     MailNotice,
+    Plan,
     PlanConfig,
     Suppression,
     WebhookNotice,
@@ -87,18 +89,20 @@ from services.notifier.mail import (
 from services.notifier.sentlog import (
     Claim,
     ClaimResult,
+    Finish,
     SendInfo,
     SendKey,
     SentRecord,
     Status,
 )
-from services.notifier.settings import WebhookTarget
+from services.notifier.webhook_targets import WebhookTarget
 from services.notifier.webhooks import WebhookRequest
 
 log = logging.getLogger(__name__)
 
 SendAttempt = Callable[[], Awaitable[str]]
 Gate = Callable[[], Awaitable[str | None]]
+Planned = tuple[str, RoutingEvent, Plan]  # event id, event, its plan
 
 _OUTCOME_STATUS = {
     Status.SENT: NotificationStatus.SENT,
@@ -122,6 +126,7 @@ class WebhookTransport(Protocol):
 
 class OutcomePublisher(Protocol):
     async def publish(self, outcome: NotificationOutcome) -> None: ...
+    async def publish_many(self, outcomes: list[NotificationOutcome]) -> None: ...
 
 
 class SentLogStore(Protocol):
@@ -140,6 +145,13 @@ class SentLogStore(Protocol):
     async def take_rate_slot(
         self, sender: str, *, event_id: str, now: datetime, cutoff: datetime | None
     ) -> bool: ...
+    async def claim_many(
+        self, jobs: list[tuple[SendKey, SendInfo]], *, now: datetime
+    ) -> dict[SendKey, Claim]: ...
+    async def finish_many(self, finishes: list[Finish]) -> None: ...
+    async def record_suppressed_many(
+        self, suppressions: list[tuple[SendKey, SendInfo, str]], *, now: datetime
+    ) -> dict[SendKey, SentRecord]: ...
 
 
 class KafkaOutcomePublisher:
@@ -160,6 +172,11 @@ class KafkaOutcomePublisher:
             subject=outcome.conversation_id,
         )
         await self._producer.publish(self._topic, event, key=outcome.conversation_id)
+
+    async def publish_many(self, outcomes: list[NotificationOutcome]) -> None:
+        """A poll's outcomes at once: the producer packs concurrent sends into one
+        request per partition (per-key order kept: sends are appended in call order)."""
+        await asyncio.gather(*(self.publish(outcome) for outcome in outcomes))
 
 
 def outcome_event_id(outcome: NotificationOutcome) -> str:
@@ -183,6 +200,50 @@ class HandlerConfig:
     retry: RetryConfig
     rate_window_minutes: int
     lease_wait_cap_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A notice the other side accepted; ``retries``: attempts beyond the claim's first."""
+
+    message_id: str
+    retries: int
+
+
+class Recorder:
+    """Group commit of sent notices: each is recorded as soon as a statement is free,
+    together with those that completed meanwhile. A crash leaves unrecorded only the
+    mails in flight and those of one statement — not the whole poll — and those go
+    again after the lease with the same Message-ID."""
+
+    def __init__(self, sentlog: SentLogStore) -> None:
+        self._log = sentlog
+        self._pending: list[Finish] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, finish: Finish) -> None:
+        self._pending.append(finish)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+
+    async def close(self) -> None:
+        """Wait until everything added is recorded; a database error is raised here."""
+        while self._task is not None:
+            task = self._task
+            await task
+            if task is self._task:
+                self._task = None
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            await self._log.finish_many(batch)
+
+
+class PollSettled(Exception):
+    """Some events of a poll failed for good (the rest are done). The runner then goes
+    record by record: the per-record handler answers each event of the poll from its
+    verdict (done, or dead-letter with the reasons) without sending anything again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +279,155 @@ class NotificationHandler:
         self._chat = chat or StaticChatSenders({}, {})
         self._now = clock
         self._stopping = stopping or asyncio.Event()
+        # Stateless tenacity parts, built once (per send they were 4 % of a notice).
+        self._backoff = wait_exponential(
+            multiplier=config.retry.initial_backoff_s, max=config.retry.max_backoff_s
+        )
+        self._retryable = retry_if_exception_type(TransientDeliveryError)
+        #: Event id → failures, of the last poll that ended in PollSettled (see there).
+        self._verdicts: dict[str, list[str]] = {}
+        #: The mail that found the relay unreachable: it alone retries (with backoff);
+        #: the poll's other mails give up their claims until it gets through.
+        self._relay_probe: SendKey | None = None
 
     async def __call__(self, delivery: Delivery) -> None:
         if delivery.event is None or not isinstance(delivery.event.data, RoutingEvent):
             raise PermanentError("not a routing event")
+        verdict = self._verdicts.pop(delivery.event.id, None)
+        if verdict:
+            raise PermanentError("; ".join(verdict))
+        if verdict is not None:
+            return  # handled by the poll just before
         await self.handle(delivery.event.id, delivery.event.data)
+
+    # --- a whole poll at once -------------------------------------------------
+
+    async def handle_batch(self, deliveries: list[Delivery]) -> None:
+        """Every notice of a poll: one sent-log claim and one record statement for
+        all mails, mails sent concurrently (the SMTP pool bounds it), outcomes
+        published together. Chat and webhook notices go one at a time per
+        partition, as event by event. Same rules as :meth:`handle`: claim before send, the rate
+        window, a redelivered poll only re-publishes what was recorded."""
+        self._verdicts = {}
+        self._relay_probe = None
+        events: dict[str, RoutingEvent] = {}
+        repeats: list[tuple[str, RoutingEvent]] = []  # the broker handed an event twice
+        lanes: dict[str, str] = {}  # event id → its partition: chat order and crash window
+        for delivery in deliveries:
+            if delivery.event is None or not isinstance(delivery.event.data, RoutingEvent):
+                raise PermanentError("not a routing event")  # per record: dead-lettered
+            if delivery.event.id in events:
+                repeats.append((delivery.event.id, delivery.event.data))
+            else:
+                events[delivery.event.id] = delivery.event.data
+                lanes[delivery.event.id] = _lane(delivery)
+        plans = [(eid, ev, plan_notifications(ev, self._config.plan)) for eid, ev in events.items()]
+        failures: dict[str, list[str]] = {event_id: [] for event_id in events}
+        outcomes: list[NotificationOutcome] = []
+        outcomes += await self._suppress_all(plans)
+        outcomes += await self._mail_all(plans, failures)
+        await self._others_all(plans, lanes, failures)
+        await self._outcomes.publish_many(outcomes)
+        for event_id, event in repeats:
+            # As a redelivery: everything is recorded now, so only outcomes go out again
+            # (an event that failed is settled below, not tried again here).
+            if not failures[event_id]:
+                await self.handle(event_id, event)
+        if any(failures.values()):
+            self._verdicts = failures
+            failed = sum(1 for f in failures.values() if f)
+            raise PollSettled(f"{failed} of {len(failures)} events failed for good")
+
+    async def _suppress_all(self, plans: list[Planned]) -> list[NotificationOutcome]:
+        jobs: dict[SendKey, tuple[Job, str]] = {}
+        for event_id, event, plan in plans:
+            for item in plan.suppressed:
+                job = job_for(event_id, event, item.recipient, item.template, "smtp", item.locale)
+                jobs.setdefault(job.key, (job, item.reason))
+        records = await self._log.record_suppressed_many(
+            [(job.key, job.info, reason) for job, reason in jobs.values()], now=self._now()
+        )
+        return [self._outcome(job, records[job.key]) for job, _ in jobs.values()]
+
+    async def _mail_all(
+        self, plans: list[Planned], failures: dict[str, list[str]]
+    ) -> list[NotificationOutcome]:
+        jobs: dict[SendKey, tuple[Job, MailNotice]] = {}
+        for event_id, event, plan in plans:
+            for notice in plan.mails:
+                job = job_for(
+                    event_id, event, notice.recipient, notice.template, "smtp", notice.locale
+                )
+                jobs.setdefault(job.key, (job, notice))
+        claims = await self._log.claim_many(
+            [(job.key, job.info) for job, _ in jobs.values()], now=self._now()
+        )
+        outcomes: list[NotificationOutcome] = []
+        ready: list[tuple[Job, MailNotice, SentRecord]] = []
+        for job, notice in jobs.values():
+            claim = claims[job.key]
+            if claim.result is ClaimResult.DONE:
+                outcomes.append(self._outcome(job, claim.record, again=True))
+            elif claim.result is ClaimResult.BUSY:
+                # Another notifier holds it: wait its lease out, as a single event would.
+                failures[job.event_id] += await self._deliver_mail(job.event_id, job.event, notice)
+            elif notice.rate_limited and (reason := await self._rate_gate(job, notice)()):
+                record = await self._log.mark_suppressed(job.key, reason=reason, now=self._now())
+                outcomes.append(self._outcome(job, record))
+            else:
+                ready.append((job, notice, claim.record))
+        recorder = Recorder(self._log)
+
+        async def send(job: Job, notice: MailNotice, claimed: SentRecord) -> list[str]:
+            result = await self._send_claimed(job, self._mail_sender(job, notice))
+            if isinstance(result, list):
+                return result
+            now = self._now()
+            recorder.add(Finish(job.key, Status.SENT, now, result.message_id))
+            attempts = claimed.attempts + result.retries
+            record = SentRecord(
+                Status.SENT, attempts, result.message_id, None, claimed.locale, None, now
+            )
+            outcomes.append(self._outcome(job, record))
+            return []
+
+        results = await asyncio.gather(
+            *(send(job, notice, claimed) for job, notice, claimed in ready),
+            return_exceptions=True,
+        )
+        await recorder.close()  # what went out is recorded even when something stops the poll
+        for (job, _, _), result in zip(ready, results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            failures[job.event_id] += result
+        return outcomes
+
+    async def _others_all(
+        self, plans: list[Planned], lanes: dict[str, str], failures: dict[str, list[str]]
+    ) -> None:
+        """Chat messages and webhooks one at a time per partition, in event order, the
+        partitions at once — as event by event: a conversation's messages keep their
+        order, and a kill leaves at most one message per partition between the
+        provider's 2xx and the ``sent`` record (providers without an idempotency key
+        get that one again after the lease)."""
+        by_lane: dict[str, list[Planned]] = defaultdict(list)
+        for event_id, event, plan in plans:
+            if plan.chats or plan.webhooks:
+                by_lane[lanes[event_id]].append((event_id, event, plan))
+
+        async def in_order(items: list[Planned]) -> None:
+            for event_id, event, plan in items:
+                for chat in plan.chats:
+                    failures[event_id] += await self._deliver_chat(event_id, event, chat)
+                for hook in plan.webhooks:
+                    failures[event_id] += await self._deliver_webhook(event_id, event, hook)
+
+        results = await asyncio.gather(
+            *(in_order(items) for items in by_lane.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def handle(self, event_id: str, event: RoutingEvent) -> None:
         plan = plan_notifications(event, self._config.plan)
@@ -256,7 +461,7 @@ class NotificationHandler:
     ) -> list[str]:
         job = job_for(event_id, event, notice.recipient, notice.template, "smtp", notice.locale)
         gate = self._rate_gate(job, notice) if notice.rate_limited else None
-        return await self._run(job, lambda: self._send_mail(job, notice), gate)
+        return await self._run(job, self._mail_sender(job, notice), gate)
 
     async def _deliver_webhook(
         self, event_id: str, event: RoutingEvent, notice: WebhookNotice
@@ -315,8 +520,8 @@ class NotificationHandler:
             started = time.perf_counter()
             outcome = await sender.send(message)
             ok = outcome.verdict is SendVerdict.ACCEPTED
-            metrics.SEND_ATTEMPTS.labels("chat", "ok" if ok else "error").inc()
-            metrics.SEND_SECONDS.labels("chat").observe(time.perf_counter() - started)
+            metrics.attempts("chat", "ok" if ok else "error").inc()
+            metrics.send_seconds("chat").observe(time.perf_counter() - started)
             if outcome.verdict is SendVerdict.ACCEPTED:
                 accepted_at = outcome.accepted_at or self._now()
                 record = await self._log.mark_sent(
@@ -382,8 +587,19 @@ class NotificationHandler:
             record = await self._log.mark_suppressed(job.key, reason=reason, now=self._now())
             await self._publish(job, record)
             return []
+        result = await self._send_claimed(job, send)
+        if isinstance(result, list):
+            return result
+        record = await self._log.mark_sent(job.key, message_id=result.message_id, now=self._now())
+        await self._publish(job, record)
+        return []
+
+    async def _send_claimed(self, job: Job, send: SendAttempt) -> Sent | list[str]:
+        """Send a claimed notice with retries. Sent (the caller records it), or the
+        failures of a notice recorded ``failed``; a relay outage or a stop releases
+        the claim and raises."""
         try:
-            message_id = await self._with_retries(job, send)
+            return await self._with_retries(job, send)
         except RelayUnavailable as exc:
             # The relay is down, not this notice: release the claim and let the
             # consumer wait the outage out and hand us this event again.
@@ -398,9 +614,6 @@ class NotificationHandler:
             return await self._record_failure(job, exc)
         except DeliveryError as exc:
             return await self._record_failure(job, exc)
-        record = await self._log.mark_sent(job.key, message_id=message_id, now=self._now())
-        await self._publish(job, record)
-        return []
 
     async def _record_failure(self, job: Job, exc: DeliveryError) -> list[str]:
         record = await self._log.mark_failed(job.key, reason=str(exc), now=self._now())
@@ -422,17 +635,29 @@ class NotificationHandler:
                 raise TransientDeliveryError(f"{job.key} is being sent by another notifier")
         return claim.record if claim.result is ClaimResult.DONE else None
 
-    async def _with_retries(self, job: Job, send: SendAttempt) -> str:
+    async def _with_retries(self, job: Job, send: SendAttempt) -> Sent:
         retry = self._config.retry
+        tries = 0
+
+        async def counted() -> str:
+            nonlocal tries
+            tries += 1
+            return await self._timed(job, send)()
+
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(retry.attempts) | stop_when_event_set(self._stopping),
-            wait=wait_exponential(multiplier=retry.initial_backoff_s, max=retry.max_backoff_s),
-            retry=retry_if_exception_type(TransientDeliveryError),
+            stop=(
+                stop_after_attempt(retry.attempts)
+                | stop_when_event_set(self._stopping)
+                | (lambda _state: self._relay_probe not in (None, job.key))
+            ),
+            wait=self._backoff,
+            retry=self._retryable,
             before_sleep=self._before_retry(job),
             sleep=self._sleep_unless_stopping,
             reraise=True,
         )
-        return await retrying(self._timed(job, send))
+        message_id = await retrying(counted)
+        return Sent(message_id, retries=tries - 1)
 
     async def _sleep_unless_stopping(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -444,10 +669,10 @@ class NotificationHandler:
             try:
                 result = await send()
             except DeliveryError:
-                metrics.SEND_ATTEMPTS.labels(job.info.channel, "error").inc()
+                metrics.attempts(job.info.channel, "error").inc()
                 raise
-            metrics.SEND_ATTEMPTS.labels(job.info.channel, "ok").inc()
-            metrics.SEND_SECONDS.labels(job.info.channel).observe(time.perf_counter() - started)
+            metrics.attempts(job.info.channel, "ok").inc()
+            metrics.send_seconds(job.info.channel).observe(time.perf_counter() - started)
             return result
 
         return attempt
@@ -482,10 +707,24 @@ class NotificationHandler:
 
     # --- sending -------------------------------------------------------------
 
-    async def _send_mail(self, job: Job, notice: MailNotice) -> str:
-        mail = self._composer.mail(job.event_id, job.event, notice)
-        await self._smtp.send(mail)
-        return mail.message_id
+    def _mail_sender(self, job: Job, notice: MailNotice) -> SendAttempt:
+        async def send() -> str:
+            if self._relay_probe not in (None, job.key):
+                # Another mail of this poll found the relay unreachable and retries it
+                # with backoff: this one gives up its claim instead of queueing
+                # connection attempts (the consumer waits the outage out, then resends).
+                raise RelayUnavailable("SMTP relay unreachable (another mail is retrying it)")
+            mail = self._composer.mail(job.event_id, job.event, notice)
+            try:
+                await self._smtp.send(mail)
+            except RelayUnavailable:
+                self._relay_probe = self._relay_probe or job.key
+                raise
+            if self._relay_probe == job.key:
+                self._relay_probe = None  # the relay answers again
+            return mail.message_id
+
+        return send
 
     async def _send_webhook(self, job: Job, target: WebhookTarget) -> str:
         request = self._composer.webhook(job.event_id, job.event, target)
@@ -502,6 +741,17 @@ class NotificationHandler:
         again: bool = False,
         error_code: str | None = None,
     ) -> None:
+        await self._outcomes.publish(self._outcome(job, record, again=again, error_code=error_code))
+
+    def _outcome(
+        self,
+        job: Job,
+        record: SentRecord,
+        *,
+        again: bool = False,
+        error_code: str | None = None,
+    ) -> NotificationOutcome:
+        """The outcome of a recorded notice (counted and logged once, when first recorded)."""
         if record.status not in _OUTCOME_STATUS:
             raise RuntimeError(f"sent-log record for {job.key} is not final: {record.status}")
         status = _OUTCOME_STATUS[record.status]
@@ -532,11 +782,10 @@ class NotificationHandler:
             error_code=error_code,
             single_use=single_use_part(path) if delivered else None,
         )
-        await self._outcomes.publish(outcome)
         if again:
             log.info("%s to %s: already %s", job.key.template, job.key.recipient, status.value)
-            return
-        metrics.NOTIFICATIONS.labels(job.info.channel, job.key.template, status.value).inc()
+            return outcome
+        metrics.notified(job.info.channel, job.key.template, status.value).inc()
         log.info(
             "%s %s to %s%s",
             job.key.template,
@@ -546,6 +795,17 @@ class NotificationHandler:
             if record.reason and status is not NotificationStatus.SENT
             else "",
         )
+        return outcome
+
+
+def _lane(delivery: Delivery) -> str:
+    """The record's partition (a conversation's events share one); tools without a
+    record (benchmarks) get one lane per conversation."""
+    record = delivery.record
+    if record is not None:
+        return f"{record.topic}[{record.partition}]"
+    data = delivery.event.data if delivery.event else None
+    return data.conversation.conversation_id if isinstance(data, RoutingEvent) else ""
 
 
 def _describe(outcome: SendOutcome | None) -> str:

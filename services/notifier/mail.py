@@ -1,8 +1,11 @@
 """Outgoing messages: pure construction of RFC 5322 mail, no I/O.
 
-- ``email.message.EmailMessage`` with ``policy.SMTP``: CRLF line ends, RFC
-  2047 encoded-words for non-ASCII headers (Korean subjects and names), UTF-8
-  bodies in base64 or quoted-printable so any relay carries them.
+- Written as bytes by :mod:`services.notifier.wire` (CRLF line ends, RFC 2047
+  encoded-words for non-ASCII subjects and names, UTF-8 bodies in base64 or
+  quoted-printable so any relay carries them); a mail with non-ASCII in a
+  structured header falls back to ``email.message.EmailMessage`` with
+  ``policy.SMTP``. ``OutgoingMail.message`` parses the bytes back, for tests
+  and tools.
 - Every value that goes into a header passes :func:`header_safe` (CR, LF and
   other control characters become spaces): no header injection from data.
 - Message-IDs are ours (``<omnidesk.C-1234.<digest>@our.domain>``) and
@@ -15,7 +18,7 @@
 
 from __future__ import annotations
 
-import base64
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -24,8 +27,10 @@ from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime
 
+from services.notifier import wire
 from services.notifier.rendering import Rendered
 
 #: References headers grow with every reply; keep the first and the most recent ids.
@@ -72,11 +77,17 @@ class MailMeta:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMail:
-    message: EmailMessage
     sender: str
     recipient: str
     message_id: str
-    raw: bytes  # flattened once (CRLF, 7-bit): retries and pooled sends reuse it
+    raw: bytes  # written once (CRLF, 7-bit): retries and pooled sends reuse it
+
+    @property
+    def message(self) -> EmailMessage:
+        """The mail as a receiver parses it (tests, previews; not on the send path)."""
+        parsed = BytesParser(policy=policy.SMTP).parsebytes(self.raw)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 def header_safe(value: str) -> str:
@@ -126,8 +137,51 @@ def staff_threading(*, reference: str, domain: str) -> Threading:
 
 
 def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> OutgoingMail:
-    message = EmailMessage(policy=policy.SMTP)
     message_id = message_id_for(meta, identity.domain)
+    # Validated as before (Address), whichever way the mail is then written.
+    _check_address(meta.sender_name or identity.from_name, identity.from_address)
+    _check_address(meta.recipient_name, meta.recipient)
+    try:
+        raw = _written(identity, meta, rendered, message_id)
+    except wire.NotWireSafe:
+        raw = _with_email_package(identity, meta, rendered, message_id)
+    return OutgoingMail(identity.from_address, meta.recipient, message_id, raw)
+
+
+def _written(identity: MailIdentity, meta: MailMeta, rendered: Rendered, message_id: str) -> bytes:
+    """The usual mail, written directly (see :mod:`services.notifier.wire`)."""
+    from_name = header_safe(meta.sender_name or identity.from_name)
+    headers = [
+        wire.header("From", wire.address(from_name, header_safe(identity.from_address))),
+        wire.header("To", wire.address(header_safe(meta.recipient_name or ""), meta.recipient)),
+        wire.header(
+            "Reply-To",
+            wire.address(header_safe(identity.from_name), header_safe(identity.from_address)),
+        ),
+        wire.raw_header(
+            "Subject", encode_subject(subject_with_token(rendered.subject, meta.reference))
+        ),
+        wire.header("Date", format_datetime(meta.date).split()),
+        wire.header("Message-ID", [message_id]),
+    ]
+    if meta.threading.in_reply_to:
+        headers.append(wire.header("In-Reply-To", [meta.threading.in_reply_to]))
+    if meta.threading.references:
+        headers.append(wire.header("References", meta.threading.references))
+    if meta.auto_submitted is not None:
+        headers.append(wire.header("Auto-Submitted", [header_safe(meta.auto_submitted)]))
+        headers.append(wire.header("X-Auto-Response-Suppress", ["All"]))
+    headers.append(wire.header("X-Omnidesk-Conversation", [header_safe(meta.reference)]))
+    headers.append(wire.header("X-Omnidesk-Template", [header_safe(meta.template)]))
+    body = wire.Body(rendered.text, rendered.html)
+    return wire.serialise(headers, body, seed=message_id, language=header_safe(meta.locale))
+
+
+def _with_email_package(
+    identity: MailIdentity, meta: MailMeta, rendered: Rendered, message_id: str
+) -> bytes:
+    """Mails with non-ASCII in a structured header (an internationalised address)."""
+    message = EmailMessage(policy=policy.SMTP)
     message["From"] = _address(meta.sender_name or identity.from_name, identity.from_address)
     message["To"] = _address(meta.recipient_name, meta.recipient)
     message["Reply-To"] = _address(identity.from_name, identity.from_address)
@@ -140,8 +194,7 @@ def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> Ou
     message["X-Omnidesk-Template"] = header_safe(meta.template)
     _set_body(message, rendered)  # clears Content-* headers, so those come after
     message["Content-Language"] = header_safe(meta.locale)
-    raw = message.as_bytes()
-    return OutgoingMail(message, identity.from_address, meta.recipient, message_id, raw)
+    return message.as_bytes()
 
 
 def encode_subject(subject: str) -> str:
@@ -156,14 +209,7 @@ def encode_subject(subject: str) -> str:
         folded = _fold_ascii(subject)
         if folded is not None:
             return folded
-    words, chunk = [], ""
-    for char in subject:
-        if len((chunk + char).encode()) > _SUBJECT_CHUNK_BYTES:
-            words.append(chunk)
-            chunk = ""
-        chunk += char
-    words.append(chunk)
-    return "\n ".join(f"=?utf-8?b?{_b64(word)}?=" for word in words if word)
+    return "\n ".join(wire.encoded_words(subject, _SUBJECT_CHUNK_BYTES))
 
 
 def _fold_ascii(subject: str) -> str | None:
@@ -188,10 +234,6 @@ def _set_subject(message: EmailMessage, subject: str) -> None:
     message.set_raw("Subject", encode_subject(subject))
 
 
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode("ascii")
-
-
 def _set_threading(message: EmailMessage, threading: Threading) -> None:
     if threading.in_reply_to:
         message["In-Reply-To"] = threading.in_reply_to
@@ -208,17 +250,12 @@ def _set_automation(message: EmailMessage, auto_submitted: str | None) -> None:
 
 
 def _set_body(message: EmailMessage, rendered: Rendered) -> None:
-    message.set_content(rendered.text, charset="utf-8", cte=_transfer_encoding(rendered.text))
+    cte = wire.transfer_encoding
+    message.set_content(rendered.text, charset="utf-8", cte=cte(rendered.text))
     if rendered.html is not None:
         message.add_alternative(
-            rendered.html, subtype="html", charset="utf-8", cte=_transfer_encoding(rendered.html)
+            rendered.html, subtype="html", charset="utf-8", cte=cte(rendered.html)
         )
-
-
-def _transfer_encoding(text: str) -> str:
-    """Korean is shorter in base64; mostly-ASCII text stays readable in QP."""
-    non_ascii = sum(1 for ch in text if ord(ch) > 127)
-    return "base64" if non_ascii * 3 > len(text) else "quoted-printable"
 
 
 def _address(name: str | None, addr_spec: str) -> Address:
@@ -229,6 +266,13 @@ def _address(name: str | None, addr_spec: str) -> Address:
         return Address(display_name=header_safe(name or ""), addr_spec=clean)
     except (HeaderParseError, ValueError, IndexError) as exc:
         raise InvalidAddress(f"invalid address {addr_spec!r}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_address(name: str | None, addr_spec: str) -> None:
+    """:func:`_address` as a check, remembered: agents and our own address recur in
+    every poll, and ``Address`` parsing was a tenth of a mail's cost."""
+    _address(name, addr_spec)
 
 
 def _unique(ids: list[str]) -> list[str]:

@@ -50,6 +50,9 @@ class Renderer:
         self._env.filters["duration"] = duration_text
         self._env.filters["nl2br"] = nl2br
         self._env.filters["promise_time"] = promise_time
+        # (template, part, locale) → compiled template, None: no such part (HTML is
+        # optional). Chosen and compiled once per process, not once per notice.
+        self._chosen: dict[tuple[str, str, str], jinja2.Template | None] = {}
 
     def render(self, template: str, locale: str, context: dict[str, Any]) -> Rendered:
         values = {"locale": locale, **context}
@@ -68,16 +71,26 @@ class Renderer:
             raise RenderError(f"template {locale}/{template}: {exc}") from exc
 
     def _render_one(self, template: str, part: str, locale: str, values: dict[str, Any]) -> str:
-        return self._env.select_template(self._names(template, part, locale)).render(values)
+        chosen = self._choose(template, part, locale)
+        if chosen is None:
+            raise jinja2.TemplatesNotFound(self._names(template, part, locale))
+        return chosen.render(values)
 
     def _render_optional(
         self, template: str, part: str, locale: str, values: dict[str, Any]
     ) -> str | None:
-        try:
-            chosen = self._env.select_template(self._names(template, part, locale))
-        except jinja2.TemplatesNotFound:
-            return None
-        return chosen.render(values)
+        chosen = self._choose(template, part, locale)
+        return None if chosen is None else chosen.render(values)
+
+    def _choose(self, template: str, part: str, locale: str) -> jinja2.Template | None:
+        key = (template, part, locale)
+        if key not in self._chosen:
+            try:
+                chosen = self._env.select_template(self._names(template, part, locale))
+            except jinja2.TemplatesNotFound:
+                chosen = None
+            self._chosen[key] = chosen
+        return self._chosen[key]
 
     def _names(self, template: str, part: str, locale: str) -> list[str]:
         names = [f"{locale}/{template}.{part}.j2"]
@@ -148,6 +161,7 @@ def _environment(override_dir: Path | None) -> jinja2.Environment:
             enabled_extensions=("html.j2",), default_for_string=False, default=False
         ),
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # templates change with a restart, not by a stat() per notice
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
     Field,
     SecretStr,
     field_validator,
@@ -31,6 +30,7 @@ from libs.providers.integrations import (
     load_integrations_file,
     parse_integrations,
 )
+from services.notifier.webhook_targets import WebhookTarget
 
 #: The development CSAT secret; refused when mail goes to a real (non-loopback) server.
 DEV_CSAT_SECRET = DEV_CSAT_LINK_SECRET  # a marker, refused outside loopback
@@ -53,33 +53,6 @@ class SmtpTls(StrEnum):
     IMPLICIT = "implicit"  # TLS from the first byte (port 465)
     STARTTLS = "starttls"  # plain connect, then STARTTLS (port 587); refused if not offered
     NONE = "none"  # plain text: loopback only unless explicitly allowed
-
-
-class WebhookKind(StrEnum):
-    SLACK = "slack"  # Slack-style incoming webhook: {"text": …}
-    SIGNED_JSON = "signed_json"  # our JSON document, HMAC-SHA256 signed
-
-
-class WebhookTarget(BaseModel):
-    """One outgoing webhook (``NOTIFIER_WEBHOOK_TARGETS`` is a JSON list of these)."""
-
-    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Shown in outcomes.")
-    kind: WebhookKind = Field(WebhookKind.SIGNED_JSON, description="slack or signed_json.")
-    url: SecretStr = Field(..., description="Secret: Slack URLs embed their token.")
-    secret: SecretStr | None = Field(None, description="HMAC key; required for signed_json.")
-    event_types: list[str] = Field(
-        default_factory=lambda: ["support.conversation.escalated"],
-        description="CloudEvents types delivered to this target.",
-    )
-
-    @model_validator(mode="after")
-    def _signed_needs_secret(self) -> WebhookTarget:
-        if self.kind is WebhookKind.SIGNED_JSON and not self.secret:
-            raise ValueError(f"webhook target {self.name}: signed_json needs a secret")
-        url = self.url.get_secret_value()
-        if not url.startswith(("https://", "http://")):
-            raise ValueError(f"webhook target {self.name}: url must be http(s)")
-        return self
 
 
 class NotifierSettings(ServiceSettings):

@@ -26,7 +26,7 @@ from libs.common.events import RoutingEvent
 from libs.common.ids import deterministic_id
 from libs.common.webhooks.signatures import hmac_sha256_hex
 from services.notifier.errors import PermanentDeliveryError, TransientDeliveryError
-from services.notifier.settings import WebhookTarget
+from services.notifier.webhook_targets import WebhookTarget
 
 SIGNATURE_HEADER = "X-Omnidesk-Signature"
 DELIVERY_HEADER = "X-Omnidesk-Delivery"

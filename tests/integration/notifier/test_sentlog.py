@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.sentlog import ClaimResult, SendInfo, SendKey, SentLog, Status
+from services.notifier.sentlog import ClaimResult, Finish, SendInfo, SendKey, SentLog, Status
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +87,48 @@ async def test_concurrent_rate_slot_takers_have_one_winner(sentlog):
         )
     )
     assert taken.count(True) == 1
+
+
+def keys(n: int, prefix: str = "ev") -> list[tuple[SendKey, SendInfo]]:
+    return [(SendKey(f"{prefix}-{i}", "kim@example.kr", "customer_ack"), INFO) for i in range(n)]
+
+
+async def test_a_poll_is_claimed_at_once_and_a_redelivery_finds_what_was_recorded(sentlog):
+    jobs = keys(50)
+    claims = await sentlog.claim_many(jobs, now=T0)
+    assert {c.result for c in claims.values()} == {ClaimResult.CLAIMED}
+    at = T0 + timedelta(seconds=1)
+    sent = [Finish(key, Status.SENT, at, f"<{key.event_id}@x>") for key, _ in jobs[:40]]
+    await sentlog.finish_many(sent)
+    again = await sentlog.claim_many([*jobs, *keys(5, "new")], now=T0 + timedelta(seconds=2))
+    results = [again[key].result for key, _ in jobs]
+    assert results == [ClaimResult.DONE] * 40 + [ClaimResult.BUSY] * 10  # fresh claims held
+    assert again[jobs[0][0]].record.message_id == "<ev-0@x>"
+    assert again[jobs[0][0]].record.updated_at == at
+    assert {again[k].result for k, _ in keys(5, "new")} == {ClaimResult.CLAIMED}
+    # After the lease, the unrecorded ten are taken over (attempt 2), nothing else.
+    later = await sentlog.claim_many(jobs, now=T0 + timedelta(seconds=120))
+    taken = [key for key, c in later.items() if c.result is ClaimResult.CLAIMED]
+    assert len(taken) == 10 and all(later[k].record.attempts == 2 for k in taken)
+
+
+async def test_concurrent_poll_claims_have_one_winner_per_notice(sentlog):
+    jobs = keys(30)
+    first, second = await asyncio.gather(
+        sentlog.claim_many(jobs, now=T0), sentlog.claim_many(list(reversed(jobs)), now=T0)
+    )
+    for key, _ in jobs:
+        won = [c.result for c in (first[key], second[key])].count(ClaimResult.CLAIMED)
+        assert won == 1
+
+
+async def test_suppressions_of_a_poll_are_recorded_once(sentlog):
+    jobs = [(key, info, "sender flagged auto_reply") for key, info in keys(5)]
+    records = await sentlog.claim_many([], now=T0)
+    assert records == {}
+    first = await sentlog.record_suppressed_many(jobs, now=T0)
+    later = [(key, info, "another reason") for key, info, _ in jobs]
+    second = await sentlog.record_suppressed_many(later, now=T0 + timedelta(hours=1))
+    assert first == second
+    assert {r.reason for r in second.values()} == {"sender flagged auto_reply"}
+    assert await sentlog.count(Status.SUPPRESSED) == 5

@@ -12,6 +12,7 @@ from services.notifier.sentlog import (
     FINAL,
     Claim,
     ClaimResult,
+    Finish,
     SendInfo,
     SendKey,
     SentRecord,
@@ -38,6 +39,7 @@ class MemorySentLog:
         self.rows: dict[SendKey, SentRecord] = {}
         self.slots: dict[str, tuple[str, datetime]] = {}
         self._lease = timedelta(seconds=lease_s)
+        self.batches = 0  # calls of the *_many methods
 
     async def claim(self, key: SendKey, info: SendInfo, *, now: datetime) -> Claim:
         row = self.rows.get(key)
@@ -94,6 +96,26 @@ class MemorySentLog:
             return True
         return False
 
+    async def claim_many(
+        self, jobs: list[tuple[SendKey, SendInfo]], *, now: datetime
+    ) -> dict[SendKey, Claim]:
+        self.batches += 1
+        return {key: await self.claim(key, info, now=now) for key, info in dict(jobs).items()}
+
+    async def finish_many(self, finishes: list[Finish]) -> None:
+        self.batches += 1
+        for f in finishes:
+            self._set(f.key, f.at, status=f.status, message_id=f.message_id, reason=f.reason)
+
+    async def record_suppressed_many(
+        self, suppressions: list[tuple[SendKey, SendInfo, str]], *, now: datetime
+    ) -> dict[SendKey, SentRecord]:
+        self.batches += 1
+        return {
+            key: await self.record_suppressed(key, info, reason=reason, now=now)
+            for key, info, reason in suppressions
+        }
+
     def _set(self, key: SendKey, now: datetime, **values: object) -> SentRecord:
         values.setdefault("claimed_at", None)
         self.rows[key] = replace(self.rows[key], updated_at=now, **values)
@@ -132,6 +154,9 @@ class Outcomes:
 
     async def publish(self, outcome: NotificationOutcome) -> None:
         self.published.append(outcome)
+
+    async def publish_many(self, outcomes: list[NotificationOutcome]) -> None:
+        self.published.extend(outcomes)
 
     def statuses(self) -> list[tuple[str, str, str]]:
         return [(o.template, o.recipient, o.status.value) for o in self.published]

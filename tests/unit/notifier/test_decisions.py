@@ -19,7 +19,7 @@ from services.notifier.decisions import (
     rate_window_cutoff,
 )
 from services.notifier.samples import SUPERVISOR, sample_events, snapshot
-from services.notifier.settings import WebhookTarget
+from services.notifier.webhook_targets import WebhookTarget
 
 CONFIG = PlanConfig(
     locales=("en", "ko"),

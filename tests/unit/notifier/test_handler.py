@@ -16,8 +16,8 @@ from services.notifier.mail import MailIdentity
 from services.notifier.rendering import Renderer
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SendInfo, SendKey, Status
-from services.notifier.settings import WebhookTarget
 from services.notifier.smtp import PermanentSmtpError, TransientSmtpError
+from services.notifier.webhook_targets import WebhookTarget
 from services.notifier.webhooks import PermanentWebhookError
 
 from .fakes import T0, Clock, MemorySentLog, Outcomes, ScriptedSmtp, ScriptedWebhooks

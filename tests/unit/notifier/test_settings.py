@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.notifier.settings import NotifierSettings, SmtpTls, WebhookKind
+from services.notifier.settings import NotifierSettings, SmtpTls
+from services.notifier.webhook_targets import WebhookKind
 
 
 def test_defaults_point_at_the_local_sink(monkeypatch, tmp_path):

@@ -12,8 +12,8 @@ from libs.common.webhooks.signatures import verify_hmac_sha256
 from services.notifier.csat import rating_links, verify_rating_link
 from services.notifier.errors import PermanentDeliveryError, TransientDeliveryError
 from services.notifier.samples import sample_events
-from services.notifier.settings import WebhookTarget
 from services.notifier.smtp import classify
+from services.notifier.webhook_targets import WebhookTarget
 from services.notifier.webhooks import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,

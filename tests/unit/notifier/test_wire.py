@@ -1,0 +1,144 @@
+"""The directly written mail reads exactly like the one ``EmailMessage`` writes."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.notifier import wire
+from services.notifier.compose import ComposeConfig, notice_context, threading_for
+from services.notifier.decisions import PlanConfig, plan_notifications
+from services.notifier.mail import (
+    MailMeta,
+    _with_email_package,
+    build_mail,
+    customer_threading,
+    header_safe,
+    message_id_for,
+)
+from services.notifier.rendering import Rendered, Renderer
+from services.notifier.samples import sample_events, snapshot
+
+from .test_mail import IDENTITY, NOW, RENDERED, meta
+
+COMPOSE = ComposeConfig(IDENTITY, "https://desk.example/csat", "csat-secret")
+
+
+def read(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def as_read(raw: bytes) -> dict[str, object]:
+    """What a receiver sees: decoded headers (boundary aside) and decoded parts."""
+    message = read(raw)
+    headers = {
+        name: str(value).strip()
+        for name, value in message.items()
+        if name.lower() != "content-type"
+    }
+    parts = [
+        (part.get_content_type(), part.get_content_charset(), part.get_content())
+        for part in message.walk()
+        if not part.is_multipart()
+    ]
+    return {"headers": headers, "type": message.get_content_type(), "parts": parts}
+
+
+def sample_mails() -> list[tuple[MailMeta, Rendered]]:
+    renderer = Renderer(display_timezone="Asia/Seoul")
+    found = []
+    for language in ("ko", "en"):
+        for event in sample_events(snapshot(language=language)).values():
+            for notice in plan_notifications(event, PlanConfig()).mails:
+                rendered = renderer.render(
+                    notice.template, notice.locale, notice_context(event, notice, COMPOSE)
+                )
+                meta = MailMeta(
+                    event_id="ev-1",
+                    reference=event.conversation.reference,
+                    template=notice.template,
+                    locale=notice.locale,
+                    recipient=notice.recipient,
+                    recipient_name=notice.recipient_name,
+                    auto_submitted=notice.auto_submitted,
+                    threading=threading_for(event, notice, "desk.example"),
+                    date=NOW,
+                    sender_name="이서연 (Support)" if notice.template == "customer_reply" else None,
+                )
+                found.append((meta, rendered))
+    return found
+
+
+def test_every_sample_mail_reads_the_same_as_the_email_package_writes_it():
+    mails = sample_mails()
+    assert len(mails) >= 16
+    for meta_, rendered in mails:
+        fast = build_mail(IDENTITY, meta_, rendered)
+        standard = _with_email_package(IDENTITY, meta_, rendered, fast.message_id)
+        assert as_read(fast.raw) == as_read(standard), meta_.template
+        assert fast.message_id == message_id_for(meta_, IDENTITY.domain)
+
+
+def test_lines_are_ascii_crlf_and_short():
+    for meta_, rendered in sample_mails():
+        raw = build_mail(IDENTITY, meta_, rendered).raw
+        assert raw.isascii()
+        lines = raw.split(b"\r\n")
+        assert b"\n" not in b"".join(lines) and b"\r" not in b"".join(lines)
+        assert max(len(line) for line in lines) <= 78
+
+
+def test_text_only_mail_is_a_single_part():
+    raw = build_mail(IDENTITY, meta(), Rendered("s", "plain words\n", None)).raw
+    message = read(raw)
+    assert message.get_content_type() == "text/plain"
+    assert message.get_content().splitlines() == ["plain words"]
+    assert message["Content-Language"] == "ko"
+
+
+def test_non_ascii_in_a_structured_header_is_written_by_the_email_package():
+    """A customer's mailer sent a non-ASCII Message-ID: the writer declines, the email
+    package encodes it, and the mail still goes out."""
+    odd = customer_threading(
+        reference="C-1234", domain="desk.example", parent="메일@mail.example.kr", chain=[]
+    )
+    with pytest.raises(wire.NotWireSafe):
+        wire.header("In-Reply-To", ["<메일@mail.example.kr>"])
+    mail = build_mail(IDENTITY, meta(threading=odd), RENDERED)
+    assert mail.raw.isascii()
+    message = read(mail.raw)
+    assert message["Message-ID"] == mail.message_id
+    assert "메일@mail.example.kr" in str(message["In-Reply-To"])
+
+
+bodies = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=400
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=bodies, html=bodies, name=st.text(max_size=40))
+def test_any_body_and_name_read_the_same_either_way(text, html, name):
+    rendered = Rendered("제목 subject", text, html)
+    meta_ = meta(recipient_name=name)
+    fast = build_mail(IDENTITY, meta_, rendered)
+    standard = _with_email_package(IDENTITY, meta_, rendered, fast.message_id)
+    mine, theirs = as_read(fast.raw), as_read(standard)
+    assert mine["parts"] == theirs["parts"]
+    # Names too long for one encoded-word are split where each writer chooses;
+    # CPython's reader keeps a space between the words (RFC 2047 §6.2 says drop it).
+    assert unspaced(mine["headers"]) == unspaced(theirs["headers"])
+    to = read(fast.raw)["To"].addresses[0]
+    assert "".join(to.display_name.split()) == "".join(header_safe(name).split())
+
+
+def unspaced(headers: object) -> dict[str, str]:
+    assert isinstance(headers, dict)
+    return {name: "".join(value.split()) for name, value in headers.items()}
