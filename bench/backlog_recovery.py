@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import tempfile
 import threading
 import time
@@ -46,6 +45,7 @@ from aiosmtpd.controller import Controller
 
 from bench.common import bootstrap_servers, write_result
 from bench.pipeline import build_system, keep_logs, memory, start_profiled, stop
+from bench.topic_reader import BackgroundTopicReader
 from libs.common.cloudevents import CloudEvent
 from libs.common.events.interaction import (
     Channel,
@@ -175,46 +175,38 @@ class RoutingWatcher:
     ``ce_id`` header (no decoding: the bench must not compete for the CPU)."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
-        self.kafka = kafka
         self.routed: set[bytes] = set()
         self.events = 0
         self.last_routed_at = 0.0
-        self.consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._reader = BackgroundTopicReader(
+            kafka,
+            kafka.topics.routing,
+            self._take,
+            timeout_ms=200,
+            max_records=5000,
+            clock=time.time,
+        )
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        return self._reader.consumer
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(
-            self.kafka.topics.routing,
-            **self.kafka.client_options(),
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await self.consumer.start()
-        self._task = asyncio.create_task(self._read())
+        await self._reader.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self.consumer:
-            await self.consumer.stop()
+        await self._reader.stop()
 
-    async def _read(self) -> None:
-        assert self.consumer is not None
-        while True:
-            batch = await self.consumer.getmany(timeout_ms=200, max_records=5000)
-            now = time.time()
-            for records in batch.values():
-                for record in records:
-                    self.events += 1
-                    headers = dict(record.headers or ())
-                    if headers.get("ce_type") == ROUTED:
-                        before = len(self.routed)
-                        self.routed.add(headers.get("ce_id", b""))
-                        if len(self.routed) > before:
-                            self.last_routed_at = now
+    def _take(self, batch, now: float) -> None:  # type: ignore[no-untyped-def]
+        for records in batch.values():
+            for record in records:
+                self.events += 1
+                headers = dict(record.headers or ())
+                if headers.get("ce_type") == ROUTED:
+                    before = len(self.routed)
+                    self.routed.add(headers.get("ce_id", b""))
+                    if len(self.routed) > before:
+                        self.last_routed_at = now
 
     async def end_offsets(self) -> dict[TopicPartition, int]:
         assert self.consumer is not None

@@ -34,9 +34,8 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-
 from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from bench.topic_reader import BackgroundTopicReader
 from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events.interaction import (
     Channel,
@@ -125,43 +124,24 @@ class RoutedWatcher:
     bench is busy publishing)."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
-        self.kafka = kafka
         self.arrivals: dict[str, float] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._reader = BackgroundTopicReader(kafka, kafka.topics.routing, self._take)
 
     async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            self.kafka.topics.routing,
-            **self.kafka.client_options(),
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._read())
+        await self._reader.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer:
-            await self._consumer.stop()
+        await self._reader.stop()
 
-    async def _read(self) -> None:
-        assert self._consumer is not None
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=50)
-            now = time.perf_counter()
-            for records in batch.values():
-                for record in records:
-                    event = _routed(record)
-                    if event is not None:
-                        self.arrivals.setdefault(event, now)
-            if batch:
-                self._changed.set()
+    def _take(self, batch, now: float) -> None:  # type: ignore[no-untyped-def]
+        for records in batch.values():
+            for record in records:
+                event = _routed(record)
+                if event is not None:
+                    self.arrivals.setdefault(event, now)
+        if batch:
+            self._changed.set()
 
     async def until(self, count: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
