@@ -5,12 +5,9 @@ after the broker acked, whichever worker took it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import socket
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +16,8 @@ from libs.common.cloudevents import decode
 from libs.providers.integrations import DEV_SECRET, Provider
 from services.chat_ingest.samples import sample_request
 from tests.helpers.kafka import read_topic
+from tests.helpers.processes import service_env, wait_log_count
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -27,35 +26,16 @@ REQUESTS = 40
 CONNECTED = "connected to Kafka; accepting webhooks"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def _wait_all_connected(log_path: Path, proc: asyncio.subprocess.Process) -> None:
-    """Every worker logs CONNECTED once its producer runs (bounded polling)."""
-    text = ""
-    for _ in range(240):
-        assert proc.returncode is None, "service exited during start-up"
-        text = await asyncio.to_thread(log_path.read_text)
-        if text.count(CONNECTED) >= WORKERS:
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"not all {WORKERS} workers connected:\n{text}")
-
-
 async def test_two_workers_serve_one_port_and_publish_every_request(kafka_topics, tmp_path):
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CHAT_INGEST_")}
-    env.update(
+    env = service_env(
+        "CHAT_INGEST_",
+        kafka_topics,
         CHAT_INGEST_HTTP_PORT=str(port),
         CHAT_INGEST_WORKERS=str(WORKERS),
         CHAT_INGEST_LOG_FORMAT="text",
         CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY="true",
-        KAFKA_BOOTSTRAP_SERVERS=kafka_topics.bootstrap_servers,
-        KAFKA_TOPIC_INTERACTIONS=kafka_topics.topics.interactions,
     )
     log_path = tmp_path / "chat_ingest.log"
     with log_path.open("wb") as log_file:
@@ -63,7 +43,7 @@ async def test_two_workers_serve_one_port_and_publish_every_request(kafka_topics
             sys.executable, "-m", "services.chat_ingest", env=env, stderr=log_file
         )
         try:
-            await _wait_all_connected(log_path, proc)
+            await wait_log_count(log_path, proc, CONNECTED, WORKERS)
             requests = [
                 sample_request(
                     Provider.WEBCHAT, integration_id="dev", secret=DEV_SECRET, seq=n, base_url=""

@@ -4,8 +4,6 @@ loopback, dev sample integrations (said in its log), events on the real broker."
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import sys
 
 import httpx
@@ -13,29 +11,23 @@ import pytest
 
 from libs.common.cloudevents import decode
 from tests.helpers.kafka import read_topic
+from tests.helpers.processes import service_env
 from tools.testing.ready import wait_ready
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_module_serves_dev_samples_and_publishes(kafka_topics, tmp_path):
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "phone_log.log"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PHONE_LOG_")},
-        "PHONE_LOG_HTTP_PORT": str(port),
-        "PHONE_LOG_DEV_SAMPLES": "true",  # what `omnidesk dev up` sets
-        "LOG_FORMAT": "text",
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
-        "KAFKA_TOPIC_INTERACTIONS": kafka_topics.topics.interactions,
-        "KAFKA_TOPIC_DEADLETTER": kafka_topics.topics.deadletter,
-    }
+    env = service_env(
+        "PHONE_LOG_",
+        kafka_topics,
+        PHONE_LOG_HTTP_PORT=str(port),
+        PHONE_LOG_DEV_SAMPLES="true",  # what `omnidesk dev up` sets
+        LOG_FORMAT="text",
+    )
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(

@@ -4,41 +4,22 @@ port, each with its own Kafka producer; every call event acked is on the topic o
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
 from libs.common.cloudevents import decode
 from tests.helpers.kafka import read_topic
+from tests.helpers.processes import service_env, wait_log_count
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 
 WORKERS = 2
 CALLS = 30
 STARTED = "Kafka producer started"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def _wait_all_started(log_path: Path, process: asyncio.subprocess.Process) -> None:
-    """Every worker logs STARTED once its producer runs (bounded polling)."""
-    text = ""
-    for _ in range(240):
-        assert process.returncode is None, "phone_log exited during start-up"
-        text = await asyncio.to_thread(log_path.read_text)
-        if text.count(STARTED) >= WORKERS:
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"not all {WORKERS} workers started:\n{text}")
 
 
 def _hangup(n: int) -> dict[str, str]:
@@ -53,18 +34,16 @@ def _hangup(n: int) -> dict[str, str]:
 
 
 async def test_two_workers_share_the_port_and_publish_every_call(kafka_topics, tmp_path):
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "phone_log.log"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PHONE_LOG_")},
-        "PHONE_LOG_HTTP_PORT": str(port),
-        "PHONE_LOG_WORKERS": str(WORKERS),
-        "PHONE_LOG_DEV_SAMPLES": "true",
-        "LOG_FORMAT": "text",
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
-        "KAFKA_TOPIC_INTERACTIONS": kafka_topics.topics.interactions,
-        "KAFKA_TOPIC_DEADLETTER": kafka_topics.topics.deadletter,
-    }
+    env = service_env(
+        "PHONE_LOG_",
+        kafka_topics,
+        PHONE_LOG_HTTP_PORT=str(port),
+        PHONE_LOG_WORKERS=str(WORKERS),
+        PHONE_LOG_DEV_SAMPLES="true",
+        LOG_FORMAT="text",
+    )
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
@@ -76,7 +55,7 @@ async def test_two_workers_share_the_port_and_publish_every_call(kafka_topics, t
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            await _wait_all_started(log_path, process)
+            await wait_log_count(log_path, process, STARTED, WORKERS)
 
             async def post(n: int) -> httpx.Response:
                 # A fresh connection each: the kernel spreads them over the workers.

@@ -1,0 +1,37 @@
+"""Starting a service as its own process in a test: its environment and its start-up log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from libs.common.settings import KafkaSettings
+
+
+def service_env(prefix: str, kafka: KafkaSettings, **settings: str) -> dict[str, str]:
+    """This process's environment without the service's own ``prefix`` settings (a developer's
+    shell must not leak into the test), pointed at the test broker and topics, plus ``settings``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(prefix)}
+    env.update(
+        KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        KAFKA_TOPIC_INTERACTIONS=kafka.topics.interactions,
+        KAFKA_TOPIC_DEADLETTER=kafka.topics.deadletter,
+        **settings,
+    )
+    return env
+
+
+async def wait_log_count(
+    log_path: Path, process: asyncio.subprocess.Process, marker: str, count: int
+) -> None:
+    """Until ``marker`` appears ``count`` times in the process's log (e.g. once per worker);
+    bounded polling, failing at once if the process exits."""
+    text = ""
+    for _ in range(240):
+        assert process.returncode is None, f"the process exited during start-up:\n{text}"
+        text = await asyncio.to_thread(log_path.read_text)
+        if text.count(marker) >= count:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{marker!r} logged fewer than {count} times:\n{text}")
