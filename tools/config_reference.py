@@ -86,7 +86,7 @@ def _render_default(field: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the checkout: tools/ sits at its top
 
 
 def _symbolic_path(path: Path) -> str:
