@@ -3,6 +3,7 @@
 from tests.integration.router.conftest import (  # noqa: F401 - fixtures re-exported
     MovableClock,
     clock,
+    ctx,
     database_url,
     postgres_server,
     store_settings,

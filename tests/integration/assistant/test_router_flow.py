@@ -26,7 +26,6 @@ from libs.common.events.interaction import (
 )
 from libs.common.events.registry import model_for
 from libs.common.events.routing import ConversationResolved, ConversationSnapshot
-from services.router.bootstrap import build_context, open_store
 from services.router.domain.agents import AgentStatus
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents, set_agent_status
@@ -42,12 +41,10 @@ QUESTION = "출금이 3시간째 안 들어와요 ㅠㅠ"
 
 
 @pytest.fixture
-async def ctx(store_settings, clock):
-    engine = await open_store(store_settings)
-    context = build_context(store_settings, engine, clock=clock)
-    await seed_agents(context)
-    yield context
-    await engine.dispose()
+async def ctx(ctx):
+    """The conftest's router context, with the agents seeded (replies need an assignee)."""
+    await seed_agents(ctx)
+    return ctx
 
 
 def telegram(clock, text: str, user: int = 4242, integration: str = "faq") -> Interaction:

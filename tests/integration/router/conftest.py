@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from libs.common.settings import KafkaSettings
+from services.router.bootstrap import build_context, open_store
+from services.router.service.context import RouterContext
 from services.router.settings import RouterSettings
 from tools.testing.postgres import PostgresServer, postgres_for_tests
 
@@ -54,6 +56,15 @@ def clock() -> MovableClock:
 def store_settings(database_url: str, tmp_path: Path) -> RouterSettings:
     """Settings for tests of the store alone (no broker involved)."""
     return _settings(database_url, tmp_path, KafkaSettings())
+
+
+@pytest.fixture
+async def ctx(store_settings: RouterSettings, clock: MovableClock) -> AsyncIterator[RouterContext]:
+    """The router on the store alone, no agents seeded (a module that needs them
+    overrides this fixture with one that seeds them)."""
+    engine = await open_store(store_settings)
+    yield build_context(store_settings, engine, clock=clock)
+    await engine.dispose()
 
 
 @pytest.fixture

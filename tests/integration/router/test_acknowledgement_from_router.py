@@ -25,18 +25,10 @@ from services.notifier.compose import ComposeConfig, Composer
 from services.notifier.decisions import PlanConfig, plan_notifications
 from services.notifier.mail import MailIdentity
 from services.notifier.rendering import Renderer, template_context
-from services.router.bootstrap import build_context, open_store
 from services.router.service.interactions import Incoming, route_batch
 from services.router.store.models import OutboxRow
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def ctx(store_settings, clock):
-    engine = await open_store(store_settings)
-    yield build_context(store_settings, engine, clock=clock)
-    await engine.dispose()
 
 
 def mail(clock, email: str) -> Interaction:

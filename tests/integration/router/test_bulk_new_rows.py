@@ -8,18 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from services.router.bootstrap import build_context, open_store
 from services.router.store.models import Contact, Conversation
 from services.router.store.unit_of_work import new_row
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def ctx(store_settings, clock):
-    engine = await open_store(store_settings)
-    yield build_context(store_settings, engine, clock=clock)
-    await engine.dispose()
 
 
 def conversation(number: int, at, **values) -> Conversation:

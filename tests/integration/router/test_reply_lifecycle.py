@@ -30,7 +30,6 @@ from libs.common.events.interaction import (
     ThreadHints,
 )
 from libs.common.events.notification import NotificationStatus
-from services.router.bootstrap import build_context, open_store
 from services.router.service.agents import seed_agents
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.replies import (
@@ -54,12 +53,10 @@ WA_ID = "821012345678"
 
 
 @pytest.fixture
-async def ctx(store_settings, clock):
-    engine = await open_store(store_settings)
-    context = build_context(store_settings, engine, clock=clock)
-    await seed_agents(context)
-    yield context
-    await engine.dispose()
+async def ctx(ctx):
+    """The conftest's router context, with the agents seeded (replies need an assignee)."""
+    await seed_agents(ctx)
+    return ctx
 
 
 def whatsapp_message(clock, text: str = "출금이 안 돼요", **extra) -> Interaction:

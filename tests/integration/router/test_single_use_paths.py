@@ -27,7 +27,6 @@ from libs.common.events.notification import (
     NotificationStatus,
     SingleUsePart,
 )
-from services.router.bootstrap import build_context, open_store
 from services.router.service.agents import seed_agents
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.replies import (
@@ -44,12 +43,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def ctx(store_settings, clock):
-    engine = await open_store(store_settings)
-    context = build_context(store_settings, engine, clock=clock)
-    await seed_agents(context)
-    yield context
-    await engine.dispose()
+async def ctx(ctx):
+    """The conftest's router context, with the agents seeded (replies need an assignee)."""
+    await seed_agents(ctx)
+    return ctx
 
 
 def kakao_message(clock, n: int) -> Interaction:

@@ -19,7 +19,6 @@ from libs.common.events.interaction import (
     MessageBody,
     ThreadHints,
 )
-from services.router.bootstrap import build_context, open_store
 from services.router.service.agents import seed_agents
 from services.router.service.conversations import resolve
 from services.router.service.interactions import Incoming, route_batch
@@ -29,13 +28,6 @@ from services.router.store.models import Conversation, InteractionRecord, Outbox
 from tests.integration.router.helpers import reply_outcome
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def ctx(store_settings, clock):
-    engine = await open_store(store_settings)
-    yield build_context(store_settings, engine, clock=clock)
-    await engine.dispose()
 
 
 def mail(clock, email, message_id, *, token=None, in_reply_to=(), **extra) -> Interaction:
