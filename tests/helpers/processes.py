@@ -1,9 +1,12 @@
-"""Starting a service as its own process in a test: its environment and its start-up log."""
+"""Starting a service as its own process in a test: its environment, the process, its log."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from libs.common.settings import KafkaSettings
@@ -35,3 +38,25 @@ async def wait_log_count(
             return
         await asyncio.sleep(0.5)
     raise AssertionError(f"{marker!r} logged fewer than {count} times:\n{text}")
+
+
+@contextlib.asynccontextmanager
+async def running_module(
+    module: str, env: dict[str, str], log_path: Path, *, stop_within_s: float = 60
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m module`` with its stdout and stderr in ``log_path``; on leaving, SIGTERM
+    (what a supervisor sends) and wait for it to exit: ``process.returncode`` is then set."""
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            module,
+            env=env,
+            stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), stop_within_s)

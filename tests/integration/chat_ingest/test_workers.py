@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sys
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from libs.common.cloudevents import decode
 from libs.providers.integrations import DEV_SECRET, Provider
 from services.chat_ingest.samples import sample_request
 from tests.helpers.kafka import read_topic
-from tests.helpers.processes import service_env, wait_log_count
+from tests.helpers.processes import running_module, service_env, wait_log_count
 from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
@@ -38,30 +37,24 @@ async def test_two_workers_serve_one_port_and_publish_every_request(kafka_topics
         CHAT_INGEST_DEV_INTEGRATIONS_WHEN_EMPTY="true",
     )
     log_path = tmp_path / "chat_ingest.log"
-    with log_path.open("wb") as log_file:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.chat_ingest", env=env, stderr=log_file
-        )
-        try:
-            await wait_log_count(log_path, proc, CONNECTED, WORKERS)
-            requests = [
-                sample_request(
-                    Provider.WEBCHAT, integration_id="dev", secret=DEV_SECRET, seq=n, base_url=""
+    async with running_module("services.chat_ingest", env, log_path) as proc:
+        await wait_log_count(log_path, proc, CONNECTED, WORKERS)
+        requests = [
+            sample_request(
+                Provider.WEBCHAT, integration_id="dev", secret=DEV_SECRET, seq=n, base_url=""
+            )
+            for n in range(REQUESTS)
+        ]
+
+        async def post(request) -> httpx.Response:  # type: ignore[no-untyped-def]
+            # A fresh connection each: the kernel spreads them over the workers.
+            async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+                return await client.post(
+                    request.path, content=request.content, headers=request.headers
                 )
-                for n in range(REQUESTS)
-            ]
 
-            async def post(request) -> httpx.Response:  # type: ignore[no-untyped-def]
-                # A fresh connection each: the kernel spreads them over the workers.
-                async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-                    return await client.post(
-                        request.path, content=request.content, headers=request.headers
-                    )
-
-            responses = await asyncio.gather(*(post(r) for r in requests))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            exit_code = await asyncio.wait_for(proc.wait(), 60)
+        responses = await asyncio.gather(*(post(r) for r in requests))
+    exit_code = proc.returncode
     assert [r.status_code for r in responses] == [202] * REQUESTS, responses[0].text
     assert exit_code in (0, -signal.SIGTERM)
     log_text = await asyncio.to_thread(log_path.read_text)

@@ -4,14 +4,13 @@ loopback, dev sample integrations (said in its log), events on the real broker."
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import httpx
 import pytest
 
 from libs.common.cloudevents import decode
 from tests.helpers.kafka import read_topic
-from tests.helpers.processes import service_env
+from tests.helpers.processes import running_module, service_env
 from tools.testing.ready import wait_ready
 from tools.testing.system import free_port
 
@@ -29,33 +28,21 @@ async def test_module_serves_dev_samples_and_publishes(kafka_topics, tmp_path):
         LOG_FORMAT="text",
     )
     base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "services.phone_log",
-            env=env,
-            stdout=log_file,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await wait_ready(base_url, process=process, name="phone_log", timeout_s=30)
-            # Generous bound: the first send fetches the topic's metadata on a busy broker.
-            async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-                response = await client.post(
-                    "/cti/dev-cti/dev-cti-token",
-                    data={
-                        "event": "hangup",
-                        "callId": "proc-1",
-                        "from": "01012345678",
-                        "to": "0212345678",
-                        "direction": "in",
-                        "cause": "cancel",
-                    },
-                )
-        finally:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), 30)
+    async with running_module("services.phone_log", env, log_path, stop_within_s=30) as process:
+        await wait_ready(base_url, process=process, name="phone_log", timeout_s=30)
+        # Generous bound: the first send fetches the topic's metadata on a busy broker.
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+            response = await client.post(
+                "/cti/dev-cti/dev-cti-token",
+                data={
+                    "event": "hangup",
+                    "callId": "proc-1",
+                    "from": "01012345678",
+                    "to": "0212345678",
+                    "direction": "in",
+                    "cause": "cancel",
+                },
+            )
     assert response.status_code == 200, response.text
     log = log_path.read_text()
     assert "sample dev integrations" in log

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 
 import httpx
 import pytest
 
 from libs.common.cloudevents import decode
 from tests.helpers.kafka import read_topic
-from tests.helpers.processes import service_env, wait_log_count
+from tests.helpers.processes import running_module, service_env, wait_log_count
 from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
@@ -45,27 +44,15 @@ async def test_two_workers_share_the_port_and_publish_every_call(kafka_topics, t
         LOG_FORMAT="text",
     )
     base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "services.phone_log",
-            env=env,
-            stdout=log_file,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await wait_log_count(log_path, process, STARTED, WORKERS)
+    async with running_module("services.phone_log", env, log_path) as process:
+        await wait_log_count(log_path, process, STARTED, WORKERS)
 
-            async def post(n: int) -> httpx.Response:
-                # A fresh connection each: the kernel spreads them over the workers.
-                async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-                    return await client.post("/cti/dev-cti/dev-cti-token", data=_hangup(n))
+        async def post(n: int) -> httpx.Response:
+            # A fresh connection each: the kernel spreads them over the workers.
+            async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+                return await client.post("/cti/dev-cti/dev-cti-token", data=_hangup(n))
 
-            responses = await asyncio.gather(*(post(n) for n in range(CALLS)))
-        finally:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), 60)
+        responses = await asyncio.gather(*(post(n) for n in range(CALLS)))
     assert [r.status_code for r in responses] == [200] * CALLS, responses[0].text
     log = await asyncio.to_thread(log_path.read_text)
     assert "(2 worker processes)" in log
