@@ -45,7 +45,8 @@ async def running_module(
     module: str, env: dict[str, str], log_path: Path, *, stop_within_s: float = 60
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """``python -m module`` with its stdout and stderr in ``log_path``; on leaving, SIGTERM
-    (what a supervisor sends) and wait for it to exit: ``process.returncode`` is then set."""
+    (what a supervisor sends) and wait for it to exit: ``process.returncode`` is then set.
+    One that does not stop within ``stop_within_s`` is killed and the timeout raised."""
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -59,4 +60,9 @@ async def running_module(
             yield process
         finally:
             process.terminate()
-            await asyncio.wait_for(process.wait(), stop_within_s)
+            try:
+                await asyncio.wait_for(process.wait(), stop_within_s)
+            except TimeoutError:
+                process.kill()  # stop what the test started; the test still fails
+                await process.wait()
+                raise
