@@ -3,6 +3,7 @@ requests signed as each provider signs them (unit, integration and security test
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,6 +85,20 @@ async def send(client: httpx.AsyncClient, request: SampleRequest) -> httpx.Respo
     return await client.request(
         request.method, request.path, content=request.content, headers=request.headers
     )
+
+
+async def send_body(
+    client: httpx.AsyncClient,
+    provider: Provider,
+    body: bytes,
+    *,
+    secrets: dict[Provider, str] = SECRETS,
+) -> httpx.Response:
+    """``provider``'s sample request with ``body`` (any bytes, also malformed) in place of
+    its own, carrying a valid credential for that body."""
+    headers = credentials(provider, body, secret=secrets[provider])[1]
+    request = dataclasses.replace(signed(provider, secrets=secrets), content=body, headers=headers)
+    return await send(client, request)
 
 
 def credentials(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 
 from libs.common.webhooks.metrics import WEBHOOK_REJECTIONS
 from libs.providers.integrations import Provider
-from tests.helpers.chat_ingest import SECRETS, credentials, send, signed
+from tests.helpers.chat_ingest import SECRETS, send, send_body, signed
 
 
 @pytest.mark.parametrize("provider", list(Provider))
@@ -50,13 +49,7 @@ JSON_PROVIDERS = [
     "body", [b"{not json", b"[]", b"null", b'{"update_id": "x", "object": 5, "events": 3}', b""]
 )
 async def test_signed_but_malformed_body_is_400(client, producer, provider, body):
-    request = signed(provider)
-    response = await send(
-        client,
-        dataclasses.replace(
-            request, content=body, headers=credentials(provider, body, secret=SECRETS[provider])[1]
-        ),
-    )
+    response = await send_body(client, provider, body)
     assert response.status_code == 400, response.text
     error = response.json()
     assert error["error"] in {"malformed", "empty_body"}
@@ -69,13 +62,7 @@ async def test_unreadable_authenticated_body_is_kept_on_the_dead_letter_topic(
     client, producer, provider
 ):
     body = b'{"not": "what the provider sends"'
-    request = signed(provider)
-    response = await send(
-        client,
-        dataclasses.replace(
-            request, content=body, headers=credentials(provider, body, secret=SECRETS[provider])[1]
-        ),
-    )
+    response = await send_body(client, provider, body)
     assert response.status_code == 400
     [(topic, value, headers)] = producer.raw
     assert topic == "support.deadletter.v1"
@@ -98,29 +85,13 @@ async def test_unauthenticated_garbage_is_not_kept(client, producer):
 async def test_unreadable_body_while_kafka_is_down_is_503(client, producer):
     producer.fail = True
     body = b"{junk"
-    request = signed(Provider.LINE)
-    response = await send(
-        client,
-        dataclasses.replace(
-            request,
-            content=body,
-            headers=credentials(Provider.LINE, body, secret=SECRETS[Provider.LINE])[1],
-        ),
-    )
+    response = await send_body(client, Provider.LINE, body)
     assert response.status_code == 503  # not kept, so not refused: the provider retries
 
 
 async def test_webchat_error_names_the_missing_field(client, producer):
     body = json.dumps({"visitor": {"id": "v1"}, "text": "secret text"}).encode()
-    request = signed(Provider.WEBCHAT)
-    response = await send(
-        client,
-        dataclasses.replace(
-            request,
-            content=body,
-            headers=credentials(Provider.WEBCHAT, body, secret=SECRETS[Provider.WEBCHAT])[1],
-        ),
-    )
+    response = await send_body(client, Provider.WEBCHAT, body)
     assert response.status_code == 400
     assert "message_id" in response.json()["detail"]
     assert "secret text" not in response.text  # message text is never echoed
@@ -170,15 +141,7 @@ async def test_kafka_down_is_503_with_retry_after_and_counted(client, producer, 
 
 async def test_ignored_events_are_acked_without_publishing(client, producer):
     body = json.dumps({"update_id": 5, "edited_message": None, "channel_post": None}).encode()
-    request = signed(Provider.TELEGRAM)
-    response = await send(
-        client,
-        dataclasses.replace(
-            request,
-            content=body,
-            headers=credentials(Provider.TELEGRAM, body, secret=SECRETS[Provider.TELEGRAM])[1],
-        ),
-    )
+    response = await send_body(client, Provider.TELEGRAM, body)
     assert response.status_code == 200
     assert response.json() == {"accepted": 0, "duplicates": 0, "ignored": 1, "event_ids": []}
     assert producer.sent == []
@@ -186,15 +149,7 @@ async def test_ignored_events_are_acked_without_publishing(client, producer):
 
 async def test_line_webhook_verification_with_no_events_is_200(client, producer):
     body = b'{"destination":"Uxxxxxxxx","events":[]}'
-    request = signed(Provider.LINE)
-    response = await send(
-        client,
-        dataclasses.replace(
-            request,
-            content=body,
-            headers=credentials(Provider.LINE, body, secret=SECRETS[Provider.LINE])[1],
-        ),
-    )
+    response = await send_body(client, Provider.LINE, body)
     assert response.status_code == 200
     assert producer.sent == []
 
