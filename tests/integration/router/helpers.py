@@ -1,4 +1,4 @@
-"""Publish interactions and read the routing topic, over the real broker."""
+"""Publish interactions and read the routing topic, over the real broker; read the store."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from libs.common.events.notification import (
 from libs.common.events.routing import InteractionRouted, RoutingEvent
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
+from services.router.service.context import RouterContext
+from services.router.store.models import Conversation, InteractionRecord
 
 #: Upper bound for waiting on the broker; tests assert on content, never on timing.
 WAIT_S = 90
@@ -137,3 +139,10 @@ def reply_outcome(
         reason=reason,
         error_code=error_code,
     )
+
+
+async def conversation_of(ctx: RouterContext, event_id: str) -> Conversation:
+    """The conversation the interaction ``event_id`` was routed into."""
+    async with ctx.uow.reader() as uow:
+        record = await uow.session.get(InteractionRecord, event_id)
+        return await uow.conversations.get(record.conversation_id)

@@ -39,13 +39,11 @@ from services.router.service.replies import (
     request_reply,
 )
 from services.router.store.models import (
-    Conversation,
-    InteractionRecord,
     OutboxRow,
     Reply,
     SlaTimer,
 )
-from tests.integration.router.helpers import reply_outcome
+from tests.integration.router.helpers import conversation_of, reply_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -91,12 +89,6 @@ def whatsapp_status(clock, message_id: str, state: DeliveryState) -> Interaction
         provider_message_id=message_id,
         receipt=DeliveryReceipt(provider_message_id=message_id, state=state),
     )
-
-
-async def conversation_of(ctx, event_id: str) -> Conversation:
-    async with ctx.uow.reader() as uow:
-        record = await uow.session.get(InteractionRecord, event_id)
-        return await uow.conversations.get(record.conversation_id)
 
 
 async def open_timers(ctx, conversation_id: str, metric: str) -> list[SlaTimer]:

@@ -36,8 +36,8 @@ from services.router.service.replies import (
     replies_of,
     request_reply,
 )
-from services.router.store.models import Conversation, InteractionRecord, OutboxRow
-from tests.integration.router.helpers import reply_outcome
+from services.router.store.models import Conversation, OutboxRow
+from tests.integration.router.helpers import conversation_of, reply_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -89,12 +89,6 @@ def line_message(clock, n: int) -> Interaction:
             reply_token_expires_at=now + timedelta(seconds=30),
         ),
     )
-
-
-async def conversation_of(ctx, event_id: str) -> Conversation:
-    async with ctx.uow.reader() as uow:
-        record = await uow.session.get(InteractionRecord, event_id)
-        return await uow.conversations.get(record.conversation_id)
 
 
 def used(conversation: Conversation, part: str) -> SingleUsePart:

@@ -24,8 +24,8 @@ from services.router.service.conversations import resolve
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.replies import apply_outcome, request_reply
 from services.router.service.timers import fire_due_timers
-from services.router.store.models import Conversation, InteractionRecord, OutboxRow
-from tests.integration.router.helpers import reply_outcome
+from services.router.store.models import OutboxRow
+from tests.integration.router.helpers import conversation_of, reply_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +46,6 @@ def mail(clock, email, message_id, *, token=None, in_reply_to=(), **extra) -> In
         ),
         **extra,
     )
-
-
-async def conversation_of(ctx, event_id: str) -> Conversation:
-    async with ctx.uow.reader() as uow:
-        record = await uow.session.get(InteractionRecord, event_id)
-        return await uow.conversations.get(record.conversation_id)
 
 
 async def test_references_thread_by_token_only_for_the_same_customer(ctx, clock):
