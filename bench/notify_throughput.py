@@ -63,6 +63,7 @@ from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
+from tools.testing.system import free_port
 
 
 class CountingHandler:
@@ -170,12 +171,6 @@ class CountedOutcomes:
     async def publish_many(self, outcomes: list[NotificationOutcome]) -> None:
         await self._inner.publish_many(outcomes)
         self.count += len(outcomes)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_mails(settings: NotifierSettings, count: int) -> list[OutgoingMail]:

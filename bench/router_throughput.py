@@ -52,7 +52,8 @@ from services.router.bootstrap import build_context, open_store
 from services.router.gc_tuning import tune_after_startup
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
-from tools.testing.postgres import PostgresServer, free_port, postgres_for_tests
+from tools.testing.postgres import PostgresServer, postgres_for_tests
+from tools.testing.system import free_port
 
 CUSTOMERS = 2000
 

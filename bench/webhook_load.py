@@ -36,7 +36,6 @@ import json
 import multiprocessing as mp
 import os
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -49,6 +48,7 @@ from typing import Any
 import httpx
 
 from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from tools.testing.system import free_port
 
 
 @dataclass(frozen=True)
@@ -391,12 +391,6 @@ def _generator_process(
 # --- service under test ---
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def _create_topic(bootstrap: str) -> str:
     from libs.common.kafka.admin import create_topics
     from libs.common.settings import KafkaSettings, TopicSettings
@@ -510,7 +504,7 @@ def _run_workers(
     args: argparse.Namespace, target: Target, bootstrap: str, workers: int
 ) -> dict[str, Any]:
     topic = asyncio.run(_create_topic(bootstrap))
-    port = _free_port()
+    port = free_port()
     _progress(f"{args.target} service, {workers} worker(s)")
     service = _measure(
         _service(target, topic, bootstrap, port, workers, args.log_level), port, args
@@ -521,7 +515,7 @@ def _run_workers(
     ceiling = None
     if args.ceiling:
         _progress(f"HTTP ceiling (bare ASGI app), {workers} worker(s)")
-        port = _free_port()
+        port = free_port()
         ceiling = _measure(_ceiling(port, workers), port, args)
     return {"workers": workers, "service": service, "ceiling": ceiling, **_ratio(service, ceiling)}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from libs.common.settings import KafkaSettings
 from services.router.service.api_keys import Role
 from tests.security.router_api import router_api
 from tools.testing.ready import wait_ready_blocking
+from tools.testing.system import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,15 +41,9 @@ FUZZ = settings(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def router_process(kafka: KafkaSettings, state: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,

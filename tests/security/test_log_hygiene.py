@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -40,6 +39,7 @@ from services.chat_ingest.samples import (
 from tests.helpers.chat_ingest import credentials
 from tests.helpers.phone_log_samples import asterisk_cdr, asterisk_form, cti_event, cti_form
 from tools.testing.ready import wait_ready
+from tools.testing.system import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,12 +49,6 @@ SECRET = f"SECRETMARK{RUN}"
 BODY = f"BODYMARK{RUN}"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def kafka_env(kafka: KafkaSettings) -> dict[str, str]:

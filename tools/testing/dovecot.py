@@ -51,6 +51,8 @@ from urllib.parse import parse_qs
 import aioimaplib
 from imap_tools.imap_utf7 import utf7_encode
 
+from tools.testing.system import free_port
+
 
 class DovecotNotInstalled(RuntimeError):
     """``dovecot`` is not on this machine: ``apt-get install -y dovecot-imapd``."""
@@ -70,12 +72,6 @@ def _binary(name: str) -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class DovecotServer:
     host = "127.0.0.1"
 
@@ -85,8 +81,8 @@ class DovecotServer:
         self.openssl = _binary("openssl")
         self.idle_check_interval_s = idle_check_interval_s
         self.root = Path(tempfile.mkdtemp(prefix="omnidesk-dovecot-"))
-        self.imap_port = _free_port()
-        self.imaps_port = _free_port()
+        self.imap_port = free_port()
+        self.imaps_port = free_port()
         self.config_file = self.root / "dovecot.conf"
         self.passwd_dir = self.root / "users"
         self.cert_file = self.root / "tls" / "cert.pem"

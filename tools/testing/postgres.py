@@ -12,13 +12,14 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tools.testing.system import free_port
 
 INSTALL_HINT = "install it with: apt-get install -y postgresql"
 
@@ -45,12 +46,6 @@ def find_bin_dir() -> Path:
     raise PostgresUnavailable(
         f"PostgreSQL server binaries (initdb, pg_ctl) not found; {INSTALL_HINT}"
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from services.assistant import metrics
 from services.assistant.bootstrap import run
 from services.assistant.retrieval.tokens import KoreanAnalyzer
 from services.assistant.settings import AssistantSettings
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 SHARED_KB = Path(__file__).resolve().parents[4] / "shared/corpus/faq/kb"
@@ -46,12 +46,6 @@ def turn(
         state=state,
     )
     return CloudEvent(id=event_id, source="omnidesk/router", type=data.ce_type, data=data)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def events_on(settings: AssistantSettings, count: int) -> list[CloudEvent]:

@@ -7,25 +7,19 @@ shared broker is untouched.
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tools.local_broker import LocalKafka
+from tools.testing.system import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_restart_reuses_cached_jars_and_keeps_data(tmp_path, kafka_broker):
-    broker = LocalKafka(home=tmp_path, port=_free_port(), controller_port=_free_port(), heap="384m")
+    broker = LocalKafka(home=tmp_path, port=free_port(), controller_port=free_port(), heap="384m")
     marker = broker.lib_dir / ".complete"
     try:
         await asyncio.to_thread(broker.start)

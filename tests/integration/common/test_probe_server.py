@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -14,14 +13,9 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from libs.common.probes import ReadinessCheck, serve_probes
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Readiness:
@@ -43,7 +37,7 @@ class Readiness:
 
 @pytest.fixture
 async def probes() -> AsyncIterator[tuple[int, Readiness]]:
-    readiness, port, stop = Readiness(), _free_port(), asyncio.Event()
+    readiness, port, stop = Readiness(), free_port(), asyncio.Event()
     task = asyncio.create_task(
         serve_probes(readiness.checks, host="127.0.0.1", port=port, stop=stop)
     )

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import httpx
 import pytest
@@ -10,19 +9,14 @@ from libs.common.kafka.admin import kafka_ready
 from libs.common.probes import serve_probes
 from libs.common.settings import KafkaSettings
 from tools.testing.ready import wait_ready
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_probe_server_reports_kafka_readiness(kafka_settings):
     settings: KafkaSettings = kafka_settings
-    port, stop = _free_port(), asyncio.Event()
+    port, stop = free_port(), asyncio.Event()
     server = asyncio.create_task(
         serve_probes(
             lambda: {"kafka": lambda: kafka_ready(settings)}, host="127.0.0.1", port=port, stop=stop

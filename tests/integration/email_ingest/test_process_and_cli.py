@@ -6,25 +6,19 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 
 import pytest
 
 from tests.integration.email_ingest.helpers import mailbox_config
 from tools.testing.ready import wait_ready
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_without_mailboxes_the_service_idles_and_serves_probes(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INGEST_")},
         "EMAIL_INGEST_PROBE_PORT": str(port),

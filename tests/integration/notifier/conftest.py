@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
-import socket
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,12 +30,7 @@ from libs.common.webhooks.signatures import verify_hmac_sha256
 from services.notifier.bootstrap import run
 from services.notifier.settings import NotifierSettings
 from tools.testing.postgres import PostgresServer, postgres_for_tests
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tools.testing.system import free_port
 
 
 async def eventually(

@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 from libs.common.events import utc_now
 from services.notifier.cli import app
 from services.notifier.sentlog import SendInfo, SendKey, SentLog
-
-from .conftest import free_port
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,9 @@ import pytest
 
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.smtp_sink import serve
+from tools.testing.system import free_port
 
-from .conftest import eventually, free_port, publish_routing
+from .conftest import eventually, publish_routing
 
 pytestmark = pytest.mark.integration
 

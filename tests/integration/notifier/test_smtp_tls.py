@@ -20,8 +20,9 @@ from services.notifier.decisions import plan_notifications
 from services.notifier.errors import TransientDeliveryError
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.settings import SmtpTls
+from tools.testing.system import free_port
 
-from .conftest import RecordingHandler, free_port, notifier_settings
+from .conftest import RecordingHandler, notifier_settings
 
 pytestmark = [
     pytest.mark.integration,

@@ -34,7 +34,7 @@ from tests.integration.router.helpers import (
     routed_ids,
     unique,
 )
-from tools.testing.postgres import free_port
+from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 
