@@ -16,10 +16,10 @@ import pytest
 
 from libs.common.events import AgentRef
 from services.notifier.samples import SUPERVISOR, sample_events, snapshot
+from tests.helpers.waiting import eventually
 from tests.integration.notifier.conftest import (
     RecordingHandler,
     SmtpServer,
-    eventually,
     free_port,
     notifier_settings,
     publish_routing,

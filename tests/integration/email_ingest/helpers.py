@@ -149,12 +149,3 @@ def count_at_least(n: int) -> Callable[[list[ConsumerRecord]], bool]:
 
 def distinct_ids_at_least(n: int) -> Callable[[list[ConsumerRecord]], bool]:
     return lambda records: len(set(event_ids(records))) >= n
-
-
-async def eventually(predicate: Callable[[], bool], limit_s: float = 30.0) -> None:
-    """Wait until ``predicate()`` holds; fail (not time) after ``limit_s``."""
-    deadline = time.monotonic() + limit_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {limit_s}s")
-        await asyncio.sleep(0.05)

@@ -10,10 +10,10 @@ from libs.common.events import DeadLetter, Interaction
 from libs.common.ids import deterministic_id
 from libs.common.kafka.admin import create_topics
 from services.email_ingest import metrics
+from tests.helpers.waiting import eventually
 from tests.integration.email_ingest.helpers import (
     count_at_least,
     event_ids,
-    eventually,
     mailbox_config,
     make_mail,
     reader,

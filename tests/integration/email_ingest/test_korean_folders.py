@@ -8,9 +8,9 @@ import pytest
 
 from libs.common.cloudevents import decode
 from services.email_ingest.imap.folders import encode_folder
+from tests.helpers.waiting import eventually
 from tests.integration.email_ingest.helpers import (
     count_at_least,
-    eventually,
     mailbox_config,
     make_mail,
     reader,

@@ -15,10 +15,10 @@ from services.email_ingest import metrics
 from services.email_ingest.imap.session import ImapAuthError, ImapSession, Timeouts
 from services.email_ingest.mailboxes import MailboxConfig
 from services.email_ingest.oauth2 import GrantRefused, TokenRefresher
+from tests.helpers.waiting import eventually
 from tests.integration.email_ingest.helpers import (
     count_at_least,
     event_ids,
-    eventually,
     mailbox_config,
     make_mail,
     reader,
@@ -196,7 +196,7 @@ async def test_a_watching_session_logs_in_again_before_its_token_expires(
     ):
         await dovecot.append(imap_user, make_mail(1))
         await topic.until(count_at_least(1))
-        await eventually(lambda: len(endpoint.issued) >= 3, limit_s=20)  # ~every 2 s
+        await eventually(lambda: len(endpoint.issued) >= 3, within_s=20)  # ~every 2 s
         await dovecot.append(imap_user, make_mail(2))  # the first token is long expired
         records = await topic.until(count_at_least(2))
     assert failures._value.get() == before  # renewals are not failures

@@ -7,7 +7,7 @@ import contextlib
 import email
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from email import policy
 from pathlib import Path
@@ -29,23 +29,9 @@ from libs.common.settings import KafkaSettings
 from libs.common.webhooks.signatures import verify_hmac_sha256
 from services.notifier.bootstrap import run
 from services.notifier.settings import NotifierSettings
+from tests.helpers.waiting import eventually
 from tools.testing.postgres import PostgresServer, postgres_for_tests
 from tools.testing.system import free_port
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], *, within_s: float = 45.0
-) -> None:
-    """Wait for a condition; a guard against hanging, not a timing assertion."""
-    async with asyncio.timeout(within_s):
-        while True:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.05)
-
 
 # --- SMTP -------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from libs.common.kafka.reading import read_all
 from services.notifier.handler import outcome_event_id
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SendKey, SentLog, Status
+from tests.helpers.waiting import eventually
 
 from .conftest import (
     RecordingHandler,
     SmtpServer,
-    eventually,
     free_port,
     header,
     notifier_settings,

@@ -8,9 +8,9 @@ import pytest
 from libs.common.events import NotificationOutcome, NotificationStatus
 from services.notifier.handler import outcome_event_id
 from services.notifier.samples import sample_events, snapshot
+from tests.helpers.waiting import eventually
 
 from .conftest import (
-    eventually,
     free_port,
     notifier_settings,
     outcomes,

@@ -16,9 +16,10 @@ import pytest
 
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.smtp_sink import serve
+from tests.helpers.waiting import eventually
 from tools.testing.system import free_port
 
-from .conftest import eventually, publish_routing
+from .conftest import publish_routing
 
 pytestmark = pytest.mark.integration
 

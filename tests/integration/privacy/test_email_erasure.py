@@ -10,9 +10,9 @@ import pytest
 
 from libs.common.cloudevents import decode
 from libs.common.privacy.identifiers import PrivacySettings
+from tests.helpers.waiting import eventually
 from tests.integration.email_ingest.helpers import (
     count_at_least,
-    eventually,
     mailbox_config,
     reader,
     running_service,
