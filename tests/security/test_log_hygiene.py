@@ -8,11 +8,9 @@ and misrouted requests are sent; then every captured line is scanned.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -38,12 +36,12 @@ from services.chat_ingest.samples import (
 )
 from tests.helpers.chat_ingest import credentials
 from tests.helpers.phone_log_samples import asterisk_cdr, asterisk_form, cti_event, cti_form
+from tests.helpers.processes import running_module
 from tools.testing.ready import wait_ready
 from tools.testing.system import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 RUN = uuid.uuid4().hex[:12]
 SECRET = f"SECRETMARK{RUN}"
 BODY = f"BODYMARK{RUN}"
@@ -64,28 +62,11 @@ async def service(
     module: str, env: dict[str, str], port: int, log: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The service as its own process, output to ``log``; stopped with SIGTERM."""
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            await wait_ready(base_url, process=process, name=module)
-            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-                yield client
-        finally:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+    async with running_module(module, {**os.environ, **env}, log, stop_within_s=30) as process:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_ready(base_url, process=process, name=module)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            yield client
 
 
 def _secret(name: str) -> str:
