@@ -11,7 +11,6 @@ import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -25,6 +24,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from libs.common.csat_links import DEV_CSAT_LINK_SECRET
 from libs.common.privacy.identifiers import PrivacySettings
 from libs.common.settings import ServiceSettings, default_home
+from libs.common.timezones import known_timezone
 from libs.providers.integrations import (
     Integration,
     load_integrations_file,
@@ -190,11 +190,7 @@ class NotifierSettings(ServiceSettings):
     @field_validator("display_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_timezone(value)
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> NotifierSettings:

@@ -7,12 +7,12 @@ provider, carries its secrets (``SecretStr``, never logged) and routing hints.
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from libs.common.events import RoutingHints
+from libs.common.timezones import known_timezone
 
 Provider = Literal["twilio", "asterisk", "freeswitch", "cti"]
 PROVIDERS: tuple[Provider, ...] = ("twilio", "asterisk", "freeswitch", "cti")
@@ -129,14 +129,6 @@ def known_region(value: str) -> str:
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"unknown phone region {value!r} (ISO 3166 alpha-2, e.g. KR)")
     return region
-
-
-def known_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (IANA name, e.g. Asia/Seoul)") from None
-    return value
 
 
 def dev_sample_integrations() -> list[Integration]:

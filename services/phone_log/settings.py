@@ -10,12 +10,8 @@ from pydantic import AliasChoices, Field, TypeAdapter, field_validator, model_va
 from pydantic_settings import SettingsConfigDict
 
 from libs.common.settings import ServiceSettings, default_home
-from services.phone_log.integrations import (
-    Integration,
-    dev_sample_integrations,
-    known_region,
-    known_timezone,
-)
+from libs.common.timezones import known_timezone
+from services.phone_log.integrations import Integration, dev_sample_integrations, known_region
 
 
 def load_integrations_file(path: Path) -> list[Integration]:

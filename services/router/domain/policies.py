@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cached_property
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from libs.common.events.interaction import Channel
 from libs.common.events.routing import Priority
+from libs.common.timezones import known_timezone
 from services.router.domain.escalation import DEFAULT_LADDER, EscalationStep
 from services.router.domain.sla import WEEKDAYS, BusinessCalendar, SlaTargets, parse_interval
 
@@ -34,11 +34,7 @@ class CalendarConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_timezone(value)
 
     @model_validator(mode="after")
     def _valid_hours(self) -> CalendarConfig:
