@@ -43,27 +43,17 @@ from libs.common.events.interaction import (
     ThreadHints,
 )
 from libs.common.kafka.admin import create_topics, delete_topics
-from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.settings import KafkaSettings
 from services.router.app import create_app
 from services.router.runtime import RouterRuntime
 from services.router.service.api_keys import Role, create_api_key
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
-from tools.testing.system import free_port
+from tools.testing.system import free_port, run_topics
 
 
 def _kafka(prefix: str) -> KafkaSettings:
-    suffix = uuid.uuid4().hex[:8]
-    return KafkaSettings(
-        bootstrap_servers=bootstrap_servers(),
-        topics=TopicSettings(
-            interactions=f"{prefix}-{suffix}.interactions",
-            routing=f"{prefix}-{suffix}.routing",
-            notifications=f"{prefix}-{suffix}.notifications",
-            deadletter=f"{prefix}-{suffix}.deadletter",
-            partitions=3,
-        ),
-    )
+    return KafkaSettings(bootstrap_servers=bootstrap_servers(), topics=run_topics(prefix))
 
 
 def _mail(i: int, at: datetime) -> Interaction:

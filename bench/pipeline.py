@@ -47,8 +47,8 @@ from aiosmtpd.controller import Controller
 
 from bench.common import RESULTS, bootstrap_servers, latency_summary_ms, write_result
 from libs.common.kafka.admin import create_topics
-from libs.common.settings import KafkaSettings, TopicSettings
-from tools.testing.system import SERVICE_ORDER, LocalSystem, free_port
+from libs.common.settings import KafkaSettings
+from tools.testing.system import SERVICE_ORDER, LocalSystem, free_port, run_topics
 
 TARGET_P99_MS = 500
 TARGET_RATE = 500
@@ -220,17 +220,7 @@ def agents_file(folder: Path) -> Path:
 
 
 def build_system(home: Path, smtp_port: int, bootstrap: str) -> LocalSystem:
-    suffix = uuid.uuid4().hex[:8]
-    kafka = KafkaSettings(
-        bootstrap_servers=bootstrap,
-        topics=TopicSettings(
-            interactions=f"pb-{suffix}.interactions",
-            routing=f"pb-{suffix}.routing",
-            notifications=f"pb-{suffix}.notifications",
-            deadletter=f"pb-{suffix}.deadletter",
-            partitions=3,
-        ),
-    )
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=run_topics("pb"))
     asyncio.run(create_topics(kafka))
     integration = {"id": INTEGRATION, "provider": "webchat", "secret": SECRET}
     integration["routing"] = {"queue": "general"}  # type: ignore[assignment]

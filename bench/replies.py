@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from aiosmtpd.controller import Controller
 from bench.common import bootstrap_servers, latency_summary_ms, write_result
 from libs.common.events import AgentRef, AgentReplyRequested, Channel, ReplyPath, utc_now
 from libs.common.kafka.admin import create_topics, delete_topics
-from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.settings import KafkaSettings
 from libs.providers.integrations import Provider
 from services.notifier.bootstrap import build_composer, handler_config
 from services.notifier.chat import build_chat_senders
@@ -49,7 +48,7 @@ from tests.e2e.two_way import eventually, telegram_integrations_json, telegram_t
 from tests.provider_fakes import ProviderFakes
 from tests.provider_fakes.messages import ADDRESSES
 from tools.testing.postgres import postgres_for_tests
-from tools.testing.system import LocalSystem, free_port
+from tools.testing.system import LocalSystem, free_port, run_topics
 
 OUTBOUND_PROVIDERS = [
     Provider.TELEGRAM,
@@ -278,17 +277,8 @@ async def notifier_outbound(count: int) -> dict[str, Any]:
 
 
 async def run(rate: float, seconds: float, count: int, postgres: bool) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:8]
     kafka = KafkaSettings(
-        bootstrap_servers=bootstrap_servers(),
-        topics=TopicSettings(
-            interactions=f"bench-{suffix}.interactions",
-            routing=f"bench-{suffix}.routing",
-            notifications=f"bench-{suffix}.notifications",
-            deadletter=f"bench-{suffix}.deadletter",
-            partitions=3,
-            replication_factor=1,
-        ),
+        bootstrap_servers=bootstrap_servers(), topics=run_topics("bench", replication_factor=1)
     )
     await create_topics(kafka)
     try:

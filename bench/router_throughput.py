@@ -47,13 +47,13 @@ from libs.common.events.interaction import (
 from libs.common.events.routing import InteractionRouted
 from libs.common.kafka.admin import create_topics
 from libs.common.kafka.producer import EventProducer
-from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context, open_store
 from services.router.gc_tuning import tune_after_startup
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
 from tools.testing.postgres import PostgresServer, postgres_for_tests
-from tools.testing.system import free_port
+from tools.testing.system import free_port, run_topics
 
 CUSTOMERS = 2000
 
@@ -88,14 +88,7 @@ def interaction(n: int) -> Interaction:
 
 
 def kafka_settings(servers: str) -> KafkaSettings:
-    suffix = uuid.uuid4().hex[:8]
-    topics = TopicSettings(
-        interactions=f"bench-{suffix}.interactions",
-        routing=f"bench-{suffix}.routing",
-        notifications=f"bench-{suffix}.notifications",
-        deadletter=f"bench-{suffix}.deadletter",
-        partitions=6,
-    )
+    topics = run_topics("bench", partitions=6)
     return KafkaSettings(bootstrap_servers=servers, topics=topics, linger_ms=5)
 
 

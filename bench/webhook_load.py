@@ -39,7 +39,6 @@ import resource
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ from typing import Any
 import httpx
 
 from bench.common import bootstrap_servers, latency_summary_ms, write_result
-from tools.testing.system import free_port
+from tools.testing.system import free_port, run_topics
 
 
 @dataclass(frozen=True)
@@ -393,16 +392,9 @@ def _generator_process(
 
 async def _create_topic(bootstrap: str) -> str:
     from libs.common.kafka.admin import create_topics
-    from libs.common.settings import KafkaSettings, TopicSettings
+    from libs.common.settings import KafkaSettings
 
-    suffix = uuid.uuid4().hex[:8]
-    topics = TopicSettings(
-        interactions=f"bench-{suffix}.interactions",
-        routing=f"bench-{suffix}.routing",
-        notifications=f"bench-{suffix}.notifications",
-        deadletter=f"bench-{suffix}.deadletter",
-        partitions=6,
-    )
+    topics = run_topics("bench", partitions=6)
     await create_topics(KafkaSettings(bootstrap_servers=bootstrap, topics=topics))
     return topics.interactions
 

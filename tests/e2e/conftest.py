@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -13,10 +12,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from libs.common.kafka.admin import create_topics
-from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.settings import KafkaSettings
 from services.router.settings import RouterSettings
 from tools.testing.dovecot import DovecotServer
-from tools.testing.system import LocalSystem, free_port
+from tools.testing.system import LocalSystem, free_port, run_topics
 
 MAILBOX_USER = "support"
 MAILBOX_PASSWORD = "support-e2e-password"
@@ -63,16 +62,8 @@ def demo_policies(folder: Path, minutes: int = 1) -> Path:
 @pytest.fixture(scope="module")
 def system(kafka_broker, dovecot, smtp_inbox, tmp_path_factory) -> Iterator[LocalSystem]:
     home = tmp_path_factory.mktemp("system")
-    suffix = uuid.uuid4().hex[:8]
     kafka = KafkaSettings(
-        bootstrap_servers=kafka_broker.bootstrap_servers,
-        topics=TopicSettings(
-            interactions=f"e2e-{suffix}.interactions",
-            routing=f"e2e-{suffix}.routing",
-            notifications=f"e2e-{suffix}.notifications",
-            deadletter=f"e2e-{suffix}.deadletter",
-            partitions=3,
-        ),
+        bootstrap_servers=kafka_broker.bootstrap_servers, topics=run_topics("e2e")
     )
     asyncio.run(create_topics(kafka))
     mailboxes = (

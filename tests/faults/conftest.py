@@ -11,7 +11,6 @@ import json
 import signal
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from libs.common.kafka.admin import create_topics
-from libs.common.settings import KafkaSettings, TopicSettings
+from libs.common.settings import KafkaSettings
 from tests.faults.harness import Rig
 from tests.faults.load import Endpoints
 from tests.faults.observe import SmtpInbox, StoppableSmtp, TopicTail
@@ -29,7 +28,7 @@ from tests.faults.snapshot import SnapshotSystem, export_head
 from tools.local_broker import LocalKafka
 from tools.testing.dovecot import DovecotServer
 from tools.testing.postgres import PostgresServer
-from tools.testing.system import LocalSystem, free_port
+from tools.testing.system import LocalSystem, free_port, run_topics
 
 MAILBOX_USER = "support"
 MAILBOX_PASSWORD = "support-faults-password"
@@ -77,16 +76,8 @@ def _interrupt(signum, frame) -> None:
 @pytest.fixture(scope="module")
 async def rig(servers, tmp_path_factory) -> AsyncIterator[Rig]:
     parts, inbox = servers
-    suffix = uuid.uuid4().hex[:8]
     kafka = KafkaSettings(
-        bootstrap_servers=parts.kafka.bootstrap_servers,
-        topics=TopicSettings(
-            interactions=f"faults-{suffix}.interactions",
-            routing=f"faults-{suffix}.routing",
-            notifications=f"faults-{suffix}.notifications",
-            deadletter=f"faults-{suffix}.deadletter",
-            partitions=3,
-        ),
+        bootstrap_servers=parts.kafka.bootstrap_servers, topics=run_topics("faults")
     )
     await create_topics(kafka)
     mailboxes = json.dumps(

@@ -14,10 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from libs.common.settings import KafkaSettings
+from libs.common.settings import KafkaSettings, TopicSettings
 from tools.services import SERVICES
 from tools.testing.ready import wait_ready_blocking
 
@@ -29,6 +31,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def run_topics(prefix: str, *, partitions: int = 3, **settings: Any) -> TopicSettings:
+    """The four pipeline topics named ``<prefix>-<8 random hex>.<topic>``: a run sharing the
+    broker (other tests, a bench, a developer's ``make up``) reads only its own records.
+    The assistant and privacy topics keep their names unless ``settings`` give others."""
+    run = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    return TopicSettings(
+        interactions=f"{run}.interactions",
+        routing=f"{run}.routing",
+        notifications=f"{run}.notifications",
+        deadletter=f"{run}.deadletter",
+        partitions=partitions,
+        **settings,
+    )
 
 
 def kafka_env(settings: KafkaSettings) -> dict[str, str]:
