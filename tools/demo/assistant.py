@@ -31,18 +31,13 @@ WAIT_S = 60.0
 async def assistant_step(
     http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, say: Say
 ) -> None:
-    from tools.demo.scenario import post_like_a_provider
+    from tools.demo.scenario import post_telegram_update
 
     routine_user = run.customers.telegram_user + 1
     complaint_user = run.customers.telegram_user + 2
     for offset, (user, text) in enumerate(((routine_user, ROUTINE), (complaint_user, COMPLAINT))):
         update = _message(int(run.run_id) % 1_000_000_000 + 10 + offset, user, text)
-        response = await post_like_a_provider(
-            http,
-            f"{target.chat_url}/webhooks/telegram/{INTEGRATION}",
-            json=update,
-            headers={"X-Telegram-Bot-Api-Secret-Token": target.chat_secret},
-        )
+        response = await post_telegram_update(http, target, INTEGRATION, update)
         run.customer_keys.add(f"telegram:{user}")
         say(f"A. Telegram ({INTEGRATION}) from telegram:{user}: {text!r} → {response.status_code}")
     answer = await _wait(lambda: _sink_messages(target, routine_user))

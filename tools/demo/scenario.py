@@ -130,6 +130,18 @@ async def post_like_a_provider(
     return response
 
 
+async def post_telegram_update(
+    http: httpx.AsyncClient, target: DemoTarget, integration: str, update: dict[str, Any]
+) -> httpx.Response:
+    """An Update to chat_ingest's Telegram webhook, with the secret token as Telegram sends it."""
+    return await post_like_a_provider(
+        http,
+        f"{target.chat_url}/webhooks/telegram/{integration}",
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": target.chat_secret},
+    )
+
+
 async def play(target: DemoTarget, say: Say = print) -> DemoRun:
     run = DemoRun(run_id=str(int(time.time() * 1000)), started_at=datetime.now(UTC))
     async with httpx.AsyncClient(timeout=15) as http:
@@ -214,12 +226,7 @@ async def _telegram(http: httpx.AsyncClient, target: DemoTarget, run: DemoRun, s
             "text": "Hi, I can't log in to my account since this morning. Can you help?",
         },
     }
-    response = await post_like_a_provider(
-        http,
-        f"{target.chat_url}/webhooks/telegram/{target.chat_integration}",
-        json=update,
-        headers={"X-Telegram-Bot-Api-Secret-Token": target.chat_secret},
-    )
+    response = await post_telegram_update(http, target, target.chat_integration, update)
     response.raise_for_status()
     run.customer_keys.add(f"telegram:{user}")
     say(f"3. Telegram message from Emma (telegram:{user}) → HTTP {response.status_code}")
@@ -539,12 +546,7 @@ async def _resolve_and_rate(
             "data": "csat:5",
         },
     }
-    tapped = await post_like_a_provider(
-        http,
-        f"{target.chat_url}/webhooks/telegram/{target.chat_integration}",
-        json=update,
-        headers={"X-Telegram-Bot-Api-Secret-Token": target.chat_secret},
-    )
+    tapped = await post_telegram_update(http, target, target.chat_integration, update)
     say(f"9. Emma taps 5 → HTTP {tapped.status_code}")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
