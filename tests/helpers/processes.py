@@ -10,19 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from libs.common.settings import KafkaSettings
+from tools.testing.system import kafka_env
 
 
 def service_env(prefix: str, kafka: KafkaSettings, **settings: str) -> dict[str, str]:
     """This process's environment without the service's own ``prefix`` settings (a developer's
     shell must not leak into the test), pointed at the test broker and topics, plus ``settings``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(prefix)}
-    env.update(
-        KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-        KAFKA_TOPIC_INTERACTIONS=kafka.topics.interactions,
-        KAFKA_TOPIC_DEADLETTER=kafka.topics.deadletter,
-        **settings,
-    )
-    return env
+    return {**env, **kafka_env(kafka), **settings}
 
 
 async def wait_log_count(
