@@ -2,20 +2,37 @@
 
 The system runs as processes (``tools.testing.system.LocalSystem``):
 chat_ingest, router (SQLite), notifier, plus phone_log and email_ingest idle;
-an aiosmtpd server in this process receives the mails. A load-generator
-process POSTs signed web-chat messages at a fixed rate (open loop); every
-message is a new visitor whose name carries a run-unique id, so each one opens
-a conversation, is assigned to an online agent and produces exactly one
-``agent_assigned`` mail naming that visitor. Latency = mail received by the
-SMTP server minus scheduled send time of the POST (same clock, same machine).
+an aiosmtpd server in a process of its own (``bench.smtp_sink``) receives the
+mails. A load generator POSTs signed web-chat messages at a fixed rate (open
+loop): vegeta (compiled, ``python -m bench.vegeta install``) when it is built,
+else this script's asyncio/httpx client in its own process (``--generator``;
+the output says which ran). Every message is a new visitor whose name carries a
+run-unique id, so each one opens a conversation, is assigned to an online agent
+and produces exactly one ``agent_assigned`` mail naming that visitor. Latency =
+mail received by the SMTP server minus the POST's scheduled send time (same
+clock, same machine).
+
+Every run is a system of its own: run-unique topics (the assistant topic too)
+and consumer groups, so a test or another bench sharing the broker cannot join
+its groups or feed its consumers. The services' effective settings that shape
+throughput are written to the result (``system``).
+
+Per rate, ``cpu`` (``bench.cpu_accounting``): CPU-seconds of every service, the
+Kafka broker, the SMTP sink, the load generator and this process from the first
+POST until the last mail (or the end of the drain), per 1,000 acknowledged
+requests and as a share of all cores; ``other`` is what the machine spent
+outside them.
 
 Peak memory: VmHWM (and the last VmRSS) of every service process from
 ``/proc/<pid>/status`` at the end of the run.
 
 ``--profile DIR`` runs a second, short pass with chat_ingest, router and
-notifier under pyinstrument and writes one pstats profile per service to DIR.
+notifier under pyinstrument and writes one pstats profile per service to DIR;
+it starts after the measured system has stopped, so it never overlaps a
+measured phase.
 
-    python -m bench.pipeline [--rates 25,100,500:60] [--seconds 10] [--drain 60] [--profile DIR]
+    python -m bench.pipeline [--rates 25,100,500:60] [--seconds 10] [--drain 60]
+                             [--generator auto|vegeta|python] [--profile DIR]
 
 ``--rates`` takes events/s, each optionally with its own sending time
 (``500:60`` = 500/s sustained for 60 s, the issue's target run).
@@ -34,21 +51,24 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiosmtpd.controller import Controller
 
+from bench import vegeta
 from bench.common import RESULTS, bootstrap_servers, latency_summary_ms, write_result
+from bench.cpu_accounting import CpuMeter, broker_pid, cpu_split
+from bench.smtp_sink import SmtpSink
 from libs.common.kafka.admin import create_topics
-from libs.common.settings import KafkaSettings
-from tools.testing.system import SERVICE_ORDER, LocalSystem, free_port, run_topics
+from libs.common.settings import KafkaSettings, TopicSettings
+from tools.services import service as service_spec
+from tools.testing.system import SERVICE_ORDER, LocalSystem, run_topics
 
 TARGET_P99_MS = 500
 TARGET_RATE = 500
@@ -58,32 +78,26 @@ INTEGRATION = "pbench"
 AGENTS = 6
 LOADED = ("chat_ingest", "router", "notifier")
 PROFILER = [sys.executable, "-m", "bench.profiled"]  # + report path, service module
+WEBCHAT_PATH = f"/webhooks/webchat/{INTEGRATION}/messages"
+GENERATORS = ("auto", "vegeta", "python")
+#: The settings that shape the pipeline's throughput, per service (field names).
+SHAPING = {
+    "chat_ingest": ("workers", "log_level"),
+    "router": (
+        "consumer_max_batch",
+        "relay_interval_s",
+        "scheduler_interval_s",
+        "consumer_group",
+        "assistant_consumer_group",
+        "log_level",
+    ),
+    "notifier": ("smtp_pool_size", "group_id", "log_level"),
+    "phone_log": ("workers",),
+    "email_ingest": ("mailboxes",),
+}
 
 
-# --- SMTP side -----------------------------------------------------------------
-
-
-@dataclass
-class Inbox:
-    """aiosmtpd handler: stores arrival time and bytes; parsing waits for the end."""
-
-    arrivals: list[tuple[float, bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
-        received = time.time()
-        with self.lock:
-            self.arrivals.append((received, envelope.original_content or envelope.content))
-        return "250 OK"
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.arrivals)
-
-    def take(self) -> list[tuple[float, bytes]]:
-        with self.lock:
-            taken, self.arrivals = self.arrivals, []
-        return taken
+# --- SMTP side (bench.smtp_sink: its own process) ---------------------------------
 
 
 def received_ids(arrivals: list[tuple[float, bytes]], run: str) -> dict[int, float]:
@@ -100,7 +114,17 @@ def received_ids(arrivals: list[tuple[float, bytes]], run: str) -> dict[int, flo
     return seen
 
 
-# --- load generator (its own process) --------------------------------------------
+# --- load generators ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedPost:
+    """One pre-signed web-chat POST (the shape ``bench.vegeta.targets_file`` reads)."""
+
+    path: str
+    headers: dict[str, str]
+    content: bytes
+    method: str = "POST"
 
 
 def webchat_request(run: str, seq: int) -> tuple[bytes, dict[str, str]]:
@@ -126,19 +150,19 @@ def load_generator(base_url: str, run: str, first: int, rate: float, seconds: fl
     """Open loop: request n is due at start + n/rate; its send time is that due time.
 
     Stops by itself: 30 s after the last due time whatever is unanswered is
-    abandoned, and the figures so far are written in any case.
+    abandoned, and the figures so far (with this process's CPU-seconds since
+    the first request) are written in any case.
     """
     sent: dict[int, float] = {}
     statuses: dict[str, int] = {}
     lags: list[float] = []
+    cpu_started = time.process_time()
 
     async def one(client: httpx.AsyncClient, seq: int, due: float) -> None:
         lags.append(time.time() - due)  # the generator's own delay, counted against the system
         body, headers = webchat_request(run, seq)
         try:
-            response = await client.post(
-                f"/webhooks/webchat/{INTEGRATION}/messages", content=body, headers=headers
-            )
+            response = await client.post(WEBCHAT_PATH, content=body, headers=headers)
             key = str(response.status_code)
         except httpx.HTTPError as exc:
             key = type(exc).__name__
@@ -147,9 +171,11 @@ def load_generator(base_url: str, run: str, first: int, rate: float, seconds: fl
             sent[seq] = due
 
     async def drive() -> None:
+        nonlocal cpu_started
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
             start = time.time() + 0.2
+            cpu_started = time.process_time()
             tasks = []
             for n in range(int(rate * seconds)):
                 due = start + n / rate
@@ -174,15 +200,19 @@ def load_generator(base_url: str, run: str, first: int, rate: float, seconds: fl
         Path(out).write_text(
             json.dumps(
                 {
+                    "generator": "python",
                     "sent": {str(k): v for k, v in sent.items()},
                     "statuses": statuses,
                     "generator_lag": latency_summary_ms(lags) if lags else None,
+                    "generator_cpu_s": round(time.process_time() - cpu_started, 3),
                 }
             )
         )
 
 
-def run_load(base_url: str, run: str, first: int, rate: float, seconds: float) -> dict[str, Any]:
+def run_python_load(
+    base_url: str, run: str, first: int, rate: float, seconds: float
+) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = handle.name
     process = mp.get_context("spawn").Process(
@@ -196,6 +226,64 @@ def run_load(base_url: str, run: str, first: int, rate: float, seconds: float) -
     result = json.loads(Path(out).read_text())
     os.unlink(out)
     return result
+
+
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+
+
+def vegeta_time(stamp: str) -> float:
+    """vegeta's RFC 3339 timestamp (nanoseconds, ``Z``) as epoch seconds."""
+    return datetime.fromisoformat(_FRACTION.sub(r"\1", stamp).replace("Z", "+00:00")).timestamp()
+
+
+def vegeta_outcome(
+    results: list[dict[str, Any]], first: int, count: int, rate: float
+) -> dict[str, Any]:
+    """vegeta's per-request results in the shape of the Python generator's output:
+    request ``seq`` is due at the first request's send time + seq/rate (the pacer's
+    schedule), its lag behind that schedule is the generator's."""
+    hits = [r for r in results if 0 <= r.get("seq", -1) < count]
+    if not hits:
+        return {"sent": {}, "statuses": {"unanswered": count}, "generator_lag": None}
+    start = min(vegeta_time(r["timestamp"]) - r["seq"] / rate for r in hits)
+    sent: dict[str, float] = {}
+    statuses: dict[str, int] = {}
+    lags = []
+    for hit in hits:
+        due = start + hit["seq"] / rate
+        lags.append(vegeta_time(hit["timestamp"]) - due)
+        code = hit.get("code", 0)
+        key = str(code) if code else "error"
+        statuses[key] = statuses.get(key, 0) + 1
+        if 200 <= code < 300:
+            sent[str(first + hit["seq"])] = due
+    statuses["unanswered"] = count - len(hits)
+    return {"sent": sent, "statuses": statuses, "generator_lag": latency_summary_ms(lags)}
+
+
+def signed_posts(run: str, first: int, count: int) -> list[SignedPost]:
+    """vegeta's targets, signed before the phase (the Python generator signs as it goes)."""
+    posts = []
+    for n in range(count):
+        body, headers = webchat_request(run, first + n)
+        posts.append(SignedPost(WEBCHAT_PATH, headers, body))
+    return posts
+
+
+def run_vegeta_load(
+    base_url: str, posts: list[SignedPost], first: int, rate: float, seconds: float
+) -> dict[str, Any]:
+    results, cpu_s = vegeta.attack_each(posts, base_url, duration=seconds, rate=rate)
+    outcome = vegeta_outcome(results, first, len(posts), rate)
+    return {"generator": "vegeta", **outcome, "generator_cpu_s": round(cpu_s, 3)}
+
+
+def choose_generator(wanted: str) -> str:
+    if wanted == "auto":
+        return "vegeta" if vegeta.find() is not None else "python"
+    if wanted == "vegeta" and vegeta.find() is None:
+        raise SystemExit("--generator vegeta: not built (python -m bench.vegeta install)")
+    return wanted
 
 
 # --- the system --------------------------------------------------------------------
@@ -219,11 +307,23 @@ def agents_file(folder: Path) -> Path:
     return path
 
 
+def bench_topics() -> TopicSettings:
+    """The run's own topics, the assistant's included: the router's assistant consumer
+    would otherwise read the broker-wide ``support.assistant.v1`` in a group shared with
+    every other router on the broker (tests, other benches)."""
+    topics = run_topics("pb")
+    run = topics.interactions.removesuffix(".interactions")
+    return topics.model_copy(update={"assistant": f"{run}.assistant"})
+
+
 def build_system(home: Path, smtp_port: int, bootstrap: str) -> LocalSystem:
-    kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=run_topics("pb"))
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=bench_topics())
     asyncio.run(create_topics(kafka))
     integration = {"id": INTEGRATION, "provider": "webchat", "secret": SECRET}
     integration["routing"] = {"queue": "general"}  # type: ignore[assignment]
+    # Consumer groups of this run only: a group shared with a test's router on the same
+    # broker would rebalance whenever that test starts or stops one.
+    group = kafka.topics.interactions.removesuffix(".interactions")
     return LocalSystem(
         home=home,
         kafka=kafka,
@@ -233,8 +333,11 @@ def build_system(home: Path, smtp_port: int, bootstrap: str) -> LocalSystem:
                 "ROUTER_AGENTS_PATH": str(agents_file(home)),
                 "ROUTER_LOG_LEVEL": "WARNING",
                 "ROUTER_SCHEDULER_INTERVAL_S": "1.0",
+                "ROUTER_CONSUMER_GROUP": f"{group}.router",
+                "ROUTER_OUTCOME_CONSUMER_GROUP": f"{group}.router-outcomes",
+                "ROUTER_ASSISTANT_CONSUMER_GROUP": f"{group}.router-assistant",
             },
-            "notifier": {"NOTIFIER_LOG_LEVEL": "WARNING"},
+            "notifier": {"NOTIFIER_LOG_LEVEL": "WARNING", "NOTIFIER_GROUP_ID": f"{group}.notifier"},
             "chat_ingest": {
                 "CHAT_INGEST_INTEGRATIONS": json.dumps([integration]),
                 "CHAT_INGEST_LOG_LEVEL": "WARNING",
@@ -268,6 +371,27 @@ def start_profiled(system: LocalSystem, name: str, report: Path) -> None:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+
+
+def effective_settings(system: LocalSystem) -> dict[str, dict[str, Any]]:
+    """What each service runs with for the fields in ``SHAPING``: the environment the
+    bench gives it, else the field's default (read from the settings class)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, process in system.services.items():
+        fields = service_spec(name).settings().model_fields
+        prefix = name.upper() + "_"
+        found[name] = {
+            field: process.env.get(
+                prefix + field.upper(), _plain(fields[field].get_default(call_default_factory=True))
+            )
+            for field in SHAPING.get(name, ())
+            if field in fields
+        }
+    return found
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | list | None) else str(value)
 
 
 def agents_online(system: LocalSystem) -> None:
@@ -325,27 +449,48 @@ def stop(system: LocalSystem) -> None:
 # --- one measured rate ---------------------------------------------------------------
 
 
+def meter(system: LocalSystem, sink: SmtpSink, bootstrap: str) -> CpuMeter:
+    """Every process of the run that is alive for a whole phase (the generator is not:
+    its own CPU comes from the generator). This process counts alone, not its tree."""
+    pids: dict[str, int | None] = dict(service_pids(system))
+    pids["kafka broker"] = broker_pid(bootstrap)
+    pids["smtp sink"] = sink.pid
+    return CpuMeter(pids, alone={"bench": os.getpid()})
+
+
 def measure(
     system: LocalSystem,
-    inbox: Inbox,
+    sink: SmtpSink,
+    cpu: CpuMeter | None,
+    generator: str,
     run: str,
     first: int,
     rate: float,
     seconds: float,
     drain: float,
 ) -> dict[str, Any]:
-    inbox.take()
-    load = run_load(system.url("chat_ingest"), run, first, rate, seconds)
+    """One fixed-rate phase: load, then wait for the mails; CPU from the first POST until
+    the last mail arrived or the drain ended."""
+    sink.take()
+    base_url = system.url("chat_ingest")
+    posts = signed_posts(run, first, int(rate * seconds)) if generator == "vegeta" else []
+    before = cpu.sample() if cpu is not None else None
+    if generator == "vegeta":
+        load = run_vegeta_load(base_url, posts, first, rate, seconds)
+    else:
+        load = run_python_load(base_url, run, first, rate, seconds)
     sent = {int(k): v for k, v in load["sent"].items()}
     deadline = time.monotonic() + drain
-    while inbox.count() < len(sent) and time.monotonic() < deadline:
+    while sink.count() < len(sent) and time.monotonic() < deadline:
         time.sleep(0.25)
-    arrivals = inbox.take()
+    after = cpu.sample() if cpu is not None else None
+    arrivals = sink.take()
     received = received_ids(arrivals, run)
     latencies = [received[seq] - due for seq, due in sent.items() if seq in received]
-    return {
+    figures: dict[str, Any] = {
         "rate_per_s": rate,
         "seconds": seconds,
+        "generator": load.get("generator"),
         "acked_2xx": len(sent),
         "statuses": load["statuses"],
         "generator_lag": load.get("generator_lag"),
@@ -355,49 +500,70 @@ def measure(
         "drain_s": drain,
         "latency": latency_summary_ms(latencies),
     }
+    if before is not None and after is not None:
+        figures["cpu"] = cpu_split(
+            before,
+            after,
+            messages=len(sent),
+            cpus=os.cpu_count() or 1,
+            extra={f"load generator ({load.get('generator')})": load.get("generator_cpu_s", 0.0)},
+        )
+        figures["cpu"]["load_average_1m"] = os.getloadavg()[0]
+    return figures
 
 
-def run(rates: list[tuple[float, float]], drain: float, profile: Path | None) -> dict[str, Any]:
+def run(
+    rates: list[tuple[float, float]], drain: float, profile: Path | None, generator: str = "auto"
+) -> dict[str, Any]:
     bootstrap = bootstrap_servers()
-    inbox = Inbox()
-    smtp_port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    try:
-        result = _run_measured(inbox, smtp_port, bootstrap, rates, drain)
+    chosen = choose_generator(generator)
+    with SmtpSink(keep=True) as sink:
+        result = _run_measured(sink, bootstrap, rates, drain, chosen)
         if profile is not None:
-            result["profile"] = _run_profiled(inbox, smtp_port, bootstrap, PROFILE_RATE, profile)
+            result["profile"] = _run_profiled(sink, bootstrap, PROFILE_RATE, profile, chosen)
         return result
-    finally:
-        controller.stop()
 
 
 def _run_measured(
-    inbox: Inbox, smtp_port: int, bootstrap: str, rates: list[tuple[float, float]], drain: float
+    sink: SmtpSink,
+    bootstrap: str,
+    rates: list[tuple[float, float]],
+    drain: float,
+    generator: str,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="omnidesk-pipeline-") as home:
-        system = build_system(Path(home), smtp_port, bootstrap)
+        system = build_system(Path(home), sink.port, bootstrap)
         run_id = uuid.uuid4().hex[:8]
         try:
             start(system, None)
             agents_online(system)
             pids = service_pids(system)
-            measure(system, inbox, run_id, 0, 10, 2, 60)  # warm-up: imports, first connections
+            cpu = meter(system, sink, bootstrap)
+            # warm-up: imports, first connections
+            measure(system, sink, None, generator, run_id, 0, 10, 2, 60)
             runs = []
             for index, (rate, seconds) in enumerate(rates):
+                first = (index + 1) * 1_000_000
                 try:
                     runs.append(
-                        measure(
-                            system, inbox, run_id, (index + 1) * 1_000_000, rate, seconds, drain
-                        )
+                        measure(system, sink, cpu, generator, run_id, first, rate, seconds, drain)
                     )
-                except RuntimeError as exc:
+                except (RuntimeError, subprocess.CalledProcessError) as exc:
                     runs.append({"rate_per_s": rate, "seconds": seconds, "error": str(exc)})
                 print(json.dumps(runs[-1]), flush=True)
             return {
                 "target": f"p99 < {TARGET_P99_MS} ms at {TARGET_RATE} events/s",
                 "path": "webchat POST → chat_ingest → Kafka → router (SQLite) → Kafka → "
-                "notifier → SMTP (aiosmtpd, this process)",
+                "notifier → SMTP (aiosmtpd, its own process)",
+                "generator": generator,
+                "system": {
+                    "services": effective_settings(system),
+                    "topics": system.kafka.topics.model_dump(include={"interactions", "assistant"}),
+                    "broker_pid_found": cpu.pids["kafka broker"] is not None,
+                    "assistant": "not in this path: the pbench web-chat integration routes to "
+                    "the general queue (policy 'chat'), not to an assistant-first policy; "
+                    "the assistant service is not started",
+                },
                 "runs": runs,
                 "memory": {name: memory(pid) for name, pid in pids.items()},
                 "memory_note": "phone_log and email_ingest (no mailboxes) run idle",
@@ -408,15 +574,19 @@ def _run_measured(
 
 
 def _run_profiled(
-    inbox: Inbox, smtp_port: int, bootstrap: str, rate: float, folder: Path
+    sink: SmtpSink, bootstrap: str, rate: float, folder: Path, generator: str
 ) -> dict[str, Any]:
+    """After the measured system has stopped: the same load with three services under
+    pyinstrument (never overlapping a measured phase)."""
     folder.mkdir(parents=True, exist_ok=True)
+    started = time.time()
     with tempfile.TemporaryDirectory(prefix="omnidesk-pipeline-prof-") as home:
-        system = build_system(Path(home), smtp_port, bootstrap)
+        system = build_system(Path(home), sink.port, bootstrap)
         try:
             start(system, folder)
             agents_online(system)
-            measured = measure(system, inbox, uuid.uuid4().hex[:8], 0, rate, 8, 30)
+            run_id = uuid.uuid4().hex[:8]
+            measured = measure(system, sink, None, generator, run_id, 0, rate, 8, 30)
         finally:
             stop(system)
             keep_logs(system, "pipeline-profiled")
@@ -424,6 +594,8 @@ def _run_profiled(
         "rate_per_s": rate,
         "seconds": 8,
         "delivered": measured["delivered"],
+        "started_at": started,
+        "ended_at": time.time(),
         "reports": sorted(str(p) for p in folder.glob("*.pstats")),
     }
 
@@ -451,12 +623,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="Sending time per rate.")
     parser.add_argument("--drain", type=float, default=60.0, help="Max wait for the last mails.")
     parser.add_argument("--profile", type=Path, default=None, help="Folder for pyinstrument.")
+    parser.add_argument(
+        "--generator",
+        choices=GENERATORS,
+        default="auto",
+        help="Load generator of the fixed-rate phases: vegeta (compiled) when built, else "
+        "the Python (httpx) one; or force either.",
+    )
     args = parser.parse_args()
     try:
         rates = parse_rates(args.rates, args.seconds)
     except ValueError as exc:
         parser.error(str(exc))
-    write_result("pipeline", run(rates, args.drain, args.profile))
+    write_result("pipeline", run(rates, args.drain, args.profile, args.generator))
 
 
 if __name__ == "__main__":

@@ -33,10 +33,16 @@ VERSION = "v12.13.0"  # builds with the Go toolchain on the project's machines
 TOOLS = Path(__file__).resolve().parent / ".tools" / "bin"
 
 
-def binary() -> Path:
+def find() -> Path | None:
+    """The vegeta binary if it is built (``BENCH_VEGETA``, on PATH, or bench/.tools/bin)."""
     found = os.environ.get("BENCH_VEGETA") or shutil.which("vegeta") or str(TOOLS / "vegeta")
     path = Path(found)
-    if not path.exists():
+    return path if path.exists() else None
+
+
+def binary() -> Path:
+    path = find()
+    if path is None:
         raise SystemExit("vegeta not found: run `python -m bench.vegeta install` (needs go)")
     return path
 
@@ -94,6 +100,39 @@ def attack(
         )
     data = json.loads(report.stdout)
     return _figures(data, elapsed, rate, cpu_s=_cpu(after) - _cpu(before))
+
+
+def attack_each(
+    requests: list[Any], base_url: str, *, duration: float, rate: float
+) -> tuple[list[dict[str, Any]], float]:
+    """An open-loop fixed-rate phase; every result as vegeta encodes it (``seq``,
+    ``timestamp``, ``code``, ``latency`` in ns, ``error``), and vegeta's CPU-seconds.
+
+    vegeta hands out the targets in file order and numbers its hits in pacer order,
+    so ``seq`` n is request n (two workers can swap neighbours within microseconds).
+    """
+    with tempfile.TemporaryDirectory(prefix="vegeta-") as folder:
+        targets = targets_file(requests, base_url, Path(folder))
+        results = Path(folder) / "results.bin"
+        command = [
+            str(binary()),
+            "attack",
+            "-format=json",
+            f"-targets={targets}",
+            f"-duration={duration}s",
+            f"-rate={rate:g}/1s",
+            "-timeout=30s",
+            f"-output={results}",
+        ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(command, check=True)
+        cpu_s = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - _cpu(before)
+        encoded = subprocess.run(
+            [str(binary()), "encode", "--to=json", str(results)],
+            check=True,
+            capture_output=True,
+        )
+    return [json.loads(line) for line in encoded.stdout.splitlines() if line.strip()], cpu_s
 
 
 def _cpu(usage: resource.struct_rusage) -> float:
