@@ -1,7 +1,8 @@
 """Backlog recovery: interactions queued while the router was down, routed and notified.
 
 The system runs as processes (``LocalSystem``, the same helpers as
-``bench.pipeline``); an aiosmtpd server in this process counts the mails.
+``bench.pipeline``); an aiosmtpd server in a process of its own
+(``bench.smtp_sink``) counts the mails.
 
 1. The router and the notifier start once (database migrated, six agents
    online from the roster; their idle RSS is the baseline) and are stopped —
@@ -17,7 +18,13 @@ The system runs as processes (``LocalSystem``, the same helpers as
    SMTP sink's count is reported beside it. Recovery time = the later of the
    last routed event and the last mail received, minus the router's start.
 
-Peak RSS (VmHWM) of the router and the notifier at the end.
+Two phases are reported apart: router start → all routed (``routed_after_s``,
+decisions/s) and router start → all notices sent (``notified_after_s``,
+notices/s), with the CPU-seconds of each process in each phase
+(``bench.cpu_accounting``: router, notifier, Kafka broker, SMTP sink, this
+process; ``other`` is the rest of the machine). Every second a sample of the
+routed count, the mails received and the RSS of the router and the notifier
+goes into ``series``; peak RSS (VmHWM) of both at the end.
 
 ``--profile DIR`` adds a second, smaller pass (``--profile-count``) with the
 router and the notifier under pyinstrument: ``DIR/backlog-<service>.pstats``.
@@ -29,22 +36,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiosmtpd.controller import Controller
 
 from bench.common import bootstrap_servers, write_result
+from bench.cpu_accounting import CpuMeter, CpuSample, broker_pid, cpu_split, rss_mb
 from bench.pipeline import build_system, keep_logs, memory, start_profiled, stop
+from bench.smtp_sink import SmtpSink
 from bench.topic_reader import BackgroundTopicReader
 from libs.common.cloudevents import CloudEvent
 from libs.common.events.interaction import (
@@ -57,7 +65,7 @@ from libs.common.events.interaction import (
 from libs.common.events.routing import InteractionRouted
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
-from tools.testing.system import LocalSystem, free_port
+from tools.testing.system import LocalSystem
 
 TARGET_S = 60.0
 #: The profiled pass only has to show where the time goes, not to finish.
@@ -155,21 +163,6 @@ async def produce_backlog(kafka: KafkaSettings, mix: Mix, run: str, chunk: int =
 # --- observing ---------------------------------------------------------------------------
 
 
-@dataclass
-class MailCounter:
-    """aiosmtpd handler: counts mails and the last arrival (100,000s of mails: no bodies)."""
-
-    count: int = 0
-    last_at: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
-        with self.lock:
-            self.count += 1
-            self.last_at = time.time()
-        return "250 OK"
-
-
 class RoutingWatcher:
     """Reads the routing topic from the start; counts distinct InteractionRouted by
     ``ce_id`` header (no decoding: the bench must not compete for the CPU)."""
@@ -233,6 +226,17 @@ def recovery_seconds(router_started: float, last_routed: float, last_mail: float
     return round(max(last_routed, last_mail) - router_started, 2)
 
 
+def phase_rates(
+    count: int, mails: int, routed_after_s: float | None, notified_after_s: float | None
+) -> dict[str, float | None]:
+    """Decisions/s until all were routed and notices/s until all were sent, both from the
+    router's start (the notifier starts with it and works while the router routes)."""
+    return {
+        "routed_per_s": round(count / routed_after_s, 1) if routed_after_s else None,
+        "notices_per_s": round(mails / notified_after_s, 1) if notified_after_s else None,
+    }
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -257,14 +261,46 @@ def prepared_system(
     return system, idle
 
 
+@dataclass
+class Phases:
+    """CPU samples at the router's start, at its first decision (start-up done: imports,
+    migrations, consumer join), when all were routed, and at the end."""
+
+    meter: CpuMeter
+    start: CpuSample
+    first: CpuSample | None = None
+    routed: CpuSample | None = None
+    end: CpuSample | None = None
+
+    def split(self, count: int, mails: int) -> dict[str, Any]:
+        cpus = os.cpu_count() or 1
+        out: dict[str, Any] = {}
+        if self.first is not None:
+            out["start_up"] = cpu_split(self.start, self.first, messages=0, cpus=cpus)
+        if self.first is not None and self.end is not None:
+            # the work itself, start-up excluded: per 1,000 interactions of the backlog
+            out["after_start_up"] = cpu_split(self.first, self.end, messages=count, cpus=cpus)
+        if self.routed is not None:
+            out["until_all_routed"] = cpu_split(self.start, self.routed, messages=count, cpus=cpus)
+        if self.end is not None:
+            out["until_all_notified"] = cpu_split(self.start, self.end, messages=count, cpus=cpus)
+            out["until_all_notified"]["mails"] = mails
+        return out
+
+
 async def observe(
-    system: LocalSystem, mails: MailCounter, count: int, budget: float, profile: Path | None
+    system: LocalSystem,
+    sink: SmtpSink,
+    bootstrap: str,
+    count: int,
+    budget: float,
+    profile: Path | None,
 ) -> dict[str, Any]:
     watcher = RoutingWatcher(system.kafka)
     admin = AIOKafkaAdminClient(**system.kafka.client_options())
     await admin.start()
     await watcher.start()
-    mails_before = mails.count  # the SMTP sink outlives a pass
+    mails_before = sink.count()  # the SMTP sink outlives a pass
     try:
         router_started = time.time()
         for name in ("router", "notifier"):
@@ -273,17 +309,31 @@ async def observe(
             else:
                 start_profiled(system, name, profile / f"backlog-{name}.pstats")
         pids = {name: system.services[name].proc.pid for name in ("router", "notifier")}  # type: ignore[union-attr]
+        meter = CpuMeter(
+            {**pids, "kafka broker": broker_pid(bootstrap), "smtp sink": sink.pid},
+            alone={"bench": os.getpid()},
+        )
+        phases = Phases(meter, meter.sample())
+        series: list[dict[str, Any]] = []
         deadline = time.monotonic() + budget
         lag: int | None = None
         exited: list[str] = []
         sizes: list[int] = []
+        next_sample = 0.0
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
+            if time.monotonic() >= next_sample:
+                next_sample = time.monotonic() + 1.0
+                series.append(sample(router_started, watcher, sink, mails_before, pids))
             exited = [name for name in pids if not system.services[name].running()]
             if exited:
                 break  # the service's log says why (kept under bench/results/logs)
+            if phases.first is None and watcher.routed:
+                phases.first = meter.sample()
             if len(watcher.routed) < count:
                 continue
+            if phases.routed is None:
+                phases.routed = meter.sample()
             lag, size = await notifier_lag(admin, watcher, NOTIFIER_GROUP)
             sizes.append(size)
             # Done when the notifier has committed everything and the router has added
@@ -291,23 +341,31 @@ async def observe(
             # InteractionRouted of a batch). The figure comes from arrival times, so
             # this extra look does not lengthen it.
             if lag == 0 and sizes[-2:-1] == [size]:
+                phases.end = meter.sample()
                 break
+        series.append(sample(router_started, watcher, sink, mails_before, pids))
+        mails, last_mail_at = sink.counted()
+        mails -= mails_before
         done = len(watcher.routed) >= count and lag == 0 and not exited
+        routed_after = round(watcher.last_routed_at - router_started, 2) if watcher.routed else None
+        notified_after = round(last_mail_at - router_started, 2) if mails else None
         figures = {
             "interactions": count,
             "routed": len(watcher.routed),
             "routing_events": watcher.events,
-            "mails_received": mails.count - mails_before,
+            "mails_received": mails,
             "notifier_lag_at_end": lag,
             "recovered": done,
             "budget_s": budget,
-            "routed_after_s": round(watcher.last_routed_at - router_started, 2)
-            if watcher.routed
-            else None,
-            "recovery_s": recovery_seconds(router_started, watcher.last_routed_at, mails.last_at)
+            "routed_after_s": routed_after,
+            "notified_after_s": notified_after,
+            **phase_rates(count, mails, routed_after, notified_after),
+            "recovery_s": recovery_seconds(router_started, watcher.last_routed_at, last_mail_at)
             if done
             else None,
             "memory": {name: memory(pid) for name, pid in pids.items() if name not in exited},
+            "cpu": phases.split(count, mails),
+            "series": series,
         }
         if exited:
             figures["error"] = f"{', '.join(exited)} exited during the recovery"
@@ -319,9 +377,26 @@ async def observe(
         await admin.close()
 
 
+def sample(
+    started: float,
+    watcher: RoutingWatcher,
+    sink: SmtpSink,
+    mails_before: int,
+    pids: dict[str, int],
+) -> dict[str, Any]:
+    """One point of the series: seconds since the router's start, progress, RSS (MB)."""
+    point: dict[str, Any] = {
+        "t_s": round(time.time() - started, 1),
+        "routed": len(watcher.routed),
+        "mails": sink.count() - mails_before,
+    }
+    for name, pid in pids.items():
+        point[f"{name}_rss_mb"] = rss_mb(pid)
+    return point
+
+
 def one_pass(
-    mails: MailCounter,
-    smtp_port: int,
+    sink: SmtpSink,
     bootstrap: str,
     mix: Mix,
     budget: float,
@@ -330,15 +405,15 @@ def one_pass(
     """A fresh system: the router prepared and stopped, the backlog produced, then recovery."""
     label = "backlog" if profile is None else "backlog-profiled"
     with tempfile.TemporaryDirectory(prefix="omnidesk-backlog-") as home:
-        system, idle = prepared_system(Path(home), smtp_port, bootstrap)
+        system, idle = prepared_system(Path(home), sink.port, bootstrap)
         try:
             produced = asyncio.run(produce_backlog(system.kafka, mix, uuid.uuid4().hex[:8]))
             print(f"{label}: produced {mix.count} interactions at {produced:,.0f}/s", flush=True)
-            figures = asyncio.run(observe(system, mails, mix.count, budget, profile))
+            figures = asyncio.run(observe(system, sink, bootstrap, mix.count, budget, profile))
         finally:
             stop(system)
             keep_logs(system, label)
-    print(f"{label}: {figures}", flush=True)
+    print(f"{label}: { {k: v for k, v in figures.items() if k != 'series'} }", flush=True)
     return {"produce_per_s": round(produced, 1), "idle_rss_mb": idle, **figures}
 
 
@@ -346,27 +421,19 @@ def run(
     count: int, budget: float, profile: Path | None = None, profile_count: int = 20_000
 ) -> dict[str, Any]:
     bootstrap = bootstrap_servers()
-    mails = MailCounter()
-    smtp_port = free_port()
-    controller = Controller(mails, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
     mix = Mix(count)
-    try:
-        figures = one_pass(mails, smtp_port, bootstrap, mix, budget)
+    with SmtpSink(keep=False) as sink:
+        figures = one_pass(sink, bootstrap, mix, budget)
         if profile is not None:
-            # A second, smaller pass with router and notifier under pyinstrument (its
-            # overhead must not touch the measured figures).
+            # A second, smaller pass with router and notifier under pyinstrument, after the
+            # measured one has stopped (its overhead must not touch the measured figures).
             profile.mkdir(parents=True, exist_ok=True)
-            profiled = one_pass(
-                mails, smtp_port, bootstrap, Mix(profile_count), PROFILE_BUDGET_S, profile
-            )
+            profiled = one_pass(sink, bootstrap, Mix(profile_count), PROFILE_BUDGET_S, profile)
             figures["profile"] = {
                 "interactions": profile_count,
                 "recovery_s": profiled.get("recovery_s"),
                 "reports": sorted(str(p) for p in profile.glob("backlog-*.pstats")),
             }
-    finally:
-        controller.stop()
     return {
         "target": f"{count} interactions routed and notices sent ≤ {TARGET_S:g} s after "
         "the router starts",

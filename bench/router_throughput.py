@@ -6,16 +6,20 @@ own process (``python -m services.router``) on fresh topics and a fresh database
 1. throughput — N interactions are on the topic before the router starts; the
    rate is measured between the first and the last ``InteractionRouted`` seen
    on ``support.routing.v1`` (so start-up is not counted);
-2. latency — interactions published at fixed rates (default 250/s, then 1,000/s); latency
-   is publish → its ``InteractionRouted`` read back from ``support.routing.v1``
-   (consumer, decision, commit, outbox relay and both Kafka hops included).
+2. latency — interactions published at fixed rates (default 250/s, 500/s, then 1,000/s);
+   latency is publish → its ``InteractionRouted`` read back from ``support.routing.v1``
+   (consumer, decision, commit, outbox relay and both Kafka hops included). Each rate
+   starts from a drained system: after the previous phase, the bench waits until the
+   routing topic has been quiet for ``QUIET_S`` (the relay has published the whole
+   outbox backlog the throughput phase left, not only the ``InteractionRouted``
+   events), and reports how long that took (``drained_after_s``).
 
 3. ``--decide-only`` — no broker, no subprocess: ``route_batch`` called in this process
    on polls of ``--batch`` interactions (the consumer's default 500), i.e. the decision
    and store work alone (the router's own ceiling); ``--profile`` writes a pyinstrument
    report of that loop to ``bench/results/router_profile_<store>.txt``.
 
-Usage: python -m bench.router_throughput [--count 3000] [--rates 250,1000] [--seconds 3]
+Usage: python -m bench.router_throughput [--count 3000] [--rates 250,500,1000] [--seconds 3]
        python -m bench.router_throughput --decide-only [--count 20000] [--profile]
 """
 
@@ -56,6 +60,9 @@ from tools.testing.postgres import PostgresServer, postgres_for_tests
 from tools.testing.system import free_port, run_topics
 
 CUSTOMERS = 2000
+#: The routing topic quiet this long = the relay has nothing left to publish (its interval
+#: in this bench is 0.02 s).
+QUIET_S = 1.0
 
 
 def interaction(n: int) -> Interaction:
@@ -119,6 +126,7 @@ class RoutedWatcher:
 
     def __init__(self, kafka: KafkaSettings) -> None:
         self.arrivals: dict[str, float] = {}
+        self.last_record_at = time.monotonic()
         self._changed = asyncio.Event()
         self._reader = BackgroundTopicReader(kafka, kafka.topics.routing, self._take)
 
@@ -130,12 +138,27 @@ class RoutedWatcher:
 
     def _take(self, batch, now: float) -> None:  # type: ignore[no-untyped-def]
         for records in batch.values():
+            if records:
+                self.last_record_at = time.monotonic()
             for record in records:
                 event = _routed(record)
                 if event is not None:
                     self.arrivals.setdefault(event, now)
         if batch:
             self._changed.set()
+
+    async def until_quiet(self, quiet_s: float, timeout_s: float) -> float:
+        """Wait until no record has arrived for ``quiet_s``; returns the seconds waited."""
+        began = time.monotonic()
+        deadline = began + timeout_s
+        while True:
+            now = time.monotonic()
+            quiet_left = quiet_s - (now - self.last_record_at)
+            if quiet_left <= 0 or now >= deadline:
+                return round(now - began, 2)
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(quiet_left, deadline - now))
 
     async def until(self, count: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -216,12 +239,14 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
             latency = []
             start = args.count
             for rate in args.rates:
+                # from a drained system: the previous phase's relay backlog published
+                drained = await watcher.until_quiet(QUIET_S, timeout_s=args.budget)
                 sent = await publish_at_rate(
                     producer, kafka, rate=rate, seconds=args.seconds, start=start
                 )
                 start += len(sent)
                 await watcher.until(start, timeout_s=args.budget)
-                latency.append(latency_figures(watcher, sent, rate))
+                latency.append({**latency_figures(watcher, sent, rate), "drained_after_s": drained})
         finally:
             router.send_signal(signal.SIGTERM)
             await router.wait()
@@ -346,8 +371,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rates",
         type=lambda s: [int(r) for r in s.split(",")],
-        default=[250, 1000],
-        help="publish rates for the latency phases, e.g. 250,1000",
+        default=[250, 500, 1000],
+        help="publish rates for the latency phases, e.g. 250,500,1000",
     )
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each latency phase")
     parser.add_argument("--budget", type=float, default=15.0, help="max seconds to wait per phase")
