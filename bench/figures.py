@@ -240,7 +240,12 @@ def router_rows(data: dict[str, Any], found: dict[str, Ceiling]) -> list[dict[st
                     target_text="p99 < 100 ms at 1,000/s",
                     higher_is_better=False,
                     inclusive=False,
-                    note=f"{phase.get('decided')}/{phase.get('published')} decided",
+                    note=f"{phase.get('decided')}/{phase.get('published')} decided"
+                    + (
+                        f"; started after {fmt(num(phase['drained_after_s']))} s of draining"
+                        if num(phase.get("drained_after_s")) is not None
+                        else ""
+                    ),
                 )
             )
     return rows
@@ -280,7 +285,8 @@ def pipeline_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         )
         lag = num(get(run, "generator_lag", "p99_ms"))
         if lag is not None:
-            note += f"; load generator behind schedule p99 {fmt(lag)} ms"
+            generator = f" ({run['generator']})" if run.get("generator") else ""
+            note += f"; load generator{generator} behind schedule p99 {fmt(lag)} ms"
         # The target is a sustained run: 500/s for 60 s.
         target = 500.0 if rate >= 500 and seconds >= 60 else None
         label = f"at {rate:g}/s for {seconds:g} s"
@@ -336,15 +342,49 @@ def backlog_rows(data: dict[str, Any], found: dict[str, Ceiling]) -> list[dict[s
     )
     if not data.get("recovered"):
         recovery["met"] = False
-    return [
+    store = found.get(f"store_{data.get('store', 'sqlite')}")
+    rows = [
         recovery,
         row(
             "backlog recovery",
             "routed and notified per second",
             data.get("interactions_per_s"),
             "interactions/s",
-            ceiling=found.get(f"store_{data.get('store', 'sqlite')}"),
+            ceiling=store,
             note=f"all routed after {fmt(num(data.get('routed_after_s')))} s",
+        ),
+    ]
+    if "notified_after_s" not in data:
+        return rows  # a result from before the phases were reported apart
+    return [
+        *rows,
+        row(
+            "backlog recovery",
+            "router start → all routed",
+            data.get("routed_after_s"),
+            "s",
+            note=f"{data.get('routed')}/{count} routed",
+        ),
+        row(
+            "backlog recovery",
+            "decisions per second until all routed",
+            data.get("routed_per_s"),
+            "interactions/s",
+            ceiling=store,
+        ),
+        row(
+            "backlog recovery",
+            "router start → last notice sent",
+            data.get("notified_after_s"),
+            "s",
+            note=f"{data.get('mails_received')} mails",
+        ),
+        row(
+            "backlog recovery",
+            "notices per second until all sent",
+            data.get("notices_per_s"),
+            "notices/s",
+            ceiling=found.get("smtp_pool"),
         ),
     ]
 
@@ -372,6 +412,30 @@ def memory_rows(memory: dict[str, dict[str, float | None]]) -> list[dict[str, An
         for service, runs in sorted(memory.items())
         for step, mb in runs.items()
     ]
+
+
+def cpu_shares(result: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Where the cores went, per process: each pipeline rate and each backlog phase →
+    {"load_average_1m", "machine", "processes": {name: {cpu_s_per_1000, share_of_cores_pct}}}
+    (as ``bench.cpu_accounting.cpu_split`` wrote them; phases without accounting left out)."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in get(result, "pipeline", "runs") or []:
+        if isinstance(run, dict) and isinstance(run.get("cpu"), dict):
+            label = f"pipeline {fmt(num(run.get('rate_per_s')))}/s"
+            if run.get("generator"):
+                label += f" ({run['generator']})"
+            found[label] = run["cpu"]
+    phases = get(result, "backlog_recovery", "cpu") or {}
+    names = {
+        "start_up": "backlog: start-up",
+        "until_all_routed": "backlog: until all routed",
+        "after_start_up": "backlog: after start-up",
+        "until_all_notified": "backlog: until all notified",
+    }
+    for key, label in names.items():
+        if isinstance(phases.get(key), dict):
+            found[label] = phases[key]
+    return found
 
 
 def figures(steps: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -420,5 +484,6 @@ def figures(steps: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dic
     return rows, {
         "peak_rss_mb": memory,
         "memory_note": result.get("pipeline", {}).get("memory_note"),
+        "cpu_shares": cpu_shares(result),
         "ceilings": {key: c.text() for key, c in found.items()},
     }

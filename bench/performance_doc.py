@@ -132,6 +132,7 @@ ANALYSIS: dict[str, str] = {
 }
 
 PROFILE_LINES = 14
+SERIES_ROWS = 12
 
 
 def _fmt(value: float | None) -> str:
@@ -244,7 +245,101 @@ def _backlog(summary: dict[str, Any]) -> list[str]:
         f"{_count(data.get('routing_events'))} routing events; "
         f"{_count(data.get('mails_received'))} mails "
         f"received by the SMTP sink; store {data.get('store')}.",
+        *_backlog_phases(data),
     ]
+
+
+def _backlog_phases(data: dict[str, Any]) -> list[str]:
+    """The two phases apart, and progress and RSS over time (a sample per second in the
+    JSON; at most ``SERIES_ROWS`` of them here, evenly spaced, the last one always)."""
+    if "notified_after_s" not in data:
+        return []
+    out = [
+        "",
+        "| phase | from the router's start | rate |",
+        "|---|---:|---:|",
+        f"| all {_count(data.get('interactions'))} routed | "
+        f"{_fmt(data.get('routed_after_s'))} s | "
+        f"{_fmt(data.get('routed_per_s'))} decisions/s |",
+        f"| all {_count(data.get('mails_received'))} notices sent | "
+        f"{_fmt(data.get('notified_after_s'))} s | {_fmt(data.get('notices_per_s'))} notices/s |",
+    ]
+    series = [p for p in data.get("series") or [] if isinstance(p, dict)]
+    if series:
+        step = max(1, -(-len(series) // SERIES_ROWS))
+        shown = series[::step]
+        if shown[-1] is not series[-1]:
+            shown.append(series[-1])
+        out += [
+            "",
+            "Progress and RSS over time (sampled every second; evenly spaced rows):",
+            "",
+            "| s | routed | notices sent | router RSS | notifier RSS |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for point in shown:
+            out.append(
+                f"| {point.get('t_s')} | {_count(point.get('routed'))} | "
+                f"{_count(point.get('mails'))} | {_mb(point.get('router_rss_mb'))} | "
+                f"{_mb(point.get('notifier_rss_mb'))} |"
+            )
+    return out
+
+
+def _mb(value: Any) -> str:
+    return f"{value} MB" if isinstance(value, int | float) else "—"
+
+
+def _cpu(summary: dict[str, Any]) -> list[str]:
+    """Per process: CPU-seconds per 1,000 messages and share of all cores, per phase."""
+    phases = summary.get("cpu_shares") or {}
+    if not phases:
+        return ["(no CPU accounting in this run)"]
+    names: list[str] = []
+    for phase in phases.values():
+        for name in phase.get("processes") or {}:
+            if name not in names and name != "other":
+                names.append(name)
+    names.append("other")
+    labels = list(phases)
+    out = [
+        "Each cell: CPU-seconds per 1,000 messages (acknowledged POSTs in the pipeline, "
+        "interactions in the backlog) · share of all cores over the phase. Read from "
+        "`/proc/<pid>/stat` (utime + stime of the process and its children) at the start "
+        "and end of each phase (`bench/cpu_accounting.py`); the load generator's from its "
+        "own `getrusage`; *other* is what the machine spent outside these processes "
+        "(kernel, anything else running). A pipeline phase runs from the first POST until "
+        "the last mail arrived or the drain ended.",
+        "",
+        "| process | " + " | ".join(labels) + " |",
+        "|---|" + "---:|" * len(labels),
+    ]
+    for name in names:
+        cells = []
+        for label in labels:
+            entry = (phases[label].get("processes") or {}).get(name)
+            cells.append(_cpu_cell(entry))
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out.append(
+        "| **machine** | "
+        + " | ".join(_cpu_cell(phases[label].get("machine")) for label in labels)
+        + " |"
+    )
+    out.append(
+        "| wall seconds | "
+        + " | ".join(_fmt(phases[label].get("wall_s")) for label in labels)
+        + " |"
+    )
+    return out
+
+
+def _cpu_cell(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return "—"
+    per = entry.get("cpu_s_per_1000")
+    share = entry.get("share_of_cores_pct")
+    per_text = f"{per:.2f} s" if isinstance(per, int | float) else "—"
+    return f"{per_text} · {share:.0f} %" if isinstance(share, int | float) else per_text
 
 
 def _steps(summary: dict[str, Any]) -> list[str]:
@@ -372,13 +467,18 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         "processes (LocalSystem), a signed web-chat POST per new visitor at a fixed rate "
         "(the target run: 500/s sustained for 60 s), latency from the scheduled POST to the "
         "aiosmtpd server receiving the `agent_assigned` mail that names the visitor (a "
-        "run-unique id). Peak RSS (`/proc/<pid>/status` VmHWM) of every service is read at "
-        "the end of that run.",
+        "run-unique id). The generator is vegeta (compiled, pre-signed requests, open-loop "
+        "pacer) when built (`python -m bench.vegeta install`), else a Python/httpx process; "
+        "the table's note names it. The SMTP sink is a process of its own; topics and "
+        "consumer groups are unique to the run. Peak RSS (`/proc/<pid>/status` VmHWM) of "
+        "every service is read at the end of that run.",
         "- **backlog recovery**: `bench/backlog_recovery.py` — interactions produced while "
         "the router is stopped (e-mail and web chat, many contacts, repeat customers), then "
         "the router and the notifier started; the time from the router's start until every "
         "interaction's `InteractionRouted` is on the routing topic and the notifier has "
-        "committed every routing event (all notices sent). Peak RSS of both at the end.",
+        "committed every routing event (all notices sent); the two phases (all routed, "
+        "all notices sent) are reported apart, with RSS sampled every second and the CPU "
+        "of each process per phase. Peak RSS of both at the end.",
         "",
         *_steps(summary),
         "",
@@ -389,6 +489,10 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         "## Backlog recovery",
         "",
         *_backlog(summary),
+        "",
+        "## Where the two cores go",
+        "",
+        *_cpu(summary),
         "",
         "## Peak memory per service",
         "",

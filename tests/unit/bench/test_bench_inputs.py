@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from bench.backlog_recovery import Mix, backlog_events, backlog_interaction, recovery_seconds
-from bench.pipeline import parse_rates
+from bench.backlog_recovery import (
+    Mix,
+    backlog_events,
+    backlog_interaction,
+    phase_rates,
+    recovery_seconds,
+)
+from bench.pipeline import (
+    bench_topics,
+    effective_settings,
+    parse_rates,
+    vegeta_outcome,
+    vegeta_time,
+)
 from bench.store_ceiling import TABLES, batches, interaction_rows
 from libs.common.events.interaction import Channel
+from libs.common.settings import KafkaSettings
+from tools.testing.system import LocalSystem
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
@@ -80,3 +95,44 @@ def test_store_batches_group_rows_per_table() -> None:
     assert [len(g["conversations"]) for g in grouped] == [500, 500, 200]
     assert len({r["id"] for g in grouped for r in g["conversations"]}) == 1200
     assert len({r["value"] for g in grouped for r in g["contact_identities"]}) == 1200
+
+
+def test_vegeta_results_become_due_times_of_the_requests_they_carry() -> None:
+    """seq n is request n; due = the pacer's start + n/rate; only 2xx count as sent."""
+    results = [
+        {"seq": 0, "code": 202, "timestamp": "2026-11-28T14:00:00.000000000Z"},
+        {"seq": 1, "code": 202, "timestamp": "2026-11-28T14:00:00.0150002Z"},  # 5 ms late
+        {"seq": 2, "code": 503, "timestamp": "2026-11-28T14:00:00.02Z"},
+        {"seq": 3, "code": 0, "timestamp": "2026-11-28T14:00:00.03Z", "error": "refused"},
+        {"seq": 7, "code": 202, "timestamp": "2026-11-28T14:00:00.07Z"},  # beyond the targets
+    ]
+    outcome = vegeta_outcome(results, first=1_000_000, count=5, rate=100)
+    start = vegeta_time("2026-11-28T14:00:00Z")
+    assert outcome["sent"] == {"1000000": start, "1000001": pytest.approx(start + 0.01)}
+    assert outcome["statuses"] == {"202": 2, "503": 1, "error": 1, "unanswered": 1}
+    assert outcome["generator_lag"]["max_ms"] == pytest.approx(5.0, abs=0.01)
+    assert vegeta_outcome([], first=0, count=3, rate=10)["statuses"] == {"unanswered": 3}
+
+
+def test_backlog_phase_rates_from_the_router_start() -> None:
+    assert phase_rates(100_000, 140_000, 50.0, 70.0) == {
+        "routed_per_s": 2000.0,
+        "notices_per_s": 2000.0,
+    }
+    assert phase_rates(10, 0, None, None) == {"routed_per_s": None, "notices_per_s": None}
+
+
+def test_the_pipeline_reports_the_settings_its_services_run_with(tmp_path: Path) -> None:
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:1", topics=bench_topics())
+    assert kafka.topics.assistant.endswith(".assistant")
+    assert kafka.topics.assistant.startswith(kafka.topics.interactions.split(".")[0])
+    system = LocalSystem(
+        home=tmp_path,
+        kafka=kafka,
+        smtp_port=2525,
+        extra_env={"router": {"ROUTER_CONSUMER_MAX_BATCH": "200"}},
+    )
+    found = effective_settings(system)
+    assert found["router"]["consumer_max_batch"] == "200"  # the bench's environment
+    assert found["chat_ingest"]["workers"] == 1  # the service's default
+    assert isinstance(found["notifier"]["smtp_pool_size"], int)

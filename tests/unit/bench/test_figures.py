@@ -248,3 +248,83 @@ def test_each_worker_count_against_its_own_http_ceiling() -> None:
     assert double["ceiling_pct"] == 30.0
     assert double["ceiling"] == "bare ASGI HTTP (chat POSTs, 2 workers) 12,000 req/s"
     assert by_figure(rows, path, "p99 at 2,000/s offered (1,990/s acked, 2 workers)")["met"]
+
+
+CPU_100 = {
+    "wall_s": 11.0,
+    "messages": 1000,
+    "cpus": 2,
+    "machine": {"cpu_s": 15.0, "cpu_s_per_1000": 15.0, "share_of_cores_pct": 68.2},
+    "processes": {
+        "notifier": {"cpu_s": 6.0, "cpu_s_per_1000": 6.0, "share_of_cores_pct": 27.3},
+        "router": {"cpu_s": 5.0, "cpu_s_per_1000": 5.0, "share_of_cores_pct": 22.7},
+        "load generator (vegeta)": {
+            "cpu_s": 0.2,
+            "cpu_s_per_1000": 0.2,
+            "share_of_cores_pct": 0.9,
+        },
+        "other": {"cpu_s": 3.8, "cpu_s_per_1000": 3.8, "share_of_cores_pct": 17.3},
+    },
+}
+
+
+def accounted_results() -> dict[str, dict[str, Any]]:
+    """A run with the per-process CPU, the generator named and the backlog's phases."""
+    results = run_results()
+    results["pipeline"]["runs"][0] |= {"generator": "vegeta", "cpu": CPU_100}
+    results["router_throughput"]["runs"][0]["latency"][0]["drained_after_s"] = 2.5
+    results["backlog_recovery"] |= {
+        "mails_received": 140_000,
+        "notified_after_s": 50.0,
+        "routed_per_s": 5000.0,
+        "notices_per_s": 2800.0,
+        "cpu": {"until_all_routed": CPU_100, "start_up": CPU_100 | {"messages": 0}},
+        "series": [
+            {"t_s": t, "routed": t * 5000, "mails": t * 2800, "router_rss_mb": 120.0 + t}
+            for t in range(51)
+        ],
+    }
+    return results
+
+
+def test_cpu_shares_per_pipeline_rate_and_backlog_phase() -> None:
+    _, extra = table_of(accounted_results())
+    shares = extra["cpu_shares"]
+    assert list(shares) == [
+        "pipeline 100/s (vegeta)",
+        "backlog: start-up",
+        "backlog: until all routed",
+    ]  # the 500/s run had no accounting: left out, not invented
+    assert shares["pipeline 100/s (vegeta)"]["processes"]["notifier"]["cpu_s_per_1000"] == 6.0
+    _, plain = table_of(run_results())
+    assert plain["cpu_shares"] == {}
+
+
+def test_backlog_phases_are_rows_of_their_own() -> None:
+    rows, _ = table_of(accounted_results())
+    routed = by_figure(rows, "backlog recovery", "router start → all routed")
+    assert (routed["value"], routed["unit"], routed["target"]) == (20.0, "s", "")
+    rate = by_figure(rows, "backlog recovery", "decisions per second")
+    assert rate["ceiling_pct"] == 62.5  # of the SQLite store ceiling (8,000/s)
+    notices = by_figure(rows, "backlog recovery", "notices per second")
+    assert notices["ceiling_pct"] == 140.0  # of the SMTP pool alone (2,000/s)
+    assert by_figure(rows, "backlog recovery", "router start → last notice sent")["value"] == 50
+    # an older result without the phases keeps its two rows
+    rows, _ = table_of(run_results())
+    assert [r["figure"] for r in rows if r["path"] == "backlog recovery"] == [
+        "100,000 interactions: router start → all routed and notified",
+        "routed and notified per second",
+    ]
+
+
+def test_notes_name_the_generator_and_the_drain_before_a_latency_phase() -> None:
+    rows, _ = table_of(accounted_results())
+    pipeline = by_figure(rows, "webhook → agent mail (pipeline)", "p99 at 100/s")
+    assert "load generator (vegeta) behind schedule" not in pipeline["note"]  # no lag given
+    router = by_figure(rows, "interactions → decisions (sqlite)", "p99 at 1,000/s")
+    assert router["note"] == "5/5 decided; started after 2.5 s of draining"
+    results = accounted_results()
+    results["pipeline"]["runs"][0]["generator_lag"] = {"p99_ms": 1.5}
+    rows, _ = table_of(results)
+    pipeline = by_figure(rows, "webhook → agent mail (pipeline)", "p99 at 100/s")
+    assert "load generator (vegeta) behind schedule p99 1.5 ms" in pipeline["note"]

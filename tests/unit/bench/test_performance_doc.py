@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.performance_doc import ROOT, profile_excerpt, render
 from bench.run_all import summarise
-from tests.unit.bench.test_figures import run_results, step
+from tests.unit.bench.test_figures import accounted_results, run_results, step
 
 
 def summary(load: float, *, partial: bool = False) -> dict:
@@ -88,3 +88,28 @@ def test_a_profile_without_samples_is_said_so(tmp_path: Path) -> None:
     empty = tmp_path / "empty.pstats"
     empty.write_bytes(marshal.dumps({}))
     assert profile_excerpt(empty) == "no samples in empty.pstats"
+
+
+def test_cpu_table_and_backlog_phases(tmp_path: Path) -> None:
+    steps = {name: step(result) for name, result in accounted_results().items()}
+    doc = render(summarise(steps, quick=True, wall_s=1, load_at_start=(0.5, 1, 1)), tmp_path)
+    section = doc[doc.index("## Where the two cores go") : doc.index("## Peak memory")]
+    assert (
+        "| process | pipeline 100/s (vegeta) | backlog: start-up | backlog: until all routed |"
+    ) in section
+    assert "| notifier | 6.00 s · 27 % | 6.00 s · 27 % | 6.00 s · 27 % |" in section
+    assert "| load generator (vegeta) | 0.20 s · 1 % |" in section
+    assert section.index("| router |") < section.index("| other |")  # other comes last
+    assert "| **machine** | 15.00 s · 68 % |" in section
+    backlog = doc[doc.index("## Backlog recovery") : doc.index("## Where the two cores go")]
+    assert "| all 100,000 routed | 20.0 s | 5,000 decisions/s |" in backlog
+    assert "| all 140,000 notices sent | 50.0 s | 2,800 notices/s |" in backlog
+    series_rows = [
+        line for line in backlog.splitlines() if line.startswith("| ") and " MB |" in line
+    ]
+    assert len(series_rows) <= 13 and series_rows[-1].startswith("| 50 |")  # the last sample
+    assert "| 0 | 0 | 0 | 120.0 MB | — |" in backlog  # no notifier RSS sampled: a dash
+
+
+def test_a_run_without_accounting_says_so(tmp_path: Path) -> None:
+    assert "(no CPU accounting in this run)" in render(summary(0.3), tmp_path)
