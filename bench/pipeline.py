@@ -239,25 +239,29 @@ def vegeta_time(stamp: str) -> float:
 def vegeta_outcome(
     results: list[dict[str, Any]], first: int, count: int, rate: float
 ) -> dict[str, Any]:
-    """vegeta's per-request results in the shape of the Python generator's output:
-    request ``seq`` is due at the first request's send time + seq/rate (the pacer's
-    schedule), its lag behind that schedule is the generator's."""
-    hits = [r for r in results if 0 <= r.get("seq", -1) < count]
+    """vegeta's per-request results in the shape of the Python generator's output.
+
+    The n-th hit by ``seq`` that found a target is request n (``bench.vegeta.attack_each``);
+    it was due at the first hit's send time + n/rate (the pacer's schedule), and its lag
+    behind that schedule is the generator's. Requests without a result were never sent.
+    """
+    ordered = sorted(results, key=lambda r: r.get("seq", 0))
+    hits = [r for r in ordered if r.get("error") != vegeta.NO_TARGETS][:count]
     if not hits:
-        return {"sent": {}, "statuses": {"unanswered": count}, "generator_lag": None}
-    start = min(vegeta_time(r["timestamp"]) - r["seq"] / rate for r in hits)
+        return {"sent": {}, "statuses": {"not_sent": count}, "generator_lag": None}
+    start = min(vegeta_time(hit["timestamp"]) - n / rate for n, hit in enumerate(hits))
     sent: dict[str, float] = {}
     statuses: dict[str, int] = {}
     lags = []
-    for hit in hits:
-        due = start + hit["seq"] / rate
+    for n, hit in enumerate(hits):
+        due = start + n / rate
         lags.append(vegeta_time(hit["timestamp"]) - due)
         code = hit.get("code", 0)
         key = str(code) if code else "error"
         statuses[key] = statuses.get(key, 0) + 1
         if 200 <= code < 300:
-            sent[str(first + hit["seq"])] = due
-    statuses["unanswered"] = count - len(hits)
+            sent[str(first + n)] = due
+    statuses["not_sent"] = count - len(hits)
     return {"sent": sent, "statuses": statuses, "generator_lag": latency_summary_ms(lags)}
 
 
@@ -273,7 +277,9 @@ def signed_posts(run: str, first: int, count: int) -> list[SignedPost]:
 def run_vegeta_load(
     base_url: str, posts: list[SignedPost], first: int, rate: float, seconds: float
 ) -> dict[str, Any]:
-    results, cpu_s = vegeta.attack_each(posts, base_url, duration=seconds, rate=rate)
+    # the attack ends when the requests run out; the duration only bounds a stuck pacer
+    bound = 2 * seconds + 30
+    results, cpu_s = vegeta.attack_each(posts, base_url, duration=bound, rate=rate)
     outcome = vegeta_outcome(results, first, len(posts), rate)
     return {"generator": "vegeta", **outcome, "generator_cpu_s": round(cpu_s, 3)}
 
@@ -472,6 +478,7 @@ def measure(
     """One fixed-rate phase: load, then wait for the mails; CPU from the first POST until
     the last mail arrived or the drain ended."""
     sink.take()
+    counted_before = sink.count()  # the sink's count runs on across phases
     base_url = system.url("chat_ingest")
     posts = signed_posts(run, first, int(rate * seconds)) if generator == "vegeta" else []
     before = cpu.sample() if cpu is not None else None
@@ -481,7 +488,7 @@ def measure(
         load = run_python_load(base_url, run, first, rate, seconds)
     sent = {int(k): v for k, v in load["sent"].items()}
     deadline = time.monotonic() + drain
-    while sink.count() < len(sent) and time.monotonic() < deadline:
+    while sink.count() - counted_before < len(sent) and time.monotonic() < deadline:
         time.sleep(0.25)
     after = cpu.sample() if cpu is not None else None
     arrivals = sink.take()

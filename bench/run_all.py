@@ -22,7 +22,14 @@ drains and the backlog's 300 s budget dominate; less once the targets are met).
 Every step has its own time limit; their sum (~50 minutes) is reached only if
 every step hangs.
 ``--profile`` adds a pyinstrument pass to the pipeline and backlog steps
-(profiles in ``bench/results/profiles/``).
+(profiles in ``bench/results/profiles/``), each after its measured pass has
+stopped, never during it.
+
+The pipeline's load generator is vegeta when it is built (``python -m
+bench.vegeta install``, needs ``go``; never committed), else the Python one;
+the start of the run says which, and so does every pipeline row's note. The
+pipeline and backlog steps report the CPU of every process per phase (the
+doc's "Where the two cores go").
 """
 
 from __future__ import annotations
@@ -246,6 +253,11 @@ def main() -> None:
     unknown = chosen - {s.name for s in STEPS}
     if unknown:
         parser.error(f"unknown steps {sorted(unknown)}; choose from {[s.name for s in STEPS]}")
+    from bench.vegeta import find as find_vegeta
+
+    vegeta = find_vegeta()
+    generator = f"vegeta ({vegeta})" if vegeta else "Python (vegeta not built)"
+    print(f"pipeline load generator: {generator}", flush=True)
     load_at_start = os.getloadavg()
     gate = release_label(load_at_start[0])
     print(f"load average at the start: {load_at_start[0]:.2f} → {gate['label']}", flush=True)

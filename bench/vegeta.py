@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 MODULE = "github.com/tsenart/vegeta/v12"
+NO_TARGETS = "no targets to attack"  # vegeta's ErrNoTargets, once the lazy targets ran out
 VERSION = "v12.13.0"  # builds with the Go toolchain on the project's machines
 TOOLS = Path(__file__).resolve().parent / ".tools" / "bin"
 
@@ -105,11 +106,16 @@ def attack(
 def attack_each(
     requests: list[Any], base_url: str, *, duration: float, rate: float
 ) -> tuple[list[dict[str, Any]], float]:
-    """An open-loop fixed-rate phase; every result as vegeta encodes it (``seq``,
-    ``timestamp``, ``code``, ``latency`` in ns, ``error``), and vegeta's CPU-seconds.
+    """An open-loop fixed-rate phase sending every request once; every result as vegeta
+    encodes it (``seq``, ``timestamp``, ``code``, ``latency`` in ns, ``error``), and
+    vegeta's CPU-seconds.
 
-    vegeta hands out the targets in file order and numbers its hits in pacer order,
-    so ``seq`` n is request n (two workers can swap neighbours within microseconds).
+    The targets are read lazily (``-lazy``), so the attack ends when they run out (one
+    result per worker that found none: ``NO_TARGETS``) rather than at ``duration``,
+    which only bounds a pacer that fell far behind. Hits are numbered (``seq``) in the
+    pacer's order and take the targets in file order, so the n-th result by ``seq`` that
+    found a target carries request n (two workers can swap neighbours within
+    microseconds).
     """
     with tempfile.TemporaryDirectory(prefix="vegeta-") as folder:
         targets = targets_file(requests, base_url, Path(folder))
@@ -119,6 +125,7 @@ def attack_each(
             "attack",
             "-format=json",
             f"-targets={targets}",
+            "-lazy",
             f"-duration={duration}s",
             f"-rate={rate:g}/1s",
             "-timeout=30s",

@@ -98,20 +98,23 @@ def test_store_batches_group_rows_per_table() -> None:
 
 
 def test_vegeta_results_become_due_times_of_the_requests_they_carry() -> None:
-    """seq n is request n; due = the pacer's start + n/rate; only 2xx count as sent."""
+    """The n-th hit with a target is request n; due = the pacer's start + n/rate; only
+    2xx count as sent; requests without a hit were not sent."""
+    no_targets = {"code": 0, "error": "no targets to attack"}
     results = [
-        {"seq": 0, "code": 202, "timestamp": "2026-11-28T14:00:00.000000000Z"},
         {"seq": 1, "code": 202, "timestamp": "2026-11-28T14:00:00.0150002Z"},  # 5 ms late
-        {"seq": 2, "code": 503, "timestamp": "2026-11-28T14:00:00.02Z"},
-        {"seq": 3, "code": 0, "timestamp": "2026-11-28T14:00:00.03Z", "error": "refused"},
-        {"seq": 7, "code": 202, "timestamp": "2026-11-28T14:00:00.07Z"},  # beyond the targets
+        {"seq": 0, "code": 202, "timestamp": "2026-11-28T14:00:00.000000000Z"},
+        {"seq": 2, "timestamp": "2026-11-28T14:00:00.02Z"} | no_targets,  # a worker found none
+        {"seq": 3, "code": 503, "timestamp": "2026-11-28T14:00:00.02Z"},
+        {"seq": 4, "code": 0, "timestamp": "2026-11-28T14:00:00.03Z", "error": "refused"},
+        {"seq": 5, "timestamp": "2026-11-28T14:00:00.04Z"} | no_targets,
     ]
     outcome = vegeta_outcome(results, first=1_000_000, count=5, rate=100)
     start = vegeta_time("2026-11-28T14:00:00Z")
     assert outcome["sent"] == {"1000000": start, "1000001": pytest.approx(start + 0.01)}
-    assert outcome["statuses"] == {"202": 2, "503": 1, "error": 1, "unanswered": 1}
+    assert outcome["statuses"] == {"202": 2, "503": 1, "error": 1, "not_sent": 1}
     assert outcome["generator_lag"]["max_ms"] == pytest.approx(5.0, abs=0.01)
-    assert vegeta_outcome([], first=0, count=3, rate=10)["statuses"] == {"unanswered": 3}
+    assert vegeta_outcome([], first=0, count=3, rate=10)["statuses"] == {"not_sent": 3}
 
 
 def test_backlog_phase_rates_from_the_router_start() -> None:
