@@ -352,6 +352,23 @@ def _cpu(summary: dict[str, Any]) -> list[str]:
         + " | ".join(_fmt(phases[label].get("wall_s")) for label in labels)
         + " |"
     )
+    return out + _pipeline_settings(summary)
+
+
+def _pipeline_settings(summary: dict[str, Any]) -> list[str]:
+    """What the pipeline's services ran with (the settings that shape its throughput)."""
+    system = get(summary.get("results") or {}, "pipeline", "system") or {}
+    services = system.get("services") or {}
+    if not services:
+        return []
+    described = "; ".join(
+        f"{name}: " + ", ".join(f"{key}={value}" for key, value in sorted(values.items()))
+        for name, values in services.items()
+        if values
+    )
+    out = ["", f"The pipeline's services ran with {described}."]
+    if system.get("assistant"):
+        out[-1] += f" Assistant: {system['assistant']}."
     return out
 
 
@@ -482,7 +499,9 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         "- **webhook → Kafka-acked 2xx**: `bench/webhook_load.py` for chat and phone, a "
         "closed-loop throughput phase and an open-loop fixed-rate phase (2,000/s).",
         "- **interactions → decisions**: `bench/router_throughput.py`, per store (SQLite, "
-        "PostgreSQL), backlog throughput and fixed-rate latency to `InteractionRouted`.",
+        "PostgreSQL), backlog throughput and fixed-rate latency to `InteractionRouted` "
+        "(250, 500 and 1,000/s), each rate started once the routing topic is quiet (the "
+        "relay has published what the previous phase left).",
         "- **routing event → notice sent**: `bench/notify_throughput.py`, the whole notice "
         "path (sent-log, rendering, SMTP) into aiosmtpd.",
         "- **webhook → agent mail (pipeline)**: `bench/pipeline.py` — the whole system as "

@@ -111,5 +111,19 @@ def test_cpu_table_and_backlog_phases(tmp_path: Path) -> None:
     assert "| 0 | 0 | 0 | 120.0 MB | — |" in backlog  # no notifier RSS sampled: a dash
 
 
+def test_the_pipeline_settings_are_named_under_the_cpu_table(tmp_path: Path) -> None:
+    results = accounted_results()
+    results["pipeline"]["system"] = {
+        "services": {"router": {"consumer_max_batch": 500}, "chat_ingest": {"workers": 1}},
+        "assistant": "not in this path",
+    }
+    steps = {name: step(result) for name, result in results.items()}
+    doc = render(summarise(steps, quick=True, wall_s=1, load_at_start=(0.5, 1, 1)), tmp_path)
+    assert (
+        "The pipeline's services ran with router: consumer_max_batch=500; chat_ingest: "
+        "workers=1. Assistant: not in this path."
+    ) in doc
+
+
 def test_a_run_without_accounting_says_so(tmp_path: Path) -> None:
     assert "(no CPU accounting in this run)" in render(summary(0.3), tmp_path)
