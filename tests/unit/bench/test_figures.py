@@ -328,3 +328,20 @@ def test_notes_name_the_generator_and_the_drain_before_a_latency_phase() -> None
     rows, _ = table_of(results)
     pipeline = by_figure(rows, "webhook → agent mail (pipeline)", "p99 at 100/s")
     assert "load generator (vegeta) behind schedule p99 1.5 ms" in pipeline["note"]
+
+
+def test_refused_or_unsent_posts_miss_the_sustained_target() -> None:
+    """A run whose delivered mails were fast but whose webhook answered 503 to some POSTs
+    (or whose generator never sent them) did not sustain 500/s."""
+    results = run_results()
+    results["pipeline"]["runs"][1] |= {
+        "acked_2xx": 20_000,
+        "delivered": 20_000,
+        "not_delivered_within_drain": 0,
+        "statuses": {"202": 20_000, "503": 10_000},
+    }
+    rows, _ = table_of(results)
+    p99 = by_figure(rows, "webhook → agent mail (pipeline)", "p99 at 500/s for 60 s")
+    assert p99["value"] == 400.0
+    assert p99["met"] is False
+    assert "10000 of 30000 not acknowledged 2xx" in p99["note"]
