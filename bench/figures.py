@@ -425,6 +425,9 @@ def cpu_shares(result: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     {"load_average_1m", "machine", "processes": {name: {cpu_s_per_1000, share_of_cores_pct}}}
     (as ``bench.cpu_accounting.cpu_split`` wrote them; phases without accounting left out)."""
     found: dict[str, dict[str, Any]] = {}
+    idle = get(result, "pipeline", "idle_cpu")
+    if isinstance(idle, dict):
+        found["pipeline idle"] = idle
     for run in get(result, "pipeline", "runs") or []:
         if isinstance(run, dict) and isinstance(run.get("cpu"), dict):
             label = f"pipeline {fmt(num(run.get('rate_per_s')))}/s"

@@ -17,7 +17,9 @@ and consumer groups, so a test or another bench sharing the broker cannot join
 its groups or feed its consumers. The services' effective settings that shape
 throughput are written to the result (``system``).
 
-Per rate, ``cpu`` (``bench.cpu_accounting``): CPU-seconds of every service, the
+``idle_cpu``: the same processes warmed up with nothing sent (``--idle-seconds``),
+the floor under every rate. Per rate, ``cpu`` (``bench.cpu_accounting``):
+CPU-seconds of every service, the
 Kafka broker, the SMTP sink, the load generator and this process from the first
 POST until the last mail (or the end of the drain), per 1,000 acknowledged
 requests and as a share of all cores; ``other`` is what the machine spent
@@ -80,6 +82,7 @@ LOADED = ("chat_ingest", "router", "notifier")
 PROFILER = [sys.executable, "-m", "bench.profiled"]  # + report path, service module
 WEBCHAT_PATH = f"/webhooks/webchat/{INTEGRATION}/messages"
 GENERATORS = ("auto", "vegeta", "python")
+IDLE_S = 5.0  # the idle phase after the warm-up
 #: The settings that shape the pipeline's throughput, per service (field names).
 SHAPING = {
     "chat_ingest": ("workers", "log_level"),
@@ -519,13 +522,29 @@ def measure(
     return figures
 
 
+def measure_idle(cpu: CpuMeter, seconds: float) -> dict[str, Any] | None:
+    """The system warmed up and nothing sent: what each process burns on its own (polls,
+    timers, the relay and scheduler loops) — the floor under every rate's figures."""
+    if seconds <= 0:
+        return None
+    before = cpu.sample()
+    time.sleep(seconds)
+    split = cpu_split(before, cpu.sample(), messages=0, cpus=os.cpu_count() or 1)
+    split["load_average_1m"] = os.getloadavg()[0]
+    return split
+
+
 def run(
-    rates: list[tuple[float, float]], drain: float, profile: Path | None, generator: str = "auto"
+    rates: list[tuple[float, float]],
+    drain: float,
+    profile: Path | None,
+    generator: str = "auto",
+    idle_seconds: float = IDLE_S,
 ) -> dict[str, Any]:
     bootstrap = bootstrap_servers()
     chosen = choose_generator(generator)
     with SmtpSink(keep=True) as sink:
-        result = _run_measured(sink, bootstrap, rates, drain, chosen)
+        result = _run_measured(sink, bootstrap, rates, drain, chosen, idle_seconds)
         if profile is not None:
             result["profile"] = _run_profiled(sink, bootstrap, PROFILE_RATE, profile, chosen)
         return result
@@ -537,6 +556,7 @@ def _run_measured(
     rates: list[tuple[float, float]],
     drain: float,
     generator: str,
+    idle_seconds: float,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="omnidesk-pipeline-") as home:
         system = build_system(Path(home), sink.port, bootstrap)
@@ -548,6 +568,7 @@ def _run_measured(
             cpu = meter(system, sink, bootstrap)
             # warm-up: imports, first connections
             measure(system, sink, None, generator, run_id, 0, 10, 2, 60)
+            idle = measure_idle(cpu, idle_seconds)
             runs = []
             for index, (rate, seconds) in enumerate(rates):
                 first = (index + 1) * 1_000_000
@@ -571,6 +592,7 @@ def _run_measured(
                     "the general queue (policy 'chat'), not to an assistant-first policy; "
                     "the assistant service is not started",
                 },
+                "idle_cpu": idle,
                 "runs": runs,
                 "memory": {name: memory(pid) for name, pid in pids.items()},
                 "memory_note": "phone_log and email_ingest (no mailboxes) run idle",
@@ -637,12 +659,20 @@ def main() -> None:
         help="Load generator of the fixed-rate phases: vegeta (compiled) when built, else "
         "the Python (httpx) one; or force either.",
     )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=IDLE_S,
+        help="CPU of the warmed-up system with nothing sent, before the rates (0: skip).",
+    )
     args = parser.parse_args()
     try:
         rates = parse_rates(args.rates, args.seconds)
     except ValueError as exc:
         parser.error(str(exc))
-    write_result("pipeline", run(rates, args.drain, args.profile, args.generator))
+    write_result(
+        "pipeline", run(rates, args.drain, args.profile, args.generator, args.idle_seconds)
+    )
 
 
 if __name__ == "__main__":

@@ -272,6 +272,12 @@ def accounted_results() -> dict[str, dict[str, Any]]:
     """A run with the per-process CPU, the generator named and the backlog's phases."""
     results = run_results()
     results["pipeline"]["runs"][0] |= {"generator": "vegeta", "cpu": CPU_100}
+    results["pipeline"]["idle_cpu"] = {
+        "wall_s": 5.0,
+        "messages": 0,
+        "machine": {"cpu_s": 1.0, "cpu_s_per_1000": None, "share_of_cores_pct": 10.0},
+        "processes": {"router": {"cpu_s": 0.5, "cpu_s_per_1000": None, "share_of_cores_pct": 5.0}},
+    }
     results["router_throughput"]["runs"][0]["latency"][0]["drained_after_s"] = 2.5
     results["backlog_recovery"] |= {
         "mails_received": 140_000,
@@ -291,6 +297,7 @@ def test_cpu_shares_per_pipeline_rate_and_backlog_phase() -> None:
     _, extra = table_of(accounted_results())
     shares = extra["cpu_shares"]
     assert list(shares) == [
+        "pipeline idle",
         "pipeline 100/s (vegeta)",
         "backlog: start-up",
         "backlog: until all routed",

@@ -95,12 +95,14 @@ def test_cpu_table_and_backlog_phases(tmp_path: Path) -> None:
     doc = render(summarise(steps, quick=True, wall_s=1, load_at_start=(0.5, 1, 1)), tmp_path)
     section = doc[doc.index("## Where the two cores go") : doc.index("## Peak memory")]
     assert (
-        "| process | pipeline 100/s (vegeta) | backlog: start-up | backlog: until all routed |"
+        "| process | pipeline idle | pipeline 100/s (vegeta) | backlog: start-up | "
+        "backlog: until all routed |"
     ) in section
-    assert "| notifier | 6.00 s · 27 % | 6.00 s · 27 % | 6.00 s · 27 % |" in section
-    assert "| load generator (vegeta) | 0.20 s · 1 % |" in section
+    assert "| notifier | — | 6.00 s · 27 % | 6.00 s · 27 % | 6.00 s · 27 % |" in section
+    assert "| router | — · 5 % | 5.00 s · 23 % |" in section  # idle: no messages, a share
+    assert "| load generator (vegeta) | — | 0.20 s · 1 % |" in section
     assert section.index("| router |") < section.index("| other |")  # other comes last
-    assert "| **machine** | 15.00 s · 68 % |" in section
+    assert "| **machine** | — · 10 % | 15.00 s · 68 % |" in section
     backlog = doc[doc.index("## Backlog recovery") : doc.index("## Where the two cores go")]
     assert "| all 100,000 routed | 20.0 s | 5,000 decisions/s |" in backlog
     assert "| all 140,000 notices sent | 50.0 s | 2,800 notices/s |" in backlog
