@@ -160,15 +160,24 @@ class CpuMeter:
         return CpuSample(time.monotonic(), ticks, machine_busy_ticks())
 
 
-def rss_mb(pid: int) -> float | None:
-    """Current RSS of a process tree's root (``VmRSS``), MB; None once it is gone."""
+def status_mb(pid: int, *keys: str) -> dict[str, float] | None:
+    """Memory lines of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM`` …) in MB; None once
+    the process is gone."""
     try:
-        for line in (PROC / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
+        text = (PROC / str(pid) / "status").read_text()
     except OSError:
         return None
-    return None
+    values = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in keys:
+            values[key] = round(int(rest.split()[0]) / 1024, 1)
+    return values
+
+
+def rss_mb(pid: int) -> float | None:
+    """Current RSS (``VmRSS``) of a process, MB; None once it is gone."""
+    return (status_mb(pid, "VmRSS") or {}).get("VmRSS")
 
 
 # --- finding the broker -------------------------------------------------------------------

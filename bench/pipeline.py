@@ -65,7 +65,7 @@ import httpx
 
 from bench import vegeta
 from bench.common import RESULTS, bootstrap_servers, latency_summary_ms, write_result
-from bench.cpu_accounting import CpuMeter, broker_pid, cpu_split
+from bench.cpu_accounting import CpuMeter, broker_pid, cpu_split, status_mb
 from bench.smtp_sink import SmtpSink
 from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
@@ -415,11 +415,7 @@ def agents_online(system: LocalSystem) -> None:
 
 def memory(pid: int) -> dict[str, float]:
     """VmHWM (peak RSS) and VmRSS of a process, in MB."""
-    values: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmHWM", "VmRSS"):
-            values[key] = round(int(rest.split()[0]) / 1024, 1)
+    values = status_mb(pid, "VmHWM", "VmRSS") or {}
     return {"peak_rss_mb": values.get("VmHWM", 0.0), "rss_mb": values.get("VmRSS", 0.0)}
 
 
