@@ -69,6 +69,7 @@ from bench.cpu_accounting import CpuMeter, broker_pid, cpu_split, status_mb
 from bench.smtp_sink import SmtpSink
 from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
+from services.router.settings import RouterSettings
 from tools.services import service as service_spec
 from tools.testing.system import SERVICE_ORDER, LocalSystem, run_topics
 
@@ -83,6 +84,7 @@ PROFILER = [sys.executable, "-m", "bench.profiled"]  # + report path, service mo
 WEBCHAT_PATH = f"/webhooks/webchat/{INTEGRATION}/messages"
 GENERATORS = ("auto", "vegeta", "python")
 IDLE_S = 5.0  # the idle phase after the warm-up
+RELAY_INTERVAL_DEFAULT_S = RouterSettings.model_fields["relay_interval_s"].default
 #: The settings that shape the pipeline's throughput, per service (field names).
 SHAPING = {
     "chat_ingest": ("workers", "log_level"),
@@ -342,6 +344,9 @@ def build_system(home: Path, smtp_port: int, bootstrap: str) -> LocalSystem:
                 "ROUTER_AGENTS_PATH": str(agents_file(home)),
                 "ROUTER_LOG_LEVEL": "WARNING",
                 "ROUTER_SCHEDULER_INTERVAL_S": "1.0",
+                # the operator's default, not LocalSystem's test value (0.05 s): a commit
+                # wakes the relay at once, the interval only paces its idle polls
+                "ROUTER_RELAY_INTERVAL_S": str(RELAY_INTERVAL_DEFAULT_S),
                 "ROUTER_CONSUMER_GROUP": f"{group}.router",
                 "ROUTER_OUTCOME_CONSUMER_GROUP": f"{group}.router-outcomes",
                 "ROUTER_ASSISTANT_CONSUMER_GROUP": f"{group}.router-assistant",
