@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,19 +104,19 @@ class Emitter:
             status=values["status"],
             queue=values["queue"],
             priority=Priority(values["priority"]),
-            language=values.get("language"),
-            subject=values.get("subject"),
-            tags=list(values.get("tags") or []),
+            language=values["language"],
+            subject=values["subject"],
+            tags=list(values["tags"] or []),
             contact_id=values["contact_id"],
             customer=self._customer(conversation),
             customer_flags=self._flags(conversation),
-            assignee=self._agent_ref(await self.agent(values.get("assignee_id"))),
+            assignee=self._agent_ref(await self.agent(values["assignee_id"])),
             supervisor=self._agent_ref(supervisor),
-            last_message_id=values.get("last_message_id"),
-            references=list(values.get("references") or [])[-MAX_REFERENCES:],
-            first_response_due_at=_utc(values.get("first_response_due_at")),
+            last_message_id=values["last_message_id"],
+            references=list(values["references"] or [])[-MAX_REFERENCES:],
+            first_response_due_at=_utc(values["first_response_due_at"]),
             reply_path=self._reply_path(conversation),
-            customer_last_inbound_at=_utc(values.get("customer_last_inbound_at")),
+            customer_last_inbound_at=_utc(values["customer_last_inbound_at"]),
         )
 
     def _reply_path(self, conversation: Conversation) -> ReplyPath | None:
@@ -141,13 +142,17 @@ class Emitter:
         return self.uow.outbox.add(event, cause=self.cause)
 
 
-def _columns(conversation: Conversation) -> dict[str, Any]:
-    """The conversation's column values as a plain dict, read without the ORM's
-    per-attribute descriptors (a snapshot reads ~20 of them per event). Every column
-    of a loaded or new conversation is in it (no deferred or expired columns: the
-    session never expires on commit and no column has a server-side default); one
-    not yet set on a new conversation is absent, read as None as the ORM would."""
-    return conversation.__dict__
+def _columns(conversation: Conversation) -> Mapping[str, Any]:
+    """The columns a snapshot is built from, read without the ORM's per-attribute
+    descriptors (a snapshot reads ~20 of them per event): the instance's own dict,
+    which holds every column of a loaded conversation (the session never expires on
+    commit) and of one routing opened (``_new_conversation`` sets them all). Should
+    any be missing (expired, or never set on a new object), they are read through
+    the ORM as before."""
+    values = conversation.__dict__
+    if values.keys() >= _SNAPSHOT_COLUMN_SET:
+        return values
+    return {column: getattr(conversation, column) for column in _SNAPSHOT_COLUMN_SET}
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -176,12 +181,15 @@ _SNAPSHOT_COLUMNS = (
 )
 
 
+_SNAPSHOT_COLUMN_SET = frozenset((*_SNAPSHOT_COLUMNS, "tags", "references"))
+
+
 def _snapshot_key(conversation: Conversation, config: object) -> tuple[object, ...]:
     """Everything a snapshot is built from, compared by value (the config by identity)."""
     values = _columns(conversation)
     return (
         config,
-        *[values.get(column) for column in _SNAPSHOT_COLUMNS],
-        tuple(values.get("tags") or ()),
-        tuple(values.get("references") or ()),
+        *[values[column] for column in _SNAPSHOT_COLUMNS],
+        tuple(values["tags"] or ()),
+        tuple(values["references"] or ()),
     )

@@ -75,10 +75,10 @@ async def test_the_snapshot_is_what_validating_its_values_gives(tmp_path: Path) 
     assert body["reply_path"]["address"] == "821012345678"
 
 
-async def test_a_new_conversation_without_the_optional_columns_set(tmp_path: Path) -> None:
+async def test_a_conversation_missing_some_columns_is_read_through_the_orm(tmp_path: Path) -> None:
     conversation = stored_conversation()
     for column in ("first_response_due_at", "reply_path", "language", "last_message_id"):
-        del conversation.__dict__[column]  # never set on a new conversation: read as None
+        del conversation.__dict__[column]  # not on the object: read through the ORM (None)
     snapshot = await snapshot_of(conversation, tmp_path)
     assert snapshot.first_response_due_at is None and snapshot.reply_path is None
     assert snapshot.language is None and snapshot.last_message_id is None
