@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from libs.common.events.interaction import Channel, CustomerIdentity, Flags, ReplyPath
@@ -89,28 +90,33 @@ class Emitter:
         return snapshot
 
     async def _build_snapshot(self, conversation: Conversation) -> ConversationSnapshot:
-        queue = self.ctx.config.current.policies.queue(conversation.queue)
+        values = _columns(conversation)
+        queue = self.ctx.config.current.policies.queue(values["queue"])
         supervisor = await self.agent(queue.supervisor if queue else None)
-        return ConversationSnapshot(
-            conversation_id=conversation.id,
-            reference=conversation.reference,
-            channel=Channel(conversation.channel),
-            status=conversation.status,
-            queue=conversation.queue,
-            priority=Priority(conversation.priority),
-            language=conversation.language,
-            subject=conversation.subject,
-            tags=list(conversation.tags or []),
-            contact_id=conversation.contact_id,
+        # Built without validation: every value comes from the store or from models
+        # already validated (the interaction's customer, flags and reply path); the
+        # types are given as the snapshot declares them, datetimes in UTC as its
+        # UtcDatetime fields would make them.
+        return ConversationSnapshot.model_construct(
+            conversation_id=values["id"],
+            reference=values["reference"],
+            channel=Channel(values["channel"]),
+            status=values["status"],
+            queue=values["queue"],
+            priority=Priority(values["priority"]),
+            language=values["language"],
+            subject=values["subject"],
+            tags=list(values["tags"] or []),
+            contact_id=values["contact_id"],
             customer=self._customer(conversation),
             customer_flags=self._flags(conversation),
-            assignee=self._agent_ref(await self.agent(conversation.assignee_id)),
+            assignee=self._agent_ref(await self.agent(values["assignee_id"])),
             supervisor=self._agent_ref(supervisor),
-            last_message_id=conversation.last_message_id,
-            references=list(conversation.references or [])[-MAX_REFERENCES:],
-            first_response_due_at=conversation.first_response_due_at,
+            last_message_id=values["last_message_id"],
+            references=list(values["references"] or [])[-MAX_REFERENCES:],
+            first_response_due_at=_utc(values["first_response_due_at"]),
             reply_path=self._reply_path(conversation),
-            customer_last_inbound_at=conversation.customer_last_inbound_at,
+            customer_last_inbound_at=_utc(values["customer_last_inbound_at"]),
         )
 
     def _reply_path(self, conversation: Conversation) -> ReplyPath | None:
@@ -136,26 +142,54 @@ class Emitter:
         return self.uow.outbox.add(event, cause=self.cause)
 
 
+def _columns(conversation: Conversation) -> Mapping[str, Any]:
+    """The columns a snapshot is built from, read without the ORM's per-attribute
+    descriptors (a snapshot reads ~20 of them per event): the instance's own dict,
+    which holds every column of a loaded conversation (the session never expires on
+    commit) and of one routing opened (``_new_conversation`` sets them all). Should
+    any be missing (expired, or never set on a new object), they are read through
+    the ORM as before."""
+    values = conversation.__dict__
+    if values.keys() >= _SNAPSHOT_COLUMN_SET:
+        return values
+    return {column: getattr(conversation, column) for column in _SNAPSHOT_COLUMN_SET}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
+
+
+_SNAPSHOT_COLUMNS = (
+    "id",
+    "reference",
+    "channel",
+    "status",
+    "queue",
+    "priority",
+    "language",
+    "subject",
+    "contact_id",
+    "customer",
+    "customer_flags",
+    "assignee_id",
+    "last_message_id",
+    "first_response_due_at",
+    "reply_path",
+    "customer_last_inbound_at",
+)
+
+
+_SNAPSHOT_COLUMN_SET = frozenset((*_SNAPSHOT_COLUMNS, "tags", "references"))
+
+
 def _snapshot_key(conversation: Conversation, config: object) -> tuple[object, ...]:
     """Everything a snapshot is built from, compared by value (the config by identity)."""
+    values = _columns(conversation)
     return (
         config,
-        conversation.id,
-        conversation.reference,
-        conversation.channel,
-        conversation.status,
-        conversation.queue,
-        conversation.priority,
-        conversation.language,
-        conversation.subject,
-        tuple(conversation.tags or ()),
-        conversation.contact_id,
-        conversation.customer,
-        conversation.customer_flags,
-        conversation.assignee_id,
-        conversation.last_message_id,
-        tuple(conversation.references or ()),
-        conversation.first_response_due_at,
-        conversation.reply_path,
-        conversation.customer_last_inbound_at,
+        *[values[column] for column in _SNAPSHOT_COLUMNS],
+        tuple(values["tags"] or ()),
+        tuple(values["references"] or ()),
     )

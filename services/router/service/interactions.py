@@ -290,6 +290,13 @@ def _new_conversation(
         references=[],
         customer={},
         customer_flags={},
+        # set by the rest of routing, if at all; given here so that every column an
+        # event snapshot reads is on the object (events._columns reads them directly)
+        assignee_id=None,
+        last_message_id=None,
+        first_response_due_at=None,
+        reply_path=None,
+        customer_last_inbound_at=None,
     )
     return new_row(Conversation, values)
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from libs.common.events.interaction import Interaction
+from libs.common.events.interaction import Channel, Interaction
 from services.router.domain.contacts import IdentityKey, identity_keys
 from services.router.domain.intake import (
     call_group_key,
@@ -23,6 +23,8 @@ from services.router.store.models import Conversation, MessageIndex
 from services.router.store.unit_of_work import UnitOfWork
 
 ANY = "*"
+#: Channels threaded onto the contact's latest conversation of the channel (``latest``).
+RECENT_CHANNELS = (Channel.CHAT, Channel.PHONE)
 
 
 @dataclass
@@ -93,15 +95,24 @@ async def prefetch(
     tokens = {i.thread.subject_token for i in interactions if i.thread.subject_token}
     threads = {k for i in interactions for k in (thread_key(i),) if k}
     calls = {k for i in interactions for k in (call_group_key(i),) if k}
-    since = min((i.occurred_at for i in interactions), default=datetime.max) - recent_window
+    # The contact's latest conversation on the channel only threads chat and phone
+    # (mail threads by Message-ID and subject token): mail contacts' rows are not read.
+    recent = [i for i in interactions if i.channel in RECENT_CHANNELS]
+    recent_contacts = {
+        cache.owners[k] for i in recent for k in identity_keys(i.customer) if k in cache.owners
+    }
+    channels = {i.channel.value for i in recent}
+    since = min((i.occurred_at for i in recent), default=datetime.max) - recent_window
     for query in (
         select(Conversation).where(Conversation.reference.in_(tokens)) if tokens else None,
         select(Conversation).where(Conversation.thread_key.in_(threads)) if threads else None,
         select(Conversation).where(Conversation.call_group_key.in_(calls)) if calls else None,
         select(Conversation).where(
-            Conversation.contact_id.in_(contacts), Conversation.last_activity_at >= since
+            Conversation.contact_id.in_(recent_contacts),
+            Conversation.channel.in_(channels),
+            Conversation.last_activity_at >= since,
         )
-        if contacts
+        if recent_contacts
         else None,
     ):
         if query is not None:

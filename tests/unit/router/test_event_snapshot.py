@@ -1,0 +1,101 @@
+"""The conversation snapshot that routing events carry, built without validation
+(``model_construct``, services/router/service/events.py): it must be exactly what
+validating the same values would give, or consumers would read a different event."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from libs.common.events.routing import ConversationSnapshot
+from libs.common.settings import KafkaSettings
+from services.router.bootstrap import build_context
+from services.router.service.events import MAX_REFERENCES, Emitter
+from services.router.settings import RouterSettings
+from services.router.store.models import Conversation
+from services.router.store.unit_of_work import new_row
+from tests.unit.router.factories import T0
+
+KST = timezone(timedelta(hours=9))
+
+
+def stored_conversation(**values: object) -> Conversation:
+    return new_row(
+        Conversation,
+        {
+            "id": "conv-1",
+            "reference": "C-7",
+            "contact_id": "contact-1",
+            "channel": "chat",
+            "provider": "whatsapp",
+            "integration": "wa",
+            "status": "open",
+            "queue": "no-such-queue",  # no supervisor to look up
+            "priority": "high",
+            "language": "ko",
+            "subject": None,
+            "tags": ["vip", "withdrawal"],
+            "customer": {"phone": "+821012345678", "display_name": "김"},
+            "customer_flags": {"vip": True},
+            "last_message_id": "m-30",
+            "references": [f"m-{n}" for n in range(30)],
+            # a due time as the SLA arithmetic may give it: aware, not in UTC
+            "first_response_due_at": (T0 + timedelta(minutes=30)).astimezone(KST),
+            "reply_path": {"provider": "whatsapp", "integration": "wa", "address": "821012345678"},
+            "customer_last_inbound_at": T0,
+            **values,
+        },
+    )
+
+
+async def snapshot_of(conversation: Conversation, tmp_path: Path) -> ConversationSnapshot:
+    settings = RouterSettings(state_dir=tmp_path, kafka=KafkaSettings(), dev_mode=False)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db")  # never opened
+    ctx = build_context(settings, engine)
+    emitter = Emitter(None, ctx, cause="event-1", now=T0, uses_pool=False)  # type: ignore[arg-type]
+    try:
+        return await emitter.snapshot(conversation)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_snapshot_is_what_validating_its_values_gives(tmp_path: Path) -> None:
+    snapshot = await snapshot_of(stored_conversation(), tmp_path)
+    validated = ConversationSnapshot.model_validate(snapshot.model_dump())
+    assert snapshot.model_dump_json() == validated.model_dump_json()
+    body = json.loads(snapshot.model_dump_json())
+    assert body["first_response_due_at"] == "2026-03-02T01:30:00Z"  # in UTC, as validated
+    assert body["customer_last_inbound_at"] == "2026-03-02T01:00:00Z"
+    assert body["channel"] == "chat" and body["priority"] == "high"
+    assert body["references"] == [f"m-{n}" for n in range(30 - MAX_REFERENCES, 30)]
+    assert body["customer"]["phone"] == "+821012345678"
+    assert body["reply_path"]["address"] == "821012345678"
+
+
+async def test_a_conversation_missing_some_columns_is_read_through_the_orm(tmp_path: Path) -> None:
+    conversation = stored_conversation()
+    for column in ("first_response_due_at", "reply_path", "language", "last_message_id"):
+        del conversation.__dict__[column]  # not on the object: read through the ORM (None)
+    snapshot = await snapshot_of(conversation, tmp_path)
+    assert snapshot.first_response_due_at is None and snapshot.reply_path is None
+    assert snapshot.language is None and snapshot.last_message_id is None
+    validated = ConversationSnapshot.model_validate(snapshot.model_dump())
+    assert snapshot.model_dump_json() == validated.model_dump_json()
+
+
+async def test_a_changed_conversation_gets_a_new_snapshot(tmp_path: Path) -> None:
+    conversation = stored_conversation()
+    settings = RouterSettings(state_dir=tmp_path, kafka=KafkaSettings(), dev_mode=False)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db")
+    emitter = Emitter(None, build_context(settings, engine), cause="e", now=T0, uses_pool=False)  # type: ignore[arg-type]
+    first = await emitter.snapshot(conversation)
+    assert await emitter.snapshot(conversation) is first  # unchanged: built once
+    conversation.status = "pending"
+    conversation.first_response_due_at = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    second = await emitter.snapshot(conversation)
+    assert second.status == "pending"
+    assert second.first_response_due_at == datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    await engine.dispose()
