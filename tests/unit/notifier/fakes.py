@@ -96,6 +96,16 @@ class MemorySentLog:
             return True
         return False
 
+    async def take_rate_slots(
+        self, requests: list[tuple[str, str]], *, now: datetime, cutoff: datetime | None
+    ) -> set[tuple[str, str]]:
+        self.batches += 1
+        return {
+            (sender.lower(), event_id)
+            for sender, event_id in requests
+            if await self.take_rate_slot(sender, event_id=event_id, now=now, cutoff=cutoff)
+        }
+
     async def claim_many(
         self, jobs: list[tuple[SendKey, SendInfo]], *, now: datetime
     ) -> dict[SendKey, Claim]:

@@ -172,3 +172,29 @@ async def test_after_a_relay_blip_the_redelivered_poll_sends_the_rest_once():
     recipients = [m.message_id for m in world.smtp.sent]
     assert len(recipients) == 5 == len(set(recipients))
     assert {r.status.value for r in world.sentlog.rows.values()} == {"sent"}
+
+
+async def test_the_rate_window_of_a_poll_is_one_statement_and_its_suppressions_another():
+    world = World(window=60)
+    customers = [f"c{n % 3}@example.kr" for n in range(9)]
+    await world.handler.handle_batch(
+        [delivery(f"ev-{n}", opened(email)) for n, email in enumerate(customers)]
+    )
+    assert sorted(m.recipient for m in world.smtp.sent) == [f"c{n}@example.kr" for n in range(3)]
+    # suppressions, claims, rate slots, the rate-held records, the sent records
+    assert world.sentlog.batches == 5
+    held = [o for o in world.outcomes.published if o.status is NotificationStatus.SUPPRESSED]
+    assert len(held) == 6 and {o.reason for o in held} == {
+        "rate window: an automatic reply within 60 min"
+    }
+    assert {world.sentlog.rows[k].status for k in world.sentlog.rows} == {
+        Status.SENT,
+        Status.SUPPRESSED,
+    }
+    # A redelivery publishes the same outcomes and sends nothing.
+    first = list(world.outcomes.published)
+    await world.handler.handle_batch(
+        [delivery(f"ev-{n}", opened(email)) for n, email in enumerate(customers)]
+    )
+    assert len(world.smtp.sent) == 3
+    assert sorted(map(str, world.outcomes.published[len(first) :])) == sorted(map(str, first))
