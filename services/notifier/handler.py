@@ -205,6 +205,10 @@ class HandlerConfig:
     lease_wait_cap_s: float = 120.0
     #: Conversations whose chat messages and webhooks go out at once (each in order).
     chat_concurrency: int = 8
+    #: Mails built and in the SMTP conversation at once (the pool's size): a poll's
+    #: mails are written as a connection is free and dropped once sent, so at most
+    #: this many bodies are in memory, not the whole poll's.
+    mail_concurrency: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +293,7 @@ class NotificationHandler:
             multiplier=config.retry.initial_backoff_s, max=config.retry.max_backoff_s
         )
         self._retryable = retry_if_exception_type(TransientDeliveryError)
+        self._mail_slots = asyncio.Semaphore(config.mail_concurrency)
         #: Event id → failures, of the last poll that ended in PollSettled (see there).
         self._verdicts: dict[str, list[str]] = {}
         #: The mail that found the relay unreachable: it alone retries (with backoff);
@@ -766,17 +771,18 @@ class NotificationHandler:
 
     def _mail_sender(self, job: Job, notice: MailNotice) -> SendAttempt:
         async def send() -> str:
-            if self._relay_probe not in (None, job.key):
-                # Another mail of this poll found the relay unreachable and retries it
-                # with backoff: this one gives up its claim instead of queueing
-                # connection attempts (the consumer waits the outage out, then resends).
-                raise RelayUnavailable("SMTP relay unreachable (another mail is retrying it)")
-            mail = self._composer.mail(job.event_id, job.event, notice)
-            try:
-                await self._smtp.send(mail)
-            except RelayUnavailable:
-                self._relay_probe = self._relay_probe or job.key
-                raise
+            async with self._mail_slots:
+                if self._relay_probe not in (None, job.key):
+                    # Another mail of this poll found the relay unreachable and retries it
+                    # with backoff: this one gives up its claim instead of queueing
+                    # connection attempts (the consumer waits the outage out, then resends).
+                    raise RelayUnavailable("SMTP relay unreachable (another mail is retrying it)")
+                mail = self._composer.mail(job.event_id, job.event, notice)
+                try:
+                    await self._smtp.send(mail)
+                except RelayUnavailable:
+                    self._relay_probe = self._relay_probe or job.key
+                    raise
             if self._relay_probe == job.key:
                 self._relay_probe = None  # the relay answers again
             return mail.message_id

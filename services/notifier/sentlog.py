@@ -446,26 +446,28 @@ class SentLog:
         if not first:
             return set()
         senders = sorted(first)
+        # One upsert statement executed for every sender (executemany): a multi-row
+        # VALUES would be compiled, and kept in SQLAlchemy's cache, once per poll size.
         dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(rate_slot)
+        if cutoff is None:
+            upsert = insert.on_conflict_do_nothing(index_elements=[rate_slot.c.sender])
+        else:
+            upsert = insert.on_conflict_do_update(
+                index_elements=[rate_slot.c.sender],
+                set_={
+                    "event_id": insert.excluded.event_id,
+                    "claimed_at": insert.excluded.claimed_at,
+                },
+                where=rate_slot.c.claimed_at <= cutoff,
+            )
         holders: dict[str, str] = {}
         async with self._db.begin() as conn:
+            await conn.execute(
+                upsert, [{"sender": s, "event_id": first[s], "claimed_at": now} for s in senders]
+            )
             for start in range(0, len(senders), _READ_CHUNK):
                 chunk = senders[start : start + _READ_CHUNK]
-                insert = dialect.insert(rate_slot).values(
-                    [{"sender": s, "event_id": first[s], "claimed_at": now} for s in chunk]
-                )
-                if cutoff is None:
-                    upsert = insert.on_conflict_do_nothing(index_elements=[rate_slot.c.sender])
-                else:
-                    upsert = insert.on_conflict_do_update(
-                        index_elements=[rate_slot.c.sender],
-                        set_={
-                            "event_id": insert.excluded.event_id,
-                            "claimed_at": insert.excluded.claimed_at,
-                        },
-                        where=rate_slot.c.claimed_at <= cutoff,
-                    )
-                await conn.execute(upsert)
                 rows = await conn.execute(
                     select(rate_slot.c.sender, rate_slot.c.event_id).where(
                         rate_slot.c.sender.in_(chunk)
