@@ -25,9 +25,9 @@ recorded: figures from a busy machine are not release figures.
 
 ``--pools 4,8,16`` adds ``pool_sizes``: the ``pooled`` figure for each pool size.
 
-``--backlog N`` adds ``backlog``: N routing events (a new e-mail conversation's
-``opened`` — the customer's acknowledgement — and ``assigned`` — the agent's mail —
-for N/2 customers) are produced to a topic of their own, then the notifier is started
+``--backlog N`` adds ``backlog``: N routing events (new conversations mixed as
+``bench.backlog_recovery``'s: see :func:`backlog_events`) are produced to a topic of
+their own, then the notifier is started
 as a process (``python -m services.notifier``, as an operator runs it) and its peak
 RSS (``VmHWM``) is read once the server has received every mail: the memory target
 (≤ 150 MB) is about such a backlog.
@@ -67,12 +67,12 @@ from aiosmtpd.controller import Controller
 
 from bench.common import bootstrap_servers, write_result
 from libs.common.cloudevents import CloudEvent
-from libs.common.events import NotificationOutcome, RoutingEvent
+from libs.common.events import Channel, InteractionRouted, NotificationOutcome, RoutingEvent
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.consumer import Delivery
 from libs.common.kafka.producer import EventProducer
 from services.notifier.bootstrap import build_composer, handler_config
-from services.notifier.decisions import plan_notifications
+from services.notifier.decisions import PlanConfig, plan_notifications
 from services.notifier.handler import KafkaOutcomePublisher, NotificationHandler, OutcomePublisher
 from services.notifier.mail import OutgoingMail
 from services.notifier.samples import sample_events, snapshot
@@ -216,10 +216,20 @@ async def timed(seconds: float, send: Callable[[int], Awaitable[None]], workers:
             await send(next(counter))
             sent += 1
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(workers)))
     elapsed = time.perf_counter() - started
-    return {"mails": sent, "seconds": round(elapsed, 3), "mails_per_s": round(sent / elapsed, 1)}
+    return {
+        "mails": sent,
+        "seconds": round(elapsed, 3),
+        "mails_per_s": round(sent / elapsed, 1),
+    } | cpu_per_mail(time.process_time() - cpu, sent)
+
+
+def cpu_per_mail(cpu_s: float, mails: int) -> dict:
+    """CPU time of this process (all threads) per mail: steadier than mails/s on a shared
+    machine. With ``--server process`` it is the client's (notifier's) CPU alone."""
+    return {"cpu_s": round(cpu_s, 3), "cpu_us_per_mail": round(cpu_s / max(mails, 1) * 1e6, 1)}
 
 
 async def bench_pooled(config: SmtpConfig, mails: list[OutgoingMail], seconds: float) -> dict:
@@ -318,12 +328,13 @@ async def bench_handler(
         await handler.handle_batch(poll(events, counter, min(batch, 20)))  # warm up
         warm = outcomes.count
         profiler = _profiler(profile)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         polls = 0
         while time.perf_counter() - started < seconds:
             await handler.handle_batch(poll(events, counter, batch))
             polls += 1
         elapsed = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu
         profile_text = None
         if profiler is not None:
             profiler.stop()
@@ -334,6 +345,7 @@ async def bench_handler(
         "mails": sent,
         "seconds": round(elapsed, 3),
         "mails_per_s": round(sent / elapsed, 1),
+        **cpu_per_mail(cpu_s, sent),
         "outcomes": sent,
         "sentlog": sentlog_url.split("+", 1)[0],
         "batch": batch,
@@ -381,15 +393,48 @@ def sentlog_database(postgres: bool, state: Path) -> Iterator[str]:
 
 
 def backlog_events(count: int) -> Iterator[RoutingEvent]:
-    """``opened`` and ``assigned`` of count/2 new e-mail conversations, customers unique
-    (each acknowledgement goes out: no rate window between them)."""
-    for n in range(count // 2):
+    """``count`` routing events of new conversations, mixed as ``bench.backlog_recovery``'s
+    backlog: half e-mail (the customer's acknowledgement and the agent's mail), half web
+    chat without a reply path (its acknowledgement recorded suppressed, the agent's mail
+    sent); 40 % of the interactions from repeat customers (their e-mail acknowledgement
+    held by the rate window); each interaction's ``interaction.routed`` (no notice)."""
+    produced = 0
+    for n in itertools.count():
+        customer = n if n % 5 >= 2 or n < 5 else (n * 7919) % (n // 2)  # 2 in 5 come back
+        channel = Channel.EMAIL if n % 2 == 0 else Channel.CHAT
         conversation = snapshot(
-            reference=f"C-{n}", language="ko" if n % 2 else "en", email=f"c{n}@example.kr"
+            reference=f"C-{n}",
+            language="ko" if n % 3 else "en",
+            email=f"c{customer}@example.kr",
+            channel=channel,
         )
         events = sample_events(conversation)
-        yield events["support.conversation.opened"]
-        yield events["support.conversation.assigned"]
+        opened = events["support.conversation.opened"]
+        routed = InteractionRouted(
+            conversation=conversation,
+            occurred_at=opened.occurred_at,
+            interaction_id=f"i-{n}",
+            opened_conversation=True,
+        )
+        for event in (routed, opened, events["support.conversation.assigned"]):
+            if produced == count:
+                return
+            produced += 1
+            yield event
+
+
+def expected_mails(events: list[RoutingEvent], plan: PlanConfig) -> int:
+    """Mails the backlog sends: planned mails, less acknowledgements the rate window holds
+    (one per customer address while the backlog lasts)."""
+    acknowledged: set[str] = set()
+    count = 0
+    for event in events:
+        for mail in plan_notifications(event, plan).mails:
+            if mail.rate_limited and mail.recipient in acknowledged:
+                continue
+            acknowledged.add(mail.recipient)
+            count += 1
+    return count
 
 
 async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: int) -> dict:
@@ -400,12 +445,12 @@ async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: i
         kafka,
         [NewTopic(name, topics.partitions, 1) for name in (topics.routing, topics.notifications)],
     )
-    expected = 0
+    backlog = list(backlog_events(count))
+    expected = expected_mails(backlog, plan)
     try:
         async with EventProducer(kafka, client_id="bench-backlog") as producer:
             pending: list[Awaitable[Any]] = []
-            for n, event in enumerate(backlog_events(count)):
-                expected += len(plan_notifications(event, plan).mails)
+            for n, event in enumerate(backlog):
                 cloud = CloudEvent(
                     id=f"backlog-{n}", source="bench", type=event.ce_type, data=event
                 )
@@ -473,6 +518,7 @@ async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: i
     return {
         "routing_events": count,
         "mails": expected,
+        "mix": "as bench.backlog_recovery: half e-mail, half web chat, 40 % repeat customers",
         "seconds": round(elapsed, 2),
         "mails_per_s": round(expected / elapsed, 1),
         "peak_rss_mb": round(peak, 1),
