@@ -219,3 +219,25 @@ async def test_a_polls_mails_are_written_as_a_connection_is_free_not_all_at_once
     assert len(relay.sent) == 20
     assert peak == 4  # HandlerConfig.mail_concurrency (the pool's size): a mail is written
     # inside that bound, so a poll never holds more bodies than connections
+
+
+async def test_a_lingering_record_statement_takes_what_completes_meanwhile_and_close_cuts_it():
+    statements: list[int] = []
+
+    class CountedStatements(MemorySentLog):
+        async def finish_many(self, finishes):  # type: ignore[no-untyped-def]
+            statements.append(len(finishes))
+            await super().finish_many(finishes)
+
+    log = CountedStatements()
+    recorder = Recorder(log, linger_s=3600.0)
+    keys = [SendKey(f"ev-{i}", "a@example.kr", "agent_assigned") for i in range(10)]
+    for key in keys:
+        await log.claim(key, SendInfo("t", "c", "smtp", "ko"), now=T0)
+    for key in keys:
+        recorder.add(Finish(key, Status.SENT, T0, "<m>"))
+        await asyncio.sleep(0)  # mails complete one by one
+    assert statements == []  # still lingering
+    await asyncio.wait_for(recorder.close(), 10)  # close() does not wait the linger out
+    assert statements == [10]
+    assert {log.rows[k].status for k in keys} == {Status.SENT}
