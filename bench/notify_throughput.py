@@ -46,6 +46,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import itertools
 import multiprocessing
 import os
@@ -548,6 +549,8 @@ async def main(
     backlog: int = 0,
 ) -> dict:
     load_start = os.getloadavg()
+    gc.collect()
+    gc.freeze()  # as python -m services.notifier does after start-up
     server = SmtpServer(server_kind)
     server.start()
     port = server.port

@@ -19,8 +19,8 @@ def main() -> None:
     # What start-up built (SQLAlchemy's, pydantic's and aiokafka's structures: ~120,000
     # objects) lives as long as the process: out of the collector's way, so a full
     # collection no longer walks it — 3 of them cost ~35 µs per notice of the
-    # ~500 µs in bench/notify_throughput. Here, not in run(): tests start notifiers
-    # in their own process (as services.router.gc_tuning does for the router).
+    # ~500 µs in bench/notify_throughput. Here, not in run(): tests run notifiers inside
+    # the test process (services.router.gc_tuning does the same for the router).
     gc.collect()
     gc.freeze()
     run_until_stopped(lambda stop: run(settings, stop))
