@@ -19,7 +19,15 @@ from services.notifier.rendering import Renderer
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import Status
 
-from .fakes import Clock, MemorySentLog, Outcomes, ScriptedSender, ScriptedSmtp, ScriptedWebhooks
+from .fakes import (
+    Clock,
+    InFlight,
+    MemorySentLog,
+    Outcomes,
+    ScriptedSender,
+    ScriptedSmtp,
+    ScriptedWebhooks,
+)
 
 PATH = ReplyPath(provider="telegram", integration="tg-main", address="777000")
 
@@ -211,18 +219,7 @@ async def test_a_mailed_reply_reports_its_reply_id_and_the_relays_accept_time():
 
 async def test_a_polls_chat_messages_go_out_across_conversations_at_once_each_in_order():
     world = ChatWorld(chat_concurrency=3)
-    in_flight, peak = 0, 0
-    accept = world.sender.send
-
-    async def slow(message):  # type: ignore[no-untyped-def]
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.005)
-        in_flight -= 1
-        return await accept(message)
-
-    world.sender.send = slow  # type: ignore[method-assign]
+    sender = world.sender.send = InFlight(world.sender.send)  # type: ignore[method-assign]
     deliveries = []
     for r in range(3):  # a poll in partition order: the conversations interleaved
         for c in range(5):
@@ -231,7 +228,7 @@ async def test_a_polls_chat_messages_go_out_across_conversations_at_once_each_in
             cloud = CloudEvent(id=f"ev-{c}-{r}", source="test", type=reply.ce_type, data=reply)
             deliveries.append(Delivery(record=None, event=cloud))  # type: ignore[arg-type]
     await world.handler.handle_batch(deliveries)
-    assert peak == 3  # the bound, not one at a time
+    assert sender.peak == 3  # the bound, not one at a time
     texts = [m.text for m in world.sender.sent]
     assert len(texts) == 15
     for c in range(5):

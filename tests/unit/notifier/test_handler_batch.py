@@ -14,7 +14,7 @@ from services.notifier.handler import PollSettled, Recorder
 from services.notifier.sentlog import Finish, SendInfo, SendKey, Status
 from services.notifier.smtp import PermanentSmtpError, SmtpRelayDown, TransientSmtpError
 
-from .fakes import T0, MemorySentLog
+from .fakes import T0, InFlight, MemorySentLog
 from .test_handler import ASSIGNED, AUDIT, World, opened
 
 
@@ -202,22 +202,10 @@ async def test_the_rate_window_of_a_poll_is_one_statement_and_its_suppressions_a
 
 async def test_a_polls_mails_are_written_as_a_connection_is_free_not_all_at_once():
     world = World()
-    relay = world.smtp
-    accept = relay.send
-    in_flight, peak = 0, 0
-
-    async def slow(mail):  # type: ignore[no-untyped-def]
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.002)
-        in_flight -= 1
-        await accept(mail)
-
-    relay.send = slow  # type: ignore[method-assign]
+    relay = world.smtp.send = InFlight(world.smtp.send)  # type: ignore[method-assign]
     await world.handler.handle_batch(poll(20))
-    assert len(relay.sent) == 20
-    assert peak == 4  # HandlerConfig.mail_concurrency (the pool's size): a mail is written
+    assert len(world.smtp.sent) == 20
+    assert relay.peak == 4  # HandlerConfig.mail_concurrency (the pool's size): a mail is written
     # inside that bound, so a poll never holds more bodies than connections
 
 
