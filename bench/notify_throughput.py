@@ -1,7 +1,8 @@
 """Notifier throughput: mails/s into a real SMTP server (aiosmtpd on loopback).
 
     python -m bench.notify_throughput [--seconds 4] [--pool 4] [--batch 500]
-        [--postgres] [--kafka] [--profile DIR]
+        [--postgres] [--kafka] [--profile DIR] [--server process|thread]
+        [--pools 4,8,16] [--backlog 20000]
 
 Figures, each run for a fixed time (whole run ≤ 25 s):
 
@@ -22,9 +23,21 @@ binaries) instead of SQLite. ``--profile DIR`` writes a pyinstrument profile of
 the ``handler`` figure (text) there. The load average at start and end is
 recorded: figures from a busy machine are not release figures.
 
-The server runs in a thread of this process on the same (shared) cores, so
-the figures are a floor. Results are printed and written to
-``bench/results/notify_throughput.json``.
+``--pools 4,8,16`` adds ``pool_sizes``: the ``pooled`` figure for each pool size.
+
+``--backlog N`` adds ``backlog``: N routing events (new conversations mixed as
+``bench.backlog_recovery``'s: see :func:`backlog_events`) are produced to a topic of
+their own, then the notifier is started
+as a process (``python -m services.notifier``, as an operator runs it) and its peak
+RSS (``VmHWM``) is read once the server has received every mail: the memory target
+(≤ 150 MB) is about such a backlog.
+
+The SMTP server (aiosmtpd) runs in a process of its own by default
+(``--server process``): a relay is another machine, and a server thread in this
+process would take CPU and the GIL from the code measured. Both the ceiling
+(``pooled``) and the whole path (``handler``) use the same server kind, so their
+ratio is honest. ``--server thread`` gives the historical figures (a floor). Results
+are printed and written to ``bench/results/notify_throughput.json``.
 """
 
 from __future__ import annotations
@@ -32,11 +45,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import gc
 import itertools
 import multiprocessing
 import os
 import platform
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -51,19 +68,19 @@ from aiosmtpd.controller import Controller
 
 from bench.common import bootstrap_servers, write_result
 from libs.common.cloudevents import CloudEvent
-from libs.common.events import NotificationOutcome, RoutingEvent
+from libs.common.events import Channel, InteractionRouted, NotificationOutcome, RoutingEvent
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.consumer import Delivery
 from libs.common.kafka.producer import EventProducer
 from services.notifier.bootstrap import build_composer, handler_config
-from services.notifier.decisions import plan_notifications
+from services.notifier.decisions import PlanConfig, plan_notifications
 from services.notifier.handler import KafkaOutcomePublisher, NotificationHandler, OutcomePublisher
 from services.notifier.mail import OutgoingMail
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
-from tools.testing.system import free_port
+from tools.testing.system import free_port, kafka_env, run_topics
 
 
 class CountingHandler:
@@ -200,10 +217,20 @@ async def timed(seconds: float, send: Callable[[int], Awaitable[None]], workers:
             await send(next(counter))
             sent += 1
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(workers)))
     elapsed = time.perf_counter() - started
-    return {"mails": sent, "seconds": round(elapsed, 3), "mails_per_s": round(sent / elapsed, 1)}
+    return {
+        "mails": sent,
+        "seconds": round(elapsed, 3),
+        "mails_per_s": round(sent / elapsed, 1),
+    } | cpu_per_mail(time.process_time() - cpu, sent)
+
+
+def cpu_per_mail(cpu_s: float, mails: int) -> dict:
+    """CPU time of this process (all threads) per mail: steadier than mails/s on a shared
+    machine. With ``--server process`` it is the client's (notifier's) CPU alone."""
+    return {"cpu_s": round(cpu_s, 3), "cpu_us_per_mail": round(cpu_s / max(mails, 1) * 1e6, 1)}
 
 
 async def bench_pooled(config: SmtpConfig, mails: list[OutgoingMail], seconds: float) -> dict:
@@ -302,12 +329,13 @@ async def bench_handler(
         await handler.handle_batch(poll(events, counter, min(batch, 20)))  # warm up
         warm = outcomes.count
         profiler = _profiler(profile)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         polls = 0
         while time.perf_counter() - started < seconds:
             await handler.handle_batch(poll(events, counter, batch))
             polls += 1
         elapsed = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu
         profile_text = None
         if profiler is not None:
             profiler.stop()
@@ -318,6 +346,7 @@ async def bench_handler(
         "mails": sent,
         "seconds": round(elapsed, 3),
         "mails_per_s": round(sent / elapsed, 1),
+        **cpu_per_mail(cpu_s, sent),
         "outcomes": sent,
         "sentlog": sentlog_url.split("+", 1)[0],
         "batch": batch,
@@ -361,6 +390,152 @@ def sentlog_database(postgres: bool, state: Path) -> Iterator[str]:
         yield server.create_database("notify_bench")
 
 
+# --- backlog: the notifier process's peak memory ------------------------------------------
+
+
+def backlog_events(count: int) -> Iterator[RoutingEvent]:
+    """``count`` routing events of new conversations, mixed as ``bench.backlog_recovery``'s
+    backlog: half e-mail (the customer's acknowledgement and the agent's mail), half web
+    chat without a reply path (its acknowledgement recorded suppressed, the agent's mail
+    sent); 40 % of the interactions from repeat customers (their e-mail acknowledgement
+    held by the rate window); each interaction's ``interaction.routed`` (no notice)."""
+    produced = 0
+    for n in itertools.count():
+        customer = n if n % 5 >= 2 or n < 5 else (n * 7919) % (n // 2)  # 2 in 5 come back
+        channel = Channel.EMAIL if n % 2 == 0 else Channel.CHAT
+        conversation = snapshot(
+            reference=f"C-{n}",
+            language="ko" if n % 3 else "en",
+            email=f"c{customer}@example.kr",
+            channel=channel,
+        )
+        events = sample_events(conversation)
+        opened = events["support.conversation.opened"]
+        routed = InteractionRouted(
+            conversation=conversation,
+            occurred_at=opened.occurred_at,
+            interaction_id=f"i-{n}",
+            opened_conversation=True,
+        )
+        for event in (routed, opened, events["support.conversation.assigned"]):
+            if produced == count:
+                return
+            produced += 1
+            yield event
+
+
+def expected_mails(events: list[RoutingEvent], plan: PlanConfig) -> int:
+    """Mails the backlog sends: planned mails, less acknowledgements the rate window holds
+    (one per customer address while the backlog lasts)."""
+    acknowledged: set[str] = set()
+    count = 0
+    for event in events:
+        for mail in plan_notifications(event, plan).mails:
+            if mail.rate_limited and mail.recipient in acknowledged:
+                continue
+            acknowledged.add(mail.recipient)
+            count += 1
+    return count
+
+
+async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: int) -> dict:
+    topics = run_topics("bench-notify-backlog")
+    kafka = settings.kafka.model_copy(update={"topics": topics})
+    plan = handler_config(settings).plan
+    await create_topics(
+        kafka,
+        [NewTopic(name, topics.partitions, 1) for name in (topics.routing, topics.notifications)],
+    )
+    backlog = list(backlog_events(count))
+    expected = expected_mails(backlog, plan)
+    try:
+        async with EventProducer(kafka, client_id="bench-backlog") as producer:
+            pending: list[Awaitable[Any]] = []
+            for n, event in enumerate(backlog):
+                cloud = CloudEvent(
+                    id=f"backlog-{n}", source="bench", type=event.ce_type, data=event
+                )
+                key = event.conversation.conversation_id
+                pending.append(producer.publish(topics.routing, cloud, key=key))
+                if len(pending) >= 2000:
+                    await asyncio.gather(*pending)
+                    pending = []
+            await asyncio.gather(*pending)
+        before = server.received[0]
+        home = Path(tempfile.mkdtemp(prefix="notify-backlog-"))
+        env = {
+            **os.environ,
+            **kafka_env(kafka),
+            "OMNIDESK_HOME": str(home),
+            "NOTIFIER_STATE_DIR": str(home / "notifier"),
+            "NOTIFIER_GROUP_ID": f"bench-backlog-{uuid.uuid4().hex[:8]}",
+            "NOTIFIER_PROBE_PORT": str(free_port()),
+            "NOTIFIER_WEBCHAT_PORT": "0",
+            "NOTIFIER_SMTP_HOST": "127.0.0.1",
+            "NOTIFIER_SMTP_PORT": str(server.port),
+            "NOTIFIER_SMTP_POOL_SIZE": str(settings.smtp_pool_size),
+            "NOTIFIER_MAIL_DOMAIN": settings.mail_domain,
+            "NOTIFIER_FROM_ADDRESS": settings.from_address,
+            "NOTIFIER_LOG_LEVEL": "WARNING",
+        }
+        log_path = home / "notifier.log"
+        with log_path.open("wb") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "services.notifier",
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        started = time.perf_counter()
+        received = 0
+        peak = 0.0
+        try:
+            deadline = started + max(120.0, count / 100)
+            while time.perf_counter() < deadline and process.returncode is None:
+                await asyncio.sleep(0.5)
+                peak = max(peak, _status_mb(process.pid, "VmHWM"))
+                received = server.received[0] - before
+                if received >= expected:
+                    break
+            elapsed = time.perf_counter() - started
+            peak = max(peak, _status_mb(process.pid, "VmHWM"))
+            rss = _status_mb(process.pid, "VmRSS")
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 30)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+    finally:
+        await delete_topics(kafka, [topics.routing, topics.notifications])
+    if received < expected:
+        tail = log_path.read_text(errors="replace").splitlines()[-20:]
+        raise RuntimeError(f"backlog: {received}/{expected} mails received:\n" + "\n".join(tail))
+    return {
+        "routing_events": count,
+        "mails": expected,
+        "mix": "as bench.backlog_recovery: half e-mail, half web chat, 40 % repeat customers",
+        "seconds": round(elapsed, 2),
+        "mails_per_s": round(expected / elapsed, 1),
+        "peak_rss_mb": round(peak, 1),
+        "rss_at_end_mb": round(rss, 1),
+    }
+
+
+def _status_mb(pid: int, field: str) -> float:
+    """A ``/proc/<pid>/status`` memory line (kB) in MB; 0 once the process is gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 async def main(
     seconds: float,
     pool_size: int,
@@ -369,9 +544,13 @@ async def main(
     postgres: bool = False,
     kafka: bool = False,
     profile: bool = False,
-    server_kind: str = "thread",
+    server_kind: str = "process",
+    pools: list[int] | None = None,
+    backlog: int = 0,
 ) -> dict:
     load_start = os.getloadavg()
+    gc.collect()
+    gc.freeze()  # as python -m services.notifier does after start-up
     server = SmtpServer(server_kind)
     server.start()
     port = server.port
@@ -384,9 +563,10 @@ async def main(
         mail_domain="desk.example",
         from_address="support@desk.example",
     )
-    if kafka:
+    if kafka or backlog:
         broker = settings.kafka.model_copy(update={"bootstrap_servers": bootstrap_servers()})
         settings = settings.model_copy(update={"kafka": broker})
+    extra: dict[str, Any] = {}
     try:
         config = SmtpConfig.from_settings(settings)
         mails = build_mails(settings, 100)
@@ -398,12 +578,22 @@ async def main(
             )
         with sentlog_database(postgres, Path(tempfile.mkdtemp(prefix="notify-bench-"))) as url:
             per_event = await bench_handler_per_event(settings, seconds / 2, sentlog_url=url)
+        if pools:
+            extra["pool_sizes"] = {
+                str(size): await bench_pooled(
+                    dataclasses.replace(config, pool_size=size), mails, seconds / 2
+                )
+                for size in pools
+            }
+        if backlog:
+            extra["backlog"] = await bench_backlog(settings, server, backlog)
     finally:
         server.stop()
     received, received_bytes = server.received
     return {
         "platform": platform.platform(),
         "server": f"aiosmtpd ({SERVER_KINDS[server_kind]}) on 127.0.0.1",
+        "server_kind": server_kind,
         "mail_bytes_avg": round(received_bytes / max(received, 1)),
         "pooled": pooled,
         "connect_per_mail": per_mail,
@@ -411,6 +601,10 @@ async def main(
         "handler": handler,
         "handler_per_event": per_event,
         "batch_speedup": round(handler["mails_per_s"] / max(per_event["mails_per_s"], 0.1), 2),
+        "handler_share_of_pooled": round(
+            handler["mails_per_s"] / max(pooled["mails_per_s"], 0.1), 3
+        ),
+        **extra,
         "server_received": received,
         "load_average_start": [round(x, 2) for x in load_start],
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
@@ -428,8 +622,18 @@ if __name__ == "__main__":
     parser.add_argument(
         "--server",
         choices=sorted(SERVER_KINDS),
-        default="thread",
-        help="SMTP server in a thread of this process (default, as before) or its own process.",
+        default="process",
+        help="SMTP server in a process of its own (default: a relay is another machine)"
+        " or in a thread of this process (the historical figures).",
+    )
+    parser.add_argument(
+        "--pools", help="Comma-separated pool sizes to measure the pool alone with, e.g. 4,8,16."
+    )
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=0,
+        help="Routing events queued before the notifier process starts; its peak RSS.",
     )
     args = parser.parse_args()
     figures = asyncio.run(
@@ -441,6 +645,8 @@ if __name__ == "__main__":
             kafka=args.kafka,
             profile=args.profile is not None,
             server_kind=args.server,
+            pools=[int(n) for n in args.pools.split(",")] if args.pools else None,
+            backlog=args.backlog,
         )
     )
     if args.profile is not None:

@@ -145,6 +145,9 @@ class SentLogStore(Protocol):
     async def take_rate_slot(
         self, sender: str, *, event_id: str, now: datetime, cutoff: datetime | None
     ) -> bool: ...
+    async def take_rate_slots(
+        self, requests: list[tuple[str, str]], *, now: datetime, cutoff: datetime | None
+    ) -> set[tuple[str, str]]: ...
     async def claim_many(
         self, jobs: list[tuple[SendKey, SendInfo]], *, now: datetime
     ) -> dict[SendKey, Claim]: ...
@@ -200,6 +203,14 @@ class HandlerConfig:
     retry: RetryConfig
     rate_window_minutes: int
     lease_wait_cap_s: float = 120.0
+    #: Conversations whose chat messages and webhooks go out at once (each in order).
+    chat_concurrency: int = 8
+    #: Mails built and in the SMTP conversation at once (the pool's size): a poll's
+    #: mails are written as a connection is free and dropped once sent, so at most
+    #: this many bodies are in memory, not the whole poll's.
+    mail_concurrency: int = 4
+    #: How long a ``sent`` record statement waits for more completions (see Recorder).
+    record_linger_s: float = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +225,19 @@ class Recorder:
     """Group commit of sent notices: each is recorded as soon as a statement is free,
     together with those that completed meanwhile. A crash leaves unrecorded only the
     mails in flight and those of one statement — not the whole poll — and those go
-    again after the lease with the same Message-ID."""
+    again after the lease with the same Message-ID.
 
-    def __init__(self, sentlog: SentLogStore) -> None:
+    ``linger_s``: a statement first waits that long for more completions (mails finish
+    one by one, so without it most statements carried two or three rows and the
+    statements, not the mails, took the sent-log's time); :meth:`close` cuts it short.
+    """
+
+    def __init__(self, sentlog: SentLogStore, *, linger_s: float = 0.0) -> None:
         self._log = sentlog
+        self._linger_s = linger_s
         self._pending: list[Finish] = []
         self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     def add(self, finish: Finish) -> None:
         self._pending.append(finish)
@@ -228,6 +246,7 @@ class Recorder:
 
     async def close(self) -> None:
         """Wait until everything added is recorded; a database error is raised here."""
+        self._closing.set()
         while self._task is not None:
             task = self._task
             await task
@@ -236,6 +255,9 @@ class Recorder:
 
     async def _flush(self) -> None:
         while self._pending:
+            if self._linger_s and not self._closing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), self._linger_s)
             batch, self._pending = self._pending, []
             await self._log.finish_many(batch)
 
@@ -284,6 +306,7 @@ class NotificationHandler:
             multiplier=config.retry.initial_backoff_s, max=config.retry.max_backoff_s
         )
         self._retryable = retry_if_exception_type(TransientDeliveryError)
+        self._mail_slots = asyncio.Semaphore(config.mail_concurrency)
         #: Event id → failures, of the last poll that ended in PollSettled (see there).
         self._verdicts: dict[str, list[str]] = {}
         #: The mail that found the relay unreachable: it alone retries (with backoff);
@@ -312,7 +335,6 @@ class NotificationHandler:
         self._relay_probe = None
         events: dict[str, RoutingEvent] = {}
         repeats: list[tuple[str, RoutingEvent]] = []  # the broker handed an event twice
-        lanes: dict[str, str] = {}  # event id → its partition: chat order and crash window
         for delivery in deliveries:
             if delivery.event is None or not isinstance(delivery.event.data, RoutingEvent):
                 raise PermanentError("not a routing event")  # per record: dead-lettered
@@ -320,13 +342,12 @@ class NotificationHandler:
                 repeats.append((delivery.event.id, delivery.event.data))
             else:
                 events[delivery.event.id] = delivery.event.data
-                lanes[delivery.event.id] = _lane(delivery)
         plans = [(eid, ev, plan_notifications(ev, self._config.plan)) for eid, ev in events.items()]
         failures: dict[str, list[str]] = {event_id: [] for event_id in events}
         outcomes: list[NotificationOutcome] = []
         outcomes += await self._suppress_all(plans)
         outcomes += await self._mail_all(plans, failures)
-        await self._others_all(plans, lanes, failures)
+        await self._others_all(plans, failures)
         await self._outcomes.publish_many(outcomes)
         for event_id, event in repeats:
             # As a redelivery: everything is recorded now, so only outcomes go out again
@@ -371,12 +392,11 @@ class NotificationHandler:
             elif claim.result is ClaimResult.BUSY:
                 # Another notifier holds it: wait its lease out, as a single event would.
                 failures[job.event_id] += await self._deliver_mail(job.event_id, job.event, notice)
-            elif notice.rate_limited and (reason := await self._rate_gate(job, notice)()):
-                record = await self._log.mark_suppressed(job.key, reason=reason, now=self._now())
-                outcomes.append(self._outcome(job, record))
             else:
                 ready.append((job, notice, claim.record))
-        recorder = Recorder(self._log)
+        ready, suppressed = await self._rate_gate_all(ready)
+        outcomes += suppressed
+        recorder = Recorder(self._log, linger_s=self._config.record_linger_s)
 
         async def send(job: Job, notice: MailNotice, claimed: SentRecord) -> list[str]:
             result = await self._send_claimed(job, self._mail_sender(job, notice))
@@ -402,20 +422,65 @@ class NotificationHandler:
             failures[job.event_id] += result
         return outcomes
 
-    async def _others_all(
-        self, plans: list[Planned], lanes: dict[str, str], failures: dict[str, list[str]]
-    ) -> None:
-        """Chat messages and webhooks one at a time per partition, in event order, the
-        partitions at once — as event by event: a conversation's messages keep their
-        order, and a kill leaves at most one message per partition between the
-        provider's 2xx and the ``sent`` record (providers without an idempotency key
-        get that one again after the lease)."""
-        by_lane: dict[str, list[Planned]] = defaultdict(list)
+    async def _rate_gate_all(
+        self, ready: list[tuple[Job, MailNotice, SentRecord]]
+    ) -> tuple[list[tuple[Job, MailNotice, SentRecord]], list[NotificationOutcome]]:
+        """The rate window for a poll's automatic customer replies: one statement for
+        all their slots, one for the suppressions. Returns what may go out, and the
+        outcomes of what may not."""
+        now = self._now()
+        minutes = self._config.rate_window_minutes
+        cutoff = rate_window_cutoff(now, minutes)
+        gated = [item for item in ready if item[1].rate_limited]
+        if cutoff is None or not gated:
+            return ready, []
+        allowed = await self._log.take_rate_slots(
+            [(notice.recipient, job.event_id) for job, notice, _ in gated], now=now, cutoff=cutoff
+        )
+        reason = f"rate window: an automatic reply within {minutes} min"
+        held = {
+            job.key
+            for job, notice, _ in gated
+            if (notice.recipient.lower(), job.event_id) not in allowed
+        }
+        if not held:
+            return ready, []
+        await self._log.finish_many(
+            [
+                Finish(job.key, Status.SUPPRESSED, now, None, reason)
+                for job, _, _ in ready
+                if job.key in held
+            ]
+        )
+        outcomes = [
+            self._outcome(
+                job,
+                SentRecord(
+                    Status.SUPPRESSED, claimed.attempts, None, reason, claimed.locale, None, now
+                ),
+            )
+            for job, _, claimed in ready
+            if job.key in held
+        ]
+        return [item for item in ready if item[0].key not in held], outcomes
+
+    async def _others_all(self, plans: list[Planned], failures: dict[str, list[str]]) -> None:
+        """Chat messages and webhooks one at a time per conversation, in event order
+        (a conversation's events share a partition, so the poll holds them in order);
+        up to ``chat_concurrency`` conversations at once. A kill leaves at most that
+        many messages between the provider's 2xx and the ``sent`` record (providers
+        without an idempotency key get those again after the lease)."""
+        by_conversation: dict[str, list[Planned]] = defaultdict(list)
         for event_id, event, plan in plans:
             if plan.chats or plan.webhooks:
-                by_lane[lanes[event_id]].append((event_id, event, plan))
+                by_conversation[event.conversation.conversation_id].append((event_id, event, plan))
+        bound = asyncio.Semaphore(self._config.chat_concurrency)
 
         async def in_order(items: list[Planned]) -> None:
+            async with bound:
+                await one_by_one(items)
+
+        async def one_by_one(items: list[Planned]) -> None:
             for event_id, event, plan in items:
                 for chat in plan.chats:
                     failures[event_id] += await self._deliver_chat(event_id, event, chat)
@@ -423,7 +488,7 @@ class NotificationHandler:
                     failures[event_id] += await self._deliver_webhook(event_id, event, hook)
 
         results = await asyncio.gather(
-            *(in_order(items) for items in by_lane.values()), return_exceptions=True
+            *(in_order(items) for items in by_conversation.values()), return_exceptions=True
         )
         for result in results:
             if isinstance(result, BaseException):
@@ -636,13 +701,23 @@ class NotificationHandler:
         return claim.record if claim.result is ClaimResult.DONE else None
 
     async def _with_retries(self, job: Job, send: SendAttempt) -> Sent:
+        """A plain first attempt — nearly every notice needs no more — and tenacity only
+        once it failed transiently: it is handed that failure as its first attempt, so
+        the backoff, the claim renewals and the stop rules are the same as before."""
+        attempt = self._timed(job, send)
+        try:
+            return Sent(await attempt(), retries=0)
+        except TransientDeliveryError as exc:
+            first_failure = exc
         retry = self._config.retry
         tries = 0
 
         async def counted() -> str:
             nonlocal tries
             tries += 1
-            return await self._timed(job, send)()
+            if tries == 1:
+                raise first_failure
+            return await attempt()
 
         retrying = AsyncRetrying(
             stop=(
@@ -709,17 +784,18 @@ class NotificationHandler:
 
     def _mail_sender(self, job: Job, notice: MailNotice) -> SendAttempt:
         async def send() -> str:
-            if self._relay_probe not in (None, job.key):
-                # Another mail of this poll found the relay unreachable and retries it
-                # with backoff: this one gives up its claim instead of queueing
-                # connection attempts (the consumer waits the outage out, then resends).
-                raise RelayUnavailable("SMTP relay unreachable (another mail is retrying it)")
-            mail = self._composer.mail(job.event_id, job.event, notice)
-            try:
-                await self._smtp.send(mail)
-            except RelayUnavailable:
-                self._relay_probe = self._relay_probe or job.key
-                raise
+            async with self._mail_slots:
+                if self._relay_probe not in (None, job.key):
+                    # Another mail of this poll found the relay unreachable and retries it
+                    # with backoff: this one gives up its claim instead of queueing
+                    # connection attempts (the consumer waits the outage out, then resends).
+                    raise RelayUnavailable("SMTP relay unreachable (another mail is retrying it)")
+                mail = self._composer.mail(job.event_id, job.event, notice)
+                try:
+                    await self._smtp.send(mail)
+                except RelayUnavailable:
+                    self._relay_probe = self._relay_probe or job.key
+                    raise
             if self._relay_probe == job.key:
                 self._relay_probe = None  # the relay answers again
             return mail.message_id
@@ -796,16 +872,6 @@ class NotificationHandler:
             else "",
         )
         return outcome
-
-
-def _lane(delivery: Delivery) -> str:
-    """The record's partition (a conversation's events share one); tools without a
-    record (benchmarks) get one lane per conversation."""
-    record = delivery.record
-    if record is not None:
-        return f"{record.topic}[{record.partition}]"
-    data = delivery.event.data if delivery.event else None
-    return data.conversation.conversation_id if isinstance(data, RoutingEvent) else ""
 
 
 def _describe(outcome: SendOutcome | None) -> str:

@@ -427,6 +427,57 @@ class SentLog:
             )
         return holder == event_id
 
+    async def take_rate_slots(
+        self, requests: list[tuple[str, str]], *, now: datetime, cutoff: datetime | None
+    ) -> set[tuple[str, str]]:
+        """:meth:`take_rate_slot` for a whole poll: which ``(sender, event id)`` may send.
+
+        One upsert for every sender (a new row, or a slot whose holder is older than
+        ``cutoff`` changes hands) and one read of the holders: a request is allowed
+        when its event holds the sender's slot afterwards — exactly the per-notice
+        rule. Several events of one poll for one sender: the first asks, so the first
+        gets the slot (the others find it held). Senders in key order, so replicas
+        taking overlapping slots wait for each other instead of deadlocking.
+        """
+        wanted = [(sender.lower(), event_id) for sender, event_id in requests]
+        first: dict[str, str] = {}
+        for sender, event_id in wanted:
+            first.setdefault(sender, event_id)
+        if not first:
+            return set()
+        senders = sorted(first)
+        # One upsert statement executed for every sender (executemany): a multi-row
+        # VALUES would be compiled, and kept in SQLAlchemy's cache, once per poll size.
+        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(rate_slot)
+        if cutoff is None:
+            upsert = insert.on_conflict_do_nothing(index_elements=[rate_slot.c.sender])
+        else:
+            upsert = insert.on_conflict_do_update(
+                index_elements=[rate_slot.c.sender],
+                set_={
+                    "event_id": insert.excluded.event_id,
+                    "claimed_at": insert.excluded.claimed_at,
+                },
+                where=rate_slot.c.claimed_at <= cutoff,
+            )
+        holders: dict[str, str] = {}
+        async with self._db.begin() as conn:
+            await conn.execute(
+                upsert, [{"sender": s, "event_id": first[s], "claimed_at": now} for s in senders]
+            )
+            for start in range(0, len(senders), _READ_CHUNK):
+                chunk = senders[start : start + _READ_CHUNK]
+                rows = await conn.execute(
+                    select(rate_slot.c.sender, rate_slot.c.event_id).where(
+                        rate_slot.c.sender.in_(chunk)
+                    )
+                )
+                holders.update({sender: event_id for sender, event_id in rows.all()})
+        return {
+            (sender, event_id) for sender, event_id in wanted if holders.get(sender) == event_id
+        }
+
     async def count(self, status: Status | None = None) -> int:
         query = select(func.count()).select_from(sent_log)
         if status is not None:

@@ -87,6 +87,13 @@ class NotifierSettings(ServiceSettings):
     smtp_pool_size: int = Field(
         4, ge=1, le=64, description="Persistent SMTP connections reused across mails."
     )
+    chat_concurrency: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Conversations whose chat messages go out at once (each in order); also"
+        " the most chat messages a crash can leave sent but unrecorded (re-sent after the lease).",
+    )
     send_attempts: int = Field(
         6, ge=1, description="Tries per mail/webhook on transient failures before dead letter."
     )

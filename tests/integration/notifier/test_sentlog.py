@@ -132,3 +132,50 @@ async def test_suppressions_of_a_poll_are_recorded_once(sentlog):
     assert first == second
     assert {r.reason for r in second.values()} == {"sender flagged auto_reply"}
     assert await sentlog.count(Status.SUPPRESSED) == 5
+
+
+async def test_a_polls_rate_slots_are_taken_at_once_with_the_per_notice_rule(sentlog):
+    cutoff = T0 - timedelta(minutes=60)
+    await sentlog.take_rate_slot("held@example.kr", event_id="old", now=T0, cutoff=cutoff)
+    await sentlog.take_rate_slot("stale@example.kr", event_id="old", now=T0, cutoff=cutoff)
+    later = T0 + timedelta(minutes=61)
+    allowed = await sentlog.take_rate_slots(
+        [
+            ("New@Example.kr", "e1"),
+            ("new@example.kr", "e2"),  # the same sender later in the poll: the first has it
+            ("stale@example.kr", "e3"),  # its holder is older than the window: taken
+            ("fresh@example.kr", "e4"),
+        ],
+        now=later,
+        cutoff=T0 + timedelta(minutes=1),  # held@'s slot (T0) is stale too, but not asked for
+    )
+    assert allowed == {
+        ("new@example.kr", "e1"),
+        ("stale@example.kr", "e3"),
+        ("fresh@example.kr", "e4"),
+    }
+    # A redelivered poll: the holders keep their slots, nobody else gets one.
+    window = later - timedelta(minutes=60)
+    again = await sentlog.take_rate_slots(
+        [("new@example.kr", "e1"), ("new@example.kr", "e2"), ("fresh@example.kr", "e5")],
+        now=later + timedelta(seconds=1),
+        cutoff=window,
+    )
+    assert again == {("new@example.kr", "e1")}
+    # The per-notice path agrees with what the poll recorded.
+    assert await sentlog.take_rate_slot("stale@example.kr", event_id="e3", now=later, cutoff=window)
+    assert not await sentlog.take_rate_slot(
+        "fresh@example.kr", event_id="x", now=later, cutoff=window
+    )
+    assert await sentlog.take_rate_slots([], now=later, cutoff=window) == set()
+
+
+async def test_concurrent_polls_taking_one_senders_slot_have_one_winner(sentlog):
+    cutoff = T0 - timedelta(minutes=60)
+    senders = [f"c{n}@example.kr" for n in range(20)]
+    first, second = await asyncio.gather(
+        sentlog.take_rate_slots([(s, "poll-1") for s in senders], now=T0, cutoff=cutoff),
+        sentlog.take_rate_slots([(s, "poll-2") for s in reversed(senders)], now=T0, cutoff=cutoff),
+    )
+    for sender in senders:
+        assert ((sender, "poll-1") in first) != ((sender, "poll-2") in second)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from libs.common.events import NotificationOutcome
 from libs.providers.outbound import OutboundMessage, SendOutcome, SendVerdict, Unsendable
@@ -95,6 +98,16 @@ class MemorySentLog:
             )
             return True
         return False
+
+    async def take_rate_slots(
+        self, requests: list[tuple[str, str]], *, now: datetime, cutoff: datetime | None
+    ) -> set[tuple[str, str]]:
+        self.batches += 1
+        return {
+            (sender.lower(), event_id)
+            for sender, event_id in requests
+            if await self.take_rate_slot(sender, event_id=event_id, now=now, cutoff=cutoff)
+        }
 
     async def claim_many(
         self, jobs: list[tuple[SendKey, SendInfo]], *, now: datetime
@@ -188,3 +201,20 @@ class ScriptedSender:
             accepted_at=T0 + timedelta(seconds=len(self.sent)),
             http_status=200,
         )
+
+
+class InFlight:
+    """Wraps a fake's send so that each call takes a moment; ``peak``: most calls at once."""
+
+    def __init__(self, send: Callable[[Any], Awaitable[Any]], delay_s: float = 0.002) -> None:
+        self._send = send
+        self._delay_s = delay_s
+        self._now = 0
+        self.peak = 0
+
+    async def __call__(self, item: Any) -> Any:
+        self._now += 1
+        self.peak = max(self.peak, self._now)
+        await asyncio.sleep(self._delay_s)
+        self._now -= 1
+        return await self._send(item)

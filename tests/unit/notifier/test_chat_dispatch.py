@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from libs.common.cloudevents import CloudEvent
 from libs.common.events import Channel, Flags, NotificationStatus, ReplyPath
-from libs.common.kafka.consumer import DependencyUnavailable
+from libs.common.kafka.consumer import Delivery, DependencyUnavailable
 from libs.providers.outbound import SendOutcome, SendVerdict, Unsendable
 from services.notifier.chat import StaticChatSenders, retry_delay
 from services.notifier.compose import ComposeConfig, Composer
@@ -18,13 +19,23 @@ from services.notifier.rendering import Renderer
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import Status
 
-from .fakes import Clock, MemorySentLog, Outcomes, ScriptedSender, ScriptedSmtp, ScriptedWebhooks
+from .fakes import (
+    Clock,
+    InFlight,
+    MemorySentLog,
+    Outcomes,
+    ScriptedSender,
+    ScriptedSmtp,
+    ScriptedWebhooks,
+)
 
 PATH = ReplyPath(provider="telegram", integration="tg-main", address="777000")
 
 
 class ChatWorld:
-    def __init__(self, *, attempts: int = 3, quick_replies: bool = True) -> None:
+    def __init__(
+        self, *, attempts: int = 3, quick_replies: bool = True, chat_concurrency: int = 8
+    ) -> None:
         self.sentlog = MemorySentLog()
         self.smtp = ScriptedSmtp()
         self.sender = ScriptedSender()
@@ -42,6 +53,7 @@ class ChatWorld:
                 retry=RetryConfig(attempts=attempts, initial_backoff_s=0.001, max_backoff_s=0.001),
                 rate_window_minutes=60,
                 lease_wait_cap_s=0.01,
+                chat_concurrency=chat_concurrency,
             ),
             composer=Composer(
                 ComposeConfig(MailIdentity("s@desk.example", "Desk", "desk.example"), "x", "k"),
@@ -58,8 +70,13 @@ class ChatWorld:
         )
 
 
-def chat_events(path: ReplyPath | None = PATH, language: str = "en", flags: Flags | None = None):
-    conv = snapshot(channel=Channel.CHAT, language=language).model_copy(
+def chat_events(
+    path: ReplyPath | None = PATH,
+    language: str = "en",
+    flags: Flags | None = None,
+    reference: str = "C-1234",
+):
+    conv = snapshot(channel=Channel.CHAT, language=language, reference=reference).model_copy(
         update={"reply_path": path, "customer_flags": flags or Flags()}
     )
     return sample_events(conv)
@@ -198,3 +215,23 @@ async def test_a_mailed_reply_reports_its_reply_id_and_the_relays_accept_time():
     assert outcome.reply_id == reply.reply_id and outcome.purpose == "agent_reply"
     assert outcome.accepted_at == outcome.occurred_at  # when the relay said 250
     assert world.sender.attempts == 0
+
+
+async def test_a_polls_chat_messages_go_out_across_conversations_at_once_each_in_order():
+    world = ChatWorld(chat_concurrency=3)
+    sender = world.sender.send = InFlight(world.sender.send)  # type: ignore[method-assign]
+    deliveries = []
+    for r in range(3):  # a poll in partition order: the conversations interleaved
+        for c in range(5):
+            reply = chat_events(reference=f"C-{c}")["support.reply.requested"]
+            reply = reply.model_copy(update={"reply_id": f"r-{c}-{r}", "text": f"answer {c}-{r}"})
+            cloud = CloudEvent(id=f"ev-{c}-{r}", source="test", type=reply.ce_type, data=reply)
+            deliveries.append(Delivery(record=None, event=cloud))  # type: ignore[arg-type]
+    await world.handler.handle_batch(deliveries)
+    assert sender.peak == 3  # the bound, not one at a time
+    texts = [m.text for m in world.sender.sent]
+    assert len(texts) == 15
+    for c in range(5):
+        assert [t for t in texts if t.startswith(f"answer {c}-")] == [
+            f"answer {c}-{r}" for r in range(3)
+        ]

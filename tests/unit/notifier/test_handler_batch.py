@@ -14,7 +14,7 @@ from services.notifier.handler import PollSettled, Recorder
 from services.notifier.sentlog import Finish, SendInfo, SendKey, Status
 from services.notifier.smtp import PermanentSmtpError, SmtpRelayDown, TransientSmtpError
 
-from .fakes import T0, MemorySentLog
+from .fakes import T0, InFlight, MemorySentLog
 from .test_handler import ASSIGNED, AUDIT, World, opened
 
 
@@ -172,3 +172,60 @@ async def test_after_a_relay_blip_the_redelivered_poll_sends_the_rest_once():
     recipients = [m.message_id for m in world.smtp.sent]
     assert len(recipients) == 5 == len(set(recipients))
     assert {r.status.value for r in world.sentlog.rows.values()} == {"sent"}
+
+
+async def test_the_rate_window_of_a_poll_is_one_statement_and_its_suppressions_another():
+    world = World(window=60)
+    customers = [f"c{n % 3}@example.kr" for n in range(9)]
+    await world.handler.handle_batch(
+        [delivery(f"ev-{n}", opened(email)) for n, email in enumerate(customers)]
+    )
+    assert sorted(m.recipient for m in world.smtp.sent) == [f"c{n}@example.kr" for n in range(3)]
+    # suppressions, claims, rate slots, the rate-held records, the sent records
+    assert world.sentlog.batches == 5
+    held = [o for o in world.outcomes.published if o.status is NotificationStatus.SUPPRESSED]
+    assert len(held) == 6 and {o.reason for o in held} == {
+        "rate window: an automatic reply within 60 min"
+    }
+    assert {world.sentlog.rows[k].status for k in world.sentlog.rows} == {
+        Status.SENT,
+        Status.SUPPRESSED,
+    }
+    # A redelivery publishes the same outcomes and sends nothing.
+    first = list(world.outcomes.published)
+    await world.handler.handle_batch(
+        [delivery(f"ev-{n}", opened(email)) for n, email in enumerate(customers)]
+    )
+    assert len(world.smtp.sent) == 3
+    assert sorted(map(str, world.outcomes.published[len(first) :])) == sorted(map(str, first))
+
+
+async def test_a_polls_mails_are_written_as_a_connection_is_free_not_all_at_once():
+    world = World()
+    relay = world.smtp.send = InFlight(world.smtp.send)  # type: ignore[method-assign]
+    await world.handler.handle_batch(poll(20))
+    assert len(world.smtp.sent) == 20
+    assert relay.peak == 4  # HandlerConfig.mail_concurrency (the pool's size): a mail is written
+    # inside that bound, so a poll never holds more bodies than connections
+
+
+async def test_a_lingering_record_statement_takes_what_completes_meanwhile_and_close_cuts_it():
+    statements: list[int] = []
+
+    class CountedStatements(MemorySentLog):
+        async def finish_many(self, finishes):  # type: ignore[no-untyped-def]
+            statements.append(len(finishes))
+            await super().finish_many(finishes)
+
+    log = CountedStatements()
+    recorder = Recorder(log, linger_s=3600.0)
+    keys = [SendKey(f"ev-{i}", "a@example.kr", "agent_assigned") for i in range(10)]
+    for key in keys:
+        await log.claim(key, SendInfo("t", "c", "smtp", "ko"), now=T0)
+    for key in keys:
+        recorder.add(Finish(key, Status.SENT, T0, "<m>"))
+        await asyncio.sleep(0)  # mails complete one by one
+    assert statements == []  # still lingering
+    await asyncio.wait_for(recorder.close(), 10)  # close() does not wait the linger out
+    assert statements == [10]
+    assert {log.rows[k].status for k in keys} == {Status.SENT}
