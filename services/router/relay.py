@@ -23,12 +23,21 @@ from libs.common import metrics
 from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers
 from libs.common.kafka.producer import PublishError
 from libs.common.settings import KafkaSettings
-from services.router.store.outbox import PendingEvent, mark_sent, unsent_rows
-from services.router.store.unit_of_work import UnitOfWorkFactory
+from services.router.store.outbox import (
+    CommittedOutbox,
+    PendingEvent,
+    mark_sent,
+    rows_by_id,
+    unsent_ids,
+)
+from services.router.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 RELAY_LOCK_KEY = 7226458
 MAX_BATCH_BYTES = 1024 * 1024
+#: Rows per round at most (bound parameters of the IN lists stay well below both
+#: databases' limits).
+MAX_ROUND = 10_000
 
 
 def record_headers(row: PendingEvent, source: str) -> Headers:
@@ -135,12 +144,18 @@ class BatchPublisher:
 
 
 class OutboxRelay:
+    """Publishes the outbox in id order; each round reads the next unsent ids and event
+    ids (the database says what is unsent and in which order), takes the payloads of the
+    rows this process committed from ``committed`` (handed over by the unit of work) and
+    reads only the others (a crash's leftovers, another replica's or process's rows)."""
+
     def __init__(
         self,
         uow: UnitOfWorkFactory,
         producer: BatchPublisher,
         *,
         topic: str,
+        committed: CommittedOutbox | None = None,
         topics_by_type: dict[str, str] | None = None,
         source: str = "omnidesk/router",
         batch: int = 500,
@@ -149,32 +164,43 @@ class OutboxRelay:
         self._uow = uow
         self._producer = producer
         self._topic = topic
+        self.committed = committed or CommittedOutbox()
         #: Outbox rows that are not routing events (ContactErased → support.privacy.v1).
         self._topics_by_type = topics_by_type or {}
         self._source = source
         self._batch = batch
         self._interval = interval_s
-        self.wake = asyncio.Event()
+
+    @property
+    def wake(self) -> asyncio.Event:
+        return self.committed.wake
 
     def notify(self) -> None:
         self.wake.set()
 
-    async def publish_pending(self) -> int:
-        """One round: publish up to ``batch`` rows; returns how many were sent."""
+    def _round_limit(self) -> int:
+        """``batch`` rows, or all the rows handed over (one round per routed poll)."""
+        return min(max(self._batch, len(self.committed)), MAX_ROUND)
+
+    async def publish_pending(self, limit: int | None = None) -> int:
+        """One round: publish up to ``limit`` rows (default: a round's); returns how many
+        were sent."""
+        limit = limit or self._round_limit()
         if self._uow.postgres:
-            return await self._publish_postgres()
+            return await self._publish_postgres(limit)
         # SQLite: read without the write lock, publish, then mark in a short write.
         async with self._uow.reader() as uow:
-            rows = await unsent_rows(uow.session, limit=self._batch)
+            rows = await self._next_rows(uow, limit)
         if not rows:
             return 0
         await self._send_all(rows)
         async with self._uow() as uow:
             await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC))
             await uow.commit()
+        self.committed.forget(r.event_id for r in rows)
         return len(rows)
 
-    async def _publish_postgres(self) -> int:
+    async def _publish_postgres(self, limit: int) -> int:
         async with self._uow() as uow:
             # One relaying replica at a time keeps the per-conversation order.
             got = await uow.session.scalar(
@@ -182,13 +208,31 @@ class OutboxRelay:
             )
             if not got:
                 return 0
-            rows = await unsent_rows(uow.session, limit=self._batch)
+            rows = await self._next_rows(uow, limit)
             if not rows:
                 return 0
             await self._send_all(rows)
             await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC))
             await uow.commit()
-            return len(rows)
+        self.committed.forget(r.event_id for r in rows)
+        return len(rows)
+
+    async def _next_rows(self, uow: UnitOfWork, limit: int) -> list[PendingEvent]:
+        """The next ``limit`` unsent rows in id order, payloads from memory where handed."""
+        handed_before = self.committed.event_ids()  # all committed before the read below
+        unsent = await unsent_ids(uow.session, limit=limit)
+        if len(unsent) < limit:
+            # every unsent row was read: a handed row not among them was already sent
+            # (by another replica, or in a round that then failed to forget it)
+            self.committed.forget(handed_before - {u.event_id for u in unsent})
+        handed = {u.id: self.committed.get(u.event_id) for u in unsent}
+        others = await rows_by_id(uow.session, [i for i, row in handed.items() if row is None])
+        rows = []
+        for id_, row in handed.items():
+            row = row._replace(id=id_) if row is not None else others.get(id_)
+            if row is not None:  # None: sent and deleted by someone else meanwhile
+                rows.append(row)
+        return rows
 
     async def _send_all(self, rows: list[PendingEvent]) -> None:
         by_topic: dict[str, list[PendingEvent]] = {}
@@ -215,8 +259,11 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # cleared before the round: a commit during the round wakes the next one
+            self.wake.clear()
+            limit = self._round_limit()
             try:
-                sent = await self.publish_pending()
+                sent = await self.publish_pending(limit)
             except PublishError as exc:
                 log.warning("outbox relay: Kafka did not ack (%r); retrying", exc)
                 sent = 0
@@ -226,9 +273,8 @@ class OutboxRelay:
                 log.exception("outbox relay round failed; retrying")
                 sent = 0
                 await _sleep_or_stop(stop, 1.0)
-            if sent == self._batch:
-                continue  # more waiting
-            self.wake.clear()
+            if sent >= limit:
+                continue  # more may be waiting
             await _wait_any(stop, self.wake, self._interval)
 
 

@@ -48,6 +48,9 @@ BULK_FIRST = (Contact, ContactIdentity)
 #: Runs inside every committing transaction, just before it commits (the composition
 #: root passes the audit trail's: an action's audit row commits with the action).
 BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
+#: Receives the outbox rows a transaction wrote, right after it committed (the relay's
+#: ``CommittedOutbox.hand_over``: it then publishes them without reading them back).
+HandOver = Callable[[list[dict[str, object]]], None]
 
 
 class UnitOfWork:
@@ -59,12 +62,14 @@ class UnitOfWork:
         write_lock: asyncio.Lock | None,
         on_commit: Callable[[], None] | None = None,
         before_commit: BeforeCommit | None = None,
+        hand_over: HandOver | None = None,
     ) -> None:
         self._sessions = sessions
         self.postgres = postgres
         self._write_lock = write_lock
         self._on_commit = on_commit
         self._before_commit = before_commit
+        self._hand_over = hand_over
         self._session: AsyncSession | None = None
         self._committed = False
 
@@ -83,6 +88,8 @@ class UnitOfWork:
             self.cache: dict[str, object] = {}
             self._bulk: dict[type, list[dict[str, object]]] = {}
             self._new: list[object] = []
+            #: outbox rows inserted by this transaction, handed over once it commits
+            self._outbox_written: list[dict[str, object]] = []
             self.contacts = ContactRepository(self.session)
             self.conversations = ConversationRepository(self.session, postgres=self.postgres)
             self.interactions = InteractionRepository(self.session)
@@ -171,6 +178,8 @@ class UnitOfWork:
             rows = self._bulk.pop(model, None)
             if rows:
                 await self.session.execute(insert(model.__table__), rows)
+                if model is OutboxRow:
+                    self._outbox_written.extend(rows)
 
     @property
     def committed(self) -> bool:
@@ -182,11 +191,15 @@ class UnitOfWork:
         await self.flush()
         await self.session.commit()
         self._committed = True
-        if self._on_commit is not None and self.outbox.added:
+        written, self._outbox_written = self._outbox_written, []
+        if self._hand_over is not None and written:
+            self._hand_over(written)
+        if self._on_commit is not None and (self.outbox.added or written):
             self._on_commit()
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        self._outbox_written = []
 
 
 def new_row(model: type[T], values: dict[str, object]) -> T:
@@ -229,6 +242,7 @@ class UnitOfWorkFactory:
         *,
         on_commit: Callable[[], None] | None = None,
         before_commit: BeforeCommit | None = None,
+        hand_over: HandOver | None = None,
     ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
@@ -236,6 +250,7 @@ class UnitOfWorkFactory:
         self._write_lock = None if self.postgres else asyncio.Lock()
         self.on_commit = on_commit
         self.before_commit = before_commit
+        self.hand_over = hand_over
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(
@@ -244,6 +259,7 @@ class UnitOfWorkFactory:
             write_lock=self._write_lock,
             on_commit=self.on_commit,
             before_commit=self.before_commit,
+            hand_over=self.hand_over,
         )
 
     def reader(self) -> UnitOfWork:
