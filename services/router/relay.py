@@ -164,12 +164,16 @@ class OutboxRelay:
         self._uow = uow
         self._producer = producer
         self._topic = topic
-        self.committed = committed or CommittedOutbox()
+        self.committed = committed if committed is not None else CommittedOutbox()
         #: Outbox rows that are not routing events (ContactErased → support.privacy.v1).
         self._topics_by_type = topics_by_type or {}
         self._source = source
         self._batch = batch
         self._interval = interval_s
+        #: SQLite: published rows waiting for ``mark_published`` (ids)
+        self._unmarked: set[int] = set()
+        self._to_mark: list[int] = []
+        self._mark_wake = asyncio.Event()
 
     @property
     def wake(self) -> asyncio.Event:
@@ -188,17 +192,38 @@ class OutboxRelay:
         limit = limit or self._round_limit()
         if self._uow.postgres:
             return await self._publish_postgres(limit)
-        # SQLite: read without the write lock, publish, then mark in a short write.
+        # SQLite: read without the write lock and publish; the rows are marked sent by
+        # ``mark_published`` in a short write of its own, so the next round need not
+        # wait for the write lock (held by the poll being routed) before publishing.
         async with self._uow.reader() as uow:
-            rows = await self._next_rows(uow, limit)
+            rows = await self._next_rows(uow, limit, skip=set(self._unmarked))
         if not rows:
             return 0
         await self._send_all(rows)
-        async with self._uow() as uow:
-            await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC))
-            await uow.commit()
+        published = [r.id for r in rows]
+        self._unmarked.update(published)
+        self._to_mark.extend(published)
+        self._mark_wake.set()
         self.committed.forget(r.event_id for r in rows)
         return len(rows)
+
+    async def mark_published(self) -> int:
+        """SQLite: mark what the rounds published since the last call, in one write.
+
+        Until then those rows are unsent in the database (a crash re-publishes them,
+        same ``ce_id``) and the rounds skip them."""
+        ids, self._to_mark = self._to_mark, []
+        if not ids:
+            return 0
+        try:
+            async with self._uow() as uow:
+                await mark_sent(uow.session, ids, datetime.now(UTC))
+                await uow.commit()
+        except BaseException:
+            self._to_mark[:0] = ids  # tried again by the next call
+            raise
+        self._unmarked.difference_update(ids)
+        return len(ids)
 
     async def _publish_postgres(self, limit: int) -> int:
         async with self._uow() as uow:
@@ -217,14 +242,19 @@ class OutboxRelay:
         self.committed.forget(r.event_id for r in rows)
         return len(rows)
 
-    async def _next_rows(self, uow: UnitOfWork, limit: int) -> list[PendingEvent]:
-        """The next ``limit`` unsent rows in id order, payloads from memory where handed."""
+    async def _next_rows(
+        self, uow: UnitOfWork, limit: int, *, skip: set[int] | None = None
+    ) -> list[PendingEvent]:
+        """The next ``limit`` unsent rows in id order (but ``skip``: published, not yet
+        marked), payloads from memory where handed."""
+        skip = skip or set()
         handed_before = self.committed.event_ids()  # all committed before the read below
-        unsent = await unsent_ids(uow.session, limit=limit)
-        if len(unsent) < limit:
+        read = await unsent_ids(uow.session, limit=limit + len(skip))
+        if len(read) < limit + len(skip):
             # every unsent row was read: a handed row not among them was already sent
             # (by another replica, or in a round that then failed to forget it)
-            self.committed.forget(handed_before - {u.event_id for u in unsent})
+            self.committed.forget(handed_before - {u.event_id for u in read})
+        unsent = [u for u in read if u.id not in skip][:limit]
         handed = {u.id: self.committed.get(u.event_id) for u in unsent}
         others = await rows_by_id(uow.session, [i for i, row in handed.items() if row is None])
         rows = []
@@ -258,6 +288,34 @@ class OutboxRelay:
             log.warning("outbox relay: producer restart failed: %r", exc)
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self._uow.postgres:  # marked inside the round, under the relay lock
+            await self._publish_loop(stop)
+            return
+        published = asyncio.Event()  # the publishing loop is over: a last mark, then out
+        marker = asyncio.create_task(self._mark_loop(published), name="router-relay-marks")
+        try:
+            await self._publish_loop(stop)
+        finally:
+            published.set()
+            await marker
+
+    async def _mark_loop(self, done: asyncio.Event) -> None:
+        while not done.is_set():
+            await _wait_any(done, self._mark_wake, self._interval)
+            self._mark_wake.clear()
+            if not await self._mark_logged():
+                await _sleep_or_stop(done, 1.0)
+        await self._mark_logged()  # what the last rounds published
+
+    async def _mark_logged(self) -> bool:
+        try:
+            await self.mark_published()
+        except Exception:  # the database is unreachable: the next call tries again
+            log.exception("outbox relay: marking published rows failed; retrying")
+            return False
+        return True
+
+    async def _publish_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             # cleared before the round: a commit during the round wakes the next one
             self.wake.clear()

@@ -4,8 +4,10 @@ leftovers, another process's) are read, and all go out in outbox id order."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 from sqlalchemy import event, select
@@ -18,6 +20,7 @@ from services.router.store.engine import build_engine, migrate
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import CommittedOutbox, mark_sent
 from services.router.store.unit_of_work import UnitOfWorkFactory
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -97,18 +100,19 @@ def relay_for(factory: UnitOfWorkFactory, committed: CommittedOutbox, publisher)
 async def test_handed_rows_are_published_without_reading_their_payloads(engine):
     committed = CommittedOutbox()
     factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = relay_for(factory, committed, publisher)  # built first, as the runtime does
     at = datetime(2026, 3, 4, 10, 0, tzinfo=KST)
     rows = [outbox_row(f"ev-{n}", f"conv-{n % 2}", at) for n in range(5)]
     await commit_rows(factory, *rows)
-    assert len(committed) == 5 and committed.wake.is_set()
+    assert len(relay.committed) == 5 and relay.wake.is_set()
 
-    publisher = RecordingPublisher()
-    relay = relay_for(factory, committed, publisher)
     statements = Statements(engine)
     assert await relay.publish_pending() == 5  # all handed rows in one round (batch is 2)
 
     assert publisher.ce_ids() == [f"ev-{n}" for n in range(5)]
     assert statements.payload_reads() == []
+    await relay.mark_published()  # SQLite: its own short write (PostgreSQL: in the round)
     assert await unsent(factory) == []
     assert len(committed) == 0
     [(topic, records)] = publisher.published
@@ -133,6 +137,7 @@ async def test_rows_not_handed_are_read_and_all_go_out_in_id_order(engine):
 
     assert publisher.ce_ids() == ["mine-1", "theirs-1", "mine-2"]
     assert len(statements.payload_reads()) == 1  # only for the row it was not handed
+    await relay.mark_published()
     assert await unsent(factory) == []
 
 
@@ -152,9 +157,53 @@ async def test_a_failed_publish_leaves_the_rows_unsent_and_a_restart_republishes
 
     # the process died: a new relay was handed nothing and reads the rows back
     restarted = RecordingPublisher()
-    assert await relay_for(factory, CommittedOutbox(), restarted).publish_pending() == 2
+    relay = relay_for(factory, CommittedOutbox(), restarted)
+    assert await relay.publish_pending() == 2
     assert restarted.published == publisher.published  # same ce_id, same bytes
+    await relay.mark_published()
     assert await unsent(factory) == []
+
+
+async def test_rounds_skip_rows_published_but_not_yet_marked(engine, store_settings):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = relay_for(factory, committed, publisher)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, outbox_row("ev-1", "conv-1", at))
+    assert await relay.publish_pending() == 1
+    await commit_rows(factory, outbox_row("ev-2", "conv-1", at))
+    assert await relay.publish_pending() == 1  # ev-2 only, whether or not ev-1 is marked
+    assert await relay.publish_pending() == 0
+    assert publisher.ce_ids() == ["ev-1", "ev-2"]
+    marked = await relay.mark_published()
+    assert marked == (2 if store_settings.is_sqlite else 0)
+    assert await unsent(factory) == []
+
+
+async def published_and_marked(
+    factory: UnitOfWorkFactory, publisher: RecordingPublisher, event_id: str
+) -> bool:
+    return event_id in publisher.ce_ids() and event_id not in await unsent(factory)
+
+
+async def test_the_running_relay_publishes_each_commit_and_marks_it(engine):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(factory, publisher, topic=TOPIC, committed=committed, interval_s=30)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    try:
+        for n in range(3):  # woken by each commit (the 30 s interval never elapses)
+            event_id = f"ev-{n}"
+            await commit_rows(factory, outbox_row(event_id, "conv-1", at))
+            await eventually(partial(published_and_marked, factory, publisher, event_id))
+    finally:
+        stop.set()
+        await running
+    assert publisher.ce_ids() == ["ev-0", "ev-1", "ev-2"]
 
 
 async def test_handed_rows_another_relay_already_sent_are_forgotten(engine):
