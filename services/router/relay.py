@@ -217,7 +217,7 @@ class OutboxRelay:
             return 0
         try:
             async with self._uow() as uow:
-                await mark_sent(uow.session, ids, datetime.now(UTC))
+                await mark_sent(uow.session, ids, datetime.now(UTC), postgres=False)
                 await uow.commit()
         except BaseException:
             self._to_mark[:0] = ids  # tried again by the next call
@@ -237,7 +237,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             await self._send_all(rows)
-            await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC))
+            await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC), postgres=True)
             await uow.commit()
         self.committed.forget(r.event_id for r in rows)
         return len(rows)
@@ -256,7 +256,8 @@ class OutboxRelay:
             self.committed.forget(handed_before - {u.event_id for u in read})
         unsent = [u for u in read if u.id not in skip][:limit]
         handed = {u.id: self.committed.get(u.event_id) for u in unsent}
-        others = await rows_by_id(uow.session, [i for i, row in handed.items() if row is None])
+        missing = [i for i, row in handed.items() if row is None]
+        others = await rows_by_id(uow.session, missing, postgres=self._uow.postgres)
         rows = []
         for id_, row in handed.items():
             row = row._replace(id=id_) if row is not None else others.get(id_)

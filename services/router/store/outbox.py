@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Select, select, update
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, Select, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.events.routing import RoutingEvent
@@ -127,12 +129,24 @@ async def unsent_ids(session: AsyncSession, *, limit: int) -> list[UnsentId]:
     return [UnsentId(*row) for row in await session.execute(query)]
 
 
-async def rows_by_id(session: AsyncSession, ids: list[int]) -> dict[int, PendingEvent]:
+async def rows_by_id(
+    session: AsyncSession, ids: list[int], *, postgres: bool
+) -> dict[int, PendingEvent]:
     """Whole rows (payload included) of the unsent rows the relay was not handed."""
     if not ids:
         return {}
-    query = _pending_columns().where(OutboxRow.__table__.c.id.in_(ids))
+    query = _pending_columns().where(_id_in(ids, postgres=postgres))
     return {row[0]: PendingEvent(*row) for row in await session.execute(query)}
+
+
+def _id_in(ids: list[int], *, postgres: bool) -> ColumnElement[bool]:
+    """``id IN (...)``; on PostgreSQL ``id = ANY($1)``: one statement text whatever the
+    count, so asyncpg's prepared statement is reused (an IN list of a new length is a new
+    statement to prepare and plan: it took as long as publishing the rows)."""
+    column = OutboxRow.__table__.c.id
+    if postgres:
+        return column == any_(bindparam("ids", ids, type_=ARRAY(sa.Integer)))
+    return column.in_(ids)
 
 
 def _pending_columns() -> Select[Any]:
@@ -147,8 +161,10 @@ def _pending_columns() -> Select[Any]:
     )
 
 
-async def mark_sent(session: AsyncSession, ids: list[int], at: datetime) -> None:
-    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(sent_at=at))
+async def mark_sent(session: AsyncSession, ids: list[int], at: datetime, *, postgres: bool) -> None:
+    await session.execute(
+        update(OutboxRow.__table__).where(_id_in(ids, postgres=postgres)).values(sent_at=at)
+    )
 
 
 async def rows_for_conversation(session: AsyncSession, conversation_id: str) -> list[OutboxRow]:

@@ -213,7 +213,7 @@ async def test_handed_rows_another_relay_already_sent_are_forgotten(engine):
     await commit_rows(factory, outbox_row("ev-1", "conv-1", at))
     async with factory() as uow:  # as the replica holding the relay lock would
         [row_id] = await uow.session.scalars(select(OutboxRow.id))
-        await mark_sent(uow.session, [row_id], at)
+        await mark_sent(uow.session, [row_id], at, postgres=factory.postgres)
         await uow.commit()
 
     publisher = RecordingPublisher()
