@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, insert, inspect, text
+from sqlalchemy import JSON, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 
+from services.router.store.bulk import BulkInserter
 from services.router.store.models import (
     AttachmentRow,
     AuditRow,
@@ -63,8 +64,10 @@ class UnitOfWork:
         on_commit: Callable[[], None] | None = None,
         before_commit: BeforeCommit | None = None,
         hand_over: HandOver | None = None,
+        bulk: BulkInserter,
     ) -> None:
         self._sessions = sessions
+        self._inserter = bulk
         self.postgres = postgres
         self._write_lock = write_lock
         self._on_commit = on_commit
@@ -168,7 +171,7 @@ class UnitOfWork:
             for values in (_column_values(row, columns) for row in rows):
                 shapes.setdefault(tuple(values), []).append(values)
             for same_shape in shapes.values():
-                await self.session.execute(insert(table), same_shape)
+                await self._inserter.insert(self.session, table, same_shape)
             for row in rows:
                 make_transient_to_detached(row)  # as if loaded: every attribute present
                 self.session.add(row)
@@ -177,7 +180,7 @@ class UnitOfWork:
         for model in models:
             rows = self._bulk.pop(model, None)
             if rows:
-                await self.session.execute(insert(model.__table__), rows)
+                await self._inserter.insert(self.session, model.__table__, rows)
                 if model is OutboxRow:
                     self._outbox_written.extend(rows)
 
@@ -248,6 +251,7 @@ class UnitOfWorkFactory:
         self.postgres = engine.dialect.name == "postgresql"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
         self._write_lock = None if self.postgres else asyncio.Lock()
+        self._bulk = BulkInserter(engine.dialect)
         self.on_commit = on_commit
         self.before_commit = before_commit
         self.hand_over = hand_over
@@ -260,8 +264,9 @@ class UnitOfWorkFactory:
             on_commit=self.on_commit,
             before_commit=self.before_commit,
             hand_over=self.hand_over,
+            bulk=self._bulk,
         )
 
     def reader(self) -> UnitOfWork:
         """A read-only unit: no write lock (SQLite WAL readers run beside the writer)."""
-        return UnitOfWork(self._sessions, postgres=self.postgres, write_lock=None)
+        return UnitOfWork(self._sessions, postgres=self.postgres, write_lock=None, bulk=self._bulk)
