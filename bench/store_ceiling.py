@@ -16,7 +16,7 @@ Message-ID, four SLA timers (warning and breach of first response and
 resolution) and three outbox rows (InteractionRouted, ConversationOpened,
 ConversationAssigned) — 12 rows.
 
-SQLite: a file in a temporary folder (WAL, synchronous=NORMAL, as the router).
+SQLite: a file in a temporary folder (WAL, synchronous=FULL, as the router).
 PostgreSQL: a private server from the Debian packages
 (``tools.testing.postgres``; fsync off, as in the router benchmark).
 
