@@ -95,6 +95,7 @@ class UnitOfWork:
             self.cache: dict[str, object] = {}
             self._bulk: dict[type, list[dict[str, object]]] = {}
             self._new: list[object] = []
+            self._updates: dict[type, dict[object, dict[str, object]]] = {}
             #: outbox rows inserted by this transaction, handed over once it commits
             self._outbox_written: list[dict[str, object]] = []
             self.contacts = ContactRepository(self.session)
@@ -157,6 +158,13 @@ class UnitOfWork:
     async def flush(self) -> None:
         await self._flush(last=False)
 
+    def update_later(self, model: type, key: object, values: dict[str, object]) -> None:
+        """Queue an UPDATE of the row with primary key ``key`` (plain data, no ORM object);
+        written at the next flush, after its inserts, as one executemany per table and
+        set of columns. Several updates of one row before a flush merge (later values win).
+        """
+        self._updates.setdefault(model, {}).setdefault(key, {}).update(values)
+
     async def _flush(self, *, last: bool) -> None:
         with self.session.no_autoflush:  # the ORM rows must wait for these
             await self._insert_bulk(BULK_FIRST)
@@ -165,6 +173,18 @@ class UnitOfWork:
                 await self._update_changed()
         await self.session.flush()
         await self._insert_bulk(BULK_ORDER)
+        await self._update_queued()
+
+    async def _update_queued(self) -> None:
+        updates, self._updates = self._updates, {}
+        for model, rows in updates.items():
+            table = model.__table__  # type: ignore[attr-defined]
+            [key_column] = table.primary_key.columns
+            shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+            for key, values in rows.items():
+                shapes.setdefault(tuple(sorted(values)), []).append({"_pk": key, **values})
+            for columns, params in shapes.items():
+                await self._update_rows(table, key_column, columns, params)
 
     async def _update_changed(self) -> None:
         """The commit's flush: changed conversations as one executemany UPDATE per set of
@@ -188,20 +208,25 @@ class UnitOfWork:
             done.append(row)
             if changed:
                 shapes.setdefault(tuple(sorted(changed)), []).append({"_pk": row.id, **changed})
+        table = Conversation.__table__
         for keys, params in shapes.items():
-            table = Conversation.__table__
-            statement = (
-                update(table)
-                .where(table.c.id == bindparam("_pk"))
-                .values({table.c[key]: bindparam(key) for key in keys})
-            )
-            result = await self.session.execute(statement, params)
-            if result.rowcount not in (-1, None, len(params)):  # type: ignore[attr-defined]
-                raise RuntimeError(
-                    f"{table.name}: {result.rowcount} of {len(params)} rows updated"  # type: ignore[attr-defined]
-                )
+            await self._update_rows(table, table.c.id, keys, params)
         for row in done:
             self.session.expunge(row)  # written: the session's own flush must not repeat it
+
+    async def _update_rows(
+        self, table: Any, key: Any, columns: tuple[str, ...], params: list[dict[str, object]]
+    ) -> None:
+        """One executemany UPDATE of ``columns`` by primary key (``_pk`` in each params)."""
+        statement = (
+            update(table)
+            .where(key == bindparam("_pk"))
+            .values({table.c[column]: bindparam(column) for column in columns})
+        )
+        result = await self.session.execute(statement, params)
+        rowcount = result.rowcount  # type: ignore[attr-defined]
+        if rowcount not in (-1, None, len(params)):  # -1: the driver does not say
+            raise RuntimeError(f"{table.name}: {rowcount} of {len(params)} rows updated")
 
     async def _insert_new(self) -> None:
         new, self._new = self._new, []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from services.router.store.models import Contact, Conversation
 from services.router.store.unit_of_work import new_row
@@ -79,3 +79,39 @@ async def test_a_rolled_back_unit_inserts_nothing(ctx, clock):
         await uow.rollback()
     async with ctx.uow.reader() as uow:
         assert await uow.conversations.get("conv-1") is None
+
+
+async def test_update_later_writes_plain_row_updates_in_one_statement_per_shape(ctx, clock):
+    now = clock()
+    async with ctx.uow() as uow:
+        uow.insert_later(Contact, {"id": "contact-1", "created_at": now})
+        for number in range(1, 4):
+            uow.add_new(conversation(number, now))
+        await uow.commit()
+
+    later = now + timedelta(minutes=3)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sync_engine = ctx.uow.engine.sync_engine
+    async with ctx.uow() as uow:
+        for number in range(1, 4):
+            uow.update_later(Conversation, f"conv-{number}", {"status": "pending"})
+        uow.update_later(Conversation, "conv-2", {"tags": ["vip"], "last_activity_at": later})
+        uow.update_later(Conversation, "conv-2", {"status": "assigned"})  # merges, wins
+        event.listen(sync_engine, "before_cursor_execute", seen)
+        try:
+            await uow.commit()
+        finally:
+            event.remove(sync_engine, "before_cursor_execute", seen)
+
+    assert len([s for s in statements if s.startswith("UPDATE conversations")]) == 2  # 2 shapes
+    async with ctx.uow.reader() as uow:
+        found, _ = await uow.conversations.search(filters={}, offset=0, limit=10)
+        stored = {c.id: c for c in found}
+    assert [stored[f"conv-{n}"].status for n in range(1, 4)] == ["pending", "assigned", "pending"]
+    assert stored["conv-2"].tags == ["vip"] and stored["conv-1"].tags == []
+    assert stored["conv-2"].last_activity_at == later
+    assert stored["conv-1"].last_activity_at == now
