@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.router.settings import RouterSettings
-from services.router.store.bulk import BulkInserter
+from services.router.store.bulk import COPY_FROM, BulkInserter
 from services.router.store.engine import build_engine, migrate
 from services.router.store.models import (
     AttachmentRow,
@@ -28,6 +28,7 @@ from services.router.store.models import (
     OutboxRow,
     SlaTimer,
 )
+from services.router.store.unit_of_work import UnitOfWorkFactory
 
 pytestmark = pytest.mark.integration
 
@@ -203,8 +204,9 @@ async def stored(session: AsyncSession, table: sa.Table) -> list[tuple[Any, ...]
     return [tuple(row) for row in await connection.exec_driver_sql(query)]
 
 
-async def test_driver_inserts_store_what_sqlalchemy_stores(engine: AsyncEngine):
-    inserter = BulkInserter(engine.dialect)
+@pytest.mark.parametrize("copy_from", [50, 1], ids=["executemany", "copy-on-postgres"])
+async def test_driver_inserts_store_what_sqlalchemy_stores(engine: AsyncEngine, copy_from: int):
+    inserter = BulkInserter(engine.dialect, copy_from=copy_from)
     async with AsyncSession(engine) as session, session.begin():
         for model, rows in rows_of("a-"):
             for _, same_keys in groupby(rows, key=tuple):  # SQLAlchemy: one shape per call
@@ -228,3 +230,25 @@ def _has(row: tuple[Any, ...], prefix: str) -> bool:
 
 def _strip(row: tuple[Any, ...], prefix: str) -> tuple[Any, ...]:
     return tuple(v.replace(prefix, "") if isinstance(v, str) else v for v in row)
+
+
+async def test_a_copy_as_the_first_statement_rolls_back_with_the_unit_of_work(engine):
+    factory = UnitOfWorkFactory(engine)
+    rows = [
+        {
+            "event_id": f"ev-{n}",
+            "ce_type": "support.routing.interaction_routed.v1",
+            "conversation_id": "conv-1",
+            "occurred_at": AT,
+            "payload": "{}",
+            "sent_at": None,
+        }
+        for n in range(COPY_FROM)  # enough for COPY on PostgreSQL
+    ]
+    async with factory() as uow:
+        for row in rows:
+            uow.insert_later(OutboxRow, row)
+        await uow.flush()  # the transaction's first statement
+        await uow.rollback()
+    async with factory.reader() as uow:
+        assert await uow.session.scalar(sa.select(sa.func.count()).select_from(OutboxRow)) == 0
