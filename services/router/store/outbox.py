@@ -68,12 +68,13 @@ class CommittedOutbox:
     """Outbox rows committed by this process and not yet published, keyed by event id.
 
     The unit of work hands them over right after its commit (never before: a rolled-back
-    row must not be published). Bounded: when the relay cannot keep up (Kafka down, or
-    another PostgreSQL replica holds the relay lock) the oldest are forgotten, and the
-    relay reads those from the database like any row it was not handed.
+    row must not be published). Bounded (a relay round's most; ~1.5 KB a row): when the
+    relay cannot keep up (Kafka down, or another PostgreSQL replica holds the relay
+    lock) the oldest are forgotten, and the relay reads those from the database like
+    any row it was not handed.
     """
 
-    def __init__(self, *, limit: int = 50_000) -> None:
+    def __init__(self, *, limit: int = 10_000) -> None:
         self._rows: dict[str, PendingEvent] = {}
         self._limit = limit
         #: set on every hand-over: the relay waits on it between rounds
