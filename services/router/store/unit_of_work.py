@@ -17,7 +17,7 @@ from sqlalchemy import JSON, bindparam, inspect, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 
-from services.router.store.bulk import BulkInserter
+from services.router.store.bulk import COPY_FROM, BulkInserter
 from services.router.store.models import (
     AttachmentRow,
     AuditRow,
@@ -317,12 +317,13 @@ class UnitOfWorkFactory:
         on_commit: Callable[[], None] | None = None,
         before_commit: BeforeCommit | None = None,
         hand_over: HandOver | None = None,
+        copy_from: int = COPY_FROM,
     ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
         self._write_lock = None if self.postgres else asyncio.Lock()
-        self._bulk = BulkInserter(engine.dialect)
+        self._bulk = BulkInserter(engine.dialect, copy_from=copy_from)
         self.on_commit = on_commit
         self.before_commit = before_commit
         self.hand_over = hand_over

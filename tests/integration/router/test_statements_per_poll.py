@@ -1,11 +1,17 @@
 """A routed poll costs a fixed handful of SQL statements, whatever its size: lookups
 are prefetched per poll and writes are one multi-row statement per table (no
 per-interaction round trip) — on SQLite and PostgreSQL, for new conversations and
-for repeat customers' messages."""
+for repeat customers' messages.
+
+Counted with SQLAlchemy's ``before_cursor_execute``, which does not see PostgreSQL's
+COPY; the unit of work here never uses COPY (``copy_from``), so every insert is a
+counted statement (a COPY replaces one of them one for one)."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import event
@@ -19,6 +25,7 @@ from libs.common.events.interaction import (
 )
 from services.router.service.agents import seed_agents
 from services.router.service.interactions import Incoming, route_batch
+from services.router.store.unit_of_work import UnitOfWorkFactory
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +83,13 @@ async def statements_of(ctx, items: list[Incoming]) -> Counter[str]:
 
 
 async def test_statements_per_poll_do_not_grow_with_the_poll(ctx, clock):
+    factory = ctx.uow
+    ctx = replace(
+        ctx,
+        uow=UnitOfWorkFactory(
+            factory.engine, before_commit=factory.before_commit, copy_from=sys.maxsize
+        ),
+    )
     await seed_agents(ctx)
     await route_batch(ctx, poll(clock, range(1000, 1004), round_=0))  # counters exist
 
