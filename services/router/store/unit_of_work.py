@@ -9,7 +9,8 @@ transactions never fight over the database file.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -96,6 +97,10 @@ class UnitOfWork:
             self._bulk: dict[type, list[dict[str, object]]] = {}
             self._new: list[object] = []
             self._updates: dict[type, dict[object, dict[str, object]]] = {}
+            #: (conversation id, metric) -> when the first queued cancellation covers it
+            self._cancels: dict[tuple[str, str], datetime] = {}
+            #: SLA timers queued in this flush, per conversation (cancel_timers_later)
+            self._new_timers: dict[str, list[dict[str, object]]] = {}
             #: outbox rows inserted by this transaction, handed over once it commits
             self._outbox_written: list[dict[str, object]] = []
             self.contacts = ContactRepository(self.session)
@@ -144,6 +149,24 @@ class UnitOfWork:
     def insert_later(self, model: type, values: dict[str, object]) -> None:
         """Queue an append-only row; written at flush/commit in one INSERT per table."""
         self._bulk.setdefault(model, []).append(values)
+        if model is SlaTimer:
+            self._new_timers.setdefault(str(values["conversation_id"]), []).append(values)
+
+    def cancel_timers_later(
+        self, conversation_id: str, *, metrics: Iterable[str], at: datetime
+    ) -> None:
+        """What ``flush()`` then ``timers.cancel_pending(...)`` do, without a round trip:
+        pending timers of these metrics are cancelled at ``at`` — those started earlier in
+        this transaction and not written yet here and now, the stored ones at the next
+        flush (one executemany for all queued cancellations, before that flush's inserts,
+        so a timer started after this call is not cancelled). A timer already cancelled
+        keeps its first cancellation time, as with ``cancel_pending`` called in order."""
+        wanted = set(metrics)
+        for row in self._new_timers.get(conversation_id, ()):
+            if row["metric"] in wanted and row["fired_at"] is None and row["cancelled_at"] is None:
+                row["cancelled_at"] = at
+        for metric in wanted:
+            self._cancels.setdefault((conversation_id, metric), at)
 
     def add_new(self, row: object) -> None:
         """A new ORM object (e.g. a conversation opened by routing), inserted at the next
@@ -166,6 +189,8 @@ class UnitOfWork:
         self._updates.setdefault(model, {}).setdefault(key, {}).update(values)
 
     async def _flush(self, *, last: bool) -> None:
+        await self._cancel_queued()  # stored timers only: before this flush's inserts
+        self._new_timers = {}
         with self.session.no_autoflush:  # the ORM rows must wait for these
             await self._insert_bulk(BULK_FIRST)
             await self._insert_new()
@@ -174,6 +199,27 @@ class UnitOfWork:
         await self.session.flush()
         await self._insert_bulk(BULK_ORDER)
         await self._update_queued()
+
+    async def _cancel_queued(self) -> None:
+        cancels, self._cancels = self._cancels, {}
+        if not cancels:
+            return
+        table = SlaTimer.__table__
+        statement = (
+            update(table)
+            .where(
+                table.c.conversation_id == bindparam("_conversation"),
+                table.c.metric == bindparam("_metric"),
+                table.c.fired_at.is_(None),
+                table.c.cancelled_at.is_(None),
+            )
+            .values(cancelled_at=bindparam("_at"))
+        )
+        params = [
+            {"_conversation": conversation, "_metric": metric, "_at": at}
+            for (conversation, metric), at in cancels.items()
+        ]
+        await self.session.execute(statement, params)
 
     async def _update_queued(self) -> None:
         updates, self._updates = self._updates, {}
