@@ -4,8 +4,10 @@ The router's figure (interactions → decisions per second) is compared to this:
 the same tables, the same engine construction and migrations the router uses
 (``services.router.store.engine``), written with SQLAlchemy Core bulk inserts
 (one executemany statement per table, one transaction per batch of
-``--batch`` interactions, the router's ``consumer_max_batch``); on PostgreSQL
-also binary COPY per table (asyncpg), and the faster of the two is the ceiling. No reads, no
+``--batch`` interactions, the router's ``consumer_max_batch``), the router's own
+``BulkInserter`` (``services/router/store/bulk.py``: tuples straight to the driver's
+executemany, binary COPY on PostgreSQL), and on PostgreSQL binary COPY per table
+(asyncpg); the fastest is the ceiling. No reads, no
 decisions, no Kafka: only the writes, so it is an upper bound on what any
 router built on this store can do.
 
@@ -16,7 +18,7 @@ Message-ID, four SLA timers (warning and breach of first response and
 resolution) and three outbox rows (InteractionRouted, ConversationOpened,
 ConversationAssigned) — 12 rows.
 
-SQLite: a file in a temporary folder (WAL, synchronous=NORMAL, as the router).
+SQLite: a file in a temporary folder (WAL, synchronous=FULL, as the router).
 PostgreSQL: a private server from the Debian packages
 (``tools.testing.postgres``; fsync off, as in the router benchmark).
 
@@ -37,9 +39,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bench.common import write_result
+from services.router.store.bulk import BulkInserter
 from services.router.store.engine import build_engine, migrate
 from services.router.store.models import (
     Contact,
@@ -235,13 +238,32 @@ async def copy_batch(engine: AsyncEngine, grouped: dict[str, list[dict[str, Any]
     return written
 
 
+async def driver_batch(engine: AsyncEngine, grouped: dict[str, list[dict[str, Any]]]) -> int:
+    """One transaction, the router's BulkInserter per table (what its unit of work uses)."""
+    inserter = _inserters.setdefault(id(engine), BulkInserter(engine.dialect))
+    written = 0
+    async with AsyncSession(engine) as session, session.begin():
+        for table in TABLES:
+            rows = grouped[table.name]
+            if rows:
+                await inserter.insert(session, table, rows)
+                written += len(rows)
+    return written
+
+
+_inserters: dict[int, BulkInserter] = {}
 Writer = Callable[[AsyncEngine, dict[str, list[dict[str, Any]]]], Awaitable[int]]
+WRITERS: dict[str, Writer] = {
+    "executemany": write_batch,
+    "driver": driver_batch,
+    "copy": copy_batch,
+}
 
 
 async def measure(
     store: str, url: str, count: int, batch: int, *, method: str = "executemany"
 ) -> dict[str, Any]:
-    write: Writer = copy_batch if method == "copy" else write_batch
+    write = WRITERS[method]
     engine = build_engine(url)
     try:
         await migrate(engine)
@@ -250,10 +272,11 @@ async def measure(
             await write(engine, grouped)
         prepared = list(batches(run, count, batch))  # rows built before the clock starts
         rows = 0
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for grouped in prepared:
             rows += await write(engine, grouped)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started  # this process (SQLite's thread included)
     finally:
         await engine.dispose()
     figures = {
@@ -266,6 +289,7 @@ async def measure(
         "seconds": round(elapsed, 3),
         "interactions_per_s": round(count / elapsed, 1),
         "rows_per_s": round(rows / elapsed, 1),
+        "cpu_seconds": round(cpu, 3),
     }
     print(f"{store}: {figures}", flush=True)
     return figures
@@ -286,7 +310,7 @@ async def main(args: argparse.Namespace) -> None:
                 if server is not None
                 else f"sqlite+aiosqlite:///{tmp}/router.db"
             )
-            methods = ["executemany", "copy"] if server is not None else ["executemany"]
+            methods = ["executemany", "driver"] + (["copy"] if server is not None else [])
             measured = [await measure(name, url, args.count, args.batch, method=m) for m in methods]
             best = max(measured, key=lambda m: m["interactions_per_s"])
             runs[name] = {**best, "methods": {m["method"]: m for m in measured}}
@@ -294,8 +318,8 @@ async def main(args: argparse.Namespace) -> None:
         "store_ceiling",
         {
             "what": "bulk insert of a new conversation's rows into the router's tables "
-            "(build_engine + migrate), one transaction per batch; per store the faster of "
-            "Core executemany and (PostgreSQL) COPY",
+            "(build_engine + migrate), one transaction per batch; per store the fastest of "
+            "Core executemany, the router's BulkInserter and (PostgreSQL) COPY",
             "runs": runs,
         },
     )

@@ -25,7 +25,7 @@ from services.router.service.context import (
 from services.router.service.csat import CsatSigner
 from services.router.settings import RouterSettings
 from services.router.store.engine import build_engine, migrate
-from services.router.store.unit_of_work import UnitOfWorkFactory
+from services.router.store.unit_of_work import HandOver, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,13 @@ def build_context(
     *,
     clock: Clock = system_clock,
     on_commit: Callable[[], None] | None = None,
+    hand_over: HandOver | None = None,
 ) -> RouterContext:
     return RouterContext(
         # every commit carries the running API/console action's audit row
-        uow=UnitOfWorkFactory(engine, on_commit=on_commit, before_commit=audit_in_transaction),
+        uow=UnitOfWorkFactory(
+            engine, on_commit=on_commit, before_commit=audit_in_transaction, hand_over=hand_over
+        ),
         config=build_config(settings),
         options=RoutingOptions.from_settings(settings),
         csat=build_csat(settings),

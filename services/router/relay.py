@@ -23,12 +23,21 @@ from libs.common import metrics
 from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers
 from libs.common.kafka.producer import PublishError
 from libs.common.settings import KafkaSettings
-from services.router.store.outbox import PendingEvent, mark_sent, unsent_rows
-from services.router.store.unit_of_work import UnitOfWorkFactory
+from services.router.store.outbox import (
+    CommittedOutbox,
+    PendingEvent,
+    mark_sent,
+    rows_by_id,
+    unsent_ids,
+)
+from services.router.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 RELAY_LOCK_KEY = 7226458
 MAX_BATCH_BYTES = 1024 * 1024
+#: Rows per round at most (bound parameters of the IN lists stay well below both
+#: databases' limits).
+MAX_ROUND = 10_000
 
 
 def record_headers(row: PendingEvent, source: str) -> Headers:
@@ -135,12 +144,18 @@ class BatchPublisher:
 
 
 class OutboxRelay:
+    """Publishes the outbox in id order; each round reads the next unsent ids and event
+    ids (the database says what is unsent and in which order), takes the payloads of the
+    rows this process committed from ``committed`` (handed over by the unit of work) and
+    reads only the others (a crash's leftovers, another replica's or process's rows)."""
+
     def __init__(
         self,
         uow: UnitOfWorkFactory,
         producer: BatchPublisher,
         *,
         topic: str,
+        committed: CommittedOutbox | None = None,
         topics_by_type: dict[str, str] | None = None,
         source: str = "omnidesk/router",
         batch: int = 500,
@@ -149,32 +164,68 @@ class OutboxRelay:
         self._uow = uow
         self._producer = producer
         self._topic = topic
+        self.committed = committed if committed is not None else CommittedOutbox()
         #: Outbox rows that are not routing events (ContactErased → support.privacy.v1).
         self._topics_by_type = topics_by_type or {}
         self._source = source
         self._batch = batch
         self._interval = interval_s
-        self.wake = asyncio.Event()
+        #: SQLite: published rows waiting for ``mark_published`` (ids)
+        self._unmarked: set[int] = set()
+        self._to_mark: list[int] = []
+        self._mark_wake = asyncio.Event()
+
+    @property
+    def wake(self) -> asyncio.Event:
+        return self.committed.wake
 
     def notify(self) -> None:
         self.wake.set()
 
-    async def publish_pending(self) -> int:
-        """One round: publish up to ``batch`` rows; returns how many were sent."""
+    def _round_limit(self) -> int:
+        """``batch`` rows, or all the rows handed over (one round per routed poll)."""
+        return min(max(self._batch, len(self.committed)), MAX_ROUND)
+
+    async def publish_pending(self, limit: int | None = None) -> int:
+        """One round: publish up to ``limit`` rows (default: a round's); returns how many
+        were sent."""
+        limit = limit or self._round_limit()
         if self._uow.postgres:
-            return await self._publish_postgres()
-        # SQLite: read without the write lock, publish, then mark in a short write.
+            return await self._publish_postgres(limit)
+        # SQLite: read without the write lock and publish; the rows are marked sent by
+        # ``mark_published`` in a short write of its own, so the next round need not
+        # wait for the write lock (held by the poll being routed) before publishing.
         async with self._uow.reader() as uow:
-            rows = await unsent_rows(uow.session, limit=self._batch)
+            rows = await self._next_rows(uow, limit, skip=set(self._unmarked))
         if not rows:
             return 0
         await self._send_all(rows)
-        async with self._uow() as uow:
-            await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC))
-            await uow.commit()
+        published = [r.id for r in rows]
+        self._unmarked.update(published)
+        self._to_mark.extend(published)
+        self._mark_wake.set()
+        self.committed.forget(r.event_id for r in rows)
         return len(rows)
 
-    async def _publish_postgres(self) -> int:
+    async def mark_published(self) -> int:
+        """SQLite: mark what the rounds published since the last call, in one write.
+
+        Until then those rows are unsent in the database (a crash re-publishes them,
+        same ``ce_id``) and the rounds skip them."""
+        ids, self._to_mark = self._to_mark, []
+        if not ids:
+            return 0
+        try:
+            async with self._uow() as uow:
+                await mark_sent(uow.session, ids, datetime.now(UTC), postgres=False)
+                await uow.commit()
+        except BaseException:
+            self._to_mark[:0] = ids  # tried again by the next call
+            raise
+        self._unmarked.difference_update(ids)
+        return len(ids)
+
+    async def _publish_postgres(self, limit: int) -> int:
         async with self._uow() as uow:
             # One relaying replica at a time keeps the per-conversation order.
             got = await uow.session.scalar(
@@ -182,13 +233,37 @@ class OutboxRelay:
             )
             if not got:
                 return 0
-            rows = await unsent_rows(uow.session, limit=self._batch)
+            rows = await self._next_rows(uow, limit)
             if not rows:
                 return 0
             await self._send_all(rows)
-            await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC))
+            await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC), postgres=True)
             await uow.commit()
-            return len(rows)
+        self.committed.forget(r.event_id for r in rows)
+        return len(rows)
+
+    async def _next_rows(
+        self, uow: UnitOfWork, limit: int, *, skip: set[int] | None = None
+    ) -> list[PendingEvent]:
+        """The next ``limit`` unsent rows in id order (but ``skip``: published, not yet
+        marked), payloads from memory where handed."""
+        skip = skip or set()
+        handed_before = self.committed.event_ids()  # all committed before the read below
+        read = await unsent_ids(uow.session, limit=limit + len(skip))
+        if len(read) < limit + len(skip):
+            # every unsent row was read: a handed row not among them was already sent
+            # (by another replica, or in a round that then failed to forget it)
+            self.committed.forget(handed_before - {u.event_id for u in read})
+        unsent = [u for u in read if u.id not in skip][:limit]
+        handed = {u.id: self.committed.get(u.event_id) for u in unsent}
+        missing = [i for i, row in handed.items() if row is None]
+        others = await rows_by_id(uow.session, missing, postgres=self._uow.postgres)
+        rows = []
+        for id_, row in handed.items():
+            row = row._replace(id=id_) if row is not None else others.get(id_)
+            if row is not None:  # None: sent and deleted by someone else meanwhile
+                rows.append(row)
+        return rows
 
     async def _send_all(self, rows: list[PendingEvent]) -> None:
         by_topic: dict[str, list[PendingEvent]] = {}
@@ -214,9 +289,40 @@ class OutboxRelay:
             log.warning("outbox relay: producer restart failed: %r", exc)
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self._uow.postgres:  # marked inside the round, under the relay lock
+            await self._publish_loop(stop)
+            return
+        published = asyncio.Event()  # the publishing loop is over: a last mark, then out
+        marker = asyncio.create_task(self._mark_loop(published), name="router-relay-marks")
+        try:
+            await self._publish_loop(stop)
+        finally:
+            published.set()
+            await marker
+
+    async def _mark_loop(self, done: asyncio.Event) -> None:
+        while not done.is_set():
+            await _wait_any(done, self._mark_wake, self._interval)
+            self._mark_wake.clear()
+            if not await self._mark_logged():
+                await _sleep_or_stop(done, 1.0)
+        await self._mark_logged()  # what the last rounds published
+
+    async def _mark_logged(self) -> bool:
+        try:
+            await self.mark_published()
+        except Exception:  # the database is unreachable: the next call tries again
+            log.exception("outbox relay: marking published rows failed; retrying")
+            return False
+        return True
+
+    async def _publish_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # cleared before the round: a commit during the round wakes the next one
+            self.wake.clear()
+            limit = self._round_limit()
             try:
-                sent = await self.publish_pending()
+                sent = await self.publish_pending(limit)
             except PublishError as exc:
                 log.warning("outbox relay: Kafka did not ack (%r); retrying", exc)
                 sent = 0
@@ -226,9 +332,8 @@ class OutboxRelay:
                 log.exception("outbox relay round failed; retrying")
                 sent = 0
                 await _sleep_or_stop(stop, 1.0)
-            if sent == self._batch:
-                continue  # more waiting
-            self.wake.clear()
+            if sent >= limit:
+                continue  # more may be waiting
             await _wait_any(stop, self.wake, self._interval)
 
 

@@ -28,6 +28,7 @@ from services.router.service.context import Clock, RouterContext, system_clock
 from services.router.service.retention import RetentionPolicy
 from services.router.settings import RouterSettings
 from services.router.store.engine import ping
+from services.router.store.outbox import CommittedOutbox
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,14 @@ class RouterRuntime:
     async def start(self) -> None:
         settings = self.settings
         self.engine = await open_store(settings)
-        wake = asyncio.Event()
-        self.ctx = build_context(settings, self.engine, clock=self._clock, on_commit=wake.set)
+        committed = CommittedOutbox()  # committed outbox rows, handed to the relay
+        self.ctx = build_context(
+            settings,
+            self.engine,
+            clock=self._clock,
+            on_commit=committed.wake.set,
+            hand_over=committed.hand_over,
+        )
         await seed_agents(self.ctx)
         await self._bootstrap_keys()
         self.producer = EventProducer(settings.kafka, client_id="router")
@@ -74,11 +81,11 @@ class RouterRuntime:
             self.ctx.uow,
             self.publisher,
             topic=settings.kafka.topics.routing,
+            committed=committed,
             topics_by_type={ContactErased.ce_type: settings.kafka.topics.privacy},
             batch=settings.relay_batch,
             interval_s=settings.relay_interval_s,
         )
-        self.relay.wake = wake
         self._spawn(self.relay.run(self._stop), "relay")
         if self._run_scheduler:
             self.scheduler = Scheduler(

@@ -34,9 +34,15 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """WAL: readers (API, relay) beside the one writer. ``synchronous=FULL``: a commit
+    is on disk before it returns. The consumer commits its Kafka offsets after the
+    poll's commit; with WAL and NORMAL a commit can still roll back after a power loss
+    or OS crash (https://www.sqlite.org/pragma.html#pragma_synchronous), and those
+    interactions would be lost behind already-committed offsets. One fsync per poll
+    (one transaction per poll) costs ~3.6 ms on the project's VM disk."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -61,12 +61,13 @@ class Conversation(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(20), unique=True)
-    contact_id: Mapped[str] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    #: indexed by ix_conversations_contact_channel (leading column)
+    contact_id: Mapped[str] = mapped_column(sa.ForeignKey("contacts.id"))
     channel: Mapped[str] = mapped_column(sa.String(10))
     provider: Mapped[str] = mapped_column(sa.String(40))
     integration: Mapped[str] = mapped_column(sa.String(120))
     status: Mapped[str] = mapped_column(sa.String(24), index=True)
-    queue: Mapped[str] = mapped_column(sa.String(80), index=True)
+    queue: Mapped[str] = mapped_column(sa.String(80))  # leads ix_conversations_waiting
     priority: Mapped[str] = mapped_column(sa.String(10))
     language: Mapped[str | None] = mapped_column(sa.String(10))
     subject: Mapped[str | None] = mapped_column(sa.String(500))
@@ -200,7 +201,8 @@ class Agent(Base):
 class SlaTimer(Base):
     __tablename__ = "sla_timers"
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    #: indexed by uq_timer_cycle (leading column)
+    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"))
     metric: Mapped[str] = mapped_column(sa.String(20))
     kind: Mapped[str] = mapped_column(sa.String(10))
     cycle: Mapped[int]

@@ -1,11 +1,21 @@
-"""Transactional outbox: routing events stored with the change that caused them."""
+"""Transactional outbox: routing events stored with the change that caused them.
+
+The database is the record of what is unsent and in which order (``id``). The rows a
+unit of work commits are also handed to the relay in memory (``CommittedOutbox``), so
+the relay reads only their ids and event ids back, not their payloads.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import NamedTuple, Protocol
+import asyncio
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import select, update
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, Select, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.events.routing import RoutingEvent
@@ -54,26 +64,108 @@ class PendingEvent(NamedTuple):
     payload: str
 
 
-async def unsent_rows(session: AsyncSession, *, limit: int) -> list[PendingEvent]:
+class CommittedOutbox:
+    """Outbox rows committed by this process and not yet published, keyed by event id.
+
+    The unit of work hands them over right after its commit (never before: a rolled-back
+    row must not be published). Bounded (a relay round's most; ~1.5 KB a row): when the
+    relay cannot keep up (Kafka down, or another PostgreSQL replica holds the relay
+    lock) the oldest are forgotten, and the relay reads those from the database like
+    any row it was not handed.
+    """
+
+    def __init__(self, *, limit: int = 10_000) -> None:
+        self._rows: dict[str, PendingEvent] = {}
+        self._limit = limit
+        #: set on every hand-over: the relay waits on it between rounds
+        self.wake = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def hand_over(self, rows: Iterable[Mapping[str, object]]) -> None:
+        for row in rows:
+            event_id = str(row["event_id"])
+            occurred_at = row["occurred_at"]
+            assert isinstance(occurred_at, datetime)
+            self._rows[event_id] = PendingEvent(
+                0,  # the database's id is not known here (no RETURNING): the relay reads it
+                event_id,
+                str(row["ce_type"]),
+                str(row["conversation_id"]),
+                occurred_at.astimezone(UTC),  # as the UTC column gives it back
+                str(row["payload"]),
+            )
+        overflow = len(self._rows) - self._limit
+        if overflow > 0:
+            for event_id in list(islice(self._rows, overflow)):
+                del self._rows[event_id]
+        self.wake.set()
+
+    def get(self, event_id: str) -> PendingEvent | None:
+        return self._rows.get(event_id)
+
+    def event_ids(self) -> set[str]:
+        return set(self._rows)
+
+    def forget(self, event_ids: Iterable[str]) -> None:
+        for event_id in event_ids:
+            self._rows.pop(event_id, None)
+
+
+class UnsentId(NamedTuple):
+    id: int
+    event_id: str
+
+
+async def unsent_ids(session: AsyncSession, *, limit: int) -> list[UnsentId]:
+    """The next unsent rows in publishing order, without their payloads."""
     table = OutboxRow.__table__
     query = (
-        select(
-            table.c.id,
-            table.c.event_id,
-            table.c.ce_type,
-            table.c.conversation_id,
-            table.c.occurred_at,
-            table.c.payload,
-        )
+        select(table.c.id, table.c.event_id)
         .where(table.c.sent_at.is_(None))
         .order_by(table.c.id)
         .limit(limit)
     )
-    return [PendingEvent(*row) for row in await session.execute(query)]
+    return [UnsentId(*row) for row in await session.execute(query)]
 
 
-async def mark_sent(session: AsyncSession, ids: list[int], at: datetime) -> None:
-    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(sent_at=at))
+async def rows_by_id(
+    session: AsyncSession, ids: list[int], *, postgres: bool
+) -> dict[int, PendingEvent]:
+    """Whole rows (payload included) of the unsent rows the relay was not handed."""
+    if not ids:
+        return {}
+    query = _pending_columns().where(_id_in(ids, postgres=postgres))
+    return {row[0]: PendingEvent(*row) for row in await session.execute(query)}
+
+
+def _id_in(ids: list[int], *, postgres: bool) -> ColumnElement[bool]:
+    """``id IN (...)``; on PostgreSQL ``id = ANY($1)``: one statement text whatever the
+    count, so asyncpg's prepared statement is reused (an IN list of a new length is a new
+    statement to prepare and plan: it took as long as publishing the rows)."""
+    column = OutboxRow.__table__.c.id
+    if postgres:
+        return column == any_(bindparam("ids", ids, type_=ARRAY(sa.Integer)))
+    return column.in_(ids)
+
+
+def _pending_columns() -> Select[Any]:
+    table = OutboxRow.__table__
+    return select(
+        table.c.id,
+        table.c.event_id,
+        table.c.ce_type,
+        table.c.conversation_id,
+        table.c.occurred_at,
+        table.c.payload,
+    )
+
+
+async def mark_sent(session: AsyncSession, ids: list[int], at: datetime, *, postgres: bool) -> None:
+    await session.execute(
+        update(OutboxRow.__table__).where(_id_in(ids, postgres=postgres)).values(sent_at=at)
+    )
 
 
 async def rows_for_conversation(session: AsyncSession, conversation_id: str) -> list[OutboxRow]:

@@ -9,19 +9,22 @@ transactions never fight over the database file.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, insert, inspect, text
+from sqlalchemy import JSON, bindparam, inspect, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 
+from services.router.store.bulk import COPY_FROM, BulkInserter
 from services.router.store.models import (
     AttachmentRow,
     AuditRow,
     Contact,
     ContactIdentity,
+    Conversation,
     InteractionRecord,
     MessageIndex,
     OutboxRow,
@@ -45,9 +48,15 @@ ASSIGNMENT_LOCK = 7226459
 BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRow, AuditRow)
 #: Insert-only rows that the ORM's rows point at: written before the ORM flush.
 BULK_FIRST = (Contact, ContactIdentity)
+#: Loaded rows whose changes the commit writes with Core executemany UPDATEs (the rest,
+#: a few agents and counters per poll, stay with the ORM's flush).
+CORE_UPDATED = frozenset({Conversation})
 #: Runs inside every committing transaction, just before it commits (the composition
 #: root passes the audit trail's: an action's audit row commits with the action).
 BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
+#: Receives the outbox rows a transaction wrote, right after it committed (the relay's
+#: ``CommittedOutbox.hand_over``: it then publishes them without reading them back).
+HandOver = Callable[[list[dict[str, object]]], None]
 
 
 class UnitOfWork:
@@ -59,12 +68,16 @@ class UnitOfWork:
         write_lock: asyncio.Lock | None,
         on_commit: Callable[[], None] | None = None,
         before_commit: BeforeCommit | None = None,
+        hand_over: HandOver | None = None,
+        bulk: BulkInserter,
     ) -> None:
         self._sessions = sessions
+        self._inserter = bulk
         self.postgres = postgres
         self._write_lock = write_lock
         self._on_commit = on_commit
         self._before_commit = before_commit
+        self._hand_over = hand_over
         self._session: AsyncSession | None = None
         self._committed = False
 
@@ -83,6 +96,13 @@ class UnitOfWork:
             self.cache: dict[str, object] = {}
             self._bulk: dict[type, list[dict[str, object]]] = {}
             self._new: list[object] = []
+            self._updates: dict[type, dict[object, dict[str, object]]] = {}
+            #: (conversation id, metric) -> when the first queued cancellation covers it
+            self._cancels: dict[tuple[str, str], datetime] = {}
+            #: SLA timers queued in this flush, per conversation (cancel_timers_later)
+            self._new_timers: dict[str, list[dict[str, object]]] = {}
+            #: outbox rows inserted by this transaction, handed over once it commits
+            self._outbox_written: list[dict[str, object]] = []
             self.contacts = ContactRepository(self.session)
             self.conversations = ConversationRepository(self.session, postgres=self.postgres)
             self.interactions = InteractionRepository(self.session)
@@ -129,6 +149,24 @@ class UnitOfWork:
     def insert_later(self, model: type, values: dict[str, object]) -> None:
         """Queue an append-only row; written at flush/commit in one INSERT per table."""
         self._bulk.setdefault(model, []).append(values)
+        if model is SlaTimer:
+            self._new_timers.setdefault(str(values["conversation_id"]), []).append(values)
+
+    def cancel_timers_later(
+        self, conversation_id: str, *, metrics: Iterable[str], at: datetime
+    ) -> None:
+        """What ``flush()`` then ``timers.cancel_pending(...)`` do, without a round trip:
+        pending timers of these metrics are cancelled at ``at`` — those started earlier in
+        this transaction and not written yet here and now, the stored ones at the next
+        flush (one executemany for all queued cancellations, before that flush's inserts,
+        so a timer started after this call is not cancelled). A timer already cancelled
+        keeps its first cancellation time, as with ``cancel_pending`` called in order."""
+        wanted = set(metrics)
+        for row in self._new_timers.get(conversation_id, ()):
+            if row["metric"] in wanted and row["fired_at"] is None and row["cancelled_at"] is None:
+                row["cancelled_at"] = at
+        for metric in wanted:
+            self._cancels.setdefault((conversation_id, metric), at)
 
     def add_new(self, row: object) -> None:
         """A new ORM object (e.g. a conversation opened by routing), inserted at the next
@@ -141,11 +179,100 @@ class UnitOfWork:
         self._new.append(row)
 
     async def flush(self) -> None:
+        await self._flush(last=False)
+
+    def update_later(self, model: type, key: object, values: dict[str, object]) -> None:
+        """Queue an UPDATE of the row with primary key ``key`` (plain data, no ORM object);
+        written at the next flush, after its inserts, as one executemany per table and
+        set of columns. Several updates of one row before a flush merge (later values win).
+        """
+        self._updates.setdefault(model, {}).setdefault(key, {}).update(values)
+
+    async def _flush(self, *, last: bool) -> None:
+        await self._cancel_queued()  # stored timers only: before this flush's inserts
+        self._new_timers = {}
         with self.session.no_autoflush:  # the ORM rows must wait for these
             await self._insert_bulk(BULK_FIRST)
             await self._insert_new()
+            if last:
+                await self._update_changed()
         await self.session.flush()
         await self._insert_bulk(BULK_ORDER)
+        await self._update_queued()
+
+    async def _cancel_queued(self) -> None:
+        cancels, self._cancels = self._cancels, {}
+        if not cancels:
+            return
+        table = SlaTimer.__table__
+        statement = (
+            update(table)
+            .where(
+                table.c.conversation_id == bindparam("_conversation"),
+                table.c.metric == bindparam("_metric"),
+                table.c.fired_at.is_(None),
+                table.c.cancelled_at.is_(None),
+            )
+            .values(cancelled_at=bindparam("_at"))
+        )
+        params = [
+            {"_conversation": conversation, "_metric": metric, "_at": at}
+            for (conversation, metric), at in cancels.items()
+        ]
+        await self.session.execute(statement, params)
+
+    async def _update_queued(self) -> None:
+        updates, self._updates = self._updates, {}
+        for model, rows in updates.items():
+            table = model.__table__  # type: ignore[attr-defined]
+            [key_column] = table.primary_key.columns
+            shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+            for key, values in rows.items():
+                shapes.setdefault(tuple(sorted(values)), []).append({"_pk": key, **values})
+            for columns, params in shapes.items():
+                await self._update_rows(table, key_column, columns, params)
+
+    async def _update_changed(self) -> None:
+        """The commit's flush: changed conversations as one executemany UPDATE per set of
+        changed columns, then let go by the session (the transaction ends here).
+
+        The ORM's flush batches only consecutive rows that changed the same columns; a
+        poll interleaves mail and chat, assigned and queued conversations, so it sent one
+        UPDATE for every ~4 conversations. Like the ORM, only changed columns are written
+        (a column another transaction changed meanwhile is not overwritten)."""
+        shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        done = []
+        for row in self.session.dirty:
+            if type(row) not in CORE_UPDATED:
+                continue
+            state = inspect(row)
+            changed = {
+                key: getattr(row, key)
+                for key in state.committed_state
+                if state.attrs[key].history.has_changes()
+            }
+            done.append(row)
+            if changed:
+                shapes.setdefault(tuple(sorted(changed)), []).append({"_pk": row.id, **changed})
+        table = Conversation.__table__
+        for keys, params in shapes.items():
+            await self._update_rows(table, table.c.id, keys, params)
+        for row in done:
+            self.session.expunge(row)  # written: the session's own flush must not repeat it
+
+    async def _update_rows(
+        self, table: Any, key: Any, columns: tuple[str, ...], params: list[dict[str, object]]
+    ) -> None:
+        """One executemany UPDATE of ``columns`` by primary key (``_pk`` in each params)."""
+        statement = (
+            update(table)
+            .where(key == bindparam("_pk"))
+            .values({table.c[column]: bindparam(column) for column in columns})
+        )
+        result = await self.session.execute(statement, params)
+        rowcount = result.rowcount  # type: ignore[attr-defined]
+        if rowcount not in (-1, None, len(params)):  # -1: the driver does not say
+            raise RuntimeError(f"{table.name}: {rowcount} of {len(params)} rows updated")
 
     async def _insert_new(self) -> None:
         new, self._new = self._new, []
@@ -161,7 +288,7 @@ class UnitOfWork:
             for values in (_column_values(row, columns) for row in rows):
                 shapes.setdefault(tuple(values), []).append(values)
             for same_shape in shapes.values():
-                await self.session.execute(insert(table), same_shape)
+                await self._inserter.insert(self.session, table, same_shape)
             for row in rows:
                 make_transient_to_detached(row)  # as if loaded: every attribute present
                 self.session.add(row)
@@ -170,7 +297,9 @@ class UnitOfWork:
         for model in models:
             rows = self._bulk.pop(model, None)
             if rows:
-                await self.session.execute(insert(model.__table__), rows)
+                await self._inserter.insert(self.session, model.__table__, rows)
+                if model is OutboxRow:
+                    self._outbox_written.extend(rows)
 
     @property
     def committed(self) -> bool:
@@ -179,14 +308,18 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._before_commit is not None:
             await self._before_commit(self)
-        await self.flush()
+        await self._flush(last=True)
         await self.session.commit()
         self._committed = True
-        if self._on_commit is not None and self.outbox.added:
+        written, self._outbox_written = self._outbox_written, []
+        if self._hand_over is not None and written:
+            self._hand_over(written)
+        if self._on_commit is not None and (self.outbox.added or written):
             self._on_commit()
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        self._outbox_written = []
 
 
 def new_row(model: type[T], values: dict[str, object]) -> T:
@@ -229,13 +362,17 @@ class UnitOfWorkFactory:
         *,
         on_commit: Callable[[], None] | None = None,
         before_commit: BeforeCommit | None = None,
+        hand_over: HandOver | None = None,
+        copy_from: int = COPY_FROM,
     ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
         self._write_lock = None if self.postgres else asyncio.Lock()
+        self._bulk = BulkInserter(engine.dialect, copy_from=copy_from)
         self.on_commit = on_commit
         self.before_commit = before_commit
+        self.hand_over = hand_over
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(
@@ -244,8 +381,10 @@ class UnitOfWorkFactory:
             write_lock=self._write_lock,
             on_commit=self.on_commit,
             before_commit=self.before_commit,
+            hand_over=self.hand_over,
+            bulk=self._bulk,
         )
 
     def reader(self) -> UnitOfWork:
         """A read-only unit: no write lock (SQLite WAL readers run beside the writer)."""
-        return UnitOfWork(self._sessions, postgres=self.postgres, write_lock=None)
+        return UnitOfWork(self._sessions, postgres=self.postgres, write_lock=None, bulk=self._bulk)

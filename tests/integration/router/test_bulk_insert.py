@@ -1,0 +1,254 @@
+"""BulkInserter (rows straight to the driver's executemany) stores exactly what
+SQLAlchemy's own ``insert(table)`` stores for the same rows, on SQLite and PostgreSQL:
+timestamps (any zone in, UTC stored), JSON (None as JSON null), Python-side defaults
+for left-out columns, booleans and floats, rows of several shapes in one call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from itertools import groupby
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.router.settings import RouterSettings
+from services.router.store.bulk import COPY_FROM, BulkInserter
+from services.router.store.engine import build_engine, migrate
+from services.router.store.models import (
+    AttachmentRow,
+    AuditRow,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    InteractionRecord,
+    MessageIndex,
+    OutboxRow,
+    SlaTimer,
+)
+from services.router.store.unit_of_work import UnitOfWorkFactory
+
+pytestmark = pytest.mark.integration
+
+KST = timezone(timedelta(hours=9))
+AT = datetime(2026, 3, 4, 10, 0, 0, 123456, tzinfo=KST)
+ON_THE_SECOND = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)  # microsecond 0: still 6 digits
+
+
+def rows_of(p: str) -> list[tuple[type, list[dict[str, Any]]]]:
+    """Rows of every table the unit of work bulk-inserts; ``p`` prefixes every key."""
+    return [
+        (
+            Contact,
+            [
+                {"id": f"{p}k1", "display_name": "김민수", "locale": "ko-KR", "created_at": AT},
+                {"id": f"{p}k2", "display_name": None, "created_at": ON_THE_SECOND},
+            ],
+        ),
+        (
+            ContactIdentity,
+            [{"kind": "email", "value": f"{p}a@example.com", "contact_id": f"{p}k1"}],
+        ),
+        (
+            Conversation,
+            [
+                {
+                    "id": f"{p}c1",
+                    "reference": f"{p}C-1",
+                    "contact_id": f"{p}k1",
+                    "channel": "chat",
+                    "provider": "line",
+                    "integration": "main",
+                    "status": "open",
+                    "queue": "general",
+                    "priority": "normal",
+                    "tags": ["vip", "출금"],
+                    "skills": [],
+                    "automated": False,
+                    "customer": {"email": f"{p}a@example.com", "display_name": "김민수"},
+                    "customer_flags": {},
+                    "opened_at": AT,
+                    "last_activity_at": AT,
+                    "first_response_due_at": None,
+                    "resolution_elapsed_minutes": 0,  # an int given to a float column
+                    "breached": True,
+                    "escalation_level": 0,
+                    "clock_cycle": 2,
+                    "references": [f"<{p}m1@x>"],
+                    "reply_path": {"provider": "line", "user_id": "U1"},
+                },
+                {  # another shape: what is left out gets the model's defaults
+                    "id": f"{p}c2",
+                    "reference": f"{p}C-2",
+                    "contact_id": f"{p}k2",
+                    "channel": "email",
+                    "provider": "imap",
+                    "integration": "support",
+                    "status": "pending",
+                    "queue": "general",
+                    "priority": "high",
+                    "opened_at": ON_THE_SECOND,
+                    "last_activity_at": ON_THE_SECOND,
+                },
+            ],
+        ),
+        (
+            InteractionRecord,
+            [
+                {
+                    "event_id": f"{p}e1",
+                    "conversation_id": f"{p}c1",
+                    "contact_id": f"{p}k1",
+                    "channel": "chat",
+                    "direction": "inbound",
+                    "kind": "message",
+                    "occurred_at": AT,
+                    "processed_at": ON_THE_SECOND,
+                    "message_id": None,
+                    "author": "김민수",
+                    "subject": None,
+                    "note": "new conversation",
+                },
+            ],
+        ),
+        (MessageIndex, [{"message_id": f"<{p}m1@x>", "conversation_id": f"{p}c1"}]),
+        (
+            SlaTimer,
+            [
+                {
+                    "conversation_id": f"{p}c1",
+                    "metric": metric,
+                    "kind": "breach",
+                    "cycle": 1,
+                    "target_minutes": 60,
+                    "clock_started_at": AT,
+                    "breach_at": AT + timedelta(minutes=60),
+                    "due_at": AT + timedelta(minutes=48),
+                    "fired_at": None,
+                    "cancelled_at": None,
+                }
+                for metric in ("first_response", "resolution")
+            ],
+        ),
+        (
+            OutboxRow,
+            [
+                {
+                    "event_id": f"{p}ev1",
+                    "ce_type": "support.routing.interaction_routed.v1",
+                    "conversation_id": f"{p}c1",
+                    "occurred_at": AT,
+                    "payload": '{"a": "출금"}',
+                    "sent_at": None,
+                }
+            ],
+        ),
+        (
+            AttachmentRow,
+            [
+                {
+                    "id": f"{p}at1",
+                    "event_id": f"{p}e1",
+                    "conversation_id": f"{p}c1",
+                    "ordinal": 0,
+                    "kind": "attachment",
+                    "name": "영수증.pdf",
+                    "content_type": "application/pdf",
+                    "size": 12345,
+                    "sha256": None,
+                    "url": None,
+                }
+            ],
+        ),
+        (
+            AuditRow,
+            [
+                {
+                    "at": AT,
+                    "actor": f"{p}sup-1",
+                    "role": "supervisor",
+                    "action": "conversation.resolve",
+                    "conversation_id": f"{p}c1",
+                    "outcome": "ok",
+                    "before": None,  # JSON null, as SQLAlchemy writes a None given to JSON
+                    "after": {"status": "resolved"},
+                }
+            ],
+        ),
+    ]
+
+
+@pytest.fixture
+async def engine(store_settings: RouterSettings) -> AsyncIterator[AsyncEngine]:
+    engine = build_engine(store_settings.database_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def stored(session: AsyncSession, table: sa.Table) -> list[tuple[Any, ...]]:
+    """The stored values as the database keeps them (PostgreSQL: as text), in insert
+    order, without autoincrement ids (their sequences differ between the two halves)."""
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    columns = [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+    as_text = dialect.name == "postgresql"
+    shown = ", ".join(
+        f"CAST({quote(c.name)} AS TEXT)" if as_text else quote(c.name) for c in columns
+    )
+    order = "id" if "id" in table.c else ", ".join(quote(c.name) for c in table.primary_key)
+    connection = await session.connection()
+    query = f"SELECT {shown} FROM {quote(table.name)} ORDER BY {order}"  # noqa: S608
+    return [tuple(row) for row in await connection.exec_driver_sql(query)]
+
+
+@pytest.mark.parametrize("copy_from", [50, 1], ids=["executemany", "copy-on-postgres"])
+async def test_driver_inserts_store_what_sqlalchemy_stores(engine: AsyncEngine, copy_from: int):
+    inserter = BulkInserter(engine.dialect, copy_from=copy_from)
+    async with AsyncSession(engine) as session, session.begin():
+        for model, rows in rows_of("a-"):
+            for _, same_keys in groupby(rows, key=tuple):  # SQLAlchemy: one shape per call
+                await session.execute(sa.insert(model.__table__), list(same_keys))
+        for model, rows in rows_of("b-"):
+            await inserter.insert(session, model.__table__, rows)
+
+    async with AsyncSession(engine) as session:
+        for model, _ in rows_of(""):
+            table = model.__table__
+            both = await stored(session, table)
+            by_sqlalchemy = [r for r in both if _has(r, "a-")]
+            by_driver = [r for r in both if _has(r, "b-")]
+            assert by_sqlalchemy, table.name
+            assert [_strip(r, "b-") for r in by_driver] == [_strip(r, "a-") for r in by_sqlalchemy]
+
+
+def _has(row: tuple[Any, ...], prefix: str) -> bool:
+    return any(isinstance(v, str) and prefix in v for v in row)
+
+
+def _strip(row: tuple[Any, ...], prefix: str) -> tuple[Any, ...]:
+    return tuple(v.replace(prefix, "") if isinstance(v, str) else v for v in row)
+
+
+async def test_a_copy_as_the_first_statement_rolls_back_with_the_unit_of_work(engine):
+    factory = UnitOfWorkFactory(engine)
+    rows = [
+        {
+            "event_id": f"ev-{n}",
+            "ce_type": "support.routing.interaction_routed.v1",
+            "conversation_id": "conv-1",
+            "occurred_at": AT,
+            "payload": "{}",
+            "sent_at": None,
+        }
+        for n in range(COPY_FROM)  # enough for COPY on PostgreSQL
+    ]
+    async with factory() as uow:
+        for row in rows:
+            uow.insert_later(OutboxRow, row)
+        await uow.flush()  # the transaction's first statement
+        await uow.rollback()
+    async with factory.reader() as uow:
+        assert await uow.session.scalar(sa.select(sa.func.count()).select_from(OutboxRow)) == 0

@@ -1,0 +1,233 @@
+"""The outbox relay on SQLite and PostgreSQL: committed rows handed over in memory are
+published without reading their payloads back, rows it was not handed (a crash's
+leftovers, another process's) are read, and all go out in outbox id order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+
+import pytest
+from sqlalchemy import event, select
+
+from libs.common.cloudevents import Headers
+from libs.common.kafka.producer import PublishError
+from services.router.relay import OutboxRelay
+from services.router.settings import RouterSettings
+from services.router.store.engine import build_engine, migrate
+from services.router.store.models import OutboxRow
+from services.router.store.outbox import CommittedOutbox, mark_sent
+from services.router.store.unit_of_work import UnitOfWorkFactory
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "support.routing.v1"
+KST = timezone(timedelta(hours=9))
+Record = tuple[bytes, bytes, Headers]
+
+
+class RecordingPublisher:
+    """Stands in for the relay's Kafka publisher: keeps what it was given; ``fail``
+    makes the next publish fail after recording it (Kafka did not acknowledge)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, list[Record]]] = []
+        self.fail = False
+
+    async def publish(self, topic: str, records: list[Record]) -> None:
+        self.published.append((topic, records))
+        if self.fail:
+            self.fail = False
+            raise PublishError("not acknowledged (test)")
+
+    def ce_ids(self) -> list[str]:
+        return [dict(headers)["ce_id"].decode() for _, rs in self.published for _, _, headers in rs]
+
+
+class Statements:
+    """Every SQL statement the engine sends, as text."""
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        self.seen: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        self.seen.append(" ".join(statement.split()))
+
+    def payload_reads(self) -> list[str]:
+        return [s for s in self.seen if s.startswith("SELECT") and "outbox.payload" in s]
+
+
+@pytest.fixture
+async def engine(store_settings: RouterSettings) -> AsyncIterator:  # type: ignore[type-arg]
+    engine = build_engine(store_settings.database_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+def outbox_row(event_id: str, conversation_id: str, at: datetime) -> dict[str, object]:
+    return {
+        "event_id": event_id,
+        "ce_type": "support.routing.interaction_routed.v1",
+        "conversation_id": conversation_id,
+        "occurred_at": at,
+        "payload": f'{{"event": "{event_id}"}}',
+        "sent_at": None,
+    }
+
+
+async def commit_rows(factory: UnitOfWorkFactory, *rows: dict[str, object]) -> None:
+    async with factory() as uow:
+        for row in rows:
+            uow.insert_later(OutboxRow, row)
+        await uow.commit()
+
+
+async def unsent(factory: UnitOfWorkFactory) -> list[str]:
+    async with factory.reader() as uow:
+        query = select(OutboxRow.event_id).where(OutboxRow.sent_at.is_(None))
+        return list(await uow.session.scalars(query.order_by(OutboxRow.id)))
+
+
+def relay_for(factory: UnitOfWorkFactory, committed: CommittedOutbox, publisher) -> OutboxRelay:  # type: ignore[no-untyped-def]
+    return OutboxRelay(factory, publisher, topic=TOPIC, committed=committed, batch=2)
+
+
+async def test_handed_rows_are_published_without_reading_their_payloads(engine):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = relay_for(factory, committed, publisher)  # built first, as the runtime does
+    at = datetime(2026, 3, 4, 10, 0, tzinfo=KST)
+    rows = [outbox_row(f"ev-{n}", f"conv-{n % 2}", at) for n in range(5)]
+    await commit_rows(factory, *rows)
+    assert len(relay.committed) == 5 and relay.wake.is_set()
+
+    statements = Statements(engine)
+    assert await relay.publish_pending() == 5  # all handed rows in one round (batch is 2)
+
+    assert publisher.ce_ids() == [f"ev-{n}" for n in range(5)]
+    assert statements.payload_reads() == []
+    await relay.mark_published()  # SQLite: its own short write (PostgreSQL: in the round)
+    assert await unsent(factory) == []
+    assert len(committed) == 0
+    [(topic, records)] = publisher.published
+    key, value, headers = records[0]
+    assert (topic, key, value) == (TOPIC, b"conv-0", b'{"event": "ev-0"}')
+    assert dict(headers)["ce_time"] == at.astimezone(UTC).isoformat().encode()
+
+
+async def test_rows_not_handed_are_read_and_all_go_out_in_id_order(engine):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    elsewhere = UnitOfWorkFactory(engine)  # another process or replica: hands nothing over
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, outbox_row("mine-1", "conv-a", at))
+    await commit_rows(elsewhere, outbox_row("theirs-1", "conv-a", at))
+    await commit_rows(factory, outbox_row("mine-2", "conv-a", at))
+
+    publisher = RecordingPublisher()
+    statements = Statements(engine)
+    relay = relay_for(factory, committed, publisher)
+    assert [await relay.publish_pending() for _ in range(3)] == [2, 1, 0]  # rounds of 2
+
+    assert publisher.ce_ids() == ["mine-1", "theirs-1", "mine-2"]
+    assert len(statements.payload_reads()) == 1  # only for the row it was not handed
+    await relay.mark_published()
+    assert await unsent(factory) == []
+
+
+async def test_a_failed_publish_leaves_the_rows_unsent_and_a_restart_republishes_the_same(
+    engine,
+):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    at = datetime(2026, 3, 4, 10, 0, 0, 123456, tzinfo=KST)
+    await commit_rows(factory, outbox_row("ev-1", "conv-1", at), outbox_row("ev-2", "conv-1", at))
+
+    publisher = RecordingPublisher()
+    publisher.fail = True
+    with pytest.raises(PublishError):
+        await relay_for(factory, committed, publisher).publish_pending()
+    assert await unsent(factory) == ["ev-1", "ev-2"]  # not acknowledged: not marked
+
+    # the process died: a new relay was handed nothing and reads the rows back
+    restarted = RecordingPublisher()
+    relay = relay_for(factory, CommittedOutbox(), restarted)
+    assert await relay.publish_pending() == 2
+    assert restarted.published == publisher.published  # same ce_id, same bytes
+    await relay.mark_published()
+    assert await unsent(factory) == []
+
+
+async def test_rounds_skip_rows_published_but_not_yet_marked(engine, store_settings):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = relay_for(factory, committed, publisher)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, outbox_row("ev-1", "conv-1", at))
+    assert await relay.publish_pending() == 1
+    await commit_rows(factory, outbox_row("ev-2", "conv-1", at))
+    assert await relay.publish_pending() == 1  # ev-2 only, whether or not ev-1 is marked
+    assert await relay.publish_pending() == 0
+    assert publisher.ce_ids() == ["ev-1", "ev-2"]
+    marked = await relay.mark_published()
+    assert marked == (2 if store_settings.is_sqlite else 0)
+    assert await unsent(factory) == []
+
+
+async def published_and_marked(
+    factory: UnitOfWorkFactory, publisher: RecordingPublisher, event_id: str
+) -> bool:
+    return event_id in publisher.ce_ids() and event_id not in await unsent(factory)
+
+
+async def test_the_running_relay_publishes_each_commit_and_marks_it(engine):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(factory, publisher, topic=TOPIC, committed=committed, interval_s=30)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    try:
+        for n in range(3):  # woken by each commit (the 30 s interval never elapses)
+            event_id = f"ev-{n}"
+            await commit_rows(factory, outbox_row(event_id, "conv-1", at))
+            await eventually(partial(published_and_marked, factory, publisher, event_id))
+    finally:
+        stop.set()
+        await running
+    assert publisher.ce_ids() == ["ev-0", "ev-1", "ev-2"]
+
+
+async def test_handed_rows_another_relay_already_sent_are_forgotten(engine):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, outbox_row("ev-1", "conv-1", at))
+    async with factory() as uow:  # as the replica holding the relay lock would
+        [row_id] = await uow.session.scalars(select(OutboxRow.id))
+        await mark_sent(uow.session, [row_id], at, postgres=factory.postgres)
+        await uow.commit()
+
+    publisher = RecordingPublisher()
+    assert await relay_for(factory, committed, publisher).publish_pending() == 0
+    assert publisher.published == []
+    assert len(committed) == 0
+
+
+async def test_rows_of_a_rolled_back_transaction_are_never_handed_over(engine):
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    async with factory() as uow:
+        uow.insert_later(OutboxRow, outbox_row("ev-1", "conv-1", datetime.now(UTC)))
+        await uow.flush()
+        await uow.rollback()
+    assert len(committed) == 0
+    assert await unsent(factory) == []

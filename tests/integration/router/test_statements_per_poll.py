@@ -1,0 +1,105 @@
+"""A routed poll costs a fixed handful of SQL statements, whatever its size: lookups
+are prefetched per poll and writes are one multi-row statement per table (no
+per-interaction round trip) — on SQLite and PostgreSQL, for new conversations and
+for repeat customers' messages.
+
+Counted with SQLAlchemy's ``before_cursor_execute``, which does not see PostgreSQL's
+COPY; the unit of work here never uses COPY (``copy_from``), so every insert is a
+counted statement (a COPY replaces one of them one for one)."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import event
+
+from libs.common.events.interaction import (
+    Channel,
+    CustomerIdentity,
+    Interaction,
+    MessageBody,
+    ThreadHints,
+)
+from services.router.service.agents import seed_agents
+from services.router.service.interactions import Incoming, route_batch
+from services.router.store.unit_of_work import UnitOfWorkFactory
+
+pytestmark = pytest.mark.integration
+
+#: Upper bound of statements per poll (today 15-20 depending on store and mix).
+HANDFUL = 25
+
+
+def poll(clock, customers: range, *, round_: int) -> list[Incoming]:
+    """One interaction per customer: even customers write mail (a reply to their
+    previous mail after the first round), odd ones chat on their WhatsApp thread."""
+    now = clock()
+    items = []
+    for n in customers:
+        if n % 2:
+            interaction = Interaction(
+                channel=Channel.CHAT,
+                provider="whatsapp",
+                integration="wa",
+                occurred_at=now,
+                received_at=now,
+                customer=CustomerIdentity(phone=f"+8210{n:08d}"),
+                body=MessageBody(text="출금이 지연되고 있어요"),
+                thread=ThreadHints(provider_thread_id=f"t{n}"),
+            )
+        else:
+            previous = [f"<r{round_ - 1}.{n}@example.com>"] if round_ else []
+            interaction = Interaction(
+                channel=Channel.EMAIL,
+                provider="imap",
+                integration="support",
+                occurred_at=now,
+                received_at=now,
+                customer=CustomerIdentity(email=f"c{n}@example.com"),
+                subject="Deposit not credited",
+                body=MessageBody(text="My deposit is missing"),
+                thread=ThreadHints(message_id=f"<r{round_}.{n}@example.com>", in_reply_to=previous),
+            )
+        items.append(Incoming(f"poll{round_}-{n}", interaction))
+    return items
+
+
+async def statements_of(ctx, items: list[Incoming]) -> Counter[str]:
+    seen: Counter[str] = Counter()
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen[" ".join(statement.split())[:60]] += 1
+
+    sync_engine = ctx.uow.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        assert await route_batch(ctx, items) == len(items)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)
+    return seen
+
+
+async def test_statements_per_poll_do_not_grow_with_the_poll(ctx, clock):
+    factory = ctx.uow
+    ctx = replace(
+        ctx,
+        uow=UnitOfWorkFactory(
+            factory.engine, before_commit=factory.before_commit, copy_from=sys.maxsize
+        ),
+    )
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(1000, 1004), round_=0))  # counters exist
+
+    small_new = await statements_of(ctx, poll(clock, range(0, 20), round_=0))
+    large_new = await statements_of(ctx, poll(clock, range(20, 220), round_=0))
+    clock.advance(minutes=5)
+    small_repeat = await statements_of(ctx, poll(clock, range(0, 20), round_=1))
+    large_repeat = await statements_of(ctx, poll(clock, range(20, 220), round_=1))
+
+    assert large_new == small_new, (small_new, large_new)
+    assert large_repeat == small_repeat, (small_repeat, large_repeat)
+    assert sum(large_new.values()) <= HANDFUL, large_new
+    assert sum(large_repeat.values()) <= HANDFUL, large_repeat
