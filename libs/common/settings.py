@@ -94,6 +94,25 @@ class KafkaSettings(BaseSettings):
         10.0, gt=0, description="How long an ingest waits for the broker's ack before giving up."
     )
     linger_ms: int = Field(2, ge=0, description="Producer batching delay.")
+    fetch_min_bytes: int = Field(
+        65_536,
+        ge=1,
+        description=(
+            "Consumers: the broker answers a fetch once this much is waiting (or "
+            "KAFKA_FETCH_MAX_WAIT_MS passed). Records arriving one at a time are handled "
+            "a few per transaction instead of one: a poll's fixed cost (transaction, "
+            "offset commit, relay round) is paid once for several."
+        ),
+    )
+    fetch_max_wait_ms: int = Field(
+        20,
+        ge=0,
+        le=500,
+        description=(
+            "Consumers: the longest the broker holds a fetch for KAFKA_FETCH_MIN_BYTES "
+            "(the most a record waits for company; 0 answers at once)."
+        ),
+    )
     topics: TopicSettings = Field(default_factory=TopicSettings)
 
     @field_validator("bootstrap_servers")
