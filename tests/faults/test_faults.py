@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import httpx
 import pytest
 
 from tests.faults.harness import Fault, Outcome, Rig
 from tests.faults.infra import psql_value, start_postgres, stop_postgres
+from tests.faults.invariants import check
 from tests.faults.poison import poison_problems, send_poison
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -182,6 +184,8 @@ async def test_postgres_stop_and_restart(rig: Rig, servers):
 
     async def diagnose(inputs) -> list[str]:
         fault.notes.extend(await rig.in_thread(_router_state, rig, postgres))
+        unrouted = check(inputs, rig.tail.seen).unrouted
+        fault.notes.extend(await rig.in_thread(_where_unrouted_went, rig, postgres, unrouted))
         return []
 
     fault = Fault(
@@ -209,3 +213,34 @@ def _router_state(rig: Rig, postgres) -> list[str]:
         f"outbox rows not yet published: {unsent}",
         f"dead letters from the router so far: {len(dead)}",
     ]
+
+
+def _where_unrouted_went(rig: Rig, postgres, unrouted: list[str]) -> list[str]:
+    """For each unrouted interaction: when it was on the topic, and whether the router's
+    database has it (lost before the commit, or committed and never published)."""
+    on_topic = {e.ce_id: e.at for e in rig.tail.seen.interactions}
+    notes = []
+    for interaction_id in unrouted[:5]:
+        quoted = str(uuid.UUID(interaction_id))  # only a UUID goes into the SQL below
+        stored = psql_value(
+            postgres,
+            "router_faults",
+            f"select count(*) from interactions where event_id = '{quoted}'",  # noqa: S608
+        )
+        rows = "string_agg(id || ':' || coalesce(sent_at::text, 'unsent'), ',')"
+        outbox = psql_value(
+            postgres,
+            "router_faults",
+            f"select coalesce({rows}, 'none') from outbox where payload like '%{quoted}%'",  # noqa: S608
+        )
+        at = on_topic.get(interaction_id)
+        when = (
+            time.strftime("%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}"
+            if at
+            else "?"
+        )
+        notes.append(
+            f"unrouted {interaction_id}: on the topic at {when} UTC, "
+            f"rows in interactions: {stored}, outbox rows: {outbox}"
+        )
+    return notes
