@@ -19,7 +19,7 @@ import pytest
 
 from tests.faults.harness import Fault, Outcome, Rig
 from tests.faults.infra import psql_value, start_postgres, stop_postgres
-from tests.faults.invariants import check
+from tests.faults.invariants import bare_id, check
 from tests.faults.poison import poison_problems, send_poison
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -195,6 +195,7 @@ async def test_postgres_stop_and_restart(rig: Rig, servers):
         fault.notes.extend(await rig.in_thread(_router_state, rig, postgres))
         unrouted = check(inputs, rig.tail.seen).unrouted
         fault.notes.extend(await rig.in_thread(_where_unrouted_went, rig, postgres, unrouted))
+        fault.notes.append(await rig.in_thread(_routed_but_forgotten, rig, postgres, inputs))
         return []
 
     fault = Fault(
@@ -253,3 +254,25 @@ def _where_unrouted_went(rig: Rig, postgres, unrouted: list[str]) -> list[str]:
             f"rows in interactions: {stored}, outbox rows: {outbox}"
         )
     return notes
+
+
+def _routed_but_forgotten(rig: Rig, postgres, inputs) -> str:
+    """Interactions of this scenario whose InteractionRouted is on the topic but which the
+    router's database does not have: commits the database acknowledged and then lost."""
+    keys = {(item.provider, item.provider_id) for item in inputs if item.accepted}
+    ours = {
+        e.ce_id for e in rig.tail.seen.interactions if (e.provider, bare_id(e.provider_id)) in keys
+    }
+    routed = sorted(ours & {r.interaction_id for r in rig.tail.seen.routed})
+    if not routed:
+        return "routed interactions of this scenario: none"
+    listed = ",".join(f"'{uuid.UUID(i)}'" for i in routed)  # only UUIDs go into the SQL
+    stored = psql_value(
+        postgres,
+        "router_faults",
+        f"select count(*) from interactions where event_id in ({listed})",  # noqa: S608
+    )
+    return (
+        f"routed interactions of this scenario: {len(routed)}, of which the router's "
+        f"database has {stored} (the rest: acknowledged commits the crash took back)"
+    )
