@@ -17,7 +17,11 @@ from libs.common.kafka.producer import EventProducer
 from services.router.assistant_consumer import build_assistant_consumer
 from services.router.bootstrap import build_context, open_store
 from services.router.configuration import ConfigError
-from services.router.consumer import build_consumer, build_outcome_consumer
+from services.router.consumer import (
+    build_consumer,
+    build_outcome_consumer,
+    commits_survive_a_crash,
+)
 from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents
@@ -96,6 +100,13 @@ class RouterRuntime:
             )
             self._spawn(self.scheduler.run(self._stop), "scheduler")
         if self._run_consumer:
+            if not await commits_survive_a_crash(self.engine):
+                log.warning(
+                    "PostgreSQL has synchronous_commit=off: a crash of the database server "
+                    "loses interactions whose Kafka offsets are already committed (they are "
+                    "never routed). Set synchronous_commit to on (the default) or local for "
+                    "the router's database or role"
+                )
             self.consumer = build_consumer(
                 settings.kafka,
                 self.ctx,

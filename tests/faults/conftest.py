@@ -47,7 +47,9 @@ class Servers:
 def servers(tmp_path_factory) -> Iterator[tuple[Servers, SmtpInbox]]:
     home = tmp_path_factory.mktemp("faults-kafka")
     kafka = LocalKafka(home=home, port=free_port(), controller_port=free_port(), heap="512m")
-    postgres = PostgresServer()
+    # The suite crashes it (immediate stop): acknowledged commits must survive that, or
+    # the router's committed offsets point past routing the crash took back.
+    postgres = PostgresServer(crash_safe=True)
     dovecot = DovecotServer()
     inbox = SmtpInbox(seen=None)  # bound to the topic tail's observation by ``rig``
     smtp = StoppableSmtp(inbox, free_port())

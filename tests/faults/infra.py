@@ -28,11 +28,17 @@ def stop_postgres(server: PostgresServer) -> None:
 def start_postgres(server: PostgresServer) -> None:
     """Start again with the options :class:`PostgresServer` started it with."""
     assert server.root is not None
-    options = (
-        f"-p {server.port} -c listen_addresses=127.0.0.1 -k {server.root} -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    _pg_ctl(
+        server,
+        "-o",
+        server.options,
+        "-l",
+        str(server.root / "server.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
     )
-    _pg_ctl(server, "-o", options, "-l", str(server.root / "server.log"), "-w", "-t", "60", "start")
 
 
 def psql_value(server: PostgresServer, database: str, sql: str) -> str:

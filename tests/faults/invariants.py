@@ -150,7 +150,7 @@ def check(inputs: Iterable[Input], seen: Observation, *, since: float = 0.0) -> 
 def _interaction_ids(seen: Iterable[InteractionSeen]) -> dict[tuple[str, str], set[str]]:
     ids: dict[tuple[str, str], set[str]] = defaultdict(set)
     for event in seen:
-        ids[(event.provider, _bare(event.provider_id))].add(event.ce_id)
+        ids[(event.provider, bare_id(event.provider_id))].add(event.ce_id)
     return ids
 
 
@@ -171,7 +171,7 @@ def _check_notifications(seen: Observation, since: float, verdict: Verdict) -> N
     outcomes: dict[tuple[str, str, str], list[OutcomeSeen]] = defaultdict(list)
     for outcome in seen.outcomes:
         outcomes[_notice_key(outcome)].append(outcome)
-    arrivals = Counter(_bare(mail.message_id) for mail in seen.mails)
+    arrivals = Counter(bare_id(mail.message_id) for mail in seen.mails)
     expected = {_notice_key(n) for n in seen.notices if n.at >= since}
     verdict.notices = len(expected)
     for key in sorted(expected):
@@ -181,7 +181,7 @@ def _check_notifications(seen: Observation, since: float, verdict: Verdict) -> N
         if len(sent) > 1:
             verdict.duplicated_notifications.append(label)
         mail_ids = {
-            _bare(o.message_id) for o in sent.values() if o.channel == "smtp" and o.message_id
+            bare_id(o.message_id) for o in sent.values() if o.channel == "smtp" and o.message_id
         }
         if any(arrivals[m] > 1 for m in mail_ids):
             verdict.duplicated_notifications.append(f"{label} (smtp)")
@@ -202,7 +202,7 @@ def _notice_key(item: NoticeExpected | OutcomeSeen) -> tuple[str, str, str]:
     return (item.routing_event_id, item.recipient.lower(), item.template)
 
 
-def _bare(message_id: str) -> str:
+def bare_id(message_id: str) -> str:
     return message_id.strip().strip("<>")
 
 
@@ -248,4 +248,4 @@ def notify_recovered_at(seen: Observation, fault_at: float) -> float | None:
 def phantom_interactions(inputs: Iterable[Input], seen: Observation) -> list[str]:
     """Interaction events no input of the suite explains (a poison turned into an event)."""
     known = {(item.provider, item.provider_id) for item in inputs}
-    return [e.ce_id for e in seen.interactions if (e.provider, _bare(e.provider_id)) not in known]
+    return [e.ce_id for e in seen.interactions if (e.provider, bare_id(e.provider_id)) not in known]

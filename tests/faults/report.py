@@ -39,7 +39,9 @@ get assignments and acknowledgements, missed calls callbacks, so the notifier
 sends mail throughout.
 
 Settings that differ from the defaults, and why: the router runs on PostgreSQL
-(so that PostgreSQL can fail); the notifier retries a mail after 0.2 s doubling
+(so that PostgreSQL can fail), a test server with `fsync=off` but, as in
+production, `synchronous_commit=on`: its stop is a crash (immediate mode), and a
+crash must not take back commits it acknowledged; the notifier retries a mail after 0.2 s doubling
 to 2 s (`LocalSystem`'s test values) and takes over a crashed sender's claim
 after 10 s instead of 120 s (`NOTIFIER_CLAIM_LEASE_S`), so a kill is resolved
 within a scenario; the chat and security SLAs are 600 minutes, so thousands of
@@ -177,6 +179,7 @@ def _fixed() -> list[str]:
     return [
         f"- **SMTP server down**: {test_faults.SMTP_FIXED}.",
         f"- **PostgreSQL stop/start**: {test_faults.PG_FIXED}.",
+        f"- **PostgreSQL stop/start** (rare): {test_faults.PG_CRASH_FIXED}.",
     ]
 
 

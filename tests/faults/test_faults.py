@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import httpx
 import pytest
 
 from tests.faults.harness import Fault, Outcome, Rig
 from tests.faults.infra import psql_value, start_postgres, stop_postgres
+from tests.faults.invariants import bare_id, check
 from tests.faults.poison import poison_problems, send_poison
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -176,12 +178,32 @@ PG_FIXED = (
 )
 
 
+PG_CRASH_FIXED = (
+    "1 run in about 4 to 10 left one interaction unrouted, not dead-lettered: the suite's "
+    "PostgreSQL ran with synchronous_commit=off, so its crash stop took back routing it had "
+    "acknowledged, after the router had committed the record's Kafka offset (in 10 runs: "
+    "1 unrouted, 1 more routed but missing from the router's database). The suite's "
+    "server now keeps acknowledged commits (tests/faults/test_postgres_crash.py; 12 runs "
+    "since: none lost), and the router warns at start when its database has "
+    "synchronous_commit=off"
+)
+
+
 async def test_postgres_stop_and_restart(rig: Rig, servers):
     """Last: when it fails, the router it leaves behind is of no use to a later scenario."""
     postgres = servers[0].postgres
 
     async def diagnose(inputs) -> list[str]:
         fault.notes.extend(await rig.in_thread(_router_state, rig, postgres))
+        unrouted = check(inputs, rig.tail.seen).unrouted
+        fault.notes.extend(await rig.in_thread(_where_unrouted_went, rig, postgres, unrouted))
+        routed, forgotten = await rig.in_thread(_routed_but_forgotten, rig, postgres, inputs)
+        fault.notes.append(
+            f"routed interactions of this scenario: {routed}, missing from the router's "
+            f"database: {forgotten}"
+        )
+        if forgotten:  # the database took back routing it acknowledged (offsets committed)
+            return [f"{forgotten} routed interaction(s) missing from the router's database"]
         return []
 
     fault = Fault(
@@ -209,3 +231,55 @@ def _router_state(rig: Rig, postgres) -> list[str]:
         f"outbox rows not yet published: {unsent}",
         f"dead letters from the router so far: {len(dead)}",
     ]
+
+
+def _where_unrouted_went(rig: Rig, postgres, unrouted: list[str]) -> list[str]:
+    """For each unrouted interaction: when it was on the topic, and whether the router's
+    database has it (lost before the commit, or committed and never published)."""
+    on_topic = {e.ce_id: e.at for e in rig.tail.seen.interactions}
+    notes = []
+    for interaction_id in unrouted[:5]:
+        quoted = str(uuid.UUID(interaction_id))  # only a UUID goes into the SQL below
+        stored = psql_value(
+            postgres,
+            "router_faults",
+            f"select count(*) from interactions where event_id = '{quoted}'",  # noqa: S608
+        )
+        rows = "string_agg(id || ':' || coalesce(sent_at::text, 'unsent'), ',')"
+        outbox = psql_value(
+            postgres,
+            "router_faults",
+            f"select coalesce({rows}, 'none') from outbox where payload like '%{quoted}%'",  # noqa: S608
+        )
+        at = on_topic.get(interaction_id)
+        when = (
+            time.strftime("%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}"
+            if at
+            else "?"
+        )
+        notes.append(
+            f"unrouted {interaction_id}: on the topic at {when} UTC, "
+            f"rows in interactions: {stored}, outbox rows: {outbox}"
+        )
+    return notes
+
+
+def _routed_but_forgotten(rig: Rig, postgres, inputs) -> tuple[int, int]:
+    """(routed, forgotten): interactions of this scenario whose InteractionRouted is on the
+    topic, and how many of them the router's database does not have (commits it
+    acknowledged before the crash and lost; their offsets were committed, so nothing
+    redoes them, and the routing event points at a conversation the router forgot)."""
+    keys = {(item.provider, item.provider_id) for item in inputs if item.accepted}
+    ours = {
+        e.ce_id for e in rig.tail.seen.interactions if (e.provider, bare_id(e.provider_id)) in keys
+    }
+    routed = sorted(ours & {r.interaction_id for r in rig.tail.seen.routed})
+    if not routed:
+        return 0, 0
+    listed = ",".join(f"'{uuid.UUID(i)}'" for i in routed)  # only UUIDs go into the SQL
+    stored = psql_value(
+        postgres,
+        "router_faults",
+        f"select count(*) from interactions where event_id in ({listed})",  # noqa: S608
+    )
+    return len(routed), len(routed) - int(stored)
