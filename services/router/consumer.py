@@ -81,8 +81,9 @@ async def commits_survive_a_crash(engine: AsyncEngine) -> bool:
     committed. With ``synchronous_commit = off`` a crash of the server takes back the
     last fraction of a second of acknowledged commits, while their offsets stay
     committed: those interactions are never routed and never redelivered (seen in
-    the fault suite's PostgreSQL stop/start). SQLite (WAL, ``synchronous=NORMAL``)
-    keeps commits through a crash of the process.
+    the fault suite's PostgreSQL stop/start). The router's engine asks for ``on`` in
+    its sessions; this check guards against that being overridden. SQLite (WAL,
+    ``synchronous=FULL``) keeps commits through a crash of the process or machine.
     """
     if engine.dialect.name != "postgresql":
         return True

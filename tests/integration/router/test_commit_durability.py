@@ -1,4 +1,5 @@
-"""The router tells the operator when its database would lose acknowledged commits."""
+"""The router's commits survive a crash of PostgreSQL: its sessions ask for
+``synchronous_commit=on``, and the check it logs at start-up sees the setting."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.router.consumer import commits_survive_a_crash
 from services.router.store.engine import build_engine
@@ -16,9 +18,20 @@ pytestmark = pytest.mark.integration
 
 async def test_postgres_with_synchronous_commit_off_is_reported(postgres_server: PostgresServer):
     assert not postgres_server.crash_safe  # the fast test server: synchronous_commit=off
-    engine = build_engine(postgres_server.create_database())
+    engine = create_async_engine(postgres_server.create_database())  # not the router's engine
     try:
         assert not await commits_survive_a_crash(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_routers_engine_commits_durably_on_a_server_that_would_not(
+    postgres_server: PostgresServer,
+):
+    assert not postgres_server.crash_safe
+    engine = build_engine(postgres_server.create_database())
+    try:
+        assert await commits_survive_a_crash(engine)
     finally:
         await engine.dispose()
 
