@@ -41,7 +41,7 @@ class ChatWorld:
         self.sender = ScriptedSender()
         self.outcomes = Outcomes()
         self.stopping = asyncio.Event()
-        clock = Clock()
+        self.clock = clock = Clock()
         senders = StaticChatSenders(
             {("telegram", "tg-main"): self.sender},
             {("telegram", "tg-old"): "outbound.token is not set"},
