@@ -550,9 +550,7 @@ class NotificationHandler:
                     if lane is None:  # another notifier held it at the poll's claim
                         failures[event_id] += await self._deliver_chat(event_id, event, chat)
                     else:
-                        failures[event_id] += await self._send_claimed_chat(
-                            lane, chat, recorder, chats.outcomes
-                        )
+                        failures[event_id] += await self._send_claimed_chat(lane, chat)
                 for hook in plan.webhooks:
                     failures[event_id] += await self._deliver_webhook(event_id, event, hook)
 
@@ -649,13 +647,7 @@ class NotificationHandler:
                 )
         return poll
 
-    async def _send_claimed_chat(
-        self,
-        chat: ClaimedChat,
-        notice: ChatNotice,
-        recorder: Recorder,
-        outcomes: list[NotificationOutcome],
-    ) -> list[str]:
+    async def _send_claimed_chat(self, chat: ClaimedChat, notice: ChatNotice) -> list[str]:
         """A message the poll claimed, in its lane's turn. Its claim is renewed first once
         half its lease has passed (the lane may have waited out a provider's Retry-After):
         a claim that ran out and was taken over is left to its new owner."""
@@ -669,7 +661,13 @@ class NotificationHandler:
             chat = ClaimedChat(job, renewed, chat.sender, chat.message)
         accepted = await self._send_chat(job, chat.sender, chat.message)
         if accepted is not None:
-            self._record_accepted(chat, accepted, recorder, outcomes)
+            # Recorded at once, not by the poll's group commit: most providers have no
+            # idempotency key, so a kill may re-send only what is in flight — at most
+            # one message per lane (NOTIFIER_CHAT_CONCURRENCY), as before.
+            record = await self._log.mark_sent(
+                job.key, message_id=accepted.message_id, now=accepted.at
+            )
+            await self._publish(job, record)
         return []
 
     def _half_lease_passed(self, record: SentRecord) -> bool:
