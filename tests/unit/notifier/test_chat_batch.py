@@ -63,13 +63,11 @@ class CountingSentLog(MemorySentLog):
         return await super().take_rate_slot(sender, event_id=event_id, now=now, cutoff=cutoff)
 
 
-def web_chat_world() -> tuple[ChatWorld, OutboxSender, CountingSentLog]:
-    world = ChatWorld()
+def web_chat_world(*, configured: bool = True) -> tuple[ChatWorld, OutboxSender, CountingSentLog]:
     outbox = OutboxSender()
     log = CountingSentLog()
-    world.handler._chat = StaticChatSenders({("webchat", "site"): outbox}, {})
-    world.handler._log = log
-    return world, outbox, log
+    senders = StaticChatSenders({("webchat", "site"): outbox} if configured else {}, {})
+    return ChatWorld(sentlog=log, senders=senders), outbox, log
 
 
 def opened_poll(n: int) -> list[Delivery]:
@@ -103,8 +101,7 @@ async def test_a_polls_web_chat_acknowledgements_are_one_batch_and_one_record_st
 
 
 async def test_an_unconfigured_web_chat_integration_fails_each_message_visibly_in_one_go():
-    world, _, log = web_chat_world()
-    world.handler._chat = StaticChatSenders({}, {})
+    world, _, log = web_chat_world(configured=False)
     await world.handler.handle_batch(opened_poll(5))
     acks = [o for o in world.outcomes.published if o.template == "chat_ack"]
     assert [o.status for o in acks] == [NotificationStatus.FAILED] * 5
