@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -20,7 +20,7 @@ from libs.common.events.notification import SingleUsePart
 from libs.common.ids import deterministic_id
 from libs.common.kafka.consumer import DependencyUnavailable
 from libs.providers.integrations import Integration, Provider
-from libs.providers.outbound import ProviderSender, QuickReply, SendOutcome
+from libs.providers.outbound import OutboundMessage, ProviderSender, QuickReply, SendOutcome
 from libs.providers.registry import PROVIDERS, NotConfigured, make_sender
 from services.notifier.errors import TransientDeliveryError
 
@@ -42,6 +42,14 @@ CSAT_PAYLOAD_PREFIX = "csat:"
 #: Longest we wait before one retry, even when a provider asks for more (Retry-After):
 #: beyond it the attempt budget ends and the consumer waits the outage out.
 MAX_RETRY_WAIT_S = 300.0
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A sender that takes a poll's messages at once (web chat: one outbox transaction),
+    in order, each with its own outcome."""
+
+    async def send_many(self, messages: list[OutboundMessage]) -> list[SendOutcome]: ...
 
 
 class SenderNotConfigured(LookupError):

@@ -22,11 +22,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -59,6 +59,7 @@ from libs.providers.outbound import (
 from services.notifier import metrics
 from services.notifier.chat import (
     PURPOSES,
+    BatchSender,
     ChatSenders,
     ProviderUnavailable,
     SenderNotConfigured,
@@ -103,6 +104,7 @@ log = logging.getLogger(__name__)
 SendAttempt = Callable[[], Awaitable[str]]
 Gate = Callable[[], Awaitable[str | None]]
 Planned = tuple[str, RoutingEvent, Plan]  # event id, event, its plan
+Notice = TypeVar("Notice", MailNotice, ChatNotice)
 
 _OUTCOME_STATUS = {
     Status.SENT: NotificationStatus.SENT,
@@ -135,6 +137,9 @@ class SentLogStore(Protocol):
     async def claim(self, key: SendKey, info: SendInfo, *, now: datetime) -> Claim: ...
     def lease_expires_at(self, record: SentRecord) -> datetime | None: ...
     async def touch(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord: ...
+    async def renew_claim(
+        self, key: SendKey, *, claimed_at: datetime, now: datetime
+    ) -> SentRecord | None: ...
     async def mark_sent(self, key: SendKey, *, message_id: str, now: datetime) -> SentRecord: ...
     async def mark_retry(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord: ...
     async def mark_failed(self, key: SendKey, *, reason: str, now: datetime) -> SentRecord: ...
@@ -219,6 +224,45 @@ class Sent:
 
     message_id: str
     retries: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAccepted:
+    """A chat message the provider (or the web-chat outbox) took."""
+
+    message_id: str
+    at: datetime
+    retries: int  # attempts beyond the claim's first
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRefusal:
+    """Why a chat message can never be sent (recorded ``failed``, nothing requested)."""
+
+    reason: str
+    code: str
+    dead_letter: str | None  # a broken template: the event is dead-lettered too
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedChat:
+    """A chat message the poll claimed and built, waiting for its send."""
+
+    job: Job
+    claimed: SentRecord
+    sender: ProviderSender
+    message: OutboundMessage
+
+
+@dataclass
+class ChatPoll:
+    """The chat messages of one poll after the poll-wide steps (:meth:`_chat_all`)."""
+
+    outcomes: list[NotificationOutcome] = field(default_factory=list)
+    #: Nothing left to send: done before, rate-held, refused, or taken by a batch sender.
+    settled: set[SendKey] = field(default_factory=set)
+    #: Claimed and built, sent in their conversation's lane.
+    lanes: dict[SendKey, ClaimedChat] = field(default_factory=dict)
 
 
 class Recorder:
@@ -346,8 +390,15 @@ class NotificationHandler:
         failures: dict[str, list[str]] = {event_id: [] for event_id in events}
         outcomes: list[NotificationOutcome] = []
         outcomes += await self._suppress_all(plans)
-        outcomes += await self._mail_all(plans, failures)
-        await self._others_all(plans, failures)
+        # One group commit for the poll's mails and chat messages; everything that went
+        # out is recorded (close) before any outcome is published, even when a send or
+        # a lane stops the poll.
+        recorder = Recorder(self._log, linger_s=self._config.record_linger_s)
+        try:
+            outcomes += await self._mail_all(plans, failures, recorder)
+            outcomes += await self._others_all(plans, failures, recorder)
+        finally:
+            await recorder.close()
         await self._outcomes.publish_many(outcomes)
         for event_id, event in repeats:
             # As a redelivery: everything is recorded now, so only outcomes go out again
@@ -371,7 +422,7 @@ class NotificationHandler:
         return [self._outcome(job, records[job.key]) for job, _ in jobs.values()]
 
     async def _mail_all(
-        self, plans: list[Planned], failures: dict[str, list[str]]
+        self, plans: list[Planned], failures: dict[str, list[str]], recorder: Recorder
     ) -> list[NotificationOutcome]:
         jobs: dict[SendKey, tuple[Job, MailNotice]] = {}
         for event_id, event, plan in plans:
@@ -396,7 +447,6 @@ class NotificationHandler:
                 ready.append((job, notice, claim.record))
         ready, suppressed = await self._rate_gate_all(ready)
         outcomes += suppressed
-        recorder = Recorder(self._log, linger_s=self._config.record_linger_s)
 
         async def send(job: Job, notice: MailNotice, claimed: SentRecord) -> list[str]:
             result = await self._send_claimed(job, self._mail_sender(job, notice))
@@ -415,7 +465,6 @@ class NotificationHandler:
             *(send(job, notice, claimed) for job, notice, claimed in ready),
             return_exceptions=True,
         )
-        await recorder.close()  # what went out is recorded even when something stops the poll
         for (job, _, _), result in zip(ready, results, strict=True):
             if isinstance(result, BaseException):
                 raise result
@@ -423,8 +472,8 @@ class NotificationHandler:
         return outcomes
 
     async def _rate_gate_all(
-        self, ready: list[tuple[Job, MailNotice, SentRecord]]
-    ) -> tuple[list[tuple[Job, MailNotice, SentRecord]], list[NotificationOutcome]]:
+        self, ready: list[tuple[Job, Notice, SentRecord]]
+    ) -> tuple[list[tuple[Job, Notice, SentRecord]], list[NotificationOutcome]]:
         """The rate window for a poll's automatic customer replies: one statement for
         all their slots, one for the suppressions. Returns what may go out, and the
         outcomes of what may not."""
@@ -464,15 +513,26 @@ class NotificationHandler:
         ]
         return [item for item in ready if item[0].key not in held], outcomes
 
-    async def _others_all(self, plans: list[Planned], failures: dict[str, list[str]]) -> None:
+    async def _others_all(
+        self, plans: list[Planned], failures: dict[str, list[str]], recorder: Recorder
+    ) -> list[NotificationOutcome]:
         """Chat messages and webhooks one at a time per conversation, in event order
         (a conversation's events share a partition, so the poll holds them in order);
         up to ``chat_concurrency`` conversations at once. A kill leaves at most that
         many messages between the provider's 2xx and the ``sent`` record (providers
-        without an idempotency key get those again after the lease)."""
+        without an idempotency key get those again after the lease).
+
+        The chat messages were claimed, rate-gated and built for the whole poll first
+        (:meth:`_chat_all`); what a batch sender took (web chat) is done, the lanes
+        send the rest. A message claimed by another notifier goes the per-message way.
+        """
+        chats = await self._chat_all(plans, failures, recorder)
         by_conversation: dict[str, list[Planned]] = defaultdict(list)
         for event_id, event, plan in plans:
-            if plan.chats or plan.webhooks:
+            if plan.webhooks or any(
+                job_for(event_id, event, c.recipient, c.template, "chat").key not in chats.settled
+                for c in plan.chats
+            ):
                 by_conversation[event.conversation.conversation_id].append((event_id, event, plan))
         bound = asyncio.Semaphore(self._config.chat_concurrency)
 
@@ -483,7 +543,14 @@ class NotificationHandler:
         async def one_by_one(items: list[Planned]) -> None:
             for event_id, event, plan in items:
                 for chat in plan.chats:
-                    failures[event_id] += await self._deliver_chat(event_id, event, chat)
+                    key = job_for(event_id, event, chat.recipient, chat.template, "chat").key
+                    if key in chats.settled:
+                        continue
+                    lane = chats.lanes.get(key)
+                    if lane is None:  # another notifier held it at the poll's claim
+                        failures[event_id] += await self._deliver_chat(event_id, event, chat)
+                    else:
+                        failures[event_id] += await self._send_claimed_chat(lane, chat)
                 for hook in plan.webhooks:
                     failures[event_id] += await self._deliver_webhook(event_id, event, hook)
 
@@ -493,6 +560,140 @@ class NotificationHandler:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+        return chats.outcomes
+
+    async def _chat_all(
+        self, plans: list[Planned], failures: dict[str, list[str]], recorder: Recorder
+    ) -> ChatPoll:
+        """A poll's chat messages: one claim statement, one rate-slot statement, each
+        built and checked; those for a batch sender (web chat's outbox) stored in one
+        transaction per sender and recorded with the poll's group commit. What is left
+        for the lanes: messages to providers sent one by one (retries, Retry-After)."""
+        poll = ChatPoll()
+        jobs: dict[SendKey, tuple[Job, ChatNotice]] = {}
+        for event_id, event, plan in plans:
+            for notice in plan.chats:
+                job = job_for(
+                    event_id, event, notice.recipient, notice.template, "chat", notice.locale
+                )
+                jobs.setdefault(job.key, (job, notice))
+        if not jobs:
+            return poll
+        claims = await self._log.claim_many(
+            [(job.key, job.info) for job, _ in jobs.values()], now=self._now()
+        )
+        claimed: list[tuple[Job, ChatNotice, SentRecord]] = []
+        for job, notice in jobs.values():
+            claim = claims[job.key]
+            if claim.result is ClaimResult.DONE:
+                poll.outcomes.append(self._outcome(job, claim.record, again=True))
+                poll.settled.add(job.key)
+            elif claim.result is ClaimResult.CLAIMED:
+                claimed.append((job, notice, claim.record))
+            # BUSY: not settled, not a lane: sent the per-message way (waits the lease out)
+        allowed, held = await self._rate_gate_all(claimed)
+        poll.outcomes += held
+        poll.settled |= {job.key for job, _, _ in claimed}  # all but the lanes, below
+        batches: dict[int, tuple[BatchSender, list[ClaimedChat]]] = {}
+        not_configured: Counter[str] = Counter()
+        for job, notice, record in allowed:
+            prepared = self._prepare_chat(job, notice, warn=False)
+            if isinstance(prepared, ChatRefusal):
+                if prepared.code == "not_configured":
+                    not_configured[prepared.reason] += 1
+                now = self._now()
+                recorder.add(Finish(job.key, Status.FAILED, now, None, prepared.reason[:2000]))
+                failed = SentRecord(
+                    Status.FAILED,
+                    record.attempts,
+                    None,
+                    prepared.reason[:2000],
+                    record.locale,
+                    None,
+                    now,
+                )
+                poll.outcomes.append(self._outcome(job, failed, error_code=prepared.code))
+                if prepared.dead_letter:
+                    failures[job.event_id].append(prepared.dead_letter)
+                continue
+            sender, message = prepared
+            chat = ClaimedChat(job, record, sender, message)
+            if isinstance(sender, BatchSender):
+                batches.setdefault(id(sender), (sender, []))[1].append(chat)
+            else:
+                poll.lanes[job.key] = chat
+                poll.settled.discard(job.key)
+        for reason, count in not_configured.items():
+            # An operator's gap, visible on every such outcome; logged once per poll.
+            log.warning("%d chat message(s) not sent: %s", count, reason)
+        for sender, items in batches.values():
+            started = time.perf_counter()
+            results = await sender.send_many([chat.message for chat in items])
+            elapsed = time.perf_counter() - started
+            for chat, outcome in zip(items, results, strict=True):
+                if outcome.verdict is not SendVerdict.ACCEPTED:
+                    poll.lanes[chat.job.key] = chat  # retried one by one, as any provider
+                    poll.settled.discard(chat.job.key)
+                    continue
+                metrics.attempts("chat", "ok").inc()
+                metrics.send_seconds("chat").observe(elapsed)
+                self._record_accepted(
+                    chat,
+                    ChatAccepted(
+                        outcome.provider_message_id or "", outcome.accepted_at or self._now(), 0
+                    ),
+                    recorder,
+                    poll.outcomes,
+                )
+        return poll
+
+    async def _send_claimed_chat(self, chat: ClaimedChat, notice: ChatNotice) -> list[str]:
+        """A message the poll claimed, in its lane's turn. Its claim is renewed first once
+        half its lease has passed (the lane may have waited out a provider's Retry-After):
+        a claim that ran out and was taken over is left to its new owner."""
+        job, record = chat.job, chat.claimed
+        if record.claimed_at is not None and self._half_lease_passed(record):
+            renewed = await self._log.renew_claim(
+                job.key, claimed_at=record.claimed_at, now=self._now()
+            )
+            if renewed is None:
+                return await self._deliver_chat(job.event_id, job.event, notice)
+            chat = ClaimedChat(job, renewed, chat.sender, chat.message)
+        accepted = await self._send_chat(job, chat.sender, chat.message)
+        if accepted is not None:
+            # Recorded at once, not by the poll's group commit: most providers have no
+            # idempotency key, so a kill may re-send only what is in flight — at most
+            # one message per lane (NOTIFIER_CHAT_CONCURRENCY), as before.
+            record = await self._log.mark_sent(
+                job.key, message_id=accepted.message_id, now=accepted.at
+            )
+            await self._publish(job, record)
+        return []
+
+    def _half_lease_passed(self, record: SentRecord) -> bool:
+        expires = self._log.lease_expires_at(record)
+        if expires is None or record.claimed_at is None:
+            return False
+        return self._now() >= record.claimed_at + (expires - record.claimed_at) / 2
+
+    def _record_accepted(
+        self,
+        chat: ClaimedChat,
+        accepted: ChatAccepted,
+        recorder: Recorder,
+        outcomes: list[NotificationOutcome],
+    ) -> None:
+        recorder.add(Finish(chat.job.key, Status.SENT, accepted.at, accepted.message_id))
+        record = SentRecord(
+            Status.SENT,
+            chat.claimed.attempts + accepted.retries,
+            accepted.message_id,
+            None,
+            chat.claimed.locale,
+            None,
+            accepted.at,
+        )
+        outcomes.append(self._outcome(chat.job, record))
 
     async def handle(self, event_id: str, event: RoutingEvent) -> None:
         plan = plan_notifications(event, self._config.plan)
@@ -555,28 +756,56 @@ class NotificationHandler:
                 record = await self._log.mark_suppressed(job.key, reason=reason, now=self._now())
                 await self._publish(job, record)
                 return []
+        prepared = self._prepare_chat(job, notice)
+        if isinstance(prepared, ChatRefusal):
+            await self._chat_failed(job, prepared.reason, prepared.code)
+            return [prepared.dead_letter] if prepared.dead_letter else []
+        sender, message = prepared
+        accepted = await self._send_chat(job, sender, message)
+        if accepted is not None:
+            record = await self._log.mark_sent(
+                job.key, message_id=accepted.message_id, now=accepted.at
+            )
+            await self._publish(job, record)
+        return []
+
+    def _prepare_chat(
+        self, job: Job, notice: ChatNotice, *, warn: bool = True
+    ) -> tuple[ProviderSender, OutboundMessage] | ChatRefusal:
+        """The sender and the checked message, or why it can never be sent.
+
+        A provider's refusal (blocked user, window closed, expired callback …) or an
+        integration without outbound credentials is recorded ``failed`` with its code
+        (the router tells the agent of a failed reply), not dead-lettered; a broken
+        template is failed and dead-lettered like a mail's.
+        """
         path = notice.path
         try:
             sender = self._chat.sender(path.provider, path.integration)
             quick = self._chat.has_quick_replies(path.provider)
-            message = self._composer.chat_message(event_id, event, notice, quick_replies=quick)
+            message = self._composer.chat_message(
+                job.event_id, job.event, notice, quick_replies=quick
+            )
             sender.check(message, now=self._now())
         except Unsendable as exc:
-            await self._chat_failed(job, f"{exc.code}: {exc.detail}", exc.code)
-            return []
+            return ChatRefusal(f"{exc.code}: {exc.detail}", exc.code, None)
         except SenderNotConfigured as exc:
             # An operator's gap, visible on every such outcome (and the agent hears of
             # a failed reply); not a dead letter per chat conversation.
-            log.warning("%s to %s: %s", notice.template, notice.recipient, exc)
-            await self._chat_failed(job, str(exc), "not_configured")
-            return []
+            if warn:
+                log.warning("%s to %s: %s", notice.template, notice.recipient, exc)
+            return ChatRefusal(str(exc), "not_configured", None)
         except PermanentDeliveryError as exc:
-            await self._chat_failed(job, str(exc), "template")
-            return [f"{notice.template} to {notice.recipient}: {exc}"]
-        await self._send_chat(job, sender, message)
-        return []
+            failure = f"{notice.template} to {notice.recipient}: {exc}"
+            return ChatRefusal(str(exc), "template", failure)
+        return sender, message
 
-    async def _send_chat(self, job: Job, sender: ProviderSender, message: OutboundMessage) -> None:
+    async def _send_chat(
+        self, job: Job, sender: ProviderSender, message: OutboundMessage
+    ) -> ChatAccepted | None:
+        """Send a claimed message with retries. Accepted (the caller records it), or None:
+        refused for good, recorded and published ``failed``. A provider that answers
+        "later" for the whole budget, or a stop, releases the claim and raises."""
         retry = self._config.retry
         outcome: SendOutcome | None = None
         for attempt in range(1, retry.attempts + 1):
@@ -588,15 +817,14 @@ class NotificationHandler:
             metrics.attempts("chat", "ok" if ok else "error").inc()
             metrics.send_seconds("chat").observe(time.perf_counter() - started)
             if outcome.verdict is SendVerdict.ACCEPTED:
-                accepted_at = outcome.accepted_at or self._now()
-                record = await self._log.mark_sent(
-                    job.key, message_id=outcome.provider_message_id or "", now=accepted_at
+                return ChatAccepted(
+                    outcome.provider_message_id or "",
+                    outcome.accepted_at or self._now(),
+                    attempt - 1,
                 )
-                await self._publish(job, record)
-                return
             if outcome.verdict is SendVerdict.PERMANENT:
                 await self._chat_failed(job, _describe(outcome), outcome.error_code)
-                return
+                return None
             if attempt == 1:
                 await self._publish_retrying(job, outcome)
             if self._stopping.is_set():

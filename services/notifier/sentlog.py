@@ -379,6 +379,30 @@ class SentLog:
             attempts=sent_log.c.attempts + 1,
         )
 
+    async def renew_claim(
+        self, key: SendKey, *, claimed_at: datetime, now: datetime
+    ) -> SentRecord | None:
+        """Renew a claim that is still ours — still ``sending`` under the claim time we
+        took it with — or None: its lease ran out and another sender took it over.
+
+        A poll claims its chat messages at once; one that waits behind its conversation's
+        earlier messages (a provider's Retry-After) renews here before it is sent, so an
+        expired lease is noticed instead of sending a message someone else now owns.
+        """
+        async with self._db.begin() as conn:
+            result = await conn.execute(
+                update(sent_log)
+                .where(
+                    _match(key),
+                    sent_log.c.status == Status.SENDING.value,
+                    sent_log.c.claimed_at == claimed_at,
+                )
+                .values(claimed_at=now, updated_at=now)
+                .returning(*sent_log.c)
+            )
+            row = result.mappings().first()
+        return _record(row) if row else None
+
     async def mark_sent(self, key: SendKey, *, message_id: str, now: datetime) -> SentRecord:
         return await self._set(
             key, now, status=Status.SENT.value, message_id=message_id, reason=None

@@ -25,7 +25,7 @@ from datetime import datetime
 
 import uvicorn
 from sqlalchemy import and_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -62,39 +62,54 @@ class WebchatSender:
         check_text(message, provider=self.provider, max_chars=self.max_text_chars)
 
     async def send(self, message: OutboundMessage) -> SendOutcome:
+        [outcome] = await self.send_many([message])
+        return outcome
+
+    async def send_many(self, messages: list[OutboundMessage]) -> list[SendOutcome]:
+        """Store a poll's messages in one transaction, in the order given (the outbox id
+        is the order the widget shows). A message stored before (a redelivery: same
+        idempotency key) is not stored again; its first id is reported."""
+        if not messages:
+            return []
+        now = self._now()
+        rows = [self._row(message, now) for message in messages]
+        engine = self._sentlog.engine
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(webchat_outbox).on_conflict_do_nothing(
+            index_elements=[webchat_outbox.c.idempotency_key]
+        )
+        keys = [row["idempotency_key"] for row in rows]
+        async with engine.begin() as conn:
+            await conn.execute(insert, rows)
+            found = await conn.execute(
+                select(webchat_outbox.c.idempotency_key, webchat_outbox.c.id).where(
+                    webchat_outbox.c.idempotency_key.in_(keys)
+                )
+            )
+            ids = {key: id_ for key, id_ in found.all()}
+        return [
+            SendOutcome(
+                verdict=SendVerdict.ACCEPTED,
+                provider_message_id=f"webchat-{ids[key]}",
+                accepted_at=now,
+            )
+            for key in keys
+        ]
+
+    def _row(self, message: OutboundMessage, now: datetime) -> dict[str, object]:
         body = {
             "text": message.text,
             "quick_replies": [q.model_dump() for q in message.quick_replies],
             "locale": message.locale,
         }
-        values = {
+        return {
             "integration": self.integration.id,
             "visitor": message.path.address,
             "idempotency_key": message.idempotency_key,
             "purpose": message.purpose.value,
             "body": json.dumps(body, ensure_ascii=False),
-            "created_at": self._now(),
+            "created_at": now,
         }
-        engine = self._sentlog.engine
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(webchat_outbox.insert().values(**values))
-        except IntegrityError:
-            pass  # stored before (a redelivery): the same message, once
-        async with engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(webchat_outbox.c.id, webchat_outbox.c.created_at).where(
-                        webchat_outbox.c.idempotency_key == message.idempotency_key
-                    )
-                )
-            ).first()
-        assert row is not None
-        return SendOutcome(
-            verdict=SendVerdict.ACCEPTED,
-            provider_message_id=f"webchat-{row.id}",
-            accepted_at=values["created_at"],
-        )
 
 
 async def messages_after(

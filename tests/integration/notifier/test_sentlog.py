@@ -179,3 +179,24 @@ async def test_concurrent_polls_taking_one_senders_slot_have_one_winner(sentlog)
     )
     for sender in senders:
         assert ((sender, "poll-1") in first) != ((sender, "poll-2") in second)
+
+
+async def test_a_claim_is_renewed_only_while_it_is_still_ours(sentlog):
+    """A poll's chat message renews its claim before its turn; a claim whose lease ran
+    out and was taken over (or that was recorded meanwhile) is not renewed."""
+    claimed = (await sentlog.claim_many([(KEY, INFO)], now=T0))[KEY].record
+    renewed = await sentlog.renew_claim(KEY, claimed_at=T0, now=T0 + timedelta(seconds=40))
+    assert renewed is not None and renewed.claimed_at == T0 + timedelta(seconds=40)
+    assert renewed.status is Status.SENDING and renewed.attempts == claimed.attempts
+    # Renewed: still held at T0 + 61 s, where the first claim would have run out.
+    busy = await sentlog.claim(KEY, INFO, now=T0 + timedelta(seconds=61))
+    assert busy.result is ClaimResult.BUSY
+    # Ran out, taken over by another sender: the old claim time no longer matches.
+    taken = await sentlog.claim(KEY, INFO, now=T0 + timedelta(seconds=101))
+    assert taken.result is ClaimResult.CLAIMED
+    stale = T0 + timedelta(seconds=40)
+    assert await sentlog.renew_claim(KEY, claimed_at=stale, now=T0 + timedelta(seconds=102)) is None
+    await sentlog.mark_sent(KEY, message_id="m-1", now=T0 + timedelta(seconds=103))
+    mine = T0 + timedelta(seconds=101)
+    assert await sentlog.renew_claim(KEY, claimed_at=mine, now=T0 + timedelta(seconds=104)) is None
+    assert (await sentlog.get(KEY)).status is Status.SENT

@@ -15,7 +15,7 @@ from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import OutboundMessage, OutboundPurpose, QuickReply, SendVerdict
 from libs.providers.webchat.visitor import issue_visitor_token
 from services.notifier.sentlog import SentLog
-from services.notifier.webchat import WebchatSender, outbox_app, serve_outbox
+from services.notifier.webchat import WebchatSender, messages_after, outbox_app, serve_outbox
 from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
@@ -107,3 +107,30 @@ async def test_the_stream_sends_each_message_as_a_server_sent_event(sentlog):
         await server
     data = json.loads(seen[-1].removeprefix("data: "))
     assert data["text"] == "streamed" and "id: 1" in seen
+
+
+@pytest.fixture
+async def any_sentlog(sentlog_url):
+    log = SentLog(sentlog_url)
+    await log.open()
+    yield log
+    await log.close()
+
+
+async def test_a_polls_messages_are_stored_at_once_in_order_and_once(any_sentlog):
+    """On SQLite and PostgreSQL: outbox ids follow the poll's order (the widget's order);
+    a key repeated within the poll or stored by an earlier poll is stored once and
+    reported with its first id."""
+    sender = WebchatSender(SITE, any_sentlog)
+    first = await sender.send_many(
+        [message("v-1", f"k-{n}", f"message {n}") for n in range(5)]
+        + [message("v-1", "k-2", "message 2")]
+    )
+    ids = [int(o.provider_message_id.removeprefix("webchat-")) for o in first]
+    assert ids[:5] == sorted(ids[:5]) and len(set(ids[:5])) == 5
+    assert ids[5] == ids[2] and {o.verdict for o in first} == {SendVerdict.ACCEPTED}
+    again = await sender.send_many([message("v-1", "k-4", "message 4"), message("v-1", "k-5", "5")])
+    assert again[0].provider_message_id == first[4].provider_message_id
+    stored = await messages_after(any_sentlog, "site", "v-1", 0)
+    assert [m["text"] for m in stored] == [*(f"message {n}" for n in range(5)), "5"]
+    assert await sender.send_many([]) == []

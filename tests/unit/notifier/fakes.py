@@ -67,6 +67,14 @@ class MemorySentLog:
         attempts = self.rows[key].attempts + 1
         return self._set(key, now, claimed_at=now, reason=reason, attempts=attempts)
 
+    async def renew_claim(
+        self, key: SendKey, *, claimed_at: datetime, now: datetime
+    ) -> SentRecord | None:
+        row = self.rows.get(key)
+        if row is None or row.status is not Status.SENDING or row.claimed_at != claimed_at:
+            return None
+        return self._set(key, now, claimed_at=now)
+
     async def mark_sent(self, key: SendKey, *, message_id: str, now: datetime) -> SentRecord:
         return self._set(key, now, status=Status.SENT, message_id=message_id, reason=None)
 

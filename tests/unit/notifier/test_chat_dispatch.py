@@ -34,15 +34,21 @@ PATH = ReplyPath(provider="telegram", integration="tg-main", address="777000")
 
 class ChatWorld:
     def __init__(
-        self, *, attempts: int = 3, quick_replies: bool = True, chat_concurrency: int = 8
+        self,
+        *,
+        attempts: int = 3,
+        quick_replies: bool = True,
+        chat_concurrency: int = 8,
+        sentlog: MemorySentLog | None = None,
+        senders: StaticChatSenders | None = None,
     ) -> None:
-        self.sentlog = MemorySentLog()
+        self.sentlog = sentlog or MemorySentLog()
         self.smtp = ScriptedSmtp()
         self.sender = ScriptedSender()
         self.outcomes = Outcomes()
         self.stopping = asyncio.Event()
-        clock = Clock()
-        senders = StaticChatSenders(
+        self.clock = clock = Clock()
+        senders = senders or StaticChatSenders(
             {("telegram", "tg-main"): self.sender},
             {("telegram", "tg-old"): "outbound.token is not set"},
             frozenset({"telegram"}) if quick_replies else frozenset(),
