@@ -71,7 +71,7 @@ from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
 from services.router.settings import RouterSettings
 from tools.services import service as service_spec
-from tools.testing.system import SERVICE_ORDER, LocalSystem, run_topics
+from tools.testing.system import SERVICE_ORDER, LocalSystem, free_port, run_topics
 
 TARGET_P99_MS = 500
 TARGET_RATE = 500
@@ -351,7 +351,14 @@ def build_system(home: Path, smtp_port: int, bootstrap: str) -> LocalSystem:
                 "ROUTER_OUTCOME_CONSUMER_GROUP": f"{group}.router-outcomes",
                 "ROUTER_ASSISTANT_CONSUMER_GROUP": f"{group}.router-assistant",
             },
-            "notifier": {"NOTIFIER_LOG_LEVEL": "WARNING", "NOTIFIER_GROUP_ID": f"{group}.notifier"},
+            "notifier": {
+                "NOTIFIER_LOG_LEVEL": "WARNING",
+                "NOTIFIER_GROUP_ID": f"{group}.notifier",
+                # the visitor's acknowledgement goes to the web-chat outbox, as in production
+                # (without the integration every acknowledgement failed as "not configured")
+                "NOTIFIER_INTEGRATIONS": json.dumps([integration]),
+                "NOTIFIER_WEBCHAT_PORT": str(free_port()),
+            },
             "chat_ingest": {
                 "CHAT_INGEST_INTEGRATIONS": json.dumps([integration]),
                 "CHAT_INGEST_LOG_LEVEL": "WARNING",
