@@ -7,6 +7,7 @@ so the counts stay exact while the transaction assigns and releases work.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from libs.common.events.interaction import Channel
 from services.router.domain.assignment import AgentState, AgentStatus
@@ -19,6 +20,9 @@ _KEY = "assignment_pool"
 class AssignmentPool:
     def __init__(self, agents: list[Agent], loads: dict[str, dict[str, int]]) -> None:
         self.agents = {a.id: a for a in agents}
+        # What routing does not change in a transaction, converted once per pool instead of
+        # once per agent per assignment (~10 % of the router's CPU in the pipeline bench).
+        self._fixed = {a.id: _fixed_state(a) for a in agents}
         self.loads: dict[str, dict[str, int]] = defaultdict(dict)
         for agent_id, load in loads.items():
             self.loads[agent_id].update(load)
@@ -35,11 +39,19 @@ class AssignmentPool:
         )
 
     def online_states(self, *, exclude: str | None = None) -> list[AgentState]:
-        return [
-            self.state(a)
-            for a in self.agents.values()
-            if a.status == AgentStatus.ONLINE and a.id != exclude
-        ]
+        states = []
+        for agent_id, fixed in self._fixed.items():
+            if fixed.status is not AgentStatus.ONLINE or agent_id == exclude:
+                continue
+            load = self.loads[agent_id]
+            states.append(
+                replace(
+                    fixed,
+                    load={Channel(k): v for k, v in load.items()} if load else {},
+                    last_assigned_at=self.agents[agent_id].last_assigned_at,
+                )
+            )
+        return states
 
     def take(self, agent_id: str, channel: str) -> None:
         load = self.loads[agent_id]
@@ -50,6 +62,16 @@ class AssignmentPool:
             return
         load = self.loads[agent_id]
         load[channel] = max(0, load.get(channel, 0) - 1)
+
+
+def _fixed_state(agent: Agent) -> AgentState:
+    return AgentState(
+        id=agent.id,
+        status=AgentStatus(agent.status),
+        queues=frozenset(agent.queues or []),
+        capacity={Channel(k): int(v) for k, v in (agent.capacity or {}).items()},
+        skills=frozenset(agent.skills or []),
+    )
 
 
 async def assignment_pool(uow: UnitOfWork) -> AssignmentPool:
