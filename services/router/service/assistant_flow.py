@@ -324,8 +324,8 @@ async def _resolved(
 
 async def _withdraw_timers(uow: UnitOfWork, conversation: Conversation, at: datetime) -> None:
     """No SLA warning or escalation while the assistant holds it (the clocks keep their start)."""
-    await uow.flush()  # the timers this transaction just started are withdrawn too
-    await uow.timers.cancel_pending(conversation.id, metrics=[m.value for m in SlaMetric], at=at)
+    # timers started earlier in this transaction are cancelled too (in memory)
+    uow.cancel_timers_later(conversation.id, metrics=[m.value for m in SlaMetric], at=at)
 
 
 def _restore_timers(uow: UnitOfWork, ctx: RouterContext, conversation: Conversation) -> None:

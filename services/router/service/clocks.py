@@ -99,8 +99,8 @@ async def pause_resolution_clock(
         conversation.resolution_elapsed_minutes or 0.0
     ) + business_minutes_between(calendar, running_since, at)
     conversation.resolution_running_since = None
-    await uow.flush()  # timers started earlier in this transaction are cancelled too
-    await uow.timers.cancel_pending(conversation.id, metrics=[SlaMetric.RESOLUTION.value], at=at)
+    # timers started earlier in this transaction are cancelled too (in memory)
+    uow.cancel_timers_later(conversation.id, metrics=[SlaMetric.RESOLUTION.value], at=at)
 
 
 async def on_customer_message(
@@ -131,8 +131,8 @@ async def on_agent_response(
     if conversation.first_response_at is None:
         conversation.first_response_at = at
     conversation.awaiting_since = None
-    await uow.flush()  # timers started earlier in this transaction are cancelled too
-    await uow.timers.cancel_pending(conversation.id, metrics=RESPONSE_METRICS, at=at)
+    # timers started earlier in this transaction are cancelled too (in memory)
+    uow.cancel_timers_later(conversation.id, metrics=RESPONSE_METRICS, at=at)
     conversation.status = next_status(
         ConversationStatus(conversation.status), LifecycleTrigger.AGENT_RESPONSE
     )
@@ -164,5 +164,5 @@ async def stop_all_clocks(
 ) -> None:
     await pause_resolution_clock(uow, ctx, conversation, at)
     conversation.awaiting_since = None
-    await uow.flush()  # timers started earlier in this transaction are cancelled too
-    await uow.timers.cancel_pending(conversation.id, metrics=[m.value for m in SlaMetric], at=at)
+    # timers started earlier in this transaction are cancelled too (in memory)
+    uow.cancel_timers_later(conversation.id, metrics=[m.value for m in SlaMetric], at=at)
