@@ -424,13 +424,7 @@ class NotificationHandler:
     async def _mail_all(
         self, plans: list[Planned], failures: dict[str, list[str]], recorder: Recorder
     ) -> list[NotificationOutcome]:
-        jobs: dict[SendKey, tuple[Job, MailNotice]] = {}
-        for event_id, event, plan in plans:
-            for notice in plan.mails:
-                job = job_for(
-                    event_id, event, notice.recipient, notice.template, "smtp", notice.locale
-                )
-                jobs.setdefault(job.key, (job, notice))
+        jobs = poll_jobs(plans, lambda plan: plan.mails, "smtp")
         claims = await self._log.claim_many(
             [(job.key, job.info) for job, _ in jobs.values()], now=self._now()
         )
@@ -570,13 +564,7 @@ class NotificationHandler:
         transaction per sender and recorded with the poll's group commit. What is left
         for the lanes: messages to providers sent one by one (retries, Retry-After)."""
         poll = ChatPoll()
-        jobs: dict[SendKey, tuple[Job, ChatNotice]] = {}
-        for event_id, event, plan in plans:
-            for notice in plan.chats:
-                job = job_for(
-                    event_id, event, notice.recipient, notice.template, "chat", notice.locale
-                )
-                jobs.setdefault(job.key, (job, notice))
+        jobs = poll_jobs(plans, lambda plan: plan.chats, "chat")
         if not jobs:
             return poll
         claims = await self._log.claim_many(
@@ -1111,6 +1099,20 @@ def _describe(outcome: SendOutcome | None) -> str:
     if outcome.error_detail:
         parts.append(outcome.error_detail)
     return ": ".join(parts)[:2000]
+
+
+def poll_jobs(
+    plans: list[Planned], notices_of: Callable[[Plan], list[Notice]], channel: str
+) -> dict[SendKey, tuple[Job, Notice]]:
+    """A poll's sends of one kind by their sent-log key (an event's repeated notice once)."""
+    jobs: dict[SendKey, tuple[Job, Notice]] = {}
+    for event_id, event, plan in plans:
+        for notice in notices_of(plan):
+            job = job_for(
+                event_id, event, notice.recipient, notice.template, channel, notice.locale
+            )
+            jobs.setdefault(job.key, (job, notice))
+    return jobs
 
 
 def job_for(
