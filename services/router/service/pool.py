@@ -28,30 +28,24 @@ class AssignmentPool:
             self.loads[agent_id].update(load)
 
     def state(self, agent: Agent) -> AgentState:
-        return AgentState(
-            id=agent.id,
-            status=AgentStatus(agent.status),
-            queues=frozenset(agent.queues or []),
-            capacity={Channel(k): int(v) for k, v in (agent.capacity or {}).items()},
-            load={Channel(k): v for k, v in self.loads[agent.id].items()},
-            skills=frozenset(agent.skills or []),
-            last_assigned_at=agent.last_assigned_at,
-        )
+        return self._current(_fixed_state(agent), agent)
 
     def online_states(self, *, exclude: str | None = None) -> list[AgentState]:
         states = []
         for agent_id, fixed in self._fixed.items():
             if fixed.status is not AgentStatus.ONLINE or agent_id == exclude:
                 continue
-            load = self.loads[agent_id]
-            states.append(
-                replace(
-                    fixed,
-                    load={Channel(k): v for k, v in load.items()} if load else {},
-                    last_assigned_at=self.agents[agent_id].last_assigned_at,
-                )
-            )
+            states.append(self._current(fixed, self.agents[agent_id]))
         return states
+
+    def _current(self, fixed: AgentState, agent: Agent) -> AgentState:
+        """``fixed`` with what routing changes: the agent's load and last assignment."""
+        load = self.loads[agent.id]
+        return replace(
+            fixed,
+            load={Channel(k): v for k, v in load.items()} if load else {},
+            last_assigned_at=agent.last_assigned_at,
+        )
 
     def take(self, agent_id: str, channel: str) -> None:
         load = self.loads[agent_id]
