@@ -46,7 +46,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import itertools
 import multiprocessing
 import os
@@ -69,6 +68,7 @@ from aiosmtpd.controller import Controller
 from bench.common import bootstrap_servers, write_result
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import Channel, InteractionRouted, NotificationOutcome, RoutingEvent
+from libs.common.gc_tuning import freeze_startup_objects
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.consumer import Delivery
 from libs.common.kafka.producer import EventProducer
@@ -549,8 +549,7 @@ async def main(
     backlog: int = 0,
 ) -> dict:
     load_start = os.getloadavg()
-    gc.collect()
-    gc.freeze()  # as python -m services.notifier does after start-up
+    freeze_startup_objects()  # as python -m services.notifier does after start-up
     server = SmtpServer(server_kind)
     server.start()
     port = server.port

@@ -8,9 +8,9 @@ pydantic's compiled structures — which never becomes garbage. Measured on
 ``bench.router_throughput --decide-only`` (5,000 interactions, SQLite): about
 15 % of the process's CPU time. So, once the process has started:
 
-- ``gc.freeze()`` (called by ``python -m services.router``, never in tests, which
-  start many routers in one process) moves everything that exists then into the permanent
-  generation, which collections no longer scan;
+- what exists then is frozen out of the collections
+  (``libs.common.gc_tuning.freeze_startup_objects``, called by ``python -m
+  services.router``, never in tests);
 - the youngest generation is collected every 10,000 allocations instead of 700
   (the older generations keep their defaults, so cycles are still reclaimed).
 """
@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import gc
 
+from libs.common.gc_tuning import freeze_startup_objects
+
 YOUNG_THRESHOLD = 10_000
 
 
 def tune_after_startup() -> None:
-    gc.collect()  # what startup left behind, before freezing the rest
-    gc.freeze()
+    freeze_startup_objects()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
