@@ -20,7 +20,7 @@ from libs.common.kafka.producer import EventProducer
 from libs.common.probes import serve_probes
 from services.notifier.chat import ChatSenders, StaticChatSenders, build_chat_senders
 from services.notifier.compose import ComposeConfig, Composer
-from services.notifier.decisions import PlanConfig
+from services.notifier.decisions import PlanConfig, silent_types
 from services.notifier.handler import (
     HandlerConfig,
     KafkaOutcomePublisher,
@@ -156,6 +156,7 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
             producer=adapters.producer,
             retry=consumer_retry(settings),
             client_id=settings.service_name,
+            ignore_types=silent_types(handler_config(settings).plan),
         )
         checks = {
             "kafka": adapters.producer.ready,

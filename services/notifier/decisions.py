@@ -37,6 +37,7 @@ from libs.common.events import (
     SlaWarning,
 )
 from libs.common.events.assistant import AssistantReplyRequested
+from libs.common.events.registry import EVENT_TYPES
 from libs.providers.integrations import Provider
 from libs.providers.registry import PROVIDERS
 from services.notifier.webhook_targets import WebhookTarget
@@ -128,6 +129,34 @@ class Plan:
 
 
 Decision = MailNotice | ChatNotice | Suppression | None
+
+
+#: Routing events a plan may hold a mail, chat message or suppression for (the cases
+#: of ``_mail_decisions`` and ``_chat_decision``); webhook targets add their own types.
+NOTICE_TYPES = frozenset(
+    model.ce_type
+    for model in (
+        ConversationOpened,
+        ConversationResolved,
+        AgentReplyRequested,
+        AssistantReplyRequested,
+        ConversationAssigned,
+        ConversationTransferred,
+        ReplyFailed,
+        CallbackRequested,
+        SlaWarning,
+        SlaBreached,
+        ConversationEscalated,
+    )
+)
+
+
+def silent_types(config: PlanConfig) -> frozenset[str]:
+    """Routing event types whose plan is always empty (e.g. ``interaction.routed``, most of
+    a backlog's events): the consumer commits them without reading their body."""
+    routing = {ce for ce, model in EVENT_TYPES.items() if issubclass(model, RoutingEvent)}
+    hooked = {ce for target in config.webhook_targets for ce in target.event_types}
+    return frozenset(routing - NOTICE_TYPES - hooked)
 
 
 def plan_notifications(event: RoutingEvent, config: PlanConfig) -> Plan:

@@ -15,6 +15,11 @@
   using up attempts and without dead-lettering, so an outage loses nothing.
 - With a ``batch_handler`` a whole poll is handled at once (one transaction);
   if that fails for another reason the poll is handled record by record.
+- ``ignore_types``: CloudEvents types the handler has nothing to do with (read
+  from the ``ce_type`` header) are committed without decoding their body — most
+  of what a consumer of a shared topic reads may be such records. A record
+  without the header, or of any other type, is decoded as before (a bad one is
+  dead-lettered).
 """
 
 from __future__ import annotations
@@ -110,6 +115,7 @@ class ConsumerRunner:
         is_outage: OutagePredicate = _never,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
+        ignore_types: frozenset[str] = frozenset(),
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -125,6 +131,7 @@ class ConsumerRunner:
         self._is_outage = is_outage
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
+        self._ignored = frozenset(t.encode() for t in ignore_types)
         self._outage_waits = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
@@ -195,13 +202,16 @@ class ConsumerRunner:
                 Delivery(record, decode(record.headers, record.value) if self._decode else None)
                 for records in batch.values()
                 for record in records
+                if not self._is_ignored(record)
             ]
         except NON_RETRYABLE:
             return False  # the per-record path dead-letters the bad record, handles the rest
+        ignored = sum(map(len, batch.values())) - len(deliveries)
         started = time.perf_counter()
         while not self._stop.is_set():
             try:
-                await self._batch_handler(deliveries)
+                if deliveries:
+                    await self._batch_handler(deliveries)
             except Exception as exc:
                 if self._is_outage_error(exc):
                     await self._wait_out_outage(exc, f"batch of {len(deliveries)}")
@@ -214,6 +224,8 @@ class ConsumerRunner:
             for tp, records in batch.items():
                 self._done[tp] = records[-1].offset + 1
             metrics.EVENTS_CONSUMED.labels(self._stage, "ok").inc(len(deliveries))
+            if ignored:
+                metrics.EVENTS_CONSUMED.labels(self._stage, "ignored").inc(ignored)
             metrics.HANDLE_SECONDS.labels(self._stage).observe(time.perf_counter() - started)
             return True
         return True  # stopping: nothing marked done, the whole batch is redelivered
@@ -240,9 +252,19 @@ class ConsumerRunner:
         for record in records:
             if self._stop.is_set():
                 return  # unfinished records stay uncommitted and are redelivered
-            if not await self._handle_one(record):
+            if self._is_ignored(record):
+                metrics.EVENTS_CONSUMED.labels(self._stage, "ignored").inc()
+            elif not await self._handle_one(record):
                 return
             self._done[tp] = record.offset + 1
+
+    def _is_ignored(self, record: ConsumerRecord) -> bool:
+        if not self._ignored:
+            return False
+        for key, value in record.headers or ():
+            if key == "ce_type":
+                return value in self._ignored
+        return False
 
     async def _handle_one(self, record: ConsumerRecord) -> bool:
         """True once the record is finished: handled or dead-lettered."""

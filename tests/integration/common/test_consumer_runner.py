@@ -221,3 +221,50 @@ async def _read_all_now(settings, topic: str):
     from libs.common.kafka.reading import read_all
 
     return await read_all(settings, topic, idle_s=1.0)
+
+
+async def _publish_ignored(producer: EventProducer, topic: str, count: int) -> None:
+    """Records of a type the runner ignores, with a body no model reads: never decoded."""
+    for n in range(count):
+        headers = [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", f"ignored-{n}".encode()),
+            ("ce_source", b"tests"),
+            ("ce_type", b"support.interaction.routed"),
+        ]
+        await producer.send(topic, b"not json", key=b"k", headers=headers)
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "record_by_record"])
+async def test_ignored_types_are_committed_without_decoding(kafka_topics, batch):
+    settings = kafka_topics
+    topic = settings.topics.interactions
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def single(delivery: Delivery) -> None:
+        handled.append(delivery.event_id)
+        if len(handled) == len(ids):
+            done.set()
+
+    async def whole_poll(deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await single(delivery)
+
+    options = {"ignore_types": frozenset({"support.interaction.routed"})}
+    if batch:
+        options["batch_handler"] = whole_poll
+    async with EventProducer(settings, client_id="t") as producer:
+        await _publish_ignored(producer, topic, 3)
+        ids = await _publish(producer, topic, 2)
+        await _publish_ignored(producer, topic, 3)
+        await _run_until(_runner(settings, producer, single, group="g-ignore", **options), done)
+        # Everything up to here was committed: a restart sees only what comes after.
+        handled.clear()
+        done.clear()
+        ids = [_event(99).id]
+        await producer.publish(topic, _event(99), key="k")
+        await _run_until(_runner(settings, producer, single, group="g-ignore", **options), done)
+        letters = await _read_all_now(settings, settings.topics.deadletter)
+    assert handled == ids
+    assert letters == []

@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from libs.common.events import AgentRef, Channel, ConversationQueued, Flags, ReplyPath
+from libs.common.events.registry import EVENT_TYPES
+from libs.common.events.routing import RoutingEvent
 from services.notifier.decisions import (
     AUTO_GENERATED,
     AUTO_REPLIED,
+    NOTICE_TYPES,
     Audience,
     PlanConfig,
     automatic_mail_block_reason,
@@ -17,6 +20,7 @@ from services.notifier.decisions import (
     plan_notifications,
     rate_window_allows,
     rate_window_cutoff,
+    silent_types,
 )
 from services.notifier.samples import SUPERVISOR, sample_events, snapshot
 from services.notifier.webhook_targets import WebhookTarget
@@ -245,3 +249,59 @@ def test_webhooks_follow_each_targets_event_types():
     assert [w.template for w in escalated.webhooks] == ["webhook.slack", "webhook.signed_json"]
     assert [w.recipient for w in assigned.webhooks] == ["audit"]
     assert opened.webhooks == []
+
+
+def _conversations():
+    """Every shape a plan looks at: e-mail, chat with and without a reply path, tagged
+    for the assistant, a flagged sender, no assignee or supervisor."""
+    email = snapshot()
+    chat = snapshot(channel=Channel.CHAT).model_copy(
+        update={"reply_path": ReplyPath(provider="telegram", integration="tg", address="42")}
+    )
+    return [
+        email,
+        email.model_copy(update={"assignee": None, "supervisor": None}),
+        email.model_copy(update={"customer_flags": Flags(auto_submitted=True)}),
+        snapshot(channel=Channel.CHAT),
+        chat,
+        chat.model_copy(update={"tags": ["assistant"]}),
+    ]
+
+
+def _events_of(ce_type: str):
+    """The type's event over every conversation shape (built unvalidated: a plan reads
+    only the conversation and the type's own fields, which these types do not use)."""
+    model = EVENT_TYPES[ce_type]
+    return [
+        model.model_construct(conversation=conv, occurred_at=datetime.now(UTC))
+        for conv in _conversations()
+    ]
+
+
+def test_silent_types_never_plan_anything():
+    silent = silent_types(CONFIG)
+    assert "support.interaction.routed" in silent
+    for ce_type in silent:
+        for event in _events_of(ce_type):
+            assert plan_notifications(event, CONFIG).empty, ce_type
+
+
+def test_every_routing_type_is_silent_or_may_hold_a_notice():
+    routing = {ce for ce, model in EVENT_TYPES.items() if issubclass(model, RoutingEvent)}
+    assert NOTICE_TYPES.issubset(routing)
+    assert silent_types(CONFIG) == routing - NOTICE_TYPES
+    for ce_type, event in sample_events().items():
+        assert ce_type in NOTICE_TYPES
+        assert not plan_notifications(event, CONFIG).empty
+
+
+def test_a_webhook_targets_types_are_not_silent():
+    target = WebhookTarget(
+        name="audit",
+        url="https://audit.example/hook",
+        secret="s3cret",
+        event_types=["support.conversation.queued"],
+    )
+    config = PlanConfig(webhook_targets=(target,))
+    assert "support.conversation.queued" in silent_types(CONFIG)
+    assert "support.conversation.queued" not in silent_types(config)
