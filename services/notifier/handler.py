@@ -446,13 +446,8 @@ class NotificationHandler:
             result = await self._send_claimed(job, self._mail_sender(job, notice))
             if isinstance(result, list):
                 return result
-            now = self._now()
-            recorder.add(Finish(job.key, Status.SENT, now, result.message_id))
-            attempts = claimed.attempts + result.retries
-            record = SentRecord(
-                Status.SENT, attempts, result.message_id, None, claimed.locale, None, now
-            )
-            outcomes.append(self._outcome(job, record))
+            finish = Finish(job.key, Status.SENT, self._now(), result.message_id)
+            outcomes.append(self._finish(recorder, job, claimed, finish, retries=result.retries))
             return []
 
         results = await asyncio.gather(
@@ -488,23 +483,13 @@ class NotificationHandler:
         }
         if not held:
             return ready, []
-        await self._log.finish_many(
-            [
-                Finish(job.key, Status.SUPPRESSED, now, None, reason)
-                for job, _, _ in ready
-                if job.key in held
-            ]
-        )
-        outcomes = [
-            self._outcome(
-                job,
-                SentRecord(
-                    Status.SUPPRESSED, claimed.attempts, None, reason, claimed.locale, None, now
-                ),
-            )
+        finishes = [
+            (job, claimed, Finish(job.key, Status.SUPPRESSED, now, None, reason))
             for job, _, claimed in ready
             if job.key in held
         ]
+        await self._log.finish_many([finish for _, _, finish in finishes])
+        outcomes = [self._finished(job, claimed, finish) for job, claimed, finish in finishes]
         return [item for item in ready if item[0].key not in held], outcomes
 
     async def _others_all(
@@ -589,18 +574,10 @@ class NotificationHandler:
             if isinstance(prepared, ChatRefusal):
                 if prepared.code == "not_configured":
                     not_configured[prepared.reason] += 1
-                now = self._now()
-                recorder.add(Finish(job.key, Status.FAILED, now, None, prepared.reason[:2000]))
-                failed = SentRecord(
-                    Status.FAILED,
-                    record.attempts,
-                    None,
-                    prepared.reason[:2000],
-                    record.locale,
-                    None,
-                    now,
+                failed = Finish(job.key, Status.FAILED, self._now(), None, prepared.reason[:2000])
+                poll.outcomes.append(
+                    self._finish(recorder, job, record, failed, error_code=prepared.code)
                 )
-                poll.outcomes.append(self._outcome(job, failed, error_code=prepared.code))
                 if prepared.dead_letter:
                     failures[job.event_id].append(prepared.dead_letter)
                 continue
@@ -625,14 +602,13 @@ class NotificationHandler:
                     continue
                 metrics.attempts("chat", "ok").inc()
                 metrics.send_seconds("chat").observe(elapsed)
-                self._record_accepted(
-                    chat,
-                    ChatAccepted(
-                        outcome.provider_message_id or "", outcome.accepted_at or self._now(), 0
-                    ),
-                    recorder,
-                    poll.outcomes,
+                accepted = Finish(
+                    chat.job.key,
+                    Status.SENT,
+                    outcome.accepted_at or self._now(),
+                    outcome.provider_message_id or "",
                 )
+                poll.outcomes.append(self._finish(recorder, chat.job, chat.claimed, accepted))
         return poll
 
     async def _send_claimed_chat(self, chat: ClaimedChat, notice: ChatNotice) -> list[str]:
@@ -664,24 +640,41 @@ class NotificationHandler:
             return False
         return self._now() >= record.claimed_at + (expires - record.claimed_at) / 2
 
-    def _record_accepted(
+    def _finish(
         self,
-        chat: ClaimedChat,
-        accepted: ChatAccepted,
         recorder: Recorder,
-        outcomes: list[NotificationOutcome],
-    ) -> None:
-        recorder.add(Finish(chat.job.key, Status.SENT, accepted.at, accepted.message_id))
+        job: Job,
+        claimed: SentRecord,
+        finish: Finish,
+        *,
+        retries: int = 0,
+        error_code: str | None = None,
+    ) -> NotificationOutcome:
+        """A claimed notice finished: its row goes with the poll's group commit, and its
+        outcome (published once everything is recorded) is returned."""
+        recorder.add(finish)
+        return self._finished(job, claimed, finish, retries=retries, error_code=error_code)
+
+    def _finished(
+        self,
+        job: Job,
+        claimed: SentRecord,
+        finish: Finish,
+        *,
+        retries: int = 0,
+        error_code: str | None = None,
+    ) -> NotificationOutcome:
+        """The outcome of a claimed notice as ``finish`` records it."""
         record = SentRecord(
-            Status.SENT,
-            chat.claimed.attempts + accepted.retries,
-            accepted.message_id,
+            finish.status,
+            claimed.attempts + retries,
+            finish.message_id,
+            finish.reason,
+            claimed.locale,
             None,
-            chat.claimed.locale,
-            None,
-            accepted.at,
+            finish.at,
         )
-        outcomes.append(self._outcome(chat.job, record))
+        return self._outcome(job, record, error_code=error_code)
 
     async def handle(self, event_id: str, event: RoutingEvent) -> None:
         plan = plan_notifications(event, self._config.plan)
