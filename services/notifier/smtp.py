@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass
 
 import aiosmtplib
+from aiosmtplib import SMTPStatus
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from services.notifier.errors import (
     DeliveryError,
@@ -114,9 +116,9 @@ class SmtpPool:
 
     async def _send_on(self, client: aiosmtplib.SMTP, mail: OutgoingMail) -> None:
         try:
-            await client.sendmail(mail.sender, [mail.recipient], mail.raw)
+            await transaction(client, mail)
         except BaseException:
-            await _quit(client)
+            await _quit(client)  # a failed transaction leaves no envelope behind (no RSET)
             raise
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -133,8 +135,47 @@ class SmtpPool:
             password=config.password,
         )
         await client.connect()
+        if client.is_ehlo_or_helo_needed:  # no STARTTLS or AUTH: connect() sent no EHLO
+            await client.ehlo()
         self.connections_opened += 1
         return client
+
+
+async def transaction(client: aiosmtplib.SMTP, mail: OutgoingMail) -> None:
+    """MAIL, RCPT and DATA for one recipient, as ``SMTP.sendmail`` sends them (same
+    exceptions for the same replies), without what it does again per mail: parse both
+    addresses twice (the composer checked them) and rewrite the line ends twice for
+    ``SIZE`` and ``DATA`` (the mail is written with CRLF) — ~8 % of the notifier's CPU.
+
+    aiosmtplib reads one reply per command, so the three commands are not pipelined
+    (RFC 2920) even where the server offers PIPELINING; see the README."""
+    options = [b"SIZE=%d" % _wire_size(mail.raw)] if client.supports_extension("size") else []
+    reply = await client.execute_command(b"MAIL", b"FROM:" + _path(mail.sender), *options)
+    if reply.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
+    reply = await client.execute_command(b"RCPT", b"TO:" + _path(mail.recipient))
+    if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        refused = aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, mail.recipient)
+        raise aiosmtplib.SMTPRecipientsRefused([refused])
+    await client.data(mail.raw)
+
+
+def _path(address: str) -> bytes:
+    """``<address>`` for MAIL FROM / RCPT TO (RFC 5321 §4.1.2). The composer refused
+    anything but an addr-spec; what ASCII cannot carry needs SMTPUTF8, which we do not
+    ask for — the server would refuse it: refused here, for good."""
+    try:
+        return b"<" + address.encode("ascii") + b">"
+    except UnicodeEncodeError:
+        raise PermanentSmtpError(f"SMTP: {address!r} needs SMTPUTF8") from None
+
+
+def _wire_size(raw: bytes) -> int:
+    """The message's size as DATA sends it (RFC 1870: lines end in CRLF, the last too)."""
+    crlf = raw.count(b"\r\n")
+    if crlf == raw.count(b"\n") == raw.count(b"\r") and raw.endswith(b"\r\n"):
+        return len(raw)
+    return len(normalize_message_line_endings(raw))
 
 
 def classify(exc: aiosmtplib.SMTPException) -> DeliveryError:
