@@ -149,11 +149,12 @@ async def transaction(client: aiosmtplib.SMTP, mail: OutgoingMail) -> None:
 
     aiosmtplib reads one reply per command, so the three commands are not pipelined
     (RFC 2920) even where the server offers PIPELINING; see the README."""
+    sender, recipient = _path(mail.sender), _path(mail.recipient)  # before any command
     options = [b"SIZE=%d" % _wire_size(mail.raw)] if client.supports_extension("size") else []
-    reply = await client.execute_command(b"MAIL", b"FROM:" + _path(mail.sender), *options)
+    reply = await client.execute_command(b"MAIL", b"FROM:" + sender, *options)
     if reply.code != SMTPStatus.completed:
         raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
-    reply = await client.execute_command(b"RCPT", b"TO:" + _path(mail.recipient))
+    reply = await client.execute_command(b"RCPT", b"TO:" + recipient)
     if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
         refused = aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, mail.recipient)
         raise aiosmtplib.SMTPRecipientsRefused([refused])
