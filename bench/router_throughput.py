@@ -349,7 +349,8 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
         return {}
     first, last = min(began), max(began)
     polls = [p for p in trace["polls"] if first <= p["began"] <= last]
-    marks = [m for m in trace.get("marks", []) if first <= m["began"] <= last]
+    marks = [m for m in trace["marks"] if first <= m["began"] <= last]
+    commits = [c["ms"] for c in trace["commits"] if first <= c["began"] <= last]
     return {
         "polls": len(polls),
         "records_mean": round(statistics.fmean(p["records"] for p in polls), 1),
@@ -359,6 +360,7 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
         "routing_loop_cpu_ms_p50": round(statistics.median(p["loop_cpu_ms"] for p in polls), 1),
         "marks": len(marks),
         "mark_ms_p50": round(statistics.median(m["ms"] for m in marks), 1) if marks else None,
+        "offset_commit_ms_p50": round(statistics.median(commits), 1) if commits else None,
     }
 
 

@@ -34,6 +34,8 @@ from services.router.store.outbox import CommittedOutbox
 TIMELINE: dict[str, dict[str, float]] = defaultdict(dict)
 #: per poll of the interactions consumer: when, records, milliseconds routing
 POLLS: list[dict[str, float]] = []
+#: the interactions consumer's Kafka offset commits after each poll (when, milliseconds)
+COMMITS: list[dict[str, float]] = []
 #: SQLite: the relay's writes marking published rows sent (when, rows, milliseconds)
 MARKS: list[dict[str, float]] = []
 _INTERACTION_ID = re.compile(rb'"interaction_id"\s*:\s*"([^"]+)"')
@@ -61,6 +63,15 @@ def _wrap_poll() -> None:
         return batch
 
     ConsumerRunner._poll = _poll  # type: ignore[method-assign]
+    original_commit = ConsumerRunner._commit
+
+    async def _commit(self: ConsumerRunner, only: Any = None) -> None:
+        began = time.perf_counter()
+        await original_commit(self, only)
+        if self._stage == router_consumer.STAGE and only is None:
+            COMMITS.append({"began": began, "ms": (time.perf_counter() - began) * 1000})
+
+    ConsumerRunner._commit = _commit  # type: ignore[method-assign]
 
 
 def _wrap_batch_handler() -> None:
@@ -145,7 +156,8 @@ def _write() -> None:
     path = os.environ.get("ROUTER_TRACE_FILE")
     if path:
         with open(path, "w") as out:
-            json.dump({"timeline": TIMELINE, "polls": POLLS, "marks": MARKS}, out)
+            trace = {"timeline": TIMELINE, "polls": POLLS, "marks": MARKS, "commits": COMMITS}
+            json.dump(trace, out)
 
 
 def _write_and_exit(signum: int, _frame: object) -> None:
