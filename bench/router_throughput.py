@@ -364,6 +364,27 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
     }
 
 
+def print_hops(store: str, figures: dict) -> None:
+    """The ``--trace`` breakdown as a table: one line per hop, p50/p99 per rate."""
+    phases = [p for p in figures.get("latency", []) if "hops" in p]
+    if not phases:
+        return
+    print(f"{store}: where the time goes (ms, p50 / p99; load {phases[0]['load_average_1m']:.1f})")
+    print(f"  {'hop':<32}" + "".join(f"{p['rate_per_s']:>14}/s" for p in phases))
+    for hop in phases[0]["hops"]:
+        cells = [p["hops"].get(hop, {}) for p in phases]
+        print(
+            f"  {hop:<32}"
+            + "".join(f"{c.get('p50_ms', 0):>8.1f} /{c.get('p99_ms', 0):>6.1f}" for c in cells)
+        )
+    print(
+        f"  {'end to end':<32}"
+        + "".join(f"{p['p50_ms']:>8.1f} /{p['p99_ms']:>6.1f}" for p in phases)
+    )
+    for p in phases:
+        print(f"  {p['rate_per_s']}/s polls: {p['polls']}")
+
+
 def latency_figures(watcher: RoutedWatcher, sent: dict[str, float], rate: int) -> dict:
     latencies = [watcher.arrivals[i] - t for i, t in sent.items() if i in watcher.arrivals]
     return {
@@ -459,6 +480,7 @@ async def main(args: argparse.Namespace) -> None:
                 figures = await bench_store(name, url, args, servers)
             figures["wall_seconds"] = round(time.perf_counter() - started, 1)
             print(f"{name}: {figures}")
+            print_hops(name, figures)
             results.append(figures)
     write_result(
         "router_decide" if args.decide_only else "router_throughput",
