@@ -7,8 +7,12 @@ own process (``python -m services.router``) on fresh topics and a fresh database
    rate is measured between the first and the last ``InteractionRouted`` seen
    on ``support.routing.v1`` (so start-up is not counted);
 2. latency — interactions published at fixed rates (default 250/s, 500/s, then 1,000/s);
-   latency is publish → its ``InteractionRouted`` read back from ``support.routing.v1``
-   (consumer, decision, commit, outbox relay and both Kafka hops included). Each rate
+   latency is from when its publish was due (the schedule: a bench running late shows
+   as latency) → its ``InteractionRouted`` read back from ``support.routing.v1``
+   (consumer, decision, commit, outbox relay and both Kafka hops included).
+   ``--trace`` runs the router as ``bench.router_trace`` and adds p50/p99 per hop of that
+   path (bench producer, router fetch, routing, hand-over, relay read, publish, ack,
+   read back) and the router's polls, offset commits and SQLite mark writes. Each rate
    starts from a drained system: after the previous phase, the bench waits until the
    routing topic has been quiet for ``QUIET_S`` (the relay has published the whole
    outbox backlog the throughput phase left, not only the ``InteractionRouted``
@@ -20,6 +24,7 @@ own process (``python -m services.router``) on fresh topics and a fresh database
    report of that loop to ``bench/results/router_profile_<store>.txt``.
 
 Usage: python -m bench.router_throughput [--count 3000] [--rates 250,500,1000] [--seconds 3]
+                                        [--trace]
        python -m bench.router_throughput --decide-only [--count 20000] [--profile]
 """
 
