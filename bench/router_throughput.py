@@ -7,8 +7,12 @@ own process (``python -m services.router``) on fresh topics and a fresh database
    rate is measured between the first and the last ``InteractionRouted`` seen
    on ``support.routing.v1`` (so start-up is not counted);
 2. latency — interactions published at fixed rates (default 250/s, 500/s, then 1,000/s);
-   latency is publish → its ``InteractionRouted`` read back from ``support.routing.v1``
-   (consumer, decision, commit, outbox relay and both Kafka hops included). Each rate
+   latency is from when its publish was due (the schedule: a bench running late shows
+   as latency) → its ``InteractionRouted`` read back from ``support.routing.v1``
+   (consumer, decision, commit, outbox relay and both Kafka hops included).
+   ``--trace`` runs the router as ``bench.router_trace`` and adds p50/p99 per hop of that
+   path (bench producer, router fetch, routing, hand-over, relay read, publish, ack,
+   read back) and the router's polls, offset commits and SQLite mark writes. Each rate
    starts from a drained system: after the previous phase, the bench waits until the
    routing topic has been quiet for ``QUIET_S`` (the relay has published the whole
    outbox backlog the throughput phase left, not only the ``InteractionRouted``
@@ -20,6 +24,7 @@ own process (``python -m services.router``) on fresh topics and a fresh database
    report of that loop to ``bench/results/router_profile_<store>.txt``.
 
 Usage: python -m bench.router_throughput [--count 3000] [--rates 250,500,1000] [--seconds 3]
+                                        [--trace]
        python -m bench.router_throughput --decide-only [--count 20000] [--profile]
 """
 
@@ -28,14 +33,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
+import json
 import os
 import signal
+import statistics
 import sys
 import tempfile
 import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from bench.common import bootstrap_servers, latency_summary_ms, write_result
@@ -95,8 +104,10 @@ def interaction(n: int) -> Interaction:
 
 
 def kafka_settings(servers: str) -> KafkaSettings:
+    """The bench's producer plays the ingest services: their producer settings (the
+    default ``KAFKA_LINGER_MS``), not a longer linger of its own."""
     topics = run_topics("bench", partitions=6)
-    return KafkaSettings(bootstrap_servers=servers, topics=topics, linger_ms=5)
+    return KafkaSettings(bootstrap_servers=servers, topics=topics)
 
 
 def router_env(kafka: KafkaSettings, database_url: str, state_dir: str) -> dict[str, str]:
@@ -111,7 +122,6 @@ def router_env(kafka: KafkaSettings, database_url: str, state_dir: str) -> dict[
         "ROUTER_LOG_LEVEL": "WARNING",
         "ROUTER_RELAY_INTERVAL_S": "0.02",
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "KAFKA_LINGER_MS": "5",
         "KAFKA_TOPIC_INTERACTIONS": kafka.topics.interactions,
         "KAFKA_TOPIC_ROUTING": kafka.topics.routing,
         "KAFKA_TOPIC_NOTIFICATIONS": kafka.topics.notifications,
@@ -192,8 +202,18 @@ async def publish_all(
 
 
 async def publish_at_rate(
-    producer: EventProducer, kafka: KafkaSettings, *, rate: int, seconds: float, start: int
+    producer: EventProducer,
+    kafka: KafkaSettings,
+    *,
+    rate: int,
+    seconds: float,
+    start: int,
+    stamps: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, float]:
+    """Returns event id -> when it was due to be sent. Latency counts from then, not from
+    when the bench got round to it: a bench that falls behind its schedule shows as
+    latency (and as the ``bench_late`` hop in ``--trace``), never hides it. ``stamps``
+    (if given) gets per event when it was created and when the broker acked it."""
     sent: dict[str, float] = {}
     tasks = []
     began = time.perf_counter()
@@ -206,14 +226,20 @@ async def publish_at_rate(
         body = interaction(start + n)
         event_id = f"lat-{uuid.uuid4()}"
         event = CloudEvent(id=event_id, source="bench", type=body.event_type(), data=body)
-        sent[event_id] = time.perf_counter()
-        tasks.append(
-            asyncio.create_task(
-                producer.publish(kafka.topics.interactions, event, key=body.customer_key)
-            )
+        sent[event_id] = due
+        task = asyncio.create_task(
+            producer.publish(kafka.topics.interactions, event, key=body.customer_key)
         )
+        if stamps is not None:
+            stamps[event_id] = {"due": due, "created": time.perf_counter()}
+            task.add_done_callback(partial(_stamp_ack, stamps[event_id]))
+        tasks.append(task)
     await asyncio.gather(*tasks)
     return sent
+
+
+def _stamp_ack(stamps: dict[str, float], _task: asyncio.Task[object]) -> None:
+    stamps["bench_acked"] = time.perf_counter()
 
 
 async def bench_store(name: str, database_url: str, args: argparse.Namespace, servers: str) -> dict:
@@ -222,13 +248,18 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
     state_dir = tempfile.mkdtemp(prefix="router-bench-")
     throughput_ids = [f"tp-{n}" for n in range(args.count)]
     watcher = RoutedWatcher(kafka)
+    env = router_env(kafka, database_url, state_dir)
+    trace_file = Path(state_dir) / "trace.json"
+    if args.trace:
+        env["ROUTER_TRACE_FILE"] = str(trace_file)
+    phases: list[tuple[int, dict[str, float], dict[str, dict[str, float]]]] = []
     async with EventProducer(kafka, client_id="bench") as producer:
         await publish_all(producer, kafka, throughput_ids, 0)
         router = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "services.router",
-            env=router_env(kafka, database_url, state_dir),
+            "bench.router_trace" if args.trace else "services.router",
+            env=env,
         )
         await watcher.start()
         try:
@@ -241,16 +272,30 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
             for rate in args.rates:
                 # from a drained system: the previous phase's relay backlog published
                 drained = await watcher.until_quiet(QUIET_S, timeout_s=args.budget)
+                load = os.getloadavg()[0]
+                stamps: dict[str, dict[str, float]] = {}
                 sent = await publish_at_rate(
-                    producer, kafka, rate=rate, seconds=args.seconds, start=start
+                    producer, kafka, rate=rate, seconds=args.seconds, start=start, stamps=stamps
                 )
                 start += len(sent)
                 await watcher.until(start, timeout_s=args.budget)
-                latency.append({**latency_figures(watcher, sent, rate), "drained_after_s": drained})
+                latency.append(
+                    {
+                        **latency_figures(watcher, sent, rate),
+                        "drained_after_s": drained,
+                        "load_average_1m": load,
+                    }
+                )
+                phases.append((rate, sent, stamps))
         finally:
             router.send_signal(signal.SIGTERM)
             await router.wait()
             await watcher.stop()
+    if args.trace:
+        trace = json.loads(trace_file.read_text())
+        for figures, (_rate, _sent, stamps) in zip(latency, phases, strict=True):
+            figures["hops"] = hop_figures(trace["timeline"], stamps, watcher.arrivals)
+            figures["polls"] = poll_figures(trace, stamps)
     return {
         "store": name,
         "throughput": {
@@ -261,6 +306,88 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
         },
         "latency": latency,
     }
+
+
+#: An interaction's path, in order: the bench's stamps, the router's (``bench.router_trace``),
+#: then the bench reading its InteractionRouted back.
+HOPS = [
+    "due",
+    "created",
+    "bench_acked",
+    "fetched",
+    "routing_began",
+    "handed_over",
+    "round_began",
+    "publish_began",
+    "acked",
+    "arrived",
+]
+
+
+def hop_figures(
+    timeline: dict[str, dict[str, float]],
+    stamps: dict[str, dict[str, float]],
+    arrivals: dict[str, float],
+) -> dict[str, dict[str, float]]:
+    """p50/p99 of each hop (previous stamp -> this one) over the phase's interactions."""
+    hops: dict[str, list[float]] = {f"{a}->{b}": [] for a, b in itertools.pairwise(HOPS)}
+    for event_id, bench in stamps.items():
+        path = {**bench, **timeline.get(event_id, {})}
+        if event_id in arrivals:
+            path["arrived"] = arrivals[event_id]
+        for a, b in itertools.pairwise(HOPS):
+            if a in path and b in path:
+                hops[f"{a}->{b}"].append(path[b] - path[a])
+    return {
+        hop: {k: v for k, v in latency_summary_ms(values).items() if k in ("p50_ms", "p99_ms")}
+        for hop, values in hops.items()
+        if values
+    }
+
+
+def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The router's polls (and SQLite mark writes) while it routed the phase: how many,
+    their size, wall and event-loop CPU milliseconds."""
+    timeline = trace["timeline"]
+    began = [timeline[i]["routing_began"] for i in stamps if "routing_began" in timeline.get(i, {})]
+    if not began:
+        return {}
+    first, last = min(began), max(began)
+    polls = [p for p in trace["polls"] if first <= p["began"] <= last]
+    marks = [m for m in trace["marks"] if first <= m["began"] <= last]
+    commits = [c["ms"] for c in trace["commits"] if first <= c["began"] <= last]
+    return {
+        "polls": len(polls),
+        "records_mean": round(statistics.fmean(p["records"] for p in polls), 1),
+        "records_max": max(p["records"] for p in polls),
+        "routing_ms_p50": round(statistics.median(p["ms"] for p in polls), 1),
+        "routing_ms_max": round(max(p["ms"] for p in polls), 1),
+        "routing_loop_cpu_ms_p50": round(statistics.median(p["loop_cpu_ms"] for p in polls), 1),
+        "marks": len(marks),
+        "mark_ms_p50": round(statistics.median(m["ms"] for m in marks), 1) if marks else None,
+        "offset_commit_ms_p50": round(statistics.median(commits), 1) if commits else None,
+    }
+
+
+def print_hops(store: str, figures: dict) -> None:
+    """The ``--trace`` breakdown as a table: one line per hop, p50/p99 per rate."""
+    phases = [p for p in figures.get("latency", []) if "hops" in p]
+    if not phases:
+        return
+    print(f"{store}: where the time goes (ms, p50 / p99; load {phases[0]['load_average_1m']:.1f})")
+    print(f"  {'hop':<32}" + "".join(f"{p['rate_per_s']:>14}/s" for p in phases))
+    for hop in phases[0]["hops"]:
+        cells = [p["hops"].get(hop, {}) for p in phases]
+        print(
+            f"  {hop:<32}"
+            + "".join(f"{c.get('p50_ms', 0):>8.1f} /{c.get('p99_ms', 0):>6.1f}" for c in cells)
+        )
+    print(
+        f"  {'end to end':<32}"
+        + "".join(f"{p['p50_ms']:>8.1f} /{p['p99_ms']:>6.1f}" for p in phases)
+    )
+    for p in phases:
+        print(f"  {p['rate_per_s']}/s polls: {p['polls']}")
 
 
 def latency_figures(watcher: RoutedWatcher, sent: dict[str, float], rate: int) -> dict:
@@ -358,6 +485,7 @@ async def main(args: argparse.Namespace) -> None:
                 figures = await bench_store(name, url, args, servers)
             figures["wall_seconds"] = round(time.perf_counter() - started, 1)
             print(f"{name}: {figures}")
+            print_hops(name, figures)
             results.append(figures)
     write_result(
         "router_decide" if args.decide_only else "router_throughput",
@@ -382,6 +510,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--batch", type=int, default=500, help="poll size for --decide-only")
     parser.add_argument("--profile", action="store_true", help="pyinstrument (--decide-only)")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="run the router as bench.router_trace: p50/p99 of each hop of the latency phases",
+    )
     return parser.parse_args()
 
 

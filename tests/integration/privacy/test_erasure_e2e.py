@@ -68,6 +68,7 @@ async def test_forget_erases_router_email_ingest_and_notifier(router, clock, tmp
     chat_and_call = interactions(clock)[1:]
     await route_batch(runtime.ctx, [Incoming(mail_event.id, mail_event.data), *chat_and_call])
     await runtime.relay.publish_pending()
+    await runtime.relay.mark_published()  # SQLite: not left to the relay's next mark write
     sentlog = SentLog(f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}", hasher=HASHER)
     await sentlog.open()
     key = SendKey("routing-1", EMAIL, "customer_ack")

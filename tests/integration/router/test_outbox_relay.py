@@ -231,3 +231,32 @@ async def test_rows_of_a_rolled_back_transaction_are_never_handed_over(engine):
         await uow.rollback()
     assert len(committed) == 0
     assert await unsent(factory) == []
+
+
+async def test_sqlite_marks_the_rounds_of_a_mark_interval_in_one_write(engine, store_settings):
+    """A mark per round was a second write (and fsync) per routed poll, queued on the
+    write lock the consumer's next poll needs: the rounds are marked together."""
+    if not store_settings.is_sqlite:
+        pytest.skip("PostgreSQL marks inside the round, under the relay lock")
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(
+        factory, publisher, topic=TOPIC, committed=committed, interval_s=30, mark_interval_s=2.0
+    )
+    statements = Statements(engine)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    try:
+        for n in range(3):  # three commits, three rounds, within the 2 s
+            await commit_rows(factory, outbox_row(f"ev-{n}", "conv-1", at))
+            await eventually(lambda n=n: f"ev-{n}" in publisher.ce_ids())
+        assert len(publisher.published) == 3
+        await eventually(partial(published_and_marked, factory, publisher, "ev-2"))
+    finally:
+        stop.set()
+        await running
+    marks = [s for s in statements.seen if s.startswith("UPDATE outbox SET sent_at")]
+    assert len(marks) == 1
+    assert await unsent(factory) == []

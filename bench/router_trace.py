@@ -1,0 +1,182 @@
+"""``python -m bench.router_trace``: the router (as ``python -m services.router``) with a
+per-record timeline, for ``bench.router_throughput --trace``.
+
+Where an interaction's time goes between the bench's producer and the bench's reader:
+the moments it was fetched by the router's consumer, its poll's routing began and
+ended (decided, committed, handed to the relay), the relay round that took it began,
+that round's publish began (after reading the database) and Kafka acknowledged it.
+Each is ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux, one clock for every process
+on the machine, so the bench's own stamps compare with these). Written as JSON to
+``ROUTER_TRACE_FILE`` when the router stops.
+
+A diagnostic only: it wraps four methods of the router's classes in this process (the
+router's code is unchanged); the cost is a dict write per record per hop and one
+regular-expression match per published routing event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from collections import defaultdict
+from typing import Any
+
+from libs.common.events.routing import InteractionRouted
+from libs.common.kafka.consumer import ConsumerRunner
+from services.router import consumer as router_consumer
+from services.router import relay as router_relay
+from services.router.store.outbox import CommittedOutbox
+
+#: interaction event id -> {hop: perf_counter()}
+TIMELINE: dict[str, dict[str, float]] = defaultdict(dict)
+#: per poll of the interactions consumer: when, records, milliseconds routing
+POLLS: list[dict[str, float]] = []
+#: the interactions consumer's Kafka offset commits after each poll (when, milliseconds)
+COMMITS: list[dict[str, float]] = []
+#: SQLite: the relay's writes marking published rows sent (when, rows, milliseconds)
+MARKS: list[dict[str, float]] = []
+_INTERACTION_ID = re.compile(rb'"interaction_id"\s*:\s*"([^"]+)"')
+_ROUTED = InteractionRouted.ce_type
+_ROUTED_BYTES = _ROUTED.encode()
+
+
+def _stamp(event_id: str, hop: str, at: float) -> None:
+    TIMELINE[event_id].setdefault(hop, at)
+
+
+def _wrap_poll() -> None:
+    original = ConsumerRunner._poll
+
+    async def _poll(self: ConsumerRunner) -> Any:
+        batch = await original(self)
+        now = time.perf_counter()
+        if self._stage == router_consumer.STAGE:
+            for records in batch.values():
+                for record in records:
+                    for key, value in record.headers or ():
+                        if key == "ce_id":
+                            _stamp(value.decode(), "fetched", now)
+                            break
+        return batch
+
+    ConsumerRunner._poll = _poll  # type: ignore[method-assign]
+    original_commit = ConsumerRunner._commit
+
+    async def _commit(self: ConsumerRunner, only: Any = None) -> None:
+        began = time.perf_counter()
+        await original_commit(self, only)
+        if self._stage == router_consumer.STAGE and only is None:
+            COMMITS.append({"began": began, "ms": (time.perf_counter() - began) * 1000})
+
+    ConsumerRunner._commit = _commit  # type: ignore[method-assign]
+
+
+def _wrap_batch_handler() -> None:
+    original = router_consumer.BatchHandler.__call__
+
+    async def __call__(self: Any, deliveries: list[Any]) -> None:
+        began, cpu = time.perf_counter(), time.thread_time()
+        await original(self, deliveries)
+        ended, cpu = time.perf_counter(), time.thread_time() - cpu
+        POLLS.append(
+            {
+                "began": began,
+                "records": len(deliveries),
+                "ms": (ended - began) * 1000,
+                # the event loop's CPU meanwhile (this poll's and any task run between its
+                # awaits): wall time minus this is waiting (I/O, fsync, locks, other processes)
+                "loop_cpu_ms": cpu * 1000,
+            }
+        )
+        for delivery in deliveries:
+            if delivery.event is not None:
+                _stamp(delivery.event.id, "routing_began", began)
+                _stamp(delivery.event.id, "routed", ended)
+
+    router_consumer.BatchHandler.__call__ = __call__  # type: ignore[method-assign]
+
+
+def _wrap_hand_over() -> None:
+    original = CommittedOutbox.hand_over
+
+    def hand_over(self: CommittedOutbox, rows: Any) -> None:
+        rows = list(rows)
+        now = time.perf_counter()
+        for row in rows:
+            if row["ce_type"] == _ROUTED:
+                found = _INTERACTION_ID.search(str(row["payload"]).encode())
+                if found:
+                    _stamp(found.group(1).decode(), "handed_over", now)
+        original(self, rows)
+
+    CommittedOutbox.hand_over = hand_over  # type: ignore[method-assign]
+
+
+def _wrap_relay() -> None:
+    round_began: list[float] = [0.0]
+    original_round = router_relay.OutboxRelay.publish_pending
+    original_publish = router_relay.BatchPublisher.publish
+
+    async def publish_pending(self: Any, limit: int | None = None) -> int:
+        round_began[0] = time.perf_counter()
+        return await original_round(self, limit)
+
+    async def publish(self: Any, topic: str, records: list[Any]) -> None:
+        began = time.perf_counter()
+        await original_publish(self, topic, records)
+        acked = time.perf_counter()
+        for _key, value, headers in records:
+            if ("ce_type", _ROUTED_BYTES) in headers:
+                found = _INTERACTION_ID.search(value)
+                if found:
+                    interaction_id = found.group(1).decode()
+                    _stamp(interaction_id, "round_began", round_began[0])
+                    _stamp(interaction_id, "publish_began", began)
+                    _stamp(interaction_id, "acked", acked)
+
+    original_mark = router_relay.OutboxRelay.mark_published
+
+    async def mark_published(self: Any) -> int:
+        began = time.perf_counter()
+        marked = await original_mark(self)
+        if marked:
+            ms = (time.perf_counter() - began) * 1000
+            MARKS.append({"began": began, "rows": marked, "ms": ms})
+        return marked
+
+    router_relay.OutboxRelay.mark_published = mark_published  # type: ignore[method-assign]
+    router_relay.OutboxRelay.publish_pending = publish_pending  # type: ignore[method-assign]
+    router_relay.BatchPublisher.publish = publish  # type: ignore[method-assign]
+
+
+def _write() -> None:
+    path = os.environ.get("ROUTER_TRACE_FILE")
+    if path:
+        with open(path, "w") as out:
+            trace = {"timeline": TIMELINE, "polls": POLLS, "marks": MARKS, "commits": COMMITS}
+            json.dump(trace, out)
+
+
+def _write_and_exit(signum: int, _frame: object) -> None:
+    """uvicorn shuts down on SIGTERM, then restores the handler it found (this one) and
+    raises the signal again: the trace is written then."""
+    _write()
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    _wrap_poll()
+    _wrap_batch_handler()
+    _wrap_hand_over()
+    _wrap_relay()
+    signal.signal(signal.SIGTERM, _write_and_exit)
+    from services.router.__main__ import main as router_main
+
+    router_main()
+
+
+if __name__ == "__main__":
+    main()

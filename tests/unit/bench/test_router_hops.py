@@ -1,0 +1,61 @@
+"""``bench.router_throughput --trace``: each hop is the time between consecutive stamps of
+one interaction's path, counted only where both stamps exist."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.router_throughput import hop_figures, poll_figures
+
+
+def test_each_hop_is_the_time_between_consecutive_stamps_of_the_path():
+    stamps = {"ev-1": {"due": 10.000, "created": 10.001, "bench_acked": 10.004}}
+    timeline = {
+        "ev-1": {
+            "fetched": 10.010,
+            "routing_began": 10.011,
+            "handed_over": 10.031,
+            "round_began": 10.032,
+            "publish_began": 10.034,
+            "acked": 10.036,
+        }
+    }
+    hops = hop_figures(timeline, stamps, {"ev-1": 10.040})
+    p50 = {hop: round(figures["p50_ms"], 3) for hop, figures in hops.items()}
+    assert p50 == {
+        "due->created": 1.0,
+        "created->bench_acked": 3.0,
+        "bench_acked->fetched": 6.0,
+        "fetched->routing_began": 1.0,
+        "routing_began->handed_over": 20.0,
+        "handed_over->round_began": 1.0,
+        "round_began->publish_began": 2.0,
+        "publish_began->acked": 2.0,
+        "acked->arrived": 4.0,
+    }
+
+
+def test_a_hop_missing_a_stamp_is_left_out_not_counted_as_zero():
+    stamps = {"ev-1": {"due": 1.0, "created": 1.001}, "ev-2": {"due": 2.0, "created": 2.003}}
+    hops = hop_figures({"ev-2": {"fetched": 2.010}}, stamps, {})
+    both = hops["due->created"]  # 1 ms and 3 ms
+    assert (both["p50_ms"], both["p99_ms"]) == pytest.approx((1.0, 3.0))
+    assert "created->bench_acked" not in hops  # no event has the ack stamp
+    assert "acked->arrived" not in hops
+
+
+def test_polls_of_the_phase_are_those_that_routed_its_interactions():
+    trace = {
+        "timeline": {"ev-1": {"routing_began": 5.0}, "ev-2": {"routing_began": 6.0}},
+        "polls": [
+            {"began": 1.0, "records": 500, "ms": 200.0, "loop_cpu_ms": 150.0},  # earlier phase
+            {"began": 5.0, "records": 3, "ms": 20.0, "loop_cpu_ms": 8.0},
+            {"began": 6.0, "records": 5, "ms": 30.0, "loop_cpu_ms": 12.0},
+        ],
+        "marks": [{"began": 5.5, "rows": 8, "ms": 4.0}],
+        "commits": [{"began": 5.1, "ms": 3.0}, {"began": 9.0, "ms": 50.0}],
+    }
+    figures = poll_figures(trace, {"ev-1": {}, "ev-2": {}})
+    assert figures["polls"] == 2 and figures["records_max"] == 5
+    assert figures["routing_ms_p50"] == 25.0 and figures["routing_loop_cpu_ms_p50"] == 10.0
+    assert figures["marks"] == 1 and figures["offset_commit_ms_p50"] == 3.0
