@@ -87,7 +87,7 @@ IDLE_S = 5.0  # the idle phase after the warm-up
 RELAY_INTERVAL_DEFAULT_S = RouterSettings.model_fields["relay_interval_s"].default
 #: The settings that shape the pipeline's throughput, per service (field names).
 SHAPING = {
-    "chat_ingest": ("workers", "log_level"),
+    "chat_ingest": ("workers", "log_level", "publish_linger_ms"),
     "router": (
         "consumer_max_batch",
         "relay_interval_s",
@@ -100,6 +100,11 @@ SHAPING = {
     "phone_log": ("workers",),
     "email_ingest": ("mailboxes",),
 }
+#: KAFKA_* fields every service reads alike: each consumer hop may hold a fetch up to
+#: fetch_max_wait_ms for fetch_min_bytes, each producer lingers linger_ms (chat_ingest:
+#: its publish_linger_ms instead).
+KAFKA_SHAPING = ("fetch_max_wait_ms", "fetch_min_bytes", "linger_ms")
+KAFKA_KEY = "kafka (all services)"
 
 
 # --- SMTP side (bench.smtp_sink: its own process) ---------------------------------
@@ -396,8 +401,16 @@ def start_profiled(system: LocalSystem, name: str, report: Path) -> None:
 
 def effective_settings(system: LocalSystem) -> dict[str, dict[str, Any]]:
     """What each service runs with for the fields in ``SHAPING``: the environment the
-    bench gives it, else the field's default (read from the settings class)."""
-    found: dict[str, dict[str, Any]] = {}
+    bench gives it, else the field's default (read from the settings class); and, under
+    ``KAFKA_KEY``, the ``KAFKA_SHAPING`` fields (the services inherit this process's
+    environment, so a run with e.g. ``KAFKA_FETCH_MAX_WAIT_MS=5`` says so)."""
+    kafka_fields = KafkaSettings.model_fields
+    found: dict[str, dict[str, Any]] = {
+        KAFKA_KEY: {
+            field: os.environ.get("KAFKA_" + field.upper(), _plain(kafka_fields[field].default))
+            for field in KAFKA_SHAPING
+        }
+    }
     for name, process in system.services.items():
         fields = service_spec(name).settings().model_fields
         prefix = name.upper() + "_"

@@ -112,7 +112,10 @@ async def _connected(
         yield
         runtime.ingest = None
         return
-    producer = WebhookEventProducer(runtime.settings.kafka, client_id=runtime.settings.service_name)
+    settings = runtime.settings
+    producer = WebhookEventProducer(
+        settings.kafka, client_id=settings.service_name, linger_ms=settings.publish_linger_ms
+    )
     app.state.producer = producer
     connecting = None
     if not await _try_connect(producer, runtime):

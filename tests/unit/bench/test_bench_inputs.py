@@ -138,4 +138,20 @@ def test_the_pipeline_reports_the_settings_its_services_run_with(tmp_path: Path)
     found = effective_settings(system)
     assert found["router"]["consumer_max_batch"] == "200"  # the bench's environment
     assert found["chat_ingest"]["workers"] == 1  # the service's default
+    assert found["chat_ingest"]["publish_linger_ms"] == 5
     assert isinstance(found["notifier"]["smtp_pool_size"], int)
+
+
+def test_the_pipeline_reports_the_kafka_waits_its_services_inherit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "35")  # the services inherit it
+    monkeypatch.delenv("KAFKA_LINGER_MS", raising=False)
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:1", topics=bench_topics())
+    system = LocalSystem(home=tmp_path, kafka=kafka, smtp_port=2525)
+    found = effective_settings(system)["kafka (all services)"]
+    assert found == {
+        "fetch_max_wait_ms": "35",
+        "fetch_min_bytes": KafkaSettings.model_fields["fetch_min_bytes"].default,
+        "linger_ms": 2,
+    }

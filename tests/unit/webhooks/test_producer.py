@@ -1,0 +1,30 @@
+"""WebhookEventProducer: the webhook services' own linger replaces KAFKA_LINGER_MS."""
+
+from __future__ import annotations
+
+import pytest
+
+from libs.common.settings import KafkaSettings
+from libs.common.webhooks.producer import WebhookEventProducer
+from services.chat_ingest.settings import ChatIngestSettings
+
+
+def test_a_given_linger_replaces_the_kafka_setting_and_leaves_it_alone() -> None:
+    kafka = KafkaSettings(linger_ms=2)
+    producer = WebhookEventProducer(kafka, client_id="t", linger_ms=7)
+    assert producer.linger_ms == 7
+    assert kafka.linger_ms == 2  # the service's settings are not changed under it
+
+
+def test_without_a_linger_the_kafka_setting_holds() -> None:
+    producer = WebhookEventProducer(KafkaSettings(linger_ms=3), client_id="t")
+    assert producer.linger_ms == 3
+
+
+def test_chat_ingest_lingers_5_ms_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ChatIngestSettings().publish_linger_ms == 5
+    monkeypatch.setenv("CHAT_INGEST_PUBLISH_LINGER_MS", "0")
+    assert ChatIngestSettings().publish_linger_ms == 0
+    monkeypatch.setenv("CHAT_INGEST_PUBLISH_LINGER_MS", "1000")
+    with pytest.raises(ValueError, match="publish_linger_ms"):
+        ChatIngestSettings()
