@@ -148,12 +148,4 @@ async def _prefetch_messages(
 async def _prefetch_previous_agents(
     uow: UnitOfWork, cache: RoutingCache, contacts: set[str]
 ) -> None:
-    if not contacts:
-        return
-    query = (
-        select(Conversation.contact_id, Conversation.assignee_id)
-        .where(Conversation.contact_id.in_(contacts), Conversation.assignee_id.is_not(None))
-        .order_by(Conversation.last_activity_at)
-    )
-    for contact_id, agent_id in await uow.session.execute(query):
-        cache.previous_agents[contact_id] = agent_id  # ascending: the latest wins
+    cache.previous_agents.update(await uow.conversations.last_assignees(contacts))

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, bindparam, inspect, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 from services.router.store.bulk import COPY_FROM, BulkInserter
 from services.router.store.models import (
@@ -246,10 +247,13 @@ class UnitOfWork:
             if type(row) not in CORE_UPDATED:
                 continue
             state = inspect(row)
+            # state.get_history, not state.attrs[key].history: the latter first builds an
+            # AttributeState for each of the row's ~40 attributes (memoized per row, but
+            # every row is new to its poll): ~20 % of routing a 500-interaction poll.
             changed = {
                 key: getattr(row, key)
                 for key in state.committed_state
-                if state.attrs[key].history.has_changes()
+                if state.get_history(key, PASSIVE_NO_INITIALIZE).has_changes()
             }
             done.append(row)
             if changed:
