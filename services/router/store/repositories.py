@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
+from services.router.store.lookups import Lookup
 from services.router.store.models import (
     ASSISTANT_HOLDING,
     Agent,
@@ -27,34 +28,49 @@ from services.router.store.models import (
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
-# The lookups every routed poll makes, built once and over the tables' columns (not the
-# mapped classes): they return plain rows, so the session runs them as Core statements
-# (no ORM compile state or entity loading) and their cache keys are worked out once.
-# A poll of one interaction is mostly such fixed costs.
+# The lookups every routed poll makes (see ``lookups.py``): built once, over the tables'
+# columns, returning plain rows.
 _identities = ContactIdentity.__table__
 _interactions = InteractionRecord.__table__
 _conversations = Conversation.__table__
-_OWNERS = select(_identities.c.kind, _identities.c.value, _identities.c.contact_id).where(
-    _identities.c.value.in_(bindparam("values", expanding=True))
+_OWNERS = Lookup(
+    select(_identities.c.kind, _identities.c.value, _identities.c.contact_id).where(
+        _identities.c.value.in_(bindparam("values", expanding=True))
+    ),
+    "values",
+    "SELECT kind, value, contact_id FROM contact_identities WHERE value IN ({keys})",
 )
-_KNOWN = select(_interactions.c.event_id).where(
-    _interactions.c.event_id.in_(bindparam("ids", expanding=True))
+_KNOWN = Lookup(
+    select(_interactions.c.event_id).where(
+        _interactions.c.event_id.in_(bindparam("ids", expanding=True))
+    ),
+    "ids",
+    "SELECT event_id FROM interactions WHERE event_id IN ({keys})",
 )
-_LOADS = (
+_ACTIVE_SQL = ", ".join(f"'{status}'" for status in _ACTIVE)  # the enum's own values
+_LOADS = Lookup(
     select(_conversations.c.assignee_id, _conversations.c.channel, func.count())
     .where(
         _conversations.c.assignee_id.in_(bindparam("ids", expanding=True)),
         _conversations.c.status.in_(_ACTIVE),
     )
-    .group_by(_conversations.c.assignee_id, _conversations.c.channel)
+    .group_by(_conversations.c.assignee_id, _conversations.c.channel),
+    "ids",
+    # the statuses are the enum's own values, written in as the Core statement binds them
+    "SELECT assignee_id, channel, count(*) FROM conversations"  # noqa: S608
+    " WHERE assignee_id IN ({keys}) AND status IN (" + _ACTIVE_SQL + ")"
+    " GROUP BY assignee_id, channel",
 )
-_ASSIGNEES = (
+_ASSIGNEES = Lookup(
     select(_conversations.c.contact_id, _conversations.c.assignee_id)
     .where(
         _conversations.c.contact_id.in_(bindparam("contacts", expanding=True)),
         _conversations.c.assignee_id.is_not(None),
     )
-    .order_by(_conversations.c.last_activity_at)
+    .order_by(_conversations.c.last_activity_at),
+    "contacts",
+    "SELECT contact_id, assignee_id FROM conversations"
+    " WHERE contact_id IN ({keys}) AND assignee_id IS NOT NULL ORDER BY last_activity_at",
 )
 
 
@@ -70,7 +86,7 @@ class ContactRepository:
         keys = list(keys)
         if not keys:
             return {}
-        rows = await self.session.execute(_OWNERS, {"values": list({k.value for k in keys})})
+        rows = await _OWNERS.rows(self.session, list({k.value for k in keys}))
         wanted = set(keys)
         found = {IdentityKey(IdentityKind(kind), value): owner for kind, value, owner in rows}
         return {k: v for k, v in found.items() if k in wanted}
@@ -167,7 +183,7 @@ class ConversationRepository:
         loads: dict[str, dict[str, int]] = defaultdict(dict)
         if not ids:
             return loads
-        for agent_id, channel, count in await self.session.execute(_LOADS, {"ids": ids}):
+        for agent_id, channel, count in await _LOADS.rows(self.session, ids):
             loads[agent_id][channel] = count
         return loads
 
@@ -177,7 +193,7 @@ class ConversationRepository:
         contacts = list(contact_ids)
         if not contacts:
             return found
-        for contact_id, agent_id in await self.session.execute(_ASSIGNEES, {"contacts": contacts}):
+        for contact_id, agent_id in await _ASSIGNEES.rows(self.session, contacts):
             found[contact_id] = agent_id  # ascending: the latest wins
         return found
 
@@ -221,7 +237,7 @@ class InteractionRepository:
         ids = list(event_ids)
         if not ids:
             return set()
-        return set((await self.session.execute(_KNOWN, {"ids": ids})).scalars())
+        return {event_id for (event_id,) in await _KNOWN.rows(self.session, ids)}
 
     def add(self, record: InteractionRecord) -> None:
         self.session.add(record)

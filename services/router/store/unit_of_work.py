@@ -378,6 +378,12 @@ class UnitOfWorkFactory:
         self.before_commit = before_commit
         self.hand_over = hand_over
 
+    @property
+    def driver_statements(self) -> int:
+        """Inserts sent to the driver itself so far, unseen by SQLAlchemy's cursor events
+        (SQLite executemany, PostgreSQL COPY): tests that count statements add these."""
+        return self._bulk.driver_statements
+
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(
             self._sessions,
