@@ -116,13 +116,14 @@ async def measure(ctx: RouterContext, traffic: Traffic, size: int, polls: int) -
         await route_batch(ctx, traffic.poll(size))
     event.listen(sync_engine, "before_cursor_execute", counter)
     try:
-        for _ in range(polls):
-            batch = traffic.poll(size)
-            counter.count = 0
-            began = time.process_time()
-            await route_batch(ctx, batch)
-            cpu_ms.append((time.process_time() - began) * 1000)
-            statements.append(counter.count)
+        with _watching_driver(ctx, counter):
+            for _ in range(polls):
+                batch = traffic.poll(size)
+                counter.count = 0
+                began = time.process_time()
+                await route_batch(ctx, batch)
+                cpu_ms.append((time.process_time() - began) * 1000)
+                statements.append(counter.count)
     finally:
         event.remove(sync_engine, "before_cursor_execute", counter)
     median = statistics.median(cpu_ms)
@@ -134,6 +135,13 @@ async def measure(ctx: RouterContext, traffic: Traffic, size: int, polls: int) -
         "cpu_us_per_interaction": round(median * 1000 / size, 1),
         "statements_median": statistics.median(statements),
     }
+
+
+def _watching_driver(ctx: RouterContext, counter: StatementCount) -> AbstractContextManager[None]:
+    """Statements the unit of work sends to the driver itself (SQLite executemany,
+    PostgreSQL COPY) count too; a router from before ``watching_driver`` had none."""
+    watching = getattr(ctx.uow, "watching_driver", None)
+    return watching(counter) if watching is not None else nullcontext()
 
 
 async def run_store(name: str, url: str, args: argparse.Namespace) -> dict:
