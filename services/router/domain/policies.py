@@ -110,6 +110,25 @@ class PolicySet(_Strict):
     def queue(self, name: str) -> QueueConfig | None:
         return next((q for q in self.queues if q.name == name), None)
 
+    def policy_for(self, queue: str, priority: str, channel: str) -> PolicyConfig:
+        """``select_policy`` for stored values, worked out once per combination: routing
+        one interaction asks several times (each clock, the acknowledgement) and a
+        policy set has few (queue, priority, channel) combinations. The set is immutable (a
+        reload builds a new one), so the memo never goes stale."""
+        key = (queue, priority, channel)
+        found = self.selected_policies.get(key)
+        if found is None:
+            found = select_policy(
+                self, queue=queue, priority=Priority(priority), channel=Channel(channel)
+            )
+            self.selected_policies[key] = found
+        return found
+
+    @cached_property
+    def selected_policies(self) -> dict[tuple[str, str, str], PolicyConfig]:
+        """The memo of ``policy_for``."""
+        return {}
+
 
 def build_calendar(name: str, config: CalendarConfig) -> BusinessCalendar:
     weekly = {

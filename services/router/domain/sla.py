@@ -110,6 +110,8 @@ def add_business_minutes_each(
 ) -> list[datetime]:
     """``add_business_minutes`` for several amounts, in one walk over the open hours."""
     start = start.astimezone(UTC)
+    if calendar.always_open:  # open time is elapsed time: no walk (every chat clock)
+        return [start + timedelta(minutes=m) if m > 0 else start for m in minutes]
     wanted = sorted((timedelta(minutes=m), n) for n, m in enumerate(minutes))
     found: list[datetime] = [start] * len(minutes)
     pending = [(amount, n) for amount, n in wanted if amount > timedelta(0)]
@@ -132,6 +134,8 @@ def business_minutes_between(calendar: BusinessCalendar, start: datetime, end: d
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         return 0.0
+    if calendar.always_open:
+        return (end - start).total_seconds() / 60
     total = timedelta(0)
     for opens, closes in calendar.open_intervals(start):
         if opens >= end:

@@ -17,7 +17,7 @@ from services.router.domain.assignment import (
     plan_assignments,
 )
 from services.router.service.context import RouterContext
-from services.router.service.events import Emitter, agent_ref
+from services.router.service.events import Emitter
 from services.router.service.pool import assignment_pool
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
@@ -58,8 +58,8 @@ async def apply_choice(
         ConversationAssigned,
         conversation,
         reason=reason,
-        agent=agent_ref(agent),
-        previous_agent=agent_ref(previous),
+        agent=emitter.agent_reference(agent),
+        previous_agent=emitter.agent_reference(previous),
         sticky=choice.sticky,
     )
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from libs.common.events.interaction import Channel
-from libs.common.events.routing import Priority, SlaMetric
+from libs.common.events.routing import SlaMetric
 from services.router.domain.escalation import TimerKind
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
-from services.router.domain.policies import PolicyConfig, select_policy
+from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
 from services.router.service.context import RouterContext
 from services.router.store.models import Conversation, SlaTimer
@@ -21,12 +20,7 @@ def policy_for(
     ctx: RouterContext, conversation: Conversation
 ) -> tuple[PolicyConfig, BusinessCalendar]:
     policies = ctx.config.current.policies
-    policy = select_policy(
-        policies,
-        queue=conversation.queue,
-        priority=Priority(conversation.priority),
-        channel=Channel(conversation.channel),
-    )
+    policy = policies.policy_for(conversation.queue, conversation.priority, conversation.channel)
     return policy, policies.calendar_objects[policy.calendar]
 
 

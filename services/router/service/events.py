@@ -14,6 +14,7 @@ from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
 
 MAX_REFERENCES = 20
+_AGENT_REFS = "agent_refs"
 
 
 def agent_ref(agent: Agent | None) -> AgentRef | None:
@@ -41,7 +42,6 @@ class Emitter:
         self.cause = cause
         self.now = now
         self._parsed: dict[tuple[str, int], tuple[object, object]] = {}
-        self._refs: dict[str, AgentRef | None] = {}
         self._last_snapshot: tuple[tuple[object, ...], ConversationSnapshot] | None = None
 
     async def agent(self, agent_id: str | None) -> Agent | None:
@@ -71,12 +71,17 @@ class Emitter:
         self._parsed[key] = (raw, parsed)
         return parsed
 
-    def _agent_ref(self, agent: Agent | None) -> AgentRef | None:
+    def agent_reference(self, agent: Agent | None) -> AgentRef | None:
+        """Built once per agent per transaction (not per cause): a poll names the same
+        few agents and supervisors in hundreds of snapshots. Keyed by every value the
+        reference holds, so an agent changed within the transaction gets a new one."""
         if agent is None:
             return None
-        ref = self._refs.get(agent.id)
+        refs: dict[tuple[object, ...], AgentRef] = self.uow.cache.setdefault(_AGENT_REFS, {})  # type: ignore[assignment]
+        key = (agent.id, agent.name, agent.email, agent.locale)
+        ref = refs.get(key)
         if ref is None:
-            ref = self._refs[agent.id] = agent_ref(agent)
+            ref = refs[key] = agent_ref(agent)  # type: ignore[assignment]
         return ref
 
     async def snapshot(self, conversation: Conversation) -> ConversationSnapshot:
@@ -110,8 +115,8 @@ class Emitter:
             contact_id=values["contact_id"],
             customer=self._customer(conversation),
             customer_flags=self._flags(conversation),
-            assignee=self._agent_ref(await self.agent(values["assignee_id"])),
-            supervisor=self._agent_ref(supervisor),
+            assignee=self.agent_reference(await self.agent(values["assignee_id"])),
+            supervisor=self.agent_reference(supervisor),
             last_message_id=values["last_message_id"],
             references=list(values["references"] or [])[-MAX_REFERENCES:],
             first_response_due_at=_utc(values["first_response_due_at"]),

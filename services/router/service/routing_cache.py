@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from libs.common.events.interaction import Channel, Interaction
 from services.router.domain.contacts import IdentityKey, identity_keys
@@ -103,21 +103,29 @@ async def prefetch(
     }
     channels = {i.channel.value for i in recent}
     since = min((i.occurred_at for i in recent), default=datetime.max) - recent_window
-    for query in (
-        select(Conversation).where(Conversation.reference.in_(tokens)) if tokens else None,
-        select(Conversation).where(Conversation.thread_key.in_(threads)) if threads else None,
-        select(Conversation).where(Conversation.call_group_key.in_(calls)) if calls else None,
-        select(Conversation).where(
-            Conversation.contact_id.in_(recent_contacts),
-            Conversation.channel.in_(channels),
-            Conversation.last_activity_at >= since,
+    # One SELECT for every way a conversation can be a candidate (each condition uses
+    # its own index: SQLite's OR-by-union, PostgreSQL's BitmapOr): a poll's fixed cost
+    # is its statements, and a chat asked for its thread and its recent ones apart.
+    wanted = [
+        condition
+        for condition, needed in (
+            (Conversation.reference.in_(tokens), tokens),
+            (Conversation.thread_key.in_(threads), threads),
+            (Conversation.call_group_key.in_(calls), calls),
+            (
+                and_(
+                    Conversation.contact_id.in_(recent_contacts),
+                    Conversation.channel.in_(channels),
+                    Conversation.last_activity_at >= since,
+                ),
+                recent_contacts,
+            ),
         )
-        if recent_contacts
-        else None,
-    ):
-        if query is not None:
-            for conversation in await uow.session.scalars(query):
-                conversations[conversation.id] = conversation
+        if needed
+    ]
+    if wanted:
+        for conversation in await uow.session.scalars(select(Conversation).where(or_(*wanted))):
+            conversations[conversation.id] = conversation
     for conversation in sorted(conversations.values(), key=lambda c: c.last_activity_at):
         cache.remember_conversation(conversation)
     await _prefetch_previous_agents(uow, cache, contacts)
@@ -148,12 +156,4 @@ async def _prefetch_messages(
 async def _prefetch_previous_agents(
     uow: UnitOfWork, cache: RoutingCache, contacts: set[str]
 ) -> None:
-    if not contacts:
-        return
-    query = (
-        select(Conversation.contact_id, Conversation.assignee_id)
-        .where(Conversation.contact_id.in_(contacts), Conversation.assignee_id.is_not(None))
-        .order_by(Conversation.last_activity_at)
-    )
-    for contact_id, agent_id in await uow.session.execute(query):
-        cache.previous_agents[contact_id] = agent_id  # ascending: the latest wins
+    cache.previous_agents.update(await uow.conversations.last_assignees(contacts))

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
+from services.router.store.lookups import Lookup
 from services.router.store.models import (
     ASSISTANT_HOLDING,
     Agent,
@@ -27,6 +28,51 @@ from services.router.store.models import (
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
+# The lookups every routed poll makes (see ``lookups.py``): built once, over the tables'
+# columns, returning plain rows.
+_identities = ContactIdentity.__table__
+_interactions = InteractionRecord.__table__
+_conversations = Conversation.__table__
+_OWNERS = Lookup(
+    select(_identities.c.kind, _identities.c.value, _identities.c.contact_id).where(
+        _identities.c.value.in_(bindparam("values", expanding=True))
+    ),
+    "values",
+    "SELECT kind, value, contact_id FROM contact_identities WHERE value IN ({keys})",
+)
+_KNOWN = Lookup(
+    select(_interactions.c.event_id).where(
+        _interactions.c.event_id.in_(bindparam("ids", expanding=True))
+    ),
+    "ids",
+    "SELECT event_id FROM interactions WHERE event_id IN ({keys})",
+)
+_ACTIVE_SQL = ", ".join(f"'{status}'" for status in _ACTIVE)  # the enum's own values
+_LOADS = Lookup(
+    select(_conversations.c.assignee_id, _conversations.c.channel, func.count())
+    .where(
+        _conversations.c.assignee_id.in_(bindparam("ids", expanding=True)),
+        _conversations.c.status.in_(_ACTIVE),
+    )
+    .group_by(_conversations.c.assignee_id, _conversations.c.channel),
+    "ids",
+    # the statuses are the enum's own values, written in as the Core statement binds them
+    "SELECT assignee_id, channel, count(*) FROM conversations"  # noqa: S608
+    " WHERE assignee_id IN ({keys}) AND status IN (" + _ACTIVE_SQL + ")"
+    " GROUP BY assignee_id, channel",
+)
+_ASSIGNEES = Lookup(
+    select(_conversations.c.contact_id, _conversations.c.assignee_id)
+    .where(
+        _conversations.c.contact_id.in_(bindparam("contacts", expanding=True)),
+        _conversations.c.assignee_id.is_not(None),
+    )
+    .order_by(_conversations.c.last_activity_at),
+    "contacts",
+    "SELECT contact_id, assignee_id FROM conversations"
+    " WHERE contact_id IN ({keys}) AND assignee_id IS NOT NULL ORDER BY last_activity_at",
+)
+
 
 def _locked(query: Select[Any], postgres: bool, *, skip_locked: bool = False) -> Select[Any]:
     return query.with_for_update(skip_locked=skip_locked) if postgres else query
@@ -40,12 +86,9 @@ class ContactRepository:
         keys = list(keys)
         if not keys:
             return {}
-        values = {k.value for k in keys}
-        rows = await self.session.scalars(
-            select(ContactIdentity).where(ContactIdentity.value.in_(values))
-        )
+        rows = await _OWNERS.rows(self.session, list({k.value for k in keys}))
         wanted = set(keys)
-        found = {IdentityKey(IdentityKind(r.kind), r.value): r.contact_id for r in rows}
+        found = {IdentityKey(IdentityKind(kind), value): owner for kind, value, owner in rows}
         return {k: v for k, v in found.items() if k in wanted}
 
     async def get(self, contact_id: str) -> Contact | None:
@@ -140,14 +183,19 @@ class ConversationRepository:
         loads: dict[str, dict[str, int]] = defaultdict(dict)
         if not ids:
             return loads
-        query = (
-            select(Conversation.assignee_id, Conversation.channel, func.count())
-            .where(Conversation.assignee_id.in_(ids), Conversation.status.in_(_ACTIVE))
-            .group_by(Conversation.assignee_id, Conversation.channel)
-        )
-        for agent_id, channel, count in await self.session.execute(query):
+        for agent_id, channel, count in await _LOADS.rows(self.session, ids):
             loads[agent_id][channel] = count
         return loads
+
+    async def last_assignees(self, contact_ids: Iterable[str]) -> dict[str, str]:
+        """Per contact, the agent of its latest assigned conversation."""
+        found: dict[str, str] = {}
+        contacts = list(contact_ids)
+        if not contacts:
+            return found
+        for contact_id, agent_id in await _ASSIGNEES.rows(self.session, contacts):
+            found[contact_id] = agent_id  # ascending: the latest wins
+        return found
 
     async def previous_agent(self, contact_id: str, *, exclude: str) -> str | None:
         query = (
@@ -189,8 +237,7 @@ class InteractionRepository:
         ids = list(event_ids)
         if not ids:
             return set()
-        query = select(InteractionRecord.event_id).where(InteractionRecord.event_id.in_(ids))
-        return set(await self.session.scalars(query))
+        return {event_id for (event_id,) in await _KNOWN.rows(self.session, ids)}
 
     def add(self, record: InteractionRecord) -> None:
         self.session.add(record)

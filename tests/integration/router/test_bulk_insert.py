@@ -252,3 +252,49 @@ async def test_a_copy_as_the_first_statement_rolls_back_with_the_unit_of_work(en
         await uow.rollback()
     async with factory.reader() as uow:
         assert await uow.session.scalar(sa.select(sa.func.count()).select_from(OutboxRow)) == 0
+
+
+#: Changed columns of a conversation, of every type the router updates.
+CHANGES = {
+    "status": "resolved",
+    "last_activity_at": AT,
+    "resolved_at": ON_THE_SECOND,
+    "customer": {"email": "kim@example.com", "display_name": "김민수"},
+    "reply_path": None,  # JSON null, as SQLAlchemy's JSON bind processor writes None
+    "breached": True,
+    "resolution_elapsed_minutes": 12.5,
+    "assignee_id": None,
+}
+
+
+async def test_driver_updates_store_what_sqlalchemy_stores(engine: AsyncEngine):
+    """``BulkInserter.update_many`` (SQLite: straight to the driver) against the same
+    UPDATE run by SQLAlchemy, on rows inserted alike."""
+    inserter = BulkInserter(engine.dialect)
+    table = Conversation.__table__
+
+    def statement() -> sa.Update:
+        return (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("_pk"))
+            .values({table.c[key]: sa.bindparam(key) for key in CHANGES})
+        )
+
+    async with AsyncSession(engine) as session, session.begin():
+        for prefix in ("a-", "b-"):
+            rows = dict(rows_of(prefix))
+            for model in (Contact, Conversation):
+                for _, same_keys in groupby(rows[model], key=tuple):
+                    await session.execute(sa.insert(model.__table__), list(same_keys))
+        ids = [row["id"] for row in dict(rows_of(""))[Conversation]]
+        await session.execute(statement(), [{"_pk": f"a-{i}", **CHANGES} for i in ids])
+        params = [{"_pk": f"b-{i}", **CHANGES} for i in ids]
+        updated = await inserter.update_many(session, "test", statement, params)
+        assert updated in (-1, len(params))  # -1: asyncpg does not count an executemany
+
+    async with AsyncSession(engine) as session:
+        both = await stored(session, table)
+    by_sqlalchemy = [r for r in both if _has(r, "a-")]
+    by_driver = [r for r in both if _has(r, "b-")]
+    assert by_sqlalchemy
+    assert [_strip(r, "b-") for r in by_driver] == [_strip(r, "a-") for r in by_sqlalchemy]

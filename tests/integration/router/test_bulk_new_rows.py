@@ -103,7 +103,8 @@ async def test_update_later_writes_plain_row_updates_in_one_statement_per_shape(
         uow.update_later(Conversation, "conv-2", {"status": "assigned"})  # merges, wins
         event.listen(sync_engine, "before_cursor_execute", seen)
         try:
-            await uow.commit()
+            with ctx.uow.watching_driver(statements.append):  # SQLite: to the driver
+                await uow.commit()
         finally:
             event.remove(sync_engine, "before_cursor_execute", seen)
 
@@ -156,7 +157,8 @@ async def test_cancel_timers_later_matches_flush_then_cancel_pending_in_one_stat
         uow.insert_later(SlaTimer, timer("conv-1", "resolution", 2, now))  # after: pending
         event.listen(sync_engine, "before_cursor_execute", seen)
         try:
-            await uow.commit()
+            with ctx.uow.watching_driver(statements.append):  # SQLite: to the driver
+                await uow.commit()
         finally:
             event.remove(sync_engine, "before_cursor_execute", seen)
 

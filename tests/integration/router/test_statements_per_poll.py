@@ -3,9 +3,9 @@ are prefetched per poll and writes are one multi-row statement per table (no
 per-interaction round trip) — on SQLite and PostgreSQL, for new conversations and
 for repeat customers' messages.
 
-Counted with SQLAlchemy's ``before_cursor_execute``, which does not see PostgreSQL's
-COPY; the unit of work here never uses COPY (``copy_from``), so every insert is a
-counted statement (a COPY replaces one of them one for one)."""
+Counted with SQLAlchemy's ``before_cursor_execute``, plus the inserts the unit of work
+sends to the driver itself, which that event does not see (SQLite's executemany through
+aiosqlite, PostgreSQL's COPY): ``UnitOfWorkFactory.watching_driver``."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ async def statements_of(ctx, items: list[Incoming]) -> Counter[str]:
     sync_engine = ctx.uow.engine.sync_engine
     event.listen(sync_engine, "before_cursor_execute", count)
     try:
-        assert await route_batch(ctx, items) == len(items)
+        with ctx.uow.watching_driver(lambda statement: count(None, None, statement)):
+            assert await route_batch(ctx, items) == len(items)
     finally:
         event.remove(sync_engine, "before_cursor_execute", count)
     return seen
@@ -103,3 +104,23 @@ async def test_statements_per_poll_do_not_grow_with_the_poll(ctx, clock):
     assert large_repeat == small_repeat, (small_repeat, large_repeat)
     assert sum(large_new.values()) <= HANDFUL, large_new
     assert sum(large_repeat.values()) <= HANDFUL, large_repeat
+
+
+#: A poll of one interaction: its lookups (event id, identities, Message-IDs or threads,
+#: agents and their loads) and one statement per table it writes.
+POLL_OF_ONE = 16
+
+
+async def test_a_poll_of_one_reads_each_thing_once(ctx, clock):
+    """The pipeline's polls are small: a poll's fixed cost is its statements. Every
+    lookup is one statement, none is repeated, and none runs with nothing to look up."""
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(1000, 1004), round_=0))  # counters exist
+    for customer in (0, 1):  # a mail, a chat
+        first = await statements_of(ctx, poll(clock, range(customer, customer + 1), round_=0))
+        clock.advance(minutes=5)
+        repeat = await statements_of(ctx, poll(clock, range(customer, customer + 1), round_=1))
+        for seen in (first, repeat):
+            assert sum(seen.values()) <= POLL_OF_ONE, seen
+            assert all(n == 1 for n in seen.values()), seen  # each lookup, each table once
+            assert not any(" IN ()" in k or "IN (NULL)" in k for k in seen), seen

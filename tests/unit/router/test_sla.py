@@ -159,3 +159,28 @@ def test_one_walk_for_several_amounts_agrees_with_one_walk_each(cal, start, amou
             assert due == start
         else:
             assert business_minutes_between(cal, start, due) == pytest.approx(amount, abs=1e-6)
+
+
+ALL_DAY = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    zone=st.sampled_from(["America/New_York", "Europe/Berlin", "Asia/Seoul"]),
+    start=instants,
+    amounts=st.lists(st.floats(-10, 5 * 24 * 60), min_size=1, max_size=3),
+    span=st.floats(-60, 5 * 24 * 60),
+)
+def test_always_open_shortcut_agrees_with_the_walk(zone, start, amounts, span):
+    """An always-open calendar adds elapsed time without walking its days (each chat
+    clock); the walk over every day's 00:00-24:00 gives the same instants, DST included."""
+    always = build_calendar("always", CalendarConfig(timezone=zone, always_open=True))
+    walked = build_calendar("walked", CalendarConfig(timezone=zone, hours=ALL_DAY))
+    assert always.always_open and not walked.always_open
+    assert add_business_minutes_each(always, start, tuple(amounts)) == add_business_minutes_each(
+        walked, start, tuple(amounts)
+    )
+    end = start + timedelta(minutes=span)
+    assert business_minutes_between(always, start, end) == pytest.approx(
+        business_minutes_between(walked, start, end), abs=1e-6
+    )

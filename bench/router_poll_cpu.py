@@ -1,0 +1,203 @@
+"""Router CPU per poll: CPU-ms and SQL statements for polls of 1, 10 and 500 interactions.
+
+``route_batch`` called in this process (no broker), per store (SQLite, then PostgreSQL
+on a private server), on a database holding agents and earlier conversations: each
+poll mixes new customers and repeat customers (mail replies, chats on their thread),
+as the pipeline and the backlog do. CPU is ``time.process_time`` (this process, all
+its threads: aiosqlite's worker thread included; PostgreSQL's own CPU is not), so
+it is steadier than wall-clock on a machine others are using. Small polls are where
+the per-poll fixed cost shows (statements, thread hops, transaction set-up); the
+500-interaction poll is the backlog's per-decision cost.
+
+Usage: python -m bench.router_poll_cpu [--store all|sqlite|postgresql] [--polls 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import event
+
+from bench.common import write_result
+from libs.common.events.interaction import (
+    Channel,
+    CustomerIdentity,
+    Interaction,
+    MessageBody,
+    ThreadHints,
+)
+from libs.common.settings import KafkaSettings
+from services.router.bootstrap import build_context, open_store
+from services.router.gc_tuning import tune_after_startup
+from services.router.service.agents import seed_agents
+from services.router.service.context import RouterContext
+from services.router.service.interactions import Incoming, route_batch
+from services.router.settings import RouterSettings
+from tools.testing.postgres import PostgresServer, postgres_for_tests
+
+SIZES = (1, 10, 500)
+#: Share of a poll's interactions from customers seen before (the backlog bench's 40 %).
+REPEAT_EVERY = 5  # 2 of every 5
+
+
+class Traffic:
+    """Interactions numbered in order; every customer's next message follows their last."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.customers = 0
+        self.last_mail: dict[int, str] = {}
+
+    def poll(self, size: int) -> list[Incoming]:
+        return [self._next() for _ in range(size)]
+
+    def _next(self) -> Incoming:
+        n = self.sent
+        self.sent += 1
+        if n % REPEAT_EVERY < 2 and self.customers > 10:
+            customer = (n * 7919) % self.customers
+        else:
+            customer = self.customers
+            self.customers += 1
+        return Incoming(f"pc-{n}", self._interaction(n, customer))
+
+    def _interaction(self, n: int, customer: int) -> Interaction:
+        now = datetime.now(UTC)
+        if customer % 2:
+            return Interaction(
+                channel=Channel.CHAT,
+                provider="whatsapp",
+                integration="wa",
+                occurred_at=now,
+                received_at=now,
+                customer=CustomerIdentity(phone=f"+8210{customer:08d}"),
+                body=MessageBody(text="출금이 지연되고 있어요"),
+                thread=ThreadHints(provider_thread_id=f"t{customer}"),
+            )
+        previous = self.last_mail.get(customer)
+        message_id = f"<m{n}@c{customer}.example.com>"
+        self.last_mail[customer] = message_id
+        return Interaction(
+            channel=Channel.EMAIL,
+            provider="imap",
+            integration="support",
+            occurred_at=now,
+            received_at=now,
+            customer=CustomerIdentity(email=f"c{customer}@example.com"),
+            subject="Deposit not credited",
+            body=MessageBody(text="My deposit is missing"),
+            thread=ThreadHints(message_id=message_id, in_reply_to=[previous] if previous else []),
+        )
+
+
+class StatementCount:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *_args: object) -> None:
+        self.count += 1
+
+
+async def measure(ctx: RouterContext, traffic: Traffic, size: int, polls: int) -> dict:
+    counter = StatementCount()
+    sync_engine = ctx.uow.engine.sync_engine
+    cpu_ms: list[float] = []
+    statements: list[int] = []
+    for _ in range(3):  # warm-up: caches, prepared statements, pooled connections
+        await route_batch(ctx, traffic.poll(size))
+    event.listen(sync_engine, "before_cursor_execute", counter)
+    try:
+        with _watching_driver(ctx, counter):
+            for _ in range(polls):
+                batch = traffic.poll(size)
+                counter.count = 0
+                began = time.process_time()
+                await route_batch(ctx, batch)
+                cpu_ms.append((time.process_time() - began) * 1000)
+                statements.append(counter.count)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", counter)
+    median = statistics.median(cpu_ms)
+    return {
+        "size": size,
+        "polls": polls,
+        "cpu_ms_median": round(median, 3),
+        "cpu_ms_mean": round(statistics.fmean(cpu_ms), 3),
+        "cpu_us_per_interaction": round(median * 1000 / size, 1),
+        "statements_median": statistics.median(statements),
+    }
+
+
+def _watching_driver(ctx: RouterContext, counter: StatementCount) -> AbstractContextManager[None]:
+    """Statements the unit of work sends to the driver itself (SQLite executemany,
+    PostgreSQL COPY) count too; a router from before ``watching_driver`` had none."""
+    watching = getattr(ctx.uow, "watching_driver", None)
+    return watching(counter) if watching is not None else nullcontext()
+
+
+async def run_store(name: str, url: str, args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = RouterSettings(
+            state_dir=Path(folder), database_url=url, kafka=KafkaSettings(), dev_mode=False
+        )
+        engine = await open_store(settings)
+        ctx = build_context(settings, engine)
+        await seed_agents(ctx)
+        traffic = Traffic()
+        for _ in range(4):  # earlier customers to come back
+            await route_batch(ctx, traffic.poll(500))
+        tune_after_startup()
+        figures = [await measure(ctx, traffic, size, _polls(size, args.polls)) for size in SIZES]
+        await engine.dispose()
+    return {"store": name, "load_average_1m": os.getloadavg()[0], "polls": figures}
+
+
+def _polls(size: int, polls: int) -> int:
+    return max(5, polls // 8) if size >= 500 else polls
+
+
+def _stores(choice: str) -> Iterator[tuple[str, AbstractContextManager[PostgresServer | None]]]:
+    if choice in ("all", "sqlite"):
+        yield "sqlite", nullcontext()
+    if choice in ("all", "postgresql"):
+        yield "postgresql", postgres_for_tests()
+
+
+async def main(args: argparse.Namespace) -> None:
+    results = []
+    for name, server_context in _stores(args.store):
+        with server_context as server:
+            url = (
+                server.create_database()
+                if server is not None
+                else f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='router-poll-')}/router.db"
+            )
+            figures = await run_store(name, url, args)
+        for row in figures["polls"]:
+            print(
+                f"{name:10} poll of {row['size']:>3}: {row['cpu_ms_median']:8.2f} CPU-ms "
+                f"({row['cpu_us_per_interaction']} µs/interaction), "
+                f"{row['statements_median']} statements"
+            )
+        results.append(figures)
+    write_result("router_poll_cpu", {"runs": results})
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["all", "sqlite", "postgresql"], default="all")
+    parser.add_argument("--polls", type=int, default=40, help="measured polls per small size")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

@@ -1,0 +1,63 @@
+"""The poll's plain lookups (``store/lookups.py``) give the same rows through the driver
+(SQLite's text) as through their Core statement, on a routed database: known event ids,
+identity owners, agents' loads by channel, contacts' assignees in activity order."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.router.domain.assignment import AgentStatus
+from services.router.service.agents import seed_agents, set_agent_status
+from services.router.service.interactions import route_batch
+from services.router.store import repositories
+from services.router.store.lookups import Lookup
+from tests.integration.router.test_statements_per_poll import poll
+
+pytestmark = pytest.mark.integration
+
+
+async def test_driver_text_and_core_statement_agree(ctx, clock):
+    await seed_agents(ctx)
+    async with ctx.uow() as uow:
+        ids = [a.id for a in await uow.agents.all()]
+    for agent_id in ids:
+        await set_agent_status(ctx, agent_id, AgentStatus.ONLINE)
+    await route_batch(ctx, poll(clock, range(0, 30), round_=0))
+    clock.advance(minutes=5)
+    await route_batch(ctx, poll(clock, range(0, 30), round_=1))
+    async with ctx.uow() as uow:
+        agents = [a.id for a in await uow.agents.all()]
+        contacts = [
+            c
+            for (c,) in (
+                await uow.session.execute(
+                    repositories._conversations.select().with_only_columns(
+                        repositories._conversations.c.contact_id
+                    )
+                )
+            ).all()
+        ]
+        identities = [
+            v
+            for (v,) in (
+                await uow.session.execute(
+                    repositories._identities.select().with_only_columns(
+                        repositories._identities.c.value
+                    )
+                )
+            ).all()
+        ]
+        cases: list[tuple[Lookup, list[object]]] = [
+            (repositories._KNOWN, ["poll0-3", "poll1-4", "nobody"]),
+            (repositories._OWNERS, [*identities[:10], "+821000000000"]),
+            (repositories._LOADS, agents),
+            (repositories._ASSIGNEES, sorted(set(contacts))),
+        ]
+        for lookup, keys in cases:
+            driver = await lookup.rows(uow.session, keys)
+            core = [
+                tuple(r) for r in await uow.session.execute(lookup.statement, {lookup.param: keys})
+            ]
+            assert driver, lookup.sqlite  # the data exercises every lookup
+            ordered = lookup is repositories._ASSIGNEES  # the latest assignee wins
+            assert (driver if ordered else sorted(driver)) == (core if ordered else sorted(core))
