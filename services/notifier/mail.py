@@ -92,8 +92,6 @@ class OutgoingMail:
 
 def header_safe(value: str) -> str:
     """Remove CR, LF and other control characters; collapse the gaps."""
-    if value.isprintable():  # no control characters: the substitution would change nothing
-        return " ".join(value.split())
     return " ".join(_CONTROL.sub(" ", value).split())
 
 
