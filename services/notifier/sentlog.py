@@ -345,7 +345,8 @@ class SentLog:
             for key, info, reason in sorted(suppressions, key=_key_order)
         ]
         async with self._db.begin() as conn:
-            await conn.execute(self._insert_new(), rows)
+            insert_new = self._statements.insert_new
+            await conn.exec_driver_sql(insert_new.sql, [insert_new.params(row) for row in rows])
             records = await self._read_many(conn, [key for key, _, _ in suppressions])
         missing = [key for key, _, _ in suppressions if key not in records]
         if missing:
@@ -676,19 +677,23 @@ class _Statements:
             ),
             dialect,
         )
+        every_column = [c.key for c in sent_log.c]
+        insert_new = (postgresql if self._postgres else sqlite).insert(sent_log)
+        insert_new = insert_new.on_conflict_do_nothing(
+            index_elements=[sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template]
+        )
+        self.insert_new = Prepared(insert_new, dialect, column_keys=every_column)
         # SQLite only (PostgreSQL keeps SQLAlchemy's executemany batches; see
         # SentLog._insert_returning_keys).
         self.claim = (
             None
             if self._postgres
             else Prepared(
-                sqlite.insert(sent_log)
-                .on_conflict_do_nothing(
-                    index_elements=[sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template]
-                )
-                .returning(sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template),
+                insert_new.returning(
+                    sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
+                ),
                 dialect,
-                column_keys=[c.key for c in sent_log.c],
+                column_keys=every_column,
             )
         )
 
