@@ -3,6 +3,7 @@
     python -m bench.notify_throughput [--seconds 4] [--pool 4] [--batch 500]
         [--postgres] [--kafka] [--profile DIR] [--server process|thread]
         [--pools 4,8,16] [--backlog 20000]
+    python -m bench.notify_throughput --poll-cost [--postgres]
 
 Figures, each run for a fixed time (whole run ≤ 25 s):
 
@@ -22,6 +23,12 @@ Figures, each run for a fixed time (whole run ≤ 25 s):
 binaries) instead of SQLite. ``--profile DIR`` writes a pyinstrument profile of
 the ``handler`` figure (text) there. The load average at start and end is
 recorded: figures from a busy machine are not release figures.
+
+``--poll-cost`` measures only the notifier's fixed cost per poll and per mail, in
+process (CPU seconds by ``time.process_time()`` over many repetitions: steady on a
+busy machine, unlike rates): the sent-log statements of a poll of 1, 10 and 200
+notices (claim, rate slots, finish) and building one mail (render and write).
+Written to ``bench/results/notify_poll_cost.json``.
 
 ``--pools 4,8,16`` adds ``pool_sizes``: the ``pooled`` figure for each pool size.
 
@@ -57,6 +64,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -78,7 +86,7 @@ from services.notifier.decisions import PlanConfig, plan_notifications
 from services.notifier.handler import KafkaOutcomePublisher, NotificationHandler, OutcomePublisher
 from services.notifier.mail import OutgoingMail
 from services.notifier.samples import sample_events, snapshot
-from services.notifier.sentlog import SentLog
+from services.notifier.sentlog import Finish, SendInfo, SendKey, SentLog, Status
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
 from tools.testing.system import free_port, kafka_env, run_topics
@@ -370,6 +378,69 @@ async def bench_handler_per_event(
     return result | {"outcomes": outcomes.count, "sentlog": sentlog_url.split("+", 1)[0]}
 
 
+async def bench_poll_cost(settings: NotifierSettings, sentlog_url: str) -> dict:
+    """CPU-µs per poll of the sent-log's statements, and per mail of building it."""
+    sentlog = SentLog(sentlog_url)
+    await sentlog.open()
+    counter = itertools.count()
+    now = datetime.now(UTC)
+    info = SendInfo("support.conversation.assigned", "C-1", "email", "ko")
+
+    def keys(size: int) -> list[SendKey]:
+        return [SendKey(f"poll-{next(counter)}", "agent@desk.example", "t") for _ in range(size)]
+
+    async def one_poll(size: int) -> dict[str, float]:
+        batch = keys(size)
+        spent: dict[str, float] = {}
+        cpu = time.process_time()
+        await sentlog.claim_many([(key, info) for key in batch], now=now)
+        spent["claim"] = time.process_time() - cpu
+        cpu = time.process_time()
+        requests = [(f"{key.event_id}@customer.example", key.event_id) for key in batch]
+        await sentlog.take_rate_slots(requests, now=now, cutoff=now - timedelta(minutes=5))
+        spent["rate_slots"] = time.process_time() - cpu
+        cpu = time.process_time()
+        finishes = [Finish(key, Status.SENT, now, f"<{key.event_id}@x>") for key in batch]
+        await sentlog.finish_many(finishes)
+        spent["finish"] = time.process_time() - cpu
+        return spent
+
+    figures: dict[str, Any] = {"sentlog": sentlog_url.split("+", 1)[0]}
+    try:
+        for size, repeats in ((1, 400), (10, 200), (200, 20)):
+            await one_poll(size)  # warm up: statement caches
+            totals: dict[str, float] = {}
+            for _ in range(repeats):
+                for part, spent in (await one_poll(size)).items():
+                    totals[part] = totals.get(part, 0.0) + spent
+            per_poll = {part: round(total / repeats * 1e6, 1) for part, total in totals.items()}
+            figures[f"poll_{size}_cpu_us"] = per_poll | {
+                "total": round(sum(totals.values()) / repeats * 1e6, 1),
+                "repeats": repeats,
+            }
+    finally:
+        await sentlog.close()
+    composer = build_composer(settings)
+    plan = handler_config(settings).plan
+    notices = [
+        (event, notice)
+        for locale in ("ko", "en")
+        for event in sample_events(snapshot(language=locale)).values()
+        for notice in plan_notifications(event, plan).mails
+    ]
+    for event, notice in notices:  # warm up: templates compiled, address checks cached
+        composer.mail("warm-up", event, notice)
+    repeats = 50
+    cpu = time.process_time()
+    for n in range(repeats):
+        for event, notice in notices:
+            composer.mail(f"cost-{n}", event, notice)
+    spent = time.process_time() - cpu
+    figures["mail_build_cpu_us"] = round(spent / (repeats * len(notices)) * 1e6, 1)
+    figures["mail_build_notices"] = len(notices)
+    return figures
+
+
 def _profiler(wanted: bool):  # type: ignore[no-untyped-def]
     if not wanted:
         return None
@@ -641,6 +712,20 @@ async def main(
     }
 
 
+async def poll_cost(*, postgres: bool) -> dict:
+    load_start = os.getloadavg()
+    state = Path(tempfile.mkdtemp(prefix="notify-cost-"))
+    settings = NotifierSettings(
+        state_dir=state, mail_domain="desk.example", from_address="support@desk.example"
+    )
+    with sentlog_database(postgres, state) as url:
+        figures = await bench_poll_cost(settings, url)
+    return figures | {
+        "load_average_start": [round(x, 2) for x in load_start],
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="Per figure (pooled, handler).")
@@ -660,12 +745,20 @@ if __name__ == "__main__":
         "--pools", help="Comma-separated pool sizes to measure the pool alone with, e.g. 4,8,16."
     )
     parser.add_argument(
+        "--poll-cost",
+        action="store_true",
+        help="Only the in-process CPU per poll (sent-log statements) and per mail built.",
+    )
+    parser.add_argument(
         "--backlog",
         type=int,
         default=0,
         help="Routing events queued before the notifier process starts; its peak RSS.",
     )
     args = parser.parse_args()
+    if args.poll_cost:
+        write_result("notify_poll_cost", asyncio.run(poll_cost(postgres=args.postgres)))
+        sys.exit(0)
     figures = asyncio.run(
         main(
             args.seconds,

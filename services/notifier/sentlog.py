@@ -53,11 +53,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind, InvalidIdentifier
+from services.notifier.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +175,12 @@ class SentLog:
         self._url = url
         self._lease = timedelta(seconds=lease_s)
         self._engine: AsyncEngine | None = None
+        self._sql: _Statements | None = None
         self.hasher = hasher
 
     async def open(self) -> None:
         self._engine = _engine(self._url)
+        self._sql = _Statements(self._engine.dialect)
         async with self._engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
             await conn.run_sync(_add_recipient_hash)
@@ -221,6 +224,7 @@ class SentLog:
     async def close(self) -> None:
         if self._engine is not None:
             engine, self._engine = self._engine, None
+            self._sql = None
             await engine.dispose()
 
     @property
@@ -232,6 +236,12 @@ class SentLog:
         async with self._db.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
+
+    @property
+    def _statements(self) -> _Statements:
+        if self._sql is None:
+            raise RuntimeError("sent-log is not open")
+        return self._sql
 
     @property
     def _db(self) -> AsyncEngine:
@@ -274,13 +284,7 @@ class SentLog:
         rows = [self._row(key, info, Status.SENDING, now=now, attempts=1) for key, info in jobs]
         rows = [row | {"claimed_at": now} for row in rows]
         async with self._db.begin() as conn:
-            inserted = await conn.execute(
-                self._insert_new().returning(
-                    sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
-                ),
-                rows,
-            )
-            fresh = {SendKey(*row) for row in inserted.all()}
+            fresh = await self._insert_returning_keys(conn, rows)
             seen = [key for key, _ in jobs if key not in fresh]
             existing = await self._read_many(conn, seen)
         claims = {
@@ -322,8 +326,9 @@ class SentLog:
             }
             for f in sorted(finishes, key=lambda f: _key_order((f.key,)))
         ]
+        finish = self._statements.finish
         async with self._db.begin() as conn:
-            result = await conn.execute(_FINISH, params)
+            result = await conn.exec_driver_sql(finish.sql, [finish.params(p) for p in params])
         if result.rowcount not in (-1, len(params)):
             raise RuntimeError(
                 f"sent-log: {len(params) - result.rowcount} of {len(params)} rows vanished"
@@ -340,12 +345,35 @@ class SentLog:
             for key, info, reason in sorted(suppressions, key=_key_order)
         ]
         async with self._db.begin() as conn:
-            await conn.execute(self._insert_new(), rows)
+            insert_new = self._statements.insert_new
+            await conn.exec_driver_sql(insert_new.sql, [insert_new.params(row) for row in rows])
             records = await self._read_many(conn, [key for key, _, _ in suppressions])
         missing = [key for key, _, _ in suppressions if key not in records]
         if missing:
             raise RuntimeError(f"sent-log rows {missing[:3]} vanished")
         return records
+
+    async def _insert_returning_keys(self, conn: Any, rows: list[dict[str, Any]]) -> set[SendKey]:
+        """Insert the rows whose key is new; the keys inserted.
+
+        SQLite: one prepared multi-row INSERT … RETURNING per chunk (see
+        :mod:`services.notifier.prepared`). PostgreSQL: the Core statement, whose
+        executemany SQLAlchemy sends as multi-row batches.
+        """
+        statements = self._statements
+        if statements.claim is None:
+            returning = self._insert_new().returning(
+                sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
+            )
+            return {SendKey(*row) for row in (await conn.execute(returning, rows)).all()}
+        fresh: set[SendKey] = set()
+        claim = statements.claim
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            params = [value for row in chunk for value in claim.params(row)]
+            inserted = await conn.exec_driver_sql(claim.many_rows_sql(len(chunk)), tuple(params))
+            fresh.update(SendKey(*row) for row in inserted.all())
+        return fresh
 
     def _insert_new(self) -> Any:
         """INSERT that skips rows whose key exists (ON CONFLICT DO NOTHING, both dialects)."""
@@ -470,33 +498,21 @@ class SentLog:
         if not first:
             return set()
         senders = sorted(first)
-        # One upsert statement executed for every sender (executemany): a multi-row
-        # VALUES would be compiled, and kept in SQLAlchemy's cache, once per poll size.
-        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(rate_slot)
-        if cutoff is None:
-            upsert = insert.on_conflict_do_nothing(index_elements=[rate_slot.c.sender])
-        else:
-            upsert = insert.on_conflict_do_update(
-                index_elements=[rate_slot.c.sender],
-                set_={
-                    "event_id": insert.excluded.event_id,
-                    "claimed_at": insert.excluded.claimed_at,
-                },
-                where=rate_slot.c.claimed_at <= cutoff,
-            )
+        # One prepared upsert executed for every sender (executemany): a multi-row VALUES
+        # would be a statement per poll size.
+        statements = self._statements
+        upsert = statements.take_slot if cutoff is not None else statements.new_slot
+        slots = [
+            upsert.params({"sender": s, "event_id": first[s], "claimed_at": now, "cutoff": cutoff})
+            for s in senders
+        ]
         holders: dict[str, str] = {}
         async with self._db.begin() as conn:
-            await conn.execute(
-                upsert, [{"sender": s, "event_id": first[s], "claimed_at": now} for s in senders]
-            )
+            await conn.exec_driver_sql(upsert.sql, slots)
             for start in range(0, len(senders), _READ_CHUNK):
                 chunk = senders[start : start + _READ_CHUNK]
-                rows = await conn.execute(
-                    select(rate_slot.c.sender, rate_slot.c.event_id).where(
-                        rate_slot.c.sender.in_(chunk)
-                    )
-                )
+                sql, params = statements.holders(chunk)
+                rows = await conn.exec_driver_sql(sql, params)
                 holders.update({sender: event_id for sender, event_id in rows.all()})
         return {
             (sender, event_id) for sender, event_id in wanted if holders.get(sender) == event_id
@@ -638,6 +654,64 @@ _FINISH = (
         updated_at=bindparam("v_at"),
     )
 )
+
+
+class _Statements:
+    """The statements of every poll, prepared once for the database's dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._postgres = dialect.name == "postgresql"
+        self.finish = Prepared(_FINISH, dialect)
+        upsert = (postgresql if self._postgres else sqlite).insert(rate_slot)
+        self.new_slot = Prepared(
+            upsert.on_conflict_do_nothing(index_elements=[rate_slot.c.sender]), dialect
+        )
+        self.take_slot = Prepared(
+            upsert.on_conflict_do_update(
+                index_elements=[rate_slot.c.sender],
+                set_={
+                    "event_id": upsert.excluded.event_id,
+                    "claimed_at": upsert.excluded.claimed_at,
+                },
+                where=rate_slot.c.claimed_at <= bindparam("cutoff", type_=DateTime(timezone=True)),
+            ),
+            dialect,
+        )
+        every_column = [c.key for c in sent_log.c]
+        insert_new = (postgresql if self._postgres else sqlite).insert(sent_log)
+        insert_new = insert_new.on_conflict_do_nothing(
+            index_elements=[sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template]
+        )
+        self.insert_new = Prepared(insert_new, dialect, column_keys=every_column)
+        # SQLite only (PostgreSQL keeps SQLAlchemy's executemany batches; see
+        # SentLog._insert_returning_keys).
+        self.claim = (
+            None
+            if self._postgres
+            else Prepared(
+                insert_new.returning(
+                    sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
+                ),
+                dialect,
+                column_keys=every_column,
+            )
+        )
+
+    def holders(self, senders: list[str]) -> tuple[str, tuple[Any, ...]]:
+        """Who holds each sender's slot: SQL and parameters (the senders are parameters)."""
+        if self._postgres:
+            return _HOLDERS_POSTGRES, (senders,)
+        marks = ", ".join("?" * len(senders))
+        return f"{_HOLDERS_SQLITE} ({marks})", tuple(senders)  # only "?" marks interpolated
+
+
+_HOLDERS_POSTGRES = (
+    "SELECT sender, event_id FROM notifier_rate_slot WHERE sender = ANY($1::VARCHAR[])"
+)
+_HOLDERS_SQLITE = "SELECT sender, event_id FROM notifier_rate_slot WHERE sender IN"
+
+#: Rows per multi-row claim INSERT on SQLite: 15 parameters each, well under its 32,766.
+_INSERT_CHUNK = 1000
 
 #: Keys per ``(event_id, recipient, template) IN (…)`` read: 3 parameters each, well under
 #: SQLite's 32,766 and PostgreSQL's 32,767 bound parameters per statement.

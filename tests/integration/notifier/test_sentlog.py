@@ -200,3 +200,28 @@ async def test_a_claim_is_renewed_only_while_it_is_still_ours(sentlog):
     mine = T0 + timedelta(seconds=101)
     assert await sentlog.renew_claim(KEY, claimed_at=mine, now=T0 + timedelta(seconds=104)) is None
     assert (await sentlog.get(KEY)).status is Status.SENT
+
+
+async def test_prepared_poll_statements_store_what_sqlalchemy_stores(sentlog):
+    """A poll's statements go to the driver as tuples (services.notifier.prepared): the
+    rows they leave are the rows the per-notice Core statements leave, as stored."""
+    now = T0 + timedelta(microseconds=123456)
+    polled, single = SendKey("ev-p", "kim@example.kr", "t"), SendKey("ev-q", "kim@example.kr", "t")
+    await sentlog.claim_many([(polled, INFO)], now=now)
+    await sentlog.finish_many([Finish(polled, Status.SENT, now, "<m@desk.example>")])
+    assert (await sentlog.claim(single, INFO, now=now)).result is ClaimResult.CLAIMED
+    await sentlog.mark_sent(single, message_id="<m@desk.example>", now=now)
+    assert await sentlog.take_rate_slots([("poll@example.kr", "ev-p")], now=now, cutoff=None)
+    assert await sentlog.take_rate_slot("one@example.kr", event_id="ev-p", now=now, cutoff=None)
+    async with sentlog.engine.connect() as conn:
+        rows = await conn.exec_driver_sql(
+            "SELECT status, attempts, message_id, reason, claimed_at, created_at, updated_at,"
+            " locale FROM notifier_sent_log WHERE event_id IN ('ev-p', 'ev-q') ORDER BY event_id"
+        )
+        stored = [tuple(row) for row in rows.all()]
+        slots = await conn.exec_driver_sql(
+            "SELECT event_id, claimed_at FROM notifier_rate_slot ORDER BY sender"
+        )
+        stored_slots = [tuple(row) for row in slots.all()]
+    assert len(stored) == 2 and stored[0] == stored[1]
+    assert len(stored_slots) == 2 and stored_slots[0] == stored_slots[1]
