@@ -4,6 +4,11 @@
   were dead-lettered), once per batch, and for revoked partitions during a
   rebalance — so a crash or a stop mid-batch re-delivers exactly the
   unfinished records, and handlers are idempotent on the event id.
+- A poll's commit runs while the next poll is fetched and handled: waiting
+  for the group coordinator (several ms under load) after every poll held up
+  the next one, which then grew. At most one commit is in flight; the next
+  commit, a revocation and ``stop`` each wait for it first, so a revoked
+  partition's offsets are on the broker before another member takes it.
 - A failing handler is retried with backoff a bounded number of times, then
   the original bytes and headers go to the dead-letter topic with the error
   and the stage, and the consumer moves on.
@@ -136,6 +141,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._lock = asyncio.Lock()  # held while a batch runs; rebalance waits for it
+        self._committing: asyncio.Task[None] | None = None  # the last poll's commit, if running
         self._stop = asyncio.Event()
         self.started = asyncio.Event()
 
@@ -168,8 +174,13 @@ class ConsumerRunner:
                     async with self._lock:
                         await self._process(batch)
                     # Outside the lock: a rebalance waiting on it may need the coordinator.
-                    await self._commit()
+                    await self._commit_settled()
+                    async with self._lock:
+                        # Under the lock, so no revocation runs between awaiting the last
+                        # commit and starting this one: a revocation awaits this one instead.
+                        self._committing = asyncio.create_task(self._commit())
         finally:
+            await self._commit_settled()
             await self._commit()
             await self._consumer.stop()
             if watcher:
@@ -361,8 +372,24 @@ class ConsumerRunner:
             if self._done.get(tp) == offsets[tp]:
                 del self._done[tp]
 
+    async def _commit_settled(self) -> None:
+        """Wait for the commit in flight, if any; ``_commit`` logs a failed one.
+
+        Shielded: cancelling the runner does not cancel a commit half-way, and
+        ``run``'s ``finally`` waits for it before its own last commit.
+        """
+        task = self._committing
+        if task is None:
+            return
+        try:
+            await asyncio.shield(task)
+        finally:
+            if task.done() and self._committing is task:
+                self._committing = None
+
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:
+            await self._commit_settled()
             await self._commit(only=set(revoked))
             for tp in revoked:
                 self._done.pop(tp, None)
