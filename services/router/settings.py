@@ -127,6 +127,12 @@ class RouterSettings(ServiceSettings):
         description="How often free heap memory is given back to the OS (malloc_trim; glibc "
         "only; 0: never): keeps a backlog's freed poll working sets out of the RSS.",
     )
+    consumer_fetch_bytes_per_partition: int = Field(
+        262_144,
+        ge=1024,
+        description="Interactions fetched ahead per partition (bytes; aiokafka's default is "
+        "1 MiB): behind on every partition, the router held ~10 MB of fetched records.",
+    )
 
     @field_validator("database_url")
     @classmethod
