@@ -11,8 +11,16 @@ what it holds (issue #16, the router under a backlog):
   exist).
 - free memory inside the heap is given back to the OS only from its top: one
   long-lived object above a poll's freed working set keeps all of it resident.
-  ``malloc_trim(0)`` gives back every free page (``release_free_memory``, every
-  second or so by ``trim_periodically``: ~2 ms of CPU to give back 30 MB).
+  ``malloc_trim(0)`` gives back every free page (``release_free_memory``: ~2 ms
+  of CPU to give back 30 MB).
+
+And one default of CPython's: a batch that allocates hundreds of thousands of
+objects promotes its own objects to the oldest generation before it ends, so what
+it leaves in reference cycles (SQLAlchemy's instance and attribute states) waits
+for a full collection, which comes every million or so allocations. Under a
+backlog several polls' garbage was waiting at once. ``upkeep_periodically`` runs a
+full collection (a few ms: the start-up heap is frozen) and then the trim, every
+second or so.
 
 Off glibc (musl, macOS) both are skipped. ``MALLOC_ARENA_MAX`` in the environment
 (glibc reads it itself) wins over ``limit_arenas``.
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import os
 import platform
@@ -71,10 +80,18 @@ def release_free_memory(allocator: Allocator | None) -> bool:
     return allocator is not None and allocator.malloc_trim(0) == 1
 
 
-async def trim_periodically(allocator: Allocator, interval_s: float, stop: asyncio.Event) -> None:
-    """``release_free_memory`` every ``interval_s`` until ``stop`` is set."""
+def collect_and_release(allocator: Allocator | None) -> None:
+    """Free the garbage in reference cycles, then give the free pages back."""
+    gc.collect()
+    release_free_memory(allocator)
+
+
+async def upkeep_periodically(
+    allocator: Allocator | None, interval_s: float, stop: asyncio.Event
+) -> None:
+    """``collect_and_release`` every ``interval_s`` until ``stop`` is set."""
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
         except TimeoutError:
-            release_free_memory(allocator)
+            collect_and_release(allocator)

@@ -121,11 +121,12 @@ class RouterSettings(ServiceSettings):
         "core). Each database connection's thread would fragment an arena of its own. "
         "MALLOC_ARENA_MAX in the environment wins.",
     )
-    malloc_trim_interval_s: float = Field(
+    memory_upkeep_interval_s: float = Field(
         1.0,
         ge=0,
-        description="How often free heap memory is given back to the OS (malloc_trim; glibc "
-        "only; 0: never): keeps a backlog's freed poll working sets out of the RSS.",
+        description="How often a full garbage collection runs and free heap memory is given "
+        "back to the OS (malloc_trim, glibc only); 0: never. Keeps a backlog's finished "
+        "polls out of the RSS for a few ms of CPU a second.",
     )
     consumer_fetch_bytes_per_partition: int = Field(
         262_144,

@@ -1,18 +1,22 @@
 """libs.common.memory: glibc's arena cap and heap trimming, applied, skipped off glibc,
-and left to MALLOC_ARENA_MAX when the environment sets it."""
+and left to MALLOC_ARENA_MAX when the environment sets it; the periodic upkeep frees
+reference cycles and trims until stopped."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import pytest
 
 from libs.common.memory import (
     M_ARENA_MAX,
+    collect_and_release,
     glibc,
     limit_arenas,
     release_free_memory,
-    trim_periodically,
+    upkeep_periodically,
 )
 
 
@@ -65,10 +69,36 @@ def test_glibc_takes_the_arena_cap():
     assert limit_arenas(glibc(), 8, environ={})  # 8 per core is glibc's own cap
 
 
-async def test_the_heap_is_trimmed_until_stopped():
+class Node:
+    """An object in a reference cycle: only the cyclic collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_upkeep_frees_cycles_that_reached_the_oldest_generation_then_trims():
+    allocator = RecordingAllocator()
+    node = Node()
+    gc.collect()  # survives: now in the oldest generation, as a long poll's objects are
+    alive = weakref.ref(node)
+    del node
+    collect_and_release(allocator)
+    assert alive() is None
+    assert allocator.trims == 1
+
+
+def test_upkeep_off_glibc_still_collects():
+    node = Node()
+    alive = weakref.ref(node)
+    del node
+    collect_and_release(None)
+    assert alive() is None
+
+
+async def test_the_upkeep_runs_until_stopped():
     allocator = RecordingAllocator(trims_wanted=3)
     stop = asyncio.Event()
-    task = asyncio.create_task(trim_periodically(allocator, 0.01, stop))
+    task = asyncio.create_task(upkeep_periodically(allocator, 0.01, stop))
     await asyncio.wait_for(allocator.trimmed_enough.wait(), 5)
     stop.set()
     await asyncio.wait_for(task, 1)
