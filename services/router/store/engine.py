@@ -18,6 +18,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: already there starts without importing alembic: alembic, mako and the pygments
 #: lexers alembic pulls in are ~10 MB of the router's RSS for a no-op upgrade.
 SCHEMA_HEAD = "0006_router_bulk"
+SQLITE_CACHED_STATEMENTS = 32
 
 
 def build_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -25,8 +26,15 @@ def build_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         _ensure_sqlite_dir(url)
         # Pooled, not a connection per transaction: opening one (a thread in aiosqlite,
         # the file, the pragmas, the schema read) cost ~4 ms of CPU, paid by every poll.
+        # 32 prepared statements a connection, not sqlite3's 128: an IN list of each
+        # length is a statement of its own, so the cache filled with one-off lookups
+        # (~5 MB over a 30,000-interaction backlog; a poll's ~19 statements stay cached,
+        # CPU per poll unchanged).
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, connect_args={"timeout": 30}
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"timeout": 30, "cached_statements": SQLITE_CACHED_STATEMENTS},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
