@@ -51,8 +51,8 @@ class RouterSettings(ServiceSettings):
         250,
         ge=1,
         le=10_000,
-        description="Records per transaction (a poll's working set: 500 cost ~15 MB more RSS "
-        "under a backlog for the same CPU per decision).",
+        description="Records per transaction. A poll's objects are the router's working set: "
+        "500 held ~15 MB more RSS under a backlog, for ~3 % less CPU per decision.",
     )
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."
