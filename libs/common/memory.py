@@ -22,8 +22,9 @@ backlog several polls' garbage was waiting at once. ``upkeep_periodically`` runs
 full collection (a few ms: the start-up heap is frozen) and then the trim, every
 second or so.
 
-Off glibc (musl, macOS) both are skipped. ``MALLOC_ARENA_MAX`` in the environment
-(glibc reads it itself) wins over ``limit_arenas``.
+Off glibc (musl, macOS) the arena cap and the trim are skipped; the collection
+still runs. ``MALLOC_ARENA_MAX`` in the environment (glibc reads it itself) wins
+over ``limit_arenas``.
 """
 
 from __future__ import annotations
