@@ -99,7 +99,6 @@ def build_consumer(
     *,
     group_id: str,
     max_batch: int,
-    fetch_bytes_per_partition: int = 1_048_576,
 ) -> ConsumerRunner:
     return ConsumerRunner(
         settings,
@@ -112,7 +111,6 @@ def build_consumer(
         producer=producer,
         max_batch=max_batch,
         client_id="router",
-        max_partition_fetch_bytes=fetch_bytes_per_partition,
     )
 
 

@@ -114,7 +114,6 @@ class RouterRuntime:
                 self.producer,
                 group_id=settings.consumer_group,
                 max_batch=settings.consumer_max_batch,
-                fetch_bytes_per_partition=settings.consumer_fetch_bytes_per_partition,
             )
             self._spawn(self.consumer.run(self._stop), "consumer")
             self.outcome_consumer = build_outcome_consumer(

@@ -110,7 +110,6 @@ class ConsumerRunner:
         is_outage: OutagePredicate = _never,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
-        max_partition_fetch_bytes: int = 1_048_576,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -126,10 +125,6 @@ class ConsumerRunner:
         self._is_outage = is_outage
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
-        #: what one fetch may bring per partition (aiokafka's default: 1 MiB); the fetched
-        #: records wait in memory until polled, so a consumer behind on many partitions
-        #: holds up to this much per partition, plus the records built from it
-        self._max_partition_fetch_bytes = max_partition_fetch_bytes
         self._outage_waits = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
@@ -154,7 +149,6 @@ class ConsumerRunner:
             heartbeat_interval_ms=self._heartbeat_interval_ms,
             fetch_min_bytes=self._settings.fetch_min_bytes,
             fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
-            max_partition_fetch_bytes=self._max_partition_fetch_bytes,
         )
         self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()
