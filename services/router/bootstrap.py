@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from libs.common.blobstore import BlobStore
 from libs.common.csat_links import DEV_CSAT_LINK_SECRET
 from libs.common.privacy.identifiers import IdentifierHasher
-from libs.providers.registry import PROVIDERS
+from libs.providers.limits import MAX_TEXT_CHARS
 from services.router.domain.replies import MAIL_TEXT_LIMIT
 from services.router.service.audit import audit_in_transaction
 from services.router.service.context import (
@@ -64,9 +64,8 @@ def privacy_hasher(settings: RouterSettings) -> IdentifierHasher | None:
 
 
 def reply_limits() -> dict[str, int]:
-    """Longest reply per outbound provider, from the provider registry (mail: our cap)."""
-    limits = {p.value: spec.capabilities.max_text_chars for p, spec in PROVIDERS.items()}
-    return {**limits, "imap": MAIL_TEXT_LIMIT}
+    """Longest reply per outbound provider (mail: our cap)."""
+    return {**MAX_TEXT_CHARS, "imap": MAIL_TEXT_LIMIT}
 
 
 async def open_store(settings: RouterSettings) -> AsyncEngine:

@@ -14,6 +14,7 @@ from libs.common.events.privacy import ContactErased
 from libs.common.health import ReadinessCheck
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
+from libs.common.memory import glibc, upkeep_periodically
 from services.router.assistant_consumer import build_assistant_consumer
 from services.router.bootstrap import build_context, open_store
 from services.router.configuration import ConfigError
@@ -123,8 +124,16 @@ class RouterRuntime:
                 settings.kafka, self.ctx, self.producer, group_id=settings.assistant_consumer_group
             )
             self._spawn(self.assistant_consumer.run(self._stop), "assistant-consumer")
+        self._keep_memory_down()
         self._watch_sighup()
         log.info("router started (%s)", "SQLite" if settings.is_sqlite else "PostgreSQL")
+
+    def _keep_memory_down(self) -> None:
+        """Polls' cyclic garbage collected and free heap pages given back to the OS every
+        ``memory_upkeep_interval_s`` (see ``libs.common.memory``)."""
+        interval = self.settings.memory_upkeep_interval_s
+        if interval > 0:
+            self._spawn(upkeep_periodically(glibc(), interval, self._stop), "memory-upkeep")
 
     def _watch_sighup(self) -> None:
         """``kill -HUP``: reload rules, policies and agents (kept unchanged if invalid)."""

@@ -47,7 +47,13 @@ class RouterSettings(ServiceSettings):
         "router-assistant",
         description="Kafka consumer group reading support.assistant.v1 (the assistant's turns).",
     )
-    consumer_max_batch: int = Field(500, ge=1, le=10_000, description="Records per transaction.")
+    consumer_max_batch: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Records per transaction. A poll's objects are the router's working set: "
+        "250 held ~14 MB less RSS under a backlog, for ~13 % more CPU per decision.",
+    )
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."
     )
@@ -107,6 +113,20 @@ class RouterSettings(ServiceSettings):
         default_factory=list,
         description="Addresses/networks of reverse proxies whose X-Forwarded-For the audit "
         'trail believes (JSON list, e.g. ["10.0.0.0/8"]); empty: the peer address is used.',
+    )
+    malloc_arena_max: int = Field(
+        2,
+        ge=0,
+        description="glibc malloc arenas at most (set at start; 0: glibc's default of 8 per "
+        "core). Each database connection's thread would fragment an arena of its own. "
+        "MALLOC_ARENA_MAX in the environment wins.",
+    )
+    memory_upkeep_interval_s: float = Field(
+        1.0,
+        ge=0,
+        description="How often a full garbage collection runs and free heap memory is given "
+        "back to the OS (malloc_trim, glibc only); 0: never. Keeps a backlog's finished "
+        "polls out of the RSS for a few ms of CPU a second.",
     )
 
     @field_validator("database_url")

@@ -1,0 +1,98 @@
+"""The C allocator of a long-running service, held close to what the service uses.
+
+CPython hands every object over 512 bytes (a poll's JSON payloads, record values,
+large dicts and lists) and every native allocation (SQLite's page cache, aiokafka's
+buffers) to glibc's malloc. Two of its defaults let a service's RSS climb far above
+what it holds (issue #16, the router under a backlog):
+
+- one malloc arena per thread that allocates, up to 8 per core: aiosqlite runs each
+  connection in a thread of its own, so each pooled connection fragments an arena
+  of its own. ``M_ARENA_MAX`` caps them (``limit_arenas``, called before the threads
+  exist).
+- free memory inside the heap is given back to the OS only from its top: one
+  long-lived object above a poll's freed working set keeps all of it resident.
+  ``malloc_trim(0)`` gives back every free page (``release_free_memory``: ~2 ms
+  of CPU to give back 30 MB).
+
+And one default of CPython's: a batch that allocates hundreds of thousands of
+objects promotes its own objects to the oldest generation before it ends, so what
+it leaves in reference cycles (SQLAlchemy's instance and attribute states) waits
+for a full collection, which comes every million or so allocations. Under a
+backlog several polls' garbage was waiting at once. ``upkeep_periodically`` runs a
+full collection (a few ms: the start-up heap is frozen) and then the trim, every
+second or so.
+
+Off glibc (musl, macOS) the arena cap and the trim are skipped; the collection
+still runs. ``MALLOC_ARENA_MAX`` in the environment (glibc reads it itself) wins
+over ``limit_arenas``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gc
+import logging
+import os
+import platform
+from collections.abc import Mapping
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+#: mallopt parameter (glibc's malloc.h)
+M_ARENA_MAX = -8
+ARENA_MAX_ENV = "MALLOC_ARENA_MAX"
+
+
+class Allocator(Protocol):
+    """What is used of glibc (``ctypes.CDLL(None)`` in a glibc process)."""
+
+    def mallopt(self, param: int, value: int) -> int: ...
+
+    def malloc_trim(self, pad: int) -> int: ...
+
+
+def glibc() -> Allocator | None:
+    """The process's glibc, or None when the C library is another one."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    return ctypes.CDLL(None)  # type: ignore[return-value]
+
+
+def limit_arenas(
+    allocator: Allocator | None,
+    max_arenas: int,
+    *,
+    environ: Mapping[str, str] = os.environ,
+) -> bool:
+    """Cap glibc's malloc arenas; True when applied. Call before threads start:
+    an arena already created stays."""
+    if allocator is None or max_arenas <= 0:
+        return False
+    if ARENA_MAX_ENV in environ:
+        log.info("%s=%s from the environment is kept", ARENA_MAX_ENV, environ[ARENA_MAX_ENV])
+        return False
+    return allocator.mallopt(M_ARENA_MAX, max_arenas) == 1
+
+
+def release_free_memory(allocator: Allocator | None) -> bool:
+    """Give the free pages of every arena back to the OS; True when some were."""
+    return allocator is not None and allocator.malloc_trim(0) == 1
+
+
+def collect_and_release(allocator: Allocator | None) -> None:
+    """Free the garbage in reference cycles, then give the free pages back."""
+    gc.collect()
+    release_free_memory(allocator)
+
+
+async def upkeep_periodically(
+    allocator: Allocator | None, interval_s: float, stop: asyncio.Event
+) -> None:
+    """``collect_and_release`` every ``interval_s`` until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), interval_s)
+        except TimeoutError:
+            collect_and_release(allocator)

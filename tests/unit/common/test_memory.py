@@ -1,0 +1,107 @@
+"""libs.common.memory: glibc's arena cap and heap trimming, applied, skipped off glibc,
+and left to MALLOC_ARENA_MAX when the environment sets it; the periodic upkeep frees
+reference cycles and trims until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+
+import pytest
+
+from libs.common.memory import (
+    M_ARENA_MAX,
+    collect_and_release,
+    glibc,
+    limit_arenas,
+    release_free_memory,
+    upkeep_periodically,
+)
+
+
+class RecordingAllocator:
+    """Answers as glibc does (1: done) and keeps what it was asked."""
+
+    def __init__(self, *, trims_wanted: int = 1) -> None:
+        self.options: list[tuple[int, int]] = []
+        self.trims = 0
+        self._trims_wanted = trims_wanted
+        self.trimmed_enough = asyncio.Event()
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.options.append((param, value))
+        return 1
+
+    def malloc_trim(self, pad: int) -> int:
+        assert pad == 0
+        self.trims += 1
+        if self.trims >= self._trims_wanted:
+            self.trimmed_enough.set()
+        return 1
+
+
+def test_the_arena_cap_is_applied():
+    allocator = RecordingAllocator()
+    assert limit_arenas(allocator, 2, environ={})
+    assert allocator.options == [(M_ARENA_MAX, 2)]
+
+
+def test_the_environment_wins_over_the_setting():
+    allocator = RecordingAllocator()
+    assert not limit_arenas(allocator, 2, environ={"MALLOC_ARENA_MAX": "4"})
+    assert allocator.options == []
+
+
+def test_zero_keeps_glibcs_default():
+    allocator = RecordingAllocator()
+    assert not limit_arenas(allocator, 0, environ={})
+    assert allocator.options == []
+
+
+def test_off_glibc_nothing_is_tuned():
+    assert not limit_arenas(None, 2, environ={})
+    assert not release_free_memory(None)
+
+
+@pytest.mark.skipif(glibc() is None, reason="the C library is not glibc")
+def test_glibc_takes_the_arena_cap():
+    assert limit_arenas(glibc(), 8, environ={})  # 8 per core is glibc's own cap
+
+
+class Node:
+    """An object in a reference cycle: only the cyclic collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_upkeep_frees_cycles_that_reached_the_oldest_generation_then_trims():
+    allocator = RecordingAllocator()
+    node = Node()
+    gc.collect()  # survives: now in the oldest generation, as a long poll's objects are
+    alive = weakref.ref(node)
+    del node
+    collect_and_release(allocator)
+    assert alive() is None
+    assert allocator.trims == 1
+
+
+def test_upkeep_off_glibc_still_collects():
+    node = Node()
+    alive = weakref.ref(node)
+    del node
+    collect_and_release(None)
+    assert alive() is None
+
+
+async def test_the_upkeep_runs_until_stopped():
+    allocator = RecordingAllocator(trims_wanted=3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(upkeep_periodically(allocator, 0.01, stop))
+    await asyncio.wait_for(allocator.trimmed_enough.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    trims = allocator.trims
+    await asyncio.sleep(0.05)
+    assert allocator.trims == trims
