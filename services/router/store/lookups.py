@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.store.bulk import driver_connection
+
 #: where the SQL takes the keys: ``IN ({keys})``
 KEYS = "IN ({keys})"
 #: ``session.info`` key of the callables told the SQL of each statement sent to the
@@ -43,8 +45,7 @@ class Lookup:
 
     async def rows(self, session: AsyncSession, keys: Sequence[object]) -> list[tuple[Any, ...]]:
         connection = await session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
+        raw = await driver_connection(connection)
         if session.bind.dialect.name == "sqlite":
             sql = self.sqlite.replace(KEYS, f"IN ({', '.join('?' * len(keys))})")
             rows = await raw.execute_fetchall(sql, list(keys))
