@@ -45,8 +45,8 @@ class BulkInserter:
         self._copy_from = copy_from
         self._sqlite = dialect.name == "sqlite"
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
-        #: called with the SQL of each statement sent to the driver itself (SQLite
-        #: executemany, PostgreSQL COPY), which SQLAlchemy's cursor events do not see
+        #: called with the SQL of each statement sent to the driver itself (executemany,
+        #: PostgreSQL COPY, the poll's lookups), which SQLAlchemy's cursor events do not see
         self.watchers: list[Callable[[str], None]] = []
         self._updates: dict[Hashable, _Plan] = {}
 
@@ -62,7 +62,10 @@ class BulkInserter:
                 await (await _sqlite_in_transaction(connection)).executemany(plan.sql, values)
                 self._sent(plan.sql)
             elif len(values) < self._copy_from:
-                await connection.exec_driver_sql(plan.sql, values)
+                # asyncpg's own executemany, as SQLAlchemy's adapter would call it, minus
+                # the execution context and the adapter's hops around it
+                await (await _in_transaction(connection)).executemany(plan.sql, values)
+                self._sent(plan.sql)
             else:
                 copier = await _in_transaction(connection)
                 await copier.copy_records_to_table(table.name, records=values, columns=plan.columns)
@@ -76,15 +79,21 @@ class BulkInserter:
         params: list[Row],
     ) -> int:
         """An executemany of the UPDATE ``build()`` makes (the same for one ``shape``);
-        returns the rows updated (-1 when the driver does not say). On SQLite it goes to
+        returns the rows updated (-1 when the driver does not say: asyncpg). It goes to
         the driver, its values converted by each bind's column type as for inserts."""
-        if not self._sqlite:
-            result = await session.execute(build(), params)
-            return result.rowcount  # type: ignore[attr-defined,no-any-return]
         plan = self._updates.get(shape)
         if plan is None:
             plan = self._updates[shape] = self._update_plan(build())
         connection = await session.connection()
+        if not self._sqlite:
+            # asyncpg's executemany: one prepared statement (cached on the connection),
+            # all rows in one round trip, without SQLAlchemy's execution context and
+            # its adapter's hops; asyncpg does not say how many rows it updated
+            # (neither does SQLAlchemy's asyncpg adapter: its rowcount is -1 too)
+            raw = await _in_transaction(connection)
+            await raw.executemany(plan.sql, plan.tuples(params))
+            self._sent(plan.sql)
+            return -1
         raw = await _sqlite_in_transaction(connection)
         cursor = await raw.executemany(plan.sql, plan.tuples(params))
         self._sent(plan.sql)
@@ -182,13 +191,28 @@ def _picker(order: list[str]) -> Callable[[Row], tuple[Any, ...]]:
     return itemgetter(*order)
 
 
+async def driver_connection(connection: AsyncConnection) -> Any:
+    """The driver's connection (aiosqlite, asyncpg) under ``connection``.
+
+    ``get_raw_connection`` is a greenlet hop each time, in case the connection must be
+    re-established; one the session holds and that is neither closed nor invalidated
+    hands its driver connection over without I/O (a hop saved per driver statement)."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        raw = sync.connection.driver_connection
+    else:
+        raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    return raw
+
+
 async def _in_transaction(connection: AsyncConnection) -> Any:
     """The asyncpg connection under ``connection``, inside the session's transaction.
 
     SQLAlchemy's asyncpg adapter begins the transaction with its first statement; a COPY
-    sent before any statement would commit on its own, outside the unit of work."""
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
+    or executemany sent before any statement would commit on its own, outside the unit
+    of work. (In a routed poll the lookups have begun it: no extra statement.)"""
+    raw = await driver_connection(connection)
     if not raw.is_in_transaction():
         await connection.exec_driver_sql("SELECT 1")  # begins the adapter's transaction
     if not raw.is_in_transaction():
@@ -207,8 +231,7 @@ async def _sqlite_in_transaction(connection: AsyncConnection) -> Any:
     engine keeps it) an INSERT begins the transaction if no statement did yet, and the
     unit of work's commit or rollback covers it. Refused in autocommit mode, where it
     would commit on its own."""
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
+    raw = await driver_connection(connection)
     if raw.isolation_level is None:
         raise RuntimeError("refusing an executemany outside the unit of work's transaction")
     return raw

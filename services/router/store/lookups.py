@@ -1,43 +1,67 @@
 """The plain-value lookups every routed poll makes, by one list of keys.
 
-A poll of a few interactions costs mostly its statements. On SQLite each statement
-through SQLAlchemy's aiosqlite adapter is several hops to aiosqlite's thread (cursor,
-execute, description, fetch, close) plus the execution context: ~150 µs of CPU; the
-driver's ``execute_fetchall`` is one hop (~25 µs). These lookups return plain strings
-and counts (no type processing), so on SQLite they go to the driver with the same SQL;
-on PostgreSQL they run as the Core statement (asyncpg's path is already short).
-``tests/integration/router/test_lookups.py`` holds the two equal on the same rows.
+A poll of a few interactions costs mostly its statements. Through SQLAlchemy each
+statement pays its execution context and result processing plus the driver adapter's
+hops: on SQLite several hops to aiosqlite's thread (cursor, execute, description, fetch,
+close): ~150 µs of CPU, where the driver's ``execute_fetchall`` is one hop (~25 µs); on
+PostgreSQL the asyncpg adapter's greenlet hops and its own prepared-statement cache. These
+lookups return plain strings and counts (no type processing), so they go to the driver on
+the unit of work's connection, inside its transaction: on SQLite the same SQL with one
+``?`` per key, on PostgreSQL the same SQL with ``= ANY($1)`` taking the keys as one array
+(one statement text whatever the number of keys: asyncpg prepares it once per
+connection). ``tests/integration/router/test_lookups.py`` holds both equal to the Core
+statement on the same rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-#: where the SQLite text takes the keys: ``?, ?, …`` (one per key)
-KEYS = "{keys}"
+from services.router.store.bulk import driver_connection
+
+#: where the SQL takes the keys: ``IN ({keys})``
+KEYS = "IN ({keys})"
+#: ``session.info`` key of the callables told the SQL of each statement sent to the
+#: driver itself (``UnitOfWorkFactory.watching_driver``: SQLAlchemy's events miss them)
+DRIVER_WATCHERS = "driver_watchers"
 
 
 class Lookup:
-    """One query: a Core statement with an expanding bind ``param`` for PostgreSQL, and
-    the same query as SQLite text with ``{keys}`` where the keys go."""
+    """One query: a Core statement with an expanding bind ``param`` (the reference the
+    tests compare with), and the same query as SQL text with ``IN ({keys})`` where the
+    keys go."""
 
-    def __init__(self, statement: Select[Any], param: str, sqlite: str) -> None:
-        if KEYS not in sqlite:
-            raise ValueError(f"SQLite text without {KEYS}: {sqlite}")
+    def __init__(self, statement: Select[Any], param: str, sql: str) -> None:
+        if sql.count(KEYS) != 1:
+            raise ValueError(f"SQL text without one {KEYS}: {sql}")
         self.statement = statement
         self.param = param
-        self.sqlite = sqlite
+        self.sqlite = sql
+        self.postgres = sql.replace(KEYS, "= ANY($1)")
 
     async def rows(self, session: AsyncSession, keys: Sequence[object]) -> list[tuple[Any, ...]]:
-        if session.bind.dialect.name != "sqlite":
+        connection = await session.connection()
+        raw = await driver_connection(connection)
+        if session.bind.dialect.name == "sqlite":
+            sql = self.sqlite.replace(KEYS, f"IN ({', '.join('?' * len(keys))})")
+            rows = await raw.execute_fetchall(sql, list(keys))
+        elif raw.is_in_transaction():
+            sql = self.postgres
+            rows = await raw.fetch(sql, list(keys))
+        else:
+            # SQLAlchemy's asyncpg adapter begins the unit of work's transaction with its
+            # first statement: this lookup is it (a driver statement would run outside)
             result = await session.execute(self.statement, {self.param: list(keys)})
             return [tuple(row) for row in result]
-        connection = await session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
-        sql = self.sqlite.replace(KEYS, ", ".join("?" * len(keys)))
-        return [tuple(row) for row in await raw.execute_fetchall(sql, list(keys))]
+        _sent(session, sql)
+        return [tuple(row) for row in rows]
+
+
+def _sent(session: AsyncSession, sql: str) -> None:
+    watchers: list[Callable[[str], None]] = session.info.get(DRIVER_WATCHERS, ())
+    for watch in watchers:
+        watch(sql)

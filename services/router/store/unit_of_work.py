@@ -21,6 +21,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 from services.router.store.bulk import COPY_FROM, BulkInserter
+from services.router.store.lookups import DRIVER_WATCHERS
 from services.router.store.models import (
     AttachmentRow,
     AuditRow,
@@ -93,6 +94,7 @@ class UnitOfWork:
             await self._write_lock.acquire()
         try:
             self._session = self._sessions()
+            self._session.info[DRIVER_WATCHERS] = self._inserter.watchers  # lookups' too
             self._committed = False
             #: per-transaction caches of the service layer (agent pool, batch lookups)
             self.cache: dict[str, object] = {}
@@ -389,7 +391,8 @@ class UnitOfWorkFactory:
     @contextmanager
     def watching_driver(self, watch: Callable[[str], None]) -> Iterator[None]:
         """``watch`` gets the SQL of each statement sent to the driver itself meanwhile
-        (SQLite executemany, PostgreSQL COPY), unseen by SQLAlchemy's cursor events."""
+        (executemany, PostgreSQL COPY, the poll's lookups), unseen by SQLAlchemy's
+        cursor events."""
         self._bulk.watchers.append(watch)
         try:
             yield

@@ -268,7 +268,7 @@ CHANGES = {
 
 
 async def test_driver_updates_store_what_sqlalchemy_stores(engine: AsyncEngine):
-    """``BulkInserter.update_many`` (SQLite: straight to the driver) against the same
+    """``BulkInserter.update_many`` (straight to aiosqlite, asyncpg) against the same
     UPDATE run by SQLAlchemy, on rows inserted alike."""
     inserter = BulkInserter(engine.dialect)
     table = Conversation.__table__

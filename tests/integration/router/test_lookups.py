@@ -1,5 +1,6 @@
 """The poll's plain lookups (``store/lookups.py``) give the same rows through the driver
-(SQLite's text) as through their Core statement, on a routed database: known event ids,
+(SQLite's text with ``?``, PostgreSQL's with ``= ANY($1)`` on asyncpg) as through their
+Core statement, on a routed database: known event ids,
 identity owners, agents' loads by channel, contacts' assignees in activity order."""
 
 from __future__ import annotations
@@ -61,3 +62,23 @@ async def test_driver_text_and_core_statement_agree(ctx, clock):
             assert driver, lookup.sqlite  # the data exercises every lookup
             ordered = lookup is repositories._ASSIGNEES  # the latest assignee wins
             assert (driver if ordered else sorted(driver)) == (core if ordered else sorted(core))
+
+
+async def test_lookups_run_in_the_unit_of_works_transaction_and_are_counted(ctx):
+    """A driver statement sent before any other would run outside the transaction on
+    PostgreSQL (SQLAlchemy's adapter begins it with its first statement): there the
+    first lookup goes through SQLAlchemy, the next ones to asyncpg inside it; those sent
+    to the driver reach ``watching_driver`` (the statement counts of a poll)."""
+    seen: list[str] = []
+    with ctx.uow.watching_driver(seen.append):
+        async with ctx.uow() as uow:
+            assert await repositories._KNOWN.rows(uow.session, ["nobody"]) == []
+            raw = (await (await uow.session.connection()).get_raw_connection()).driver_connection
+            if uow.postgres:
+                assert raw.is_in_transaction()
+            assert await repositories._KNOWN.rows(uow.session, ["nobody", "none"]) == []
+    through_driver = 1 if ctx.uow.postgres else 2
+    assert len(seen) == through_driver, seen
+    assert all("FROM interactions WHERE event_id" in sql for sql in seen), seen
+    if ctx.uow.postgres:
+        assert seen == [repositories._KNOWN.postgres]  # one text for any number of keys
