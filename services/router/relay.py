@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy import text
 
 from libs.common import metrics
 from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers
@@ -27,6 +26,8 @@ from libs.common.settings import KafkaSettings
 from services.router.store.outbox import (
     CommittedOutbox,
     PendingEvent,
+    UnsentId,
+    lock_and_read_unsent,
     mark_sent,
     rows_by_id,
     unsent_ids,
@@ -207,8 +208,11 @@ class OutboxRelay:
         # SQLite: read without the write lock and publish; the rows are marked sent by
         # ``mark_published`` in a short write of its own, so the next round need not
         # wait for the write lock (held by the poll being routed) before publishing.
+        skip = set(self._unmarked)
         async with self._uow.reader() as uow:
-            rows = await self._next_rows(uow, limit, skip=set(self._unmarked))
+            handed_before = self.committed.event_ids()  # all committed before the read
+            read = await unsent_ids(uow.session, limit=limit + len(skip))
+            rows = await self._rows(uow, read, handed_before, limit=limit, skip=skip)
         if not rows:
             return 0
         await self._send_all(rows)
@@ -238,14 +242,16 @@ class OutboxRelay:
         return len(ids)
 
     async def _publish_postgres(self, limit: int) -> int:
+        """One relaying replica at a time (the lock) keeps the per-conversation order;
+        the rows are marked sent in the round, under the lock, so a replica taking over
+        reads them as sent. The lock, the commit without waiting for its WAL flush and
+        the read are one statement (``lock_and_read_unsent``)."""
         async with self._uow() as uow:
-            # One relaying replica at a time keeps the per-conversation order.
-            got = await uow.session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": RELAY_LOCK_KEY}
-            )
-            if not got:
+            handed_before = self.committed.event_ids()  # all committed before the read
+            read = await lock_and_read_unsent(uow.session, lock_key=RELAY_LOCK_KEY, limit=limit)
+            if read is None:
                 return 0
-            rows = await self._next_rows(uow, limit)
+            rows = await self._rows(uow, read, handed_before, limit=limit)
             if not rows:
                 return 0
             await self._send_all(rows)
@@ -254,14 +260,19 @@ class OutboxRelay:
         self.committed.forget(r.event_id for r in rows)
         return len(rows)
 
-    async def _next_rows(
-        self, uow: UnitOfWork, limit: int, *, skip: set[int] | None = None
+    async def _rows(
+        self,
+        uow: UnitOfWork,
+        read: list[UnsentId],
+        handed_before: set[str],
+        *,
+        limit: int,
+        skip: set[int] | None = None,
     ) -> list[PendingEvent]:
-        """The next ``limit`` unsent rows in id order (but ``skip``: published, not yet
-        marked), payloads from memory where handed."""
+        """The next ``limit`` of the unsent rows ``read`` (in id order, but ``skip``:
+        published, not yet marked), payloads from memory where handed. ``handed_before``:
+        the event ids handed over before the read."""
         skip = skip or set()
-        handed_before = self.committed.event_ids()  # all committed before the read below
-        read = await unsent_ids(uow.session, limit=limit + len(skip))
         if len(read) < limit + len(skip):
             # every unsent row was read: a handed row not among them was already sent
             # (by another replica, or in a round that then failed to forget it)

@@ -130,6 +130,40 @@ async def unsent_ids(session: AsyncSession, *, limit: int) -> list[UnsentId]:
     return [UnsentId(*row) for row in await session.execute(query)]
 
 
+#: PostgreSQL: the relay round's first statement. It takes the relay lock, lets this
+#: transaction's commit return before its WAL is flushed, and reads the next unsent ids
+#: only if the lock was got: one round trip where there were two, and a round's mark no
+#: longer waits for an fsync before the next round can begin. Losing the mark (the
+#: server crashed within ``wal_writer_delay`` of the commit) only re-publishes those rows
+#: with the same ``ce_id``, as a relay crash between the Kafka ack and the mark always
+#: did; consumers dedupe. The CTE has volatile functions, so PostgreSQL evaluates it once
+#: (it is never inlined into the per-row scan). One row ``(false, NULL, NULL)``: another
+#: replica holds the lock; ``(true, NULL, NULL)``: nothing is unsent.
+_LOCK_AND_READ_UNSENT = sa.text(
+    "WITH relay AS ("
+    " SELECT pg_try_advisory_xact_lock(:lock_key) AS got,"
+    " set_config('synchronous_commit', 'off', true) AS synchronous_commit"
+    ") "
+    "SELECT relay.got, unsent.id, unsent.event_id FROM relay "
+    "LEFT JOIN LATERAL ("
+    " SELECT id, event_id FROM outbox"
+    " WHERE relay.got AND sent_at IS NULL ORDER BY id LIMIT :limit"
+    ") AS unsent ON true"
+)
+
+
+async def lock_and_read_unsent(
+    session: AsyncSession, *, lock_key: int, limit: int
+) -> list[UnsentId] | None:
+    """PostgreSQL: the relay lock for this transaction and the next unsent rows in
+    publishing order (without payloads); ``None`` when another replica holds the lock."""
+    result = await session.execute(_LOCK_AND_READ_UNSENT, {"lock_key": lock_key, "limit": limit})
+    rows = result.all()
+    if not rows[0][0]:
+        return None
+    return [UnsentId(id_, event_id) for _got, id_, event_id in rows if id_ is not None]
+
+
 async def rows_by_id(
     session: AsyncSession, ids: list[int], *, postgres: bool
 ) -> dict[int, PendingEvent]:

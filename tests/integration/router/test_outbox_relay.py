@@ -10,15 +10,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from libs.common.cloudevents import Headers
 from libs.common.kafka.producer import PublishError
-from services.router.relay import OutboxRelay
+from services.router.relay import RELAY_LOCK_KEY, OutboxRelay
 from services.router.settings import RouterSettings
 from services.router.store.engine import build_engine, migrate
 from services.router.store.models import OutboxRow
-from services.router.store.outbox import CommittedOutbox, mark_sent
+from services.router.store.outbox import CommittedOutbox, lock_and_read_unsent, mark_sent
 from services.router.store.unit_of_work import UnitOfWorkFactory
 from tests.helpers.waiting import eventually
 
@@ -260,3 +260,45 @@ async def test_sqlite_marks_the_rounds_of_a_mark_interval_in_one_write(engine, s
     marks = [s for s in statements.seen if s.startswith("UPDATE outbox SET sent_at")]
     assert len(marks) == 1
     assert await unsent(factory) == []
+
+
+async def test_postgres_round_waits_for_the_replica_holding_the_relay_lock(engine, store_settings):
+    """One relaying replica at a time: while another holds the lock, a round publishes
+    nothing; the lock and the read are one statement, the mark is in the round."""
+    if store_settings.is_sqlite:
+        pytest.skip("SQLite: one process, no relay lock")
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = relay_for(factory, committed, publisher)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, outbox_row("ev-1", "conv-1", at))
+    async with engine.connect() as other_replica:
+        await other_replica.execute(text("SELECT pg_advisory_lock(:k)"), {"k": RELAY_LOCK_KEY})
+        assert await relay.publish_pending() == 0
+        assert publisher.published == []
+        await other_replica.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RELAY_LOCK_KEY})
+
+    statements = Statements(engine)
+    assert await relay.publish_pending() == 1
+    assert publisher.ce_ids() == ["ev-1"]
+    assert await unsent(factory) == []  # marked in the round
+    round_statements = [s for s in statements.seen if not s.startswith("SELECT outbox.event_id")]
+    assert len(round_statements) == 2  # lock + read, mark
+    assert "pg_try_advisory_xact_lock" in round_statements[0]
+    assert round_statements[1].startswith("UPDATE outbox SET sent_at")
+
+
+async def test_postgres_relay_transaction_commits_without_waiting_for_the_wal_flush(
+    engine, store_settings
+):
+    """A lost mark only re-publishes the same ``ce_id``: the relay's commit need not wait
+    for an fsync; every other transaction keeps ``synchronous_commit=on``."""
+    if store_settings.is_sqlite:
+        pytest.skip("PostgreSQL only")
+    factory = UnitOfWorkFactory(engine)
+    async with factory() as uow:
+        assert await lock_and_read_unsent(uow.session, lock_key=RELAY_LOCK_KEY, limit=10) == []
+        assert await uow.session.scalar(text("SHOW synchronous_commit")) == "off"
+    async with factory() as uow:
+        assert await uow.session.scalar(text("SHOW synchronous_commit")) == "on"
