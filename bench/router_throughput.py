@@ -12,7 +12,7 @@ own process (``python -m services.router``) on fresh topics and a fresh database
    (consumer, decision, commit, outbox relay and both Kafka hops included).
    ``--trace`` runs the router as ``bench.router_trace`` and adds p50/p99 per hop of that
    path (bench producer, router fetch, routing, hand-over, relay read, publish, ack,
-   read back) and the router's polls, offset commits and SQLite mark writes. Each rate
+   read back) and the router's polls, offset commits, relay rounds and SQLite mark writes. Each rate
    starts from a drained system: after the previous phase, the bench waits until the
    routing topic has been quiet for ``QUIET_S`` (the relay has published the whole
    outbox backlog the throughput phase left, not only the ``InteractionRouted``
@@ -346,8 +346,8 @@ def hop_figures(
 
 
 def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, float]:
-    """The router's polls (and SQLite mark writes) while it routed the phase: how many,
-    their size, wall and event-loop CPU milliseconds."""
+    """The router's polls (and SQLite mark writes, relay rounds) while it routed the phase:
+    how many, their size, wall and event-loop CPU milliseconds."""
     timeline = trace["timeline"]
     began = [timeline[i]["routing_began"] for i in stamps if "routing_began" in timeline.get(i, {})]
     if not began:
@@ -356,6 +356,7 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
     polls = [p for p in trace["polls"] if first <= p["began"] <= last]
     marks = [m for m in trace["marks"] if first <= m["began"] <= last]
     commits = [c["ms"] for c in trace["commits"] if first <= c["began"] <= last]
+    rounds = [r["ms"] for r in trace.get("rounds", ()) if first <= r["began"] <= last]
     return {
         "polls": len(polls),
         "records_mean": round(statistics.fmean(p["records"] for p in polls), 1),
@@ -366,6 +367,9 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
         "marks": len(marks),
         "mark_ms_p50": round(statistics.median(m["ms"] for m in marks), 1) if marks else None,
         "offset_commit_ms_p50": round(statistics.median(commits), 1) if commits else None,
+        "relay_rounds": len(rounds),
+        "relay_round_ms_p50": round(statistics.median(rounds), 1) if rounds else None,
+        "relay_round_ms_max": round(max(rounds), 1) if rounds else None,
     }
 
 

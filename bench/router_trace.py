@@ -38,6 +38,9 @@ POLLS: list[dict[str, float]] = []
 COMMITS: list[dict[str, float]] = []
 #: SQLite: the relay's writes marking published rows sent (when, rows, milliseconds)
 MARKS: list[dict[str, float]] = []
+#: the relay's rounds that published something (when, rows, milliseconds from the round's
+#: beginning to its end: on PostgreSQL the lock and read, the publish, the mark and commit)
+ROUNDS: list[dict[str, float]] = []
 _INTERACTION_ID = re.compile(rb'"interaction_id"\s*:\s*"([^"]+)"')
 _ROUTED = InteractionRouted.ce_type
 _ROUTED_BYTES = _ROUTED.encode()
@@ -121,8 +124,12 @@ def _wrap_relay() -> None:
     original_publish = router_relay.BatchPublisher.publish
 
     async def publish_pending(self: Any, limit: int | None = None) -> int:
-        round_began[0] = time.perf_counter()
-        return await original_round(self, limit)
+        began = round_began[0] = time.perf_counter()
+        sent = await original_round(self, limit)
+        if sent:
+            ms = (time.perf_counter() - began) * 1000
+            ROUNDS.append({"began": began, "rows": sent, "ms": ms})
+        return sent
 
     async def publish(self: Any, topic: str, records: list[Any]) -> None:
         began = time.perf_counter()
@@ -156,7 +163,13 @@ def _write() -> None:
     path = os.environ.get("ROUTER_TRACE_FILE")
     if path:
         with open(path, "w") as out:
-            trace = {"timeline": TIMELINE, "polls": POLLS, "marks": MARKS, "commits": COMMITS}
+            trace = {
+                "timeline": TIMELINE,
+                "polls": POLLS,
+                "marks": MARKS,
+                "commits": COMMITS,
+                "rounds": ROUNDS,
+            }
             json.dump(trace, out)
 
 
