@@ -359,6 +359,10 @@ class OutboxRelay:
                 await _sleep_or_stop(stop, 1.0)
             if sent >= limit:
                 continue  # more may be waiting
+            if self.wake.is_set():
+                # handed over during the round: the next round at once, not after a
+                # trip through the loop (behind a poll's next slice of CPU) to two waiters
+                continue
             await _wait_any(stop, self.wake, self._interval)
 
 
