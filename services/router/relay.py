@@ -27,7 +27,7 @@ from services.router.store.outbox import (
     CommittedOutbox,
     PendingEvent,
     UnsentId,
-    lock_and_read_unsent,
+    lock_and_mark_unsent,
     mark_sent,
     rows_by_id,
     unsent_ids,
@@ -242,20 +242,21 @@ class OutboxRelay:
         return len(ids)
 
     async def _publish_postgres(self, limit: int) -> int:
-        """One relaying replica at a time (the lock) keeps the per-conversation order;
-        the rows are marked sent in the round, under the lock, so a replica taking over
-        reads them as sent. The lock, the commit without waiting for its WAL flush and
-        the read are one statement (``lock_and_read_unsent``)."""
+        """One relaying replica at a time (the lock) keeps the per-conversation order.
+        The rows are marked sent in the round's transaction by the statement that takes
+        the lock and reads them (``lock_and_mark_unsent``), and the mark is committed
+        only once Kafka acknowledged them: after the ack only the commit is left."""
         async with self._uow() as uow:
             handed_before = self.committed.event_ids()  # all committed before the read
-            read = await lock_and_read_unsent(uow.session, lock_key=RELAY_LOCK_KEY, limit=limit)
+            read = await lock_and_mark_unsent(
+                uow.session, lock_key=RELAY_LOCK_KEY, limit=limit, at=datetime.now(UTC)
+            )
             if read is None:
                 return 0
             rows = await self._rows(uow, read, handed_before, limit=limit)
             if not rows:
                 return 0
-            await self._send_all(rows)
-            await mark_sent(uow.session, [r.id for r in rows], datetime.now(UTC), postgres=True)
+            await self._send_all(rows)  # raises if not acknowledged: the mark rolls back
             await uow.commit()
         self.committed.forget(r.event_id for r in rows)
         return len(rows)

@@ -130,34 +130,45 @@ async def unsent_ids(session: AsyncSession, *, limit: int) -> list[UnsentId]:
     return [UnsentId(*row) for row in await session.execute(query)]
 
 
-#: PostgreSQL: the relay round's first statement. It takes the relay lock, lets this
-#: transaction's commit return before its WAL is flushed, and reads the next unsent ids
-#: only if the lock was got: one round trip where there were two, and a round's mark no
-#: longer waits for an fsync before the next round can begin. Losing the mark (the
-#: server crashed within ``wal_writer_delay`` of the commit) only re-publishes those rows
-#: with the same ``ce_id``, as a relay crash between the Kafka ack and the mark always
-#: did; consumers dedupe. The CTE has volatile functions, so PostgreSQL evaluates it once
-#: (it is never inlined into the per-row scan). One row ``(false, NULL, NULL)``: another
-#: replica holds the lock; ``(true, NULL, NULL)``: nothing is unsent.
-_LOCK_AND_READ_UNSENT = sa.text(
+#: PostgreSQL: the relay round's one statement before its publish. It takes the relay
+#: lock, lets this transaction's commit return before its WAL is flushed, and marks the
+#: next unsent rows sent, returning their ids and event ids, only if the lock was got.
+#: The mark is the transaction's: the round commits it once Kafka acknowledged the rows
+#: and rolls it back if not, so the database says the same as when the mark followed
+#: the ack, and a replica taking the lock over reads them as sent. One statement where
+#: there were three (lock, read, and the mark between the ack and the commit, which held
+#: the next round back), and no fsync waited for. Losing the commit (the server crashed
+#: within ``wal_writer_delay`` of it) only re-publishes those rows with the same ``ce_id``,
+#: as a relay crash between the Kafka ack and the commit always did; consumers dedupe.
+#: The CTEs with volatile functions and the UPDATE run once each (never inlined), the
+#: lock first (``next`` depends on it). One row ``(false, NULL, NULL)``: another replica
+#: holds the lock; ``(true, NULL, NULL)``: nothing is unsent. ``sent_at`` is the round's
+#: beginning (a few milliseconds before the ack; retention counts hours).
+_LOCK_AND_MARK_UNSENT = sa.text(
     "WITH relay AS ("
     " SELECT pg_try_advisory_xact_lock(:lock_key) AS got,"
     " set_config('synchronous_commit', 'off', true) AS synchronous_commit"
+    "), next AS ("
+    " SELECT id FROM outbox"
+    " WHERE (SELECT got FROM relay) AND sent_at IS NULL ORDER BY id LIMIT :limit"
+    "), marked AS ("
+    " UPDATE outbox SET sent_at = :at FROM next WHERE outbox.id = next.id"
+    " RETURNING outbox.id, outbox.event_id"
     ") "
-    "SELECT relay.got, unsent.id, unsent.event_id FROM relay "
-    "LEFT JOIN LATERAL ("
-    " SELECT id, event_id FROM outbox"
-    " WHERE relay.got AND sent_at IS NULL ORDER BY id LIMIT :limit"
-    ") AS unsent ON true"
+    "SELECT relay.got, marked.id, marked.event_id FROM relay "
+    "LEFT JOIN marked ON true ORDER BY marked.id"
 )
 
 
-async def lock_and_read_unsent(
-    session: AsyncSession, *, lock_key: int, limit: int
+async def lock_and_mark_unsent(
+    session: AsyncSession, *, lock_key: int, limit: int, at: datetime
 ) -> list[UnsentId] | None:
-    """PostgreSQL: the relay lock for this transaction and the next unsent rows in
-    publishing order (without payloads); ``None`` when another replica holds the lock."""
-    result = await session.execute(_LOCK_AND_READ_UNSENT, {"lock_key": lock_key, "limit": limit})
+    """PostgreSQL: the relay lock for this transaction and the next ``limit`` unsent rows
+    in publishing order (without payloads), marked sent in this transaction (commit it
+    only once they are published); ``None`` when another replica holds the lock."""
+    result = await session.execute(
+        _LOCK_AND_MARK_UNSENT, {"lock_key": lock_key, "limit": limit, "at": at}
+    )
     rows = result.all()
     if not rows[0][0]:
         return None

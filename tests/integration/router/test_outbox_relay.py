@@ -18,7 +18,7 @@ from services.router.relay import RELAY_LOCK_KEY, OutboxRelay
 from services.router.settings import RouterSettings
 from services.router.store.engine import build_engine, migrate
 from services.router.store.models import OutboxRow
-from services.router.store.outbox import CommittedOutbox, lock_and_read_unsent, mark_sent
+from services.router.store.outbox import CommittedOutbox, lock_and_mark_unsent, mark_sent
 from services.router.store.unit_of_work import UnitOfWorkFactory
 from tests.helpers.waiting import eventually
 
@@ -284,9 +284,31 @@ async def test_postgres_round_waits_for_the_replica_holding_the_relay_lock(engin
     assert publisher.ce_ids() == ["ev-1"]
     assert await unsent(factory) == []  # marked in the round
     round_statements = [s for s in statements.seen if not s.startswith("SELECT outbox.event_id")]
-    assert len(round_statements) == 2  # lock + read, mark
-    assert "pg_try_advisory_xact_lock" in round_statements[0]
-    assert round_statements[1].startswith("UPDATE outbox SET sent_at")
+    [lock_and_mark] = round_statements  # nothing between the Kafka ack and the commit
+    assert "pg_try_advisory_xact_lock" in lock_and_mark and "UPDATE outbox" in lock_and_mark
+
+
+async def test_postgres_rows_count_as_sent_only_once_kafka_acknowledged(engine, store_settings):
+    """The round marks the rows before publishing them, in its transaction: until the
+    ack and the commit, everyone else still reads them as unsent."""
+    if store_settings.is_sqlite:
+        pytest.skip("SQLite marks after the ack, in a write of its own")
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    seen_while_publishing: list[list[str]] = []
+
+    class Observing(RecordingPublisher):
+        async def publish(self, topic: str, records: list[Record]) -> None:
+            seen_while_publishing.append(await unsent(factory))
+            await super().publish(topic, records)
+
+    publisher = Observing()
+    relay = relay_for(factory, committed, publisher)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, outbox_row("ev-1", "conv-1", at), outbox_row("ev-2", "conv-1", at))
+    assert await relay.publish_pending() == 2
+    assert seen_while_publishing == [["ev-1", "ev-2"]]
+    assert await unsent(factory) == []
 
 
 async def test_postgres_relay_transaction_commits_without_waiting_for_the_wal_flush(
@@ -298,7 +320,12 @@ async def test_postgres_relay_transaction_commits_without_waiting_for_the_wal_fl
         pytest.skip("PostgreSQL only")
     factory = UnitOfWorkFactory(engine)
     async with factory() as uow:
-        assert await lock_and_read_unsent(uow.session, lock_key=RELAY_LOCK_KEY, limit=10) == []
+        assert (
+            await lock_and_mark_unsent(
+                uow.session, lock_key=RELAY_LOCK_KEY, limit=10, at=datetime.now(UTC)
+            )
+            == []
+        )
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "off"
     async with factory() as uow:
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "on"
