@@ -1,9 +1,11 @@
 """Outbox relay: publish committed routing events to ``support.routing.v1``.
 
 Rows are published in id order, keyed by conversation id, with the row's
-deterministic event id as ``ce_id``; they are marked sent only after Kafka
-acknowledged. A crash between the ack and the mark re-publishes the same
-``ce_id`` (consumers dedupe on it); nothing committed is ever lost. On
+deterministic event id as ``ce_id``; they count as sent only after Kafka
+acknowledged (SQLite marks them afterwards; PostgreSQL marks them in the round's
+transaction and commits it after the ack). A crash between the ack and the mark's
+commit re-publishes the same ``ce_id`` (consumers dedupe on it); nothing committed
+is ever lost. On
 PostgreSQL an advisory lock lets one replica relay at a time, keeping order.
 """
 
