@@ -99,15 +99,16 @@ async def test_every_lookup_is_served_by_an_index(ctx, lookup, keys):
     """Each poll makes these lookups: a full scan costs in proportion to the store (the
     owners lookup on ``value`` alone scanned every contact identity, so a backlog's
     polls grew dearer as contacts piled up). SQLite's plan must SEARCH, never SCAN a
-    table; PostgreSQL, with sequential scans priced out, must still not plan one (it
-    does only when no index fits)."""
+    table. PostgreSQL, with sequential scans priced out, must still not plan one (it
+    does only when no index fits) and must name the key column in an Index Cond; this
+    half is weaker: PostgreSQL also lists a non-leading column there (a whole-index
+    scan), so the old owners lookup passed it — SQLite's half is the one that caught it."""
     async with ctx.uow() as uow:
         await repositories._KNOWN.rows(uow.session, ["begin"])  # the transaction is open
         raw = (await (await uow.session.connection()).get_raw_connection()).driver_connection
         if uow.postgres:
             await raw.execute("SET LOCAL enable_seqscan = off")
             plan = [row[0] for row in await raw.fetch("EXPLAIN " + lookup.postgres, keys)]
-            # a full index scan filtering rows is no better: the keys must bound the index
             column = re.search(r"(\w+) IN \(\{keys\}\)", lookup.sqlite).group(1)  # type: ignore[union-attr]
             bounded = [line for line in plan if "Index Cond" in line and column in line]
             assert bounded and not any("Seq Scan" in line for line in plan), plan
