@@ -115,4 +115,10 @@ async def test_every_lookup_is_served_by_an_index(ctx, lookup, keys):
         else:
             sql = lookup.sqlite.replace(KEYS, f"IN ({', '.join('?' * len(keys))})")
             plan = [row[3] for row in await raw.execute_fetchall("EXPLAIN QUERY PLAN " + sql, keys)]
+            column = re.search(r"(\w+) IN \(\{keys\}\)", lookup.sqlite).group(1)  # type: ignore[union-attr]
             assert not any(line.startswith("SCAN") for line in plan), plan
+            # and the index searched is bounded by the keys: the loads lookup searched
+            # the status index (every open conversation) until (assignee_id, status)
+            assert any(
+                line.startswith("SEARCH") and re.search(rf"[( ]{column}=\?", line) for line in plan
+            ), plan
