@@ -76,7 +76,8 @@ class Conversation(Base):
     automated: Mapped[bool] = mapped_column(default=False)
     customer: Mapped[dict[str, Any]] = mapped_column(default=dict)  # latest CustomerIdentity
     customer_flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    assignee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id"), index=True)
+    #: indexed by ix_conversations_assignee_status (leading column)
+    assignee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id"))
     queued_at: Mapped[datetime | None]
     opened_at: Mapped[datetime]
     last_activity_at: Mapped[datetime]
@@ -108,6 +109,9 @@ class Conversation(Base):
     __table_args__ = (
         sa.Index("ix_conversations_contact_channel", "contact_id", "channel", "last_activity_at"),
         sa.Index("ix_conversations_waiting", "queue", "assignee_id", "status"),
+        # agents' loads (every poll): bounded by the agents' open conversations, not by
+        # every open conversation (status alone) nor by each agent's history (assignee alone)
+        sa.Index("ix_conversations_assignee_status", "assignee_id", "status"),
     )
 
 

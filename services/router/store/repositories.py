@@ -33,12 +33,19 @@ _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _identities = ContactIdentity.__table__
 _interactions = InteractionRecord.__table__
 _conversations = Conversation.__table__
+# Every kind is named so that the primary key (kind, value) serves the lookup: on
+# ``value`` alone both stores scanned the whole table, once per poll (a backlog's poll
+# cost grew with the number of contacts).
+_KINDS = [kind.value for kind in IdentityKind]
+_KINDS_SQL = ", ".join(f"'{kind}'" for kind in _KINDS)  # the enum's own values
 _OWNERS = Lookup(
     select(_identities.c.kind, _identities.c.value, _identities.c.contact_id).where(
-        _identities.c.value.in_(bindparam("values", expanding=True))
+        _identities.c.kind.in_(_KINDS),
+        _identities.c.value.in_(bindparam("values", expanding=True)),
     ),
     "values",
-    "SELECT kind, value, contact_id FROM contact_identities WHERE value IN ({keys})",
+    "SELECT kind, value, contact_id FROM contact_identities"  # noqa: S608
+    " WHERE kind IN (" + _KINDS_SQL + ") AND value IN ({keys})",
 )
 _KNOWN = Lookup(
     select(_interactions.c.event_id).where(

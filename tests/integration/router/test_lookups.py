@@ -5,13 +5,15 @@ identity owners, agents' loads by channel, contacts' assignees in activity order
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from services.router.domain.assignment import AgentStatus
 from services.router.service.agents import seed_agents, set_agent_status
 from services.router.service.interactions import route_batch
 from services.router.store import repositories
-from services.router.store.lookups import Lookup
+from services.router.store.lookups import KEYS, Lookup
 from tests.integration.router.test_statements_per_poll import poll
 
 pytestmark = pytest.mark.integration
@@ -82,3 +84,41 @@ async def test_lookups_run_in_the_unit_of_works_transaction_and_are_counted(ctx)
     assert all("FROM interactions WHERE event_id" in sql for sql in seen), seen
     if ctx.uow.postgres:
         assert seen == [repositories._KNOWN.postgres]  # one text for any number of keys
+
+
+LOOKUP_KEYS: list[tuple[Lookup, list[object]]] = [
+    (repositories._KNOWN, ["e1", "e2"]),
+    (repositories._OWNERS, ["a@customer.example", "+821000000000"]),
+    (repositories._LOADS, ["agent-a", "agent-b"]),
+    (repositories._ASSIGNEES, ["c1", "c2"]),
+]
+
+
+@pytest.mark.parametrize(("lookup", "keys"), LOOKUP_KEYS, ids=lambda v: getattr(v, "param", ""))
+async def test_every_lookup_is_served_by_an_index(ctx, lookup, keys):
+    """Each poll makes these lookups: a full scan costs in proportion to the store (the
+    owners lookup on ``value`` alone scanned every contact identity, so a backlog's
+    polls grew dearer as contacts piled up). SQLite's plan must SEARCH, never SCAN a
+    table. PostgreSQL, with sequential scans priced out, must still not plan one (it
+    does only when no index fits) and must name the key column in an Index Cond; this
+    half is weaker: PostgreSQL also lists a non-leading column there (a whole-index
+    scan), so the old owners lookup passed it — SQLite's half is the one that caught it."""
+    async with ctx.uow() as uow:
+        await repositories._KNOWN.rows(uow.session, ["begin"])  # the transaction is open
+        raw = (await (await uow.session.connection()).get_raw_connection()).driver_connection
+        if uow.postgres:
+            await raw.execute("SET LOCAL enable_seqscan = off")
+            plan = [row[0] for row in await raw.fetch("EXPLAIN " + lookup.postgres, keys)]
+            column = re.search(r"(\w+) IN \(\{keys\}\)", lookup.sqlite).group(1)  # type: ignore[union-attr]
+            bounded = [line for line in plan if "Index Cond" in line and column in line]
+            assert bounded and not any("Seq Scan" in line for line in plan), plan
+        else:
+            sql = lookup.sqlite.replace(KEYS, f"IN ({', '.join('?' * len(keys))})")
+            plan = [row[3] for row in await raw.execute_fetchall("EXPLAIN QUERY PLAN " + sql, keys)]
+            column = re.search(r"(\w+) IN \(\{keys\}\)", lookup.sqlite).group(1)  # type: ignore[union-attr]
+            assert not any(line.startswith("SCAN") for line in plan), plan
+            # and the index searched is bounded by the keys: the loads lookup searched
+            # the status index (every open conversation) until (assignee_id, status)
+            assert any(
+                line.startswith("SEARCH") and re.search(rf"[( ]{column}=\?", line) for line in plan
+            ), plan
