@@ -128,6 +128,14 @@ class RouterSettings(ServiceSettings):
         "back to the OS (malloc_trim, glibc only); 0: never. Keeps a backlog's finished "
         "polls out of the RSS for a few ms of CPU a second.",
     )
+    malloc_mmap_threshold_kb: int = Field(
+        128,
+        ge=0,
+        description="glibc malloc serves blocks of this size and up by mmap, unmapped when "
+        "freed (set at start; 0: glibc's dynamic threshold, which grows to 32 MB and lets "
+        "large blocks stay resident in the heap). MALLOC_MMAP_THRESHOLD_ in the environment "
+        "wins.",
+    )
 
     @field_validator("database_url")
     @classmethod
