@@ -13,6 +13,13 @@ what it holds (issue #16, the router under a backlog):
   long-lived object above a poll's freed working set keeps all of it resident.
   ``malloc_trim(0)`` gives back every free page (``release_free_memory``: ~2 ms
   of CPU to give back 30 MB).
+- the mmap threshold is dynamic: each time a block served by mmap (128 KiB and up:
+  a Kafka fetch, a large bytes or list) is freed, glibc raises the threshold to that
+  block's size (up to 32 MB), so from then on such blocks are carved from the heap,
+  where they interleave with smaller ones and stay resident between trims. A fixed
+  threshold (``fix_mmap_threshold``) keeps every large block in a mapping of its own,
+  unmapped on free: the router's peak RSS in the 30,000 backlog went 151-155 MB →
+  146 MB, its RSS while routing ~143 → ~139 MB (a few mmap/munmap calls a poll).
 
 And one default of CPython's: a batch that allocates hundreds of thousands of
 objects promotes its own objects to the oldest generation before it ends, so what
@@ -22,9 +29,9 @@ backlog several polls' garbage was waiting at once. ``upkeep_periodically`` runs
 full collection (a few ms: the start-up heap is frozen) and then the trim, every
 second or so.
 
-Off glibc (musl, macOS) the arena cap and the trim are skipped; the collection
-still runs. ``MALLOC_ARENA_MAX`` in the environment (glibc reads it itself) wins
-over ``limit_arenas``.
+Off glibc (musl, macOS) the arena cap, the mmap threshold and the trim are skipped; the collection
+still runs. ``MALLOC_ARENA_MAX`` and ``MALLOC_MMAP_THRESHOLD_`` in the environment (glibc reads
+them itself) win over ``limit_arenas`` and ``fix_mmap_threshold``.
 """
 
 from __future__ import annotations
@@ -40,9 +47,11 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-#: mallopt parameter (glibc's malloc.h)
+#: mallopt parameters (glibc's malloc.h)
 M_ARENA_MAX = -8
+M_MMAP_THRESHOLD = -3
 ARENA_MAX_ENV = "MALLOC_ARENA_MAX"
+MMAP_THRESHOLD_ENV = "MALLOC_MMAP_THRESHOLD_"
 
 
 class Allocator(Protocol):
@@ -74,6 +83,24 @@ def limit_arenas(
         log.info("%s=%s from the environment is kept", ARENA_MAX_ENV, environ[ARENA_MAX_ENV])
         return False
     return allocator.mallopt(M_ARENA_MAX, max_arenas) == 1
+
+
+def fix_mmap_threshold(
+    allocator: Allocator | None,
+    threshold_bytes: int,
+    *,
+    environ: Mapping[str, str] = os.environ,
+) -> bool:
+    """Serve blocks of ``threshold_bytes`` and up by mmap, always (glibc's dynamic
+    threshold off); True when applied."""
+    if allocator is None or threshold_bytes <= 0:
+        return False
+    if MMAP_THRESHOLD_ENV in environ:
+        log.info(
+            "%s=%s from the environment is kept", MMAP_THRESHOLD_ENV, environ[MMAP_THRESHOLD_ENV]
+        )
+        return False
+    return allocator.mallopt(M_MMAP_THRESHOLD, threshold_bytes) == 1
 
 
 def release_free_memory(allocator: Allocator | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from libs.common.logging import configure_logging
-from libs.common.memory import glibc, limit_arenas
+from libs.common.memory import fix_mmap_threshold, glibc, limit_arenas
 from services.router.app import create_app
 from services.router.gc_tuning import tune_after_startup
 from services.router.settings import RouterSettings
@@ -14,7 +14,9 @@ from services.router.settings import RouterSettings
 def main() -> None:
     settings = RouterSettings()
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-    limit_arenas(glibc(), settings.malloc_arena_max)  # before the database threads exist
+    allocator = glibc()
+    limit_arenas(allocator, settings.malloc_arena_max)  # before the database threads exist
+    fix_mmap_threshold(allocator, settings.malloc_mmap_threshold_kb * 1024)
     app = create_app(settings)
     tune_after_startup()  # the process only (tests start many runtimes in one process)
     uvicorn.run(

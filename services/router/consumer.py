@@ -8,8 +8,8 @@ A database outage is waited out (never dead-lettered): see ``database_unavailabl
 from __future__ import annotations
 
 import logging
+import sys
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -60,6 +60,9 @@ def database_unavailable(exc: BaseException) -> bool:
 
     PostgreSQL restarting, refusing or dropping connections, or SQLite locked.
     """
+    # asyncpg is imported by SQLAlchemy's PostgreSQL dialect only: on SQLite none of its
+    # errors can occur, and importing it here cost the router ~3 MB of RSS for nothing.
+    asyncpg = sys.modules.get("asyncpg")
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ConnectionError | TimeoutError):
@@ -68,7 +71,9 @@ def database_unavailable(exc: BaseException) -> bool:
             seen.connection_invalidated or isinstance(seen, OperationalError | InterfaceError)
         ):
             return True
-        if isinstance(seen, asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError):
+        if asyncpg is not None and isinstance(
+            seen, asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError
+        ):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

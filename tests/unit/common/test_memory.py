@@ -1,5 +1,6 @@
 """libs.common.memory: glibc's arena cap and heap trimming, applied, skipped off glibc,
-and left to MALLOC_ARENA_MAX when the environment sets it; the periodic upkeep frees
+and left to MALLOC_ARENA_MAX when the environment sets it; the same for the fixed
+mmap threshold and MALLOC_MMAP_THRESHOLD_; the periodic upkeep frees
 reference cycles and trims until stopped."""
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import pytest
 
 from libs.common.memory import (
     M_ARENA_MAX,
+    M_MMAP_THRESHOLD,
     collect_and_release,
+    fix_mmap_threshold,
     glibc,
     limit_arenas,
     release_free_memory,
@@ -62,6 +65,20 @@ def test_zero_keeps_glibcs_default():
 def test_off_glibc_nothing_is_tuned():
     assert not limit_arenas(None, 2, environ={})
     assert not release_free_memory(None)
+
+
+def test_the_mmap_threshold_is_fixed():
+    allocator = RecordingAllocator()
+    assert fix_mmap_threshold(allocator, 128 * 1024, environ={})
+    assert allocator.options == [(M_MMAP_THRESHOLD, 128 * 1024)]
+
+
+def test_the_environment_wins_over_the_mmap_threshold_setting():
+    allocator = RecordingAllocator()
+    assert not fix_mmap_threshold(allocator, 128 * 1024, environ={"MALLOC_MMAP_THRESHOLD_": "1"})
+    assert not fix_mmap_threshold(allocator, 0, environ={})  # 0: glibc's dynamic threshold
+    assert not fix_mmap_threshold(None, 128 * 1024, environ={})  # not glibc
+    assert allocator.options == []
 
 
 @pytest.mark.skipif(glibc() is None, reason="the C library is not glibc")

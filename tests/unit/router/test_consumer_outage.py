@@ -22,3 +22,9 @@ def test_connection_failures_are_outages():
 def test_bad_records_are_not_outages():
     assert not database_unavailable(ValueError("not an interaction"))
     assert not database_unavailable(IntegrityError("INSERT", {}, Exception("duplicate key")))
+
+
+def test_a_dropped_postgresql_connection_is_an_outage():
+    """asyncpg is looked up in ``sys.modules`` (never imported on SQLite): imported
+    here, as SQLAlchemy's PostgreSQL dialect does, its errors are recognised."""
+    assert database_unavailable(asyncpg.PostgresConnectionError("connection lost"))

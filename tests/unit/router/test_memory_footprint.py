@@ -1,6 +1,7 @@
 """What keeps the router's start-up footprint down (issue #16): the entry point loads
 neither alembic (only a store behind the newest migration needs it) nor the provider
-table (the router needs its reply limits only), and those two stand-ins stay true."""
+table (the router needs its reply limits only) nor asyncpg (SQLAlchemy's PostgreSQL
+dialect loads it when the store is PostgreSQL), and those stand-ins stay true."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from libs.providers.limits import MAX_TEXT_CHARS
 from libs.providers.registry import PROVIDERS
 from services.router.store.engine import SCHEMA_HEAD, alembic_config
 
-NOT_LOADED = ("alembic", "libs.providers.registry", "httpx")
+NOT_LOADED = ("alembic", "libs.providers.registry", "httpx", "asyncpg")
 
 
-def test_the_entry_point_loads_neither_alembic_nor_the_provider_table():
+def test_the_entry_point_loads_neither_alembic_nor_the_provider_table_nor_asyncpg():
     script = (
         "import sys, services.router.__main__\n"
         f"print(' '.join(m for m in {NOT_LOADED!r} if m in sys.modules))"
