@@ -42,7 +42,7 @@ import gc
 import logging
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -108,18 +108,23 @@ def release_free_memory(allocator: Allocator | None) -> bool:
     return allocator is not None and allocator.malloc_trim(0) == 1
 
 
-def collect_and_release(allocator: Allocator | None) -> None:
+def collect_and_release(
+    allocator: Allocator | None, collect: Callable[[], object] = gc.collect
+) -> None:
     """Free the garbage in reference cycles, then give the free pages back."""
-    gc.collect()
+    collect()
     release_free_memory(allocator)
 
 
 async def upkeep_periodically(
-    allocator: Allocator | None, interval_s: float, stop: asyncio.Event
+    allocator: Allocator | None,
+    interval_s: float,
+    stop: asyncio.Event,
+    collect: Callable[[], object] = gc.collect,
 ) -> None:
     """``collect_and_release`` every ``interval_s`` until ``stop`` is set."""
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
         except TimeoutError:
-            collect_and_release(allocator)
+            collect_and_release(allocator, collect)
