@@ -82,7 +82,7 @@ from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.consumer import Delivery
 from libs.common.kafka.producer import EventProducer
 from services.notifier.bootstrap import build_composer, handler_config
-from services.notifier.decisions import PlanConfig, plan_notifications
+from services.notifier.decisions import MailNotice, PlanConfig, plan_notifications
 from services.notifier.handler import KafkaOutcomePublisher, NotificationHandler, OutcomePublisher
 from services.notifier.mail import OutgoingMail
 from services.notifier.samples import sample_events, snapshot
@@ -199,16 +199,21 @@ class CountedOutcomes:
         self.count += len(outcomes)
 
 
-def build_mails(settings: NotifierSettings, count: int) -> list[OutgoingMail]:
-    """Realistic mails: every sample notice in Korean and English, cycled."""
-    composer = build_composer(settings)
+def sample_notices(settings: NotifierSettings) -> list[tuple[RoutingEvent, MailNotice]]:
+    """Every sample notice in Korean and English, with the event that plans it."""
     plan = handler_config(settings).plan
-    notices = [
+    return [
         (event, notice)
         for locale in ("ko", "en")
         for event in sample_events(snapshot(language=locale)).values()
         for notice in plan_notifications(event, plan).mails
     ]
+
+
+def build_mails(settings: NotifierSettings, count: int) -> list[OutgoingMail]:
+    """Realistic mails: every sample notice in Korean and English, cycled."""
+    composer = build_composer(settings)
+    notices = sample_notices(settings)
     return [
         composer.mail(f"bench-{n}", event, notice)
         for n, (event, notice) in zip(range(count), itertools.cycle(notices), strict=False)
@@ -421,13 +426,7 @@ async def bench_poll_cost(settings: NotifierSettings, sentlog_url: str) -> dict:
     finally:
         await sentlog.close()
     composer = build_composer(settings)
-    plan = handler_config(settings).plan
-    notices = [
-        (event, notice)
-        for locale in ("ko", "en")
-        for event in sample_events(snapshot(language=locale)).values()
-        for notice in plan_notifications(event, plan).mails
-    ]
+    notices = sample_notices(settings)
     for event, notice in notices:  # warm up: templates compiled, address checks cached
         composer.mail("warm-up", event, notice)
     repeats = 50
