@@ -44,7 +44,9 @@ The SMTP server (aiosmtpd) runs in a process of its own by default
 process would take CPU and the GIL from the code measured. Both the ceiling
 (``pooled``) and the whole path (``handler``) use the same server kind, so their
 ratio is honest. ``--server thread`` gives the historical figures (a floor). Results
-are printed and written to ``bench/results/notify_throughput.json``.
+are printed and written to ``bench/results/notify_throughput.json``. The server
+offers PIPELINING (RFC 2920), as Postfix and Exim do; ``--no-pipelining`` measures
+the one-write-per-command path a relay without it gets.
 """
 
 from __future__ import annotations
@@ -89,11 +91,13 @@ from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import Finish, SendInfo, SendKey, SentLog, Status
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
+from services.notifier.smtp_sink import OffersPipelining
 from tools.testing.system import free_port, kafka_env, run_topics
 
 
 class CountingHandler:
-    def __init__(self) -> None:
+    def __init__(self, pipelining: bool = True) -> None:
+        self.pipelining = pipelining
         self.count = 0
         self.bytes = 0
 
@@ -101,6 +105,19 @@ class CountingHandler:
         self.count += 1
         self.bytes += len(envelope.content or b"")
         return "250 OK"
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # type: ignore[no-untyped-def]
+        return await ehlo(self.pipelining, server, session, envelope, hostname, responses)
+
+
+async def ehlo(pipelining: bool, *args: Any) -> list[str]:
+    """The relay's EHLO: PIPELINING offered as Postfix/Exim offer it (``--no-pipelining``:
+    aiosmtpd's own reply, without it)."""
+    if pipelining:
+        return await OffersPipelining().handle_EHLO(*args)
+    session, hostname, responses = args[1], args[3], args[4]
+    session.host_name = hostname
+    return responses
 
 
 SERVER_KINDS = {"thread": "same process, thread", "process": "a process of its own"}
@@ -110,8 +127,9 @@ class SmtpServer:
     """aiosmtpd on loopback: a thread of this process (the historical figures, which
     the server's own CPU and GIL share), or a process of its own, as a relay is."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, pipelining: bool = True) -> None:
         self.kind = kind
+        self.pipelining = pipelining
         self.port = free_port()
         self._ctx = multiprocessing.get_context("spawn")
         self._count = self._ctx.Value("q", 0)
@@ -119,14 +137,14 @@ class SmtpServer:
         self._stop = self._ctx.Event()
         self._process: BaseProcess | None = None
         self._controller: Controller | None = None
-        self._counting = CountingHandler()
+        self._counting = CountingHandler(pipelining)
 
     def start(self) -> None:
         if self.kind == "thread":
             self._controller = Controller(self._counting, hostname="127.0.0.1", port=self.port)
             self._controller.start()
             return
-        args = (self.port, self._count, self._bytes, self._stop)
+        args = (self.port, self._count, self._bytes, self._stop, self.pipelining)
         self._process = self._ctx.Process(target=serve_counting, args=args, daemon=True)
         self._process.start()
         deadline = time.monotonic() + 20
@@ -150,7 +168,7 @@ class SmtpServer:
         return self._count.value, self._bytes.value
 
 
-def serve_counting(port: int, count: Any, size: Any, stop: Any) -> None:
+def serve_counting(port: int, count: Any, size: Any, stop: Any, pipelining: bool) -> None:
     """The SMTP server process: counts mails and bytes into shared values."""
 
     class Shared:
@@ -160,6 +178,9 @@ def serve_counting(port: int, count: Any, size: Any, stop: Any) -> None:
             with size.get_lock():
                 size.value += len(envelope.content or b"")
             return "250 OK"
+
+        async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # type: ignore[no-untyped-def]
+            return await ehlo(pipelining, server, session, envelope, hostname, responses)
 
     controller = Controller(Shared(), hostname="127.0.0.1", port=port)
     controller.start()
@@ -648,10 +669,11 @@ async def main(
     server_kind: str = "process",
     pools: list[int] | None = None,
     backlog: int = 0,
+    pipelining: bool = True,
 ) -> dict:
     load_start = os.getloadavg()
     freeze_startup_objects()  # as python -m services.notifier does after start-up
-    server = SmtpServer(server_kind)
+    server = SmtpServer(server_kind, pipelining)
     server.start()
     port = server.port
     state = Path(tempfile.mkdtemp(prefix="notify-bench-"))
@@ -694,6 +716,7 @@ async def main(
         "platform": platform.platform(),
         "server": f"aiosmtpd ({SERVER_KINDS[server_kind]}) on 127.0.0.1",
         "server_kind": server_kind,
+        "server_offers_pipelining": pipelining,
         "mail_bytes_avg": round(received_bytes / max(received, 1)),
         "pooled": pooled,
         "connect_per_mail": per_mail,
@@ -741,6 +764,11 @@ if __name__ == "__main__":
         " or in a thread of this process (the historical figures).",
     )
     parser.add_argument(
+        "--no-pipelining",
+        action="store_true",
+        help="The server does not offer PIPELINING (RFC 2920): one write per SMTP command.",
+    )
+    parser.add_argument(
         "--pools", help="Comma-separated pool sizes to measure the pool alone with, e.g. 4,8,16."
     )
     parser.add_argument(
@@ -769,6 +797,7 @@ if __name__ == "__main__":
             server_kind=args.server,
             pools=[int(n) for n in args.pools.split(",")] if args.pools else None,
             backlog=args.backlog,
+            pipelining=not args.no_pipelining,
         )
     )
     if args.profile is not None:

@@ -5,6 +5,7 @@
 
 Each mail is written as ``<UTC time>-<n>.eml`` (the exact bytes received) and
 logged as one line: envelope sender, recipients and the decoded subject.
+EHLO offers PIPELINING, as most relays do, so the notifier's pipelined path runs.
 Nothing is relayed anywhere. ``omnidesk dev up`` starts it; the notifier's
 defaults (``NOTIFIER_SMTP_HOST/PORT``) point at it.
 """
@@ -31,7 +32,24 @@ log = logging.getLogger("smtp_sink")
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 
 
-class SinkHandler:
+class OffersPipelining:
+    """aiosmtpd handler part: EHLO offers PIPELINING (RFC 2920), as Postfix and Exim
+    do. aiosmtpd reads commands line by line and answers each in order, so it serves
+    pipelined commands correctly; it just does not say so."""
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves this to a handle_EHLO hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+class SinkHandler(OffersPipelining):
     """aiosmtpd handler: every accepted message becomes a file."""
 
     def __init__(self, folder: Path) -> None:
