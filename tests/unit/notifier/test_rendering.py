@@ -121,3 +121,36 @@ def test_duration_text(minutes, locale, text):
 
 def test_slack_escape():
     assert slack_escape("<@U1> & <!channel>") == "&lt;@U1&gt; &amp; &lt;!channel&gt;"
+
+
+@pytest.mark.parametrize("locale", ["en", "ko"])
+def test_parts_render_as_jinja_renders_them_and_leave_the_context_alone(locale):
+    """The renderer shares one variables dict among a mail's parts (no copy per part):
+    the output is Jinja's own ``Template.render``, and what a template assigns stays in
+    that template's run."""
+    renderer = Renderer(display_timezone="Asia/Seoul")
+    for event, notice in all_mail_notices(locale):
+        context = template_context(
+            event,
+            recipient_name=notice.recipient_name,
+            brand="Desk",
+            rating_links=rating_links("https://x.example/csat", "k", "c-1", "t"),
+        )
+        before = dict(context)
+        rendered = renderer.render(notice.template, notice.locale, context)
+        assert context == before
+        values = {"locale": notice.locale, **context}
+        for part, got in (("subject", rendered.subject), ("txt", rendered.text)):
+            chosen = renderer._choose(notice.template, part, notice.locale)
+            expected = chosen.render(values)
+            assert got == (" ".join(expected.split()) if part == "subject" else expected)
+        html = renderer._choose(notice.template, "html", notice.locale)
+        assert rendered.html == html.render(values)
+
+
+def test_a_template_assignment_does_not_reach_the_next_part(tmp_path):
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "t.subject.j2").write_text("{% set brand = 'changed' %}{{ brand }}")
+    (tmp_path / "en" / "t.txt.j2").write_text("{{ brand }}")
+    rendered = Renderer(override_dir=tmp_path).render("t", "en", {"brand": "Desk"})
+    assert (rendered.subject, rendered.text) == ("changed", "Desk")
