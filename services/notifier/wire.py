@@ -44,15 +44,18 @@ class Body:
 
 
 def encoded_words(text: str, max_bytes: int = _PHRASE_WORD_BYTES) -> list[str]:
-    """UTF-8 base64 encoded-words of at most ``max_bytes`` each, split between characters."""
-    words, chunk = [], ""
-    for char in text:
-        if len((chunk + char).encode()) > max_bytes:
-            words.append(chunk)
-            chunk = ""
-        chunk += char
-    words.append(chunk)
-    return [f"=?utf-8?b?{base64.b64encode(w.encode()).decode('ascii')}?=" for w in words if w]
+    """UTF-8 base64 encoded-words of at most ``max_bytes`` each, split between characters:
+    each chunk is the longest run of whole characters that fits (cut on the bytes, moved
+    back off UTF-8 continuation bytes ``0b10xxxxxx`` — not a re-encode per character)."""
+    data = text.encode()
+    words, start = [], 0
+    while start < len(data):
+        end = min(start + max_bytes, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:
+            end -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode('ascii')}?=")
+        start = end
+    return words
 
 
 def phrase(name: str) -> list[str]:
@@ -70,6 +73,15 @@ def address(name: str, addr_spec: str) -> list[str]:
 
 def header(name: str, tokens: list[str]) -> bytes:
     """``Name: t1 t2 …`` folded between tokens so lines stay within 78 characters."""
+    joined = " ".join(tokens)
+    if (
+        joined
+        and len(name) + 2 + len(joined) <= LINE_LIMIT
+        and joined.isascii()
+        and "\r" not in joined
+        and "\n" not in joined
+    ):
+        return f"{name}: {joined}\r\n".encode("ascii")  # most headers: one line, as below
     line = f"{name}:"
     lines: list[str] = []
     for token in tokens:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.header
 from email import policy
 from email.message import EmailMessage
 
@@ -142,3 +143,34 @@ def test_any_body_and_name_read_the_same_either_way(text, html, name):
 def unspaced(headers: object) -> dict[str, str]:
     assert isinstance(headers, dict)
     return {name: "".join(value.split()) for name, value in headers.items()}
+
+
+def _greedy_words(text: str, max_bytes: int) -> list[str]:
+    """The definition: whole characters, as many as fit in ``max_bytes`` UTF-8 bytes."""
+    chunks, chunk = [], ""
+    for char in text:
+        if len((chunk + char).encode()) > max_bytes:
+            chunks.append(chunk)
+            chunk = ""
+        chunk += char
+    chunks.append(chunk)
+    return [w for w in chunks if w]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200), st.sampled_from([4, 12, 39, 45]))
+def test_encoded_words_cut_between_whole_characters_as_full_as_they_fit(text, max_bytes):
+    words = wire.encoded_words(text, max_bytes)
+    decoded = [email.header.decode_header(word)[0][0].decode() for word in words]
+    assert decoded == _greedy_words(text, max_bytes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab=<>@.-", min_size=1, max_size=30), max_size=6))
+def test_a_header_is_folded_the_same_whether_it_fits_one_line_or_not(tokens):
+    written = wire.header("References", tokens)
+    lines = written.split(b"\r\n")[:-1]
+    assert all(len(line) <= wire.LINE_LIMIT or b" " not in line.strip() for line in lines)
+    assert b" ".join(line.strip() for line in lines) == b" ".join(
+        [b"References:", *map(str.encode, tokens)]
+    )
