@@ -225,3 +225,20 @@ async def test_prepared_poll_statements_store_what_sqlalchemy_stores(sentlog):
         stored_slots = [tuple(row) for row in slots.all()]
     assert len(stored) == 2 and stored[0] == stored[1]
     assert len(stored_slots) == 2 and stored_slots[0] == stored_slots[1]
+
+
+async def test_a_finish_that_fails_midway_leaves_every_row_as_it_was(sentlog):
+    """A poll's finish is one transaction on both databases (on SQLite it runs in
+    aiosqlite's thread and commits there): a failing row rolls back the rows before it."""
+    now = datetime.now(UTC)
+    info = SendInfo("support.conversation.assigned", "C-1", "email", "ko")
+    keys = [SendKey(f"ev-{n}", "agent@desk.example", "agent_assigned") for n in range(3)]
+    await sentlog.claim_many([(key, info) for key in keys], now=now)
+    finishes = [Finish(key, Status.SENT, now, f"<m{n}@x>") for n, key in enumerate(keys)]
+    broken = Finish(keys[2], Status.SENT, now, object())  # type: ignore[arg-type]  # no driver binds it
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error type
+        await sentlog.finish_many([*finishes[:2], broken])
+    for key in keys:
+        assert (await sentlog.get(key)).status is Status.SENDING
+    await sentlog.finish_many(finishes)  # the connection is usable and clean afterwards
+    assert [(await sentlog.get(key)).status for key in keys] == [Status.SENT] * 3
