@@ -287,10 +287,22 @@ class SentLog:
         jobs = sorted(infos.items(), key=_key_order)
         rows = [self._row(key, info, Status.SENDING, now=now, attempts=1) for key, info in jobs]
         rows = [row | {"claimed_at": now} for row in rows]
-        async with self._db.begin() as conn:
-            fresh = await self._insert_returning_keys(conn, rows)
+        if self._statements.claim is not None:  # SQLite
+            # The insert commits in aiosqlite's thread (one trip); the rows that were
+            # there already (a redelivery, a replay) are read after, in a read of their
+            # own: what the take-over below does with each does not need the insert's
+            # transaction (SQLite has one writer; a row finished meanwhile reads DONE).
+            fresh = await self._sqlite_transaction(_claim_new, self._claim_queries(rows))
             seen = [key for key, _ in jobs if key not in fresh]
-            existing = await self._read_many(conn, seen)
+            existing = {}
+            if seen:
+                async with self._db.connect() as conn:
+                    existing = await self._read_many(conn, seen)
+        else:
+            async with self._db.begin() as conn:
+                fresh = await self._insert_returning_keys(conn, rows)
+                seen = [key for key, _ in jobs if key not in fresh]
+                existing = await self._read_many(conn, seen)
         claims = {
             key: Claim(
                 ClaimResult.CLAIMED,
@@ -366,26 +378,24 @@ class SentLog:
             return await _in_sqlite_thread(conn, _committed, work, *args)
 
     async def _insert_returning_keys(self, conn: Any, rows: list[dict[str, Any]]) -> set[SendKey]:
-        """Insert the rows whose key is new; the keys inserted.
+        """PostgreSQL: insert the rows whose key is new; the keys inserted. The Core
+        statement, whose executemany SQLAlchemy sends as multi-row batches."""
+        returning = self._insert_new().returning(
+            sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
+        )
+        return {SendKey(*row) for row in (await conn.execute(returning, rows)).all()}
 
-        SQLite: one prepared multi-row INSERT … RETURNING per chunk (see
-        :mod:`services.notifier.prepared`). PostgreSQL: the Core statement, whose
-        executemany SQLAlchemy sends as multi-row batches.
-        """
-        statements = self._statements
-        if statements.claim is None:
-            returning = self._insert_new().returning(
-                sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
-            )
-            return {SendKey(*row) for row in (await conn.execute(returning, rows)).all()}
-        claim = statements.claim
+    def _claim_queries(self, rows: list[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
+        """SQLite: one prepared multi-row INSERT … RETURNING per chunk of rows (see
+        :mod:`services.notifier.prepared`)."""
+        claim = self._statements.claim
+        assert claim is not None
         queries = []
         for start in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[start : start + _INSERT_CHUNK]
             params = tuple(value for row in chunk for value in claim.params(row))
             queries.append((claim.many_rows_sql(len(chunk)), params))
-        inserted = await _in_sqlite_thread(conn, _fetch_each, queries)
-        return {SendKey(*row) for row in inserted}
+        return queries
 
     def _insert_new(self) -> Any:
         """INSERT that skips rows whose key exists (ON CONFLICT DO NOTHING, both dialects)."""
@@ -778,6 +788,10 @@ def _fetch_each(db: sqlite3.Connection, queries: list[tuple[str, tuple[Any, ...]
         finally:
             cursor.close()
     return rows
+
+
+def _claim_new(db: sqlite3.Connection, queries: list[tuple[str, tuple[Any, ...]]]) -> set[SendKey]:
+    return {SendKey(*row) for row in _fetch_each(db, queries)}
 
 
 def _executemany_then_fetch(
