@@ -226,9 +226,17 @@ class SmtpConnection:
             _check_data(await self._replies.reply())
             return
         self._write(mail_from + rcpt_to + b"DATA\r\n")
-        sender_reply = await self._replies.reply()
-        recipient_reply = await self._replies.reply()
-        data_reply = await self._replies.reply()
+        replies: list[SMTPResponse] = []
+        try:
+            while len(replies) < 3:
+                replies.append(await self._replies.reply())
+        except aiosmtplib.SMTPServerDisconnected:
+            # A server that refuses and hangs up (421) answers no further command of
+            # the group: its refusal, not the hang-up, is what happened to this mail.
+            for reply, check in zip(replies, (_check_sender, _check_recipient), strict=False):
+                check(reply, mail)
+            raise
+        sender_reply, recipient_reply, data_reply = replies
         if data_reply.code == SMTPStatus.start_input and (
             sender_reply.code != SMTPStatus.completed or not _accepted(recipient_reply)
         ):

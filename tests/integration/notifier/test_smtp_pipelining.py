@@ -51,6 +51,9 @@ class Relay(OffersPipelining):
     async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:
         if self.mail_reply.startswith("250"):
             envelope.mail_from = address
+        if self.mail_reply.startswith("421"):  # say it and hang up: RCPT and DATA unanswered
+            server.transport.write(f"{self.mail_reply}\r\n".encode())
+            server.transport.close()
         return self.mail_reply
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
@@ -164,6 +167,14 @@ async def test_a_refused_sender_is_reported_as_the_sender_refusal(relay):
     handler, _, make_pool = relay
     handler.mail_reply = "553 5.7.1 Sender not allowed"
     with pytest.raises(PermanentSmtpError, match="553"):
+        await make_pool().send(_mail())
+    assert handler.received == []
+
+
+async def test_a_refusal_before_a_hang_up_is_reported_as_the_refusal(relay):
+    handler, _, make_pool = relay
+    handler.mail_reply = "421 4.3.2 Service shutting down"
+    with pytest.raises(TransientSmtpError, match="421"):
         await make_pool().send(_mail())
     assert handler.received == []
 
