@@ -198,3 +198,30 @@ def test_any_subject_and_name_stay_one_header_each_and_round_trip(subject, name)
     assert message["Subject"] == subject_with_token(subject, "C-1234")
     assert len(message.get_all("Subject")) == 1 and len(message.get_all("To")) == 1
     assert message["To"].addresses[0].addr_spec == "minjun@example.kr"
+
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.from_regex(rf"{_ATEXT}(\.{_ATEXT})*@{_ATEXT}(\.{_ATEXT})*", fullmatch=True),
+    st.one_of(st.none(), st.text(max_size=40)),
+)
+def test_an_address_the_quick_check_passes_is_one_the_email_package_accepts(addr_spec, name):
+    """build_mail checks plain dot-atom addresses by a regex, not the email package's
+    parser: every such address must be one ``Address`` takes as it is."""
+    from services.notifier import mail as mail_module
+
+    assert mail_module._DOT_ATOM_ADDRESS.fullmatch(addr_spec)
+    address = mail_module._address(name, addr_spec)
+    assert address.addr_spec == addr_spec
+
+
+@pytest.mark.parametrize(
+    "addr_spec",
+    ["no-at-sign", "two@@example.kr", "a b@example.kr", "a..b@example.kr", "<kim@example.kr>"],
+)
+def test_addresses_outside_the_quick_check_are_still_parsed_and_refused(addr_spec):
+    with pytest.raises(InvalidAddress):
+        build_mail(IDENTITY, meta(recipient=addr_spec), RENDERED)
