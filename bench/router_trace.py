@@ -195,8 +195,9 @@ def _timed(original: Any, label_of: Any) -> Any:
 
 def _wrap_asyncpg() -> None:
     """Each call below is one round trip to the server (a prepare, a bind+execute, a simple
-    query such as BEGIN/COMMIT, an executemany's pipelined batch, a COPY); ``fetch`` and
-    ``execute`` with arguments go through ``_execute`` (not wrapped: counted once)."""
+    query such as BEGIN/COMMIT, an executemany's pipelined batch), a COPY two (the server
+    answers the COPY command before the data is sent); ``fetch`` and ``execute`` with
+    arguments go through ``_execute`` (not wrapped: counted once)."""
     connection = asyncpg.connection.Connection
 
     def first(_self: Any, args: tuple[Any, ...]) -> str:
@@ -206,8 +207,10 @@ def _wrap_asyncpg() -> None:
     connection.fetch = _timed(connection.fetch, first)  # type: ignore[method-assign]
     connection.fetchrow = _timed(connection.fetchrow, first)  # type: ignore[method-assign]
     connection.executemany = _timed(connection.executemany, first)  # type: ignore[method-assign]
-    connection._prepare = _timed(  # type: ignore[method-assign]
-        connection._prepare, lambda s, a: "PREPARE " + first(s, a)
+    # the public prepare (SQLAlchemy's adapter: a statement not in its cache); asyncpg's
+    # own cached preparations (COPY's column introspection, fetch) cost no round trip
+    connection.prepare = _timed(  # type: ignore[method-assign]
+        connection.prepare, lambda s, a: "PREPARE " + first(s, a)
     )
     connection.copy_records_to_table = _timed(  # type: ignore[method-assign]
         connection.copy_records_to_table, lambda s, a: "COPY " + first(s, a)
