@@ -69,9 +69,15 @@ from tools.testing.postgres import PostgresServer, postgres_for_tests
 from tools.testing.system import free_port, run_topics
 
 CUSTOMERS = 2000
-#: The routing topic quiet this long = the relay has nothing left to publish (its interval
-#: in this bench is 0.02 s).
+#: The routing topic quiet this long = the relay has nothing left to publish (longer than
+#: the relay's interval).
 QUIET_S = 1.0
+#: The relay's database poll when nothing is handed over: the router's default. A commit
+#: wakes the relay at once (``CommittedOutbox.wake``), so the interval only paces rounds
+#: for rows it was not handed (a crash's, another replica's). This bench used 0.02 s from
+#: before the hand-over: on PostgreSQL ~50 empty rounds a second (BEGIN, the lock-and-mark
+#: statement, ROLLBACK: ~4.5 per routed poll at 1,000/s) on the cores the poll needs.
+RELAY_INTERVAL_S = RouterSettings.model_fields["relay_interval_s"].default
 
 
 def interaction(n: int) -> Interaction:
@@ -110,7 +116,9 @@ def kafka_settings(servers: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=servers, topics=topics)
 
 
-def router_env(kafka: KafkaSettings, database_url: str, state_dir: str) -> dict[str, str]:
+def router_env(
+    kafka: KafkaSettings, database_url: str, state_dir: str, *, relay_interval_s: float
+) -> dict[str, str]:
     return {
         **os.environ,
         "ROUTER_DATABASE_URL": database_url,
@@ -120,7 +128,7 @@ def router_env(kafka: KafkaSettings, database_url: str, state_dir: str) -> dict[
         "ROUTER_CSAT_SECRET": "bench-secret-0123456789abcdef",
         "ROUTER_DEV_MODE": "false",
         "ROUTER_LOG_LEVEL": "WARNING",
-        "ROUTER_RELAY_INTERVAL_S": "0.02",
+        "ROUTER_RELAY_INTERVAL_S": str(relay_interval_s),
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "KAFKA_TOPIC_INTERACTIONS": kafka.topics.interactions,
         "KAFKA_TOPIC_ROUTING": kafka.topics.routing,
@@ -248,7 +256,7 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
     state_dir = tempfile.mkdtemp(prefix="router-bench-")
     throughput_ids = [f"tp-{n}" for n in range(args.count)]
     watcher = RoutedWatcher(kafka)
-    env = router_env(kafka, database_url, state_dir)
+    env = router_env(kafka, database_url, state_dir, relay_interval_s=args.relay_interval)
     trace_file = Path(state_dir) / "trace.json"
     if args.trace:
         env["ROUTER_TRACE_FILE"] = str(trace_file)
@@ -269,21 +277,27 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
             elapsed = max(done) - min(done) if len(done) > 1 else float("nan")
             latency = []
             start = args.count
+            if args.analyze and database_url.startswith("postgresql"):
+                await analyze(database_url)
             for rate in args.rates:
                 # from a drained system: the previous phase's relay backlog published
                 drained = await watcher.until_quiet(QUIET_S, timeout_s=args.budget)
                 load = os.getloadavg()[0]
                 stamps: dict[str, dict[str, float]] = {}
-                sent = await publish_at_rate(
-                    producer, kafka, rate=rate, seconds=args.seconds, start=start, stamps=stamps
-                )
-                start += len(sent)
-                await watcher.until(start, timeout_s=args.budget)
+                sampling = args.trace and database_url.startswith("postgresql")
+                sampler = WaitSampler(database_url) if sampling else None
+                async with sampler or nullcontext():
+                    sent = await publish_at_rate(
+                        producer, kafka, rate=rate, seconds=args.seconds, start=start, stamps=stamps
+                    )
+                    start += len(sent)
+                    await watcher.until(start, timeout_s=args.budget)
                 latency.append(
                     {
                         **latency_figures(watcher, sent, rate),
                         "drained_after_s": drained,
                         "load_average_1m": load,
+                        **({"server_waits": sampler.figures()} if sampler else {}),
                     }
                 )
                 phases.append((rate, sent, stamps))
@@ -367,10 +381,108 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
         "marks": len(marks),
         "mark_ms_p50": round(statistics.median(m["ms"] for m in marks), 1) if marks else None,
         "offset_commit_ms_p50": round(statistics.median(commits), 1) if commits else None,
+        **round_trip_figures(trace, first, last, len(polls)),
         "relay_rounds": len(rounds),
         "relay_round_ms_p50": round(statistics.median(rounds), 1) if rounds else None,
         "relay_round_ms_max": round(max(rounds), 1) if rounds else None,
     }
+
+
+def round_trip_figures(trace: dict, first: float, last: float, polls: int) -> dict:
+    """PostgreSQL: the router's round trips to the server while it routed the phase, per
+    task (the poll's, the relay's): how many per poll, milliseconds waited, and the
+    statements that waited longest in total."""
+    trips = [t for t in trace.get("round_trips", ()) if first <= t["began"] <= last]
+    if not trips:
+        return {}
+    figures: dict = {}
+    for scope in ("poll", "relay", "other"):
+        mine = [t for t in trips if t["scope"] == scope]
+        if not mine:
+            continue
+        by_sql: dict[str, list[float]] = {}
+        for t in mine:
+            by_sql.setdefault(t["sql"], []).append(t["ms"])
+        top = sorted(by_sql.items(), key=lambda kv: -sum(kv[1]))[:8]
+        figures[f"{scope}_round_trips"] = {
+            "count": len(mine),
+            "per_poll": round(len(mine) / polls, 1) if polls else None,
+            "ms_total": round(sum(t["ms"] for t in mine), 1),
+            "ms_per_poll": round(sum(t["ms"] for t in mine) / polls, 1) if polls else None,
+            "top": {
+                sql: {
+                    "n": len(ms),
+                    "ms_total": round(sum(ms), 1),
+                    "ms_p50": round(statistics.median(ms), 2),
+                    "ms_max": round(max(ms), 1),
+                }
+                for sql, ms in top
+            },
+        }
+    return figures
+
+
+async def analyze(database_url: str) -> None:
+    """Statistics for the planner, as a production store has them (autovacuum's analyze).
+
+    A fresh database has none until autovacuum's first round (``autovacuum_naptime``, a
+    minute): the planner then guesses the tables' rows from their pages and, on the
+    conversations' wide rows, guessed ~160 where 3,000 were. It then hash-joined the whole
+    conversations table for the poll's Message-ID lookup, filtered every identity by value
+    for the owners lookup and bitmap-scanned every dead ``ix_outbox_unsent`` entry for the
+    relay's next rows: milliseconds per statement that grow with the tables."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+
+
+class WaitSampler:
+    """PostgreSQL, ``--trace``: what the router's server sessions are doing, sampled every
+    ``interval_s`` from a side connection (``pg_stat_activity``): per sample, each other
+    session of the database counted by state and wait event (``Lock/advisory``,
+    ``IO/WALSync``, ``Client/ClientRead`` = waiting for the router, none = on CPU)."""
+
+    def __init__(self, database_url: str, *, interval_s: float = 0.005) -> None:
+        self._dsn = database_url.replace("postgresql+asyncpg", "postgresql")
+        self._interval_s = interval_s
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> WaitSampler:
+        import asyncpg
+
+        self._connection = await asyncpg.connect(self._dsn)
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self._connection.close()
+
+    async def _run(self) -> None:
+        query = (
+            "SELECT state, wait_event_type, wait_event, left(query, 40) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend' AND state <> 'idle'"
+        )
+        while True:
+            self.samples += 1
+            for state, kind, event, sql in await self._connection.fetch(query):
+                key = f"{state} | {kind or 'CPU'}/{event or '-'} | {' '.join(sql.split())}"
+                self.counts[key] = self.counts.get(key, 0) + 1
+            await asyncio.sleep(self._interval_s)
+
+    def figures(self) -> dict:
+        top = sorted(self.counts.items(), key=lambda kv: -kv[1])[:12]
+        return {"samples": self.samples, "non_idle_sessions": dict(top)}
 
 
 def print_hops(store: str, figures: dict) -> None:
@@ -391,7 +503,19 @@ def print_hops(store: str, figures: dict) -> None:
         + "".join(f"{p['p50_ms']:>8.1f} /{p['p99_ms']:>6.1f}" for p in phases)
     )
     for p in phases:
-        print(f"  {p['rate_per_s']}/s polls: {p['polls']}")
+        polls = {k: v for k, v in p["polls"].items() if not k.endswith("_round_trips")}
+        print(f"  {p['rate_per_s']}/s polls: {polls}")
+        for key, trips in p["polls"].items():
+            if key.endswith("_round_trips"):
+                head = {k: v for k, v in trips.items() if k != "top"}
+                print(f"  {p['rate_per_s']}/s {key}: {head}")
+                for sql, figures in trips["top"].items():
+                    print(f"      {figures}  {sql}")
+        waits = p.get("server_waits")
+        if waits:
+            print(f"  {p['rate_per_s']}/s server sessions ({waits['samples']} samples):")
+            for key, n in waits["non_idle_sessions"].items():
+                print(f"      {n:>6}  {key}")
 
 
 def latency_figures(watcher: RoutedWatcher, sent: dict[str, float], rate: int) -> dict:
@@ -514,6 +638,18 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--batch", type=int, default=500, help="poll size for --decide-only")
     parser.add_argument("--profile", action="store_true", help="pyinstrument (--decide-only)")
+    parser.add_argument(
+        "--relay-interval",
+        type=float,
+        default=RELAY_INTERVAL_S,
+        help="ROUTER_RELAY_INTERVAL_S (default: the router's)",
+    )
+    parser.add_argument(
+        "--analyze",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="PostgreSQL: ANALYZE after the throughput phase (see ``analyze``)",
+    )
     parser.add_argument(
         "--trace",
         action="store_true",

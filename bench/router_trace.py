@@ -16,6 +16,7 @@ regular-expression match per published routing event.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import re
@@ -23,6 +24,9 @@ import signal
 import time
 from collections import defaultdict
 from typing import Any
+
+import asyncpg
+from asyncpg.prepared_stmt import PreparedStatement
 
 from libs.common.events.routing import InteractionRouted
 from libs.common.kafka.consumer import ConsumerRunner
@@ -41,6 +45,11 @@ MARKS: list[dict[str, float]] = []
 #: the relay's rounds that published something (when, rows, milliseconds from the round's
 #: beginning to its end: on PostgreSQL the lock and read, the publish, the mark and commit)
 ROUNDS: list[dict[str, float]] = []
+#: PostgreSQL: every round trip to the server through asyncpg (when, who: "poll" / "relay"
+#: / "other", statement's first words, milliseconds waited for the answer)
+ROUND_TRIPS: list[dict[str, Any]] = []
+#: which of the router's tasks is sending: the poll's, the relay round's, or another
+_SCOPE: contextvars.ContextVar[str] = contextvars.ContextVar("scope", default="other")
 _INTERACTION_ID = re.compile(rb'"interaction_id"\s*:\s*"([^"]+)"')
 _ROUTED = InteractionRouted.ce_type
 _ROUTED_BYTES = _ROUTED.encode()
@@ -82,7 +91,11 @@ def _wrap_batch_handler() -> None:
 
     async def __call__(self: Any, deliveries: list[Any]) -> None:
         began, cpu = time.perf_counter(), time.thread_time()
-        await original(self, deliveries)
+        scope = _SCOPE.set("poll")
+        try:
+            await original(self, deliveries)
+        finally:
+            _SCOPE.reset(scope)
         ended, cpu = time.perf_counter(), time.thread_time() - cpu
         POLLS.append(
             {
@@ -125,7 +138,11 @@ def _wrap_relay() -> None:
 
     async def publish_pending(self: Any, limit: int | None = None) -> int:
         began = round_began[0] = time.perf_counter()
-        sent = await original_round(self, limit)
+        scope = _SCOPE.set("relay")
+        try:
+            sent = await original_round(self, limit)
+        finally:
+            _SCOPE.reset(scope)
         if sent:
             ms = (time.perf_counter() - began) * 1000
             ROUNDS.append({"began": began, "rows": sent, "ms": ms})
@@ -159,6 +176,52 @@ def _wrap_relay() -> None:
     router_relay.BatchPublisher.publish = publish  # type: ignore[method-assign]
 
 
+def _statement_label(query: object) -> str:
+    return " ".join(str(query).split())[:48]
+
+
+def _timed(original: Any, label_of: Any) -> Any:
+    async def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            ms = (time.perf_counter() - began) * 1000
+            label = label_of(self, args)
+            ROUND_TRIPS.append({"began": began, "scope": _SCOPE.get(), "sql": label, "ms": ms})
+
+    return timed
+
+
+def _wrap_asyncpg() -> None:
+    """Each call below is one round trip to the server (a prepare, a bind+execute, a simple
+    query such as BEGIN/COMMIT, an executemany's pipelined batch), a COPY two (the server
+    answers the COPY command before the data is sent); ``fetch`` and ``execute`` with
+    arguments go through ``_execute`` (not wrapped: counted once)."""
+    connection = asyncpg.connection.Connection
+
+    def first(_self: Any, args: tuple[Any, ...]) -> str:
+        return _statement_label(args[0]) if args else "?"
+
+    connection.execute = _timed(connection.execute, first)  # type: ignore[method-assign]
+    connection.fetch = _timed(connection.fetch, first)  # type: ignore[method-assign]
+    connection.fetchrow = _timed(connection.fetchrow, first)  # type: ignore[method-assign]
+    connection.executemany = _timed(connection.executemany, first)  # type: ignore[method-assign]
+    # the public prepare (SQLAlchemy's adapter: a statement not in its cache); asyncpg's
+    # own cached preparations (COPY's column introspection, fetch) cost no round trip
+    connection.prepare = _timed(  # type: ignore[method-assign]
+        connection.prepare, lambda s, a: "PREPARE " + first(s, a)
+    )
+    connection.copy_records_to_table = _timed(  # type: ignore[method-assign]
+        connection.copy_records_to_table, lambda s, a: "COPY " + first(s, a)
+    )
+
+    def query_of(statement: Any, _args: tuple[Any, ...]) -> str:
+        return _statement_label(statement.get_query())
+
+    PreparedStatement.fetch = _timed(PreparedStatement.fetch, query_of)  # type: ignore[method-assign]
+
+
 def _write() -> None:
     path = os.environ.get("ROUTER_TRACE_FILE")
     if path:
@@ -169,6 +232,7 @@ def _write() -> None:
                 "marks": MARKS,
                 "commits": COMMITS,
                 "rounds": ROUNDS,
+                "round_trips": ROUND_TRIPS,
             }
             json.dump(trace, out)
 
@@ -185,6 +249,7 @@ def main() -> None:
     _wrap_batch_handler()
     _wrap_hand_over()
     _wrap_relay()
+    _wrap_asyncpg()
     signal.signal(signal.SIGTERM, _write_and_exit)
     from services.router.__main__ import main as router_main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.router_throughput import hop_figures, poll_figures
+from bench.router_throughput import hop_figures, poll_figures, round_trip_figures
 
 
 def test_each_hop_is_the_time_between_consecutive_stamps_of_the_path():
@@ -59,3 +59,30 @@ def test_polls_of_the_phase_are_those_that_routed_its_interactions():
     assert figures["polls"] == 2 and figures["records_max"] == 5
     assert figures["routing_ms_p50"] == 25.0 and figures["routing_loop_cpu_ms_p50"] == 10.0
     assert figures["marks"] == 1 and figures["offset_commit_ms_p50"] == 3.0
+
+
+def test_round_trips_are_counted_per_task_and_per_poll_within_the_phase():
+    trips = [
+        {"began": 1.0, "scope": "poll", "sql": "BEGIN;", "ms": 9.0},  # an earlier phase
+        {"began": 5.0, "scope": "poll", "sql": "BEGIN;", "ms": 1.0},
+        {"began": 5.1, "scope": "poll", "sql": "COPY outbox", "ms": 5.0},
+        {"began": 6.0, "scope": "poll", "sql": "BEGIN;", "ms": 3.0},
+        {"began": 6.1, "scope": "relay", "sql": "WITH relay AS", "ms": 2.0},
+    ]
+    figures = round_trip_figures({"round_trips": trips}, 5.0, 6.5, 2)
+    poll = figures["poll_round_trips"]
+    assert (poll["count"], poll["per_poll"], poll["ms_total"], poll["ms_per_poll"]) == (
+        3,
+        1.5,
+        9.0,
+        4.5,
+    )
+    assert list(poll["top"]) == ["COPY outbox", "BEGIN;"]  # longest total wait first
+    assert poll["top"]["BEGIN;"] == {"n": 2, "ms_total": 4.0, "ms_p50": 2.0, "ms_max": 3.0}
+    assert figures["relay_round_trips"]["count"] == 1
+    assert "other_round_trips" not in figures
+
+
+def test_no_round_trips_traced_on_sqlite_adds_nothing():
+    assert round_trip_figures({"round_trips": []}, 0.0, 1.0, 3) == {}
+    assert round_trip_figures({}, 0.0, 1.0, 3) == {}
