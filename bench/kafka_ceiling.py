@@ -2,7 +2,10 @@
 
 Produce: idempotent producer (acks=all), messages in flight concurrently, counted
 when the broker acknowledged them. Consume: one consumer reading the same
-records back. For 200-byte and 2 KB messages.
+records back. For 200-byte and 2 KB messages. And the project's own path:
+``EventProducer.send_many`` (what the notifier's outcomes go through), one batch of
+``POLL`` records at a time, each batch awaited before the next, as a consumer's poll
+publishes them.
 
     python -m bench.kafka_ceiling [--messages 200000]
 """
@@ -18,8 +21,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import bootstrap_servers, write_result
+from libs.common.kafka.producer import EventProducer, OutgoingRecord
+from libs.common.settings import KafkaSettings
 
 SIZES = {"200B": 200, "2KB": 2048}
+POLL = 500  # records per send_many: a consumer poll's worth (max_batch)
 
 
 async def _create_topic(bootstrap: str, partitions: int) -> str:
@@ -58,6 +64,23 @@ async def produce(bootstrap: str, topic: str, count: int, size: int) -> float:
         await producer.stop()
 
 
+async def produce_batches(bootstrap: str, topic: str, count: int, size: int) -> float:
+    """``EventProducer.send_many``, ``POLL`` records a call, every call acknowledged
+    before the next starts (the guarantee a consumer's poll needs)."""
+    payload = b"x" * size
+    async with EventProducer(
+        KafkaSettings(bootstrap_servers=bootstrap), client_id="bench-ceiling"
+    ) as producer:
+        started = time.perf_counter()
+        for first in range(0, count, POLL):
+            records = [
+                OutgoingRecord(payload, str(n % 64), [("ce_id", str(n).encode())])
+                for n in range(first, min(first + POLL, count))
+            ]
+            await producer.send_many(topic, records)
+        return count / (time.perf_counter() - started)
+
+
 async def consume(bootstrap: str, topic: str, count: int) -> float:
     consumer = AIOKafkaConsumer(
         topic,
@@ -89,13 +112,18 @@ async def run(messages: int, partitions: int) -> dict:
         topic = await _create_topic(bootstrap, partitions)
         produced = await produce(bootstrap, topic, count, size)
         consumed = await consume(bootstrap, topic, count)
+        batched = await produce_batches(bootstrap, topic, count, size)
         figures[label] = {
             "messages": count,
             "produce_msgs_per_s": round(produced),
             "produce_mb_per_s": round(produced * size / 1e6, 2),
             "consume_msgs_per_s": round(consumed),
+            "event_producer_send_many_msgs_per_s": round(batched),
         }
-        print(f"{label}: produce {produced:,.0f} msg/s, consume {consumed:,.0f} msg/s")
+        print(
+            f"{label}: produce {produced:,.0f} msg/s, consume {consumed:,.0f} msg/s, "
+            f"EventProducer.send_many ({POLL} a call) {batched:,.0f} msg/s"
+        )
     return {"partitions": partitions, "idempotent": True, "acks": "all", "results": figures}
 
 

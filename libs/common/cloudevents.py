@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, lru_cache
 
 from pydantic import ValidationError
 
@@ -50,12 +51,19 @@ def encode(event: CloudEvent) -> tuple[Headers, bytes]:
     return headers, event.data.model_dump_json().encode()
 
 
-_CORE = {"specversion", "id", "source", "type", "time", "subject"}
+_CORE = frozenset({"specversion", "id", "source", "type", "time", "subject"})
+_REQUIRED = ("specversion", "id", "source", "type")
+
+# decode runs once per consumed record in every service (~10 µs an event on this
+# machine, ~7 of them pydantic's validation of the body): the steps around the
+# validation take the shortest path for the usual record (every header UTF-8, no
+# extensions, the schema version seen before) and the long one only to say what is
+# wrong with a bad record, with the same messages as before.
 
 
 def decode(headers: Headers | None, value: bytes | None) -> CloudEvent:
-    attrs = _attributes(headers or [])
-    for required in ("specversion", "id", "source", "type"):
+    attrs = _attributes(headers or ())
+    for required in _REQUIRED:
         if not attrs.get(required):
             raise CloudEventError(f"missing CloudEvents header ce_{required}")
     if attrs["specversion"] != SPEC_VERSION:
@@ -65,26 +73,34 @@ def decode(headers: Headers | None, value: bytes | None) -> CloudEvent:
     except UnknownEventType as exc:
         raise CloudEventError(str(exc)) from None
     data = _parse_body(model, attrs, value)
+    time = attrs.get("time")
     return CloudEvent(
         id=attrs["id"],
         source=attrs["source"],
         type=attrs["type"],
         data=data,
-        time=datetime.fromisoformat(attrs["time"]) if attrs.get("time") else utc_now(),
+        time=datetime.fromisoformat(time) if time else utc_now(),
         subject=attrs.get("subject"),
-        extensions={k: v for k, v in attrs.items() if k not in _CORE},
+        extensions={} if attrs.keys() <= _CORE else _extensions(attrs),
     )
 
 
-def _attributes(headers: Headers) -> dict[str, str]:
-    attrs: dict[str, str] = {}
-    for key, raw in headers:
+def _extensions(attrs: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in attrs.items() if k not in _CORE}
+
+
+def _attributes(headers: Headers | tuple[()]) -> dict[str, str]:
+    try:
+        return {key[3:]: raw.decode() for key, raw in headers if key.startswith("ce_")}
+    except UnicodeDecodeError:
+        pass
+    for key, raw in headers:  # which header is not UTF-8
         if key.startswith("ce_"):
             try:
-                attrs[key[3:]] = raw.decode("utf-8")
+                raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise CloudEventError(f"header {key} is not UTF-8") from None
-    return attrs
+    raise AssertionError("unreachable: a ce_ header failed to decode above")
 
 
 def _parse_body(model: type[EventModel], attrs: dict[str, str], value: bytes | None) -> EventModel:
@@ -94,8 +110,7 @@ def _parse_body(model: type[EventModel], attrs: dict[str, str], value: bytes | N
         data = model.model_validate_json(value)
     except ValidationError as exc:
         raise CloudEventError(f"event {attrs['id']} ({attrs['type']}) invalid: {exc}") from None
-    major = _major(data.schema_version)
-    if major != model.schema_major():
+    if _major(data.schema_version) != _model_major(model):
         raise CloudEventError(
             f"event {attrs['id']} has schema_version {data.schema_version}; "
             f"this build reads major {model.schema_major()}"
@@ -103,6 +118,12 @@ def _parse_body(model: type[EventModel], attrs: dict[str, str], value: bytes | N
     return data
 
 
+@cache
+def _model_major(model: type[EventModel]) -> int:
+    return model.schema_major()
+
+
+@lru_cache(maxsize=64)  # a handful of versions are in use; a bad one raises (not cached)
 def _major(version: str) -> int:
     try:
         return int(version.split(".", 1)[0])

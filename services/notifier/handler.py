@@ -171,7 +171,18 @@ class KafkaOutcomePublisher:
         self._source = source
 
     async def publish(self, outcome: NotificationOutcome) -> None:
-        event = CloudEvent(
+        await self._producer.publish(self._topic, self._event(outcome), key=outcome.conversation_id)
+
+    async def publish_many(self, outcomes: list[NotificationOutcome]) -> None:
+        """A poll's outcomes as one batch (one request per partition, per-key order kept:
+        appended in list order), one deadline and one metrics update for all; a task
+        and a timeout per outcome cost ~110 µs each in the backlog profile."""
+        await self._producer.publish_many(
+            self._topic, [(self._event(o), o.conversation_id) for o in outcomes]
+        )
+
+    def _event(self, outcome: NotificationOutcome) -> CloudEvent:
+        return CloudEvent(
             id=outcome_event_id(outcome),
             source=self._source,
             type=NotificationOutcome.ce_type,
@@ -179,12 +190,6 @@ class KafkaOutcomePublisher:
             time=outcome.occurred_at,
             subject=outcome.conversation_id,
         )
-        await self._producer.publish(self._topic, event, key=outcome.conversation_id)
-
-    async def publish_many(self, outcomes: list[NotificationOutcome]) -> None:
-        """A poll's outcomes at once: the producer packs concurrent sends into one
-        request per partition (per-key order kept: sends are appended in call order)."""
-        await asyncio.gather(*(self.publish(outcome) for outcome in outcomes))
 
 
 def outcome_event_id(outcome: NotificationOutcome) -> str:

@@ -96,7 +96,9 @@ def _lifespan(runtime: PhoneLogState, injected: PhoneProducer | None) -> Lifespa
 
 def _producer(settings: PhoneLogSettings) -> WebhookEventProducer:
     return WebhookEventProducer(
-        settings.kafka, client_id=f"{settings.service_name}-{socket.gethostname()}"
+        settings.kafka,
+        client_id=f"{settings.service_name}-{socket.gethostname()}",
+        linger_ms=settings.publish_linger_ms,
     )
 
 

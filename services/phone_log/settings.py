@@ -96,6 +96,14 @@ class PhoneLogSettings(ServiceSettings):
         validation_alias=AliasChoices("PHONE_LOG_LOG_FORMAT", "LOG_FORMAT", "log_format"),
         description="json: one object per line; text for `omnidesk dev up` (LOG_FORMAT works too).",
     )
+    publish_linger_ms: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description="How long the Kafka producer holds an event for others to share its "
+        "produce request (replaces KAFKA_LINGER_MS here, as CHAT_INGEST_PUBLISH_LINGER_MS "
+        "does for chat). Each answer waits up to this much more (services/phone_log/README.md).",
+    )
 
     @field_validator("default_region")
     @classmethod

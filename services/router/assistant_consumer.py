@@ -55,4 +55,5 @@ def build_assistant_consumer(
         group_id=group_id,
         producer=producer,
         client_id="router-assistant",
+        sparse_topic=True,  # the assistant's few events: no batch to wait for
     )

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
 from libs.common import metrics
 from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers
+from libs.common.kafka.partitioner import KeyPartitioner
 from libs.common.kafka.producer import PublishError
 from libs.common.settings import KafkaSettings
 from services.router.store.outbox import (
@@ -51,15 +51,20 @@ MAX_ROUND = 10_000
 MARK_INTERVAL_S = 0.25
 
 
-def record_headers(row: PendingEvent, source: str) -> Headers:
-    """CloudEvents binary-mode headers, exactly as ``cloudevents.encode`` writes them."""
+_SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
+_CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
+
+
+def record_headers(row: PendingEvent, source: str | bytes) -> Headers:
+    """CloudEvents binary-mode headers, exactly as ``cloudevents.encode`` writes them.
+    ``source`` may come encoded: the relay encodes its own once, not once per row."""
     return [
-        ("ce_specversion", SPEC_VERSION.encode()),
+        _SPEC_VERSION,
         ("ce_id", row.event_id.encode()),
-        ("ce_source", source.encode()),
+        ("ce_source", source.encode() if isinstance(source, str) else source),
         ("ce_type", row.ce_type.encode()),
         ("ce_time", row.occurred_at.isoformat().encode()),
-        ("content-type", CONTENT_TYPE.encode()),
+        _CONTENT_TYPE,
         ("ce_subject", row.conversation_id.encode()),
     ]
 
@@ -67,9 +72,11 @@ def record_headers(row: PendingEvent, source: str) -> Headers:
 class BatchPublisher:
     """Publishes many records per request: one aiokafka batch per partition.
 
-    The relay's own idempotent producer (acks=all); keys are partitioned by
-    aiokafka's default (murmur2) partitioner, the same as single sends, so a
-    conversation's events stay on one partition and in outbox order. No linger: a
+    The relay's own idempotent producer (acks=all); keys are partitioned as Kafka's
+    default (murmur2) partitioner does, the same as single sends, so a conversation's
+    events stay on one partition and in outbox order — by ``KeyPartitioner``, which
+    caches recent keys: aiokafka's pure-Python murmur2 per row was most of
+    ``_publish``'s 0.31 s for 26,000 events in the backlog profile. No linger: a
     round hands over whole batches, and aiokafka would hold each one ``linger_ms``
     (``KAFKA_LINGER_MS``) waiting for records that never come.
     """
@@ -78,7 +85,7 @@ class BatchPublisher:
         self._settings = settings
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
-        self._partitioner = DefaultPartitioner()
+        self._partitioner = KeyPartitioner()
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
@@ -181,7 +188,7 @@ class OutboxRelay:
         self.committed = committed if committed is not None else CommittedOutbox()
         #: Outbox rows that are not routing events (ContactErased → support.privacy.v1).
         self._topics_by_type = topics_by_type or {}
-        self._source = source
+        self._source = source.encode()  # every record's ce_source, encoded once
         self._batch = batch
         self._interval = interval_s
         self._mark_interval = mark_interval_s

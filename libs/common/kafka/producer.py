@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
@@ -30,8 +33,20 @@ DEFAULT_BATCH_BYTES = 1024 * 1024
 _FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, ProducerFenced)
 
 
+#: How many event ids a ``PublishError`` of a batch names (then "… and N more").
+_IDS_NAMED = 20
+
+
 class PublishError(RuntimeError):
     """The broker did not acknowledge in time; the caller must not ack its source."""
+
+
+class OutgoingRecord(NamedTuple):
+    """One record of a batched ``send_many``: raw bytes, as ``send`` takes them."""
+
+    value: bytes | None
+    key: str | bytes | None
+    headers: Headers
 
 
 class EventProducer:
@@ -111,6 +126,82 @@ class EventProducer:
         metrics.PUBLISH_SECONDS.labels(topic).observe(time.perf_counter() - started)
         return record
 
+    async def publish_many(
+        self, topic: str, events: Sequence[tuple[CloudEvent, str]]
+    ) -> list[RecordMetadata]:
+        """Publish ``(event, key)`` pairs as one batch; returns once every one is acked.
+
+        Same guarantee as ``publish`` for each event, at a fraction of the CPU: the
+        records are appended without waiting in between (one request per partition),
+        one deadline covers them all, and the metrics are counted once per batch."""
+        records = []
+        for event, key in events:
+            headers, value = encode(event)
+            records.append(OutgoingRecord(value, key, headers))
+        acked = await self.send_many(topic, records)
+        for ce_type, count in Counter(event.type for event, _ in events).items():
+            metrics.EVENTS_PUBLISHED.labels(topic, ce_type).inc(count)
+        return acked
+
+    async def send_many(
+        self, topic: str, records: Sequence[OutgoingRecord]
+    ) -> list[RecordMetadata]:
+        """Send raw records in order and wait for all their acks, bounded together by
+        ``send_timeout_s``. Any record not acknowledged raises ``PublishError`` naming
+        the topic and the ``ce_id`` of each record that failed; the others may have been
+        written (a retry repeats them with the same ``ce_id``; consumers dedupe on it).
+        """
+        if self._producer is None:
+            raise PublishError(f"producer {self._client_id} is not started")
+        if not records:
+            return []
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._settings.send_timeout_s):
+                acked = await self._send_many_once(topic, records)
+        except (TimeoutError, KafkaError) as exc:
+            metrics.PUBLISH_FAILURES.labels(topic).inc()
+            failed = exc.failed if isinstance(exc, _BatchFailed) else records
+            cause = exc.cause if isinstance(exc, _BatchFailed) else exc
+            raise PublishError(
+                f"publish of {len(failed)} of {len(records)} records to {topic} not "
+                f"acknowledged ({_event_ids(failed)}): {cause!r}"
+            ) from cause
+        metrics.PUBLISH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+        return acked
+
+    async def _send_many_once(
+        self, topic: str, records: Sequence[OutgoingRecord]
+    ) -> list[RecordMetadata]:
+        results = await self._append_and_wait(topic, records)
+        fatal = [r for r in results if isinstance(r, _FATAL_PRODUCER_ERRORS)]
+        if fatal:
+            # As ``_send_once``: a fresh producer, and the records that failed once more.
+            log.warning("producer %s hit %r; restarting it", self._client_id, fatal[0])
+            await self._restart()
+            again = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
+            retried = await self._append_and_wait(topic, [records[i] for i in again])
+            for i, result in zip(again, retried, strict=True):
+                results[i] = result
+        failed = [(records[i], r) for i, r in enumerate(results) if isinstance(r, BaseException)]
+        if failed:
+            raise _BatchFailed([record for record, _ in failed], failed[0][1])
+        return results  # type: ignore[return-value]  # no exceptions left
+
+    async def _append_and_wait(
+        self, topic: str, records: Sequence[OutgoingRecord]
+    ) -> list[RecordMetadata | BaseException]:
+        """Every record appended before any ack is awaited: ``send`` only waits when the
+        topic's metadata is unknown or the buffer is full, so one poll's records share a
+        batch (one produce request) per partition."""
+        producer = self._producer
+        assert producer is not None
+        futures = []
+        for value, key, headers in records:
+            key_bytes = key.encode() if isinstance(key, str) else key
+            futures.append(await producer.send(topic, value, key=key_bytes, headers=headers))
+        return await asyncio.gather(*futures, return_exceptions=True)
+
     async def _send_once(
         self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
     ) -> RecordMetadata:
@@ -137,3 +228,25 @@ class EventProducer:
         client = self._producer.client
         metadata = await client.fetch_all_metadata()
         return bool(metadata.brokers())
+
+
+class _BatchFailed(KafkaError):
+    """Records of a ``send_many`` the broker refused, and the first refusal."""
+
+    def __init__(self, failed: list[OutgoingRecord], cause: BaseException) -> None:
+        super().__init__(repr(cause))
+        self.failed = failed
+        self.cause = cause
+
+
+def _event_ids(records: Sequence[OutgoingRecord]) -> str:
+    ids = [_ce_id(record.headers) for record in records[:_IDS_NAMED]]
+    more = f" and {len(records) - _IDS_NAMED} more" if len(records) > _IDS_NAMED else ""
+    return "event ids " + ", ".join(ids) + more
+
+
+def _ce_id(headers: Headers) -> str:
+    for name, value in headers:
+        if name == "ce_id":
+            return value.decode("utf-8", "replace")
+    return "(no ce_id)"

@@ -35,4 +35,5 @@ def erasure_consumer(
         stage=stage,
         handler=handle,
         producer=producer,
+        sparse_topic=True,  # erasure requests are rare: no batch to wait for
     )

@@ -213,3 +213,66 @@ async def test_a_rebalance_during_a_commit_waits_for_it_and_loses_nothing(kafka_
     counts = Counter(by_a + by_b)
     assert set(counts) == set(ids)  # nothing lost
     assert max(counts.values()) == 1  # nothing handled twice
+
+
+class CountedCommits(ConsumerRunner):
+    """Counts the commits the run loop starts (not the stop's or a revocation's)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.poll_commits = 0
+        self.stopping = False
+
+    async def _commit(self, only: set[TopicPartition] | None = None) -> None:
+        if only is None and self._done and not self.stopping:
+            self.poll_commits += 1
+        await super()._commit(only)
+
+
+async def test_polls_within_the_commit_interval_share_one_commit_and_stop_commits_the_rest(
+    kafka_topics,
+):
+    settings = kafka_topics
+    topic, total = settings.topics.interactions, 25
+    polls: list[int] = []
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def single(delivery: Delivery) -> None:
+        handled.append(delivery.event_id)
+        if len(handled) == total:
+            done.set()
+
+    async def whole_poll(deliveries: list[Delivery]) -> None:
+        polls.append(len(deliveries))
+        for delivery in deliveries:
+            await single(delivery)
+
+    async with EventProducer(settings, client_id="t") as producer:
+        await _publish(producer, topic, range(total))
+        counts = {}
+        for group, interval in (("g-interval-long", 60.0), ("g-interval-none", 0.0)):
+            handled.clear()
+            polls.clear()
+            done.clear()
+            runner = CountedCommits(
+                settings,
+                handler=single,
+                batch_handler=whole_poll,
+                max_batch=4,
+                commit_interval_s=interval,
+                **_options(settings, producer, group),
+            )
+            task = asyncio.create_task(runner.run())
+            await _wait(done)
+            await asyncio.sleep(0.5)  # an empty poll or two: a due commit would start now
+            runner.stopping = True
+            runner.stop()
+            await task
+            assert await _committed(settings, group) == total  # the stop committed the rest
+            counts[interval] = (runner.poll_commits, len(polls))
+
+    long_commits, long_polls = counts[60.0]
+    assert long_polls > 1 and long_commits == 1  # only the first poll's; then none is due
+    none_commits, none_polls = counts[0.0]
+    assert none_polls > 1 and none_commits > 1  # no interval: a commit after most polls

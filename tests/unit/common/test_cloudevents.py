@@ -69,6 +69,36 @@ def test_unknown_major_schema_version_is_rejected_minor_is_accepted():
     assert decode(headers, json.dumps(body).encode()).data.schema_version == "1.7"
 
 
+def test_a_header_that_is_not_utf8_is_named():
+    headers, value = encode(_event())
+    bad = [(k, b"\xff\xfe" if k == "ce_source" else v) for k, v in headers]
+    with pytest.raises(CloudEventError, match="header ce_source is not UTF-8"):
+        decode(bad, value)
+    # headers that are not CloudEvents attributes are not read
+    assert decode([*headers, ("x-binary", b"\xff")], value) == _event()
+
+
+def test_other_specversion_and_unparseable_schema_version_are_errors():
+    headers, value = encode(_event())
+    other = [(k, b"0.3" if k == "ce_specversion" else v) for k, v in headers]
+    with pytest.raises(CloudEventError, match=r"unsupported CloudEvents specversion '0\.3'"):
+        decode(other, value)
+    body = json.loads(value)
+    body["schema_version"] = "one"
+    with pytest.raises(CloudEventError, match=r"schema_version 'one' is not major\.minor"):
+        decode(headers, json.dumps(body).encode())
+
+
+def test_without_time_and_extensions_decode_fills_now_and_no_extensions():
+    event = _event()
+    headers, value = encode(event)
+    bare = [(k, v) for k, v in headers if k not in ("ce_time", "ce_partitionkey")]
+    decoded = decode(bare, value)
+    assert decoded.extensions == {}
+    assert decoded.time.tzinfo is not None and decoded.time > TIME
+    assert decoded.subject == event.subject
+
+
 def test_every_registered_type_has_a_model_with_that_type_or_is_an_interaction():
     for ce_type, model in EVENT_TYPES.items():
         assert model.ce_type == ce_type or model.__name__ == "Interaction"

@@ -119,3 +119,16 @@ def test_own_numbers_are_normalised_per_line():
     context = event_context_for(settings.integrations[0], settings, datetime.now(UTC))
     assert context.own_numbers == frozenset({"+82212345678"})
     assert context.region == "KR"
+
+
+def test_phone_log_lingers_5_ms_unless_told(monkeypatch):
+    from services.phone_log.bootstrap import _producer
+
+    settings = PhoneLogSettings()
+    assert settings.publish_linger_ms == 5
+    assert _producer(settings).linger_ms == 5
+    monkeypatch.setenv("PHONE_LOG_PUBLISH_LINGER_MS", "0")
+    assert _producer(PhoneLogSettings()).linger_ms == 0
+    monkeypatch.setenv("PHONE_LOG_PUBLISH_LINGER_MS", "1000")
+    with pytest.raises(ValidationError, match="publish_linger_ms"):
+        PhoneLogSettings()
