@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
-from services.router.store.bulk import COPY_FROM, BulkInserter
+from services.router.store.bulk import COPY_FROM, BulkInserter, SqliteWrite
 from services.router.store.lookups import DRIVER_WATCHERS
 from services.router.store.models import (
     AttachmentRow,
@@ -107,13 +107,17 @@ class UnitOfWork:
             self._new_timers: dict[str, list[dict[str, object]]] = {}
             #: outbox rows inserted by this transaction, handed over once it commits
             self._outbox_written: list[dict[str, object]] = []
+            #: SQLite: the flush's statements, sent together in one hop (``_send_writes``)
+            self._writes: list[SqliteWrite] = []
             self.contacts = ContactRepository(self.session)
             self.conversations = ConversationRepository(self.session, postgres=self.postgres)
             self.interactions = InteractionRepository(self.session)
             self.agents = AgentRepository(self.session, postgres=self.postgres)
             self.timers = TimerRepository(self.session, postgres=self.postgres)
             self.api_keys = ApiKeyRepository(self.session)
-            self.counters = CounterRepository(self.session, postgres=self.postgres)
+            self.counters = CounterRepository(
+                self.session, postgres=self.postgres, update_later=self.update_later
+            )
             self.outbox = OutboxWriter(self)
         except BaseException:
             self._release()
@@ -193,6 +197,10 @@ class UnitOfWork:
         self._updates.setdefault(model, {}).setdefault(key, {}).update(values)
 
     async def _flush(self, *, last: bool) -> None:
+        """Writes what this transaction queued, in this order. On SQLite the statements
+        are queued in ``_writes`` and sent in one hop to aiosqlite's thread: at the end
+        of the flush, or with the COMMIT when ``commit()`` flushes (``last``), and before
+        the ORM's own flush when it has rows to write (they may point at these)."""
         await self._cancel_queued()  # stored timers only: before this flush's inserts
         self._new_timers = {}
         with self.session.no_autoflush:  # the ORM rows must wait for these
@@ -200,9 +208,21 @@ class UnitOfWork:
             await self._insert_new()
             if last:
                 await self._update_changed()
-        await self.session.flush()
+        session = self.session
+        if self._writes and (session.new or session.dirty or session.deleted):
+            await self._send_writes(commit=False)
+        await session.flush()
         await self._insert_bulk(BULK_ORDER)
         await self._update_queued()
+        if not last:
+            await self._send_writes(commit=False)
+
+    async def _send_writes(self, *, commit: bool) -> None:
+        """SQLite: the queued statements (then COMMIT if ``commit``) in one hop. Without
+        statements the session's commit ends the transaction (no hop if none is open)."""
+        writes, self._writes = self._writes, []
+        if writes:
+            await self._inserter.send_sqlite(self.session, writes, commit=commit)
 
     async def _cancel_queued(self) -> None:
         cancels, self._cancels = self._cancels, {}
@@ -212,6 +232,13 @@ class UnitOfWork:
             {"_conversation": conversation, "_metric": metric, "_at": at}
             for (conversation, metric), at in cancels.items()
         ]
+        if not self.postgres:
+            self._writes.append(
+                self._inserter.sqlite_update(
+                    "cancel_timers", _cancel_timers, params, label="sla_timers", expect=None
+                )
+            )
+            return
         await self._inserter.update_many(self.session, "cancel_timers", _cancel_timers, params)
 
     async def _update_queued(self) -> None:
@@ -269,6 +296,13 @@ class UnitOfWork:
             )
 
         shape = ("update", table.name, columns)
+        if not self.postgres:  # the row count is checked in the flush's hop, before COMMIT
+            self._writes.append(
+                self._inserter.sqlite_update(
+                    shape, statement, params, label=table.name, expect=len(params)
+                )
+            )
+            return
         rowcount = await self._inserter.update_many(self.session, shape, statement, params)
         if rowcount not in (-1, None, len(params)):  # -1: the driver does not say
             raise RuntimeError(f"{table.name}: {rowcount} of {len(params)} rows updated")
@@ -287,7 +321,7 @@ class UnitOfWork:
             for values in (_column_values(row, columns) for row in rows):
                 shapes.setdefault(tuple(values), []).append(values)
             for same_shape in shapes.values():
-                await self._inserter.insert(self.session, table, same_shape)
+                await self._insert(table, same_shape)
             for row in rows:
                 make_transient_to_detached(row)  # as if loaded: every attribute present
                 self.session.add(row)
@@ -296,9 +330,15 @@ class UnitOfWork:
         for model in models:
             rows = self._bulk.pop(model, None)
             if rows:
-                await self._inserter.insert(self.session, model.__table__, rows)
+                await self._insert(model.__table__, rows)
                 if model is OutboxRow:
                     self._outbox_written.extend(rows)
+
+    async def _insert(self, table: Any, rows: list[dict[str, object]]) -> None:
+        if self.postgres:
+            await self._inserter.insert(self.session, table, rows)
+        else:
+            self._writes.extend(self._inserter.sqlite_inserts(table, rows))
 
     @property
     def committed(self) -> bool:
@@ -308,6 +348,10 @@ class UnitOfWork:
         if self._before_commit is not None:
             await self._before_commit(self)
         await self._flush(last=True)
+        if not self.postgres:
+            # the flush's statements and COMMIT: one hop; the session's commit then has
+            # nothing left to end (OneHopConnection.commit: no hop either)
+            await self._send_writes(commit=True)
         await self.session.commit()
         self._committed = True
         written, self._outbox_written = self._outbox_written, []
@@ -317,6 +361,7 @@ class UnitOfWork:
             self._on_commit()
 
     async def rollback(self) -> None:
+        self._writes = []
         await self.session.rollback()
         self._outbox_written = []
 
