@@ -44,6 +44,13 @@ ITER_CHUNK_SIZE = 64
 
 
 class OneHopConnection(aiosqlite.Connection):
+    #: hops to the thread so far (tests hold a poll's count)
+    hops = 0
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self.hops += 1
+        return await super()._execute(fn, *args, **kwargs)
+
     def cursor(self) -> _OneHopCursor:  # type: ignore[override]
         # aiosqlite's returns an awaitable context manager; so does this, without a hop
         return _OneHopCursor(self)

@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 from services.router.store.bulk import COPY_FROM, BulkInserter, SqliteWrite
 from services.router.store.lookups import DRIVER_WATCHERS
 from services.router.store.models import (
+    Agent,
     AttachmentRow,
     AuditRow,
     Contact,
@@ -54,6 +55,9 @@ BULK_FIRST = (Contact, ContactIdentity)
 #: Loaded rows whose changes the commit writes with Core executemany UPDATEs (the rest,
 #: a few agents and counters per poll, stay with the ORM's flush).
 CORE_UPDATED = frozenset({Conversation})
+#: SQLite: the agents too (an assignment sets its agent's ``last_assigned_at``), so the
+#: ORM's flush has nothing left to write and a poll's flush and COMMIT stay one hop.
+CORE_UPDATED_SQLITE = CORE_UPDATED | {Agent}
 #: Runs inside every committing transaction, just before it commits (the composition
 #: root passes the audit trail's: an action's audit row commits with the action).
 BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
@@ -253,17 +257,20 @@ class UnitOfWork:
                 await self._update_rows(table, key_column, columns, params)
 
     async def _update_changed(self) -> None:
-        """The commit's flush: changed conversations as one executemany UPDATE per set of
-        changed columns, then let go by the session (the transaction ends here).
+        """The commit's flush: changed conversations (on SQLite agents too) as one
+        executemany UPDATE per set of changed columns, then let go by the session (the
+        transaction ends here).
 
         The ORM's flush batches only consecutive rows that changed the same columns; a
         poll interleaves mail and chat, assigned and queued conversations, so it sent one
         UPDATE for every ~4 conversations. Like the ORM, only changed columns are written
         (a column another transaction changed meanwhile is not overwritten)."""
-        shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        shapes: dict[tuple[type, tuple[str, ...]], list[dict[str, object]]] = {}
         done = []
+        core_updated = CORE_UPDATED if self.postgres else CORE_UPDATED_SQLITE
         for row in self.session.dirty:
-            if type(row) not in CORE_UPDATED:
+            model = type(row)
+            if model not in core_updated:
                 continue
             state = inspect(row)
             # state.get_history, not state.attrs[key].history: the latter first builds an
@@ -276,9 +283,10 @@ class UnitOfWork:
             }
             done.append(row)
             if changed:
-                shapes.setdefault(tuple(sorted(changed)), []).append({"_pk": row.id, **changed})
-        table = Conversation.__table__
-        for keys, params in shapes.items():
+                shape = (model, tuple(sorted(changed)))
+                shapes.setdefault(shape, []).append({"_pk": row.id, **changed})
+        for (model, keys), params in shapes.items():
+            table = model.__table__  # type: ignore[attr-defined]
             await self._update_rows(table, table.c.id, keys, params)
         for row in done:
             self.session.expunge(row)  # written: the session's own flush must not repeat it
