@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
-from services.router.store.lookups import Lookup
+from services.router.store.lookups import Lookup, TrackedLoad
 from services.router.store.models import (
     ASSISTANT_HOLDING,
     Agent,
@@ -50,6 +50,7 @@ _OWNERS = Lookup(
     "SELECT kind, value, contact_id FROM contact_identities"  # noqa: S608
     " WHERE kind IN (" + _KINDS_SQL + ") AND value IN ({keys})",
 )
+_ALL_AGENTS = TrackedLoad(Agent, "id")
 _COUNTER = Lookup(
     select(_counters.c.value).where(_counters.c.name.in_(bindparam("names", expanding=True))),
     "names",
@@ -276,6 +277,8 @@ class AgentRepository:
         return (await self.session.scalars(_locked(query, self.postgres and lock))).first()
 
     async def all(self) -> list[Agent]:
+        if not self.postgres:  # every poll: the driver's one hop (lookups.TrackedLoad)
+            return await _ALL_AGENTS.all(self.session)
         return list(await self.session.scalars(select(Agent).order_by(Agent.id)))
 
     async def online(self, *, lock: bool = False) -> list[Agent]:

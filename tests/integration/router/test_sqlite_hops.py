@@ -27,6 +27,7 @@ from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
 from services.router.store.engine import _sqlite_pragmas, build_engine, migrate
 from services.router.store.models import (
+    Agent,
     Contact,
     Conversation,
     InteractionRecord,
@@ -220,3 +221,28 @@ async def test_a_statement_failing_mid_flush_rolls_the_whole_poll_back(one_hop: 
         outbox = await stored(session, OutboxRow.__table__)
     assert sorted(contacts) == sorted([*(row["id"] for row in rows[Contact]), "after"])
     assert outbox == []
+
+
+async def test_agents_loaded_by_the_driver_are_the_orms(ctx: RouterContext):
+    await seed_agents(ctx)
+    await set_agent_status(ctx, "agent-lee", AgentStatus.ONLINE)  # a stored datetime, JSON
+    columns = [prop.key for prop in sa.inspect(Agent).column_attrs]
+    async with ctx.uow.reader() as uow:
+        by_orm = list(await uow.session.scalars(sa.select(Agent).order_by(Agent.id)))
+        expected = [{key: getattr(agent, key) for key in columns} for agent in by_orm]
+    async with ctx.uow() as uow:
+        held = await uow.agents.get("agent-lee")
+        assert held is not None
+        held.status = "away"  # changed in this transaction, not yet written
+        loaded = await uow.agents.all()  # the driver's TrackedLoad on SQLite
+        assert held in loaded  # the session's own object, as the ORM's load returns it
+        held.status = "online"
+        assert [{key: getattr(agent, key) for key in columns} for agent in loaded] == expected
+        assert all(sa.inspect(agent).persistent for agent in loaded)
+        other = next(agent for agent in loaded if agent.id == "agent-park")
+        other.last_assigned_at = AT  # tracked: the commit writes it
+        await uow.commit()
+    async with ctx.uow.reader() as uow:
+        stored_agent = await uow.agents.get("agent-park")
+        assert stored_agent is not None and stored_agent.last_assigned_at == AT
+        assert (await uow.agents.get("agent-lee")).status == "online"  # type: ignore[union-attr]
