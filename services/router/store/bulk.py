@@ -88,7 +88,7 @@ class BulkInserter:
         rolls the transaction back, as when each statement was a hop of its own."""
         if not writes and not commit:
             return
-        raw = await _sqlite_in_transaction(await session.connection())
+        raw = await sqlite_driver_of(session)
         await in_thread(raw, partial(_write_all, writes, commit))
         for write in writes:
             self._sent(write.sql)
@@ -261,6 +261,22 @@ def _picker(order: list[str]) -> Callable[[Row], tuple[Any, ...]]:
         [key] = order
         return lambda row: (row[key],)
     return itemgetter(*order)
+
+
+#: ``session.info`` key: the aiosqlite connection of the unit of work's transaction, kept
+#: from its first driver statement until the transaction ends (``UnitOfWork`` forgets it
+#: at commit, rollback and close): ``session.connection()`` is a greenlet hop each time,
+#: and a poll sends ~7 statements to the driver.
+SQLITE_DRIVER = "sqlite_driver"
+
+
+async def sqlite_driver_of(session: AsyncSession) -> Any:
+    """The aiosqlite connection of ``session``'s transaction (``_sqlite_in_transaction``)."""
+    raw = session.info.get(SQLITE_DRIVER)
+    if raw is None:
+        raw = await _sqlite_in_transaction(await session.connection())
+        session.info[SQLITE_DRIVER] = raw
+    return raw
 
 
 async def driver_connection(connection: AsyncConnection) -> Any:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from services.router.store.bulk import driver_connection
+from services.router.store.bulk import driver_connection, sqlite_driver_of
 
 #: where the SQL takes the keys: ``IN ({keys})``
 KEYS = "IN ({keys})"
@@ -46,12 +46,13 @@ class Lookup:
         self.postgres = sql.replace(KEYS, "= ANY($1)")
 
     async def rows(self, session: AsyncSession, keys: Sequence[object]) -> list[tuple[Any, ...]]:
-        connection = await session.connection()
-        raw = await driver_connection(connection)
         if session.bind.dialect.name == "sqlite":
             sql = self.sqlite.replace(KEYS, f"IN ({', '.join('?' * len(keys))})")
-            rows = await raw.execute_fetchall(sql, list(keys))
-        elif raw.is_in_transaction():
+            rows = await (await sqlite_driver_of(session)).execute_fetchall(sql, list(keys))
+            _sent(session, sql)
+            return [tuple(row) for row in rows]
+        raw = await driver_connection(await session.connection())
+        if raw.is_in_transaction():
             sql = self.postgres
             rows = await raw.fetch(sql, list(keys))
         else:
@@ -90,9 +91,8 @@ class TrackedLoad:
         self._processors: dict[str, list[tuple[str, Callable[[Any], Any] | None]]] = {}
 
     async def all(self, session: AsyncSession) -> list[Any]:
-        connection = await session.connection()
-        raw = await driver_connection(connection)
-        processors = self._processors_for(connection.dialect)
+        raw = await sqlite_driver_of(session)
+        processors = self._processors_for(session.bind.dialect)
         rows = await raw.execute_fetchall(self.sql, ())
         _sent(session, self.sql)
         identities = session.identity_map

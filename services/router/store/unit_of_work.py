@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
-from services.router.store.bulk import COPY_FROM, BulkInserter, SqliteWrite
+from services.router.store.bulk import COPY_FROM, SQLITE_DRIVER, BulkInserter, SqliteWrite
 from services.router.store.lookups import DRIVER_WATCHERS
 from services.router.store.models import (
     Agent,
@@ -135,6 +135,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
+            self.session.info.pop(SQLITE_DRIVER, None)
             # close() rolls back anything uncommitted and detaches objects without
             # expiring them, so read results stay usable after the block.
             await self.session.close()
@@ -360,6 +361,7 @@ class UnitOfWork:
             # the flush's statements and COMMIT: one hop; the session's commit then has
             # nothing left to end (OneHopConnection.commit: no hop either)
             await self._send_writes(commit=True)
+        self.session.info.pop(SQLITE_DRIVER, None)  # the transaction ends: its connection too
         await self.session.commit()
         self._committed = True
         written, self._outbox_written = self._outbox_written, []
@@ -370,6 +372,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._writes = []
+        self.session.info.pop(SQLITE_DRIVER, None)
         await self.session.rollback()
         self._outbox_written = []
 
