@@ -7,7 +7,10 @@ as the pipeline and the backlog do. CPU is ``time.process_time`` (this process, 
 its threads: aiosqlite's worker thread included; PostgreSQL's own CPU is not), so
 it is steadier than wall-clock on a machine others are using. Small polls are where
 the per-poll fixed cost shows (statements, thread hops, transaction set-up); the
-500-interaction poll is the backlog's per-decision cost.
+500-interaction poll is the backlog's per-decision cost. On SQLite it also counts the
+hops to aiosqlite's thread per poll (each a future, a queue put, a wake-up of each
+thread and a self-pipe write: what a small poll's CPU mostly was) and per relay round
+(its read of the unsent rows and its mark write, as ``relay.py`` makes them).
 
 Usage: python -m bench.router_poll_cpu [--store all|sqlite|postgresql] [--polls 40]
 """
@@ -24,8 +27,10 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import write_result
 from libs.common.events.interaction import (
@@ -42,6 +47,7 @@ from services.router.service.agents import seed_agents
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
+from services.router.store.outbox import mark_sent, unsent_ids
 from tools.testing.postgres import PostgresServer, postgres_for_tests
 
 SIZES = (1, 10, 500)
@@ -99,6 +105,35 @@ class Traffic:
         )
 
 
+class HopCount:
+    """Hops to aiosqlite's thread: puts on the queue of each connection's thread (every
+    call to the thread is one), counted on the connections the pool hands out. Works
+    with any aiosqlite connection (the router's and aiosqlite's own, to compare)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        self._seen: set[int] = set()
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "checkout", self._checkout)
+
+    def _checkout(self, dbapi_connection: Any, _record: object, _proxy: object) -> None:
+        driver = dbapi_connection.driver_connection
+        if id(driver) in self._seen:
+            return
+        self._seen.add(id(driver))
+        driver._tx = _CountingQueue(driver._tx, self)
+
+
+class _CountingQueue:
+    def __init__(self, queue: Any, hops: HopCount) -> None:
+        self._put = queue.put_nowait
+        self._hops = hops
+
+    def put_nowait(self, item: object) -> None:
+        self._hops.count += 1
+        self._put(item)
+
+
 class StatementCount:
     def __init__(self) -> None:
         self.count = 0
@@ -107,11 +142,14 @@ class StatementCount:
         self.count += 1
 
 
-async def measure(ctx: RouterContext, traffic: Traffic, size: int, polls: int) -> dict:
+async def measure(
+    ctx: RouterContext, traffic: Traffic, size: int, polls: int, hops: HopCount
+) -> dict:
     counter = StatementCount()
     sync_engine = ctx.uow.engine.sync_engine
     cpu_ms: list[float] = []
     statements: list[int] = []
+    hop_counts: list[int] = []
     for _ in range(3):  # warm-up: caches, prepared statements, pooled connections
         await route_batch(ctx, traffic.poll(size))
     event.listen(sync_engine, "before_cursor_execute", counter)
@@ -120,10 +158,12 @@ async def measure(ctx: RouterContext, traffic: Traffic, size: int, polls: int) -
             for _ in range(polls):
                 batch = traffic.poll(size)
                 counter.count = 0
+                hops_before = hops.count
                 began = time.process_time()
                 await route_batch(ctx, batch)
                 cpu_ms.append((time.process_time() - began) * 1000)
                 statements.append(counter.count)
+                hop_counts.append(hops.count - hops_before)
     finally:
         event.remove(sync_engine, "before_cursor_execute", counter)
     median = statistics.median(cpu_ms)
@@ -134,7 +174,24 @@ async def measure(ctx: RouterContext, traffic: Traffic, size: int, polls: int) -
         "cpu_ms_mean": round(statistics.fmean(cpu_ms), 3),
         "cpu_us_per_interaction": round(median * 1000 / size, 1),
         "statements_median": statistics.median(statements),
+        "sqlite_hops_median": statistics.median(hop_counts)
+        if ctx.uow.engine.dialect.name == "sqlite"
+        else None,
     }
+
+
+async def relay_round_hops(ctx: RouterContext, hops: HopCount) -> dict[str, int]:
+    """SQLite: hops of a relay round's store work (``relay.py``): the read of the next
+    unsent ids, then the mark write of the published rows, each in its unit of work."""
+    before = hops.count
+    async with ctx.uow.reader() as uow:
+        unsent = await unsent_ids(uow.session, limit=10_000)
+    read = hops.count - before
+    before = hops.count
+    async with ctx.uow() as uow:
+        await mark_sent(uow.session, [row.id for row in unsent], datetime.now(UTC), postgres=False)
+        await uow.commit()
+    return {"read": read, "mark": hops.count - before, "rows": len(unsent)}
 
 
 def _watching_driver(ctx: RouterContext, counter: StatementCount) -> AbstractContextManager[None]:
@@ -150,15 +207,24 @@ async def run_store(name: str, url: str, args: argparse.Namespace) -> dict:
             state_dir=Path(folder), database_url=url, kafka=KafkaSettings(), dev_mode=False
         )
         engine = await open_store(settings)
+        hops = HopCount(engine)
         ctx = build_context(settings, engine)
         await seed_agents(ctx)
         traffic = Traffic()
         for _ in range(4):  # earlier customers to come back
             await route_batch(ctx, traffic.poll(500))
         tune_after_startup()
-        figures = [await measure(ctx, traffic, size, _polls(size, args.polls)) for size in SIZES]
+        figures = [
+            await measure(ctx, traffic, size, _polls(size, args.polls), hops) for size in SIZES
+        ]
+        relay = await relay_round_hops(ctx, hops) if name == "sqlite" else None
         await engine.dispose()
-    return {"store": name, "load_average_1m": os.getloadavg()[0], "polls": figures}
+    return {
+        "store": name,
+        "load_average_1m": os.getloadavg()[0],
+        "polls": figures,
+        "relay_round_hops": relay,
+    }
 
 
 def _polls(size: int, polls: int) -> int:
@@ -183,10 +249,18 @@ async def main(args: argparse.Namespace) -> None:
             )
             figures = await run_store(name, url, args)
         for row in figures["polls"]:
+            hops = row["sqlite_hops_median"]
             print(
                 f"{name:10} poll of {row['size']:>3}: {row['cpu_ms_median']:8.2f} CPU-ms "
                 f"({row['cpu_us_per_interaction']} µs/interaction), "
                 f"{row['statements_median']} statements"
+                + (f", {hops} hops to aiosqlite's thread" if hops is not None else "")
+            )
+        relay = figures["relay_round_hops"]
+        if relay is not None:
+            print(
+                f"{name:10} relay round: {relay['read']} hops to read the unsent ids, "
+                f"{relay['mark']} to mark {relay['rows']} rows sent"
             )
         results.append(figures)
     write_result("router_poll_cpu", {"runs": results})

@@ -16,18 +16,20 @@ stored values are identical to SQLAlchemy's own insert of the same rows.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.router.store.models import UtcDateTime
+from services.router.store.sqlite_driver import in_thread
 
 Convert = Callable[[Any], Any]
 Row = dict[str, Any]
@@ -50,18 +52,59 @@ class BulkInserter:
         self.watchers: list[Callable[[str], None]] = []
         self._updates: dict[Hashable, _Plan] = {}
 
+    def sqlite_inserts(self, table: sa.Table, rows: Sequence[Row]) -> list[SqliteWrite]:
+        """SQLite: the executemany INSERTs of ``rows`` in their order (consecutive rows of
+        one shape: one statement), for the unit of work to send with the rest of its
+        flush (``send_sqlite``)."""
+        return [
+            SqliteWrite(plan.sql, plan.tuples(list(same_shape)), table.name, None)
+            for plan, same_shape in (
+                (self._plan(table, keys), same_shape)
+                for keys, same_shape in groupby(rows, key=tuple)
+            )
+        ]
+
+    def sqlite_update(
+        self,
+        shape: Hashable,
+        build: Callable[[], sa.Update],
+        params: list[Row],
+        *,
+        label: str,
+        expect: int | None,
+    ) -> SqliteWrite:
+        """SQLite: an executemany of the UPDATE ``build()`` makes (the same for one
+        ``shape``), to update ``expect`` rows (``None``: any number)."""
+        plan = self._update_plan_of(shape, build)
+        return SqliteWrite(plan.sql, plan.tuples(params), label, expect)
+
+    async def send_sqlite(
+        self, session: AsyncSession, writes: list[SqliteWrite], *, commit: bool
+    ) -> None:
+        """SQLite: ``writes`` in order, then COMMIT if ``commit``, in ONE hop to the
+        connection's thread (``sqlite_driver.OneHopConnection.run``), on the unit of
+        work's connection and in its transaction. A failing statement (or a row count
+        other than expected) raises before anything commits; the unit of work then
+        rolls the transaction back, as when each statement was a hop of its own."""
+        if not writes and not commit:
+            return
+        raw = await sqlite_driver_of(session)
+        await in_thread(raw, partial(_write_all, writes, commit))
+        for write in writes:
+            self._sent(write.sql)
+
     async def insert(self, session: AsyncSession, table: sa.Table, rows: Sequence[Row]) -> None:
         """Insert ``rows`` in their order (consecutive rows of one shape: one statement)."""
         if not rows:
+            return
+        if self._sqlite:
+            await self.send_sqlite(session, self.sqlite_inserts(table, rows), commit=False)
             return
         connection = await session.connection()
         for keys, same_shape in groupby(rows, key=tuple):
             plan = self._plan(table, keys)
             values = plan.tuples(list(same_shape))
-            if self._sqlite:
-                await (await _sqlite_in_transaction(connection)).executemany(plan.sql, values)
-                self._sent(plan.sql)
-            elif len(values) < self._copy_from:
+            if len(values) < self._copy_from:
                 # asyncpg's own executemany, as SQLAlchemy's adapter would call it, minus
                 # the execution context and the adapter's hops around it
                 await (await _in_transaction(connection)).executemany(plan.sql, values)
@@ -81,9 +124,7 @@ class BulkInserter:
         """An executemany of the UPDATE ``build()`` makes (the same for one ``shape``);
         returns the rows updated (-1 when the driver does not say: asyncpg). It goes to
         the driver, its values converted by each bind's column type as for inserts."""
-        plan = self._updates.get(shape)
-        if plan is None:
-            plan = self._updates[shape] = self._update_plan(build())
+        plan = self._update_plan_of(shape, build)
         connection = await session.connection()
         if not self._sqlite:
             # asyncpg's executemany: one prepared statement (cached on the connection),
@@ -98,6 +139,12 @@ class BulkInserter:
         cursor = await raw.executemany(plan.sql, plan.tuples(params))
         self._sent(plan.sql)
         return cursor.rowcount  # type: ignore[no-any-return]
+
+    def _update_plan_of(self, shape: Hashable, build: Callable[[], sa.Update]) -> _Plan:
+        plan = self._updates.get(shape)
+        if plan is None:
+            plan = self._updates[shape] = self._update_plan(build())
+        return plan
 
     def _sent(self, sql: str) -> None:
         for watch in self.watchers:
@@ -151,6 +198,31 @@ class BulkInserter:
         return None
 
 
+class SqliteWrite(NamedTuple):
+    """One executemany of a SQLite flush: its SQL, parameter tuples, what it writes (for
+    errors) and how many rows it must change (``None``: any number)."""
+
+    sql: str
+    values: list[tuple[Any, ...]]
+    label: str
+    expect: int | None
+
+
+def _write_all(writes: list[SqliteWrite], commit: bool, connection: sqlite3.Connection) -> None:
+    """In the database thread: each write, then COMMIT (if asked). Raises at the first
+    failure, with the transaction left open for the unit of work to roll back."""
+    for write in writes:
+        cursor = connection.executemany(write.sql, write.values)
+        try:
+            changed = cursor.rowcount
+        finally:
+            cursor.close()
+        if write.expect is not None and changed != write.expect:
+            raise RuntimeError(f"{write.label}: {changed} of {write.expect} rows updated")
+    if commit:
+        connection.commit()
+
+
 class _Plan:
     """One statement and how to turn a row of that shape into its parameter tuple."""
 
@@ -189,6 +261,22 @@ def _picker(order: list[str]) -> Callable[[Row], tuple[Any, ...]]:
         [key] = order
         return lambda row: (row[key],)
     return itemgetter(*order)
+
+
+#: ``session.info`` key: the aiosqlite connection of the unit of work's transaction, kept
+#: from its first driver statement until the transaction ends (``UnitOfWork`` forgets it
+#: at commit, rollback and close): ``session.connection()`` is a greenlet hop each time,
+#: and a poll sends ~7 statements to the driver.
+SQLITE_DRIVER = "sqlite_driver"
+
+
+async def sqlite_driver_of(session: AsyncSession) -> Any:
+    """The aiosqlite connection of ``session``'s transaction (``_sqlite_in_transaction``)."""
+    raw = session.info.get(SQLITE_DRIVER)
+    if raw is None:
+        raw = await _sqlite_in_transaction(await session.connection())
+        session.info[SQLITE_DRIVER] = raw
+    return raw
 
 
 async def driver_connection(connection: AsyncConnection) -> Any:

@@ -18,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, inspect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
-from services.router.store.bulk import driver_connection
+from services.router.store.bulk import driver_connection, sqlite_driver_of
 
 #: where the SQL takes the keys: ``IN ({keys})``
 KEYS = "IN ({keys})"
@@ -44,12 +46,13 @@ class Lookup:
         self.postgres = sql.replace(KEYS, "= ANY($1)")
 
     async def rows(self, session: AsyncSession, keys: Sequence[object]) -> list[tuple[Any, ...]]:
-        connection = await session.connection()
-        raw = await driver_connection(connection)
         if session.bind.dialect.name == "sqlite":
             sql = self.sqlite.replace(KEYS, f"IN ({', '.join('?' * len(keys))})")
-            rows = await raw.execute_fetchall(sql, list(keys))
-        elif raw.is_in_transaction():
+            rows = await (await sqlite_driver_of(session)).execute_fetchall(sql, list(keys))
+            _sent(session, sql)
+            return [tuple(row) for row in rows]
+        raw = await driver_connection(await session.connection())
+        if raw.is_in_transaction():
             sql = self.postgres
             rows = await raw.fetch(sql, list(keys))
         else:
@@ -65,3 +68,57 @@ def _sent(session: AsyncSession, sql: str) -> None:
     watchers: list[Callable[[str], None]] = session.info.get(DRIVER_WATCHERS, ())
     for watch in watchers:
         watch(sql)
+
+
+class TrackedLoad:
+    """SQLite: every row of ``model`` (ordered by ``order_by``) as ORM objects the session
+    tracks, read by the driver in one hop. What ``session.scalars(select(model)...)``
+    gives, without SQLAlchemy's per-query work (cache key, execution context, ORM
+    loading: ~a quarter of a small poll's CPU for the agents it loads every poll). Each
+    column's value goes through the column type's own result processor (the dialect's
+    text-to-datetime, JSON, ``UtcDateTime``); an object the session already holds is
+    returned as it is, as the ORM's load does. ``tests/integration/router/
+    test_sqlite_hops.py`` holds the objects equal to the ORM's."""
+
+    def __init__(self, model: type, order_by: str) -> None:
+        self.model = model
+        table = model.__table__  # type: ignore[attr-defined]
+        self._mapper = inspect(model)
+        self._columns = [(prop.key, prop.columns[0]) for prop in self._mapper.column_attrs]
+        [self._key] = [key for key, column in self._columns if column.primary_key]
+        names = ", ".join(f'"{column.name}"' for _, column in self._columns)
+        self.sql = f'SELECT {names} FROM "{table.name}" ORDER BY "{order_by}"'  # noqa: S608
+        self._processors: dict[str, list[tuple[str, Callable[[Any], Any] | None]]] = {}
+
+    async def all(self, session: AsyncSession) -> list[Any]:
+        raw = await sqlite_driver_of(session)
+        processors = self._processors_for(session.bind.dialect)
+        rows = await raw.execute_fetchall(self.sql, ())
+        _sent(session, self.sql)
+        identities = session.identity_map
+        mapper, key = self._mapper, self._key
+        loaded = []
+        for row in rows:
+            values = {
+                key: value if process is None else process(value)
+                for (key, process), value in zip(processors, row, strict=True)
+            }
+            held = identities.get(mapper.identity_key_from_primary_key([values[key]]))
+            if held is not None:
+                loaded.append(held)
+                continue
+            item = self.model()
+            item.__dict__.update(values)
+            make_transient_to_detached(item)  # as if loaded: every attribute committed
+            session.add(item)
+            loaded.append(item)
+        return loaded
+
+    def _processors_for(self, dialect: Dialect) -> list[tuple[str, Callable[[Any], Any] | None]]:
+        processors = self._processors.get(dialect.name)
+        if processors is None:
+            processors = self._processors[dialect.name] = [
+                (key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+                for key, column in self._columns
+            ]
+        return processors

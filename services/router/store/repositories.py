@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
-from services.router.store.lookups import Lookup
+from services.router.store.lookups import Lookup, TrackedLoad
 from services.router.store.models import (
     ASSISTANT_HOLDING,
     Agent,
@@ -33,6 +33,9 @@ _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _identities = ContactIdentity.__table__
 _interactions = InteractionRecord.__table__
 _conversations = Conversation.__table__
+_counters = SequenceCounter.__table__
+#: ``UnitOfWork.update_later``: an UPDATE of a row by primary key, written at the flush
+UpdateLater = Callable[[type, object, dict[str, object]], None]
 # Every kind is named so that the primary key (kind, value) serves the lookup: on
 # ``value`` alone both stores scanned the whole table, once per poll (a backlog's poll
 # cost grew with the number of contacts).
@@ -46,6 +49,12 @@ _OWNERS = Lookup(
     "values",
     "SELECT kind, value, contact_id FROM contact_identities"  # noqa: S608
     " WHERE kind IN (" + _KINDS_SQL + ") AND value IN ({keys})",
+)
+_ALL_AGENTS = TrackedLoad(Agent, "id")
+_COUNTER = Lookup(
+    select(_counters.c.value).where(_counters.c.name.in_(bindparam("names", expanding=True))),
+    "names",
+    "SELECT value FROM counters WHERE name IN ({keys})",
 )
 _KNOWN = Lookup(
     select(_interactions.c.event_id).where(
@@ -268,6 +277,8 @@ class AgentRepository:
         return (await self.session.scalars(_locked(query, self.postgres and lock))).first()
 
     async def all(self) -> list[Agent]:
+        if not self.postgres:  # every poll: the driver's one hop (lookups.TrackedLoad)
+            return await _ALL_AGENTS.all(self.session)
         return list(await self.session.scalars(select(Agent).order_by(Agent.id)))
 
     async def online(self, *, lock: bool = False) -> list[Agent]:
@@ -333,14 +344,20 @@ class TimerRepository:
 
 
 class CounterRepository:
-    def __init__(self, session: AsyncSession, *, postgres: bool) -> None:
+    def __init__(
+        self, session: AsyncSession, *, postgres: bool, update_later: UpdateLater | None = None
+    ) -> None:
         self.session = session
         self.postgres = postgres
         self._held: dict[str, SequenceCounter] = {}
+        self._update_later = None if postgres else update_later
+        self._values: dict[str, int] = {}
 
     async def next_value(self, name: str) -> int:
         """The next number of ``name`` (row-locked on PostgreSQL; rolls back with the
         transaction, so numbers are gapless for committed work)."""
+        if self._update_later is not None:
+            return await self._next_queued(name, self._update_later)
         counter = self._held.get(name)
         if counter is None:
             query = select(SequenceCounter).where(SequenceCounter.name == name)
@@ -351,6 +368,24 @@ class CounterRepository:
             self._held[name] = counter
         counter.value += 1
         return counter.value
+
+    async def _next_queued(self, name: str, update_later: UpdateLater) -> int:
+        """SQLite (one writer: no lock to take): the value read by the driver, the new
+        one written by the unit of work's flush (``update_later``) instead of an ORM
+        row's UPDATE, so the flush stays one hop to the database thread. A counter
+        not stored yet (once per store) is inserted by the ORM, at 0, before that."""
+        value = self._values.get(name)
+        if value is None:
+            rows = await _COUNTER.rows(self.session, [name])
+            if rows:
+                [(value,)] = rows
+            else:
+                self.session.add(SequenceCounter(name=name, value=0))
+                value = 0
+        value += 1
+        self._values[name] = value
+        update_later(SequenceCounter, name, {"value": value})
+        return value
 
 
 class ApiKeyRepository:

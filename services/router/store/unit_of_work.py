@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
-from services.router.store.bulk import COPY_FROM, BulkInserter
+from services.router.store.bulk import COPY_FROM, SQLITE_DRIVER, BulkInserter, SqliteWrite
 from services.router.store.lookups import DRIVER_WATCHERS
 from services.router.store.models import (
+    Agent,
     AttachmentRow,
     AuditRow,
     Contact,
@@ -51,9 +52,12 @@ ASSIGNMENT_LOCK = 7226459
 BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRow, AuditRow)
 #: Insert-only rows that the ORM's rows point at: written before the ORM flush.
 BULK_FIRST = (Contact, ContactIdentity)
-#: Loaded rows whose changes the commit writes with Core executemany UPDATEs (the rest,
-#: a few agents and counters per poll, stay with the ORM's flush).
+#: Loaded rows whose changes the commit writes with Core executemany UPDATEs (on
+#: PostgreSQL the rest, a few agents and counters per poll, stay with the ORM's flush).
 CORE_UPDATED = frozenset({Conversation})
+#: SQLite: the agents too (an assignment sets its agent's ``last_assigned_at``), so the
+#: ORM's flush has nothing left to write and a poll's flush and COMMIT stay one hop.
+CORE_UPDATED_SQLITE = CORE_UPDATED | {Agent}
 #: Runs inside every committing transaction, just before it commits (the composition
 #: root passes the audit trail's: an action's audit row commits with the action).
 BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
@@ -107,13 +111,17 @@ class UnitOfWork:
             self._new_timers: dict[str, list[dict[str, object]]] = {}
             #: outbox rows inserted by this transaction, handed over once it commits
             self._outbox_written: list[dict[str, object]] = []
+            #: SQLite: the flush's statements, sent together in one hop (``_send_writes``)
+            self._writes: list[SqliteWrite] = []
             self.contacts = ContactRepository(self.session)
             self.conversations = ConversationRepository(self.session, postgres=self.postgres)
             self.interactions = InteractionRepository(self.session)
             self.agents = AgentRepository(self.session, postgres=self.postgres)
             self.timers = TimerRepository(self.session, postgres=self.postgres)
             self.api_keys = ApiKeyRepository(self.session)
-            self.counters = CounterRepository(self.session, postgres=self.postgres)
+            self.counters = CounterRepository(
+                self.session, postgres=self.postgres, update_later=self.update_later
+            )
             self.outbox = OutboxWriter(self)
         except BaseException:
             self._release()
@@ -127,6 +135,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
+            self.session.info.pop(SQLITE_DRIVER, None)
             # close() rolls back anything uncommitted and detaches objects without
             # expiring them, so read results stay usable after the block.
             await self.session.close()
@@ -193,6 +202,10 @@ class UnitOfWork:
         self._updates.setdefault(model, {}).setdefault(key, {}).update(values)
 
     async def _flush(self, *, last: bool) -> None:
+        """Writes what this transaction queued, in this order. On SQLite the statements
+        are queued in ``_writes`` and sent in one hop to aiosqlite's thread: at the end
+        of the flush, or with the COMMIT when ``commit()`` flushes (``last``), and before
+        the ORM's own flush when it has rows to write (they may point at these)."""
         await self._cancel_queued()  # stored timers only: before this flush's inserts
         self._new_timers = {}
         with self.session.no_autoflush:  # the ORM rows must wait for these
@@ -200,9 +213,21 @@ class UnitOfWork:
             await self._insert_new()
             if last:
                 await self._update_changed()
-        await self.session.flush()
+        session = self.session
+        if self._writes and (session.new or session.dirty or session.deleted):
+            await self._send_writes(commit=False)
+        await session.flush()
         await self._insert_bulk(BULK_ORDER)
         await self._update_queued()
+        if not last:
+            await self._send_writes(commit=False)
+
+    async def _send_writes(self, *, commit: bool) -> None:
+        """SQLite: the queued statements (then COMMIT if ``commit``) in one hop. Without
+        statements the session's commit ends the transaction (no hop if none is open)."""
+        writes, self._writes = self._writes, []
+        if writes:
+            await self._inserter.send_sqlite(self.session, writes, commit=commit)
 
     async def _cancel_queued(self) -> None:
         cancels, self._cancels = self._cancels, {}
@@ -212,6 +237,13 @@ class UnitOfWork:
             {"_conversation": conversation, "_metric": metric, "_at": at}
             for (conversation, metric), at in cancels.items()
         ]
+        if not self.postgres:
+            self._writes.append(
+                self._inserter.sqlite_update(
+                    "cancel_timers", _cancel_timers, params, label="sla_timers", expect=None
+                )
+            )
+            return
         await self._inserter.update_many(self.session, "cancel_timers", _cancel_timers, params)
 
     async def _update_queued(self) -> None:
@@ -226,17 +258,20 @@ class UnitOfWork:
                 await self._update_rows(table, key_column, columns, params)
 
     async def _update_changed(self) -> None:
-        """The commit's flush: changed conversations as one executemany UPDATE per set of
-        changed columns, then let go by the session (the transaction ends here).
+        """The commit's flush: changed conversations (on SQLite agents too) as one
+        executemany UPDATE per set of changed columns, then let go by the session (the
+        transaction ends here).
 
         The ORM's flush batches only consecutive rows that changed the same columns; a
         poll interleaves mail and chat, assigned and queued conversations, so it sent one
         UPDATE for every ~4 conversations. Like the ORM, only changed columns are written
         (a column another transaction changed meanwhile is not overwritten)."""
-        shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        shapes: dict[tuple[type, tuple[str, ...]], list[dict[str, object]]] = {}
         done = []
+        core_updated = CORE_UPDATED if self.postgres else CORE_UPDATED_SQLITE
         for row in self.session.dirty:
-            if type(row) not in CORE_UPDATED:
+            model = type(row)
+            if model not in core_updated:
                 continue
             state = inspect(row)
             # state.get_history, not state.attrs[key].history: the latter first builds an
@@ -249,9 +284,10 @@ class UnitOfWork:
             }
             done.append(row)
             if changed:
-                shapes.setdefault(tuple(sorted(changed)), []).append({"_pk": row.id, **changed})
-        table = Conversation.__table__
-        for keys, params in shapes.items():
+                shape = (model, tuple(sorted(changed)))
+                shapes.setdefault(shape, []).append({"_pk": row.id, **changed})
+        for (model, keys), params in shapes.items():
+            table = model.__table__  # type: ignore[attr-defined]
             await self._update_rows(table, table.c.id, keys, params)
         for row in done:
             self.session.expunge(row)  # written: the session's own flush must not repeat it
@@ -269,6 +305,13 @@ class UnitOfWork:
             )
 
         shape = ("update", table.name, columns)
+        if not self.postgres:  # the row count is checked in the flush's hop, before COMMIT
+            self._writes.append(
+                self._inserter.sqlite_update(
+                    shape, statement, params, label=table.name, expect=len(params)
+                )
+            )
+            return
         rowcount = await self._inserter.update_many(self.session, shape, statement, params)
         if rowcount not in (-1, None, len(params)):  # -1: the driver does not say
             raise RuntimeError(f"{table.name}: {rowcount} of {len(params)} rows updated")
@@ -287,7 +330,7 @@ class UnitOfWork:
             for values in (_column_values(row, columns) for row in rows):
                 shapes.setdefault(tuple(values), []).append(values)
             for same_shape in shapes.values():
-                await self._inserter.insert(self.session, table, same_shape)
+                await self._insert(table, same_shape)
             for row in rows:
                 make_transient_to_detached(row)  # as if loaded: every attribute present
                 self.session.add(row)
@@ -296,9 +339,15 @@ class UnitOfWork:
         for model in models:
             rows = self._bulk.pop(model, None)
             if rows:
-                await self._inserter.insert(self.session, model.__table__, rows)
+                await self._insert(model.__table__, rows)
                 if model is OutboxRow:
                     self._outbox_written.extend(rows)
+
+    async def _insert(self, table: Any, rows: list[dict[str, object]]) -> None:
+        if self.postgres:
+            await self._inserter.insert(self.session, table, rows)
+        else:
+            self._writes.extend(self._inserter.sqlite_inserts(table, rows))
 
     @property
     def committed(self) -> bool:
@@ -308,6 +357,11 @@ class UnitOfWork:
         if self._before_commit is not None:
             await self._before_commit(self)
         await self._flush(last=True)
+        if not self.postgres:
+            # the flush's statements and COMMIT: one hop; the session's commit then has
+            # nothing left to end (OneHopConnection.commit: no hop either)
+            await self._send_writes(commit=True)
+        self.session.info.pop(SQLITE_DRIVER, None)  # the transaction ends: its connection too
         await self.session.commit()
         self._committed = True
         written, self._outbox_written = self._outbox_written, []
@@ -317,6 +371,8 @@ class UnitOfWork:
             self._on_commit()
 
     async def rollback(self) -> None:
+        self._writes = []
+        self.session.info.pop(SQLITE_DRIVER, None)
         await self.session.rollback()
         self._outbox_written = []
 
