@@ -18,7 +18,7 @@ from libs.common.events.routing import (
 )
 from libs.common.ids import deterministic_id
 from services.router.domain.classification import classify, customer_attributes
-from services.router.domain.contacts import identity_keys, resolve_contact
+from services.router.domain.contacts import resolve_contact
 from services.router.domain.intake import (
     NOTE_CHARS,
     AgentAnswer,
@@ -191,7 +191,7 @@ def _bounced_conversation(cache: RoutingCache, interaction: Interaction) -> Conv
 def _resolve_contact(
     uow: UnitOfWork, cache: RoutingCache, interaction: Interaction, now: datetime
 ) -> str:
-    keys = identity_keys(interaction.customer)
+    keys = cache.identity_keys(interaction)
     resolution = resolve_contact(keys, {k: cache.owners[k] for k in keys if k in cache.owners})
     contact_id = resolution.contact_id
     if contact_id is None:

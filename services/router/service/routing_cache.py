@@ -38,6 +38,16 @@ class RoutingCache:
     latest: dict[tuple[str, str, str], Conversation] = field(default_factory=dict)
     previous_agents: dict[str, str] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
+    #: each interaction's identity keys, worked out once per batch (by object identity)
+    keys: dict[int, tuple[Interaction, tuple[IdentityKey, ...]]] = field(default_factory=dict)
+
+    def identity_keys(self, interaction: Interaction) -> tuple[IdentityKey, ...]:
+        known = self.keys.get(id(interaction))
+        if known is not None and known[0] is interaction:
+            return known[1]
+        keys = identity_keys(interaction.customer)
+        self.keys[id(interaction)] = (interaction, keys)
+        return keys
 
     def remember_identities(self, contact_id: str, keys: Iterable[IdentityKey]) -> None:
         for key in keys:
@@ -114,7 +124,7 @@ async def prefetch(
     uow: UnitOfWork, interactions: list[Interaction], *, recent_window: timedelta
 ) -> RoutingCache:
     cache = RoutingCache()
-    keys = {k for i in interactions for k in identity_keys(i.customer)}
+    keys = {k for i in interactions for k in cache.identity_keys(i)}
     cache.owners = await uow.contacts.owners(keys)
     contacts = set(cache.owners.values())
     conversations: dict[str, Conversation] = {}
@@ -126,7 +136,7 @@ async def prefetch(
     # (mail threads by Message-ID and subject token): mail contacts' rows are not read.
     recent = [i for i in interactions if i.channel in RECENT_CHANNELS]
     recent_contacts = {
-        cache.owners[k] for i in recent for k in identity_keys(i.customer) if k in cache.owners
+        cache.owners[k] for i in recent for k in cache.identity_keys(i) if k in cache.owners
     }
     channels = {i.channel.value for i in recent}
     since = min((i.occurred_at for i in recent), default=datetime.max) - recent_window
