@@ -183,7 +183,7 @@ def add_business_minutes_each(
 ) -> list[datetime]:
     """``add_business_minutes`` for several amounts: the instants the walk over the open
     hours gives (``_walk_business_minutes``), found by bisection over the day's open run
-    (5.9 → 3 µs for a 30-minute clock, 10.6 → 3.5 µs for a two-day one)."""
+    (clock_due 5.9 → ~3.9 µs for a 30-minute clock, 10.6 → ~3.7 µs for a two-day one)."""
     start = start.astimezone(UTC)
     if calendar.always_open:  # open time is elapsed time: no walk (every chat clock)
         return [start + timedelta(minutes=m) if m > 0 else start for m in minutes]
