@@ -1,6 +1,7 @@
 """The assignment pool keeps each online agent's state current as work is taken and
 released; the states (and so every choice) must be those rebuilt from the agents and
-their loads, as the pool did on every assignment before."""
+their loads, as the pool did on every assignment before. And ``choose_agent``'s
+one-pass form chooses as its first list-then-min form did."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from hypothesis import strategies as st
 
 from libs.common.events.interaction import Channel
 from libs.common.events.routing import Priority
-from services.router.domain.assignment import AgentState, WorkItem, choose_agent
+from services.router.domain.assignment import (
+    AgentState,
+    AgentStatus,
+    AssignmentChoice,
+    WorkItem,
+    _preference,
+    can_take,
+    choose_agent,
+)
 from services.router.service.pool import AssignmentPool
 from services.router.store.models import Agent
 from tests.unit.router.factories import T0
@@ -98,3 +107,48 @@ def test_kept_states_are_the_rebuilt_ones_and_choose_the_same(spec, steps) -> No
         else:
             pool.release(agent.id, channel)
     assert pool.online_states() == rebuilt(pool)
+
+
+def choice_as_first_written(item: WorkItem, agents: list[AgentState], *, sticky: bool):
+    """``choose_agent`` as it read before its one-pass form: the specification."""
+    able = [a for a in agents if can_take(a, item)]
+    if not able:
+        return None
+    if sticky and item.previous_agent_id:
+        for agent in able:
+            if agent.id == item.previous_agent_id:
+                return AssignmentChoice(item.conversation_id, agent.id, sticky=True)
+    best = min(able, key=lambda a: _preference(a, item.channel))
+    return AssignmentChoice(item.conversation_id, best.id, sticky=False)
+
+
+state_strategy = st.builds(
+    AgentState,
+    id=st.sampled_from(["a", "b", "c", "d"]),  # repeated ids: the first of equals wins
+    status=st.sampled_from(list(AgentStatus)),
+    queues=st.frozensets(st.sampled_from(QUEUES), min_size=1),
+    capacity=st.dictionaries(st.sampled_from(list(Channel)), st.integers(0, 3)),
+    load=st.dictionaries(st.sampled_from(list(Channel)), st.integers(0, 3)),
+    skills=st.frozensets(st.sampled_from(("ko", "en"))),
+    last_assigned_at=st.one_of(
+        st.none(), st.sampled_from([T0, T0 - timedelta(minutes=1), T0 + timedelta(minutes=1)])
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    agents=st.lists(state_strategy, max_size=8),
+    queue=st.sampled_from(QUEUES),
+    channel=st.sampled_from(list(Channel)),
+    skills=st.frozensets(st.sampled_from(("ko", "en")), max_size=1),
+    previous=st.one_of(st.none(), st.just(""), st.sampled_from(["a", "b", "c", "d", "x"])),
+    sticky=st.booleans(),
+)
+def test_one_pass_choice_is_the_list_then_min_choice(
+    agents, queue, channel, skills, previous, sticky
+) -> None:
+    item = WorkItem("c1", queue, channel, Priority.NORMAL, T0, skills, previous)
+    assert choose_agent(item, agents, sticky=sticky) == choice_as_first_written(
+        item, agents, sticky=sticky
+    )
