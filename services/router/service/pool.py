@@ -7,7 +7,6 @@ so the counts stay exact while the transaction assigns and releases work.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 
 from libs.common.events.interaction import Channel
 from services.router.domain.assignment import AgentState, AgentStatus
@@ -45,9 +44,13 @@ class AssignmentPool:
     def _current(self, fixed: AgentState, agent: Agent) -> AgentState:
         """``fixed`` with what routing changes: the agent's load and last assignment."""
         load = self.loads[agent.id]
-        return replace(
-            fixed,
+        return AgentState(  # not dataclasses.replace: it inspects the fields every call
+            id=fixed.id,
+            status=fixed.status,
+            queues=fixed.queues,
+            capacity=fixed.capacity,
             load={Channel(k): v for k, v in load.items()} if load else {},
+            skills=fixed.skills,
             last_assigned_at=agent.last_assigned_at,
         )
 
