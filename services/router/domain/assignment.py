@@ -83,14 +83,22 @@ def _preference(agent: AgentState, channel: Channel) -> tuple[int, int, datetime
 def choose_agent(
     item: WorkItem, agents: Iterable[AgentState], *, sticky: bool
 ) -> AssignmentChoice | None:
-    able = [a for a in agents if can_take(a, item)]
-    if not able:
+    """The previous agent if able (sticky), else the able agent of least preference
+    (the first of equals, as ``min`` would): one pass over the agents, no list of the
+    able ones — every decision of a large desk runs this over all its online agents."""
+    previous = item.previous_agent_id if sticky else None
+    best: AgentState | None = None
+    best_preference: tuple[int, int, datetime, str] | None = None
+    for agent in agents:
+        if not can_take(agent, item):
+            continue
+        if previous and agent.id == previous:
+            return AssignmentChoice(item.conversation_id, agent.id, sticky=True)
+        preference = _preference(agent, item.channel)
+        if best_preference is None or preference < best_preference:
+            best, best_preference = agent, preference
+    if best is None:
         return None
-    if sticky and item.previous_agent_id:
-        for agent in able:
-            if agent.id == item.previous_agent_id:
-                return AssignmentChoice(item.conversation_id, agent.id, sticky=True)
-    best = min(able, key=lambda a: _preference(a, item.channel))
     return AssignmentChoice(item.conversation_id, best.id, sticky=False)
 
 

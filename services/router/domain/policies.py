@@ -108,7 +108,16 @@ class PolicySet(_Strict):
         return {name: build_calendar(name, cfg) for name, cfg in self.calendars.items()}
 
     def queue(self, name: str) -> QueueConfig | None:
-        return next((q for q in self.queues if q.name == name), None)
+        return self.queues_by_name.get(name)
+
+    @cached_property
+    def queues_by_name(self) -> dict[str, QueueConfig]:
+        """Queues by name (every routing event's snapshot looks its queue up); the
+        first of a repeated name, as a search in order would find it."""
+        found: dict[str, QueueConfig] = {}
+        for queue in self.queues:
+            found.setdefault(queue.name, queue)
+        return found
 
     def policy_for(self, queue: str, priority: str, channel: str) -> PolicyConfig:
         """``select_policy`` for stored values, worked out once per combination: routing

@@ -7,6 +7,7 @@ built from local wall-clock boundaries, so DST shifts are handled by zoneinfo.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,6 +43,8 @@ class BusinessCalendar:
     _memo: dict[date, list[tuple[datetime, datetime]]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    #: memo of open runs per local start date (``open_run``)
+    _runs: dict[date, OpenRun] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -84,6 +87,17 @@ class BusinessCalendar:
                     yield max(opens, start), closes
         raise CalendarError(f"calendar {self.name} has no open hours within {MAX_SEARCH_DAYS} days")
 
+    def open_run(self, start: datetime) -> OpenRun:
+        """The open intervals ``open_intervals(start)`` walks, with running totals; one
+        per local date, shared by every clock started that day."""
+        day = start.astimezone(self.zone).date()
+        run = self._runs.get(day)
+        if run is None:
+            if len(self._runs) >= _RUNS_KEPT:  # a long-running router: forget old days
+                self._runs.clear()
+            run = self._runs[day] = OpenRun(self, day - timedelta(days=1))
+        return run
+
     def is_open(self, at: datetime) -> bool:
         day = at.astimezone(self.zone).date()
         for offset in (-1, 0):
@@ -91,6 +105,65 @@ class BusinessCalendar:
                 if opens <= at < closes:
                     return True
         return False
+
+
+#: Open runs a calendar keeps (local start dates); a poll's clocks start on one or two.
+_RUNS_KEPT = 32
+_NO_TIME = timedelta(0)
+
+
+class OpenRun:
+    """A calendar's open intervals from one local date's eve on — the days
+    ``open_intervals`` walks, added as needed — with the open time before and up to
+    the end of each, so that a due instant is found by bisection instead of a walk.
+    The same exact (microsecond) timedelta sums as the walk, hence the same instants."""
+
+    def __init__(self, calendar: BusinessCalendar, eve: date) -> None:
+        self._calendar = calendar
+        self._eve = eve
+        self._days = 0
+        self.opens: list[datetime] = []
+        self.closes: list[datetime] = []
+        self.before: list[timedelta] = []  # open time before each interval
+        self.after: list[timedelta] = []  # open time up to each interval's close
+        #: False when intervals overlap or are empty: the walk alone says what they mean
+        self.ordered = True
+
+    def _add_day(self) -> None:
+        if self._days >= MAX_SEARCH_DAYS:
+            raise CalendarError(
+                f"calendar {self._calendar.name} has no open hours within {MAX_SEARCH_DAYS} days"
+            )
+        for opens, closes in self._calendar.intervals_on(self._eve + timedelta(days=self._days)):
+            if closes <= opens or (self.closes and opens < self.closes[-1]):
+                self.ordered = False
+            total = self.after[-1] if self.after else _NO_TIME
+            self.opens.append(opens)
+            self.closes.append(closes)
+            self.before.append(total)
+            self.after.append(total + (closes - opens))
+        self._days += 1
+
+    def due_each(self, start: datetime, amounts: list[timedelta]) -> list[datetime] | None:
+        """``start`` (UTC) plus each positive amount of open time; None when the
+        intervals are not ordered (then only the walk says what they mean)."""
+        while self.ordered and (not self.closes or self.closes[-1] <= start):
+            self._add_day()
+        if not self.ordered:
+            return None
+        first = bisect_right(self.closes, start)  # the first interval closing after start
+        opens = self.opens[first]
+        base = self.before[first] + (max(opens, start) - opens)  # open time before start
+        found = []
+        for amount in amounts:
+            wanted = base + amount
+            while self.after[-1] < wanted and self.ordered:
+                self._add_day()
+            if not self.ordered:
+                return None
+            at = bisect_left(self.after, wanted, lo=first)  # the interval it ends in
+            found.append(self.opens[at] + (wanted - self.before[at]))
+        return found
 
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -108,12 +181,26 @@ def add_business_minutes(calendar: BusinessCalendar, start: datetime, minutes: f
 def add_business_minutes_each(
     calendar: BusinessCalendar, start: datetime, minutes: tuple[float, ...]
 ) -> list[datetime]:
-    """``add_business_minutes`` for several amounts, in one walk over the open hours."""
+    """``add_business_minutes`` for several amounts: the instants the walk over the open
+    hours gives (``_walk_business_minutes``), found by bisection over the day's open run
+    (clock_due 5.9 → ~3.9 µs for a 30-minute clock, 10.6 → ~3.7 µs for a two-day one)."""
     start = start.astimezone(UTC)
     if calendar.always_open:  # open time is elapsed time: no walk (every chat clock)
         return [start + timedelta(minutes=m) if m > 0 else start for m in minutes]
-    wanted = sorted((timedelta(minutes=m), n) for n, m in enumerate(minutes))
-    found: list[datetime] = [start] * len(minutes)
+    amounts = [timedelta(minutes=m) for m in minutes]
+    found = calendar.open_run(start).due_each(start, [a for a in amounts if a > _NO_TIME])
+    if found is None:
+        return _walk_business_minutes(calendar, start, amounts)
+    due = iter(found)
+    return [next(due) if amount > _NO_TIME else start for amount in amounts]
+
+
+def _walk_business_minutes(
+    calendar: BusinessCalendar, start: datetime, amounts: list[timedelta]
+) -> list[datetime]:
+    """``add_business_minutes_each`` by walking the open intervals from ``start`` (UTC)."""
+    wanted = sorted((amount, n) for n, amount in enumerate(amounts))
+    found: list[datetime] = [start] * len(amounts)
     pending = [(amount, n) for amount, n in wanted if amount > timedelta(0)]
     if not pending:
         return found

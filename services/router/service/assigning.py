@@ -47,13 +47,13 @@ async def apply_choice(
     pool = await assignment_pool(emitter.uow)
     if conversation.assignee_id is not None:
         pool.release(conversation.assignee_id, conversation.channel)
-    pool.take(agent.id, conversation.channel)
+    agent.last_assigned_at = emitter.now
+    pool.take(agent, conversation.channel)
     remembered = emitter.uow.cache.get("previous_agents")
     if isinstance(remembered, dict):
         remembered[conversation.contact_id] = agent.id
     conversation.assignee_id = agent.id
     conversation.queued_at = None
-    agent.last_assigned_at = emitter.now
     await emitter.emit(
         ConversationAssigned,
         conversation,

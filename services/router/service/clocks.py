@@ -14,6 +14,8 @@ from services.router.store.models import Conversation, SlaTimer
 from services.router.store.unit_of_work import UnitOfWork
 
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.value)
+#: the timer kinds' stored values, read once (an enum's ``.value`` is a Python property)
+_WARNING, _BREACH = TimerKind.WARNING.value, TimerKind.BREACH.value
 
 
 def policy_for(
@@ -43,16 +45,17 @@ def start_clock(
     )
     if due is None:
         return None
-    conversation.clock_cycle = (conversation.clock_cycle or 0) + 1
-    for kind, at in ((TimerKind.WARNING, due.warning_at), (TimerKind.BREACH, due.breach_at)):
+    cycle = conversation.clock_cycle = (conversation.clock_cycle or 0) + 1
+    conversation_id, metric_value = conversation.id, metric.value
+    for kind, at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
         if at is not None:
             uow.insert_later(
                 SlaTimer,
                 {
-                    "conversation_id": conversation.id,
-                    "metric": metric.value,
-                    "kind": kind.value,
-                    "cycle": conversation.clock_cycle,
+                    "conversation_id": conversation_id,
+                    "metric": metric_value,
+                    "kind": kind,
+                    "cycle": cycle,
                     "target_minutes": due.target_minutes,
                     "clock_started_at": started_at,
                     "breach_at": due.breach_at,

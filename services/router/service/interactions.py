@@ -18,7 +18,7 @@ from libs.common.events.routing import (
 )
 from libs.common.ids import deterministic_id
 from services.router.domain.classification import classify, customer_attributes
-from services.router.domain.contacts import identity_keys, resolve_contact
+from services.router.domain.contacts import resolve_contact
 from services.router.domain.intake import (
     NOTE_CHARS,
     AgentAnswer,
@@ -191,7 +191,7 @@ def _bounced_conversation(cache: RoutingCache, interaction: Interaction) -> Conv
 def _resolve_contact(
     uow: UnitOfWork, cache: RoutingCache, interaction: Interaction, now: datetime
 ) -> str:
-    keys = identity_keys(interaction.customer)
+    keys = cache.identity_keys(interaction)
     resolution = resolve_contact(keys, {k: cache.owners[k] for k in keys if k in cache.owners})
     contact_id = resolution.contact_id
     if contact_id is None:
@@ -290,13 +290,29 @@ def _new_conversation(
         references=[],
         customer={},
         customer_flags={},
-        # set by the rest of routing, if at all; given here so that every column an
-        # event snapshot reads is on the object (events._columns reads them directly)
+        # set by the rest of routing, if at all; given here so that every column is on
+        # the object: an event snapshot reads them directly (events._columns), and the
+        # ORM reads a column missing from a new object through its slow default path
+        # (~1 µs each; routing reads ~8 such per new conversation). None is what the
+        # insert wrote for them anyway (no defaults); assistant_answers' default is 0.
         assignee_id=None,
         last_message_id=None,
         first_response_due_at=None,
         reply_path=None,
         customer_last_inbound_at=None,
+        queued_at=None,
+        resolved_at=None,
+        first_response_at=None,
+        awaiting_since=None,
+        policy=None,
+        resolution_running_since=None,
+        assistant_status=None,
+        assistant_answers=0,
+        assistant_article_id=None,
+        assistant_question=None,
+        assistant_outcome=None,
+        assistant_quiet_check_at=None,
+        text_purged_at=None,
     )
     return new_row(Conversation, values)
 

@@ -5,9 +5,10 @@ batch costs a handful of round trips instead of several per interaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 
@@ -37,6 +38,16 @@ class RoutingCache:
     latest: dict[tuple[str, str, str], Conversation] = field(default_factory=dict)
     previous_agents: dict[str, str] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
+    #: each interaction's identity keys, worked out once per batch (by object identity)
+    keys: dict[int, tuple[Interaction, tuple[IdentityKey, ...]]] = field(default_factory=dict)
+
+    def identity_keys(self, interaction: Interaction) -> tuple[IdentityKey, ...]:
+        known = self.keys.get(id(interaction))
+        if known is not None and known[0] is interaction:
+            return known[1]
+        keys = identity_keys(interaction.customer)
+        self.keys[id(interaction)] = (interaction, keys)
+        return keys
 
     def remember_identities(self, contact_id: str, keys: Iterable[IdentityKey]) -> None:
         for key in keys:
@@ -51,17 +62,18 @@ class RoutingCache:
         return True
 
     def remember_conversation(self, conversation: Conversation) -> None:
-        self.conversations[conversation.id] = conversation
-        self.by_reference[conversation.reference] = conversation
-        contact = conversation.contact_id
-        if conversation.thread_key:
-            _keep_latest(self.by_thread, (conversation.thread_key, contact), conversation)
-        if conversation.call_group_key:
-            _keep_latest(self.by_call_group, (conversation.call_group_key, contact), conversation)
-        for integration in (conversation.integration, ANY):
-            _keep_latest(self.latest, (contact, conversation.channel, integration), conversation)
-        if conversation.assignee_id:
-            self.previous_agents[contact] = conversation.assignee_id
+        values = _indexed_columns(conversation)
+        self.conversations[values["id"]] = conversation
+        self.by_reference[values["reference"]] = conversation
+        contact, at = values["contact_id"], values["last_activity_at"]
+        if values["thread_key"]:
+            _keep_latest(self.by_thread, (values["thread_key"], contact), conversation, at)
+        if values["call_group_key"]:
+            _keep_latest(self.by_call_group, (values["call_group_key"], contact), conversation, at)
+        for integration in (values["integration"], ANY):
+            _keep_latest(self.latest, (contact, values["channel"], integration), conversation, at)
+        if values["assignee_id"]:
+            self.previous_agents[contact] = values["assignee_id"]
 
     def message_candidates(
         self, message_ids: Iterable[str], contact_id: str | None
@@ -77,17 +89,42 @@ class RoutingCache:
         return found
 
 
-def _keep_latest(index: dict, key: tuple, conversation: Conversation) -> None:  # type: ignore[type-arg]
+def _keep_latest(index: dict, key: tuple, conversation: Conversation, at: datetime) -> None:  # type: ignore[type-arg]
     current = index.get(key)
-    if current is None or current.last_activity_at <= conversation.last_activity_at:
+    if current is None or current.last_activity_at <= at:
         index[key] = conversation
+
+
+_INDEXED = frozenset(
+    (
+        "id",
+        "reference",
+        "contact_id",
+        "last_activity_at",
+        "thread_key",
+        "call_group_key",
+        "integration",
+        "channel",
+        "assignee_id",
+    )
+)
+
+
+def _indexed_columns(conversation: Conversation) -> Mapping[str, Any]:
+    """The columns the cache indexes by, read from the instance's own dict (a loaded
+    conversation or one routing opened has them all) rather than through the ORM's
+    descriptors (a dozen reads per interaction); through the ORM should any be missing."""
+    values = conversation.__dict__
+    if values.keys() >= _INDEXED:
+        return values
+    return {column: getattr(conversation, column) for column in _INDEXED}
 
 
 async def prefetch(
     uow: UnitOfWork, interactions: list[Interaction], *, recent_window: timedelta
 ) -> RoutingCache:
     cache = RoutingCache()
-    keys = {k for i in interactions for k in identity_keys(i.customer)}
+    keys = {k for i in interactions for k in cache.identity_keys(i)}
     cache.owners = await uow.contacts.owners(keys)
     contacts = set(cache.owners.values())
     conversations: dict[str, Conversation] = {}
@@ -99,7 +136,7 @@ async def prefetch(
     # (mail threads by Message-ID and subject token): mail contacts' rows are not read.
     recent = [i for i in interactions if i.channel in RECENT_CHANNELS]
     recent_contacts = {
-        cache.owners[k] for i in recent for k in identity_keys(i.customer) if k in cache.owners
+        cache.owners[k] for i in recent for k in cache.identity_keys(i) if k in cache.owners
     }
     channels = {i.channel.value for i in recent}
     since = min((i.occurred_at for i in recent), default=datetime.max) - recent_window

@@ -99,3 +99,15 @@ async def test_a_changed_conversation_gets_a_new_snapshot(tmp_path: Path) -> Non
     assert second.status == "pending"
     assert second.first_response_due_at == datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
     await engine.dispose()
+
+
+async def test_the_snapshot_is_the_instance_model_construct_builds(tmp_path: Path) -> None:
+    """Built by setting its ``__dict__`` (events._constructed): every field given, in
+    the model's order, the same fields set, no extra or private values."""
+    snapshot = await snapshot_of(stored_conversation(), tmp_path)
+    assert list(snapshot.__dict__) == list(ConversationSnapshot.model_fields)
+    constructed = ConversationSnapshot.model_construct(**snapshot.__dict__)
+    assert snapshot == constructed
+    assert snapshot.model_fields_set == constructed.model_fields_set
+    assert snapshot.__pydantic_extra__ is None and snapshot.__pydantic_private__ is None
+    assert snapshot.model_dump_json() == constructed.model_dump_json()

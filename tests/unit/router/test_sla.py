@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libs.common.events.routing import SlaMetric
+from services.router.domain import sla
 from services.router.domain.policies import CalendarConfig, build_calendar
 from services.router.domain.sla import (
     BusinessCalendar,
@@ -184,3 +185,71 @@ def test_always_open_shortcut_agrees_with_the_walk(zone, start, amounts, span):
     assert business_minutes_between(always, start, end) == pytest.approx(
         business_minutes_between(walked, start, end), abs=1e-6
     )
+
+
+#: Weekly hours as configured in practice and at the edges: split days, overnight
+#: shifts closing at midnight, a 24-hour weekend, overlapping intervals (the walk's
+#: own meaning is kept for those), DST zones, holidays and closed dates.
+HOURS = st.sampled_from(
+    [
+        WEEKDAYS_9_18,
+        {"mon": ["09:00-12:00", "13:00-18:00"], "wed": ["22:00-24:00"], "thu": ["00:00-02:30"]},
+        {"sat": ["00:00-24:00"], "sun": ["00:00-24:00"], "fri": ["01:30-03:00"]},
+        {"tue": ["09:00-12:00", "11:00-13:00"], "fri": ["09:00-18:00"]},  # overlapping
+        {"sun": ["02:00-03:30", "23:00-24:00"], "mon": ["00:00-00:30"]},  # DST hours
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(
+        ["America/New_York", "Europe/Berlin", "Asia/Seoul", "Australia/Lord_Howe"]
+    ),
+    country=st.sampled_from([None, "KR", "US", "DE"]),
+    hours=HOURS,
+    closed=st.lists(st.dates(date(2025, 1, 1), date(2027, 12, 31)), max_size=5),
+    starts=st.lists(instants, min_size=1, max_size=4),
+    amounts=st.lists(
+        st.one_of(st.floats(-10, 20 * 24 * 60), st.integers(0, 3000)), min_size=1, max_size=3
+    ),
+)
+def test_open_runs_give_the_walks_instants(zone, country, hours, closed, starts, amounts):
+    """Due instants found by bisection over a day's open run are exactly the walk's,
+    for a fresh calendar and for one whose runs earlier clocks already extended."""
+    config = CalendarConfig(
+        timezone=zone,
+        hours=hours,
+        holidays={"country": country} if country else None,
+        closed_dates=closed,
+    )
+    shared = build_calendar("hours", config)
+    for start in starts:
+        fresh = build_calendar("hours", config)
+        walked = outcome(
+            sla._walk_business_minutes,
+            build_calendar("hours", config),
+            start.astimezone(UTC),
+            [timedelta(minutes=m) for m in amounts],
+        )
+        assert outcome(add_business_minutes_each, fresh, start, tuple(amounts)) == walked
+        assert outcome(add_business_minutes_each, shared, start, tuple(amounts)) == walked
+        if isinstance(walked, list):
+            assert all(due.tzinfo is UTC for due in walked)
+
+
+def outcome(function, *args):
+    """The instants, or the error: sparse hours may not fit an amount in 400 days."""
+    try:
+        return function(*args)
+    except CalendarError as error:
+        return str(error)
+
+
+def test_a_calendar_closed_for_good_is_refused_as_the_walk_refuses_it():
+    config = CalendarConfig(hours={"mon": ["09:00-10:00"]})
+    closed = build_calendar("closed", config)
+    closed_for_good = BusinessCalendar("closed", weekly={}, is_holiday=lambda _: True)
+    assert closed.weekly and not closed_for_good.weekly
+    with pytest.raises(CalendarError, match="no open hours within"):
+        add_business_minutes(closed_for_good, datetime(2026, 3, 2, tzinfo=UTC), 10)
