@@ -109,8 +109,10 @@ async def _connected(
     announce_integrations(runtime.registry)
     if injected is not None:  # unit tests: a fake, nothing to connect
         runtime.ingest = _ingest(runtime.settings, injected)
-        yield
-        runtime.ingest = None
+        try:
+            yield
+        finally:
+            _stop_ingest(runtime)
         return
     settings = runtime.settings
     producer = WebhookEventProducer(
@@ -123,7 +125,7 @@ async def _connected(
     try:
         yield
     finally:
-        runtime.ingest = None
+        _stop_ingest(runtime)
         if connecting is not None:
             connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -150,6 +152,13 @@ async def _connect_with_retry(producer: WebhookEventProducer, runtime: ChatInges
         if await _try_connect(producer, runtime):
             return
         delay = min(delay * 2, MAX_CONNECT_BACKOFF_S)
+
+
+def _stop_ingest(runtime: ChatIngestState) -> None:
+    """No more webhooks are accepted; the events counted since the last summary are logged."""
+    if runtime.ingest is not None:
+        runtime.ingest.events.flush()
+    runtime.ingest = None
 
 
 def _ingest(settings: ChatIngestSettings, producer: EventPublisher) -> ChatIngest:

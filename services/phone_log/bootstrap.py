@@ -79,7 +79,10 @@ def _lifespan(runtime: PhoneLogState, injected: PhoneProducer | None) -> Lifespa
                 "(PHONE_LOG_DEV_SAMPLES=true loads public dev samples, dev only)."
             )
         if injected is not None:  # attached at build time; nothing to connect
-            yield
+            try:
+                yield
+            finally:
+                runtime.events.flush()
             return
         producer = _producer(runtime.settings)
         runtime.attach(producer)
@@ -89,6 +92,7 @@ def _lifespan(runtime: PhoneLogState, injected: PhoneProducer | None) -> Lifespa
         try:
             yield
         finally:
+            runtime.events.flush()  # the events counted since the last summary
             await starter.stop()
 
     return lifespan

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from libs.common.health import ReadinessCheck
 from libs.common.webhooks import EventPublisher, Publisher, UnknownIntegration
+from libs.common.webhooks.eventlog import EventLog
 from services.phone_log.integrations import Integration
 from services.phone_log.quarantine import RawSender
 from services.phone_log.settings import PhoneLogSettings
@@ -33,6 +34,11 @@ class PhoneLogState:
     publisher: Publisher | None = None
     sender: RawSender | None = None
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    events: EventLog = field(
+        default_factory=lambda: EventLog(
+            logging.getLogger("services.phone_log.intake"), "call event"
+        )
+    )
 
     @classmethod
     def from_settings(cls, settings: PhoneLogSettings) -> PhoneLogState:
