@@ -31,6 +31,7 @@ from libs.common.webhooks import (
     fast_routes,
     install_error_handlers,
 )
+from libs.common.webhooks.fastpath import TELEMETRY_OFF
 from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks.readiness import integrations_check
 from libs.providers.integrations import DEV_SECRET, IntegrationRegistry
@@ -60,6 +61,7 @@ def create_app(
         title="omnidesk chat_ingest",
         version="1.0.0",
         summary="Chat webhooks → support.interactions.v1, acknowledged after the Kafka ack.",
+        telemetry=TELEMETRY_OFF,  # type: ignore[arg-type]
         lifespan=_lifespan(runtime, publisher),
     )
     app.state.runtime = runtime
