@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from libs.common.webhooks.one_write import OneWriteHttpToolsProtocol
+from tests.helpers.waiting import eventually
 from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
@@ -69,8 +70,7 @@ async def serving(writes: list[bytes]) -> AsyncIterator[int]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started, within_s=10)
     try:
         yield port
     finally:
