@@ -170,7 +170,9 @@ def _ingest(settings: ChatIngestSettings, producer: EventPublisher) -> ChatInges
         service=settings.service_name,
         retry_after_s=settings.retry_after_s,
     )
-    return ChatIngest(_publisher(settings, producer), quarantine)
+    return ChatIngest(
+        _publisher(settings, producer), quarantine, log_each_event=settings.log_each_event
+    )
 
 
 def _publisher(settings: ChatIngestSettings, producer: EventPublisher) -> Publisher:

@@ -28,11 +28,11 @@ def json_response(
 
 class ChatIngest:
     def __init__(
-        self, publisher: Publisher, quarantine: Quarantine, events: EventLog | None = None
+        self, publisher: Publisher, quarantine: Quarantine, *, log_each_event: bool = False
     ) -> None:
         self._publisher = publisher
         self.quarantine = quarantine
-        self.events = events if events is not None else EventLog(log, "chat event")
+        self.events = EventLog(log, "chat event", each_at_info=log_each_event)
 
     async def accept(
         self, provider: str, events: list[ChatEvent], *, ignored: int = 0

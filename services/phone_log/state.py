@@ -34,16 +34,13 @@ class PhoneLogState:
     publisher: Publisher | None = None
     sender: RawSender | None = None
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
-    events: EventLog = field(
-        default_factory=lambda: EventLog(
-            logging.getLogger("services.phone_log.intake"), "call event"
-        )
-    )
+    events: EventLog = field(default_factory=lambda: call_event_log(each_at_info=False))
 
     @classmethod
     def from_settings(cls, settings: PhoneLogSettings) -> PhoneLogState:
         integrations = {(i.provider, i.id): i for i in settings.integrations}
-        return cls(settings=settings, integrations=integrations)
+        events = call_event_log(each_at_info=settings.log_each_event)
+        return cls(settings=settings, integrations=integrations, events=events)
 
     def integration(self, provider: str, integration_id: str) -> Integration:
         found = self.integrations.get((provider, integration_id))
@@ -68,6 +65,12 @@ class PhoneLogState:
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         return self.checks
+
+
+def call_event_log(*, each_at_info: bool) -> EventLog:
+    """Accepted call events, logged as ``services.phone_log.intake`` (where they are published)."""
+    logger = logging.getLogger("services.phone_log.intake")
+    return EventLog(logger, "call event", each_at_info=each_at_info)
 
 
 async def get_runtime(request: Request) -> PhoneLogState:

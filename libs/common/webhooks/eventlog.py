@@ -9,7 +9,8 @@ provider, integration and outcome (an operator sees that a desk's traffic
 arrives and how much of it repeats), and the per-event line — event id,
 provider, integration, kind — only at DEBUG. To find one customer's message
 the durable record is the interactions topic (every accepted event, keyed by
-customer); ``<SERVICE>_LOG_LEVEL=DEBUG`` brings the per-event lines back.
+customer); ``<SERVICE>_LOG_EACH_EVENT=true`` brings the per-event lines back
+at INFO (``<SERVICE>_LOG_LEVEL=DEBUG`` shows them too, with everything else).
 Failures are never summarised: rejections, dead letters and publish failures
 keep their own WARNING lines with the event or request they concern.
 
@@ -38,11 +39,14 @@ class EventLog:
         logger: logging.Logger,
         what: str,
         *,
+        each_at_info: bool = False,
         interval_s: float = SUMMARY_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``each_at_info``: the per-event lines at INFO too (the desk wants every event logged)."""
         self._log = logger
         self._what = what  # "chat event", "call event"
+        self._each_level = logging.INFO if each_at_info else logging.DEBUG
         self._interval_s = interval_s
         self._clock = clock
         self._counts: Counter[tuple[str, str, str]] = Counter()
@@ -51,9 +55,9 @@ class EventLog:
     def accepted(self, outcome: str, provider: str, integration: str, **fields: Any) -> None:
         """One event answered with ``outcome`` ("published", "duplicate", …)."""
         self._counts[provider, integration, outcome] += 1
-        if self._log.isEnabledFor(logging.DEBUG):
+        if self._log.isEnabledFor(self._each_level):
             extra = {"provider": provider, "integration": integration, **fields}
-            self._log.debug("%s %s", self._what, outcome, extra=extra)
+            self._log.log(self._each_level, "%s %s", self._what, outcome, extra=extra)
         if self._clock() - self._since >= self._interval_s:
             self.flush()
 

@@ -56,3 +56,15 @@ async def test_at_info_accepted_events_are_summarised_when_the_service_stops(
     [summary] = [r for r in caplog.records if r.getMessage().startswith("chat events in")]
     assert "webchat/" in summary.getMessage()
     assert "1 duplicate, 2 published" in summary.getMessage()
+
+
+async def test_log_each_event_puts_every_accepted_event_at_info(settings, producer, caplog):
+    app = create_app(settings.model_copy(update={"log_each_event": True}), publisher=producer)
+    with caplog.at_level(logging.INFO, logger="services.chat_ingest"):
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+                response = await send(client, signed(Provider.WEBCHAT, seq=4))
+    event_id = response.json()["event_ids"][0]
+    [line] = [r for r in caplog.records if getattr(r, "event_id", None) == event_id]
+    assert line.levelno == logging.INFO and line.getMessage() == "chat event published"

@@ -85,3 +85,12 @@ def test_at_debug_each_event_has_its_own_line_with_its_fields(events, caplog):
 def test_thousands_are_grouped_for_the_reader():
     counts = {("webchat", "acme", "published"): 4812, ("webchat", "acme", "duplicate"): 3}
     assert summary_text(counts) == "webchat/acme 3 duplicate, 4,812 published"
+
+
+def test_each_at_info_logs_every_event_at_info_for_desks_that_want_them(clock, caplog):
+    events = EventLog(logging.getLogger(LOGGER), "call event", each_at_info=True, clock=clock)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        events.accepted("accepted", "cti", "acme", event_id="e1", call_id="c1")
+    [line] = _ours(caplog)
+    assert line.levelno == logging.INFO and line.getMessage() == "call event accepted"
+    assert line.event_id == "e1"  # type: ignore[attr-defined]
