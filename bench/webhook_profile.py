@@ -144,6 +144,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         await drive(requests[:WARM_UP])  # imports, caches, the topic's metadata
         statuses.clear()
         profiler = cProfile.Profile() if args.profile else None
+        models_before = _model_classes()
         started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
@@ -151,6 +152,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         if profiler:
             profiler.disable()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        models_created = _model_classes() - models_before
     if args.kafka:
         await producer.stop()
     if profiler:
@@ -167,7 +169,23 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "wall_us_per_request": round(elapsed / args.requests * 1e6, 1),
         "cpu_us_per_request": round(cpu / args.requests * 1e6, 1),
         "profiled": args.profile,
+        # 0 expected: a pydantic model class built per request would be pure waste
+        "model_classes_created_while_measuring": models_created,
     }
+
+
+def _model_classes() -> int:
+    """pydantic model classes alive now (BaseModel's subclasses, recursively)."""
+    from pydantic import BaseModel
+
+    seen: set[type] = set()
+    pending: list[type] = [BaseModel]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                pending.append(sub)
+    return len(seen)
 
 
 async def _kafka_producer() -> Any:

@@ -31,6 +31,7 @@ from libs.common.webhooks import (
     fast_routes,
     install_error_handlers,
 )
+from libs.common.webhooks.fastpath import TELEMETRY_OFF
 from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks.readiness import integrations_check
 from libs.providers.integrations import DEV_SECRET, IntegrationRegistry
@@ -60,6 +61,7 @@ def create_app(
         title="omnidesk chat_ingest",
         version="1.0.0",
         summary="Chat webhooks → support.interactions.v1, acknowledged after the Kafka ack.",
+        telemetry=TELEMETRY_OFF,  # type: ignore[arg-type]
         lifespan=_lifespan(runtime, publisher),
     )
     app.state.runtime = runtime
@@ -109,8 +111,10 @@ async def _connected(
     announce_integrations(runtime.registry)
     if injected is not None:  # unit tests: a fake, nothing to connect
         runtime.ingest = _ingest(runtime.settings, injected)
-        yield
-        runtime.ingest = None
+        try:
+            yield
+        finally:
+            _stop_ingest(runtime)
         return
     settings = runtime.settings
     producer = WebhookEventProducer(
@@ -123,7 +127,7 @@ async def _connected(
     try:
         yield
     finally:
-        runtime.ingest = None
+        _stop_ingest(runtime)
         if connecting is not None:
             connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -152,6 +156,13 @@ async def _connect_with_retry(producer: WebhookEventProducer, runtime: ChatInges
         delay = min(delay * 2, MAX_CONNECT_BACKOFF_S)
 
 
+def _stop_ingest(runtime: ChatIngestState) -> None:
+    """No more webhooks are accepted; the events counted since the last summary are logged."""
+    if runtime.ingest is not None:
+        runtime.ingest.events.flush()
+    runtime.ingest = None
+
+
 def _ingest(settings: ChatIngestSettings, producer: EventPublisher) -> ChatIngest:
     quarantine = Quarantine(
         producer,  # type: ignore[arg-type]  # EventProducer and the fakes also send raw bytes
@@ -159,7 +170,9 @@ def _ingest(settings: ChatIngestSettings, producer: EventPublisher) -> ChatInges
         service=settings.service_name,
         retry_after_s=settings.retry_after_s,
     )
-    return ChatIngest(_publisher(settings, producer), quarantine)
+    return ChatIngest(
+        _publisher(settings, producer), quarantine, log_each_event=settings.log_each_event
+    )
 
 
 def _publisher(settings: ChatIngestSettings, producer: EventPublisher) -> Publisher:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from libs.common.logging import event_context
 from libs.common.webhooks import Publisher, Quarantine
+from libs.common.webhooks.eventlog import EventLog
 from libs.common.webhooks.metrics import WEBHOOK_EVENTS
 from libs.providers.inbound import ChatEvent
 from libs.providers.webhooks import WebhookAck
@@ -26,9 +27,12 @@ def json_response(
 
 
 class ChatIngest:
-    def __init__(self, publisher: Publisher, quarantine: Quarantine) -> None:
+    def __init__(
+        self, publisher: Publisher, quarantine: Quarantine, *, log_each_event: bool = False
+    ) -> None:
         self._publisher = publisher
         self.quarantine = quarantine
+        self.events = EventLog(log, "chat event", each_at_info=log_each_event)
 
     async def accept(
         self, provider: str, events: list[ChatEvent], *, ignored: int = 0
@@ -60,15 +64,13 @@ class ChatIngest:
             )
             outcome = "published" if published else "duplicate"
             WEBHOOK_EVENTS.labels(provider, outcome).inc()
-            log.info(
-                "chat event %s",
+            interaction = event.interaction
+            self.events.accepted(
                 outcome,
-                extra={
-                    "event_id": event.id,
-                    "provider": provider,
-                    "integration": event.interaction.integration,
-                    "direction": event.interaction.direction.value,
-                    "kind": event.interaction.kind.value,
-                },
+                provider,
+                interaction.integration,
+                event_id=event.id,
+                direction=interaction.direction.value,
+                kind=interaction.kind.value,
             )
             return published

@@ -126,6 +126,11 @@ class ChatIngestSettings(ServiceSettings):
     kakao_dedupe_window_s: int = Field(
         10, ge=1, description="Kakao has no message id: same user+text within this window = one."
     )
+    log_each_event: bool = Field(
+        False,
+        description="Log every accepted event at INFO (event id, provider, integration, kind; "
+        "~38 µs of CPU each). false: one INFO summary per minute, each event at DEBUG.",
+    )
 
     @field_validator("integrations", mode="before")
     @classmethod

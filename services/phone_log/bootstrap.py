@@ -23,6 +23,7 @@ from libs.common.webhooks import (
     install_error_handlers,
     reject,
 )
+from libs.common.webhooks.fastpath import TELEMETRY_OFF
 from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks.readiness import integrations_check
 from services.phone_log.calls import PayloadError
@@ -51,6 +52,7 @@ def create_app(
         title="omnidesk phone_log",
         version="1.0",
         description=DESCRIPTION,
+        telemetry=TELEMETRY_OFF,  # type: ignore[arg-type]
         lifespan=_lifespan(runtime, producer),
     )
     app.state.phone_log = runtime
@@ -79,7 +81,10 @@ def _lifespan(runtime: PhoneLogState, injected: PhoneProducer | None) -> Lifespa
                 "(PHONE_LOG_DEV_SAMPLES=true loads public dev samples, dev only)."
             )
         if injected is not None:  # attached at build time; nothing to connect
-            yield
+            try:
+                yield
+            finally:
+                runtime.events.flush()
             return
         producer = _producer(runtime.settings)
         runtime.attach(producer)
@@ -89,6 +94,7 @@ def _lifespan(runtime: PhoneLogState, injected: PhoneProducer | None) -> Lifespa
         try:
             yield
         finally:
+            runtime.events.flush()  # the events counted since the last summary
             await starter.stop()
 
     return lifespan

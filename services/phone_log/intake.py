@@ -12,6 +12,7 @@ from libs.common.cloudevents import CloudEvent
 from libs.common.events import Interaction
 from libs.common.logging import event_context
 from libs.common.webhooks import Publisher
+from libs.common.webhooks.eventlog import EventLog
 from libs.common.webhooks.metrics import WEBHOOK_EVENTS
 from services.phone_log.calls import CallFacts, EventContext, PayloadError, build_event
 from services.phone_log.integrations import (
@@ -74,8 +75,11 @@ def event_for(facts: CallFacts, context: EventContext) -> CloudEvent:
         raise PayloadError(f"call event not valid: {exc.error_count()} problem(s)") from None
 
 
-async def publish_call(event: CloudEvent, *, publisher: Publisher) -> Receipt:
-    """Publish the call event; return only once Kafka acknowledged it."""
+async def publish_call(event: CloudEvent, *, publisher: Publisher, events: EventLog) -> Receipt:
+    """Publish the call event; return only once Kafka acknowledged it.
+
+    ``events`` logs it (INFO: counted into the per-minute summary; DEBUG: its own line).
+    """
     interaction = event.data
     assert isinstance(interaction, Interaction)
     with event_context(event.id):
@@ -92,15 +96,13 @@ async def publish_call(event: CloudEvent, *, publisher: Publisher) -> Receipt:
         )
         outcome = "accepted" if published else "duplicate"
         WEBHOOK_EVENTS.labels(interaction.provider, outcome).inc()
-        log.info(
-            "call event %s",
+        events.accepted(
             outcome,
-            extra={
-                "provider": interaction.provider,
-                "integration": interaction.integration,
-                "kind": event.type,
-                "call_id": event.subject,
-            },
+            interaction.provider,
+            interaction.integration,
+            event_id=event.id,
+            kind=event.type,
+            call_id=event.subject,
         )
     return Receipt(status=outcome, event_id=event.id, kind=interaction.kind, call_id=event.subject)
 

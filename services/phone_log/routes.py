@@ -198,7 +198,7 @@ async def _ingest(
         raise MalformedPayload(detail, provider=provider, integration=integration.id) from None
     if event is None:
         return ignored(provider, None, "nothing to publish (recording not completed)")
-    return await publish_call(event, publisher=_publisher(runtime, provider))
+    return await publish_call(event, publisher=_publisher(runtime, provider), events=runtime.events)
 
 
 def _answer(receipt: Receipt) -> Response:

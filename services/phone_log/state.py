@@ -12,6 +12,7 @@ from fastapi import Request
 
 from libs.common.health import ReadinessCheck
 from libs.common.webhooks import EventPublisher, Publisher, UnknownIntegration
+from libs.common.webhooks.eventlog import EventLog
 from services.phone_log.integrations import Integration
 from services.phone_log.quarantine import RawSender
 from services.phone_log.settings import PhoneLogSettings
@@ -33,11 +34,13 @@ class PhoneLogState:
     publisher: Publisher | None = None
     sender: RawSender | None = None
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    events: EventLog = field(default_factory=lambda: call_event_log(each_at_info=False))
 
     @classmethod
     def from_settings(cls, settings: PhoneLogSettings) -> PhoneLogState:
         integrations = {(i.provider, i.id): i for i in settings.integrations}
-        return cls(settings=settings, integrations=integrations)
+        events = call_event_log(each_at_info=settings.log_each_event)
+        return cls(settings=settings, integrations=integrations, events=events)
 
     def integration(self, provider: str, integration_id: str) -> Integration:
         found = self.integrations.get((provider, integration_id))
@@ -62,6 +65,12 @@ class PhoneLogState:
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         return self.checks
+
+
+def call_event_log(*, each_at_info: bool) -> EventLog:
+    """Accepted call events, logged as ``services.phone_log.intake`` (where they are published)."""
+    logger = logging.getLogger("services.phone_log.intake")
+    return EventLog(logger, "call event", each_at_info=each_at_info)
 
 
 async def get_runtime(request: Request) -> PhoneLogState:

@@ -10,6 +10,8 @@
 - :mod:`.timing` — request latency histogram by provider (ASGI middleware).
 - :mod:`.producer` — EventProducer with batches sized for many concurrent acks.
 - :mod:`.fastpath` — webhook POSTs dispatched straight to their endpoint functions.
+- :mod:`.one_write` — uvicorn protocol writing each response in one socket write.
+- :mod:`.eventlog` — accepted events: an INFO summary per minute, each one at DEBUG.
 - :mod:`.quarantine` — authenticated but unreadable bodies kept on the dead-letter topic.
 - :mod:`.exceptions`, :mod:`.parsing`, :mod:`.signatures` — framework-free parts that
   provider packages (``libs/providers``) import.

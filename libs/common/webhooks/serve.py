@@ -4,7 +4,8 @@ Both webhook services (and the benchmark's bare HTTP ceiling app) start through
 here, so they run on the same server with the same options: uvicorn picks
 uvloop and httptools when installed (they are, via ``uvicorn[standard]``), our
 own JSON logging instead of uvicorn's, no access log (webhook URLs can carry
-tokens).
+tokens), and uvicorn's httptools protocol writing each response (headers and
+body) in one socket write instead of two (``one_write.py``).
 
 One process is CPU-bound near what one core does (see ``docs/performance.md``);
 more throughput comes from more processes. With ``workers > 1`` uvicorn's
@@ -21,10 +22,13 @@ from typing import Any
 
 import uvicorn
 
+from libs.common.webhooks.one_write import OneWriteHttpToolsProtocol
+
 #: What every webhook server runs with, whatever the service.
 SERVER_OPTIONS: dict[str, Any] = {
     "loop": "auto",  # uvloop when installed
-    "http": "auto",  # httptools when installed
+    # httptools (installed via uvicorn[standard]), each response in one socket write
+    "http": OneWriteHttpToolsProtocol,
     "log_config": None,  # keep the service's JSON logging
     "access_log": False,  # webhook paths and queries can carry tokens
 }

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import httpx
+
 from libs.providers.integrations import Provider
-from tests.helpers.chat_ingest import SECRETS, send, signed
+from services.chat_ingest.bootstrap import create_app
+from tests.helpers.chat_ingest import BASE_URL, SECRETS, send, signed
 
 
 def _everything_logged(records: list[logging.LogRecord]) -> str:
@@ -29,7 +32,7 @@ async def test_rejections_log_reason_but_no_secret_or_text(client, caplog):
 
 
 async def test_accepted_event_logged_with_event_id_but_no_text(client, caplog):
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):  # per-event lines are DEBUG (INFO: a summary)
         response = await send(client, signed(Provider.WEBCHAT, seq=3))
     event_id = response.json()["event_ids"][0]
     records = [r for r in caplog.records if getattr(r, "event_id", None) == event_id]
@@ -37,3 +40,31 @@ async def test_accepted_event_logged_with_event_id_but_no_text(client, caplog):
     logged = _everything_logged(caplog.records)
     assert "cannot log in" not in logged
     assert SECRETS[Provider.WEBCHAT] not in logged
+
+
+async def test_at_info_accepted_events_are_summarised_when_the_service_stops(
+    settings, producer, caplog
+):
+    app = create_app(settings, publisher=producer)
+    with caplog.at_level(logging.INFO, logger="services.chat_ingest"):
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+                for seq in (1, 2, 1):  # the third is a repeat
+                    assert (await send(client, signed(Provider.WEBCHAT, seq=seq))).is_success
+            assert not [r for r in caplog.records if getattr(r, "event_id", None)]
+    [summary] = [r for r in caplog.records if r.getMessage().startswith("chat events in")]
+    assert "webchat/" in summary.getMessage()
+    assert "1 duplicate, 2 published" in summary.getMessage()
+
+
+async def test_log_each_event_puts_every_accepted_event_at_info(settings, producer, caplog):
+    app = create_app(settings.model_copy(update={"log_each_event": True}), publisher=producer)
+    with caplog.at_level(logging.INFO, logger="services.chat_ingest"):
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+                response = await send(client, signed(Provider.WEBCHAT, seq=4))
+    event_id = response.json()["event_ids"][0]
+    [line] = [r for r in caplog.records if getattr(r, "event_id", None) == event_id]
+    assert line.levelno == logging.INFO and line.getMessage() == "chat event published"

@@ -398,3 +398,16 @@ async def test_nothing_configured_is_said_at_start_and_on_readyz(caplog):
     assert "NO integrations configured" in caplog.text
     assert response.status_code == 503
     assert response.json()["checks"]["integrations"] == "failing: NoIntegrationsConfigured"
+
+
+@pytest.mark.parametrize("each", [False, True])
+async def test_accepted_calls_are_summarised_at_info_and_each_logged_when_asked(each, caplog):
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with caplog.at_level("INFO", logger="services.phone_log"):
+        async with running_app(RecordingProducer(), log_each_event=each) as client:
+            call = cti_form(cti_event("newCall"))
+            assert (await client.post(CTI, content=call, headers=form)).status_code == 200
+    each_lines = [r for r in caplog.records if r.getMessage().startswith("call event ")]
+    summaries = [r for r in caplog.records if r.getMessage().startswith("call events in")]
+    assert len(each_lines) == (1 if each else 0)
+    assert len(summaries) == 1 and "1 accepted" in summaries[0].getMessage()
