@@ -111,8 +111,14 @@ async def queue_conversation(emitter: Emitter, conversation: Conversation, *, re
 #: Waiting rows the unlocked look reads (queue, channel, skills only); as many without one
 #: that fits means "maybe": the locked round decides.
 LOOK_ROWS = 100
-#: Most waiting conversations one locked page loads (``waiting()``'s old limit).
+#: Waiting conversations one locked page loads: twice the free slots, at least PAGE_MIN
+#: (a few dozen rows cost little more than two, and spare a round trip when the first
+#: ones need skills nobody free has), doubling page after page, at most PAGE_MAX.
+PAGE_MIN = 50
 PAGE_MAX = 500
+#: Most waiting conversations one drain looks at (its old limit was 500, oldest first):
+#: bounds the lock's hold when thousands wait that nobody free has the skills for.
+SCAN_MAX = 2000
 
 
 async def drain_queues(ctx: RouterContext, *, reason: str) -> int:
@@ -155,9 +161,9 @@ async def _drain_locked(ctx: RouterContext, *, reason: str) -> int:
 
     The same choices as planning over every waiting conversation at once: the plan is
     greedy in that order, a page is the next stretch of it, and a conversation outside
-    the pool's openings could not be taken (capacity only shrinks while planning). A page
-    holds as many rows as there are free slots (twice, so a conversation nobody has the
-    skills for rarely costs another page): when everyone is full, nothing is loaded."""
+    the pool's openings could not be taken (capacity only shrinks while planning). Pages
+    are sized by the free slots (``PAGE_MIN``): not every waiting row ``FOR UPDATE``
+    each round, as before. Up to ``SCAN_MAX`` rows per drain (the old round's 500)."""
     now = ctx.clock()
     rank = {priority.value: r for priority, r in PRIORITY_RANK.items()}
     assigned = 0
@@ -166,12 +172,13 @@ async def _drain_locked(ctx: RouterContext, *, reason: str) -> int:
         pool = await assignment_pool(uow)
         emitter = Emitter(uow, ctx, cause=f"drain:{uuid.uuid4()}", now=now)
         seen: list[str] = []
-        while True:
+        limit = 0
+        while len(seen) < SCAN_MAX:
             states = pool.online_states()
             room = openings(states)
             if not room:
                 break
-            limit = min(PAGE_MAX, 2 * free_slots(states))
+            limit = min(PAGE_MAX, max(PAGE_MIN, 2 * free_slots(states), 2 * limit))
             page = await uow.conversations.waiting_in_turn(
                 room, priority_rank=rank, limit=limit, exclude=seen, lock=True
             )

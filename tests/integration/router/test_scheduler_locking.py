@@ -27,7 +27,7 @@ from libs.common.events.interaction import (
 from services.router.domain.assignment import plan_assignments
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents
-from services.router.service.assigning import drain_queues, work_item
+from services.router.service.assigning import PAGE_MIN, drain_queues, work_item
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.pool import assignment_pool
@@ -188,27 +188,33 @@ async def test_room_nobody_has_the_skills_for_takes_no_lock(counted, clock):
 
 
 async def test_drain_assigns_what_planning_over_every_waiting_row_would(counted, clock):
-    """Priorities, ages and skills mixed so that the first locked page (twice the free
-    slots) assigns nothing — the rows nobody has the skills for come first — and the
-    next page serves the rest: the same choices as one plan over all waiting rows."""
+    """Priorities, ages and skills mixed so that the first locked page (``PAGE_MIN``
+    rows) assigns nothing — the urgent rows nobody has the skills for come first — and
+    the next page serves the rest: the same choices as one plan over all waiting rows."""
     ctx, units = counted
-    ids = await waiting_chats(ctx, clock, 14)
-    priorities = ["urgent"] * 6 + ["low", "high", "normal", "high", "low", "normal", "high"]
-    skills = [["ja"]] * 6 + [["en"], [], ["ko"], ["en"], [], ["ko"], ["en", "ko"]]
+    unfit = PAGE_MIN + 5
+    ids = await waiting_chats(ctx, clock, unfit + 8)
+    mixed = [
+        ("low", ["en"]),
+        ("high", []),
+        ("normal", ["ko"]),
+        ("high", ["en"]),
+        ("low", []),
+        ("normal", ["ko"]),
+        ("high", ["en", "ko"]),
+        ("low", []),  # waiting longest of all, at the lowest priority
+    ]
+    rows = [("urgent", ["ja"])] * unfit + mixed
     statements = [
         update(Conversation)
         .where(Conversation.id == cid)
         .values(priority=priority, skills=skill, queued_at=clock() - timedelta(minutes=n))
-        for n, (cid, priority, skill) in enumerate(zip(ids, priorities, skills, strict=False))
+        for n, (cid, (priority, skill)) in enumerate(zip(ids, rows, strict=True))
     ]
-    statements.append(
-        update(Conversation)  # waiting longest of all, at the lowest priority
-        .where(Conversation.id == ids[13])
-        .values(priority="low", skills=[], queued_at=clock() - timedelta(hours=1))
-    )
     await commit_sql(ctx, *statements, online("agent-lee", 2), online("agent-smith", 1))
     expected = await planned_over_every_waiting(ctx)
     assert len(expected) == 3
+    assert not set(expected) & set(ids[:unfit])
 
     units.reset()
     assert await drain_queues(ctx, reason="capacity available") == 3

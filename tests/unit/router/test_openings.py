@@ -5,7 +5,7 @@ assignment rules themselves, over generated agents and queues:
 - ``someone_could_take`` is ``can_take`` by some agent (the unlocked look skips the
   lock only when no waiting conversation passes it);
 - planning page by page over the waiting conversations of the openings, in queue
-  order, each page as large as twice the free slots, from the states the pages before
+  order, pages growing from twice the free slots, each from the states the pages before
   left, chooses exactly what one plan over every waiting conversation chooses.
 """
 
@@ -107,11 +107,13 @@ def paged_plan(items: list[WorkItem], agents: list[AgentState]) -> dict[str, str
     states = {a.id: a for a in agents}
     chosen: dict[str, str] = {}
     seen: set[str] = set()
+    limit = 0
     while True:
         room = openings(states.values())
         if not room:
             break
-        limit = 2 * free_slots(states.values())
+        # the drain's sizing with PAGE_MIN = 1, so that small cases page too
+        limit = max(1, 2 * free_slots(states.values()), 2 * limit)
         page = [
             i
             for i in queue_order(items)
