@@ -86,6 +86,10 @@ class LockMeter(UnitOfWorkFactory):
             self.held_ms.append((time.perf_counter() - self._locked_at) * 1000)
             self._locked_at = None
 
+    def reset(self) -> None:
+        self.writers = self.locks = 0
+        self.held_ms = []
+
     def close(self) -> None:
         event.remove(self.engine.sync_engine, "after_cursor_execute", self._seen)
 

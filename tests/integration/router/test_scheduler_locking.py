@@ -4,9 +4,9 @@ waits for) and sends no ``pg_advisory_xact_lock`` (PostgreSQL); with work it sti
 fires each due timer once and assigns exactly what planning over every waiting
 conversation would — on both stores.
 
-Counted, not timed: the context's unit-of-work factory is a counting subclass
-(injected through ``RouterContext``), and the assignment lock statements are seen with
-SQLAlchemy's ``before_cursor_execute``."""
+Counted, not timed: the context's unit-of-work factory is ``bench.scheduler_lock``'s
+counting subclass (injected through ``RouterContext``), which sees the assignment lock
+statements with SQLAlchemy's ``after_cursor_execute``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
+from bench.scheduler_lock import LockMeter
 from libs.common.events.interaction import (
     Channel,
     CustomerIdentity,
@@ -32,44 +33,13 @@ from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.pool import assignment_pool
 from services.router.store.models import Agent, Conversation, SlaTimer
-from services.router.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 pytestmark = pytest.mark.integration
 
 
-class CountedUnits(UnitOfWorkFactory):
-    """The context's units of work, counting writing units (on SQLite each holds the
-    write lock) and assignment locks taken (PostgreSQL's advisory lock statements)."""
-
-    def __init__(self, base: UnitOfWorkFactory) -> None:
-        super().__init__(
-            base.engine,
-            on_commit=base.on_commit,
-            before_commit=base.before_commit,
-            hand_over=base.hand_over,
-        )
-        self.writers = 0
-        self.assignment_locks = 0
-        event.listen(self.engine.sync_engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, _conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
-        if "pg_advisory_xact_lock" in statement:
-            self.assignment_locks += 1
-
-    def __call__(self) -> UnitOfWork:
-        self.writers += 1
-        return super().__call__()
-
-    def reset(self) -> None:
-        self.writers = self.assignment_locks = 0
-
-    def close(self) -> None:
-        event.remove(self.engine.sync_engine, "before_cursor_execute", self._seen)
-
-
 @pytest.fixture
-async def counted(ctx: RouterContext) -> AsyncIterator[tuple[RouterContext, CountedUnits]]:
-    units = CountedUnits(ctx.uow)
+async def counted(ctx: RouterContext) -> AsyncIterator[tuple[RouterContext, LockMeter]]:
+    units = LockMeter(ctx.uow)
     yield replace(ctx, uow=units), units
     units.close()
 
@@ -148,7 +118,7 @@ async def test_idle_tick_takes_no_lock(counted, clock):
     await commit_sql(ctx, online("agent-lee", 3))  # room, and nobody waiting
     units.reset()
     assert await Scheduler(ctx).tick() == 0
-    assert (units.writers, units.assignment_locks) == (0, 0)
+    assert (units.writers, units.locks) == (0, 0)
 
 
 async def test_busy_tick_takes_no_lock_until_capacity_appears(counted, clock):
@@ -162,14 +132,14 @@ async def test_busy_tick_takes_no_lock_until_capacity_appears(counted, clock):
     units.reset()
     for _ in range(3):
         await Scheduler(ctx).tick()
-    assert (units.writers, units.assignment_locks) == (0, 0)
+    assert (units.writers, units.locks) == (0, 0)
     assert len(await assignees(ctx)) == 2
 
     await commit_sql(ctx, online("agent-lee", 3))
     units.reset()
     await Scheduler(ctx).tick()
     assert units.writers == 1  # the drain's locked round (nothing else was due)
-    assert units.assignment_locks == (1 if ctx.uow.postgres else 0)
+    assert units.locks == (1 if ctx.uow.postgres else 0)
     assert set(await assignees(ctx)) == set(ids[:3])  # the oldest waiting first
 
 
@@ -183,7 +153,7 @@ async def test_room_nobody_has_the_skills_for_takes_no_lock(counted, clock):
     )
     units.reset()
     await Scheduler(ctx).tick()
-    assert (units.writers, units.assignment_locks) == (0, 0)
+    assert (units.writers, units.locks) == (0, 0)
     assert await assignees(ctx) == {}
 
 
@@ -231,7 +201,7 @@ async def test_due_timer_fires_once_and_only_its_round_locks(counted, clock):
     units.reset()
     assert await Scheduler(ctx).tick() >= 1
     assert units.writers == 1  # the timers' round; nothing to drain or ask
-    assert units.assignment_locks == (1 if ctx.uow.postgres else 0)
+    assert units.locks == (1 if ctx.uow.postgres else 0)
     units.reset()
     assert await Scheduler(ctx).tick() == 0  # fired once
-    assert (units.writers, units.assignment_locks) == (0, 0)
+    assert (units.writers, units.locks) == (0, 0)
