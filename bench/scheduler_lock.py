@@ -1,9 +1,10 @@
 """Router scheduler: how often a tick takes the assignment lock, and for how long.
 
 ``Scheduler.tick`` called in this process (no broker), per store (SQLite, then
-PostgreSQL on a private server), in two states: idle (agents online, nobody waiting)
-and busy (every agent full, a few hundred chats waiting — the 1,000/s bench's steady
-state, where routing polls queue behind the scheduler). Per tick: writing units of
+PostgreSQL on a private server), in three states: idle (agents online, nobody waiting),
+busy (every agent full, a few hundred chats waiting — the 1,000/s bench's steady
+state, where routing polls queue behind the scheduler), and busy with one slot freed
+before each tick (a round that assigns one conversation). Per tick: writing units of
 work opened (on SQLite each holds the process's write lock, which every routing poll
 waits for), assignment locks taken (PostgreSQL's ``pg_advisory_xact_lock``), how long
 the lock was held (SQLite: the writing unit's life; PostgreSQL: from the advisory
@@ -20,7 +21,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ from tools.testing.postgres import PostgresServer, postgres_for_tests
 
 #: Chats waiting in the busy state (a few hundred: the queue the 1,000/s bench builds).
 WAITING = 400
+#: In the third state this agent gets room for one more chat before each tick.
+AGENT_WITH_ROOM = "agent-lee"
 
 
 class LockMeter(UnitOfWorkFactory):
@@ -130,12 +133,29 @@ def chat(n: int) -> Incoming:
     )
 
 
-async def measure(ctx: RouterContext, state: str, ticks: int) -> dict:
+async def one_more_chat(ctx: RouterContext) -> None:
+    """One agent takes one more chat: a slot frees without anything draining the queue
+    (as a capacity change committed by another replica would), for the next tick."""
+    async with ctx.uow() as uow:
+        agent = await uow.agents.get(AGENT_WITH_ROOM, lock=True)
+        assert agent is not None
+        agent.capacity = {**agent.capacity, "chat": int(agent.capacity.get("chat", 0)) + 1}
+        await uow.commit()
+
+
+async def measure(
+    ctx: RouterContext,
+    state: str,
+    ticks: int,
+    before_tick: Callable[[RouterContext], Awaitable[None]] | None = None,
+) -> dict:
     meter = LockMeter(ctx.uow)
     scheduler = Scheduler(replace(ctx, uow=meter))
     cpu: list[float] = []
     try:
         for _ in range(ticks):
+            if before_tick is not None:
+                await before_tick(ctx)  # not metered: ctx's own units
             started = time.process_time()
             await scheduler.tick()
             cpu.append((time.process_time() - started) * 1000)
@@ -167,8 +187,10 @@ async def run_store(name: str, url: str, ticks: int) -> dict:
         for start in range(0, WAITING, 100):
             await route_batch(ctx, [chat(n) for n in range(start, start + 100)])
         busy = await measure(ctx, "busy", ticks)
+        room = await measure(ctx, "one_slot_per_tick", ticks, one_more_chat)
         await engine.dispose()
-    return {"store": name, "load_average_1m": os.getloadavg()[0], "states": [idle, busy]}
+    states = [idle, busy, room]
+    return {"store": name, "load_average_1m": os.getloadavg()[0], "states": states}
 
 
 def _stores(choice: str) -> Iterator[tuple[str, AbstractContextManager[PostgresServer | None]]]:
