@@ -409,6 +409,7 @@ def round_trip_figures(trace: dict, first: float, last: float, polls: int) -> di
             "per_poll": round(len(mine) / polls, 1) if polls else None,
             "ms_total": round(sum(t["ms"] for t in mine), 1),
             "ms_per_poll": round(sum(t["ms"] for t in mine) / polls, 1) if polls else None,
+            "lock_wait": _lock_wait(mine),
             "top": {
                 sql: {
                     "n": len(ms),
@@ -420,6 +421,20 @@ def round_trip_figures(trace: dict, first: float, last: float, polls: int) -> di
             },
         }
     return figures
+
+
+def _lock_wait(trips: list[dict]) -> dict | None:
+    """The assignment lock's round trips (``pg_advisory_xact_lock``): how long each waited
+    for it, p50/p90/max — what a poll stuck behind the scheduler (or the reverse) sees."""
+    waits = sorted(t["ms"] for t in trips if "pg_advisory_xact_lock" in t["sql"])
+    if not waits:
+        return None
+    return {
+        "n": len(waits),
+        "ms_p50": round(statistics.median(waits), 2),
+        "ms_p90": round(waits[int(0.9 * (len(waits) - 1))], 2),
+        "ms_max": round(waits[-1], 1),
+    }
 
 
 async def analyze(database_url: str) -> None:

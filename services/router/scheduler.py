@@ -3,6 +3,10 @@
 Time comes from the context's clock (injectable), so tests move time instead of
 sleeping. Timers are rows: after a restart, overdue ones fire on the first
 round; each fires once because it is claimed in the transaction that emits.
+
+Each step of a round looks through a reader before it takes the assignment lock (the
+lock every routing poll needs): a round with nothing due, or only conversations waiting
+for agents who are all full, locks nothing (issue #16; ``bench.scheduler_lock``).
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ from libs.common.events.routing import (
     Priority,
 )
 from services.router.domain.assignment import (
+    PRIORITY_RANK,
     AssignmentChoice,
     WorkItem,
     choose_agent,
     plan_assignments,
 )
+from services.router.domain.openings import free_slots, openings, someone_could_take
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
 from services.router.service.pool import assignment_pool
@@ -106,29 +108,94 @@ async def queue_conversation(emitter: Emitter, conversation: Conversation, *, re
     await emitter.emit(ConversationQueued, conversation, reason=reason, queue=conversation.queue)
 
 
+#: Waiting rows the unlocked look reads (queue, channel, skills only); as many without one
+#: that fits means "maybe": the locked round decides.
+LOOK_ROWS = 100
+#: Waiting conversations one locked page loads: twice the free slots, at least PAGE_MIN
+#: (a few dozen rows cost little more than two, and spare a round trip when the first
+#: ones need skills nobody free has), doubling page after page, at most PAGE_MAX.
+PAGE_MIN = 50
+PAGE_MAX = 500
+#: Most waiting conversations one drain looks at (its old limit was 500, oldest first):
+#: bounds the lock's hold when thousands wait that nobody free has the skills for.
+SCAN_MAX = 2000
+
+
 async def drain_queues(ctx: RouterContext, *, reason: str) -> int:
-    """Assign waiting conversations while capacity allows: priority, then age."""
+    """Assign waiting conversations while capacity allows: priority, then age.
+
+    First a look without the assignment lock (a reader: on SQLite it does not wait for
+    the write lock either): is there an online agent with room in a queue and channel
+    where a conversation waits whose skills they have? If not, nothing is locked. The
+    look is only an optimisation, the locked round re-checks everything:
+    - a false "maybe" (the look saw room that a poll took meanwhile, or many waiting rows
+      none of which fits) costs one locked round that assigns nothing, as every round did;
+    - a false "nothing" means capacity was freed, an agent came online or a conversation
+      started waiting after the look read. Whatever did it committed after the look: an
+      agent's status or settings change, a resolution or a transfer, a handoff and a
+      configuration reload each call ``drain_queues`` after committing, so their own look
+      sees it; a routed conversation is assigned on arrival when someone has room; and
+      the scheduler looks again on its next tick. So it cannot outlast one interval.
+    """
+    if not await _may_assign(ctx):
+        return 0
+    return await _drain_locked(ctx, reason=reason)
+
+
+async def _may_assign(ctx: RouterContext) -> bool:
+    async with ctx.uow.reader() as uow:
+        states = (await assignment_pool(uow)).online_states()
+        room = openings(states)
+        if not room:
+            return False
+        kinds = await uow.conversations.waiting_kinds(room, limit=LOOK_ROWS)
+    if len(kinds) >= LOOK_ROWS:
+        return True
+    return any(someone_could_take(q, channel, skills, states) for q, channel, skills in kinds)
+
+
+async def _drain_locked(ctx: RouterContext, *, reason: str) -> int:
+    """Under the assignment lock: the pool, then the waiting conversations that could be
+    assigned, page by page in the order the queue serves them (priority, then age), each
+    page planned by ``plan_assignments`` from the pool as the pages before left it.
+
+    The same choices as planning over every waiting conversation at once: the plan is
+    greedy in that order, a page is the next stretch of it, and a conversation outside
+    the pool's openings could not be taken (capacity only shrinks while planning). Pages
+    are sized by the free slots (``PAGE_MIN``): not every waiting row ``FOR UPDATE``
+    each round, as before. Up to ``SCAN_MAX`` rows per drain (the old round's 500)."""
     now = ctx.clock()
+    rank = {priority.value: r for priority, r in PRIORITY_RANK.items()}
+    assigned = 0
     async with ctx.uow() as uow:
         await uow.serialise_assignment()
         pool = await assignment_pool(uow)
-        states = pool.online_states()
-        if not states:
-            return 0
-        queues = {q for s in states for q in s.queues}
-        waiting = {c.id: c for c in await uow.conversations.waiting(queues=queues, lock=True)}
-        choices = plan_assignments(
-            [work_item(c) for c in waiting.values()], states, sticky=False, now=now
-        )
         emitter = Emitter(uow, ctx, cause=f"drain:{uuid.uuid4()}", now=now)
-        for choice in choices:
-            await apply_choice(
-                emitter,
-                waiting[choice.conversation_id],
-                pool.agents[choice.agent_id],
-                choice,
-                reason=reason,
+        seen: list[str] = []
+        limit = 0
+        while len(seen) < SCAN_MAX:
+            states = pool.online_states()
+            room = openings(states)
+            if not room:
+                break
+            limit = min(PAGE_MAX, max(PAGE_MIN, 2 * free_slots(states), 2 * limit))
+            page = await uow.conversations.waiting_in_turn(
+                room, priority_rank=rank, limit=limit, exclude=seen, lock=True
             )
-        if choices:
+            waiting = {c.id: c for c in page}
+            choices = plan_assignments([work_item(c) for c in page], states, sticky=False, now=now)
+            for choice in choices:
+                await apply_choice(
+                    emitter,
+                    waiting[choice.conversation_id],
+                    pool.agents[choice.agent_id],
+                    choice,
+                    reason=reason,
+                )
+            assigned += len(choices)
+            if len(page) < limit:
+                break
+            seen.extend(waiting)
+        if assigned:
             await uow.commit()
-        return len(choices)
+    return assigned

@@ -349,8 +349,15 @@ def _restore_timers(uow: UnitOfWork, ctx: RouterContext, conversation: Conversat
 
 
 async def fire_quiet_checks(ctx: RouterContext, *, limit: int = 200) -> int:
-    """Ask the assistant about conversations that stayed quiet after its answer."""
+    """Ask the assistant about conversations that stayed quiet after its answer.
+
+    A look first, through a reader: with no check due, no writing unit is opened (on
+    SQLite that is the write lock every poll waits for). One that falls due after the look
+    is asked on the next round."""
     now = ctx.clock()
+    async with ctx.uow.reader() as look:
+        if not await look.conversations.quiet_check_due(now):
+            return 0
     async with ctx.uow() as uow:
         query = (
             select(Conversation)

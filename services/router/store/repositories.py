@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, case, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
@@ -94,6 +94,18 @@ def _locked(query: Select[Any], postgres: bool, *, skip_locked: bool = False) ->
     return query.with_for_update(skip_locked=skip_locked) if postgres else query
 
 
+def _waiting(query: Select[Any]) -> Select[Any]:
+    """Conversations waiting for a person: unassigned, open, not held by the assistant."""
+    return query.where(
+        Conversation.assignee_id.is_(None),
+        Conversation.status.in_(_ACTIVE),
+        or_(  # the assistant holds it: not waiting for a person (yet)
+            Conversation.assistant_status.is_(None),
+            Conversation.assistant_status.not_in(ASSISTANT_HOLDING),
+        ),
+    )
+
+
 class ContactRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -173,14 +185,7 @@ class ConversationRepository:
     async def waiting(
         self, *, queues: Iterable[str] | None = None, limit: int = 500, lock: bool = False
     ) -> list[Conversation]:
-        query = select(Conversation).where(
-            Conversation.assignee_id.is_(None),
-            Conversation.status.in_(_ACTIVE),
-            or_(  # the assistant holds it: not waiting for a person (yet)
-                Conversation.assistant_status.is_(None),
-                Conversation.assistant_status.not_in(ASSISTANT_HOLDING),
-            ),
-        )
+        query = _waiting(select(Conversation))
         if queues is not None:
             query = query.where(Conversation.queue.in_(list(queues)))
         query = query.order_by(Conversation.queued_at).limit(limit)
@@ -243,6 +248,63 @@ class ConversationRepository:
     async def active(self) -> list[Conversation]:
         query = select(Conversation).where(Conversation.status.in_(_ACTIVE))
         return list(await self.session.scalars(query))
+
+    async def waiting_kinds(
+        self, openings: Iterable[tuple[str, str]], *, limit: int
+    ) -> list[tuple[str, str, list[str]]]:
+        """(queue, channel, skills) of up to ``limit`` waiting conversations in these
+        (queue, channel) openings: plain rows, no ORM objects, no row locks (the
+        scheduler's look before it takes the assignment lock)."""
+        pairs = list(openings)
+        if not pairs:
+            return []
+        query = _waiting(
+            select(Conversation.queue, Conversation.channel, Conversation.skills)
+        ).where(tuple_(Conversation.queue, Conversation.channel).in_(pairs))
+        rows = await self.session.execute(query.limit(limit))
+        return [(queue, channel, list(skills or [])) for queue, channel, skills in rows]
+
+    async def waiting_in_turn(
+        self,
+        openings: Iterable[tuple[str, str]],
+        *,
+        priority_rank: dict[str, int],
+        limit: int,
+        exclude: Iterable[str] = (),
+        lock: bool = False,
+    ) -> list[Conversation]:
+        """The first ``limit`` waiting conversations of these (queue, channel) openings in
+        the order the queue serves them: highest ``priority_rank`` first, then the longest
+        waiting (``queued_at``, else ``opened_at``), then id — ``queue_order``'s order,
+        so a page of it is a prefix of what ``plan_assignments`` would walk through."""
+        pairs = list(openings)
+        if not pairs:
+            return []
+        rank = case(priority_rank, value=Conversation.priority, else_=-1)
+        query = _waiting(select(Conversation)).where(
+            tuple_(Conversation.queue, Conversation.channel).in_(pairs)
+        )
+        skipped = list(exclude)
+        if skipped:
+            query = query.where(Conversation.id.not_in(skipped))
+        query = query.order_by(
+            rank.desc(),
+            func.coalesce(Conversation.queued_at, Conversation.opened_at),
+            Conversation.id,
+        ).limit(limit)
+        return list(
+            await self.session.scalars(_locked(query, self.postgres and lock, skip_locked=True))
+        )
+
+    async def quiet_check_due(self, now: datetime) -> bool:
+        """Is any assistant quiet check due (indexed ``assistant_quiet_check_at``)?"""
+        query = (
+            select(Conversation.id)
+            .where(Conversation.assistant_quiet_check_at <= now)
+            .where(Conversation.assistant_status == "awaiting_feedback")
+            .limit(1)
+        )
+        return (await self.session.scalar(query)) is not None
 
 
 class InteractionRepository:
@@ -341,6 +403,16 @@ class TimerRepository:
             SlaTimer.fired_at.is_not(None),
         )
         return set(await self.session.scalars(query))
+
+    async def any_due(self, now: datetime) -> bool:
+        """Is any pending timer due? One row of ``ix_sla_timers_pending``, no row lock."""
+        query = (
+            select(SlaTimer.id)
+            .where(SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None))
+            .where(SlaTimer.due_at <= now)
+            .limit(1)
+        )
+        return (await self.session.scalar(query)) is not None
 
 
 class CounterRepository:
