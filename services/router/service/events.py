@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -204,6 +205,8 @@ _SNAPSHOT_COLUMNS = (
 
 
 _SNAPSHOT_COLUMN_SET = frozenset((*_SNAPSHOT_COLUMNS, "tags", "references"))
+#: the values of ``_SNAPSHOT_COLUMNS`` as one tuple, picked in C (a key per event)
+_snapshot_values = itemgetter(*_SNAPSHOT_COLUMNS)
 
 
 def _snapshot_key(conversation: Conversation, config: object) -> tuple[object, ...]:
@@ -211,7 +214,7 @@ def _snapshot_key(conversation: Conversation, config: object) -> tuple[object, .
     values = _columns(conversation)
     return (
         config,
-        *[values[column] for column in _SNAPSHOT_COLUMNS],
+        _snapshot_values(values),
         tuple(values["tags"] or ()),
         tuple(values["references"] or ()),
     )

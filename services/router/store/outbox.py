@@ -14,11 +14,12 @@ from itertools import islice
 from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 from sqlalchemy import ColumnElement, Select, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.events.routing import RoutingEvent
+from libs.common.events.routing import ConversationSnapshot, RoutingEvent
 from libs.common.ids import deterministic_id
 from services.router.store.models import OutboxRow
 
@@ -35,6 +36,9 @@ class OutboxWriter:
         self._uow = uow
         self._ordinals: dict[str, int] = {}
         self.added: list[str] = []
+        #: the last snapshot serialised and its JSON: a cause usually emits several
+        #: events over one unchanged snapshot (the emitter hands the same object over)
+        self._snapshot_json: tuple[ConversationSnapshot, bytes] | None = None
 
     def add(self, event: RoutingEvent, *, cause: str) -> str:
         ordinal = self._ordinals.get(cause, 0)
@@ -45,12 +49,49 @@ class OutboxWriter:
             "ce_type": event.ce_type,
             "conversation_id": event.conversation.conversation_id,
             "occurred_at": event.occurred_at,
-            "payload": event.model_dump_json(),
+            "payload": self._payload(event),
             "sent_at": None,
         }
         self._uow.insert_later(OutboxRow, row)
         self.added.append(event_id)
         return event_id
+
+    def _payload(self, event: RoutingEvent) -> str:
+        """``event.model_dump_json()``, byte for byte, with the conversation snapshot
+        serialised once for the events that carry the same snapshot object: the
+        snapshot is ~3/4 of a payload's JSON, and 2-3 events of one cause share it.
+        The event's own fields are dumped without ``schema_version`` and
+        ``conversation`` (its first two fields) and those two are put in front.
+        ``model_dump_json`` is ``__pydantic_serializer__.to_json(...).decode()``; called
+        directly (with the excluded names as a ``set``: a frozenset costs pydantic
+        ~0.5 µs more) the rest of an event costs ~0.7-1.5 µs instead of ~1.2-2."""
+        snapshot = event.conversation
+        if type(snapshot) is not ConversationSnapshot:  # a subclass dumps differently
+            return event.model_dump_json()
+        cached = self._snapshot_json
+        if cached is not None and cached[0] is snapshot:
+            snapshot_json = cached[1]
+        else:
+            snapshot_json = _SNAPSHOT_SERIALIZER.to_json(snapshot)
+            self._snapshot_json = (snapshot, snapshot_json)
+        rest = type(event).__pydantic_serializer__.to_json(event, exclude=_SPLICED)
+        # rest is b'{"occurred_at":…}' (never empty: occurred_at is required)
+        return b"".join(
+            (
+                b'{"schema_version":',
+                to_json(event.schema_version),
+                b',"conversation":',
+                snapshot_json,
+                b",",
+                rest[1:],
+            )
+        ).decode()
+
+
+#: the fields ``OutboxWriter._payload`` writes itself, the event's first two (a set,
+#: never changed: pydantic takes a set fastest)
+_SPLICED = {"schema_version", "conversation"}
+_SNAPSHOT_SERIALIZER = ConversationSnapshot.__pydantic_serializer__
 
 
 class PendingEvent(NamedTuple):

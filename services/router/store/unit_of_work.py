@@ -210,7 +210,7 @@ class UnitOfWork:
         self._new_timers = {}
         with self.session.no_autoflush:  # the ORM rows must wait for these
             await self._insert_bulk(BULK_FIRST)
-            await self._insert_new()
+            await self._insert_new(last=last)
             if last:
                 await self._update_changed()
         session = self.session
@@ -316,7 +316,14 @@ class UnitOfWork:
         if rowcount not in (-1, None, len(params)):  # -1: the driver does not say
             raise RuntimeError(f"{table.name}: {rowcount} of {len(params)} rows updated")
 
-    async def _insert_new(self) -> None:
+    async def _insert_new(self, *, last: bool) -> None:
+        """The new rows (``add_new``), then made detached as if loaded and, unless this
+        is the commit's flush (``last``), added to the session so that later changes in
+        this transaction are UPDATEs. At the commit nothing can change them any more
+        (their changes so far are in their INSERT; ``_update_changed`` looks only at
+        rows the session tracks): ``session.add`` would be bookkeeping for nothing,
+        ~18 µs per new conversation profiled. They end detached either way (the session
+        is closed after the commit)."""
         new, self._new = self._new, []
         by_model: dict[type, list[object]] = {}
         for row in new:
@@ -333,7 +340,8 @@ class UnitOfWork:
                 await self._insert(table, same_shape)
             for row in rows:
                 make_transient_to_detached(row)  # as if loaded: every attribute present
-                self.session.add(row)
+            if not last:
+                self.session.add_all(rows)
 
     async def _insert_bulk(self, models: tuple[type, ...]) -> None:
         for model in models:

@@ -1,0 +1,194 @@
+"""The outbox payload is ``event.model_dump_json()`` byte for byte, though the writer
+serialises a snapshot once for the events that share it (``OutboxWriter._payload``):
+checked for every routing event type, every field set, and for snapshots reused,
+replaced and subclassed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from libs.common.events.interaction import CustomerIdentity, Flags, ReplyPath
+from libs.common.events.routing import (
+    ROUTING_EVENT_TYPES,
+    AgentRef,
+    AgentReplyRequested,
+    CallbackRequested,
+    ConversationAssigned,
+    ConversationEscalated,
+    ConversationOpened,
+    ConversationQueued,
+    ConversationReopened,
+    ConversationResolved,
+    ConversationSnapshot,
+    ConversationTransferred,
+    InteractionRouted,
+    ReplyFailed,
+    ResponsePromise,
+    RoutingEvent,
+    SlaBreached,
+    SlaWarning,
+)
+from services.router.store.models import OutboxRow
+from services.router.store.outbox import OutboxWriter
+
+KST = timezone(timedelta(hours=9))
+T0 = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+ALICE = AgentRef(agent_id="a-1", name='앨리스 "A"', email="alice@example.com", locale="ko")
+BOB = AgentRef(agent_id="a-2", name="Bob\n", email=None, locale=None)
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+
+    def insert_later(self, model: type, values: dict[str, object]) -> None:
+        assert model is OutboxRow
+        self.rows.append(values)
+
+
+def snapshot(**changes: Any) -> ConversationSnapshot:
+    values: dict[str, Any] = {
+        "conversation_id": "conv-1",
+        "reference": "C-7",
+        "channel": "chat",
+        "status": "open",
+        "queue": "vip",
+        "priority": "high",
+        "language": "ko",
+        "subject": "출금 \u2028 지연 </script>",
+        "tags": ["vip", "withdrawal"],
+        "contact_id": "contact-1",
+        "customer": CustomerIdentity(phone="+821012345678", display_name="김"),
+        "customer_flags": Flags(auto_reply=True),
+        "assignee": ALICE,
+        "supervisor": BOB,
+        "last_message_id": "m-30",
+        "references": ["m-1", "m-2"],
+        "first_response_due_at": (T0 + timedelta(minutes=30)).astimezone(KST),
+        "reply_path": ReplyPath(provider="whatsapp", integration="wa", address="821012345678"),
+        "customer_last_inbound_at": T0,
+    }
+    return ConversationSnapshot(**{**values, **changes})
+
+
+#: every field of every routing event type given a value (none left to its default)
+FIELDS: dict[type[RoutingEvent], dict[str, Any]] = {
+    InteractionRouted: {
+        "interaction_id": "i-1",
+        "opened_conversation": True,
+        "ignored_reason": "duplicate",
+    },
+    ConversationOpened: {
+        "first_response_target_minutes": 30,
+        "first_response_due_at": T0,
+        "business_hours_note": "email-30-minutes: Mon-Fri 09:00-18:00",
+        "promise": ResponsePromise(
+            target_minutes=30,
+            due_at=T0.astimezone(KST),
+            open_now=True,
+            calendar="kr",
+            timezone="Asia/Seoul",
+        ),
+    },
+    ConversationQueued: {"queue": "vip", "position": 3},
+    ConversationAssigned: {"agent": ALICE, "previous_agent": BOB, "sticky": True},
+    ConversationTransferred: {
+        "from_agent": ALICE,
+        "to_agent": BOB,
+        "from_queue": "vip",
+        "to_queue": "general",
+        "by": "a-9",
+    },
+    ConversationEscalated: {
+        "step": 1,
+        "metric": "first_response",
+        "from_queue": "vip",
+        "to_queue": "general",
+        "from_priority": "normal",
+        "to_priority": "urgent",
+        "supervisor": BOB,
+    },
+    ConversationResolved: {"resolved_by": "a-1", "csat_token": "tok"},
+    ConversationReopened: {},
+    SlaWarning: {"metric": "resolution", "due_at": T0, "target_minutes": 60},
+    SlaBreached: {"metric": "next_response", "due_at": T0, "target_minutes": 60},
+    CallbackRequested: {"phone": "+8210", "missed_at": T0},
+    AgentReplyRequested: {
+        "reply_id": "r-1",
+        "agent": ALICE,
+        "text": '안녕하세요 \\ "quoted"',
+        "in_reply_to": "m-30",
+        "references": ["m-1"],
+        "purpose": "agent_reply",
+    },
+    ReplyFailed: {
+        "reply_id": "r-1",
+        "agent": ALICE,
+        "text": "hi",
+        "error_code": "131047",
+        "error_detail": "window closed",
+        "failed_at": T0,
+    },
+}
+
+
+def event(event_type: type[RoutingEvent], conversation: ConversationSnapshot) -> RoutingEvent:
+    return event_type(
+        conversation=conversation,
+        occurred_at=T0.astimezone(KST),
+        cause_event_id="cause-1",
+        reason="because",
+        **FIELDS[event_type],
+    )
+
+
+def payloads(events: list[RoutingEvent]) -> list[str]:
+    rows = _Rows()
+    writer = OutboxWriter(rows)
+    for each in events:
+        writer.add(each, cause="cause-1")
+    return [str(row["payload"]) for row in rows.rows]
+
+
+def test_every_routing_event_type_is_covered_with_every_field_set() -> None:
+    assert set(FIELDS) == set(ROUTING_EVENT_TYPES)
+    for event_type, fields in FIELDS.items():
+        own = set(event_type.model_fields) - set(RoutingEvent.model_fields)
+        assert set(fields) == own, event_type.__name__
+        # the writer puts these two in front: they must be the first fields dumped
+        assert list(event_type.model_fields)[:2] == ["schema_version", "conversation"]
+
+
+@pytest.mark.parametrize("event_type", ROUTING_EVENT_TYPES, ids=lambda t: t.__name__)
+def test_payload_is_the_events_own_json(event_type: type[RoutingEvent]) -> None:
+    shared = snapshot()
+    events = [event(event_type, shared), event(event_type, shared)]
+    assert payloads(events) == [each.model_dump_json() for each in events]
+
+
+def test_one_snapshot_shared_by_several_event_types_then_a_changed_one() -> None:
+    first = snapshot()
+    changed = snapshot(status="pending", assignee=None, tags=[])
+    events = [event(event_type, first) for event_type in ROUTING_EVENT_TYPES]
+    events += [event(ConversationAssigned, changed), event(ConversationQueued, first)]
+    assert payloads(events) == [each.model_dump_json() for each in events]
+
+
+def test_defaults_and_a_snapshot_subclass_dump_as_the_event_does() -> None:
+    class Wider(ConversationSnapshot):
+        extra_field: str = "only on the subclass"
+
+    wider = Wider(**snapshot().model_dump())
+    minimal = ConversationSnapshot(
+        conversation_id="c", reference="C-1", channel="email", status="open", queue="q",
+        contact_id="x", customer=CustomerIdentity(),
+    )  # fmt: skip
+    events: list[RoutingEvent] = [
+        ConversationReopened(conversation=minimal, occurred_at=T0),
+        ConversationReopened(conversation=wider, occurred_at=T0),
+        ConversationQueued(conversation=minimal, occurred_at=T0, queue="q", schema_version="1.7"),
+    ]
+    assert payloads(events) == [each.model_dump_json() for each in events]
