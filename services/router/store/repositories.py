@@ -7,7 +7,19 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
@@ -88,6 +100,45 @@ _ASSIGNEES = Lookup(
     "SELECT contact_id, assignee_id FROM conversations"
     " WHERE contact_id IN ({keys}) AND assignee_id IS NOT NULL ORDER BY last_activity_at",
 )
+_MESSAGE_CONVERSATIONS = Lookup(
+    select(MessageIndex.message_id, MessageIndex.conversation_id).where(
+        MessageIndex.message_id.in_(bindparam("ids", expanding=True))
+    ),
+    "ids",
+    "SELECT message_id, conversation_id FROM message_ids WHERE message_id IN ({keys})",
+)
+#: The ways a conversation is a routing candidate (``ConversationRepository.candidates``)
+CANDIDATE_KEYS = ("ids", "references", "threads", "calls", "recent")
+
+
+def _keys_in(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
+    """``column IN keys``: on PostgreSQL ``= ANY($n)`` with the keys as one array, one
+    statement text whatever their number (an IN-list of another length is another
+    statement: a PREPARE round trip and a plan, every poll); on SQLite an expanding IN."""
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+
+
+def _candidate_query(wanted: tuple[str, ...], postgres: bool) -> Select[Any]:
+    conditions = {
+        "ids": lambda: _keys_in(Conversation.id, "ids", postgres),
+        "references": lambda: _keys_in(Conversation.reference, "references", postgres),
+        "threads": lambda: _keys_in(Conversation.thread_key, "threads", postgres),
+        "calls": lambda: _keys_in(Conversation.call_group_key, "calls", postgres),
+        "recent": lambda: and_(
+            _keys_in(Conversation.contact_id, "contacts", postgres),
+            _keys_in(Conversation.channel, "channels", postgres),
+            Conversation.last_activity_at >= bindparam("since"),
+        ),
+    }
+    # One SELECT for every way a conversation can be a candidate (each condition uses
+    # its own index: SQLite's OR-by-union, PostgreSQL's BitmapOr).
+    return select(Conversation).where(or_(*(conditions[key]() for key in wanted)))
+
+
+#: built once per (store, conditions present): a poll built its ``in_()`` clauses anew
+_CANDIDATE_QUERIES: dict[tuple[bool, tuple[str, ...]], Select[Any]] = {}
 
 
 def _locked(query: Select[Any], postgres: bool, *, skip_locked: bool = False) -> Select[Any]:
@@ -159,6 +210,57 @@ class ConversationRepository:
             .where(Conversation.contact_id == contact_id)
         )
         return {m: c for m, c in await self.session.execute(query)}
+
+    async def message_conversations(self, message_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(Message-ID, conversation id) for each indexed Message-ID of ``message_ids``."""
+        ids = list(message_ids)
+        if not ids:
+            return []
+        return await _MESSAGE_CONVERSATIONS.rows(self.session, ids)
+
+    async def candidates(
+        self,
+        *,
+        ids: Iterable[str] = (),
+        references: Iterable[str] = (),
+        threads: Iterable[str] = (),
+        calls: Iterable[str] = (),
+        recent_contacts: Iterable[str] = (),
+        channels: Iterable[str] = (),
+        since: datetime | None = None,
+    ) -> list[Conversation]:
+        """The conversations with one of ``ids``, ``references``, thread keys or call
+        group keys, and those of ``recent_contacts`` on ``channels`` active since
+        ``since``: in one SELECT."""
+        params: dict[str, Any] = {
+            "ids": list(ids),
+            "references": list(references),
+            "threads": list(threads),
+            "calls": list(calls),
+            "contacts": list(recent_contacts),
+            "channels": list(channels),
+            "since": since,
+        }
+        present = {
+            "ids": params["ids"],
+            "references": params["references"],
+            "threads": params["threads"],
+            "calls": params["calls"],
+            "recent": params["contacts"] and params["channels"] and since is not None,
+        }
+        wanted = tuple(key for key in CANDIDATE_KEYS if present[key])
+        if not wanted:
+            return []
+        query = _CANDIDATE_QUERIES.get((self.postgres, wanted))
+        if query is None:
+            query = _CANDIDATE_QUERIES[self.postgres, wanted] = _candidate_query(
+                wanted, self.postgres
+            )
+        names = {"recent": ("contacts", "channels", "since")}
+        used = {name for key in wanted for name in names.get(key, (key,))}
+        return list(
+            await self.session.scalars(query, {k: v for k, v in params.items() if k in used})
+        )
 
     async def latest_by(self, **filters: Any) -> Conversation | None:
         query = select(Conversation).filter_by(**filters)
