@@ -85,8 +85,7 @@ def _fixed_state(agent: Agent) -> AgentState:
 async def assignment_pool(uow: UnitOfWork) -> AssignmentPool:
     pool = uow.cache.get(_KEY)
     if pool is None:
-        agents = await uow.agents.all()
-        pool = AssignmentPool(agents, await uow.conversations.loads(a.id for a in agents))
+        pool = AssignmentPool(*await uow.agents.all_with_loads())
         uow.cache[_KEY] = pool
     assert isinstance(pool, AssignmentPool)
     return pool

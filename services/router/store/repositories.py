@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
-from services.router.store.lookups import Lookup, TrackedLoad
+from services.router.store.lookups import Lookup, ThreadReads, TrackedLoad, in_one_hop
 from services.router.store.models import (
     ASSISTANT_HOLDING,
     Agent,
@@ -139,6 +139,13 @@ def _candidate_query(wanted: tuple[str, ...], postgres: bool) -> Select[Any]:
 
 #: built once per (store, conditions present): a poll built its ``in_()`` clauses anew
 _CANDIDATE_QUERIES: dict[tuple[bool, tuple[str, ...]], Select[Any]] = {}
+
+
+def _loads_by_agent(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, int]]:
+    loads: dict[str, dict[str, int]] = defaultdict(dict)
+    for agent_id, channel, count in rows:
+        loads[agent_id][channel] = count
+    return loads
 
 
 def _locked(query: Select[Any], postgres: bool, *, skip_locked: bool = False) -> Select[Any]:
@@ -298,12 +305,7 @@ class ConversationRepository:
 
     async def loads(self, agent_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         ids = list(agent_ids)
-        loads: dict[str, dict[str, int]] = defaultdict(dict)
-        if not ids:
-            return loads
-        for agent_id, channel, count in await _LOADS.rows(self.session, ids):
-            loads[agent_id][channel] = count
-        return loads
+        return _loads_by_agent(await _LOADS.rows(self.session, ids) if ids else [])
 
     async def last_assignees(self, contact_ids: Iterable[str]) -> dict[str, str]:
         """Per contact, the agent of its latest assigned conversation."""
@@ -383,6 +385,16 @@ class AgentRepository:
             return await _ALL_AGENTS.all(self.session)
         return list(await self.session.scalars(select(Agent).order_by(Agent.id)))
 
+    async def all_with_loads(self) -> tuple[list[Agent], dict[str, dict[str, int]]]:
+        """Every agent (by id) and its active conversations per channel: on SQLite both
+        reads in one hop to the database thread (``lookups.in_one_hop``)."""
+        if self.postgres:
+            agents = await self.all()
+            ids = [agent.id for agent in agents]
+            return agents, _loads_by_agent(await _LOADS.rows(self.session, ids) if ids else [])
+        rows, loads = await in_one_hop(self.session, _agent_rows_and_loads)
+        return _ALL_AGENTS.objects(self.session, rows), _loads_by_agent(loads)
+
     async def online(self, *, lock: bool = False) -> list[Agent]:
         """Online agents; locked (in id order) on PostgreSQL while assigning."""
         query = select(Agent).where(Agent.status == "online").order_by(Agent.id)
@@ -390,6 +402,15 @@ class AgentRepository:
 
     def add(self, agent: Agent) -> None:
         self.session.add(agent)
+
+
+def _agent_rows_and_loads(
+    reads: ThreadReads,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """In the database thread: the agents' rows, then their loads."""
+    rows = reads.all_rows(_ALL_AGENTS)
+    key = _ALL_AGENTS.key_index
+    return rows, reads.rows(_LOADS, [row[key] for row in rows])
 
 
 class TimerRepository:
