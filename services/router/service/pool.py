@@ -89,3 +89,12 @@ async def assignment_pool(uow: UnitOfWork) -> AssignmentPool:
         uow.cache[_KEY] = pool
     assert isinstance(pool, AssignmentPool)
     return pool
+
+
+def keep_assignment_pool(
+    uow: UnitOfWork, agents: list[Agent], loads: dict[str, dict[str, int]]
+) -> AssignmentPool:
+    """The transaction's pool from agents and loads read already (by the poll's first
+    hop on SQLite): what ``assignment_pool`` returns from then on."""
+    pool = uow.cache[_KEY] = AssignmentPool(agents, loads)
+    return pool

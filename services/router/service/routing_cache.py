@@ -123,11 +123,10 @@ async def prefetch(
 ) -> RoutingCache:
     cache = RoutingCache()
     keys = {k for i in interactions for k in cache.identity_keys(i)}
-    cache.owners = await uow.contacts.owners(keys)
+    # and Message-ID to conversation id as plain strings (no join: the conversations
+    # come with the other candidates below); on SQLite one hop to the thread
+    cache.owners, indexed = await uow.contacts.owners_and_messages(keys, _message_ids(interactions))
     contacts = set(cache.owners.values())
-    # Message-ID to conversation id as plain strings (no join: the conversations come
-    # with the other candidates below)
-    indexed = await uow.conversations.message_conversations(_message_ids(interactions))
     tokens = {i.thread.subject_token for i in interactions if i.thread.subject_token}
     threads = {k for i in interactions for k in (thread_key(i),) if k}
     calls = {k for i in interactions for k in (call_group_key(i),) if k}

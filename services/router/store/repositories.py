@@ -24,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
-from services.router.store.lookups import Lookup, ThreadReads, TrackedLoad, in_one_hop
+from services.router.store.lookups import (
+    Lookup,
+    ThreadReads,
+    TrackedLoad,
+    in_one_hop,
+    rows_of_each,
+)
 from services.router.store.models import (
     ASSISTANT_HOLDING,
     Agent,
@@ -148,6 +154,12 @@ def _loads_by_agent(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, int]
     return loads
 
 
+def _owners(keys: list[IdentityKey], rows: list[tuple[Any, ...]]) -> dict[IdentityKey, str]:
+    wanted = set(keys)
+    found = {IdentityKey(IdentityKind(kind), value): owner for kind, value, owner in rows}
+    return {k: v for k, v in found.items() if k in wanted}
+
+
 def _locked(query: Select[Any], postgres: bool, *, skip_locked: bool = False) -> Select[Any]:
     return query.with_for_update(skip_locked=skip_locked) if postgres else query
 
@@ -160,10 +172,19 @@ class ContactRepository:
         keys = list(keys)
         if not keys:
             return {}
-        rows = await _OWNERS.rows(self.session, list({k.value for k in keys}))
-        wanted = set(keys)
-        found = {IdentityKey(IdentityKind(kind), value): owner for kind, value, owner in rows}
-        return {k: v for k, v in found.items() if k in wanted}
+        return _owners(keys, await _OWNERS.rows(self.session, list({k.value for k in keys})))
+
+    async def owners_and_messages(
+        self, keys: Iterable[IdentityKey], message_ids: Iterable[str]
+    ) -> tuple[dict[IdentityKey, str], list[tuple[str, str]]]:
+        """``owners(keys)`` and ``ConversationRepository.message_conversations``: on
+        SQLite in one hop to the thread."""
+        keys = list(keys)
+        owners, messages = await rows_of_each(
+            self.session,
+            [(_OWNERS, list({k.value for k in keys})), (_MESSAGE_CONVERSATIONS, list(message_ids))],
+        )
+        return _owners(keys, owners), messages  # type: ignore[return-value]
 
     async def get(self, contact_id: str) -> Contact | None:
         return await self.session.get(Contact, contact_id)
@@ -358,6 +379,25 @@ class InteractionRepository:
         if not ids:
             return set()
         return {event_id for (event_id,) in await _KNOWN.rows(self.session, ids)}
+
+    async def known_and_agents(
+        self, event_ids: Iterable[str]
+    ) -> tuple[set[str], tuple[list[Agent], dict[str, dict[str, int]]] | None]:
+        """``known(event_ids)`` and, on SQLite in the same hop to the thread, every agent
+        with its loads (``AgentRepository.all_with_loads``); None on PostgreSQL, where
+        they would be round trips of their own, wasted on a poll of duplicates."""
+        ids = list(event_ids)
+        if self.session.bind.dialect.name != "sqlite":
+            return await self.known(ids), None
+
+        def read(reads: ThreadReads) -> tuple[list[Any], tuple[list[Any], list[Any]]]:
+            return reads.rows(_KNOWN, ids), _agent_rows_and_loads(reads)
+
+        known, (agents, loads) = await in_one_hop(self.session, read)
+        return {event_id for (event_id,) in known}, (
+            _ALL_AGENTS.objects(self.session, agents),
+            _loads_by_agent(loads),
+        )
 
     def add(self, record: InteractionRecord) -> None:
         self.session.add(record)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import and_, or_, select
 
 from services.router.domain.assignment import AgentStatus
+from services.router.domain.contacts import identity_keys
 from services.router.service.agents import seed_agents, set_agent_status
 from services.router.service.interactions import route_batch
 from services.router.store import repositories
@@ -109,6 +110,35 @@ async def test_candidates_are_the_conversations_each_condition_selects(ctx, cloc
         expected = await uow.session.scalars(select(Conversation).where(or_(*conditions.values())))
         assert sorted(c.id for c in everything) == sorted(c.id for c in expected)
         assert await uow.conversations.candidates(ids=[], references=[]) == []
+
+
+async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):
+    """The poll's shared-hop reads (``rows_of_each``, ``in_one_hop`` on SQLite; one after
+    the other on PostgreSQL) give what each read gives alone."""
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(0, 10), round_=0))
+    async with ctx.uow() as uow:
+        keys = [
+            key
+            for i in poll(clock, range(0, 12), round_=1)
+            for key in identity_keys(i.interaction.customer)
+        ]
+        message_ids = ["r0.0@example.com", "r0.4@example.com", "nobody@example.com"]
+        owners, messages = await uow.contacts.owners_and_messages(keys, message_ids)
+        assert owners and owners == await uow.contacts.owners(keys)
+        assert messages and sorted(messages) == sorted(
+            await uow.conversations.message_conversations(message_ids)
+        )
+        assert await uow.contacts.owners_and_messages([], []) == ({}, [])
+        known, agents = await uow.interactions.known_and_agents(["poll0-3", "nobody"])
+        assert known == await uow.interactions.known(["poll0-3", "nobody"]) == {"poll0-3"}
+        if uow.postgres:
+            assert agents is None  # loaded by the pool, only for a poll with work
+        else:
+            assert agents is not None
+            alone = await uow.agents.all_with_loads()
+            assert [a.id for a in agents[0]] == [a.id for a in alone[0]]
+            assert agents[1] == alone[1]
 
 
 async def test_lookups_run_in_the_unit_of_works_transaction_and_are_counted(ctx):
