@@ -123,10 +123,11 @@ async def prefetch(
 ) -> RoutingCache:
     cache = RoutingCache()
     keys = {k for i in interactions for k in cache.identity_keys(i)}
-    # and Message-ID to conversation id as plain strings (no join: the conversations
-    # come with the other candidates below); on SQLite one hop to the thread
-    cache.owners, indexed = await uow.contacts.owners_and_messages(keys, _message_ids(interactions))
-    contacts = set(cache.owners.values())
+    # with Message-ID to conversation id as plain strings (no join: the conversations
+    # come with the other candidates below) and the owners' latest assignees; on
+    # SQLite one hop to the thread
+    read = await uow.contacts.owners_and_messages(keys, _message_ids(interactions))
+    cache.owners, indexed = read.owners, read.messages
     tokens = {i.thread.subject_token for i in interactions if i.thread.subject_token}
     threads = {k for i in interactions for k in (thread_key(i),) if k}
     calls = {k for i in interactions for k in (call_group_key(i),) if k}
@@ -154,7 +155,7 @@ async def prefetch(
         cache.remember_message(message_id, conversations[conversation_id])
     for conversation in sorted(conversations.values(), key=lambda c: c.last_activity_at):
         cache.remember_conversation(conversation)
-    await _prefetch_previous_agents(uow, cache, contacts)
+    cache.previous_agents.update(read.last_assignees)  # the stored latest win
     uow.cache["previous_agents"] = cache.previous_agents
     return cache
 
@@ -162,9 +163,3 @@ async def prefetch(
 def _message_ids(interactions: list[Interaction]) -> set[str]:
     wanted = {m for i in interactions for m in referenced_ids(i)}
     return wanted | {m for i in interactions for m in (own_message_id(i),) if m}
-
-
-async def _prefetch_previous_agents(
-    uow: UnitOfWork, cache: RoutingCache, contacts: set[str]
-) -> None:
-    cache.previous_agents.update(await uow.conversations.last_assignees(contacts))

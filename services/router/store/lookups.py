@@ -188,15 +188,3 @@ async def in_one_hop(session: AsyncSession, reads: Callable[[ThreadReads], T]) -
     finally:
         for sql in sent:
             _sent(session, sql)
-
-
-async def rows_of_each(
-    session: AsyncSession, wanted: Sequence[tuple[Lookup, Sequence[object]]]
-) -> list[list[tuple[Any, ...]]]:
-    """Each lookup's rows for its keys (none for no keys): independent reads, on SQLite
-    in one hop to the thread, on PostgreSQL one after the other."""
-    if session.bind.dialect.name == "sqlite":
-        return await in_one_hop(
-            session, lambda reads: [reads.rows(lookup, keys) for lookup, keys in wanted]
-        )
-    return [await lookup.rows(session, keys) if keys else [] for lookup, keys in wanted]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +30,6 @@ from services.router.store.lookups import (
     ThreadReads,
     TrackedLoad,
     in_one_hop,
-    rows_of_each,
 )
 from services.router.store.models import (
     ASSISTANT_HOLDING,
@@ -154,6 +154,23 @@ def _loads_by_agent(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, int]
     return loads
 
 
+def _last_assignees(rows: Iterable[tuple[Any, ...]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for contact_id, agent_id in rows:
+        found[contact_id] = agent_id  # ascending: the latest wins
+    return found
+
+
+@dataclass
+class PollContacts:
+    """A poll's reads by contact: identity owners, the conversation ids of the
+    Message-IDs, the owners' latest assignees."""
+
+    owners: dict[IdentityKey, str]
+    messages: list[tuple[str, str]]
+    last_assignees: dict[str, str]
+
+
 def _owners(keys: list[IdentityKey], rows: list[tuple[Any, ...]]) -> dict[IdentityKey, str]:
     wanted = set(keys)
     found = {IdentityKey(IdentityKind(kind), value): owner for kind, value, owner in rows}
@@ -176,15 +193,25 @@ class ContactRepository:
 
     async def owners_and_messages(
         self, keys: Iterable[IdentityKey], message_ids: Iterable[str]
-    ) -> tuple[dict[IdentityKey, str], list[tuple[str, str]]]:
-        """``owners(keys)`` and ``ConversationRepository.message_conversations``: on
-        SQLite in one hop to the thread."""
-        keys = list(keys)
-        owners, messages = await rows_of_each(
-            self.session,
-            [(_OWNERS, list({k.value for k in keys})), (_MESSAGE_CONVERSATIONS, list(message_ids))],
-        )
-        return _owners(keys, owners), messages  # type: ignore[return-value]
+    ) -> PollContacts:
+        """``owners(keys)``, ``ConversationRepository.message_conversations`` and the
+        owners' ``last_assignees``: on SQLite in one hop to the thread."""
+        keys, ids = list(keys), list(message_ids)
+        values = list({k.value for k in keys})
+        if self.session.bind.dialect.name != "sqlite":
+            owners = _owners(keys, await _OWNERS.rows(self.session, values) if values else [])
+            messages = await _MESSAGE_CONVERSATIONS.rows(self.session, ids) if ids else []
+            contacts = sorted(set(owners.values()))
+            assignees = await _ASSIGNEES.rows(self.session, contacts) if contacts else []
+            return PollContacts(owners, messages, _last_assignees(assignees))  # type: ignore[arg-type]
+
+        def read(reads: ThreadReads) -> PollContacts:
+            owners = _owners(keys, reads.rows(_OWNERS, values))
+            messages = reads.rows(_MESSAGE_CONVERSATIONS, ids)
+            assignees = reads.rows(_ASSIGNEES, sorted(set(owners.values())))
+            return PollContacts(owners, messages, _last_assignees(assignees))  # type: ignore[arg-type]
+
+        return await in_one_hop(self.session, read)
 
     async def get(self, contact_id: str) -> Contact | None:
         return await self.session.get(Contact, contact_id)
@@ -334,9 +361,7 @@ class ConversationRepository:
         contacts = list(contact_ids)
         if not contacts:
             return found
-        for contact_id, agent_id in await _ASSIGNEES.rows(self.session, contacts):
-            found[contact_id] = agent_id  # ascending: the latest wins
-        return found
+        return _last_assignees(await _ASSIGNEES.rows(self.session, contacts))
 
     async def previous_agent(self, contact_id: str, *, exclude: str) -> str | None:
         query = (

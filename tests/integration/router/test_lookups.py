@@ -113,7 +113,7 @@ async def test_candidates_are_the_conversations_each_condition_selects(ctx, cloc
 
 
 async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):
-    """The poll's shared-hop reads (``rows_of_each``, ``in_one_hop`` on SQLite; one after
+    """The poll's shared-hop reads (``in_one_hop`` on SQLite; one after
     the other on PostgreSQL) give what each read gives alone."""
     await seed_agents(ctx)
     await route_batch(ctx, poll(clock, range(0, 10), round_=0))
@@ -124,12 +124,15 @@ async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):
             for key in identity_keys(i.interaction.customer)
         ]
         message_ids = ["r0.0@example.com", "r0.4@example.com", "nobody@example.com"]
-        owners, messages = await uow.contacts.owners_and_messages(keys, message_ids)
-        assert owners and owners == await uow.contacts.owners(keys)
-        assert messages and sorted(messages) == sorted(
+        read = await uow.contacts.owners_and_messages(keys, message_ids)
+        assert read.owners and read.owners == await uow.contacts.owners(keys)
+        assert read.messages and sorted(read.messages) == sorted(
             await uow.conversations.message_conversations(message_ids)
         )
-        assert await uow.contacts.owners_and_messages([], []) == ({}, [])
+        assigned = await uow.conversations.last_assignees(set(read.owners.values()))
+        assert read.last_assignees == assigned
+        empty = await uow.contacts.owners_and_messages([], [])
+        assert (empty.owners, empty.messages, empty.last_assignees) == ({}, [], {})
         known, agents = await uow.interactions.known_and_agents(["poll0-3", "nobody"])
         assert known == await uow.interactions.known(["poll0-3", "nobody"]) == {"poll0-3"}
         if uow.postgres:
