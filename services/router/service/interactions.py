@@ -57,7 +57,7 @@ from services.router.service.clocks import on_agent_response, on_customer_messag
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
 from services.router.service.events import MAX_REFERENCES, Emitter
-from services.router.service.pool import assignment_pool
+from services.router.service.pool import assignment_pool, keep_assignment_pool
 from services.router.service.replies import apply_receipt
 from services.router.service.routing_cache import ANY, RoutingCache, prefetch
 from services.router.store.models import (
@@ -87,10 +87,13 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
     now = ctx.clock()
     async with ctx.uow() as uow:
         await uow.serialise_assignment()
-        done = await uow.interactions.known(i.event_id for i in batch)
+        # SQLite: the agents and their loads come in the same hop as the known event ids
+        done, agents = await uow.interactions.known_and_agents(i.event_id for i in batch)
         todo = first_of_each((i for i in batch if i.event_id not in done), _event_id)
         if not todo:
             return 0
+        if agents is not None:
+            keep_assignment_pool(uow, *agents)
         cache = await prefetch(
             uow, [i.interaction for i in todo], recent_window=_recent_window(ctx)
         )

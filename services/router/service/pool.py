@@ -85,8 +85,16 @@ def _fixed_state(agent: Agent) -> AgentState:
 async def assignment_pool(uow: UnitOfWork) -> AssignmentPool:
     pool = uow.cache.get(_KEY)
     if pool is None:
-        agents = await uow.agents.all()
-        pool = AssignmentPool(agents, await uow.conversations.loads(a.id for a in agents))
+        pool = AssignmentPool(*await uow.agents.all_with_loads())
         uow.cache[_KEY] = pool
     assert isinstance(pool, AssignmentPool)
+    return pool
+
+
+def keep_assignment_pool(
+    uow: UnitOfWork, agents: list[Agent], loads: dict[str, dict[str, int]]
+) -> AssignmentPool:
+    """The transaction's pool from agents and loads read already (by the poll's first
+    hop on SQLite): what ``assignment_pool`` returns from then on."""
+    pool = uow.cache[_KEY] = AssignmentPool(agents, loads)
     return pool

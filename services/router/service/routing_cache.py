@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-
 from libs.common.events.interaction import Channel, Interaction
 from services.router.domain.contacts import IdentityKey, identity_keys
 from services.router.domain.intake import (
@@ -20,7 +18,7 @@ from services.router.domain.intake import (
     referenced_ids,
     thread_key,
 )
-from services.router.store.models import Conversation, MessageIndex
+from services.router.store.models import Conversation
 from services.router.store.unit_of_work import UnitOfWork
 
 ANY = "*"
@@ -125,10 +123,11 @@ async def prefetch(
 ) -> RoutingCache:
     cache = RoutingCache()
     keys = {k for i in interactions for k in cache.identity_keys(i)}
-    cache.owners = await uow.contacts.owners(keys)
-    contacts = set(cache.owners.values())
-    conversations: dict[str, Conversation] = {}
-    await _prefetch_messages(uow, cache, interactions, conversations)
+    # with Message-ID to conversation id as plain strings (no join: the conversations
+    # come with the other candidates below) and the owners' latest assignees; on
+    # SQLite one hop to the thread
+    read = await uow.contacts.owners_and_messages(keys, _message_ids(interactions))
+    cache.owners, indexed = read.owners, read.messages
     tokens = {i.thread.subject_token for i in interactions if i.thread.subject_token}
     threads = {k for i in interactions for k in (thread_key(i),) if k}
     calls = {k for i in interactions for k in (call_group_key(i),) if k}
@@ -140,57 +139,27 @@ async def prefetch(
     }
     channels = {i.channel.value for i in recent}
     since = min((i.occurred_at for i in recent), default=datetime.max) - recent_window
-    # One SELECT for every way a conversation can be a candidate (each condition uses
-    # its own index: SQLite's OR-by-union, PostgreSQL's BitmapOr): a poll's fixed cost
-    # is its statements, and a chat asked for its thread and its recent ones apart.
-    wanted = [
-        condition
-        for condition, needed in (
-            (Conversation.reference.in_(tokens), tokens),
-            (Conversation.thread_key.in_(threads), threads),
-            (Conversation.call_group_key.in_(calls), calls),
-            (
-                and_(
-                    Conversation.contact_id.in_(recent_contacts),
-                    Conversation.channel.in_(channels),
-                    Conversation.last_activity_at >= since,
-                ),
-                recent_contacts,
-            ),
-        )
-        if needed
-    ]
-    if wanted:
-        for conversation in await uow.session.scalars(select(Conversation).where(or_(*wanted))):
-            conversations[conversation.id] = conversation
+    # One SELECT for every way a conversation can be a candidate, those of the
+    # Message-IDs included: a poll's fixed cost is its statements.
+    found = await uow.conversations.candidates(
+        ids={conversation_id for _, conversation_id in indexed},
+        references=tokens,
+        threads=threads,
+        calls=calls,
+        recent_contacts=recent_contacts,
+        channels=channels,
+        since=since if recent_contacts else None,
+    )
+    conversations = {conversation.id: conversation for conversation in found}
+    for message_id, conversation_id in indexed:
+        cache.remember_message(message_id, conversations[conversation_id])
     for conversation in sorted(conversations.values(), key=lambda c: c.last_activity_at):
         cache.remember_conversation(conversation)
-    await _prefetch_previous_agents(uow, cache, contacts)
+    cache.previous_agents.update(read.last_assignees)  # the stored latest win
     uow.cache["previous_agents"] = cache.previous_agents
     return cache
 
 
-async def _prefetch_messages(
-    uow: UnitOfWork,
-    cache: RoutingCache,
-    interactions: list[Interaction],
-    conversations: dict[str, Conversation],
-) -> None:
+def _message_ids(interactions: list[Interaction]) -> set[str]:
     wanted = {m for i in interactions for m in referenced_ids(i)}
-    wanted |= {m for i in interactions for m in (own_message_id(i),) if m}
-    if not wanted:
-        return
-    query = (
-        select(MessageIndex.message_id, Conversation)
-        .join(Conversation, Conversation.id == MessageIndex.conversation_id)
-        .where(MessageIndex.message_id.in_(wanted))
-    )
-    for message_id, conversation in await uow.session.execute(query):
-        conversations[conversation.id] = conversation
-        cache.remember_message(message_id, conversation)
-
-
-async def _prefetch_previous_agents(
-    uow: UnitOfWork, cache: RoutingCache, contacts: set[str]
-) -> None:
-    cache.previous_agents.update(await uow.conversations.last_assignees(contacts))
+    return wanted | {m for i in interactions for m in (own_message_id(i),) if m}

@@ -15,8 +15,9 @@ statement on the same rows.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, inspect
 from sqlalchemy.engine import Dialect
@@ -24,6 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from services.router.store.bulk import driver_connection, sqlite_driver_of
+from services.router.store.sqlite_driver import in_thread
+
+T = TypeVar("T")
 
 #: where the SQL takes the keys: ``IN ({keys})``
 KEYS = "IN ({keys})"
@@ -45,9 +49,13 @@ class Lookup:
         self.sqlite = sql
         self.postgres = sql.replace(KEYS, "= ANY($1)")
 
+    def sqlite_for(self, count: int) -> str:
+        """The SQLite text for ``count`` keys."""
+        return self.sqlite.replace(KEYS, f"IN ({', '.join('?' * count)})")
+
     async def rows(self, session: AsyncSession, keys: Sequence[object]) -> list[tuple[Any, ...]]:
         if session.bind.dialect.name == "sqlite":
-            sql = self.sqlite.replace(KEYS, f"IN ({', '.join('?' * len(keys))})")
+            sql = self.sqlite_for(len(keys))
             rows = await (await sqlite_driver_of(session)).execute_fetchall(sql, list(keys))
             _sent(session, sql)
             return [tuple(row) for row in rows]
@@ -90,11 +98,20 @@ class TrackedLoad:
         self.sql = f'SELECT {names} FROM "{table.name}" ORDER BY "{order_by}"'  # noqa: S608
         self._processors: dict[str, list[tuple[str, Callable[[Any], Any] | None]]] = {}
 
+    @property
+    def key_index(self) -> int:
+        """Where the primary key is in a row of ``sql``."""
+        return [key for key, _ in self._columns].index(self._key)
+
     async def all(self, session: AsyncSession) -> list[Any]:
         raw = await sqlite_driver_of(session)
-        processors = self._processors_for(session.bind.dialect)
         rows = await raw.execute_fetchall(self.sql, ())
         _sent(session, self.sql)
+        return self.objects(session, rows)
+
+    def objects(self, session: AsyncSession, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """The rows of ``sql`` as the session's tracked objects."""
+        processors = self._processors_for(session.bind.dialect)
         identities = session.identity_map
         mapper, key = self._mapper, self._key
         loaded = []
@@ -122,3 +139,52 @@ class TrackedLoad:
                 for key, column in self._columns
             ]
         return processors
+
+
+class ThreadReads:
+    """SQLite: reads made one after another in the database thread, inside the unit of
+    work's transaction, for ``in_one_hop``: a poll's independent lookups (and those that
+    need only an earlier one's rows) cost one hop to the thread together."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self.sent: list[str] = []
+
+    def rows(self, lookup: Lookup, keys: Sequence[object]) -> list[tuple[Any, ...]]:
+        """``lookup.rows`` for ``keys``; no statement for no keys."""
+        if not keys:
+            return []
+        return self._fetch(lookup.sqlite_for(len(keys)), list(keys))
+
+    def all_rows(self, load: TrackedLoad) -> list[tuple[Any, ...]]:
+        """The rows of ``load.sql``, for ``load.objects`` back on the event loop."""
+        return self._fetch(load.sql, [])
+
+    def _fetch(self, sql: str, parameters: list[object]) -> list[tuple[Any, ...]]:
+        cursor = self._connection.execute(sql, parameters)
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        self.sent.append(sql)
+        return [tuple(row) for row in rows]
+
+
+async def in_one_hop(session: AsyncSession, reads: Callable[[ThreadReads], T]) -> T:
+    """SQLite: ``reads(ThreadReads)`` in the database thread of ``session``'s
+    transaction, one hop; its statements are told to ``watching_driver`` after."""
+    raw = await sqlite_driver_of(session)
+    sent: list[str] = []
+
+    def run(connection: sqlite3.Connection) -> T:
+        thread_reads = ThreadReads(connection)
+        try:
+            return reads(thread_reads)
+        finally:
+            sent.extend(thread_reads.sent)
+
+    try:
+        return await in_thread(raw, run)
+    finally:
+        for sql in sent:
+            _sent(session, sql)

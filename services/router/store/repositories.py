@@ -4,15 +4,35 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
-from services.router.store.lookups import Lookup, TrackedLoad
+from services.router.store.lookups import (
+    Lookup,
+    ThreadReads,
+    TrackedLoad,
+    in_one_hop,
+)
 from services.router.store.models import (
     ASSISTANT_HOLDING,
     Agent,
@@ -88,6 +108,75 @@ _ASSIGNEES = Lookup(
     "SELECT contact_id, assignee_id FROM conversations"
     " WHERE contact_id IN ({keys}) AND assignee_id IS NOT NULL ORDER BY last_activity_at",
 )
+_MESSAGE_CONVERSATIONS = Lookup(
+    select(MessageIndex.message_id, MessageIndex.conversation_id).where(
+        MessageIndex.message_id.in_(bindparam("ids", expanding=True))
+    ),
+    "ids",
+    "SELECT message_id, conversation_id FROM message_ids WHERE message_id IN ({keys})",
+)
+#: The ways a conversation is a routing candidate (``ConversationRepository.candidates``)
+CANDIDATE_KEYS = ("ids", "references", "threads", "calls", "recent")
+
+
+def _keys_in(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
+    """``column IN keys``: on PostgreSQL ``= ANY($n)`` with the keys as one array, one
+    statement text whatever their number (an IN-list of another length is another
+    statement: a PREPARE round trip and a plan, every poll); on SQLite an expanding IN."""
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+
+
+def _candidate_query(wanted: tuple[str, ...], postgres: bool) -> Select[Any]:
+    conditions = {
+        "ids": lambda: _keys_in(Conversation.id, "ids", postgres),
+        "references": lambda: _keys_in(Conversation.reference, "references", postgres),
+        "threads": lambda: _keys_in(Conversation.thread_key, "threads", postgres),
+        "calls": lambda: _keys_in(Conversation.call_group_key, "calls", postgres),
+        "recent": lambda: and_(
+            _keys_in(Conversation.contact_id, "contacts", postgres),
+            _keys_in(Conversation.channel, "channels", postgres),
+            Conversation.last_activity_at >= bindparam("since"),
+        ),
+    }
+    # One SELECT for every way a conversation can be a candidate (each condition uses
+    # its own index: SQLite's OR-by-union, PostgreSQL's BitmapOr).
+    return select(Conversation).where(or_(*(conditions[key]() for key in wanted)))
+
+
+#: built once per (store, conditions present): a poll built its ``in_()`` clauses anew
+_CANDIDATE_QUERIES: dict[tuple[bool, tuple[str, ...]], Select[Any]] = {}
+
+
+def _loads_by_agent(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, int]]:
+    loads: dict[str, dict[str, int]] = defaultdict(dict)
+    for agent_id, channel, count in rows:
+        loads[agent_id][channel] = count
+    return loads
+
+
+def _last_assignees(rows: Iterable[tuple[Any, ...]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for contact_id, agent_id in rows:
+        found[contact_id] = agent_id  # ascending: the latest wins
+    return found
+
+
+@dataclass
+class PollContacts:
+    """A poll's reads by contact: identity owners, the conversation ids of the
+    Message-IDs, the owners' latest assignees."""
+
+    owners: dict[IdentityKey, str]
+    messages: list[tuple[str, str]]
+    last_assignees: dict[str, str]
+
+
+def _owners(keys: list[IdentityKey], rows: list[tuple[Any, ...]]) -> dict[IdentityKey, str]:
+    wanted = set(keys)
+    found = {IdentityKey(IdentityKind(kind), value): owner for kind, value, owner in rows}
+    return {k: v for k, v in found.items() if k in wanted}
 
 
 def _locked(query: Select[Any], postgres: bool, *, skip_locked: bool = False) -> Select[Any]:
@@ -114,10 +203,29 @@ class ContactRepository:
         keys = list(keys)
         if not keys:
             return {}
-        rows = await _OWNERS.rows(self.session, list({k.value for k in keys}))
-        wanted = set(keys)
-        found = {IdentityKey(IdentityKind(kind), value): owner for kind, value, owner in rows}
-        return {k: v for k, v in found.items() if k in wanted}
+        return _owners(keys, await _OWNERS.rows(self.session, list({k.value for k in keys})))
+
+    async def owners_and_messages(
+        self, keys: Iterable[IdentityKey], message_ids: Iterable[str]
+    ) -> PollContacts:
+        """``owners(keys)``, ``ConversationRepository.message_conversations`` and the
+        owners' ``last_assignees``: on SQLite in one hop to the thread."""
+        keys, ids = list(keys), list(message_ids)
+        values = list({k.value for k in keys})
+        if self.session.bind.dialect.name != "sqlite":
+            owners = _owners(keys, await _OWNERS.rows(self.session, values) if values else [])
+            messages = await _MESSAGE_CONVERSATIONS.rows(self.session, ids) if ids else []
+            contacts = sorted(set(owners.values()))
+            assignees = await _ASSIGNEES.rows(self.session, contacts) if contacts else []
+            return PollContacts(owners, messages, _last_assignees(assignees))  # type: ignore[arg-type]
+
+        def read(reads: ThreadReads) -> PollContacts:
+            owners = _owners(keys, reads.rows(_OWNERS, values))
+            messages = reads.rows(_MESSAGE_CONVERSATIONS, ids)
+            assignees = reads.rows(_ASSIGNEES, sorted(set(owners.values())))
+            return PollContacts(owners, messages, _last_assignees(assignees))  # type: ignore[arg-type]
+
+        return await in_one_hop(self.session, read)
 
     async def get(self, contact_id: str) -> Contact | None:
         return await self.session.get(Contact, contact_id)
@@ -172,6 +280,57 @@ class ConversationRepository:
         )
         return {m: c for m, c in await self.session.execute(query)}
 
+    async def message_conversations(self, message_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(Message-ID, conversation id) for each indexed Message-ID of ``message_ids``."""
+        ids = list(message_ids)
+        if not ids:
+            return []
+        return await _MESSAGE_CONVERSATIONS.rows(self.session, ids)
+
+    async def candidates(
+        self,
+        *,
+        ids: Iterable[str] = (),
+        references: Iterable[str] = (),
+        threads: Iterable[str] = (),
+        calls: Iterable[str] = (),
+        recent_contacts: Iterable[str] = (),
+        channels: Iterable[str] = (),
+        since: datetime | None = None,
+    ) -> list[Conversation]:
+        """The conversations with one of ``ids``, ``references``, thread keys or call
+        group keys, and those of ``recent_contacts`` on ``channels`` active since
+        ``since``: in one SELECT."""
+        params: dict[str, Any] = {
+            "ids": list(ids),
+            "references": list(references),
+            "threads": list(threads),
+            "calls": list(calls),
+            "contacts": list(recent_contacts),
+            "channels": list(channels),
+            "since": since,
+        }
+        present = {
+            "ids": params["ids"],
+            "references": params["references"],
+            "threads": params["threads"],
+            "calls": params["calls"],
+            "recent": params["contacts"] and params["channels"] and since is not None,
+        }
+        wanted = tuple(key for key in CANDIDATE_KEYS if present[key])
+        if not wanted:
+            return []
+        query = _CANDIDATE_QUERIES.get((self.postgres, wanted))
+        if query is None:
+            query = _CANDIDATE_QUERIES[self.postgres, wanted] = _candidate_query(
+                wanted, self.postgres
+            )
+        names = {"recent": ("contacts", "channels", "since")}
+        used = {name for key in wanted for name in names.get(key, (key,))}
+        return list(
+            await self.session.scalars(query, {k: v for k, v in params.items() if k in used})
+        )
+
     async def latest_by(self, **filters: Any) -> Conversation | None:
         query = select(Conversation).filter_by(**filters)
         query = query.order_by(Conversation.last_activity_at.desc()).limit(1)
@@ -201,12 +360,7 @@ class ConversationRepository:
 
     async def loads(self, agent_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         ids = list(agent_ids)
-        loads: dict[str, dict[str, int]] = defaultdict(dict)
-        if not ids:
-            return loads
-        for agent_id, channel, count in await _LOADS.rows(self.session, ids):
-            loads[agent_id][channel] = count
-        return loads
+        return _loads_by_agent(await _LOADS.rows(self.session, ids) if ids else [])
 
     async def last_assignees(self, contact_ids: Iterable[str]) -> dict[str, str]:
         """Per contact, the agent of its latest assigned conversation."""
@@ -214,9 +368,7 @@ class ConversationRepository:
         contacts = list(contact_ids)
         if not contacts:
             return found
-        for contact_id, agent_id in await _ASSIGNEES.rows(self.session, contacts):
-            found[contact_id] = agent_id  # ascending: the latest wins
-        return found
+        return _last_assignees(await _ASSIGNEES.rows(self.session, contacts))
 
     async def previous_agent(self, contact_id: str, *, exclude: str) -> str | None:
         query = (
@@ -317,6 +469,25 @@ class InteractionRepository:
             return set()
         return {event_id for (event_id,) in await _KNOWN.rows(self.session, ids)}
 
+    async def known_and_agents(
+        self, event_ids: Iterable[str]
+    ) -> tuple[set[str], tuple[list[Agent], dict[str, dict[str, int]]] | None]:
+        """``known(event_ids)`` and, on SQLite in the same hop to the thread, every agent
+        with its loads (``AgentRepository.all_with_loads``); None on PostgreSQL, where
+        they would be round trips of their own, wasted on a poll of duplicates."""
+        ids = list(event_ids)
+        if self.session.bind.dialect.name != "sqlite":
+            return await self.known(ids), None
+
+        def read(reads: ThreadReads) -> tuple[list[Any], tuple[list[Any], list[Any]]]:
+            return reads.rows(_KNOWN, ids), _agent_rows_and_loads(reads)
+
+        known, (agents, loads) = await in_one_hop(self.session, read)
+        return {event_id for (event_id,) in known}, (
+            _ALL_AGENTS.objects(self.session, agents),
+            _loads_by_agent(loads),
+        )
+
     def add(self, record: InteractionRecord) -> None:
         self.session.add(record)
 
@@ -343,6 +514,16 @@ class AgentRepository:
             return await _ALL_AGENTS.all(self.session)
         return list(await self.session.scalars(select(Agent).order_by(Agent.id)))
 
+    async def all_with_loads(self) -> tuple[list[Agent], dict[str, dict[str, int]]]:
+        """Every agent (by id) and its active conversations per channel: on SQLite both
+        reads in one hop to the database thread (``lookups.in_one_hop``)."""
+        if self.postgres:
+            agents = await self.all()
+            ids = [agent.id for agent in agents]
+            return agents, _loads_by_agent(await _LOADS.rows(self.session, ids) if ids else [])
+        rows, loads = await in_one_hop(self.session, _agent_rows_and_loads)
+        return _ALL_AGENTS.objects(self.session, rows), _loads_by_agent(loads)
+
     async def online(self, *, lock: bool = False) -> list[Agent]:
         """Online agents; locked (in id order) on PostgreSQL while assigning."""
         query = select(Agent).where(Agent.status == "online").order_by(Agent.id)
@@ -350,6 +531,15 @@ class AgentRepository:
 
     def add(self, agent: Agent) -> None:
         self.session.add(agent)
+
+
+def _agent_rows_and_loads(
+    reads: ThreadReads,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """In the database thread: the agents' rows, then their loads."""
+    rows = reads.all_rows(_ALL_AGENTS)
+    key = _ALL_AGENTS.key_index
+    return rows, reads.rows(_LOADS, [row[key] for row in rows])
 
 
 class TimerRepository:

@@ -8,12 +8,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import and_, or_, select
 
 from services.router.domain.assignment import AgentStatus
+from services.router.domain.contacts import identity_keys
 from services.router.service.agents import seed_agents, set_agent_status
 from services.router.service.interactions import route_batch
 from services.router.store import repositories
 from services.router.store.lookups import KEYS, Lookup
+from services.router.store.models import Conversation
 from tests.integration.router.test_statements_per_poll import poll
 
 pytestmark = pytest.mark.integration
@@ -55,6 +58,10 @@ async def test_driver_text_and_core_statement_agree(ctx, clock):
             (repositories._OWNERS, [*identities[:10], "+821000000000"]),
             (repositories._LOADS, agents),
             (repositories._ASSIGNEES, sorted(set(contacts))),
+            (
+                repositories._MESSAGE_CONVERSATIONS,
+                ["r0.0@example.com", "r1.2@example.com", "nobody@example.com"],
+            ),
         ]
         for lookup, keys in cases:
             driver = await lookup.rows(uow.session, keys)
@@ -64,6 +71,77 @@ async def test_driver_text_and_core_statement_agree(ctx, clock):
             assert driver, lookup.sqlite  # the data exercises every lookup
             ordered = lookup is repositories._ASSIGNEES  # the latest assignee wins
             assert (driver if ordered else sorted(driver)) == (core if ordered else sorted(core))
+
+
+async def test_candidates_are_the_conversations_each_condition_selects(ctx, clock):
+    """``ConversationRepository.candidates`` (its statement built once per store and set
+    of conditions: ``= ANY`` arrays on PostgreSQL, expanding IN on SQLite) returns what
+    the per-poll ``in_()`` query it replaced returns, for each condition and all at once."""
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(0, 20), round_=0))
+    async with ctx.uow() as uow:
+        rows = list(await uow.session.scalars(select(Conversation)))
+        chats = [c for c in rows if c.channel == "chat"]
+        since = min(c.last_activity_at for c in rows)
+        wanted = {
+            "ids": [rows[0].id, rows[3].id, "nothing"],
+            "references": [rows[1].reference, "nothing"],
+            "threads": [c.thread_key for c in chats[:3] if c.thread_key],
+            "recent_contacts": [chats[4].contact_id, chats[5].contact_id],
+        }
+        conditions = {
+            "ids": Conversation.id.in_(wanted["ids"]),
+            "references": Conversation.reference.in_(wanted["references"]),
+            "threads": Conversation.thread_key.in_(wanted["threads"]),
+            "recent_contacts": and_(
+                Conversation.contact_id.in_(wanted["recent_contacts"]),
+                Conversation.channel.in_(["chat"]),
+                Conversation.last_activity_at >= since,
+            ),
+        }
+        recent = {"channels": ["chat"], "since": since}
+        for name, keys in wanted.items():
+            found = await uow.conversations.candidates(
+                **{name: keys}, **(recent if name == "recent_contacts" else {})
+            )
+            expected = await uow.session.scalars(select(Conversation).where(conditions[name]))
+            assert found and sorted(c.id for c in found) == sorted(c.id for c in expected), name
+        everything = await uow.conversations.candidates(**wanted, **recent)
+        expected = await uow.session.scalars(select(Conversation).where(or_(*conditions.values())))
+        assert sorted(c.id for c in everything) == sorted(c.id for c in expected)
+        assert await uow.conversations.candidates(ids=[], references=[]) == []
+
+
+async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):
+    """The poll's shared-hop reads (``in_one_hop`` on SQLite; one after
+    the other on PostgreSQL) give what each read gives alone."""
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(0, 10), round_=0))
+    async with ctx.uow() as uow:
+        keys = [
+            key
+            for i in poll(clock, range(0, 12), round_=1)
+            for key in identity_keys(i.interaction.customer)
+        ]
+        message_ids = ["r0.0@example.com", "r0.4@example.com", "nobody@example.com"]
+        read = await uow.contacts.owners_and_messages(keys, message_ids)
+        assert read.owners and read.owners == await uow.contacts.owners(keys)
+        assert read.messages and sorted(read.messages) == sorted(
+            await uow.conversations.message_conversations(message_ids)
+        )
+        assigned = await uow.conversations.last_assignees(set(read.owners.values()))
+        assert read.last_assignees == assigned
+        empty = await uow.contacts.owners_and_messages([], [])
+        assert (empty.owners, empty.messages, empty.last_assignees) == ({}, [], {})
+        known, agents = await uow.interactions.known_and_agents(["poll0-3", "nobody"])
+        assert known == await uow.interactions.known(["poll0-3", "nobody"]) == {"poll0-3"}
+        if uow.postgres:
+            assert agents is None  # loaded by the pool, only for a poll with work
+        else:
+            assert agents is not None
+            alone = await uow.agents.all_with_loads()
+            assert [a.id for a in agents[0]] == [a.id for a in alone[0]]
+            assert agents[1] == alone[1]
 
 
 async def test_lookups_run_in_the_unit_of_works_transaction_and_are_counted(ctx):
@@ -91,6 +169,7 @@ LOOKUP_KEYS: list[tuple[Lookup, list[object]]] = [
     (repositories._OWNERS, ["a@customer.example", "+821000000000"]),
     (repositories._LOADS, ["agent-a", "agent-b"]),
     (repositories._ASSIGNEES, ["c1", "c2"]),
+    (repositories._MESSAGE_CONVERSATIONS, ["<a@example.com>", "<b@example.com>"]),
 ]
 
 

@@ -42,10 +42,11 @@ from tests.integration.router.test_bulk_insert import AT, CHANGES, rows_of, stor
 
 pytestmark = pytest.mark.integration
 
-#: A poll of one new chat that is assigned: its reads (known event ids, identity owners,
-#: agents, agent loads, the conversation counter) one hop each, and its whole flush
-#: with the COMMIT one hop. It was ~23 before each statement was one hop.
-HOPS_OF_A_POLL_OF_ONE = 6
+#: A poll of one new chat that is assigned: its reads (known event ids with the agents
+#: and their loads; identity owners with Message-IDs and the owners' last assignees;
+#: the candidate conversations) one hop each, and its whole flush with the COMMIT one
+#: hop. It was ~23 before each statement was one hop, 6 before the reads shared hops.
+HOPS_OF_A_POLL_OF_ONE = 4
 
 
 @pytest.fixture
@@ -246,3 +247,30 @@ async def test_agents_loaded_by_the_driver_are_the_orms(ctx: RouterContext):
         stored_agent = await uow.agents.get("agent-park")
         assert stored_agent is not None and stored_agent.last_assigned_at == AT
         assert (await uow.agents.get("agent-lee")).status == "online"  # type: ignore[union-attr]
+
+
+async def test_agents_with_loads_are_one_hop_and_the_separate_reads(ctx: RouterContext):
+    """The assignment pool's reads (every agent, then their loads) in one hop to the
+    thread (``lookups.in_one_hop``) give what the two reads give one after the other."""
+    await seed_agents(ctx)
+    for agent in ctx.config.current.roster.agents:
+        await set_agent_status(ctx, agent.id, AgentStatus.ONLINE)
+    await route_batch(ctx, [chat(n) for n in range(6)])  # assigned: loads to read
+    columns = [prop.key for prop in sa.inspect(Agent).column_attrs]
+    async with ctx.uow.reader() as uow:
+        agents = await uow.agents.all()
+        expected = [{key: getattr(agent, key) for key in columns} for agent in agents]
+        expected_loads = await uow.conversations.loads(agent.id for agent in agents)
+    assert any(expected_loads.values())
+    seen: list[str] = []
+    with HopCount(ctx.uow.engine) as hops, ctx.uow.watching_driver(seen.append):
+        async with ctx.uow() as uow:
+            await uow.interactions.known(["begin"])  # the transaction and its connection
+            before = hops.total()
+            loaded, loads = await uow.agents.all_with_loads()
+            spent = hops.total() - before
+            assert all(sa.inspect(agent).persistent for agent in loaded)
+            assert [{key: getattr(agent, key) for key in columns} for agent in loaded] == expected
+    assert spent == 1
+    assert dict(loads) == dict(expected_loads)
+    assert len(seen) == 3  # known, agents, loads: each told to watching_driver
