@@ -102,12 +102,13 @@ class PhoneLogSettings(ServiceSettings):
         description="json: one object per line; text for `omnidesk dev up` (LOG_FORMAT works too).",
     )
     publish_linger_ms: int = Field(
-        5,
+        2,
         ge=0,
         le=100,
         description="How long the Kafka producer holds an event for others to share its "
         "produce request (replaces KAFKA_LINGER_MS here, as CHAT_INGEST_PUBLISH_LINGER_MS "
-        "does for chat). Each answer waits up to this much more (services/phone_log/README.md).",
+        "does for chat). Each answer waits up to this much more; 5 ms raised the p99 at "
+        "2,000/s from 13 to 71 ms (services/phone_log/README.md).",
     )
 
     @field_validator("default_region")
