@@ -48,12 +48,13 @@ class RouterSettings(ServiceSettings):
         description="Kafka consumer group reading support.assistant.v1 (the assistant's turns).",
     )
     consumer_max_batch: int = Field(
-        400,
+        250,
         ge=1,
         le=10_000,
         description="Records per transaction. A poll's objects are the router's working set: "
-        "400 holds ~6 MB less peak RSS under a backlog than 500 at the same CPU per decision "
-        "(measured); 250-300 save more but cost ~10-15 % more CPU per decision.",
+        "in the 100,000 backlog (bench/backlog_recovery.py, idle machine) peak RSS was "
+        "153-155 MB with 400, 149 with 300 and 146 with 250, for ~8 % (300) and ~17 % (250) "
+        "more router CPU per decision than 400; 250 keeps the 150 MB target with room.",
     )
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."
