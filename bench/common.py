@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: where results go, broker, percentiles."""
+"""Shared by the benchmark scripts: where results go, broker, router stores, percentiles."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import json
 import os
 import platform
 import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,25 @@ def bootstrap_servers() -> str:
     broker = LocalKafka()
     broker.start()
     return broker.bootstrap_servers
+
+
+def router_store_names(choice: str) -> list[str]:
+    """``--store all|sqlite|postgresql`` as the stores to run, in that order."""
+    return [name for name in ("sqlite", "postgresql") if choice in ("all", name)]
+
+
+@contextmanager
+def router_store_url(name: str, *, prefix: str) -> Iterator[str]:
+    """A fresh, empty router database: a SQLite file in a temporary folder, or a
+    database on a private PostgreSQL server (Debian packages), removed afterwards."""
+    if name == "postgresql":
+        from tools.testing.postgres import postgres_for_tests
+
+        with postgres_for_tests() as server:
+            yield server.create_database()
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield f"sqlite+aiosqlite:///{folder}/router.db"
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -23,7 +23,6 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.common import write_result
+from bench.common import router_store_names, router_store_url, write_result
 from libs.common.events.interaction import (
     Channel,
     CustomerIdentity,
@@ -48,7 +47,6 @@ from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
 from services.router.store.outbox import mark_sent, unsent_ids
-from tools.testing.postgres import PostgresServer, postgres_for_tests
 
 SIZES = (1, 10, 500)
 #: Share of a poll's interactions from customers seen before (the backlog bench's 40 %).
@@ -231,22 +229,10 @@ def _polls(size: int, polls: int) -> int:
     return max(5, polls // 8) if size >= 500 else polls
 
 
-def _stores(choice: str) -> Iterator[tuple[str, AbstractContextManager[PostgresServer | None]]]:
-    if choice in ("all", "sqlite"):
-        yield "sqlite", nullcontext()
-    if choice in ("all", "postgresql"):
-        yield "postgresql", postgres_for_tests()
-
-
 async def main(args: argparse.Namespace) -> None:
     results = []
-    for name, server_context in _stores(args.store):
-        with server_context as server:
-            url = (
-                server.create_database()
-                if server is not None
-                else f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='router-poll-')}/router.db"
-            )
+    for name in router_store_names(args.store):
+        with router_store_url(name, prefix="router-poll-") as url:
             figures = await run_store(name, url, args)
         for row in figures["polls"]:
             hops = row["sqlite_hops_median"]

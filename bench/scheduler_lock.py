@@ -21,8 +21,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bench.common import write_result
+from bench.common import router_store_names, router_store_url, write_result
 from libs.common.events.interaction import (
     Channel,
     CustomerIdentity,
@@ -47,7 +46,6 @@ from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
 from services.router.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from tools.testing.postgres import PostgresServer, postgres_for_tests
 
 #: Chats waiting in the busy state (a few hundred: the queue the 1,000/s bench builds).
 WAITING = 400
@@ -193,22 +191,10 @@ async def run_store(name: str, url: str, ticks: int) -> dict:
     return {"store": name, "load_average_1m": os.getloadavg()[0], "states": states}
 
 
-def _stores(choice: str) -> Iterator[tuple[str, AbstractContextManager[PostgresServer | None]]]:
-    if choice in ("all", "sqlite"):
-        yield "sqlite", nullcontext()
-    if choice in ("all", "postgresql"):
-        yield "postgresql", postgres_for_tests()
-
-
 async def main(args: argparse.Namespace) -> None:
     runs = []
-    for name, server_context in _stores(args.store):
-        with server_context as server:
-            url = (
-                server.create_database()
-                if server is not None
-                else f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='sched-bench-')}/router.db"
-            )
+    for name in router_store_names(args.store):
+        with router_store_url(name, prefix="sched-bench-") as url:
             figures = await run_store(name, url, args.ticks)
         for state in figures["states"]:
             print(f"{name} {state['state']}: {state}")
