@@ -60,6 +60,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind, InvalidIdentifier
+from libs.common.sqlite_thread import in_thread
 from services.notifier.prepared import Prepared
 
 log = logging.getLogger(__name__)
@@ -749,16 +750,13 @@ async def _in_sqlite_thread(conn: AsyncConnection, work: Callable[..., T], *args
     """``work(sqlite3_connection, *args)`` in aiosqlite's worker thread, in the
     transaction SQLAlchemy began on ``conn`` (which commits after).
 
-    Through SQLAlchemy each statement is four trips to that thread and back (cursor,
-    execute, fetch, close; ~100 µs of CPU each, mostly waking the loop); a poll's
+    Through SQLAlchemy each statement is four trips to that thread and back; a poll's
     claim, rate slots and finish were 20 trips. Here a transaction's statements are
     one trip (the commit another): only for prepared statements whose rows need no
-    type processing (:mod:`services.notifier.prepared`). ``Connection._execute`` is
-    aiosqlite's own "run this function in the thread" (its cursor methods use it).
+    type processing (:mod:`services.notifier.prepared`).
     """
     raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    return await driver._execute(work, driver._conn, *args)  # type: ignore[union-attr]
+    return await in_thread(raw.driver_connection, work, *args)  # type: ignore[arg-type]
 
 
 def _committed(db: sqlite3.Connection, work: Callable[..., T], *args: Any) -> T:

@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from libs.common.sqlite_thread import in_thread
 from services.router.store.models import UtcDateTime
-from services.router.store.sqlite_driver import in_thread
 
 Convert = Callable[[Any], Any]
 Row = dict[str, Any]

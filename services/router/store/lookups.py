@@ -24,8 +24,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from libs.common.sqlite_thread import in_thread
 from services.router.store.bulk import driver_connection, sqlite_driver_of
-from services.router.store.sqlite_driver import in_thread
 
 T = TypeVar("T")
 

@@ -24,7 +24,8 @@ part (``python -m bench.router_poll_cpu`` prints the hops per poll).
   whole flush and COMMIT, ``store/unit_of_work.py``).
 
 It relies on aiosqlite's ``Connection._execute`` and ``_conn`` (the thread's queue
-and the sqlite3 connection), which aiosqlite's own methods are built on;
+and the sqlite3 connection; ``libs/common/sqlite_thread.py``), which aiosqlite's own
+methods are built on;
 ``tests/integration/router/test_sqlite_hops.py`` holds the hop count of a poll and the
 stored rows to the plain driver's.
 """
@@ -37,6 +38,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 import aiosqlite
+
+from libs.common.sqlite_thread import in_thread
 
 T = TypeVar("T")
 #: aiosqlite's default: rows per chunk of its async iteration (unused by the adapter)
@@ -65,12 +68,6 @@ class OneHopConnection(aiosqlite.Connection):
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await in_thread(self, fn)
-
-
-async def in_thread(connection: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """``fn(the sqlite3 connection)`` on ``connection``'s thread: one hop (any aiosqlite
-    connection: a plain one too)."""
-    return await connection._execute(fn, connection._conn)  # type: ignore[no-any-return]
 
 
 async def connect(database: str, **kwargs: Any) -> OneHopConnection:
