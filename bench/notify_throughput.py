@@ -91,7 +91,7 @@ from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import Finish, SendInfo, SendKey, SentLog, Status
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
-from services.notifier.smtp_sink import OffersPipelining
+from services.notifier.smtp_sink import OffersPipelining, PipelinedRepliesController
 from tools.testing.system import free_port, kafka_env, run_topics
 
 
@@ -127,9 +127,14 @@ class SmtpServer:
     """aiosmtpd on loopback: a thread of this process (the historical figures, which
     the server's own CPU and GIL share), or a process of its own, as a relay is."""
 
-    def __init__(self, kind: str, pipelining: bool = True) -> None:
+    def __init__(
+        self, kind: str, pipelining: bool = True, *, buffered_replies: bool = True
+    ) -> None:
         self.kind = kind
         self.pipelining = pipelining
+        #: Replies to pipelined commands in one write, as Postfix's smtpd sends them
+        #: (``smtp_sink.PipelinedReplies``); False: aiosmtpd's one write per reply.
+        self.buffered_replies = buffered_replies
         self.port = free_port()
         self._ctx = multiprocessing.get_context("spawn")
         self._count = self._ctx.Value("q", 0)
@@ -141,10 +146,18 @@ class SmtpServer:
 
     def start(self) -> None:
         if self.kind == "thread":
-            self._controller = Controller(self._counting, hostname="127.0.0.1", port=self.port)
+            controller = _controller_class(self.buffered_replies)
+            self._controller = controller(self._counting, hostname="127.0.0.1", port=self.port)
             self._controller.start()
             return
-        args = (self.port, self._count, self._bytes, self._stop, self.pipelining)
+        args = (
+            self.port,
+            self._count,
+            self._bytes,
+            self._stop,
+            self.pipelining,
+            self.buffered_replies,
+        )
         self._process = self._ctx.Process(target=serve_counting, args=args, daemon=True)
         self._process.start()
         deadline = time.monotonic() + 20
@@ -161,6 +174,10 @@ class SmtpServer:
             self._stop.set()
             self._process.join(10)
 
+    def cpu_s(self) -> float | None:
+        """CPU seconds the server process has used (``None``: a thread of this process)."""
+        return None if self._process is None else _cpu_s(self._process.pid or 0)
+
     @property
     def received(self) -> tuple[int, int]:
         if self.kind == "thread":
@@ -168,7 +185,13 @@ class SmtpServer:
         return self._count.value, self._bytes.value
 
 
-def serve_counting(port: int, count: Any, size: Any, stop: Any, pipelining: bool) -> None:
+def _controller_class(buffered_replies: bool) -> type[Controller]:
+    return PipelinedRepliesController if buffered_replies else Controller
+
+
+def serve_counting(
+    port: int, count: Any, size: Any, stop: Any, pipelining: bool, buffered_replies: bool
+) -> None:
     """The SMTP server process: counts mails and bytes into shared values."""
 
     class Shared:
@@ -182,7 +205,7 @@ def serve_counting(port: int, count: Any, size: Any, stop: Any, pipelining: bool
         async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # type: ignore[no-untyped-def]
             return await ehlo(pipelining, server, session, envelope, hostname, responses)
 
-    controller = Controller(Shared(), hostname="127.0.0.1", port=port)
+    controller = _controller_class(buffered_replies)(Shared(), hostname="127.0.0.1", port=port)
     controller.start()
     stop.wait()
     controller.stop()

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from types import TracebackType
 
-from services.notifier.smtp_sink import OffersPipelining
+from services.notifier.smtp_sink import OffersPipelining, PipelinedRepliesController
 
 START_TIMEOUT_S = 30.0
 
@@ -55,13 +55,14 @@ class _Handler(OffersPipelining):
 
 def _serve(conn: Connection, keep: bool) -> None:
     import uvloop
-    from aiosmtpd.controller import Controller
 
     from tools.testing.system import free_port
 
     handler = _Handler(keep)
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, loop=uvloop.new_event_loop())
+    controller = PipelinedRepliesController(
+        handler, hostname="127.0.0.1", port=port, loop=uvloop.new_event_loop()
+    )
     controller.start()
     conn.send(port)
     try:

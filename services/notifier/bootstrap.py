@@ -68,7 +68,7 @@ def handler_config(settings: NotifierSettings) -> HandlerConfig:
         rate_window_minutes=settings.rate_window_minutes,
         lease_wait_cap_s=settings.claim_lease_s,
         chat_concurrency=settings.chat_concurrency,
-        mail_concurrency=settings.smtp_pool_size,
+        mail_concurrency=settings.smtp_pool_size * settings.smtp_pipeline_depth,
     )
 
 

@@ -215,9 +215,10 @@ class HandlerConfig:
     lease_wait_cap_s: float = 120.0
     #: Conversations whose chat messages and webhooks go out at once (each in order).
     chat_concurrency: int = 8
-    #: Mails built and in the SMTP conversation at once (the pool's size): a poll's
-    #: mails are written as a connection is free and dropped once sent, so at most
-    #: this many bodies are in memory, not the whole poll's.
+    #: Mails built and in the SMTP conversation at once (the pool's size times the
+    #: mails queued per connection, so a pipelining connection always has the next
+    #: envelope to send with a content): a poll's mails are built as a slot is free
+    #: and dropped once sent, so at most this many bodies are in memory, not the poll's.
     mail_concurrency: int = 4
     #: How long a ``sent`` record statement waits for more completions (see Recorder).
     record_linger_s: float = 0.02

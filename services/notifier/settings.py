@@ -177,6 +177,14 @@ class NotifierSettings(ServiceSettings):
     sink_dir: Path | None = Field(
         None, description="Folder for received .eml files (default: state_dir/outbox)."
     )
+    smtp_pipeline_depth: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Mails queued per SMTP connection (the notifier keeps pool size x this"
+        " many mails built and in flight): on a relay with PIPELINING each mail's content"
+        " goes in one write with the next mail's envelope (RFC 2920 §3.1).",
+    )
 
     @field_validator("integrations", mode="before")
     @classmethod

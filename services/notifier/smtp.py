@@ -81,26 +81,30 @@ class SmtpConfig:
 
 
 class SmtpPool:
+    """``pool_size`` lanes, each one connection at a time and the mails queued on it.
+
+    A mail goes to the lane with the fewest mails queued or in flight. On a relay
+    that offers PIPELINING a lane writes each mail's content together with the next
+    queued mail's envelope (see :meth:`Lane._pipeline`): one write per mail when the
+    caller keeps more mails in flight than there are lanes (the handler keeps
+    ``pool_size * NOTIFIER_SMTP_PIPELINE_DEPTH``).
+    """
+
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config
-        self._idle: list[SmtpConnection] = []
-        self._slots = asyncio.Semaphore(config.pool_size)
+        self._lanes = [Lane(self) for _ in range(config.pool_size)]
         self.connections_opened = 0
 
     async def send(self, mail: OutgoingMail) -> None:
-        async with self._slots:
-            connection = self._idle.pop() if self._idle else None
-            try:
-                connection = await self._deliver(connection, mail)
-            except aiosmtplib.SMTPException as exc:
-                raise classify(exc) from exc
-            except OSError as exc:  # refused, reset, TLS handshake
-                raise SmtpRelayDown(f"SMTP connection failed: {exc!r}") from exc
-            self._idle.append(connection)
+        try:
+            await self._deliver(mail)
+        except aiosmtplib.SMTPException as exc:
+            raise classify(exc) from exc
+        except OSError as exc:  # refused, reset, TLS handshake
+            raise SmtpRelayDown(f"SMTP connection failed: {exc!r}") from exc
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        await asyncio.gather(*(connection.quit() for connection in idle))
+        await asyncio.gather(*(lane.close() for lane in self._lanes))
 
     async def check(self) -> bool:
         """Readiness: the relay answers (connect, NOOP, QUIT)."""
@@ -111,28 +115,18 @@ class SmtpPool:
             await _quit(client)
         return True
 
-    async def _deliver(
-        self, connection: SmtpConnection | None, mail: OutgoingMail
-    ) -> SmtpConnection:
-        if connection is None or not connection.is_open:
-            connection = await self._connect()
+    async def _deliver(self, mail: OutgoingMail) -> None:
         try:
-            await self._send_on(connection, mail)
+            await self._least_busy().submit(mail)
         except aiosmtplib.SMTPServerDisconnected:
-            # A reused connection the server closed while idle: one fresh connection.
-            await connection.quit()
-            connection = await self._connect()
-            await self._send_on(connection, mail)
-        return connection
+            # The connection went while this mail was on it (a reused connection the
+            # server closed while idle, most often): once more, on a fresh connection.
+            await self._least_busy().submit(mail)
 
-    async def _send_on(self, connection: SmtpConnection, mail: OutgoingMail) -> None:
-        try:
-            await connection.transaction(mail, self._config.timeout_s)
-        except BaseException:
-            await connection.quit()  # a failed transaction leaves no envelope behind (no RSET)
-            raise
+    def _least_busy(self) -> Lane:
+        return min(self._lanes, key=Lane.load)
 
-    async def _connect(self) -> SmtpConnection:
+    async def connect(self) -> SmtpConnection:
         connection = SmtpConnection.take_over(await self._handshake())
         self.connections_opened += 1
         return connection
@@ -156,6 +150,204 @@ class SmtpPool:
             await client.ehlo()
         return client
 
+    @property
+    def timeout_s(self) -> float:
+        return self._config.timeout_s
+
+
+class _Queued:
+    """A mail waiting in a lane, or in flight on its connection, and its caller's future."""
+
+    __slots__ = ("content", "deadline", "envelope", "mail", "outcome")
+
+    def __init__(self, mail: OutgoingMail, outcome: asyncio.Future[None]) -> None:
+        self.mail = mail
+        self.outcome = outcome
+        self.deadline = 0.0  # set when its envelope is written
+        self.envelope = self.content = b""  # set when taken off the queue to be written
+
+    def settle(self, error: BaseException | None = None) -> None:
+        if self.outcome.done():  # the caller gave up (cancelled)
+            return
+        if error is None:
+            self.outcome.set_result(None)
+        else:
+            self.outcome.set_exception(error)
+
+
+class Lane:
+    """One pooled connection and the mails queued on it, written by one task (the
+    pump) that runs while mails are queued. A mail's outcome is its own: what the
+    server answered to *its* commands, whatever happened to the mails around it."""
+
+    def __init__(self, pool: SmtpPool) -> None:
+        self._pool = pool
+        self._queue: deque[_Queued] = deque()
+        self._in_flight = 0
+        self._connection: SmtpConnection | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def load(self) -> int:
+        return len(self._queue) + self._in_flight
+
+    async def submit(self, mail: OutgoingMail) -> None:
+        if self._closed:
+            raise aiosmtplib.SMTPServerDisconnected("SMTP pool closed")
+        queued = _Queued(mail, asyncio.get_running_loop().create_future())
+        self._queue.append(queued)
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._run())
+        await queued.outcome
+
+    async def close(self) -> None:
+        self._closed = True
+        pump = self._pump
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        if self._connection is not None:
+            await self._connection.quit()
+            self._connection = None
+
+    async def _run(self) -> None:
+        try:
+            while self._queue:
+                connection = self._connection
+                if connection is None or not connection.is_open:
+                    self._connection = None
+                    try:
+                        connection = self._connection = await self._pool.connect()
+                    except (aiosmtplib.SMTPException, OSError) as exc:
+                        # Each queued mail would have met the same relay: all get its error.
+                        self._fail_queued(exc)
+                        return
+                if connection.pipelining:
+                    await self._pipeline(connection)
+                else:
+                    await self._one_by_one(connection)
+        finally:
+            self._pump = None
+            # Empty unless the pump was stopped (pool closed) or failed: no caller waits forever.
+            self._fail_queued(aiosmtplib.SMTPServerDisconnected("SMTP pool closed"))
+
+    def _next(self) -> _Queued | None:
+        while self._queue:
+            queued = self._queue.popleft()
+            if not queued.outcome.done():
+                return queued
+        return None
+
+    def _next_prepared(self, connection: SmtpConnection) -> _Queued | None:
+        """The next queued mail with its commands and content built; a mail whose
+        address no command can carry is settled with that (permanent) error."""
+        while (queued := self._next()) is not None:
+            try:
+                queued.envelope, queued.content = connection.prepare(queued.mail)
+            except PermanentSmtpError as exc:
+                queued.settle(exc)
+                continue
+            return queued
+        return None
+
+    def _fail_queued(self, error: BaseException) -> None:
+        while self._queue:
+            self._queue.popleft().settle(error)
+
+    async def _one_by_one(self, connection: SmtpConnection) -> None:
+        """A relay without PIPELINING: each command after the previous reply."""
+        while connection.is_open and (queued := self._next()) is not None:
+            self._in_flight = 1
+            try:
+                await connection.transaction(queued.mail, self._pool.timeout_s)
+            except (aiosmtplib.SMTPException, PermanentSmtpError) as exc:
+                await connection.quit()  # a failed transaction leaves no envelope behind
+                queued.settle(exc)
+            except BaseException as exc:
+                connection.abort()
+                queued.settle(aiosmtplib.SMTPServerDisconnected(f"SMTP pool stopped: {exc!r}"))
+                raise
+            else:
+                queued.settle()
+            finally:
+                self._in_flight = 0
+
+    async def _pipeline(self, connection: SmtpConnection) -> None:
+        """RFC 2920 §3.1: "the actual transfer of message content is explicitly allowed
+        to be the first 'command' in a group", and DATA must be the last. So the content
+        of mail N (after its 354) goes in one write with MAIL FROM / RCPT TO / DATA of
+        mail N+1: one write, and one wake-up of the server, per mail instead of two.
+        Replies come in order (RFC 2920 §3.1: the server answers each command of the
+        group): N's end of data, then N+1's three; each settles only its own mail.
+
+        After a refused envelope the connection is closed (QUIT; RFC 5321 §4.1.1.4
+        leaves the refused transaction's state behind, no RSET) and the queued mails
+        go on a fresh one — nothing else was written after that envelope. A dropped
+        connection or a timeout settles every mail written on it (at most two) with
+        that error, never "sent"; mails still queued go on a fresh connection.
+        """
+        timeout_s = self._pool.timeout_s
+        loop = asyncio.get_running_loop()
+        current = self._next_prepared(connection)
+        if current is None:
+            return
+        written: list[_Queued] = [current]  # on the wire, not settled yet
+        self._in_flight = 1
+        try:
+            async with asyncio.timeout(None) as deadline:
+                current.deadline = loop.time() + timeout_s
+                connection.write(current.envelope)
+                while current is not None:
+                    deadline.reschedule(current.deadline)
+                    refusal = await connection.envelope_replies(current.mail)
+                    if refusal is not None:
+                        written.remove(current)
+                        current.settle(refusal)
+                        await connection.quit()
+                        return
+                    following = self._next_prepared(connection)
+                    if following is None:
+                        connection.write(current.content)
+                    else:
+                        following.deadline = loop.time() + timeout_s
+                        connection.write(current.content + following.envelope)
+                        written.append(following)
+                        self._in_flight = 2
+                    reply = await connection.end_of_data()
+                    written.remove(current)
+                    self._in_flight = len(written)
+                    # RFC 5321 §4.1.1.4: the end-of-data reply ends the transaction,
+                    # whatever its code: the following envelope starts a new one.
+                    current.settle(_end_of_data_error(reply))
+                    current = following
+        except TimeoutError:
+            connection.abort()
+            _settle_all(written, aiosmtplib.SMTPReadTimeoutError(TIMED_OUT))
+        except aiosmtplib.SMTPException as exc:  # the connection dropped, or a bad reply
+            connection.abort()
+            _settle_all(written, exc)
+        except BaseException as exc:
+            connection.abort()
+            _settle_all(written, aiosmtplib.SMTPServerDisconnected(f"SMTP pool stopped: {exc!r}"))
+            raise
+        finally:
+            self._in_flight = 0
+
+
+TIMED_OUT = "Timed out waiting for server response"
+
+
+def _settle_all(written: list[_Queued], error: BaseException) -> None:
+    for queued in written:
+        queued.settle(error)
+
+
+def _end_of_data_error(reply: SMTPResponse) -> aiosmtplib.SMTPDataError | None:
+    if reply.code == SMTPStatus.completed:
+        return None
+    return aiosmtplib.SMTPDataError(reply.code, reply.message)
+
 
 class SmtpConnection:
     """One connection after its handshake: the mail transactions on it.
@@ -166,10 +358,11 @@ class SmtpConnection:
 
     - where the server offers PIPELINING (RFC 2920; Postfix, Exim and most relays
       do), MAIL FROM, RCPT TO and DATA go in one write and their replies are read
-      after (RFC 2920 §3: DATA ends the group, every reply is checked in order); the
-      message follows the 354. Two writes per mail instead of four — on loopback each
-      write also does the receiving side's TCP work;
-    - one deadline for the whole transaction (``asyncio.timeout``) instead of
+      after (RFC 2920 §3.1: DATA ends the group, every reply is checked in order); the
+      message follows the 354, in the same write as the next mail's envelope when
+      one is queued (:meth:`Lane._pipeline`). One write per mail instead of four —
+      on loopback each write also does the receiving side's TCP work;
+    - one deadline per transaction (``asyncio.timeout``) instead of
       aiosmtplib's ``wait_for`` per reply; on expiry the connection is dropped, as
       aiosmtplib drops it, and the caller gets its ``SMTPReadTimeoutError``;
     - no per-mail address parsing (the composer checked both addresses) and the line
@@ -199,33 +392,42 @@ class SmtpConnection:
     def is_open(self) -> bool:
         return self._replies.is_open
 
-    async def transaction(self, mail: OutgoingMail, timeout_s: float) -> None:
-        sender, recipient = _path(mail.sender), _path(mail.recipient)  # before any command
+    def prepare(self, mail: OutgoingMail) -> tuple[bytes, bytes]:
+        """The mail's envelope (MAIL FROM, RCPT TO, DATA) and its content as DATA
+        carries it, dot-stuffed, with the final dot. Raises ``PermanentSmtpError``
+        for an address no command can carry — before anything is written."""
+        sender, recipient = _path(mail.sender), _path(mail.recipient)
         content = _crlf_lines(mail.raw)
         size = b" SIZE=%d" % len(content) if self._size else b""
-        envelope = (b"MAIL FROM:" + sender + size + b"\r\n", b"RCPT TO:" + recipient + b"\r\n")
+        envelope = b"MAIL FROM:%s%s\r\nRCPT TO:%s\r\nDATA\r\n" % (sender, size, recipient)
+        return envelope, _dot_stuffed(content) + b".\r\n"
+
+    async def transaction(self, mail: OutgoingMail, timeout_s: float) -> None:
+        """One mail, each command after the previous reply: a relay without
+        PIPELINING (pipelined mails go through :meth:`Lane._pipeline`)."""
+        envelope, content = self.prepare(mail)  # before any command
+        mail_from, rcpt_to, data = envelope.splitlines(keepends=True)
         try:
             async with asyncio.timeout(timeout_s):
-                await self._envelope(mail, *envelope)
-                self._write(_dot_stuffed(content) + b".\r\n")
+                self.write(mail_from)
+                _check_sender(await self._replies.reply(), mail)
+                self.write(rcpt_to)
+                _check_recipient(await self._replies.reply(), mail)
+                self.write(data)
+                _check_data(await self._replies.reply())
+                self.write(content)
                 reply = await self._replies.reply()
         except TimeoutError as exc:
             self.abort()
-            raise aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response") from exc
+            raise aiosmtplib.SMTPReadTimeoutError(TIMED_OUT) from exc
         if reply.code != SMTPStatus.completed:
             raise aiosmtplib.SMTPDataError(reply.code, reply.message)
 
-    async def _envelope(self, mail: OutgoingMail, mail_from: bytes, rcpt_to: bytes) -> None:
-        """MAIL, RCPT, DATA up to the server's 354."""
-        if not self.pipelining:
-            self._write(mail_from)
-            _check_sender(await self._replies.reply(), mail)
-            self._write(rcpt_to)
-            _check_recipient(await self._replies.reply(), mail)
-            self._write(b"DATA\r\n")
-            _check_data(await self._replies.reply())
-            return
-        self._write(mail_from + rcpt_to + b"DATA\r\n")
+    async def envelope_replies(self, mail: OutgoingMail) -> aiosmtplib.SMTPException | None:
+        """The replies to a pipelined MAIL, RCPT and DATA: ``None`` on 354, else the
+        refusal as ``SMTP.sendmail`` raises it (RFC 2920 §3.1: every reply checked in
+        order; a refused sender or recipient is reported as such, not as the DATA
+        refusal after it). A dropped connection raises ``SMTPServerDisconnected``."""
         replies: list[SMTPResponse] = []
         try:
             while len(replies) < 3:
@@ -233,32 +435,35 @@ class SmtpConnection:
         except aiosmtplib.SMTPServerDisconnected:
             # A server that refuses and hangs up (421) answers no further command of
             # the group: its refusal, not the hang-up, is what happened to this mail.
-            for reply, check in zip(replies, (_check_sender, _check_recipient), strict=False):
-                check(reply, mail)
+            for reply, refusal in zip(replies, (_sender_refusal, _recipient_refusal), strict=False):
+                if (error := refusal(reply, mail)) is not None:
+                    return error
             raise
         sender_reply, recipient_reply, data_reply = replies
-        if data_reply.code == SMTPStatus.start_input and (
-            sender_reply.code != SMTPStatus.completed or not _accepted(recipient_reply)
-        ):
-            # RFC 2920 §3: a server may take DATA although it refused the envelope; the
-            # connection is dropped mid-DATA, so nothing is delivered (RFC 5321 §3.8).
+        refused = _sender_refusal(sender_reply, mail) or _recipient_refusal(recipient_reply, mail)
+        if refused is not None and data_reply.code == SMTPStatus.start_input:
+            # RFC 2920 §3.1: a server may take DATA although it refused the envelope;
+            # the connection is dropped mid-DATA, so nothing is delivered (RFC 5321 §3.8).
             self.abort()
-        _check_sender(sender_reply, mail)
-        _check_recipient(recipient_reply, mail)
-        _check_data(data_reply)
+        if refused is None and data_reply.code != SMTPStatus.start_input:
+            refused = aiosmtplib.SMTPDataError(data_reply.code, data_reply.message)
+        return refused
+
+    async def end_of_data(self) -> SMTPResponse:
+        return await self._replies.reply()
 
     async def quit(self) -> None:
         if self.is_open:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                 async with asyncio.timeout(5):
-                    self._write(b"QUIT\r\n")
+                    self.write(b"QUIT\r\n")
                     await self._replies.reply()
         self._transport.close()
 
     def abort(self) -> None:
         self._transport.abort()
 
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         if not self.is_open:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
         self._transport.write(data)
@@ -352,19 +557,27 @@ def _invalid(text: str) -> aiosmtplib.SMTPResponseException:
     return aiosmtplib.SMTPResponseException(SMTPStatus.invalid_response.value, text)
 
 
+def _sender_refusal(reply: SMTPResponse, mail: OutgoingMail) -> aiosmtplib.SMTPException | None:
+    if reply.code == SMTPStatus.completed:
+        return None
+    return aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
+
+
 def _check_sender(reply: SMTPResponse, mail: OutgoingMail) -> None:
-    if reply.code != SMTPStatus.completed:
-        raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
+    if (refused := _sender_refusal(reply, mail)) is not None:
+        raise refused
 
 
-def _accepted(reply: SMTPResponse) -> bool:
-    return reply.code in (SMTPStatus.completed, SMTPStatus.will_forward)
+def _recipient_refusal(reply: SMTPResponse, mail: OutgoingMail) -> aiosmtplib.SMTPException | None:
+    if reply.code in (SMTPStatus.completed, SMTPStatus.will_forward):
+        return None
+    refused = aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, mail.recipient)
+    return aiosmtplib.SMTPRecipientsRefused([refused])
 
 
 def _check_recipient(reply: SMTPResponse, mail: OutgoingMail) -> None:
-    if not _accepted(reply):
-        refused = aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, mail.recipient)
-        raise aiosmtplib.SMTPRecipientsRefused([refused])
+    if (refused := _recipient_refusal(reply, mail)) is not None:
+        raise refused
 
 
 def _check_data(reply: SMTPResponse) -> None:
