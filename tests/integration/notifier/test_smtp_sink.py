@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from services.notifier.samples import sample_events, snapshot
-from services.notifier.smtp_sink import serve
+from services.notifier.smtp_sink import OffersPipelining, PipelinedReplies, serve
 from tests.helpers.waiting import eventually
 from tools.testing.system import free_port
 
@@ -101,3 +101,53 @@ async def test_python_m_notifier_sends_to_the_sink_with_probes(kafka_topics, tmp
     assert stored["Auto-Submitted"] == "auto-replied"
     assert (notifier_code, sink_code) == (0, 0)  # both stop cleanly on SIGTERM
     assert (tmp_path / "state" / "sentlog.db").exists()
+
+
+class CountedWrites(PipelinedReplies):
+    """The sink's protocol, keeping each write it makes."""
+
+    writes: list[bytes]
+
+    def _write(self, data: bytes) -> None:
+        self.writes.append(data)
+        super()._write(data)
+
+
+async def test_sink_answers_a_pipelined_group_in_one_write_and_a_lone_command_at_once():
+    """``PipelinedReplies``: replies wait while more pipelined commands are buffered and
+    go out together (as Postfix's smtpd sends them); a command with nothing after it is
+    answered at once, so a client that waits for each reply is never kept waiting."""
+    writes: list[bytes] = []
+
+    def protocol() -> CountedWrites:
+        server = CountedWrites(OffersPipelining())
+        server.writes = writes
+        return server
+
+    listener = await asyncio.get_running_loop().create_server(protocol, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    assert (await reader.readline()).startswith(b"220 ")
+    writer.write(b"EHLO client.example\r\n")
+    assert b"250-PIPELINING\r\n" in await _until(reader, b"250 ")
+    writes.clear()
+
+    writer.write(b"MAIL FROM:<support@desk.example>\r\nRCPT TO:<kim@example.kr>\r\nDATA\r\n")
+    assert (await _until(reader, b"354 ")).startswith(b"250 OK\r\n250 OK\r\n")
+    writer.write(b"Subject: hi\r\n\r\nbody\r\n.\r\n")
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"250 ")
+    writer.write(b"NOOP\r\n")  # a lone command: answered at once
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"250 ")
+    writer.write(b"QUIT\r\n")
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"221 ")
+    writer.close()
+    listener.close()
+    assert [w[:3] for w in writes] == [b"250", b"250", b"250", b"221"]
+    assert writes[0].count(b"\r\n") == 3  # MAIL, RCPT and DATA answered in one write
+
+
+async def _until(reader: asyncio.StreamReader, last: bytes) -> bytes:
+    text = b""
+    while not (line := await asyncio.wait_for(reader.readline(), 5)).startswith(last):
+        text += line
+    return text + line
