@@ -2,7 +2,7 @@
 
     python -m bench.notify_throughput [--seconds 4] [--pool 4] [--batch 500]
         [--postgres] [--kafka] [--profile DIR] [--server process|thread]
-        [--pools 4,8,16] [--backlog 20000]
+        [--pools 4,8,16] [--backlog 20000] [--depth 4] [--no-pipelining] [--eager-replies]
     python -m bench.notify_throughput --poll-cost [--postgres]
 
 Figures, each run for a fixed time (whole run ≤ 25 s):
@@ -31,6 +31,14 @@ notices (claim, rate slots, finish) and building one mail (render and write).
 Written to ``bench/results/notify_poll_cost.json``.
 
 ``--pools 4,8,16`` adds ``pool_sizes``: the ``pooled`` figure for each pool size.
+
+``--depth N``: mails queued per connection (``NOTIFIER_SMTP_PIPELINE_DEPTH``); the
+``pooled`` figure keeps ``pool_size * depth`` mails in flight, as the handler does.
+With the server in a process of its own, ``pooled``, ``pool_sizes`` and ``handler``
+also give ``server_cpu_us_per_mail``: on loopback every write costs the receiving
+side too, so the transport's cost is both ends'. The server answers a pipelined
+group's commands in one write, as Postfix's smtpd does
+(``smtp_sink.PipelinedReplies``); ``--eager-replies``: aiosmtpd's write per reply.
 
 ``--backlog N`` adds ``backlog``: N routing events (new conversations mixed as
 ``bench.backlog_recovery``'s: see :func:`backlog_events`) are produced to a topic of
@@ -291,15 +299,58 @@ def cpu_per_mail(cpu_s: float, mails: int) -> dict:
     return {"cpu_s": round(cpu_s, 3), "cpu_us_per_mail": round(cpu_s / max(mails, 1) * 1e6, 1)}
 
 
-async def bench_pooled(config: SmtpConfig, mails: list[OutgoingMail], seconds: float) -> dict:
+async def bench_pooled(
+    config: SmtpConfig,
+    mails: list[OutgoingMail],
+    seconds: float,
+    *,
+    depth: int = 1,
+    server: SmtpServer | None = None,
+) -> dict:
+    """``pool_size * depth`` senders at once, as the handler keeps them (its
+    ``mail_concurrency``): ``depth`` mails queued per connection."""
     pool = SmtpPool(config)
     try:
-        result = await timed(
-            seconds, lambda n: pool.send(mails[n % len(mails)]), workers=config.pool_size
-        )
+        with ServerCost(server) as cost:
+            result = await timed(
+                seconds,
+                lambda n: pool.send(mails[n % len(mails)]),
+                workers=config.pool_size * depth,
+            )
     finally:
         await pool.close()
-    return result | {"connections": pool.connections_opened, "pool_size": config.pool_size}
+    return (
+        result
+        | {"connections": pool.connections_opened, "pool_size": config.pool_size, "depth": depth}
+        | cost.figures()
+    )
+
+
+class ServerCost:
+    """The SMTP server process's CPU per mail it received over a figure (``{}`` for a
+    server thread: its CPU is in this process's). Both ends' CPU per mail is what the
+    transport costs the machine: on loopback each write also costs the receiver."""
+
+    def __init__(self, server: SmtpServer | None) -> None:
+        self._server = server
+        self._cpu = self._mails = 0.0
+
+    def __enter__(self) -> ServerCost:
+        if self._server is not None and (cpu := self._server.cpu_s()) is not None:
+            self._cpu, self._mails = cpu, self._server.received[0]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None and (cpu := self._server.cpu_s()) is not None:
+            self._cpu, self._mails = cpu - self._cpu, self._server.received[0] - self._mails
+        else:
+            self._server = None
+
+    def figures(self) -> dict:
+        if self._server is None:
+            return {}
+        per_mail = self._cpu / max(self._mails, 1) * 1e6
+        return {"server_cpu_us_per_mail": round(per_mail, 1)}
 
 
 async def bench_connect_per_mail(
@@ -379,6 +430,7 @@ async def bench_handler(
     batch: int,
     kafka: bool = False,
     profile: bool = False,
+    server: SmtpServer | None = None,
 ) -> dict:
     """Polls of ``batch`` events through ``handle_batch``, one after another, as the runner does."""
     events = staff_events()
@@ -389,9 +441,10 @@ async def bench_handler(
         profiler = _profiler(profile)
         started, cpu = time.perf_counter(), time.process_time()
         polls = 0
-        while time.perf_counter() - started < seconds:
-            await handler.handle_batch(poll(events, counter, batch))
-            polls += 1
+        with ServerCost(server) as server_cost:
+            while time.perf_counter() - started < seconds:
+                await handler.handle_batch(poll(events, counter, batch))
+                polls += 1
         elapsed = time.perf_counter() - started
         cpu_s = time.process_time() - cpu
         profile_text = None
@@ -411,6 +464,8 @@ async def bench_handler(
         "polls": polls,
         "sentlog_rows": recorded,
         "outcomes_to": "kafka" if kafka else "memory",
+        "mail_concurrency": handler_config(settings).mail_concurrency,
+        **server_cost.figures(),
     } | ({"profile": profile_text} if profile_text else {})
 
 
@@ -693,10 +748,12 @@ async def main(
     pools: list[int] | None = None,
     backlog: int = 0,
     pipelining: bool = True,
+    depth: int | None = None,
+    buffered_replies: bool = True,
 ) -> dict:
     load_start = os.getloadavg()
     freeze_startup_objects()  # as python -m services.notifier does after start-up
-    server = SmtpServer(server_kind, pipelining)
+    server = SmtpServer(server_kind, pipelining, buffered_replies=buffered_replies)
     server.start()
     port = server.port
     state = Path(tempfile.mkdtemp(prefix="notify-bench-"))
@@ -707,7 +764,9 @@ async def main(
         rate_window_minutes=0,
         mail_domain="desk.example",
         from_address="support@desk.example",
+        **({} if depth is None else {"smtp_pipeline_depth": depth}),
     )
+    depth = settings.smtp_pipeline_depth
     if kafka or backlog:
         broker = settings.kafka.model_copy(update={"bootstrap_servers": bootstrap_servers()})
         settings = settings.model_copy(update={"kafka": broker})
@@ -715,18 +774,28 @@ async def main(
     try:
         config = SmtpConfig.from_settings(settings)
         mails = build_mails(settings, 100)
-        pooled = await bench_pooled(config, mails, seconds)
+        pooled = await bench_pooled(config, mails, seconds, depth=depth, server=server)
         per_mail = await bench_connect_per_mail(config, mails, seconds / 2)
         with sentlog_database(postgres, state) as url:
             handler = await bench_handler(
-                settings, seconds, sentlog_url=url, batch=batch, kafka=kafka, profile=profile
+                settings,
+                seconds,
+                sentlog_url=url,
+                batch=batch,
+                kafka=kafka,
+                profile=profile,
+                server=server,
             )
         with sentlog_database(postgres, Path(tempfile.mkdtemp(prefix="notify-bench-"))) as url:
             per_event = await bench_handler_per_event(settings, seconds / 2, sentlog_url=url)
         if pools:
             extra["pool_sizes"] = {
                 str(size): await bench_pooled(
-                    dataclasses.replace(config, pool_size=size), mails, seconds / 2
+                    dataclasses.replace(config, pool_size=size),
+                    mails,
+                    seconds / 2,
+                    depth=depth,
+                    server=server,
                 )
                 for size in pools
             }
@@ -740,6 +809,8 @@ async def main(
         "server": f"aiosmtpd ({SERVER_KINDS[server_kind]}) on 127.0.0.1",
         "server_kind": server_kind,
         "server_offers_pipelining": pipelining,
+        "server_buffers_pipelined_replies": buffered_replies,
+        "pipeline_depth": depth,
         "mail_bytes_avg": round(received_bytes / max(received, 1)),
         "pooled": pooled,
         "connect_per_mail": per_mail,
@@ -792,6 +863,18 @@ if __name__ == "__main__":
         help="The server does not offer PIPELINING (RFC 2920): one write per SMTP command.",
     )
     parser.add_argument(
+        "--depth",
+        type=int,
+        help="Mails queued per SMTP connection (NOTIFIER_SMTP_PIPELINE_DEPTH; default: its"
+        " default). 1: one mail per connection at a time, as before pipelining across mails.",
+    )
+    parser.add_argument(
+        "--eager-replies",
+        action="store_true",
+        help="The server writes each reply at once (aiosmtpd's own protocol) instead of a"
+        " pipelined group's replies in one write, as Postfix's smtpd does.",
+    )
+    parser.add_argument(
         "--pools", help="Comma-separated pool sizes to measure the pool alone with, e.g. 4,8,16."
     )
     parser.add_argument(
@@ -821,6 +904,8 @@ if __name__ == "__main__":
             pools=[int(n) for n in args.pools.split(",")] if args.pools else None,
             backlog=args.backlog,
             pipelining=not args.no_pipelining,
+            depth=args.depth,
+            buffered_replies=not args.eager_replies,
         )
     )
     if args.profile is not None:
