@@ -527,30 +527,37 @@ class ReplyQueue(asyncio.Protocol):
 
     def _parse_replies(self) -> None:
         """Complete replies off the buffer (RFC 5321 §4.2: ``code-text`` lines, then
-        ``code text``); a partial one stays for the next segment."""
+        ``code text``); a partial one stays for the next segment. The complete lines
+        are split in one call: a pipelined group's replies arrive together."""
         buffer = self._buffer
-        start = 0
-        while (end := buffer.find(b"\n", start)) != -1:
-            reply_start, lines = start, []
-            while end != -1:
-                line = bytes(buffer[start : end + 1])
+        end = buffer.rfind(b"\n") + 1
+        if end:
+            lines = bytes(buffer[:end]).split(b"\n")
+            lines.pop()  # after the last newline: nothing
+            consumed = position = 0
+            continued: list[bytes] = []
+            for line in lines:
+                position += len(line) + 1
                 if len(line) > MAX_LINE_LENGTH or not line[:3].isdigit():
                     raise _invalid(f"Malformed SMTP reply line: {line[:80]!r}")
-                lines.append(line)
-                start = end + 1
-                if line[3:4] != b"-":
-                    break
-                end = buffer.find(b"\n", start)
-            else:
-                start = reply_start  # the reply's last line has not arrived yet
-                break
-            text = "\n".join(
-                line[4:].strip(b" \t\r\n").decode("utf-8", "surrogateescape") for line in lines
-            )
-            self._replies.append(SMTPResponse(int(lines[-1][:3]), text))
-        del buffer[:start]
+                if line[3:4] == b"-":
+                    continued.append(line)
+                    continue
+                self._replies.append(_reply(continued, line))
+                continued = []
+                consumed = position
+            del buffer[:consumed]  # a multi-line reply without its last line stays
         if len(buffer) > MAX_RESPONSE_LENGTH:
             raise _invalid("Reply too long")
+
+
+def _reply(continued: list[bytes], last: bytes) -> SMTPResponse:
+    text = "\n".join([*map(_text_of, continued), _text_of(last)]) if continued else _text_of(last)
+    return SMTPResponse(int(last[:3]), text)
+
+
+def _text_of(line: bytes) -> str:
+    return line[4:].strip(b" \t\r").decode("utf-8", "surrogateescape")
 
 
 def _invalid(text: str) -> aiosmtplib.SMTPResponseException:
