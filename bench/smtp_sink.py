@@ -16,8 +16,11 @@ than on asyncio's default loop (6,000 mails over four connections, three
 runs each, 271 → 240 µs; most of the rest is the socket calls themselves).
 
 Its EHLO offers PIPELINING (RFC 2920), as Postfix and Exim do
-(``services.notifier.smtp_sink.OffersPipelining``): the notifier then sends MAIL,
-RCPT and DATA in one write, as it would to such a relay.
+(``services.notifier.smtp_sink.OffersPipelining``): the notifier then sends a mail's
+content and the next mail's MAIL, RCPT and DATA in one write, as it would to such a
+relay, and the sink answers each such group in one write, as Postfix's smtpd does
+(``services.notifier.smtp_sink.PipelinedReplies``; aiosmtpd's own protocol writes
+every reply at once).
 """
 
 from __future__ import annotations

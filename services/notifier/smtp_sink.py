@@ -5,7 +5,9 @@
 
 Each mail is written as ``<UTC time>-<n>.eml`` (the exact bytes received) and
 logged as one line: envelope sender, recipients and the decoded subject.
-EHLO offers PIPELINING, as most relays do, so the notifier's pipelined path runs.
+EHLO offers PIPELINING, as most relays do, so the notifier's pipelined path runs,
+and the replies to a pipelined group go out in one write, as Postfix's smtpd sends
+them (:class:`PipelinedReplies`).
 Nothing is relayed anywhere. ``omnidesk dev up`` starts it; the notifier's
 defaults (``NOTIFIER_SMTP_HOST/PORT``) point at it.
 """
