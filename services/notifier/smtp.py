@@ -219,7 +219,7 @@ class Lane:
                     self._connection = None
                     try:
                         connection = self._connection = await self._pool.connect()
-                    except (aiosmtplib.SMTPException, OSError) as exc:
+                    except Exception as exc:  # SMTPException, OSError: classified by send
                         # Each queued mail would have met the same relay: all get its error.
                         self._fail_queued(exc)
                         return
@@ -281,9 +281,9 @@ class Lane:
         Replies come in order (RFC 2920 §3.1: the server answers each command of the
         group): N's end of data, then N+1's three; each settles only its own mail.
 
-        After a refused envelope the connection is closed (QUIT; RFC 5321 §4.1.1.4
-        leaves the refused transaction's state behind, no RSET) and the queued mails
-        go on a fresh one — nothing else was written after that envelope. A dropped
+        After a refused envelope the connection is closed (QUIT: a refused recipient
+        leaves the sender's transaction open on the server, and we send no RSET) and
+        the queued mails go on a fresh one — nothing was written after that envelope. A dropped
         connection or a timeout settles every mail written on it (at most two) with
         that error, never "sent"; mails still queued go on a fresh connection.
         """
