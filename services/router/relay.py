@@ -69,6 +69,36 @@ def record_headers(row: PendingEvent, source: str | bytes) -> Headers:
     ]
 
 
+class RecordHeaders:
+    """``record_headers`` for one source, with what rows share built once: the encoded
+    ``ce_type`` per type, and ``ce_time`` while consecutive rows carry the same
+    ``occurred_at`` object (the 2-3 events of one decision do). Same bytes as
+    ``record_headers``; ~1 µs less a row (the relay builds ~2.2 rows an interaction)."""
+
+    def __init__(self, source: str | bytes) -> None:
+        self._source = ("ce_source", source.encode() if isinstance(source, str) else source)
+        self._types: dict[str, tuple[str, bytes]] = {}
+        self._time: tuple[datetime | None, tuple[str, bytes]] = (None, ("ce_time", b""))
+
+    def __call__(self, row: PendingEvent) -> Headers:
+        ce_type = self._types.get(row.ce_type)
+        if ce_type is None:
+            ce_type = self._types[row.ce_type] = ("ce_type", row.ce_type.encode())
+        last, ce_time = self._time
+        if row.occurred_at is not last:  # identity: equal instants may differ in offset
+            ce_time = ("ce_time", row.occurred_at.isoformat().encode())
+            self._time = (row.occurred_at, ce_time)
+        return [
+            _SPEC_VERSION,
+            ("ce_id", row.event_id.encode()),
+            self._source,
+            ce_type,
+            ce_time,
+            _CONTENT_TYPE,
+            ("ce_subject", row.conversation_id.encode()),
+        ]
+
+
 class BatchPublisher:
     """Publishes many records per request: one aiokafka batch per partition.
 
@@ -188,7 +218,7 @@ class OutboxRelay:
         self.committed = committed if committed is not None else CommittedOutbox()
         #: Outbox rows that are not routing events (ContactErased → support.privacy.v1).
         self._topics_by_type = topics_by_type or {}
-        self._source = source.encode()  # every record's ce_source, encoded once
+        self._headers = RecordHeaders(source)
         self._batch = batch
         self._interval = interval_s
         self._mark_interval = mark_interval_s
@@ -224,12 +254,12 @@ class OutboxRelay:
             rows = await self._rows(uow, read, handed_before, limit=limit, skip=skip)
         if not rows:
             return 0
-        await self._send_all(rows)
-        published = [r.id for r in rows]
+        await self._send_all([row for _, row in rows])
+        published = [id_ for id_, _ in rows]
         self._unmarked.update(published)
         self._to_mark.extend(published)
         self._mark_wake.set()
-        self.committed.forget(r.event_id for r in rows)
+        self.committed.forget(row.event_id for _, row in rows)
         return len(rows)
 
     async def mark_published(self) -> int:
@@ -265,9 +295,10 @@ class OutboxRelay:
             rows = await self._rows(uow, read, handed_before, limit=limit)
             if not rows:
                 return 0
-            await self._send_all(rows)  # raises if not acknowledged: the mark rolls back
+            # raises if not acknowledged: the mark rolls back
+            await self._send_all([row for _, row in rows])
             await uow.commit()
-        self.committed.forget(r.event_id for r in rows)
+        self.committed.forget(row.event_id for _, row in rows)
         return len(rows)
 
     async def _rows(
@@ -278,10 +309,12 @@ class OutboxRelay:
         *,
         limit: int,
         skip: set[int] | None = None,
-    ) -> list[PendingEvent]:
+    ) -> list[tuple[int, PendingEvent]]:
         """The next ``limit`` of the unsent rows ``read`` (in id order, but ``skip``:
-        published, not yet marked), payloads from memory where handed. ``handed_before``:
-        the event ids handed over before the read."""
+        published, not yet marked) as (database id, row), payloads from memory where
+        handed (a handed row's own ``id`` is 0: the pair says it, which costs no
+        ``_replace`` per row). ``handed_before``: the event ids handed over before the
+        read."""
         skip = skip or set()
         if len(read) < limit + len(skip):
             # every unsent row was read: a handed row not among them was already sent
@@ -293,9 +326,11 @@ class OutboxRelay:
         others = await rows_by_id(uow.session, missing, postgres=self._uow.postgres)
         rows = []
         for id_, row in handed.items():
-            row = row._replace(id=id_) if row is not None else others.get(id_)
-            if row is not None:  # None: sent and deleted by someone else meanwhile
-                rows.append(row)
+            if row is None:
+                row = others.get(id_)
+                if row is None:  # sent and deleted by someone else meanwhile
+                    continue
+            rows.append((id_, row))
         return rows
 
     async def _send_all(self, rows: list[PendingEvent]) -> None:
@@ -303,13 +338,9 @@ class OutboxRelay:
         for row in rows:  # order kept within each topic
             by_topic.setdefault(self._topics_by_type.get(row.ce_type, self._topic), []).append(row)
         for topic, items in by_topic.items():
+            headers = self._headers
             records = [
-                (
-                    row.conversation_id.encode(),
-                    row.payload.encode(),
-                    record_headers(row, self._source),
-                )
-                for row in items
+                (row.conversation_id.encode(), row.payload.encode(), headers(row)) for row in items
             ]
             await self._producer.publish(topic, records)
             for ce_type, count in Counter(row.ce_type for row in items).items():

@@ -329,3 +329,21 @@ async def test_postgres_relay_transaction_commits_without_waiting_for_the_wal_fl
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "off"
     async with factory() as uow:
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+async def test_mark_sent_marks_exactly_the_ids_given_across_gaps(engine):
+    """Marked by runs of consecutive ids (``BETWEEN``): the rows between two runs stay
+    unsent."""
+    factory = UnitOfWorkFactory(engine)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, *(outbox_row(f"ev-{n}", "conv-1", at) for n in range(8)))
+    async with factory.reader() as uow:
+        ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
+    async with factory() as uow:
+        chosen = [ids[5], ids[0], ids[1], ids[3], ids[6], ids[1]]
+        await mark_sent(uow.session, chosen, at, postgres=factory.postgres)
+        await uow.commit()
+    assert await unsent(factory) == ["ev-2", "ev-4", "ev-7"]
+    async with factory.reader() as uow:
+        sent_at = await uow.session.scalar(select(OutboxRow.sent_at).where(OutboxRow.id == ids[0]))
+    assert sent_at == at
