@@ -247,11 +247,10 @@ class OutboxRelay:
         # SQLite: read without the write lock and publish; the rows are marked sent by
         # ``mark_published`` in a short write of its own, so the next round need not
         # wait for the write lock (held by the poll being routed) before publishing.
-        skip = set(self._unmarked)
         async with self._uow.reader() as uow:
             handed_before = self.committed.event_ids()  # all committed before the read
-            read = await unsent_ids(uow.session, limit=limit + len(skip))
-            rows = await self._rows(uow, read, handed_before, limit=limit, skip=skip)
+            read = await unsent_ids(uow.session, limit=limit, excluding=self._unmarked)
+            rows = await self._rows(uow, read, handed_before, limit=limit)
         if not rows:
             return 0
         await self._send_all([row for _, row in rows])
@@ -308,19 +307,17 @@ class OutboxRelay:
         handed_before: set[str],
         *,
         limit: int,
-        skip: set[int] | None = None,
     ) -> list[tuple[int, PendingEvent]]:
-        """The next ``limit`` of the unsent rows ``read`` (in id order, but ``skip``:
-        published, not yet marked) as (database id, row), payloads from memory where
-        handed (a handed row's own ``id`` is 0: the pair says it, which costs no
-        ``_replace`` per row). ``handed_before``: the event ids handed over before the
-        read."""
-        skip = skip or set()
-        if len(read) < limit + len(skip):
+        """The unsent rows ``read`` (the next ``limit`` in id order, but the published,
+        not yet marked: ``unsent_ids(excluding=...)``) as (database id, row), payloads
+        from memory where handed (a handed row's own ``id`` is 0: the pair says it,
+        which costs no ``_replace`` per row). ``handed_before``: the event ids handed
+        over before the read."""
+        if len(read) < limit:
             # every unsent row was read: a handed row not among them was already sent
             # (by another replica, or in a round that then failed to forget it)
             self.committed.forget(handed_before - {u.event_id for u in read})
-        unsent = [u for u in read if u.id not in skip][:limit]
+        unsent = read[:limit]
         handed = {u.id: self.committed.get(u.event_id) for u in unsent}
         missing = [i for i, row in handed.items() if row is None]
         others = await rows_by_id(uow.session, missing, postgres=self._uow.postgres)

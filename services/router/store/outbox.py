@@ -159,16 +159,31 @@ class UnsentId(NamedTuple):
     event_id: str
 
 
-async def unsent_ids(session: AsyncSession, *, limit: int) -> list[UnsentId]:
-    """The next unsent rows in publishing order, without their payloads."""
+async def unsent_ids(
+    session: AsyncSession, *, limit: int, excluding: Iterable[int] = ()
+) -> list[UnsentId]:
+    """The next unsent rows in publishing order, without their payloads, but the rows
+    ``excluding`` (SQLite: published, not yet marked). Those are left out by the query
+    (``NOT (id BETWEEN lo AND hi)`` per run of consecutive excluded ids: exactly
+    ``id NOT IN excluding``) instead of read and dropped: up to a mark interval of
+    them (~1,400 rows at the backlog's pace) had been read again by every round."""
     table = OutboxRow.__table__
-    query = (
-        select(table.c.id, table.c.event_id)
-        .where(table.c.sent_at.is_(None))
-        .order_by(table.c.id)
-        .limit(limit)
-    )
+    query = select(table.c.id, table.c.event_id).where(table.c.sent_at.is_(None))
+    runs = id_runs(excluding)
+    if len(runs) > _MAX_EXCLUDED_RUNS:  # scattered: read them and drop them here
+        left_out = set(excluding)
+        query = query.order_by(table.c.id).limit(limit + len(left_out))
+        rows = [UnsentId(*row) for row in await session.execute(query)]
+        return [row for row in rows if row.id not in left_out][:limit]
+    for lo, hi in runs:
+        query = query.where(sa.not_(table.c.id.between(lo, hi)))
+    query = query.order_by(table.c.id).limit(limit)
     return [UnsentId(*row) for row in await session.execute(query)]
+
+
+#: ``unsent_ids``: more runs than this are left out in Python, not by the statement (a
+#: statement per count of runs; SQLite limits an expression's depth to 1,000)
+_MAX_EXCLUDED_RUNS = 16
 
 
 #: PostgreSQL: the relay round's one statement before its publish. It takes the relay
