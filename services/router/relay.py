@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from libs.common import metrics
 from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers
 from libs.common.kafka.partitioner import KeyPartitioner
-from libs.common.kafka.producer import PublishError
+from libs.common.kafka.producer import PublishError, send_batches
 from libs.common.settings import KafkaSettings
 from services.router.store.outbox import (
     CommittedOutbox,
@@ -154,32 +154,8 @@ class BatchPublisher:
     async def _publish(
         self, producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes, bytes, Headers]]
     ) -> None:
-        partitions = sorted(await producer.partitions_for(topic))
-        by_partition: dict[int, list[tuple[bytes, bytes, Headers]]] = {}
-        for record in records:
-            partition = self._partitioner(record[0], partitions, partitions)
-            by_partition.setdefault(partition, []).append(record)
-        futures = []
-        for partition, items in by_partition.items():
-            futures.extend(await self._send_partition(producer, topic, partition, items))
-        await asyncio.gather(*futures)
-
-    async def _send_partition(
-        self,
-        producer: AIOKafkaProducer,
-        topic: str,
-        partition: int,
-        items: list[tuple[bytes, bytes, Headers]],
-    ) -> list[asyncio.Future[object]]:
-        futures = []
-        batch = producer.create_batch()
-        for key, value, headers in items:
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None, headers=headers)
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+        sent = await send_batches(producer, self._partitioner, topic, records)
+        await asyncio.gather(*(future for _, future in sent))
 
     async def restart(self) -> None:
         """A fresh producer: aiokafka's idempotent producer cannot go on after some errors."""

@@ -193,41 +193,22 @@ class EventProducer:
     async def _append_and_wait(
         self, topic: str, records: Sequence[OutgoingRecord]
     ) -> list[RecordMetadata | BaseException]:
-        """The records as one batch per partition (in list order), every batch handed
-        to aiokafka before any ack is awaited. ``producer.send`` per record cost ~11
-        CPU-µs each (a coroutine, a metadata check, a future and a debug log per record);
-        partitioning here (the same ``KeyPartitioner`` choices) and appending to a batch
-        of our own costs ~4 (see ``bench.relay_cost``; the relay's ``BatchPublisher``
-        has sent this way all along). A batch the broker refuses fails its records only.
-        """
+        """The records in batches of our own (``send_batches``), all handed to aiokafka
+        before any ack is awaited. ``producer.send`` per record (a coroutine, a metadata
+        check, a future and a debug log each) made ``send_many`` 11.7 CPU-µs a record,
+        500 a call; this is 6.1 (interleaved runs at load ~7; ``bench.kafka_ceiling``
+        has its throughput). A batch the broker refuses fails its records only."""
         producer = self._producer
         assert producer is not None
-        await producer.partitions_for(topic)  # waits for the topic's metadata if unknown
-        cluster = producer.client.cluster
-        partitions = sorted(cluster.partitions_for_topic(topic))
-        available = sorted(cluster.available_partitions_for_topic(topic))
-        by_partition: dict[int, list[tuple[int, bytes | None, OutgoingRecord]]] = {}
-        for index, record in enumerate(records):
-            key = record.key.encode() if isinstance(record.key, str) else record.key
-            partition = self._partitioner(key, partitions, available)
-            by_partition.setdefault(partition, []).append((index, key, record))
-        sent: list[tuple[list[int], asyncio.Future[RecordMetadata]]] = []
-        for partition, items in by_partition.items():
-            batch, indexes = producer.create_batch(), []
-            for index, key, record in items:
-                appended = batch.append(
-                    key=key, value=record.value, timestamp=None, headers=record.headers
-                )
-                if appended is None:  # full: send it, go on in a new one
-                    sent.append(
-                        (indexes, await producer.send_batch(batch, topic, partition=partition))
-                    )
-                    batch, indexes = producer.create_batch(), []
-                    batch.append(
-                        key=key, value=record.value, timestamp=None, headers=record.headers
-                    )
-                indexes.append(index)
-            sent.append((indexes, await producer.send_batch(batch, topic, partition=partition)))
+        sent = await send_batches(
+            producer,
+            self._partitioner,
+            topic,
+            [
+                (r.key.encode() if isinstance(r.key, str) else r.key, r.value, r.headers)
+                for r in records
+            ],
+        )
         acks = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
         results: list[RecordMetadata | BaseException] = [*records]  # type: ignore[list-item]
         for (indexes, _), ack in zip(sent, acks, strict=True):
@@ -273,6 +254,46 @@ class EventProducer:
         client = self._producer.client
         metadata = await client.fetch_all_metadata()
         return bool(metadata.brokers())
+
+
+KeyedRecord = tuple[bytes | None, bytes | None, Headers]
+"""(key, value, headers) of one record, as aiokafka takes them."""
+
+
+async def send_batches(
+    producer: AIOKafkaProducer,
+    partitioner: KeyPartitioner,
+    topic: str,
+    records: Sequence[KeyedRecord],
+) -> list[tuple[list[int], asyncio.Future[RecordMetadata]]]:
+    """Hand ``records`` to aiokafka in batches of our own: partitioned as Kafka's default
+    partitioner does (``partitioner``), appended in list order, a new batch when one is
+    full. Returns each batch's record indexes (in ``records``) and the future of its
+    ack; awaits only the hand-over (aiokafka waits for the topic's metadata, or for
+    room behind a partition's batch in flight). The relay's ``BatchPublisher`` and
+    ``EventProducer.send_many`` both send this way."""
+    await producer.partitions_for(topic)  # the topic's metadata, fetched if unknown
+    cluster = producer.client.cluster
+    partitions = sorted(cluster.partitions_for_topic(topic))
+    available = sorted(cluster.available_partitions_for_topic(topic))
+    by_partition: dict[int, list[int]] = {}
+    for index, record in enumerate(records):
+        by_partition.setdefault(partitioner(record[0], partitions, available), []).append(index)
+    sent = []
+    for partition, indexes in by_partition.items():
+        batch, in_batch = producer.create_batch(), []
+        for index in indexes:
+            key, value, headers = records[index]
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                # full: hand it over, go on in a new one
+                sent.append(
+                    (in_batch, await producer.send_batch(batch, topic, partition=partition))
+                )
+                batch, in_batch = producer.create_batch(), []
+                batch.append(key=key, value=value, timestamp=None, headers=headers)
+            in_batch.append(index)
+        sent.append((in_batch, await producer.send_batch(batch, topic, partition=partition)))
+    return sent
 
 
 class _BatchFailed(KafkaError):
