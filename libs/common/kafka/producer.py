@@ -63,7 +63,7 @@ class EventProducer:
         self._max_request_size = max_request_size
         self._max_batch_size = max_batch_size
         self._producer: AIOKafkaProducer | None = None
-        #: ``send_many``'s partitioning; ``send`` goes through the producer's own
+        #: the default partitioner's choices, cheaper: for ``send`` (aiokafka's) and ``send_many``
         self._partitioner = KeyPartitioner()
         self._restart_lock = asyncio.Lock()
 
@@ -76,7 +76,7 @@ class EventProducer:
             linger_ms=self._settings.linger_ms,
             max_request_size=self._max_request_size,
             max_batch_size=self._max_batch_size,
-            partitioner=KeyPartitioner(),  # the default partitioner's choices, cheaper
+            partitioner=self._partitioner,
         )
 
     async def start(self) -> None:
