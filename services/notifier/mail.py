@@ -95,7 +95,28 @@ class OutgoingMail:
 
 def header_safe(value: str) -> str:
     """Remove CR, LF and other control characters; collapse the gaps."""
+    if (
+        value.isascii()
+        and value.isprintable()  # ASCII: no control characters, no whitespace but " "
+        and "  " not in value
+        and value[:1] != " "
+        and value[-1:] != " "
+    ):
+        return value  # nothing to remove or collapse: most values (ids, addresses)
     return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def date_header(value: datetime) -> bytes:
+    """``Date: Sat, 28 Nov 2026 23:40:00 +0000``: formatted once per second and UTC
+    offset (``format_datetime`` cost ~5 µs per mail; a backlog writes hundreds a second)."""
+    return _date_header_at(value.replace(microsecond=0), value.utcoffset())
+
+
+@functools.lru_cache(maxsize=64)
+def _date_header_at(value: datetime, offset: object) -> bytes:
+    # ``offset`` is part of the key: aware datetimes of the same instant compare equal
+    # whatever their zone, but format with their own offset.
+    return wire.header("Date", format_datetime(value).split())
 
 
 def conversation_token(reference: str) -> str:
@@ -164,7 +185,7 @@ def _written(identity: MailIdentity, meta: MailMeta, rendered: Rendered, message
         wire.raw_header(
             "Subject", encode_subject(subject_with_token(rendered.subject, meta.reference))
         ),
-        wire.header("Date", format_datetime(meta.date).split()),
+        date_header(meta.date),
         wire.header("Message-ID", [message_id]),
     ]
     if meta.threading.in_reply_to:

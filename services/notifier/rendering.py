@@ -9,6 +9,7 @@ variable is an error (StrictUndefined), never a silently empty sentence.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +47,10 @@ class Renderer:
         self._default_locale = default_locale
         self._zone = ZoneInfo(display_timezone)
         self._env = _environment(override_dir)
-        self._env.filters["local_time"] = self._local_time
+        # A notice shows its due time in its text and its HTML (astimezone + strftime,
+        # ~3 µs): formatted once. The result depends only on the instant, which equal
+        # datetimes share whatever their zone.
+        self._env.filters["local_time"] = functools.lru_cache(maxsize=256)(self._local_time)
         self._env.filters["duration"] = duration_text
         self._env.filters["nl2br"] = nl2br
         self._env.filters["promise_time"] = promise_time
