@@ -386,7 +386,7 @@ class SentLog:
         else:
             async with self._db.begin() as conn:
                 insert_new = self._statements.insert_new
-                await conn.exec_driver_sql(insert_new.sql, [insert_new.params(row) for row in rows])
+                await conn.exec_driver_sql(insert_new.sql, insert_new.params_many(rows))
                 records = await self._read_many(conn, [key for key, _, _ in suppressions])
         missing = [key for key, _, _ in suppressions if key not in records]
         if missing:
@@ -415,7 +415,7 @@ class SentLog:
         queries = []
         for start in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[start : start + _INSERT_CHUNK]
-            params = tuple(value for row in chunk for value in claim.params(row))
+            params = tuple(value for row in claim.params_many(chunk) for value in row)
             queries.append((claim.many_rows_sql(len(chunk)), params))
         return queries
 
@@ -546,10 +546,12 @@ class SentLog:
         # would be a statement per poll size.
         statements = self._statements
         upsert = statements.take_slot if cutoff is not None else statements.new_slot
-        slots = [
-            upsert.params({"sender": s, "event_id": first[s], "claimed_at": now, "cutoff": cutoff})
-            for s in senders
-        ]
+        slots = upsert.params_many(
+            [
+                {"sender": s, "event_id": first[s], "claimed_at": now, "cutoff": cutoff}
+                for s in senders
+            ]
+        )
         reads = [
             statements.holders(senders[start : start + _READ_CHUNK])
             for start in range(0, len(senders), _READ_CHUNK)
