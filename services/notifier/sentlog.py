@@ -182,6 +182,9 @@ class SentLog:
         self._engine: AsyncEngine | None = None
         self._sql: _Statements | None = None
         self.hasher = hasher
+        # Agents and our own addresses recur in every poll: each recipient's keyed hash
+        # (normalise + HMAC-SHA256, ~5 µs) is computed once while it recurs.
+        self._hashes: dict[str, str | None] = {}
 
     async def open(self) -> None:
         self._engine = _engine(self._url)
@@ -640,8 +643,17 @@ class SentLog:
             "claimed_at": None,
             "created_at": now,
             "updated_at": now,
-            "recipient_hash": recipient_hash(self.hasher, key.recipient) if self.hasher else None,
+            "recipient_hash": self._recipient_hash(key.recipient) if self.hasher else None,
         }
+
+    def _recipient_hash(self, recipient: str) -> str | None:
+        hashes = self._hashes
+        if recipient not in hashes:
+            if len(hashes) >= _HASHES_KEPT:
+                hashes.clear()  # a backlog of new customers: start over, keep it small
+            assert self.hasher is not None
+            hashes[recipient] = recipient_hash(self.hasher, recipient)
+        return hashes[recipient]
 
     async def _take_over(self, key: SendKey, *, now: datetime) -> SentRecord | None:
         stale = now - self._lease
@@ -760,6 +772,9 @@ _HOLDERS_POSTGRES = (
     "SELECT sender, event_id FROM notifier_rate_slot WHERE sender = ANY($1::VARCHAR[])"
 )
 _HOLDERS_SQLITE = "SELECT sender, event_id FROM notifier_rate_slot WHERE sender IN"
+
+#: Recipients whose keyed hash a sent-log remembers (< 1 MB).
+_HASHES_KEPT = 4096
 
 #: Rows per multi-row claim INSERT on SQLite: 15 parameters each, well under its 32,766.
 _INSERT_CHUNK = 1000
