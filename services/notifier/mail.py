@@ -174,14 +174,10 @@ def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> Ou
 
 def _written(identity: MailIdentity, meta: MailMeta, rendered: Rendered, message_id: str) -> bytes:
     """The usual mail, written directly (see :mod:`services.notifier.wire`)."""
-    from_name = header_safe(meta.sender_name or identity.from_name)
     headers = [
-        wire.header("From", wire.address(from_name, header_safe(identity.from_address))),
+        _identity_header("From", meta.sender_name or identity.from_name, identity.from_address),
         wire.header("To", wire.address(header_safe(meta.recipient_name or ""), meta.recipient)),
-        wire.header(
-            "Reply-To",
-            wire.address(header_safe(identity.from_name), header_safe(identity.from_address)),
-        ),
+        _identity_header("Reply-To", identity.from_name, identity.from_address),
         wire.raw_header(
             "Subject", encode_subject(subject_with_token(rendered.subject, meta.reference))
         ),
@@ -199,6 +195,13 @@ def _written(identity: MailIdentity, meta: MailMeta, rendered: Rendered, message
     headers.append(wire.header("X-Omnidesk-Template", [header_safe(meta.template)]))
     body = wire.Body(rendered.text, rendered.html)
     return wire.serialise(headers, body, seed=message_id, language=header_safe(meta.locale))
+
+
+@functools.lru_cache(maxsize=256)
+def _identity_header(field: str, name: str, address: str) -> bytes:
+    """``From`` / ``Reply-To``: our name (or an agent's, "이서연 (Support)") at our address —
+    the same few in every mail, so written once each (a Korean name is an encoded-word)."""
+    return wire.header(field, wire.address(header_safe(name), header_safe(address)))
 
 
 def _with_email_package(
