@@ -161,7 +161,9 @@ def _encoded(text: str, cte: str) -> bytes:
     return b"\r\n".join([*map(_quoted_printable_line, lines or [b""]), b""])
 
 
-@functools.lru_cache(maxsize=4096)
+#: Template lines recur in every mail and stay in; lines with a notice's own values pass
+#: through (a backlog fills the cache with them: 1,024 lines are ~0.5 MB).
+@functools.lru_cache(maxsize=1024)
 def _quoted_printable_line(line: bytes) -> bytes:
     """One line (no CR/LF) as ``quoprimime.body_encode`` writes it: soft breaks
     (``=`` CRLF) within 76 characters. quoprimime works on str: one character per
