@@ -2,7 +2,7 @@
 
     python -m bench.notify_throughput [--seconds 4] [--pool 4] [--batch 500]
         [--postgres] [--kafka] [--profile DIR] [--server process|thread]
-        [--pools 4,8,16] [--backlog 20000]
+        [--pools 4,8,16] [--backlog 20000] [--mix staff|backlog]
     python -m bench.notify_throughput --poll-cost [--postgres]
 
 Figures, each run for a fixed time (whole run ≤ 25 s):
@@ -356,18 +356,37 @@ async def bench_handler(
     batch: int,
     kafka: bool = False,
     profile: bool = False,
+    mix: str = "staff",
 ) -> dict:
-    """Polls of ``batch`` events through ``handle_batch``, one after another, as the runner does."""
-    events = staff_events()
+    """Polls of ``batch`` events through ``handle_batch``, one after another, as the runner does.
+
+    ``mix="staff"``: agent and supervisor notices, one mail each. ``mix="backlog"``: the
+    backlog's events that have something to tell (:func:`backlog_notice_events`: new
+    conversations' acknowledgements — sent, held by the rate window or suppressed — and
+    agents' mails), with the service's default rate window; then "mails" counts every
+    outcome, suppressed ones included."""
     counter = itertools.count()
+    if mix == "backlog":
+        source = backlog_notice_events()
+        default_window = NotifierSettings.model_fields["rate_window_minutes"].default
+        settings = settings.model_copy(update={"rate_window_minutes": default_window})
+
+        def next_poll(size: int) -> list[Delivery]:
+            return poll(list(itertools.islice(source, size)), counter, size)
+    else:
+        events = staff_events()
+
+        def next_poll(size: int) -> list[Delivery]:
+            return poll(events, counter, size)
+
     async with notice_path(settings, sentlog_url, kafka) as (handler, outcomes, sentlog):
-        await handler.handle_batch(poll(events, counter, min(batch, 20)))  # warm up
+        await handler.handle_batch(next_poll(min(batch, 20)))  # warm up
         warm = outcomes.count
         profiler = _profiler(profile)
         started, cpu = time.perf_counter(), time.process_time()
         polls = 0
         while time.perf_counter() - started < seconds:
-            await handler.handle_batch(poll(events, counter, batch))
+            await handler.handle_batch(next_poll(batch))
             polls += 1
         elapsed = time.perf_counter() - started
         cpu_s = time.process_time() - cpu
@@ -388,6 +407,7 @@ async def bench_handler(
         "polls": polls,
         "sentlog_rows": recorded,
         "outcomes_to": "kafka" if kafka else "memory",
+        "mix": mix,
     } | ({"profile": profile_text} if profile_text else {})
 
 
@@ -514,6 +534,13 @@ def backlog_events(count: int) -> Iterator[RoutingEvent]:
                 return
             produced += 1
             yield event
+
+
+def backlog_notice_events() -> Iterator[RoutingEvent]:
+    """:func:`backlog_events` without its ``interaction.routed`` events (the service's
+    consumer commits those unread), without end: every conversation is new."""
+    events = backlog_events(sys.maxsize)
+    return (event for event in events if event.ce_type != InteractionRouted.ce_type)
 
 
 def expected_mails(events: list[RoutingEvent], plan: PlanConfig) -> int:
@@ -670,6 +697,7 @@ async def main(
     pools: list[int] | None = None,
     backlog: int = 0,
     pipelining: bool = True,
+    mix: str = "staff",
 ) -> dict:
     load_start = os.getloadavg()
     freeze_startup_objects()  # as python -m services.notifier does after start-up
@@ -696,7 +724,13 @@ async def main(
         per_mail = await bench_connect_per_mail(config, mails, seconds / 2)
         with sentlog_database(postgres, state) as url:
             handler = await bench_handler(
-                settings, seconds, sentlog_url=url, batch=batch, kafka=kafka, profile=profile
+                settings,
+                seconds,
+                sentlog_url=url,
+                batch=batch,
+                kafka=kafka,
+                profile=profile,
+                mix=mix,
             )
         with sentlog_database(postgres, Path(tempfile.mkdtemp(prefix="notify-bench-"))) as url:
             per_event = await bench_handler_per_event(settings, seconds / 2, sentlog_url=url)
@@ -782,6 +816,13 @@ if __name__ == "__main__":
         default=0,
         help="Routing events queued before the notifier process starts; its peak RSS.",
     )
+    parser.add_argument(
+        "--mix",
+        choices=("staff", "backlog"),
+        default="staff",
+        help="Events of the whole-path figure (handler): agent/supervisor mails, or the"
+        " backlog's mix (acknowledgements sent, rate-held or suppressed, agents' mails).",
+    )
     args = parser.parse_args()
     if args.poll_cost:
         write_result("notify_poll_cost", asyncio.run(poll_cost(postgres=args.postgres)))
@@ -798,6 +839,7 @@ if __name__ == "__main__":
             pools=[int(n) for n in args.pools.split(",")] if args.pools else None,
             backlog=args.backlog,
             pipelining=not args.no_pipelining,
+            mix=args.mix,
         )
     )
     if args.profile is not None:
