@@ -329,7 +329,7 @@ class UnitOfWork:
             by_model.setdefault(type(row), []).append(row)
         for model, rows in by_model.items():
             table = model.__table__  # type: ignore[attr-defined]
-            columns = [(prop.key, prop.columns[0]) for prop in inspect(model).column_attrs]
+            columns = _insert_columns(model)
             # one executemany per shape: a JSON column left None is omitted (SQL NULL,
             # as the ORM writes it) rather than sent as None (JSON 'null')
             shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
@@ -473,9 +473,36 @@ def manager_of(model: type) -> Any:
     return manager_of_class(model)
 
 
-def _column_values(row: object, columns: list[tuple[str, Any]]) -> dict[str, object]:
+class _InsertColumns:
+    """A model's columns as ``_column_values`` reads them, worked out once per model."""
+
+    def __init__(self, model: type) -> None:
+        self.columns = [(prop.key, prop.columns[0]) for prop in inspect(model).column_attrs]
+        self.keys = [(key, column.key) for key, column in self.columns]
+        self.json = [column.key for _, column in self.columns if isinstance(column.type, JSON)]
+
+
+@cache
+def _insert_columns(model: type) -> _InsertColumns:
+    return _InsertColumns(model)
+
+
+def _column_values(row: object, columns: _InsertColumns) -> dict[str, object]:
     """Every column's value (Python-side defaults applied, as the ORM's INSERT would)."""
     state = row.__dict__
+    try:  # a conversation routing opened has every column set (_new_conversation)
+        values = {name: state[key] for key, name in columns.keys}
+    except KeyError:
+        return _column_values_with_defaults(state, columns.columns)
+    for name in columns.json:
+        if values[name] is None:
+            del values[name]
+    return values
+
+
+def _column_values_with_defaults(
+    state: dict[str, Any], columns: list[tuple[str, Any]]
+) -> dict[str, object]:
     values: dict[str, object] = {}
     for key, column in columns:
         if key in state:
