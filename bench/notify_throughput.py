@@ -2,7 +2,8 @@
 
     python -m bench.notify_throughput [--seconds 4] [--pool 4] [--batch 500]
         [--postgres] [--kafka] [--profile DIR] [--server process|thread]
-        [--pools 4,8,16] [--backlog 20000] [--depth 4] [--no-pipelining] [--eager-replies]
+        [--pools 4,8,16] [--backlog 20000] [--mix staff|backlog] [--depth 4]
+        [--no-pipelining] [--eager-replies]
     python -m bench.notify_throughput --poll-cost [--postgres]
 
 Figures, each run for a fixed time (whole run ≤ 25 s):
@@ -430,20 +431,39 @@ async def bench_handler(
     batch: int,
     kafka: bool = False,
     profile: bool = False,
+    mix: str = "staff",
     server: SmtpServer | None = None,
 ) -> dict:
-    """Polls of ``batch`` events through ``handle_batch``, one after another, as the runner does."""
-    events = staff_events()
+    """Polls of ``batch`` events through ``handle_batch``, one after another, as the runner does.
+
+    ``mix="staff"``: agent and supervisor notices, one mail each. ``mix="backlog"``: the
+    backlog's events that have something to tell (:func:`backlog_notice_events`: new
+    conversations' acknowledgements — sent, held by the rate window or suppressed — and
+    agents' mails), with the service's default rate window; then "mails" counts every
+    outcome, suppressed ones included."""
     counter = itertools.count()
+    if mix == "backlog":
+        source = backlog_notice_events()
+        default_window = NotifierSettings.model_fields["rate_window_minutes"].default
+        settings = settings.model_copy(update={"rate_window_minutes": default_window})
+
+        def next_poll(size: int) -> list[Delivery]:
+            return poll(list(itertools.islice(source, size)), counter, size)
+    else:
+        events = staff_events()
+
+        def next_poll(size: int) -> list[Delivery]:
+            return poll(events, counter, size)
+
     async with notice_path(settings, sentlog_url, kafka) as (handler, outcomes, sentlog):
-        await handler.handle_batch(poll(events, counter, min(batch, 20)))  # warm up
+        await handler.handle_batch(next_poll(min(batch, 20)))  # warm up
         warm = outcomes.count
         profiler = _profiler(profile)
         started, cpu = time.perf_counter(), time.process_time()
         polls = 0
         with ServerCost(server) as server_cost:
             while time.perf_counter() - started < seconds:
-                await handler.handle_batch(poll(events, counter, batch))
+                await handler.handle_batch(next_poll(batch))
                 polls += 1
         elapsed = time.perf_counter() - started
         cpu_s = time.process_time() - cpu
@@ -464,6 +484,7 @@ async def bench_handler(
         "polls": polls,
         "sentlog_rows": recorded,
         "outcomes_to": "kafka" if kafka else "memory",
+        "mix": mix,
         "mail_concurrency": handler_config(settings).mail_concurrency,
         **server_cost.figures(),
     } | ({"profile": profile_text} if profile_text else {})
@@ -592,6 +613,13 @@ def backlog_events(count: int) -> Iterator[RoutingEvent]:
                 return
             produced += 1
             yield event
+
+
+def backlog_notice_events() -> Iterator[RoutingEvent]:
+    """:func:`backlog_events` without its ``interaction.routed`` events (the service's
+    consumer commits those unread), without end: every conversation is new."""
+    events = backlog_events(sys.maxsize)
+    return (event for event in events if event.ce_type != InteractionRouted.ce_type)
 
 
 def expected_mails(events: list[RoutingEvent], plan: PlanConfig) -> int:
@@ -748,6 +776,7 @@ async def main(
     pools: list[int] | None = None,
     backlog: int = 0,
     pipelining: bool = True,
+    mix: str = "staff",
     depth: int | None = None,
     buffered_replies: bool = True,
 ) -> dict:
@@ -784,6 +813,7 @@ async def main(
                 batch=batch,
                 kafka=kafka,
                 profile=profile,
+                mix=mix,
                 server=server,
             )
         with sentlog_database(postgres, Path(tempfile.mkdtemp(prefix="notify-bench-"))) as url:
@@ -888,6 +918,13 @@ if __name__ == "__main__":
         default=0,
         help="Routing events queued before the notifier process starts; its peak RSS.",
     )
+    parser.add_argument(
+        "--mix",
+        choices=("staff", "backlog"),
+        default="staff",
+        help="Events of the whole-path figure (handler): agent/supervisor mails, or the"
+        " backlog's mix (acknowledgements sent, rate-held or suppressed, agents' mails).",
+    )
     args = parser.parse_args()
     if args.poll_cost:
         write_result("notify_poll_cost", asyncio.run(poll_cost(postgres=args.postgres)))
@@ -904,6 +941,7 @@ if __name__ == "__main__":
             pools=[int(n) for n in args.pools.split(",")] if args.pools else None,
             backlog=args.backlog,
             pipelining=not args.no_pipelining,
+            mix=args.mix,
             depth=args.depth,
             buffered_replies=not args.eager_replies,
         )

@@ -5,7 +5,8 @@ on a private server), on a database holding agents and earlier conversations: ea
 poll mixes new customers and repeat customers (mail replies, chats on their thread),
 as the pipeline and the backlog do. CPU is ``time.process_time`` (this process, all
 its threads: aiosqlite's worker thread included; PostgreSQL's own CPU is not), so
-it is steadier than wall-clock on a machine others are using. Small polls are where
+it is steadier than wall-clock on a machine others are using; the event loop's thread
+alone (``time.thread_time``: the Python decision work) is printed beside it. Small polls are where
 the per-poll fixed cost shows (statements, thread hops, transaction set-up); the
 500-interaction poll is the backlog's per-decision cost. On SQLite it also counts the
 hops to aiosqlite's thread per poll (each a future, a queue put, a wake-up of each
@@ -146,6 +147,7 @@ async def measure(
     counter = StatementCount()
     sync_engine = ctx.uow.engine.sync_engine
     cpu_ms: list[float] = []
+    main_ms: list[float] = []  # the event loop's thread alone (aiosqlite's thread apart)
     statements: list[int] = []
     hop_counts: list[int] = []
     for _ in range(3):  # warm-up: caches, prepared statements, pooled connections
@@ -157,9 +159,10 @@ async def measure(
                 batch = traffic.poll(size)
                 counter.count = 0
                 hops_before = hops.count
-                began = time.process_time()
+                began, began_main = time.process_time(), time.thread_time()
                 await route_batch(ctx, batch)
                 cpu_ms.append((time.process_time() - began) * 1000)
+                main_ms.append((time.thread_time() - began_main) * 1000)
                 statements.append(counter.count)
                 hop_counts.append(hops.count - hops_before)
     finally:
@@ -171,6 +174,8 @@ async def measure(
         "cpu_ms_median": round(median, 3),
         "cpu_ms_mean": round(statistics.fmean(cpu_ms), 3),
         "cpu_us_per_interaction": round(median * 1000 / size, 1),
+        "main_thread_cpu_ms_median": round(statistics.median(main_ms), 3),
+        "main_thread_us_per_interaction": round(statistics.median(main_ms) * 1000 / size, 1),
         "statements_median": statistics.median(statements),
         "sqlite_hops_median": statistics.median(hop_counts)
         if ctx.uow.engine.dialect.name == "sqlite"
@@ -238,7 +243,8 @@ async def main(args: argparse.Namespace) -> None:
             hops = row["sqlite_hops_median"]
             print(
                 f"{name:10} poll of {row['size']:>3}: {row['cpu_ms_median']:8.2f} CPU-ms "
-                f"({row['cpu_us_per_interaction']} µs/interaction), "
+                f"({row['cpu_us_per_interaction']} µs/interaction; main thread "
+                f"{row['main_thread_us_per_interaction']} µs), "
                 f"{row['statements_median']} statements"
                 + (f", {hops} hops to aiosqlite's thread" if hops is not None else "")
             )

@@ -20,6 +20,7 @@ then builds that mail with ``EmailMessage`` instead.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -152,9 +153,23 @@ def _encoded(text: str, cte: str) -> bytes:
     if cte == "base64":
         data = b"\r\n".join(lines) + b"\r\n"
         return base64.encodebytes(data).replace(b"\n", b"\r\n")
-    # quoprimime works on str: one character per byte (latin-1 view of UTF-8).
-    data = (b"\n".join(lines) + b"\n").decode("latin-1")
-    return quoprimime.body_encode(data, LINE_LIMIT - 2, eol="\r\n").encode("ascii")
+    # quoprimime.body_encode quotes and wraps each line on its own (its translate
+    # keeps CR/LF, and every line end is LF here), so the body is its lines' encodings
+    # joined by CRLF, plus a final CRLF. Most lines of a notice come from the template
+    # unchanged — the HTML's markup, the text's labels — so each line is encoded once
+    # per process (``str.translate`` over a latin-1 view is ~1 µs per 10 bytes).
+    return b"\r\n".join([*map(_quoted_printable_line, lines or [b""]), b""])
+
+
+#: Template lines recur in every mail and stay in; lines with a notice's own values pass
+#: through (a backlog fills the cache with them: 1,024 lines are ~0.5 MB).
+@functools.lru_cache(maxsize=1024)
+def _quoted_printable_line(line: bytes) -> bytes:
+    """One line (no CR/LF) as ``quoprimime.body_encode`` writes it: soft breaks
+    (``=`` CRLF) within 76 characters. quoprimime works on str: one character per
+    byte (latin-1 view of UTF-8)."""
+    encoded = quoprimime.body_encode(line.decode("latin-1"), LINE_LIMIT - 2, eol="\r\n")
+    return encoded.encode("ascii")
 
 
 def _ascii(value: str) -> None:

@@ -49,6 +49,11 @@ class RuleCondition(_Strict):
     text_regex: str | None = None
     customer: CustomerCondition | None = None
 
+    @cached_property
+    def folded_keywords(self) -> tuple[str, ...]:
+        """The keywords case-folded once (they are matched against every interaction)."""
+        return tuple(k.casefold() for k in self.keywords)
+
     @field_validator("subject_regex", "text_regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
@@ -102,6 +107,14 @@ class RuleSet(_Strict):
     def vip_keys(self) -> frozenset[str]:
         return frozenset(v.strip().lower() for v in self.customers.vip)
 
+    @cached_property
+    def segment_keys(self) -> dict[str, frozenset[str]]:
+        """Each segment's members lower-cased, once per rule set (not per interaction)."""
+        return {
+            name: frozenset(m.lower() for m in members)
+            for name, members in self.customers.segments.items()
+        }
+
 
 @dataclass(frozen=True)
 class CustomerAttributes:
@@ -128,11 +141,7 @@ def interaction_language(interaction: Interaction) -> str | None:
 
 def customer_attributes(rules: RuleSet, identity_values: list[str]) -> CustomerAttributes:
     values = {v.lower() for v in identity_values}
-    segments = {
-        name
-        for name, members in rules.customers.segments.items()
-        if values & {m.lower() for m in members}
-    }
+    segments = {name for name, members in rules.segment_keys.items() if values & members}
     return CustomerAttributes(vip=bool(values & rules.vip_keys), segments=frozenset(segments))
 
 
@@ -150,17 +159,17 @@ def matches(
         and (not condition.kinds or interaction.kind in condition.kinds)
         and (not condition.languages or language in condition.languages)
         and _customer_match(condition.customer, customer)
-        and _keywords_match(condition.keywords, interaction)
+        and _keywords_match(condition.folded_keywords, interaction)
         and _regex_match(condition.subject_regex, interaction.subject or "")
         and _regex_match(condition.text_regex, interaction.body.text)
     )
 
 
-def _keywords_match(keywords: list[str], interaction: Interaction) -> bool:
+def _keywords_match(keywords: tuple[str, ...], interaction: Interaction) -> bool:
     if not keywords:
         return True
     haystack = f"{interaction.subject or ''}\n{interaction.body.text}".casefold()
-    return any(k.casefold() in haystack for k in keywords)
+    return any(k in haystack for k in keywords)
 
 
 def _regex_match(pattern: str | None, text: str) -> bool:

@@ -77,6 +77,11 @@ class PolicyConfig(_Strict):
     )
 
     def targets(self) -> SlaTargets:
+        return self.sla_targets
+
+    @cached_property
+    def sla_targets(self) -> SlaTargets:
+        """Built once: the policy is immutable and every clock started asks for them."""
         return SlaTargets(
             self.first_response_minutes,
             self.next_response_minutes,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from libs.common.events.routing import SlaMetric
@@ -184,7 +185,8 @@ def add_business_minutes_each(
     """``add_business_minutes`` for several amounts: the instants the walk over the open
     hours gives (``_walk_business_minutes``), found by bisection over the day's open run
     (clock_due 5.9 → ~3.9 µs for a 30-minute clock, 10.6 → ~3.7 µs for a two-day one)."""
-    start = start.astimezone(UTC)
+    if start.tzinfo is not UTC:  # routing passes UTC instants: no conversion then
+        start = start.astimezone(UTC)
     if calendar.always_open:  # open time is elapsed time: no walk (every chat clock)
         return [start + timedelta(minutes=m) if m > 0 else start for m in minutes]
     amounts = [timedelta(minutes=m) for m in minutes]
@@ -239,15 +241,21 @@ class SlaTargets:
     warning_fraction: float = 0.8
 
     def target(self, metric: SlaMetric) -> int | None:
-        return {
-            SlaMetric.FIRST_RESPONSE: self.first_response_minutes,
-            SlaMetric.NEXT_RESPONSE: self.next_response_minutes,
-            SlaMetric.RESOLUTION: self.resolution_minutes,
-        }[metric]
+        # a field read, not a dict of all three built per call (each clock started asks)
+        return getattr(self, _TARGET_FIELDS[metric])  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
-class ClockDue:
+_TARGET_FIELDS = {
+    SlaMetric.FIRST_RESPONSE: "first_response_minutes",
+    SlaMetric.NEXT_RESPONSE: "next_response_minutes",
+    SlaMetric.RESOLUTION: "resolution_minutes",
+}
+
+
+class ClockDue(NamedTuple):
+    """Immutable like the frozen dataclass it was, built ~4x cheaper (a new
+    conversation starts two clocks)."""
+
     metric: SlaMetric
     target_minutes: int
     warning_at: datetime | None  # None when the warning point already passed

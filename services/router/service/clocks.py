@@ -11,7 +11,7 @@ from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
 from services.router.service.context import RouterContext
 from services.router.store.models import Conversation, SlaTimer
-from services.router.store.unit_of_work import UnitOfWork
+from services.router.store.unit_of_work import UnitOfWork, set_values
 
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.value)
 #: the timer kinds' stored values, read once (an enum's ``.value`` is a Python property)
@@ -39,13 +39,18 @@ def start_clock(
     if conversation.automated:
         return None
     policy, calendar = policy_for(ctx, conversation)
-    conversation.policy = policy.name
     due = clock_due(
         calendar, policy.targets(), metric, started_at=started_at, elapsed_minutes=elapsed_minutes
     )
     if due is None:
+        conversation.policy = policy.name
         return None
-    cycle = conversation.clock_cycle = (conversation.clock_cycle or 0) + 1
+    cycle = (conversation.clock_cycle or 0) + 1
+    changes: dict[str, object] = {"policy": policy.name, "clock_cycle": cycle}
+    if metric is SlaMetric.FIRST_RESPONSE:
+        changes["first_response_due_at"] = due.breach_at
+    # a conversation routing just opened: set in place (set_values)
+    set_values(conversation, changes)
     conversation_id, metric_value = conversation.id, metric.value
     for kind, at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
         if at is not None:
@@ -64,8 +69,6 @@ def start_clock(
                     "cancelled_at": None,
                 },
             )
-    if metric is SlaMetric.FIRST_RESPONSE:
-        conversation.first_response_due_at = due.breach_at
     return due.breach_at
 
 

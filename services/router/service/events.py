@@ -8,15 +8,30 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 
 from libs.common.events.interaction import Channel, CustomerIdentity, Flags, ReplyPath
-from libs.common.events.routing import AgentRef, ConversationSnapshot, Priority, RoutingEvent
+from libs.common.events.routing import (
+    AgentRef,
+    ConversationAssigned,
+    ConversationOpened,
+    ConversationQueued,
+    ConversationSnapshot,
+    InteractionRouted,
+    Priority,
+    ResponsePromise,
+    RoutingEvent,
+)
 from services.router.service.context import RouterContext
-from services.router.service.pool import assignment_pool
+from services.router.service.pool import POOL_KEY, AssignmentPool, assignment_pool
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
 
 MAX_REFERENCES = 20
+#: stored values to their enum members by a dict lookup (``Channel(value)`` is ~0.5 µs);
+#: a value that is none raises KeyError, as the enum would ValueError
+_CHANNELS = {member.value: member for member in Channel}
+_PRIORITIES = {member.value: member for member in Priority}
 M = TypeVar("M", bound=BaseModel)
 _AGENT_REFS = "agent_refs"
 
@@ -54,6 +69,22 @@ class Emitter:
         if not self.uses_pool:  # e.g. a reply: no assignment, so no agent loads to read
             return await self.uow.agents.get(agent_id)
         return (await assignment_pool(self.uow)).agents.get(agent_id)
+
+    async def _agents(
+        self, first: str | None, second: str | None
+    ) -> tuple[Agent | None, Agent | None]:
+        """``agent(first), agent(second)``; from the transaction's pool without a
+        coroutine each when it is loaded already (every routing snapshot: two awaits
+        of ``agent``, each awaiting ``assignment_pool``, were ~2 µs of a snapshot)."""
+        pool = self.uow.cache.get(POOL_KEY) if self.uses_pool else None
+        if isinstance(pool, AssignmentPool):
+            agents = pool.agents
+            return (
+                None if first is None else agents.get(first),
+                None if second is None else agents.get(second),
+            )
+        later = await self.agent(second)  # in the order snapshots always read them
+        return await self.agent(first), later
 
     def _customer(self, conversation: Conversation) -> CustomerIdentity:
         # parsed once per stored value: one cause usually emits several events
@@ -101,7 +132,9 @@ class Emitter:
     async def _build_snapshot(self, conversation: Conversation) -> ConversationSnapshot:
         values = _columns(conversation)
         queue = self.ctx.config.current.policies.queue(values["queue"])
-        supervisor = await self.agent(queue.supervisor if queue else None)
+        assignee, supervisor = await self._agents(
+            values["assignee_id"], queue.supervisor if queue else None
+        )
         # Built without validation: every value comes from the store or from models
         # already validated (the interaction's customer, flags and reply path); the
         # types are given as the snapshot declares them, datetimes in UTC as its
@@ -110,17 +143,17 @@ class Emitter:
             ConversationSnapshot,
             conversation_id=values["id"],
             reference=values["reference"],
-            channel=Channel(values["channel"]),
+            channel=_CHANNELS[values["channel"]],
             status=values["status"],
             queue=values["queue"],
-            priority=Priority(values["priority"]),
+            priority=_PRIORITIES[values["priority"]],
             language=values["language"],
             subject=values["subject"],
             tags=list(values["tags"] or []),
             contact_id=values["contact_id"],
             customer=self._customer(conversation),
             customer_flags=self._flags(conversation),
-            assignee=self.agent_reference(await self.agent(values["assignee_id"])),
+            assignee=self.agent_reference(assignee),
             supervisor=self.agent_reference(supervisor),
             last_message_id=values["last_message_id"],
             references=list(values["references"] or [])[-MAX_REFERENCES:],
@@ -142,14 +175,95 @@ class Emitter:
         reason: str | None = None,
         **fields: Any,
     ) -> str:
-        event = event_type(
+        values = dict(
             conversation=await self.snapshot(conversation),
             occurred_at=self.now,
             cause_event_id=self.cause,
             reason=reason,
             **fields,
         )
+        fast = _FAST_EVENTS.get(event_type)
+        event = fast.build(values) if fast is not None else None
+        if event is None:
+            event = event_type(**values)
         return self.uow.outbox.add(event, cause=self.cause)
+
+
+class _FastEvent:
+    """The routing events of every routed interaction (routed, opened, queued,
+    assigned; 2-3 per interaction), built without validation when every value given
+    is of exactly a type the field declares (``checks``: a subclass such as an enum
+    member for a ``str``, a non-UTC datetime, a field not listed: the validated
+    path), with the defaults validation fills in: the instance validation makes
+    (``tests/unit/router/test_fast_events.py``), ~0.8 instead of ~3 µs."""
+
+    def __init__(self, model: type[RoutingEvent], checks: Mapping[str, tuple[type, ...]]) -> None:
+        self.model = model
+        self.checks = {**_BASE_CHECKS, **checks}
+        missing = set(self.checks) - set(model.model_fields)
+        if missing:
+            raise ValueError(f"{model.__name__} has no fields {sorted(missing)}")
+        self.fields = [
+            (name, info.default, info.default_factory) for name, info in model.model_fields.items()
+        ]
+
+    def build(self, values: dict[str, Any]) -> RoutingEvent | None:
+        checks = self.checks
+        for name, value in values.items():
+            allowed = checks.get(name)
+            if allowed is None or type(value) not in allowed:
+                return None
+            if type(value) is datetime and value.tzinfo is not UTC:
+                return None  # UtcDatetime converts it: leave that to validation
+        data: dict[str, Any] = {}
+        for name, default, factory in self.fields:
+            if name in values:
+                data[name] = values[name]
+            elif factory is not None:
+                data[name] = factory()  # type: ignore[call-arg]
+            elif default is PydanticUndefined:
+                return None  # required and not given: validation says so
+            else:
+                data[name] = default
+        event = _constructed(self.model, **data)
+        object.__setattr__(event, "__pydantic_fields_set__", set(values))
+        return event
+
+
+_NONE = type(None)
+_BASE_CHECKS: dict[str, tuple[type, ...]] = {
+    "conversation": (ConversationSnapshot,),
+    "occurred_at": (datetime,),
+    "cause_event_id": (str, _NONE),
+    "reason": (str, _NONE),
+}
+_FAST_EVENTS: dict[type[RoutingEvent], _FastEvent] = {
+    event.model: event
+    for event in (
+        _FastEvent(
+            InteractionRouted,
+            {
+                "interaction_id": (str,),
+                "opened_conversation": (bool,),
+                "ignored_reason": (str, _NONE),
+            },
+        ),
+        _FastEvent(
+            ConversationOpened,
+            {
+                "first_response_target_minutes": (int, _NONE),
+                "first_response_due_at": (datetime, _NONE),
+                "business_hours_note": (str, _NONE),
+                "promise": (ResponsePromise, _NONE),
+            },
+        ),
+        _FastEvent(ConversationQueued, {"queue": (str,), "position": (int, _NONE)}),
+        _FastEvent(
+            ConversationAssigned,
+            {"agent": (AgentRef,), "previous_agent": (AgentRef, _NONE), "sticky": (bool,)},
+        ),
+    )
+}
 
 
 def _constructed(model: type[M], **values: Any) -> M:

@@ -68,7 +68,7 @@ from services.router.store.models import (
     MessageIndex,
     Reply,
 )
-from services.router.store.unit_of_work import UnitOfWork, new_row
+from services.router.store.unit_of_work import UnitOfWork, new_row, set_values
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
@@ -351,27 +351,33 @@ def _record(
         },
     )
     record_attachments(uow, item.event_id, conversation.id, interaction)
-    conversation.last_activity_at = max(conversation.last_activity_at, interaction.occurred_at)
+    changes: dict[str, object] = {
+        "last_activity_at": max(conversation.last_activity_at, interaction.occurred_at)
+    }
     if from_customer(interaction):
-        conversation.customer = interaction.customer.model_dump(mode="json", exclude_none=True)
-        conversation.customer_flags = interaction.flags.model_dump(mode="json")
-        _remember_reply_path(conversation, interaction)
+        changes["customer"] = interaction.customer.model_dump(mode="json", exclude_none=True)
+        changes["customer_flags"] = interaction.flags.model_dump(mode="json")
+        _remember_reply_path(conversation, interaction, changes)
     if message_id:
         if cache.remember_message(message_id, conversation):
             uow.insert_later(
                 MessageIndex, {"message_id": message_id, "conversation_id": conversation.id}
             )
-        conversation.last_message_id = message_id
-        conversation.references = [*(conversation.references or []), message_id][-MAX_REFERENCES:]
+        changes["last_message_id"] = message_id
+        changes["references"] = [*(conversation.references or []), message_id][-MAX_REFERENCES:]
+    # set together: in place on a conversation this poll opened (set_values)
+    set_values(conversation, changes)
 
 
-def _remember_reply_path(conversation: Conversation, interaction: Interaction) -> None:
+def _remember_reply_path(
+    conversation: Conversation, interaction: Interaction, changes: dict[str, object]
+) -> None:
     """The latest way to answer the customer, and when they last wrote (provider windows)."""
     if not newer_reply_path(conversation.customer_last_inbound_at, interaction.occurred_at):
         return
-    conversation.customer_last_inbound_at = interaction.occurred_at
+    changes["customer_last_inbound_at"] = interaction.occurred_at
     if interaction.reply_path is not None:
-        conversation.reply_path = interaction.reply_path.model_dump(mode="json", exclude_none=True)
+        changes["reply_path"] = interaction.reply_path.model_dump(mode="json", exclude_none=True)
 
 
 async def _is_agent_response(uow: UnitOfWork, interaction: Interaction) -> bool:

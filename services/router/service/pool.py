@@ -13,7 +13,8 @@ from services.router.domain.assignment import AgentState, AgentStatus
 from services.router.store.models import Agent
 from services.router.store.unit_of_work import UnitOfWork
 
-_KEY = "assignment_pool"
+#: where the transaction's pool is kept in ``uow.cache``
+POOL_KEY = "assignment_pool"
 
 
 class AssignmentPool:
@@ -83,10 +84,10 @@ def _fixed_state(agent: Agent) -> AgentState:
 
 
 async def assignment_pool(uow: UnitOfWork) -> AssignmentPool:
-    pool = uow.cache.get(_KEY)
+    pool = uow.cache.get(POOL_KEY)
     if pool is None:
         pool = AssignmentPool(*await uow.agents.all_with_loads())
-        uow.cache[_KEY] = pool
+        uow.cache[POOL_KEY] = pool
     assert isinstance(pool, AssignmentPool)
     return pool
 
@@ -96,5 +97,5 @@ def keep_assignment_pool(
 ) -> AssignmentPool:
     """The transaction's pool from agents and loads read already (by the poll's first
     hop on SQLite): what ``assignment_pool`` returns from then on."""
-    pool = uow.cache[_KEY] = AssignmentPool(agents, loads)
+    pool = uow.cache[POOL_KEY] = AssignmentPool(agents, loads)
     return pool

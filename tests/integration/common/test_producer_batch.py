@@ -150,3 +150,34 @@ async def test_an_unstarted_producer_refuses_a_batch(kafka_settings):
     producer = EventProducer(kafka_settings, client_id="t-batch-unstarted")
     with pytest.raises(PublishError, match="not started"):
         await producer.publish_many("any", _interaction_events(1))
+
+
+async def test_records_beyond_one_batch_keep_their_order_and_offsets(kafka_topics):
+    """``send_many`` builds its own batches per partition: more records than fit one
+    batch go out in several, each record's metadata is its own offset, in the order
+    given, on the partition Kafka's default partitioner picks for its key."""
+    topic = kafka_topics.topics.routing
+    events = _interaction_events(60)
+    records = [
+        OutgoingRecord(value, key, headers)
+        for (event, key) in events
+        for headers, value in [encode(event)]
+    ]
+    async with EventProducer(kafka_topics, client_id="t-batch-small", max_batch_size=4096) as p:
+        acked = await p.send_many(topic, records)
+
+    partitions = sorted(range(kafka_topics.topics.partitions))
+    partitioner = KeyPartitioner()
+    assert [meta.partition for meta in acked] == [
+        partitioner(key.encode(), partitions, partitions) for _, key in events
+    ]
+    for partition in set(meta.partition for meta in acked):
+        offsets = [meta.offset for meta in acked if meta.partition == partition]
+        assert offsets == list(range(offsets[0], offsets[0] + len(offsets)))
+    read = await _read_all(kafka_topics, topic, len(events))
+    by_id = {meta_id: meta for meta_id, meta in zip((e.id for e, _ in events), acked, strict=True)}
+    assert len(read) == len(events)
+    for conversation in {key for _, key in events}:
+        given = [e.id for e, key in events if key == conversation]
+        assert [e.id for e in read if e.subject == conversation] == given
+        assert [by_id[i].offset for i in given] == sorted(by_id[i].offset for i in given)

@@ -134,6 +134,21 @@ async def test_suppressions_of_a_poll_are_recorded_once(sentlog):
     assert await sentlog.count(Status.SUPPRESSED) == 5
 
 
+async def test_a_polls_suppressions_return_each_row_as_stored_new_or_not(sentlog):
+    """New rows are not read back on SQLite: what is returned must be what is stored,
+    for a poll that mixes new keys with keys recorded before (a redelivery)."""
+    jobs = [(key, info, f"reason {n}") for n, (key, info) in enumerate(keys(6))]
+    await sentlog.record_suppressed_many(jobs[:2], now=T0)
+    claimed, _ = jobs[2][:2]
+    await sentlog.claim(claimed, INFO, now=T0)
+    records = await sentlog.record_suppressed_many(jobs, now=T0 + timedelta(minutes=5))
+    assert set(records) == {key for key, _, _ in jobs}
+    for key, _, _ in jobs:
+        assert records[key] == await sentlog.get(key)
+    assert records[jobs[3][0]].updated_at == T0 + timedelta(minutes=5)
+    assert records[claimed].status is Status.SENDING
+
+
 async def test_a_polls_rate_slots_are_taken_at_once_with_the_per_notice_rule(sentlog):
     cutoff = T0 - timedelta(minutes=60)
     await sentlog.take_rate_slot("held@example.kr", event_id="old", now=T0, cutoff=cutoff)

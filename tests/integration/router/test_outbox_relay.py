@@ -18,7 +18,12 @@ from services.router.relay import RELAY_LOCK_KEY, OutboxRelay
 from services.router.settings import RouterSettings
 from services.router.store.engine import build_engine, migrate
 from services.router.store.models import OutboxRow
-from services.router.store.outbox import CommittedOutbox, lock_and_mark_unsent, mark_sent
+from services.router.store.outbox import (
+    CommittedOutbox,
+    lock_and_mark_unsent,
+    mark_sent,
+    unsent_ids,
+)
 from services.router.store.unit_of_work import UnitOfWorkFactory
 from tests.helpers.waiting import eventually
 
@@ -329,3 +334,40 @@ async def test_postgres_relay_transaction_commits_without_waiting_for_the_wal_fl
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "off"
     async with factory() as uow:
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+async def test_mark_sent_marks_exactly_the_ids_given_across_gaps(engine):
+    """Marked by runs of consecutive ids (``BETWEEN``): the rows between two runs stay
+    unsent."""
+    factory = UnitOfWorkFactory(engine)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, *(outbox_row(f"ev-{n}", "conv-1", at) for n in range(8)))
+    async with factory.reader() as uow:
+        ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
+    async with factory() as uow:
+        chosen = [ids[5], ids[0], ids[1], ids[3], ids[6], ids[1]]
+        await mark_sent(uow.session, chosen, at, postgres=factory.postgres)
+        await uow.commit()
+    assert await unsent(factory) == ["ev-2", "ev-4", "ev-7"]
+    async with factory.reader() as uow:
+        sent_at = await uow.session.scalar(select(OutboxRow.sent_at).where(OutboxRow.id == ids[0]))
+    assert sent_at == at
+
+
+async def test_unsent_ids_leave_out_exactly_the_excluded_rows(engine):
+    """The published, not yet marked rows are left out by the statement (runs of
+    consecutive ids) or, when scattered over many runs, after the read: the next
+    ``limit`` of the others either way, in id order."""
+    factory = UnitOfWorkFactory(engine)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, *(outbox_row(f"ev-{n}", "conv-1", at) for n in range(60)))
+    async with factory.reader() as uow:
+        ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
+    few_runs = {*ids[0:10], *ids[12:15], ids[20]}
+    scattered = set(ids[0:40:2])  # 20 runs of one id each
+    for excluding in (few_runs, scattered, set()):
+        async with factory.reader() as uow:
+            read = await unsent_ids(uow.session, limit=7, excluding=excluding)
+        expected = [i for i in ids if i not in excluding][:7]
+        assert [row.id for row in read] == expected
+        assert [row.event_id for row in read] == [f"ev-{ids.index(i)}" for i in expected]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import bindparam, update
@@ -51,3 +51,23 @@ def test_a_single_row_insert_becomes_one_insert_of_many_rows():
     sql = prepared.many_rows_sql(3)
     assert sql.count("(?, ?, ?)") == 3
     assert sql.endswith("ON CONFLICT DO NOTHING RETURNING sender")
+
+
+def test_many_rows_convert_a_recurring_value_once_and_each_row_as_params_would():
+    statement = update(sent_log).values(
+        created_at=bindparam("v_created"), updated_at=bindparam("v_at")
+    )
+    prepared = Prepared(statement, aiosqlite.dialect())
+    later = datetime(2026, 11, 23, 0, 30, 2, tzinfo=UTC)
+    rows = [
+        {"v_created": AT, "v_at": AT},
+        {"v_created": AT, "v_at": later},
+        {"v_created": None, "v_at": AT},
+        # equal to AT but another object in another zone: converted on its own
+        {"v_created": AT.astimezone(timezone(timedelta(hours=9))), "v_at": AT},
+    ]
+    assert prepared.params_many(rows) == [prepared.params(row) for row in rows]
+    assert prepared.params_many(rows)[1] == (
+        "2026-11-23 00:30:01.000005",
+        "2026-11-23 00:30:02.000000",
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import email.header
-from email import policy
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from email import policy, quoprimime
 from email.message import EmailMessage
 
 import pytest
@@ -19,6 +21,7 @@ from services.notifier.mail import (
     _with_email_package,
     build_mail,
     customer_threading,
+    date_header,
     header_safe,
     message_id_for,
 )
@@ -174,3 +177,37 @@ def test_a_header_is_folded_the_same_whether_it_fits_one_line_or_not(tokens):
     assert b" ".join(line.strip() for line in lines) == b" ".join(
         [b"References:", *map(str.encode, tokens)]
     )
+
+
+_BODY_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab =\t\r\n.~\x0b\x0c\x85\u2028é한국어")), max_size=300
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_BODY_TEXT)
+def test_quoted_printable_line_by_line_is_the_whole_body_encoding(text):
+    """Lines are encoded (and remembered) one by one: the bytes must be what
+    ``quoprimime.body_encode`` writes for the whole body."""
+    lines = text.encode().splitlines()
+    whole = (b"\n".join(lines) + b"\n").decode("latin-1")
+    expected = quoprimime.body_encode(whole, wire.LINE_LIMIT - 2, eol="\r\n").encode("ascii")
+    assert wire._encoded(text, "quoted-printable") == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab @.<>  \t\r\n\x00\x1f\x7f\x85\u3000\u2028한")), max_size=20
+    )
+)
+def test_header_safe_returns_clean_values_as_the_full_cleaning_would(value):
+    assert header_safe(value) == " ".join(re.sub(r"[\x00-\x1f\x7f]+", " ", value).split())
+
+
+def test_date_header_keeps_each_datetimes_own_offset():
+    utc = datetime(2026, 11, 28, 23, 40, 0, 123, tzinfo=UTC)
+    seoul = utc.astimezone(timezone(timedelta(hours=9)))  # the same instant, equal to utc
+    assert date_header(utc) == b"Date: Sat, 28 Nov 2026 23:40:00 +0000\r\n"
+    assert date_header(seoul) == b"Date: Sun, 29 Nov 2026 08:40:00 +0900\r\n"
+    assert date_header(utc.replace(microsecond=999)) == date_header(utc)

@@ -1,8 +1,10 @@
+from datetime import timedelta, timezone
+
 from libs.common.cloudevents import decode
 from libs.common.events.interaction import Channel, CustomerIdentity
 from libs.common.events.routing import ConversationSnapshot, InteractionRouted
-from services.router.relay import record_headers
-from services.router.store.outbox import PendingEvent
+from services.router.relay import RecordHeaders, record_headers
+from services.router.store.outbox import PendingEvent, id_runs
 from tests.unit.router.factories import T0
 
 
@@ -26,3 +28,29 @@ def test_relayed_records_decode_with_the_cloudevents_codec():
     decoded = decode(record_headers(row, "omnidesk/router"), row.payload.encode())
     assert (decoded.id, decoded.type, decoded.subject) == ("ce-1", event.ce_type, "conv-1")
     assert decoded.time == T0 and decoded.data == event
+
+
+def test_record_headers_of_a_relay_are_the_bytes_record_headers_writes():
+    """``RecordHeaders`` reuses what rows share (the encoded type, the time of rows with
+    the same ``occurred_at`` object): the headers stay byte for byte the same."""
+    later = T0 + timedelta(seconds=1)
+    same_instant_other_offset = T0.astimezone(timezone(timedelta(hours=9)))
+    rows = [
+        PendingEvent(0, "ce-1", "support.routing.a.v1", "conv-1", T0, "{}"),
+        PendingEvent(0, "ce-2", "support.routing.b.v1", "conv-1", T0, "{}"),
+        PendingEvent(0, "ce-3", "support.routing.a.v1", "conv-2", later, "{}"),
+        PendingEvent(0, "ce-4", "support.routing.a.v1", "conv-2", same_instant_other_offset, "{}"),
+        PendingEvent(0, "ce-5", "support.routing.b.v1", "conv-3", T0, "{}"),
+    ]
+    headers = RecordHeaders("omnidesk/router")
+    assert [headers(row) for row in rows] == [
+        record_headers(row, "omnidesk/router") for row in rows
+    ]
+    assert dict(headers(rows[3]))["ce_time"] == b"2026-03-02T10:00:00+09:00"
+
+
+def test_id_runs_are_the_fewest_runs_of_consecutive_ids():
+    assert id_runs([]) == []
+    assert id_runs([7]) == [(7, 7)]
+    assert id_runs([3, 1, 2, 2, 5, 6, 9]) == [(1, 3), (5, 6), (9, 9)]
+    assert id_runs(range(100, 600)) == [(100, 599)]

@@ -1,0 +1,120 @@
+"""How the unit of work reads and sets conversation rows without the ORM's per-attribute
+machinery (services/router/store/unit_of_work.py): the changed columns the commit
+writes are those the ORM's history finds, a new row's values are set in place only
+before its INSERT, and its INSERT values are every column's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
+
+from services.router.store.models import Conversation
+from services.router.store.unit_of_work import (
+    _changed_values,
+    _column_values,
+    _equality,
+    _insert_columns,
+    new_row,
+    set_values,
+    unflushed_values,
+)
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+def loaded_conversation() -> Conversation:
+    """A conversation as a load leaves it: every column present, nothing changed."""
+    row = new_row(Conversation, {k: None for k, _ in _insert_columns(Conversation).keys})
+    row.__dict__.update(
+        id="conv-1",
+        reference="C-1",
+        contact_id="contact-1",
+        channel="chat",
+        status="open",
+        queue="general",
+        priority="normal",
+        tags=["vip"],
+        references=["m-1"],
+        customer={"phone": "+821012345678"},
+        customer_flags={},
+        clock_cycle=1,
+        escalation_level=0,
+        breached=False,
+        automated=False,
+        resolution_elapsed_minutes=0.0,
+        assistant_answers=0,
+        opened_at=T0,
+        last_activity_at=T0,
+    )
+    make_transient_to_detached(row)
+    return row
+
+
+def history_changes(row: Conversation) -> dict[str, object]:
+    """What the commit wrote before: the ORM's history of every attribute set."""
+    state = inspect(row)
+    return {
+        key: getattr(row, key)
+        for key in state.committed_state
+        if state.get_history(key, PASSIVE_NO_INITIALIZE).has_changes()
+    }
+
+
+def test_changed_columns_are_those_the_orm_history_finds() -> None:
+    row = loaded_conversation()
+    row.status = "open"  # set to the value it had: no change
+    row.tags = ["vip"]  # an equal new list: no change either
+    row.queue = "security"
+    row.assignee_id = "agent-lee"  # None before
+    row.last_activity_at = T0 + timedelta(minutes=1)
+    row.references = ["m-1", "m-2"]
+    row.customer = {"phone": "+821012345678", "display_name": "김"}
+    row.clock_cycle = 1
+    row.clock_cycle = 2  # set twice: compared with the loaded value
+    expected = history_changes(row)
+    assert _changed_values(inspect(row), _equality(Conversation)) == expected
+    assert set(expected) == {
+        "queue",
+        "assignee_id",
+        "last_activity_at",
+        "references",
+        "customer",
+        "clock_cycle",
+    }
+
+
+def test_an_attribute_set_back_to_its_loaded_value_is_unchanged() -> None:
+    row = loaded_conversation()
+    row.queue = "security"
+    row.queue = "general"
+    assert _changed_values(inspect(row), _equality(Conversation)) == history_changes(row) == {}
+
+
+def test_a_new_row_is_set_in_place_and_a_loaded_one_through_the_orm() -> None:
+    new = new_row(Conversation, {"id": "conv-2", "status": "open"})
+    assert unflushed_values(new) is new.__dict__
+    set_values(new, {"status": "pending", "policy": "chat"})
+    assert (new.status, new.policy) == ("pending", "chat")
+    assert not inspect(new).committed_state  # no change tracking before its INSERT
+
+    loaded = loaded_conversation()
+    assert unflushed_values(loaded) is None
+    set_values(loaded, {"status": "pending", "policy": "chat"})
+    assert history_changes(loaded) == {"status": "pending", "policy": "chat"}
+
+
+def test_insert_values_are_every_column_and_omit_json_left_none() -> None:
+    columns = _insert_columns(Conversation)
+    full = new_row(Conversation, {k: None for k, _ in columns.keys} | {"id": "c", "tags": []})
+    values = _column_values(full, columns)
+    assert values["id"] == "c" and values["tags"] == []
+    assert "reply_path" not in values  # a JSON column left None: SQL NULL, not 'null'
+    assert "subject" in values and values["subject"] is None  # other columns: None
+    assert list(values) == [name for _, name in columns.keys if name in values]
+
+    partial = new_row(Conversation, {"id": "c"})  # defaults applied, as the ORM's insert
+    defaulted = _column_values(partial, columns)
+    assert defaulted["id"] == "c" and "reply_path" not in defaulted
