@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libs.common.ids import OMNIDESK_NAMESPACE, deterministic_id, time_ordered_id
+from libs.common.ids import (
+    OMNIDESK_NAMESPACE,
+    deterministic_id,
+    time_ordered_id,
+    time_ordered_id_beside,
+)
 
 parts = st.one_of(st.none(), st.integers(), st.text())
 
@@ -70,3 +75,18 @@ def test_time_ordered_id_refuses_naive_times_and_no_parts():
         time_ordered_id("router.conversation", datetime(2026, 1, 1), "ev-1")
     with pytest.raises(ValueError, match="identifying part"):
         time_ordered_id("router.conversation", datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@given(at=instants, anchor_part=st.text(), values=st.lists(parts, min_size=1, max_size=4))
+def test_an_id_beside_a_time_ordered_one_has_its_time(at, anchor_part, values):
+    anchor = time_ordered_id("router.conversation", at, anchor_part)
+    beside = time_ordered_id_beside(anchor, "router.outbox", *values)
+    assert beside == time_ordered_id("router.outbox", at, *values)
+
+
+@given(values=st.lists(parts, min_size=1, max_size=4))
+def test_an_id_beside_an_older_uuid5_is_the_uuid5_it_always_was(values):
+    anchor = deterministic_id("router.conversation", "ev-1")
+    assert time_ordered_id_beside(anchor, "router.outbox", *values) == deterministic_id(
+        "router.outbox", *values
+    )
