@@ -16,7 +16,7 @@ from libs.common.events.routing import (
     ConversationReopened,
     InteractionRouted,
 )
-from libs.common.ids import deterministic_id
+from libs.common.ids import time_ordered_id
 from services.router.domain.classification import classify, customer_attributes
 from services.router.domain.contacts import resolve_contact
 from services.router.domain.intake import (
@@ -265,7 +265,7 @@ def _new_conversation(
     rules = ctx.config.current.rules
     matched = customer_values(interaction.customer)
     result = classify(interaction, rules, customer_attributes(rules, matched))
-    conversation_id = deterministic_id("router.conversation", item.event_id)
+    conversation_id = time_ordered_id("router.conversation", interaction.received_at, item.event_id)
     automated = is_automated(interaction)
     values: dict[str, object] = dict(
         id=conversation_id,

@@ -1,11 +1,19 @@
-"""Deterministic ids are UUIDv5 exactly (a changed id would redo work on redelivery)."""
+"""Deterministic ids are UUIDv5 exactly (a changed id would redo work on redelivery);
+time-ordered ids are UUIDv8 of the event's time and the same name hash."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libs.common.ids import OMNIDESK_NAMESPACE, deterministic_id
+from libs.common.ids import (
+    OMNIDESK_NAMESPACE,
+    deterministic_id,
+    time_ordered_id,
+    time_ordered_id_beside,
+)
 
 parts = st.one_of(st.none(), st.integers(), st.text())
 
@@ -19,3 +27,66 @@ def test_same_as_the_standard_library_uuid5(kind, values):
 def test_known_value_never_changes():
     # pinned: every stored outbox/conversation id was derived this way
     assert deterministic_id("router.outbox", "ev-1", 0) == "931d1921-de59-5e6c-8a9c-c482595bdaff"
+
+
+# --- time_ordered_id: UUIDv8 with the event's time first (RFC 9562 §5.8) ---
+
+instants = st.datetimes(
+    min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(kind=st.text(min_size=1), at=instants, values=st.lists(parts, min_size=1, max_size=4))
+def test_time_ordered_id_is_a_version_8_uuid_of_the_event_time_and_the_v5_hash(kind, at, values):
+    made = time_ordered_id(kind, at, *values)
+    parsed = uuid.UUID(made)
+    assert str(parsed) == made
+    assert parsed.version == 8
+    assert parsed.variant == uuid.RFC_4122
+    assert parsed.int >> 80 == (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    # the bits after the version are the UUIDv5's (same name hash): 74 bits of it
+    v5 = uuid.UUID(deterministic_id(kind, *values)).int
+    mask = ((1 << 12) - 1) << 64 | ((1 << 62) - 1)
+    assert parsed.int & mask == v5 & mask
+    assert time_ordered_id(kind, at, *values) == made  # a replay yields the same id
+
+
+@given(first=instants, second=instants, a=st.text(), b=st.text())
+def test_time_ordered_ids_sort_as_their_times_to_the_millisecond(first, second, a, b):
+    ms = timedelta(milliseconds=1)
+    earlier, later = sorted([first, second])
+    if (later - datetime(1970, 1, 1, tzinfo=UTC)) // ms > (
+        earlier - datetime(1970, 1, 1, tzinfo=UTC)
+    ) // ms:
+        assert time_ordered_id("k", earlier, a) < time_ordered_id("k", later, b)
+
+
+def test_time_ordered_id_known_value_never_changes():
+    # pinned: stored conversation ids were derived this way
+    at = datetime(2026, 11, 28, 23, 30, 1, 234567, tzinfo=UTC)
+    # 0x01a2247e8592 ms since the Unix epoch, version 8, then the name's SHA-1 bits
+    assert time_ordered_id("router.conversation", at, "ev-1") == (
+        "01a2247e-8592-8f16-8548-8b0e1a9ff576"
+    )
+
+
+def test_time_ordered_id_refuses_naive_times_and_no_parts():
+    with pytest.raises(ValueError, match="aware"):
+        time_ordered_id("router.conversation", datetime(2026, 1, 1), "ev-1")
+    with pytest.raises(ValueError, match="identifying part"):
+        time_ordered_id("router.conversation", datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@given(at=instants, anchor_part=st.text(), values=st.lists(parts, min_size=1, max_size=4))
+def test_an_id_beside_a_time_ordered_one_has_its_time(at, anchor_part, values):
+    anchor = time_ordered_id("router.conversation", at, anchor_part)
+    beside = time_ordered_id_beside(anchor, "router.outbox", *values)
+    assert beside == time_ordered_id("router.outbox", at, *values)
+
+
+@given(values=st.lists(parts, min_size=1, max_size=4))
+def test_an_id_beside_an_older_uuid5_is_the_uuid5_it_always_was(values):
+    anchor = deterministic_id("router.conversation", "ev-1")
+    assert time_ordered_id_beside(anchor, "router.outbox", *values) == deterministic_id(
+        "router.outbox", *values
+    )
