@@ -138,6 +138,15 @@ class RouterSettings(ServiceSettings):
         "large blocks stay resident in the heap). MALLOC_MMAP_THRESHOLD_ in the environment "
         "wins.",
     )
+    consumer_partition_fetch_kb: int = Field(
+        512,
+        ge=16,
+        le=16_384,
+        description="Most interaction bytes fetched ahead per partition (aiokafka's "
+        "max_partition_fetch_bytes, default 1,024): fetched records wait in memory until "
+        "polled, so the router holds up to partitions x this. 512 KB is ~400 interactions "
+        "of ~1.2 KB, close to a poll's share of a 3-partition topic.",
+    )
 
     @field_validator("database_url")
     @classmethod
