@@ -48,13 +48,15 @@ class RouterSettings(ServiceSettings):
         description="Kafka consumer group reading support.assistant.v1 (the assistant's turns).",
     )
     consumer_max_batch: int = Field(
-        250,
+        500,
         ge=1,
         le=10_000,
-        description="Records per transaction. A poll's objects are the router's working set: "
-        "in the 100,000 backlog (bench/backlog_recovery.py, idle machine) peak RSS was "
-        "153-155 MB with 400, 149 with 300 and 146 with 250, for ~8 % (300) and ~17 % (250) "
-        "more router CPU per decision than 400; 250 keeps the 150 MB target with room.",
+        description="Records per transaction. Bigger polls spread a poll's fixed cost (the "
+        "commit, the offset commit, the relay round): 250 cost ~17 % more router CPU per "
+        "decision than 400-500 in the backlog. A poll's objects are the router's working "
+        "set: in the 30,000 backlog (bench/backlog_recovery.py, a busy machine) peak RSS "
+        "was 141-142 MB with 500 (153 before the start-up floor went from 115 to 107 MB); "
+        "see the router README (Memory) for the 100,000 backlog.",
     )
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."
