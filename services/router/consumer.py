@@ -104,6 +104,7 @@ def build_consumer(
     *,
     group_id: str,
     max_batch: int,
+    partition_fetch_bytes: int | None = None,
 ) -> ConsumerRunner:
     return ConsumerRunner(
         settings,
@@ -116,6 +117,7 @@ def build_consumer(
         producer=producer,
         max_batch=max_batch,
         client_id="router",
+        max_partition_fetch_bytes=partition_fetch_bytes,
     )
 
 

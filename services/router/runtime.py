@@ -114,6 +114,7 @@ class RouterRuntime:
                 self.producer,
                 group_id=settings.consumer_group,
                 max_batch=settings.consumer_max_batch,
+                partition_fetch_bytes=settings.consumer_partition_fetch_kb * 1024,
             )
             self._spawn(self.consumer.run(self._stop), "consumer")
             self.outcome_consumer = build_outcome_consumer(

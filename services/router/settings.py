@@ -48,13 +48,14 @@ class RouterSettings(ServiceSettings):
         description="Kafka consumer group reading support.assistant.v1 (the assistant's turns).",
     )
     consumer_max_batch: int = Field(
-        250,
+        300,
         ge=1,
         le=10_000,
-        description="Records per transaction. A poll's objects are the router's working set: "
-        "in the 100,000 backlog (bench/backlog_recovery.py, idle machine) peak RSS was "
-        "153-155 MB with 400, 149 with 300 and 146 with 250, for ~8 % (300) and ~17 % (250) "
-        "more router CPU per decision than 400; 250 keeps the 150 MB target with room.",
+        description="Records per transaction; a poll's objects are the router's working set. "
+        "30,000 backlog (bench/backlog_recovery.py, load 2-4, one run each): peak RSS 130.3 / "
+        "133.2 / 138.5 / 141.0 MB with 250 / 300 / 400 / 500, router CPU-s per 1,000 "
+        "0.70 / 0.63 / 0.66 / 0.67 (within run-to-run noise). The 100,000 backlog peaked "
+        "7.3 MB above the 30,000 one with 500 (148.3 MB): 300 keeps it near 141.",
     )
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."
@@ -137,6 +138,15 @@ class RouterSettings(ServiceSettings):
         "freed (set at start; 0: glibc's dynamic threshold, which grows to 32 MB and lets "
         "large blocks stay resident in the heap). MALLOC_MMAP_THRESHOLD_ in the environment "
         "wins.",
+    )
+    consumer_partition_fetch_kb: int = Field(
+        512,
+        ge=16,
+        le=16_384,
+        description="Most interaction bytes fetched ahead per partition (aiokafka's "
+        "max_partition_fetch_bytes, default 1,024): fetched records wait in memory until "
+        "polled, so the router holds up to partitions x this. 512 KB is ~400 interactions "
+        "of ~1.2 KB, close to a poll's share of a 3-partition topic.",
     )
 
     @field_validator("database_url")

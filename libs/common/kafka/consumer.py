@@ -144,6 +144,7 @@ class ConsumerRunner:
         ignore_types: frozenset[str] = frozenset(),
         sparse_topic: bool = False,
         commit_interval_s: float = COMMIT_INTERVAL_S,
+        max_partition_fetch_bytes: int | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -162,6 +163,8 @@ class ConsumerRunner:
         self._ignored = frozenset(t.encode() for t in ignore_types)
         self._sparse = sparse_topic
         self._commit_interval = commit_interval_s
+        #: None: aiokafka's default (1 MiB); fetched records are held until polled
+        self._max_partition_fetch_bytes = max_partition_fetch_bytes
         self._next_commit = 0.0  # time.monotonic() from which the next commit may start
         self._outage_waits = 0
         self._consumer: AIOKafkaConsumer | None = None
@@ -216,11 +219,15 @@ class ConsumerRunner:
             log.info("consumer %s stopped", self._group_id)
 
     def _fetch_options(self) -> dict[str, int]:
+        limit = {}
+        if self._max_partition_fetch_bytes is not None:
+            limit = {"max_partition_fetch_bytes": self._max_partition_fetch_bytes}
         if self._sparse:
-            return {"fetch_min_bytes": 1, "fetch_max_wait_ms": SPARSE_FETCH_MAX_WAIT_MS}
+            return {"fetch_min_bytes": 1, "fetch_max_wait_ms": SPARSE_FETCH_MAX_WAIT_MS, **limit}
         return {
             "fetch_min_bytes": self._settings.fetch_min_bytes,
             "fetch_max_wait_ms": self._settings.fetch_max_wait_ms,
+            **limit,
         }
 
     async def _watch(self, stop: asyncio.Event) -> None:

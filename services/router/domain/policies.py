@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from functools import cached_property
 
-import holidays as holidays_lib
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from libs.common.events.interaction import Channel
 from libs.common.events.routing import Priority
 from libs.common.timezones import known_timezone
 from services.router.domain.escalation import DEFAULT_LADDER, EscalationStep
+from services.router.domain.public_holidays import country_holidays
 from services.router.domain.sla import WEEKDAYS, BusinessCalendar, SlaTargets, parse_interval
 
 
@@ -47,7 +47,7 @@ class CalendarConfig(_Strict):
         if not self.always_open and not any(self.hours.values()):
             raise ValueError("a calendar needs opening hours or always_open: true")
         if self.holidays:
-            holidays_lib.country_holidays(self.holidays.country, subdiv=self.holidays.subdivision)
+            country_holidays(self.holidays.country, subdiv=self.holidays.subdivision)
         return self
 
 
@@ -151,9 +151,7 @@ def build_calendar(name: str, config: CalendarConfig) -> BusinessCalendar:
     }
     closed = frozenset(config.closed_dates)
     source = config.holidays
-    public = (
-        holidays_lib.country_holidays(source.country, subdiv=source.subdivision) if source else None
-    )
+    public = country_holidays(source.country, subdiv=source.subdivision) if source else None
 
     def is_holiday(day: date) -> bool:
         return day in closed or (public is not None and day in public)

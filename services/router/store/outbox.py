@@ -16,7 +16,6 @@ from typing import Any, NamedTuple, Protocol
 import sqlalchemy as sa
 from pydantic_core import to_json
 from sqlalchemy import ColumnElement, Select, any_, bindparam, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.events.routing import ConversationSnapshot, RoutingEvent
@@ -249,6 +248,9 @@ def _id_in(ids: list[int], *, postgres: bool) -> ColumnElement[bool]:
     statement to prepare and plan: it took as long as publishing the rows)."""
     column = OutboxRow.__table__.c.id
     if postgres:
+        # here, not at module level: on SQLite the PostgreSQL dialect is never loaded (~2 MB)
+        from sqlalchemy.dialects.postgresql import ARRAY
+
         return column == any_(bindparam("ids", ids, type_=ARRAY(sa.Integer)))
     return column.in_(ids)
 

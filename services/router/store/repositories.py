@@ -22,7 +22,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
@@ -124,6 +123,9 @@ def _keys_in(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
     statement text whatever their number (an IN-list of another length is another
     statement: a PREPARE round trip and a plan, every poll); on SQLite an expanding IN."""
     if postgres:
+        # here, not at module level: on SQLite the PostgreSQL dialect is never loaded (~2 MB)
+        from sqlalchemy.dialects.postgresql import ARRAY
+
         return column == any_(bindparam(name, type_=ARRAY(String)))
     return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
 
