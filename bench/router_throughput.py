@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from bench.common import bench_gc_paused, bootstrap_servers, latency_summary_ms, write_result
 from bench.topic_reader import BackgroundTopicReader
 from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events.interaction import (
@@ -286,12 +286,19 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
                 stamps: dict[str, dict[str, float]] = {}
                 sampling = args.trace and database_url.startswith("postgresql")
                 sampler = WaitSampler(database_url) if sampling else None
-                async with sampler or nullcontext():
-                    sent = await publish_at_rate(
-                        producer, kafka, rate=rate, seconds=args.seconds, start=start, stamps=stamps
-                    )
-                    start += len(sent)
-                    await watcher.until(start, timeout_s=args.budget)
+                paused = nullcontext() if args.bench_gc else bench_gc_paused()
+                with paused:
+                    async with sampler or nullcontext():
+                        sent = await publish_at_rate(
+                            producer,
+                            kafka,
+                            rate=rate,
+                            seconds=args.seconds,
+                            start=start,
+                            stamps=stamps,
+                        )
+                        start += len(sent)
+                        await watcher.until(start, timeout_s=args.budget)
                 latency.append(
                     {
                         **latency_figures(watcher, sent, rate),
@@ -310,6 +317,7 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
         for figures, (_rate, _sent, stamps) in zip(latency, phases, strict=True):
             figures["hops"] = hop_figures(trace["timeline"], stamps, watcher.arrivals)
             figures["polls"] = poll_figures(trace, stamps)
+            figures["tail_hops"] = tail_figures(trace["timeline"], stamps, watcher.arrivals)
     return {
         "store": name,
         "throughput": {
@@ -357,6 +365,34 @@ def hop_figures(
         for hop, values in hops.items()
         if values
     }
+
+
+def tail_figures(
+    timeline: dict[str, dict[str, float]],
+    stamps: dict[str, dict[str, float]],
+    arrivals: dict[str, float],
+) -> dict[str, float]:
+    """Where the slowest 1 % of the phase's interactions (end to end, due -> arrived) spent
+    their time: each hop's mean over them, in ms. Per-hop p99s do not add up to the
+    end-to-end p99 (each hop's slowest interactions are different ones); this says which
+    hops the p99 interactions themselves were slow in."""
+    paths = []
+    for event_id, bench in stamps.items():
+        if event_id in arrivals and "due" in bench:
+            paths.append({**bench, **timeline.get(event_id, {}), "arrived": arrivals[event_id]})
+    if not paths:
+        return {}
+    paths.sort(key=lambda path: path["arrived"] - path["due"], reverse=True)
+    slowest = paths[: max(1, len(paths) // 100)]
+    figures: dict[str, float] = {"count": len(slowest)}
+    for a, b in itertools.pairwise(HOPS):
+        values = [path[b] - path[a] for path in slowest if a in path and b in path]
+        if values:
+            figures[f"{a}->{b}"] = round(statistics.fmean(values) * 1000, 1)
+    figures["end to end"] = round(
+        statistics.fmean(path["arrived"] - path["due"] for path in slowest) * 1000, 1
+    )
+    return figures
 
 
 def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -506,16 +542,23 @@ def print_hops(store: str, figures: dict) -> None:
     if not phases:
         return
     print(f"{store}: where the time goes (ms, p50 / p99; load {phases[0]['load_average_1m']:.1f})")
-    print(f"  {'hop':<32}" + "".join(f"{p['rate_per_s']:>14}/s" for p in phases))
+    print(
+        f"  {'hop':<32}"
+        + "".join(f"{p['rate_per_s']:>14}/s" for p in phases)
+        + "   slowest 1 % (mean)"
+    )
+    last = phases[-1].get("tail_hops", {})
     for hop in phases[0]["hops"]:
         cells = [p["hops"].get(hop, {}) for p in phases]
         print(
             f"  {hop:<32}"
             + "".join(f"{c.get('p50_ms', 0):>8.1f} /{c.get('p99_ms', 0):>6.1f}" for c in cells)
+            + f"{last.get(hop, 0):>12.1f}"
         )
     print(
         f"  {'end to end':<32}"
         + "".join(f"{p['p50_ms']:>8.1f} /{p['p99_ms']:>6.1f}" for p in phases)
+        + f"{last.get('end to end', 0):>12.1f}"
     )
     for p in phases:
         polls = {k: v for k, v in p["polls"].items() if not k.endswith("_round_trips")}
@@ -669,6 +712,12 @@ def parse_args() -> argparse.Namespace:
         "--trace",
         action="store_true",
         help="run the router as bench.router_trace: p50/p99 of each hop of the latency phases",
+    )
+    parser.add_argument(
+        "--bench-gc",
+        action="store_true",
+        help="leave this process's garbage collector on during the latency phases (as "
+        "before; its pauses then show as latency: bench.common.bench_gc_paused)",
     )
     return parser.parse_args()
 

@@ -113,7 +113,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     ``wal_autocheckpoint`` stays 1,000 pages: a poll of 500 writes more than that, so
     each COMMIT checkpoints; 10,000 (a checkpoint every few polls) saved ~7 % of the
     database thread's CPU on average and made the COMMITs that do checkpoint ~2x
-    longer (``bench.store_growth --autocheckpoint 10000``, load 9)."""
+    longer (``bench.store_growth --autocheckpoint 10000``, load 9). Nor is it the p99 at
+    1,000/s (polls of ~22, a checkpoint every ~20 polls, ~4-17 ms each on a fresh store):
+    ``bench.router_throughput --trace`` measured 45-48 ms with it and 47-49 ms with
+    ``wal_autocheckpoint=0`` (no checkpoint at all; two runs each, idle machine), the
+    slowest poll 20-27 ms either way, so a checkpoint task off the poll path would not
+    buy latency there. What had made that p99 80-142 ms was the bench's own garbage
+    collector (``bench.common.bench_gc_paused``)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.router_throughput import hop_figures, poll_figures, round_trip_figures
+from bench.router_throughput import hop_figures, poll_figures, round_trip_figures, tail_figures
 
 
 def test_each_hop_is_the_time_between_consecutive_stamps_of_the_path():
@@ -86,3 +86,32 @@ def test_round_trips_are_counted_per_task_and_per_poll_within_the_phase():
 def test_no_round_trips_traced_on_sqlite_adds_nothing():
     assert round_trip_figures({"round_trips": []}, 0.0, 1.0, 3) == {}
     assert round_trip_figures({}, 0.0, 1.0, 3) == {}
+
+
+def test_the_tail_is_each_hops_mean_over_the_slowest_percent_end_to_end():
+    # 200 interactions: 198 quick ones (10 ms end to end), two slow ones (the slowest
+    # 1 %): one late out of the bench (50 ms), one slow in routing (30 ms)
+    stamps = {f"ev-{n}": {"due": n, "created": n + 0.001} for n in range(198)}
+    timeline = {
+        f"ev-{n}": {"routing_began": n + 0.002, "handed_over": n + 0.004} for n in range(198)
+    }
+    arrivals = {f"ev-{n}": n + 0.010 for n in range(198)}
+    stamps |= {
+        "late": {"due": 500.0, "created": 500.050},
+        "slow": {"due": 600.0, "created": 600.001},
+    }
+    timeline |= {
+        "late": {"routing_began": 500.052, "handed_over": 500.054},
+        "slow": {"routing_began": 600.002, "handed_over": 600.032},
+    }
+    arrivals |= {"late": 500.060, "slow": 600.040}
+    tail = tail_figures(timeline, stamps, arrivals)
+    assert tail["count"] == 2
+    assert tail["due->created"] == pytest.approx(25.5)  # (50 + 1) / 2
+    assert tail["routing_began->handed_over"] == pytest.approx(16.0)  # (2 + 30) / 2
+    assert tail["end to end"] == pytest.approx(50.0)  # (60 + 40) / 2
+    assert "bench_acked->fetched" not in tail  # no stamps for it
+
+
+def test_no_arrivals_no_tail():
+    assert tail_figures({}, {"ev-1": {"due": 1.0}}, {}) == {}
