@@ -49,7 +49,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.common import bootstrap_servers, write_result
+from bench.common import bootstrap_servers, delete_run_topics, write_result
 from bench.cpu_accounting import CpuMeter, CpuSample, broker_pid, cpu_split, rss_mb
 from bench.pipeline import build_system, keep_logs, memory, start_profiled, stop
 from bench.smtp_sink import SmtpSink
@@ -413,6 +413,7 @@ def one_pass(
         finally:
             stop(system)
             keep_logs(system, label)
+            delete_run_topics(system.kafka)
     print(f"{label}: { {k: v for k, v in figures.items() if k != 'series'} }", flush=True)
     return {"produce_per_s": round(produced, 1), "idle_rss_mb": idle, **figures}
 

@@ -64,7 +64,13 @@ from typing import Any
 import httpx
 
 from bench import vegeta
-from bench.common import RESULTS, bootstrap_servers, latency_summary_ms, write_result
+from bench.common import (
+    RESULTS,
+    bootstrap_servers,
+    delete_run_topics,
+    latency_summary_ms,
+    write_result,
+)
 from bench.cpu_accounting import CpuMeter, broker_pid, cpu_split, status_mb
 from bench.smtp_sink import SmtpSink
 from libs.common.kafka.admin import create_topics
@@ -621,6 +627,7 @@ def _run_measured(
         finally:
             stop(system)
             keep_logs(system, "pipeline")
+            delete_run_topics(system.kafka)
 
 
 def _run_profiled(
@@ -640,6 +647,7 @@ def _run_profiled(
         finally:
             stop(system)
             keep_logs(system, "pipeline-profiled")
+            delete_run_topics(system.kafka)
     return {
         "rate_per_s": rate,
         "seconds": 8,

@@ -58,7 +58,7 @@ from libs.common.events.interaction import (
     ThreadHints,
 )
 from libs.common.events.routing import InteractionRouted
-from libs.common.kafka.admin import create_topics
+from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context, open_store
@@ -312,6 +312,8 @@ async def bench_store(name: str, database_url: str, args: argparse.Namespace, se
             router.send_signal(signal.SIGTERM)
             await router.wait()
             await watcher.stop()
+            # Each run's topics are its own: left behind they fill the broker's disk.
+            await delete_topics(kafka, kafka.topics.all_names())
     if args.trace:
         trace = json.loads(trace_file.read_text())
         for figures, (_rate, _sent, stamps) in zip(latency, phases, strict=True):
