@@ -240,7 +240,7 @@ class OutboxRelay:
             return 0
         try:
             async with self._uow() as uow:
-                await mark_sent(uow.session, ids, datetime.now(UTC), postgres=False)
+                await mark_sent(uow.session, ids, datetime.now(UTC))
                 await uow.commit()
         except BaseException:
             self._to_mark[:0] = ids  # tried again by the next call

@@ -267,14 +267,14 @@ def _pending_columns() -> Select[Any]:
     )
 
 
-async def mark_sent(session: AsyncSession, ids: list[int], at: datetime, *, postgres: bool) -> None:
+async def mark_sent(session: AsyncSession, ids: list[int], at: datetime) -> None:
     """``sent_at = at`` for exactly the rows ``ids``, as one statement per run of
     consecutive ids (``id BETWEEN lo AND hi``, executed many times). The relay publishes
     in id order, so a mark's ids are one run or a few: two bound parameters where an IN
     list had one per row (500-2,500), which SQLAlchemy expanded, rendered and bound
     anew for every mark (``bench.relay_cost``: 7.6 → 6.5 CPU-µs a row marked; the rest
-    is SQLite rewriting the row and its ``ix_outbox_unsent`` entry). Either store
-    (``postgres`` is kept for the callers; PostgreSQL's relay marks in its round)."""
+    is SQLite rewriting the row and its ``ix_outbox_unsent`` entry). The same statement
+    on either store (PostgreSQL's relay marks in its round instead)."""
     if not ids:
         return
     runs = [{"lo": lo, "hi": hi} for lo, hi in id_runs(ids)]

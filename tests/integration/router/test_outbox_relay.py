@@ -218,7 +218,7 @@ async def test_handed_rows_another_relay_already_sent_are_forgotten(engine):
     await commit_rows(factory, outbox_row("ev-1", "conv-1", at))
     async with factory() as uow:  # as the replica holding the relay lock would
         [row_id] = await uow.session.scalars(select(OutboxRow.id))
-        await mark_sent(uow.session, [row_id], at, postgres=factory.postgres)
+        await mark_sent(uow.session, [row_id], at)
         await uow.commit()
 
     publisher = RecordingPublisher()
@@ -346,7 +346,7 @@ async def test_mark_sent_marks_exactly_the_ids_given_across_gaps(engine):
         ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
     async with factory() as uow:
         chosen = [ids[5], ids[0], ids[1], ids[3], ids[6], ids[1]]
-        await mark_sent(uow.session, chosen, at, postgres=factory.postgres)
+        await mark_sent(uow.session, chosen, at)
         await uow.commit()
     assert await unsent(factory) == ["ev-2", "ev-4", "ev-7"]
     async with factory.reader() as uow:
