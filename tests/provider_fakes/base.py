@@ -5,10 +5,14 @@ reference documents it. It records every request it *accepted* (``accepted``)
 and every one it refused (``refused``, with the reason), so a test can say
 "the provider received exactly one correct request". Failure knobs make the
 next N requests answer the provider's own documented error bodies.
+Fixtures that POST status callbacks back after answering (WhatsApp, Twilio)
+record our webhook's answers (``status_answers``); a test awaits
+``callbacks_done()`` before it reads them, since they come after the send.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections import deque
@@ -19,6 +23,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -64,6 +69,13 @@ class FakeProvider:
     refused: list[Recorded] = field(default_factory=list)
     _failures: deque[Injected] = field(default_factory=deque)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    #: What our webhook answered to each status callback this fixture POSTed back.
+    status_answers: list[int] = field(default_factory=list)
+    _callbacks_pending: int = 0
+    _callbacks_idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._callbacks_idle.set()
 
     # --- knobs ---
 
@@ -77,9 +89,42 @@ class FakeProvider:
         self.accepted.clear()
         self.refused.clear()
         self._failures.clear()
+        self.status_answers.clear()
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    # --- status callbacks sent after the answer ---
+
+    def callbacks_after_answer(self, send: Callable[[], Awaitable[None]]) -> BackgroundTask:
+        """Run ``send`` once the answer is out, as the provider does, and count it as pending.
+
+        Counted here, while the response is still being built, so a test that got
+        its answer can never see "nothing pending" before the callbacks have run.
+        """
+        self._callbacks_pending += 1
+        self._callbacks_idle.clear()
+
+        async def run() -> None:
+            try:
+                await send()
+            finally:
+                self._callbacks_pending -= 1
+                if not self._callbacks_pending:
+                    self._callbacks_idle.set()
+
+        return BackgroundTask(run)
+
+    async def callbacks_done(self, timeout_s: float = 10.0) -> None:
+        """Wait until every status callback scheduled so far has been answered (or failed)."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._callbacks_idle.wait()
+        except TimeoutError:
+            raise AssertionError(
+                f"{self.name}: {self._callbacks_pending} status callback run(s) still going"
+                f" after {timeout_s:.0f} s; answers so far {self.status_answers}"
+            ) from None
 
     # --- to override ---
 

@@ -29,10 +29,10 @@ import base64
 import re
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -66,13 +66,11 @@ class TwilioFake(FakeProvider):
     unsubscribed: set[str] = field(default_factory=set)
     #: The switch: statuses each accepted message reports to its StatusCallback URL.
     report_statuses: tuple[str, ...] = ()
-    status_answers: list[int] = field(default_factory=list)
 
     def reset(self) -> None:
         super().reset()
         self.unsubscribed.clear()
         self.report_statuses = ()
-        self.status_answers.clear()
 
     def routes(self) -> list[Route]:
         return [
@@ -147,7 +145,7 @@ class TwilioFake(FakeProvider):
         }
         background = None
         if callback and self.report_statuses:
-            background = BackgroundTask(self._report, callback, sid, to)
+            background = self.callbacks_after_answer(partial(self._report, callback, sid, to))
         return JSONResponse(resource, status_code=201, background=background)
 
     async def _report(self, url: str, sid: str, to: str) -> None:

@@ -37,7 +37,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -109,7 +108,6 @@ class WhatsAppFake(FakeProvider):
     #: statuses each accepted message reports (e.g. ("sent", "delivered", "read")).
     status_webhook_url: str | None = None
     report_statuses: tuple[str, ...] = ()
-    status_answers: list[int] = field(default_factory=list)
 
     def reset(self) -> None:
         super().reset()
@@ -118,7 +116,6 @@ class WhatsAppFake(FakeProvider):
         self.window_errors_by_webhook = False
         self.status_webhook_url = None
         self.report_statuses = ()
-        self.status_answers.clear()
 
     def customer_wrote(self, wa_id: str, at: datetime | None = None) -> None:
         """The customer's last message: opens the 24-hour customer-service window."""
@@ -252,7 +249,7 @@ class WhatsAppFake(FakeProvider):
                 "contacts": [{"input": to, "wa_id": str(to).lstrip("+")}],
                 "messages": [{"id": wamid}],
             },
-            background=BackgroundTask(self.flush_statuses),
+            background=self.callbacks_after_answer(self.flush_statuses),
         )
 
     async def flush_statuses(self) -> None:
