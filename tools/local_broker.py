@@ -68,6 +68,41 @@ _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+# A developer's broker, not a cluster: what it keeps is bounded, so days of
+# `omnidesk up` and benchmark runs cannot fill the disk (one machine reached 36 GB
+# with Kafka's defaults: 1 GiB segments, 7 days, no size limit). Names, meanings
+# and defaults from Kafka's broker configuration reference (Kafka 4.1, "Broker
+# Configs"; generated from org.apache.kafka.server.config.ServerLogConfigs):
+# - log.retention.bytes, "the maximum size of the log before deleting it", is per
+#   partition and, unlike the time limit, also binds the project's own topics:
+#   `omnidesk topics create` gives them retention.ms (KAFKA_TOPIC_RETENTION_MS,
+#   7 days) as a topic config, which overrides log.retention.hours. 512 MiB is
+#   about 4x what the largest benchmark writes to one partition (backlog of
+#   100,000: 260,000 routing events of ~1.45 KB over 3 partitions, ~126 MB each),
+#   so no run loses records it has not read yet.
+# - log.retention.hours (default 168) for topics without their own retention.ms:
+#   those made with a bare NewTopic (bench.notify_throughput, bench.relay_cost)
+#   or by hand.
+# - log.segment.bytes (default 1 GiB), "the maximum size of a single log file":
+#   retention deletes whole closed segments, so a partition keeps at most
+#   retention.bytes plus one segment.
+# - log.roll.ms (default: log.roll.hours, 168): a segment still being appended to
+#   slowly is closed within an hour and can then expire.
+# - log.retention.check.interval.ms (default 300000), how often the broker looks
+#   for segments to delete; files go log.segment.delete.delay.ms (60 s) later.
+# The compacted internal topics (__consumer_offsets, the transaction state) are
+# not deleted by these limits: compaction keeps their latest values, with their
+# own offsets./transaction.state.log.segment.bytes (100 MiB). Production brokers
+# keep their operators' settings (README.md, "Deploy with docker compose").
+DEV_RETENTION: dict[str, str] = {
+    "log.retention.hours": "24",
+    "log.retention.bytes": str(512 * 1024 * 1024),
+    "log.segment.bytes": str(64 * 1024 * 1024),
+    "log.roll.ms": str(3600 * 1000),
+    "log.retention.check.interval.ms": str(60 * 1000),
+}
+
+
 class LocalKafkaError(RuntimeError):
     pass
 
@@ -153,10 +188,9 @@ class LocalKafka:
 
     # -- configure and format ------------------------------------------------
 
-    def _write_config(self) -> Path:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        config = self.state_dir / "server.properties"
-        settings = {
+    def server_properties(self) -> dict[str, str]:
+        """The broker's server.properties: one loopback node, and a disk use fit for a laptop."""
+        return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
@@ -178,8 +212,14 @@ class LocalKafka:
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
             "message.max.bytes": str(8 * 1024 * 1024),
+            **DEV_RETENTION,
         }
-        config.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+
+    def _write_config(self) -> Path:
+        """Write server.properties on every start, so an existing data folder gets new settings."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        config = self.state_dir / "server.properties"
+        config.write_text("".join(f"{k}={v}\n" for k, v in self.server_properties().items()))
         (self.state_dir / "log4j2.xml").write_text(_LOG4J2)
         return config
 
