@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 from collections.abc import Iterator
@@ -63,6 +64,22 @@ def router_store_url(name: str, *, prefix: str) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         yield f"sqlite+aiosqlite:///{folder}/router.db"
+
+
+@contextmanager
+def scratch_folder(prefix: str, *, keep: bool = False) -> Iterator[Path]:
+    """A run's temporary folder (a SQLite store, a service's state), removed when the run
+    ends, failed runs too: a router store after a run is ~100 MB, and every run used to
+    leave its own in /tmp. ``keep`` (a bench's ``--keep-store``) leaves it and prints
+    where it is, to look at the store afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        if keep:
+            print(f"[bench] kept {folder}", flush=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

@@ -68,6 +68,7 @@ import itertools
 import multiprocessing
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -646,6 +647,7 @@ async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: i
     )
     backlog = list(backlog_events(count))
     expected = expected_mails(backlog, plan)
+    home = Path(tempfile.mkdtemp(prefix="notify-backlog-"))  # removed below, failed runs too
     try:
         async with EventProducer(kafka, client_id="bench-backlog") as producer:
             pending: list[Awaitable[Any]] = []
@@ -660,7 +662,6 @@ async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: i
                     pending = []
             await asyncio.gather(*pending)
         before = server.received[0]
-        home = Path(tempfile.mkdtemp(prefix="notify-backlog-"))
         env = {
             **os.environ,
             **kafka_env(kafka),
@@ -716,11 +717,14 @@ async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: i
                 except TimeoutError:
                     process.kill()
                     await process.wait()
+        if received < expected:
+            tail = log_path.read_text(errors="replace").splitlines()[-20:]
+            raise RuntimeError(
+                f"backlog: {received}/{expected} mails received:\n" + "\n".join(tail)
+            )
     finally:
         await delete_topics(kafka, [topics.routing, topics.notifications])
-    if received < expected:
-        tail = log_path.read_text(errors="replace").splitlines()[-20:]
-        raise RuntimeError(f"backlog: {received}/{expected} mails received:\n" + "\n".join(tail))
+        shutil.rmtree(home, ignore_errors=True)
     return {
         "routing_events": count,
         "mails": expected,
@@ -816,7 +820,8 @@ async def main(
                 mix=mix,
                 server=server,
             )
-        with sentlog_database(postgres, Path(tempfile.mkdtemp(prefix="notify-bench-"))) as url:
+        fresh = Path(tempfile.mkdtemp(prefix="per-event-", dir=state))  # a sent-log of its own
+        with sentlog_database(postgres, fresh) as url:
             per_event = await bench_handler_per_event(settings, seconds / 2, sentlog_url=url)
         if pools:
             extra["pool_sizes"] = {
@@ -833,6 +838,7 @@ async def main(
             extra["backlog"] = await bench_backlog(settings, server, backlog)
     finally:
         server.stop()
+        shutil.rmtree(state, ignore_errors=True)
     received, received_bytes = server.received
     return {
         "platform": platform.platform(),
@@ -864,8 +870,11 @@ async def poll_cost(*, postgres: bool) -> dict:
     settings = NotifierSettings(
         state_dir=state, mail_domain="desk.example", from_address="support@desk.example"
     )
-    with sentlog_database(postgres, state) as url:
-        figures = await bench_poll_cost(settings, url)
+    try:
+        with sentlog_database(postgres, state) as url:
+            figures = await bench_poll_cost(settings, url)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
     return figures | {
         "load_average_start": [round(x, 2) for x in load_start],
         "load_average_end": [round(x, 2) for x in os.getloadavg()],

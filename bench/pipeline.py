@@ -234,14 +234,15 @@ def run_python_load(
     process = mp.get_context("spawn").Process(
         target=load_generator, args=(base_url, run, first, rate, seconds, out)
     )
-    process.start()
-    process.join(seconds + 120)
-    if process.is_alive():
-        process.kill()
-        raise RuntimeError("load generator did not finish")
-    result = json.loads(Path(out).read_text())
-    os.unlink(out)
-    return result
+    try:
+        process.start()
+        process.join(seconds + 120)
+        if process.is_alive():
+            process.kill()
+            raise RuntimeError("load generator did not finish")
+        return json.loads(Path(out).read_text())
+    finally:
+        Path(out).unlink(missing_ok=True)
 
 
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")

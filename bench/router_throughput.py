@@ -47,7 +47,13 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from bench.common import bench_gc_paused, bootstrap_servers, latency_summary_ms, write_result
+from bench.common import (
+    bench_gc_paused,
+    bootstrap_servers,
+    latency_summary_ms,
+    scratch_folder,
+    write_result,
+)
 from bench.topic_reader import BackgroundTopicReader
 from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events.interaction import (
@@ -250,14 +256,15 @@ def _stamp_ack(stamps: dict[str, float], _task: asyncio.Task[object]) -> None:
     stamps["bench_acked"] = time.perf_counter()
 
 
-async def bench_store(name: str, database_url: str, args: argparse.Namespace, servers: str) -> dict:
+async def bench_store(
+    name: str, database_url: str, args: argparse.Namespace, servers: str, state_dir: Path
+) -> dict:
     kafka = kafka_settings(servers)
     await create_topics(kafka)
-    state_dir = tempfile.mkdtemp(prefix="router-bench-")
     throughput_ids = [f"tp-{n}" for n in range(args.count)]
     watcher = RoutedWatcher(kafka)
-    env = router_env(kafka, database_url, state_dir, relay_interval_s=args.relay_interval)
-    trace_file = Path(state_dir) / "trace.json"
+    env = router_env(kafka, database_url, str(state_dir), relay_interval_s=args.relay_interval)
+    trace_file = state_dir / "trace.json"
     if args.trace:
         env["ROUTER_TRACE_FILE"] = str(trace_file)
     phases: list[tuple[int, dict[str, float], dict[str, dict[str, float]]]] = []
@@ -660,17 +667,22 @@ async def main(args: argparse.Namespace) -> None:
     for name, server_context in stores:
         if args.store not in ("all", name):
             continue
-        with server_context as server:
+        # The run's folder (the SQLite store, ~100 MB after a run, and the router's state)
+        # goes when the run ends, unless --keep-store.
+        with (
+            server_context as server,
+            scratch_folder("router-bench-", keep=args.keep_store) as folder,
+        ):
             url = (
                 server.create_database()
                 if server is not None
-                else f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='router-bench-')}/router.db"
+                else f"sqlite+aiosqlite:///{folder}/router.db"
             )
             started = time.perf_counter()
             if args.decide_only:
                 figures = await decide_only(name, url, args)
             else:
-                figures = await bench_store(name, url, args, servers)
+                figures = await bench_store(name, url, args, servers, folder)
             figures["wall_seconds"] = round(time.perf_counter() - started, 1)
             print(f"{name}: {figures}")
             print_hops(name, figures)
@@ -720,6 +732,12 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="leave this process's garbage collector on during the latency phases (as "
         "before; its pauses then show as latency: bench.common.bench_gc_paused)",
+    )
+    parser.add_argument(
+        "--keep-store",
+        action="store_true",
+        help="keep the run's temporary folder (the SQLite store, the router's state and "
+        "trace) and print its path; a PostgreSQL store goes with its private server",
     )
     return parser.parse_args()
 
