@@ -40,11 +40,24 @@ def delete_run_topics(kafka: Any) -> None:
     not raised."""
     from libs.common.kafka.admin import delete_topics
 
-    names = kafka.topics.all_names()
+    names = run_topic_names(kafka.topics)
     try:
         asyncio.run(delete_topics(kafka, names))
     except Exception as error:  # clean-up only: the run's figures stand
         print(f"[bench] could not delete the run's topics {names}: {error!r}", flush=True)
+
+
+def run_topic_names(topics: Any) -> list[str]:
+    """The topics of ``topics`` (a ``TopicSettings``) that are the run's own: named
+    ``<run>.<topic>`` after its interactions topic (``tools.testing.system.run_topics``).
+
+    The others keep their broker-wide names (``support.privacy.v1``, often
+    ``support.assistant.v1``): other runs, the tests' systems and a developer's
+    ``omnidesk dev up`` on the same broker use them, so a run's clean-up leaves them."""
+    run = topics.interactions.removesuffix(".interactions")
+    if run == topics.interactions:  # not a run's naming: nothing here is the run's own
+        return []
+    return [name for name in topics.all_names() if name.startswith(run + ".")]
 
 
 def router_store_names(choice: str) -> list[str]:

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 from aiosmtpd.controller import Controller
 
-from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from bench.common import bootstrap_servers, latency_summary_ms, run_topic_names, write_result
 from libs.common.events.interaction import (
     Channel,
     CustomerIdentity,
@@ -126,7 +126,7 @@ async def inbox(count: int, requests: int, folder: Path) -> dict[str, object]:
         return figures
     finally:
         await runtime.stop()
-        await delete_topics(kafka, kafka.topics.all_names())
+        await delete_topics(kafka, run_topic_names(kafka.topics))
 
 
 class _Accept:
@@ -191,7 +191,7 @@ async def live(rate: float, seconds: float, folder: Path) -> dict[str, object]:
             refresher.cancel()
     finally:
         smtp.stop()
-        await delete_topics(kafka, kafka.topics.all_names())
+        await delete_topics(kafka, run_topic_names(kafka.topics))
     latencies = [seen[k] - sent[k] for k in sent if k in seen]
     return {
         "rate_per_s": rate,

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
-from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from bench.common import bootstrap_servers, latency_summary_ms, run_topic_names, write_result
 from libs.common.events import AgentRef, AgentReplyRequested, Channel, ReplyPath, utc_now
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings
@@ -288,7 +288,7 @@ async def run(rate: float, seconds: float, count: int, postgres: bool) -> dict[s
         else:
             api = await reply_latency(kafka, rate, seconds)
     finally:
-        await delete_topics(kafka, kafka.topics.all_names())
+        await delete_topics(kafka, run_topic_names(kafka.topics))
     return {
         "reply_api": {**api, "router_store": "postgresql" if postgres else "sqlite"},
         "notifier_outbound": await notifier_outbound(count),

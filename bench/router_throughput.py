@@ -51,6 +51,7 @@ from bench.common import (
     bench_gc_paused,
     bootstrap_servers,
     latency_summary_ms,
+    run_topic_names,
     scratch_folder,
     write_result,
 )
@@ -320,7 +321,7 @@ async def bench_store(
             await router.wait()
             await watcher.stop()
             # Each run's topics are its own: left behind they fill the broker's disk.
-            await delete_topics(kafka, kafka.topics.all_names())
+            await delete_topics(kafka, run_topic_names(kafka.topics))
     if args.trace:
         trace = json.loads(trace_file.read_text())
         for figures, (_rate, _sent, stamps) in zip(latency, phases, strict=True):
