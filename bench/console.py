@@ -15,6 +15,14 @@ Two figures:
   Target p99 < 1 s at 50 events/s. The whole system runs in this process on the real
   broker (``tests/browser/system.py``).
 
+Both figures time services that run in this process, so its garbage collector is
+theirs too and is not paused (that would hide their own collections). It is set as
+``python -m services.<name>`` sets theirs after start-up: what start-up built is
+frozen out of the collections (``libs.common.gc_tuning.freeze_startup_objects``).
+Left unfrozen, every full collection walks the ~140,000 objects of all the services'
+and the bench's modules at once, a pause no deployed service has. ``--bench-gc``
+leaves the collector as it was before (nothing frozen).
+
 Results: ``bench/results/console.json``. The machine is shared: figures are a floor.
 """
 
@@ -42,6 +50,7 @@ from libs.common.events.interaction import (
     MessageBody,
     ThreadHints,
 )
+from libs.common.gc_tuning import freeze_startup_objects
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings
 from services.router.app import create_app
@@ -50,6 +59,12 @@ from services.router.service.api_keys import Role, create_api_key
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
 from tools.testing.system import free_port, run_topics
+
+
+def _started(bench_gc: bool) -> None:
+    """The services are up: freeze what start-up built, as their ``__main__`` does."""
+    if not bench_gc:
+        freeze_startup_objects()
 
 
 def _kafka(prefix: str) -> KafkaSettings:
@@ -77,7 +92,9 @@ async def _sign_in(client: httpx.AsyncClient, key: str) -> None:
     assert answer.status_code == 303, answer.text
 
 
-async def inbox(count: int, requests: int, folder: Path) -> dict[str, object]:
+async def inbox(
+    count: int, requests: int, folder: Path, *, bench_gc: bool = False
+) -> dict[str, object]:
     kafka = _kafka("bench-console")
     await create_topics(kafka)
     settings = RouterSettings(
@@ -113,6 +130,7 @@ async def inbox(count: int, requests: int, folder: Path) -> dict[str, object]:
         }
         figures: dict[str, object] = {"open_conversations": count, "seeded_s": round(seeded_s, 1)}
         transport = httpx.ASGITransport(app=app)
+        _started(bench_gc)
         for who, key in keys.items():
             async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
                 await _sign_in(client, key)
@@ -134,7 +152,9 @@ class _Accept:
         return "250 OK"
 
 
-async def live(rate: float, seconds: float, folder: Path) -> dict[str, object]:
+async def live(
+    rate: float, seconds: float, folder: Path, *, bench_gc: bool = False
+) -> dict[str, object]:
     from tests.browser.system import console_system
 
     kafka = _kafka("bench-live")
@@ -151,6 +171,7 @@ async def live(rate: float, seconds: float, folder: Path) -> dict[str, object]:
             httpx.AsyncClient(base_url=system.console_url.removesuffix("/console")) as page,
         ):
             await _sign_in(page, system.keys["supervisor"])
+            _started(bench_gc)
 
             dirty = asyncio.Event()
 
@@ -204,10 +225,15 @@ async def live(rate: float, seconds: float, folder: Path) -> dict[str, object]:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         figures: dict[str, object] = {
-            "inbox": await inbox(args.conversations, args.requests, Path(folder) / "inbox")
+            "inbox": await inbox(
+                args.conversations, args.requests, Path(folder) / "inbox", bench_gc=args.bench_gc
+            )
         }
         (Path(folder) / "live").mkdir()
-        figures["live"] = await live(args.rate, args.seconds, Path(folder) / "live")
+        figures["live"] = await live(
+            args.rate, args.seconds, Path(folder) / "live", bench_gc=args.bench_gc
+        )
+    figures["start_up_objects"] = "as collected before (--bench-gc)" if args.bench_gc else "frozen"
     write_result("console", figures)
 
 
@@ -217,4 +243,10 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--bench-gc",
+        action="store_true",
+        help="leave the collector as before: the start-up objects not frozen, so each full "
+        "collection walks all the in-process services' modules at once",
+    )
     asyncio.run(main(parser.parse_args()))

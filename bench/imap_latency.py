@@ -10,7 +10,12 @@ the moment this process reads the event from Kafka.
 Dovecot itself delays IDLE notifications by up to half a second (it batches
 mailbox change notifications), so that is the floor of this figure.
 
-    python -m bench.imap_latency [--mails 250] [--rate 20]
+Both ends are stamped in this process, so its own garbage collector is paused while
+it times (``bench.common.bench_gc_paused``; ``--bench-gc`` leaves it on, as before): a
+full collection here walks ~50,000 objects (tens of ms), and a mail whose event
+arrives meanwhile is read, and timed, late. The run's topics are deleted at the end.
+
+    python -m bench.imap_latency [--mails 250] [--rate 20] [--bench-gc]
 """
 
 from __future__ import annotations
@@ -25,14 +30,21 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
 from email.message import EmailMessage
 from email.policy import SMTP
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from bench.common import (
+    bench_gc_paused,
+    bootstrap_servers,
+    latency_summary_ms,
+    run_topic_names,
+    write_result,
+)
 from libs.common.ids import deterministic_id
-from libs.common.kafka.admin import create_topics
+from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings, TopicSettings
 from tools.testing.dovecot import DovecotServer
 
@@ -61,7 +73,7 @@ async def _wait_until_watching(consumer: AIOKafkaConsumer, append, run: str) -> 
     raise RuntimeError("the service published nothing within 60 s")
 
 
-async def measure(mails: int, rate: float) -> dict[str, object]:
+async def measure(mails: int, rate: float, *, bench_gc: bool = False) -> dict[str, object]:
     run = uuid.uuid4().hex[:8]
     topics = TopicSettings(
         interactions=f"bench-imap-{run}.interactions",
@@ -72,6 +84,17 @@ async def measure(mails: int, rate: float) -> dict[str, object]:
     )
     kafka = KafkaSettings(bootstrap_servers=bootstrap_servers(), topics=topics)
     await create_topics(kafka)
+    try:
+        return await _measure(kafka, mails, rate, run, bench_gc=bench_gc)
+    finally:
+        # The run's own topics: left behind they fill the broker's disk.
+        await delete_topics(kafka, run_topic_names(topics))
+
+
+async def _measure(
+    kafka: KafkaSettings, mails: int, rate: float, run: str, *, bench_gc: bool
+) -> dict[str, object]:
+    topics = kafka.topics
     with DovecotServer() as dovecot, tempfile.TemporaryDirectory() as state:
         dovecot.add_user("bench", "bench-pw")
         mailbox = {
@@ -100,12 +123,18 @@ async def measure(mails: int, rate: float) -> dict[str, object]:
         try:
             async with dovecot.appender("bench") as append:
                 await _wait_until_watching(consumer, append, run)
-                latencies = await _timed_run(consumer, append, run, mails, rate)
+                with nullcontext() if bench_gc else bench_gc_paused():
+                    latencies = await _timed_run(consumer, append, run, mails, rate)
         finally:
             await consumer.stop()
             service.send_signal(signal.SIGTERM)
             await asyncio.wait_for(service.wait(), 30)
-    return {"mails": mails, "append_rate_per_s": rate, "latency": latencies}
+    return {
+        "mails": mails,
+        "append_rate_per_s": rate,
+        "latency": latencies,
+        "bench_gc": "on (--bench-gc)" if bench_gc else "paused while timing",
+    }
 
 
 async def _timed_run(consumer, append, run: str, mails: int, rate: float):  # type: ignore[no-untyped-def]
@@ -136,12 +165,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mails", type=int, default=250, help="Mails timed (>= 200).")
     parser.add_argument("--rate", type=float, default=20.0, help="APPENDs per second.")
+    parser.add_argument(
+        "--bench-gc",
+        action="store_true",
+        help="leave this process's garbage collector on while it times (as before; its "
+        "pauses then show as latency: bench.common.bench_gc_paused)",
+    )
     args = parser.parse_args()
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the service child is stopped too.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     # A fresh topic is briefly unknown to the consumer's metadata; not worth a warning.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    figures = asyncio.run(measure(max(200, args.mails), args.rate))
+    figures = asyncio.run(measure(max(200, args.mails), args.rate, bench_gc=args.bench_gc))
     latency = figures["latency"]
     assert isinstance(latency, dict)
     write_result(

@@ -10,7 +10,11 @@ Two figures:
   broker, and the strict Telegram fixture on 127.0.0.1 in this process. Latency = from sending
   the API request to the fixture recording the ``sendMessage`` it accepted
   (target p99 < 300 ms at 200 replies/s, architecture §8). Also how many replies the
-  router saw ``accepted`` by the end.
+  router saw ``accepted`` by the end. Both ends are stamped in this process (the
+  fixture is served here), so its garbage collector is paused while it offers and
+  waits (``bench.common.bench_gc_paused``; ``--bench-gc`` leaves it on, as before): a
+  full collection here walks ~160,000 objects (the provider fixtures, the notifier's
+  modules), stalling both the schedule and the fixture's accepting.
 - ``notifier_outbound``: the notifier's handler alone (plan, sent-log claim in
   SQLite, build, send with the production sender, record, outcome in memory),
   one event after another as the consumer runs them, per provider fixture.
@@ -26,6 +30,7 @@ import asyncio
 import contextlib
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +38,13 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
-from bench.common import bootstrap_servers, latency_summary_ms, run_topic_names, write_result
+from bench.common import (
+    bench_gc_paused,
+    bootstrap_servers,
+    latency_summary_ms,
+    run_topic_names,
+    write_result,
+)
 from libs.common.events import AgentRef, AgentReplyRequested, Channel, ReplyPath, utc_now
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings
@@ -101,7 +112,12 @@ class MailSink:
 
 
 async def reply_latency(
-    kafka: KafkaSettings, rate: float, seconds: float, database_url: str | None = None
+    kafka: KafkaSettings,
+    rate: float,
+    seconds: float,
+    database_url: str | None = None,
+    *,
+    bench_gc: bool = False,
 ) -> dict[str, Any]:
     """Router, notifier and chat_ingest as their own processes (as deployed)."""
     port = free_port()
@@ -133,7 +149,7 @@ async def reply_latency(
                     for name in ("router", "notifier", "chat_ingest"):
                         await asyncio.to_thread(system.start, name, timeout=90)
                     secret = fakes.integration(Provider.TELEGRAM, id="tg").secret_value()
-                    return await _offer(system, fakes, secret, rate, seconds)
+                    return await _offer(system, fakes, secret, rate, seconds, bench_gc=bench_gc)
                 finally:
                     await asyncio.to_thread(system.stop_all)
     finally:
@@ -141,7 +157,13 @@ async def reply_latency(
 
 
 async def _offer(
-    system: LocalSystem, fakes: ProviderFakes, secret: str, rate: float, seconds: float
+    system: LocalSystem,
+    fakes: ProviderFakes,
+    secret: str,
+    rate: float,
+    seconds: float,
+    *,
+    bench_gc: bool = False,
 ) -> dict[str, Any]:
     router = system.url("router")
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -175,20 +197,21 @@ async def _offer(
 
         total = int(rate * seconds)
         tasks: list[asyncio.Task[None]] = []
-        began = time.perf_counter()
-        for seq in range(total):  # open loop: a fixed schedule, not "as fast as answered"
-            delay = began + seq / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(seq)))
-        await asyncio.gather(*tasks)
-        offered_s = time.perf_counter() - began
 
         async def all_accepted() -> bool:
             return len(telegram.accepted) >= total
 
-        with contextlib.suppress(TimeoutError):
-            await eventually(all_accepted, "every reply at the fixture")
+        with nullcontext() if bench_gc else bench_gc_paused():
+            began = time.perf_counter()
+            for seq in range(total):  # open loop: a fixed schedule, not "as fast as answered"
+                delay = began + seq / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(seq)))
+            await asyncio.gather(*tasks)
+            offered_s = time.perf_counter() - began
+            with contextlib.suppress(TimeoutError):
+                await eventually(all_accepted, "every reply at the fixture")
     latencies = [
         r.at.timestamp() - sent_at[r.body["text"]]
         for r in telegram.accepted
@@ -201,6 +224,7 @@ async def _offer(
         "api_answer": latency_summary_ms(api_seconds),
         "api_to_provider_accepted": latency_summary_ms(latencies),
         "target_p99_ms": 300,
+        "bench_gc": "on (--bench-gc)" if bench_gc else "paused while timing",
     }
 
 
@@ -276,7 +300,9 @@ async def notifier_outbound(count: int) -> dict[str, Any]:
     return results
 
 
-async def run(rate: float, seconds: float, count: int, postgres: bool) -> dict[str, Any]:
+async def run(
+    rate: float, seconds: float, count: int, postgres: bool, *, bench_gc: bool = False
+) -> dict[str, Any]:
     kafka = KafkaSettings(
         bootstrap_servers=bootstrap_servers(), topics=run_topics("bench", replication_factor=1)
     )
@@ -284,9 +310,11 @@ async def run(rate: float, seconds: float, count: int, postgres: bool) -> dict[s
     try:
         if postgres:
             with postgres_for_tests() as server:
-                api = await reply_latency(kafka, rate, seconds, server.create_database())
+                api = await reply_latency(
+                    kafka, rate, seconds, server.create_database(), bench_gc=bench_gc
+                )
         else:
-            api = await reply_latency(kafka, rate, seconds)
+            api = await reply_latency(kafka, rate, seconds, bench_gc=bench_gc)
     finally:
         await delete_topics(kafka, run_topic_names(kafka.topics))
     return {
@@ -304,8 +332,16 @@ def main() -> None:
     parser.add_argument(
         "--postgres", action="store_true", help="router on PostgreSQL (a local test server)"
     )
+    parser.add_argument(
+        "--bench-gc",
+        action="store_true",
+        help="leave this process's garbage collector on while reply_api times (as before; "
+        "its pauses then show as latency: bench.common.bench_gc_paused)",
+    )
     args = parser.parse_args()
-    figures = asyncio.run(run(args.rate, args.seconds, args.count, args.postgres))
+    figures = asyncio.run(
+        run(args.rate, args.seconds, args.count, args.postgres, bench_gc=args.bench_gc)
+    )
     write_result("replies", figures)
 
 

@@ -7,6 +7,11 @@ asyncio HTTP/1.1 keep-alive connections, a bounded number of them):
 1. throughput: ``--concurrency`` requests in flight for ``--duration`` seconds;
 2. fixed rate: ``--rate`` requests/s for ``--duration`` seconds (open loop:
    latency counts from the scheduled send time, so a stall is not hidden).
+   The Python generator's own garbage collector is paused during this phase
+   (``bench.common.bench_gc_paused``; ``--bench-gc`` leaves it on, as before): it
+   holds every prepared request, and a full collection stalls its pacer, so the
+   requests due meanwhile went out late and their lateness counted as the
+   service's latency.
 
 Only 2xx answers count — the service answers 2xx after the broker acked.
 The topic's record count is checked against the 2xx count at the end.
@@ -40,13 +45,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.common import bootstrap_servers, latency_summary_ms, write_result
+from bench.common import (
+    bench_gc_paused,
+    bootstrap_servers,
+    delete_run_topics,
+    latency_summary_ms,
+    write_result,
+)
 from tools.testing.system import free_port, run_topics
 
 
@@ -352,10 +364,11 @@ async def _python_phases(
     )
     wires = [_wire(request) for request in fixed]
     _progress(f"fixed-rate run: {args['rate']}/s for {args['duration']} s")
-    fixed_rate = await _phase(
-        meter,
-        lambda: _open_loop(port, wires, args["duration"], args["rate"], args["connections"]),
-    )
+    with nullcontext() if args.get("bench_gc") else bench_gc_paused():
+        fixed_rate = await _phase(
+            meter,
+            lambda: _open_loop(port, wires, args["duration"], args["rate"], args["connections"]),
+        )
     return throughput, fixed_rate
 
 
@@ -390,13 +403,23 @@ def _generator_process(
 # --- service under test ---
 
 
-async def _create_topic(bootstrap: str) -> str:
-    from libs.common.kafka.admin import create_topics
+def _run_kafka(bootstrap: str) -> Any:
     from libs.common.settings import KafkaSettings
 
-    topics = run_topics("bench", partitions=6)
-    await create_topics(KafkaSettings(bootstrap_servers=bootstrap, topics=topics))
-    return topics.interactions
+    return KafkaSettings(bootstrap_servers=bootstrap, topics=run_topics("bench", partitions=6))
+
+
+async def _create_topics(kafka: Any) -> None:
+    from libs.common.kafka.admin import create_topics
+
+    await create_topics(kafka)
+
+
+async def _create_topic(bootstrap: str) -> str:
+    """A run's topics (``bench.webhook_profile``); their interactions topic."""
+    kafka = _run_kafka(bootstrap)
+    await _create_topics(kafka)
+    return kafka.topics.interactions
 
 
 async def _records_on(bootstrap: str, topic: str) -> int:
@@ -495,13 +518,18 @@ def _get_number(data: dict[str, Any], *keys: str) -> float:
 def _run_workers(
     args: argparse.Namespace, target: Target, bootstrap: str, workers: int
 ) -> dict[str, Any]:
-    topic = asyncio.run(_create_topic(bootstrap))
+    kafka = _run_kafka(bootstrap)
+    topic = kafka.topics.interactions
+    asyncio.run(_create_topics(kafka))
     port = free_port()
     _progress(f"{args.target} service, {workers} worker(s)")
-    service = _measure(
-        _service(target, topic, bootstrap, port, workers, args.log_level), port, args
-    )
-    service["records_on_topic"] = asyncio.run(_records_on(bootstrap, topic))
+    try:
+        service = _measure(
+            _service(target, topic, bootstrap, port, workers, args.log_level), port, args
+        )
+        service["records_on_topic"] = asyncio.run(_records_on(bootstrap, topic))
+    finally:
+        delete_run_topics(kafka)  # the run's own: left behind they fill the broker's disk
     acked = service["throughput"]["acked_2xx"] + service["fixed_rate"]["acked_2xx"]
     service["acked_2xx_total_incl_warmup"] = acked + service["warmup_requests"]
     ceiling = None
@@ -547,6 +575,12 @@ def main() -> None:
         default="python",
         help="Load generator: this script's asyncio client, or vegeta (compiled; "
         "`python -m bench.vegeta install`) to cross-check it.",
+    )
+    parser.add_argument(
+        "--bench-gc",
+        action="store_true",
+        help="leave the Python generator's garbage collector on during the fixed-rate run "
+        "(as before; its pauses then show as latency: bench.common.bench_gc_paused)",
     )
     parser.add_argument("--name", default=None, help="Result file name (default per target).")
     parser.add_argument("--log-level", default="INFO", help="Service log level (INFO is default).")
