@@ -174,6 +174,7 @@ async def live(
             _started(bench_gc)
 
             dirty = asyncio.Event()
+            total = int(rate * seconds)
 
             async def refresh() -> None:
                 # As the page's script: one fetch at a time, events meanwhile coalesce.
@@ -184,7 +185,9 @@ async def live(
                     now = time.perf_counter()
                     for name in re.findall(r"Bench (\d+)", rows.text):
                         seen.setdefault(name, now)
-                    if sent and len(seen) >= len(sent):
+                    # Against every event of the phase, not those sent so far: set while
+                    # sending, the wait below ended at once and the slowest went uncounted.
+                    if len(seen) >= total:
                         all_seen.set()
 
             async def follow() -> None:
@@ -196,7 +199,6 @@ async def live(
             follower = asyncio.create_task(follow())
             refresher = asyncio.create_task(refresh())
             await asyncio.sleep(1)
-            total = int(rate * seconds)
             start = time.perf_counter()
             posts = []
             for i in range(total):
