@@ -27,7 +27,7 @@ it leaves in reference cycles (SQLAlchemy's instance and attribute states) waits
 for a full collection, which comes every million or so allocations. Under a
 backlog several polls' garbage was waiting at once. ``upkeep_periodically`` runs a
 full collection (a few ms: the start-up heap is frozen) and then the trim, every
-second or so.
+second or so, and never more than ``UPKEEP_MAX_SHARE`` of the time.
 
 Off glibc (musl, macOS) the arena cap, the mmap threshold and the trim are skipped; the collection
 still runs. ``MALLOC_ARENA_MAX`` and ``MALLOC_MMAP_THRESHOLD_`` in the environment (glibc reads
@@ -42,6 +42,7 @@ import gc
 import logging
 import os
 import platform
+import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -116,15 +117,33 @@ def collect_and_release(
     release_free_memory(allocator)
 
 
+#: The most of the event loop's time the upkeep may take. A full collection walks
+#: every tracked object, so its cost grows with the heap: a few ms in a service
+#: (start-up frozen), but seconds in a process that holds much more (a test session
+#: running a router in-process: 540 MB, collections back to back on a loaded machine
+#: starved the loop until its Kafka and database waits timed out).
+UPKEEP_MAX_SHARE = 0.05
+
+
+def upkeep_wait_s(interval_s: float, last_upkeep_s: float) -> float:
+    """The wait before the next upkeep: ``interval_s``, stretched so that an upkeep
+    that took ``last_upkeep_s`` stays within ``UPKEEP_MAX_SHARE`` of the time."""
+    return max(interval_s, last_upkeep_s / UPKEEP_MAX_SHARE)
+
+
 async def upkeep_periodically(
     allocator: Allocator | None,
     interval_s: float,
     stop: asyncio.Event,
     collect: Callable[[], object] = gc.collect,
 ) -> None:
-    """``collect_and_release`` every ``interval_s`` until ``stop`` is set."""
+    """``collect_and_release`` every ``interval_s`` (or less often: ``upkeep_wait_s``)
+    until ``stop`` is set."""
+    wait_s = interval_s
     while not stop.is_set():
         try:
-            await asyncio.wait_for(stop.wait(), interval_s)
+            await asyncio.wait_for(stop.wait(), wait_s)
         except TimeoutError:
+            started = time.perf_counter()
             collect_and_release(allocator, collect)
+            wait_s = upkeep_wait_s(interval_s, time.perf_counter() - started)

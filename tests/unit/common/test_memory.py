@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import weakref
 
 import pytest
@@ -14,12 +15,14 @@ import pytest
 from libs.common.memory import (
     M_ARENA_MAX,
     M_MMAP_THRESHOLD,
+    UPKEEP_MAX_SHARE,
     collect_and_release,
     fix_mmap_threshold,
     glibc,
     limit_arenas,
     release_free_memory,
     upkeep_periodically,
+    upkeep_wait_s,
 )
 
 
@@ -128,3 +131,31 @@ async def test_the_upkeep_runs_until_stopped():
     assert len(collections) == trims
     await asyncio.sleep(0.05)
     assert allocator.trims == trims
+
+
+def test_a_slow_upkeep_waits_longer_so_it_keeps_to_its_share():
+    # a few ms (a service's frozen heap): the configured interval holds
+    assert upkeep_wait_s(1.0, 0.004) == 1.0
+    # 2 s (a test session's heap on a loaded machine): at most 5 % of the loop's time
+    assert upkeep_wait_s(1.0, 2.0) == 2.0 / UPKEEP_MAX_SHARE
+    assert UPKEEP_MAX_SHARE == 0.05
+
+
+async def test_the_upkeep_backs_off_after_a_slow_collection():
+    allocator = RecordingAllocator(trims_wanted=99)
+    stop = asyncio.Event()
+    collections: list[float] = []
+    two_done = asyncio.Event()
+
+    def slow_collect() -> None:  # >= 10 ms of "collection": the next wait >= 0.2 s
+        collections.append(time.perf_counter())
+        time.sleep(0.01)
+        if len(collections) == 2:
+            two_done.set()
+
+    task = asyncio.create_task(upkeep_periodically(allocator, 0.01, stop, collect=slow_collect))
+    await asyncio.wait_for(two_done.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    # at the configured 0.01 s the second would have started ~20 ms after the first
+    assert collections[1] - collections[0] >= 0.01 + 0.01 / UPKEEP_MAX_SHARE
