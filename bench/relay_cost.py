@@ -27,6 +27,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import bootstrap_servers, router_store_url, write_result
 from bench.router_poll_cpu import Traffic
@@ -37,6 +38,7 @@ from services.router.bootstrap import build_context, open_store
 from services.router.gc_tuning import tune_after_startup
 from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.service.agents import seed_agents
+from services.router.service.context import RouterContext
 from services.router.service.interactions import route_batch
 from services.router.settings import RouterSettings
 from services.router.store.outbox import CommittedOutbox
@@ -93,6 +95,7 @@ async def relay_rounds(
                     publish_us.append((published - began) * 1e6 / sent)
                     mark_cpu_s += done - published
                     marked_rows += marked
+            wal = await mark_wal_pages(ctx.uow.engine, relay, traffic, ctx, size)
         finally:
             await publisher.stop()
             await engine.dispose()
@@ -101,8 +104,26 @@ async def relay_rounds(
         "rows_per_interaction": round(rows / (polls * size), 2),
         "publish_cpu_us_per_row": round(statistics.median(publish_us), 1),
         "mark_cpu_us_per_row": round(mark_cpu_s * 1e6 / marked_rows, 1),
+        "mark_wal_pages": wal,
     }
     return figures, interactions
+
+
+async def mark_wal_pages(
+    engine: AsyncEngine, relay: OutboxRelay, traffic: Traffic, ctx: RouterContext, size: int
+) -> dict[str, int]:
+    """WAL pages (frames) one mark writes: a poll routed and published, the WAL emptied
+    (``wal_checkpoint(TRUNCATE)``, nothing else reading), then the mark of its rows, and
+    the WAL's frame count read back (below SQLite's 1,000-frame autocheckpoint)."""
+    await route_batch(ctx, traffic.poll(size))
+    rows = await relay.publish_pending()
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    await relay.mark_published()
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        _busy, frames, _done = result.one()
+    return {"rows": rows, "frames": int(frames)}
 
 
 async def read_back(kafka: KafkaSettings, topic: str, count: int) -> list[tuple[list, bytes]]:
