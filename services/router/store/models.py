@@ -224,8 +224,8 @@ class SlaTimer(Base):
 
 class OutboxRow(Base):
     """Routing events committed with the state change that caused them. A row is unsent
-    while its id is in ``outbox_pending`` (put there by a trigger on insert, migration
-    0008), so publishing it never rewrites the ~1.5 KB row."""
+    while its id is in ``outbox_pending`` (put there in the inserting transaction,
+    migration 0008), so publishing it never rewrites the ~1.5 KB row."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -238,9 +238,10 @@ class OutboxRow(Base):
 
 class OutboxPending(Base):
     """The ids of the outbox rows not published yet: a row's id is inserted with it, in
-    its transaction, by the database (trigger ``outbox_pending_insert``, migration 0008)
-    and deleted by the relay once Kafka acknowledged the row. A narrow queue: marking a
-    row sent deletes a ~10-byte entry of a table that stays small."""
+    its transaction (PostgreSQL: trigger ``outbox_pending_insert``, migration 0008;
+    SQLite: the bulk insert's hop, ``bulk.SQLITE_QUEUES``) and deleted by the relay once
+    Kafka acknowledged the row. A narrow queue: marking a row sent deletes a ~10-byte
+    entry of a table that stays small."""
 
     __tablename__ = "outbox_pending"
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)

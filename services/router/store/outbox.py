@@ -1,9 +1,10 @@
 """Transactional outbox: routing events stored with the change that caused them.
 
-The database is the record of what is unsent (``outbox_pending``, filled by a trigger
-in the inserting transaction) and in which order (``id``). The rows a
-unit of work commits are also handed to the relay in memory (``CommittedOutbox``), so
-the relay reads only their ids and event ids back, not their payloads.
+The database is the record of what is unsent (``outbox_pending``, filled in the
+inserting transaction: a trigger on PostgreSQL, the bulk insert on SQLite) and in
+which order (``id``). The rows a unit of work commits are also handed to the relay in
+memory (``CommittedOutbox``), so the relay reads only their ids and event ids back,
+not their payloads.
 """
 
 from __future__ import annotations

@@ -76,6 +76,22 @@ async def test_every_inserted_row_is_pending_and_only_once_committed(engine, cou
     assert await ids_where(factory, published()) == []
 
 
+async def test_rows_of_several_flushes_of_one_transaction_are_each_pending_once(engine):
+    factory = UnitOfWorkFactory(engine)
+    async with factory() as uow:
+        uow.insert_later(OutboxRow, row(0))
+        await uow.flush()
+        uow.insert_later(OutboxRow, row(1))
+        uow.insert_later(OutboxRow, row(2))
+        await uow.flush()
+        uow.insert_later(OutboxRow, row(3))
+        await uow.commit()
+    async with factory.reader() as uow:
+        pending = list(await uow.session.scalars(select(OutboxPending.id).order_by("id")))
+    assert pending == await ids_where(factory, sa.true())
+    assert len(pending) == 4
+
+
 async def test_published_before_counts_from_the_mark_that_covered_a_row(engine):
     factory = UnitOfWorkFactory(engine)
     async with factory() as uow:
@@ -144,7 +160,7 @@ async def test_migration_carries_unsent_and_published_rows_both_ways(
             ).all()
         # the latest (time, id) of each minute the rows were sent in
         assert [tuple(m) for m in marks] == [(sent[1], ids[1]), (sent[2], ids[2])]
-        async with factory() as uow:  # new rows are pending (the trigger survived the rebuild)
+        async with factory() as uow:  # new rows are pending (PostgreSQL: the trigger)
             uow.insert_later(OutboxRow, row(9))
             await uow.commit()
         assert len(await ids_where(factory, unpublished())) == 3

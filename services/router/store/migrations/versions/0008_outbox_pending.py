@@ -6,12 +6,15 @@ index entry in every index since ``sent_at`` is indexed) and moved its
 ``ix_outbox_unsent`` entry. The router writes ~2.2 outbox rows per interaction, so a
 100,000 backlog rewrote ~220,000 of them. Now:
 
-- ``outbox_pending(id)``: the ids of the unsent rows. A trigger inserts a row's id in
-  the transaction that inserts the row (whoever inserts it: the unit of work's bulk
-  insert, COPY, a test), so the queue holds exactly the committed, unpublished rows,
+- ``outbox_pending(id)``: the ids of the unsent rows, inserted in the transaction that
+  inserts the rows, so the queue holds exactly the committed, unpublished rows,
   including rows committed late below ids already published (PostgreSQL sequences
   commit out of order across transactions and replicas, so no high-water mark can say
-  what is unsent). Publishing deletes the entries; the table stays small.
+  what is unsent). On PostgreSQL a statement trigger over the transition table does it
+  (whoever inserts: executemany, COPY, SQL by hand); on SQLite the bulk insert's hop
+  (``bulk.SQLITE_QUEUES``: a row trigger made SQLite keep a statement journal for every
+  row, ~15 µs per routed interaction). Publishing deletes the entries; the table stays
+  small.
 - ``outbox_sent_marks(sent_at, last_id)``: at most one row a minute, how far the relay
   had published when; retention's "published more than ``ROUTER_OUTBOX_KEEP_HOURS``
   ago" reads it (``sent_at`` per row is gone).
@@ -37,13 +40,6 @@ down_revision = "0007_assignee_status_index"
 branch_labels = None
 depends_on = None
 
-#: SQLite: one trigger program per inserted row (cheap: the same VM, no function call)
-SQLITE_TRIGGER = """
-CREATE TRIGGER outbox_pending_insert AFTER INSERT ON outbox
-BEGIN
-    INSERT INTO outbox_pending (id) VALUES (NEW.id);
-END
-"""
 #: PostgreSQL: one statement per INSERT or COPY over its transition table (a row-level
 #: PL/pgSQL trigger would run an INSERT per row; the unit of work COPYs a poll's rows)
 POSTGRES_FUNCTION = """
@@ -93,20 +89,15 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_unsent")
         batch_op.drop_column("sent_at")
-    # after the batch: on SQLite it rebuilds the table, which would drop a trigger on it
     if _postgres():
         op.execute(POSTGRES_FUNCTION)
         op.execute(POSTGRES_TRIGGER)
-    else:
-        op.execute(SQLITE_TRIGGER)
 
 
 def downgrade() -> None:
     if _postgres():
         op.execute("DROP TRIGGER IF EXISTS outbox_pending_insert ON outbox")
         op.execute("DROP FUNCTION IF EXISTS outbox_pending_insert()")
-    else:
-        op.execute("DROP TRIGGER IF EXISTS outbox_pending_insert")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_outbox_unsent", ["sent_at", "id"], unique=False)
