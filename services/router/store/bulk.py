@@ -382,8 +382,11 @@ def _aware_utc(value: datetime) -> datetime:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    """PostgreSQL: an aware UTC datetime (``UtcDateTime.process_bind_param``)."""
-    return None if value is None else _aware_utc(value)
+    """PostgreSQL: an aware UTC datetime (``UtcDateTime.process_bind_param``). The
+    usual cases answered here, not by a second call (~15,000 values a poll of 500)."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    return _aware_utc(value)
 
 
 def _sqlite_text(value: datetime) -> str:

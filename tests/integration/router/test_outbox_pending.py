@@ -117,6 +117,15 @@ async def test_published_before_counts_from_the_mark_that_covered_a_row(engine):
     assert marks == [ids[3]]
 
 
+def _outbox_indexes(connection: Connection) -> tuple[set[str], list[list[str]]]:
+    inspector = sa.inspect(connection)
+    indexes = {i["name"] for i in inspector.get_indexes("outbox") if i["name"]}
+    unique = [u["column_names"] for u in inspector.get_unique_constraints("outbox")]
+    if not unique:  # SQLite may report the UNIQUE as a unique index
+        unique = [i["column_names"] for i in inspector.get_indexes("outbox") if i["unique"]]
+    return indexes - {n for n in indexes if n.startswith("sqlite_autoindex")}, unique
+
+
 def _at(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
 
@@ -147,6 +156,11 @@ async def test_migration_carries_unsent_and_published_rows_both_ways(
                 sa.insert(old), [{**row(n), "sent_at": at} for n, at in enumerate(sent)]
             )
         await migrate(engine)
+        async with engine.connect() as connection:
+            indexes, unique = await connection.run_sync(_outbox_indexes)
+        assert "ix_outbox_conversation_id" in indexes
+        assert "ix_outbox_unsent" not in indexes
+        assert unique == [["event_id"]]  # the rebuilt table keeps its constraint
         factory = UnitOfWorkFactory(engine)
         ids = await ids_where(factory, sa.true())
         assert await ids_where(factory, unpublished()) == ids[3:]
