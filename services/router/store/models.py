@@ -225,7 +225,10 @@ class SlaTimer(Base):
 class OutboxRow(Base):
     """Routing events committed with the state change that caused them. A row is unsent
     while its id is in ``outbox_pending`` (put there in the inserting transaction,
-    migration 0008), so publishing it never rewrites the ~1.5 KB row."""
+    migration 0008), so publishing it never rewrites the ~1.5 KB row. On SQLite insert
+    rows only through ``UnitOfWork.insert_later`` / ``BulkInserter`` (``bulk.
+    SQLITE_QUEUES``): a row inserted any other way is never queued, so never published
+    (PostgreSQL's trigger queues any insert)."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
