@@ -273,8 +273,9 @@ async def mark_sent(session: AsyncSession, ids: list[int]) -> None:
     times). The relay publishes in id order, so a mark's ids are one run or a few: two
     bound parameters where an IN list had one per row (500-2,500). Deleting ~10-byte
     entries of a small table where an UPDATE of ``sent_at`` rewrote each ~1.5 KB row
-    and moved its index entry: ``bench.relay_cost`` 3.8 → see the router README. The
-    same statement on either store (PostgreSQL's relay marks in its round instead)."""
+    and moved its index entry (``bench.relay_cost``, SQLite: 4.0 → 1.2 CPU-µs a row,
+    206 → 1 WAL pages a mark of 550 rows). The same statement on either store
+    (PostgreSQL's relay marks in its round instead)."""
     if not ids:
         return
     runs = [{"lo": lo, "hi": hi} for lo, hi in id_runs(ids)]
