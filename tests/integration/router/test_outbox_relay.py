@@ -288,7 +288,8 @@ async def test_postgres_round_waits_for_the_replica_holding_the_relay_lock(engin
     assert publisher.ce_ids() == ["ev-1"]
     assert await unsent(factory) == []  # marked in the round
     # the first round records how far it published (retention's clock), before publishing
-    [sent_mark] = [s for s in statements.seen if s.startswith("INSERT INTO outbox_sent_marks")]
+    sent_marks = [s for s in statements.seen if s.startswith("INSERT INTO outbox_sent_marks")]
+    assert len(sent_marks) == 1
     round_statements = [
         s
         for s in statements.seen
