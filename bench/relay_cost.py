@@ -12,6 +12,7 @@ records are read back from the topic and ``cloudevents.decode`` is timed over th
 the router's consumer does per interaction).
 
 Usage: python -m bench.relay_cost [--polls 20] [--size 250] [--mark-every 3] [--partitions 6]
+                                  [--store sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import bootstrap_servers, router_store_url, write_result
 from bench.router_poll_cpu import Traffic
@@ -37,6 +39,7 @@ from services.router.bootstrap import build_context, open_store
 from services.router.gc_tuning import tune_after_startup
 from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.service.agents import seed_agents
+from services.router.service.context import RouterContext
 from services.router.service.interactions import route_batch
 from services.router.settings import RouterSettings
 from services.router.store.outbox import CommittedOutbox
@@ -46,11 +49,16 @@ DECODE_PASSES = 5
 
 
 async def relay_rounds(
-    kafka: KafkaSettings, topic: str, polls: int, size: int, mark_every: int = 3
+    kafka: KafkaSettings,
+    topic: str,
+    polls: int,
+    size: int,
+    mark_every: int = 3,
+    store: str = "sqlite",
 ) -> tuple[dict[str, float], list[CloudEvent]]:
     with (
         tempfile.TemporaryDirectory(prefix="relay-cost-") as folder,
-        router_store_url("sqlite", prefix="relay-cost-") as url,
+        router_store_url(store, prefix="relay-cost-") as url,
     ):
         settings = RouterSettings(
             state_dir=Path(folder), database_url=url, kafka=kafka, dev_mode=False
@@ -67,7 +75,8 @@ async def relay_rounds(
         interactions: list[CloudEvent] = []
         publish_us: list[float] = []
         mark_cpu_s = 0.0
-        rows = marked_rows = 0
+        rows = marked_rows = wal_bytes = 0
+        postgres = ctx.uow.postgres
         try:
             for n in range(polls + 2):  # the first two warm up (metadata, statements)
                 poll = traffic.poll(size)
@@ -81,9 +90,12 @@ async def relay_rounds(
                     for i in poll
                 )
                 await route_batch(ctx, poll)
+                lsn = await _wal_lsn(engine) if postgres else 0
                 began = time.process_time()
                 sent = await relay.publish_pending()
                 published = time.process_time()
+                if postgres and n >= 2:  # the round's mark is in its transaction
+                    wal_bytes += await _wal_lsn(engine) - lsn
                 marked = 0
                 if (n + 1) % mark_every == 0 or n == polls + 1:
                     marked = await relay.mark_published()
@@ -93,6 +105,7 @@ async def relay_rounds(
                     publish_us.append((published - began) * 1e6 / sent)
                     mark_cpu_s += done - published
                     marked_rows += marked
+            wal = None if postgres else await mark_wal_pages(engine, relay, traffic, ctx, size)
         finally:
             await publisher.stop()
             await engine.dispose()
@@ -100,9 +113,37 @@ async def relay_rounds(
         "rows": rows,
         "rows_per_interaction": round(rows / (polls * size), 2),
         "publish_cpu_us_per_row": round(statistics.median(publish_us), 1),
-        "mark_cpu_us_per_row": round(mark_cpu_s * 1e6 / marked_rows, 1),
+        "mark_cpu_us_per_row": round(mark_cpu_s * 1e6 / marked_rows, 1) if marked_rows else None,
+        "mark_wal_pages": wal,
+        # PostgreSQL: WAL the rounds wrote (their marks), per row published
+        "round_wal_bytes_per_row": round(wal_bytes / rows, 1) if postgres else None,
+        "store": store,
     }
     return figures, interactions
+
+
+async def _wal_lsn(engine: AsyncEngine) -> int:
+    """PostgreSQL: the current WAL position, in bytes."""
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(result.scalar_one())
+
+
+async def mark_wal_pages(
+    engine: AsyncEngine, relay: OutboxRelay, traffic: Traffic, ctx: RouterContext, size: int
+) -> dict[str, int]:
+    """WAL pages (frames) one mark writes: a poll routed and published, the WAL emptied
+    (``wal_checkpoint(TRUNCATE)``, nothing else reading), then the mark of its rows, and
+    the WAL's frame count read back (below SQLite's 1,000-frame autocheckpoint)."""
+    await route_batch(ctx, traffic.poll(size))
+    rows = await relay.publish_pending()
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    await relay.mark_published()
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        _busy, frames, _done = result.one()
+    return {"rows": rows, "frames": int(frames)}
 
 
 async def read_back(kafka: KafkaSettings, topic: str, count: int) -> list[tuple[list, bytes]]:
@@ -138,7 +179,7 @@ async def main(args: argparse.Namespace) -> dict:
     await create_topics(kafka, [NewTopic(topic, args.partitions, 1)])
     try:
         figures, interactions = await relay_rounds(
-            kafka, topic, args.polls, args.size, args.mark_every
+            kafka, topic, args.polls, args.size, args.mark_every, args.store
         )
         routing = await read_back(kafka, topic, 10**9)
     finally:
@@ -161,6 +202,13 @@ def parse_args() -> argparse.Namespace:
         help="rounds per mark (the service marks every 0.25 s: ~3 polls at the backlog's pace)",
     )
     parser.add_argument("--partitions", type=int, default=6, help="of the bench's topic")
+    parser.add_argument(
+        "--store",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="postgresql: the round marks in its transaction (no separate mark), and its WAL"
+        " bytes are counted",
+    )
     return parser.parse_args()
 
 

@@ -192,7 +192,7 @@ async def relay_round_hops(ctx: RouterContext, hops: HopCount) -> dict[str, int]
     read = hops.count - before
     before = hops.count
     async with ctx.uow() as uow:
-        await mark_sent(uow.session, [row.id for row in unsent], datetime.now(UTC))
+        await mark_sent(uow.session, [row.id for row in unsent])
         await uow.commit()
     return {"read": read, "mark": hops.count - before, "rows": len(unsent)}
 

@@ -109,7 +109,6 @@ def interaction_rows(run: str, n: int, now: datetime) -> dict[str, list[dict[str
             "conversation_id": conversation,
             "occurred_at": now,
             "payload": payload,
-            "sent_at": None,
         }
         for ordinal, ce_type in enumerate(OUTBOX_TYPES)
     ]

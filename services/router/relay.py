@@ -3,7 +3,8 @@
 Rows are published in id order, keyed by conversation id, with the row's
 deterministic event id as ``ce_id``; they count as sent only after Kafka
 acknowledged (SQLite marks them afterwards; PostgreSQL marks them in the round's
-transaction and commits it after the ack). A crash between the ack and the mark's
+transaction and commits it after the ack). Marking a row sent deletes its
+``outbox_pending`` entry (the row itself is never rewritten). A crash between the ack and the mark's
 commit re-publishes the same ``ce_id`` (consumers dedupe on it); nothing committed
 is ever lost. On
 PostgreSQL an advisory lock lets one replica relay at a time, keeping order.
@@ -26,11 +27,13 @@ from libs.common.kafka.partitioner import KeyPartitioner
 from libs.common.kafka.producer import PublishError, send_batches
 from libs.common.settings import KafkaSettings
 from services.router.store.outbox import (
+    SENT_MARK_EVERY_S,
     CommittedOutbox,
     PendingEvent,
     UnsentId,
     lock_and_mark_unsent,
     mark_sent,
+    record_sent_mark,
     rows_by_id,
     unsent_ids,
 )
@@ -195,6 +198,8 @@ class OutboxRelay:
         self._unmarked: set[int] = set()
         self._to_mark: list[int] = []
         self._mark_wake = asyncio.Event()
+        #: when this relay last recorded how far it had published (``record_sent_mark``)
+        self._sent_mark_at: datetime | None = None
 
     @property
     def wake(self) -> asyncio.Event:
@@ -240,13 +245,26 @@ class OutboxRelay:
             return 0
         try:
             async with self._uow() as uow:
-                await mark_sent(uow.session, ids, datetime.now(UTC))
+                await mark_sent(uow.session, ids)
+                now = self._sent_mark_due()
+                if now is not None:
+                    await record_sent_mark(uow.session, max(ids), now)
                 await uow.commit()
         except BaseException:
             self._to_mark[:0] = ids  # tried again by the next call
             raise
         self._unmarked.difference_update(ids)
+        if now is not None:
+            self._sent_mark_at = now
         return len(ids)
+
+    def _sent_mark_due(self) -> datetime | None:
+        """Now, if the last sent mark is ``SENT_MARK_EVERY_S`` old (or none was made)."""
+        now = datetime.now(UTC)
+        last = self._sent_mark_at
+        if last is not None and (now - last).total_seconds() < SENT_MARK_EVERY_S:
+            return None
+        return now
 
     async def _publish_postgres(self, limit: int) -> int:
         """One relaying replica at a time (the lock) keeps the per-conversation order.
@@ -255,17 +273,20 @@ class OutboxRelay:
         only once Kafka acknowledged them: after the ack only the commit is left."""
         async with self._uow() as uow:
             handed_before = self.committed.event_ids()  # all committed before the read
-            read = await lock_and_mark_unsent(
-                uow.session, lock_key=RELAY_LOCK_KEY, limit=limit, at=datetime.now(UTC)
-            )
+            read = await lock_and_mark_unsent(uow.session, lock_key=RELAY_LOCK_KEY, limit=limit)
             if read is None:
                 return 0
             rows = await self._rows(uow, read, handed_before, limit=limit)
             if not rows:
                 return 0
+            now = self._sent_mark_due()
+            if now is not None:  # committed with the round's mark, or rolled back with it
+                await record_sent_mark(uow.session, max(id_ for id_, _ in rows), now)
             # raises if not acknowledged: the mark rolls back
             await self._send_all([row for _, row in rows])
             await uow.commit()
+        if now is not None:
+            self._sent_mark_at = now
         self.committed.forget(row.event_id for _, row in rows)
         return len(rows)
 

@@ -222,9 +222,7 @@ def _router_state(rig: Rig, postgres) -> list[str]:
     ready = httpx.get(f"{rig.system.url('router')}/readyz", timeout=5)
     dead = [d for d in rig.tail.deadletters if "router" in d.headers.get("dlq_stage", "")]
     stored = psql_value(postgres, "router_faults", "select count(*) from interactions")
-    unsent = psql_value(
-        postgres, "router_faults", "select count(*) from outbox where sent_at is null"
-    )
+    unsent = psql_value(postgres, "router_faults", "select count(*) from outbox_pending")
     return [
         f"after the drain: router /readyz {ready.status_code}",
         f"interactions stored by the router: {stored}",
@@ -245,11 +243,13 @@ def _where_unrouted_went(rig: Rig, postgres, unrouted: list[str]) -> list[str]:
             "router_faults",
             f"select count(*) from interactions where event_id = '{quoted}'",  # noqa: S608
         )
-        rows = "string_agg(id || ':' || coalesce(sent_at::text, 'unsent'), ',')"
+        state = "case when p.id is null then 'sent' else 'unsent' end"
+        rows = f"string_agg(o.id || ':' || ({state}), ',')"
         outbox = psql_value(
             postgres,
             "router_faults",
-            f"select coalesce({rows}, 'none') from outbox where payload like '%{quoted}%'",  # noqa: S608
+            f"select coalesce({rows}, 'none') from outbox o left join outbox_pending p"  # noqa: S608
+            f" on p.id = o.id where o.payload like '%{quoted}%'",
         )
         at = on_topic.get(interaction_id)
         when = (

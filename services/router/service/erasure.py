@@ -45,6 +45,7 @@ from services.router.store.models import (
     Reply,
     ReplyReport,
 )
+from services.router.store.outbox import published, unpublished
 from services.router.store.unit_of_work import UnitOfWork
 
 
@@ -219,13 +220,13 @@ async def _scrub(
     outbox = await _deleted(
         uow,
         OutboxRow,
-        OutboxRow.conversation_id.in_(conversation_ids) & OutboxRow.sent_at.is_not(None),
+        OutboxRow.conversation_id.in_(conversation_ids) & published(),
         "outbox",
     )
     unsent = await _count(
         uow,
         OutboxRow,
-        OutboxRow.conversation_id.in_(conversation_ids) & OutboxRow.sent_at.is_(None),
+        OutboxRow.conversation_id.in_(conversation_ids) & unpublished(),
     )
     note = f"{unsent} unsent kept until published, then purged by retention" if unsent else ""
     reports.append(StoreReport(outbox.store, outbox.checked + unsent, outbox.erased, note=note))
@@ -256,6 +257,5 @@ def _enqueue_event(uow: UnitOfWork, request: ContactErased) -> None:
             "conversation_id": erasure_key(request),  # the record key on the topic
             "occurred_at": request.erased_at,
             "payload": request.model_dump_json(),
-            "sent_at": None,
         },
     )

@@ -53,7 +53,7 @@ async def conversation_detail(
                     kind="event",
                     type=row.ce_type,
                     summary=payload.get("reason") or row.ce_type,
-                    detail={"event_id": row.event_id, "sent": row.sent_at is not None},
+                    detail={"event_id": row.event_id, "sent": row.sent},
                 )
             )
     return conversation, sorted(entries, key=lambda e: (e.at, e.kind != "interaction"))

@@ -29,6 +29,7 @@ from services.router.store.models import (
     OutboxRow,
     Reply,
 )
+from services.router.store.outbox import forget_sent_marks, published, published_before
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,11 @@ async def apply_retention(ctx: RouterContext, policy: RetentionPolicy) -> Retent
         purged = select(Conversation.id).where(Conversation.text_purged_at.is_not(None))
         result = await uow.session.execute(
             delete(OutboxRow).where(
-                (OutboxRow.sent_at < now - policy.keep_outbox)
-                | (OutboxRow.sent_at.is_not(None) & OutboxRow.conversation_id.in_(purged))
+                published_before(now - policy.keep_outbox)
+                | (published() & OutboxRow.conversation_id.in_(purged))
             )
         )
+        await forget_sent_marks(uow.session, before=now - policy.keep_outbox)
         await uow.commit()
     if blanked or result.rowcount:
         log.info(

@@ -223,7 +223,12 @@ class SlaTimer(Base):
 
 
 class OutboxRow(Base):
-    """Routing events committed with the state change that caused them."""
+    """Routing events committed with the state change that caused them. A row is unsent
+    while its id is in ``outbox_pending`` (put there in the inserting transaction,
+    migration 0008), so publishing it never rewrites the ~1.5 KB row. On SQLite insert
+    rows only through ``UnitOfWork.insert_later`` / ``BulkInserter`` (``bulk.
+    SQLITE_QUEUES``): a row inserted any other way is never queued, so never published
+    (PostgreSQL's trigger queues any insert)."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -232,8 +237,28 @@ class OutboxRow(Base):
     conversation_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     occurred_at: Mapped[datetime]
     payload: Mapped[str] = mapped_column(sa.Text)
-    sent_at: Mapped[datetime | None]
-    __table_args__ = (sa.Index("ix_outbox_unsent", "sent_at", "id"),)
+
+
+class OutboxPending(Base):
+    """The ids of the outbox rows not published yet: a row's id is inserted with it, in
+    its transaction (PostgreSQL: trigger ``outbox_pending_insert``, migration 0008;
+    SQLite: the bulk insert's hop, ``bulk.SQLITE_QUEUES``) and deleted by the relay once
+    Kafka acknowledged the row. A narrow queue: marking a row sent deletes a ~10-byte
+    entry of a table that stays small."""
+
+    __tablename__ = "outbox_pending"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+
+
+class OutboxSentMark(Base):
+    """When the relay had published the outbox up to which id (at most one row a minute,
+    ``relay.SENT_MARK_EVERY_S``): what retention's "published more than
+    ``ROUTER_OUTBOX_KEEP_HOURS`` ago" reads, now that rows carry no ``sent_at``."""
+
+    __tablename__ = "outbox_sent_marks"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    sent_at: Mapped[datetime]
+    last_id: Mapped[int] = mapped_column(sa.Integer)
 
 
 class ApiKey(Base):

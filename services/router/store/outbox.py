@@ -1,8 +1,10 @@
 """Transactional outbox: routing events stored with the change that caused them.
 
-The database is the record of what is unsent and in which order (``id``). The rows a
-unit of work commits are also handed to the relay in memory (``CommittedOutbox``), so
-the relay reads only their ids and event ids back, not their payloads.
+The database is the record of what is unsent (``outbox_pending``, filled in the
+inserting transaction: a trigger on PostgreSQL, the bulk insert on SQLite) and in
+which order (``id``). The rows a unit of work commits are also handed to the relay in
+memory (``CommittedOutbox``), so the relay reads only their ids and event ids back,
+not their payloads.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, Select, any_, bindparam, select, update
+from sqlalchemy import ColumnElement, Select, any_, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.events.routing import ConversationSnapshot, RoutingEvent
 from libs.common.ids import time_ordered_id_beside
-from services.router.store.models import OutboxRow
+from services.router.store.models import OutboxPending, OutboxRow, OutboxSentMark
 
 
 class BulkWriter(Protocol):
@@ -51,7 +53,6 @@ class OutboxWriter:
             "conversation_id": event.conversation.conversation_id,
             "occurred_at": event.occurred_at,
             "payload": self._payload(event),
-            "sent_at": None,
         }
         self._uow.insert_later(OutboxRow, row)
         self.added.append(event_id)
@@ -168,17 +169,17 @@ async def unsent_ids(
     (``NOT (id BETWEEN lo AND hi)`` per run of consecutive excluded ids: exactly
     ``id NOT IN excluding``) instead of read and dropped: up to a mark interval of
     them (~1,400 rows at the backlog's pace) had been read again by every round."""
-    table = OutboxRow.__table__
-    query = select(table.c.id, table.c.event_id).where(table.c.sent_at.is_(None))
+    table, pending = OutboxRow.__table__, OutboxPending.__table__
+    query = select(pending.c.id, table.c.event_id).join(table, table.c.id == pending.c.id)
     runs = id_runs(excluding)
     if len(runs) > _MAX_EXCLUDED_RUNS:  # scattered: read them and drop them here
         left_out = set(excluding)
-        query = query.order_by(table.c.id).limit(limit + len(left_out))
+        query = query.order_by(pending.c.id).limit(limit + len(left_out))
         rows = [UnsentId(*row) for row in await session.execute(query)]
         return [row for row in rows if row.id not in left_out][:limit]
     for lo, hi in runs:
-        query = query.where(sa.not_(table.c.id.between(lo, hi)))
-    query = query.order_by(table.c.id).limit(limit)
+        query = query.where(sa.not_(pending.c.id.between(lo, hi)))
+    query = query.order_by(pending.c.id).limit(limit)
     return [UnsentId(*row) for row in await session.execute(query)]
 
 
@@ -189,7 +190,8 @@ _MAX_EXCLUDED_RUNS = 16
 
 #: PostgreSQL: the relay round's one statement before its publish. It takes the relay
 #: lock, lets this transaction's commit return before its WAL is flushed, and marks the
-#: next unsent rows sent, returning their ids and event ids, only if the lock was got.
+#: next unsent rows sent (deletes their ``outbox_pending`` entries), returning their ids
+#: and event ids, only if the lock was got.
 #: The mark is the transaction's: the round commits it once Kafka acknowledged the rows
 #: and rolls it back if not, so the database says the same as when the mark followed
 #: the ack, and a replica taking the lock over reads them as sent. One statement where
@@ -199,37 +201,35 @@ _MAX_EXCLUDED_RUNS = 16
 #: as a relay crash between the Kafka ack and the commit always did; consumers dedupe.
 #: The CTEs with volatile functions and the UPDATE run once each (never inlined), the
 #: lock first (``next`` depends on it). One row ``(false, NULL, NULL)``: another replica
-#: holds the lock; ``(true, NULL, NULL)``: nothing is unsent. ``sent_at`` is the round's
-#: beginning (a few milliseconds before the ack; retention counts hours).
+#: holds the lock; ``(true, NULL, NULL)``: nothing is unsent.
 _LOCK_AND_MARK_UNSENT = sa.text(
     "WITH relay AS ("
     " SELECT pg_try_advisory_xact_lock(:lock_key) AS got,"
     " set_config('synchronous_commit', 'off', true) AS synchronous_commit"
     "), next AS ("
-    " SELECT id FROM outbox"
-    " WHERE (SELECT got FROM relay) AND sent_at IS NULL ORDER BY id LIMIT :limit"
+    " SELECT id FROM outbox_pending"
+    " WHERE (SELECT got FROM relay) ORDER BY id LIMIT :limit"
     "), marked AS ("
-    " UPDATE outbox SET sent_at = :at FROM next WHERE outbox.id = next.id"
-    " RETURNING outbox.id, outbox.event_id"
+    " DELETE FROM outbox_pending USING next WHERE outbox_pending.id = next.id"
+    " RETURNING outbox_pending.id"
     ") "
-    "SELECT relay.got, marked.id, marked.event_id FROM relay "
-    "LEFT JOIN marked ON true ORDER BY marked.id"
+    "SELECT relay.got, marked.id, outbox.event_id FROM relay "
+    "LEFT JOIN marked ON true LEFT JOIN outbox ON outbox.id = marked.id ORDER BY marked.id"
 )
 
 
 async def lock_and_mark_unsent(
-    session: AsyncSession, *, lock_key: int, limit: int, at: datetime
+    session: AsyncSession, *, lock_key: int, limit: int
 ) -> list[UnsentId] | None:
     """PostgreSQL: the relay lock for this transaction and the next ``limit`` unsent rows
     in publishing order (without payloads), marked sent in this transaction (commit it
     only once they are published); ``None`` when another replica holds the lock."""
-    result = await session.execute(
-        _LOCK_AND_MARK_UNSENT, {"lock_key": lock_key, "limit": limit, "at": at}
-    )
+    result = await session.execute(_LOCK_AND_MARK_UNSENT, {"lock_key": lock_key, "limit": limit})
     rows = result.all()
     if not rows[0][0]:
         return None
-    return [UnsentId(id_, event_id) for _got, id_, event_id in rows if id_ is not None]
+    # an event id NULL: the row is gone (never: only published rows are deleted)
+    return [UnsentId(id_, event_id) for _got, id_, event_id in rows if event_id is not None]
 
 
 async def rows_by_id(
@@ -267,18 +267,25 @@ def _pending_columns() -> Select[Any]:
     )
 
 
-async def mark_sent(session: AsyncSession, ids: list[int], at: datetime) -> None:
-    """``sent_at = at`` for exactly the rows ``ids``, as one statement per run of
-    consecutive ids (``id BETWEEN lo AND hi``, executed many times). The relay publishes
-    in id order, so a mark's ids are one run or a few: two bound parameters where an IN
-    list had one per row (500-2,500), which SQLAlchemy expanded, rendered and bound
-    anew for every mark (``bench.relay_cost``: 7.6 → 6.5 CPU-µs a row marked; the rest
-    is SQLite rewriting the row and its ``ix_outbox_unsent`` entry). The same statement
-    on either store (PostgreSQL's relay marks in its round instead)."""
+async def mark_sent(session: AsyncSession, ids: list[int]) -> None:
+    """Exactly the rows ``ids`` marked sent: their ``outbox_pending`` entries deleted, as
+    one statement per run of consecutive ids (``id BETWEEN lo AND hi``, executed many
+    times). The relay publishes in id order, so a mark's ids are one run or a few: two
+    bound parameters where an IN list had one per row (500-2,500). Deleting ~10-byte
+    entries of a small table where an UPDATE of ``sent_at`` rewrote each ~1.5 KB row
+    and moved its index entry (``bench.relay_cost``, SQLite: 4.0 → 1.2 CPU-µs a row,
+    206 → 1 WAL pages a mark of 550 rows). The same statement on either store
+    (PostgreSQL's relay marks in its round instead)."""
     if not ids:
         return
     runs = [{"lo": lo, "hi": hi} for lo, hi in id_runs(ids)]
-    await session.execute(_MARK_RUN.values(sent_at=at), runs)
+    await session.execute(_MARK_RUN, runs)
+
+
+async def record_sent_mark(session: AsyncSession, last_id: int, at: datetime) -> None:
+    """The relay had published up to ``last_id`` at ``at`` (retention's clock for
+    published rows; the relay records one at most every ``SENT_MARK_EVERY_S``)."""
+    await session.execute(insert(OutboxSentMark.__table__).values(sent_at=at, last_id=last_id))
 
 
 def id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:
@@ -297,13 +304,61 @@ def id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-_MARK_RUN = update(OutboxRow.__table__).where(
-    OutboxRow.__table__.c.id.between(bindparam("lo"), bindparam("hi"))
+_MARK_RUN = delete(OutboxPending.__table__).where(
+    OutboxPending.__table__.c.id.between(bindparam("lo"), bindparam("hi"))
 )
+#: ``record_sent_mark``: how far apart the marks are (retention's resolution)
+SENT_MARK_EVERY_S = 60.0
 
 
-async def rows_for_conversation(session: AsyncSession, conversation_id: str) -> list[OutboxRow]:
+def published_before(at: datetime) -> ColumnElement[bool]:
+    """Outbox rows published before ``at``: covered by a sent mark older than ``at`` and
+    not pending. A row committed late below a mark's id (PostgreSQL) and published after
+    it counts from that mark: retention may delete it sooner after its publication."""
+    marks = OutboxSentMark.__table__
+    last = select(sa.func.max(marks.c.last_id)).where(marks.c.sent_at < at).scalar_subquery()
+    return (OutboxRow.__table__.c.id <= last) & published()
+
+
+def published() -> ColumnElement[bool]:
+    """Outbox rows already published (not pending)."""
+    return OutboxRow.__table__.c.id.not_in(select(OutboxPending.__table__.c.id))
+
+
+def unpublished() -> ColumnElement[bool]:
+    return OutboxRow.__table__.c.id.in_(select(OutboxPending.__table__.c.id))
+
+
+async def forget_sent_marks(session: AsyncSession, *, before: datetime) -> None:
+    """Sent marks older than ``before``: the rows they cover are deleted (retention)."""
+    marks = OutboxSentMark.__table__
+    await session.execute(delete(marks).where(marks.c.sent_at < before))
+
+
+class StoredEvent(NamedTuple):
+    """An outbox row of one conversation and whether it was published (the timeline)."""
+
+    id: int
+    event_id: str
+    ce_type: str
+    occurred_at: datetime
+    payload: str
+    sent: bool
+
+
+async def rows_for_conversation(session: AsyncSession, conversation_id: str) -> list[StoredEvent]:
+    table, pending = OutboxRow.__table__, OutboxPending.__table__
     query = (
-        select(OutboxRow).where(OutboxRow.conversation_id == conversation_id).order_by(OutboxRow.id)
+        select(
+            table.c.id,
+            table.c.event_id,
+            table.c.ce_type,
+            table.c.occurred_at,
+            table.c.payload,
+            pending.c.id.is_(None),
+        )
+        .outerjoin(pending, pending.c.id == table.c.id)
+        .where(table.c.conversation_id == conversation_id)
+        .order_by(table.c.id)
     )
-    return list((await session.scalars(query)).all())
+    return [StoredEvent(*row) for row in await session.execute(query)]

@@ -141,7 +141,6 @@ def rows_of(p: str) -> list[tuple[type, list[dict[str, Any]]]]:
                     "conversation_id": f"{p}c1",
                     "occurred_at": AT,
                     "payload": '{"a": "출금"}',
-                    "sent_at": None,
                 }
             ],
         ),
@@ -241,7 +240,6 @@ async def test_a_copy_as_the_first_statement_rolls_back_with_the_unit_of_work(en
             "conversation_id": "conv-1",
             "occurred_at": AT,
             "payload": "{}",
-            "sent_at": None,
         }
         for n in range(COPY_FROM)  # enough for COPY on PostgreSQL
     ]

@@ -23,7 +23,7 @@ from libs.common.events.routing import ConversationOpened, InteractionRouted
 from libs.common.settings import KafkaSettings
 from services.router.settings import RouterSettings
 from services.router.store.engine import build_engine
-from services.router.store.models import InteractionRecord, OutboxRow
+from services.router.store.models import InteractionRecord, OutboxPending, OutboxRow
 from tests.integration.router.helpers import (
     WAIT_S,
     Published,
@@ -111,9 +111,7 @@ async def outbox_state(url: str) -> tuple[set[str], int, int]:
     try:
         async with engine.connect() as connection:
             ids = set((await connection.scalars(select(OutboxRow.event_id))).all())
-            unsent = await connection.scalar(
-                select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))
-            )
+            unsent = await connection.scalar(select(func.count()).select_from(OutboxPending))
             interactions = await connection.scalar(
                 select(func.count()).select_from(InteractionRecord)
             )

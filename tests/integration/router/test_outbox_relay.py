@@ -17,7 +17,7 @@ from libs.common.kafka.producer import PublishError
 from services.router.relay import RELAY_LOCK_KEY, OutboxRelay
 from services.router.settings import RouterSettings
 from services.router.store.engine import build_engine, migrate
-from services.router.store.models import OutboxRow
+from services.router.store.models import OutboxPending, OutboxRow
 from services.router.store.outbox import (
     CommittedOutbox,
     lock_and_mark_unsent,
@@ -81,7 +81,6 @@ def outbox_row(event_id: str, conversation_id: str, at: datetime) -> dict[str, o
         "conversation_id": conversation_id,
         "occurred_at": at,
         "payload": f'{{"event": "{event_id}"}}',
-        "sent_at": None,
     }
 
 
@@ -94,7 +93,7 @@ async def commit_rows(factory: UnitOfWorkFactory, *rows: dict[str, object]) -> N
 
 async def unsent(factory: UnitOfWorkFactory) -> list[str]:
     async with factory.reader() as uow:
-        query = select(OutboxRow.event_id).where(OutboxRow.sent_at.is_(None))
+        query = select(OutboxRow.event_id).where(OutboxRow.id.in_(select(OutboxPending.id)))
         return list(await uow.session.scalars(query.order_by(OutboxRow.id)))
 
 
@@ -218,7 +217,7 @@ async def test_handed_rows_another_relay_already_sent_are_forgotten(engine):
     await commit_rows(factory, outbox_row("ev-1", "conv-1", at))
     async with factory() as uow:  # as the replica holding the relay lock would
         [row_id] = await uow.session.scalars(select(OutboxRow.id))
-        await mark_sent(uow.session, [row_id], at)
+        await mark_sent(uow.session, [row_id])
         await uow.commit()
 
     publisher = RecordingPublisher()
@@ -262,7 +261,7 @@ async def test_sqlite_marks_the_rounds_of_a_mark_interval_in_one_write(engine, s
     finally:
         stop.set()
         await running
-    marks = [s for s in statements.seen if s.startswith("UPDATE outbox SET sent_at")]
+    marks = [s for s in statements.seen if s.startswith("DELETE FROM outbox_pending")]
     assert len(marks) == 1
     assert await unsent(factory) == []
 
@@ -288,9 +287,17 @@ async def test_postgres_round_waits_for_the_replica_holding_the_relay_lock(engin
     assert await relay.publish_pending() == 1
     assert publisher.ce_ids() == ["ev-1"]
     assert await unsent(factory) == []  # marked in the round
-    round_statements = [s for s in statements.seen if not s.startswith("SELECT outbox.event_id")]
+    # the first round records how far it published (retention's clock), before publishing
+    sent_marks = [s for s in statements.seen if s.startswith("INSERT INTO outbox_sent_marks")]
+    assert len(sent_marks) == 1
+    round_statements = [
+        s
+        for s in statements.seen
+        if not s.startswith(("SELECT outbox.event_id", "INSERT INTO outbox_sent_marks"))
+    ]
     [lock_and_mark] = round_statements  # nothing between the Kafka ack and the commit
-    assert "pg_try_advisory_xact_lock" in lock_and_mark and "UPDATE outbox" in lock_and_mark
+    assert "pg_try_advisory_xact_lock" in lock_and_mark
+    assert "DELETE FROM outbox_pending" in lock_and_mark
 
 
 async def test_postgres_rows_count_as_sent_only_once_kafka_acknowledged(engine, store_settings):
@@ -325,12 +332,7 @@ async def test_postgres_relay_transaction_commits_without_waiting_for_the_wal_fl
         pytest.skip("PostgreSQL only")
     factory = UnitOfWorkFactory(engine)
     async with factory() as uow:
-        assert (
-            await lock_and_mark_unsent(
-                uow.session, lock_key=RELAY_LOCK_KEY, limit=10, at=datetime.now(UTC)
-            )
-            == []
-        )
+        assert await lock_and_mark_unsent(uow.session, lock_key=RELAY_LOCK_KEY, limit=10) == []
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "off"
     async with factory() as uow:
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "on"
@@ -346,12 +348,11 @@ async def test_mark_sent_marks_exactly_the_ids_given_across_gaps(engine):
         ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
     async with factory() as uow:
         chosen = [ids[5], ids[0], ids[1], ids[3], ids[6], ids[1]]
-        await mark_sent(uow.session, chosen, at)
+        await mark_sent(uow.session, chosen)
         await uow.commit()
     assert await unsent(factory) == ["ev-2", "ev-4", "ev-7"]
-    async with factory.reader() as uow:
-        sent_at = await uow.session.scalar(select(OutboxRow.sent_at).where(OutboxRow.id == ids[0]))
-    assert sent_at == at
+    async with factory.reader() as uow:  # the rows themselves are never rewritten
+        assert len(list(await uow.session.scalars(select(OutboxRow.id)))) == 8
 
 
 async def test_unsent_ids_leave_out_exactly_the_excluded_rows(engine):

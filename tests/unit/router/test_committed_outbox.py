@@ -16,7 +16,6 @@ def row(event_id: str, at: datetime) -> dict[str, object]:
         "conversation_id": "conv-1",
         "occurred_at": at,
         "payload": "{}",
-        "sent_at": None,
     }
 
 
