@@ -235,9 +235,10 @@ class ConsumerRunner:
             limit = {"max_partition_fetch_bytes": self._max_partition_fetch_bytes}
         if self._sparse:
             return {"fetch_min_bytes": 1, "fetch_max_wait_ms": SPARSE_FETCH_MAX_WAIT_MS, **limit}
+        min_bytes, max_wait = self._fetch_min_bytes, self._fetch_max_wait_ms
         return {
-            "fetch_min_bytes": self._fetch_min_bytes or self._settings.fetch_min_bytes,
-            "fetch_max_wait_ms": self._fetch_max_wait_ms or self._settings.fetch_max_wait_ms,
+            "fetch_min_bytes": self._settings.fetch_min_bytes if min_bytes is None else min_bytes,
+            "fetch_max_wait_ms": self._settings.fetch_max_wait_ms if max_wait is None else max_wait,
             **limit,
         }
 
