@@ -9,7 +9,7 @@ marks them sent (the rounds in between leave the published, unmarked rows out). 
 the broker's), so it is steadier than wall-clock on a shared machine. Then the
 records are read back from the topic and ``cloudevents.decode`` is timed over them
 (what the notifier does per routing event), and over the interactions routed (what
-the router's consumer does per interaction).
+the router's consumer does per interaction), and ``cloudevents.encode`` over both.
 
 Usage: python -m bench.relay_cost [--polls 20] [--size 250] [--mark-every 3] [--partitions 6]
                                   [--store sqlite|postgresql]
@@ -163,6 +163,18 @@ async def read_back(kafka: KafkaSettings, topic: str, count: int) -> list[tuple[
     return records
 
 
+def encode_us(events: list[CloudEvent]) -> float:
+    """``cloudevents.encode`` per event (what a producer does before publishing: the
+    notifier per outcome, the ingest services per interaction)."""
+    best = float("inf")
+    for _ in range(DECODE_PASSES):
+        began = time.process_time()
+        for event in events:
+            encode(event)
+        best = min(best, time.process_time() - began)
+    return round(best * 1e6 / len(events), 2)
+
+
 def decode_us(records: list[tuple[list, bytes]]) -> float:
     best = float("inf")
     for _ in range(DECODE_PASSES):
@@ -187,6 +199,8 @@ async def main(args: argparse.Namespace) -> dict:
     encoded = [encode(event) for event in interactions]
     figures["decode_us_per_routing_event"] = decode_us([(list(h), v) for h, v in routing])
     figures["decode_us_per_interaction"] = decode_us(encoded)
+    figures["encode_us_per_routing_event"] = encode_us([decode(h, v) for h, v in routing])
+    figures["encode_us_per_interaction"] = encode_us(interactions)
     figures["load_average_1m"] = os.getloadavg()[0]
     return figures
 

@@ -37,6 +37,12 @@
   of what a consumer of a shared topic reads may be such records. A record
   without the header, or of any other type, is decoded as before (a bad one is
   dead-lettered).
+- ``fetch_max_wait_ms`` / ``fetch_min_bytes``: a consumer that is in no hurry (its
+  records change nothing anyone waits for within a second) asks the broker less often
+  than the shared settings (64 KB or 20 ms) make it. Each fetch round costs aiokafka
+  ~0.6 ms of CPU (pure-Python request and response coding, the loop's wake-ups): a
+  consumer on a trickle of records fetches 50 times a second, ~26 ms of CPU a second
+  (``fetch_max_wait_ms=200``: 5 fetches, ~4 ms).
 """
 
 from __future__ import annotations
@@ -145,6 +151,8 @@ class ConsumerRunner:
         sparse_topic: bool = False,
         commit_interval_s: float = COMMIT_INTERVAL_S,
         max_partition_fetch_bytes: int | None = None,
+        fetch_max_wait_ms: int | None = None,
+        fetch_min_bytes: int | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -165,6 +173,9 @@ class ConsumerRunner:
         self._commit_interval = commit_interval_s
         #: None: aiokafka's default (1 MiB); fetched records are held until polled
         self._max_partition_fetch_bytes = max_partition_fetch_bytes
+        #: None: the shared settings' (``KafkaSettings``)
+        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._fetch_min_bytes = fetch_min_bytes
         self._next_commit = 0.0  # time.monotonic() from which the next commit may start
         self._outage_waits = 0
         self._consumer: AIOKafkaConsumer | None = None
@@ -224,9 +235,10 @@ class ConsumerRunner:
             limit = {"max_partition_fetch_bytes": self._max_partition_fetch_bytes}
         if self._sparse:
             return {"fetch_min_bytes": 1, "fetch_max_wait_ms": SPARSE_FETCH_MAX_WAIT_MS, **limit}
+        min_bytes, max_wait = self._fetch_min_bytes, self._fetch_max_wait_ms
         return {
-            "fetch_min_bytes": self._settings.fetch_min_bytes,
-            "fetch_max_wait_ms": self._settings.fetch_max_wait_ms,
+            "fetch_min_bytes": self._settings.fetch_min_bytes if min_bytes is None else min_bytes,
+            "fetch_max_wait_ms": self._settings.fetch_max_wait_ms if max_wait is None else max_wait,
             **limit,
         }
 

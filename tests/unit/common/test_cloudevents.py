@@ -102,3 +102,23 @@ def test_without_time_and_extensions_decode_fills_now_and_no_extensions():
 def test_every_registered_type_has_a_model_with_that_type_or_is_an_interaction():
     for ce_type, model in EVENT_TYPES.items():
         assert model.ce_type == ce_type or model.__name__ == "Interaction"
+
+
+def test_the_body_is_the_models_own_json_for_routing_events_and_an_interaction():
+    from services.notifier.samples import sample_events
+
+    events = [_event().data, *sample_events().values()]
+    for data in events:
+        _, value = encode(CloudEvent(id="x", source="s", type=data.ce_type, data=data))
+        assert value == data.model_dump_json().encode()
+    assert len({type(e) for e in events}) >= 8
+
+
+def test_an_email_is_stripped_and_lower_cased_when_read_from_the_wire():
+    headers, value = encode(_event())
+    raw = json.loads(value)
+    raw["customer"]["email"] = "  Kim@Example.COM\t"
+    raw["customer_key"] = ""
+    data = decode(headers, json.dumps(raw).encode()).data
+    assert data.customer.email == "kim@example.com"
+    assert data.customer_key == "kim@example.com"

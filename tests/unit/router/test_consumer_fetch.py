@@ -8,7 +8,12 @@ from pathlib import Path
 
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
-from services.router.consumer import build_consumer, build_outcome_consumer
+from services.router.consumer import (
+    OUTCOME_FETCH_MAX_WAIT_MS,
+    OUTCOME_FETCH_MIN_BYTES,
+    build_consumer,
+    build_outcome_consumer,
+)
 from services.router.settings import RouterSettings
 
 
@@ -28,3 +33,19 @@ def test_the_interactions_consumer_fetches_ahead_what_the_setting_says(tmp_path:
     outcomes = build_outcome_consumer(kafka, ctx, producer, group_id="outcomes")  # type: ignore[arg-type]
     assert interactions._fetch_options()["max_partition_fetch_bytes"] == 256 * 1024
     assert "max_partition_fetch_bytes" not in outcomes._fetch_options()
+
+
+def test_the_outcome_consumer_fetches_unhurried_and_the_interactions_one_as_shared(
+    tmp_path: Path,
+):
+    kafka = KafkaSettings(fetch_max_wait_ms=20, fetch_min_bytes=65_536)
+    producer = EventProducer(kafka, client_id="router")
+    ctx = object()
+    interactions = build_consumer(kafka, ctx, producer, group_id="router", max_batch=400)  # type: ignore[arg-type]
+    outcomes = build_outcome_consumer(kafka, ctx, producer, group_id="outcomes")  # type: ignore[arg-type]
+    assert interactions._fetch_options() == {"fetch_min_bytes": 65_536, "fetch_max_wait_ms": 20}
+    assert outcomes._fetch_options() == {
+        "fetch_min_bytes": OUTCOME_FETCH_MIN_BYTES,
+        "fetch_max_wait_ms": OUTCOME_FETCH_MAX_WAIT_MS,
+    }
+    assert kafka.fetch_max_wait_ms < OUTCOME_FETCH_MAX_WAIT_MS
