@@ -103,16 +103,15 @@ def raw_header(name: str, value: str) -> bytes:
 
 def serialise(headers: list[bytes], body: Body, *, seed: str, language: str) -> bytes:
     """Headers, then a text part or a multipart/alternative of text and HTML."""
-    _ascii(language)
     parts = [*headers, b"MIME-Version: 1.0\r\n"]
     if body.html is None:
         part_headers, encoded = _part(body.text, "plain")
-        parts += [part_headers, header("Content-Language", [language])]
+        parts += [part_headers, _language_header(language)]
         return b"".join([*parts, b"\r\n", encoded])
     boundary = boundary_for(seed)
     parts += [
         f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'.encode(),
-        header("Content-Language", [language]),
+        _language_header(language),
         b"\r\n",
     ]
     for text, subtype in ((body.text, "plain"), (body.html, "html")):
@@ -134,13 +133,24 @@ def transfer_encoding(text: str) -> str:
     return "base64" if non_ascii * 3 > len(text) else "quoted-printable"
 
 
+@functools.lru_cache(maxsize=64)
+def _language_header(language: str) -> bytes:
+    """``Content-Language``: one of the desk's few locales, so written once each."""
+    _ascii(language)
+    return header("Content-Language", [language])
+
+
 def _part(text: str, subtype: str) -> tuple[bytes, bytes]:
     """Content-Type and -Transfer-Encoding headers, and the encoded body, of one part."""
     cte = transfer_encoding(text)
-    headers = (
+    return _part_headers(subtype, cte), _encoded(text, cte)
+
+
+@functools.cache
+def _part_headers(subtype: str, cte: str) -> bytes:
+    return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
     ).encode()
-    return headers, _encoded(text, cte)
 
 
 def _encoded(text: str, cte: str) -> bytes:
