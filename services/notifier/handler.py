@@ -356,6 +356,8 @@ class NotificationHandler:
             multiplier=config.retry.initial_backoff_s, max=config.retry.max_backoff_s
         )
         self._retryable = retry_if_exception_type(TransientDeliveryError)
+        #: Attempts and outcomes counted, added to the metrics after each poll or event.
+        self._tally = metrics.Tally()
         self._mail_slots = asyncio.Semaphore(config.mail_concurrency)
         #: Event id → failures, of the last poll that ended in PollSettled (see there).
         self._verdicts: dict[str, list[str]] = {}
@@ -406,6 +408,7 @@ class NotificationHandler:
         finally:
             await recorder.close()
         await self._outcomes.publish_many(outcomes)
+        self._tally.flush()
         for event_id, event in repeats:
             # As a redelivery: everything is recorded now, so only outcomes go out again
             # (an event that failed is settled below, not tried again here).
@@ -693,6 +696,7 @@ class NotificationHandler:
             failures += await self._deliver_chat(event_id, event, chat)
         for hook in plan.webhooks:
             failures += await self._deliver_webhook(event_id, event, hook)
+        self._tally.flush()
         if failures:
             raise PermanentError("; ".join(failures))
 
@@ -959,9 +963,9 @@ class NotificationHandler:
             try:
                 result = await send()
             except DeliveryError:
-                metrics.attempts(job.info.channel, "error").inc()
+                self._tally.add(metrics.attempts(job.info.channel, "error"))
                 raise
-            metrics.attempts(job.info.channel, "ok").inc()
+            self._tally.add(metrics.attempts(job.info.channel, "ok"))
             metrics.send_seconds(job.info.channel).observe(time.perf_counter() - started)
             return result
 
@@ -1076,7 +1080,7 @@ class NotificationHandler:
         if again:
             log.info("%s to %s: already %s", job.key.template, job.key.recipient, status.value)
             return outcome
-        metrics.notified(job.info.channel, job.key.template, status.value).inc()
+        self._tally.add(metrics.notified(job.info.channel, job.key.template, status.value))
         log.info(
             "%s %s to %s%s",
             job.key.template,
