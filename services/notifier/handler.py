@@ -114,6 +114,11 @@ _OUTCOME_STATUS = {
 }
 
 
+#: A sent-log channel's outcome channel: a dict lookup, not an enum call by value (~1.3 µs
+#: per outcome: ``EnumType.__call__`` runs in Python).
+_CHANNELS = {channel.value: channel for channel in NotificationChannel}
+
+
 class ShuttingDown(Exception):
     """Retries cut short by a stop: the consumer leaves the record uncommitted."""
 
@@ -1060,7 +1065,7 @@ class NotificationHandler:
             routing_event_id=job.event_id,
             routing_event_type=job.event.ce_type,
             conversation_id=job.event.conversation.conversation_id,
-            channel=NotificationChannel(job.info.channel),
+            channel=_CHANNELS[job.info.channel],
             recipient=job.key.recipient,
             template=job.key.template,
             locale=record.locale,
