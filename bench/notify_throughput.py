@@ -20,6 +20,9 @@ Figures, each run for a fixed time (whole run ≤ 25 s):
   worker per pool connection) — what a poll falls back to, and what ran before
   the batch path.
 
+The ``handler`` figure's ``handler_cpu_us_per_mail`` is the CPU inside ``handle_batch``
+alone; its ``cpu_us_per_mail`` also counts the bench building each poll's routing events.
+
 ``--postgres`` keeps the sent-log in a throwaway PostgreSQL (Debian's server
 binaries) instead of SQLite. ``--profile DIR`` writes a pyinstrument profile of
 the ``handler`` figure (text) there. The load average at start and end is

@@ -361,7 +361,8 @@ class NotificationHandler:
             multiplier=config.retry.initial_backoff_s, max=config.retry.max_backoff_s
         )
         self._retryable = retry_if_exception_type(TransientDeliveryError)
-        #: Attempts and outcomes counted, added to the metrics after each poll or event.
+        #: Attempts and outcomes counted, added to the metrics after each poll or event
+        #: (one that raises: with the next one's).
         self._tally = metrics.Tally()
         self._mail_slots = asyncio.Semaphore(config.mail_concurrency)
         #: Event id → failures, of the last poll that ended in PollSettled (see there).
