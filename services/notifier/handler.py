@@ -114,6 +114,11 @@ _OUTCOME_STATUS = {
 }
 
 
+#: A sent-log channel's outcome channel: a dict lookup, not an enum call by value (~1.3 µs
+#: per outcome: ``EnumType.__call__`` runs in Python).
+_CHANNELS = {channel.value: channel for channel in NotificationChannel}
+
+
 class ShuttingDown(Exception):
     """Retries cut short by a stop: the consumer leaves the record uncommitted."""
 
@@ -356,6 +361,9 @@ class NotificationHandler:
             multiplier=config.retry.initial_backoff_s, max=config.retry.max_backoff_s
         )
         self._retryable = retry_if_exception_type(TransientDeliveryError)
+        #: Attempts and outcomes counted, added to the metrics after each poll or event
+        #: (one that raises: with the next one's).
+        self._tally = metrics.Tally()
         self._mail_slots = asyncio.Semaphore(config.mail_concurrency)
         #: Event id → failures, of the last poll that ended in PollSettled (see there).
         self._verdicts: dict[str, list[str]] = {}
@@ -406,6 +414,7 @@ class NotificationHandler:
         finally:
             await recorder.close()
         await self._outcomes.publish_many(outcomes)
+        self._tally.flush()
         for event_id, event in repeats:
             # As a redelivery: everything is recorded now, so only outcomes go out again
             # (an event that failed is settled below, not tried again here).
@@ -693,6 +702,7 @@ class NotificationHandler:
             failures += await self._deliver_chat(event_id, event, chat)
         for hook in plan.webhooks:
             failures += await self._deliver_webhook(event_id, event, hook)
+        self._tally.flush()
         if failures:
             raise PermanentError("; ".join(failures))
 
@@ -959,9 +969,9 @@ class NotificationHandler:
             try:
                 result = await send()
             except DeliveryError:
-                metrics.attempts(job.info.channel, "error").inc()
+                self._tally.add(metrics.attempts(job.info.channel, "error"))
                 raise
-            metrics.attempts(job.info.channel, "ok").inc()
+            self._tally.add(metrics.attempts(job.info.channel, "ok"))
             metrics.send_seconds(job.info.channel).observe(time.perf_counter() - started)
             return result
 
@@ -1056,7 +1066,7 @@ class NotificationHandler:
             routing_event_id=job.event_id,
             routing_event_type=job.event.ce_type,
             conversation_id=job.event.conversation.conversation_id,
-            channel=NotificationChannel(job.info.channel),
+            channel=_CHANNELS[job.info.channel],
             recipient=job.key.recipient,
             template=job.key.template,
             locale=record.locale,
@@ -1076,7 +1086,7 @@ class NotificationHandler:
         if again:
             log.info("%s to %s: already %s", job.key.template, job.key.recipient, status.value)
             return outcome
-        metrics.notified(job.info.channel, job.key.template, status.value).inc()
+        self._tally.add(metrics.notified(job.info.channel, job.key.template, status.value))
         log.info(
             "%s %s to %s%s",
             job.key.template,

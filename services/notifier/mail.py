@@ -189,12 +189,25 @@ def _written(identity: MailIdentity, meta: MailMeta, rendered: Rendered, message
     if meta.threading.references:
         headers.append(wire.header("References", meta.threading.references))
     if meta.auto_submitted is not None:
-        headers.append(wire.header("Auto-Submitted", [header_safe(meta.auto_submitted)]))
-        headers.append(wire.header("X-Auto-Response-Suppress", ["All"]))
+        headers.append(_automation_headers(meta.auto_submitted))
     headers.append(wire.header("X-Omnidesk-Conversation", [header_safe(meta.reference)]))
-    headers.append(wire.header("X-Omnidesk-Template", [header_safe(meta.template)]))
+    headers.append(_template_header(meta.template))
     body = wire.Body(rendered.text, rendered.html)
     return wire.serialise(headers, body, seed=message_id, language=header_safe(meta.locale))
+
+
+# Headers whose values are one of a few (a template's name, "auto-replied"): written
+# once each, as the identity headers below (~1 µs a header per mail otherwise).
+@functools.lru_cache(maxsize=256)
+def _automation_headers(auto_submitted: str) -> bytes:
+    return wire.header("Auto-Submitted", [header_safe(auto_submitted)]) + wire.header(
+        "X-Auto-Response-Suppress", ["All"]
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _template_header(template: str) -> bytes:
+    return wire.header("X-Omnidesk-Template", [header_safe(template)])
 
 
 @functools.lru_cache(maxsize=256)

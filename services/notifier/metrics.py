@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import Counter, Histogram
 
@@ -41,3 +41,24 @@ def attempts(channel: str, result: str) -> Any:
 @functools.cache
 def send_seconds(channel: str) -> Any:
     return SEND_SECONDS.labels(channel)
+
+
+class _Incrementable(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class Tally:
+    """Counts added to their Prometheus counters later, at once (:meth:`flush`, after
+    each poll): ``Counter.inc`` checks its argument and takes a lock, ~1.8 µs, and a
+    mail counted its attempt and its outcome one by one (~1 % of its CPU)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[_Incrementable, int] = {}
+
+    def add(self, counter: _Incrementable) -> None:
+        self._counts[counter] = self._counts.get(counter, 0) + 1
+
+    def flush(self) -> None:
+        counts, self._counts = self._counts, {}
+        for counter, count in counts.items():
+            counter.inc(count)

@@ -197,6 +197,10 @@ def _environment(override_dir: Path | None) -> jinja2.Environment:
         ),
         undefined=jinja2.StrictUndefined,
         auto_reload=False,  # templates change with a restart, not by a stat() per notice
+        # A plain dict, not the 400-entry LRU cache (a lock and a reorder per lookup):
+        # ``{% extends %}`` and ``{% include %}`` look a template up on every render,
+        # and the templates are a fixed set of a few dozen.
+        cache_size=-1,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -195,6 +195,45 @@ def test_quoted_printable_line_by_line_is_the_whole_body_encoding(text):
     assert wire._encoded(text, "quoted-printable") == expected
 
 
+_LINE_BYTES = st.one_of(
+    # every byte but CR and LF, lines of any length around the 76-character limit
+    st.binary(max_size=120).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+    # what notices hold: Korean, markup, "=", "." at the start, trailing whitespace
+    st.text(alphabet=st.sampled_from(list("a.= \t<>\"'é김민준")), max_size=90).map(str.encode),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_LINE_BYTES)
+def test_a_line_is_quoted_as_quoprimime_quotes_it(line):
+    """The C fast path (``binascii.b2a_qp``) writes exactly quoprimime's bytes, line by line."""
+    expected = quoprimime.body_encode(line.decode("latin-1"), wire.LINE_LIMIT - 2, eol="\r\n")
+    assert wire._quoted_printable_line.__wrapped__(line) == expected.encode("ascii")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b".",
+        b". ",
+        b"..",
+        b".\x00",
+        b" ",
+        b"\t",
+        b"=",
+        b"x" * 75,
+        b"x" * 76,
+        b"x" * 77,
+        b"x" * 74 + b"=",
+        b"x" * 75 + b" ",
+        "김민준".encode() * 9,
+    ],
+)
+def test_lines_at_the_edges_are_quoted_as_quoprimime_quotes_them(line):
+    expected = quoprimime.body_encode(line.decode("latin-1"), wire.LINE_LIMIT - 2, eol="\r\n")
+    assert wire._quoted_printable_line.__wrapped__(line) == expected.encode("ascii")
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.text(
