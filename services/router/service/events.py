@@ -141,25 +141,27 @@ class Emitter:
         # UtcDatetime fields would make them.
         return _constructed(
             ConversationSnapshot,
-            conversation_id=values["id"],
-            reference=values["reference"],
-            channel=_CHANNELS[values["channel"]],
-            status=values["status"],
-            queue=values["queue"],
-            priority=_PRIORITIES[values["priority"]],
-            language=values["language"],
-            subject=values["subject"],
-            tags=list(values["tags"] or []),
-            contact_id=values["contact_id"],
-            customer=self._customer(conversation),
-            customer_flags=self._flags(conversation),
-            assignee=self.agent_reference(assignee),
-            supervisor=self.agent_reference(supervisor),
-            last_message_id=values["last_message_id"],
-            references=list(values["references"] or [])[-MAX_REFERENCES:],
-            first_response_due_at=_utc(values["first_response_due_at"]),
-            reply_path=self._reply_path(conversation),
-            customer_last_inbound_at=_utc(values["customer_last_inbound_at"]),
+            {
+                "conversation_id": values["id"],
+                "reference": values["reference"],
+                "channel": _CHANNELS[values["channel"]],
+                "status": values["status"],
+                "queue": values["queue"],
+                "priority": _PRIORITIES[values["priority"]],
+                "language": values["language"],
+                "subject": values["subject"],
+                "tags": list(values["tags"] or []),
+                "contact_id": values["contact_id"],
+                "customer": self._customer(conversation),
+                "customer_flags": self._flags(conversation),
+                "assignee": self.agent_reference(assignee),
+                "supervisor": self.agent_reference(supervisor),
+                "last_message_id": values["last_message_id"],
+                "references": list(values["references"] or [])[-MAX_REFERENCES:],
+                "first_response_due_at": _utc(values["first_response_due_at"]),
+                "reply_path": self._reply_path(conversation),
+                "customer_last_inbound_at": _utc(values["customer_last_inbound_at"]),
+            },
         )
 
     def _reply_path(self, conversation: Conversation) -> ReplyPath | None:
@@ -225,9 +227,7 @@ class _FastEvent:
                 return None  # required and not given: validation says so
             else:
                 data[name] = default
-        event = _constructed(self.model, **data)
-        object.__setattr__(event, "__pydantic_fields_set__", set(values))
-        return event
+        return _constructed(self.model, data, set(values))
 
 
 _NONE = type(None)
@@ -266,17 +266,27 @@ _FAST_EVENTS: dict[type[RoutingEvent], _FastEvent] = {
 }
 
 
-def _constructed(model: type[M], **values: Any) -> M:
+def _constructed(model: type[M], values: dict[str, Any], fields_set: set[str] | None = None) -> M:
     """``model.model_construct(**values)`` for values naming every field, in the
     model's field order: the same instance (``__dict__``, fields set, no extra or
     private values) without model_construct's per-field alias and default lookups
-    (0.8 instead of 3.9 µs for a snapshot, built for nearly every routing event)."""
-    instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    (0.8 instead of 3.9 µs for a snapshot, built for nearly every routing event).
+    ``values`` becomes the instance's ``__dict__`` (a dict, not keyword arguments:
+    packing them into a new dict was ~half of the 1.2 µs); ``fields_set`` defaults
+    to every field given."""
+    instance = _new_object(model)
+    _set_attribute(instance, "__dict__", values)
+    _set_attribute(
+        instance, "__pydantic_fields_set__", set(values) if fields_set is None else fields_set
+    )
+    _set_attribute(instance, "__pydantic_extra__", None)
+    _set_attribute(instance, "__pydantic_private__", None)
     return instance
+
+
+#: read once: the globals and attribute lookups were a fifth of ``_constructed``
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 
 
 def _columns(conversation: Conversation) -> Mapping[str, Any]:
