@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from libs.common.events.interaction import Channel
 from libs.common.events.routing import (
     ConversationAssigned,
     ConversationQueued,
-    Priority,
 )
 from services.router.domain.assignment import (
     PRIORITY_RANK,
@@ -17,6 +15,7 @@ from services.router.domain.assignment import (
     choose_agent,
     plan_assignments,
 )
+from services.router.domain.members import channel_of, priority_of
 from services.router.domain.openings import free_slots, openings, someone_could_take
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
@@ -29,8 +28,8 @@ def work_item(conversation: Conversation, previous_agent_id: str | None = None) 
     return WorkItem(
         conversation_id=conversation.id,
         queue=conversation.queue,
-        channel=Channel(conversation.channel),
-        priority=Priority(conversation.priority),
+        channel=channel_of(conversation.channel),
+        priority=priority_of(conversation.priority),
         queued_at=conversation.queued_at or conversation.opened_at,
         skills=frozenset(conversation.skills or []),
         previous_agent_id=previous_agent_id,

@@ -7,6 +7,7 @@ from datetime import datetime
 from libs.common.events.routing import SlaMetric
 from services.router.domain.escalation import TimerKind
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
+from services.router.domain.members import status_of
 from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
 from services.router.service.context import RouterContext
@@ -108,7 +109,7 @@ async def on_customer_message(
 ) -> None:
     """A customer wrote (or called): the response clock runs until we answer."""
     conversation.status = next_status(
-        ConversationStatus(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE
+        status_of(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE
     )
     start_resolution_clock(uow, ctx, conversation, at)
     if conversation.awaiting_since is not None:
@@ -134,7 +135,7 @@ async def on_agent_response(
     # timers started earlier in this transaction are cancelled too (in memory)
     uow.cancel_timers_later(conversation.id, metrics=RESPONSE_METRICS, at=at)
     conversation.status = next_status(
-        ConversationStatus(conversation.status), LifecycleTrigger.AGENT_RESPONSE
+        status_of(conversation.status), LifecycleTrigger.AGENT_RESPONSE
     )
     await pause_resolution_clock(uow, ctx, conversation, at)
 

@@ -42,6 +42,7 @@ from services.router.domain.intake import (
     thread_key,
 )
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
+from services.router.domain.members import channel_of, status_of
 from services.router.domain.threading import (
     ConversationRef,
     ThreadAction,
@@ -224,8 +225,8 @@ def _ref(conversation: Conversation | None) -> ConversationRef | None:
     return ConversationRef(
         id=conversation.id,
         contact_id=conversation.contact_id,
-        channel=Channel(conversation.channel),
-        status=ConversationStatus(conversation.status),
+        channel=channel_of(conversation.channel),
+        status=status_of(conversation.status),
         last_activity_at=conversation.last_activity_at,
         resolved_at=conversation.resolved_at,
     )
@@ -483,7 +484,7 @@ async def _joined(
     reason: str,
 ) -> None:
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
-    ignored = ignored_reason(ConversationStatus(conversation.status), interaction)
+    ignored = ignored_reason(status_of(conversation.status), interaction)
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
     if ignored is None and assistant_flow.holds(conversation) and from_customer(interaction):
         await assistant_flow.request_turn(emitter, conversation, interaction)

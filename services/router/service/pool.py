@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from libs.common.events.interaction import Channel
 from services.router.domain.assignment import AgentState, AgentStatus
+from services.router.domain.members import channel_of
 from services.router.store.models import Agent
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -50,7 +51,7 @@ class AssignmentPool:
             status=fixed.status,
             queues=fixed.queues,
             capacity=fixed.capacity,
-            load={Channel(k): v for k, v in load.items()} if load else {},
+            load={channel_of(k): v for k, v in load.items()} if load else {},
             skills=fixed.skills,
             last_assigned_at=agent.last_assigned_at,
         )
