@@ -57,7 +57,7 @@ from services.router.service.attachments import record_attachments
 from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
-from services.router.service.events import MAX_REFERENCES, Emitter
+from services.router.service.events import MAX_REFERENCES, Emitter, response_promise_of
 from services.router.service.pool import assignment_pool, keep_assignment_pool
 from services.router.service.replies import apply_receipt
 from services.router.service.routing_cache import ANY, RoutingCache, prefetch
@@ -268,56 +268,56 @@ def _new_conversation(
     result = classify(interaction, rules, customer_attributes(rules, matched))
     conversation_id = time_ordered_id("router.conversation", interaction.received_at, item.event_id)
     automated = is_automated(interaction)
-    values: dict[str, object] = dict(
-        id=conversation_id,
-        reference=conversation_reference(number),
-        contact_id=contact_id,
-        channel=interaction.channel.value,
-        provider=interaction.provider,
-        integration=interaction.integration,
-        status=ConversationStatus.OPEN.value,
-        queue=result.queue,
-        priority=result.priority.value,
-        language=result.language,
-        subject=short_subject(interaction.subject),
-        tags=conversation_tags(result.tags, automated=automated),
-        skills=list(result.skills),
-        automated=automated,
-        opened_at=interaction.received_at,
-        last_activity_at=interaction.occurred_at,
-        thread_key=thread_key(interaction),
-        call_group_key=call_group_key(interaction),
-        resolution_elapsed_minutes=0.0,
-        clock_cycle=0,
-        escalation_level=0,
-        breached=False,
-        references=[],
-        customer={},
-        customer_flags={},
+    values: dict[str, object] = {
+        "id": conversation_id,
+        "reference": conversation_reference(number),
+        "contact_id": contact_id,
+        "channel": interaction.channel.value,
+        "provider": interaction.provider,
+        "integration": interaction.integration,
+        "status": ConversationStatus.OPEN.value,
+        "queue": result.queue,
+        "priority": result.priority.value,
+        "language": result.language,
+        "subject": short_subject(interaction.subject),
+        "tags": conversation_tags(result.tags, automated=automated),
+        "skills": list(result.skills),
+        "automated": automated,
+        "opened_at": interaction.received_at,
+        "last_activity_at": interaction.occurred_at,
+        "thread_key": thread_key(interaction),
+        "call_group_key": call_group_key(interaction),
+        "resolution_elapsed_minutes": 0.0,
+        "clock_cycle": 0,
+        "escalation_level": 0,
+        "breached": False,
+        "references": [],
+        "customer": {},
+        "customer_flags": {},
         # set by the rest of routing, if at all; given here so that every column is on
         # the object: an event snapshot reads them directly (events._columns), and the
         # ORM reads a column missing from a new object through its slow default path
         # (~1 µs each; routing reads ~8 such per new conversation). None is what the
         # insert wrote for them anyway (no defaults); assistant_answers' default is 0.
-        assignee_id=None,
-        last_message_id=None,
-        first_response_due_at=None,
-        reply_path=None,
-        customer_last_inbound_at=None,
-        queued_at=None,
-        resolved_at=None,
-        first_response_at=None,
-        awaiting_since=None,
-        policy=None,
-        resolution_running_since=None,
-        assistant_status=None,
-        assistant_answers=0,
-        assistant_article_id=None,
-        assistant_question=None,
-        assistant_outcome=None,
-        assistant_quiet_check_at=None,
-        text_purged_at=None,
-    )
+        "assignee_id": None,
+        "last_message_id": None,
+        "first_response_due_at": None,
+        "reply_path": None,
+        "customer_last_inbound_at": None,
+        "queued_at": None,
+        "resolved_at": None,
+        "first_response_at": None,
+        "awaiting_since": None,
+        "policy": None,
+        "resolution_running_since": None,
+        "assistant_status": None,
+        "assistant_answers": 0,
+        "assistant_article_id": None,
+        "assistant_question": None,
+        "assistant_outcome": None,
+        "assistant_quiet_check_at": None,
+        "text_purged_at": None,
+    }
     return new_row(Conversation, values)
 
 
@@ -443,6 +443,7 @@ async def _opened(
             calendar_name=policy.calendar,
             calendar=calendar,
             at=interaction.received_at,
+            build=response_promise_of,
         ),
     )
     await _routed(emitter, conversation, interaction, opened=True)
