@@ -312,7 +312,7 @@ async def _resolved(
         ConversationStatus(conversation.status), LifecycleTrigger.RESOLVE
     )
     conversation.resolved_at = now
-    await stop_all_clocks(uow, ctx, conversation, now)
+    stop_all_clocks(uow, ctx, conversation, now)
     await emitter.emit(
         ConversationResolved,
         conversation,

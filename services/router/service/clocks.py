@@ -22,9 +22,9 @@ _WARNING, _BREACH = TimerKind.WARNING.value, TimerKind.BREACH.value
 def policy_for(
     ctx: RouterContext, conversation: Conversation
 ) -> tuple[PolicyConfig, BusinessCalendar]:
-    policies = ctx.config.current.policies
-    policy = policies.policy_for(conversation.queue, conversation.priority, conversation.channel)
-    return policy, policies.calendar_objects[policy.calendar]
+    return ctx.config.current.policies.policy_and_calendar(
+        conversation.queue, conversation.priority, conversation.channel
+    )
 
 
 def start_clock(
@@ -89,7 +89,7 @@ def start_resolution_clock(
     )
 
 
-async def pause_resolution_clock(
+def pause_resolution_clock(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
     running_since = conversation.resolution_running_since
@@ -104,7 +104,7 @@ async def pause_resolution_clock(
     uow.cancel_timers_later(conversation.id, metrics=[SlaMetric.RESOLUTION.value], at=at)
 
 
-async def on_customer_message(
+def on_customer_message(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
     """A customer wrote (or called): the response clock runs until we answer."""
@@ -123,7 +123,7 @@ async def on_customer_message(
     start_clock(uow, ctx, conversation, metric, started_at=at)
 
 
-async def on_agent_response(
+def on_agent_response(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
     """We answered: response clocks stop, the resolution clock pauses."""
@@ -137,7 +137,7 @@ async def on_agent_response(
     conversation.status = next_status(
         status_of(conversation.status), LifecycleTrigger.AGENT_RESPONSE
     )
-    await pause_resolution_clock(uow, ctx, conversation, at)
+    pause_resolution_clock(uow, ctx, conversation, at)
 
 
 async def on_reply_accepted(
@@ -157,13 +157,13 @@ async def on_reply_accepted(
         if conversation.first_response_at is None:
             conversation.first_response_at = at
         return
-    await on_agent_response(uow, ctx, conversation, at)
+    on_agent_response(uow, ctx, conversation, at)
 
 
-async def stop_all_clocks(
+def stop_all_clocks(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
-    await pause_resolution_clock(uow, ctx, conversation, at)
+    pause_resolution_clock(uow, ctx, conversation, at)
     conversation.awaiting_since = None
     # timers started earlier in this transaction are cancelled too (in memory)
     uow.cancel_timers_later(conversation.id, metrics=[m.value for m in SlaMetric], at=at)

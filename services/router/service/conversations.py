@@ -118,7 +118,7 @@ async def resolve(ctx: RouterContext, conversation_id: str, *, by: str) -> Conve
             ConversationStatus(conversation.status), LifecycleTrigger.RESOLVE
         )
         conversation.resolved_at = now
-        await stop_all_clocks(uow, ctx, conversation, now)
+        stop_all_clocks(uow, ctx, conversation, now)
         emitter = Emitter(uow, ctx, cause=f"resolve:{uuid.uuid4()}", now=now)
         await emitter.emit(
             ConversationResolved,

@@ -122,15 +122,17 @@ class Emitter:
     async def snapshot(self, conversation: Conversation) -> ConversationSnapshot:
         """The conversation as events carry it; one cause often emits several events
         in a row over an unchanged conversation (opened, routed, queued): built once."""
-        key = _snapshot_key(conversation, self.ctx.config.current)
+        values = _columns(conversation)
+        key = _snapshot_key(values, self.ctx.config.current)
         if self._last_snapshot is not None and self._last_snapshot[0] == key:
             return self._last_snapshot[1]
-        snapshot = await self._build_snapshot(conversation)
+        snapshot = await self._build_snapshot(conversation, values)
         self._last_snapshot = (key, snapshot)
         return snapshot
 
-    async def _build_snapshot(self, conversation: Conversation) -> ConversationSnapshot:
-        values = _columns(conversation)
+    async def _build_snapshot(
+        self, conversation: Conversation, values: Mapping[str, Any]
+    ) -> ConversationSnapshot:
         queue = self.ctx.config.current.policies.queue(values["queue"])
         assignee, supervisor = await self._agents(
             values["assignee_id"], queue.supervisor if queue else None
@@ -177,13 +179,13 @@ class Emitter:
         reason: str | None = None,
         **fields: Any,
     ) -> str:
-        values = dict(
-            conversation=await self.snapshot(conversation),
-            occurred_at=self.now,
-            cause_event_id=self.cause,
-            reason=reason,
+        values = {
+            "conversation": await self.snapshot(conversation),
+            "occurred_at": self.now,
+            "cause_event_id": self.cause,
+            "reason": reason,
             **fields,
-        )
+        }
         fast = _FAST_EVENTS.get(event_type)
         event = fast.build(values) if fast is not None else None
         if event is None:
@@ -358,9 +360,9 @@ _SNAPSHOT_COLUMN_SET = frozenset((*_SNAPSHOT_COLUMNS, "tags", "references"))
 _snapshot_values = itemgetter(*_SNAPSHOT_COLUMNS)
 
 
-def _snapshot_key(conversation: Conversation, config: object) -> tuple[object, ...]:
-    """Everything a snapshot is built from, compared by value (the config by identity)."""
-    values = _columns(conversation)
+def _snapshot_key(values: Mapping[str, Any], config: object) -> tuple[object, ...]:
+    """Everything a snapshot is built from (``_columns``), compared by value (the
+    config by identity)."""
     return (
         config,
         _snapshot_values(values),

@@ -411,9 +411,9 @@ async def _apply_effect(
         log.debug("%s: %s", emitter.cause, note)
         return
     if await _is_agent_response(uow, interaction):
-        await on_agent_response(uow, ctx, conversation, at)
+        on_agent_response(uow, ctx, conversation, at)
     elif reopens(interaction) and conversation.status != ConversationStatus.RESOLVED:
-        await on_customer_message(uow, ctx, conversation, at)
+        on_customer_message(uow, ctx, conversation, at)
 
 
 async def _opened(
