@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from libs.common.events.interaction import Channel, Direction, Interaction, InteractionKind
 from services.router.domain.lifecycle import ConversationStatus
@@ -24,8 +25,10 @@ class ThreadAction(StrEnum):
     OPEN = "open"  # a new conversation
 
 
-@dataclass(frozen=True)
-class ConversationRef:
+class ConversationRef(NamedTuple):
+    """Immutable like the frozen dataclass it was, built several times cheaper (each
+    thread candidate of each routed interaction is one)."""
+
     id: str
     contact_id: str
     channel: Channel
