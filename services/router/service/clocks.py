@@ -17,6 +17,8 @@ from services.router.store.unit_of_work import UnitOfWork, set_values
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.value)
 #: the timer kinds' stored values, read once (an enum's ``.value`` is a Python property)
 _WARNING, _BREACH = TimerKind.WARNING.value, TimerKind.BREACH.value
+#: likewise each metric's (``.value`` is a property call per clock started)
+_METRIC_VALUES = {metric: metric.value for metric in SlaMetric}
 
 
 def policy_for(
@@ -41,7 +43,7 @@ def start_clock(
         return None
     policy, calendar = policy_for(ctx, conversation)
     due = clock_due(
-        calendar, policy.targets(), metric, started_at=started_at, elapsed_minutes=elapsed_minutes
+        calendar, policy.sla_targets, metric, started_at=started_at, elapsed_minutes=elapsed_minutes
     )
     if due is None:
         conversation.policy = policy.name
@@ -52,7 +54,7 @@ def start_clock(
         changes["first_response_due_at"] = due.breach_at
     # a conversation routing just opened: set in place (set_values)
     set_values(conversation, changes)
-    conversation_id, metric_value = conversation.id, metric.value
+    conversation_id, metric_value = conversation.id, _METRIC_VALUES[metric]
     for kind, at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
         if at is not None:
             uow.insert_later(

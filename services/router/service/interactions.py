@@ -356,8 +356,15 @@ def _record(
         "last_activity_at": max(conversation.last_activity_at, interaction.occurred_at)
     }
     if from_customer(interaction):
-        changes["customer"] = interaction.customer.model_dump(mode="json", exclude_none=True)
-        changes["customer_flags"] = interaction.flags.model_dump(mode="json")
+        # model_dump(mode="json", exclude_none=True) and model_dump(mode="json") by their
+        # serialisers: model_dump is a Python wrapper around the same call (~0.5 µs)
+        customer, flags = interaction.customer, interaction.flags
+        changes["customer"] = type(customer).__pydantic_serializer__.to_python(
+            customer, mode="json", exclude_none=True
+        )
+        changes["customer_flags"] = type(flags).__pydantic_serializer__.to_python(
+            flags, mode="json"
+        )
         _remember_reply_path(conversation, interaction, changes)
     if message_id:
         if cache.remember_message(message_id, conversation):
