@@ -12,7 +12,6 @@ from services.router.domain.assignment import (
     PRIORITY_RANK,
     AssignmentChoice,
     WorkItem,
-    choose_agent,
     plan_assignments,
 )
 from services.router.domain.members import channel_of, priority_of
@@ -76,11 +75,10 @@ async def assign_or_queue(
     reason: str,
 ) -> None:
     pool = await assignment_pool(uow)
-    states = pool.online_states(exclude=exclude)
     if previous_agent_id is None and ctx.options.sticky:
         previous_agent_id = await previous_agent_of(uow, conversation)
-    choice = choose_agent(
-        work_item(conversation, previous_agent_id), states, sticky=ctx.options.sticky
+    choice = pool.choose(
+        work_item(conversation, previous_agent_id), sticky=ctx.options.sticky, exclude=exclude
     )
     if choice is not None:
         sticky_note = "; the customer's previous agent" if choice.sticky else ""
