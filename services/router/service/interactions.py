@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -131,7 +131,7 @@ async def route_one(
     if decision.action is ThreadAction.REOPEN and await _survey_answered(
         uow, ctx, cache, decision.conversation, interaction, now
     ):
-        decision = replace(decision, action=ThreadAction.JOIN, reason="answer to the CSAT survey")
+        decision = decision._replace(action=ThreadAction.JOIN, reason="answer to the CSAT survey")
     if decision.action is ThreadAction.OPEN:
         conversation = _new_conversation(
             ctx, item, contact_id, await uow.counters.next_value("conversation")
