@@ -42,7 +42,15 @@ from services.router.domain.intake import (
     thread_key,
 )
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
-from services.router.domain.members import channel_of, status_of
+from services.router.domain.members import (
+    CHANNEL_VALUES,
+    DIRECTION_VALUES,
+    IDENTITY_KIND_VALUES,
+    KIND_VALUES,
+    PRIORITY_VALUES,
+    channel_of,
+    status_of,
+)
 from services.router.domain.threading import (
     ConversationRef,
     ThreadAction,
@@ -73,6 +81,7 @@ from services.router.store.unit_of_work import UnitOfWork, new_row, set_values
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
+_OPEN = ConversationStatus.OPEN.value
 #: Routing a batch is mostly CPU; yield to the event loop this often.
 YIELD_EVERY = 20
 
@@ -213,7 +222,8 @@ def _resolve_contact(
         log.warning("contact conflict for %s: %s", interaction.customer_key, resolution.reason)
     for key in resolution.attach:
         uow.insert_later(
-            ContactIdentity, {"kind": key.kind.value, "value": key.value, "contact_id": contact_id}
+            ContactIdentity,
+            {"kind": IDENTITY_KIND_VALUES[key.kind], "value": key.value, "contact_id": contact_id},
         )
     cache.remember_identities(contact_id, resolution.attach)
     return contact_id
@@ -272,12 +282,12 @@ def _new_conversation(
         "id": conversation_id,
         "reference": conversation_reference(number),
         "contact_id": contact_id,
-        "channel": interaction.channel.value,
+        "channel": CHANNEL_VALUES[interaction.channel],
         "provider": interaction.provider,
         "integration": interaction.integration,
-        "status": ConversationStatus.OPEN.value,
+        "status": _OPEN,
         "queue": result.queue,
-        "priority": result.priority.value,
+        "priority": PRIORITY_VALUES[result.priority],
         "language": result.language,
         "subject": short_subject(interaction.subject),
         "tags": conversation_tags(result.tags, automated=automated),
@@ -339,9 +349,9 @@ def _record(
             "event_id": item.event_id,
             "conversation_id": conversation.id,
             "contact_id": contact_id,
-            "channel": interaction.channel.value,
-            "direction": interaction.direction.value,
-            "kind": interaction.kind.value,
+            "channel": CHANNEL_VALUES[interaction.channel],
+            "direction": DIRECTION_VALUES[interaction.direction],
+            "kind": KIND_VALUES[interaction.kind],
             "occurred_at": interaction.occurred_at,
             "processed_at": now,
             "message_id": message_id,

@@ -25,3 +25,25 @@ def test_a_value_that_is_no_member_fails_as_the_enum_does() -> None:
         channel_of("fax")
     with pytest.raises(ValueError):
         status_of(None)
+
+
+def test_values_are_the_members_values_as_plain_strings() -> None:
+    from libs.common.events.interaction import Direction, InteractionKind
+    from services.router.domain.contacts import IdentityKind
+    from services.router.domain.members import (
+        CHANNEL_VALUES,
+        DIRECTION_VALUES,
+        IDENTITY_KIND_VALUES,
+        KIND_VALUES,
+        PRIORITY_VALUES,
+    )
+
+    for values, enum in [
+        (CHANNEL_VALUES, Channel),
+        (DIRECTION_VALUES, Direction),
+        (KIND_VALUES, InteractionKind),
+        (PRIORITY_VALUES, Priority),
+        (IDENTITY_KIND_VALUES, IdentityKind),
+    ]:
+        for member in enum:
+            assert values[member] == member.value and type(values[member]) is str
