@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -207,7 +207,9 @@ class _FastEvent:
     is of exactly a type the field declares (``checks``: a subclass such as an enum
     member for a ``str``, a non-UTC datetime, a field not listed: the validated
     path), with the defaults validation fills in: the instance validation makes
-    (``tests/unit/router/test_fast_events.py``), ~0.8 instead of ~3 µs."""
+    (``tests/unit/router/test_fast_events.py``), ~0.8 instead of ~3 µs. What depends
+    only on the names given is planned once per set of names (``_plan``): 35.8 → 21.5
+    thousand instructions per event with ``_constructed`` taking a dict (callgrind)."""
 
     def __init__(
         self,
@@ -223,28 +225,63 @@ class _FastEvent:
         self.fields = [
             (name, info.default, info.default_factory) for name, info in model.model_fields.items()
         ]
+        self._plans: dict[tuple[str, ...], _Plan | None] = {}
 
     def build(self, values: dict[str, Any]) -> BaseModel | None:
-        checks = self.checks
-        for name, value in values.items():
-            allowed = checks.get(name)
-            if allowed is None or type(value) not in allowed:
-                return None
-            if type(value) is datetime and value.tzinfo is not UTC:
-                return None  # UtcDatetime converts it: leave that to validation
-        data: dict[str, Any] = {}
-        for name, default, factory in self.fields:
-            if name in values:
-                data[name] = values[name]
-            elif factory is not None:
-                data[name] = factory()  # type: ignore[call-arg]
-            elif default is PydanticUndefined:
-                return None  # required and not given: validation says so
-            else:
-                data[name] = default
+        names = tuple(values)
+        plan = self._plans.get(names, _NO_PLAN)
+        if plan is _NO_PLAN:
+            plan = self._plan(names)
+        if plan is None:
+            return None
+        allowed, template, factories = plan
+        for kinds, value in zip(allowed, values.values()):  # noqa: B905 - same length
+            kind = type(value)
+            if kind not in kinds or (kind is datetime and value.tzinfo is not UTC):
+                return None  # a datetime not in UTC: UtcDatetime converts it (validation)
+        data = template.copy()  # every field, in the model's order
+        data.update(values)
+        for name, factory in factories:
+            data[name] = factory()
         return _constructed(self.model, data, set(values))
 
+    def _plan(self, names: tuple[str, ...]) -> _Plan | None:
+        """What depends only on which fields are given, in the order given (each
+        ``emit`` call site gives the same): each value's allowed types, every field
+        in the model's order with the defaults of those not given, those made per
+        event. None when these names always go the validated way (a field not in
+        ``checks``, a required one missing). Kept per set of names (a bounded few)."""
+        plan: _Plan | None = None
+        allowed = [self.checks.get(name) for name in names]
+        template: dict[str, Any] = {}
+        factories: list[tuple[str, Any]] = []
+        for name, default, factory in self.fields:
+            if name in names:
+                template[name] = None  # its place in the field order; the value is given
+            elif factory is not None:
+                template[name] = None
+                factories.append((name, factory))
+            elif default is PydanticUndefined:
+                break  # required and not given: validation says so
+            else:
+                template[name] = default
+        else:
+            if None not in allowed:
+                plan = _Plan(tuple(allowed), template, tuple(factories))  # type: ignore[arg-type]
+        if len(self._plans) < _PLANS_KEPT:
+            self._plans[names] = plan
+        return plan
 
+
+class _Plan(NamedTuple):
+    allowed: tuple[tuple[type, ...], ...]  # per value given, in the order given
+    template: dict[str, Any]  # every field in the model's order, defaults filled in
+    factories: tuple[tuple[str, Any], ...]  # fields whose default is made per event
+
+
+_NO_PLAN = object()
+#: sets of names a _FastEvent keeps a plan for (a handful of emit call sites)
+_PLANS_KEPT = 64
 _NONE = type(None)
 _BASE_CHECKS: dict[str, tuple[type, ...]] = {
     "conversation": (ConversationSnapshot,),

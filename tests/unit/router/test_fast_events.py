@@ -122,3 +122,19 @@ def test_a_promise_is_the_validated_one() -> None:
     assert response_promise_of(**given).model_fields_set == set(given)
     in_kst = response_promise_of(**{**values, "due_at": PROMISE.due_at.astimezone(KST)})
     assert in_kst.due_at.tzinfo is UTC  # validated: converted as the field does
+
+
+def test_the_same_event_whatever_the_order_the_values_come_in() -> None:
+    fields = {"queue": "general", "position": 3}
+    validated = ConversationQueued(**BASE, **fields)
+    for values in (
+        {**BASE, **fields},
+        {**fields, **BASE},
+        dict(reversed({**BASE, **fields}.items())),
+    ):
+        for _ in range(2):  # planned, then from the plan
+            fast = _FAST_EVENTS[ConversationQueued].build(dict(values))
+            assert fast is not None and fast.__dict__ == validated.__dict__
+            assert list(fast.__dict__) == list(validated.__dict__)
+            assert fast.model_fields_set == validated.model_fields_set
+            assert fast.model_dump_json() == validated.model_dump_json()
