@@ -20,7 +20,7 @@ from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
 from services.router.service.pool import assignment_pool
 from services.router.store.models import Agent, Conversation
-from services.router.store.unit_of_work import UnitOfWork
+from services.router.store.unit_of_work import UnitOfWork, set_values
 
 
 def work_item(conversation: Conversation, previous_agent_id: str | None = None) -> WorkItem:
@@ -52,8 +52,7 @@ async def apply_choice(
     remembered = emitter.uow.cache.get("previous_agents")
     if isinstance(remembered, dict):
         remembered[conversation.contact_id] = agent.id
-    conversation.assignee_id = agent.id
-    conversation.queued_at = None
+    set_values(conversation, {"assignee_id": agent.id, "queued_at": None})  # as above
     await emitter.emit(
         ConversationAssigned,
         conversation,
@@ -100,8 +99,10 @@ async def previous_agent_of(uow: UnitOfWork, conversation: Conversation) -> str 
 async def queue_conversation(emitter: Emitter, conversation: Conversation, *, reason: str) -> None:
     if conversation.assignee_id is not None:
         (await assignment_pool(emitter.uow)).release(conversation.assignee_id, conversation.channel)
-    conversation.assignee_id = None
-    conversation.queued_at = conversation.queued_at or emitter.now
+    # in place on a conversation routing just opened (set_values)
+    set_values(
+        conversation, {"assignee_id": None, "queued_at": conversation.queued_at or emitter.now}
+    )
     await emitter.emit(ConversationQueued, conversation, reason=reason, queue=conversation.queue)
 
 

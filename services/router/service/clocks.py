@@ -80,7 +80,7 @@ def start_resolution_clock(
 ) -> None:
     if conversation.automated or conversation.resolution_running_since is not None:
         return
-    conversation.resolution_running_since = at
+    set_values(conversation, {"resolution_running_since": at})  # in place on a new one
     start_clock(
         uow,
         ctx,
@@ -110,13 +110,13 @@ def on_customer_message(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
     """A customer wrote (or called): the response clock runs until we answer."""
-    conversation.status = next_status(
-        status_of(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE
-    )
+    # set in place on a conversation routing just opened (set_values), as below
+    status = next_status(status_of(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE)
+    set_values(conversation, {"status": status})
     start_resolution_clock(uow, ctx, conversation, at)
     if conversation.awaiting_since is not None:
         return  # already waiting for an answer; the running clock keeps its start
-    conversation.awaiting_since = at
+    set_values(conversation, {"awaiting_since": at})
     metric = (
         SlaMetric.FIRST_RESPONSE
         if conversation.first_response_at is None
