@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from libs.common.events.interaction import Channel
 from libs.common.events.routing import Priority
@@ -48,8 +49,10 @@ class AgentState:
         return replace(self, load=load, last_assigned_at=at)
 
 
-@dataclass(frozen=True)
-class WorkItem:
+class WorkItem(NamedTuple):
+    """Immutable like the frozen dataclasses these were (one per assignment decision;
+    a frozen dataclass sets each field through ``object.__setattr__``)."""
+
     conversation_id: str
     queue: str
     channel: Channel
@@ -59,8 +62,7 @@ class WorkItem:
     previous_agent_id: str | None = None
 
 
-@dataclass(frozen=True)
-class AssignmentChoice:
+class AssignmentChoice(NamedTuple):
     conversation_id: str
     agent_id: str
     sticky: bool

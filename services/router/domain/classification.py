@@ -8,8 +8,10 @@ ends evaluation. Integration routing hints come before the defaults.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import cached_property
+from operator import attrgetter
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -54,6 +56,47 @@ class RuleCondition(_Strict):
         """The keywords case-folded once (they are matched against every interaction)."""
         return tuple(k.casefold() for k in self.keywords)
 
+    @cached_property
+    def tests(self) -> tuple[Test, ...]:
+        """``matches`` as the tests of this condition's parts that are set, cheapest
+        first, worked out once per rule set: most rules set one or two parts, and
+        ``matches`` read all nine and called four helpers for every rule and new
+        conversation (with the NamedTuples below: classify 105 → 76 thousand
+        instructions per call for the sample rules, callgrind)."""
+        tests: list[Test] = []
+        for attribute, wanted in (
+            ("channel", self.channels),
+            ("provider", self.providers),
+            ("integration", self.integrations),
+            ("kind", self.kinds),
+        ):
+            if wanted:
+                tests.append(_attribute_in(attribute, frozenset(wanted)))
+        if self.languages:
+            languages = frozenset(self.languages)
+            tests.append(lambda _interaction, language, _customer: language in languages)
+        customer = self.customer
+        if customer is not None:
+            tests.append(lambda _interaction, _language, found: _customer_match(customer, found))
+        keywords = self.folded_keywords
+        if keywords:
+            tests.append(
+                lambda interaction, _language, _customer: _keywords_match(keywords, interaction)
+            )
+        if self.subject_regex is not None:
+            subject = re.compile(self.subject_regex, re.IGNORECASE).search
+            tests.append(
+                lambda interaction, _language, _customer: (
+                    subject(interaction.subject or "") is not None
+                )
+            )
+        if self.text_regex is not None:
+            text = re.compile(self.text_regex, re.IGNORECASE).search
+            tests.append(
+                lambda interaction, _language, _customer: text(interaction.body.text) is not None
+            )
+        return tuple(tests)
+
     @field_validator("subject_regex", "text_regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
@@ -63,6 +106,15 @@ class RuleCondition(_Strict):
             except re.error as exc:
                 raise ValueError(f"invalid regex {value!r}: {exc}") from None
         return value
+
+
+#: one part of a rule's condition: (interaction, its language, the customer's attributes)
+Test = Callable[[Interaction, "str | None", "CustomerAttributes"], bool]
+
+
+def _attribute_in(attribute: str, wanted: frozenset[object]) -> Test:
+    read = attrgetter(attribute)
+    return lambda interaction, _language, _customer: read(interaction) in wanted
 
 
 class RuleOutcome(_Strict):
@@ -116,14 +168,16 @@ class RuleSet(_Strict):
         }
 
 
-@dataclass(frozen=True)
-class CustomerAttributes:
+class CustomerAttributes(NamedTuple):
+    """Immutable like the frozen dataclasses these were; built several times cheaper
+    (a frozen dataclass sets each field through ``object.__setattr__``), once per new
+    conversation."""
+
     vip: bool = False
     segments: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class Classification:
+class Classification(NamedTuple):
     queue: str
     priority: Priority
     language: str | None
@@ -151,18 +205,10 @@ def matches(
     language: str | None,
     customer: CustomerAttributes,
 ) -> bool:
-    # cheapest checks first; stops at the first that fails (every interaction meets every rule)
-    return (
-        (not condition.channels or interaction.channel in condition.channels)
-        and (not condition.providers or interaction.provider in condition.providers)
-        and (not condition.integrations or interaction.integration in condition.integrations)
-        and (not condition.kinds or interaction.kind in condition.kinds)
-        and (not condition.languages or language in condition.languages)
-        and _customer_match(condition.customer, customer)
-        and _keywords_match(condition.folded_keywords, interaction)
-        and _regex_match(condition.subject_regex, interaction.subject or "")
-        and _regex_match(condition.text_regex, interaction.body.text)
-    )
+    """Every part of the condition that is set holds (``RuleCondition.tests``: channels,
+    providers, integrations, kinds, languages, customer, keywords, subject and text
+    regexes, cheapest first; stops at the first that fails)."""
+    return all(test(interaction, language, customer) for test in condition.tests)
 
 
 def _keywords_match(keywords: tuple[str, ...], interaction: Interaction) -> bool:
@@ -195,15 +241,18 @@ def classify(
     skills: list[str] = []
     matched: list[str] = []
     for rule in rules.rules:
-        if not matches(rule.when, interaction, language, customer):
-            continue
-        matched.append(rule.name)
-        queue = queue or rule.then.queue
-        priority = priority or rule.then.priority
-        tags.extend(rule.then.tags)
-        skills.extend(rule.then.skills)
-        if rule.stop:
-            break
+        for test in rule.when.tests:  # matches(rule.when, …), prepared
+            if not test(interaction, language, customer):
+                break
+        else:
+            matched.append(rule.name)
+            then = rule.then
+            queue = queue or then.queue
+            priority = priority or then.priority
+            tags.extend(then.tags)
+            skills.extend(then.skills)
+            if rule.stop:
+                break
     return Classification(
         queue=queue or hints.queue or rules.defaults.queue,
         priority=priority or _hint_priority(hints.priority) or rules.defaults.priority,

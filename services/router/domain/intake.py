@@ -176,11 +176,13 @@ def response_promise(
     calendar_name: str,
     calendar: BusinessCalendar,
     at: datetime,
+    build: Callable[..., ResponsePromise] = ResponsePromise,
 ) -> ResponsePromise | None:
-    """The first-response promise as data (the notifier phrases it per language)."""
+    """The first-response promise as data (the notifier phrases it per language).
+    ``build`` makes it from the values (the service layer's skips re-validating them)."""
     if automated or due_at is None or target_minutes is None:
         return None
-    return ResponsePromise(
+    return build(
         target_minutes=target_minutes,
         due_at=due_at,
         open_now=calendar.always_open or calendar.is_open(at),

@@ -143,6 +143,28 @@ class PolicySet(_Strict):
         """The memo of ``policy_for``."""
         return {}
 
+    def policy_and_calendar(
+        self, queue: str, priority: str, channel: str
+    ) -> tuple[PolicyConfig, BusinessCalendar]:
+        """``policy_for`` and its calendar, memoised together (a new conversation asks
+        four times: each clock, the assistant offer, the acknowledgement)."""
+        key = (queue, priority, channel)
+        found = self.selected_with_calendars.get(key)
+        if found is None:
+            policy = self.policy_for(queue, priority, channel)
+            found = self.selected_with_calendars[key] = (
+                policy,
+                self.calendar_objects[policy.calendar],
+            )
+        return found
+
+    @cached_property
+    def selected_with_calendars(
+        self,
+    ) -> dict[tuple[str, str, str], tuple[PolicyConfig, BusinessCalendar]]:
+        """The memo of ``policy_and_calendar``."""
+        return {}
+
 
 def build_calendar(name: str, config: CalendarConfig) -> BusinessCalendar:
     weekly = {

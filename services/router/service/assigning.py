@@ -4,33 +4,31 @@ from __future__ import annotations
 
 import uuid
 
-from libs.common.events.interaction import Channel
 from libs.common.events.routing import (
     ConversationAssigned,
     ConversationQueued,
-    Priority,
 )
 from services.router.domain.assignment import (
     PRIORITY_RANK,
     AssignmentChoice,
     WorkItem,
-    choose_agent,
     plan_assignments,
 )
+from services.router.domain.members import channel_of, priority_of
 from services.router.domain.openings import free_slots, openings, someone_could_take
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
 from services.router.service.pool import assignment_pool
 from services.router.store.models import Agent, Conversation
-from services.router.store.unit_of_work import UnitOfWork
+from services.router.store.unit_of_work import UnitOfWork, set_values
 
 
 def work_item(conversation: Conversation, previous_agent_id: str | None = None) -> WorkItem:
     return WorkItem(
         conversation_id=conversation.id,
         queue=conversation.queue,
-        channel=Channel(conversation.channel),
-        priority=Priority(conversation.priority),
+        channel=channel_of(conversation.channel),
+        priority=priority_of(conversation.priority),
         queued_at=conversation.queued_at or conversation.opened_at,
         skills=frozenset(conversation.skills or []),
         previous_agent_id=previous_agent_id,
@@ -54,8 +52,7 @@ async def apply_choice(
     remembered = emitter.uow.cache.get("previous_agents")
     if isinstance(remembered, dict):
         remembered[conversation.contact_id] = agent.id
-    conversation.assignee_id = agent.id
-    conversation.queued_at = None
+    set_values(conversation, {"assignee_id": agent.id, "queued_at": None})  # as above
     await emitter.emit(
         ConversationAssigned,
         conversation,
@@ -77,11 +74,10 @@ async def assign_or_queue(
     reason: str,
 ) -> None:
     pool = await assignment_pool(uow)
-    states = pool.online_states(exclude=exclude)
     if previous_agent_id is None and ctx.options.sticky:
         previous_agent_id = await previous_agent_of(uow, conversation)
-    choice = choose_agent(
-        work_item(conversation, previous_agent_id), states, sticky=ctx.options.sticky
+    choice = pool.choose(
+        work_item(conversation, previous_agent_id), sticky=ctx.options.sticky, exclude=exclude
     )
     if choice is not None:
         sticky_note = "; the customer's previous agent" if choice.sticky else ""
@@ -103,8 +99,10 @@ async def previous_agent_of(uow: UnitOfWork, conversation: Conversation) -> str 
 async def queue_conversation(emitter: Emitter, conversation: Conversation, *, reason: str) -> None:
     if conversation.assignee_id is not None:
         (await assignment_pool(emitter.uow)).release(conversation.assignee_id, conversation.channel)
-    conversation.assignee_id = None
-    conversation.queued_at = conversation.queued_at or emitter.now
+    # in place on a conversation routing just opened (set_values)
+    set_values(
+        conversation, {"assignee_id": None, "queued_at": conversation.queued_at or emitter.now}
+    )
     await emitter.emit(ConversationQueued, conversation, reason=reason, queue=conversation.queue)
 
 

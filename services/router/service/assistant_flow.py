@@ -63,6 +63,8 @@ HANDOFF_KIND = "assistant_handoff"
 RESOLVED_KIND = "assistant_resolved"
 TEXT_CHARS = 4000
 
+_CHAT = Channel.CHAT.value  # read once: an enum member's .value is a property call
+
 
 def holds(conversation: Conversation) -> bool:
     return conversation.assistant_status in HOLDING
@@ -70,7 +72,7 @@ def holds(conversation: Conversation) -> bool:
 
 def offered_to_assistant(ctx: RouterContext, conversation: Conversation) -> bool:
     """Chat conversations (never automated ones) in a queue whose policy enables it."""
-    if conversation.channel != Channel.CHAT.value or conversation.automated:
+    if conversation.channel != _CHAT or conversation.automated:
         return False
     policy, _ = policy_for(ctx, conversation)
     return policy.assistant
@@ -312,7 +314,7 @@ async def _resolved(
         ConversationStatus(conversation.status), LifecycleTrigger.RESOLVE
     )
     conversation.resolved_at = now
-    await stop_all_clocks(uow, ctx, conversation, now)
+    stop_all_clocks(uow, ctx, conversation, now)
     await emitter.emit(
         ConversationResolved,
         conversation,

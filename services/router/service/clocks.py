@@ -7,6 +7,7 @@ from datetime import datetime
 from libs.common.events.routing import SlaMetric
 from services.router.domain.escalation import TimerKind
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
+from services.router.domain.members import status_of
 from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
 from services.router.service.context import RouterContext
@@ -16,14 +17,16 @@ from services.router.store.unit_of_work import UnitOfWork, set_values
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.value)
 #: the timer kinds' stored values, read once (an enum's ``.value`` is a Python property)
 _WARNING, _BREACH = TimerKind.WARNING.value, TimerKind.BREACH.value
+#: likewise each metric's (``.value`` is a property call per clock started)
+_METRIC_VALUES = {metric: metric.value for metric in SlaMetric}
 
 
 def policy_for(
     ctx: RouterContext, conversation: Conversation
 ) -> tuple[PolicyConfig, BusinessCalendar]:
-    policies = ctx.config.current.policies
-    policy = policies.policy_for(conversation.queue, conversation.priority, conversation.channel)
-    return policy, policies.calendar_objects[policy.calendar]
+    return ctx.config.current.policies.policy_and_calendar(
+        conversation.queue, conversation.priority, conversation.channel
+    )
 
 
 def start_clock(
@@ -40,7 +43,7 @@ def start_clock(
         return None
     policy, calendar = policy_for(ctx, conversation)
     due = clock_due(
-        calendar, policy.targets(), metric, started_at=started_at, elapsed_minutes=elapsed_minutes
+        calendar, policy.sla_targets, metric, started_at=started_at, elapsed_minutes=elapsed_minutes
     )
     if due is None:
         conversation.policy = policy.name
@@ -51,7 +54,7 @@ def start_clock(
         changes["first_response_due_at"] = due.breach_at
     # a conversation routing just opened: set in place (set_values)
     set_values(conversation, changes)
-    conversation_id, metric_value = conversation.id, metric.value
+    conversation_id, metric_value = conversation.id, _METRIC_VALUES[metric]
     for kind, at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
         if at is not None:
             uow.insert_later(
@@ -77,7 +80,7 @@ def start_resolution_clock(
 ) -> None:
     if conversation.automated or conversation.resolution_running_since is not None:
         return
-    conversation.resolution_running_since = at
+    set_values(conversation, {"resolution_running_since": at})  # in place on a new one
     start_clock(
         uow,
         ctx,
@@ -88,7 +91,7 @@ def start_resolution_clock(
     )
 
 
-async def pause_resolution_clock(
+def pause_resolution_clock(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
     running_since = conversation.resolution_running_since
@@ -103,17 +106,17 @@ async def pause_resolution_clock(
     uow.cancel_timers_later(conversation.id, metrics=[SlaMetric.RESOLUTION.value], at=at)
 
 
-async def on_customer_message(
+def on_customer_message(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
     """A customer wrote (or called): the response clock runs until we answer."""
-    conversation.status = next_status(
-        ConversationStatus(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE
-    )
+    # set in place on a conversation routing just opened (set_values), as below
+    status = next_status(status_of(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE)
+    set_values(conversation, {"status": status})
     start_resolution_clock(uow, ctx, conversation, at)
     if conversation.awaiting_since is not None:
         return  # already waiting for an answer; the running clock keeps its start
-    conversation.awaiting_since = at
+    set_values(conversation, {"awaiting_since": at})
     metric = (
         SlaMetric.FIRST_RESPONSE
         if conversation.first_response_at is None
@@ -122,7 +125,7 @@ async def on_customer_message(
     start_clock(uow, ctx, conversation, metric, started_at=at)
 
 
-async def on_agent_response(
+def on_agent_response(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
     """We answered: response clocks stop, the resolution clock pauses."""
@@ -134,9 +137,9 @@ async def on_agent_response(
     # timers started earlier in this transaction are cancelled too (in memory)
     uow.cancel_timers_later(conversation.id, metrics=RESPONSE_METRICS, at=at)
     conversation.status = next_status(
-        ConversationStatus(conversation.status), LifecycleTrigger.AGENT_RESPONSE
+        status_of(conversation.status), LifecycleTrigger.AGENT_RESPONSE
     )
-    await pause_resolution_clock(uow, ctx, conversation, at)
+    pause_resolution_clock(uow, ctx, conversation, at)
 
 
 async def on_reply_accepted(
@@ -156,13 +159,13 @@ async def on_reply_accepted(
         if conversation.first_response_at is None:
             conversation.first_response_at = at
         return
-    await on_agent_response(uow, ctx, conversation, at)
+    on_agent_response(uow, ctx, conversation, at)
 
 
-async def stop_all_clocks(
+def stop_all_clocks(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
-    await pause_resolution_clock(uow, ctx, conversation, at)
+    pause_resolution_clock(uow, ctx, conversation, at)
     conversation.awaiting_since = None
     # timers started earlier in this transaction are cancelled too (in memory)
     uow.cancel_timers_later(conversation.id, metrics=[m.value for m in SlaMetric], at=at)

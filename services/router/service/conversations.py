@@ -103,7 +103,7 @@ async def _target_agent(
     if agent is None:
         raise NotFound(f"agent {agent_id}")
     state = (await assignment_pool(uow)).state(agent)
-    item = replace(work_item(conversation), queue=conversation.queue, skills=frozenset())
+    item = work_item(conversation)._replace(queue=conversation.queue, skills=frozenset())
     state = replace(state, queues=state.queues | {conversation.queue})
     if not force and not can_take(state, item):
         raise CapacityExceeded(f"agent {agent_id} is not online with free {item.channel} capacity")
@@ -118,7 +118,7 @@ async def resolve(ctx: RouterContext, conversation_id: str, *, by: str) -> Conve
             ConversationStatus(conversation.status), LifecycleTrigger.RESOLVE
         )
         conversation.resolved_at = now
-        await stop_all_clocks(uow, ctx, conversation, now)
+        stop_all_clocks(uow, ctx, conversation, now)
         emitter = Emitter(uow, ctx, cause=f"resolve:{uuid.uuid4()}", now=now)
         await emitter.emit(
             ConversationResolved,

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 
 from libs.common.events.interaction import Channel
-from services.router.domain.assignment import AgentState, AgentStatus
+from services.router.domain.assignment import (
+    AgentState,
+    AgentStatus,
+    AssignmentChoice,
+    WorkItem,
+    choose_agent,
+)
+from services.router.domain.members import channel_of
 from services.router.store.models import Agent
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -33,6 +40,9 @@ class AssignmentPool:
             for agent_id, fixed in self._fixed.items()
             if fixed.status is AgentStatus.ONLINE
         }
+        #: (queue, channel, skills, excluded agent) nobody online can take: taking work
+        #: only fills agents up, so it stays so until work is released
+        self._nobody: set[tuple[object, ...]] = set()
 
     def state(self, agent: Agent) -> AgentState:
         return self._current(_fixed_state(agent), agent)
@@ -42,6 +52,22 @@ class AssignmentPool:
             return list(self._online.values())
         return [state for agent_id, state in self._online.items() if agent_id != exclude]
 
+    def choose(
+        self, item: WorkItem, *, sticky: bool, exclude: str | None = None
+    ) -> AssignmentChoice | None:
+        """``choose_agent(item, self.online_states(exclude=exclude), sticky=sticky)``,
+        without asking again for work nobody could take since the last release: in a
+        backlog every agent is full after the first few decisions, and each later one
+        asked every online agent (``can_take`` depends on the item's queue, channel and
+        skills only; ``tests/unit/router/test_assignment_pool.py``)."""
+        key = (item.queue, item.channel, item.skills, exclude)
+        if key in self._nobody:
+            return None
+        choice = choose_agent(item, self.online_states(exclude=exclude), sticky=sticky)
+        if choice is None:
+            self._nobody.add(key)
+        return choice
+
     def _current(self, fixed: AgentState, agent: Agent) -> AgentState:
         """``fixed`` with what routing changes: the agent's load and last assignment."""
         load = self.loads[agent.id]
@@ -50,7 +76,7 @@ class AssignmentPool:
             status=fixed.status,
             queues=fixed.queues,
             capacity=fixed.capacity,
-            load={Channel(k): v for k, v in load.items()} if load else {},
+            load={channel_of(k): v for k, v in load.items()} if load else {},
             skills=fixed.skills,
             last_assigned_at=agent.last_assigned_at,
         )
@@ -66,6 +92,7 @@ class AssignmentPool:
             return
         load = self.loads[agent_id]
         load[channel] = max(0, load.get(channel, 0) - 1)
+        self._nobody.clear()  # room again, maybe
         self._changed(agent_id)
 
     def _changed(self, agent_id: str) -> None:

@@ -98,9 +98,11 @@ def test_kept_states_are_the_rebuilt_ones_and_choose_the_same(spec, steps) -> No
             previous_agent_id=None if previous is None else f"a{previous}",
         )
         for sticky in (False, True):
-            assert choose_agent(item, kept, sticky=sticky) == choose_agent(
-                item, rebuilt(pool, exclude=exclude), sticky=sticky
-            )
+            expected = choose_agent(item, rebuilt(pool, exclude=exclude), sticky=sticky)
+            assert choose_agent(item, kept, sticky=sticky) == expected
+            # the pool's own choice remembers work nobody could take until a release
+            assert pool.choose(item, sticky=sticky, exclude=exclude) == expected
+            assert pool.choose(item, sticky=sticky, exclude=exclude) == expected
         if take:
             agent.last_assigned_at = T0 + timedelta(minutes=minute)
             pool.take(agent, channel)

@@ -21,7 +21,7 @@ from libs.common.events.routing import (
     ResponsePromise,
     RoutingEvent,
 )
-from services.router.service.events import _FAST_EVENTS
+from services.router.service.events import _FAST_EVENTS, response_promise_of
 from tests.unit.router.factories import T0
 
 KST = timezone(timedelta(hours=9))
@@ -108,3 +108,33 @@ def test_times_stay_in_utc() -> None:
         {**BASE, "first_response_due_at": (T0 + timedelta(minutes=5)).astimezone(UTC)}
     )
     assert event is not None and event.first_response_due_at.tzinfo is UTC  # type: ignore[attr-defined]
+
+
+def test_a_promise_is_the_validated_one() -> None:
+    values = dict(PROMISE.__dict__)
+    fast = response_promise_of(**values)
+    assert fast == ResponsePromise(**values)
+    assert fast.model_fields_set == ResponsePromise(**values).model_fields_set
+    assert fast.model_dump_json() == PROMISE.model_dump_json()
+    assert list(fast.__dict__) == list(PROMISE.__dict__)
+    given = {k: v for k, v in values.items() if k != "always_open"}  # a default filled in
+    assert response_promise_of(**given).__dict__ == ResponsePromise(**given).__dict__
+    assert response_promise_of(**given).model_fields_set == set(given)
+    in_kst = response_promise_of(**{**values, "due_at": PROMISE.due_at.astimezone(KST)})
+    assert in_kst.due_at.tzinfo is UTC  # validated: converted as the field does
+
+
+def test_the_same_event_whatever_the_order_the_values_come_in() -> None:
+    fields = {"queue": "general", "position": 3}
+    validated = ConversationQueued(**BASE, **fields)
+    for values in (
+        {**BASE, **fields},
+        {**fields, **BASE},
+        dict(reversed({**BASE, **fields}.items())),
+    ):
+        for _ in range(2):  # planned, then from the plan
+            fast = _FAST_EVENTS[ConversationQueued].build(dict(values))
+            assert fast is not None and fast.__dict__ == validated.__dict__
+            assert list(fast.__dict__) == list(validated.__dict__)
+            assert fast.model_fields_set == validated.model_fields_set
+            assert fast.model_dump_json() == validated.model_dump_json()
