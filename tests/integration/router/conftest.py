@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context, open_store
 from services.router.service.context import RouterContext
 from services.router.settings import RouterSettings
+from services.router.store.engine import build_engine, migrate
 from tools.testing.postgres import PostgresServer, postgres_for_tests
 
 
@@ -56,6 +58,15 @@ def clock() -> MovableClock:
 def store_settings(database_url: str, tmp_path: Path) -> RouterSettings:
     """Settings for tests of the store alone (no broker involved)."""
     return _settings(database_url, tmp_path, KafkaSettings())
+
+
+@pytest.fixture
+async def engine(store_settings: RouterSettings) -> AsyncIterator[AsyncEngine]:
+    """The migrated store alone, for tests of the store layer."""
+    engine = build_engine(store_settings.database_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture

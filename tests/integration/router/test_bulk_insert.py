@@ -5,7 +5,6 @@ for left-out columns, booleans and floats, rows of several shapes in one call.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import groupby
 from typing import Any
@@ -14,9 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.router.settings import RouterSettings
 from services.router.store.bulk import COPY_FROM, BulkInserter
-from services.router.store.engine import build_engine, migrate
 from services.router.store.models import (
     AttachmentRow,
     AuditRow,
@@ -177,14 +174,6 @@ def rows_of(p: str) -> list[tuple[type, list[dict[str, Any]]]]:
             ],
         ),
     ]
-
-
-@pytest.fixture
-async def engine(store_settings: RouterSettings) -> AsyncIterator[AsyncEngine]:
-    engine = build_engine(store_settings.database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def stored(session: AsyncSession, table: sa.Table) -> list[tuple[Any, ...]]:

@@ -4,7 +4,6 @@ migration carries existing rows both ways, and "published before" reads the sent
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,14 +29,6 @@ from services.router.store.unit_of_work import UnitOfWorkFactory
 pytestmark = pytest.mark.integration
 
 AT = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(store_settings: RouterSettings) -> AsyncIterator:  # type: ignore[type-arg]
-    engine = build_engine(store_settings.database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 def row(n: int) -> dict[str, object]:

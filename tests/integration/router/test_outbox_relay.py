@@ -5,7 +5,6 @@ leftovers, another process's) are read, and all go out in outbox id order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
@@ -15,8 +14,6 @@ from sqlalchemy import event, select, text
 from libs.common.cloudevents import Headers
 from libs.common.kafka.producer import PublishError
 from services.router.relay import RELAY_LOCK_KEY, OutboxRelay
-from services.router.settings import RouterSettings
-from services.router.store.engine import build_engine, migrate
 from services.router.store.models import OutboxPending, OutboxRow
 from services.router.store.outbox import (
     CommittedOutbox,
@@ -64,14 +61,6 @@ class Statements:
 
     def payload_reads(self) -> list[str]:
         return [s for s in self.seen if s.startswith("SELECT") and "outbox.payload" in s]
-
-
-@pytest.fixture
-async def engine(store_settings: RouterSettings) -> AsyncIterator:  # type: ignore[type-arg]
-    engine = build_engine(store_settings.database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 def outbox_row(event_id: str, conversation_id: str, at: datetime) -> dict[str, object]:
