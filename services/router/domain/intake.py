@@ -79,9 +79,10 @@ def new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> s
     ``received_at`` (``time_ordered_id``), hashed from its identity keys (anonymous: its
     customer key and time, a fresh contact per call).
 
-    New contacts' keys append at the right edge of ``contacts``' index, as
-    conversations' do, instead of one random B-tree page each (SQLite, a poll of 500
-    at ~22,000 conversations: ~1,890 → ~1,230 WAL pages; ``bench/store_growth.py``).
+    New contacts' keys append at the right edge of the indexes keyed by contact id
+    (``contacts``, ``contact_identities``' and ``conversations``' by contact), as
+    conversations' ids do, instead of one random B-tree page each (SQLite, a poll of
+    500 at ~107,000 conversations: ~2,200 → ~1,040 WAL pages; ``bench/store_growth.py``).
     ``received_at`` rather than ``occurred_at``: a backfill of old mail or a message
     delivered late would land at its old time, deep in the index.
 
@@ -94,7 +95,8 @@ def new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> s
     the assignment advisory lock before reading identity owners (PostgreSQL, read
     committed), so the second sees the first's contact; were the identity's primary
     key still to collide, the batch would roll back and each record be routed again,
-    finding the first's contact. It also means a customer who returns after an
+    finding the first's contact (both held by tests/integration/router/
+    test_contact_ids.py). It also means a customer who returns after an
     erasure gets a new contact, never the erased one's id (which ``erased_contacts``
     answers "already erased" to)."""
     if keys:
