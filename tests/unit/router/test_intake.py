@@ -1,6 +1,7 @@
 """The pure decisions of routing one interaction (services/router/domain/intake.py)."""
 
-from datetime import time, timedelta
+import uuid
+from datetime import datetime, time, timedelta
 
 from libs.common.events.interaction import (
     BounceInfo,
@@ -85,20 +86,61 @@ def test_own_message_id_is_bare_and_never_blank():
     assert own_message_id(interaction()) is None
 
 
-def test_contact_ids_follow_the_keys_and_anonymous_callers_get_their_own():
+def test_a_contact_id_is_made_from_the_interaction_alone():
+    """Replays and replicas routing the same interaction agree on its contact's id."""
     keys = (IdentityKey(IdentityKind.EMAIL, "kim@example.com"),)
     first = new_contact_id(interaction(), keys)
-    assert first == new_contact_id(interaction(at=T0 + timedelta(days=1)), keys)
+    assert first == new_contact_id(interaction(), keys)
     assert first != new_contact_id(
         interaction(), (IdentityKey(IdentityKind.PHONE, "+821012345678"),)
     )
-    # no identity keys (a withheld number): the caller's key and the time make the id
+    assert uuid.UUID(first).version == 8
+
+
+def test_contact_ids_of_different_first_interactions_with_the_same_keys_differ():
+    """Intended: a contact is found by its identities (contact_identities), never by
+    recomputing its id from the keys, so the id is free to carry the first
+    interaction's time; a customer back after an erasure gets a new contact."""
+    keys = (IdentityKey(IdentityKind.EMAIL, "kim@example.com"),)
+    assert new_contact_id(interaction(), keys) != new_contact_id(
+        interaction(at=T0 + timedelta(days=1)), keys
+    )
+
+
+def test_contact_ids_sort_by_the_time_omnidesk_received_the_interaction():
+    def email_key(n: int) -> tuple[IdentityKey, ...]:
+        return (IdentityKey(IdentityKind.EMAIL, f"c{n}@example.com"),)
+
+    ids = [
+        new_contact_id(
+            interaction(email=f"c{n}@example.com", at=T0 + timedelta(seconds=n)), email_key(n)
+        )
+        for n in range(50)
+    ]
+    assert ids == sorted(ids)
+    assert ids[0][:13] == id_time(T0)
+    # mail that happened long ago (a backfill, a late delivery) sorts by its arrival
+    arrived = T0 + timedelta(hours=2)
+    late = interaction(at=T0 - timedelta(days=365)).model_copy(update={"received_at": arrived})
+    assert new_contact_id(late, email_key(99))[:13] == id_time(arrived)
+    assert new_contact_id(late, email_key(99)) > ids[-1]
+
+
+def id_time(at: datetime) -> str:
+    """The first 48 bits of a time-ordered id at ``at``, as text (``xxxxxxxx-xxxx``)."""
+    millis = f"{int(at.timestamp() * 1000):012x}"
+    return f"{millis[:8]}-{millis[8:]}"
+
+
+def test_anonymous_callers_get_a_contact_each_still_ordered_by_time():
     anonymous = interaction(Channel.PHONE, email=None, handle="twilio:anonymous")
     later = interaction(
         Channel.PHONE, email=None, handle="twilio:anonymous", at=T0 + timedelta(minutes=1)
     )
     assert new_contact_id(anonymous, ()) != new_contact_id(later, ())
     assert new_contact_id(anonymous, ()) == new_contact_id(anonymous, ())
+    assert new_contact_id(anonymous, ()) < new_contact_id(later, ())
+    assert new_contact_id(anonymous, ())[:13] == id_time(T0)
 
 
 def test_reference_subject_tags_and_classification_values():
