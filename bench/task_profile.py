@@ -29,8 +29,9 @@ Each sample is put in three piles:
   I/O count as SQLite; a socket call counts as "socket I/O".
 
 Shares are of the CPU samples (waiting excluded). With ``--cpu-s-per-1000`` (the
-process's CPU-seconds per 1,000 interactions, from ``/proc``, as the backlog
-bench prints it) each share is also given as µs per interaction.
+process's CPU-seconds per 1,000 interactions after start-up, from ``/proc``, as the
+backlog bench prints it) each item is also given as µs per interaction (the
+start-up's samples left out of that conversion).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ LOOP_HANDLE = ("task_step_impl", "Handle._run", "Handle__run")
 #: A frame: ``name (file:line)`` or ``name (file)`` (native).
 FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 RUNNER_FILE = "libs/common/kafka/consumer.py"
+#: Samples outside the event loop: the process starting (imports, configuration).
+START_UP = "outside the loop (start-up, imports)"
 
 #: The library a Python frame's file belongs to: the first matching prefix wins.
 LIBRARIES = (
@@ -175,7 +178,7 @@ def task_of(frames: list[Frame]) -> str:
             start = index  # the innermost handle run (a nested loop would be deeper)
             break
     if start is None:
-        return "outside the loop (start-up, imports)"
+        return START_UP
     inner = [f for f in frames[start + 1 :] if not f.native]
     ours = [f for f in inner if not f.file.startswith(("asyncio/", "contextvars"))]
     if not ours:
@@ -239,8 +242,10 @@ def shares(
 
 def summary(profile: Profile, cpu_s_per_1000: float | None, top: int = 25) -> dict[str, Any]:
     total = max(profile.cpu, 1)
-    # CPU-s per 1,000 interactions = ms per interaction: spread over the CPU samples
-    us_per_sample = None if cpu_s_per_1000 is None else cpu_s_per_1000 * 1000 / total
+    # CPU-s per 1,000 interactions = ms per interaction, spread over the CPU samples of
+    # the running service: the backlog bench's /proc figure leaves the start-up out
+    running = max(total - profile.by_task[START_UP], 1)
+    us_per_sample = None if cpu_s_per_1000 is None else cpu_s_per_1000 * 1000 / running
     tasks = {}
     for task, _ in profile.by_task.most_common(top):
         inner = Counter({k: n for (t, k), n in profile.by_task_category.items() if t == task})
