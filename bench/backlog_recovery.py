@@ -29,7 +29,16 @@ goes into ``series``; peak RSS (VmHWM) of both at the end.
 ``--profile DIR`` adds a second, smaller pass (``--profile-count``) with the
 router and the notifier under pyinstrument: ``DIR/backlog-<service>.pstats``.
 
+``--py-spy DIR`` samples the router and the notifier of the measured pass from
+outside (py-spy; its own CPU is its process's, not theirs, but each sample stops
+the process for a moment: ``--native`` cannot read the stack otherwise, and the
+native frames show the garbage collector) from their start until the backlog is
+notified: ``DIR/<service>.txt`` in py-spy's raw (collapsed) format, running
+threads only. ``python -m bench.task_profile DIR/router.txt`` splits it by
+asyncio task and by library.
+
     python -m bench.backlog_recovery [--count 100000] [--budget 300] [--profile DIR]
+        [--py-spy DIR]
 """
 
 from __future__ import annotations
@@ -37,6 +46,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -68,6 +81,8 @@ from libs.common.settings import KafkaSettings
 from tools.testing.system import LocalSystem
 
 TARGET_S = 60.0
+#: py-spy's samples per second (``--py-spy``): enough for shares of a few %, little overhead.
+PY_SPY_RATE = 200
 #: The profiled pass only has to show where the time goes, not to finish.
 PROFILE_BUDGET_S = 120.0
 NOTIFIER_GROUP = "bench-backlog-notifier"
@@ -295,6 +310,7 @@ async def observe(
     count: int,
     budget: float,
     profile: Path | None,
+    spy: Path | None = None,
 ) -> dict[str, Any]:
     watcher = RoutingWatcher(system.kafka)
     admin = AIOKafkaAdminClient(**system.kafka.client_options())
@@ -309,6 +325,11 @@ async def observe(
             else:
                 start_profiled(system, name, profile / f"backlog-{name}.pstats")
         pids = {name: system.services[name].proc.pid for name in ("router", "notifier")}  # type: ignore[union-attr]
+        spies = (
+            [sample_with_py_spy(pid, spy / f"{name}.txt") for name, pid in pids.items()]
+            if spy
+            else []
+        )
         meter = CpuMeter(
             {**pids, "kafka broker": broker_pid(bootstrap), "smtp sink": sink.pid},
             alone={"bench": os.getpid()},
@@ -344,6 +365,7 @@ async def observe(
                 phases.end = meter.sample()
                 break
         series.append(sample(router_started, watcher, sink, mails_before, pids))
+        stop_py_spy(spies)
         mails, last_mail_at = sink.counted()
         mails -= mails_before
         done = len(watcher.routed) >= count and lag == 0 and not exited
@@ -377,6 +399,27 @@ async def observe(
         await admin.close()
 
 
+def sample_with_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy recording ``pid`` into ``out`` until ``stop_py_spy`` (raw format, running
+    threads only, native frames kept: ``bench.task_profile`` counts GC from them)."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
+    command += ["--rate", str(PY_SPY_RATE), "--native", "--threads"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(spies: list[subprocess.Popen[bytes]]) -> None:
+    """SIGINT: py-spy writes what it sampled and exits."""
+    for proc in spies:
+        proc.send_signal(signal.SIGINT)
+    for proc in spies:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def sample(
     started: float,
     watcher: RoutingWatcher,
@@ -401,6 +444,7 @@ def one_pass(
     mix: Mix,
     budget: float,
     profile: Path | None = None,
+    spy: Path | None = None,
 ) -> dict[str, Any]:
     """A fresh system: the router prepared and stopped, the backlog produced, then recovery."""
     label = "backlog" if profile is None else "backlog-profiled"
@@ -409,7 +453,7 @@ def one_pass(
         try:
             produced = asyncio.run(produce_backlog(system.kafka, mix, uuid.uuid4().hex[:8]))
             print(f"{label}: produced {mix.count} interactions at {produced:,.0f}/s", flush=True)
-            figures = asyncio.run(observe(system, sink, bootstrap, mix.count, budget, profile))
+            figures = asyncio.run(observe(system, sink, bootstrap, mix.count, budget, profile, spy))
         finally:
             stop(system)
             keep_logs(system, label)
@@ -419,12 +463,16 @@ def one_pass(
 
 
 def run(
-    count: int, budget: float, profile: Path | None = None, profile_count: int = 20_000
+    count: int,
+    budget: float,
+    profile: Path | None = None,
+    profile_count: int = 20_000,
+    spy: Path | None = None,
 ) -> dict[str, Any]:
     bootstrap = bootstrap_servers()
     mix = Mix(count)
     with SmtpSink(keep=False) as sink:
-        figures = one_pass(sink, bootstrap, mix, budget)
+        figures = one_pass(sink, bootstrap, mix, budget, spy=spy)
         if profile is not None:
             # A second, smaller pass with router and notifier under pyinstrument, after the
             # measured one has stopped (its overhead must not touch the measured figures).
@@ -457,8 +505,12 @@ def main() -> None:
     parser.add_argument(
         "--profile-count", type=int, default=20_000, help="interactions in the profiled pass"
     )
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, help="folder for py-spy samples of the measured pass"
+    )
     args = parser.parse_args()
-    write_result("backlog_recovery", run(args.count, args.budget, args.profile, args.profile_count))
+    figures = run(args.count, args.budget, args.profile, args.profile_count, args.py_spy)
+    write_result("backlog_recovery", figures)
 
 
 if __name__ == "__main__":

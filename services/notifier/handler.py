@@ -46,6 +46,11 @@ from libs.common.events import (
     RoutingEvent,
     utc_now,
 )
+from libs.common.events.notification import (
+    ABOUT_REPLY_EXTENSION,
+    NOT_ABOUT_A_REPLY,
+    about_a_reply,
+)
 from libs.common.ids import deterministic_id
 from libs.common.kafka.consumer import Delivery, PermanentError
 from libs.common.kafka.producer import EventProducer
@@ -194,6 +199,8 @@ class KafkaOutcomePublisher:
             data=outcome,
             time=outcome.occurred_at,
             subject=outcome.conversation_id,
+            # the router's reply-outcome consumer skips these undecoded
+            extensions={} if about_a_reply(outcome) else {ABOUT_REPLY_EXTENSION: NOT_ABOUT_A_REPLY},
         )
 
 

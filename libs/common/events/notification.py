@@ -67,3 +67,17 @@ class NotificationOutcome(EventModel):
     single_use: SingleUsePart | None = Field(
         None, description="Set on a delivered chat message that used a single-use reply path."
     )
+
+
+#: CloudEvents extension (``ce_aboutreply`` header) on an outcome record: ``false`` when
+#: the outcome delivers no reply of the router's (no ``reply_id``) and spent no single-use
+#: reply path, i.e. when the router's reply-outcome consumer has nothing to apply. Most
+#: outcomes are such (acknowledgements, staff mails): that consumer skips decoding them
+#: (~6 µs each, ~1.1 outcomes per interaction in a backlog). Absent: decode as usual.
+ABOUT_REPLY_EXTENSION = "aboutreply"
+NOT_ABOUT_A_REPLY = "false"
+
+
+def about_a_reply(outcome: NotificationOutcome) -> bool:
+    """The outcome may change a reply's state or spend a reply path (router: ``apply_outcomes``)."""
+    return outcome.reply_id is not None or outcome.single_use is not None

@@ -37,6 +37,10 @@
   of what a consumer of a shared topic reads may be such records. A record
   without the header, or of any other type, is decoded as before (a bad one is
   dead-lettered).
+- ``skip_header``: a header (name, value) with which the producer marks records this
+  handler has nothing to do with (the notifier's outcomes that concern no reply, for the
+  router); such records are committed without decoding, like ``ignore_types``. A record
+  without that header or with another value is decoded as before.
 - ``fetch_max_wait_ms`` / ``fetch_min_bytes``: a consumer that is in no hurry (its
   records change nothing anyone waits for within a second) asks the broker less often
   than the shared settings (64 KB or 20 ms) make it. Each fetch round costs aiokafka
@@ -153,6 +157,7 @@ class ConsumerRunner:
         max_partition_fetch_bytes: int | None = None,
         fetch_max_wait_ms: int | None = None,
         fetch_min_bytes: int | None = None,
+        skip_header: tuple[str, bytes] | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -169,6 +174,8 @@ class ConsumerRunner:
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
         self._ignored = frozenset(t.encode() for t in ignore_types)
+        self._skip_name, self._skip_value = skip_header or ("", b"")
+        self._skips = bool(self._ignored) or skip_header is not None
         self._sparse = sparse_topic
         self._commit_interval = commit_interval_s
         #: None: aiokafka's default (1 MiB); fetched records are held until polled
@@ -325,11 +332,15 @@ class ConsumerRunner:
             self._done[tp] = record.offset + 1
 
     def _is_ignored(self, record: ConsumerRecord) -> bool:
-        if not self._ignored:
+        """Of an ignored type, or marked with ``skip_header`` (see the module doc)."""
+        if not self._skips:
             return False
         for key, value in record.headers or ():
             if key == "ce_type":
-                return value in self._ignored
+                if value in self._ignored:
+                    return True
+            elif key == self._skip_name and value == self._skip_value:
+                return True
         return False
 
     async def _handle_one(self, record: ConsumerRecord) -> bool:

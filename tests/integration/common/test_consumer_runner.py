@@ -268,3 +268,58 @@ async def test_ignored_types_are_committed_without_decoding(kafka_topics, batch)
         letters = await _read_all_now(settings, settings.topics.deadletter)
     assert handled == ids
     assert letters == []
+
+
+SKIP = ("ce_aboutreply", b"false")
+
+
+async def _publish_marked(producer: EventProducer, topic: str, value: bytes, n: int) -> None:
+    """A record whose producer marked it with ``value`` in the skip header, unreadable body."""
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", f"marked-{value.decode()}-{n}".encode()),
+        ("ce_source", b"tests"),
+        ("ce_type", b"support.notification.recorded"),
+        (SKIP[0], value),
+    ]
+    await producer.send(topic, b"not json", key=b"k", headers=headers)
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "record_by_record"])
+async def test_records_marked_with_the_skip_header_are_committed_without_decoding(
+    kafka_topics, batch
+):
+    settings = kafka_topics
+    topic = settings.topics.interactions
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def single(delivery: Delivery) -> None:
+        handled.append(delivery.event_id)
+        if len(handled) == len(ids):
+            done.set()
+
+    async def whole_poll(deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await single(delivery)
+
+    options = {"skip_header": SKIP}
+    if batch:
+        options["batch_handler"] = whole_poll
+    group = f"g-skip-{batch}"
+    async with EventProducer(settings, client_id="t") as producer:
+        await _publish_marked(producer, topic, b"false", 0)
+        await _publish_marked(producer, topic, b"true", 1)  # another value: decoded
+        ids = await _publish(producer, topic, 2)
+        await _publish_marked(producer, topic, b"false", 2)
+        await _run_until(_runner(settings, producer, single, group=group, **options), done)
+        # Everything up to here was committed: a restart sees only what comes after.
+        handled.clear()
+        done.clear()
+        ids = [_event(99).id]
+        await producer.publish(topic, _event(99), key="k")
+        await _run_until(_runner(settings, producer, single, group=group, **options), done)
+        letters = await _read_all_now(settings, settings.topics.deadletter)
+    assert handled == ids
+    # the bad record marked otherwise was read, and dead-lettered; the skipped ones never
+    assert [dict(letter.headers)["ce_id"] for letter in letters] == [b"marked-true-1"]
