@@ -235,38 +235,59 @@ async def _publish_ignored(producer: EventProducer, topic: str, count: int) -> N
         await producer.send(topic, b"not json", key=b"k", headers=headers)
 
 
+class _Handled:
+    """What a runner's handler was given; ``done`` once it has every expected id."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.expected: list[str] = []
+        self.done = asyncio.Event()
+
+    def expect(self, ids: list[str]) -> None:
+        self.ids.clear()
+        self.done.clear()
+        self.expected = ids
+
+    async def single(self, delivery: Delivery) -> None:
+        self.ids.append(delivery.event_id)
+        if len(self.ids) == len(self.expected):
+            self.done.set()
+
+    async def whole_poll(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await self.single(delivery)
+
+    async def resume_after(
+        self, settings, producer: EventProducer, topic: str, *, group: str, **options
+    ) -> None:  # type: ignore[no-untyped-def]
+        """Run until what was published so far is handled, then restart the group: a
+        restart must see only what comes after (everything before was committed)."""
+        await _run_until(
+            _runner(settings, producer, self.single, group=group, **options), self.done
+        )
+        self.expect([_event(99).id])
+        await producer.publish(topic, _event(99), key="k")
+        await _run_until(
+            _runner(settings, producer, self.single, group=group, **options), self.done
+        )
+
+
 @pytest.mark.parametrize("batch", [True, False], ids=["batch", "record_by_record"])
 async def test_ignored_types_are_committed_without_decoding(kafka_topics, batch):
     settings = kafka_topics
     topic = settings.topics.interactions
-    handled: list[str] = []
-    done = asyncio.Event()
-
-    async def single(delivery: Delivery) -> None:
-        handled.append(delivery.event_id)
-        if len(handled) == len(ids):
-            done.set()
-
-    async def whole_poll(deliveries: list[Delivery]) -> None:
-        for delivery in deliveries:
-            await single(delivery)
+    seen = _Handled()
 
     options = {"ignore_types": frozenset({"support.interaction.routed"})}
     if batch:
-        options["batch_handler"] = whole_poll
+        options["batch_handler"] = seen.whole_poll
     async with EventProducer(settings, client_id="t") as producer:
         await _publish_ignored(producer, topic, 3)
-        ids = await _publish(producer, topic, 2)
+        seen.expect(await _publish(producer, topic, 2))
         await _publish_ignored(producer, topic, 3)
-        await _run_until(_runner(settings, producer, single, group="g-ignore", **options), done)
-        # Everything up to here was committed: a restart sees only what comes after.
-        handled.clear()
-        done.clear()
-        ids = [_event(99).id]
-        await producer.publish(topic, _event(99), key="k")
-        await _run_until(_runner(settings, producer, single, group="g-ignore", **options), done)
+        await seen.resume_after(settings, producer, topic, group="g-ignore", **options)
         letters = await _read_all_now(settings, settings.topics.deadletter)
-    assert handled == ids
+    assert seen.ids == seen.expected
     assert letters == []
 
 
@@ -291,35 +312,19 @@ async def test_records_marked_with_the_skip_header_are_committed_without_decodin
 ):
     settings = kafka_topics
     topic = settings.topics.interactions
-    handled: list[str] = []
-    done = asyncio.Event()
-
-    async def single(delivery: Delivery) -> None:
-        handled.append(delivery.event_id)
-        if len(handled) == len(ids):
-            done.set()
-
-    async def whole_poll(deliveries: list[Delivery]) -> None:
-        for delivery in deliveries:
-            await single(delivery)
+    seen = _Handled()
 
     options = {"skip_header": SKIP}
     if batch:
-        options["batch_handler"] = whole_poll
+        options["batch_handler"] = seen.whole_poll
     group = f"g-skip-{batch}"
     async with EventProducer(settings, client_id="t") as producer:
         await _publish_marked(producer, topic, b"false", 0)
         await _publish_marked(producer, topic, b"true", 1)  # another value: decoded
-        ids = await _publish(producer, topic, 2)
+        seen.expect(await _publish(producer, topic, 2))
         await _publish_marked(producer, topic, b"false", 2)
-        await _run_until(_runner(settings, producer, single, group=group, **options), done)
-        # Everything up to here was committed: a restart sees only what comes after.
-        handled.clear()
-        done.clear()
-        ids = [_event(99).id]
-        await producer.publish(topic, _event(99), key="k")
-        await _run_until(_runner(settings, producer, single, group=group, **options), done)
+        await seen.resume_after(settings, producer, topic, group=group, **options)
         letters = await _read_all_now(settings, settings.topics.deadletter)
-    assert handled == ids
+    assert seen.ids == seen.expected
     # the bad record marked otherwise was read, and dead-lettered; the skipped ones never
     assert [dict(letter.headers)["ce_id"] for letter in letters] == [b"marked-true-1"]
