@@ -312,7 +312,8 @@ def pipeline_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             inclusive=False,
             note=note
             + (f" — {missing} not delivered within the drain" if missing else "")
-            + (f" — {refused} of {offered} not acknowledged 2xx" if refused else ""),
+            + (f" — {refused} of {offered} not acknowledged 2xx" if refused else "")
+            + _generator_errors(run),
         )
         # Sustained means every POST acknowledged and its mail delivered: 503s (the
         # webhook's bound on requests in flight) or unsent requests miss the target too.
@@ -496,3 +497,9 @@ def figures(steps: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dic
         "cpu_shares": cpu_shares(result),
         "ceilings": {key: c.text() for key, c in found.items()},
     }
+
+
+def _generator_errors(run: dict[str, Any]) -> str:
+    """What the load generator saw for requests that got no answer (vegeta's error)."""
+    errors = run.get("errors") or {}
+    return "".join(f" ({count} times: {message})" for message, count in sorted(errors.items()))

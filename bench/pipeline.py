@@ -279,6 +279,7 @@ def vegeta_outcome(
     start = min(vegeta_time(hit["timestamp"]) - n / rate for n, hit in enumerate(hits))
     sent: dict[str, float] = {}
     statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
     lags = []
     for n, hit in enumerate(hits):
         due = start + n / rate
@@ -288,8 +289,15 @@ def vegeta_outcome(
         statuses[key] = statuses.get(key, 0) + 1
         if 200 <= code < 300:
             sent[str(first + n)] = due
+        elif hit.get("error"):  # what vegeta saw: a reset, a timeout, a refused dial
+            errors[hit["error"]] = errors.get(hit["error"], 0) + 1
     statuses["not_sent"] = count - len(hits)
-    return {"sent": sent, "statuses": statuses, "generator_lag": latency_summary_ms(lags)}
+    return {
+        "sent": sent,
+        "statuses": statuses,
+        "errors": errors,
+        "generator_lag": latency_summary_ms(lags),
+    }
 
 
 def signed_posts(run: str, first: int, count: int) -> list[SignedPost]:
@@ -548,6 +556,7 @@ def measure(
         "generator": load.get("generator"),
         "acked_2xx": len(sent),
         "statuses": load["statuses"],
+        "errors": load.get("errors", {}),
         "generator_lag": load.get("generator_lag"),
         "mails_received": len(arrivals),
         "delivered": len(latencies),

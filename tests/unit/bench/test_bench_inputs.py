@@ -113,6 +113,7 @@ def test_vegeta_results_become_due_times_of_the_requests_they_carry() -> None:
     start = vegeta_time("2026-11-28T14:00:00Z")
     assert outcome["sent"] == {"1000000": start, "1000001": pytest.approx(start + 0.01)}
     assert outcome["statuses"] == {"202": 2, "503": 1, "error": 1, "not_sent": 1}
+    assert outcome["errors"] == {"refused": 1}  # what vegeta saw, kept for the report
     assert outcome["generator_lag"]["max_ms"] == pytest.approx(5.0, abs=0.01)
     assert vegeta_outcome([], first=0, count=3, rate=10)["statuses"] == {"not_sent": 3}
 

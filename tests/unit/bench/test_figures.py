@@ -352,3 +352,20 @@ def test_refused_or_unsent_posts_miss_the_sustained_target() -> None:
     assert p99["value"] == 400.0
     assert p99["met"] is False
     assert "10000 of 30000 not acknowledged 2xx" in p99["note"]
+
+
+def test_the_note_says_what_the_generator_saw_for_unanswered_posts() -> None:
+    results = run_results()
+    results["pipeline"]["runs"][1] |= {
+        "acked_2xx": 29_999,
+        "delivered": 29_999,
+        "not_delivered_within_drain": 0,
+        "statuses": {"202": 29_999, "error": 1, "not_sent": 0},
+        "errors": {"read: connection reset by peer": 1},
+    }
+    rows, _ = table_of(results)
+    p99 = by_figure(rows, "webhook → agent mail (pipeline)", "p99 at 500/s for 60 s")
+    assert p99["met"] is False
+    assert (
+        "1 of 30000 not acknowledged 2xx (1 times: read: connection reset by peer)" in (p99["note"])
+    )
