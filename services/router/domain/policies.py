@@ -125,41 +125,29 @@ class PolicySet(_Strict):
         return found
 
     def policy_for(self, queue: str, priority: str, channel: str) -> PolicyConfig:
-        """``select_policy`` for stored values, worked out once per combination: routing
-        one interaction asks several times (each clock, the acknowledgement) and a
-        policy set has few (queue, priority, channel) combinations. The set is immutable (a
-        reload builds a new one), so the memo never goes stale."""
-        key = (queue, priority, channel)
-        found = self.selected_policies.get(key)
-        if found is None:
-            found = select_policy(
-                self, queue=queue, priority=Priority(priority), channel=Channel(channel)
-            )
-            self.selected_policies[key] = found
-        return found
-
-    @cached_property
-    def selected_policies(self) -> dict[tuple[str, str, str], PolicyConfig]:
-        """The memo of ``policy_for``."""
-        return {}
+        """``select_policy`` for stored values (see ``policy_and_calendar``)."""
+        return self.policy_and_calendar(queue, priority, channel)[0]
 
     def policy_and_calendar(
         self, queue: str, priority: str, channel: str
     ) -> tuple[PolicyConfig, BusinessCalendar]:
-        """``policy_for`` and its calendar, memoised together (a new conversation asks
-        four times: each clock, the assistant offer, the acknowledgement)."""
+        """``select_policy`` for stored values and the policy's calendar, worked out once
+        per combination: routing one interaction asks several times (each clock, the
+        assistant offer, the acknowledgement) and a policy set has few (queue, priority,
+        channel) combinations. The set is immutable (a reload builds a new one), so the
+        memo never goes stale."""
         key = (queue, priority, channel)
-        found = self.selected_with_calendars.get(key)
+        found = self.selected_policies.get(key)
         if found is None:
-            policy = self.policy_for(queue, priority, channel)
-            found = self.selected_with_calendars[key] = (
-                policy,
-                self.calendar_objects[policy.calendar],
+            policy = select_policy(
+                self, queue=queue, priority=Priority(priority), channel=Channel(channel)
             )
+            found = (policy, self.calendar_objects[policy.calendar])
+            self.selected_policies[key] = found
         return found
 
     @cached_property
-    def selected_with_calendars(
+    def selected_policies(
         self,
     ) -> dict[tuple[str, str, str], tuple[PolicyConfig, BusinessCalendar]]:
         """The memo of ``policy_and_calendar``."""

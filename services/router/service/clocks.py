@@ -7,7 +7,7 @@ from datetime import datetime
 from libs.common.events.routing import SlaMetric
 from services.router.domain.escalation import TimerKind
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
-from services.router.domain.members import status_of
+from services.router.domain.members import status_of, values_of
 from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
 from services.router.service.context import RouterContext
@@ -18,7 +18,7 @@ RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.valu
 #: the timer kinds' stored values, read once (an enum's ``.value`` is a Python property)
 _WARNING, _BREACH = TimerKind.WARNING.value, TimerKind.BREACH.value
 #: likewise each metric's (``.value`` is a property call per clock started)
-_METRIC_VALUES = {metric: metric.value for metric in SlaMetric}
+_METRIC_VALUES = values_of(SlaMetric)
 
 
 def policy_for(
