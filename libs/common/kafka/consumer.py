@@ -173,9 +173,14 @@ class ConsumerRunner:
         self._is_outage = is_outage
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
-        self._ignored = frozenset(t.encode() for t in ignore_types)
-        self._skip_name, self._skip_value = skip_header or ("", b"")
-        self._skips = bool(self._ignored) or skip_header is not None
+        #: header name → the values that mark a record to commit undecoded: the ignored
+        #: types (``ce_type``) and the producer's ``skip_header``, one check
+        self._skipped: dict[str, frozenset[bytes]] = {}
+        if ignore_types:
+            self._skipped["ce_type"] = frozenset(t.encode() for t in ignore_types)
+        if skip_header is not None:
+            name, value = skip_header
+            self._skipped[name] = self._skipped.get(name, frozenset()) | {value}
         self._sparse = sparse_topic
         self._commit_interval = commit_interval_s
         #: None: aiokafka's default (1 MiB); fetched records are held until polled
@@ -333,8 +338,13 @@ class ConsumerRunner:
 
     def _is_ignored(self, record: ConsumerRecord) -> bool:
         """Of an ignored type, or marked with ``skip_header`` (see the module doc)."""
-        if not self._skips:
+        if not self._skipped:
             return False
+        for key, value in record.headers or ():
+            values = self._skipped.get(key)
+            if values is not None and value in values:
+                return True
+        return False
         for key, value in record.headers or ():
             if key == "ce_type":
                 if value in self._ignored:
