@@ -33,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.common import bootstrap_servers, router_store_url, write_result
 from bench.router_poll_cpu import Traffic
 from libs.common.cloudevents import CloudEvent, decode, encode
+from libs.common.gc_tuning import tune_for_polls
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context, open_store
-from services.router.gc_tuning import tune_after_startup
 from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.service.agents import seed_agents
 from services.router.service.context import RouterContext
@@ -67,7 +67,7 @@ async def relay_rounds(
         committed = CommittedOutbox()
         ctx = build_context(settings, engine, hand_over=committed.hand_over)
         await seed_agents(ctx)
-        tune_after_startup()  # the service's collector settings, as bench.router_poll_cpu
+        tune_for_polls()  # the service's collector settings, as bench.router_poll_cpu
         publisher = BatchPublisher(kafka, client_id="bench-relay")
         await publisher.start()
         relay = OutboxRelay(ctx.uow, publisher, topic=topic, committed=committed)

@@ -40,9 +40,9 @@ from libs.common.events.interaction import (
     MessageBody,
     ThreadHints,
 )
+from libs.common.gc_tuning import tune_for_polls
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context, open_store
-from services.router.gc_tuning import tune_after_startup
 from services.router.service.agents import seed_agents
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
@@ -216,7 +216,7 @@ async def run_store(name: str, url: str, args: argparse.Namespace) -> dict:
         traffic = Traffic()
         for _ in range(4):  # earlier customers to come back
             await route_batch(ctx, traffic.poll(500))
-        tune_after_startup()
+        tune_for_polls()
         figures = [
             await measure(ctx, traffic, size, _polls(size, args.polls), hops) for size in SIZES
         ]

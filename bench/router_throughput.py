@@ -65,11 +65,11 @@ from libs.common.events.interaction import (
     ThreadHints,
 )
 from libs.common.events.routing import InteractionRouted
+from libs.common.gc_tuning import tune_for_polls
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context, open_store
-from services.router.gc_tuning import tune_after_startup
 from services.router.service.interactions import Incoming, route_batch
 from services.router.settings import RouterSettings
 from tools.testing.postgres import PostgresServer, postgres_for_tests
@@ -614,7 +614,7 @@ async def decide_only(name: str, database_url: str, args: argparse.Namespace) ->
             ]
             for start in range(0, args.count, args.batch)
         ]
-        tune_after_startup()  # as python -m services.router does
+        tune_for_polls()  # as python -m services.router does
         profiler = _profiler(args.profile)
         started, cpu_started = time.perf_counter(), time.process_time()
         poll_seconds = []

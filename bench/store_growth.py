@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import write_result
 from bench.router_poll_cpu import Traffic
+from libs.common.gc_tuning import tune_for_polls
 from libs.common.settings import KafkaSettings
 from libs.common.sqlite_thread import in_thread
 from services.router.bootstrap import build_context, open_store
-from services.router.gc_tuning import tune_after_startup
 from services.router.service.agents import seed_agents
 from services.router.service.context import RouterContext
 from services.router.service.interactions import route_batch
@@ -271,7 +271,7 @@ async def run(args: argparse.Namespace) -> list[dict]:
         traffic = Traffic()
         for _ in range(2):
             await route_batch(ctx, traffic.poll(POLL))
-        tune_after_startup()
+        tune_for_polls()
         wal = database.with_name(database.name + "-wal")
         rows = [await measure(ctx, traffic, clock, wal, args.polls, args.autocheckpoint)]
         report(rows[-1])

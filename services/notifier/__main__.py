@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from libs.common.gc_tuning import collect_young_less_often, freeze_startup_objects
+from libs.common.gc_tuning import tune_for_polls
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
 from services.notifier.bootstrap import run
@@ -16,11 +16,10 @@ def main() -> None:
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
     # httpx logs each request URL at INFO; webhook URLs carry tokens (Slack).
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # here, not in run(): tests run notifiers inside their process
-    freeze_startup_objects()
-    # With CPython's 700 the collector ran ~140 times a second in a backlog: GC was ~10 %
-    # of the notifier's CPU (bench.task_profile), 47.7 CPU-µs per interaction → 6.2 (gc_tuning).
-    collect_young_less_often()
+    # here, not in run(): tests run notifiers inside their process. With CPython's 700
+    # the collector ran ~140 times a second in a backlog: GC was ~10 % of the notifier's
+    # CPU, 47.7 CPU-µs per interaction → 6.2 (gc_tuning).
+    tune_for_polls()
     run_until_stopped(lambda stop: run(settings, stop))
 
 

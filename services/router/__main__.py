@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uvicorn
 
+from libs.common.gc_tuning import tune_for_polls
 from libs.common.logging import configure_logging
 from libs.common.memory import fix_mmap_threshold, glibc, limit_arenas
 from services.router.app import create_app
-from services.router.gc_tuning import tune_after_startup
 from services.router.settings import RouterSettings
 
 
@@ -18,7 +18,7 @@ def main() -> None:
     limit_arenas(allocator, settings.malloc_arena_max)  # before the database threads exist
     fix_mmap_threshold(allocator, settings.malloc_mmap_threshold_kb * 1024)
     app = create_app(settings)
-    tune_after_startup()  # the process only (tests start many runtimes in one process)
+    tune_for_polls()  # the process only (tests start many runtimes in one process)
     uvicorn.run(
         app,
         host=settings.http_host,
