@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, TypeVar
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from libs.common.events.interaction import Channel, CustomerIdentity, Flags, ReplyPath
+from libs.common.events.interaction import CustomerIdentity, Flags, ReplyPath
 from libs.common.events.routing import (
     AgentRef,
     ConversationAssigned,
@@ -18,10 +18,10 @@ from libs.common.events.routing import (
     ConversationQueued,
     ConversationSnapshot,
     InteractionRouted,
-    Priority,
     ResponsePromise,
     RoutingEvent,
 )
+from services.router.domain.members import channel_of, priority_of
 from services.router.service.context import RouterContext
 from services.router.service.pool import POOL_KEY, AssignmentPool, assignment_pool
 from services.router.store.models import Agent, Conversation
@@ -30,8 +30,6 @@ from services.router.store.unit_of_work import UnitOfWork
 MAX_REFERENCES = 20
 #: stored values to their enum members by a dict lookup (``Channel(value)`` is ~0.5 µs);
 #: a value that is none raises KeyError, as the enum would ValueError
-_CHANNELS = {member.value: member for member in Channel}
-_PRIORITIES = {member.value: member for member in Priority}
 M = TypeVar("M", bound=BaseModel)
 _AGENT_REFS = "agent_refs"
 
@@ -146,10 +144,10 @@ class Emitter:
             {
                 "conversation_id": values["id"],
                 "reference": values["reference"],
-                "channel": _CHANNELS[values["channel"]],
+                "channel": channel_of(values["channel"]),
                 "status": values["status"],
                 "queue": values["queue"],
-                "priority": _PRIORITIES[values["priority"]],
+                "priority": priority_of(values["priority"]),
                 "language": values["language"],
                 "subject": values["subject"],
                 "tags": list(values["tags"] or []),
