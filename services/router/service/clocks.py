@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from libs.common.enum_members import values_of
 from libs.common.events.routing import SlaMetric
 from services.router.domain.escalation import TimerKind
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
-from services.router.domain.members import status_of, values_of
+from services.router.domain.members import status_of
 from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
 from services.router.service.context import RouterContext
