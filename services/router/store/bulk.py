@@ -57,7 +57,7 @@ class BulkInserter:
         """SQLite: the executemany INSERTs of ``rows`` in their order (consecutive rows of
         one shape: one statement), for the unit of work to send with the rest of its
         flush (``send_sqlite``)."""
-        queued = _queued_sql(table.name)
+        queued = _QUEUE_STATEMENTS.get(table.name)
         return [
             SqliteWrite(plan.sql, plan.tuples(list(same_shape)), table.name, None, queued)
             for plan, same_shape in (
@@ -225,15 +225,18 @@ class SqliteWrite(NamedTuple):
 SQLITE_QUEUES = {"outbox": "outbox_pending"}
 
 
-def _queued_sql(table: str) -> tuple[str, str] | None:
-    """(the table's largest id, its ids above a given one into the queue), or None."""
-    queue = SQLITE_QUEUES.get(table)
-    if queue is None:
-        return None
+def _queue_statements(table: str, queue: str) -> tuple[str, str]:
+    """(the table's largest id, its ids above a given one into the queue)."""
     return (
         f'SELECT max(id) FROM "{table}"',  # noqa: S608 (the router's own table names)
         f'INSERT INTO "{queue}" (id) SELECT id FROM "{table}" WHERE id > ?',  # noqa: S608
     )
+
+
+#: ``SQLITE_QUEUES`` as the statements ``_write_all`` runs, written once
+_QUEUE_STATEMENTS = {
+    table: _queue_statements(table, queue) for table, queue in SQLITE_QUEUES.items()
+}
 
 
 def _write_all(writes: list[SqliteWrite], commit: bool, connection: sqlite3.Connection) -> None:
