@@ -10,7 +10,6 @@ from aiokafka.structs import ConsumerRecord
 
 from libs.common.cloudevents import encode
 from libs.common.events.notification import (
-    NotificationChannel,
     NotificationOutcome,
     NotificationStatus,
     SingleUsePart,
@@ -21,22 +20,14 @@ from libs.common.settings import KafkaSettings
 from services.notifier.handler import KafkaOutcomePublisher
 from services.router.consumer import build_outcome_consumer
 from services.router.service.replies import apply_outcomes
+from tools.testing.samples import notification
 
 AT = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 
 
 def _outcome(status: NotificationStatus, **extra: object) -> NotificationOutcome:
-    return NotificationOutcome(
-        routing_event_id="ev-1",
-        routing_event_type="support.interaction.routed",
-        conversation_id="conv-1",
-        channel=NotificationChannel.SMTP,
-        recipient="customer@example.com",
-        template="acknowledgement",
-        status=status,
-        occurred_at=AT,
-        **extra,  # type: ignore[arg-type]
-    )
+    """The sample outcome with ``status`` and ``extra`` (a reply id, a single-use part)."""
+    return notification().model_copy(update={"status": status, **extra})
 
 
 SINGLE_USE = SingleUsePart(part="reply_token", expires_at=AT)
