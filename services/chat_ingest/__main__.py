@@ -31,6 +31,7 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         workers=settings.workers,
+        keep_alive_s=settings.http_keep_alive_s,
         proxy_headers=False,  # the public URL is rebuilt by our own trusted-proxy setting
     )
 

@@ -33,13 +33,50 @@ SERVER_OPTIONS: dict[str, Any] = {
     "access_log": False,  # webhook paths and queries can carry tokens
 }
 
+#: Seconds an idle keep-alive connection stays open (uvicorn's own default: 5). Longer
+#: than the idle timeout of what usually sits in front (nginx's upstream keepalive and
+#: AWS ALB 60 s, Heroku's router 90 s), so that the client side, not this server, closes
+#: idle connections: a server closing one just as the client reuses it fails that request
+#: (a proxy answers 502; a provider must retry the webhook). Go's HTTP client (vegeta,
+#: the benches' load generator) keeps idle connections without limit, like such a proxy.
+DEFAULT_KEEP_ALIVE_S = 95
 
-def serve(factory: str, *, host: str, port: int, workers: int = 1, **options: Any) -> None:
-    """Serve the app ``factory()`` builds ("module:function", from the environment alone)
-    in this process, or in ``workers`` processes that each import and call it."""
+
+def server_options(
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    keep_alive_s: int = DEFAULT_KEEP_ALIVE_S,
+    **options: Any,
+) -> dict[str, Any]:
+    """uvicorn's options for a webhook server: ``SERVER_OPTIONS``, then ``options``."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
-    settings = {**SERVER_OPTIONS, **options, "host": host, "port": port}
+    settings = {
+        **SERVER_OPTIONS,
+        "timeout_keep_alive": keep_alive_s,
+        **options,
+        "host": host,
+        "port": port,
+    }
     if workers > 1:
         settings["workers"] = workers
+    return settings
+
+
+def serve(
+    factory: str,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    keep_alive_s: int = DEFAULT_KEEP_ALIVE_S,
+    **options: Any,
+) -> None:
+    """Serve the app ``factory()`` builds ("module:function", from the environment alone)
+    in this process, or in ``workers`` processes that each import and call it."""
+    settings = server_options(
+        host=host, port=port, workers=workers, keep_alive_s=keep_alive_s, **options
+    )
     uvicorn.run(factory, factory=True, **settings)
