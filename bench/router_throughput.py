@@ -55,6 +55,7 @@ from bench.common import (
     scratch_folder,
     write_result,
 )
+from bench.cpu_accounting import CpuMeter, broker_pid, cpu_split
 from bench.topic_reader import BackgroundTopicReader
 from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events.interaction import (
@@ -257,8 +258,23 @@ def _stamp_ack(stamps: dict[str, float], _task: asyncio.Task[object]) -> None:
     stamps["bench_acked"] = time.perf_counter()
 
 
+def postmaster_pid(server: PostgresServer | None) -> int | None:
+    """The PostgreSQL server's pid (its backends are its children), from postmaster.pid."""
+    if server is None:
+        return None
+    try:
+        return int((server.data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def bench_store(
-    name: str, database_url: str, args: argparse.Namespace, servers: str, state_dir: Path
+    name: str,
+    database_url: str,
+    args: argparse.Namespace,
+    servers: str,
+    state_dir: Path,
+    database_pid: int | None = None,
 ) -> dict:
     kafka = kafka_settings(servers)
     await create_topics(kafka)
@@ -280,7 +296,24 @@ async def bench_store(
         await watcher.start()
         try:
             await watcher.until(1, timeout_s=60)  # the router is up and deciding
+            # CPU per decision of the throughput phase, by process (the steadiest figure
+            # here: wall throughput varies run to run with what else the cores do)
+            meter = CpuMeter(
+                {
+                    "router": router.pid,
+                    "kafka broker": broker_pid(servers),
+                    **({"postgresql": database_pid} if database_pid else {}),
+                },
+                alone={"bench": os.getpid()},
+            )
+            first, cpu_before = len(watcher.arrivals), meter.sample()
             await watcher.until(args.count, timeout_s=args.budget)
+            cpu = cpu_split(
+                cpu_before,
+                meter.sample(),
+                messages=len(watcher.arrivals) - first,
+                cpus=os.cpu_count() or 1,
+            )
             done = [watcher.arrivals[i] for i in throughput_ids if i in watcher.arrivals]
             elapsed = max(done) - min(done) if len(done) > 1 else float("nan")
             latency = []
@@ -335,6 +368,7 @@ async def bench_store(
             "decided": len(done),
             "seconds": round(elapsed, 3),
             "interactions_per_s": round((len(done) - 1) / elapsed, 1) if elapsed else None,
+            "cpu": cpu,
         },
         "latency": latency,
     }
@@ -683,7 +717,9 @@ async def main(args: argparse.Namespace) -> None:
             if args.decide_only:
                 figures = await decide_only(name, url, args)
             else:
-                figures = await bench_store(name, url, args, servers, folder)
+                figures = await bench_store(
+                    name, url, args, servers, folder, database_pid=postmaster_pid(server)
+                )
             figures["wall_seconds"] = round(time.perf_counter() - started, 1)
             print(f"{name}: {figures}")
             print_hops(name, figures)
