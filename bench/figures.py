@@ -209,6 +209,22 @@ def _webhook_run_rows(
     ]
 
 
+def throughput_cpu_note(cpu: Any) -> str:
+    """ "; CPU-s per 1,000 decisions: router …, kafka broker …; machine … % busy" from the
+    throughput phase's ``cpu_split`` (empty for runs before it was measured)."""
+    if not isinstance(cpu, dict) or not isinstance(cpu.get("processes"), dict):
+        return ""
+    named = [
+        f"{name} {value:.2f}"
+        for name, entry in cpu["processes"].items()
+        if name in ("router", "kafka broker", "postgresql")
+        and isinstance(entry, dict)
+        and (value := num(entry.get("cpu_s_per_1000"))) is not None
+    ]
+    busy = num(get(cpu, "machine", "share_of_cores_pct"))
+    return f"; CPU-s per 1,000 decisions: {', '.join(named)}; machine {fmt(busy)} % busy"
+
+
 def router_rows(data: dict[str, Any], found: dict[str, Ceiling]) -> list[dict[str, Any]]:
     rows = []
     for run in data.get("runs", []):
@@ -223,7 +239,8 @@ def router_rows(data: dict[str, Any], found: dict[str, Ceiling]) -> list[dict[st
                 target_text="≥ 5,000/s",
                 ceiling=found.get(f"store_{store}"),
                 note=f"{get(run, 'throughput', 'decided')}/"
-                f"{get(run, 'throughput', 'interactions')} decided within the budget",
+                f"{get(run, 'throughput', 'interactions')} decided within the budget"
+                + throughput_cpu_note(get(run, "throughput", "cpu")),
             )
         )
         phases = run.get("latency")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bench.figures import Ceiling, ceilings, figures, release_label, row
+from bench.figures import Ceiling, ceilings, figures, release_label, router_rows, row
 
 
 def step(result: dict[str, Any]) -> dict[str, Any]:
@@ -369,3 +369,25 @@ def test_the_note_says_what_the_generator_saw_for_unanswered_posts() -> None:
     assert (
         "1 of 30000 not acknowledged 2xx (1 times: read: connection reset by peer)" in (p99["note"])
     )
+
+
+def test_router_throughput_row_names_the_cpu_per_1000_decisions_when_measured():
+    cpu = {
+        "machine": {"cpu_s": 20.0, "cpu_s_per_1000": 0.5, "share_of_cores_pct": 93.4},
+        "processes": {
+            "router": {"cpu_s": 13.0, "cpu_s_per_1000": 0.325, "share_of_cores_pct": 60.0},
+            "kafka broker": {"cpu_s": 2.0, "cpu_s_per_1000": 0.05, "share_of_cores_pct": 9.0},
+            "bench": {"cpu_s": 1.0, "cpu_s_per_1000": 0.025, "share_of_cores_pct": 4.0},
+        },
+    }
+    run = {
+        "store": "sqlite",
+        "throughput": {"interactions": 40, "decided": 40, "interactions_per_s": 4000.0},
+    }
+    measured = router_rows({"runs": [{**run, "throughput": {**run["throughput"], "cpu": cpu}}]}, {})
+    before = router_rows({"runs": [run]}, {})
+    assert measured[0]["note"] == (
+        "40/40 decided within the budget; CPU-s per 1,000 decisions: router 0.33, "
+        "kafka broker 0.05; machine 93.4 % busy"
+    )
+    assert before[0]["note"] == "40/40 decided within the budget"
