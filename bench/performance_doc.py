@@ -509,7 +509,10 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         "- **interactions → decisions**: `bench/router_throughput.py`, per store (SQLite, "
         "PostgreSQL), backlog throughput and fixed-rate latency to `InteractionRouted` "
         "(250, 500 and 1,000/s), each rate started once the routing topic is quiet (the "
-        "relay has published what the previous phase left).",
+        "relay has published what the previous phase left). The backlog is published "
+        "before the router starts: 2,000 customers' first contacts (a new conversation "
+        "each), then follow-ups in their threads; two thirds e-mail, one third WhatsApp; "
+        "its throughput runs from the first `InteractionRouted` read to the last.",
         "- **routing event → notice sent**: `bench/notify_throughput.py`, the whole notice "
         "path (sent-log, rendering, SMTP) into aiosmtpd.",
         "- **webhook → agent mail (pipeline)**: `bench/pipeline.py` — the whole system as "
