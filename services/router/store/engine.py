@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest migration's revision (a unit test holds it to alembic's head). A store
 #: already there starts without importing alembic: alembic, mako and the pygments
 #: lexers alembic pulls in are ~10 MB of the router's RSS for a no-op upgrade.
-SCHEMA_HEAD = "0008_outbox_pending"
+SCHEMA_HEAD = "0009_partial_indexes"
 SQLITE_CACHED_STATEMENTS = 32
 
 
