@@ -119,7 +119,9 @@ class Conversation(Base):
     #: When retention (or erasure) blanked its message text (issue #18).
     text_purged_at: Mapped[datetime | None]
     __table_args__ = (
-        sa.Index("ix_conversations_contact_channel", "contact_id", "channel", "last_activity_at"),
+        # not last_activity_at (migration 0009): a customer's next message changes it, and
+        # an index holding it made that UPDATE move the conversation's index entry
+        sa.Index("ix_conversations_contact_channel", "contact_id", "channel"),
         sa.Index("ix_conversations_waiting", "queue", "assignee_id", "status"),
         # agents' loads (every poll): bounded by the agents' open conversations, not by
         # every open conversation (status alone) nor by each agent's history (assignee alone)

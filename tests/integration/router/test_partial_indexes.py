@@ -1,7 +1,8 @@
 """Migration 0009 on SQLite and PostgreSQL: five indexes of mostly empty columns hold
 only the rows with a value, every query that reads them still uses them (PostgreSQL: in
 a generic plan too, as a prepared statement reused by asyncpg may be planned), and the
-downgrade puts the full indexes back."""
+downgrade puts the full indexes back; the contacts' conversation index no longer holds
+the last activity."""
 
 from __future__ import annotations
 
@@ -191,3 +192,35 @@ async def test_candidates_by_thread_key_find_the_chat_not_the_mail(engine: Async
         repository: ConversationRepository = uow.conversations
         found = await repository.candidates(threads=["whatsapp:t1", "whatsapp:t2"])
         assert [c.id for c in found] == ["chat"]
+
+
+def _contact_channel_columns(connection: Connection) -> list[str]:
+    [index] = [
+        i
+        for i in sa.inspect(connection).get_indexes("conversations")
+        if i["name"] == "ix_conversations_contact_channel"
+    ]
+    return list(index["column_names"])
+
+
+async def test_the_contact_channel_index_holds_no_last_activity(store_settings: RouterSettings):
+    """A repeat customer's message changes ``last_activity_at``: kept out of the index, its
+    UPDATE moves no index entry (SQLite) and may stay a HOT update (PostgreSQL)."""
+    engine = build_engine(store_settings.database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_contact_channel_columns) == [
+                "contact_id",
+                "channel",
+            ]
+        async with engine.begin() as connection:
+            await connection.run_sync(_downgrade)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_contact_channel_columns) == [
+                "contact_id",
+                "channel",
+                "last_activity_at",
+            ]
+    finally:
+        await engine.dispose()
