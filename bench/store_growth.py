@@ -12,7 +12,12 @@ fresh store and at each ``--sizes`` mark, measures polls of 500 two ways:
   that owns each page (``dbstat``), and the time a checkpoint of those frames then takes
   (what SQLite's autocheckpoint at 1,000 frames runs inside some COMMIT).
 
-Usage: python -m bench.store_growth [--sizes 100000] [--polls 6]
+``--snapshot DIR`` keeps the grown store (and where the traffic was) in DIR the first
+time and starts from a copy of it afterwards, so that before/after comparisons (a
+detached worktree of main against a branch) measure the same store without growing it
+again; the branch's migrations run on the copy as on any existing store.
+
+Usage: python -m bench.store_growth [--sizes 100000] [--polls 6] [--snapshot DIR]
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import json
 import os
+import shutil
 import statistics
 import struct
 import tempfile
@@ -255,9 +262,30 @@ def report(row: dict) -> None:
         print(f"      {frames:>8}  {name}")
 
 
+def save_snapshot(database: Path, traffic: Traffic, folder: Path) -> None:
+    """The grown store (its WAL checkpointed into it first) and the traffic's position."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(database, folder / database.name)
+    state = {"sent": traffic.sent, "customers": traffic.customers, "last_mail": traffic.last_mail}
+    (folder / "traffic.json").write_text(json.dumps(state))
+
+
+def load_snapshot(database: Path, folder: Path) -> Traffic | None:
+    """A copy of the saved store at ``database`` and its traffic; None if none is saved."""
+    if not (folder / database.name).exists():
+        return None
+    shutil.copyfile(folder / database.name, database)
+    state = json.loads((folder / "traffic.json").read_text())
+    traffic = Traffic()
+    traffic.sent, traffic.customers = state["sent"], state["customers"]
+    traffic.last_mail = {int(customer): last for customer, last in state["last_mail"].items()}
+    return traffic
+
+
 async def run(args: argparse.Namespace) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="router-growth-") as folder:
         database = Path(folder) / "router.db"
+        restored = load_snapshot(database, args.snapshot) if args.snapshot else None
         settings = RouterSettings(
             state_dir=Path(folder),
             database_url=f"sqlite+aiosqlite:///{database}",
@@ -267,20 +295,31 @@ async def run(args: argparse.Namespace) -> list[dict]:
         engine = await open_store(settings)
         clock = ThreadClock(engine)
         ctx = build_context(settings, engine)
-        await seed_agents(ctx)
-        traffic = Traffic()
-        for _ in range(2):
-            await route_batch(ctx, traffic.poll(POLL))
-        tune_for_polls()
         wal = database.with_name(database.name + "-wal")
-        rows = [await measure(ctx, traffic, clock, wal, args.polls, args.autocheckpoint)]
-        report(rows[-1])
+        rows = []
+        if restored is None:
+            await seed_agents(ctx)
+            traffic = Traffic()
+            for _ in range(2):
+                await route_batch(ctx, traffic.poll(POLL))
+            tune_for_polls()
+            rows.append(await measure(ctx, traffic, clock, wal, args.polls, args.autocheckpoint))
+            report(rows[-1])
+        else:
+            traffic = restored
+            for _ in range(2):  # warm-up: caches, prepared statements
+                await route_batch(ctx, traffic.poll(POLL))
+            tune_for_polls()
         for size in args.sizes:
             began = time.perf_counter()
             while await conversations(ctx) < size:
                 for _ in range(20):
                     await route_batch(ctx, traffic.poll(POLL))
             print(f"grown in {time.perf_counter() - began:.0f} s")
+            if args.snapshot and restored is None:
+                await in_thread(clock.drivers[0], _checkpoint("TRUNCATE"))
+                save_snapshot(database, traffic, args.snapshot)
+                restored = traffic  # saved once, at the first size
             rows.append(await measure(ctx, traffic, clock, wal, args.polls, args.autocheckpoint))
             report(rows[-1])
         await engine.dispose()
@@ -309,6 +348,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=None,
         help="PRAGMA wal_autocheckpoint for the measured polls (default: the store's own)",
+    )
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        default=None,
+        help="folder: keep the grown store there the first time, start from a copy after",
     )
     return parser.parse_args()
 

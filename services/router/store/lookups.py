@@ -41,13 +41,17 @@ class Lookup:
     tests compare with), and the same query as SQL text with ``IN ({keys})`` where the
     keys go."""
 
-    def __init__(self, statement: Select[Any], param: str, sql: str) -> None:
+    def __init__(
+        self, statement: Select[Any], param: str, sql: str, *, postgres_keys: str = "= ANY($1)"
+    ) -> None:
+        """``postgres_keys``: what ``IN ({keys})`` becomes on PostgreSQL, taking the keys
+        as the one array ``$1``."""
         if sql.count(KEYS) != 1:
             raise ValueError(f"SQL text without one {KEYS}: {sql}")
         self.statement = statement
         self.param = param
         self.sqlite = sql
-        self.postgres = sql.replace(KEYS, "= ANY($1)")
+        self.postgres = sql.replace(KEYS, postgres_keys)
 
     def sqlite_for(self, count: int) -> str:
         """The SQLite text for ``count`` keys."""
