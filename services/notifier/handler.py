@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -331,9 +331,9 @@ class PollSettled(Exception):
     verdict (done, or dead-letter with the reasons) without sending anything again."""
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One notice of one routing event, as the sent-log knows it."""
+class Job(NamedTuple):
+    """One notice of one routing event, as the sent-log knows it (a NamedTuple, as the
+    sent-log's values: one per notice of a poll)."""
 
     event_id: str
     event: RoutingEvent
