@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-
-import uvloop
 
 from libs.common.gc_tuning import tune_for_polls
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
-from services.notifier.bootstrap import run
-from services.notifier.settings import EventLoop, NotifierSettings
+from services.notifier.bootstrap import run, use_event_loop
+from services.notifier.settings import NotifierSettings
 
 
 def main() -> None:
@@ -25,16 +22,6 @@ def main() -> None:
     tune_for_polls()
     use_event_loop(settings.event_loop)
     run_until_stopped(lambda stop: run(settings, stop))
-
-
-def use_event_loop(kind: EventLoop) -> None:
-    """The loop ``asyncio.run`` creates from here on. uvloop: every mail is a few
-    futures, callbacks and a socket write and read on the loop, and a poll's Kafka
-    fetch, produce and sent-log round trips more; in libuv's C loop the whole notice
-    path took 5 % fewer instructions per outcome (callgrind, the backlog mix in process,
-    1,180 K → 1,117 K) and more in the service, where aiokafka runs on it too."""
-    if kind is EventLoop.UVLOOP:
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 if __name__ == "__main__":

@@ -934,4 +934,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Message-ID rather than lost.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Checkpoint every 10,000 WAL pages (~40 MB), not 1,000: a poll's claim insert
+    # alone dirties ~1,700 pages (random keys in the primary-key and recipient-hash
+    # indexes), so the default checkpointed after about every poll and wrote the same
+    # index pages back again and again; a checkpoint writes each page once, however
+    # often it changed since the last. Sent-log CPU per notice at 60,000-77,000 rows
+    # (claim + group-commit finish, polls of 550, interleaved): 46.4 / 50.3 → 43.0 /
+    # 43.8 µs. The WAL file keeps its largest size on disk (~43 MB).
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()

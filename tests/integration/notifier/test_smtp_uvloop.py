@@ -101,7 +101,7 @@ def test_tls_and_auth_on_uvloop(mode, certificate):  # noqa: F811 (the fixture)
 
 LOOP_OF = """
 import asyncio
-from services.notifier.__main__ import use_event_loop
+from services.notifier.bootstrap import use_event_loop
 from services.notifier.settings import NotifierSettings
 
 use_event_loop(NotifierSettings().event_loop)
