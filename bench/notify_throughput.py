@@ -3,7 +3,7 @@
     python -m bench.notify_throughput [--seconds 4] [--pool 4] [--batch 500]
         [--postgres] [--kafka] [--profile DIR] [--server process|thread]
         [--pools 4,8,16] [--backlog 20000] [--mix staff|backlog] [--depth 4]
-        [--no-pipelining] [--eager-replies]
+        [--no-pipelining] [--eager-replies] [--loop uvloop|asyncio]
     python -m bench.notify_throughput --poll-cost [--postgres]
 
 Figures, each run for a fixed time (whole run ≤ 25 s):
@@ -96,13 +96,13 @@ from libs.common.gc_tuning import freeze_startup_objects
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.consumer import Delivery
 from libs.common.kafka.producer import EventProducer
-from services.notifier.bootstrap import build_composer, handler_config
+from services.notifier.bootstrap import build_composer, handler_config, use_event_loop
 from services.notifier.decisions import MailNotice, PlanConfig, plan_notifications
 from services.notifier.handler import KafkaOutcomePublisher, NotificationHandler, OutcomePublisher
 from services.notifier.mail import OutgoingMail
 from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import Finish, SendInfo, SendKey, SentLog, Status
-from services.notifier.settings import NotifierSettings
+from services.notifier.settings import EventLoop, NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
 from services.notifier.smtp_sink import OffersPipelining, PipelinedRepliesController
 from tools.testing.system import free_port, kafka_env, run_topics
@@ -945,7 +945,15 @@ if __name__ == "__main__":
         help="Events of the whole-path figure (handler): agent/supervisor mails, or the"
         " backlog's mix (acknowledgements sent, rate-held or suppressed, agents' mails).",
     )
+    parser.add_argument(
+        "--loop",
+        choices=[kind.value for kind in EventLoop],
+        default=NotifierSettings.model_fields["event_loop"].default.value,
+        help="Event loop of this process (the handler figures): the service's default"
+        " (NOTIFIER_EVENT_LOOP), or the other one to compare.",
+    )
     args = parser.parse_args()
+    use_event_loop(EventLoop(args.loop))
     if args.poll_cost:
         write_result("notify_poll_cost", asyncio.run(poll_cost(postgres=args.postgres)))
         sys.exit(0)
@@ -969,4 +977,4 @@ if __name__ == "__main__":
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
         (args.profile / "notify_handler.txt").write_text(figures["handler"].pop("profile", ""))
-    write_result("notify_throughput", figures)
+    write_result("notify_throughput", figures | {"event_loop": args.loop})

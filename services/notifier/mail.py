@@ -84,6 +84,9 @@ class OutgoingMail:
     recipient: str
     message_id: str
     raw: bytes  # written once (CRLF, 7-bit): retries and pooled sends reuse it
+    #: ``raw`` ends every line in CRLF by construction (:func:`wire.serialise`), so the
+    #: SMTP client sends it as it is; False: it checks, and rewrites what does not.
+    crlf_lines: bool = False
 
     @property
     def message(self) -> EmailMessage:
@@ -169,7 +172,8 @@ def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> Ou
         raw = _written(identity, meta, rendered, message_id)
     except wire.NotWireSafe:
         raw = _with_email_package(identity, meta, rendered, message_id)
-    return OutgoingMail(identity.from_address, meta.recipient, message_id, raw)
+        return OutgoingMail(identity.from_address, meta.recipient, message_id, raw)
+    return OutgoingMail(identity.from_address, meta.recipient, message_id, raw, crlf_lines=True)
 
 
 def _written(identity: MailIdentity, meta: MailMeta, rendered: Rendered, message_id: str) -> bytes:

@@ -55,6 +55,11 @@ class SmtpTls(StrEnum):
     NONE = "none"  # plain text: loopback only unless explicitly allowed
 
 
+class EventLoop(StrEnum):
+    UVLOOP = "uvloop"
+    ASYNCIO = "asyncio"
+
+
 class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(
         env_prefix="NOTIFIER_", extra="ignore", env_nested_delimiter="__"
@@ -184,6 +189,11 @@ class NotifierSettings(ServiceSettings):
         description="Mails queued per SMTP connection (the notifier keeps pool size x this"
         " many mails built and in flight): on a relay with PIPELINING each mail's content"
         " goes in one write with the next mail's envelope (RFC 2920 §3.1).",
+    )
+    event_loop: EventLoop = Field(
+        EventLoop.UVLOOP,
+        description="The process's event loop (python -m services.notifier): uvloop (libuv,"
+        " in C) or asyncio's own selector loop.",
     )
 
     @field_validator("integrations", mode="before")

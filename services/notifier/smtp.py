@@ -164,7 +164,8 @@ class _Queued:
         self.mail = mail
         self.outcome = outcome
         self.deadline = 0.0  # set when its envelope is written
-        self.envelope = self.content = b""  # set when taken off the queue to be written
+        # set when taken off the queue to be written (content: dot-stuffed, no final dot)
+        self.envelope = self.content = b""
 
     def settle(self, error: BaseException | None = None) -> None:
         if self.outcome.done():  # the caller gave up (cancelled)
@@ -308,10 +309,13 @@ class Lane:
                         return
                     following = self._next_prepared(connection)
                     if following is None:
-                        connection.write(current.content)
+                        connection.write(current.content + END_OF_DATA)
                     else:
                         following.deadline = loop.time() + timeout_s
-                        connection.write(current.content + following.envelope)
+                        # one copy of the content, not two (its end, then the envelope)
+                        connection.write(
+                            b"".join((current.content, END_OF_DATA, following.envelope))
+                        )
                         written.append(following)
                         self._in_flight = 2
                     reply = await connection.end_of_data()
@@ -336,6 +340,8 @@ class Lane:
 
 
 TIMED_OUT = "Timed out waiting for server response"
+#: The line that ends a mail's content (RFC 5321 §4.1.1.4).
+END_OF_DATA = b".\r\n"
 
 
 def _settle_all(written: list[_Queued], error: BaseException) -> None:
@@ -394,13 +400,16 @@ class SmtpConnection:
 
     def prepare(self, mail: OutgoingMail) -> tuple[bytes, bytes]:
         """The mail's envelope (MAIL FROM, RCPT TO, DATA) and its content as DATA
-        carries it, dot-stuffed, with the final dot. Raises ``PermanentSmtpError``
-        for an address no command can carry — before anything is written."""
+        carries it, dot-stuffed, without the final dot (:data:`END_OF_DATA`, written
+        with it). Raises ``PermanentSmtpError`` for an address no command can carry —
+        before anything is written."""
         sender, recipient = _path(mail.sender), _path(mail.recipient)
-        content = _crlf_lines(mail.raw)
+        # A mail from our own writer ends every line in CRLF by construction: not
+        # scanned again (three passes over the mail, ~3.7 µs of ~2.6 KB).
+        content = mail.raw if mail.crlf_lines else _crlf_lines(mail.raw)
         size = b" SIZE=%d" % len(content) if self._size else b""
         envelope = b"MAIL FROM:%s%s\r\nRCPT TO:%s\r\nDATA\r\n" % (sender, size, recipient)
-        return envelope, _dot_stuffed(content) + b".\r\n"
+        return envelope, _dot_stuffed(content)
 
     async def transaction(self, mail: OutgoingMail, timeout_s: float) -> None:
         """One mail, each command after the previous reply: a relay without
@@ -415,7 +424,7 @@ class SmtpConnection:
                 _check_recipient(await self._replies.reply(), mail)
                 self.write(data)
                 _check_data(await self._replies.reply())
-                self.write(content)
+                self.write(content + END_OF_DATA)
                 reply = await self._replies.reply()
         except TimeoutError as exc:
             self.abort()

@@ -87,6 +87,8 @@ def header(name: str, tokens: list[str]) -> bytes:
     lines: list[str] = []
     for token in tokens:
         _ascii(token)
+        if "\n" in token:  # a line break is ours to place: every line ends in CRLF
+            raise NotWireSafe(token[:80])
         if len(line) + 1 + len(token) > LINE_LIMIT and line != f"{name}:":
             lines.append(line)
             line = ""
@@ -102,7 +104,12 @@ def raw_header(name: str, value: str) -> bytes:
 
 
 def serialise(headers: list[bytes], body: Body, *, seed: str, language: str) -> bytes:
-    """Headers, then a text part or a multipart/alternative of text and HTML."""
+    """Headers, then a text part or a multipart/alternative of text and HTML.
+
+    Every line of the result ends in CRLF and no CR or LF stands alone (the SMTP client
+    relies on it: ``OutgoingMail.crlf_lines``): headers from :func:`header` (no CR or LF
+    in a token) and :func:`raw_header` (its ``\\n`` become CRLF), bodies in base64 or
+    quoted-printable lines joined by CRLF."""
     parts = [*headers, b"MIME-Version: 1.0\r\n"]
     if body.html is None:
         part_headers, encoded = _part(body.text, "plain")

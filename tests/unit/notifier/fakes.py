@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -139,7 +139,7 @@ class MemorySentLog:
 
     def _set(self, key: SendKey, now: datetime, **values: object) -> SentRecord:
         values.setdefault("claimed_at", None)
-        self.rows[key] = replace(self.rows[key], updated_at=now, **values)
+        self.rows[key] = self.rows[key]._replace(updated_at=now, **values)
         return self.rows[key]
 
 

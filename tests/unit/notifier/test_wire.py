@@ -27,6 +27,7 @@ from services.notifier.mail import (
 )
 from services.notifier.rendering import Rendered, Renderer
 from services.notifier.samples import sample_events, snapshot
+from services.notifier.smtp import _crlf_lines
 
 from .test_mail import IDENTITY, NOW, RENDERED, meta
 
@@ -141,6 +142,33 @@ def test_any_body_and_name_read_the_same_either_way(text, html, name):
     assert unspaced(mine["headers"]) == unspaced(theirs["headers"])
     to = read(fast.raw)["To"].addresses[0]
     assert "".join(to.display_name.split()) == "".join(header_safe(name).split())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=bodies,
+    html=st.none() | bodies,
+    subject=bodies,
+    name=bodies,
+    reference=st.text(max_size=30),
+    parent=st.text(max_size=40),
+)
+def test_written_mails_end_every_line_in_crlf_as_smtp_sends_them_unscanned(
+    text, html, subject, name, reference, parent
+):
+    """``crlf_lines``: the SMTP client sends such a mail without scanning it for bare CR
+    or LF; whatever the values (CR, LF, U+2028 …), the writer never lets one through."""
+    threading = customer_threading(reference="C-1", domain="desk.example", parent=parent, chain=[])
+    meta_ = meta(recipient_name=name, reference=reference or "C-1", threading=threading)
+    mail = build_mail(IDENTITY, meta_, Rendered(subject, text, html))
+    if mail.crlf_lines:  # else the email package wrote it, and the SMTP client checks it
+        assert mail.raw.endswith(b"\r\n")
+        assert mail.raw.count(b"\r\n") == mail.raw.count(b"\n") == mail.raw.count(b"\r")
+        assert _crlf_lines(mail.raw) is mail.raw
+
+
+def test_sample_mails_are_marked_crlf_clean():
+    assert all(build_mail(IDENTITY, m, r).crlf_lines for m, r in sample_mails())
 
 
 def unspaced(headers: object) -> dict[str, str]:
