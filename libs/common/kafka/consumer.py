@@ -230,8 +230,7 @@ class ConsumerRunner:
                     async with self._lock:
                         await self._process(batch)
                 if self._between_polls is not None:
-                    # the last poll's objects are garbage now, the next poll's not made yet
-                    self._between_polls()
+                    self._run_between_polls()
                 # after an empty poll too: what the last polls finished is committed
                 if self._done and time.monotonic() >= self._next_commit:
                     # Outside the lock: a rebalance waiting on it may need the coordinator.
@@ -248,6 +247,15 @@ class ConsumerRunner:
             if watcher:
                 watcher.cancel()
             log.info("consumer %s stopped", self._group_id)
+
+    def _run_between_polls(self) -> None:
+        """The ``between_polls`` hook: the last poll's objects are garbage now and the
+        next poll's not made yet. A failing hook is logged; the consumer goes on."""
+        assert self._between_polls is not None
+        try:
+            self._between_polls()
+        except Exception:
+            log.exception("consumer %s: between-polls hook failed", self._group_id)
 
     def _fetch_options(self) -> dict[str, int]:
         limit = {}

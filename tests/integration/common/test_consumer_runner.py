@@ -368,3 +368,31 @@ async def test_between_polls_runs_after_each_poll_is_handled_never_during_one(ka
 
 async def _never_per_record(delivery: Delivery) -> None:
     raise AssertionError("the whole poll is handled by the batch handler")
+
+
+async def test_a_failing_between_polls_hook_is_logged_and_consuming_goes_on(kafka_topics, caplog):
+    settings = kafka_topics
+    handled: list[str] = []
+    done = asyncio.Event()
+    async with EventProducer(settings, client_id="t") as producer:
+        ids = await _publish(producer, settings.topics.interactions, 4)
+
+        async def whole_poll(deliveries: list[Delivery]) -> None:
+            handled.extend(d.event_id for d in deliveries)
+            if len(handled) == len(ids):
+                done.set()
+
+        def broken() -> None:
+            raise RuntimeError("upkeep broke")
+
+        runner = _runner(
+            settings,
+            producer,
+            _never_per_record,
+            batch_handler=whole_poll,
+            max_batch=2,
+            between_polls=broken,
+        )
+        await _run_until(runner, done)
+    assert handled == ids
+    assert "between-polls hook failed" in caplog.text
