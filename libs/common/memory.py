@@ -141,7 +141,8 @@ class MemoryUpkeep:
     objects (rows, events, ORM states) and holds the poll up meanwhile; the same
     collection between two polls walks only what outlived them. So a consumer calls
     ``run_if_due`` between its polls, and ``run_periodically`` runs the upkeep only when
-    none did for a whole interval (an idle service, or polls slower than the interval).
+    none did for ``TIMER_PATIENCE`` intervals (no consumer in the process, or a poll taking
+    seconds).
 
     Between polls the two younger generations hold what the polls since the last upkeep
     left behind, their reference cycles included: most upkeeps collect those
@@ -186,11 +187,21 @@ class MemoryUpkeep:
         return True
 
     async def run_periodically(self, stop: asyncio.Event) -> None:
-        """Until ``stop`` is set: the upkeep once it is a whole interval overdue, i.e.
-        no poll boundary ran it meanwhile."""
+        """Until ``stop`` is set: the upkeep once it is ``TIMER_PATIENCE`` intervals
+        overdue, i.e. no poll boundary ran it for that long."""
+        patience = TIMER_PATIENCE * self._interval
         while not stop.is_set():
-            wait_s = max(self._next - self._clock(), 0.0) + self._interval
+            wait_s = max(self._next - self._clock(), 0.0) + patience
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait_s)
-            if not stop.is_set() and self._clock() >= self._next + self._interval:
+            if not stop.is_set() and self._clock() >= self._next + patience:
                 self.run_if_due()
+
+
+#: ``MemoryUpkeep.run_periodically``: how many intervals overdue the upkeep must be
+#: before its timer runs it. A consumer calls ``run_if_due`` after every poll, empty
+#: ones too (at least every 0.5 s when idle), so the timer is for a process with no
+#: consumer, or a poll that is taking seconds: a machine so busy that a poll of 400
+#: took over a second (py-spy sampling the router's backlog) had the timer interrupt
+#: polls when it waited one interval.
+TIMER_PATIENCE = 3

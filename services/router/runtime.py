@@ -136,7 +136,7 @@ class RouterRuntime:
     def _keep_memory_down(self) -> None:
         """Polls' cyclic garbage collected and free heap pages given back to the OS every
         ``memory_upkeep_interval_s`` (see ``libs.common.memory``): between two of the
-        consumer's polls, or from a timer when no poll ends for a whole interval."""
+        consumer's polls, or from a timer when no poll ended for three intervals."""
         if self.memory_upkeep is not None:
             self._spawn(self.memory_upkeep.run_periodically(self._stop), "memory-upkeep")
 

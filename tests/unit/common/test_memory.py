@@ -190,7 +190,7 @@ async def test_the_timer_runs_the_upkeep_only_when_no_poll_boundary_did():
         assert upkeep.run_if_due()
         await asyncio.sleep(0.03)  # the timer wakes meanwhile and finds it not overdue
     assert upkeep.runs == 5
-    clock.now += 0.05  # no poll for a few intervals: the timer runs it
+    clock.now += 0.05  # no poll for over TIMER_PATIENCE intervals: the timer runs it
     await asyncio.wait_for(by_timer.wait(), 5)
     stop.set()
     await asyncio.wait_for(task, 1)
