@@ -47,7 +47,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from bench.backlog_recovery import sample_with_py_spy, stop_py_spy
 from bench.common import (
     bench_gc_paused,
     bootstrap_servers,
@@ -56,7 +55,6 @@ from bench.common import (
     scratch_folder,
     write_result,
 )
-from bench.cpu_accounting import TICKS_PER_S, parse_stat
 from bench.topic_reader import BackgroundTopicReader
 from libs.common.cloudevents import CloudEvent, decode
 from libs.common.events.interaction import (
@@ -87,11 +85,6 @@ QUIET_S = 1.0
 #: before the hand-over: on PostgreSQL ~50 empty rounds a second (BEGIN, the lock-and-mark
 #: statement, ROLLBACK: ~4.5 per routed poll at 1,000/s) on the cores the poll needs.
 RELAY_INTERVAL_S = RouterSettings.model_fields["relay_interval_s"].default
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU-seconds (user + system, all threads) the process ``pid`` has used so far."""
-    return parse_stat(Path(f"/proc/{pid}/stat").read_text()).own_ticks / TICKS_PER_S
 
 
 def interaction(n: int) -> Interaction:
@@ -287,12 +280,7 @@ async def bench_store(
         await watcher.start()
         try:
             await watcher.until(1, timeout_s=60)  # the router is up and deciding
-            cpu_before = process_cpu_s(router.pid)
-            spy = sample_with_py_spy(router.pid, args.py_spy) if args.py_spy else None
             await watcher.until(args.count, timeout_s=args.budget)
-            if spy is not None:
-                stop_py_spy([spy])
-            router_cpu_s = process_cpu_s(router.pid) - cpu_before
             done = [watcher.arrivals[i] for i in throughput_ids if i in watcher.arrivals]
             elapsed = max(done) - min(done) if len(done) > 1 else float("nan")
             latency = []
@@ -347,9 +335,6 @@ async def bench_store(
             "decided": len(done),
             "seconds": round(elapsed, 3),
             "interactions_per_s": round((len(done) - 1) / elapsed, 1) if elapsed else None,
-            # the router process (all its threads) from the first decision seen to the last
-            "router_cpu_s_per_1000": round(1000 * router_cpu_s / max(len(done) - 1, 1), 3),
-            "load_average_1m": os.getloadavg()[0],
         },
         "latency": latency,
     }
@@ -748,13 +733,6 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="leave this process's garbage collector on during the latency phases (as "
         "before; its pauses then show as latency: bench.common.bench_gc_paused)",
-    )
-    parser.add_argument(
-        "--py-spy",
-        type=Path,
-        default=None,
-        help="py-spy samples of the router over the throughput phase, into this file "
-        "(raw format, for bench.task_profile)",
     )
     parser.add_argument(
         "--keep-store",
