@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -123,6 +124,7 @@ def build_consumer(
     group_id: str,
     max_batch: int,
     partition_fetch_bytes: int | None = None,
+    between_polls: Callable[[], object] | None = None,
 ) -> ConsumerRunner:
     return ConsumerRunner(
         settings,
@@ -136,6 +138,7 @@ def build_consumer(
         max_batch=max_batch,
         client_id="router",
         max_partition_fetch_bytes=partition_fetch_bytes,
+        between_polls=between_polls,
     )
 
 

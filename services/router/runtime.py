@@ -14,7 +14,7 @@ from libs.common.events.privacy import ContactErased
 from libs.common.health import ReadinessCheck
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
-from libs.common.memory import glibc, upkeep_periodically
+from libs.common.memory import MemoryUpkeep, glibc
 from services.router.assistant_consumer import build_assistant_consumer
 from services.router.bootstrap import build_context, open_store
 from services.router.configuration import ConfigError
@@ -64,6 +64,9 @@ class RouterRuntime:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._sighup = False
+        interval = settings.memory_upkeep_interval_s
+        #: run between the consumer's polls (``_keep_memory_down``)
+        self.memory_upkeep = MemoryUpkeep(glibc(), interval) if interval > 0 else None
 
     async def start(self) -> None:
         settings = self.settings
@@ -115,6 +118,7 @@ class RouterRuntime:
                 group_id=settings.consumer_group,
                 max_batch=settings.consumer_max_batch,
                 partition_fetch_bytes=settings.consumer_partition_fetch_kb * 1024,
+                between_polls=self.memory_upkeep.run_if_due if self.memory_upkeep else None,
             )
             self._spawn(self.consumer.run(self._stop), "consumer")
             self.outcome_consumer = build_outcome_consumer(
@@ -131,10 +135,10 @@ class RouterRuntime:
 
     def _keep_memory_down(self) -> None:
         """Polls' cyclic garbage collected and free heap pages given back to the OS every
-        ``memory_upkeep_interval_s`` (see ``libs.common.memory``)."""
-        interval = self.settings.memory_upkeep_interval_s
-        if interval > 0:
-            self._spawn(upkeep_periodically(glibc(), interval, self._stop), "memory-upkeep")
+        ``memory_upkeep_interval_s`` (see ``libs.common.memory``): between two of the
+        consumer's polls, or from a timer when no poll ended for three intervals."""
+        if self.memory_upkeep is not None:
+            self._spawn(self.memory_upkeep.run_periodically(self._stop), "memory-upkeep")
 
     def _watch_sighup(self) -> None:
         """``kill -HUP``: reload rules, policies and agents (kept unchanged if invalid)."""

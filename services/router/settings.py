@@ -126,9 +126,10 @@ class RouterSettings(ServiceSettings):
     memory_upkeep_interval_s: float = Field(
         1.0,
         ge=0,
-        description="How often a full garbage collection runs and free heap memory is given "
-        "back to the OS (malloc_trim, glibc only); 0: never. Keeps a backlog's finished "
-        "polls out of the RSS for a few ms of CPU a second.",
+        description="How often the garbage collector runs (between two polls; the whole "
+        "heap every 10th time) and free heap memory is given back to the OS (malloc_trim, "
+        "glibc only); 0: never. Keeps a backlog's finished polls out of the RSS for a few "
+        "ms of CPU a second.",
     )
     malloc_mmap_threshold_kb: int = Field(
         128,

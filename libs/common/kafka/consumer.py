@@ -41,6 +41,9 @@
   handler has nothing to do with (the notifier's outcomes that concern no reply, for the
   router); such records are committed without decoding, like ``ignore_types``. A record
   without that header or with another value is decoded as before.
+- ``between_polls``: called after each poll is handled (and after an empty one), when
+  what the poll made is garbage and the next poll is not fetched yet: where a service
+  runs work that would otherwise interrupt a poll (the router's memory upkeep).
 - ``fetch_max_wait_ms`` / ``fetch_min_bytes``: a consumer that is in no hurry (its
   records change nothing anyone waits for within a second) asks the broker less often
   than the shared settings (64 KB or 20 ms) make it. Each fetch round costs aiokafka
@@ -158,6 +161,7 @@ class ConsumerRunner:
         fetch_max_wait_ms: int | None = None,
         fetch_min_bytes: int | None = None,
         skip_header: tuple[str, bytes] | None = None,
+        between_polls: Callable[[], object] | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -188,6 +192,7 @@ class ConsumerRunner:
         #: None: the shared settings' (``KafkaSettings``)
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._fetch_min_bytes = fetch_min_bytes
+        self._between_polls = between_polls
         self._next_commit = 0.0  # time.monotonic() from which the next commit may start
         self._outage_waits = 0
         self._consumer: AIOKafkaConsumer | None = None
@@ -224,6 +229,8 @@ class ConsumerRunner:
                 if batch:
                     async with self._lock:
                         await self._process(batch)
+                if self._between_polls is not None:
+                    self._run_between_polls()
                 # after an empty poll too: what the last polls finished is committed
                 if self._done and time.monotonic() >= self._next_commit:
                     # Outside the lock: a rebalance waiting on it may need the coordinator.
@@ -240,6 +247,15 @@ class ConsumerRunner:
             if watcher:
                 watcher.cancel()
             log.info("consumer %s stopped", self._group_id)
+
+    def _run_between_polls(self) -> None:
+        """The ``between_polls`` hook: the last poll's objects are garbage now and the
+        next poll's not made yet. A failing hook is logged; the consumer goes on."""
+        assert self._between_polls is not None
+        try:
+            self._between_polls()
+        except Exception:
+            log.exception("consumer %s: between-polls hook failed", self._group_id)
 
     def _fetch_options(self) -> dict[str, int]:
         limit = {}
@@ -343,13 +359,6 @@ class ConsumerRunner:
         for key, value in record.headers or ():
             values = self._skipped.get(key)
             if values is not None and value in values:
-                return True
-        return False
-        for key, value in record.headers or ():
-            if key == "ce_type":
-                if value in self._ignored:
-                    return True
-            elif key == self._skip_name and value == self._skip_value:
                 return True
         return False
 

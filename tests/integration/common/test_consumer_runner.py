@@ -328,3 +328,71 @@ async def test_records_marked_with_the_skip_header_are_committed_without_decodin
     assert seen.ids == seen.expected
     # the bad record marked otherwise was read, and dead-lettered; the skipped ones never
     assert [dict(letter.headers)["ce_id"] for letter in letters] == [b"marked-true-1"]
+
+
+async def test_between_polls_runs_after_each_poll_is_handled_never_during_one(kafka_topics):
+    settings = kafka_topics
+    handling = False
+    handled: list[str] = []
+    calls: list[tuple[bool, int]] = []  # (a poll was being handled, records handled so far)
+    done = asyncio.Event()
+    async with EventProducer(settings, client_id="t") as producer:
+        ids = await _publish(producer, settings.topics.interactions, 6)
+
+        async def whole_poll(deliveries: list[Delivery]) -> None:
+            nonlocal handling
+            handling = True
+            await asyncio.sleep(0.01)  # the poll's awaits: others run meanwhile
+            handled.extend(d.event_id for d in deliveries)
+            handling = False
+
+        def between_polls() -> None:
+            calls.append((handling, len(handled)))
+            if len(handled) == len(ids):
+                done.set()
+
+        runner = _runner(
+            settings,
+            producer,
+            _never_per_record,
+            batch_handler=whole_poll,
+            max_batch=2,
+            between_polls=between_polls,
+        )
+        await _run_until(runner, done)
+    assert handled == ids
+    assert not any(during for during, _ in calls)
+    # after each poll of 2 (and after any empty poll) at least once
+    assert {count for _, count in calls} >= {2, 4, 6}
+
+
+async def _never_per_record(delivery: Delivery) -> None:
+    raise AssertionError("the whole poll is handled by the batch handler")
+
+
+async def test_a_failing_between_polls_hook_is_logged_and_consuming_goes_on(kafka_topics, caplog):
+    settings = kafka_topics
+    handled: list[str] = []
+    done = asyncio.Event()
+    async with EventProducer(settings, client_id="t") as producer:
+        ids = await _publish(producer, settings.topics.interactions, 4)
+
+        async def whole_poll(deliveries: list[Delivery]) -> None:
+            handled.extend(d.event_id for d in deliveries)
+            if len(handled) == len(ids):
+                done.set()
+
+        def broken() -> None:
+            raise RuntimeError("upkeep broke")
+
+        runner = _runner(
+            settings,
+            producer,
+            _never_per_record,
+            batch_handler=whole_poll,
+            max_batch=2,
+            between_polls=broken,
+        )
+        await _run_until(runner, done)
+    assert handled == ids
+    assert "between-polls hook failed" in caplog.text

@@ -1,7 +1,8 @@
 """libs.common.memory: glibc's arena cap and heap trimming, applied, skipped off glibc,
 and left to MALLOC_ARENA_MAX when the environment sets it; the same for the fixed
-mmap threshold and MALLOC_MMAP_THRESHOLD_; the periodic upkeep frees
-reference cycles and trims until stopped."""
+mmap threshold and MALLOC_MMAP_THRESHOLD_; the upkeep frees reference cycles and
+trims, between polls when due (the younger generations, the whole heap every
+``full_every``-th time) and from its timer only when no poll boundary ran it."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from libs.common.memory import (
     M_ARENA_MAX,
     M_MMAP_THRESHOLD,
     UPKEEP_MAX_SHARE,
+    MemoryUpkeep,
     collect_and_release,
     fix_mmap_threshold,
     glibc,
     limit_arenas,
     release_free_memory,
-    upkeep_periodically,
     upkeep_wait_s,
 )
 
@@ -115,22 +116,38 @@ def test_upkeep_off_glibc_still_collects():
     assert alive() is None
 
 
-async def test_the_upkeep_runs_until_stopped():
-    allocator = RecordingAllocator(trims_wanted=3)
-    stop = asyncio.Event()
-    collections: list[None] = []
-    # A counting collector: a full gc.collect() of a whole test session's heap can
-    # take longer than the test's patience on a loaded machine (seen in CI).
-    task = asyncio.create_task(
-        upkeep_periodically(allocator, 0.01, stop, collect=lambda: collections.append(None))
-    )
-    await asyncio.wait_for(allocator.trimmed_enough.wait(), 5)
-    stop.set()
-    await asyncio.wait_for(task, 1)
-    trims = allocator.trims
-    assert len(collections) == trims
-    await asyncio.sleep(0.05)
-    assert allocator.trims == trims
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_upkeep_runs_when_due_the_whole_heap_every_nth_time():
+    clock, allocator, generations = FakeClock(), RecordingAllocator(trims_wanted=99), []
+    upkeep = MemoryUpkeep(allocator, 1.0, full_every=3, collect=generations.append, clock=clock)
+    assert not upkeep.run_if_due()  # an interval from its start
+    for _ in range(4):
+        clock.now += 0.5
+        assert not upkeep.run_if_due()
+        clock.now += 0.5
+        assert upkeep.run_if_due()
+    assert generations == [2, 1, 1, 2]
+    assert allocator.trims == 4 and upkeep.runs == 4
+
+
+def test_an_upkeep_between_polls_frees_the_polls_cycles():
+    clock = FakeClock()
+    upkeep = MemoryUpkeep(None, 1.0, full_every=10, clock=clock)
+    clock.now += 1.0
+    assert upkeep.run_if_due()  # the first: the whole heap
+    node = Node()
+    alive = weakref.ref(node)
+    del node  # a poll's cycle, garbage at the poll's end
+    clock.now += 1000.0  # past the wait after the full collection of the tests' heap
+    assert upkeep.run_if_due()  # the younger generations only
+    assert alive() is None
 
 
 def test_a_slow_upkeep_waits_longer_so_it_keeps_to_its_share():
@@ -141,21 +158,43 @@ def test_a_slow_upkeep_waits_longer_so_it_keeps_to_its_share():
     assert UPKEEP_MAX_SHARE == 0.05
 
 
-async def test_the_upkeep_backs_off_after_a_slow_collection():
-    allocator = RecordingAllocator(trims_wanted=99)
-    stop = asyncio.Event()
-    collections: list[float] = []
-    two_done = asyncio.Event()
+def test_the_upkeep_backs_off_after_a_slow_collection():
+    clock = FakeClock()
 
-    def slow_collect() -> None:  # >= 10 ms of "collection": the next wait >= 0.2 s
-        collections.append(time.perf_counter())
+    def slow_collect(generation: int) -> None:  # >= 10 ms: the next wait >= 0.2 s
         time.sleep(0.01)
-        if len(collections) == 2:
-            two_done.set()
 
-    task = asyncio.create_task(upkeep_periodically(allocator, 0.01, stop, collect=slow_collect))
-    await asyncio.wait_for(two_done.wait(), 10)
+    upkeep = MemoryUpkeep(None, 0.01, collect=slow_collect, clock=clock)
+    clock.now += 0.01
+    assert upkeep.run_if_due()
+    clock.now += 0.19  # 19 intervals: still within its share of the time
+    assert not upkeep.run_if_due()
+    clock.now += 10.0
+    assert upkeep.run_if_due()
+
+
+async def test_the_timer_runs_the_upkeep_only_when_no_poll_boundary_did():
+    clock, generations = FakeClock(), []
+    by_timer = asyncio.Event()
+
+    def collect(generation: int) -> None:
+        generations.append(generation)
+        if len(generations) > 5:
+            by_timer.set()
+
+    upkeep = MemoryUpkeep(None, 0.01, collect=collect, clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(upkeep.run_periodically(stop))
+    for _ in range(5):  # polls end every interval: each boundary runs it, never the timer
+        clock.now += 0.01
+        assert upkeep.run_if_due()
+        await asyncio.sleep(0.03)  # the timer wakes meanwhile and finds it not overdue
+    assert upkeep.runs == 5
+    clock.now += 0.05  # no poll for over TIMER_PATIENCE intervals: the timer runs it
+    await asyncio.wait_for(by_timer.wait(), 5)
     stop.set()
     await asyncio.wait_for(task, 1)
-    # at the configured 0.01 s the second would have started ~20 ms after the first
-    assert collections[1] - collections[0] >= 0.01 + 0.01 / UPKEEP_MAX_SHARE
+    runs = upkeep.runs
+    clock.now += 1.0
+    await asyncio.sleep(0.05)
+    assert upkeep.runs == runs  # stopped
