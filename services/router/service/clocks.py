@@ -11,6 +11,7 @@ from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigge
 from services.router.domain.members import status_of
 from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
+from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.store.models import Conversation, SlaTimer
 from services.router.store.unit_of_work import UnitOfWork, set_values
@@ -25,8 +26,9 @@ _METRIC_VALUES = values_of(SlaMetric)
 def policy_for(
     ctx: RouterContext, conversation: Conversation
 ) -> tuple[PolicyConfig, BusinessCalendar]:
+    values = columns(conversation)
     return ctx.config.current.policies.policy_and_calendar(
-        conversation.queue, conversation.priority, conversation.channel
+        values["queue"], values["priority"], values["channel"]
     )
 
 
@@ -40,7 +42,8 @@ def start_clock(
     elapsed_minutes: float = 0.0,
 ) -> datetime | None:
     """Add the warning and breach timers of a (re)started clock; returns the breach time."""
-    if conversation.automated:
+    values = columns(conversation)
+    if values["automated"]:
         return None
     policy, calendar = policy_for(ctx, conversation)
     due = clock_due(
@@ -49,13 +52,13 @@ def start_clock(
     if due is None:
         conversation.policy = policy.name
         return None
-    cycle = (conversation.clock_cycle or 0) + 1
+    cycle = (values["clock_cycle"] or 0) + 1
     changes: dict[str, object] = {"policy": policy.name, "clock_cycle": cycle}
     if metric is SlaMetric.FIRST_RESPONSE:
         changes["first_response_due_at"] = due.breach_at
     # a conversation routing just opened: set in place (set_values)
     set_values(conversation, changes)
-    conversation_id, metric_value = conversation.id, _METRIC_VALUES[metric]
+    conversation_id, metric_value = values["id"], _METRIC_VALUES[metric]
     for kind, at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
         if at is not None:
             uow.insert_later(
@@ -79,7 +82,8 @@ def start_clock(
 def start_resolution_clock(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
-    if conversation.automated or conversation.resolution_running_since is not None:
+    values = columns(conversation)
+    if values["automated"] or values["resolution_running_since"] is not None:
         return
     set_values(conversation, {"resolution_running_since": at})  # in place on a new one
     start_clock(
@@ -88,7 +92,7 @@ def start_resolution_clock(
         conversation,
         SlaMetric.RESOLUTION,
         started_at=at,
-        elapsed_minutes=conversation.resolution_elapsed_minutes or 0.0,
+        elapsed_minutes=values["resolution_elapsed_minutes"] or 0.0,
     )
 
 
@@ -112,16 +116,15 @@ def on_customer_message(
 ) -> None:
     """A customer wrote (or called): the response clock runs until we answer."""
     # set in place on a conversation routing just opened (set_values), as below
-    status = next_status(status_of(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE)
+    values = columns(conversation)  # a live view: it reads what is set below
+    status = next_status(status_of(values["status"]), LifecycleTrigger.CUSTOMER_MESSAGE)
     set_values(conversation, {"status": status})
     start_resolution_clock(uow, ctx, conversation, at)
-    if conversation.awaiting_since is not None:
+    if values["awaiting_since"] is not None:
         return  # already waiting for an answer; the running clock keeps its start
     set_values(conversation, {"awaiting_since": at})
     metric = (
-        SlaMetric.FIRST_RESPONSE
-        if conversation.first_response_at is None
-        else SlaMetric.NEXT_RESPONSE
+        SlaMetric.FIRST_RESPONSE if values["first_response_at"] is None else SlaMetric.NEXT_RESPONSE
     )
     start_clock(uow, ctx, conversation, metric, started_at=at)
 

@@ -22,6 +22,7 @@ from libs.common.events.routing import (
     RoutingEvent,
 )
 from services.router.domain.members import channel_of, priority_of
+from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.pool import POOL_KEY, AssignmentPool, assignment_pool
 from services.router.store.models import Agent, Conversation
@@ -84,12 +85,12 @@ class Emitter:
         later = await self.agent(second)  # in the order snapshots always read them
         return await self.agent(first), later
 
-    def _customer(self, conversation: Conversation) -> CustomerIdentity:
+    def _customer(self, values: Mapping[str, Any]) -> CustomerIdentity:
         # parsed once per stored value: one cause usually emits several events
-        return self._parse(CustomerIdentity, conversation.customer)  # type: ignore[return-value]
+        return self._parse(CustomerIdentity, values["customer"])  # type: ignore[return-value]
 
-    def _flags(self, conversation: Conversation) -> Flags:
-        return self._parse(Flags, conversation.customer_flags)  # type: ignore[return-value]
+    def _flags(self, values: Mapping[str, Any]) -> Flags:
+        return self._parse(Flags, values["customer_flags"])  # type: ignore[return-value]
 
     def already_parsed(self, raw: dict[str, object] | None, parsed: object) -> None:
         """``raw`` was dumped from ``parsed`` (the interaction's own models): no re-parse."""
@@ -111,7 +112,7 @@ class Emitter:
         if agent is None:
             return None
         refs: dict[tuple[object, ...], AgentRef] = self.uow.cache.setdefault(_AGENT_REFS, {})  # type: ignore[assignment]
-        key = (agent.id, agent.name, agent.email, agent.locale)
+        key = _agent_ref_values(columns(agent))
         ref = refs.get(key)
         if ref is None:
             ref = refs[key] = agent_ref(agent)  # type: ignore[assignment]
@@ -120,17 +121,15 @@ class Emitter:
     async def snapshot(self, conversation: Conversation) -> ConversationSnapshot:
         """The conversation as events carry it; one cause often emits several events
         in a row over an unchanged conversation (opened, routed, queued): built once."""
-        values = _columns(conversation)
+        values = columns(conversation)
         key = _snapshot_key(values, self.ctx.config.current)
         if self._last_snapshot is not None and self._last_snapshot[0] == key:
             return self._last_snapshot[1]
-        snapshot = await self._build_snapshot(conversation, values)
+        snapshot = await self._build_snapshot(values)
         self._last_snapshot = (key, snapshot)
         return snapshot
 
-    async def _build_snapshot(
-        self, conversation: Conversation, values: Mapping[str, Any]
-    ) -> ConversationSnapshot:
+    async def _build_snapshot(self, values: Mapping[str, Any]) -> ConversationSnapshot:
         queue = self.ctx.config.current.policies.queue(values["queue"])
         assignee, supervisor = await self._agents(
             values["assignee_id"], queue.supervisor if queue else None
@@ -152,22 +151,23 @@ class Emitter:
                 "subject": values["subject"],
                 "tags": list(values["tags"] or []),
                 "contact_id": values["contact_id"],
-                "customer": self._customer(conversation),
-                "customer_flags": self._flags(conversation),
+                "customer": self._customer(values),
+                "customer_flags": self._flags(values),
                 "assignee": self.agent_reference(assignee),
                 "supervisor": self.agent_reference(supervisor),
                 "last_message_id": values["last_message_id"],
                 "references": list(values["references"] or [])[-MAX_REFERENCES:],
                 "first_response_due_at": _utc(values["first_response_due_at"]),
-                "reply_path": self._reply_path(conversation),
+                "reply_path": self._reply_path(values),
                 "customer_last_inbound_at": _utc(values["customer_last_inbound_at"]),
             },
         )
 
-    def _reply_path(self, conversation: Conversation) -> ReplyPath | None:
-        if not conversation.reply_path:
+    def _reply_path(self, values: Mapping[str, Any]) -> ReplyPath | None:
+        reply_path = values["reply_path"]
+        if not reply_path:
             return None
-        return self._parse(ReplyPath, conversation.reply_path)  # type: ignore[return-value]
+        return self._parse(ReplyPath, reply_path)  # type: ignore[return-value]
 
     async def emit(
         self,
@@ -351,19 +351,6 @@ _new_object = object.__new__
 _set_attribute = object.__setattr__
 
 
-def _columns(conversation: Conversation) -> Mapping[str, Any]:
-    """The columns a snapshot is built from, read without the ORM's per-attribute
-    descriptors (a snapshot reads ~20 of them per event): the instance's own dict,
-    which holds every column of a loaded conversation (the session never expires on
-    commit) and of one routing opened (``_new_conversation`` sets them all). Should
-    any be missing (expired, or never set on a new object), they are read through
-    the ORM as before."""
-    values = conversation.__dict__
-    if values.keys() >= _SNAPSHOT_COLUMN_SET:
-        return values
-    return {column: getattr(conversation, column) for column in _SNAPSHOT_COLUMN_SET}
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is UTC:
         return value
@@ -390,13 +377,14 @@ _SNAPSHOT_COLUMNS = (
 )
 
 
-_SNAPSHOT_COLUMN_SET = frozenset((*_SNAPSHOT_COLUMNS, "tags", "references"))
 #: the values of ``_SNAPSHOT_COLUMNS`` as one tuple, picked in C (a key per event)
 _snapshot_values = itemgetter(*_SNAPSHOT_COLUMNS)
+#: what an agent reference is built from (``agent_reference``), picked in C
+_agent_ref_values = itemgetter("id", "name", "email", "locale")
 
 
 def _snapshot_key(values: Mapping[str, Any], config: object) -> tuple[object, ...]:
-    """Everything a snapshot is built from (``_columns``), compared by value (the
+    """Everything a snapshot is built from (its conversation's ``columns``), compared by value (the
     config by identity)."""
     return (
         config,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -63,6 +65,7 @@ from services.router.service import assistant_flow
 from services.router.service.assigning import assign_or_queue
 from services.router.service.attachments import record_attachments
 from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
+from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
 from services.router.service.events import MAX_REFERENCES, Emitter, response_promise_of
@@ -151,8 +154,9 @@ async def route_one(
         conversation = cache.conversations[decision.conversation.id]
     _record(uow, cache, conversation, item, contact_id, now, note=decision.reason)
     if from_customer(interaction):  # _record stored these dumped from the interaction
-        emitter.already_parsed(conversation.customer, interaction.customer)
-        emitter.already_parsed(conversation.customer_flags, interaction.flags)
+        values = columns(conversation)
+        emitter.already_parsed(values["customer"], interaction.customer)
+        emitter.already_parsed(values["customer_flags"], interaction.flags)
     if decision.action is ThreadAction.OPEN:
         await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
     elif decision.action is ThreadAction.REOPEN:
@@ -232,13 +236,14 @@ def _resolve_contact(
 def _ref(conversation: Conversation | None) -> ConversationRef | None:
     if conversation is None:
         return None
+    values = columns(conversation)
     return ConversationRef(
-        id=conversation.id,
-        contact_id=conversation.contact_id,
-        channel=channel_of(conversation.channel),
-        status=status_of(conversation.status),
-        last_activity_at=conversation.last_activity_at,
-        resolved_at=conversation.resolved_at,
+        id=values["id"],
+        contact_id=values["contact_id"],
+        channel=channel_of(values["channel"]),
+        status=status_of(values["status"]),
+        last_activity_at=values["last_activity_at"],
+        resolved_at=values["resolved_at"],
     )
 
 
@@ -305,7 +310,7 @@ def _new_conversation(
         "customer": {},
         "customer_flags": {},
         # set by the rest of routing, if at all; given here so that every column is on
-        # the object: an event snapshot reads them directly (events._columns), and the
+        # the object: routing reads them from its dict (``columns``), and the
         # ORM reads a column missing from a new object through its slow default path
         # (~1 µs each; routing reads ~8 such per new conversation). None is what the
         # insert wrote for them anyway (no defaults); assistant_answers' default is 0.
@@ -343,11 +348,13 @@ def _record(
 ) -> None:
     interaction = item.interaction
     message_id = own_message_id(interaction)
+    values = columns(conversation)  # a live view: set_values below changes it
+    conversation_id = values["id"]
     uow.insert_later(
         InteractionRecord,
         {
             "event_id": item.event_id,
-            "conversation_id": conversation.id,
+            "conversation_id": conversation_id,
             "contact_id": contact_id,
             "channel": CHANNEL_VALUES[interaction.channel],
             "direction": DIRECTION_VALUES[interaction.direction],
@@ -361,9 +368,9 @@ def _record(
             "note": note[:NOTE_CHARS],
         },
     )
-    record_attachments(uow, item.event_id, conversation.id, interaction)
+    record_attachments(uow, item.event_id, conversation_id, interaction)
     changes: dict[str, object] = {
-        "last_activity_at": max(conversation.last_activity_at, interaction.occurred_at)
+        "last_activity_at": max(values["last_activity_at"], interaction.occurred_at)
     }
     if from_customer(interaction):
         # model_dump(mode="json", exclude_none=True) and model_dump(mode="json") by their
@@ -375,23 +382,23 @@ def _record(
         changes["customer_flags"] = type(flags).__pydantic_serializer__.to_python(
             flags, mode="json"
         )
-        _remember_reply_path(conversation, interaction, changes)
+        _remember_reply_path(values, interaction, changes)
     if message_id:
         if cache.remember_message(message_id, conversation):
             uow.insert_later(
-                MessageIndex, {"message_id": message_id, "conversation_id": conversation.id}
+                MessageIndex, {"message_id": message_id, "conversation_id": conversation_id}
             )
         changes["last_message_id"] = message_id
-        changes["references"] = [*(conversation.references or []), message_id][-MAX_REFERENCES:]
+        changes["references"] = [*(values["references"] or []), message_id][-MAX_REFERENCES:]
     # set together: in place on a conversation this poll opened (set_values)
     set_values(conversation, changes)
 
 
 def _remember_reply_path(
-    conversation: Conversation, interaction: Interaction, changes: dict[str, object]
+    conversation: Mapping[str, Any], interaction: Interaction, changes: dict[str, object]
 ) -> None:
     """The latest way to answer the customer, and when they last wrote (provider windows)."""
-    if not newer_reply_path(conversation.customer_last_inbound_at, interaction.occurred_at):
+    if not newer_reply_path(conversation["customer_last_inbound_at"], interaction.occurred_at):
         return
     changes["customer_last_inbound_at"] = interaction.occurred_at
     if interaction.reply_path is not None:
@@ -429,7 +436,7 @@ async def _apply_effect(
         return
     if await _is_agent_response(uow, interaction):
         on_agent_response(uow, ctx, conversation, at)
-    elif reopens(interaction) and conversation.status != ConversationStatus.RESOLVED:
+    elif reopens(interaction) and columns(conversation)["status"] != ConversationStatus.RESOLVED:
         on_customer_message(uow, ctx, conversation, at)
 
 
@@ -444,18 +451,18 @@ async def _opened(
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
     with_assistant = await assistant_flow.take(uow, ctx, conversation, emitter.now)
     policy, calendar = policy_for(ctx, conversation)
+    values = columns(conversation)
+    automated, due_at = values["automated"], values["first_response_due_at"]
     await emitter.emit(
         ConversationOpened,
         conversation,
         reason=reason,
-        first_response_target_minutes=None
-        if conversation.automated
-        else policy.first_response_minutes,
-        first_response_due_at=conversation.first_response_due_at,
+        first_response_target_minutes=None if automated else policy.first_response_minutes,
+        first_response_due_at=due_at,
         business_hours_note=f"{policy.name}: {calendar.hours_description}",
         promise=response_promise(
-            automated=conversation.automated,
-            due_at=conversation.first_response_due_at,
+            automated=automated,
+            due_at=due_at,
             target_minutes=policy.first_response_minutes,
             calendar_name=policy.calendar,
             calendar=calendar,
@@ -466,9 +473,9 @@ async def _opened(
     await _routed(emitter, conversation, interaction, opened=True)
     if with_assistant:
         await assistant_flow.request_turn(emitter, conversation, interaction)
-    elif conversation.status != ConversationStatus.RESOLVED:
+    elif values["status"] != ConversationStatus.RESOLVED:
         await assign_or_queue(
-            uow, ctx, emitter, conversation, reason=f"new conversation in {conversation.queue}"
+            uow, ctx, emitter, conversation, reason=f"new conversation in {values['queue']}"
         )
 
 
@@ -502,7 +509,7 @@ async def _joined(
     reason: str,
 ) -> None:
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
-    ignored = ignored_reason(status_of(conversation.status), interaction)
+    ignored = ignored_reason(status_of(columns(conversation)["status"]), interaction)
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
     if ignored is None and assistant_flow.holds(conversation) and from_customer(interaction):
         await assistant_flow.request_turn(emitter, conversation, interaction)
