@@ -90,6 +90,30 @@ def time_ordered_id_beside(anchor: str, kind: str, *parts: str | int | None) -> 
     return f"{anchor[:8]}-{anchor[9:13]}-{x[:4]}-{x[4:8]}-{x[8:]}"
 
 
+def name_prefix(kind: str, *parts: str | int | None) -> bytes:
+    """What ``time_ordered_id_beside(anchor, kind, *parts, last)`` hashes before ``last``
+    (``time_ordered_id_beside_last``): worked out once for the ids of several ``last``."""
+    return (
+        _NAMESPACE_BYTES
+        + "\x1f".join([kind, *("" if p is None else str(p) for p in parts), ""]).encode()
+    )
+
+
+def time_ordered_id_beside_last(anchor: str, prefix: bytes, last: str | int) -> str:
+    """``time_ordered_id_beside(anchor, kind, *parts, last)`` for ``prefix =
+    name_prefix(kind, *parts)``, the same text: the outbox's ids of one cause's events
+    (by their ordinals) without each one's name built and encoded again (callgrind:
+    ~22 K → ~17 K instructions an id, ~2.2 per routed interaction)."""
+    digest = _sha1(prefix + str(last).encode()).digest()
+    if not _is_uuid8(anchor):
+        return _uuid5_text(digest)
+    hashed = bytearray(digest[6:16])
+    hashed[0] = (hashed[0] & 0x0F) | 0x80  # version 8
+    hashed[2] = (hashed[2] & 0x3F) | 0x80  # RFC 9562 variant
+    x = hashed.hex()
+    return f"{anchor[:8]}-{anchor[9:13]}-{x[:4]}-{x[4:8]}-{x[8:]}"
+
+
 def _is_uuid8(text: str) -> bool:
     return len(text) == 36 and text[14] == "8" and text[19] in "89ab"
 
