@@ -401,15 +401,11 @@ def _remember_reply_path(
     if not newer_reply_path(conversation["customer_last_inbound_at"], interaction.occurred_at):
         return
     changes["customer_last_inbound_at"] = interaction.occurred_at
-    if interaction.reply_path is not None:
-        changes["reply_path"] = interaction.reply_path.model_dump(mode="json", exclude_none=True)
-
-
-async def _is_agent_response(uow: UnitOfWork, interaction: Interaction) -> bool:
-    answer = agent_answer(interaction)
-    if answer is AgentAnswer.UNLESS_SENT_BY_OMNIDESK:
-        return not await _our_own_message(uow, interaction)
-    return answer is AgentAnswer.YES
+    reply_path = interaction.reply_path
+    if reply_path is not None:  # model_dump(mode="json", exclude_none=True), as in _record
+        changes["reply_path"] = type(reply_path).__pydantic_serializer__.to_python(
+            reply_path, mode="json", exclude_none=True
+        )
 
 
 async def _our_own_message(uow: UnitOfWork, interaction: Interaction) -> bool:
@@ -434,7 +430,11 @@ async def _apply_effect(
         note = await apply_receipt(uow, ctx, emitter.cause, interaction)
         log.debug("%s: %s", emitter.cause, note)
         return
-    if await _is_agent_response(uow, interaction):
+    answer = agent_answer(interaction)  # awaited only when it needs a look (not a coroutine each)
+    if answer is AgentAnswer.YES or (
+        answer is AgentAnswer.UNLESS_SENT_BY_OMNIDESK
+        and not await _our_own_message(uow, interaction)
+    ):
         on_agent_response(uow, ctx, conversation, at)
     elif reopens(interaction) and columns(conversation)["status"] != ConversationStatus.RESOLVED:
         on_customer_message(uow, ctx, conversation, at)
