@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from libs.common.events.interaction import Channel
+from libs.common.events.interaction import Channel, Flags
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context
 from services.router.service.columns import columns
-from services.router.service.interactions import Incoming, _new_conversation
+from services.router.service.interactions import Incoming, _new_conversation, flags_values
 from services.router.settings import RouterSettings
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import new_row, set_values
@@ -59,3 +59,30 @@ def test_an_agent_with_every_column_is_read_from_its_dict() -> None:
     values = columns(agent)
     assert values is agent.__dict__
     assert (values["id"], values["name"], values["email"]) == ("a-1", "Kim", None)
+
+
+# --- _record stores the interaction's flags as their own values (flags_values) ---
+
+
+def test_every_flag_is_the_same_in_json_mode() -> None:
+    # what flags_values relies on: a field of another type (a datetime…) would dump
+    # differently in JSON mode than the instance holds it
+    assert {name: info.annotation for name, info in Flags.model_fields.items()} == {
+        name: bool if name != "spam_verdict" else str | None for name in Flags.model_fields
+    }
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        Flags(),
+        Flags(auto_reply=True, spam_verdict="spam"),
+        Flags.model_validate_json('{"bounce": true, "loop": true, "unknown": 1}'),
+        Flags.model_validate({"bulk": True, "spam_verdict": None}),
+    ],
+)
+def test_flags_values_are_their_json_dump(flags: Flags) -> None:
+    dumped = flags_values(flags)
+    assert dumped == flags.model_dump(mode="json")
+    assert list(dumped) == list(flags.model_dump(mode="json"))  # same order
+    assert dumped is not flags.__dict__  # a copy: the stored value is its own
