@@ -11,7 +11,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from libs.common.events.interaction import Channel, Flags, Interaction, InteractionKind
+from libs.common.events.interaction import (
+    Channel,
+    CustomerIdentity,
+    Flags,
+    Interaction,
+    InteractionKind,
+)
 from libs.common.events.routing import (
     CallbackRequested,
     ConversationOpened,
@@ -373,13 +379,8 @@ def _record(
         "last_activity_at": max(values["last_activity_at"], interaction.occurred_at)
     }
     if from_customer(interaction):
-        # model_dump(mode="json", exclude_none=True) and model_dump(mode="json") by their
-        # serialisers: model_dump is a Python wrapper around the same call (~0.5 µs)
-        customer, flags = interaction.customer, interaction.flags
-        changes["customer"] = type(customer).__pydantic_serializer__.to_python(
-            customer, mode="json", exclude_none=True
-        )
-        changes["customer_flags"] = flags_values(flags)
+        changes["customer"] = customer_identity_values(interaction.customer)
+        changes["customer_flags"] = flags_values(interaction.flags)
         _remember_reply_path(values, interaction, changes)
     if message_id:
         if cache.remember_message(message_id, conversation):
@@ -390,6 +391,16 @@ def _record(
         changes["references"] = [*(values["references"] or []), message_id][-MAX_REFERENCES:]
     # set together: in place on a conversation this poll opened (set_values)
     set_values(conversation, changes)
+
+
+def customer_identity_values(customer: CustomerIdentity) -> dict[str, object]:
+    """``customer.model_dump(mode="json", exclude_none=True)``: as ``flags_values``,
+    its fields are strings (or None) and a boolean, the same in JSON mode (~8 K → ~2 K
+    instructions per interaction from a customer)."""
+    if type(customer) is not CustomerIdentity:
+        serializer = type(customer).__pydantic_serializer__
+        return serializer.to_python(customer, mode="json", exclude_none=True)  # type: ignore[no-any-return]
+    return {name: value for name, value in customer.__dict__.items() if value is not None}
 
 
 def flags_values(flags: Flags) -> dict[str, object]:

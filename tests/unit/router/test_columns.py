@@ -9,11 +9,16 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from libs.common.events.interaction import Channel, Flags
+from libs.common.events.interaction import Channel, CustomerIdentity, Flags
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context
 from services.router.service.columns import columns
-from services.router.service.interactions import Incoming, _new_conversation, flags_values
+from services.router.service.interactions import (
+    Incoming,
+    _new_conversation,
+    customer_identity_values,
+    flags_values,
+)
 from services.router.settings import RouterSettings
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import new_row, set_values
@@ -86,3 +91,29 @@ def test_flags_values_are_their_json_dump(flags: Flags) -> None:
     assert dumped == flags.model_dump(mode="json")
     assert list(dumped) == list(flags.model_dump(mode="json"))  # same order
     assert dumped is not flags.__dict__  # a copy: the stored value is its own
+
+
+def test_every_customer_identity_field_is_the_same_in_json_mode() -> None:
+    fields = CustomerIdentity.model_fields
+    assert fields["anonymous"].annotation is bool
+    for name in ("phone", "handle", "display_name", "locale"):
+        assert fields[name].annotation == str | None
+    assert str(fields["email"].annotation).startswith("typing.Optional[typing.Annotated[str,")
+    assert not CustomerIdentity.__pydantic_decorators__.field_serializers
+    assert not CustomerIdentity.__pydantic_decorators__.model_serializers
+
+
+@pytest.mark.parametrize(
+    "customer",
+    [
+        CustomerIdentity(email="Kim@Example.com"),
+        CustomerIdentity(phone="+821012345678", display_name="김", locale="ko"),
+        CustomerIdentity.model_validate_json('{"handle": "@kim", "anonymous": true, "x": 1}'),
+        CustomerIdentity(),
+    ],
+)
+def test_customer_identity_values_are_their_json_dump(customer: CustomerIdentity) -> None:
+    expected = customer.model_dump(mode="json", exclude_none=True)
+    dumped = customer_identity_values(customer)
+    assert dumped == expected
+    assert list(dumped) == list(expected)
