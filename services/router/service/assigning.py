@@ -78,6 +78,11 @@ async def assign_or_queue(
     reason: str,
 ) -> None:
     pool = await assignment_pool(uow)
+    values = columns(conversation)
+    skills = frozenset(values["skills"] or [])
+    if pool.nobody_can_take(values["queue"], channel_of(values["channel"]), skills, exclude):
+        await queue_conversation(emitter, conversation, reason=f"{reason}; no agent free")
+        return
     if previous_agent_id is None and ctx.options.sticky:
         previous_agent_id = await previous_agent_of(uow, conversation)
     choice = pool.choose(
