@@ -40,12 +40,14 @@ def start_clock(
     *,
     started_at: datetime,
     elapsed_minutes: float = 0.0,
+    policy: tuple[PolicyConfig, BusinessCalendar] | None = None,
 ) -> datetime | None:
-    """Add the warning and breach timers of a (re)started clock; returns the breach time."""
+    """Add the warning and breach timers of a (re)started clock; returns the breach time.
+    ``policy``: the conversation's ``policy_for``, when the caller has it already."""
     values = columns(conversation)
     if values["automated"]:
         return None
-    policy, calendar = policy_for(ctx, conversation)
+    policy, calendar = policy_for(ctx, conversation) if policy is None else policy
     due = clock_due(
         calendar, policy.sla_targets, metric, started_at=started_at, elapsed_minutes=elapsed_minutes
     )
@@ -80,7 +82,12 @@ def start_clock(
 
 
 def start_resolution_clock(
-    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    conversation: Conversation,
+    at: datetime,
+    *,
+    policy: tuple[PolicyConfig, BusinessCalendar] | None = None,
 ) -> None:
     values = columns(conversation)
     if values["automated"] or values["resolution_running_since"] is not None:
@@ -93,6 +100,7 @@ def start_resolution_clock(
         SlaMetric.RESOLUTION,
         started_at=at,
         elapsed_minutes=values["resolution_elapsed_minutes"] or 0.0,
+        policy=policy,
     )
 
 
@@ -119,14 +127,18 @@ def on_customer_message(
     values = columns(conversation)  # a live view: it reads what is set below
     status = next_status(status_of(values["status"]), LifecycleTrigger.CUSTOMER_MESSAGE)
     set_values(conversation, {"status": status})
-    start_resolution_clock(uow, ctx, conversation, at)
+    # one policy look-up for the clocks that start here (a new conversation's two; the
+    # status set above does not change it), none when neither does
+    starts = values["resolution_running_since"] is None or values["awaiting_since"] is None
+    policy = policy_for(ctx, conversation) if starts and not values["automated"] else None
+    start_resolution_clock(uow, ctx, conversation, at, policy=policy)
     if values["awaiting_since"] is not None:
         return  # already waiting for an answer; the running clock keeps its start
     set_values(conversation, {"awaiting_since": at})
     metric = (
         SlaMetric.FIRST_RESPONSE if values["first_response_at"] is None else SlaMetric.NEXT_RESPONSE
     )
-    start_clock(uow, ctx, conversation, metric, started_at=at)
+    start_clock(uow, ctx, conversation, metric, started_at=at, policy=policy)
 
 
 def on_agent_response(
