@@ -86,7 +86,12 @@ from services.router.store.models import (
     MessageIndex,
     Reply,
 )
-from services.router.store.unit_of_work import UnitOfWork, new_row, set_values
+from services.router.store.unit_of_work import (
+    UnitOfWork,
+    new_row,
+    set_values,
+    unflushed_values,
+)
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
@@ -379,8 +384,16 @@ def _record(
         "last_activity_at": max(values["last_activity_at"], interaction.occurred_at)
     }
     if from_customer(interaction):
-        changes["customer"] = customer_identity_values(interaction.customer)
-        changes["customer_flags"] = flags_values(interaction.flags)
+        customer = customer_identity_values(interaction.customer)
+        flags = flags_values(interaction.flags)
+        # a returning customer's are usually what the conversation holds: on a loaded
+        # row an equal value is not set (each set is ~5 K instructions of the ORM's
+        # tracking, and its UPDATE skips equal values anyway; JSON compares by ==)
+        loaded = unflushed_values(conversation) is None
+        if not loaded or customer != values["customer"]:
+            changes["customer"] = customer
+        if not loaded or flags != values["customer_flags"]:
+            changes["customer_flags"] = flags
         _remember_reply_path(values, interaction, changes)
     if message_id:
         if cache.remember_message(message_id, conversation):
