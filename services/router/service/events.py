@@ -245,7 +245,7 @@ class _FastEvent:
             plan = self._plan(names)
         if plan is None:
             return None
-        allowed, template, factories = plan
+        allowed, template, factories, given = plan
         for kinds, value in zip(allowed, values.values()):  # noqa: B905 - same length
             kind = type(value)
             if kind not in kinds or (kind is datetime and value.tzinfo is not UTC):
@@ -254,7 +254,7 @@ class _FastEvent:
         data.update(values)
         for name, factory in factories:
             data[name] = factory()
-        return _constructed(self.model, data, set(values))
+        return _constructed(self.model, data, set(given))  # a set's copy: no hashing
 
     def _plan(self, names: tuple[str, ...]) -> _Plan | None:
         """What depends only on which fields are given, in the order given (each
@@ -278,7 +278,7 @@ class _FastEvent:
                 template[name] = default
         else:
             if None not in allowed:
-                plan = _Plan(tuple(allowed), template, tuple(factories))  # type: ignore[arg-type]
+                plan = _Plan(tuple(allowed), template, tuple(factories), frozenset(names))  # type: ignore[arg-type]
         if len(self._plans) < _PLANS_KEPT:
             self._plans[names] = plan
         return plan
@@ -288,6 +288,7 @@ class _Plan(NamedTuple):
     allowed: tuple[tuple[type, ...], ...]  # per value given, in the order given
     template: dict[str, Any]  # every field in the model's order, defaults filled in
     factories: tuple[tuple[str, Any], ...]  # fields whose default is made per event
+    given: frozenset[str]  # the names given: the instance's fields set
 
 
 _NO_PLAN = object()
