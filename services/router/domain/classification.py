@@ -160,6 +160,12 @@ class RuleSet(_Strict):
         return frozenset(v.strip().lower() for v in self.customers.vip)
 
     @cached_property
+    def listed_keys(self) -> frozenset[str]:
+        """Every VIP and segment member, lower-cased: a customer none of whose values is
+        one is on no list (``customer_attributes`` then builds nothing)."""
+        return self.vip_keys.union(*self.segment_keys.values())
+
+    @cached_property
     def segment_keys(self) -> dict[str, frozenset[str]]:
         """Each segment's members lower-cased, once per rule set (not per interaction)."""
         return {
@@ -175,6 +181,10 @@ class CustomerAttributes(NamedTuple):
 
     vip: bool = False
     segments: frozenset[str] = frozenset()
+
+
+#: a customer on no list (``customer_attributes``): no VIP, in no segment
+_UNLISTED = CustomerAttributes()
 
 
 class Classification(NamedTuple):
@@ -195,6 +205,8 @@ def interaction_language(interaction: Interaction) -> str | None:
 
 def customer_attributes(rules: RuleSet, identity_values: list[str]) -> CustomerAttributes:
     values = {v.lower() for v in identity_values}
+    if values.isdisjoint(rules.listed_keys):  # most customers: no VIP, in no segment
+        return _UNLISTED
     segments = {name for name, members in rules.segment_keys.items() if values & members}
     return CustomerAttributes(vip=bool(values & rules.vip_keys), segments=frozenset(segments))
 

@@ -16,6 +16,7 @@ from services.router.domain.assignment import (
 )
 from services.router.domain.members import channel_of, priority_of
 from services.router.domain.openings import free_slots, openings, someone_could_take
+from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
 from services.router.service.pool import assignment_pool
@@ -24,13 +25,14 @@ from services.router.store.unit_of_work import UnitOfWork, set_values
 
 
 def work_item(conversation: Conversation, previous_agent_id: str | None = None) -> WorkItem:
+    values = columns(conversation)
     return WorkItem(
-        conversation_id=conversation.id,
-        queue=conversation.queue,
-        channel=channel_of(conversation.channel),
-        priority=priority_of(conversation.priority),
-        queued_at=conversation.queued_at or conversation.opened_at,
-        skills=frozenset(conversation.skills or []),
+        conversation_id=values["id"],
+        queue=values["queue"],
+        channel=channel_of(values["channel"]),
+        priority=priority_of(values["priority"]),
+        queued_at=values["queued_at"] or values["opened_at"],
+        skills=frozenset(values["skills"] or []),
         previous_agent_id=previous_agent_id,
     )
 
@@ -43,15 +45,17 @@ async def apply_choice(
     *,
     reason: str,
 ) -> None:
-    previous = await emitter.agent(conversation.assignee_id)
+    values = columns(conversation)
+    assignee_id, channel = values["assignee_id"], values["channel"]
+    previous = await emitter.agent(assignee_id)
     pool = await assignment_pool(emitter.uow)
-    if conversation.assignee_id is not None:
-        pool.release(conversation.assignee_id, conversation.channel)
+    if assignee_id is not None:
+        pool.release(assignee_id, channel)
     agent.last_assigned_at = emitter.now
-    pool.take(agent, conversation.channel)
+    pool.take(agent, channel)
     remembered = emitter.uow.cache.get("previous_agents")
     if isinstance(remembered, dict):
-        remembered[conversation.contact_id] = agent.id
+        remembered[values["contact_id"]] = agent.id
     set_values(conversation, {"assignee_id": agent.id, "queued_at": None})  # as above
     await emitter.emit(
         ConversationAssigned,
@@ -74,6 +78,11 @@ async def assign_or_queue(
     reason: str,
 ) -> None:
     pool = await assignment_pool(uow)
+    values = columns(conversation)
+    skills = frozenset(values["skills"] or [])
+    if pool.nobody_can_take(values["queue"], channel_of(values["channel"]), skills, exclude):
+        await queue_conversation(emitter, conversation, reason=f"{reason}; no agent free")
+        return
     if previous_agent_id is None and ctx.options.sticky:
         previous_agent_id = await previous_agent_of(uow, conversation)
     choice = pool.choose(
@@ -90,20 +99,20 @@ async def assign_or_queue(
 
 async def previous_agent_of(uow: UnitOfWork, conversation: Conversation) -> str | None:
     """The customer's last agent: from the batch cache when routing, else a query."""
+    values = columns(conversation)
     remembered = uow.cache.get("previous_agents")
     if isinstance(remembered, dict):
-        return remembered.get(conversation.contact_id)
-    return await uow.conversations.previous_agent(conversation.contact_id, exclude=conversation.id)
+        return remembered.get(values["contact_id"])
+    return await uow.conversations.previous_agent(values["contact_id"], exclude=values["id"])
 
 
 async def queue_conversation(emitter: Emitter, conversation: Conversation, *, reason: str) -> None:
-    if conversation.assignee_id is not None:
-        (await assignment_pool(emitter.uow)).release(conversation.assignee_id, conversation.channel)
+    values = columns(conversation)
+    if values["assignee_id"] is not None:
+        (await assignment_pool(emitter.uow)).release(values["assignee_id"], values["channel"])
     # in place on a conversation routing just opened (set_values)
-    set_values(
-        conversation, {"assignee_id": None, "queued_at": conversation.queued_at or emitter.now}
-    )
-    await emitter.emit(ConversationQueued, conversation, reason=reason, queue=conversation.queue)
+    set_values(conversation, {"assignee_id": None, "queued_at": values["queued_at"] or emitter.now})
+    await emitter.emit(ConversationQueued, conversation, reason=reason, queue=values["queue"])
 
 
 #: Waiting rows the unlocked look reads (queue, channel, skills only); as many without one

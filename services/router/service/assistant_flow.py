@@ -46,6 +46,7 @@ from services.router import assistant_metrics
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
 from services.router.service.assigning import assign_or_queue, drain_queues
 from services.router.service.clocks import policy_for, start_clock, stop_all_clocks
+from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
 from services.router.service.pool import assignment_pool
@@ -67,12 +68,13 @@ _CHAT = Channel.CHAT.value  # read once: an enum member's .value is a property c
 
 
 def holds(conversation: Conversation) -> bool:
-    return conversation.assistant_status in HOLDING
+    return columns(conversation)["assistant_status"] in HOLDING
 
 
 def offered_to_assistant(ctx: RouterContext, conversation: Conversation) -> bool:
     """Chat conversations (never automated ones) in a queue whose policy enables it."""
-    if conversation.channel != _CHAT or conversation.automated:
+    values = columns(conversation)
+    if values["channel"] != _CHAT or values["automated"]:
         return False
     policy, _ = policy_for(ctx, conversation)
     return policy.assistant

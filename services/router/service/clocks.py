@@ -11,6 +11,7 @@ from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigge
 from services.router.domain.members import status_of
 from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
+from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.store.models import Conversation, SlaTimer
 from services.router.store.unit_of_work import UnitOfWork, set_values
@@ -25,8 +26,9 @@ _METRIC_VALUES = values_of(SlaMetric)
 def policy_for(
     ctx: RouterContext, conversation: Conversation
 ) -> tuple[PolicyConfig, BusinessCalendar]:
+    values = columns(conversation)
     return ctx.config.current.policies.policy_and_calendar(
-        conversation.queue, conversation.priority, conversation.channel
+        values["queue"], values["priority"], values["channel"]
     )
 
 
@@ -38,24 +40,27 @@ def start_clock(
     *,
     started_at: datetime,
     elapsed_minutes: float = 0.0,
+    policy: tuple[PolicyConfig, BusinessCalendar] | None = None,
 ) -> datetime | None:
-    """Add the warning and breach timers of a (re)started clock; returns the breach time."""
-    if conversation.automated:
+    """Add the warning and breach timers of a (re)started clock; returns the breach time.
+    ``policy``: the conversation's ``policy_for``, when the caller has it already."""
+    values = columns(conversation)
+    if values["automated"]:
         return None
-    policy, calendar = policy_for(ctx, conversation)
+    policy, calendar = policy_for(ctx, conversation) if policy is None else policy
     due = clock_due(
         calendar, policy.sla_targets, metric, started_at=started_at, elapsed_minutes=elapsed_minutes
     )
     if due is None:
         conversation.policy = policy.name
         return None
-    cycle = (conversation.clock_cycle or 0) + 1
+    cycle = (values["clock_cycle"] or 0) + 1
     changes: dict[str, object] = {"policy": policy.name, "clock_cycle": cycle}
     if metric is SlaMetric.FIRST_RESPONSE:
         changes["first_response_due_at"] = due.breach_at
     # a conversation routing just opened: set in place (set_values)
     set_values(conversation, changes)
-    conversation_id, metric_value = conversation.id, _METRIC_VALUES[metric]
+    conversation_id, metric_value = values["id"], _METRIC_VALUES[metric]
     for kind, at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
         if at is not None:
             uow.insert_later(
@@ -77,9 +82,15 @@ def start_clock(
 
 
 def start_resolution_clock(
-    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    conversation: Conversation,
+    at: datetime,
+    *,
+    policy: tuple[PolicyConfig, BusinessCalendar] | None = None,
 ) -> None:
-    if conversation.automated or conversation.resolution_running_since is not None:
+    values = columns(conversation)
+    if values["automated"] or values["resolution_running_since"] is not None:
         return
     set_values(conversation, {"resolution_running_since": at})  # in place on a new one
     start_clock(
@@ -88,7 +99,8 @@ def start_resolution_clock(
         conversation,
         SlaMetric.RESOLUTION,
         started_at=at,
-        elapsed_minutes=conversation.resolution_elapsed_minutes or 0.0,
+        elapsed_minutes=values["resolution_elapsed_minutes"] or 0.0,
+        policy=policy,
     )
 
 
@@ -112,18 +124,21 @@ def on_customer_message(
 ) -> None:
     """A customer wrote (or called): the response clock runs until we answer."""
     # set in place on a conversation routing just opened (set_values), as below
-    status = next_status(status_of(conversation.status), LifecycleTrigger.CUSTOMER_MESSAGE)
+    values = columns(conversation)  # a live view: it reads what is set below
+    status = next_status(status_of(values["status"]), LifecycleTrigger.CUSTOMER_MESSAGE)
     set_values(conversation, {"status": status})
-    start_resolution_clock(uow, ctx, conversation, at)
-    if conversation.awaiting_since is not None:
+    # one policy look-up for the clocks that start here (a new conversation's two; the
+    # status set above does not change it), none when neither does
+    starts = values["resolution_running_since"] is None or values["awaiting_since"] is None
+    policy = policy_for(ctx, conversation) if starts and not values["automated"] else None
+    start_resolution_clock(uow, ctx, conversation, at, policy=policy)
+    if values["awaiting_since"] is not None:
         return  # already waiting for an answer; the running clock keeps its start
     set_values(conversation, {"awaiting_since": at})
     metric = (
-        SlaMetric.FIRST_RESPONSE
-        if conversation.first_response_at is None
-        else SlaMetric.NEXT_RESPONSE
+        SlaMetric.FIRST_RESPONSE if values["first_response_at"] is None else SlaMetric.NEXT_RESPONSE
     )
-    start_clock(uow, ctx, conversation, metric, started_at=at)
+    start_clock(uow, ctx, conversation, metric, started_at=at, policy=policy)
 
 
 def on_agent_response(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
-from libs.common.events.interaction import Channel, Interaction, InteractionKind
+from libs.common.events.interaction import (
+    Channel,
+    CustomerIdentity,
+    Flags,
+    Interaction,
+    InteractionKind,
+)
 from libs.common.events.routing import (
     CallbackRequested,
     ConversationOpened,
@@ -63,6 +71,7 @@ from services.router.service import assistant_flow
 from services.router.service.assigning import assign_or_queue
 from services.router.service.attachments import record_attachments
 from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
+from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
 from services.router.service.events import MAX_REFERENCES, Emitter, response_promise_of
@@ -77,7 +86,12 @@ from services.router.store.models import (
     MessageIndex,
     Reply,
 )
-from services.router.store.unit_of_work import UnitOfWork, new_row, set_values
+from services.router.store.unit_of_work import (
+    UnitOfWork,
+    new_row,
+    set_values,
+    unflushed_values,
+)
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
@@ -151,8 +165,9 @@ async def route_one(
         conversation = cache.conversations[decision.conversation.id]
     _record(uow, cache, conversation, item, contact_id, now, note=decision.reason)
     if from_customer(interaction):  # _record stored these dumped from the interaction
-        emitter.already_parsed(conversation.customer, interaction.customer)
-        emitter.already_parsed(conversation.customer_flags, interaction.flags)
+        values = columns(conversation)
+        emitter.already_parsed(values["customer"], interaction.customer)
+        emitter.already_parsed(values["customer_flags"], interaction.flags)
     if decision.action is ThreadAction.OPEN:
         await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
     elif decision.action is ThreadAction.REOPEN:
@@ -232,13 +247,14 @@ def _resolve_contact(
 def _ref(conversation: Conversation | None) -> ConversationRef | None:
     if conversation is None:
         return None
+    values = columns(conversation)
     return ConversationRef(
-        id=conversation.id,
-        contact_id=conversation.contact_id,
-        channel=channel_of(conversation.channel),
-        status=status_of(conversation.status),
-        last_activity_at=conversation.last_activity_at,
-        resolved_at=conversation.resolved_at,
+        id=values["id"],
+        contact_id=values["contact_id"],
+        channel=channel_of(values["channel"]),
+        status=status_of(values["status"]),
+        last_activity_at=values["last_activity_at"],
+        resolved_at=values["resolved_at"],
     )
 
 
@@ -305,7 +321,7 @@ def _new_conversation(
         "customer": {},
         "customer_flags": {},
         # set by the rest of routing, if at all; given here so that every column is on
-        # the object: an event snapshot reads them directly (events._columns), and the
+        # the object: routing reads them from its dict (``columns``), and the
         # ORM reads a column missing from a new object through its slow default path
         # (~1 µs each; routing reads ~8 such per new conversation). None is what the
         # insert wrote for them anyway (no defaults); assistant_answers' default is 0.
@@ -343,11 +359,13 @@ def _record(
 ) -> None:
     interaction = item.interaction
     message_id = own_message_id(interaction)
+    values = columns(conversation)  # a live view: set_values below changes it
+    conversation_id = values["id"]
     uow.insert_later(
         InteractionRecord,
         {
             "event_id": item.event_id,
-            "conversation_id": conversation.id,
+            "conversation_id": conversation_id,
             "contact_id": contact_id,
             "channel": CHANNEL_VALUES[interaction.channel],
             "direction": DIRECTION_VALUES[interaction.direction],
@@ -361,48 +379,66 @@ def _record(
             "note": note[:NOTE_CHARS],
         },
     )
-    record_attachments(uow, item.event_id, conversation.id, interaction)
+    record_attachments(uow, item.event_id, conversation_id, interaction)
     changes: dict[str, object] = {
-        "last_activity_at": max(conversation.last_activity_at, interaction.occurred_at)
+        "last_activity_at": max(values["last_activity_at"], interaction.occurred_at)
     }
     if from_customer(interaction):
-        # model_dump(mode="json", exclude_none=True) and model_dump(mode="json") by their
-        # serialisers: model_dump is a Python wrapper around the same call (~0.5 µs)
-        customer, flags = interaction.customer, interaction.flags
-        changes["customer"] = type(customer).__pydantic_serializer__.to_python(
-            customer, mode="json", exclude_none=True
-        )
-        changes["customer_flags"] = type(flags).__pydantic_serializer__.to_python(
-            flags, mode="json"
-        )
-        _remember_reply_path(conversation, interaction, changes)
+        customer = customer_identity_values(interaction.customer)
+        flags = flags_values(interaction.flags)
+        # a returning customer's are usually what the conversation holds: on a loaded
+        # row an equal value is not set (each set is ~5 K instructions of the ORM's
+        # tracking, and its UPDATE skips equal values anyway; JSON compares by ==)
+        loaded = unflushed_values(conversation) is None
+        if not loaded or customer != values["customer"]:
+            changes["customer"] = customer
+        if not loaded or flags != values["customer_flags"]:
+            changes["customer_flags"] = flags
+        _remember_reply_path(values, interaction, changes)
     if message_id:
         if cache.remember_message(message_id, conversation):
             uow.insert_later(
-                MessageIndex, {"message_id": message_id, "conversation_id": conversation.id}
+                MessageIndex, {"message_id": message_id, "conversation_id": conversation_id}
             )
         changes["last_message_id"] = message_id
-        changes["references"] = [*(conversation.references or []), message_id][-MAX_REFERENCES:]
+        changes["references"] = [*(values["references"] or []), message_id][-MAX_REFERENCES:]
     # set together: in place on a conversation this poll opened (set_values)
     set_values(conversation, changes)
 
 
+def customer_identity_values(customer: CustomerIdentity) -> dict[str, object]:
+    """``customer.model_dump(mode="json", exclude_none=True)``: as ``flags_values``,
+    its fields are strings (or None) and a boolean, the same in JSON mode (~8 K → ~2 K
+    instructions per interaction from a customer)."""
+    if type(customer) is not CustomerIdentity:
+        serializer = type(customer).__pydantic_serializer__
+        return serializer.to_python(customer, mode="json", exclude_none=True)  # type: ignore[no-any-return]
+    return {name: value for name, value in customer.__dict__.items() if value is not None}
+
+
+def flags_values(flags: Flags) -> dict[str, object]:
+    """``flags.model_dump(mode="json")``: every field of ``Flags`` is a boolean or an
+    optional string, the same in JSON mode, and a validated instance holds exactly its
+    fields in their order (unknown ones ignored), so a copy of its own values: ~9 K →
+    ~1.5 K instructions per interaction (``tests/unit/router/test_columns.py`` checks
+    the fields' types and the equality). A subclass is dumped as before."""
+    if type(flags) is not Flags:
+        return type(flags).__pydantic_serializer__.to_python(flags, mode="json")  # type: ignore[no-any-return]
+    return dict(flags.__dict__)
+
+
 def _remember_reply_path(
-    conversation: Conversation, interaction: Interaction, changes: dict[str, object]
+    conversation: Mapping[str, Any], interaction: Interaction, changes: dict[str, object]
 ) -> None:
     """The latest way to answer the customer, and when they last wrote (provider windows)."""
-    if not newer_reply_path(conversation.customer_last_inbound_at, interaction.occurred_at):
+    if not newer_reply_path(conversation["customer_last_inbound_at"], interaction.occurred_at):
         return
     changes["customer_last_inbound_at"] = interaction.occurred_at
-    if interaction.reply_path is not None:
-        changes["reply_path"] = interaction.reply_path.model_dump(mode="json", exclude_none=True)
-
-
-async def _is_agent_response(uow: UnitOfWork, interaction: Interaction) -> bool:
-    answer = agent_answer(interaction)
-    if answer is AgentAnswer.UNLESS_SENT_BY_OMNIDESK:
-        return not await _our_own_message(uow, interaction)
-    return answer is AgentAnswer.YES
+    reply_path = interaction.reply_path
+    if reply_path is not None:  # model_dump(mode="json", exclude_none=True), as in _record
+        changes["reply_path"] = type(reply_path).__pydantic_serializer__.to_python(
+            reply_path, mode="json", exclude_none=True
+        )
 
 
 async def _our_own_message(uow: UnitOfWork, interaction: Interaction) -> bool:
@@ -427,9 +463,13 @@ async def _apply_effect(
         note = await apply_receipt(uow, ctx, emitter.cause, interaction)
         log.debug("%s: %s", emitter.cause, note)
         return
-    if await _is_agent_response(uow, interaction):
+    answer = agent_answer(interaction)  # awaited only when it needs a look (not a coroutine each)
+    if answer is AgentAnswer.YES or (
+        answer is AgentAnswer.UNLESS_SENT_BY_OMNIDESK
+        and not await _our_own_message(uow, interaction)
+    ):
         on_agent_response(uow, ctx, conversation, at)
-    elif reopens(interaction) and conversation.status != ConversationStatus.RESOLVED:
+    elif reopens(interaction) and columns(conversation)["status"] != ConversationStatus.RESOLVED:
         on_customer_message(uow, ctx, conversation, at)
 
 
@@ -444,18 +484,18 @@ async def _opened(
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
     with_assistant = await assistant_flow.take(uow, ctx, conversation, emitter.now)
     policy, calendar = policy_for(ctx, conversation)
+    values = columns(conversation)
+    automated, due_at = values["automated"], values["first_response_due_at"]
     await emitter.emit(
         ConversationOpened,
         conversation,
         reason=reason,
-        first_response_target_minutes=None
-        if conversation.automated
-        else policy.first_response_minutes,
-        first_response_due_at=conversation.first_response_due_at,
+        first_response_target_minutes=None if automated else policy.first_response_minutes,
+        first_response_due_at=due_at,
         business_hours_note=f"{policy.name}: {calendar.hours_description}",
         promise=response_promise(
-            automated=conversation.automated,
-            due_at=conversation.first_response_due_at,
+            automated=automated,
+            due_at=due_at,
             target_minutes=policy.first_response_minutes,
             calendar_name=policy.calendar,
             calendar=calendar,
@@ -466,9 +506,9 @@ async def _opened(
     await _routed(emitter, conversation, interaction, opened=True)
     if with_assistant:
         await assistant_flow.request_turn(emitter, conversation, interaction)
-    elif conversation.status != ConversationStatus.RESOLVED:
+    elif values["status"] != ConversationStatus.RESOLVED:
         await assign_or_queue(
-            uow, ctx, emitter, conversation, reason=f"new conversation in {conversation.queue}"
+            uow, ctx, emitter, conversation, reason=f"new conversation in {values['queue']}"
         )
 
 
@@ -502,7 +542,7 @@ async def _joined(
     reason: str,
 ) -> None:
     await _apply_effect(uow, ctx, emitter, conversation, interaction)
-    ignored = ignored_reason(status_of(conversation.status), interaction)
+    ignored = ignored_reason(status_of(columns(conversation)["status"]), interaction)
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
     if ignored is None and assistant_flow.holds(conversation) and from_customer(interaction):
         await assistant_flow.request_turn(emitter, conversation, interaction)

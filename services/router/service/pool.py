@@ -68,6 +68,15 @@ class AssignmentPool:
             self._nobody.add(key)
         return choice
 
+    def nobody_can_take(
+        self, queue: str, channel: Channel, skills: frozenset[str], exclude: str | None = None
+    ) -> bool:
+        """What ``choose`` knows already: nobody online could take such work (since the
+        last release), whoever the previous agent was. Asked before a work item and the
+        customer's previous agent are looked up (a backlog's every decision, once every
+        agent is full)."""
+        return (queue, channel, skills, exclude) in self._nobody
+
     def _current(self, fixed: AgentState, agent: Agent) -> AgentState:
         """``fixed`` with what routing changes: the agent's load and last assignment."""
         load = self.loads[agent.id]

@@ -5,10 +5,9 @@ batch costs a handful of round trips instead of several per interaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from libs.common.events.interaction import Channel, Interaction
 from services.router.domain.contacts import IdentityKey, identity_keys
@@ -18,6 +17,7 @@ from services.router.domain.intake import (
     referenced_ids,
     thread_key,
 )
+from services.router.service.columns import columns
 from services.router.store.models import Conversation
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -54,13 +54,14 @@ class RoutingCache:
     def remember_message(self, message_id: str, conversation: Conversation) -> bool:
         """False when the Message-ID is already indexed for this conversation."""
         known = self.messages[message_id]
-        if any(c.id == conversation.id for c in known):
+        conversation_id = columns(conversation)["id"]
+        if any(columns(c)["id"] == conversation_id for c in known):
             return False
         known.append(conversation)
         return True
 
     def remember_conversation(self, conversation: Conversation) -> None:
-        values = _indexed_columns(conversation)
+        values = columns(conversation)
         self.conversations[values["id"]] = conversation
         self.by_reference[values["reference"]] = conversation
         contact, at = values["contact_id"], values["last_activity_at"]
@@ -89,33 +90,8 @@ class RoutingCache:
 
 def _keep_latest(index: dict, key: tuple, conversation: Conversation, at: datetime) -> None:  # type: ignore[type-arg]
     current = index.get(key)
-    if current is None or current.last_activity_at <= at:
+    if current is None or columns(current)["last_activity_at"] <= at:
         index[key] = conversation
-
-
-_INDEXED = frozenset(
-    (
-        "id",
-        "reference",
-        "contact_id",
-        "last_activity_at",
-        "thread_key",
-        "call_group_key",
-        "integration",
-        "channel",
-        "assignee_id",
-    )
-)
-
-
-def _indexed_columns(conversation: Conversation) -> Mapping[str, Any]:
-    """The columns the cache indexes by, read from the instance's own dict (a loaded
-    conversation or one routing opened has them all) rather than through the ORM's
-    descriptors (a dozen reads per interaction); through the ORM should any be missing."""
-    values = conversation.__dict__
-    if values.keys() >= _INDEXED:
-        return values
-    return {column: getattr(conversation, column) for column in _INDEXED}
 
 
 async def prefetch(

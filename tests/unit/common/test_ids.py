@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from libs.common.ids import (
     OMNIDESK_NAMESPACE,
     deterministic_id,
+    name_prefix,
     time_ordered_id,
     time_ordered_id_beside,
+    time_ordered_id_beside_last,
 )
 
 parts = st.one_of(st.none(), st.integers(), st.text())
@@ -90,3 +92,24 @@ def test_an_id_beside_an_older_uuid5_is_the_uuid5_it_always_was(values):
     assert time_ordered_id_beside(anchor, "router.outbox", *values) == deterministic_id(
         "router.outbox", *values
     )
+
+
+@given(
+    at=instants,
+    kind=st.text(min_size=1),
+    values=st.lists(parts, max_size=3),
+    last=st.one_of(st.integers(), st.text()),
+    time_ordered=st.booleans(),
+)
+def test_an_id_from_a_name_prefix_is_the_id_beside_of_the_whole_name(
+    at, kind, values, last, time_ordered
+):
+    # the outbox's ids: one prefix per cause, then each event's ordinal
+    anchor = (
+        time_ordered_id("router.conversation", at, "ev-1")
+        if time_ordered
+        else deterministic_id("router.conversation", "ev-1")
+    )
+    assert time_ordered_id_beside_last(
+        anchor, name_prefix(kind, *values), last
+    ) == time_ordered_id_beside(anchor, kind, *values, last)

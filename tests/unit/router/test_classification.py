@@ -5,6 +5,7 @@ from libs.common.events.interaction import Channel, InteractionKind, MessageBody
 from libs.common.events.routing import Priority
 from services.router.domain.classification import (
     CustomerAttributes,
+    CustomerList,
     RuleSet,
     classify,
     customer_attributes,
@@ -82,6 +83,20 @@ def test_vip_raises_priority_and_keeps_default_queue():
 
 def test_segments_from_customer_list():
     assert customer_attributes(RULES, ["desk@fund.example"]).segments == frozenset({"fund"})
+
+
+def test_a_customer_on_no_list_has_no_attributes():
+    assert customer_attributes(RULES, ["someone@example.com", "+821012345678"]) == (
+        CustomerAttributes(vip=False, segments=frozenset())
+    )
+    assert customer_attributes(RULES, []) == CustomerAttributes()
+    # a VIP in a segment too: both, whatever else the customer has
+    both = RuleSet(
+        customers=CustomerList(vip=["Desk@Fund.example"], segments={"fund": ["desk@fund.example"]})
+    )
+    assert customer_attributes(both, ["x@example.com", "DESK@fund.example"]) == (
+        CustomerAttributes(vip=True, segments=frozenset({"fund"}))
+    )
 
 
 def test_subject_regex_and_missed_call_kind():
