@@ -9,7 +9,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from libs.common.settings import KafkaSettings, ServiceSettings, default_home
-from libs.common.webhooks.serve import DEFAULT_KEEP_ALIVE_S
+from libs.common.webhooks.serve import DEFAULT_KEEP_ALIVE_S, KeepAliveSeconds
 from libs.providers.integrations import (
     Integration,
     dev_integrations,
@@ -132,14 +132,7 @@ class ChatIngestSettings(ServiceSettings):
         description="Log every accepted event at INFO (event id, provider, integration, kind; "
         "~38 µs of CPU each). false: one INFO summary per minute, each event at DEBUG.",
     )
-    http_keep_alive_s: int = Field(
-        DEFAULT_KEEP_ALIVE_S,
-        ge=1,
-        le=3600,
-        description="Seconds an idle HTTP keep-alive connection stays open. Keep it above the "
-        "idle timeout of the proxy or load balancer in front (nginx, AWS ALB: 60 s), so that "
-        "they close idle connections, not this server (libs/common/webhooks/serve.py).",
-    )
+    http_keep_alive_s: KeepAliveSeconds = DEFAULT_KEEP_ALIVE_S
 
     @field_validator("integrations", mode="before")
     @classmethod

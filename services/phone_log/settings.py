@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from libs.common.settings import ServiceSettings, default_home
 from libs.common.timezones import known_timezone
-from libs.common.webhooks.serve import DEFAULT_KEEP_ALIVE_S
+from libs.common.webhooks.serve import DEFAULT_KEEP_ALIVE_S, KeepAliveSeconds
 from services.phone_log.integrations import Integration, dev_sample_integrations, known_region
 
 
@@ -111,14 +111,7 @@ class PhoneLogSettings(ServiceSettings):
         "does for chat). Each answer waits up to this much more; 5 ms raised the p99 at "
         "2,000/s from 13 to 71 ms (services/phone_log/README.md).",
     )
-    http_keep_alive_s: int = Field(
-        DEFAULT_KEEP_ALIVE_S,
-        ge=1,
-        le=3600,
-        description="Seconds an idle HTTP keep-alive connection stays open. Keep it above the "
-        "idle timeout of the proxy or load balancer in front (nginx, AWS ALB: 60 s), so that "
-        "they close idle connections, not this server (libs/common/webhooks/serve.py).",
-    )
+    http_keep_alive_s: KeepAliveSeconds = DEFAULT_KEEP_ALIVE_S
 
     @field_validator("default_region")
     @classmethod

@@ -18,9 +18,10 @@ consumers dedupe on the event id — so requests may land on any worker.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
+from pydantic import Field
 
 from libs.common.webhooks.one_write import OneWriteHttpToolsProtocol
 
@@ -40,6 +41,19 @@ SERVER_OPTIONS: dict[str, Any] = {
 #: (a proxy answers 502; a provider must retry the webhook). Go's HTTP client (vegeta,
 #: the benches' load generator) keeps idle connections without limit, like such a proxy.
 DEFAULT_KEEP_ALIVE_S = 95
+
+#: The webhook services' keep-alive setting (``CHAT_INGEST_HTTP_KEEP_ALIVE_S``,
+#: ``PHONE_LOG_HTTP_KEEP_ALIVE_S``).
+KeepAliveSeconds = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=3600,
+        description="Seconds an idle HTTP keep-alive connection stays open. Keep it above the "
+        "idle timeout of the proxy or load balancer in front (nginx, AWS ALB: 60 s), so that "
+        "they close idle connections, not this server (libs/common/webhooks/serve.py).",
+    ),
+]
 
 
 def server_options(

@@ -7,39 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 
 from libs.common.webhooks.serve import DEFAULT_KEEP_ALIVE_S, server_options
-from tests.helpers.waiting import eventually
 from tests.integration.webhooks.test_one_write_server import (
     ANSWER,
-    echo_app,
     read_response,
     request,
+    uvicorn_serving,
 )
-from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
 
 UVICORN_DEFAULT_KEEP_ALIVE_S = 5
 
 
-@contextlib.asynccontextmanager
-async def serving(keep_alive_s: int) -> AsyncIterator[int]:
-    port = free_port()
-    options = server_options(host="127.0.0.1", port=port, keep_alive_s=keep_alive_s)
-    config = uvicorn.Config(echo_app, lifespan="off", **options)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, within_s=10)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
+def serving(keep_alive_s: int) -> contextlib.AbstractAsyncContextManager[int]:
+    return uvicorn_serving(
+        lambda port: server_options(host="127.0.0.1", port=port, keep_alive_s=keep_alive_s)
+    )
 
 
 async def answered(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -57,17 +57,10 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(writes: list[bytes]) -> AsyncIterator[int]:
+async def uvicorn_serving(options: Callable[[int], dict[str, Any]]) -> AsyncIterator[int]:
+    """``echo_app`` served by uvicorn in this loop on a free port with ``options(port)``."""
     port = free_port()
-    config = uvicorn.Config(
-        echo_app,
-        host="127.0.0.1",
-        port=port,
-        http=counting_protocol(writes),
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-    )
+    config = uvicorn.Config(echo_app, lifespan="off", **options(port))
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started, within_s=10)
@@ -76,6 +69,18 @@ async def serving(writes: list[bytes]) -> AsyncIterator[int]:
     finally:
         server.should_exit = True
         await task
+
+
+def serving(writes: list[bytes]) -> contextlib.AbstractAsyncContextManager[int]:
+    return uvicorn_serving(
+        lambda port: {
+            "host": "127.0.0.1",
+            "port": port,
+            "http": counting_protocol(writes),
+            "log_config": None,
+            "access_log": False,
+        }
+    )
 
 
 def request(extra: bytes = b"", body: bytes = b"{}") -> bytes:
