@@ -42,6 +42,8 @@ class Prepared:
             fixed = _REQUIRED if bind.required else bind.effective_value
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             self._slots.append((name, fixed, processor))
+        #: The parameters' names in their positional order.
+        self.names = [name for name, _, _ in self._slots]
 
     def params(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The positional parameters of one execution; values set in the statement itself

@@ -30,6 +30,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -47,6 +48,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    literal_column,
     or_,
     select,
     text,
@@ -185,6 +187,9 @@ class SentLog:
         # Agents and our own addresses recur in every poll: each recipient's keyed hash
         # (normalise + HMAC-SHA256, ~5 µs) is computed once while it recurs.
         self._hashes: dict[str, str | None] = {}
+        # SQLite: the rowid of each row claim_many inserted, until finish_many records it
+        # (an UPDATE by rowid walks the table's B-tree only, not the key's index too).
+        self._rowids: dict[SendKey, int] = {}
 
     async def open(self) -> None:
         self._engine = _engine(self._url)
@@ -288,21 +293,26 @@ class SentLog:
             return {}
         # Rows in key order: two replicas claiming overlapping polls (a rebalance) wait
         # for each other on PostgreSQL instead of deadlocking.
-        jobs = sorted(infos.items(), key=_key_order)
-        rows = [self._row(key, info, Status.SENDING, now=now, attempts=1) for key, info in jobs]
-        rows = [row | {"claimed_at": now} for row in rows]
-        if self._statements.claim is not None:  # SQLite
+        # (A SendKey is a tuple of those three: sorting the items compares their keys in C.)
+        jobs = sorted(infos.items())
+        if self._statements.sqlite:
             # The insert commits in aiosqlite's thread (one trip); the rows that were
             # there already (a redelivery, a replay) are read after, in a read of their
             # own: what the take-over below does with each does not need the insert's
             # transaction (SQLite has one writer; a row finished meanwhile reads DONE).
-            fresh = await self._sqlite_transaction(_claim_new, self._claim_queries(rows))
+            # The insert returns each new row's rowid, which finish_many updates by.
+            inserted = await self._sqlite_transaction(_fetch_each, self._claim_rows(jobs, now))
+            fresh = self._remember_rowids(inserted)
             seen = [key for key, _ in jobs if key not in fresh]
             existing = {}
             if seen:
                 async with self._db.connect() as conn:
                     existing = await self._read_many(conn, seen)
         else:
+            rows = [
+                self._row(key, info, Status.SENDING, now=now, attempts=1) | {"claimed_at": now}
+                for key, info in jobs
+            ]
             async with self._db.begin() as conn:
                 fresh = await self._insert_returning_keys(conn, rows)
                 seen = [key for key, _ in jobs if key not in fresh]
@@ -334,6 +344,9 @@ class SentLog:
         """Record the outcome of many claimed notices: one UPDATE, executed many (one commit)."""
         if not finishes:
             return
+        if self._statements.sqlite:
+            await self._finish_sqlite(finishes)
+            return
         params = [
             {
                 "k_event": f.key.event_id,
@@ -348,13 +361,43 @@ class SentLog:
         ]
         finish = self._statements.finish
         rows = [finish.params(p) for p in params]
-        if self._statements.sqlite:
-            rowcount = await self._sqlite_transaction(_executemany, finish.sql, rows)
-        else:
-            async with self._db.begin() as conn:
-                rowcount = (await conn.exec_driver_sql(finish.sql, rows)).rowcount
+        async with self._db.begin() as conn:
+            rowcount = (await conn.exec_driver_sql(finish.sql, rows)).rowcount
         if rowcount not in (-1, len(params)):
             raise RuntimeError(f"sent-log: {len(params) - rowcount} of {len(params)} rows vanished")
+
+    async def _finish_sqlite(self, finishes: list[Finish]) -> None:
+        """finish_many on SQLite: each row claim_many inserted by its rowid (and its key,
+        checked on the row: a VACUUM may renumber rowids), the others by their key; the
+        parameters laid out in the statements' order (checked in :class:`_Statements`)."""
+        statements = self._statements
+        rowids = self._rowids
+        stamps: dict[datetime, str] = {}
+        by_rowid: list[tuple[Any, ...]] = []
+        by_key: list[tuple[Any, ...]] = []
+        for key, status, at, message_id, reason in finishes:
+            stamp = stamps.get(at)
+            if stamp is None:
+                stamp = stamps[at] = statements.sqlite_datetime(at)
+            values = (status.value, message_id, reason[:2000] if reason else None, None, stamp)
+            rowid = rowids.pop(key, None)
+            if rowid is None:
+                by_key.append((*values, *key))
+            else:
+                by_rowid.append((*values, rowid, *key))
+        by_rowid.sort(key=_ROWID_OF)  # the table's pages in order
+        by_key.sort(key=_KEY_OF)
+        updated = await self._sqlite_transaction(
+            _finish_rows, statements.finish_by_rowid_sql, by_rowid, statements.finish.sql, by_key
+        )
+        if updated != len(finishes):
+            # A row renumbered (VACUUM) or gone: by key, as the rest (idempotent: the same
+            # values again), and a row that is not there at all is an error, as it was.
+            every = sorted([row[:5] + row[-3:] for row in by_rowid] + by_key, key=_KEY_OF)
+            updated = await self._sqlite_transaction(_executemany, statements.finish.sql, every)
+            if updated != len(finishes):
+                missing = len(finishes) - updated
+                raise RuntimeError(f"sent-log: {missing} of {len(finishes)} rows vanished")
 
     async def record_suppressed_many(
         self, suppressions: list[tuple[SendKey, SendInfo, str]], *, now: datetime
@@ -409,6 +452,51 @@ class SentLog:
             sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
         )
         return {SendKey(*row) for row in (await conn.execute(returning, rows)).all()}
+
+    def _claim_rows(
+        self, jobs: list[tuple[SendKey, SendInfo]], now: datetime
+    ) -> list[tuple[str, list[Any]]]:
+        """SQLite: claim_many's multi-row INSERTs, the parameters laid out in the
+        statement's column order here (checked in :class:`_Statements`) rather than
+        through a dict per row and :meth:`Prepared.params_many` (~3 µs a notice)."""
+        statements = self._statements
+        stamp = statements.sqlite_datetime(now)
+        hashed = self._recipient_hash if self.hasher is not None else None
+        sending = Status.SENDING.value
+        queries = []
+        for start in range(0, len(jobs), _INSERT_CHUNK):
+            chunk = jobs[start : start + _INSERT_CHUNK]
+            values: list[Any] = []
+            for key, info in chunk:
+                event_id, recipient, template = key
+                values += (
+                    event_id,
+                    recipient,
+                    template,
+                    *info,  # event_type, conversation_id, channel, locale
+                    sending,
+                    1,  # attempts
+                    None,  # message_id
+                    None,  # reason
+                    stamp,  # claimed_at
+                    stamp,  # created_at
+                    stamp,  # updated_at
+                    hashed(recipient) if hashed is not None else None,
+                )
+            queries.append((statements.claim_sending_sql(len(chunk)), values))
+        return queries
+
+    def _remember_rowids(self, inserted: list[Any]) -> set[SendKey]:
+        """The keys claim_many's insert wrote; their rowids kept for finish_many."""
+        rowids = self._rowids
+        if len(rowids) > _ROWIDS_KEPT:
+            rowids.clear()  # claims never finished (released, a crash): start over
+        fresh = set()
+        for event_id, recipient, template, rowid in inserted:
+            key = SendKey(event_id, recipient, template)
+            rowids[key] = rowid
+            fresh.add(key)
+        return fresh
 
     def _claim_queries(self, rows: list[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
         """SQLite: one prepared multi-row INSERT … RETURNING per chunk of rows (see
@@ -698,6 +786,24 @@ class SentLog:
         return record
 
 
+#: finish_many's statement by rowid (SQLite): the key's columns are checked on the row.
+_FINISH_BY_ROWID = (
+    update(sent_log)
+    .where(
+        literal_column("rowid") == bindparam("k_rowid"),
+        sent_log.c.event_id == bindparam("k_event"),
+        sent_log.c.recipient == bindparam("k_recipient"),
+        sent_log.c.template == bindparam("k_template"),
+    )
+    .values(
+        status=bindparam("v_status"),
+        message_id=bindparam("v_message_id"),
+        reason=bindparam("v_reason"),
+        claimed_at=None,
+        updated_at=bindparam("v_at"),
+    )
+)
+
 #: The record statement of :meth:`SentLog.finish_many`, built once (a plain value:
 #: building it per call was a fifth of the statement's cost in the profile).
 _FINISH = (
@@ -760,6 +866,38 @@ class _Statements:
             )
         )
 
+        if self.sqlite:
+            # claim_many's insert returning each new row's rowid; SentLog._claim_rows and
+            # _finish_sqlite lay their parameters out in these orders themselves.
+            self._claim_sending = Prepared(
+                insert_new.returning(
+                    sent_log.c.event_id,
+                    sent_log.c.recipient,
+                    sent_log.c.template,
+                    literal_column("rowid"),
+                ),
+                dialect,
+                column_keys=every_column,
+            )
+            self._claim_sending_sql: dict[int, str] = {}
+            by_rowid = Prepared(_FINISH_BY_ROWID, dialect)
+            self.finish_by_rowid_sql = by_rowid.sql
+            _require_order(self._claim_sending, every_column)
+            _require_order(self.finish, [*_FINISHED, "k_event", "k_recipient", "k_template"])
+            _require_order(
+                by_rowid, [*_FINISHED, "k_rowid", "k_event", "k_recipient", "k_template"]
+            )
+            self.sqlite_datetime = sent_log.c.updated_at.type.dialect_impl(dialect).bind_processor(
+                dialect
+            )
+
+    def claim_sending_sql(self, rows: int) -> str:
+        """SQLite: claim_many's INSERT of ``rows`` rows (made once per size)."""
+        sql = self._claim_sending_sql.get(rows)
+        if sql is None:
+            sql = self._claim_sending_sql[rows] = self._claim_sending.many_rows_sql(rows)
+        return sql
+
     def holders(self, senders: list[str]) -> tuple[str, tuple[Any, ...]]:
         """Who holds each sender's slot: SQL and parameters (the senders are parameters)."""
         if self._postgres:
@@ -772,6 +910,36 @@ _HOLDERS_POSTGRES = (
     "SELECT sender, event_id FROM notifier_rate_slot WHERE sender = ANY($1::VARCHAR[])"
 )
 _HOLDERS_SQLITE = "SELECT sender, event_id FROM notifier_rate_slot WHERE sender IN"
+
+#: The SET columns of both finish statements, in their compiled order.
+_FINISHED = ["v_status", "v_message_id", "v_reason", "claimed_at", "v_at"]
+
+
+def _require_order(statement: Prepared, names: list[str]) -> None:
+    """Parameters laid out by hand must match the compiled statement's order (and
+    ``claimed_at`` of the finish statements is their fixed NULL, laid out as such)."""
+    if statement.names != names:
+        raise RuntimeError(f"sent-log statement parameters {statement.names}, expected {names}")
+
+
+def _finish_rows(
+    db: sqlite3.Connection,
+    by_rowid_sql: str,
+    by_rowid: list[tuple[Any, ...]],
+    by_key_sql: str,
+    by_key: list[tuple[Any, ...]],
+) -> int:
+    updated = _executemany(db, by_rowid_sql, by_rowid) if by_rowid else 0
+    return updated + (_executemany(db, by_key_sql, by_key) if by_key else 0)
+
+
+#: Sort keys of _finish_sqlite's parameter tuples: the rowid, the key.
+_ROWID_OF = itemgetter(5)
+_KEY_OF = itemgetter(-3, -2, -1)
+
+
+#: Claimed rows' rowids a sent-log remembers until they are finished (a few MB at most).
+_ROWIDS_KEPT = 50_000
 
 #: Recipients whose keyed hash a sent-log remembers (< 1 MB).
 _HASHES_KEPT = 4096
