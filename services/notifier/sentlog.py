@@ -301,7 +301,14 @@ class SentLog:
             # own: what the take-over below does with each does not need the insert's
             # transaction (SQLite has one writer; a row finished meanwhile reads DONE).
             # The insert returns each new row's rowid, which finish_many updates by.
-            inserted = await self._sqlite_transaction(_fetch_each, self._claim_rows(jobs, now))
+            new_rows = self._new_rows(
+                [(key, info, None) for key, info in jobs],
+                now,
+                status=Status.SENDING,
+                attempts=1,
+                claimed=True,
+            )
+            inserted = await self._sqlite_transaction(_fetch_each, new_rows)
             fresh = self._remember_rowids(inserted)
             seen = [key for key, _ in jobs if key not in fresh]
             existing = {}
@@ -407,18 +414,18 @@ class SentLog:
         if not suppressions:
             return {}
         ordered = sorted(suppressions, key=_key_order)
-        rows = [
-            self._row(key, info, Status.SUPPRESSED, now=now, attempts=0, reason=reason)
-            for key, info, reason in ordered
-        ]
-        if self._statements.claim is not None:  # SQLite
+        if self._statements.sqlite:
             # As claim_many: the insert (… RETURNING the keys it wrote) commits in
             # aiosqlite's thread in one trip, and a row it wrote is known without reading
             # it back — the read through SQLAlchemy (a Core select, its datetime
             # processing) cost more than the insert; in a backlog a third of the notices
             # are suppressed (web-chat acks without a reply path, repeat customers).
             # Only rows that were there already (a redelivery) are read.
-            fresh = await self._sqlite_transaction(_claim_new, self._claim_queries(rows))
+            new_rows = self._new_rows(
+                ordered, now, status=Status.SUPPRESSED, attempts=0, claimed=False
+            )
+            inserted = await self._sqlite_transaction(_fetch_each, new_rows)
+            fresh = {SendKey(*row[:3]) for row in inserted}  # (the rowid not needed)
             records: dict[SendKey, SentRecord] = {}
             for key, info, reason in ordered:
                 if key in fresh and key not in records:  # a key twice: the first row won
@@ -430,6 +437,10 @@ class SentLog:
                 async with self._db.connect() as conn:
                     records |= await self._read_many(conn, seen)
         else:
+            rows = [
+                self._row(key, info, Status.SUPPRESSED, now=now, attempts=0, reason=reason)
+                for key, info, reason in ordered
+            ]
             async with self._db.begin() as conn:
                 insert_new = self._statements.insert_new
                 await conn.exec_driver_sql(insert_new.sql, insert_new.params_many(rows))
@@ -453,37 +464,45 @@ class SentLog:
         )
         return {SendKey(*row) for row in (await conn.execute(returning, rows)).all()}
 
-    def _claim_rows(
-        self, jobs: list[tuple[SendKey, SendInfo]], now: datetime
+    def _new_rows(
+        self,
+        rows: list[tuple[SendKey, SendInfo, str | None]],
+        now: datetime,
+        *,
+        status: Status,
+        attempts: int,
+        claimed: bool,
     ) -> list[tuple[str, list[Any]]]:
-        """SQLite: claim_many's multi-row INSERTs, the parameters laid out in the
-        statement's column order here (checked in :class:`_Statements`) rather than
-        through a dict per row and :meth:`Prepared.params_many` (~3 µs a notice)."""
+        """SQLite: multi-row INSERTs of new sent-log rows (key, info, reason), their
+        parameters laid out in the statement's column order here (checked in
+        :class:`_Statements`) rather than through a dict per row and
+        :meth:`Prepared.params_many` (~3 µs a notice); ``now`` converted once."""
         statements = self._statements
         stamp = statements.sqlite_datetime(now)
+        claimed_at = stamp if claimed else None
         hashed = self._recipient_hash if self.hasher is not None else None
-        sending = Status.SENDING.value
+        state = status.value
         queries = []
-        for start in range(0, len(jobs), _INSERT_CHUNK):
-            chunk = jobs[start : start + _INSERT_CHUNK]
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
             values: list[Any] = []
-            for key, info in chunk:
+            for key, info, reason in chunk:
                 event_id, recipient, template = key
                 values += (
                     event_id,
                     recipient,
                     template,
                     *info,  # event_type, conversation_id, channel, locale
-                    sending,
-                    1,  # attempts
+                    state,
+                    attempts,
                     None,  # message_id
-                    None,  # reason
-                    stamp,  # claimed_at
+                    reason,
+                    claimed_at,
                     stamp,  # created_at
                     stamp,  # updated_at
                     hashed(recipient) if hashed is not None else None,
                 )
-            queries.append((statements.claim_sending_sql(len(chunk)), values))
+            queries.append((statements.insert_returning_sql(len(chunk)), values))
         return queries
 
     def _remember_rowids(self, inserted: list[Any]) -> set[SendKey]:
@@ -497,18 +516,6 @@ class SentLog:
             rowids[key] = rowid
             fresh.add(key)
         return fresh
-
-    def _claim_queries(self, rows: list[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
-        """SQLite: one prepared multi-row INSERT … RETURNING per chunk of rows (see
-        :mod:`services.notifier.prepared`)."""
-        claim = self._statements.claim
-        assert claim is not None
-        queries = []
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            chunk = rows[start : start + _INSERT_CHUNK]
-            params = tuple(value for row in claim.params_many(chunk) for value in row)
-            queries.append((claim.many_rows_sql(len(chunk)), params))
-        return queries
 
     def _insert_new(self) -> Any:
         """INSERT that skips rows whose key exists (ON CONFLICT DO NOTHING, both dialects)."""
@@ -852,24 +859,10 @@ class _Statements:
             index_elements=[sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template]
         )
         self.insert_new = Prepared(insert_new, dialect, column_keys=every_column)
-        # SQLite only (PostgreSQL keeps SQLAlchemy's executemany batches; see
-        # SentLog._insert_returning_keys).
-        self.claim = (
-            None
-            if self._postgres
-            else Prepared(
-                insert_new.returning(
-                    sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
-                ),
-                dialect,
-                column_keys=every_column,
-            )
-        )
-
         if self.sqlite:
-            # claim_many's insert returning each new row's rowid; SentLog._claim_rows and
+            # The insert of new rows returning each one's key and rowid; SentLog._new_rows and
             # _finish_sqlite lay their parameters out in these orders themselves.
-            self._claim_sending = Prepared(
+            self._insert_returning = Prepared(
                 insert_new.returning(
                     sent_log.c.event_id,
                     sent_log.c.recipient,
@@ -879,10 +872,10 @@ class _Statements:
                 dialect,
                 column_keys=every_column,
             )
-            self._claim_sending_sql: dict[int, str] = {}
+            self._insert_returning_sql: dict[int, str] = {}
             by_rowid = Prepared(_FINISH_BY_ROWID, dialect)
             self.finish_by_rowid_sql = by_rowid.sql
-            _require_order(self._claim_sending, every_column)
+            _require_order(self._insert_returning, every_column)
             _require_order(self.finish, [*_FINISHED, "k_event", "k_recipient", "k_template"])
             _require_order(
                 by_rowid, [*_FINISHED, "k_rowid", "k_event", "k_recipient", "k_template"]
@@ -891,11 +884,11 @@ class _Statements:
                 dialect
             )
 
-    def claim_sending_sql(self, rows: int) -> str:
+    def insert_returning_sql(self, rows: int) -> str:
         """SQLite: claim_many's INSERT of ``rows`` rows (made once per size)."""
-        sql = self._claim_sending_sql.get(rows)
+        sql = self._insert_returning_sql.get(rows)
         if sql is None:
-            sql = self._claim_sending_sql[rows] = self._claim_sending.many_rows_sql(rows)
+            sql = self._insert_returning_sql[rows] = self._insert_returning.many_rows_sql(rows)
         return sql
 
     def holders(self, senders: list[str]) -> tuple[str, tuple[Any, ...]]:
@@ -992,10 +985,6 @@ def _fetch_each(db: sqlite3.Connection, queries: list[tuple[str, tuple[Any, ...]
         finally:
             cursor.close()
     return rows
-
-
-def _claim_new(db: sqlite3.Connection, queries: list[tuple[str, tuple[Any, ...]]]) -> set[SendKey]:
-    return {SendKey(*row) for row in _fetch_each(db, queries)}
 
 
 def _executemany_then_fetch(

@@ -328,3 +328,19 @@ async def test_a_polls_claims_store_the_recipients_keyed_hash_as_a_single_claim(
         ("ev-p", "https://hooks.example/agent"): None,
         ("ev-q", "Kim@Example.kr"): digest,
     }
+
+
+async def test_a_polls_suppressions_store_what_a_single_suppression_stores(sentlog):
+    now = T0 + timedelta(microseconds=654321)
+    polled, single = SendKey("ev-p", "kim@example.kr", "t"), SendKey("ev-q", "kim@example.kr", "t")
+    await sentlog.record_suppressed_many([(polled, INFO, "sender flagged bulk")], now=now)
+    await sentlog.record_suppressed(single, INFO, reason="sender flagged bulk", now=now)
+    async with sentlog.engine.connect() as conn:
+        rows = await conn.exec_driver_sql(
+            "SELECT event_type, conversation_id, channel, locale, status, attempts, message_id,"
+            " reason, claimed_at, created_at, updated_at, recipient_hash FROM notifier_sent_log"
+            " ORDER BY event_id"
+        )
+        stored = [tuple(row) for row in rows.all()]
+    assert len(stored) == 2 and stored[0] == stored[1]
+    assert stored[0][4:6] == ("suppressed", 0)
