@@ -324,14 +324,16 @@ class SentLog:
                 fresh = await self._insert_returning_keys(conn, rows)
                 seen = [key for key, _ in jobs if key not in fresh]
                 existing = await self._read_many(conn, seen)
-        claims = {
-            key: Claim(
-                ClaimResult.CLAIMED,
-                SentRecord(Status.SENDING, 1, None, None, info.locale, now, now),
-            )
-            for key, info in jobs
-            if key in fresh
-        }
+        # A fresh claim's value depends on its locale only: one (immutable) per locale.
+        claimed: dict[str | None, Claim] = {}
+        claims = {}
+        for key, info in jobs:
+            if key in fresh:
+                claim = claimed.get(info.locale)
+                if claim is None:
+                    record = SentRecord(Status.SENDING, 1, None, None, info.locale, now, now)
+                    claim = claimed[info.locale] = Claim(ClaimResult.CLAIMED, record)
+                claims[key] = claim
         for key in seen:
             record = existing.get(key)
             if record is None:  # deleted meanwhile (erasure): claim it the slow way
