@@ -24,7 +24,7 @@ from sqlalchemy.sql import ClauseElement
 
 _REQUIRED = object()
 #: A single-row ``VALUES (?, ?, …)`` group of a qmark (SQLite) insert.
-_QMARK_VALUES = re.compile(r" VALUES (\((?:\?, )*\?\))")
+QMARK_VALUES = re.compile(r" VALUES (\((?:\?, )*\?\))")
 
 
 class Prepared:
@@ -78,7 +78,7 @@ class Prepared:
         a RETURNING of many rows needs one statement, not executemany."""
         if self.paramstyle != "qmark":
             raise ValueError(f"multi-row VALUES only for qmark statements, not {self.paramstyle}")
-        match = _QMARK_VALUES.search(self.sql)
+        match = QMARK_VALUES.search(self.sql)
         if match is None:
             raise ValueError(f"not a single-row INSERT: {self.sql[:80]}")
         group = match.group(1)
