@@ -24,7 +24,7 @@ from sqlalchemy.sql import ClauseElement
 
 _REQUIRED = object()
 #: A single-row ``VALUES (?, ?, …)`` group of a qmark (SQLite) insert.
-_QMARK_VALUES = re.compile(r" VALUES (\((?:\?, )*\?\))")
+QMARK_VALUES = re.compile(r" VALUES (\((?:\?, )*\?\))")
 
 
 class Prepared:
@@ -42,6 +42,8 @@ class Prepared:
             fixed = _REQUIRED if bind.required else bind.effective_value
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             self._slots.append((name, fixed, processor))
+        #: The parameters' names in their positional order.
+        self.names = [name for name, _, _ in self._slots]
 
     def params(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The positional parameters of one execution; values set in the statement itself
@@ -76,7 +78,7 @@ class Prepared:
         a RETURNING of many rows needs one statement, not executemany."""
         if self.paramstyle != "qmark":
             raise ValueError(f"multi-row VALUES only for qmark statements, not {self.paramstyle}")
-        match = _QMARK_VALUES.search(self.sql)
+        match = QMARK_VALUES.search(self.sql)
         if match is None:
             raise ValueError(f"not a single-row INSERT: {self.sql[:80]}")
         group = match.group(1)

@@ -30,6 +30,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -47,6 +48,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    literal_column,
     or_,
     select,
     text,
@@ -60,7 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind, InvalidIdentifier
 from libs.common.sqlite_thread import in_thread
-from services.notifier.prepared import Prepared
+from services.notifier.prepared import QMARK_VALUES, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +187,9 @@ class SentLog:
         # Agents and our own addresses recur in every poll: each recipient's keyed hash
         # (normalise + HMAC-SHA256, ~5 µs) is computed once while it recurs.
         self._hashes: dict[str, str | None] = {}
+        # SQLite: the rowid of each row claim_many inserted, until finish_many records it
+        # (an UPDATE by rowid walks the table's B-tree only, not the key's index too).
+        self._rowids: dict[SendKey, int] = {}
 
     async def open(self) -> None:
         self._engine = _engine(self._url)
@@ -288,33 +293,47 @@ class SentLog:
             return {}
         # Rows in key order: two replicas claiming overlapping polls (a rebalance) wait
         # for each other on PostgreSQL instead of deadlocking.
-        jobs = sorted(infos.items(), key=_key_order)
-        rows = [self._row(key, info, Status.SENDING, now=now, attempts=1) for key, info in jobs]
-        rows = [row | {"claimed_at": now} for row in rows]
-        if self._statements.claim is not None:  # SQLite
+        # (A SendKey is a tuple of those three: sorting the items compares their keys in C.)
+        jobs = sorted(infos.items())
+        if self._statements.sqlite:
             # The insert commits in aiosqlite's thread (one trip); the rows that were
             # there already (a redelivery, a replay) are read after, in a read of their
             # own: what the take-over below does with each does not need the insert's
             # transaction (SQLite has one writer; a row finished meanwhile reads DONE).
-            fresh = await self._sqlite_transaction(_claim_new, self._claim_queries(rows))
+            # The insert returns each new row's rowid, which finish_many updates by.
+            new_rows = self._new_rows(
+                [(key, info, None) for key, info in jobs],
+                now,
+                status=Status.SENDING,
+                attempts=1,
+                claimed=True,
+            )
+            inserted = await self._sqlite_transaction(_fetch_each, new_rows)
+            fresh = self._remember_rowids(inserted)
             seen = [key for key, _ in jobs if key not in fresh]
             existing = {}
             if seen:
                 async with self._db.connect() as conn:
                     existing = await self._read_many(conn, seen)
         else:
+            rows = [
+                self._row(key, info, Status.SENDING, now=now, attempts=1) | {"claimed_at": now}
+                for key, info in jobs
+            ]
             async with self._db.begin() as conn:
                 fresh = await self._insert_returning_keys(conn, rows)
                 seen = [key for key, _ in jobs if key not in fresh]
                 existing = await self._read_many(conn, seen)
-        claims = {
-            key: Claim(
-                ClaimResult.CLAIMED,
-                SentRecord(Status.SENDING, 1, None, None, info.locale, now, now),
-            )
-            for key, info in jobs
-            if key in fresh
-        }
+        # A fresh claim's value depends on its locale only: one (immutable) per locale.
+        claimed: dict[str | None, Claim] = {}
+        claims = {}
+        for key, info in jobs:
+            if key in fresh:
+                claim = claimed.get(info.locale)
+                if claim is None:
+                    record = SentRecord(Status.SENDING, 1, None, None, info.locale, now, now)
+                    claim = claimed[info.locale] = Claim(ClaimResult.CLAIMED, record)
+                claims[key] = claim
         for key in seen:
             record = existing.get(key)
             if record is None:  # deleted meanwhile (erasure): claim it the slow way
@@ -334,6 +353,9 @@ class SentLog:
         """Record the outcome of many claimed notices: one UPDATE, executed many (one commit)."""
         if not finishes:
             return
+        if self._statements.sqlite:
+            await self._finish_sqlite(finishes)
+            return
         params = [
             {
                 "k_event": f.key.event_id,
@@ -348,13 +370,43 @@ class SentLog:
         ]
         finish = self._statements.finish
         rows = [finish.params(p) for p in params]
-        if self._statements.sqlite:
-            rowcount = await self._sqlite_transaction(_executemany, finish.sql, rows)
-        else:
-            async with self._db.begin() as conn:
-                rowcount = (await conn.exec_driver_sql(finish.sql, rows)).rowcount
+        async with self._db.begin() as conn:
+            rowcount = (await conn.exec_driver_sql(finish.sql, rows)).rowcount
         if rowcount not in (-1, len(params)):
             raise RuntimeError(f"sent-log: {len(params) - rowcount} of {len(params)} rows vanished")
+
+    async def _finish_sqlite(self, finishes: list[Finish]) -> None:
+        """finish_many on SQLite: each row claim_many inserted by its rowid (and its key,
+        checked on the row: a VACUUM may renumber rowids), the others by their key; the
+        parameters laid out in the statements' order (checked in :class:`_Statements`)."""
+        statements = self._statements
+        rowids = self._rowids
+        stamps: dict[datetime, str] = {}
+        by_rowid: list[tuple[Any, ...]] = []
+        by_key: list[tuple[Any, ...]] = []
+        for key, status, at, message_id, reason in finishes:
+            stamp = stamps.get(at)
+            if stamp is None:
+                stamp = stamps[at] = statements.sqlite_datetime(at)
+            values = (status.value, message_id, reason[:2000] if reason else None, None, stamp)
+            rowid = rowids.pop(key, None)
+            if rowid is None:
+                by_key.append((*values, *key))
+            else:
+                by_rowid.append((*values, rowid, *key))
+        by_rowid.sort(key=_ROWID_OF)  # the table's pages in order
+        by_key.sort(key=_KEY_OF)
+        updated = await self._sqlite_transaction(
+            _finish_rows, statements.finish_by_rowid_sql, by_rowid, statements.finish.sql, by_key
+        )
+        if updated != len(finishes):
+            # A row renumbered (VACUUM) or gone: by key, as the rest (idempotent: the same
+            # values again), and a row that is not there at all is an error, as it was.
+            every = sorted([row[:5] + row[-3:] for row in by_rowid] + by_key, key=_KEY_OF)
+            updated = await self._sqlite_transaction(_executemany, statements.finish.sql, every)
+            if updated != len(finishes):
+                missing = len(finishes) - updated
+                raise RuntimeError(f"sent-log: {missing} of {len(finishes)} rows vanished")
 
     async def record_suppressed_many(
         self, suppressions: list[tuple[SendKey, SendInfo, str]], *, now: datetime
@@ -364,18 +416,18 @@ class SentLog:
         if not suppressions:
             return {}
         ordered = sorted(suppressions, key=_key_order)
-        rows = [
-            self._row(key, info, Status.SUPPRESSED, now=now, attempts=0, reason=reason)
-            for key, info, reason in ordered
-        ]
-        if self._statements.claim is not None:  # SQLite
+        if self._statements.sqlite:
             # As claim_many: the insert (… RETURNING the keys it wrote) commits in
             # aiosqlite's thread in one trip, and a row it wrote is known without reading
             # it back — the read through SQLAlchemy (a Core select, its datetime
             # processing) cost more than the insert; in a backlog a third of the notices
             # are suppressed (web-chat acks without a reply path, repeat customers).
             # Only rows that were there already (a redelivery) are read.
-            fresh = await self._sqlite_transaction(_claim_new, self._claim_queries(rows))
+            new_rows = self._new_rows(
+                ordered, now, status=Status.SUPPRESSED, attempts=0, claimed=False
+            )
+            inserted = await self._sqlite_transaction(_fetch_each, new_rows)
+            fresh = {SendKey(*row[:3]) for row in inserted}  # (the rowid not needed)
             records: dict[SendKey, SentRecord] = {}
             for key, info, reason in ordered:
                 if key in fresh and key not in records:  # a key twice: the first row won
@@ -387,6 +439,10 @@ class SentLog:
                 async with self._db.connect() as conn:
                     records |= await self._read_many(conn, seen)
         else:
+            rows = [
+                self._row(key, info, Status.SUPPRESSED, now=now, attempts=0, reason=reason)
+                for key, info, reason in ordered
+            ]
             async with self._db.begin() as conn:
                 insert_new = self._statements.insert_new
                 await conn.exec_driver_sql(insert_new.sql, insert_new.params_many(rows))
@@ -410,17 +466,51 @@ class SentLog:
         )
         return {SendKey(*row) for row in (await conn.execute(returning, rows)).all()}
 
-    def _claim_queries(self, rows: list[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
-        """SQLite: one prepared multi-row INSERT … RETURNING per chunk of rows (see
-        :mod:`services.notifier.prepared`)."""
-        claim = self._statements.claim
-        assert claim is not None
+    def _new_rows(
+        self,
+        rows: list[tuple[SendKey, SendInfo, str | None]],
+        now: datetime,
+        *,
+        status: Status,
+        attempts: int,
+        claimed: bool,
+    ) -> list[tuple[str, list[Any]]]:
+        """SQLite: multi-row INSERTs of new sent-log rows (key, info, reason), their
+        parameters laid out in the statement's column order here (checked in
+        :class:`_Statements`) rather than through a dict per row and
+        :meth:`Prepared.params_many` (~3 µs a notice); ``now`` converted once."""
+        statements = self._statements
+        stamp = statements.sqlite_datetime(now)
+        hashed = self._recipient_hash if self.hasher is not None else None
         queries = []
         for start in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[start : start + _INSERT_CHUNK]
-            params = tuple(value for row in claim.params_many(chunk) for value in row)
-            queries.append((claim.many_rows_sql(len(chunk)), params))
+            values: list[Any] = [stamp]  # ?1: claimed_at (when claimed), created_at, updated_at
+            for key, info, reason in chunk:
+                event_id, recipient, template = key
+                values += (
+                    event_id,
+                    recipient,
+                    template,
+                    *info,  # event_type, conversation_id, channel, locale
+                    reason,
+                    hashed(recipient) if hashed is not None else None,
+                )
+            sql = statements.insert_returning_sql(len(chunk), status, attempts, claimed)
+            queries.append((sql, values))
         return queries
+
+    def _remember_rowids(self, inserted: list[Any]) -> set[SendKey]:
+        """The keys claim_many's insert wrote; their rowids kept for finish_many."""
+        rowids = self._rowids
+        if len(rowids) > _ROWIDS_KEPT:
+            rowids.clear()  # claims never finished (released, a crash): start over
+        fresh = set()
+        for event_id, recipient, template, rowid in inserted:
+            key = SendKey(event_id, recipient, template)
+            rowids[key] = rowid
+            fresh.add(key)
+        return fresh
 
     def _insert_new(self) -> Any:
         """INSERT that skips rows whose key exists (ON CONFLICT DO NOTHING, both dialects)."""
@@ -698,6 +788,24 @@ class SentLog:
         return record
 
 
+#: finish_many's statement by rowid (SQLite): the key's columns are checked on the row.
+_FINISH_BY_ROWID = (
+    update(sent_log)
+    .where(
+        literal_column("rowid") == bindparam("k_rowid"),
+        sent_log.c.event_id == bindparam("k_event"),
+        sent_log.c.recipient == bindparam("k_recipient"),
+        sent_log.c.template == bindparam("k_template"),
+    )
+    .values(
+        status=bindparam("v_status"),
+        message_id=bindparam("v_message_id"),
+        reason=bindparam("v_reason"),
+        claimed_at=None,
+        updated_at=bindparam("v_at"),
+    )
+)
+
 #: The record statement of :meth:`SentLog.finish_many`, built once (a plain value:
 #: building it per call was a fifth of the statement's cost in the profile).
 _FINISH = (
@@ -746,19 +854,69 @@ class _Statements:
             index_elements=[sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template]
         )
         self.insert_new = Prepared(insert_new, dialect, column_keys=every_column)
-        # SQLite only (PostgreSQL keeps SQLAlchemy's executemany batches; see
-        # SentLog._insert_returning_keys).
-        self.claim = (
-            None
-            if self._postgres
-            else Prepared(
+        if self.sqlite:
+            # The insert of new rows returning each one's key and rowid; SentLog._new_rows and
+            # _finish_sqlite lay their parameters out in these orders themselves.
+            self._insert_returning = Prepared(
                 insert_new.returning(
-                    sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
+                    sent_log.c.event_id,
+                    sent_log.c.recipient,
+                    sent_log.c.template,
+                    literal_column("rowid"),
                 ),
                 dialect,
                 column_keys=every_column,
             )
-        )
+            self._insert_returning_sql: dict[tuple[int, Status, int, bool], str] = {}
+            by_rowid = Prepared(_FINISH_BY_ROWID, dialect)
+            self.finish_by_rowid_sql = by_rowid.sql
+            _require_order(self._insert_returning, every_column)
+            _require_order(self.finish, [*_FINISHED, "k_event", "k_recipient", "k_template"])
+            _require_order(
+                by_rowid, [*_FINISHED, "k_rowid", "k_event", "k_recipient", "k_template"]
+            )
+            self.sqlite_datetime = sent_log.c.updated_at.type.dialect_impl(dialect).bind_processor(
+                dialect
+            )
+
+    def insert_returning_sql(self, rows: int, status: Status, attempts: int, claimed: bool) -> str:
+        """SQLite: the INSERT of ``rows`` new rows of one status (made once per shape).
+
+        What is the same in every row of a poll is not bound per row: the status,
+        attempts and empty message id are literals (our own constants), the poll's one
+        timestamp is parameter ``?1`` in each of its columns; a row binds its nine
+        values (``?2``…). Each bound value is a call into SQLite under its mutex and the
+        module's type dispatch: 15 a row before, 9 now."""
+        shape = (rows, status, attempts, claimed)
+        sql = self._insert_returning_sql.get(shape)
+        if sql is None:
+            fixed = {
+                "status": f"'{status.value}'",
+                "attempts": str(int(attempts)),
+                "message_id": "NULL",
+                "claimed_at": "?1" if claimed else "NULL",
+                "created_at": "?1",
+                "updated_at": "?1",
+            }
+            groups, number = [], 2
+            for _ in range(rows):
+                values = []
+                for name in self._insert_returning.names:
+                    if name in fixed:
+                        values.append(fixed[name])
+                    else:
+                        values.append(f"?{number}")
+                        number += 1
+                groups.append(f"({', '.join(values)})")
+            single = self._insert_returning.sql
+            match = QMARK_VALUES.search(single)
+            if match is None:
+                raise RuntimeError(f"not a single-row INSERT: {single[:80]}")
+            sql = f"{single[: match.start()]} VALUES {', '.join(groups)}{single[match.end() :]}"
+            if len(self._insert_returning_sql) >= _SHAPES_KEPT:
+                self._insert_returning_sql.clear()  # polls of ever new sizes: keep it small
+            self._insert_returning_sql[shape] = sql
+        return sql
 
     def holders(self, senders: list[str]) -> tuple[str, tuple[Any, ...]]:
         """Who holds each sender's slot: SQL and parameters (the senders are parameters)."""
@@ -773,10 +931,43 @@ _HOLDERS_POSTGRES = (
 )
 _HOLDERS_SQLITE = "SELECT sender, event_id FROM notifier_rate_slot WHERE sender IN"
 
+#: The SET columns of both finish statements, in their compiled order.
+_FINISHED = ["v_status", "v_message_id", "v_reason", "claimed_at", "v_at"]
+
+
+def _require_order(statement: Prepared, names: list[str]) -> None:
+    """Parameters laid out by hand must match the compiled statement's order (and
+    ``claimed_at`` of the finish statements is their fixed NULL, laid out as such)."""
+    if statement.names != names:
+        raise RuntimeError(f"sent-log statement parameters {statement.names}, expected {names}")
+
+
+def _finish_rows(
+    db: sqlite3.Connection,
+    by_rowid_sql: str,
+    by_rowid: list[tuple[Any, ...]],
+    by_key_sql: str,
+    by_key: list[tuple[Any, ...]],
+) -> int:
+    updated = _executemany(db, by_rowid_sql, by_rowid) if by_rowid else 0
+    return updated + (_executemany(db, by_key_sql, by_key) if by_key else 0)
+
+
+#: Sort keys of _finish_sqlite's parameter tuples: the rowid, the key.
+_ROWID_OF = itemgetter(5)
+_KEY_OF = itemgetter(-3, -2, -1)
+
+
+#: Claimed rows' rowids a sent-log remembers until they are finished (a few MB at most).
+_ROWIDS_KEPT = 50_000
+
 #: Recipients whose keyed hash a sent-log remembers (< 1 MB).
 _HASHES_KEPT = 4096
 
-#: Rows per multi-row claim INSERT on SQLite: 15 parameters each, well under its 32,766.
+#: INSERT statements of new rows kept by shape (a poll of 500 is ~20 KB of SQL).
+_SHAPES_KEPT = 32
+
+#: Rows per multi-row claim INSERT on SQLite: 9 parameters each, well under its 32,766.
 _INSERT_CHUNK = 1000
 
 #: Keys per ``(event_id, recipient, template) IN (…)`` read: 3 parameters each, well under
@@ -824,10 +1015,6 @@ def _fetch_each(db: sqlite3.Connection, queries: list[tuple[str, tuple[Any, ...]
         finally:
             cursor.close()
     return rows
-
-
-def _claim_new(db: sqlite3.Connection, queries: list[tuple[str, tuple[Any, ...]]]) -> set[SendKey]:
-    return {SendKey(*row) for row in _fetch_each(db, queries)}
 
 
 def _executemany_then_fetch(
@@ -942,4 +1129,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # (claim + group-commit finish, polls of 550, interleaved): 46.4 / 50.3 → 43.0 /
     # 43.8 µs. The WAL file keeps its largest size on disk (~43 MB).
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    # The default 4 KiB pages, unlike the router's store: 8 KiB measured more bytes for the
+    # same CPU (the sent-log's writes are single-entry inserts into random index pages;
+    # services/notifier/README.md, the sent-log per notice).
     cursor.close()

@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.sentlog import ClaimResult, Finish, SendInfo, SendKey, SentLog, Status
+from libs.common.privacy.identifiers import IdentifierHasher
+from services.notifier.sentlog import (
+    ClaimResult,
+    Finish,
+    SendInfo,
+    SendKey,
+    SentLog,
+    Status,
+    recipient_hash,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -257,3 +266,81 @@ async def test_a_finish_that_fails_midway_leaves_every_row_as_it_was(sentlog):
         assert (await sentlog.get(key)).status is Status.SENDING
     await sentlog.finish_many(finishes)  # the connection is usable and clean afterwards
     assert [(await sentlog.get(key)).status for key in keys] == [Status.SENT] * 3
+
+
+async def test_a_poll_whose_rows_were_renumbered_is_finished_by_key(sentlog):
+    """SQLite: claim_many's rows are finished by the rowid their insert returned, the
+    key checked on the row; a row renumbered meanwhile (a VACUUM may) is finished by
+    its key, and a row that is gone is still an error (the others recorded)."""
+    if sentlog.engine.dialect.name != "sqlite":
+        pytest.skip("rowids are SQLite's")
+    jobs = keys(4)
+    await sentlog.claim_many(jobs, now=T0)
+    async with sentlog.engine.begin() as conn:
+        old = "SELECT rowid FROM notifier_sent_log WHERE event_id = 'ev-1'"
+        [(rowid,)] = (await conn.exec_driver_sql(old)).all()
+        await conn.exec_driver_sql(
+            "UPDATE notifier_sent_log SET rowid = rowid + 1000 WHERE event_id = 'ev-1'"
+        )
+        await conn.exec_driver_sql("DELETE FROM notifier_sent_log WHERE event_id = 'ev-2'")
+    await sentlog.claim_many([(SendKey("ev-x", "x@example.kr", "t"), INFO)], now=T0)
+    async with sentlog.engine.begin() as conn:
+        # Another row now holds ev-1's old rowid: its key differs, so it is not touched.
+        await conn.exec_driver_sql(
+            "UPDATE notifier_sent_log SET rowid = ? WHERE event_id = 'ev-x'", (rowid,)
+        )
+    at = T0 + timedelta(seconds=1)
+    finishes = [Finish(key, Status.SENT, at, f"<{key.event_id}@x>") for key, _ in jobs]
+    with pytest.raises(RuntimeError, match="1 of 4 rows vanished"):
+        await sentlog.finish_many(finishes)
+    for key, _ in jobs:
+        record = await sentlog.get(key)
+        if key.event_id == "ev-2":
+            assert record is None
+        else:
+            assert record.status is Status.SENT and record.message_id == f"<{key.event_id}@x>"
+    other = await sentlog.get(SendKey("ev-x", "x@example.kr", "t"))
+    assert other.status is Status.SENDING and other.message_id is None
+
+
+async def test_a_polls_claims_store_the_recipients_keyed_hash_as_a_single_claim(sentlog_url):
+    hasher = IdentifierHasher(b"k" * 32)
+    log = SentLog(sentlog_url, lease_s=60, hasher=hasher)
+    await log.open()
+    try:
+        polled = SendKey("ev-p", "Kim@Example.kr", "t")
+        single = SendKey("ev-q", "Kim@Example.kr", "t")
+        agent = SendKey("ev-p", "https://hooks.example/agent", "t")
+        await log.claim_many([(polled, INFO), (agent, INFO)], now=T0)
+        await log.claim(single, INFO, now=T0)
+        async with log.engine.connect() as conn:
+            rows = await conn.exec_driver_sql(
+                "SELECT event_id, recipient, recipient_hash FROM notifier_sent_log"
+                " ORDER BY event_id, recipient"
+            )
+            stored = {(r[0], r[1]): r[2] for r in rows.all()}
+    finally:
+        await log.close()
+    digest = recipient_hash(hasher, "Kim@Example.kr")
+    assert digest is not None
+    assert stored == {
+        ("ev-p", "Kim@Example.kr"): digest,
+        ("ev-p", "https://hooks.example/agent"): None,
+        ("ev-q", "Kim@Example.kr"): digest,
+    }
+
+
+async def test_a_polls_suppressions_store_what_a_single_suppression_stores(sentlog):
+    now = T0 + timedelta(microseconds=654321)
+    polled, single = SendKey("ev-p", "kim@example.kr", "t"), SendKey("ev-q", "kim@example.kr", "t")
+    await sentlog.record_suppressed_many([(polled, INFO, "sender flagged bulk")], now=now)
+    await sentlog.record_suppressed(single, INFO, reason="sender flagged bulk", now=now)
+    async with sentlog.engine.connect() as conn:
+        rows = await conn.exec_driver_sql(
+            "SELECT event_type, conversation_id, channel, locale, status, attempts, message_id,"
+            " reason, claimed_at, created_at, updated_at, recipient_hash FROM notifier_sent_log"
+            " ORDER BY event_id"
+        )
+        stored = [tuple(row) for row in rows.all()]
+    assert len(stored) == 2 and stored[0] == stored[1]
+    assert stored[0][4:6] == ("suppressed", 0)
