@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from itertools import groupby
@@ -59,11 +59,8 @@ class BulkInserter:
         flush (``send_sqlite``)."""
         queued = _QUEUE_STATEMENTS.get(table.name)
         return [
-            SqliteWrite(plan.sql, plan.tuples(list(same_shape)), table.name, None, queued)
-            for plan, same_shape in (
-                (self._plan(table, keys), same_shape)
-                for keys, same_shape in groupby(rows, key=tuple)
-            )
+            SqliteWrite(plan.sql, values, table.name, None, queued)
+            for plan, values in self._runs(table, rows)
         ]
 
     def sqlite_update(
@@ -105,9 +102,7 @@ class BulkInserter:
             await self.send_sqlite(session, self.sqlite_inserts(table, rows), commit=False)
             return
         connection = await session.connection()
-        for keys, same_shape in groupby(rows, key=tuple):
-            plan = self._plan(table, keys)
-            values = plan.tuples(list(same_shape))
+        for plan, values in self._runs(table, rows):
             if len(values) < self._copy_from:
                 # asyncpg's own executemany, as SQLAlchemy's adapter would call it, minus
                 # the execution context and the adapter's hops around it
@@ -143,6 +138,30 @@ class BulkInserter:
         cursor = await raw.executemany(plan.sql, plan.tuples(params))
         self._sent(plan.sql)
         return cursor.rowcount  # type: ignore[no-any-return]
+
+    def _runs(
+        self, table: sa.Table, rows: Sequence[Row]
+    ) -> Iterator[tuple[_Plan, list[tuple[Any, ...]]]]:
+        """``rows`` as (statement, parameter tuples), one for each run of consecutive rows
+        of one shape. The usual case, one shape (a caller's rows are made by one dict
+        display, or grouped by shape already), is told without reading each row's keys:
+        rows of as many keys as the first, each holding every key of the first's plan
+        (else its tuple raises KeyError), hold the same keys. ``groupby(rows,
+        key=tuple)`` made and compared a tuple of every row's keys: ~7 % of the
+        instructions of turning a poll's rows into parameters (a new conversation has
+        42 columns)."""
+        if not rows:
+            return
+        plan = self._plan(table, tuple(rows[0]))
+        if len(set(map(len, rows))) == 1:
+            try:
+                yield plan, plan.tuples(rows)
+                return
+            except KeyError:  # another shape among them (or a converter's own KeyError:
+                pass  # then raised again below, from its row's own plan)
+        for keys, same_shape in groupby(rows, key=tuple):
+            plan = self._plan(table, keys)
+            yield plan, plan.tuples(list(same_shape))
 
     def _update_plan_of(self, shape: Hashable, build: Callable[[], sa.Update]) -> _Plan:
         plan = self._updates.get(shape)
@@ -392,12 +411,27 @@ def _utc(value: datetime | None) -> datetime | None:
     return _aware_utc(value)
 
 
+#: SQLAlchemy's SQLite DATETIME storage format, as ``%`` formats it from the fields
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
 def _sqlite_text(value: datetime) -> str:
     """SQLite: naive UTC in SQLAlchemy's SQLite DATETIME storage format
-    ``YYYY-MM-DD HH:MM:SS.ffffff`` (what its processor would write; text order is time order)."""
-    if value.tzinfo is UTC:  # the usual case: ``isoformat`` then drop its "+00:00"
-        return value.isoformat(sep=" ", timespec="microseconds")[:26]
-    return _aware_utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` (what its processor would write; text order is time
+    order). Formatted from the fields with ``%``: ~0.55 µs, where ``isoformat(sep=" ",
+    timespec="microseconds")`` and dropping its "+00:00" was ~1.0 µs; a poll writes
+    ~2.3 instants per interaction that no earlier row of it wrote (``_SqliteTexts``)."""
+    if value.tzinfo is not UTC:
+        value = _aware_utc(value)
+    return _SQLITE_DATETIME % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
 
 
 class _SqliteTexts(dict[datetime | None, str | None]):

@@ -8,9 +8,14 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from services.router.store.bulk import (
     _SQLITE_TEXTS,
+    BulkInserter,
     _json,
     _sqlite_text,
     _SqliteTexts,
@@ -18,6 +23,7 @@ from services.router.store.bulk import (
 )
 
 KST = timezone(timedelta(hours=9))
+SQLITE = sqlite_dialect()
 T0 = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 
 
@@ -77,3 +83,69 @@ def test_row_tuples_without_converters() -> None:
     assert _tuple_maker(["a", "b"], {})({"b": 2, "a": 1}) == (1, 2)
     assert _tuple_maker(["a"], {})({"a": 1}) == (1,)
     assert _tuple_maker(["a"], {0: str})({"a": 1}) == ("1",)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    )
+)
+def test_sqlite_text_is_sqlalchemys_text_of_the_utc_instant(moment: datetime) -> None:
+    """The same text as SQLAlchemy's SQLite DATETIME processor for the naive UTC instant
+    (the golden test pins stored rows; this covers years, zones and microseconds)."""
+    processor = sa.DateTime().dialect_impl(SQLITE).bind_processor(SQLITE)
+    assert processor is not None
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
+    assert _sqlite_text(moment) == processor(naive)
+    assert _SqliteTexts()[moment] == processor(naive)
+
+
+_SHAPES = sa.Table(
+    "shapes",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("a", sa.String),
+    sa.Column("b", sa.String),
+    sa.Column("c", sa.String),
+    sa.Column("at", sa.DateTime),
+    sa.Column("kind", sa.String, default="plain"),
+)
+
+
+def _statements(rows: list[dict[str, object]]) -> list[tuple[str, list[tuple[object, ...]]]]:
+    inserter = BulkInserter(SQLITE)
+    return [(write.sql, write.values) for write in inserter.sqlite_inserts(_SHAPES, rows)]
+
+
+def test_rows_of_one_shape_are_one_statement_whatever_their_key_order() -> None:
+    rows = [{"id": 1, "a": "x", "b": "y"}, {"b": "v", "id": 2, "a": "w"}]
+    [(sql, values)] = _statements(rows)
+    assert sql.startswith("INSERT INTO shapes (id, a, b, kind)")
+    assert values == [(1, "x", "y", "plain"), (2, "w", "v", "plain")]
+
+
+def test_runs_of_other_shapes_are_statements_of_their_own_in_order() -> None:
+    """Rows as many keys as the first but other keys, or fewer, or more, split the rows
+    into runs, as ``groupby`` on their keys did."""
+    rows: list[dict[str, object]] = [
+        {"id": 1, "a": "x", "b": "y"},
+        {"id": 2, "a": "x", "c": "z"},  # as many keys, another one
+        {"id": 3, "a": "x", "c": "z"},
+        {"id": 4, "a": "x"},  # fewer
+        {"id": 5, "a": "x", "b": "y", "kind": "odd"},  # more, a default's column given
+        {"id": 6, "a": "x", "b": "y"},
+    ]
+    statements = _statements(rows)
+    assert [values for _, values in statements] == [
+        [(1, "x", "y", "plain")],
+        [(2, "x", "z", "plain"), (3, "x", "z", "plain")],
+        [(4, "x", "plain")],
+        [(5, "x", "y", "odd")],
+        [(6, "x", "y", "plain")],
+    ]
+    assert statements[1][0].startswith("INSERT INTO shapes (id, a, c, kind)")
+    assert statements[3][0].startswith("INSERT INTO shapes (id, a, b, kind)")
+
+
+def test_no_rows_no_statement() -> None:
+    assert _statements([]) == []
