@@ -36,6 +36,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     DateTime,
     Integer,
     MetaData,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Update,
     and_,
     bindparam,
     event,
@@ -788,41 +790,32 @@ class SentLog:
         return record
 
 
-#: finish_many's statement by rowid (SQLite): the key's columns are checked on the row.
-_FINISH_BY_ROWID = (
-    update(sent_log)
-    .where(
-        literal_column("rowid") == bindparam("k_rowid"),
-        sent_log.c.event_id == bindparam("k_event"),
-        sent_log.c.recipient == bindparam("k_recipient"),
-        sent_log.c.template == bindparam("k_template"),
+def _finish_statement(*first: ColumnElement[bool]) -> Update:
+    """``finish_many``'s UPDATE of a row by its key, with ``first`` conditions before the
+    key's (the order the hand-laid parameters follow)."""
+    return (
+        update(sent_log)
+        .where(
+            *first,
+            sent_log.c.event_id == bindparam("k_event"),
+            sent_log.c.recipient == bindparam("k_recipient"),
+            sent_log.c.template == bindparam("k_template"),
+        )
+        .values(
+            status=bindparam("v_status"),
+            message_id=bindparam("v_message_id"),
+            reason=bindparam("v_reason"),
+            claimed_at=None,
+            updated_at=bindparam("v_at"),
+        )
     )
-    .values(
-        status=bindparam("v_status"),
-        message_id=bindparam("v_message_id"),
-        reason=bindparam("v_reason"),
-        claimed_at=None,
-        updated_at=bindparam("v_at"),
-    )
-)
+
 
 #: The record statement of :meth:`SentLog.finish_many`, built once (a plain value:
 #: building it per call was a fifth of the statement's cost in the profile).
-_FINISH = (
-    update(sent_log)
-    .where(
-        sent_log.c.event_id == bindparam("k_event"),
-        sent_log.c.recipient == bindparam("k_recipient"),
-        sent_log.c.template == bindparam("k_template"),
-    )
-    .values(
-        status=bindparam("v_status"),
-        message_id=bindparam("v_message_id"),
-        reason=bindparam("v_reason"),
-        claimed_at=None,
-        updated_at=bindparam("v_at"),
-    )
-)
+_FINISH = _finish_statement()
+#: finish_many's statement by rowid (SQLite): the key's columns are checked on the row.
+_FINISH_BY_ROWID = _finish_statement(literal_column("rowid") == bindparam("k_rowid"))
 
 
 class _Statements:
