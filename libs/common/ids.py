@@ -29,11 +29,13 @@ def deterministic_id(kind: str, *parts: str | int | None) -> str:
 def _name_digest(kind: str, parts: tuple[str | int | None, ...]) -> bytes:
     """The SHA-1 of the namespace and the name ``kind`` and ``parts`` make, as UUIDv5
     hashes it (RFC 4122 §4.3); ``time_ordered_id`` takes its bits from the same digest."""
+    return _sha1(_NAMESPACE_BYTES + _name(kind, parts).encode()).digest()
+
+
+def _name(kind: str, parts: tuple[str | int | None, ...]) -> str:
     if None in parts:
-        name = "\x1f".join([kind, *("" if p is None else str(p) for p in parts)])
-    else:  # no generator (a router poll derives ~3 ids per interaction)
-        name = "\x1f".join((kind, *map(str, parts)))
-    return _sha1(_NAMESPACE_BYTES + name.encode()).digest()
+        return "\x1f".join([kind, *("" if p is None else str(p) for p in parts)])
+    return "\x1f".join((kind, *map(str, parts)))  # no generator: ~3 ids per routed interaction
 
 
 def _uuid5_text(digest: bytes) -> str:
@@ -73,8 +75,7 @@ def time_ordered_id(kind: str, at: datetime, *parts: str | int | None) -> str:
     if at.tzinfo is None:
         raise ValueError(f"time_ordered_id({kind!r}) needs an aware datetime, got {at!r}")
     millis = min(max((at - _EPOCH) // _MILLISECOND, 0), _MAX_MILLIS).to_bytes(6, "big").hex()
-    x = _uuid8_hash_hex(kind, parts)
-    return f"{millis[:8]}-{millis[8:]}-{x[:4]}-{x[4:8]}-{x[8:]}"
+    return _uuid8_text(millis[:8], millis[8:], _name_digest(kind, parts))
 
 
 def time_ordered_id_beside(anchor: str, kind: str, *parts: str | int | None) -> str:
@@ -86,17 +87,13 @@ def time_ordered_id_beside(anchor: str, kind: str, *parts: str | int | None) -> 
         raise ValueError(f"time_ordered_id_beside({kind!r}) needs at least one identifying part")
     if not _is_uuid8(anchor):
         return deterministic_id(kind, *parts)
-    x = _uuid8_hash_hex(kind, parts)
-    return f"{anchor[:8]}-{anchor[9:13]}-{x[:4]}-{x[4:8]}-{x[8:]}"
+    return _uuid8_text(anchor[:8], anchor[9:13], _name_digest(kind, parts))
 
 
 def name_prefix(kind: str, *parts: str | int | None) -> bytes:
     """What ``time_ordered_id_beside(anchor, kind, *parts, last)`` hashes before ``last``
     (``time_ordered_id_beside_last``): worked out once for the ids of several ``last``."""
-    return (
-        _NAMESPACE_BYTES
-        + "\x1f".join([kind, *("" if p is None else str(p) for p in parts), ""]).encode()
-    )
+    return _NAMESPACE_BYTES + (_name(kind, parts) + "\x1f").encode()
 
 
 def time_ordered_id_beside_last(anchor: str, prefix: bytes, last: str | int) -> str:
@@ -107,24 +104,21 @@ def time_ordered_id_beside_last(anchor: str, prefix: bytes, last: str | int) -> 
     digest = _sha1(prefix + str(last).encode()).digest()
     if not _is_uuid8(anchor):
         return _uuid5_text(digest)
-    hashed = bytearray(digest[6:16])
-    hashed[0] = (hashed[0] & 0x0F) | 0x80  # version 8
-    hashed[2] = (hashed[2] & 0x3F) | 0x80  # RFC 9562 variant
-    x = hashed.hex()
-    return f"{anchor[:8]}-{anchor[9:13]}-{x[:4]}-{x[4:8]}-{x[8:]}"
+    return _uuid8_text(anchor[:8], anchor[9:13], digest)
 
 
 def _is_uuid8(text: str) -> bool:
     return len(text) == 36 and text[14] == "8" and text[19] in "89ab"
 
 
-def _uuid8_hash_hex(kind: str, parts: tuple[str | int | None, ...]) -> str:
-    """The last 20 hex digits of a UUIDv8 (after its 48 bits of milliseconds): the name's
+def _uuid8_text(time_high: str, time_low: str, digest: bytes) -> str:
+    """A UUIDv8's text: 48 bits of milliseconds (8 and 4 hex digits), then the name's
     SHA-1 bits as ``_uuid5_text`` takes them, version 8 in place of 5."""
-    hashed = bytearray(_name_digest(kind, parts)[6:16])
+    hashed = bytearray(digest[6:16])
     hashed[0] = (hashed[0] & 0x0F) | 0x80  # version 8
     hashed[2] = (hashed[2] & 0x3F) | 0x80  # RFC 9562 variant
-    return hashed.hex()
+    x = hashed.hex()
+    return f"{time_high}-{time_low}-{x[:4]}-{x[4:8]}-{x[8:]}"
 
 
 #: read once (a global and an attribute lookup per id); SHA-1 as UUIDv5 hashes the name
