@@ -41,6 +41,13 @@ async def sign_in(page, system: ConsoleSystem, who: str) -> None:
     await page.wait_for_url("**/console/inbox")
 
 
+async def breached(system: ConsoleSystem, conversation_id: str) -> bool:
+    assert system.runtime.ctx is not None
+    async with system.runtime.ctx.uow.reader() as uow:
+        conversation = await uow.conversations.get(conversation_id)
+    return conversation is not None and bool(conversation.breached)
+
+
 async def test_agent_works_a_whatsapp_conversation_end_to_end(
     kafka_topics, tmp_path, smtp_port, browser_session
 ):
@@ -191,6 +198,14 @@ async def test_hostile_text_access_csrf_and_the_sla_countdown(
         system.clock.advance(seconds=(warning - system.clock()).total_seconds() + 5)
         await lee.reload()
         await lee.wait_for_selector(f"{sla}.sla-warning")
+        # Past the breach the scheduler escalates it (the policy moves it to the escalations
+        # queue and may reassign it, so it can leave Lee's inbox): whether a reload came
+        # before or after that was a race the scheduler sometimes won. Wait until the breach
+        # is recorded, then look where the conversation is now: the supervisor's inbox.
         system.clock.advance(seconds=(breach - system.clock()).total_seconds() + 5)
-        await lee.reload()
-        await lee.wait_for_selector(f"{sla}.sla-breach")
+        await eventually(lambda: breached(system, conversation_id), "the breach recorded")
+        lead = await browser_session("kim")
+        await sign_in(lead, system, "supervisor")
+        await lead.wait_for_selector(f"{sla}.sla-breach")
+        await lead.goto(f"{system.console_url}/conversations/{conversation_id}")
+        await lead.wait_for_selector("#sla.sla-breach")
