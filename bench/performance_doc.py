@@ -447,6 +447,20 @@ def _missed(summary: dict[str, Any], profiles: Path) -> list[str]:
     return out
 
 
+def _machine_speed(machine: dict[str, Any]) -> str:
+    """The fixed Python workload's CPU time (``bench/machine_speed.py``), if recorded."""
+    workload = machine.get("python_workload_ms")
+    if not workload:
+        return ""
+    start, end = workload
+    return (
+        f" This machine's speed: a fixed Python workload (`bench/machine_speed.py`) took "
+        f"{start:g} CPU-ms at the start and {end:g} at the end (best of 5; a run whose "
+        "workload took longer ran on a slower machine: compare such runs by their ratios to "
+        "the ceilings and by CPU per 1,000, not by their absolute rates)."
+    )
+
+
 def render(summary: dict[str, Any], profiles: Path) -> str:
     machine = summary.get("machine", {})
     start = summary.get("load_average_at_start") or []
@@ -463,7 +477,7 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         f"{summary.get('wall_seconds')} s, {machine.get('cpus')} CPUs, Python "
         f"{machine.get('python')}; load average at the start "
         f"{', '.join(f'{x:.2f}' for x in start) or 'not recorded'}, at the end "
-        f"{', '.join(f'{x:.2f}' for x in end)}.",
+        f"{', '.join(f'{x:.2f}' for x in end)}.{_machine_speed(machine)}",
         "",
         "## What was measured",
         "",

@@ -199,6 +199,7 @@ def summarise(
     wall_s: float,
     load_at_start: tuple[float, float, float] | None,
     partial: bool = False,
+    python_workload_ms: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     rows, extra = figures(steps)
     gate = release_label(load_at_start[0] if load_at_start else None)
@@ -212,7 +213,12 @@ def summarise(
         "measured_at": datetime.now(UTC).isoformat(),
         "mode": "quick" if quick else "full",
         "wall_seconds": round(wall_s, 1),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            # bench/machine_speed.py at the start and the end: how fast this machine was
+            "python_workload_ms": python_workload_ms,
+        },
         **gate,
         "load_average_at_start": load_at_start,
         "load_average": os.getloadavg(),
@@ -263,6 +269,10 @@ def main() -> None:
     print(f"load average at the start: {load_at_start[0]:.2f} → {gate['label']}", flush=True)
     if not gate["release"]:
         print(LOUD.format(label=gate["label"]), flush=True)
+    from bench.machine_speed import python_workload_ms
+
+    workload_at_start = python_workload_ms()
+    print(f"fixed Python workload: {workload_at_start} CPU-ms (bench/machine_speed.py)", flush=True)
     started = time.time()
     steps = {
         step.name: run_step(step, quick=args.quick, profile=args.profile)
@@ -277,6 +287,7 @@ def main() -> None:
         wall_s=time.time() - started,
         load_at_start=load_at_start,
         partial=bool(chosen),
+        python_workload_ms=(workload_at_start, python_workload_ms()),
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     SUMMARY.write_text(json.dumps(summary, indent=2) + "\n")

@@ -129,3 +129,22 @@ def test_the_pipeline_settings_are_named_under_the_cpu_table(tmp_path: Path) -> 
 
 def test_a_run_without_accounting_says_so(tmp_path: Path) -> None:
     assert "(no CPU accounting in this run)" in render(summary(0.3), tmp_path)
+
+
+def test_the_machines_speed_is_recorded_and_shown(tmp_path: Path) -> None:
+    steps = {name: step(result) for name, result in run_results().items()}
+    measured = summarise(
+        steps, quick=True, wall_s=1, load_at_start=(0.2, 1, 1), python_workload_ms=(118.1, 121.0)
+    )
+    assert measured["machine"]["python_workload_ms"] == (118.1, 121.0)
+    doc = render(measured, tmp_path)
+    assert (
+        "a fixed Python workload (`bench/machine_speed.py`) took 118.1 CPU-ms at the start" in doc
+    )
+    assert "machine_speed" not in render(summary(0.3), tmp_path)  # not recorded: not claimed
+
+
+def test_the_machine_speed_workload_is_a_positive_cpu_time() -> None:
+    from bench.machine_speed import python_workload_ms
+
+    assert python_workload_ms(rounds=1) > 0
