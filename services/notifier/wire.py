@@ -168,14 +168,21 @@ def _encoded(text: str, cte: str) -> bytes:
     """
     lines = text.encode().splitlines()
     if cte == "base64":
-        data = b"\r\n".join(lines) + b"\r\n"
-        return base64.encodebytes(data).replace(b"\n", b"\r\n")
+        return _base64_lines(b"\r\n".join(lines) + b"\r\n")
     # quoprimime.body_encode quotes and wraps each line on its own (its translate
     # keeps CR/LF, and every line end is LF here), so the body is its lines' encodings
     # joined by CRLF, plus a final CRLF. Most lines of a notice come from the template
     # unchanged — the HTML's markup, the text's labels — so each line is encoded once
     # per process (``str.translate`` over a latin-1 view is ~1 µs per 10 bytes).
     return b"\r\n".join([*map(_quoted_printable_line, lines or [b""]), b""])
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """``base64.encodebytes(data)`` with CRLF line ends: 76-character lines, each ended.
+    Encoded in one call and cut, not a ``b2a_base64`` call per 57-byte chunk and a
+    second pass for the line ends (a Korean text part of ~1 KB: ~9 → ~7 µs)."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)] + [b""])
 
 
 #: Template lines recur in every mail and stay in; lines with a notice's own values pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -229,3 +230,21 @@ async def test_a_lingering_record_statement_takes_what_completes_meanwhile_and_c
     await asyncio.wait_for(recorder.close(), 10)  # close() does not wait the linger out
     assert statements == [10]
     assert {log.rows[k].status for k in keys} == {Status.SENT}
+
+
+async def test_a_poll_logs_its_counts_and_per_notice_lines_only_for_failures(caplog):
+    """Sent and suppressed notices are in the sent-log and on the outcome topic: no INFO
+    line each (the recipient's address, ~40 CPU-µs of JSON a notice), one per poll."""
+    world = World()
+    world.smtp.failures = [PermanentSmtpError("SMTP 550: no such user", code=550)]
+    caplog.set_level(logging.INFO, logger="services.notifier.handler")
+    with pytest.raises(PollSettled):
+        await world.handler.handle_batch(
+            [*poll(3), delivery("ev-a", opened(flags=Flags(auto_reply=True)))]
+        )
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    # (a failed notice is published on its own, with its line, not with the poll's)
+    assert "poll of 4 event(s): 2 sent, 1 suppressed" in lines
+    [failed] = [line for line in lines if " failed to " in line]
+    assert "550" in failed
+    assert not [line for line in lines if " sent to " in line or " suppressed to " in line]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.header
 import re
@@ -221,6 +222,23 @@ def test_quoted_printable_line_by_line_is_the_whole_body_encoding(text):
     whole = (b"\n".join(lines) + b"\n").decode("latin-1")
     expected = quoprimime.body_encode(whole, wire.LINE_LIMIT - 2, eol="\r\n").encode("ascii")
     assert wire._encoded(text, "quoted-printable") == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(_BODY_TEXT)
+def test_base64_bodies_are_what_encodebytes_writes(text):
+    """A base64 part's lines: ``base64.encodebytes`` of the CRLF-ended text, CRLF line ends."""
+    data = b"\r\n".join(text.encode().splitlines()) + b"\r\n"
+    expected = base64.encodebytes(data).replace(b"\n", b"\r\n")
+    assert wire._encoded(text, "base64") == expected
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 113, 114, 115, 1000])
+def test_base64_lines_at_the_chunk_edges(size):
+    data = bytes(range(256)) * 4
+    assert wire._base64_lines(data[:size]) == base64.encodebytes(data[:size]).replace(
+        b"\n", b"\r\n"
+    )
 
 
 _LINE_BYTES = st.one_of(

@@ -1,0 +1,169 @@
+"""The notifier's whole in-process notice path on the backlog mix, for instruction counts.
+
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/n1.out \\
+        .venv/bin/python -m bench.notify_instructions --polls 1
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/n5.out \\
+        .venv/bin/python -m bench.notify_instructions --polls 5
+    (instructions per outcome = (total of 5 - total of 1) / (outcomes of 5 - outcomes of 1))
+
+    python -m bench.notify_instructions --polls 5 --split   # CPU-µs per step, no valgrind
+
+Each poll is ``--batch`` records of :func:`bench.notify_throughput.backlog_events` (every
+interaction's ``interaction.routed``, ``conversation.opened`` and ``conversation.assigned``)
+encoded as the router's relay produces them, then taken as the consumer runner takes a
+poll: records of a silent type committed undecoded by their ``ce_type`` header, the others
+decoded (``cloudevents.decode``) and handed to ``handle_batch`` together; the sent-log on
+SQLite in a temporary directory, mails through ``SmtpPool`` into aiosmtpd in a process of
+its own (valgrind does not follow it), outcomes encoded as the producer does
+(``EventProducer.publish_many``) and dropped instead of sent to Kafka; logging as the
+service's (JSON, ``--log-level``, default INFO as the service's). The run starts with
+``--warm`` polls (Jinja's template cache, the sent-log's statements), not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiokafka.structs import RecordMetadata
+
+from bench.notify_throughput import NoWebhooks, SmtpServer, backlog_events
+from libs.common.cloudevents import CloudEvent, Headers, decode, encode
+from libs.common.gc_tuning import freeze_startup_objects
+from libs.common.kafka.consumer import Delivery
+from libs.common.kafka.producer import EventProducer, OutgoingRecord
+from libs.common.logging import configure_logging
+from services.notifier.bootstrap import build_composer, handler_config, use_event_loop
+from services.notifier.decisions import silent_types
+from services.notifier.handler import KafkaOutcomePublisher, NotificationHandler
+from services.notifier.sentlog import SentLog
+from services.notifier.settings import EventLoop, NotifierSettings
+from services.notifier.smtp import SmtpConfig, SmtpPool
+
+Record = tuple[Headers, bytes]
+#: Every run builds this many polls' events, whatever ``--polls`` (≤ it) uses: so the
+#: difference of two runs is the notice path alone, not also the building of the events.
+MAX_POLLS = 5
+
+
+class DroppingProducer(EventProducer):
+    """``publish_many`` as the service runs it (each outcome encoded), nothing sent."""
+
+    def __init__(self, settings: NotifierSettings) -> None:
+        super().__init__(settings.kafka, client_id="bench-notifier")
+        self.records = 0
+
+    async def send_many(
+        self, topic: str, records: Sequence[OutgoingRecord]
+    ) -> list[RecordMetadata]:
+        self.records += len(records)
+        return []
+
+
+def encoded_polls(count: int, batch: int) -> list[list[Record]]:
+    """The backlog's routing events as the relay produces them, ``batch`` a poll."""
+    records = [
+        encode(CloudEvent(id=f"bench-{n}", source="router", type=event.ce_type, data=event))
+        for n, event in enumerate(backlog_events(count * batch))
+    ]
+    return [records[i : i + batch] for i in range(0, len(records), batch)]
+
+
+class Poll:
+    """The consumer runner's steps for one poll, split so they can be timed."""
+
+    def __init__(self, silent: frozenset[str]) -> None:
+        self._skipped = frozenset(t.encode() for t in silent)
+        self.skipped = 0
+
+    def deliveries(self, records: list[Record]) -> list[Delivery]:
+        out = []
+        for headers, value in records:
+            if any(k == "ce_type" and v in self._skipped for k, v in headers):
+                self.skipped += 1
+                continue
+            out.append(Delivery(None, decode(headers, value)))  # type: ignore[arg-type]
+        return out
+
+
+async def run(polls: int, batch: int, warm: int, split: bool) -> dict:
+    freeze_startup_objects()
+    server = SmtpServer("process")
+    server.start()
+    state = Path(tempfile.mkdtemp(prefix="notify-instr-"))
+    settings = NotifierSettings(
+        smtp_port=server.port,
+        state_dir=state,
+        mail_domain="desk.example",
+        from_address="support@desk.example",
+    )
+    sentlog = SentLog(settings.resolved_sentlog_url())
+    await sentlog.open()
+    pool = SmtpPool(SmtpConfig.from_settings(settings))
+    producer = DroppingProducer(settings)
+    config = handler_config(settings)
+    handler = NotificationHandler(
+        config=config,
+        composer=build_composer(settings),
+        sentlog=sentlog,
+        smtp=pool,
+        webhooks=NoWebhooks(),
+        outcomes=KafkaOutcomePublisher(producer, topic="notifications", source="notifier"),
+    )
+    consumer = Poll(silent_types(config.plan))
+    all_polls = encoded_polls(warm + MAX_POLLS, batch)[: warm + polls]
+    decode_s = handle_s = 0.0
+    try:
+        for records in all_polls[:warm]:
+            await handler.handle_batch(consumer.deliveries(records))
+        skipped, outcomes = consumer.skipped, producer.records
+        for records in all_polls[warm:]:
+            started = time.process_time()
+            deliveries = consumer.deliveries(records)
+            decoded = time.process_time()
+            await handler.handle_batch(deliveries)
+            decode_s += decoded - started
+            handle_s += time.process_time() - decoded
+    finally:
+        await pool.close()
+        await sentlog.close()
+        server.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    counted = producer.records - outcomes
+    result = {
+        "polls": polls,
+        "records": polls * batch,
+        "skipped_undecoded": consumer.skipped - skipped,
+        "outcomes": counted,
+        "mails_received": server.received[0],
+    }
+    if split:
+        result |= {
+            "decode_us_per_outcome": round(decode_s / counted * 1e6, 1),
+            "handle_batch_us_per_outcome": round(handle_s / counted * 1e6, 1),
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--polls", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--warm", type=int, default=2)
+    parser.add_argument("--split", action="store_true")
+    parser.add_argument("--log-level", default="INFO", help="the service's default: INFO")
+    args = parser.parse_args()
+    assert args.polls <= MAX_POLLS
+    # As ``python -m services.notifier`` logs (JSON lines on stderr; send it to /dev/null).
+    configure_logging("notifier", level=args.log_level, fmt="json")
+    use_event_loop(EventLoop.UVLOOP)
+    print(asyncio.run(run(args.polls, args.batch, args.warm, args.split)))
+
+
+if __name__ == "__main__":
+    main()
