@@ -43,6 +43,9 @@ const (
 	bogusLimit = 5
 	// Reads and writes of many small pipelined groups: one syscall each way.
 	bufferSize = 64 * 1024
+	// A client silent this long is dropped without a reply, as aiosmtpd does
+	// after its default 300 s (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+	idleTimeout = 5 * time.Minute
 )
 
 // The commands aiosmtpd's HELP lists (those with a syntax; STARTTLS needs TLS).
@@ -242,16 +245,12 @@ func (s *session) reply(text string) {
 	s.w.WriteString("\r\n")
 }
 
-// readLine returns the next line through sep ('\n' for commands; content lines
-// end in CRLF, checked by the caller), valid until the next read. The replies
-// held so far are written first if no whole line is buffered, i.e. before the
-// read would wait for the client (RFC 2920 §3.2). A line longer than
+// readLine returns the next line through sep (a command line: LF, as aiosmtpd
+// reads them), valid until the next read (see beforeRead). A line longer than
 // lineLengthLimit is read to its end and errLineTooLong returned.
 func (s *session) readLine(sep byte) ([]byte, error) {
-	if s.w.Buffered() > 0 && !s.lineBuffered(sep) {
-		if err := s.w.Flush(); err != nil {
-			return nil, err
-		}
+	if err := s.beforeRead(sep); err != nil {
+		return nil, err
 	}
 	line, err := s.r.ReadSlice(sep)
 	if err == nil {
@@ -264,8 +263,8 @@ func (s *session) readLine(sep byte) ([]byte, error) {
 		return nil, err
 	}
 	for err == bufio.ErrBufferFull { // drain the rest of the over-long line
-		if s.w.Buffered() > 0 && !s.lineBuffered(sep) {
-			s.w.Flush()
+		if err = s.beforeRead(sep); err != nil {
+			return nil, err
 		}
 		_, err = s.r.ReadSlice(sep)
 	}
@@ -273,6 +272,20 @@ func (s *session) readLine(sep byte) ([]byte, error) {
 		return nil, err
 	}
 	return nil, errLineTooLong
+}
+
+// beforeRead: when no whole line is buffered the next read waits for the client,
+// so the replies held so far go out first (RFC 2920 §3.2) and the idle timer starts.
+func (s *session) beforeRead(sep byte) error {
+	if s.lineBuffered(sep) {
+		return nil
+	}
+	if s.w.Buffered() > 0 {
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+	}
+	return s.conn.SetReadDeadline(time.Now().Add(idleTimeout))
 }
 
 func (s *session) lineBuffered(sep byte) bool {
@@ -548,11 +561,9 @@ func (s *session) data(arg string) {
 	lineLength := 0   // of the line read so far (a line may come in several slices)
 	endsInCR := false // the previous slice of this line did (its LF may come next)
 	for {
-		if s.w.Buffered() > 0 && !s.lineBuffered('\n') {
-			if s.w.Flush() != nil {
-				s.closing = true
-				return
-			}
+		if s.beforeRead('\n') != nil {
+			s.closing = true
+			return
 		}
 		piece, err := s.r.ReadSlice('\n')
 		if err != nil && err != bufio.ErrBufferFull {
