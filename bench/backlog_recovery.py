@@ -1,8 +1,8 @@
 """Backlog recovery: interactions queued while the router was down, routed and notified.
 
 The system runs as processes (``LocalSystem``, the same helpers as
-``bench.pipeline``); an aiosmtpd server in a process of its own
-(``bench.smtp_sink``) counts the mails.
+``bench.pipeline``); an SMTP server in a process of its own (``bench.smtp_sink``:
+compiled when built, else aiosmtpd; ``--smtp-sink``) counts the mails.
 
 1. The router and the notifier start once (database migrated, six agents
    online from the roster; their idle RSS is the baseline) and are stopped —
@@ -65,7 +65,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.common import bootstrap_servers, delete_run_topics, write_result
 from bench.cpu_accounting import CpuMeter, CpuSample, broker_pid, cpu_split, rss_mb
 from bench.pipeline import build_system, keep_logs, memory, start_profiled, stop
-from bench.smtp_sink import SmtpSink
+from bench.smtp_sink import KINDS, SmtpSink
 from bench.topic_reader import BackgroundTopicReader
 from libs.common.cloudevents import CloudEvent
 from libs.common.events.interaction import (
@@ -468,10 +468,12 @@ def run(
     profile: Path | None = None,
     profile_count: int = 20_000,
     spy: Path | None = None,
+    smtp_sink: str | None = None,
 ) -> dict[str, Any]:
     bootstrap = bootstrap_servers()
     mix = Mix(count)
-    with SmtpSink(keep=False) as sink:
+    with SmtpSink(keep=False, kind=smtp_sink) as sink:
+        kind = sink.kind
         figures = one_pass(sink, bootstrap, mix, budget, spy=spy)
         if profile is not None:
             # A second, smaller pass with router and notifier under pyinstrument, after the
@@ -493,6 +495,7 @@ def run(
             "acknowledgement is suppressed, the agent's mail is sent)",
         },
         "store": "sqlite",
+        "smtp_sink": kind,
         **figures,
     }
 
@@ -508,8 +511,17 @@ def main() -> None:
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="folder for py-spy samples of the measured pass"
     )
+    parser.add_argument(
+        "--smtp-sink",
+        choices=KINDS,
+        default=None,
+        help="the SMTP sink: go (compiled) when built, else aiosmtpd; or force either "
+        "(also BENCH_SMTP_SINK)",
+    )
     args = parser.parse_args()
-    figures = run(args.count, args.budget, args.profile, args.profile_count, args.py_spy)
+    figures = run(
+        args.count, args.budget, args.profile, args.profile_count, args.py_spy, args.smtp_sink
+    )
     write_result("backlog_recovery", figures)
 
 

@@ -2,7 +2,8 @@
 
 The system runs as processes (``tools.testing.system.LocalSystem``):
 chat_ingest, router (SQLite), notifier, plus phone_log and email_ingest idle;
-an aiosmtpd server in a process of its own (``bench.smtp_sink``) receives the
+an SMTP server in a process of its own (``bench.smtp_sink``: compiled when built, else
+aiosmtpd; ``--smtp-sink``) receives the
 mails. A load generator POSTs signed web-chat messages at a fixed rate (open
 loop): vegeta (compiled, ``python -m bench.vegeta install``) when it is built,
 else this script's asyncio/httpx client in its own process (``--generator``;
@@ -74,7 +75,7 @@ from bench.common import (
     write_result,
 )
 from bench.cpu_accounting import CpuMeter, broker_pid, cpu_split, status_mb
-from bench.smtp_sink import SmtpSink
+from bench.smtp_sink import KINDS, SmtpSink
 from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
 from services.router.settings import RouterSettings
@@ -596,10 +597,11 @@ def run(
     idle_seconds: float = IDLE_S,
     *,
     bench_gc: bool = False,
+    smtp_sink: str | None = None,
 ) -> dict[str, Any]:
     bootstrap = bootstrap_servers()
     chosen = choose_generator(generator)
-    with SmtpSink(keep=True) as sink:
+    with SmtpSink(keep=True, kind=smtp_sink) as sink:
         result = _run_measured(
             sink, bootstrap, rates, drain, chosen, idle_seconds, bench_gc=bench_gc
         )
@@ -653,7 +655,8 @@ def _run_measured(
             return {
                 "target": f"p99 < {TARGET_P99_MS} ms at {TARGET_RATE} events/s",
                 "path": "webchat POST → chat_ingest → Kafka → router (SQLite) → Kafka → "
-                "notifier → SMTP (aiosmtpd, its own process)",
+                f"notifier → SMTP ({sink.kind} sink, its own process)",
+                "smtp_sink": sink.kind,
                 "generator": generator,
                 "generator_gc": "on (--bench-gc)" if bench_gc else "paused while sending",
                 "system": {
@@ -745,6 +748,13 @@ def main() -> None:
         help="leave the Python load generator's garbage collector on while it sends (as "
         "before; its pauses then show as latency: bench.common.bench_gc_paused)",
     )
+    parser.add_argument(
+        "--smtp-sink",
+        choices=KINDS,
+        default=None,
+        help="The SMTP sink: go (compiled) when built, else aiosmtpd; or force either "
+        "(also BENCH_SMTP_SINK).",
+    )
     args = parser.parse_args()
     try:
         rates = parse_rates(args.rates, args.seconds)
@@ -759,6 +769,7 @@ def main() -> None:
             args.generator,
             args.idle_seconds,
             bench_gc=args.bench_gc,
+            smtp_sink=args.smtp_sink,
         ),
     )
 

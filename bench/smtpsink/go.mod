@@ -1,0 +1,3 @@
+module omnidesk/bench/smtpsink
+
+go 1.22
