@@ -28,6 +28,8 @@ stopped, never during it.
 The pipeline's load generator is vegeta when it is built (``python -m
 bench.vegeta install``, needs ``go``; never committed), else the Python one;
 the start of the run says which, and so does every pipeline row's note. The
+SMTP sink is the compiled one when it is built (``python -m bench.smtp_sink
+install``), else aiosmtpd; the start of the run and each result say which. The
 pipeline and backlog steps report the CPU of every process per phase (the
 doc's "Where the two cores go").
 """
@@ -264,6 +266,12 @@ def main() -> None:
     vegeta = find_vegeta()
     generator = f"vegeta ({vegeta})" if vegeta else "Python (vegeta not built)"
     print(f"pipeline load generator: {generator}", flush=True)
+    from bench.smtp_sink import find as find_smtp_sink
+
+    sink = find_smtp_sink()
+    print(
+        f"SMTP sink: {f'go ({sink})' if sink else 'aiosmtpd (the Go sink not built)'}", flush=True
+    )
     load_at_start = os.getloadavg()
     gate = release_label(load_at_start[0])
     print(f"load average at the start: {load_at_start[0]:.2f} → {gate['label']}", flush=True)
