@@ -117,7 +117,7 @@ class Conversation(Base):
     automated: Mapped[bool] = mapped_column(default=False)
     customer: Mapped[dict[str, Any]] = mapped_column(default=dict)  # latest CustomerIdentity
     customer_flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: indexed by ix_conversations_assignee_status (leading column)
+    #: indexed by ix_conversations_assignee_status_channel (leading column)
     assignee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id"))
     queued_at: Mapped[datetime | None]
     opened_at: Mapped[datetime]
@@ -153,8 +153,9 @@ class Conversation(Base):
         sa.Index("ix_conversations_contact_channel", "contact_id", "channel"),
         sa.Index("ix_conversations_waiting", "queue", "assignee_id", "status"),
         # agents' loads (every poll): bounded by the agents' open conversations, not by
-        # every open conversation (status alone) nor by each agent's history (assignee alone)
-        sa.Index("ix_conversations_assignee_status", "assignee_id", "status"),
+        # every open conversation (status alone) nor by each agent's history (assignee
+        # alone); the channel too, so the count reads the index alone (migration 0010)
+        sa.Index("ix_conversations_assignee_status_channel", "assignee_id", "status", "channel"),
         # mostly empty columns, read only for values: rows without one are not indexed
         _index_of_values("ix_conversations_thread_key", "thread_key"),
         _index_of_values("ix_conversations_call_group_key", "call_group_key"),
