@@ -138,3 +138,48 @@ def test_the_same_event_whatever_the_order_the_values_come_in() -> None:
             assert list(fast.__dict__) == list(validated.__dict__)
             assert fast.model_fields_set == validated.model_fields_set
             assert fast.model_dump_json() == validated.model_dump_json()
+
+
+def _emitted(model: type[RoutingEvent], values: dict[str, Any]) -> RoutingEvent | None:
+    shared = {"conversation", "occurred_at", "cause_event_id", "reason"}
+    fields = {k: v for k, v in values.items() if k not in shared}
+    return _FAST_EVENTS[model].build_emitted(  # type: ignore[return-value]
+        values["conversation"],
+        values["occurred_at"],
+        values["cause_event_id"],
+        values["reason"],
+        fields,
+    )
+
+
+@pytest.mark.parametrize(("model", "fields"), ROUTED)
+def test_an_emitted_event_is_the_built_and_the_validated_one(
+    model: type[RoutingEvent], fields: dict
+) -> None:
+    # the Emitter's way: the shared values apart, checked once per cause
+    values = {**BASE, **fields}
+    for _ in range(2):  # planned, then from the plan
+        emitted = _emitted(model, values)
+        validated = model(**values)
+        assert emitted is not None and type(emitted) is model
+        assert emitted.__dict__ == validated.__dict__
+        assert list(emitted.__dict__) == list(validated.__dict__)
+        assert emitted.model_fields_set == validated.model_fields_set
+        assert emitted.model_dump_json() == validated.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("reason", "odd"),
+    [
+        (Channel.CHAT, {}),  # an enum member for a str field
+        ("r", {"queue": 7}),  # another type: validation decides
+        ("r", {"queue": "general", "unknown_field": "x"}),  # ignored by validation
+        ("r", {"queue": "general", "occurred_at": T0}),  # a shared value given again
+    ],
+)
+def test_an_odd_emitted_value_is_left_to_validation(reason: Any, odd: dict) -> None:
+    fields = {"queue": "general", **odd}
+    assert (
+        _FAST_EVENTS[ConversationQueued].build_emitted(SNAPSHOT, T0, "event-1", reason, fields)
+        is None
+    )
