@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from libs.common.ids import (
@@ -124,6 +124,7 @@ def test_an_id_from_a_name_prefix_is_the_id_beside_of_the_whole_name(
     ),
     time_ordered=st.booleans(),
 )
+@settings(suppress_health_check=[HealthCheck.too_slow])  # lists of lists, a loaded machine
 def test_ids_from_a_reused_prefix_and_anchor_are_the_ids_beside(at, causes, time_ordered):
     # the outbox hands one prefix and one anchor object over for each of a cause's events:
     # the hash state and the anchor's digits kept for them give the same ids, and a new

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from libs.common.events.interaction import Channel, CustomerIdentity
@@ -217,7 +217,7 @@ _EMITTED_FIELDS: list[tuple[type[RoutingEvent], dict, dict]] = [
 
 
 @pytest.mark.parametrize(("model", "required", "optional"), _EMITTED_FIELDS)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_emitted_events_over_generated_values_are_the_validated_ones(
     model: type[RoutingEvent], required: dict, optional: dict, data: st.DataObject
