@@ -108,7 +108,7 @@ def time_ordered_id_beside_last(anchor: str, prefix: bytes, last: str | int) -> 
     anchor's time digits are kept for the last of each (compared by identity: both are
     immutable) and the id's text is written from the digest's hex digits, its version
     and variant nibbles put in as text. Callgrind, 1,000 causes of 3 ids each: 16.2 K →
-    11.8 K instructions an id; the same ids (``tests/unit/common/test_ids.py``)."""
+    12.0 K instructions an id; the same ids (``tests/unit/common/test_ids.py``)."""
     hashed = _last_prefix
     if hashed[0] is prefix:
         sha1 = hashed[1].copy()
