@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 # Fixed namespace: changing it would change every event id ever produced.
 OMNIDESK_NAMESPACE = uuid.UUID("6f6d6e69-6465-736b-8000-000000000001")
@@ -100,11 +101,53 @@ def time_ordered_id_beside_last(anchor: str, prefix: bytes, last: str | int) -> 
     """``time_ordered_id_beside(anchor, kind, *parts, last)`` for ``prefix =
     name_prefix(kind, *parts)``, the same text: the outbox's ids of one cause's events
     (by their ordinals) without each one's name built and encoded again (callgrind:
-    ~22 K → ~17 K instructions an id, ~2.2 per routed interaction)."""
-    digest = _sha1(prefix + str(last).encode()).digest()
-    if not _is_uuid8(anchor):
+    ~22 K → ~17 K instructions an id, ~2.2 per routed interaction).
+
+    A cause's events come one after the other with the same ``prefix`` and usually the
+    same ``anchor`` objects (its conversation's id): the prefix's SHA-1 state and the
+    anchor's time digits are kept for the last of each (compared by identity: both are
+    immutable) and the id's text is written from the digest's hex digits, its version
+    and variant nibbles put in as text. Callgrind, 1,000 causes of 3 ids each: 16.2 K →
+    12.0 K instructions an id; the same ids (``tests/unit/common/test_ids.py``)."""
+    hashed = _last_prefix
+    if hashed[0] is prefix:
+        sha1 = hashed[1].copy()
+    else:
+        base = _sha1(prefix)
+        _remember_prefix(prefix, base)
+        sha1 = base.copy()
+    sha1.update(str(last).encode())
+    digest = sha1.digest()
+    anchored = _last_anchor
+    if anchored[0] is anchor:
+        head = anchored[1]
+    else:
+        head = anchor[:13] if _is_uuid8(anchor) else None
+        _remember_anchor(anchor, head)
+    if head is None:
         return _uuid5_text(digest)
-    return _uuid8_text(anchor[:8], anchor[9:13], digest)
+    x = digest[6:16].hex()
+    # as _uuid8_text: version 8 over the first nibble, the variant's two bits over the fifth's
+    return f"{head}-8{x[1:4]}-{_VARIANT_NIBBLE[x[4]]}{x[5:8]}-{x[8:]}"
+
+
+#: ``time_ordered_id_beside_last``: the last prefix and its hash state (only ever copied),
+#: the last anchor and its first 13 characters (None: not a UUIDv8); one tuple each, so a
+#: thread reads a consistent pair
+_last_prefix: tuple[bytes | None, Any] = (None, None)
+_last_anchor: tuple[str | None, str | None] = (None, None)
+#: a hex digit to the one with its two high bits set to the RFC 9562 variant (10)
+_VARIANT_NIBBLE = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def _remember_prefix(prefix: bytes, hashed: Any) -> None:
+    global _last_prefix
+    _last_prefix = (prefix, hashed)
+
+
+def _remember_anchor(anchor: str, head: str | None) -> None:
+    global _last_anchor
+    _last_anchor = (anchor, head)
 
 
 def _is_uuid8(text: str) -> bool:

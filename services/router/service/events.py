@@ -61,6 +61,10 @@ class Emitter:
         self.now = now
         self._parsed: dict[tuple[str, int], tuple[object, object]] = {}
         self._last_snapshot: tuple[tuple[object, ...], ConversationSnapshot] | None = None
+        #: the values every event of this cause shares are of the types the fast events
+        #: take (``_BASE_CHECKS``; its snapshots are ConversationSnapshot): checked once here,
+        #: not per event
+        self._fast_base = type(now) is datetime and now.tzinfo is UTC and type(cause) is str
 
     async def agent(self, agent_id: str | None) -> Agent | None:
         if agent_id is None:
@@ -190,16 +194,21 @@ class Emitter:
         reason: str | None = None,
         **fields: Any,
     ) -> str:
-        values = {
-            "conversation": await self.snapshot(conversation),
-            "occurred_at": self.now,
-            "cause_event_id": self.cause,
-            "reason": reason,
-            **fields,
-        }
-        fast = _FAST_EVENTS.get(event_type)
-        event = fast.build(values) if fast is not None else None
+        snapshot = await self.snapshot(conversation)
+        fast = _FAST_EVENTS.get(event_type) if self._fast_base else None
+        event = (
+            fast.build_emitted(snapshot, self.now, self.cause, reason, fields)
+            if fast is not None
+            else None
+        )
         if event is None:
+            values = {
+                "conversation": snapshot,
+                "occurred_at": self.now,
+                "cause_event_id": self.cause,
+                "reason": reason,
+                **fields,
+            }
             event = event_type(**values)
         return self.uow.outbox.add(event, cause=self.cause)  # type: ignore[arg-type]
 
@@ -237,6 +246,7 @@ class _FastEvent:
             (name, info.default, info.default_factory) for name, info in model.model_fields.items()
         ]
         self._plans: dict[tuple[str, ...], _Plan | None] = {}
+        self._emitted_plans: dict[tuple[str, ...], _Plan | None] = {}
 
     def build(self, values: dict[str, Any]) -> BaseModel | None:
         names = tuple(values)
@@ -255,6 +265,53 @@ class _FastEvent:
         for name, factory in factories:
             data[name] = factory()
         return _constructed(self.model, data, set(given))  # a set's copy: no hashing
+
+    def build_emitted(
+        self,
+        conversation: ConversationSnapshot,
+        occurred_at: datetime,
+        cause: str,
+        reason: str | None,
+        fields: dict[str, Any],
+    ) -> BaseModel | None:
+        """``build({"conversation": conversation, "occurred_at": occurred_at,
+        "cause_event_id": cause, "reason": reason, **fields})``, the same instance or
+        None, for an ``Emitter`` whose shared values were checked once
+        (``Emitter._fast_base``): only ``reason`` and ``fields`` are checked, and no dict
+        of every value is made (callgrind, an InteractionRouted with the dict ``emit``
+        made for ``build``: 22.0 → 16.4 K instructions an event)."""
+        names = tuple(fields)
+        plan = self._emitted_plans.get(names, _NO_PLAN)
+        if plan is _NO_PLAN:
+            plan = self._emitted_plan(names)
+        if plan is None or (reason is not None and type(reason) is not str):
+            return None
+        allowed, template, factories, given = plan
+        for kinds, value in zip(allowed, fields.values()):  # noqa: B905 - same length
+            kind = type(value)
+            if kind not in kinds or (kind is datetime and value.tzinfo is not UTC):
+                return None
+        data = template.copy()  # every field, in the model's order
+        data["conversation"] = conversation
+        data["occurred_at"] = occurred_at
+        data["cause_event_id"] = cause
+        data["reason"] = reason
+        data.update(fields)
+        for name, factory in factories:
+            data[name] = factory()
+        return _constructed(self.model, data, set(given))
+
+    def _emitted_plan(self, names: tuple[str, ...]) -> _Plan | None:
+        """``_plan`` of the shared names and then ``names``, with the allowed types of
+        ``names`` only; None (validation) when ``names`` repeats a shared one."""
+        plan = None
+        if _SHARED_SET.isdisjoint(names):
+            plan = self._plan((*_SHARED, *names))
+            if plan is not None:
+                plan = plan._replace(allowed=plan.allowed[len(_SHARED) :])
+        if len(self._emitted_plans) < _PLANS_KEPT:
+            self._emitted_plans[names] = plan
+        return plan
 
     def _plan(self, names: tuple[str, ...]) -> _Plan | None:
         """What depends only on which fields are given, in the order given (each
@@ -301,6 +358,9 @@ _BASE_CHECKS: dict[str, tuple[type, ...]] = {
     "cause_event_id": (str, _NONE),
     "reason": (str, _NONE),
 }
+#: the names of what every event of an ``Emitter`` carries, in the order ``build`` gets them
+_SHARED = ("conversation", "occurred_at", "cause_event_id", "reason")
+_SHARED_SET = frozenset(_SHARED)
 _FAST_PROMISE = _FastEvent(
     ResponsePromise,
     {

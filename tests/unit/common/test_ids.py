@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from libs.common.ids import (
@@ -113,3 +113,30 @@ def test_an_id_from_a_name_prefix_is_the_id_beside_of_the_whole_name(
     assert time_ordered_id_beside_last(
         anchor, name_prefix(kind, *values), last
     ) == time_ordered_id_beside(anchor, kind, *values, last)
+
+
+@given(
+    at=instants,
+    causes=st.lists(
+        st.tuples(st.text(min_size=1), st.lists(st.one_of(st.integers(), st.text()), max_size=4)),
+        min_size=1,
+        max_size=4,
+    ),
+    time_ordered=st.booleans(),
+)
+@settings(suppress_health_check=[HealthCheck.too_slow])  # lists of lists, a loaded machine
+def test_ids_from_a_reused_prefix_and_anchor_are_the_ids_beside(at, causes, time_ordered):
+    # the outbox hands one prefix and one anchor object over for each of a cause's events:
+    # the hash state and the anchor's digits kept for them give the same ids, and a new
+    # prefix or anchor (the next cause, a conversation of another kind) is not mixed up
+    for n, (cause, lasts) in enumerate(causes):
+        anchor = (
+            time_ordered_id("router.conversation", at, "ev", n)
+            if time_ordered or n % 2
+            else deterministic_id("router.conversation", "ev", n)
+        )
+        prefix = name_prefix("router.outbox", cause)
+        for last in lasts:
+            assert time_ordered_id_beside_last(anchor, prefix, last) == time_ordered_id_beside(
+                anchor, "router.outbox", cause, last
+            )

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from libs.common.events.interaction import Channel, CustomerIdentity
 from libs.common.events.routing import (
@@ -138,3 +140,103 @@ def test_the_same_event_whatever_the_order_the_values_come_in() -> None:
             assert list(fast.__dict__) == list(validated.__dict__)
             assert fast.model_fields_set == validated.model_fields_set
             assert fast.model_dump_json() == validated.model_dump_json()
+
+
+def _emitted(model: type[RoutingEvent], values: dict[str, Any]) -> RoutingEvent | None:
+    shared = {"conversation", "occurred_at", "cause_event_id", "reason"}
+    fields = {k: v for k, v in values.items() if k not in shared}
+    return _FAST_EVENTS[model].build_emitted(  # type: ignore[return-value]
+        values["conversation"],
+        values["occurred_at"],
+        values["cause_event_id"],
+        values["reason"],
+        fields,
+    )
+
+
+@pytest.mark.parametrize(("model", "fields"), ROUTED)
+def test_an_emitted_event_is_the_built_and_the_validated_one(
+    model: type[RoutingEvent], fields: dict
+) -> None:
+    # the Emitter's way: the shared values apart, checked once per cause
+    values = {**BASE, **fields}
+    for _ in range(2):  # planned, then from the plan
+        emitted = _emitted(model, values)
+        validated = model(**values)
+        assert emitted is not None and type(emitted) is model
+        assert emitted.__dict__ == validated.__dict__
+        assert list(emitted.__dict__) == list(validated.__dict__)
+        assert emitted.model_fields_set == validated.model_fields_set
+        assert emitted.model_dump_json() == validated.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("reason", "odd"),
+    [
+        (Channel.CHAT, {}),  # an enum member for a str field
+        ("r", {"queue": 7}),  # another type: validation decides
+        ("r", {"queue": "general", "unknown_field": "x"}),  # ignored by validation
+        ("r", {"queue": "general", "occurred_at": T0}),  # a shared value given again
+    ],
+)
+def test_an_odd_emitted_value_is_left_to_validation(reason: Any, odd: dict) -> None:
+    fields = {"queue": "general", **odd}
+    assert (
+        _FAST_EVENTS[ConversationQueued].build_emitted(SNAPSHOT, T0, "event-1", reason, fields)
+        is None
+    )
+
+
+_TEXT = st.text(max_size=12)
+_MAYBE_TEXT = st.none() | _TEXT
+_UTC_TIMES = st.datetimes(timezones=st.just(UTC))
+#: per routed event type: its required fields, then the optional ones (each given or not)
+_EMITTED_FIELDS: list[tuple[type[RoutingEvent], dict, dict]] = [
+    (
+        InteractionRouted,
+        {"interaction_id": _TEXT},
+        {"opened_conversation": st.booleans(), "ignored_reason": _MAYBE_TEXT},
+    ),
+    (
+        ConversationOpened,
+        {},
+        {
+            "first_response_target_minutes": st.none() | st.integers(),
+            "first_response_due_at": st.none() | _UTC_TIMES,
+            "business_hours_note": _MAYBE_TEXT,
+            "promise": st.none() | st.just(PROMISE),
+        },
+    ),
+    (ConversationQueued, {"queue": _TEXT}, {"position": st.none() | st.integers()}),
+    (
+        ConversationAssigned,
+        {"agent": st.just(AGENT)},
+        {"previous_agent": st.none() | st.just(AGENT), "sticky": st.booleans()},
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "required", "optional"), _EMITTED_FIELDS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_emitted_events_over_generated_values_are_the_validated_ones(
+    model: type[RoutingEvent], required: dict, optional: dict, data: st.DataObject
+) -> None:
+    fields = data.draw(st.fixed_dictionaries(required, optional=optional))
+    reason = data.draw(_MAYBE_TEXT)
+    cause = data.draw(_TEXT)
+    at = data.draw(_UTC_TIMES)
+    emitted = _FAST_EVENTS[model].build_emitted(SNAPSHOT, at, cause, reason, dict(fields))
+    values = {
+        "conversation": SNAPSHOT,
+        "occurred_at": at,
+        "cause_event_id": cause,
+        "reason": reason,
+        **fields,
+    }
+    validated = model(**values)
+    assert emitted is not None and type(emitted) is model
+    assert emitted.__dict__ == validated.__dict__
+    assert list(emitted.__dict__) == list(validated.__dict__)
+    assert emitted.model_fields_set == validated.model_fields_set
+    assert emitted.model_dump_json() == validated.model_dump_json()

@@ -1,0 +1,68 @@
+"""Instructions of the router's event-loop thread per routed interaction, under callgrind.
+
+Routes polls of 400 ``bench.router_poll_cpu`` interactions on a warmed SQLite store
+(agents seeded, earlier customers to come back), each measured poll run inside
+``operator.call`` so that callgrind collects exactly those polls on the thread that
+runs them (the event loop's; aiosqlite's worker thread is not collected)::
+
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --collect-atstart=no \
+        --toggle-collect=_operator_call --callgrind-out-file=/tmp/cg.out \
+        .venv/bin/python -m bench.router_poll_callgrind [--polls 3]
+    callgrind_annotate /tmp/cg.out | head   # total Ir / (polls * 400)
+
+Without valgrind it runs the same polls (a check that the harness works). Instruction
+counts do not depend on the machine's speed or load, unlike CPU-seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import operator
+import tempfile
+from pathlib import Path
+
+from bench.router_poll_cpu import Traffic
+from libs.common.gc_tuning import tune_for_polls
+from libs.common.settings import KafkaSettings
+from services.router.bootstrap import build_context, open_store
+from services.router.service.agents import seed_agents
+from services.router.service.interactions import route_batch
+from services.router.settings import RouterSettings
+
+POLL = 400
+
+
+def main(args: argparse.Namespace) -> None:
+    loop = asyncio.new_event_loop()
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{folder}/router.db"
+        settings = RouterSettings(
+            state_dir=Path(folder), database_url=url, kafka=KafkaSettings(), dev_mode=False
+        )
+        engine = loop.run_until_complete(open_store(settings))
+        ctx = build_context(settings, engine)
+        loop.run_until_complete(seed_agents(ctx))
+        traffic = Traffic()
+        for _ in range(4):  # earlier customers to come back; caches and statements warm
+            loop.run_until_complete(route_batch(ctx, traffic.poll(500)))
+        tune_for_polls()
+        for _ in range(2):
+            loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
+        for _ in range(args.polls):
+            batch = traffic.poll(POLL)
+            # callgrind collects inside operator.call only (--toggle-collect=_operator_call)
+            operator.call(loop.run_until_complete, route_batch(ctx, batch))
+        loop.run_until_complete(engine.dispose())
+    loop.close()
+    print(f"routed {args.polls} measured polls of {POLL}")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--polls", type=int, default=3, help="measured polls of 400")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main(parse_args())
