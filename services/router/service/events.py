@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
@@ -253,18 +253,11 @@ class _FastEvent:
         plan = self._plans.get(names, _NO_PLAN)
         if plan is _NO_PLAN:
             plan = self._plan(names)
-        if plan is None:
+        if plan is None or not _all_allowed(plan.allowed, values.values()):
             return None
-        allowed, template, factories, given = plan
-        for kinds, value in zip(allowed, values.values()):  # noqa: B905 - same length
-            kind = type(value)
-            if kind not in kinds or (kind is datetime and value.tzinfo is not UTC):
-                return None  # a datetime not in UTC: UtcDatetime converts it (validation)
-        data = template.copy()  # every field, in the model's order
+        data = plan.template.copy()  # every field, in the model's order
         data.update(values)
-        for name, factory in factories:
-            data[name] = factory()
-        return _constructed(self.model, data, set(given))  # a set's copy: no hashing
+        return self._made(plan, data)
 
     def build_emitted(
         self,
@@ -284,22 +277,25 @@ class _FastEvent:
         plan = self._emitted_plans.get(names, _NO_PLAN)
         if plan is _NO_PLAN:
             plan = self._emitted_plan(names)
-        if plan is None or (reason is not None and type(reason) is not str):
+        if (
+            plan is None
+            or (reason is not None and type(reason) is not str)
+            or not _all_allowed(plan.allowed, fields.values())
+        ):
             return None
-        allowed, template, factories, given = plan
-        for kinds, value in zip(allowed, fields.values()):  # noqa: B905 - same length
-            kind = type(value)
-            if kind not in kinds or (kind is datetime and value.tzinfo is not UTC):
-                return None
-        data = template.copy()  # every field, in the model's order
+        data = plan.template.copy()  # every field, in the model's order
         data["conversation"] = conversation
         data["occurred_at"] = occurred_at
         data["cause_event_id"] = cause
         data["reason"] = reason
         data.update(fields)
-        for name, factory in factories:
+        return self._made(plan, data)
+
+    def _made(self, plan: _Plan, data: dict[str, Any]) -> BaseModel:
+        """The instance of ``data`` (every field, in order), its per-event defaults made."""
+        for name, factory in plan.factories:
             data[name] = factory()
-        return _constructed(self.model, data, set(given))
+        return _constructed(self.model, data, set(plan.given))  # a set's copy: no hashing
 
     def _emitted_plan(self, names: tuple[str, ...]) -> _Plan | None:
         """``_plan`` of the shared names and then ``names``, with the allowed types of
@@ -339,6 +335,16 @@ class _FastEvent:
         if len(self._plans) < _PLANS_KEPT:
             self._plans[names] = plan
         return plan
+
+
+def _all_allowed(allowed: tuple[tuple[type, ...], ...], values: Iterable[Any]) -> bool:
+    """Each value of one of its allowed types (``_Plan.allowed``, in the same order); a
+    datetime only in UTC (``UtcDatetime`` converts others: validation does that)."""
+    for kinds, value in zip(allowed, values):  # noqa: B905 - same length
+        kind = type(value)
+        if kind not in kinds or (kind is datetime and value.tzinfo is not UTC):
+            return False
+    return True
 
 
 class _Plan(NamedTuple):
