@@ -76,7 +76,7 @@ def time_ordered_id(kind: str, at: datetime, *parts: str | int | None) -> str:
     if at.tzinfo is None:
         raise ValueError(f"time_ordered_id({kind!r}) needs an aware datetime, got {at!r}")
     millis = min(max((at - _EPOCH) // _MILLISECOND, 0), _MAX_MILLIS).to_bytes(6, "big").hex()
-    return _uuid8_text(millis[:8], millis[8:], _name_digest(kind, parts))
+    return _uuid8_text(f"{millis[:8]}-{millis[8:]}", _name_digest(kind, parts))
 
 
 def time_ordered_id_beside(anchor: str, kind: str, *parts: str | int | None) -> str:
@@ -88,7 +88,7 @@ def time_ordered_id_beside(anchor: str, kind: str, *parts: str | int | None) -> 
         raise ValueError(f"time_ordered_id_beside({kind!r}) needs at least one identifying part")
     if not _is_uuid8(anchor):
         return deterministic_id(kind, *parts)
-    return _uuid8_text(anchor[:8], anchor[9:13], _name_digest(kind, parts))
+    return _uuid8_text(anchor[:13], _name_digest(kind, parts))
 
 
 def name_prefix(kind: str, *parts: str | int | None) -> bytes:
@@ -124,11 +124,7 @@ def time_ordered_id_beside_last(anchor: str, prefix: bytes, last: str | int) -> 
     else:
         head = anchor[:13] if _is_uuid8(anchor) else None
         _remember_anchor(anchor, head)
-    if head is None:
-        return _uuid5_text(digest)
-    x = digest[6:16].hex()
-    # as _uuid8_text: version 8 over the first nibble, the variant's two bits over the fifth's
-    return f"{head}-8{x[1:4]}-{_VARIANT_NIBBLE[x[4]]}{x[5:8]}-{x[8:]}"
+    return _uuid5_text(digest) if head is None else _uuid8_text(head, digest)
 
 
 #: ``time_ordered_id_beside_last``: the last prefix and its hash state (only ever copied),
@@ -154,14 +150,13 @@ def _is_uuid8(text: str) -> bool:
     return len(text) == 36 and text[14] == "8" and text[19] in "89ab"
 
 
-def _uuid8_text(time_high: str, time_low: str, digest: bytes) -> str:
-    """A UUIDv8's text: 48 bits of milliseconds (8 and 4 hex digits), then the name's
-    SHA-1 bits as ``_uuid5_text`` takes them, version 8 in place of 5."""
-    hashed = bytearray(digest[6:16])
-    hashed[0] = (hashed[0] & 0x0F) | 0x80  # version 8
-    hashed[2] = (hashed[2] & 0x3F) | 0x80  # RFC 9562 variant
-    x = hashed.hex()
-    return f"{time_high}-{time_low}-{x[:4]}-{x[4:8]}-{x[8:]}"
+def _uuid8_text(head: str, digest: bytes) -> str:
+    """A UUIDv8's text: ``head``, its 48 bits of milliseconds as text (8 and 4 hex digits
+    and their hyphen), then the name's SHA-1 bits as ``_uuid5_text`` takes them, written
+    from the digest's hex: version 8 over the first digit, the RFC 9562 variant's two
+    bits over the fifth's."""
+    x = digest[6:16].hex()
+    return f"{head}-8{x[1:4]}-{_VARIANT_NIBBLE[x[4]]}{x[5:8]}-{x[8:]}"
 
 
 #: read once (a global and an attribute lookup per id); SHA-1 as UUIDv5 hashes the name
