@@ -17,6 +17,15 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: where ``python -m bench.vegeta install`` and ``python -m bench.smtp_sink install`` put
+#: the compiled tools (never committed)
+TOOLS = Path(__file__).resolve().parent / ".tools" / "bin"
+
+
+def find_tool(name: str, env: str) -> Path | None:
+    """A compiled tool if it is built: the path in ``env``, else on PATH, else in TOOLS."""
+    path = Path(os.environ.get(env) or shutil.which(name) or str(TOOLS / name))
+    return path if path.exists() else None
 
 
 def bootstrap_servers() -> str:

@@ -48,7 +48,6 @@ import contextlib
 import multiprocessing as mp
 import os
 import select
-import shutil
 import struct
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, Protocol
 
+from bench.common import TOOLS, find_tool
 from services.notifier.smtp_sink import OffersPipelining, PipelinedRepliesController
 
 START_TIMEOUT_S = 30.0
@@ -69,7 +69,6 @@ SIZE_LIMIT = 2**25
 KIND_ENV = "BENCH_SMTP_SINK"
 BINARY_ENV = "BENCH_SMTPSINK_BIN"
 SOURCE = Path(__file__).resolve().parent / "smtpsink"
-TOOLS = Path(__file__).resolve().parent / ".tools" / "bin"
 BINARY_NAME = "smtpsink"
 
 Kind = Literal["go", "aiosmtpd"]
@@ -78,9 +77,7 @@ KINDS: tuple[Kind, ...] = ("go", "aiosmtpd")
 
 def find() -> Path | None:
     """The compiled sink if it is built (``BENCH_SMTPSINK_BIN``, on PATH, bench/.tools/bin)."""
-    found = os.environ.get(BINARY_ENV) or shutil.which(BINARY_NAME) or str(TOOLS / BINARY_NAME)
-    path = Path(found)
-    return path if path.exists() else None
+    return find_tool(BINARY_NAME, BINARY_ENV)
 
 
 def install(target: Path = TOOLS) -> Path:

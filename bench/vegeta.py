@@ -20,7 +20,6 @@ import base64
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,17 +27,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import TOOLS, find_tool
+
 MODULE = "github.com/tsenart/vegeta/v12"
 NO_TARGETS = "no targets to attack"  # vegeta's ErrNoTargets, once the lazy targets ran out
 VERSION = "v12.13.0"  # builds with the Go toolchain on the project's machines
-TOOLS = Path(__file__).resolve().parent / ".tools" / "bin"
 
 
 def find() -> Path | None:
     """The vegeta binary if it is built (``BENCH_VEGETA``, on PATH, or bench/.tools/bin)."""
-    found = os.environ.get("BENCH_VEGETA") or shutil.which("vegeta") or str(TOOLS / "vegeta")
-    path = Path(found)
-    return path if path.exists() else None
+    return find_tool("vegeta", "BENCH_VEGETA")
 
 
 def binary() -> Path:
