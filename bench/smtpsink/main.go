@@ -438,32 +438,53 @@ func (s *session) syntaxError(command string) {
 	s.reply(text)
 }
 
+// path: the parameters after MAIL FROM:<path> or RCPT TO:<path> (RFC 5321 §4.1.2), or
+// false once the command's error is answered: 501 for its syntax, 553 for an address
+// that does not parse, parameters only after EHLO.
+func (s *session) path(command, keyword, arg string) (string, bool) {
+	path, ok := stripKeyword(keyword, arg)
+	if !ok {
+		s.syntaxError(command)
+		return "", false
+	}
+	address, params, ok := parseAddress(path)
+	switch {
+	case !ok:
+		s.reply("553 5.1.3 Error: malformed address")
+		return "", false
+	case address == "" || (!s.extended && params != ""):
+		s.syntaxError(command)
+		return "", false
+	}
+	return params, true
+}
+
+// params: the command's parameters by keyword (RFC 5321 §4.1.2 esmtp-param), or false
+// once its 501 is answered.
+func (s *session) params(command, params string) (map[string]string, bool) {
+	values, ok := parseParams(params)
+	if !ok {
+		s.syntaxError(command)
+	}
+	return values, ok
+}
+
 // mail: MAIL FROM:<reverse-path> [SP mail-parameters] (RFC 5321 §4.1.1.2, §4.1.2).
 func (s *session) mail(arg string) {
 	if !s.greeted {
 		s.reply("503 Error: send HELO first")
 		return
 	}
-	path, ok := stripKeyword("FROM:", arg)
+	params, ok := s.path("MAIL", "FROM:", arg)
 	if !ok {
-		s.syntaxError("MAIL")
 		return
 	}
-	address, params, ok := parseAddress(path)
-	switch {
-	case !ok:
-		s.reply("553 5.1.3 Error: malformed address")
-		return
-	case address == "" || (!s.extended && params != ""):
-		s.syntaxError("MAIL")
-		return
-	case s.mailFrom: // RFC 5321 §4.1.4: MAIL only outside a transaction
+	if s.mailFrom { // RFC 5321 §4.1.4: MAIL only outside a transaction
 		s.reply("503 Error: nested MAIL command")
 		return
 	}
-	values, ok := parseParams(params)
+	values, ok := s.params("MAIL", params)
 	if !ok {
-		s.syntaxError("MAIL")
 		return
 	}
 	if body, given := values["BODY"]; given { // RFC 6152 §2
@@ -509,23 +530,12 @@ func (s *session) rcpt(arg string) {
 		s.reply("503 Error: need MAIL command")
 		return
 	}
-	path, ok := stripKeyword("TO:", arg)
+	params, ok := s.path("RCPT", "TO:", arg)
 	if !ok {
-		s.syntaxError("RCPT")
 		return
 	}
-	address, params, ok := parseAddress(path)
-	switch {
-	case !ok:
-		s.reply("553 5.1.3 Error: malformed address")
-		return
-	case address == "" || (!s.extended && params != ""):
-		s.syntaxError("RCPT")
-		return
-	}
-	values, ok := parseParams(params)
+	values, ok := s.params("RCPT", params)
 	if !ok {
-		s.syntaxError("RCPT")
 		return
 	}
 	if len(values) > 0 {
