@@ -161,13 +161,17 @@ def test_an_emitted_event_is_the_built_and_the_validated_one(
     # the Emitter's way: the shared values apart, checked once per cause
     values = {**BASE, **fields}
     for _ in range(2):  # planned, then from the plan
-        emitted = _emitted(model, values)
-        validated = model(**values)
-        assert emitted is not None and type(emitted) is model
-        assert emitted.__dict__ == validated.__dict__
-        assert list(emitted.__dict__) == list(validated.__dict__)
-        assert emitted.model_fields_set == validated.model_fields_set
-        assert emitted.model_dump_json() == validated.model_dump_json()
+        _assert_emitted_is_validated(model, _emitted(model, values), model(**values))
+
+
+def _assert_emitted_is_validated(
+    model: type[RoutingEvent], emitted: RoutingEvent | None, validated: RoutingEvent
+) -> None:
+    assert emitted is not None and type(emitted) is model
+    assert emitted.__dict__ == validated.__dict__
+    assert list(emitted.__dict__) == list(validated.__dict__)
+    assert emitted.model_fields_set == validated.model_fields_set
+    assert emitted.model_dump_json() == validated.model_dump_json()
 
 
 @pytest.mark.parametrize(
@@ -227,16 +231,7 @@ def test_emitted_events_over_generated_values_are_the_validated_ones(
     cause = data.draw(_TEXT)
     at = data.draw(_UTC_TIMES)
     emitted = _FAST_EVENTS[model].build_emitted(SNAPSHOT, at, cause, reason, dict(fields))
-    values = {
-        "conversation": SNAPSHOT,
-        "occurred_at": at,
-        "cause_event_id": cause,
-        "reason": reason,
-        **fields,
-    }
-    validated = model(**values)
-    assert emitted is not None and type(emitted) is model
-    assert emitted.__dict__ == validated.__dict__
-    assert list(emitted.__dict__) == list(validated.__dict__)
-    assert emitted.model_fields_set == validated.model_fields_set
-    assert emitted.model_dump_json() == validated.model_dump_json()
+    validated = model(
+        conversation=SNAPSHOT, occurred_at=at, cause_event_id=cause, reason=reason, **fields
+    )
+    _assert_emitted_is_validated(model, emitted, validated)
