@@ -47,6 +47,17 @@ def test_the_table_has_ceilings_ratios_and_verdicts(tmp_path: Path) -> None:
     assert "| routing event → notice sent | ≥ 1,000/s | whole notice path" in doc
 
 
+def test_throughput_targets_are_read_as_shares_of_the_reference_ceilings(tmp_path: Path) -> None:
+    doc = render(summary(0.3), tmp_path)
+    assert "### The throughput targets as shares of their ceilings" in doc
+    # 5,000/s was 36.1 % of the reference machine's SQLite store ceiling (13,867/s);
+    # the fixture's router reached 25.0 % of its own run's ceiling
+    assert (
+        "| interactions → decisions (sqlite) | backlog throughput | 13,867 | 36.1 % | 25.0 % | "
+        "**below the target's share** |"
+    ) in doc
+
+
 def test_backlog_and_memory_sections(tmp_path: Path) -> None:
     doc = render(summary(0.3), tmp_path)
     assert "**50.0 s** from the router's start until all 100,000 interactions" in doc
