@@ -80,9 +80,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
-    figures = asyncio.run(
-        measure(args.rows, args.excluded, args.limit, args.rounds, args.passes)
-    )
+    figures = asyncio.run(measure(args.rows, args.excluded, args.limit, args.rounds, args.passes))
     print(json.dumps(figures))
 
 
