@@ -277,8 +277,9 @@ async def send_batches(
     partitions = sorted(cluster.partitions_for_topic(topic))
     available = sorted(cluster.available_partitions_for_topic(topic))
     by_partition: dict[int, list[int]] = {}
-    for index, record in enumerate(records):
-        by_partition.setdefault(partitioner(record[0], partitions, available), []).append(index)
+    keys = [record[0] for record in records]
+    for index, partition in enumerate(partitioner.partition_all(keys, partitions, available)):
+        by_partition.setdefault(partition, []).append(index)
     sent = []
     for partition, indexes in by_partition.items():
         batch, in_batch = producer.create_batch(), []

@@ -345,9 +345,9 @@ async def test_mark_sent_marks_exactly_the_ids_given_across_gaps(engine):
 
 
 async def test_unsent_ids_leave_out_exactly_the_excluded_rows(engine):
-    """The published, not yet marked rows are left out by the statement (runs of
-    consecutive ids) or, when scattered over many runs, after the read: the next
-    ``limit`` of the others either way, in id order."""
+    """The published, not yet marked rows are left out by the statement (one run of
+    consecutive ids, or a few) or, when scattered over many runs, after the read: the
+    next ``limit`` of the others either way, in id order."""
     factory = UnitOfWorkFactory(engine)
     at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
     await commit_rows(factory, *(outbox_row(f"ev-{n}", "conv-1", at) for n in range(60)))
@@ -355,7 +355,8 @@ async def test_unsent_ids_leave_out_exactly_the_excluded_rows(engine):
         ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
     few_runs = {*ids[0:10], *ids[12:15], ids[20]}
     scattered = set(ids[0:40:2])  # 20 runs of one id each
-    for excluding in (few_runs, scattered, set()):
+    one_run, one_in_the_middle = set(ids[0:10]), set(ids[3:9])  # the statement built once
+    for excluding in (few_runs, scattered, set(), one_run, one_in_the_middle, [ids[4]]):
         async with factory.reader() as uow:
             read = await unsent_ids(uow.session, limit=7, excluding=excluding)
         expected = [i for i in ids if i not in excluding][:7]

@@ -7,7 +7,7 @@ from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.common.kafka.partitioner import KeyPartitioner, murmur2
+from libs.common.kafka.partitioner import KeyPartitioner, murmur2, murmur2_many
 
 #: Kafka's own test values (clients UtilsTest.testMurmur2), signed as Java returns them.
 JAVA_VECTORS = {
@@ -48,3 +48,35 @@ def test_unkeyed_records_go_to_an_available_partition():
     ours = KeyPartitioner()
     assert {ours(None, [0, 1, 2, 3], [2]) for _ in range(20)} == {2}
     assert {ours(None, [0, 1], []) for _ in range(50)} <= {0, 1}
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.binary(max_size=45), max_size=60), st.integers(0, 45))
+def test_hashing_many_keys_together_gives_each_keys_hash(keys: list[bytes], length: int):
+    # keys of one length (hashed in lanes) mixed with keys of other lengths (one by one)
+    same_length = [bytes((i + j) % 256 for j in range(length)) for i in range(20)]
+    mixed = keys + same_length + keys[:3]
+    assert murmur2_many(mixed) == [murmur2(key) for key in mixed]
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.binary(min_size=36, max_size=36), st.binary(max_size=12))),
+    st.integers(1, 64),
+    st.integers(1, 40),
+)
+def test_partitions_of_a_batch_are_the_default_partitioners(
+    keys: list[bytes | None], count: int, cache_size: int
+):
+    partitions = list(range(count))
+    ours = KeyPartitioner(cache_size=cache_size)
+    expected = DefaultPartitioner()
+    chosen = ours.partition_all(keys, partitions, partitions)
+    assert [c for c, key in zip(chosen, keys, strict=True) if key is not None] == [
+        expected(key, partitions, partitions) for key in keys if key is not None
+    ]
+    assert len(ours._hashes) <= cache_size  # the cache stays bounded
+    again = ours.partition_all(keys, partitions, partitions)  # partly cached now
+    assert [c for c, key in zip(again, keys, strict=True) if key is not None] == [
+        c for c, key in zip(chosen, keys, strict=True) if key is not None
+    ]
