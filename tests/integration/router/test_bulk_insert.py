@@ -285,3 +285,60 @@ async def test_driver_updates_store_what_sqlalchemy_stores(engine: AsyncEngine):
     by_driver = [r for r in both if _has(r, "b-")]
     assert by_sqlalchemy
     assert [_strip(r, "b-") for r in by_driver] == [_strip(r, "a-") for r in by_sqlalchemy]
+
+
+#: instants far from the poll's: before PostgreSQL's epoch (2000) and the Unix one, far
+#: ahead, in zones with odd offsets, a microsecond either side of midnight UTC
+EDGE_INSTANTS = [
+    datetime(1, 1, 2, tzinfo=UTC),
+    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2000, 1, 1, tzinfo=UTC),
+    datetime(2000, 1, 1, 5, 30, 0, 1, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    datetime(2026, 3, 4, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-9, minutes=-30))),
+    datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC),
+]
+
+
+@pytest.mark.parametrize("copy_from", [50, 1], ids=["executemany", "copy-on-postgres"])
+async def test_edge_instants_are_stored_as_sqlalchemy_stores_them(
+    engine: AsyncEngine, copy_from: int
+):
+    """The COPY's timestamps (microseconds from 2000 as int8, ``bulk._Copy``) far from
+    now: the same stored instants as SQLAlchemy's insert of the same datetimes."""
+    inserter = BulkInserter(engine.dialect, copy_from=copy_from)
+
+    def timers(prefix: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "conversation_id": f"{prefix}c1",
+                "metric": "first_response",
+                "kind": "breach",
+                "cycle": n,
+                "target_minutes": 60,
+                "clock_started_at": at,
+                "breach_at": at,
+                "due_at": at,
+                "fired_at": None,
+                "cancelled_at": at if n % 2 else None,
+            }
+            for n, at in enumerate(EDGE_INSTANTS)
+        ]
+
+    async with AsyncSession(engine) as session, session.begin():
+        for prefix in ("a-", "b-"):
+            contacts, conversations = rows_of(prefix)[0][1], rows_of(prefix)[2][1]
+            await session.execute(sa.insert(Contact.__table__), contacts[:1])
+            await session.execute(sa.insert(Conversation.__table__), conversations[:1])
+        await session.execute(sa.insert(SlaTimer.__table__), timers("a-"))
+        await inserter.insert(session, SlaTimer.__table__, timers("b-"))
+    async with AsyncSession(engine) as session:
+        table = SlaTimer.__table__
+        rows = await session.execute(
+            sa.select(table.c.conversation_id, table.c.cycle, table.c.due_at, table.c.cancelled_at)
+        )
+        by_prefix: dict[str, list[tuple[Any, ...]]] = {"a-": [], "b-": []}
+        for conversation, cycle, due, cancelled in rows:
+            by_prefix[conversation[:2]].append((cycle, due, cancelled))
+        assert sorted(by_prefix["b-"]) == sorted(by_prefix["a-"])
+        assert [due for _, due, _ in sorted(by_prefix["b-"])] == EDGE_INSTANTS

@@ -1,6 +1,7 @@
 """The bulk inserter's value conversions (services/router/store/bulk.py) give what
-their slower equivalents gave: ``json.dumps``, the SQLite datetime text, and each
-row's parameter tuple in statement order."""
+their slower equivalents gave: ``json.dumps``, the SQLite datetime text, PostgreSQL's
+binary ``timestamptz`` as asyncpg computes it, and each row's parameter tuple in
+statement order."""
 
 from __future__ import annotations
 
@@ -14,13 +15,17 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from services.router.store.bulk import (
+    _PG_MICROS,
     _SQLITE_TEXTS,
     BulkInserter,
+    _Copy,
     _json,
+    _PgMicros,
     _sqlite_text,
     _SqliteTexts,
     _tuple_maker,
 )
+from services.router.store.models import UtcDateTime
 
 KST = timezone(timedelta(hours=9))
 SQLITE = sqlite_dialect()
@@ -149,3 +154,53 @@ def test_runs_of_other_shapes_are_statements_of_their_own_in_order() -> None:
 
 def test_no_rows_no_statement() -> None:
     assert _statements([]) == []
+
+
+#: PostgreSQL: what asyncpg's ``timestamptz`` encoder writes, as it computes it
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def asyncpg_micros(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - PG_EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    )
+)
+def test_copy_timestamps_are_asyncpgs_binary_timestamptz(moment: datetime) -> None:
+    assert _PG_MICROS[moment] == asyncpg_micros(moment)
+    assert _PG_MICROS[moment.astimezone(KST)] == asyncpg_micros(moment)  # the same instant
+
+
+def test_copy_timestamps_refuse_a_naive_datetime_and_keep_none() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        _PG_MICROS[datetime(2026, 3, 2, 9, 30)]
+    assert _PG_MICROS[None] is None
+    assert len(_PgMicros()) == 0
+
+
+def test_copy_timestamps_are_bounded() -> None:
+    micros = _PgMicros()
+    for n in range(_PgMicros.LIMIT + 10):
+        micros[T0 + timedelta(microseconds=n)]
+    assert len(micros) <= _PgMicros.LIMIT
+
+
+def test_a_copy_names_its_timestamps_int8_and_converts_its_json() -> None:
+    table = sa.Table(
+        "copied",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("at", UtcDateTime),
+        sa.Column("data", sa.JSON),
+        sa.Column("name", sa.String),
+    )
+    copy = _Copy(table, ["id", "at", "data", "name"])
+    assert copy.intro == 'SELECT "id", 0::int8 AS "at", "data", "name" FROM "copied" LIMIT 1'
+    assert copy.statement == 'COPY "copied"("id", "at", "data", "name") FROM STDIN (FORMAT binary)'
+    row = {"id": 1, "at": T0, "data": {"a": [1]}, "name": "x"}
+    assert copy.record(row) == (1, asyncpg_micros(T0), '{"a": [1]}', "x")
+    assert copy.record({**row, "at": None, "data": None}) == (1, None, "null", "x")

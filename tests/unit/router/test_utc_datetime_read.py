@@ -1,6 +1,7 @@
 """SQLite's datetime text read back (services/router/store/models.py ``_sqlite_utc``) is
 what SQLAlchemy's own processing of ``UtcDateTime`` gave: ``datetime.fromisoformat``
-(the dialect's processor), then ``process_result_value``."""
+(the dialect's processor), then ``process_result_value``; and on PostgreSQL
+(``_aware_utc``) what ``process_result_value`` gave for asyncpg's datetimes."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
-from services.router.store.models import UtcDateTime, _sqlite_utc
+from services.router.store.models import UtcDateTime, _aware_utc, _sqlite_utc
 
 SQLITE = sqlite_dialect()
 MOMENTS = st.datetimes(
@@ -63,3 +65,26 @@ def test_what_sqlalchemy_refused_is_refused(value: object) -> None:
         sqlalchemys_reading(value)
     with pytest.raises((TypeError, ValueError)):
         _sqlite_utc(value)  # type: ignore[arg-type]
+
+
+POSTGRES = asyncpg_dialect()
+
+
+def test_the_asyncpg_dialect_reads_utc_datetimes_with_one_call() -> None:
+    assert UtcDateTime().dialect_impl(POSTGRES).result_processor(POSTGRES, 1184) is _aware_utc
+
+
+@given(moment=MOMENTS | st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)))
+def test_a_drivers_datetime_reads_as_the_decorator_read_it(moment: datetime) -> None:
+    """asyncpg's ``timestamptz`` (aware, UTC), and any other zone or a naive one."""
+    for value in (moment, moment.astimezone(UTC) if moment.tzinfo else moment):
+        expected = UtcDateTime().process_result_value(value, POSTGRES)
+        got = _aware_utc(value)
+        assert got == expected
+        assert got is not None and expected is not None
+        assert got.tzinfo is expected.tzinfo is UTC
+        assert got.replace(tzinfo=None) == expected.replace(tzinfo=None)
+
+
+def test_none_reads_as_none_on_postgresql() -> None:
+    assert _aware_utc(None) is None
