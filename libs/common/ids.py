@@ -75,8 +75,34 @@ def time_ordered_id(kind: str, at: datetime, *parts: str | int | None) -> str:
         raise ValueError(f"time_ordered_id({kind!r}) needs at least one identifying part")
     if at.tzinfo is None:
         raise ValueError(f"time_ordered_id({kind!r}) needs an aware datetime, got {at!r}")
-    millis = min(max((at - _EPOCH) // _MILLISECOND, 0), _MAX_MILLIS).to_bytes(6, "big").hex()
-    return _uuid8_text(f"{millis[:8]}-{millis[8:]}", _name_digest(kind, parts))
+    return _uuid8_text(_time_head(at), _name_digest(kind, parts))
+
+
+def _time_head(at: datetime) -> str:
+    """A UUIDv8's first 13 characters: ``at`` in Unix milliseconds (``(at - _EPOCH) //
+    _MILLISECOND``, clamped to 48 bits) as 8 and 4 hex digits. The milliseconds from the
+    timedelta's own days, seconds and microseconds (the same floor: the first two are
+    whole milliseconds), not a timedelta division (~2.7 K instructions); the last ``at``
+    is kept with its text (by identity: a new interaction's contact and conversation
+    ids are both made at its ``received_at``)."""
+    last = _last_time
+    if last[0] is at:
+        return last[1]
+    since = at - _EPOCH
+    millis = (since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000
+    digits = min(max(millis, 0), _MAX_MILLIS).to_bytes(6, "big").hex()
+    head = f"{digits[:8]}-{digits[8:]}"
+    _remember_time(at, head)
+    return head
+
+
+def _remember_time(at: datetime, head: str) -> None:
+    global _last_time
+    _last_time = (at, head)
+
+
+#: ``_time_head``: the last time and its text (one tuple, so a thread reads a consistent pair)
+_last_time: tuple[datetime | None, str] = (None, "")
 
 
 def time_ordered_id_beside(anchor: str, kind: str, *parts: str | int | None) -> str:

@@ -14,7 +14,7 @@ from services.router.domain.sla import BusinessCalendar, business_minutes_betwee
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.store.models import Conversation, SlaTimer
-from services.router.store.unit_of_work import UnitOfWork, set_values
+from services.router.store.unit_of_work import UnitOfWork, set_values, unflushed_values
 
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.value)
 #: the timer kinds' stored values, read once (an enum's ``.value`` is a Python property)
@@ -125,8 +125,13 @@ def on_customer_message(
     """A customer wrote (or called): the response clock runs until we answer."""
     # set in place on a conversation routing just opened (set_values), as below
     values = columns(conversation)  # a live view: it reads what is set below
-    status = next_status(status_of(values["status"]), LifecycleTrigger.CUSTOMER_MESSAGE)
-    set_values(conversation, {"status": status})
+    current = values["status"]
+    status = next_status(status_of(current), LifecycleTrigger.CUSTOMER_MESSAGE)
+    # a loaded conversation already open is not set open again (a returning customer's
+    # message: an ORM set is ~5 K instructions of tracking, and the UPDATE skips an equal
+    # value anyway); one routing just opened is set in place, as before
+    if status != current or unflushed_values(conversation) is not None:
+        set_values(conversation, {"status": status})
     # one policy look-up for the clocks that start here (a new conversation's two; the
     # status set above does not change it), none when neither does
     starts = values["resolution_running_since"] is None or values["awaiting_since"] is None

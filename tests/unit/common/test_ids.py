@@ -2,7 +2,7 @@
 time-ordered ids are UUIDv8 of the event's time and the same name hash."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -140,3 +140,27 @@ def test_ids_from_a_reused_prefix_and_anchor_are_the_ids_beside(at, causes, time
             assert time_ordered_id_beside_last(anchor, prefix, last) == time_ordered_id_beside(
                 anchor, "router.outbox", cause, last
             )
+
+
+@given(
+    times=st.lists(
+        st.datetimes(
+            min_value=datetime(1, 1, 2),
+            max_value=datetime(9999, 12, 30),
+            timezones=st.sampled_from(
+                [UTC, timezone(timedelta(hours=9)), timezone(-timedelta(hours=5, minutes=30))]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_the_time_digits_are_the_clamped_milliseconds_whatever_the_zone_and_order(times):
+    # the timedelta division written as days, seconds and microseconds (before 1970:
+    # clamped to 0), and the last time's text reused only for that very time
+    for at in [*times, *reversed(times), *times]:
+        millis = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+        clamped = min(max(millis, 0), (1 << 48) - 1)
+        assert uuid.UUID(time_ordered_id("k", at, "x")).int >> 80 == clamped
+        copy = at.replace(fold=at.fold)  # equal, not the same object
+        assert time_ordered_id("k", copy, "x") == time_ordered_id("k", at, "x")

@@ -1,0 +1,110 @@
+"""``classify`` memoises by what the rules read: the same classification as running
+the rules over each interaction (``classify_by_rules``), for any rules and interactions."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from libs.common.events.interaction import Channel, InteractionKind, MessageBody, RoutingHints
+from services.router.domain.classification import (
+    CustomerAttributes,
+    RuleSet,
+    classify,
+    classify_by_rules,
+    interaction_language,
+)
+from tests.unit.router.factories import interaction
+
+_WORDS = ["hacked", "해킹", "refund", "출금", "hello", "Deposit"]
+_words = st.lists(st.sampled_from(_WORDS), max_size=3)
+_condition = st.fixed_dictionaries(
+    {},
+    optional={
+        "channels": st.lists(st.sampled_from(["email", "chat", "phone"]), max_size=2),
+        "providers": st.lists(st.sampled_from(["imap", "whatsapp", "telegram"]), max_size=2),
+        "integrations": st.lists(st.sampled_from(["main", "faq", "x"]), max_size=2),
+        "kinds": st.lists(st.sampled_from(["message", "call_missed"]), max_size=1),
+        "languages": st.lists(st.sampled_from(["ko", "en"]), max_size=1),
+        "keywords": _words,
+        "subject_regex": st.sampled_from([r"^refund\b", "help", "[0-9]"]),
+        "text_regex": st.sampled_from(["deposit", "^1", "출금"]),
+        "customer": st.fixed_dictionaries(
+            {},
+            optional={
+                "vip": st.booleans(),
+                "segments": st.lists(st.sampled_from(["fund", "retail"]), max_size=2),
+            },
+        ),
+    },
+)
+_outcome = st.fixed_dictionaries(
+    {},
+    optional={
+        "queue": st.sampled_from(["security", "billing", "ko-support"]),
+        "priority": st.sampled_from(["low", "high", "urgent"]),
+        "tags": st.lists(st.sampled_from(["a", "b", "vip"]), max_size=2),
+        "skills": st.lists(st.sampled_from(["ko", "en"]), max_size=2),
+    },
+)
+_rules = st.lists(
+    st.fixed_dictionaries({"when": _condition, "then": _outcome}, optional={"stop": st.booleans()}),
+    max_size=6,
+).map(
+    lambda rules: RuleSet.model_validate(
+        {"rules": [{"name": f"r{n}", **rule} for n, rule in enumerate(rules)]}
+    )
+)
+_text = st.lists(st.sampled_from([*_WORDS, " ", "1", "x"]), max_size=5).map("".join)
+_interaction = st.builds(
+    lambda channel, provider, integration, kind, text, subject, language, hints: interaction(
+        channel,
+        provider=provider,
+        integration=integration,
+        kind=kind,
+        subject=subject,
+        body=MessageBody(text=text, language=language),
+        routing_hints=hints,
+    ),
+    st.sampled_from(list(Channel)),
+    st.sampled_from(["imap", "whatsapp", "telegram"]),
+    st.sampled_from(["main", "faq", "x"]),
+    st.sampled_from([InteractionKind.MESSAGE, InteractionKind.CALL_MISSED]),
+    _text,
+    st.none() | _text,
+    st.none() | st.sampled_from(["ko-KR", "en"]),
+    st.builds(
+        RoutingHints,
+        queue=st.none() | st.sampled_from(["vip-desk", "general"]),
+        priority=st.none() | st.sampled_from(["low", "urgent", "bogus"]),
+        tags=st.lists(st.sampled_from(["hint", "a"]), max_size=2),
+    ),
+)
+_customer = st.builds(
+    CustomerAttributes,
+    vip=st.booleans(),
+    segments=st.frozensets(st.sampled_from(["fund", "retail"])),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_rules, st.lists(st.tuples(_interaction, _customer), min_size=1, max_size=8))
+def test_memoised_classification_is_the_rules_own(rules, cases):
+    # several interactions over one rule set: later ones may hit what earlier ones stored
+    for item, customer in cases * 2:
+        expected = classify_by_rules(item, rules, customer, interaction_language(item))
+        assert classify(item, rules, customer) == expected
+
+
+def test_a_new_rule_set_is_not_answered_from_the_last_ones_memo():
+    item = interaction(text="hacked")
+    first = RuleSet.model_validate(
+        {"rules": [{"name": "a", "when": {"keywords": ["hacked"]}, "then": {"queue": "one"}}]}
+    )
+    second = RuleSet.model_validate(
+        {"rules": [{"name": "a", "when": {"keywords": ["hacked"]}, "then": {"queue": "two"}}]}
+    )
+    nobody = CustomerAttributes()
+    assert classify(item, first, nobody).queue == "one"
+    assert classify(item, second, nobody).queue == "two"
+    assert classify(item, first, nobody).queue == "one"
