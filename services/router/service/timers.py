@@ -41,10 +41,22 @@ async def fire_due_timers(ctx: RouterContext, *, limit: int = 200) -> int:
     async with ctx.uow() as uow:
         await uow.serialise_assignment()
         fired = 0
-        for timer in await uow.timers.due(now, limit=limit):
-            if not await uow.timers.claim(timer.id, now):
+        due = await uow.timers.due(now, limit=limit)
+        # The round's claims in one UPDATE and its conversations in one (locked) SELECT,
+        # not a claim and a locked get per timer: each claim's ORM UPDATE also evaluated
+        # its WHERE over every timer in the session (n² for a round of n). Main-thread
+        # CPU per warning fired, rounds of 200 (bench.timer_firing): SQLite ~4.98 ->
+        # ~0.24 ms, PostgreSQL ~4.39 -> ~0.23 ms (issue #16). Firing never cancels a
+        # timer (only replies and closing do), so claiming all before firing any fires
+        # the same timers as claiming each just before it fires.
+        claimed = await uow.timers.claim_many([timer.id for timer in due], now)
+        conversations = await uow.conversations.get_many(
+            {timer.conversation_id for timer in due if timer.id in claimed}, lock=True
+        )
+        for timer in due:  # by due time, as loaded
+            if timer.id not in claimed:
                 continue  # another replica fired it, or it was cancelled meanwhile
-            conversation = await uow.conversations.get(timer.conversation_id, lock=True)
+            conversation = conversations.get(timer.conversation_id)
             if conversation is None or not is_active(conversation.status):
                 continue
             await fire_timer(uow, ctx, conversation, timer, now)

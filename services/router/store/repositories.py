@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     String,
     and_,
@@ -260,6 +261,16 @@ class ConversationRepository:
     async def get(self, conversation_id: str, *, lock: bool = False) -> Conversation | None:
         query = select(Conversation).where(Conversation.id == conversation_id)
         return (await self.session.scalars(_locked(query, self.postgres and lock))).first()
+
+    async def get_many(
+        self, conversation_ids: Iterable[str], *, lock: bool = False
+    ) -> dict[str, Conversation]:
+        """By id, in one query; locked in id order on PostgreSQL (one lock order for every
+        replica's scheduler round, so two rounds never deadlock on each other)."""
+        query = select(Conversation).where(_keys_in(Conversation.id, "ids", self.postgres))
+        query = _locked(query.order_by(Conversation.id), self.postgres and lock)
+        rows = await self.session.scalars(query, {"ids": list(set(conversation_ids))})
+        return {conversation.id: conversation for conversation in rows}
 
     async def by_reference(self, reference: str) -> Conversation | None:
         query = select(Conversation).where(Conversation.reference == reference)
@@ -596,6 +607,26 @@ class TimerRepository:
             .values(fired_at=at)
         )
         return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+    async def claim_many(self, timer_ids: Sequence[int], at: datetime) -> set[int]:
+        """``claim`` for a round's timers in one statement: the ids it marked fired (not
+        those another scheduler or a cancellation got to first)."""
+        if not timer_ids:
+            return set()
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import ARRAY  # see _keys_in
+
+            wanted = SlaTimer.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+        else:
+            wanted = SlaTimer.id.in_(bindparam("ids", expanding=True))
+        result = await self.session.execute(
+            update(SlaTimer)
+            .where(wanted, SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None))
+            .values(fired_at=at)
+            .returning(SlaTimer.id),
+            {"ids": list(timer_ids)},
+        )
+        return set(result.scalars())
 
     async def for_conversation(self, conversation_id: str) -> list[SlaTimer]:
         query = select(SlaTimer).where(SlaTimer.conversation_id == conversation_id)
