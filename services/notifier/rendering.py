@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import markupsafe
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 
 from libs.common.events import RoutingEvent
 from services.notifier.csat import RatingLink
@@ -185,10 +187,51 @@ def promise_time(value: datetime, timezone: str, locale: str = "en") -> str:
     return f"{local:%H:%M} {local:%A} {zone}"
 
 
+class KeptGlobalsContext(Context):
+    """Jinja's ``Context`` with the names of the template's globals taken once per
+    globals mapping, not copied into a new set per context: ``Context`` makes
+    ``set(globals)`` each time, from an ``{% include %}``'s template a ``ChainMap``
+    (Python-level iteration). Jinja only reads ``globals_keys`` (a set difference, for
+    ``{% import %}``), so a shared frozenset serves. The globals are fixed at start-up
+    (the environment's; no template is loaded with globals of its own), so the names
+    of a mapping do not change. Rendering the backlog's mails (callgrind, 1,200 mails):
+    see the commit."""
+
+    _names: dict[int, tuple[object, frozenset[str]]] = {}
+
+    def __init__(
+        self,
+        environment: jinja2.Environment,
+        parent: dict[str, Any],
+        name: str | None,
+        blocks: dict[str, Any],
+        globals: Any = None,
+    ) -> None:
+        self.parent = parent
+        self.vars = {}
+        self.environment = environment
+        self.eval_ctx = EvalContext(environment, name)
+        self.exported_vars = set()
+        self.name = name
+        self.globals_keys = _names_of(globals)  # type: ignore[assignment]
+        self.blocks = {k: [v] for k, v in blocks.items()}
+
+
+def _names_of(globals_: Any) -> frozenset[str]:
+    if globals_ is None:
+        return frozenset()
+    if isinstance(globals_, frozenset):
+        return globals_
+    kept = KeptGlobalsContext._names.get(id(globals_))
+    if kept is None or kept[0] is not globals_:  # the mapping is held: its id stays its own
+        kept = KeptGlobalsContext._names[id(globals_)] = (globals_, frozenset(globals_))
+    return kept[1]
+
+
 def _environment(override_dir: Path | None) -> jinja2.Environment:
     folders = [str(override_dir)] if override_dir else []
     folders.append(str(BUILTIN_TEMPLATES))
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
         # Called with the template's name for every context (three per mail: ~1 µs of
         # lower() and endswith() each); the names are a fixed set, so decided once each.
@@ -207,6 +250,8 @@ def _environment(override_dir: Path | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.context_class = KeptGlobalsContext
+    return environment
 
 
 def nl2br(value: str) -> markupsafe.Markup:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import jinja2
+import jinja2.runtime
 import pytest
 
 from services.notifier.csat import rating_links
@@ -154,3 +156,46 @@ def test_a_template_assignment_does_not_reach_the_next_part(tmp_path):
     (tmp_path / "en" / "t.txt.j2").write_text("{{ brand }}")
     rendered = Renderer(override_dir=tmp_path).render("t", "en", {"brand": "Desk"})
     assert (rendered.subject, rendered.text) == ("changed", "Desk")
+
+
+@pytest.mark.parametrize("locale", ["en", "ko"])
+@pytest.mark.parametrize("recipient_name", [None, "김민준", "Kim <b>&</b>"])
+def test_every_template_renders_as_jinjas_own_context_renders_it(locale, recipient_name):
+    """The renderer's ``KeptGlobalsContext`` (the globals' names kept, not copied per
+    context) writes the same text as ``Template.render`` with Jinja's ``Context``, for
+    every template file and part, ``{% extends %}`` and ``{% include %}`` included."""
+    from services.notifier.rendering import BUILTIN_TEMPLATES, KeptGlobalsContext
+
+    renderer = Renderer(display_timezone="Asia/Seoul")
+    plain = Renderer(display_timezone="Asia/Seoul")
+    plain._env.context_class = jinja2.runtime.Context
+    assert renderer._env.context_class is KeptGlobalsContext
+    names = sorted(
+        path.name.removesuffix(".j2")
+        for path in (BUILTIN_TEMPLATES / locale).glob("*.j2")
+        if not path.name.startswith("_")
+    )
+    compared = 0
+    for event in sample_events(snapshot(language=locale)).values():
+        context = template_context(
+            event,
+            recipient_name=recipient_name,
+            brand="Desk <&>",
+            rating_links=rating_links("https://x.example/csat", "k", "c-1", "t"),
+        )
+        values = {**context, "quick_replies": True}
+        for name in names:
+            template, part = name.rsplit(".", 1)
+            ours = renderer._values(locale, values)
+            try:
+                expected = plain._env.get_template(f"{locale}/{name}.j2").render(
+                    {**plain._env.globals, "locale": locale, **values}
+                )
+            except (jinja2.TemplateError, TypeError):
+                # a template for another event type (a field it lacks): fails either way
+                with pytest.raises((jinja2.TemplateError, TypeError)):
+                    renderer._render_one(template, part, locale, ours)
+                continue
+            assert renderer._render_one(template, part, locale, ours) == expected
+            compared += 1
+    assert compared >= 20
