@@ -10,36 +10,21 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from libs.common.events.interaction import (
-    Channel,
-    CustomerIdentity,
-    Interaction,
-    MessageBody,
-    ThreadHints,
-)
+from libs.common.events.interaction import Interaction
 from libs.common.events.routing import ConversationAssigned, InteractionRouted
 from services.router.domain.assignment import AgentStatus
 from services.router.runtime import RouterRuntime
 from services.router.service.agents import set_agent_status
 from services.router.settings import RouterSettings
 from services.router.store.models import Agent, Conversation
+from tests.helpers.interactions import telegram_chat
 from tests.integration.router.helpers import RoutingReader, of_type, publish, published, routed_ids
 
 pytestmark = pytest.mark.integration
 
 
 def chat(n: int) -> Interaction:
-    now = datetime.now(UTC)
-    return Interaction(
-        channel=Channel.CHAT,
-        provider="telegram",
-        integration="tg",
-        occurred_at=now,
-        received_at=now,
-        customer=CustomerIdentity(handle=f"telegram:{n % 60}"),
-        body=MessageBody(text="Where is my deposit?"),
-        thread=ThreadHints(provider_thread_id=str(n % 60)),
-    )
+    return telegram_chat(datetime.now(UTC), str(n % 60), str(n % 60))
 
 
 async def test_two_replicas_route_once_and_respect_capacity(

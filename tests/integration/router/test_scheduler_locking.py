@@ -18,13 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bench.scheduler_lock import LockMeter
-from libs.common.events.interaction import (
-    Channel,
-    CustomerIdentity,
-    Interaction,
-    MessageBody,
-    ThreadHints,
-)
+from libs.common.events.interaction import Interaction
 from services.router.domain.assignment import plan_assignments
 from services.router.scheduler import Scheduler
 from services.router.service.agents import seed_agents
@@ -33,6 +27,7 @@ from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.pool import assignment_pool
 from services.router.store.models import Agent, Conversation, SlaTimer
+from tests.helpers.interactions import telegram_chat
 
 pytestmark = pytest.mark.integration
 
@@ -45,17 +40,7 @@ async def counted(ctx: RouterContext) -> AsyncIterator[tuple[RouterContext, Lock
 
 
 def chat(clock, n: int) -> Interaction:
-    now = clock()
-    return Interaction(
-        channel=Channel.CHAT,
-        provider="telegram",
-        integration="tg",
-        occurred_at=now,
-        received_at=now,
-        customer=CustomerIdentity(handle=f"telegram:{n}"),
-        body=MessageBody(text="Where is my deposit?"),
-        thread=ThreadHints(provider_thread_id=f"t{n}"),
-    )
+    return telegram_chat(clock(), str(n), f"t{n}")
 
 
 async def waiting_chats(ctx: RouterContext, clock, count: int) -> list[str]:

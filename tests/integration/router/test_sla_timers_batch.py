@@ -10,13 +10,6 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from libs.common.events.interaction import (
-    Channel,
-    CustomerIdentity,
-    Interaction,
-    MessageBody,
-    ThreadHints,
-)
 from libs.common.events.routing import SlaWarning
 from services.router.service import timers
 from services.router.service.agents import seed_agents
@@ -24,24 +17,13 @@ from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.timers import fire_due_timers
 from services.router.store.models import Conversation, OutboxRow, SlaTimer
+from tests.helpers.interactions import telegram_chat
 
 pytestmark = pytest.mark.integration
 
 
 def chat(at: datetime, n: int) -> Incoming:
-    return Incoming(
-        f"batch-{n}",
-        Interaction(
-            channel=Channel.CHAT,
-            provider="telegram",
-            integration="tg",
-            occurred_at=at,
-            received_at=at,
-            customer=CustomerIdentity(handle=f"telegram:batch{n}"),
-            body=MessageBody(text="Where is my deposit?"),
-            thread=ThreadHints(provider_thread_id=f"batch{n}"),
-        ),
-    )
+    return Incoming(f"batch-{n}", telegram_chat(at, f"batch{n}", f"batch{n}"))
 
 
 async def waiting_with_warnings(ctx: RouterContext, clock, count: int) -> list[SlaTimer]:
