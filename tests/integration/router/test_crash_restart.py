@@ -24,6 +24,7 @@ from libs.common.settings import KafkaSettings
 from services.router.settings import RouterSettings
 from services.router.store.engine import build_engine
 from services.router.store.models import InteractionRecord, OutboxPending, OutboxRow
+from tests.helpers.interactions import telegram_chat
 from tests.integration.router.helpers import (
     WAIT_S,
     Published,
@@ -60,16 +61,7 @@ def stream(start: int, count: int) -> list[Published]:
                 ),
             )
         else:
-            interaction = Interaction(
-                channel=Channel.CHAT,
-                provider="telegram",
-                integration="tg",
-                occurred_at=at,
-                received_at=at,
-                customer=CustomerIdentity(handle=f"telegram:{customer}"),
-                body=MessageBody(text=f"채팅 {n}"),
-                thread=ThreadHints(provider_thread_id=str(customer)),
-            )
+            interaction = telegram_chat(at, str(customer), str(customer), f"채팅 {n}")
         items.append(published(interaction, event_id=f"crash-{n}"))
     return items
 
