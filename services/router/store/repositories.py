@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from services.router.domain.contacts import IdentityKey, IdentityKind
 from services.router.domain.lifecycle import ACTIVE_STATUSES
@@ -131,15 +132,18 @@ _MESSAGE_CONVERSATIONS = Lookup(
 CANDIDATE_KEYS = ("ids", "references", "threads", "calls", "recent")
 
 
-def _keys_in(column: Any, name: str, postgres: bool) -> ColumnElement[bool]:
-    """``column IN keys``: on PostgreSQL ``= ANY($n)`` with the keys as one array, one
-    statement text whatever their number (an IN-list of another length is another
-    statement: a PREPARE round trip and a plan, every poll); on SQLite an expanding IN."""
+def _keys_in(
+    column: Any, name: str, postgres: bool, key_type: type[TypeEngine[Any]] = String
+) -> ColumnElement[bool]:
+    """``column IN keys``: on PostgreSQL ``= ANY($n)`` with the keys as one array (of
+    ``key_type``), one statement text whatever their number (an IN-list of another
+    length is another statement: a PREPARE round trip and a plan, every poll); on
+    SQLite an expanding IN."""
     if postgres:
         # here, not at module level: on SQLite the PostgreSQL dialect is never loaded (~2 MB)
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        return column == any_(bindparam(name, type_=ARRAY(String)))
+        return column == any_(bindparam(name, type_=ARRAY(key_type)))
     return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
 
 
@@ -613,12 +617,7 @@ class TimerRepository:
         those another scheduler or a cancellation got to first)."""
         if not timer_ids:
             return set()
-        if self.postgres:
-            from sqlalchemy.dialects.postgresql import ARRAY  # see _keys_in
-
-            wanted = SlaTimer.id == any_(bindparam("ids", type_=ARRAY(Integer)))
-        else:
-            wanted = SlaTimer.id.in_(bindparam("ids", expanding=True))
+        wanted = _keys_in(SlaTimer.id, "ids", self.postgres, Integer)
         result = await self.session.execute(
             update(SlaTimer)
             .where(wanted, SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None))
