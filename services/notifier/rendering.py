@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import markupsafe
-from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 
 from libs.common.events import RoutingEvent
@@ -207,14 +206,8 @@ class KeptGlobalsContext(Context):
         blocks: dict[str, Any],
         globals: Any = None,
     ) -> None:
-        self.parent = parent
-        self.vars = {}
-        self.environment = environment
-        self.eval_ctx = EvalContext(environment, name)
-        self.exported_vars = set()
-        self.name = name
+        super().__init__(environment, parent, name, blocks)  # no globals: no set copied
         self.globals_keys = _names_of(globals)  # type: ignore[assignment]
-        self.blocks = {k: [v] for k, v in blocks.items()}
 
 
 def _names_of(globals_: Any) -> frozenset[str]:
