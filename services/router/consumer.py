@@ -124,6 +124,7 @@ def build_consumer(
     group_id: str,
     max_batch: int,
     partition_fetch_bytes: int | None = None,
+    fetch_max_wait_ms: int | None = None,
     between_polls: Callable[[], object] | None = None,
 ) -> ConsumerRunner:
     return ConsumerRunner(
@@ -138,6 +139,7 @@ def build_consumer(
         max_batch=max_batch,
         client_id="router",
         max_partition_fetch_bytes=partition_fetch_bytes,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         between_polls=between_polls,
     )
 

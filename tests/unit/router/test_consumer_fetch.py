@@ -49,3 +49,27 @@ def test_the_outcome_consumer_fetches_unhurried_and_the_interactions_one_as_shar
         "fetch_max_wait_ms": OUTCOME_FETCH_MAX_WAIT_MS,
     }
     assert kafka.fetch_max_wait_ms < OUTCOME_FETCH_MAX_WAIT_MS
+
+
+def test_the_interactions_consumer_waits_for_company_as_the_router_setting_says(
+    tmp_path: Path,
+):
+    kafka = KafkaSettings(fetch_max_wait_ms=20, fetch_min_bytes=65_536)
+    producer = EventProducer(kafka, client_id="router")
+    ctx = object()
+    for settings, expected in (
+        (RouterSettings(state_dir=tmp_path), 50),  # the default: longer than the shared 20
+        (RouterSettings(state_dir=tmp_path, consumer_fetch_max_wait_ms=0), 0),
+    ):
+        interactions = build_consumer(
+            kafka,
+            ctx,  # type: ignore[arg-type]
+            producer,
+            group_id="router",
+            max_batch=400,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        )
+        assert interactions._fetch_options() == {
+            "fetch_min_bytes": 65_536,
+            "fetch_max_wait_ms": expected,
+        }
