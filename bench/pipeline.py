@@ -99,6 +99,7 @@ SHAPING = {
     "chat_ingest": ("workers", "log_level", "publish_linger_ms"),
     "router": (
         "consumer_max_batch",
+        "consumer_fetch_max_wait_ms",
         "relay_interval_s",
         "scheduler_interval_s",
         "consumer_group",
