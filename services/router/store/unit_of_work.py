@@ -42,6 +42,7 @@ from services.router.store.models import (
     SlaTimer,
 )
 from services.router.store.outbox import OutboxWriter
+from services.router.store.pg_begin import begin_with
 from services.router.store.repositories import (
     AgentRepository,
     ApiKeyRepository,
@@ -54,6 +55,7 @@ from services.router.store.repositories import (
 
 T = TypeVar("T")
 ASSIGNMENT_LOCK = 7226459
+_TAKE_ASSIGNMENT_LOCK = f"SELECT pg_advisory_xact_lock({ASSIGNMENT_LOCK})"
 #: Append-only rows written with one multi-row INSERT each, after the ORM flush
 #: (their foreign keys point at conversations the flush inserts).
 BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRow, AuditRow)
@@ -159,9 +161,11 @@ class UnitOfWork:
 
         Assignment reads every online agent's load; taking this advisory lock before
         any row lock gives all such transactions one lock order (no deadlocks) and
-        keeps capacity exact across replicas. SQLite is already serialised.
+        keeps capacity exact across replicas. SQLite is already serialised. As the
+        transaction's first statement it goes with its BEGIN, one round trip
+        (``pg_begin.begin_with``).
         """
-        if self.postgres:
+        if self.postgres and not await begin_with(self.session, _TAKE_ASSIGNMENT_LOCK):
             await self.session.execute(
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGNMENT_LOCK}
             )
