@@ -192,15 +192,34 @@ async def stored(session: AsyncSession, table: sa.Table) -> list[tuple[Any, ...]
     return [tuple(row) for row in await connection.exec_driver_sql(query)]
 
 
-@pytest.mark.parametrize("copy_from", [50, 1], ids=["executemany", "copy-on-postgres"])
-async def test_driver_inserts_store_what_sqlalchemy_stores(engine: AsyncEngine, copy_from: int):
+@pytest.mark.parametrize(
+    ("copy_from", "together"),
+    [(50, False), (1, False), (50, True), (1, True)],
+    ids=["executemany", "copy-on-postgres", "together-on-postgres", "together-with-copies"],
+)
+async def test_driver_inserts_store_what_sqlalchemy_stores(
+    engine: AsyncEngine, copy_from: int, together: bool
+):
+    """Each way the driver inserts: executemany, COPY, and on PostgreSQL every table's
+    runs in one statement (``insert_together``: unnest arrays chained as CTEs; with a
+    run large enough to COPY, each run by itself)."""
+    if together and engine.dialect.name != "postgresql":
+        pytest.skip("insert_together is PostgreSQL's")
     inserter = BulkInserter(engine.dialect, copy_from=copy_from)
+    seen: list[str] = []
+    inserter.watchers.append(seen.append)
     async with AsyncSession(engine) as session, session.begin():
         for model, rows in rows_of("a-"):
             for _, same_keys in groupby(rows, key=tuple):  # SQLAlchemy: one shape per call
                 await session.execute(sa.insert(model.__table__), list(same_keys))
-        for model, rows in rows_of("b-"):
-            await inserter.insert(session, model.__table__, rows)
+        if together:
+            groups = [(model.__table__, rows) for model, rows in rows_of("b-")]
+            await inserter.insert_together(session, groups)
+        else:
+            for model, rows in rows_of("b-"):
+                await inserter.insert(session, model.__table__, rows)
+    if together:  # one statement, or a COPY per run (a run of one row is no group)
+        assert len(seen) == 1 if copy_from == 50 else len(seen) > len(rows_of("")), seen
 
     async with AsyncSession(engine) as session:
         for model, _ in rows_of(""):
