@@ -54,6 +54,8 @@ class BulkInserter:
         self._updates: dict[Hashable, _Plan] = {}
         #: ``insert_together``'s statement per shape (tables and columns of its runs)
         self._together: dict[tuple[tuple[str, tuple[str, ...]], ...], str] = {}
+        #: ``update_by_key_together``'s statement per (table, columns of each shape)
+        self._together_updates: dict[tuple[str, tuple[tuple[str, ...], ...]], str] = {}
 
     def sqlite_inserts(self, table: sa.Table, rows: Sequence[Row]) -> list[SqliteWrite]:
         """SQLite: the executemany INSERTs of ``rows`` in their order (consecutive rows of
@@ -185,6 +187,37 @@ class BulkInserter:
         cursor = await raw.executemany(plan.sql, plan.tuples(params))
         self._sent(plan.sql)
         return cursor.rowcount  # type: ignore[no-any-return]
+
+    async def update_by_key_together(
+        self,
+        session: AsyncSession,
+        table: sa.Table,
+        shapes: Sequence[tuple[tuple[str, ...], list[Row]]],
+    ) -> None:
+        """PostgreSQL: for each (columns, params) the UPDATE of those columns of the
+        rows whose primary key is each params' ``_pk``, all shapes in ONE statement:
+        each an ``UPDATE … FROM unnest(…)`` of its values as arrays (the key last),
+        chained as data-modifying CTEs. Each row is in one shape only (a row changed
+        twice in one statement would keep one change): ``UnitOfWork`` groups the
+        rows by the set of columns they changed. Where an executemany per shape was a
+        round trip each (two a routed poll: mail and chat change different columns)."""
+        [key] = table.primary_key.columns
+        shape = (table.name, tuple(columns for columns, _ in shapes))
+        sql = self._together_updates.get(shape)
+        if sql is None:
+            sql = self._together_updates[shape] = _update_together_sql(
+                self._dialect, table, key, [columns for columns, _ in shapes]
+            )
+        arrays: list[list[Any]] = []
+        for columns, params in shapes:
+            for column in columns:
+                convert = self._converter(table.c[column])
+                values = [row[column] for row in params]
+                arrays.append(values if convert is None else list(map(convert, values)))
+            arrays.append([row["_pk"] for row in params])
+        raw = await _in_transaction(await session.connection())
+        await raw.execute(sql, *arrays)
+        self._sent(sql)
 
     def _runs(
         self, table: sa.Table, rows: Sequence[Row], *, copy_from: int | None = None
@@ -421,6 +454,32 @@ def _insert_together_sql(dialect: Dialect, runs: list[tuple[sa.Table, list[str]]
         )
     *first, last = inserts
     ctes = ", ".join(f"w{index} AS ({insert})" for index, insert in enumerate(first))
+    return f"WITH {ctes} {last}"
+
+
+def _update_together_sql(
+    dialect: Dialect, table: sa.Table, key: sa.Column[Any], shapes: list[tuple[str, ...]]
+) -> str:
+    """``update_by_key_together``'s statement: each shape's UPDATE from its arrays, all
+    but the last as CTEs of the last."""
+    updates, number = [], 0
+    for index, columns in enumerate(shapes):
+        arrays, names = [], []
+        for column in [*columns, None]:  # None: the primary key, last
+            number += 1
+            typed = table.c[column].type if column is not None else key.type
+            arrays.append(f"${number}::{typed.compile(dialect=dialect)}[]")
+            names.append(_quoted(table.c[column].name if column is not None else "_pk"))
+        values = ", ".join(f"{name} = v{index}.{name}" for name in names[:-1])
+        updates.append(
+            f"UPDATE {_quoted(table.name)} SET {values}"  # noqa: S608 (own tables)
+            f" FROM unnest({', '.join(arrays)}) AS v{index}({', '.join(names)})"
+            f' WHERE {_quoted(table.name)}.{_quoted(key.name)} = v{index}."_pk"'
+        )
+    *first, last = updates
+    if not first:
+        return last
+    ctes = ", ".join(f"u{index} AS ({update})" for index, update in enumerate(first))
     return f"WITH {ctes} {last}"
 
 

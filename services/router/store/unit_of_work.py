@@ -320,9 +320,18 @@ class UnitOfWork:
             if changed:
                 shape = (model, tuple(sorted(changed)))
                 shapes.setdefault(shape, []).append({"_pk": row.id, **changed})
-        for (model, keys), params in shapes.items():
-            table = model.__table__  # type: ignore[attr-defined]
-            await self._update_rows(table, table.c.id, keys, params)
+        if self.postgres and len(shapes) > 1:
+            # one statement for every shape of each model (bulk.update_by_key_together)
+            by_model: dict[type, list[tuple[tuple[str, ...], list[dict[str, object]]]]] = {}
+            for (model, keys), params in shapes.items():
+                by_model.setdefault(model, []).append((keys, params))
+            for model, same_model in by_model.items():
+                table = model.__table__  # type: ignore[attr-defined]
+                await self._inserter.update_by_key_together(self.session, table, same_model)
+        else:
+            for (model, keys), params in shapes.items():
+                table = model.__table__  # type: ignore[attr-defined]
+                await self._update_rows(table, table.c.id, keys, params)
         # written: the session's own flush must not repeat them. What ``expunge(row)``
         # does for each, in one call: ``expunge`` first walks the row's mapper for
         # relationships to cascade to, all ~45 attributes of a conversation each time

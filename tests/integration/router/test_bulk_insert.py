@@ -306,6 +306,54 @@ async def test_driver_updates_store_what_sqlalchemy_stores(engine: AsyncEngine):
     assert [_strip(r, "b-") for r in by_driver] == [_strip(r, "a-") for r in by_sqlalchemy]
 
 
+async def test_updates_of_several_shapes_together_store_what_sqlalchemy_stores(
+    engine: AsyncEngine,
+):
+    """``BulkInserter.update_by_key_together`` (PostgreSQL: every shape in one
+    statement) against SQLAlchemy's UPDATE of each shape, on rows inserted alike:
+    each conversation gets one of two sets of changed columns, as a poll's mail and
+    chat conversations do."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("update_by_key_together is PostgreSQL's")
+    inserter = BulkInserter(engine.dialect)
+    table = Conversation.__table__
+    first = ("status", "last_activity_at", "customer", "reply_path")
+    second = ("resolved_at", "breached", "resolution_elapsed_minutes", "assignee_id")
+    seen: list[str] = []
+    inserter.watchers.append(seen.append)
+    async with AsyncSession(engine) as session, session.begin():
+        for prefix in ("a-", "b-"):
+            rows = dict(rows_of(prefix))
+            for model in (Contact, Conversation):
+                for _, same_keys in groupby(rows[model], key=tuple):
+                    await session.execute(sa.insert(model.__table__), list(same_keys))
+        ids = [row["id"] for row in dict(rows_of(""))[Conversation]]
+        assert len(ids) >= 2
+        shapes = [(first, ids[:1]), (second, ids[1:])]
+        for columns, some in shapes:
+            await session.execute(
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("_pk"))
+                .values({table.c[key]: sa.bindparam(key) for key in columns}),
+                [{"_pk": f"a-{i}", **{key: CHANGES[key] for key in columns}} for i in some],
+            )
+        await inserter.update_by_key_together(
+            session,
+            table,
+            [
+                (columns, [{"_pk": f"b-{i}", **{k: CHANGES[k] for k in columns}} for i in some])
+                for columns, some in shapes
+            ],
+        )
+    assert len(seen) == 1, seen
+    async with AsyncSession(engine) as session:
+        both = await stored(session, table)
+    by_sqlalchemy = [r for r in both if _has(r, "a-")]
+    by_driver = [r for r in both if _has(r, "b-")]
+    assert by_sqlalchemy
+    assert [_strip(r, "b-") for r in by_driver] == [_strip(r, "a-") for r in by_sqlalchemy]
+
+
 #: instants far from the poll's: before PostgreSQL's epoch (2000) and the Unix one, far
 #: ahead, in zones with odd offsets, a microsecond either side of midnight UTC
 EDGE_INSTANTS = [
