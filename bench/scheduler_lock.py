@@ -68,6 +68,11 @@ class LockMeter(UnitOfWorkFactory):
         self.held_ms: list[float] = []
         self._locked_at: float | None = None
         event.listen(self.engine.sync_engine, "after_cursor_execute", self._seen)
+        # PostgreSQL: the lock goes with its BEGIN straight to the driver (store/pg_begin.py)
+        self._bulk.watchers.append(self._sent_to_driver)
+
+    def _sent_to_driver(self, sql: str) -> None:
+        self._seen(None, None, sql)
 
     def _seen(self, *args: Any) -> None:
         if "pg_advisory_xact_lock" in args[2]:
@@ -93,6 +98,7 @@ class LockMeter(UnitOfWorkFactory):
 
     def close(self) -> None:
         event.remove(self.engine.sync_engine, "after_cursor_execute", self._seen)
+        self._bulk.watchers.remove(self._sent_to_driver)
 
 
 class _Metered:

@@ -52,6 +52,10 @@ class BulkInserter:
         #: PostgreSQL COPY, the poll's lookups), which SQLAlchemy's cursor events do not see
         self.watchers: list[Callable[[str], None]] = []
         self._updates: dict[Hashable, _Plan] = {}
+        #: ``insert_together``'s statement per shape (tables and columns of its runs)
+        self._together: dict[tuple[tuple[str, tuple[str, ...]], ...], str] = {}
+        #: ``update_by_key_together``'s statement per (table, columns of each shape)
+        self._together_updates: dict[tuple[str, tuple[tuple[str, ...], ...]], str] = {}
 
     def sqlite_inserts(self, table: sa.Table, rows: Sequence[Row]) -> list[SqliteWrite]:
         """SQLite: the executemany INSERTs of ``rows`` in their order (consecutive rows of
@@ -103,15 +107,60 @@ class BulkInserter:
             return
         connection = await session.connection()
         for plan, values, copy in self._runs(table, rows, copy_from=self._copy_from):
-            raw = await _in_transaction(connection)
-            if copy is None:
-                # asyncpg's own executemany, as SQLAlchemy's adapter would call it, minus
-                # the execution context and the adapter's hops around it
-                await raw.executemany(plan.sql, values)
-                self._sent(plan.sql)
-            else:
-                await copy.send(raw, values)
-                self._sent(f"COPY {table.name}")
+            await self._send_run(connection, table, plan, values, copy)
+
+    async def _send_run(
+        self,
+        connection: AsyncConnection,
+        table: sa.Table,
+        plan: _Plan,
+        values: list[tuple[Any, ...]],
+        copy: _Copy | None,
+    ) -> None:
+        raw = await _in_transaction(connection)
+        if copy is None:
+            # asyncpg's own executemany, as SQLAlchemy's adapter would call it, minus
+            # the execution context and the adapter's hops around it
+            await raw.executemany(plan.sql, values)
+            self._sent(plan.sql)
+        else:
+            await copy.send(raw, values)
+            self._sent(f"COPY {table.name}")
+
+    async def insert_together(
+        self, session: AsyncSession, groups: Sequence[tuple[sa.Table, Sequence[Row]]]
+    ) -> None:
+        """PostgreSQL: ``insert(table, rows)`` for each group in order, as ONE statement
+        when no run of them is large enough to COPY: each run an ``INSERT … SELECT *
+        FROM unnest(…)`` of its columns as arrays, the runs chained as data-modifying
+        CTEs (one round trip, and one prepared statement per set of runs, where each
+        run was an executemany round trip of its own: 6-8 a poll of a few
+        interactions). The rows go in the same order with the same values (each run's
+        converted tuples, transposed), and a foreign key is checked at the end of the
+        statement, so a run may point at rows of an earlier one (and of a later one).
+        With a run to COPY, each run goes by itself, as ``insert`` sends it."""
+        runs = [
+            (table, plan, values, copy)
+            for table, rows in groups
+            for plan, values, copy in self._runs(table, rows, copy_from=self._copy_from)
+        ]
+        if not runs:
+            return
+        connection = await session.connection()
+        if len(runs) == 1 or any(copy is not None for *_, copy in runs):
+            for run in runs:
+                await self._send_run(connection, *run)
+            return
+        shape = tuple((table.name, tuple(plan.columns)) for table, plan, _, _ in runs)
+        sql = self._together.get(shape)
+        if sql is None:
+            sql = self._together[shape] = _insert_together_sql(
+                self._dialect, [(table, plan.columns) for table, plan, _, _ in runs]
+            )
+        arrays = [list(column) for _, _, values, _ in runs for column in zip(*values, strict=True)]
+        raw = await _in_transaction(connection)
+        await raw.execute(sql, *arrays)
+        self._sent(sql)
 
     async def update_many(
         self,
@@ -138,6 +187,37 @@ class BulkInserter:
         cursor = await raw.executemany(plan.sql, plan.tuples(params))
         self._sent(plan.sql)
         return cursor.rowcount  # type: ignore[no-any-return]
+
+    async def update_by_key_together(
+        self,
+        session: AsyncSession,
+        table: sa.Table,
+        shapes: Sequence[tuple[tuple[str, ...], list[Row]]],
+    ) -> None:
+        """PostgreSQL: for each (columns, params) the UPDATE of those columns of the
+        rows whose primary key is each params' ``_pk``, all shapes in ONE statement:
+        each an ``UPDATE … FROM unnest(…)`` of its values as arrays (the key last),
+        chained as data-modifying CTEs. Each row is in one shape only (a row changed
+        twice in one statement would keep one change): ``UnitOfWork`` groups the
+        rows by the set of columns they changed. Where an executemany per shape was a
+        round trip each (two a routed poll: mail and chat change different columns)."""
+        [key] = table.primary_key.columns
+        shape = (table.name, tuple(columns for columns, _ in shapes))
+        sql = self._together_updates.get(shape)
+        if sql is None:
+            sql = self._together_updates[shape] = _update_together_sql(
+                self._dialect, table, key, [columns for columns, _ in shapes]
+            )
+        arrays: list[list[Any]] = []
+        for columns, params in shapes:
+            for column in columns:
+                convert = self._converter(table.c[column])
+                values = [row[column] for row in params]
+                arrays.append(values if convert is None else list(map(convert, values)))
+            arrays.append([row["_pk"] for row in params])
+        raw = await _in_transaction(await session.connection())
+        await raw.execute(sql, *arrays)
+        self._sent(sql)
 
     def _runs(
         self, table: sa.Table, rows: Sequence[Row], *, copy_from: int | None = None
@@ -356,6 +436,51 @@ class _Copy:
         """``records`` COPYed on the asyncpg ``connection``, in its transaction."""
         intro = await connection._prepare(self.intro, use_cache=True)
         await connection._protocol.copy_in(self.statement, None, None, records, intro._state, None)
+
+
+def _insert_together_sql(dialect: Dialect, runs: list[tuple[sa.Table, list[str]]]) -> str:
+    """``insert_together``'s statement: each run's INSERT from its arrays (``$n`` typed
+    as its column's array), all but the last as CTEs of the last."""
+    inserts, number = [], 0
+    for table, columns in runs:
+        arrays = []
+        for key in columns:
+            number += 1
+            arrays.append(f"${number}::{table.c[key].type.compile(dialect=dialect)}[]")
+        names = ", ".join(_quoted(table.c[key].name) for key in columns)
+        inserts.append(
+            f"INSERT INTO {_quoted(table.name)} ({names})"  # noqa: S608 (own tables)
+            f" SELECT * FROM unnest({', '.join(arrays)})"
+        )
+    *first, last = inserts
+    ctes = ", ".join(f"w{index} AS ({insert})" for index, insert in enumerate(first))
+    return f"WITH {ctes} {last}"
+
+
+def _update_together_sql(
+    dialect: Dialect, table: sa.Table, key: sa.Column[Any], shapes: list[tuple[str, ...]]
+) -> str:
+    """``update_by_key_together``'s statement: each shape's UPDATE from its arrays, all
+    but the last as CTEs of the last."""
+    updates, number = [], 0
+    for index, columns in enumerate(shapes):
+        arrays, names = [], []
+        for column in [*columns, None]:  # None: the primary key, last
+            number += 1
+            typed = table.c[column].type if column is not None else key.type
+            arrays.append(f"${number}::{typed.compile(dialect=dialect)}[]")
+            names.append(_quoted(table.c[column].name if column is not None else "_pk"))
+        values = ", ".join(f"{name} = v{index}.{name}" for name in names[:-1])
+        updates.append(
+            f"UPDATE {_quoted(table.name)} SET {values}"  # noqa: S608 (own tables)
+            f" FROM unnest({', '.join(arrays)}) AS v{index}({', '.join(names)})"
+            f' WHERE {_quoted(table.name)}.{_quoted(key.name)} = v{index}."_pk"'
+        )
+    *first, last = updates
+    if not first:
+        return last
+    ctes = ", ".join(f"u{index} AS ({update})" for index, update in enumerate(first))
+    return f"WITH {ctes} {last}"
 
 
 def _quoted(name: str) -> str:

@@ -76,6 +76,18 @@ class Lookup:
         return [tuple(row) for row in rows]
 
 
+async def postgres_rows(session: AsyncSession, sql: str, *args: object) -> list[Any]:
+    """PostgreSQL: the rows of ``sql`` (asyncpg ``Record``s) fetched by the driver on the
+    unit of work's connection, inside its transaction (begun through SQLAlchemy first if
+    no statement has begun it: a driver statement would run outside)."""
+    raw = await driver_connection(await session.connection())
+    if not raw.is_in_transaction():
+        await (await session.connection()).exec_driver_sql("SELECT 1")
+    rows = await raw.fetch(sql, *args)
+    _sent(session, sql)
+    return rows  # type: ignore[no-any-return]
+
+
 def _sent(session: AsyncSession, sql: str) -> None:
     watchers: list[Callable[[str], None]] = session.info.get(DRIVER_WATCHERS, ())
     for watch in watchers:
@@ -101,6 +113,11 @@ class TrackedLoad:
         names = ", ".join(f'"{column.name}"' for _, column in self._columns)
         self.sql = f'SELECT {names} FROM "{table.name}" ORDER BY "{order_by}"'  # noqa: S608
         self._processors: dict[str, list[tuple[str, Callable[[Any], Any] | None]]] = {}
+
+    @property
+    def column_names(self) -> list[str]:
+        """The table's column names, in the order of a row of ``sql``."""
+        return [column.name for _, column in self._columns]
 
     @property
     def key_index(self) -> int:

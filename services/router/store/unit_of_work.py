@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import JSON, bindparam, inspect, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -42,6 +42,7 @@ from services.router.store.models import (
     SlaTimer,
 )
 from services.router.store.outbox import OutboxWriter
+from services.router.store.pg_begin import begin_with
 from services.router.store.repositories import (
     AgentRepository,
     ApiKeyRepository,
@@ -54,6 +55,7 @@ from services.router.store.repositories import (
 
 T = TypeVar("T")
 ASSIGNMENT_LOCK = 7226459
+_TAKE_ASSIGNMENT_LOCK = f"SELECT pg_advisory_xact_lock({ASSIGNMENT_LOCK})"
 #: Append-only rows written with one multi-row INSERT each, after the ORM flush
 #: (their foreign keys point at conversations the flush inserts).
 BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRow, AuditRow)
@@ -159,9 +161,11 @@ class UnitOfWork:
 
         Assignment reads every online agent's load; taking this advisory lock before
         any row lock gives all such transactions one lock order (no deadlocks) and
-        keeps capacity exact across replicas. SQLite is already serialised.
+        keeps capacity exact across replicas. SQLite is already serialised. As the
+        transaction's first statement it goes with its BEGIN, one round trip
+        (``pg_begin.begin_with``).
         """
-        if self.postgres:
+        if self.postgres and not await begin_with(self.session, _TAKE_ASSIGNMENT_LOCK):
             await self.session.execute(
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGNMENT_LOCK}
             )
@@ -215,6 +219,9 @@ class UnitOfWork:
         the ORM's own flush when it has rows to write (they may point at these)."""
         await self._cancel_queued()  # stored timers only: before this flush's inserts
         self._new_timers = {}
+        if self.postgres and not self.session.new:
+            await self._flush_postgres(last=last)
+            return
         with self.session.no_autoflush:  # the ORM rows must wait for these
             await self._insert_bulk(BULK_FIRST)
             await self._insert_new(last=last)
@@ -228,6 +235,34 @@ class UnitOfWork:
         await self._update_queued()
         if not last:
             await self._send_writes(commit=False)
+
+    async def _flush_postgres(self, *, last: bool) -> None:
+        """PostgreSQL, the ORM having no new row to insert (none that this flush's rows
+        could point at): every queued insert in one ``insert_together`` (one statement
+        for a small poll), before the changed rows' UPDATEs and the ORM's flush (which
+        may point at the new rows), as ``_flush`` orders them otherwise."""
+        session = self.session
+        groups: list[tuple[Any, list[dict[str, object]]]] = []
+        with session.no_autoflush:
+            for model in BULK_FIRST:
+                rows = self._bulk.pop(model, None)
+                if rows:
+                    groups.append((model.__table__, rows))  # type: ignore[attr-defined]
+            new = self._new_rows()
+            groups.extend(new.groups)
+            for model in BULK_ORDER:
+                rows = self._bulk.pop(model, None)
+                if rows:
+                    groups.append((model.__table__, rows))  # type: ignore[attr-defined]
+                    if model is OutboxRow:
+                        self._outbox_written.extend(rows)
+            await self._inserter.insert_together(session, groups)
+            if not last:
+                self._track_new(new.rows)
+            else:
+                await self._update_changed()
+        await session.flush()
+        await self._update_queued()
 
     async def _send_writes(self, *, commit: bool) -> None:
         """SQLite: the queued statements (then COMMIT if ``commit``) in one hop. Without
@@ -285,9 +320,18 @@ class UnitOfWork:
             if changed:
                 shape = (model, tuple(sorted(changed)))
                 shapes.setdefault(shape, []).append({"_pk": row.id, **changed})
-        for (model, keys), params in shapes.items():
-            table = model.__table__  # type: ignore[attr-defined]
-            await self._update_rows(table, table.c.id, keys, params)
+        if self.postgres and len(shapes) > 1:
+            # one statement for every shape of each model (bulk.update_by_key_together)
+            by_model: dict[type, list[tuple[tuple[str, ...], list[dict[str, object]]]]] = {}
+            for (model, keys), params in shapes.items():
+                by_model.setdefault(model, []).append((keys, params))
+            for model, same_model in by_model.items():
+                table = model.__table__  # type: ignore[attr-defined]
+                await self._inserter.update_by_key_together(self.session, table, same_model)
+        else:
+            for (model, keys), params in shapes.items():
+                table = model.__table__  # type: ignore[attr-defined]
+                await self._update_rows(table, table.c.id, keys, params)
         # written: the session's own flush must not repeat them. What ``expunge(row)``
         # does for each, in one call: ``expunge`` first walks the row's mapper for
         # relationships to cascade to, all ~45 attributes of a conversation each time
@@ -331,24 +375,36 @@ class UnitOfWork:
         ~18 µs per new conversation profiled, and so would making them detached (~1 %
         of routing a 500-interaction poll): those of the commit's flush stay transient
         objects holding what was inserted (routing drops them with its poll's cache)."""
+        new = self._new_rows()
+        for table, same_shape in new.groups:
+            await self._insert(table, same_shape)
+        if not last:
+            self._track_new(new.rows)
+
+    def _new_rows(self) -> _NewRows:
+        """The new rows (``add_new``), taken: their values per table and shape (one
+        executemany each: a JSON column left None is omitted, SQL NULL as the ORM
+        writes it, rather than sent as None, JSON 'null'), and the rows by model."""
         new, self._new = self._new, []
         by_model: dict[type, list[object]] = {}
         for row in new:
             by_model.setdefault(type(row), []).append(row)
+        groups: list[tuple[Any, list[dict[str, object]]]] = []
         for model, rows in by_model.items():
             table = model.__table__  # type: ignore[attr-defined]
             columns = _insert_columns(model)
-            # one executemany per shape: a JSON column left None is omitted (SQL NULL,
-            # as the ORM writes it) rather than sent as None (JSON 'null')
             shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
             for values in (_column_values(row, columns) for row in rows):
                 shapes.setdefault(tuple(values), []).append(values)
-            for same_shape in shapes.values():
-                await self._insert(table, same_shape)
-            if last:
-                continue  # nothing can change them any more: left as they are
+            groups.extend((table, same_shape) for same_shape in shapes.values())
+        return _NewRows(groups, by_model)
+
+    def _track_new(self, by_model: dict[type, list[object]]) -> None:
+        """Inserted new rows made detached as if loaded (every attribute present) and
+        added to the session: later changes in this transaction are UPDATEs."""
+        for rows in by_model.values():
             for row in rows:
-                make_transient_to_detached(row)  # as if loaded: every attribute present
+                make_transient_to_detached(row)
             self.session.add_all(rows)
 
     async def _insert_bulk(self, models: tuple[type, ...]) -> None:
@@ -538,6 +594,13 @@ def _column_values_with_defaults(
             continue
         values[column.key] = value
     return values
+
+
+class _NewRows(NamedTuple):
+    """``UnitOfWork._new_rows``: (table, rows of one shape) to insert, the rows by model."""
+
+    groups: list[tuple[Any, list[dict[str, object]]]]
+    rows: dict[type, list[object]]
 
 
 class UnitOfWorkFactory:

@@ -192,15 +192,34 @@ async def stored(session: AsyncSession, table: sa.Table) -> list[tuple[Any, ...]
     return [tuple(row) for row in await connection.exec_driver_sql(query)]
 
 
-@pytest.mark.parametrize("copy_from", [50, 1], ids=["executemany", "copy-on-postgres"])
-async def test_driver_inserts_store_what_sqlalchemy_stores(engine: AsyncEngine, copy_from: int):
+@pytest.mark.parametrize(
+    ("copy_from", "together"),
+    [(50, False), (1, False), (50, True), (1, True)],
+    ids=["executemany", "copy-on-postgres", "together-on-postgres", "together-with-copies"],
+)
+async def test_driver_inserts_store_what_sqlalchemy_stores(
+    engine: AsyncEngine, copy_from: int, together: bool
+):
+    """Each way the driver inserts: executemany, COPY, and on PostgreSQL every table's
+    runs in one statement (``insert_together``: unnest arrays chained as CTEs; with a
+    run large enough to COPY, each run by itself)."""
+    if together and engine.dialect.name != "postgresql":
+        pytest.skip("insert_together is PostgreSQL's")
     inserter = BulkInserter(engine.dialect, copy_from=copy_from)
+    seen: list[str] = []
+    inserter.watchers.append(seen.append)
     async with AsyncSession(engine) as session, session.begin():
         for model, rows in rows_of("a-"):
             for _, same_keys in groupby(rows, key=tuple):  # SQLAlchemy: one shape per call
                 await session.execute(sa.insert(model.__table__), list(same_keys))
-        for model, rows in rows_of("b-"):
-            await inserter.insert(session, model.__table__, rows)
+        if together:
+            groups = [(model.__table__, rows) for model, rows in rows_of("b-")]
+            await inserter.insert_together(session, groups)
+        else:
+            for model, rows in rows_of("b-"):
+                await inserter.insert(session, model.__table__, rows)
+    if together:  # one statement, or a COPY per run (a run of one row is no group)
+        assert len(seen) == 1 if copy_from == 50 else len(seen) > len(rows_of("")), seen
 
     async with AsyncSession(engine) as session:
         for model, _ in rows_of(""):
@@ -279,6 +298,54 @@ async def test_driver_updates_store_what_sqlalchemy_stores(engine: AsyncEngine):
         updated = await inserter.update_many(session, "test", statement, params)
         assert updated in (-1, len(params))  # -1: asyncpg does not count an executemany
 
+    async with AsyncSession(engine) as session:
+        both = await stored(session, table)
+    by_sqlalchemy = [r for r in both if _has(r, "a-")]
+    by_driver = [r for r in both if _has(r, "b-")]
+    assert by_sqlalchemy
+    assert [_strip(r, "b-") for r in by_driver] == [_strip(r, "a-") for r in by_sqlalchemy]
+
+
+async def test_updates_of_several_shapes_together_store_what_sqlalchemy_stores(
+    engine: AsyncEngine,
+):
+    """``BulkInserter.update_by_key_together`` (PostgreSQL: every shape in one
+    statement) against SQLAlchemy's UPDATE of each shape, on rows inserted alike:
+    each conversation gets one of two sets of changed columns, as a poll's mail and
+    chat conversations do."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("update_by_key_together is PostgreSQL's")
+    inserter = BulkInserter(engine.dialect)
+    table = Conversation.__table__
+    first = ("status", "last_activity_at", "customer", "reply_path")
+    second = ("resolved_at", "breached", "resolution_elapsed_minutes", "assignee_id")
+    seen: list[str] = []
+    inserter.watchers.append(seen.append)
+    async with AsyncSession(engine) as session, session.begin():
+        for prefix in ("a-", "b-"):
+            rows = dict(rows_of(prefix))
+            for model in (Contact, Conversation):
+                for _, same_keys in groupby(rows[model], key=tuple):
+                    await session.execute(sa.insert(model.__table__), list(same_keys))
+        ids = [row["id"] for row in dict(rows_of(""))[Conversation]]
+        assert len(ids) >= 2
+        shapes = [(first, ids[:1]), (second, ids[1:])]
+        for columns, some in shapes:
+            await session.execute(
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("_pk"))
+                .values({table.c[key]: sa.bindparam(key) for key in columns}),
+                [{"_pk": f"a-{i}", **{key: CHANGES[key] for key in columns}} for i in some],
+            )
+        await inserter.update_by_key_together(
+            session,
+            table,
+            [
+                (columns, [{"_pk": f"b-{i}", **{k: CHANGES[k] for k in columns}} for i in some])
+                for columns, some in shapes
+            ],
+        )
+    assert len(seen) == 1, seen
     async with AsyncSession(engine) as session:
         both = await stored(session, table)
     by_sqlalchemy = [r for r in both if _has(r, "a-")]

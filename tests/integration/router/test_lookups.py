@@ -9,6 +9,7 @@ import re
 
 import pytest
 from sqlalchemy import and_, or_, select
+from sqlalchemy import inspect as sa_inspect
 
 from services.router.domain.assignment import AgentStatus
 from services.router.domain.contacts import identity_keys
@@ -16,7 +17,7 @@ from services.router.service.agents import seed_agents, set_agent_status
 from services.router.service.interactions import route_batch
 from services.router.store import repositories
 from services.router.store.lookups import KEYS, Lookup
-from services.router.store.models import Conversation
+from services.router.store.models import Agent, Conversation
 from tests.integration.router.test_statements_per_poll import poll
 
 pytestmark = pytest.mark.integration
@@ -113,10 +114,18 @@ async def test_candidates_are_the_conversations_each_condition_selects(ctx, cloc
 
 
 async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):
-    """The poll's shared-hop reads (``in_one_hop`` on SQLite; one after
-    the other on PostgreSQL) give what each read gives alone."""
+    """The poll's shared reads (``in_one_hop`` on SQLite; one statement each on
+    PostgreSQL: ``_PG_KNOWN_AND_AGENTS``, ``_PG_OWNERS_AND_MESSAGES``) give what each
+    read gives alone: owners, Message-IDs, the owners' latest assignees (agents online,
+    so there are some), known event ids, every agent (each column) and its loads."""
     await seed_agents(ctx)
+    async with ctx.uow() as uow:
+        ids = [a.id for a in await uow.agents.all()]
+    for agent_id in ids[:2]:
+        await set_agent_status(ctx, agent_id, AgentStatus.ONLINE)
     await route_batch(ctx, poll(clock, range(0, 10), round_=0))
+    clock.advance(minutes=5)
+    await route_batch(ctx, poll(clock, range(0, 6), round_=1))
     async with ctx.uow() as uow:
         keys = [
             key
@@ -130,18 +139,35 @@ async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):
             await uow.conversations.message_conversations(message_ids)
         )
         assigned = await uow.conversations.last_assignees(set(read.owners.values()))
-        assert read.last_assignees == assigned
+        assert read.last_assignees and read.last_assignees == assigned
+        # a value owned under another kind is not an owner, nor are its assignees
+        email = next(k for k in keys if k.kind.value == "email")
+        phone = next(k for k in keys if k.kind.value == "phone")
+        crossed = [email._replace(kind=phone.kind), phone]
+        read = await uow.contacts.owners_and_messages(crossed, [])
+        assert read.owners == await uow.contacts.owners(crossed)
+        assert read.last_assignees == await uow.conversations.last_assignees(
+            set(read.owners.values())
+        )
         empty = await uow.contacts.owners_and_messages([], [])
         assert (empty.owners, empty.messages, empty.last_assignees) == ({}, [], {})
         known, agents = await uow.interactions.known_and_agents(["poll0-3", "nobody"])
         assert known == await uow.interactions.known(["poll0-3", "nobody"]) == {"poll0-3"}
-        if uow.postgres:
-            assert agents is None  # loaded by the pool, only for a poll with work
-        else:
-            assert agents is not None
-            alone = await uow.agents.all_with_loads()
-            assert [a.id for a in agents[0]] == [a.id for a in alone[0]]
-            assert agents[1] == alone[1]
+        assert agents is not None
+    async with ctx.uow() as uow:  # another session: the ORM's own objects
+        alone = await uow.agents.all_with_loads()
+    columns = [prop.key for prop in sa_inspect(Agent).column_attrs]
+    assert [[getattr(a, c) for c in columns] for a in agents[0]] == [
+        [getattr(a, c) for c in columns] for a in alone[0]
+    ]
+    assert agents[1] and agents[1] == alone[1]
+    async with ctx.uow() as uow:  # loaded rows the session tracks: changes are written
+        _, agents = await uow.interactions.known_and_agents([])
+        assert agents is not None
+        agents[0][0].locale = "ko-KR"
+        await uow.commit()
+    async with ctx.uow() as uow:
+        assert (await uow.agents.get(ids[0])).locale == "ko-KR"  # type: ignore[union-attr]
 
 
 async def test_lookups_run_in_the_unit_of_works_transaction_and_are_counted(ctx):

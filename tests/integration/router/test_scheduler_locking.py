@@ -6,7 +6,8 @@ conversation would — on both stores.
 
 Counted, not timed: the context's unit-of-work factory is ``bench.scheduler_lock``'s
 counting subclass (injected through ``RouterContext``), which sees the assignment lock
-statements with SQLAlchemy's ``after_cursor_execute``."""
+statements with SQLAlchemy's ``after_cursor_execute`` and, on PostgreSQL, those sent
+to the driver with their BEGIN (``store/pg_begin.py``)."""
 
 from __future__ import annotations
 
