@@ -182,6 +182,76 @@ def _chat_ack_en(v: Mapping[str, Any], f: Filters) -> str:
     return thanks + _promise_en(v, f)
 
 
+def _customer_ack_subject_ko(v: Mapping[str, Any], f: Filters) -> str:
+    subject = v["ticket_subject"]
+    return f"문의가 접수되었습니다{f': {subject}' if subject else ''}"  # no newline: trim_blocks
+
+
+def _customer_ack_subject_en(v: Mapping[str, Any], f: Filters) -> str:
+    subject = v["ticket_subject"]
+    return f"We received your request{f': {subject}' if subject else ''}"
+
+
+def _customer_ack_txt_ko(v: Mapping[str, Any], f: Filters) -> str:
+    name, brand, reference = v["recipient_name"], v["brand"], v["reference"]
+    promise = f"{_promise_ko(v, f)}\n" if v["event"].promise else ""
+    return (
+        f"{f'{name}님, ' if name else ''}안녕하세요.\n\n"
+        f"{brand}에 문의해 주셔서 감사합니다. 고객님의 문의가 접수되었으며 접수 번호는"
+        f" {reference} 입니다.\n\n"
+        f"{promise}\n"
+        f"추가로 전달하실 내용이 있으면 제목의 [#{reference}]를 유지한 채 이 메일에"
+        " 회신해 주세요.\n\n"
+        "본 메일은 자동 발송된 접수 확인 메일입니다.\n"
+        f"{brand}\n"
+    )
+
+
+def _customer_ack_txt_en(v: Mapping[str, Any], f: Filters) -> str:
+    name, brand, reference = v["recipient_name"], v["brand"], v["reference"]
+    promise = f"{_promise_en(v, f)}\n" if v["event"].promise else ""
+    return (
+        f"Hello{f' {name}' if name else ''},\n\n"
+        f"Thank you for contacting {brand}. We have received your request; its reference is"
+        f" {reference}.\n\n"
+        f"{promise}\n"
+        f"To add anything, simply reply to this email and keep [#{reference}] in the subject.\n\n"
+        "This is an automatic acknowledgement.\n"
+        f"{brand}\n"
+    )
+
+
+def _customer_ack_html_ko(v: Mapping[str, Any], f: Filters) -> str:
+    # The promise is an included .txt template: not autoescaped, as Jinja includes it.
+    name, brand, reference = v["recipient_name"], escape(v["brand"]), escape(v["reference"])
+    promise = f"<p>{_promise_ko(v, f)}</p>\n" if v["event"].promise else ""
+    body = (
+        f"<p>{f'{escape(name)}님, ' if name else ''}안녕하세요.</p>\n"
+        f"<p>{brand}에 문의해 주셔서 감사합니다. 고객님의 문의가 접수되었으며 접수 번호는"
+        f" <strong>{reference}</strong> 입니다.</p>\n"
+        f"{promise}"
+        f"<p>추가로 전달하실 내용이 있으면 제목의 [#{reference}]를 유지한 채 이 메일에 회신해"
+        " 주세요.</p>\n"
+        '<p style="color: #666;">본 메일은 자동 발송된 접수 확인 메일입니다.</p>\n'
+    )
+    return _base_html(v, f"문의 {reference} 접수", body)
+
+
+def _customer_ack_html_en(v: Mapping[str, Any], f: Filters) -> str:
+    name, brand, reference = v["recipient_name"], escape(v["brand"]), escape(v["reference"])
+    promise = f"<p>{_promise_en(v, f)}</p>\n" if v["event"].promise else ""
+    body = (
+        f"<p>Hello{f' {escape(name)}' if name else ''},</p>\n"
+        f"<p>Thank you for contacting {brand}. We have received your request; its reference is"
+        f" <strong>{reference}</strong>.</p>\n"
+        f"{promise}"
+        f"<p>To add anything, simply reply to this email and keep [#{reference}] in the"
+        " subject.</p>\n"
+        '<p style="color: #666;">This is an automatic acknowledgement.</p>\n'
+    )
+    return _base_html(v, f"Request {reference} received", body)
+
+
 #: Template name → (the names whose sources it renders, their SHA-256, the function).
 #: The digest is of the sources joined by NUL, in that order (see :func:`source_digest`).
 PRECOMPILED: dict[str, tuple[tuple[str, ...], str, Render]] = {
@@ -224,6 +294,36 @@ PRECOMPILED: dict[str, tuple[tuple[str, ...], str, Render]] = {
         ("en/chat_ack.txt.j2", "en/_promise.txt.j2"),
         "2ddb85c3dcfb85c2a2f9311960f1173a2db6942bfd57425cbb7af5f2f4aabb5c",
         _chat_ack_en,
+    ),
+    "ko/customer_ack.subject.j2": (
+        ("ko/customer_ack.subject.j2",),
+        "ed47ec20fc8877beb5d9dad5792facd2da7746d1a322a2913e2578bebb437332",
+        _customer_ack_subject_ko,
+    ),
+    "en/customer_ack.subject.j2": (
+        ("en/customer_ack.subject.j2",),
+        "0ee32fe27e254ebc2afe0138b252ab75d9810571c5c967790612c92bebc15473",
+        _customer_ack_subject_en,
+    ),
+    "ko/customer_ack.txt.j2": (
+        ("ko/customer_ack.txt.j2", "ko/_promise.txt.j2"),
+        "aef805fad046b84f0e3e7357f8fa00298625f020a525b1d7ac22fe10a1f9539e",
+        _customer_ack_txt_ko,
+    ),
+    "en/customer_ack.txt.j2": (
+        ("en/customer_ack.txt.j2", "en/_promise.txt.j2"),
+        "4bcff1878995b62fb6d799c813ae79f5511289b18c90e7f3bdee84af5b4b61dc",
+        _customer_ack_txt_en,
+    ),
+    "ko/customer_ack.html.j2": (
+        ("ko/customer_ack.html.j2", "ko/_promise.txt.j2", "_base.html.j2"),
+        "db4ce3ec83718bbdaee5c31f8dcddedbc67a484f724e9a0b8663ba895d7e6269",
+        _customer_ack_html_ko,
+    ),
+    "en/customer_ack.html.j2": (
+        ("en/customer_ack.html.j2", "en/_promise.txt.j2", "_base.html.j2"),
+        "71b67b5e3bdff67b45bddbb235d30bb458f0d6b71dd90d109f51fb87f29e9067",
+        _customer_ack_html_en,
     ),
 }
 

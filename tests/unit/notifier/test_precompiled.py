@@ -121,6 +121,17 @@ def test_the_agents_mail_is_jinjas(event, locale, recipient, brand):
 
 
 @settings(max_examples=300, deadline=None)
+@given(event=OPENED, locale=LOCALES, recipient=st.none() | WORDS, brand=WORDS)
+def test_the_customers_acknowledgement_mail_is_jinjas(event, locale, recipient, brand):
+    context = template_context(event, recipient_name=recipient, brand=brand)
+    for part in ("subject", "txt", "html"):
+        same_text("customer_ack", part, locale, context)
+    assert FAST.render("customer_ack", locale, context) == JINJA.render(
+        "customer_ack", locale, context
+    )
+
+
+@settings(max_examples=300, deadline=None)
 @given(event=OPENED, locale=LOCALES, brand=WORDS)
 def test_the_chat_acknowledgement_is_jinjas(event, locale, brand):
     context = {**template_context(event, recipient_name=None, brand=brand), "quick_replies": False}
@@ -143,8 +154,16 @@ def test_the_samples_go_the_precompiled_way(locale):
     assert fast.render_text("chat_ack", locale, opened) == jinja.render_text(
         "chat_ack", locale, opened
     )
+    acknowledged = template_context(
+        events["support.conversation.opened"], recipient_name="김민준", brand="Desk"
+    )
+    assert fast.render("customer_ack", locale, acknowledged) == jinja.render(
+        "customer_ack", locale, acknowledged
+    )
     assert set(fast._precompiled) == {
-        f"{locale}/agent_assigned.{part}.j2" for part in ("subject", "txt", "html")
+        f"{locale}/{template}.{part}.j2"
+        for template in ("agent_assigned", "customer_ack")
+        for part in ("subject", "txt", "html")
     } | {f"{locale}/chat_ack.txt.j2"}
     assert not jinja._precompiled
 
