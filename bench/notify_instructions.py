@@ -9,6 +9,14 @@
     python -m bench.notify_instructions --polls 5 --split   # CPU-µs per step, no valgrind
     python -m bench.notify_instructions --mix pipeline --batch 3 ...  # one POST a poll
 
+Counting only the polls, without valgrind's wait for start-up and the SMTP server (whole
+runs differed by hundreds of millions of instructions with the machine's load)::
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/p.out \\
+        .venv/bin/python -m bench.notify_instructions --mix pipeline --batch 3 \\
+        --polls 20 --polls-max 20 --warm 4 --instr-window --log-level WARNING
+    (instructions per poll = the total / 20)
+
 ``--mix pipeline``: :func:`pipeline_events`, ``bench.pipeline``'s web chats (a new visitor
 each, the acknowledgement into the web-chat outbox, the agent's mail) instead of the
 backlog's; with ``--batch 3`` a poll is one POST's events, as at low rates.
@@ -30,7 +38,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -138,7 +148,25 @@ class Poll:
         return out
 
 
-async def run(polls: int, batch: int, warm: int, split: bool, mix: str = "backlog") -> dict:
+def callgrind_instrumentation(on: bool) -> None:
+    """Switch callgrind's instrumentation of this process on or off (``--instr-window``)."""
+    flag = "on" if on else "off"
+    subprocess.run(
+        ["callgrind_control", "-i", flag, str(os.getpid())],
+        check=True,
+        capture_output=True,
+    )
+
+
+async def run(
+    polls: int,
+    batch: int,
+    warm: int,
+    split: bool,
+    mix: str = "backlog",
+    instr_window: bool = False,
+    polls_max: int = MAX_POLLS,
+) -> dict:
     # as the notifier's __main__ does: without the young generation's higher threshold
     # ~40 K instructions an outcome were collections the service does not make (nrender)
     tune_for_polls()
@@ -170,12 +198,14 @@ async def run(polls: int, batch: int, warm: int, split: bool, mix: str = "backlo
         ),
     )
     consumer = Poll(silent_types(config.plan))
-    all_polls = encoded_polls(warm + MAX_POLLS, batch, mix)[: warm + polls]
+    all_polls = encoded_polls(warm + polls_max, batch, mix)[: warm + polls]
     decode_s = handle_s = 0.0
     try:
         for records in all_polls[:warm]:
             await handler.handle_batch(consumer.deliveries(records))
         skipped, outcomes = consumer.skipped, producer.records
+        if instr_window:
+            callgrind_instrumentation(True)
         for records in all_polls[warm:]:
             started = time.process_time()
             deliveries = consumer.deliveries(records)
@@ -183,6 +213,8 @@ async def run(polls: int, batch: int, warm: int, split: bool, mix: str = "backlo
             await handler.handle_batch(deliveries)
             decode_s += decoded - started
             handle_s += time.process_time() - decoded
+        if instr_window:
+            callgrind_instrumentation(False)
     finally:
         await pool.close()
         await http.aclose()
@@ -214,13 +246,31 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=2)
     parser.add_argument("--split", action="store_true")
     parser.add_argument("--mix", choices=sorted(MIXES), default="backlog")
+    parser.add_argument("--polls-max", type=int, default=MAX_POLLS)
+    parser.add_argument(
+        "--instr-window",
+        action="store_true",
+        help="under valgrind --instr-atstart=no: instrument the counted polls only",
+    )
     parser.add_argument("--log-level", default="INFO", help="the service's default: INFO")
     args = parser.parse_args()
-    assert args.polls <= MAX_POLLS
+    assert args.polls <= args.polls_max
     # As ``python -m services.notifier`` logs (JSON lines on stderr; send it to /dev/null).
     configure_logging("notifier", level=args.log_level, fmt="json")
     use_event_loop(EventLoop.UVLOOP)
-    print(asyncio.run(run(args.polls, args.batch, args.warm, args.split, args.mix)))
+    print(
+        asyncio.run(
+            run(
+                args.polls,
+                args.batch,
+                args.warm,
+                args.split,
+                args.mix,
+                args.instr_window,
+                args.polls_max,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":
