@@ -7,6 +7,19 @@
     (instructions per outcome = (total of 5 - total of 1) / (outcomes of 5 - outcomes of 1))
 
     python -m bench.notify_instructions --polls 5 --split   # CPU-µs per step, no valgrind
+    python -m bench.notify_instructions --mix pipeline --batch 3 ...  # one POST a poll
+
+Counting only the polls, without valgrind's wait for start-up and the SMTP server (whole
+runs differed by hundreds of millions of instructions with the machine's load)::
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/p.out \\
+        .venv/bin/python -m bench.notify_instructions --mix pipeline --batch 3 \\
+        --polls 20 --polls-max 20 --warm 4 --instr-window --log-level WARNING
+    (instructions per poll = the total / 20)
+
+``--mix pipeline``: :func:`pipeline_events`, ``bench.pipeline``'s web chats (a new visitor
+each, the acknowledgement into the web-chat outbox, the agent's mail) instead of the
+backlog's; with ``--batch 3`` a poll is one POST's events, as at low rates.
 
 Each poll is ``--batch`` records of :func:`bench.notify_throughput.backlog_events` (every
 interaction's ``interaction.routed``, ``conversation.opened`` and ``conversation.assigned``)
@@ -24,31 +37,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import os
 import shutil
+import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import httpx
 from aiokafka.structs import RecordMetadata
 
 from bench.notify_throughput import NoWebhooks, SmtpServer, backlog_events
 from libs.common.cloudevents import CloudEvent, Headers, decode, encode
+from libs.common.events import Channel, CustomerIdentity, InteractionRouted, ReplyPath, RoutingEvent
 from libs.common.gc_tuning import tune_for_polls
 from libs.common.kafka.consumer import Delivery
 from libs.common.kafka.producer import EventProducer, OutgoingRecord
 from libs.common.logging import configure_logging
+from libs.providers.integrations import Integration, Provider
 from services.notifier.bootstrap import build_composer, handler_config, use_event_loop
+from services.notifier.chat import build_chat_senders
 from services.notifier.decisions import silent_types
 from services.notifier.handler import KafkaOutcomePublisher, NotificationHandler
+from services.notifier.samples import sample_events, snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import EventLoop, NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
+from services.notifier.webchat import WebchatSender
 
 Record = tuple[Headers, bytes]
 #: Every run builds this many polls' events, whatever ``--polls`` (≤ it) uses: so the
 #: difference of two runs is the notice path alone, not also the building of the events.
 MAX_POLLS = 5
+WEBCHAT = "pbench"  # bench.pipeline's web-chat integration
 
 
 class DroppingProducer(EventProducer):
@@ -65,11 +88,45 @@ class DroppingProducer(EventProducer):
         return []
 
 
-def encoded_polls(count: int, batch: int) -> list[list[Record]]:
-    """The backlog's routing events as the relay produces them, ``batch`` a poll."""
+def pipeline_events(count: int) -> Iterator[RoutingEvent]:
+    """``count`` routing events as ``bench.pipeline``'s web chats make them: every POST a
+    new visitor on the web-chat integration ``pbench`` (its ``reply_path`` the visitor),
+    so each interaction's ``interaction.routed`` (no notice), ``conversation.opened``
+    (the visitor's ``chat_ack`` into the web-chat outbox) and ``conversation.assigned``
+    (the agent's ``agent_assigned`` mail)."""
+    produced = 0
+    for n in itertools.count():
+        conversation = snapshot(reference=f"C-{n}", channel=Channel.CHAT).model_copy(
+            update={
+                "customer": CustomerIdentity(display_name=f"visitor {n}", locale="ko"),
+                "reply_path": ReplyPath(
+                    provider=Provider.WEBCHAT.value, integration=WEBCHAT, address=f"v-{n}"
+                ),
+            }
+        )
+        events = sample_events(conversation)
+        opened = events["support.conversation.opened"]
+        routed = InteractionRouted(
+            conversation=conversation,
+            occurred_at=opened.occurred_at,
+            interaction_id=f"i-{n}",
+            opened_conversation=True,
+        )
+        for event in (routed, opened, events["support.conversation.assigned"]):
+            if produced == count:
+                return
+            produced += 1
+            yield event
+
+
+MIXES = {"backlog": backlog_events, "pipeline": pipeline_events}
+
+
+def encoded_polls(count: int, batch: int, mix: str = "backlog") -> list[list[Record]]:
+    """The mix's routing events as the relay produces them, ``batch`` a poll."""
     records = [
         encode(CloudEvent(id=f"bench-{n}", source="router", type=event.ce_type, data=event))
-        for n, event in enumerate(backlog_events(count * batch))
+        for n, event in enumerate(MIXES[mix](count * batch))
     ]
     return [records[i : i + batch] for i in range(0, len(records), batch)]
 
@@ -91,7 +148,25 @@ class Poll:
         return out
 
 
-async def run(polls: int, batch: int, warm: int, split: bool) -> dict:
+def callgrind_instrumentation(on: bool) -> None:
+    """Switch callgrind's instrumentation of this process on or off (``--instr-window``)."""
+    flag = "on" if on else "off"
+    subprocess.run(
+        ["callgrind_control", "-i", flag, str(os.getpid())],
+        check=True,
+        capture_output=True,
+    )
+
+
+async def run(
+    polls: int,
+    batch: int,
+    warm: int,
+    split: bool,
+    mix: str = "backlog",
+    instr_window: bool = False,
+    polls_max: int = MAX_POLLS,
+) -> dict:
     # as the notifier's __main__ does: without the young generation's higher threshold
     # ~40 K instructions an outcome were collections the service does not make (nrender)
     tune_for_polls()
@@ -103,9 +178,11 @@ async def run(polls: int, batch: int, warm: int, split: bool) -> dict:
         state_dir=state,
         mail_domain="desk.example",
         from_address="support@desk.example",
+        integrations=[Integration(id=WEBCHAT, provider=Provider.WEBCHAT, secret="x" * 32)],
     )
     sentlog = SentLog(settings.resolved_sentlog_url())
     await sentlog.open()
+    http = httpx.AsyncClient()
     pool = SmtpPool(SmtpConfig.from_settings(settings))
     producer = DroppingProducer(settings)
     config = handler_config(settings)
@@ -116,14 +193,19 @@ async def run(polls: int, batch: int, warm: int, split: bool) -> dict:
         smtp=pool,
         webhooks=NoWebhooks(),
         outcomes=KafkaOutcomePublisher(producer, topic="notifications", source="notifier"),
+        chat=build_chat_senders(
+            settings.all_integrations(), http, webchat=lambda i: WebchatSender(i, sentlog)
+        ),
     )
     consumer = Poll(silent_types(config.plan))
-    all_polls = encoded_polls(warm + MAX_POLLS, batch)[: warm + polls]
+    all_polls = encoded_polls(warm + polls_max, batch, mix)[: warm + polls]
     decode_s = handle_s = 0.0
     try:
         for records in all_polls[:warm]:
             await handler.handle_batch(consumer.deliveries(records))
         skipped, outcomes = consumer.skipped, producer.records
+        if instr_window:
+            callgrind_instrumentation(True)
         for records in all_polls[warm:]:
             started = time.process_time()
             deliveries = consumer.deliveries(records)
@@ -131,8 +213,11 @@ async def run(polls: int, batch: int, warm: int, split: bool) -> dict:
             await handler.handle_batch(deliveries)
             decode_s += decoded - started
             handle_s += time.process_time() - decoded
+        if instr_window:
+            callgrind_instrumentation(False)
     finally:
         await pool.close()
+        await http.aclose()
         await sentlog.close()
         server.stop()
         shutil.rmtree(state, ignore_errors=True)
@@ -148,6 +233,8 @@ async def run(polls: int, batch: int, warm: int, split: bool) -> dict:
         result |= {
             "decode_us_per_outcome": round(decode_s / counted * 1e6, 1),
             "handle_batch_us_per_outcome": round(handle_s / counted * 1e6, 1),
+            "decode_us_per_poll": round(decode_s / polls * 1e6, 1),
+            "handle_batch_us_per_poll": round(handle_s / polls * 1e6, 1),
         }
     return result
 
@@ -158,13 +245,32 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--warm", type=int, default=2)
     parser.add_argument("--split", action="store_true")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="backlog")
+    parser.add_argument("--polls-max", type=int, default=MAX_POLLS)
+    parser.add_argument(
+        "--instr-window",
+        action="store_true",
+        help="under valgrind --instr-atstart=no: instrument the counted polls only",
+    )
     parser.add_argument("--log-level", default="INFO", help="the service's default: INFO")
     args = parser.parse_args()
-    assert args.polls <= MAX_POLLS
+    assert args.polls <= args.polls_max
     # As ``python -m services.notifier`` logs (JSON lines on stderr; send it to /dev/null).
     configure_logging("notifier", level=args.log_level, fmt="json")
     use_event_loop(EventLoop.UVLOOP)
-    print(asyncio.run(run(args.polls, args.batch, args.warm, args.split)))
+    print(
+        asyncio.run(
+            run(
+                args.polls,
+                args.batch,
+                args.warm,
+                args.split,
+                args.mix,
+                args.instr_window,
+                args.polls_max,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+import aiosqlite
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -192,6 +193,8 @@ class SentLog:
         # SQLite: the rowid of each row claim_many inserted, until finish_many records it
         # (an UPDATE by rowid walks the table's B-tree only, not the key's index too).
         self._rowids: dict[SendKey, int] = {}
+        #: SQLite: the connection of the one-trip transactions (see _sqlite_transaction).
+        self._poll_db: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
         self._engine = _engine(self._url)
@@ -201,6 +204,10 @@ class SentLog:
             await conn.run_sync(_add_recipient_hash)
         if self.hasher is not None:
             await self.backfill_hashes()
+        database = make_url(self._url).database
+        if self._sql.sqlite and database and database != ":memory:":
+            self._poll_db = await aiosqlite.connect(database, timeout=30, check_same_thread=False)
+            await in_thread(self._poll_db, _sqlite_pragmas_of)
 
     async def backfill_hashes(self, *, batch: int = 1000) -> int:
         """Hash the recipients of rows written before the hash column (or the key) existed."""
@@ -237,6 +244,9 @@ class SentLog:
                     done += result.rowcount
 
     async def close(self) -> None:
+        if self._poll_db is not None:
+            poll_db, self._poll_db = self._poll_db, None
+            await poll_db.close()
         if self._engine is not None:
             engine, self._engine = self._engine, None
             self._sql = None
@@ -456,8 +466,19 @@ class SentLog:
 
     async def _sqlite_transaction(self, work: Callable[..., T], *args: Any) -> T:
         """``work(sqlite3_connection, *args)`` and its commit in one trip to aiosqlite's
-        thread (see :func:`_in_sqlite_thread`); rolled back if it raises."""
-        async with self._db.connect() as conn:
+        thread (see :func:`_in_sqlite_thread`); rolled back if it raises.
+
+        On a connection of their own, not the engine's pooled one: checking that one out
+        and back in (SQLAlchemy's Connection, the pool's fairy, greenlet switches) cost
+        ~110-190 CPU-us a transaction here, against ~20-50 for the trip itself, and a
+        poll of one POST in the pipeline makes five of these. A trip is a whole
+        transaction in one call on that connection's thread, so trips never interleave;
+        a transaction of the engine's (the per-event path, replays, retention, erasure)
+        and a trip each wait in SQLite's busy handler while the other writes (WAL:
+        reads never wait), and a commit of either is seen by the other's next read."""
+        if self._poll_db is not None:
+            return await in_thread(self._poll_db, _committed, work, *args)
+        async with self._db.connect() as conn:  # an in-memory database: one connection
             return await _in_sqlite_thread(conn, _committed, work, *args)
 
     async def _insert_returning_keys(self, conn: Any, rows: list[dict[str, Any]]) -> set[SendKey]:
@@ -662,6 +683,38 @@ class SentLog:
             (sender, event_id) for sender, event_id in wanted if holders.get(sender) == event_id
         }
 
+    async def store_webchat(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Store web-chat outbox rows (a poll's, in order) unless their idempotency key
+        is there already, in one transaction; every key's outbox id (a stored key keeps
+        its first id).
+
+        On SQLite the insert and the read of the ids are one trip to aiosqlite's thread
+        (the statements compiled once, the values converted by the columns' own bind
+        processors, so the rows are the Core insert's): through SQLAlchemy's Core
+        statements they were a transaction of ~10 trips plus each statement's cache-key
+        and parameter processing, ~1.9 ms of a 1-POST poll's wall time in
+        ``bench.notify_instructions --mix pipeline --batch 3`` (cProfile)."""
+        if not rows:
+            return {}
+        keys = [row["idempotency_key"] for row in rows]
+        statements = self._statements
+        reads = [
+            statements.outbox_ids(keys[start : start + _READ_CHUNK])
+            for start in range(0, len(keys), _READ_CHUNK)
+        ]
+        if statements.sqlite:
+            found = await self._sqlite_transaction(
+                _executemany_then_fetch,
+                statements.store_webchat.sql,
+                statements.store_webchat.params_many(rows),
+                reads,
+            )
+        else:
+            async with self._db.begin() as conn:
+                await conn.execute(statements.store_webchat_core, rows)
+                found = [row for sql, params in reads for row in await _fetch(conn, sql, params)]
+        return {key: id_ for key, id_ in found}
+
     async def count(self, status: Status | None = None) -> int:
         query = select(func.count()).select_from(sent_log)
         if status is not None:
@@ -841,6 +894,10 @@ class _Statements:
             ),
             dialect,
         )
+        outbox = (postgresql if self._postgres else sqlite).insert(webchat_outbox)
+        self.store_webchat_core = outbox.on_conflict_do_nothing(
+            index_elements=[webchat_outbox.c.idempotency_key]
+        )
         every_column = [c.key for c in sent_log.c]
         insert_new = (postgresql if self._postgres else sqlite).insert(sent_log)
         insert_new = insert_new.on_conflict_do_nothing(
@@ -861,6 +918,9 @@ class _Statements:
                 column_keys=every_column,
             )
             self._insert_returning_sql: dict[tuple[int, Status, int, bool], str] = {}
+            self.store_webchat = Prepared(
+                self.store_webchat_core, dialect, column_keys=_OUTBOX_COLUMNS
+            )
             by_rowid = Prepared(_FINISH_BY_ROWID, dialect)
             self.finish_by_rowid_sql = by_rowid.sql
             _require_order(self._insert_returning, every_column)
@@ -911,6 +971,13 @@ class _Statements:
             self._insert_returning_sql[shape] = sql
         return sql
 
+    def outbox_ids(self, keys: list[str]) -> tuple[str, tuple[Any, ...]]:
+        """The outbox ids of these idempotency keys: SQL and parameters."""
+        if self._postgres:
+            return _OUTBOX_IDS_POSTGRES, (keys,)
+        marks = ", ".join("?" * len(keys))
+        return f"{_OUTBOX_IDS_SQLITE} ({marks})", tuple(keys)  # only "?" marks interpolated
+
     def holders(self, senders: list[str]) -> tuple[str, tuple[Any, ...]]:
         """Who holds each sender's slot: SQL and parameters (the senders are parameters)."""
         if self._postgres:
@@ -918,6 +985,23 @@ class _Statements:
         marks = ", ".join("?" * len(senders))
         return f"{_HOLDERS_SQLITE} ({marks})", tuple(senders)  # only "?" marks interpolated
 
+
+#: The web-chat outbox columns a stored message sets (the id is the table's own).
+_OUTBOX_COLUMNS = [
+    "integration",
+    "visitor",
+    "idempotency_key",
+    "purpose",
+    "body",
+    "created_at",
+]
+_OUTBOX_IDS_POSTGRES = (
+    "SELECT idempotency_key, id FROM notifier_webchat_outbox"
+    " WHERE idempotency_key = ANY($1::VARCHAR[])"
+)
+_OUTBOX_IDS_SQLITE = (
+    "SELECT idempotency_key, id FROM notifier_webchat_outbox WHERE idempotency_key IN"
+)
 
 _HOLDERS_POSTGRES = (
     "SELECT sender, event_id FROM notifier_rate_slot WHERE sender = ANY($1::VARCHAR[])"
@@ -1104,6 +1188,10 @@ def _engine(url: str) -> AsyncEngine:
     )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _sqlite_pragmas_of(db: sqlite3.Connection) -> None:
+    _sqlite_pragmas(db, None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

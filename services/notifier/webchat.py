@@ -25,7 +25,6 @@ from datetime import datetime
 
 import uvicorn
 from sqlalchemy import and_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -73,20 +72,8 @@ class WebchatSender:
             return []
         now = self._now()
         rows = [self._row(message, now) for message in messages]
-        engine = self._sentlog.engine
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(webchat_outbox).on_conflict_do_nothing(
-            index_elements=[webchat_outbox.c.idempotency_key]
-        )
+        ids = await self._sentlog.store_webchat(rows)
         keys = [row["idempotency_key"] for row in rows]
-        async with engine.begin() as conn:
-            await conn.execute(insert, rows)
-            found = await conn.execute(
-                select(webchat_outbox.c.idempotency_key, webchat_outbox.c.id).where(
-                    webchat_outbox.c.idempotency_key.in_(keys)
-                )
-            )
-            ids = {key: id_ for key, id_ in found.all()}
         return [
             SendOutcome(
                 verdict=SendVerdict.ACCEPTED,

@@ -9,12 +9,13 @@ from datetime import timedelta
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from libs.common.events import ReplyPath, utc_now
 from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import OutboundMessage, OutboundPurpose, QuickReply, SendVerdict
 from libs.providers.webchat.visitor import issue_visitor_token
-from services.notifier.sentlog import SentLog
+from services.notifier.sentlog import SentLog, webchat_outbox
 from services.notifier.webchat import WebchatSender, messages_after, outbox_app, serve_outbox
 from tools.testing.system import free_port
 
@@ -134,3 +135,30 @@ async def test_a_polls_messages_are_stored_at_once_in_order_and_once(any_sentlog
     stored = await messages_after(any_sentlog, "site", "v-1", 0)
     assert [m["text"] for m in stored] == [*(f"message {n}" for n in range(5)), "5"]
     assert await sender.send_many([]) == []
+
+
+async def test_stored_rows_are_the_core_inserts_rows(any_sentlog):
+    """The outbox insert with hand-bound parameters (one trip on SQLite) stores exactly
+    what SQLAlchemy's Core insert of the same values stores (the created_at text on
+    SQLite, the timestamp on PostgreSQL, the JSON body), read back raw."""
+    sender = WebchatSender(SITE, any_sentlog)
+    buttons = [QuickReply(label="도움이 됐어요", payload="도움이 됐어요")]
+    sent = message("v-7", "fast", "안녕하세요 😀", quick_replies=buttons)
+    await sender.send_many([sent])
+    core = sender._row(message("v-7", "core", "안녕하세요 😀", quick_replies=buttons), utc_now())
+    stored_at = select(webchat_outbox.c.created_at).where(
+        webchat_outbox.c.idempotency_key == "fast"
+    )
+    async with any_sentlog.engine.begin() as conn:
+        core["created_at"] = await conn.scalar(stored_at)
+        await conn.execute(webchat_outbox.insert(), [core])
+        raw = {
+            key: tuple(row)
+            for key, *row in (
+                await conn.exec_driver_sql(
+                    "SELECT idempotency_key, integration, visitor, purpose, body, created_at"
+                    " FROM notifier_webchat_outbox WHERE visitor = 'v-7'"
+                )
+            ).all()
+        }
+    assert raw["fast"] == raw["core"]
