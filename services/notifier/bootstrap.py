@@ -144,21 +144,29 @@ def consumer_retry(settings: NotifierSettings) -> RetryPolicy:
     )
 
 
+def build_runner(
+    settings: NotifierSettings, handler: NotificationHandler, producer: EventProducer
+) -> ConsumerRunner:
+    """The routing topic's consumer, handing each poll to ``handler`` whole."""
+    return ConsumerRunner(
+        settings.kafka,
+        topics=[settings.kafka.topics.routing],
+        group_id=settings.group_id,
+        stage="notifier.handle",
+        handler=handler,
+        batch_handler=handler.handle_batch,  # a whole poll at once; falls back per event
+        producer=producer,
+        retry=consumer_retry(settings),
+        client_id=settings.service_name,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        ignore_types=silent_types(handler_config(settings).plan),
+    )
+
+
 async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
     async with open_adapters(settings) as adapters:
         handler = build_handler(settings, adapters, stop)
-        runner = ConsumerRunner(
-            settings.kafka,
-            topics=[settings.kafka.topics.routing],
-            group_id=settings.group_id,
-            stage="notifier.handle",
-            handler=handler,
-            batch_handler=handler.handle_batch,  # a whole poll at once; falls back per event
-            producer=adapters.producer,
-            retry=consumer_retry(settings),
-            client_id=settings.service_name,
-            ignore_types=silent_types(handler_config(settings).plan),
-        )
+        runner = build_runner(settings, handler, adapters.producer)
         checks = {
             "kafka": adapters.producer.ready,
             "sentlog": adapters.sentlog.ping,

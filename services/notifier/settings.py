@@ -92,6 +92,16 @@ class NotifierSettings(ServiceSettings):
     smtp_pool_size: int = Field(
         4, ge=1, le=64, description="Persistent SMTP connections reused across mails."
     )
+    consumer_fetch_max_wait_ms: int = Field(
+        50,
+        ge=0,
+        le=500,
+        description="The longest the broker holds the routing-topic consumer's fetch for "
+        "KAFKA_FETCH_MIN_BYTES, in place of KAFKA_FETCH_MAX_WAIT_MS. A poll costs the notifier "
+        "its sent-log trips, an outcome produce and a fetch whatever it holds: at pipeline "
+        "rates a longer wait makes fewer, larger polls, for up to this much more latency "
+        "(as the router's ROUTER_CONSUMER_FETCH_MAX_WAIT_MS).",
+    )
     chat_concurrency: int = Field(
         8,
         ge=1,
