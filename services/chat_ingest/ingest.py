@@ -65,6 +65,9 @@ class ChatIngest:
             outcome = "published" if published else "duplicate"
             webhook_events(provider, outcome).inc()
             interaction = event.interaction
+            if not self.events.logs_each:  # the usual case: the fields would go unused
+                self.events.accepted(outcome, provider, interaction.integration)
+                return published
             self.events.accepted(
                 outcome,
                 provider,
