@@ -9,7 +9,7 @@ a request the service can change; uvicorn's HTTP work and the Kafka client's
 come on top (``webhook_load.py`` measures the whole).
 
     python -m bench.webhook_profile --target chat|phone [--provider …] [--requests 3000]
-        [--concurrency 64] [--kafka] [--profile [--sort tottime]]
+        [--concurrency 64 | --rate 500] [--kafka [--linger-ms 5]] [--profile [--sort tottime]]
 
 ``--kafka`` publishes through the real ``WebhookEventProducer`` to the broker
 (``KAFKA_BOOTSTRAP_SERVERS``, else the local one), so the Kafka client's CPU
@@ -38,13 +38,18 @@ WARM_UP = 200
 
 
 class EncodingProducer:
-    """Encodes like ``EventProducer.publish`` and acks at once (no broker)."""
+    """Encodes like ``EventProducer.publish``, within a timer like its ``send``, and acks
+    at once (no broker)."""
+
+    #: As ``WebhookEventProducer.send_timeout_s``: chat_ingest builds it with its ack deadline.
+    send_timeout_s = 2.5
 
     def __init__(self) -> None:
         self.published = 0
 
     async def publish(self, topic: str, event: CloudEvent, *, key: str) -> None:
-        encode(event)
+        async with asyncio.timeout(self.send_timeout_s):  # noqa: ASYNC100 (its cost, modelled)
+            encode(event)
         self.published += 1
 
     async def send(
@@ -122,7 +127,7 @@ async def _call(app: Asgi, request: Any) -> int:
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     if args.kafka:
-        producer: Any = await _kafka_producer()
+        producer: Any = await _kafka_producer(args.linger_ms)
     else:
         producer = EncodingProducer()
     app, build = _app(args.target, args.provider, producer)
@@ -138,6 +143,27 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 statuses[status] = statuses.get(status, 0) + 1
 
         await asyncio.gather(*(one_connection() for _ in range(args.concurrency)))
+
+    async def drive_at_rate(batch: list[Any]) -> None:
+        """Open loop: request n starts at n / rate s (each its own task), as a steady
+        stream of webhooks arrives; what the producer can batch depends on that."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def one(request: Any) -> None:
+            status = await _call(app, request)
+            statuses[status] = statuses.get(status, 0) + 1
+
+        tasks = []
+        for n, request in enumerate(batch):
+            delay = start + n / args.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(request)))
+        await asyncio.gather(*tasks)
+
+    if args.rate:
+        drive = drive_at_rate  # type: ignore[assignment]
 
     lifespan = app.router.lifespan_context(app)  # type: ignore[attr-defined]
     async with lifespan:
@@ -165,6 +191,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "producer": "aiokafka (WebhookEventProducer), real broker" if args.kafka else "encode only",
         "requests": args.requests,
         "concurrency": args.concurrency,
+        "rate": args.rate,
+        "linger_ms": args.linger_ms,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "wall_us_per_request": round(elapsed / args.requests * 1e6, 1),
         "cpu_us_per_request": round(cpu / args.requests * 1e6, 1),
@@ -188,7 +216,7 @@ def _model_classes() -> int:
     return len(seen)
 
 
-async def _kafka_producer() -> Any:
+async def _kafka_producer(linger_ms: int | None) -> Any:
     """A started WebhookEventProducer on a fresh topic; the apps read the topic from env."""
     from bench.common import bootstrap_servers
     from bench.webhook_load import _create_topic
@@ -198,7 +226,9 @@ async def _kafka_producer() -> Any:
     bootstrap = bootstrap_servers()
     topic = await _create_topic(bootstrap)
     os.environ.update(KAFKA_BOOTSTRAP_SERVERS=bootstrap, KAFKA_TOPIC_INTERACTIONS=topic)
-    producer = WebhookEventProducer(KafkaSettings(), client_id="bench-webhook-profile")
+    producer = WebhookEventProducer(
+        KafkaSettings(), client_id="bench-webhook-profile", linger_ms=linger_ms
+    )
     await producer.start()
     return producer
 
@@ -211,6 +241,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="Requests in flight.")
     parser.add_argument(
         "--kafka", action="store_true", help="Publish to the broker (KAFKA_BOOTSTRAP_SERVERS)."
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="Requests/s, open loop (instead of --concurrency connections one after another).",
+    )
+    parser.add_argument(
+        "--linger-ms",
+        type=int,
+        default=None,
+        help="With --kafka: the producer's linger (chat_ingest's publish_linger_ms; "
+        "default KAFKA_LINGER_MS).",
     )
     parser.add_argument("--profile", action="store_true", help="Print the cProfile top 45.")
     parser.add_argument("--sort", default="cumulative", help="cProfile order (tottime, …).")

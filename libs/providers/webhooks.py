@@ -38,7 +38,7 @@ class WebhookInput:
     body: bytes
     headers: Mapping[str, str]  # case-insensitive (Starlette Headers)
     query: Mapping[str, str]
-    url: str  # the public URL (Twilio signs it)
+    url: str  # the public URL (Twilio signs it): "" unless the spec says needs_public_url
     received_at: datetime
 
 

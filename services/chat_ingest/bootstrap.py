@@ -118,7 +118,11 @@ async def _connected(
         return
     settings = runtime.settings
     producer = WebhookEventProducer(
-        settings.kafka, client_id=settings.service_name, linger_ms=settings.publish_linger_ms
+        settings.kafka,
+        client_id=settings.service_name,
+        linger_ms=settings.publish_linger_ms,
+        # the producer's own timer enforces the ack deadline (the Publisher then adds none)
+        send_timeout_s=min(settings.kafka.send_timeout_s, settings.ack_deadline_s),
     )
     app.state.producer = producer
     connecting = None

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from libs.common.logging import event_context
 from libs.common.webhooks import Publisher, Quarantine
 from libs.common.webhooks.eventlog import EventLog
-from libs.common.webhooks.metrics import WEBHOOK_EVENTS
+from libs.common.webhooks.metrics import webhook_events
 from libs.providers.inbound import ChatEvent
 from libs.providers.webhooks import WebhookAck
 
@@ -49,7 +49,7 @@ class ChatIngest:
             else:
                 duplicates += 1
         if ignored:
-            WEBHOOK_EVENTS.labels(provider, "ignored").inc(ignored)
+            webhook_events(provider, "ignored").inc(ignored)
         return WebhookAck(
             accepted=accepted,
             duplicates=duplicates,
@@ -63,8 +63,11 @@ class ChatIngest:
                 event.cloud_event(), key=event.key, provider=provider
             )
             outcome = "published" if published else "duplicate"
-            WEBHOOK_EVENTS.labels(provider, outcome).inc()
+            webhook_events(provider, outcome).inc()
             interaction = event.interaction
+            if not self.events.logs_each:  # the usual case: the fields would go unused
+                self.events.accepted(outcome, provider, interaction.integration)
+                return published
             self.events.accepted(
                 outcome,
                 provider,

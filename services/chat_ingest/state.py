@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -13,12 +12,12 @@ from fastapi import Depends, Request
 
 from libs.common.events.base import utc_now
 from libs.common.webhooks import (
-    PROVIDER_STATE,
     BusUnavailable,
     MalformedPayload,
     public_url,
     read_body,
 )
+from libs.common.webhooks.errors import label_provider
 from libs.providers.inbound import ChatEvent, IngestContext
 from libs.providers.integrations import Integration, IntegrationRegistry, Provider
 from libs.providers.webhooks import InboundOptions
@@ -47,7 +46,7 @@ class ChatIngestState:
 
     def integration(self, request: Request, provider: Provider, integration_id: str) -> Integration:
         """Label the request with its provider (for rejection metrics) and look it up (404)."""
-        setattr(request.state, PROVIDER_STATE, provider.value)
+        label_provider(request, provider.value)
         return self.registry.get(provider, integration_id)
 
     async def body(self, request: Request) -> bytes:
@@ -71,23 +70,19 @@ class ChatIngestState:
             agent_ids=integration.agent_ids,
         )
 
-    @contextlib.asynccontextmanager
-    async def keeping_unreadable(
-        self, request: Request, integration: Integration, body: bytes
-    ) -> AsyncIterator[None]:
-        """Around parsing an authenticated body: if it cannot be read, keep the raw
-        bytes on the dead-letter topic, then answer the 400 (503 if Kafka fails)."""
-        try:
-            yield
-        except MalformedPayload as exc:
-            await self.require_ingest().quarantine.keep(
-                body,
-                provider=integration.provider.value,
-                integration_id=integration.id,
-                error=f"{exc.reason}: {exc.detail}",
-                content_type=request.headers.get("content-type"),
-            )
-            raise
+    async def keep_unreadable(
+        self, request: Request, integration: Integration, body: bytes, exc: MalformedPayload
+    ) -> None:
+        """An authenticated body that cannot be read: keep the raw bytes on the dead-letter
+        topic (the route then answers the 400; 503 if Kafka fails). Called from an
+        ``except`` around parsing, not a context manager: that cost ~3 µs per request."""
+        await self.require_ingest().quarantine.keep(
+            body,
+            provider=integration.provider.value,
+            integration_id=integration.id,
+            error=f"{exc.reason}: {exc.detail}",
+            content_type=request.headers.get("content-type"),
+        )
 
     async def resolve_media(
         self, integration: Integration, events: list[ChatEvent]

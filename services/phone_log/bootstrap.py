@@ -101,10 +101,13 @@ def _lifespan(runtime: PhoneLogState, injected: PhoneProducer | None) -> Lifespa
 
 
 def _producer(settings: PhoneLogSettings) -> WebhookEventProducer:
+    deadline = settings.ack_deadline_s
     return WebhookEventProducer(
         settings.kafka,
         client_id=f"{settings.service_name}-{socket.gethostname()}",
         linger_ms=settings.publish_linger_ms,
+        # a tighter ack deadline is enforced by the producer's own timer (no second one)
+        send_timeout_s=None if deadline is None else min(settings.kafka.send_timeout_s, deadline),
     )
 
 

@@ -13,7 +13,7 @@ from libs.common.events import Interaction
 from libs.common.logging import event_context
 from libs.common.webhooks import Publisher
 from libs.common.webhooks.eventlog import EventLog
-from libs.common.webhooks.metrics import WEBHOOK_EVENTS
+from libs.common.webhooks.metrics import webhook_events
 from services.phone_log.calls import CallFacts, EventContext, PayloadError, build_event
 from services.phone_log.integrations import (
     AsteriskIntegration,
@@ -95,7 +95,7 @@ async def publish_call(event: CloudEvent, *, publisher: Publisher, events: Event
             event, key=interaction.customer_key, provider=interaction.provider
         )
         outcome = "accepted" if published else "duplicate"
-        WEBHOOK_EVENTS.labels(interaction.provider, outcome).inc()
+        webhook_events(interaction.provider, outcome).inc()
         events.accepted(
             outcome,
             interaction.provider,
@@ -108,5 +108,5 @@ async def publish_call(event: CloudEvent, *, publisher: Publisher, events: Event
 
 
 def ignored(provider: str, call_id: str | None, detail: str) -> Receipt:
-    WEBHOOK_EVENTS.labels(provider, "ignored").inc()
+    webhook_events(provider, "ignored").inc()
     return Receipt(status="ignored", call_id=call_id, detail=detail)

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from libs.common.events import InteractionKind
 from libs.common.webhooks import (
-    PROVIDER_STATE,
     WEBHOOK_ERROR_CODES,
     BadSignature,
     BusUnavailable,
@@ -29,6 +28,7 @@ from libs.common.webhooks import (
     verify_shared_token,
     verify_twilio,
 )
+from libs.common.webhooks.errors import label_provider
 from services.phone_log.calls import CallFacts, EventContext, PayloadError
 from services.phone_log.intake import (
     asterisk_line,
@@ -73,7 +73,7 @@ def _integration(
     """Label the request with its provider (rejection metrics and WebhookTimingMiddleware's
     latency), then look the integration up (404). Done in the endpoint, not as a route
     dependency, so the webhook fast path can dispatch the route."""
-    setattr(request.state, PROVIDER_STATE, provider)
+    label_provider(request, provider)
     return runtime.integration(provider, integration_id)
 
 

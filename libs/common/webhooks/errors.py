@@ -41,6 +41,7 @@ __all__ = [
     "WebhookError",
     "error_responses",
     "install_error_handlers",
+    "label_provider",
     "reject",
 ]
 
@@ -57,6 +58,13 @@ class ErrorBody(BaseModel):
     detail: str = Field(..., description="What was wrong, for a human. Never echoes secrets.")
     provider: str | None = None
     integration: str | None = None
+
+
+def label_provider(request: Request, provider: str) -> None:
+    """``setattr(request.state, PROVIDER_STATE, provider)`` on the dict behind it: the
+    same entry (``request.state`` wraps ``scope["state"]``) without building a State
+    object and its ``__setattr__`` per request."""
+    request.scope.setdefault("state", {})[PROVIDER_STATE] = provider
 
 
 def _provider_of(request: Request, exc: WebhookError | None = None) -> str:

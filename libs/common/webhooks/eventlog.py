@@ -52,6 +52,11 @@ class EventLog:
         self._counts: Counter[tuple[str, str, str]] = Counter()
         self._since = clock()
 
+    @property
+    def logs_each(self) -> bool:
+        """Whether :meth:`accepted` writes a line per event (callers may skip its fields)."""
+        return self._log.isEnabledFor(self._each_level)
+
     def accepted(self, outcome: str, provider: str, integration: str, **fields: Any) -> None:
         """One event answered with ``outcome`` ("published", "duplicate", …)."""
         self._counts[provider, integration, outcome] += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Histogram
 
 WEBHOOK_REJECTIONS = Counter(
@@ -20,3 +22,20 @@ WEBHOOK_SECONDS = Histogram(
     ["provider"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+# Each request counts its events and observes its latency: ``labels()`` costs ~4 µs a call
+# (a tuple of str(), a lock, a dict), the child it returns ~0.1 µs from this cache. The
+# label values are bounded (providers of the routes, fixed outcomes), so is the cache.
+
+
+@functools.cache
+def webhook_events(provider: str, outcome: str) -> Counter:
+    """``WEBHOOK_EVENTS.labels(provider, outcome)``, looked up once."""
+    return WEBHOOK_EVENTS.labels(provider, outcome)
+
+
+@functools.cache
+def webhook_seconds(provider: str) -> Histogram:
+    """``WEBHOOK_SECONDS.labels(provider)``, looked up once."""
+    return WEBHOOK_SECONDS.labels(provider)

@@ -28,7 +28,8 @@ WEBHOOK_BATCH_BYTES = 1024 * 1024
 class WebhookEventProducer(EventProducer):
     """:class:`EventProducer` (idempotent, acks=all, bounded wait) with webhook-sized batches.
 
-    ``linger_ms`` replaces ``KAFKA_LINGER_MS`` for this producer (None: keep it).
+    ``linger_ms`` replaces ``KAFKA_LINGER_MS`` for this producer, ``send_timeout_s``
+    ``KAFKA_SEND_TIMEOUT_S`` (None: keep it).
     """
 
     def __init__(
@@ -37,11 +38,14 @@ class WebhookEventProducer(EventProducer):
         *,
         client_id: str,
         linger_ms: int | None = None,
+        send_timeout_s: float | None = None,
         max_batch_size: int = WEBHOOK_BATCH_BYTES,
         max_request_size: int = 4 * 1024 * 1024,
     ) -> None:
         if linger_ms is not None:
             settings = settings.model_copy(update={"linger_ms": linger_ms})
+        if send_timeout_s is not None:
+            settings = settings.model_copy(update={"send_timeout_s": send_timeout_s})
         super().__init__(
             settings,
             client_id=client_id,
@@ -53,3 +57,8 @@ class WebhookEventProducer(EventProducer):
     def linger_ms(self) -> int:
         """How long a record waits for company before its produce request is sent."""
         return self._settings.linger_ms
+
+    @property
+    def send_timeout_s(self) -> float:
+        """How long ``publish`` waits for the ack before it raises ``PublishError``."""
+        return self._settings.send_timeout_s

@@ -12,7 +12,7 @@ import time
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from libs.common.webhooks.errors import PROVIDER_STATE
-from libs.common.webhooks.metrics import WEBHOOK_SECONDS
+from libs.common.webhooks.metrics import webhook_seconds
 
 
 class WebhookTimingMiddleware:
@@ -29,4 +29,4 @@ class WebhookTimingMiddleware:
         finally:
             provider = scope.get("state", {}).get(PROVIDER_STATE)
             if provider is not None:
-                WEBHOOK_SECONDS.labels(provider).observe(time.perf_counter() - started)
+                webhook_seconds(provider).observe(time.perf_counter() - started)

@@ -239,3 +239,37 @@ async def test_publisher_deadline_bounds_the_wait_and_answers_503():
         await publisher.publish(_event(), key="demo:1")
     assert publisher.in_flight == 0
     assert "e1" not in publisher.recently_acked
+
+
+class BoundedStuckProducer(StuckProducer):
+    """A broker that never answers, behind a producer that gives up after ``send_timeout_s``."""
+
+    def __init__(self, send_timeout_s: float) -> None:
+        self.send_timeout_s = send_timeout_s
+
+    async def publish(self, topic: str, event: CloudEvent, *, key: str) -> None:
+        import asyncio
+
+        try:
+            async with asyncio.timeout(self.send_timeout_s):
+                await asyncio.Event().wait()
+        except TimeoutError as exc:
+            raise PublishError("not acknowledged") from exc
+
+
+async def test_publisher_leaves_the_deadline_to_a_producer_that_enforces_it():
+    from libs.common.webhooks import BusUnavailable
+
+    publisher = Publisher(BoundedStuckProducer(0.05), topic="t", deadline_s=0.05)
+    assert publisher._deadline_s is None  # one timer per request: the producer's
+    with pytest.raises(BusUnavailable):
+        await publisher.publish(_event(), key="demo:1")
+    assert publisher.in_flight == 0
+
+
+async def test_publisher_keeps_a_deadline_tighter_than_the_producers():
+    from libs.common.webhooks import BusUnavailable
+
+    publisher = Publisher(BoundedStuckProducer(60), topic="t", deadline_s=0.05)
+    with pytest.raises(BusUnavailable):
+        await publisher.publish(_event(), key="demo:1")

@@ -28,3 +28,10 @@ def test_chat_ingest_lingers_5_ms_unless_told(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("CHAT_INGEST_PUBLISH_LINGER_MS", "1000")
     with pytest.raises(ValueError, match="publish_linger_ms"):
         ChatIngestSettings()
+
+
+def test_a_given_send_timeout_replaces_the_kafka_setting() -> None:
+    kafka = KafkaSettings(send_timeout_s=10)
+    assert WebhookEventProducer(kafka, client_id="t", send_timeout_s=2.5).send_timeout_s == 2.5
+    assert WebhookEventProducer(kafka, client_id="t").send_timeout_s == 10
+    assert kafka.send_timeout_s == 10
