@@ -106,7 +106,7 @@ SHAPING = {
         "assistant_consumer_group",
         "log_level",
     ),
-    "notifier": ("smtp_pool_size", "group_id", "log_level"),
+    "notifier": ("smtp_pool_size", "consumer_fetch_max_wait_ms", "group_id", "log_level"),
     "phone_log": ("workers",),
     "email_ingest": ("mailboxes",),
 }
