@@ -49,9 +49,14 @@ from pathlib import Path
 import httpx
 from aiokafka.structs import RecordMetadata
 
-from bench.notify_throughput import NoWebhooks, SmtpServer, backlog_events
+from bench.notify_throughput import (
+    NoWebhooks,
+    SmtpServer,
+    backlog_events,
+    new_conversation_events,
+)
 from libs.common.cloudevents import CloudEvent, Headers, decode, encode
-from libs.common.events import Channel, CustomerIdentity, InteractionRouted, ReplyPath, RoutingEvent
+from libs.common.events import Channel, CustomerIdentity, ReplyPath, RoutingEvent
 from libs.common.gc_tuning import tune_for_polls
 from libs.common.kafka.consumer import Delivery
 from libs.common.kafka.producer import EventProducer, OutgoingRecord
@@ -61,7 +66,7 @@ from services.notifier.bootstrap import build_composer, handler_config, use_even
 from services.notifier.chat import build_chat_senders
 from services.notifier.decisions import silent_types
 from services.notifier.handler import KafkaOutcomePublisher, NotificationHandler
-from services.notifier.samples import sample_events, snapshot
+from services.notifier.samples import snapshot
 from services.notifier.sentlog import SentLog
 from services.notifier.settings import EventLoop, NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
@@ -104,15 +109,7 @@ def pipeline_events(count: int) -> Iterator[RoutingEvent]:
                 ),
             }
         )
-        events = sample_events(conversation)
-        opened = events["support.conversation.opened"]
-        routed = InteractionRouted(
-            conversation=conversation,
-            occurred_at=opened.occurred_at,
-            interaction_id=f"i-{n}",
-            opened_conversation=True,
-        )
-        for event in (routed, opened, events["support.conversation.assigned"]):
+        for event in new_conversation_events(conversation, f"i-{n}"):
             if produced == count:
                 return
             produced += 1

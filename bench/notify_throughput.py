@@ -95,7 +95,13 @@ from bench.cpu_accounting import TICKS_PER_S, parse_stat
 from bench.smtp_sink import SmtpSink
 from bench.smtp_sink import find as find_compiled_sink
 from libs.common.cloudevents import CloudEvent
-from libs.common.events import Channel, InteractionRouted, NotificationOutcome, RoutingEvent
+from libs.common.events import (
+    Channel,
+    ConversationSnapshot,
+    InteractionRouted,
+    NotificationOutcome,
+    RoutingEvent,
+)
 from libs.common.gc_tuning import freeze_startup_objects
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.consumer import Delivery
@@ -636,6 +642,23 @@ def sentlog_database(postgres: bool, state: Path) -> Iterator[str]:
 # --- backlog: the notifier process's peak memory ------------------------------------------
 
 
+def new_conversation_events(
+    conversation: ConversationSnapshot, interaction_id: str
+) -> tuple[RoutingEvent, ...]:
+    """What the router emits for an interaction that opened ``conversation`` and had it
+    assigned: ``interaction.routed`` (no notice), ``conversation.opened``,
+    ``conversation.assigned``."""
+    events = sample_events(conversation)
+    opened = events["support.conversation.opened"]
+    routed = InteractionRouted(
+        conversation=conversation,
+        occurred_at=opened.occurred_at,
+        interaction_id=interaction_id,
+        opened_conversation=True,
+    )
+    return routed, opened, events["support.conversation.assigned"]
+
+
 def backlog_events(count: int) -> Iterator[RoutingEvent]:
     """``count`` routing events of new conversations, mixed as ``bench.backlog_recovery``'s
     backlog: half e-mail (the customer's acknowledgement and the agent's mail), half web
@@ -652,15 +675,7 @@ def backlog_events(count: int) -> Iterator[RoutingEvent]:
             email=f"c{customer}@example.kr",
             channel=channel,
         )
-        events = sample_events(conversation)
-        opened = events["support.conversation.opened"]
-        routed = InteractionRouted(
-            conversation=conversation,
-            occurred_at=opened.occurred_at,
-            interaction_id=f"i-{n}",
-            opened_conversation=True,
-        )
-        for event in (routed, opened, events["support.conversation.assigned"]):
+        for event in new_conversation_events(conversation, f"i-{n}"):
             if produced == count:
                 return
             produced += 1
