@@ -231,6 +231,18 @@ async def test_driver_inserts_store_what_sqlalchemy_stores(
             assert [_strip(r, "b-") for r in by_driver] == [_strip(r, "a-") for r in by_sqlalchemy]
 
 
+async def insert_twin_conversations(session: AsyncSession) -> list[str]:
+    """The contacts and conversations of ``rows_of`` twice, as SQLAlchemy inserts them,
+    their ids prefixed "a-" and "b-" (one twin for each way under test); the unprefixed
+    conversation ids."""
+    for prefix in ("a-", "b-"):
+        rows = dict(rows_of(prefix))
+        for model in (Contact, Conversation):
+            for _, same_keys in groupby(rows[model], key=tuple):
+                await session.execute(sa.insert(model.__table__), list(same_keys))
+    return [row["id"] for row in dict(rows_of(""))[Conversation]]
+
+
 def _has(row: tuple[Any, ...], prefix: str) -> bool:
     return any(isinstance(v, str) and prefix in v for v in row)
 
@@ -287,12 +299,7 @@ async def test_driver_updates_store_what_sqlalchemy_stores(engine: AsyncEngine):
         )
 
     async with AsyncSession(engine) as session, session.begin():
-        for prefix in ("a-", "b-"):
-            rows = dict(rows_of(prefix))
-            for model in (Contact, Conversation):
-                for _, same_keys in groupby(rows[model], key=tuple):
-                    await session.execute(sa.insert(model.__table__), list(same_keys))
-        ids = [row["id"] for row in dict(rows_of(""))[Conversation]]
+        ids = await insert_twin_conversations(session)
         await session.execute(statement(), [{"_pk": f"a-{i}", **CHANGES} for i in ids])
         params = [{"_pk": f"b-{i}", **CHANGES} for i in ids]
         updated = await inserter.update_many(session, "test", statement, params)
@@ -322,12 +329,7 @@ async def test_updates_of_several_shapes_together_store_what_sqlalchemy_stores(
     seen: list[str] = []
     inserter.watchers.append(seen.append)
     async with AsyncSession(engine) as session, session.begin():
-        for prefix in ("a-", "b-"):
-            rows = dict(rows_of(prefix))
-            for model in (Contact, Conversation):
-                for _, same_keys in groupby(rows[model], key=tuple):
-                    await session.execute(sa.insert(model.__table__), list(same_keys))
-        ids = [row["id"] for row in dict(rows_of(""))[Conversation]]
+        ids = await insert_twin_conversations(session)
         assert len(ids) >= 2
         shapes = [(first, ids[:1]), (second, ids[1:])]
         for columns, some in shapes:
