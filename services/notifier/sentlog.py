@@ -973,17 +973,21 @@ class _Statements:
 
     def outbox_ids(self, keys: list[str]) -> tuple[str, tuple[Any, ...]]:
         """The outbox ids of these idempotency keys: SQL and parameters."""
-        if self._postgres:
-            return _OUTBOX_IDS_POSTGRES, (keys,)
-        marks = ", ".join("?" * len(keys))
-        return f"{_OUTBOX_IDS_SQLITE} ({marks})", tuple(keys)  # only "?" marks interpolated
+        return self._among(_OUTBOX_IDS_POSTGRES, _OUTBOX_IDS_SQLITE, keys)
 
     def holders(self, senders: list[str]) -> tuple[str, tuple[Any, ...]]:
         """Who holds each sender's slot: SQL and parameters (the senders are parameters)."""
+        return self._among(_HOLDERS_POSTGRES, _HOLDERS_SQLITE, senders)
+
+    def _among(
+        self, postgres_sql: str, sqlite_sql: str, values: list[str]
+    ) -> tuple[str, tuple[Any, ...]]:
+        """A query over ``values``: PostgreSQL's takes them as one array parameter,
+        SQLite's ends in ``IN`` and gets a "?" mark for each."""
         if self._postgres:
-            return _HOLDERS_POSTGRES, (senders,)
-        marks = ", ".join("?" * len(senders))
-        return f"{_HOLDERS_SQLITE} ({marks})", tuple(senders)  # only "?" marks interpolated
+            return postgres_sql, (values,)
+        marks = ", ".join("?" * len(values))
+        return f"{sqlite_sql} ({marks})", tuple(values)  # only "?" marks interpolated
 
 
 #: The web-chat outbox columns a stored message sets (the id is the table's own).
