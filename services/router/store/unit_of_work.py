@@ -242,20 +242,11 @@ class UnitOfWork:
         for a small poll), before the changed rows' UPDATEs and the ORM's flush (which
         may point at the new rows), as ``_flush`` orders them otherwise."""
         session = self.session
-        groups: list[tuple[Any, list[dict[str, object]]]] = []
         with session.no_autoflush:
-            for model in BULK_FIRST:
-                rows = self._bulk.pop(model, None)
-                if rows:
-                    groups.append((model.__table__, rows))  # type: ignore[attr-defined]
+            groups = self._take_bulk(BULK_FIRST)
             new = self._new_rows()
             groups.extend(new.groups)
-            for model in BULK_ORDER:
-                rows = self._bulk.pop(model, None)
-                if rows:
-                    groups.append((model.__table__, rows))  # type: ignore[attr-defined]
-                    if model is OutboxRow:
-                        self._outbox_written.extend(rows)
+            groups.extend(self._take_bulk(BULK_ORDER))
             await self._inserter.insert_together(session, groups)
             if not last:
                 self._track_new(new.rows)
@@ -408,12 +399,20 @@ class UnitOfWork:
             self.session.add_all(rows)
 
     async def _insert_bulk(self, models: tuple[type, ...]) -> None:
+        for table, rows in self._take_bulk(models):
+            await self._insert(table, rows)
+
+    def _take_bulk(self, models: tuple[type, ...]) -> list[tuple[Any, list[dict[str, object]]]]:
+        """The queued append-only rows of ``models``, taken: (table, rows) in that order;
+        the outbox's recorded as written (the relay is handed them after the commit)."""
+        groups: list[tuple[Any, list[dict[str, object]]]] = []
         for model in models:
             rows = self._bulk.pop(model, None)
             if rows:
-                await self._insert(model.__table__, rows)
+                groups.append((model.__table__, rows))  # type: ignore[attr-defined]
                 if model is OutboxRow:
                     self._outbox_written.extend(rows)
+        return groups
 
     async def _insert(self, table: Any, rows: list[dict[str, object]]) -> None:
         if self.postgres:
