@@ -440,7 +440,7 @@ class _Copy:
 
 def _insert_together_sql(dialect: Dialect, runs: list[tuple[sa.Table, list[str]]]) -> str:
     """``insert_together``'s statement: each run's INSERT from its arrays (``$n`` typed
-    as its column's array), all but the last as CTEs of the last."""
+    as its column's array), chained."""
     inserts, number = [], 0
     for table, columns in runs:
         arrays = []
@@ -452,16 +452,24 @@ def _insert_together_sql(dialect: Dialect, runs: list[tuple[sa.Table, list[str]]
             f"INSERT INTO {_quoted(table.name)} ({names})"  # noqa: S608 (own tables)
             f" SELECT * FROM unnest({', '.join(arrays)})"
         )
-    *first, last = inserts
-    ctes = ", ".join(f"w{index} AS ({insert})" for index, insert in enumerate(first))
+    return _chained(inserts)
+
+
+def _chained(statements: list[str]) -> str:
+    """Data-modifying statements as one: all but the last as CTEs of the last (each runs
+    once, whether or not the last reads it)."""
+    *first, last = statements
+    if not first:
+        return last
+    ctes = ", ".join(f"w{index} AS ({statement})" for index, statement in enumerate(first))
     return f"WITH {ctes} {last}"
 
 
 def _update_together_sql(
     dialect: Dialect, table: sa.Table, key: sa.Column[Any], shapes: list[tuple[str, ...]]
 ) -> str:
-    """``update_by_key_together``'s statement: each shape's UPDATE from its arrays, all
-    but the last as CTEs of the last."""
+    """``update_by_key_together``'s statement: each shape's UPDATE from its arrays,
+    chained."""
     updates, number = [], 0
     for index, columns in enumerate(shapes):
         arrays, names = [], []
@@ -476,11 +484,7 @@ def _update_together_sql(
             f" FROM unnest({', '.join(arrays)}) AS v{index}({', '.join(names)})"
             f' WHERE {_quoted(table.name)}.{_quoted(key.name)} = v{index}."_pk"'
         )
-    *first, last = updates
-    if not first:
-        return last
-    ctes = ", ".join(f"u{index} AS ({update})" for index, update in enumerate(first))
-    return f"WITH {ctes} {last}"
+    return _chained(updates)
 
 
 def _quoted(name: str) -> str:
