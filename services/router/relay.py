@@ -50,8 +50,12 @@ MAX_ROUND = 10_000
 #: transaction and fsync per poll, queued on the same write lock as the consumer's next
 #: poll (16 ms a mark at 250/s, 73 ms at 1,000/s in ``bench.router_throughput --trace``).
 #: Longer only means more rows re-published (same ``ce_id``) after a crash, and more
-#: published-but-unmarked ids skipped by each round's read.
-MARK_INTERVAL_S = 0.25
+#: published-but-unmarked ids skipped by each round's read. 0.25 → 1 s: a mark costs
+#: ~1.4 ms of CPU whatever it holds (``bench.relay_cost --size 10``, marks every round
+#: vs every 10th: 38-58 vs 9-12 ms for 30 rounds, interleaved 3 each, load ~8), and the
+#: pipeline made ~3 a second at 50-100 POSTs/s (``bench.router_poll_split``): ~2.9 ms
+#: of CPU a second less.
+MARK_INTERVAL_S = 1.0
 
 
 _SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
@@ -353,12 +357,14 @@ class OutboxRelay:
 
     async def _mark_loop(self, done: asyncio.Event) -> None:
         while not done.is_set():
-            await _wait_any(done, self._mark_wake, self._interval)
+            # no timeout: a mark is due only after a round published (it sets the wake)
+            await _wait_any(done, self._mark_wake, None)
             self._mark_wake.clear()
             # the rounds of the next ``mark_interval`` are marked in the same write
             await _sleep_or_stop(done, self._mark_interval)
             if not await self._mark_logged():
                 await _sleep_or_stop(done, 1.0)
+                self._mark_wake.set()  # the rows put back are tried again
         await self._mark_logged()  # what the last rounds published
 
     async def _mark_logged(self) -> bool:
@@ -399,7 +405,7 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float | None) -> None:
     waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
     try:
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

@@ -199,6 +199,40 @@ async def test_the_running_relay_publishes_each_commit_and_marks_it(engine):
     assert publisher.ce_ids() == ["ev-0", "ev-1", "ev-2"]
 
 
+async def test_sqlite_a_failed_mark_is_tried_again_without_another_round(
+    engine, store_settings, monkeypatch
+):
+    """The mark task waits for a round that published, with no timer; the rows of a
+    mark that failed (the database unreachable) are marked by its retry, even when no
+    round publishes anything after it."""
+    if not store_settings.is_sqlite:
+        pytest.skip("PostgreSQL marks inside the round, under the relay lock")
+    failures = [RuntimeError("database unreachable (test)")]
+
+    async def mark_sent_failing_once(session, ids):  # type: ignore[no-untyped-def]
+        if failures:
+            raise failures.pop()
+        await mark_sent(session, ids)
+
+    monkeypatch.setattr("services.router.relay.mark_sent", mark_sent_failing_once)
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(
+        factory, publisher, topic=TOPIC, committed=committed, interval_s=30, mark_interval_s=0.01
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await commit_rows(factory, outbox_row("ev-1", "conv-1", datetime(2026, 3, 4, tzinfo=UTC)))
+        await eventually(partial(published_and_marked, factory, publisher, "ev-1"))
+    finally:
+        stop.set()
+        await running
+    assert failures == []
+    assert publisher.ce_ids() == ["ev-1"]
+
+
 async def test_handed_rows_another_relay_already_sent_are_forgotten(engine):
     committed = CommittedOutbox()
     factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
