@@ -111,6 +111,20 @@ def install() -> None:
         return ran
 
     MemoryUpkeep.run_if_due = run_if_due  # type: ignore[method-assign]
+    from libs.common import memory
+
+    release = memory.release_free_memory
+
+    def release_free_memory(allocator: Any) -> bool:
+        began = time.thread_time()
+        released = release(allocator)
+        COUNTS["memory upkeep trim"] += 1
+        COUNTS["memory upkeep trim released"] += int(released)
+        COUNTS["memory upkeep trim cpu_s"] += time.thread_time() - began
+        return released
+
+    memory.release_free_memory = release_free_memory  # type: ignore[assignment]
+    _time_collections()
     factory_call = UnitOfWorkFactory.__call__
 
     def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -127,6 +141,25 @@ def install() -> None:
 
         UnitOfWorkFactory.reader = reader_  # type: ignore[method-assign]
     threading.Thread(target=_write_every_second, args=(os.environ[ENV_FILE],), daemon=True).start()
+
+
+def _time_collections() -> None:
+    """The collector's runs and CPU by generation (``gc.callbacks``), in any thread."""
+    import gc
+
+    began: dict[int, float] = {}
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[threading.get_ident()] = time.thread_time()
+            return
+        start = began.pop(threading.get_ident(), None)
+        if start is not None:
+            generation = info["generation"]
+            COUNTS[f"gc gen{generation}"] += 1
+            COUNTS[f"gc gen{generation} cpu_s"] += time.thread_time() - start
+
+    gc.callbacks.append(callback)
 
 
 def _thread_cpu() -> dict[str, float]:
