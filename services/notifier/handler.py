@@ -70,6 +70,7 @@ from services.notifier.chat import (
     ProviderUnavailable,
     SenderNotConfigured,
     StaticChatSenders,
+    is_batch_sender,
     retry_delay,
     single_use_part,
 )
@@ -643,7 +644,7 @@ class NotificationHandler:
                 continue
             sender, message = prepared
             chat = ClaimedChat(job, record, sender, message)
-            if isinstance(sender, BatchSender):
+            if is_batch_sender(sender):
                 batches.setdefault(id(sender), (sender, []))[1].append(chat)
             else:
                 poll.lanes[job.key] = chat
