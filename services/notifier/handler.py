@@ -130,6 +130,10 @@ _ROUTINE = frozenset(
 #: per outcome: ``EnumType.__call__`` runs in Python).
 _channel_of = member_of(NotificationChannel)
 
+#: ``NotificationOutcome(**fields)`` without the keyword packing and ``BaseModel.__init__``
+#: in Python: the same validator, the same object (7.2 -> 4.5 µs an outcome, timeit).
+_new_outcome = NotificationOutcome.__pydantic_validator__.validate_python
+
 
 class ShuttingDown(Exception):
     """Retries cut short by a stop: the consumer leaves the record uncommitted."""
@@ -661,7 +665,7 @@ class NotificationHandler:
                     poll.lanes[chat.job.key] = chat  # retried one by one, as any provider
                     poll.settled.discard(chat.job.key)
                     continue
-                metrics.attempts("chat", "ok").inc()
+                self._tally.add(metrics.attempts("chat", "ok"))  # counted after the poll
                 metrics.send_seconds("chat").observe(elapsed)
                 accepted = Finish(
                     chat.job.key,
@@ -1108,26 +1112,28 @@ class NotificationHandler:
         event = job.event
         delivered = status in (NotificationStatus.SENT, NotificationStatus.ACCEPTED)
         path = event.conversation.reply_path if chat else None
-        outcome = NotificationOutcome(
-            routing_event_id=job.event_id,
-            routing_event_type=job.event.ce_type,
-            conversation_id=job.event.conversation.conversation_id,
-            channel=_channel_of(job.info.channel),
-            recipient=job.key.recipient,
-            template=job.key.template,
-            locale=record.locale,
-            status=status,
-            attempts=record.attempts,
-            message_id=record.message_id,
-            reason=record.reason,
-            occurred_at=record.updated_at,
-            reply_id=event.reply_id if isinstance(event, AgentReplyRequested) else None,
-            purpose=PURPOSES.get(job.key.template),
-            provider=path.provider if path else None,
-            provider_message_id=(record.message_id or None) if chat and delivered else None,
-            accepted_at=record.updated_at if delivered else None,
-            error_code=error_code,
-            single_use=single_use_part(path) if delivered else None,
+        outcome: NotificationOutcome = _new_outcome(
+            {
+                "routing_event_id": job.event_id,
+                "routing_event_type": job.event.ce_type,
+                "conversation_id": job.event.conversation.conversation_id,
+                "channel": _channel_of(job.info.channel),
+                "recipient": job.key.recipient,
+                "template": job.key.template,
+                "locale": record.locale,
+                "status": status,
+                "attempts": record.attempts,
+                "message_id": record.message_id,
+                "reason": record.reason,
+                "occurred_at": record.updated_at,
+                "reply_id": event.reply_id if isinstance(event, AgentReplyRequested) else None,
+                "purpose": PURPOSES.get(job.key.template),
+                "provider": path.provider if path else None,
+                "provider_message_id": (record.message_id or None) if chat and delivered else None,
+                "accepted_at": record.updated_at if delivered else None,
+                "error_code": error_code,
+                "single_use": single_use_part(path) if delivered else None,
+            }
         )
         if again:
             log.debug("%s to %s: already %s", job.key.template, job.key.recipient, status.value)
