@@ -125,10 +125,10 @@ def test_an_email_is_stripped_and_lower_cased_when_read_from_the_wire():
 
 
 def test_a_decoded_event_is_the_dataclass_built_by_its_init_and_frozen():
-    """decode builds the event through the slots' setters (``_decoded``), not __init__."""
+    """decode builds the event through the slots' setters (``cloud_event``), not __init__."""
     import dataclasses
 
-    from libs.common.cloudevents import _decoded
+    from libs.common.cloudevents import cloud_event
 
     original = _event()
     decoded = decode(*encode(original))
@@ -145,7 +145,7 @@ def test_a_decoded_event_is_the_dataclass_built_by_its_init_and_frozen():
     assert decoded == rebuilt == original
     assert repr(decoded) == repr(rebuilt)
     values = [getattr(original, f.name) for f in dataclasses.fields(CloudEvent)]
-    assert _decoded(*values) == original
+    assert cloud_event(*values) == original
     with pytest.raises(dataclasses.FrozenInstanceError):
         decoded.id = "other"  # type: ignore[misc]
 
