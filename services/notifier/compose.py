@@ -19,7 +19,7 @@ from libs.common.events import (
     utc_now,
 )
 from libs.common.events.assistant import AssistantReplyRequested
-from libs.providers.outbound import OutboundMessage, OutboundPurpose
+from libs.providers.outbound import OutboundMessage
 from services.notifier.chat import (
     CSAT_PAYLOAD_PREFIX,
     assistant_buttons,
@@ -44,6 +44,11 @@ from services.notifier.webhook_targets import WebhookKind, WebhookTarget
 from services.notifier.webhooks import WebhookRequest, signed_json_request, slack_request
 
 SLACK_TEMPLATE = "webhook_summary"
+
+#: ``OutboundMessage(**fields)`` without the keyword packing and ``BaseModel.__init__`` in
+#: Python (the purpose given as its string, made its enum member by pydantic-core, not by
+#: ``EnumType.__call__`` in Python): the same validator, the same object.
+_new_message = OutboundMessage.__pydantic_validator__.validate_python
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +103,18 @@ class Composer:
                 ).strip()
             except RenderError as exc:
                 raise PermanentDeliveryError(str(exc)) from exc
-        return OutboundMessage(
-            idempotency_key=idempotency_key(event_id, notice.template, reply_id),
-            purpose=OutboundPurpose(notice.purpose),
-            text=text,
-            quick_replies=buttons,
-            path=notice.path,
-            locale=notice.locale,
-            customer_last_inbound_at=event.conversation.customer_last_inbound_at,
+        message: OutboundMessage = _new_message(
+            {
+                "idempotency_key": idempotency_key(event_id, notice.template, reply_id),
+                "purpose": notice.purpose,  # to its OutboundPurpose by the validator
+                "text": text,
+                "quick_replies": buttons,
+                "path": notice.path,
+                "locale": notice.locale,
+                "customer_last_inbound_at": event.conversation.customer_last_inbound_at,
+            }
         )
+        return message
 
     def webhook(self, event_id: str, event: RoutingEvent, target: WebhookTarget) -> WebhookRequest:
         if target.kind is WebhookKind.SLACK:

@@ -37,7 +37,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from libs.common.cloudevents import CloudEvent
+from libs.common.cloudevents import CloudEvent, cloud_event
 from libs.common.enum_members import member_of
 from libs.common.events import (
     AgentReplyRequested,
@@ -70,6 +70,7 @@ from services.notifier.chat import (
     ProviderUnavailable,
     SenderNotConfigured,
     StaticChatSenders,
+    is_batch_sender,
     retry_delay,
     single_use_part,
 )
@@ -128,6 +129,10 @@ _ROUTINE = frozenset(
 #: A sent-log channel's outcome channel by a dict lookup, not an enum call by value (~1.3 µs
 #: per outcome: ``EnumType.__call__`` runs in Python).
 _channel_of = member_of(NotificationChannel)
+
+#: ``NotificationOutcome(**fields)`` without the keyword packing and ``BaseModel.__init__``
+#: in Python: the same validator, the same object (7.2 -> 4.5 µs an outcome, timeit).
+_new_outcome = NotificationOutcome.__pydantic_validator__.validate_python
 
 
 class ShuttingDown(Exception):
@@ -198,15 +203,15 @@ class KafkaOutcomePublisher:
         )
 
     def _event(self, outcome: NotificationOutcome) -> CloudEvent:
-        return CloudEvent(
-            id=outcome_event_id(outcome),
-            source=self._source,
-            type=NotificationOutcome.ce_type,
-            data=outcome,
-            time=outcome.occurred_at,
-            subject=outcome.conversation_id,
+        return cloud_event(  # CloudEvent(...) without its frozen __init__ (~9 K instructions)
+            outcome_event_id(outcome),
+            self._source,
+            NotificationOutcome.ce_type,
+            outcome,
+            outcome.occurred_at,
+            outcome.conversation_id,
             # the router's reply-outcome consumer skips these undecoded
-            extensions={} if about_a_reply(outcome) else {ABOUT_REPLY_EXTENSION: NOT_ABOUT_A_REPLY},
+            {} if about_a_reply(outcome) else {ABOUT_REPLY_EXTENSION: NOT_ABOUT_A_REPLY},
         )
 
 
@@ -643,7 +648,7 @@ class NotificationHandler:
                 continue
             sender, message = prepared
             chat = ClaimedChat(job, record, sender, message)
-            if isinstance(sender, BatchSender):
+            if is_batch_sender(sender):
                 batches.setdefault(id(sender), (sender, []))[1].append(chat)
             else:
                 poll.lanes[job.key] = chat
@@ -660,7 +665,7 @@ class NotificationHandler:
                     poll.lanes[chat.job.key] = chat  # retried one by one, as any provider
                     poll.settled.discard(chat.job.key)
                     continue
-                metrics.attempts("chat", "ok").inc()
+                self._tally.add(metrics.attempts("chat", "ok"))  # counted after the poll
                 metrics.send_seconds("chat").observe(elapsed)
                 accepted = Finish(
                     chat.job.key,
@@ -1107,26 +1112,28 @@ class NotificationHandler:
         event = job.event
         delivered = status in (NotificationStatus.SENT, NotificationStatus.ACCEPTED)
         path = event.conversation.reply_path if chat else None
-        outcome = NotificationOutcome(
-            routing_event_id=job.event_id,
-            routing_event_type=job.event.ce_type,
-            conversation_id=job.event.conversation.conversation_id,
-            channel=_channel_of(job.info.channel),
-            recipient=job.key.recipient,
-            template=job.key.template,
-            locale=record.locale,
-            status=status,
-            attempts=record.attempts,
-            message_id=record.message_id,
-            reason=record.reason,
-            occurred_at=record.updated_at,
-            reply_id=event.reply_id if isinstance(event, AgentReplyRequested) else None,
-            purpose=PURPOSES.get(job.key.template),
-            provider=path.provider if path else None,
-            provider_message_id=(record.message_id or None) if chat and delivered else None,
-            accepted_at=record.updated_at if delivered else None,
-            error_code=error_code,
-            single_use=single_use_part(path) if delivered else None,
+        outcome: NotificationOutcome = _new_outcome(
+            {
+                "routing_event_id": job.event_id,
+                "routing_event_type": job.event.ce_type,
+                "conversation_id": job.event.conversation.conversation_id,
+                "channel": _channel_of(job.info.channel),
+                "recipient": job.key.recipient,
+                "template": job.key.template,
+                "locale": record.locale,
+                "status": status,
+                "attempts": record.attempts,
+                "message_id": record.message_id,
+                "reason": record.reason,
+                "occurred_at": record.updated_at,
+                "reply_id": event.reply_id if isinstance(event, AgentReplyRequested) else None,
+                "purpose": PURPOSES.get(job.key.template),
+                "provider": path.provider if path else None,
+                "provider_message_id": (record.message_id or None) if chat and delivered else None,
+                "accepted_at": record.updated_at if delivered else None,
+                "error_code": error_code,
+                "single_use": single_use_part(path) if delivered else None,
+            }
         )
         if again:
             log.debug("%s to %s: already %s", job.key.template, job.key.recipient, status.value)

@@ -122,3 +122,37 @@ def test_an_email_is_stripped_and_lower_cased_when_read_from_the_wire():
     data = decode(headers, json.dumps(raw).encode()).data
     assert data.customer.email == "kim@example.com"
     assert data.customer_key == "kim@example.com"
+
+
+def test_a_decoded_event_is_the_dataclass_built_by_its_init_and_frozen():
+    """decode builds the event through the slots' setters (``cloud_event``), not __init__."""
+    import dataclasses
+
+    from libs.common.cloudevents import cloud_event
+
+    original = _event()
+    decoded = decode(*encode(original))
+    rebuilt = CloudEvent(
+        id=decoded.id,
+        source=decoded.source,
+        type=decoded.type,
+        data=decoded.data,
+        time=decoded.time,
+        subject=decoded.subject,
+        extensions=decoded.extensions,
+    )
+    assert type(decoded) is CloudEvent
+    assert decoded == rebuilt == original
+    assert repr(decoded) == repr(rebuilt)
+    values = [getattr(original, f.name) for f in dataclasses.fields(CloudEvent)]
+    assert cloud_event(*values) == original
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.id = "other"  # type: ignore[misc]
+
+
+def test_headers_other_than_cloudevents_are_ignored_and_extensions_kept():
+    headers, value = encode(_event())
+    headers = [("traceparent", b"00-abc"), *headers, ("ce_custom", b"yes")]
+    decoded = decode(headers, value)
+    assert decoded.extensions == {"partitionkey": "kim@example.com", "custom": "yes"}
+    assert decoded.id == "id-1" and decoded.subject == "kim@example.com"

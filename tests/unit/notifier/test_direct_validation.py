@@ -1,0 +1,130 @@
+"""The notifier builds outcomes and chat messages with the model's validator itself
+(``handler._new_outcome``, ``compose._new_message``), not ``Model(**fields)``: the same
+objects, the same bytes, the same refusals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from libs.common.events import NotificationChannel, NotificationOutcome, NotificationStatus
+from libs.common.events.interaction import ReplyPath
+from libs.common.events.notification import SingleUsePart
+from libs.providers.outbound import OutboundMessage, OutboundPurpose, QuickReply
+from services.notifier.chat import BatchSender, _has_send_many, is_batch_sender
+from services.notifier.compose import _new_message
+from services.notifier.handler import _new_outcome
+from services.notifier.webchat import WebchatSender
+
+texts = st.text(max_size=30)
+maybe_texts = st.none() | texts
+zones = st.sampled_from([UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))])
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=zones
+)
+single_use = st.none() | st.builds(
+    SingleUsePart, part=st.sampled_from(["callback", "reply_token"]), expires_at=moments
+)
+
+outcome_fields = st.fixed_dictionaries(
+    {
+        "routing_event_id": texts,
+        "routing_event_type": texts,
+        "conversation_id": texts,
+        "channel": st.sampled_from(NotificationChannel),
+        "recipient": texts,
+        "template": texts,
+        "locale": maybe_texts,
+        "status": st.sampled_from(NotificationStatus),
+        "attempts": st.integers(min_value=0, max_value=20),
+        "message_id": maybe_texts,
+        "reason": maybe_texts,
+        "occurred_at": moments,
+        "reply_id": maybe_texts,
+        "purpose": maybe_texts,
+        "provider": maybe_texts,
+        "provider_message_id": maybe_texts,
+        "accepted_at": st.none() | moments,
+        "error_code": maybe_texts,
+        "single_use": single_use,
+    }
+)
+
+paths = st.builds(
+    ReplyPath,
+    provider=st.sampled_from(["telegram", "webchat", "line"]),
+    integration=texts,
+    address=texts,
+)
+message_fields = st.fixed_dictionaries(
+    {
+        "idempotency_key": texts,
+        "purpose": st.sampled_from([p.value for p in OutboundPurpose]),
+        "text": texts,
+        "quick_replies": st.lists(
+            st.builds(QuickReply, label=st.text(max_size=20), payload=st.text(max_size=40)),
+            max_size=3,
+        ),
+        "path": paths,
+        "locale": maybe_texts,
+        "customer_last_inbound_at": st.none() | moments,
+    }
+)
+
+
+def same_model(direct: object, built: object) -> None:
+    assert type(direct) is type(built)
+    assert direct == built
+    assert direct.model_fields_set == built.model_fields_set  # type: ignore[attr-defined]
+    assert direct.model_dump_json() == built.model_dump_json()  # type: ignore[attr-defined]
+
+
+@settings(max_examples=200, deadline=None)
+@given(outcome_fields)
+def test_an_outcome_from_the_validator_is_the_models(fields: dict) -> None:
+    same_model(_new_outcome(fields), NotificationOutcome(**fields))
+
+
+@settings(max_examples=200, deadline=None)
+@given(message_fields)
+def test_a_chat_message_from_the_validator_is_the_models(fields: dict) -> None:
+    built = OutboundMessage(**{**fields, "purpose": OutboundPurpose(fields["purpose"])})
+    same_model(_new_message(fields), built)
+
+
+def test_the_validator_refuses_what_the_model_refuses() -> None:
+    naive = {
+        "routing_event_id": "e",
+        "routing_event_type": "t",
+        "conversation_id": "c",
+        "channel": "smtp",
+        "recipient": "r",
+        "template": "x",
+        "status": "sent",
+        "occurred_at": datetime(2026, 1, 1),  # naive: refused
+    }
+    with pytest.raises(ValidationError):
+        NotificationOutcome(**naive)
+    with pytest.raises(ValidationError):
+        _new_outcome(naive)
+    with pytest.raises(ValidationError):
+        _new_outcome({**naive, "occurred_at": datetime(2026, 1, 1, tzinfo=UTC), "attempts": -1})
+
+
+class _Batch:
+    async def send_many(self, messages: list) -> list: ...
+
+
+class _Single:
+    async def send(self, message: object) -> object: ...
+
+
+def test_a_batch_sender_is_told_as_the_protocol_tells_it() -> None:
+    for sender in (_Batch(), _Single(), object()):
+        assert is_batch_sender(sender) == isinstance(sender, BatchSender)
+    assert is_batch_sender(_Batch()) and not is_batch_sender(_Single())
+    assert _has_send_many(WebchatSender)  # web chat's outbox takes a poll at once
