@@ -62,7 +62,8 @@ BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRo
 #: Insert-only rows that the ORM's rows point at: written before the ORM flush.
 BULK_FIRST = (Contact, ContactIdentity)
 #: Loaded rows whose changes the commit writes with Core executemany UPDATEs (on
-#: PostgreSQL the rest, a few agents and counters per poll, stay with the ORM's flush).
+#: PostgreSQL the rest, a few agents per poll, stay with the ORM's flush; the counters
+#: are queued by ``update_later``).
 CORE_UPDATED = frozenset({Conversation})
 #: SQLite: the agents too (an assignment sets its agent's ``last_assigned_at``), so the
 #: ORM's flush has nothing left to write and a poll's flush and COMMIT stay one hop.
