@@ -34,6 +34,8 @@ from services.router.store.models import UtcDateTime
 
 Convert = Callable[[Any], Any]
 Row = dict[str, Any]
+#: (table, shapes) for ``update_by_key_together``: each shape (columns, params with ``_pk``)
+KeyedUpdates = tuple[sa.Table, list[tuple[tuple[str, ...], list[Row]]]]
 #: PostgreSQL: this many rows or more of one shape go by binary COPY (asyncpg), which
 #: the server takes faster than a multi-row INSERT (bench.store_ceiling: 8,473 vs
 #: 5,564 interactions/s); fewer are not worth its extra round trip.
@@ -52,8 +54,9 @@ class BulkInserter:
         #: PostgreSQL COPY, the poll's lookups), which SQLAlchemy's cursor events do not see
         self.watchers: list[Callable[[str], None]] = []
         self._updates: dict[Hashable, _Plan] = {}
-        #: ``insert_together``'s statement per shape (tables and columns of its runs)
-        self._together: dict[tuple[tuple[str, tuple[str, ...]], ...], str] = {}
+        #: ``insert_together``'s statement per shape (tables and columns of its runs,
+        #: tables and column sets of its updates)
+        self._together: dict[tuple[tuple[tuple[str, Any], ...], ...], str] = {}
         #: ``update_by_key_together``'s statement per (table, columns of each shape)
         self._together_updates: dict[tuple[str, tuple[tuple[str, ...], ...]], str] = {}
 
@@ -128,7 +131,10 @@ class BulkInserter:
             self._sent(f"COPY {table.name}")
 
     async def insert_together(
-        self, session: AsyncSession, groups: Sequence[tuple[sa.Table, Sequence[Row]]]
+        self,
+        session: AsyncSession,
+        groups: Sequence[tuple[sa.Table, Sequence[Row]]],
+        updates: Sequence[KeyedUpdates] = (),
     ) -> None:
         """PostgreSQL: ``insert(table, rows)`` for each group in order, as ONE statement
         when no run of them is large enough to COPY: each run an ``INSERT … SELECT *
@@ -138,26 +144,51 @@ class BulkInserter:
         interactions). The rows go in the same order with the same values (each run's
         converted tuples, transposed), and a foreign key is checked at the end of the
         statement, so a run may point at rows of an earlier one (and of a later one).
-        With a run to COPY, each run goes by itself, as ``insert`` sends it."""
+        With a run to COPY, each run goes by itself, as ``insert`` sends it.
+
+        ``updates``: then ``update_by_key_together(table, shapes)`` of each, chained in
+        the same statement (after a COPY, in one of their own). Rows that exist before
+        the statement only: the chain's parts all see the snapshot it began with (an
+        UPDATE of a row inserted by the same statement would find nothing), and a row
+        in one part only (one change of it would be lost). A poll of 5 wrote its
+        changed conversations and its counter in two round trips after its inserts'."""
         runs = [
             (table, plan, values, copy)
             for table, rows in groups
             for plan, values, copy in self._runs(table, rows, copy_from=self._copy_from)
         ]
-        if not runs:
+        updates = [(table, shapes) for table, shapes in updates if shapes]
+        if not runs and not updates:
             return
         connection = await session.connection()
-        if len(runs) == 1 or any(copy is not None for *_, copy in runs):
+        if any(copy is not None for *_, copy in runs) or (len(runs) == 1 and not updates):
             for run in runs:
                 await self._send_run(connection, *run)
-            return
-        shape = tuple((table.name, tuple(plan.columns)) for table, plan, _, _ in runs)
+            runs = []
+            if not updates:
+                return
+        shape = (
+            tuple((table.name, tuple(plan.columns)) for table, plan, _, _ in runs),
+            tuple(
+                (table.name, tuple(columns for columns, _ in shapes)) for table, shapes in updates
+            ),
+        )
         sql = self._together.get(shape)
         if sql is None:
-            sql = self._together[shape] = _insert_together_sql(
+            parts = _insert_parts(
                 self._dialect, [(table, plan.columns) for table, plan, _, _ in runs]
             )
+            number = sum(len(plan.columns) for _, plan, _, _ in runs)
+            for table, shapes in updates:
+                [key] = table.primary_key.columns
+                more, number = _update_parts(
+                    self._dialect, table, key, [columns for columns, _ in shapes], number
+                )
+                parts.extend(more)
+            sql = self._together[shape] = _chained(parts)
         arrays = [list(column) for _, _, values, _ in runs for column in zip(*values, strict=True)]
+        for table, shapes in updates:
+            arrays.extend(self._update_arrays(table, shapes))
         raw = await _in_transaction(connection)
         await raw.execute(sql, *arrays)
         self._sent(sql)
@@ -208,6 +239,14 @@ class BulkInserter:
             sql = self._together_updates[shape] = _update_together_sql(
                 self._dialect, table, key, [columns for columns, _ in shapes]
             )
+        raw = await _in_transaction(await session.connection())
+        await raw.execute(sql, *self._update_arrays(table, shapes))
+        self._sent(sql)
+
+    def _update_arrays(
+        self, table: sa.Table, shapes: Sequence[tuple[tuple[str, ...], list[Row]]]
+    ) -> list[list[Any]]:
+        """``_update_parts``' parameters: each shape's columns, then its keys, as arrays."""
         arrays: list[list[Any]] = []
         for columns, params in shapes:
             for column in columns:
@@ -215,9 +254,7 @@ class BulkInserter:
                 values = [row[column] for row in params]
                 arrays.append(values if convert is None else list(map(convert, values)))
             arrays.append([row["_pk"] for row in params])
-        raw = await _in_transaction(await session.connection())
-        await raw.execute(sql, *arrays)
-        self._sent(sql)
+        return arrays
 
     def _runs(
         self, table: sa.Table, rows: Sequence[Row], *, copy_from: int | None = None
@@ -438,10 +475,11 @@ class _Copy:
         await connection._protocol.copy_in(self.statement, None, None, records, intro._state, None)
 
 
-def _insert_together_sql(dialect: Dialect, runs: list[tuple[sa.Table, list[str]]]) -> str:
-    """``insert_together``'s statement: each run's INSERT from its arrays (``$n`` typed
-    as its column's array), chained."""
-    inserts, number = [], 0
+def _insert_parts(dialect: Dialect, runs: list[tuple[sa.Table, list[str]]]) -> list[str]:
+    """``insert_together``'s inserts: each run's INSERT from its arrays (``$n`` typed
+    as its column's array), to be chained."""
+    inserts: list[str] = []
+    number = 0
     for table, columns in runs:
         arrays = []
         for key in columns:
@@ -452,7 +490,7 @@ def _insert_together_sql(dialect: Dialect, runs: list[tuple[sa.Table, list[str]]
             f"INSERT INTO {_quoted(table.name)} ({names})"  # noqa: S608 (own tables)
             f" SELECT * FROM unnest({', '.join(arrays)})"
         )
-    return _chained(inserts)
+    return inserts
 
 
 def _chained(statements: list[str]) -> str:
@@ -470,7 +508,19 @@ def _update_together_sql(
 ) -> str:
     """``update_by_key_together``'s statement: each shape's UPDATE from its arrays,
     chained."""
-    updates, number = [], 0
+    return _chained(_update_parts(dialect, table, key, shapes, 0)[0])
+
+
+def _update_parts(
+    dialect: Dialect,
+    table: sa.Table,
+    key: sa.Column[Any],
+    shapes: list[tuple[str, ...]],
+    number: int,
+) -> tuple[list[str], int]:
+    """Each shape's UPDATE from its arrays, numbered after ``$number``; and the last
+    number taken."""
+    updates: list[str] = []
     for index, columns in enumerate(shapes):
         arrays, names = [], []
         for column in [*columns, None]:  # None: the primary key, last
@@ -484,7 +534,7 @@ def _update_together_sql(
             f" FROM unnest({', '.join(arrays)}) AS v{index}({', '.join(names)})"
             f' WHERE {_quoted(table.name)}.{_quoted(key.name)} = v{index}."_pk"'
         )
-    return _chained(updates)
+    return updates, number
 
 
 def _quoted(name: str) -> str:

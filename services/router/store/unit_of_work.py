@@ -27,7 +27,13 @@ from sqlalchemy.orm.attributes import (
     manager_of_class,
 )
 
-from services.router.store.bulk import COPY_FROM, SQLITE_DRIVER, BulkInserter, SqliteWrite
+from services.router.store.bulk import (
+    COPY_FROM,
+    SQLITE_DRIVER,
+    BulkInserter,
+    KeyedUpdates,
+    SqliteWrite,
+)
 from services.router.store.lookups import DRIVER_WATCHERS
 from services.router.store.models import (
     Agent,
@@ -62,7 +68,8 @@ BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRo
 #: Insert-only rows that the ORM's rows point at: written before the ORM flush.
 BULK_FIRST = (Contact, ContactIdentity)
 #: Loaded rows whose changes the commit writes with Core executemany UPDATEs (on
-#: PostgreSQL the rest, a few agents and counters per poll, stay with the ORM's flush).
+#: PostgreSQL the rest, a few agents per poll, stay with the ORM's flush; the counters
+#: are queued by ``update_later``).
 CORE_UPDATED = frozenset({Conversation})
 #: SQLite: the agents too (an assignment sets its agent's ``last_assigned_at``), so the
 #: ORM's flush has nothing left to write and a poll's flush and COMMIT stay one hop.
@@ -247,13 +254,36 @@ class UnitOfWork:
             new = self._new_rows()
             groups.extend(new.groups)
             groups.extend(self._take_bulk(BULK_ORDER))
-            await self._inserter.insert_together(session, groups)
+            # the changed rows' and the queued UPDATEs in the inserts' statement (rows that
+            # exist before it, see ``insert_together``): a poll of 5, 8 → 6 statements
+            updates: list[KeyedUpdates] = []
+            if last:
+                await self._update_changed(together=updates)
+            updates.extend(self._take_queued_apart({id(table) for table, _ in groups}, updates))
+            await self._inserter.insert_together(session, groups, updates)
             if not last:
                 self._track_new(new.rows)
-            else:
-                await self._update_changed()
         await session.flush()
         await self._update_queued()
+
+    def _take_queued_apart(
+        self, inserted: set[int], updates: list[KeyedUpdates]
+    ) -> list[KeyedUpdates]:
+        """The queued updates (``update_later``) that may go in one statement with these
+        inserts and ``updates``, taken: those of a table none of them writes (one
+        inserted by them is not visible to an UPDATE of the same statement, and a row
+        updated twice in one statement keeps one change); the rest stay queued."""
+        taken: list[KeyedUpdates] = []
+        apart = inserted | {id(table) for table, _ in updates}
+        for model in list(self._updates):
+            table = model.__table__  # type: ignore[attr-defined]
+            if id(table) in apart:
+                continue
+            shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+            for key, values in self._updates.pop(model).items():
+                shapes.setdefault(tuple(sorted(values)), []).append({"_pk": key, **values})
+            taken.append((table, sorted(shapes.items(), key=lambda shape: shape[0])))
+        return taken
 
     async def _send_writes(self, *, commit: bool) -> None:
         """SQLite: the queued statements (then COMMIT if ``commit``) in one hop. Without
@@ -290,7 +320,7 @@ class UnitOfWork:
             for columns, params in shapes.items():
                 await self._update_rows(table, key_column, columns, params)
 
-    async def _update_changed(self) -> None:
+    async def _update_changed(self, *, together: list[KeyedUpdates] | None = None) -> None:
         """The commit's flush: changed conversations (on SQLite agents too) as one
         executemany UPDATE per set of changed columns, then let go by the session (the
         transaction ends here).
@@ -298,7 +328,10 @@ class UnitOfWork:
         The ORM's flush batches only consecutive rows that changed the same columns; a
         poll interleaves mail and chat, assigned and queued conversations, so it sent one
         UPDATE for every ~4 conversations. Like the ORM, only changed columns are written
-        (a column another transaction changed meanwhile is not overwritten)."""
+        (a column another transaction changed meanwhile is not overwritten).
+
+        ``together`` (PostgreSQL): each model's shapes are added to it, for the caller to
+        write (``insert_together``), instead of written here."""
         shapes: dict[tuple[type, tuple[str, ...]], list[dict[str, object]]] = {}
         done = []
         core_updated = CORE_UPDATED if self.postgres else CORE_UPDATED_SQLITE
@@ -311,7 +344,18 @@ class UnitOfWork:
             if changed:
                 shape = (model, tuple(sorted(changed)))
                 shapes.setdefault(shape, []).append({"_pk": row.id, **changed})
-        if self.postgres and len(shapes) > 1:
+        if together is not None:
+            # in the order of their columns, not of the session's dirty set: one statement
+            # text (one prepared statement) for one set of shapes
+            for (model, keys), params in sorted(shapes.items(), key=_by_columns):
+                table = model.__table__  # type: ignore[attr-defined]
+                for written, same_model in together:
+                    if written is table:
+                        same_model.append((keys, params))
+                        break
+                else:
+                    together.append((table, [(keys, params)]))
+        elif self.postgres and len(shapes) > 1:
             # one statement for every shape of each model (bulk.update_by_key_together)
             by_model: dict[type, list[tuple[tuple[str, ...], list[dict[str, object]]]]] = {}
             for (model, keys), params in shapes.items():
@@ -446,6 +490,11 @@ class UnitOfWork:
         self.session.info.pop(SQLITE_DRIVER, None)
         await self.session.rollback()
         self._outbox_written = []
+
+
+def _by_columns(shape: tuple[tuple[type, tuple[str, ...]], object]) -> tuple[str, ...]:
+    (model, columns), _ = shape
+    return (model.__name__, *columns)
 
 
 def _changed_values(state: Any, equal: dict[str, Callable[[Any, Any], bool]]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from services.router.store.models import (
     InteractionRecord,
     MessageIndex,
     OutboxRow,
+    SequenceCounter,
     SlaTimer,
 )
 from services.router.store.unit_of_work import UnitOfWorkFactory
@@ -409,3 +410,61 @@ async def test_edge_instants_are_stored_as_sqlalchemy_stores_them(
             by_prefix[conversation[:2]].append((cycle, due, cancelled))
         assert sorted(by_prefix["b-"]) == sorted(by_prefix["a-"])
         assert [due for _, due, _ in sorted(by_prefix["b-"])] == EDGE_INSTANTS
+
+
+@pytest.mark.parametrize("copy_from", [50, 1], ids=["one-statement", "after-copies"])
+async def test_updates_chained_after_inserts_store_what_sqlalchemy_stores(
+    engine: AsyncEngine, copy_from: int
+):
+    """``insert_together(groups, updates)`` (PostgreSQL): rows inserted and existing
+    rows updated (conversations of two shapes, a counter) in one statement, or after
+    the runs' COPYs in one of their own, against SQLAlchemy's INSERTs and UPDATEs of
+    the same rows."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("insert_together is PostgreSQL's")
+    inserter = BulkInserter(engine.dialect, copy_from=copy_from)
+    table, counters = Conversation.__table__, SequenceCounter.__table__
+    first = ("status", "last_activity_at", "customer", "reply_path")
+    second = ("resolved_at", "breached", "resolution_elapsed_minutes", "assignee_id")
+    later = [(m, rows) for m, rows in rows_of("") if m not in (Contact, Conversation)]
+    seen: list[str] = []
+    inserter.watchers.append(seen.append)
+    async with AsyncSession(engine) as session, session.begin():
+        ids = await insert_twin_conversations(session)
+        await session.execute(sa.insert(counters), [{"name": "a-n", "value": 0}])
+        await session.execute(sa.insert(counters), [{"name": "b-n", "value": 0}])
+        shapes = [(first, ids[:1]), (second, ids[1:])]
+        for model, _ in later:
+            rows = dict(rows_of("a-"))[model]
+            for _, same_keys in groupby(rows, key=tuple):
+                await session.execute(sa.insert(model.__table__), list(same_keys))
+        for columns, some in shapes:
+            await session.execute(
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("_pk"))
+                .values({table.c[key]: sa.bindparam(key) for key in columns}),
+                [{"_pk": f"a-{i}", **{key: CHANGES[key] for key in columns}} for i in some],
+            )
+        await session.execute(sa.update(counters).where(counters.c.name == "a-n").values(value=5))
+        await inserter.insert_together(
+            session,
+            [(model.__table__, dict(rows_of("b-"))[model]) for model, _ in later],
+            [
+                (
+                    table,
+                    [
+                        (cols, [{"_pk": f"b-{i}", **{k: CHANGES[k] for k in cols}} for i in some])
+                        for cols, some in shapes
+                    ],
+                ),
+                (counters, [(("value",), [{"_pk": "b-n", "value": 5}])]),
+            ],
+        )
+    if copy_from == 50:
+        assert len(seen) == 1, seen
+    else:  # the COPYs, then the updates together
+        assert len(seen) > len(later) and seen[-1].count("UPDATE") == 3, seen
+    async with AsyncSession(engine) as session:
+        for model, _ in [*rows_of(""), (SequenceCounter, [])]:
+            if model is not ContactIdentity:  # not inserted by insert_twin_conversations
+                await assert_twins_stored_alike(session, model.__table__)
