@@ -7,7 +7,7 @@ Providers parse their payloads into :class:`CallFacts` (pure, per provider);
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from libs.common.cloudevents import CloudEvent
@@ -86,21 +86,24 @@ def event_source(provider: str, integration_id: str) -> str:
 def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
     from_number = _number(facts.from_raw, context)
     to_number = _number(facts.to_raw, context)
-    facts = replace(facts, direction=_direction(facts, from_number, to_number, context))
-    kind = phase_of(facts.status, facts.direction)
-    customer = _customer(facts, from_number, to_number, context.own_numbers)
-    invalid = number_invalid(facts, from_number, to_number, context.own_numbers)
+    # The direction is passed along, not put into a copy of the facts: dataclasses.replace
+    # of these 25 fields cost ~18 µs per callback (timeit, this machine).
+    direction = _direction(facts, from_number, to_number, context)
+    kind = phase_of(facts.status, direction)
+    own = context.own_numbers
+    number = _customer_number(facts, direction, from_number, to_number, own)
+    invalid = _invalid(facts, number)
     return Interaction(
         channel=Channel.PHONE,
         provider=facts.provider,
         integration=context.integration_id,
-        direction=facts.direction,
+        direction=direction,
         kind=kind,
         occurred_at=facts.occurred_at or context.received_at,
         received_at=context.received_at,
-        customer=customer,
+        customer=_customer(facts, number, from_number),
         thread=ThreadHints(provider_thread_id=facts.group_id or facts.call_id),
-        call=_call_details(facts, from_number, to_number, kind, number_invalid=invalid),
+        call=_call_details(facts, direction, from_number, to_number, kind, number_invalid=invalid),
         routing_hints=_routing_hints(context.routing, facts.queue),
         provider_message_id=facts.call_id,
     )
@@ -135,41 +138,39 @@ def _number(raw: str | None, context: EventContext) -> PhoneNumber:
     return parse_number(raw, context.region, extension_max_digits=context.extension_max_digits)
 
 
-def _customer(
-    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, own_numbers: frozenset[str]
-) -> CustomerIdentity:
+def _customer(facts: CallFacts, number: PhoneNumber, from_number: PhoneNumber) -> CustomerIdentity:
     # Keys without a number name the whole call (all its legs), not one leg.
     call = facts.group_id or facts.call_id
     if not facts.customer_known:
         # e.g. a Twilio recording callback carries no numbers: the call id threads it.
         return CustomerIdentity(handle=f"phone:call:{call}")
-    number = _customer_number(facts, from_number, to_number, own_numbers)
     name = facts.caller_name if number is from_number else None
     return customer_identity(number, call_id=call, display_name=name)
 
 
 def _customer_number(
-    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, own: frozenset[str]
+    facts: CallFacts,
+    direction: Direction,
+    from_number: PhoneNumber,
+    to_number: PhoneNumber,
+    own: frozenset[str],
 ) -> PhoneNumber:
     """The customer's side; never one of our own numbers when the other side will do."""
     if facts.leg:
         # A <Dial>/bridge leg keeps the caller in From when forwarding an inbound call
         # and shows our number in From when an agent calls out.
         return to_number if _ours(from_number, own) else from_number
-    number = customer_side(from_number, to_number, facts.direction)
+    number = customer_side(from_number, to_number, direction)
     other = to_number if number is from_number else from_number
     if _ours(number, own) and not _ours(other, own):
         return other
     return number
 
 
-def number_invalid(
-    facts: CallFacts, from_number: PhoneNumber, to_number: PhoneNumber, own: frozenset[str]
-) -> bool:
+def _invalid(facts: CallFacts, number: PhoneNumber) -> bool:
     """The customer's side is neither withheld, nor one of ours, nor a real number."""
     if not facts.customer_known:
         return False
-    number = _customer_number(facts, from_number, to_number, own)
     return not (number.anonymous or number.extension or number.e164)
 
 
@@ -179,6 +180,7 @@ def _ours(number: PhoneNumber, own: frozenset[str]) -> bool:
 
 def _call_details(
     facts: CallFacts,
+    direction: Direction,
     from_number: PhoneNumber,
     to_number: PhoneNumber,
     kind: InteractionKind,
@@ -190,7 +192,7 @@ def _call_details(
         group_id=facts.group_id or facts.call_id,
         from_number=from_number.display,
         to_number=to_number.display,
-        direction=facts.direction,
+        direction=direction,
         status=facts.status.value,
         provider_status=facts.provider_status,
         started_at=facts.started_at,
@@ -204,7 +206,7 @@ def _call_details(
         answered_by=facts.answered_by,
         queue=facts.queue,
         # Nobody can call back a number that is not one.
-        callback_requested=callback_requested(kind, facts.direction)
+        callback_requested=callback_requested(kind, direction)
         and not facts.leg
         and not number_invalid,
         number_invalid=number_invalid,

@@ -32,7 +32,6 @@ from libs.common.webhooks.errors import label_provider
 from services.phone_log.calls import CallFacts, EventContext, PayloadError
 from services.phone_log.intake import (
     asterisk_line,
-    event_context_for,
     event_for,
     freeswitch_line,
     ignored,
@@ -126,7 +125,7 @@ def form_fields(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def _context(runtime: PhoneLogState, integration: IntegrationBase) -> EventContext:
-    return event_context_for(integration, runtime.settings, datetime.now(UTC))
+    return runtime.event_context(integration, datetime.now(UTC))
 
 
 def _publisher(runtime: PhoneLogState, provider: str) -> Publisher:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from fastapi import Request
@@ -13,7 +14,9 @@ from fastapi import Request
 from libs.common.health import ReadinessCheck
 from libs.common.webhooks import EventPublisher, Publisher, UnknownIntegration
 from libs.common.webhooks.eventlog import EventLog
-from services.phone_log.integrations import Integration
+from services.phone_log.calls import EventContext
+from services.phone_log.intake import event_context_for
+from services.phone_log.integrations import Integration, IntegrationBase
 from services.phone_log.quarantine import RawSender
 from services.phone_log.settings import PhoneLogSettings
 
@@ -35,6 +38,10 @@ class PhoneLogState:
     sender: RawSender | None = None
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     events: EventLog = field(default_factory=lambda: call_event_log(each_at_info=False))
+    #: Each integration's context at its first callback; what a later one changes is the time.
+    _lines: dict[tuple[str, str], EventContext] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @classmethod
     def from_settings(cls, settings: PhoneLogSettings) -> PhoneLogState:
@@ -51,6 +58,22 @@ class PhoneLogState:
                 integration=integration_id,
             )
         return found
+
+    def event_context(self, integration: IntegrationBase, received_at: datetime) -> EventContext:
+        """The context of a callback received now. The integration's part (routing hints,
+        region, own numbers in E.164) is built once: it cost ~9 µs per callback (timeit)."""
+        line = self._lines.get((integration.provider, integration.id))
+        if line is None:
+            line = event_context_for(integration, self.settings, received_at)
+            self._lines[integration.provider, integration.id] = line
+        return EventContext(
+            line.integration_id,
+            line.region,
+            received_at,
+            line.routing,
+            line.extension_max_digits,
+            line.own_numbers,
+        )
 
     def attach(self, producer: PhoneProducer) -> Publisher:
         self.sender = producer

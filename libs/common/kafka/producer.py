@@ -7,6 +7,7 @@ this returns, so nothing is acknowledged that is not safely on Kafka.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -16,6 +17,8 @@ from typing import NamedTuple
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 from aiokafka.structs import RecordMetadata
+from prometheus_client import Counter as CounterMetric
+from prometheus_client import Histogram
 
 from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, Headers, encode
@@ -35,6 +38,20 @@ _FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, ProducerFenced)
 
 #: How many event ids a ``PublishError`` of a batch names (then "… and N more").
 _IDS_NAMED = 20
+
+
+@functools.cache
+def _published(topic: str, ce_type: str) -> CounterMetric:
+    """``EVENTS_PUBLISHED.labels(topic, ce_type)``, looked up once: ``labels()`` cost ~6.5 µs
+    a call here (timeit), twice per ``publish`` with the histogram's. Topics and event
+    types are a fixed few, so is this cache."""
+    return metrics.EVENTS_PUBLISHED.labels(topic, ce_type)
+
+
+@functools.cache
+def _publish_seconds(topic: str) -> Histogram:
+    """``PUBLISH_SECONDS.labels(topic)``, looked up once (~2.7 µs a call)."""
+    return metrics.PUBLISH_SECONDS.labels(topic)
 
 
 class PublishError(RuntimeError):
@@ -108,7 +125,7 @@ class EventProducer:
     async def publish(self, topic: str, event: CloudEvent, *, key: str) -> RecordMetadata:
         headers, value = encode(event)
         record = await self.send(topic, value, key=key, headers=headers)
-        metrics.EVENTS_PUBLISHED.labels(topic, event.type).inc()
+        _published(topic, event.type).inc()
         return record
 
     async def send(
@@ -125,7 +142,7 @@ class EventProducer:
         except (TimeoutError, KafkaError) as exc:
             metrics.PUBLISH_FAILURES.labels(topic).inc()
             raise PublishError(f"publish to {topic} not acknowledged: {exc!r}") from exc
-        metrics.PUBLISH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+        _publish_seconds(topic).observe(time.perf_counter() - started)
         return record
 
     async def publish_many(
@@ -142,7 +159,7 @@ class EventProducer:
             records.append(OutgoingRecord(value, key, headers))
         acked = await self.send_many(topic, records)
         for ce_type, count in Counter(event.type for event, _ in events).items():
-            metrics.EVENTS_PUBLISHED.labels(topic, ce_type).inc(count)
+            _published(topic, ce_type).inc(count)
         return acked
 
     async def send_many(
@@ -169,7 +186,7 @@ class EventProducer:
                 f"publish of {len(failed)} of {len(records)} records to {topic} not "
                 f"acknowledged ({_event_ids(failed)}): {cause!r}"
             ) from cause
-        metrics.PUBLISH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+        _publish_seconds(topic).observe(time.perf_counter() - started)
         return acked
 
     async def _send_many_once(

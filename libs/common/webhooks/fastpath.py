@@ -132,9 +132,12 @@ class WebhookFastPath:
 async def _arguments(route: FastRoute, match: re.Match[str], request: Request) -> dict[str, Any]:
     arguments: dict[str, Any] = {name: match.group(name) for name in route.path_params}
     arguments[route.request_param] = request
-    query = request.query_params
-    for name, alias in route.query_params:
-        arguments[name] = query.get(alias)
+    if route.query_params:
+        # Only then: parsing the query string into QueryParams cost ~2 % of a phone
+        # callback's CPU in the app (cProfile), for routes that read none.
+        query = request.query_params
+        for name, alias in route.query_params:
+            arguments[name] = query.get(alias)
     for name, dependency in route.dependencies:
         arguments[name] = await dependency(request)
     return arguments

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,16 +40,41 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 
 def parse_form(body: bytes) -> list[tuple[str, str]]:
-    """``application/x-www-form-urlencoded`` pairs in order, repeated keys kept."""
+    """``application/x-www-form-urlencoded`` pairs in order, repeated keys kept.
+
+    The pairs ``parse_qsl(text, keep_blank_values=True, errors="strict",
+    max_num_fields=MAX_FORM_FIELDS)`` gives (a property test holds them equal), without
+    its per-field calls where a name or value has no ``+`` or ``%`` to decode: a CTI
+    callback's 7 fields took ~4x less, a Twilio callback's ~1.5x (timeit).
+    """
     try:
-        text = body.decode("utf-8")
-        return parse_qsl(
-            text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FORM_FIELDS
-        )
+        return _form_pairs(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise MalformedPayload("form body is not UTF-8", reason="bad_encoding") from None
     except ValueError as exc:
         raise MalformedPayload(f"form body not parseable: {exc}") from None
+
+
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    if not text:
+        return []
+    if 1 + text.count("&") > MAX_FORM_FIELDS:
+        raise ValueError("Max number of fields exceeded")
+    pairs = []
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")  # no "=": a blank value, as parse_qsl
+        if "+" in name:
+            name = name.replace("+", " ")
+        if "%" in name:
+            name = unquote(name, errors="strict")
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            value = unquote(value, errors="strict")
+        pairs.append((name, value))
+    return pairs
 
 
 def validate_payload(model: type[M], data: Any) -> M:
