@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from libs.common.events import (
@@ -94,6 +96,24 @@ def test_automated_flags():
     assert not Flags().automated
     assert Flags(auto_submitted=True).automated
     assert Flags(bounce=True).automated
+
+
+_AUTOMATING = (
+    "auto_submitted",
+    "auto_reply",
+    "out_of_office",
+    "bulk",
+    "mailing_list",
+    "loop",
+    "bounce",
+)
+
+
+@given(st.fixed_dictionaries({name: st.booleans() for name in _AUTOMATING}))
+def test_automated_is_any_automating_flag(values: dict[str, bool]) -> None:
+    # read from the instance's dict: the same answer, a bool, as any() of the fields
+    automated = Flags(**values).automated
+    assert automated is any(values.values())
 
 
 def test_deterministic_ids_are_stable_and_namespaced():
