@@ -36,6 +36,9 @@ class IdentityKind(StrEnum):
 
 #: Stronger keys win a conflict.
 KIND_STRENGTH = (IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.HANDLE)
+#: the kinds read once (``IdentityKind.EMAIL`` is a slow read on Python 3.11: EnumType's
+#: __getattr__, ~100 ns against ~1 for a global)
+_EMAIL, _PHONE, _HANDLE = KIND_STRENGTH
 
 
 class IdentityKey(NamedTuple):
@@ -76,16 +79,16 @@ def identity_keys(customer: CustomerIdentity) -> tuple[IdentityKey, ...]:
         return ()
     keys: list[IdentityKey] = []
     if customer.email:
-        keys.append(IdentityKey(IdentityKind.EMAIL, customer.email.strip().lower()))
+        keys.append(IdentityKey(_EMAIL, customer.email.strip().lower()))
     phone = normalise_phone(customer.phone)
     if phone:
-        keys.append(IdentityKey(IdentityKind.PHONE, phone))
+        keys.append(IdentityKey(_PHONE, phone))
     if customer.handle:
         handle = customer.handle.strip()
-        keys.append(IdentityKey(IdentityKind.HANDLE, handle))
+        keys.append(IdentityKey(_HANDLE, handle))
         handle_phone = normalise_phone(handle.split(":", 1)[-1]) if ":" in handle else None
         if handle_phone and handle_phone != phone:
-            keys.append(IdentityKey(IdentityKind.PHONE, handle_phone))
+            keys.append(IdentityKey(_PHONE, handle_phone))
     return tuple(dict.fromkeys(keys))
 
 

@@ -165,22 +165,27 @@ class AgentAnswer(StrEnum):
     UNLESS_SENT_BY_OMNIDESK = "unless_sent_by_omnidesk"
 
 
+#: read once, as the members above (``AgentAnswer.YES`` is a slow read on 3.11)
+_ANSWER_NO, _ANSWER_YES = AgentAnswer.NO, AgentAnswer.YES
+_ANSWER_UNLESS_OURS = AgentAnswer.UNLESS_SENT_BY_OMNIDESK
+
+
 def agent_answer(interaction: Interaction) -> AgentAnswer:
     """A person answered outside omnidesk (provider app, phone); never a receipt or a bot."""
     if interaction.kind is _DELIVERY_STATUS:
-        return AgentAnswer.NO
+        return _ANSWER_NO
     if interaction.direction is _OUTBOUND:
         if interaction.flags.automated:
-            return AgentAnswer.NO  # bots, auto-replies: no person answered
+            return _ANSWER_NO  # bots, auto-replies: no person answered
         if not interaction.provider_message_id:
-            return AgentAnswer.YES  # nothing to match against our own replies
-        return AgentAnswer.UNLESS_SENT_BY_OMNIDESK
+            return _ANSWER_YES  # nothing to match against our own replies
+        return _ANSWER_UNLESS_OURS
     answered = interaction.kind is _CALL_ANSWERED or (
         interaction.kind is _CALL_ENDED
         and interaction.call is not None
         and interaction.call.answered_at is not None
     )
-    return AgentAnswer.YES if answered else AgentAnswer.NO
+    return _ANSWER_YES if answered else _ANSWER_NO
 
 
 def ignored_reason(status: ConversationStatus, interaction: Interaction) -> str | None:

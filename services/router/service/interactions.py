@@ -96,6 +96,7 @@ from services.router.store.unit_of_work import (
 #: enum members read once: on Python 3.11 a member read through its class
 #: (``Direction.INBOUND``) takes EnumType.__getattr__'s slow attribute path, ~100 ns
 #: against ~1 for a global (~29 such reads per routed interaction, thread_time)
+_ANSWER_YES, _ANSWER_UNLESS_OURS = AgentAnswer.YES, AgentAnswer.UNLESS_SENT_BY_OMNIDESK
 _CHAT = Channel.CHAT
 _DELIVERY_STATUS = InteractionKind.DELIVERY_STATUS
 _EMAIL = Channel.EMAIL
@@ -476,9 +477,8 @@ async def _apply_effect(
         log.debug("%s: %s", emitter.cause, note)
         return
     answer = agent_answer(interaction)  # awaited only when it needs a look (not a coroutine each)
-    if answer is AgentAnswer.YES or (
-        answer is AgentAnswer.UNLESS_SENT_BY_OMNIDESK
-        and not await _our_own_message(uow, interaction)
+    if answer is _ANSWER_YES or (
+        answer is _ANSWER_UNLESS_OURS and not await _our_own_message(uow, interaction)
     ):
         on_agent_response(uow, ctx, conversation, at)
     elif reopens(interaction) and columns(conversation)["status"] != _RESOLVED:
