@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import product
 
 import pytest
 from pydantic import ValidationError
@@ -94,6 +95,25 @@ def test_automated_flags():
     assert not Flags().automated
     assert Flags(auto_submitted=True).automated
     assert Flags(bounce=True).automated
+
+
+_AUTOMATING = (
+    "auto_submitted",
+    "auto_reply",
+    "out_of_office",
+    "bulk",
+    "mailing_list",
+    "loop",
+    "bounce",
+)
+
+
+def test_automated_is_any_automating_flag() -> None:
+    # read from the instance's dict: the same answer, a bool, as any() of the fields,
+    # for each of the 128 combinations
+    for flags in product((False, True), repeat=len(_AUTOMATING)):
+        values = dict(zip(_AUTOMATING, flags, strict=True))
+        assert Flags(**values).automated is any(flags)
 
 
 def test_deterministic_ids_are_stable_and_namespaced():
