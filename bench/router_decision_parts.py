@@ -29,18 +29,10 @@ import operator
 import tempfile
 import types
 from collections.abc import Callable, Coroutine, Generator
-from pathlib import Path
 from typing import Any
 
-from bench.router_poll_cpu import Traffic
-from libs.common.gc_tuning import tune_for_polls
-from libs.common.settings import KafkaSettings
-from services.router.bootstrap import build_context, open_store
-from services.router.service.agents import seed_agents
+from bench.router_poll_callgrind import POLL, warmed_router
 from services.router.service.interactions import route_batch
-from services.router.settings import RouterSettings
-
-POLL = 400
 
 
 @types.coroutine
@@ -98,27 +90,16 @@ def _patch(part: str) -> Callable[[], None]:
 
 def main(args: argparse.Namespace) -> None:
     loop = asyncio.new_event_loop()
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{folder}/router.db"
-        settings = RouterSettings(
-            state_dir=Path(folder), database_url=url, kafka=KafkaSettings(), dev_mode=False
-        )
-        engine = loop.run_until_complete(open_store(settings))
-        ctx = build_context(settings, engine)
-        loop.run_until_complete(seed_agents(ctx))
-        traffic = Traffic()
-        for _ in range(4):  # earlier customers to come back; caches and statements warm
-            loop.run_until_complete(route_batch(ctx, traffic.poll(500)))
-        tune_for_polls()
-        for _ in range(2):
-            loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        warmed_router(loop, folder, size=POLL) as (ctx, traffic),
+    ):
         restore = _patch(args.part)
         try:
             for _ in range(args.polls):
                 loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
         finally:
             restore()
-        loop.run_until_complete(engine.dispose())
     loop.close()
     print(f"routed {args.polls} measured polls of {POLL}, {args.part} bracketed")
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import operator
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.router_poll_cpu import Traffic
@@ -27,33 +29,50 @@ from libs.common.gc_tuning import tune_for_polls
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context, open_store
 from services.router.service.agents import seed_agents
+from services.router.service.context import RouterContext
 from services.router.service.interactions import route_batch
 from services.router.settings import RouterSettings
 
 POLL = 400
 
 
+@contextlib.contextmanager
+def warmed_router(
+    loop: asyncio.AbstractEventLoop, folder: str, *, size: int, database_url: str | None = None
+) -> Iterator[tuple[RouterContext, Traffic]]:
+    """A router context on a warmed store (agents seeded, earlier customers to come back,
+    caches and statements warm, the collector tuned as the service tunes it) and the
+    traffic that goes on from there: the set-up every router callgrind bench measures after."""
+    url = database_url or f"sqlite+aiosqlite:///{folder}/router.db"
+    settings = RouterSettings(
+        state_dir=Path(folder), database_url=url, kafka=KafkaSettings(), dev_mode=False
+    )
+    engine = loop.run_until_complete(open_store(settings))
+    ctx = build_context(settings, engine)
+    loop.run_until_complete(seed_agents(ctx))
+    traffic = Traffic()
+    for _ in range(4):
+        loop.run_until_complete(route_batch(ctx, traffic.poll(500)))
+    tune_for_polls()
+    for _ in range(2):
+        loop.run_until_complete(route_batch(ctx, traffic.poll(size)))
+    try:
+        yield ctx, traffic
+    finally:
+        loop.run_until_complete(engine.dispose())
+
+
 def main(args: argparse.Namespace) -> None:
     loop = asyncio.new_event_loop()
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{folder}/router.db"
-        settings = RouterSettings(
-            state_dir=Path(folder), database_url=url, kafka=KafkaSettings(), dev_mode=False
-        )
-        engine = loop.run_until_complete(open_store(settings))
-        ctx = build_context(settings, engine)
-        loop.run_until_complete(seed_agents(ctx))
-        traffic = Traffic()
-        for _ in range(4):  # earlier customers to come back; caches and statements warm
-            loop.run_until_complete(route_batch(ctx, traffic.poll(500)))
-        tune_for_polls()
-        for _ in range(2):
-            loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        warmed_router(loop, folder, size=POLL) as (ctx, traffic),
+    ):
         for _ in range(args.polls):
             batch = traffic.poll(POLL)
             # callgrind collects inside operator.call only (--toggle-collect=_operator_call)
             operator.call(loop.run_until_complete, route_batch(ctx, batch))
-        loop.run_until_complete(engine.dispose())
+
     loop.close()
     print(f"routed {args.polls} measured polls of {POLL}")
 

@@ -21,15 +21,9 @@ import argparse
 import asyncio
 import operator
 import tempfile
-from pathlib import Path
 
-from bench.router_poll_cpu import Traffic
-from libs.common.gc_tuning import tune_for_polls
-from libs.common.settings import KafkaSettings
-from services.router.bootstrap import build_context, open_store
-from services.router.service.agents import seed_agents
+from bench.router_poll_callgrind import warmed_router
 from services.router.service.interactions import route_batch
-from services.router.settings import RouterSettings
 from tools.testing.postgres import PostgresServer
 
 
@@ -37,28 +31,19 @@ def main(args: argparse.Namespace) -> None:
     server = PostgresServer().start() if args.store == "postgresql" else None
     loop = asyncio.new_event_loop()
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            if server is not None:
-                url = server.create_database()
-            else:
-                url = f"sqlite+aiosqlite:///{folder}/router.db"
-            settings = RouterSettings(
-                state_dir=Path(folder), database_url=url, kafka=KafkaSettings(), dev_mode=False
-            )
-            engine = loop.run_until_complete(open_store(settings))
-            ctx = build_context(settings, engine)
-            loop.run_until_complete(seed_agents(ctx))
-            traffic = Traffic()
-            for _ in range(4):  # earlier customers to come back; caches and statements warm
-                loop.run_until_complete(route_batch(ctx, traffic.poll(500)))
-            tune_for_polls()
-            for _ in range(3):
-                loop.run_until_complete(route_batch(ctx, traffic.poll(args.size)))
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            warmed_router(
+                loop,
+                folder,
+                size=args.size,
+                database_url=server.create_database() if server is not None else None,
+            ) as (ctx, traffic),
+        ):
             for _ in range(args.polls):
                 batch = traffic.poll(args.size)
                 # callgrind collects inside operator.call only (--toggle-collect=_operator_call)
                 operator.call(loop.run_until_complete, route_batch(ctx, batch))
-            loop.run_until_complete(engine.dispose())
     finally:
         loop.close()
         if server is not None:
