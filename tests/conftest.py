@@ -9,6 +9,8 @@ refuses one that does not, so the fast tier never waits for a broker.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -42,6 +44,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 CORPUS = SHARED / "corpus" / "email"
+
+#: After the summary, the interpreter waits for every non-daemon thread (an aiosqlite
+#: connection a test never closed, an executor job that never ends) and would do so until
+#: CI kills the run. A normal exit takes well under a second.
+EXIT_WATCHDOG_S = 120
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Past the summary, a process that does not end within ``EXIT_WATCHDOG_S`` prints every
+    thread's stack (what it waits on) and exits with status 1."""
+    faulthandler.dump_traceback_later(EXIT_WATCHDOG_S, exit=True, file=sys.__stderr__)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -194,6 +195,8 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
                 stop=stop,
             )
         )
+        for task, what in ((probes, "probe server"), (outbox, "web-chat outbox")):
+            task.add_done_callback(functools.partial(_stop_when_failed, stop, what))
         privacy = _privacy_tasks(settings, adapters, stop)
         try:
             await runner.run(stop)
@@ -202,6 +205,14 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
             await probes
             await outbox
             await asyncio.gather(*privacy)
+
+
+def _stop_when_failed(stop: asyncio.Event, what: str, task: asyncio.Task[None]) -> None:
+    """A server of the notifier that fails (its port taken) stops the whole service, which
+    then exits with that error, rather than consuming on without it."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed (%s); stopping the notifier", what, task.exception())
+        stop.set()
 
 
 def _privacy_tasks(

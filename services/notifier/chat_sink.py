@@ -31,7 +31,7 @@ from starlette.routing import Route
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
 from libs.common.settings import default_home
-from services.notifier.webchat import EmbeddedServer
+from services.notifier.webchat import EmbeddedServer, serve_until
 
 log = logging.getLogger("chat_sink")
 
@@ -88,13 +88,10 @@ async def serve(stop: asyncio.Event, *, host: str, port: int, path: Path) -> Non
     server = EmbeddedServer(
         uvicorn.Config(sink_app(path), host=host, port=port, log_level="warning")
     )
-    task = asyncio.create_task(server.serve())
     log.info(
         "Telegram sink on %s:%d (token %s), messages in %s", host, port, DEV_TELEGRAM_TOKEN, path
     )
-    await stop.wait()
-    server.should_exit = True
-    await task
+    await serve_until(server, stop)
 
 
 def main() -> None:

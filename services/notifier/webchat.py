@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 
@@ -195,12 +196,41 @@ def outbox_app(
     )
 
 
+class ServerStartError(RuntimeError):
+    """An embedded uvicorn could not start: its port is taken, or its app's startup failed."""
+
+
 class EmbeddedServer(uvicorn.Server):
-    """uvicorn inside the service's loop: the service, not uvicorn, owns the signals."""
+    """uvicorn inside the service's loop: the service, not uvicorn, owns the signals, and a
+    failed start is an exception of the server's task. uvicorn calls ``sys.exit`` there, and
+    asyncio lets ``SystemExit`` out of every task at once: the rest of the service (or the
+    test that embeds it) would be left running, its clean-up never reached."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().serve(sockets)
+        except SystemExit as exc:
+            where = sockets[0].getsockname() if sockets else (self.config.host, self.config.port)
+            raise ServerStartError(
+                f"could not serve on {where[0]}:{where[1]} (uvicorn exit {exc.code}; its log"
+                " line just before says why)"
+            ) from None
+
+
+async def serve_until(server: EmbeddedServer, stop: asyncio.Event) -> None:
+    """Serve until ``stop``; a server that cannot start raises here at once, not at stop."""
+    serving = asyncio.create_task(server.serve())
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        server.should_exit = True
+        await serving
 
 
 async def serve_outbox(
@@ -217,8 +247,5 @@ async def serve_outbox(
         return
     app = outbox_app(sentlog, integrations, stop=stop)
     server = EmbeddedServer(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
     log.info("web-chat outbox on %s:%d", host, port)
-    await stop.wait()
-    server.should_exit = True
-    await task
+    await serve_until(server, stop)

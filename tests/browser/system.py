@@ -7,7 +7,6 @@ a ``ShiftedClock`` (real time plus an offset the SLA test moves forward).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -18,24 +17,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from libs.common.settings import KafkaSettings
 from libs.common.webhooks.signatures import hmac_sha256_hex
 from libs.providers.integrations import Provider
 from services.chat_ingest.bootstrap import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
-from services.notifier.bootstrap import run as run_notifier
-from services.notifier.webchat import EmbeddedServer
 from services.router.app import create_app as create_router_app
 from services.router.domain.assignment import AgentStatus
 from services.router.runtime import RouterRuntime
 from services.router.service.agents import set_agent_status
 from services.router.service.api_keys import Role, create_api_key
-from tests.e2e.two_way import notifier_settings_for, router_settings_for
+from tests.e2e.two_way import notifier_settings_for, router_settings_for, running_notifier
 from tests.provider_fakes.server import ProviderFakes, serve_app, stop_app
 from tools.testing.ready import wait_ready
-from tools.testing.system import free_port
 
 
 class ShiftedClock:
@@ -108,10 +103,11 @@ class ConsoleSystem:
 async def console_system(
     kafka: KafkaSettings, tmp_path: Path, smtp_port: int
 ) -> AsyncIterator[ConsoleSystem]:
+    """Every part is stopped however the block ends (see ``two_way_system``)."""
     suffix = uuid.uuid4().hex[:8]
-    ingest_port = free_port()
     clock = ShiftedClock()
-    async with ProviderFakes() as fakes:
+    async with contextlib.AsyncExitStack() as parts:
+        fakes = await parts.enter_async_context(ProviderFakes())
         configured = [fakes.integration(Provider.WHATSAPP, id="wa")]
         router_settings = router_settings_for(kafka, tmp_path, suffix)
         notifier_settings = notifier_settings_for(kafka, tmp_path, suffix, smtp_port, configured)
@@ -120,21 +116,18 @@ async def console_system(
         )
         runtime = RouterRuntime(router_settings, clock=clock)
         await runtime.start()
+        parts.push_async_callback(runtime.stop)
         assert runtime.ctx is not None
         router_app = create_router_app(router_settings, clock=clock)
         router_app.state.runtime = runtime
         router_server, router_task, console_base = await serve_app(router_app)
-        stop = asyncio.Event()
-        notifier = asyncio.create_task(run_notifier(notifier_settings, stop))
-        ingest_server = EmbeddedServer(
-            uvicorn.Config(
-                create_ingest_app(ingest_settings),
-                host="127.0.0.1",
-                port=ingest_port,
-                log_level="warning",
-            )
+        router_server.force_exit = True  # open event streams must not hold the shutdown
+        parts.push_async_callback(stop_app, router_server, router_task)
+        await parts.enter_async_context(running_notifier(notifier_settings))
+        ingest_server, ingest_task, ingest_url = await serve_app(
+            create_ingest_app(ingest_settings), lifespan="on"
         )
-        ingest_task = asyncio.create_task(ingest_server.serve())
+        parts.push_async_callback(stop_app, ingest_server, ingest_task)
         keys = {
             agent: await create_api_key(
                 runtime.ctx, role=Role.AGENT, name=f"browser-{agent}", agent_id=agent
@@ -144,17 +137,6 @@ async def console_system(
         keys["supervisor"] = await create_api_key(
             runtime.ctx, role=Role.SUPERVISOR, name="browser-lead", agent_id="lead-kim"
         )
-        try:
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{ingest_port}", timeout=30
-            ) as ingest:
-                await wait_ready(f"http://127.0.0.1:{ingest_port}", path="/healthz")
-                yield ConsoleSystem(f"{console_base}/console", ingest, fakes, runtime, clock, keys)
-        finally:
-            ingest_server.should_exit = True
-            await ingest_task
-            stop.set()
-            await notifier
-            router_server.force_exit = True  # open event streams must not hold the shutdown
-            await stop_app(router_server, router_task)
-            await runtime.stop()
+        ingest = await parts.enter_async_context(httpx.AsyncClient(base_url=ingest_url, timeout=30))
+        await wait_ready(ingest_url, path="/healthz")
+        yield ConsoleSystem(f"{console_base}/console", ingest, fakes, runtime, clock, keys)

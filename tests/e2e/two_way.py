@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 from pydantic import SecretStr
 
 from libs.common.settings import KafkaSettings
@@ -28,11 +27,10 @@ from services.chat_ingest.bootstrap import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
 from services.notifier.bootstrap import run as run_notifier
 from services.notifier.settings import NotifierSettings
-from services.notifier.webchat import EmbeddedServer
 from services.router.app import create_app as create_router_app
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
-from tests.provider_fakes.server import ProviderFakes
+from tests.provider_fakes.server import ProviderFakes, listening_socket, serve_app, stop_app
 from tools.testing.ready import wait_ready
 from tools.testing.system import free_port
 
@@ -190,6 +188,18 @@ def notifier_settings_for(
 
 
 @contextlib.asynccontextmanager
+async def running_notifier(settings: NotifierSettings) -> AsyncIterator[asyncio.Task[None]]:
+    """The notifier in this loop for the block; a notifier that failed fails the block's end."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_notifier(settings, stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await task
+
+
+@contextlib.asynccontextmanager
 async def two_way_system(
     kafka: KafkaSettings,
     tmp_path: Path,
@@ -197,11 +207,16 @@ async def two_way_system(
     integrations: Callable[[ProviderFakes, str], list[Integration]],
 ) -> AsyncIterator[TwoWaySystem]:
     """``integrations(fakes, ingest_url)``: chat_ingest listens on a real socket at
-    ``ingest_url`` (providers such as Twilio call back to it)."""
+    ``ingest_url`` (providers such as Twilio call back to it).
+
+    Every part is stopped however the block ends, a part that failed to start included: a
+    part left running would go on in the session's loop through later tests."""
     suffix = uuid.uuid4().hex[:8]
-    ingest_port, webchat_port = free_port(), free_port()
-    ingest_url = f"http://127.0.0.1:{ingest_port}"
-    async with ProviderFakes() as fakes:
+    async with contextlib.AsyncExitStack() as parts:
+        ingest_socket = parts.enter_context(listening_socket())
+        ingest_url = f"http://127.0.0.1:{ingest_socket.getsockname()[1]}"
+        webchat_port = free_port()  # the notifier binds it itself, as in production
+        fakes = await parts.enter_async_context(ProviderFakes())
         configured = integrations(fakes, ingest_url)
         router_settings = router_settings_for(
             kafka, tmp_path, suffix, bootstrap_admin_key=SecretStr(ADMIN_KEY)
@@ -214,38 +229,26 @@ async def two_way_system(
         )
         runtime = RouterRuntime(router_settings)
         await runtime.start()
+        parts.push_async_callback(runtime.stop)
         router_app = create_router_app(router_settings)
         router_app.state.runtime = runtime
-        stop = asyncio.Event()
-        notifier = asyncio.create_task(run_notifier(notifier_settings, stop))
-        ingest_server = EmbeddedServer(
-            uvicorn.Config(
-                create_ingest_app(ingest_settings),
-                host="127.0.0.1",
-                port=ingest_port,
-                log_level="warning",
+        await parts.enter_async_context(running_notifier(notifier_settings))
+        ingest_server, ingest_task, _ = await serve_app(
+            create_ingest_app(ingest_settings), lifespan="on", sock=ingest_socket
+        )
+        parts.push_async_callback(stop_app, ingest_server, ingest_task)
+        ingest = await parts.enter_async_context(httpx.AsyncClient(base_url=ingest_url, timeout=30))
+        api = await parts.enter_async_context(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=router_app), base_url="http://router"
             )
         )
-        ingest_task = asyncio.create_task(ingest_server.serve())
-        try:
-            async with (
-                httpx.AsyncClient(base_url=ingest_url, timeout=30) as ingest,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=router_app), base_url="http://router"
-                ) as api,
-            ):
-                await wait_ready(ingest_url, path="/healthz", name="chat_ingest")
-                system = TwoWaySystem(
-                    ingest, api, fakes, runtime, ingest_url, f"http://127.0.0.1:{webchat_port}"
-                )
-                online = await api.put(
-                    "/agents/agent-lee/status", json={"status": "online"}, headers=system.admin
-                )
-                assert online.status_code == 200, online.text
-                yield system
-        finally:
-            ingest_server.should_exit = True
-            await ingest_task
-            stop.set()
-            await notifier
-            await runtime.stop()
+        await wait_ready(ingest_url, path="/healthz", name="chat_ingest")
+        system = TwoWaySystem(
+            ingest, api, fakes, runtime, ingest_url, f"http://127.0.0.1:{webchat_port}"
+        )
+        online = await api.put(
+            "/agents/agent-lee/status", json={"status": "online"}, headers=system.admin
+        )
+        assert online.status_code == 200, online.text
+        yield system

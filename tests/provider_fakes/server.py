@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from libs.providers.integrations import Integration, OutboundCredentials, Provider
+from services.notifier.webchat import EmbeddedServer, ServerStartError
 from tests.provider_fakes.base import FakeProvider
 from tests.provider_fakes.channeltalk import ChannelTalkFake
 from tests.provider_fakes.kakao import KakaoFake
@@ -135,38 +136,46 @@ class ProviderFakes:
         return f"inbound-secret-{provider.value}-0123456789"
 
 
-class _QuietServer(uvicorn.Server):
-    """In the test's loop: pytest, not uvicorn, owns the signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+def listening_socket() -> socket.socket:
+    """A socket bound to a free 127.0.0.1 port, for a server whose URL must be known before
+    it starts (``serve_app(sock=...)``): no other bind can take the port in between, as it
+    can between a ``free_port()`` and the server's own bind."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 async def serve_app(
-    app: ASGIApp, *, lifespan: str = "off"
+    app: ASGIApp, *, lifespan: str = "off", sock: socket.socket | None = None
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    """Serve any ASGI app on a free 127.0.0.1 port in this loop; returns server, task, base URL.
+    """Serve any ASGI app in this loop on ``sock`` or a free 127.0.0.1 port; returns server,
+    task, base URL once it listens. A failed start raises here (``ServerStartError``).
 
     Tests use it for a chat_ingest the fixtures can POST status webhooks to.
     """
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan, access_log=False
     )
-    server = _QuietServer(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(STARTUP_TIMEOUT_S):
-        while not server.started:
-            if task.done():
-                task.result()  # raises the startup error
-            await asyncio.sleep(0.01)
+    server = EmbeddedServer(config)
+    task = asyncio.create_task(server.serve([sock] if sock is not None else None))
+    try:
+        async with asyncio.timeout(STARTUP_TIMEOUT_S):
+            while not server.started:
+                if task.done():
+                    task.result()  # raises the startup error
+                await asyncio.sleep(0.01)
+    except BaseException:
+        await stop_app(server, task)
+        raise
     port = server.servers[0].sockets[0].getsockname()[1]
     return server, task, f"http://127.0.0.1:{port}"
 
 
 async def stop_app(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    """Stop a server of ``serve_app``; one that never started is simply gone."""
     server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
+    with contextlib.suppress(asyncio.CancelledError, ServerStartError):
         await task
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
@@ -30,6 +29,7 @@ from libs.common.webhooks.signatures import verify_hmac_sha256
 from services.notifier.bootstrap import run
 from services.notifier.settings import NotifierSettings
 from tests.helpers.waiting import eventually
+from tests.provider_fakes.server import listening_socket, serve_app, stop_app
 from tools.testing.postgres import PostgresServer, postgres_for_tests
 from tools.testing.system import free_port
 
@@ -163,18 +163,14 @@ class HttpReceiver:
 
 @pytest.fixture
 async def http_receiver() -> AsyncIterator[HttpReceiver]:
-    receiver = HttpReceiver(free_port())
-    app = Starlette(routes=[Route("/hooks/{name}", receiver.endpoint, methods=["POST"])])
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, within_s=10)
-    yield receiver
-    server.should_exit = True
-    await task
+    with listening_socket() as sock:
+        receiver = HttpReceiver(sock.getsockname()[1])
+        app = Starlette(routes=[Route("/hooks/{name}", receiver.endpoint, methods=["POST"])])
+        server, task, _ = await serve_app(app, sock=sock)
+        try:
+            yield receiver
+        finally:
+            await stop_app(server, task)
 
 
 # --- notifier and Kafka -----------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from datetime import timedelta
 
 import httpx
@@ -16,7 +17,13 @@ from libs.providers.integrations import Integration, Provider
 from libs.providers.outbound import OutboundMessage, OutboundPurpose, QuickReply, SendVerdict
 from libs.providers.webchat.visitor import issue_visitor_token
 from services.notifier.sentlog import SentLog, webchat_outbox
-from services.notifier.webchat import WebchatSender, messages_after, outbox_app, serve_outbox
+from services.notifier.webchat import (
+    ServerStartError,
+    WebchatSender,
+    messages_after,
+    outbox_app,
+    serve_outbox,
+)
 from tools.testing.system import free_port
 
 pytestmark = pytest.mark.integration
@@ -162,3 +169,18 @@ async def test_stored_rows_are_the_core_inserts_rows(any_sentlog):
             ).all()
         }
     assert raw["fast"] == raw["core"]
+
+
+async def test_a_taken_port_fails_the_outbox_at_once_instead_of_exiting_the_process(sentlog):
+    """uvicorn's own ``sys.exit`` would escape every task of the notifier; the outbox raises
+    a ``ServerStartError`` that names the address, before anything asked it to stop."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stop = asyncio.Event()
+        with pytest.raises(ServerStartError, match=f"127.0.0.1:{port}"):
+            await asyncio.wait_for(
+                serve_outbox(sentlog, [SITE], host="127.0.0.1", port=port, stop=stop), 20
+            )
+        assert not stop.is_set()

@@ -13,8 +13,9 @@ import pytest
 import uvicorn
 
 from libs.common.webhooks.one_write import OneWriteHttpToolsProtocol
+from services.notifier.webchat import EmbeddedServer
 from tests.helpers.waiting import eventually
-from tools.testing.system import free_port
+from tests.provider_fakes.server import listening_socket, stop_app
 
 pytestmark = pytest.mark.integration
 
@@ -59,16 +60,17 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @contextlib.asynccontextmanager
 async def uvicorn_serving(options: Callable[[int], dict[str, Any]]) -> AsyncIterator[int]:
     """``echo_app`` served by uvicorn in this loop on a free port with ``options(port)``."""
-    port = free_port()
-    config = uvicorn.Config(echo_app, lifespan="off", **options(port))
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, within_s=10)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
+    with listening_socket() as sock:
+        port = sock.getsockname()[1]
+        server = EmbeddedServer(uvicorn.Config(echo_app, lifespan="off", **options(port)))
+        task = asyncio.create_task(server.serve([sock]))
+        try:
+            await eventually(lambda: server.started or task.done(), within_s=10)
+            if task.done():
+                task.result()  # the start failed: ServerStartError
+            yield port
+        finally:
+            await stop_app(server, task)
 
 
 def serving(writes: list[bytes]) -> contextlib.AbstractAsyncContextManager[int]:
