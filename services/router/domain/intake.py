@@ -14,27 +14,23 @@ from typing import TypeVar
 
 from libs.common.events.interaction import (
     CustomerIdentity,
-    Direction,
     Interaction,
-    InteractionKind,
 )
 from libs.common.events.routing import ResponsePromise
 from libs.common.ids import time_ordered_id
 from services.router.domain.contacts import IdentityKey
 from services.router.domain.lifecycle import ConversationStatus
+from services.router.domain.members import (
+    CALL_ANSWERED,
+    CALL_ENDED,
+    DELIVERY_STATUS,
+    INBOUND,
+    OUTBOUND,
+    RESOLVED,
+    VOICEMAIL,
+)
 from services.router.domain.sla import BusinessCalendar
 from services.router.domain.threading import email_reference_ids
-
-#: enum members read once: on Python 3.11 a member read through its class
-#: (``Direction.INBOUND``) takes EnumType.__getattr__'s slow attribute path, ~100 ns
-#: against ~1 for a global (~29 such reads per routed interaction, thread_time)
-_CALL_ANSWERED = InteractionKind.CALL_ANSWERED
-_CALL_ENDED = InteractionKind.CALL_ENDED
-_DELIVERY_STATUS = InteractionKind.DELIVERY_STATUS
-_INBOUND = Direction.INBOUND
-_OUTBOUND = Direction.OUTBOUND
-_RESOLVED = ConversationStatus.RESOLVED
-_VOICEMAIL = InteractionKind.VOICEMAIL
 
 T = TypeVar("T")
 
@@ -134,7 +130,7 @@ def customer_values(customer: CustomerIdentity) -> list[str]:
 
 def is_automated(interaction: Interaction) -> bool:
     """Auto-replies, bots and delivery receipts: no SLA clock, never assigned a person."""
-    return interaction.flags.automated or interaction.kind is _DELIVERY_STATUS
+    return interaction.flags.automated or interaction.kind is DELIVERY_STATUS
 
 
 def conversation_tags(rule_tags: Iterable[str], *, automated: bool) -> list[str]:
@@ -148,8 +144,8 @@ def short_subject(subject: str | None) -> str | None:
 def from_customer(interaction: Interaction) -> bool:
     """The customer wrote or called (not a receipt, not a bounce, not our side)."""
     return (
-        interaction.direction is _INBOUND
-        and interaction.kind is not _DELIVERY_STATUS
+        interaction.direction is INBOUND
+        and interaction.kind is not DELIVERY_STATUS
         and not interaction.flags.bounce
     )
 
@@ -166,31 +162,31 @@ class AgentAnswer(StrEnum):
 
 
 #: read once, as the members above (``AgentAnswer.YES`` is a slow read on 3.11)
-_ANSWER_NO, _ANSWER_YES = AgentAnswer.NO, AgentAnswer.YES
-_ANSWER_UNLESS_OURS = AgentAnswer.UNLESS_SENT_BY_OMNIDESK
+ANSWER_NO, ANSWER_YES = AgentAnswer.NO, AgentAnswer.YES
+ANSWER_UNLESS_OURS = AgentAnswer.UNLESS_SENT_BY_OMNIDESK
 
 
 def agent_answer(interaction: Interaction) -> AgentAnswer:
     """A person answered outside omnidesk (provider app, phone); never a receipt or a bot."""
-    if interaction.kind is _DELIVERY_STATUS:
-        return _ANSWER_NO
-    if interaction.direction is _OUTBOUND:
+    if interaction.kind is DELIVERY_STATUS:
+        return ANSWER_NO
+    if interaction.direction is OUTBOUND:
         if interaction.flags.automated:
-            return _ANSWER_NO  # bots, auto-replies: no person answered
+            return ANSWER_NO  # bots, auto-replies: no person answered
         if not interaction.provider_message_id:
-            return _ANSWER_YES  # nothing to match against our own replies
-        return _ANSWER_UNLESS_OURS
-    answered = interaction.kind is _CALL_ANSWERED or (
-        interaction.kind is _CALL_ENDED
+            return ANSWER_YES  # nothing to match against our own replies
+        return ANSWER_UNLESS_OURS
+    answered = interaction.kind is CALL_ANSWERED or (
+        interaction.kind is CALL_ENDED
         and interaction.call is not None
         and interaction.call.answered_at is not None
     )
-    return _ANSWER_YES if answered else _ANSWER_NO
+    return ANSWER_YES if answered else ANSWER_NO
 
 
 def ignored_reason(status: ConversationStatus, interaction: Interaction) -> str | None:
     """Why an interaction joining a conversation changes nothing, or None."""
-    if status == _RESOLVED:
+    if status == RESOLVED:
         return "resolved conversation; automated or outbound interactions do not reopen"
     if interaction.flags.automated:
         return "automated mail: no SLA clock"
@@ -203,7 +199,7 @@ def newer_reply_path(last_inbound_at: datetime | None, occurred_at: datetime) ->
 
 
 def callback_reason(interaction: Interaction) -> str:
-    return "voicemail" if interaction.kind is _VOICEMAIL else "missed call"
+    return "voicemail" if interaction.kind is VOICEMAIL else "missed call"
 
 
 def callback_phone(interaction: Interaction) -> str | None:

@@ -17,17 +17,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
-from libs.common.events.interaction import Channel, Direction, Interaction, InteractionKind
+from libs.common.events.interaction import Channel, Interaction
 from services.router.domain.lifecycle import ConversationStatus
-
-#: enum members read once: on Python 3.11 a member read through its class
-#: (``Direction.INBOUND``) takes EnumType.__getattr__'s slow attribute path, ~100 ns
-#: against ~1 for a global (~29 such reads per routed interaction, thread_time)
-_CHAT = Channel.CHAT
-_DELIVERY_STATUS = InteractionKind.DELIVERY_STATUS
-_EMAIL = Channel.EMAIL
-_INBOUND = Direction.INBOUND
-_RESOLVED = ConversationStatus.RESOLVED
+from services.router.domain.members import CHAT, DELIVERY_STATUS, EMAIL, INBOUND, RESOLVED
 
 
 class ThreadAction(StrEnum):
@@ -37,7 +29,7 @@ class ThreadAction(StrEnum):
 
 
 #: read once, as the members above (``ThreadAction.OPEN`` is a slow read on 3.11)
-_JOINS, _OPENS, _REOPENS = ThreadAction.JOIN, ThreadAction.OPEN, ThreadAction.REOPEN
+JOINS, OPENS, REOPENS = ThreadAction.JOIN, ThreadAction.OPEN, ThreadAction.REOPEN
 
 
 class ConversationRef(NamedTuple):
@@ -97,9 +89,9 @@ def find_thread(
     bounce = _bounced_conversation(interaction, candidates)
     if bounce is not None:
         return bounce, "bounce of a mail in this conversation"
-    if interaction.channel is _EMAIL:
+    if interaction.channel is EMAIL:
         return _email_thread(interaction, contact_id, candidates)
-    if interaction.channel is _CHAT:
+    if interaction.channel is CHAT:
         return _chat_thread(contact_id, candidates, now, policy)
     return _phone_thread(contact_id, candidates, now, policy)
 
@@ -158,9 +150,9 @@ def _within(ref: ConversationRef | None, now: datetime, window: timedelta) -> bo
 def reopens(interaction: Interaction) -> bool:
     """Only a real customer message may reopen or start SLA clocks."""
     return (
-        interaction.direction is _INBOUND
+        interaction.direction is INBOUND
         and not interaction.flags.automated
-        and (interaction.kind is not _DELIVERY_STATUS)
+        and (interaction.kind is not DELIVERY_STATUS)
     )
 
 
@@ -173,12 +165,12 @@ def thread_interaction(
 ) -> ThreadDecision:
     found, reason = find_thread(interaction, contact_id, candidates, now, policy)
     if found is None:
-        return ThreadDecision(_OPENS, None, reason)
-    if found.status is not _RESOLVED:
-        return ThreadDecision(_JOINS, found, reason)
+        return ThreadDecision(OPENS, None, reason)
+    if found.status is not RESOLVED:
+        return ThreadDecision(JOINS, found, reason)
     if not reopens(interaction):
-        return ThreadDecision(_JOINS, found, f"{reason}; automated or outbound: no reopen")
+        return ThreadDecision(JOINS, found, f"{reason}; automated or outbound: no reopen")
     resolved_at = found.resolved_at or found.last_activity_at
     if now - resolved_at <= policy.reopen_window:
-        return ThreadDecision(_REOPENS, found, f"{reason}; within the reopen window")
-    return ThreadDecision(_OPENS, None, f"{reason}; resolved too long ago")
+        return ThreadDecision(REOPENS, found, f"{reason}; within the reopen window")
+    return ThreadDecision(OPENS, None, f"{reason}; resolved too long ago")

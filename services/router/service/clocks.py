@@ -7,24 +7,22 @@ from datetime import datetime
 from libs.common.enum_members import values_of
 from libs.common.events.routing import SlaMetric
 from services.router.domain.escalation import TimerKind
-from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
-from services.router.domain.members import status_of
+from services.router.domain.lifecycle import next_status
+from services.router.domain.members import (
+    AGENT_RESPONSE,
+    CUSTOMER_MESSAGE,
+    FIRST_RESPONSE,
+    NEXT_RESPONSE,
+    RESOLUTION,
+    RESOLVED,
+    status_of,
+)
 from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.store.models import Conversation, SlaTimer
 from services.router.store.unit_of_work import UnitOfWork, set_values, unflushed_values
-
-#: enum members read once: on Python 3.11 a member read through its class
-#: (``Direction.INBOUND``) takes EnumType.__getattr__'s slow attribute path, ~100 ns
-#: against ~1 for a global (~29 such reads per routed interaction, thread_time)
-_AGENT_RESPONSE = LifecycleTrigger.AGENT_RESPONSE
-_CUSTOMER_MESSAGE = LifecycleTrigger.CUSTOMER_MESSAGE
-_FIRST_RESPONSE = SlaMetric.FIRST_RESPONSE
-_NEXT_RESPONSE = SlaMetric.NEXT_RESPONSE
-_RESOLUTION = SlaMetric.RESOLUTION
-_RESOLVED = ConversationStatus.RESOLVED
 
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.value)
 #: the timer kinds' stored values, read once (an enum's ``.value`` is a Python property)
@@ -66,7 +64,7 @@ def start_clock(
         return None
     cycle = (values["clock_cycle"] or 0) + 1
     changes: dict[str, object] = {"policy": policy.name, "clock_cycle": cycle}
-    if metric is _FIRST_RESPONSE:
+    if metric is FIRST_RESPONSE:
         changes["first_response_due_at"] = due.breach_at
     # a conversation routing just opened: set in place (set_values)
     set_values(conversation, changes)
@@ -107,7 +105,7 @@ def start_resolution_clock(
         uow,
         ctx,
         conversation,
-        _RESOLUTION,
+        RESOLUTION,
         started_at=at,
         elapsed_minutes=values["resolution_elapsed_minutes"] or 0.0,
         policy=policy,
@@ -126,7 +124,7 @@ def pause_resolution_clock(
     ) + business_minutes_between(calendar, running_since, at)
     conversation.resolution_running_since = None
     # timers started earlier in this transaction are cancelled too (in memory)
-    uow.cancel_timers_later(conversation.id, metrics=[_RESOLUTION.value], at=at)
+    uow.cancel_timers_later(conversation.id, metrics=[RESOLUTION.value], at=at)
 
 
 def on_customer_message(
@@ -136,7 +134,7 @@ def on_customer_message(
     # set in place on a conversation routing just opened (set_values), as below
     values = columns(conversation)  # a live view: it reads what is set below
     current = values["status"]
-    status = next_status(status_of(current), _CUSTOMER_MESSAGE)
+    status = next_status(status_of(current), CUSTOMER_MESSAGE)
     # a loaded conversation already open is not set open again (a returning customer's
     # message: an ORM set is ~5 K instructions of tracking, and the UPDATE skips an equal
     # value anyway); one routing just opened is set in place, as before
@@ -150,7 +148,7 @@ def on_customer_message(
     if values["awaiting_since"] is not None:
         return  # already waiting for an answer; the running clock keeps its start
     set_values(conversation, {"awaiting_since": at})
-    metric = _FIRST_RESPONSE if values["first_response_at"] is None else _NEXT_RESPONSE
+    metric = FIRST_RESPONSE if values["first_response_at"] is None else NEXT_RESPONSE
     start_clock(uow, ctx, conversation, metric, started_at=at, policy=policy)
 
 
@@ -158,14 +156,14 @@ def on_agent_response(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
     """We answered: response clocks stop, the resolution clock pauses."""
-    if conversation.status == _RESOLVED:
+    if conversation.status == RESOLVED:
         return
     if conversation.first_response_at is None:
         conversation.first_response_at = at
     conversation.awaiting_since = None
     # timers started earlier in this transaction are cancelled too (in memory)
     uow.cancel_timers_later(conversation.id, metrics=RESPONSE_METRICS, at=at)
-    conversation.status = next_status(status_of(conversation.status), _AGENT_RESPONSE)
+    conversation.status = next_status(status_of(conversation.status), AGENT_RESPONSE)
     pause_resolution_clock(uow, ctx, conversation, at)
 
 

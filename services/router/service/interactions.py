@@ -12,11 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from libs.common.events.interaction import (
-    Channel,
     CustomerIdentity,
     Flags,
     Interaction,
-    InteractionKind,
 )
 from libs.common.events.routing import (
     CallbackRequested,
@@ -28,8 +26,9 @@ from libs.common.ids import time_ordered_id
 from services.router.domain.classification import classify, customer_attributes
 from services.router.domain.contacts import resolve_contact
 from services.router.domain.intake import (
+    ANSWER_UNLESS_OURS,
+    ANSWER_YES,
     NOTE_CHARS,
-    AgentAnswer,
     agent_answer,
     bounce_original,
     call_group_key,
@@ -49,19 +48,26 @@ from services.router.domain.intake import (
     short_subject,
     thread_key,
 )
-from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
+from services.router.domain.lifecycle import ConversationStatus, next_status
 from services.router.domain.members import (
     CHANNEL_VALUES,
+    CHAT,
+    DELIVERY_STATUS,
     DIRECTION_VALUES,
+    EMAIL,
     IDENTITY_KIND_VALUES,
     KIND_VALUES,
     PRIORITY_VALUES,
+    REOPEN_TRIGGER,
+    RESOLVED,
     channel_of,
     status_of,
 )
 from services.router.domain.threading import (
+    JOINS,
+    OPENS,
+    REOPENS,
     ConversationRef,
-    ThreadAction,
     ThreadCandidates,
     email_reference_ids,
     reopens,
@@ -92,19 +98,6 @@ from services.router.store.unit_of_work import (
     set_values,
     unflushed_values,
 )
-
-#: enum members read once: on Python 3.11 a member read through its class
-#: (``Direction.INBOUND``) takes EnumType.__getattr__'s slow attribute path, ~100 ns
-#: against ~1 for a global (~29 such reads per routed interaction, thread_time)
-_ANSWER_YES, _ANSWER_UNLESS_OURS = AgentAnswer.YES, AgentAnswer.UNLESS_SENT_BY_OMNIDESK
-_CHAT = Channel.CHAT
-_DELIVERY_STATUS = InteractionKind.DELIVERY_STATUS
-_EMAIL = Channel.EMAIL
-_JOINS = ThreadAction.JOIN
-_OPENS = ThreadAction.OPEN
-_REOPENS = ThreadAction.REOPEN
-_REOPEN_TRIGGER = LifecycleTrigger.REOPEN
-_RESOLVED = ConversationStatus.RESOLVED
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
@@ -164,11 +157,11 @@ async def route_one(
     decision = thread_interaction(
         interaction, contact_id, candidates, interaction.occurred_at, ctx.options.threading
     )
-    if decision.action is _REOPENS and await _survey_answered(
+    if decision.action is REOPENS and await _survey_answered(
         uow, ctx, cache, decision.conversation, interaction, now
     ):
-        decision = decision._replace(action=_JOINS, reason="answer to the CSAT survey")
-    if decision.action is _OPENS:
+        decision = decision._replace(action=JOINS, reason="answer to the CSAT survey")
+    if decision.action is OPENS:
         conversation = _new_conversation(
             ctx, item, contact_id, await uow.counters.next_value("conversation")
         )
@@ -181,9 +174,9 @@ async def route_one(
         values = columns(conversation)
         emitter.already_parsed(values["customer"], interaction.customer)
         emitter.already_parsed(values["customer_flags"], interaction.flags)
-    if decision.action is _OPENS:
+    if decision.action is OPENS:
         await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
-    elif decision.action is _REOPENS:
+    elif decision.action is REOPENS:
         await _reopened(uow, ctx, emitter, conversation, interaction, decision.reason)
     else:
         await _joined(uow, ctx, emitter, conversation, interaction, decision.reason)
@@ -203,7 +196,7 @@ async def _survey_answered(
 ) -> bool:
     """A chat customer answering the survey ("4", a quick-reply "csat:4") does not reopen."""
     score = chat_answer(interaction.body.text)
-    if ref is None or score is None or interaction.channel is not _CHAT:
+    if ref is None or score is None or interaction.channel is not CHAT:
         return False
     conversation = cache.conversations[ref.id]
     if not survey_open(conversation, now, ctx.csat.valid_for):
@@ -274,7 +267,7 @@ def _ref(conversation: Conversation | None) -> ConversationRef | None:
 def _candidates(
     cache: RoutingCache, interaction: Interaction, contact_id: str, bounced: Conversation | None
 ) -> ThreadCandidates:
-    if interaction.channel is _EMAIL:
+    if interaction.channel is EMAIL:
         by_id = cache.message_candidates(email_reference_ids(interaction), contact_id)
         original = bounce_original(interaction)
         if bounced is not None and original:
@@ -284,7 +277,7 @@ def _candidates(
             by_message_id={k: _ref(v) for k, v in by_id.items()},  # type: ignore[misc]
             by_subject_token=_ref(cache.by_reference.get(token)) if token else None,
         )
-    if interaction.channel is _CHAT:
+    if interaction.channel is CHAT:
         key = thread_key(interaction)
         latest = cache.latest.get((contact_id, "chat", interaction.integration))
         return ThreadCandidates(
@@ -472,16 +465,16 @@ async def _apply_effect(
     interaction: Interaction,
 ) -> None:
     at = min(interaction.received_at, ctx.clock())
-    if interaction.kind is _DELIVERY_STATUS:
+    if interaction.kind is DELIVERY_STATUS:
         note = await apply_receipt(uow, ctx, emitter.cause, interaction)
         log.debug("%s: %s", emitter.cause, note)
         return
     answer = agent_answer(interaction)  # awaited only when it needs a look (not a coroutine each)
-    if answer is _ANSWER_YES or (
-        answer is _ANSWER_UNLESS_OURS and not await _our_own_message(uow, interaction)
+    if answer is ANSWER_YES or (
+        answer is ANSWER_UNLESS_OURS and not await _our_own_message(uow, interaction)
     ):
         on_agent_response(uow, ctx, conversation, at)
-    elif reopens(interaction) and columns(conversation)["status"] != _RESOLVED:
+    elif reopens(interaction) and columns(conversation)["status"] != RESOLVED:
         on_customer_message(uow, ctx, conversation, at)
 
 
@@ -518,7 +511,7 @@ async def _opened(
     await _routed(emitter, conversation, interaction, opened=True)
     if with_assistant:
         await assistant_flow.request_turn(emitter, conversation, interaction)
-    elif values["status"] != _RESOLVED:
+    elif values["status"] != RESOLVED:
         await assign_or_queue(
             uow, ctx, emitter, conversation, reason=f"new conversation in {values['queue']}"
         )
@@ -533,7 +526,7 @@ async def _reopened(
     reason: str,
 ) -> None:
     previous_agent = conversation.assignee_id
-    conversation.status = next_status(_RESOLVED, _REOPEN_TRIGGER)
+    conversation.status = next_status(RESOLVED, REOPEN_TRIGGER)
     conversation.resolved_at = None
     conversation.assignee_id = None
     assistant_flow.on_reopened(conversation)
