@@ -23,12 +23,14 @@ from libs.common.webhooks.signatures import hmac_sha256_hex
 from libs.providers.integrations import Provider
 from services.chat_ingest.bootstrap import create_app as create_ingest_app
 from services.chat_ingest.settings import ChatIngestSettings
+from services.notifier.bootstrap import run as run_notifier
 from services.router.app import create_app as create_router_app
 from services.router.domain.assignment import AgentStatus
 from services.router.runtime import RouterRuntime
 from services.router.service.agents import set_agent_status
 from services.router.service.api_keys import Role, create_api_key
-from tests.e2e.two_way import notifier_settings_for, router_settings_for, running_notifier
+from tests.e2e.two_way import notifier_settings_for, router_settings_for
+from tests.helpers.services import running_in_loop
 from tests.provider_fakes.server import ProviderFakes, serve_app, stop_app
 from tools.testing.ready import wait_ready
 
@@ -123,7 +125,7 @@ async def console_system(
         router_server, router_task, console_base = await serve_app(router_app)
         router_server.force_exit = True  # open event streams must not hold the shutdown
         parts.push_async_callback(stop_app, router_server, router_task)
-        await parts.enter_async_context(running_notifier(notifier_settings))
+        await parts.enter_async_context(running_in_loop(run_notifier, notifier_settings))
         ingest_server, ingest_task, ingest_url = await serve_app(
             create_ingest_app(ingest_settings), lifespan="on"
         )

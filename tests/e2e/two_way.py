@@ -30,6 +30,7 @@ from services.notifier.settings import NotifierSettings
 from services.router.app import create_app as create_router_app
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
+from tests.helpers.services import running_in_loop
 from tests.provider_fakes.server import ProviderFakes, listening_socket, serve_app, stop_app
 from tools.testing.ready import wait_ready
 from tools.testing.system import free_port
@@ -188,18 +189,6 @@ def notifier_settings_for(
 
 
 @contextlib.asynccontextmanager
-async def running_notifier(settings: NotifierSettings) -> AsyncIterator[asyncio.Task[None]]:
-    """The notifier in this loop for the block; a notifier that failed fails the block's end."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_notifier(settings, stop))
-    try:
-        yield task
-    finally:
-        stop.set()
-        await task
-
-
-@contextlib.asynccontextmanager
 async def two_way_system(
     kafka: KafkaSettings,
     tmp_path: Path,
@@ -232,7 +221,7 @@ async def two_way_system(
         parts.push_async_callback(runtime.stop)
         router_app = create_router_app(router_settings)
         router_app.state.runtime = runtime
-        await parts.enter_async_context(running_notifier(notifier_settings))
+        await parts.enter_async_context(running_in_loop(run_notifier, notifier_settings))
         ingest_server, ingest_task, _ = await serve_app(
             create_ingest_app(ingest_settings), lifespan="on", sock=ingest_socket
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -20,6 +20,7 @@ from libs.common.cloudevents import decode
 from libs.common.settings import KafkaSettings
 from services.email_ingest.bootstrap import run_service
 from services.email_ingest.settings import EmailIngestSettings
+from tests.helpers.services import running_in_loop
 from tools.testing.dovecot import DovecotServer
 
 
@@ -74,15 +75,10 @@ def service_settings(
     return EmailIngestSettings(**values)
 
 
-@contextlib.asynccontextmanager
-async def running_service(settings: EmailIngestSettings) -> AsyncIterator[asyncio.Event]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_service(settings, stop))
-    try:
-        yield stop
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
+def running_service(
+    settings: EmailIngestSettings,
+) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+    return running_in_loop(run_service, settings)
 
 
 @dataclass

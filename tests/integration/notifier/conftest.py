@@ -28,6 +28,7 @@ from libs.common.settings import KafkaSettings
 from libs.common.webhooks.signatures import verify_hmac_sha256
 from services.notifier.bootstrap import run
 from services.notifier.settings import NotifierSettings
+from tests.helpers.services import running_in_loop
 from tests.helpers.waiting import eventually
 from tests.provider_fakes.server import listening_socket, serve_app, stop_app
 from tools.testing.postgres import PostgresServer, postgres_for_tests
@@ -198,15 +199,10 @@ def notifier_settings(
     return NotifierSettings(**(values | overrides))
 
 
-@contextlib.asynccontextmanager
-async def running_notifier(settings: NotifierSettings) -> AsyncIterator[asyncio.Task]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
-    try:
-        yield task
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
+def running_notifier(
+    settings: NotifierSettings,
+) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+    return running_in_loop(run, settings)
 
 
 @pytest.fixture
