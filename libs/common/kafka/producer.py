@@ -12,10 +12,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
+from aiokafka.producer.message_accumulator import MessageBatch
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter as CounterMetric
@@ -287,7 +288,7 @@ class EventProducer:
         pending = accumulator._batches.get(tp)
         if pending:
             return pending[-1].append(key, value, None, headers=headers)  # None: full
-        batch = accumulator._append_batch(accumulator.create_builder(), tp)
+        batch = _open_batch(accumulator, tp)
         return batch.append(key, value, None, headers=headers)
 
     async def _ack(
@@ -382,6 +383,32 @@ async def send_batches(
             in_batch.append(index)
         sent.append((in_batch, await producer.send_batch(batch, topic, partition=partition)))
     return sent
+
+
+def _open_batch(accumulator: Any, tp: TopicPartition) -> MessageBatch:
+    """A new batch for ``tp`` in aiokafka's accumulator, as its ``_append_batch`` makes it
+    (no transactions here), with the sender woken once, when the batch's linger is up.
+    ``_append_batch`` wakes it at once: with a linger that turn of the sender loop only
+    schedules the real wake-up (a ``drain_by_nodes`` and an ``asyncio.wait`` over its
+    waiters, for nothing), once per new batch, which is nearly every record at a
+    steady rate. The sender still drains all it finds ready whenever it wakes."""
+    batch = MessageBatch(
+        tp, accumulator.create_builder(), accumulator._batch_ttl, accumulator._linger_time
+    )
+    accumulator._batches[tp].append(batch)
+    linger = accumulator._linger_time
+    if linger > 0:
+        asyncio.get_running_loop().call_later(linger, _wake_sender, accumulator)
+    else:
+        _wake_sender(accumulator)
+    return batch
+
+
+def _wake_sender(accumulator: Any) -> None:
+    """Resolve what aiokafka's sender waits on for new data (its current waiter)."""
+    waiter = accumulator._waiter_future
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _time_out(future: asyncio.Future[RecordMetadata]) -> None:

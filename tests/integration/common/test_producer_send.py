@@ -107,3 +107,17 @@ async def test_an_ack_not_in_time_raises_publish_error(kafka_topics):
         with pytest.raises(PublishError, match="TimeoutError") as raised:
             await producer.send(topic, b"late", key=b"k", headers=[])
     assert isinstance(raised.value.__cause__, TimeoutError)
+
+
+@pytest.mark.parametrize("linger_ms", [0, 2, 50])
+async def test_a_lone_record_is_sent_when_its_linger_is_up(kafka_topics, linger_ms):
+    """A new batch does not wake aiokafka's sender at once (``_open_batch``): the timer
+    at the end of its linger does, or, without a linger, the append itself."""
+    topic = kafka_topics.topics.interactions
+    settings = kafka_topics.model_copy(update={"linger_ms": linger_ms})
+    async with EventProducer(settings, client_id=f"t-send-linger-{linger_ms}") as producer:
+        await producer.send(topic, b"warm", key=b"k", headers=[])
+        _refuse_aiokafka_send(producer)
+        for n in range(3):  # one at a time: each record opens a batch of its own
+            meta = await producer.send(topic, b"%d" % n, key=b"k%d" % n, headers=[])
+            assert meta.offset >= 0
