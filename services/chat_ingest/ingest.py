@@ -7,7 +7,7 @@ import logging
 from fastapi import Response
 from pydantic import BaseModel
 
-from libs.common.logging import event_context
+from libs.common.logging import current_event_id
 from libs.common.webhooks import Publisher, Quarantine
 from libs.common.webhooks.eventlog import EventLog
 from libs.common.webhooks.metrics import webhook_events
@@ -58,7 +58,10 @@ class ChatIngest:
         )
 
     async def _publish(self, provider: str, event: ChatEvent) -> bool:
-        with event_context(event.id):
+        # ``event_context(event.id)`` without the generator-based context manager: the
+        # same set and reset of the log records' event id (~2 µs less per event, timeit)
+        token = current_event_id.set(event.id)
+        try:
             published = await self._publisher.publish(
                 event.cloud_event(), key=event.key, provider=provider
             )
@@ -77,3 +80,5 @@ class ChatIngest:
                 kind=interaction.kind.value,
             )
             return published
+        finally:
+            current_event_id.reset(token)
