@@ -59,7 +59,8 @@ class ChatIngest:
 
     async def _publish(self, provider: str, event: ChatEvent) -> bool:
         # ``event_context(event.id)`` without the generator-based context manager: the
-        # same set and reset of the log records' event id (~2 µs less per event, timeit)
+        # same set and reset of the log records' event id, ~8.8 K instructions less per
+        # web-chat request in the app (692 → 683 K, bench/webhook_callgrind.py)
         token = current_event_id.set(event.id)
         try:
             published = await self._publisher.publish(
