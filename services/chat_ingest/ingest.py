@@ -7,7 +7,7 @@ import logging
 from fastapi import Response
 from pydantic import BaseModel
 
-from libs.common.logging import event_context
+from libs.common.logging import current_event_id
 from libs.common.webhooks import Publisher, Quarantine
 from libs.common.webhooks.eventlog import EventLog
 from libs.common.webhooks.metrics import webhook_events
@@ -58,7 +58,11 @@ class ChatIngest:
         )
 
     async def _publish(self, provider: str, event: ChatEvent) -> bool:
-        with event_context(event.id):
+        # ``event_context(event.id)`` without the generator-based context manager: the
+        # same set and reset of the log records' event id, ~8.8 K instructions less per
+        # web-chat request in the app (692 → 683 K, bench/webhook_callgrind.py)
+        token = current_event_id.set(event.id)
+        try:
             published = await self._publisher.publish(
                 event.cloud_event(), key=event.key, provider=provider
             )
@@ -77,3 +81,5 @@ class ChatIngest:
                 kind=interaction.kind.value,
             )
             return published
+        finally:
+            current_event_id.reset(token)

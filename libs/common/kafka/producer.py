@@ -12,11 +12,13 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
-from aiokafka.structs import RecordMetadata
+from aiokafka.producer.message_accumulator import MessageBatch
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import Counter as CounterMetric
 from prometheus_client import Histogram
 
@@ -137,8 +139,12 @@ class EventProducer:
         key_bytes = key.encode() if isinstance(key, str) else key
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._settings.send_timeout_s):
-                record = await self._send_once(topic, value, key_bytes, headers)
+            future = self._append_now(topic, value, key_bytes, headers)
+            if future is None:  # aiokafka must wait (metadata, room in a full batch)
+                async with asyncio.timeout(self._settings.send_timeout_s):
+                    record = await self._send_once(topic, value, key_bytes, headers)
+            else:
+                record = await self._ack(future, topic, value, key_bytes, headers)
         except (TimeoutError, KafkaError) as exc:
             metrics.PUBLISH_FAILURES.labels(topic).inc()
             raise PublishError(f"publish to {topic} not acknowledged: {exc!r}") from exc
@@ -245,6 +251,71 @@ class EventProducer:
                 )
         return results
 
+    def _append_now(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
+    ) -> asyncio.Future[RecordMetadata] | None:
+        """What ``AIOKafkaProducer.send`` and its accumulator's ``add_message`` do when
+        nothing needs waiting for — partition, append to the partition's open batch (or
+        a new one), return the record's future — without their two coroutines, metadata
+        coroutine and debug log. None when aiokafka must wait or refuse (topic metadata
+        unknown, open batch full, a record larger than ``max_request_size``, no key and
+        no value, accumulator closed or failed, transactions): ``send`` then goes
+        through aiokafka. Same batches, same partitions (the partitioner is ours,
+        ``KeyPartitioner``). aiokafka's private attributes read here are pinned by
+        ``tests/integration/common/test_producer_send.py``.
+        """
+        producer = self._producer
+        assert producer is not None
+        accumulator = producer._message_accumulator
+        if accumulator._closed or accumulator._exception is not None:
+            return None
+        if value is None and key is None:  # aiokafka asserts
+            return None
+        transactions = producer._txn_manager
+        if transactions is not None and transactions.transactional_id is not None:
+            return None
+        cluster = producer.client.cluster
+        partitions = cluster.partitions_for_topic(topic)
+        if not partitions:
+            return None
+        # as aiokafka's ``_partition``; KeyPartitioner reads the available ones only unkeyed
+        available = () if key is not None else list(cluster.available_partitions_for_topic(topic))
+        if DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers) > (
+            self._max_request_size
+        ):
+            return None  # aiokafka raises MessageSizeTooLargeError
+        tp = TopicPartition(topic, self._partitioner(key, list(partitions), available))
+        pending = accumulator._batches.get(tp)
+        if pending:
+            return pending[-1].append(key, value, None, headers=headers)  # None: full
+        batch = _open_batch(accumulator, tp)
+        return batch.append(key, value, None, headers=headers)
+
+    async def _ack(
+        self,
+        future: asyncio.Future[RecordMetadata],
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: Headers,
+    ) -> RecordMetadata:
+        """The record's ack, bounded by ``send_timeout_s``: one timer that fails the
+        record's future (aiokafka skips a future already done), not ``asyncio.timeout``'s
+        context, reschedule and task cancellation."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.send_timeout_s
+        timer = loop.call_at(deadline, _time_out, future)
+        try:
+            return await future
+        except _FATAL_PRODUCER_ERRORS as exc:
+            log.warning("producer %s hit %r; restarting it", self._client_id, exc)
+            async with asyncio.timeout_at(deadline):
+                await self._restart()
+                assert self._producer is not None
+                return await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+        finally:
+            timer.cancel()
+
     async def _send_once(
         self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
     ) -> RecordMetadata:
@@ -312,6 +383,37 @@ async def send_batches(
             in_batch.append(index)
         sent.append((in_batch, await producer.send_batch(batch, topic, partition=partition)))
     return sent
+
+
+def _open_batch(accumulator: Any, tp: TopicPartition) -> MessageBatch:
+    """A new batch for ``tp`` in aiokafka's accumulator, as its ``_append_batch`` makes it
+    (no transactions here), with the sender woken once, when the batch's linger is up.
+    ``_append_batch`` wakes it at once: with a linger that turn of the sender loop only
+    schedules the real wake-up (a ``drain_by_nodes`` and an ``asyncio.wait`` over its
+    waiters, for nothing), once per new batch, which is nearly every record at a
+    steady rate. The sender still drains all it finds ready whenever it wakes."""
+    batch = MessageBatch(
+        tp, accumulator.create_builder(), accumulator._batch_ttl, accumulator._linger_time
+    )
+    accumulator._batches[tp].append(batch)
+    linger = accumulator._linger_time
+    if linger > 0:
+        asyncio.get_running_loop().call_later(linger, _wake_sender, accumulator)
+    else:
+        _wake_sender(accumulator)
+    return batch
+
+
+def _wake_sender(accumulator: Any) -> None:
+    """Resolve what aiokafka's sender waits on for new data (its current waiter)."""
+    waiter = accumulator._waiter_future
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _time_out(future: asyncio.Future[RecordMetadata]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 class _BatchFailed(KafkaError):
