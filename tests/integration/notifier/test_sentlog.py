@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -344,3 +345,47 @@ async def test_a_polls_suppressions_store_what_a_single_suppression_stores(sentl
         stored = [tuple(row) for row in rows.all()]
     assert len(stored) == 2 and stored[0] == stored[1]
     assert stored[0][4:6] == ("suppressed", 0)
+
+
+async def test_a_small_polls_transactions_run_inline_and_a_busy_database_takes_the_trip(
+    sentlog, monkeypatch
+):
+    """SQLite: a small poll's transactions commit on the event loop's thread; while another
+    connection writes, they wait for it in aiosqlite's thread instead (never on the loop),
+    and every few commits a checkpoint takes the trip (the inline connection makes none)."""
+    if sentlog.engine.dialect.name != "sqlite":
+        pytest.skip("the inline connection is SQLite's")
+    from services.notifier import sentlog as sentlog_module
+
+    monkeypatch.setattr(sentlog_module, "_INLINE_CHECKPOINT_EVERY", 2)
+    inline_done: list[bool] = []
+    inline = sentlog._inline_transaction
+
+    def spied(*args):
+        done, result = inline(*args)
+        inline_done.append(done)
+        return done, result
+
+    monkeypatch.setattr(sentlog, "_inline_transaction", spied)
+    first = await sentlog.claim_many(keys(3, "inline"), now=T0)
+    assert {c.result for c in first.values()} == {ClaimResult.CLAIMED}
+    assert sentlog._inline_commits == 1
+    await sentlog.finish_many([Finish(key, Status.SENT, T0, "<m@x>") for key in first])
+    assert sentlog._inline_commits == 0  # the second commit: checkpointed, counted anew
+
+    blocker = sqlite3.connect(sentlog.engine.url.database, timeout=0)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock
+        claiming = asyncio.create_task(sentlog.claim_many(keys(2, "busy"), now=T0))
+        # the claim's first step runs first (FIFO): inline it finds the database busy
+        # and goes to the trip, whose connection waits in its thread until this ends
+        asyncio.get_running_loop().call_soon(blocker.rollback)
+        claims = await claiming
+    finally:
+        blocker.close()
+    assert {c.result for c in claims.values()} == {ClaimResult.CLAIMED}
+    assert inline_done == [True, True, False]  # the busy claim committed by the trip
+    for key, _ in keys(2, "busy"):
+        assert (await sentlog.get(key)).status is Status.SENDING
+    for key in first:
+        assert (await sentlog.get(key)).status is Status.SENT
