@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -44,6 +45,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 CORPUS = SHARED / "corpus" / "email"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM ends the run as Ctrl-C does, with the summary of what ran: `.ci/run` bounds
+    the suite's time with it. (SIGINT would not do: a shell starts background jobs with it
+    ignored, and Python then keeps it ignored.)"""
+    signal.signal(signal.SIGTERM, _stop_the_run)
+
+
+def _stop_the_run(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}: the run was stopped")
+
 
 #: After the summary, the interpreter waits for every non-daemon thread (an aiosqlite
 #: connection a test never closed, an executor job that never ends) and would do so until
