@@ -31,6 +31,7 @@ from libs.common.events.routing import (
     SlaBreached,
     SlaWarning,
 )
+from libs.common.ids import time_ordered_id_beside
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import OutboxWriter
 
@@ -192,3 +193,20 @@ def test_defaults_and_a_snapshot_subclass_dump_as_the_event_does() -> None:
         ConversationQueued(conversation=minimal, occurred_at=T0, queue="q", schema_version="1.7"),
     ]
     assert payloads(events) == [each.model_dump_json() for each in events]
+
+
+def test_rows_carry_the_events_id_type_conversation_and_time() -> None:
+    # add reads the fields from the instance's __dict__ and ce_type from its class
+    rows = _Rows()
+    writer = OutboxWriter(rows)
+    shared = snapshot()
+    events = [event(event_type, shared) for event_type in ROUTING_EVENT_TYPES]
+    ids = [writer.add(each, cause="cause-1") for each in events]
+    assert [row["event_id"] for row in rows.rows] == ids == writer.added
+    assert ids == [
+        time_ordered_id_beside(shared.conversation_id, "router.outbox", "cause-1", ordinal)
+        for ordinal in range(len(events))
+    ]
+    assert [(row["ce_type"], row["conversation_id"], row["occurred_at"]) for row in rows.rows] == [
+        (each.ce_type, each.conversation.conversation_id, each.occurred_at) for each in events
+    ]
