@@ -12,7 +12,6 @@ import contextlib
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 
 from libs.common.cloudevents import CloudEvent, decode, encode
@@ -22,6 +21,7 @@ from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.partitioner import KeyPartitioner
 from libs.common.kafka.producer import EventProducer, OutgoingRecord, PublishError
 from libs.common.settings import KafkaSettings
+from tests.helpers.kafka import read_topic
 from tools.testing.kafka import private_local_broker
 from tools.testing.samples import all_events
 
@@ -46,21 +46,10 @@ def _interaction_events(count: int) -> list[tuple[CloudEvent, str]]:
 
 
 async def _read_all(settings: KafkaSettings, topic: str, count: int) -> list[CloudEvent]:
-    consumer = AIOKafkaConsumer(
-        topic, **settings.client_options(), auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    got = []
-    try:
-        async with asyncio.timeout(20):
-            while len(got) < count:
-                batch = await consumer.getmany(timeout_ms=500)
-                got.extend(r for records in batch.values() for r in records)
-    finally:
-        await consumer.stop()
+    records = await asyncio.wait_for(read_topic(settings, topic, count), 20)
     # per partition in offset order; sort by partition then offset for comparison
-    got.sort(key=lambda r: (r.partition, r.offset))
-    return [decode(r.headers, r.value) for r in got]
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return [decode(r.headers, r.value) for r in records]
 
 
 async def test_every_record_of_a_batch_is_acknowledged_and_readable_in_key_order(kafka_topics):

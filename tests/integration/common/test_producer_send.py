@@ -12,10 +12,10 @@ import asyncio
 from collections import defaultdict
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 
 from libs.common.kafka.producer import EventProducer, PublishError
+from tests.helpers.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -31,23 +31,8 @@ def _refuse_aiokafka_send(producer: EventProducer) -> None:
 
 
 async def _read(settings, topic: str, count: int) -> list[tuple[int, int, bytes, bytes]]:
-    consumer = AIOKafkaConsumer(
-        topic, **settings.client_options(), auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    got = []
-    try:
-        async with asyncio.timeout(20):
-            while len(got) < count:
-                batch = await consumer.getmany(timeout_ms=500)
-                got.extend(
-                    (r.partition, r.offset, r.key, r.value)
-                    for records in batch.values()
-                    for r in records
-                )
-    finally:
-        await consumer.stop()
-    return sorted(got)
+    records = await asyncio.wait_for(read_topic(settings, topic, count), 20)
+    return sorted((r.partition, r.offset, r.key, r.value) for r in records)
 
 
 async def test_concurrent_sends_share_batches_and_land_where_the_default_partitioner_puts_them(
