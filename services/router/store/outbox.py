@@ -91,8 +91,8 @@ class OutboxWriter:
         else:
             snapshot_json = _SNAPSHOT_SERIALIZER.to_json(snapshot).decode()
             self._snapshot_json = (snapshot, snapshot_json)
-        rest_serializer = _REST_SERIALIZERS.get(type(event), _NO_SERIALIZER)
-        if rest_serializer is _NO_SERIALIZER:
+        rest_serializer = _REST_SERIALIZERS.get(type(event), _UNBUILT)
+        if rest_serializer is _UNBUILT:
             rest_serializer = _REST_SERIALIZERS[type(event)] = _rest_serializer(type(event))
         rest = (
             type(event).__pydantic_serializer__.to_json(event, exclude=_SPLICED)
@@ -120,7 +120,7 @@ _HEADS: dict[object, str] = {}
 #: ``OutboxWriter._payload``: per event type, the serializer of its fields but the
 #: spliced two, or None (that type's rest dumped with ``exclude``)
 _REST_SERIALIZERS: dict[type, SchemaSerializer | None] = {}
-_NO_SERIALIZER = SchemaSerializer(core_schema.none_schema())
+_UNBUILT = object()  # not in _REST_SERIALIZERS yet (None there means: no fast serializer)
 
 
 def _rest_serializer(model: type) -> SchemaSerializer | None:
