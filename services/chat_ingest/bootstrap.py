@@ -25,13 +25,12 @@ from libs.common.webhooks import (
     Publisher,
     Quarantine,
     RecentlyAcked,
-    WebhookFastPath,
     WebhookTimingMiddleware,
     document_400_not_422,
     fast_routes,
     install_error_handlers,
 )
-from libs.common.webhooks.fastpath import TELEMETRY_OFF
+from libs.common.webhooks.fastpath import TELEMETRY_OFF, install_fast_path
 from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks.readiness import integrations_check
 from libs.providers.integrations import DEV_SECRET, IntegrationRegistry
@@ -68,11 +67,11 @@ def create_app(
     install_error_handlers(app)
     webhooks = provider_router()
     app.include_router(webhooks)
-    if settings.fast_path:
-        app.add_middleware(WebhookFastPath, routes=fast_routes([webhooks]))
-    app.add_middleware(WebhookTimingMiddleware)  # outermost: times both paths
+    app.add_middleware(WebhookTimingMiddleware)  # times what FastAPI routes
     app.include_router(health_router(lambda: _readiness(app)))
     document_400_not_422(app)
+    if settings.fast_path:  # last: in front of the middleware stack, which it builds
+        install_fast_path(app, fast_routes([webhooks]))
     return app
 
 

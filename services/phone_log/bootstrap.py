@@ -16,14 +16,13 @@ from fastapi.responses import JSONResponse
 from libs.common.health import health_router
 from libs.common.webhooks import (
     MalformedPayload,
-    WebhookFastPath,
     WebhookTimingMiddleware,
     document_400_not_422,
     fast_routes,
     install_error_handlers,
     reject,
 )
-from libs.common.webhooks.fastpath import TELEMETRY_OFF
+from libs.common.webhooks.fastpath import TELEMETRY_OFF, install_fast_path
 from libs.common.webhooks.producer import WebhookEventProducer
 from libs.common.webhooks.readiness import integrations_check
 from services.phone_log.calls import PayloadError
@@ -64,10 +63,10 @@ def create_app(
     app.include_router(health_router(runtime.readiness_checks))
     webhooks = webhook_router()
     app.include_router(webhooks)
-    if settings.fast_path:
-        app.add_middleware(WebhookFastPath, routes=fast_routes([webhooks]))
-    app.add_middleware(WebhookTimingMiddleware)  # outermost: times both paths
+    app.add_middleware(WebhookTimingMiddleware)  # times what FastAPI routes
     document_400_not_422(app)
+    if settings.fast_path:  # last: in front of the middleware stack, which it builds
+        install_fast_path(app, fast_routes([webhooks]))
     return app
 
 

@@ -9,7 +9,8 @@
 - :mod:`.openapi` — documenting raw-body routes.
 - :mod:`.timing` — request latency histogram by provider (ASGI middleware).
 - :mod:`.producer` — EventProducer with batches sized for many concurrent acks.
-- :mod:`.fastpath` — webhook POSTs dispatched straight to their endpoint functions.
+- :mod:`.fastpath` — webhook POSTs dispatched straight to their endpoint functions, in
+  front of the app's middleware stack.
 - :mod:`.one_write` — uvicorn protocol writing each response in one socket write.
 - :mod:`.eventlog` — accepted events: an INFO summary per minute, each one at DEBUG.
 - :mod:`.quarantine` — authenticated but unreadable bodies kept on the dead-letter topic.
@@ -42,12 +43,13 @@ _MODULES: dict[str, str] = {
     "UnsupportedMediaType": "libs.common.webhooks.exceptions",
     "WEBHOOK_ERROR_CODES": "libs.common.webhooks.errors",
     "WebhookError": "libs.common.webhooks.exceptions",
-    "WebhookFastPath": "libs.common.webhooks.fastpath",
+    "WebhookFront": "libs.common.webhooks.fastpath",
     "WebhookTimingMiddleware": "libs.common.webhooks.timing",
     "constant_time_equals": "libs.common.webhooks.signatures",
     "document_400_not_422": "libs.common.webhooks.openapi",
     "error_responses": "libs.common.webhooks.errors",
     "fast_routes": "libs.common.webhooks.fastpath",
+    "install_fast_path": "libs.common.webhooks.fastpath",
     "hmac_sha256_base64": "libs.common.webhooks.signatures",
     "hmac_sha256_hex": "libs.common.webhooks.signatures",
     "install_error_handlers": "libs.common.webhooks.errors",
@@ -104,7 +106,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         install_error_handlers,
         reject,
     )
-    from libs.common.webhooks.fastpath import WebhookFastPath, fast_routes
+    from libs.common.webhooks.fastpath import WebhookFront, fast_routes, install_fast_path
     from libs.common.webhooks.openapi import document_400_not_422, request_body
     from libs.common.webhooks.public_url import public_url
     from libs.common.webhooks.publish import EventPublisher, Publisher, RecentlyAcked
@@ -139,7 +141,7 @@ __all__ = [
     "UnknownIntegration",
     "UnsupportedMediaType",
     "WebhookError",
-    "WebhookFastPath",
+    "WebhookFront",
     "WebhookTimingMiddleware",
     "constant_time_equals",
     "document_400_not_422",
@@ -148,6 +150,7 @@ __all__ = [
     "hmac_sha256_base64",
     "hmac_sha256_hex",
     "install_error_handlers",
+    "install_fast_path",
     "parse_form",
     "parse_json",
     "parse_json_object",

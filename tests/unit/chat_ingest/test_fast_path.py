@@ -80,3 +80,25 @@ async def test_a_bug_is_a_json_500_on_both_paths(fast_path: bool):
             response = await send(client, signed(Provider.TELEGRAM))
     assert response.status_code == 500
     assert response.json()["error"] == "internal_error"
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+@pytest.mark.parametrize("producer", [FakeProducer, BrokenProducer])
+async def test_each_request_is_timed_once_on_both_paths(fast_path: bool, producer: type):
+    # The fast path sits in front of the middleware stack and times its requests itself;
+    # the timing middleware in the stack times the others: never both, never neither.
+    from prometheus_client import REGISTRY
+
+    def count() -> float:
+        labels = {"provider": "line"}
+        return REGISTRY.get_sample_value("omnidesk_webhook_seconds_count", labels) or 0.0
+
+    settings = ChatIngestSettings(integrations=make_integrations(), fast_path=fast_path)
+    app = create_app(settings, publisher=producer())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            before = count()
+            response = await send(client, signed(Provider.LINE, seq=77))
+            assert count() == before + 1
+    assert response.status_code == (500 if producer is BrokenProducer else 200)
