@@ -136,3 +136,21 @@ async def test_expect_100_continue_is_answered_before_the_body_is_sent():
         writer.close()
     assert answer_head.startswith(b"HTTP/1.1 202") and answer == ANSWER
     assert len(writes) == 2  # the interim 100, then the answer in one write
+
+
+async def test_an_idle_keep_alive_connection_is_closed_by_the_server():
+    # KeepAlive's one timer per connection, wired into the protocol: after its answers
+    # an idle connection is closed when its keep-alive timeout (1 s) is up.
+    writes: list[bytes] = []
+    options = {"host": "127.0.0.1", "http": counting_protocol(writes), "log_config": None}
+    async with uvicorn_serving(
+        lambda port: {**options, "port": port, "timeout_keep_alive": 1}
+    ) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(2):
+            writer.write(request())
+            head, body = await read_response(reader)
+            assert head.startswith(b"HTTP/1.1 202") and body == ANSWER
+        assert await asyncio.wait_for(reader.read(), timeout=30) == b""  # closed by the server
+        writer.close()
+    assert len(writes) == 2
