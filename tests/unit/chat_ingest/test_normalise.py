@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from libs.common.cloudevents import CloudEvent, encode
 from libs.common.events import Direction, InteractionKind, RoutingHints
 from libs.common.ids import deterministic_id
 from libs.common.webhooks import MalformedPayload
@@ -359,3 +360,21 @@ def test_cloud_event_envelope():
     assert event.type == "support.message.received"
     assert event.source == "omnidesk/chat_ingest/webchat/main"
     assert event.time == event.data.occurred_at
+
+
+def test_cloud_event_is_the_dataclass_the_constructor_builds():
+    # ChatEvent.cloud_event builds it with libs.common.cloudevents.cloud_event: same object
+    message = webchat.WebchatMessage.model_validate(samples.webchat_payload(2))
+    chat = webchat.normalise(message, CONTEXT)
+    data = chat.interaction
+    expected = CloudEvent(
+        id=chat.id,
+        source=f"omnidesk/chat_ingest/{data.provider}/{data.integration}",
+        type=data.event_type(),
+        data=data,
+        time=data.occurred_at,
+    )
+    built = chat.cloud_event()
+    assert built == expected
+    assert encode(built) == encode(expected)
+    assert built.subject is None and built.extensions == {}
