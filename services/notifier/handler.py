@@ -329,8 +329,11 @@ class Recorder:
     async def _flush(self) -> None:
         while self._pending:
             if self._linger_s and not self._closing.is_set():
+                # asyncio.timeout, not wait_for: no task of its own for the wait (3.11's
+                # wait_for makes one), once per poll
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), self._linger_s)
+                    async with asyncio.timeout(self._linger_s):
+                        await self._closing.wait()
             batch, self._pending = self._pending, []
             await self._log.finish_many(batch)
 
@@ -553,6 +556,9 @@ class NotificationHandler:
                     results[index] = exc
 
         workers = min(len(ready), self._config.mail_concurrency)
+        if workers == 1:  # one mail (a small poll): no task and gather for it
+            await worker()
+            return results
         stopped = await asyncio.gather(*(worker() for _ in range(workers)), return_exceptions=True)
         for error in stopped:
             if isinstance(error, BaseException):  # cancelled: no further mail was started
