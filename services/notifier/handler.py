@@ -464,13 +464,28 @@ class NotificationHandler:
         failures: dict[str, list[str]] = {event_id: [] for event_id in events}
         outcomes: list[NotificationOutcome] = []
         outcomes += await self._suppress_all(plans)
+        # The poll's mails and chat messages are claimed in one statement (one sent-log
+        # transaction less a poll: a one-POST poll of the pipeline claims one of each).
+        mails = poll_jobs(plans, lambda plan: plan.mails, "smtp")
+        chats = poll_jobs(plans, lambda plan: plan.chats, "chat")
+        claims = await self._log.claim_many(
+            [(job.key, job.info) for job, _ in (*mails.values(), *chats.values())],
+            now=self._now(),
+        )
         # One group commit for the poll's mails and chat messages; everything that went
         # out is recorded (close) before any outcome is published, even when a send or
         # a lane stops the poll.
         recorder = Recorder(self._log, linger_s=self._config.record_linger_s)
         try:
-            outcomes += await self._mail_all(plans, failures, recorder)
-            outcomes += await self._others_all(plans, failures, recorder)
+            try:
+                outcomes += await self._mail_all(mails, claims, failures, recorder)
+            except Exception as exc:
+                # The mails stopped the poll (a relay outage, a stop): the chat messages
+                # claimed with them are given up, as the mails' own claims are, so the
+                # handed-again poll sends them at once instead of waiting their lease out.
+                await self._release(chats, claims, exc)
+                raise
+            outcomes += await self._others_all(plans, chats, claims, failures, recorder)
         finally:
             await recorder.close()
         await self._outcomes.publish_many(outcomes)
@@ -498,13 +513,28 @@ class NotificationHandler:
         )
         return [self._outcome(job, records[job.key]) for job, _ in jobs.values()]
 
+    async def _release(
+        self,
+        jobs: dict[SendKey, tuple[Job, ChatNotice]],
+        claims: dict[SendKey, Claim],
+        error: Exception,
+    ) -> None:
+        """Give up the poll's claims of ``jobs`` (``retry``: the next claim takes them).
+        A sent-log that fails here leaves them to their lease; ``error`` is raised anyway."""
+        try:
+            for key in jobs:
+                if claims[key].result is ClaimResult.CLAIMED:
+                    await self._log.mark_retry(key, reason=f"not sent: {error}", now=self._now())
+        except Exception:
+            log.warning("chat claims not released (taken over after their lease)", exc_info=True)
+
     async def _mail_all(
-        self, plans: list[Planned], failures: dict[str, list[str]], recorder: Recorder
+        self,
+        jobs: dict[SendKey, tuple[Job, MailNotice]],
+        claims: dict[SendKey, Claim],
+        failures: dict[str, list[str]],
+        recorder: Recorder,
     ) -> list[NotificationOutcome]:
-        jobs = poll_jobs(plans, lambda plan: plan.mails, "smtp")
-        claims = await self._log.claim_many(
-            [(job.key, job.info) for job, _ in jobs.values()], now=self._now()
-        )
         outcomes: list[NotificationOutcome] = []
         ready: list[tuple[Job, MailNotice, SentRecord]] = []
         for job, notice in jobs.values():
@@ -598,7 +628,12 @@ class NotificationHandler:
         return [item for item in ready if item[0].key not in held], outcomes
 
     async def _others_all(
-        self, plans: list[Planned], failures: dict[str, list[str]], recorder: Recorder
+        self,
+        plans: list[Planned],
+        jobs: dict[SendKey, tuple[Job, ChatNotice]],
+        claims: dict[SendKey, Claim],
+        failures: dict[str, list[str]],
+        recorder: Recorder,
     ) -> list[NotificationOutcome]:
         """Chat messages and webhooks one at a time per conversation, in event order
         (a conversation's events share a partition, so the poll holds them in order);
@@ -610,7 +645,7 @@ class NotificationHandler:
         (:meth:`_chat_all`); what a batch sender took (web chat) is done, the lanes
         send the rest. A message claimed by another notifier goes the per-message way.
         """
-        chats = await self._chat_all(plans, failures, recorder)
+        chats = await self._chat_all(jobs, claims, failures, recorder)
         by_conversation: dict[str, list[Planned]] = defaultdict(list)
         for event_id, event, plan in plans:
             if plan.webhooks or any(
@@ -647,19 +682,19 @@ class NotificationHandler:
         return chats.outcomes
 
     async def _chat_all(
-        self, plans: list[Planned], failures: dict[str, list[str]], recorder: Recorder
+        self,
+        jobs: dict[SendKey, tuple[Job, ChatNotice]],
+        claims: dict[SendKey, Claim],
+        failures: dict[str, list[str]],
+        recorder: Recorder,
     ) -> ChatPoll:
-        """A poll's chat messages: one claim statement, one rate-slot statement, each
+        """A poll's chat messages, claimed with its mails: one rate-slot statement, each
         built and checked; those for a batch sender (web chat's outbox) stored in one
         transaction per sender and recorded with the poll's group commit. What is left
         for the lanes: messages to providers sent one by one (retries, Retry-After)."""
         poll = ChatPoll()
-        jobs = poll_jobs(plans, lambda plan: plan.chats, "chat")
         if not jobs:
             return poll
-        claims = await self._log.claim_many(
-            [(job.key, job.info) for job, _ in jobs.values()], now=self._now()
-        )
         claimed: list[tuple[Job, ChatNotice, SentRecord]] = []
         for job, notice in jobs.values():
             claim = claims[job.key]
