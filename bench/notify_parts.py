@@ -24,6 +24,7 @@ import asyncio
 import functools
 import inspect
 import itertools
+import logging
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -187,6 +188,22 @@ STEPS: list[tuple[str, Any, str]] = [
     ("NotificationHandler.handle_batch", handler.NotificationHandler, "handle_batch"),
 ]
 
+#: ``--steps pipeline``: a poll of the pipeline mix (a web-chat ack and an agent mail
+#: per POST) by part: each of its sent-log transactions, the two compositions, the
+#: send, the outcomes and the poll's log line.
+PIPELINE: list[tuple[str, Any, str]] = [
+    ("decode routing events (Poll.deliveries)", notify_instructions.Poll, "deliveries"),
+    ("plan_notifications", handler, "plan_notifications"),
+    ("sent-log claim_many", sentlog.SentLog, "claim_many"),
+    ("sent-log take_rate_slots", sentlog.SentLog, "take_rate_slots"),
+    ("sent-log store_webchat", sentlog.SentLog, "store_webchat"),
+    ("sent-log finish_many", sentlog.SentLog, "finish_many"),
+    ("Composer.mail", compose.Composer, "mail"),
+    ("Composer.chat_message", compose.Composer, "chat_message"),
+    ("outcomes encoded (publish_many)", handler.KafkaOutcomePublisher, "publish_many"),
+    ("logging.Logger.handle (the lines logged)", logging.Logger, "handle"),
+]
+
 #: ``--detail``: inside the steps above.
 DETAIL: list[tuple[str, Any, str]] = [
     ("KafkaOutcomePublisher._event", handler.KafkaOutcomePublisher, "_event"),
@@ -232,17 +249,24 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=2)
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--detail", action="store_true", help="the steps inside the steps")
+    parser.add_argument("--steps", choices=("backlog", "pipeline"), default="backlog")
+    parser.add_argument("--mix", choices=sorted(notify_instructions.MIXES), default="backlog")
     args = parser.parse_args()
-    listed = install(DETAIL if args.detail else STEPS)
+    steps = PIPELINE if args.steps == "pipeline" else STEPS
+    listed = install(DETAIL if args.detail else steps)
     _count_warm(args.warm)
     for label, c_name in listed:
         print(f"{c_name:20} {label}")
     if args.list:
         return
-    assert producer_module.encode is cloudevents.encode or args.detail
+    assert producer_module.encode is cloudevents.encode or args.detail or args.steps != "backlog"
     configure_logging("notifier", level="INFO", fmt="json")
     use_event_loop(EventLoop.UVLOOP)
-    result = asyncio.run(notify_instructions.run(args.polls, args.batch, args.warm, False))
+    result = asyncio.run(
+        notify_instructions.run(
+            args.polls, args.batch, args.warm, False, args.mix, polls_max=max(args.polls, 5)
+        )
+    )
     print(result)
 
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import pytest
+
 from libs.common.cloudevents import CloudEvent
 from libs.common.events import NotificationStatus, ReplyPath
 from libs.common.kafka.consumer import Delivery
 from libs.providers.outbound import OutboundMessage, SendOutcome, SendVerdict
 from services.notifier.chat import StaticChatSenders
+from services.notifier.errors import RelayUnavailable
 from services.notifier.sentlog import SendInfo, SendKey, SentRecord, Status
+from services.notifier.smtp import SmtpRelayDown
 
 from .fakes import T0, MemorySentLog, ScriptedSender
 from .test_chat_dispatch import ChatWorld, chat_events, retry_later
@@ -159,3 +163,31 @@ async def test_a_lane_message_that_waited_long_renews_its_claim_and_goes_out_in_
     assert [m.text for m in sender.sent] == ["answer 1", "answer 2"]
     second = world.sentlog.rows[SendKey("ev-reply-2", "telegram:tg-main:777000", "customer_reply")]
     assert second.status is Status.SENT and second.attempts == 1  # renewed, not re-claimed
+
+
+async def test_a_relay_outage_releases_the_polls_chat_claims_taken_with_its_mails():
+    """The poll claims its mails and chat messages in one statement; when the mails stop
+    it (the relay is down), the chat messages' claims are given up too, so the poll
+    handed again sends them at once (as a batch) instead of waiting their lease out."""
+    world, outbox, log = web_chat_world()
+    events = chat_events(SITE, reference="W-1")
+    pipeline_poll = [
+        delivery("ev-open", events["support.conversation.opened"]),
+        delivery("ev-assigned", events["support.conversation.assigned"]),
+    ]
+    world.smtp.failures = [SmtpRelayDown("connection refused")] * 3  # the retry budget
+    with pytest.raises(RelayUnavailable):
+        await world.handler.handle_batch(pipeline_poll)
+    assert outbox.batches == [] and world.outcomes.published == []
+    [ack] = [k for k in log.rows if k.template == "chat_ack"]
+    assert log.rows[ack].status is Status.RETRY
+    await world.handler.handle_batch(pipeline_poll)  # the relay answers again
+    [batch] = outbox.batches
+    assert [m.path.address for m in batch] == ["visitor-1"] and outbox.sent == []
+    assert len(world.smtp.sent) == 1
+    assert {r.status for r in log.rows.values()} == {Status.SENT}
+    statuses = {o.template: o.status for o in world.outcomes.published}
+    assert statuses == {
+        "chat_ack": NotificationStatus.ACCEPTED,
+        "agent_assigned": NotificationStatus.SENT,
+    }

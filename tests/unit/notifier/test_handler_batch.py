@@ -8,10 +8,15 @@ import logging
 import pytest
 
 from libs.common.cloudevents import CloudEvent
-from libs.common.events import Flags, NotificationStatus
+from libs.common.events import (
+    Flags,
+    NotificationChannel,
+    NotificationOutcome,
+    NotificationStatus,
+)
 from libs.common.kafka.consumer import Delivery, PermanentError
 from services.notifier.errors import RelayUnavailable
-from services.notifier.handler import PollSettled, Recorder
+from services.notifier.handler import PollSettled, PollSummary, Recorder
 from services.notifier.sentlog import Finish, SendInfo, SendKey, Status
 from services.notifier.smtp import PermanentSmtpError, SmtpRelayDown, TransientSmtpError
 
@@ -234,7 +239,8 @@ async def test_a_lingering_record_statement_takes_what_completes_meanwhile_and_c
 
 async def test_a_poll_logs_its_counts_and_per_notice_lines_only_for_failures(caplog):
     """Sent and suppressed notices are in the sent-log and on the outcome topic: no INFO
-    line each (the recipient's address, ~40 CPU-µs of JSON a notice), one per poll."""
+    line each (the recipient's address, ~40 CPU-µs of JSON a notice); the first poll's
+    counts at once (see PollSummary for the later ones)."""
     world = World()
     world.smtp.failures = [PermanentSmtpError("SMTP 550: no such user", code=550)]
     caplog.set_level(logging.INFO, logger="services.notifier.handler")
@@ -244,7 +250,49 @@ async def test_a_poll_logs_its_counts_and_per_notice_lines_only_for_failures(cap
         )
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     # (a failed notice is published on its own, with its line, not with the poll's)
-    assert "poll of 4 event(s): 2 sent, 1 suppressed" in lines
+    assert "4 event(s) in 1 poll(s): 2 sent, 1 suppressed" in lines
     [failed] = [line for line in lines if " failed to " in line]
     assert "550" in failed
     assert not [line for line in lines if " sent to " in line or " suppressed to " in line]
+
+
+def test_the_poll_summary_logs_at_most_one_line_per_interval_counting_every_poll(caplog):
+    caplog.set_level(logging.INFO, logger="services.notifier.handler")
+    summary = PollSummary(10.0)
+    sent = [_outcome(NotificationStatus.SENT)]
+    both = [_outcome(NotificationStatus.SENT), _outcome(NotificationStatus.SUPPRESSED)]
+    summary.add(1, sent, now=100.0)  # the first poll: at once
+    summary.add(2, both, now=101.0)
+    summary.add(1, sent, now=109.9)
+    summary.add(3, both, now=110.0)  # 10 s after the last line: the polls since it
+    summary.add(1, sent, now=111.0)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert lines == [
+        "1 event(s) in 1 poll(s): 1 sent",
+        "6 event(s) in 3 poll(s): 3 sent, 2 suppressed",
+    ]
+
+
+def test_the_poll_summary_counts_nothing_when_info_is_off(caplog):
+    caplog.set_level(logging.WARNING, logger="services.notifier.handler")
+    summary = PollSummary(10.0)
+    summary.add(1, [_outcome(NotificationStatus.SENT)], now=100.0)
+    caplog.set_level(logging.INFO, logger="services.notifier.handler")
+    summary.add(2, [_outcome(NotificationStatus.FAILED)], now=101.0)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert lines == ["2 event(s) in 1 poll(s): 1 failed"]
+
+
+def _outcome(status: NotificationStatus) -> NotificationOutcome:
+    return NotificationOutcome(
+        routing_event_id="ev-1",
+        routing_event_type="support.conversation.assigned",
+        conversation_id="conv-1",
+        channel=NotificationChannel.SMTP,
+        recipient="a@example.kr",
+        template="agent_assigned",
+        locale="ko",
+        status=status,
+        attempts=1,
+        occurred_at=T0,
+    )
