@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, inspect
+from sqlalchemy import Float, Select, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -74,6 +74,16 @@ class Lookup:
             return [tuple(row) for row in result]
         _sent(session, sql)
         return [tuple(row) for row in rows]
+
+
+async def sqlite_rows(
+    session: AsyncSession, sql: str, parameters: Sequence[object]
+) -> Sequence[Any]:
+    """SQLite: the rows of ``sql`` fetched by the driver in one hop, inside the unit of
+    work's transaction."""
+    rows = await (await sqlite_driver_of(session)).execute_fetchall(sql, parameters)
+    _sent(session, sql)
+    return rows  # type: ignore[no-any-return]
 
 
 async def postgres_rows(session: AsyncSession, sql: str, *args: object) -> list[Any]:
@@ -156,10 +166,21 @@ class TrackedLoad:
         processors = self._processors.get(dialect.name)
         if processors is None:
             processors = self._processors[dialect.name] = [
-                (key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+                (key, column.type.dialect_impl(dialect).result_processor(dialect, _coltype(column)))
                 for key, column in self._columns
             ]
         return processors
+
+
+#: PostgreSQL's type oid of double precision, which asyncpg returns as a Python float
+_FLOAT8 = 701
+
+
+def _coltype(column: Any) -> int | None:
+    """The driver's type code a result processor is chosen by, where it matters: a
+    float column (the migrations make it double precision) on asyncpg, whose numeric
+    types pick their processor by it (none for float8); None for every other type."""
+    return _FLOAT8 if isinstance(column.type, Float) else None
 
 
 class ThreadReads:

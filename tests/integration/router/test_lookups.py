@@ -113,6 +113,57 @@ async def test_candidates_are_the_conversations_each_condition_selects(ctx, cloc
         assert await uow.conversations.candidates(ids=[], references=[]) == []
 
 
+async def test_candidates_read_by_the_driver_are_the_orms_objects(ctx, clock):
+    """``candidates`` reads the rows by the driver (``_candidate_sql``) and makes them the
+    session's tracked objects (``TrackedLoad``): every column equal to what the ORM's
+    query (``candidates_by_orm``) loads, in its order on SQLite (routing sorts them by
+    activity, ties in the order read; PostgreSQL gives no order either way), an object
+    the session holds returned as it is, and changes to them written by the commit."""
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(0, 20), round_=0))
+    clock.advance(minutes=5)
+    await route_batch(ctx, poll(clock, range(0, 12), round_=1))
+    columns = [prop.key for prop in sa_inspect(Conversation).column_attrs]
+    async with ctx.uow.reader() as uow:
+        rows = list(await uow.session.scalars(select(Conversation).order_by(Conversation.id)))
+    chats = [c for c in rows if c.channel == "chat"]
+    calls = [c.call_group_key for c in rows if c.call_group_key]
+    keys = {
+        "ids": [rows[0].id, rows[3].id, "nothing"],
+        "references": [rows[1].reference, rows[5].reference],
+        "threads": [c.thread_key for c in chats[:3] if c.thread_key],
+        "calls": calls[:2] or ["nothing"],
+        "recent_contacts": sorted({c.contact_id for c in chats}),
+        "channels": ["chat", "phone"],
+        "since": min(c.last_activity_at for c in rows),
+    }
+    subsets = [keys, {"ids": keys["ids"]}, {k: keys[k] for k in ("threads", "references")}]
+    for wanted in subsets:
+        async with ctx.uow.reader() as uow:
+            by_orm = await uow.conversations.candidates_by_orm(**wanted)
+            expected = [[getattr(c, k) for k in columns] for c in by_orm]
+        async with ctx.uow.reader() as uow:
+            found = await uow.conversations.candidates(**wanted)
+            assert all(sa_inspect(c).persistent for c in found)
+            values = [[getattr(c, k) for k in columns] for c in found]
+        assert expected, wanted
+        assert (values if not ctx.uow.postgres else sorted(values, key=str)) == (
+            expected if not ctx.uow.postgres else sorted(expected, key=str)
+        )
+    async with ctx.uow() as uow:
+        held = await uow.conversations.get(rows[0].id)
+        assert held is not None
+        held.subject = "changed, not yet written"
+        found = await uow.conversations.candidates(ids=[rows[0].id, rows[3].id])
+        assert held in found  # the session's own object, as the ORM's load returns it
+        other = next(c for c in found if c is not held)
+        other.subject = "written by the commit"
+        await uow.commit()
+    async with ctx.uow.reader() as uow:
+        assert (await uow.conversations.get(rows[3].id)).subject == "written by the commit"  # type: ignore[union-attr]
+        assert (await uow.conversations.get(rows[0].id)).subject == "changed, not yet written"  # type: ignore[union-attr]
+
+
 async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):
     """The poll's shared reads (``in_one_hop`` on SQLite; one statement each on
     PostgreSQL: ``_PG_KNOWN_AND_AGENTS``, ``_PG_OWNERS_AND_MESSAGES``) give what each
