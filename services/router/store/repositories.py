@@ -260,10 +260,12 @@ _CANDIDATE_QUERIES: dict[tuple[bool, tuple[str, ...]], Select[Any]] = {}
 #: The candidates as the session's tracked objects, read by the driver (``TrackedLoad``):
 #: what ``session.scalars(_candidate_query(...))`` returns without SQLAlchemy's per-query
 #: work (compile-cache lookup, execution context, ORM loading). A poll of 5
-#: (``bench.router_store_callgrind``, 10 polls): SQLite 7.97 → 7.19 M instructions,
-#: PostgreSQL 11.77 → 10.95 M. Per conversation it is not cheaper (thread_time, 300 by
-#: id, under load: ~56 against ~28 µs): it pays for the pipeline's small polls; a
-#: poll of 500 showed no difference within its ±20 % spread.
+#: (``bench.router_store_callgrind``, 10 polls), with the objects made as the ORM's
+#: loader makes them (``persistent.py``): SQLite 7.98 → 6.43 M instructions,
+#: PostgreSQL 11.70 → 10.21 M. Per conversation no dearer than the ORM's load
+#: (``bench.router_candidate_objects``, 300 by id, thread_time under load ~15: SQLite
+#: 20.4 against 22.5 µs, PostgreSQL 40.8 against 45.4; SQLite instructions 119.5 k
+#: against 121.4 k), so a backlog's poll of 500 does not lose what a small poll gains.
 _CANDIDATES = TrackedLoad(Conversation, "id")
 #: each condition of ``_candidate_query`` as SQL text: its column(s) and parameter names
 #: (the keys' lists; ``since`` the one value), rendered per store by ``_candidate_sql``
