@@ -19,13 +19,13 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, inspect
+from sqlalchemy import Float, Select, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from libs.common.sqlite_thread import in_thread
 from services.router.store.bulk import driver_connection, sqlite_driver_of
+from services.router.store.persistent import PersistentRows
 
 T = TypeVar("T")
 
@@ -76,6 +76,16 @@ class Lookup:
         return [tuple(row) for row in rows]
 
 
+async def sqlite_rows(
+    session: AsyncSession, sql: str, parameters: Sequence[object]
+) -> Sequence[Any]:
+    """SQLite: the rows of ``sql`` fetched by the driver in one hop, inside the unit of
+    work's transaction."""
+    rows = await (await sqlite_driver_of(session)).execute_fetchall(sql, parameters)
+    _sent(session, sql)
+    return rows  # type: ignore[no-any-return]
+
+
 async def postgres_rows(session: AsyncSession, sql: str, *args: object) -> list[Any]:
     """PostgreSQL: the rows of ``sql`` (asyncpg ``Record``s) fetched by the driver on the
     unit of work's connection, inside its transaction (begun through SQLAlchemy first if
@@ -113,6 +123,7 @@ class TrackedLoad:
         names = ", ".join(f'"{column.name}"' for _, column in self._columns)
         self.sql = f'SELECT {names} FROM "{table.name}" ORDER BY "{order_by}"'  # noqa: S608
         self._processors: dict[str, list[tuple[str, Callable[[Any], Any] | None]]] = {}
+        self._persistent: dict[str, PersistentRows] = {}
 
     @property
     def column_names(self) -> list[str]:
@@ -131,35 +142,34 @@ class TrackedLoad:
         return self.objects(session, rows)
 
     def objects(self, session: AsyncSession, rows: Sequence[Sequence[Any]]) -> list[Any]:
-        """The rows of ``sql`` as the session's tracked objects."""
-        processors = self._processors_for(session.bind.dialect)
-        identities = session.identity_map
-        mapper, key = self._mapper, self._key
-        loaded = []
-        for row in rows:
-            values = {
-                key: value if process is None else process(value)
-                for (key, process), value in zip(processors, row, strict=True)
-            }
-            held = identities.get(mapper.identity_key_from_primary_key([values[key]]))
-            if held is not None:
-                loaded.append(held)
-                continue
-            item = self.model()
-            item.__dict__.update(values)
-            make_transient_to_detached(item)  # as if loaded: every attribute committed
-            session.add(item)
-            loaded.append(item)
-        return loaded
+        """The rows of ``sql`` as the session's tracked objects (``persistent``)."""
+        dialect = session.bind.dialect
+        persistent = self._persistent.get(dialect.name)
+        if persistent is None:
+            persistent = self._persistent[dialect.name] = PersistentRows(
+                self._mapper, self._processors_for(dialect), self._key
+            )
+        return persistent.objects(session.sync_session, rows)
 
     def _processors_for(self, dialect: Dialect) -> list[tuple[str, Callable[[Any], Any] | None]]:
         processors = self._processors.get(dialect.name)
         if processors is None:
             processors = self._processors[dialect.name] = [
-                (key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+                (key, column.type.dialect_impl(dialect).result_processor(dialect, _coltype(column)))
                 for key, column in self._columns
             ]
         return processors
+
+
+#: PostgreSQL's type oid of double precision, which asyncpg returns as a Python float
+_FLOAT8 = 701
+
+
+def _coltype(column: Any) -> int | None:
+    """The driver's type code a result processor is chosen by, where it matters: a
+    float column (the migrations make it double precision) on asyncpg, whose numeric
+    types pick their processor by it (none for float8); None for every other type."""
+    return _FLOAT8 if isinstance(column.type, Float) else None
 
 
 class ThreadReads:

@@ -6,6 +6,7 @@ identity owners, agents' loads by channel, contacts' assignees in activity order
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import and_, or_, select
@@ -111,6 +112,115 @@ async def test_candidates_are_the_conversations_each_condition_selects(ctx, cloc
         expected = await uow.session.scalars(select(Conversation).where(or_(*conditions.values())))
         assert sorted(c.id for c in everything) == sorted(c.id for c in expected)
         assert await uow.conversations.candidates(ids=[], references=[]) == []
+
+
+async def test_candidates_read_by_the_driver_are_the_orms_objects(ctx, clock):
+    """``candidates`` reads the rows by the driver (``_candidate_sql``) and makes them the
+    session's tracked objects (``TrackedLoad``): every column equal to what the ORM's
+    query (``candidates_by_orm``) loads, in its order on SQLite (routing sorts them by
+    activity, ties in the order read; PostgreSQL gives no order either way), an object
+    the session holds returned as it is, and changes to them written by the commit."""
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(0, 20), round_=0))
+    clock.advance(minutes=5)
+    await route_batch(ctx, poll(clock, range(0, 12), round_=1))
+    columns = [prop.key for prop in sa_inspect(Conversation).column_attrs]
+    async with ctx.uow.reader() as uow:
+        rows = list(await uow.session.scalars(select(Conversation).order_by(Conversation.id)))
+    chats = [c for c in rows if c.channel == "chat"]
+    calls = [c.call_group_key for c in rows if c.call_group_key]
+    keys = {
+        "ids": [rows[0].id, rows[3].id, "nothing"],
+        "references": [rows[1].reference, rows[5].reference],
+        "threads": [c.thread_key for c in chats[:3] if c.thread_key],
+        "calls": calls[:2] or ["nothing"],
+        "recent_contacts": sorted({c.contact_id for c in chats}),
+        "channels": ["chat", "phone"],
+        "since": min(c.last_activity_at for c in rows),
+    }
+    subsets = [keys, {"ids": keys["ids"]}, {k: keys[k] for k in ("threads", "references")}]
+    for wanted in subsets:
+        async with ctx.uow.reader() as uow:
+            by_orm = await uow.conversations.candidates_by_orm(**wanted)
+            expected = [[getattr(c, k) for k in columns] for c in by_orm]
+        async with ctx.uow.reader() as uow:
+            found = await uow.conversations.candidates(**wanted)
+            assert all(sa_inspect(c).persistent for c in found)
+            values = [[getattr(c, k) for k in columns] for c in found]
+        assert expected, wanted
+        assert (values if not ctx.uow.postgres else sorted(values, key=str)) == (
+            expected if not ctx.uow.postgres else sorted(expected, key=str)
+        )
+    async with ctx.uow() as uow:
+        held = await uow.conversations.get(rows[0].id)
+        assert held is not None
+        held.subject = "changed, not yet written"
+        found = await uow.conversations.candidates(ids=[rows[0].id, rows[3].id])
+        assert held in found  # the session's own object, as the ORM's load returns it
+        other = next(c for c in found if c is not held)
+        other.subject = "written by the commit"
+        await uow.commit()
+    async with ctx.uow.reader() as uow:
+        assert (await uow.conversations.get(rows[3].id)).subject == "written by the commit"  # type: ignore[union-attr]
+        assert (await uow.conversations.get(rows[0].id)).subject == "changed, not yet written"  # type: ignore[union-attr]
+
+
+def _load_state(item: object, session: Any) -> dict[str, object]:
+    """What SQLAlchemy's instance state says of a loaded object (``store/persistent.py``
+    makes the driver's objects in the state the ORM's load leaves)."""
+    state = sa_inspect(item)
+    return {
+        "persistent": state.persistent,
+        "key": state.key,
+        "identity_token": state.identity_token,
+        "held": session.identity_map.get(state.key) is item,
+        "mine": state.session_id == session.hash_key,
+        "committed_state": dict(state.committed_state),
+        "modified": state.modified,
+        "expired": set(state.expired_attributes),
+        "unloaded": set(state.unloaded),
+        "load_path": state.load_path,
+        "load_options": state.load_options,
+    }
+
+
+async def test_candidates_are_in_the_state_the_orms_load_leaves(ctx, clock):
+    """The driver's objects (``persistent.PersistentRows``) have the instance state the
+    ORM's query gives: persistent, in the session's identity map under the same key,
+    nothing committed or expired, the same load path; a change is tracked as the ORM's
+    (only the changed column, written by the flush); a held object's expired attributes
+    are filled from the row (no lazy load: the async session cannot make one); and no
+    ``load`` / ``loaded_as_persistent`` listener exists, which these objects would not fire."""
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(0, 8), round_=0))
+    async with ctx.uow.reader() as uow:
+        ids = sorted(await uow.session.scalars(select(Conversation.id)))[:4]
+    states = []
+    for read in ("candidates_by_orm", "candidates"):
+        async with ctx.uow() as uow:
+            found = sorted(await getattr(uow.conversations, read)(ids=ids), key=lambda c: c.id)
+            session = uow.session.sync_session
+            before = [_load_state(c, session) for c in found]
+            found[0].subject = "changed"
+            after = _load_state(found[0], session)
+            states.append((before, after, found[0] in session.dirty))
+    assert states[0] == states[1]
+    assert states[1][1]["committed_state"].keys() == {"subject"}, states[1][1]
+    async with ctx.uow() as uow:
+        held = await uow.conversations.get(ids[0])
+        assert held is not None
+        stored = (held.subject, held.status)
+        uow.session.expire(held, ["subject", "status"])
+        [found] = await uow.conversations.candidates(ids=[ids[0]])
+        assert found is held
+        assert {"subject", "status"} <= held.__dict__.keys()  # read, not lazy-loaded
+        assert not sa_inspect(held).expired_attributes
+        assert (held.subject, held.status) == stored
+        assert _load_state(held, uow.session.sync_session)["unloaded"] == set()
+    for model in (Conversation, Agent):
+        assert not sa_inspect(model).class_manager.dispatch.load
+    async with ctx.uow.reader() as uow:
+        assert not uow.session.sync_session.dispatch.loaded_as_persistent
 
 
 async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):

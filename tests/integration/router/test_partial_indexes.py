@@ -79,20 +79,31 @@ async def test_the_indexes_are_partial_and_the_downgrade_makes_them_full(
 
 
 async def _statement_of(engine: AsyncEngine, run: Any) -> tuple[str, Any]:
-    """The SQL and parameters of the one statement ``run(uow)`` sends."""
+    """The SQL and parameters of the one statement ``run(uow)`` sends: through
+    SQLAlchemy, or to the driver itself (the candidate read: its SQL from
+    ``watching_driver``, its parameters as ``run.driver_keys`` says the store binds them)."""
     seen: list[tuple[str, Any]] = []
+    driver: list[str] = []
 
     def keep(_conn, _cursor, statement, parameters, *_args) -> None:  # type: ignore[no-untyped-def]
         seen.append((statement, parameters))
 
+    factory = UnitOfWorkFactory(engine)
     event.listen(engine.sync_engine, "before_cursor_execute", keep)
     try:
-        async with UnitOfWorkFactory(engine).reader() as uow:
-            await run(uow)
+        with factory.watching_driver(driver.append):
+            async with factory.reader() as uow:
+                await run(uow)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", keep)
-    [sent] = [(sql, params) for sql, params in seen if "SELECT 1" not in sql]
-    return sent
+    sent = [(sql, params) for sql, params in seen if "SELECT 1" not in sql]
+    if driver:
+        [sql] = driver
+        assert not sent, sent
+        keys: list[str] = run.driver_keys
+        return sql, (tuple(keys) if engine.dialect.name == "sqlite" else [keys])
+    [statement] = sent
+    return statement
 
 
 def _literal(value: Any) -> str:
@@ -124,11 +135,16 @@ async def _plan(engine: AsyncEngine, sql: str, parameters: Any) -> str:
 
 
 async def _candidates_by_threads(uow: Any) -> None:
-    await uow.conversations.candidates(threads=["whatsapp:t1", "whatsapp:t2"])
+    await uow.conversations.candidates(threads=_candidates_by_threads.driver_keys)  # type: ignore[attr-defined]
 
 
 async def _candidates_by_calls(uow: Any) -> None:
-    await uow.conversations.candidates(calls=["cti:g1"])
+    await uow.conversations.candidates(calls=_candidates_by_calls.driver_keys)  # type: ignore[attr-defined]
+
+
+#: the keys the candidate reads send to the driver (``_statement_of``)
+_candidates_by_threads.driver_keys = ["whatsapp:t1", "whatsapp:t2"]  # type: ignore[attr-defined]
+_candidates_by_calls.driver_keys = ["cti:g1"]  # type: ignore[attr-defined]
 
 
 async def _quiet_check_due(uow: Any) -> None:
