@@ -464,7 +464,7 @@ async def _apply_effect(
     conversation: Conversation,
     interaction: Interaction,
 ) -> None:
-    at = min(interaction.received_at, ctx.clock())
+    at = _effect_time(ctx, interaction.received_at, emitter.now)
     if interaction.kind is DELIVERY_STATUS:
         note = await apply_receipt(uow, ctx, emitter.cause, interaction)
         log.debug("%s: %s", emitter.cause, note)
@@ -476,6 +476,18 @@ async def _apply_effect(
         on_agent_response(uow, ctx, conversation, at)
     elif reopens(interaction) and columns(conversation)["status"] != RESOLVED:
         on_customer_message(uow, ctx, conversation, at)
+
+
+def _effect_time(ctx: RouterContext, received_at: datetime, poll_now: datetime) -> datetime:
+    """``min(received_at, ctx.clock())``, without reading the clock when ``received_at``
+    is not after the poll's own ``ctx.clock()`` (``poll_now``, read before this one): a
+    clock that does not go back reads no earlier now, so the minimum is ``received_at``
+    either way. The clock is read only for an interaction stamped ahead of the poll (an
+    ingest host's clock ahead of ours). One ``datetime.now(UTC)`` per routed
+    interaction saved (~1.3 % of the poll's samples in py-spy)."""
+    if received_at <= poll_now:
+        return received_at
+    return min(received_at, ctx.clock())
 
 
 async def _opened(
