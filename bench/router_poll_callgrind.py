@@ -66,20 +66,23 @@ def main(args: argparse.Namespace) -> None:
     loop = asyncio.new_event_loop()
     with (
         tempfile.TemporaryDirectory() as folder,
-        warmed_router(loop, folder, size=POLL) as (ctx, traffic),
+        warmed_router(loop, folder, size=args.size) as (ctx, traffic),
     ):
         for _ in range(args.polls):
-            batch = traffic.poll(POLL)
+            batch = traffic.poll(args.size)
             # callgrind collects inside operator.call only (--toggle-collect=_operator_call)
             operator.call(loop.run_until_complete, route_batch(ctx, batch))
 
     loop.close()
-    print(f"routed {args.polls} measured polls of {POLL}")
+    print(f"routed {args.polls} measured polls of {args.size}")
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--polls", type=int, default=3, help="measured polls of 400")
+    parser.add_argument("--polls", type=int, default=3, help="measured polls")
+    parser.add_argument(
+        "--size", type=int, default=POLL, help="interactions per poll (5: fixed per-poll costs)"
+    )
     return parser.parse_args()
 
 

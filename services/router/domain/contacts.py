@@ -75,16 +75,18 @@ def normalise_phone(raw: str | None) -> str | None:
 
 
 def identity_keys(customer: CustomerIdentity) -> tuple[IdentityKey, ...]:
-    if customer.anonymous:
+    fields = customer.__dict__  # field reads (intake.py)
+    if fields["anonymous"]:
         return ()
     keys: list[IdentityKey] = []
-    if customer.email:
-        keys.append(IdentityKey(_EMAIL, customer.email.strip().lower()))
-    phone = normalise_phone(customer.phone)
+    email, handle = fields["email"], fields["handle"]
+    if email:
+        keys.append(IdentityKey(_EMAIL, email.strip().lower()))
+    phone = normalise_phone(fields["phone"])
     if phone:
         keys.append(IdentityKey(_PHONE, phone))
-    if customer.handle:
-        handle = customer.handle.strip()
+    if handle:
+        handle = handle.strip()
         keys.append(IdentityKey(_HANDLE, handle))
         handle_phone = normalise_phone(handle.split(":", 1)[-1]) if ":" in handle else None
         if handle_phone and handle_phone != phone:

@@ -39,6 +39,13 @@ SUBJECT_CHARS = 500
 #: Longest reason kept on a timeline row.
 NOTE_CHARS = 300
 AUTOMATED_TAG = "automated"
+# Field reads: the functions routing calls for every interaction read a model's fields
+# from its ``__dict__`` (``fields = interaction.__dict__``, then ``fields["kind"]``). A
+# pydantic model's attribute read goes through BaseModel's ``__getattr__`` hook, which
+# also keeps the interpreter from specialising it (~0.6 K instructions, a dict subscript
+# ~0.1 K), and routing read ~100 fields of an interaction and its parts per interaction.
+# A validated or constructed model holds every field there, the value an attribute
+# read returns. "Field reads" elsewhere point here.
 
 
 def first_of_each(items: Iterable[T], key: Callable[[T], str]) -> list[T]:
@@ -51,8 +58,9 @@ def first_of_each(items: Iterable[T], key: Callable[[T], str]) -> list[T]:
 
 def thread_key(interaction: Interaction) -> str | None:
     """A chat's provider thread, unique across providers."""
-    thread_id = interaction.thread.provider_thread_id
-    return f"{interaction.provider}:{thread_id}" if thread_id else None
+    fields = interaction.__dict__  # field reads (above)
+    thread_id = fields["thread"].__dict__["provider_thread_id"]
+    return f"{fields['provider']}:{thread_id}" if thread_id else None
 
 
 def call_group_key(interaction: Interaction) -> str | None:
@@ -65,7 +73,8 @@ def call_group_key(interaction: Interaction) -> str | None:
 
 def bounce_original(interaction: Interaction) -> str | None:
     """The Message-ID of the mail a bounce reports on, without angle brackets."""
-    original = interaction.bounce.original_message_id if interaction.bounce else None
+    bounce = interaction.__dict__["bounce"]  # field reads (above)
+    original = bounce.original_message_id if bounce else None
     return original.strip("<> ") if original else None
 
 
@@ -78,7 +87,7 @@ def referenced_ids(interaction: Interaction) -> list[str]:
 
 def own_message_id(interaction: Interaction) -> str | None:
     """This interaction's Message-ID as indexed (no angle brackets, never blank)."""
-    return (interaction.thread.message_id or "").strip("<> ") or None
+    return (interaction.thread.__dict__["message_id"] or "").strip("<> ") or None
 
 
 def new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> str:
@@ -125,12 +134,14 @@ def conversation_reference(number: int) -> str:
 
 def customer_values(customer: CustomerIdentity) -> list[str]:
     """The values matched against the customer lists of the classification rules."""
-    return [v for v in (customer.email, customer.phone, customer.handle) if v]
+    fields = customer.__dict__  # field reads (above)
+    return [v for v in (fields["email"], fields["phone"], fields["handle"]) if v]
 
 
 def is_automated(interaction: Interaction) -> bool:
     """Auto-replies, bots and delivery receipts: no SLA clock, never assigned a person."""
-    return interaction.flags.automated or interaction.kind is DELIVERY_STATUS
+    fields = interaction.__dict__  # field reads (above)
+    return fields["flags"].automated or fields["kind"] is DELIVERY_STATUS
 
 
 def conversation_tags(rule_tags: Iterable[str], *, automated: bool) -> list[str]:
@@ -143,10 +154,11 @@ def short_subject(subject: str | None) -> str | None:
 
 def from_customer(interaction: Interaction) -> bool:
     """The customer wrote or called (not a receipt, not a bounce, not our side)."""
+    fields = interaction.__dict__  # field reads (above)
     return (
-        interaction.direction is INBOUND
-        and interaction.kind is not DELIVERY_STATUS
-        and not interaction.flags.bounce
+        fields["direction"] is INBOUND
+        and fields["kind"] is not DELIVERY_STATUS
+        and not fields["flags"].__dict__["bounce"]
     )
 
 
@@ -168,18 +180,19 @@ ANSWER_UNLESS_OURS = AgentAnswer.UNLESS_SENT_BY_OMNIDESK
 
 def agent_answer(interaction: Interaction) -> AgentAnswer:
     """A person answered outside omnidesk (provider app, phone); never a receipt or a bot."""
-    if interaction.kind is DELIVERY_STATUS:
+    fields = interaction.__dict__  # field reads (above)
+    kind = fields["kind"]
+    if kind is DELIVERY_STATUS:
         return ANSWER_NO
-    if interaction.direction is OUTBOUND:
-        if interaction.flags.automated:
+    if fields["direction"] is OUTBOUND:
+        if fields["flags"].automated:
             return ANSWER_NO  # bots, auto-replies: no person answered
-        if not interaction.provider_message_id:
+        if not fields["provider_message_id"]:
             return ANSWER_YES  # nothing to match against our own replies
         return ANSWER_UNLESS_OURS
-    answered = interaction.kind is CALL_ANSWERED or (
-        interaction.kind is CALL_ENDED
-        and interaction.call is not None
-        and interaction.call.answered_at is not None
+    call = fields["call"]
+    answered = kind is CALL_ANSWERED or (
+        kind is CALL_ENDED and call is not None and call.answered_at is not None
     )
     return ANSWER_YES if answered else ANSWER_NO
 

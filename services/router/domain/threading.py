@@ -74,7 +74,8 @@ class ThreadDecision(NamedTuple):
 
 def email_reference_ids(interaction: Interaction) -> list[str]:
     """Message-IDs this mail answers, most specific first."""
-    ids = [*interaction.thread.in_reply_to, *reversed(interaction.thread.references)]
+    thread = interaction.thread.__dict__  # field reads (intake.py)
+    ids = [*thread["in_reply_to"], *reversed(thread["references"])]
     return list(dict.fromkeys(i.strip("<> ") for i in ids if i))
 
 
@@ -149,10 +150,11 @@ def _within(ref: ConversationRef | None, now: datetime, window: timedelta) -> bo
 
 def reopens(interaction: Interaction) -> bool:
     """Only a real customer message may reopen or start SLA clocks."""
+    fields = interaction.__dict__  # field reads (intake.py)
     return (
-        interaction.direction is INBOUND
-        and not interaction.flags.automated
-        and (interaction.kind is not DELIVERY_STATUS)
+        fields["direction"] is INBOUND
+        and not fields["flags"].automated
+        and (fields["kind"] is not DELIVERY_STATUS)
     )
 
 

@@ -154,8 +154,9 @@ async def route_one(
     bounced = _bounced_conversation(cache, interaction)
     contact_id = bounced.contact_id if bounced else _resolve_contact(uow, cache, interaction, now)
     candidates = _candidates(cache, interaction, contact_id, bounced)
+    fields = interaction.__dict__  # field reads (domain/intake.py)
     decision = thread_interaction(
-        interaction, contact_id, candidates, interaction.occurred_at, ctx.options.threading
+        interaction, contact_id, candidates, fields["occurred_at"], ctx.options.threading
     )
     if decision.action is REOPENS and await _survey_answered(
         uow, ctx, cache, decision.conversation, interaction, now
@@ -172,15 +173,16 @@ async def route_one(
     _record(uow, cache, conversation, item, contact_id, now, note=decision.reason)
     if from_customer(interaction):  # _record stored these dumped from the interaction
         values = columns(conversation)
-        emitter.already_parsed(values["customer"], interaction.customer)
-        emitter.already_parsed(values["customer_flags"], interaction.flags)
+        emitter.already_parsed(values["customer"], fields["customer"])
+        emitter.already_parsed(values["customer_flags"], fields["flags"])
     if decision.action is OPENS:
         await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
     elif decision.action is REOPENS:
         await _reopened(uow, ctx, emitter, conversation, interaction, decision.reason)
     else:
         await _joined(uow, ctx, emitter, conversation, interaction, decision.reason)
-    if interaction.call is not None and interaction.call.callback_requested:
+    call = fields["call"]
+    if call is not None and call.callback_requested:
         # phone_log decides: missed inbound calls and voicemails, never our own legs.
         await _callback(emitter, conversation, interaction)
     cache.remember_conversation(conversation)
@@ -267,19 +269,20 @@ def _ref(conversation: Conversation | None) -> ConversationRef | None:
 def _candidates(
     cache: RoutingCache, interaction: Interaction, contact_id: str, bounced: Conversation | None
 ) -> ThreadCandidates:
-    if interaction.channel is EMAIL:
+    channel = interaction.__dict__["channel"]  # field reads (domain/intake.py)
+    if channel is EMAIL:
         by_id = cache.message_candidates(email_reference_ids(interaction), contact_id)
         original = bounce_original(interaction)
         if bounced is not None and original:
             by_id[original] = bounced
-        token = interaction.thread.subject_token
+        token = interaction.thread.__dict__["subject_token"]
         return ThreadCandidates(
             by_message_id={k: _ref(v) for k, v in by_id.items()},  # type: ignore[misc]
             by_subject_token=_ref(cache.by_reference.get(token)) if token else None,
         )
-    if interaction.channel is CHAT:
+    if channel is CHAT:
         key = thread_key(interaction)
-        latest = cache.latest.get((contact_id, "chat", interaction.integration))
+        latest = cache.latest.get((contact_id, "chat", interaction.__dict__["integration"]))
         return ThreadCandidates(
             by_provider_thread=_ref(cache.by_thread.get((key, contact_id))) if key else None,
             latest_on_channel=_ref(latest),
@@ -295,28 +298,30 @@ def _new_conversation(
     ctx: RouterContext, item: Incoming, contact_id: str, number: int
 ) -> Conversation:
     interaction = item.interaction
+    fields = interaction.__dict__  # field reads (domain/intake.py)
+    received_at = fields["received_at"]
     rules = ctx.config.current.rules
-    matched = customer_values(interaction.customer)
+    matched = customer_values(fields["customer"])
     result = classify(interaction, rules, customer_attributes(rules, matched))
-    conversation_id = time_ordered_id("router.conversation", interaction.received_at, item.event_id)
+    conversation_id = time_ordered_id("router.conversation", received_at, item.event_id)
     automated = is_automated(interaction)
     values: dict[str, object] = {
         "id": conversation_id,
         "reference": conversation_reference(number),
         "contact_id": contact_id,
-        "channel": CHANNEL_VALUES[interaction.channel],
-        "provider": interaction.provider,
-        "integration": interaction.integration,
+        "channel": CHANNEL_VALUES[fields["channel"]],
+        "provider": fields["provider"],
+        "integration": fields["integration"],
         "status": _OPEN,
         "queue": result.queue,
         "priority": PRIORITY_VALUES[result.priority],
         "language": result.language,
-        "subject": short_subject(interaction.subject),
+        "subject": short_subject(fields["subject"]),
         "tags": conversation_tags(result.tags, automated=automated),
         "skills": list(result.skills),
         "automated": automated,
-        "opened_at": interaction.received_at,
-        "last_activity_at": interaction.occurred_at,
+        "opened_at": received_at,
+        "last_activity_at": fields["occurred_at"],
         "thread_key": thread_key(interaction),
         "call_group_key": call_group_key(interaction),
         "resolution_elapsed_minutes": 0.0,
@@ -364,34 +369,34 @@ def _record(
     note: str,
 ) -> None:
     interaction = item.interaction
+    fields = interaction.__dict__  # field reads (domain/intake.py)
     message_id = own_message_id(interaction)
     values = columns(conversation)  # a live view: set_values below changes it
     conversation_id = values["id"]
+    occurred_at, customer_identity = fields["occurred_at"], fields["customer"]
     uow.insert_later(
         InteractionRecord,
         {
             "event_id": item.event_id,
             "conversation_id": conversation_id,
             "contact_id": contact_id,
-            "channel": CHANNEL_VALUES[interaction.channel],
-            "direction": DIRECTION_VALUES[interaction.direction],
-            "kind": KIND_VALUES[interaction.kind],
-            "occurred_at": interaction.occurred_at,
+            "channel": CHANNEL_VALUES[fields["channel"]],
+            "direction": DIRECTION_VALUES[fields["direction"]],
+            "kind": KIND_VALUES[fields["kind"]],
+            "occurred_at": occurred_at,
             "processed_at": now,
             "message_id": message_id,
-            "author": interaction.customer.display_name or interaction.customer_key,
-            "subject": short_subject(interaction.subject),
-            "text": interaction.body.text[:PREVIEW_CHARS],
+            "author": customer_identity.__dict__["display_name"] or fields["customer_key"],
+            "subject": short_subject(fields["subject"]),
+            "text": fields["body"].__dict__["text"][:PREVIEW_CHARS],
             "note": note[:NOTE_CHARS],
         },
     )
     record_attachments(uow, item.event_id, conversation_id, interaction)
-    changes: dict[str, object] = {
-        "last_activity_at": max(values["last_activity_at"], interaction.occurred_at)
-    }
+    changes: dict[str, object] = {"last_activity_at": max(values["last_activity_at"], occurred_at)}
     if from_customer(interaction):
-        customer = customer_identity_values(interaction.customer)
-        flags = flags_values(interaction.flags)
+        customer = customer_identity_values(customer_identity)
+        flags = flags_values(fields["flags"])
         # a returning customer's are usually what the conversation holds: on a loaded
         # row an equal value is not set (each set is ~5 K instructions of the ORM's
         # tracking, and its UPDATE skips equal values anyway; JSON compares by ==)
@@ -437,10 +442,12 @@ def _remember_reply_path(
     conversation: Mapping[str, Any], interaction: Interaction, changes: dict[str, object]
 ) -> None:
     """The latest way to answer the customer, and when they last wrote (provider windows)."""
-    if not newer_reply_path(conversation["customer_last_inbound_at"], interaction.occurred_at):
+    fields = interaction.__dict__  # field reads (domain/intake.py)
+    occurred_at = fields["occurred_at"]
+    if not newer_reply_path(conversation["customer_last_inbound_at"], occurred_at):
         return
-    changes["customer_last_inbound_at"] = interaction.occurred_at
-    reply_path = interaction.reply_path
+    changes["customer_last_inbound_at"] = occurred_at
+    reply_path = fields["reply_path"]
     if reply_path is not None:  # model_dump(mode="json", exclude_none=True), as in _record
         changes["reply_path"] = type(reply_path).__pydantic_serializer__.to_python(
             reply_path, mode="json", exclude_none=True
@@ -464,7 +471,7 @@ async def _apply_effect(
     conversation: Conversation,
     interaction: Interaction,
 ) -> None:
-    at = min(interaction.received_at, ctx.clock())
+    at = _effect_time(ctx, interaction.received_at, emitter.now)
     if interaction.kind is DELIVERY_STATUS:
         note = await apply_receipt(uow, ctx, emitter.cause, interaction)
         log.debug("%s: %s", emitter.cause, note)
@@ -476,6 +483,18 @@ async def _apply_effect(
         on_agent_response(uow, ctx, conversation, at)
     elif reopens(interaction) and columns(conversation)["status"] != RESOLVED:
         on_customer_message(uow, ctx, conversation, at)
+
+
+def _effect_time(ctx: RouterContext, received_at: datetime, poll_now: datetime) -> datetime:
+    """``min(received_at, ctx.clock())``, without reading the clock when ``received_at``
+    is not after the poll's own ``ctx.clock()`` (``poll_now``, read before this one): a
+    clock that does not go back reads no earlier now, so the minimum is ``received_at``
+    either way. The clock is read only for an interaction stamped ahead of the poll (an
+    ingest host's clock ahead of ours). One ``datetime.now(UTC)`` per routed
+    interaction saved (~1.3 % of the poll's samples in py-spy)."""
+    if received_at <= poll_now:
+        return received_at
+    return min(received_at, ctx.clock())
 
 
 async def _opened(
