@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from bench.common import bootstrap_servers, delete_run_topics
@@ -47,6 +49,37 @@ async def _drive(target: Any, port: int, rate: int, seconds: float, first: int, 
     return await _open_loop(port, wires, seconds, rate, conns)
 
 
+@contextlib.contextmanager
+def one_worker_service(
+    target: Any,
+    command: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``target``'s webhook service with one worker on a run's own topics, started as
+    ``[*command, <its module>]`` (under valgrind, a profiler, or plain) and healthy: its
+    process and port. Stopped and its topics deleted on exit (``timeout`` bounds both the
+    start and the stop: valgrind is slow at each)."""
+    bootstrap = bootstrap_servers()
+    kafka = _run_kafka(bootstrap)
+    asyncio.run(_create_topics(kafka))
+    port = free_port()
+    server = _service(target, kafka.topics.interactions, bootstrap, port, 1, "WARNING")
+    proc = subprocess.Popen(
+        [*command, server.module],
+        env={**os.environ, **server.env, **(env or {})},
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=timeout)
+        yield proc, port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=timeout)
+        delete_run_topics(kafka)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", choices=sorted(TARGETS), default="chat")
@@ -58,19 +91,8 @@ def main() -> None:
     args = parser.parse_args()
     assert BENCH_SECRET  # the targets sign with it
     target = TARGETS[args.target](args.provider)
-    bootstrap = bootstrap_servers()
-    kafka = _run_kafka(bootstrap)
-    asyncio.run(_create_topics(kafka))
-    port = free_port()
-    server = _service(target, kafka.topics.interactions, bootstrap, port, 1, "WARNING")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", server.module],
-        env={**os.environ, **server.env},
-        stderr=subprocess.DEVNULL,
-    )
     result: dict[str, Any] = {"load_1m_at_start": round(os.getloadavg()[0], 2), "rates": {}}
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+    with one_worker_service(target, [sys.executable, "-m"]) as (proc, port):
         asyncio.run(_drive(target, port, 100, WARM_UP / 100, 90_000_000, args.connections))
         time.sleep(1.0)
         cpu = _tree_cpu_s(proc.pid)
@@ -89,10 +111,6 @@ def main() -> None:
                 "cpu_s_per_1000": round(used / answered * 1e3, 3) if answered else None,
                 "p99_ms": figures["latency_2xx"].get("p99_ms"),
             }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        delete_run_topics(kafka)
     result["load_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
 

@@ -19,17 +19,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import bootstrap_servers, delete_run_topics
-from bench.webhook_load import TARGETS, _create_topics, _run_kafka, _service, _wait_healthy
-from bench.webhook_rate_cpu import _drive
-from tools.testing.system import free_port
+from bench.webhook_load import TARGETS
+from bench.webhook_rate_cpu import _drive, one_worker_service
 
 
 def _total(out: Path) -> int:
@@ -51,30 +48,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
     target = TARGETS[args.target](args.provider)
-    bootstrap = bootstrap_servers()
-    kafka = _run_kafka(bootstrap)
-    asyncio.run(_create_topics(kafka))
-    port = free_port()
-    server = _service(target, kafka.topics.interactions, bootstrap, port, 1, "WARNING")
     out = Path(tempfile.mkdtemp(prefix="webhook-server-callgrind-")) / "callgrind.out"
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
-    proc = subprocess.Popen(
-        [*valgrind, f"--callgrind-out-file={out}", sys.executable, "-m", server.module],
-        env={**os.environ, **server.env, "PYTHONHASHSEED": "0"},
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=600)
+    command = [*valgrind, f"--callgrind-out-file={out}", sys.executable, "-m"]
+    service = one_worker_service(target, command, env={"PYTHONHASHSEED": "0"}, timeout=600)
+    with service as (proc, port):
         # warm-up: imports, caches, the topic's metadata
         asyncio.run(_drive(target, port, args.rate, 60 / args.rate, 90_000_000, 4))
         time.sleep(2)
         _control(proc.pid, "on")
         figures = asyncio.run(_drive(target, port, args.rate, args.seconds, 0, 4))
         _control(proc.pid, "off")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=120)
-        delete_run_topics(kafka)
     answered = sum(figures["statuses"].values())
     instructions = _total(out)
     result = {

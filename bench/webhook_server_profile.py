@@ -21,16 +21,13 @@ import io
 import os
 import pstats
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import bootstrap_servers, delete_run_topics
-from bench.webhook_load import TARGETS, _create_topics, _run_kafka, _service, _wait_healthy
-from bench.webhook_rate_cpu import _drive
-from tools.testing.system import free_port
+from bench.webhook_load import TARGETS
+from bench.webhook_rate_cpu import _drive, one_worker_service
 
 #: Run in the service process: the profiler on SIGUSR1, off and dumped on SIGUSR2.
 _WRAPPER = """
@@ -58,19 +55,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60)
     args = parser.parse_args()
     target = TARGETS[args.target](args.provider)
-    bootstrap = bootstrap_servers()
-    kafka = _run_kafka(bootstrap)
-    asyncio.run(_create_topics(kafka))
-    port = free_port()
-    server = _service(target, kafka.topics.interactions, bootstrap, port, 1, "WARNING")
     out = Path(tempfile.mkdtemp(prefix="webhook-server-profile-")) / "profile.out"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _WRAPPER, str(out), server.module],
-        env={**os.environ, **server.env},
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+    with one_worker_service(target, [sys.executable, "-c", _WRAPPER, str(out)]) as (proc, port):
         asyncio.run(_drive(target, port, 100, 3.0, 90_000_000, args.connections))
         time.sleep(1.0)
         os.kill(proc.pid, signal.SIGUSR1)
@@ -81,10 +67,6 @@ def main() -> None:
                 break
             time.sleep(0.1)
         time.sleep(0.5)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        delete_run_topics(kafka)
     answered = sum(figures["statuses"].values())
     text = io.StringIO()
     stats = pstats.Stats(str(out), stream=text)
