@@ -519,12 +519,19 @@ class NotificationHandler:
         claims: dict[SendKey, Claim],
         error: Exception,
     ) -> None:
-        """Give up the poll's claims of ``jobs`` (``retry``: the next claim takes them).
-        A sent-log that fails here leaves them to their lease; ``error`` is raised anyway."""
+        """Give up the poll's claims of ``jobs`` (``retry``: the next claim takes them),
+        in one sent-log transaction (``finish_many``), not one per claim as ``mark_retry``
+        each: a relay outage stops every poll with its chat messages claimed. A sent-log
+        that fails here leaves them to their lease; ``error`` is raised anyway."""
+        now = self._now()
+        reason = f"not sent: {error}"[:2000]
+        released = [
+            Finish(key, Status.RETRY, now, None, reason)
+            for key in jobs
+            if claims[key].result is ClaimResult.CLAIMED
+        ]
         try:
-            for key in jobs:
-                if claims[key].result is ClaimResult.CLAIMED:
-                    await self._log.mark_retry(key, reason=f"not sent: {error}", now=self._now())
+            await self._log.finish_many(released)
         except Exception:
             log.warning("chat claims not released (taken over after their lease)", exc_info=True)
 

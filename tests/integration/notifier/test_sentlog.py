@@ -122,6 +122,23 @@ async def test_a_poll_is_claimed_at_once_and_a_redelivery_finds_what_was_recorde
     assert len(taken) == 10 and all(later[k].record.attempts == 2 for k in taken)
 
 
+async def test_a_polls_claims_released_at_once_are_stored_as_mark_retry_stores_them(sentlog):
+    """The handler gives up a stopped poll's chat claims with one ``finish_many`` of
+    ``retry`` rows: each row as ``mark_retry`` leaves it, and claimed again at once."""
+    jobs = keys(3)
+    await sentlog.claim_many(jobs, now=T0)
+    single = SendKey("single", "kim@example.kr", "customer_ack")
+    await sentlog.claim(single, INFO, now=T0)
+    at = T0 + timedelta(seconds=1)
+    await sentlog.mark_retry(single, reason="not sent: relay down", now=at)
+    released = [Finish(key, Status.RETRY, at, None, "not sent: relay down") for key, _ in jobs]
+    await sentlog.finish_many(released)
+    expected = await sentlog.get(single)
+    assert [await sentlog.get(key) for key, _ in jobs] == [expected] * 3
+    again = await sentlog.claim_many(jobs, now=T0 + timedelta(seconds=2))
+    assert {c.result for c in again.values()} == {ClaimResult.CLAIMED}
+
+
 async def test_concurrent_poll_claims_have_one_winner_per_notice(sentlog):
     jobs = keys(30)
     first, second = await asyncio.gather(

@@ -66,6 +66,10 @@ class CountingSentLog(MemorySentLog):
         self.single.append("take_rate_slot")
         return await super().take_rate_slot(sender, event_id=event_id, now=now, cutoff=cutoff)
 
+    async def mark_retry(self, key: SendKey, *, reason: str, now) -> SentRecord:  # type: ignore[no-untyped-def]
+        self.single.append("mark_retry")
+        return await super().mark_retry(key, reason=reason, now=now)
+
 
 def web_chat_world(*, configured: bool = True) -> tuple[ChatWorld, OutboxSender, CountingSentLog]:
     outbox = OutboxSender()
@@ -191,3 +195,27 @@ async def test_a_relay_outage_releases_the_polls_chat_claims_taken_with_its_mail
         "chat_ack": NotificationStatus.ACCEPTED,
         "agent_assigned": NotificationStatus.SENT,
     }
+
+
+async def test_a_relay_outage_releases_all_the_polls_chat_claims_in_one_statement():
+    """The released claims of a poll's chat messages are one sent-log transaction
+    (``finish_many``), not a ``mark_retry`` each; every one is ``retry``, none sent."""
+    world, outbox, log = web_chat_world()
+    poll = []
+    for i in range(3):
+        path = SITE.model_copy(update={"address": f"visitor-{i}"})
+        events = chat_events(path, reference=f"W-{i}")
+        poll.append(delivery(f"ev-open-{i}", events["support.conversation.opened"]))
+        poll.append(delivery(f"ev-assigned-{i}", events["support.conversation.assigned"]))
+    world.smtp.failures = [SmtpRelayDown("connection refused")] * 3  # the retry budget
+    batches = log.batches
+    with pytest.raises(RelayUnavailable):
+        await world.handler.handle_batch(poll)
+    acks = [r for k, r in log.rows.items() if k.template == "chat_ack"]
+    assert len(acks) == 3 and {r.status for r in acks} == {Status.RETRY}
+    assert all(r.reason and r.reason.startswith("not sent: ") for r in acks)
+    assert outbox.batches == [] and world.outcomes.published == []
+    # the mails give up their own claims one by one (mark_retry each, as before); the
+    # chat claims go in one finish_many after record_suppressed_many and claim_many
+    assert log.single.count("mark_retry") == 3  # the three mails, not the chat messages
+    assert log.batches - batches == 3
