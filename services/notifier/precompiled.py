@@ -25,6 +25,20 @@ import jinja2
 from markupsafe import escape
 
 Filters = Mapping[str, Callable[..., str]]
+
+
+def _escape(value: Any) -> str:
+    """The text ``escape(value)`` formats to. A plain string with none of the five
+    characters escaping replaces is that text already: returned as it is, without the
+    ``Markup`` object (a Python ``__new__``) and its formatting — ~1.2 µs of the ~1.9 an
+    escape cost, 11 per ``agent_assigned`` HTML part (issue #16)."""
+    if type(value) is str and not (
+        "&" in value or "<" in value or ">" in value or '"' in value or "'" in value
+    ):
+        return value
+    return str(escape(value))
+
+
 Render = Callable[[Mapping[str, Any], Filters], str]
 
 
@@ -94,13 +108,13 @@ def _base_html(v: Mapping[str, Any], title: str, body: str) -> str:
     """``_base.html.j2`` around a child's blocks (already rendered, escaped)."""
     return (
         "<!doctype html>\n"
-        f'<html lang="{escape(v["locale"])}">\n'
+        f'<html lang="{_escape(v["locale"])}">\n'
         f'<head><meta charset="utf-8"><title>{title}</title></head>\n'
         "<body style=\"font-family: -apple-system, 'Malgun Gothic', 'Apple SD Gothic Neo',"
         ' sans-serif; font-size: 14px; line-height: 1.5; color: #222;">\n'
         f"{body}"
         '<p style="color: #888; font-size: 12px; margin-top: 24px;">'
-        f"{escape(v['brand'])} · [#{escape(v['reference'])}]</p>\n"
+        f"{_escape(v['brand'])} · [#{_escape(v['reference'])}]</p>\n"
         "</body>\n"
         "</html>\n"
     )
@@ -113,19 +127,19 @@ def _agent_assigned_html(
 
     def render(v: Mapping[str, Any], f: Filters) -> str:
         event, conversation = v["event"], v["conversation"]
-        reference = escape(v["reference"])
+        reference = _escape(v["reference"])
         sticky = sticky_text if event.sticky else ""
         body = [
             f"<p>{lead[0]} <strong>{reference}</strong>{lead[1]}{sticky}.</p>\n",
             "<table>\n",
-            f"<tr><td>{labels[0]}</td><td>{escape(v['customer_name'])}</td></tr>\n",
-            f"<tr><td>{labels[1]}</td><td>{escape(v['ticket_subject'])}</td></tr>\n",
-            f"<tr><td>{labels[2]}</td><td>{escape(conversation.channel.value)}</td></tr>\n",
-            f"<tr><td>{labels[3]}</td><td>{escape(conversation.queue)}</td></tr>\n",
-            f"<tr><td>{labels[4]}</td><td>{escape(conversation.priority.value)}</td></tr>\n",
+            f"<tr><td>{labels[0]}</td><td>{_escape(v['customer_name'])}</td></tr>\n",
+            f"<tr><td>{labels[1]}</td><td>{_escape(v['ticket_subject'])}</td></tr>\n",
+            f"<tr><td>{labels[2]}</td><td>{_escape(conversation.channel.value)}</td></tr>\n",
+            f"<tr><td>{labels[3]}</td><td>{_escape(conversation.queue)}</td></tr>\n",
+            f"<tr><td>{labels[4]}</td><td>{_escape(conversation.priority.value)}</td></tr>\n",
         ]
         if conversation.first_response_due_at:
-            due = escape(f["local_time"](conversation.first_response_due_at))
+            due = _escape(f["local_time"](conversation.first_response_due_at))
             body.append(f"<tr><td>{labels[5]}</td><td><strong>{due}</strong></td></tr>\n")
         body.append("</table>\n")
         return _base_html(v, f"{title}{reference}", "".join(body))
@@ -223,10 +237,10 @@ def _customer_ack_txt_en(v: Mapping[str, Any], f: Filters) -> str:
 
 def _customer_ack_html_ko(v: Mapping[str, Any], f: Filters) -> str:
     # The promise is an included .txt template: not autoescaped, as Jinja includes it.
-    name, brand, reference = v["recipient_name"], escape(v["brand"]), escape(v["reference"])
+    name, brand, reference = v["recipient_name"], _escape(v["brand"]), _escape(v["reference"])
     promise = f"<p>{_promise_ko(v, f)}</p>\n" if v["event"].promise else ""
     body = (
-        f"<p>{f'{escape(name)}님, ' if name else ''}안녕하세요.</p>\n"
+        f"<p>{f'{_escape(name)}님, ' if name else ''}안녕하세요.</p>\n"
         f"<p>{brand}에 문의해 주셔서 감사합니다. 고객님의 문의가 접수되었으며 접수 번호는"
         f" <strong>{reference}</strong> 입니다.</p>\n"
         f"{promise}"
@@ -238,10 +252,10 @@ def _customer_ack_html_ko(v: Mapping[str, Any], f: Filters) -> str:
 
 
 def _customer_ack_html_en(v: Mapping[str, Any], f: Filters) -> str:
-    name, brand, reference = v["recipient_name"], escape(v["brand"]), escape(v["reference"])
+    name, brand, reference = v["recipient_name"], _escape(v["brand"]), _escape(v["reference"])
     promise = f"<p>{_promise_en(v, f)}</p>\n" if v["event"].promise else ""
     body = (
-        f"<p>Hello{f' {escape(name)}' if name else ''},</p>\n"
+        f"<p>Hello{f' {_escape(name)}' if name else ''},</p>\n"
         f"<p>Thank you for contacting {brand}. We have received your request; its reference is"
         f" <strong>{reference}</strong>.</p>\n"
         f"{promise}"

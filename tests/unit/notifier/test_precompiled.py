@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markupsafe import Markup, escape
 
 from libs.common.events import (
     AgentRef,
@@ -15,7 +16,7 @@ from libs.common.events import (
     Priority,
     ResponsePromise,
 )
-from services.notifier.precompiled import PRECOMPILED, precompiled_for
+from services.notifier.precompiled import PRECOMPILED, _escape, precompiled_for
 from services.notifier.rendering import Renderer, RenderError, _environment, template_context
 from services.notifier.samples import T0, sample_events, snapshot
 
@@ -201,3 +202,11 @@ def test_a_promise_due_tomorrow_in_another_zone():
         same_text("chat_ack", "txt", locale, context)
         fast = FAST.render_text("chat_ack", locale, context)
         assert fast == JINJA.render_text("chat_ack", locale, context)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30) | WORDS)
+def test_the_precompiled_escape_is_the_text_markupsafe_escape_formats_to(value):
+    assert _escape(value) == f"{escape(value)}"
+    marked = Markup(value)  # noqa: S704 - a test value, never rendered
+    assert _escape(marked) == f"{escape(marked)}"  # kept as it is
