@@ -98,13 +98,12 @@ class OutgoingMail:
 
 def header_safe(value: str) -> str:
     """Remove CR, LF and other control characters; collapse the gaps."""
-    if (
-        value.isascii()
-        and value.isprintable()  # ASCII: no control characters, no whitespace but " "
-        and "  " not in value
-        and value[:1] != " "
-        and value[-1:] != " "
-    ):
+    # A printable string has no control character and no whitespace but " " (Python's
+    # non-printables are Unicode's Other and Separator but the ASCII space: every
+    # character ``split()`` breaks at is one of those). So a Korean name or subject
+    # passes as it is too, not only ASCII: each mail's agent name and subject went
+    # through the regex, split and join (~1.5 µs each).
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
         return value  # nothing to remove or collapse: most values (ids, addresses)
     return " ".join(_CONTROL.sub(" ", value).split())
 

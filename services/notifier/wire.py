@@ -19,7 +19,6 @@ then builds that mail with ``EmailMessage`` instead.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import hashlib
@@ -54,7 +53,9 @@ def encoded_words(text: str, max_bytes: int = _PHRASE_WORD_BYTES) -> list[str]:
         end = min(start + max_bytes, len(data))
         while end < len(data) and data[end] & 0xC0 == 0x80:
             end -= 1
-        words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode('ascii')}?=")
+        # binascii itself: base64.b64encode is a Python function around this very call
+        chunk = binascii.b2a_base64(data[start:end], newline=False).decode("ascii")
+        words.append(f"=?utf-8?b?{chunk}?=")
         start = end
     return words
 

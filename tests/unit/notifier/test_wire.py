@@ -6,6 +6,7 @@ import base64
 import email
 import email.header
 import re
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy, quoprimime
 from email.message import EmailMessage
@@ -195,6 +196,8 @@ def test_encoded_words_cut_between_whole_characters_as_full_as_they_fit(text, ma
     words = wire.encoded_words(text, max_bytes)
     decoded = [email.header.decode_header(word)[0][0].decode() for word in words]
     assert decoded == _greedy_words(text, max_bytes)
+    expected = [base64.b64encode(w.encode()).decode() for w in _greedy_words(text, max_bytes)]
+    assert words == [f"=?utf-8?b?{w}?=" for w in expected]  # base64.b64encode's bytes
 
 
 @settings(max_examples=300, deadline=None)
@@ -290,9 +293,26 @@ def test_header_safe_returns_clean_values_as_the_full_cleaning_would(value):
     assert header_safe(value) == " ".join(re.sub(r"[\x00-\x1f\x7f]+", " ", value).split())
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=20))
+def test_header_safe_cleans_any_text_as_the_full_cleaning_would(value):
+    """Any character, not only the chosen few above (the fast path takes printable text
+    of every script)."""
+    assert header_safe(value) == " ".join(re.sub(r"[\x00-\x1f\x7f]+", " ", value).split())
+
+
 def test_date_header_keeps_each_datetimes_own_offset():
     utc = datetime(2026, 11, 28, 23, 40, 0, 123, tzinfo=UTC)
     seoul = utc.astimezone(timezone(timedelta(hours=9)))  # the same instant, equal to utc
     assert date_header(utc) == b"Date: Sat, 28 Nov 2026 23:40:00 +0000\r\n"
     assert date_header(seoul) == b"Date: Sun, 29 Nov 2026 08:40:00 +0900\r\n"
     assert date_header(utc.replace(microsecond=999)) == date_header(utc)
+
+
+def test_no_printable_character_is_whitespace_but_the_space_nor_a_control_character():
+    """Why header_safe may return a printable value as it is (without double, leading or
+    trailing spaces): every code point, not a sample."""
+    for code in range(sys.maxunicode + 1):
+        c = chr(code)
+        if c.isprintable() and c != " ":
+            assert not c.isspace() and not re.fullmatch(r"[\x00-\x1f\x7f]", c), hex(code)
