@@ -135,6 +135,11 @@ def idempotency_key(event_id: str, template: str, reply_id: str | None) -> str:
     return reply_id or deterministic_id("notifier.chat", event_id, template)
 
 
+#: The providers' names, read once: ``Provider.KAKAO.value`` is the enum's ``value``
+#: property, a Python call, and this runs for every chat outcome delivered (two each).
+_KAKAO, _LINE = Provider.KAKAO.value, Provider.LINE.value
+
+
 def single_use_part(path: ReplyPath | None) -> SingleUsePart | None:
     """The single-use part a delivered message on ``path`` used up, for the router to spend.
 
@@ -143,9 +148,9 @@ def single_use_part(path: ReplyPath | None) -> SingleUsePart | None:
     """
     if path is None:
         return None
-    if path.provider == Provider.KAKAO.value and path.callback_url and path.callback_expires_at:
+    if path.provider == _KAKAO and path.callback_url and path.callback_expires_at:
         return SingleUsePart(part="callback", expires_at=path.callback_expires_at)
-    if path.provider == Provider.LINE.value and path.reply_token and path.reply_token_expires_at:
+    if path.provider == _LINE and path.reply_token and path.reply_token_expires_at:
         return SingleUsePart(part="reply_token", expires_at=path.reply_token_expires_at)
     return None
 
