@@ -24,6 +24,9 @@ from typing import Any
 import jinja2
 from markupsafe import escape
 
+# An enum member's value is read as ``member._value_`` (the enum HOWTO's name for it):
+# ``.value`` is a property whose getter runs in Python, five a mail. A value of another
+# shape still raises here (AttributeError), so Jinja renders the part, as before.
 Filters = Mapping[str, Callable[..., str]]
 
 
@@ -43,13 +46,14 @@ Render = Callable[[Mapping[str, Any], Filters], str]
 
 
 def _agent_assigned_subject_ko(v: Mapping[str, Any], f: Filters) -> str:
-    return f"배정됨: {v['ticket_subject'] or v['reference']} ({v['conversation'].priority.value})\n"
+    priority = v["conversation"].priority._value_
+    return f"배정됨: {v['ticket_subject'] or v['reference']} ({priority})\n"
 
 
 def _agent_assigned_subject_en(v: Mapping[str, Any], f: Filters) -> str:
     conversation = v["conversation"]
     subject = v["ticket_subject"] or v["reference"]
-    return f"Assigned to you: {subject} ({conversation.priority.value})\n"
+    return f"Assigned to you: {subject} ({conversation.priority._value_})\n"
 
 
 def _agent_assigned_txt(
@@ -67,9 +71,9 @@ def _agent_assigned_txt(
             f"{opening}{v['reference']}{assigned}{sticky}.\n",
             "\n",
             f"{labels[2]}{v['customer_name']}\n",
-            f"{labels[3]}{conversation.channel.value}\n",
+            f"{labels[3]}{conversation.channel._value_}\n",
             f"{labels[4]}{conversation.queue}\n",
-            f"{labels[5]}{conversation.priority.value}\n",
+            f"{labels[5]}{conversation.priority._value_}\n",
         ]
         if conversation.first_response_due_at:
             out.append(f"{due}{f['local_time'](conversation.first_response_due_at)}\n")
@@ -134,9 +138,9 @@ def _agent_assigned_html(
             "<table>\n",
             f"<tr><td>{labels[0]}</td><td>{_escape(v['customer_name'])}</td></tr>\n",
             f"<tr><td>{labels[1]}</td><td>{_escape(v['ticket_subject'])}</td></tr>\n",
-            f"<tr><td>{labels[2]}</td><td>{_escape(conversation.channel.value)}</td></tr>\n",
+            f"<tr><td>{labels[2]}</td><td>{_escape(conversation.channel._value_)}</td></tr>\n",
             f"<tr><td>{labels[3]}</td><td>{_escape(conversation.queue)}</td></tr>\n",
-            f"<tr><td>{labels[4]}</td><td>{_escape(conversation.priority.value)}</td></tr>\n",
+            f"<tr><td>{labels[4]}</td><td>{_escape(conversation.priority._value_)}</td></tr>\n",
         ]
         if conversation.first_response_due_at:
             due = _escape(f["local_time"](conversation.first_response_due_at))
