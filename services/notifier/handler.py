@@ -656,8 +656,7 @@ class NotificationHandler:
         by_conversation: dict[str, list[Planned]] = defaultdict(list)
         for event_id, event, plan in plans:
             if plan.webhooks or any(
-                job_for(event_id, event, c.recipient, c.template, "chat").key not in chats.settled
-                for c in plan.chats
+                send_key(event_id, c.recipient, c.template) not in chats.settled for c in plan.chats
             ):
                 by_conversation[event.conversation.conversation_id].append((event_id, event, plan))
         bound = asyncio.Semaphore(self._config.chat_concurrency)
@@ -669,7 +668,7 @@ class NotificationHandler:
         async def one_by_one(items: list[Planned]) -> None:
             for event_id, event, plan in items:
                 for chat in plan.chats:
-                    key = job_for(event_id, event, chat.recipient, chat.template, "chat").key
+                    key = send_key(event_id, chat.recipient, chat.template)
                     if key in chats.settled:
                         continue
                     lane = chats.lanes.get(key)
@@ -1220,7 +1219,8 @@ class NotificationHandler:
         if again:
             log.debug("%s to %s: already %s", job.key.template, job.key.recipient, status.value)
             return outcome
-        self._tally.add(metrics.notified(job.info.channel, job.key.template, status.value))
+        # ``_value_``: the enum's ``value`` property is a Python getter (once an outcome)
+        self._tally.add(metrics.notified(job.info.channel, job.key.template, status._value_))
         # A notice that went out or was held on purpose is recorded in the sent-log and
         # published as this outcome; a line per notice at INFO (JSON, ~40 CPU-µs each on
         # this machine, ~1.1 per interaction in a backlog) only repeats it — and the
@@ -1272,6 +1272,10 @@ def job_for(
     channel: str,
     locale: str | None = None,
 ) -> Job:
-    key = SendKey(event_id, recipient.lower(), template)
     info = SendInfo(event.ce_type, event.conversation.conversation_id, channel, locale)
-    return Job(event_id, event, key, info)
+    return Job(event_id, event, send_key(event_id, recipient, template), info)
+
+
+def send_key(event_id: str, recipient: str, template: str) -> SendKey:
+    """A notice's sent-log key (the key alone: no Job and SendInfo made to look one up)."""
+    return SendKey(event_id, recipient.lower(), template)

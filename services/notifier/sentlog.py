@@ -383,7 +383,7 @@ class SentLog:
                 "k_event": f.key.event_id,
                 "k_recipient": f.key.recipient,
                 "k_template": f.key.template,
-                "v_status": f.status.value,
+                "v_status": f.status._value_,
                 "v_message_id": f.message_id,
                 "v_reason": f.reason[:2000] if f.reason else None,
                 "v_at": f.at,
@@ -410,7 +410,8 @@ class SentLog:
             stamp = stamps.get(at)
             if stamp is None:
                 stamp = stamps[at] = statements.sqlite_datetime(at)
-            values = (status.value, message_id, reason[:2000] if reason else None, None, stamp)
+            # ``_value_``: the enum's ``value`` property is a Python getter, once a row
+            values = (status._value_, message_id, reason[:2000] if reason else None, None, stamp)
             rowid = rowids.pop(key, None)
             if rowid is None:
                 by_key.append((*values, *key))

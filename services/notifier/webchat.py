@@ -94,7 +94,7 @@ class WebchatSender:
             "integration": self.integration.id,
             "visitor": message.path.address,
             "idempotency_key": message.idempotency_key,
-            "purpose": message.purpose.value,
+            "purpose": message.purpose._value_,  # not the value property's Python getter
             "body": json.dumps(body, ensure_ascii=False),
             "created_at": now,
         }
