@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from datetime import UTC, datetime
 from email import policy
 
@@ -16,6 +17,7 @@ from services.notifier.mail import (
     MailMeta,
     Threading,
     build_mail,
+    conversation_token,
     customer_threading,
     header_safe,
     staff_threading,
@@ -225,3 +227,10 @@ def test_an_address_the_quick_check_passes_is_one_the_email_package_accepts(addr
 def test_addresses_outside_the_quick_check_are_still_parsed_and_refused(addr_spec):
     with pytest.raises(InvalidAddress):
         build_mail(IDENTITY, meta(recipient=addr_spec), RENDERED)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ09-_ .#한\n")), max_size=12) | st.text(max_size=12))
+def test_a_conversation_token_keeps_only_ascii_letters_digits_and_dashes(reference):
+    expected = re.sub(r"[^A-Za-z0-9-]", "", reference) or "conversation"
+    assert conversation_token(reference) == expected
