@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy, quoprimime
 from email.message import EmailMessage
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -307,6 +309,32 @@ def test_date_header_keeps_each_datetimes_own_offset():
     assert date_header(utc) == b"Date: Sat, 28 Nov 2026 23:40:00 +0000\r\n"
     assert date_header(seoul) == b"Date: Sun, 29 Nov 2026 08:40:00 +0900\r\n"
     assert date_header(utc.replace(microsecond=999)) == date_header(utc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2040, 12, 31),
+        timezones=st.sampled_from(
+            [
+                UTC,
+                timezone(timedelta(hours=9)),
+                timezone(timedelta(hours=-3, minutes=-30)),
+                ZoneInfo("America/New_York"),  # DST: an ambiguous hour's two folds
+                ZoneInfo("Asia/Seoul"),
+            ]
+        )
+        | st.none(),
+        allow_imaginary=True,
+    ),
+    st.booleans(),
+)
+def test_date_header_is_the_email_packages_date_of_the_second(value, fold):
+    value = value.replace(fold=int(fold))
+    expected = wire.header("Date", format_datetime(value.replace(microsecond=0)).split())
+    assert date_header(value) == expected
+    assert date_header(value) == expected  # remembered
 
 
 def test_no_printable_character_is_whitespace_but_the_space_nor_a_control_character():
