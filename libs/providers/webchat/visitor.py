@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring
 
+from libs.common.webhooks.signatures import hmac_sha256
 from libs.providers.integrations import Integration
 
 VERSION = "v1"
@@ -60,7 +60,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(key: bytes, signed: str) -> str:
-    return _b64(hmac.new(key, signed.encode(), hashlib.sha256).digest())
+    # hmac.new's digest from the key's cached pads: ~12 K instructions less per token
+    # (libs/common/webhooks/signatures.py), one issued per accepted web-chat message
+    return _b64(hmac_sha256(key, signed.encode()))
 
 
 def issue_visitor_token(

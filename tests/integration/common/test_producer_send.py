@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.protocol.produce import ProduceRequest
 
 from libs.common.kafka.producer import EventProducer, PublishError
 from tests.helpers.kafka import read_topic
@@ -96,7 +97,7 @@ async def test_an_ack_not_in_time_raises_publish_error(kafka_topics):
 
 @pytest.mark.parametrize("linger_ms", [0, 2, 50])
 async def test_a_lone_record_is_sent_when_its_linger_is_up(kafka_topics, linger_ms):
-    """A new batch does not wake aiokafka's sender at once (``_open_batch``): the timer
+    """A new batch does not wake aiokafka's sender at once (``LingerWindow``): the timer
     at the end of its linger does, or, without a linger, the append itself."""
     topic = kafka_topics.topics.interactions
     settings = kafka_topics.model_copy(update={"linger_ms": linger_ms})
@@ -106,3 +107,45 @@ async def test_a_lone_record_is_sent_when_its_linger_is_up(kafka_topics, linger_
         for n in range(3):  # one at a time: each record opens a batch of its own
             meta = await producer.send(topic, b"%d" % n, key=b"k%d" % n, headers=[])
             assert meta.offset >= 0
+
+
+def _count_produce_requests(producer: EventProducer) -> list[int]:
+    """From now on, the number of partitions (batches) in each produce request sent."""
+    assert producer._producer is not None
+    client = producer._producer.client
+    send = client.send
+    sizes: list[int] = []
+
+    async def counted(node_id, request, *args, **kwargs):
+        if isinstance(request, ProduceRequest):
+            sizes.append(sum(len(partitions) for _, partitions in request._topics))
+        return await send(node_id, request, *args, **kwargs)
+
+    client.send = counted  # type: ignore[method-assign]
+    return sizes
+
+
+async def test_batches_opened_while_one_lingers_go_out_with_it_in_one_produce_request(
+    kafka_topics,
+):
+    """Batches of several partitions opened within one linger go out together, in one
+    produce request, every record acked and on the topic once (the linger is long so
+    that every append falls inside it; ``tests/unit/common/test_linger_window.py``
+    checks the window's clock itself, which appends this close together do not need)."""
+    topic = kafka_topics.topics.interactions
+    settings = kafka_topics.model_copy(update={"linger_ms": 1000})
+    keys = [f"webchat:visitor-{n}".encode() for n in range(24)]
+    async with EventProducer(settings, client_id="t-send-window") as producer:
+        await producer.send(topic, b"warm", key=b"warm", headers=[])
+        _refuse_aiokafka_send(producer)
+        requests = _count_produce_requests(producer)
+        acked = await asyncio.gather(
+            *(producer.send(topic, b"w%d" % n, key=key, headers=[]) for n, key in enumerate(keys))
+        )
+    partitions = {meta.partition for meta in acked}
+    assert len(partitions) > 1  # batches of several partitions …
+    assert requests == [len(partitions)]  # … all in one produce request
+    read = await _read(kafka_topics, topic, len(keys) + 1)
+    assert sorted((key, value) for _, _, key, value in read if key != b"warm") == sorted(
+        (key, b"w%d" % n) for n, key in enumerate(keys)
+    )

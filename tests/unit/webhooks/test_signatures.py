@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from libs.common.webhooks.signatures import (
+    hmac_sha256,
     hmac_sha256_base64,
     hmac_sha256_hex,
     slack_signature,
@@ -199,3 +205,18 @@ def test_basic_auth():
     assert not verify_basic_auth(None, username="cdr", password="pa:ss")
     no_colon = "Basic " + base64.b64encode(b"cdr").decode()
     assert not verify_basic_auth(no_colon, username="cdr", password="")
+
+
+@given(
+    secret=st.one_of(st.binary(max_size=200), st.text(max_size=100)),
+    body=st.binary(max_size=3000),
+)
+def test_hmac_sha256_is_the_standard_librarys_byte_for_byte(secret, body):
+    """The cached pads (``_sha256_pads``) give ``hmac.new``'s digest for any key, also
+    keys longer than SHA-256's block (hashed first) and empty ones, for str and bytes."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    expected = hmac.new(key, body, hashlib.sha256)
+    assert hmac_sha256(secret, body) == expected.digest()
+    assert hmac_sha256(secret, body) == expected.digest()  # again, from the cache
+    assert hmac_sha256_hex(secret, body) == expected.hexdigest()
+    assert hmac_sha256_base64(secret, body) == base64.b64encode(expected.digest()).decode()
