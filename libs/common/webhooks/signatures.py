@@ -38,34 +38,22 @@ def constant_time_equals(expected: str | bytes, presented: str | bytes | None) -
 # --- HMAC-SHA256 of the raw body (WhatsApp Cloud API, LINE, our web chat) ---
 
 
-#: SHA-256's block size, and the inner and outer pads of RFC 2104 XORed into the key.
-_BLOCK = 64
-_INNER = bytes(x ^ 0x36 for x in range(256))
-_OUTER = bytes(x ^ 0x5C for x in range(256))
-
-
 @functools.lru_cache(maxsize=256)
-def _sha256_pads(secret: str | bytes) -> tuple[Any, Any]:
-    """SHA-256 states that have hashed the key's inner and outer pad (RFC 2104), made once
-    per key; an HMAC is then copies of the two. ``hmac.new(key, body, sha256)`` builds
-    them for every call: 41.5 → 29.2 K instructions per HMAC of a 600-byte body
-    (callgrind, 5,000 calls), and a web-chat request makes two (signature, visitor token).
-    A few keys (one per integration), so a small cache; a rotated key is simply a new one."""
-    key = _key(secret)
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    return hashlib.sha256(key.translate(_INNER)), hashlib.sha256(key.translate(_OUTER))
+def _keyed_hmac(secret: str | bytes) -> Any:
+    """The standard library's HMAC-SHA256 (OpenSSL's, by the digest's name) keyed once per
+    key; an HMAC is then a copy of it fed the body. ``hmac.new(key, body, sha256)`` keys a
+    new one for every call (Python's HMAC class over two hash objects): 8.7 → 5.3 µs per
+    HMAC of a 600-byte body (timeit, load ~7), and a web-chat request makes two (signature,
+    visitor token). A few keys (one per integration), so a small cache; a rotated key is
+    simply a new one."""
+    return hmac.new(_key(secret), digestmod="sha256")
 
 
 def hmac_sha256(secret: str | bytes, body: bytes) -> bytes:
     """``hmac.new(secret, body, hashlib.sha256).digest()``, the same bytes, cheaper."""
-    inner_pad, outer_pad = _sha256_pads(secret)
-    inner = inner_pad.copy()
-    inner.update(body)
-    outer = outer_pad.copy()
-    outer.update(inner.digest())
-    return outer.digest()
+    mac = _keyed_hmac(secret).copy()
+    mac.update(body)
+    return mac.digest()
 
 
 def hmac_sha256_hex(secret: str | bytes, body: bytes) -> str:
