@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from services.router.store.bulk import (
     _PG_MICROS,
+    _SECOND_TEXTS,
     _SQLITE_TEXTS,
     BulkInserter,
     _Copy,
@@ -75,6 +76,20 @@ def test_sqlite_texts_are_bounded() -> None:
         moment = T0 + timedelta(seconds=n)
         assert texts[moment] == _sqlite_text(moment)
     assert len(texts) <= _SqliteTexts.LIMIT
+
+
+def test_sqlite_texts_of_one_second_share_its_text_and_the_seconds_are_bounded() -> None:
+    # the text up to the second is kept per second (_SECOND_TEXTS), the microseconds not
+    processor = sa.DateTime().dialect_impl(SQLITE).bind_processor(SQLITE)
+    assert processor is not None
+    for micros in (0, 1, 9, 10, 99_999, 100_000, 999_999):
+        moment = T0.replace(microsecond=micros)
+        for zoned in (moment, moment.astimezone(KST)):
+            assert _sqlite_text(zoned) == processor(moment.replace(tzinfo=None))
+    for n in range(_SqliteTexts.LIMIT + 10):
+        moment = T0 + timedelta(seconds=n, microseconds=n)
+        assert _sqlite_text(moment) == processor(moment.replace(tzinfo=None))
+    assert 0 < len(_SECOND_TEXTS) <= _SqliteTexts.LIMIT
 
 
 def test_row_tuples_in_statement_order_with_converters() -> None:
