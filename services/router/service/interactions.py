@@ -477,8 +477,9 @@ async def _apply_effect(
     conversation: Conversation,
     interaction: Interaction,
 ) -> None:
-    at = _effect_time(ctx, interaction.received_at, emitter.now)
-    if interaction.kind is DELIVERY_STATUS:
+    fields = interaction.__dict__  # field reads (domain/intake.py)
+    at = _effect_time(ctx, fields["received_at"], emitter.now)
+    if fields["kind"] is DELIVERY_STATUS:
         note = await apply_receipt(uow, ctx, emitter.cause, interaction)
         log.debug("%s: %s", emitter.cause, note)
         return
@@ -529,7 +530,7 @@ async def _opened(
             target_minutes=policy.first_response_minutes,
             calendar_name=policy.calendar,
             calendar=calendar,
-            at=interaction.received_at,
+            at=interaction.__dict__["received_at"],  # field reads (domain/intake.py)
             build=response_promise_of,
         ),
     )
