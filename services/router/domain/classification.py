@@ -206,10 +206,12 @@ class Classification(NamedTuple):
 
 
 def interaction_language(interaction: Interaction) -> str | None:
-    if interaction.body.language:
-        return interaction.body.language.split("-")[0].lower()
-    detected = detect_language(f"{interaction.subject or ''} {interaction.body.text}")
-    return detected or interaction.routing_hints.language
+    fields = interaction.__dict__  # field reads (intake.py)
+    body = fields["body"].__dict__
+    if body["language"]:
+        return body["language"].split("-")[0].lower()
+    detected = detect_language(f"{fields['subject'] or ''} {body['text']}")
+    return detected or fields["routing_hints"].__dict__["language"]
 
 
 def customer_attributes(rules: RuleSet, identity_values: list[str]) -> CustomerAttributes:
@@ -249,7 +251,8 @@ def classify(
     ~60 K instructions per new conversation with the sample rules (callgrind): a memo
     hit costs the text tests and the key."""
     language = interaction_language(interaction)
-    hints = interaction.routing_hints
+    fields = interaction.__dict__  # field reads (intake.py)
+    hints = fields["routing_hints"].__dict__
     global _memo
     memo = _memo
     if memo[0] is not rules:
@@ -265,16 +268,16 @@ def classify(
         else:
             outcomes.append(True)
     key = (
-        interaction.channel,
-        interaction.provider,
-        interaction.integration,
-        interaction.kind,
+        fields["channel"],
+        fields["provider"],
+        fields["integration"],
+        fields["kind"],
         language,
         customer,
         tuple(outcomes),
-        hints.queue,
-        hints.priority,
-        tuple(hints.tags),
+        hints["queue"],
+        hints["priority"],
+        tuple(hints["tags"]),
     )
     results = memo[2]
     result = results.get(key)

@@ -65,10 +65,12 @@ def thread_key(interaction: Interaction) -> str | None:
 
 def call_group_key(interaction: Interaction) -> str | None:
     """The legs of one call (transfers, callbacks) share it."""
-    call = interaction.call
+    fields = interaction.__dict__  # field reads (above)
+    call = fields["call"]
     if call is None:
         return None
-    return f"{interaction.provider}:{call.group_id or call.call_id}"
+    call_fields = call.__dict__
+    return f"{fields['provider']}:{call_fields['group_id'] or call_fields['call_id']}"
 
 
 def bounce_original(interaction: Interaction) -> str | None:
@@ -115,15 +117,16 @@ def new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> s
     test_contact_ids.py). It also means a customer who returns after an
     erasure gets a new contact, never the erased one's id (which ``erased_contacts``
     answers "already erased" to)."""
+    fields = interaction.__dict__  # field reads (above)
     if keys:
         return time_ordered_id(
-            "router.contact", interaction.received_at, *(f"{k.kind}:{k.value}" for k in keys)
+            "router.contact", fields["received_at"], *(f"{k.kind}:{k.value}" for k in keys)
         )
     return time_ordered_id(
         "router.contact.anonymous",
-        interaction.received_at,
-        interaction.customer_key,
-        interaction.occurred_at.isoformat(),
+        fields["received_at"],
+        fields["customer_key"],
+        fields["occurred_at"].isoformat(),
     )
 
 

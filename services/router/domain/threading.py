@@ -90,9 +90,10 @@ def find_thread(
     bounce = _bounced_conversation(interaction, candidates)
     if bounce is not None:
         return bounce, "bounce of a mail in this conversation"
-    if interaction.channel is EMAIL:
+    channel = interaction.__dict__["channel"]  # field reads (intake.py)
+    if channel is EMAIL:
         return _email_thread(interaction, contact_id, candidates)
-    if interaction.channel is CHAT:
+    if channel is CHAT:
         return _chat_thread(contact_id, candidates, now, policy)
     return _phone_thread(contact_id, candidates, now, policy)
 
@@ -100,7 +101,8 @@ def find_thread(
 def _bounced_conversation(
     interaction: Interaction, candidates: ThreadCandidates
 ) -> ConversationRef | None:
-    original = interaction.bounce.original_message_id if interaction.bounce else None
+    bounce = interaction.__dict__["bounce"]  # field reads (intake.py)
+    original = bounce.__dict__["original_message_id"] if bounce else None
     if not original:
         return None
     return candidates.by_message_id.get(original.strip("<> "))

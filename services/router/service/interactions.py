@@ -102,6 +102,7 @@ from services.router.store.unit_of_work import (
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
 _OPEN = ConversationStatus.OPEN.value
+_CONVERSATION_COUNTER = "conversation"  # the counter of conversation references
 #: Routing a batch is mostly CPU; yield to the event loop this often.
 YIELD_EVERY = 20
 
@@ -117,8 +118,13 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
     now = ctx.clock()
     async with ctx.uow() as uow:
         await uow.serialise_assignment()
-        # SQLite: the agents and their loads come in the same hop as the known event ids
-        done, agents = await uow.interactions.known_and_agents(i.event_id for i in batch)
+        # SQLite: the agents and their loads come in the same hop as the known event ids;
+        # so does the conversation counter a new conversation takes its number from (on
+        # PostgreSQL row-locked in that statement, after the assignment lock): one round
+        # trip less in a poll that opens a conversation
+        done, agents = await uow.interactions.known_and_agents(
+            (i.event_id for i in batch), counters=uow.counters, counter=_CONVERSATION_COUNTER
+        )
         todo = first_of_each((i for i in batch if i.event_id not in done), _event_id)
         if not todo:
             return 0
@@ -164,7 +170,7 @@ async def route_one(
         decision = decision._replace(action=JOINS, reason="answer to the CSAT survey")
     if decision.action is OPENS:
         conversation = _new_conversation(
-            ctx, item, contact_id, await uow.counters.next_value("conversation")
+            ctx, item, contact_id, await uow.counters.next_value(_CONVERSATION_COUNTER)
         )
         uow.add_new(conversation)
     else:
@@ -471,8 +477,9 @@ async def _apply_effect(
     conversation: Conversation,
     interaction: Interaction,
 ) -> None:
-    at = _effect_time(ctx, interaction.received_at, emitter.now)
-    if interaction.kind is DELIVERY_STATUS:
+    fields = interaction.__dict__  # field reads (domain/intake.py)
+    at = _effect_time(ctx, fields["received_at"], emitter.now)
+    if fields["kind"] is DELIVERY_STATUS:
         note = await apply_receipt(uow, ctx, emitter.cause, interaction)
         log.debug("%s: %s", emitter.cause, note)
         return
@@ -523,7 +530,7 @@ async def _opened(
             target_minutes=policy.first_response_minutes,
             calendar_name=policy.calendar,
             calendar=calendar,
-            at=interaction.received_at,
+            at=interaction.__dict__["received_at"],  # field reads (domain/intake.py)
             build=response_promise_of,
         ),
     )

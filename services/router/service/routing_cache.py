@@ -43,7 +43,7 @@ class RoutingCache:
         known = self.keys.get(id(interaction))
         if known is not None and known[0] is interaction:
             return known[1]
-        keys = identity_keys(interaction.customer)
+        keys = identity_keys(interaction.__dict__["customer"])  # field reads (intake.py)
         self.keys[id(interaction)] = (interaction, keys)
         return keys
 
@@ -81,11 +81,17 @@ class RoutingCache:
         found = {}
         for message_id in message_ids:
             mine = [
-                c for c in self.messages.get(message_id, ()) if contact_id in (None, c.contact_id)
+                c
+                for c in self.messages.get(message_id, ())
+                if contact_id in (None, columns(c)["contact_id"])
             ]
             if mine:
-                found[message_id] = max(mine, key=lambda c: c.last_activity_at)
+                found[message_id] = max(mine, key=_last_activity_at)
         return found
+
+
+def _last_activity_at(conversation: Conversation) -> datetime:
+    return columns(conversation)["last_activity_at"]  # type: ignore[no-any-return]
 
 
 def _keep_latest(index: dict, key: tuple, conversation: Conversation, at: datetime) -> None:  # type: ignore[type-arg]
@@ -104,17 +110,20 @@ async def prefetch(
     # SQLite one hop to the thread
     read = await uow.contacts.owners_and_messages(keys, _message_ids(interactions))
     cache.owners, indexed = read.owners, read.messages
-    tokens = {i.thread.subject_token for i in interactions if i.thread.subject_token}
+    # field reads (intake.py)
+    tokens = {
+        t for i in interactions for t in (i.__dict__["thread"].__dict__["subject_token"],) if t
+    }
     threads = {k for i in interactions for k in (thread_key(i),) if k}
     calls = {k for i in interactions for k in (call_group_key(i),) if k}
     # The contact's latest conversation on the channel only threads chat and phone
     # (mail threads by Message-ID and subject token): mail contacts' rows are not read.
-    recent = [i for i in interactions if i.channel in RECENT_CHANNELS]
+    recent = [i for i in interactions if i.__dict__["channel"] in RECENT_CHANNELS]
     recent_contacts = {
         cache.owners[k] for i in recent for k in cache.identity_keys(i) if k in cache.owners
     }
-    channels = {i.channel.value for i in recent}
-    since = min((i.occurred_at for i in recent), default=datetime.max) - recent_window
+    channels = {i.__dict__["channel"].value for i in recent}
+    since = min((i.__dict__["occurred_at"] for i in recent), default=datetime.max) - recent_window
     # One SELECT for every way a conversation can be a candidate, those of the
     # Message-IDs included: a poll's fixed cost is its statements.
     found = await uow.conversations.candidates(
@@ -126,10 +135,10 @@ async def prefetch(
         channels=channels,
         since=since if recent_contacts else None,
     )
-    conversations = {conversation.id: conversation for conversation in found}
+    conversations = {columns(conversation)["id"]: conversation for conversation in found}
     for message_id, conversation_id in indexed:
         cache.remember_message(message_id, conversations[conversation_id])
-    for conversation in sorted(conversations.values(), key=lambda c: c.last_activity_at):
+    for conversation in sorted(conversations.values(), key=_last_activity_at):
         cache.remember_conversation(conversation)
     cache.previous_agents.update(read.last_assignees)  # the stored latest win
     uow.cache["previous_agents"] = cache.previous_agents

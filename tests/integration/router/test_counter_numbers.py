@@ -83,3 +83,65 @@ async def test_a_second_transaction_waits_for_the_first_ones_number(
         await first.commit()
     assert await waiting == 3
     assert await stored(engine) == 3
+
+
+async def test_a_counter_read_with_the_polls_first_read_is_not_read_again(
+    engine: AsyncEngine,
+) -> None:
+    """``known_and_agents(counters=...)`` reads the counter in the poll's first read (on
+    PostgreSQL row-locked there): the numbers follow on as ``next_value``'s own read gives
+    them, with no statement of its own; a counter not stored yet is inserted as before."""
+    factory = UnitOfWorkFactory(engine)
+    async with factory() as uow:
+        assert await uow.counters.next_value("n") == 1
+        await uow.commit()
+    for name, first in (("n", 2), ("fresh", 1)):
+        sent: list[str] = []
+        with factory.watching_driver(sent.append):
+            async with factory() as uow:
+                await uow.serialise_assignment()
+                await uow.interactions.known_and_agents(["e1"], counters=uow.counters, counter=name)
+                read = len(sent)
+                assert [await uow.counters.next_value(name) for _ in range(2)] == [first, first + 1]
+                if name == "n":
+                    assert sent[read:] == []  # no counter read of its own
+                await uow.commit()
+        async with engine.connect() as connection:
+            stored_value = await connection.scalar(
+                text("SELECT value FROM counters WHERE name = :n"), {"n": name}
+            )
+        assert stored_value == first + 1
+    async with factory() as uow:  # read in the first read, no number taken: unchanged
+        await uow.interactions.known_and_agents([], counters=uow.counters, counter="n")
+        await uow.commit()
+    assert await stored(engine) == 3
+
+
+async def test_the_polls_first_read_holds_the_counters_row_lock(engine: AsyncEngine) -> None:
+    """PostgreSQL: the counter read in the poll's first read (``known_and_agents``) is
+    row-locked from there to the commit, as ``next_value``'s own read was: another
+    transaction's number waits for it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: the unit of work's write lock serialises")
+    factory = UnitOfWorkFactory(engine)
+    async with factory() as uow:
+        assert await uow.counters.next_value("n") == 1
+        await uow.commit()
+
+    async def second() -> int:
+        async with factory() as uow:
+            value = await uow.counters.next_value("n")
+            await uow.commit()
+            return value
+
+    async with factory() as first:
+        await first.serialise_assignment()
+        await first.interactions.known_and_agents([], counters=first.counters, counter="n")
+        waiting = asyncio.create_task(second())
+        while not await blocked_reads(engine):
+            assert not waiting.done()
+            await asyncio.sleep(0.01)
+        assert await first.counters.next_value("n") == 2
+        await first.commit()
+    assert await waiting == 3
+    assert await stored(engine) == 3

@@ -20,8 +20,12 @@ from libs.common.events.interaction import (
     Flags,
     Interaction,
     InteractionKind,
+    MessageBody,
+    RoutingHints,
     ThreadHints,
 )
+from libs.common.ids import time_ordered_id
+from services.router.domain.classification import detect_language, interaction_language
 from services.router.domain.contacts import (
     IdentityKey,
     IdentityKind,
@@ -34,12 +38,15 @@ from services.router.domain.intake import (
     ANSWER_YES,
     agent_answer,
     bounce_original,
+    call_group_key,
     customer_values,
     from_customer,
     is_automated,
+    new_contact_id,
     own_message_id,
     thread_key,
 )
+from services.router.domain.lifecycle import ConversationStatus
 from services.router.domain.members import (
     CALL_ANSWERED,
     CALL_ENDED,
@@ -47,7 +54,14 @@ from services.router.domain.members import (
     INBOUND,
     OUTBOUND,
 )
-from services.router.domain.threading import email_reference_ids, reopens
+from services.router.domain.threading import (
+    ConversationRef,
+    ThreadCandidates,
+    ThreadingPolicy,
+    email_reference_ids,
+    find_thread,
+    reopens,
+)
 from services.router.service.interactions import _effect_time
 from tests.unit.router.factories import T0, interaction
 
@@ -122,6 +136,37 @@ def reopens_before(i: Interaction) -> bool:
     return i.direction is INBOUND and not i.flags.automated and i.kind is not DELIVERY_STATUS
 
 
+def call_group_key_before(i: Interaction) -> str | None:
+    call = i.call
+    if call is None:
+        return None
+    return f"{i.provider}:{call.group_id or call.call_id}"
+
+
+def new_contact_id_before(i: Interaction, keys: tuple[IdentityKey, ...]) -> str:
+    if keys:
+        return time_ordered_id(
+            "router.contact", i.received_at, *(f"{k.kind}:{k.value}" for k in keys)
+        )
+    return time_ordered_id(
+        "router.contact.anonymous", i.received_at, i.customer_key, i.occurred_at.isoformat()
+    )
+
+
+def interaction_language_before(i: Interaction) -> str | None:
+    if i.body.language:
+        return i.body.language.split("-")[0].lower()
+    detected = detect_language(f"{i.subject or ''} {i.body.text}")
+    return detected or i.routing_hints.language
+
+
+def bounce_thread_before(i: Interaction, candidates: ThreadCandidates) -> object:
+    original = i.bounce.original_message_id if i.bounce else None
+    if not original:
+        return None
+    return candidates.by_message_id.get(original.strip("<> "))
+
+
 message_ids = st.sampled_from(["", "<m1@x>", "m2@x", "<>", " <m3@x> "])
 
 
@@ -163,7 +208,15 @@ def interactions(draw: st.DrawFn) -> Interaction:
             bulk=draw(st.booleans()),
         ),
     )
-    return built.model_copy(update={"customer": customer})
+    body = MessageBody(
+        text=draw(st.sampled_from(["hello", "안녕하세요 입금이 안 됐어요", "Hola, no llegó"])),
+        language=draw(st.sampled_from([None, "", "ko-KR", "EN"])),
+    )
+    hints = RoutingHints(language=draw(st.sampled_from([None, "ja"])))
+    subject = draw(st.sampled_from([None, "", "Deposit"]))
+    return built.model_copy(
+        update={"customer": customer, "body": body, "routing_hints": hints, "subject": subject}
+    )
 
 
 @given(interactions())
@@ -178,6 +231,24 @@ def test_field_reads_answer_as_attribute_reads(i: Interaction) -> None:
     assert bounce_original(i) == bounce_original_before(i)
     assert is_automated(i) is is_automated_before(i)
     assert customer_values(i.customer) == customer_values_before(i.customer)
+    assert call_group_key(i) == call_group_key_before(i)
+    keys = identity_keys(i.customer)
+    assert new_contact_id(i, keys) == new_contact_id_before(i, keys)
+    assert new_contact_id(i, ()) == new_contact_id_before(i, ())
+    assert interaction_language(i) == interaction_language_before(i)
+    ref = ConversationRef(
+        id="c1",
+        contact_id="k1",
+        channel=i.channel,
+        status=ConversationStatus.OPEN,
+        last_activity_at=T0,
+        resolved_at=None,
+    )
+    candidates = ThreadCandidates(by_message_id={"orig@x": ref})
+    bounced = bounce_thread_before(i, candidates)
+    found, _ = find_thread(i, "k1", candidates, T0, ThreadingPolicy())
+    if bounced is not None:
+        assert found is bounced
 
 
 moments = st.datetimes(
