@@ -50,7 +50,6 @@ from libs.common.events import (
 from libs.common.events.notification import (
     ABOUT_REPLY_EXTENSION,
     NOT_ABOUT_A_REPLY,
-    about_a_reply,
 )
 from libs.common.ids import deterministic_id
 from libs.common.kafka.consumer import Delivery, PermanentError
@@ -207,17 +206,24 @@ class KafkaOutcomePublisher:
             outcome,
             outcome.occurred_at,
             outcome.conversation_id,
-            # the router's reply-outcome consumer skips these undecoded
-            {} if about_a_reply(outcome) else {ABOUT_REPLY_EXTENSION: NOT_ABOUT_A_REPLY},
+            # the router's reply-outcome consumer skips these undecoded; ``about_a_reply``
+            # written out (a Python call an outcome)
+            {}
+            if outcome.reply_id is not None or outcome.single_use is not None
+            else {ABOUT_REPLY_EXTENSION: NOT_ABOUT_A_REPLY},
         )
 
 
 def outcome_event_id(outcome: NotificationOutcome) -> str:
-    """Deterministic per notice; "still retrying" is a report of its own (not the final one)."""
-    parts = [outcome.routing_event_id, outcome.recipient, outcome.template]
+    """Deterministic per notice; "still retrying" is a report of its own (not the final one).
+    The parts passed as they are, not gathered in a list and unpacked (once an outcome)."""
+    event_id, recipient, template = outcome.routing_event_id, outcome.recipient, outcome.template
     if outcome.status is NotificationStatus.RETRYING:
-        parts.append("retrying")
-    return deterministic_id("notifier.outcome", *parts)
+        return deterministic_id(_OUTCOME_ID_KIND, event_id, recipient, template, "retrying")
+    return deterministic_id(_OUTCOME_ID_KIND, event_id, recipient, template)
+
+
+_OUTCOME_ID_KIND = "notifier.outcome"
 
 
 @dataclass(frozen=True, slots=True)

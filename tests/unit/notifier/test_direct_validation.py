@@ -14,10 +14,17 @@ from pydantic import ValidationError
 
 from libs.common.events import NotificationChannel, NotificationOutcome, NotificationStatus
 from libs.common.events.interaction import ReplyPath
-from libs.common.events.notification import SingleUsePart
+from libs.common.events.notification import (
+    ABOUT_REPLY_EXTENSION,
+    NOT_ABOUT_A_REPLY,
+    SingleUsePart,
+    about_a_reply,
+)
+from libs.common.ids import deterministic_id
 from libs.providers.outbound import OutboundMessage, OutboundPurpose, QuickReply
 from services.notifier.chat import BatchSender, _has_send_many, is_batch_sender
 from services.notifier.compose import _new_message
+from services.notifier.handler import KafkaOutcomePublisher, outcome_event_id
 from services.notifier.outcomes import (
     OUTCOME_FIELDS,
     OUTCOME_SCHEMA_VERSION,
@@ -206,3 +213,23 @@ def test_a_batch_sender_is_told_as_the_protocol_tells_it() -> None:
         assert is_batch_sender(sender) == isinstance(sender, BatchSender)
     assert is_batch_sender(_Batch()) and not is_batch_sender(_Single())
     assert _has_send_many(WebchatSender)  # web chat's outbox takes a poll at once
+
+
+@settings(max_examples=200, deadline=None)
+@given(outcome_fields)
+def test_an_outcomes_envelope_is_as_before(fields: dict) -> None:
+    """``outcome_event_id`` and the ``aboutreply`` extension written out: the id and the
+    extensions of the list-and-unpack id and the ``about_a_reply`` call they replace."""
+    outcome = NotificationOutcome(**fields)
+    parts = [outcome.routing_event_id, outcome.recipient, outcome.template]
+    if outcome.status is NotificationStatus.RETRYING:
+        parts.append("retrying")
+    assert outcome_event_id(outcome) == deterministic_id("notifier.outcome", *parts)
+    event = KafkaOutcomePublisher(None, topic="t", source="notifier")._event(outcome)  # type: ignore[arg-type]
+    expected = {} if about_a_reply(outcome) else {ABOUT_REPLY_EXTENSION: NOT_ABOUT_A_REPLY}
+    assert event.extensions == expected
+    assert (event.id, event.subject, event.time) == (
+        outcome_event_id(outcome),
+        outcome.conversation_id,
+        outcome.occurred_at,
+    )
