@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from libs.common.events import NotificationOutcome
@@ -169,15 +170,31 @@ class ScriptedWebhooks:
         self.posted.append(request)
 
 
+def _as_validated(outcome: NotificationOutcome) -> NotificationOutcome:
+    """The handler builds its usual outcomes without validation (``outcomes.new_outcome``):
+    every one published in these tests is the model's own, field for field and byte for byte."""
+    fields = {name: getattr(outcome, name) for name in outcome.model_fields_set}
+    validated = NotificationOutcome(**fields)
+    assert type(outcome) is NotificationOutcome
+    assert list(vars(outcome)) == list(NotificationOutcome.model_fields)
+    assert vars(outcome) == vars(validated)
+    assert outcome.model_fields_set == validated.model_fields_set
+    assert outcome.__pydantic_extra__ is None and outcome.__pydantic_private__ is None
+    assert outcome.model_dump_json() == validated.model_dump_json()
+    texts = [v for v in vars(outcome).values() if isinstance(v, str) and not isinstance(v, Enum)]
+    assert all(type(v) is str for v in texts)  # validation makes a str subclass a str
+    return outcome
+
+
 @dataclass
 class Outcomes:
     published: list[NotificationOutcome] = field(default_factory=list)
 
     async def publish(self, outcome: NotificationOutcome) -> None:
-        self.published.append(outcome)
+        self.published.append(_as_validated(outcome))
 
     async def publish_many(self, outcomes: list[NotificationOutcome]) -> None:
-        self.published.extend(outcomes)
+        self.published.extend(map(_as_validated, outcomes))
 
     def statuses(self) -> list[tuple[str, str, str]]:
         return [(o.template, o.recipient, o.status.value) for o in self.published]
