@@ -677,44 +677,57 @@ def _utc(value: datetime | None) -> datetime | None:
 def _sqlite_text(value: datetime) -> str:
     """SQLite: naive UTC in SQLAlchemy's SQLite DATETIME storage format
     ``YYYY-MM-DD HH:MM:SS.ffffff`` (what its processor would write; text order is time
-    order). The text up to the second is formatted once per second (``_SECOND_TEXTS``:
-    a poll's instants fall in a few seconds) and the microseconds' six digits put
-    after it: callgrind, 5,000 instants 0.7 ms apart, 11.3 K → 5.9 K instructions an
-    instant, where ``%`` formatted all seven fields each time (0.55 µs; ``isoformat``
-    ~13 K instructions). A poll of 400 formats ~3.7 new instants an interaction
-    (``_SqliteTexts`` keeps the rest): ``bench.router_poll_callgrind``, 856.5 K → 837.1 K
-    instructions an interaction in polls of 400, 960.2 K → 945.9 K in polls of 20. The
-    same text (``tests/unit/router/test_bulk_values.py``)."""
-    if value.tzinfo is not UTC:
-        value = _aware_utc(value)
-    second = (value.year, value.month, value.day, value.hour, value.minute, value.second)
-    head = _SECOND_TEXTS.get(second)
-    if head is None:
-        if len(_SECOND_TEXTS) >= _SqliteTexts.LIMIT:
-            _SECOND_TEXTS.clear()
-        head = _SECOND_TEXTS[second] = _SQLITE_SECOND % second
-    return head + str(value.microsecond + 1_000_000)[1:]
+    order): ``_SqliteTexts``' conversion, here not kept. The same text
+    (``tests/unit/router/test_bulk_values.py``)."""
+    text = _SqliteTexts()[value]  # a cache of its own: nothing kept
+    assert text is not None
+    return text
 
 
 #: SQLAlchemy's SQLite DATETIME storage format up to the microseconds' dot
 _SQLITE_SECOND = "%04d-%02d-%02d %02d:%02d:%02d."
-#: ``_sqlite_text``: per (year, month, day, hour, minute, second) its text and the dot
+#: ``_SqliteTexts``: per (year, month, day, hour, minute, second) its text and the dot
 _SECOND_TEXTS: dict[tuple[int, ...], str] = {}
+#: ``_SqliteTexts`` and ``_SECOND_TEXTS`` are emptied when they hold this many
+_SQLITE_TEXTS_LIMIT = 4096
 
 
 class _SqliteTexts(dict[datetime | None, str | None]):
     """``_sqlite_text`` memoized, None for None: a poll writes the same instants many
     times (its ``now`` in every row it processed, an interaction's time in its row,
-    conversation and events): ~25 conversions per interaction. A dict lookup (its
-    ``__getitem__`` is the converter: no Python call when known) instead of an
-    ``lru_cache`` behind a function. Equal instants give the same text whatever their
-    zone, so equal keys may share it. Bounded: emptied when full."""
+    conversation and events): in polls of 400 ~24 lookups an interaction, 7 of them
+    None, 3.6 new instants. A dict lookup (its ``__getitem__`` is the converter: no
+    Python call when known) instead of an ``lru_cache`` behind a function. Equal
+    instants give the same text whatever their zone, so equal keys may share it.
+    Bounded: emptied when full.
 
-    LIMIT = 4096
+    A new instant's text: the text up to the second is formatted once per second
+    (``_SECOND_TEXTS``: a poll's instants fall in a few seconds) and the microseconds'
+    six digits put after it: callgrind, 5,000 instants 0.7 ms apart, 11.3 K → 5.9 K
+    instructions an instant, where ``%`` formatted all seven fields each time (0.55 µs;
+    ``isoformat`` ~13 K instructions); ``bench.router_poll_callgrind``, 856.5 K → 837.1 K
+    instructions an interaction in polls of 400, 960.2 K → 945.9 K in polls of 20. It is
+    worked out here, not in a function of its own that this calls: a Python call less a
+    new instant, ~200 instructions (callgrind, the same 5,000 new instants: 56.68 M →
+    55.66 M, each one's first datetime hash included); ``bench.router_poll_callgrind``
+    838.5 K and 840.0 K → 836.8 K an interaction in polls of 400, 945.0 K → 944.3 K in
+    polls of 20."""
+
+    LIMIT = _SQLITE_TEXTS_LIMIT
 
     def __missing__(self, value: datetime | None) -> str | None:
-        text = None if value is None else _sqlite_text(value)  # naive: raises, not kept
-        if len(self) >= self.LIMIT:
+        if value is None:
+            text = None
+        else:
+            utc = value if value.tzinfo is UTC else _aware_utc(value)  # naive: raises
+            second = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+            head = _SECOND_TEXTS.get(second)
+            if head is None:
+                if len(_SECOND_TEXTS) >= _SQLITE_TEXTS_LIMIT:
+                    _SECOND_TEXTS.clear()
+                head = _SECOND_TEXTS[second] = _SQLITE_SECOND % second
+            text = head + str(utc.microsecond + 1_000_000)[1:]
+        if len(self) >= _SQLITE_TEXTS_LIMIT:
             self.clear()
         self[value] = text
         return text
