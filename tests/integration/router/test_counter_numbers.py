@@ -22,6 +22,23 @@ async def stored(engine: AsyncEngine) -> int:
     return int(value)
 
 
+async def factory_with_first_number(engine: AsyncEngine) -> UnitOfWorkFactory:
+    """Units of work on ``engine`` whose counter "n" has given its first number."""
+    factory = UnitOfWorkFactory(engine)
+    async with factory() as uow:
+        assert await uow.counters.next_value("n") == 1
+        await uow.commit()
+    return factory
+
+
+async def next_number(factory: UnitOfWorkFactory) -> int:
+    """The counter's next number, taken in a transaction of its own."""
+    async with factory() as uow:
+        value = await uow.counters.next_value("n")
+        await uow.commit()
+        return value
+
+
 async def blocked_reads(engine: AsyncEngine) -> int:
     """Counter reads waiting for a lock now (a transaction of its own each time: a
     transaction sees one snapshot of ``pg_stat_activity``)."""
@@ -62,20 +79,10 @@ async def test_a_second_transaction_waits_for_the_first_ones_number(
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: the unit of work's write lock serialises")
-    factory = UnitOfWorkFactory(engine)
-    async with factory() as uow:
-        assert await uow.counters.next_value("n") == 1
-        await uow.commit()
-
-    async def second() -> int:
-        async with factory() as uow:
-            value = await uow.counters.next_value("n")
-            await uow.commit()
-            return value
-
+    factory = await factory_with_first_number(engine)
     async with factory() as first:
         assert await first.counters.next_value("n") == 2
-        waiting = asyncio.create_task(second())
+        waiting = asyncio.create_task(next_number(factory))
         # the second's read is blocked on the first's row lock (not merely not sent yet)
         while not await blocked_reads(engine):
             assert not waiting.done()
@@ -123,21 +130,11 @@ async def test_the_polls_first_read_holds_the_counters_row_lock(engine: AsyncEng
     transaction's number waits for it."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: the unit of work's write lock serialises")
-    factory = UnitOfWorkFactory(engine)
-    async with factory() as uow:
-        assert await uow.counters.next_value("n") == 1
-        await uow.commit()
-
-    async def second() -> int:
-        async with factory() as uow:
-            value = await uow.counters.next_value("n")
-            await uow.commit()
-            return value
-
+    factory = await factory_with_first_number(engine)
     async with factory() as first:
         await first.serialise_assignment()
         await first.interactions.known_and_agents([], counters=first.counters, counter="n")
-        waiting = asyncio.create_task(second())
+        waiting = asyncio.create_task(next_number(factory))
         while not await blocked_reads(engine):
             assert not waiting.done()
             await asyncio.sleep(0.01)
