@@ -48,6 +48,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from pydantic import BaseModel, Field
+
 log = logging.getLogger(__name__)
 
 #: mallopt parameters (glibc's malloc.h)
@@ -109,6 +111,54 @@ def fix_mmap_threshold(
 def release_free_memory(allocator: Allocator | None) -> bool:
     """Give the free pages of every arena back to the OS; True when some were."""
     return allocator is not None and allocator.malloc_trim(0) == 1
+
+
+class MemorySettings(BaseModel):
+    """The allocator settings of a long-running service: a mixin of its settings class
+    (``ROUTER_MALLOC_ARENA_MAX``, ``NOTIFIER_MALLOC_ARENA_MAX``, …)."""
+
+    malloc_arena_max: int = Field(
+        2,
+        ge=0,
+        description="glibc malloc arenas at most (set at start; 0: glibc's default of 8 per "
+        "core). Each database connection's thread would fragment an arena of its own. "
+        "MALLOC_ARENA_MAX in the environment wins.",
+    )
+    memory_upkeep_interval_s: float = Field(
+        1.0,
+        ge=0,
+        description="How often the garbage collector runs (between two polls; the whole "
+        "heap every 10th time) and free heap memory is given back to the OS (malloc_trim, "
+        "glibc only); 0: never. Keeps a backlog's finished polls out of the RSS for a few "
+        "ms of CPU a second.",
+    )
+    malloc_mmap_threshold_kb: int = Field(
+        128,
+        ge=0,
+        description="glibc malloc serves blocks of this size and up by mmap, unmapped when "
+        "freed (set at start; 0: glibc's dynamic threshold, which grows to 32 MB and lets "
+        "large blocks stay resident in the heap). MALLOC_MMAP_THRESHOLD_ in the environment "
+        "wins.",
+    )
+
+
+def tune_allocator(
+    allocator: Allocator | None,
+    settings: MemorySettings,
+    *,
+    environ: Mapping[str, str] = os.environ,
+) -> None:
+    """The arena cap and the fixed mmap threshold of ``settings`` (``glibc()``: this
+    process's). Call in ``main``, before any thread starts: an arena already created
+    stays."""
+    limit_arenas(allocator, settings.malloc_arena_max, environ=environ)
+    fix_mmap_threshold(allocator, settings.malloc_mmap_threshold_kb * 1024, environ=environ)
+
+
+def memory_upkeep(settings: MemorySettings) -> MemoryUpkeep | None:
+    """The service's ``MemoryUpkeep``, or None when ``memory_upkeep_interval_s`` is 0."""
+    interval = settings.memory_upkeep_interval_s
+    return MemoryUpkeep(glibc(), interval) if interval > 0 else None
 
 
 def collect_and_release(

@@ -7,6 +7,7 @@ import logging
 from libs.common.gc_tuning import tune_for_polls
 from libs.common.lifecycle import run_until_stopped
 from libs.common.logging import configure_logging
+from libs.common.memory import glibc, tune_allocator
 from services.notifier.bootstrap import run, use_event_loop
 from services.notifier.settings import NotifierSettings
 
@@ -20,6 +21,7 @@ def main() -> None:
     # the collector ran ~140 times a second in a backlog: GC was ~10 % of the notifier's
     # CPU, 47.7 CPU-µs per interaction → 6.2 (gc_tuning).
     tune_for_polls()
+    tune_allocator(glibc(), settings)  # before the sent-log's and the SMTP pool's threads exist
     use_event_loop(settings.event_loop)
     run_until_stopped(lambda stop: run(settings, stop))
 

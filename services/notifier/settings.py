@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from libs.common.csat_links import DEV_CSAT_LINK_SECRET
+from libs.common.memory import MemorySettings
 from libs.common.privacy.identifiers import PrivacySettings
 from libs.common.settings import ServiceSettings, default_home
 from libs.common.timezones import known_timezone
@@ -60,7 +61,7 @@ class EventLoop(StrEnum):
     ASYNCIO = "asyncio"
 
 
-class NotifierSettings(ServiceSettings):
+class NotifierSettings(ServiceSettings, MemorySettings):
     model_config = SettingsConfigDict(
         env_prefix="NOTIFIER_", extra="ignore", env_nested_delimiter="__"
     )

@@ -6,7 +6,7 @@ import uvicorn
 
 from libs.common.gc_tuning import tune_for_polls
 from libs.common.logging import configure_logging
-from libs.common.memory import fix_mmap_threshold, glibc, limit_arenas
+from libs.common.memory import glibc, tune_allocator
 from services.router.app import create_app
 from services.router.settings import RouterSettings
 
@@ -14,9 +14,7 @@ from services.router.settings import RouterSettings
 def main() -> None:
     settings = RouterSettings()
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-    allocator = glibc()
-    limit_arenas(allocator, settings.malloc_arena_max)  # before the database threads exist
-    fix_mmap_threshold(allocator, settings.malloc_mmap_threshold_kb * 1024)
+    tune_allocator(glibc(), settings)  # before the database threads exist
     app = create_app(settings)
     tune_for_polls()  # the process only (tests start many runtimes in one process)
     uvicorn.run(

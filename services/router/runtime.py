@@ -14,7 +14,7 @@ from libs.common.events.privacy import ContactErased
 from libs.common.health import ReadinessCheck
 from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
-from libs.common.memory import MemoryUpkeep, glibc
+from libs.common.memory import memory_upkeep
 from services.router.assistant_consumer import build_assistant_consumer
 from services.router.bootstrap import build_context, open_store
 from services.router.configuration import ConfigError
@@ -64,9 +64,8 @@ class RouterRuntime:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._sighup = False
-        interval = settings.memory_upkeep_interval_s
         #: run between the consumer's polls (``_keep_memory_down``)
-        self.memory_upkeep = MemoryUpkeep(glibc(), interval) if interval > 0 else None
+        self.memory_upkeep = memory_upkeep(settings)
 
     async def start(self) -> None:
         settings = self.settings

@@ -8,13 +8,14 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from libs.common.csat_links import DEV_CSAT_LINK_SECRET
+from libs.common.memory import MemorySettings
 from libs.common.privacy.identifiers import PrivacySettings
 from libs.common.settings import ServiceSettings, default_home
 
 _SAMPLES = Path(__file__).resolve().parent / "config"
 
 
-class RouterSettings(ServiceSettings):
+class RouterSettings(ServiceSettings, MemorySettings):
     model_config = SettingsConfigDict(
         env_prefix="ROUTER_", extra="ignore", env_nested_delimiter="__"
     )
@@ -128,29 +129,6 @@ class RouterSettings(ServiceSettings):
         default_factory=list,
         description="Addresses/networks of reverse proxies whose X-Forwarded-For the audit "
         'trail believes (JSON list, e.g. ["10.0.0.0/8"]); empty: the peer address is used.',
-    )
-    malloc_arena_max: int = Field(
-        2,
-        ge=0,
-        description="glibc malloc arenas at most (set at start; 0: glibc's default of 8 per "
-        "core). Each database connection's thread would fragment an arena of its own. "
-        "MALLOC_ARENA_MAX in the environment wins.",
-    )
-    memory_upkeep_interval_s: float = Field(
-        1.0,
-        ge=0,
-        description="How often the garbage collector runs (between two polls; the whole "
-        "heap every 10th time) and free heap memory is given back to the OS (malloc_trim, "
-        "glibc only); 0: never. Keeps a backlog's finished polls out of the RSS for a few "
-        "ms of CPU a second.",
-    )
-    malloc_mmap_threshold_kb: int = Field(
-        128,
-        ge=0,
-        description="glibc malloc serves blocks of this size and up by mmap, unmapped when "
-        "freed (set at start; 0: glibc's dynamic threshold, which grows to 32 MB and lets "
-        "large blocks stay resident in the heap). MALLOC_MMAP_THRESHOLD_ in the environment "
-        "wins.",
     )
     consumer_partition_fetch_kb: int = Field(
         512,

@@ -17,12 +17,15 @@ from libs.common.memory import (
     M_ARENA_MAX,
     M_MMAP_THRESHOLD,
     UPKEEP_MAX_SHARE,
+    MemorySettings,
     MemoryUpkeep,
     collect_and_release,
     fix_mmap_threshold,
     glibc,
     limit_arenas,
+    memory_upkeep,
     release_free_memory,
+    tune_allocator,
     upkeep_wait_s,
 )
 
@@ -198,3 +201,16 @@ async def test_the_timer_runs_the_upkeep_only_when_no_poll_boundary_did():
     clock.now += 1.0
     await asyncio.sleep(0.05)
     assert upkeep.runs == runs  # stopped
+
+
+def test_a_services_memory_settings_tune_its_allocator():
+    allocator = RecordingAllocator()
+    settings = MemorySettings(malloc_arena_max=3, malloc_mmap_threshold_kb=256)
+    tune_allocator(allocator, settings, environ={})
+    assert allocator.options == [(M_ARENA_MAX, 3), (M_MMAP_THRESHOLD, 256 * 1024)]
+
+
+def test_an_upkeep_interval_of_zero_means_no_upkeep():
+    assert memory_upkeep(MemorySettings(memory_upkeep_interval_s=0)) is None
+    upkeep = memory_upkeep(MemorySettings())
+    assert isinstance(upkeep, MemoryUpkeep) and upkeep._interval == 1.0
