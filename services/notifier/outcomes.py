@@ -17,8 +17,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from pydantic import BaseModel
-
+from libs.common.constructed import constructed
 from libs.common.events import NotificationOutcome
 
 #: ``NotificationOutcome(**fields)`` without the keyword packing and ``BaseModel.__init__``
@@ -31,14 +30,6 @@ OUTCOME_SCHEMA_VERSION: str = NotificationOutcome.model_fields["schema_version"]
 OUTCOME_FIELDS = tuple(NotificationOutcome.model_fields)
 _FIELD_COUNT = len(OUTCOME_FIELDS)
 _FIELDS_SET = frozenset(OUTCOME_FIELDS) - {"schema_version"}
-
-_new_object = object.__new__
-#: BaseModel's four slots set by their descriptors, as ``object.__setattr__`` would
-#: (``BaseModel.__setattr__`` validates), as the router's ``_constructed`` does
-_set_dict = vars(BaseModel)["__dict__"].__set__
-_set_fields_set = vars(BaseModel)["__pydantic_fields_set__"].__set__
-_set_extra = vars(BaseModel)["__pydantic_extra__"].__set__
-_set_private = vars(BaseModel)["__pydantic_private__"].__set__
 
 
 def new_outcome(values: dict[str, Any]) -> NotificationOutcome:
@@ -55,9 +46,4 @@ def new_outcome(values: dict[str, Any]) -> NotificationOutcome:
         or len(values) != _FIELD_COUNT  # the order: the handler's tests (a dict literal)
     ):
         return validated_outcome({k: v for k, v in values.items() if k != "schema_version"})
-    outcome = _new_object(NotificationOutcome)
-    _set_dict(outcome, values)
-    _set_fields_set(outcome, set(_FIELDS_SET))
-    _set_extra(outcome, None)
-    _set_private(outcome, None)
-    return outcome
+    return constructed(NotificationOutcome, values, set(_FIELDS_SET))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from libs.common.constructed import constructed
 from libs.common.events.interaction import CustomerIdentity, Flags, ReplyPath
 from libs.common.events.routing import (
     AgentRef,
@@ -31,7 +32,6 @@ from services.router.store.unit_of_work import UnitOfWork
 MAX_REFERENCES = 20
 #: stored values to their enum members by a dict lookup (``Channel(value)`` is ~0.5 µs);
 #: a value that is none raises KeyError, as the enum would ValueError
-M = TypeVar("M", bound=BaseModel)
 _AGENT_REFS = "agent_refs"
 
 
@@ -151,7 +151,7 @@ class Emitter:
         # already validated (the interaction's customer, flags and reply path); the
         # types are given as the snapshot declares them, datetimes in UTC as its
         # UtcDatetime fields would make them.
-        return _constructed(
+        return constructed(
             ConversationSnapshot,
             {
                 "conversation_id": values["id"],
@@ -229,7 +229,7 @@ class _FastEvent:
     path), with the defaults validation fills in: the instance validation makes
     (``tests/unit/router/test_fast_events.py``), ~0.8 instead of ~3 µs. What depends
     only on the names given is planned once per set of names (``_plan``): 35.8 → 21.5
-    thousand instructions per event with ``_constructed`` taking a dict (callgrind)."""
+    thousand instructions per event with ``constructed`` taking a dict (callgrind)."""
 
     def __init__(
         self,
@@ -295,7 +295,7 @@ class _FastEvent:
         """The instance of ``data`` (every field, in order), its per-event defaults made."""
         for name, factory in plan.factories:
             data[name] = factory()
-        return _constructed(self.model, data, set(plan.given))  # a set's copy: no hashing
+        return constructed(self.model, data, set(plan.given))  # a set's copy: no hashing
 
     def _emitted_plan(self, names: tuple[str, ...]) -> _Plan | None:
         """``_plan`` of the shared names and then ``names``, with the allowed types of
@@ -406,34 +406,6 @@ _FAST_EVENTS: dict[type[BaseModel], _FastEvent] = {
         ),
     )
 }
-
-
-def _constructed(model: type[M], values: dict[str, Any], fields_set: set[str] | None = None) -> M:
-    """``model.model_construct(**values)`` for values naming every field, in the
-    model's field order: the same instance (``__dict__``, fields set, no extra or
-    private values) without model_construct's per-field alias and default lookups
-    (0.8 instead of 3.9 µs for a snapshot, built for nearly every routing event).
-    ``values`` becomes the instance's ``__dict__`` (a dict, not keyword arguments:
-    packing them into a new dict was ~half of the 1.2 µs); ``fields_set`` defaults
-    to every field given."""
-    instance = _new_object(model)
-    _set_dict(instance, values)
-    _set_fields_set(instance, set(values) if fields_set is None else fields_set)
-    _set_extra(instance, None)
-    _set_private(instance, None)
-    return instance
-
-
-#: read once: the globals and attribute lookups were a fifth of ``_constructed``
-_new_object = object.__new__
-#: BaseModel's four slots set by their descriptors, as ``object.__setattr__`` would
-#: (``BaseModel.__setattr__`` validates): without its lookup of each name in the
-#: model's MRO, 6.8 → 4.8 K instructions an instance (callgrind; ~3.8 a routed
-#: interaction: its events, snapshot and promise)
-_set_dict = vars(BaseModel)["__dict__"].__set__
-_set_fields_set = vars(BaseModel)["__pydantic_fields_set__"].__set__
-_set_extra = vars(BaseModel)["__pydantic_extra__"].__set__
-_set_private = vars(BaseModel)["__pydantic_private__"].__set__
 
 
 _SNAPSHOT_COLUMNS = (

@@ -102,7 +102,7 @@ async def test_a_changed_conversation_gets_a_new_snapshot(tmp_path: Path) -> Non
 
 
 async def test_the_snapshot_is_the_instance_model_construct_builds(tmp_path: Path) -> None:
-    """Built by setting its ``__dict__`` (events._constructed): every field given, in
+    """Built by setting its ``__dict__`` (libs.common.constructed): every field given, in
     the model's order, the same fields set, no extra or private values."""
     snapshot = await snapshot_of(stored_conversation(), tmp_path)
     assert list(snapshot.__dict__) == list(ConversationSnapshot.model_fields)
