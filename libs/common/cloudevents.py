@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 from pydantic import ValidationError
 
 from libs.common.events.base import EventModel, utc_now
-from libs.common.events.registry import UnknownEventType, model_for
+from libs.common.events.registry import EVENT_TYPES, UnknownEventType, model_for
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -105,7 +105,56 @@ _REQUIRED = ("specversion", "id", "source", "type")
 # wrong with a bad record, with the same messages as before.
 
 
+#: The header names of a record as :func:`encode` writes it without subject and
+#: extensions, in its order: the shape of (nearly) every record we consume.
+_USUAL_NAMES = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type")
+_SPEC_VERSION_BYTES = SPEC_VERSION.encode()
+
+
 def decode(headers: Headers | None, value: bytes | None) -> CloudEvent:
+    if isinstance(headers, list) and len(headers) == 6:
+        event = _decode_usual(headers, value)
+        if event is not None:
+            return event
+    return _decode_any(headers, value)
+
+
+def _decode_usual(headers: Headers, value: bytes | None) -> CloudEvent | None:
+    """:func:`_decode_any` of a record in :func:`encode`'s own shape (the six headers in
+    their order, all set and UTF-8, a known type, a valid body of a known major), read
+    without the dict of attributes and its checks one at a time (callgrind: a routing
+    event 141.1 → 131.2 K instructions, an interaction 118.7 → 109.6 K); ``None`` for any
+    other record, which the general path then reads or rejects with its messages (a bad
+    body is validated twice: rare, and its error stays the general path's)."""
+    (k0, spec), (k1, raw_id), (k2, raw_source), (k3, raw_type), (k4, raw_time), (k5, _) = headers
+    if (
+        (k0, k1, k2, k3, k4, k5) != _USUAL_NAMES
+        or spec != _SPEC_VERSION_BYTES
+        or not (raw_id and raw_source and raw_type and raw_time and value)
+    ):
+        return None
+    try:
+        event_id, source, ce_type, time = (
+            raw_id.decode(),
+            raw_source.decode(),
+            raw_type.decode(),
+            raw_time.decode(),
+        )
+    except (UnicodeDecodeError, AttributeError):  # not bytes or not UTF-8: the general path says
+        return None
+    model = EVENT_TYPES.get(ce_type)
+    if model is None:
+        return None
+    try:
+        data = model.__pydantic_validator__.validate_json(value)
+    except ValidationError:
+        return None
+    if _major(data.schema_version) != _model_major(model):
+        return None
+    return cloud_event(event_id, source, ce_type, data, datetime.fromisoformat(time), None, {})
+
+
+def _decode_any(headers: Headers | None, value: bytes | None) -> CloudEvent:
     attrs = _attributes(headers or ())
     for required in _REQUIRED:
         if not attrs.get(required):
