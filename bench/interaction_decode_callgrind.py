@@ -1,0 +1,57 @@
+"""Instructions per interaction decode (``cloudevents.decode``), the router's per-record cost.
+
+The records are :class:`bench.router_poll_cpu.Traffic`'s interactions (the router's poll
+benches' mix of chats and mails) encoded as ``chat_ingest`` produces them (no subject,
+no extensions). Under callgrind, only the decode loop is instrumented::
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/i.out \\
+        .venv/bin/python -m bench.interaction_decode_callgrind --interactions 200
+    (instructions per decode: the difference of two sizes, e.g. 200 and 100, / 100: it
+    cancels the window's own cost)
+
+Stop 26 (PYTHONHASHSEED=0): 118.6 K a decode; 108.1 K with decode's short path for a
+record in ``encode``'s own shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.notify_instructions import callgrind_instrumentation
+from bench.router_poll_cpu import Traffic
+from libs.common.cloudevents import cloud_event, decode, encode
+
+WARM = 20  # decodes before the window: the validators' caches, lru caches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--interactions", type=int, default=200, help="decodes counted")
+    parser.add_argument("--no-window", action="store_true", help="not under valgrind")
+    args = parser.parse_args()
+    records = []
+    for incoming in Traffic().poll(WARM + args.interactions):
+        data = incoming.interaction
+        event = cloud_event(
+            incoming.event_id,
+            f"omnidesk/chat_ingest/{data.provider}/{data.integration}",
+            data.event_type(),
+            data,
+            data.occurred_at,
+            None,
+            {},
+        )
+        records.append(encode(event))
+    for headers, value in records[:WARM]:
+        decode(headers, value)
+    if not args.no_window:
+        callgrind_instrumentation(True)
+    for headers, value in records[WARM:]:
+        decode(headers, value)
+    if not args.no_window:
+        callgrind_instrumentation(False)
+    print({"decodes": len(records) - WARM})
+
+
+if __name__ == "__main__":
+    main()
