@@ -167,7 +167,7 @@ def _encoded(text: str, cte: str) -> bytes:
     Lines are split as bytes (CR, LF, CRLF only), as the email package does; a
     ``str.splitlines`` would also break at form feeds and U+2028.
     """
-    lines = text.encode().splitlines()
+    lines = _lines(text.encode())
     if cte == "base64":
         return _base64_lines(b"\r\n".join(lines) + b"\r\n")
     # quoprimime.body_encode quotes and wraps each line on its own (its translate
@@ -176,6 +176,19 @@ def _encoded(text: str, cte: str) -> bytes:
     # unchanged — the HTML's markup, the text's labels — so each line is encoded once
     # per process (``str.translate`` over a latin-1 view is ~1 µs per 10 bytes).
     return b"\r\n".join([*map(_quoted_printable_line, lines or [b""]), b""])
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """``data.splitlines()``: lines broken at CR, LF and CRLF, no empty one after a last
+    line end. A notice's text holds no CR (the templates' line ends are LF): then that
+    is a split at LF, found by ``memchr``, less the empty piece after a final LF —
+    ``splitlines`` tests every byte for both (~5 instructions a byte, ~1.6 KB a mail)."""
+    if b"\r" in data:
+        return data.splitlines()
+    lines = data.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def _base64_lines(data: bytes) -> bytes:

@@ -229,6 +229,16 @@ def test_quoted_printable_line_by_line_is_the_whole_body_encoding(text):
     assert wire._encoded(text, "quoted-printable") == expected
 
 
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.binary(max_size=200)
+    | st.lists(st.sampled_from([b"a", b"\r", b"\n", b"\r\n", b"."])).map(b"".join)
+)
+def test_lines_are_split_where_splitlines_splits_them(data):
+    """Without a CR, a split at LF stands in for ``splitlines``: the same lines."""
+    assert wire._lines(data) == data.splitlines()
+
+
 @settings(max_examples=300, deadline=None)
 @given(_BODY_TEXT)
 def test_base64_bodies_are_what_encodebytes_writes(text):
