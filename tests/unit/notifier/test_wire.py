@@ -295,6 +295,18 @@ def test_lines_at_the_edges_are_quoted_as_quoprimime_quotes_them(line):
     assert wire._quoted_printable_line.__wrapped__(line) == expected.encode("ascii")
 
 
+@pytest.mark.parametrize("filler", [b"x", b"=", "é".encode(), b"x=", b"\t"])
+@pytest.mark.parametrize("length", range(60, 160))
+def test_the_last_piece_is_broken_as_quoprimime_breaks_it(filler, length):
+    """b2a_qp's soft breaks are kept but at the end, where quoprimime's last piece may
+    be 76 long and b2a_qp's may not: every line length around one and two breaks, each
+    ending in a literal or in an escape."""
+    for end in (b"", b"=", b"y", "é".encode()):
+        line = (filler * length)[:length] + end
+        expected = quoprimime.body_encode(line.decode("latin-1"), wire.LINE_LIMIT - 2, eol="\r\n")
+        assert wire._quoted_printable_line.__wrapped__(line) == expected.encode("ascii")
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.text(
