@@ -238,7 +238,7 @@ def _template_header(template: str) -> bytes:
 @functools.lru_cache(maxsize=1024)
 def _recipient_header(name: str, address: str) -> bytes:
     """``To``: an agent's notices go to the same few agents all day (a Korean name is
-    encoded-words, ~8 K instructions a mail to write); a customer's pass through."""
+    encoded-words, a Python loop, to write); a customer's mostly pass through."""
     return wire.header("To", wire.address(header_safe(name), address))
 
 
