@@ -201,7 +201,7 @@ def _written(identity: MailIdentity, meta: MailMeta, rendered: Rendered, message
     """The usual mail, written directly (see :mod:`services.notifier.wire`)."""
     headers = [
         _identity_header("From", meta.sender_name or identity.from_name, identity.from_address),
-        wire.header("To", wire.address(header_safe(meta.recipient_name or ""), meta.recipient)),
+        _recipient_header(meta.recipient_name or "", meta.recipient),
         _identity_header("Reply-To", identity.from_name, identity.from_address),
         wire.raw_header(
             "Subject", encode_subject(subject_with_token(rendered.subject, meta.reference))
@@ -233,6 +233,13 @@ def _automation_headers(auto_submitted: str) -> bytes:
 @functools.lru_cache(maxsize=256)
 def _template_header(template: str) -> bytes:
     return wire.header("X-Omnidesk-Template", [header_safe(template)])
+
+
+@functools.lru_cache(maxsize=1024)
+def _recipient_header(name: str, address: str) -> bytes:
+    """``To``: an agent's notices go to the same few agents all day (a Korean name is
+    encoded-words, a Python loop, to write); a customer's mostly pass through."""
+    return wire.header("To", wire.address(header_safe(name), address))
 
 
 @functools.lru_cache(maxsize=256)

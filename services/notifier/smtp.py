@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -547,17 +548,38 @@ class ReplyQueue(asyncio.Protocol):
             continued: list[bytes] = []
             for line in lines:
                 position += len(line) + 1
+                if not continued and (known := _ONE_LINE_REPLIES.get(line)) is not None:
+                    self._replies.append(known)  # a line checked and parsed before
+                    consumed = position
+                    continue
                 if len(line) > MAX_LINE_LENGTH or not line[:3].isdigit():
                     raise _invalid(f"Malformed SMTP reply line: {line[:80]!r}")
                 if line[3:4] == b"-":
                     continued.append(line)
                     continue
-                self._replies.append(_reply(continued, line))
-                continued = []
+                if continued:
+                    self._replies.append(_reply(continued, line))
+                    continued = []
+                else:
+                    self._replies.append(_one_line_reply(line))
                 consumed = position
             del buffer[:consumed]  # a multi-line reply without its last line stays
         if len(buffer) > MAX_RESPONSE_LENGTH:
             raise _invalid("Reply too long")
+
+
+#: One-line replies by their line: a relay answers MAIL, RCPT and DATA with the same
+#: few lines mail after mail (the end of data's often carries a queue id: those pass).
+#: A reply is an immutable tuple, so one object serves every time its line comes.
+_ONE_LINE_REPLIES: dict[bytes, SMTPResponse] = {}
+
+
+def _one_line_reply(line: bytes) -> SMTPResponse:
+    """A checked one-line reply (``code text``), remembered by its line."""
+    if len(_ONE_LINE_REPLIES) >= 64:
+        _ONE_LINE_REPLIES.clear()
+    reply = _ONE_LINE_REPLIES[line] = _reply([], line)
+    return reply
 
 
 def _reply(continued: list[bytes], last: bytes) -> SMTPResponse:
@@ -601,6 +623,7 @@ def _check_data(reply: SMTPResponse) -> None:
         raise aiosmtplib.SMTPDataError(reply.code, reply.message)
 
 
+@functools.lru_cache(maxsize=1024)  # our sender in every mail, agents in most
 def _path(address: str) -> bytes:
     """``<address>`` for MAIL FROM / RCPT TO (RFC 5321 §4.1.2). The composer refused
     anything but an addr-spec; what ASCII cannot carry needs SMTPUTF8, which we do not
@@ -626,7 +649,9 @@ def _crlf_lines(raw: bytes) -> bytes:
 
 def _dot_stuffed(content: bytes) -> bytes:
     """A line starting with "." gets another (RFC 5321 §4.5.2)."""
-    if content.startswith(b".") or b"\n." in content:
+    # find, not ``in``: ``in`` takes a bytes operand for a byte's value first, and that
+    # raises a formatted TypeError, cleared (~1 K instructions a mail)
+    if content.startswith(b".") or content.find(b"\n.") >= 0:
         return PERIOD_REGEX.sub(b"..", content)
     return content
 

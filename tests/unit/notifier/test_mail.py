@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.notifier import wire
 from services.notifier.mail import (
     InvalidAddress,
     MailIdentity,
@@ -200,6 +201,17 @@ def test_any_subject_and_name_stay_one_header_each_and_round_trip(subject, name)
     assert message["Subject"] == subject_with_token(subject, "C-1234")
     assert len(message.get_all("Subject")) == 1 and len(message.get_all("To")) == 1
     assert message["To"].addresses[0].addr_spec == "minjun@example.kr"
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(max_size=40) | st.sampled_from(["이서연", "Kim Minjun", ""]))
+def test_a_recipients_to_header_is_written_the_same_from_the_cache(name):
+    """``To`` is remembered per (name, address): the first and every later mail to the
+    same recipient carry the bytes it is written to directly."""
+    direct = wire.header("To", wire.address(header_safe(name), "minjun@example.kr"))
+    for _ in range(2):
+        raw = build_mail(IDENTITY, meta(recipient_name=name), Rendered("s", "x", None)).raw
+        assert direct in raw
 
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"

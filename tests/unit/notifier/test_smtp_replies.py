@@ -61,3 +61,27 @@ async def test_a_lost_connection_fails_the_waiting_reply_as_a_disconnect():
     replies.connection_lost(ConnectionResetError())
     with pytest.raises(aiosmtplib.SMTPServerDisconnected):
         await pending
+
+
+async def test_a_reply_line_seen_before_is_read_as_it_was_the_first_time():
+    """One-line replies are remembered by their line: the same code and text each time,
+    and the last line of a multi-line reply still carries the lines before it."""
+    replies = ReplyQueue(Transport())
+    for _ in range(2):
+        replies.data_received(b"250 2.1.0 Ok\r\n354 End data\r\n250-first\r\n250 2.1.0 Ok\r\n")
+        assert [tuple(await replies.reply()) for _ in range(3)] == [
+            (250, "2.1.0 Ok"),
+            (354, "End data"),
+            (250, "first\n2.1.0 Ok"),
+        ]
+
+
+async def test_a_malformed_line_is_refused_however_many_good_ones_came_before():
+    transport = Transport()
+    replies = ReplyQueue(transport)
+    replies.data_received(b"250 2.1.0 Ok\r\n")
+    replies.data_received(b"250 2.1.0 Ok\r\nnot a reply\r\n")
+    assert (await replies.reply()).code == 250
+    assert (await replies.reply()).code == 250
+    with pytest.raises(aiosmtplib.SMTPResponseException, match="Malformed"):
+        await replies.reply()

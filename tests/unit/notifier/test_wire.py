@@ -229,6 +229,16 @@ def test_quoted_printable_line_by_line_is_the_whole_body_encoding(text):
     assert wire._encoded(text, "quoted-printable") == expected
 
 
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.binary(max_size=200)
+    | st.lists(st.sampled_from([b"a", b"\r", b"\n", b"\r\n", b"."])).map(b"".join)
+)
+def test_lines_are_split_where_splitlines_splits_them(data):
+    """Without a CR, a split at LF stands in for ``splitlines``: the same lines."""
+    assert wire._lines(data) == data.splitlines()
+
+
 @settings(max_examples=300, deadline=None)
 @given(_BODY_TEXT)
 def test_base64_bodies_are_what_encodebytes_writes(text):
@@ -283,6 +293,18 @@ def test_a_line_is_quoted_as_quoprimime_quotes_it(line):
 def test_lines_at_the_edges_are_quoted_as_quoprimime_quotes_them(line):
     expected = quoprimime.body_encode(line.decode("latin-1"), wire.LINE_LIMIT - 2, eol="\r\n")
     assert wire._quoted_printable_line.__wrapped__(line) == expected.encode("ascii")
+
+
+@pytest.mark.parametrize("filler", [b"x", b"=", "é".encode(), b"x=", b"\t"])
+@pytest.mark.parametrize("length", range(60, 160))
+def test_the_last_piece_is_broken_as_quoprimime_breaks_it(filler, length):
+    """b2a_qp's soft breaks are kept but at the end, where quoprimime's last piece may
+    be 76 long and b2a_qp's may not: every line length around one and two breaks, each
+    ending in a literal or in an escape."""
+    for end in (b"", b"=", b"y", "é".encode()):
+        line = (filler * length)[:length] + end
+        expected = quoprimime.body_encode(line.decode("latin-1"), wire.LINE_LIMIT - 2, eol="\r\n")
+        assert wire._quoted_printable_line.__wrapped__(line) == expected.encode("ascii")
 
 
 @settings(max_examples=300, deadline=None)
