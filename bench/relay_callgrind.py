@@ -16,6 +16,12 @@ threads are not (``--toggle-collect`` collects the thread that calls it)::
         .venv/bin/python -m bench.relay_callgrind [--polls 3]
     callgrind_annotate /tmp/relay.out | grep TOTALS   # / (polls * 400)
 
+Measured at 7116f5e (3 polls of 400, 2,640 rows, one mark): the relay 158.2 M
+instructions, 131.8 K an interaction routed, against 838.8 K for routing them
+(``--route``): 13.6 % of the thread's work. Of the relay's: memcpy 27.5 % (aiokafka's
+produce path copying each batch: bytes joins, concatenations, its builder's bytearray
+reallocs), the batch builder's appends 20 %, its CRC-32C 9.3 %.
+
 ``--route`` collects the routing of the same polls instead (the routed interaction's
 own count, as ``bench.router_poll_callgrind``, here with the hand-over), so both
 figures come from one harness. The broker: ``KAFKA_BOOTSTRAP_SERVERS``, or the local
