@@ -13,6 +13,7 @@ import asyncio
 import copy
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from itertools import islice
 from typing import Any, NamedTuple, Protocol
 
@@ -229,6 +230,12 @@ class UnsentId(NamedTuple):
     event_id: str
 
 
+#: a read row (id, event id) as an ``UnsentId``: what its ``_make`` does, in C, without
+#: the named tuple's Python ``__new__`` per row (callgrind, 2,640 rows: 2.6 K → 1.5 K
+#: instructions a row; a round reads ~2.2 rows an interaction routed)
+_unsent_id = partial(tuple.__new__, UnsentId)
+
+
 async def unsent_ids(
     session: AsyncSession, *, limit: int, excluding: Iterable[int] = ()
 ) -> list[UnsentId]:
@@ -264,7 +271,7 @@ async def unsent_ids(
 
 
 def _unsent(result: Any) -> list[UnsentId]:
-    return [UnsentId(*row) for row in result.all()]
+    return list(map(_unsent_id, result.all()))
 
 
 async def _read_unsent(
@@ -281,7 +288,7 @@ async def _read_unsent(
     sql, order = _SQLITE_SQL[statement]
     raw = await driver_connection(await session.connection())
     rows = await raw.execute_fetchall(sql, [params[name] for name in order])
-    return [UnsentId(*row) for row in rows]
+    return list(map(_unsent_id, rows))
 
 
 def _unsent_query(*conditions: ColumnElement[bool]) -> Select[Any]:

@@ -4,7 +4,7 @@ from libs.common.cloudevents import decode
 from libs.common.events.interaction import Channel, CustomerIdentity
 from libs.common.events.routing import ConversationSnapshot, InteractionRouted
 from services.router.relay import RecordHeaders, record_headers
-from services.router.store.outbox import PendingEvent, id_runs
+from services.router.store.outbox import PendingEvent, UnsentId, _unsent_id, id_runs
 from tests.unit.router.factories import T0
 
 
@@ -89,3 +89,9 @@ def test_id_runs_are_the_fewest_runs_of_consecutive_ids():
     assert id_runs([7]) == [(7, 7)]
     assert id_runs([3, 1, 2, 2, 5, 6, 9]) == [(1, 3), (5, 6), (9, 9)]
     assert id_runs(range(100, 600)) == [(100, 599)]
+
+
+def test_a_read_row_is_the_unsent_id_its_fields_make():
+    made = _unsent_id((7, "ce-7"))
+    assert type(made) is UnsentId
+    assert made == UnsentId(7, "ce-7") and (made.id, made.event_id) == (7, "ce-7")
