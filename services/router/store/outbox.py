@@ -176,6 +176,11 @@ class PendingEvent(NamedTuple):
     payload: str
 
 
+#: a row's fields as a ``PendingEvent``: what its ``_make`` does, in C, without the named
+#: tuple's Python ``__new__`` per row (the commit hands ~2.2 rows an interaction over)
+_pending_event = partial(tuple.__new__, PendingEvent)
+
+
 class CommittedOutbox:
     """Outbox rows committed by this process and not yet published, keyed by event id.
 
@@ -200,13 +205,15 @@ class CommittedOutbox:
             event_id = str(row["event_id"])
             occurred_at = row["occurred_at"]
             assert isinstance(occurred_at, datetime)
-            self._rows[event_id] = PendingEvent(
-                0,  # the database's id is not known here (no RETURNING): the relay reads it
-                event_id,
-                str(row["ce_type"]),
-                str(row["conversation_id"]),
-                occurred_at.astimezone(UTC),  # as the UTC column gives it back
-                str(row["payload"]),
+            self._rows[event_id] = _pending_event(
+                (
+                    0,  # the database's id is not known here (no RETURNING): the relay reads it
+                    event_id,
+                    str(row["ce_type"]),
+                    str(row["conversation_id"]),
+                    occurred_at.astimezone(UTC),  # as the UTC column gives it back
+                    str(row["payload"]),
+                )
             )
         overflow = len(self._rows) - self._limit
         if overflow > 0:
