@@ -13,6 +13,7 @@ import asyncio
 import copy
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from itertools import islice
 from typing import Any, NamedTuple, Protocol
 
@@ -175,6 +176,11 @@ class PendingEvent(NamedTuple):
     payload: str
 
 
+#: a row's fields as a ``PendingEvent``: what its ``_make`` does, in C, without the named
+#: tuple's Python ``__new__`` per row (the commit hands ~2.2 rows an interaction over)
+_pending_event = partial(tuple.__new__, PendingEvent)
+
+
 class CommittedOutbox:
     """Outbox rows committed by this process and not yet published, keyed by event id.
 
@@ -199,13 +205,15 @@ class CommittedOutbox:
             event_id = str(row["event_id"])
             occurred_at = row["occurred_at"]
             assert isinstance(occurred_at, datetime)
-            self._rows[event_id] = PendingEvent(
-                0,  # the database's id is not known here (no RETURNING): the relay reads it
-                event_id,
-                str(row["ce_type"]),
-                str(row["conversation_id"]),
-                occurred_at.astimezone(UTC),  # as the UTC column gives it back
-                str(row["payload"]),
+            self._rows[event_id] = _pending_event(
+                (
+                    0,  # the database's id is not known here (no RETURNING): the relay reads it
+                    event_id,
+                    str(row["ce_type"]),
+                    str(row["conversation_id"]),
+                    occurred_at.astimezone(UTC),  # as the UTC column gives it back
+                    str(row["payload"]),
+                )
             )
         overflow = len(self._rows) - self._limit
         if overflow > 0:
@@ -227,6 +235,12 @@ class CommittedOutbox:
 class UnsentId(NamedTuple):
     id: int
     event_id: str
+
+
+#: a read row (id, event id) as an ``UnsentId``: what its ``_make`` does, in C, without
+#: the named tuple's Python ``__new__`` per row (callgrind, 2,640 rows: 2.6 K → 1.5 K
+#: instructions a row; a round reads ~2.2 rows an interaction routed)
+_unsent_id = partial(tuple.__new__, UnsentId)
 
 
 async def unsent_ids(
@@ -264,7 +278,7 @@ async def unsent_ids(
 
 
 def _unsent(result: Any) -> list[UnsentId]:
-    return [UnsentId(*row) for row in result.all()]
+    return list(map(_unsent_id, result.all()))
 
 
 async def _read_unsent(
@@ -281,7 +295,7 @@ async def _read_unsent(
     sql, order = _SQLITE_SQL[statement]
     raw = await driver_connection(await session.connection())
     rows = await raw.execute_fetchall(sql, [params[name] for name in order])
-    return [UnsentId(*row) for row in rows]
+    return list(map(_unsent_id, rows))
 
 
 def _unsent_query(*conditions: ColumnElement[bool]) -> Select[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from services.router.store.outbox import CommittedOutbox
+from services.router.store.outbox import CommittedOutbox, PendingEvent
 
 KST = timezone(timedelta(hours=9))
 
@@ -26,6 +26,10 @@ def test_hand_over_keeps_rows_as_the_utc_column_returns_them_and_wakes_the_relay
     kept = committed.get("ev-1")
     assert kept is not None
     assert kept.occurred_at == at and kept.occurred_at.tzinfo is UTC
+    assert type(kept) is PendingEvent
+    assert kept == PendingEvent(
+        0, "ev-1", "support.routing.interaction_routed.v1", "conv-1", at.astimezone(UTC), "{}"
+    )
     assert committed.wake.is_set()
 
 

@@ -4,7 +4,7 @@ from libs.common.cloudevents import decode
 from libs.common.events.interaction import Channel, CustomerIdentity
 from libs.common.events.routing import ConversationSnapshot, InteractionRouted
 from services.router.relay import RecordHeaders, record_headers
-from services.router.store.outbox import PendingEvent, id_runs
+from services.router.store.outbox import PendingEvent, UnsentId, _unsent_id, id_runs
 from tests.unit.router.factories import T0
 
 
@@ -49,8 +49,49 @@ def test_record_headers_of_a_relay_are_the_bytes_record_headers_writes():
     assert dict(headers(rows[3]))["ce_time"] == b"2026-03-02T10:00:00+09:00"
 
 
+def test_a_relays_records_are_the_keys_values_and_headers_of_each_row():
+    """``RecordHeaders.records`` encodes a conversation id once for the rows that follow
+    with the same object: the records stay byte for byte what each row's own encoding
+    and ``cloudevents``' headers are, across shared and unshared objects and zones."""
+    later = T0 + timedelta(seconds=1)
+    other_offset = T0.astimezone(timezone(timedelta(hours=9)))
+    conv = "conv-1"
+    rows = [
+        PendingEvent(0, "ce-1", "support.routing.a.v1", conv, T0, '{"a":"é"}'),
+        PendingEvent(0, "ce-2", "support.routing.b.v1", conv, T0, "{}"),
+        PendingEvent(0, "ce-3", "support.routing.a.v1", "".join(["conv-", "1"]), later, "{}"),
+        PendingEvent(0, "ce-4", "support.routing.a.v1", "conv-2", other_offset, "{}"),
+        PendingEvent(0, "ce-5", "support.routing.b.v1", conv, T0, "[1]"),
+    ]
+    expected = [
+        (
+            row.conversation_id.encode(),
+            row.payload.encode(),
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_id", row.event_id.encode()),
+                ("ce_source", b"omnidesk/router"),
+                ("ce_type", row.ce_type.encode()),
+                ("ce_time", row.occurred_at.isoformat().encode()),
+                ("content-type", b"application/json"),
+                ("ce_subject", row.conversation_id.encode()),
+            ],
+        )
+        for row in rows
+    ]
+    headers = RecordHeaders("omnidesk/router")
+    assert headers.records(rows[:2]) + headers.records(rows[2:]) == expected
+    assert [headers(row) for row in rows] == [record[2] for record in expected]
+
+
 def test_id_runs_are_the_fewest_runs_of_consecutive_ids():
     assert id_runs([]) == []
     assert id_runs([7]) == [(7, 7)]
     assert id_runs([3, 1, 2, 2, 5, 6, 9]) == [(1, 3), (5, 6), (9, 9)]
     assert id_runs(range(100, 600)) == [(100, 599)]
+
+
+def test_a_read_row_is_the_unsent_id_its_fields_make():
+    made = _unsent_id((7, "ce-7"))
+    assert type(made) is UnsentId
+    assert made == UnsentId(7, "ce-7") and (made.id, made.event_id) == (7, "ce-7")
