@@ -24,14 +24,13 @@ from libs.common.events import (
     Direction,
     Interaction,
     InteractionKind,
-    MessageBody,
     ReplyPath,
     RoutingHints,
-    ThreadHints,
 )
 from libs.common.ids import deterministic_id
 from libs.common.webhooks.exceptions import BadSignature, MalformedPayload
 from libs.common.webhooks.parsing import describe_validation_error
+from libs.providers import prevalidated
 from libs.providers.integrations import Integration
 
 _PHONE_PREFIXES = ("whatsapp:", "tel:", "sms:", "messenger:")
@@ -173,8 +172,11 @@ def chat_interaction(
     reply_path: ReplyPath | None = None,
     receipt: DeliveryReceipt | None = None,
 ) -> Interaction:
-    """The Interaction every chat provider produces, with the integration's hints."""
-    return Interaction(
+    """The Interaction every chat provider produces, with the integration's hints.
+
+    Built from the normaliser's checked values without validating them again where
+    they are of their fields' exact types (libs/providers/prevalidated.py)."""
+    return prevalidated.interaction(
         channel=Channel.CHAT,
         provider=provider,
         integration=context.integration_id,
@@ -184,8 +186,8 @@ def chat_interaction(
         received_at=context.received_at,
         customer=customer,
         customer_key=customer_key,
-        thread=ThreadHints(provider_thread_id=thread_id),
-        body=MessageBody(text=text),
+        thread_id=thread_id,
+        text=text,
         attachments=attachments or [],
         routing_hints=context.routing,
         provider_message_id=provider_message_id,
@@ -198,12 +200,7 @@ def reply_path(
     context: IngestContext, provider: str, address: str | int, **parts: object
 ) -> ReplyPath:
     """How to answer on this integration: the recipient plus provider-specific parts."""
-    return ReplyPath(
-        provider=provider,
-        integration=context.integration_id,
-        address=str(address),
-        **parts,  # type: ignore[arg-type]
-    )
+    return prevalidated.reply_path(provider, context.integration_id, str(address), **parts)
 
 
 def authentic(ok: bool, integration: Integration, what: str) -> None:

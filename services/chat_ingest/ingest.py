@@ -7,6 +7,7 @@ import logging
 from fastapi import Response
 from pydantic import BaseModel
 
+from libs.common.constructed import constructed
 from libs.common.logging import current_event_id
 from libs.common.webhooks import Publisher, Quarantine
 from libs.common.webhooks.eventlog import EventLog
@@ -52,6 +53,23 @@ class JsonAnswer(Response):
         self.raw_headers = [(b"content-length", b"%d" % len(content)), _JSON_TYPE]
 
 
+def webhook_ack(accepted: int, duplicates: int, ignored: int, event_ids: list[str]) -> WebhookAck:
+    """``WebhookAck(accepted=…, duplicates=…, ignored=…, event_ids=…)`` without validating
+    the counts and ids again where they are plain ``int`` and ``str`` (the same instance:
+    tests/unit/chat_ingest/test_acks.py); anything else is validated as before."""
+    if type(ignored) is int and all(type(event_id) is str for event_id in event_ids):
+        values = {
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "ignored": ignored,
+            "event_ids": event_ids,
+        }
+        return constructed(WebhookAck, values)
+    return WebhookAck(
+        accepted=accepted, duplicates=duplicates, ignored=ignored, event_ids=event_ids
+    )
+
+
 class ChatIngest:
     def __init__(
         self, publisher: Publisher, quarantine: Quarantine, *, log_each_event: bool = False
@@ -76,12 +94,7 @@ class ChatIngest:
                 duplicates += 1
         if ignored:
             webhook_events(provider, "ignored").inc(ignored)
-        return WebhookAck(
-            accepted=accepted,
-            duplicates=duplicates,
-            ignored=ignored,
-            event_ids=[event.id for event in events],
-        )
+        return webhook_ack(accepted, duplicates, ignored, [event.id for event in events])
 
     async def _publish(self, provider: str, event: ChatEvent) -> bool:
         # ``event_context(event.id)`` without the generator-based context manager: the

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from libs.common.events import Attachment, CustomerIdentity, Direction
+from libs.common.constructed import constructed
+from libs.common.events import Attachment, Direction
 from libs.common.webhooks import (
     verify_hmac_sha256,
     verify_shared_token,
@@ -27,6 +28,7 @@ from libs.providers.inbound import (
     to_e164,
 )
 from libs.providers.integrations import Integration, Provider
+from libs.providers.prevalidated import customer_identity
 from libs.providers.webchat.visitor import issue_visitor_token
 from libs.providers.webhooks import (
     Answer,
@@ -88,7 +90,7 @@ def _bearer(authorization: str | None) -> str | None:
 
 def normalise(message: WebchatMessage, context: IngestContext) -> ChatEvent:
     visitor = message.visitor
-    customer = CustomerIdentity(
+    customer = customer_identity(
         handle=handle(PROVIDER, visitor.id),
         email=visitor.email,
         phone=to_e164(visitor.phone, context.region),
@@ -156,6 +158,11 @@ def answer(
 ) -> Answer:
     message, received_at = parsed.payload
     token = issue_visitor_token(integration, message.visitor.id, now=received_at)
+    if type(ack) is WebhookAck and type(token) is str:
+        # the ack's values (already a WebhookAck's) and the token as they are: the
+        # instance validation gives, without validating them again (test_acks.py)
+        values = {**ack.__dict__, "visitor_token": token}
+        return Answer(constructed(WebchatAck, values), status_code=202)
     # the ack's field values as they are (its __dict__), not a model_dump copy: 3.8 → 2.1 µs
     return Answer(WebchatAck(**ack.__dict__, visitor_token=token), status_code=202)
 

@@ -1,0 +1,263 @@
+"""An interaction's models built from values already of their fields' exact types.
+
+A chat webhook's payload is parsed and validated once (its provider model); the
+normaliser then hands plain, already-checked values to ``CustomerIdentity``,
+``ReplyPath``, ``ThreadHints``, ``MessageBody`` and ``Interaction`` (and the
+default ``Flags``), and pydantic-core validated each of them again: six of a
+web-chat request's eight validations. Here each is put together with
+:func:`libs.common.constructed.constructed` when every value is of exactly the
+type its field keeps as is (``str`` not a subclass, the enum itself, an aware
+``datetime`` whose UTC form is what the field's validator would store, an
+instance of the nested model itself), which gives the instance validation gives
+(``__dict__`` in field order, fields set, bytes; tests/unit/providers/test_prevalidated.py
+holds them against ``Model(**values)`` with hypothesis). Any other value goes
+through the model's own validation, which also raises its errors as before.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from libs.common.constructed import constructed
+from libs.common.events import (
+    Attachment,
+    Channel,
+    CustomerIdentity,
+    DeliveryReceipt,
+    Direction,
+    Flags,
+    Interaction,
+    InteractionKind,
+    MessageBody,
+    ReplyPath,
+    RoutingHints,
+    ThreadHints,
+)
+from libs.common.events.interaction import MAX_TEXT_CHARS
+
+_REPLY_PATH_TEXTS = frozenset({"thread", "reply_token", "callback_url"})
+
+
+def _text(value: object) -> bool:
+    return type(value) is str
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or type(value) is str
+
+
+def _utc(value: object) -> datetime | None:
+    """What ``UtcDatetime`` stores for an aware ``datetime`` (its ``astimezone(UTC)``),
+    or None where validation might do otherwise (a subclass, a naive value)."""
+    if type(value) is not datetime or value.utcoffset() is None:
+        return None
+    return value.astimezone(UTC)
+
+
+def _plain_email(email: object) -> bool:
+    # pydantic-core strips (Rust's whitespace) and lower-cases (Rust's to_lowercase); in
+    # ASCII, with nothing Python's strip would remove, str.lower() is the same result
+    return email is None or (type(email) is str and email.isascii() and email == email.strip())
+
+
+def customer_identity(
+    *,
+    handle: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    display_name: str | None = None,
+    locale: str | None = None,
+) -> CustomerIdentity:
+    """``CustomerIdentity(handle=…, email=…, phone=…, display_name=…, locale=…)``."""
+    if not (
+        _plain_email(email)
+        and _text_or_none(phone)
+        and _text_or_none(handle)
+        and _text_or_none(display_name)
+        and _text_or_none(locale)
+    ):
+        return CustomerIdentity(
+            handle=handle, email=email, phone=phone, display_name=display_name, locale=locale
+        )
+    values = {
+        "email": None if email is None else email.lower(),
+        "phone": phone,
+        "handle": handle,
+        "display_name": display_name,
+        "locale": locale,
+        "anonymous": False,
+    }
+    return constructed(
+        CustomerIdentity, values, {"handle", "email", "phone", "display_name", "locale"}
+    )
+
+
+def reply_path(provider: str, integration: str, address: str, **parts: Any) -> ReplyPath:
+    """``ReplyPath(provider=…, integration=…, address=…, **parts)``; only text parts
+    (``thread``, ``reply_token``, ``callback_url``) are built without validation."""
+    if not (
+        _text(provider)
+        and _text(integration)
+        and _text(address)
+        and parts.keys() <= _REPLY_PATH_TEXTS
+        and all(_text_or_none(value) for value in parts.values())
+    ):
+        return ReplyPath(provider=provider, integration=integration, address=address, **parts)
+    values = {
+        "provider": provider,
+        "integration": integration,
+        "address": address,
+        "thread": parts.get("thread"),
+        "reply_token": parts.get("reply_token"),
+        "reply_token_expires_at": None,
+        "callback_url": parts.get("callback_url"),
+        "callback_expires_at": None,
+    }
+    return constructed(ReplyPath, values, {"provider", "integration", "address", *parts})
+
+
+#: The keyword arguments ``chat_interaction`` gives ``Interaction``: its fields set.
+_INTERACTION_SET = frozenset(
+    {
+        "channel",
+        "provider",
+        "integration",
+        "direction",
+        "kind",
+        "occurred_at",
+        "received_at",
+        "customer",
+        "customer_key",
+        "thread",
+        "body",
+        "attachments",
+        "routing_hints",
+        "provider_message_id",
+        "reply_path",
+        "receipt",
+    }
+)
+
+
+def interaction(
+    *,
+    channel: Channel,
+    provider: str,
+    integration: str,
+    direction: Direction,
+    kind: InteractionKind,
+    occurred_at: datetime,
+    received_at: datetime,
+    customer: CustomerIdentity,
+    customer_key: str,
+    thread_id: str | None,
+    text: str,
+    attachments: list[Attachment],
+    routing_hints: RoutingHints,
+    provider_message_id: str,
+    reply_path: ReplyPath | None,
+    receipt: DeliveryReceipt | None,
+) -> Interaction:
+    """``Interaction(…, thread=ThreadHints(provider_thread_id=thread_id),
+    body=MessageBody(text=text), …)`` as ``chat_interaction`` builds it."""
+    occurred = _utc(occurred_at)
+    received = _utc(received_at)
+    key = customer_key or (customer.key() if type(customer) is CustomerIdentity else None)
+    if (
+        occurred is None
+        or received is None
+        or type(channel) is not Channel
+        or type(direction) is not Direction
+        or type(kind) is not InteractionKind
+        or not (_text(provider) and _text(integration) and _text(customer_key))
+        or not _text_or_none(provider_message_id)
+        or not _text_or_none(thread_id)
+        or type(customer) is not CustomerIdentity
+        or not key  # the model's validator refuses an interaction without a customer key
+        or type(text) is not str
+        or len(text) > MAX_TEXT_CHARS  # MessageBody's validator cuts it
+        or type(attachments) is not list
+        or any(type(attachment) is not Attachment for attachment in attachments)
+        or type(routing_hints) is not RoutingHints
+        or (reply_path is not None and type(reply_path) is not ReplyPath)
+        or (receipt is not None and type(receipt) is not DeliveryReceipt)
+    ):
+        return Interaction(
+            channel=channel,
+            provider=provider,
+            integration=integration,
+            direction=direction,
+            kind=kind,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            customer=customer,
+            customer_key=customer_key,
+            thread=ThreadHints(provider_thread_id=thread_id),
+            body=MessageBody(text=text),
+            attachments=attachments,
+            routing_hints=routing_hints,
+            provider_message_id=provider_message_id,
+            reply_path=reply_path,
+            receipt=receipt,
+        )
+    values = {
+        "schema_version": "1.0",
+        "channel": channel,
+        "provider": provider,
+        "integration": integration,
+        "direction": direction,
+        "kind": kind,
+        "occurred_at": occurred,
+        "received_at": received,
+        "customer": customer,
+        "customer_key": key,
+        "thread": _thread(thread_id),
+        "subject": None,
+        "body": _body(text),
+        "attachments": list(attachments),  # validation gives a list of its own
+        "call": None,
+        "flags": constructed(Flags, dict(_NO_FLAGS), set()),
+        "bounce": None,
+        "routing_hints": routing_hints,
+        "provider_message_id": provider_message_id,
+        "reply_path": reply_path,
+        "receipt": receipt,
+        "raw_ref": None,
+    }
+    return constructed(Interaction, values, set(_INTERACTION_SET))
+
+
+_NO_FLAGS: dict[str, Any] = {
+    "auto_submitted": False,
+    "auto_reply": False,
+    "out_of_office": False,
+    "bulk": False,
+    "mailing_list": False,
+    "loop": False,
+    "bounce": False,
+    "spam_verdict": None,
+}
+
+
+def _thread(thread_id: str | None) -> ThreadHints:
+    values = {
+        "provider_thread_id": thread_id,
+        "message_id": None,
+        "in_reply_to": [],
+        "references": [],
+        "subject_token": None,
+    }
+    return constructed(ThreadHints, values, {"provider_thread_id"})
+
+
+def _body(text: str) -> MessageBody:
+    values = {
+        "text": text,
+        "quoted": None,
+        "signature": None,
+        "truncated": False,
+        "from_html": False,
+        "language": None,
+    }
+    return constructed(MessageBody, values, {"text"})
