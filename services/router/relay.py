@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from libs.common import metrics
 from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers
 from libs.common.kafka.partitioner import KeyPartitioner
+from libs.common.kafka.produce_request import one_pass_requests
 from libs.common.kafka.producer import PublishError, send_batches
 from libs.common.settings import KafkaSettings
 from services.router.store.outbox import (
@@ -141,14 +142,16 @@ class BatchPublisher:
         self._partitioner = KeyPartitioner()
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
-            **self._settings.client_options(),
-            client_id=self._client_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=0,
-            max_batch_size=MAX_BATCH_BYTES,
-            max_request_size=4 * MAX_BATCH_BYTES,
+        self._producer = one_pass_requests(
+            AIOKafkaProducer(
+                **self._settings.client_options(),
+                client_id=self._client_id,
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=0,
+                max_batch_size=MAX_BATCH_BYTES,
+                max_request_size=4 * MAX_BATCH_BYTES,
+            )
         )
         try:
             await self._producer.start()

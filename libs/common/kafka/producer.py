@@ -25,6 +25,7 @@ from prometheus_client import Histogram
 from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, Headers, encode
 from libs.common.kafka.partitioner import KeyPartitioner
+from libs.common.kafka.produce_request import one_pass_requests
 from libs.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class EventProducer:
         self._window = LingerWindow()
 
     def _build(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             **self._settings.client_options(),
             client_id=self._client_id,
             enable_idempotence=True,  # implies acks=all
@@ -99,6 +100,7 @@ class EventProducer:
             max_batch_size=self._max_batch_size,
             partitioner=self._partitioner,
         )
+        return one_pass_requests(producer)
 
     async def start(self) -> None:
         self._producer = self._build()

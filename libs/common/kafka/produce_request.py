@@ -1,0 +1,108 @@
+"""Produce requests encoded in one pass: each record batch copied once, not six times.
+
+aiokafka 0.14.0 encodes a produce request field by field: ``Bytes`` prepends the
+batch's length (``Int32 + batch``, a copy of the batch), then every enclosing
+``Schema`` and ``Array`` joins what its fields returned (partition, partitions, topic,
+topics, request: five more copies). The relay's batches are up to 1 MB, so those
+copies were most of its memcpy (``bench.relay_callgrind``). Here the request's
+fields are encoded by aiokafka's own types and the pieces joined once, batches
+included: the same bytes (``tests/unit/common/test_produce_request.py`` holds them
+against aiokafka's encoding).
+
+``one_pass_requests`` puts a producer's sender on this encoding; the aiokafka
+internals it relies on (``Sender._send_produce_req``, ``SendProduceReqHandler``,
+``ProduceRequest``'s fields, the v3+ schema) are pinned by that test and by the
+exact aiokafka version in ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.producer.sender import Sender, SendProduceReqHandler
+from aiokafka.protocol.produce import ProduceRequest, ProduceRequest_v3
+from aiokafka.protocol.types import Int16, Int32, String
+
+_STRING = String("utf-8")
+
+#: The schema of ProduceRequest v3 to v8 (one object in aiokafka): the one encoded here.
+ONE_PASS_SCHEMA = ProduceRequest_v3.SCHEMA
+
+
+def encode_produce(
+    transactional_id: str | None,
+    required_acks: int,
+    timeout: int,
+    topics: list[tuple[str, list[tuple[int, Any]]]],
+) -> bytes:
+    """A v3+ produce request's body, as aiokafka's ``SCHEMA.encode`` makes it."""
+    parts: list[Any] = [
+        _STRING.encode(transactional_id),
+        Int16.encode(required_acks),
+        Int32.encode(timeout),
+        Int32.encode(len(topics)),
+    ]
+    for topic, partitions in topics:
+        parts.append(_STRING.encode(topic))
+        parts.append(Int32.encode(len(partitions)))
+        for partition, records in partitions:
+            parts.append(Int32.encode(partition))
+            if records is None:
+                parts.append(Int32.encode(-1))
+                continue
+            parts.append(Int32.encode(len(records)))
+            parts.append(records)  # the batch's buffer, copied by the join only
+    return b"".join(parts)
+
+
+@functools.cache
+def _one_pass_struct(struct_class: type[Any]) -> type[Any]:
+    """``struct_class`` (a ProduceRequest v3+ struct) encoding in one pass."""
+
+    class OnePass(struct_class):  # type: ignore[misc,valid-type]
+        def encode(self) -> bytes:
+            return encode_produce(
+                self.transactional_id, self.required_acks, self.timeout, self.topics
+            )
+
+    OnePass.__name__ = OnePass.__qualname__ = struct_class.__name__
+    return OnePass
+
+
+class OnePassProduceRequest(ProduceRequest):
+    """aiokafka's ``ProduceRequest``, its v3+ structs encoding in one pass."""
+
+    def build(self, request_struct_class: type[Any]) -> Any:
+        if request_struct_class.SCHEMA is not ONE_PASS_SCHEMA:  # v0-v2: aiokafka's
+            return super().build(request_struct_class)
+        return _one_pass_struct(request_struct_class)(
+            self._transactional_id, self._required_acks, self._timeout, self._topics
+        )
+
+
+class _OnePassProduceHandler(SendProduceReqHandler):  # type: ignore[misc]
+    def create_request(self) -> OnePassProduceRequest:
+        request = super().create_request()
+        return OnePassProduceRequest(
+            request._transactional_id, request._required_acks, request._timeout, request._topics
+        )
+
+
+class _OnePassSender(Sender):  # type: ignore[misc]
+    async def _send_produce_req(self, node_id: int, batches: dict[Any, Any]) -> None:
+        # aiokafka 0.14.0's, with the handler above
+        handler = _OnePassProduceHandler(self, batches)
+        await handler.do(node_id)
+        self._in_flight.remove(node_id)
+        for tp in batches:
+            self._muted_partitions.remove(tp)
+
+
+def one_pass_requests(producer: AIOKafkaProducer) -> AIOKafkaProducer:
+    """``producer`` (not started) sending its produce requests encoded in one pass."""
+    sender = producer._sender
+    assert type(sender) is Sender, type(sender)  # aiokafka's, as pinned
+    sender.__class__ = _OnePassSender
+    return producer
