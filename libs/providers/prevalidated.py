@@ -228,16 +228,8 @@ def interaction(
     return constructed(Interaction, values, set(_INTERACTION_SET))
 
 
-_NO_FLAGS: dict[str, Any] = {
-    "auto_submitted": False,
-    "auto_reply": False,
-    "out_of_office": False,
-    "bulk": False,
-    "mailing_list": False,
-    "loop": False,
-    "bounce": False,
-    "spam_verdict": None,
-}
+#: ``Flags()``'s values, read from the model once (all immutable: shared safely)
+_NO_FLAGS: dict[str, Any] = dict(Flags().__dict__)
 
 
 def _thread(thread_id: str | None) -> ThreadHints:
