@@ -55,7 +55,7 @@ from bench.notify_throughput import (
     backlog_events,
     new_conversation_events,
 )
-from libs.common.cloudevents import CloudEvent, Headers, decode, encode
+from libs.common.cloudevents import CloudEvent, decode, encode
 from libs.common.events import Channel, CustomerIdentity, ReplyPath, RoutingEvent
 from libs.common.gc_tuning import tune_for_polls
 from libs.common.kafka.consumer import Delivery
@@ -72,7 +72,7 @@ from services.notifier.settings import EventLoop, NotifierSettings
 from services.notifier.smtp import SmtpConfig, SmtpPool
 from services.notifier.webchat import WebchatSender
 
-Record = tuple[Headers, bytes]
+Record = tuple[tuple[tuple[str, bytes], ...], bytes]
 #: Every run builds this many polls' events, whatever ``--polls`` (≤ it) uses: so the
 #: difference of two runs is the notice path alone, not also the building of the events.
 MAX_POLLS = 5
@@ -120,11 +120,22 @@ MIXES = {"backlog": backlog_events, "pipeline": pipeline_events}
 
 
 def encoded_polls(count: int, batch: int, mix: str = "backlog") -> list[list[Record]]:
-    """The mix's routing events as the relay produces them, ``batch`` a poll."""
-    records = [
-        encode(CloudEvent(id=f"bench-{n}", source="router", type=event.ce_type, data=event))
-        for n, event in enumerate(MIXES[mix](count * batch))
-    ]
+    """The mix's routing events as the consumer gets them from the relay, ``batch`` a poll:
+    the relay's seven headers (``ce_subject``, the conversation id, after ``encode``'s six;
+    ``services.router.relay.RecordHeaders``) in a tuple, as aiokafka's ``ConsumerRecord``
+    holds them (its fetcher hands ``tuple(record.headers)``)."""
+    records = []
+    for n, event in enumerate(MIXES[mix](count * batch)):
+        headers, value = encode(
+            CloudEvent(
+                id=f"bench-{n}",
+                source="router",
+                type=event.ce_type,
+                data=event,
+                subject=event.conversation.conversation_id,
+            )
+        )
+        records.append((tuple(headers), value))
     return [records[i : i + batch] for i in range(0, len(records), batch)]
 
 
