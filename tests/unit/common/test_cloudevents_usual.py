@@ -1,5 +1,7 @@
 """decode's short path for records in encode's own shape (``_decode_usual``) against the
-general path (``_decode_any``): the same event or the same error for any record."""
+general path (``_decode_any``): the same event or the same error for any record, its
+headers a list (encode's) or a tuple (aiokafka's ConsumerRecord), with or without the
+subject the router's relay writes."""
 
 from __future__ import annotations
 
@@ -52,6 +54,10 @@ def _events() -> list[CloudEvent]:
         cloud_event("id-0", "ingest", interaction.event_type(), interaction, TIME, None, {}),
         cloud_event("id-1", "router", opened.ce_type, opened, TIME, None, {}),
         cloud_event("id-2", "router", assigned.ce_type, assigned, TIME, None, {}),
+        # as the relay writes them: ce_subject, the conversation id, after the six
+        cloud_event("id-3", "router", opened.ce_type, opened, TIME, "conv-C-1", {}),
+        cloud_event("id-4", "router", assigned.ce_type, assigned, TIME, "conv-C-1", {}),
+        cloud_event("id-5", "router", opened.ce_type, opened, TIME, "", {}),
     ]
 
 
@@ -81,12 +87,27 @@ def _seen(event: CloudEvent) -> tuple:
 
 def test_every_usual_record_takes_the_short_path_to_the_same_event():
     for event in EVENTS:
-        headers, value = encode(event)
-        assert len(headers) == 6
-        usual = _decode_usual(headers, value)
-        assert usual is not None
-        assert _seen(usual) == _seen(_decode_any(headers, value)) == _seen(decode(headers, value))
-        assert usual == event
+        encoded, value = encode(event)
+        assert len(encoded) == (6 if event.subject is None else 7)
+        for headers in (encoded, tuple(encoded)):  # encode's list, the consumer's tuple
+            usual = _decode_usual(headers, value)
+            assert usual is not None
+            assert (
+                _seen(usual) == _seen(_decode_any(headers, value)) == _seen(decode(headers, value))
+            )
+            assert usual == event
+
+
+def test_the_relays_records_as_the_consumer_hands_them_take_the_short_path():
+    """The relay's headers (services.router.relay.RecordHeaders) in aiokafka's tuple."""
+    from services.router.relay import RecordHeaders
+    from services.router.store.outbox import PendingEvent
+
+    event = EVENTS[4]
+    row = PendingEvent(1, event.id, event.type, "conv-C-1", TIME, event.data.model_dump_json())
+    [(_key, value, headers)] = RecordHeaders("router").records([row])
+    usual = _decode_usual(tuple(headers), value)
+    assert usual is not None and usual == event
 
 
 _HEADER_VALUES = st.one_of(
@@ -134,6 +155,8 @@ def records(draw) -> tuple[list, bytes | None]:
             headers[at] = (draw(_NAMES), raw)
     if draw(st.booleans()):
         headers = draw(st.permutations(headers))
+    if draw(st.booleans()):
+        headers = tuple(headers)  # as aiokafka's ConsumerRecord holds them
     body = json.loads(value)
     match draw(
         st.sampled_from(
@@ -164,3 +187,10 @@ def test_any_record_decodes_as_the_general_path_decodes_it(record):
     headers, value = record
     with patch("libs.common.cloudevents.utc_now", return_value=TIME):  # a record without time
         assert _outcome(decode, headers, value) == _outcome(_decode_any, headers, value)
+
+
+def test_a_bad_subject_gets_the_general_paths_answer():
+    headers, value = encode(EVENTS[3])
+    for raw in (None, b"\xff\xfe", b""):
+        bad = (*headers[:6], ("ce_subject", raw))
+        assert _outcome(decode, bad, value) == _outcome(_decode_any, bad, value)
