@@ -210,7 +210,7 @@ class SmtpServer:
         )
         self._process = self._ctx.Process(target=serve_counting, args=args, daemon=True)
         self._process.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a spawned interpreter's imports on a loaded machine
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
                 return
