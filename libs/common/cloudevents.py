@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 
 from pydantic import ValidationError
@@ -79,7 +79,7 @@ def encode(event: CloudEvent) -> tuple[Headers, bytes]:
         ("ce_id", event.id.encode()),
         ("ce_source", event.source.encode()),
         ("ce_type", event.type.encode()),
-        ("ce_time", event.time.isoformat().encode()),
+        ("ce_time", iso_time(event.time).encode()),
         _CONTENT_TYPE_HEADER,
     ]
     if event.subject is not None:
@@ -87,6 +87,28 @@ def encode(event: CloudEvent) -> tuple[Headers, bytes]:
     if event.extensions:
         headers.extend((f"ce_{k}", v.encode()) for k, v in sorted(event.extensions.items()))
     return headers, _json_bytes(event.data)
+
+
+#: "YYYY-MM-DDTHH:MM:SS" of the seconds :func:`iso_time` met lately, by their fields.
+_ISO_SECONDS: dict[tuple[int, int, int, int, int, int], str] = {}
+_ISO_SECONDS_KEPT = 64
+
+
+def iso_time(time: datetime) -> str:
+    """``time.isoformat()``, for a UTC datetime from the seconds' text met before and the
+    microseconds: an aware datetime's ``isoformat`` formats every field and its offset
+    (~12 K instructions; ~7 K this way, callgrind), and every record encoded writes one
+    (a notification outcome, an accepted chat event)."""
+    if time.tzinfo is not UTC or type(time) is not datetime:
+        return time.isoformat()
+    key = (time.year, time.month, time.day, time.hour, time.minute, time.second)
+    seconds = _ISO_SECONDS.get(key)
+    if seconds is None:
+        if len(_ISO_SECONDS) >= _ISO_SECONDS_KEPT:
+            _ISO_SECONDS.clear()  # records' times move on: keep the last few seconds
+        seconds = _ISO_SECONDS[key] = time.replace(microsecond=0, tzinfo=None).isoformat()
+    micro = time.microsecond
+    return f"{seconds}.{micro:06d}+00:00" if micro else f"{seconds}+00:00"
 
 
 def _json_bytes(data: EventModel) -> bytes:

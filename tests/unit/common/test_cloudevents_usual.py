@@ -194,3 +194,16 @@ def test_a_bad_subject_gets_the_general_paths_answer():
     for raw in (None, b"\xff\xfe", b""):
         bad = (*headers[:6], ("ce_subject", raw))
         assert _outcome(decode, bad, value) == _outcome(_decode_any, bad, value)
+
+
+@given(
+    st.datetimes(
+        timezones=st.one_of(st.just(UTC), st.none(), st.timezones()),
+        allow_imaginary=True,
+    )
+)
+def test_iso_time_is_isoformat(time):
+    from libs.common.cloudevents import iso_time
+
+    assert iso_time(time) == time.isoformat()
+    assert iso_time(time.replace(microsecond=0)) == time.replace(microsecond=0).isoformat()
