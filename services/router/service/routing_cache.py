@@ -19,6 +19,7 @@ from services.router.domain.intake import (
 )
 from services.router.service.columns import columns
 from services.router.store.models import Conversation
+from services.router.store.repositories import CandidateKeys, PollContacts
 from services.router.store.unit_of_work import UnitOfWork
 
 ANY = "*"
@@ -105,11 +106,6 @@ async def prefetch(
 ) -> RoutingCache:
     cache = RoutingCache()
     keys = {k for i in interactions for k in cache.identity_keys(i)}
-    # with Message-ID to conversation id as plain strings (no join: the conversations
-    # come with the other candidates below) and the owners' latest assignees; on
-    # SQLite one hop to the thread
-    read = await uow.contacts.owners_and_messages(keys, _message_ids(interactions))
-    cache.owners, indexed = read.owners, read.messages
     # field reads (intake.py)
     tokens = {
         t for i in interactions for t in (i.__dict__["thread"].__dict__["subject_token"],) if t
@@ -119,22 +115,33 @@ async def prefetch(
     # The contact's latest conversation on the channel only threads chat and phone
     # (mail threads by Message-ID and subject token): mail contacts' rows are not read.
     recent = [i for i in interactions if i.__dict__["channel"] in RECENT_CHANNELS]
-    recent_contacts = {
-        cache.owners[k] for i in recent for k in cache.identity_keys(i) if k in cache.owners
-    }
+    recent_keys = {k for i in recent for k in cache.identity_keys(i)}
     channels = {i.__dict__["channel"].value for i in recent}
     since = min((i.__dict__["occurred_at"] for i in recent), default=datetime.max) - recent_window
-    # One SELECT for every way a conversation can be a candidate, those of the
-    # Message-IDs included: a poll's fixed cost is its statements.
-    found = await uow.conversations.candidates(
-        ids={conversation_id for _, conversation_id in indexed},
-        references=tokens,
-        threads=threads,
-        calls=calls,
-        recent_contacts=recent_contacts,
-        channels=channels,
-        since=since if recent_contacts else None,
+
+    def candidate_keys(read: PollContacts) -> CandidateKeys:
+        """Every way a conversation can be a candidate, those of the Message-IDs included
+        (one SELECT: a poll's fixed cost is its statements): pure, it runs between the
+        two reads (on SQLite in the database thread)."""
+        owners = read.owners
+        recent_contacts = {owners[k] for k in recent_keys if k in owners}
+        return CandidateKeys(
+            ids={conversation_id for _, conversation_id in read.messages},
+            references=tokens,
+            threads=threads,
+            calls=calls,
+            recent_contacts=recent_contacts,
+            channels=channels,
+            since=since if recent_contacts else None,
+        )
+
+    # the owners with Message-ID to conversation id as plain strings (no join: the
+    # conversations come with the other candidates) and the owners' latest assignees,
+    # then the candidates by what that read: on SQLite one hop to the thread for both
+    read, found = await uow.contacts.owners_messages_and_candidates(
+        uow.conversations, keys, _message_ids(interactions), candidate_keys
     )
+    cache.owners, indexed = read.owners, read.messages
     conversations = {columns(conversation)["id"]: conversation for conversation in found}
     for message_id, conversation_id in indexed:
         cache.remember_message(message_id, conversations[conversation_id])

@@ -191,6 +191,10 @@ class ThreadReads:
         """The rows of ``load.sql``, for ``load.objects`` back on the event loop."""
         return self._fetch(load.sql, [])
 
+    def sql_rows(self, sql: str, parameters: Sequence[object]) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (SQLite text, ``?`` per parameter): ``sqlite_rows``."""
+        return self._fetch(sql, list(parameters))
+
     def _fetch(self, sql: str, parameters: list[object]) -> list[tuple[Any, ...]]:
         cursor = self._connection.execute(sql, parameters)
         try:

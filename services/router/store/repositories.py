@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -318,6 +318,63 @@ def _candidate_sql(wanted: tuple[str, ...], counts: dict[str, int] | None) -> st
     return f"SELECT {columns} FROM conversations WHERE {' OR '.join(terms)}"  # noqa: S608
 
 
+class CandidateKeys(NamedTuple):
+    """What ``ConversationRepository.candidates`` looks conversations up by."""
+
+    ids: Iterable[str] = ()
+    references: Iterable[str] = ()
+    threads: Iterable[str] = ()
+    calls: Iterable[str] = ()
+    recent_contacts: Iterable[str] = ()
+    channels: Iterable[str] = ()
+    since: datetime | None = None
+
+
+def _candidate_params(
+    keys: CandidateKeys, dialect: Dialect
+) -> tuple[tuple[str, ...], list[str], dict[str, Any]] | None:
+    """The conditions ``keys`` make (``CANDIDATE_KEYS`` present), their parameter
+    names in order and the parameters (``since`` bound as the store binds it); None
+    when no condition is present (no statement to send)."""
+    params: dict[str, Any] = {
+        "ids": list(keys.ids),
+        "references": list(keys.references),
+        "threads": list(keys.threads),
+        "calls": list(keys.calls),
+        "contacts": list(keys.recent_contacts),
+        "channels": list(keys.channels),
+        "since": keys.since,
+    }
+    present = {
+        "ids": params["ids"],
+        "references": params["references"],
+        "threads": params["threads"],
+        "calls": params["calls"],
+        "recent": params["contacts"] and params["channels"] and keys.since is not None,
+    }
+    wanted = tuple(key for key in CANDIDATE_KEYS if present[key])
+    if not wanted:
+        return None
+    names = [name for key in wanted for _, name in _CANDIDATE_TERMS[key]]
+    if "since" in names:
+        params["since"] = _since_bind(dialect)(keys.since)
+    return wanted, names, params
+
+
+def _sqlite_candidates(keys: CandidateKeys, dialect: Dialect) -> tuple[str, list[object]] | None:
+    """SQLite: the candidates' SQL text and its parameters, or None for no statement."""
+    read = _candidate_params(keys, dialect)
+    if read is None:
+        return None
+    wanted, names, params = read
+    sql = _candidate_sql(wanted, {name: len(params[name]) for name in names if name != "since"})
+    values: list[object] = []
+    for name in names:
+        value = params[name]
+        values.extend(value if name != "since" else (value,))
+    return sql, values
+
+
 #: PostgreSQL: the SQL text per set of conditions (one prepared statement each)
 _PG_CANDIDATE_SQL: dict[tuple[str, ...], str] = {}
 
@@ -362,6 +419,16 @@ class PollContacts:
     owners: dict[IdentityKey, str]
     messages: list[tuple[str, str]]
     last_assignees: dict[str, str]
+
+
+def _poll_contacts(
+    reads: ThreadReads, keys: list[IdentityKey], values: list[str], message_ids: list[str]
+) -> PollContacts:
+    """SQLite, in the thread: ``ContactRepository.owners_and_messages``' reads."""
+    owners = _owners(keys, reads.rows(_OWNERS, values))
+    messages = reads.rows(_MESSAGE_CONVERSATIONS, message_ids)
+    assignees = reads.rows(_ASSIGNEES, sorted(set(owners.values())))
+    return PollContacts(owners, messages, _last_assignees(assignees))  # type: ignore[arg-type]
 
 
 def _owners(keys: list[IdentityKey], rows: list[tuple[Any, ...]]) -> dict[IdentityKey, str]:
@@ -410,12 +477,35 @@ class ContactRepository:
             return _pg_owners_and_messages(keys, rows)
 
         def read(reads: ThreadReads) -> PollContacts:
-            owners = _owners(keys, reads.rows(_OWNERS, values))
-            messages = reads.rows(_MESSAGE_CONVERSATIONS, ids)
-            assignees = reads.rows(_ASSIGNEES, sorted(set(owners.values())))
-            return PollContacts(owners, messages, _last_assignees(assignees))  # type: ignore[arg-type]
+            return _poll_contacts(reads, keys, values, ids)
 
         return await in_one_hop(self.session, read)
+
+    async def owners_messages_and_candidates(
+        self,
+        conversations: ConversationRepository,
+        keys: Iterable[IdentityKey],
+        message_ids: Iterable[str],
+        candidate_keys: Callable[[PollContacts], CandidateKeys],
+    ) -> tuple[PollContacts, list[Conversation]]:
+        """``owners_and_messages(keys, message_ids)``, then ``conversations.candidates``
+        by the keys ``candidate_keys`` makes of what it read: on SQLite both in one hop
+        to the thread (``candidate_keys`` runs there, between the reads: it must only
+        work out keys), on PostgreSQL one statement each, as before."""
+        keys, ids = list(keys), list(message_ids)
+        if self.session.bind.dialect.name != "sqlite":
+            contacts = await self.owners_and_messages(keys, ids)
+            return contacts, await conversations.candidates(**candidate_keys(contacts)._asdict())
+        values = list({k.value for k in keys})
+        dialect = self.session.bind.dialect
+
+        def read(reads: ThreadReads) -> tuple[PollContacts, list[tuple[Any, ...]]]:
+            contacts = _poll_contacts(reads, keys, values, ids)
+            statement = _sqlite_candidates(candidate_keys(contacts), dialect)
+            return contacts, reads.sql_rows(*statement) if statement is not None else []
+
+        contacts, rows = await in_one_hop(self.session, read)
+        return contacts, _CANDIDATES.objects(self.session, rows)
 
     async def get(self, contact_id: str) -> Contact | None:
         return await self.session.get(Contact, contact_id)
@@ -501,42 +591,22 @@ class ConversationRepository:
         """The conversations with one of ``ids``, ``references``, thread keys or call
         group keys, and those of ``recent_contacts`` on ``channels`` active since
         ``since``: in one SELECT."""
-        params: dict[str, Any] = {
-            "ids": list(ids),
-            "references": list(references),
-            "threads": list(threads),
-            "calls": list(calls),
-            "contacts": list(recent_contacts),
-            "channels": list(channels),
-            "since": since,
-        }
-        present = {
-            "ids": params["ids"],
-            "references": params["references"],
-            "threads": params["threads"],
-            "calls": params["calls"],
-            "recent": params["contacts"] and params["channels"] and since is not None,
-        }
-        wanted = tuple(key for key in CANDIDATE_KEYS if present[key])
-        if not wanted:
-            return []
-        names = [name for key in wanted for _, name in _CANDIDATE_TERMS[key]]
+        keys = CandidateKeys(ids, references, threads, calls, recent_contacts, channels, since)
         dialect = self.session.bind.dialect
-        if "since" in names:
-            params["since"] = _since_bind(dialect)(since)
         if self.postgres:
+            read = _candidate_params(keys, dialect)
+            if read is None:
+                return []
+            wanted, names, params = read
             sql = _PG_CANDIDATE_SQL.get(wanted)
             if sql is None:
                 sql = _PG_CANDIDATE_SQL[wanted] = _candidate_sql(wanted, None)
             rows = await postgres_rows(self.session, sql, *(params[name] for name in names))
         else:
-            counts = {name: len(params[name]) for name in names if name != "since"}
-            sql = _candidate_sql(wanted, counts)
-            values: list[object] = []
-            for name in names:
-                value = params[name]
-                values.extend(value if name != "since" else (value,))
-            rows = await sqlite_rows(self.session, sql, values)
+            statement = _sqlite_candidates(keys, dialect)
+            if statement is None:
+                return []
+            rows = await sqlite_rows(self.session, *statement)
         return _CANDIDATES.objects(self.session, rows)
 
     async def candidates_by_orm(self, **keys: Any) -> list[Conversation]:

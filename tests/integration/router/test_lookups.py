@@ -6,6 +6,7 @@ identity owners, agents' loads by channel, contacts' assignees in activity order
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -278,6 +279,53 @@ async def test_reads_made_together_are_the_reads_made_apart(ctx, clock):
         await uow.commit()
     async with ctx.uow() as uow:
         assert (await uow.agents.get(ids[0])).locale == "ko-KR"  # type: ignore[union-attr]
+
+
+async def test_candidates_read_with_the_owners_are_the_candidates_read_after_them(ctx, clock):
+    """``owners_messages_and_candidates`` (on SQLite one hop, the candidates' keys worked
+    out between the reads) gives what ``owners_and_messages`` then ``candidates`` give:
+    the same contacts, the same conversations (each column), the keys made of the
+    contacts that were read."""
+    await seed_agents(ctx)
+    await route_batch(ctx, poll(clock, range(0, 10), round_=0))
+    clock.advance(minutes=5)
+    await route_batch(ctx, poll(clock, range(0, 6), round_=1))
+    keys = [
+        key
+        for i in poll(clock, range(0, 12), round_=1)
+        for key in identity_keys(i.interaction.customer)
+    ]
+    message_ids = ["r0.0@example.com", "r0.4@example.com", "nobody@example.com"]
+    seen: list[repositories.PollContacts] = []
+
+    def candidate_keys(read: repositories.PollContacts) -> repositories.CandidateKeys:
+        seen.append(read)
+        return repositories.CandidateKeys(
+            ids={conversation_id for _, conversation_id in read.messages},
+            references=["C-1", "C-404"],
+            recent_contacts=set(read.owners.values()),
+            channels=["chat", "phone"],
+            since=clock() - timedelta(hours=1),
+        )
+
+    columns = [prop.key for prop in sa_inspect(Conversation).column_attrs]
+    async with ctx.uow() as uow:
+        read, found = await uow.contacts.owners_messages_and_candidates(
+            uow.conversations, keys, message_ids, candidate_keys
+        )
+        together = sorted([getattr(c, k) for k in columns] for c in found)
+    async with ctx.uow() as uow:
+        apart = await uow.contacts.owners_and_messages(keys, message_ids)
+        expected = await uow.conversations.candidates(**candidate_keys(apart)._asdict())
+        alone = sorted([getattr(c, k) for k in columns] for c in expected)
+    assert seen[0] == read == apart
+    assert read.owners and read.messages
+    assert found and together == alone
+    async with ctx.uow() as uow:  # no key at all: no statement, no candidate
+        empty, none = await uow.contacts.owners_messages_and_candidates(
+            uow.conversations, [], [], lambda _read: repositories.CandidateKeys()
+        )
+    assert (empty.owners, empty.messages, none) == ({}, [], [])
 
 
 async def test_lookups_run_in_the_unit_of_works_transaction_and_are_counted(ctx):
