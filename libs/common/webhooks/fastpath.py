@@ -165,7 +165,7 @@ class WebhookFront:
         finally:
             provider = scope.get("state", {}).get(PROVIDER_STATE)
             if provider is not None:
-                webhook_seconds(provider).observe(time.perf_counter() - started)
+                webhook_seconds(provider)(time.perf_counter() - started)
 
 
 def install_fast_path(app: FastAPI, routes: list[FastRoute]) -> None:
