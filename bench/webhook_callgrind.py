@@ -6,7 +6,7 @@ measured ones run inside ``operator.call`` so that callgrind collects exactly th
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --collect-atstart=no \
         --toggle-collect=_operator_call --callgrind-out-file=/tmp/cg.out \
-        .venv/bin/python -m bench.webhook_callgrind --target chat [--requests 300]
+        .venv/bin/python -m bench.webhook_callgrind --target chat [--requests 300] [--served]
     # "Collected : N" on stderr: N / requests = instructions per request
 
 Without valgrind it runs the same requests (a check that the harness works).
@@ -22,6 +22,7 @@ import operator
 from typing import Any
 
 from bench.webhook_profile import WARM_UP, EncodingProducer, _app, _call
+from libs.common.webhooks.fastpath import served_app
 
 
 async def _drive(app: Any, requests: list[Any]) -> dict[int, int]:
@@ -35,13 +36,14 @@ async def _drive(app: Any, requests: list[Any]) -> dict[int, int]:
 def main(args: argparse.Namespace) -> None:
     producer = EncodingProducer()
     app, build = _app(args.target, args.provider, producer)
+    driven = served_app(app) if args.served else app  # type: ignore[arg-type]
     requests = [build(n) for n in range(args.requests + WARM_UP)]
     loop = asyncio.new_event_loop()
     lifespan = app.router.lifespan_context(app)  # type: ignore[attr-defined]
     loop.run_until_complete(lifespan.__aenter__())
-    loop.run_until_complete(_drive(app, requests[:WARM_UP]))
+    loop.run_until_complete(_drive(driven, requests[:WARM_UP]))
     # callgrind collects inside operator.call only (--toggle-collect=_operator_call)
-    statuses = operator.call(loop.run_until_complete, _drive(app, requests[WARM_UP:]))
+    statuses = operator.call(loop.run_until_complete, _drive(driven, requests[WARM_UP:]))
     loop.run_until_complete(lifespan.__aexit__(None, None, None))
     loop.close()
     print(f"{args.target}: {args.requests} measured requests, statuses {statuses}")
@@ -52,6 +54,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--target", choices=("chat", "phone"), default="chat")
     parser.add_argument("--provider", default=None)
     parser.add_argument("--requests", type=int, default=300, help="measured requests")
+    parser.add_argument(
+        "--served",
+        action="store_true",
+        help="drive what the server calls (served_app: webhook POSTs through WebhookDoor), "
+        "not the FastAPI app",
+    )
     return parser.parse_args()
 
 

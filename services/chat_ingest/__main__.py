@@ -3,24 +3,26 @@ in CHAT_INGEST_WORKERS processes."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from libs.common.gc_tuning import freeze_startup_objects
 from libs.common.logging import configure_logging
+from libs.common.webhooks.fastpath import served_app
 from libs.common.webhooks.serve import serve
 from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.settings import ChatIngestSettings
 
 
-def worker_app() -> FastAPI:
-    """The app of one server process; uvicorn imports this by name in every worker."""
+def worker_app() -> ASGIApp:
+    """The app of one server process, as the server calls it (``served_app``: webhook POSTs
+    straight to the fast path); uvicorn imports this by name in every worker."""
     settings = ChatIngestSettings()
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
     app = create_app(settings)  # serves settings.served_integrations(); says so at start
     # Here, not in create_app: tests build many apps in one process. A full collection
     # walked the ~90,000 objects of the imports and the app (~5 µs per request).
     freeze_startup_objects()
-    return app
+    return served_app(app)
 
 
 def main() -> None:

@@ -93,7 +93,7 @@ class ChatIngest:
             else:
                 duplicates += 1
         if ignored:
-            webhook_events(provider, "ignored").inc(ignored)
+            webhook_events(provider, "ignored")(ignored)
         return webhook_ack(accepted, duplicates, ignored, [event.id for event in events])
 
     async def _publish(self, provider: str, event: ChatEvent) -> bool:
@@ -106,7 +106,7 @@ class ChatIngest:
                 event.cloud_event(), key=event.key, provider=provider
             )
             outcome = "published" if published else "duplicate"
-            webhook_events(provider, outcome).inc()
+            webhook_events(provider, outcome)(1)
             interaction = event.interaction
             if not self.events.logs_each:  # the usual case: the fields would go unused
                 self.events.accepted(outcome, provider, interaction.integration)

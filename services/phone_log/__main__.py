@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from libs.common.gc_tuning import freeze_startup_objects
 from libs.common.logging import configure_logging
+from libs.common.webhooks.fastpath import served_app
 from libs.common.webhooks.serve import serve
 from services.phone_log.bootstrap import create_app, load_settings
 from services.phone_log.settings import PhoneLogSettings
@@ -16,15 +17,16 @@ from services.phone_log.settings import PhoneLogSettings
 log = logging.getLogger("services.phone_log")
 
 
-def worker_app() -> FastAPI:
-    """The app of one server process; uvicorn imports this by name in every worker."""
+def worker_app() -> ASGIApp:
+    """The app of one server process, as the server calls it (``served_app``: webhook POSTs
+    straight to the fast path); uvicorn imports this by name in every worker."""
     base = PhoneLogSettings()
     configure_logging(base.service_name, level=base.log_level, fmt=base.log_format)
     app = create_app(load_settings())
     # As chat_ingest's worker: a full collection otherwise walks every object the
     # imports and the app built, a pause of several ms that lands in the p99.
     freeze_startup_objects()
-    return app
+    return served_app(app)
 
 
 def main() -> None:

@@ -95,7 +95,7 @@ async def publish_call(event: CloudEvent, *, publisher: Publisher, events: Event
             event, key=interaction.customer_key, provider=interaction.provider
         )
         outcome = "accepted" if published else "duplicate"
-        webhook_events(interaction.provider, outcome).inc()
+        webhook_events(interaction.provider, outcome)(1)
         events.accepted(
             outcome,
             interaction.provider,
@@ -108,5 +108,5 @@ async def publish_call(event: CloudEvent, *, publisher: Publisher, events: Event
 
 
 def ignored(provider: str, call_id: str | None, detail: str) -> Receipt:
-    webhook_events(provider, "ignored").inc()
+    webhook_events(provider, "ignored")(1)
     return Receipt(status="ignored", call_id=call_id, detail=detail)

@@ -126,16 +126,24 @@ class WebhookFront:
         self.on_error = on_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.matching(scope)
+        if found is None:
+            await self.stack(scope, receive, send)
+            return
+        await self.dispatch(found[0], found[1], scope, receive, send)
+
+    def matching(self, scope: Scope) -> tuple[FastRoute, re.Match[str]] | None:
+        """The route a webhook POST goes to directly, with its path's match; None for
+        anything else (not HTTP, not POST, no route's path)."""
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope["path"]
             for route in self.routes:
                 match = route.pattern.match(path)
                 if match is not None:
-                    await self._dispatch(route, match, scope, receive, send)
-                    return
-        await self.stack(scope, receive, send)
+                    return route, match
+        return None
 
-    async def _dispatch(
+    async def dispatch(
         self, route: FastRoute, match: re.Match[str], scope: Scope, receive: Receive, send: Send
     ) -> None:
         started = time.perf_counter()
@@ -157,7 +165,7 @@ class WebhookFront:
         finally:
             provider = scope.get("state", {}).get(PROVIDER_STATE)
             if provider is not None:
-                webhook_seconds(provider).observe(time.perf_counter() - started)
+                webhook_seconds(provider)(time.perf_counter() - started)
 
 
 def install_fast_path(app: FastAPI, routes: list[FastRoute]) -> None:
@@ -168,6 +176,40 @@ def install_fast_path(app: FastAPI, routes: list[FastRoute]) -> None:
     if on_error is None:
         raise ValueError("install_fast_path needs the app's Exception handler (install it first)")
     app.middleware_stack = WebhookFront(app.build_middleware_stack(), routes, on_error)  # type: ignore[arg-type]
+
+
+class WebhookDoor:
+    """What the server calls (``served_app``): a webhook POST goes to the app's
+    :class:`WebhookFront` dispatch directly, everything else to the app itself.
+
+    Behind the server, a request crossed ``FastAPI.__call__`` (its root path, lifespan
+    and telemetry checks, a ``super()``) and ``Starlette.__call__`` (``scope["app"]``,
+    the stack) before ``WebhookFront``: three coroutine frames made for each request and
+    resumed again when the Kafka ack comes, where the fast path needs one. The door
+    sets ``scope["app"]`` as Starlette does (``request.app`` reads it); the app's root
+    path is empty (``served_app`` keeps the app otherwise), so FastAPI sets nothing more.
+    """
+
+    def __init__(self, app: FastAPI, front: WebhookFront) -> None:
+        self.app = app
+        self.front = front
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.front.matching(scope)
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app
+        await self.front.dispatch(found[0], found[1], scope, receive, send)
+
+
+def served_app(app: FastAPI) -> ASGIApp:
+    """What the server should call for ``app``: a :class:`WebhookDoor` when the app has the
+    fast path installed (``install_fast_path``) and no root path; else the app itself."""
+    front = app.middleware_stack
+    if isinstance(front, WebhookFront) and not app.root_path:
+        return WebhookDoor(app, front)
+    return app
 
 
 async def _arguments(route: FastRoute, match: re.Match[str], request: Request) -> dict[str, Any]:

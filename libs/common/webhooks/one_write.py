@@ -50,6 +50,11 @@ class OneWriteTransport:
         self.flush()
         self._transport.close()
 
+    def is_closing(self) -> bool:
+        # Asked once per answer (on_response_complete): through ``__getattr__`` it cost a
+        # failed lookup and an AttributeError made and dropped first, every time.
+        return self._transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:
         # Everything else (is_closing, pause_reading, get_extra_info, …) is the transport's.
         return getattr(self._transport, name)

@@ -29,4 +29,4 @@ class WebhookTimingMiddleware:
         finally:
             provider = scope.get("state", {}).get(PROVIDER_STATE)
             if provider is not None:
-                webhook_seconds(provider).observe(time.perf_counter() - started)
+                webhook_seconds(provider)(time.perf_counter() - started)

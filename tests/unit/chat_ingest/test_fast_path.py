@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from libs.common.events.base import utc_now
+from libs.common.webhooks.fastpath import WebhookDoor, served_app
 from libs.providers.integrations import Provider
 from services.chat_ingest.bootstrap import create_app
 from services.chat_ingest.samples import SampleRequest
@@ -102,3 +103,53 @@ async def test_each_request_is_timed_once_on_both_paths(fast_path: bool, produce
             response = await send(client, signed(Provider.LINE, seq=77))
             assert count() == before + 1
     assert response.status_code == (500 if producer is BrokenProducer else 200)
+
+
+async def _door_answers(requests: list[SampleRequest], now: datetime) -> list[tuple[int, str]]:
+    settings = ChatIngestSettings(integrations=make_integrations())
+    app = create_app(settings, publisher=FakeProducer(), clock=lambda: now)
+    served = served_app(app)
+    assert isinstance(served, WebhookDoor)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            responses = [await send(client, request) for request in requests]
+            # everything else goes through the app, as before
+            assert (await client.get("/healthz")).status_code == 200
+            assert (await client.get("/openapi.json")).json() == app.openapi()
+    return [(r.status_code, r.text) for r in responses]
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+async def test_the_served_door_answers_as_the_app(provider: Provider):
+    requests = _variants(provider)
+    now = utc_now()
+    assert await _door_answers(requests, now) == await _answers(False, requests, now)
+
+
+def test_the_door_only_serves_an_app_with_the_fast_path_and_no_root_path():
+    without = create_app(ChatIngestSettings(integrations=make_integrations(), fast_path=False))
+    assert served_app(without) is without
+    rooted = create_app(ChatIngestSettings(integrations=make_integrations()))
+    rooted.root_path = "/ingest"
+    assert served_app(rooted) is rooted
+
+
+@pytest.mark.parametrize("producer", [FakeProducer, BrokenProducer])
+async def test_the_door_times_each_request_once(producer: type):
+    from prometheus_client import REGISTRY
+
+    def count() -> float:
+        labels = {"provider": "line"}
+        return REGISTRY.get_sample_value("omnidesk_webhook_seconds_count", labels) or 0.0
+
+    app = create_app(ChatIngestSettings(integrations=make_integrations()), publisher=producer())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=served_app(app), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            before = count()
+            response = await send(client, signed(Provider.LINE, seq=78))
+            assert count() == before + 1
+    assert response.status_code == (500 if producer is BrokenProducer else 200)
+    if producer is BrokenProducer:
+        assert response.json()["error"] == "internal_error"

@@ -139,3 +139,11 @@ async def test_a_lost_connection_leaves_no_timer():
     assert loop.pending_timers == 0
     loop.run_until(1000.0)
     assert closed.times == 0
+
+
+async def test_is_closing_is_the_transports():
+    socket = RecordingTransport()
+    transport = OneWriteTransport(socket, asyncio.get_running_loop())  # type: ignore[arg-type]
+    assert transport.is_closing() is False
+    socket.closed = True
+    assert transport.is_closing() is True
