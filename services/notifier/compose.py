@@ -39,6 +39,7 @@ from services.notifier.mail import (
     customer_threading,
     staff_threading,
 )
+from services.notifier.records import slot_constructor
 from services.notifier.rendering import Renderer, RenderError, slack_escape, template_context
 from services.notifier.webhook_targets import WebhookKind, WebhookTarget
 from services.notifier.webhooks import WebhookRequest, signed_json_request, slack_request
@@ -57,6 +58,10 @@ class ComposeConfig:
     csat_base_url: str
     csat_secret: str
     summary_locale: str = "en"
+
+
+#: a mail's metadata without its generated __init__ (records.py)
+_mail_meta = slot_constructor(MailMeta)
 
 
 class Composer:
@@ -122,7 +127,7 @@ class Composer:
         return signed_json_request(target, event=event, event_id=event_id, now=self._now())
 
     def _meta(self, event_id: str, event: RoutingEvent, notice: MailNotice) -> MailMeta:
-        return MailMeta(
+        return _mail_meta(
             event_id=event_id,
             reference=event.conversation.reference,
             template=notice.template,

@@ -40,6 +40,7 @@ from libs.common.events.assistant import AssistantReplyRequested
 from libs.common.events.registry import EVENT_TYPES
 from libs.providers.integrations import Provider
 from libs.providers.registry import PROVIDERS
+from services.notifier.records import slot_constructor
 from services.notifier.webhook_targets import WebhookTarget
 
 
@@ -130,6 +131,14 @@ class Plan:
 
 Decision = MailNotice | ChatNotice | Suppression | None
 
+# The records a plan is made of, built without their generated __init__ (records.py):
+# each call site gives every field.
+_mail_notice = slot_constructor(MailNotice)
+_chat_notice = slot_constructor(ChatNotice)
+_webhook_notice = slot_constructor(WebhookNotice)
+_suppression = slot_constructor(Suppression)
+_plan = slot_constructor(Plan)
+
 
 #: Routing events a plan may hold a mail, chat message or suppression for (the cases
 #: of ``_mail_decisions`` and ``_chat_decision``); webhook targets add their own types.
@@ -173,7 +182,7 @@ def plan_notifications(event: RoutingEvent, config: PlanConfig) -> Plan:
             suppressed.append(decision)
         elif isinstance(decision, ChatNotice):
             chats.append(decision)
-    return Plan(mails, webhooks_for(event.ce_type, config.webhook_targets), suppressed, chats)
+    return _plan(mails, webhooks_for(event.ce_type, config.webhook_targets), suppressed, chats)
 
 
 def _chat_decision(event: RoutingEvent, config: PlanConfig) -> Decision:
@@ -189,7 +198,7 @@ def _chat_decision(event: RoutingEvent, config: PlanConfig) -> Decision:
             return None  # the assistant answers at once; an acknowledgement would contradict it
         if conv.reply_path and _acknowledged_by_webhook(conv.reply_path):
             locale = choose_locale((conv.language, conv.customer.locale), config)
-            return Suppression(
+            return _suppression(
                 "chat_ack",
                 conv.reply_path.address,
                 locale,
@@ -230,20 +239,20 @@ def _customer_chat(
 ) -> Decision:
     locale = choose_locale((conv.language, conv.customer.locale), config)
     if conv.reply_path is None:
-        return Suppression(
+        return _suppression(
             template, Audience.CUSTOMER.value, locale, "no reply path on this channel"
         )
     automatic = purpose != "agent_reply"
     flagged = [name for name in _FLAG_NAMES if getattr(conv.customer_flags, name)]
     if automatic and flagged:
-        return Suppression(
+        return _suppression(
             template, conv.reply_path.address, locale, "sender flagged " + ",".join(flagged)
         )
-    return ChatNotice(template, purpose, conv.reply_path, locale, rate_limited=rate_limited)
+    return _chat_notice(template, purpose, conv.reply_path, locale, rate_limited)
 
 
 def webhooks_for(event_type: str, targets: Iterable[WebhookTarget]) -> list[WebhookNotice]:
-    return [WebhookNotice(t) for t in targets if event_type in t.event_types]
+    return [_webhook_notice(t) for t in targets if event_type in t.event_types]
 
 
 def _mail_decisions(event: RoutingEvent, config: PlanConfig) -> list[Decision]:
@@ -289,12 +298,12 @@ def _customer_mail(
     locale = choose_locale((conv.language, conv.customer.locale), config)
     address = conv.customer.email
     if not address:
-        return Suppression(template, Audience.CUSTOMER.value, locale, "customer has no email")
+        return _suppression(template, Audience.CUSTOMER.value, locale, "customer has no email")
     if auto_submitted is not None:
         reason = automatic_mail_block_reason(address, conv.customer_flags, config)
         if reason:
-            return Suppression(template, address, locale, reason)
-    return MailNotice(
+            return _suppression(template, address, locale, reason)
+    return _mail_notice(
         template=template,
         recipient=address,
         recipient_name=conv.customer.display_name,
@@ -332,7 +341,7 @@ def _escalation_mail(
         return _staff_mail(first, template, primary, config)
     if fallback is not None:
         return _staff_mail(fallback, template, secondary, config)
-    return Suppression(
+    return _suppression(
         template, primary.value, config.default_locale, f"no {primary} or {secondary}"
     )
 
@@ -341,17 +350,19 @@ def _staff_mail(
     who: AgentRef | None, template: str, audience: Audience, config: PlanConfig
 ) -> Decision:
     if who is None:
-        return Suppression(template, audience.value, config.default_locale, f"no {audience}")
+        return _suppression(template, audience.value, config.default_locale, f"no {audience}")
     locale = choose_locale((who.locale,), config)
     if not who.email:
-        return Suppression(template, f"{audience}:{who.agent_id}", locale, "no email address")
-    return MailNotice(
+        return _suppression(template, f"{audience}:{who.agent_id}", locale, "no email address")
+    return _mail_notice(
         template=template,
         recipient=who.email,
         recipient_name=who.name,
         audience=audience,
         locale=locale,
         auto_submitted=AUTO_GENERATED,
+        rate_limited=False,
+        in_customer_thread=False,
     )
 
 

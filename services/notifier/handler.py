@@ -94,6 +94,7 @@ from services.notifier.mail import (
     OutgoingMail,
 )
 from services.notifier.outcomes import OUTCOME_SCHEMA_VERSION, new_outcome
+from services.notifier.records import slot_constructor, tuple_constructor
 from services.notifier.sentlog import (
     Claim,
     ClaimResult,
@@ -394,6 +395,17 @@ class Job(NamedTuple):
     info: SendInfo
 
 
+# The records built per notice, without their generated __init__ / __new__ (records.py).
+_new_job = tuple_constructor(Job)
+_new_send_info = tuple_constructor(SendInfo)
+_new_send_key = tuple_constructor(SendKey)
+_new_finish = tuple_constructor(Finish)
+_new_sent_record = tuple_constructor(SentRecord)
+_claimed_chat = slot_constructor(ClaimedChat)
+_chat_accepted = slot_constructor(ChatAccepted)
+_sent = slot_constructor(Sent)
+
+
 class NotificationHandler:
     def __init__(
         self,
@@ -563,7 +575,7 @@ class NotificationHandler:
             result = await self._send_claimed(job, self._mail_sender(job, notice))
             if isinstance(result, list):
                 return result
-            finish = Finish(job.key, Status.SENT, self._now(), result.message_id)
+            finish = _new_finish((job.key, Status.SENT, self._now(), result.message_id, None))
             outcomes.append(self._finish(recorder, job, claimed, finish, retries=result.retries))
             return []
 
@@ -731,7 +743,7 @@ class NotificationHandler:
                     failures[job.event_id].append(prepared.dead_letter)
                 continue
             sender, message = prepared
-            chat = ClaimedChat(job, record, sender, message)
+            chat = _claimed_chat(job, record, sender, message)
             if is_batch_sender(sender):
                 batches.setdefault(id(sender), (sender, []))[1].append(chat)
             else:
@@ -751,11 +763,14 @@ class NotificationHandler:
                     continue
                 self._tally.add(metrics.attempts("chat", "ok"))  # counted after the poll
                 metrics.send_seconds("chat").observe(elapsed)
-                accepted = Finish(
-                    chat.job.key,
-                    Status.SENT,
-                    outcome.accepted_at or self._now(),
-                    outcome.provider_message_id or "",
+                accepted = _new_finish(
+                    (
+                        chat.job.key,
+                        Status.SENT,
+                        outcome.accepted_at or self._now(),
+                        outcome.provider_message_id or "",
+                        None,
+                    )
                 )
                 poll.outcomes.append(self._finish(recorder, chat.job, chat.claimed, accepted))
         return poll
@@ -814,14 +829,16 @@ class NotificationHandler:
         error_code: str | None = None,
     ) -> NotificationOutcome:
         """The outcome of a claimed notice as ``finish`` records it."""
-        record = SentRecord(
-            finish.status,
-            claimed.attempts + retries,
-            finish.message_id,
-            finish.reason,
-            claimed.locale,
-            None,
-            finish.at,
+        record = _new_sent_record(
+            (
+                finish.status,
+                claimed.attempts + retries,
+                finish.message_id,
+                finish.reason,
+                claimed.locale,
+                None,
+                finish.at,
+            )
         )
         return self._outcome(job, record, error_code=error_code)
 
@@ -948,7 +965,7 @@ class NotificationHandler:
             metrics.attempts("chat", "ok" if ok else "error").inc()
             metrics.send_seconds("chat").observe(time.perf_counter() - started)
             if outcome.verdict is SendVerdict.ACCEPTED:
-                return ChatAccepted(
+                return _chat_accepted(
                     outcome.provider_message_id or "",
                     outcome.accepted_at or self._now(),
                     attempt - 1,
@@ -1065,7 +1082,7 @@ class NotificationHandler:
         the backoff, the claim renewals and the stop rules are the same as before."""
         attempt = self._timed(job, send)
         try:
-            return Sent(await attempt(), retries=0)
+            return _sent(await attempt(), 0)
         except TransientDeliveryError as exc:
             first_failure = exc
         retry = self._config.retry
@@ -1276,10 +1293,10 @@ def job_for(
     channel: str,
     locale: str | None = None,
 ) -> Job:
-    info = SendInfo(event.ce_type, event.conversation.conversation_id, channel, locale)
-    return Job(event_id, event, send_key(event_id, recipient, template), info)
+    info = _new_send_info((event.ce_type, event.conversation.conversation_id, channel, locale))
+    return _new_job((event_id, event, _new_send_key((event_id, recipient.lower(), template)), info))
 
 
 def send_key(event_id: str, recipient: str, template: str) -> SendKey:
     """A notice's sent-log key (the key alone: no Job and SendInfo made to look one up)."""
-    return SendKey(event_id, recipient.lower(), template)
+    return _new_send_key((event_id, recipient.lower(), template))

@@ -31,6 +31,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 
 from services.notifier import wire
+from services.notifier.records import slot_constructor
 from services.notifier.rendering import Rendered
 
 #: References headers grow with every reply; keep the first and the most recent ids.
@@ -94,6 +95,11 @@ class OutgoingMail:
         parsed = BytesParser(policy=policy.SMTP).parsebytes(self.raw)
         assert isinstance(parsed, EmailMessage)
         return parsed
+
+
+# Built once or more a mail, without their generated __init__ (records.py).
+_threading = slot_constructor(Threading)
+_outgoing_mail = slot_constructor(OutgoingMail)
 
 
 def header_safe(value: str) -> str:
@@ -177,11 +183,11 @@ def customer_threading(
     parent_id = angle_id(parent) if parent and parent.strip() else None
     if parent_id:
         ids.append(parent_id)
-    return Threading(in_reply_to=parent_id, references=_trim(_unique(ids)))
+    return _threading(parent_id, _trim(_unique(ids)))
 
 
 def staff_threading(*, reference: str, domain: str) -> Threading:
-    return Threading(in_reply_to=None, references=[conversation_thread_id(reference, domain)])
+    return _threading(None, [conversation_thread_id(reference, domain)])
 
 
 def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> OutgoingMail:
@@ -193,8 +199,8 @@ def build_mail(identity: MailIdentity, meta: MailMeta, rendered: Rendered) -> Ou
         raw = _written(identity, meta, rendered, message_id)
     except wire.NotWireSafe:
         raw = _with_email_package(identity, meta, rendered, message_id)
-        return OutgoingMail(identity.from_address, meta.recipient, message_id, raw)
-    return OutgoingMail(identity.from_address, meta.recipient, message_id, raw, crlf_lines=True)
+        return _outgoing_mail(identity.from_address, meta.recipient, message_id, raw, False)
+    return _outgoing_mail(identity.from_address, meta.recipient, message_id, raw, True)
 
 
 def _written(identity: MailIdentity, meta: MailMeta, rendered: Rendered, message_id: str) -> bytes:

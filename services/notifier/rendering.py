@@ -23,6 +23,7 @@ from jinja2.runtime import Context
 from libs.common.events import RoutingEvent
 from services.notifier.csat import RatingLink
 from services.notifier.precompiled import Render, precompiled_for
+from services.notifier.records import slot_constructor
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -36,6 +37,10 @@ class Rendered:
     subject: str
     text: str
     html: str | None
+
+
+#: a rendering's result without its generated __init__ (records.py)
+_rendered = slot_constructor(Rendered)
 
 
 class Renderer:
@@ -77,7 +82,7 @@ class Renderer:
             html = self._render_optional(template, "html", locale, values)
         except jinja2.TemplateError as exc:
             raise RenderError(f"template {locale}/{template}: {exc}") from exc
-        return Rendered(subject=" ".join(subject.split()), text=text, html=html)
+        return _rendered(" ".join(subject.split()), text, html)
 
     def render_text(self, template: str, locale: str, context: dict[str, Any]) -> str:
         try:

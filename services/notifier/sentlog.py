@@ -66,6 +66,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind, InvalidIdentifier
 from libs.common.sqlite_thread import in_thread
 from services.notifier.prepared import QMARK_VALUES, Prepared
+from services.notifier.records import tuple_constructor
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,11 @@ class Finish(NamedTuple):
     at: datetime  # when the other side answered: the row's updated_at
     message_id: str | None = None
     reason: str | None = None
+
+
+#: a key from its three values (one tuple) without SendKey's Python __new__ (records.py):
+#: one a notice inserted
+_new_send_key = tuple_constructor(SendKey)
 
 
 class SentLog:
@@ -457,7 +463,7 @@ class SentLog:
                 ordered, now, status=Status.SUPPRESSED, attempts=0, claimed=False
             )
             inserted = await self._sqlite_transaction(_fetch_each, new_rows, rows=len(ordered))
-            fresh = {SendKey(*row[:3]) for row in inserted}  # (the rowid not needed)
+            fresh = {_new_send_key(row[:3]) for row in inserted}  # (the rowid not needed)
             records: dict[SendKey, SentRecord] = {}
             for key, info, reason in ordered:
                 if key in fresh and key not in records:  # a key twice: the first row won
@@ -541,7 +547,7 @@ class SentLog:
         returning = self._insert_new().returning(
             sent_log.c.event_id, sent_log.c.recipient, sent_log.c.template
         )
-        return {SendKey(*row) for row in (await conn.execute(returning, rows)).all()}
+        return {_new_send_key(row) for row in (await conn.execute(returning, rows)).all()}
 
     def _new_rows(
         self,
@@ -584,7 +590,7 @@ class SentLog:
             rowids.clear()  # claims never finished (released, a crash): start over
         fresh = set()
         for event_id, recipient, template, rowid in inserted:
-            key = SendKey(event_id, recipient, template)
+            key = _new_send_key((event_id, recipient, template))
             rowids[key] = rowid
             fresh.add(key)
         return fresh

@@ -1,0 +1,103 @@
+"""The records' constructors without __init__ (services/notifier/records.py) against the
+records' own constructors: for every record the notifier builds that way, any field
+values give an object of the same type, equal, with the same hash and repr, as frozen."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.notifier.decisions import ChatNotice, MailNotice, Plan, Suppression, WebhookNotice
+from services.notifier.handler import ChatAccepted, ClaimedChat, Job, Sent
+from services.notifier.mail import MailMeta, OutgoingMail, Threading
+from services.notifier.records import slot_constructor, tuple_constructor
+from services.notifier.rendering import Rendered
+from services.notifier.sentlog import Finish, SendInfo, SendKey, SentRecord
+
+DATACLASSES = [
+    MailNotice,
+    ChatNotice,
+    WebhookNotice,
+    Suppression,
+    Plan,
+    MailMeta,
+    Threading,
+    OutgoingMail,
+    Rendered,
+    ClaimedChat,
+    ChatAccepted,
+    Sent,
+]
+NAMED_TUPLES = [Job, SendInfo, SendKey, Finish, SentRecord]
+
+#: hashable values of several types: the constructors do not look at them
+values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8), st.binary())
+
+
+@pytest.mark.parametrize("record", DATACLASSES, ids=lambda c: c.__name__)
+@given(data=st.data())
+def test_slot_constructor_builds_the_dataclass_own_object(record: type, data: Any) -> None:
+    given_values = [data.draw(values) for _ in fields(record)]
+    fast = slot_constructor(record)(*given_values)
+    own = record(*given_values)
+    assert type(fast) is record
+    assert fast == own
+    assert hash(fast) == hash(own)
+    assert repr(fast) == repr(own)
+    assert dataclasses.astuple(fast) == dataclasses.astuple(own)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.__setattr__(fields(record)[0].name, None)
+
+
+@pytest.mark.parametrize("record", DATACLASSES, ids=lambda c: c.__name__)
+def test_slot_constructor_takes_the_fields_by_name(record: type) -> None:
+    by_name = {f.name: f"v{i}" for i, f in enumerate(fields(record))}
+    assert slot_constructor(record)(**by_name) == record(**by_name)
+    with pytest.raises(TypeError):
+        slot_constructor(record)()  # no defaults: every field said
+
+
+@pytest.mark.parametrize("record", NAMED_TUPLES, ids=lambda c: c.__name__)
+@given(data=st.data())
+def test_tuple_constructor_builds_the_named_tuple(record: type, data: Any) -> None:
+    given_values = tuple(data.draw(values) for _ in record._fields)
+    fast = tuple_constructor(record)(given_values)
+    own = record(*given_values)
+    assert type(fast) is record
+    assert fast == own
+    assert hash(fast) == hash(own)
+    assert repr(fast) == repr(own)
+    assert fast._asdict() == own._asdict()
+
+
+def test_slot_constructor_refuses_what_it_would_build_differently() -> None:
+    @dataclass(frozen=True)
+    class NoSlots:
+        a: int
+
+    @dataclass(slots=True)
+    class NotFrozen:
+        a: int
+
+    @dataclass(frozen=True, slots=True)
+    class PostInit:
+        a: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    @dataclass(frozen=True, slots=True)
+    class NotInInit:
+        a: int
+        b: int = dataclasses.field(default=0, init=False)
+
+    for record in (NoSlots, NotFrozen, PostInit, NotInInit):
+        with pytest.raises(TypeError):
+            slot_constructor(record)
+    with pytest.raises(TypeError):
+        tuple_constructor(tuple)
