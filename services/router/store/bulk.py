@@ -417,11 +417,11 @@ class _Plan:
         self._defaults = defaults
         self.copy = copy
 
-    def tuples(self, rows: list[Row]) -> list[tuple[Any, ...]]:
+    def tuples(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
         return list(map(self._tuple, self._with_defaults(rows)))
 
     def values(
-        self, rows: list[Row], copy_from: int | None
+        self, rows: Sequence[Row], copy_from: int | None
     ) -> tuple[list[tuple[Any, ...]], _Copy | None]:
         """The parameter tuples of ``rows``, or their COPY records and the COPY when
         there are ``copy_from`` rows or more (PostgreSQL)."""
@@ -430,7 +430,7 @@ class _Plan:
             return self.tuples(rows), None
         return list(map(copy.record, self._with_defaults(rows))), copy
 
-    def _with_defaults(self, rows: list[Row]) -> list[Row]:
+    def _with_defaults(self, rows: Sequence[Row]) -> Sequence[Row]:
         if self._defaults:
             defaults = self._defaults
             rows = [{**row, **{key: make() for key, make in defaults.items()}} for row in rows]
@@ -463,7 +463,9 @@ class _Copy:
         self.intro = f"SELECT {selected} FROM {_quoted(table.name)} LIMIT 1"  # noqa: S608
         names = ", ".join(map(_quoted, columns))
         self.statement = f"COPY {_quoted(table.name)}({names}) FROM STDIN (FORMAT binary)"
-        converters = {i: _PG_MICROS.__getitem__ for i, key in enumerate(columns) if key in times}
+        converters: dict[int, Convert] = {
+            i: _PG_MICROS.__getitem__ for i, key in enumerate(columns) if key in times
+        }
         converters |= {
             i: _json for i, key in enumerate(columns) if isinstance(table.c[key].type, sa.JSON)
         }
