@@ -23,7 +23,7 @@ from functools import partial
 from itertools import groupby
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -554,7 +554,7 @@ class _PgMicros(dict[datetime | None, int | None]):
     ``_PG_EPOCH``), None for None; memoized like ``_SqliteTexts`` (equal instants, equal
     numbers, whatever their zone). A naive datetime raises, as ``_utc`` does."""
 
-    LIMIT = 4096
+    LIMIT: ClassVar[int] = 4096
 
     def __missing__(self, value: datetime | None) -> int | None:
         micros = None if value is None else (_aware_utc(value) - _PG_EPOCH) // _MICROSECOND
@@ -715,7 +715,7 @@ class _SqliteTexts(dict[datetime | None, str | None]):
     838.5 K and 840.0 K → 836.8 K an interaction in polls of 400, 945.0 K → 944.3 K in
     polls of 20."""
 
-    LIMIT = _SQLITE_TEXTS_LIMIT
+    LIMIT: ClassVar[int] = _SQLITE_TEXTS_LIMIT
 
     def __missing__(self, value: datetime | None) -> str | None:
         if value is None:
