@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -124,7 +124,11 @@ class Renderer:
         # ChainMap that was ~1 µs of the ~3 a context costs, three contexts per mail).
         env = self._env
         context = env.context_class(
-            env, values, chosen.name, chosen.blocks, globals=self._global_names[chosen.name]
+            env,
+            values,
+            chosen.name,
+            chosen.blocks,
+            globals=self._global_names[chosen.name],  # type: ignore[arg-type]  # Context takes a set
         )
         try:
             return self._env.concat(chosen.root_render_func(context))  # type: ignore[attr-defined]
@@ -141,7 +145,11 @@ class Renderer:
                 chosen = None
             if chosen is not None:
                 self._global_names[chosen.name] = frozenset(chosen.globals)
-                precompiled = precompiled_for(self._env, chosen.name) if self._fast else None
+                precompiled = (
+                    precompiled_for(self._env, chosen.name)  # type: ignore[arg-type]  # loaded: named
+                    if self._fast
+                    else None
+                )
                 if precompiled is not None:
                     self._precompiled[chosen.name] = precompiled
             self._chosen[key] = chosen
@@ -217,7 +225,7 @@ class KeptGlobalsContext(Context):
     of a mapping do not change. Rendering the backlog's mails (callgrind, 1,200 mails):
     see the commit."""
 
-    _names: dict[int, tuple[object, frozenset[str]]] = {}
+    _names: ClassVar[dict[int, tuple[object, frozenset[str]]]] = {}
 
     def __init__(
         self,

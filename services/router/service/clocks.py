@@ -55,15 +55,15 @@ def start_clock(
     values = columns(conversation)
     if values["automated"]:
         return None
-    policy, calendar = policy_for(ctx, conversation) if policy is None else policy
+    config, calendar = policy_for(ctx, conversation) if policy is None else policy
     due = clock_due(
-        calendar, policy.sla_targets, metric, started_at=started_at, elapsed_minutes=elapsed_minutes
+        calendar, config.sla_targets, metric, started_at=started_at, elapsed_minutes=elapsed_minutes
     )
     if due is None:
-        conversation.policy = policy.name
+        conversation.policy = config.name
         return None
     cycle = (values["clock_cycle"] or 0) + 1
-    changes: dict[str, object] = {"policy": policy.name, "clock_cycle": cycle}
+    changes: dict[str, object] = {"policy": config.name, "clock_cycle": cycle}
     if metric is FIRST_RESPONSE:
         changes["first_response_due_at"] = due.breach_at
     # a conversation routing just opened: set in place (set_values)

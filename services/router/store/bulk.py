@@ -23,7 +23,7 @@ from functools import partial
 from itertools import groupby
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -417,11 +417,11 @@ class _Plan:
         self._defaults = defaults
         self.copy = copy
 
-    def tuples(self, rows: list[Row]) -> list[tuple[Any, ...]]:
+    def tuples(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
         return list(map(self._tuple, self._with_defaults(rows)))
 
     def values(
-        self, rows: list[Row], copy_from: int | None
+        self, rows: Sequence[Row], copy_from: int | None
     ) -> tuple[list[tuple[Any, ...]], _Copy | None]:
         """The parameter tuples of ``rows``, or their COPY records and the COPY when
         there are ``copy_from`` rows or more (PostgreSQL)."""
@@ -430,7 +430,7 @@ class _Plan:
             return self.tuples(rows), None
         return list(map(copy.record, self._with_defaults(rows))), copy
 
-    def _with_defaults(self, rows: list[Row]) -> list[Row]:
+    def _with_defaults(self, rows: Sequence[Row]) -> Sequence[Row]:
         if self._defaults:
             defaults = self._defaults
             rows = [{**row, **{key: make() for key, make in defaults.items()}} for row in rows]
@@ -463,7 +463,9 @@ class _Copy:
         self.intro = f"SELECT {selected} FROM {_quoted(table.name)} LIMIT 1"  # noqa: S608
         names = ", ".join(map(_quoted, columns))
         self.statement = f"COPY {_quoted(table.name)}({names}) FROM STDIN (FORMAT binary)"
-        converters = {i: _PG_MICROS.__getitem__ for i, key in enumerate(columns) if key in times}
+        converters: dict[int, Convert] = {
+            i: _PG_MICROS.__getitem__ for i, key in enumerate(columns) if key in times
+        }
         converters |= {
             i: _json for i, key in enumerate(columns) if isinstance(table.c[key].type, sa.JSON)
         }
@@ -552,7 +554,7 @@ class _PgMicros(dict[datetime | None, int | None]):
     ``_PG_EPOCH``), None for None; memoized like ``_SqliteTexts`` (equal instants, equal
     numbers, whatever their zone). A naive datetime raises, as ``_utc`` does."""
 
-    LIMIT = 4096
+    LIMIT: ClassVar[int] = 4096
 
     def __missing__(self, value: datetime | None) -> int | None:
         micros = None if value is None else (_aware_utc(value) - _PG_EPOCH) // _MICROSECOND
@@ -713,7 +715,7 @@ class _SqliteTexts(dict[datetime | None, str | None]):
     838.5 K and 840.0 K → 836.8 K an interaction in polls of 400, 945.0 K → 944.3 K in
     polls of 20."""
 
-    LIMIT = _SQLITE_TEXTS_LIMIT
+    LIMIT: ClassVar[int] = _SQLITE_TEXTS_LIMIT
 
     def __missing__(self, value: datetime | None) -> str | None:
         if value is None:
