@@ -428,9 +428,10 @@ def start_profiled(system: LocalSystem, name: str, report: Path) -> None:
 
 def effective_settings(system: LocalSystem) -> dict[str, dict[str, Any]]:
     """What each service runs with for the fields in ``SHAPING``: the environment the
-    bench gives it, else the field's default (read from the settings class); and, under
-    ``KAFKA_KEY``, the ``KAFKA_SHAPING`` fields (the services inherit this process's
-    environment, so a run with e.g. ``KAFKA_FETCH_MAX_WAIT_MS=5`` says so)."""
+    bench gives it, else the one it inherits from this process, else the field's default
+    (read from the settings class); and, under ``KAFKA_KEY``, the ``KAFKA_SHAPING`` fields
+    (the services inherit this process's environment, so a run with e.g.
+    ``KAFKA_FETCH_MAX_WAIT_MS=5`` or ``ROUTER_CONSUMER_FETCH_MAX_WAIT_MS=200`` says so)."""
     kafka_fields = KafkaSettings.model_fields
     found: dict[str, dict[str, Any]] = {
         KAFKA_KEY: {
@@ -442,8 +443,13 @@ def effective_settings(system: LocalSystem) -> dict[str, dict[str, Any]]:
         fields = service_spec(name).settings().model_fields
         prefix = name.upper() + "_"
         found[name] = {
+            # as the service is spawned: its own environment over the bench's inherited one
             field: process.env.get(
-                prefix + field.upper(), _plain(fields[field].get_default(call_default_factory=True))
+                prefix + field.upper(),
+                os.environ.get(
+                    prefix + field.upper(),
+                    _plain(fields[field].get_default(call_default_factory=True)),
+                ),
             )
             for field in SHAPING.get(name, ())
             if field in fields

@@ -156,3 +156,22 @@ def test_the_pipeline_reports_the_kafka_waits_its_services_inherit(
         "fetch_min_bytes": KafkaSettings.model_fields["fetch_min_bytes"].default,
         "linger_ms": 2,
     }
+
+
+def test_the_pipeline_reports_the_service_settings_its_services_inherit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a run such as ROUTER_CONSUMER_FETCH_MAX_WAIT_MS=200 python -m bench.pipeline: the
+    # services inherit it (LocalSystem spawns them with this process's environment)
+    monkeypatch.setenv("ROUTER_CONSUMER_FETCH_MAX_WAIT_MS", "200")
+    monkeypatch.setenv("ROUTER_CONSUMER_MAX_BATCH", "300")  # the bench's own value wins
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:1", topics=bench_topics())
+    system = LocalSystem(
+        home=tmp_path,
+        kafka=kafka,
+        smtp_port=2525,
+        extra_env={"router": {"ROUTER_CONSUMER_MAX_BATCH": "200"}},
+    )
+    found = effective_settings(system)["router"]
+    assert found["consumer_fetch_max_wait_ms"] == "200"
+    assert found["consumer_max_batch"] == "200"
