@@ -1294,7 +1294,7 @@ def job_for(
     locale: str | None = None,
 ) -> Job:
     info = _new_send_info((event.ce_type, event.conversation.conversation_id, channel, locale))
-    return _new_job((event_id, event, _new_send_key((event_id, recipient.lower(), template)), info))
+    return _new_job((event_id, event, send_key(event_id, recipient, template), info))
 
 
 def send_key(event_id: str, recipient: str, template: str) -> SendKey:
