@@ -495,7 +495,7 @@ class ContactRepository:
         keys, ids = list(keys), list(message_ids)
         if self.session.bind.dialect.name != "sqlite":
             contacts = await self.owners_and_messages(keys, ids)
-            return contacts, await conversations.candidates(**candidate_keys(contacts)._asdict())
+            return contacts, await conversations.candidates_by(candidate_keys(contacts))
         values = list({k.value for k in keys})
         dialect = self.session.bind.dialect
 
@@ -591,7 +591,12 @@ class ConversationRepository:
         """The conversations with one of ``ids``, ``references``, thread keys or call
         group keys, and those of ``recent_contacts`` on ``channels`` active since
         ``since``: in one SELECT."""
-        keys = CandidateKeys(ids, references, threads, calls, recent_contacts, channels, since)
+        return await self.candidates_by(
+            CandidateKeys(ids, references, threads, calls, recent_contacts, channels, since)
+        )
+
+    async def candidates_by(self, keys: CandidateKeys) -> list[Conversation]:
+        """``candidates`` of keys already gathered (``prefetch``'s)."""
         dialect = self.session.bind.dialect
         if self.postgres:
             read = _candidate_params(keys, dialect)
