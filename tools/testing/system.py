@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -21,16 +20,11 @@ from typing import Any
 
 from libs.common.settings import KafkaSettings, TopicSettings
 from tools.services import SERVICES
+from tools.testing.ports import free_port
 from tools.testing.ready import wait_ready_blocking
 
 #: What the local system runs, in start order.
 SERVICE_ORDER = tuple(s.name for s in SERVICES if s.in_local_system)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_topics(prefix: str, *, partitions: int = 3, **settings: Any) -> TopicSettings:
