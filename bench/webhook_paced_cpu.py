@@ -10,12 +10,13 @@ rate for ``--seconds`` (open loop, keep-alive, as the pipeline's generator), the
 - context switches per request (voluntary / involuntary, summed over its threads);
 - TCP segments the service sent to the broker per second and per request (``ss -ti``'s
   ``data_segs_out`` on its broker connections: ~one a produce request, aiokafka writes a
-  request in one ``write``), so records per produce request is ~ requests / segments.
-
+  request in one ``write``), so records per produce request is ~ requests / segments;
+- the broker's CPU-seconds per 1,000 requests (the process listening on its port), for
+  what the service's produce requests cost it too;
 - with ``--syscalls``, syscalls per request by kind (``perf stat`` on the kernel's
   ``syscalls:sys_enter_*`` tracepoints: exact counts, unlike ``strace`` it does not slow
   the service down, which changes how requests arrive);
-- new connections per request (``accept4`` among them).
+  new connections per request among them (``accept4``).
 
 ``--perf DIR`` records ``perf record -e cpu-clock -g`` of the service through each phase,
 ``--pyspy DIR`` its Python stacks (``py-spy record --nonblocking``, collapsed stacks).
@@ -77,6 +78,7 @@ class Counts:
     voluntary: int
     involuntary: int
     broker_segments: int
+    broker_cpu_s: float = 0.0
 
 
 def _switches(pid: int) -> tuple[int, int]:
@@ -121,9 +123,20 @@ def _segments_to(pid: int, broker_port: int) -> int:
     return total
 
 
-def _counts(pid: int, broker_port: int) -> Counts:
+def _listener(port: int) -> int | None:
+    """The pid of the process listening on ``port`` (the broker), if ``ss`` shows it."""
+    out = subprocess.run(
+        ["ss", "-ltnpH", f"( sport = :{port} )"], capture_output=True, text=True, check=False
+    ).stdout
+    found = re.search(r"pid=(\d+),", out)
+    return int(found.group(1)) if found else None
+
+
+def _counts(pid: int, broker_port: int, broker_pid: int | None) -> Counts:
     voluntary, involuntary = _switches(pid)
-    return Counts(_tree_cpu_s(pid), voluntary, involuntary, _segments_to(pid, broker_port))
+    broker_cpu = _tree_cpu_s(broker_pid) if broker_pid else 0.0
+    segments = _segments_to(pid, broker_port)
+    return Counts(_tree_cpu_s(pid), voluntary, involuntary, segments, broker_cpu)
 
 
 @contextlib.contextmanager
@@ -187,6 +200,14 @@ def _syscalls(enabled: bool, pid: int, into: dict[str, int]) -> Iterator[None]:
         into.update(syscall_counts(Path(out.name).read_text()))
 
 
+def percentile_ms(latencies_ns: list[int], q: float) -> float | None:
+    """The ``q`` quantile (nearest rank) of vegeta's latencies, in ms (pure)."""
+    if not latencies_ns:
+        return None
+    ordered = sorted(latencies_ns)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6, 2)
+
+
 def phase_figures(before: Counts, after: Counts, answers: int, seconds: float) -> dict[str, Any]:
     """The phase's per-request and per-second figures (pure)."""
     segments = after.broker_segments - before.broker_segments
@@ -201,6 +222,7 @@ def phase_figures(before: Counts, after: Counts, answers: int, seconds: float) -
         ),
         "broker_segments_per_s": round(segments / seconds, 1),
         "requests_per_broker_segment": round(answers / segments, 2) if segments else None,
+        "broker_cpu_s_per_1000": round((after.broker_cpu_s - before.broker_cpu_s) * 1e3 * per, 3),
     }
 
 
@@ -224,6 +246,7 @@ def main() -> None:
     }
     with one_worker_service(target, [sys.executable, "-m"]) as (proc, port):
         base_url = f"http://127.0.0.1:{port}"
+        broker_pid = _listener(broker_port)
         seq = 0
 
         def requests(count: int) -> list[Any]:
@@ -240,7 +263,7 @@ def main() -> None:
         for name, rate in phases:
             print(f"[paced_cpu] {name} (service pid {proc.pid})", file=sys.stderr, flush=True)
             batch = requests(int((rate or 3000) * args.seconds))
-            before = _counts(proc.pid, broker_port)
+            before = _counts(proc.pid, broker_port, broker_pid)
             syscalls: dict[str, int] = {}
             with (
                 _recorded(args.perf, proc.pid, name),
@@ -252,8 +275,9 @@ def main() -> None:
                     hits, _ = vegeta.attack_each(
                         batch, base_url, duration=2 * args.seconds + 30, rate=rate
                     )
-                    codes = [h["code"] for h in hits if h.get("error") != vegeta.NO_TARGETS]
-                    p99 = None
+                    answered = [h for h in hits if h.get("error") != vegeta.NO_TARGETS]
+                    codes = [h["code"] for h in answered]
+                    p99 = percentile_ms([h["latency"] for h in answered], 0.99)
                 else:
                     figures = vegeta.attack(
                         batch, base_url, duration=args.seconds, rate=0, workers=args.saturated
@@ -261,7 +285,7 @@ def main() -> None:
                     codes = [int(k) for k, v in figures["statuses"].items() for _ in range(v)]
                     p99 = figures["latency_2xx"]["p99_ms"]
                 elapsed = time.monotonic() - started
-            after = _counts(proc.pid, broker_port)
+            after = _counts(proc.pid, broker_port, broker_pid)
             figures_out = phase_figures(before, after, len(codes), elapsed)
             figures_out["non_2xx"] = sum(1 for c in codes if not 200 <= c < 300)
             figures_out["rss_mb"] = _rss_mb(proc.pid)

@@ -3,7 +3,13 @@ and the figures it makes of two samples."""
 
 from __future__ import annotations
 
-from bench.webhook_paced_cpu import Counts, broker_segments, phase_figures, syscall_counts
+from bench.webhook_paced_cpu import (
+    Counts,
+    broker_segments,
+    percentile_ms,
+    phase_figures,
+    syscall_counts,
+)
 
 SS_LINE = (
     "\t cubic wscale:7,7 rto:201 rtt:0.05/0.025 mss:32768 cwnd:10 bytes_sent:1234 "
@@ -29,8 +35,8 @@ def test_syscall_counts_reads_perf_stat_csv() -> None:
 
 
 def test_phase_figures_per_request_and_per_second() -> None:
-    before = Counts(cpu_s=10.0, voluntary=100, involuntary=50, broker_segments=1000)
-    after = Counts(cpu_s=14.0, voluntary=600, involuntary=2050, broker_segments=2000)
+    before = Counts(10.0, voluntary=100, involuntary=50, broker_segments=1000, broker_cpu_s=3.0)
+    after = Counts(14.0, voluntary=600, involuntary=2050, broker_segments=2000, broker_cpu_s=4.5)
     figures = phase_figures(before, after, answers=5000, seconds=10.0)
     assert figures == {
         "answers": 5000,
@@ -40,6 +46,7 @@ def test_phase_figures_per_request_and_per_second() -> None:
         "involuntary_switches_per_request": 0.4,
         "broker_segments_per_s": 100.0,
         "requests_per_broker_segment": 5.0,
+        "broker_cpu_s_per_1000": 0.3,
     }
 
 
@@ -48,3 +55,10 @@ def test_phase_figures_without_answers_or_segments() -> None:
     figures = phase_figures(same, same, answers=0, seconds=1.0)
     assert figures["cpu_s_per_1000"] == 0.0
     assert figures["requests_per_broker_segment"] is None
+
+
+def test_percentile_ms_nearest_rank() -> None:
+    latencies = [n * 1_000_000 for n in range(1, 101)]  # 1..100 ms
+    assert percentile_ms(latencies, 0.99) == 100.0
+    assert percentile_ms(latencies, 0.5) == 51.0
+    assert percentile_ms([], 0.99) is None
