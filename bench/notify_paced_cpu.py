@@ -46,7 +46,13 @@ from libs.common.settings import KafkaSettings
 from tools.testing.system import LocalSystem, free_port, run_topics
 
 EVENTS_PER_POST = 3
-POLLS = re.compile(rb'^\w*handle_seconds_count\{stage="notifier\.handle"\} ([0-9.e+]+)$', re.M)
+POLLS = re.compile(
+    rb'^omnidesk_handle_seconds_count\{stage="notifier\.handle"\} ([0-9.e+]+)$', re.M
+)
+#: records the routing consumer took, handled or skipped undecoded (``interaction.routed``)
+CONSUMED = re.compile(
+    rb'^omnidesk_events_consumed_total\{outcome="\w+",stage="notifier\.handle"\} ([0-9.e+]+)$', re.M
+)
 
 
 def thread_stats(pid: int) -> dict[int, tuple[str, int, int]]:
@@ -76,10 +82,14 @@ def process_ticks(pid: int | None) -> int:
     return stat.own_ticks
 
 
-def polls_handled(port: int) -> float:
+def consumer_counts(port: int) -> tuple[float, float]:
+    """(polls handled, records consumed) so far, from the probe port's ``/metrics``."""
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
     found = POLLS.search(body)
-    return float(found.group(1)) if found else 0.0
+    return (
+        float(found.group(1)) if found else 0.0,
+        sum(float(m.group(1)) for m in CONSUMED.finditer(body)),
+    )
 
 
 def routing_records(run: str, posts: int) -> list[list[OutgoingRecord]]:
@@ -125,13 +135,17 @@ def snapshot(pid: int, probe_port: int, sink_pid: int, kafka_pid: int | None) ->
     return {
         "t": time.monotonic(),
         "threads": thread_stats(pid),
-        "polls": polls_handled(probe_port),
+        "counts": consumer_counts(probe_port),
         "sink": process_ticks(sink_pid),
         "broker": process_ticks(kafka_pid),
     }
 
 
-def difference(before: dict[str, Any], after: dict[str, Any], posts: float) -> dict[str, Any]:
+def difference(before: dict[str, Any], after: dict[str, Any], fed: int) -> dict[str, Any]:
+    """Per 1,000 POSTs the notifier handled in the window (not those fed: a notifier that
+    falls behind handles fewer, in larger polls)."""
+    polls = after["counts"][0] - before["counts"][0]
+    posts = (after["counts"][1] - before["counts"][1]) / EVENTS_PER_POST
     per_k = 1000 / posts
     by_name: dict[str, list[int]] = {}
     for tid, (name, ticks, switches) in after["threads"].items():
@@ -141,11 +155,11 @@ def difference(before: dict[str, Any], after: dict[str, Any], posts: float) -> d
         entry[1] += switches - switches0
     ticks = sum(t for t, _ in by_name.values())
     switches = sum(s for _, s in by_name.values())
-    polls = after["polls"] - before["polls"]
     seconds = after["t"] - before["t"]
     return {
         "seconds": round(seconds, 2),
-        "posts": round(posts),
+        "posts_fed": fed,
+        "posts_handled": round(posts),
         "notifier_cpu_s_per_1000": round(ticks / TICKS_PER_S * per_k, 3),
         "threads_cpu_s_per_1000": {
             name: round(t / TICKS_PER_S * per_k, 3) for name, (t, _) in sorted(by_name.items())
