@@ -84,7 +84,12 @@ def process_ticks(pid: int | None) -> int:
 
 def consumer_counts(port: int) -> tuple[float, float]:
     """(polls handled, records consumed) so far, from the probe port's ``/metrics``."""
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    return parse_counts(
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    )
+
+
+def parse_counts(body: bytes) -> tuple[float, float]:
     found = POLLS.search(body)
     return (
         float(found.group(1)) if found else 0.0,
