@@ -166,6 +166,7 @@ def build_runner(
         retry=consumer_retry(settings),
         client_id=settings.service_name,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
         ignore_types=silent_types(handler_config(settings).plan),
         between_polls=upkeep.run_if_due if upkeep is not None else None,
     )

@@ -28,3 +28,26 @@ def test_the_routing_consumer_waits_as_the_notifier_setting_says(
     handler = SimpleNamespace(handle_batch=None)  # kept by reference; nothing is consumed
     runner = build_runner(settings, handler, producer)  # type: ignore[arg-type]
     assert runner._fetch_options() == {"fetch_min_bytes": 65_536, "fetch_max_wait_ms": expected}
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"), [({}, 65_536), ({"262144": 262_144}, 262_144)]
+)
+def test_the_routing_consumer_fills_its_fetch_as_the_notifier_setting_says(
+    monkeypatch, environment, expected
+):
+    """Unset: the shared KAFKA_FETCH_MIN_BYTES, as before the setting existed."""
+    for value in environment:
+        monkeypatch.setenv("NOTIFIER_CONSUMER_FETCH_MIN_BYTES", value)
+    kafka = KafkaSettings(fetch_max_wait_ms=20, fetch_min_bytes=65_536)
+    settings = NotifierSettings(kafka=kafka)
+    producer = EventProducer(kafka, client_id="notifier")
+    handler = SimpleNamespace(handle_batch=None)
+    runner = build_runner(settings, handler, producer)  # type: ignore[arg-type]
+    assert runner._fetch_options() == {"fetch_min_bytes": expected, "fetch_max_wait_ms": 50}
+
+
+def test_a_fetch_that_waits_for_nothing_is_refused(monkeypatch):
+    monkeypatch.setenv("NOTIFIER_CONSUMER_FETCH_MIN_BYTES", "0")
+    with pytest.raises(ValueError, match="consumer_fetch_min_bytes"):
+        NotifierSettings()
