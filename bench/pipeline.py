@@ -106,7 +106,13 @@ SHAPING = {
         "assistant_consumer_group",
         "log_level",
     ),
-    "notifier": ("smtp_pool_size", "consumer_fetch_max_wait_ms", "group_id", "log_level"),
+    "notifier": (
+        "smtp_pool_size",
+        "consumer_fetch_max_wait_ms",
+        "consumer_fetch_min_bytes",
+        "group_id",
+        "log_level",
+    ),
     "phone_log": ("workers",),
     "email_ingest": ("mailboxes",),
 }
