@@ -50,3 +50,19 @@ def test_the_request_log_is_off_at_start_and_switched_in_the_file_the_broker_fol
     assert _request_level(broker) == "DEBUG"
     broker.log_requests(False)
     assert _request_level(broker) == "WARN"
+
+
+def test_idle_fetch_cost_rates_leave_out_a_process_not_sampled_in_both() -> None:
+    from bench.cpu_accounting import TICKS_PER_S, CpuSample
+    from bench.idle_fetch_cost import cpu_ms_per_s
+
+    ticks: dict[str, int | None] = {"kafka broker": 100, "consumers": 10, "gone": 5}
+    before = CpuSample(at=10.0, ticks=ticks, machine_busy_ticks=0)
+    later: dict[str, int | None] = {
+        "kafka broker": 100 + TICKS_PER_S,
+        "consumers": 10,
+        "gone": None,
+    }
+    after = CpuSample(at=12.0, ticks=later, machine_busy_ticks=0)
+
+    assert cpu_ms_per_s(before, after) == {"kafka broker": 500.0, "consumers": 0.0}
