@@ -51,8 +51,10 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 """
 
+#: ``monitorInterval``: log4j2 re-reads this file when it changed (checked at most every 5 s),
+#: so :meth:`LocalKafka.log_requests` can turn the request log on and off in a running broker.
 _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
-<Configuration status="WARN">
+<Configuration status="WARN" monitorInterval="5">
   <Appenders>
     <Console name="stdout" target="SYSTEM_OUT">
       <PatternLayout pattern="[%d] %p %m (%c)%n"/>
@@ -60,7 +62,7 @@ _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
   </Appenders>
   <Loggers>
     <Root level="INFO"><AppenderRef ref="stdout"/></Root>
-    <Logger name="kafka.request.logger" level="WARN"/>
+    <Logger name="kafka.request.logger" level="{request_level}"/>
     <Logger name="org.apache.kafka.controller" level="WARN"/>
     <Logger name="state.change.logger" level="WARN"/>
   </Loggers>
@@ -220,8 +222,19 @@ class LocalKafka:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         config = self.state_dir / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in self.server_properties().items()))
-        (self.state_dir / "log4j2.xml").write_text(_LOG4J2)
+        self._write_log4j2(request_level="WARN")
         return config
+
+    def _write_log4j2(self, *, request_level: str) -> None:
+        (self.state_dir / "log4j2.xml").write_text(_LOG4J2.format(request_level=request_level))
+
+    def log_requests(self, on: bool) -> None:
+        """Turn the broker's request log on (one line per completed request: client id, API,
+        times) or off; a running broker follows within ~5 s (``monitorInterval``). For
+        counting what clients ask (``bench.broker_idle_cpu --requests``): the lines are
+        long, keep the window short."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._write_log4j2(request_level="DEBUG" if on else "WARN")
 
     def _java(self) -> str:
         java = shutil.which("java")
