@@ -96,6 +96,7 @@ def main(args: argparse.Namespace) -> None:
                 if n:
                     published += sent
                     marked += done
+            loop.run_until_complete(relay.close())
     finally:
         loop.run_until_complete(publisher.stop())
         loop.run_until_complete(delete_topics(kafka, [topic]))

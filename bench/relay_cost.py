@@ -107,6 +107,7 @@ async def relay_rounds(
                     marked_rows += marked
             wal = None if postgres else await mark_wal_pages(engine, relay, traffic, ctx, size)
         finally:
+            await relay.close()
             await publisher.stop()
             await engine.dispose()
     figures = {

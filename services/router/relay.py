@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -32,13 +34,13 @@ from services.router.store.outbox import (
     CommittedOutbox,
     PendingEvent,
     UnsentId,
+    UnsentReader,
     lock_and_mark_unsent,
     mark_sent,
     record_sent_mark,
     rows_by_id,
-    unsent_ids,
 )
-from services.router.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from services.router.store.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 RELAY_LOCK_KEY = 7226458
@@ -230,6 +232,8 @@ class OutboxRelay:
         self._mark_wake = asyncio.Event()
         #: when this relay last recorded how far it had published (``record_sent_mark``)
         self._sent_mark_at: datetime | None = None
+        #: SQLite: the rounds' reads of what is unsent, on a connection kept open
+        self._unsent = None if uow.postgres else UnsentReader(uow.engine)
 
     @property
     def wake(self) -> asyncio.Event:
@@ -251,10 +255,10 @@ class OutboxRelay:
         # SQLite: read without the write lock and publish; the rows are marked sent by
         # ``mark_published`` in a short write of its own, so the next round need not
         # wait for the write lock (held by the poll being routed) before publishing.
-        async with self._uow.reader() as uow:
-            handed_before = self.committed.event_ids()  # all committed before the read
-            read = await unsent_ids(uow.session, limit=limit, excluding=self._unmarked)
-            rows = await self._rows(uow, read, handed_before, limit=limit)
+        assert self._unsent is not None
+        handed_before = self.committed.event_ids()  # all committed before the read
+        read = await self._unsent.unsent_ids(limit=limit, excluding=self._unmarked)
+        rows = await self._rows(self._rows_read_apart, read, handed_before, limit=limit)
         if not rows:
             return 0
         await self._send_all([row for _, row in rows])
@@ -306,7 +310,8 @@ class OutboxRelay:
             read = await lock_and_mark_unsent(uow.session, lock_key=RELAY_LOCK_KEY, limit=limit)
             if read is None:
                 return 0
-            rows = await self._rows(uow, read, handed_before, limit=limit)
+            read_rows = partial(rows_by_id, uow.session, postgres=True)
+            rows = await self._rows(read_rows, read, handed_before, limit=limit)
             if not rows:
                 return 0
             now = self._sent_mark_due()
@@ -320,9 +325,21 @@ class OutboxRelay:
         self.committed.forget(row.event_id for _, row in rows)
         return len(rows)
 
+    async def _rows_read_apart(self, ids: list[int]) -> dict[int, PendingEvent]:
+        """SQLite: the whole rows ``ids`` (not handed over: rare), in a reader unit."""
+        if not ids:
+            return {}
+        async with self._uow.reader() as uow:
+            return await rows_by_id(uow.session, ids, postgres=False)
+
+    async def close(self) -> None:
+        """The connection the rounds read on (``run`` closes it when it ends)."""
+        if self._unsent is not None:
+            await self._unsent.close()
+
     async def _rows(
         self,
-        uow: UnitOfWork,
+        read_rows: Callable[[list[int]], Awaitable[dict[int, PendingEvent]]],
         read: list[UnsentId],
         handed_before: set[str],
         *,
@@ -332,7 +349,7 @@ class OutboxRelay:
         not yet marked: ``unsent_ids(excluding=...)``) as (database id, row), payloads
         from memory where handed (a handed row's own ``id`` is 0: the pair says it,
         which costs no ``_replace`` per row). ``handed_before``: the event ids handed
-        over before the read."""
+        over before the read; ``read_rows`` reads the rows not handed over."""
         if len(read) < limit:
             # every unsent row was read: a handed row not among them was already sent
             # (by another replica, or in a round that then failed to forget it)
@@ -340,7 +357,7 @@ class OutboxRelay:
         unsent = read[:limit]
         handed = {u.id: self.committed.get(u.event_id) for u in unsent}
         missing = [i for i, row in handed.items() if row is None]
-        others = await rows_by_id(uow.session, missing, postgres=self._uow.postgres)
+        others = await read_rows(missing)
         rows = []
         for id_, row in handed.items():
             if row is None:
@@ -375,7 +392,10 @@ class OutboxRelay:
             await self._publish_loop(stop)
         finally:
             published.set()
-            await marker
+            try:
+                await marker
+            finally:
+                await self.close()
 
     async def _mark_loop(self, done: asyncio.Event) -> None:
         while not done.is_set():

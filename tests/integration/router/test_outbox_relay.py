@@ -5,6 +5,7 @@ leftovers, another process's) are read, and all go out in outbox id order."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
@@ -14,9 +15,11 @@ from sqlalchemy import event, select, text
 from libs.common.cloudevents import Headers
 from libs.common.kafka.producer import PublishError
 from services.router.relay import RELAY_LOCK_KEY, OutboxRelay
+from services.router.store.bulk import driver_connection
 from services.router.store.models import OutboxPending, OutboxRow
 from services.router.store.outbox import (
     CommittedOutbox,
+    UnsentReader,
     lock_and_mark_unsent,
     mark_sent,
     unsent_ids,
@@ -86,11 +89,25 @@ async def unsent(factory: UnitOfWorkFactory) -> list[str]:
         return list(await uow.session.scalars(query.order_by(OutboxRow.id)))
 
 
-def relay_for(factory: UnitOfWorkFactory, committed: CommittedOutbox, publisher) -> OutboxRelay:  # type: ignore[no-untyped-def]
-    return OutboxRelay(factory, publisher, topic=TOPIC, committed=committed, batch=2)
+RelayFor = Callable[..., OutboxRelay]
 
 
-async def test_handed_rows_are_published_without_reading_their_payloads(engine):
+@pytest.fixture
+async def relay_for() -> AsyncIterator[RelayFor]:
+    """Builds relays with rounds of 2 rows; closes them (the connection their SQLite
+    rounds read on) at the end, as ``run`` does when it ends."""
+    relays: list[OutboxRelay] = []
+
+    def build(factory: UnitOfWorkFactory, committed: CommittedOutbox, publisher) -> OutboxRelay:  # type: ignore[no-untyped-def]
+        relays.append(OutboxRelay(factory, publisher, topic=TOPIC, committed=committed, batch=2))
+        return relays[-1]
+
+    yield build
+    for relay in relays:
+        await relay.close()
+
+
+async def test_handed_rows_are_published_without_reading_their_payloads(engine, relay_for):
     committed = CommittedOutbox()
     factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
     publisher = RecordingPublisher()
@@ -114,7 +131,7 @@ async def test_handed_rows_are_published_without_reading_their_payloads(engine):
     assert dict(headers)["ce_time"] == at.astimezone(UTC).isoformat().encode()
 
 
-async def test_rows_not_handed_are_read_and_all_go_out_in_id_order(engine):
+async def test_rows_not_handed_are_read_and_all_go_out_in_id_order(engine, relay_for):
     committed = CommittedOutbox()
     factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
     elsewhere = UnitOfWorkFactory(engine)  # another process or replica: hands nothing over
@@ -135,7 +152,7 @@ async def test_rows_not_handed_are_read_and_all_go_out_in_id_order(engine):
 
 
 async def test_a_failed_publish_leaves_the_rows_unsent_and_a_restart_republishes_the_same(
-    engine,
+    engine, relay_for
 ):
     committed = CommittedOutbox()
     factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
@@ -157,7 +174,7 @@ async def test_a_failed_publish_leaves_the_rows_unsent_and_a_restart_republishes
     assert await unsent(factory) == []
 
 
-async def test_rounds_skip_rows_published_but_not_yet_marked(engine, store_settings):
+async def test_rounds_skip_rows_published_but_not_yet_marked(engine, store_settings, relay_for):
     committed = CommittedOutbox()
     factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
     publisher = RecordingPublisher()
@@ -233,7 +250,7 @@ async def test_sqlite_a_failed_mark_is_tried_again_without_another_round(
     assert publisher.ce_ids() == ["ev-1"]
 
 
-async def test_handed_rows_another_relay_already_sent_are_forgotten(engine):
+async def test_handed_rows_another_relay_already_sent_are_forgotten(engine, relay_for):
     committed = CommittedOutbox()
     factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
     at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
@@ -289,7 +306,9 @@ async def test_sqlite_marks_the_rounds_of_a_mark_interval_in_one_write(engine, s
     assert await unsent(factory) == []
 
 
-async def test_postgres_round_waits_for_the_replica_holding_the_relay_lock(engine, store_settings):
+async def test_postgres_round_waits_for_the_replica_holding_the_relay_lock(
+    engine, store_settings, relay_for
+):
     """One relaying replica at a time: while another holds the lock, a round publishes
     nothing; the lock and the read are one statement, the mark is in the round."""
     if store_settings.is_sqlite:
@@ -323,7 +342,9 @@ async def test_postgres_round_waits_for_the_replica_holding_the_relay_lock(engin
     assert "DELETE FROM outbox_pending" in lock_and_mark
 
 
-async def test_postgres_rows_count_as_sent_only_once_kafka_acknowledged(engine, store_settings):
+async def test_postgres_rows_count_as_sent_only_once_kafka_acknowledged(
+    engine, store_settings, relay_for
+):
     """The round marks the rows before publishing them, in its transaction: until the
     ack and the commit, everyone else still reads them as unsent."""
     if store_settings.is_sqlite:
@@ -390,9 +411,43 @@ async def test_unsent_ids_leave_out_exactly_the_excluded_rows(engine):
     few_runs = {*ids[0:10], *ids[12:15], ids[20]}
     scattered = set(ids[0:40:2])  # 20 runs of one id each
     one_run, one_in_the_middle = set(ids[0:10]), set(ids[3:9])  # the statement built once
+    kept = UnsentReader(engine)
     for excluding in (few_runs, scattered, set(), one_run, one_in_the_middle, [ids[4]]):
         async with factory.reader() as uow:
             read = await unsent_ids(uow.session, limit=7, excluding=excluding)
         expected = [i for i in ids if i not in excluding][:7]
         assert [row.id for row in read] == expected
         assert [row.event_id for row in read] == [f"ev-{ids.index(i)}" for i in expected]
+        assert await kept.unsent_ids(limit=7, excluding=excluding) == read  # the relay's way
+    await kept.close()
+
+
+async def test_sqlite_rounds_read_on_one_kept_connection_and_see_each_commit(
+    engine, store_settings, relay_for
+):
+    """The rounds' reads take no pooled connection each (the connection is kept), yet
+    each sees what was committed since the last (no read transaction is left open);
+    after a failed read the next round reads on a new connection."""
+    if not store_settings.is_sqlite:
+        pytest.skip("PostgreSQL reads in the round's own transaction")
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    elsewhere = UnitOfWorkFactory(engine)  # rows read back, not handed over
+    publisher = RecordingPublisher()
+    relay = relay_for(factory, committed, publisher)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, outbox_row("ev-1", "conv-a", at))
+    assert await relay.publish_pending() == 1
+    checkouts: list[object] = []
+    event.listen(engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args))
+    for n in range(2, 5):
+        await commit_rows(factory, outbox_row(f"ev-{n}", "conv-a", at))
+        assert await relay.publish_pending() == 1
+    assert len(checkouts) == 3  # the three commits' own, none of the rounds'
+    await commit_rows(elsewhere, outbox_row("theirs", "conv-a", at))
+    kept = relay._unsent._connection  # type: ignore[union-attr]
+    await (await driver_connection(kept)).close()  # the connection broke under the pool
+    with pytest.raises(ValueError, match="Connection closed"):  # aiosqlite's
+        await relay.publish_pending()
+    assert await relay.publish_pending() == 1  # on a new connection
+    assert publisher.ce_ids() == ["ev-1", "ev-2", "ev-3", "ev-4", "theirs"]
