@@ -94,7 +94,7 @@ class NotifierSettings(ServiceSettings, MemorySettings):
         4, ge=1, le=64, description="Persistent SMTP connections reused across mails."
     )
     consumer_fetch_max_wait_ms: int = Field(
-        50,
+        100,
         ge=0,
         le=500,
         description="The longest the broker holds the routing-topic consumer's fetch for "
@@ -103,15 +103,16 @@ class NotifierSettings(ServiceSettings, MemorySettings):
         "rates a longer wait makes fewer, larger polls, for up to this much more latency "
         "(as the router's ROUTER_CONSUMER_FETCH_MAX_WAIT_MS).",
     )
-    consumer_fetch_min_bytes: int | None = Field(
-        None,
+    consumer_fetch_min_bytes: int = Field(
+        262_144,
         ge=1,
-        description="The routing-topic consumer's KAFKA_FETCH_MIN_BYTES (unset: the shared "
-        "value): with NOTIFIER_CONSUMER_FETCH_MAX_WAIT_MS it sets how many polls a second the "
-        "notifier makes at a given rate. Each poll costs ~5-6 ms of CPU whatever it holds "
-        "(its fetch, sent-log transactions, outcome produce, SMTP round trips: "
-        "bench.notify_paced_cpu), so at pipeline rates a fuller fetch spends less per notice, "
-        "for up to NOTIFIER_CONSUMER_FETCH_MAX_WAIT_MS more latency.",
+        description="The routing-topic consumer's own KAFKA_FETCH_MIN_BYTES: with "
+        "NOTIFIER_CONSUMER_FETCH_MAX_WAIT_MS it sets how many polls a second the notifier "
+        "makes at a given rate. Each poll costs ~5-6 ms of CPU whatever it holds (its fetch, "
+        "sent-log transactions, outcome produce, SMTP round trips: bench.notify_paced_cpu), so "
+        "at pipeline rates a fuller fetch spends less per notice, for up to "
+        "NOTIFIER_CONSUMER_FETCH_MAX_WAIT_MS more latency (256 KiB: ~60 POSTs' routing "
+        "events; 65536 is the shared KAFKA_FETCH_MIN_BYTES).",
     )
     chat_concurrency: int = Field(
         8,

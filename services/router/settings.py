@@ -58,7 +58,7 @@ class RouterSettings(ServiceSettings, MemorySettings):
         "300 / 400 / 500; at load 7-9, 500 peaked at 148.3 MB, so 400 keeps room below 150.",
     )
     consumer_fetch_max_wait_ms: int = Field(
-        50,
+        100,
         ge=0,
         le=500,
         description="The longest the broker holds the interactions consumer's fetch for "
@@ -68,7 +68,8 @@ class RouterSettings(ServiceSettings, MemorySettings):
         "pipeline rates a longer wait makes fewer, larger polls, for up to this much more "
         "latency. bench.pipeline (router_poll_split, 2 runs each, load 10-18): router CPU-s "
         "per 1,000 POSTs at 25/s 10.05 / 7.63 / 5.65 and at 100/s 2.91 / 2.53 / 2.01 with "
-        "20 / 50 / 100 ms (polls/s at 100/s: 16.4 / 10.3 / 8.0).",
+        "20 / 50 / 100 ms (polls/s at 100/s: 16.4 / 10.3 / 8.0). 100 since stop 28, with the "
+        "notifier's fuller fetches and chat_ingest's 20 ms linger (docs/performance.md).",
     )
     reopen_window_minutes: int = Field(
         7 * 24 * 60, ge=0, description="A resolved conversation reopens within this window."

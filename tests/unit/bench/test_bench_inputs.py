@@ -139,7 +139,7 @@ def test_the_pipeline_reports_the_settings_its_services_run_with(tmp_path: Path)
     found = effective_settings(system)
     assert found["router"]["consumer_max_batch"] == "200"  # the bench's environment
     assert found["chat_ingest"]["workers"] == 1  # the service's default
-    assert found["chat_ingest"]["publish_linger_ms"] == 5
+    assert found["chat_ingest"]["publish_linger_ms"] == 20
     assert isinstance(found["notifier"]["smtp_pool_size"], int)
 
 

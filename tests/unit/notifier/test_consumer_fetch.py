@@ -15,7 +15,7 @@ from services.notifier.settings import NotifierSettings
 
 
 @pytest.mark.parametrize(
-    ("environment", "expected"), [({}, 50), ({"0": 0}, 0), ({"120": 120}, 120)]
+    ("environment", "expected"), [({}, 100), ({"0": 0}, 0), ({"120": 120}, 120)]
 )
 def test_the_routing_consumer_waits_as_the_notifier_setting_says(
     monkeypatch, environment, expected
@@ -27,16 +27,14 @@ def test_the_routing_consumer_waits_as_the_notifier_setting_says(
     producer = EventProducer(kafka, client_id="notifier")
     handler = SimpleNamespace(handle_batch=None)  # kept by reference; nothing is consumed
     runner = build_runner(settings, handler, producer)  # type: ignore[arg-type]
-    assert runner._fetch_options() == {"fetch_min_bytes": 65_536, "fetch_max_wait_ms": expected}
+    assert runner._fetch_options() == {"fetch_min_bytes": 262_144, "fetch_max_wait_ms": expected}
 
 
-@pytest.mark.parametrize(
-    ("environment", "expected"), [({}, 65_536), ({"262144": 262_144}, 262_144)]
-)
+@pytest.mark.parametrize(("environment", "expected"), [({}, 262_144), ({"65536": 65_536}, 65_536)])
 def test_the_routing_consumer_fills_its_fetch_as_the_notifier_setting_says(
     monkeypatch, environment, expected
 ):
-    """Unset: the shared KAFKA_FETCH_MIN_BYTES, as before the setting existed."""
+    """Unset: 256 KiB, four times the shared KAFKA_FETCH_MIN_BYTES (fewer, fuller polls)."""
     for value in environment:
         monkeypatch.setenv("NOTIFIER_CONSUMER_FETCH_MIN_BYTES", value)
     kafka = KafkaSettings(fetch_max_wait_ms=20, fetch_min_bytes=65_536)
@@ -44,7 +42,7 @@ def test_the_routing_consumer_fills_its_fetch_as_the_notifier_setting_says(
     producer = EventProducer(kafka, client_id="notifier")
     handler = SimpleNamespace(handle_batch=None)
     runner = build_runner(settings, handler, producer)  # type: ignore[arg-type]
-    assert runner._fetch_options() == {"fetch_min_bytes": expected, "fetch_max_wait_ms": 50}
+    assert runner._fetch_options() == {"fetch_min_bytes": expected, "fetch_max_wait_ms": 100}
 
 
 def test_a_fetch_that_waits_for_nothing_is_refused(monkeypatch):

@@ -58,7 +58,7 @@ def test_the_interactions_consumer_waits_for_company_as_the_router_setting_says(
     producer = EventProducer(kafka, client_id="router")
     ctx = object()
     for settings, expected in (
-        (RouterSettings(state_dir=tmp_path), 50),  # the default: longer than the shared 20
+        (RouterSettings(state_dir=tmp_path), 100),  # the default: longer than the shared 20
         (RouterSettings(state_dir=tmp_path, consumer_fetch_max_wait_ms=0), 0),
     ):
         interactions = build_consumer(

@@ -22,7 +22,7 @@ def test_without_a_linger_the_kafka_setting_holds() -> None:
 
 
 def test_chat_ingest_lingers_5_ms_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert ChatIngestSettings().publish_linger_ms == 5
+    assert ChatIngestSettings().publish_linger_ms == 20
     monkeypatch.setenv("CHAT_INGEST_PUBLISH_LINGER_MS", "0")
     assert ChatIngestSettings().publish_linger_ms == 0
     monkeypatch.setenv("CHAT_INGEST_PUBLISH_LINGER_MS", "1000")
