@@ -291,10 +291,11 @@ class EventProducer:
             return None  # aiokafka raises MessageSizeTooLargeError
         tp = TopicPartition(topic, self._partitioner(key, list(partitions), available))
         pending = accumulator._batches.get(tp)
-        if pending:
-            return pending[-1].append(key, value, None, headers=headers)  # None: full
-        batch = self._window.open_batch(accumulator, tp)
-        return batch.append(key, value, None, headers=headers)
+        batch = pending[-1] if pending else self._window.open_batch(accumulator, tp)
+        future = batch.append(key, value, None, headers=headers)  # None: full
+        if future is not None:
+            self._window.added(accumulator)
+        return future
 
     async def _ack(
         self,
@@ -408,11 +409,21 @@ class LingerWindow:
     ``_append_batch`` does: with a linger that turn of the sender loop only schedules
     the real wake-up (a ``drain_by_nodes`` and an ``asyncio.wait`` over its waiters,
     for nothing). The sender still drains all it finds ready whenever it wakes.
+
+    A window that holds ``full_at`` records is ready at once (``added``), as Java's
+    producer sends a batch that reached ``batch.size`` before its linger is up. The
+    linger is there to gather records that arrive one at a time (a steady few hundred
+    a second); when they come faster the window fills first, and waiting out the rest
+    of the linger only delays every answer: with a 20 ms linger, 64 webhook requests in
+    flight were held to ~2,000 a second by the linger alone, the service at 70 % of a core.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, full_at: int = 16) -> None:
         self._accumulator: Any = None
         self._end = 0.0  # when the open window's batches are ready (time.monotonic)
+        self._full_at = full_at
+        self._batches: list[MessageBatch] = []  # the open window's
+        self._records = 0  # appended while the window is open
 
     def open_batch(self, accumulator: Any, tp: TopicPartition) -> MessageBatch:
         """A new batch for ``tp``, as aiokafka's ``_append_batch`` makes it (no
@@ -426,10 +437,26 @@ class LingerWindow:
         created = batch._ctime  # aiokafka's clock for the linger (time.monotonic)
         if self._accumulator is accumulator and created < self._end:
             batch._linger_time = self._end - created
+            self._batches.append(batch)
             return batch
         self._accumulator, self._end = accumulator, created + linger
+        self._batches, self._records = [batch], 0
         asyncio.get_running_loop().call_later(linger, _wake_sender, accumulator)
         return batch
+
+    def added(self, accumulator: Any) -> None:
+        """A record was appended while this window may be open: at ``full_at`` records
+        its batches are ready now (their linger ends) and the sender is woken; the next
+        batch opens a new window."""
+        if self._accumulator is not accumulator or not self._batches:
+            return
+        self._records += 1
+        if self._records < self._full_at:
+            return
+        for batch in self._batches:
+            batch._linger_time = 0.0  # aiokafka: ``remaining_linger`` None, i.e. ready
+        self._batches, self._records, self._end = [], 0, 0.0
+        _wake_sender(accumulator)
 
 
 def _wake_sender(accumulator: Any) -> None:

@@ -97,3 +97,41 @@ async def test_the_sender_is_woken_when_the_window_is_up_or_at_once_without_ling
     at_once = _accumulator(0)
     LingerWindow().open_batch(at_once, TopicPartition("t", 0))
     assert at_once._waiter_future.done()
+
+
+async def test_a_window_holding_full_at_records_is_ready_at_once(clock: Clock) -> None:
+    """Records coming faster than the linger gathers them: the window does not wait it out."""
+    accumulator = _accumulator(0.020)
+    window = LingerWindow(full_at=3)
+    first = window.open_batch(accumulator, TopicPartition("t", 0))
+    window.added(accumulator)
+    second = window.open_batch(accumulator, TopicPartition("t", 1))
+    window.added(accumulator)
+    assert not accumulator._waiter_future.done()
+    assert second.remaining_linger() == pytest.approx(0.020)
+    window.added(accumulator)  # a third record, into the first partition's batch
+    assert [first.remaining_linger(), second.remaining_linger()] == [None, None]
+    assert accumulator._waiter_future.done()
+    # the next batch opens a window of its own, with a whole linger
+    later = window.open_batch(accumulator, TopicPartition("t", 2))
+    assert later.remaining_linger() == pytest.approx(0.020)
+
+
+async def test_fewer_records_than_full_at_wait_for_the_linger(clock: Clock) -> None:
+    accumulator = _accumulator(0.020)
+    window = LingerWindow(full_at=16)
+    batch = window.open_batch(accumulator, TopicPartition("t", 0))
+    for _ in range(15):
+        window.added(accumulator)
+    assert batch.remaining_linger() == pytest.approx(0.020)
+    assert not accumulator._waiter_future.done()
+
+
+async def test_records_of_another_accumulator_do_not_count(clock: Clock) -> None:
+    accumulator = _accumulator(0.020)
+    window = LingerWindow(full_at=1)
+    batch = window.open_batch(accumulator, TopicPartition("t", 0))
+    window.added(_accumulator(0.020))
+    assert batch.remaining_linger() == pytest.approx(0.020)
+    window.added(accumulator)
+    assert batch.remaining_linger() is None
