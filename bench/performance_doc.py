@@ -140,7 +140,7 @@ ANALYSIS: dict[str, str] = {
     "webhook → agent mail": (
         "Missed in this run by 168 ms: p99 668 ms at 500/s, p50 267 ms; met in this stop's "
         "first idle run an hour earlier (p99 439 ms, p50 250 ms; the same settings, without "
-        "the full-window rule, which at ~10 records a linger does not act at this rate); stop"
+        "the full-window rule, which at ~10 records a linger rarely acts at this rate); stop"
         " 27's run 2,070 / 793 ms. 30,000 / 30,000 POSTs acknowledged and their mails "
         "delivered in each. The machine spent 3.61 CPU-s per 1,000 POSTs, 88 % busy (3.64 in "
         "the first run; 3.85 and 93 % in stop 27's): router 1.12 (1.19), notifier 0.88 "
