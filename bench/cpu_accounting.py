@@ -16,6 +16,7 @@ sampled: its own CPU (``getrusage``) is passed to ``cpu_split`` as ``extra``.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -158,6 +159,39 @@ class CpuMeter:
         for name, pid in self.alone.items():
             ticks[name] = stats[pid].own_ticks if pid in stats else None
         return CpuSample(time.monotonic(), ticks, machine_busy_ticks())
+
+
+@dataclass(frozen=True)
+class ThreadStat:
+    name: str  # the thread's name (``comm``)
+    ticks: int  # utime + stime
+    voluntary: int  # context switches it asked for (waits)
+    involuntary: int  # context switches it was preempted by
+
+
+def thread_stats(pid: int) -> dict[int, ThreadStat]:
+    """tid → ``ThreadStat`` of each live thread of ``pid`` (``/proc/<pid>/task``); a thread
+    that ends while it is read is left out, and a process that is gone gives ``{}``."""
+    out: dict[int, ThreadStat] = {}
+    try:
+        tasks = list((PROC / str(pid) / "task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            stat = parse_stat((task / "stat").read_text())
+            status = (task / "status").read_text()
+            name = (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        switches = dict(re.findall(r"^(\w*ctxt_switches):\s+(\d+)$", status, re.M))
+        out[int(task.name)] = ThreadStat(
+            name,
+            stat.own_ticks,
+            int(switches.get("voluntary_ctxt_switches", 0)),
+            int(switches.get("nonvoluntary_ctxt_switches", 0)),
+        )
+    return out
 
 
 def status_mb(pid: int, *keys: str) -> dict[str, float] | None:

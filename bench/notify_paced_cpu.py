@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import bootstrap_servers, run_topic_names, write_result
-from bench.cpu_accounting import TICKS_PER_S, broker_pid, parse_stat
+from bench.cpu_accounting import TICKS_PER_S, broker_pid, parse_stat, thread_stats
 from bench.notify_instructions import WEBCHAT, pipeline_events
 from bench.smtp_sink import SmtpSink
 from libs.common.cloudevents import CloudEvent, encode
@@ -53,23 +53,6 @@ POLLS = re.compile(
 CONSUMED = re.compile(
     rb'^omnidesk_events_consumed_total\{outcome="\w+",stage="notifier\.handle"\} ([0-9.e+]+)$', re.M
 )
-
-
-def thread_stats(pid: int) -> dict[int, tuple[str, int, int]]:
-    """tid → (name, utime + stime ticks, context switches) of each live thread."""
-    out: dict[int, tuple[str, int, int]] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = parse_stat((task / "stat").read_text())
-            status = (task / "status").read_text()
-            name = (task / "comm").read_text().strip()
-        except OSError:
-            continue
-        switches = sum(
-            int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line
-        )
-        out[int(task.name)] = (name, stat.own_ticks, switches)
-    return out
 
 
 def process_ticks(pid: int | None) -> int:
@@ -139,7 +122,11 @@ class Feed:
 def snapshot(pid: int, probe_port: int, sink_pid: int, kafka_pid: int | None) -> dict[str, Any]:
     return {
         "t": time.monotonic(),
-        "threads": thread_stats(pid),
+        # tid → (name, ticks, context switches)
+        "threads": {
+            tid: (t.name, t.ticks, t.voluntary + t.involuntary)
+            for tid, t in thread_stats(pid).items()
+        },
         "counts": consumer_counts(probe_port),
         "sink": process_ticks(sink_pid),
         "broker": process_ticks(kafka_pid),

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import bootstrap_servers, run_topic_names
-from bench.cpu_accounting import TICKS_PER_S
+from bench.cpu_accounting import TICKS_PER_S, thread_stats
 from bench.router_throughput import (
     RELAY_INTERVAL_S,
     RoutedWatcher,
@@ -50,7 +49,6 @@ from bench.router_throughput import (
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.producer import EventProducer
 
-PROC = Path("/proc")
 #: interactions before measuring (imports, caches, the topics' metadata, the first polls)
 WARM_UP = 400
 
@@ -59,22 +57,14 @@ def thread_figures(pid: int) -> dict[str, dict[str, int]]:
     """Thread name → summed ticks (utime + stime) and context switches of its threads;
     threads of the same name (executor workers) together."""
     out: dict[str, dict[str, int]] = {}
-    for task in (PROC / str(pid) / "task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-            status = (task / "status").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        head, _, rest = stat.rpartition(")")
-        name = head.split("(", 1)[1]
+    for tid, thread in thread_stats(pid).items():
+        name = thread.name
         if name.isdigit() or name.startswith("python"):
-            name = "main" if int(task.name) == pid else name
-        fields = rest.split()
-        switches = dict(re.findall(r"^(\w*ctxt_switches):\s+(\d+)$", status, re.M))
+            name = "main" if tid == pid else name
         entry = out.setdefault(name, {"ticks": 0, "voluntary": 0, "involuntary": 0})
-        entry["ticks"] += int(fields[11]) + int(fields[12])
-        entry["voluntary"] += int(switches.get("voluntary_ctxt_switches", 0))
-        entry["involuntary"] += int(switches.get("nonvoluntary_ctxt_switches", 0))
+        entry["ticks"] += thread.ticks
+        entry["voluntary"] += thread.voluntary
+        entry["involuntary"] += thread.involuntary
     return out
 
 

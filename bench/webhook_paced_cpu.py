@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import vegeta
+from bench.cpu_accounting import listening_pid, rss_mb, thread_stats
 from bench.webhook_load import TARGETS, _tree_cpu_s
 from bench.webhook_rate_cpu import one_worker_service
 
@@ -81,26 +82,6 @@ class Counts:
     broker_cpu_s: float = 0.0
 
 
-def _switches(pid: int) -> tuple[int, int]:
-    """Voluntary and involuntary context switches of all of ``pid``'s threads."""
-    voluntary = involuntary = 0
-    for status in Path(f"/proc/{pid}/task").glob("*/status"):
-        with contextlib.suppress(FileNotFoundError):
-            for line in status.read_text().splitlines():
-                if line.startswith("voluntary_ctxt_switches:"):
-                    voluntary += int(line.split()[1])
-                elif line.startswith("nonvoluntary_ctxt_switches:"):
-                    involuntary += int(line.split()[1])
-    return voluntary, involuntary
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 def broker_segments(ss_output: str) -> int:
     """Sum of ``data_segs_out`` over the connections ``ss -tin`` printed."""
     return sum(int(m) for m in _SEGS.findall(ss_output))
@@ -123,17 +104,10 @@ def _segments_to(pid: int, broker_port: int) -> int:
     return total
 
 
-def _listener(port: int) -> int | None:
-    """The pid of the process listening on ``port`` (the broker), if ``ss`` shows it."""
-    out = subprocess.run(
-        ["ss", "-ltnpH", f"( sport = :{port} )"], capture_output=True, text=True, check=False
-    ).stdout
-    found = re.search(r"pid=(\d+),", out)
-    return int(found.group(1)) if found else None
-
-
 def _counts(pid: int, broker_port: int, broker_pid: int | None) -> Counts:
-    voluntary, involuntary = _switches(pid)
+    threads = thread_stats(pid).values()
+    voluntary = sum(t.voluntary for t in threads)
+    involuntary = sum(t.involuntary for t in threads)
     broker_cpu = _tree_cpu_s(broker_pid) if broker_pid else 0.0
     segments = _segments_to(pid, broker_port)
     return Counts(_tree_cpu_s(pid), voluntary, involuntary, segments, broker_cpu)
@@ -246,7 +220,7 @@ def main() -> None:
     }
     with one_worker_service(target, [sys.executable, "-m"]) as (proc, port):
         base_url = f"http://127.0.0.1:{port}"
-        broker_pid = _listener(broker_port)
+        broker_pid = listening_pid(broker_port)
         seq = 0
 
         def requests(count: int) -> list[Any]:
@@ -288,7 +262,7 @@ def main() -> None:
             after = _counts(proc.pid, broker_port, broker_pid)
             figures_out = phase_figures(before, after, len(codes), elapsed)
             figures_out["non_2xx"] = sum(1 for c in codes if not 200 <= c < 300)
-            figures_out["rss_mb"] = _rss_mb(proc.pid)
+            figures_out["rss_mb"] = rss_mb(proc.pid)
             if syscalls and codes:
                 figures_out["syscalls_per_request"] = {
                     k: round(v / len(codes), 3) for k, v in sorted(syscalls.items()) if v

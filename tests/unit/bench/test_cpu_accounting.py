@@ -18,6 +18,7 @@ from bench.cpu_accounting import (
     parse_machine_busy,
     parse_stat,
     rss_mb,
+    thread_stats,
     tree_ticks,
 )
 
@@ -122,3 +123,28 @@ def test_a_real_process_burning_cpu_is_seen_with_its_child() -> None:
         parent.kill()
         parent.wait()
     assert rss_mb(parent.pid) is None
+
+
+def test_thread_stats_read_each_live_thread_and_nothing_of_a_gone_process():
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def wait() -> None:
+        started.set()
+        release.wait(5)
+
+    worker = threading.Thread(target=wait)
+    worker.start()
+    started.wait(5)
+    try:
+        threads = thread_stats(os.getpid())
+    finally:
+        release.set()
+        worker.join()
+    assert os.getpid() in threads and worker.native_id in threads
+    assert threads[worker.native_id].voluntary >= 1  # it waited
+    assert all(t.ticks >= 0 and t.involuntary >= 0 and t.name for t in threads.values())
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert thread_stats(gone.pid) == {}
