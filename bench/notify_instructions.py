@@ -55,7 +55,7 @@ from bench.notify_throughput import (
     backlog_events,
     new_conversation_events,
 )
-from libs.common.cloudevents import CloudEvent, decode, encode
+from libs.common.cloudevents import CloudEvent, Headers, decode, encode
 from libs.common.events import Channel, CustomerIdentity, ReplyPath, RoutingEvent
 from libs.common.gc_tuning import tune_for_polls
 from libs.common.kafka.consumer import Delivery
@@ -119,6 +119,19 @@ def pipeline_events(count: int) -> Iterator[RoutingEvent]:
 MIXES = {"backlog": backlog_events, "pipeline": pipeline_events}
 
 
+def relayed(event: RoutingEvent, event_id: str) -> tuple[Headers, bytes]:
+    """``event``'s headers and bytes as the router's relay sends it (source, subject)."""
+    return encode(
+        CloudEvent(
+            id=event_id,
+            source="router",
+            type=event.ce_type,
+            data=event,
+            subject=event.conversation.conversation_id,
+        )
+    )
+
+
 def encoded_polls(count: int, batch: int, mix: str = "backlog") -> list[list[Record]]:
     """The mix's routing events as the consumer gets them from the relay, ``batch`` a poll:
     the relay's seven headers (``ce_subject``, the conversation id, after ``encode``'s six;
@@ -126,15 +139,7 @@ def encoded_polls(count: int, batch: int, mix: str = "backlog") -> list[list[Rec
     holds them (its fetcher hands ``tuple(record.headers)``)."""
     records = []
     for n, event in enumerate(MIXES[mix](count * batch)):
-        headers, value = encode(
-            CloudEvent(
-                id=f"bench-{n}",
-                source="router",
-                type=event.ce_type,
-                data=event,
-                subject=event.conversation.conversation_id,
-            )
-        )
+        headers, value = relayed(event, f"bench-{n}")
         records.append((tuple(headers), value))
     return [records[i : i + batch] for i in range(0, len(records), batch)]
 

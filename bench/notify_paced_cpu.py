@@ -37,9 +37,8 @@ from typing import Any
 
 from bench.common import bootstrap_servers, run_topic_names, write_result
 from bench.cpu_accounting import TICKS_PER_S, broker_pid, parse_stat, thread_stats
-from bench.notify_instructions import WEBCHAT, pipeline_events
+from bench.notify_instructions import WEBCHAT, pipeline_events, relayed
 from bench.smtp_sink import SmtpSink
-from libs.common.cloudevents import CloudEvent, encode
 from libs.common.kafka.admin import create_topics, delete_topics
 from libs.common.kafka.producer import EventProducer, OutgoingRecord
 from libs.common.settings import KafkaSettings
@@ -84,15 +83,7 @@ def routing_records(run: str, posts: int) -> list[list[OutgoingRecord]]:
     """Each POST's three records, as the router's relay encodes them."""
     out: list[list[OutgoingRecord]] = []
     for n, event in enumerate(pipeline_events(posts * EVENTS_PER_POST)):
-        headers, value = encode(
-            CloudEvent(
-                id=f"{run}-{n}",
-                source="router",
-                type=event.ce_type,
-                data=event,
-                subject=event.conversation.conversation_id,
-            )
-        )
+        headers, value = relayed(event, f"{run}-{n}")
         if n % EVENTS_PER_POST == 0:
             out.append([])
         out[-1].append(OutgoingRecord(value, event.conversation.conversation_id, headers))
