@@ -291,14 +291,14 @@ async def _read_unsent(
     loop's thread 4.50 M instructions, this way 2.72 M (callgrind, the difference
     between 20 and 120 rounds of ``bench.unsent_ids_cost``; aiosqlite's thread 2.53 M
     either way). Only integers and text are read: no type processing is skipped."""
-    if isinstance(session, AsyncConnection):
-        connection = session
-    elif session.bind.dialect.name != "sqlite":  # type: ignore[union-attr]
+    if isinstance(session, AsyncSession):
+        if session.bind.dialect.name != "sqlite":  # type: ignore[union-attr]
+            return _unsent(await session.execute(statement, params))
+        connection = await session.connection()
+    elif session.dialect.name != "sqlite":
         return _unsent(await session.execute(statement, params))
     else:
-        connection = await session.connection()
-    if connection.dialect.name != "sqlite":
-        return _unsent(await connection.execute(statement, params))
+        connection = session
     sql, order = _SQLITE_SQL[statement]
     raw = await driver_connection(connection)
     rows = await raw.execute_fetchall(sql, [params[name] for name in order])
