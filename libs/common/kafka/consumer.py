@@ -51,6 +51,11 @@
   ~0.6 ms of CPU (pure-Python request and response coding, the loop's wake-ups): a
   consumer on a trickle of records fetches 50 times a second, ~26 ms of CPU a second
   (``fetch_max_wait_ms=200``: 5 fetches, ~4 ms).
+- Idle fetch mode (``idle_fetch``, on by default): after a poll that found nothing the
+  fetches ask for the first byte and wait up to half a second, until a poll returns
+  records again (``libs.common.kafka.fetch_mode``): an idle consumer asks the broker
+  twice a second whatever its usual limits, and sees the first record as soon as it is
+  there.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, CloudEventError, decode
 from libs.common.events.base import utc_now
 from libs.common.events.deadletter import DeadLetter
+from libs.common.kafka.fetch_mode import FetchLimits, IdleFetchMode
 from libs.common.kafka.producer import EventProducer, PublishError
 from libs.common.logging import event_context
 from libs.common.settings import KafkaSettings
@@ -167,6 +173,7 @@ class ConsumerRunner:
         fetch_min_bytes: int | None = None,
         skip_header: tuple[str, bytes] | None = None,
         between_polls: Callable[[], object] | None = None,
+        idle_fetch: bool = True,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -198,6 +205,8 @@ class ConsumerRunner:
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._fetch_min_bytes = fetch_min_bytes
         self._between_polls = between_polls
+        self._idle_fetch = idle_fetch and not sparse_topic  # a sparse topic's fetch is idle's
+        self.fetch_mode: IdleFetchMode | None = None  # set once the consumer runs
         self._next_commit = 0.0  # time.monotonic() from which the next commit may start
         self._outage_waits = 0
         self._consumer: AIOKafkaConsumer | None = None
@@ -226,11 +235,20 @@ class ConsumerRunner:
         )
         self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()
+        if self._idle_fetch:
+            options = self._fetch_options()
+            self.fetch_mode = IdleFetchMode(
+                getattr(self._consumer, "_fetcher", None),
+                FetchLimits(options["fetch_min_bytes"], options["fetch_max_wait_ms"]),
+                name=self._group_id,
+            )
         self.started.set()
         log.info("consumer %s started on %s", self._group_id, ",".join(self._topics))
         try:
             while not self._stop.is_set():
                 batch = await self._poll()
+                if self.fetch_mode is not None:
+                    self.fetch_mode.after_poll(bool(batch))
                 if batch:
                     async with self._lock:
                         await self._process(batch)
