@@ -101,7 +101,8 @@ class KafkaSettings(BaseSettings):
             "Consumers: the broker answers a fetch once this much is waiting (or "
             "KAFKA_FETCH_MAX_WAIT_MS passed). Records arriving one at a time are handled "
             "a few per transaction instead of one: a poll's fixed cost (transaction, "
-            "offset commit, relay round) is paid once for several."
+            "offset commit, relay round) is paid once for several. After a poll that "
+            "found nothing a consumer asks for the first byte instead, until records flow."
         ),
     )
     fetch_max_wait_ms: int = Field(
@@ -110,7 +111,9 @@ class KafkaSettings(BaseSettings):
         le=500,
         description=(
             "Consumers: the longest the broker holds a fetch for KAFKA_FETCH_MIN_BYTES "
-            "(the most a record waits for company; 0 answers at once)."
+            "(the most a record waits for company; 0 answers at once). After a poll that "
+            "found nothing a consumer's fetch is held up to 500 ms for the first byte "
+            "instead (the idle fetch mode: two fetches a second)."
         ),
     )
     topics: TopicSettings = Field(default_factory=TopicSettings)
