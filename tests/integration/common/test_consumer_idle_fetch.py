@@ -50,6 +50,20 @@ def _runs(limits: list[FetchLimits]) -> list[FetchLimits]:
     return [x for i, x in enumerate(limits) if i == 0 or limits[i - 1] != x]
 
 
+def _runner(settings, producer, handler, group: str, **kw) -> ConsumerRunner:
+    return ConsumerRunner(
+        settings,
+        topics=[settings.topics.interactions],
+        group_id=group,
+        stage="test.stage",
+        handler=handler,
+        producer=producer,
+        fetch_min_bytes=USUAL.min_bytes,
+        fetch_max_wait_ms=USUAL.max_wait_ms,
+        **kw,
+    )
+
+
 async def test_an_idle_consumer_fetches_on_the_first_byte_until_records_flow_again(kafka_topics):
     settings = kafka_topics
     handled: list[str] = []
@@ -60,16 +74,7 @@ async def test_an_idle_consumer_fetches_on_the_first_byte_until_records_flow_aga
         activity.set()
 
     async with EventProducer(settings, client_id="t") as producer:
-        runner = ConsumerRunner(
-            settings,
-            topics=[settings.topics.interactions],
-            group_id="idle-fetch",
-            stage="test.stage",
-            handler=handler,
-            producer=producer,
-            fetch_min_bytes=USUAL.min_bytes,
-            fetch_max_wait_ms=USUAL.max_wait_ms,
-        )
+        runner = _runner(settings, producer, handler, "idle-fetch")
         task = asyncio.create_task(runner.run())
         try:
             await asyncio.wait_for(runner.started.wait(), 30)
@@ -105,17 +110,7 @@ async def test_idle_fetch_off_keeps_the_usual_limits(kafka_topics):
         raise AssertionError("nothing is published")
 
     async with EventProducer(settings, client_id="t") as producer:
-        runner = ConsumerRunner(
-            settings,
-            topics=[settings.topics.interactions],
-            group_id="idle-fetch-off",
-            stage="test.stage",
-            handler=handler,
-            producer=producer,
-            fetch_min_bytes=USUAL.min_bytes,
-            fetch_max_wait_ms=USUAL.max_wait_ms,
-            idle_fetch=False,
-        )
+        runner = _runner(settings, producer, handler, "idle-fetch-off", idle_fetch=False)
         task = asyncio.create_task(runner.run())
         try:
             await asyncio.wait_for(runner.started.wait(), 30)
