@@ -11,11 +11,12 @@ from aiokafka.protocol.fetch import FetchRequest
 from libs.common.kafka.consumer import ConsumerRunner, Delivery
 from libs.common.kafka.fetch_mode import IDLE_FETCH, FetchLimits
 from libs.common.kafka.producer import EventProducer
-from tests.integration.common.test_consumer_runner import _publish
+from tests.integration.common.test_consumer_runner import _publish, _runner
 
 pytestmark = pytest.mark.integration
 
 USUAL = FetchLimits(min_bytes=65_536, max_wait_ms=100)
+USUAL_OPTIONS = {"fetch_min_bytes": USUAL.min_bytes, "fetch_max_wait_ms": USUAL.max_wait_ms}
 
 
 async def _until(condition: Callable[[], bool], activity: asyncio.Event, what: str) -> None:
@@ -50,20 +51,6 @@ def _runs(limits: list[FetchLimits]) -> list[FetchLimits]:
     return [x for i, x in enumerate(limits) if i == 0 or limits[i - 1] != x]
 
 
-def _runner(settings, producer, handler, group: str, **kw) -> ConsumerRunner:
-    return ConsumerRunner(
-        settings,
-        topics=[settings.topics.interactions],
-        group_id=group,
-        stage="test.stage",
-        handler=handler,
-        producer=producer,
-        fetch_min_bytes=USUAL.min_bytes,
-        fetch_max_wait_ms=USUAL.max_wait_ms,
-        **kw,
-    )
-
-
 async def test_an_idle_consumer_fetches_on_the_first_byte_until_records_flow_again(kafka_topics):
     settings = kafka_topics
     handled: list[str] = []
@@ -74,7 +61,7 @@ async def test_an_idle_consumer_fetches_on_the_first_byte_until_records_flow_aga
         activity.set()
 
     async with EventProducer(settings, client_id="t") as producer:
-        runner = _runner(settings, producer, handler, "idle-fetch")
+        runner = _runner(settings, producer, handler, "idle-fetch", **USUAL_OPTIONS)
         task = asyncio.create_task(runner.run())
         try:
             await asyncio.wait_for(runner.started.wait(), 30)
@@ -110,7 +97,9 @@ async def test_idle_fetch_off_keeps_the_usual_limits(kafka_topics):
         raise AssertionError("nothing is published")
 
     async with EventProducer(settings, client_id="t") as producer:
-        runner = _runner(settings, producer, handler, "idle-fetch-off", idle_fetch=False)
+        runner = _runner(
+            settings, producer, handler, "idle-fetch-off", idle_fetch=False, **USUAL_OPTIONS
+        )
         task = asyncio.create_task(runner.run())
         try:
             await asyncio.wait_for(runner.started.wait(), 30)
