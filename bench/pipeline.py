@@ -75,6 +75,7 @@ from bench.common import (
     write_result,
 )
 from bench.cpu_accounting import CpuMeter, broker_pid, cpu_split, status_mb
+from bench.pipeline_hops import phase_hops
 from bench.smtp_sink import KINDS, SmtpSink
 from libs.common.kafka.admin import create_topics
 from libs.common.settings import KafkaSettings, TopicSettings
@@ -577,6 +578,8 @@ def measure(
         "not_delivered_within_drain": len(sent) - len(latencies),
         "drain_s": drain,
         "latency": latency_summary_ms(latencies),
+        # for the hops (bench.pipeline_hops), read once all phases ran; not written out
+        "_instants": (sent, received),
     }
     if before is not None and after is not None:
         figures["cpu"] = cpu_split(
@@ -588,6 +591,25 @@ def measure(
         )
         figures["cpu"]["load_average_1m"] = os.getloadavg()[0]
     return figures
+
+
+def _written(figures: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in figures.items() if k != "_instants"}
+
+
+def add_hops(kafka: KafkaSettings, run: str, runs: list[dict[str, Any]]) -> None:
+    """Each phase's latency split into hops (``bench.pipeline_hops``), from the run's
+    topics once every phase is over; a failure to read them is noted, not fatal."""
+    measured = [r for r in runs if "_instants" in r]
+    try:
+        hops = phase_hops(kafka, run, [r.pop("_instants") for r in measured])
+    except Exception as exc:  # the phases' figures stand without their hops
+        for r in measured:
+            r.pop("_instants", None)
+            r["hops"] = {"error": repr(exc)}
+        return
+    for r, split in zip(measured, hops, strict=True):
+        r["hops"] = split
 
 
 def measure_idle(cpu: CpuMeter, seconds: float) -> dict[str, Any] | None:
@@ -664,7 +686,8 @@ def _run_measured(
                     )
                 except (RuntimeError, subprocess.CalledProcessError) as exc:
                     runs.append({"rate_per_s": rate, "seconds": seconds, "error": str(exc)})
-                print(json.dumps(runs[-1]), flush=True)
+                print(json.dumps(_written(runs[-1])), flush=True)
+            add_hops(system.kafka, run_id, runs)
             return {
                 "target": f"p99 < {TARGET_P99_MS} ms at {TARGET_RATE} events/s",
                 "path": "webchat POST → chat_ingest → Kafka → router (SQLite) → Kafka → "
