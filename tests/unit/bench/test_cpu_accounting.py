@@ -131,6 +131,9 @@ def test_thread_stats_read_each_live_thread_and_nothing_of_a_gone_process():
     started, release = threading.Event(), threading.Event()
 
     def wait() -> None:
+        # A sleep blocks in the kernel: a voluntary switch counted before ``started``
+        # (``release.wait`` alone may not have blocked yet when the stats are read).
+        time.sleep(0.01)
         started.set()
         release.wait(5)
 
