@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.figures import MEMORY_TARGET_MB, get
+from bench.pipeline_hops import hops_section
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -658,6 +659,10 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         "## Where the two cores go",
         "",
         *_cpu(summary),
+        "",
+        "## Where a POST's latency goes",
+        "",
+        *hops_section(get(summary.get("results") or {}, "pipeline", "runs") or []),
         "",
         "## Peak memory per service",
         "",

@@ -135,3 +135,43 @@ def phase_hops(
     ingested = first_times(interactions, run)
     assigned = first_times(routing, run, _ASSIGNED)
     return [hop_latencies(due, ingested, assigned, received) for due, received in phases]
+
+
+def hops_section(runs: list[dict[str, Any]]) -> list[str]:
+    """Markdown: per pipeline phase, each hop's p50 / p99 and its mean over the slowest 1 %."""
+    measured = [r for r in runs if isinstance(r.get("hops"), dict) and "ingest" in r["hops"]]
+    if not measured:
+        return ["(the pipeline's phases have no hops in this run)"]
+    out = [
+        "Each phase's POSTs split by the record timestamps on the run's topics "
+        "(`bench/pipeline_hops.py`; the producers' clocks at append, ms): **ingest** — the "
+        "POST's due time to its interaction appended by chat_ingest; **route** — to the "
+        "`ConversationAssigned` appended by the router's relay (chat_ingest's linger and "
+        "produce request, the router's fetch wait, polls queued before it, routing, commit, "
+        "the relay's wake-up); **notify** — to the mail received by the SMTP sink (the "
+        "relay's produce request, the notifier's fetch wait, its polls, SMTP). The slowest "
+        "1 % column is each hop's mean over the POSTs slowest end to end: where the p99 "
+        "comes from.",
+        "",
+        "| phase | POSTs | end to end p50 / p99 | ingest p50 / p99 | route p50 / p99 "
+        "| notify p50 / p99 | slowest 1 %: ingest / route / notify |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in measured:
+        hops = r["hops"]
+        slow = hops.get("slowest_1pct") or {}
+        cells = [
+            f"{_ms(r['latency'], 'p50_ms')} / {_ms(r['latency'], 'p99_ms')}",
+            *(f"{_ms(hops[h], 'p50_ms')} / {_ms(hops[h], 'p99_ms')}" for h in HOPS),
+            " / ".join(f"{slow[h]:,.0f}" if h in slow else "—" for h in HOPS),
+        ]
+        phase = f"{r['rate_per_s']:g}/s for {r['seconds']:g} s"
+        out.append(f"| {phase} | {hops['posts']:,} of {hops['of']:,} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append("All figures in ms.")
+    return out
+
+
+def _ms(summary: Mapping[str, Any], key: str) -> str:
+    value = summary.get(key)
+    return f"{value:,.0f}" if isinstance(value, int | float) and value == value else "—"
