@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench.pipeline import webchat_request
-from bench.pipeline_hops import first_times, hop_latencies, visitor_pattern
+from bench.pipeline_hops import first_times, hop_latencies, hops_section, visitor_pattern
 from libs.common.events.routing import ConversationAssigned
 
 ASSIGNED = ConversationAssigned.ce_type.encode()
@@ -52,3 +52,28 @@ def test_hops_add_up_to_the_end_to_end_latency_and_the_slowest_say_where_it_went
 def test_no_complete_post_gives_counts_and_no_slowest():
     hops = hop_latencies({1: 0.0}, {}, {}, {})
     assert (hops["posts"], hops["of"], hops["slowest_1pct"]) == (0, 1, {})
+
+
+def test_the_doc_section_has_a_row_per_phase_with_its_hops():
+    split = {
+        "ingest": {"p50_ms": 1.2, "p99_ms": 14.0},
+        "route": {"p50_ms": 147.0, "p99_ms": 368.0},
+        "notify": {"p50_ms": 85.2, "p99_ms": 225.8},
+        "slowest_1pct": {"ingest": 1.3, "route": 342.7, "notify": 113.8},
+        "posts": 1000,
+        "of": 1000,
+    }
+    runs = [
+        {"rate_per_s": 500.0, "seconds": 60.0, "latency": {"p50_ms": 250.0, "p99_ms": 454.0}},
+        {"rate_per_s": 200.0, "seconds": 5.0, "latency": {"p50_ms": 250.0, "p99_ms": 454.0}},
+    ]
+    runs[1]["hops"] = split
+    runs[0]["hops"] = {"error": "KafkaConnectionError()"}  # left out
+    lines = hops_section(runs)
+    rows = [line for line in lines if line.startswith("| 200/s")]
+    assert rows == [
+        "| 200/s for 5 s | 1,000 of 1,000 | 250 / 454 | 1 / 14 | 147 / 368 | 85 / 226 "
+        "| 1 / 343 / 114 |"
+    ]
+    assert not any(line.startswith("| 500/s") for line in lines)
+    assert hops_section(runs[:1]) == ["(the pipeline's phases have no hops in this run)"]
