@@ -84,8 +84,13 @@ def encode(event: CloudEvent) -> tuple[Headers, bytes]:
     ]
     if event.subject is not None:
         headers.append(("ce_subject", event.subject.encode()))
-    if event.extensions:
-        headers.extend((f"ce_{k}", v.encode()) for k, v in sorted(event.extensions.items()))
+    extensions = event.extensions
+    if len(extensions) == 1:
+        # one (a notification outcome's about_a_reply): nothing to sort, no generator
+        ((name, value),) = extensions.items()
+        headers.append((f"ce_{name}", value.encode()))
+    elif extensions:
+        headers.extend((f"ce_{k}", v.encode()) for k, v in sorted(extensions.items()))
     return headers, _json_bytes(event.data)
 
 

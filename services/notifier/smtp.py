@@ -35,6 +35,7 @@ from services.notifier.errors import (
     RelayUnavailable,
     TransientDeliveryError,
 )
+from services.notifier.lazy_deadline import LazyDeadline
 from services.notifier.mail import OutgoingMail
 from services.notifier.settings import NotifierSettings, SmtpTls
 
@@ -297,35 +298,40 @@ class Lane:
         written: list[_Queued] = [current]  # on the wire, not settled yet
         self._in_flight = 1
         try:
-            async with asyncio.timeout(None) as deadline:
-                current.deadline = loop.time() + timeout_s
-                connection.write(current.envelope)
-                while current is not None:
-                    deadline.reschedule(current.deadline)
-                    refusal = await connection.envelope_replies(current.mail)
-                    if refusal is not None:
+            async with asyncio.timeout(None) as timeout:
+                # moved to each mail's own deadline without a new timer per mail
+                deadline = LazyDeadline(loop, timeout)
+                try:
+                    current.deadline = loop.time() + timeout_s
+                    connection.write(current.envelope)
+                    while current is not None:
+                        deadline.move(current.deadline)
+                        refusal = await connection.envelope_replies(current.mail)
+                        if refusal is not None:
+                            written.remove(current)
+                            current.settle(refusal)
+                            await connection.quit()
+                            return
+                        following = self._next_prepared(connection)
+                        if following is None:
+                            connection.write(current.content + END_OF_DATA)
+                        else:
+                            following.deadline = loop.time() + timeout_s
+                            # one copy of the content, not two (its end, then the envelope)
+                            connection.write(
+                                b"".join((current.content, END_OF_DATA, following.envelope))
+                            )
+                            written.append(following)
+                            self._in_flight = 2
+                        reply = await connection.end_of_data()
                         written.remove(current)
-                        current.settle(refusal)
-                        await connection.quit()
-                        return
-                    following = self._next_prepared(connection)
-                    if following is None:
-                        connection.write(current.content + END_OF_DATA)
-                    else:
-                        following.deadline = loop.time() + timeout_s
-                        # one copy of the content, not two (its end, then the envelope)
-                        connection.write(
-                            b"".join((current.content, END_OF_DATA, following.envelope))
-                        )
-                        written.append(following)
-                        self._in_flight = 2
-                    reply = await connection.end_of_data()
-                    written.remove(current)
-                    self._in_flight = len(written)
-                    # RFC 5321 §4.1.1.4: the end-of-data reply ends the transaction,
-                    # whatever its code: the following envelope starts a new one.
-                    current.settle(_end_of_data_error(reply))
-                    current = following
+                        self._in_flight = len(written)
+                        # RFC 5321 §4.1.1.4: the end-of-data reply ends the transaction,
+                        # whatever its code: the following envelope starts a new one.
+                        current.settle(_end_of_data_error(reply))
+                        current = following
+                finally:
+                    deadline.cancel()  # its timer must not outlive the timeout
         except TimeoutError:
             connection.abort()
             _settle_all(written, aiosmtplib.SMTPReadTimeoutError(TIMED_OUT))

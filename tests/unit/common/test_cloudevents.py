@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -156,3 +157,29 @@ def test_headers_other_than_cloudevents_are_ignored_and_extensions_kept():
     decoded = decode(headers, value)
     assert decoded.extensions == {"partitionkey": "kim@example.com", "custom": "yes"}
     assert decoded.id == "id-1" and decoded.subject == "kim@example.com"
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        {},
+        {"about_a_reply": "no"},
+        {"partitionkey": "kim@example.com", "custom": "é"},
+        {"b": "2", "a": "1"},
+    ],
+)
+def test_extensions_follow_the_core_headers_sorted_by_name(extensions):
+    """One extension is appended without the sort: the same headers as for any number."""
+    event = dataclasses.replace(_event(), extensions=extensions)
+    headers, _ = encode(event)
+    expected_tail = [(f"ce_{k}", v.encode()) for k, v in sorted(extensions.items())]
+    assert headers[7:] == expected_tail
+    assert [name for name, _ in headers[:7]] == [
+        "ce_specversion",
+        "ce_id",
+        "ce_source",
+        "ce_type",
+        "ce_time",
+        "content-type",
+        "ce_subject",
+    ]
