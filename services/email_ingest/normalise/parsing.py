@@ -16,6 +16,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from functools import cache, lru_cache
 
+from services.email_ingest.normalise.message import IndexedMessage
+
 #: Distinct (name, value) pairs kept parsed; common values repeat across mail.
 HEADER_CACHE_SIZE = 4096
 
@@ -50,7 +52,9 @@ def _registry() -> _CachingHeaderRegistry:
 
 @cache
 def _parser() -> BytesParser:
-    return BytesParser(policy=policy.default.clone(header_factory=_registry()))
+    return BytesParser(
+        policy=policy.default.clone(header_factory=_registry(), message_factory=IndexedMessage)
+    )
 
 
 def parse_message(raw: bytes) -> EmailMessage:
