@@ -44,7 +44,21 @@ class ReplyParts:
 def _library_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The library's header and signature patterns for Korean + English, built once."""
     probe = EmailMessage(text="", languages=["ko"], keep_hyphen_lists=True)
-    return probe.HEADER_REGEX, probe.SIGNATURE_REGEX
+    return probe.HEADER_REGEX, signature_start(probe.SIGNATURE_REGEX)
+
+
+#: How the library's signature pattern ends: "and everything after it".
+_REST_OF_TEXT = r"(.|\s)*)"
+
+
+def signature_start(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The signature pattern without its tail that eats the rest of the text one
+    character at a time: that tail always matches, so where a match starts (all we
+    use) is the same, at a third less of the search. Unchanged if not that shape."""
+    text = pattern.pattern
+    if not (text.startswith("(") and text.endswith(_REST_OF_TEXT)):
+        return pattern
+    return re.compile(text[: -len(_REST_OF_TEXT)] + ")", pattern.flags)
 
 
 def split_signature_only(body: str) -> ReplyParts:
