@@ -101,3 +101,34 @@ def test_the_normaliser_parses_into_indexed_messages():
     )
     assert isinstance(message, IndexedMessage)
     assert all(isinstance(part, IndexedMessage) for part in message.walk())
+
+
+_line_end = st.sampled_from(["\r\n", "\n", "\r"])
+_body_line = st.sampled_from(["--b", "--b--", "x" * 70, "", "Content-Type: text/html", "é"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_body_line, _line_end), max_size=40),
+    st.integers(min_value=0, max_value=8200),
+    _line_end,
+)
+def test_parse_message_builds_what_bytes_parser_builds(lines, padding, head_end):
+    """Fed at once or in the stdlib's 8 KiB chunks: the same tree, also with a line
+    end split across a chunk boundary."""
+    head = f"From: a@x{head_end}Content-Type: multipart/mixed; boundary=b{head_end}{head_end}"
+    text = head + "p" * padding + "".join(line + end for line, end in lines)
+    raw = text.encode()
+    stdlib_policy = policy.default.clone(message_factory=IndexedMessage)
+    expected = BytesParser(policy=stdlib_policy).parsebytes(raw)
+    assert _tree(parse_message(raw)) == _tree(expected)
+
+
+def _tree(message: EmailMessage) -> list[object]:
+    parts: list[object] = []
+    for part in message.walk():
+        payload = part.get_payload() if not part.is_multipart() else None
+        parts.append(
+            (part.items(), payload, [type(d) for d in part.defects], part.preamble, part.epilogue)
+        )
+    return parts
