@@ -137,11 +137,10 @@ def _introduces_quote(lines: list[str], index: int) -> bool:
 
 def _has_reply_header(text: str) -> bool:
     header_regex, _ = _library_patterns()
-    lowered = text.lower()
-    if not any(keyword in lowered for keyword in _HEADER_KEYWORDS):
+    if _HEADER_KEYWORD.search(text.lower()) is None:
         return False
     for start, line in _lines_with_offsets(text):
-        if any(keyword in line.lower() for keyword in _HEADER_KEYWORDS) and (
+        if _HEADER_KEYWORD.search(line.lower()) is not None and (
             header_regex.match(text, start) or _EXTRA_QUOTE_MARKERS.match(text, start)
         ):
             return True
@@ -159,6 +158,8 @@ _HEADER_KEYWORDS = (
     "wrote", "from:", "sent:", "date:", "subject:", "to:", "cc:", "-----", "original message",
     "forwarded", "보낸", "받는", "날짜", "제목", "참조", "작성", "원본", "전달",
 )  # fmt: skip
+#: Any of them in one search (the same answer as testing each as a substring).
+_HEADER_KEYWORD = re.compile("|".join(map(re.escape, _HEADER_KEYWORDS)))
 
 
 def _first_quote_position(text: str) -> int:
@@ -168,8 +169,7 @@ def _first_quote_position(text: str) -> int:
     for start, line in _lines_with_offsets(text):
         if start >= trailing:
             break
-        lowered = line.lower()
-        if any(keyword in lowered for keyword in _HEADER_KEYWORDS):
+        if _HEADER_KEYWORD.search(line.lower()) is not None:
             # "On <date>, <name>\n wrote:" wraps: try the line before as well.
             for probe in dict.fromkeys((previous_start, start)):
                 for pattern in (header_regex, _EXTRA_QUOTE_MARKERS):

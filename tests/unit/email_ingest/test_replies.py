@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mailparser_reply.parser import EmailMessage
 
-from services.email_ingest.normalise.replies import _library_patterns, split_reply
+from services.email_ingest.normalise.replies import (
+    _HEADER_KEYWORD,
+    _HEADER_KEYWORDS,
+    _library_patterns,
+    split_reply,
+)
 
 
 @pytest.mark.parametrize(
@@ -98,3 +103,13 @@ def test_the_signature_start_pattern_finds_what_the_library_pattern_finds(text, 
     assert ours is not library and ours.pattern != library.pattern
     found, expected = ours.search(text, position), library.search(text, position)
     assert (found and found.start()) == (expected and expected.start())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([*_HEADER_KEYWORDS, "wrot", "fro", "m:", "x", " ", "보"]), max_size=6)
+)
+def test_one_keyword_search_answers_as_the_substring_tests(pieces):
+    text = "".join(pieces)
+    expected = any(keyword in text for keyword in _HEADER_KEYWORDS)
+    assert (_HEADER_KEYWORD.search(text) is not None) == expected
