@@ -58,6 +58,20 @@ class IndexedMessage(EmailMessage):
         memo[key] = (field, self.policy, value)
         return value
 
+    def get_content_type(self) -> str:
+        found = self._field("content-type")
+        if found is None:
+            return self.get_default_type()
+        position, field = found
+        memo = self.__dict__["_index_state"][3]
+        key = ("content_type", position)
+        cached = memo.get(key)
+        if cached is not None and cached[0] is field and cached[1] is self.policy:
+            return cached[2]  # type: ignore[no-any-return]
+        content_type = super().get_content_type()
+        memo[key] = (field, self.policy, content_type)
+        return content_type
+
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
         found = self._field(header)
         if found is None:
