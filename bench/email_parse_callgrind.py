@@ -11,6 +11,10 @@ instrumented::
     (instructions a mail: the difference of two runs, e.g. --passes 3 and 1, / (2 x mails))
 
 ``--cold`` forgets the parsed headers before each mail (``corpus_cold_headers``).
+
+Stop 29 (103 mails; --passes 3 minus 1, cold 2 minus 1): 18ab094 3.266 M instructions a
+mail (cold 4.158 M); with IndexedMessage, the one-feed parse, the plain-address regex
+and the cheaper reply/signature searches 2.832 M (cold 3.777 M).
 ``--no-window`` runs without valgrind (for cProfile or pyinstrument).
 """
 
