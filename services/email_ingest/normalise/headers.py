@@ -121,8 +121,9 @@ def parse_addresses(raw: str | None, fallback_charset: str | None = None) -> lis
     """Addresses with an ``@``, lower-cased, display names decoded."""
     if not raw:
         return []
+    value = _decode_eight_bit(raw, fallback_charset)
     try:
-        pairs = getaddresses([_decode_eight_bit(raw, fallback_charset)])
+        pairs = simple_address(value) or getaddresses([value])
     except Exception:  # getaddresses has raised on pathological input in the past
         return []
     out = []
@@ -135,6 +136,35 @@ def parse_addresses(raw: str | None, fallback_charset: str | None = None) -> lis
         decoded_name = decode_header_text(name, fallback_charset).strip().strip('"') if name else ""
         out.append(Address(addr, decoded_name or None))
     return out
+
+
+#: What the stdlib's address parser (``email._parseaddr``) reads as one atom: no
+#: specials; no white space (it drops an atom that is only white space to
+#: ``str.strip``); a backslash is left to it. In a display name a dot belongs to
+#: the word (obsolete phrase syntax), as there.
+_ATOM = r"[^\s()<>@,:;.\\\"\[\]]+"
+_PHRASE_WORD = r'(?:[^\s()<>@,:;\\"\[\]]+|"[^"\\\r]*")'
+_DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
+_SIMPLE_ADDRESS = re.compile(
+    rf"(?:(?P<phrase>{_PHRASE_WORD}(?:[ \t]+{_PHRASE_WORD})*)[ \t]*)?"
+    rf"<(?P<routed>{_DOT_ATOM}@{_DOT_ATOM})>|(?P<bare>{_DOT_ATOM}@{_DOT_ATOM})"
+)
+_WORD_IN_PHRASE = re.compile(_PHRASE_WORD)
+
+
+def simple_address(value: str) -> list[tuple[str, str]] | None:
+    """``getaddresses([value])`` for one plain address (``Name <a@b>``, ``"N, M" <a@b>``,
+    ``a@b``): the words of the name joined by one space, quotes taken off, the
+    address as written. None for anything else (comments, lists, groups, escapes,
+    routes, literals), which the stdlib parser reads."""
+    match = _SIMPLE_ADDRESS.fullmatch(value)
+    if match is None:
+        return None
+    if match["bare"] is not None:
+        return [("", match["bare"])]
+    phrase = match["phrase"] or ""
+    words = [w[1:-1] if w.startswith('"') else w for w in _WORD_IN_PHRASE.findall(phrase)]
+    return [(" ".join(words), match["routed"])]
 
 
 def _looks_like_address(addr: str) -> bool:

@@ -44,7 +44,21 @@ class ReplyParts:
 def _library_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The library's header and signature patterns for Korean + English, built once."""
     probe = EmailMessage(text="", languages=["ko"], keep_hyphen_lists=True)
-    return probe.HEADER_REGEX, probe.SIGNATURE_REGEX
+    return probe.HEADER_REGEX, signature_start(probe.SIGNATURE_REGEX)
+
+
+#: How the library's signature pattern ends: "and everything after it".
+_REST_OF_TEXT = r"(.|\s)*)"
+
+
+def signature_start(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The signature pattern without its tail that eats the rest of the text one
+    character at a time: that tail always matches, so where a match starts (all we
+    use) is the same, at a third less of the search. Unchanged if not that shape."""
+    text = pattern.pattern
+    if not (text.startswith("(") and text.endswith(_REST_OF_TEXT)):
+        return pattern
+    return re.compile(text[: -len(_REST_OF_TEXT)] + ")", pattern.flags)
 
 
 def split_signature_only(body: str) -> ReplyParts:
@@ -123,11 +137,10 @@ def _introduces_quote(lines: list[str], index: int) -> bool:
 
 def _has_reply_header(text: str) -> bool:
     header_regex, _ = _library_patterns()
-    lowered = text.lower()
-    if not any(keyword in lowered for keyword in _HEADER_KEYWORDS):
+    if _HEADER_KEYWORD.search(text.lower()) is None:
         return False
     for start, line in _lines_with_offsets(text):
-        if any(keyword in line.lower() for keyword in _HEADER_KEYWORDS) and (
+        if _HEADER_KEYWORD.search(line.lower()) is not None and (
             header_regex.match(text, start) or _EXTRA_QUOTE_MARKERS.match(text, start)
         ):
             return True
@@ -145,6 +158,8 @@ _HEADER_KEYWORDS = (
     "wrote", "from:", "sent:", "date:", "subject:", "to:", "cc:", "-----", "original message",
     "forwarded", "보낸", "받는", "날짜", "제목", "참조", "작성", "원본", "전달",
 )  # fmt: skip
+#: Any of them in one search (the same answer as testing each as a substring).
+_HEADER_KEYWORD = re.compile("|".join(map(re.escape, _HEADER_KEYWORDS)))
 
 
 def _first_quote_position(text: str) -> int:
@@ -154,8 +169,7 @@ def _first_quote_position(text: str) -> int:
     for start, line in _lines_with_offsets(text):
         if start >= trailing:
             break
-        lowered = line.lower()
-        if any(keyword in lowered for keyword in _HEADER_KEYWORDS):
+        if _HEADER_KEYWORD.search(line.lower()) is not None:
             # "On <date>, <name>\n wrote:" wraps: try the line before as well.
             for probe in dict.fromkeys((previous_start, start)):
                 for pattern in (header_regex, _EXTRA_QUOTE_MARKERS):

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mailparser_reply.parser import EmailMessage
 
-from services.email_ingest.normalise.replies import split_reply
+from services.email_ingest.normalise.replies import (
+    _HEADER_KEYWORD,
+    _HEADER_KEYWORDS,
+    _library_patterns,
+    split_reply,
+)
 
 
 @pytest.mark.parametrize(
@@ -74,3 +82,34 @@ def test_a_bare_forward_keeps_its_content_as_text():
 
 def test_crlf_is_normalised():
     assert split_reply("a\r\nb\r\n").text == "a\nb"
+
+
+_SIGNATURE_TEXT = st.lists(
+    st.sampled_from(
+        ["\n", "\n\n", " ", "> ", "--", "__", "-" * 33, "Thanks,", "THANK YOU,", "감사합니다.",
+         "Sent from my phone", "내 iPhone에서 보냄", "Get Outlook for iOS", "word", "\u017f",
+         "\t", "é"]
+    ),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(_SIGNATURE_TEXT, st.integers(min_value=0, max_value=60))
+def test_the_signature_start_pattern_finds_what_the_library_pattern_finds(text, position):
+    probe = EmailMessage(text="", languages=["ko"], keep_hyphen_lists=True)
+    library = probe.SIGNATURE_REGEX
+    ours = _library_patterns()[1]
+    assert ours is not library and ours.pattern != library.pattern
+    found, expected = ours.search(text, position), library.search(text, position)
+    assert (found and found.start()) == (expected and expected.start())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([*_HEADER_KEYWORDS, "wrot", "fro", "m:", "x", " ", "보"]), max_size=6)
+)
+def test_one_keyword_search_answers_as_the_substring_tests(pieces):
+    text = "".join(pieces)
+    expected = any(keyword in text for keyword in _HEADER_KEYWORDS)
+    assert (_HEADER_KEYWORD.search(text) is not None) == expected
