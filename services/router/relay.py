@@ -434,6 +434,14 @@ class OutboxRelay:
         return True
 
     async def _publish_loop(self, stop: asyncio.Event) -> None:
+        # the stop wakes the loop: its wait is on ``wake`` alone (``_wait_for_wake``)
+        stopping = asyncio.create_task(_set_when(stop, self.wake), name="router-relay-stop")
+        try:
+            await self._publish_rounds(stop)
+        finally:
+            stopping.cancel()
+
+    async def _publish_rounds(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             # cleared before the round: a commit during the round wakes the next one
             self.wake.clear()
@@ -455,7 +463,22 @@ class OutboxRelay:
                 # handed over during the round: the next round at once, not after a
                 # trip through the loop (behind a poll's next slice of CPU) to two waiters
                 continue
-            await _wait_any(stop, self.wake, self._interval)
+            await _wait_for_wake(self.wake, self._interval)
+
+
+async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:
+    await stop.wait()
+    wake.set()
+
+
+async def _wait_for_wake(wake: asyncio.Event, seconds: float) -> None:
+    """Until ``wake`` is set or ``seconds`` passed. The round's task awaits the event's
+    own future: a commit's ``set`` resumes it at the loop's next turn, where waiting on
+    two events through ``asyncio.wait`` (a task per event, then ``wait``'s callback)
+    took three turns, each behind a slice of the next poll's CPU between its awaits."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
