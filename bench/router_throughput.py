@@ -476,7 +476,7 @@ def round_trip_figures(trace: dict, first: float, last: float, polls: int) -> di
     if not trips:
         return {}
     figures: dict = {}
-    for scope in ("poll", "relay", "other"):
+    for scope in ("poll", "relay", "mark", "other"):
         mine = [t for t in trips if t["scope"] == scope]
         if not mine:
             continue
@@ -489,6 +489,7 @@ def round_trip_figures(trace: dict, first: float, last: float, polls: int) -> di
             "per_poll": round(len(mine) / polls, 1) if polls else None,
             "ms_total": round(sum(t["ms"] for t in mine), 1),
             "ms_per_poll": round(sum(t["ms"] for t in mine) / polls, 1) if polls else None,
+            **_hop_split(mine, polls),
             "lock_wait": _lock_wait(mine),
             "top": {
                 sql: {
@@ -503,10 +504,24 @@ def round_trip_figures(trace: dict, first: float, last: float, polls: int) -> di
     return figures
 
 
+def _hop_split(trips: list[dict], polls: int) -> dict:
+    """SQLite: of the hops' milliseconds per poll, the functions' own run in aiosqlite's
+    thread, the wait before it (queue, thread wake-up, GIL) and after it (the loop
+    resuming the task)."""
+    split = {}
+    for part in ("exec_ms", "exec_cpu_ms", "exec_runnable_ms", "queue_ms", "resume_ms"):
+        values = [t[part] for t in trips if part in t]
+        if values and polls:
+            split[f"{part}_per_poll"] = round(sum(values) / polls, 1)
+    return split
+
+
 def _lock_wait(trips: list[dict]) -> dict | None:
     """The assignment lock's round trips (``pg_advisory_xact_lock``): how long each waited
     for it, p50/p90/max — what a poll stuck behind the scheduler (or the reverse) sees."""
-    waits = sorted(t["ms"] for t in trips if "pg_advisory_xact_lock" in t["sql"])
+    waits = sorted(
+        t["ms"] for t in trips if "pg_advisory_xact_lock" in t["sql"] or t["sql"] == "WRITE LOCK"
+    )
     if not waits:
         return None
     return {

@@ -9,9 +9,19 @@ Each is ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux, one clock for every p
 on the machine, so the bench's own stamps compare with these). Written as JSON to
 ``ROUTER_TRACE_FILE`` when the router stops.
 
-A diagnostic only: it wraps four methods of the router's classes in this process (the
-router's code is unchanged); the cost is a dict write per record per hop and one
-regular-expression match per published routing event.
+On SQLite each hop to aiosqlite's thread is a round trip too (``_wrap_aiosqlite``): its
+wall time split into the function's own run in the thread (of which CPU, and runnable but
+waiting for a CPU, from ``/proc/thread-self/schedstat``: the rest of it is blocked on
+I/O, fsync or the GIL), the wait before it and the wait for the loop to resume the task
+after it; and the unit of work's in-process write lock's waits (``WRITE LOCK``), by
+task: the poll's, the relay round's, the relay's mark (``mark``) or another.
+
+A diagnostic only: it wraps methods of the router's classes in this process (the
+router's code is unchanged); the cost is a dict write per record per hop, one
+regular-expression match per published routing event, and two reads of schedstat per
+SQLite hop. ``ROUTER_TRACE_SWITCH_INTERVAL_S`` sets ``sys.setswitchinterval`` (an
+experiment: at 0.5 ms against the default 5 ms the hops' wall time was unchanged, load
+~7, so the GIL hand-over is not what they wait for).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 from collections import defaultdict
 from typing import Any
@@ -165,7 +176,11 @@ def _wrap_relay() -> None:
 
     async def mark_published(self: Any) -> int:
         began = time.perf_counter()
-        marked = await original_mark(self)
+        scope = _SCOPE.set("mark")
+        try:
+            marked = await original_mark(self)
+        finally:
+            _SCOPE.reset(scope)
         if marked:
             ms = (time.perf_counter() - began) * 1000
             MARKS.append({"began": began, "rows": marked, "ms": ms})
@@ -222,6 +237,80 @@ def _wrap_asyncpg() -> None:
     PreparedStatement.fetch = _timed(PreparedStatement.fetch, query_of)  # type: ignore[method-assign]
 
 
+def _hop_label(fn: Any, args: tuple[Any, ...]) -> str:
+    inner = getattr(fn, "func", fn)
+    bound = getattr(fn, "args", ())
+    if bound and isinstance(bound[0], str):  # sqlite_driver._statement(sql, ...)
+        return _statement_label(bound[0])
+    return getattr(inner, "__qualname__", repr(inner))[:48]
+
+
+def _schedstat() -> tuple[float, float]:
+    """This thread's CPU time and time spent runnable but waiting for a CPU (the kernel's
+    run queue), in seconds: the rest of a wall interval is blocked (I/O, fsync, a lock,
+    the GIL)."""
+    with open("/proc/thread-self/schedstat") as stat:
+        on_cpu, waiting, _slices = stat.read().split()
+    return int(on_cpu) / 1e9, int(waiting) / 1e9
+
+
+def _wrap_aiosqlite() -> None:
+    """SQLite: each hop to aiosqlite's thread (``Connection._execute``) as a round trip:
+    its wall time, and apart from it the function's own run in the thread (``exec_ms``)
+    and the wait for the loop to resume the awaiting task after it (``resume_ms``: the
+    loop busy with other tasks, or the main thread waiting for a CPU or the GIL). The
+    unit of work's in-process write lock's waits go in as ``WRITE LOCK``."""
+    import aiosqlite
+
+    from services.router.store.unit_of_work import UnitOfWork
+
+    original = aiosqlite.Connection._execute
+
+    async def _execute(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        ran: list[float] = []
+
+        def timed(*a: Any, **k: Any) -> Any:
+            cpu, queued = _schedstat()
+            ran.append(time.perf_counter())
+            try:
+                return fn(*a, **k)
+            finally:
+                ran.append(time.perf_counter())
+                cpu_after, queued_after = _schedstat()
+                ran.append(cpu_after - cpu)
+                ran.append(queued_after - queued)
+
+        began = time.perf_counter()
+        try:
+            return await original(self, timed, *args, **kwargs)
+        finally:
+            ended = time.perf_counter()
+            trip = {"began": began, "scope": _SCOPE.get(), "sql": _hop_label(fn, args)}
+            trip["ms"] = (ended - began) * 1000
+            if len(ran) == 4:
+                trip["exec_ms"] = (ran[1] - ran[0]) * 1000
+                trip["exec_cpu_ms"] = ran[2] * 1000
+                trip["exec_runnable_ms"] = ran[3] * 1000
+                trip["queue_ms"] = (ran[0] - began) * 1000
+                trip["resume_ms"] = (ended - ran[1]) * 1000
+            ROUND_TRIPS.append(trip)
+
+    aiosqlite.Connection._execute = _execute  # type: ignore[method-assign]
+    original_enter = UnitOfWork.__aenter__
+
+    async def __aenter__(self: Any) -> Any:
+        began = time.perf_counter()
+        entered = await original_enter(self)
+        if self._write_lock is not None:
+            ms = (time.perf_counter() - began) * 1000
+            ROUND_TRIPS.append(
+                {"began": began, "scope": _SCOPE.get(), "sql": "WRITE LOCK", "ms": ms}
+            )
+        return entered
+
+    UnitOfWork.__aenter__ = __aenter__  # type: ignore[method-assign]
+
+
 def _write() -> None:
     path = os.environ.get("ROUTER_TRACE_FILE")
     if path:
@@ -245,11 +334,15 @@ def _write_and_exit(signum: int, _frame: object) -> None:
 
 
 def main() -> None:
+    switch = os.environ.get("ROUTER_TRACE_SWITCH_INTERVAL_S")
+    if switch:  # an experiment: how long a thread waiting for the GIL waits
+        sys.setswitchinterval(float(switch))
     _wrap_poll()
     _wrap_batch_handler()
     _wrap_hand_over()
     _wrap_relay()
     _wrap_asyncpg()
+    _wrap_aiosqlite()
     signal.signal(signal.SIGTERM, _write_and_exit)
     from services.router.__main__ import main as router_main
 

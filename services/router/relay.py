@@ -2,7 +2,8 @@
 
 Rows are published in id order, keyed by conversation id, with the row's
 deterministic event id as ``ce_id``; they count as sent only after Kafka
-acknowledged (SQLite marks them afterwards; PostgreSQL marks them in the round's
+acknowledged (SQLite marks them afterwards, in the next writing transaction:
+``PublishedRows``; PostgreSQL marks them in the round's
 transaction and commits it after the ack). Marking a row sent deletes its
 ``outbox_pending`` entry (the row itself is never rewritten). A crash between the ack and the mark's
 commit re-publishes the same ``ce_id`` (consumers dedupe on it); nothing committed
@@ -33,6 +34,7 @@ from services.router.store.outbox import (
     SENT_MARK_EVERY_S,
     CommittedOutbox,
     PendingEvent,
+    PublishedRows,
     UnsentId,
     UnsentReader,
     lock_and_mark_unsent,
@@ -226,12 +228,16 @@ class OutboxRelay:
         self._batch = batch
         self._interval = interval_s
         self._mark_interval = mark_interval_s
-        #: SQLite: published rows waiting for ``mark_published`` (ids)
-        self._unmarked: set[int] = set()
-        self._to_mark: list[int] = []
+        #: SQLite: published rows not marked sent yet; the next writing unit of work
+        #: marks them in its transaction, the mark loop those no unit took
+        self.published = PublishedRows()
+        if not uow.postgres:
+            uow.published = self.published
         self._mark_wake = asyncio.Event()
-        #: when this relay last recorded how far it had published (``record_sent_mark``)
+        #: when this relay last recorded how far it had published (``record_sent_mark``),
+        #: and up to which id
         self._sent_mark_at: datetime | None = None
+        self._sent_mark_up_to = 0
         #: SQLite: the rounds' reads of what is unsent, on a connection kept open
         self._unsent = None if uow.postgres else UnsentReader(uow.engine)
 
@@ -253,43 +259,51 @@ class OutboxRelay:
         if self._uow.postgres:
             return await self._publish_postgres(limit)
         # SQLite: read without the write lock and publish; the rows are marked sent by
-        # ``mark_published`` in a short write of its own, so the next round need not
-        # wait for the write lock (held by the poll being routed) before publishing.
+        # the next writing unit of work (a routed poll) or ``mark_published`` in a short
+        # write of its own (``PublishedRows``), so the next round need not wait for the
+        # write lock (held by the poll being routed) before publishing.
         assert self._unsent is not None
         handed_before = self.committed.event_ids()  # all committed before the read
-        read = await self._unsent.unsent_ids(limit=limit, excluding=self._unmarked)
+        read = await self._unsent.unsent_ids(limit=limit, excluding=self.published.unmarked)
         rows = await self._rows(self._rows_read_apart, read, handed_before, limit=limit)
         if not rows:
             return 0
         await self._send_all([row for _, row in rows])
-        published = [id_ for id_, _ in rows]
-        self._unmarked.update(published)
-        self._to_mark.extend(published)
+        self.published.published(id_ for id_, _ in rows)
         self._mark_wake.set()
         self.committed.forget(row.event_id for _, row in rows)
         return len(rows)
 
-    async def mark_published(self) -> int:
-        """SQLite: mark what the rounds published since the last call, in one write.
+    async def mark_published(self, *, stale_only: bool = False) -> int:
+        """SQLite: mark what the rounds published and no unit of work marked yet, in one
+        write (``stale_only``: what was waiting at the last such call already; the mark
+        loop's). Writes the sent mark too when it is due (``_sent_mark_due``), also with
+        no row to mark once units of work marked rows since the last one.
 
-        Until then those rows are unsent in the database (a crash re-publishes them,
+        Until marked those rows are unsent in the database (a crash re-publishes them,
         same ``ce_id``) and the rounds skip them."""
-        ids, self._to_mark = self._to_mark, []
-        if not ids:
+        published = self.published
+        ids = published.take_stale() if stale_only else published.take()
+        if not ids and published.marked_up_to <= self._sent_mark_up_to:
+            return 0
+        now = self._sent_mark_due()
+        if not ids and now is None:
             return 0
         try:
+            # the unit marks ``published``'s rows of now itself: ``ids`` are the ones taken
             async with self._uow() as uow:
                 await mark_sent(uow.session, ids)
-                now = self._sent_mark_due()
                 if now is not None:
-                    await record_sent_mark(uow.session, max(ids), now)
+                    up_to = max([published.marked_up_to, *ids])
+                    await record_sent_mark(uow.session, up_to, now)
                 await uow.commit()
         except BaseException:
-            self._to_mark[:0] = ids  # tried again by the next call
+            published.put_back(ids)  # tried again by the next call
             raise
-        self._unmarked.difference_update(ids)
+        published.marked(ids)
         if now is not None:
             self._sent_mark_at = now
+            self._sent_mark_up_to = up_to
         return len(ids)
 
     def _sent_mark_due(self) -> datetime | None:
@@ -402,22 +416,32 @@ class OutboxRelay:
             # no timeout: a mark is due only after a round published (it sets the wake)
             await _wait_any(done, self._mark_wake, None)
             self._mark_wake.clear()
-            # the rounds of the next ``mark_interval`` are marked in the same write
+            # the rounds of the next ``mark_interval`` are marked in the same write, the
+            # rows no unit of work marked meanwhile (a routed poll marks them: PublishedRows)
             await _sleep_or_stop(done, self._mark_interval)
-            if not await self._mark_logged():
+            if not await self._mark_logged(stale_only=True):
                 await _sleep_or_stop(done, 1.0)
-                self._mark_wake.set()  # the rows put back are tried again
+            if len(self.published):
+                self._mark_wake.set()  # rows waiting (or put back): looked at again
         await self._mark_logged()  # what the last rounds published
 
-    async def _mark_logged(self) -> bool:
+    async def _mark_logged(self, *, stale_only: bool = False) -> bool:
         try:
-            await self.mark_published()
+            await self.mark_published(stale_only=stale_only)
         except Exception:  # the database is unreachable: the next call tries again
             log.exception("outbox relay: marking published rows failed; retrying")
             return False
         return True
 
     async def _publish_loop(self, stop: asyncio.Event) -> None:
+        # the stop wakes the loop: its wait is on ``wake`` alone (``_wait_for_wake``)
+        stopping = asyncio.create_task(_set_when(stop, self.wake), name="router-relay-stop")
+        try:
+            await self._publish_rounds(stop)
+        finally:
+            stopping.cancel()
+
+    async def _publish_rounds(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             # cleared before the round: a commit during the round wakes the next one
             self.wake.clear()
@@ -439,7 +463,22 @@ class OutboxRelay:
                 # handed over during the round: the next round at once, not after a
                 # trip through the loop (behind a poll's next slice of CPU) to two waiters
                 continue
-            await _wait_any(stop, self.wake, self._interval)
+            await _wait_for_wake(self.wake, self._interval)
+
+
+async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:
+    await stop.wait()
+    wake.set()
+
+
+async def _wait_for_wake(wake: asyncio.Event, seconds: float) -> None:
+    """Until ``wake`` is set or ``seconds`` passed. The round's task awaits the event's
+    own future: a commit's ``set`` resumes it at the loop's next turn, where waiting on
+    two events through ``asyncio.wait`` (a task per event, then ``wait``'s callback)
+    took three turns, each behind a slice of the next poll's CPU between its awaits."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -502,6 +502,72 @@ def id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:
 _MARK_RUN = delete(OutboxPending.__table__).where(  # type: ignore[arg-type]
     OutboxPending.__table__.c.id.between(bindparam("lo"), bindparam("hi"))
 )
+#: ``_MARK_RUN`` as SQLite's text, its parameters (lo, hi) in order: a write of the unit of
+#: work's one-hop flush (``PublishedRows.mark_write``)
+SQLITE_MARK_RUN = "DELETE FROM outbox_pending WHERE outbox_pending.id BETWEEN ? AND ?"
+
+
+class PublishedRows:
+    """SQLite: the outbox rows the relay published (Kafka acknowledged them) that are not
+    yet marked sent in the database, and who marks them.
+
+    The next committing unit of work that writes anyway (a routed poll, mostly) marks
+    them in its own transaction and hop (``take``, then ``marked`` once it committed, or
+    ``put_back`` if it did not): the relay's own mark write (``OutboxRelay.mark_published``)
+    was a second write transaction (and fsync) a second, and a poll arriving meanwhile
+    waited for the write lock behind it (``bench.router_throughput --trace``, load 6-8:
+    ``WRITE LOCK`` waits of a poll up to 80-250 ms, p90 40-135 ms at 1,000/s). The relay
+    marks what no unit took within ``OutboxRelay``'s mark interval (``take_stale``), so
+    on an idle router the rows are marked as before.
+
+    Until marked, the rows are unsent in the database (a crash re-publishes them, same
+    ``ce_id``) and the relay's rounds skip them (``unmarked``).
+    """
+
+    def __init__(self) -> None:
+        #: published, not known to be marked: the rounds' reads leave them out
+        self.unmarked: set[int] = set()
+        #: waiting to be marked: published since the relay's last look, and before it
+        self._fresh: list[int] = []
+        self._stale: list[int] = []
+        #: the largest id a committed mark covered (``OutboxRelay``'s sent marks)
+        self.marked_up_to = 0
+
+    def __len__(self) -> int:
+        return len(self._fresh) + len(self._stale)
+
+    def published(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        self.unmarked.update(ids)
+        self._fresh.extend(ids)
+
+    def take(self) -> list[int]:
+        """Every row waiting: the taker marks them, then calls ``marked`` or ``put_back``."""
+        ids = self._stale + self._fresh
+        self._stale, self._fresh = [], []
+        return ids
+
+    def take_stale(self) -> list[int]:
+        """The rows that were waiting at the last call already (no unit took them since);
+        those waiting now become the next call's."""
+        ids, self._stale, self._fresh = self._stale, self._fresh, []
+        return ids
+
+    def marked(self, ids: list[int]) -> None:
+        """``ids``' mark committed."""
+        self.unmarked.difference_update(ids)
+        if ids:
+            self.marked_up_to = max(self.marked_up_to, max(ids))
+
+    def put_back(self, ids: list[int]) -> None:
+        """``ids``' mark did not commit: waiting again (stale: the relay's next look)."""
+        self._stale[:0] = ids
+
+    def mark_write(self, ids: list[int]) -> tuple[str, list[tuple[int, int]]]:
+        """SQLite: the statement and parameters marking exactly ``ids`` (as ``mark_sent``)."""
+        return SQLITE_MARK_RUN, id_runs(ids)
+
+
 #: ``record_sent_mark``: how far apart the marks are (retention's resolution)
 SENT_MARK_EVERY_S = 60.0
 

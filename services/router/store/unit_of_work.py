@@ -47,7 +47,7 @@ from services.router.store.models import (
     OutboxRow,
     SlaTimer,
 )
-from services.router.store.outbox import OutboxWriter
+from services.router.store.outbox import OutboxWriter, PublishedRows
 from services.router.store.pg_begin import begin_with
 from services.router.store.repositories import (
     AgentRepository,
@@ -92,9 +92,11 @@ class UnitOfWork:
         on_commit: Callable[[], None] | None = None,
         before_commit: BeforeCommit | None = None,
         hand_over: HandOver | None = None,
+        published: PublishedRows | None = None,
         bulk: BulkInserter,
     ) -> None:
         self._sessions = sessions
+        self._published = published
         self._inserter = bulk
         self.postgres = postgres
         self._write_lock = write_lock
@@ -472,10 +474,21 @@ class UnitOfWork:
         if self._before_commit is not None:
             await self._before_commit(self)
         await self._flush(last=True)
+        marks: list[int] = []
         if not self.postgres:
-            # the flush's statements and COMMIT: one hop; the session's commit then has
-            # nothing left to end (OneHopConnection.commit: no hop either)
-            await self._send_writes(commit=True)
+            marks = self._mark_published()
+            try:
+                # the flush's statements and COMMIT: one hop; the session's commit then has
+                # nothing left to end (OneHopConnection.commit: no hop either)
+                await self._send_writes(commit=True)
+            except BaseException:
+                if marks:
+                    assert self._published is not None
+                    self._published.put_back(marks)
+                raise
+            if marks:
+                assert self._published is not None
+                self._published.marked(marks)
         self.session.info.pop(SQLITE_DRIVER, None)  # the transaction ends: its connection too
         await self.session.commit()
         self._committed = True
@@ -484,6 +497,17 @@ class UnitOfWork:
             self._hand_over(written)
         if self._on_commit is not None and (self.outbox.added or written):
             self._on_commit()
+
+    def _mark_published(self) -> list[int]:
+        """SQLite, a transaction that writes anyway: the rows the relay published meanwhile
+        are marked sent in it (``PublishedRows``), in its hop; returns their ids."""
+        if self._published is None or not self._writes or not len(self._published):
+            return []
+        ids = self._published.take()
+        sql, runs = self._published.mark_write(ids)
+        # first: it can only match published rows, never the ones this transaction inserts
+        self._writes.insert(0, SqliteWrite(sql, runs, "outbox_pending", None))
+        return ids
 
     async def rollback(self) -> None:
         self._writes = []
@@ -671,6 +695,9 @@ class UnitOfWorkFactory:
         self.on_commit = on_commit
         self.before_commit = before_commit
         self.hand_over = hand_over
+        #: SQLite: rows the relay published, marked sent by the next writing unit
+        #: (``PublishedRows``; the relay sets it)
+        self.published: PublishedRows | None = None
 
     @contextmanager
     def watching_driver(self, watch: Callable[[str], None]) -> Iterator[None]:
@@ -691,6 +718,7 @@ class UnitOfWorkFactory:
             on_commit=self.on_commit,
             before_commit=self.before_commit,
             hand_over=self.hand_over,
+            published=self.published,
             bulk=self._bulk,
         )
 

@@ -182,13 +182,85 @@ async def test_rounds_skip_rows_published_but_not_yet_marked(engine, store_setti
     at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
     await commit_rows(factory, outbox_row("ev-1", "conv-1", at))
     assert await relay.publish_pending() == 1
-    await commit_rows(factory, outbox_row("ev-2", "conv-1", at))
+    await commit_rows(factory, outbox_row("ev-2", "conv-1", at))  # SQLite: marks ev-1
     assert await relay.publish_pending() == 1  # ev-2 only, whether or not ev-1 is marked
     assert await relay.publish_pending() == 0
     assert publisher.ce_ids() == ["ev-1", "ev-2"]
     marked = await relay.mark_published()
-    assert marked == (2 if store_settings.is_sqlite else 0)
+    assert marked == (1 if store_settings.is_sqlite else 0)
     assert await unsent(factory) == []
+
+
+async def test_sqlite_a_writing_unit_of_work_marks_what_the_relay_published(
+    engine, store_settings, relay_for
+):
+    """The rows published before a unit of work commits writes are marked sent in its
+    transaction (the same rows deleted from outbox_pending as the relay's own mark), not
+    by a write of the relay's; a unit that rolls back leaves them to the relay."""
+    if not store_settings.is_sqlite:
+        pytest.skip("PostgreSQL marks inside the round, under the relay lock")
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = relay_for(factory, committed, publisher)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    await commit_rows(factory, *(outbox_row(f"ev-{n}", "conv-1", at) for n in range(3)))
+    assert await relay.publish_pending() == 3
+    assert await unsent(factory) == ["ev-0", "ev-1", "ev-2"]  # published, not marked
+    assert relay.published.unmarked
+
+    async with factory() as uow:  # a unit that writes, then rolls back: nothing marked
+        uow.insert_later(OutboxRow, outbox_row("ev-x", "conv-2", at))
+        await uow.flush()
+        await uow.rollback()
+    assert await unsent(factory) == ["ev-0", "ev-1", "ev-2"]
+    assert len(relay.published) == 3
+
+    async with factory() as uow:  # fails in its commit's hop: the marks are put back
+        uow.insert_later(OutboxRow, {**outbox_row("ev-0", "conv-2", at)})  # ev-0 again
+        with pytest.raises(Exception):  # noqa: B017 - the unique event id
+            await uow.commit()
+    assert await unsent(factory) == ["ev-0", "ev-1", "ev-2"]
+    assert len(relay.published) == 3 and len(relay.published.unmarked) == 3
+
+    await commit_rows(factory, outbox_row("ev-3", "conv-2", at))
+    assert await unsent(factory) == ["ev-3"]  # ev-0..2 marked with ev-3's commit
+    assert len(relay.published) == 0 and not relay.published.unmarked
+    assert await relay.mark_published() == 0  # nothing left for a write of its own
+    assert await relay.publish_pending() == 1
+    assert publisher.ce_ids() == ["ev-0", "ev-1", "ev-2", "ev-3"]  # each once
+
+
+async def test_sqlite_the_relay_marks_rows_no_unit_of_work_took(engine, store_settings):
+    """Without writes after a round (an idle router), the mark loop marks the rows one
+    mark interval after it first saw them, in a write of its own, and records the sent
+    mark once one is due, also when units of work had marked the rows."""
+    if not store_settings.is_sqlite:
+        pytest.skip("PostgreSQL marks inside the round, under the relay lock")
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(factory, publisher, topic=TOPIC, committed=committed, batch=2)
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    try:
+        await commit_rows(factory, outbox_row("ev-0", "conv-1", at))
+        assert await relay.publish_pending() == 1
+        await commit_rows(factory, outbox_row("ev-1", "conv-1", at))  # marks ev-0
+        assert relay.published.marked_up_to > 0
+        statements = Statements(engine)
+        # a sent mark is due (none yet): written without a row to mark
+        assert await relay.mark_published(stale_only=True) == 0
+        sent_marks = [s for s in statements.seen if s.startswith("INSERT INTO outbox_sent_marks")]
+        assert len(sent_marks) == 1
+        assert await relay.publish_pending() == 1  # ev-1
+        assert await relay.mark_published(stale_only=True) == 0  # fresh: a unit may take it
+        assert await unsent(factory) == ["ev-1"]
+        assert await relay.mark_published(stale_only=True) == 1  # stale now: the relay's
+        assert await unsent(factory) == []
+        writes = [s.split()[0] for s in statements.seen if not s.startswith("SELECT")]
+        assert writes == ["INSERT", "DELETE"]  # the sent mark; the stale row's mark, alone
+    finally:
+        await relay.close()
 
 
 async def published_and_marked(

@@ -83,6 +83,42 @@ def test_round_trips_are_counted_per_task_and_per_poll_within_the_phase():
     assert "other_round_trips" not in figures
 
 
+def test_sqlite_hops_split_into_the_threads_run_and_the_waits_around_it():
+    hop = {"scope": "poll", "sql": "_write_all", "ms": 10.0, "exec_ms": 6.0}
+    trips = [
+        {
+            **hop,
+            "began": 5.0,
+            "exec_cpu_ms": 1.0,
+            "exec_runnable_ms": 4.0,
+            "queue_ms": 3.0,
+            "resume_ms": 1.0,
+        },
+        {
+            **hop,
+            "began": 5.5,
+            "exec_cpu_ms": 2.0,
+            "exec_runnable_ms": 2.0,
+            "queue_ms": 1.0,
+            "resume_ms": 3.0,
+        },
+        {"began": 5.6, "scope": "poll", "sql": "WRITE LOCK", "ms": 7.0},
+        {"began": 5.7, "scope": "mark", "sql": "WRITE LOCK", "ms": 30.0},
+    ]
+    figures = round_trip_figures({"round_trips": trips}, 5.0, 6.0, 2)
+    poll = figures["poll_round_trips"]
+    assert poll["per_poll"] == 1.5
+    assert {k: v for k, v in poll.items() if k.endswith("_per_poll") and k != "ms_per_poll"} == {
+        "exec_ms_per_poll": 6.0,
+        "exec_cpu_ms_per_poll": 1.5,
+        "exec_runnable_ms_per_poll": 3.0,
+        "queue_ms_per_poll": 2.0,
+        "resume_ms_per_poll": 2.0,
+    }
+    assert poll["lock_wait"] == {"n": 1, "ms_p50": 7.0, "ms_p90": 7.0, "ms_max": 7.0}
+    assert figures["mark_round_trips"]["lock_wait"]["ms_max"] == 30.0
+
+
 def test_no_round_trips_traced_on_sqlite_adds_nothing():
     assert round_trip_figures({"round_trips": []}, 0.0, 1.0, 3) == {}
     assert round_trip_figures({}, 0.0, 1.0, 3) == {}
