@@ -22,6 +22,7 @@ from typing import Any
 from libs.common.constructed import constructed
 from libs.common.events import (
     Attachment,
+    CallDetails,
     Channel,
     CustomerIdentity,
     DeliveryReceipt,
@@ -230,6 +231,105 @@ def interaction(
 
 #: ``Flags()``'s values, read from the model once (all immutable: shared safely)
 _NO_FLAGS: dict[str, Any] = dict(Flags().__dict__)
+
+
+#: The keyword arguments ``call_interaction`` gives ``Interaction``, and the key the
+#: model's validator derives: its fields set.
+_CALL_INTERACTION_SET = frozenset(
+    {
+        "channel",
+        "provider",
+        "integration",
+        "direction",
+        "kind",
+        "occurred_at",
+        "received_at",
+        "customer",
+        "customer_key",
+        "thread",
+        "call",
+        "routing_hints",
+        "provider_message_id",
+    }
+)
+
+
+def call_interaction(
+    *,
+    channel: Channel,
+    provider: str,
+    integration: str,
+    direction: Direction,
+    kind: InteractionKind,
+    occurred_at: datetime,
+    received_at: datetime,
+    customer: CustomerIdentity,
+    thread_id: str | None,
+    call: CallDetails,
+    routing_hints: RoutingHints,
+    provider_message_id: str | None,
+) -> Interaction:
+    """``Interaction(…, thread=ThreadHints(provider_thread_id=thread_id), call=call, …)``
+    as phone_log builds a call's."""
+    occurred = _utc(occurred_at)
+    received = _utc(received_at)
+    key = customer.key() if type(customer) is CustomerIdentity else None
+    if (
+        occurred is None
+        or received is None
+        or type(channel) is not Channel
+        or type(direction) is not Direction
+        or type(kind) is not InteractionKind
+        or not (_text(provider) and _text(integration))
+        or not _text_or_none(provider_message_id)
+        or not _text_or_none(thread_id)
+        or not key  # the model's validator refuses an interaction without a customer key
+        or type(call) is not CallDetails
+        or type(routing_hints) is not RoutingHints
+    ):
+        return Interaction(
+            channel=channel,
+            provider=provider,
+            integration=integration,
+            direction=direction,
+            kind=kind,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            customer=customer,
+            thread=ThreadHints(provider_thread_id=thread_id),
+            call=call,
+            routing_hints=routing_hints,
+            provider_message_id=provider_message_id,
+        )
+    values = {
+        "schema_version": "1.0",
+        "channel": channel,
+        "provider": provider,
+        "integration": integration,
+        "direction": direction,
+        "kind": kind,
+        "occurred_at": occurred,
+        "received_at": received,
+        "customer": customer,
+        "customer_key": key,
+        "thread": _thread(thread_id),
+        "subject": None,
+        "body": constructed(MessageBody, dict(_EMPTY_BODY), set()),
+        "attachments": [],
+        "call": call,
+        "flags": constructed(Flags, dict(_NO_FLAGS), set()),
+        "bounce": None,
+        "routing_hints": routing_hints,
+        "provider_message_id": provider_message_id,
+        "reply_path": None,
+        "receipt": None,
+        "raw_ref": None,
+    }
+    return constructed(Interaction, values, set(_CALL_INTERACTION_SET))
+
+
+#: ``MessageBody()``'s values, read from the model once (all immutable: shared safely)
+_EMPTY_BODY: dict[str, Any] = dict(MessageBody().__dict__)
 
 
 def _thread(thread_id: str | None) -> ThreadHints:

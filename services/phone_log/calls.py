@@ -19,8 +19,8 @@ from libs.common.events import (
     Interaction,
     InteractionKind,
     RoutingHints,
-    ThreadHints,
 )
+from libs.providers.prevalidated import call_interaction
 from services.phone_log.lifecycle import CallStatus, callback_requested, phase_of
 from services.phone_log.phone_numbers import (
     PhoneNumber,
@@ -93,7 +93,9 @@ def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
     own = context.own_numbers
     number = _customer_number(facts, direction, from_number, to_number, own)
     invalid = _invalid(facts, number)
-    return Interaction(
+    # Built from values of the models' own types without validating them again where
+    # that gives the validated instance (libs/providers/prevalidated.py).
+    return call_interaction(
         channel=Channel.PHONE,
         provider=facts.provider,
         integration=context.integration_id,
@@ -102,7 +104,7 @@ def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
         occurred_at=facts.occurred_at or context.received_at,
         received_at=context.received_at,
         customer=_customer(facts, number, from_number),
-        thread=ThreadHints(provider_thread_id=facts.group_id or facts.call_id),
+        thread_id=facts.group_id or facts.call_id,
         call=_call_details(facts, direction, from_number, to_number, kind, number_invalid=invalid),
         routing_hints=_routing_hints(context.routing, facts.queue),
         provider_message_id=facts.call_id,

@@ -160,30 +160,58 @@ def twilio_signature(auth_token: str | bytes, url: str, params: FormParams = ())
 
     Like the official SDKs, a value repeated under the same key counts once.
     """
+    return _twilio_digest(auth_token, url, _twilio_signed_params(_pairs(params)))
+
+
+def _twilio_signed_params(pairs: Iterable[tuple[str, str]]) -> bytes:
+    """What Twilio signs after the URL; it does not depend on the URL, so a check of
+    several URL variants builds it once."""
     grouped: dict[str, set[str]] = {}
-    for key, value in _pairs(params):
+    for key, value in pairs:
         grouped.setdefault(key, set()).add(value)
-    data = url + "".join(key + value for key in sorted(grouped) for value in sorted(grouped[key]))
-    digest = hmac.new(_key(auth_token), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
+    return "".join(
+        key + value for key in sorted(grouped) for value in sorted(grouped[key])
+    ).encode()
+
+
+def _twilio_digest(auth_token: str | bytes, url: str, signed_params: bytes) -> str:
+    mac = _keyed_hmac_sha1(auth_token).copy()
+    mac.update(url.encode())
+    mac.update(signed_params)
+    return base64.b64encode(mac.digest()).decode()
+
+
+@functools.lru_cache(maxsize=256)
+def _keyed_hmac_sha1(secret: str | bytes) -> Any:
+    """HMAC-SHA1 keyed once per auth token, copied for each signature (as
+    :func:`_keyed_hmac` for SHA-256): the same digest as ``hmac.new(token, data, sha1)``."""
+    wrapper = hmac.new(_key(secret), digestmod="sha1")
+    return getattr(wrapper, "_hmac", None) or wrapper
 
 
 def twilio_url_variants(url: str) -> list[str]:
     """The URL as given, plus with/without the scheme's default port (as the SDK tries)."""
+    return list(_twilio_url_variants(url))
+
+
+@functools.lru_cache(maxsize=256)
+def _twilio_url_variants(url: str) -> tuple[str, ...]:
+    """Cached: a route's callbacks all come to the same few URLs (~10 µs of urlsplit and
+    urlunsplit each time)."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:  # not a URL we can vary; verify it as given
-        return [url]
+        return (url,)
     default_port = {"https": 443, "http": 80}.get(parts.scheme)
     if default_port is None or parts.hostname is None or port not in (None, default_port):
-        return [url]
+        return (url,)
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     userinfo = parts.netloc.rpartition("@")[0]
     prefix = f"{userinfo}@" if userinfo else ""
     without = urlunsplit(parts._replace(netloc=f"{prefix}{host}"))
     with_port = urlunsplit(parts._replace(netloc=f"{prefix}{host}:{default_port}"))
-    return [url] + [v for v in (without, with_port) if v != url]
+    return (url, *(v for v in (without, with_port) if v != url))
 
 
 def verify_twilio(
@@ -192,10 +220,10 @@ def verify_twilio(
     """Form-encoded callback: try the URL with and without the default port."""
     if not signature:
         return False
-    pairs = _pairs(params)
+    signed_params = _twilio_signed_params(_pairs(params))
     matches = [
-        constant_time_equals(twilio_signature(auth_token, candidate, pairs), signature)
-        for candidate in twilio_url_variants(url)
+        constant_time_equals(_twilio_digest(auth_token, candidate, signed_params), signature)
+        for candidate in _twilio_url_variants(url)
     ]
     return any(matches)
 

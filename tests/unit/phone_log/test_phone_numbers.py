@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from libs.common.events import Direction
 from services.phone_log.phone_numbers import (
+    _UNSURE,
+    _parse_one,
+    _parsed_e164,
+    _plus_e164,
     customer_identity,
     customer_side,
     infer_pbx_direction,
@@ -102,3 +107,71 @@ def test_extension_calling_a_number_is_outbound():
     assert infer_pbx_direction(ext, customer) is Direction.OUTBOUND
     assert infer_pbx_direction(customer, ext) is Direction.INBOUND
     assert infer_pbx_direction(ext, ext2) is Direction.INBOUND
+
+
+# The fast path for ``+<digits>`` must give exactly what phonenumbers' whole path gives.
+_COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+
+
+def _example_numbers() -> list[str]:
+    """phonenumbers' own valid example of every type in every region, in E.164."""
+    examples = []
+    for region in _REGIONS:
+        for kind in range(12):  # PhoneNumberType's values
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                examples.append(
+                    phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                )
+    return examples
+
+
+def test_the_fast_path_agrees_on_every_region_s_example_numbers():
+    examples = _example_numbers()
+    assert len(examples) > 1000
+    decided = 0
+    for e164 in examples:
+        assert _parse_one(e164, "KR") == _parsed_e164(e164, "KR"), e164
+        decided += _plus_e164(e164[1:]) is not _UNSURE
+    # It must also be the path taken for most real numbers, or it is no fast path.
+    assert decided > len(examples) // 2
+
+
+@given(
+    st.sampled_from(_COUNTRY_CODES),
+    st.text("0123456789", max_size=18),
+    st.sampled_from(["KR", "US", "DE", "IT", "GB", "JP", "BR", "IN", "ZZ"]),
+)
+def test_the_fast_path_agrees_with_phonenumbers_on_plus_numbers(country_code, rest, region):
+    candidate = f"+{country_code}{rest}"
+    assert _parse_one(candidate, region) == _parsed_e164(candidate, region)
+
+
+@given(
+    st.sampled_from(_example_numbers()),
+    st.integers(min_value=1, max_value=20),
+    st.sampled_from("0123456789"),
+)
+def test_the_fast_path_agrees_on_near_valid_numbers(example, position, digit):
+    """One digit changed, dropped or added in a valid number: the edges of validity."""
+    cut = min(position, len(example))
+    for candidate in (
+        example[:cut] + digit + example[cut + 1 :],
+        example[:cut] + example[cut + 1 :],
+        example[:cut] + digit + example[cut:],
+    ):
+        assert _parse_one(candidate, "US") == _parsed_e164(candidate, "US"), candidate
+
+
+@given(st.text("+0123456789 ", max_size=20))
+def test_the_fast_path_agrees_on_digit_soup(candidate):
+    assert _parse_one(candidate, "KR") == _parsed_e164(candidate, "KR")
+
+
+def test_twilio_style_numbers_take_the_fast_path():
+    assert _plus_e164("821012345678") == "+821012345678"
+    assert _plus_e164("14155550123") == "+14155550123"
+    assert _plus_e164("821012") is None  # too short for a Korean mobile: not valid
+    assert _plus_e164("8201012345678") is _UNSURE  # a national prefix parse may strip
+    assert _plus_e164("390612345678") is _UNSURE  # Italian leading zero

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from libs.common.events import (
     Attachment,
+    CallDetails,
     Channel,
     CustomerIdentity,
     DeliveryReceipt,
@@ -257,3 +258,52 @@ def test_the_usual_web_chat_values_give_the_validated_instances() -> None:
     )
     assert built.customer is customer and built.routing_hints is values["routing_hints"]
     assert built.attachments is not values["attachments"]  # a list of its own, as validation's
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    provider=st.one_of(texts, st.just(Name.WEBCHAT)),
+    direction=st.sampled_from(Direction),
+    kind=st.sampled_from(InteractionKind),
+    occurred_at=moments,
+    received_at=moments,
+    customer=st.one_of(
+        customers, st.builds(CustomerIdentity, handle=some_texts, anonymous=st.booleans())
+    ),
+    thread_id=st.one_of(some_texts, odd_values),
+    call=st.builds(CallDetails, call_id=texts, status=texts, ended_at=st.none()),
+    routing=st.builds(RoutingHints, queue=some_texts, tags=st.lists(texts, max_size=2)),
+    provider_message_id=st.one_of(some_texts, odd_values),
+)
+def test_call_interaction_is_the_validated_one(
+    provider: Any,
+    direction: Direction,
+    kind: InteractionKind,
+    occurred_at: datetime,
+    received_at: datetime,
+    customer: CustomerIdentity,
+    thread_id: Any,
+    call: CallDetails,
+    routing: RoutingHints,
+    provider_message_id: Any,
+) -> None:
+    common = {
+        "channel": Channel.PHONE,
+        "provider": provider,
+        "integration": "desk",
+        "direction": direction,
+        "kind": kind,
+        "occurred_at": occurred_at,
+        "received_at": received_at,
+        "customer": customer,
+        "call": call,
+        "routing_hints": routing,
+        "provider_message_id": provider_message_id,
+    }
+
+    def validated() -> Interaction:
+        return Interaction(**common, thread=ThreadHints(provider_thread_id=thread_id))
+
+    same_or_same_error(
+        lambda: prevalidated.call_interaction(**common, thread_id=thread_id), validated
+    )

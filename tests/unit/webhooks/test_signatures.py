@@ -220,3 +220,54 @@ def test_hmac_sha256_is_the_standard_librarys_byte_for_byte(secret, body):
     assert hmac_sha256(secret, body) == expected.digest()  # again, from the cache
     assert hmac_sha256_hex(secret, body) == expected.hexdigest()
     assert hmac_sha256_base64(secret, body) == base64.b64encode(expected.digest()).decode()
+
+
+def _twilio_reference(token: str | bytes, url: str, pairs: list[tuple[str, str]]) -> str:
+    """Twilio's formula spelled out with ``hmac.new`` (what the SDKs compute)."""
+    grouped: dict[str, set[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, set()).add(value)
+    data = url + "".join(k + v for k in sorted(grouped) for v in sorted(grouped[k]))
+    key = token.encode() if isinstance(token, str) else token
+    return base64.b64encode(hmac.new(key, data.encode(), hashlib.sha1).digest()).decode()
+
+
+_URLS = st.one_of(
+    st.sampled_from(
+        [
+            TWILIO_URL,
+            "https://a.example/x",
+            "https://a.example:443/x?y=1",
+            "http://user@a.example:80/x",
+            "https://[::1]/x",
+            "https://a.example:8443/x",
+            "not a url",
+            "https://a.example:99999/x",
+        ]
+    ),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60),
+)
+
+
+@given(
+    token=st.one_of(st.text(max_size=80), st.binary(max_size=100)),
+    url=_URLS,
+    pairs=st.lists(
+        st.tuples(
+            st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8),
+            st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
+        ),
+        max_size=12,
+    ),
+    wrong=st.text(max_size=30),
+)
+def test_twilio_signature_and_check_are_the_sdk_formula(token, url, pairs, wrong):
+    """Keyed once and fed the URL and the parameters apart, the digest is the SDK's; the
+    check accepts exactly the signatures of the URL's variants."""
+    expected = _twilio_reference(token, url, pairs)
+    assert twilio_signature(token, url, pairs) == expected
+    assert twilio_signature(token, url, pairs) == expected  # again, from the cached key
+    for variant in twilio_url_variants(url):
+        assert verify_twilio(token, url, pairs, _twilio_reference(token, variant, pairs))
+    references = {_twilio_reference(token, v, pairs) for v in twilio_url_variants(url)}
+    assert verify_twilio(token, url, pairs, wrong) == (wrong in references)
