@@ -166,14 +166,11 @@ def interaction(
     received = _utc(received_at)
     key = customer_key or (customer.key() if type(customer) is CustomerIdentity else None)
     if (
-        occurred is None
-        or received is None
-        or type(channel) is not Channel
-        or type(direction) is not Direction
-        or type(kind) is not InteractionKind
-        or not (_text(provider) and _text(integration) and _text(customer_key))
+        not _plain_fields(
+            occurred, received, channel, direction, kind, provider, integration, thread_id
+        )
+        or not _text(customer_key)
         or not _text_or_none(provider_message_id)
-        or not _text_or_none(thread_id)
         or type(customer) is not CustomerIdentity
         or not key  # the model's validator refuses an interaction without a customer key
         or type(text) is not str
@@ -202,30 +199,18 @@ def interaction(
             reply_path=reply_path,
             receipt=receipt,
         )
-    values = {
-        "schema_version": "1.0",
-        "channel": channel,
-        "provider": provider,
-        "integration": integration,
-        "direction": direction,
-        "kind": kind,
-        "occurred_at": occurred,
-        "received_at": received,
-        "customer": customer,
-        "customer_key": key,
-        "thread": _thread(thread_id),
-        "subject": None,
-        "body": _body(text),
-        "attachments": list(attachments),  # validation gives a list of its own
-        "call": None,
-        "flags": constructed(Flags, dict(_NO_FLAGS), set()),
-        "bounce": None,
-        "routing_hints": routing_hints,
-        "provider_message_id": provider_message_id,
-        "reply_path": reply_path,
-        "receipt": receipt,
-        "raw_ref": None,
-    }
+    values = _values(channel, provider, integration, direction, kind, occurred, received)
+    values.update(
+        customer=customer,
+        customer_key=key,
+        thread=_thread(thread_id),
+        body=_body(text),
+        attachments=list(attachments),  # validation gives a list of its own
+        routing_hints=routing_hints,
+        provider_message_id=provider_message_id,
+        reply_path=reply_path,
+        receipt=receipt,
+    )
     return constructed(Interaction, values, set(_INTERACTION_SET))
 
 
@@ -275,14 +260,10 @@ def call_interaction(
     received = _utc(received_at)
     key = customer.key() if type(customer) is CustomerIdentity else None
     if (
-        occurred is None
-        or received is None
-        or type(channel) is not Channel
-        or type(direction) is not Direction
-        or type(kind) is not InteractionKind
-        or not (_text(provider) and _text(integration))
+        not _plain_fields(
+            occurred, received, channel, direction, kind, provider, integration, thread_id
+        )
         or not _text_or_none(provider_message_id)
-        or not _text_or_none(thread_id)
         or not key  # the model's validator refuses an interaction without a customer key
         or type(call) is not CallDetails
         or type(routing_hints) is not RoutingHints
@@ -301,7 +282,55 @@ def call_interaction(
             routing_hints=routing_hints,
             provider_message_id=provider_message_id,
         )
-    values = {
+    values = _values(channel, provider, integration, direction, kind, occurred, received)
+    values.update(
+        customer=customer,
+        customer_key=key,
+        thread=_thread(thread_id),
+        body=constructed(MessageBody, dict(_EMPTY_BODY), set()),
+        call=call,
+        routing_hints=routing_hints,
+        provider_message_id=provider_message_id,
+    )
+    return constructed(Interaction, values, set(_CALL_INTERACTION_SET))
+
+
+def _plain_fields(
+    occurred: datetime | None,
+    received: datetime | None,
+    channel: Channel,
+    direction: Direction,
+    kind: InteractionKind,
+    provider: str,
+    integration: str,
+    thread_id: str | None,
+) -> bool:
+    """The checks every prevalidated interaction makes of the fields all kinds share:
+    values already of their field's type (else the caller validates them all)."""
+    return (
+        occurred is not None
+        and received is not None
+        and type(channel) is Channel
+        and type(direction) is Direction
+        and type(kind) is InteractionKind
+        and _text(provider)
+        and _text(integration)
+        and _text_or_none(thread_id)
+    )
+
+
+def _values(
+    channel: Channel,
+    provider: str,
+    integration: str,
+    direction: Direction,
+    kind: InteractionKind,
+    occurred: datetime,
+    received: datetime,
+) -> dict[str, Any]:
+    """An Interaction's ``__dict__`` in field order, with the defaults of every field the
+    callers may leave unset (they update the rest)."""
+    return {
         "schema_version": "1.0",
         "channel": channel,
         "provider": provider,
@@ -310,22 +339,21 @@ def call_interaction(
         "kind": kind,
         "occurred_at": occurred,
         "received_at": received,
-        "customer": customer,
-        "customer_key": key,
-        "thread": _thread(thread_id),
+        "customer": None,
+        "customer_key": None,
+        "thread": None,
         "subject": None,
-        "body": constructed(MessageBody, dict(_EMPTY_BODY), set()),
+        "body": None,
         "attachments": [],
-        "call": call,
+        "call": None,
         "flags": constructed(Flags, dict(_NO_FLAGS), set()),
         "bounce": None,
-        "routing_hints": routing_hints,
-        "provider_message_id": provider_message_id,
+        "routing_hints": None,
+        "provider_message_id": None,
         "reply_path": None,
         "receipt": None,
         "raw_ref": None,
     }
-    return constructed(Interaction, values, set(_CALL_INTERACTION_SET))
 
 
 #: ``MessageBody()``'s values, read from the model once (all immutable: shared safely)
