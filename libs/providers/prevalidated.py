@@ -118,8 +118,8 @@ def reply_path(provider: str, integration: str, address: str, **parts: Any) -> R
     return constructed(ReplyPath, values, {"provider", "integration", "address", *parts})
 
 
-#: The keyword arguments ``chat_interaction`` gives ``Interaction``: its fields set.
-_INTERACTION_SET = frozenset(
+#: The fields every prevalidated ``Interaction`` sets (``_plain_fields``, ``_values``).
+_SHARED_SET = frozenset(
     {
         "channel",
         "provider",
@@ -131,14 +131,12 @@ _INTERACTION_SET = frozenset(
         "customer",
         "customer_key",
         "thread",
-        "body",
-        "attachments",
         "routing_hints",
         "provider_message_id",
-        "reply_path",
-        "receipt",
     }
 )
+#: The keyword arguments ``chat_interaction`` gives ``Interaction``: its fields set.
+_INTERACTION_SET = _SHARED_SET | {"body", "attachments", "reply_path", "receipt"}
 
 
 def interaction(
@@ -220,23 +218,7 @@ _NO_FLAGS: dict[str, Any] = dict(Flags().__dict__)
 
 #: The keyword arguments ``call_interaction`` gives ``Interaction``, and the key the
 #: model's validator derives: its fields set.
-_CALL_INTERACTION_SET = frozenset(
-    {
-        "channel",
-        "provider",
-        "integration",
-        "direction",
-        "kind",
-        "occurred_at",
-        "received_at",
-        "customer",
-        "customer_key",
-        "thread",
-        "call",
-        "routing_hints",
-        "provider_message_id",
-    }
-)
+_CALL_INTERACTION_SET = _SHARED_SET | {"call"}
 
 
 def call_interaction(
