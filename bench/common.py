@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-#: where ``python -m bench.vegeta install`` and ``python -m bench.smtp_sink install`` put
-#: the compiled tools (never committed)
+#: where ``python -m bench.<vegeta|pacer|smtp_sink> install`` put the compiled tools (never
+#: committed)
 TOOLS = Path(__file__).resolve().parent / ".tools" / "bin"
 
 

@@ -5,11 +5,13 @@ chat_ingest, router (SQLite), notifier, plus phone_log and email_ingest idle;
 an SMTP server in a process of its own (``bench.smtp_sink``: compiled when built, else
 aiosmtpd; ``--smtp-sink``) receives the
 mails. A load generator POSTs signed web-chat messages at a fixed rate (open
-loop): vegeta (compiled, ``python -m bench.vegeta install``) when it is built,
-else this script's asyncio/httpx client in its own process (``--generator``;
-the output says which ran). Every message is a new visitor whose name carries a
-run-unique id, so each one opens a conversation, is assigned to an online agent
-and produces exactly one ``agent_assigned`` mail naming that visitor. Latency =
+loop): the pacer (``bench/pacer``, compiled by ``python -m bench.pacer install``;
+about half of vegeta's CPU a request) when it is built, else vegeta (compiled,
+``python -m bench.vegeta install``) when it is, else this script's asyncio/httpx
+client in its own process (``--generator``; the output says which ran). Every
+message is a new visitor whose name carries a run-unique id, so each one opens a
+conversation, is assigned to an online agent and produces exactly one
+``agent_assigned`` mail naming that visitor. Latency =
 mail received by the SMTP server minus the POST's scheduled send time (same
 clock, same machine).
 
@@ -35,7 +37,7 @@ it starts after the measured system has stopped, so it never overlaps a
 measured phase.
 
     python -m bench.pipeline [--rates 25,100,500:60] [--seconds 10] [--drain 60]
-                             [--generator auto|vegeta|python] [--profile DIR]
+                             [--generator auto|pacer|vegeta|python] [--profile DIR]
 
 ``--rates`` takes events/s, each optionally with its own sending time
 (``500:60`` = 500/s sustained for 60 s, the issue's target run).
@@ -65,7 +67,7 @@ from typing import Any
 
 import httpx
 
-from bench import vegeta
+from bench import pacer, vegeta
 from bench.common import (
     RESULTS,
     bench_gc_paused,
@@ -92,7 +94,7 @@ AGENTS = 6
 LOADED = ("chat_ingest", "router", "notifier")
 PROFILER = [sys.executable, "-m", "bench.profiled"]  # + report path, service module
 WEBCHAT_PATH = f"/webhooks/webchat/{INTEGRATION}/messages"
-GENERATORS = ("auto", "vegeta", "python")
+GENERATORS = ("auto", "pacer", "vegeta", "python")
 IDLE_S = 5.0  # the idle phase after the warm-up
 RELAY_INTERVAL_DEFAULT_S = RouterSettings.model_fields["relay_interval_s"].default
 #: The settings that shape the pipeline's throughput, per service (field names).
@@ -318,6 +320,40 @@ def signed_posts(run: str, first: int, count: int) -> list[SignedPost]:
     return posts
 
 
+def pacer_outcome(results: list[dict[str, Any]], first: int, count: int) -> dict[str, Any]:
+    """The pacer's per-request results (``bench.pacer``, in request order, each with the
+    time it was due) in the shape of the Python generator's output."""
+    sent: dict[str, float] = {}
+    statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    lags = []
+    for n, hit in enumerate(results[:count]):
+        due = vegeta_time(hit["due"])
+        lags.append(vegeta_time(hit["timestamp"]) - due)
+        code = hit.get("code", 0)
+        key = str(code) if code else "error"
+        statuses[key] = statuses.get(key, 0) + 1
+        if 200 <= code < 300:
+            sent[str(first + n)] = due
+        elif hit.get("error"):
+            errors[hit["error"]] = errors.get(hit["error"], 0) + 1
+    statuses["not_sent"] = count - min(len(results), count)
+    return {
+        "sent": sent,
+        "statuses": statuses,
+        "errors": errors,
+        "generator_lag": latency_summary_ms(lags),
+    }
+
+
+def run_pacer_load(
+    base_url: str, posts: list[SignedPost], first: int, rate: float
+) -> dict[str, Any]:
+    results, cpu_s = pacer.attack_each(posts, base_url, rate=rate)
+    outcome = pacer_outcome(results, first, len(posts))
+    return {"generator": "pacer", **outcome, "generator_cpu_s": round(cpu_s, 3)}
+
+
 def run_vegeta_load(
     base_url: str, posts: list[SignedPost], first: int, rate: float, seconds: float
 ) -> dict[str, Any]:
@@ -330,7 +366,11 @@ def run_vegeta_load(
 
 def choose_generator(wanted: str) -> str:
     if wanted == "auto":
+        if pacer.find() is not None:
+            return "pacer"
         return "vegeta" if vegeta.find() is not None else "python"
+    if wanted == "pacer" and pacer.find() is None:
+        raise SystemExit("--generator pacer: not built (python -m bench.pacer install)")
     if wanted == "vegeta" and vegeta.find() is None:
         raise SystemExit("--generator vegeta: not built (python -m bench.vegeta install)")
     return wanted
@@ -551,9 +591,12 @@ def measure(
     sink.take()
     counted_before = sink.count()  # the sink's count runs on across phases
     base_url = system.url("chat_ingest")
-    posts = signed_posts(run, first, int(rate * seconds)) if generator == "vegeta" else []
+    compiled = generator in ("pacer", "vegeta")
+    posts = signed_posts(run, first, int(rate * seconds)) if compiled else []
     before = cpu.sample() if cpu is not None else None
-    if generator == "vegeta":
+    if generator == "pacer":
+        load = run_pacer_load(base_url, posts, first, rate)
+    elif generator == "vegeta":
         load = run_vegeta_load(base_url, posts, first, rate, seconds)
     else:
         load = run_python_load(base_url, run, first, rate, seconds, bench_gc=bench_gc)
@@ -769,8 +812,9 @@ def main() -> None:
         "--generator",
         choices=GENERATORS,
         default="auto",
-        help="Load generator of the fixed-rate phases: vegeta (compiled) when built, else "
-        "the Python (httpx) one; or force either.",
+        help="Load generator of the fixed-rate phases: the pacer (bench/pacer, compiled) "
+        "when built, else vegeta (compiled) when built, else the Python (httpx) one; or "
+        "force one.",
     )
     parser.add_argument(
         "--idle-seconds",

@@ -25,9 +25,10 @@ every step hangs.
 (profiles in ``bench/results/profiles/``), each after its measured pass has
 stopped, never during it.
 
-The pipeline's load generator is vegeta when it is built (``python -m
-bench.vegeta install``, needs ``go``; never committed), else the Python one;
-the start of the run says which, and so does every pipeline row's note. The
+The pipeline's load generator is the pacer when it is built (``python -m
+bench.pacer install``, needs ``go``; never committed), else vegeta when it is
+(``python -m bench.vegeta install``), else the Python one; the start of the run
+says which, and so does every pipeline row's note. The
 SMTP sink is the compiled one when it is built (``python -m bench.smtp_sink
 install``), else aiosmtpd; the start of the run and each result say which. The
 pipeline and backlog steps report the CPU of every process per phase (the
@@ -261,10 +262,14 @@ def main() -> None:
     unknown = chosen - {s.name for s in STEPS}
     if unknown:
         parser.error(f"unknown steps {sorted(unknown)}; choose from {[s.name for s in STEPS]}")
+    from bench.pacer import find as find_pacer
     from bench.vegeta import find as find_vegeta
 
-    vegeta = find_vegeta()
-    generator = f"vegeta ({vegeta})" if vegeta else "Python (vegeta not built)"
+    pacer, vegeta = find_pacer(), find_vegeta()
+    if pacer:
+        generator = f"pacer ({pacer})"
+    else:
+        generator = f"vegeta ({vegeta})" if vegeta else "Python (neither pacer nor vegeta built)"
     print(f"pipeline load generator: {generator}", flush=True)
     from bench.smtp_sink import find as find_smtp_sink
 

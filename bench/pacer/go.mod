@@ -1,0 +1,3 @@
+module omnidesk/bench/pacer
+
+go 1.22
