@@ -173,11 +173,11 @@ func main() {
 	output := flag.String("output", "", "results file (JSON lines)")
 	rate := flag.Float64("rate", 0, "requests per second")
 	timeout := flag.Duration("timeout", 30*time.Second, "per request: dial, write and answer")
-	maxConnections := flag.Int("max-connections", 1024, "connections at most (more wait)")
+	maxConnections := flag.Int("max-connections", 20000, "connections at most (more wait: their lag is reported)")
 	tick := flag.Duration("tick", 0, "wake at most once per tick and send what is due (0: wake for each request)")
 	flag.Parse()
 	if *targets == "" || *output == "" || *rate <= 0 || *maxConnections < 1 {
-		fmt.Fprintln(os.Stderr, "usage: pacer -targets FILE -output FILE -rate N [-timeout 30s] [-max-connections 1024]")
+		fmt.Fprintln(os.Stderr, "usage: pacer -targets FILE -output FILE -rate N [-timeout 30s] [-max-connections 20000]")
 		os.Exit(2)
 	}
 	host, requests, err := readTargets(*targets)

@@ -53,6 +53,12 @@ class Server:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        try:
+            await self._exchange(reader, writer)
+        finally:
+            writer.close()
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)
         request: h11.Request | None = None
         body = b""
@@ -86,7 +92,6 @@ class Server:
                 conn.start_next_cycle()
             elif isinstance(event, h11.ConnectionClosed):
                 break
-        writer.close()
 
 
 @pytest.fixture
@@ -108,10 +113,19 @@ def serve() -> Iterator[Callable[..., Server]]:
         return server
 
     yield started
-    for listening in servers:
-        loop.call_soon_threadsafe(listening.close)
+
+    async def shut() -> None:
+        for listening in servers:
+            listening.close()
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for handler in handlers:
+            handler.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(shut(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
+    loop.close()
 
 
 def posts(count: int) -> list[SignedPost]:
