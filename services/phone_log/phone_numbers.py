@@ -92,8 +92,12 @@ def _to_e164(compact: str, region: str) -> str | None:
 def _parse_one(candidate: str, region: str) -> str | None:
     if candidate.startswith("+"):
         known = _plus_e164(candidate[1:])
-        if known is not _UNSURE:
-            return known
+    elif candidate.isascii() and candidate.isdigit():
+        known = _national_e164(candidate, region)
+    else:
+        known = _UNSURE
+    if known is not _UNSURE:
+        return known
     return _parsed_e164(candidate, region)
 
 
@@ -146,10 +150,163 @@ def _plus_e164(digits: str) -> str | _Unsure | None:
     prefix = metadata.national_prefix_for_parsing
     if prefix and _pattern(prefix).match(national):
         return _UNSURE
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    if not phonenumbers.is_valid_number(number):
+    return _valid_e164(country_code, national)
+
+
+#: Longer digit strings take the whole path (parse's own limit is far above any number).
+_MAX_NATIONAL_INPUT_DIGITS = 20
+
+
+def _national_e164(digits: str, region: str) -> str | _Unsure | None:
+    """E.164 of ASCII digits without ``+`` as ``_parsed_e164(digits, region)`` gives it,
+    without ``phonenumbers.parse``.
+
+    What CTI systems and PBXs send: a national number (``01012345678``) or an
+    international one without the plus (``821012345678``). For ASCII digits ``parse``'s
+    clean-up (RFC 3966 context, extension, normalising) changes nothing; what is left is
+    its reading of the region's country code, its national prefix and the lengths, done
+    here with the same metadata and patterns. An international dialling prefix, a
+    national prefix with a transform rule or a leading zero left in the national number
+    (Italy) gives ``_UNSURE``: the caller takes the whole path.
+    Equivalence: tests/unit/phone_log/test_phone_numbers.py.
+    """
+    metadata = _region_metadata(region)
+    if metadata is None or not _MIN_NSN_DIGITS <= len(digits) <= _MAX_NATIONAL_INPUT_DIGITS:
+        return _UNSURE
+    idd = metadata.international_prefix
+    if idd and _pattern(idd).match(digits):
+        return _UNSURE
+    country_code = metadata.country_code
+    national = digits
+    own_code = str(country_code)
+    if digits.startswith(own_code):
+        # parse reads the region's own country code when the number is valid only
+        # without it, or too long with it.
+        rest = _strip_national_prefix(digits[len(own_code) :], metadata)
+        if rest is _UNSURE:
+            return _UNSURE
+        general = metadata.general_desc
+        if (not _matches(digits, general) and _matches(rest, general)) or _too_long(
+            digits, general
+        ):
+            national = rest
+            metadata = _metadata(country_code)
+            if metadata is None:
+                return _UNSURE
+    if len(national) < _MIN_NSN_DIGITS:
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    stripped = _strip_national_prefix(national, metadata)
+    if stripped is _UNSURE:
+        return _UNSURE
+    if _possible_or_too_long(stripped, metadata.general_desc):
+        national = stripped
+    if len(national) > _MAX_NSN_DIGITS:
+        return None
+    if len(national) < _MIN_NSN_DIGITS or national[0] == "0":
+        return _UNSURE
+    return _valid_e164(country_code, national)
+
+
+def _valid_e164(country_code: int, national: str) -> str | None:
+    """``+<country_code><national>`` if ``phonenumbers.is_valid_number`` says it is valid.
+
+    ``national`` has no leading zero, so it is the number's national significant number
+    and its E.164 is the plain concatenation (``format_number``'s E164 case).
+    """
+    if _is_valid(country_code, national):
+        return f"+{country_code}{national}"
+    return None
+
+
+def _is_valid(country_code: int, national: str) -> bool:
+    """``phonenumbers.is_valid_number`` of the number, for a country code of one region
+    without its per-type walk: valid is the general description and any one type
+    (``_number_type_helper`` is not UNKNOWN), so the usual types (mobile, fixed line) are
+    tried first, not after the eight rare ones (11 → ~3 pattern matches for a mobile)."""
+    descriptions = _type_descriptions(country_code)
+    if descriptions is None:
+        number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+        return phonenumbers.is_valid_number(number)
+    general, types = descriptions
+    return _matches_desc(national, general) and any(_matches_desc(national, t) for t in types)
+
+
+@cache
+def _type_descriptions(
+    country_code: int,
+) -> tuple[phonenumbers.PhoneNumberDesc, tuple[phonenumbers.PhoneNumberDesc, ...]] | None:
+    """The general description and those of the types ``_number_type_helper`` tries, for
+    a country code of one region (else None: ``region_code_for_number`` must choose)."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    metadata = _metadata(country_code)
+    if regions is None or len(regions) != 1 or metadata is None:
+        return None
+    types = [metadata.fixed_line]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        types.append(metadata.mobile)
+    types += [
+        metadata.toll_free,
+        metadata.premium_rate,
+        metadata.shared_cost,
+        metadata.voip,
+        metadata.personal_number,
+        metadata.pager,
+        metadata.uan,
+        metadata.voicemail,
+    ]
+    return metadata.general_desc, tuple(t for t in types if t is not None)
+
+
+def _matches_desc(national: str, desc: phonenumbers.PhoneNumberDesc) -> bool:
+    """``_is_number_matching_desc``: a possible length, then the pattern."""
+    lengths = desc.possible_length
+    if lengths and len(national) not in lengths:
+        return False
+    return _matches(national, desc)
+
+
+def _strip_national_prefix(number: str, metadata: phonenumbers.PhoneMetadata) -> str | _Unsure:
+    """The number without its national prefix, where parse would strip it."""
+    prefix = metadata.national_prefix_for_parsing
+    if not number or not prefix:
+        return number
+    match = _pattern(prefix).match(number)
+    if match is None:
+        return number
+    if metadata.national_prefix_transform_rule:
+        return _UNSURE
+    general = metadata.general_desc
+    stripped = number[match.end() :]
+    if _matches(number, general) and not _matches(stripped, general):
+        return number
+    return stripped
+
+
+def _matches(number: str, desc: phonenumbers.PhoneNumberDesc | None) -> bool:
+    if desc is None or not desc.national_number_pattern:
+        return False
+    return _pattern(desc.national_number_pattern).fullmatch(number) is not None
+
+
+def _too_long(number: str, desc: phonenumbers.PhoneNumberDesc) -> bool:
+    """parse's length test says TOO_LONG."""
+    size = len(number)
+    return size not in desc.possible_length_local_only and size > desc.possible_length[-1]
+
+
+def _possible_or_too_long(number: str, desc: phonenumbers.PhoneNumberDesc) -> bool:
+    """parse's length test says neither too short, nor local only, nor an invalid length."""
+    size = len(number)
+    if size in desc.possible_length_local_only:
+        return False
+    return size in desc.possible_length or size > desc.possible_length[-1]
+
+
+@cache
+def _region_metadata(region: str) -> phonenumbers.PhoneMetadata | None:
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return phonenumbers.PhoneMetadata.metadata_for_region(region)
 
 
 @cache

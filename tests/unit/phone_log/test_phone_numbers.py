@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from libs.common.events import Direction
 from services.phone_log.phone_numbers import (
     _UNSURE,
+    _is_valid,
+    _national_e164,
     _parse_one,
     _parsed_e164,
     _plus_e164,
@@ -175,3 +177,116 @@ def test_twilio_style_numbers_take_the_fast_path():
     assert _plus_e164("821012") is None  # too short for a Korean mobile: not valid
     assert _plus_e164("8201012345678") is _UNSURE  # a national prefix parse may strip
     assert _plus_e164("390612345678") is _UNSURE  # Italian leading zero
+
+
+# The fast path for digits without ``+`` (CTI, PBXs) must give what the whole path gives.
+def _national_forms() -> list[tuple[str, str]]:
+    """Every region's example numbers as a PBX may send them, with the region they are from:
+    the national significant number, the national format's digits (with the national
+    prefix), the country code and number without the plus, and a 0 put in front."""
+    forms = []
+    for region in _REGIONS:
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            nsn = phonenumbers.national_significant_number(example)
+            national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            digits = "".join(c for c in national if c.isdigit())
+            for form in (nsn, digits, f"{example.country_code}{nsn}", f"0{nsn}"):
+                forms.append((form, region))
+    return forms
+
+
+def test_the_national_fast_path_agrees_on_every_region_s_example_numbers():
+    forms = _national_forms()
+    assert len(forms) > 5000
+    decided = 0
+    for digits, own_region in forms:
+        for region in (own_region, "KR", "US", "IT", "DE"):
+            assert _parse_one(digits, region) == _parsed_e164(digits, region), (digits, region)
+            decided += _national_e164(digits, region) is not _UNSURE
+    assert decided > len(forms) * 5 // 2
+
+
+@given(
+    st.text("0123456789", max_size=22),
+    st.sampled_from([*_REGIONS, "ZZ", "kr"]),
+)
+def test_the_national_fast_path_agrees_with_phonenumbers_on_digits(digits, region):
+    assert _parse_one(digits, region) == _parsed_e164(digits, region)
+
+
+@given(
+    st.sampled_from(_national_forms()),
+    st.integers(min_value=0, max_value=20),
+    st.sampled_from("0123456789"),
+)
+def test_the_national_fast_path_agrees_on_near_valid_numbers(form, position, digit):
+    """One digit changed, dropped or added in a valid national number."""
+    number, region = form
+    cut = min(position, len(number))
+    for candidate in (
+        number[:cut] + digit + number[cut + 1 :],
+        number[:cut] + number[cut + 1 :],
+        number[:cut] + digit + number[cut:],
+    ):
+        for where in (region, "KR"):
+            assert _parse_one(candidate, where) == _parsed_e164(candidate, where), (
+                candidate,
+                where,
+            )
+
+
+def test_cti_style_numbers_take_the_national_fast_path():
+    assert _national_e164("821012345678", "KR") == "+821012345678"  # the plus dropped
+    assert _national_e164("01012345678", "KR") == "+821012345678"  # national prefix
+    assert _national_e164("0212345678", "KR") == "+82212345678"
+    assert _national_e164("4155550123", "US") == "+14155550123"
+    assert _national_e164("0101234", "KR") is None  # too short for a Korean mobile
+    assert _national_e164("00821012345678", "KR") is _UNSURE  # an international prefix
+    assert _national_e164("0612345678", "IT") is _UNSURE  # Italian leading zero
+
+
+# The validity check both fast paths use must say what phonenumbers.is_valid_number says.
+def _is_valid_number(country_code: int, national: str) -> bool:
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    return phonenumbers.is_valid_number(number)
+
+
+def _example_national_numbers() -> list[tuple[int, str]]:
+    numbers = []
+    for e164 in _example_numbers():
+        parsed = phonenumbers.parse(e164)
+        nsn = phonenumbers.national_significant_number(parsed)
+        if not nsn.startswith("0"):
+            numbers.append((parsed.country_code, nsn))
+    return numbers
+
+
+def test_validity_agrees_on_every_region_s_example_numbers():
+    for country_code, national in _example_national_numbers():
+        assert _is_valid(country_code, national), (country_code, national)
+        assert _is_valid(country_code, national) == _is_valid_number(country_code, national)
+
+
+@given(
+    st.sampled_from(_example_national_numbers()),
+    st.integers(min_value=0, max_value=17),
+    st.sampled_from("0123456789"),
+)
+def test_validity_agrees_on_near_valid_numbers(example, position, digit):
+    country_code, national = example
+    cut = min(position, len(national))
+    for candidate in (
+        national[:cut] + digit + national[cut + 1 :],
+        national[:cut] + national[cut + 1 :],
+        national[:cut] + digit + national[cut:],
+    ):
+        if candidate and candidate[0] != "0":
+            assert _is_valid(country_code, candidate) == _is_valid_number(country_code, candidate)
+
+
+@given(st.sampled_from(_COUNTRY_CODES), st.from_regex(r"[1-9][0-9]{0,16}", fullmatch=True))
+def test_validity_agrees_on_any_digits(country_code, national):
+    assert _is_valid(country_code, national) == _is_valid_number(country_code, national)

@@ -3,6 +3,8 @@
 The SHA-256 of each sender's records (topic, key, headers, value) and answers, at a
 fixed receive time, as the code before the interaction's models were built without
 re-validation (7116f5e) wrote them: the bytes on the topic and on the wire stay the same.
+``cti-numbers`` (numbers in the forms PBXs write) as c515511 wrote them, before
+phone_numbers read digits without ``+`` and checked validity without phonenumbers.parse.
 """
 
 from __future__ import annotations
@@ -73,10 +75,41 @@ def callbacks(sender: str) -> list[tuple[str, dict[str, Any]]]:
         body, content_type = freeswitch_body(freeswitch_cdr(), "false")
         headers = {"Authorization": basic_auth(), "Content-Type": content_type}
         return [("/freeswitch/fs-seoul/cdr", {"content": body, "headers": headers})]
+    if sender == "cti-numbers":
+        # Numbers as PBXs write them (national, without the plus, an IDD, an extension,
+        # none at all) on both sides: the paths of phone_numbers' fast paths and their
+        # fallbacks.
+        return [
+            (
+                f"/cti/cti-main/{CTI_TOKEN}",
+                {
+                    "content": cti_form(
+                        cti_event("hangup", f"n{n}", **{"from": caller, "to": callee})
+                    ),
+                    "headers": FORM,
+                },
+            )
+            for n, (caller, callee) in enumerate(CTI_NUMBERS)
+        ]
     return [
         (f"/cti/cti-main/{CTI_TOKEN}", {"content": cti_form(cti_event(event)), "headers": FORM})
         for event in ("newCall", "answered", "hangup")
     ]
+
+
+CTI_NUMBERS = [
+    ("01012345678", "0212345678"),
+    ("821055500001", "82212345678"),
+    ("+821012345678", "1001"),
+    ("00821012345678", "15881234"),
+    ("0082212345678", "021234567"),
+    ("4155550123", "+14155550123"),
+    ("14155550123", "0312345678"),
+    ("821012", "8201012345678"),
+    ("not-a-number", "anonymous"),
+    ("0612345678", "+390612345678"),
+    ("1001", "01012345678"),
+]
 
 
 #: records published, digest (repeated ids are acknowledged, not published again)
@@ -85,6 +118,7 @@ PINNED: dict[str, str] = {
     "asterisk": "1 56646a6d07522721f0b3fd292b633d114dd7dd9c8e631d5d4138d8c61e5a888b",
     "freeswitch": "1 35c91fd48cbe51fffce7d4f0643487016ac9ebdb919d943ae69ad0180ccafcf3",
     "cti": "2 27b2a7c9f24cd9bda93ad708025fa6b7149b9209e6241af8da6b15def0f784de",
+    "cti-numbers": "11 3ee26b52bc8e94d7fd5903ef9e003dd32aec03148e2be9c8e3e50647927022ad",
 }
 
 
@@ -102,7 +136,7 @@ async def records_and_answers(sender: str, monkeypatch: pytest.MonkeyPatch) -> s
     return f"{len(producer.sent)} {digest.hexdigest()}"
 
 
-@pytest.mark.parametrize("sender", ["twilio", "asterisk", "freeswitch", "cti"])
+@pytest.mark.parametrize("sender", ["twilio", "asterisk", "freeswitch", "cti", "cti-numbers"])
 async def test_records_and_answers_are_the_pinned_bytes(
     sender: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
