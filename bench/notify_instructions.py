@@ -17,6 +17,14 @@ runs differed by hundreds of millions of instructions with the machine's load)::
         --polls 20 --polls-max 20 --warm 4 --instr-window --log-level WARNING
     (instructions per poll = the total / 20)
 
+``--spread N``: each poll ``--batch`` ± N POSTs, a size of its own (:func:`poll_sizes`), as
+a paced rate's polls: with one size every poll reuses the first one's compiled sent-log
+statements, which a paced notifier does not (``bench.notify_paced_cpu``)::
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/s.out \\
+        .venv/bin/python -m bench.notify_instructions --mix pipeline --batch 300 \\
+        --spread 40 --polls 12 --polls-max 12 --warm 2 --instr-window --log-level WARNING
+
 ``--mix pipeline``: :func:`pipeline_events`, ``bench.pipeline``'s web chats (a new visitor
 each, the acknowledgement into the web-chat outbox, the agent's mail) instead of the
 backlog's; with ``--batch 3`` a poll is one POST's events, as at low rates.
@@ -132,16 +140,33 @@ def relayed(event: RoutingEvent, event_id: str) -> tuple[Headers, bytes]:
     )
 
 
-def encoded_polls(count: int, batch: int, mix: str = "backlog") -> list[list[Record]]:
+def poll_sizes(count: int, batch: int, spread: int = 0) -> list[int]:
+    """Records of each of ``count`` polls: ``batch``, or with ``spread`` a size of its own
+    within ``batch`` ± ``spread`` POSTs (three records each), the same every run — as a
+    paced rate's polls, which hold ever other numbers of POSTs (``--spread``; with one
+    size every poll's statements are the first poll's, compiled once)."""
+    if spread <= 0:
+        return [batch] * count
+    return [max(3, batch + 3 * ((n * 7) % (2 * spread + 1) - spread)) for n in range(count)]
+
+
+def encoded_polls(
+    count: int, batch: int, mix: str = "backlog", spread: int = 0
+) -> list[list[Record]]:
     """The mix's routing events as the consumer gets them from the relay, ``batch`` a poll:
     the relay's seven headers (``ce_subject``, the conversation id, after ``encode``'s six;
     ``services.router.relay.RecordHeaders``) in a tuple, as aiokafka's ``ConsumerRecord``
     holds them (its fetcher hands ``tuple(record.headers)``)."""
+    sizes = poll_sizes(count, batch, spread)
     records = []
-    for n, event in enumerate(MIXES[mix](count * batch)):
+    for n, event in enumerate(MIXES[mix](sum(sizes))):
         headers, value = relayed(event, f"bench-{n}")
         records.append((tuple(headers), value))
-    return [records[i : i + batch] for i in range(0, len(records), batch)]
+    polls, start = [], 0
+    for size in sizes:
+        polls.append(records[start : start + size])
+        start += size
+    return polls
 
 
 class Poll:
@@ -179,6 +204,7 @@ async def run(
     mix: str = "backlog",
     instr_window: bool = False,
     polls_max: int = MAX_POLLS,
+    spread: int = 0,
 ) -> dict:
     # as the notifier's __main__ does: without the young generation's higher threshold
     # ~40 K instructions an outcome were collections the service does not make (nrender)
@@ -211,7 +237,7 @@ async def run(
         ),
     )
     consumer = Poll(silent_types(config.plan))
-    all_polls = encoded_polls(warm + polls_max, batch, mix)[: warm + polls]
+    all_polls = encoded_polls(warm + polls_max, batch, mix, spread)[: warm + polls]
     decode_s = handle_s = 0.0
     try:
         for records in all_polls[:warm]:
@@ -237,7 +263,7 @@ async def run(
     counted = producer.records - outcomes
     result = {
         "polls": polls,
-        "records": polls * batch,
+        "records": sum(map(len, all_polls[warm:])),
         "skipped_undecoded": consumer.skipped - skipped,
         "outcomes": counted,
         "mails_received": server.received[0],
@@ -261,6 +287,12 @@ def main() -> None:
     parser.add_argument("--mix", choices=sorted(MIXES), default="backlog")
     parser.add_argument("--polls-max", type=int, default=MAX_POLLS)
     parser.add_argument(
+        "--spread",
+        type=int,
+        default=0,
+        help="each poll batch ± this many POSTs (3 records), a size of its own: see poll_sizes",
+    )
+    parser.add_argument(
         "--instr-window",
         action="store_true",
         help="under valgrind --instr-atstart=no: instrument the counted polls only",
@@ -281,6 +313,7 @@ def main() -> None:
                 args.mix,
                 args.instr_window,
                 args.polls_max,
+                args.spread,
             )
         )
     )

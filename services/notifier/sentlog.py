@@ -67,6 +67,7 @@ from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind, In
 from libs.common.sqlite_thread import in_thread
 from services.notifier.prepared import QMARK_VALUES, Prepared
 from services.notifier.records import tuple_constructor
+from services.notifier.statement_shapes import insert_chunks, padded_size
 
 log = logging.getLogger(__name__)
 
@@ -566,8 +567,10 @@ class SentLog:
         stamp = statements.sqlite_datetime(now)
         hashed = self._recipient_hash if self.hasher is not None else None
         queries = []
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            chunk = rows[start : start + _INSERT_CHUNK]
+        start = 0
+        for size in insert_chunks(len(rows), _INSERT_CHUNK):  # sizes that recur: see there
+            chunk = rows[start : start + size]
+            start += size
             values: list[Any] = [stamp]  # ?1: claimed_at (when claimed), created_at, updated_at
             for key, info, reason in chunk:
                 event_id, recipient, template = key
@@ -942,6 +945,8 @@ class _Statements:
         #: run on aiosqlite's thread in one hop per transaction (see _in_sqlite_thread)
         self.sqlite = dialect.name == "sqlite"
         self.finish = Prepared(_FINISH, dialect)
+        #: (query, marks) → the SQLite ``IN (…)`` read of that many marks (_among)
+        self._among_sql: dict[tuple[str, int], str] = {}
         upsert = (postgresql if self._postgres else sqlite).insert(rate_slot)
         self.new_slot = Prepared(
             upsert.on_conflict_do_nothing(index_elements=[rate_slot.c.sender]), dialect
@@ -1014,15 +1019,21 @@ class _Statements:
                 "created_at": "?1",
                 "updated_at": "?1",
             }
+            # The first row's marks are numbered (?2…), the rest plain "?" — each the
+            # next number after the largest so far, so the same numbers: SQLite compiles
+            # a numbered mark by a search of every name before it (quadratic: a 190-row
+            # statement ~6-10 ms against ~1-2), a plain one without.
             groups, number = [], 2
-            for _ in range(rows):
+            for row in range(rows):
                 values = []
                 for name in self._insert_returning.names:
                     if name in fixed:
                         values.append(fixed[name])
-                    else:
+                    elif row == 0:
                         values.append(f"?{number}")
                         number += 1
+                    else:
+                        values.append("?")
                 groups.append(f"({', '.join(values)})")
             single = self._insert_returning.sql
             match = QMARK_VALUES.search(single)
@@ -1049,8 +1060,14 @@ class _Statements:
         SQLite's ends in ``IN`` and gets a "?" mark for each."""
         if self._postgres:
             return postgres_sql, (values,)
-        marks = ", ".join("?" * len(values))
-        return f"{sqlite_sql} ({marks})", tuple(values)  # only "?" marks interpolated
+        # padded with its last value to a size that recurs (statement_shapes)
+        marks = padded_size(len(values))
+        padding = (values[-1],) * (marks - len(values)) if values else ()
+        sql = self._among_sql.get((sqlite_sql, marks))
+        if sql is None:
+            sql = f"{sqlite_sql} ({', '.join('?' * marks)})"  # only "?" marks interpolated
+            self._among_sql[(sqlite_sql, marks)] = sql
+        return sql, (*values, *padding)
 
 
 #: The web-chat outbox columns a stored message sets (the id is the table's own).
@@ -1108,8 +1125,9 @@ _ROWIDS_KEPT = 50_000
 #: Recipients whose keyed hash a sent-log remembers (< 1 MB).
 _HASHES_KEPT = 4096
 
-#: INSERT statements of new rows kept by shape (a poll of 500 is ~20 KB of SQL).
-_SHAPES_KEPT = 32
+#: INSERT statements of new rows kept by shape (a poll of 500 is ~20 KB of SQL): 21 sizes
+#: (statement_shapes) of each of the two kinds, claimed and suppressed.
+_SHAPES_KEPT = 64
 
 #: SQLite transactions of up to this many rows run on the event loop's thread (see
 #: SentLog._inline_transaction): a pipeline poll's are 1-3 rows; a backlog poll's 500
@@ -1121,8 +1139,9 @@ _INLINE_CHECKPOINT_EVERY = 1000
 #: SQLITE_BUSY, SQLITE_LOCKED (primary codes; the error carries the extended one).
 _BUSY = frozenset({5, 6})
 
-#: Rows per multi-row claim INSERT on SQLite: 9 parameters each, well under its 32,766.
-_INSERT_CHUNK = 1000
+#: Rows per multi-row claim INSERT on SQLite at most (a power of two: statement_shapes):
+#: 9 parameters each, well under its 32,766.
+_INSERT_CHUNK = 512
 
 #: Keys per ``(event_id, recipient, template) IN (…)`` read: 3 parameters each, well under
 #: SQLite's 32,766 and PostgreSQL's 32,767 bound parameters per statement.

@@ -406,3 +406,52 @@ async def test_a_small_polls_transactions_run_inline_and_a_busy_database_takes_t
         assert (await sentlog.get(key)).status is Status.SENDING
     for key in first:
         assert (await sentlog.get(key)).status is Status.SENT
+
+
+@pytest.mark.parametrize("size", [1, 17, 190, 600])
+async def test_a_poll_of_any_size_stores_each_row_as_a_single_claim_stores_it(sentlog, size):
+    """SQLite writes a poll's claims in chunks of recurring sizes (statement_shapes), the
+    first row's marks numbered, the rest plain: each row holds its own values, as a
+    single claim stores them."""
+    now = T0 + timedelta(microseconds=4321)
+    jobs = [
+        (
+            SendKey(f"ev-{n}", f"r{n}@example.kr", f"t{n % 3}"),
+            SendInfo(f"type-{n}", f"conv-{n}", "smtp" if n % 2 else "chat", f"l{n % 5}"),
+        )
+        for n in range(size)
+    ]
+    claims = await sentlog.claim_many(jobs, now=now)
+    assert len(claims) == size and {c.result for c in claims.values()} == {ClaimResult.CLAIMED}
+    twin_key = SendKey("twin", "r0@example.kr", "t0")
+    await sentlog.claim(twin_key, jobs[0][1], now=now)
+    suppressed = [
+        (SendKey(f"s-{n}", f"r{n}@example.kr", "t"), info, f"why {n}")
+        for n, (_, info) in enumerate(jobs)
+    ]
+    records = await sentlog.record_suppressed_many(suppressed, now=now)
+    assert [records[key].reason for key, _, _ in suppressed] == [f"why {n}" for n in range(size)]
+    async with sentlog.engine.connect() as conn:
+        rows = await conn.exec_driver_sql(
+            "SELECT event_id, recipient, template, event_type, conversation_id, channel, locale,"
+            " status, attempts, message_id, reason, claimed_at, created_at, updated_at"
+            " FROM notifier_sent_log"
+        )
+        stored = {(row[0], row[1], row[2]): tuple(row[3:]) for row in rows.all()}
+    assert len(stored) == 2 * size + 1
+    twin = stored[tuple(twin_key)]
+    for key, info in jobs:
+        row = stored[tuple(key)]
+        assert row[:4] == tuple(info)
+        assert row[4:] == twin[4:]  # status, attempts, no message id, times: as the twin's
+    for key, info, reason in suppressed:
+        assert stored[tuple(key)][:8] == (*info, "suppressed", 0, None, reason)
+
+
+async def test_a_polls_rate_slots_of_many_senders_each_get_their_own_answer(sentlog):
+    """SQLite reads the holders with an ``IN`` list padded to a recurring size."""
+    cutoff = T0 - timedelta(minutes=60)
+    await sentlog.take_rate_slot("s-3@example.kr", event_id="old", now=T0, cutoff=cutoff)
+    asked = [(f"s-{n}@example.kr", f"e{n}") for n in range(23)]
+    allowed = await sentlog.take_rate_slots(asked, now=T0, cutoff=cutoff)
+    assert allowed == {pair for pair in asked if pair[0] != "s-3@example.kr"}

@@ -184,3 +184,12 @@ async def test_a_taken_port_fails_the_outbox_at_once_instead_of_exiting_the_proc
                 serve_outbox(sentlog, [SITE], host="127.0.0.1", port=port, stop=stop), 20
             )
         assert not stop.is_set()
+
+
+async def test_a_polls_many_messages_each_get_their_own_id(any_sentlog):
+    """SQLite reads the ids with an ``IN`` list padded to a recurring size (its last
+    key repeated): each key still gets its own id, once."""
+    sender = WebchatSender(SITE, any_sentlog)
+    sent = await sender.send_many([message("v-9", f"many-{n}", f"m {n}") for n in range(21)])
+    ids = [int(o.provider_message_id.removeprefix("webchat-")) for o in sent]
+    assert ids == sorted(ids) and len(set(ids)) == 21
