@@ -83,7 +83,7 @@ from services.router.service.csat_answers import chat_answer, store_rating, surv
 from services.router.service.events import MAX_REFERENCES, Emitter, response_promise_of
 from services.router.service.pool import assignment_pool, keep_assignment_pool
 from services.router.service.replies import apply_receipt
-from services.router.service.routing_cache import ANY, RoutingCache, prefetch
+from services.router.service.routing_cache import ANY, RoutingCache, plan_prefetch, prefetch
 from services.router.store.models import (
     Contact,
     ContactIdentity,
@@ -121,18 +121,30 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
         # SQLite: the agents and their loads come in the same hop as the known event ids;
         # so does the conversation counter a new conversation takes its number from (on
         # PostgreSQL row-locked in that statement, after the assignment lock): one round
-        # trip less in a poll that opens a conversation
-        done, agents = await uow.interactions.known_and_agents(
-            (i.event_id for i in batch), counters=uow.counters, counter=_CONVERSATION_COUNTER
+        # trip less in a poll that opens a conversation. So do the routing cache's reads
+        # for the whole poll when none of it is known (the usual poll; a redelivered
+        # one reads them for what is left, in a hop of their own, as before).
+        first = first_of_each(batch, _event_id)
+        plan = plan_prefetch([i.interaction for i in first], recent_window=_recent_window(ctx))
+        done, agents, read = await uow.interactions.known_agents_and(
+            (i.event_id for i in batch),
+            plan.sqlite_read(uow),
+            counters=uow.counters,
+            counter=_CONVERSATION_COUNTER,
         )
-        todo = first_of_each((i for i in batch if i.event_id not in done), _event_id)
+        todo = [i for i in first if i.event_id not in done] if done else first
         if not todo:
             return 0
         if agents is not None:
             keep_assignment_pool(uow, *agents)
-        cache = await prefetch(
-            uow, [i.interaction for i in todo], recent_window=_recent_window(ctx)
-        )
+        if read is not None:  # nothing was known: ``first`` is ``todo``
+            cache = plan.filled(uow, *uow.contacts.candidates_of(read))
+        elif done:
+            cache = await prefetch(
+                uow, [i.interaction for i in todo], recent_window=_recent_window(ctx)
+            )
+        else:
+            cache = await plan.read(uow)
         await assignment_pool(uow)  # agents and loads, before the batch changes anything
         with uow.session.no_autoflush:
             for index, item in enumerate(todo, 1):

@@ -5,7 +5,7 @@ batch costs a handful of round trips instead of several per interaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,8 +18,9 @@ from services.router.domain.intake import (
     thread_key,
 )
 from services.router.service.columns import columns
+from services.router.store.lookups import ThreadReads
 from services.router.store.models import Conversation
-from services.router.store.repositories import CandidateKeys, PollContacts
+from services.router.store.repositories import CandidateKeys, CandidateRows, PollContacts
 from services.router.store.unit_of_work import UnitOfWork
 
 ANY = "*"
@@ -104,6 +105,53 @@ def _keep_latest(index: dict, key: tuple, conversation: Conversation, at: dateti
 async def prefetch(
     uow: UnitOfWork, interactions: list[Interaction], *, recent_window: timedelta
 ) -> RoutingCache:
+    """The cache of a poll's interactions, read in one hop of its own (on SQLite)."""
+    return await plan_prefetch(interactions, recent_window=recent_window).read(uow)
+
+
+@dataclass
+class Prefetch:
+    """What a poll's cache is read by, worked out (pure) from its interactions before
+    the read: so that on SQLite the read can ride the poll's first hop
+    (``InteractionRepository.known_agents_and`` with ``sqlite_read``)."""
+
+    cache: RoutingCache
+    keys: set[IdentityKey]
+    message_ids: set[str]
+    candidate_keys: Callable[[PollContacts], CandidateKeys]
+
+    def sqlite_read(self, uow: UnitOfWork) -> Callable[[ThreadReads], CandidateRows] | None:
+        """The read as a function for the database thread; None on PostgreSQL."""
+        if uow.postgres:
+            return None
+        return uow.contacts.candidates_read(self.keys, self.message_ids, self.candidate_keys)
+
+    async def read(self, uow: UnitOfWork) -> RoutingCache:
+        """The owners with Message-ID to conversation id as plain strings (no join: the
+        conversations come with the other candidates) and the owners' latest assignees,
+        then the candidates by what that read: on SQLite one hop to the thread for both."""
+        contacts, found = await uow.contacts.owners_messages_and_candidates(
+            uow.conversations, self.keys, self.message_ids, self.candidate_keys
+        )
+        return self.filled(uow, contacts, found)
+
+    def filled(
+        self, uow: UnitOfWork, read: PollContacts, found: list[Conversation]
+    ) -> RoutingCache:
+        """The cache holding what the read found."""
+        cache = self.cache
+        cache.owners, indexed = read.owners, read.messages
+        conversations = {columns(conversation)["id"]: conversation for conversation in found}
+        for message_id, conversation_id in indexed:
+            cache.remember_message(message_id, conversations[conversation_id])
+        for conversation in sorted(conversations.values(), key=_last_activity_at):
+            cache.remember_conversation(conversation)
+        cache.previous_agents.update(read.last_assignees)  # the stored latest win
+        uow.cache["previous_agents"] = cache.previous_agents
+        return cache
+
+
+def plan_prefetch(interactions: list[Interaction], *, recent_window: timedelta) -> Prefetch:
     cache = RoutingCache()
     keys = {k for i in interactions for k in cache.identity_keys(i)}
     # field reads (intake.py)
@@ -135,21 +183,7 @@ async def prefetch(
             since=since if recent_contacts else None,
         )
 
-    # the owners with Message-ID to conversation id as plain strings (no join: the
-    # conversations come with the other candidates) and the owners' latest assignees,
-    # then the candidates by what that read: on SQLite one hop to the thread for both
-    read, found = await uow.contacts.owners_messages_and_candidates(
-        uow.conversations, keys, _message_ids(interactions), candidate_keys
-    )
-    cache.owners, indexed = read.owners, read.messages
-    conversations = {columns(conversation)["id"]: conversation for conversation in found}
-    for message_id, conversation_id in indexed:
-        cache.remember_message(message_id, conversations[conversation_id])
-    for conversation in sorted(conversations.values(), key=_last_activity_at):
-        cache.remember_conversation(conversation)
-    cache.previous_agents.update(read.last_assignees)  # the stored latest win
-    uow.cache["previous_agents"] = cache.previous_agents
-    return cache
+    return Prefetch(cache, keys, _message_ids(interactions), candidate_keys)
 
 
 def _message_ids(interactions: list[Interaction]) -> set[str]:

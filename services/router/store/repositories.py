@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -421,6 +421,12 @@ class PollContacts:
     last_assignees: dict[str, str]
 
 
+#: ``ContactRepository.candidates_read``'s result: the contacts read and the candidate
+#: conversations' rows (made objects on the event loop: ``candidates_of``)
+CandidateRows = tuple[PollContacts, list[tuple[Any, ...]]]
+T = TypeVar("T")
+
+
 def _poll_contacts(
     reads: ThreadReads, keys: list[IdentityKey], values: list[str], message_ids: list[str]
 ) -> PollContacts:
@@ -496,15 +502,33 @@ class ContactRepository:
         if self.session.bind.dialect.name != "sqlite":
             contacts = await self.owners_and_messages(keys, ids)
             return contacts, await conversations.candidates_by(candidate_keys(contacts))
+        read = self.candidates_read(keys, ids, candidate_keys)
+        return self.candidates_of(await in_one_hop(self.session, read))
+
+    def candidates_read(
+        self,
+        keys: Iterable[IdentityKey],
+        message_ids: Iterable[str],
+        candidate_keys: Callable[[PollContacts], CandidateKeys],
+    ) -> Callable[[ThreadReads], CandidateRows]:
+        """SQLite: ``owners_messages_and_candidates``' reads as one function for the
+        database thread, to run in a hop of its own or in the poll's first
+        (``InteractionRepository.known_agents_and``); ``candidates_of`` makes the
+        conversations of what it read."""
+        keys, ids = list(keys), list(message_ids)
         values = list({k.value for k in keys})
         dialect = self.session.bind.dialect
 
-        def read(reads: ThreadReads) -> tuple[PollContacts, list[tuple[Any, ...]]]:
+        def read(reads: ThreadReads) -> CandidateRows:
             contacts = _poll_contacts(reads, keys, values, ids)
             statement = _sqlite_candidates(candidate_keys(contacts), dialect)
             return contacts, reads.sql_rows(*statement) if statement is not None else []
 
-        contacts, rows = await in_one_hop(self.session, read)
+        return read
+
+    def candidates_of(self, read: CandidateRows) -> tuple[PollContacts, list[Conversation]]:
+        """The contacts and candidate conversations of ``candidates_read``'s rows."""
+        contacts, rows = read
         return contacts, _CANDIDATES.objects(self.session, rows)
 
     async def get(self, contact_id: str) -> Contact | None:
@@ -791,12 +815,31 @@ class InteractionRepository:
         counters: CounterRepository | None = None,
         counter: str = "conversation",
     ) -> tuple[set[str], tuple[list[Agent], dict[str, dict[str, int]]] | None]:
+        """``known_agents_and`` without a read of its own."""
+        known, agents, _ = await self.known_agents_and(
+            event_ids, None, counters=counters, counter=counter
+        )
+        return known, agents
+
+    async def known_agents_and(
+        self,
+        event_ids: Iterable[str],
+        then: Callable[[ThreadReads], T] | None,
+        *,
+        counters: CounterRepository | None = None,
+        counter: str = "conversation",
+    ) -> tuple[set[str], tuple[list[Agent], dict[str, dict[str, int]]] | None, T | None]:
         """``known(event_ids)`` and every agent with its loads
         (``AgentRepository.all_with_loads``): on SQLite in the same hop to the thread, on
         PostgreSQL in one statement (``_PG_KNOWN_AND_AGENTS``). With ``counters``, also
         the value of ``counter``, read (row-locked on PostgreSQL) in that hop or
         statement and handed to ``counters.already_read``: its ``next_value`` then
-        needs no read of its own."""
+        needs no read of its own.
+
+        ``then``: on SQLite, a read of the same transaction (``ContactRepository.
+        candidates_read``) run in the same hop after these when none of ``event_ids``
+        is known (the usual poll), its result the third value; None when it did not
+        run (an id known, or PostgreSQL): the caller reads then as before."""
         ids = list(event_ids)
         if self.session.bind.dialect.name != "sqlite":
             if counters is None:
@@ -805,23 +848,27 @@ class InteractionRepository:
                 rows = await postgres_rows(self.session, _PG_KNOWN_AGENTS_AND_COUNTER, ids, counter)
                 counters.already_read(counter, rows[0][-1] if rows else None)
             known, agent_rows, load_rows = _pg_known_and_agents(rows)
-            return set(known), (
-                _ALL_AGENTS.objects(self.session, agent_rows),
-                _loads_by_agent(load_rows),
+            return (
+                set(known),
+                (_ALL_AGENTS.objects(self.session, agent_rows), _loads_by_agent(load_rows)),
+                None,
             )
 
         def read(
             reads: ThreadReads,
-        ) -> tuple[list[Any], tuple[list[Any], list[Any]], list[Any]]:
+        ) -> tuple[list[Any], tuple[list[Any], list[Any]], list[Any], T | None]:
             value = reads.rows(_COUNTER, [counter]) if counters is not None else []
-            return reads.rows(_KNOWN, ids), _agent_rows_and_loads(reads), value
+            known = reads.rows(_KNOWN, ids)
+            agents = _agent_rows_and_loads(reads)
+            return known, agents, value, then(reads) if then is not None and not known else None
 
-        known, (agents, loads), value = await in_one_hop(self.session, read)
+        known, (agents, loads), value, after = await in_one_hop(self.session, read)
         if counters is not None:
             counters.already_read(counter, value[0][0] if value else None)
-        return {event_id for (event_id,) in known}, (
-            _ALL_AGENTS.objects(self.session, agents),
-            _loads_by_agent(loads),
+        return (
+            {event_id for (event_id,) in known},
+            (_ALL_AGENTS.objects(self.session, agents), _loads_by_agent(loads)),
+            after,
         )
 
     def add(self, record: InteractionRecord) -> None:

@@ -17,13 +17,20 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from libs.common.events.interaction import Channel, CustomerIdentity, Interaction, MessageBody
+from libs.common.events.interaction import (
+    Channel,
+    CustomerIdentity,
+    Interaction,
+    MessageBody,
+    ThreadHints,
+)
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context, open_store
 from services.router.domain.assignment import AgentStatus
 from services.router.service.agents import seed_agents, set_agent_status
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
+from services.router.service.routing_cache import Prefetch
 from services.router.settings import RouterSettings
 from services.router.store.engine import _sqlite_pragmas, build_engine, migrate
 from services.router.store.models import (
@@ -43,11 +50,12 @@ from tests.integration.router.test_bulk_insert import AT, CHANGES, rows_of, stor
 pytestmark = pytest.mark.integration
 
 #: A poll of one new chat that is assigned: its reads (known event ids with the agents
-#: and their loads; identity owners with Message-IDs and the owners' last assignees,
-#: then the candidate conversations by what those found) one hop each, and its whole
-#: flush with the COMMIT one hop. It was ~23 before each statement was one hop, 6
-#: before the reads shared hops, 4 before the candidates rode the owners' hop.
-HOPS_OF_A_POLL_OF_ONE = 3
+#: and their loads, then, none of it known, identity owners with Message-IDs and the
+#: owners' last assignees, then the candidate conversations by what those found) one
+#: hop, and its whole flush with the COMMIT one hop. It was ~23 before each statement
+#: was one hop, 6 before the reads shared hops, 4 before the candidates rode the
+#: owners' hop, 3 before the owners' rode the known event ids' hop.
+HOPS_OF_A_POLL_OF_ONE = 2
 
 
 @pytest.fixture
@@ -117,6 +125,87 @@ async def test_a_poll_of_one_is_a_handful_of_hops(ctx: RouterContext):
         )
     assert assigned is not None  # the poll assigned: the agent's UPDATE was in the flush
     assert 0 < spent <= HOPS_OF_A_POLL_OF_ONE
+
+
+def mail(n: int, customer: int, replying_to: int | None) -> Incoming:
+    interaction = Interaction(
+        channel=Channel.EMAIL,
+        provider="imap",
+        integration="support",
+        occurred_at=AT,
+        received_at=AT,
+        customer=CustomerIdentity(email=f"c{customer}@example.com"),
+        subject="Deposit not credited",
+        body=MessageBody(text="My deposit is missing"),
+        thread=ThreadHints(
+            message_id=f"m{n}@example.com",
+            in_reply_to=[f"m{replying_to}@example.com"] if replying_to is not None else [],
+        ),
+    )
+    return Incoming(f"mail-{n}", interaction)
+
+
+#: Polls that find what earlier polls stored (a returning chat customer, replies to
+#: stored Message-IDs, an event id twice in a poll), one redelivered in part (its known
+#: ids skipped), one redelivered whole.
+POLLS = [
+    [chat(0), chat(1), mail(0, 0, None), mail(1, 1, None)],
+    [Incoming("again-0", chat(0).interaction), chat(2), mail(2, 0, 0), mail(3, 2, 1), chat(2)],
+    [chat(1), chat(3), mail(4, 1, 3)],  # chat(1) known: the rest routed
+    [chat(1), mail(4, 1, 3)],  # all known
+]
+
+
+async def routed_polls(ctx: RouterContext) -> tuple[list[str], list[int], dict[str, list[Any]]]:
+    """The statements the polls sent, the hops each took, and every table's rows."""
+    await seed_agents(ctx)
+    for agent in ctx.config.current.roster.agents:
+        await set_agent_status(ctx, agent.id, AgentStatus.ONLINE)
+    seen: list[str] = []
+    spent = []
+    with HopCount(ctx.uow.engine) as hops, ctx.uow.watching_driver(seen.append):
+        for poll in POLLS:
+            before = hops.total()
+            await route_batch(ctx, poll)
+            spent.append(hops.total() - before)
+    async with ctx.uow.reader() as uow:
+        tables = {
+            model.__tablename__: await stored(uow.session, model.__table__)
+            for model in (Contact, Conversation, InteractionRecord, MessageIndex, OutboxRow)
+        }
+    return seen, spent, tables
+
+
+async def test_the_cache_reads_in_the_first_hop_are_those_of_a_hop_of_their_own(
+    ctx: RouterContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The routing cache's reads ride the poll's first hop when none of the poll is
+    known: the same statements in the same order, the same stored rows, as when they
+    take a hop of their own (``Prefetch.sqlite_read`` None, the path before)."""
+    riding = await routed_polls(ctx)
+    apart_settings = RouterSettings(
+        state_dir=tmp_path / "apart",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'apart.db'}",
+        kafka=KafkaSettings(),
+        csat_secret="integration-test-secret-0123456789",
+        dev_mode=False,
+    )
+    (tmp_path / "apart").mkdir()
+    engine = await open_store(apart_settings)
+    monkeypatch.setattr(Prefetch, "sqlite_read", lambda self, uow: None)
+    try:
+        apart = await routed_polls(build_context(apart_settings, engine, clock=lambda: AT))
+    finally:
+        await engine.dispose()
+    assert riding[0] == apart[0]  # the statements, in order
+    assert riding[2] == apart[2]  # the rows stored
+    stored_rows = riding[2]
+    # the reads found what the earlier polls stored: replies and returning chats joined
+    assert len(stored_rows[Conversation.__tablename__]) < len(
+        stored_rows[InteractionRecord.__tablename__]
+    )
+    # a poll partly known reads in a hop of its own, as before; one all known stops early
+    assert [a - r for r, a in zip(riding[1], apart[1], strict=True)] == [1, 1, 0, 0]
 
 
 @pytest.fixture
