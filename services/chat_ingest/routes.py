@@ -25,7 +25,7 @@ from libs.common.webhooks import (
 from libs.providers.inbound import normalised
 from libs.providers.integrations import Provider, webhook_path
 from libs.providers.registry import PROVIDERS
-from libs.providers.webhooks import Answer, InboundSpec, WebhookInput
+from libs.providers.webhooks import Answer, InboundSpec, webhook_input
 from libs.providers.whatsapp.inbound import subscription_challenge
 from services.chat_ingest.ingest import json_response
 from services.chat_ingest.state import ChatIngestState, ChatIngestStateDep
@@ -43,13 +43,13 @@ async def receive(
     if spec.content_type != "application/json":
         require_content_type(request, spec.content_type)
     body = await runtime.body(request)
-    webhook = WebhookInput(
-        body=body,
-        headers=request.headers,
-        query=request.query_params if request.scope.get("query_string") else NO_QUERY,
+    webhook = webhook_input(
+        body,
+        request.headers,
+        request.query_params if request.scope.get("query_string") else NO_QUERY,
         # only Twilio signs the URL; building it for the others cost ~4 % of the app's CPU
-        url=runtime.public_url(request) if spec.needs_public_url else "",
-        received_at=runtime.clock(),
+        runtime.public_url(request) if spec.needs_public_url else "",
+        runtime.clock(),
     )
     spec.verify(integration, webhook, runtime.options)
     try:

@@ -18,7 +18,7 @@ from libs.common.webhooks import (
     read_body,
 )
 from libs.common.webhooks.errors import label_provider
-from libs.providers.inbound import ChatEvent, IngestContext
+from libs.providers.inbound import ChatEvent, IngestContext, ingest_context
 from libs.providers.integrations import Integration, IntegrationRegistry, Provider
 from libs.providers.webhooks import InboundOptions
 from services.chat_ingest.ingest import ChatIngest
@@ -62,12 +62,12 @@ class ChatIngestState:
     def context(
         self, integration: Integration, received_at: datetime | None = None
     ) -> IngestContext:
-        return IngestContext(
-            integration_id=integration.id,
-            received_at=received_at or self.clock(),
-            region=integration.default_region or self.settings.default_region,
-            routing=integration.routing,
-            agent_ids=integration.agent_ids,
+        return ingest_context(
+            integration.id,
+            received_at or self.clock(),
+            integration.default_region or self.settings.default_region,
+            integration.routing,
+            integration.agent_ids,
         )
 
     async def keep_unreadable(

@@ -292,7 +292,10 @@ class EventProducer:
         tp = TopicPartition(topic, self._partitioner(key, list(partitions), available))
         pending = accumulator._batches.get(tp)
         batch = pending[-1] if pending else self._window.open_batch(accumulator, tp)
-        future = batch.append(key, value, None, headers=headers)  # None: full
+        # the record's future made by the producer's loop itself: aiokafka's default asks
+        # ``asyncio.get_running_loop()``, which in CPython 3.11 is a ``getpid`` syscall
+        # (its fork check; so is every future made without a loop: ~3 a request); None: full
+        future = batch.append(key, value, None, accumulator._loop.create_future, headers=headers)
         if future is not None:
             self._window.added(accumulator)
         return future
@@ -308,7 +311,7 @@ class EventProducer:
         """The record's ack, bounded by ``send_timeout_s``: ``AckDeadlines`` fails the
         record's future at its deadline (aiokafka skips a future already done), not
         ``asyncio.timeout``'s context, reschedule and task cancellation."""
-        loop = asyncio.get_running_loop()
+        loop = future.get_loop()  # the running one, without a ``getpid`` (see _append_now)
         deadline = loop.time() + self._settings.send_timeout_s
         self._deadlines.add(loop, deadline, future)
         try:
@@ -441,7 +444,7 @@ class LingerWindow:
             return batch
         self._accumulator, self._end = accumulator, created + linger
         self._batches, self._records = [batch], 0
-        asyncio.get_running_loop().call_later(linger, _wake_sender, accumulator)
+        accumulator._loop.call_later(linger, _wake_sender, accumulator)
         return batch
 
     def added(self, accumulator: Any) -> None:

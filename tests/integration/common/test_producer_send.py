@@ -51,6 +51,8 @@ async def test_concurrent_sends_share_batches_and_land_where_the_default_partiti
             )
         )
         partitions = sorted(producer._producer.client.cluster.partitions_for_topic(topic))
+        # the loop _append_now makes the records' futures with and LingerWindow times with
+        assert producer._producer._message_accumulator._loop is asyncio.get_running_loop()
 
     default = DefaultPartitioner()
     assert [meta.partition for meta in acked] == [

@@ -32,6 +32,7 @@ def _accumulator(linger_s: float) -> SimpleNamespace:
         _batch_ttl=40.0,
         _batches=defaultdict(deque),
         _waiter_future=asyncio.get_running_loop().create_future(),
+        _loop=asyncio.get_running_loop(),  # aiokafka's accumulator keeps the producer's loop
         create_builder=lambda: builders,
     )
 
