@@ -9,6 +9,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: where ``python -m bench.<vegeta|pacer|smtp_sink> install`` put the compiled tools (never
 #: committed)
 TOOLS = Path(__file__).resolve().parent / ".tools" / "bin"
+
+
+def go_build(source: Path, binary_name: str, target: Path) -> Path:
+    """``go build`` of a bench tool's folder (standard library only: nothing to fetch)
+    into ``target``; the binary's path."""
+    target.mkdir(parents=True, exist_ok=True)
+    binary = target / binary_name
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOWORK": "off"}
+    subprocess.run(
+        ["go", "build", "-trimpath", "-o", str(binary), "."], cwd=source, env=env, check=True
+    )
+    return binary
 
 
 def find_tool(name: str, env: str) -> Path | None:

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import TOOLS, find_tool
+from bench.common import TOOLS, find_tool, go_build
 from bench.vegeta import targets_file
 
 SOURCE = Path(__file__).resolve().parent / "pacer"
@@ -42,14 +42,8 @@ def find() -> Path | None:
 
 
 def install(target: Path = TOOLS) -> Path:
-    """``go build`` of ``bench/pacer`` into ``target`` (standard library only)."""
-    target.mkdir(parents=True, exist_ok=True)
-    binary = target / BINARY_NAME
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOWORK": "off"}
-    subprocess.run(
-        ["go", "build", "-trimpath", "-o", str(binary), "."], cwd=SOURCE, env=env, check=True
-    )
-    return binary
+    """``go build`` of ``bench/pacer`` into ``target``."""
+    return go_build(SOURCE, BINARY_NAME, target)
 
 
 def attack_each(

@@ -288,19 +288,24 @@ def vegeta_outcome(
     if not hits:
         return {"sent": {}, "statuses": {"not_sent": count}, "generator_lag": None}
     start = min(vegeta_time(hit["timestamp"]) - n / rate for n, hit in enumerate(hits))
+    return _outcome([(hit, start + n / rate) for n, hit in enumerate(hits)], first, count)
+
+
+def _outcome(hits: list[tuple[dict[str, Any], float]], first: int, count: int) -> dict[str, Any]:
+    """A compiled generator's results, request n's with the time it was due (epoch
+    seconds), in the shape of the Python generator's output."""
     sent: dict[str, float] = {}
     statuses: dict[str, int] = {}
     errors: dict[str, int] = {}
     lags = []
-    for n, hit in enumerate(hits):
-        due = start + n / rate
+    for n, (hit, due) in enumerate(hits):
         lags.append(vegeta_time(hit["timestamp"]) - due)
         code = hit.get("code", 0)
         key = str(code) if code else "error"
         statuses[key] = statuses.get(key, 0) + 1
         if 200 <= code < 300:
             sent[str(first + n)] = due
-        elif hit.get("error"):  # what vegeta saw: a reset, a timeout, a refused dial
+        elif hit.get("error"):  # what the generator saw: a reset, a timeout, a refused dial
             errors[hit["error"]] = errors.get(hit["error"], 0) + 1
     statuses["not_sent"] = count - len(hits)
     return {
@@ -323,27 +328,7 @@ def signed_posts(run: str, first: int, count: int) -> list[SignedPost]:
 def pacer_outcome(results: list[dict[str, Any]], first: int, count: int) -> dict[str, Any]:
     """The pacer's per-request results (``bench.pacer``, in request order, each with the
     time it was due) in the shape of the Python generator's output."""
-    sent: dict[str, float] = {}
-    statuses: dict[str, int] = {}
-    errors: dict[str, int] = {}
-    lags = []
-    for n, hit in enumerate(results[:count]):
-        due = vegeta_time(hit["due"])
-        lags.append(vegeta_time(hit["timestamp"]) - due)
-        code = hit.get("code", 0)
-        key = str(code) if code else "error"
-        statuses[key] = statuses.get(key, 0) + 1
-        if 200 <= code < 300:
-            sent[str(first + n)] = due
-        elif hit.get("error"):
-            errors[hit["error"]] = errors.get(hit["error"], 0) + 1
-    statuses["not_sent"] = count - min(len(results), count)
-    return {
-        "sent": sent,
-        "statuses": statuses,
-        "errors": errors,
-        "generator_lag": latency_summary_ms(lags),
-    }
+    return _outcome([(hit, vegeta_time(hit["due"])) for hit in results[:count]], first, count)
 
 
 def run_pacer_load(

@@ -59,7 +59,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, Protocol
 
-from bench.common import TOOLS, find_tool
+from bench.common import TOOLS, find_tool, go_build
 from services.notifier.smtp_sink import OffersPipelining, PipelinedRepliesController
 
 START_TIMEOUT_S = 30.0
@@ -81,14 +81,8 @@ def find() -> Path | None:
 
 
 def install(target: Path = TOOLS) -> Path:
-    """``go build`` of ``bench/smtpsink`` into ``target`` (no modules to fetch)."""
-    target.mkdir(parents=True, exist_ok=True)
-    binary = target / BINARY_NAME
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOWORK": "off"}
-    subprocess.run(
-        ["go", "build", "-trimpath", "-o", str(binary), "."], cwd=SOURCE, env=env, check=True
-    )
-    return binary
+    """``go build`` of ``bench/smtpsink`` into ``target``."""
+    return go_build(SOURCE, BINARY_NAME, target)
 
 
 def stale(binary: Path) -> bool:
