@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import argparse
 
+from bench.interaction_batch_decode import records as encoded_records
 from bench.notify_instructions import callgrind_instrumentation
-from bench.router_poll_cpu import Traffic
-from libs.common.cloudevents import cloud_event, decode, encode
+from libs.common.cloudevents import decode
 
 WARM = 20  # decodes before the window: the validators' caches, lru caches
 
@@ -34,20 +34,7 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=200, help="decodes counted")
     parser.add_argument("--no-window", action="store_true", help="not under valgrind")
     args = parser.parse_args()
-    records = []
-    for incoming in Traffic().poll(WARM + args.interactions):
-        data = incoming.interaction
-        event = cloud_event(
-            incoming.event_id,
-            f"omnidesk/chat_ingest/{data.provider}/{data.integration}",
-            data.event_type(),
-            data,
-            data.occurred_at,
-            None,
-            {},
-        )
-        headers, value = encode(event)
-        records.append((tuple(headers), value))
+    records = encoded_records(WARM + args.interactions)
     for headers, value in records[:WARM]:
         decode(headers, value)
     if not args.no_window:
