@@ -121,12 +121,12 @@ def test_own_numbers_are_normalised_per_line():
     assert context.region == "KR"
 
 
-def test_phone_log_lingers_2_ms_unless_told(monkeypatch):
+def test_phone_log_lingers_20_ms_unless_told(monkeypatch):
     from services.phone_log.bootstrap import _producer
 
     settings = PhoneLogSettings()
-    assert settings.publish_linger_ms == 2
-    assert _producer(settings).linger_ms == 2
+    assert settings.publish_linger_ms == 20
+    assert _producer(settings).linger_ms == 20
     monkeypatch.setenv("PHONE_LOG_PUBLISH_LINGER_MS", "0")
     assert _producer(PhoneLogSettings()).linger_ms == 0
     monkeypatch.setenv("PHONE_LOG_PUBLISH_LINGER_MS", "1000")
