@@ -2,7 +2,8 @@
 and left to MALLOC_ARENA_MAX when the environment sets it; the same for the fixed
 mmap threshold and MALLOC_MMAP_THRESHOLD_; the upkeep frees reference cycles and
 trims, between polls when due (the younger generations, the whole heap every
-``full_every``-th time) and from its timer only when no poll boundary ran it."""
+``full_every``-th time) and from its timer only when no poll boundary ran it; an idle
+process skips it once a whole-heap one followed its last busy stretch."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from libs.common.memory import (
     M_ARENA_MAX,
     M_MMAP_THRESHOLD,
+    QUIET_OBJECTS,
     UPKEEP_MAX_SHARE,
     MemorySettings,
     MemoryUpkeep,
@@ -24,6 +26,7 @@ from libs.common.memory import (
     glibc,
     limit_arenas,
     memory_upkeep,
+    quiet_since_upkeep,
     release_free_memory,
     tune_allocator,
     upkeep_wait_s,
@@ -119,6 +122,11 @@ def test_upkeep_off_glibc_still_collects():
     assert alive() is None
 
 
+def busy() -> tuple[int, int, int]:
+    """``gc.get_count()`` of a process that routed a poll since the last upkeep."""
+    return (QUIET_OBJECTS, 1, 0)
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -129,7 +137,9 @@ class FakeClock:
 
 def test_the_upkeep_runs_when_due_the_whole_heap_every_nth_time():
     clock, allocator, generations = FakeClock(), RecordingAllocator(trims_wanted=99), []
-    upkeep = MemoryUpkeep(allocator, 1.0, full_every=3, collect=generations.append, clock=clock)
+    upkeep = MemoryUpkeep(
+        allocator, 1.0, full_every=3, collect=generations.append, counts=busy, clock=clock
+    )
     assert not upkeep.run_if_due()  # an interval from its start
     for _ in range(4):
         clock.now += 0.5
@@ -142,7 +152,7 @@ def test_the_upkeep_runs_when_due_the_whole_heap_every_nth_time():
 
 def test_an_upkeep_between_polls_frees_the_polls_cycles():
     clock = FakeClock()
-    upkeep = MemoryUpkeep(None, 1.0, full_every=10, clock=clock)
+    upkeep = MemoryUpkeep(None, 1.0, full_every=10, counts=busy, clock=clock)
     clock.now += 1.0
     assert upkeep.run_if_due()  # the first: the whole heap
     node = Node()
@@ -151,6 +161,50 @@ def test_an_upkeep_between_polls_frees_the_polls_cycles():
     clock.now += 1000.0  # past the wait after the full collection of the tests' heap
     assert upkeep.run_if_due()  # the younger generations only
     assert alive() is None
+
+
+def test_quiet_means_no_young_collection_and_few_new_objects():
+    assert quiet_since_upkeep((0, 0, 0))
+    assert quiet_since_upkeep((QUIET_OBJECTS - 1, 0, 7))  # the oldest count: not ours
+    assert not quiet_since_upkeep((QUIET_OBJECTS, 0, 0))
+    assert not quiet_since_upkeep((0, 1, 0))  # the young generation was collected since
+
+
+def test_a_polls_garbage_is_not_quiet_for_the_real_collector():
+    gc.collect()
+    assert quiet_since_upkeep(gc.get_count())  # just collected
+    cycles = [Node() for _ in range(QUIET_OBJECTS)]
+    del cycles  # a poll's reference cycles, garbage now, waiting for the collector
+    assert not quiet_since_upkeep(gc.get_count())
+    gc.collect()
+
+
+def test_an_idle_process_skips_the_upkeep_after_one_whole_heap_collection():
+    clock, allocator, generations = FakeClock(), RecordingAllocator(trims_wanted=99), []
+    counts = [busy()]
+    upkeep = MemoryUpkeep(
+        allocator,
+        1.0,
+        full_every=10,
+        collect=generations.append,
+        counts=lambda: counts[0],
+        clock=clock,
+    )
+
+    def second() -> bool:
+        clock.now += 1.0
+        return upkeep.run_if_due()
+
+    assert second() and second()  # polls routed: the whole heap, then the young ones
+    counts[0] = (350, 0, 2)  # idle since
+    assert second()  # what the busy stretch promoted: the whole heap, once
+    assert not second() and not second()  # nothing to do: no collection, no trim
+    counts[0] = busy()
+    assert second()  # busy again: the young generations, as scheduled
+    counts[0] = (10, 0, 1)
+    assert second() and not second()
+    assert generations == [2, 1, 2, 1, 2]
+    assert allocator.trims == 5 and upkeep.runs == 5 and upkeep.skipped == 3
 
 
 def test_a_slow_upkeep_waits_longer_so_it_keeps_to_its_share():
@@ -167,7 +221,7 @@ def test_the_upkeep_backs_off_after_a_slow_collection():
     def slow_collect(generation: int) -> None:  # >= 10 ms: the next wait >= 0.2 s
         time.sleep(0.01)
 
-    upkeep = MemoryUpkeep(None, 0.01, collect=slow_collect, clock=clock)
+    upkeep = MemoryUpkeep(None, 0.01, collect=slow_collect, counts=busy, clock=clock)
     clock.now += 0.01
     assert upkeep.run_if_due()
     clock.now += 0.19  # 19 intervals: still within its share of the time
@@ -185,7 +239,7 @@ async def test_the_timer_runs_the_upkeep_only_when_no_poll_boundary_did():
         if len(generations) > 5:
             by_timer.set()
 
-    upkeep = MemoryUpkeep(None, 0.01, collect=collect, clock=clock)
+    upkeep = MemoryUpkeep(None, 0.01, collect=collect, counts=busy, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(upkeep.run_periodically(stop))
     for _ in range(5):  # polls end every interval: each boundary runs it, never the timer
