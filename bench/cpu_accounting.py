@@ -47,6 +47,12 @@ def parse_stat(text: str) -> ProcStat:
     return ProcStat(pid, int(fields[1]), utime + stime, cutime + cstime)
 
 
+def parse_faults(text: str) -> int:
+    """Minor plus major page faults of one ``/proc/<pid>/stat`` line (fields 10 and 12)."""
+    fields = text.rpartition(")")[2].split()  # fields[0] is field 3 (state) of proc(5)
+    return int(fields[7]) + int(fields[9])
+
+
 def parse_machine_busy(text: str) -> int:
     """Busy ticks of all CPUs from the ``cpu`` line of ``/proc/stat`` (not idle, iowait)."""
     for line in text.splitlines():
@@ -192,6 +198,15 @@ def thread_stats(pid: int) -> dict[int, ThreadStat]:
             int(switches.get("nonvoluntary_ctxt_switches", 0)),
         )
     return out
+
+
+def process_faults(pid: int) -> int:
+    """Page faults of a process so far, all its threads (``/proc/<pid>/stat``); 0 once it
+    is gone."""
+    try:
+        return parse_faults((PROC / str(pid) / "stat").read_text())
+    except OSError:
+        return 0
 
 
 def status_mb(pid: int, *keys: str) -> dict[str, float] | None:

@@ -12,12 +12,14 @@ with the agent's mail) produced to its routing topic every ``--tick-ms`` (40 ms:
 the router relay's cadence at the pipeline's rate), encoded as the relay encodes them.
 After ``--warm`` seconds the notifier's counters are read for ``--seconds`` seconds:
 CPU (utime + stime of each thread, ``/proc/PID/task/*/stat``), context switches
-(``/proc/PID/task/*/status``), polls handled (the consumer's ``handle_seconds`` count
-on the probe port's ``/metrics``), and POSTs fed; then the feed stops and the run waits
-until the sink has every mail. Each rate gets a new notifier home (sent-log) and new
-topics. ``--env NAME=VALUE`` adds to the notifier's environment; ``--tree PATH`` runs
-the notifier from another checkout (base/change A/B on one broker, with this venv's
-interpreter). JSON to ``bench/results/notify_paced_cpu.json``.
+(``/proc/PID/task/*/status``), page faults (minor and major, ``/proc/PID/stat``: a
+block mapped for a fetch and unmapped after it faults in each page), polls handled (the
+consumer's ``handle_seconds`` count on the probe port's ``/metrics``), and POSTs fed;
+the RSS at the end; then the feed stops and the run waits until the sink has every mail.
+Each rate gets a new notifier home (sent-log) and new topics. ``--env NAME=VALUE`` adds
+to the notifier's environment; ``--tree PATH`` runs the notifier from another checkout
+(base/change A/B on one broker, with this venv's interpreter). JSON to
+``bench/results/notify_paced_cpu.json``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import bootstrap_servers, run_topic_names, write_result
-from bench.cpu_accounting import TICKS_PER_S, broker_pid, parse_stat, thread_stats
+from bench.cpu_accounting import (
+    TICKS_PER_S,
+    broker_pid,
+    parse_stat,
+    process_faults,
+    status_mb,
+    thread_stats,
+)
 from bench.notify_instructions import WEBCHAT, pipeline_events, relayed
 from bench.smtp_sink import SmtpSink
 from libs.common.kafka.admin import create_topics, delete_topics
@@ -119,6 +128,7 @@ def snapshot(pid: int, probe_port: int, sink_pid: int, kafka_pid: int | None) ->
             for tid, t in thread_stats(pid).items()
         },
         "counts": consumer_counts(probe_port),
+        "faults": process_faults(pid),
         "sink": process_ticks(sink_pid),
         "broker": process_ticks(kafka_pid),
     }
@@ -147,6 +157,7 @@ def difference(before: dict[str, Any], after: dict[str, Any], fed: int) -> dict[
         "threads_cpu_s_per_1000": {
             name: round(t / TICKS_PER_S * per_k, 3) for name, (t, _) in sorted(by_name.items())
         },
+        "page_faults_per_post": round((after["faults"] - before["faults"]) / posts, 2),
         "context_switches_per_post": round(switches / posts, 2),
         "context_switches_per_s": round(switches / seconds),
         "threads_switches_per_s": {
@@ -230,6 +241,7 @@ async def one_rate(args: argparse.Namespace, rate: int, sink: SmtpSink) -> dict[
         fed0 = feed.sent
         await asyncio.sleep(args.seconds)
         after = snapshot(pid, service.port, sink.pid, kafka_pid)
+        memory = status_mb(pid, "VmRSS", "VmHWM") or {}
         fed = feed.sent - fed0
         await feeding
         for _ in range(300):  # the backlog left, at most 60 s
@@ -237,6 +249,8 @@ async def one_rate(args: argparse.Namespace, rate: int, sink: SmtpSink) -> dict[
                 break
             await asyncio.sleep(0.2)
         result = {"rate": rate, **difference(before, after, fed)}
+        result["rss_mb"] = memory.get("VmRSS")
+        result["peak_rss_mb"] = memory.get("VmHWM")
         result["mails_received"] = sink.count() - received0
         result["mails_expected"] = total
         return result

@@ -91,7 +91,7 @@ from aiokafka.admin import NewTopic
 from aiosmtpd.controller import Controller
 
 from bench.common import bootstrap_servers, write_result
-from bench.cpu_accounting import TICKS_PER_S, parse_stat
+from bench.cpu_accounting import TICKS_PER_S, parse_stat, process_faults
 from bench.smtp_sink import SmtpSink
 from bench.smtp_sink import find as find_compiled_sink
 from libs.common.cloudevents import CloudEvent
@@ -760,6 +760,7 @@ async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: i
         # CPU of the notifier process: at its first mail (start-up and the first poll
         # done) and once every mail arrived; the difference is the backlog's work.
         first_mail_cpu: float | None = None
+        first_mail_faults = 0
         first_mail_received = 0
         try:
             deadline = started + max(120.0, count / 100)
@@ -769,10 +770,12 @@ async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: i
                 received = server.received[0] - before
                 if first_mail_cpu is None and received:
                     first_mail_cpu, first_mail_received = _cpu_s(process.pid), received
+                    first_mail_faults = process_faults(process.pid)
                 if received >= expected:
                     break
             elapsed = time.perf_counter() - started
             end_cpu = _cpu_s(process.pid)
+            end_faults = process_faults(process.pid)
             peak = max(peak, _status_mb(process.pid, "VmHWM"))
             rss = _status_mb(process.pid, "VmRSS")
         finally:
@@ -799,6 +802,8 @@ async def bench_backlog(settings: NotifierSettings, server: SmtpServer, count: i
         "mails_per_s": round(expected / elapsed, 1),
         "peak_rss_mb": round(peak, 1),
         "rss_at_end_mb": round(rss, 1),
+        # page faults from the first mail on: mappings made and dropped per poll
+        "page_faults_per_1000_events": round((end_faults - first_mail_faults) / count * 1000),
         **_backlog_cpu(end_cpu, first_mail_cpu or 0.0, count, expected - first_mail_received),
     }
 

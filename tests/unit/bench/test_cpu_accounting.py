@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import subprocess
 import sys
@@ -15,8 +16,10 @@ from bench.cpu_accounting import (
     ProcStat,
     cpu_split,
     listening_inodes,
+    parse_faults,
     parse_machine_busy,
     parse_stat,
+    process_faults,
     rss_mb,
     thread_stats,
     tree_ticks,
@@ -29,6 +32,20 @@ STAT = "4242 (python -m x) (y)) S 7 4242 4242 0 -1 4194560 100 0 0 0 150 25 3 2 
 def test_stat_line_with_spaces_and_parentheses_in_the_command_name() -> None:
     stat = parse_stat(STAT)
     assert stat == ProcStat(pid=4242, ppid=7, own_ticks=175, children_ticks=5)
+
+
+def test_page_faults_are_the_minor_and_major_ones_of_the_process() -> None:
+    assert parse_faults(STAT) == 100  # field 10 minflt; cminflt (11) is the children's
+    assert parse_faults(STAT.replace(" 100 0 0 0 ", " 100 7 3 9 ")) == 103  # + majflt (12)
+
+
+def test_touching_a_fresh_mapping_faults_in_its_pages() -> None:
+    before = process_faults(os.getpid())
+    with mmap.mmap(-1, 256 * 4096) as block:
+        for offset in range(0, len(block), 4096):
+            block[offset] = 1
+        assert process_faults(os.getpid()) - before >= 256
+    assert process_faults(2**22 + 12345) == 0  # no such process
 
 
 def test_machine_busy_time_leaves_out_idle_and_iowait() -> None:

@@ -26,6 +26,7 @@ def test_the_figures_are_per_post_handled_in_the_window():
         "t": 0.0,
         "threads": {1: ("python", 100, 10)},
         "counts": (5.0, 30.0),
+        "faults": 1000,
         "sink": 0,
         "broker": 0,
     }
@@ -33,6 +34,7 @@ def test_the_figures_are_per_post_handled_in_the_window():
         "t": 10.0,
         "threads": {1: ("python", 300, 110), 2: ("python", 50, 10)},
         "counts": (25.0, 330.0),
+        "faults": 1250,
         "sink": 10,
         "broker": 20,
     }
@@ -42,3 +44,4 @@ def test_the_figures_are_per_post_handled_in_the_window():
     assert figures["polls_per_s"] == 2.0
     assert figures["posts_per_poll"] == 5.0
     assert figures["context_switches_per_post"] == 1.1
+    assert figures["page_faults_per_post"] == 2.5
