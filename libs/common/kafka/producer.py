@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
+from aiokafka.producer import message_accumulator
 from aiokafka.producer.message_accumulator import MessageBatch
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import RecordMetadata, TopicPartition
@@ -432,7 +433,9 @@ class LingerWindow:
         """A new batch for ``tp``, as aiokafka's ``_append_batch`` makes it (no
         transactions here), ready at the end of the open window or opening one."""
         linger = accumulator._linger_time
-        batch = MessageBatch(tp, accumulator.create_builder(), accumulator._batch_ttl, linger)
+        batch = loop_batch(
+            tp, accumulator.create_builder(), accumulator._batch_ttl, linger, accumulator._loop
+        )
         accumulator._batches[tp].append(batch)
         if linger <= 0:
             _wake_sender(accumulator)
@@ -460,6 +463,34 @@ class LingerWindow:
             batch._linger_time = 0.0  # aiokafka: ``remaining_linger`` None, i.e. ready
         self._batches, self._records, self._end = [], 0, 0.0
         _wake_sender(accumulator)
+
+
+def loop_batch(
+    tp: TopicPartition,
+    builder: Any,
+    ttl: float,
+    linger_time: float,
+    loop: asyncio.AbstractEventLoop,
+) -> MessageBatch:
+    """``MessageBatch(tp, builder, ttl, linger_time)``, its two futures made by ``loop``.
+
+    aiokafka's ``__init__`` makes them with ``create_future()``, which asks
+    ``asyncio.get_event_loop()``: in CPython 3.11 a ``getpid`` syscall each (its fork
+    check), two a batch, about one a webhook request at 500/s (a new batch every other
+    record). The same attributes with the same values otherwise
+    (``tests/unit/common/test_linger_window.py`` holds them against aiokafka's).
+    """
+    batch = MessageBatch.__new__(MessageBatch)
+    batch._builder = builder
+    batch._tp = tp
+    batch._ttl = ttl
+    batch._linger_time = linger_time
+    batch._ctime = message_accumulator.time.monotonic()  # aiokafka's clock, as its own
+    batch.future = loop.create_future()
+    batch._msg_futures = []
+    batch._drain_waiter = loop.create_future()
+    batch._retry_count = 0
+    return batch
 
 
 def _wake_sender(accumulator: Any) -> None:

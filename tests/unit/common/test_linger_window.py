@@ -12,9 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 from aiokafka.producer import message_accumulator
+from aiokafka.producer.message_accumulator import BatchBuilder, MessageBatch
 from aiokafka.structs import TopicPartition
 
-from libs.common.kafka.producer import LingerWindow
+from libs.common.kafka.producer import LingerWindow, loop_batch
 
 
 class Clock:
@@ -136,3 +137,37 @@ async def test_records_of_another_accumulator_do_not_count(clock: Clock) -> None
     assert batch.remaining_linger() == pytest.approx(0.020)
     window.added(accumulator)
     assert batch.remaining_linger() is None
+
+
+async def test_a_loop_batch_is_aiokafkas_batch_with_the_loops_futures(clock: Clock) -> None:
+    """Every attribute aiokafka's ``MessageBatch.__init__`` sets, with the same value; its
+    futures pending, of the loop given (aiokafka's: of the running loop)."""
+    loop = asyncio.get_running_loop()
+    builder, tp = BatchBuilder(1024, 0), TopicPartition("t", 3)
+    ours = loop_batch(tp, builder, 40.0, 0.02, loop)
+    theirs = MessageBatch(tp, builder, 40.0, 0.02)
+    futures = {"future", "_drain_waiter"}
+    assert type(ours) is MessageBatch
+    assert vars(ours).keys() == vars(theirs).keys()
+    assert {k: v for k, v in vars(ours).items() if k not in futures} == {
+        k: v for k, v in vars(theirs).items() if k not in futures
+    }
+    for name in futures:
+        future = getattr(ours, name)
+        assert future.get_loop() is loop is getattr(theirs, name).get_loop()
+        assert not future.done()
+    assert ours.remaining_linger() == pytest.approx(0.02)  # aiokafka's clock, as theirs
+
+
+async def test_a_batch_the_window_opens_makes_no_future_through_get_event_loop(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its futures come from the accumulator's loop, not ``get_event_loop`` (a ``getpid``)."""
+
+    def refused() -> None:
+        raise AssertionError("asyncio.get_event_loop called")
+
+    accumulator = _accumulator(0.005)
+    monkeypatch.setattr(message_accumulator, "create_future", refused)
+    batch = LingerWindow().open_batch(accumulator, TopicPartition("t", 0))
+    assert batch.future.get_loop() is accumulator._loop
