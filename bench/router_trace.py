@@ -174,11 +174,11 @@ def _wrap_relay() -> None:
 
     original_mark = router_relay.OutboxRelay.mark_published
 
-    async def mark_published(self: Any) -> int:
+    async def mark_published(self: Any, **options: Any) -> int:
         began = time.perf_counter()
         scope = _SCOPE.set("mark")
         try:
-            marked = await original_mark(self)
+            marked = await original_mark(self, **options)  # the mark loop's stale_only
         finally:
             _SCOPE.reset(scope)
         if marked:

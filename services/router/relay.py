@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -185,7 +186,7 @@ class BatchPublisher:
         self, producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes, bytes, Headers]]
     ) -> None:
         sent = await send_batches(producer, self._partitioner, topic, records)
-        await asyncio.gather(*(future for _, future in sent))
+        await acknowledged([future for _, future in sent])
 
     async def restart(self) -> None:
         """A fresh producer: aiokafka's idempotent producer cannot go on after some errors."""
@@ -464,6 +465,25 @@ class OutboxRelay:
                 # trip through the loop (behind a poll's next slice of CPU) to two waiters
                 continue
             await _wait_for_wake(self.wake, self._interval)
+
+
+async def acknowledged(futures: list[asyncio.Future[Any]]) -> None:
+    """Until every future is done; raises the first failure in their order. Each is
+    awaited in turn, not through ``asyncio.gather``: gather's callback per future and
+    then its own future's resolve the waiting task a loop turn after the last ack, and
+    while a poll is routed each turn waits for a slice of its CPU. The failures not
+    raised are retrieved (no "exception was never retrieved" log), as gather does."""
+    try:
+        for future in futures:
+            await future
+    finally:
+        for future in futures:
+            future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:

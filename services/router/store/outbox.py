@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import partial
@@ -260,11 +261,9 @@ async def unsent_ids(
     5.37 → 4.50 M instructions a round reading 500 ids past 1,400 left out (callgrind,
     ``bench.unsent_ids_cost``; 4.50 → 2.72 M more with ``_read_unsent``)."""
     left_out = excluding if isinstance(excluding, set | frozenset) else set(excluding)
-    if not left_out:
-        return await _read_unsent(session, _UNSENT, {"limit": limit})
-    lo, hi = min(left_out), max(left_out)
-    if hi - lo + 1 == len(left_out):  # distinct ints spanning their count: one run
-        return await _read_unsent(session, _UNSENT_BUT_RUN, {"lo": lo, "hi": hi, "limit": limit})
+    usual = _usual_statement(limit, left_out)
+    if usual is not None:
+        return await _read_unsent(session, *usual)
     table, pending = OutboxRow.__table__, OutboxPending.__table__
     query = select(pending.c.id, table.c.event_id).join(table, table.c.id == pending.c.id)
     runs = id_runs(left_out)
@@ -276,6 +275,19 @@ async def unsent_ids(
         query = query.where(sa.not_(pending.c.id.between(run_lo, run_hi)))
     query = query.order_by(pending.c.id).limit(limit)
     return _unsent(await session.execute(query))
+
+
+def _usual_statement(
+    limit: int, left_out: set[int] | frozenset[int]
+) -> tuple[Select[Any], dict[str, int]] | None:
+    """One of ``unsent_ids``' two statements built once and its parameters, when nothing
+    or one run of consecutive ids is left out; None otherwise."""
+    if not left_out:
+        return _UNSENT, {"limit": limit}
+    lo, hi = min(left_out), max(left_out)
+    if hi - lo + 1 == len(left_out):  # distinct ints spanning their count: one run
+        return _UNSENT_BUT_RUN, {"lo": lo, "hi": hi, "limit": limit}
+    return None
 
 
 def _unsent(result: Any) -> list[UnsentId]:
@@ -306,26 +318,45 @@ async def _read_unsent(
 
 
 class UnsentReader:
-    """SQLite: the relay's read of the next unsent ids (``unsent_ids``) on a pooled
-    connection it keeps, not through a reader unit of work a round: the session, the
-    pool's checkout and check-in (its reset) and the unit's set-up cost the event loop's
-    thread ~390-430 µs a round against ~30-45 µs for the statement itself on the kept
-    connection (2,000 empty rounds each, interleaved, load ~10), at one round per routed
-    poll. The statement is the same and runs outside a transaction as before (sqlite3
-    begins none for a SELECT): each read sees what was committed before it. After a
-    failed read the connection is discarded (not returned to the pool) and the next
-    read opens another."""
+    """SQLite: the relay's read of the next unsent ids (``unsent_ids``), on the event
+    loop's own thread where it can be, else on a pooled connection it keeps.
+
+    On the loop's thread (``LocalUnsentRead``): the usual two statements on a plain
+    ``sqlite3`` connection of the loop's thread, no hop to a database thread. The hop
+    (the worker's wake-up, ``call_soon_threadsafe``, the self-pipe, GIL hand-offs) was
+    the round's longest wait between its wake-up and its publish: it queues behind the
+    CPU the next poll's routing holds, then waits again for the loop to come round
+    (``bench.router_throughput --trace`` at 500/s, load ~5: ``round_began->publish_began``
+    p50 44 ms, of a statement of ~0.1 ms). The read never waits on a lock there (busy
+    timeout 0: in WAL mode a reader is not blocked by the writer; if SQLite says busy
+    all the same, that round reads through the hop).
+
+    Otherwise (another journal mode, an in-memory store, more than one run of ids left
+    out, or a read that failed on the loop's thread) on a pooled connection it keeps, not
+    through a reader unit of work a round: the session, the pool's checkout and check-in
+    (its reset) and the unit's set-up cost the event loop's thread ~390-430 µs a round
+    against ~30-45 µs for the statement itself on the kept connection (2,000 empty rounds
+    each, interleaved, load ~10). Either way the statement is the same and runs outside
+    a transaction (sqlite3 begins none for a SELECT): each read sees what was committed
+    before it. After a failed read the connection is discarded (not returned to the
+    pool) and the next read opens another."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._local = LocalUnsentRead.for_engine(engine)
 
     async def unsent_ids(self, *, limit: int, excluding: Iterable[int] = ()) -> list[UnsentId]:
+        left_out = excluding if isinstance(excluding, set | frozenset) else set(excluding)
+        if self._local is not None:
+            read = self._local.unsent_ids(limit=limit, excluding=left_out)
+            if read is not None:
+                return read
         connection = self._connection
         if connection is None:
             connection = self._connection = await self._engine.connect()
         try:
-            read = await unsent_ids(connection, limit=limit, excluding=excluding)
+            read = await unsent_ids(connection, limit=limit, excluding=left_out)
             if connection.in_transaction():  # SQLAlchemy's autobegin of the rarer paths
                 await connection.rollback()
         except BaseException:
@@ -338,9 +369,87 @@ class UnsentReader:
         return read
 
     async def close(self) -> None:
+        if self._local is not None:
+            self._local.close()
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+
+
+class LocalUnsentRead:
+    """``unsent_ids``' usual two statements (nothing left out, or one run of ids) read on
+    the calling thread, the event loop's, from a ``sqlite3`` connection of its own to
+    the store's file: the same SQL text as the hop's (``_SQLITE_SQL``), the same rows.
+
+    Only for a file in WAL mode (the router's stores: ``engine._sqlite_pragmas``), where
+    a read never waits for the writer; with a busy timeout of 0 a read SQLite cannot
+    serve at once raises instead of blocking the loop, and the caller reads through the
+    hop. The connection is ``query_only``; it is opened at the first read (the store is
+    migrated by then) and, after a failed read, at the next."""
+
+    def __init__(self, database: str, options: Mapping[str, Any]) -> None:
+        self._database = database
+        self._options = dict(options)
+        self._connection: sqlite3.Connection | None = None
+        #: False once the store turned out not to be in WAL mode (the hop reads then)
+        self.usable = True
+
+    @classmethod
+    def for_engine(cls, engine: AsyncEngine) -> LocalUnsentRead | None:
+        """One for ``engine``'s SQLite file; None for an in-memory store (a connection of
+        its own would see another database) or another dialect."""
+        if engine.dialect.name != "sqlite":
+            return None
+        [path], options = engine.dialect.create_connect_args(engine.url)
+        if not path or path == ":memory:" or "mode=memory" in path:
+            return None
+        keep = {key: options[key] for key in ("uri",) if key in options}
+        return cls(path, keep)
+
+    def unsent_ids(
+        self, *, limit: int, excluding: set[int] | frozenset[int]
+    ) -> list[UnsentId] | None:
+        """The read, or None when it is not for here (not WAL, several runs left out) or
+        failed (busy, a broken connection: the caller reads through the hop)."""
+        if not self.usable:
+            return None
+        statement = _usual_statement(limit, excluding)
+        if statement is None:
+            return None
+        sql, order = _SQLITE_SQL[statement[0]]
+        params = statement[1]
+        try:
+            connection = self._connection or self._open()
+            if connection is None:
+                return None
+            rows = connection.execute(sql, [params[name] for name in order]).fetchall()
+        except sqlite3.Error:
+            self.close()  # opened again at the next read
+            return None
+        return list(map(_unsent_id, rows))
+
+    def _open(self) -> sqlite3.Connection | None:
+        connection = sqlite3.connect(
+            self._database, timeout=0, isolation_level=None, **self._options
+        )
+        try:
+            [mode] = connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":  # a reader could wait for the writer: not here
+                self.usable = False
+                connection.close()
+                return None
+            connection.execute("PRAGMA query_only=ON")
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
 
 
 def _unsent_query(*conditions: ColumnElement[bool]) -> Select[Any]:

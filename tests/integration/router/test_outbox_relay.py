@@ -5,12 +5,14 @@ leftovers, another process's) are read, and all go out in outbox id order."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
 import pytest
 from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from libs.common.cloudevents import Headers
 from libs.common.kafka.producer import PublishError
@@ -19,6 +21,7 @@ from services.router.store.bulk import driver_connection
 from services.router.store.models import OutboxPending, OutboxRow
 from services.router.store.outbox import (
     CommittedOutbox,
+    LocalUnsentRead,
     UnsentReader,
     lock_and_mark_unsent,
     mark_sent,
@@ -491,15 +494,21 @@ async def test_unsent_ids_leave_out_exactly_the_excluded_rows(engine):
         assert [row.id for row in read] == expected
         assert [row.event_id for row in read] == [f"ev-{ids.index(i)}" for i in expected]
         assert await kept.unsent_ids(limit=7, excluding=excluding) == read  # the relay's way
+        if engine.dialect.name == "sqlite":  # on the loop's thread: nothing or one run out
+            assert kept._local is not None
+            on_loop = kept._local.unsent_ids(limit=7, excluding=set(excluding))
+            usual = excluding in (set(), one_run, one_in_the_middle, [ids[4]])
+            assert on_loop == (read if usual else None)
     await kept.close()
 
 
-async def test_sqlite_rounds_read_on_one_kept_connection_and_see_each_commit(
+async def test_sqlite_rounds_read_on_the_loops_thread_and_see_each_commit(
     engine, store_settings, relay_for
 ):
-    """The rounds' reads take no pooled connection each (the connection is kept), yet
-    each sees what was committed since the last (no read transaction is left open);
-    after a failed read the next round reads on a new connection."""
+    """The rounds read on the event loop's thread (no pooled connection, no hop to a
+    database thread), yet each sees what was committed since the last (no read
+    transaction is left open); a read that fails there is read through the hop, and the
+    next round reads on the loop's thread again, on a new connection."""
     if not store_settings.is_sqlite:
         pytest.skip("PostgreSQL reads in the round's own transaction")
     committed = CommittedOutbox()
@@ -507,6 +516,46 @@ async def test_sqlite_rounds_read_on_one_kept_connection_and_see_each_commit(
     elsewhere = UnitOfWorkFactory(engine)  # rows read back, not handed over
     publisher = RecordingPublisher()
     relay = relay_for(factory, committed, publisher)
+    reader = relay._unsent
+    assert reader is not None
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    checkouts: list[object] = []
+    event.listen(engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args))
+    for n in range(1, 4):
+        await commit_rows(factory, outbox_row(f"ev-{n}", "conv-a", at))
+        assert await relay.publish_pending() == 1
+    await commit_rows(elsewhere, outbox_row("theirs", "conv-a", at))
+    assert await relay.publish_pending() == 1
+    # the four commits' own and the payload read of the row not handed, no round's
+    assert len(checkouts) == 5
+    assert reader._connection is None  # the hop's connection never opened
+    local = reader._local
+    assert local is not None and local._connection is not None
+    local._connection.close()  # the loop's connection broke
+    await commit_rows(factory, outbox_row("ev-5", "conv-a", at))
+    assert await relay.publish_pending() == 1  # read through the hop
+    assert reader._connection is not None
+    await commit_rows(factory, outbox_row("ev-6", "conv-a", at))
+    assert await relay.publish_pending() == 1
+    assert local._connection is not None  # on the loop's thread again
+    assert publisher.ce_ids() == ["ev-1", "ev-2", "ev-3", "theirs", "ev-5", "ev-6"]
+
+
+async def test_sqlite_rounds_read_through_the_hop_on_one_kept_connection(
+    engine, store_settings, relay_for
+):
+    """Where the loop's thread does not read (a store not in WAL mode, several runs left
+    out), the rounds read on a pooled connection they keep (no checkout a round) and
+    each sees every commit; after a failed read the next round reads on a new one."""
+    if not store_settings.is_sqlite:
+        pytest.skip("PostgreSQL reads in the round's own transaction")
+    committed = CommittedOutbox()
+    factory = UnitOfWorkFactory(engine, hand_over=committed.hand_over)
+    elsewhere = UnitOfWorkFactory(engine)  # rows read back, not handed over
+    publisher = RecordingPublisher()
+    relay = relay_for(factory, committed, publisher)
+    assert relay._unsent is not None and relay._unsent._local is not None
+    relay._unsent._local.usable = False  # as for a store not in WAL mode
     at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
     await commit_rows(factory, outbox_row("ev-1", "conv-a", at))
     assert await relay.publish_pending() == 1
@@ -517,9 +566,25 @@ async def test_sqlite_rounds_read_on_one_kept_connection_and_see_each_commit(
         assert await relay.publish_pending() == 1
     assert len(checkouts) == 3  # the three commits' own, none of the rounds'
     await commit_rows(elsewhere, outbox_row("theirs", "conv-a", at))
-    kept = relay._unsent._connection  # type: ignore[union-attr]
+    kept = relay._unsent._connection
+    assert kept is not None
     await (await driver_connection(kept)).close()  # the connection broke under the pool
     with pytest.raises(ValueError, match="Connection closed"):  # aiosqlite's
         await relay.publish_pending()
     assert await relay.publish_pending() == 1  # on a new connection
     assert publisher.ce_ids() == ["ev-1", "ev-2", "ev-3", "ev-4", "theirs"]
+
+
+def test_a_store_not_in_wal_mode_is_not_read_on_the_loops_thread(tmp_path):
+    """In another journal mode a reader can wait for the writer: never on the loop."""
+    path = tmp_path / "rollback-journal.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (id INTEGER)").connection.close()
+    local = LocalUnsentRead(str(path), {})
+    assert local.unsent_ids(limit=5, excluding=set()) is None
+    assert not local.usable
+
+
+def test_an_in_memory_store_is_not_read_on_the_loops_thread():
+    """A connection of its own would see another database."""
+    for url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"):
+        assert LocalUnsentRead.for_engine(create_async_engine(url)) is None
