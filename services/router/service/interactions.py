@@ -246,7 +246,8 @@ def _resolve_contact(
     uow: UnitOfWork, cache: RoutingCache, interaction: Interaction, now: datetime
 ) -> str:
     keys = cache.identity_keys(interaction)
-    resolution = resolve_contact(keys, {k: cache.owners[k] for k in keys if k in cache.owners})
+    # the poll's owners as they are: resolve_contact looks up only ``keys`` in them
+    resolution = resolve_contact(keys, cache.owners)
     contact_id = resolution.contact_id
     if contact_id is None:
         contact_id = new_contact_id(interaction, keys)
