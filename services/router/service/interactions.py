@@ -296,7 +296,8 @@ def _candidates(
             by_id[original] = bounced
         token = interaction.thread.__dict__["subject_token"]
         return ThreadCandidates(
-            by_message_id={k: _ref(v) for k, v in by_id.items()},  # type: ignore[misc]
+            # most mails point at no known Message-ID: no comprehension over nothing
+            by_message_id={k: _ref(v) for k, v in by_id.items()} if by_id else {},  # type: ignore[misc]
             by_subject_token=_ref(cache.by_reference.get(token)) if token else None,
         )
     if channel is CHAT:
