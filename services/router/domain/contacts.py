@@ -101,9 +101,9 @@ def resolve_contact(
     if not keys:
         return ContactResolution(None, reason="anonymous: fresh contact")
     known = {key: owners[key] for key in keys if key in owners}
-    unknown = tuple(key for key in keys if key not in owners)
     if not known:
         return ContactResolution(None, attach=keys, reason="new customer")
+    unknown = tuple(key for key in keys if key not in owners)
     contacts = set(known.values())
     if len(contacts) == 1:
         (contact_id,) = contacts

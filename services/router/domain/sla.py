@@ -188,16 +188,32 @@ def add_business_minutes_each(
     """``add_business_minutes`` for several amounts: the instants the walk over the open
     hours gives (``_walk_business_minutes``), found by bisection over the day's open run
     (clock_due 5.9 → ~3.9 µs for a 30-minute clock, 10.6 → ~3.7 µs for a two-day one)."""
+    # plain loops, no comprehensions: each was a function call of its own (a clock's
+    # amounts are two; ~2.4 clocks a routed interaction)
     if start.tzinfo is not UTC:  # routing passes UTC instants: no conversion then
         start = start.astimezone(UTC)
     if calendar.always_open:  # open time is elapsed time: no walk (every chat clock)
-        return [start + _minutes(m) if m > 0 else start for m in minutes]
-    amounts = [_minutes(m) for m in minutes]
-    found = calendar.open_run(start).due_each(start, [a for a in amounts if a > _NO_TIME])
+        elapsed = []
+        for m in minutes:
+            elapsed.append(start + _minutes(m) if m > 0 else start)
+        return elapsed
+    amounts = []
+    positive = []
+    for m in minutes:
+        amount = _minutes(m)
+        amounts.append(amount)
+        if amount > _NO_TIME:
+            positive.append(amount)
+    found = calendar.open_run(start).due_each(start, positive)
     if found is None:
         return _walk_business_minutes(calendar, start, amounts)
+    if len(found) == len(amounts):  # every amount positive (the usual clock)
+        return found
     due = iter(found)
-    return [next(due) if amount > _NO_TIME else start for amount in amounts]
+    out = []
+    for amount in amounts:
+        out.append(next(due) if amount > _NO_TIME else start)
+    return out
 
 
 def _minutes(minutes: float) -> timedelta:

@@ -75,7 +75,11 @@ class ThreadDecision(NamedTuple):
 def email_reference_ids(interaction: Interaction) -> list[str]:
     """Message-IDs this mail answers, most specific first."""
     thread = interaction.thread.__dict__  # field reads (intake.py)
-    ids = [*thread["in_reply_to"], *reversed(thread["references"])]
+    in_reply_to, references = thread["in_reply_to"], thread["references"]
+    if not in_reply_to and not references:
+        # a first mail, a chat, a call: ~2 a routed interaction, most of them this one
+        return []
+    ids = [*in_reply_to, *reversed(references)]
     return list(dict.fromkeys(i.strip("<> ") for i in ids if i))
 
 

@@ -45,6 +45,9 @@ def record_attachments(
     uow: UnitOfWork, event_id: str, conversation_id: str, interaction: Interaction
 ) -> None:
     """The interaction's attachment descriptors and call recording, with the interaction."""
+    fields = interaction.__dict__  # field reads (domain/intake.py)
+    if not fields["attachments"] and fields["call"] is None:
+        return  # most interactions: no rows, and no comprehension run over nothing
     rows = [
         {
             "id": deterministic_id("router.attachment", event_id, ordinal),

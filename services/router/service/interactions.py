@@ -246,7 +246,8 @@ def _resolve_contact(
     uow: UnitOfWork, cache: RoutingCache, interaction: Interaction, now: datetime
 ) -> str:
     keys = cache.identity_keys(interaction)
-    resolution = resolve_contact(keys, {k: cache.owners[k] for k in keys if k in cache.owners})
+    # the poll's owners as they are: resolve_contact looks up only ``keys`` in them
+    resolution = resolve_contact(keys, cache.owners)
     contact_id = resolution.contact_id
     if contact_id is None:
         contact_id = new_contact_id(interaction, keys)
@@ -295,7 +296,8 @@ def _candidates(
             by_id[original] = bounced
         token = interaction.thread.__dict__["subject_token"]
         return ThreadCandidates(
-            by_message_id={k: _ref(v) for k, v in by_id.items()},  # type: ignore[misc]
+            # most mails point at no known Message-ID: no comprehension over nothing
+            by_message_id={k: _ref(v) for k, v in by_id.items()} if by_id else {},  # type: ignore[misc]
             by_subject_token=_ref(cache.by_reference.get(token)) if token else None,
         )
     if channel is CHAT:

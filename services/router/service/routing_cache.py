@@ -57,8 +57,9 @@ class RoutingCache:
         """False when the Message-ID is already indexed for this conversation."""
         known = self.messages[message_id]
         conversation_id = columns(conversation)["id"]
-        if any(columns(c)["id"] == conversation_id for c in known):
-            return False
+        for conversation_known in known:  # a loop, not any() over a generator
+            if columns(conversation_known)["id"] == conversation_id:
+                return False
         known.append(conversation)
         return True
 

@@ -24,6 +24,7 @@ from pydantic_core import SchemaSerializer, core_schema, to_json
 from sqlalchemy import ColumnElement, Select, any_, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from libs.common.constructed import constructed
 from libs.common.events.routing import ConversationSnapshot, RoutingEvent
 from libs.common.ids import name_prefix, time_ordered_id_beside_last
 from services.router.store.bulk import driver_connection
@@ -48,13 +49,29 @@ class OutboxWriter:
         self._snapshot_json: tuple[ConversationSnapshot, str] | None = None
 
     def add(self, event: RoutingEvent, *, cause: str) -> str:
-        known = self._causes.get(cause)
-        ordinal, prefix = known if known is not None else (0, name_prefix(_KIND, cause))
-        self._causes[cause] = (ordinal + 1, prefix)
         # the fields read from the instance's __dict__, the class variable from its class:
         # a model's attributes are looked up through BaseModel's __getattr__ hook
         # (callgrind: ~0.6 K instructions each; 4 per event)
-        fields = _fields_of(event)
+        return self._add(type(event), _fields_of(event), event, cause)
+
+    def add_values(self, model: type[RoutingEvent], values: dict[str, Any], *, cause: str) -> str:
+        """``add(constructed(model, values), cause=cause)``, the same row, without the
+        instance: ``values`` is what its ``__dict__`` would be (every field of ``model``,
+        in order, of its field's type: ``events._FastEvent.emitted_values``); its
+        payload is serialised from them (``_payload``; an instance is put together only
+        for a model or snapshot that the values alone do not serialise)."""
+        return self._add(model, values, None, cause)
+
+    def _add(
+        self,
+        model: type[RoutingEvent],
+        fields: dict[str, Any],
+        event: RoutingEvent | None,
+        cause: str,
+    ) -> str:
+        known = self._causes.get(cause)
+        ordinal, prefix = known if known is not None else (0, name_prefix(_KIND, cause))
+        self._causes[cause] = (ordinal + 1, prefix)
         snapshot = fields["conversation"]
         # beside its conversation in the event_id index (ordered, not random; bench.store_growth):
         # time_ordered_id_beside(about, _KIND, cause, ordinal)
@@ -62,16 +79,18 @@ class OutboxWriter:
         event_id = time_ordered_id_beside_last(about, prefix, ordinal)
         row = {
             "event_id": event_id,
-            "ce_type": type(event).ce_type,
+            "ce_type": model.ce_type,
             "conversation_id": about,
             "occurred_at": fields["occurred_at"],
-            "payload": self._payload(event, fields),
+            "payload": self._payload(model, fields, event),
         }
         self._uow.insert_later(OutboxRow, row)
         self.added.append(event_id)
         return event_id
 
-    def _payload(self, event: RoutingEvent, fields: dict[str, Any]) -> str:
+    def _payload(
+        self, model: type[RoutingEvent], fields: dict[str, Any], event: RoutingEvent | None
+    ) -> str:
         """``event.model_dump_json()``, byte for byte, with the conversation snapshot
         serialised once for the events that carry the same snapshot object: the
         snapshot is ~3/4 of a payload's JSON, and 2-3 events of one cause share it.
@@ -84,9 +103,12 @@ class OutboxWriter:
         rest of an event is short, the snapshot ~1 KB of mostly non-ASCII text whose
         decoding per event was most of the join (callgrind: join and decode 11.0 K →
         3.4 K instructions an event), and the schema version's JSON is looked up.
-        ``fields`` is the event's ``__dict__`` (``add`` read it)."""
+        ``fields`` is the event's ``__dict__`` (``add`` read it), ``event`` the instance
+        or None (``add_values``: put together here only where the values alone do not do)."""
         snapshot = fields["conversation"]
         if type(snapshot) is not ConversationSnapshot:  # a subclass dumps differently
+            if event is None:
+                event = constructed(model, fields)
             return event.model_dump_json()
         cached = self._snapshot_json
         if cached is not None and cached[0] is snapshot:
@@ -95,14 +117,15 @@ class OutboxWriter:
             snapshot_json = _SNAPSHOT_SERIALIZER.to_json(snapshot).decode()
             self._snapshot_json = (snapshot, snapshot_json)
         try:
-            rest_serializer = _REST_SERIALIZERS[type(event)]
+            rest_serializer = _REST_SERIALIZERS[model]
         except KeyError:  # not built yet (None there means: no fast serializer)
-            rest_serializer = _REST_SERIALIZERS[type(event)] = _rest_serializer(type(event))
-        rest = (
-            type(event).__pydantic_serializer__.to_json(event, exclude=_SPLICED)
-            if rest_serializer is None
-            else rest_serializer.to_json(fields)
-        )
+            rest_serializer = _REST_SERIALIZERS[model] = _rest_serializer(model)
+        if rest_serializer is not None:
+            rest = rest_serializer.to_json(fields)
+        else:
+            if event is None:
+                event = constructed(model, fields)
+            rest = model.__pydantic_serializer__.to_json(event, exclude=_SPLICED)
         version = fields["schema_version"]
         head = _HEADS.get(version)
         if head is None:

@@ -24,6 +24,8 @@ from libs.common.events.routing import (
     RoutingEvent,
 )
 from services.router.service.events import _FAST_EVENTS, response_promise_of
+from services.router.store.models import OutboxRow
+from services.router.store.outbox import OutboxWriter
 from tests.unit.router.factories import T0
 
 KST = timezone(timedelta(hours=9))
@@ -235,3 +237,58 @@ def test_emitted_events_over_generated_values_are_the_validated_ones(
         conversation=SNAPSHOT, occurred_at=at, cause_event_id=cause, reason=reason, **fields
     )
     _assert_emitted_is_validated(model, emitted, validated)
+    values = _FAST_EVENTS[model].emitted_values(SNAPSHOT, at, cause, reason, dict(fields))
+    assert values is not None
+    assert _row_of_values(model, values, cause) == _row_of_event(validated, cause)
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+
+    def insert_later(self, model: type, values: dict[str, object]) -> None:
+        assert model is OutboxRow
+        self.rows.append(values)
+
+
+def _row_of_values(model: type[RoutingEvent], values: dict, cause: str) -> dict[str, object]:
+    rows = _Rows()
+    OutboxWriter(rows).add_values(model, values, cause=cause)
+    [row] = rows.rows
+    return row
+
+
+def _row_of_event(event: RoutingEvent, cause: str) -> dict[str, object]:
+    rows = _Rows()
+    OutboxWriter(rows).add(event, cause=cause)
+    [row] = rows.rows
+    return row
+
+
+@pytest.mark.parametrize(("model", "fields"), ROUTED)
+def test_emitted_values_write_the_validated_events_row(
+    model: type[RoutingEvent], fields: dict
+) -> None:
+    # the Emitter's way: the values, no instance, written as the outbox row (id, type,
+    # conversation, time and payload bytes) the validated event is written as
+    validated = model(**BASE, **fields)
+    for _ in range(2):  # planned, then from the plan; the snapshot's JSON cached then
+        values = _FAST_EVENTS[model].emitted_values(
+            SNAPSHOT, T0, "event-1", BASE["reason"], dict(fields)
+        )
+        assert values is not None
+        assert values == validated.__dict__ and list(values) == list(validated.__dict__)
+        row = _row_of_values(model, values, "event-1")
+        assert row == _row_of_event(validated, "event-1")
+        assert row["payload"] == validated.model_dump_json()
+
+
+def test_values_of_a_snapshot_subclass_are_written_as_its_instance() -> None:
+    class Wider(ConversationSnapshot):
+        extra: str = "x"
+
+    wider = Wider(**SNAPSHOT.__dict__)
+    validated = ConversationQueued(**{**BASE, "conversation": wider}, queue="general")
+    row = _row_of_values(ConversationQueued, dict(validated.__dict__), "event-1")
+    assert row == _row_of_event(validated, "event-1")
+    assert row["payload"] == validated.model_dump_json()
