@@ -31,16 +31,11 @@ import resource
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from services.router.store.engine import build_engine, migrate
-from services.router.store.models import OutboxRow
+from bench.unsent_ids_cost import outbox_store
 from services.router.store.outbox import UnsentReader
-from services.router.store.unit_of_work import UnitOfWorkFactory
 
 
 def _switches() -> int:
@@ -88,25 +83,7 @@ async def _one_way(
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="relay-read-") as folder:
-        engine = build_engine(f"sqlite+aiosqlite:///{Path(folder) / 'router.db'}")
-        await migrate(engine)
-        factory = UnitOfWorkFactory(engine)
-        at = datetime(2026, 3, 4, tzinfo=UTC)
-        async with factory() as uow:
-            for n in range(args.rows):
-                uow.insert_later(
-                    OutboxRow,
-                    {
-                        "event_id": f"ev-{n:08d}",
-                        "ce_type": "support.routing.interaction_routed.v1",
-                        "conversation_id": f"conv-{n % 997}",
-                        "occurred_at": at,
-                        "payload": "{}",
-                    },
-                )
-            await uow.commit()
-        async with factory.reader() as uow:
-            ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
+        engine, _, ids = await outbox_store(Path(folder), args.rows)
         left_out = set(ids[: args.excluded])
         expected = ids[args.excluded : args.excluded + args.limit]
         on_loop, hop = UnsentReader(engine), UnsentReader(engine)

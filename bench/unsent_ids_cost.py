@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.router.store.engine import build_engine, migrate
 from services.router.store.models import OutboxRow
@@ -35,27 +36,34 @@ from services.router.store.outbox import unsent_ids
 from services.router.store.unit_of_work import UnitOfWorkFactory
 
 
+async def outbox_store(folder: Path, rows: int) -> tuple[AsyncEngine, UnitOfWorkFactory, list[int]]:
+    """A migrated SQLite router store in ``folder`` holding ``rows`` unsent outbox rows,
+    and their ids in order (also ``bench.relay_read_cost``'s)."""
+    engine = build_engine(f"sqlite+aiosqlite:///{folder / 'router.db'}")
+    await migrate(engine)
+    factory = UnitOfWorkFactory(engine)
+    at = datetime(2026, 3, 4, tzinfo=UTC)
+    async with factory() as uow:
+        for n in range(rows):
+            uow.insert_later(
+                OutboxRow,
+                {
+                    "event_id": f"ev-{n:08d}",
+                    "ce_type": "support.routing.interaction_routed.v1",
+                    "conversation_id": f"conv-{n % 997}",
+                    "occurred_at": at,
+                    "payload": "{}",
+                },
+            )
+        await uow.commit()
+    async with factory.reader() as uow:
+        ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
+    return engine, factory, ids
+
+
 async def measure(rows: int, excluded: int, limit: int, rounds: int, passes: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="unsent-ids-") as folder:
-        engine = build_engine(f"sqlite+aiosqlite:///{Path(folder) / 'router.db'}")
-        await migrate(engine)
-        factory = UnitOfWorkFactory(engine)
-        at = datetime(2026, 3, 4, tzinfo=UTC)
-        async with factory() as uow:
-            for n in range(rows):
-                uow.insert_later(
-                    OutboxRow,
-                    {
-                        "event_id": f"ev-{n:08d}",
-                        "ce_type": "support.routing.interaction_routed.v1",
-                        "conversation_id": f"conv-{n % 997}",
-                        "occurred_at": at,
-                        "payload": "{}",
-                    },
-                )
-            await uow.commit()
-        async with factory.reader() as uow:
-            ids = list(await uow.session.scalars(select(OutboxRow.id).order_by(OutboxRow.id)))
+        engine, factory, ids = await outbox_store(Path(folder), rows)
         left_out = set(ids[:excluded])
         best = best_main = float("inf")
         for _ in range(passes):
