@@ -308,14 +308,11 @@ class _FastEvent:
         data["cause_event_id"] = cause
         data["reason"] = reason
         data.update(fields)
-        for name, factory in plan.factories:
-            data[name] = factory()
-        return data
+        return _defaults_made(plan, data)
 
     def _made(self, plan: _Plan, data: dict[str, Any]) -> BaseModel:
         """The instance of ``data`` (every field, in order), its per-event defaults made."""
-        for name, factory in plan.factories:
-            data[name] = factory()
+        data = _defaults_made(plan, data)
         return constructed(self.model, data, set(plan.given))  # a set's copy: no hashing
 
     def _emitted_plan(self, names: tuple[str, ...]) -> _Plan | None:
@@ -356,6 +353,13 @@ class _FastEvent:
         if len(self._plans) < _PLANS_KEPT:
             self._plans[names] = plan
         return plan
+
+
+def _defaults_made(plan: _Plan, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the per-event defaults of ``plan`` made (its ``default_factory``s)."""
+    for name, factory in plan.factories:
+        data[name] = factory()
+    return data
 
 
 def _all_allowed(allowed: tuple[tuple[type, ...], ...], values: Iterable[Any]) -> bool:

@@ -334,10 +334,16 @@ async def _read_unsent(
         return _unsent(await session.execute(statement, params))
     else:
         connection = session
-    sql, order = _SQLITE_SQL[statement]
     raw = await driver_connection(connection)
-    rows = await raw.execute_fetchall(sql, [params[name] for name in order])
+    rows = await raw.execute_fetchall(*_sqlite_statement(statement, params))
     return list(map(_unsent_id, rows))
+
+
+def _sqlite_statement(statement: Select[Any], params: dict[str, int]) -> tuple[str, list[int]]:
+    """One of ``unsent_ids``' usual two statements as SQLite text and its arguments in
+    order (``_SQLITE_SQL``), for the driver or ``LocalUnsentRead``'s connection."""
+    sql, order = _SQLITE_SQL[statement]
+    return sql, [params[name] for name in order]
 
 
 class UnsentReader:
@@ -439,13 +445,11 @@ class LocalUnsentRead:
         statement = _usual_statement(limit, excluding)
         if statement is None:
             return None
-        sql, order = _SQLITE_SQL[statement[0]]
-        params = statement[1]
         try:
             connection = self._connection or self._open()
             if connection is None:
                 return None
-            rows = connection.execute(sql, [params[name] for name in order]).fetchall()
+            rows = connection.execute(*_sqlite_statement(*statement)).fetchall()
         except sqlite3.Error:
             self.close()  # opened again at the next read
             return None
