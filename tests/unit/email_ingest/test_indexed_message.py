@@ -7,7 +7,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.email_ingest.normalise.message import IndexedMessage
@@ -82,11 +82,24 @@ def _apply(message: EmailMessage, edit: tuple[str, str, str]) -> None:
         return type(exc)  # type: ignore[return-value]
 
 
+def _parsed(raw: bytes, factory: type[EmailMessage]) -> EmailMessage | type[Exception]:
+    try:
+        return _parse(raw, factory)
+    except Exception as exc:  # the stdlib's own parser fails on some headers
+        return type(exc)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_field, max_size=6), st.lists(_edit, max_size=4))
+# CPython 3.11's header parser raises IndexError on a parameter name ending in "*" with
+# nothing after it (found by this test); the normaliser quarantines such a mail.
+@example(fields=[("Content-Type", "text/plain;a*")], edits=[])
 def test_same_answers_as_email_message_before_and_after_edits(fields, edits):
     raw = "".join(f"{name}: {value}\r\n" for name, value in fields).encode() + b"\r\nbody\r\n"
-    stdlib, indexed = _parse(raw, EmailMessage), _parse(raw, IndexedMessage)
+    stdlib, indexed = _parsed(raw, EmailMessage), _parsed(raw, IndexedMessage)
+    if isinstance(stdlib, type):  # the same failure is the same answer
+        assert indexed is stdlib
+        return
     assert type(indexed) is IndexedMessage
     assert _answers(indexed) == _answers(stdlib)
     for edit in edits:

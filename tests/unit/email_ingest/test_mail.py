@@ -183,6 +183,12 @@ def test_bad_input_is_quarantined_not_raised():
     nobody = normalise_mail(b"Subject: hi\r\n\r\nbody", context, received_at=RECEIVED)
     assert isinstance(nobody, Quarantined) and nobody.reason == "no_sender"
     assert nobody.raw_sha256 == hashlib.sha256(b"Subject: hi\r\n\r\nbody").hexdigest()
+    # CPython 3.11's own header parser raises IndexError on this Content-Type
+    stdlib_bug = normalise_mail(
+        b"From: a@x.com\r\nContent-Type: text/plain;a*\r\n\r\nbody\r\n", context,
+        received_at=RECEIVED,
+    )  # fmt: skip
+    assert isinstance(stdlib_bug, Quarantined) and stdlib_bug.reason == "unparseable"
 
 
 def test_garbage_bytes_never_raise():
