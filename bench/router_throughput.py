@@ -51,6 +51,7 @@ from bench.common import (
     bench_gc_paused,
     bootstrap_servers,
     latency_summary_ms,
+    percentile,
     run_topic_names,
     scratch_folder,
     write_result,
@@ -451,6 +452,7 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
     marks = [m for m in trace["marks"] if first <= m["began"] <= last]
     commits = [c["ms"] for c in trace["commits"] if first <= c["began"] <= last]
     rounds = [r["ms"] for r in trace.get("rounds", ()) if first <= r["began"] <= last]
+    publishes = [p for p in trace.get("publishes", ()) if first <= p["began"] <= last]
     return {
         "polls": len(polls),
         "records_mean": round(statistics.fmean(p["records"] for p in polls), 1),
@@ -465,7 +467,33 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
         "relay_rounds": len(rounds),
         "relay_round_ms_p50": round(statistics.median(rounds), 1) if rounds else None,
         "relay_round_ms_max": round(max(rounds), 1) if rounds else None,
+        "relay_publish_split": publish_split(publishes),
     }
+
+
+#: a relay publish's steps (``bench.router_trace``'s ``publishes``): the sender's wake-up
+#: and request (loop turns), the broker's answer on the socket (the broker and the reader's
+#: turn), the sender's turn that handles it, the relay's turn that resumes with the acks
+PUBLISH_STEPS = (
+    ("began", "built", "publish->request"),
+    ("built", "read", "request->answer read"),
+    ("read", "handled", "answer read->handled"),
+    ("handled", "acked", "handled->relay resumed"),
+)
+
+
+def publish_split(publishes: list[dict[str, float]]) -> dict[str, dict[str, float]] | None:
+    """p50/p99 milliseconds of each step of the relay's publishes (``PUBLISH_STEPS``)."""
+    if not publishes:
+        return None
+    split = {}
+    for start, end, name in PUBLISH_STEPS:
+        ms = [(p[end] - p[start]) * 1000 for p in publishes]
+        split[name] = {
+            "p50_ms": round(percentile(ms, 50), 1),
+            "p99_ms": round(percentile(ms, 99), 1),
+        }
+    return {"count": len(publishes), **split}
 
 
 def round_trip_figures(trace: dict, first: float, last: float, polls: int) -> dict:
@@ -620,8 +648,15 @@ def print_hops(store: str, figures: dict) -> None:
         + f"{last.get('end to end', 0):>12.1f}"
     )
     for p in phases:
-        polls = {k: v for k, v in p["polls"].items() if not k.endswith("_round_trips")}
+        polls = {
+            k: v
+            for k, v in p["polls"].items()
+            if not k.endswith("_round_trips") and k != "relay_publish_split"
+        }
         print(f"  {p['rate_per_s']}/s polls: {polls}")
+        split = p["polls"].get("relay_publish_split")
+        if split:
+            print(f"  {p['rate_per_s']}/s relay publishes (ms, p50 / p99): {split}")
         for key, trips in p["polls"].items():
             if key.endswith("_round_trips"):
                 head = {k: v for k, v in trips.items() if k != "top"}

@@ -56,6 +56,14 @@ MARKS: list[dict[str, float]] = []
 #: the relay's rounds that published something (when, rows, milliseconds from the round's
 #: beginning to its end: on PostgreSQL the lock and read, the publish, the mark and commit)
 ROUNDS: list[dict[str, float]] = []
+#: the relay's publishes (when each began, its produce request was built and written, the
+#: broker's answer was read off the socket, aiokafka's sender handled it, the relay resumed
+#: with every ack): publish_began -> acked split into the loop's turns and the broker's
+PUBLISHES: list[dict[str, float]] = []
+#: the relay producer's last request built / frame read / response handled (one request
+#: in flight per broker: after a publish's acks, the last of each are its own)
+_RELAY_PRODUCE: dict[str, float] = {}
+RELAY_CLIENT_ID = "router-relay"
 #: PostgreSQL: every round trip to the server through asyncpg (when, who: "poll" / "relay"
 #: / "other", statement's first words, milliseconds waited for the answer)
 ROUND_TRIPS: list[dict[str, Any]] = []
@@ -161,8 +169,11 @@ def _wrap_relay() -> None:
 
     async def publish(self: Any, topic: str, records: list[Any]) -> None:
         began = time.perf_counter()
+        _RELAY_PRODUCE.clear()
         await original_publish(self, topic, records)
         acked = time.perf_counter()
+        if len(_RELAY_PRODUCE) == 3:
+            PUBLISHES.append({"began": began, **_RELAY_PRODUCE, "acked": acked})
         for _key, value, headers in records:
             if ("ce_type", _ROUTED_BYTES) in headers:
                 found = _INTERACTION_ID.search(value)
@@ -189,6 +200,40 @@ def _wrap_relay() -> None:
     router_relay.OutboxRelay.mark_published = mark_published  # type: ignore[method-assign]
     router_relay.OutboxRelay.publish_pending = publish_pending  # type: ignore[method-assign]
     router_relay.BatchPublisher.publish = publish  # type: ignore[method-assign]
+
+
+def _wrap_relay_producer() -> None:
+    """The relay producer's produce requests: when each was built (then written at once,
+    the sender's task having woken), its answer's frame read by the connection's reader
+    task, and the answer handled by the sender's task (its batches' futures resolved)."""
+    from aiokafka.conn import AIOKafkaConnection
+
+    from libs.common.kafka import produce_request
+
+    handler = produce_request._OnePassProduceHandler
+    original_create = handler.create_request
+    original_handle = handler.handle_response
+    original_frame = AIOKafkaConnection._handle_frame
+
+    def create_request(self: Any) -> Any:
+        request = original_create(self)
+        if self._sender.client._client_id == RELAY_CLIENT_ID:
+            _RELAY_PRODUCE["built"] = time.perf_counter()
+        return request
+
+    def handle_response(self: Any, response: Any) -> Any:
+        if self._sender.client._client_id == RELAY_CLIENT_ID:
+            _RELAY_PRODUCE["handled"] = time.perf_counter()
+        return original_handle(self, response)
+
+    def _handle_frame(self: Any, response: Any) -> Any:
+        if self._client_id == RELAY_CLIENT_ID:
+            _RELAY_PRODUCE["read"] = time.perf_counter()
+        return original_frame(self, response)
+
+    handler.create_request = create_request  # type: ignore[method-assign]
+    handler.handle_response = handle_response  # type: ignore[method-assign]
+    AIOKafkaConnection._handle_frame = _handle_frame  # type: ignore[method-assign]
 
 
 def _statement_label(query: object) -> str:
@@ -321,6 +366,7 @@ def _write() -> None:
                 "marks": MARKS,
                 "commits": COMMITS,
                 "rounds": ROUNDS,
+                "publishes": PUBLISHES,
                 "round_trips": ROUND_TRIPS,
             }
             json.dump(trace, out)
@@ -341,6 +387,7 @@ def main() -> None:
     _wrap_batch_handler()
     _wrap_hand_over()
     _wrap_relay()
+    _wrap_relay_producer()
     _wrap_asyncpg()
     _wrap_aiosqlite()
     signal.signal(signal.SIGTERM, _write_and_exit)

@@ -125,6 +125,7 @@ def build_consumer(
     max_batch: int,
     partition_fetch_bytes: int | None = None,
     fetch_max_wait_ms: int | None = None,
+    fetch_min_bytes: int | None = None,
     between_polls: Callable[[], object] | None = None,
 ) -> ConsumerRunner:
     return ConsumerRunner(
@@ -140,6 +141,7 @@ def build_consumer(
         client_id="router",
         max_partition_fetch_bytes=partition_fetch_bytes,
         fetch_max_wait_ms=fetch_max_wait_ms,
+        fetch_min_bytes=fetch_min_bytes,
         between_polls=between_polls,
     )
 

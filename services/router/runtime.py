@@ -118,6 +118,7 @@ class RouterRuntime:
                 max_batch=settings.consumer_max_batch,
                 partition_fetch_bytes=settings.consumer_partition_fetch_kb * 1024,
                 fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+                fetch_min_bytes=settings.consumer_fetch_min_bytes,
                 between_polls=self.memory_upkeep.run_if_due if self.memory_upkeep else None,
             )
             self._spawn(self.consumer.run(self._stop), "consumer")

@@ -73,3 +73,27 @@ def test_the_interactions_consumer_waits_for_company_as_the_router_setting_says(
             "fetch_min_bytes": 65_536,
             "fetch_max_wait_ms": expected,
         }
+
+
+def test_the_interactions_consumer_fills_its_fetch_as_the_router_setting_says(tmp_path: Path):
+    kafka = KafkaSettings(fetch_max_wait_ms=20, fetch_min_bytes=65_536)
+    producer = EventProducer(kafka, client_id="router")
+    ctx = object()
+    default = RouterSettings(state_dir=tmp_path)
+    # less than the shared 64 KB: the wait shrinks from ~500/s, not ~1,000/s (the setting's
+    # description); at 25-100/s the max wait still ends every fetch first
+    assert default.consumer_fetch_min_bytes < kafka.fetch_min_bytes
+    for settings in (default, RouterSettings(state_dir=tmp_path, consumer_fetch_min_bytes=1)):
+        interactions = build_consumer(
+            kafka,
+            ctx,  # type: ignore[arg-type]
+            producer,
+            group_id="router",
+            max_batch=400,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+            fetch_min_bytes=settings.consumer_fetch_min_bytes,
+        )
+        assert interactions._fetch_options() == {
+            "fetch_min_bytes": settings.consumer_fetch_min_bytes,
+            "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
+        }
