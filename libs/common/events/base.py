@@ -5,14 +5,37 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidatorFunctionWrapHandler
+from pydantic.functional_validators import WrapValidator
+
+_from_iso = datetime.fromisoformat
 
 
-def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+def _to_utc(value: object, handler: ValidatorFunctionWrapHandler) -> datetime:
+    """An aware datetime, in UTC: ``handler(value).astimezone(UTC)``, and for the text our
+    own producers write (pydantic's JSON of a UTC datetime, ``YYYY-MM-DDTHH:MM:SSZ`` with
+    or without six digits of microseconds) the same datetime from ``fromisoformat``.
+
+    Why: pydantic-core parses a ``Z`` into its own ``TzInfo``, and ``astimezone`` of that
+    calls back into it (~4.6 K instructions a field; 2-4 fields an event); the text's
+    shape checked here pins ``fromisoformat`` to the fields pydantic would read, and
+    anything else (another shape, an out-of-range field, a ``datetime``) takes the
+    general path, with its errors. Callgrind (``bench.*_decode_callgrind``): an interaction
+    decode 109.7 -> 107.2 K instructions, a routing event 135.0 -> 131.8 K."""
+    if type(value) is str and (
+        # the separators at 4, 7, 10, 13, 16 and 19 in one slice: ~1 K instructions less
+        # than a comparison each
+        (len(value) == 27 and value[4:20:3] == "--T::." and value[26] == "Z")
+        or (len(value) == 20 and value[4:20:3] == "--T::Z")
+    ):
+        try:
+            return _from_iso(value)
+        except ValueError:  # a field out of range: pydantic's error, below
+            pass
+    return handler(value).astimezone(UTC)
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+UtcDatetime = Annotated[AwareDatetime, WrapValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC; naive datetimes are refused."""
 
 

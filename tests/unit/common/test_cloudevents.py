@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from datetime import UTC, datetime
@@ -126,7 +127,7 @@ def test_an_email_is_stripped_and_lower_cased_when_read_from_the_wire():
 
 
 def test_a_decoded_event_is_the_dataclass_built_by_its_init_and_frozen():
-    """decode builds the event through the slots' setters (``cloud_event``), not __init__."""
+    """decode builds the event on a twin of its layout (``cloud_event``), not __init__."""
     import dataclasses
 
     from libs.common.cloudevents import cloud_event
@@ -149,6 +150,25 @@ def test_a_decoded_event_is_the_dataclass_built_by_its_init_and_frozen():
     assert cloud_event(*values) == original
     with pytest.raises(dataclasses.FrozenInstanceError):
         decoded.id = "other"  # type: ignore[misc]
+    assert copy.copy(decoded) == decoded
+    assert dataclasses.replace(decoded, id="other") == dataclasses.replace(original, id="other")
+    assert hash(dataclasses.replace(decoded, extensions=None, data=None)) == hash(
+        dataclasses.replace(original, extensions=None, data=None)
+    )
+
+
+def test_a_minor_version_met_the_first_time_takes_the_general_path_then_the_usual_one():
+    from libs.common.cloudevents import _decode_usual
+
+    headers, value = encode(_event())
+    body = json.loads(value)
+    body["schema_version"] = "1.42"
+    value = json.dumps(body).encode()
+    headers = headers[:6]  # encode's six: the usual path's shape
+    assert _decode_usual(headers, value) is None  # not met before: the general path reads it
+    decoded = decode(headers, value)
+    assert decoded.data.schema_version == "1.42"
+    assert _decode_usual(headers, value) == decoded
 
 
 def test_headers_other_than_cloudevents_are_ignored_and_extensions_kept():
