@@ -34,45 +34,52 @@ from typing import Any
 from bench.router_poll_callgrind import POLL, warmed_router
 from services.router.service.interactions import route_batch
 
+#: calls a function of no arguments inside the C function callgrind collects in
+Trampoline = Callable[[Callable[[], Any]], Any]
+
+
+def _in_operator_call(call: Callable[[], Any]) -> Any:
+    return operator.call(call)
+
 
 @types.coroutine
-def _stepped(coro: Coroutine[Any, Any, Any]) -> Generator[Any, Any, Any]:
-    """Await ``coro`` with each of its steps inside ``operator.call``."""
+def _stepped(coro: Coroutine[Any, Any, Any], trampoline: Trampoline) -> Generator[Any, Any, Any]:
+    """Await ``coro`` with each of its steps inside ``trampoline``."""
     value = None
     while True:
         try:
-            future = operator.call(coro.send, value)
+            future = trampoline(functools.partial(coro.send, value))
         except StopIteration as stop:
             return stop.value
         value = yield future
 
 
-def _bracketed(function: Callable[..., Any]) -> Callable[..., Any]:
+def _bracketed(function: Callable[..., Any], trampoline: Trampoline) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
         async def stepped(*args: Any, **kwargs: Any) -> Any:
-            return await _stepped(function(*args, **kwargs))
+            return await _stepped(function(*args, **kwargs), trampoline)
 
         return stepped
 
     @functools.wraps(function)
     def called(*args: Any, **kwargs: Any) -> Any:
-        return operator.call(function, *args, **kwargs)
+        return trampoline(functools.partial(function, *args, **kwargs))
 
     return called
 
 
-def _patch(part: str) -> Callable[[], None]:
+def patched(part: str, trampoline: Trampoline = _in_operator_call) -> Callable[[], None]:
     """Replace ``module:Qualified.name`` (and the module-level name other modules
-    imported) by its bracketed wrapper; returns the undo."""
+    imported) by its wrapper calling it through ``trampoline``; returns the undo."""
     module_name, _, qualname = part.partition(":")
     owner: Any = importlib.import_module(module_name)
     *path, name = qualname.split(".")
     for attribute in path:
         owner = getattr(owner, attribute)
     original = vars(owner)[name]
-    wrapper = _bracketed(original)
+    wrapper = _bracketed(original, trampoline)
     undo: list[tuple[Any, str, Any]] = [(owner, name, original)]
     setattr(owner, name, wrapper)
     if not path:  # a function: also where it was imported by name
@@ -94,7 +101,7 @@ def main(args: argparse.Namespace) -> None:
         tempfile.TemporaryDirectory() as folder,
         warmed_router(loop, folder, size=POLL) as (ctx, traffic),
     ):
-        restore = _patch(args.part)
+        restore = patched(args.part)
         try:
             for _ in range(args.polls):
                 loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))

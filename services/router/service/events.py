@@ -308,7 +308,8 @@ class _FastEvent:
         data["cause_event_id"] = cause
         data["reason"] = reason
         data.update(fields)
-        return _defaults_made(plan, data)
+        # no Python call for the usual event, which has no per-event default to make
+        return _defaults_made(plan, data) if plan.factories else data
 
     def _made(self, plan: _Plan, data: dict[str, Any]) -> BaseModel:
         """The instance of ``data`` (every field, in order), its per-event defaults made."""

@@ -112,6 +112,11 @@ class ContactIdentity(Base):
 ASSISTANT_HOLDING = ("offered", "answered", "awaiting_feedback")
 
 
+#: ``Column.info`` of a JSON column whose values repeat from row to row (a conversation's
+#: flags, tags and skills): the bulk inserter looks their text up (``bulk._repeating_json``)
+REPEATING_JSON = {"repeating_json": True}
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -126,11 +131,11 @@ class Conversation(Base):
     priority: Mapped[str] = mapped_column(sa.String(10))
     language: Mapped[str | None] = mapped_column(sa.String(10))
     subject: Mapped[str | None] = mapped_column(sa.String(500))
-    tags: Mapped[list[str]] = mapped_column(default=list)
-    skills: Mapped[list[str]] = mapped_column(default=list)
+    tags: Mapped[list[str]] = mapped_column(default=list, info=REPEATING_JSON)
+    skills: Mapped[list[str]] = mapped_column(default=list, info=REPEATING_JSON)
     automated: Mapped[bool] = mapped_column(default=False)
     customer: Mapped[dict[str, Any]] = mapped_column(default=dict)  # latest CustomerIdentity
-    customer_flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    customer_flags: Mapped[dict[str, Any]] = mapped_column(default=dict, info=REPEATING_JSON)
     #: indexed by ix_conversations_assignee_status_channel (leading column)
     assignee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id"))
     queued_at: Mapped[datetime | None]

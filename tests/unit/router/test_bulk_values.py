@@ -16,12 +16,14 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from services.router.store.bulk import (
     _PG_MICROS,
+    _REPEATING_TEXTS,
     _SECOND_TEXTS,
     _SQLITE_TEXTS,
     BulkInserter,
     _Copy,
     _json,
     _PgMicros,
+    _repeating_json,
     _sqlite_text,
     _SqliteTexts,
     _tuple_maker,
@@ -52,6 +54,44 @@ T0 = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 )
 def test_json_is_json_dumps(value: object) -> None:
     assert _json(value) == json.dumps(value)
+    assert _repeating_json(value) == json.dumps(value)
+    assert _repeating_json(value) == json.dumps(value)  # looked up the second time
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from([0, 1, -0.0, 0.0, 1.0, 2]),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+)
+_KEYS = st.one_of(st.text(max_size=5), st.booleans(), st.none(), st.sampled_from([0, 1, 1.0]))
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(_SCALARS, max_size=4),
+            st.dictionaries(_KEYS, _SCALARS, max_size=4),
+            st.lists(st.lists(_SCALARS, max_size=2), max_size=2),
+            st.dictionaries(st.text(max_size=3), st.lists(_SCALARS, max_size=2), max_size=2),
+            _SCALARS,
+        ),
+        max_size=12,
+    )
+)
+def test_repeating_json_is_json_dumps_whatever_came_before(values: list[object]) -> None:
+    """Looked-up texts never stand for another value: equal flat values of other types
+    (True and 1, 0.0 and -0.0, "1" and 1 as keys) or orders each get their own text."""
+    for value in [*values, *values]:
+        assert _repeating_json(value) == json.dumps(value)
+
+
+def test_repeating_json_texts_are_bounded() -> None:
+    for n in range(3000):
+        assert _repeating_json([str(n)]) == json.dumps([str(n)])
+    assert all(len(texts) <= 1024 for texts in _REPEATING_TEXTS)
 
 
 def test_sqlite_text_is_naive_utc_with_microseconds_whatever_the_zone() -> None:
@@ -219,3 +259,15 @@ def test_a_copy_names_its_timestamps_int8_and_converts_its_json() -> None:
     row = {"id": 1, "at": T0, "data": {"a": [1]}, "name": "x"}
     assert copy.record(row) == (1, asyncpg_micros(T0), '{"a": [1]}', "x")
     assert copy.record({**row, "at": None, "data": None}) == (1, None, "null", "x")
+
+
+def test_only_the_repeating_json_columns_look_their_texts_up() -> None:
+    from services.router.store.models import Conversation
+
+    table = Conversation.__table__
+    inserter = BulkInserter(SQLITE)
+    repeating = {"tags", "skills", "customer_flags"}
+    for column in table.columns:
+        if isinstance(column.type, sa.JSON):
+            want = _repeating_json if column.key in repeating else _json
+            assert inserter._converter(column) is want, column.key
