@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from libs.common.cloudevents import CloudEvent
+from libs.common.cloudevents import CloudEvent, cloud_event
 from libs.common.events import (
     CallDetails,
     Channel,
@@ -113,13 +113,15 @@ def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
 
 def build_event(facts: CallFacts, context: EventContext) -> CloudEvent:
     interaction = build_interaction(facts, context)
-    return CloudEvent(
-        id=facts.event_id,
-        source=event_source(facts.provider, context.integration_id),
-        type=interaction.event_type(),
-        data=interaction,
-        time=interaction.occurred_at,
-        subject=facts.call_id,
+    # cloud_event: the same frozen event without the dataclass __init__'s setattr per field
+    return cloud_event(
+        facts.event_id,
+        event_source(facts.provider, context.integration_id),
+        interaction.event_type(),
+        interaction,
+        interaction.occurred_at,
+        facts.call_id,
+        {},
     )
 
 
