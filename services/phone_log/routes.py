@@ -205,7 +205,7 @@ def _answer(receipt: Receipt) -> Response:
     """Serialised once here: routes keep ``response_model`` for OpenAPI, and FastAPI
     does not validate the answer a second time. ``json_response``: pydantic-core's bytes
     and Starlette's two headers without ``Response.__init__`` (the same answer; with the
-    receipt's own construction 44 → ~20 K instructions a callback, callgrind)."""
+    receipt's own construction 40.2 → 23.2 K instructions a callback, callgrind)."""
     return json_response(receipt)
 
 
