@@ -22,12 +22,12 @@ from libs.common.webhooks import (
     request_body,
     require_content_type,
 )
+from libs.common.webhooks.answers import json_response
 from libs.providers.inbound import normalised
 from libs.providers.integrations import Provider, webhook_path
 from libs.providers.registry import PROVIDERS
 from libs.providers.webhooks import Answer, InboundSpec, webhook_input
 from libs.providers.whatsapp.inbound import subscription_challenge
-from services.chat_ingest.ingest import json_response
 from services.chat_ingest.state import ChatIngestState, ChatIngestStateDep
 
 #: What a URL without a query string gives (immutable, shared): parsing the empty

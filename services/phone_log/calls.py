@@ -7,10 +7,10 @@ Providers parse their payloads into :class:`CallFacts` (pure, per provider);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
-from libs.common.cloudevents import CloudEvent
+from libs.common.cloudevents import CloudEvent, cloud_event
 from libs.common.events import (
     CallDetails,
     Channel,
@@ -34,7 +34,10 @@ class PayloadError(ValueError):
     """The provider's payload lacks what we need or is not what it claims to be (400)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Not frozen (nothing changes a callback's facts once parsed): a frozen dataclass's
+# __init__ sets each of these 25 fields through object.__setattr__, 46 K instructions a
+# callback against 16 K (callgrind), ~5 % of a CTI callback in the app.
+@dataclass(slots=True, kw_only=True)
 class CallFacts:
     """What one callback says about one call, in our vocabulary, before number parsing."""
 
@@ -78,6 +81,40 @@ class EventContext:
     extension_max_digits: int = 6
     own_numbers: frozenset[str] = frozenset()
 
+    def at(self, received_at: datetime) -> EventContext:
+        """This line's context of a callback received at ``received_at``: the same frozen
+        object as ``EventContext(…, received_at, …)``, its slots set by their own
+        descriptors, not through the frozen __init__'s object.__setattr__ per field
+        (10.7 → 6.1 K instructions a callback, callgrind)."""
+        context = _new_object(EventContext)
+        _SET_INTEGRATION_ID(context, self.integration_id)
+        _SET_REGION(context, self.region)
+        _SET_RECEIVED_AT(context, received_at)
+        _SET_ROUTING(context, self.routing)
+        _SET_EXTENSION_MAX_DIGITS(context, self.extension_max_digits)
+        _SET_OWN_NUMBERS(context, self.own_numbers)
+        return context
+
+
+_CONTEXT_FIELDS = (
+    "integration_id",
+    "region",
+    "received_at",
+    "routing",
+    "extension_max_digits",
+    "own_numbers",
+)
+assert tuple(f.name for f in fields(EventContext)) == _CONTEXT_FIELDS, "EventContext.at sets these"
+_new_object = object.__new__
+(
+    _SET_INTEGRATION_ID,
+    _SET_REGION,
+    _SET_RECEIVED_AT,
+    _SET_ROUTING,
+    _SET_EXTENSION_MAX_DIGITS,
+    _SET_OWN_NUMBERS,
+) = (EventContext.__dict__[name].__set__ for name in _CONTEXT_FIELDS)
+
 
 def event_source(provider: str, integration_id: str) -> str:
     return f"omnidesk/phone_log/{provider}/{integration_id}"
@@ -113,13 +150,15 @@ def build_interaction(facts: CallFacts, context: EventContext) -> Interaction:
 
 def build_event(facts: CallFacts, context: EventContext) -> CloudEvent:
     interaction = build_interaction(facts, context)
-    return CloudEvent(
-        id=facts.event_id,
-        source=event_source(facts.provider, context.integration_id),
-        type=interaction.event_type(),
-        data=interaction,
-        time=interaction.occurred_at,
-        subject=facts.call_id,
+    # cloud_event: the same frozen event without the dataclass __init__'s setattr per field
+    return cloud_event(
+        facts.event_id,
+        event_source(facts.provider, context.integration_id),
+        interaction.event_type(),
+        interaction,
+        interaction.occurred_at,
+        facts.call_id,
+        {},
     )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from libs.common.cloudevents import CloudEvent
-from libs.common.events import Interaction
+from libs.common.constructed import constructed
+from libs.common.events import Interaction, InteractionKind
 from libs.common.logging import event_context
 from libs.common.webhooks import Publisher
 from libs.common.webhooks.eventlog import EventLog
@@ -104,7 +106,41 @@ async def publish_call(event: CloudEvent, *, publisher: Publisher, events: Event
             kind=event.type,
             call_id=event.subject,
         )
-    return Receipt(status=outcome, event_id=event.id, kind=interaction.kind, call_id=event.subject)
+    return published_receipt(outcome, event.id, interaction.kind, event.subject)
+
+
+#: A published event's receipt: its statuses, and the fields it sets (``detail`` stays
+#: its default).
+_PUBLISHED = ("accepted", "duplicate")
+_PUBLISHED_FIELDS = frozenset({"status", "event_id", "kind", "call_id"})
+
+
+def published_receipt(
+    status: Literal["accepted", "duplicate"],
+    event_id: str,
+    kind: InteractionKind,
+    call_id: str | None,
+) -> Receipt:
+    """``Receipt(status=…, event_id=…, kind=…, call_id=…)``, put together without
+    validating again the values validation keeps as they are (a ``str``, the enum member):
+    the same instance (tests/unit/phone_log/test_receipts.py), 13.7 → 9.9 K instructions
+    (callgrind); anything else is validated as before."""
+    if (
+        type(event_id) is str
+        and type(kind) is InteractionKind
+        and (call_id is None or type(call_id) is str)
+        and type(status) is str
+        and status in _PUBLISHED
+    ):
+        values = {
+            "status": status,
+            "event_id": event_id,
+            "kind": kind,
+            "call_id": call_id,
+            "detail": None,
+        }
+        return constructed(Receipt, values, set(_PUBLISHED_FIELDS))
+    return Receipt(status=status, event_id=event_id, kind=kind, call_id=call_id)
 
 
 def ignored(provider: str, call_id: str | None, detail: str) -> Receipt:

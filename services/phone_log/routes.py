@@ -28,6 +28,7 @@ from libs.common.webhooks import (
     verify_shared_token,
     verify_twilio,
 )
+from libs.common.webhooks.answers import json_response
 from libs.common.webhooks.errors import label_provider
 from services.phone_log.calls import CallFacts, EventContext, PayloadError
 from services.phone_log.intake import (
@@ -202,8 +203,10 @@ async def _ingest(
 
 def _answer(receipt: Receipt) -> Response:
     """Serialised once here: routes keep ``response_model`` for OpenAPI, and FastAPI
-    does not validate the answer a second time."""
-    return Response(receipt.model_dump_json(), media_type="application/json")
+    does not validate the answer a second time. ``json_response``: pydantic-core's bytes
+    and Starlette's two headers without ``Response.__init__`` (the same answer; with the
+    receipt's own construction 40.2 → 23.2 K instructions a callback, callgrind)."""
+    return json_response(receipt)
 
 
 async def _keep_unreadable(

@@ -66,14 +66,7 @@ class PhoneLogState:
         if line is None:
             line = event_context_for(integration, self.settings, received_at)
             self._lines[integration.provider, integration.id] = line
-        return EventContext(
-            line.integration_id,
-            line.region,
-            received_at,
-            line.routing,
-            line.extension_max_digits,
-            line.own_numbers,
-        )
+        return line.at(received_at)
 
     def attach(self, producer: PhoneProducer) -> Publisher:
         self.sender = producer

@@ -7,6 +7,7 @@
 - :mod:`.publish` — publish-then-ack with 503 + ``Retry-After`` on bus failure.
 - :mod:`.metrics` — rejection/outcome counters labelled by provider and reason.
 - :mod:`.openapi` — documenting raw-body routes.
+- :mod:`.answers` — JSON answers serialised once (no second validation by FastAPI).
 - :mod:`.timing` — request latency histogram by provider (ASGI middleware).
 - :mod:`.producer` — EventProducer with batches sized for many concurrent acks.
 - :mod:`.fastpath` — webhook POSTs dispatched straight to their endpoint functions, in

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import FrozenInstanceError
+from datetime import UTC, datetime
 
+import pytest
+
+from libs.common.events import RoutingHints
+from services.phone_log.calls import EventContext
 from services.phone_log.state import ProducerStarter
 
 
@@ -51,3 +57,24 @@ async def test_stop_while_still_trying_cancels_the_retries():
     attempts = producer.attempts
     await asyncio.sleep(0.01)
     assert producer.attempts == attempts and producer.stopped
+
+
+def test_a_lines_context_at_a_time_is_the_context_built_with_that_time():
+    line = EventContext(
+        "kr-main",
+        "KR",
+        datetime(2026, 1, 1, tzinfo=UTC),
+        RoutingHints(queue="support-ko"),
+        4,
+        frozenset({"+82212345678"}),
+    )
+    at = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+    context = line.at(at)
+    expected = EventContext(
+        "kr-main", "KR", at, RoutingHints(queue="support-ko"), 4, frozenset({"+82212345678"})
+    )
+    assert context == expected
+    assert type(context) is EventContext
+    assert context.routing is line.routing and context.own_numbers is line.own_numbers
+    with pytest.raises(FrozenInstanceError):
+        context.region = "DE"  # type: ignore[misc]

@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from libs.common.events import InteractionKind
+from libs.common.webhooks.answers import json_response
 from libs.providers.webchat.inbound import WebchatAck
 from libs.providers.webhooks import WebhookAck
-from services.chat_ingest.ingest import json_response
+from services.phone_log.schemas import Receipt
 
 
 class Optional(BaseModel):
@@ -41,10 +43,18 @@ webchat_acks = st.builds(
     WebchatAck, accepted=st.integers(0, 9), event_ids=ids, visitor_token=st.text(max_size=80)
 )
 optionals = st.builds(Optional, text=st.none() | st.text(), count=st.none() | st.integers())
+receipts = st.builds(  # phone_log's answers
+    Receipt,
+    status=st.sampled_from(["accepted", "duplicate", "ignored"]),
+    event_id=st.none() | st.text(max_size=40),
+    kind=st.none() | st.sampled_from(list(InteractionKind)),
+    call_id=st.none() | st.text(max_size=40),
+    detail=st.none() | st.text(max_size=40),
+)
 
 
 @given(
-    body=acks | webchat_acks | optionals,
+    body=acks | webchat_acks | optionals | receipts,
     status_code=st.sampled_from([200, 202, 204, 304, 100, 400, 503]),
     exclude_none=st.booleans(),
 )
