@@ -11,7 +11,8 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,6 +138,18 @@ def bench_gc_paused() -> Iterator[None]:
     finally:
         gc.enable()
         gc.collect()
+
+
+async def paced(total: int, rate: float, began: float) -> AsyncIterator[tuple[int, float]]:
+    """``(n, due)`` for n in ``range(total)``, each once its due time (``began + n / rate``
+    on ``time.perf_counter()``) has come: an open-loop schedule. A caller that falls
+    behind gets the next at once, so its lateness shows as latency from ``due``."""
+    for n in range(total):
+        due = began + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield n, due
 
 
 def percentile(values: list[float], pct: float) -> float:

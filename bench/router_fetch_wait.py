@@ -36,7 +36,7 @@ import time
 import uuid
 from functools import partial
 
-from bench.common import bootstrap_servers, delete_run_topics, percentile, write_result
+from bench.common import bootstrap_servers, delete_run_topics, paced, percentile, write_result
 from bench.router_throughput import interaction, kafka_settings
 from libs.common.cloudevents import CloudEvent
 from libs.common.kafka.admin import create_topics
@@ -106,11 +106,7 @@ async def phase(
     began = time.perf_counter()
     window = began + WARM_UP_S
     sends = []
-    for n in range(total):
-        at = began + n / rate
-        delay = at - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async for n, at in paced(total, rate, began):
         body = interaction(start + n)
         event_id = f"fw-{uuid.uuid4()}"
         if at >= window:

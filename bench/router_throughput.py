@@ -51,6 +51,7 @@ from bench.common import (
     bench_gc_paused,
     bootstrap_servers,
     latency_summary_ms,
+    paced,
     percentile,
     run_topic_names,
     scratch_folder,
@@ -235,11 +236,7 @@ async def publish_at_rate(
     tasks = []
     began = time.perf_counter()
     total = int(rate * seconds)
-    for n in range(total):
-        due = began + n / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async for n, due in paced(total, rate, began):
         body = interaction(start + n)
         event_id = f"lat-{uuid.uuid4()}"
         event = CloudEvent(id=event_id, source="bench", type=body.event_type(), data=body)
