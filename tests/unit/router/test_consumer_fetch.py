@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from libs.common.kafka.consumer import ConsumerRunner
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
 from services.router.consumer import (
@@ -15,6 +16,25 @@ from services.router.consumer import (
     build_outcome_consumer,
 )
 from services.router.settings import RouterSettings
+
+
+def _interactions_consumer(
+    kafka: KafkaSettings,
+    producer: EventProducer,
+    settings: RouterSettings,
+    *,
+    min_bytes: bool = True,
+) -> ConsumerRunner:
+    """The interactions consumer with the router's fetch wait (and fill, unless not asked)."""
+    return build_consumer(
+        kafka,
+        object(),  # type: ignore[arg-type]  # the handlers keep it; nothing is routed here
+        producer,
+        group_id="router",
+        max_batch=400,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes if min_bytes else None,
+    )
 
 
 def test_the_interactions_consumer_fetches_ahead_what_the_setting_says(tmp_path: Path):
@@ -56,19 +76,11 @@ def test_the_interactions_consumer_waits_for_company_as_the_router_setting_says(
 ):
     kafka = KafkaSettings(fetch_max_wait_ms=20, fetch_min_bytes=65_536)
     producer = EventProducer(kafka, client_id="router")
-    ctx = object()
     for settings, expected in (
         (RouterSettings(state_dir=tmp_path), 100),  # the default: longer than the shared 20
         (RouterSettings(state_dir=tmp_path, consumer_fetch_max_wait_ms=0), 0),
     ):
-        interactions = build_consumer(
-            kafka,
-            ctx,  # type: ignore[arg-type]
-            producer,
-            group_id="router",
-            max_batch=400,
-            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-        )
+        interactions = _interactions_consumer(kafka, producer, settings, min_bytes=False)
         assert interactions._fetch_options() == {
             "fetch_min_bytes": 65_536,
             "fetch_max_wait_ms": expected,
@@ -78,21 +90,12 @@ def test_the_interactions_consumer_waits_for_company_as_the_router_setting_says(
 def test_the_interactions_consumer_fills_its_fetch_as_the_router_setting_says(tmp_path: Path):
     kafka = KafkaSettings(fetch_max_wait_ms=20, fetch_min_bytes=65_536)
     producer = EventProducer(kafka, client_id="router")
-    ctx = object()
     default = RouterSettings(state_dir=tmp_path)
     # less than the shared 64 KB: the wait shrinks from ~500/s, not ~1,000/s (the setting's
     # description); at 25-100/s the max wait still ends every fetch first
     assert default.consumer_fetch_min_bytes < kafka.fetch_min_bytes
     for settings in (default, RouterSettings(state_dir=tmp_path, consumer_fetch_min_bytes=1)):
-        interactions = build_consumer(
-            kafka,
-            ctx,  # type: ignore[arg-type]
-            producer,
-            group_id="router",
-            max_batch=400,
-            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-            fetch_min_bytes=settings.consumer_fetch_min_bytes,
-        )
+        interactions = _interactions_consumer(kafka, producer, settings)
         assert interactions._fetch_options() == {
             "fetch_min_bytes": settings.consumer_fetch_min_bytes,
             "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
