@@ -49,11 +49,24 @@ command -v go >/dev/null || { echo "compose smoke: Go is needed to build docker 
 
 phase "dockerd on a private socket ($DOCKER_HOST)"
 started_dockerd=0
-if ! docker info >/dev/null 2>&1; then
+start_dockerd() {
   nohup dockerd --data-root "$W/docker-data" --exec-root "$W/docker-exec" -H "$DOCKER_HOST" \
     --pidfile "$W/dockerd.pid" >"$W/dockerd.log" 2>&1 &
   started_dockerd=1
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  return 1
+}
+if ! docker info >/dev/null 2>&1; then
+  # A dockerd killed with SIGKILL (a CI run stopped by hand) can leave its network store
+  # half-written; the next one panics restoring it ("index out of range", seen 2026-12-01).
+  # That store holds only networks, which compose makes again: drop it and start once more.
+  if ! start_dockerd; then
+    echo "compose smoke: dockerd did not start; its network store dropped, once more" >&2
+    tail -3 "$W/dockerd.log" >&2 || true
+    pkill -F "$W/dockerd.pid" 2>/dev/null || true
+    rm -rf "$W/docker-data/network" "$W/dockerd.pid"
+    start_dockerd
+  fi
 fi
 docker info --format 'engine {{.ServerVersion}} {{.Driver}} cgroup v{{.CgroupVersion}}'
 
