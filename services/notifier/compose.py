@@ -19,6 +19,7 @@ from libs.common.events import (
     utc_now,
 )
 from libs.common.events.assistant import AssistantReplyRequested
+from libs.common.records import slot_constructor
 from libs.providers.outbound import OutboundMessage
 from services.notifier.chat import (
     CSAT_PAYLOAD_PREFIX,
@@ -39,7 +40,6 @@ from services.notifier.mail import (
     customer_threading,
     staff_threading,
 )
-from services.notifier.records import slot_constructor
 from services.notifier.rendering import Renderer, RenderError, slack_escape, template_context
 from services.notifier.webhook_targets import WebhookKind, WebhookTarget
 from services.notifier.webhooks import WebhookRequest, signed_json_request, slack_request

@@ -38,9 +38,9 @@ from libs.common.events import (
 )
 from libs.common.events.assistant import AssistantReplyRequested
 from libs.common.events.registry import EVENT_TYPES
+from libs.common.records import slot_constructor
 from libs.providers.integrations import Provider
 from libs.providers.registry import PROVIDERS
-from services.notifier.records import slot_constructor
 from services.notifier.webhook_targets import WebhookTarget
 
 

@@ -54,6 +54,7 @@ from libs.common.events.notification import (
 from libs.common.ids import deterministic_id
 from libs.common.kafka.consumer import Delivery, PermanentError
 from libs.common.kafka.producer import EventProducer
+from libs.common.records import slot_constructor, tuple_constructor
 from libs.providers.outbound import (
     OutboundMessage,
     ProviderSender,
@@ -94,7 +95,6 @@ from services.notifier.mail import (
     OutgoingMail,
 )
 from services.notifier.outcomes import OUTCOME_SCHEMA_VERSION, new_outcome
-from services.notifier.records import slot_constructor, tuple_constructor
 from services.notifier.sentlog import (
     Claim,
     ClaimResult,

@@ -30,8 +30,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
 
+from libs.common.records import slot_constructor
 from services.notifier import wire
-from services.notifier.records import slot_constructor
 from services.notifier.rendering import Rendered
 
 #: References headers grow with every reply; keep the first and the most recent ids.

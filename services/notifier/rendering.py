@@ -21,9 +21,9 @@ import markupsafe
 from jinja2.runtime import Context
 
 from libs.common.events import RoutingEvent
+from libs.common.records import slot_constructor
 from services.notifier.csat import RatingLink
 from services.notifier.precompiled import Render, precompiled_for
-from services.notifier.records import slot_constructor
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 

@@ -64,9 +64,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from libs.common.privacy.identifiers import IdentifierHasher, IdentifierKind, InvalidIdentifier
+from libs.common.records import tuple_constructor
 from libs.common.sqlite_thread import in_thread
 from services.notifier.prepared import QMARK_VALUES, Prepared
-from services.notifier.records import tuple_constructor
 from services.notifier.statement_shapes import insert_chunks, padded_size
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Constructors of the notifier's per-notice records without their Python ``__init__``.
+"""Constructors of hot records (frozen slotted dataclasses, named tuples) without __init__.
 
 A frozen slotted dataclass's generated ``__init__`` sets each field through
 ``object.__setattr__`` (a lookup of the name in the class's MRO each) inside a Python

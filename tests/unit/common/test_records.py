@@ -1,4 +1,4 @@
-"""The records' constructors without __init__ (services/notifier/records.py) against the
+"""The records' constructors without __init__ (libs/common/records.py) against the
 records' own constructors: for every record the notifier builds that way, any field
 values give an object of the same type, equal, with the same hash and repr, as frozen."""
 
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from libs.common.records import slot_constructor, tuple_constructor
 from services.notifier.decisions import ChatNotice, MailNotice, Plan, Suppression, WebhookNotice
 from services.notifier.handler import ChatAccepted, ClaimedChat, Job, Sent
 from services.notifier.mail import MailMeta, OutgoingMail, Threading
-from services.notifier.records import slot_constructor, tuple_constructor
 from services.notifier.rendering import Rendered
 from services.notifier.sentlog import Finish, SendInfo, SendKey, SentRecord
 
