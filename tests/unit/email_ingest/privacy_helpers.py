@@ -3,7 +3,11 @@ plain fake producer (unit tests only), plus a scan for personal data."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -90,26 +94,64 @@ def scan(root: Path, needles: list[str]) -> dict[str, tuple[int, int]]:
 
     Every column of every table of every SQLite file under ``root`` (as text),
     and every byte of every file under it: blobs, the database and its WAL.
-    Case-insensitive."""
+    Case-insensitive. Safe while a service in this process has the database open
+    (the files' bytes are read by another process: ``_files_holding``)."""
     lowered = [n.lower() for n in needles]
     found: dict[str, tuple[int, int]] = {}
     for database in sorted(root.rglob("*.sqlite3")):
-        with sqlite3.connect(database) as db:
+        with contextlib.closing(sqlite3.connect(database)) as db:
             tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
             for table in tables:
                 rows = db.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
                 hits = sum(any(n in str(v).lower() for v in row for n in lowered) for row in rows)
                 found[f"email_ingest sqlite {table}"] = (len(rows), hits)
     files = [p for p in root.rglob("*") if p.is_file()]
+    holding = dict(zip(files, _files_holding(files, lowered), strict=True))
     blob_files = [p for p in files if p.parent.parent.name == "blobs"]
     other = [p for p in files if p not in blob_files]
     for name, group in (
         ("email_ingest blob files", blob_files),
         ("email_ingest db/wal files", other),
     ):
-        hits = sum(any(n.encode() in p.read_bytes().lower() for n in lowered) for p in group)
-        found[name] = (len(group), hits)
+        found[name] = (len(group), sum(holding[p] for p in group))
     return found
+
+
+#: Run by ``_files_holding`` in a child process: paths and lowered needles on stdin.
+_FILES_HOLDING = """
+import json, sys
+paths, needles = json.load(sys.stdin)
+found = []
+for path in paths:
+    with open(path, "rb") as file:
+        data = file.read().lower()
+    found.append(any(n.encode() in data for n in needles))
+json.dump(found, sys.stdout)
+"""
+
+
+def _files_holding(paths: list[Path], lowered: list[str]) -> list[bool]:
+    """Whether each file's bytes hold any needle, read in a child process.
+
+    Closing a file descriptor drops every POSIX lock this process holds on that
+    file, SQLite's included (sqlite.org/howtocorrupt.html §2.2). Read here, the
+    database and its ``-shm`` lost the locks of the service running in this
+    process; ``omnidesk privacy forget`` (another process) then took itself for
+    the only user: it truncated the ``-shm`` the service had mapped (a SIGBUS in
+    ``CheckpointStore._in_transaction`` in CI) and, closing, deleted the WAL."""
+    if not paths:
+        return []
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _FILES_HOLDING],
+        input=json.dumps([[str(p) for p in paths], lowered]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"scanning {len(paths)} files failed: {result.stderr.strip()}")
+    return [bool(hit) for hit in json.loads(result.stdout)]
 
 
 def files_with(root: Path, needles: list[str]) -> int:
