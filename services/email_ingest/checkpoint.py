@@ -265,9 +265,19 @@ class CheckpointStore:
         return [PendingPostAction(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     async def post_action_done(self, mailbox: str, message_key: str) -> None:
-        await self._run(
-            "UPDATE handled_message SET post_action_pending=0 WHERE mailbox=? AND message_key=?",
-            (mailbox, message_key),
+        await self.post_actions_done(mailbox, [message_key])
+
+    async def post_actions_done(self, mailbox: str, message_keys: Sequence[str]) -> None:
+        """Post-actions done, in one transaction."""
+        await self._transaction(
+            [
+                (
+                    "UPDATE handled_message SET post_action_pending=0"
+                    " WHERE mailbox=? AND message_key=?",
+                    (mailbox, key),
+                )
+                for key in message_keys
+            ]
         )
 
     async def transact(self, work: Callable[[sqlite3.Connection], T]) -> T:

@@ -117,29 +117,180 @@ class MailPipeline:
         message: FetchedMessage,
     ) -> HandledMail:
         result = await _normalise(message.raw, context, utc_now())
-        fingerprint = sender_hash = quarantine = None
-        blobs: list[tuple[str, str]] = []
+        return await self._handle_result(result, mailbox, folder, uidvalidity, message)
+
+    async def handle_batch(
+        self,
+        mailbox: MailboxConfig,
+        context: MailContext,
+        *,
+        folder: str,
+        uidvalidity: int,
+        messages: list[FetchedMessage],
+    ) -> list[HandledMail]:
+        """``handle`` each mail, in order, with the same outcome, events and records,
+        but their events in flight together: each published mail's ack is awaited,
+        and the mail recorded, when the batch settles, not before the next mail is
+        read. One ack wait a batch instead of one a mail (a mail of a fetched batch
+        waited ~12.6 ms for each mail ahead of it, bench.imap_latency --hops).
+
+        The batch settles (every mail ahead acknowledged and recorded) at its end and
+        before any mail whose handling reads those records: one with the Message-ID of
+        a mail in flight (a redelivery, or a reused Message-ID), and one not published
+        (quarantined: its raw hash is looked up). A failed ack raises as ``handle``
+        does; the mails behind it are not recorded, so the next session handles them
+        again under the same event ids (a redelivery consumers dedupe on).
+        """
+        handled: list[HandledMail] = []
+        in_flight: list[_InFlight] = []
+        try:
+            for message in messages:
+                result = await _normalise(message.raw, context, utc_now())
+                if isinstance(result, NormalisedMail) and all(
+                    sent.mail.event_id != result.event_id for sent in in_flight
+                ):
+                    in_flight.append(await self._send(result, mailbox, folder, message))
+                    continue
+                handled += await self._settle(in_flight, mailbox, folder, uidvalidity)
+                handled.append(
+                    await self._handle_result(result, mailbox, folder, uidvalidity, message)
+                )
+            handled += await self._settle(in_flight, mailbox, folder, uidvalidity)
+        finally:
+            _abandon(in_flight)
+        return handled
+
+    async def _handle_result(
+        self,
+        result: NormalisedMail | Quarantined,
+        mailbox: MailboxConfig,
+        folder: str,
+        uidvalidity: int,
+        message: FetchedMessage,
+    ) -> HandledMail:
         if isinstance(result, NormalisedMail):
-            fingerprint = result.fingerprint
-            sender_hash = self.sender_hash(result.interaction.customer.email)
             try:
                 with event_context(result.event_id):
                     outcome, key = await self.publish(result, mailbox.id, folder, message.uid)
             except _UNENCODABLE as exc:  # a normaliser bug must not wedge the mailbox
-                result = Quarantined("unparseable", f"cannot encode event: {exc!r}"[:500],
-                                     result.raw_sha256)  # fmt: skip
-            else:
-                if outcome is Outcome.PUBLISHED:
-                    blobs = blob_roles(result)
-        if isinstance(result, Quarantined):
-            key = f"raw:{result.raw_sha256}"
-            sender_hash = self.sender_hash(sender_in_raw(message.raw))
-            outcome, fresh = await self._quarantine(result, message, mailbox.id, folder)
-            if fresh:
-                blobs = [(result.raw_sha256, "quarantine")]
-                quarantine = NewQuarantine(
-                    result.raw_sha256, result.reason, result.detail, len(message.raw)
+                return await self._record_quarantined(
+                    _unencodable(result, exc), mailbox, folder, uidvalidity, message,
+                    fingerprint=result.fingerprint,
+                )  # fmt: skip
+            return await self._record_normalised(
+                result, outcome, key, mailbox, folder, uidvalidity, message
+            )
+        return await self._record_quarantined(result, mailbox, folder, uidvalidity, message)
+
+    async def _send(
+        self, mail: NormalisedMail, mailbox: MailboxConfig, folder: str, message: FetchedMessage
+    ) -> _InFlight:
+        """``publish`` without awaiting the ack (``_settle`` does)."""
+        with event_context(mail.event_id):
+            event_id = await self._event_id(mail, mailbox.id)
+            if await self._checkpoints.handled(mailbox.id, event_id):
+                log.info(
+                    "mail %s/%s/%d already published; skipped", mailbox.id, folder, message.uid
                 )
+                return _InFlight(message, mail, event_id, None)
+            await self._blobs.put_many_async(list(mail.blobs.values()))
+            # Tasks start in the order made: the events keep the mails' order.
+            ack = asyncio.ensure_future(self._publish_event(mail, event_id, mailbox.id))
+        return _InFlight(message, mail, event_id, ack)
+
+    async def _settle(
+        self, in_flight: list[_InFlight], mailbox: MailboxConfig, folder: str, uidvalidity: int
+    ) -> list[HandledMail]:
+        """Await each mail's ack and record it, in order; empties ``in_flight``."""
+        handled: list[HandledMail] = []
+        while in_flight:
+            sent = in_flight[0]
+            message, mail = sent.message, sent.mail
+            if sent.ack is None:
+                outcome = Outcome.DUPLICATE
+            else:
+                try:
+                    with event_context(sent.event_id):
+                        await sent.ack
+                except _UNENCODABLE as exc:
+                    in_flight.pop(0)
+                    handled.append(
+                        await self._record_quarantined(
+                            _unencodable(mail, exc),
+                            mailbox,
+                            folder,
+                            uidvalidity,
+                            message,
+                            fingerprint=mail.fingerprint,
+                        )
+                    )
+                    continue
+                self._log_published(mail, mailbox.id, folder, message.uid, sent.event_id)
+                outcome = Outcome.PUBLISHED
+            in_flight.pop(0)
+            handled.append(
+                await self._record_normalised(
+                    mail, outcome, sent.event_id, mailbox, folder, uidvalidity, message
+                )
+            )
+        return handled
+
+    async def _record_normalised(
+        self,
+        mail: NormalisedMail,
+        outcome: Outcome,
+        key: str,
+        mailbox: MailboxConfig,
+        folder: str,
+        uidvalidity: int,
+        message: FetchedMessage,
+    ) -> HandledMail:
+        return await self._record(
+            mailbox, folder, uidvalidity, message, outcome, key,
+            fingerprint=mail.fingerprint,
+            sender_hash=self.sender_hash(mail.interaction.customer.email),
+            blobs=blob_roles(mail) if outcome is Outcome.PUBLISHED else [],
+        )  # fmt: skip
+
+    async def _record_quarantined(
+        self,
+        verdict: Quarantined,
+        mailbox: MailboxConfig,
+        folder: str,
+        uidvalidity: int,
+        message: FetchedMessage,
+        *,
+        fingerprint: str | None = None,
+    ) -> HandledMail:
+        """``fingerprint``: a normalised mail's, when its event could not be encoded."""
+        sender_hash = self.sender_hash(sender_in_raw(message.raw))
+        outcome, fresh = await self._quarantine(verdict, message, mailbox.id, folder)
+        quarantine = None
+        if fresh:
+            quarantine = NewQuarantine(
+                verdict.raw_sha256, verdict.reason, verdict.detail, len(message.raw)
+            )
+        return await self._record(
+            mailbox, folder, uidvalidity, message, outcome, f"raw:{verdict.raw_sha256}",
+            sender_hash=sender_hash, fingerprint=fingerprint,
+            blobs=[(verdict.raw_sha256, "quarantine")] if fresh else [],
+            quarantine=quarantine,
+        )  # fmt: skip
+
+    async def _record(
+        self,
+        mailbox: MailboxConfig,
+        folder: str,
+        uidvalidity: int,
+        message: FetchedMessage,
+        outcome: Outcome,
+        key: str,
+        *,
+        sender_hash: str | None,
+        blobs: list[tuple[str, str]],
+        fingerprint: str | None = None,
+        quarantine: NewQuarantine | None = None,
+    ) -> HandledMail:
         await self._checkpoints.record(
             mailbox=mailbox.id,
             folder=folder,
@@ -198,7 +349,16 @@ class MailPipeline:
         if await self._checkpoints.handled(mailbox_id, event_id):
             log.info("mail %s/%s/%d already published; skipped", mailbox_id, folder, uid)
             return Outcome.DUPLICATE, event_id
+        await self._send_event(mail, event_id, mailbox_id)
+        self._log_published(mail, mailbox_id, folder, uid, event_id)
+        return Outcome.PUBLISHED, event_id
+
+    async def _send_event(self, mail: NormalisedMail, event_id: str, mailbox_id: str) -> None:
+        """Keep the mail's blobs, then publish its event (returns at the broker's ack)."""
         await self._blobs.put_many_async(list(mail.blobs.values()))
+        await self._publish_event(mail, event_id, mailbox_id)
+
+    def _publish_event(self, mail: NormalisedMail, event_id: str, mailbox_id: str):  # type: ignore[no-untyped-def]
         interaction = mail.interaction
         event = CloudEvent(
             id=event_id,
@@ -208,12 +368,18 @@ class MailPipeline:
             time=interaction.received_at,
             subject=interaction.thread.message_id,
         )
-        await self._producer.publish(self._topics.interactions, event, key=interaction.customer_key)
+        return self._producer.publish(
+            self._topics.interactions, event, key=interaction.customer_key
+        )
+
+    @staticmethod
+    def _log_published(
+        mail: NormalisedMail, mailbox_id: str, folder: str, uid: int, event_id: str
+    ) -> None:
         for defect in mail.defects:
             log.warning("mail %s/%s/%d: %s", mailbox_id, folder, uid, defect)
         # No address here: logs outlive an erasure (the event id names the mail).
         log.info("published mail %s/%s/%d as %s", mailbox_id, folder, uid, event_id)
-        return Outcome.PUBLISHED, event_id
 
     async def _event_id(self, mail: NormalisedMail, mailbox_id: str) -> str:
         """The Message-ID's event id, unless a different mail already used that
@@ -256,6 +422,36 @@ class MailPipeline:
             letter.source, verdict.reason, verdict.detail, verdict.raw_sha256,
         )  # fmt: skip
         return Outcome.QUARANTINED, True
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A mail of a batch whose event was sent (``ack`` pending), or that was found
+    already published (``ack`` None), not yet recorded."""
+
+    message: FetchedMessage
+    mail: NormalisedMail
+    event_id: str
+    ack: asyncio.Future[None] | None
+
+
+def _abandon(in_flight: list[_InFlight]) -> None:
+    """A batch that failed: its unsettled sends are dropped (their events may reach the
+    broker; the next session sends them again under the same ids)."""
+    for sent in in_flight:
+        if sent.ack is not None:
+            sent.ack.cancel()
+            sent.ack.add_done_callback(_retrieve)
+    in_flight.clear()
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # seen: no "exception was never retrieved" at exit
+
+
+def _unencodable(mail: NormalisedMail, exc: BaseException) -> Quarantined:
+    return Quarantined("unparseable", f"cannot encode event: {exc!r}"[:500], mail.raw_sha256)
 
 
 def blob_roles(mail: NormalisedMail) -> list[tuple[str, str]]:

@@ -32,7 +32,7 @@ from services.email_ingest.imap.session import (
 from services.email_ingest.mailboxes import MailboxConfig, PostAction
 from services.email_ingest.normalise import MailContext
 from services.email_ingest.oauth2 import GrantRefused
-from services.email_ingest.pipeline import MailPipeline, Outcome
+from services.email_ingest.pipeline import HandledMail, MailPipeline, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -231,21 +231,32 @@ class FolderWatcher:
             batch = uids[start : start + batch_size]
             messages = await session.fetch(batch)
             unfetchable = await self._unfetchable(session, batch, messages)
-            for uid, message in _in_uid_order(messages, unfetchable):
-                if message is None:
-                    handled = await self._pipeline.report_unfetchable(
-                        self.mailbox.id, folder=self.folder, uidvalidity=uidvalidity, uid=uid
-                    )
-                else:
-                    handled = await self._pipeline.handle(
-                        self.mailbox, self._context, folder=self.folder,
-                        uidvalidity=uidvalidity, message=message,
-                    )  # fmt: skip
-                last_uid = max(last_uid, uid)
-                await self._post_action(session, uid, handled.outcome, handled.message_key)
+            for run in _runs(_in_uid_order(messages, unfetchable)):
+                handled = await self._handle_run(run, uidvalidity)
+                last_uid = max([last_uid, *(uid for uid, _mail in handled)])
+                await self._post_actions(
+                    session, [(uid, mail.outcome, mail.message_key) for uid, mail in handled]
+                )
                 if self._stop.is_set():
                     return last_uid
         return max([last_uid, *uids])
+
+    async def _handle_run(
+        self, run: list[tuple[int, FetchedMessage | None]], uidvalidity: int
+    ) -> list[tuple[int, HandledMail]]:
+        """Fetched mails together (their events in flight at once), or one unfetchable UID."""
+        (first_uid, first), *_ = run
+        if first is None:
+            handled = await self._pipeline.report_unfetchable(
+                self.mailbox.id, folder=self.folder, uidvalidity=uidvalidity, uid=first_uid
+            )
+            return [(first_uid, handled)]
+        messages = [message for _uid, message in run if message is not None]
+        results = await self._pipeline.handle_batch(
+            self.mailbox, self._context, folder=self.folder,
+            uidvalidity=uidvalidity, messages=messages,
+        )  # fmt: skip
+        return [(message.uid, result) for message, result in zip(messages, results, strict=True)]
 
     async def _unfetchable(
         self, session: ImapSession, batch: list[int], messages: list[FetchedMessage]
@@ -297,21 +308,28 @@ class FolderWatcher:
         pending = await self._checkpoints.pending_post_actions(
             self.mailbox.id, self.folder, uidvalidity
         )
-        for item in pending:
-            await self._post_action(session, item.uid, Outcome(item.outcome), item.message_key)
+        await self._post_actions(
+            session, [(item.uid, Outcome(item.outcome), item.message_key) for item in pending]
+        )
 
-    async def _post_action(
-        self, session: ImapSession, uid: int, outcome: Outcome, message_key: str
+    async def _post_actions(
+        self, session: ImapSession, handled: list[tuple[int, Outcome, str]]
     ) -> None:
-        action = _post_action_for(self.mailbox, outcome)
-        if action is None:
-            return
-        try:
-            await action(session, uid)
-        except ImapError:
-            metrics.POST_ACTION_FAILURES.labels(self.mailbox.id).inc()
-            raise  # the session is suspect; the next one finishes this post-action
-        await self._checkpoints.post_action_done(self.mailbox.id, message_key)
+        """The IMAP step of each handled mail (uid, outcome, key), one command for all
+        the mails that take the same step (one UID STORE a fetched batch: a STORE a
+        mail cost its own round trip and Dovecot sync, bench.imap_latency --hops)."""
+        steps: dict[PostStep, list[tuple[int, str]]] = {}
+        for uid, outcome, message_key in handled:
+            step = _post_action_for(self.mailbox, outcome)
+            if step is not None:
+                steps.setdefault(step, []).append((uid, message_key))
+        for step, mails in steps.items():
+            try:
+                await step.run(session, [uid for uid, _key in mails])
+            except ImapError:
+                metrics.POST_ACTION_FAILURES.labels(self.mailbox.id).inc()
+                raise  # the session is suspect; the next one finishes these post-actions
+            await self._checkpoints.post_actions_done(self.mailbox.id, [key for _uid, key in mails])
 
     def _set_connected(self, connected: bool) -> None:
         self.connected = connected
@@ -339,20 +357,51 @@ def _in_uid_order(
     return sorted(items, key=lambda item: item[0])
 
 
-def _post_action_for(mailbox: MailboxConfig, outcome: Outcome):  # type: ignore[no-untyped-def]
+def _runs(
+    items: list[tuple[int, FetchedMessage | None]],
+) -> list[list[tuple[int, FetchedMessage | None]]]:
+    """Items in UID order cut into runs of fetched mails, each unfetchable UID a run of
+    its own (handled in UID order, the checkpoint never passes an unhandled UID)."""
+    runs: list[list[tuple[int, FetchedMessage | None]]] = []
+    for item in items:
+        if item[1] is not None and runs and runs[-1][-1][1] is not None:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+@dataclass(frozen=True, slots=True)
+class PostStep:
+    """The IMAP step after the ack: flag, move (to ``folder``) or delete."""
+
+    action: PostAction
+    argument: str = ""  # the flag, or the folder moved to
+
+    async def run(self, session: ImapSession, uids: list[int]) -> None:
+        match self.action:
+            case PostAction.FLAG:
+                await session.add_flag(uids, self.argument)
+            case PostAction.MOVE:
+                await session.move(uids, self.argument)
+            case PostAction.DELETE:
+                await session.delete(uids)
+
+
+def _post_action_for(mailbox: MailboxConfig, outcome: Outcome) -> PostStep | None:
     """The IMAP step after the ack, or None when the mail stays as it is."""
     if outcome is Outcome.QUARANTINED:
         target = mailbox.quarantine_folder
-        return (lambda s, uid: s.move(uid, target)) if target else None
+        return PostStep(PostAction.MOVE, target) if target else None
     match mailbox.post_action:
         case PostAction.KEEP:
             return None
         case PostAction.FLAG:
-            return lambda s, uid: s.add_flag(uid, mailbox.flag)
+            return PostStep(PostAction.FLAG, mailbox.flag)
         case PostAction.MOVE:
-            return lambda s, uid: s.move(uid, mailbox.move_to)
+            return PostStep(PostAction.MOVE, mailbox.move_to or "")
         case PostAction.DELETE:
-            return lambda s, uid: s.delete(uid)
+            return PostStep(PostAction.DELETE)
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float, *others: asyncio.Event) -> None:

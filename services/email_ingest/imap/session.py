@@ -14,6 +14,7 @@ import base64
 import logging
 import re
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aioimaplib
@@ -200,24 +201,26 @@ class ImapSession:
         )
         return parse_fetch_response(response.lines)
 
-    async def add_flag(self, uid: int, flag: str) -> None:
+    async def add_flag(self, uids: Sequence[int], flag: str) -> None:
         await self._command(
-            self._client.uid("store", str(uid), "+FLAGS.SILENT", f"({flag})"), "UID STORE"
+            self._client.uid("store", _uid_set(uids), "+FLAGS.SILENT", f"({flag})"), "UID STORE"
         )
 
-    async def move(self, uid: int, folder: str) -> None:
+    async def move(self, uids: Sequence[int], folder: str) -> None:
         if self.has_capability("MOVE"):
             await self._command(
-                self._client.uid("move", str(uid), quoted_folder(folder)), "UID MOVE"
+                self._client.uid("move", _uid_set(uids), quoted_folder(folder)), "UID MOVE"
             )
             return
-        await self._command(self._client.uid("copy", str(uid), quoted_folder(folder)), "UID COPY")
-        await self.delete(uid)
+        await self._command(
+            self._client.uid("copy", _uid_set(uids), quoted_folder(folder)), "UID COPY"
+        )
+        await self.delete(uids)
 
-    async def delete(self, uid: int) -> None:
-        await self.add_flag(uid, "\\Deleted")
+    async def delete(self, uids: Sequence[int]) -> None:
+        await self.add_flag(uids, "\\Deleted")
         if self.has_capability("UIDPLUS"):
-            await self._command(self._client.uid("expunge", str(uid)), "UID EXPUNGE")
+            await self._command(self._client.uid("expunge", _uid_set(uids)), "UID EXPUNGE")
         else:
             await self._command(self._client.expunge(), "EXPUNGE")
 
@@ -378,6 +381,12 @@ def oauthbearer_initial_response(user: str, host: str, port: int, token: str) ->
     authzid = user.replace("=", "=3D").replace(",", "=2C")
     message = f"n,a={authzid},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01"
     return base64.b64encode(message.encode("utf-8")).decode("ascii")
+
+
+def _uid_set(uids: Sequence[int]) -> str:
+    if not uids:
+        raise ValueError("an IMAP command needs at least one UID")
+    return ",".join(str(uid) for uid in uids)
 
 
 def _text(lines: list[bytes]) -> str:
