@@ -43,6 +43,7 @@ def watch_timing(settings: EmailIngestSettings) -> WatchTiming:
         use_idle=settings.use_idle,
         idle_renew_s=settings.idle_renew_s,
         poll_interval_s=settings.poll_interval_s,
+        recheck_s=settings.recheck_s,
         fetch_batch=settings.fetch_batch,
         reconnect_initial_s=settings.reconnect_initial_s,
         reconnect_max_s=settings.reconnect_max_s,

@@ -77,6 +77,14 @@ class EmailIngestSettings(ServiceSettings):
     poll_interval_s: float = Field(
         30.0, gt=0, description="Polling interval for servers without IDLE."
     )
+    recheck_s: float = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="After a look that found mail, look again this much later (NOOP + UID"
+        " SEARCH) before going back to IDLE, whose notice servers delay (Dovecot 2.3: 500 ms)."
+        " 0: always IDLE at once.",
+    )
     command_timeout_s: float = Field(
         30.0, gt=0, description="Upper bound of every IMAP command (aioimaplib can hang)."
     )
