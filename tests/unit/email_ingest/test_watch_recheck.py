@@ -1,5 +1,6 @@
 """The watcher looks again (NOOP, then UID SEARCH) after a look that found mail,
-and goes back to IDLE after one that found none (``EMAIL_INGEST_RECHECK_S``)."""
+and goes back to IDLE after ``QUIET_LOOKS_BEFORE_IDLE`` looks that found none
+(``EMAIL_INGEST_RECHECK_S``; 0: IDLE after every look)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from services.email_ingest.checkpoint import Checkpoint
 from services.email_ingest.imap.session import Timeouts
 from services.email_ingest.mailboxes import MailboxConfig
-from services.email_ingest.watcher import FolderWatcher, WatchTiming
+from services.email_ingest.watcher import QUIET_LOOKS_BEFORE_IDLE, FolderWatcher, WatchTiming
 
 MAILBOX = MailboxConfig(id="m", host="imap.example.com", username="u", password="p")
 
@@ -47,18 +48,26 @@ def _watcher(recheck_s: float, stop: asyncio.Event) -> FolderWatcher:
     )  # fmt: skip
 
 
+LOOKS = [True, True, False, True, *[False] * QUIET_LOOKS_BEFORE_IDLE, True, False]
+
+
 @pytest.mark.parametrize(
     ("recheck_s", "expected"),
     [
-        (0.001, ["look+", "NOOP", "look+", "NOOP", "look-", "IDLE", "look+", "NOOP", "look-"]),
-        (0, ["look+", "IDLE", "look+", "IDLE", "look-", "IDLE", "look+", "IDLE", "look-"]),
+        (
+            0.001,
+            ["look+", "NOOP", "look+", "NOOP", "look-", "NOOP", "look+", "NOOP"]
+            + ["look-", "NOOP"] * (QUIET_LOOKS_BEFORE_IDLE - 1)
+            + ["look-", "IDLE", "look+", "NOOP", "look-"],
+        ),
+        (0, [f"look{'+' if found else '-'}" for found in LOOKS]),
     ],
 )
-async def test_a_look_that_found_mail_is_followed_by_another_not_by_idle(recheck_s, expected):
+async def test_looks_that_find_mail_are_followed_by_more_then_idle(recheck_s, expected):
     stop = asyncio.Event()
     watcher = _watcher(recheck_s, stop)
     session = ScriptedSession()
-    found = [True, True, False, True, False]
+    found = list(LOOKS)
 
     async def look(_session, _uidvalidity: int, last_uid: int) -> int:
         session.calls.append("look+" if found[0] else "look-")
@@ -68,4 +77,6 @@ async def test_a_look_that_found_mail_is_followed_by_another_not_by_idle(recheck
 
     watcher._catch_up = look  # type: ignore[method-assign]
     await asyncio.wait_for(watcher._watch(session, Checkpoint(1, 0)), 5)  # type: ignore[arg-type]
+    if recheck_s == 0:  # IDLE after every look
+        expected = [call for look_call in expected for call in (look_call, "IDLE")][:-1]
     assert session.calls == expected
