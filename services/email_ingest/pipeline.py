@@ -10,6 +10,7 @@ ends, and the mail stays unacknowledged for the next attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -137,9 +138,10 @@ class MailPipeline:
         The batch settles (every mail ahead acknowledged and recorded) at its end and
         before any mail whose handling reads those records: one with the Message-ID of
         a mail in flight (a redelivery, or a reused Message-ID), and one not published
-        (quarantined: its raw hash is looked up). A failed ack raises as ``handle``
-        does; the mails behind it are not recorded, so the next session handles them
-        again under the same event ids (a redelivery consumers dedupe on).
+        (quarantined: its raw hash is looked up). A failure raises as ``handle`` does,
+        once the mails ahead of it are recorded; the mails behind a failed ack may
+        have been sent but are not recorded, so the next session handles them again
+        under the same event ids (a redelivery consumers dedupe on).
         """
         handled: list[HandledMail] = []
         in_flight: list[_InFlight] = []
@@ -156,6 +158,12 @@ class MailPipeline:
                     await self._handle_result(result, mailbox, folder, uidvalidity, message)
                 )
             handled += await self._settle(in_flight, mailbox, folder, uidvalidity)
+        except Exception:
+            # The mails ahead of the one that failed are still recorded, as one by one:
+            # a mail that always fails (a bug) must not have them sent again each session.
+            with contextlib.suppress(Exception):
+                await self._settle(in_flight, mailbox, folder, uidvalidity)
+            raise
         finally:
             _abandon(in_flight)
         return handled

@@ -130,3 +130,26 @@ async def test_a_failed_ack_records_only_the_mails_ahead_of_it(tmp_path):
     records = _state(desk)["handled"]
     assert [row[4] for row in records] == [1, 2]  # uids 1, 2; 3-5 are handled next session
     desk.checkpoints.close()
+
+
+async def test_a_mail_that_fails_leaves_the_mails_ahead_of_it_recorded(tmp_path, monkeypatch):
+    """A bug in one mail (normalising raises) must not leave the mails sent ahead of it
+    unrecorded: they would be sent again every session while that mail keeps failing."""
+    from services.email_ingest import pipeline as module
+
+    messages = _messages([(n, TEXTS[0], "a") for n in range(4)])
+    poison = messages[2].raw
+    normalise = module._normalise
+
+    async def failing(raw, context, received_at):  # type: ignore[no-untyped-def]
+        if raw == poison:
+            raise RuntimeError("a normaliser bug")
+        return await normalise(raw, context, received_at)
+
+    monkeypatch.setattr(module, "_normalise", failing)
+    desk = Desk(tmp_path)
+    with pytest.raises(RuntimeError, match="normaliser bug"):
+        await _batched(desk, messages)
+    assert [row[4] for row in _state(desk)["handled"]] == [1, 2]
+    assert len(desk.producer.published) == 2
+    desk.checkpoints.close()
