@@ -1,4 +1,4 @@
-"""Instructions per webhook request inside the app, under callgrind (no HTTP, no Kafka).
+"""Instructions per webhook request inside the app, under callgrind (no HTTP; Kafka with --kafka).
 
 The requests of ``bench/webhook_profile.py`` (same app, same signed requests, the
 producer that encodes each CloudEvent and acks at once), one after the other; the
@@ -8,6 +8,12 @@ measured ones run inside ``operator.call`` so that callgrind collects exactly th
         --toggle-collect=_operator_call --callgrind-out-file=/tmp/cg.out \
         .venv/bin/python -m bench.webhook_callgrind --target chat [--requests 300] [--served]
     # "Collected : N" on stderr: N / requests = instructions per request
+
+``--kafka --concurrency 64`` publishes through the real ``WebhookEventProducer`` to
+``KAFKA_BOOTSTRAP_SERVERS`` with 64 requests in flight, so that its produce requests
+carry many records each, as at full throughput: the app's and the producer's
+instructions a request (the broker is another process). ``--warm-up 4500`` first fills
+the producer's 4,096-key partition cache, as in a service that has been running.
 
 Without valgrind it runs the same requests (a check that the harness works).
 Instruction counts do not depend on the machine's speed or load, unlike
