@@ -1,4 +1,4 @@
-"""Instructions per webhook request inside the app, under callgrind (no HTTP, no Kafka).
+"""Instructions per webhook request inside the app, under callgrind (no HTTP; Kafka with --kafka).
 
 The requests of ``bench/webhook_profile.py`` (same app, same signed requests, the
 producer that encodes each CloudEvent and acks at once), one after the other; the
@@ -8,6 +8,12 @@ measured ones run inside ``operator.call`` so that callgrind collects exactly th
         --toggle-collect=_operator_call --callgrind-out-file=/tmp/cg.out \
         .venv/bin/python -m bench.webhook_callgrind --target chat [--requests 300] [--served]
     # "Collected : N" on stderr: N / requests = instructions per request
+
+``--kafka --concurrency 64`` publishes through the real ``WebhookEventProducer`` to
+``KAFKA_BOOTSTRAP_SERVERS`` with 64 requests in flight, so that its produce requests
+carry many records each, as at full throughput: the app's and the producer's
+instructions a request (the broker is another process). ``--warm-up 4500`` first fills
+the producer's 4,096-key partition cache, as in a service that has been running.
 
 Without valgrind it runs the same requests (a check that the harness works).
 Instruction counts do not depend on the machine's speed or load, unlike
@@ -21,30 +27,44 @@ import asyncio
 import operator
 from typing import Any
 
-from bench.webhook_profile import WARM_UP, EncodingProducer, _app, _call
+from bench.webhook_profile import WARM_UP, EncodingProducer, _app, _call, _kafka_producer
 from libs.common.webhooks.fastpath import served_app
 
 
-async def _drive(app: Any, requests: list[Any]) -> dict[int, int]:
+async def _drive(app: Any, requests: list[Any], concurrency: int = 1) -> dict[int, int]:
     statuses: dict[int, int] = {}
-    for request in requests:
-        status = await _call(app, request)
-        statuses[status] = statuses.get(status, 0) + 1
+    pending = iter(requests)
+
+    async def one_connection() -> None:
+        for request in pending:
+            status = await _call(app, request)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(one_connection() for _ in range(concurrency)))
     return statuses
 
 
 def main(args: argparse.Namespace) -> None:
-    producer = EncodingProducer()
+    loop = asyncio.new_event_loop()
+    if args.kafka:
+        # The real producer to the broker, requests in flight at once: its produce requests
+        # carry many records each, as at full throughput.
+        producer: Any = loop.run_until_complete(_kafka_producer(args.linger_ms))
+    else:
+        producer = EncodingProducer()
     app, build = _app(args.target, args.provider, producer)
     driven = served_app(app) if args.served else app  # type: ignore[arg-type]
-    requests = [build(n) for n in range(args.requests + WARM_UP)]
-    loop = asyncio.new_event_loop()
+    warm_up = args.warm_up
+    requests = [build(n) for n in range(args.requests + warm_up)]
     lifespan = app.router.lifespan_context(app)  # type: ignore[attr-defined]
     loop.run_until_complete(lifespan.__aenter__())
-    loop.run_until_complete(_drive(driven, requests[:WARM_UP]))
+    loop.run_until_complete(_drive(driven, requests[:warm_up], args.concurrency))
     # callgrind collects inside operator.call only (--toggle-collect=_operator_call)
-    statuses = operator.call(loop.run_until_complete, _drive(driven, requests[WARM_UP:]))
+    measured = _drive(driven, requests[warm_up:], args.concurrency)
+    statuses = operator.call(loop.run_until_complete, measured)
     loop.run_until_complete(lifespan.__aexit__(None, None, None))
+    if args.kafka:
+        loop.run_until_complete(producer.stop())
     loop.close()
     print(f"{args.target}: {args.requests} measured requests, statuses {statuses}")
 
@@ -59,6 +79,23 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="drive what the server calls (served_app: webhook POSTs through WebhookDoor), "
         "not the FastAPI app",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="requests in flight at once (connections)"
+    )
+    parser.add_argument(
+        "--kafka",
+        action="store_true",
+        help="publish through the real WebhookEventProducer to KAFKA_BOOTSTRAP_SERVERS "
+        "(with --concurrency 64: the producer's per-record cost at full throughput)",
+    )
+    parser.add_argument("--linger-ms", type=int, default=20, help="with --kafka")
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=WARM_UP,
+        help="requests before the measured ones; over 4,096 (a new customer each) the Kafka "
+        "key cache is full, as in a service that has been running (KeyPartitioner)",
     )
     return parser.parse_args()
 

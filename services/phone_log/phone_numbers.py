@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import phonenumbers
 
 from libs.common.events import CustomerIdentity, Direction
+from libs.common.records import slot_constructor
 
 #: What providers put in From when the caller withheld their number. The
 #: numeric ones are Twilio's keypad spellings (ANONYMOUS, RESTRICTED, UNAVAILABLE).
@@ -50,6 +52,13 @@ class PhoneNumber:
         return self.e164 or (self.raw or None)
 
 
+#: ``PhoneNumber(raw, e164, anonymous, extension)`` by its slots' own setters: the same
+#: frozen object without the generated ``__init__``'s ``object.__setattr__`` per field
+#: (8.7 K instructions a number that way; with the URI and separators looked for before
+#: their regexes, parse_number 64.3 → 53.5 K a new number, callgrind).
+_phone_number = slot_constructor(PhoneNumber)
+
+
 @lru_cache(maxsize=8192)
 def parse_number(raw: str | None, region: str, *, extension_max_digits: int = 6) -> PhoneNumber:
     """Never raises: a number we cannot read keeps its raw form and no E.164.
@@ -57,18 +66,22 @@ def parse_number(raw: str | None, region: str, *, extension_max_digits: int = 6)
     Cached: the same desk and customer numbers recur in every callback of a call.
     """
     text = _strip_uri((raw or "").strip())
-    if text.lower() in ANONYMOUS_MARKERS:
-        return PhoneNumber(raw=text, anonymous=True)
-    if text.lower().startswith(SOFTPHONE_PREFIXES):
-        return PhoneNumber(raw=text, extension=True)
-    compact = _VISUAL_SEPARATORS.sub("", text)
+    lowered = text.lower()
+    if lowered in ANONYMOUS_MARKERS:
+        return _phone_number(text, None, True, False)
+    if lowered.startswith(SOFTPHONE_PREFIXES):
+        return _phone_number(text, None, False, True)
+    # digits have no separator to remove: the regex only for anything else
+    compact = text if text.isdigit() else _VISUAL_SEPARATORS.sub("", text)
     if compact.isdigit() and len(compact) <= extension_max_digits:
-        return PhoneNumber(raw=text, extension=True)
-    return PhoneNumber(raw=text, e164=_to_e164(compact, region))
+        return _phone_number(text, None, False, True)
+    return _phone_number(text, _to_e164(compact, region), False, False)
 
 
 def _strip_uri(text: str) -> str:
     """``sip:+821012345678@pbx;user=phone`` -> ``+821012345678``."""
+    if ":" not in text and "@" not in text and ";" not in text:
+        return text.strip()  # nothing to strip (what PBXs and CTI systems mostly send)
     text = _URI_SCHEME.sub("", text)
     for separator in ("@", ";"):
         text = text.split(separator, 1)[0]
@@ -222,13 +235,41 @@ def _is_valid(country_code: int, national: str) -> bool:
     """``phonenumbers.is_valid_number`` of the number, for a country code of one region
     without its per-type walk: valid is the general description and any one type
     (``_number_type_helper`` is not UNKNOWN), so the usual types (mobile, fixed line) are
-    tried first, not after the eight rare ones (11 → ~3 pattern matches for a mobile)."""
-    descriptions = _type_descriptions(country_code)
-    if descriptions is None:
+    tried first, not after the eight rare ones (11 → ~3 pattern matches for a mobile).
+    Each description is read as its ``_DescCheck`` (lengths, compiled pattern), made once
+    per country code: 21.7 → 12.8 K instructions a valid mobile (callgrind)."""
+    checks = _validity_checks(country_code)
+    if checks is None:
         number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
         return phonenumbers.is_valid_number(number)
+    (lengths, fullmatch), types = checks
+    size = len(national)
+    if (lengths and size not in lengths) or fullmatch is None or fullmatch(national) is None:
+        return False
+    for lengths, fullmatch in types:  # a loop: any() over a generator cost 4 K more
+        if (not lengths or size in lengths) and fullmatch and fullmatch(national) is not None:
+            return True
+    return False
+
+
+#: What ``is_number_matching_desc`` reads of a description: its possible lengths (empty: any) and
+#: its pattern's compiled ``fullmatch`` (None: matches nothing).
+_DescCheck = tuple[tuple[int, ...], Callable[[str], re.Match[str] | None] | None]
+
+
+def _desc_check(desc: phonenumbers.PhoneNumberDesc) -> _DescCheck:
+    pattern = desc.national_number_pattern
+    return tuple(desc.possible_length or ()), _pattern(pattern).fullmatch if pattern else None
+
+
+@cache
+def _validity_checks(country_code: int) -> tuple[_DescCheck, tuple[_DescCheck, ...]] | None:
+    """``_type_descriptions`` of the country code as ``_DescCheck``s."""
+    descriptions = _type_descriptions(country_code)
+    if descriptions is None:
+        return None
     general, types = descriptions
-    return _matches_desc(national, general) and any(_matches_desc(national, t) for t in types)
+    return _desc_check(general), tuple(_desc_check(t) for t in types)
 
 
 @cache
@@ -255,14 +296,6 @@ def _type_descriptions(
         metadata.voicemail,
     ]
     return metadata.general_desc, tuple(t for t in types if t is not None)
-
-
-def _matches_desc(national: str, desc: phonenumbers.PhoneNumberDesc) -> bool:
-    """``_is_number_matching_desc``: a possible length, then the pattern."""
-    lengths = desc.possible_length
-    if lengths and len(national) not in lengths:
-        return False
-    return _matches(national, desc)
 
 
 def _strip_national_prefix(number: str, metadata: phonenumbers.PhoneMetadata) -> str | _Unsure:

@@ -130,6 +130,10 @@ def _murmur2_lanes(keys: list[bytes], length: int) -> list[int]:
     return out.tolist()
 
 
+#: ``KeyPartitioner``: a full cache forgets this fraction of its keys at once (1/n)
+_EVICTED_AT_ONCE = 16
+
+
 class KeyPartitioner:
     """An aiokafka ``partitioner``: the default one's choices, with recent keys cached."""
 
@@ -172,5 +176,10 @@ class KeyPartitioner:
         hashes = self._hashes
         excess = len(hashes) + count - self._size
         if excess > 0:
+            # A sixteenth of the cache at once, not one key per new key: iterating from a
+            # dict's start walks every slot its deletions emptied there (until a resize
+            # compacts it), so evicting one key a time cost ~15 K instructions a new key
+            # with the cache full (callgrind: 45.6 -> 31.3 K a new key, murmur2 included)
+            excess = max(excess, self._size // _EVICTED_AT_ONCE)
             for key in list(islice(hashes, excess)):
                 del hashes[key]

@@ -80,3 +80,20 @@ def test_partitions_of_a_batch_are_the_default_partitioners(
     assert [c for c, key in zip(again, keys, strict=True) if key is not None] == [
         c for c, key in zip(chosen, keys, strict=True) if key is not None
     ]
+
+
+def test_a_full_cache_forgets_its_least_recently_used_keys_a_sixteenth_at_once():
+    ours = KeyPartitioner(cache_size=64)
+    partitions = list(range(6))
+    keys = [b"phone:+82105550%04d" % n for n in range(200)]
+    for key in keys[:64]:
+        ours(key, partitions, partitions)
+    ours(keys[0], partitions, partitions)  # used again: now the most recent
+    ours(keys[64], partitions, partitions)  # full: the 4 least recently used go at once
+    assert len(ours._hashes) == 64 - 4 + 1
+    assert list(ours._hashes)[-2:] == [keys[0], keys[64]]
+    assert not any(key in ours._hashes for key in keys[1:5])
+    for key in keys[65:]:
+        ours(key, partitions, partitions)
+        assert len(ours._hashes) <= 64  # bounded all along
+    assert list(ours._hashes)[-1] == keys[-1]

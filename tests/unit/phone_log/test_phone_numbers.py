@@ -8,11 +8,17 @@ from hypothesis import strategies as st
 from libs.common.events import Direction
 from services.phone_log.phone_numbers import (
     _UNSURE,
+    _URI_SCHEME,
+    _VISUAL_SEPARATORS,
+    ANONYMOUS_MARKERS,
+    SOFTPHONE_PREFIXES,
+    PhoneNumber,
     _is_valid,
     _national_e164,
     _parse_one,
     _parsed_e164,
     _plus_e164,
+    _to_e164,
     customer_identity,
     customer_side,
     infer_pbx_direction,
@@ -290,3 +296,46 @@ def test_validity_agrees_on_near_valid_numbers(example, position, digit):
 @given(st.sampled_from(_COUNTRY_CODES), st.from_regex(r"[1-9][0-9]{0,16}", fullmatch=True))
 def test_validity_agrees_on_any_digits(country_code, national):
     assert _is_valid(country_code, national) == _is_valid_number(country_code, national)
+
+
+def _number_before(raw: str | None, region: str, extension_max_digits: int) -> PhoneNumber:
+    """parse_number as it was before its shortcuts (no URI, no separator, one lower())."""
+    text = _URI_SCHEME.sub("", (raw or "").strip())
+    for separator in ("@", ";"):
+        text = text.split(separator, 1)[0]
+    text = text.strip()
+    if text.lower() in ANONYMOUS_MARKERS:
+        return PhoneNumber(raw=text, anonymous=True)
+    if text.lower().startswith(SOFTPHONE_PREFIXES):
+        return PhoneNumber(raw=text, extension=True)
+    compact = _VISUAL_SEPARATORS.sub("", text)
+    if compact.isdigit() and len(compact) <= extension_max_digits:
+        return PhoneNumber(raw=text, extension=True)
+    return PhoneNumber(raw=text, e164=_to_e164(compact, region))
+
+
+_NUMBER_TEXT = st.text(
+    alphabet=st.sampled_from(list("0123456789+-() ./:@;\t\u00a0\u0663\u00b2sipteSIPTLclient")),
+    max_size=24,
+)
+
+
+@given(
+    st.one_of(st.none(), _NUMBER_TEXT, st.sampled_from(sorted(ANONYMOUS_MARKERS))),
+    st.sampled_from(["KR", "DE", "US", "IT", "GB"]),
+    st.integers(3, 8),
+)
+def test_parse_number_gives_what_it_gave_before_its_shortcuts(raw, region, digits):
+    parse_number.cache_clear()
+    number = parse_number(raw, region, extension_max_digits=digits)
+    before = _number_before(raw, region, digits)
+    assert number == before
+    assert type(number) is PhoneNumber
+    assert (number.raw, number.e164, number.anonymous, number.extension) == (
+        before.raw,
+        before.e164,
+        before.anonymous,
+        before.extension,
+    )
+    with pytest.raises(AttributeError):  # still frozen
+        number.raw = "x"  # type: ignore[misc]
