@@ -28,6 +28,7 @@ import pickle
 import tempfile
 from typing import Any
 
+from libs.common.constructed import constructed
 from services.router.store.outbox import OutboxWriter
 
 
@@ -47,23 +48,31 @@ def capture(path: str, polls: int) -> None:
 
     loop = asyncio.new_event_loop()
     captured: list[list[tuple[Any, str]]] = []
-    original = OutboxWriter.add
+    original, original_values = OutboxWriter.add, OutboxWriter.add_values
 
     def recording(self: OutboxWriter, event: Any, *, cause: str) -> str:
         captured[-1].append((event, cause))
         return original(self, event, cause=cause)
+
+    def recording_values(self: OutboxWriter, model: Any, values: Any, *, cause: str) -> str:
+        # the routed interaction's events come as values (``add_values``): recorded as
+        # the instance they stand for, its snapshot the very object given
+        captured[-1].append((constructed(model, dict(values)), cause))
+        return original_values(self, model, values, cause=cause)
 
     with (
         tempfile.TemporaryDirectory() as folder,
         warmed_router(loop, folder, size=POLL) as (ctx, traffic),
     ):
         OutboxWriter.add = recording  # type: ignore[method-assign]
+        OutboxWriter.add_values = recording_values  # type: ignore[method-assign]
         try:
             for _ in range(polls):
                 captured.append([])
                 loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
         finally:
             OutboxWriter.add = original  # type: ignore[method-assign]
+            OutboxWriter.add_values = original_values  # type: ignore[method-assign]
     loop.close()
     with open(path, "wb") as file:
         pickle.dump(captured, file)

@@ -11,7 +11,12 @@ runs them (the event loop's; aiosqlite's worker thread is not collected)::
     callgrind_annotate /tmp/cg.out | head   # total Ir / (polls * 400)
 
 Without valgrind it runs the same polls (a check that the harness works). Instruction
-counts do not depend on the machine's speed or load, unlike CPU-seconds.
+counts do not depend on the machine's speed or load, unlike CPU-seconds; they do depend
+on the wall clock: the traffic is stamped with the time it runs at, and the SLA clocks'
+due times are worked out in business-hours calendars (open or closed then: probably why
+one tree counted 788.2 K an interaction at 08:29 UTC and 777.0 K at 09:35, stop 33,
+17:29 and 18:35 in Seoul). Compare two trees by runs of the same minutes, or by a bench
+that replays captured values (``bench.outbox_add_callgrind``).
 """
 
 from __future__ import annotations

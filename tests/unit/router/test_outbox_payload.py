@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic_core import to_json
 
 from libs.common.events.interaction import CustomerIdentity, Flags, ReplyPath
 from libs.common.events.routing import (
@@ -34,6 +35,7 @@ from libs.common.events.routing import (
     SlaWarning,
 )
 from libs.common.ids import time_ordered_id_beside
+from services.router.store.event_json import json_time
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import OutboxWriter, _rest_serializer
 
@@ -249,3 +251,41 @@ def test_payload_of_any_values_is_the_events_own_json(
         ),
     ]
     assert payloads(events) == [each.model_dump_json() for each in events]
+
+
+@pytest.mark.parametrize("event_type", ROUTING_EVENT_TYPES, ids=lambda t: t.__name__)
+def test_an_event_in_utc_then_the_same_instant_in_another_zone(
+    event_type: type[RoutingEvent],
+) -> None:
+    # occurred_at in UTC is written from event_json.json_time; the same instant in
+    # another zone is an equal key there, but pydantic-core writes its own offset
+    shared = snapshot()
+    in_utc = event_type(
+        conversation=shared, occurred_at=T0, cause_event_id="c", **FIELDS[event_type]
+    )
+    in_kst = event(event_type, shared)
+    events = [in_utc, in_kst, in_utc]
+    assert payloads(events) == [each.model_dump_json() for each in events]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    at=st.datetimes(timezones=st.just(UTC)) | st.datetimes(timezones=st.timezones()),
+    reason=st.none() | st.text(),
+    position=st.none() | st.integers(),
+)
+def test_payload_of_any_time_is_the_events_own_json(at, reason, position) -> None:
+    shared = snapshot()
+    events: list[RoutingEvent] = [
+        ConversationReopened(conversation=shared, occurred_at=at, reason=reason),
+        ConversationQueued(conversation=shared, occurred_at=at, queue="q", position=position),
+        SlaBreached(
+            conversation=shared, occurred_at=at, metric="resolution", due_at=at, target_minutes=5
+        ),
+    ]
+    assert payloads(events) == [each.model_dump_json() for each in events]
+
+
+@given(at=st.datetimes(timezones=st.just(UTC)))
+def test_json_time_is_pydantic_cores_text_of_a_utc_datetime(at: datetime) -> None:
+    assert json_time[at] == to_json(at)
