@@ -127,7 +127,6 @@ def build_consumer(
     fetch_max_wait_ms: int | None = None,
     fetch_min_bytes: int | None = None,
     between_polls: Callable[[], object] | None = None,
-    read_ahead: bool = False,
 ) -> ConsumerRunner:
     return ConsumerRunner(
         settings,
@@ -144,7 +143,6 @@ def build_consumer(
         fetch_max_wait_ms=fetch_max_wait_ms,
         fetch_min_bytes=fetch_min_bytes,
         between_polls=between_polls,
-        read_ahead=read_ahead,
     )
 
 
