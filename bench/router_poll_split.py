@@ -18,10 +18,11 @@ beside this.
 
 It also sums wall time (``wall ...`` seconds; ``_time_wall``): where the interactions
 consumer's time goes (awaiting its poll, handling it, routing it, its hops to aiosqlite's
-thread and how much of each hop the function ran in the thread, with that thread's CPU),
-and every thread's time on a CPU and waiting for one (``/proc``'s schedstat): a thread's
-wall time is those two and its sleep. ``--bench backlog_recovery --rates ""`` runs the
-backlog bench instead and reports every second in which the router routed.
+thread and how much of each hop the function ran in the thread: on a CPU, queued for one,
+asleep (the GIL's wait, I/O)), and every thread's time on a CPU and waiting for one
+(``/proc``'s schedstat): a thread's wall time is those two and its sleep; the COMMIT of
+each flush (``wall commit``: WAL's fsync) split alike. ``--bench backlog_recovery
+--rates ""`` runs the backlog bench instead and reports each second the router routed in.
 
 Every second it appends the cumulative figures (``time.monotonic``) as one JSON line to
 ``ROUTER_POLL_SPLIT_FILE``; ``--report`` turns the lines into rates per second and CPU per
@@ -134,12 +135,18 @@ def _time_wall() -> None:
         who = "consumer" if who == "router-consumer" else "relay" if "relay" in who else "other"
 
         def timed(*a: Any, **k: Any) -> Any:
-            began, cpu = time.perf_counter(), time.thread_time()
+            began, sched = time.perf_counter(), _own_schedstat()
             try:
                 return fn(*a, **k)
             finally:
-                COUNTS[f"wall hop {who}: in thread"] += time.perf_counter() - began
-                COUNTS[f"wall hop {who}: in thread cpu"] += time.thread_time() - cpu
+                wall = time.perf_counter() - began
+                ran_at, queued_at = _own_schedstat()
+                ran, queued = ran_at - sched[0], queued_at - sched[1]
+                COUNTS[f"wall hop {who}: in thread"] += wall
+                COUNTS[f"wall hop {who}: in thread cpu"] += ran
+                COUNTS[f"wall hop {who}: in thread queued"] += queued
+                # neither on a CPU nor queued for one: the GIL's wait, I/O (fsync)
+                COUNTS[f"wall hop {who}: in thread asleep"] += wall - ran - queued
 
         began = time.perf_counter()
         try:
@@ -149,6 +156,25 @@ def _time_wall() -> None:
             COUNTS[f"hops {who}"] += 1
 
     OneHopConnection._execute = _execute  # type: ignore[method-assign]
+    from services.router.store import bulk
+
+    write_all = bulk._write_all
+
+    def _write_all(writes: Any, commit: bool, connection: Any) -> None:
+        """The flush's statements, then its COMMIT timed apart (WAL, synchronous=FULL:
+        the fsync): ``wall commit`` and its split as the hops'."""
+        write_all(writes, False, connection)
+        if commit:
+            began, (ran, queued) = time.perf_counter(), _own_schedstat()
+            connection.commit()
+            wall = time.perf_counter() - began
+            ran_at, queued_at = _own_schedstat()
+            COUNTS["wall commit"] += wall
+            COUNTS["wall commit: cpu"] += ran_at - ran
+            COUNTS["wall commit: queued"] += queued_at - queued
+            COUNTS["wall commit: asleep"] += wall - (ran_at - ran) - (queued_at - queued)
+
+    bulk._write_all = _write_all
 
 
 def install() -> None:
@@ -257,6 +283,13 @@ def _thread_cpu() -> dict[str, float]:
         fields = rest.split()
         out[name] += (int(fields[11]) + int(fields[12])) / tick
     return dict(out)
+
+
+def _own_schedstat() -> tuple[float, float]:
+    """This thread's seconds on a CPU and queued for one so far."""
+    with open("/proc/thread-self/schedstat") as stat:
+        ran, queued, _ = stat.read().split()
+    return int(ran) / 1e9, int(queued) / 1e9
 
 
 def _thread_schedstat() -> dict[str, list[float]]:
