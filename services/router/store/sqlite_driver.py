@@ -99,7 +99,11 @@ class WalCheckpointer:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self.database, isolation_level=None, uri=self._uri)
+        try:
+            connection = sqlite3.connect(self.database, isolation_level=None, uri=self._uri)
+        except sqlite3.Error as exc:  # the writers' fallback (wal_autocheckpoint) stays
+            log.warning("WAL checkpoints of %s: cannot connect: %r", self.database, exc)
+            return
         try:
             last = -self.interval_s
             while True:
