@@ -310,10 +310,20 @@ def _thread_schedstat() -> dict[str, list[float]]:
     return out
 
 
+def _count_checkpoints() -> None:
+    """The SQLite WAL checkpointer's checkpoints so far, and the complete ones."""
+    from services.router.store import sqlite_driver
+
+    checkpointers = list(getattr(sqlite_driver, "_CHECKPOINTERS", {}).values())
+    COUNTS["wal checkpoints"] = sum(c.checkpoints for c in checkpointers)
+    COUNTS["wal checkpoints complete"] = sum(getattr(c, "complete", 0) for c in checkpointers)
+
+
 def _write_every_second(path: str) -> None:
     with open(path, "a") as out:
         while True:
             time.sleep(1.0)
+            _count_checkpoints()
             line = {
                 "t": time.monotonic(),
                 "process_cpu": time.process_time(),

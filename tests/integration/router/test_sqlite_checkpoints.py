@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from libs.common.sqlite_thread import in_thread
 from services.router.store import sqlite_driver
 from services.router.store.engine import SQLITE_WRITER_CHECKPOINT_BYTES, build_engine
 from services.router.store.sqlite_driver import WalCheckpointer, checkpointer_of
@@ -106,3 +107,31 @@ async def test_connections_to_one_file_share_its_checkpointer_until_the_last_clo
     finally:
         await second.close()
     assert checkpointer_of(path) is None
+
+
+async def test_a_flush_committed_in_one_hop_wakes_it(tmp_path, monkeypatch):
+    """The unit of work's flush and COMMIT go to the thread in one hop of their own
+    (``sqlite_thread.in_thread``, as ``bulk.send_sqlite`` sends them), not through
+    ``commit()``: such a hop wakes the checkpointer too; one that only reads does not."""
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_INTERVAL_S", 0.0)
+    path = str(tmp_path / "store.db")
+    connection = await sqlite_driver.connect(path)
+    try:
+        checkpointer = connection.checkpointer
+        assert checkpointer is not None
+
+        def write_and_commit(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO t VALUES (1)")
+            db.commit()
+
+        def read(db: sqlite3.Connection) -> None:
+            db.execute("SELECT count(*) FROM t").fetchall()
+
+        await in_thread(connection, lambda db: db.execute("CREATE TABLE t (a INTEGER)"))
+        await in_thread(connection, write_and_commit)
+        await _until(lambda: checkpointer.checkpoints == 1)
+        await in_thread(connection, read)
+        await asyncio.sleep(0.2)
+        assert checkpointer.checkpoints == 1
+    finally:
+        await connection.close()
