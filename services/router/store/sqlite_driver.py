@@ -25,7 +25,8 @@ part (``python -m bench.router_poll_cpu`` prints the hops per poll).
 
 A database file's WAL is checkpointed by a ``WalCheckpointer``: a thread and a
 connection of its own, a PASSIVE checkpoint once a transaction with changes ended on
-one of the file's connections (at most one a ``CHECKPOINT_INTERVAL_S``), so that the
+one of the file's connections and ``CHECKPOINT_ROWS`` rows changed since the last (at
+most one a ``CHECKPOINT_INTERVAL_S``), so that the
 writer's COMMIT does not checkpoint (``wal_autocheckpoint``, ``engine.py``, only as a
 fallback far behind). In a backlog each poll's COMMIT had checkpointed (a poll writes
 more than the 4 MB threshold): ~20 us of CPU and ~38 us of fsync an interaction on the
@@ -70,17 +71,32 @@ ITER_CHUNK_SIZE = 64
 #: checkpoint takes the WAL of ~4 polls (~2,000 frames of 8 KiB); fewer, larger
 #: checkpoints copy a page written by several polls once. An idle router makes none.
 CHECKPOINT_INTERVAL_S = 1.0
+#: Rows changed (``total_changes``) since the last checkpoint before a commit makes one
+#: due: about half a backlog poll's (a poll of 400 changes ~4,000). A paced router then
+#: checkpoints every few seconds, not every second: each checkpoint syncs the WAL and the
+#: database file whatever it copies.
+CHECKPOINT_ROWS = 2_000
 
 
 class WalCheckpointer:
     """PASSIVE checkpoints of one database file on a thread and connection of its own,
-    once ``committed`` was called, at most one every ``interval_s``."""
+    once ``committed`` was called with ``min_rows`` rows ``changed`` since the last one,
+    at most one every ``interval_s``."""
 
     def __init__(
-        self, database: str, interval_s: float = CHECKPOINT_INTERVAL_S, *, uri: bool = False
+        self,
+        database: str,
+        interval_s: float = CHECKPOINT_INTERVAL_S,
+        *,
+        min_rows: int = 0,
+        uri: bool = False,
     ) -> None:
         self.database = database
         self.interval_s = interval_s
+        self.min_rows = min_rows
+        #: rows changed since the last checkpoint (a count for when to checkpoint: the
+        #: file's connections' threads add to it without a lock)
+        self.rows = 0
         self._uri = uri
         #: the file's connections using it (``connect``; the last one closes it)
         self.users = 0
@@ -92,9 +108,13 @@ class WalCheckpointer:
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
+    def changed(self, rows: int) -> None:
+        self.rows += rows
+
     def committed(self) -> None:
-        """A transaction with changes ended: a checkpoint is due."""
-        self._due.set()
+        """A transaction with changes ended: a checkpoint is due once enough changed."""
+        if self.rows >= self.min_rows:
+            self._due.set()
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Stop the thread; closing its connection, the file's last, checkpoints the rest."""
@@ -117,6 +137,7 @@ class WalCheckpointer:
                 if self._closing.is_set():
                     return
                 self._due.clear()  # commits from now on: the next checkpoint
+                self.rows = 0
                 try:
                     [(_busy, frames, copied)] = connection.execute(
                         "PRAGMA wal_checkpoint(PASSIVE)"
@@ -150,7 +171,9 @@ def _checkpointer_for(database: str, *, uri: bool) -> WalCheckpointer | None:
     with _CHECKPOINTERS_LOCK:
         checkpointer = _CHECKPOINTERS.get(database)
         if checkpointer is None:
-            checkpointer = WalCheckpointer(database, CHECKPOINT_INTERVAL_S, uri=uri)
+            checkpointer = WalCheckpointer(
+                database, CHECKPOINT_INTERVAL_S, min_rows=CHECKPOINT_ROWS, uri=uri
+            )
             _CHECKPOINTERS[database] = checkpointer
         checkpointer.users += 1
         return checkpointer
@@ -219,7 +242,10 @@ def _noting_commits(
     ``commit``)."""
     began, changes = connection.in_transaction, connection.total_changes
     result = fn(*args, **kwargs)
-    if not connection.in_transaction and (began or connection.total_changes != changes):
+    changed = connection.total_changes - changes
+    if changed:
+        checkpointer.changed(changed)
+    if not connection.in_transaction and (began or changed):
         checkpointer.committed()
     return result
 

@@ -29,6 +29,7 @@ async def _until(predicate, seconds: float = 10.0) -> None:  # type: ignore[no-u
 
 async def test_a_commit_is_checkpointed_by_the_files_own_thread(tmp_path, monkeypatch):
     monkeypatch.setattr(sqlite_driver, "CHECKPOINT_INTERVAL_S", 0.0)
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_ROWS", 0)
     path = tmp_path / "store.db"
     engine = build_engine(f"sqlite+aiosqlite:///{path}")
     try:
@@ -114,6 +115,7 @@ async def test_a_flush_committed_in_one_hop_wakes_it(tmp_path, monkeypatch):
     (``sqlite_thread.in_thread``, as ``bulk.send_sqlite`` sends them), not through
     ``commit()``: such a hop wakes the checkpointer too; one that only reads does not."""
     monkeypatch.setattr(sqlite_driver, "CHECKPOINT_INTERVAL_S", 0.0)
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_ROWS", 0)
     path = str(tmp_path / "store.db")
     connection = await sqlite_driver.connect(path)
     try:
@@ -135,3 +137,21 @@ async def test_a_flush_committed_in_one_hop_wakes_it(tmp_path, monkeypatch):
         assert checkpointer.checkpoints == 1
     finally:
         await connection.close()
+
+
+async def test_commits_make_a_checkpoint_due_only_once_enough_rows_changed(tmp_path):
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+    checkpointer = WalCheckpointer(str(path), interval_s=0.0, min_rows=10)
+    try:
+        checkpointer.changed(6)
+        checkpointer.committed()
+        await asyncio.sleep(0.2)
+        assert checkpointer.checkpoints == 0  # 6 of 10 rows
+        checkpointer.changed(4)
+        checkpointer.committed()
+        await _until(lambda: checkpointer.checkpoints == 1)
+        assert checkpointer.rows == 0  # counted afresh
+    finally:
+        await asyncio.to_thread(checkpointer.close)
