@@ -51,6 +51,14 @@
   ~0.6 ms of CPU (pure-Python request and response coding, the loop's wake-ups): a
   consumer on a trickle of records fetches 50 times a second, ~26 ms of CPU a second
   (``fetch_max_wait_ms=200``: 5 fetches, ~4 ms).
+- Not done (stop 33, dropped): reading the next poll ahead, taking it from aiokafka's
+  buffer and decoding it in a task of its own while this poll's handler awaits (the
+  router's hops to its database thread, through which its main thread sleeps). Its own
+  instructions were +0.4 % a poll of 400, but in the router (20,000 backlog, three
+  interleaved pairs, load 5-9) the main thread's CPU per interaction rose 5-17 % and
+  the database thread's sleep in its hops (the GIL's waits) rose; no run was faster
+  (43.5 / 39.7 / 21.6 s without, 46.9 / 39.8 / 32.1 s with). The decode holds the GIL
+  that the database thread takes back after every row's ``sqlite3_step``.
 - Idle fetch mode (``idle_fetch``, on by default): after a poll that found nothing the
   fetches ask for the first byte and wait up to half a second, until a poll returns
   records again (``libs.common.kafka.fetch_mode``): an idle consumer asks the broker

@@ -31,6 +31,10 @@ SQLITE_CACHED_STATEMENTS = 32
 #: default 1,000 pages of its default 4,096 bytes): ``_sqlite_pragmas`` says why.
 SQLITE_PAGE_SIZE = 8192
 SQLITE_CHECKPOINT_BYTES = 1000 * 4096
+#: With a file's ``sqlite_driver.WalCheckpointer`` the writers' COMMITs checkpoint only
+#: past this much WAL: a fallback, should that thread fall far behind (it checkpoints
+#: ~4 polls of a backlog, ~16 MB, a second).
+SQLITE_WRITER_CHECKPOINT_BYTES = 64 * 1024 * 1024
 
 
 def build_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -160,6 +164,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     (with the checkpoint bytes kept, below). The cache stays 2 MB (``cache_size`` is
     set in KiB).
 
+    Since stop 33 a database file's checkpoints are ``sqlite_driver.WalCheckpointer``'s,
+    on a thread of its own, off the poll's COMMIT; a writer checkpoints only past
+    ``SQLITE_WRITER_CHECKPOINT_BYTES``. Before (for a connection without one):
     ``wal_autocheckpoint`` stays ~4 MB of WAL (1,000 pages of 4,096 bytes; 500 of 8,192):
     a poll of 500 writes more than that, so
     each COMMIT checkpoints; 10,000 (a checkpoint every few polls) saved ~7 % of the
@@ -179,7 +186,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA page_size")
     [page_size] = cursor.fetchone()
-    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_BYTES // page_size}")
+    checkpoint_bytes = SQLITE_CHECKPOINT_BYTES
+    if getattr(dbapi_connection, "_connection", None) is not None and getattr(
+        dbapi_connection._connection, "checkpointer", None
+    ):
+        checkpoint_bytes = SQLITE_WRITER_CHECKPOINT_BYTES  # checkpoints are its thread's
+    cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_bytes // page_size}")
     cursor.close()
 
 

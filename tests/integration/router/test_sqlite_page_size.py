@@ -1,5 +1,6 @@
 """SQLite: a new store is made with 8 KiB pages, an existing one keeps its page size, and
-either checkpoints its WAL at the same ~4 MB (``engine._sqlite_pragmas``)."""
+either's writers checkpoint their WAL themselves only past the same 64 MB
+(``engine._sqlite_pragmas``; the file's ``WalCheckpointer`` thread checkpoints it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.router.store.engine import build_engine, migrate
+from services.router.store.engine import SQLITE_WRITER_CHECKPOINT_BYTES, build_engine, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +26,21 @@ async def _page_size_and_checkpoint(path: Path) -> tuple[int, int]:
     return page_size, pages
 
 
-async def test_a_new_store_has_8_kib_pages_and_checkpoints_every_4_mb(tmp_path: Path):
-    assert await _page_size_and_checkpoint(tmp_path / "router.db") == (8192, 500)
+FALLBACK_PAGES_OF_8_KIB = SQLITE_WRITER_CHECKPOINT_BYTES // 8192
+
+
+async def test_a_new_store_has_8_kib_pages_and_writers_checkpoint_only_past_64_mb(
+    tmp_path: Path,
+):
+    assert await _page_size_and_checkpoint(tmp_path / "router.db") == (
+        8192,
+        FALLBACK_PAGES_OF_8_KIB,
+    )
     # and keeps them when opened again
-    assert await _page_size_and_checkpoint(tmp_path / "router.db") == (8192, 500)
+    assert await _page_size_and_checkpoint(tmp_path / "router.db") == (
+        8192,
+        FALLBACK_PAGES_OF_8_KIB,
+    )
 
 
 async def test_an_existing_store_keeps_its_page_size(tmp_path: Path):
@@ -38,4 +50,4 @@ async def test_an_existing_store_keeps_its_page_size(tmp_path: Path):
     made.execute("PRAGMA journal_mode=WAL")
     made.execute("CREATE TABLE earlier (id INTEGER PRIMARY KEY)")
     made.close()
-    assert await _page_size_and_checkpoint(path) == (4096, 1000)
+    assert await _page_size_and_checkpoint(path) == (4096, 2 * FALLBACK_PAGES_OF_8_KIB)

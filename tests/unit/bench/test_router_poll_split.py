@@ -44,3 +44,31 @@ def test_the_sitecustomize_installs_only_in_the_router():
     compile(SITECUSTOMIZE, "sitecustomize.py", "exec")  # valid Python
     assert "services.router" in SITECUSTOMIZE
     assert "ROUTER_POLL_SPLIT_FILE" in SITECUSTOMIZE
+
+
+def test_a_backlog_is_read_from_its_busy_seconds_with_wall_and_schedstat_shares(
+    tmp_path: Path,
+):
+    lines = []
+    for second, routed, wall, ran, queued in ((0, 0, 0.0, 0.0, 0.0), (1, 0, 0.0, 0.1, 0.0)):
+        line = json.loads(_line(float(second), routed, 0, 0.0))
+        line["counts"]["wall hop consumer"] = wall
+        line["schedstat"] = {"main": [ran, queued]}
+        lines.append(json.dumps(line))
+    for second in (2, 3):  # two busy seconds: 500 routed, 0.4 s in hops, main ran 0.6 s
+        line = json.loads(lines[-1])
+        line["t"] = float(second)
+        line["counts"]["poll router records"] += 500
+        line["counts"]["poll router"] += 1
+        line["counts"]["wall hop consumer"] += 0.4
+        ran, queued = line["schedstat"]["main"]
+        line["schedstat"]["main"] = [ran + 0.6, queued + 0.1]
+        lines.append(json.dumps(line))
+    lines.append(lines[-1].replace('"t": 3.0', '"t": 4.0'))  # done: idle again
+    path = tmp_path / "split.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    figures = report(path, [])["routing"]
+    assert figures["seconds"] == 2.0
+    assert figures["per_s"]["poll router records"] == 500.0
+    assert figures["wall_share"]["hop consumer"] == 0.4
+    assert figures["thread_ran_queued_slept"]["main"] == [0.6, 0.1, 0.3]
