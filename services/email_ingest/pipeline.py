@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -195,15 +196,9 @@ class MailPipeline:
     ) -> _InFlight:
         """``publish`` without awaiting the ack (``_settle`` does)."""
         with event_context(mail.event_id):
-            event_id = await self._event_id(mail, mailbox.id)
-            if await self._checkpoints.handled(mailbox.id, event_id):
-                log.info(
-                    "mail %s/%s/%d already published; skipped", mailbox.id, folder, message.uid
-                )
-                return _InFlight(message, mail, event_id, None)
-            await self._blobs.put_many_async(list(mail.blobs.values()))
+            event_id, sending = await self._start_publish(mail, mailbox.id, folder, message.uid)
             # Tasks start in the order made: the events keep the mails' order.
-            ack = asyncio.ensure_future(self._publish_event(mail, event_id, mailbox.id))
+            ack = asyncio.ensure_future(sending) if sending is not None else None
         return _InFlight(message, mail, event_id, ack)
 
     async def _settle(
@@ -353,20 +348,28 @@ class MailPipeline:
         self, mail: NormalisedMail, mailbox_id: str, folder: str, uid: int
     ) -> tuple[Outcome, str]:
         """Keep the mail's blobs and publish its event, unless already published."""
-        event_id = await self._event_id(mail, mailbox_id)
-        if await self._checkpoints.handled(mailbox_id, event_id):
-            log.info("mail %s/%s/%d already published; skipped", mailbox_id, folder, uid)
+        event_id, sending = await self._start_publish(mail, mailbox_id, folder, uid)
+        if sending is None:
             return Outcome.DUPLICATE, event_id
-        await self._send_event(mail, event_id, mailbox_id)
+        await sending
         self._log_published(mail, mailbox_id, folder, uid, event_id)
         return Outcome.PUBLISHED, event_id
 
-    async def _send_event(self, mail: NormalisedMail, event_id: str, mailbox_id: str) -> None:
-        """Keep the mail's blobs, then publish its event (returns at the broker's ack)."""
+    async def _start_publish(
+        self, mail: NormalisedMail, mailbox_id: str, folder: str, uid: int
+    ) -> tuple[str, Awaitable[object] | None]:
+        """The mail's event id, and its event's publish to await (at the broker's ack)
+        once its blobs are kept; None when the event was already published."""
+        event_id = await self._event_id(mail, mailbox_id)
+        if await self._checkpoints.handled(mailbox_id, event_id):
+            log.info("mail %s/%s/%d already published; skipped", mailbox_id, folder, uid)
+            return event_id, None
         await self._blobs.put_many_async(list(mail.blobs.values()))
-        await self._publish_event(mail, event_id, mailbox_id)
+        return event_id, self._publish_event(mail, event_id, mailbox_id)
 
-    def _publish_event(self, mail: NormalisedMail, event_id: str, mailbox_id: str):  # type: ignore[no-untyped-def]
+    def _publish_event(
+        self, mail: NormalisedMail, event_id: str, mailbox_id: str
+    ) -> Awaitable[object]:
         interaction = mail.interaction
         event = CloudEvent(
             id=event_id,
@@ -440,7 +443,7 @@ class _InFlight:
     message: FetchedMessage
     mail: NormalisedMail
     event_id: str
-    ack: asyncio.Future[None] | None
+    ack: asyncio.Future[object] | None
 
 
 def _abandon(in_flight: list[_InFlight]) -> None:
@@ -453,7 +456,7 @@ def _abandon(in_flight: list[_InFlight]) -> None:
     in_flight.clear()
 
 
-def _retrieve(future: asyncio.Future[None]) -> None:
+def _retrieve(future: asyncio.Future[object]) -> None:
     if not future.cancelled():
         future.exception()  # seen: no "exception was never retrieved" at exit
 
