@@ -187,9 +187,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA page_size")
     [page_size] = cursor.fetchone()
     checkpoint_bytes = SQLITE_CHECKPOINT_BYTES
-    if getattr(dbapi_connection, "_connection", None) is not None and getattr(
-        dbapi_connection._connection, "checkpointer", None
-    ):
+    # the adapted aiosqlite connection (``sqlite_driver.OneHopConnection``) has one
+    if getattr(getattr(dbapi_connection, "_connection", None), "checkpointer", None):
         checkpoint_bytes = SQLITE_WRITER_CHECKPOINT_BYTES  # checkpoints are its thread's
     cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_bytes // page_size}")
     cursor.close()
