@@ -264,9 +264,6 @@ class CheckpointStore:
         )
         return [PendingPostAction(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
-    async def post_action_done(self, mailbox: str, message_key: str) -> None:
-        await self.post_actions_done(mailbox, [message_key])
-
     async def post_actions_done(self, mailbox: str, message_keys: Sequence[str]) -> None:
         """Post-actions done, in one transaction."""
         await self._transaction(

@@ -21,7 +21,7 @@ async def test_checkpoint_survives_reopen_and_records_atomically(tmp_path):
     assert not await store.handled("other", "e1")
     (pending,) = await store.pending_post_actions("mb", "INBOX", 111)
     assert (pending.uid, pending.message_key, pending.outcome) == (5, "e1", "published")
-    await store.post_action_done("mb", "e1")
+    await store.post_actions_done("mb", ["e1"])
     assert await store.pending_post_actions("mb", "INBOX", 111) == []
     store.close()
 
