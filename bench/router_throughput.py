@@ -78,6 +78,10 @@ from services.router.settings import RouterSettings
 from tools.testing.postgres import PostgresServer, postgres_for_tests
 from tools.testing.system import free_port, run_topics
 
+#: Customers of a 3,000 backlog (the default count): each one's first contact opens a
+#: conversation, then follow-ups in their threads. ``--customers`` defaults to two thirds
+#: of ``--count`` so a longer backlog keeps that mix (2/3 new conversations) instead of
+#: turning into follow-ups, which cost the router less.
 CUSTOMERS = 2000
 #: The routing topic quiet this long = the relay has nothing left to publish (longer than
 #: the relay's interval).
@@ -90,9 +94,14 @@ QUIET_S = 1.0
 RELAY_INTERVAL_S = RouterSettings.model_fields["relay_interval_s"].default
 
 
-def interaction(n: int) -> Interaction:
+def customers_for(count: int) -> int:
+    """Customers so that two thirds of ``count`` interactions are first contacts."""
+    return max(1, count * 2 // 3)
+
+
+def interaction(n: int, customers: int = CUSTOMERS) -> Interaction:
     now = datetime.now(UTC)
-    customer = n % CUSTOMERS
+    customer = n % customers
     if n % 3 == 0:
         return Interaction(
             channel=Channel.CHAT,
@@ -114,7 +123,7 @@ def interaction(n: int) -> Interaction:
         subject="Deposit not credited",
         body=MessageBody(text="My deposit is missing"),
         thread=ThreadHints(
-            message_id=f"b{n}@c{customer}", in_reply_to=[f"b{n - CUSTOMERS}@c{customer}"]
+            message_id=f"b{n}@c{customer}", in_reply_to=[f"b{n - customers}@c{customer}"]
         ),
     )
 
@@ -207,10 +216,14 @@ def _routed(record) -> str | None:  # type: ignore[no-untyped-def]
 
 
 async def publish_all(
-    producer: EventProducer, kafka: KafkaSettings, ids: list[str], start: int
+    producer: EventProducer,
+    kafka: KafkaSettings,
+    ids: list[str],
+    start: int,
+    customers: int = CUSTOMERS,
 ) -> None:
     async def one(n: int, event_id: str) -> None:
-        body = interaction(n)
+        body = interaction(n, customers)
         event = CloudEvent(id=event_id, source="bench", type=body.event_type(), data=body)
         await producer.publish(kafka.topics.interactions, event, key=body.customer_key)
 
@@ -227,6 +240,7 @@ async def publish_at_rate(
     seconds: float,
     start: int,
     stamps: dict[str, dict[str, float]] | None = None,
+    customers: int = CUSTOMERS,
 ) -> dict[str, float]:
     """Returns event id -> when it was due to be sent. Latency counts from then, not from
     when the bench got round to it: a bench that falls behind its schedule shows as
@@ -237,7 +251,7 @@ async def publish_at_rate(
     began = time.perf_counter()
     total = int(rate * seconds)
     async for n, due in paced(total, rate, began):
-        body = interaction(start + n)
+        body = interaction(start + n, customers)
         event_id = f"lat-{uuid.uuid4()}"
         event = CloudEvent(id=event_id, source="bench", type=body.event_type(), data=body)
         sent[event_id] = due
@@ -284,7 +298,7 @@ async def bench_store(
         env["ROUTER_TRACE_FILE"] = str(trace_file)
     phases: list[tuple[int, dict[str, float], dict[str, dict[str, float]]]] = []
     async with EventProducer(kafka, client_id="bench") as producer:
-        await publish_all(producer, kafka, throughput_ids, 0)
+        await publish_all(producer, kafka, throughput_ids, 0, args.customers)
         router = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -335,6 +349,7 @@ async def bench_store(
                             seconds=args.seconds,
                             start=start,
                             stamps=stamps,
+                            customers=args.customers,
                         )
                         start += len(sent)
                         await watcher.until(start, timeout_s=args.budget)
@@ -363,6 +378,7 @@ async def bench_store(
         "store": name,
         "throughput": {
             "interactions": args.count,
+            "customers": args.customers,
             "decided": len(done),
             "seconds": round(elapsed, 3),
             "interactions_per_s": round((len(done) - 1) / elapsed, 1) if elapsed else None,
@@ -690,7 +706,7 @@ async def decide_only(name: str, database_url: str, args: argparse.Namespace) ->
         ctx = build_context(settings, engine)
         polls = [
             [
-                Incoming(f"tp-{n}", interaction(n))
+                Incoming(f"tp-{n}", interaction(n, args.customers))
                 for n in range(start, min(start + args.batch, args.count))
             ]
             for start in range(0, args.count, args.batch)
@@ -781,6 +797,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=3000, help="interactions for throughput")
     parser.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        help="distinct customers (default: two thirds of --count, 2,000 at 3,000)",
+    )
+    parser.add_argument(
         "--rates",
         type=lambda s: [int(r) for r in s.split(",")],
         default=[250, 500, 1000],
@@ -823,7 +845,10 @@ def parse_args() -> argparse.Namespace:
         help="keep the run's temporary folder (the SQLite store, the router's state and "
         "trace) and print its path; a PostgreSQL store goes with its private server",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.customers is None:
+        args.customers = customers_for(args.count)
+    return args
 
 
 if __name__ == "__main__":
