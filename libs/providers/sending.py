@@ -68,7 +68,9 @@ def retry_after_s(headers: Mapping[str, str], *, now: datetime | None = None) ->
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # delta-seconds is ASCII digits (RFC 9110 §10.2.3); str.isdigit() also takes "¹" or
+    # "٣", which float() refuses
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         moment = parsedate_to_datetime(value)

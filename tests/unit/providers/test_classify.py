@@ -233,4 +233,7 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert retry_after_s({"retry-after": "12"}) == 12.0
     assert retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
     assert retry_after_s({"retry-after": "soon"}) is None
+    # digits outside ASCII are not delta-seconds (hypothesis found "¹": isdigit, not float)
+    assert retry_after_s({"retry-after": "¹"}) is None
+    assert retry_after_s({"retry-after": "٣"}) is None
     assert retry_after_s({}) is None
