@@ -319,7 +319,13 @@ async def bench_store(
                 alone={"bench": os.getpid()},
             )
             first, cpu_before = len(watcher.arrivals), meter.sample()
-            await watcher.until(args.count, timeout_s=args.budget)
+            backlog_sampler = (
+                WaitSampler(database_url)
+                if args.trace and database_url.startswith("postgresql")
+                else None
+            )
+            async with backlog_sampler or nullcontext():
+                await watcher.until(args.count, timeout_s=args.budget)
             cpu = cpu_split(
                 cpu_before,
                 meter.sample(),
@@ -368,8 +374,12 @@ async def bench_store(
             await watcher.stop()
             # Each run's topics are its own: left behind they fill the broker's disk.
             await delete_topics(kafka, run_topic_names(kafka.topics))
+    backlog: dict = {}
     if args.trace:
         trace = json.loads(trace_file.read_text())
+        backlog = {"polls": backlog_poll_figures(trace, throughput_ids)}
+        if backlog_sampler is not None:
+            backlog["server_waits"] = backlog_sampler.figures()
         for figures, (_rate, _sent, stamps) in zip(latency, phases, strict=True):
             figures["hops"] = hop_figures(trace["timeline"], stamps, watcher.arrivals)
             figures["polls"] = poll_figures(trace, stamps)
@@ -383,6 +393,7 @@ async def bench_store(
             "seconds": round(elapsed, 3),
             "interactions_per_s": round((len(done) - 1) / elapsed, 1) if elapsed else None,
             "cpu": cpu,
+            **backlog,
         },
         "latency": latency,
     }
@@ -482,6 +493,49 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
         "relay_round_ms_max": round(max(rounds), 1) if rounds else None,
         "relay_publish_split": publish_split(publishes),
     }
+
+
+def backlog_poll_figures(trace: dict, ids: list[str]) -> dict:
+    """``--trace``, the throughput phase (a backlog): ``poll_figures`` over its polls, and
+    where a poll's cycle goes: the handler's wall time (routing, the transaction, its
+    round trips), of which the event loop's CPU, and the rest of the cycle between two
+    polls' starts (getmany, decode, the offset commit's turn, the relay's CPU between)."""
+    figures = poll_figures(trace, {i: {} for i in ids})
+    timeline = trace["timeline"]
+    began = [timeline[i]["routing_began"] for i in ids if "routing_began" in timeline.get(i, {})]
+    if not began:
+        return figures
+    first, last = min(began), max(began)
+    polls = sorted(
+        (p for p in trace["polls"] if first <= p["began"] <= last), key=lambda p: p["began"]
+    )
+    if len(polls) > 1:
+        cycles = [b["began"] - a["began"] for a, b in itertools.pairwise(polls)]
+        handled = polls[:-1]  # each poll's cycle: from its start to the next poll's
+        cycle_ms = statistics.fmean(cycles) * 1000
+        wall_ms = statistics.fmean(p["ms"] for p in handled)
+        cpu_ms = statistics.fmean(p["loop_cpu_ms"] for p in handled)
+        figures["cycle_ms_mean"] = round(cycle_ms, 2)
+        figures["handler_ms_mean"] = round(wall_ms, 2)
+        figures["handler_loop_cpu_ms_mean"] = round(cpu_ms, 2)
+        figures["handler_waiting_ms_mean"] = round(wall_ms - cpu_ms, 2)
+        figures["between_polls_ms_mean"] = round(cycle_ms - wall_ms, 2)
+        if "thread_on_cpu_s" in polls[0]:
+            # the loop's thread over the cycles, from its schedstat: on a CPU, queued for
+            # one (the machine's other work), asleep (waiting for the servers, or idle)
+            span = polls[-1]["began"] - polls[0]["began"]
+            on_cpu = polls[-1]["thread_on_cpu_s"] - polls[0]["thread_on_cpu_s"]
+            runnable = polls[-1]["thread_runnable_s"] - polls[0]["thread_runnable_s"]
+            cycles_n = len(polls) - 1
+            figures["cycle_thread_on_cpu_ms"] = round(on_cpu / cycles_n * 1000, 2)
+            figures["cycle_thread_runnable_ms"] = round(runnable / cycles_n * 1000, 2)
+            figures["cycle_thread_asleep_ms"] = round(
+                (span - on_cpu - runnable) / cycles_n * 1000, 2
+            )
+            figures["handler_asleep_ms_mean"] = round(
+                statistics.fmean(p["asleep_ms"] for p in handled), 2
+            )
+    return figures
 
 
 #: a relay publish's steps (``bench.router_trace``'s ``publishes``): the sender's wake-up
@@ -638,6 +692,21 @@ class WaitSampler:
 
 def print_hops(store: str, figures: dict) -> None:
     """The ``--trace`` breakdown as a table: one line per hop, p50/p99 per rate."""
+    backlog = figures.get("throughput", {}).get("polls")
+    if backlog:
+        head = {k: v for k, v in backlog.items() if not k.endswith("_round_trips")}
+        print(f"{store}: backlog polls: {head}")
+        for key, trips in backlog.items():
+            if key.endswith("_round_trips"):
+                head = {k: v for k, v in trips.items() if k != "top"}
+                print(f"  backlog {key}: {head}")
+                for sql, numbers in trips["top"].items():
+                    print(f"      {numbers}  {sql}")
+        waits = figures["throughput"].get("server_waits")
+        if waits:
+            print(f"  backlog server sessions ({waits['samples']} samples):")
+            for key, n in waits["non_idle_sessions"].items():
+                print(f"      {n:>6}  {key}")
     phases = [p for p in figures.get("latency", []) if "hops" in p]
     if not phases:
         return

@@ -109,6 +109,7 @@ def _wrap_batch_handler() -> None:
     original = router_consumer.BatchHandler.__call__
 
     async def __call__(self: Any, deliveries: list[Any]) -> None:
+        on_cpu, runnable = _schedstat()
         began, cpu = time.perf_counter(), time.thread_time()
         scope = _SCOPE.set("poll")
         try:
@@ -116,6 +117,7 @@ def _wrap_batch_handler() -> None:
         finally:
             _SCOPE.reset(scope)
         ended, cpu = time.perf_counter(), time.thread_time() - cpu
+        on_cpu_end, runnable_end = _schedstat()
         POLLS.append(
             {
                 "began": began,
@@ -124,6 +126,14 @@ def _wrap_batch_handler() -> None:
                 # the event loop's CPU meanwhile (this poll's and any task run between its
                 # awaits): wall time minus this is waiting (I/O, fsync, locks, other processes)
                 "loop_cpu_ms": cpu * 1000,
+                # the loop's thread at the poll's start (schedstat, seconds): on a CPU and
+                # runnable but queued for one so far; between two polls' starts the rest of
+                # the wall time it slept (waiting for the database, Kafka, nothing to do)
+                "thread_on_cpu_s": on_cpu,
+                "thread_runnable_s": runnable,
+                # of the handler's wall time: asleep (neither on a CPU nor queued for one)
+                "asleep_ms": (ended - began - (on_cpu_end - on_cpu) - (runnable_end - runnable))
+                * 1000,
             }
         )
         for delivery in deliveries:

@@ -145,6 +145,14 @@ class RouterSettings(ServiceSettings, MemorySettings):
         description="Addresses/networks of reverse proxies whose X-Forwarded-For the audit "
         'trail believes (JSON list, e.g. ["10.0.0.0/8"]); empty: the peer address is used.',
     )
+    consumer_read_ahead: bool | None = Field(
+        None,
+        description="The interactions consumer takes its next poll and decodes it while "
+        "this one is routed (libs/common/kafka/consumer.py, read_ahead), in the time the "
+        "event loop waits for the poll's round trips to the database. Unset: on with "
+        "PostgreSQL (the loop waits on the server's sockets), off with SQLite (the decode "
+        "held the GIL the database thread wanted back: no faster, more CPU).",
+    )
     consumer_partition_fetch_kb: int = Field(
         512,
         ge=16,

@@ -15,12 +15,13 @@ stored values are identical to SQLAlchemy's own insert of the same rows.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from itertools import groupby
+from itertools import chain, groupby
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from operator import itemgetter
 from typing import Any, ClassVar, NamedTuple
@@ -36,6 +37,8 @@ Convert = Callable[[Any], Any]
 Row = dict[str, Any]
 #: (table, shapes) for ``update_by_key_together``: each shape (columns, params with ``_pk``)
 KeyedUpdates = tuple[sa.Table, list[tuple[tuple[str, ...], list[Row]]]]
+#: PostgreSQL: a run of rows to send (table, plan, converted values, the COPY or None)
+_Run = tuple[sa.Table, "_Plan", list[tuple[Any, ...]], "_Copy | None"]
 #: PostgreSQL: this many rows or more of one shape go by binary COPY (asyncpg), which
 #: the server takes faster than a multi-row INSERT (bench.store_ceiling: 8,473 vs
 #: 5,564 interactions/s); fewer are not worth its extra round trip.
@@ -120,7 +123,16 @@ class BulkInserter:
         values: list[tuple[Any, ...]],
         copy: _Copy | None,
     ) -> None:
-        raw = await _in_transaction(connection)
+        await self._send_raw(await _in_transaction(connection), table, plan, values, copy)
+
+    async def _send_raw(
+        self,
+        raw: Any,
+        table: sa.Table,
+        plan: _Plan,
+        values: list[tuple[Any, ...]],
+        copy: _Copy | None,
+    ) -> None:
         if copy is None:
             # asyncpg's own executemany, as SQLAlchemy's adapter would call it, minus
             # the execution context and the adapter's hops around it
@@ -129,6 +141,37 @@ class BulkInserter:
         else:
             await copy.send(raw, values)
             self._sent(f"COPY {table.name}")
+
+    async def _send_in_turn(self, connection: AsyncConnection, runs: Iterable[_Run]) -> None:
+        """PostgreSQL: ``runs`` sent one after another, each once the one before is
+        written, as ``_send_run`` sends them; but ``runs`` is iterated (a lazy iterator:
+        the next run's rows converted) while the server writes the run before. asyncpg
+        sends a COPY's statement and data without waiting for an answer, then waits for
+        the server to write the rows (milliseconds for a backlog poll's hundreds, the
+        foreign keys checked row by row): the event loop slept through that, and the
+        next run's conversion waited for it. On an error the run in flight is awaited
+        (a cancellation cancels it) before the error is raised: the transaction is
+        rolled back after, never while a statement is in flight."""
+        raw = await _in_transaction(connection)
+        sending: asyncio.Future[None] | None = None
+        try:
+            for table, plan, values, copy in runs:
+                if sending is not None:
+                    await sending
+                sending = asyncio.ensure_future(self._send_raw(raw, table, plan, values, copy))
+                # its first step now: the statement and rows go out, then it waits for
+                # the server; this task converts the next run meanwhile
+                await asyncio.sleep(0)
+            if sending is not None:
+                await sending
+        except BaseException as exc:
+            if sending is not None and not sending.done():
+                if isinstance(exc, asyncio.CancelledError):
+                    sending.cancel()
+                await asyncio.wait([sending])
+            if sending is not None and sending.done() and not sending.cancelled():
+                sending.exception()  # retrieved: the error raised is the first one
+            raise
 
     async def insert_together(
         self,
@@ -152,18 +195,25 @@ class BulkInserter:
         UPDATE of a row inserted by the same statement would find nothing), and a row
         in one part only (one change of it would be lost). A poll of 5 wrote its
         changed conversations and its counter in two round trips after its inserts'."""
-        runs = [
+        # converted lazily: once a run is to COPY, the runs after it are converted while
+        # the server writes the one before (``_send_in_turn``)
+        converted = (
             (table, plan, values, copy)
             for table, rows in groups
             for plan, values, copy in self._runs(table, rows, copy_from=self._copy_from)
-        ]
+        )
+        runs: list[_Run] = []
+        for run in converted:
+            runs.append(run)
+            if run[3] is not None:
+                break
+        copying = bool(runs) and runs[-1][3] is not None
         updates = [(table, shapes) for table, shapes in updates if shapes]
         if not runs and not updates:
             return
         connection = await session.connection()
-        if any(copy is not None for *_, copy in runs) or (len(runs) == 1 and not updates):
-            for run in runs:
-                await self._send_run(connection, *run)
+        if copying or (len(runs) == 1 and not updates):
+            await self._send_in_turn(connection, chain(runs, converted))
             runs = []
             if not updates:
                 return
