@@ -83,6 +83,8 @@ class BulkInserter:
         for full_plan, full_values, _ in self._runs(table, rows):
             plan, values = self._without_nulls(table, full_plan, full_values)
             whole = len(values) - len(values) % SQLITE_ROWS_A_STATEMENT
+            if len(plan.columns) * SQLITE_ROWS_A_STATEMENT > SQLITE_MAX_PARAMETERS:
+                whole = 0
             if whole:
                 chunks = _chunks(values, whole, SQLITE_ROWS_A_STATEMENT)
                 writes.append(SqliteWrite(plan.sqlite_rows_sql, chunks, table.name, None, queued))
@@ -476,6 +478,9 @@ def _one_of(index: int) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
 #: SQLite: a run's rows go this many at a time in one multi-row INSERT (an executemany of
 #: it over the run's chunks; the rows left over by the plain one-row INSERT)
 SQLITE_ROWS_A_STATEMENT = 16
+#: SQLite's least limit on a statement's parameters (``SQLITE_MAX_VARIABLE_NUMBER`` before
+#: 3.32; 32,766 since): a wider table's rows go one a row (a new conversation has 42)
+SQLITE_MAX_PARAMETERS = 999
 
 
 def _chunks(values: list[tuple[Any, ...]], whole: int, size: int) -> list[list[Any]]:

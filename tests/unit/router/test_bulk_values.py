@@ -20,6 +20,7 @@ from services.router.store.bulk import (
     _REPEATING_TEXTS,
     _SECOND_TEXTS,
     _SQLITE_TEXTS,
+    SQLITE_ROWS_A_STATEMENT,
     BulkInserter,
     _Copy,
     _json,
@@ -328,3 +329,18 @@ def test_sqlite_inserts_store_what_every_column_stores(values: list[tuple[Any, A
     assert stored.fetchall() == [
         (str(n), a, "b-default", "c-default", d) for n, (a, d) in enumerate(values)
     ]
+
+
+def test_sqlite_inserts_chunk_runs_within_the_parameter_limit() -> None:
+    """A run goes ``SQLITE_ROWS_A_STATEMENT`` rows a statement, the rest one a row; a
+    table too wide for that many rows within SQLite's least parameter limit, one a row."""
+    table = _nullable_table()
+    rows = [{"id": str(n), "a": "a", "d": n} for n in range(SQLITE_ROWS_A_STATEMENT + 3)]
+    chunked, rest = BulkInserter(SQLITE).sqlite_inserts(table, rows)
+    assert chunked.sql.count("(?, ?, ?, ?)") == SQLITE_ROWS_A_STATEMENT
+    assert [len(chunk) for chunk in chunked.values] == [4 * SQLITE_ROWS_A_STATEMENT]
+    assert rest.sql.endswith("VALUES (?, ?, ?, ?)") and len(rest.values) == 3
+    wide = sa.Table("wide", sa.MetaData(), *(sa.Column(f"c{i}", sa.String) for i in range(70)))
+    row = {f"c{i}": "v" for i in range(70)}
+    [write] = BulkInserter(SQLITE).sqlite_inserts(wide, [row] * SQLITE_ROWS_A_STATEMENT)
+    assert len(write.values) == SQLITE_ROWS_A_STATEMENT
