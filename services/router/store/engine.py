@@ -177,12 +177,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     ``wal_autocheckpoint=0`` (no checkpoint at all; two runs each, idle machine), the
     slowest poll 20-27 ms either way, so a checkpoint task off the poll path would not
     buy latency there. What had made that p99 80-142 ms was the bench's own garbage
-    collector (``bench.common.bench_gc_paused``)."""
+    collector (``bench.common.bench_gc_paused``).
+
+    ``temp_store=MEMORY``: a multi-row INSERT (``bulk.sqlite_inserts``, 16 rows a
+    statement) may fail part-way, so SQLite keeps a statement journal of the pages it
+    changes, and past 64 KiB (16 new conversations touch more) it spilled to a temporary
+    file: write calls in the database thread, ~15-20 us of system CPU an interaction
+    more (polls of 400, ``getrusage`` of the write hop, load ~18). In memory it is
+    copies of those pages. Only temporary data changes place: the WAL, its fsync at
+    each COMMIT (``synchronous=FULL``) and what a crash leaves are as before (a statement
+    journal only undoes its own statement, in a live transaction)."""
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # a new store only: before WAL
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA page_size")
     [page_size] = cursor.fetchone()

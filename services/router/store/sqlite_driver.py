@@ -77,6 +77,23 @@ CHECKPOINT_INTERVAL_S = 1.0
 #: database file whatever it copies.
 CHECKPOINT_ROWS = 2_000
 
+#: CPython's ``sqlite3`` (3.11) binds exactly ``int``, ``float``, ``str`` and ``bytearray``
+#: parameters as they are; any other (``None``, ``bool``, ``bytes``, a ``str`` enum) goes
+#: through its adaptation protocol, which first looks the (type, protocol) pair up in the
+#: adapters' registry and, finding none, asks the protocol type for ``__adapt__``: a
+#: type's getattr formats an ``AttributeError`` and the module clears it, ~3.3 K
+#: instructions a parameter, in the database thread, holding the GIL. A routed
+#: interaction binds ~14 ``None`` and ~1.2 ``bool`` (a poll of 400: 12,570 adaptations,
+#: 13.5 % of the thread's instructions). An adapter registered for the type is found
+#: first: ``None`` to ``None`` (``dict.get`` of an empty dict, a C call: bound as NULL,
+#: as before) and ``bool`` to ``int`` (1 / 0, what a ``bool`` was bound as).
+#: Callgrind, executemany of 10 parameters a row: 4,107 -> 1,954 instructions a ``None``
+#: (an ``int`` 849, a ``str`` 1,510). The registry is the process's ``sqlite3`` module's:
+#: every connection binds the same values as before, a little cheaper.
+_NO_ADAPTATION: dict[object, object] = {}
+sqlite3.register_adapter(type(None), _NO_ADAPTATION.get)
+sqlite3.register_adapter(bool, int)
+
 
 class WalCheckpointer:
     """PASSIVE checkpoints of one database file on a thread and connection of its own,

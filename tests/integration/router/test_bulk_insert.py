@@ -5,6 +5,7 @@ for left-out columns, booleans and floats, rows of several shapes in one call.""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import groupby
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.router.store.bulk import COPY_FROM, BulkInserter
+from services.router.store.bulk import COPY_FROM, SQLITE_ROWS_A_STATEMENT, BulkInserter
 from services.router.store.models import (
     AttachmentRow,
     AuditRow,
@@ -468,3 +469,46 @@ async def test_updates_chained_after_inserts_store_what_sqlalchemy_stores(
         for model, _ in [*rows_of(""), (SequenceCounter, [])]:
             if model is not ContactIdentity:  # not inserted by insert_twin_conversations
                 await assert_twins_stored_alike(session, model.__table__)
+
+
+async def test_runs_of_many_rows_store_what_sqlalchemy_stores(engine: AsyncEngine):
+    """Runs longer than a multi-row INSERT (SQLite: ``SQLITE_ROWS_A_STATEMENT`` rows a
+    statement, the rows left over one a row; PostgreSQL: COPY) store every row as
+    SQLAlchemy does, in order, and every outbox row is queued unsent once."""
+    copies = 2 * SQLITE_ROWS_A_STATEMENT + 5
+
+    def long_runs(half: str) -> list[tuple[type, list[dict[str, Any]]]]:
+        by_model: dict[type, list[dict[str, Any]]] = {}
+        for n in range(copies):
+            for model, rows in rows_of(f"{half}{n:02d}-"):
+                by_model.setdefault(model, []).extend(rows)
+        # one run per shape (a stable sort: the copies' order within each)
+        return [(m, sorted(rows, key=lambda row: sorted(row))) for m, rows in by_model.items()]
+
+    inserter = BulkInserter(engine.dialect)
+    async with AsyncSession(engine) as session, session.begin():
+        for model, rows in long_runs("a"):
+            for _, same_keys in groupby(rows, key=tuple):
+                await session.execute(sa.insert(model.__table__), list(same_keys))
+        await session.execute(sa.text("DELETE FROM outbox_pending"))
+        for model, rows in long_runs("b"):
+            await inserter.insert(session, model.__table__, rows)
+    async with AsyncSession(engine) as session:
+        for model, rows in long_runs(""):
+            both = await stored(session, model.__table__)
+            by_driver = [_unnumbered(r, "b") for r in both if _numbered(r, "b")]
+            assert len(by_driver) == len(rows) >= copies, model
+            assert by_driver == [_unnumbered(r, "a") for r in both if _numbered(r, "a")]
+        pending = (await session.execute(sa.text("SELECT id FROM outbox_pending"))).scalars()
+        driver_ids = await session.execute(
+            sa.text("SELECT id FROM outbox WHERE event_id LIKE 'b%' ORDER BY id")
+        )
+        assert sorted(pending) == list(driver_ids.scalars())
+
+
+def _numbered(row: tuple[Any, ...], half: str) -> bool:
+    return any(isinstance(v, str) and re.search(rf"{half}\d\d-", v) for v in row)
+
+
+def _unnumbered(row: tuple[Any, ...], half: str) -> tuple[Any, ...]:
+    return tuple(re.sub(rf"{half}(\d\d)-", r"\1-", v) if isinstance(v, str) else v for v in row)

@@ -100,10 +100,23 @@ async def test_statements_per_poll_do_not_grow_with_the_poll(ctx, clock):
     small_repeat = await statements_of(ctx, poll(clock, range(0, 20), round_=1))
     large_repeat = await statements_of(ctx, poll(clock, range(20, 220), round_=1))
 
-    assert large_new == small_new, (small_new, large_new)
-    assert large_repeat == small_repeat, (small_repeat, large_repeat)
+    assert _runs_as_one(large_new) == _runs_as_one(small_new), (small_new, large_new)
+    assert _runs_as_one(large_repeat) == _runs_as_one(small_repeat), (small_repeat, large_repeat)
     assert sum(large_new.values()) <= HANDFUL, large_new
     assert sum(large_repeat.values()) <= HANDFUL, large_repeat
+
+
+def _runs_as_one(seen: Counter[str]) -> Counter[str]:
+    """``seen`` with a SQLite run's two INSERTs counted as one: its rows go
+    ``SQLITE_ROWS_A_STATEMENT`` at a time in a multi-row INSERT and those left over in
+    the one-row INSERT (two executemany of one table in the flush's hop, whatever the
+    run's length; a run shorter than that is the second alone)."""
+    return Counter(
+        {
+            key: 1 if key.startswith("INSERT INTO") and count == 2 else count
+            for key, count in seen.items()
+        }
+    )
 
 
 #: A poll of one interaction: its lookups (event id, identities, Message-IDs or threads,

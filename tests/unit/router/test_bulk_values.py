@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from services.router.store.bulk import (
     _REPEATING_TEXTS,
     _SECOND_TEXTS,
     _SQLITE_TEXTS,
+    SQLITE_ROWS_A_STATEMENT,
     BulkInserter,
     _Copy,
     _json,
@@ -271,3 +273,74 @@ def test_only_the_repeating_json_columns_look_their_texts_up() -> None:
         if isinstance(column.type, sa.JSON):
             want = _repeating_json if column.key in repeating else _json
             assert inserter._converter(column) is want, column.key
+
+
+def _nullable_table() -> sa.Table:
+    return sa.Table(
+        "nullable_rows",
+        sa.MetaData(),
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column("a", sa.String),
+        sa.Column("b", sa.String, default="b-default"),
+        sa.Column("c", sa.String, server_default="c-default"),
+        sa.Column("d", sa.Integer),
+    )
+
+
+def test_sqlite_inserts_leave_out_columns_none_in_every_row_without_defaults() -> None:
+    """Only a column None in every row of its run, with no default of either kind and not
+    the key, is left out (SQLite stores NULL there all the same); the rows' other values
+    stay in order."""
+    table = _nullable_table()
+    inserter = BulkInserter(SQLITE)
+    rows = [{"id": None, "a": None, "b": None, "c": None, "d": n} for n in range(3)]
+    [write] = inserter.sqlite_inserts(table, rows)
+    assert write.sql == "INSERT INTO nullable_rows (id, b, c, d) VALUES (?, ?, ?, ?)"
+    assert write.values == [(None, None, None, n) for n in range(3)]
+    some = [{"id": "x", "a": None, "d": None}, {"id": "y", "a": "a", "d": None}]
+    [write] = inserter.sqlite_inserts(table, some)  # b's Python default comes in
+    assert write.sql == "INSERT INTO nullable_rows (id, a, b) VALUES (?, ?, ?)"
+    assert write.values == [("x", None, "b-default"), ("y", "a", "b-default")]
+    [write] = inserter.sqlite_inserts(table, [{"id": "z", "a": None, "d": None}])
+    assert write.values == [("z", "b-default")]  # one column left besides the key's
+
+
+@given(
+    st.lists(
+        st.tuples(st.none() | st.text(max_size=3), st.none() | st.integers(-(2**63), 2**63 - 1)),
+        max_size=40,
+    )
+)
+def test_sqlite_inserts_store_what_every_column_stores(values: list[tuple[Any, Any]]) -> None:
+    """Rows (in runs long enough for multi-row INSERTs too) stored through the leaner
+    statements read back as the same rows given every column."""
+    import sqlite3
+
+    table = _nullable_table()
+    rows = [{"id": str(n), "a": a, "d": d} for n, (a, d) in enumerate(values)]
+    connection = sqlite3.connect(":memory:")
+    connection.execute(
+        "CREATE TABLE nullable_rows (id TEXT PRIMARY KEY, a TEXT, b TEXT,"
+        " c TEXT DEFAULT 'c-default', d INTEGER)"
+    )
+    for write in BulkInserter(SQLITE).sqlite_inserts(table, rows):
+        connection.executemany(write.sql, write.values)
+    stored = connection.execute("SELECT id, a, b, c, d FROM nullable_rows ORDER BY rowid")
+    assert stored.fetchall() == [
+        (str(n), a, "b-default", "c-default", d) for n, (a, d) in enumerate(values)
+    ]
+
+
+def test_sqlite_inserts_chunk_runs_within_the_parameter_limit() -> None:
+    """A run goes ``SQLITE_ROWS_A_STATEMENT`` rows a statement, the rest one a row; a
+    table too wide for that many rows within SQLite's least parameter limit, one a row."""
+    table = _nullable_table()
+    rows = [{"id": str(n), "a": "a", "d": n} for n in range(SQLITE_ROWS_A_STATEMENT + 3)]
+    chunked, rest = BulkInserter(SQLITE).sqlite_inserts(table, rows)
+    assert chunked.sql.count("(?, ?, ?, ?)") == SQLITE_ROWS_A_STATEMENT
+    assert [len(chunk) for chunk in chunked.values] == [4 * SQLITE_ROWS_A_STATEMENT]
+    assert rest.sql.endswith("VALUES (?, ?, ?, ?)") and len(rest.values) == 3
+    wide = sa.Table("wide", sa.MetaData(), *(sa.Column(f"c{i}", sa.String) for i in range(70)))
+    row = {f"c{i}": "v" for i in range(70)}
+    [write] = BulkInserter(SQLITE).sqlite_inserts(wide, [row] * SQLITE_ROWS_A_STATEMENT)
+    assert len(write.values) == SQLITE_ROWS_A_STATEMENT
