@@ -322,6 +322,64 @@ def clock_due(
     return ClockDue(metric, target, None, add_business_minutes(calendar, started_at, remaining))
 
 
+def clock_dues(
+    calendar: BusinessCalendar,
+    targets: SlaTargets,
+    clocks: tuple[tuple[SlaMetric, float], ...],
+    *,
+    started_at: datetime,
+) -> list[ClockDue | None]:
+    """``clock_due`` of each (metric, elapsed minutes) started at the same instant, in
+    order: the same values, their instants found in one ``add_business_minutes_each``
+    (one open run looked up, one bisection for the start) instead of one per clock (a
+    new conversation starts two: its first-response and resolution clocks); on an
+    always-open calendar each instant is the start plus the amount, as there."""
+    fraction = targets.warning_fraction
+    if calendar.always_open:
+        start = started_at if started_at.tzinfo is UTC else started_at.astimezone(UTC)
+        dues: list[ClockDue | None] = []
+        for metric, elapsed in clocks:
+            target = targets.target(metric)
+            if target is None:
+                dues.append(None)
+                continue
+            # max(0.0, target - elapsed) and each instant as add_business_minutes_each's
+            remaining = target - elapsed if target > elapsed else 0.0
+            breach_at = start + _minutes(remaining) if remaining > 0 else start
+            warn_remaining = target * fraction - elapsed
+            warning_at = start + _minutes(warn_remaining) if warn_remaining > 0 else None
+            dues.append(ClockDue(metric, target, warning_at, breach_at))
+        return dues
+    amounts: list[float] = []
+    plans: list[tuple[SlaMetric, int, bool] | None] = []
+    for metric, elapsed in clocks:
+        target = targets.target(metric)
+        if target is None:
+            plans.append(None)
+            continue
+        warn_remaining = target * fraction - elapsed
+        warns = warn_remaining > 0
+        if warns:
+            amounts.append(warn_remaining)
+        amounts.append(target - elapsed if target > elapsed else 0.0)
+        plans.append((metric, target, warns))
+    instants = add_business_minutes_each(calendar, started_at, tuple(amounts)) if amounts else []
+    dues = []
+    at = 0
+    for plan in plans:
+        if plan is None:
+            dues.append(None)
+            continue
+        metric, target, warns = plan
+        if warns:
+            dues.append(ClockDue(metric, target, instants[at], instants[at + 1]))
+            at += 2
+        else:
+            dues.append(ClockDue(metric, target, None, instants[at]))
+            at += 1
+    return dues
+
+
 def parse_interval(text: str) -> Interval:
     """``"09:00-18:00"`` → (09:00, 18:00); ``"22:00-24:00"`` closes at midnight."""
     try:

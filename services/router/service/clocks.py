@@ -18,7 +18,12 @@ from services.router.domain.members import (
     status_of,
 )
 from services.router.domain.policies import PolicyConfig
-from services.router.domain.sla import BusinessCalendar, business_minutes_between, clock_due
+from services.router.domain.sla import (
+    BusinessCalendar,
+    business_minutes_between,
+    clock_due,
+    clock_dues,
+)
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.store.models import Conversation, SlaTimer
@@ -130,23 +135,98 @@ def pause_resolution_clock(
 def on_customer_message(
     uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
 ) -> None:
-    """A customer wrote (or called): the response clock runs until we answer."""
-    # set in place on a conversation routing just opened (set_values), as below
-    values = columns(conversation)  # a live view: it reads what is set below
+    """A customer wrote (or called): the response clock runs until we answer.
+
+    What ``on_customer_message_by_steps`` does (the status, then ``start_resolution_clock``,
+    then the response clock), with the clocks that start here worked out together: one
+    policy look-up, their due instants in one ``clock_dues`` and the conversation's
+    changes set at once (in place on one routing just opened). A new conversation starts
+    both (``tests/unit/router/test_clock_starts.py`` holds them equal)."""
+    values = columns(conversation)  # a live view
     current = values["status"]
     status = next_status(status_of(current), CUSTOMER_MESSAGE)
+    changes: dict[str, object] = {}
     # a loaded conversation already open is not set open again (a returning customer's
     # message: an ORM set is ~5 K instructions of tracking, and the UPDATE skips an equal
     # value anyway); one routing just opened is set in place, as before
     if status != current or unflushed_values(conversation) is not None:
+        changes["status"] = status
+    clocks: list[tuple[SlaMetric, float]] = []
+    if not values["automated"] and values["resolution_running_since"] is None:
+        changes["resolution_running_since"] = at
+        clocks.append((RESOLUTION, values["resolution_elapsed_minutes"] or 0.0))
+    if values["awaiting_since"] is None:
+        # already waiting for an answer otherwise: the running clock keeps its start
+        changes["awaiting_since"] = at
+        if not values["automated"]:
+            metric = FIRST_RESPONSE if values["first_response_at"] is None else NEXT_RESPONSE
+            clocks.append((metric, 0.0))
+    if clocks:
+        _start_clocks(uow, ctx, conversation, tuple(clocks), at, changes)
+    elif changes:
+        set_values(conversation, changes)
+
+
+def _start_clocks(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    conversation: Conversation,
+    clocks: tuple[tuple[SlaMetric, float], ...],
+    at: datetime,
+    changes: dict[str, object],
+) -> None:
+    """``start_clock`` of each (metric, elapsed minutes) at ``at``, in order, for a
+    conversation that is not automated, and ``changes`` set with theirs."""
+    values = columns(conversation)
+    config, calendar = policy_for(ctx, conversation)
+    dues = clock_dues(calendar, config.sla_targets, clocks, started_at=at)
+    changes["policy"] = config.name
+    cycle = values["clock_cycle"] or 0
+    conversation_id = values["id"]
+    for due in dues:
+        if due is None:
+            continue
+        cycle += 1
+        changes["clock_cycle"] = cycle
+        metric = due.metric
+        if metric is FIRST_RESPONSE:
+            changes["first_response_due_at"] = due.breach_at
+        metric_value = _METRIC_VALUES[metric]
+        for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
+            if due_at is not None:
+                uow.insert_later(
+                    SlaTimer,
+                    {
+                        "conversation_id": conversation_id,
+                        "metric": metric_value,
+                        "kind": kind,
+                        "cycle": cycle,
+                        "target_minutes": due.target_minutes,
+                        "clock_started_at": at,
+                        "breach_at": due.breach_at,
+                        "due_at": due_at,
+                        "fired_at": None,
+                        "cancelled_at": None,
+                    },
+                )
+    set_values(conversation, changes)  # in place on a conversation routing just opened
+
+
+def on_customer_message_by_steps(
+    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
+) -> None:
+    """``on_customer_message`` one clock at a time (``start_resolution_clock``, then
+    ``start_clock``): the general path its combined one is held equal to in tests."""
+    values = columns(conversation)  # a live view: it reads what is set below
+    current = values["status"]
+    status = next_status(status_of(current), CUSTOMER_MESSAGE)
+    if status != current or unflushed_values(conversation) is not None:
         set_values(conversation, {"status": status})
-    # one policy look-up for the clocks that start here (a new conversation's two; the
-    # status set above does not change it), none when neither does
     starts = values["resolution_running_since"] is None or values["awaiting_since"] is None
     policy = policy_for(ctx, conversation) if starts and not values["automated"] else None
     start_resolution_clock(uow, ctx, conversation, at, policy=policy)
     if values["awaiting_since"] is not None:
-        return  # already waiting for an answer; the running clock keeps its start
+        return
     set_values(conversation, {"awaiting_since": at})
     metric = FIRST_RESPONSE if values["first_response_at"] is None else NEXT_RESPONSE
     start_clock(uow, ctx, conversation, metric, started_at=at, policy=policy)
