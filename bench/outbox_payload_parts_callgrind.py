@@ -6,7 +6,8 @@ Takes ``bench.outbox_add_callgrind --capture``'s events (the router's warmed pol
 
 - ``snapshot``: pydantic's JSON of each distinct conversation snapshot (one a cause);
 - ``rest``: each event's own fields (``_rest_serializer``'s typed-dict serializer);
-- ``ids``: each event's id (``time_ordered_id_beside_last``, a prefix per cause);
+- ``ids``: each event's id (a stem per cause, ``ids.ordinal_id_stem``, and the
+  event's ordinal; until stop 34 ``time_ordered_id_beside_last``, a prefix per cause);
 - ``add``: the whole of ``add`` (as ``bench.outbox_add_callgrind --replay``)::
 
     .venv/bin/python -m bench.outbox_add_callgrind --capture /tmp/events.pickle
@@ -26,7 +27,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from libs.common.ids import name_prefix, time_ordered_id_beside_last
+from libs.common.ids import ORDINAL_DIGITS, ordinal_id_stem
 from services.router.store.outbox import (
     _KIND,
     _SNAPSHOT_SERIALIZER,
@@ -58,11 +59,17 @@ def parts(captured: list[list[tuple[Any, str]]]) -> dict[str, tuple[Callable[[],
             rest[type(event)].to_json(vars(event))  # type: ignore[union-attr]
 
     def ids() -> None:
-        prefixes: dict[str, tuple[int, bytes]] = {}
+        stems: dict[str, tuple[int, str]] = {}
         for event, cause in events:
-            ordinal, prefix = prefixes.get(cause) or (0, name_prefix(_KIND, cause))
-            prefixes[cause] = (ordinal + 1, prefix)
-            time_ordered_id_beside_last(event.conversation.conversation_id, prefix, ordinal)
+            known = stems.get(cause)
+            if known is None:
+                known = (
+                    0,
+                    ordinal_id_stem(vars(event.conversation)["conversation_id"], _KIND, cause),
+                )
+            ordinal, stem = known
+            stems[cause] = (ordinal + 1, stem)
+            stem + ORDINAL_DIGITS[ordinal]
 
     def add() -> None:
         for poll in captured:

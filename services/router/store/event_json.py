@@ -5,7 +5,11 @@
   instance's ``__dict__`` (the rest of an event after the fields the writer splices);
 - ``json_time``: a UTC datetime's JSON looked up by instant. pydantic-core writes a
   datetime in ~3 K instructions (callgrind: ``to_json(datetime)`` 5.2 K against 1.9 K
-  for a short string); an event's ``occurred_at`` is its poll's one instant.
+  for a short string); an event's ``occurred_at`` is its poll's one instant
+  (``json_time_text``: the same as text);
+- ``fields_writer``: a function writing some of a model's fields as text, generated
+  from its schema for fields of plain types (text, integers, booleans, UTC datetimes,
+  nested models of those), each value's exact type checked as it is written.
 
 Dropped (stop 33, callgrind, the snapshots of two warmed polls of 400, 800 of them):
 the snapshot written in pieces (its plain fields by two typed-dict serializers, its
@@ -14,13 +18,20 @@ customer by its own, its flags and agent references looked up, its datetimes by
 K: each ``to_json`` call has a fixed cost, and a snapshot's datetimes are its own
 (new instants); the stdlib's ``json`` C encoder over the snapshot's plain values
 (``c_make_encoder``, ``ensure_ascii`` off: the same text) cost 85.6 K (its non-ASCII
-string escaper, ``py_encode_basestring``, alone 19 K).
+string escaper, ``py_encode_basestring``, alone 19 K). Stop 34: the snapshot written by
+a function ``fields_writer``'s generator made for it (str enums and lists of text
+added), no ``to_json`` call at all: 4.9 K instructions a snapshot more than the model
+serializer (``bench.outbox_payload_parts_callgrind --part add``, 800 snapshots: 89.92 ->
+93.80 M; the same text): pydantic-core writes a snapshot's ~50 values faster than
+Python code can check and escape them one by one. Not kept.
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any, ClassVar
 
 from pydantic_core import SchemaSerializer, core_schema
@@ -67,6 +78,177 @@ def fields_serializer(model: type, names: tuple[str, ...]) -> SchemaSerializer |
 _TYPED_DICT_FIELD_KEYS = frozenset({"schema", "serialization_alias", "serialization_exclude"})
 
 
+#: ``fields_writer``'s functions: a model instance's ``__dict__`` to the text of some of
+#: its fields, or None when a value is not of a type the function writes
+FieldsWriter = Callable[[dict[str, Any]], str | None]
+
+
+def fields_writer(model: type, names: tuple[str, ...]) -> FieldsWriter | None:
+    """A function writing the fields ``names`` of a ``model`` instance's ``__dict__`` as
+    pydantic-core's ``to_json`` writes them inside the instance's object, each member
+    after a comma: ``',"queue":"vip","position":null'`` ('' for no names), in the
+    model's field order. Or None when a field is not of a kind it writes: the model's
+    serialization customised (aliases, exclusions, serializers, computed fields, extras,
+    ``ser_json_*`` settings) or a field of another type than text, integer, boolean,
+    UTC datetime and nested models of those (each optional).
+
+    The function checks each value's type as it writes it (``str`` or a subclass, whose
+    text pydantic-core writes too; exactly ``int``, ``bool``, a ``datetime`` whose
+    ``tzinfo`` is ``UTC``, the nested model's own class) and returns None for any other
+    value: the caller then has pydantic-core write it.
+    Text is escaped by the stdlib ``json``'s C escaper, ``encode_basestring``, which
+    escapes what serde_json does (``"``, backslash, control characters; ``\\b \\f \\n
+    \\r \\t`` short, the others ``\\u00xx``; nothing else); a text with a lone surrogate,
+    which pydantic-core refuses to write, is written here and fails when the text is
+    encoded (the store's insert).
+
+    Why: the typed-dict serializer's ``to_json`` call (its fixed cost most of it for an
+    event's four to six plain fields) and the join and decode of its bytes cost more:
+    callgrind, ``bench.outbox_payload_parts_callgrind --part add`` over 1,760 events of
+    two warmed polls of 400, 112.08 -> 106.22 M instructions (3.3 K an event, 7.3 K an
+    interaction), the same payloads. Generated as source (``exec``, as
+    ``collections.namedtuple``; names from the model's own schema, quoted by ``repr``)
+    so that a value costs its type check, its escape and no loop or call of ours."""
+    schema = getattr(model, "__pydantic_core_schema__", None)
+    if not isinstance(schema, dict):
+        return None
+    definitions: dict[str, Any] = {}
+    if schema.get("type") == "definitions":
+        definitions = {each["ref"]: each for each in schema["definitions"]}
+        schema = schema["schema"]
+    source = _WriterSource(definitions)
+    try:
+        pieces = source.fields(schema, names, "values", 1)
+    except _NotWritten:
+        return None
+    body = "\n".join(source.lines)
+    joined = ", ".join(pieces)
+    text = f"def write(values):\n{body}\n    return ''.join(({joined},))"
+    if not pieces:
+        text = "def write(values):\n    return ''"
+    namespace = dict(source.namespace)
+    exec(text, namespace)  # noqa: S102 - generated from the model's schema, see above
+    write: FieldsWriter = namespace["write"]
+    return write
+
+
+class _NotWritten(Exception):
+    """A schema ``fields_writer`` does not write."""
+
+
+class _WriterSource:
+    """The statements of a ``fields_writer`` function, built from a model's core schema."""
+
+    def __init__(self, definitions: dict[str, Any]) -> None:
+        self.definitions = definitions
+        self.lines: list[str] = []
+        self.namespace: dict[str, Any] = {
+            "_text": encode_basestring,
+            "_time": json_time_text,
+            "_datetime": datetime,
+            "_UTC": UTC,
+        }
+        self._count = 0
+
+    def _name(self, kind: str) -> str:
+        self._count += 1
+        return f"{kind}{self._count}"
+
+    def fields(
+        self, schema: dict[str, Any], names: tuple[str, ...] | None, of: str, depth: int
+    ) -> list[str]:
+        """The pieces (expressions of text) of ``names`` (None: every field) of the model
+        ``schema``, read from the dict ``of``, each member after a comma."""
+        if schema.get("type") != "model" or "serialization" in schema:
+            raise _NotWritten
+        if any(key.startswith("ser_") for key in schema.get("config", {})):
+            raise _NotWritten
+        if schema.get("config", {}).get("extra_fields_behavior") == "allow":
+            raise _NotWritten
+        fields_schema = schema.get("schema", {})
+        if fields_schema.get("type") != "model-fields" or fields_schema.get("computed_fields"):
+            raise _NotWritten
+        pieces: list[str] = []
+        for name, field in fields_schema["fields"].items():
+            if field.get("type") != "model-field":
+                raise _NotWritten
+            if names is not None and name not in names:
+                continue
+            if field.get("serialization_alias") or field.get("serialization_exclude"):
+                raise _NotWritten
+            value = self._name("v")
+            self.lines.append(f"{'    ' * depth}{value} = {of}[{name!r}]")
+            pieces.append(repr(f",{encode_basestring(name)}:"))
+            pieces.append(self.value(field["schema"], value, depth))
+        return pieces
+
+    def value(self, schema: dict[str, Any], value: str, depth: int) -> str:
+        """The name of the text of ``value`` written by ``schema``; its statements added."""
+        schema = self._plain(schema)
+        indent = "    " * depth
+        kind = schema["type"]
+        text = self._name("t")
+        if kind == "nullable":
+            self.lines.append(f"{indent}if {value} is None:")
+            self.lines.append(f"{indent}    {text} = 'null'")
+            self.lines.append(f"{indent}else:")
+            inner = self.value(schema["schema"], value, depth + 1)
+            self.lines.append(f"{indent}    {text} = {inner}")
+        elif kind == "str":
+            # a subclass (a StrEnum member in a snapshot's status) is written as its text,
+            # as pydantic-core writes it; the exact type checked first, the usual one
+            self.lines.append(
+                f"{indent}if type({value}) is not str and not isinstance({value}, str):"
+                f"\n{indent}    return None"
+            )
+            self.lines.append(f"{indent}{text} = _text({value})")
+        elif kind == "int":
+            self.lines.append(f"{indent}if type({value}) is not int:\n{indent}    return None")
+            self.lines.append(f"{indent}{text} = str({value})")
+        elif kind == "bool":
+            self.lines.append(f"{indent}if {value} is True:\n{indent}    {text} = 'true'")
+            self.lines.append(f"{indent}elif {value} is False:\n{indent}    {text} = 'false'")
+            self.lines.append(f"{indent}else:\n{indent}    return None")
+        elif kind == "datetime":
+            self.lines.append(
+                f"{indent}if type({value}) is not _datetime or {value}.tzinfo is not _UTC:"
+                f"\n{indent}    return None"
+            )
+            self.lines.append(f"{indent}{text} = _time[{value}]")
+        elif kind == "model":
+            model = self._name("M")
+            self.namespace[model] = schema["cls"]
+            self.lines.append(f"{indent}if type({value}) is not {model}:\n{indent}    return None")
+            members = self._name("d")
+            self.lines.append(f"{indent}{members} = {value}.__dict__")
+            pieces = self.fields(schema, None, members, depth)
+            if pieces:  # the first member's comma becomes the brace
+                first = pieces[0]
+                pieces[0] = repr("{" + eval(first)[1:])  # noqa: S307 - our own repr
+                self.lines.append(f"{indent}{text} = ''.join(({', '.join(pieces)}, '}}'))")
+            else:
+                self.lines.append(f"{indent}{text} = '{{}}'")
+        else:
+            raise _NotWritten
+        return text
+
+    def _plain(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """``schema`` without what does not change how a value is written: defaults,
+        references to definitions, validator functions (without a serializer)."""
+        while True:
+            if "serialization" in schema:
+                raise _NotWritten
+            kind = schema.get("type")
+            if kind == "default":
+                schema = schema["schema"]
+            elif kind == "definition-ref":
+                schema = self.definitions[schema["schema_ref"]]
+            elif kind in ("function-wrap", "function-before", "function-after"):
+                schema = schema["schema"]
+            else:
+                return schema
+
+
 class _JsonTimes(dict[datetime, bytes]):
     """A datetime in UTC (exactly ``datetime``, its ``tzinfo`` the ``UTC`` object) to its
     JSON as pydantic-core writes it: ``isoformat`` with ``Z`` for the offset, e.g.
@@ -86,3 +268,20 @@ class _JsonTimes(dict[datetime, bytes]):
 
 #: ``_JsonTimes`` of the process: ``json_time[value]`` for a UTC datetime only
 json_time = _JsonTimes()
+
+
+class _JsonTimeTexts(dict[datetime, str]):
+    """``_JsonTimes`` as text (``fields_writer``, ``OutboxWriter._payload``)."""
+
+    LIMIT: ClassVar[int] = 4096
+
+    def __missing__(self, value: datetime) -> str:
+        text = json_time[value].decode()
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[value] = text
+        return text
+
+
+#: ``_JsonTimeTexts`` of the process: ``json_time_text[value]`` for a UTC datetime only
+json_time_text = _JsonTimeTexts()

@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 
 from libs.common.ids import (
     OMNIDESK_NAMESPACE,
+    ORDINALS,
     deterministic_id,
     name_prefix,
+    ordinal_id,
+    ordinal_id_stem,
     time_ordered_id,
     time_ordered_id_beside,
     time_ordered_id_beside_last,
@@ -164,3 +167,59 @@ def test_the_time_digits_are_the_clamped_milliseconds_whatever_the_zone_and_orde
         assert uuid.UUID(time_ordered_id("k", at, "x")).int >> 80 == clamped
         copy = at.replace(fold=at.fold)  # equal, not the same object
         assert time_ordered_id("k", copy, "x") == time_ordered_id("k", at, "x")
+
+
+# --- ordinal_id: one stem per name and anchor, the ordinal in the last two digits ---
+
+
+def test_an_ordinal_id_is_the_stem_of_the_name_and_its_ordinals_hex() -> None:
+    anchor = time_ordered_id("router.conversation", datetime(2026, 12, 1, tzinfo=UTC), "ev-1")
+    stem = ordinal_id_stem(anchor, "router.outbox", "ev-1")
+    # pinned: stored outbox ids were derived this way
+    assert stem == "01a22ee6-b000-8b5c-8f1b-48cef306e6"
+    assert [ordinal_id(stem, n) for n in (0, 1, 255)] == [stem + "00", stem + "01", stem + "ff"]
+    assert ORDINALS == 256
+    uuid.UUID(ordinal_id(stem, 7))  # a valid UUID's text
+    assert ordinal_id(stem, 7)[14] == "8"  # version 8, the time first as the anchor's
+    assert ordinal_id(stem, 7)[:13] == anchor[:13]
+
+
+@given(
+    at=instants,
+    kind=st.text(min_size=1),
+    part=st.text(),
+    time_ordered=st.booleans(),
+)
+def test_a_stem_is_the_id_beside_of_the_name_and_an_empty_part_but_two_digits(
+    at, kind, part, time_ordered
+):
+    # written from the digest's hex in one function: the text time_ordered_id_beside
+    # writes (a UUIDv8 beside a time-ordered anchor, else a UUIDv5)
+    anchor = (
+        time_ordered_id("router.conversation", at, "ev-1")
+        if time_ordered
+        else deterministic_id("router.conversation", "ev-1")
+    )
+    assert (
+        ordinal_id_stem(anchor, kind, part) == time_ordered_id_beside(anchor, kind, part, "")[:-2]
+    )
+
+
+@given(
+    at=instants,
+    causes=st.lists(st.text(min_size=1), min_size=1, max_size=6, unique=True),
+    time_ordered=st.booleans(),
+)
+def test_ordinal_ids_of_distinct_causes_and_ordinals_are_distinct(at, causes, time_ordered):
+    anchor = (
+        time_ordered_id("router.conversation", at, "ev")
+        if time_ordered
+        else deterministic_id("router.conversation", "ev")
+    )
+    ids = [
+        ordinal_id(ordinal_id_stem(anchor, "router.outbox", cause), n)
+        for cause in causes
+        for n in range(ORDINALS)
+    ]
+    assert len(set(ids)) == len(ids)
+    assert all(len(each) == 36 for each in ids)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
+from libs.common.constructed import constructed
 from libs.common.events.interaction import CustomerIdentity, Flags, ReplyPath
 from libs.common.events.routing import (
     ROUTING_EVENT_TYPES,
@@ -34,10 +35,16 @@ from libs.common.events.routing import (
     SlaBreached,
     SlaWarning,
 )
-from libs.common.ids import time_ordered_id_beside
+from libs.common.ids import (
+    ORDINALS,
+    ordinal_id,
+    ordinal_id_stem,
+    time_ordered_id,
+    time_ordered_id_beside,
+)
 from services.router.store.event_json import json_time
 from services.router.store.models import OutboxRow
-from services.router.store.outbox import OutboxWriter, _rest_serializer
+from services.router.store.outbox import OutboxWriter, _after_time_writer, _rest_serializer
 
 KST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
@@ -207,13 +214,34 @@ def test_rows_carry_the_events_id_type_conversation_and_time() -> None:
     events = [event(event_type, shared) for event_type in ROUTING_EVENT_TYPES]
     ids = [writer.add(each, cause="cause-1") for each in events]
     assert [row["event_id"] for row in rows.rows] == ids == writer.added
-    assert ids == [
-        time_ordered_id_beside(shared.conversation_id, "router.outbox", "cause-1", ordinal)
-        for ordinal in range(len(events))
-    ]
+    stem = ordinal_id_stem(shared.conversation_id, "router.outbox", "cause-1")
+    assert ids == [ordinal_id(stem, ordinal) for ordinal in range(len(events))]
     assert [(row["ce_type"], row["conversation_id"], row["occurred_at"]) for row in rows.rows] == [
         (each.ce_type, each.conversation.conversation_id, each.occurred_at) for each in events
     ]
+
+
+def test_a_causes_ids_follow_its_conversation_and_go_on_past_the_ordinals() -> None:
+    # ids.ordinal_id up to ORDINALS events of a cause, then the whole name hashed per
+    # event; a stem per conversation the cause's events are about; the same ids again
+    # when the same work is redone (a new writer: after a rollback)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    first = snapshot(conversation_id=time_ordered_id("router.conversation", at, "a"))
+    other = snapshot(conversation_id=time_ordered_id("router.conversation", at, "b"))
+    shared = [first] * 3 + [other] * 2 + [first] * (ORDINALS - 4)
+    events = [event(ConversationReopened, each) for each in shared]
+
+    def ids() -> list[str]:
+        writer = OutboxWriter(_Rows())
+        return [writer.add(each, cause="cause-1") for each in events]
+
+    expected = [
+        ordinal_id(ordinal_id_stem(each.conversation_id, "router.outbox", "cause-1"), n)
+        for n, each in enumerate(shared[:ORDINALS])
+    ] + [time_ordered_id_beside(first.conversation_id, "router.outbox", "cause-1", ORDINALS)]
+    assert ids() == expected == ids()
+    assert len(set(expected)) == len(expected)
+    assert [each[:13] for each in expected] == [each.conversation_id[:13] for each in shared]
 
 
 def test_every_routing_event_type_dumps_its_rest_through_a_typed_dict_serializer() -> None:
@@ -289,3 +317,162 @@ def test_payload_of_any_time_is_the_events_own_json(at, reason, position) -> Non
 @given(at=st.datetimes(timezones=st.just(UTC)))
 def test_json_time_is_pydantic_cores_text_of_a_utc_datetime(at: datetime) -> None:
     assert json_time[at] == to_json(at)
+
+
+def test_the_routed_interactions_events_are_written_by_a_fields_writer() -> None:
+    # the faster path is the one taken for the events of every routed interaction
+    for event_type in (
+        InteractionRouted,
+        ConversationOpened,
+        ConversationQueued,
+        ConversationAssigned,
+    ):
+        assert _after_time_writer(event_type) is not None, event_type.__name__
+
+
+agents = st.builds(
+    AgentRef,
+    agent_id=st.text(),
+    name=st.none() | st.text(),
+    email=st.none() | st.text(),
+    locale=st.none() | st.text(),
+)
+utc_times = st.datetimes(timezones=st.just(UTC))
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    at=utc_times,
+    due=st.none() | utc_times,
+    minutes=st.none() | st.integers(),
+    note=st.none() | st.text(),
+    promise=st.none()
+    | st.builds(
+        ResponsePromise,
+        target_minutes=st.integers(),
+        due_at=utc_times,
+        open_now=st.booleans(),
+        calendar=st.text(),
+        timezone=st.text(),
+        always_open=st.booleans(),
+    ),
+    agent=agents,
+    previous=st.none() | agents,
+    sticky=st.booleans(),
+)
+def test_opened_and_assigned_of_any_values_are_the_events_own_json(
+    at, due, minutes, note, promise, agent, previous, sticky
+) -> None:
+    # nested models, optional datetimes and integers: what fields_writer writes itself
+    shared = snapshot()
+    events: list[RoutingEvent] = [
+        ConversationOpened(
+            conversation=shared,
+            occurred_at=at,
+            cause_event_id="c",
+            first_response_target_minutes=minutes,
+            first_response_due_at=due,
+            business_hours_note=note,
+            promise=promise,
+        ),
+        ConversationAssigned(
+            conversation=shared, occurred_at=at, agent=agent, previous_agent=previous, sticky=sticky
+        ),
+    ]
+    assert payloads(events) == [each.model_dump_json() for each in events]
+
+
+class _Reason(str):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic's: a value not of its field's type
+@pytest.mark.parametrize(
+    ("event_type", "changes"),
+    [
+        (InteractionRouted, {"reason": _Reason("a subclass of str")}),
+        (InteractionRouted, {"opened_conversation": 1}),
+        (ConversationQueued, {"position": True}),
+        (ConversationOpened, {"first_response_due_at": T0.astimezone(KST)}),
+        (ConversationAssigned, {"agent": ALICE.model_copy(update={"name": 5})}),
+    ],
+)
+def test_values_of_other_types_than_the_writers_are_dumped_by_pydantic(
+    event_type: type[RoutingEvent], changes: dict[str, Any]
+) -> None:
+    # add_values takes the values as they are: a value of another type than the one the
+    # writer checks for is written by pydantic-core (the writer answers None); a
+    # subclass of str is text to both
+    rows = _Rows()
+    writer = OutboxWriter(rows)
+    values = {**vars(event(event_type, snapshot())), "occurred_at": T0, **changes}
+    writer.add_values(event_type, values, cause="cause-1")
+    fields = {name: values[name] for name in event_type.model_fields}
+    if event_type is not InteractionRouted or "reason" not in changes:  # text: written
+        assert _after_time_writer(event_type)(fields) is None
+    instance = constructed(event_type, fields)
+    assert rows.rows[0]["payload"] == instance.model_dump_json(warnings=False)
+
+
+class _Status(str):
+    pass
+
+
+texts = st.none() | st.text()
+#: within years any zone's offset keeps in range (validation puts them in UTC)
+_SPAN = {"min_value": datetime(2000, 1, 1), "max_value": datetime(2100, 1, 1)}
+times = (
+    st.none()
+    | st.datetimes(timezones=st.just(UTC), **_SPAN)
+    | st.datetimes(timezones=st.timezones(), **_SPAN)
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    channel=st.sampled_from(["email", "chat", "phone"]),
+    status=st.text() | st.text().map(_Status),
+    priority=st.sampled_from(["low", "normal", "high", "urgent"]),
+    language=texts,
+    subject=texts,
+    tags=st.lists(st.text(), max_size=3),
+    customer=st.builds(CustomerIdentity, email=texts, phone=texts, display_name=texts),
+    flags=st.builds(Flags, bulk=st.booleans(), spam_verdict=texts),
+    assignee=st.none() | agents,
+    references=st.lists(st.text(), max_size=3),
+    due=times,
+    reply_path=st.none()
+    | st.builds(
+        ReplyPath,
+        provider=st.text(),
+        integration=st.text(),
+        address=st.text(),
+        reply_token=texts,
+        reply_token_expires_at=times,
+    ),
+    inbound=times,
+)
+def test_a_snapshot_of_any_values_is_written_as_pydantic_writes_it(
+    channel, status, priority, language, subject, tags, customer, flags, assignee,
+    references, due, reply_path, inbound,
+) -> None:  # fmt: skip
+    # built as the router builds it (constructed: the values as given, a status that is a
+    # subclass of str, datetimes in other zones than UTC left to pydantic)
+    values = vars(
+        snapshot(
+            channel=channel, priority=priority, language=language, subject=subject, tags=tags,
+            customer=customer, customer_flags=flags, assignee=assignee, references=references,
+            reply_path=reply_path,
+        )
+    )  # fmt: skip
+    shared = constructed(
+        ConversationSnapshot,
+        {
+            **values,
+            "status": status,
+            "first_response_due_at": due,
+            "customer_last_inbound_at": inbound,
+        },
+    )
+    events = [event(InteractionRouted, shared), event(ConversationQueued, shared)]
+    assert payloads(events) == [each.model_dump_json() for each in events]
