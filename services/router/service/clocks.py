@@ -20,6 +20,7 @@ from services.router.domain.members import (
 from services.router.domain.policies import PolicyConfig
 from services.router.domain.sla import (
     BusinessCalendar,
+    ClockDue,
     business_minutes_between,
     clock_due,
     clock_dues,
@@ -73,9 +74,17 @@ def start_clock(
         changes["first_response_due_at"] = due.breach_at
     # a conversation routing just opened: set in place (set_values)
     set_values(conversation, changes)
-    conversation_id, metric_value = values["id"], _METRIC_VALUES[metric]
-    for kind, at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
-        if at is not None:
+    _add_timers(uow, values["id"], due, cycle, started_at)
+    return due.breach_at
+
+
+def _add_timers(
+    uow: UnitOfWork, conversation_id: object, due: ClockDue, cycle: int, started_at: datetime
+) -> None:
+    """The warning and breach timer rows of one started clock (each only when due)."""
+    metric_value = _METRIC_VALUES[due.metric]
+    for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
+        if due_at is not None:
             uow.insert_later(
                 SlaTimer,
                 {
@@ -86,12 +95,11 @@ def start_clock(
                     "target_minutes": due.target_minutes,
                     "clock_started_at": started_at,
                     "breach_at": due.breach_at,
-                    "due_at": at,
+                    "due_at": due_at,
                     "fired_at": None,
                     "cancelled_at": None,
                 },
             )
-    return due.breach_at
 
 
 def start_resolution_clock(
@@ -188,27 +196,9 @@ def _start_clocks(
             continue
         cycle += 1
         changes["clock_cycle"] = cycle
-        metric = due.metric
-        if metric is FIRST_RESPONSE:
+        if due.metric is FIRST_RESPONSE:
             changes["first_response_due_at"] = due.breach_at
-        metric_value = _METRIC_VALUES[metric]
-        for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
-            if due_at is not None:
-                uow.insert_later(
-                    SlaTimer,
-                    {
-                        "conversation_id": conversation_id,
-                        "metric": metric_value,
-                        "kind": kind,
-                        "cycle": cycle,
-                        "target_minutes": due.target_minutes,
-                        "clock_started_at": at,
-                        "breach_at": due.breach_at,
-                        "due_at": due_at,
-                        "fired_at": None,
-                        "cancelled_at": None,
-                    },
-                )
+        _add_timers(uow, conversation_id, due, cycle, at)
     set_values(conversation, changes)  # in place on a conversation routing just opened
 
 
