@@ -563,6 +563,11 @@ _MAX_EXCLUDED_RUNS = 16
 #: The CTEs with volatile functions and the UPDATE run once each (never inlined), the
 #: lock first (``next`` depends on it). One row ``(false, NULL, NULL)``: another replica
 #: holds the lock; ``(true, NULL, NULL)``: nothing is unsent.
+#: The DELETE takes the ids as an array, looked up in the queue's primary key: with
+#: ``USING next`` the planner hash-joined ``next`` to a sequential scan of the whole queue
+#: once statistics had seen it full (an ANALYZE during a backlog: 55,556 rows estimated),
+#: every round (EXPLAIN ANALYZE after 20,000 routed: 15.5 of the statement's 19.1 ms; with
+#: the array 2.6 of 6.2), and could join the marked ids to a scan of the whole outbox.
 _LOCK_AND_MARK_UNSENT = sa.text(
     "WITH relay AS ("
     " SELECT pg_try_advisory_xact_lock(:lock_key) AS got,"
@@ -571,7 +576,7 @@ _LOCK_AND_MARK_UNSENT = sa.text(
     " SELECT id FROM outbox_pending"
     " WHERE (SELECT got FROM relay) ORDER BY id LIMIT :limit"
     "), marked AS ("
-    " DELETE FROM outbox_pending USING next WHERE outbox_pending.id = next.id"
+    " DELETE FROM outbox_pending WHERE id = ANY(ARRAY(SELECT id FROM next))"
     " RETURNING outbox_pending.id"
     ") "
     "SELECT relay.got, marked.id, outbox.event_id FROM relay "

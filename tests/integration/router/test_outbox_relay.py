@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
@@ -20,6 +20,7 @@ from services.router.relay import RELAY_LOCK_KEY, OutboxRelay
 from services.router.store.bulk import driver_connection
 from services.router.store.models import OutboxPending, OutboxRow
 from services.router.store.outbox import (
+    _LOCK_AND_MARK_UNSENT,
     CommittedOutbox,
     LocalUnsentRead,
     UnsentReader,
@@ -455,6 +456,48 @@ async def test_postgres_relay_transaction_commits_without_waiting_for_the_wal_fl
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "off"
     async with factory() as uow:
         assert await uow.session.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+async def test_postgres_relay_marks_through_the_queue_key_after_stats_saw_it_full(
+    engine, store_settings
+):
+    """Statistics taken while a backlog filled the queue (autovacuum's ANALYZE) must not
+    turn each round's mark into a scan of the whole queue: the DELETE finds the round's
+    ids by the primary key (with ``USING next`` the planner hash-joined a sequential scan
+    of all of ``outbox_pending``, ~4 times the statement's time, every round)."""
+    if store_settings.is_sqlite:
+        pytest.skip("PostgreSQL only")
+    factory = UnitOfWorkFactory(engine)
+    async with factory() as uow:
+        await uow.session.execute(
+            text(
+                "INSERT INTO outbox (event_id, ce_type, conversation_id, occurred_at, payload)"
+                " SELECT 'ev-' || n, 'support.routing.interaction_routed.v1', 'conv-1',"
+                " now(), '{}' FROM generate_series(1, 20000) AS n"
+            )
+        )
+        await uow.commit()
+    async with factory() as uow:
+        await uow.session.execute(text("ANALYZE outbox_pending"))
+        await uow.commit()
+    statement = _LOCK_AND_MARK_UNSENT.text.replace(":lock_key", str(RELAY_LOCK_KEY))
+    async with factory() as uow:
+        plan = await uow.session.scalar(
+            text("EXPLAIN (FORMAT JSON) " + statement.replace(":limit", "1000"))
+        )
+        await uow.rollback()
+    scans = list(_scans(plan[0]["Plan"]))
+    assert ("Seq Scan", "outbox_pending") not in scans, scans
+    assert ("Index Scan", "outbox_pending") in scans, scans
+    # the old form also joined the marked ids to a scan of the whole outbox here
+    assert ("Seq Scan", "outbox") not in scans, scans
+
+
+def _scans(node: dict) -> Iterator[tuple[str, str]]:
+    if "Relation Name" in node:
+        yield node["Node Type"], node["Relation Name"]
+    for child in node.get("Plans", ()):
+        yield from _scans(child)
 
 
 async def test_mark_sent_marks_exactly_the_ids_given_across_gaps(engine):
