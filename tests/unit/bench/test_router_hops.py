@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from bench.router_throughput import hop_figures, poll_figures, round_trip_figures, tail_figures
+from bench.router_throughput import (
+    hop_figures,
+    poll_figures,
+    round_trip_figures,
+    split_window,
+    tail_figures,
+)
 
 
 def test_each_hop_is_the_time_between_consecutive_stamps_of_the_path():
@@ -151,3 +157,10 @@ def test_the_tail_is_each_hops_mean_over_the_slowest_percent_end_to_end():
 
 def test_no_arrivals_no_tail():
     assert tail_figures({}, {"ev-1": {"due": 1.0}}, {}) == {}
+
+
+def test_the_measured_window_is_the_first_interactions_published_the_run_on_the_rest():
+    published = {f"ev-{n}": 10.0 + n / 1000 for n in range(5)}
+    measured, after = split_window(published, 3)
+    assert list(measured) == ["ev-0", "ev-1", "ev-2"]
+    assert after == {"ev-3": 10.003, "ev-4": 10.004}
