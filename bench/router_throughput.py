@@ -611,11 +611,23 @@ def _hop_split(trips: list[dict], polls: int) -> dict:
     """SQLite: of the hops' milliseconds per poll, the functions' own run in aiosqlite's
     thread, the wait before it (queue, thread wake-up, GIL) and after it (the loop
     resuming the task)."""
-    split = {}
+    split: dict[str, float | int] = {}
     for part in ("exec_ms", "exec_cpu_ms", "exec_runnable_ms", "queue_ms", "resume_ms"):
         values = [t[part] for t in trips if part in t]
         if values and polls:
             split[f"{part}_per_poll"] = round(sum(values) / polls, 1)
+    asleep = sorted(
+        t["exec_ms"] - t["exec_cpu_ms"] - t["exec_runnable_ms"]
+        for t in trips
+        if "exec_runnable_ms" in t
+    )
+    if asleep:
+        # the database thread neither on a CPU nor queued for one inside a hop: waiting on
+        # the disk, nearly always the COMMIT's fsync (synchronous=FULL). A poll behind a
+        # slow one waits with it, so a phase's slowest few decide its p99.
+        split["exec_asleep_ms_p50"] = round(statistics.median(asleep), 2)
+        split["exec_asleep_ms_max"] = round(asleep[-1], 1)
+        split["exec_asleep_over_25_ms"] = sum(1 for ms in asleep if ms > 25)
     return split
 
 

@@ -121,6 +121,9 @@ def test_sqlite_hops_split_into_the_threads_run_and_the_waits_around_it():
         "queue_ms_per_poll": 2.0,
         "resume_ms_per_poll": 2.0,
     }
+    # asleep in the thread's run: 6 - 1 - 4 and 6 - 2 - 2 (the disk's waits)
+    assert (poll["exec_asleep_ms_p50"], poll["exec_asleep_ms_max"]) == (1.5, 2.0)
+    assert poll["exec_asleep_over_25_ms"] == 0
     assert poll["lock_wait"] == {"n": 1, "ms_p50": 7.0, "ms_p90": 7.0, "ms_max": 7.0}
     assert figures["mark_round_trips"]["lock_wait"]["ms_max"] == 30.0
 
