@@ -621,7 +621,11 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         "writes for a new conversation (12 rows: contact, identity, conversation, "
         "interaction, Message-ID, four SLA timers, three outbox events) with the router's "
         "engine and migrations; SQLAlchemy Core executemany, and COPY on PostgreSQL "
-        "(the faster counts) — for the router and the backlog recovery;",
+        "(the faster counts) — for the router and the backlog recovery; and for the "
+        "router's latency the store's own commit at that rate: transactions of a 1,000/s "
+        "poll's rows (27 interactions) every 27 ms, each timed to its COMMIT (on SQLite "
+        "with its fsync, `synchronous=FULL` as the router; the benches' PostgreSQL runs "
+        "with fsync off), p99;",
         "- **SMTP pool alone**: `bench/notify_throughput.py`, pre-built mails over the "
         "notifier's pool into the bench's SMTP sink — for the whole notice path.",
         "",
@@ -644,8 +648,12 @@ def render(summary: dict[str, Any], profiles: Path) -> str:
         "closed-loop throughput phase and an open-loop fixed-rate phase (2,000/s).",
         "- **interactions → decisions**: `bench/router_throughput.py`, per store (SQLite, "
         "PostgreSQL), backlog throughput and fixed-rate latency to `InteractionRouted` "
-        "(250, 500 and 1,000/s), each rate started once the routing topic is quiet (the "
-        "relay has published what the previous phase left). The backlog is published "
+        "(250, 500 and 1,000/s, 3 s each), each rate started once the routing topic is "
+        "quiet (the relay has published what the previous phase left). Since stop 35 the "
+        "stream runs on at its rate for 0.5 s after each measured window, uncounted: a "
+        "stream that stops makes its last fetch wait the router's fetch max wait (100 ms) "
+        "for bytes that never come, which at 1,000/s was most of the slowest 1 %; the "
+        "run-on's own p99 is in the table's note. The backlog is published "
         "before the router starts: 20,000 interactions, of which two thirds are customers' "
         "first contacts (13,333 customers, a new conversation each) and the rest "
         "follow-ups in their threads; two thirds e-mail, one third WhatsApp; its "

@@ -73,7 +73,7 @@ STEPS = (
     Step("kafka_ceiling", "bench.kafka_ceiling", "kafka_ceiling",
          ("--messages", "100000"), ("--messages", "20000"), 150, 60),
     Step("store_ceiling", "bench.store_ceiling", "store_ceiling",
-         ("--count", "20000"), ("--count", "3000"), 240, 90),
+         ("--count", "20000"), ("--count", "3000", "--paced-count", "60"), 240, 90),
     Step("email_parse", "bench.email_parse", "email_parse",
          ("--seconds", "5"), ("--seconds", "1.5"), 120, 40),
     Step("imap_latency", "bench.imap_latency", "imap_latency",

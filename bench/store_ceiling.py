@@ -22,6 +22,9 @@ SQLite: a file in a temporary folder (WAL, synchronous=FULL, as the router).
 PostgreSQL: a private server from the Debian packages
 (``tools.testing.postgres``; fsync off, as in the router benchmark).
 
+Then the store's latency ceiling (``paced_commits``): transactions of a 1,000/s poll's
+rows (~27 interactions), one every 27 ms, each timed to its COMMIT: p50 / p99 / max.
+
     python -m bench.store_ceiling [--store all|sqlite|postgresql] [--count 20000] [--batch 500]
 """
 
@@ -41,7 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bench.common import write_result
+from bench.common import latency_summary_ms, write_result
 from services.router.store.bulk import BulkInserter
 from services.router.store.engine import build_engine, migrate
 from services.router.store.models import (
@@ -294,6 +297,42 @@ async def measure(
     return figures
 
 
+async def paced_commits(
+    url: str, count: int, batch: int, interval_s: float, *, method: str = "driver"
+) -> dict[str, Any]:
+    """The store's own latency at a steady rate: ``count`` transactions of ``batch``
+    interactions' rows (the router's poll at 1,000/s holds ~27), one every ``interval_s``,
+    each timed from its start to its COMMIT's return. On SQLite that includes the fsync
+    of each COMMIT (synchronous=FULL, as the router): the disk's stalls, which no router
+    on this store can route around, show here as they do in the router's p99."""
+    write = WRITERS[method]
+    engine = build_engine(url)
+    try:
+        await migrate(engine)
+        run = uuid.uuid4().hex[:6]
+        prepared = list(batches(f"p{run}", count * batch, batch))
+        await write(engine, next(iter(batches(f"q{run}", batch, batch))))  # compile, cache
+        took: list[float] = []
+        began = time.perf_counter()
+        for n, grouped in enumerate(prepared):
+            delay = began + n * interval_s - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            started = time.perf_counter()
+            await write(engine, grouped)
+            took.append(time.perf_counter() - started)
+    finally:
+        await engine.dispose()
+    return {
+        "transactions": count,
+        "interactions_each": batch,
+        "interval_ms": round(interval_s * 1000, 1),
+        "method": method,
+        **latency_summary_ms(took),
+        "over_25_ms": sum(1 for t in took if t > 0.025),
+    }
+
+
 async def main(args: argparse.Namespace) -> None:
     stores: list[tuple[str, AbstractContextManager[PostgresServer | None]]] = [
         ("sqlite", nullcontext()),
@@ -312,7 +351,15 @@ async def main(args: argparse.Namespace) -> None:
             methods = ["executemany", "driver"] + (["copy"] if server is not None else [])
             measured = [await measure(name, url, args.count, args.batch, method=m) for m in methods]
             best = max(measured, key=lambda m: m["interactions_per_s"])
-            runs[name] = {**best, "methods": {m["method"]: m for m in measured}}
+            paced = await paced_commits(
+                url, args.paced_count, args.paced_batch, args.paced_interval_ms / 1000
+            )
+            print(f"{name} paced commits: {paced}", flush=True)
+            runs[name] = {
+                **best,
+                "methods": {m["method"]: m for m in measured},
+                "paced_commits": paced,
+            }
     write_result(
         "store_ceiling",
         {
@@ -329,6 +376,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--store", choices=["all", "sqlite", "postgresql"], default="all")
     parser.add_argument("--count", type=int, default=20_000, help="interactions written")
     parser.add_argument("--batch", type=int, default=500, help="interactions per transaction")
+    parser.add_argument(
+        "--paced-count", type=int, default=200, help="paced transactions (latency ceiling)"
+    )
+    parser.add_argument(
+        "--paced-batch", type=int, default=27, help="interactions per paced transaction"
+    )
+    parser.add_argument(
+        "--paced-interval-ms", type=float, default=27.0, help="one paced transaction every"
+    )
     return parser.parse_args()
 
 

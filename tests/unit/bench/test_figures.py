@@ -391,3 +391,24 @@ def test_router_throughput_row_names_the_cpu_per_1000_decisions_when_measured():
         "kafka broker 0.05; machine 93.4 % busy"
     )
     assert before[0]["note"] == "40/40 decided within the budget"
+
+
+def test_router_latency_rows_read_against_the_stores_paced_commit_and_name_the_run_on():
+    store = {"runs": {"sqlite": {"interactions_per_s": 8000.0, "paced_commits": {"p99_ms": 25.0}}}}
+    found = ceilings({"store_ceiling": store})
+    phase = {
+        "rate_per_s": 1000,
+        "p99_ms": 120.0,
+        "decided": 5,
+        "published": 5,
+        "after_window": {"p99_ms": 140.0},
+    }
+    (_, latency) = router_rows({"runs": [{"store": "sqlite", "latency": [phase]}]}, found)
+    assert latency["ceiling"] == (
+        "SQLite store, a 1,000/s poll's rows committed every 27 ms, p99 25.0 ms"
+    )
+    assert latency["ceiling_pct"] == 480.0
+    assert latency["note"].endswith(
+        "the stream's run-on after the window (not counted): p99 140 ms"
+    )
+    assert "store_commit_postgresql" not in found  # a store ceiling run without paced commits
