@@ -19,6 +19,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: prefix of the names ``slot_constructor``'s generated function uses besides the fields
+_OWN = "_slot_constructor_"
+
 
 def slot_constructor(cls: type[T]) -> Callable[..., T]:
     """A function taking every field of the frozen slotted dataclass ``cls`` (in field
@@ -40,12 +43,20 @@ def slot_constructor(cls: type[T]) -> Callable[..., T]:
     if any(not f.init for f in record_fields):
         raise TypeError(f"{cls.__qualname__}: a field outside __init__")
     names = [f.name for f in record_fields]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    # The generated function's own names cannot be a field's (a parameter): a field named
+    # ``record`` once set the new object's ``record`` to the object itself (a cycle).
+    if any(name.startswith(_OWN) for name in names):
+        raise TypeError(f"{cls.__qualname__}: a field named {_OWN}...")
+    namespace: dict[str, Any] = {f"{_OWN}new": object.__new__, f"{_OWN}cls": cls}
     for name in names:
-        namespace[f"_set_{name}"] = vars(cls)[name].__set__
-    lines = [f"def new_{cls.__name__}({', '.join(names)}):", "    record = _new(_cls)"]
-    lines += [f"    _set_{name}(record, {name})" for name in names]
-    lines.append("    return record")
+        namespace[f"{_OWN}set_{name}"] = vars(cls)[name].__set__
+    made = f"{_OWN}record"
+    lines = [
+        f"def new_{cls.__name__}({', '.join(names)}):",
+        f"    {made} = {_OWN}new({_OWN}cls)",
+    ]
+    lines += [f"    {_OWN}set_{name}({made}, {name})" for name in names]
+    lines.append(f"    return {made}")
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from field names only
     constructor: Callable[..., T] = namespace[f"new_{cls.__name__}"]
     constructor.__qualname__ = f"slot_constructor({cls.__qualname__})"

@@ -90,6 +90,7 @@ from libs.common.events.deadletter import DeadLetter
 from libs.common.kafka.fetch_mode import FetchLimits, IdleFetchMode
 from libs.common.kafka.producer import EventProducer, PublishError
 from libs.common.logging import event_context
+from libs.common.records import slot_constructor
 from libs.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,10 @@ class Delivery:
     def event_id(self) -> str | None:
         return self.event.id if self.event else _header(self.record, "ce_id")
 
+
+#: ``Delivery(record, event)`` without the frozen ``__init__``'s ``object.__setattr__`` a
+#: field (``libs.common.records``): one a record of every poll
+_delivery = slot_constructor(Delivery)
 
 Handler = Callable[[Delivery], Awaitable[None]]
 #: Handles a whole poll at once (e.g. in one transaction); on an error other than an
@@ -386,11 +391,14 @@ class ConsumerRunner:
 
     def _deliveries(self, records: list[ConsumerRecord]) -> list[Delivery]:
         """The records' deliveries, decoded, but the ignored ones (``_is_ignored``)."""
-        return [
-            Delivery(record, decode(record.headers, record.value) if self._decode else None)
-            for record in records
-            if not self._is_ignored(record)
-        ]
+        if not self._decode:
+            return [_delivery(r, None) for r in records if not self._is_ignored(r)]
+        if self._skipped:
+            return [
+                _delivery(r, decode(r.headers, r.value)) for r in records if not self._is_ignored(r)
+            ]
+        # nothing to skip (the router's interactions): no ``_is_ignored`` call a record
+        return [_delivery(r, decode(r.headers, r.value)) for r in records]
 
     async def _process(
         self,

@@ -167,7 +167,20 @@ class KeyPartitioner:
         if len(fresh) >= _LANES_MIN:
             for key, value in zip(fresh, murmur2_many(fresh), strict=True):
                 hashes[key] = value & 0x7FFFFFFF
-        chosen = [self(key, all_partitions, available) for key in keys]
+        # ``__call__``'s choice of each key, inlined: a method call a record was ~1 K
+        # instructions of the relay's ~2.2 records an interaction routed
+        count = len(all_partitions)
+        chosen = []
+        for key in keys:
+            if key is None:
+                chosen.append(self(key, all_partitions, available))
+                continue
+            value = hashes.pop(key, None)
+            if value is None:  # fewer than _LANES_MIN new keys: hashed one by one
+                value = murmur2(key) & 0x7FFFFFFF
+                self._make_room(1)
+            hashes[key] = value
+            chosen.append(all_partitions[value % count])
         self._make_room(0)  # the batch's keys are the most recent: the oldest others go
         return chosen
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 from aiokafka.producer import message_accumulator
-from aiokafka.producer.message_accumulator import MessageBatch
+from aiokafka.producer.message_accumulator import BatchBuilder, MessageBatch
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import RecordMetadata, TopicPartition
 
@@ -378,19 +378,53 @@ async def send_batches(
         by_partition.setdefault(partition, []).append(index)
     sent = []
     for partition, indexes in by_partition.items():
-        batch, in_batch = producer.create_batch(), []
-        for index in indexes:
-            key, value, headers = records[index]
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                # full: hand it over, go on in a new one
-                sent.append(
-                    (in_batch, await producer.send_batch(batch, topic, partition=partition))
-                )
-                batch, in_batch = producer.create_batch(), []
-                batch.append(key=key, value=value, timestamp=None, headers=headers)
-            in_batch.append(index)
-        sent.append((in_batch, await producer.send_batch(batch, topic, partition=partition)))
+        position, count = 0, len(indexes)
+        while position < count:
+            batch = producer.create_batch()
+            end = fill_batch(batch, records, indexes, position)
+            if end == position:  # never: aiokafka's builder takes a new batch's first record
+                raise PublishError(f"a record to {topic} fits no batch")
+            handed = await producer.send_batch(batch, topic, partition=partition)
+            sent.append((indexes[position:end], handed))
+            position = end
     return sent
+
+
+def fill_batch(
+    batch: BatchBuilder, records: Sequence[KeyedRecord], indexes: list[int], start: int
+) -> int:
+    """Append ``records[i]`` for ``i`` in ``indexes[start:]``, in order, to ``batch`` until
+    it is full (then closed, as aiokafka's ``BatchBuilder.append`` closes it); returns the
+    position in ``indexes`` of the first record left out (``len(indexes)``: none).
+
+    The records go straight to the batch's record builder (aiokafka's Cython one) with
+    positional arguments, as ``BatchBuilder.append(key=, value=, timestamp=None,
+    headers=)`` passes them for a producer without serializers (ours): not through
+    ``append``'s and ``_serialize``'s Python frames and keywords a record. The same
+    batches, byte for byte (``tests/unit/common/test_fill_batch.py``)."""
+    end = len(indexes)
+    if batch._key_serializer is not None or batch._value_serializer is not None:
+        for position in range(start, end):
+            key, value, headers = records[indexes[position]]
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                return position
+        return end
+    if batch._closed:
+        return start
+    append = batch._builder.append
+    offset = batch._relative_offset
+    position = start
+    try:
+        while position < end:
+            key, value, headers = records[indexes[position]]
+            if append(offset, None, key, value, headers) is None:
+                batch.close()
+                break
+            offset += 1
+            position += 1
+    finally:
+        batch._relative_offset = offset
+    return position
 
 
 class LingerWindow:

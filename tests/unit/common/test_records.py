@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from libs.common.kafka.consumer import Delivery
 from libs.common.records import slot_constructor, tuple_constructor
 from services.notifier.decisions import ChatNotice, MailNotice, Plan, Suppression, WebhookNotice
 from services.notifier.handler import ChatAccepted, ClaimedChat, Job, Sent
@@ -19,7 +20,21 @@ from services.notifier.mail import MailMeta, OutgoingMail, Threading
 from services.notifier.rendering import Rendered
 from services.notifier.sentlog import Finish, SendInfo, SendKey, SentRecord
 
+
+@dataclass(frozen=True, slots=True)
+class NamedLikeTheBuilder:
+    """Fields named as the generated function's own names were (``record = _new(_cls)``,
+    ``_set_<field>``): a field ``record`` was set to the object itself."""
+
+    record: Any
+    _new: Any
+    _cls: Any
+    _set_record: Any
+
+
 DATACLASSES = [
+    NamedLikeTheBuilder,
+    Delivery,
     MailNotice,
     ChatNotice,
     WebhookNotice,
@@ -96,7 +111,11 @@ def test_slot_constructor_refuses_what_it_would_build_differently() -> None:
         a: int
         b: int = dataclasses.field(default=0, init=False)
 
-    for record in (NoSlots, NotFrozen, PostInit, NotInInit):
+    @dataclass(frozen=True, slots=True)
+    class OwnName:
+        _slot_constructor_record: int
+
+    for record in (NoSlots, NotFrozen, PostInit, NotInInit, OwnName):
         with pytest.raises(TypeError):
             slot_constructor(record)
     with pytest.raises(TypeError):
