@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ from services.router.domain.members import channel_of, priority_of
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.pool import POOL_KEY, AssignmentPool, assignment_pool
+from services.router.store.event_json import EmittedWriter, emitted_writer, json_time_text
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -65,6 +67,13 @@ class Emitter:
         #: take (``_BASE_CHECKS``; its snapshots are ConversationSnapshot): checked once here,
         #: not per event
         self._fast_base = type(now) is datetime and now.tzinfo is UTC and type(cause) is str
+        #: the text of the members every event of this cause writes after its conversation,
+        #: up to its reason (``_writer``), or None where the values are not checked so
+        self._shared_json = (
+            f',"occurred_at":{json_time_text[now]},"cause_event_id":{encode_basestring(cause)}'
+            if self._fast_base
+            else None
+        )
 
     async def agent(self, agent_id: str | None) -> Agent | None:
         if agent_id is None:
@@ -195,6 +204,20 @@ class Emitter:
         **fields: Any,
     ) -> str:
         snapshot = await self.snapshot(conversation)
+        shared = self._shared_json
+        if shared is not None and type(snapshot) is ConversationSnapshot:
+            # the payload written from the call's values (``_writer``): no dict of them
+            key = (event_type, tuple(fields))
+            try:
+                write = _WRITERS[key]
+            except KeyError:
+                write = _writer(key)
+            if write is not None:
+                tail = write(shared, reason, fields)
+                if tail is not None:
+                    return self.uow.outbox.add_written(
+                        event_type, snapshot, self.now, tail, cause=self.cause
+                    )
         fast = _FAST_EVENTS.get(event_type) if self._fast_base else None
         if fast is not None:
             # the instance's values, no instance: the outbox writes them as its row
@@ -431,6 +454,31 @@ _FAST_EVENTS: dict[type[BaseModel], _FastEvent] = {
         ),
     )
 }
+
+
+#: per (event type, the names of the fields an ``emit`` gives): the ``_writer`` of its
+#: payload after the conversation, or None (the values' way: ``_FastEvent``)
+_WRITERS: dict[tuple[type[BaseModel], tuple[str, ...]], EmittedWriter | None] = {}
+
+
+def _writer(key: tuple[type[BaseModel], tuple[str, ...]]) -> EmittedWriter | None:
+    """For the fast events (``_FAST_EVENTS``) and names they take without validation, a
+    function ``write(shared, reason, fields)`` to the payload's text after the
+    conversation (``Emitter._shared_json``, the reason, the fields given and the
+    defaults of the others; the instance ``_FastEvent.emitted_values`` gives, written as
+    ``OutboxWriter`` writes it: ``event_json.emitted_writer``), or None when a value is
+    not of a type both take. None for other events and names (the general way). Kept
+    per key (a bounded few: the ``emit`` call sites)."""
+    event_type, names = key
+    fast = _FAST_EVENTS.get(event_type)
+    write = None
+    if fast is not None:
+        plan = fast._emitted_plan(names)
+        if plan is not None and not plan.factories:
+            write = emitted_writer(event_type, ("reason",), names)
+    if len(_WRITERS) < _PLANS_KEPT:
+        _WRITERS[key] = write
+    return write
 
 
 _SNAPSHOT_COLUMNS = (
