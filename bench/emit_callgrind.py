@@ -19,6 +19,8 @@ Unlike ``bench.outbox_add_callgrind`` (which adds event instances: ``OutboxWrite
 this measures the routed interaction's own path (``emit`` to ``OutboxWriter``'s rows
 from the values), whatever it goes through. ``--check`` prints a digest of the rows
 written (the same before and after a change of that path: its rows' bytes unchanged).
+``--promises`` replays the opened events' promises instead (``response_promise_of``,
+by keywords as routing calls it; 480 of two polls of 400).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import tempfile
 from typing import Any
 
 from libs.common.gc_tuning import tune_for_polls
-from services.router.service.events import Emitter
+from services.router.service.events import Emitter, response_promise_of
 from services.router.store.outbox import OutboxWriter
 
 POLL = 400
@@ -105,6 +107,36 @@ def _replay(poll: list[tuple[Any, ...]]) -> _Rows:
     return rows
 
 
+def _promises(values: list[tuple[Any, ...]]) -> None:
+    for minutes, due_at, open_now, calendar, timezone, always_open in values:
+        # by keywords, as domain.intake.response_promise calls it
+        response_promise_of(
+            target_minutes=minutes,
+            due_at=due_at,
+            open_now=open_now,
+            calendar=calendar,
+            timezone=timezone,
+            always_open=always_open,
+        )
+
+
+def replay_promises(path: str) -> None:
+    """The captured opened events' promises made again (``response_promise_of``), the
+    values of each in one ``operator.call``."""
+    with open(path, "rb") as file:
+        captured = pickle.load(file)  # noqa: S301 - our own capture
+    values = [
+        tuple(fields["promise"].__dict__.values())
+        for poll in captured
+        for *_, fields in poll
+        if fields.get("promise") is not None
+    ]
+    _promises(values)
+    tune_for_polls()
+    operator.call(_promises, values)
+    print(f"made {len(values)} promises of {len(captured) * POLL} interactions")
+
+
 def replay(path: str, *, check: bool) -> None:
     with open(path, "rb") as file:
         captured = pickle.load(file)  # noqa: S301 - our own capture
@@ -127,6 +159,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--replay", metavar="FILE")
     parser.add_argument("--polls", type=int, default=2, help="polls of 400 to capture")
     parser.add_argument("--check", action="store_true", help="print the rows' digest")
+    parser.add_argument(
+        "--promises", action="store_true", help="replay the opened events' promises instead"
+    )
     return parser.parse_args()
 
 
@@ -135,4 +170,4 @@ if __name__ == "__main__":
     if args.capture:
         capture(args.capture, args.polls)
     if args.replay:
-        replay(args.replay, check=args.check)
+        replay_promises(args.replay) if args.promises else replay(args.replay, check=args.check)

@@ -32,6 +32,8 @@ from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
 
 MAX_REFERENCES = 20
+#: a keyword argument not given (``response_promise_of``)
+_UNSET: Any = object()
 #: stored values to their enum members by a dict lookup (``Channel(value)`` is ~0.5 µs);
 #: a value that is none raises KeyError, as the enum would ValueError
 _AGENT_REFS = "agent_refs"
@@ -235,12 +237,67 @@ class Emitter:
         return self.uow.outbox.add(event_type(**values), cause=self.cause)  # type: ignore[arg-type]
 
 
-def response_promise_of(**values: Any) -> ResponsePromise:
+def response_promise_of(
+    *,
+    target_minutes: Any = _UNSET,
+    due_at: Any = _UNSET,
+    open_now: Any = _UNSET,
+    calendar: Any = _UNSET,
+    timezone: Any = _UNSET,
+    always_open: Any = _UNSET,
+    **others: Any,
+) -> ResponsePromise:
     """``ResponsePromise(**values)``, without validation when every value is of exactly
-    its field's type (one per new conversation; the instance validation makes:
-    ``tests/unit/router/test_fast_events.py``)."""
-    promise = _FAST_PROMISE.build(values)
-    return ResponsePromise(**values) if promise is None else promise  # type: ignore[return-value]
+    its field's type (one per new conversation; the instance validation makes, its
+    fields set those given: ``tests/unit/router/test_fast_events.py``). Its six fields
+    checked and put in order here, not by a ``_FastEvent`` plan (the values' dict, its
+    names' tuple, the plan's template copied and updated): callgrind, the promises of
+    two warmed polls of 400 (480, called by keywords as
+    ``domain.intake.response_promise`` calls it), 22.1 -> 10.8 K instructions a promise."""
+    if (
+        type(target_minutes) is int
+        and type(due_at) is datetime
+        and due_at.tzinfo is UTC
+        and type(open_now) is bool
+        and type(calendar) is str
+        and type(timezone) is str
+        and not others
+    ):
+        if type(always_open) is bool:
+            return constructed(
+                ResponsePromise,
+                {
+                    "target_minutes": target_minutes,
+                    "due_at": due_at,
+                    "open_now": open_now,
+                    "calendar": calendar,
+                    "timezone": timezone,
+                    "always_open": always_open,
+                },
+            )
+        if always_open is _UNSET:  # its default, not among the fields set
+            return constructed(
+                ResponsePromise,
+                {
+                    "target_minutes": target_minutes,
+                    "due_at": due_at,
+                    "open_now": open_now,
+                    "calendar": calendar,
+                    "timezone": timezone,
+                    "always_open": _ALWAYS_OPEN_DEFAULT,
+                },
+                {"target_minutes", "due_at", "open_now", "calendar", "timezone"},
+            )
+    given = {
+        "target_minutes": target_minutes,
+        "due_at": due_at,
+        "open_now": open_now,
+        "calendar": calendar,
+        "timezone": timezone,
+        "always_open": always_open,
+    }
+    values = {name: value for name, value in given.items() if value is not _UNSET}
+    return ResponsePromise(**values, **others)
 
 
 class _FastEvent:
@@ -415,18 +472,21 @@ _BASE_CHECKS: dict[str, tuple[type, ...]] = {
 #: the names of what every event of an ``Emitter`` carries, in the order ``build`` gets them
 _SHARED = ("conversation", "occurred_at", "cause_event_id", "reason")
 _SHARED_SET = frozenset(_SHARED)
-_FAST_PROMISE = _FastEvent(
-    ResponsePromise,
-    {
-        "target_minutes": (int,),
-        "due_at": (datetime,),
-        "open_now": (bool,),
-        "calendar": (str,),
-        "timezone": (str,),
-        "always_open": (bool,),
-    },
-    base={},
-)
+#: ``response_promise_of`` writes a promise's fields in this order, its last defaulted
+if (
+    tuple(ResponsePromise.model_fields)
+    != (
+        "target_minutes",
+        "due_at",
+        "open_now",
+        "calendar",
+        "timezone",
+        "always_open",
+    )
+    or ResponsePromise.model_fields["always_open"].is_required()
+):
+    raise RuntimeError("ResponsePromise's fields changed: update response_promise_of")
+_ALWAYS_OPEN_DEFAULT = ResponsePromise.model_fields["always_open"].default
 _FAST_EVENTS: dict[type[BaseModel], _FastEvent] = {
     event.model: event
     for event in (
