@@ -73,6 +73,9 @@ class _Emitter(Emitter):
     async def snapshot(self, conversation: Any) -> Any:
         return conversation
 
+    def _ready_snapshot(self, conversation: Any) -> Any:
+        return conversation
+
 
 def _emitted(
     model: type[RoutingEvent],
