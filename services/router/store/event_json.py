@@ -9,7 +9,10 @@
   (``json_time_text``: the same as text);
 - ``fields_writer``: a function writing some of a model's fields as text, generated
   from its schema for fields of plain types (text, integers, booleans, UTC datetimes,
-  nested models of those), each value's exact type checked as it is written.
+  nested models of those), each value's exact type checked as it is written;
+- ``emitted_writer``: the same kind of function for an event's members from a given
+  field on, reading them from an ``emit`` call's own arguments and its fields' defaults
+  (``events.Emitter.emit`` to ``OutboxWriter.add_written``).
 
 Dropped (stop 33, callgrind, the snapshots of two warmed polls of 400, 800 of them):
 the snapshot written in pieces (its plain fields by two typed-dict serializers, its
