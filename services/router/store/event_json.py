@@ -9,7 +9,10 @@
   (``json_time_text``: the same as text);
 - ``fields_writer``: a function writing some of a model's fields as text, generated
   from its schema for fields of plain types (text, integers, booleans, UTC datetimes,
-  nested models of those), each value's exact type checked as it is written.
+  nested models of those), each value's exact type checked as it is written;
+- ``emitted_writer``: the same kind of function for an event's members from a given
+  field on, reading them from an ``emit`` call's own arguments and its fields' defaults
+  (``events.Emitter.emit`` to ``OutboxWriter.add_written``).
 
 Dropped (stop 33, callgrind, the snapshots of two warmed polls of 400, 800 of them):
 the snapshot written in pieces (its plain fields by two typed-dict serializers, its
@@ -23,7 +26,11 @@ a function ``fields_writer``'s generator made for it (str enums and lists of tex
 added), no ``to_json`` call at all: 4.9 K instructions a snapshot more than the model
 serializer (``bench.outbox_payload_parts_callgrind --part add``, 800 snapshots: 89.92 ->
 93.80 M; the same text): pydantic-core writes a snapshot's ~50 values faster than
-Python code can check and escape them one by one. Not kept.
+Python code can check and escape them one by one. Not kept. Stop 35: the snapshot's
+``__dict__`` by a typed-dict serializer of every field (``fields_serializer``) instead of
+the model serializer, the same text: 49.5 -> 49.3 K instructions a snapshot with its
+decode (callgrind, the 800 snapshots of two warmed polls): the model serializer's own
+checks are not where a snapshot's cost is. Not kept.
 """
 
 from __future__ import annotations
@@ -132,6 +139,75 @@ def fields_writer(model: type, names: tuple[str, ...]) -> FieldsWriter | None:
     return write
 
 
+#: ``emitted_writer``'s functions: ``write(head, *passed, fields)`` to the text of an
+#: event's members from its first passed field on, or None (a value of another type)
+EmittedWriter = Callable[..., str | None]
+
+
+def emitted_writer(
+    model: type, passed: tuple[str, ...], given: tuple[str, ...]
+) -> EmittedWriter | None:
+    """A function ``write(head, *values of passed, fields)`` giving ``head`` and then the
+    members of a ``model`` instance's JSON from the field ``passed[0]`` on, as
+    pydantic-core writes them, and the closing brace: ``head`` is the text of the
+    members before (from the caller), the fields ``passed`` (from there on) are read
+    from the positional arguments, those ``given`` from the dict ``fields`` (which has
+    these keys), every other field from its default. The instance written is the one
+    whose ``__dict__`` has those values. None when that cannot be so written: a field
+    left to a default factory or required and not given, a name not a field after
+    ``passed[0]``, or what ``fields_writer`` does not write. Text is taken only of
+    exactly ``str``; otherwise each value is checked as ``fields_writer`` checks it
+    and the function gives None for a value of another type.
+
+    Why: a routing event's payload was its values put in the dict of its instance
+    (``events._FastEvent.emitted_values``) that a ``fields_writer`` function then read
+    back (``OutboxWriter._payload``); written from the call's own values instead: no
+    dict, no template copy, no per-value check outside the writer
+    (``bench.emit_callgrind``)."""
+    schema = getattr(model, "__pydantic_core_schema__", None)
+    model_fields = getattr(model, "model_fields", None)
+    if not isinstance(schema, dict) or not isinstance(model_fields, dict) or not passed:
+        return None
+    definitions: dict[str, Any] = {}
+    if schema.get("type") == "definitions":
+        definitions = {each["ref"]: each for each in schema["definitions"]}
+        schema = schema["schema"]
+    source = _WriterSource(definitions, exact_text=True)
+    arguments = [f"a{index}" for index in range(len(passed))]
+    try:
+        fields = source.model_fields(schema)
+        names = list(fields)
+        if passed[0] not in fields:
+            return None
+        written = names[names.index(passed[0]) :]
+        named = {*passed, *given}
+        if not named <= set(written) or len(named) != len(passed) + len(given):
+            return None  # a name not a field from passed[0] on, or one named twice
+        pieces: list[str] = []
+        for name in written:
+            if name in passed:
+                read = arguments[passed.index(name)]
+            elif name in given:
+                read = f"fields[{name!r}]"
+            else:
+                info = model_fields[name]
+                if info.default_factory is not None or info.is_required():
+                    return None
+                read = source.constant(info.default)
+            pieces.extend(source.member(name, fields[name], read, 1))
+    except _NotWritten:
+        return None
+    body = "\n".join(source.lines)
+    joined = ", ".join(["head", *pieces, "'}'"])
+    text = (
+        f"def write(head, {', '.join(arguments)}, fields):\n{body}\n    return ''.join(({joined}))"
+    )
+    namespace = dict(source.namespace)
+    exec(text, namespace)  # noqa: S102 - generated from the model's schema, see fields_writer
+    write: EmittedWriter = namespace["write"]
+    return write
+
+
 class _NotWritten(Exception):
     """A schema ``fields_writer`` does not write."""
 
@@ -139,8 +215,10 @@ class _NotWritten(Exception):
 class _WriterSource:
     """The statements of a ``fields_writer`` function, built from a model's core schema."""
 
-    def __init__(self, definitions: dict[str, Any]) -> None:
+    def __init__(self, definitions: dict[str, Any], *, exact_text: bool = False) -> None:
         self.definitions = definitions
+        #: text only of exactly ``str`` (not a subclass: the caller's checks take no other)
+        self.exact_text = exact_text
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {
             "_text": encode_basestring,
@@ -149,6 +227,12 @@ class _WriterSource:
             "_UTC": UTC,
         }
         self._count = 0
+
+    def constant(self, value: object) -> str:
+        """The name of ``value`` in the function's namespace (a field's default)."""
+        name = self._name("c")
+        self.namespace[name] = value
+        return name
 
     def _name(self, kind: str) -> str:
         self._count += 1
@@ -159,6 +243,15 @@ class _WriterSource:
     ) -> list[str]:
         """The pieces (expressions of text) of ``names`` (None: every field) of the model
         ``schema``, read from the dict ``of``, each member after a comma."""
+        pieces: list[str] = []
+        for name, field in self.model_fields(schema).items():
+            if names is not None and name not in names:
+                continue
+            pieces.extend(self.member(name, field, f"{of}[{name!r}]", depth))
+        return pieces
+
+    def model_fields(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The fields of the model ``schema`` (name to model field), if it is written."""
         if schema.get("type") != "model" or "serialization" in schema:
             raise _NotWritten
         if any(key.startswith("ser_") for key in schema.get("config", {})):
@@ -168,19 +261,19 @@ class _WriterSource:
         fields_schema = schema.get("schema", {})
         if fields_schema.get("type") != "model-fields" or fields_schema.get("computed_fields"):
             raise _NotWritten
-        pieces: list[str] = []
-        for name, field in fields_schema["fields"].items():
-            if field.get("type") != "model-field":
-                raise _NotWritten
-            if names is not None and name not in names:
-                continue
-            if field.get("serialization_alias") or field.get("serialization_exclude"):
-                raise _NotWritten
-            value = self._name("v")
-            self.lines.append(f"{'    ' * depth}{value} = {of}[{name!r}]")
-            pieces.append(repr(f",{encode_basestring(name)}:"))
-            pieces.append(self.value(field["schema"], value, depth))
-        return pieces
+        fields: dict[str, Any] = fields_schema["fields"]
+        if any(field.get("type") != "model-field" for field in fields.values()):
+            raise _NotWritten
+        return fields
+
+    def member(self, name: str, field: dict[str, Any], read: str, depth: int) -> list[str]:
+        """The pieces of the member ``name`` (its comma, name and value), its value read
+        by the expression ``read``; its statements added."""
+        if field.get("serialization_alias") or field.get("serialization_exclude"):
+            raise _NotWritten
+        value = self._name("v")
+        self.lines.append(f"{'    ' * depth}{value} = {read}")
+        return [repr(f",{encode_basestring(name)}:"), self.value(field["schema"], value, depth)]
 
     def value(self, schema: dict[str, Any], value: str, depth: int) -> str:
         """The name of the text of ``value`` written by ``schema``; its statements added."""
@@ -197,9 +290,9 @@ class _WriterSource:
         elif kind == "str":
             # a subclass (a StrEnum member in a snapshot's status) is written as its text,
             # as pydantic-core writes it; the exact type checked first, the usual one
+            subclass = "" if self.exact_text else f" and not isinstance({value}, str)"
             self.lines.append(
-                f"{indent}if type({value}) is not str and not isinstance({value}, str):"
-                f"\n{indent}    return None"
+                f"{indent}if type({value}) is not str{subclass}:\n{indent}    return None"
             )
             self.lines.append(f"{indent}{text} = _text({value})")
         elif kind == "int":

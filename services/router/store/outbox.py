@@ -70,6 +70,34 @@ class OutboxWriter:
         for a model or snapshot that the values alone do not serialise)."""
         return self._add(model, values, None, cause)
 
+    def add_written(
+        self,
+        model: type[RoutingEvent],
+        snapshot: ConversationSnapshot,
+        occurred_at: datetime,
+        tail: str,
+        *,
+        cause: str,
+    ) -> str:
+        """The row of an event of ``model`` whose payload's members after its
+        conversation (``snapshot``, exactly a ``ConversationSnapshot``) and its closing
+        brace are ``tail``, already written (``events.Emitter.emit``: its values'
+        JSON, as ``_payload`` writes them), its time ``occurred_at``: the event's
+        ``schema_version`` its model's default. The snapshot's JSON as ``_payload``
+        writes it (once for the events that carry the same snapshot object)."""
+        cached = self._snapshot_json
+        if cached is not None and cached[0] is snapshot:
+            snapshot_json = cached[1]
+        else:
+            snapshot_json = _SNAPSHOT_SERIALIZER.to_json(snapshot).decode()
+            self._snapshot_json = (snapshot, snapshot_json)
+        try:
+            head = _MODEL_HEADS[model]
+        except KeyError:
+            head = _MODEL_HEADS[model] = _model_head(model)
+        payload = "".join((head, snapshot_json, tail))
+        return self._add_row(model, snapshot, occurred_at, payload, cause)
+
     def _add(
         self,
         model: type[RoutingEvent],
@@ -77,7 +105,17 @@ class OutboxWriter:
         event: RoutingEvent | None,
         cause: str,
     ) -> str:
-        snapshot = fields["conversation"]
+        payload = self._payload(model, fields, event)
+        return self._add_row(model, fields["conversation"], fields["occurred_at"], payload, cause)
+
+    def _add_row(
+        self,
+        model: type[RoutingEvent],
+        snapshot: ConversationSnapshot,
+        occurred_at: datetime,
+        payload: str,
+        cause: str,
+    ) -> str:
         about = _fields_of(snapshot)["conversation_id"]
         # beside its conversation in the event_id index (ordered, not random;
         # bench.store_growth): the cause's stem beside it and the event's ordinal
@@ -97,8 +135,8 @@ class OutboxWriter:
             "event_id": event_id,
             "ce_type": model.ce_type,
             "conversation_id": about,
-            "occurred_at": fields["occurred_at"],
-            "payload": self._payload(model, fields, event),
+            "occurred_at": occurred_at,
+            "payload": payload,
         }
         self._uow.insert_later(OutboxRow, row)
         self.added.append(event_id)
@@ -188,6 +226,21 @@ _SNAPSHOT_SERIALIZER = ConversationSnapshot.__pydantic_serializer__
 _fields_of = vars
 #: ``OutboxWriter._payload``: the payload's text up to the conversation, per schema version
 _HEADS: dict[object, str] = {}
+#: ``OutboxWriter.add_written``: per event type, its payload's text up to the
+#: conversation's JSON (``_model_head``)
+_MODEL_HEADS: dict[type, str] = {}
+
+
+def _model_head(model: type[RoutingEvent]) -> str:
+    """``{"schema_version":…,"conversation":`` of an event of ``model`` whose
+    ``schema_version`` is its default (a field of the first two of every routing event)."""
+    names = tuple(model.model_fields)
+    if names[:2] != ("schema_version", "conversation"):
+        raise ValueError(f"{model.__name__}'s first fields are not {names[:2]}")
+    version = model.model_fields["schema_version"].default
+    return f'{{"schema_version":{to_json(version).decode()},"conversation":'
+
+
 #: ``OutboxWriter._payload``: per event type, the serializer of its fields but the
 #: spliced two, or None (that type's rest dumped with ``exclude``)
 _REST_SERIALIZERS: dict[type, SchemaSerializer | None] = {}

@@ -14,6 +14,7 @@ from libs.common.events.routing import ConversationSnapshot
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context
 from services.router.service.events import MAX_REFERENCES, Emitter
+from services.router.service.pool import POOL_KEY, AssignmentPool
 from services.router.settings import RouterSettings
 from services.router.store.models import Conversation
 from services.router.store.unit_of_work import new_row
@@ -109,5 +110,39 @@ async def test_the_snapshot_is_the_instance_model_construct_builds(tmp_path: Pat
     constructed = ConversationSnapshot.model_construct(**snapshot.__dict__)
     assert snapshot == constructed
     assert snapshot.model_fields_set == constructed.model_fields_set
+    assert type(snapshot.__pydantic_fields_set__) is set  # its own, as validation makes it
+    other = await snapshot_of(stored_conversation(), tmp_path)
+    assert other.__pydantic_fields_set__ is not snapshot.__pydantic_fields_set__
     assert snapshot.__pydantic_extra__ is None and snapshot.__pydantic_private__ is None
     assert snapshot.model_dump_json() == constructed.model_dump_json()
+
+
+class _PooledUnit:
+    """A unit of work whose assignment pool is loaded (no agents in it)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, object] = {POOL_KEY: AssignmentPool([], {})}
+
+
+async def test_a_snapshot_ready_from_the_pool_is_the_one_snapshot_builds(tmp_path: Path) -> None:
+    # emit's way (no coroutine) and the awaited one give the same snapshot; an unchanged
+    # conversation the very same object; without a loaded pool it says so (None)
+    settings = RouterSettings(state_dir=tmp_path, kafka=KafkaSettings(), dev_mode=False)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db")
+    ctx = build_context(settings, engine)
+    conversation = stored_conversation()
+    pooled = Emitter(_PooledUnit(), ctx, cause="e", now=T0)  # type: ignore[arg-type]
+    ready = pooled._ready_snapshot(conversation)
+    assert ready is not None
+    assert pooled._ready_snapshot(conversation) is ready
+    assert await pooled.snapshot(conversation) is ready
+    awaited = await snapshot_of(stored_conversation(), tmp_path)
+    assert ready.__dict__ == awaited.__dict__ and list(ready.__dict__) == list(awaited.__dict__)
+    assert ready.model_fields_set == awaited.model_fields_set
+    assert ready.model_dump_json() == awaited.model_dump_json()
+    conversation.status = "pending"
+    changed = pooled._ready_snapshot(conversation)
+    assert changed is not None and changed is not ready and changed.status == "pending"
+    unpooled = Emitter(_PooledUnit(), ctx, cause="e", now=T0, uses_pool=False)  # type: ignore[arg-type]
+    assert unpooled._ready_snapshot(conversation) is None
+    await engine.dispose()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from libs.common.events.interaction import Channel, CustomerIdentity
 from libs.common.events.routing import (
@@ -292,3 +293,71 @@ def test_values_of_a_snapshot_subclass_are_written_as_its_instance() -> None:
     row = _row_of_values(ConversationQueued, dict(validated.__dict__), "event-1")
     assert row == _row_of_event(validated, "event-1")
     assert row["payload"] == validated.model_dump_json()
+
+
+class _Text(str):
+    pass
+
+
+_PROMISE_TIMES = st.datetimes(
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.just(UTC) | st.timezones(),
+)
+_PROMISE_TEXT = _TEXT | _TEXT.map(_Text) | st.integers() | st.none()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.fixed_dictionaries(
+        {},
+        optional={
+            "target_minutes": st.integers() | st.booleans() | st.floats(-1e6, 1e6) | st.none(),
+            "due_at": _PROMISE_TIMES | st.none(),
+            "open_now": st.booleans() | st.integers(0, 1) | st.none(),
+            "calendar": _PROMISE_TEXT,
+            "timezone": _PROMISE_TEXT,
+            "always_open": st.booleans() | st.integers(0, 1),
+            "unknown": st.integers(),
+        },
+    )
+)
+def test_a_promise_of_any_values_is_the_validated_one(values: dict[str, Any]) -> None:
+    # every field given or not, of its type or of others: the same instance (values and
+    # their order, fields set, JSON) or the same validation error
+    _assert_promise_is_the_validated_one(values)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.fixed_dictionaries(
+        {
+            "target_minutes": st.integers(),
+            "due_at": _UTC_TIMES,
+            "open_now": st.booleans(),
+            "calendar": _TEXT,
+            "timezone": _TEXT,
+        },
+        optional={"always_open": st.booleans()},
+    )
+)
+def test_a_promise_of_its_fields_types_is_the_validated_one(values: dict[str, Any]) -> None:
+    # the usual promise, its last field given or left to its default: not validated
+    _assert_promise_is_the_validated_one(values)
+
+
+def _assert_promise_is_the_validated_one(values: dict[str, Any]) -> None:
+    try:
+        validated = ResponsePromise(**values)
+    except ValidationError:
+        with pytest.raises(ValidationError):
+            response_promise_of(**values)
+        return
+    fast = response_promise_of(**values)
+    assert list(fast.__dict__.items()) == list(validated.__dict__.items())
+    assert [type(each) for each in fast.__dict__.values()] == [
+        type(each) for each in validated.__dict__.values()
+    ]
+    assert fast.model_fields_set == validated.model_fields_set
+    assert fast.model_dump_json() == validated.model_dump_json()
