@@ -23,8 +23,11 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy.orm import Mapper, Session, configure_mappers
 from sqlalchemy.orm.attributes import instance_state, manager_of_class
+
+from services.router.store.models import UtcDateTime
 
 #: (attribute key, result processor or None), in the order of a row's columns
 Processors = Sequence[tuple[str, Callable[[Any], Any] | None]]
@@ -37,9 +40,8 @@ class PersistentRows:
     def __init__(self, mapper: Mapper[Any], processors: Processors, primary_key: str) -> None:
         """``primary_key``: the attribute key of the (one-column) primary key."""
         self._mapper = mapper
-        self._keys = [key for key, _ in processors]
         self._key = primary_key
-        self._processed = [(key, process) for key, process in processors if process is not None]
+        self._read = row_reader(processors, keeps_none=_keeping_none(mapper))
 
     def objects(self, session: Session, rows: Sequence[Sequence[Any]]) -> list[Any]:
         mapper = self._mapper
@@ -55,12 +57,10 @@ class PersistentRows:
         unpresent = identities._add_unpresent  # what loading._instance calls
         session_id = session.hash_key
         load_path = mapper._path_registry
-        keys, key, processed = self._keys, self._key, self._processed
+        read, key = self._read, self._key
         loaded = []
         for row in rows:
-            values = dict(zip(keys, row, strict=True))
-            for name, process in processed:
-                values[name] = process(values[name])
+            values = read(row)
             identity = (identity_class, (values[key],), None)
             item = held(identity)
             if item is not None:
@@ -95,3 +95,43 @@ def row_maker(
     configure_mappers()
     manager = manager_of_class(model)
     return model.__new__, manager._state_constructor, manager._state_setter, manager
+
+
+def row_reader(processors: Processors, *, keeps_none: frozenset[str]) -> Callable[[Any], Any]:
+    """A function of a row (its columns in the order of ``processors``) returning its
+    values by attribute key, each through its result processor: what ``dict(zip(keys,
+    row, strict=True))`` then each processor over its value gives (a row of another
+    length: ValueError), written out for the model's columns: the row unpacked and one
+    dict display, the processors called from it, and for the keys in ``keeps_none``
+    (processors that return None for None) not called for None. Callgrind, ``objects``
+    of a loaded conversation on SQLite (45 columns, 19 processors, about half of its 11
+    datetimes None; 300 - 100 rows): 95.6 -> 84.1 K instructions."""
+    env: dict[str, Any] = {}
+    names: list[str] = []
+    items: list[str] = []
+    for index, (key, process) in enumerate(processors):
+        name = f"v{index}"
+        names.append(name)
+        if process is None:
+            items.append(f"{key!r}: {name}")
+            continue
+        env[f"p{index}"] = process
+        call = f"p{index}({name})"
+        if key in keeps_none:
+            call = f"None if {name} is None else {call}"
+        items.append(f"{key!r}: {call}")
+    # a trailing comma: a one-column row unpacks as well
+    source = f"def read(row):\n    {', '.join(names)}, = row\n    return {{{', '.join(items)}}}\n"
+    exec(compile(source, f"<row_reader {len(names)} columns>", "exec"), env)  # noqa: S102
+    return env["read"]  # type: ignore[no-any-return]
+
+
+def _keeping_none(mapper: Mapper[Any]) -> frozenset[str]:
+    """The column attributes whose result processors return None for None: the router's
+    ``UtcDateTime`` (``_sqlite_utc``, ``_aware_utc``, ``process_result_value``) and
+    SQLAlchemy's JSON (its processing returns None for None before deserializing)."""
+    return frozenset(
+        prop.key
+        for prop in mapper.column_attrs
+        if isinstance(prop.columns[0].type, (UtcDateTime, JSON))
+    )
