@@ -19,7 +19,13 @@ from sqlalchemy.dialects.sqlite import aiosqlite
 from services.router.store.engine import json_loads
 from services.router.store.lookups import TrackedLoad
 from services.router.store.models import Agent, Conversation, UtcDateTime
-from services.router.store.persistent import Processors, _keeping_none, row_reader
+from services.router.store.persistent import (
+    Processors,
+    _keeping_none,
+    _repeating,
+    repeating_values,
+    row_reader,
+)
 
 DIALECTS = {
     "sqlite": aiosqlite.dialect(json_deserializer=json_loads),
@@ -71,13 +77,17 @@ def column_values(model: type) -> st.SearchStrategy[tuple[Any, ...]]:
 
 @pytest.mark.parametrize("store", sorted(DIALECTS))
 @pytest.mark.parametrize("model", [Conversation, Agent], ids=lambda model: model.__name__)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_a_row_read_is_the_processors_over_its_values(store, model, data) -> None:
     processors = LOADS[model]._processors_for(DIALECTS[store])
-    read = row_reader(processors, keeps_none=_keeping_none(inspect(model)))
-    row = data.draw(column_values(model))
-    assert outcome(lambda: read(row)) == outcome(lambda: by_the_loop(processors, row))
+    mapper = inspect(model)
+    read = row_reader(processors, keeps_none=_keeping_none(mapper), repeating=_repeating(mapper))
+    # several rows through one reader: texts read before (``repeating_values``) too
+    for row in data.draw(st.lists(column_values(model), min_size=1, max_size=4)):
+        assert outcome(lambda row=row: read(row)) == outcome(
+            lambda row=row: by_the_loop(processors, row)
+        )
 
 
 def test_a_row_of_another_length_is_refused() -> None:
@@ -102,3 +112,24 @@ def test_processors_kept_from_none_return_none_for_none() -> None:
 def test_the_reader_of_one_column() -> None:
     read = row_reader([("at", None)], keeps_none=frozenset())
     assert read((datetime(2026, 1, 1),)) == {"at": datetime(2026, 1, 1)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(JSON_TEXTS | st.sampled_from(['["a", 1, 2.5, true, null]', '{"n": [1]}']), max_size=8)
+)
+def test_repeating_values_are_new_containers_of_what_decoding_gives(texts) -> None:
+    process = dict(LOADS[Conversation]._processors_for(DIALECTS["sqlite"]))["customer_flags"]
+    read = repeating_values(process)
+    for text in [*texts, *texts]:  # each text again: read before
+        got = outcome(lambda text=text: read(text))
+        assert got == outcome(lambda text=text: process(text))
+        if got[0] == "values" and isinstance(got[1], (list, dict)):
+            again = read(text)
+            assert again == got[1] and again is not got[1]
+            got[1].clear()  # a caller changing its value changes no other's
+            assert read(text) == again
+
+
+def test_the_columns_read_as_repeating() -> None:
+    assert _repeating(inspect(Conversation)) == {"tags", "skills", "customer_flags"}
