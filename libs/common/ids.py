@@ -70,35 +70,53 @@ def time_ordered_id(kind: str, at: datetime, *parts: str | int | None) -> str:
     as the store grew (``bench/store_growth.py``). ``at`` must come from the event
     (its ``received_at``), never the wall clock: a replay of the same event must yield
     the same id. The text form sorts by ``at`` (to the millisecond), as the
-    ids of SQLite's and PostgreSQL's text indexes compare."""
+    ids of SQLite's and PostgreSQL's text indexes compare. ``time_ordered_id_named``
+    is the same id for a name worked out beforehand."""
     if not parts:
         raise ValueError(f"time_ordered_id({kind!r}) needs at least one identifying part")
     if at.tzinfo is None:
         raise ValueError(f"time_ordered_id({kind!r}) needs an aware datetime, got {at!r}")
-    return _uuid8_text(_time_head(at), _name_digest(kind, parts))
+    return time_ordered_id_named(
+        _NAMESPACE_BYTES + (kind + "\x1f").encode(), at, _name("", parts)[1:]
+    )
+
+
+def time_ordered_id_named(prefix: bytes, at: datetime, name: str) -> str:
+    """``time_ordered_id(kind, at, *parts)`` for ``prefix = name_prefix(kind)`` (made
+    once per kind) and ``name = "\x1f".join(parts)`` (parts that are strings): the
+    router's conversation and contact ids, ~1.2 a routed interaction. Written in one
+    function: the time's text kept for the last ``at`` (by identity: a new
+    interaction's contact and conversation ids are both made at its ``received_at``),
+    the id's text sliced from the SHA-1's ``hexdigest``, the version and variant
+    digits put in as text. Callgrind, one id at a new time: 23.4 -> 13.6 K
+    instructions; at the last one's: 8.2 K. The same ids (``tests/unit/common/
+    test_ids.py``)."""
+    if at.tzinfo is None:
+        raise ValueError(f"time_ordered_id_named needs an aware datetime, got {at!r}")
+    last = _last_time
+    head = last[1] if last[0] is at else _time_head(at)
+    x = _sha1(prefix + name.encode()).hexdigest()
+    return f"{head}-8{x[13:16]}-{_VARIANT_NIBBLE[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 def _time_head(at: datetime) -> str:
     """A UUIDv8's first 13 characters: ``at`` in Unix milliseconds (``(at - _EPOCH) //
-    _MILLISECOND``, clamped to 48 bits) as 8 and 4 hex digits. The milliseconds from the
-    timedelta's own days, seconds and microseconds (the same floor: the first two are
-    whole milliseconds), not a timedelta division (~2.7 K instructions); the last ``at``
-    is kept with its text (by identity: a new interaction's contact and conversation
-    ids are both made at its ``received_at``)."""
-    last = _last_time
-    if last[0] is at:
-        return last[1]
+    _MILLISECOND``, clamped to 48 bits) as 8 and 4 hex digits, kept as the last time's
+    (``_last_time``). The milliseconds from the timedelta's own days, seconds and
+    microseconds (the same floor: the first two are whole milliseconds), not a timedelta
+    division (~0.3 K instructions more); clamped by comparisons, not ``min(max(...))``
+    (~2.5 K); the text by ``bytes.hex`` with its hyphen after the fourth byte, not
+    slices put together (~2 K). Callgrind: 9.4 -> 5.4 K instructions."""
+    global _last_time
     since = at - _EPOCH
     millis = (since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000
-    digits = min(max(millis, 0), _MAX_MILLIS).to_bytes(6, "big").hex()
-    head = f"{digits[:8]}-{digits[8:]}"
-    _remember_time(at, head)
-    return head
-
-
-def _remember_time(at: datetime, head: str) -> None:
-    global _last_time
+    if millis < 0:
+        millis = 0
+    elif millis > _MAX_MILLIS:
+        millis = _MAX_MILLIS
+    head = millis.to_bytes(6, "big").hex("-", -4)
     _last_time = (at, head)
+    return head
 
 
 #: ``_time_head``: the last time and its text (one tuple, so a thread reads a consistent pair)

@@ -17,7 +17,7 @@ from libs.common.events.interaction import (
     Interaction,
 )
 from libs.common.events.routing import ResponsePromise
-from libs.common.ids import time_ordered_id
+from libs.common.ids import name_prefix, time_ordered_id_named
 from services.router.domain.contacts import IdentityKey
 from services.router.domain.lifecycle import ConversationStatus
 from services.router.domain.members import (
@@ -119,16 +119,22 @@ def new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> s
     answers "already erased" to)."""
     fields = interaction.__dict__  # field reads (above)
     if keys:
-        parts = []
-        for k in keys:  # a loop, not a generator unpacked: one or two keys
-            parts.append(f"{k.kind}:{k.value}")
-        return time_ordered_id("router.contact", fields["received_at"], *parts)
-    return time_ordered_id(
-        "router.contact.anonymous",
+        if len(keys) == 1:  # ``time_ordered_id("router.contact", received_at, *parts)``
+            key = keys[0]
+            name = f"{key.kind}:{key.value}"
+        else:
+            name = "\x1f".join([f"{k.kind}:{k.value}" for k in keys])
+        return time_ordered_id_named(_CONTACT_IDS, fields["received_at"], name)
+    return time_ordered_id_named(
+        _ANONYMOUS_CONTACT_IDS,
         fields["received_at"],
-        fields["customer_key"],
-        fields["occurred_at"].isoformat(),
+        f"{fields['customer_key']}\x1f{fields['occurred_at'].isoformat()}",
     )
+
+
+#: the kinds of ``new_contact_id``'s ids, hashed first (``ids.time_ordered_id_named``)
+_CONTACT_IDS = name_prefix("router.contact")
+_ANONYMOUS_CONTACT_IDS = name_prefix("router.contact.anonymous")
 
 
 def conversation_reference(number: int) -> str:

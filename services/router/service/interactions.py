@@ -22,7 +22,7 @@ from libs.common.events.routing import (
     ConversationReopened,
     InteractionRouted,
 )
-from libs.common.ids import time_ordered_id
+from libs.common.ids import name_prefix, time_ordered_id_named
 from services.router.domain.classification import classify, customer_attributes
 from services.router.domain.contacts import resolve_contact
 from services.router.domain.intake import (
@@ -103,6 +103,8 @@ log = logging.getLogger(__name__)
 PREVIEW_CHARS = 4000
 _OPEN = ConversationStatus.OPEN.value
 _CONVERSATION_COUNTER = "conversation"  # the counter of conversation references
+#: ``time_ordered_id("router.conversation", received_at, event_id)``'s kind, hashed first
+_CONVERSATION_IDS = name_prefix("router.conversation")
 #: Routing a batch is mostly CPU; yield to the event loop this often.
 YIELD_EVERY = 20
 
@@ -323,7 +325,7 @@ def _new_conversation(
     rules = ctx.config.current.rules
     matched = customer_values(fields["customer"])
     result = classify(interaction, rules, customer_attributes(rules, matched))
-    conversation_id = time_ordered_id("router.conversation", received_at, item.event_id)
+    conversation_id = time_ordered_id_named(_CONVERSATION_IDS, received_at, item.event_id)
     automated = is_automated(interaction)
     values: dict[str, object] = {
         "id": conversation_id,

@@ -18,6 +18,7 @@ from libs.common.ids import (
     time_ordered_id,
     time_ordered_id_beside,
     time_ordered_id_beside_last,
+    time_ordered_id_named,
 )
 
 parts = st.one_of(st.none(), st.integers(), st.text())
@@ -223,3 +224,39 @@ def test_ordinal_ids_of_distinct_causes_and_ordinals_are_distinct(at, causes, ti
     ]
     assert len(set(ids)) == len(ids)
     assert all(len(each) == 36 for each in ids)
+
+
+zones = st.sampled_from([UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))])
+
+
+@given(
+    kind=st.text(min_size=1),
+    values=st.lists(st.text(), min_size=1, max_size=3),
+    at=st.datetimes(
+        min_value=datetime(1960, 1, 1), max_value=datetime(9999, 12, 31), timezones=zones
+    ),
+    again=st.booleans(),
+)
+def test_an_id_from_a_named_kind_is_the_time_ordered_id(kind, values, at, again):
+    # the router's conversation and contact ids: the kind's prefix made once, string parts
+    expected = time_ordered_id(kind, at, *values)
+    named = time_ordered_id_named(name_prefix(kind), at, "\x1f".join(values))
+    assert named == expected
+    if again:  # the same instant again (its time text kept) and a millisecond later
+        assert time_ordered_id_named(name_prefix(kind), at, "\x1f".join(values)) == expected
+        later = at + timedelta(milliseconds=1)
+        assert time_ordered_id_named(name_prefix(kind), later, values[0]) == time_ordered_id(
+            kind, later, values[0]
+        )
+
+
+@given(at=st.datetimes(max_value=datetime(1969, 12, 31), timezones=st.just(UTC)))
+def test_times_before_1970_are_the_epoch(at):
+    made = time_ordered_id("router.conversation", at, "ev-1")
+    assert made[:13] == "00000000-0000"
+    assert time_ordered_id_named(name_prefix("router.conversation"), at, "ev-1") == made
+
+
+def test_named_refuses_naive_times():
+    with pytest.raises(ValueError, match="aware"):
+        time_ordered_id_named(name_prefix("k"), datetime(2026, 1, 1), "ev-1")
