@@ -292,7 +292,8 @@ def response_promise_of(
         and type(timezone) is str
         and not others
     ):
-        if type(always_open) is bool:
+        given_always_open = type(always_open) is bool
+        if given_always_open or always_open is _UNSET:  # unset: its default, not set
             return constructed(
                 ResponsePromise,
                 {
@@ -301,21 +302,11 @@ def response_promise_of(
                     "open_now": open_now,
                     "calendar": calendar,
                     "timezone": timezone,
-                    "always_open": always_open,
+                    "always_open": always_open if given_always_open else _ALWAYS_OPEN_DEFAULT,
                 },
-            )
-        if always_open is _UNSET:  # its default, not among the fields set
-            return constructed(
-                ResponsePromise,
-                {
-                    "target_minutes": target_minutes,
-                    "due_at": due_at,
-                    "open_now": open_now,
-                    "calendar": calendar,
-                    "timezone": timezone,
-                    "always_open": _ALWAYS_OPEN_DEFAULT,
-                },
-                {"target_minutes", "due_at", "open_now", "calendar", "timezone"},
+                None
+                if given_always_open
+                else {"target_minutes", "due_at", "open_now", "calendar", "timezone"},
             )
     given = {
         "target_minutes": target_minutes,

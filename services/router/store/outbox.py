@@ -85,12 +85,7 @@ class OutboxWriter:
         JSON, as ``_payload`` writes them), its time ``occurred_at``: the event's
         ``schema_version`` its model's default. The snapshot's JSON as ``_payload``
         writes it (once for the events that carry the same snapshot object)."""
-        cached = self._snapshot_json
-        if cached is not None and cached[0] is snapshot:
-            snapshot_json = cached[1]
-        else:
-            snapshot_json = _SNAPSHOT_SERIALIZER.to_json(snapshot).decode()
-            self._snapshot_json = (snapshot, snapshot_json)
+        snapshot_json = self._snapshot_text(snapshot)
         try:
             head = _MODEL_HEADS[model]
         except KeyError:
@@ -142,6 +137,16 @@ class OutboxWriter:
         self.added.append(event_id)
         return event_id
 
+    def _snapshot_text(self, snapshot: ConversationSnapshot) -> str:
+        """The snapshot's JSON, made once for the events that carry the same snapshot
+        object (the last one kept)."""
+        cached = self._snapshot_json
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        text = _SNAPSHOT_SERIALIZER.to_json(snapshot).decode()
+        self._snapshot_json = (snapshot, text)
+        return text
+
     def _payload(
         self, model: type[RoutingEvent], fields: dict[str, Any], event: RoutingEvent | None
     ) -> str:
@@ -164,12 +169,7 @@ class OutboxWriter:
             if event is None:
                 event = constructed(model, fields)
             return event.model_dump_json()
-        cached = self._snapshot_json
-        if cached is not None and cached[0] is snapshot:
-            snapshot_json = cached[1]
-        else:
-            snapshot_json = _SNAPSHOT_SERIALIZER.to_json(snapshot).decode()
-            self._snapshot_json = (snapshot, snapshot_json)
+        snapshot_json = self._snapshot_text(snapshot)
         version = fields["schema_version"]
         head = _HEADS.get(version)
         if head is None:
