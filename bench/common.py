@@ -184,3 +184,14 @@ def write_result(name: str, figures: dict[str, Any]) -> Path:
     print(json.dumps(payload, indent=2))
     print(f"written to {path}")
     return path
+
+
+def annotate_inclusive(path: Path | str) -> str:
+    """``callgrind_annotate --inclusive=yes`` of a callgrind output file: each function's
+    instructions with those of everything it called (functions under 100 left out)."""
+    return subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout

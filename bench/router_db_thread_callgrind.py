@@ -29,10 +29,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
+from bench.common import annotate_inclusive
 from bench.notify_instructions import callgrind_instrumentation
 
 #: sqlite3 calls CPython's ``_sqlite`` module makes with the GIL released
@@ -74,12 +74,7 @@ def thread_files(out: Path) -> list[Path]:
 
 def thread_costs(path: Path) -> dict[str, int]:
     """A thread's total instructions and the inclusive ones of each ``GIL_FREE`` call."""
-    text = subprocess.run(
-        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    text = annotate_inclusive(path)
     costs = {"total": 0}
     for line in text.splitlines():
         match = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)$", line)

@@ -63,13 +63,12 @@ import asyncio
 import cProfile
 import dataclasses
 import re
-import subprocess
 import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
 
-from bench.common import bootstrap_servers, delete_run_topics, scratch_folder
+from bench.common import annotate_inclusive, bootstrap_servers, delete_run_topics, scratch_folder
 from bench.notify_instructions import callgrind_instrumentation
 from bench.router_db_thread_callgrind import report as thread_report
 from bench.router_db_thread_callgrind import thread_files
@@ -299,12 +298,7 @@ _LINE = re.compile(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)$")
 
 def function_costs(path: Path) -> dict[str, int]:
     """Inclusive instructions per function of one thread's callgrind file."""
-    text = subprocess.run(
-        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    text = annotate_inclusive(path)
     costs: dict[str, int] = defaultdict(int)
     for line in text.splitlines():
         match = _LINE.match(line)

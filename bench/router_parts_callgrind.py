@@ -37,12 +37,12 @@ import functools
 import itertools
 import operator
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from bench.common import annotate_inclusive
 from bench.router_decision_parts import patched
 from bench.router_poll_callgrind import POLL, warmed_router
 from services.router.service.interactions import route_batch
@@ -125,12 +125,7 @@ def measure(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
-    annotated = subprocess.run(
-        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", args.report],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    annotated = annotate_inclusive(args.report)
     interactions = args.polls * POLL
     total = _count(annotated, "PROGRAM TOTALS")
     print(f"whole polls: {total / interactions / 1000:8.1f} K instructions an interaction")
