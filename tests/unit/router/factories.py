@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from libs.common.events.interaction import (
@@ -14,6 +14,15 @@ from libs.common.events.interaction import (
     InteractionKind,
     MessageBody,
     ThreadHints,
+)
+from libs.common.events.routing import (
+    AgentRef,
+    ConversationAssigned,
+    ConversationOpened,
+    ConversationQueued,
+    InteractionRouted,
+    ResponsePromise,
+    RoutingEvent,
 )
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 KST
@@ -51,3 +60,31 @@ def interaction(
         call=call,
         **extra,
     )
+
+
+def routed_samples(
+    agent: AgentRef, promise: ResponsePromise
+) -> list[tuple[type[RoutingEvent], dict[str, Any]]]:
+    """One of each shape a routed poll's events take (their fields after the shared
+    ones), for the tests that hold a fast path to the validated model."""
+    return [
+        (InteractionRouted, {"interaction_id": "event-1", "opened_conversation": True}),
+        (
+            InteractionRouted,
+            {"interaction_id": "event-1", "opened_conversation": False, "ignored_reason": "dup"},
+        ),
+        (
+            ConversationOpened,
+            {
+                "first_response_target_minutes": 30,
+                "first_response_due_at": T0 + timedelta(minutes=30),
+                "business_hours_note": "email: Mon-Fri 09:00-18:00 Asia/Seoul",
+                "promise": promise,
+            },
+        ),
+        (ConversationOpened, {"first_response_target_minutes": None, "promise": None}),
+        (ConversationQueued, {"queue": "general"}),
+        (ConversationQueued, {"queue": "general", "position": 3}),
+        (ConversationAssigned, {"agent": agent, "previous_agent": None, "sticky": False}),
+        (ConversationAssigned, {"agent": agent, "previous_agent": agent, "sticky": True}),
+    ]

@@ -31,7 +31,7 @@ from services.router.service.events import _FAST_EVENTS, Emitter
 from services.router.store.event_json import emitted_writer
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import OutboxWriter
-from tests.unit.router.factories import T0
+from tests.unit.router.factories import T0, routed_samples
 
 KST = timezone(timedelta(hours=9))
 SNAPSHOT = ConversationSnapshot(
@@ -128,27 +128,7 @@ def _values_way(
     return rows.rows
 
 
-ROUTED: list[tuple[type[RoutingEvent], dict[str, Any]]] = [
-    (InteractionRouted, {"interaction_id": "event-1", "opened_conversation": True}),
-    (
-        InteractionRouted,
-        {"interaction_id": "event-1", "opened_conversation": False, "ignored_reason": "dup"},
-    ),
-    (
-        ConversationOpened,
-        {
-            "first_response_target_minutes": 30,
-            "first_response_due_at": T0 + timedelta(minutes=30),
-            "business_hours_note": "email: Mon-Fri 09:00-18:00 Asia/Seoul",
-            "promise": PROMISE,
-        },
-    ),
-    (ConversationOpened, {"first_response_target_minutes": None, "promise": None}),
-    (ConversationQueued, {"queue": "general"}),
-    (ConversationQueued, {"queue": "general", "position": 3}),
-    (ConversationAssigned, {"agent": AGENT, "previous_agent": None, "sticky": False}),
-    (ConversationAssigned, {"agent": AGENT, "previous_agent": AGENT, "sticky": True}),
-]
+ROUTED = routed_samples(AGENT, PROMISE)
 
 
 @pytest.mark.parametrize(("model", "fields"), ROUTED)

@@ -27,7 +27,7 @@ from libs.common.events.routing import (
 from services.router.service.events import _FAST_EVENTS, response_promise_of
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import OutboxWriter
-from tests.unit.router.factories import T0
+from tests.unit.router.factories import T0, routed_samples
 
 KST = timezone(timedelta(hours=9))
 SNAPSHOT = ConversationSnapshot(
@@ -54,27 +54,7 @@ PROMISE = ResponsePromise(
     timezone="Asia/Seoul",
 )
 
-ROUTED = [
-    (InteractionRouted, {"interaction_id": "event-1", "opened_conversation": True}),
-    (
-        InteractionRouted,
-        {"interaction_id": "event-1", "opened_conversation": False, "ignored_reason": "dup"},
-    ),
-    (
-        ConversationOpened,
-        {
-            "first_response_target_minutes": 30,
-            "first_response_due_at": T0 + timedelta(minutes=30),
-            "business_hours_note": "email: Mon-Fri 09:00-18:00 Asia/Seoul",
-            "promise": PROMISE,
-        },
-    ),
-    (ConversationOpened, {"first_response_target_minutes": None, "promise": None}),
-    (ConversationQueued, {"queue": "general"}),
-    (ConversationQueued, {"queue": "general", "position": 3}),
-    (ConversationAssigned, {"agent": AGENT, "previous_agent": None, "sticky": False}),
-    (ConversationAssigned, {"agent": AGENT, "previous_agent": AGENT, "sticky": True}),
-]
+ROUTED = routed_samples(AGENT, PROMISE)
 
 
 @pytest.mark.parametrize(("model", "fields"), ROUTED)
