@@ -81,7 +81,6 @@ from libs.common.kafka.producer import EventProducer
 from libs.common.memory import glibc, tune_allocator
 from libs.common.settings import KafkaSettings
 from services.router import relay as relay_module
-from services.router.consumer import build_consumer, read_ahead_on
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
 from tools.testing.system import run_topics
@@ -211,19 +210,7 @@ async def run(args: argparse.Namespace, kafka: KafkaSettings, folder: Path) -> W
     assert runtime.ctx is not None and runtime.producer is not None and runtime.relay is not None
     assert runtime.engine is not None
     runtime.relay._mark_interval = relay_module.MARK_INTERVAL_S * dilate
-    # as RouterRuntime.start builds its interactions consumer
-    runner = build_consumer(
-        settings.kafka,
-        runtime.ctx,
-        runtime.producer,
-        group_id=settings.consumer_group,
-        max_batch=settings.consumer_max_batch,
-        partition_fetch_bytes=settings.consumer_partition_fetch_kb * 1024,
-        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-        fetch_min_bytes=settings.consumer_fetch_min_bytes,
-        between_polls=runtime.memory_upkeep.run_if_due if runtime.memory_upkeep else None,
-        read_ahead=read_ahead_on(settings, runtime.engine),
-    )
+    runner = runtime.interactions_consumer()  # as RouterRuntime.start builds it
     runner._commit_interval = consumer_module.COMMIT_INTERVAL_S * dilate
     runner._session_timeout_ms = 60_000  # valgrind's slowest stretches stay in the group
     runner._heartbeat_interval_ms = 10_000

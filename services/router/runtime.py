@@ -111,18 +111,7 @@ class RouterRuntime:
                     "never routed). Set synchronous_commit to on (the default) or local for "
                     "the router's database or role"
                 )
-            self.consumer = build_consumer(
-                settings.kafka,
-                self.ctx,
-                self.producer,
-                group_id=settings.consumer_group,
-                max_batch=settings.consumer_max_batch,
-                partition_fetch_bytes=settings.consumer_partition_fetch_kb * 1024,
-                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-                fetch_min_bytes=settings.consumer_fetch_min_bytes,
-                between_polls=self.memory_upkeep.run_if_due if self.memory_upkeep else None,
-                read_ahead=read_ahead_on(settings, self.engine),
-            )
+            self.consumer = self.interactions_consumer()
             self._spawn(self.consumer.run(self._stop), "consumer")
             self.outcome_consumer = build_outcome_consumer(
                 settings.kafka, self.ctx, self.producer, group_id=settings.outcome_consumer_group
@@ -174,6 +163,24 @@ class RouterRuntime:
     def _system_entry(self, action: str) -> AuditEntry:
         assert self.ctx is not None
         return AuditEntry(actor=SYSTEM, role=SYSTEM, action=action, at=self.ctx.clock())
+
+    def interactions_consumer(self) -> ConsumerRunner:
+        """The interactions consumer as the settings make it (``start`` runs it; the
+        whole-loop bench, ``bench.router_loop_callgrind``, runs one of its own)."""
+        assert self.ctx is not None and self.producer is not None and self.engine is not None
+        settings = self.settings
+        return build_consumer(
+            settings.kafka,
+            self.ctx,
+            self.producer,
+            group_id=settings.consumer_group,
+            max_batch=settings.consumer_max_batch,
+            partition_fetch_bytes=settings.consumer_partition_fetch_kb * 1024,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+            fetch_min_bytes=settings.consumer_fetch_min_bytes,
+            between_polls=self.memory_upkeep.run_if_due if self.memory_upkeep else None,
+            read_ahead=read_ahead_on(settings, self.engine),
+        )
 
     def _spawn(self, coro, name: str) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro, name=f"router-{name}")
