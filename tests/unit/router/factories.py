@@ -26,6 +26,14 @@ from libs.common.events.routing import (
 )
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 KST
+#: a 30-minute first-response promise made in business hours
+PROMISE = ResponsePromise(
+    target_minutes=30,
+    due_at=T0 + timedelta(minutes=30),
+    open_now=True,
+    calendar="kst-business",
+    timezone="Asia/Seoul",
+)
 
 
 def interaction(

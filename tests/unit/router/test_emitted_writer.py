@@ -31,7 +31,7 @@ from services.router.service.events import _FAST_EVENTS, Emitter
 from services.router.store.event_json import emitted_writer
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import OutboxWriter
-from tests.unit.router.factories import T0, routed_samples
+from tests.unit.router.factories import PROMISE, T0, routed_samples
 
 KST = timezone(timedelta(hours=9))
 SNAPSHOT = ConversationSnapshot(
@@ -48,13 +48,6 @@ SNAPSHOT = ConversationSnapshot(
     customer_last_inbound_at=T0,
 )
 AGENT = AgentRef(agent_id="agent-lee", name='Lee "\n', email="lee@example.com", locale="ko")
-PROMISE = ResponsePromise(
-    target_minutes=30,
-    due_at=T0 + timedelta(minutes=30),
-    open_now=True,
-    calendar="kst-business",
-    timezone="Asia/Seoul",
-)
 
 
 class _Rows:

@@ -27,7 +27,7 @@ from libs.common.events.routing import (
 from services.router.service.events import _FAST_EVENTS, response_promise_of
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import OutboxWriter
-from tests.unit.router.factories import T0, routed_samples
+from tests.unit.router.factories import PROMISE, T0, routed_samples
 
 KST = timezone(timedelta(hours=9))
 SNAPSHOT = ConversationSnapshot(
@@ -46,13 +46,6 @@ BASE: dict[str, Any] = {
     "reason": "new conversation in general",
 }
 AGENT = AgentRef(agent_id="agent-lee", name="Lee", email="lee@example.com", locale="ko")
-PROMISE = ResponsePromise(
-    target_minutes=30,
-    due_at=T0 + timedelta(minutes=30),
-    open_now=True,
-    calendar="kst-business",
-    timezone="Asia/Seoul",
-)
 
 ROUTED = routed_samples(AGENT, PROMISE)
 
