@@ -202,8 +202,6 @@ async def run(args: argparse.Namespace, kafka: KafkaSettings, folder: Path) -> W
         relay_interval_s=min(60.0, _default("relay_interval_s") * dilate),
         memory_upkeep_interval_s=_default("memory_upkeep_interval_s") * dilate,
     )
-    if args.read_ahead is not None:
-        settings = settings.model_copy(update={"consumer_read_ahead": args.read_ahead})
     await create_topics(kafka)
     runtime = RouterRuntime(settings, run_consumer=False, run_scheduler=False)
     await runtime.start()
@@ -318,12 +316,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--dilate", type=float, default=1.0, help="clock intervals x this")
     parser.add_argument("--timeout", type=float, default=1800.0)
-    parser.add_argument(
-        "--read-ahead",
-        type=lambda v: v.lower() in ("1", "true", "yes"),
-        default=None,
-        help="ROUTER_CONSUMER_READ_AHEAD (unset: the store's default, off on SQLite)",
-    )
     parser.add_argument(
         "--no-callgrind",
         dest="callgrind",

@@ -27,7 +27,6 @@ from libs.common.settings import KafkaSettings
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
 from services.router.service.replies import apply_outcomes
-from services.router.settings import RouterSettings
 
 log = logging.getLogger(__name__)
 STAGE = "router.route"
@@ -117,23 +116,6 @@ async def commits_survive_a_crash(engine: AsyncEngine) -> bool:
     return setting != "off"
 
 
-def read_ahead_on(settings: RouterSettings, engine: AsyncEngine) -> bool:
-    """``ROUTER_CONSUMER_READ_AHEAD``, or when unset: off, on both stores.
-
-    On PostgreSQL the event loop sleeps through a poll's round trips while the server
-    works, and the next poll's getmany and decode were meant to fill that time (stop 34).
-    It was never shown to pay: idle runs interleaved on/off (20,000 backlog, then
-    1,000/s; stop 35, 16:11-16:13 UTC, load 0.4-1.5) gave 1,989 / 2,347 / 2,251
-    decisions/s on against 2,208 / 2,162 / 2,102 off, and a p50 at 1,000/s of 120 / 122 /
-    106 ms on against 67 / 104 / 67 off; it costs +1.3 K instructions an interaction
-    (``bench.read_ahead_callgrind``). On SQLite the same decode held the GIL that the
-    database thread wanted back after each row (stop 33, 3a95b21: no faster, more CPU).
-    ``engine`` stays for a store-dependent default should one pay again.
-    """
-    del engine
-    return bool(settings.consumer_read_ahead)
-
-
 def build_consumer(
     settings: KafkaSettings,
     ctx: RouterContext,
@@ -145,7 +127,6 @@ def build_consumer(
     fetch_max_wait_ms: int | None = None,
     fetch_min_bytes: int | None = None,
     between_polls: Callable[[], object] | None = None,
-    read_ahead: bool = False,
 ) -> ConsumerRunner:
     return ConsumerRunner(
         settings,
@@ -162,7 +143,6 @@ def build_consumer(
         fetch_max_wait_ms=fetch_max_wait_ms,
         fetch_min_bytes=fetch_min_bytes,
         between_polls=between_polls,
-        read_ahead=read_ahead,
     )
 
 

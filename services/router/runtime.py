@@ -22,7 +22,6 @@ from services.router.consumer import (
     build_consumer,
     build_outcome_consumer,
     commits_survive_a_crash,
-    read_ahead_on,
 )
 from services.router.relay import BatchPublisher, OutboxRelay
 from services.router.scheduler import Scheduler
@@ -179,7 +178,6 @@ class RouterRuntime:
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             fetch_min_bytes=settings.consumer_fetch_min_bytes,
             between_polls=self.memory_upkeep.run_if_due if self.memory_upkeep else None,
-            read_ahead=read_ahead_on(settings, self.engine),
         )
 
     def _spawn(self, coro, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -145,16 +145,6 @@ class RouterSettings(ServiceSettings, MemorySettings):
         description="Addresses/networks of reverse proxies whose X-Forwarded-For the audit "
         'trail believes (JSON list, e.g. ["10.0.0.0/8"]); empty: the peer address is used.',
     )
-    consumer_read_ahead: bool | None = Field(
-        None,
-        description="The interactions consumer takes its next poll and decodes it while "
-        "this one is routed (libs/common/kafka/consumer.py, read_ahead), in the time the "
-        "event loop waits for the poll's round trips to the database. Unset: off on both "
-        "stores. On PostgreSQL it was never shown to pay (stop 35, three interleaved idle "
-        "pairs: decisions/s within the spread, p50 at 1,000/s 106-122 ms on against 67-104 "
-        "off, +1.3 K instructions an interaction); on SQLite the decode held the GIL the "
-        "database thread wanted back (no faster, more CPU).",
-    )
     consumer_partition_fetch_kb: int = Field(
         512,
         ge=16,

@@ -51,18 +51,12 @@
   ~0.6 ms of CPU (pure-Python request and response coding, the loop's wake-ups): a
   consumer on a trickle of records fetches 50 times a second, ~26 ms of CPU a second
   (``fetch_max_wait_ms=200``: 5 fetches, ~4 ms).
-- Read-ahead (``read_ahead``, opt-in, with a ``batch_handler``): while a poll is
-  handled, the next poll is taken from aiokafka's buffer and decoded in a task of its
-  own, a chunk of records at a time, at idle priority: only in loop turns where nothing
-  else is ready to run (the handler waits on a socket), so the decode fills the
-  handler's waits instead of adding to its wall time. Nothing else changes: the next
-  poll is handled, and its offsets marked done, only after this one; a poll read ahead
-  is dropped whole when a revocation came after it was taken (the partitions' positions
-  go back to their committed offsets on the next assignment, so its records are fetched
-  again); a stop drops it (its offsets are not committed). The router turns it on with
-  PostgreSQL, where its loop sleeps through the server's work on each poll; with SQLite
-  (stop 33, 3a95b21) the decode held the GIL that the database thread wanted back after
-  every row's ``sqlite3_step``: no run was faster, the CPU per interaction rose.
+- No read-ahead: decoding the next poll while this one is handled (in a task of its
+  own, at idle priority) was tried twice and removed (stop 36): on SQLite the decode
+  held the GIL the database thread wanted back after each row (stop 33, 3a95b21: no
+  run faster, more CPU an interaction); on PostgreSQL three interleaved idle pairs gave
+  no gain in decisions/s and a worse p50 at 1,000/s (stop 35, e52692d), and its task
+  and turns cost instructions every poll. Polls are taken, decoded and handled in turn.
 - Idle fetch mode (``idle_fetch``, on by default): after a poll that found nothing the
   fetches ask for the first byte and wait up to half a second, until a poll returns
   records again (``libs.common.kafka.fetch_mode``): an idle consumer asks the broker
@@ -124,11 +118,6 @@ SPARSE_FETCH_MAX_WAIT_MS = 500
 #: work, and under a pipeline's steady flow each busy runner committed ~3 times a
 #: second (``bench.router_poll_split``: the router's two, 3.0-3.4/s at 50-100 POSTs/s).
 COMMIT_INTERVAL_S = 1.0
-
-
-#: ``read_ahead``: records decoded per loop turn; a handler's task waiting on a chunk
-#: when its own await ends waits at most this many decodes (~100 K instructions each).
-READ_AHEAD_CHUNK = 25
 
 
 def _never(exc: BaseException) -> bool:
@@ -196,7 +185,6 @@ class ConsumerRunner:
         skip_header: tuple[str, bytes] | None = None,
         between_polls: Callable[[], object] | None = None,
         idle_fetch: bool = True,
-        read_ahead: bool = False,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -228,11 +216,6 @@ class ConsumerRunner:
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._fetch_min_bytes = fetch_min_bytes
         self._between_polls = between_polls
-        self._read_ahead = read_ahead and batch_handler is not None
-        #: revocations so far: a poll taken before the last one is not handled
-        self._revocations = 0
-        #: the loop awaits the poll read ahead: decode it now, not only when idle
-        self._ahead_wanted = False
         self._idle_fetch = idle_fetch and not sparse_topic  # a sparse topic's fetch is idle's
         self.fetch_mode: IdleFetchMode | None = None  # set once the consumer runs
         self._next_commit = 0.0  # time.monotonic() from which the next commit may start
@@ -272,18 +255,9 @@ class ConsumerRunner:
             )
         self.started.set()
         log.info("consumer %s started on %s", self._group_id, ",".join(self._topics))
-        ahead: asyncio.Task[_Polled] | None = None
         try:
             while not self._stop.is_set():
-                if ahead is not None:
-                    self._ahead_wanted = True
-                    try:
-                        polled, ahead = await ahead, None
-                    finally:
-                        self._ahead_wanted = False
-                else:
-                    polled = self._polled(await self._poll())
-                batch = polled.batch
+                batch = await self._poll()
                 if self.fetch_mode is not None:
                     self.fetch_mode.after_poll(bool(batch))
                 if batch:
@@ -294,11 +268,8 @@ class ConsumerRunner:
                     # handled (17-50 ms of a poll under load, bench.router_throughput
                     # --trace).
                     await asyncio.sleep(0)
-                    if self._read_ahead:
-                        ahead = asyncio.create_task(self._poll_ahead())
                     async with self._lock:
-                        if not self._read_ahead or polled.revocations == self._revocations:
-                            await self._process(batch, polled.deliveries)
+                        await self._process(batch)
                 if self._between_polls is not None:
                     self._run_between_polls()
                 # after an empty poll too: what the last polls finished is committed
@@ -311,10 +282,6 @@ class ConsumerRunner:
                         self._committing = asyncio.create_task(self._commit())
                         self._next_commit = time.monotonic() + self._commit_interval
         finally:
-            if ahead is not None:  # its records are not handled: not committed either
-                ahead.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await ahead
             await self._commit_settled()
             await self._commit()
             await self._consumer.stop()
@@ -357,38 +324,6 @@ class ConsumerRunner:
             await asyncio.sleep(1.0)
             return {}
 
-    def _polled(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> _Polled:
-        """A poll as taken now: after any revocation so far, not decoded yet."""
-        return _Polled(batch, self._revocations, None)
-
-    async def _poll_ahead(self) -> _Polled:
-        """``read_ahead``: the next poll and its deliveries, decoded a chunk of records a
-        loop turn (the handler of the poll in hand resumes between two chunks), at idle
-        priority: a chunk only in a turn where nothing else is ready to run (the handler
-        waits on a socket), or once the loop awaits this poll (``_ahead_wanted``). Taking
-        turns with a handler that is busy on the CPU (routing between its round trips)
-        would only move the decode's CPU into the handler's wall time, not into its
-        waits."""
-        polled = self._polled(await self._poll())
-        if not polled.batch:
-            return polled
-        # CPython's loop: its callbacks ready to run this turn and the next (no such
-        # attribute on another loop: every turn is then a chunk's)
-        ready = getattr(asyncio.get_running_loop(), "_ready", ())
-        deliveries: list[Delivery] = []
-        try:
-            for records in polled.batch.values():
-                for start in range(0, len(records), READ_AHEAD_CHUNK):
-                    # no event says "the loop is idle": each turn looks (another task
-                    # ready: its turn first)
-                    while ready and not self._ahead_wanted:  # noqa: ASYNC110
-                        await asyncio.sleep(0)
-                    deliveries.extend(self._deliveries(records[start : start + READ_AHEAD_CHUNK]))
-                    await asyncio.sleep(0)
-        except NON_RETRYABLE:
-            return polled  # decoded again when handled: the per-record path dead-letters it
-        return _Polled(polled.batch, polled.revocations, deliveries)
-
     def _deliveries(self, records: list[ConsumerRecord]) -> list[Delivery]:
         """The records' deliveries, decoded, but the ignored ones (``_is_ignored``)."""
         if not self._decode:
@@ -400,30 +335,20 @@ class ConsumerRunner:
         # nothing to skip (the router's interactions): no ``_is_ignored`` call a record
         return [_delivery(r, decode(r.headers, r.value)) for r in records]
 
-    async def _process(
-        self,
-        batch: dict[TopicPartition, list[ConsumerRecord]],
-        deliveries: list[Delivery] | None = None,
-    ) -> None:
-        """``deliveries``: the batch's, decoded ahead (``_poll_ahead``), if it was."""
-        if self._batch_handler is not None and await self._process_as_batch(batch, deliveries):
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        if self._batch_handler is not None and await self._process_as_batch(batch):
             return
         await asyncio.gather(*(self._process_partition(tp, recs) for tp, recs in batch.items()))
 
-    async def _process_as_batch(
-        self,
-        batch: dict[TopicPartition, list[ConsumerRecord]],
-        deliveries: list[Delivery] | None = None,
-    ) -> bool:
+    async def _process_as_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """True when the batch is finished (or the runner stops); False: go record by record."""
         assert self._batch_handler is not None
-        if deliveries is None:
-            try:
-                deliveries = [
-                    delivery for records in batch.values() for delivery in self._deliveries(records)
-                ]
-            except NON_RETRYABLE:
-                return False  # the per-record path dead-letters the bad record, handles the rest
+        try:
+            deliveries = [
+                delivery for records in batch.values() for delivery in self._deliveries(records)
+            ]
+        except NON_RETRYABLE:
+            return False  # the per-record path dead-letters the bad record, handles the rest
         ignored = sum(map(len, batch.values())) - len(deliveries)
         started = time.perf_counter()
         while not self._stop.is_set():
@@ -597,22 +522,11 @@ class ConsumerRunner:
                 self._committing = None
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
-        self._revocations += 1  # a poll taken before this is dropped, fetched again
         async with self._lock:
             await self._commit_settled()
             await self._commit(only=set(revoked))
             for tp in revoked:
                 self._done.pop(tp, None)
-
-
-@dataclass(frozen=True, slots=True)
-class _Polled:
-    """A poll: its records, the runner's revocation count when it was taken (handled
-    only if no revocation came since), its deliveries if decoded ahead."""
-
-    batch: dict[TopicPartition, list[ConsumerRecord]]
-    revocations: int
-    deliveries: list[Delivery] | None
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):

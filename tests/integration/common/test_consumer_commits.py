@@ -278,75 +278,14 @@ async def test_polls_within_the_commit_interval_share_one_commit_and_stop_commit
     assert none_polls > 1 and none_commits > 1  # no interval: a commit after most polls
 
 
-async def test_read_ahead_handles_every_poll_once_in_order_and_decodes_it_ahead(kafka_topics):
-    """``read_ahead``: the next poll is decoded while this one is handled (its deliveries
-    reach the handler already decoded), and the polls are handled one after another, each
-    record once, in each partition's order."""
-    settings = kafka_topics
-    topic, total = settings.topics.interactions, 60
-    handled: list[tuple[int, int, str]] = []  # (partition, offset, event id)
-    decoded_ahead: list[bool] = []
-    busy = False
-    done = asyncio.Event()
-
-    async def single(delivery: Delivery) -> None:
-        raise AssertionError("the batch handler takes every poll")
-
-    async def whole_poll(deliveries: list[Delivery]) -> None:
-        nonlocal busy
-        assert not busy  # one poll at a time
-        busy = True
-        # the poll read ahead was decoded while this one waited (a decode of the
-        # first poll in hand happened before; the read-ahead's since)
-        decoded_ahead.append(runner.ahead_decodes > 0)
-        await asyncio.sleep(0.02)  # the handler's await: the read-ahead runs now
-        busy = False
-        for delivery in deliveries:
-            record = delivery.record
-            handled.append((record.partition, record.offset, delivery.event_id))
-        if len(handled) >= total:
-            done.set()
-
-    class CountedDecodes(ConsumerRunner):
-        ahead_decodes = 0
-
-        async def _poll_ahead(self):  # type: ignore[no-untyped-def]
-            polled = await super()._poll_ahead()
-            if polled.deliveries:
-                self.ahead_decodes += 1
-            return polled
-
-    async with EventProducer(settings, client_id="t") as producer:
-        ids = await _publish(producer, topic, range(total))
-        runner = CountedDecodes(
-            settings,
-            handler=single,
-            batch_handler=whole_poll,
-            max_batch=7,
-            read_ahead=True,
-            **_options(settings, producer, "g-read-ahead"),
-        )
-        task = asyncio.create_task(runner.run())
-        await _wait(done)
-        runner.stop()
-        await task
-        assert await _committed(settings, "g-read-ahead") == total
-
-    assert sorted(event_id for _, _, event_id in handled) == sorted(ids)  # each once
-    for partition in {p for p, _, _ in handled}:
-        offsets = [offset for p, offset, _ in handled if p == partition]
-        assert offsets == sorted(offsets)
-    assert any(decoded_ahead[1:])  # later polls came decoded ahead
-
-
-async def test_read_ahead_with_a_rebalance_and_a_stop_loses_nothing_and_repeats_nothing(
+async def test_batch_members_with_a_rebalance_and_a_stop_lose_nothing_and_repeat_nothing(
     kafka_topics,
 ):
-    """Two read-ahead members: the first's revocation drops the poll it read ahead (it is
-    fetched again from the committed offsets), a stop drops the one in hand; a restart
-    handles what is left. Every record handled exactly once."""
+    """Two members handling whole polls: the first's revocation commits what it
+    finished, a stop mid-stream commits the finished polls only; the survivor handles
+    what is left. Every record handled exactly once."""
     settings = kafka_topics
-    topic, group, first, more = settings.topics.interactions, "g-read-ahead-rebalance", 40, 40
+    topic, group, first, more = settings.topics.interactions, "g-batch-rebalance", 40, 40
     handled: list[str] = []
     want: set[str] = set()
     all_handled = asyncio.Event()
@@ -356,7 +295,7 @@ async def test_read_ahead_with_a_rebalance_and_a_stop_loses_nothing_and_repeats_
         raise AssertionError("the batch handler takes every poll")
 
     async def whole_poll(deliveries: list[Delivery]) -> None:
-        await asyncio.sleep(0.05)  # a poll takes a while: one is read ahead meanwhile
+        await asyncio.sleep(0.05)  # a poll takes a while: the rebalance comes mid-poll
         handled.extend(delivery.event_id for delivery in deliveries)
         for count, event in reached.items():
             if len(handled) >= count:
@@ -371,7 +310,6 @@ async def test_read_ahead_with_a_rebalance_and_a_stop_loses_nothing_and_repeats_
             batch_handler=whole_poll,
             client_id=client_id,
             max_batch=5,
-            read_ahead=True,
             commit_interval_s=0.0,
             **_options(settings, producer, group),
         )
@@ -386,7 +324,7 @@ async def test_read_ahead_with_a_rebalance_and_a_stop_loses_nothing_and_repeats_
         await _wait(a.revoking)
         ids += await _publish(producer, topic, range(first, first + more))
         await _wait(reached[first])
-        b.stop()  # mid-stream: B's poll read ahead is dropped, uncommitted
+        b.stop()  # mid-stream
         await b_task
         want.update(ids)
         if want <= set(handled):

@@ -14,7 +14,6 @@ from services.router.consumer import (
     OUTCOME_FETCH_MIN_BYTES,
     build_consumer,
     build_outcome_consumer,
-    read_ahead_on,
 )
 from services.router.settings import RouterSettings
 
@@ -101,22 +100,3 @@ def test_the_interactions_consumer_fills_its_fetch_as_the_router_setting_says(tm
             "fetch_min_bytes": settings.consumer_fetch_min_bytes,
             "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         }
-
-
-def test_the_interactions_consumer_reads_ahead_only_when_told(tmp_path: Path):
-    """Unset, read-ahead is off on both stores (on PostgreSQL it never showed a gain:
-    stop 35; on SQLite the GIL: stop 33); the setting wins."""
-
-    class Engine:
-        def __init__(self, name: str) -> None:
-            self.dialect = type("Dialect", (), {"name": name})()
-
-    postgresql, sqlite = Engine("postgresql"), Engine("sqlite")
-    unset = RouterSettings(state_dir=tmp_path)
-    assert unset.consumer_read_ahead is None
-    assert read_ahead_on(unset, postgresql) is False  # type: ignore[arg-type]
-    assert read_ahead_on(unset, sqlite) is False  # type: ignore[arg-type]
-    for told in (True, False):
-        settings = RouterSettings(state_dir=tmp_path, consumer_read_ahead=told)
-        assert read_ahead_on(settings, postgresql) is told  # type: ignore[arg-type]
-        assert read_ahead_on(settings, sqlite) is told  # type: ignore[arg-type]

@@ -1,18 +1,17 @@
-"""Instructions of the consumer runner's loop a poll, with and without ``read_ahead``.
+"""Instructions of the consumer runner's loop a poll: its own work and the decode.
 
 ``ConsumerRunner.run`` over polls of ``--batch`` of the router's interactions
 (``bench.interaction_batch_decode.records``: chats and mails as chat_ingest encodes
 them) from a stand-in for aiokafka's consumer (``getmany`` hands over the next poll,
 ``commit`` returns), into a batch handler that awaits twice as the router's routing
 does (its read and its commit hop to the database thread; here ``asyncio.sleep(0)``:
-no thread), so the read-ahead task runs in the same turns as in the router. What is
-counted is the runner's own work and the decode: the read-ahead's extra task, its
-loop turns between chunks and the poll's envelope, against the plain loop. Under
-callgrind only the polls after ``WARM`` are instrumented::
+no thread). What is counted is the runner's own work and the decode (until stop 36 also
+the read-ahead's task and turns, removed then: stop 35 measured +1.3 K instructions an
+interaction with it). Under callgrind only the polls after ``WARM`` are instrumented::
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --instr-atstart=no \\
-        --callgrind-out-file=/tmp/ra.out .venv/bin/python -m bench.read_ahead_callgrind \\
-        --polls 6 [--read-ahead]
+        --callgrind-out-file=/tmp/rl.out .venv/bin/python -m bench.runner_loop_callgrind \\
+        --polls 6
     (instructions a poll: the difference of two sizes, e.g. 6 and 3 polls, / 3)
 
 Threads and the GIL are not in it: valgrind runs one thread at a time.
@@ -84,7 +83,7 @@ def polls(count: int, batch: int) -> list[dict[TopicPartition, list[ConsumerReco
     return out
 
 
-async def run(count: int, batch: int, read_ahead: bool, window: bool) -> int:
+async def run(count: int, batch: int, window: bool) -> int:
     handled = 0
 
     async def whole_poll(deliveries: list[Delivery]) -> None:
@@ -107,15 +106,14 @@ async def run(count: int, batch: int, read_ahead: bool, window: bool) -> int:
         producer=None,  # type: ignore[arg-type]  # nothing is dead-lettered
         max_batch=batch,
         idle_fetch=False,
-        read_ahead=read_ahead,
         commit_interval_s=0.0,
     )
 
     def on_poll(number: int) -> None:
-        # the plain loop takes poll n when n - 1 is handled; the read-ahead while it is
-        if window and number == WARM - (1 if read_ahead else 0):
+        # the loop takes poll n when n - 1 is handled
+        if window and number == WARM:
             callgrind_instrumentation(True)
-        if number == WARM + count - (1 if read_ahead else 0):
+        if number == WARM + count:
             if window:
                 callgrind_instrumentation(False)
             runner.stop()
@@ -135,15 +133,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--polls", type=int, default=6, help="polls counted")
     parser.add_argument("--batch", type=int, default=400)
-    parser.add_argument("--read-ahead", action="store_true")
     parser.add_argument("--no-window", action="store_true", help="not under valgrind")
     args = parser.parse_args()
-    handled = asyncio.run(run(args.polls, args.batch, args.read_ahead, not args.no_window))
+    handled = asyncio.run(run(args.polls, args.batch, not args.no_window))
     print(
         {
             "polls": args.polls,
             "batch": args.batch,
-            "read_ahead": args.read_ahead,
             "handled": handled,
         }
     )
