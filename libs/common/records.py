@@ -64,6 +64,43 @@ def slot_constructor(cls: type[T]) -> Callable[..., T]:
     return constructor
 
 
+def dict_constructor(cls: type[T]) -> Callable[..., T]:
+    """:func:`slot_constructor` for a frozen dataclass without slots: the fields are
+    stored in the new object's ``__dict__`` (what the frozen ``__init__``'s
+    ``object.__setattr__`` a field stores there), no frame of the class's own.
+
+    The router makes one such record (``Incoming``) of every interaction it routes:
+    callgrind, 400 - 200 records, 6.3 -> 3.5 K instructions each with the check of the
+    event's type around it (``services.router.consumer``)."""
+    if not is_dataclass(cls) or "__slots__" in vars(cls):
+        raise TypeError(f"{cls.__qualname__}: not a dataclass with a __dict__")
+    params = vars(cls)["__dataclass_params__"]
+    if not params.frozen:
+        raise TypeError(f"{cls.__qualname__}: not frozen")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__qualname__}: has __post_init__")
+    record_fields = fields(cls)
+    if any(not f.init for f in record_fields):
+        raise TypeError(f"{cls.__qualname__}: a field outside __init__")
+    names = [f.name for f in record_fields]
+    if any(name.startswith(_OWN) for name in names):
+        raise TypeError(f"{cls.__qualname__}: a field named {_OWN}...")
+    namespace: dict[str, Any] = {f"{_OWN}new": object.__new__, f"{_OWN}cls": cls}
+    made, values = f"{_OWN}record", f"{_OWN}dict"
+    lines = [
+        f"def new_{cls.__name__}({', '.join(names)}):",
+        f"    {made} = {_OWN}new({_OWN}cls)",
+        f"    {values} = {made}.__dict__",
+    ]
+    lines += [f"    {values}[{name!r}] = {name}" for name in names]
+    lines.append(f"    return {made}")
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from field names only
+    constructor: Callable[..., T] = namespace[f"new_{cls.__name__}"]
+    constructor.__qualname__ = f"dict_constructor({cls.__qualname__})"
+    constructor.__module__ = cls.__module__
+    return constructor
+
+
 def tuple_constructor(cls: type[T]) -> Callable[[tuple[Any, ...]], T]:
     """A function taking one tuple of every field of the named tuple ``cls`` (in field
     order, no defaults) and returning what ``cls(*values)`` would: ``tuple.__new__`` in C,

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.common.cloudevents import CloudEvent
 from libs.common.events.interaction import Interaction
 from libs.common.events.notification import (
     ABOUT_REPLY_EXTENSION,
@@ -23,6 +24,7 @@ from libs.common.events.notification import (
 )
 from libs.common.kafka.consumer import ConsumerRunner, Delivery, PermanentError
 from libs.common.kafka.producer import EventProducer
+from libs.common.records import dict_constructor
 from libs.common.settings import KafkaSettings
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
@@ -47,11 +49,31 @@ OUTCOME_FETCH_MIN_BYTES = 1024 * 1024
 NOT_ABOUT_A_REPLY_HEADER = (f"ce_{ABOUT_REPLY_EXTENSION}", NOT_ABOUT_A_REPLY.encode())
 
 
+#: ``Incoming(event_id, interaction)`` without the frozen dataclass's ``__init__`` (its
+#: ``object.__setattr__`` a field): one an interaction routed (``libs.common.records``)
+_incoming = dict_constructor(Incoming)
+
+
 def incoming_from(delivery: Delivery) -> Incoming:
     event = delivery.event
     if event is None or not isinstance(event.data, Interaction):
-        raise PermanentError(f"not an interaction: {event.type if event else 'undecoded'}")
-    return Incoming(event_id=event.id, interaction=event.data)
+        raise _not_an_interaction(event)
+    return _incoming(event.id, event.data)
+
+
+def incomings_from(deliveries: list[Delivery]) -> list[Incoming]:
+    """``[incoming_from(d) for d in deliveries]`` without a call a delivery: a poll's."""
+    incomings = []
+    for delivery in deliveries:
+        event = delivery.event
+        if event is None or not isinstance(event.data, Interaction):
+            raise _not_an_interaction(event)
+        incomings.append(_incoming(event.id, event.data))
+    return incomings
+
+
+def _not_an_interaction(event: CloudEvent | None) -> PermanentError:
+    return PermanentError(f"not an interaction: {event.type if event else 'undecoded'}")
 
 
 class InteractionHandler:
@@ -71,7 +93,7 @@ class BatchHandler:
         self.ctx = ctx
 
     async def __call__(self, deliveries: list[Delivery]) -> None:
-        await route_batch(self.ctx, [incoming_from(delivery) for delivery in deliveries])
+        await route_batch(self.ctx, incomings_from(deliveries))
 
 
 def database_unavailable(exc: BaseException) -> bool:

@@ -13,12 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from libs.common.kafka.consumer import Delivery
-from libs.common.records import slot_constructor, tuple_constructor
+from libs.common.records import dict_constructor, slot_constructor, tuple_constructor
 from services.notifier.decisions import ChatNotice, MailNotice, Plan, Suppression, WebhookNotice
 from services.notifier.handler import ChatAccepted, ClaimedChat, Job, Sent
 from services.notifier.mail import MailMeta, OutgoingMail, Threading
 from services.notifier.rendering import Rendered
 from services.notifier.sentlog import Finish, SendInfo, SendKey, SentRecord
+from services.router.service.interactions import Incoming
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,19 @@ DATACLASSES = [
     Sent,
 ]
 NAMED_TUPLES = [Job, SendInfo, SendKey, Finish, SentRecord]
+
+
+@dataclass(frozen=True)
+class NamedLikeTheDictBuilder:
+    """Fields named as ``dict_constructor``'s function's own locals would be."""
+
+    record: Any
+    dict: Any
+    _new: Any
+
+
+#: frozen dataclasses with a ``__dict__`` (``dict_constructor``)
+DICT_DATACLASSES = [NamedLikeTheDictBuilder, Incoming]
 
 #: hashable values of several types: the constructors do not look at them
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8), st.binary())
@@ -120,3 +134,51 @@ def test_slot_constructor_refuses_what_it_would_build_differently() -> None:
             slot_constructor(record)
     with pytest.raises(TypeError):
         tuple_constructor(tuple)
+
+
+@pytest.mark.parametrize("record", DICT_DATACLASSES, ids=lambda c: c.__name__)
+@given(data=st.data())
+def test_dict_constructor_builds_the_dataclass_own_object(record: type, data: Any) -> None:
+    given_values = [data.draw(values) for _ in fields(record)]
+    fast = dict_constructor(record)(*given_values)
+    own = record(*given_values)
+    assert type(fast) is record
+    assert fast == own
+    assert hash(fast) == hash(own)
+    assert repr(fast) == repr(own)
+    assert vars(fast) == vars(own)
+    assert dataclasses.astuple(fast) == dataclasses.astuple(own)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.__setattr__(fields(record)[0].name, None)
+    by_name = {f.name: v for f, v in zip(fields(record), given_values, strict=True)}
+    assert dict_constructor(record)(**by_name) == own
+
+
+def test_dict_constructor_refuses_what_it_would_build_differently() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Slots:
+        a: int
+
+    @dataclass
+    class NotFrozen:
+        a: int
+
+    @dataclass(frozen=True)
+    class PostInit:
+        a: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    @dataclass(frozen=True)
+    class NotInInit:
+        a: int
+        b: int = dataclasses.field(default=0, init=False)
+
+    @dataclass(frozen=True)
+    class OwnName:
+        _slot_constructor_dict: int
+
+    for record in (Slots, NotFrozen, PostInit, NotInInit, OwnName, int):
+        with pytest.raises(TypeError):
+            dict_constructor(record)
