@@ -20,13 +20,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from libs.common import metrics
-from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers
+from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers, iso_time
 from libs.common.kafka.partitioner import KeyPartitioner
 from libs.common.kafka.produce_request import one_pass_requests
 from libs.common.kafka.producer import PublishError, send_batches
@@ -69,6 +70,10 @@ MARK_INTERVAL_S = 1.0
 #: unit's future in one turn, its task resumes and hands over in the next.
 HAND_OVER_TURNS = 3
 
+
+#: a ``PendingEvent``'s ``ce_type``, by index: ``map`` over a round's rows in C
+_CE_TYPE = itemgetter(PendingEvent._fields.index("ce_type"))
+_EVENT_ID = itemgetter(PendingEvent._fields.index("event_id"))
 
 _SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
 _CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
@@ -113,7 +118,9 @@ class RecordHeaders:
                 ce_type = types[row.ce_type] = ("ce_type", row.ce_type.encode())
             occurred_at = row.occurred_at
             if occurred_at is not last_time:  # identity: equal instants may differ in offset
-                ce_time = ("ce_time", occurred_at.isoformat().encode())
+                # isoformat's text, from the seconds' text met lately (~1 a routed
+                # interaction: 12.9 -> 8.3 K instructions, callgrind 400 - 200 times)
+                ce_time = ("ce_time", iso_time(occurred_at).encode())
                 last_time = occurred_at
             conversation_id = row.conversation_id
             if conversation_id is not last_conversation:  # identity: any str is equal to itself
@@ -279,10 +286,11 @@ class OutboxRelay:
         rows = await self._rows(self._rows_read_apart, read, handed_before, limit=limit)
         if not rows:
             return 0
-        await self._send_all([row for _, row in rows])
-        self.published.published(id_ for id_, _ in rows)
+        ids, published = zip(*rows, strict=True)  # (id, row) pairs: two tuples, in C
+        await self._send_all(list(published))
+        self.published.published(ids)
         self._mark_wake.set()
-        self.committed.forget(row.event_id for _, row in rows)
+        self.committed.forget(map(_EVENT_ID, published))
         return len(rows)
 
     async def mark_published(self, *, stale_only: bool = False) -> int:
@@ -343,11 +351,12 @@ class OutboxRelay:
             if now is not None:  # committed with the round's mark, or rolled back with it
                 await record_sent_mark(uow.session, max(id_ for id_, _ in rows), now)
             # raises if not acknowledged: the mark rolls back
-            await self._send_all([row for _, row in rows])
+            published = [row for _, row in rows]
+            await self._send_all(published)
             await uow.commit()
         if now is not None:
             self._sent_mark_at = now
-        self.committed.forget(row.event_id for _, row in rows)
+        self.committed.forget(map(_EVENT_ID, published))
         return len(rows)
 
     async def _rows_read_apart(self, ids: list[int]) -> dict[int, PendingEvent]:
@@ -380,7 +389,8 @@ class OutboxRelay:
             # (by another replica, or in a round that then failed to forget it)
             self.committed.forget(handed_before - {u.event_id for u in read})
         unsent = read[:limit]
-        handed = {u.id: self.committed.get(u.event_id) for u in unsent}
+        get = self.committed.get  # a bound dict.get: no Python call a row
+        handed = {id_: get(event_id) for id_, event_id in unsent}
         missing = [i for i, row in handed.items() if row is None]
         if missing:
             missing = await self._handed_meanwhile(unsent, handed)
@@ -425,12 +435,25 @@ class OutboxRelay:
         return list(waiting)
 
     async def _send_all(self, rows: list[PendingEvent]) -> None:
-        by_topic: dict[str, list[PendingEvent]] = {}
-        for row in rows:  # order kept within each topic
-            by_topic.setdefault(self._topics_by_type.get(row.ce_type, self._topic), []).append(row)
-        for topic, items in by_topic.items():
+        # the types counted once, in C: they say the topics too (a routed poll's rows are
+        # all routing events: one topic, no lookup and append a row)
+        types = Counter(map(_CE_TYPE, rows))
+        topics_by_type = self._topics_by_type
+        if not rows:
+            return
+        if topics_by_type.keys().isdisjoint(types):
+            by_topic = {self._topic: (rows, types)}
+        else:
+            grouped: dict[str, list[PendingEvent]] = {}
+            for row in rows:  # order kept within each topic
+                topic = topics_by_type.get(row.ce_type, self._topic)
+                grouped.setdefault(topic, []).append(row)
+            by_topic = {
+                topic: (items, Counter(map(_CE_TYPE, items))) for topic, items in grouped.items()
+            }
+        for topic, (items, counts) in by_topic.items():
             await self._producer.publish(topic, self._headers.records(items))
-            for ce_type, count in Counter(row.ce_type for row in items).items():
+            for ce_type, count in counts.items():
                 metrics.EVENTS_PUBLISHED.labels(topic, ce_type).inc(count)
 
     async def _restart_producer(self) -> None:

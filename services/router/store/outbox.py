@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
@@ -302,6 +302,9 @@ class CommittedOutbox:
 
     def __init__(self, *, limit: int = 10_000) -> None:
         self._rows: dict[str, PendingEvent] = {}
+        #: the row handed over under an event id, or None: the dict's own ``get`` (the
+        #: relay looks up every row a round reads), no Python frame a lookup
+        self.get: Callable[[str], PendingEvent | None] = self._rows.get
         self._limit = limit
         #: set on every hand-over: the relay waits on it between rounds
         self.wake = asyncio.Event()
@@ -330,15 +333,13 @@ class CommittedOutbox:
                 del self._rows[event_id]
         self.wake.set()
 
-    def get(self, event_id: str) -> PendingEvent | None:
-        return self._rows.get(event_id)
-
     def event_ids(self) -> set[str]:
         return set(self._rows)
 
     def forget(self, event_ids: Iterable[str]) -> None:
+        pop = self._rows.pop
         for event_id in event_ids:
-            self._rows.pop(event_id, None)
+            pop(event_id, None)
 
 
 class UnsentId(NamedTuple):

@@ -55,6 +55,7 @@ def test_a_relays_records_are_the_keys_values_and_headers_of_each_row():
     and ``cloudevents``' headers are, across shared and unshared objects and zones."""
     later = T0 + timedelta(seconds=1)
     other_offset = T0.astimezone(timezone(timedelta(hours=9)))
+    micro = T0 + timedelta(seconds=2, microseconds=1234)  # ce_time: cloudevents.iso_time
     conv = "conv-1"
     rows = [
         PendingEvent(0, "ce-1", "support.routing.a.v1", conv, T0, '{"a":"é"}'),
@@ -62,6 +63,8 @@ def test_a_relays_records_are_the_keys_values_and_headers_of_each_row():
         PendingEvent(0, "ce-3", "support.routing.a.v1", "".join(["conv-", "1"]), later, "{}"),
         PendingEvent(0, "ce-4", "support.routing.a.v1", "conv-2", other_offset, "{}"),
         PendingEvent(0, "ce-5", "support.routing.b.v1", conv, T0, "[1]"),
+        PendingEvent(0, "ce-6", "support.routing.a.v1", conv, micro, "{}"),
+        PendingEvent(0, "ce-7", "support.routing.a.v1", conv, T0.replace(tzinfo=None), "{}"),
     ]
     expected = [
         (
