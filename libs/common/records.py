@@ -33,6 +33,32 @@ def slot_constructor(cls: type[T]) -> Callable[..., T]:
     """
     if not is_dataclass(cls) or "__slots__" not in vars(cls):
         raise TypeError(f"{cls.__qualname__}: not a slotted dataclass")
+    names = _init_fields(cls)
+    setters = {f"{_OWN}set_{name}": vars(cls)[name].__set__ for name in names}
+    made = f"{_OWN}record"
+    body = [f"{_OWN}set_{name}({made}, {name})" for name in names]
+    return _generated(cls, "slot_constructor", names, body, setters)
+
+
+def dict_constructor(cls: type[T]) -> Callable[..., T]:
+    """:func:`slot_constructor` for a frozen dataclass without slots: the fields are
+    stored in the new object's ``__dict__`` (what the frozen ``__init__``'s
+    ``object.__setattr__`` a field stores there), no frame of the class's own.
+
+    The router makes one such record (``Incoming``) of every interaction it routes:
+    callgrind, 400 - 200 records, 6.3 -> 3.9 K instructions each with the check of the
+    event's type around it (``services.router.consumer``)."""
+    if not is_dataclass(cls) or "__slots__" in vars(cls):
+        raise TypeError(f"{cls.__qualname__}: not a dataclass with a __dict__")
+    names = _init_fields(cls)
+    made, values = f"{_OWN}record", f"{_OWN}dict"
+    body = [f"{values} = {made}.__dict__"] + [f"{values}[{name!r}] = {name}" for name in names]
+    return _generated(cls, "dict_constructor", names, body, {})
+
+
+def _init_fields(cls: type) -> list[str]:
+    """The field names of the frozen dataclass ``cls``, when a generated constructor sets
+    them as its ``__init__`` would (else ``TypeError``)."""
     params = vars(cls)["__dataclass_params__"]
     if not params.frozen:
         raise TypeError(f"{cls.__qualname__}: not frozen")
@@ -47,56 +73,24 @@ def slot_constructor(cls: type[T]) -> Callable[..., T]:
     # ``record`` once set the new object's ``record`` to the object itself (a cycle).
     if any(name.startswith(_OWN) for name in names):
         raise TypeError(f"{cls.__qualname__}: a field named {_OWN}...")
-    namespace: dict[str, Any] = {f"{_OWN}new": object.__new__, f"{_OWN}cls": cls}
-    for name in names:
-        namespace[f"{_OWN}set_{name}"] = vars(cls)[name].__set__
+    return names
+
+
+def _generated(
+    cls: type[T], kind: str, names: list[str], body: list[str], extra: dict[str, Any]
+) -> Callable[..., T]:
+    """``def new_<cls>(<names>)``: ``object.__new__(cls)``, then ``body``, returned."""
+    namespace: dict[str, Any] = {f"{_OWN}new": object.__new__, f"{_OWN}cls": cls, **extra}
     made = f"{_OWN}record"
     lines = [
         f"def new_{cls.__name__}({', '.join(names)}):",
         f"    {made} = {_OWN}new({_OWN}cls)",
+        *(f"    {line}" for line in body),
+        f"    return {made}",
     ]
-    lines += [f"    {_OWN}set_{name}({made}, {name})" for name in names]
-    lines.append(f"    return {made}")
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from field names only
     constructor: Callable[..., T] = namespace[f"new_{cls.__name__}"]
-    constructor.__qualname__ = f"slot_constructor({cls.__qualname__})"
-    constructor.__module__ = cls.__module__
-    return constructor
-
-
-def dict_constructor(cls: type[T]) -> Callable[..., T]:
-    """:func:`slot_constructor` for a frozen dataclass without slots: the fields are
-    stored in the new object's ``__dict__`` (what the frozen ``__init__``'s
-    ``object.__setattr__`` a field stores there), no frame of the class's own.
-
-    The router makes one such record (``Incoming``) of every interaction it routes:
-    callgrind, 400 - 200 records, 6.3 -> 3.5 K instructions each with the check of the
-    event's type around it (``services.router.consumer``)."""
-    if not is_dataclass(cls) or "__slots__" in vars(cls):
-        raise TypeError(f"{cls.__qualname__}: not a dataclass with a __dict__")
-    params = vars(cls)["__dataclass_params__"]
-    if not params.frozen:
-        raise TypeError(f"{cls.__qualname__}: not frozen")
-    if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__qualname__}: has __post_init__")
-    record_fields = fields(cls)
-    if any(not f.init for f in record_fields):
-        raise TypeError(f"{cls.__qualname__}: a field outside __init__")
-    names = [f.name for f in record_fields]
-    if any(name.startswith(_OWN) for name in names):
-        raise TypeError(f"{cls.__qualname__}: a field named {_OWN}...")
-    namespace: dict[str, Any] = {f"{_OWN}new": object.__new__, f"{_OWN}cls": cls}
-    made, values = f"{_OWN}record", f"{_OWN}dict"
-    lines = [
-        f"def new_{cls.__name__}({', '.join(names)}):",
-        f"    {made} = {_OWN}new({_OWN}cls)",
-        f"    {values} = {made}.__dict__",
-    ]
-    lines += [f"    {values}[{name!r}] = {name}" for name in names]
-    lines.append(f"    return {made}")
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built from field names only
-    constructor: Callable[..., T] = namespace[f"new_{cls.__name__}"]
-    constructor.__qualname__ = f"dict_constructor({cls.__qualname__})"
+    constructor.__qualname__ = f"{kind}({cls.__qualname__})"
     constructor.__module__ = cls.__module__
     return constructor
 
