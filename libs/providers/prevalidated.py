@@ -363,3 +363,127 @@ def _body(text: str) -> MessageBody:
         "language": None,
     }
     return constructed(MessageBody, values, {"text"})
+
+
+#: A prevalidated customer identity's fields set (``customer_identity``'s keywords)
+_CUSTOMER_SET = frozenset({"handle", "email", "phone", "display_name", "locale"})
+
+
+def visitor_chat_interaction(
+    *,
+    provider: str,
+    integration: str,
+    occurred: datetime,
+    received: datetime,
+    visitor_id: str,
+    email: str | None,
+    display_name: str | None,
+    locale: str | None,
+    conversation_id: str | None,
+    text: str,
+    routing_hints: RoutingHints,
+    provider_message_id: str,
+) -> Interaction | None:
+    """A visitor's inbound chat message without attachments or phone, as ``chat_interaction``
+    builds it through ``customer_identity``, ``reply_path`` and ``interaction``
+    (customer ``<provider>:<visitor_id>``, its key the handle, threaded and answered on
+    the conversation, else the visitor): the same instances, written out in one
+    function, for web chat's usual message. None where any value is not of its
+    field's exact type (or ``occurred``/``received`` not UTC ``datetime``s): the
+    caller then goes the general way, which validates. tests/unit/providers/test_prevalidated.py
+    holds it against that way (hypothesis)."""
+    if not (
+        type(occurred) is datetime
+        and occurred.tzinfo is UTC
+        and type(received) is datetime
+        and received.tzinfo is UTC
+        and type(provider) is str
+        and type(integration) is str
+        and type(visitor_id) is str
+        and visitor_id
+        and _plain_email(email)
+        and _text_or_none(display_name)
+        and _text_or_none(locale)
+        and _text_or_none(conversation_id)
+        and type(text) is str
+        and len(text) <= MAX_TEXT_CHARS
+        and type(routing_hints) is RoutingHints
+        and type(provider_message_id) is str
+    ):
+        return None
+    handle = f"{provider}:{visitor_id}"
+    customer = constructed(
+        CustomerIdentity,
+        {
+            "email": None if email is None else email.lower(),
+            "phone": None,
+            "handle": handle,
+            "display_name": display_name,
+            "locale": locale,
+            "anonymous": False,
+        },
+        set(_CUSTOMER_SET),
+    )
+    reply_parts = {"provider", "integration", "address", "thread"}
+    reply = constructed(
+        ReplyPath,
+        {
+            "provider": provider,
+            "integration": integration,
+            "address": visitor_id,
+            "thread": conversation_id,
+            "reply_token": None,
+            "reply_token_expires_at": None,
+            "callback_url": None,
+            "callback_expires_at": None,
+        },
+        reply_parts,
+    )
+    thread = constructed(
+        ThreadHints,
+        {
+            "provider_thread_id": conversation_id or visitor_id,
+            "message_id": None,
+            "in_reply_to": [],
+            "references": [],
+            "subject_token": None,
+        },
+        {"provider_thread_id"},
+    )
+    body = constructed(
+        MessageBody,
+        {
+            "text": text,
+            "quoted": None,
+            "signature": None,
+            "truncated": False,
+            "from_html": False,
+            "language": None,
+        },
+        {"text"},
+    )
+    values = {
+        "schema_version": "1.0",
+        "channel": Channel.CHAT,
+        "provider": provider,
+        "integration": integration,
+        "direction": Direction.INBOUND,
+        "kind": InteractionKind.MESSAGE,
+        "occurred_at": occurred,
+        "received_at": received,
+        "customer": customer,
+        "customer_key": handle,
+        "thread": thread,
+        "subject": None,
+        "body": body,
+        "attachments": [],
+        "call": None,
+        "flags": constructed(Flags, dict(_NO_FLAGS), set()),
+        "bounce": None,
+        "routing_hints": routing_hints,
+        "provider_message_id": provider_message_id,
+        "reply_path": reply,
+        "receipt": None,
+        "raw_ref": None,
+    }
+    return constructed(Interaction, values, set(_INTERACTION_SET))

@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
@@ -296,7 +296,7 @@ class EventProducer:
         # the record's future made by the producer's loop itself: aiokafka's default asks
         # ``asyncio.get_running_loop()``, which in CPython 3.11 is a ``getpid`` syscall
         # (its fork check; so is every future made without a loop: ~3 a request); None: full
-        future = batch.append(key, value, None, accumulator._loop.create_future, headers=headers)
+        future = append_record(batch, key, value, headers, accumulator._loop.create_future)
         if future is not None:
             self._window.added(accumulator)
         return future
@@ -425,6 +425,39 @@ def fill_batch(
     finally:
         batch._relative_offset = offset
     return position
+
+
+def append_record(
+    batch: MessageBatch,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers,
+    create_future: Callable[[], asyncio.Future[RecordMetadata]],
+) -> asyncio.Future[RecordMetadata] | None:
+    """``batch.append(key, value, None, create_future, headers=headers)``: the record
+    appended to the batch (its future, resolved at the ack), or None when the batch is
+    full (then closed, as aiokafka closes it).
+
+    Straight to the batch's record builder (aiokafka's Cython one) with positional
+    arguments, as ``fill_batch`` appends the relay's records, not through
+    ``MessageBatch.append``'s and ``BatchBuilder.append``'s Python frames, keywords and
+    ``_serialize`` a webhook request. The same batches and futures
+    (``tests/unit/common/test_append_record.py``)."""
+    builder = batch._builder
+    if builder._key_serializer is not None or builder._value_serializer is not None:
+        return batch.append(key, value, None, create_future, headers=headers)  # type: ignore[no-any-return]
+    if builder._closed:
+        return None
+    metadata = builder._builder.append(
+        builder._relative_offset, None, key, value, [] if headers is None else headers
+    )
+    if metadata is None:
+        builder.close()
+        return None
+    builder._relative_offset += 1
+    future = create_future()
+    batch._msg_futures.append((future, metadata))
+    return future
 
 
 class LingerWindow:

@@ -25,10 +25,11 @@ from libs.providers.inbound import (
     event_id,
     handle,
     reply_path,
+    sane_time,
     to_e164,
 )
 from libs.providers.integrations import Integration, Provider
-from libs.providers.prevalidated import customer_identity
+from libs.providers.prevalidated import customer_identity, visitor_chat_interaction
 from libs.providers.webchat.visitor import issue_visitor_token
 from libs.providers.webhooks import (
     JSON,
@@ -92,6 +93,24 @@ def _bearer(authorization: str | None) -> str | None:
 
 def normalise(message: WebchatMessage, context: IngestContext) -> ChatEvent:
     visitor = message.visitor
+    if message.author == "visitor" and not message.attachments and visitor.phone is None:
+        # the usual message, written out in one function (the same interaction)
+        written = visitor_chat_interaction(
+            provider=PROVIDER,
+            integration=context.integration_id,
+            occurred=sane_time(message.sent_at, context.received_at),
+            received=context.received_at,
+            visitor_id=visitor.id,
+            email=visitor.email,
+            display_name=visitor.name,
+            locale=visitor.locale,
+            conversation_id=message.conversation_id,
+            text=message.text,
+            routing_hints=context.routing,
+            provider_message_id=message.message_id,
+        )
+        if written is not None:
+            return ChatEvent(event_id(PROVIDER, context, message.message_id), written)
     customer = customer_identity(
         handle=handle(PROVIDER, visitor.id),
         email=visitor.email,
