@@ -5,29 +5,28 @@ One model for email, chat and phone, so the router has a single input type.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints, model_validator
 
-from libs.common.events.base import EventModel, UtcDatetime, ValueModel
+from libs.common.events.base import EventModel, UtcDatetime, ValueEnum, ValueModel
 
 #: The plain-text body is capped so one huge mail cannot bloat the topic.
 MAX_TEXT_CHARS = 32_000
 
 
-class Channel(StrEnum):
+class Channel(ValueEnum):
     EMAIL = "email"
     CHAT = "chat"
     PHONE = "phone"
 
 
-class Direction(StrEnum):
+class Direction(ValueEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
 
 
-class InteractionKind(StrEnum):
+class InteractionKind(ValueEnum):
     MESSAGE = "message"
     CALL_STARTED = "call_started"
     CALL_ANSWERED = "call_answered"
@@ -208,7 +207,7 @@ class ReplyPath(ValueModel):
     callback_expires_at: UtcDatetime | None = None
 
 
-class DeliveryState(StrEnum):
+class DeliveryState(ValueEnum):
     """Fate of one outbound message, in the order a provider reports it."""
 
     QUEUED = "queued"

@@ -6,23 +6,22 @@ notifier to act without asking the router (architecture §1, STYLE §2).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
 
-from libs.common.events.base import EventModel, UtcDatetime, ValueModel
+from libs.common.events.base import EventModel, UtcDatetime, ValueEnum, ValueModel
 from libs.common.events.interaction import Channel, CustomerIdentity, Flags, ReplyPath
 
 
-class Priority(StrEnum):
+class Priority(ValueEnum):
     LOW = "low"
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
 
 
-class SlaMetric(StrEnum):
+class SlaMetric(ValueEnum):
     FIRST_RESPONSE = "first_response"
     NEXT_RESPONSE = "next_response"
     RESOLUTION = "resolution"

@@ -26,6 +26,7 @@ from libs.common.events.routing import (
     ResponsePromise,
     RoutingEvent,
 )
+from libs.common.ids import ORDINALS
 from services.router.service import events
 from services.router.service.events import _FAST_EVENTS, Emitter
 from services.router.store.event_json import emitted_writer
@@ -144,6 +145,49 @@ def test_a_routed_event_is_written_from_its_values_as_the_validated_one(
         )
         assert row["payload"] == validated.model_dump_json()
     assert events._WRITERS[(model, tuple(fields))] is not None  # the written way taken
+
+
+def _several(
+    model: type[RoutingEvent], fields: dict[str, Any], snapshots: list[ConversationSnapshot]
+) -> list[dict[str, object]]:
+    """The rows of ``snapshots``' events, each cause of its own unit of work's writer
+    (``_emitted``) and all of them through one writer (``add_written``'s id and snapshot
+    caches across conversations and causes)."""
+    rows = _Rows()
+    for index, snapshot in enumerate(snapshots):
+        emitter = _Emitter(rows, None, cause=f"event-{index % 3}", now=T0)  # type: ignore[arg-type]
+        step = emitter.emit(model, snapshot, reason=None, **fields)
+        with pytest.raises(StopIteration):
+            step.send(None)
+    return rows.rows
+
+
+def _several_values_way(
+    model: type[RoutingEvent], fields: dict[str, Any], snapshots: list[ConversationSnapshot]
+) -> list[dict[str, object]]:
+    rows = _Rows()
+    for index, snapshot in enumerate(snapshots):
+        data = _FAST_EVENTS[model].emitted_values(snapshot, T0, f"event-{index % 3}", None, fields)
+        assert data is not None
+        rows.outbox.add_values(model, data, cause=f"event-{index % 3}")
+    return rows.rows
+
+
+def test_written_rows_over_several_conversations_and_causes_are_the_values_ways() -> None:
+    # add_written's ids (a cause's stem per conversation, its ordinals, the whole name
+    # hashed past ORDINALS events) and its cached snapshot JSON: those of _add_row and
+    # _snapshot_text (the values' way)
+    model, fields = ROUTED[0]
+    # time-ordered ids (ids.ordinal_id_stem puts the event's id beside them)
+    first = SNAPSHOT.model_copy(update={"conversation_id": "01a2333c-877f-806c-9676-e600968d9715"})
+    other = SNAPSHOT.model_copy(
+        update={"conversation_id": "01a2333c-8c11-8553-9a39-609ed282f341", "status": "pending"}
+    )
+    snapshots = [first, first, other, SNAPSHOT, first, other, other, first] * 3
+    snapshots += [first] * (3 * ORDINALS + 6)  # each cause past its ORDINALS events
+    rows = _several(model, fields, snapshots)
+    assert rows == _several_values_way(model, fields, snapshots)
+    assert len({row["event_id"] for row in rows}) == len(rows)
 
 
 class _Text(str):

@@ -8,15 +8,22 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from libs.common.events.interaction import CustomerIdentity, Flags
 from libs.common.events.routing import ConversationSnapshot
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context
+from services.router.service.columns import columns
 from services.router.service.events import MAX_REFERENCES, Emitter
 from services.router.service.pool import POOL_KEY, AssignmentPool
 from services.router.settings import RouterSettings
-from services.router.store.models import Conversation
+from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import new_row
 from tests.unit.router.factories import T0
 
@@ -146,3 +153,105 @@ async def test_a_snapshot_ready_from_the_pool_is_the_one_snapshot_builds(tmp_pat
     unpooled = Emitter(_PooledUnit(), ctx, cause="e", now=T0, uses_pool=False)  # type: ignore[arg-type]
     assert unpooled._ready_snapshot(conversation) is None
     await engine.dispose()
+
+
+# --- _pooled_snapshot (emit's way) against _snapshot_of (the awaited way) ---
+
+_AGENT_KEYS = [attribute.key for attribute in inspect(Agent).column_attrs]
+_KINDS = [
+    None,
+    {},
+    {"provider": "whatsapp", "integration": "wa", "address": "8210"},
+    {"provider": "line", "integration": "l", "address": "U1", "reply_token": "t"},
+]
+_texts = st.text(max_size=6)
+_times = st.one_of(
+    st.none(),
+    st.datetimes(timezones=st.sampled_from([UTC, KST, timezone(timedelta(hours=-5))])),
+)
+
+
+def _agent(agent_id: str, name: str, locale: str | None) -> Agent:
+    values = {key: None for key in _AGENT_KEYS}
+    return new_row(
+        Agent, values | {"id": agent_id, "name": name, "email": f"{name}@x", "locale": locale}
+    )  # type: ignore[no-any-return]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    channel=st.sampled_from(["email", "chat", "phone", "fax"]),
+    priority=st.sampled_from(["low", "normal", "high", "urgent", "urgentish"]),
+    tags=st.one_of(st.none(), st.lists(_texts, max_size=3)),
+    references=st.one_of(st.none(), st.lists(_texts, max_size=25)),
+    customer=st.one_of(
+        st.none(),
+        st.fixed_dictionaries({}, optional={"email": st.just("A@B.example"), "phone": _texts}),
+        st.just({"anonymous": "maybe"}),  # not valid: the same error both ways
+    ),
+    flags=st.one_of(st.none(), st.just({}), st.just({"bulk": True, "spam_verdict": "x"})),
+    reply_path=st.sampled_from(_KINDS),
+    due_at=_times,
+    inbound_at=_times,
+    assignee=st.sampled_from([None, "a-1", "a-2"]),
+    supervisor=st.sampled_from([None, "a-1", "a-3"]),
+    parsed_before=st.booleans(),
+)
+def test_the_pooled_snapshot_is_the_one_snapshot_of_builds(
+    channel: str,
+    priority: str,
+    tags: list[str] | None,
+    references: list[str] | None,
+    customer: dict[str, object] | None,
+    flags: dict[str, object] | None,
+    reply_path: dict[str, object] | None,
+    due_at: datetime | None,
+    inbound_at: datetime | None,
+    assignee: str | None,
+    supervisor: str | None,
+    parsed_before: bool,
+) -> None:
+    # the same instance (values, their order, fields set, JSON) or the same error, for
+    # any of the stored values, parsed before by the emitter or not
+    values = {
+        **columns(stored_conversation()),
+        "channel": channel,
+        "priority": priority,
+        "tags": tags,
+        "references": references,
+        "customer": customer,
+        "customer_flags": flags,
+        "reply_path": reply_path,
+        "first_response_due_at": due_at,
+        "customer_last_inbound_at": inbound_at,
+    }
+    agents = {
+        "a-1": _agent("a-1", "kim", "ko-KR"),
+        "a-2": _agent("a-2", "lee", None),
+        "a-3": _agent("a-3", "park", "en"),
+    }
+    pooled, general = (
+        Emitter(_PooledUnit(), None, cause="e", now=T0)  # type: ignore[arg-type]
+        for _ in range(2)
+    )
+    if parsed_before:  # the interaction's own models (interactions.route_one)
+        for emitter in (pooled, general):
+            if customer is not None and "anonymous" not in customer:
+                emitter.already_parsed(customer, CustomerIdentity.model_validate(customer))
+            emitter.already_parsed(flags, Flags.model_validate(flags or {}))
+    chosen = (agents.get(assignee or ""), agents.get(supervisor or ""))
+    try:
+        expected = general._snapshot_of(values, *chosen)
+    except (ValueError, ValidationError, OverflowError) as error:  # a time out of range too
+        with pytest.raises(type(error)):
+            pooled._pooled_snapshot(values, *chosen)
+        return
+    made = pooled._pooled_snapshot(values, *chosen)
+    assert made.__dict__ == expected.__dict__
+    assert list(made.__dict__) == list(expected.__dict__)
+    assert made.model_fields_set == expected.model_fields_set
+    assert made.__pydantic_fields_set__ is not expected.__pydantic_fields_set__
+    assert made.model_dump_json() == expected.model_dump_json()
+    assert [type(value) for value in made.__dict__.values()] == [
+        type(value) for value in expected.__dict__.values()
+    ]
