@@ -35,7 +35,7 @@ from services.router.service.interactions import route_batch
 from services.router.store import persistent
 from services.router.store.models import Conversation
 from services.router.store.repositories import _CANDIDATES
-from services.router.store.unit_of_work import _insert_columns, new_row
+from services.router.store.unit_of_work import _insert_columns, new_row, set_values
 
 
 def captured_candidates() -> tuple[list[tuple[Any, ...]], Any]:
@@ -102,7 +102,40 @@ def measure_ids(count: int) -> int:
     return operator.call(pairs)  # type: ignore[no-any-return]
 
 
-PARTS = {"objects": measure_objects, "new_row": measure_new_rows, "ids": measure_ids}
+def measure_set_values(count: int) -> int:
+    """A returning customer's message set on its loaded conversation, as ``_record`` sets
+    it on a mail's (``unit_of_work.set_values``: the last activity, inbound time,
+    Message-ID and references): the candidates' rows made the session's objects first,
+    outside the window."""
+    rows, dialect = captured_candidates()
+    made = [(f"conversation-{n}", *rows[n % len(rows)][1:]) for n in range(count)]
+    loaded = _CANDIDATES.objects(_Session(dialect), made)  # type: ignore[arg-type]
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    changes = [
+        {
+            "last_activity_at": at,
+            "customer_last_inbound_at": at,
+            "last_message_id": f"<m{n}@example.com>",
+            "references": [f"<m{n}@example.com>"],
+        }
+        for n in range(count)
+    ]
+    tune_for_polls()
+
+    def set_all() -> int:
+        for row, values in zip(loaded, changes, strict=True):
+            set_values(row, values)
+        return len(loaded)
+
+    return operator.call(set_all)  # type: ignore[no-any-return]
+
+
+PARTS = {
+    "objects": measure_objects,
+    "new_row": measure_new_rows,
+    "ids": measure_ids,
+    "set_values": measure_set_values,
+}
 
 
 def main() -> None:

@@ -5,18 +5,22 @@ before its INSERT, and its INSERT values are every column's."""
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import inspect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
-from services.router.store.models import Conversation
+from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import (
     _changed_values,
     _column_values,
     _equality,
     _insert_columns,
+    manager_of,
     new_row,
     set_values,
     unflushed_values,
@@ -118,3 +122,27 @@ def test_insert_values_are_every_column_and_omit_json_left_none() -> None:
     partial = new_row(Conversation, {"id": "c"})  # defaults applied, as the ORM's insert
     defaulted = _column_values(partial, columns)
     assert defaulted["id"] == "c" and "reply_path" not in defaulted
+
+
+SAMPLES = st.one_of(
+    st.none(),
+    st.text(max_size=3),
+    st.integers(-2, 2),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.lists(st.text(max_size=2), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.booleans(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([Conversation, Agent]), st.data(), SAMPLES, SAMPLES)
+def test_the_commit_compares_as_the_orms_is_equal(
+    model: type, data: st.DataObject, first: object, second: object
+) -> None:
+    key = data.draw(st.sampled_from([prop.key for prop in inspect(model).column_attrs]))
+    is_equal = manager_of(model)[key].impl.is_equal
+    for x, y in ((first, second), (first, first), (second, copy(second))):
+        assert _equality(model)[key](x, y) == is_equal(x, y)
+
