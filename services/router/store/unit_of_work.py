@@ -189,6 +189,14 @@ class UnitOfWork:
         if model is SlaTimer:
             self._new_timers.setdefault(str(values["conversation_id"]), []).append(values)
 
+    def insert_timers_later(
+        self, conversation_id: object, rows: tuple[dict[str, object], ...]
+    ) -> None:
+        """``insert_later(SlaTimer, row)`` of each of ``rows`` (one conversation's), in
+        one call: a started clock's warning and breach."""
+        self._bulk.setdefault(SlaTimer, []).extend(rows)
+        self._new_timers.setdefault(str(conversation_id), []).extend(rows)
+
     def cancel_timers_later(
         self, conversation_id: str, *, metrics: Iterable[str], at: datetime
     ) -> None:
