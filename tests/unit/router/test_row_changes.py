@@ -146,3 +146,35 @@ def test_the_commit_compares_as_the_orms_is_equal(
     for x, y in ((first, second), (first, first), (second, copy(second))):
         assert _equality(model)[key](x, y) == is_equal(x, y)
 
+
+def column_values_by_keys(row: object) -> dict[str, object] | None:
+    """What ``_column_values`` gave for a row holding every column before it copied
+    such a row: a comprehension in the table's order, JSON columns left None omitted;
+    None for a row missing a column (the defaults' path, unchanged)."""
+    columns = _insert_columns(type(row))
+    state = row.__dict__
+    if any(key not in state for key, _ in columns.keys):
+        return None
+    values = {name: state[key] for key, name in columns.keys}
+    return {k: v for k, v in values.items() if not (k in columns.json and v is None)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([Conversation, Agent]), st.data())
+def test_insert_values_of_a_full_row_are_the_comprehensions(
+    model: type, data: st.DataObject
+) -> None:
+    keys = [key for key, _ in _insert_columns(model).keys]
+    order = data.draw(st.permutations(keys))
+    present = data.draw(st.lists(st.sampled_from(keys), unique=True, min_size=len(keys) - 1))
+    values = {key: data.draw(SAMPLES) for key in order if key in present}
+    extra = data.draw(st.dictionaries(st.sampled_from(["other", "_other"]), SAMPLES, max_size=1))
+    row = new_row(model, values | extra)
+    expected = column_values_by_keys(row)
+    if expected is None:  # a column missing: defaults, as before
+        return
+    got = _column_values(row, _insert_columns(model))
+    assert got == expected
+    if order == keys and not extra:  # a row routing opened: in the table's order
+        assert list(got.items()) == list(expected.items())
+    assert "_sa_instance_state" in row.__dict__  # the row itself keeps its state
