@@ -1,7 +1,8 @@
 """Instructions of the router's row set-up, under callgrind: loaded candidate
 conversations made the session's objects (``PersistentRows.objects``), new
 conversations' rows (``unit_of_work.new_row``), a new customer's contact and
-conversation ids (``ids.time_ordered_id_named``)::
+conversation ids (``ids.time_ordered_id_named``), a mail's changes set on loaded
+conversations (``unit_of_work.set_values``)::
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --collect-atstart=no \\
         --toggle-collect=_operator_call --callgrind-out-file=/tmp/rows.out \\
@@ -14,7 +15,11 @@ into a new session. The collector is tuned as the service tunes it. Stop 35 (rco
 objects 95.6 -> 84.1 -> 67.2 K a loaded conversation (row_reader, repeating_values),
 new_row 24.8 -> 9.2 K, a contact and conversation id pair 37.6 -> 21.8 K (those by a
 snippet's harness; this one's ids count 24.2 K a pair at c6a6918, its names' f-strings
-included).
+included). Stop 36 (rflow): set_values 37.3 -> 15.8 K a loaded conversation's four changes
+(the ORM's set written out); with the started clocks' timer rows queued together (14.9 ->
+9.0 K a clock) and a new conversation's INSERT values copied from its dict, the routed poll
+(``bench.router_poll_callgrind``, --polls 3 and --polls 1 of 7f14ef4 and 71a5a74, all four
+started at 21:37:14 UTC, (3 - 1) / 800): 682.3 -> 657.0 K an interaction (-25.3 K, -3.7 %).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from services.router.service.interactions import route_batch
 from services.router.store import persistent
 from services.router.store.models import Conversation
 from services.router.store.repositories import _CANDIDATES
-from services.router.store.unit_of_work import _insert_columns, new_row
+from services.router.store.unit_of_work import _insert_columns, new_row, set_values
 
 
 def captured_candidates() -> tuple[list[tuple[Any, ...]], Any]:
@@ -102,7 +107,40 @@ def measure_ids(count: int) -> int:
     return operator.call(pairs)  # type: ignore[no-any-return]
 
 
-PARTS = {"objects": measure_objects, "new_row": measure_new_rows, "ids": measure_ids}
+def measure_set_values(count: int) -> int:
+    """A returning customer's message set on its loaded conversation, as ``_record`` sets
+    it on a mail's (``unit_of_work.set_values``: the last activity, inbound time,
+    Message-ID and references): the candidates' rows made the session's objects first,
+    outside the window."""
+    rows, dialect = captured_candidates()
+    made = [(f"conversation-{n}", *rows[n % len(rows)][1:]) for n in range(count)]
+    loaded = _CANDIDATES.objects(_Session(dialect), made)  # type: ignore[arg-type]
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    changes = [
+        {
+            "last_activity_at": at,
+            "customer_last_inbound_at": at,
+            "last_message_id": f"<m{n}@example.com>",
+            "references": [f"<m{n}@example.com>"],
+        }
+        for n in range(count)
+    ]
+    tune_for_polls()
+
+    def set_all() -> int:
+        for row, values in zip(loaded, changes, strict=True):
+            set_values(row, values)
+        return len(loaded)
+
+    return operator.call(set_all)  # type: ignore[no-any-return]
+
+
+PARTS = {
+    "objects": measure_objects,
+    "new_row": measure_new_rows,
+    "ids": measure_ids,
+    "set_values": measure_set_values,
+}
 
 
 def main() -> None:

@@ -81,7 +81,38 @@ def start_clock(
 def _add_timers(
     uow: UnitOfWork, conversation_id: object, due: ClockDue, cycle: int, started_at: datetime
 ) -> None:
-    """The warning and breach timer rows of one started clock (each only when due)."""
+    """The warning and breach timer rows of one started clock (the warning only when
+    due), queued together (``UnitOfWork.insert_timers_later``): the warning a copy of
+    the breach's row with its kind and due time, not a dict display of its own, and
+    one call for both rather than ``insert_later`` each. ``_add_timers_by_rows`` is the
+    reference (``tests/unit/router/test_clock_starts.py``)."""
+    breach_at = due.breach_at
+    breach = {
+        "conversation_id": conversation_id,
+        "metric": _METRIC_VALUES[due.metric],
+        "kind": _BREACH,
+        "cycle": cycle,
+        "target_minutes": due.target_minutes,
+        "clock_started_at": started_at,
+        "breach_at": breach_at,
+        "due_at": breach_at,
+        "fired_at": None,
+        "cancelled_at": None,
+    }
+    warning_at = due.warning_at
+    if warning_at is None:
+        uow.insert_timers_later(conversation_id, (breach,))
+        return
+    warning = breach.copy()  # the same keys in the same order
+    warning["kind"] = _WARNING
+    warning["due_at"] = warning_at
+    uow.insert_timers_later(conversation_id, (warning, breach))
+
+
+def _add_timers_by_rows(
+    uow: UnitOfWork, conversation_id: object, due: ClockDue, cycle: int, started_at: datetime
+) -> None:
+    """``_add_timers`` row by row through ``insert_later``: what it is held equal to."""
     metric_value = _METRIC_VALUES[due.metric]
     for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
         if due_at is not None:

@@ -327,6 +327,12 @@ def _new_conversation(
     result = classify(interaction, rules, customer_attributes(rules, matched))
     conversation_id = time_ordered_id_named(_CONVERSATION_IDS, received_at, item.event_id)
     automated = is_automated(interaction)
+    # every column, in the table's order (the INSERT's values are this dict copied:
+    # unit_of_work._column_values). Those routing may set later are given too: routing
+    # reads them from its dict (``columns``), and the ORM reads a column missing from a
+    # new object through its slow default path (~1 µs each; routing reads ~8 such per
+    # new conversation). None is what the insert wrote for them anyway (no defaults);
+    # assistant_answers' default is 0.
     values: dict[str, object] = {
         "id": conversation_id,
         "reference": conversation_reference(number),
@@ -342,33 +348,28 @@ def _new_conversation(
         "tags": conversation_tags(result.tags, automated=automated),
         "skills": list(result.skills),
         "automated": automated,
-        "opened_at": received_at,
-        "last_activity_at": fields["occurred_at"],
-        "thread_key": thread_key(interaction),
-        "call_group_key": call_group_key(interaction),
-        "resolution_elapsed_minutes": 0.0,
-        "clock_cycle": 0,
-        "escalation_level": 0,
-        "breached": False,
-        "references": [],
         "customer": {},
         "customer_flags": {},
-        # set by the rest of routing, if at all; given here so that every column is on
-        # the object: routing reads them from its dict (``columns``), and the
-        # ORM reads a column missing from a new object through its slow default path
-        # (~1 µs each; routing reads ~8 such per new conversation). None is what the
-        # insert wrote for them anyway (no defaults); assistant_answers' default is 0.
         "assignee_id": None,
-        "last_message_id": None,
-        "first_response_due_at": None,
-        "reply_path": None,
-        "customer_last_inbound_at": None,
         "queued_at": None,
+        "opened_at": received_at,
+        "last_activity_at": fields["occurred_at"],
         "resolved_at": None,
         "first_response_at": None,
+        "first_response_due_at": None,
         "awaiting_since": None,
         "policy": None,
+        "resolution_elapsed_minutes": 0.0,
         "resolution_running_since": None,
+        "breached": False,
+        "escalation_level": 0,
+        "clock_cycle": 0,
+        "last_message_id": None,
+        "references": [],
+        "thread_key": thread_key(interaction),
+        "call_group_key": call_group_key(interaction),
+        "reply_path": None,
+        "customer_last_inbound_at": None,
         "assistant_status": None,
         "assistant_answers": 0,
         "assistant_article_id": None,

@@ -9,6 +9,7 @@ transactions never fight over the database file.
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,16 +17,19 @@ from functools import cache
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import JSON, bindparam, inspect, text, update
+from sqlalchemy import JSON, TypeDecorator, bindparam, inspect, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import (
     NO_VALUE,
     PASSIVE_NO_INITIALIZE,
     PASSIVE_NO_RESULT,
+    _ScalarAttributeImpl,
     instance_state,
     manager_of_class,
 )
+from sqlalchemy.orm.base import DEFAULT_STATE_ATTR
+from sqlalchemy.types import TypeEngine
 
 from services.router.store.bulk import (
     COPY_FROM,
@@ -186,6 +190,14 @@ class UnitOfWork:
         if model is SlaTimer:
             self._new_timers.setdefault(str(values["conversation_id"]), []).append(values)
 
+    def insert_timers_later(
+        self, conversation_id: object, rows: tuple[dict[str, object], ...]
+    ) -> None:
+        """``insert_later(SlaTimer, row)`` of each of ``rows`` (one conversation's), in
+        one call: a started clock's warning and breach."""
+        self._bulk.setdefault(SlaTimer, []).extend(rows)
+        self._new_timers.setdefault(str(conversation_id), []).extend(rows)
+
     def cancel_timers_later(
         self, conversation_id: str, *, metrics: Iterable[str], at: datetime
     ) -> None:
@@ -342,11 +354,16 @@ class UnitOfWork:
             model = type(row)
             if model not in core_updated:
                 continue
-            changed = _changed_values(inspect(row), _equality(model))
+            # instance_state, not inspect (a Python walk of the class's MRO), and the key
+            # from the row's dict, not through the ORM's descriptor (~3 K instructions)
+            changed = _changed_values(instance_state(row), _equality(model))
             done.append(row)
             if changed:
                 shape = (model, tuple(sorted(changed)))
-                shapes.setdefault(shape, []).append({"_pk": row.id, **changed})
+                key = row.__dict__.get("id", NO_VALUE)
+                if key is NO_VALUE:  # not loaded (expired): the ORM loads it
+                    key = row.id
+                shapes.setdefault(shape, []).append({"_pk": key, **changed})
         if together is not None:
             # in the order of their columns, not of the session's dirty set: one statement
             # text (one prepared statement) for one set of shapes
@@ -558,9 +575,28 @@ def _without_relationships(model: type) -> None:
 
 @cache
 def _equality(model: type) -> dict[str, Callable[[Any, Any], bool]]:
-    """Each column attribute's ``is_equal`` (how the ORM's history compares values)."""
+    """Each column attribute's ``is_equal`` (how the ORM's history compares values):
+    ``operator.eq`` where that is ``x == y`` (``_plain_equality``), which it calls in
+    C instead of one Python call (``TypeEngine.compare_values``) or two
+    (``TypeDecorator.compare_values``: the router's ``UtcDateTime``) a changed column."""
     manager = manager_of(model)
-    return {prop.key: manager[prop.key].impl.is_equal for prop in inspect(model).column_attrs}
+    return {
+        prop.key: _plain_equality(manager[prop.key].impl.is_equal)
+        for prop in inspect(model).column_attrs
+    }
+
+
+def _plain_equality(is_equal: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    """``operator.eq`` for a type's ``compare_values`` that is ``TypeEngine``'s (``x ==
+    y``), directly or through a ``TypeDecorator`` whose impl's is; else ``is_equal``."""
+    owner = getattr(is_equal, "__self__", None)
+    function = getattr(is_equal, "__func__", None)
+    if function is TypeDecorator.compare_values and owner is not None:
+        inner = _plain_equality(owner.impl_instance.compare_values)
+        return operator.eq if inner is operator.eq else is_equal
+    if function is TypeEngine.compare_values:
+        return operator.eq
+    return is_equal
 
 
 def _cancel_timers() -> Any:
@@ -609,13 +645,56 @@ def unflushed_values(row: object) -> dict[str, Any] | None:
 
 def set_values(row: object, values: dict[str, object]) -> None:
     """Set attributes of a row: in place on a row not inserted yet (``unflushed_values``),
-    through the ORM's change tracking otherwise."""
-    new = unflushed_values(row)
-    if new is not None:
-        new.update(values)
+    tracked as the ORM tracks a set otherwise.
+
+    A row the session tracks (loaded, or new and flushed) gets what ``setattr`` does
+    for a plain column attribute (``_ScalarAttributeImpl.set``: no active history, no
+    ``set`` listener, ``_plain_columns``), written out: its loaded value kept in
+    ``committed_state`` at the first change (``InstanceState._modified_event``), the
+    new value put in its dict, and the row marked modified once for all of them (the
+    modified flag, the identity map's modified set, the session's strong reference
+    and autobegin: ``_modified_event`` without an attribute). Four Python calls an
+    attribute less (the descriptor's ``__set__``, the impl's ``set``, the empty
+    listener's ``__bool__``, ``_modified_event``). Any other attribute, or a row whose
+    state keeps last known values, is set through the ORM as before. The same state
+    after it: ``tests/unit/router/test_row_changes.py``."""
+    state = instance_state(row)
+    current = row.__dict__
+    if state.key is None:  # not inserted yet: its INSERT writes whatever it holds then
+        current.update(values)
         return
+    if state._last_known_values is not None or not _plain_columns(type(row)).issuperset(values):
+        for key, value in values.items():
+            setattr(row, key, value)
+        return
+    committed = state.committed_state
     for key, value in values.items():
-        setattr(row, key, value)
+        if key not in committed:
+            committed[key] = current.get(key, NO_VALUE)
+        current[key] = value
+    if values and (not state.modified or (state.session_id and state._strong_obj is None)):
+        state._modified_event(current, None, None)
+
+
+@cache
+def _plain_columns(model: type) -> frozenset[str]:
+    """``model``'s column attributes that ``set_values`` sets as the ORM would: scalar,
+    without active history (the primary key has it: the ORM may load its old value)
+    and without ``set`` listeners (a validator, a mutable type's tracking). Worked out
+    once: the router adds no attribute listener after start-up."""
+    manager = manager_of(model)
+    plain = set()
+    for prop in inspect(model).column_attrs:
+        impl = manager[prop.key].impl
+        dispatch = impl.dispatch
+        if (
+            type(impl) is _ScalarAttributeImpl
+            and impl.send_modified_events
+            and not dispatch._active_history
+            and not dispatch.set
+        ):
+            plain.add(prop.key)
+    return frozenset(plain)
 
 
 @cache
@@ -633,6 +712,14 @@ class _InsertColumns:
         self.columns = [(prop.key, prop.columns[0]) for prop in inspect(model).column_attrs]
         self.keys = [(key, column.key) for key, column in self.columns]
         self.json = [column.key for _, column in self.columns if isinstance(column.type, JSON)]
+        #: the attribute keys, when each is its column's name (the router's models): a
+        #: row holding exactly these and its state is copied (``_column_values``)
+        self.names = (
+            frozenset(key for key, _ in self.keys)
+            if all(key == name for key, name in self.keys)
+            else None
+        )
+        self.count = len(self.keys)
 
 
 @cache
@@ -641,12 +728,29 @@ def _insert_columns(model: type) -> _InsertColumns:
 
 
 def _column_values(row: object, columns: _InsertColumns) -> dict[str, object]:
-    """Every column's value (Python-side defaults applied, as the ORM's INSERT would)."""
+    """Every column's value (Python-side defaults applied, as the ORM's INSERT would).
+
+    A row holding every column and its state only (a conversation routing opened:
+    ``_new_conversation`` sets them all, in the table's order) is copied, its state
+    left out: its dict's own copy in C, where a comprehension over the 43 columns
+    looked each up and inserted it (``tests/unit/router/test_row_changes.py`` holds
+    the two equal: the same values, in the row's order, the table's for a row routing
+    opens)."""
     state = row.__dict__
-    try:  # a conversation routing opened has every column set (_new_conversation)
-        values = {name: state[key] for key, name in columns.keys}
-    except KeyError:
-        return _column_values_with_defaults(state, columns.columns)
+    names = columns.names
+    if (
+        names is not None
+        and len(state) == columns.count + 1
+        and DEFAULT_STATE_ATTR in state
+        and state.keys() >= names
+    ):
+        values = state.copy()
+        del values[DEFAULT_STATE_ATTR]
+    else:
+        try:
+            values = {name: state[key] for key, name in columns.keys}
+        except KeyError:
+            return _column_values_with_defaults(state, columns.columns)
     for name in columns.json:
         if values[name] is None:
             del values[name]

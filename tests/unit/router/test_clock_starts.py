@@ -17,10 +17,15 @@ from sqlalchemy.orm import make_transient_to_detached
 from libs.common.events.routing import SlaMetric
 from services.router.configuration import SAMPLE_DIR, load_config
 from services.router.domain.lifecycle import InvalidTransition
-from services.router.domain.sla import clock_due, clock_dues
-from services.router.service.clocks import on_customer_message, on_customer_message_by_steps
-from services.router.store.models import Conversation
-from services.router.store.unit_of_work import _insert_columns, new_row
+from services.router.domain.sla import ClockDue, clock_due, clock_dues
+from services.router.service.clocks import (
+    _add_timers,
+    _add_timers_by_rows,
+    on_customer_message,
+    on_customer_message_by_steps,
+)
+from services.router.store.models import Conversation, SlaTimer
+from services.router.store.unit_of_work import UnitOfWork, _insert_columns, new_row
 from tests.unit.router.test_row_changes import history_changes
 
 CONFIG = load_config(
@@ -38,6 +43,13 @@ class RecordingUow:
 
     def insert_later(self, model: type, values: dict[str, object]) -> None:
         self.rows.append((model, dict(values)))
+
+    def insert_timers_later(
+        self, conversation_id: object, rows: tuple[dict[str, Any], ...]
+    ) -> None:
+        assert all(row["conversation_id"] == conversation_id for row in rows)
+        for row in rows:
+            self.insert_later(SlaTimer, row)
 
 
 conversation_states = st.fixed_dictionaries(
@@ -146,3 +158,45 @@ def test_clock_dues_without_a_warning_point(fraction: float) -> None:
         clock_due(calendar, targets, m, started_at=START, elapsed_minutes=e) for m, e in clocks
     ]
     assert clock_dues(calendar, targets, clocks, started_at=START) == expected
+
+
+def bare_uow() -> UnitOfWork:
+    """A unit of work's queues only (what ``insert_later`` and ``insert_timers_later`` fill)."""
+    uow = object.__new__(UnitOfWork)
+    uow._bulk, uow._new_timers = {}, {}
+    return uow
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    starts=st.lists(
+        st.tuples(
+            st.sampled_from(["conv-1", "conv-2"]),
+            st.sampled_from(list(SlaMetric)),
+            st.integers(1, 600),
+            st.none() | instants,
+            instants,
+            st.integers(1, 5),
+            instants,
+        ),
+        max_size=4,
+    )
+)
+def test_a_clocks_timer_rows_queued_together_as_row_by_row(starts: list[Any]) -> None:
+    queued = []
+    for add in (_add_timers, _add_timers_by_rows):
+        uow = bare_uow()
+        for conversation_id, metric, minutes, warning_at, breach_at, cycle, at in starts:
+            add(uow, conversation_id, ClockDue(metric, minutes, warning_at, breach_at), cycle, at)
+        timers = uow._bulk.get(SlaTimer, [])
+        # the conversations' lists hold the very rows queued (cancel_timers_later sets them)
+        by_conversation = [id(row) for rows in uow._new_timers.values() for row in rows]
+        assert sorted(by_conversation) == sorted(id(row) for row in timers)
+        queued.append(
+            (
+                [list(row.items()) for row in timers],
+                {key: [list(row.items()) for row in rows] for key, rows in uow._new_timers.items()},
+                list(uow._new_timers),
+            )
+        )
+    assert queued[0] == queued[1]

@@ -37,6 +37,8 @@ def test_a_conversation_routing_opens_holds_every_column_in_its_dict(
     item = Incoming("event-1", interaction(channel, phone="+821012345678"))
     conversation = _new_conversation(ctx, item, "contact-1", 7)
     assert set(COLUMNS) <= conversation.__dict__.keys()
+    # in the table's order: its INSERT's values are its dict copied (_column_values)
+    assert [key for key in conversation.__dict__ if key in COLUMNS] == COLUMNS
     values = columns(conversation)
     assert values is conversation.__dict__  # the dict itself: no ORM read at all
     assert {key: values[key] for key in COLUMNS} == {

@@ -5,18 +5,22 @@ before its INSERT, and its INSERT values are every column's."""
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import inspect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
-from services.router.store.models import Conversation
+from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import (
     _changed_values,
     _column_values,
     _equality,
     _insert_columns,
+    manager_of,
     new_row,
     set_values,
     unflushed_values,
@@ -118,3 +122,59 @@ def test_insert_values_are_every_column_and_omit_json_left_none() -> None:
     partial = new_row(Conversation, {"id": "c"})  # defaults applied, as the ORM's insert
     defaulted = _column_values(partial, columns)
     assert defaulted["id"] == "c" and "reply_path" not in defaulted
+
+
+SAMPLES = st.one_of(
+    st.none(),
+    st.text(max_size=3),
+    st.integers(-2, 2),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.lists(st.text(max_size=2), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.booleans(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([Conversation, Agent]), st.data(), SAMPLES, SAMPLES)
+def test_the_commit_compares_as_the_orms_is_equal(
+    model: type, data: st.DataObject, first: object, second: object
+) -> None:
+    key = data.draw(st.sampled_from([prop.key for prop in inspect(model).column_attrs]))
+    is_equal = manager_of(model)[key].impl.is_equal
+    for x, y in ((first, second), (first, first), (second, copy(second))):
+        assert _equality(model)[key](x, y) == is_equal(x, y)
+
+
+def column_values_by_keys(row: object) -> dict[str, object] | None:
+    """What ``_column_values`` gave for a row holding every column before it copied
+    such a row: a comprehension in the table's order, JSON columns left None omitted;
+    None for a row missing a column (the defaults' path, unchanged)."""
+    columns = _insert_columns(type(row))
+    state = row.__dict__
+    if any(key not in state for key, _ in columns.keys):
+        return None
+    values = {name: state[key] for key, name in columns.keys}
+    return {k: v for k, v in values.items() if not (k in columns.json and v is None)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([Conversation, Agent]), st.data())
+def test_insert_values_of_a_full_row_are_the_comprehensions(
+    model: type, data: st.DataObject
+) -> None:
+    keys = [key for key, _ in _insert_columns(model).keys]
+    order = data.draw(st.permutations(keys))
+    present = data.draw(st.lists(st.sampled_from(keys), unique=True, min_size=len(keys) - 1))
+    values = {key: data.draw(SAMPLES) for key in order if key in present}
+    extra = data.draw(st.dictionaries(st.sampled_from(["other", "_other"]), SAMPLES, max_size=1))
+    row = new_row(model, values | extra)
+    expected = column_values_by_keys(row)
+    if expected is None:  # a column missing: defaults, as before
+        return
+    got = _column_values(row, _insert_columns(model))
+    assert got == expected
+    if order == keys and not extra:  # a row routing opened: in the table's order
+        assert list(got.items()) == list(expected.items())
+    assert "_sa_instance_state" in row.__dict__  # the row itself keeps its state
