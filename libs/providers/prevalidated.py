@@ -439,29 +439,8 @@ def visitor_chat_interaction(
         },
         reply_parts,
     )
-    thread = constructed(
-        ThreadHints,
-        {
-            "provider_thread_id": conversation_id or visitor_id,
-            "message_id": None,
-            "in_reply_to": [],
-            "references": [],
-            "subject_token": None,
-        },
-        {"provider_thread_id"},
-    )
-    body = constructed(
-        MessageBody,
-        {
-            "text": text,
-            "quoted": None,
-            "signature": None,
-            "truncated": False,
-            "from_html": False,
-            "language": None,
-        },
-        {"text"},
-    )
+    thread = _thread(conversation_id or visitor_id)
+    body = _body(text)
     values = {
         "schema_version": "1.0",
         "channel": Channel.CHAT,
