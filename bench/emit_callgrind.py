@@ -26,11 +26,9 @@ by keywords as routing calls it; 480 of two polls of 400).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import operator
 import pickle
-import tempfile
 from typing import Any
 
 from libs.common.gc_tuning import tune_for_polls
@@ -62,10 +60,8 @@ class _Replayed(Emitter):
 
 
 def capture(path: str, polls: int) -> None:
-    from bench.router_poll_callgrind import warmed_router
-    from services.router.service.interactions import route_batch
+    from bench.router_poll_callgrind import route_recorded
 
-    loop = asyncio.new_event_loop()
     captured: list[list[tuple[Any, ...]]] = []
     original = Emitter.emit
 
@@ -76,18 +72,7 @@ def capture(path: str, polls: int) -> None:
         captured[-1].append((event_type, snapshot, self.cause, self.now, reason, dict(fields)))
         return await original(self, event_type, conversation, reason=reason, **fields)
 
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        warmed_router(loop, folder, size=POLL) as (ctx, traffic),
-    ):
-        Emitter.emit = recording  # type: ignore[method-assign]
-        try:
-            for _ in range(polls):
-                captured.append([])
-                loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
-        finally:
-            Emitter.emit = original  # type: ignore[method-assign]
-    loop.close()
+    route_recorded(polls, {(Emitter, "emit"): recording}, before_poll=lambda: captured.append([]))
     with open(path, "wb") as file:
         pickle.dump(captured, file)
     events = sum(map(len, captured))

@@ -14,6 +14,11 @@ work has, each poll inside ``operator.call``, so callgrind collects only the add
 
 A minute's capture, then seconds per measurement under callgrind instead of the
 several minutes of ``bench.router_decision_parts`` (which routes the polls under it).
+Since stop 35 ``Emitter.emit`` writes a routed interaction's events through
+``OutboxWriter.add_written`` (payloads written from its values: ``bench.emit_callgrind``
+replays those); ``add_values`` and ``add`` are its fallbacks (an event without a
+generated writer, a snapshot of another type). The warmed polls' traffic takes none of
+them, so a capture finds nothing and says so.
 ``--check`` prints a digest of the rows the replay wrote (the same before and after a
 change of ``add``: its rows' bytes unchanged), and one of the rows without their event
 ids (the same across a change of how the ids are made: stop 34's ``ids.ordinal_id``).
@@ -22,11 +27,9 @@ ids (the same across a change of how the ids are made: stop 34's ``ids.ordinal_i
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import operator
 import pickle
-import tempfile
 from typing import Any
 
 from libs.common.constructed import constructed
@@ -44,10 +47,8 @@ class _Rows:
 
 
 def capture(path: str, polls: int) -> None:
-    from bench.router_poll_callgrind import POLL, warmed_router
-    from services.router.service.interactions import route_batch
+    from bench.router_poll_callgrind import POLL, route_recorded
 
-    loop = asyncio.new_event_loop()
     captured: list[list[tuple[Any, str]]] = []
     original, original_values = OutboxWriter.add, OutboxWriter.add_values
 
@@ -56,28 +57,24 @@ def capture(path: str, polls: int) -> None:
         return original(self, event, cause=cause)
 
     def recording_values(self: OutboxWriter, model: Any, values: Any, *, cause: str) -> str:
-        # the routed interaction's events come as values (``add_values``): recorded as
-        # the instance they stand for, its snapshot the very object given
+        # an event emit adds as values (``add_values``): recorded as
+        # the instance it stands for, its snapshot the very object given
         captured[-1].append((constructed(model, dict(values)), cause))
         return original_values(self, model, values, cause=cause)
 
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        warmed_router(loop, folder, size=POLL) as (ctx, traffic),
-    ):
-        OutboxWriter.add = recording  # type: ignore[method-assign]
-        OutboxWriter.add_values = recording_values  # type: ignore[method-assign]
-        try:
-            for _ in range(polls):
-                captured.append([])
-                loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
-        finally:
-            OutboxWriter.add = original  # type: ignore[method-assign]
-            OutboxWriter.add_values = original_values  # type: ignore[method-assign]
-    loop.close()
+    route_recorded(
+        polls,
+        {(OutboxWriter, "add"): recording, (OutboxWriter, "add_values"): recording_values},
+        before_poll=lambda: captured.append([]),
+    )
     with open(path, "wb") as file:
         pickle.dump(captured, file)
     events = sum(map(len, captured))
+    if not events:
+        raise SystemExit(
+            "captured no events: the routed polls' events go through OutboxWriter.add_written"
+            " (bench.emit_callgrind replays them), not add / add_values"
+        )
     print(f"captured {events} events of {polls} polls of {POLL} to {path}")
 
 

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import operator
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from bench.router_poll_cpu import Traffic
@@ -68,6 +68,35 @@ def warmed_router(
         yield ctx, traffic
     finally:
         loop.run_until_complete(engine.dispose())
+
+
+def route_recorded(
+    polls: int,
+    replacements: Mapping[tuple[type, str], Callable[..., object]],
+    *,
+    before_poll: Callable[[], object] | None = None,
+) -> None:
+    """Route ``polls`` polls of ``POLL`` on a warmed router with methods replaced by
+    recording ones (owner and name -> the replacement, which calls the original itself),
+    the originals put back after: how the replay benches capture what a routed poll
+    hands to the part they measure. ``before_poll`` runs before each poll."""
+    loop = asyncio.new_event_loop()
+    originals = {key: getattr(*key) for key in replacements}
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        warmed_router(loop, folder, size=POLL) as (ctx, traffic),
+    ):
+        for (owner, name), replacement in replacements.items():
+            setattr(owner, name, replacement)
+        try:
+            for _ in range(polls):
+                if before_poll is not None:
+                    before_poll()
+                loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
+        finally:
+            for (owner, name), original in originals.items():
+                setattr(owner, name, original)
+    loop.close()
 
 
 def main(args: argparse.Namespace) -> None:

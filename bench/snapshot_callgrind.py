@@ -27,16 +27,13 @@ new run side by side: 46.95 -> 40.07 M instructions, 58.7 -> 50.1 K an interacti
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import operator
-import tempfile
 from typing import Any
 
-from bench.router_poll_callgrind import POLL, warmed_router
+from bench.router_poll_callgrind import POLL, route_recorded
 from libs.common.gc_tuning import tune_for_polls
 from services.router.service.events import Emitter
-from services.router.service.interactions import route_batch
 from services.router.store.outbox import OutboxWriter
 
 
@@ -48,7 +45,6 @@ def _frozen(conversation: Any) -> Any:
 
 
 def record(polls: int) -> list[tuple[Emitter, Any, dict[Any, Any]]]:
-    loop = asyncio.new_event_loop()
     calls: list[tuple[Emitter, Any, dict[Any, Any]]] = []
     original = Emitter._ready_snapshot
 
@@ -57,17 +53,7 @@ def record(polls: int) -> list[tuple[Emitter, Any, dict[Any, Any]]]:
         calls.append((self, _frozen(conversation), dict(self._parsed)))
         return original(self, conversation)
 
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        warmed_router(loop, folder, size=POLL) as (ctx, traffic),
-    ):
-        Emitter._ready_snapshot = recording  # type: ignore[method-assign]
-        try:
-            for _ in range(polls):
-                loop.run_until_complete(route_batch(ctx, traffic.poll(POLL)))
-        finally:
-            Emitter._ready_snapshot = original  # type: ignore[method-assign]
-    loop.close()
+    route_recorded(polls, {(Emitter, "_ready_snapshot"): recording})
     return calls
 
 
