@@ -84,50 +84,14 @@ class OutboxWriter:
         brace are ``tail``, already written (``events.Emitter.emit``: its values'
         JSON, as ``_payload`` writes them), its time ``occurred_at``: the event's
         ``schema_version`` its model's default. The snapshot's JSON as ``_payload``
-        writes it (once for the events that carry the same snapshot object).
-
-        ``_snapshot_text``'s cache and ``_add_row`` are written out here, the same work
-        (every routed interaction's events come this way; ``_add_row`` is the other
-        ways'): two Python calls less an event, ~0.7 K instructions (callgrind,
-        ``bench.emit_callgrind --replay``, 1,760 emits: 107.64 -> 106.47 M). Same rows:
-        ``tests/unit/router/test_emitted_writer.py`` against the values' way
-        (``add_values``), several conversations and causes, past ``ORDINALS`` events of
-        a cause."""
-        cached = self._snapshot_json
-        snapshot_json = (
-            cached[1]
-            if cached is not None and cached[0] is snapshot
-            else self._snapshot_text(snapshot)
-        )
+        writes it (once for the events that carry the same snapshot object)."""
+        snapshot_json = self._snapshot_text(snapshot)
         try:
             head = _MODEL_HEADS[model]
         except KeyError:
             head = _MODEL_HEADS[model] = _model_head(model)
-        # _add_row's, inline
-        about = _fields_of(snapshot)["conversation_id"]
-        known = self._causes.get(cause)
-        if known is not None and known[1] == about:
-            ordinal, _, stem = known
-        else:
-            ordinal = known[0] if known is not None else 0
-            stem = ordinal_id_stem(about, _KIND, cause)
-        self._causes[cause] = (ordinal + 1, about, stem)
-        if ordinal < ORDINALS:
-            event_id = stem + ORDINAL_DIGITS[ordinal]
-        else:
-            event_id = time_ordered_id_beside(about, _KIND, cause, ordinal)
-        self._uow.insert_later(
-            OutboxRow,
-            {
-                "event_id": event_id,
-                "ce_type": model.ce_type,
-                "conversation_id": about,
-                "occurred_at": occurred_at,
-                "payload": "".join((head, snapshot_json, tail)),
-            },
-        )
-        self.added.append(event_id)
-        return event_id
+        payload = "".join((head, snapshot_json, tail))
+        return self._add_row(model, snapshot, occurred_at, payload, cause)
 
     def _add(
         self,
@@ -147,7 +111,6 @@ class OutboxWriter:
         payload: str,
         cause: str,
     ) -> str:
-        # add_written writes this out for itself: a change here is one there too
         about = _fields_of(snapshot)["conversation_id"]
         # beside its conversation in the event_id index (ordered, not random;
         # bench.store_growth): the cause's stem beside it and the event's ordinal
