@@ -19,7 +19,8 @@ It prints a digest of the snapshots (their JSON) and how many were built; the di
 follows the wall clock (the traffic's times), so compare two trees' snapshots by the
 unit tests, not by it.
 
-Stop 36 (rshot), ``Emitter._pooled_snapshot`` (the snapshot's parts inline), base and
+Stop 36 (rshot), the snapshot's parts inline (then ``Emitter._pooled_snapshot``, now
+``_snapshot_of``, the one builder both the pooled and the awaited snapshot use), base and
 new run side by side: 46.95 -> 40.07 M instructions, 58.7 -> 50.1 K an interaction
 (1,760 snapshots taken, 800 built).
 """
