@@ -343,10 +343,12 @@ async def bench_store(
             start = args.count
             if args.analyze and database_url.startswith("postgresql"):
                 await analyze(database_url)
+            postgres = database_url.startswith("postgresql")
             for rate in args.rates:
                 # from a drained system: the previous phase's relay backlog published
                 drained = await watcher.until_quiet(QUIET_S, timeout_s=args.budget)
                 load = os.getloadavg()[0]
+                maintenance_before = await maintenance_counts(database_url) if postgres else {}
                 stamps: dict[str, dict[str, float]] = {}
                 sampling = args.trace and database_url.startswith("postgresql")
                 sampler = WaitSampler(database_url) if sampling else None
@@ -373,6 +375,15 @@ async def bench_store(
                         "drained_after_s": drained,
                         "load_average_1m": load,
                         **({"server_waits": sampler.figures()} if sampler else {}),
+                        **(
+                            {
+                                "maintenance_during": maintenance_ran(
+                                    maintenance_before, await maintenance_counts(database_url)
+                                )
+                            }
+                            if postgres
+                            else {}
+                        ),
                     }
                 )
                 phases.append((rate, sent, stamps))
@@ -663,6 +674,39 @@ async def analyze(database_url: str) -> None:
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
+
+
+async def maintenance_counts(database_url: str) -> dict[str, tuple[int, int]]:
+    """PostgreSQL: each table's autovacuum and autoanalyze runs so far
+    (``pg_stat_user_tables``). Taken before and after a latency phase, they say whether
+    the server's own maintenance ran during it: after the throughput phase's 20,000
+    interactions autovacuum has dead outbox rows and new rows to catch up with, and its
+    worker takes a core from the router and its server session for as long as it runs."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        rows = await connection.fetch(
+            "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables"
+        )
+    finally:
+        await connection.close()
+    return {row["relname"]: (row["autovacuum_count"], row["autoanalyze_count"]) for row in rows}
+
+
+def maintenance_ran(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, list[str]]:
+    """The tables autovacuum vacuumed and analyzed between two ``maintenance_counts``.
+    A run still going at ``after`` is not counted (the counters move when it ends)."""
+    ran: dict[str, list[str]] = {"autovacuum": [], "autoanalyze": []}
+    for table, (vacuums, analyzes) in sorted(after.items()):
+        vacuums_before, analyzes_before = before.get(table, (0, 0))
+        if vacuums > vacuums_before:
+            ran["autovacuum"].append(table)
+        if analyzes > analyzes_before:
+            ran["autoanalyze"].append(table)
+    return ran
 
 
 class WaitSampler:

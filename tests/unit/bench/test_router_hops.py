@@ -7,6 +7,7 @@ import pytest
 
 from bench.router_throughput import (
     hop_figures,
+    maintenance_ran,
     poll_figures,
     round_trip_figures,
     split_window,
@@ -167,3 +168,14 @@ def test_the_measured_window_is_the_first_interactions_published_the_run_on_the_
     measured, after = split_window(published, 3)
     assert list(measured) == ["ev-0", "ev-1", "ev-2"]
     assert after == {"ev-3": 10.003, "ev-4": 10.004}
+
+
+def test_maintenance_ran_names_the_tables_whose_counters_moved():
+    before = {"outbox": (0, 1), "conversations": (2, 2)}
+    after = {"outbox": (1, 1), "conversations": (2, 3), "timers": (0, 1)}
+
+    assert maintenance_ran(before, after) == {
+        "autovacuum": ["outbox"],
+        "autoanalyze": ["conversations", "timers"],
+    }
+    assert maintenance_ran(after, after) == {"autovacuum": [], "autoanalyze": []}
