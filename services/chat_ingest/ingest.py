@@ -19,7 +19,12 @@ def webhook_ack(accepted: int, duplicates: int, ignored: int, event_ids: list[st
     """``WebhookAck(accepted=…, duplicates=…, ignored=…, event_ids=…)`` without validating
     the counts and ids again where they are plain ``int`` and ``str`` (the same instance:
     tests/unit/chat_ingest/test_acks.py); anything else is validated as before."""
-    if type(ignored) is int and all(type(event_id) is str for event_id in event_ids):
+    plain = type(ignored) is int
+    for event_id in event_ids:  # not ``all(<generator>)``: no generator made (~1.5 K)
+        if type(event_id) is not str:
+            plain = False
+            break
+    if plain:
         values = {
             "accepted": accepted,
             "duplicates": duplicates,

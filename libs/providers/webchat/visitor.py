@@ -51,8 +51,15 @@ def signing_key(integration: Integration) -> bytes:
     return key.get_secret_value().encode()
 
 
+#: what ``base64.urlsafe_b64encode`` translates the standard alphabet's output with
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    """``base64.urlsafe_b64encode(data).rstrip(b"=").decode()``: the same text, its two
+    steps (``b2a_base64``, ``translate``) called here without ``urlsafe_b64encode``'s and
+    ``b64encode``'s frames; twice a token (callgrind, a 32-byte MAC: 4.5 -> 3.65 K)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from libs.providers.integrations import Integration, Provider
 from libs.providers.webchat.visitor import (
     InvalidVisitorToken,
+    _b64,
     _claims_json,
     issue_visitor_token,
     verify_visitor_token,
@@ -108,3 +109,8 @@ def test_the_webchat_answer_is_the_json_it_was(
     assert isinstance(got.body, WebchatAck)
     assert got.body.model_dump_json() == before.model_dump_json()
     assert got.status_code == 202
+
+
+@given(st.binary(max_size=200))
+def test_b64_is_urlsafe_b64encode_unpadded(data):
+    assert _b64(data) == base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -271,3 +271,31 @@ def test_twilio_signature_and_check_are_the_sdk_formula(token, url, pairs, wrong
         assert verify_twilio(token, url, pairs, _twilio_reference(token, variant, pairs))
     references = {_twilio_reference(token, v, pairs) for v in twilio_url_variants(url)}
     assert verify_twilio(token, url, pairs, wrong) == (wrong in references)
+
+
+def _hex_check_before(secret: str, body: bytes, presented: str, prefix: str | None) -> bool:
+    """verify_hmac_sha256's hex check as it was written before (constant_time_equals)."""
+    value = presented.strip()
+    if prefix is not None:
+        if not value.startswith(prefix):
+            return False
+        value = value[len(prefix) :]
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), value.lower().encode())
+
+
+@given(
+    st.text(min_size=1, max_size=20),
+    st.binary(max_size=100),
+    st.sampled_from([None, "sha256="]),
+    st.one_of(st.text(max_size=80), st.sampled_from(["right", "RIGHT", " right "])),
+)
+def test_hex_check_is_the_constant_time_compare_of_before(secret, body, prefix, presented):
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    presented = {"right": digest, "RIGHT": digest.upper(), " right ": f" {digest} "}.get(
+        presented, presented
+    )
+    if prefix is not None and presented.strip() in (digest, digest.upper()):
+        presented = prefix + presented.strip()
+    got = verify_hmac_sha256(secret, body, presented, prefix=prefix)
+    assert got == (bool(presented) and _hex_check_before(secret, body, presented, prefix))
