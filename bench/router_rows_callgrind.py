@@ -20,6 +20,15 @@ included). Stop 36 (rflow): set_values 37.3 -> 15.8 K a loaded conversation's fo
 9.0 K a clock) and a new conversation's INSERT values copied from its dict, the routed poll
 (``bench.router_poll_callgrind``, --polls 3 and --polls 1 of 7f14ef4 and 71a5a74, all four
 started at 21:37:14 UTC, (3 - 1) / 800): 682.3 -> 657.0 K an interaction (-25.3 K, -3.7 %).
+Stop 37 (rnewrow): ``new_params_sqlite`` / ``_copy`` / ``_arrays``, a poll's new
+conversations (captured at its commit's flush, replicated with ids of their own) to their
+INSERT parameters as the commit's flush makes them (``UnitOfWork._new_rows``, then
+``sqlite_inserts`` or PostgreSQL's ``_runs``): with ``bulk.NewObjects`` (their parameters
+made from their dicts once) SQLite 92.0 -> 72.5 K a new conversation, COPY records
+79.1 -> 65.7 K, executemany / unnest tuples 75.4 -> 62.1 K; the routed poll
+(``bench.router_poll_callgrind``, --polls 3 and --polls 1 of 54ccc4a and 6dc88ab, all four
+started at 00:18:51 UTC, (3 - 1) / 800): 658.5 -> 642.0 K an interaction (-16.4 K, -2.5 %;
+the other bulk-inserted tables' lean tuples made from their rows too).
 """
 
 from __future__ import annotations
@@ -31,16 +40,20 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as postgresql_dialect
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import DEFAULT_STATE_ATTR as STATE
 
-from bench.router_poll_callgrind import POLL, warmed_router
+from bench.router_poll_callgrind import POLL, route_recorded, warmed_router
 from libs.common.gc_tuning import tune_for_polls
 from libs.common.ids import name_prefix, time_ordered_id_named
 from services.router.service.interactions import route_batch
 from services.router.store import persistent
+from services.router.store.bulk import COPY_FROM, BulkInserter
 from services.router.store.models import Conversation
 from services.router.store.repositories import _CANDIDATES
-from services.router.store.unit_of_work import _insert_columns, new_row, set_values
+from services.router.store.unit_of_work import UnitOfWork, _insert_columns, new_row, set_values
 
 
 def captured_candidates() -> tuple[list[tuple[Any, ...]], Any]:
@@ -135,7 +148,90 @@ def measure_set_values(count: int) -> int:
     return operator.call(set_all)  # type: ignore[no-any-return]
 
 
+def captured_new_rows() -> list[dict[str, Any]]:
+    """The values of the new conversations (``UnitOfWork.add_new``) one routed poll wrote,
+    as their rows held them at its commit's flush (each row's dict, its state left out)."""
+    captured: list[dict[str, Any]] = []
+    new_rows = UnitOfWork._new_rows
+
+    def capturing(self: UnitOfWork) -> Any:
+        for row in self._new:
+            if type(row) is Conversation:
+                captured.append({k: v for k, v in row.__dict__.items() if k != STATE})
+        return new_rows(self)
+
+    route_recorded(1, {(UnitOfWork, "_new_rows"): capturing})
+    return captured
+
+
+def _new_conversations(count: int) -> list[Any]:
+    captured = captured_new_rows()
+    return [
+        new_row(Conversation, captured[n % len(captured)] | {"id": f"conversation-{n}"})
+        for n in range(count)
+    ]
+
+
+def _taking_new(rows: list[Any]) -> Any:
+    """A unit of work holding ``rows`` as added (``add_new``), for its ``_new_rows``."""
+    uow = UnitOfWork.__new__(UnitOfWork)
+    uow._new = rows
+    return uow
+
+
+def measure_new_params_sqlite(count: int) -> int:
+    """A poll's new conversations to their SQLite INSERTs' parameters, as the commit's
+    flush makes them (``UnitOfWork._new_rows``, then ``BulkInserter.sqlite_inserts``)."""
+    uow = _taking_new(_new_conversations(count))
+    inserter = BulkInserter(sqlite_dialect())
+    warm = _taking_new(_new_conversations(20))
+    for table, rows in warm._new_rows().groups:
+        inserter.sqlite_inserts(table, rows)
+    tune_for_polls()
+
+    def convert() -> int:
+        groups = uow._new_rows().groups
+        writes = [write for table, rows in groups for write in inserter.sqlite_inserts(table, rows)]
+        return len(writes) and sum(len(rows) for _, rows in groups)
+
+    return operator.call(convert)  # type: ignore[no-any-return]
+
+
+def _measure_new_params_postgresql(count: int, copy_from: int | None) -> int:
+    uow = _taking_new(_new_conversations(count))
+    inserter = BulkInserter(postgresql_dialect())
+    warm = _taking_new(_new_conversations(max(20, copy_from or 0)))
+    for table, rows in warm._new_rows().groups:
+        list(inserter._runs(table, rows, copy_from=copy_from))
+    tune_for_polls()
+
+    def convert() -> int:
+        runs = [
+            run
+            for table, rows in uow._new_rows().groups
+            for run in inserter._runs(table, rows, copy_from=copy_from)
+        ]
+        return sum(len(values) for _, values, _ in runs)
+
+    return operator.call(convert)  # type: ignore[no-any-return]
+
+
+def measure_new_params_copy(count: int) -> int:
+    """PostgreSQL: a poll's new conversations to their COPY records (a run of ``COPY_FROM``
+    or more: a backlog's polls)."""
+    return _measure_new_params_postgresql(count, COPY_FROM)
+
+
+def measure_new_params_arrays(count: int) -> int:
+    """PostgreSQL: a poll's new conversations to their parameter tuples (fewer than
+    ``COPY_FROM``: ``insert_together``'s arrays are these transposed)."""
+    return _measure_new_params_postgresql(count, None)
+
+
 PARTS = {
+    "new_params_sqlite": measure_new_params_sqlite,
+    "new_params_copy": measure_new_params_copy,
+    "new_params_arrays": measure_new_params_arrays,
     "objects": measure_objects,
     "new_row": measure_new_rows,
     "ids": measure_ids,

@@ -53,9 +53,11 @@ class BulkInserter:
         self._copy_from = copy_from
         self._sqlite = dialect.name == "sqlite"
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
-        #: SQLite: a plan without some of its columns (``_without_nulls``), per (table,
-        #: the plan's columns, the indexes left out)
-        self._lean_plans: dict[tuple[str, tuple[str, ...], tuple[int, ...]], _Plan] = {}
+        #: SQLite: a plan without some of its columns (``_lean``), per (table, the plan's
+        #: columns, the indexes left out, of ``NewObjects``)
+        self._lean_plans: dict[tuple[str, tuple[str, ...], tuple[int, ...], bool], _Plan] = {}
+        #: the plan of ``NewObjects`` of a table, by its name
+        self._objects_plans: dict[str, _Plan] = {}
         #: called with the SQL of each statement sent to the driver itself (executemany,
         #: PostgreSQL COPY, the poll's lookups), which SQLAlchemy's cursor events do not see
         self.watchers: list[Callable[[str], None]] = []
@@ -83,8 +85,7 @@ class BulkInserter:
         unit of work rolls the transaction back, as before."""
         queued = _QUEUE_STATEMENTS.get(table.name)
         writes = []
-        for full_plan, full_values, _ in self._runs(table, rows):
-            plan, values = self._without_nulls(table, full_plan, full_values)
+        for plan, values in self._sqlite_runs(table, rows):
             whole = len(values) - len(values) % SQLITE_ROWS_A_STATEMENT
             if len(plan.columns) * SQLITE_ROWS_A_STATEMENT > SQLITE_MAX_PARAMETERS:
                 whole = 0
@@ -96,9 +97,35 @@ class BulkInserter:
                 writes.append(SqliteWrite(plan.sql, rest, table.name, None, queued))
         return writes
 
-    def _without_nulls(
-        self, table: sa.Table, plan: _Plan, values: list[tuple[Any, ...]]
-    ) -> tuple[_Plan, Sequence[Sequence[Any]]]:
+    def _sqlite_runs(
+        self, table: sa.Table, rows: Sequence[Row]
+    ) -> Iterator[tuple[_Plan, list[tuple[Any, ...]]]]:
+        """SQLite: ``rows`` as (statement, parameter tuples), one for each run of
+        consecutive rows of one shape, each run's statement leaving out the columns None
+        in all its rows (``_lean``). ``NewObjects``: one run of every column. Otherwise
+        the shapes told as ``_runs`` tells them: every column of a run's plan is read in
+        each of its rows (the columns left out by ``_lean``'s look down them, the others
+        by the tuples), so a row of another shape raises KeyError."""
+        if not rows:
+            return
+        if type(rows) is NewObjects:
+            yield self._lean(table, self._objects_plan(table), rows)
+            return
+        plan = self._plan(table, tuple(rows[0]))
+        if len(set(map(len, rows))) == 1:
+            try:
+                run = self._lean(table, plan, rows)
+            except KeyError:  # another shape among them (or a converter's own KeyError:
+                pass  # then raised again below, from its row's own plan)
+            else:
+                yield run
+                return
+        for keys, same_shape in groupby(rows, key=tuple):
+            yield self._lean(table, self._plan(table, keys), list(same_shape))
+
+    def _lean(
+        self, table: sa.Table, plan: _Plan, rows: Sequence[Row]
+    ) -> tuple[_Plan, list[tuple[Any, ...]]]:
         """SQLite: the run's plan and parameters without the columns that are None in
         every row and that the INSERT may leave out (no default of either kind, not the
         key): SQLite stores NULL in them all the same. A ``None`` parameter costs the
@@ -107,31 +134,46 @@ class BulkInserter:
         their whole run (a new conversation's assignee, first response, resolution, the
         assistant's five columns, …; a timer's ``fired_at`` and ``cancelled_at``; a new
         contact's name and locale). Told by the columns None in the run's first row, then
-        read down each of those (``itemgetter``); kept columns taken by one ``itemgetter``."""
-        if not plan.omittable:
-            return plan, values
-        first, count = values[0], len(values)
+        read down each of those (``itemgetter``), in the rows themselves (a JSON column
+        only where None is SQL NULL: ``NewObjects``); the kept columns' parameters made
+        from each row by the lean plan's own function (``_tuple_maker``), not taken from
+        the full plan's tuple (a second tuple a row, the left-out columns converted for
+        nothing)."""
+        rows = plan.with_defaults(rows)
+        first, count = rows[0], len(rows)
         nulls = tuple(
             i
-            for i in plan.omittable
-            if first[i] is None and list(map(itemgetter(i), values)).count(None) == count
+            for i, key in plan.omittable
+            if first[key] is None and list(map(itemgetter(key), rows)).count(None) == count
         )
-        if not nulls or len(nulls) == len(plan.columns):
-            return plan, values
-        key = (table.name, tuple(plan.columns), nulls)
+        if len(nulls) == len(plan.columns):
+            nulls = ()
+        key = (table.name, tuple(plan.columns), nulls, plan.objects)
         lean = self._lean_plans.get(key)
         if lean is None:
-            kept = [c for i, c in enumerate(plan.columns) if i not in nulls]
-            compiled = sa.insert(table).compile(
-                dialect=self._dialect, column_keys=kept, for_executemany=True
-            )
-            if list(compiled.positiontup or ()) != kept:
-                raise ValueError(f"{table.name}: {kept} compiled as {compiled.positiontup}")
-            lean = self._lean_plans[key] = _Plan(str(compiled), kept, [], {})
-            [*indexes] = (i for i in range(len(plan.columns)) if i not in nulls)
-            lean.kept = itemgetter(*indexes) if len(indexes) > 1 else _one_of(indexes[0])
-        assert lean.kept is not None
-        return lean, list(map(lean.kept, values))
+            lean = self._lean_plans[key] = self._lean_plan(table, plan, nulls)
+        return lean, list(map(lean.row_tuple, rows))
+
+    def _lean_plan(self, table: sa.Table, plan: _Plan, nulls: tuple[int, ...]) -> _Plan:
+        """``plan`` without the columns at ``nulls``: its statement and converters."""
+        kept = [c for i, c in enumerate(plan.columns) if i not in nulls]
+        compiled = sa.insert(table).compile(
+            dialect=self._dialect, column_keys=kept, for_executemany=True
+        )
+        if list(compiled.positiontup or ()) != kept:
+            raise ValueError(f"{table.name}: {kept} compiled as {compiled.positiontup}")
+        return _Plan(
+            str(compiled),
+            kept,
+            [(kept.index(plan.columns[i]), c) for i, c in plan.converters if i not in nulls],
+            {},
+            objects=plan.objects,
+            json_none={
+                kept.index(plan.columns[i]): none
+                for i, none in plan.json_none.items()
+                if i not in nulls
+            },
+        )
 
     def sqlite_update(
         self,
@@ -379,6 +421,10 @@ class BulkInserter:
         42 columns)."""
         if not rows:
             return
+        if type(rows) is NewObjects:
+            plan = self._objects_plan(table)
+            yield plan, *plan.values(rows, copy_from)
+            return
         plan = self._plan(table, tuple(rows[0]))
         if len(set(map(len, rows))) == 1:
             try:
@@ -414,7 +460,16 @@ class BulkInserter:
             plan = self._plans[(table.name, keys)] = self._new_plan(table, keys)
         return plan
 
-    def _new_plan(self, table: sa.Table, keys: tuple[str, ...]) -> _Plan:
+    def _objects_plan(self, table: sa.Table) -> _Plan:
+        """The plan of ``NewObjects`` of ``table``: every column, a JSON column's None
+        giving what leaving it out gives (``_json_none``)."""
+        plan = self._objects_plans.get(table.name)
+        if plan is None:
+            plan = self._new_plan(table, tuple(column.key for column in table.columns), True)
+            self._objects_plans[table.name] = plan
+        return plan
+
+    def _new_plan(self, table: sa.Table, keys: tuple[str, ...], objects: bool = False) -> _Plan:
         unknown = set(keys) - set(table.c.keys())
         if unknown:
             raise ValueError(f"{table.name}: no such columns {sorted(unknown)}")
@@ -430,20 +485,25 @@ class BulkInserter:
         order = list(compiled.positiontup or ())  # bind names = column keys, table order
         assert set(order) == {*keys, *defaults}, (table.name, order)
         converters = [(i, self._converter(table.c[key])) for i, key in enumerate(order)]
+        json_none = _json_none(table, order, dict(converters)) if objects else {}
         plan = _Plan(
             str(compiled),
             order,
             [(i, convert) for i, convert in converters if convert is not None],
             defaults,
-            copy=None if self._sqlite else _Copy(table, order),
+            copy=None if self._sqlite else _Copy(table, order, json_none),
+            objects=objects,
+            json_none=json_none,
         )
         if self._sqlite:
+            # a JSON column's None is JSON null, not NULL (but in NewObjects: _json_none)
             plan.omittable = tuple(
-                i
+                (i, key)
                 for i, key in enumerate(order)
                 if table.c[key].default is None
                 and table.c[key].server_default is None
                 and not table.c[key].primary_key
+                and (objects or not isinstance(table.c[key].type, sa.JSON))
             )
         return plan
 
@@ -458,6 +518,44 @@ class BulkInserter:
         if isinstance(type_, sa.JSON):
             return _json
         return None
+
+
+class NewObjects(list[Row]):
+    """Rows of new ORM objects of one model (``UnitOfWork.add_new``) to insert: each an
+    object's ``__dict__``, holding every column of its table by its name (and the ORM's
+    state, not read). A JSON column's None stands for the column left out of the INSERT,
+    as the ORM writes it (its Python default, else SQL NULL; ``_json_none``): what the
+    unit of work's values of such a row (every column, a JSON column left None omitted)
+    gave through ``insert`` and ``sqlite_inserts``. Their parameters are made from the
+    rows themselves: not from a copy of each made first (its values then read again by
+    the plan's function, and on SQLite a third time by the lean plan's ``itemgetter``)."""
+
+
+def _json_none(
+    table: sa.Table, order: list[str], converters: dict[int, Convert | None]
+) -> dict[int, Callable[[], Any] | None]:
+    """``NewObjects``: for each JSON column, what its None gives: its Python default
+    converted (a function of no argument), or None (SQL NULL) for a column without
+    default. A column with a server default is refused (leaving it out would give the
+    server's default: no parameter gives that)."""
+    given: dict[int, Callable[[], Any] | None] = {}
+    for i, key in enumerate(order):
+        column = table.c[key]
+        if not isinstance(column.type, sa.JSON):
+            continue
+        convert = converters[i]
+        assert convert is not None
+        if column.default is not None:
+            given[i] = partial(_converted_default, convert, _default_value(column))
+        elif column.server_default is not None:
+            raise ValueError(f"{table.name}.{key}: a server default, not for NewObjects")
+        else:
+            given[i] = None
+    return given
+
+
+def _converted_default(convert: Convert, make: Callable[[], Any]) -> Any:
+    return convert(make())
 
 
 class SqliteWrite(NamedTuple):
@@ -519,12 +617,6 @@ def _write_all(writes: list[SqliteWrite], commit: bool, connection: sqlite3.Conn
         connection.commit()
 
 
-def _one_of(index: int) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    """A row's value at ``index``, as a tuple of one (``itemgetter`` of one index gives
-    the value itself)."""
-    return lambda row: (row[index],)
-
-
 #: SQLite: a run's rows go this many at a time in one multi-row INSERT (an executemany of
 #: it over the run's chunks; the rows left over by the plain one-row INSERT)
 SQLITE_ROWS_A_STATEMENT = 16
@@ -553,17 +645,22 @@ class _Plan:
         defaults: dict[str, Callable[[], Any]],
         *,
         copy: _Copy | None = None,
+        objects: bool = False,
+        json_none: dict[int, Callable[[], Any] | None] | None = None,
     ) -> None:
         self.sql = sql
         self.columns = order  # the router's column keys are their names
-        self._tuple = _tuple_maker(order, dict(converters))
+        self.converters = converters
+        #: of ``NewObjects`` (their JSON columns' None: ``json_none``, ``_json_none``)
+        self.objects = objects
+        self.json_none = json_none or {}
+        #: a row's parameter tuple
+        self.row_tuple = _tuple_maker(order, dict(converters), self.json_none)
         self._defaults = defaults
         self.copy = copy
         self._sqlite_rows_sql: str | None = None
-        #: SQLite: the indexes of the columns an INSERT may leave out (``_without_nulls``)
-        self.omittable: tuple[int, ...] = ()
-        #: SQLite, a plan without some columns: a full row's parameters to this plan's
-        self.kept: Callable[[tuple[Any, ...]], Any] | None = None
+        #: SQLite: (index, key) of the columns an INSERT may leave out (``_lean``)
+        self.omittable: tuple[tuple[int, str], ...] = ()
 
     @property
     def sqlite_rows_sql(self) -> str:
@@ -576,7 +673,7 @@ class _Plan:
         return self._sqlite_rows_sql
 
     def tuples(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
-        return list(map(self._tuple, self._with_defaults(rows)))
+        return list(map(self.row_tuple, self.with_defaults(rows)))
 
     def values(
         self, rows: Sequence[Row], copy_from: int | None
@@ -586,9 +683,9 @@ class _Plan:
         copy = self.copy
         if copy is None or copy_from is None or len(rows) < copy_from:
             return self.tuples(rows), None
-        return list(map(copy.record, self._with_defaults(rows))), copy
+        return list(map(copy.record, self.with_defaults(rows))), copy
 
-    def _with_defaults(self, rows: Sequence[Row]) -> Sequence[Row]:
+    def with_defaults(self, rows: Sequence[Row]) -> Sequence[Row]:
         if self._defaults:
             defaults = self._defaults
             rows = [{**row, **{key: make() for key, make in defaults.items()}} for row in rows]
@@ -613,7 +710,13 @@ class _Copy:
     37.5-41.2 ms. ``tests/integration/router/test_bulk_insert.py`` holds the stored
     values equal to SQLAlchemy's own insert (instants from year 1 to 9999 too)."""
 
-    def __init__(self, table: sa.Table, columns: list[str]) -> None:
+    def __init__(
+        self,
+        table: sa.Table,
+        columns: list[str],
+        json_none: dict[int, Callable[[], Any] | None] | None = None,
+    ) -> None:
+        """``json_none``: of ``NewObjects`` (``_json_none``)."""
         times = [key for key in columns if isinstance(table.c[key].type, UtcDateTime)]
         selected = ", ".join(
             f"0::int8 AS {_quoted(key)}" if key in times else _quoted(key) for key in columns
@@ -629,7 +732,7 @@ class _Copy:
             for i, key in enumerate(columns)
             if isinstance(table.c[key].type, sa.JSON)
         }
-        self.record = _tuple_maker(columns, converters)
+        self.record = _tuple_maker(columns, converters, json_none or {})
 
     async def send(self, connection: Any, records: list[tuple[Any, ...]]) -> None:
         """``records`` COPYed on the asyncpg ``connection``, in its transaction."""
@@ -728,24 +831,35 @@ _PG_MICROS = _PgMicros()
 
 
 def _tuple_maker(
-    order: list[str], converters: dict[int, Convert]
+    order: list[str],
+    converters: dict[int, Convert],
+    json_none: dict[int, Callable[[], Any] | None] | None = None,
 ) -> Callable[[Row], tuple[Any, ...]]:
     """The function turning a row into its parameter tuple: ``itemgetter`` when no
     column needs converting; else one generated expression, e.g.
     ``lambda row: (row['id'], c1(row['at']), …)`` (as ``collections.namedtuple`` does),
     without a loop, a list and a tuple copy per row around each converter call: a
     500-interaction poll converts ~15,000 values. The names are the table's column
-    keys (the router's own metadata), quoted by ``repr``."""
+    keys (the router's own metadata), quoted by ``repr``. ``json_none`` (``NewObjects``):
+    for those columns None gives its function's value (or None), not its conversion."""
+    json_none = json_none or {}
     if not converters:
         if len(order) == 1:
             [key] = order
             return lambda row: (row[key],)
         return itemgetter(*order)
-    namespace = {f"c{index}": convert for index, convert in converters.items()}
-    items = [
-        f"c{index}(row[{key!r}])" if index in converters else f"row[{key!r}]"
-        for index, key in enumerate(order)
-    ]
+    namespace: dict[str, Any] = {f"c{index}": convert for index, convert in converters.items()}
+    items = []
+    for index, key in enumerate(order):
+        if index in json_none:
+            none = json_none[index]
+            namespace[f"n{index}"] = none
+            otherwise = "None" if none is None else f"n{index}()"
+            items.append(f"(c{index}(v) if (v := row[{key!r}]) is not None else {otherwise})")
+        elif index in converters:
+            items.append(f"c{index}(row[{key!r}])")
+        else:
+            items.append(f"row[{key!r}]")
     return eval(f"lambda row: ({', '.join(items)},)", namespace)  # noqa: S307 - see above
 
 
