@@ -82,6 +82,13 @@ def _apply(message: EmailMessage, edit: tuple[str, str, str]) -> None:
         return type(exc)  # type: ignore[return-value]
 
 
+def _as_bytes(message: EmailMessage) -> bytes | tuple[str, type[Exception]]:
+    try:
+        return message.as_bytes()
+    except Exception as exc:  # the stdlib's generator refolds the parameters: it can fail too
+        return ("raised", type(exc))
+
+
 def _parsed(raw: bytes, factory: type[EmailMessage]) -> EmailMessage | type[Exception]:
     try:
         return _parse(raw, factory)
@@ -105,7 +112,7 @@ def test_same_answers_as_email_message_before_and_after_edits(fields, edits):
     for edit in edits:
         assert _apply(indexed, edit) == _apply(stdlib, edit)
         assert _answers(indexed) == _answers(stdlib)
-        assert indexed.as_bytes() == stdlib.as_bytes()
+        assert _as_bytes(indexed) == _as_bytes(stdlib)
 
 
 def test_the_normaliser_parses_into_indexed_messages():
