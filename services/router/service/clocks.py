@@ -7,7 +7,7 @@ from datetime import datetime
 from libs.common.enum_members import values_of
 from libs.common.events.routing import SlaMetric
 from services.router.domain.escalation import TimerKind
-from services.router.domain.lifecycle import next_status
+from services.router.domain.lifecycle import TRANSITIONS, ConversationStatus, next_status
 from services.router.domain.members import (
     AGENT_RESPONSE,
     CUSTOMER_MESSAGE,
@@ -180,44 +180,43 @@ def on_customer_message(
     then the response clock), with the clocks that start here worked out together: one
     policy look-up, their due instants in one ``clock_dues`` and the conversation's
     changes set at once (in place on one routing just opened). A new conversation starts
-    both (``tests/unit/router/test_clock_starts.py`` holds them equal)."""
+    both (``tests/unit/router/test_clock_starts.py`` holds them equal). The status from
+    ``_AFTER_CUSTOMER_MESSAGE`` (``next_status`` for the statuses a message leaves
+    open; a resolved one goes through it, for its error), the clocks as a tuple made at
+    once and the policy looked up here, not by ``policy_for`` (which reads the columns
+    again): four Python calls less a new conversation."""
     values = columns(conversation)  # a live view
     current = values["status"]
-    status = next_status(status_of(current), CUSTOMER_MESSAGE)
+    status = _AFTER_CUSTOMER_MESSAGE.get(current)
+    if status is None:
+        status = next_status(status_of(current), CUSTOMER_MESSAGE)  # raises for resolved
     changes: dict[str, object] = {}
     # a loaded conversation already open is not set open again (a returning customer's
     # message: an ORM set is ~5 K instructions of tracking, and the UPDATE skips an equal
     # value anyway); one routing just opened is set in place, as before
     if status != current or unflushed_values(conversation) is not None:
         changes["status"] = status
-    clocks: list[tuple[SlaMetric, float]] = []
-    if not values["automated"] and values["resolution_running_since"] is None:
+    automated = values["automated"]
+    resolution = not automated and values["resolution_running_since"] is None
+    if resolution:
         changes["resolution_running_since"] = at
-        clocks.append((RESOLUTION, values["resolution_elapsed_minutes"] or 0.0))
-    if values["awaiting_since"] is None:
+    awaiting = values["awaiting_since"] is None
+    if awaiting:
         # already waiting for an answer otherwise: the running clock keeps its start
         changes["awaiting_since"] = at
-        if not values["automated"]:
-            metric = FIRST_RESPONSE if values["first_response_at"] is None else NEXT_RESPONSE
-            clocks.append((metric, 0.0))
-    if clocks:
-        _start_clocks(uow, ctx, conversation, tuple(clocks), at, changes)
-    elif changes:
-        set_values(conversation, changes)
-
-
-def _start_clocks(
-    uow: UnitOfWork,
-    ctx: RouterContext,
-    conversation: Conversation,
-    clocks: tuple[tuple[SlaMetric, float], ...],
-    at: datetime,
-    changes: dict[str, object],
-) -> None:
-    """``start_clock`` of each (metric, elapsed minutes) at ``at``, in order, for a
-    conversation that is not automated, and ``changes`` set with theirs."""
-    values = columns(conversation)
-    config, calendar = policy_for(ctx, conversation)
+    if automated or not (resolution or awaiting):
+        if changes:
+            set_values(conversation, changes)
+        return
+    response = (FIRST_RESPONSE if values["first_response_at"] is None else NEXT_RESPONSE, 0.0)
+    if resolution:
+        elapsed = (RESOLUTION, values["resolution_elapsed_minutes"] or 0.0)
+        clocks = (elapsed, response) if awaiting else (elapsed,)
+    else:
+        clocks = (response,)
+    config, calendar = ctx.config.current.policies.policy_and_calendar(
+        values["queue"], values["priority"], values["channel"]
+    )  # policy_for's, from the values read here
     dues = clock_dues(calendar, config.sla_targets, clocks, started_at=at)
     changes["policy"] = config.name
     cycle = values["clock_cycle"] or 0
@@ -231,6 +230,15 @@ def _start_clocks(
             changes["first_response_due_at"] = due.breach_at
         _add_timers(uow, conversation_id, due, cycle, at)
     set_values(conversation, changes)  # in place on a conversation routing just opened
+
+
+#: the status a customer's message leaves a conversation in, by its stored status
+#: (``next_status``'s transitions; a status missing here goes through it)
+_AFTER_CUSTOMER_MESSAGE: dict[str, ConversationStatus] = {
+    current.value: after
+    for (current, trigger), after in TRANSITIONS.items()
+    if trigger is CUSTOMER_MESSAGE
+}
 
 
 def on_customer_message_by_steps(

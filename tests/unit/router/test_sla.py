@@ -16,6 +16,7 @@ from services.router.domain.sla import (
     add_business_minutes_each,
     business_minutes_between,
     clock_due,
+    clock_dues,
     describe_hours,
     parse_interval,
 )
@@ -253,3 +254,60 @@ def test_a_calendar_closed_for_good_is_refused_as_the_walk_refuses_it():
     assert closed.weekly and not closed_for_good.weekly
     with pytest.raises(CalendarError, match="no open hours within"):
         add_business_minutes(closed_for_good, datetime(2026, 3, 2, tzinfo=UTC), 10)
+
+
+METRICS = list(SlaMetric)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(
+        ["America/New_York", "Europe/Berlin", "Asia/Seoul", "Australia/Lord_Howe"]
+    ),
+    country=st.sampled_from([None, "KR", "US", "DE"]),
+    hours=HOURS,
+    closed=st.lists(st.dates(date(2025, 1, 1), date(2027, 12, 31)), max_size=5),
+    base=instants,
+    offsets=st.lists(st.integers(-3 * 24 * 60, 3 * 24 * 60), min_size=1, max_size=8),
+    micros=st.integers(0, 10**6),
+    targets=st.tuples(
+        st.one_of(st.none(), st.integers(1, 3000)),
+        st.one_of(st.none(), st.integers(1, 3000)),
+        st.one_of(st.none(), st.integers(1, 3000)),
+        st.sampled_from([0.5, 0.8, 0.99]),
+    ),
+    clocks=st.lists(
+        st.tuples(st.sampled_from(METRICS), st.sampled_from([0.0, 0.0, 10.0, 5000.0])),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_dues_kept_for_a_closed_stretch_are_those_worked_out_afresh(
+    zone, country, hours, closed, base, offsets, micros, targets, clocks
+):
+    """clock_dues on one calendar over starts near each other (many in the same closed
+    stretch: the dues kept there handed out again) gives each start's clock_due on a
+    fresh calendar, and is_open (which reads the stretch) a fresh calendar's answer."""
+    config = CalendarConfig(
+        timezone=zone,
+        hours=hours,
+        holidays={"country": country} if country else None,
+        closed_dates=closed,
+    )
+    shared = build_calendar("hours", config)
+    sla_targets = SlaTargets(*targets)
+    for offset in offsets:
+        start = base + timedelta(minutes=offset, microseconds=micros * (offset % 2))
+        fresh = build_calendar("hours", config)
+        expected = outcome(each_clock_due, fresh, sla_targets, clocks, start)
+        found = outcome(clocks_due, shared, sla_targets, tuple(clocks), start)
+        assert found == expected
+        assert shared.is_open(start) == build_calendar("hours", config).is_open(start)
+
+
+def each_clock_due(calendar, targets, clocks, start):
+    return [clock_due(calendar, targets, m, started_at=start, elapsed_minutes=e) for m, e in clocks]
+
+
+def clocks_due(calendar, targets, clocks, start):
+    return clock_dues(calendar, targets, clocks, started_at=start)
