@@ -30,7 +30,18 @@ Python code can check and escape them one by one. Not kept. Stop 35: the snapsho
 ``__dict__`` by a typed-dict serializer of every field (``fields_serializer``) instead of
 the model serializer, the same text: 49.5 -> 49.3 K instructions a snapshot with its
 decode (callgrind, the 800 snapshots of two warmed polls): the model serializer's own
-checks are not where a snapshot's cost is. Not kept.
+checks are not where a snapshot's cost is. Not kept. Stop 37: a function written as
+``model_writer`` below but joining every text value once (one join checks that each is
+text, one escape of that join says whether any needs escaping) and the whole object
+by one more join: 51.2 K a snapshot against pydantic-core's 46.8-47.2 K (``fields_writer``
+style with enums and lists: 52.0 K); the snapshot's ``__dict__`` by a typed-dict
+serializer with its enums as text: 45.9 K, and its datetimes also as text memoized
+by instant: 43.3 K with every instant met before, 63.6 K with none (a snapshot's
+inbound time is new): Python's code per value costs what pydantic-core's does.
+
+- ``model_writer``: a model's JSON by ``orjson`` (its ``__dict__`` and its nested
+  models'), checked to be what pydantic-core writes: the conversation snapshot of every
+  routing event (``OutboxWriter._snapshot_text``).
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any, ClassVar
 
+import orjson
 from pydantic_core import SchemaSerializer, core_schema
 
 
@@ -206,6 +218,190 @@ def emitted_writer(
     exec(text, namespace)  # noqa: S102 - generated from the model's schema, see fields_writer
     write: EmittedWriter = namespace["write"]
     return write
+
+
+#: ``model_writer``'s functions: a model instance to its JSON text, or None
+ModelWriter = Callable[[Any], str | None]
+
+
+def model_writer(model: type) -> ModelWriter | None:
+    """A function writing an instance of exactly ``model`` as pydantic-core's ``to_json``
+    writes it, as text (``to_json(instance).decode()``), or None where it might not
+    write it alike (a nested model not of its field's class exactly, a datetime not in
+    ``UTC``; what ``orjson`` refuses: a set, bytes, an integer past 64 bits, a lone
+    surrogate, which pydantic-core refuses too): the caller then has pydantic-core
+    write it. Other values not of their field's type are written as pydantic-core
+    infers them (the same text, without its warning). None instead of a function for a
+    model whose serialization is not its fields' plain values (aliases, exclusions,
+    serializers, computed fields, extras allowed, ``ser_json_*`` settings) or whose
+    fields are not text, str enums, booleans, integers, datetimes, lists of text or
+    nested models of those (each optional).
+
+    ``orjson`` writes the instance's ``__dict__`` (every field, in order: what
+    pydantic-core writes of a plain model) and each nested model's (in a copy of the
+    instance's; deeper ones given by its ``default``), with what pydantic-core writes
+    for these types: text escaped as serde_json escapes it (``"``, backslash, control
+    characters: ``\\b \\f \\n \\r \\t`` short, others ``\\u00xx``; other text as
+    UTF-8), an enum member's value,
+    ``true``/``false``/``null``, a UTC datetime as ISO 8601 with ``Z`` (``OPT_UTC_Z``).
+    ``tests/unit/router/test_snapshot_json.py`` holds it to pydantic-core's bytes by
+    hypothesis.
+
+    Why: pydantic-core's model serializer costs ~48 K instructions a conversation
+    snapshot (~50 values, ~1 KB), one a routed interaction; this function ~24 K with
+    its checks (callgrind, PYTHONHASHSEED=0, the 800 snapshots of two warmed polls of
+    400 written in process, 800 - 400: 48.1 -> 24.1 K; orjson alone, its ``default``
+    giving every nested model's ``__dict__``, 18.6 K; the module's note has what
+    Python writers cost)."""
+    classes = _plain_models(model)
+    if classes is None:
+        return None
+    # Generated (as fields_writer's functions) so that a value's check is a few
+    # bytecodes, not a loop's turn or a call: the instance's class; each datetime
+    # field's value None or a UTC datetime (orjson writes only these alike: pydantic-core
+    # truncates an offset's seconds, orjson rounds them); each nested model's value None
+    # or of its field's class exactly (pydantic-core writes another by the field's
+    # schema), given to orjson as its __dict__ in a copy of the instance's (an orjson
+    # ``default`` call a nested model was ~1 K instructions); models nested deeper by
+    # ``default``, after the same checks of theirs.
+    namespace: dict[str, Any] = {
+        "_dumps": orjson.dumps,
+        "_option": orjson.OPT_UTC_Z,
+        "_datetime": datetime,
+        "_UTC": UTC,
+    }
+    names: dict[type, str] = {}
+    for index, cls in enumerate(sorted(classes, key=lambda each: each.__qualname__)):
+        names[cls] = f"M{index}"
+        namespace[f"M{index}"] = cls
+    lines = [
+        "def write(instance):",
+        f"    if type(instance) is not {names[model]}:",
+        "        return None",
+        "    members = instance.__dict__",
+    ]
+    nested_fields: list[str] = []
+    for name, kind in _field_checks(model):
+        lines.append(f"    value = members[{name!r}]")
+        if kind is None:
+            lines.append(
+                "    if value is not None and (type(value) is not _datetime"
+                " or value.tzinfo is not _UTC):"
+            )
+            lines.append("        return None")
+            continue
+        nested_fields.append(name)
+        lines.append("    if value is not None:")
+        lines.append(f"        if type(value) is not {names[kind]}:")
+        lines.append("            return None")
+        checks = _nested_checks(kind, names, "value.__dict__")
+        lines.extend(f"        {line}" for line in checks)
+    # the copy takes each nested model's __dict__ (read again: a dict lookup each)
+    lines.append("    written = members.copy()" if nested_fields else "    written = members")
+    for name in nested_fields:
+        lines.append(f"    value = members[{name!r}]")
+        lines.append("    if value is not None:")
+        lines.append(f"        written[{name!r}] = value.__dict__")
+    lines.append("    try:")
+    lines.append("        return _dumps(written, default=_nested, option=_option).decode()")
+    lines.append("    except TypeError:  # orjson.JSONEncodeError is one")
+    lines.append("        return None")
+    lines.append("def _nested(value):")
+    for cls, name in names.items():
+        lines.append(f"    if type(value) is {name}:")
+        lines.append("        members = value.__dict__")
+        checks = _nested_checks(cls, names, "members", fail="raise TypeError")
+        lines.extend(f"        {line}" for line in checks)
+        lines.append("        return members")
+    lines.append("    raise TypeError(f'not written here: {type(value).__name__}')")
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from the model's schema
+    write: ModelWriter = namespace["write"]
+    return write
+
+
+def _nested_checks(
+    model: type, names: dict[type, str], members: str, fail: str = "return None"
+) -> list[str]:
+    """Statements checking the datetime and nested model fields of a ``model``
+    instance's dict ``members`` (``model_writer``), ``fail`` where one is not as written."""
+    lines: list[str] = []
+    for name, kind in _field_checks(model):
+        lines.append(f"at = {members}[{name!r}]")
+        if kind is None:
+            lines.append(
+                "if at is not None and (type(at) is not _datetime or at.tzinfo is not _UTC):"
+            )
+        else:
+            lines.append(f"if at is not None and type(at) is not {names[kind]}:")
+        lines.append(f"    {fail}")
+    return lines
+
+
+def _field_checks(model: type) -> tuple[tuple[str, type | None], ...]:
+    """``model``'s fields that ``model_writer``'s function checks: each datetime field
+    (None for its class: a UTC datetime is checked) and each nested model's (its class)."""
+    schema = getattr(model, "__pydantic_core_schema__", {})
+    definitions: dict[str, Any] = {}
+    if schema.get("type") == "definitions":
+        definitions = {each["ref"]: each for each in schema["definitions"]}
+        schema = schema["schema"]
+    source = _WriterSource(definitions)
+    checks: list[tuple[str, type | None]] = []
+    for name, field in source.model_fields(schema).items():
+        value = source._plain(field["schema"])
+        if value["type"] == "nullable":
+            value = source._plain(value["schema"])
+        if value["type"] == "datetime":
+            checks.append((name, None))
+        elif value["type"] == "model":
+            checks.append((name, value["cls"]))
+    return tuple(checks)
+
+
+def _plain_models(model: type) -> set[type] | None:
+    """``model`` and its nested model classes when ``model_writer`` writes them, else None."""
+    schema = getattr(model, "__pydantic_core_schema__", None)
+    if not isinstance(schema, dict):
+        return None
+    definitions: dict[str, Any] = {}
+    if schema.get("type") == "definitions":
+        definitions = {each["ref"]: each for each in schema["definitions"]}
+        schema = schema["schema"]
+    source = _WriterSource(definitions)
+    classes: set[type] = set()
+    try:
+        _plain_model(source, schema, classes)
+    except _NotWritten:
+        return None
+    return classes
+
+
+def _plain_model(source: _WriterSource, schema: dict[str, Any], classes: set[type]) -> None:
+    if schema.get("type") != "model":
+        raise _NotWritten
+    classes.add(schema["cls"])
+    for field in source.model_fields(schema).values():
+        if field.get("serialization_alias") or field.get("serialization_exclude"):
+            raise _NotWritten
+        _plain_value(source, field["schema"], classes)
+
+
+def _plain_value(source: _WriterSource, schema: dict[str, Any], classes: set[type]) -> None:
+    schema = source._plain(schema)
+    kind = schema["type"]
+    if kind == "nullable":
+        _plain_value(source, schema["schema"], classes)
+    elif kind == "model":
+        _plain_model(source, schema, classes)
+    elif kind == "list":
+        items = source._plain(schema.get("items_schema", {"type": "any"}))
+        if items["type"] != "str":
+            raise _NotWritten
+    elif kind == "enum":
+        if schema.get("sub_type") != "str":
+            raise _NotWritten
+    elif kind not in ("str", "bool", "int", "datetime"):
+        raise _NotWritten
 
 
 class _NotWritten(Exception):

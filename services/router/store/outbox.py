@@ -33,6 +33,7 @@ from services.router.store.event_json import (
     fields_writer,
     json_time,
     json_time_text,
+    model_writer,
 )
 from services.router.store.models import OutboxPending, OutboxRow, OutboxSentMark
 
@@ -143,7 +144,9 @@ class OutboxWriter:
         cached = self._snapshot_json
         if cached is not None and cached[0] is snapshot:
             return cached[1]
-        text = _SNAPSHOT_SERIALIZER.to_json(snapshot).decode()
+        # orjson where it writes pydantic-core's bytes (event_json.model_writer: ~48 ->
+        # ~24 K instructions a snapshot), else pydantic-core
+        text = _write_snapshot(snapshot) or _SNAPSHOT_SERIALIZER.to_json(snapshot).decode()
         self._snapshot_json = (snapshot, text)
         return text
 
@@ -222,6 +225,7 @@ _KIND = "router.outbox"
 #: never changed: pydantic takes a set fastest)
 _SPLICED = {"schema_version", "conversation"}
 _SNAPSHOT_SERIALIZER = ConversationSnapshot.__pydantic_serializer__
+_write_snapshot = model_writer(ConversationSnapshot) or (lambda snapshot: None)
 #: a model instance's field values (``vars``: no attribute lookup through the model's hook)
 _fields_of = vars
 #: ``OutboxWriter._payload``: the payload's text up to the conversation, per schema version
