@@ -131,11 +131,7 @@ def fields_writer(model: type, names: tuple[str, ...]) -> FieldsWriter | None:
     schema = getattr(model, "__pydantic_core_schema__", None)
     if not isinstance(schema, dict):
         return None
-    definitions: dict[str, Any] = {}
-    if schema.get("type") == "definitions":
-        definitions = {each["ref"]: each for each in schema["definitions"]}
-        schema = schema["schema"]
-    source = _WriterSource(definitions)
+    schema, source = _schema_source(schema)
     try:
         pieces = source.fields(schema, names, "values", 1)
     except _NotWritten:
@@ -337,15 +333,21 @@ def _nested_checks(
     return lines
 
 
-def _field_checks(model: type) -> tuple[tuple[str, type | None], ...]:
-    """``model``'s fields that ``model_writer``'s function checks: each datetime field
-    (None for its class: a UTC datetime is checked) and each nested model's (its class)."""
-    schema = getattr(model, "__pydantic_core_schema__", {})
+def _schema_source(schema: dict[str, Any]) -> tuple[dict[str, Any], _WriterSource]:
+    """A model's core schema without its ``definitions`` wrapper, and a source that
+    resolves the references to them."""
     definitions: dict[str, Any] = {}
     if schema.get("type") == "definitions":
         definitions = {each["ref"]: each for each in schema["definitions"]}
         schema = schema["schema"]
-    source = _WriterSource(definitions)
+    return schema, _WriterSource(definitions)
+
+
+def _field_checks(model: type) -> tuple[tuple[str, type | None], ...]:
+    """``model``'s fields that ``model_writer``'s function checks: each datetime field
+    (None for its class: a UTC datetime is checked) and each nested model's (its class)."""
+    schema = getattr(model, "__pydantic_core_schema__", {})
+    schema, source = _schema_source(schema)
     checks: list[tuple[str, type | None]] = []
     for name, field in source.model_fields(schema).items():
         value = source._plain(field["schema"])
@@ -363,11 +365,7 @@ def _plain_models(model: type) -> set[type] | None:
     schema = getattr(model, "__pydantic_core_schema__", None)
     if not isinstance(schema, dict):
         return None
-    definitions: dict[str, Any] = {}
-    if schema.get("type") == "definitions":
-        definitions = {each["ref"]: each for each in schema["definitions"]}
-        schema = schema["schema"]
-    source = _WriterSource(definitions)
+    schema, source = _schema_source(schema)
     classes: set[type] = set()
     try:
         _plain_model(source, schema, classes)

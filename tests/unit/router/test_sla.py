@@ -202,14 +202,21 @@ HOURS = st.sampled_from(
 )
 
 
+#: the calendars the hypothesis tests below draw: zones with DST and a half-hour one,
+#: holiday sets or none, and a few closed days
+CALENDAR_ZONES = st.sampled_from(
+    ["America/New_York", "Europe/Berlin", "Asia/Seoul", "Australia/Lord_Howe"]
+)
+HOLIDAY_COUNTRIES = st.sampled_from([None, "KR", "US", "DE"])
+CLOSED_DATES = st.lists(st.dates(date(2025, 1, 1), date(2027, 12, 31)), max_size=5)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    zone=st.sampled_from(
-        ["America/New_York", "Europe/Berlin", "Asia/Seoul", "Australia/Lord_Howe"]
-    ),
-    country=st.sampled_from([None, "KR", "US", "DE"]),
+    zone=CALENDAR_ZONES,
+    country=HOLIDAY_COUNTRIES,
     hours=HOURS,
-    closed=st.lists(st.dates(date(2025, 1, 1), date(2027, 12, 31)), max_size=5),
+    closed=CLOSED_DATES,
     starts=st.lists(instants, min_size=1, max_size=4),
     amounts=st.lists(
         st.one_of(st.floats(-10, 20 * 24 * 60), st.integers(0, 3000)), min_size=1, max_size=3
@@ -261,12 +268,10 @@ METRICS = list(SlaMetric)
 
 @settings(max_examples=300, deadline=None)
 @given(
-    zone=st.sampled_from(
-        ["America/New_York", "Europe/Berlin", "Asia/Seoul", "Australia/Lord_Howe"]
-    ),
-    country=st.sampled_from([None, "KR", "US", "DE"]),
+    zone=CALENDAR_ZONES,
+    country=HOLIDAY_COUNTRIES,
     hours=HOURS,
-    closed=st.lists(st.dates(date(2025, 1, 1), date(2027, 12, 31)), max_size=5),
+    closed=CLOSED_DATES,
     base=instants,
     offsets=st.lists(st.integers(-3 * 24 * 60, 3 * 24 * 60), min_size=1, max_size=8),
     micros=st.integers(0, 10**6),
