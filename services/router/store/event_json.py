@@ -276,27 +276,15 @@ def model_writer(model: type) -> ModelWriter | None:
         "        return None",
         "    members = instance.__dict__",
     ]
-    nested_fields: list[str] = []
-    for name, kind in _field_checks(model):
+    lines.extend(f"    {line}" for line in _nested_checks(model, names, "members"))
+    nested = [(name, kind) for name, kind in _field_checks(model) if kind is not None]
+    # the copy takes each nested model's __dict__ (a failed check below wastes it: rare)
+    lines.append("    written = members.copy()" if nested else "    written = members")
+    for name, kind in nested:
         lines.append(f"    value = members[{name!r}]")
-        if kind is None:
-            lines.append(
-                "    if value is not None and (type(value) is not _datetime"
-                " or value.tzinfo is not _UTC):"
-            )
-            lines.append("        return None")
-            continue
-        nested_fields.append(name)
         lines.append("    if value is not None:")
-        lines.append(f"        if type(value) is not {names[kind]}:")
-        lines.append("            return None")
         checks = _nested_checks(kind, names, "value.__dict__")
         lines.extend(f"        {line}" for line in checks)
-    # the copy takes each nested model's __dict__ (read again: a dict lookup each)
-    lines.append("    written = members.copy()" if nested_fields else "    written = members")
-    for name in nested_fields:
-        lines.append(f"    value = members[{name!r}]")
-        lines.append("    if value is not None:")
         lines.append(f"        written[{name!r}] = value.__dict__")
     lines.append("    try:")
     lines.append("        return _dumps(written, default=_nested, option=_option).decode()")

@@ -202,6 +202,17 @@ HOURS = st.sampled_from(
 )
 
 
+def _calendar_config(
+    zone: str, country: str | None, hours: dict, closed: list[date]
+) -> CalendarConfig:
+    return CalendarConfig(
+        timezone=zone,
+        hours=hours,
+        holidays={"country": country} if country else None,
+        closed_dates=closed,
+    )
+
+
 #: the calendars the hypothesis tests below draw: zones with DST and a half-hour one,
 #: holiday sets or none, and a few closed days
 CALENDAR_ZONES = st.sampled_from(
@@ -225,12 +236,7 @@ CLOSED_DATES = st.lists(st.dates(date(2025, 1, 1), date(2027, 12, 31)), max_size
 def test_open_runs_give_the_walks_instants(zone, country, hours, closed, starts, amounts):
     """Due instants found by bisection over a day's open run are exactly the walk's,
     for a fresh calendar and for one whose runs earlier clocks already extended."""
-    config = CalendarConfig(
-        timezone=zone,
-        hours=hours,
-        holidays={"country": country} if country else None,
-        closed_dates=closed,
-    )
+    config = _calendar_config(zone, country, hours, closed)
     shared = build_calendar("hours", config)
     for start in starts:
         fresh = build_calendar("hours", config)
@@ -293,12 +299,7 @@ def test_dues_kept_for_a_closed_stretch_are_those_worked_out_afresh(
     """clock_dues on one calendar over starts near each other (many in the same closed
     stretch: the dues kept there handed out again) gives each start's clock_due on a
     fresh calendar, and is_open (which reads the stretch) a fresh calendar's answer."""
-    config = CalendarConfig(
-        timezone=zone,
-        hours=hours,
-        holidays={"country": country} if country else None,
-        closed_dates=closed,
-    )
+    config = _calendar_config(zone, country, hours, closed)
     shared = build_calendar("hours", config)
     sla_targets = SlaTargets(*targets)
     for offset in offsets:
