@@ -15,6 +15,10 @@ as they were before its first call, so callgrind collects only them::
         .venv/bin/python -m bench.snapshot_callgrind --json
     callgrind_annotate /tmp/snap.out | grep TOTALS   # / the interactions it prints
 
+``--written`` records and replays ``Emitter._ready_written`` instead (``emit``'s way to a
+routed event's snapshot since stop 38: its JSON written from the values, no snapshot
+instance), comparable with ``--json`` of a tree before it.
+
 It prints a digest of the snapshots (their JSON) and how many were built; the digest
 follows the wall clock (the traffic's times), so compare two trees' snapshots by the
 unit tests, not by it.
@@ -45,43 +49,54 @@ def _frozen(conversation: Any) -> Any:
     return copy
 
 
-def record(polls: int) -> list[tuple[Emitter, Any, dict[Any, Any]]]:
+def record(
+    polls: int, method: str = "_ready_snapshot"
+) -> list[tuple[Emitter, Any, dict[Any, Any]]]:
     calls: list[tuple[Emitter, Any, dict[Any, Any]]] = []
-    original = Emitter._ready_snapshot
+    original = getattr(Emitter, method)
 
     def recording(self: Emitter, conversation: Any) -> Any:
         # the stored values the emitter had parsed before (the interaction's own)
         calls.append((self, _frozen(conversation), dict(self._parsed)))
         return original(self, conversation)
 
-    route_recorded(polls, {(Emitter, "_ready_snapshot"): recording})
+    route_recorded(polls, {(Emitter, method): recording})
     return calls
 
 
-def _replay(calls: list[tuple[Emitter, Any, dict[Any, Any]]], json: bool) -> list[Any]:
+def _replay(
+    calls: list[tuple[Emitter, Any, dict[Any, Any]]], json: bool, written: bool = False
+) -> list[Any]:
     made = []
     last_emitter = None
     writer = None
     for emitter, conversation, parsed in calls:
         if emitter is not last_emitter:
             emitter._last_snapshot = None
+            if written:
+                emitter._last_written = None
             emitter._parsed = parsed.copy()  # as at its first snapshot
             last_emitter = emitter
             writer = OutboxWriter(None)  # type: ignore[arg-type]  # a unit of work's
+        if written:  # the conversation's id and its snapshot's JSON
+            made.append(emitter._ready_written(conversation)[1])  # type: ignore[index]
+            continue
         snapshot = emitter._ready_snapshot(conversation)
         made.append(writer._snapshot_text(snapshot) if json else snapshot)  # type: ignore[union-attr]
     return made
 
 
 def main(args: argparse.Namespace) -> None:
-    calls = record(args.polls)
-    _replay(calls, args.json)  # warm
+    calls = record(args.polls, "_ready_written" if args.written else "_ready_snapshot")
+    _replay(calls, args.json, args.written)  # warm
     tune_for_polls()
-    made = operator.call(_replay, calls, args.json)  # callgrind: --toggle-collect=_operator_call
+    # callgrind: --toggle-collect=_operator_call
+    made = operator.call(_replay, calls, args.json, args.written)
     digest = hashlib.sha256()
+    text = args.json or args.written
     for each in made:
-        digest.update(each.encode() if args.json else each.model_dump_json().encode())
-    built = len({id(each) for each in made}) if not args.json else "-"
+        digest.update(each.encode() if text else each.model_dump_json().encode())
+    built = len({id(each) for each in made}) if not text else "-"
     print(
         f"{len(calls)} snapshots taken ({built} objects) in {args.polls} polls of {POLL}"
         f" ({args.polls * POLL} interactions); digest {digest.hexdigest()}"
@@ -92,6 +107,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--polls", type=int, default=2, help="measured polls of 400")
     parser.add_argument("--json", action="store_true", help="also the snapshots' JSON")
+    parser.add_argument(
+        "--written",
+        action="store_true",
+        help="emit's way since stop 38: Emitter._ready_written (the JSON, no snapshot)",
+    )
     return parser.parse_args()
 
 

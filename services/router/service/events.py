@@ -28,7 +28,12 @@ from services.router.domain.members import channel_of, priority_of
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.pool import POOL_KEY, AssignmentPool, assignment_pool
-from services.router.store.event_json import EmittedWriter, emitted_writer, json_time_text
+from services.router.store.event_json import (
+    EmittedWriter,
+    emitted_writer,
+    json_time_text,
+    members_writer,
+)
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
 
@@ -66,6 +71,8 @@ class Emitter:
         self.now = now
         self._parsed: dict[tuple[str, int], tuple[object, object]] = {}
         self._last_snapshot: tuple[tuple[object, ...], ConversationSnapshot] | None = None
+        #: the last snapshot written (``_ready_written``): its key, conversation id and JSON
+        self._last_written: tuple[tuple[object, ...], tuple[str, str]] | None = None
         #: the values every event of this cause shares are of the types the fast events
         #: take (``_BASE_CHECKS``; its snapshots are ConversationSnapshot): checked once here,
         #: not per event
@@ -165,10 +172,58 @@ class Emitter:
         self._last_snapshot = (key, snapshot)
         return snapshot
 
+    def _ready_written(self, conversation: Conversation) -> tuple[str, str] | None:
+        """The conversation's id and its snapshot's JSON as ``OutboxWriter`` writes the
+        snapshot, where ``_ready_snapshot`` would give it a snapshot: the last one when
+        nothing it is built from changed, else written from ``_snapshot_data``'s values
+        (``event_json.members_writer``: no ``ConversationSnapshot`` put together, no
+        copy of its values); None otherwise (no pool in the transaction, or values the
+        writer leaves to pydantic-core: ``emit`` then takes the snapshot's way)."""
+        values = columns(conversation)
+        config = self.ctx.config.current
+        key = (  # _snapshot_key's, inline: a call less an event
+            config,
+            _snapshot_values(values),
+            tuple(values["tags"] or ()),
+            tuple(values["references"] or ()),
+        )
+        last = self._last_written
+        if last is not None and last[0] == key:
+            return last[1]
+        pool = self.uow.cache.get(POOL_KEY) if self.uses_pool else None
+        if not isinstance(pool, AssignmentPool):
+            return None
+        queue = config.policies.queues_by_name.get(values["queue"])
+        first, second = values["assignee_id"], queue.supervisor if queue else None
+        agents = pool.agents
+        data = self._snapshot_data(
+            values,
+            None if first is None else agents.get(first),
+            None if second is None else agents.get(second),
+        )
+        about = data["conversation_id"]
+        text = _write_snapshot_members(data)  # data's nested models now their __dict__s
+        if text is None or type(about) is not str:
+            return None
+        written = (about, text)
+        self._last_written = (key, written)
+        return written
+
     def _snapshot_of(
         self, values: Mapping[str, Any], assignee: Agent | None, supervisor: Agent | None
     ) -> ConversationSnapshot:
-        """The conversation's stored values as events carry them, built without
+        """The snapshot of ``_snapshot_data``'s values, without validation."""
+        return constructed(
+            ConversationSnapshot,
+            self._snapshot_data(values, assignee, supervisor),
+            set(_SNAPSHOT_FIELDS_SET),
+        )
+
+    def _snapshot_data(
+        self, values: Mapping[str, Any], assignee: Agent | None, supervisor: Agent | None
+    ) -> dict[str, Any]:
+        """The ``__dict__`` of the conversation's snapshot: its stored values as events
+        carry them, made without
         validation: every value comes from the store or from models already validated
         (the interaction's customer, flags and reply path), the types as the snapshot
         declares them, datetimes in UTC as its UtcDatetime fields would make them.
@@ -210,35 +265,31 @@ class Emitter:
             )
         due_at, inbound_at = values["first_response_due_at"], values["customer_last_inbound_at"]
         tags, references = values["tags"], values["references"]
-        return constructed(
-            ConversationSnapshot,
-            {
-                "conversation_id": values["id"],
-                "reference": values["reference"],
-                "channel": channel,
-                "status": values["status"],
-                "queue": values["queue"],
-                "priority": priority,
-                "language": values["language"],
-                "subject": values["subject"],
-                "tags": list(tags) if tags else [],
-                "contact_id": values["contact_id"],
-                "customer": customer,
-                "customer_flags": flags,
-                "assignee": assignee_ref,
-                "supervisor": supervisor_ref,
-                "last_message_id": values["last_message_id"],
-                "references": list(references)[-MAX_REFERENCES:] if references else [],
-                "first_response_due_at": due_at
-                if due_at is None or due_at.tzinfo is UTC
-                else due_at.astimezone(UTC),
-                "reply_path": reply_path,
-                "customer_last_inbound_at": inbound_at
-                if inbound_at is None or inbound_at.tzinfo is UTC
-                else inbound_at.astimezone(UTC),
-            },
-            set(_SNAPSHOT_FIELDS_SET),
-        )
+        return {
+            "conversation_id": values["id"],
+            "reference": values["reference"],
+            "channel": channel,
+            "status": values["status"],
+            "queue": values["queue"],
+            "priority": priority,
+            "language": values["language"],
+            "subject": values["subject"],
+            "tags": list(tags) if tags else [],
+            "contact_id": values["contact_id"],
+            "customer": customer,
+            "customer_flags": flags,
+            "assignee": assignee_ref,
+            "supervisor": supervisor_ref,
+            "last_message_id": values["last_message_id"],
+            "references": list(references)[-MAX_REFERENCES:] if references else [],
+            "first_response_due_at": due_at
+            if due_at is None or due_at.tzinfo is UTC
+            else due_at.astimezone(UTC),
+            "reply_path": reply_path,
+            "customer_last_inbound_at": inbound_at
+            if inbound_at is None or inbound_at.tzinfo is UTC
+            else inbound_at.astimezone(UTC),
+        }
 
     async def emit(
         self,
@@ -248,8 +299,25 @@ class Emitter:
         reason: str | None = None,
         **fields: Any,
     ) -> str:
-        snapshot = self._ready_snapshot(conversation) or await self.snapshot(conversation)
         shared = self._shared_json
+        if shared is not None:
+            # the payload written from the call's values and the snapshot's from the
+            # conversation's (``_ready_written``): no snapshot nor event put together
+            key = (event_type, tuple(fields))
+            try:
+                write = _WRITERS[key]
+            except KeyError:
+                write = _writer(key)
+            if write is not None:
+                written = self._ready_written(conversation)
+                if written is not None:
+                    tail = write(shared, reason, fields)
+                    if tail is not None:
+                        about, snapshot_json = written
+                        return self.uow.outbox.add_json(
+                            event_type, about, snapshot_json, self.now, tail, cause=self.cause
+                        )
+        snapshot = self._ready_snapshot(conversation) or await self.snapshot(conversation)
         if shared is not None and type(snapshot) is ConversationSnapshot:
             # the payload written from the call's values (``_writer``): no dict of them
             key = (event_type, tuple(fields))
@@ -581,6 +649,8 @@ _CHANNEL_MEMBERS = {member.value: member for member in Channel}
 _PRIORITY_MEMBERS = {member.value: member for member in Priority}
 #: the fields of a snapshot (``_snapshot_of`` gives every one)
 _SNAPSHOT_FIELDS_SET = frozenset(ConversationSnapshot.model_fields)
+#: a snapshot's JSON from its would-be ``__dict__`` (``_ready_written``), or None
+_write_snapshot_members = members_writer(ConversationSnapshot) or (lambda data: None)
 
 _SNAPSHOT_COLUMNS = (
     "id",

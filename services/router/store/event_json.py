@@ -249,6 +249,29 @@ def model_writer(model: type) -> ModelWriter | None:
     400 written in process, 800 - 400: 48.1 -> 24.1 K; orjson alone, its ``default``
     giving every nested model's ``__dict__``, 18.6 K; the module's note has what
     Python writers cost)."""
+    return _generated_writer(model, members=False)
+
+
+#: ``members_writer``'s functions: a model instance's would-be ``__dict__`` to its JSON
+MembersWriter = Callable[[dict[str, Any]], str | None]
+
+
+def members_writer(model: type) -> MembersWriter | None:
+    """``model_writer``'s function for the dict an instance of exactly ``model`` would
+    have as its ``__dict__`` (every field, in the model's order, no instance made): the
+    same text, or None where ``model_writer``'s gives None. The dict is the caller's to
+    give up: each nested model in it is replaced by its ``__dict__`` (no copy), also
+    when the function gives None.
+
+    Why: the routed interaction's snapshot is written from the values it is built of
+    (``events.Emitter``), without the ``ConversationSnapshot`` put together
+    (``constructed``, its fields-set copy) nor the copy ``model_writer`` makes for its
+    nested models (``bench.snapshot_callgrind``)."""
+    return _generated_writer(model, members=True)
+
+
+def _generated_writer(model: type, *, members: bool) -> Callable[[Any], str | None] | None:
+    """``model_writer``'s function, or with ``members`` ``members_writer``'s."""
     classes = _plain_models(model)
     if classes is None:
         return None
@@ -270,16 +293,20 @@ def model_writer(model: type) -> ModelWriter | None:
     for index, cls in enumerate(sorted(classes, key=lambda each: each.__qualname__)):
         names[cls] = f"M{index}"
         namespace[f"M{index}"] = cls
-    lines = [
-        "def write(instance):",
-        f"    if type(instance) is not {names[model]}:",
-        "        return None",
-        "    members = instance.__dict__",
-    ]
+    if members:
+        lines = ["def write(members):"]
+    else:
+        lines = [
+            "def write(instance):",
+            f"    if type(instance) is not {names[model]}:",
+            "        return None",
+            "    members = instance.__dict__",
+        ]
     lines.extend(f"    {line}" for line in _nested_checks(model, names, "members"))
     nested = [(name, kind) for name, kind in _field_checks(model) if kind is not None]
     # the copy takes each nested model's __dict__ (a failed check below wastes it: rare)
-    lines.append("    written = members.copy()" if nested else "    written = members")
+    copied = nested and not members
+    lines.append("    written = members.copy()" if copied else "    written = members")
     for name, kind in nested:
         lines.append(f"    value = members[{name!r}]")
         lines.append("    if value is not None:")
@@ -299,7 +326,7 @@ def model_writer(model: type) -> ModelWriter | None:
         lines.append("        return members")
     lines.append("    raise TypeError(f'not written here: {type(value).__name__}')")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from the model's schema
-    write: ModelWriter = namespace["write"]
+    write: Callable[[Any], str | None] = namespace["write"]
     return write
 
 

@@ -87,12 +87,28 @@ class OutboxWriter:
         ``schema_version`` its model's default. The snapshot's JSON as ``_payload``
         writes it (once for the events that carry the same snapshot object)."""
         snapshot_json = self._snapshot_text(snapshot)
+        about = _fields_of(snapshot)["conversation_id"]
+        return self.add_json(model, about, snapshot_json, occurred_at, tail, cause=cause)
+
+    def add_json(
+        self,
+        model: type[RoutingEvent],
+        about: str,
+        snapshot_json: str,
+        occurred_at: datetime,
+        tail: str,
+        *,
+        cause: str,
+    ) -> str:
+        """``add_written``'s row with its conversation's snapshot given as its id
+        (``about``) and JSON (``snapshot_json``, as ``_snapshot_text`` writes it:
+        ``events.Emitter._ready_written``), no snapshot instance."""
         try:
             head = _MODEL_HEADS[model]
         except KeyError:
             head = _MODEL_HEADS[model] = _model_head(model)
         payload = "".join((head, snapshot_json, tail))
-        return self._add_row(model, snapshot, occurred_at, payload, cause)
+        return self._add_row(model, about, occurred_at, payload, cause)
 
     def _add(
         self,
@@ -102,17 +118,17 @@ class OutboxWriter:
         cause: str,
     ) -> str:
         payload = self._payload(model, fields, event)
-        return self._add_row(model, fields["conversation"], fields["occurred_at"], payload, cause)
+        about = _fields_of(fields["conversation"])["conversation_id"]
+        return self._add_row(model, about, fields["occurred_at"], payload, cause)
 
     def _add_row(
         self,
         model: type[RoutingEvent],
-        snapshot: ConversationSnapshot,
+        about: str,
         occurred_at: datetime,
         payload: str,
         cause: str,
     ) -> str:
-        about = _fields_of(snapshot)["conversation_id"]
         # beside its conversation in the event_id index (ordered, not random;
         # bench.store_growth): the cause's stem beside it and the event's ordinal
         # (ids.ordinal_id), one hash a cause and not one an event
