@@ -171,12 +171,21 @@ async def route_one(
 ) -> None:
     interaction = item.interaction
     emitter = Emitter(uow, ctx, cause=item.event_id, now=now)
-    bounced = _bounced_conversation(cache, interaction)
-    contact_id = bounced.contact_id if bounced else _resolve_contact(uow, cache, interaction, now)
-    candidates = _candidates(cache, interaction, contact_id, bounced)
     fields = interaction.__dict__  # field reads (domain/intake.py)
+    # a mail's bounced Message-ID and the ids it answers, worked out once here, not by
+    # each step that reads them (a reply's ids were worked out twice, a bounce's thrice)
+    original = bounce_original(interaction)
+    reference_ids = email_reference_ids(interaction) if fields["channel"] is EMAIL else None
+    bounced = _bounced_conversation(cache, original) if original else None
+    contact_id = bounced.contact_id if bounced else _resolve_contact(uow, cache, interaction, now)
+    candidates = _candidates(cache, interaction, contact_id, bounced, original, reference_ids)
     decision = thread_interaction(
-        interaction, contact_id, candidates, fields["occurred_at"], ctx.options.threading
+        interaction,
+        contact_id,
+        candidates,
+        fields["occurred_at"],
+        ctx.options.threading,
+        reference_ids,
     )
     if decision.action is REOPENS and await _survey_answered(
         uow, ctx, cache, decision.conversation, interaction, now
@@ -237,10 +246,8 @@ async def _callback(emitter: Emitter, conversation: Conversation, interaction: I
     )
 
 
-def _bounced_conversation(cache: RoutingCache, interaction: Interaction) -> Conversation | None:
-    original = bounce_original(interaction)
-    if not original:
-        return None
+def _bounced_conversation(cache: RoutingCache, original: str) -> Conversation | None:
+    """The conversation of the mail a bounce reports on (``bounce_original``)."""
     return next(iter(cache.message_candidates([original], None).values()), None)
 
 
@@ -288,12 +295,19 @@ def _ref(conversation: Conversation | None) -> ConversationRef | None:
 
 
 def _candidates(
-    cache: RoutingCache, interaction: Interaction, contact_id: str, bounced: Conversation | None
+    cache: RoutingCache,
+    interaction: Interaction,
+    contact_id: str,
+    bounced: Conversation | None,
+    original: str | None,
+    reference_ids: list[str] | None,
 ) -> ThreadCandidates:
+    """``original``: the interaction's ``bounce_original``; ``reference_ids``: its
+    ``email_reference_ids`` (a mail's; None for any other channel)."""
     channel = interaction.__dict__["channel"]  # field reads (domain/intake.py)
     if channel is EMAIL:
-        by_id = cache.message_candidates(email_reference_ids(interaction), contact_id)
-        original = bounce_original(interaction)
+        assert reference_ids is not None
+        by_id = cache.message_candidates(reference_ids, contact_id)
         if bounced is not None and original:
             by_id[original] = bounced
         token = interaction.thread.__dict__["subject_token"]
