@@ -88,21 +88,23 @@ class RuleCondition(_Strict):
         memo key)."""
         tests: list[Test] = []
         keywords = self.folded_keywords
+        # the interaction's fields read from __dict__ (field reads, domain/intake.py):
+        # run for every new conversation
         if keywords:
-            tests.append(
-                lambda interaction, _language, _customer: _keywords_match(keywords, interaction)
-            )
+            tests.append(_keywords_test(keywords))
         if self.subject_regex is not None:
             subject = re.compile(self.subject_regex, re.IGNORECASE).search
             tests.append(
                 lambda interaction, _language, _customer: (
-                    subject(interaction.subject or "") is not None
+                    subject(interaction.__dict__["subject"] or "") is not None
                 )
             )
         if self.text_regex is not None:
             text = re.compile(self.text_regex, re.IGNORECASE).search
             tests.append(
-                lambda interaction, _language, _customer: text(interaction.body.text) is not None
+                lambda interaction, _language, _customer: (
+                    text(interaction.__dict__["body"].__dict__["text"]) is not None
+                )
             )
         return tuple(tests)
 
@@ -215,14 +217,36 @@ def interaction_language(interaction: Interaction) -> str | None:
 
 
 def customer_attributes(rules: RuleSet, identity_values: list[str]) -> CustomerAttributes:
-    values = {v.lower() for v in identity_values}
-    if values.isdisjoint(rules.listed_keys):  # most customers: no VIP, in no segment
+    listed = rules.listed_keys
+    for value in identity_values:  # a loop, not a set built first: most are on no list
+        if value.lower() in listed:
+            break
+    else:  # most customers: no VIP, in no segment
         return _UNLISTED
+    values = {v.lower() for v in identity_values}
     segments = {name for name, members in rules.segment_keys.items() if values & members}
     return CustomerAttributes(vip=bool(values & rules.vip_keys), segments=frozenset(segments))
 
 
+def _keywords_test(keywords: tuple[str, ...]) -> Test:
+    """``_keywords_match(keywords, interaction)`` as a rule's test: one Python frame, not
+    a lambda calling it, and the subject and text read from ``__dict__``, not through
+    pydantic's attribute hook (field reads, domain/intake.py)."""
+
+    def matches(interaction: Interaction, _language: str | None, _customer: object) -> bool:
+        fields = interaction.__dict__
+        haystack = f"{fields['subject'] or ''}\n{fields['body'].__dict__['text']}".casefold()
+        for keyword in keywords:  # noqa: SIM110 - no generator: run for every new conversation
+            if keyword in haystack:
+                return True
+        return False
+
+    return matches
+
+
 def _keywords_match(keywords: tuple[str, ...], interaction: Interaction) -> bool:
+    """Any of ``keywords`` in the subject or text, case-folded (``_keywords_test``'s
+    reference)."""
     if not keywords:
         return True
     haystack = f"{interaction.subject or ''}\n{interaction.body.text}".casefold()

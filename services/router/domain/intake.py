@@ -159,7 +159,10 @@ def is_automated(interaction: Interaction) -> bool:
 
 
 def conversation_tags(rule_tags: Iterable[str], *, automated: bool) -> list[str]:
-    return [*rule_tags, *([AUTOMATED_TAG] if automated else [])]
+    tags = list(rule_tags)
+    if automated:  # no list made and unpacked for nothing
+        tags.append(AUTOMATED_TAG)
+    return tags
 
 
 def short_subject(subject: str | None) -> str | None:

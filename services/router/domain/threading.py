@@ -89,14 +89,17 @@ def find_thread(
     candidates: ThreadCandidates,
     now: datetime,
     policy: ThreadingPolicy,
+    reference_ids: list[str] | None = None,
 ) -> tuple[ConversationRef | None, str]:
-    """The existing conversation this interaction continues, and why."""
+    """The existing conversation this interaction continues, and why. ``reference_ids``:
+    the mail's ``email_reference_ids`` when the caller has them already (worked out
+    here otherwise)."""
     bounce = _bounced_conversation(interaction, candidates)
     if bounce is not None:
         return bounce, "bounce of a mail in this conversation"
     channel = interaction.__dict__["channel"]  # field reads (intake.py)
     if channel is EMAIL:
-        return _email_thread(interaction, contact_id, candidates)
+        return _email_thread(interaction, contact_id, candidates, reference_ids)
     if channel is CHAT:
         return _chat_thread(contact_id, candidates, now, policy)
     return _phone_thread(contact_id, candidates, now, policy)
@@ -117,9 +120,14 @@ def _same_contact(ref: ConversationRef | None, contact_id: str) -> bool:
 
 
 def _email_thread(
-    interaction: Interaction, contact_id: str, candidates: ThreadCandidates
+    interaction: Interaction,
+    contact_id: str,
+    candidates: ThreadCandidates,
+    reference_ids: list[str] | None,
 ) -> tuple[ConversationRef | None, str]:
-    for message_id in email_reference_ids(interaction):
+    if reference_ids is None:
+        reference_ids = email_reference_ids(interaction)
+    for message_id in reference_ids:
         ref = candidates.by_message_id.get(message_id)
         if _same_contact(ref, contact_id):
             return ref, f"In-Reply-To/References {message_id}"
@@ -170,8 +178,10 @@ def thread_interaction(
     candidates: ThreadCandidates,
     now: datetime,
     policy: ThreadingPolicy,
+    reference_ids: list[str] | None = None,
 ) -> ThreadDecision:
-    found, reason = find_thread(interaction, contact_id, candidates, now, policy)
+    """``reference_ids``: as ``find_thread``'s."""
+    found, reason = find_thread(interaction, contact_id, candidates, now, policy, reference_ids)
     if found is None:
         return ThreadDecision(OPENS, None, reason)
     if found.status is not RESOLVED:

@@ -19,7 +19,7 @@ from services.router.domain.openings import free_slots, openings, someone_could_
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
-from services.router.service.pool import assignment_pool
+from services.router.service.pool import assignment_pool, kept_assignment_pool
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork, set_values
 
@@ -48,7 +48,7 @@ async def apply_choice(
     values = columns(conversation)
     assignee_id, channel = values["assignee_id"], values["channel"]
     previous = await emitter.agent(assignee_id)
-    pool = await assignment_pool(emitter.uow)
+    pool = kept_assignment_pool(emitter.uow) or await assignment_pool(emitter.uow)
     if assignee_id is not None:
         pool.release(assignee_id, channel)
     agent.last_assigned_at = emitter.now
@@ -77,7 +77,7 @@ async def assign_or_queue(
     exclude: str | None = None,
     reason: str,
 ) -> None:
-    pool = await assignment_pool(uow)
+    pool = kept_assignment_pool(uow) or await assignment_pool(uow)
     values = columns(conversation)
     skills = frozenset(values["skills"] or [])
     if pool.nobody_can_take(values["queue"], channel_of(values["channel"]), skills, exclude):
@@ -109,7 +109,8 @@ async def previous_agent_of(uow: UnitOfWork, conversation: Conversation) -> str 
 async def queue_conversation(emitter: Emitter, conversation: Conversation, *, reason: str) -> None:
     values = columns(conversation)
     if values["assignee_id"] is not None:
-        (await assignment_pool(emitter.uow)).release(values["assignee_id"], values["channel"])
+        pool = kept_assignment_pool(emitter.uow) or await assignment_pool(emitter.uow)
+        pool.release(values["assignee_id"], values["channel"])
     # in place on a conversation routing just opened (set_values)
     set_values(conversation, {"assignee_id": None, "queued_at": values["queued_at"] or emitter.now})
     await emitter.emit(ConversationQueued, conversation, reason=reason, queue=values["queue"])

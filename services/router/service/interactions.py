@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -171,12 +171,21 @@ async def route_one(
 ) -> None:
     interaction = item.interaction
     emitter = Emitter(uow, ctx, cause=item.event_id, now=now)
-    bounced = _bounced_conversation(cache, interaction)
-    contact_id = bounced.contact_id if bounced else _resolve_contact(uow, cache, interaction, now)
-    candidates = _candidates(cache, interaction, contact_id, bounced)
     fields = interaction.__dict__  # field reads (domain/intake.py)
+    # a mail's bounced Message-ID and the ids it answers, worked out once here, not by
+    # each step that reads them (a reply's ids were worked out twice, a bounce's thrice)
+    original = bounce_original(interaction)
+    reference_ids = email_reference_ids(interaction) if fields["channel"] is EMAIL else None
+    bounced = _bounced_conversation(cache, original) if original else None
+    contact_id = bounced.contact_id if bounced else _resolve_contact(uow, cache, interaction, now)
+    candidates = _candidates(cache, interaction, contact_id, bounced, original, reference_ids)
     decision = thread_interaction(
-        interaction, contact_id, candidates, fields["occurred_at"], ctx.options.threading
+        interaction,
+        contact_id,
+        candidates,
+        fields["occurred_at"],
+        ctx.options.threading,
+        reference_ids,
     )
     if decision.action is REOPENS and await _survey_answered(
         uow, ctx, cache, decision.conversation, interaction, now
@@ -237,10 +246,8 @@ async def _callback(emitter: Emitter, conversation: Conversation, interaction: I
     )
 
 
-def _bounced_conversation(cache: RoutingCache, interaction: Interaction) -> Conversation | None:
-    original = bounce_original(interaction)
-    if not original:
-        return None
+def _bounced_conversation(cache: RoutingCache, original: str) -> Conversation | None:
+    """The conversation of the mail a bounce reports on (``bounce_original``)."""
     return next(iter(cache.message_candidates([original], None).values()), None)
 
 
@@ -288,12 +295,19 @@ def _ref(conversation: Conversation | None) -> ConversationRef | None:
 
 
 def _candidates(
-    cache: RoutingCache, interaction: Interaction, contact_id: str, bounced: Conversation | None
+    cache: RoutingCache,
+    interaction: Interaction,
+    contact_id: str,
+    bounced: Conversation | None,
+    original: str | None,
+    reference_ids: list[str] | None,
 ) -> ThreadCandidates:
+    """``original``: the interaction's ``bounce_original``; ``reference_ids``: its
+    ``email_reference_ids`` (a mail's; None for any other channel)."""
     channel = interaction.__dict__["channel"]  # field reads (domain/intake.py)
     if channel is EMAIL:
-        by_id = cache.message_candidates(email_reference_ids(interaction), contact_id)
-        original = bounce_original(interaction)
+        assert reference_ids is not None
+        by_id = cache.message_candidates(reference_ids, contact_id)
         if bounced is not None and original:
             by_id[original] = bounced
         token = interaction.thread.__dict__["subject_token"]
@@ -487,20 +501,68 @@ async def _our_own_message(uow: UnitOfWork, interaction: Interaction) -> bool:
     return found is not None
 
 
-async def _apply_effect(
+def _apply_effect(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    emitter: Emitter,
+    conversation: Conversation,
+    interaction: Interaction,
+) -> Coroutine[Any, Any, None] | None:
+    """The interaction's effect on the conversation's clocks (``_apply_effect_by_steps``,
+    the coroutine it was, says what): applied here, returning None, unless it needs the
+    store (a receipt; an outbound message to match against our replies), for which it
+    returns the coroutine to await. Most interactions need nothing awaited: a plain
+    call, not a coroutine made, awaited and finished every time."""
+    fields = interaction.__dict__  # field reads (domain/intake.py)
+    at = _effect_time(ctx, fields["received_at"], emitter.now)
+    if fields["kind"] is DELIVERY_STATUS:
+        return _apply_receipt(uow, ctx, emitter, interaction)
+    answer = agent_answer(interaction)
+    if answer is ANSWER_UNLESS_OURS:
+        return _apply_unless_ours(uow, ctx, conversation, interaction, at)
+    if answer is ANSWER_YES:
+        on_agent_response(uow, ctx, conversation, at)
+    elif reopens(interaction) and columns(conversation)["status"] != RESOLVED:
+        on_customer_message(uow, ctx, conversation, at)
+    return None
+
+
+async def _apply_receipt(
+    uow: UnitOfWork, ctx: RouterContext, emitter: Emitter, interaction: Interaction
+) -> None:
+    note = await apply_receipt(uow, ctx, emitter.cause, interaction)
+    log.debug("%s: %s", emitter.cause, note)
+
+
+async def _apply_unless_ours(
+    uow: UnitOfWork,
+    ctx: RouterContext,
+    conversation: Conversation,
+    interaction: Interaction,
+    at: datetime,
+) -> None:
+    """An outbound message by a person: an answer unless omnidesk sent it."""
+    if not await _our_own_message(uow, interaction):
+        on_agent_response(uow, ctx, conversation, at)
+    elif reopens(interaction) and columns(conversation)["status"] != RESOLVED:
+        on_customer_message(uow, ctx, conversation, at)
+
+
+async def _apply_effect_by_steps(
     uow: UnitOfWork,
     ctx: RouterContext,
     emitter: Emitter,
     conversation: Conversation,
     interaction: Interaction,
 ) -> None:
+    """``_apply_effect`` as one coroutine: what it is held equal to in tests."""
     fields = interaction.__dict__  # field reads (domain/intake.py)
     at = _effect_time(ctx, fields["received_at"], emitter.now)
     if fields["kind"] is DELIVERY_STATUS:
         note = await apply_receipt(uow, ctx, emitter.cause, interaction)
         log.debug("%s: %s", emitter.cause, note)
         return
-    answer = agent_answer(interaction)  # awaited only when it needs a look (not a coroutine each)
+    answer = agent_answer(interaction)
     if answer is ANSWER_YES or (
         answer is ANSWER_UNLESS_OURS and not await _our_own_message(uow, interaction)
     ):
@@ -529,7 +591,9 @@ async def _opened(
     interaction: Interaction,
     reason: str,
 ) -> None:
-    await _apply_effect(uow, ctx, emitter, conversation, interaction)
+    pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
+    if pending is not None:  # a receipt, or an outbound message to match
+        await pending
     with_assistant = await assistant_flow.take(uow, ctx, conversation, emitter.now)
     policy, calendar = policy_for(ctx, conversation)
     values = columns(conversation)
@@ -573,7 +637,9 @@ async def _reopened(
     conversation.resolved_at = None
     conversation.assignee_id = None
     assistant_flow.on_reopened(conversation)
-    await _apply_effect(uow, ctx, emitter, conversation, interaction)
+    pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
+    if pending is not None:  # a receipt, or an outbound message to match
+        await pending
     await emitter.emit(ConversationReopened, conversation, reason=reason)
     await _routed(emitter, conversation, interaction, opened=False)
     await assign_or_queue(
@@ -589,7 +655,9 @@ async def _joined(
     interaction: Interaction,
     reason: str,
 ) -> None:
-    await _apply_effect(uow, ctx, emitter, conversation, interaction)
+    pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
+    if pending is not None:  # a receipt, or an outbound message to match
+        await pending
     ignored = ignored_reason(status_of(columns(conversation)["status"]), interaction)
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
     if ignored is None and assistant_flow.holds(conversation) and from_customer(interaction):

@@ -119,6 +119,15 @@ def _fixed_state(agent: Agent) -> AgentState:
     )
 
 
+def kept_assignment_pool(uow: UnitOfWork) -> AssignmentPool | None:
+    """The transaction's pool when it is loaded already (routing loads it before a
+    batch; ``keep_assignment_pool``), else None: what ``assignment_pool`` returns then,
+    without a coroutine made and awaited (assignment asks for it per decision)."""
+    pool = uow.cache.get(POOL_KEY)
+    assert pool is None or isinstance(pool, AssignmentPool)
+    return pool
+
+
 async def assignment_pool(uow: UnitOfWork) -> AssignmentPool:
     pool = uow.cache.get(POOL_KEY)
     if pool is None:

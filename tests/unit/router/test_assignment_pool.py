@@ -5,7 +5,10 @@ one-pass form chooses as its first list-then-min form did."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +24,12 @@ from services.router.domain.assignment import (
     can_take,
     choose_agent,
 )
-from services.router.service.pool import AssignmentPool
+from services.router.service.pool import (
+    AssignmentPool,
+    assignment_pool,
+    keep_assignment_pool,
+    kept_assignment_pool,
+)
 from services.router.store.models import Agent
 from tests.unit.router.factories import T0
 
@@ -154,3 +162,24 @@ def test_one_pass_choice_is_the_list_then_min_choice(
     assert choose_agent(item, agents, sticky=sticky) == choice_as_first_written(
         item, agents, sticky=sticky
     )
+
+
+def test_the_kept_pool_is_what_assignment_pool_returns() -> None:
+    """``kept_assignment_pool``: the transaction's pool without a coroutine once it is
+    loaded, None before (then ``assignment_pool`` loads it)."""
+
+    class Agents:
+        loaded = 0
+
+        async def all_with_loads(self) -> tuple[list[Agent], dict[str, dict[str, int]]]:
+            Agents.loaded += 1
+            return [], {}
+
+    uow: Any = SimpleNamespace(cache={}, agents=Agents())
+    assert kept_assignment_pool(uow) is None
+    pool = asyncio.run(assignment_pool(uow))
+    assert kept_assignment_pool(uow) is pool
+    assert asyncio.run(assignment_pool(uow)) is pool
+    assert Agents.loaded == 1
+    kept = keep_assignment_pool(uow, [], {})
+    assert kept_assignment_pool(uow) is kept is asyncio.run(assignment_pool(uow))

@@ -3,15 +3,25 @@ the rules over each interaction (``classify_by_rules``), for any rules and inter
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from libs.common.events.interaction import Channel, InteractionKind, MessageBody, RoutingHints
+from libs.common.events.interaction import (
+    Channel,
+    Interaction,
+    InteractionKind,
+    MessageBody,
+    RoutingHints,
+)
 from services.router.domain.classification import (
     CustomerAttributes,
     RuleSet,
+    _keywords_match,
     classify,
     classify_by_rules,
+    customer_attributes,
     interaction_language,
 )
 from tests.unit.router.factories import interaction
@@ -108,3 +118,61 @@ def test_a_new_rule_set_is_not_answered_from_the_last_ones_memo():
     assert classify(item, first, nobody).queue == "one"
     assert classify(item, second, nobody).queue == "two"
     assert classify(item, first, nobody).queue == "one"
+
+
+def _text_tests_by_attributes(rules: RuleSet, item: Interaction) -> list[bool]:
+    """Each rule's text tests as they read the interaction's attributes before (the
+    keywords through ``_keywords_match``)."""
+    outcomes = []
+    for rule in rules.rules:
+        when = rule.when
+        if when.folded_keywords:
+            outcomes.append(_keywords_match(when.folded_keywords, item))
+        if when.subject_regex is not None:
+            found = re.search(when.subject_regex, item.subject or "", re.IGNORECASE)
+            outcomes.append(found is not None)
+        if when.text_regex is not None:
+            found = re.search(when.text_regex, item.body.text, re.IGNORECASE)
+            outcomes.append(found is not None)
+    return outcomes
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_rules, _interaction, _customer)
+def test_text_tests_read_from_dict_answer_as_the_attribute_reads(rules, item, customer):
+    language = interaction_language(item)
+    outcomes = [
+        test(item, language, customer) for rule in rules.rules for test in rule.when.text_tests
+    ]
+    assert outcomes == _text_tests_by_attributes(rules, item)
+
+
+_identity_values = st.lists(
+    st.sampled_from(
+        ["vip@example.com", "VIP@Example.com", "desk@fund.example", "x@example.com", "+8210"]
+    ),
+    max_size=3,
+)
+
+
+@given(
+    st.lists(st.sampled_from(["vip@example.com", "+8210", "Other@x"]), max_size=2),
+    st.dictionaries(
+        st.sampled_from(["fund", "retail"]),
+        st.lists(st.sampled_from(["DESK@fund.example", "x@example.com"]), max_size=2),
+        max_size=2,
+    ),
+    _identity_values,
+)
+def test_customer_attributes_are_those_of_the_values_lower_cased(vip, segments, values):
+    rules = RuleSet.model_validate({"customers": {"vip": vip, "segments": segments}})
+    lowered = {v.lower() for v in values}
+    expected = (
+        CustomerAttributes()
+        if lowered.isdisjoint(rules.listed_keys)
+        else CustomerAttributes(
+            vip=bool(lowered & rules.vip_keys),
+            segments=frozenset(n for n, m in rules.segment_keys.items() if lowered & m),
+        )
+    )
+    assert customer_attributes(rules, values) == expected
