@@ -57,6 +57,9 @@
   run faster, more CPU an interaction); on PostgreSQL three interleaved idle pairs gave
   no gain in decisions/s and a worse p50 at 1,000/s (stop 35, e52692d), and its task
   and turns cost instructions every poll. Polls are taken, decoded and handled in turn.
+- The fetched records are unpacked by ``libs.common.kafka.fetched_records`` (the same
+  ``ConsumerRecord``s, without aiokafka's three Python frames a record), installed into
+  aiokafka's fetcher when a runner starts.
 - Idle fetch mode (``idle_fetch``, on by default): after a poll that found nothing the
   fetches ask for the first byte and wait up to half a second, until a poll returns
   records again (``libs.common.kafka.fetch_mode``): an idle consumer asks the broker
@@ -81,6 +84,7 @@ from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, CloudEventError, decode
 from libs.common.events.base import utc_now
 from libs.common.events.deadletter import DeadLetter
+from libs.common.kafka import fetched_records
 from libs.common.kafka.fetch_mode import FetchLimits, IdleFetchMode
 from libs.common.kafka.producer import EventProducer, PublishError
 from libs.common.logging import event_context
@@ -233,6 +237,7 @@ class ConsumerRunner:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until ``stop()`` is called or ``stop`` is set."""
         watcher = asyncio.create_task(self._watch(stop)) if stop else None
+        fetched_records.install()  # the fetched records without aiokafka's frames a record
         self._consumer = AIOKafkaConsumer(
             *self._topics,
             **self._settings.client_options(),
