@@ -44,6 +44,15 @@ records it builds, the runner, the commits, the marks and the loop's turns. In C
 the relay's: aiokafka's Cython record builder ~38 K (append 26 K, build 12 K), its
 CRC-32C 16.8 K (the fetched batches' check 4.6 K), memcpy 33-40 K.
 
+Stop 38 (the same flags, base 6863f81 and 1864a3f started together at 02:46 UTC, load
+~38): the main thread 979.9 and 978.3 K an interaction (relay rounds 46/29 and 44/29,
+commits 5/3 and 5/4), where the parts' own benches add up to ~-5 K (fetched records
+-4.1, the decode's isinstance -0.4, the runner's deliveries -0.4); the same tree at
+02:16 and 02:27 gave 959.1 and 918.3. So this bench does not resolve a cut below
+~20-40 K: measure a part with its own bench (``bench.fetched_records_callgrind``,
+``bench.runner_loop_callgrind``, ``bench.relay_callgrind``) and use this one for where
+the instructions go.
+
 ``--no-callgrind --count 4000`` (natively, load 5-14): 500-1,500 of the window's 8,800
 relayed rows were read back from the store (``rows read apart``: a round between a unit
 of work's COMMIT and its hand-over); under callgrind the turns fall otherwise (0).

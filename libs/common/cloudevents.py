@@ -148,11 +148,14 @@ _USUAL_NAMES = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "c
 _SUBJECT_NAME = "ce_subject"
 _SPEC_VERSION_BYTES = SPEC_VERSION.encode()
 _from_iso = datetime.fromisoformat
+#: ``isinstance``'s classes as a tuple made once: ``list | tuple`` in the call made a
+#: ``types.UnionType`` every decode, and isinstance of a union takes a slower path
+_LIST_OR_TUPLE = (list, tuple)
 
 
 def decode(headers: Sequence[tuple[str, bytes]] | None, value: bytes | None) -> CloudEvent:
     # encode's list, or the tuple of aiokafka's ConsumerRecord (tuple(record.headers))
-    if isinstance(headers, list | tuple) and 6 <= len(headers) <= 7:
+    if isinstance(headers, _LIST_OR_TUPLE) and 6 <= len(headers) <= 7:
         event = _decode_usual(headers, value)
         if event is not None:
             return event

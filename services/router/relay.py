@@ -74,6 +74,7 @@ HAND_OVER_TURNS = 3
 #: a ``PendingEvent``'s ``ce_type``, by index: ``map`` over a round's rows in C
 _CE_TYPE = itemgetter(PendingEvent._fields.index("ce_type"))
 _EVENT_ID = itemgetter(PendingEvent._fields.index("event_id"))
+_UNSENT_EVENT_ID = itemgetter(UnsentId._fields.index("event_id"))
 
 _SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
 _CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
@@ -387,9 +388,16 @@ class OutboxRelay:
         if len(read) < limit:
             # every unsent row was read: a handed row not among them was already sent
             # (by another replica, or in a round that then failed to forget it)
-            self.committed.forget(handed_before - {u.event_id for u in read})
+            self.committed.forget(handed_before.difference(map(_UNSENT_EVENT_ID, read)))
         unsent = read[:limit]
         get = self.committed.get  # a bound dict.get: no Python call a row
+        if unsent:
+            # every row handed (a routed poll's round): the pairs made in C, no Python
+            # loop a row (the read's ids are the table's primary keys: no repeats)
+            ids, event_ids = zip(*unsent, strict=True)
+            found = list(map(get, event_ids))
+            if None not in found:
+                return list(zip(ids, found, strict=True))
         handed = {id_: get(event_id) for id_, event_id in unsent}
         missing = [i for i, row in handed.items() if row is None]
         if missing:

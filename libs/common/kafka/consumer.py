@@ -57,6 +57,9 @@
   run faster, more CPU an interaction); on PostgreSQL three interleaved idle pairs gave
   no gain in decisions/s and a worse p50 at 1,000/s (stop 35, e52692d), and its task
   and turns cost instructions every poll. Polls are taken, decoded and handled in turn.
+- The fetched records are unpacked by ``libs.common.kafka.fetched_records`` (the same
+  ``ConsumerRecord``s, without aiokafka's three Python frames a record), installed into
+  aiokafka's fetcher when a runner starts.
 - Idle fetch mode (``idle_fetch``, on by default): after a poll that found nothing the
   fetches ask for the first byte and wait up to half a second, until a poll returns
   records again (``libs.common.kafka.fetch_mode``): an idle consumer asks the broker
@@ -81,6 +84,7 @@ from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, CloudEventError, decode
 from libs.common.events.base import utc_now
 from libs.common.events.deadletter import DeadLetter
+from libs.common.kafka import fetched_records
 from libs.common.kafka.fetch_mode import FetchLimits, IdleFetchMode
 from libs.common.kafka.producer import EventProducer, PublishError
 from libs.common.logging import event_context
@@ -137,6 +141,25 @@ class Delivery:
 #: ``Delivery(record, event)`` without the frozen ``__init__``'s ``object.__setattr__`` a
 #: field (``libs.common.records``): one a record of every poll
 _delivery = slot_constructor(Delivery)
+
+_new_delivery = object.__new__
+_set_record = Delivery.record.__set__  # type: ignore[attr-defined]
+_set_event = Delivery.event.__set__  # type: ignore[attr-defined]
+
+
+def _decoded_deliveries(records: list[ConsumerRecord]) -> list[Delivery]:
+    """``[_delivery(r, decode(r.headers, r.value)) for r in records]`` with ``_delivery``'s
+    body inlined: no Python frame a record besides the decode's."""
+    deliveries = []
+    append = deliveries.append
+    for record in records:
+        event = decode(record.headers, record.value)
+        delivery = _new_delivery(Delivery)
+        _set_record(delivery, record)
+        _set_event(delivery, event)
+        append(delivery)
+    return deliveries
+
 
 Handler = Callable[[Delivery], Awaitable[None]]
 #: Handles a whole poll at once (e.g. in one transaction); on an error other than an
@@ -233,6 +256,7 @@ class ConsumerRunner:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until ``stop()`` is called or ``stop`` is set."""
         watcher = asyncio.create_task(self._watch(stop)) if stop else None
+        fetched_records.install()  # the fetched records without aiokafka's frames a record
         self._consumer = AIOKafkaConsumer(
             *self._topics,
             **self._settings.client_options(),
@@ -333,7 +357,7 @@ class ConsumerRunner:
                 _delivery(r, decode(r.headers, r.value)) for r in records if not self._is_ignored(r)
             ]
         # nothing to skip (the router's interactions): no ``_is_ignored`` call a record
-        return [_delivery(r, decode(r.headers, r.value)) for r in records]
+        return _decoded_deliveries(records)
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         if self._batch_handler is not None and await self._process_as_batch(batch):
