@@ -13,7 +13,10 @@ cycle's state changes ``send`` makes for the two messages (started, no 100-conti
 the length expected and met, complete, the message event set, closed when not kept
 alive, ``on_response``) and writes the same bytes: the head and the body, in one write
 (uvicorn's two writes reach the socket as one anyway, ``one_write.py``). Anything else
-goes through ``await response(scope, receive, send)`` as before.
+goes through ``await response(scope, receive, send)`` as before. One difference in time
+only: over a transport that pauses writing at the head's write (not ``OneWriteTransport``,
+which writes at the end of the loop's turn), ``send`` would wait for the drain before
+writing the body; here the body is in the same write, the same bytes on the wire.
 ``tests/unit/webhooks/test_whole_answer.py`` holds the cycle's state and the bytes to
 uvicorn's own ``send``.
 """
