@@ -13,7 +13,8 @@ count), then ``--count`` of one step run inside ``operator.call``::
 
 Steps (``--part``): ``verify`` (the signature), ``parse`` (the body validated and
 normalised: the ChatEvent; ``validate`` and ``normalise`` its two halves), ``encode``
-(its CloudEvent's headers and JSON), ``ack`` (the WebhookAck the ingest returns),
+(its CloudEvent's headers and JSON, by the services' writer:
+``write_interactions_by_orjson``), ``ack`` (the WebhookAck the ingest returns),
 ``answer`` (webchat's answer: the visitor token, the WebchatAck, the JSON response).
 """
 
@@ -30,6 +31,7 @@ from bench.webhook_load import chat_target
 from libs.common.cloudevents import encode
 from libs.common.events.base import utc_now
 from libs.common.gc_tuning import collect_young_less_often
+from libs.common.webhooks.publish import write_interactions_by_orjson
 from libs.providers.integrations import IntegrationRegistry, Provider
 from libs.providers.registry import PROVIDERS
 from libs.providers.webchat.inbound import WebchatMessage, normalise
@@ -128,6 +130,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="requests counted")
     args = parser.parse_args()
     collect_young_less_often()  # as the service's __main__: no collections it does not make
+    write_interactions_by_orjson()  # as the service's Publisher: its interactions' JSON writer
     warm, measured = _inputs(200), _inputs(args.count)
     step = STEPS[args.part]
     step(warm)

@@ -76,7 +76,7 @@ class ChatIngest:
             webhook_events(provider, outcome)(1)
             interaction = event.interaction
             if not self.events.logs_each:  # the usual case: the fields would go unused
-                self.events.accepted(outcome, provider, interaction.integration)
+                self.events.counted(outcome, provider, interaction.integration)
                 return published
             self.events.accepted(
                 outcome,

@@ -57,6 +57,13 @@ class EventLog:
         """Whether :meth:`accepted` writes a line per event (callers may skip its fields)."""
         return self._log.isEnabledFor(self._each_level)
 
+    def counted(self, outcome: str, provider: str, integration: str) -> None:
+        """:meth:`accepted` for a caller that found :attr:`logs_each` false: counted into the
+        summary, no per-event line, the level not asked again."""
+        self._counts[provider, integration, outcome] += 1
+        if self._clock() - self._since >= self._interval_s:
+            self.flush()
+
     def accepted(self, outcome: str, provider: str, integration: str, **fields: Any) -> None:
         """One event answered with ``outcome`` ("published", "duplicate", …)."""
         self._counts[provider, integration, outcome] += 1

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from libs.common.webhooks.errors import PROVIDER_STATE, WebhookError, reject
 from libs.common.webhooks.metrics import webhook_seconds
+from libs.common.webhooks.whole_answer import answer_whole, whole_cycle
 
 RequestDependency = Callable[[Request], Awaitable[Any]]
 
@@ -209,7 +210,11 @@ class WebhookFront:
             except WebhookError as exc:
                 response = reject(request, exc)
             answering = True
-            await response(scope, receive, send)
+            cycle = whole_cycle(send, response)
+            if cycle is not None:  # uvicorn's two sends' work in one call (whole_answer.py)
+                answer_whole(cycle, response)  # type: ignore[arg-type]
+            else:
+                await response(scope, receive, send)
         except Exception as exc:
             if not answering:  # nothing sent yet: the app's 500 answer
                 error_response = await self.on_error(request, exc)

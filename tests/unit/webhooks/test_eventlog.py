@@ -94,3 +94,20 @@ def test_each_at_info_logs_every_event_at_info_for_desks_that_want_them(clock, c
     [line] = _ours(caplog)
     assert line.levelno == logging.INFO and line.getMessage() == "call event accepted"
     assert line.event_id == "e1"  # type: ignore[attr-defined]
+
+
+def test_counted_is_accepted_without_the_per_event_line(clock, caplog):
+    both = [
+        EventLog(logging.getLogger(LOGGER), "call event", interval_s=60, clock=clock)
+        for _ in range(2)
+    ]
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        for step in (0, 30, 30.5, 1):  # the third ends the interval: its summary
+            clock.now += step
+            both[0].accepted("accepted", "cti", "acme")
+            both[1].counted("accepted", "cti", "acme")
+        both[0].flush()
+        both[1].flush()
+    lines = [(r.getMessage(), r.events) for r in _ours(caplog)]  # type: ignore[attr-defined]
+    assert lines[0::2] == lines[1::2]
+    assert len(lines) == 4
