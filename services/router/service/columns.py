@@ -26,19 +26,23 @@ def columns(row: object) -> Mapping[str, Any]:
     it holds every column (a loaded row: the session never expires them on commit; one
     routing opened: ``_new_conversation`` sets them all), else reads through the ORM."""
     values = row.__dict__
-    # every column and the ORM's state: nothing else is kept on a mapped instance
-    if len(values) > _COLUMN_COUNTS[type(row)]:
-        return values
+    try:
+        # every column and the ORM's state: nothing else is kept on a mapped instance
+        if len(values) > _COLUMN_COUNTS[type(row)]:
+            return values
+    except KeyError:  # the model's first row
+        _COLUMN_COUNTS[type(row)] = len(inspect(type(row)).column_attrs)
+        return columns(row)
     return _ThroughOrm(row)
 
 
-class _ColumnCounts(dict[type, int]):
-    def __missing__(self, model: type) -> int:
-        count = self[model] = len(inspect(model).column_attrs)
-        return count
-
-
-_COLUMN_COUNTS = _ColumnCounts()
+#: each model's count of column attributes, by its class. A plain dict, filled at each
+#: model's first row (``columns``' KeyError): its subscript is the interpreter's
+#: specialized exact-dict lookup, where a dict subclass's (``__missing__``) went the
+#: generic way. Callgrind (PYTHONHASHSEED=0, 2,000 - 1,000 reads of a conversation's
+#: column through ``columns``): 1,652 -> 1,467 instructions a read (``row.__dict__``'s
+#: own: 951); routing reads ~15 an interaction.
+_COLUMN_COUNTS: dict[type, int] = {}
 
 
 class _ThroughOrm(Mapping[str, Any]):

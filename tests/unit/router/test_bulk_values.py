@@ -22,10 +22,13 @@ from services.router.store.bulk import (
     _SQLITE_TEXTS,
     SQLITE_ROWS_A_STATEMENT,
     BulkInserter,
+    _chunks,
     _Copy,
     _json,
     _PgMicros,
+    _Plan,
     _repeating_json,
+    _sqlite_params,
     _sqlite_text,
     _SqliteTexts,
     _tuple_maker,
@@ -344,3 +347,47 @@ def test_sqlite_inserts_chunk_runs_within_the_parameter_limit() -> None:
     row = {f"c{i}": "v" for i in range(70)}
     [write] = BulkInserter(SQLITE).sqlite_inserts(wide, [row] * SQLITE_ROWS_A_STATEMENT)
     assert len(write.values) == SQLITE_ROWS_A_STATEMENT
+
+
+_CHUNKED_ORDER = ["id", "at", "data", "flags", "n", "note"]
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": st.text(max_size=3),
+                "at": st.none()
+                | st.datetimes(timezones=st.sampled_from([UTC, KST]), allow_imaginary=False),
+                "data": st.none() | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+                "flags": st.none() | st.lists(st.sampled_from(["a", "b", True, None]), max_size=3),
+                "n": st.none() | st.integers() | st.booleans(),
+                "note": st.none() | st.text(max_size=3),
+            }
+        ),
+        max_size=50,
+    ),
+    st.booleans(),
+    st.integers(1, 6),
+)
+def test_sqlite_params_are_the_row_tuples_chunked(
+    rows: list[dict[str, Any]], objects: bool, width: int
+) -> None:
+    """``_sqlite_params``' chunk tuples (made at once from 16 rows) and the rest's row
+    tuples are what each row's tuple, flattened and sliced by ``_chunks``, gave: the same
+    values in the same order (datetimes, JSON, repeating JSON, a JSON column's None of
+    ``NewObjects``, NULLs), for plans of any width."""
+    order = _CHUNKED_ORDER[:width]
+    converters = {1: _SQLITE_TEXTS.__getitem__, 2: _json, 3: _repeating_json}
+    converters = {i: c for i, c in converters.items() if i < width}
+    json_none = {i: none for i, none in {2: None, 3: lambda: "[]"}.items() if i < width}
+    plan = _Plan(
+        "INSERT", order, list(converters.items()), {}, json_none=json_none if objects else None
+    )
+    chunks, rest = _sqlite_params(plan, rows)
+    values = list(map(plan.row_tuple, rows))
+    whole = len(values) - len(values) % SQLITE_ROWS_A_STATEMENT
+    expected = _chunks(values, whole, SQLITE_ROWS_A_STATEMENT) if whole else []
+    assert [list(chunk) for chunk in chunks] == expected
+    assert all(type(chunk) is tuple for chunk in chunks)
+    assert rest == values[whole:]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from libs.common.events.interaction import Channel, CustomerIdentity, Flags
 from libs.common.settings import KafkaSettings
 from services.router.bootstrap import build_context
+from services.router.service import columns as columns_module
 from services.router.service.columns import columns
 from services.router.service.interactions import (
     Incoming,
@@ -66,6 +67,22 @@ def test_an_agent_with_every_column_is_read_from_its_dict() -> None:
     values = columns(agent)
     assert values is agent.__dict__
     assert (values["id"], values["name"], values["email"]) == ("a-1", "Kim", None)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_a_models_first_row_is_read_as_any_other(
+    monkeypatch: pytest.MonkeyPatch, complete: bool
+) -> None:
+    """The column count is worked out at a model's first row (its KeyError), which is
+    read as the rows after it."""
+    monkeypatch.setattr(columns_module, "_COLUMN_COUNTS", {})
+    given = {key: None for key in COLUMNS} if complete else {}
+    conversation = new_row(Conversation, given | {"id": "conv-1", "queue": "vip"})
+    first = columns(conversation)
+    assert {Conversation: len(COLUMNS)} == columns_module._COLUMN_COUNTS
+    assert (first is conversation.__dict__) is complete
+    assert (columns(conversation) is conversation.__dict__) is complete
+    assert (first["id"], first["queue"], first["priority"]) == ("conv-1", "vip", None)
 
 
 # --- _record stores the interaction's flags as their own values (flags_values) ---
