@@ -27,8 +27,27 @@ import orjson
 JsonWriter = Callable[[Any], bytes | None]
 
 
-class _NotWritten(Exception):
-    """A schema ``json_writer`` does not write."""
+class NotWritten(Exception):
+    """A schema a generated writer does not write (here and in the router's
+    ``store/event_json``)."""
+
+
+def plain_schema(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without what does not change how a value is written: defaults,
+    references to ``definitions``, validator functions (without a serializer);
+    ``NotWritten`` for a schema with a serializer of its own."""
+    while True:
+        if "serialization" in schema:
+            raise NotWritten
+        kind = schema.get("type")
+        if kind == "default":
+            schema = schema["schema"]
+        elif kind == "definition-ref":
+            schema = definitions[schema["schema_ref"]]
+        elif kind in ("function-wrap", "function-before", "function-after"):
+            schema = schema["schema"]
+        else:
+            return schema
 
 
 def json_writer(model: type) -> JsonWriter | None:
@@ -66,7 +85,7 @@ def json_writer(model: type) -> JsonWriter | None:
             if kind not in shapes:
                 shapes[kind] = source.shape(source.by_class[kind])
                 pending.extend(shapes[kind].nested.values())
-    except _NotWritten:
+    except NotWritten:
         return None
     return _generated(model, shapes)
 
@@ -93,39 +112,26 @@ class _Schemas:
         self.by_class: dict[type, dict[str, Any]] = {}
 
     def plain(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """``schema`` without what does not change how a value is written: defaults,
-        references to definitions, validator functions (without a serializer)."""
-        while True:
-            if "serialization" in schema:
-                raise _NotWritten
-            kind = schema.get("type")
-            if kind == "default":
-                schema = schema["schema"]
-            elif kind == "definition-ref":
-                schema = self.definitions[schema["schema_ref"]]
-            elif kind in ("function-wrap", "function-before", "function-after"):
-                schema = schema["schema"]
-            else:
-                return schema
+        return plain_schema(schema, self.definitions)
 
     def model(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The model schema ``schema`` is (around its validators), if it is written."""
         schema = self.plain(schema)
         if schema.get("type") != "model":
-            raise _NotWritten
+            raise NotWritten
         config = schema.get("config", {})
         if any(key.startswith("ser_") for key in config):
-            raise _NotWritten
+            raise NotWritten
         if config.get("extra_fields_behavior") == "allow":
-            raise _NotWritten
+            raise NotWritten
         fields_schema = schema.get("schema", {})
         if fields_schema.get("type") != "model-fields" or fields_schema.get("computed_fields"):
-            raise _NotWritten
+            raise NotWritten
         if any(field.get("type") != "model-field" for field in fields_schema["fields"].values()):
-            raise _NotWritten
+            raise NotWritten
         known = self.by_class.setdefault(schema["cls"], schema)
         if known is not schema and known != schema:
-            raise _NotWritten  # one class, two schemas: not told apart by its type
+            raise NotWritten  # one class, two schemas: not told apart by its type
         return schema
 
     def shape(self, schema: dict[str, Any]) -> _Shape:
@@ -133,7 +139,7 @@ class _Schemas:
         shape = _Shape(len(fields))
         for name, field in fields.items():
             if field.get("serialization_alias") or field.get("serialization_exclude"):
-                raise _NotWritten
+                raise NotWritten
             value = self.plain(field["schema"])
             if value["type"] == "nullable":
                 value = self.plain(value["schema"])
@@ -148,12 +154,12 @@ class _Schemas:
                     self.model(items)
                     shape.model_lists.append(name)
                 elif items["type"] != "str":
-                    raise _NotWritten
+                    raise NotWritten
             elif kind == "enum":
                 if value.get("sub_type") != "str":
-                    raise _NotWritten
+                    raise NotWritten
             elif kind not in ("str", "bool", "int"):
-                raise _NotWritten
+                raise NotWritten
         return shape
 
 

@@ -55,6 +55,9 @@ from typing import Any, ClassVar
 import orjson
 from pydantic_core import SchemaSerializer, core_schema
 
+from libs.common.model_json import NotWritten as _NotWritten
+from libs.common.model_json import plain_schema
+
 
 def fields_serializer(model: type, names: tuple[str, ...]) -> SchemaSerializer | None:
     """A serializer of a ``model`` instance's ``__dict__`` as a typed dict of the fields
@@ -420,10 +423,6 @@ def _plain_value(source: _WriterSource, schema: dict[str, Any], classes: set[typ
         raise _NotWritten
 
 
-class _NotWritten(Exception):
-    """A schema ``fields_writer`` does not write."""
-
-
 class _WriterSource:
     """The statements of a ``fields_writer`` function, built from a model's core schema."""
 
@@ -538,20 +537,7 @@ class _WriterSource:
         return text
 
     def _plain(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """``schema`` without what does not change how a value is written: defaults,
-        references to definitions, validator functions (without a serializer)."""
-        while True:
-            if "serialization" in schema:
-                raise _NotWritten
-            kind = schema.get("type")
-            if kind == "default":
-                schema = schema["schema"]
-            elif kind == "definition-ref":
-                schema = self.definitions[schema["schema_ref"]]
-            elif kind in ("function-wrap", "function-before", "function-after"):
-                schema = schema["schema"]
-            else:
-                return schema
+        return plain_schema(schema, self.definitions)
 
 
 class _JsonTimes(dict[datetime, bytes]):
