@@ -17,7 +17,7 @@ PYTHONHASHSEED=0, 500 - 250 interactions of ``bench.webhook_parts_callgrind``'s 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,23 @@ def plain_schema(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[st
             schema = schema["schema"]
         else:
             return schema
+
+
+def writer_namespace(classes: Iterable[type]) -> tuple[dict[str, Any], dict[type, str]]:
+    """A generated writer's globals (orjson's ``dumps`` and option, ``datetime``,
+    ``UTC``, each model class as ``M<n>``, numbered by qualified name) and each class's
+    name in its source."""
+    namespace: dict[str, Any] = {
+        "_dumps": orjson.dumps,
+        "_option": orjson.OPT_UTC_Z,
+        "_datetime": datetime,
+        "_UTC": UTC,
+    }
+    names: dict[type, str] = {}
+    for index, cls in enumerate(sorted(classes, key=lambda each: each.__qualname__)):
+        names[cls] = f"M{index}"
+        namespace[f"M{index}"] = cls
+    return namespace, names
 
 
 def json_writer(model: type) -> JsonWriter | None:
@@ -184,16 +201,7 @@ def _generated(model: type, shapes: dict[type, _Shape]) -> JsonWriter:
     loop's turn or a call): the instance's class and checks; each nested model's value
     None or of its field's class exactly, its checks, its ``__dict__`` put in a copy of
     the instance's; deeper models the same, in a copy of theirs."""
-    namespace: dict[str, Any] = {
-        "_dumps": orjson.dumps,
-        "_option": orjson.OPT_UTC_Z,
-        "_datetime": datetime,
-        "_UTC": UTC,
-    }
-    names: dict[type, str] = {}
-    for index, cls in enumerate(sorted(shapes, key=lambda each: each.__qualname__)):
-        names[cls] = f"M{index}"
-        namespace[f"M{index}"] = cls
+    namespace, names = writer_namespace(shapes)
     lines = [
         "def write(instance):",
         f"    if type(instance) is not {names[model]}:",

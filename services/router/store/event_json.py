@@ -52,11 +52,10 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any, ClassVar
 
-import orjson
 from pydantic_core import SchemaSerializer, core_schema
 
 from libs.common.model_json import NotWritten as _NotWritten
-from libs.common.model_json import plain_schema
+from libs.common.model_json import plain_schema, writer_namespace
 
 
 def fields_serializer(model: type, names: tuple[str, ...]) -> SchemaSerializer | None:
@@ -289,16 +288,7 @@ def _generated_writer(model: type, *, members: bool) -> Callable[[Any], str | No
     # schema), given to orjson as its __dict__ in a copy of the instance's (an orjson
     # ``default`` call a nested model was ~1 K instructions); models nested deeper by
     # ``default``, after the same checks of theirs.
-    namespace: dict[str, Any] = {
-        "_dumps": orjson.dumps,
-        "_option": orjson.OPT_UTC_Z,
-        "_datetime": datetime,
-        "_UTC": UTC,
-    }
-    names: dict[type, str] = {}
-    for index, cls in enumerate(sorted(classes, key=lambda each: each.__qualname__)):
-        names[cls] = f"M{index}"
-        namespace[f"M{index}"] = cls
+    namespace, names = writer_namespace(classes)
     if members:
         lines = ["def write(members):"]
     else:
