@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from functools import partial
@@ -480,6 +481,9 @@ def tail_figures(
     figures["end to end"] = round(
         statistics.fmean(path["arrived"] - path["due"] for path in slowest) * 1000, 1
     )
+    # when in the window they were due (s from its first due): one cluster is one stall
+    window_began = min(path["due"] for path in paths)
+    figures["due_s"] = sorted(round(path["due"] - window_began, 2) for path in slowest)
     return figures
 
 
@@ -511,7 +515,22 @@ def poll_figures(trace: dict, stamps: dict[str, dict[str, float]]) -> dict[str, 
         "relay_round_ms_p50": round(statistics.median(rounds), 1) if rounds else None,
         "relay_round_ms_max": round(max(rounds), 1) if rounds else None,
         "relay_publish_split": publish_split(publishes),
+        **collection_figures(trace.get("collections", ()), first, last),
     }
+
+
+def collection_figures(collections: Iterable[dict], first: float, last: float) -> dict:
+    """The garbage collector's pauses on the router's loop between ``first`` and ``last``:
+    automatic ones (during polls) and the memory upkeep's (between them), count and ms."""
+    figures = {}
+    for name, upkeep in (("gc", False), ("upkeep_gc", True)):
+        pauses = [
+            c["ms"] for c in collections if first <= c["began"] <= last and c["upkeep"] is upkeep
+        ]
+        figures[f"{name}_runs"] = len(pauses)
+        figures[f"{name}_ms_max"] = round(max(pauses), 1) if pauses else None
+        figures[f"{name}_ms_total"] = round(sum(pauses), 1)
+    return figures
 
 
 def backlog_poll_figures(trace: dict, ids: list[str]) -> dict:
@@ -800,6 +819,7 @@ def print_hops(store: str, figures: dict) -> None:
             if not k.endswith("_round_trips") and k != "relay_publish_split"
         }
         print(f"  {p['rate_per_s']}/s polls: {polls}")
+        print(f"  {p['rate_per_s']}/s slowest 1 % due at (s): {p['tail_hops'].get('due_s')}")
         split = p["polls"].get("relay_publish_split")
         if split:
             print(f"  {p['rate_per_s']}/s relay publishes (ms, p50 / p99): {split}")

@@ -16,6 +16,9 @@ I/O, fsync or the GIL), the wait before it and the wait for the loop to resume t
 after it; and the unit of work's in-process write lock's waits (``WRITE LOCK``), by
 task: the poll's, the relay round's, the relay's mark (``mark``) or another.
 
+The garbage collector's runs on the loop's thread (``gc.callbacks``) are listed with their
+pauses, the memory upkeep's apart.
+
 A diagnostic only: it wraps methods of the router's classes in this process (the
 router's code is unchanged); the cost is a dict write per record per hop, one
 regular-expression match per published routing event, and two reads of schedstat per
@@ -64,6 +67,9 @@ PUBLISHES: list[dict[str, float]] = []
 #: in flight per broker: after a publish's acks, the last of each are its own)
 _RELAY_PRODUCE: dict[str, float] = {}
 RELAY_CLIENT_ID = "router-relay"
+#: the garbage collector's runs on the event loop's thread (when, generation, milliseconds):
+#: automatic ones during a poll and the memory upkeep's between polls (``upkeep``: true)
+COLLECTIONS: list[dict[str, Any]] = []
 #: PostgreSQL: every round trip to the server through asyncpg (when, who: "poll" / "relay"
 #: / "other", statement's first words, milliseconds waited for the answer)
 ROUND_TRIPS: list[dict[str, Any]] = []
@@ -246,6 +252,48 @@ def _wrap_relay_producer() -> None:
     AIOKafkaConnection._handle_frame = _handle_frame  # type: ignore[method-assign]
 
 
+def _watch_collections() -> None:
+    """Each collection's pause from ``gc.callbacks`` (the loop's thread only: the database
+    thread's collections hold the GIL too, and show as the loop's waits), and whether the
+    memory upkeep ran it."""
+    import gc
+    import threading
+
+    from libs.common.memory import MemoryUpkeep
+
+    main_thread = threading.get_ident()
+    started: list[float] = []
+    in_upkeep = [False]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if threading.get_ident() != main_thread:
+            return
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            began = started.pop()
+            COLLECTIONS.append(
+                {
+                    "began": began,
+                    "generation": info["generation"],
+                    "ms": (time.perf_counter() - began) * 1000,
+                    "upkeep": in_upkeep[0],
+                }
+            )
+
+    gc.callbacks.append(callback)
+    original = MemoryUpkeep.run_if_due
+
+    def run_if_due(self: MemoryUpkeep) -> bool:
+        in_upkeep[0] = True
+        try:
+            return original(self)
+        finally:
+            in_upkeep[0] = False
+
+    MemoryUpkeep.run_if_due = run_if_due  # type: ignore[method-assign]
+
+
 def _statement_label(query: object) -> str:
     return " ".join(str(query).split())[:48]
 
@@ -378,6 +426,7 @@ def _write() -> None:
                 "rounds": ROUNDS,
                 "publishes": PUBLISHES,
                 "round_trips": ROUND_TRIPS,
+                "collections": COLLECTIONS,
             }
             json.dump(trace, out)
 
@@ -400,6 +449,7 @@ def main() -> None:
     _wrap_relay_producer()
     _wrap_asyncpg()
     _wrap_aiosqlite()
+    _watch_collections()
     signal.signal(signal.SIGTERM, _write_and_exit)
     from services.router.__main__ import main as router_main
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.router_throughput import (
+    collection_figures,
     hop_figures,
     maintenance_ran,
     poll_figures,
@@ -157,6 +158,20 @@ def test_the_tail_is_each_hops_mean_over_the_slowest_percent_end_to_end():
     assert tail["routing_began->handed_over"] == pytest.approx(16.0)  # (2 + 30) / 2
     assert tail["end to end"] == pytest.approx(50.0)  # (60 + 40) / 2
     assert "bench_acked->fetched" not in tail  # no stamps for it
+    assert tail["due_s"] == [500.0, 600.0]  # from the window's first due (0)
+
+
+def test_collections_are_counted_within_the_phase_upkeeps_apart():
+    collections = [
+        {"began": 1.0, "generation": 2, "ms": 40.0, "upkeep": True},  # an earlier phase
+        {"began": 5.2, "generation": 0, "ms": 1.0, "upkeep": False},
+        {"began": 5.3, "generation": 1, "ms": 3.0, "upkeep": False},
+        {"began": 5.9, "generation": 2, "ms": 12.0, "upkeep": True},
+    ]
+    figures = collection_figures(collections, 5.0, 6.0)
+    assert (figures["gc_runs"], figures["gc_ms_max"], figures["gc_ms_total"]) == (2, 3.0, 4.0)
+    assert (figures["upkeep_gc_runs"], figures["upkeep_gc_ms_max"]) == (1, 12.0)
+    assert collection_figures([], 5.0, 6.0)["gc_ms_max"] is None
 
 
 def test_no_arrivals_no_tail():
