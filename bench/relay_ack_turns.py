@@ -71,7 +71,9 @@ def _stamp_requests(busy: Busy, stamps: dict[str, Any]) -> None:
     original = handler.create_request
 
     def create_request(self: Any) -> Any:
-        stamps["built"] = (time.perf_counter(), busy.chunks)
+        # the first call: the request written from the caller's turn (``write_now``) is
+        # asked for again by ``do``
+        stamps.setdefault("built", (time.perf_counter(), busy.chunks))
         return original(self)
 
     handler.create_request = create_request  # type: ignore[method-assign]

@@ -24,7 +24,9 @@ router's code is unchanged); the cost is a dict write per record per hop, one
 regular-expression match per published routing event, and two reads of schedstat per
 SQLite hop. ``ROUTER_TRACE_SWITCH_INTERVAL_S`` sets ``sys.setswitchinterval`` (an
 experiment: at 0.5 ms against the default 5 ms the hops' wall time was unchanged, load
-~7, so the GIL hand-over is not what they wait for).
+~7, so the GIL hand-over is not what they wait for). ``ROUTER_TRACE_UPKEEP_PATIENCE_S``
+sets the interactions consumer's ``UPKEEP_PATIENCE_S`` (``none``: the memory upkeep after
+every poll, as before stop 39), for pairs with and without it.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ RELAY_CLIENT_ID = "router-relay"
 #: the garbage collector's runs on the event loop's thread (when, generation, milliseconds):
 #: automatic ones during a poll and the memory upkeep's between polls (``upkeep``: true)
 COLLECTIONS: list[dict[str, Any]] = []
+#: the interactions consumer (``ConsumerRunner``), once it polled
+_INTERACTIONS: dict[str, ConsumerRunner] = {}
 #: PostgreSQL: every round trip to the server through asyncpg (when, who: "poll" / "relay"
 #: / "other", statement's first words, milliseconds waited for the answer)
 ROUND_TRIPS: list[dict[str, Any]] = []
@@ -84,13 +88,25 @@ def _stamp(event_id: str, hop: str, at: float) -> None:
     TIMELINE[event_id].setdefault(hop, at)
 
 
+def _records_waiting() -> bool:
+    """The interactions consumer's fetcher holds records (its next poll); False before
+    it polled."""
+    runner = _INTERACTIONS.get("runner")
+    fetcher = getattr(getattr(runner, "_consumer", None), "_fetcher", None)
+    return bool(getattr(fetcher, "_records", None))
+
+
 def _wrap_poll() -> None:
     original = ConsumerRunner._poll
+    patience = os.environ.get("ROUTER_TRACE_UPKEEP_PATIENCE_S")
+    if patience is not None:  # an experiment: "none" runs the upkeep after every poll
+        router_consumer.UPKEEP_PATIENCE_S = None if patience == "none" else float(patience)  # type: ignore[assignment]
 
     async def _poll(self: ConsumerRunner) -> Any:
         batch = await original(self)
         now = time.perf_counter()
         if self._stage == router_consumer.STAGE:
+            _INTERACTIONS["runner"] = self
             for records in batch.values():
                 for record in records:
                     for key, value in record.headers or ():
@@ -234,7 +250,8 @@ def _wrap_relay_producer() -> None:
     def create_request(self: Any) -> Any:
         request = original_create(self)
         if self._sender.client._client_id == RELAY_CLIENT_ID:
-            _RELAY_PRODUCE["built"] = time.perf_counter()
+            # the first call: ``do`` asks again for a request ``write_now`` wrote
+            _RELAY_PRODUCE.setdefault("built", time.perf_counter())
         return request
 
     def handle_response(self: Any, response: Any) -> Any:
@@ -286,10 +303,16 @@ def _watch_collections() -> None:
 
     def run_if_due(self: MemoryUpkeep) -> bool:
         in_upkeep[0] = True
+        ran_before = len(COLLECTIONS)
         try:
             return original(self)
         finally:
             in_upkeep[0] = False
+            # whether the interactions consumer's next poll was fetched already: its
+            # records waited for this collection
+            waiting = _records_waiting()
+            for collection in COLLECTIONS[ran_before:]:
+                collection["records_waiting"] = waiting
 
     MemoryUpkeep.run_if_due = run_if_due  # type: ignore[method-assign]
 

@@ -27,10 +27,14 @@ import asyncio
 import functools
 import logging
 import struct
+from collections.abc import Coroutine
 from io import BytesIO
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.client import ConnectionGroup
+from aiokafka.conn import CloseReason
+from aiokafka.errors import KafkaError, RequestTimedOutError
 from aiokafka.producer.sender import Sender, SendProduceReqHandler
 from aiokafka.protocol.produce import ProduceRequest, ProduceRequest_v3, ProduceResponse_v5
 from aiokafka.protocol.types import Int16, Int32, String
@@ -158,17 +162,85 @@ class OnePassProduceRequest(ProduceRequest):
 
 
 class _OnePassProduceHandler(SendProduceReqHandler):  # type: ignore[misc]
+    _written: OnePassProduceRequest | None = None
+
     def create_request(self) -> OnePassProduceRequest:
+        if self._written is not None:  # ``write_now``'s, for ``do``
+            return self._written
         request = super().create_request()
         return OnePassProduceRequest(
             request._transactional_id, request._required_acks, request._timeout, request._topics
         )
 
+    def write_now(self, node_id: int) -> bool:
+        """The request written to the broker's connection from the caller's turn of the
+        loop, if that connection is up (True); ``do`` then awaits its answer and handles
+        it as aiokafka's ``do`` does. Else (False) ``do`` sends it as aiokafka does.
+
+        ``do`` runs in the produce task, whose first step is a turn later: behind
+        whatever else is ready then (a poll being routed: a slice of its CPU), while the
+        request is ready now. aiokafka's ``do`` reaches its write without a suspension
+        when connected (``AIOKafkaClient.send``: ``ready``, then the connection's
+        ``send``): the same write, a turn earlier."""
+        connection = self._client._conns.get((node_id, ConnectionGroup.DEFAULT))
+        if connection is None or not connection.connected():
+            return False
+        request = self.create_request()
+        if request.required_acks == 0:  # no answer to wait for: aiokafka's own way
+            return False
+        try:
+            answer = connection.send(request)
+        except KafkaError:  # the connection broke: ``do`` reconnects, as aiokafka's
+            return False
+        self._written = request
+        self._client = _AnsweredClient(self._client, connection, answer)
+        return True
+
+    def forget_answer(self) -> None:
+        """The produce task is done: an answer it never awaited (cancelled before its
+        first step) closed, not left to warn that it was never awaited."""
+        if isinstance(self._client, _AnsweredClient):
+            self._client.close()
+
+
+class _AnsweredClient:
+    """The producer's client as the handler of a request ``write_now`` wrote sees it:
+    ``send`` awaits that request's answer, as ``AIOKafkaClient.send`` does after its
+    write (a timeout closes the connection and raises ``RequestTimedOutError``);
+    everything else is the client's own."""
+
+    def __init__(self, client: Any, connection: Any, answer: Coroutine[Any, Any, Any]) -> None:
+        self._client = client
+        self._connection = connection
+        #: the connection's wait for the answer (``wait_for`` of its future, with the
+        #: request timeout), awaited here in the produce task as aiokafka awaits it: no
+        #: task of its own, which would be one more turn before the acks
+        self._answer = answer
+
+    async def send(self, node_id: int, request: Any, **_options: Any) -> Any:
+        try:
+            return await self._answer
+        except TimeoutError as exc:
+            self._connection.close(reason=CloseReason.CONNECTION_TIMEOUT)
+            raise RequestTimedOutError() from exc
+
+    def close(self) -> None:
+        self._answer.close()  # nothing if it ran
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
 
 class _OnePassSender(Sender):  # type: ignore[misc]
-    async def _send_produce_req(self, node_id: int, batches: dict[Any, Any]) -> None:
-        # aiokafka 0.14.0's, with the handler above
-        handler = _OnePassProduceHandler(self, batches)
+    async def _send_produce_req(
+        self,
+        node_id: int,
+        batches: dict[Any, Any],
+        handler: _OnePassProduceHandler | None = None,
+    ) -> None:
+        # aiokafka 0.14.0's, with the handler above (``send_ready``'s, its request written)
+        if handler is None:
+            handler = _OnePassProduceHandler(self, batches)
         await handler.do(node_id)
         self._in_flight.remove(node_id)
         for tp in batches:
@@ -189,7 +261,9 @@ class _OnePassSender(Sender):  # type: ignore[misc]
         turn. The sender task still wakes (``drain_by_nodes`` resolves the future it
         watches) and sends what is left (another broker's, an unknown leader's); it
         does not watch these tasks, so each wakes it when done, as its own would: a
-        batch put back for a retry is drained again."""
+        batch put back for a retry is drained again. Each request is written from this
+        turn too where its broker's connection is up (``write_now``): the produce task
+        only awaits and handles the answer."""
         txn_manager = self._txn_manager
         if txn_manager is not None and (
             txn_manager.transactional_id is not None or not txn_manager.has_pid()
@@ -200,12 +274,15 @@ class _OnePassSender(Sender):  # type: ignore[misc]
             ignore_nodes=self._in_flight, muted_partitions=self._muted_partitions
         )
         for node_id, batches in ready.items():
-            task = asyncio.ensure_future(self._send_produce_req(node_id, batches))
+            handler = _OnePassProduceHandler(self, batches)
+            handler.write_now(node_id)  # on the wire from this turn, not the task's first
+            task = asyncio.ensure_future(self._send_produce_req(node_id, batches, handler))
             self._in_flight.add(node_id)
             for tp in batches:
                 self._muted_partitions.add(tp)
             self._started.add(task)
             task.add_done_callback(self._sent)
+            task.add_done_callback(lambda _task, handler=handler: handler.forget_answer())
         return len(ready)
 
     @functools.cached_property
