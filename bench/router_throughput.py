@@ -530,6 +530,14 @@ def collection_figures(collections: Iterable[dict], first: float, last: float) -
         figures[f"{name}_runs"] = len(pauses)
         figures[f"{name}_ms_max"] = round(max(pauses), 1) if pauses else None
         figures[f"{name}_ms_total"] = round(sum(pauses), 1)
+    # the upkeep's collections the next poll's fetched records waited for
+    held = [
+        c["ms"]
+        for c in collections
+        if first <= c["began"] <= last and c["upkeep"] and c.get("records_waiting")
+    ]
+    figures["upkeep_gc_holding_a_poll"] = len(held)
+    figures["upkeep_gc_holding_a_poll_ms_total"] = round(sum(held), 1)
     return figures
 
 

@@ -49,6 +49,14 @@ OUTCOME_FETCH_MIN_BYTES = 1024 * 1024
 NOT_ABOUT_A_REPLY_HEADER = (f"ce_{ABOUT_REPLY_EXTENSION}", NOT_ABOUT_A_REPLY.encode())
 
 
+#: The interactions consumer's between-polls hook (the memory upkeep) waits for a poll
+#: that ends with the next one's records not fetched yet, while polls are not full, up
+#: to this long (``ConsumerRunner``'s ``between_polls_patience_s``): the upkeep's
+#: collection no longer holds up a fetched poll of a stream; the upkeep runs at most a
+#: second late (a backlog's full polls run it as before).
+UPKEEP_PATIENCE_S = 1.0
+
+
 #: ``Incoming(event_id, interaction)`` without the frozen dataclass's ``__init__`` (its
 #: ``object.__setattr__`` a field): one an interaction routed (``libs.common.records``)
 _incoming = dict_constructor(Incoming)
@@ -165,6 +173,7 @@ def build_consumer(
         fetch_max_wait_ms=fetch_max_wait_ms,
         fetch_min_bytes=fetch_min_bytes,
         between_polls=between_polls,
+        between_polls_patience_s=UPKEEP_PATIENCE_S,
     )
 
 

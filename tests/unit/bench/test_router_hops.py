@@ -166,11 +166,15 @@ def test_collections_are_counted_within_the_phase_upkeeps_apart():
         {"began": 1.0, "generation": 2, "ms": 40.0, "upkeep": True},  # an earlier phase
         {"began": 5.2, "generation": 0, "ms": 1.0, "upkeep": False},
         {"began": 5.3, "generation": 1, "ms": 3.0, "upkeep": False},
-        {"began": 5.9, "generation": 2, "ms": 12.0, "upkeep": True},
+        {"began": 5.9, "generation": 2, "ms": 12.0, "upkeep": True, "records_waiting": True},
+        {"began": 5.95, "generation": 1, "ms": 5.0, "upkeep": True, "records_waiting": False},
     ]
     figures = collection_figures(collections, 5.0, 6.0)
     assert (figures["gc_runs"], figures["gc_ms_max"], figures["gc_ms_total"]) == (2, 3.0, 4.0)
-    assert (figures["upkeep_gc_runs"], figures["upkeep_gc_ms_max"]) == (1, 12.0)
+    assert (figures["upkeep_gc_runs"], figures["upkeep_gc_ms_max"]) == (2, 12.0)
+    # the next poll's records were fetched and waited for one of them
+    assert figures["upkeep_gc_holding_a_poll"] == 1
+    assert figures["upkeep_gc_holding_a_poll_ms_total"] == 12.0
     assert collection_figures([], 5.0, 6.0)["gc_ms_max"] is None
 
 
