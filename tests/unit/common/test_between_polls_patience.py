@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from libs.common.kafka.consumer import ConsumerRunner, between_polls_due
 from libs.common.kafka.producer import EventProducer
 from libs.common.settings import KafkaSettings
-from services.router.consumer import UPKEEP_PATIENCE_S, build_consumer
 
 
 @given(
@@ -77,16 +76,3 @@ def test_without_a_patience_or_a_fetcher_the_hook_runs_after_every_poll():
     other_aiokafka = _runner(1.0)
     other_aiokafka._consumer = SimpleNamespace()  # type: ignore[assignment]
     assert other_aiokafka._between_polls_now({"tp": [object()]})
-
-
-def test_the_interactions_consumer_puts_its_upkeep_off_for_a_second_at_most():
-    kafka = KafkaSettings()
-    interactions = build_consumer(
-        kafka,
-        object(),  # type: ignore[arg-type]  # the handlers keep it; nothing is routed here
-        EventProducer(kafka, client_id="router"),
-        group_id="router",
-        max_batch=400,
-        between_polls=lambda: None,
-    )
-    assert interactions._between_polls_patience == UPKEEP_PATIENCE_S == 1.0

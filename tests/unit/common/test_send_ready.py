@@ -29,14 +29,22 @@ from libs.common.kafka.produce_request import (
 TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
 
 
+def _assert_source_has(function: object, *lines: str) -> None:
+    """aiokafka's ``function`` still does what the override repeats or relies on."""
+    source = inspect.getsource(function)  # type: ignore[arg-type]
+    assert [line for line in lines if line not in source] == []
+
+
 def test_the_sender_tasks_step_is_what_send_ready_repeats():
-    routine = inspect.getsource(Sender._sender_routine)
-    assert "await self._maybe_wait_for_pid()" in routine
-    assert "ignore_nodes=self._in_flight" in routine
-    assert "muted_partitions=muted_partitions" in routine
-    assert "self._in_flight.add(node_id)" in routine
-    assert "self._muted_partitions.add(tp)" in routine
-    assert "waiters.add(self._message_accumulator.waiter())" in routine
+    _assert_source_has(
+        Sender._sender_routine,
+        "await self._maybe_wait_for_pid()",
+        "ignore_nodes=self._in_flight",
+        "muted_partitions=muted_partitions",
+        "self._in_flight.add(node_id)",
+        "self._muted_partitions.add(tp)",
+        "waiters.add(self._message_accumulator.waiter())",
+    )
     drain = inspect.getsource(MessageAccumulator.drain_by_nodes)
     assert "self._waiter_future.set_result(None)" in drain  # drained: the sender task wakes
     assert "self._waiter_future = self._loop.create_future()" in drain
@@ -128,19 +136,24 @@ async def test_send_ready_with_nothing_ready_starts_nothing():
 
 def test_aiokafkas_send_writes_the_request_without_suspending_once_connected():
     # what write_now does a turn earlier: AIOKafkaClient.send's way to the write
-    send = inspect.getsource(AIOKafkaClient.send)
-    assert "if not (await self.ready(node_id, group=group)):" in send
-    assert "future = self._conns[(node_id, group)].send(" in send
-    assert "self._conns[(node_id, group)].close(reason=CloseReason.CONNECTION_TIMEOUT)" in send
-    assert "raise RequestTimedOutError() from exc" in send
-    get_conn = inspect.getsource(AIOKafkaClient._get_conn)
-    assert "if conn_id in self._conns:" in get_conn and "return conn" in get_conn
-    connection_send = inspect.getsource(AIOKafkaConnection.send)
-    assert "self._writer.write(size + message)" in connection_send
-    assert "return wait_for(fut, self._request_timeout)" in connection_send
-    do = inspect.getsource(SendProduceReqHandler.do)
-    assert "request = self.create_request()" in do
-    assert "response = await self._client.send(node_id, request)" in do
+    _assert_source_has(
+        AIOKafkaClient.send,
+        "if not (await self.ready(node_id, group=group)):",
+        "future = self._conns[(node_id, group)].send(",
+        "self._conns[(node_id, group)].close(reason=CloseReason.CONNECTION_TIMEOUT)",
+        "raise RequestTimedOutError() from exc",
+    )
+    _assert_source_has(AIOKafkaClient._get_conn, "if conn_id in self._conns:", "return conn")
+    _assert_source_has(
+        AIOKafkaConnection.send,
+        "self._writer.write(size + message)",
+        "return wait_for(fut, self._request_timeout)",
+    )
+    _assert_source_has(
+        SendProduceReqHandler.do,
+        "request = self.create_request()",
+        "response = await self._client.send(node_id, request)",
+    )
 
 
 class _Batch:

@@ -12,6 +12,7 @@ from libs.common.settings import KafkaSettings
 from services.router.consumer import (
     OUTCOME_FETCH_MAX_WAIT_MS,
     OUTCOME_FETCH_MIN_BYTES,
+    UPKEEP_PATIENCE_S,
     build_consumer,
     build_outcome_consumer,
 )
@@ -100,3 +101,11 @@ def test_the_interactions_consumer_fills_its_fetch_as_the_router_setting_says(tm
             "fetch_min_bytes": settings.consumer_fetch_min_bytes,
             "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         }
+
+
+def test_the_interactions_consumer_puts_its_upkeep_off_for_a_second_at_most(tmp_path: Path):
+    kafka = KafkaSettings()
+    producer = EventProducer(kafka, client_id="router")
+    interactions = _interactions_consumer(kafka, producer, RouterSettings(state_dir=tmp_path))
+    # while the next poll's records are fetched (libs.common.kafka.consumer.between_polls_due)
+    assert interactions._between_polls_patience == UPKEEP_PATIENCE_S == 1.0
