@@ -270,6 +270,13 @@ def test_a_calendar_closed_for_good_is_refused_as_the_walk_refuses_it():
 
 
 METRICS = list(SlaMetric)
+#: SlaTargets' fields: each target or none, and the warning fraction
+TARGETS = st.tuples(
+    st.one_of(st.none(), st.integers(1, 3000)),
+    st.one_of(st.none(), st.integers(1, 3000)),
+    st.one_of(st.none(), st.integers(1, 3000)),
+    st.sampled_from([0.5, 0.8, 0.99]),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -281,12 +288,7 @@ METRICS = list(SlaMetric)
     base=instants,
     offsets=st.lists(st.integers(-3 * 24 * 60, 3 * 24 * 60), min_size=1, max_size=8),
     micros=st.integers(0, 10**6),
-    targets=st.tuples(
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.sampled_from([0.5, 0.8, 0.99]),
-    ),
+    targets=TARGETS,
     clocks=st.lists(
         st.tuples(st.sampled_from(METRICS), st.sampled_from([0.0, 0.0, 10.0, 5000.0])),
         min_size=1,
@@ -324,12 +326,7 @@ def clocks_due(calendar, targets, clocks, start):
     zone=st.sampled_from(["America/New_York", "Asia/Seoul"]),
     base=instants,
     offsets=st.lists(st.integers(-3 * 24 * 60, 3 * 24 * 60), min_size=1, max_size=4),
-    targets=st.tuples(
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.sampled_from([0.5, 0.8, 0.99]),
-    ),
+    targets=TARGETS,
     clocks=st.lists(
         st.tuples(st.sampled_from(METRICS), st.sampled_from([0.0, 10.0, 5000.0])),
         min_size=1,
