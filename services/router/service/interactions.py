@@ -199,8 +199,18 @@ async def route_one(
     else:
         assert decision.conversation is not None
         conversation = cache.conversations[decision.conversation.id]
-    _record(uow, cache, conversation, item, contact_id, now, note=decision.reason)
-    if from_customer(interaction):  # _record stored these dumped from the interaction
+    customer_wrote = from_customer(interaction)  # asked once: _record needs it too
+    _record(
+        uow,
+        cache,
+        conversation,
+        item,
+        contact_id,
+        now,
+        note=decision.reason,
+        customer_wrote=customer_wrote,
+    )
+    if customer_wrote:  # _record stored these dumped from the interaction
         values = columns(conversation)
         emitter.already_parsed(values["customer"], fields["customer"])
         emitter.already_parsed(values["customer_flags"], fields["flags"])
@@ -404,7 +414,9 @@ def _record(
     now: datetime,
     *,
     note: str,
+    customer_wrote: bool,
 ) -> None:
+    """``customer_wrote``: ``from_customer(interaction)``, as the caller asked it."""
     interaction = item.interaction
     fields = interaction.__dict__  # field reads (domain/intake.py)
     message_id = own_message_id(interaction)
@@ -431,7 +443,7 @@ def _record(
     )
     record_attachments(uow, item.event_id, conversation_id, interaction)
     changes: dict[str, object] = {"last_activity_at": max(values["last_activity_at"], occurred_at)}
-    if from_customer(interaction):
+    if customer_wrote:
         customer = customer_identity_values(customer_identity)
         flags = flags_values(fields["flags"])
         # a returning customer's are usually what the conversation holds: on a loaded
