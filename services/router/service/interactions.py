@@ -627,12 +627,18 @@ async def _opened(
             build=response_promise_of,
         ),
     )
-    await _routed(emitter, conversation, interaction, opened=True)
+    # nothing changed since ConversationOpened: its snapshot again (``emit``'s unchanged)
+    await _routed(emitter, conversation, interaction, opened=True, unchanged=True)
     if with_assistant:
         await assistant_flow.request_turn(emitter, conversation, interaction)
     elif values["status"] != RESOLVED:
         await assign_or_queue(
-            uow, ctx, emitter, conversation, reason=f"new conversation in {values['queue']}"
+            uow,
+            ctx,
+            emitter,
+            conversation,
+            reason=f"new conversation in {values['queue']}",
+            unchanged=True,  # since InteractionRouted
         )
 
 
@@ -684,11 +690,13 @@ async def _routed(
     opened: bool,
     ignored: str | None = None,
     reason: str | None = None,
+    unchanged: bool = False,
 ) -> None:
     await emitter.emit(
         InteractionRouted,
         conversation,
         reason=reason,
+        unchanged=unchanged,
         interaction_id=emitter.cause,
         opened_conversation=opened,
         ignored_reason=ignored,
