@@ -24,7 +24,9 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 def detect_language(text: str) -> str | None:
     """Korean if the text has Hangul, English if it has Latin letters only."""
-    if _HANGUL.search(text):
+    # ASCII text has no Hangul: not searched for it (``isascii`` reads the string's flag;
+    # the search read every character of an English mail's subject and text)
+    if not text.isascii() and _HANGUL.search(text):
         return "ko"
     if _LATIN.search(text):
         return "en"

@@ -381,18 +381,25 @@ def clock_dues(
     fraction = targets.warning_fraction
     if calendar.always_open:
         start = started_at if started_at.tzinfo is UTC else started_at.astimezone(UTC)
+        # each clock's instants are the start plus amounts that depend on the targets
+        # and the clocks only: worked out once per both (``_always_open_amounts``)
+        known = _ALWAYS_OPEN_AMOUNTS.get((id(targets), clocks))
+        if known is None or known[0] is not targets:
+            known = _always_open_amounts(targets, clocks)
         dues: list[ClockDue | None] = []
-        for metric, elapsed in clocks:
-            target = targets.target(metric)
-            if target is None:
+        for amounts in known[1]:
+            if amounts is None:
                 dues.append(None)
                 continue
-            # max(0.0, target - elapsed) and each instant as add_business_minutes_each's
-            remaining = target - elapsed if target > elapsed else 0.0
-            breach_at = start + _minutes(remaining) if remaining > 0 else start
-            warn_remaining = target * fraction - elapsed
-            warning_at = start + _minutes(warn_remaining) if warn_remaining > 0 else None
-            dues.append(ClockDue(metric, target, warning_at, breach_at))
+            metric, target, warning, breach = amounts
+            dues.append(
+                ClockDue(
+                    metric,
+                    target,
+                    None if warning is None else start + warning,
+                    start if breach is None else start + breach,
+                )
+            )
         return dues
     closed = calendar._closed[0]
     if closed is not None and closed[0] <= started_at <= closed[1]:
@@ -434,6 +441,45 @@ def clock_dues(
         if len(closed[2]) < _CLOSED_DUES_KEPT:
             closed[2][(id(targets), clocks)] = (targets, tuple(dues))
     return dues
+
+
+#: per clock, its metric, target and the open time after its start to its warning and
+#: its breach (None: no warning; the start itself), or None when the targets have none
+ClockAmounts = tuple[SlaMetric, int, timedelta | None, timedelta | None] | None
+#: ``clock_dues``' amounts on an always-open calendar, by (id of the targets, clocks):
+#: (the targets, each clock's ``ClockAmounts``)
+_ALWAYS_OPEN_AMOUNTS: dict[tuple[int, object], tuple[SlaTargets, tuple[ClockAmounts, ...]]] = {}
+
+
+def _always_open_amounts(
+    targets: SlaTargets, clocks: tuple[tuple[SlaMetric, float], ...]
+) -> tuple[SlaTargets, tuple[ClockAmounts, ...]]:
+    """What ``clock_dues`` adds to the start of ``clocks`` on an always-open calendar (as
+    ``add_business_minutes_each``: the start plus each positive amount), kept: a new
+    conversation's two clocks looked up, not their targets and amounts worked out
+    (``tests/unit/router/test_sla.py`` holds the dues to ``clock_due``'s)."""
+    fraction = targets.warning_fraction
+    amounts: list[ClockAmounts] = []
+    for metric, elapsed in clocks:
+        target = targets.target(metric)
+        if target is None:
+            amounts.append(None)
+            continue
+        remaining = target - elapsed if target > elapsed else 0.0  # max(0.0, ...)
+        warn_remaining = target * fraction - elapsed
+        amounts.append(
+            (
+                metric,
+                target,
+                _minutes(warn_remaining) if warn_remaining > 0 else None,
+                _minutes(remaining) if remaining > 0 else None,
+            )
+        )
+    known = (targets, tuple(amounts))
+    if len(_ALWAYS_OPEN_AMOUNTS) >= _CLOSED_DUES_KEPT:  # paused clocks' elapsed minutes vary
+        _ALWAYS_OPEN_AMOUNTS.clear()
+    _ALWAYS_OPEN_AMOUNTS[(id(targets), clocks)] = known
+    return known
 
 
 def parse_interval(text: str) -> Interval:

@@ -18,7 +18,7 @@ from services.router.domain.members import channel_of, priority_of
 from services.router.domain.openings import free_slots, openings, someone_could_take
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
-from services.router.service.events import Emitter
+from services.router.service.events import SNAPSHOT_COLUMNS, Emitter
 from services.router.service.pool import assignment_pool, kept_assignment_pool
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork, set_values
@@ -76,12 +76,18 @@ async def assign_or_queue(
     previous_agent_id: str | None = None,
     exclude: str | None = None,
     reason: str,
+    unchanged: bool = False,
 ) -> None:
+    """``unchanged``: the caller's word that nothing the conversation's snapshot is built
+    from changed since ``emitter``'s last event over it (``Emitter.emit``); nothing here
+    changes it before it is queued (``queue_conversation``)."""
     pool = kept_assignment_pool(uow) or await assignment_pool(uow)
     values = columns(conversation)
     skills = frozenset(values["skills"] or [])
     if pool.nobody_can_take(values["queue"], channel_of(values["channel"]), skills, exclude):
-        await queue_conversation(emitter, conversation, reason=f"{reason}; no agent free")
+        await queue_conversation(
+            emitter, conversation, reason=f"{reason}; no agent free", unchanged=unchanged
+        )
         return
     if previous_agent_id is None and ctx.options.sticky:
         previous_agent_id = await previous_agent_of(uow, conversation)
@@ -94,7 +100,9 @@ async def assign_or_queue(
             emitter, conversation, pool.agents[choice.agent_id], choice, reason=reason + sticky_note
         )
         return
-    await queue_conversation(emitter, conversation, reason=f"{reason}; no agent free")
+    await queue_conversation(
+        emitter, conversation, reason=f"{reason}; no agent free", unchanged=unchanged
+    )
 
 
 async def previous_agent_of(uow: UnitOfWork, conversation: Conversation) -> str | None:
@@ -106,14 +114,29 @@ async def previous_agent_of(uow: UnitOfWork, conversation: Conversation) -> str 
     return await uow.conversations.previous_agent(values["contact_id"], exclude=values["id"])
 
 
-async def queue_conversation(emitter: Emitter, conversation: Conversation, *, reason: str) -> None:
+async def queue_conversation(
+    emitter: Emitter, conversation: Conversation, *, reason: str, unchanged: bool = False
+) -> None:
+    """``unchanged``: as ``assign_or_queue``'s, of the conversation before this call."""
     values = columns(conversation)
-    if values["assignee_id"] is not None:
+    assignee_id = values["assignee_id"]
+    if assignee_id is not None:
         pool = kept_assignment_pool(emitter.uow) or await assignment_pool(emitter.uow)
-        pool.release(values["assignee_id"], values["channel"])
+        pool.release(assignee_id, values["channel"])
     # in place on a conversation routing just opened (set_values)
     set_values(conversation, {"assignee_id": None, "queued_at": values["queued_at"] or emitter.now})
-    await emitter.emit(ConversationQueued, conversation, reason=reason, queue=values["queue"])
+    await emitter.emit(
+        ConversationQueued,
+        conversation,
+        reason=reason,
+        queue=values["queue"],
+        # with no assignee before, only queued_at changed, which no snapshot shows
+        unchanged=unchanged and assignee_id is None and _QUEUED_AT_UNSEEN,
+    )
+
+
+#: a snapshot does not show when its conversation was queued (``queue_conversation``)
+_QUEUED_AT_UNSEEN = "queued_at" not in SNAPSHOT_COLUMNS
 
 
 #: Waiting rows the unlocked look reads (queue, channel, skills only); as many without one

@@ -73,6 +73,9 @@ class Emitter:
         self._last_snapshot: tuple[tuple[object, ...], ConversationSnapshot] | None = None
         #: the last snapshot written (``_ready_written``): its key, conversation id and JSON
         self._last_written: tuple[tuple[object, ...], tuple[str, str]] | None = None
+        #: the conversation of the last event emitted and its snapshot's id and JSON, where
+        #: that event was written with ``_ready_written``'s (``emit``'s ``unchanged``)
+        self._last_emitted: tuple[Conversation, tuple[str, str]] | None = None
         #: the values every event of this cause shares are of the types the fast events
         #: take (``_BASE_CHECKS``; its snapshots are ConversationSnapshot): checked once here,
         #: not per event
@@ -323,8 +326,16 @@ class Emitter:
         conversation: Conversation,
         *,
         reason: str | None = None,
+        unchanged: bool = False,
         **fields: Any,
     ) -> str:
+        """Add ``event_type`` over ``conversation`` to the outbox; its id. ``unchanged``:
+        the caller's word that ``conversation`` is the one this emitter's last event
+        carried and that nothing its snapshot is built from changed since (an
+        interaction's ConversationOpened, then its InteractionRouted): that event's
+        written snapshot again, its key not worked out (``_ready_written``) where that
+        event was written so."""
+        last, self._last_emitted = self._last_emitted, None
         shared = self._shared_json
         if shared is not None:
             # the payload written from the call's values and the snapshot's from the
@@ -335,14 +346,20 @@ class Emitter:
             except KeyError:
                 write = _writer(key)
             if write is not None:
-                written = self._ready_written(conversation)
+                written = (
+                    last[1]
+                    if unchanged and last is not None and last[0] is conversation
+                    else self._ready_written(conversation)
+                )
                 if written is not None:
                     tail = write(shared, reason, fields)
                     if tail is not None:
                         about, snapshot_json = written
-                        return self.uow.outbox.add_json(
+                        event_id = self.uow.outbox.add_json(
                             event_type, about, snapshot_json, self.now, tail, cause=self.cause
                         )
+                        self._last_emitted = (conversation, written)
+                        return event_id
         snapshot = self._ready_snapshot(conversation) or await self.snapshot(conversation)
         if shared is not None and type(snapshot) is ConversationSnapshot:
             # the payload written from the call's values (``_writer``): no dict of them
@@ -678,7 +695,8 @@ _SNAPSHOT_FIELDS_SET = frozenset(ConversationSnapshot.model_fields)
 #: a snapshot's JSON from its would-be ``__dict__`` (``_ready_written``), or None
 _write_snapshot_members = members_writer(ConversationSnapshot) or (lambda data: None)
 
-_SNAPSHOT_COLUMNS = (
+#: the conversation's columns its snapshot is built from (``_snapshot_data``)
+SNAPSHOT_COLUMNS = (
     "id",
     "reference",
     "channel",
@@ -698,8 +716,8 @@ _SNAPSHOT_COLUMNS = (
 )
 
 
-#: the values of ``_SNAPSHOT_COLUMNS`` as one tuple, picked in C (a key per event)
-_snapshot_values = itemgetter(*_SNAPSHOT_COLUMNS)
+#: the values of ``SNAPSHOT_COLUMNS`` as one tuple, picked in C (a key per event)
+_snapshot_values = itemgetter(*SNAPSHOT_COLUMNS)
 #: what an agent reference is built from (``agent_reference``), picked in C
 _agent_ref_values = itemgetter("id", "name", "email", "locale")
 

@@ -199,8 +199,18 @@ async def route_one(
     else:
         assert decision.conversation is not None
         conversation = cache.conversations[decision.conversation.id]
-    _record(uow, cache, conversation, item, contact_id, now, note=decision.reason)
-    if from_customer(interaction):  # _record stored these dumped from the interaction
+    customer_wrote = from_customer(interaction)  # asked once: _record needs it too
+    _record(
+        uow,
+        cache,
+        conversation,
+        item,
+        contact_id,
+        now,
+        note=decision.reason,
+        customer_wrote=customer_wrote,
+    )
+    if customer_wrote:  # _record stored these dumped from the interaction
         values = columns(conversation)
         emitter.already_parsed(values["customer"], fields["customer"])
         emitter.already_parsed(values["customer_flags"], fields["flags"])
@@ -404,7 +414,9 @@ def _record(
     now: datetime,
     *,
     note: str,
+    customer_wrote: bool,
 ) -> None:
+    """``customer_wrote``: ``from_customer(interaction)``, as the caller asked it."""
     interaction = item.interaction
     fields = interaction.__dict__  # field reads (domain/intake.py)
     message_id = own_message_id(interaction)
@@ -431,7 +443,7 @@ def _record(
     )
     record_attachments(uow, item.event_id, conversation_id, interaction)
     changes: dict[str, object] = {"last_activity_at": max(values["last_activity_at"], occurred_at)}
-    if from_customer(interaction):
+    if customer_wrote:
         customer = customer_identity_values(customer_identity)
         flags = flags_values(fields["flags"])
         # a returning customer's are usually what the conversation holds: on a loaded
@@ -615,12 +627,18 @@ async def _opened(
             build=response_promise_of,
         ),
     )
-    await _routed(emitter, conversation, interaction, opened=True)
+    # nothing changed since ConversationOpened: its snapshot again (``emit``'s unchanged)
+    await _routed(emitter, conversation, interaction, opened=True, unchanged=True)
     if with_assistant:
         await assistant_flow.request_turn(emitter, conversation, interaction)
     elif values["status"] != RESOLVED:
         await assign_or_queue(
-            uow, ctx, emitter, conversation, reason=f"new conversation in {values['queue']}"
+            uow,
+            ctx,
+            emitter,
+            conversation,
+            reason=f"new conversation in {values['queue']}",
+            unchanged=True,  # since InteractionRouted
         )
 
 
@@ -672,11 +690,13 @@ async def _routed(
     opened: bool,
     ignored: str | None = None,
     reason: str | None = None,
+    unchanged: bool = False,
 ) -> None:
     await emitter.emit(
         InteractionRouted,
         conversation,
         reason=reason,
+        unchanged=unchanged,
         interaction_id=emitter.cause,
         opened_conversation=opened,
         ignored_reason=ignored,

@@ -1,4 +1,8 @@
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from libs.common.events.interaction import Channel, InteractionKind, MessageBody, RoutingHints
@@ -61,6 +65,15 @@ def test_detect_hangul_and_latin():
     assert detect_language("출금이 안 돼요") == "ko"
     assert detect_language("where is my deposit") == "en"
     assert detect_language("12345 !!") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ1 !\u00e9\uac00\u1100\u3131\u4e00\n"), max_size=8))
+def test_detect_language_is_the_two_searches(text: str) -> None:
+    # ASCII text is not searched for Hangul: the same answer as both searches give
+    hangul = re.search(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]", text)
+    latin = re.search(r"[A-Za-z]", text)
+    assert detect_language(text) == ("ko" if hangul else "en" if latin else None)
 
 
 def test_body_language_wins_over_detection():

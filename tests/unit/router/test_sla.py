@@ -270,6 +270,13 @@ def test_a_calendar_closed_for_good_is_refused_as_the_walk_refuses_it():
 
 
 METRICS = list(SlaMetric)
+#: SlaTargets' fields: each target or none, and the warning fraction
+TARGETS = st.tuples(
+    st.one_of(st.none(), st.integers(1, 3000)),
+    st.one_of(st.none(), st.integers(1, 3000)),
+    st.one_of(st.none(), st.integers(1, 3000)),
+    st.sampled_from([0.5, 0.8, 0.99]),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -281,12 +288,7 @@ METRICS = list(SlaMetric)
     base=instants,
     offsets=st.lists(st.integers(-3 * 24 * 60, 3 * 24 * 60), min_size=1, max_size=8),
     micros=st.integers(0, 10**6),
-    targets=st.tuples(
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.one_of(st.none(), st.integers(1, 3000)),
-        st.sampled_from([0.5, 0.8, 0.99]),
-    ),
+    targets=TARGETS,
     clocks=st.lists(
         st.tuples(st.sampled_from(METRICS), st.sampled_from([0.0, 0.0, 10.0, 5000.0])),
         min_size=1,
@@ -317,3 +319,28 @@ def each_clock_due(calendar, targets, clocks, start):
 
 def clocks_due(calendar, targets, clocks, start):
     return clock_dues(calendar, targets, clocks, started_at=start)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    zone=st.sampled_from(["America/New_York", "Asia/Seoul"]),
+    base=instants,
+    offsets=st.lists(st.integers(-3 * 24 * 60, 3 * 24 * 60), min_size=1, max_size=4),
+    targets=TARGETS,
+    clocks=st.lists(
+        st.tuples(st.sampled_from(METRICS), st.sampled_from([0.0, 10.0, 5000.0])),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_always_open_dues_kept_per_targets_are_each_clocks_due(
+    zone, base, offsets, targets, clocks
+):
+    """On an always-open calendar clock_dues adds amounts kept per targets and clocks to
+    each start: each start's clock_due, whichever targets object came before."""
+    calendar = build_calendar("always", CalendarConfig(timezone=zone, always_open=True))
+    for offset in offsets:
+        sla_targets = SlaTargets(*targets) if offset % 2 else SlaTargets(*reversed(targets[:3]))
+        start = base + timedelta(minutes=offset, microseconds=offset % 7)
+        expected = outcome(each_clock_due, calendar, sla_targets, clocks, start)
+        assert outcome(clocks_due, calendar, sla_targets, tuple(clocks), start) == expected

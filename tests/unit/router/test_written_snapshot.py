@@ -6,6 +6,7 @@ the same payload bytes, event ids and order, or the same error."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +23,7 @@ from libs.common.events.routing import (
     ConversationSnapshot,
     RoutingEvent,
 )
+from services.router.service.assigning import queue_conversation
 from services.router.service.columns import columns
 from services.router.service.events import Emitter
 from services.router.service.pool import POOL_KEY, AssignmentPool
@@ -71,18 +73,22 @@ def _rows(
     agents: dict[str, Agent],
     steps: list[tuple[dict[str, object], type[RoutingEvent], dict[str, Any]]],
     parsed: list[tuple[dict[str, object] | None, object]],
+    *,
+    unchanged: bool = False,
 ) -> list[dict[str, object]] | type[Exception]:
     """The rows of ``steps`` (the conversation's values set, then the event emitted),
-    one cause; or the type of the error emitting raised."""
+    one cause; or the type of the error emitting raised. ``unchanged``: each step that
+    sets no value emits with ``unchanged=True`` (``emit``'s word that nothing changed)."""
     unit = _Unit(agents)
     emitter = emitter_type(unit, CONTEXT, cause="event-1", now=T0)  # type: ignore[arg-type]
     for raw, model in parsed:
         emitter.already_parsed(raw, model)
     conversation = stored_conversation(queue="general")
     try:
-        for values, model, fields in steps:
+        for index, (values, model, fields) in enumerate(steps):
             conversation.__dict__.update(values)
-            step = emitter.emit(model, conversation, reason="why", **fields)
+            same = unchanged and index > 0 and not values
+            step = emitter.emit(model, conversation, reason="why", unchanged=same, **fields)
             with pytest.raises(StopIteration):
                 step.send(None)
     except (ValueError, ValidationError, OverflowError) as error:  # a time out of range too
@@ -147,12 +153,47 @@ def test_routed_events_written_from_the_values_are_the_snapshot_ways_rows(
     assert _rows(Emitter, agents, calls, parsed) == expected
 
 
-def test_the_written_way_is_taken_and_reuses_an_unchanged_snapshot() -> None:
-    agents = {"a-3": _agent("a-3", "park", "en")}
-    model, fields = ROUTED[0]
-    unit = _Unit(agents)
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.tuples(st.just({}) | _values, _events), min_size=1, max_size=5))
+def test_events_emitted_unchanged_are_the_snapshot_ways_rows(
+    steps: list[tuple[dict[str, object], tuple[type[RoutingEvent], dict[str, Any]]]],
+) -> None:
+    # an event emitted over the conversation unchanged since the emitter's last one
+    # (opened, then routed) reuses that one's written snapshot: the same rows, also
+    # after an event the written way does not take (ConversationReopened) or an error
+    agents = {"a-1": _agent("a-1", "kim", "ko-KR"), "a-3": _agent("a-3", "park", "en")}
+    calls = [(values, model, fields) for values, (model, fields) in steps]
+    expected = _rows(_SnapshotWay, agents, calls, [])
+    assert _rows(Emitter, agents, calls, [], unchanged=True) == expected
+
+
+def _one_cause() -> tuple[_Unit, Emitter, Any]:
+    """A unit whose pool has the queue's supervisor, an emitter, a conversation."""
+    unit = _Unit({"a-3": _agent("a-3", "park", "en")})
     emitter = Emitter(unit, CONTEXT, cause="event-1", now=T0)  # type: ignore[arg-type]
-    conversation = stored_conversation(queue="general")
+    return unit, emitter, stored_conversation(queue="general")
+
+
+def test_an_unchanged_event_takes_the_last_emitted_snapshot_without_its_key() -> None:
+    model, fields = ROUTED[0]
+    unit, emitter, conversation = _one_cause()
+    for unchanged in (False, True):
+        step = emitter.emit(model, conversation, reason=None, unchanged=unchanged, **fields)
+        with pytest.raises(StopIteration):
+            step.send(None)
+        # the second's word taken: _ready_written not asked (it would give None now)
+        emitter._ready_written = lambda _conversation: None  # type: ignore[method-assign]
+    assert unit.rows[0]["payload"] == unit.rows[1]["payload"]
+    other = stored_conversation(queue="general", status="pending")  # not the last's
+    step = emitter.emit(model, other, reason=None, unchanged=True, **fields)
+    with pytest.raises(StopIteration):
+        step.send(None)
+    assert '"status":"pending"' in unit.rows[2]["payload"]  # type: ignore[operator]
+
+
+def test_the_written_way_is_taken_and_reuses_an_unchanged_snapshot() -> None:
+    model, fields = ROUTED[0]
+    unit, emitter, conversation = _one_cause()
     first = emitter._ready_written(conversation)
     assert first is not None and first[0] == "conv-1"
     assert emitter._ready_written(conversation) is first  # unchanged: written once
@@ -209,3 +250,41 @@ def test_an_agent_row_missing_from_the_pool_is_no_reference() -> None:
     rows = _rows(Emitter, agents, calls, [])
     assert rows == _rows(_SnapshotWay, agents, calls, [])
     assert isinstance(rows, list) and '"assignee":null' in str(rows[0]["payload"])
+
+
+@pytest.mark.parametrize("assignee", [None, "a-1"])
+@pytest.mark.parametrize("queued_at", [None, T0])
+def test_a_conversation_queued_unchanged_is_the_snapshot_ways_rows(
+    assignee: str | None, queued_at: datetime | None
+) -> None:
+    # routed, then queued (its queued_at, which no snapshot shows, set; an assignee
+    # released): the rows of the snapshot's way, whichever the conversation had
+    agents = {"a-1": _agent("a-1", "kim", "ko-KR"), "a-3": _agent("a-3", "park", "en")}
+    model, fields = ROUTED[0]
+    found = []
+    for emitter_type, unchanged in ((_SnapshotWay, False), (Emitter, True)):
+        unit = _Unit(agents)
+        emitter = emitter_type(unit, CONTEXT, cause="event-1", now=T0)  # type: ignore[arg-type]
+        conversation = stored_conversation(
+            queue="general", assignee_id=assignee, queued_at=queued_at
+        )
+        asked: list[object] = []
+        ready_written = emitter._ready_written
+        emitter._ready_written = functools.partial(_counted, asked, ready_written)  # type: ignore[method-assign]
+        for step in (
+            emitter.emit(model, conversation, reason=None, **fields),
+            queue_conversation(emitter, conversation, reason="why", unchanged=unchanged),
+        ):
+            with pytest.raises(StopIteration):
+                step.send(None)
+        assert columns(conversation)["assignee_id"] is None
+        if unchanged:  # the queued event's key worked out only where an assignee left
+            assert len(asked) == (1 if assignee is None else 2)
+        found.append(unit.rows)
+    assert found[0] == found[1]
+    assert ('"assignee":null' in found[1][1]["payload"]) is True  # type: ignore[operator]
+
+
+def _counted(asked: list[object], ready_written: Any, conversation: object) -> Any:
+    asked.append(conversation)
+    return ready_written(conversation)
