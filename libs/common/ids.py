@@ -24,7 +24,11 @@ def deterministic_id(kind: str, *parts: str | int | None) -> str:
     """
     if not parts:
         raise ValueError(f"deterministic_id({kind!r}) needs at least one identifying part")
-    return _uuid5_text(_name_digest(kind, parts))
+    # the text sliced from the SHA-1's hexdigest, the version and variant digits put in as
+    # text (as time_ordered_id_named), not a bytearray of the digest set bit by bit and its
+    # hex sliced: callgrind, a CTI callback's event id 18.7 -> 15.0 K instructions
+    x = _sha1(_NAMESPACE_BYTES + _name(kind, parts).encode()).hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT_NIBBLE[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 def _name_digest(kind: str, parts: tuple[str | int | None, ...]) -> bytes:

@@ -21,7 +21,7 @@ from libs.common.events import (
     RoutingHints,
 )
 from libs.common.records import slot_constructor
-from libs.providers.prevalidated import call_interaction
+from libs.providers.prevalidated import call_details, call_interaction
 from services.phone_log.lifecycle import CallStatus, callback_requested, phase_of
 from services.phone_log.phone_numbers import (
     PhoneNumber,
@@ -212,7 +212,8 @@ def _call_details(
     *,
     number_invalid: bool = False,
 ) -> CallDetails:
-    return CallDetails(
+    # built from values of the model's own types without validating them again
+    return call_details(
         call_id=facts.call_id,
         group_id=facts.group_id or facts.call_id,
         from_number=from_number.display,

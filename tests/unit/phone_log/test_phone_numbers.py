@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libs.common.events import Direction
+from libs.common.events import CustomerIdentity, Direction
 from services.phone_log.phone_numbers import (
     _UNSURE,
     _URI_SCHEME,
@@ -17,6 +17,7 @@ from services.phone_log.phone_numbers import (
     _national_e164,
     _parse_one,
     _parsed_e164,
+    _phone_customer,
     _plus_e164,
     _to_e164,
     customer_identity,
@@ -339,3 +340,22 @@ def test_parse_number_gives_what_it_gave_before_its_shortcuts(raw, region, digit
     )
     with pytest.raises(AttributeError):  # still frozen
         number.raw = "x"  # type: ignore[misc]
+
+
+@given(
+    st.text(max_size=16),
+    st.one_of(st.none(), st.text(max_size=16)),
+)
+def test_a_number_s_customer_is_the_validated_identity(e164, name):
+    built = _phone_customer(e164, name)
+    validated = CustomerIdentity(phone=e164, display_name=name)
+    assert type(built) is CustomerIdentity
+    assert list(built.__dict__.items()) == list(validated.__dict__.items())
+    assert built.__pydantic_fields_set__ == validated.__pydantic_fields_set__
+    assert built.__pydantic_extra__ == validated.__pydantic_extra__
+    assert built.__pydantic_private__ == validated.__pydantic_private__
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert built.model_dump_json(exclude_unset=True) == validated.model_dump_json(
+        exclude_unset=True
+    )
+    assert built.key() == validated.key()

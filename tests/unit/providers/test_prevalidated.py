@@ -307,3 +307,75 @@ def test_call_interaction_is_the_validated_one(
     same_or_same_error(
         lambda: prevalidated.call_interaction(**common, thread_id=thread_id), validated
     )
+
+
+#: CallDetails' optional text, time, seconds and flag fields
+CALL_TEXTS = (
+    "group_id",
+    "from_number",
+    "to_number",
+    "provider_status",
+    "hangup_cause",
+    "recording_url",
+    "answered_by",
+    "queue",
+)
+CALL_TIMES = ("started_at", "answered_at", "ended_at")
+CALL_SECONDS = ("duration_seconds", "billable_seconds", "recording_duration_seconds")
+CALL_FLAGS = ("callback_requested", "number_invalid")
+aware_moments = st.datetimes(
+    min_value=datetime(2001, 1, 1), max_value=datetime(2099, 1, 1), timezones=offsets
+)
+
+
+def call_values(
+    texts_of: Any, call_id: Any, status: Any, times: Any, seconds_of: Any, flags: Any
+) -> st.SearchStrategy[dict[str, Any]]:
+    """CallDetails' keyword arguments, each field's values drawn from its strategy."""
+    return st.fixed_dictionaries(
+        {
+            "call_id": call_id,
+            "status": status,
+            **{name: texts_of for name in CALL_TEXTS},
+            **{name: times for name in CALL_TIMES},
+            **{name: seconds_of for name in CALL_SECONDS},
+            **{name: flags for name in CALL_FLAGS},
+        }
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=call_values(
+        texts_of=st.one_of(some_texts, odd_values),
+        call_id=st.one_of(texts, odd_values),
+        status=st.one_of(texts, odd_values),
+        times=st.one_of(st.none(), moments),
+        seconds_of=st.one_of(st.none(), st.integers(-2, 10**6), st.booleans(), st.floats(0, 9)),
+        flags=st.one_of(st.booleans(), st.sampled_from([0, 1, "yes", None])),
+    ),
+    direction=st.one_of(st.sampled_from(Direction), st.sampled_from(["inbound", "sideways"])),
+)
+def test_call_details_is_the_validated_one(values: dict[str, Any], direction: Any) -> None:
+    values = {**values, "direction": direction}
+    same_or_same_error(lambda: prevalidated.call_details(**values), lambda: CallDetails(**values))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=call_values(
+        texts_of=some_texts,
+        call_id=texts,
+        status=texts,
+        times=st.one_of(st.none(), aware_moments),
+        seconds_of=st.one_of(st.none(), st.integers(0, 10**6)),
+        flags=st.booleans(),
+    ),
+    direction=st.sampled_from(Direction),
+)
+def test_call_details_of_a_callback_s_values_is_the_validated_one(
+    values: dict[str, Any], direction: Direction
+) -> None:
+    """The values phone_log gives (each of its field's own type): built without validation."""
+    values = {**values, "direction": direction}
+    same_or_same_error(lambda: prevalidated.call_details(**values), lambda: CallDetails(**values))
