@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import chain, groupby
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
-from operator import itemgetter
+from operator import countOf, itemgetter
 from typing import Any, ClassVar, NamedTuple
 
 import sqlalchemy as sa
@@ -130,13 +130,14 @@ class BulkInserter:
         only where None is SQL NULL: ``NewObjects``); the kept columns' parameters made
         from the rows by the lean plan's own functions (``_sqlite_params``), not taken
         from the full plan's tuple (a second tuple a row, the left-out columns converted
-        for nothing)."""
+        for nothing). The Nones counted down the column (``countOf``), no list of it made
+        (replay of a poll's rows: 83.80 → 83.65 K instructions an interaction)."""
         rows = plan.with_defaults(rows)
         first, count = rows[0], len(rows)
         nulls = tuple(
             i
             for i, key in plan.omittable
-            if first[key] is None and list(map(itemgetter(key), rows)).count(None) == count
+            if first[key] is None and countOf(map(itemgetter(key), rows), None) == count
         )
         if len(nulls) == len(plan.columns):
             nulls = ()
