@@ -920,13 +920,6 @@ def _tuple_items(
             namespace[f"n{index}"] = none
             otherwise = "None" if none is None else f"n{index}()"
             items.append(f"(c{index}(v) if (v := {row}[{key!r}]) is not None else {otherwise})")
-        elif isinstance(texts := getattr(converters.get(index), "__self__", None), _SqliteTexts):
-            # a known instant's text looked up here: no Python call (``_SqliteTexts``)
-            namespace |= {f"k{index}": texts.by_id.get, f"c{index}": texts.new, "_id": id}
-            items.append(
-                f"((t[1] if (t := k{index}(_id(v))) is not None else c{index}(v))"
-                f" if (v := {row}[{key!r}]) is not None else None)"
-            )
         elif index in converters:
             items.append(f"c{index}({row}[{key!r}])")
         else:
@@ -1041,13 +1034,14 @@ _THREE_DIGITS = tuple(f"{number:03d}" for number in range(1000))
 _SQLITE_TEXTS_LIMIT = 4096
 
 
-class _SqliteTexts:
+class _SqliteTexts(dict[datetime | None, str | None]):
     """``_sqlite_text`` memoized, None for None: a poll writes the same instants many
     times (its ``now`` in every row it processed, an interaction's time in its row,
     conversation and events): in polls of 400 ~24 lookups an interaction, 7 of them
     None, 3.6 new instants. A dict lookup (its ``__getitem__`` is the converter: no
     Python call when known) instead of an ``lru_cache`` behind a function. Equal
-    instants give the same text whatever their zone. Bounded: emptied when full.
+    instants give the same text whatever their zone, so equal keys may share it.
+    Bounded: emptied when full.
 
     A new instant's text: the text up to the second is formatted once per second
     (``_SECOND_TEXTS``: a poll's instants fall in a few seconds) and the microseconds'
@@ -1061,49 +1055,26 @@ class _SqliteTexts:
     838.5 K and 840.0 K → 836.8 K an interaction in polls of 400, 945.0 K → 944.3 K in
     polls of 20. The microseconds as two of ``_THREE_DIGITS``, where ``str`` made a
     seven-digit number's text to slice: callgrind, 4,000 new instants (500 a second),
-    7.64 → 7.01 K instructions each, the harness's dict lookups included.
-
-    Memoized by identity (``by_id``: ``id(instant)`` -> the instant and its text), not
-    by value: a datetime's first hash (an aware one's: its ``utcoffset`` called and a
-    timedelta made and hashed) was ~3 K of the ~7 K a new instant cost, and a poll's
-    equal instants are mostly one object (its ``now``, an interaction's time copied
-    into its conversation, a clock's start into its timers: polls of 400, 6,480
-    instants written, 1,361 objects, 1,361 values). The instant is kept in its entry,
-    so its id is not another object's while the entry is there (both go at one
-    ``clear``); an equal instant of another object gets its own entry, the same text.
-    The generated row functions look the known ones up themselves (``_tuple_items``:
-    no Python call a known instant, as with the dict by value before)."""
+    7.64 → 7.01 K instructions each, the harness's dict lookups included."""
 
     LIMIT: ClassVar[int] = _SQLITE_TEXTS_LIMIT
 
-    def __init__(self) -> None:
-        #: id of an instant -> (the instant, kept alive while here; its text)
-        self.by_id: dict[int, tuple[datetime, str]] = {}
-
-    def __len__(self) -> int:
-        return len(self.by_id)
-
-    def __getitem__(self, value: datetime | None) -> str | None:
+    def __missing__(self, value: datetime | None) -> str | None:
         if value is None:
-            return None
-        known = self.by_id.get(id(value))
-        return self.new(value) if known is None else known[1]
-
-    def new(self, value: datetime) -> str:
-        """The text of an instant not known yet, kept."""
-        utc = value if value.tzinfo is UTC else _aware_utc(value)  # naive: raises
-        second = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
-        head = _SECOND_TEXTS.get(second)
-        if head is None:
-            if len(_SECOND_TEXTS) >= _SQLITE_TEXTS_LIMIT:
-                _SECOND_TEXTS.clear()
-            head = _SECOND_TEXTS[second] = _SQLITE_SECOND % second
-        micro = utc.microsecond
-        text = head + _THREE_DIGITS[micro // 1000] + _THREE_DIGITS[micro % 1000]
-        by_id = self.by_id
-        if len(by_id) >= _SQLITE_TEXTS_LIMIT:
-            by_id.clear()
-        by_id[id(value)] = (value, text)
+            text = None
+        else:
+            utc = value if value.tzinfo is UTC else _aware_utc(value)  # naive: raises
+            second = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+            head = _SECOND_TEXTS.get(second)
+            if head is None:
+                if len(_SECOND_TEXTS) >= _SQLITE_TEXTS_LIMIT:
+                    _SECOND_TEXTS.clear()
+                head = _SECOND_TEXTS[second] = _SQLITE_SECOND % second
+            micro = utc.microsecond
+            text = head + _THREE_DIGITS[micro // 1000] + _THREE_DIGITS[micro % 1000]
+        if len(self) >= _SQLITE_TEXTS_LIMIT:
+            self.clear()
+        self[value] = text
         return text
 
 

@@ -123,28 +123,6 @@ def test_sqlite_texts_are_bounded() -> None:
     assert len(texts) <= _SqliteTexts.LIMIT
 
 
-def test_sqlite_texts_by_identity_never_give_a_freed_instants_text_to_another() -> None:
-    # each instant made, looked up and dropped at once: a known id is a live instant's
-    # only while its entry keeps it, so a reused id must not find the old text
-    texts = _SqliteTexts()
-    for n in range(2_000):
-        assert texts[T0 + timedelta(microseconds=n)] == _sqlite_text(T0 + timedelta(microseconds=n))
-    zoned = T0.astimezone(KST)  # equal, another object: an entry of its own, one text
-    assert texts[T0] == texts[zoned] == texts[T0] == "2026-03-02 09:30:15.123456"
-
-
-def test_row_functions_look_known_instants_up_and_convert_new_ones() -> None:
-    texts = _SqliteTexts()
-    make = _tuple_maker(["at", "other"], {0: texts.__getitem__, 1: texts.__getitem__})
-    later = T0 + timedelta(seconds=1)
-    assert make({"at": T0, "other": None}) == ("2026-03-02 09:30:15.123456", None)
-    assert len(texts) == 1
-    assert make({"at": T0, "other": later}) == (texts[T0], "2026-03-02 09:30:16.123456")
-    assert len(texts) == 2
-    with pytest.raises(ValueError, match="naive"):
-        make({"at": T0.replace(tzinfo=None), "other": None})
-
-
 def test_sqlite_texts_of_one_second_share_its_text_and_the_seconds_are_bounded() -> None:
     # the text up to the second is kept per second (_SECOND_TEXTS), the microseconds not
     processor = sa.DateTime().dialect_impl(SQLITE).bind_processor(SQLITE)
