@@ -24,11 +24,7 @@ def deterministic_id(kind: str, *parts: str | int | None) -> str:
     """
     if not parts:
         raise ValueError(f"deterministic_id({kind!r}) needs at least one identifying part")
-    # the text sliced from the SHA-1's hexdigest, the version and variant digits put in as
-    # text (as time_ordered_id_named), not a bytearray of the digest set bit by bit and its
-    # hex sliced: callgrind, a CTI callback's event id 18.7 -> 15.0 K instructions
-    x = _sha1(_NAMESPACE_BYTES + _name(kind, parts).encode()).hexdigest()
-    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT_NIBBLE[x[16]]}{x[17:20]}-{x[20:32]}"
+    return _uuid5_text(_sha1(_NAMESPACE_BYTES + _name(kind, parts).encode()).hexdigest())
 
 
 def _name_digest(kind: str, parts: tuple[str | int | None, ...]) -> bytes:
@@ -43,19 +39,13 @@ def _name(kind: str, parts: tuple[str | int | None, ...]) -> str:
     return "\x1f".join((kind, *map(str, parts)))  # no generator: ~3 ids per routed interaction
 
 
-def _uuid5_text(digest: bytes) -> str:
-    """``str(uuid.uuid5(OMNIDESK_NAMESPACE, name))`` from the name's digest, without
-    building a UUID object (about 2.5x faster; the router derives several ids per
-    interaction it routes)."""
-    hashed = bytearray(digest[:16])
-    hashed[6] = (hashed[6] & 0x0F) | 0x50  # version 5
-    hashed[8] = (hashed[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return _uuid_text(hashed.hex())
-
-
-def _uuid_text(x: str) -> str:
-    """32 hex digits in the 8-4-4-4-12 form."""
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+def _uuid5_text(x: str) -> str:
+    """``str(uuid.uuid5(OMNIDESK_NAMESPACE, name))`` from the hex digits of the name's
+    SHA-1, without building a UUID object: the text sliced, the version and variant
+    digits put in as text (as ``time_ordered_id_named``), not the digest's bytes set bit
+    by bit and their hex sliced (callgrind, a CTI callback's event id 18.7 -> 15.0 K
+    instructions)."""
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT_NIBBLE[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -172,7 +162,7 @@ def time_ordered_id_beside_last(anchor: str, prefix: bytes, last: str | int) -> 
     else:
         head = anchor[:13] if _is_uuid8(anchor) else None
         _remember_anchor(anchor, head)
-    return _uuid5_text(digest) if head is None else _uuid8_text(head, digest)
+    return _uuid5_text(digest.hex()) if head is None else _uuid8_text(head, digest)
 
 
 def ordinal_id_stem(anchor: str, kind: str, part: str) -> str:
