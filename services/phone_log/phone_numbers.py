@@ -92,28 +92,12 @@ def _strip_uri(text: str) -> str:
 def _to_e164(compact: str, region: str) -> str | None:
     """The first E.164 of the number as given, with a ``+`` put in front (many PBXs and
     CTI systems send international numbers without it), or ``00`` read as ``+``."""
-    if compact.isascii() and compact.isdigit():
-        # what PBXs and CTI systems send: ``_parse_one``'s fast paths called directly
-        e164 = _national_e164(compact, region)
-        if e164 is _UNSURE:
-            e164 = _parsed_e164(compact, region)
-        if e164 is None:
-            e164 = _plus_e164(compact)
-            if e164 is _UNSURE:
-                e164 = _parsed_e164("+" + compact, region)
-        if e164 is None and compact.startswith("00"):
-            return _parse_one("+" + compact[2:], region)
-        return e164
     e164 = _parse_one(compact, region)
-    if e164 is not None:
-        return e164
-    if compact.isdigit():
+    if e164 is None and compact.isdigit():
         e164 = _parse_one("+" + compact, region)
-        if e164 is not None:
-            return e164
-    if compact.startswith("00") and compact[2:].isdigit():
-        return _parse_one("+" + compact[2:], region)
-    return None
+    if e164 is None and compact.startswith("00") and compact[2:].isdigit():
+        e164 = _parse_one("+" + compact[2:], region)
+    return e164
 
 
 def _parse_one(candidate: str, region: str) -> str | None:
@@ -338,18 +322,17 @@ def _national_e164(digits: str, region: str) -> str | _Unsure | None:
         return None
     if len(national) < _MIN_NSN_DIGITS or national[0] == "0":
         return _UNSURE
-    if _valid(country, national, general_matched):
-        return f"+{country.text}{national}"
-    return None
+    return _valid_e164(country, national, general_matched)
 
 
-def _valid_e164(country: _CountryCode, national: str) -> str | None:
-    """``+<country_code><national>`` if ``phonenumbers.is_valid_number`` says it is valid.
+def _valid_e164(country: _CountryCode, national: str, general_matched: bool = False) -> str | None:
+    """``+<country_code><national>`` if ``phonenumbers.is_valid_number`` says it is valid
+    (``general_matched``: as ``_valid``'s).
 
     ``national`` has no leading zero, so it is the number's national significant number
     and its E.164 is the plain concatenation (``format_number``'s E164 case).
     """
-    if _valid(country, national):
+    if _valid(country, national, general_matched):
         return f"+{country.text}{national}"
     return None
 
