@@ -1,19 +1,17 @@
-"""A routed poll on PostgreSQL: wall time against CPU, with the commit's runs sent in turn
-(each converted while the server writes the one before) or all converted first.
+"""A routed poll on PostgreSQL: wall time against CPU, its append-only rows sent ahead
+while the poll is decided (``UnitOfWork.send_ahead``) or all sent at its commit.
 
 ``route_batch`` in this process on a private PostgreSQL server (the traffic of
 ``bench.router_poll_cpu``: new and repeat customers), polls of ``--size``; the polls
-alternate between the two ways of sending the commit's runs (``BulkInserter.
-_send_in_turn``, and the way before it: every run converted, then each sent and
-awaited), so both see the same minutes of this shared machine, and the same growth of
-the tables. Per poll: its wall time, the process's CPU, and the rest (waiting: for the
-server, or for a CPU, ``waiting_ms``), and how long the loop thread slept (schedstat:
+alternate between the two ways (``SEND_AHEAD_EVERY`` as the router has it, and larger
+than any poll), so both see the same minutes of this shared machine and the same growth
+of the tables. Per poll: its wall time, the process's CPU, the rest (waiting: for the
+server, or for a CPU, ``waiting_ms``), how long the loop thread slept (schedstat:
 neither on a CPU nor queued for one: the server's work the router waited for,
-``asleep_ms``). Nothing else runs in the loop (no Kafka, no relay): a poll's sleep is
-its own round trips. The commit's conversions of rows to values are timed (thread CPU),
-and the part of them spent while a run was in flight (``conversion_overlapped_cpu_ms``:
-on an idle machine, with the server on the other core, that much of the poll's wait is
-gone; wall times on this shared machine are too noisy to show it).
+``asleep_ms``), and how long its commit waited for the rows sent ahead
+(``ahead_wait_ms``). Nothing else runs in the loop (no Kafka, no relay): a poll's sleep
+is its own round trips. Sending ahead only pays where the server has a core of its own
+while the router decides: measure on an idle machine.
 
 Usage: python -m bench.router_pg_overlap [--size 400] [--polls 20]
 """
@@ -24,12 +22,12 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+import services.router.service.interactions as interactions
 from bench.common import write_result
 from bench.router_poll_cpu import Traffic
 from libs.common.gc_tuning import tune_for_polls
@@ -38,52 +36,30 @@ from services.router.bootstrap import build_context, open_store
 from services.router.service.agents import seed_agents
 from services.router.service.interactions import route_batch
 from services.router.settings import RouterSettings
-from services.router.store.bulk import BulkInserter, _Plan
+from services.router.store.unit_of_work import UnitOfWork
 from tools.testing.postgres import PostgresServer
 
-IN_TURN = BulkInserter._send_in_turn
-PLAN_VALUES = _Plan.values
-SEND_RAW = BulkInserter._send_raw
+MODES = {"at_commit": sys.maxsize, "sent_ahead": interactions.SEND_AHEAD_EVERY}
+AHEAD_SENT = UnitOfWork._ahead_sent
 
 
-class Conversions:
-    """The commit's conversions of rows to values (``_Plan.values``): their thread CPU,
-    and of it the part spent while a run was in flight (sent, its answer not read: the
-    server writing it), the CPU this way of sending takes out of the poll's waits."""
+class AheadWait:
+    """The time a poll's commit waited for its rows sent ahead."""
 
     def __init__(self) -> None:
-        self.cpu_s = 0.0
-        self.overlapped_cpu_s = 0.0
-        self.in_flight = 0
+        self.seconds = 0.0
 
     def install(self) -> None:
-        conversions = self
+        wait = self
 
-        def values(plan: _Plan, rows: Any, copy_from: int | None) -> Any:
-            began = time.thread_time()
+        async def ahead_sent(uow: UnitOfWork) -> None:
+            began = time.perf_counter()
             try:
-                return PLAN_VALUES(plan, rows, copy_from)
+                await AHEAD_SENT(uow)
             finally:
-                spent = time.thread_time() - began
-                conversions.cpu_s += spent
-                if conversions.in_flight:
-                    conversions.overlapped_cpu_s += spent
+                wait.seconds += time.perf_counter() - began
 
-        async def send_raw(inserter: BulkInserter, *args: Any) -> None:
-            conversions.in_flight += 1
-            try:
-                await SEND_RAW(inserter, *args)
-            finally:
-                conversions.in_flight -= 1
-
-        _Plan.values = values  # type: ignore[method-assign]
-        BulkInserter._send_raw = send_raw  # type: ignore[method-assign]
-
-
-async def converted_first(self: BulkInserter, connection: Any, runs: Iterable[Any]) -> None:
-    """The way before ``_send_in_turn``: every run converted, then each sent in turn."""
-    for run in list(runs):
-        await self._send_run(connection, *run)
+        UnitOfWork._ahead_sent = ahead_sent  # type: ignore[method-assign]
 
 
 def _schedstat() -> tuple[float, float]:
@@ -105,23 +81,16 @@ async def run(args: argparse.Namespace, server: PostgresServer) -> dict:
         for _ in range(args.warm):
             await route_batch(ctx, traffic.poll(args.size))
         tune_for_polls()
+        names = ("wall_ms", "cpu_ms", "waiting_ms", "asleep_ms", "ahead_wait_ms")
         figures: dict[str, dict[str, list[float]]] = {
-            mode: {
-                "wall_ms": [],
-                "cpu_ms": [],
-                "waiting_ms": [],
-                "asleep_ms": [],
-                "conversion_cpu_ms": [],
-                "conversion_overlapped_cpu_ms": [],
-            }
-            for mode in ("converted_first", "in_turn")
+            mode: {name: [] for name in names} for mode in MODES
         }
         for number in range(2 * args.polls):
-            mode = "in_turn" if number % 2 else "converted_first"
-            BulkInserter._send_in_turn = IN_TURN if mode == "in_turn" else converted_first  # type: ignore[method-assign]
+            mode = "sent_ahead" if number % 2 else "at_commit"
+            interactions.SEND_AHEAD_EVERY = MODES[mode]
             batch = traffic.poll(args.size)
-            conversions = Conversions()
-            conversions.install()
+            wait = AheadWait()
+            wait.install()
             on_cpu, queued = _schedstat()
             began, cpu = time.perf_counter(), time.process_time()
             await route_batch(ctx, batch)
@@ -132,16 +101,15 @@ async def run(args: argparse.Namespace, server: PostgresServer) -> dict:
             mine["cpu_ms"].append(cpu * 1000)
             mine["waiting_ms"].append((wall - cpu) * 1000)
             mine["asleep_ms"].append((wall - (on_cpu_end - on_cpu) - (queued_end - queued)) * 1000)
-            mine["conversion_cpu_ms"].append(conversions.cpu_s * 1000)
-            mine["conversion_overlapped_cpu_ms"].append(conversions.overlapped_cpu_s * 1000)
+            mine["ahead_wait_ms"].append(wait.seconds * 1000)
             await asyncio.sleep(0.05)  # the server's background writers catch up
-        BulkInserter._send_in_turn = IN_TURN  # type: ignore[method-assign]
-        _Plan.values = PLAN_VALUES  # type: ignore[method-assign]
-        BulkInserter._send_raw = SEND_RAW  # type: ignore[method-assign]
+        interactions.SEND_AHEAD_EVERY = MODES["sent_ahead"]
+        UnitOfWork._ahead_sent = AHEAD_SENT  # type: ignore[method-assign]
         await engine.dispose()
     return {
         "size": args.size,
         "polls_each": args.polls,
+        "send_ahead_every": MODES["sent_ahead"],
         "load_average_1m": os.getloadavg()[0],
         **{
             mode: {
@@ -152,7 +120,7 @@ async def run(args: argparse.Namespace, server: PostgresServer) -> dict:
         },
         **{
             f"{name}_paired_difference": _paired(
-                figures["converted_first"][name], figures["in_turn"][name]
+                figures["at_commit"][name], figures["sent_ahead"][name]
             )
             for name in ("wall_ms", "asleep_ms", "cpu_ms")
         },
@@ -160,7 +128,7 @@ async def run(args: argparse.Namespace, server: PostgresServer) -> dict:
 
 
 def _paired(before: list[float], after: list[float]) -> dict[str, float]:
-    """Poll by poll (each poll converted first, then the next in turn): the mean of
+    """Poll by poll (each poll at its commit, then the next sent ahead): the mean of
     before - after, its standard error and median."""
     differences = [a - b for a, b in zip(before, after, strict=True)]
     return {

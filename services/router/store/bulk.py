@@ -274,6 +274,15 @@ class BulkInserter:
         groups: Sequence[tuple[sa.Table, Sequence[Row]]],
         updates: Sequence[KeyedUpdates] = (),
     ) -> None:
+        """``insert_together_on`` the session's connection."""
+        await self.insert_together_on(await session.connection(), groups, updates)
+
+    async def insert_together_on(
+        self,
+        connection: AsyncConnection,
+        groups: Sequence[tuple[sa.Table, Sequence[Row]]],
+        updates: Sequence[KeyedUpdates] = (),
+    ) -> None:
         """PostgreSQL: ``insert(table, rows)`` for each group in order, as ONE statement
         when no run of them is large enough to COPY: each run an ``INSERT … SELECT *
         FROM unnest(…)`` of its columns as arrays, the runs chained as data-modifying
@@ -306,7 +315,6 @@ class BulkInserter:
         updates = [(table, shapes) for table, shapes in updates if shapes]
         if not runs and not updates:
             return
-        connection = await session.connection()
         if copying or (len(runs) == 1 and not updates):
             await self._send_in_turn(connection, chain(runs, converted))
             runs = []
@@ -348,8 +356,17 @@ class BulkInserter:
         """An executemany of the UPDATE ``build()`` makes (the same for one ``shape``);
         returns the rows updated (-1 when the driver does not say: asyncpg). It goes to
         the driver, its values converted by each bind's column type as for inserts."""
+        return await self.update_many_on(await session.connection(), shape, build, params)
+
+    async def update_many_on(
+        self,
+        connection: AsyncConnection,
+        shape: Hashable,
+        build: Callable[[], sa.Update],
+        params: list[Row],
+    ) -> int:
+        """``update_many`` on ``connection``."""
         plan = self._update_plan_of(shape, build)
-        connection = await session.connection()
         if not self._sqlite:
             # asyncpg's executemany: one prepared statement (cached on the connection),
             # all rows in one round trip, without SQLAlchemy's execution context and
@@ -956,6 +973,19 @@ async def driver_connection(connection: AsyncConnection) -> Any:
         raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
     return raw
+
+
+def execute_mutex(connection: AsyncConnection) -> asyncio.Lock:
+    """PostgreSQL: the lock SQLAlchemy's asyncpg adapter holds around each statement it
+    sends on ``connection`` (``_execute_mutex``; its asyncpg connection takes one
+    operation at a time). Holding it while sending on the driver directly makes the
+    session's own statements wait for those, not fail with "another operation is in
+    progress". Private to SQLAlchemy: pinned by tests/unit/router/test_execute_mutex.py."""
+    sync = connection.sync_connection
+    assert sync is not None, "a connection the session holds"
+    mutex = sync.connection.dbapi_connection._execute_mutex  # type: ignore[union-attr]
+    assert isinstance(mutex, asyncio.Lock)
+    return mutex
 
 
 async def _in_transaction(connection: AsyncConnection) -> Any:

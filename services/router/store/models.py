@@ -101,11 +101,18 @@ class Contact(Base):
     __table_args__ = (_index_of_values("ix_contacts_tombstone_id", "tombstone_id"),)
 
 
+def _foreign_key(target: str) -> sa.ForeignKey:
+    """Deferrable (``0011_deferrable_foreign_keys``): a routing transaction on PostgreSQL
+    checks its foreign keys at COMMIT, having sent rows ahead of the conversations they
+    point at; every other transaction checks them statement by statement, as before."""
+    return sa.ForeignKey(target, deferrable=True, initially="IMMEDIATE")
+
+
 class ContactIdentity(Base):
     __tablename__ = "contact_identities"
     kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(320), primary_key=True)
-    contact_id: Mapped[str] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    contact_id: Mapped[str] = mapped_column(_foreign_key("contacts.id"), index=True)
 
 
 #: Assistant statuses in which the assistant, not a person, holds the conversation.
@@ -122,7 +129,7 @@ class Conversation(Base):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(20), unique=True)
     #: indexed by ix_conversations_contact_channel (leading column)
-    contact_id: Mapped[str] = mapped_column(sa.ForeignKey("contacts.id"))
+    contact_id: Mapped[str] = mapped_column(_foreign_key("contacts.id"))
     channel: Mapped[str] = mapped_column(sa.String(10))
     provider: Mapped[str] = mapped_column(sa.String(40))
     integration: Mapped[str] = mapped_column(sa.String(120))
@@ -137,7 +144,7 @@ class Conversation(Base):
     customer: Mapped[dict[str, Any]] = mapped_column(default=dict)  # latest CustomerIdentity
     customer_flags: Mapped[dict[str, Any]] = mapped_column(default=dict, info=REPEATING_JSON)
     #: indexed by ix_conversations_assignee_status_channel (leading column)
-    assignee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id"))
+    assignee_id: Mapped[str | None] = mapped_column(_foreign_key("agents.id"))
     queued_at: Mapped[datetime | None]
     opened_at: Mapped[datetime]
     last_activity_at: Mapped[datetime]
@@ -188,9 +195,7 @@ class MessageIndex(Base):
 
     __tablename__ = "message_ids"
     message_id: Mapped[str] = mapped_column(sa.String(998), primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("conversations.id"), primary_key=True
-    )
+    conversation_id: Mapped[str] = mapped_column(_foreign_key("conversations.id"), primary_key=True)
 
 
 class InteractionRecord(Base):
@@ -198,7 +203,7 @@ class InteractionRecord(Base):
 
     __tablename__ = "interactions"
     event_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(_foreign_key("conversations.id"), index=True)
     contact_id: Mapped[str | None] = mapped_column(sa.String(36))
     channel: Mapped[str] = mapped_column(sa.String(10))
     direction: Mapped[str] = mapped_column(sa.String(10))
@@ -217,7 +222,7 @@ class Reply(Base):
 
     __tablename__ = "replies"
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(_foreign_key("conversations.id"), index=True)
     agent_id: Mapped[str | None] = mapped_column(sa.String(64))
     purpose: Mapped[str] = mapped_column(sa.String(20))
     text: Mapped[str] = mapped_column(sa.Text)
@@ -274,7 +279,7 @@ class SlaTimer(Base):
     __tablename__ = "sla_timers"
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     #: indexed by uq_timer_cycle (leading column)
-    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"))
+    conversation_id: Mapped[str] = mapped_column(_foreign_key("conversations.id"))
     metric: Mapped[str] = mapped_column(sa.String(20))
     kind: Mapped[str] = mapped_column(sa.String(10))
     cycle: Mapped[int]
@@ -342,9 +347,7 @@ class ApiKey(Base):
 
 class CsatRating(Base):
     __tablename__ = "csat_ratings"
-    conversation_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("conversations.id"), primary_key=True
-    )
+    conversation_id: Mapped[str] = mapped_column(_foreign_key("conversations.id"), primary_key=True)
     rating: Mapped[int]
     comment: Mapped[str | None] = mapped_column(sa.String(2000))
     rated_at: Mapped[datetime]
@@ -400,7 +403,7 @@ class AttachmentRow(Base):
     __tablename__ = "attachments"
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     event_id: Mapped[str] = mapped_column(sa.String(200))
-    conversation_id: Mapped[str] = mapped_column(sa.ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(_foreign_key("conversations.id"), index=True)
     ordinal: Mapped[int]
     kind: Mapped[str] = mapped_column(sa.String(12))  # attachment | recording
     name: Mapped[str | None] = mapped_column(sa.String(300))

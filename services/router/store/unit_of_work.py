@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import JSON, TypeDecorator, bindparam, inspect, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import (
     NO_VALUE,
@@ -38,6 +38,7 @@ from services.router.store.bulk import (
     KeyedUpdates,
     NewObjects,
     SqliteWrite,
+    execute_mutex,
 )
 from services.router.store.lookups import DRIVER_WATCHERS
 from services.router.store.models import (
@@ -68,6 +69,8 @@ from services.router.store.repositories import (
 T = TypeVar("T")
 ASSIGNMENT_LOCK = 7226459
 _TAKE_ASSIGNMENT_LOCK = f"SELECT pg_advisory_xact_lock({ASSIGNMENT_LOCK})"
+#: appended to the lock's statement (one round trip): ``send_ahead`` needs it
+_DEFER_FOREIGN_KEYS = "; SET CONSTRAINTS ALL DEFERRED"
 #: Append-only rows written with one multi-row INSERT each, after the ORM flush
 #: (their foreign keys point at conversations the flush inserts).
 BULK_ORDER = (MessageIndex, InteractionRecord, AttachmentRow, SlaTimer, OutboxRow, AuditRow)
@@ -137,6 +140,10 @@ class UnitOfWork:
             self._outbox_written: list[dict[str, object]] = []
             #: SQLite: the flush's statements, sent together in one hop (``_send_writes``)
             self._writes: list[SqliteWrite] = []
+            #: PostgreSQL: the last of the rows sent ahead (``send_ahead``), each send
+            #: awaiting the one before; the commit awaits it first
+            self._ahead: asyncio.Future[None] | None = None
+            self._foreign_keys_deferred = False
             self.contacts = ContactRepository(self.session)
             self.conversations = ConversationRepository(self.session, postgres=self.postgres)
             self.interactions = InteractionRepository(self.session)
@@ -159,6 +166,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
+            await self._ahead_settled()
             self.session.info.pop(SQLITE_DRIVER, None)
             # close() rolls back anything uncommitted and detaches objects without
             # expiring them, so read results stay usable after the block.
@@ -171,7 +179,7 @@ class UnitOfWork:
         if self._write_lock is not None and self._write_lock.locked():
             self._write_lock.release()
 
-    async def serialise_assignment(self) -> None:
+    async def serialise_assignment(self, *, defer_foreign_keys: bool = False) -> None:
         """Call first in a transaction that may assign (PostgreSQL, several replicas).
 
         Assignment reads every online agent's load; taking this advisory lock before
@@ -179,11 +187,21 @@ class UnitOfWork:
         keeps capacity exact across replicas. SQLite is already serialised. As the
         transaction's first statement it goes with its BEGIN, one round trip
         (``pg_begin.begin_with``).
+
+        ``defer_foreign_keys``: the transaction's foreign keys are checked at its COMMIT
+        (``SET CONSTRAINTS ALL DEFERRED``, in the same round trip), so that it may send
+        rows ahead of the rows they point at (``send_ahead``).
         """
-        if self.postgres and not await begin_with(self.session, _TAKE_ASSIGNMENT_LOCK):
+        if not self.postgres:
+            return
+        sql = _TAKE_ASSIGNMENT_LOCK + (_DEFER_FOREIGN_KEYS if defer_foreign_keys else "")
+        if not await begin_with(self.session, sql):
             await self.session.execute(
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGNMENT_LOCK}
             )
+            if defer_foreign_keys:
+                await self.session.execute(text(_DEFER_FOREIGN_KEYS.lstrip("; ")))
+        self._foreign_keys_deferred = defer_foreign_keys
 
     def insert_later(self, model: type, values: dict[str, object]) -> None:
         """Queue an append-only row; written at flush/commit in one INSERT per table."""
@@ -227,6 +245,69 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         await self._flush(last=False)
+
+    async def send_ahead(self) -> None:
+        """PostgreSQL, a transaction whose foreign keys are deferred: the append-only rows
+        queued so far (contacts, identities, message ids, interaction records, attachments,
+        SLA timers, outbox and audit rows), after the stored timers' cancellations queued
+        before them (as ``flush`` orders them), sent now and not awaited: the server writes
+        them on its own core while the caller goes on deciding (routing a poll), where
+        the loop slept through all of a poll's writing at its commit. The conversations
+        and the changed rows stay for the commit (they may change until then), which
+        awaits these sends first: an error of theirs fails the commit, and the
+        transaction rolls back as before. Each send waits for the one before (one
+        statement at a time on a connection) and holds the adapter's lock while it
+        sends (``bulk.execute_mutex``: the session's own statements wait for it).
+
+        SQLite: nothing. Its statements run on aiosqlite's thread, which needs the GIL
+        for each one and waits out the busy loop's switch interval (5 ms): sent ahead,
+        a poll of 400 took 54.8 -> 59.1 ms (``route_batch``, medians of 15 polls).
+        """
+        if not self._foreign_keys_deferred:
+            return
+        cancels = self._take_cancels()
+        self._new_timers = {}  # cancelled from now on by the stored path, in order
+        groups = self._take_bulk(BULK_FIRST + BULK_ORDER)
+        if not groups and not cancels:
+            return
+        connection = await self.session.connection()
+        self._ahead = asyncio.ensure_future(
+            self._sent_ahead(self._ahead, connection, cancels, groups)
+        )
+
+    @property
+    def sending_ahead(self) -> bool:
+        """Rows sent ahead are still in flight."""
+        return self._ahead is not None and not self._ahead.done()
+
+    async def _sent_ahead(
+        self,
+        before: asyncio.Future[None] | None,
+        connection: AsyncConnection,
+        cancels: list[dict[str, object]],
+        groups: list[tuple[Any, list[dict[str, object]]]],
+    ) -> None:
+        if before is not None:
+            await before  # its error is this one's too: the commit raises the first
+        async with execute_mutex(connection):
+            if cancels:
+                await self._inserter.update_many_on(
+                    connection, "cancel_timers", _cancel_timers, cancels
+                )
+            await self._inserter.insert_together_on(connection, groups)
+
+    async def _ahead_sent(self) -> None:
+        """The rows sent ahead, written (raises the first error of their sends)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            await ahead
+
+    async def _ahead_settled(self) -> None:
+        """The rows sent ahead, done with, whatever their outcome (before a rollback or a
+        close: nothing is sent on the connection while one of them is in flight)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            await asyncio.gather(ahead, return_exceptions=True)
 
     def update_later(self, model: type, key: object, values: dict[str, object]) -> None:
         """Queue an UPDATE of the row with primary key ``key`` (plain data, no ORM object);
@@ -308,14 +389,19 @@ class UnitOfWork:
         if writes:
             await self._inserter.send_sqlite(self.session, writes, commit=commit)
 
-    async def _cancel_queued(self) -> None:
+    def _take_cancels(self) -> list[dict[str, object]]:
+        """The queued cancellations of stored timers (``cancel_timers_later``), taken, as
+        the parameters of ``_cancel_timers``."""
         cancels, self._cancels = self._cancels, {}
-        if not cancels:
-            return
-        params = [
+        return [
             {"_conversation": conversation, "_metric": metric, "_at": at}
             for (conversation, metric), at in cancels.items()
         ]
+
+    async def _cancel_queued(self) -> None:
+        params = self._take_cancels()
+        if not params:
+            return
         if not self.postgres:
             self._writes.append(
                 self._inserter.sqlite_update(
@@ -510,6 +596,7 @@ class UnitOfWork:
         return self._committed
 
     async def commit(self) -> None:
+        await self._ahead_sent()
         if self._before_commit is not None:
             await self._before_commit(self)
         await self._flush(last=True)
@@ -549,6 +636,7 @@ class UnitOfWork:
         return ids
 
     async def rollback(self) -> None:
+        await self._ahead_settled()
         self._writes = []
         self.session.info.pop(SQLITE_DRIVER, None)
         await self.session.rollback()

@@ -16,6 +16,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import event
 
+import services.router.service.interactions as interactions
 from libs.common.events.interaction import (
     Channel,
     CustomerIdentity,
@@ -83,7 +84,10 @@ async def statements_of(ctx, items: list[Incoming]) -> Counter[str]:
     return seen
 
 
-async def test_statements_per_poll_do_not_grow_with_the_poll(ctx, clock):
+async def test_statements_per_poll_do_not_grow_with_the_poll(ctx, clock, monkeypatch):
+    # PostgreSQL sends a poll's append-only rows every SEND_AHEAD_EVERY interactions
+    # (test_send_ahead.py counts those sends): here the statements of one commit
+    monkeypatch.setattr(interactions, "SEND_AHEAD_EVERY", sys.maxsize)
     factory = ctx.uow
     ctx = replace(
         ctx,
