@@ -3,8 +3,8 @@ while the poll is decided (``UnitOfWork.send_ahead``) or all sent at its commit.
 
 ``route_batch`` in this process on a private PostgreSQL server (the traffic of
 ``bench.router_poll_cpu``: new and repeat customers), polls of ``--size``; the polls
-alternate between the two ways (``SEND_AHEAD_EVERY`` as the router has it, and larger
-than any poll), so both see the same minutes of this shared machine and the same growth
+alternate between the two ways (``RoutingOptions.send_ahead_every`` as the router has it,
+and never), so both see the same minutes of this shared machine and the same growth
 of the tables. Per poll: its wall time, the process's CPU, the rest (waiting: for the
 server, or for a CPU, ``waiting_ms``), how long the loop thread slept (schedstat:
 neither on a CPU nor queued for one: the server's work the router waited for,
@@ -22,12 +22,11 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-import services.router.service.interactions as interactions
 from bench.common import write_result
 from bench.router_poll_cpu import Traffic
 from libs.common.gc_tuning import tune_for_polls
@@ -39,7 +38,6 @@ from services.router.settings import RouterSettings
 from services.router.store.unit_of_work import UnitOfWork
 from tools.testing.postgres import PostgresServer
 
-MODES = {"at_commit": sys.maxsize, "sent_ahead": interactions.SEND_AHEAD_EVERY}
 AHEAD_SENT = UnitOfWork._ahead_sent
 
 
@@ -83,11 +81,13 @@ async def run(args: argparse.Namespace, server: PostgresServer) -> dict:
         tune_for_polls()
         names = ("wall_ms", "cpu_ms", "waiting_ms", "asleep_ms", "ahead_wait_ms")
         figures: dict[str, dict[str, list[float]]] = {
-            mode: {name: [] for name in names} for mode in MODES
+            mode: {name: [] for name in names} for mode in ("at_commit", "sent_ahead")
         }
+        modes = {"at_commit": 0, "sent_ahead": ctx.options.send_ahead_every}
+        options = {mode: replace(ctx.options, send_ahead_every=n) for mode, n in modes.items()}
         for number in range(2 * args.polls):
             mode = "sent_ahead" if number % 2 else "at_commit"
-            interactions.SEND_AHEAD_EVERY = MODES[mode]
+            ctx.options = options[mode]
             batch = traffic.poll(args.size)
             wait = AheadWait()
             wait.install()
@@ -103,13 +103,12 @@ async def run(args: argparse.Namespace, server: PostgresServer) -> dict:
             mine["asleep_ms"].append((wall - (on_cpu_end - on_cpu) - (queued_end - queued)) * 1000)
             mine["ahead_wait_ms"].append(wait.seconds * 1000)
             await asyncio.sleep(0.05)  # the server's background writers catch up
-        interactions.SEND_AHEAD_EVERY = MODES["sent_ahead"]
         UnitOfWork._ahead_sent = AHEAD_SENT  # type: ignore[method-assign]
         await engine.dispose()
     return {
         "size": args.size,
         "polls_each": args.polls,
-        "send_ahead_every": MODES["sent_ahead"],
+        "send_ahead_every": modes["sent_ahead"],
         "load_average_1m": os.getloadavg()[0],
         **{
             mode: {

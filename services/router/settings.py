@@ -96,6 +96,16 @@ class RouterSettings(ServiceSettings, MemorySettings):
     )
     sticky_assignment: bool = Field(True, description="Prefer the customer's previous agent.")
     requeue_on_offline: bool = Field(True, description="Re-queue work of agents going offline.")
+    pg_send_ahead_every: int = Field(
+        200,
+        ge=0,
+        le=10_000,
+        description="PostgreSQL: a routed poll's append-only rows are sent every this many "
+        "interactions while the rest of the poll is decided, written by the server meanwhile "
+        "(foreign keys checked at COMMIT); 0: all at the commit. Each send costs the router "
+        "~6 K instructions an interaction of a poll of 400 (callgrind: one send 639.3 -> "
+        "645.6 K, three 661.8 K); it pays where the server has a core the router is not using.",
+    )
     scheduler_interval_s: float = Field(1.0, gt=0, le=60, description="Timer loop period.")
     scheduler_batch: int = Field(200, ge=1, le=10_000, description="Timers fired per round.")
     relay_interval_s: float = Field(0.2, gt=0, le=60, description="Outbox poll period.")

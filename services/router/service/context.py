@@ -47,6 +47,8 @@ class RoutingOptions:
     threading: ThreadingPolicy = field(default_factory=ThreadingPolicy)
     sticky: bool = True
     requeue_on_offline: bool = True
+    #: PostgreSQL: rows sent ahead every this many interactions of a poll (0: never)
+    send_ahead_every: int = 200
 
     @classmethod
     def from_settings(cls, settings: RouterSettings) -> RoutingOptions:
@@ -58,6 +60,7 @@ class RoutingOptions:
             ),
             sticky=settings.sticky_assignment,
             requeue_on_offline=settings.requeue_on_offline,
+            send_ahead_every=settings.pg_send_ahead_every,
         )
 
 

@@ -107,13 +107,12 @@ _CONVERSATION_COUNTER = "conversation"  # the counter of conversation references
 _CONVERSATION_IDS = name_prefix("router.conversation")
 #: Routing a batch is mostly CPU; yield to the event loop this often.
 YIELD_EVERY = 20
-#: PostgreSQL: a poll's append-only rows are sent this many interactions at a time
-#: while the rest is decided (``UnitOfWork.send_ahead``); a smaller poll at its commit.
-SEND_AHEAD_EVERY = 100
-#: ... and while they are in flight, the loop turns this often: each of their round trips
-#: (a COPY is two, ~8 tables) goes on only when this task lets the loop run. Yielding
-#: every 20 interactions (~1.5 ms) a send of 100 interactions' rows took ~24 ms and
-#: most of them were still waited for at the commit.
+#: PostgreSQL: while rows sent ahead are in flight (``UnitOfWork.send_ahead``, every
+#: ``RoutingOptions.send_ahead_every`` interactions), the loop turns this often: each of
+#: their round trips (a COPY is two, ~8 tables) goes on only when this task lets the loop
+#: run. Yielding every 20 interactions (~1.5 ms) a send of 100 interactions' rows took
+#: ~24 ms and most of them were still waited for at the commit (every 5: +4 K fewer
+#: instructions an interaction than every 2, callgrind, three sends a poll of 400).
 YIELD_WHILE_SENDING = 2
 
 
@@ -156,10 +155,11 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
         else:
             cache = await plan.read(uow)
         await assignment_pool(uow)  # agents and loads, before the batch changes anything
+        send_ahead_every = ctx.options.send_ahead_every if uow.postgres else 0
         with uow.session.no_autoflush:
             for index, item in enumerate(todo, 1):
                 await route_one(uow, ctx, cache, item, now)
-                if index % SEND_AHEAD_EVERY == 0:
+                if send_ahead_every and index % send_ahead_every == 0:
                     await uow.send_ahead()  # PostgreSQL writes them while this goes on
                 if index % YIELD_EVERY == 0 or (
                     index % YIELD_WHILE_SENDING == 0 and uow.sending_ahead

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import services.router.service.interactions as interactions
 from services.router.service.agents import seed_agents
 from services.router.service.context import RouterContext
 from services.router.service.interactions import Incoming, route_batch
@@ -43,6 +43,10 @@ def chats(clock: Any, numbers: range, prefix: str = "ahead") -> list[Incoming]:
     ]
 
 
+def ahead_every(ctx: RouterContext, interactions: int) -> None:
+    ctx.options = replace(ctx.options, send_ahead_every=interactions)
+
+
 async def count(ctx: RouterContext, model: type) -> int:
     async with ctx.uow.reader() as uow:
         return int(await uow.session.scalar(select(sa.func.count()).select_from(model)) or 0)
@@ -51,7 +55,7 @@ async def count(ctx: RouterContext, model: type) -> int:
 async def test_the_golden_output_sent_ahead_every_two_interactions(
     ctx: RouterContext, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(interactions, "SEND_AHEAD_EVERY", 2)
+    ahead_every(ctx, 2)
     output = await routed_output(ctx, clock)
     golden = json.loads(GOLDEN.read_text())
     for table, rows in golden.items():
@@ -70,11 +74,11 @@ async def test_a_poll_sent_ahead_stores_what_one_sent_at_its_commit(
         await together(self, connection, groups, *args)
 
     monkeypatch.setattr(BulkInserter, "insert_together_on", counted)
-    monkeypatch.setattr(interactions, "SEND_AHEAD_EVERY", 7)
+    ahead_every(ctx, 7)
     assert await route_batch(ctx, chats(clock, range(30))) == 30
     assert sends == [70] * 4, "a send every 7 interactions of 30 (10 rows each)"
     clock.advance(minutes=1)
-    monkeypatch.setattr(interactions, "SEND_AHEAD_EVERY", 10**9)
+    ahead_every(ctx, 0)
     assert await route_batch(ctx, chats(clock, range(30), prefix="plain")) == 30
 
     async with ctx.uow.reader() as uow:
@@ -209,7 +213,7 @@ async def test_a_failed_send_ahead_fails_the_poll_and_nothing_of_it_is_stored(
         await together(self, connection, groups, *args)
 
     monkeypatch.setattr(BulkInserter, "insert_together_on", failing_second)
-    monkeypatch.setattr(interactions, "SEND_AHEAD_EVERY", 5)
+    ahead_every(ctx, 5)
     batch = chats(clock, range(20))
     with pytest.raises(asyncpg.DivisionByZeroError):
         await route_batch(ctx, batch)

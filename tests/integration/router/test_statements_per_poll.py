@@ -16,7 +16,6 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import event
 
-import services.router.service.interactions as interactions
 from libs.common.events.interaction import (
     Channel,
     CustomerIdentity,
@@ -84,13 +83,13 @@ async def statements_of(ctx, items: list[Incoming]) -> Counter[str]:
     return seen
 
 
-async def test_statements_per_poll_do_not_grow_with_the_poll(ctx, clock, monkeypatch):
-    # PostgreSQL sends a poll's append-only rows every SEND_AHEAD_EVERY interactions
-    # (test_send_ahead.py counts those sends): here the statements of one commit
-    monkeypatch.setattr(interactions, "SEND_AHEAD_EVERY", sys.maxsize)
+async def test_statements_per_poll_do_not_grow_with_the_poll(ctx, clock):
     factory = ctx.uow
     ctx = replace(
         ctx,
+        # PostgreSQL sends a poll's append-only rows every send_ahead_every interactions
+        # (test_send_ahead.py counts those sends): here the statements of one commit
+        options=replace(ctx.options, send_ahead_every=0),
         uow=UnitOfWorkFactory(
             factory.engine, before_commit=factory.before_commit, copy_from=sys.maxsize
         ),
