@@ -15,7 +15,9 @@ SQLite is unchanged: its foreign keys already behave as ``DEFERRABLE INITIALLY
 IMMEDIATE`` would, and its router does not send ahead (its database thread needs the
 GIL for every statement: it would wait out the busy loop, measured slower).
 
-The constraints are found by reflection, whatever their names.
+The constraints are found by reflection, whatever their names. ``ALTER CONSTRAINT`` of
+a foreign key's deferrability changes the catalog only: no table is scanned or
+rewritten, whatever the store's size.
 
 Revision ID: 0011_deferrable_foreign_keys
 Revises: 0010_loads_covering_index
