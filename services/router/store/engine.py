@@ -179,9 +179,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     buy latency there. What had made that p99 80-142 ms was the bench's own garbage
     collector (``bench.common.bench_gc_paused``).
 
-    ``temp_store=MEMORY``: a multi-row INSERT (``bulk.sqlite_inserts``, 16 rows a
-    statement) may fail part-way, so SQLite keeps a statement journal of the pages it
-    changes, and past 64 KiB (16 new conversations touch more) it spilled to a temporary
+    ``temp_store=MEMORY``: a multi-row INSERT (``bulk.sqlite_inserts``, 64 or 16 rows a
+    statement) into a table with a foreign key may fail part-way, so SQLite keeps a
+    statement journal of the pages it changes (``bulk.SQLITE_INSERT_CONFLICT``), and
+    past 64 KiB (16 new conversations touch more) it spilled to a temporary
     file: write calls in the database thread, ~15-20 us of system CPU an interaction
     more (polls of 400, ``getrusage`` of the write hop, load ~18). In memory it is
     copies of those pages. Only temporary data changes place: the WAL, its fsync at
