@@ -71,8 +71,9 @@ class BulkInserter:
     def sqlite_inserts(self, table: sa.Table, rows: Sequence[Row]) -> list[SqliteWrite]:
         """SQLite: the executemany INSERTs of ``rows`` in their order (consecutive rows of
         one shape: one statement), for the unit of work to send with the rest of its
-        flush (``send_sqlite``). A run's rows go ``SQLITE_ROWS_A_STATEMENT`` at a time in
-        one multi-row INSERT, the rows left over by the one-row INSERT: an executemany
+        flush (``send_sqlite``). A run's rows go in multi-row INSERTs of
+        ``SQLITE_ROWS_A_STATEMENT``'s sizes, the rows left over by the one-row INSERT
+        (``_sqlite_params``), each ``INSERT OR FAIL`` (``SQLITE_INSERT_CONFLICT``): an executemany
         runs its statement once a row, and each run is a ``sqlite3_step`` and a
         ``sqlite3_reset``, each releasing and taking the GIL back, and a statement's
         start and end in SQLite (``sqlite3VdbeHalt``). Callgrind
@@ -81,16 +82,14 @@ class BulkInserter:
         119.4 -> 106.0 K (the GIL taken back 50.4 -> 19.9 times an interaction), GIL
         released 222.3 -> 170.3 K (``sqlite3VdbeHalt`` 23.7 -> 3.3 K); the main thread
         768.3 -> 776.6 K (the chunks' lists, ``_chunks``). The same rows in the same
-        order (``test_bulk_insert``); a failing row fails its whole statement, and the
-        unit of work rolls the transaction back, as before."""
+        order (``test_bulk_insert``); a failing row fails the flush, and the unit of
+        work rolls the transaction back, as before."""
         queued = _QUEUE_STATEMENTS.get(table.name)
-        writes = []
-        for plan, chunks, rest in self._sqlite_runs(table, rows):
-            if chunks:
-                writes.append(SqliteWrite(plan.sqlite_rows_sql, chunks, table.name, None, queued))
-            if rest:
-                writes.append(SqliteWrite(plan.sql, rest, table.name, None, queued))
-        return writes
+        return [
+            SqliteWrite(plan.sqlite_rows_sql(size), values, table.name, None, queued)
+            for plan, sized in self._sqlite_runs(table, rows)
+            for size, values in sized
+        ]
 
     def _sqlite_runs(self, table: sa.Table, rows: Sequence[Row]) -> Iterator[_SqliteRun]:
         """SQLite: ``rows`` as (statement, parameters of its multi-row INSERT, of its
@@ -145,13 +144,15 @@ class BulkInserter:
         lean = self._lean_plans.get(key)
         if lean is None:
             lean = self._lean_plans[key] = self._lean_plan(table, plan, nulls)
-        return lean, *_sqlite_params(lean, rows)
+        return lean, _sqlite_params(lean, rows)
 
     def _lean_plan(self, table: sa.Table, plan: _Plan, nulls: tuple[int, ...]) -> _Plan:
         """``plan`` without the columns at ``nulls``: its statement and converters."""
         kept = [c for i, c in enumerate(plan.columns) if i not in nulls]
-        compiled = sa.insert(table).compile(
-            dialect=self._dialect, column_keys=kept, for_executemany=True
+        compiled = (
+            sa.insert(table)
+            .prefix_with(SQLITE_INSERT_CONFLICT, dialect="sqlite")
+            .compile(dialect=self._dialect, column_keys=kept, for_executemany=True)
         )
         if list(compiled.positiontup or ()) != kept:
             raise ValueError(f"{table.name}: {kept} compiled as {compiled.positiontup}")
@@ -194,10 +195,11 @@ class BulkInserter:
             return
         raw = await sqlite_driver_of(session)
         await in_thread(raw, partial(_write_all, writes, commit))
-        for write in writes:
+        for write, after in zip(writes, [*writes[1:], None], strict=True):
             self._sent(write.sql)
-            for sql in write.queued or ():
-                self._sent(sql)
+            if after is None or after.queued is not write.queued:  # a run's last
+                for sql in write.queued or ():
+                    self._sent(sql)
 
     async def insert(self, session: AsyncSession, table: sa.Table, rows: Sequence[Row]) -> None:
         """Insert ``rows`` in their order (consecutive rows of one shape: one statement)."""
@@ -580,6 +582,20 @@ class SqliteWrite(NamedTuple):
     queued: tuple[str, str] | None = None
 
 
+#: SQLite: the conflict clause of the flush's INSERTs (``INSERT OR FAIL INTO …``). A
+#: statement that writes several rows (a multi-row INSERT, an ``INSERT … SELECT``) and
+#: may stop part-way with ABORT, the default, makes SQLite keep a statement journal: a
+#: copy of every page the statement changes, to undo just that statement (in memory,
+#: ``temp_store``, 1 KiB chunks: ~10 mallocs and a memcpy of each 8 KiB page, freed at
+#: the statement's end). With FAIL a UNIQUE or NOT NULL conflict stops the statement
+#: where it is, its rows before kept, and raises as before; the flush raises, and the
+#: unit of work rolls the whole transaction back (nothing of the flush catches an error
+#: to go on in it), so what is stored is the same. A foreign key still makes a
+#: multi-row INSERT keep its journal (the clause does not apply to them): the tables
+#: without one (outbox, its queue, contacts) lose theirs.
+SQLITE_INSERT_CONFLICT = "OR FAIL"
+
+
 #: SQLite: tables whose new rows' ids also go into a queue table, in the same hop and
 #: transaction: the outbox's unsent rows (``outbox_pending``, migration 0008). PostgreSQL
 #: does it with a statement trigger; on SQLite a row trigger cost the database thread
@@ -595,7 +611,8 @@ def _queue_statements(table: str, queue: str) -> tuple[str, str]:
     """(the table's largest id, its ids above a given one into the queue)."""
     return (
         f'SELECT max(id) FROM "{table}"',  # noqa: S608 (the router's own table names)
-        f'INSERT INTO "{queue}" (id) SELECT id FROM "{table}" WHERE id > ?',  # noqa: S608
+        f'INSERT {SQLITE_INSERT_CONFLICT} INTO "{queue}" (id)'  # noqa: S608 (as above)
+        f' SELECT id FROM "{table}" WHERE id > ?',
     )
 
 
@@ -609,11 +626,16 @@ def _write_all(writes: list[SqliteWrite], commit: bool, connection: sqlite3.Conn
     """In the database thread: each write, then COMMIT (if asked). Raises at the first
     failure, with the transaction left open for the unit of work to roll back. A queued
     table's new ids are the ids above its largest before the insert: this transaction
-    holds SQLite's one write lock, so no one else inserts meanwhile."""
-    for write in writes:
-        before = None
-        if write.queued is not None:
-            [before] = connection.execute(write.queued[0]).fetchone()
+    holds SQLite's one write lock, so no one else inserts meanwhile. Consecutive writes
+    of one queued table (a run's statements of each size, ``sqlite_inserts``) are one
+    insert for that: its largest id read before the first, the ids above it queued after
+    the last (the same ids, two statements a run instead of two a write)."""
+    before: Any = None
+    last = len(writes) - 1
+    for index, write in enumerate(writes):
+        queued = write.queued
+        if queued is not None and (index == 0 or writes[index - 1].queued is not queued):
+            [before] = connection.execute(queued[0]).fetchone()
         cursor = connection.executemany(write.sql, write.values)
         try:
             changed = cursor.rowcount
@@ -621,47 +643,68 @@ def _write_all(writes: list[SqliteWrite], commit: bool, connection: sqlite3.Conn
             cursor.close()
         if write.expect is not None and changed != write.expect:
             raise RuntimeError(f"{write.label}: {changed} of {write.expect} rows updated")
-        if write.queued is not None:
-            connection.execute(write.queued[1], (before or 0,)).close()
+        if queued is not None and (index == last or writes[index + 1].queued is not queued):
+            connection.execute(queued[1], (before or 0,)).close()
     if commit:
         connection.commit()
 
 
-#: SQLite: a run's rows go this many at a time in one multi-row INSERT (an executemany of
-#: it over the run's chunks; the rows left over by the plain one-row INSERT)
-SQLITE_ROWS_A_STATEMENT = 16
-#: SQLite's least limit on a statement's parameters (``SQLITE_MAX_VARIABLE_NUMBER`` before
-#: 3.32; 32,766 since): a wider table's rows go one a row (a new conversation has 42)
-SQLITE_MAX_PARAMETERS = 999
+#: SQLite: a run's rows go in multi-row INSERTs of these many rows, the largest first
+#: (as many of each as the rows left fill; an executemany of each over its chunks), the
+#: rows left over by the plain one-row INSERT. Fewer, larger statements: each starts
+#: and ends in SQLite (``sqlite3VdbeHalt``), and each copies every page it changes into
+#: its statement journal first (a foreign key keeps it one, ``SQLITE_INSERT_CONFLICT``):
+#: a page that 16-row statements changed one after another (the appended rows' table
+#: pages, the indexes of time-ordered keys) is copied once for 64 rows. 16 stays for the
+#: small polls (a 1,000/s stream's ~27 interactions).
+SQLITE_ROWS_A_STATEMENT = (64, 16)
 
 
-#: SQLite: a run's plan, the parameters of its multi-row INSERTs, of its one-row INSERT
-_SqliteRun = tuple["_Plan", list[tuple[Any, ...]], list[tuple[Any, ...]]]
+def _parameters_limit() -> int:
+    """This SQLite library's limit on a statement's parameters (999 before 3.32, 32,766
+    since by default; Debian's 250,000): a wider table's rows go in smaller statements
+    (a new conversation has 42 columns: 64 rows bind 2,688)."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    finally:
+        connection.close()
 
 
-def _sqlite_params(
-    plan: _Plan, rows: Sequence[Row]
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """SQLite: the parameters of ``rows`` (defaults applied) for ``plan``: one tuple of
-    ``SQLITE_ROWS_A_STATEMENT`` rows' for each multi-row INSERT (none when so many rows'
-    columns pass ``SQLITE_MAX_PARAMETERS``), then one a row for the rows left over.
+SQLITE_MAX_PARAMETERS = _parameters_limit()
+
+
+#: SQLite: a run's plan and its statements' parameters, by rows a statement (1: the
+#: one-row INSERT), in the order they are written
+_SqliteRun = tuple["_Plan", list[tuple[int, list[tuple[Any, ...]]]]]
+
+
+def _sqlite_params(plan: _Plan, rows: Sequence[Row]) -> list[tuple[int, list[tuple[Any, ...]]]]:
+    """SQLite: the parameters of ``rows`` (defaults applied) for ``plan``, in their
+    order: for each size of ``SQLITE_ROWS_A_STATEMENT`` (but those whose rows' columns
+    pass ``SQLITE_MAX_PARAMETERS``) one tuple a multi-row INSERT of that many of the rows
+    left, then one a row for the rows left over; as (rows a statement, tuples).
 
     A chunk's tuple is made at once from its rows by the plan's generated function
-    (``chunk_tuple``, ``_chunk_maker``; the map hands it the next 16 rows of one
+    (``chunk_tuple``, ``_chunk_maker``; the map hands it the next rows of one
     iterator), where each row's tuple was made, then the chunk's flattened into a list
     and sliced (``_chunks``, the reference): a Python call less a row, no tuple a row
     and no copying of its values twice. The same parameters in the same order
     (``test_bulk_values``' hypothesis test against ``_chunks``)."""
     count = len(rows)
-    whole = count - count % SQLITE_ROWS_A_STATEMENT
-    if len(plan.columns) * SQLITE_ROWS_A_STATEMENT > SQLITE_MAX_PARAMETERS:
-        whole = 0
-    chunks: list[tuple[Any, ...]] = []
-    if whole:
-        chunked = iter(rows if whole == count else rows[:whole])
-        chunks = list(map(plan.chunk_tuple, *[chunked] * SQLITE_ROWS_A_STATEMENT))
-    rest = list(map(plan.row_tuple, rows[whole:] if whole else rows)) if whole < count else []
-    return chunks, rest
+    width = len(plan.columns)
+    sized: list[tuple[int, list[tuple[Any, ...]]]] = []
+    start = 0
+    for size in SQLITE_ROWS_A_STATEMENT:
+        whole = (count - start) // size * size
+        if not whole or width * size > SQLITE_MAX_PARAMETERS:
+            continue
+        chunked = iter(rows if whole == count else rows[start : start + whole])
+        sized.append((size, list(map(plan.chunk_tuple(size), *[chunked] * size))))
+        start += whole
+    if start < count:
+        sized.append((1, list(map(plan.row_tuple, rows[start:] if start else rows))))
+    return sized
 
 
 def _chunks(values: list[tuple[Any, ...]], whole: int, size: int) -> list[list[Any]]:
@@ -698,30 +741,31 @@ class _Plan:
         self.row_tuple = _tuple_maker(order, dict(converters), self.json_none)
         self._defaults = defaults
         self.copy = copy
-        self._sqlite_rows_sql: str | None = None
-        self._chunk_tuple: Callable[..., tuple[Any, ...]] | None = None
+        #: SQLite: the multi-row INSERTs and their parameters' functions, by rows
+        self._sqlite_rows_sql: dict[int, str] = {1: sql}
+        self._chunk_tuples: dict[int, Callable[..., tuple[Any, ...]]] = {}
         #: SQLite: (index, key) of the columns an INSERT may leave out (``_lean``)
         self.omittable: tuple[tuple[int, str], ...] = ()
 
-    @property
-    def chunk_tuple(self) -> Callable[..., tuple[Any, ...]]:
-        """The function of ``SQLITE_ROWS_A_STATEMENT`` rows making the multi-row
-        INSERT's parameters (``_chunk_maker``), made at its first use."""
-        if self._chunk_tuple is None:
-            self._chunk_tuple = _chunk_maker(
-                self.columns, dict(self.converters), self.json_none, SQLITE_ROWS_A_STATEMENT
+    def chunk_tuple(self, size: int) -> Callable[..., tuple[Any, ...]]:
+        """The function of ``size`` rows making the multi-row INSERT's parameters
+        (``_chunk_maker``), made at its first use."""
+        make = self._chunk_tuples.get(size)
+        if make is None:
+            make = self._chunk_tuples[size] = _chunk_maker(
+                self.columns, dict(self.converters), self.json_none, size
             )
-        return self._chunk_tuple
+        return make
 
-    @property
-    def sqlite_rows_sql(self) -> str:
-        """The INSERT of ``SQLITE_ROWS_A_STATEMENT`` rows (``VALUES (…), (…), …``)."""
-        if self._sqlite_rows_sql is None:
+    def sqlite_rows_sql(self, size: int) -> str:
+        """The INSERT of ``size`` rows (``VALUES (…), (…), …``)."""
+        sql = self._sqlite_rows_sql.get(size)
+        if sql is None:
             head, values, row = self.sql.rpartition(" VALUES ")
             if not (values and row.startswith("(") and row.endswith(")")):
                 raise ValueError(f"not a one-row INSERT: {self.sql}")
-            self._sqlite_rows_sql = head + values + ", ".join([row] * SQLITE_ROWS_A_STATEMENT)
-        return self._sqlite_rows_sql
+            sql = self._sqlite_rows_sql[size] = head + values + ", ".join([row] * size)
+        return sql
 
     def tuples(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
         return list(map(self.row_tuple, self.with_defaults(rows)))

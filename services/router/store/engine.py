@@ -45,7 +45,11 @@ def build_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # 32 prepared statements a connection, not sqlite3's 128: an IN list of each
         # length is a statement of its own, so the cache filled with one-off lookups
         # (~5 MB over a 30,000-interaction backlog; a poll's ~19 statements stay cached,
-        # CPU per poll unchanged).
+        # CPU per poll unchanged). Since stop 40 a backlog's poll sends ~26 (a run's
+        # INSERTs of 64 and 16 rows, the lookups' padded lists: ``lookups.padded_count``),
+        # and they stay cached too: 64 compiled no fewer (bench.router_db_thread_callgrind,
+        # polls of 400: 219.8 against 219.0 M instructions of the thread, within a run's
+        # first-seen sizes).
         # Each statement one hop to aiosqlite's thread, not four (``sqlite_driver.py``).
         # LIFO: the connection returned last is taken next. SQLite drops a connection's
         # whole page cache when its next transaction finds the database written by
@@ -179,9 +183,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     buy latency there. What had made that p99 80-142 ms was the bench's own garbage
     collector (``bench.common.bench_gc_paused``).
 
-    ``temp_store=MEMORY``: a multi-row INSERT (``bulk.sqlite_inserts``, 16 rows a
-    statement) may fail part-way, so SQLite keeps a statement journal of the pages it
-    changes, and past 64 KiB (16 new conversations touch more) it spilled to a temporary
+    ``temp_store=MEMORY``: a multi-row INSERT (``bulk.sqlite_inserts``, 64 or 16 rows a
+    statement) into a table with a foreign key may fail part-way, so SQLite keeps a
+    statement journal of the pages it changes (``bulk.SQLITE_INSERT_CONFLICT``), and
+    past 64 KiB (16 new conversations touch more) it spilled to a temporary
     file: write calls in the database thread, ~15-20 us of system CPU an interaction
     more (polls of 400, ``getrusage`` of the write hop, load ~18). In memory it is
     copies of those pages. Only temporary data changes place: the WAL, its fsync at

@@ -34,6 +34,7 @@ from services.router.store.lookups import (
     ThreadReads,
     TrackedLoad,
     in_one_hop,
+    padded,
     postgres_rows,
     sqlite_rows,
 )
@@ -367,11 +368,11 @@ def _sqlite_candidates(keys: CandidateKeys, dialect: Dialect) -> tuple[str, list
     if read is None:
         return None
     wanted, names, params = read
-    sql = _candidate_sql(wanted, {name: len(params[name]) for name in names if name != "since"})
+    lists = {name: padded(params[name]) for name in names if name != "since"}
+    sql = _candidate_sql(wanted, {name: len(keys) for name, keys in lists.items()})
     values: list[object] = []
     for name in names:
-        value = params[name]
-        values.extend(value if name != "since" else (value,))
+        values.extend(lists[name] if name != "since" else (params[name],))
     return sql, values
 
 

@@ -58,6 +58,9 @@ async def test_driver_text_and_core_statement_agree(ctx, clock):
         ]
         cases: list[tuple[Lookup, list[object]]] = [
             (repositories._KNOWN, ["poll0-3", "poll1-4", "nobody"]),
+            # past EXACT_KEYS_UP_TO: SQLite's list padded with the last key again
+            (repositories._KNOWN, [*(f"poll1-{n}" for n in range(31)), "nobody", "no one"]),
+            (repositories._ASSIGNEES, [*sorted(set(contacts)), "nobody", "no one", "none"]),
             (repositories._OWNERS, [*identities[:10], "+821000000000"]),
             (repositories._LOADS, agents),
             (repositories._ASSIGNEES, sorted(set(contacts))),

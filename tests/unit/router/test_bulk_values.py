@@ -6,6 +6,7 @@ statement order."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
+from services.router.store import bulk
 from services.router.store.bulk import (
     _PG_MICROS,
     _REPEATING_TEXTS,
@@ -185,7 +187,7 @@ def _statements(rows: list[dict[str, object]]) -> list[tuple[str, list[tuple[obj
 def test_rows_of_one_shape_are_one_statement_whatever_their_key_order() -> None:
     rows = [{"id": 1, "a": "x", "b": "y"}, {"b": "v", "id": 2, "a": "w"}]
     [(sql, values)] = _statements(rows)
-    assert sql.startswith("INSERT INTO shapes (id, a, b, kind)")
+    assert sql.startswith("INSERT OR FAIL INTO shapes (id, a, b, kind)")
     assert values == [(1, "x", "y", "plain"), (2, "w", "v", "plain")]
 
 
@@ -208,8 +210,8 @@ def test_runs_of_other_shapes_are_statements_of_their_own_in_order() -> None:
         [(5, "x", "y", "odd")],
         [(6, "x", "y", "plain")],
     ]
-    assert statements[1][0].startswith("INSERT INTO shapes (id, a, c, kind)")
-    assert statements[3][0].startswith("INSERT INTO shapes (id, a, b, kind)")
+    assert statements[1][0].startswith("INSERT OR FAIL INTO shapes (id, a, c, kind)")
+    assert statements[3][0].startswith("INSERT OR FAIL INTO shapes (id, a, b, kind)")
 
 
 def test_no_rows_no_statement() -> None:
@@ -298,11 +300,11 @@ def test_sqlite_inserts_leave_out_columns_none_in_every_row_without_defaults() -
     inserter = BulkInserter(SQLITE)
     rows = [{"id": None, "a": None, "b": None, "c": None, "d": n} for n in range(3)]
     [write] = inserter.sqlite_inserts(table, rows)
-    assert write.sql == "INSERT INTO nullable_rows (id, b, c, d) VALUES (?, ?, ?, ?)"
+    assert write.sql == "INSERT OR FAIL INTO nullable_rows (id, b, c, d) VALUES (?, ?, ?, ?)"
     assert write.values == [(None, None, None, n) for n in range(3)]
     some = [{"id": "x", "a": None, "d": None}, {"id": "y", "a": "a", "d": None}]
     [write] = inserter.sqlite_inserts(table, some)  # b's Python default comes in
-    assert write.sql == "INSERT INTO nullable_rows (id, a, b) VALUES (?, ?, ?)"
+    assert write.sql == "INSERT OR FAIL INTO nullable_rows (id, a, b) VALUES (?, ?, ?)"
     assert write.values == [("x", None, "b-default"), ("y", "a", "b-default")]
     [write] = inserter.sqlite_inserts(table, [{"id": "z", "a": None, "d": None}])
     assert write.values == [("z", "b-default")]  # one column left besides the key's
@@ -317,7 +319,6 @@ def test_sqlite_inserts_leave_out_columns_none_in_every_row_without_defaults() -
 def test_sqlite_inserts_store_what_every_column_stores(values: list[tuple[Any, Any]]) -> None:
     """Rows (in runs long enough for multi-row INSERTs too) stored through the leaner
     statements read back as the same rows given every column."""
-    import sqlite3
 
     table = _nullable_table()
     rows = [{"id": str(n), "a": a, "d": d} for n, (a, d) in enumerate(values)]
@@ -334,19 +335,44 @@ def test_sqlite_inserts_store_what_every_column_stores(values: list[tuple[Any, A
     ]
 
 
-def test_sqlite_inserts_chunk_runs_within_the_parameter_limit() -> None:
-    """A run goes ``SQLITE_ROWS_A_STATEMENT`` rows a statement, the rest one a row; a
-    table too wide for that many rows within SQLite's least parameter limit, one a row."""
+def test_sqlite_inserts_chunk_runs_within_the_parameter_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run goes in statements of each of ``SQLITE_ROWS_A_STATEMENT``'s sizes, largest
+    first, as many as the rows left fill, the rest one a row; a size too wide for the
+    table's rows within the library's parameter limit is skipped."""
+    large, small = SQLITE_ROWS_A_STATEMENT
     table = _nullable_table()
-    rows = [{"id": str(n), "a": "a", "d": n} for n in range(SQLITE_ROWS_A_STATEMENT + 3)]
-    chunked, rest = BulkInserter(SQLITE).sqlite_inserts(table, rows)
-    assert chunked.sql.count("(?, ?, ?, ?)") == SQLITE_ROWS_A_STATEMENT
-    assert [len(chunk) for chunk in chunked.values] == [4 * SQLITE_ROWS_A_STATEMENT]
+    rows = [{"id": str(n), "a": "a", "d": n} for n in range(large + 2 * small + 3)]
+    first, second, rest = BulkInserter(SQLITE).sqlite_inserts(table, rows)
+    assert first.sql.count("(?, ?, ?, ?)") == large
+    assert [len(chunk) for chunk in first.values] == [4 * large]
+    assert second.sql.count("(?, ?, ?, ?)") == small
+    assert [len(chunk) for chunk in second.values] == [4 * small, 4 * small]
     assert rest.sql.endswith("VALUES (?, ?, ?, ?)") and len(rest.values) == 3
-    wide = sa.Table("wide", sa.MetaData(), *(sa.Column(f"c{i}", sa.String) for i in range(70)))
+    assert [chunk[0] for chunk in [*first.values, *second.values, *rest.values]] == [
+        "0",
+        str(large),
+        str(large + small),
+        *(str(large + 2 * small + n) for n in range(3)),
+    ]
+    monkeypatch.setattr(bulk, "SQLITE_MAX_PARAMETERS", 999)  # SQLite before 3.32
+    wide = sa.Table("wide", sa.MetaData(), *(sa.Column(f"c{i}", sa.String) for i in range(50)))
+    row = {f"c{i}": "v" for i in range(50)}
+    [chunked, write] = BulkInserter(SQLITE).sqlite_inserts(wide, [row] * (large + 1))
+    assert chunked.sql.count("?") == 50 * small and len(chunked.values) == large // small
+    assert len(write.values) == 1
+    wider = sa.Table("wider", sa.MetaData(), *(sa.Column(f"c{i}", sa.String) for i in range(70)))
     row = {f"c{i}": "v" for i in range(70)}
-    [write] = BulkInserter(SQLITE).sqlite_inserts(wide, [row] * SQLITE_ROWS_A_STATEMENT)
-    assert len(write.values) == SQLITE_ROWS_A_STATEMENT
+    [write] = BulkInserter(SQLITE).sqlite_inserts(wider, [row] * small)
+    assert len(write.values) == small
+
+
+def test_sqlite_parameters_limit_is_the_library_s() -> None:
+    connection = sqlite3.connect(":memory:")
+    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    connection.close()
+    assert bulk.SQLITE_MAX_PARAMETERS == limit >= 999
 
 
 _CHUNKED_ORDER = ["id", "at", "data", "flags", "n", "note"]
@@ -365,7 +391,7 @@ _CHUNKED_ORDER = ["id", "at", "data", "flags", "n", "note"]
                 "note": st.none() | st.text(max_size=3),
             }
         ),
-        max_size=50,
+        max_size=100,
     ),
     st.booleans(),
     st.integers(1, 6),
@@ -373,10 +399,10 @@ _CHUNKED_ORDER = ["id", "at", "data", "flags", "n", "note"]
 def test_sqlite_params_are_the_row_tuples_chunked(
     rows: list[dict[str, Any]], objects: bool, width: int
 ) -> None:
-    """``_sqlite_params``' chunk tuples (made at once from 16 rows) and the rest's row
-    tuples are what each row's tuple, flattened and sliced by ``_chunks``, gave: the same
-    values in the same order (datetimes, JSON, repeating JSON, a JSON column's None of
-    ``NewObjects``, NULLs), for plans of any width."""
+    """``_sqlite_params``' chunk tuples (made at once from 64 or 16 rows) and the rest's
+    row tuples are what each row's tuple, flattened and sliced by ``_chunks``, gave: the
+    same values in the same order (datetimes, JSON, repeating JSON, a JSON column's None
+    of ``NewObjects``, NULLs), for plans of any width."""
     order = _CHUNKED_ORDER[:width]
     converters = {1: _SQLITE_TEXTS.__getitem__, 2: _json, 3: _repeating_json}
     converters = {i: c for i, c in converters.items() if i < width}
@@ -384,10 +410,18 @@ def test_sqlite_params_are_the_row_tuples_chunked(
     plan = _Plan(
         "INSERT", order, list(converters.items()), {}, json_none=json_none if objects else None
     )
-    chunks, rest = _sqlite_params(plan, rows)
+    sized = _sqlite_params(plan, rows)
     values = list(map(plan.row_tuple, rows))
-    whole = len(values) - len(values) % SQLITE_ROWS_A_STATEMENT
-    expected = _chunks(values, whole, SQLITE_ROWS_A_STATEMENT) if whole else []
-    assert [list(chunk) for chunk in chunks] == expected
-    assert all(type(chunk) is tuple for chunk in chunks)
-    assert rest == values[whole:]
+    expected: list[tuple[int, list[Any]]] = []
+    start = 0
+    for size in SQLITE_ROWS_A_STATEMENT:
+        whole = (len(values) - start) // size * size
+        if whole:
+            expected.append((size, _chunks(values[start : start + whole], whole, size)))
+            start += whole
+    if start < len(values):
+        expected.append((1, values[start:]))
+    assert [(size, [list(c) for c in chunks]) for size, chunks in sized] == [
+        (size, [list(c) for c in chunks]) for size, chunks in expected
+    ]
+    assert all(type(chunk) is tuple for _, chunks in sized for chunk in chunks)
