@@ -37,6 +37,7 @@ import google_crc32c
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordMetadata
 from aiokafka.record.memory_records import MemoryRecords
+from aiokafka.record.util import calc_crc32c
 
 #: Kafka's v2 batch header (aiokafka's ``DefaultRecordBase.HEADER_STRUCT``): base offset,
 #: length, partition leader epoch, magic, CRC, attributes, last offset delta, first and
@@ -54,8 +55,22 @@ _TRANSACTIONAL = 0x10
 _CRC = struct.Struct(">I")
 _LENGTH = struct.Struct(">i")
 
-_crc_value = google_crc32c.value
-_crc_extend = google_crc32c.extend
+
+def _c_batch_crc(checked: bytes, records: bytes) -> int:
+    return google_crc32c.extend(google_crc32c.value(checked), records)  # type: ignore[no-any-return]
+
+
+def _table_batch_crc(checked: bytes, records: bytes) -> int:
+    return calc_crc32c(checked + records)
+
+
+#: a batch's CRC-32C from its header after the CRC and its records, and of any bytes:
+#: Google's C code, or where its wheel has no C extension for this platform (it would
+#: fall back to pure Python) aiokafka's Cython table, as before
+if google_crc32c.implementation == "c":
+    batch_crc, crc32c = _c_batch_crc, google_crc32c.value
+else:  # pragma: no cover - a platform without the C extension
+    batch_crc, crc32c = _table_batch_crc, calc_crc32c
 
 
 def _varint(value: int) -> bytes:
@@ -260,7 +275,7 @@ class RecordBatchWriter:
         records = b"".join(self._records)
         self._records = []
         checked = header[_CRC_FROM:]
-        crc = _crc_extend(_crc_value(checked), records)
+        crc = batch_crc(checked, records)
         return b"".join((header[:_CRC_AT], _CRC.pack(crc), checked, records))
 
     def size(self) -> int:
@@ -326,7 +341,7 @@ def crc_ok(data: bytes, start: int) -> bool | None:
         return None
     (length,) = _LENGTH.unpack_from(data, start + 8)
     (stored,) = _CRC.unpack_from(data, start + _CRC_AT)
-    return _crc_value(data[start + _CRC_FROM : start + _AFTER_LENGTH + length]) == stored
+    return crc32c(data[start + _CRC_FROM : start + _AFTER_LENGTH + length]) == stored
 
 
 def batch_size_at(data: bytes, start: int) -> int:

@@ -17,6 +17,7 @@ from aiokafka.record.util import calc_crc32c
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from libs.common.kafka import record_batch
 from libs.common.kafka.producer import fill_batch
 from libs.common.kafka.record_batch import (
     FetchedBytes,
@@ -232,8 +233,12 @@ def test_crc_ok_leaves_older_batches_to_aiokafka() -> None:
 
 
 def test_the_crc_is_aiokafkas() -> None:
+    """Google's C CRC-32C where its wheel has the C extension (here), else aiokafka's."""
     data = bytes(range(256)) * 7
+    assert google_crc32c.implementation == "c" and record_batch.crc32c is google_crc32c.value
     assert google_crc32c.value(data) == calc_crc32c(data)
+    for batch_crc in (record_batch._c_batch_crc, record_batch._table_batch_crc):
+        assert batch_crc(data[:40], data[40:]) == calc_crc32c(data)
 
 
 @pytest.mark.parametrize("size", [0, 1, 61, 1000])
