@@ -25,6 +25,7 @@ from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, Headers, encode
 from libs.common.kafka.partitioner import KeyPartitioner
 from libs.common.kafka.produce_request import one_pass_requests
+from libs.common.kafka.record_batch import RecordBatchWriter, now_ms, written_batch
 from libs.common.metric_updates import Update, counter_adder, histogram_observer
 from libs.common.settings import KafkaSettings
 
@@ -361,13 +362,18 @@ async def send_batches(
     partitioner: KeyPartitioner,
     topic: str,
     records: Sequence[KeyedRecord],
+    written_headers: Sequence[bytes] | None = None,
 ) -> list[tuple[list[int], asyncio.Future[RecordMetadata]]]:
     """Hand ``records`` to aiokafka in batches of our own: partitioned as Kafka's default
     partitioner does (``partitioner``), appended in list order, a new batch when one is
     full. Returns each batch's record indexes (in ``records``) and the future of its
     ack; awaits only the hand-over (aiokafka waits for the topic's metadata, or for
     room behind a partition's batch in flight). The relay's ``BatchPublisher`` and
-    ``EventProducer.send_many`` both send this way."""
+    ``EventProducer.send_many`` both send this way.
+
+    ``written_headers`` (the relay's): each record's headers as ``headers_bytes`` writes
+    them; the batches are then written by a ``RecordBatchWriter`` where it writes
+    aiokafka's bytes (``written_batch``), else by aiokafka's builder, as without them."""
     await producer.partitions_for(topic)  # the topic's metadata, fetched if unknown
     cluster = producer.client.cluster
     partitions = sorted(cluster.partitions_for_topic(topic))
@@ -380,8 +386,8 @@ async def send_batches(
     for partition, indexes in by_partition.items():
         position, count = 0, len(indexes)
         while position < count:
-            batch = producer.create_batch()
-            end = fill_batch(batch, records, indexes, position)
+            batch = written_batch(producer) if written_headers else producer.create_batch()
+            end = fill_batch(batch, records, indexes, position, written_headers)
             if end == position:  # never: aiokafka's builder takes a new batch's first record
                 raise PublishError(f"a record to {topic} fits no batch")
             handed = await producer.send_batch(batch, topic, partition=partition)
@@ -391,7 +397,11 @@ async def send_batches(
 
 
 def fill_batch(
-    batch: BatchBuilder, records: Sequence[KeyedRecord], indexes: list[int], start: int
+    batch: BatchBuilder,
+    records: Sequence[KeyedRecord],
+    indexes: list[int],
+    start: int,
+    written_headers: Sequence[bytes] | None = None,
 ) -> int:
     """Append ``records[i]`` for ``i`` in ``indexes[start:]``, in order, to ``batch`` until
     it is full (then closed, as aiokafka's ``BatchBuilder.append`` closes it); returns the
@@ -401,7 +411,10 @@ def fill_batch(
     positional arguments, as ``BatchBuilder.append(key=, value=, timestamp=None,
     headers=)`` passes them for a producer without serializers (ours): not through
     ``append``'s and ``_serialize``'s Python frames and keywords a record. The same
-    batches, byte for byte (``tests/unit/common/test_fill_batch.py``)."""
+    batches, byte for byte (``tests/unit/common/test_fill_batch.py``). On a
+    ``RecordBatchWriter`` (``written_batch``'s) all in one call, stamped with the time of
+    the call, as aiokafka stamps each with the time of its append, with the headers
+    ``written_headers`` has ready (``tests/unit/common/test_record_batch.py``)."""
     end = len(indexes)
     if batch._key_serializer is not None or batch._value_serializer is not None:
         for position in range(start, end):
@@ -411,7 +424,16 @@ def fill_batch(
         return end
     if batch._closed:
         return start
-    append = batch._builder.append
+    builder = batch._builder
+    if type(builder) is RecordBatchWriter:
+        written = builder.append_all(
+            records, indexes, start, batch._relative_offset, now_ms(), written_headers
+        )
+        batch._relative_offset += written
+        if start + written < end:
+            batch.close()
+        return start + written
+    append = builder.append
     offset = batch._relative_offset
     position = start
     try:

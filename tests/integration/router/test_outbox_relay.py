@@ -46,7 +46,9 @@ class RecordingPublisher:
         self.published: list[tuple[str, list[Record]]] = []
         self.fail = False
 
-    async def publish(self, topic: str, records: list[Record]) -> None:
+    async def publish(
+        self, topic: str, records: list[Record], written_headers: list[bytes] | None = None
+    ) -> None:
         self.published.append((topic, records))
         if self.fail:
             self.fail = False
@@ -430,9 +432,11 @@ async def test_postgres_rows_count_as_sent_only_once_kafka_acknowledged(
     seen_while_publishing: list[list[str]] = []
 
     class Observing(RecordingPublisher):
-        async def publish(self, topic: str, records: list[Record]) -> None:
+        async def publish(
+            self, topic: str, records: list[Record], written_headers: list[bytes] | None = None
+        ) -> None:
             seen_while_publishing.append(await unsent(factory))
-            await super().publish(topic, records)
+            await super().publish(topic, records, written_headers)
 
     publisher = Observing()
     relay = relay_for(factory, committed, publisher)

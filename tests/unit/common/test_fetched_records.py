@@ -21,10 +21,12 @@ from hypothesis import strategies as st
 
 from libs.common.kafka import fetched_records
 from libs.common.kafka.fetched_records import (
+    AiokafkaMemoryRecords,
     AiokafkaPartitionRecords,
     PlainPartitionRecords,
     relied_on_attributes_missing,
 )
+from libs.common.kafka.record_batch import FetchedBytes
 
 TP = TopicPartition("support.interactions.v1", 3)
 READ_COMMITTED = aiokafka_fetcher.READ_COMMITTED
@@ -71,7 +73,9 @@ def _fetched(batches: list) -> tuple[bytes, int]:
     return data, offset
 
 
-def _partition_records(cls: type, data: bytes, fetch_offset: int, **options: object):
+def _partition_records(
+    cls: type, data: bytes, fetch_offset: int, memory: type = MemoryRecords, **options: object
+):
     arguments = {
         "aborted_transactions": [],
         "key_deserializer": None,
@@ -82,7 +86,7 @@ def _partition_records(cls: type, data: bytes, fetch_offset: int, **options: obj
     }
     return cls(
         TP,
-        MemoryRecords(data),
+        memory(data),
         arguments["aborted_transactions"],
         fetch_offset,
         arguments["key_deserializer"],
@@ -122,12 +126,16 @@ def _read(partition_records, reads: list[int]) -> list[tuple]:
     batches=_batches,
     skip=st.integers(min_value=0, max_value=20),
     reads=st.lists(st.integers(min_value=0, max_value=15), max_size=6),
+    memory=st.sampled_from([MemoryRecords, FetchedBytes]),
 )
-def test_the_same_records_at_the_same_positions_as_aiokafkas(batches, skip, reads):
+def test_the_same_records_at_the_same_positions_as_aiokafkas(batches, skip, reads, memory):
+    """On aiokafka's ``MemoryRecords`` or on ``FetchedBytes`` (what ``install`` puts in
+    the fetcher: the CRC checked by ``crc_ok``)."""
     data, end = _fetched(batches)
     fetch_offset = min(skip, end)  # records before it are skipped (a compacted batch)
     expected = _read(_partition_records(AiokafkaPartitionRecords, data, fetch_offset), reads)
-    assert _read(_partition_records(PlainPartitionRecords, data, fetch_offset), reads) == expected
+    plain = _partition_records(PlainPartitionRecords, data, fetch_offset, memory)
+    assert _read(plain, reads) == expected
 
 
 HEADERS = (("ce_id", b"1"), ("x", None))
@@ -144,15 +152,29 @@ def test_the_records_equal_aiokafkas_and_their_fields():
     ]
 
 
-def test_a_bad_crc_raises_as_aiokafka_does():
-    data = bytearray(_batch(0, [(b"k", b"some value", [], 1)]))
-    data[-3] ^= 0xFF  # in the record's value
-    for cls in (AiokafkaPartitionRecords, PlainPartitionRecords):
+@pytest.mark.parametrize("changed_at", [-3, ATTRIBUTES_AT + 5, CRC_AT])
+@pytest.mark.parametrize("second", [False, True])
+def test_a_bad_crc_raises_as_aiokafka_does(changed_at, second):
+    """A byte of a record's value, of the header after the CRC, or of the CRC itself, in
+    the fetch's first batch or its second."""
+    first = _batch(0, [(b"k", b"some value", [], 1)])
+    data = bytearray(first + _batch(1, [(b"k", b"other value", [], 2)]))
+    data[changed_at + (len(first) if second and changed_at >= 0 else 0)] ^= 0xFF
+    ways = [
+        (AiokafkaPartitionRecords, MemoryRecords),
+        (PlainPartitionRecords, MemoryRecords),
+        (PlainPartitionRecords, FetchedBytes),
+    ]
+    for cls, memory in ways:
+        read = _partition_records(cls, bytes(data), 0, memory)
         with pytest.raises(CorruptRecordException) as raised:
-            list(_partition_records(cls, bytes(data), 0))
+            list(read)
         assert str(raised.value).endswith(f"Invalid CRC - {TP}")
-    unchecked = _partition_records(PlainPartitionRecords, bytes(data), 0, check_crcs=False)
-    assert [r.offset for r in unchecked] == [0]
+    unchecked = [
+        list(_partition_records(cls, bytes(data), 0, memory, check_crcs=False))
+        for cls, memory in ways
+    ]
+    assert unchecked[1:] == unchecked[:1] * 2 and unchecked[0]
 
 
 def test_read_committed_and_deserializers_take_aiokafkas_generator():
@@ -172,10 +194,13 @@ def test_read_committed_and_deserializers_take_aiokafkas_generator():
 
 def test_install_points_the_fetcher_at_the_plain_class(monkeypatch):
     monkeypatch.setattr(aiokafka_fetcher, "PartitionRecords", AiokafkaPartitionRecords)
+    monkeypatch.setattr(aiokafka_fetcher, "MemoryRecords", AiokafkaMemoryRecords)
     assert fetched_records.install()
     assert aiokafka_fetcher.PartitionRecords is PlainPartitionRecords
+    assert aiokafka_fetcher.MemoryRecords is FetchedBytes
     assert fetched_records.install()  # again: nothing changes
     assert aiokafka_fetcher.PartitionRecords is PlainPartitionRecords
+    assert aiokafka_fetcher.MemoryRecords is FetchedBytes
 
 
 def test_install_leaves_another_class_in_place(monkeypatch, caplog):
@@ -194,7 +219,10 @@ def test_aiokafkas_internals_the_plain_path_relies_on():
     keeps what ``_plain_records`` reads; ``ConsumerRecord`` has the fields it stores, in
     that order, and no ``__post_init__``; the old generator is what ``_consumer_record``
     makes a record of."""
-    assert "PartitionRecords(" in inspect.getsource(aiokafka_fetcher.Fetcher._proc_fetch_request)
+    processing = inspect.getsource(aiokafka_fetcher.Fetcher._proc_fetch_request)
+    assert "PartitionRecords(" in processing
+    assert "records = MemoryRecords(part_data[-1])" in processing
+    assert AiokafkaMemoryRecords is MemoryRecords
     assert "for msg in self._partition_records:" in inspect.getsource(
         aiokafka_fetcher.FetchResult.getall
     )

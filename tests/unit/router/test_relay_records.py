@@ -3,6 +3,7 @@ from datetime import timedelta, timezone
 from libs.common.cloudevents import decode
 from libs.common.events.interaction import Channel, CustomerIdentity
 from libs.common.events.routing import ConversationSnapshot, InteractionRouted
+from libs.common.kafka.record_batch import headers_bytes
 from services.router.relay import RecordHeaders, record_headers
 from services.router.store.outbox import PendingEvent, UnsentId, _unsent_id, id_runs
 from tests.unit.router.factories import T0
@@ -85,6 +86,17 @@ def test_a_relays_records_are_the_keys_values_and_headers_of_each_row():
     headers = RecordHeaders("omnidesk/router")
     assert headers.records(rows[:2]) + headers.records(rows[2:]) == expected
     assert [headers(row) for row in rows] == [record[2] for record in expected]
+    # the headers as the records carry them, written with the records (the relay's
+    # batches take them): what ``record_batch.headers_bytes`` makes of each record's
+    for source in ("omnidesk/router", "é" * 70):
+        headers = RecordHeaders(source)
+        for part in (rows[:3], rows[3:], rows):
+            records, written = headers.written_records(part)
+            assert records == headers.records(part)
+            assert written == [headers_bytes(record[2]) for record in records]
+    long_id = PendingEvent(0, "x" * 200, "support.routing.a.v1", conv, T0, "{}")
+    records, written = RecordHeaders("omnidesk/router").written_records([long_id])
+    assert written == [headers_bytes(records[0][2])]
 
 
 def test_id_runs_are_the_fewest_runs_of_consecutive_ids():

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libs.common import metrics
+from libs.common.kafka.record_batch import headers_bytes
 from services.router.relay import OutboxRelay, RecordHeaders
 from services.router.store.outbox import PendingEvent
 
@@ -26,7 +27,8 @@ class _Publisher:
     def __init__(self) -> None:
         self.requests: list[tuple[str, list]] = []
 
-    async def publish(self, topic: str, records: list) -> None:
+    async def publish(self, topic: str, records: list, written_headers: list | None = None) -> None:
+        assert written_headers == [headers_bytes(headers) for _, _, headers in records]
         self.requests.append((topic, records))
 
 
