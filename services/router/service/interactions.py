@@ -281,12 +281,18 @@ def _resolve_contact(
         )
     if resolution.conflict:
         log.warning("contact conflict for %s: %s", interaction.customer_key, resolution.reason)
-    for key in resolution.attach:
-        uow.insert_later(
-            ContactIdentity,
-            {"kind": IDENTITY_KIND_VALUES[key.kind], "value": key.value, "contact_id": contact_id},
-        )
-    cache.remember_identities(contact_id, resolution.attach)
+    attach = resolution.attach
+    if attach:  # a returning customer's keys are all known: no call to remember nothing
+        for key in attach:
+            uow.insert_later(
+                ContactIdentity,
+                {
+                    "kind": IDENTITY_KIND_VALUES[key.kind],
+                    "value": key.value,
+                    "contact_id": contact_id,
+                },
+            )
+        cache.remember_identities(contact_id, attach)
     return contact_id
 
 
@@ -294,13 +300,14 @@ def _ref(conversation: Conversation | None) -> ConversationRef | None:
     if conversation is None:
         return None
     values = columns(conversation)
+    # positionally (keywords are matched to the fields in Python: namedtuple's __new__)
     return ConversationRef(
-        id=values["id"],
-        contact_id=values["contact_id"],
-        channel=channel_of(values["channel"]),
-        status=status_of(values["status"]),
-        last_activity_at=values["last_activity_at"],
-        resolved_at=values["resolved_at"],
+        values["id"],
+        values["contact_id"],
+        channel_of(values["channel"]),
+        status_of(values["status"]),
+        values["last_activity_at"],
+        values["resolved_at"],
     )
 
 

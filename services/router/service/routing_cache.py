@@ -69,24 +69,35 @@ class RoutingCache:
         self.by_reference[values["reference"]] = conversation
         contact, at = values["contact_id"], values["last_activity_at"]
         # the latest conversation per key kept inline, not by a helper call each (~3 a
-        # routed interaction)
+        # routed interaction); where it is this one already (a conversation routed
+        # again: the interaction joined it), nothing to compare nor set
         thread, call_group = values["thread_key"], values["call_group_key"]
         if thread:
-            current = self.by_thread.get((thread, contact))
-            if current is None or columns(current)["last_activity_at"] <= at:
-                self.by_thread[(thread, contact)] = conversation
+            key = (thread, contact)
+            current = self.by_thread.get(key)
+            if current is not conversation and (
+                current is None or columns(current)["last_activity_at"] <= at
+            ):
+                self.by_thread[key] = conversation
         if call_group:
-            current = self.by_call_group.get((call_group, contact))
-            if current is None or columns(current)["last_activity_at"] <= at:
-                self.by_call_group[(call_group, contact)] = conversation
+            key = (call_group, contact)
+            current = self.by_call_group.get(key)
+            if current is not conversation and (
+                current is None or columns(current)["last_activity_at"] <= at
+            ):
+                self.by_call_group[key] = conversation
         latest, channel = self.latest, values["channel"]
         on_integration = (contact, channel, values["integration"])
         current = latest.get(on_integration)
-        if current is None or columns(current)["last_activity_at"] <= at:
+        if current is not conversation and (
+            current is None or columns(current)["last_activity_at"] <= at
+        ):
             latest[on_integration] = conversation
         on_any = (contact, channel, ANY)
         current = latest.get(on_any)
-        if current is None or columns(current)["last_activity_at"] <= at:
+        if current is not conversation and (
+            current is None or columns(current)["last_activity_at"] <= at
+        ):
             latest[on_any] = conversation
         if values["assignee_id"]:
             self.previous_agents[contact] = values["assignee_id"]
