@@ -76,7 +76,7 @@ from services.router.domain.threading import (
 from services.router.service import assistant_flow
 from services.router.service.assigning import assign_or_queue
 from services.router.service.attachments import record_attachments
-from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
+from services.router.service.clocks import on_agent_response, on_customer_message
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
@@ -199,11 +199,15 @@ async def route_one(
     else:
         assert decision.conversation is not None
         conversation = cache.conversations[decision.conversation.id]
+    # the conversation's columns read once here and handed on (a live view: what routing
+    # sets below shows in it), not looked up again by each step (~1.4 K instructions each)
+    values = columns(conversation)
     customer_wrote = from_customer(interaction)  # asked once: _record needs it too
     _record(
         uow,
         cache,
         conversation,
+        values,
         item,
         contact_id,
         now,
@@ -211,20 +215,19 @@ async def route_one(
         customer_wrote=customer_wrote,
     )
     if customer_wrote:  # _record stored these dumped from the interaction
-        values = columns(conversation)
         emitter.already_parsed(values["customer"], fields["customer"])
         emitter.already_parsed(values["customer_flags"], fields["flags"])
     if decision.action is OPENS:
-        await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
+        await _opened(uow, ctx, emitter, conversation, values, interaction, decision.reason)
     elif decision.action is REOPENS:
         await _reopened(uow, ctx, emitter, conversation, interaction, decision.reason)
     else:
-        await _joined(uow, ctx, emitter, conversation, interaction, decision.reason)
+        await _joined(uow, ctx, emitter, conversation, values, interaction, decision.reason)
     call = fields["call"]
     if call is not None and call.callback_requested:
         # phone_log decides: missed inbound calls and voicemails, never our own legs.
         await _callback(emitter, conversation, interaction)
-    cache.remember_conversation(conversation)
+    cache.remember_conversation(conversation, values)
 
 
 async def _survey_answered(
@@ -416,6 +419,7 @@ def _record(
     uow: UnitOfWork,
     cache: RoutingCache,
     conversation: Conversation,
+    values: Mapping[str, Any],
     item: Incoming,
     contact_id: str,
     now: datetime,
@@ -423,11 +427,11 @@ def _record(
     note: str,
     customer_wrote: bool,
 ) -> None:
-    """``customer_wrote``: ``from_customer(interaction)``, as the caller asked it."""
+    """``values``: ``columns(conversation)``, a live view (set_values below changes it);
+    ``customer_wrote``: ``from_customer(interaction)``, as the caller asked it."""
     interaction = item.interaction
     fields = interaction.__dict__  # field reads (domain/intake.py)
     message_id = own_message_id(interaction)
-    values = columns(conversation)  # a live view: set_values below changes it
     conversation_id = values["id"]
     occurred_at, customer_identity = fields["occurred_at"], fields["customer"]
     uow.insert_later(
@@ -607,15 +611,22 @@ async def _opened(
     ctx: RouterContext,
     emitter: Emitter,
     conversation: Conversation,
+    values: Mapping[str, Any],
     interaction: Interaction,
     reason: str,
 ) -> None:
+    """``values``: ``columns(conversation)`` (a live view)."""
     pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
     if pending is not None:  # a receipt, or an outbound message to match
         await pending
-    with_assistant = await assistant_flow.take(uow, ctx, conversation, emitter.now)
-    policy, calendar = policy_for(ctx, conversation)
-    values = columns(conversation)
+    # policy_for's, from the values at hand (the assistant taking it changes none of
+    # queue, priority and channel); its take awaited only where it is offered
+    policy, calendar = ctx.config.current.policies.policy_and_calendar(
+        values["queue"], values["priority"], values["channel"]
+    )
+    with_assistant = assistant_flow.offered_to_assistant(values, policy)
+    if with_assistant:
+        await assistant_flow.take(uow, conversation, emitter.now)
     automated, due_at = values["automated"], values["first_response_due_at"]
     await emitter.emit(
         ConversationOpened,
@@ -677,15 +688,21 @@ async def _joined(
     ctx: RouterContext,
     emitter: Emitter,
     conversation: Conversation,
+    values: Mapping[str, Any],
     interaction: Interaction,
     reason: str,
 ) -> None:
+    """``values``: ``columns(conversation)`` (a live view)."""
     pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
     if pending is not None:  # a receipt, or an outbound message to match
         await pending
-    ignored = ignored_reason(status_of(columns(conversation)["status"]), interaction)
+    ignored = ignored_reason(status_of(values["status"]), interaction)
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
-    if ignored is None and assistant_flow.holds(conversation) and from_customer(interaction):
+    if (
+        ignored is None
+        and values["assistant_status"] in assistant_flow.HOLDING  # assistant_flow.holds
+        and from_customer(interaction)
+    ):
         await assistant_flow.request_turn(emitter, conversation, interaction)
 
 

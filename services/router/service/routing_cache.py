@@ -5,9 +5,10 @@ batch costs a handful of round trips instead of several per interaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from libs.common.events.interaction import Channel, Interaction
 from services.router.domain.contacts import IdentityKey, identity_keys
@@ -63,8 +64,8 @@ class RoutingCache:
         known.append(conversation)
         return True
 
-    def remember_conversation(self, conversation: Conversation) -> None:
-        values = columns(conversation)
+    def remember_conversation(self, conversation: Conversation, values: Mapping[str, Any]) -> None:
+        """``values``: ``columns(conversation)``, as the caller has them."""
         self.conversations[values["id"]] = conversation
         self.by_reference[values["reference"]] = conversation
         contact, at = values["contact_id"], values["last_activity_at"]
@@ -165,7 +166,7 @@ class Prefetch:
         for message_id, conversation_id in indexed:
             cache.remember_message(message_id, conversations[conversation_id])
         for conversation in sorted(conversations.values(), key=_last_activity_at):
-            cache.remember_conversation(conversation)
+            cache.remember_conversation(conversation, columns(conversation))
         cache.previous_agents.update(read.last_assignees)  # the stored latest win
         uow.cache["previous_agents"] = cache.previous_agents
         return cache
