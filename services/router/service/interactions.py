@@ -324,30 +324,35 @@ def _candidates(
 ) -> ThreadCandidates:
     """``original``: the interaction's ``bounce_original``; ``reference_ids``: its
     ``email_reference_ids`` (a mail's; None for any other channel)."""
-    channel = interaction.__dict__["channel"]  # field reads (domain/intake.py)
+    fields = interaction.__dict__  # field reads (domain/intake.py)
+    channel = fields["channel"]
     if channel is EMAIL:
         assert reference_ids is not None
         by_id = cache.message_candidates(reference_ids, contact_id)
         if bounced is not None and original:
             by_id[original] = bounced
-        token = interaction.thread.__dict__["subject_token"]
+        token = fields["thread"].__dict__["subject_token"]
         return ThreadCandidates(
             # most mails point at no known Message-ID: no comprehension over nothing
             by_message_id={k: _ref(v) for k, v in by_id.items()} if by_id else {},  # type: ignore[misc]
             by_subject_token=_ref(cache.by_reference.get(token)) if token else None,
         )
+    # a chat's or call's thread and the contact's latest on the channel: no _ref call for
+    # none (a new customer's), one ref for both where they are the same conversation (a
+    # returning customer's, usually)
     if channel is CHAT:
         key = thread_key(interaction)
-        latest = cache.latest.get((contact_id, "chat", interaction.__dict__["integration"]))
-        return ThreadCandidates(
-            by_provider_thread=_ref(cache.by_thread.get((key, contact_id))) if key else None,
-            latest_on_channel=_ref(latest),
-        )
-    key = call_group_key(interaction)
-    return ThreadCandidates(
-        by_call_group=_ref(cache.by_call_group.get((key, contact_id))) if key else None,
-        latest_on_channel=_ref(cache.latest.get((contact_id, "phone", ANY))),
-    )
+        threaded = cache.by_thread.get((key, contact_id)) if key else None
+        latest = cache.latest.get((contact_id, "chat", fields["integration"]))
+    else:
+        key = call_group_key(interaction)
+        threaded = cache.by_call_group.get((key, contact_id)) if key else None
+        latest = cache.latest.get((contact_id, "phone", ANY))
+    threaded_ref = None if threaded is None else _ref(threaded)
+    latest_ref = threaded_ref if latest is threaded else None if latest is None else _ref(latest)
+    if channel is CHAT:
+        return ThreadCandidates(by_provider_thread=threaded_ref, latest_on_channel=latest_ref)
+    return ThreadCandidates(by_call_group=threaded_ref, latest_on_channel=latest_ref)
 
 
 def _new_conversation(

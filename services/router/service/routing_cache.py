@@ -114,8 +114,8 @@ class RoutingCache:
                 for c in self.messages.get(message_id, ())
                 if contact_id in (None, columns(c)["contact_id"])
             ]
-            if mine:
-                found[message_id] = max(mine, key=_last_activity_at)
+            if mine:  # usually one: no key function called for it
+                found[message_id] = mine[0] if len(mine) == 1 else max(mine, key=_last_activity_at)
         return found
 
 
