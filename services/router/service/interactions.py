@@ -65,6 +65,7 @@ from services.router.domain.members import (
 )
 from services.router.domain.threading import (
     JOINS,
+    NO_MESSAGES,
     OPENS,
     REOPENS,
     ConversationRef,
@@ -170,7 +171,7 @@ async def route_one(
     uow: UnitOfWork, ctx: RouterContext, cache: RoutingCache, item: Incoming, now: datetime
 ) -> None:
     interaction = item.interaction
-    emitter = Emitter(uow, ctx, cause=item.event_id, now=now)
+    emitter = Emitter(uow, ctx, item.event_id, now)  # by position (Emitter.__init__)
     fields = interaction.__dict__  # field reads (domain/intake.py)
     # a mail's bounced Message-ID and the ids it answers, worked out once here, not by
     # each step that reads them (a reply's ids were worked out twice, a bounce's thrice)
@@ -332,10 +333,12 @@ def _candidates(
         if bounced is not None and original:
             by_id[original] = bounced
         token = fields["thread"].__dict__["subject_token"]
+        # ThreadCandidates by position here and below: a class called with keywords
+        # passes them to its __new__ in a dict made and unpacked (~1.5 K instructions)
         return ThreadCandidates(
-            # most mails point at no known Message-ID: no comprehension over nothing
-            by_message_id={k: _ref(v) for k, v in by_id.items()} if by_id else {},  # type: ignore[misc]
-            by_subject_token=_ref(cache.by_reference.get(token)) if token else None,
+            # by_message_id: most mails point at no known Message-ID, no comprehension
+            {k: _ref(v) for k, v in by_id.items()} if by_id else {},  # type: ignore[misc]
+            _ref(cache.by_reference.get(token)) if token else None,  # by_subject_token
         )
     # a chat's or call's thread and the contact's latest on the channel: no _ref call for
     # none (a new customer's), one ref for both where they are the same conversation (a
@@ -350,9 +353,9 @@ def _candidates(
         latest = cache.latest.get((contact_id, "phone", ANY))
     threaded_ref = None if threaded is None else _ref(threaded)
     latest_ref = threaded_ref if latest is threaded else None if latest is None else _ref(latest)
-    if channel is CHAT:
-        return ThreadCandidates(by_provider_thread=threaded_ref, latest_on_channel=latest_ref)
-    return ThreadCandidates(by_call_group=threaded_ref, latest_on_channel=latest_ref)
+    if channel is CHAT:  # by_provider_thread, latest_on_channel
+        return ThreadCandidates(NO_MESSAGES, None, threaded_ref, None, latest_ref)
+    return ThreadCandidates(NO_MESSAGES, None, None, threaded_ref, latest_ref)  # by_call_group
 
 
 def _new_conversation(
