@@ -26,8 +26,10 @@ of the response-time figures and counts as deflected.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -44,8 +46,9 @@ from libs.common.events.interaction import Channel, Interaction, InteractionKind
 from libs.common.events.routing import ConversationResolved, SlaMetric
 from services.router import assistant_metrics
 from services.router.domain.lifecycle import ConversationStatus, LifecycleTrigger, next_status
+from services.router.domain.policies import PolicyConfig
 from services.router.service.assigning import assign_or_queue, drain_queues
-from services.router.service.clocks import policy_for, start_clock, stop_all_clocks
+from services.router.service.clocks import start_clock, stop_all_clocks
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.events import Emitter
@@ -71,27 +74,21 @@ def holds(conversation: Conversation) -> bool:
     return columns(conversation)["assistant_status"] in HOLDING
 
 
-def offered_to_assistant(ctx: RouterContext, conversation: Conversation) -> bool:
-    """Chat conversations (never automated ones) in a queue whose policy enables it."""
-    values = columns(conversation)
-    if values["channel"] != _CHAT or values["automated"]:
-        return False
-    policy, _ = policy_for(ctx, conversation)
-    return policy.assistant
+def offered_to_assistant(values: Mapping[str, Any], policy: PolicyConfig) -> bool:
+    """Chat conversations (never automated ones) in a queue whose policy enables it:
+    ``values`` a conversation's ``columns``, ``policy`` its ``policy_for`` policy (the
+    caller has both: a new conversation's are read once)."""
+    return values["channel"] == _CHAT and not values["automated"] and policy.assistant
 
 
-async def take(
-    uow: UnitOfWork, ctx: RouterContext, conversation: Conversation, at: datetime
-) -> bool:
-    """Hold a new conversation for the assistant (before ConversationOpened is emitted)."""
-    if not offered_to_assistant(ctx, conversation):
-        return False
+async def take(uow: UnitOfWork, conversation: Conversation, at: datetime) -> None:
+    """Hold a new conversation offered to the assistant (before ConversationOpened is
+    emitted)."""
     conversation.assistant_status = "offered"
     conversation.assistant_answers = 0
     conversation.tags = [*(conversation.tags or []), ASSISTANT_TAG]
     await _withdraw_timers(uow, conversation, at)
     assistant_metrics.OFFERED.inc()
-    return True
 
 
 async def request_turn(

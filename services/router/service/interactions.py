@@ -65,6 +65,7 @@ from services.router.domain.members import (
 )
 from services.router.domain.threading import (
     JOINS,
+    NO_MESSAGES,
     OPENS,
     REOPENS,
     ConversationRef,
@@ -76,7 +77,7 @@ from services.router.domain.threading import (
 from services.router.service import assistant_flow
 from services.router.service.assigning import assign_or_queue
 from services.router.service.attachments import record_attachments
-from services.router.service.clocks import on_agent_response, on_customer_message, policy_for
+from services.router.service.clocks import on_agent_response, on_customer_message
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
@@ -182,7 +183,7 @@ async def route_one(
     uow: UnitOfWork, ctx: RouterContext, cache: RoutingCache, item: Incoming, now: datetime
 ) -> None:
     interaction = item.interaction
-    emitter = Emitter(uow, ctx, cause=item.event_id, now=now)
+    emitter = Emitter(uow, ctx, item.event_id, now)  # by position (Emitter.__init__)
     fields = interaction.__dict__  # field reads (domain/intake.py)
     # a mail's bounced Message-ID and the ids it answers, worked out once here, not by
     # each step that reads them (a reply's ids were worked out twice, a bounce's thrice)
@@ -211,11 +212,15 @@ async def route_one(
     else:
         assert decision.conversation is not None
         conversation = cache.conversations[decision.conversation.id]
+    # the conversation's columns read once here and handed on (a live view: what routing
+    # sets below shows in it), not looked up again by each step (~1.4 K instructions each)
+    values = columns(conversation)
     customer_wrote = from_customer(interaction)  # asked once: _record needs it too
     _record(
         uow,
         cache,
         conversation,
+        values,
         item,
         contact_id,
         now,
@@ -223,20 +228,19 @@ async def route_one(
         customer_wrote=customer_wrote,
     )
     if customer_wrote:  # _record stored these dumped from the interaction
-        values = columns(conversation)
         emitter.already_parsed(values["customer"], fields["customer"])
         emitter.already_parsed(values["customer_flags"], fields["flags"])
     if decision.action is OPENS:
-        await _opened(uow, ctx, emitter, conversation, interaction, decision.reason)
+        await _opened(uow, ctx, emitter, conversation, values, interaction, decision.reason)
     elif decision.action is REOPENS:
         await _reopened(uow, ctx, emitter, conversation, interaction, decision.reason)
     else:
-        await _joined(uow, ctx, emitter, conversation, interaction, decision.reason)
+        await _joined(uow, ctx, emitter, conversation, values, interaction, decision.reason)
     call = fields["call"]
     if call is not None and call.callback_requested:
         # phone_log decides: missed inbound calls and voicemails, never our own legs.
         await _callback(emitter, conversation, interaction)
-    cache.remember_conversation(conversation)
+    cache.remember_conversation(conversation, values)
 
 
 async def _survey_answered(
@@ -293,12 +297,18 @@ def _resolve_contact(
         )
     if resolution.conflict:
         log.warning("contact conflict for %s: %s", interaction.customer_key, resolution.reason)
-    for key in resolution.attach:
-        uow.insert_later(
-            ContactIdentity,
-            {"kind": IDENTITY_KIND_VALUES[key.kind], "value": key.value, "contact_id": contact_id},
-        )
-    cache.remember_identities(contact_id, resolution.attach)
+    attach = resolution.attach
+    if attach:  # a returning customer's keys are all known: no call to remember nothing
+        for key in attach:
+            uow.insert_later(
+                ContactIdentity,
+                {
+                    "kind": IDENTITY_KIND_VALUES[key.kind],
+                    "value": key.value,
+                    "contact_id": contact_id,
+                },
+            )
+        cache.remember_identities(contact_id, attach)
     return contact_id
 
 
@@ -306,13 +316,14 @@ def _ref(conversation: Conversation | None) -> ConversationRef | None:
     if conversation is None:
         return None
     values = columns(conversation)
+    # positionally (keywords are matched to the fields in Python: namedtuple's __new__)
     return ConversationRef(
-        id=values["id"],
-        contact_id=values["contact_id"],
-        channel=channel_of(values["channel"]),
-        status=status_of(values["status"]),
-        last_activity_at=values["last_activity_at"],
-        resolved_at=values["resolved_at"],
+        values["id"],
+        values["contact_id"],
+        channel_of(values["channel"]),
+        status_of(values["status"]),
+        values["last_activity_at"],
+        values["resolved_at"],
     )
 
 
@@ -326,30 +337,37 @@ def _candidates(
 ) -> ThreadCandidates:
     """``original``: the interaction's ``bounce_original``; ``reference_ids``: its
     ``email_reference_ids`` (a mail's; None for any other channel)."""
-    channel = interaction.__dict__["channel"]  # field reads (domain/intake.py)
+    fields = interaction.__dict__  # field reads (domain/intake.py)
+    channel = fields["channel"]
     if channel is EMAIL:
         assert reference_ids is not None
         by_id = cache.message_candidates(reference_ids, contact_id)
         if bounced is not None and original:
             by_id[original] = bounced
-        token = interaction.thread.__dict__["subject_token"]
+        token = fields["thread"].__dict__["subject_token"]
+        # ThreadCandidates by position here and below: a class called with keywords
+        # passes them to its __new__ in a dict made and unpacked (~1.5 K instructions)
         return ThreadCandidates(
-            # most mails point at no known Message-ID: no comprehension over nothing
-            by_message_id={k: _ref(v) for k, v in by_id.items()} if by_id else {},  # type: ignore[misc]
-            by_subject_token=_ref(cache.by_reference.get(token)) if token else None,
+            # by_message_id: most mails point at no known Message-ID, no comprehension
+            {k: _ref(v) for k, v in by_id.items()} if by_id else {},  # type: ignore[misc]
+            _ref(cache.by_reference.get(token)) if token else None,  # by_subject_token
         )
+    # a chat's or call's thread and the contact's latest on the channel: no _ref call for
+    # none (a new customer's), one ref for both where they are the same conversation (a
+    # returning customer's, usually)
     if channel is CHAT:
         key = thread_key(interaction)
-        latest = cache.latest.get((contact_id, "chat", interaction.__dict__["integration"]))
-        return ThreadCandidates(
-            by_provider_thread=_ref(cache.by_thread.get((key, contact_id))) if key else None,
-            latest_on_channel=_ref(latest),
-        )
-    key = call_group_key(interaction)
-    return ThreadCandidates(
-        by_call_group=_ref(cache.by_call_group.get((key, contact_id))) if key else None,
-        latest_on_channel=_ref(cache.latest.get((contact_id, "phone", ANY))),
-    )
+        threaded = cache.by_thread.get((key, contact_id)) if key else None
+        latest = cache.latest.get((contact_id, "chat", fields["integration"]))
+    else:
+        key = call_group_key(interaction)
+        threaded = cache.by_call_group.get((key, contact_id)) if key else None
+        latest = cache.latest.get((contact_id, "phone", ANY))
+    threaded_ref = None if threaded is None else _ref(threaded)
+    latest_ref = threaded_ref if latest is threaded else None if latest is None else _ref(latest)
+    if channel is CHAT:  # by_provider_thread, latest_on_channel
+        return ThreadCandidates(NO_MESSAGES, None, threaded_ref, None, latest_ref)
+    return ThreadCandidates(NO_MESSAGES, None, None, threaded_ref, latest_ref)  # by_call_group
 
 
 def _new_conversation(
@@ -363,64 +381,92 @@ def _new_conversation(
     result = classify(interaction, rules, customer_attributes(rules, matched))
     conversation_id = time_ordered_id_named(_CONVERSATION_IDS, received_at, item.event_id)
     automated = is_automated(interaction)
-    # every column, in the table's order (the INSERT's values are this dict copied:
-    # unit_of_work._column_values). Those routing may set later are given too: routing
-    # reads them from its dict (``columns``), and the ORM reads a column missing from a
-    # new object through its slow default path (~1 µs each; routing reads ~8 such per
-    # new conversation). None is what the insert wrote for them anyway (no defaults);
-    # assistant_answers' default is 0.
-    values: dict[str, object] = {
-        "id": conversation_id,
-        "reference": conversation_reference(number),
-        "contact_id": contact_id,
-        "channel": CHANNEL_VALUES[fields["channel"]],
-        "provider": fields["provider"],
-        "integration": fields["integration"],
-        "status": _OPEN,
-        "queue": result.queue,
-        "priority": PRIORITY_VALUES[result.priority],
-        "language": result.language,
-        "subject": short_subject(fields["subject"]),
-        "tags": conversation_tags(result.tags, automated=automated),
-        "skills": list(result.skills),
-        "automated": automated,
-        "customer": {},
-        "customer_flags": {},
-        "assignee_id": None,
-        "queued_at": None,
-        "opened_at": received_at,
-        "last_activity_at": fields["occurred_at"],
-        "resolved_at": None,
-        "first_response_at": None,
-        "first_response_due_at": None,
-        "awaiting_since": None,
-        "policy": None,
-        "resolution_elapsed_minutes": 0.0,
-        "resolution_running_since": None,
-        "breached": False,
-        "escalation_level": 0,
-        "clock_cycle": 0,
-        "last_message_id": None,
-        "references": [],
-        "thread_key": thread_key(interaction),
-        "call_group_key": call_group_key(interaction),
-        "reply_path": None,
-        "customer_last_inbound_at": None,
-        "assistant_status": None,
-        "assistant_answers": 0,
-        "assistant_article_id": None,
-        "assistant_question": None,
-        "assistant_outcome": None,
-        "assistant_quiet_check_at": None,
-        "text_purged_at": None,
-    }
+    # every column, in the table's order (``_NEW_CONVERSATION``), the computed ones set
+    values = _NEW_CONVERSATION.copy()
+    values["id"] = conversation_id
+    values["reference"] = conversation_reference(number)
+    values["contact_id"] = contact_id
+    values["channel"] = CHANNEL_VALUES[fields["channel"]]
+    values["provider"] = fields["provider"]
+    values["integration"] = fields["integration"]
+    values["queue"] = result.queue
+    values["priority"] = PRIORITY_VALUES[result.priority]
+    values["language"] = result.language
+    values["subject"] = short_subject(fields["subject"])
+    values["tags"] = conversation_tags(result.tags, automated=automated)
+    values["skills"] = list(result.skills)
+    values["automated"] = automated
+    values["customer"] = {}  # the mutable ones new for each row, not the template's
+    values["customer_flags"] = {}
+    values["opened_at"] = received_at
+    values["last_activity_at"] = fields["occurred_at"]
+    values["references"] = []
+    values["thread_key"] = thread_key(interaction)
+    values["call_group_key"] = call_group_key(interaction)
     return new_row(Conversation, values)
+
+
+#: A new conversation's values (``_new_conversation``): every column, in the table's order
+#: (the INSERT's values are the row's dict copied: unit_of_work._column_values), those
+#: worked out per conversation None here and set there, on a copy. Those routing may set
+#: later are given too: routing reads them from its dict (``columns``), and the ORM reads
+#: a column missing from a new object through its slow default path (~1 µs each; routing
+#: reads ~8 such per new conversation). None is what the insert wrote for them anyway (no
+#: defaults); assistant_answers' default is 0. A copy and 20 values set, not a display of
+#: 43 (past 15 items 3.11 builds a display by one MAP_ADD an item, the dict resized as it
+#: grows): callgrind, 26.4 -> 14.4 K instructions for 43 keys, each value set.
+_NEW_CONVERSATION: dict[str, object] = {
+    "id": None,
+    "reference": None,
+    "contact_id": None,
+    "channel": None,
+    "provider": None,
+    "integration": None,
+    "status": _OPEN,
+    "queue": None,
+    "priority": None,
+    "language": None,
+    "subject": None,
+    "tags": None,
+    "skills": None,
+    "automated": None,
+    "customer": None,
+    "customer_flags": None,
+    "assignee_id": None,
+    "queued_at": None,
+    "opened_at": None,
+    "last_activity_at": None,
+    "resolved_at": None,
+    "first_response_at": None,
+    "first_response_due_at": None,
+    "awaiting_since": None,
+    "policy": None,
+    "resolution_elapsed_minutes": 0.0,
+    "resolution_running_since": None,
+    "breached": False,
+    "escalation_level": 0,
+    "clock_cycle": 0,
+    "last_message_id": None,
+    "references": None,
+    "thread_key": None,
+    "call_group_key": None,
+    "reply_path": None,
+    "customer_last_inbound_at": None,
+    "assistant_status": None,
+    "assistant_answers": 0,
+    "assistant_article_id": None,
+    "assistant_question": None,
+    "assistant_outcome": None,
+    "assistant_quiet_check_at": None,
+    "text_purged_at": None,
+}
 
 
 def _record(
     uow: UnitOfWork,
     cache: RoutingCache,
     conversation: Conversation,
+    values: Mapping[str, Any],
     item: Incoming,
     contact_id: str,
     now: datetime,
@@ -428,11 +474,11 @@ def _record(
     note: str,
     customer_wrote: bool,
 ) -> None:
-    """``customer_wrote``: ``from_customer(interaction)``, as the caller asked it."""
+    """``values``: ``columns(conversation)``, a live view (set_values below changes it);
+    ``customer_wrote``: ``from_customer(interaction)``, as the caller asked it."""
     interaction = item.interaction
     fields = interaction.__dict__  # field reads (domain/intake.py)
     message_id = own_message_id(interaction)
-    values = columns(conversation)  # a live view: set_values below changes it
     conversation_id = values["id"]
     occurred_at, customer_identity = fields["occurred_at"], fields["customer"]
     uow.insert_later(
@@ -612,15 +658,22 @@ async def _opened(
     ctx: RouterContext,
     emitter: Emitter,
     conversation: Conversation,
+    values: Mapping[str, Any],
     interaction: Interaction,
     reason: str,
 ) -> None:
+    """``values``: ``columns(conversation)`` (a live view)."""
     pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
     if pending is not None:  # a receipt, or an outbound message to match
         await pending
-    with_assistant = await assistant_flow.take(uow, ctx, conversation, emitter.now)
-    policy, calendar = policy_for(ctx, conversation)
-    values = columns(conversation)
+    # policy_for's, from the values at hand (the assistant taking it changes none of
+    # queue, priority and channel); its take awaited only where it is offered
+    policy, calendar = ctx.config.current.policies.policy_and_calendar(
+        values["queue"], values["priority"], values["channel"]
+    )
+    with_assistant = assistant_flow.offered_to_assistant(values, policy)
+    if with_assistant:
+        await assistant_flow.take(uow, conversation, emitter.now)
     automated, due_at = values["automated"], values["first_response_due_at"]
     await emitter.emit(
         ConversationOpened,
@@ -682,15 +735,21 @@ async def _joined(
     ctx: RouterContext,
     emitter: Emitter,
     conversation: Conversation,
+    values: Mapping[str, Any],
     interaction: Interaction,
     reason: str,
 ) -> None:
+    """``values``: ``columns(conversation)`` (a live view)."""
     pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
     if pending is not None:  # a receipt, or an outbound message to match
         await pending
-    ignored = ignored_reason(status_of(columns(conversation)["status"]), interaction)
+    ignored = ignored_reason(status_of(values["status"]), interaction)
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
-    if ignored is None and assistant_flow.holds(conversation) and from_customer(interaction):
+    if (
+        ignored is None
+        and values["assistant_status"] in assistant_flow.HOLDING  # assistant_flow.holds
+        and from_customer(interaction)
+    ):
         await assistant_flow.request_turn(emitter, conversation, interaction)
 
 

@@ -5,9 +5,10 @@ batch costs a handful of round trips instead of several per interaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from libs.common.events.interaction import Channel, Interaction
 from services.router.domain.contacts import IdentityKey, identity_keys
@@ -63,30 +64,41 @@ class RoutingCache:
         known.append(conversation)
         return True
 
-    def remember_conversation(self, conversation: Conversation) -> None:
-        values = columns(conversation)
+    def remember_conversation(self, conversation: Conversation, values: Mapping[str, Any]) -> None:
+        """``values``: ``columns(conversation)``, as the caller has them."""
         self.conversations[values["id"]] = conversation
         self.by_reference[values["reference"]] = conversation
         contact, at = values["contact_id"], values["last_activity_at"]
         # the latest conversation per key kept inline, not by a helper call each (~3 a
-        # routed interaction)
+        # routed interaction); where it is this one already (a conversation routed
+        # again: the interaction joined it), nothing to compare nor set
         thread, call_group = values["thread_key"], values["call_group_key"]
         if thread:
-            current = self.by_thread.get((thread, contact))
-            if current is None or columns(current)["last_activity_at"] <= at:
-                self.by_thread[(thread, contact)] = conversation
+            key = (thread, contact)
+            current = self.by_thread.get(key)
+            if current is not conversation and (
+                current is None or columns(current)["last_activity_at"] <= at
+            ):
+                self.by_thread[key] = conversation
         if call_group:
-            current = self.by_call_group.get((call_group, contact))
-            if current is None or columns(current)["last_activity_at"] <= at:
-                self.by_call_group[(call_group, contact)] = conversation
+            key = (call_group, contact)
+            current = self.by_call_group.get(key)
+            if current is not conversation and (
+                current is None or columns(current)["last_activity_at"] <= at
+            ):
+                self.by_call_group[key] = conversation
         latest, channel = self.latest, values["channel"]
         on_integration = (contact, channel, values["integration"])
         current = latest.get(on_integration)
-        if current is None or columns(current)["last_activity_at"] <= at:
+        if current is not conversation and (
+            current is None or columns(current)["last_activity_at"] <= at
+        ):
             latest[on_integration] = conversation
         on_any = (contact, channel, ANY)
         current = latest.get(on_any)
-        if current is None or columns(current)["last_activity_at"] <= at:
+        if current is not conversation and (
+            current is None or columns(current)["last_activity_at"] <= at
+        ):
             latest[on_any] = conversation
         if values["assignee_id"]:
             self.previous_agents[contact] = values["assignee_id"]
@@ -102,8 +114,8 @@ class RoutingCache:
                 for c in self.messages.get(message_id, ())
                 if contact_id in (None, columns(c)["contact_id"])
             ]
-            if mine:
-                found[message_id] = max(mine, key=_last_activity_at)
+            if mine:  # usually one: no key function called for it
+                found[message_id] = mine[0] if len(mine) == 1 else max(mine, key=_last_activity_at)
         return found
 
 
@@ -154,7 +166,7 @@ class Prefetch:
         for message_id, conversation_id in indexed:
             cache.remember_message(message_id, conversations[conversation_id])
         for conversation in sorted(conversations.values(), key=_last_activity_at):
-            cache.remember_conversation(conversation)
+            cache.remember_conversation(conversation, columns(conversation))
         cache.previous_agents.update(read.last_assignees)  # the stored latest win
         uow.cache["previous_agents"] = cache.previous_agents
         return cache

@@ -136,3 +136,20 @@ def test_customer_identity_values_are_their_json_dump(customer: CustomerIdentity
     dumped = customer_identity_values(customer)
     assert dumped == expected
     assert list(dumped) == list(expected)
+
+
+def test_new_conversations_share_no_mutable_column(tmp_path: Path) -> None:
+    """``_new_conversation`` copies a template: each row gets its own lists and dicts."""
+    settings = RouterSettings(state_dir=tmp_path, kafka=KafkaSettings(), dev_mode=False)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db")  # never opened
+    ctx = build_context(settings, engine)
+    first, second = (
+        _new_conversation(
+            ctx, Incoming(f"event-{n}", interaction(Channel.CHAT)), "contact-1", n
+        ).__dict__
+        for n in (1, 2)
+    )
+    for key in ("customer", "customer_flags", "references", "tags", "skills"):
+        assert first[key] is not second[key]
+    first["references"].append("m1")
+    assert second["references"] == []

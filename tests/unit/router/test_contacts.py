@@ -5,6 +5,7 @@ from services.router.domain.contacts import (
     identity_keys,
     normalise_phone,
     resolve_contact,
+    resolve_contact_by_rules,
 )
 
 E, P, H = IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.HANDLE
@@ -62,3 +63,9 @@ def test_conflicting_identities_are_not_merged():
     assert result.conflict
     assert result.contact_id == "c-email"  # strongest key wins
     assert result.attach == ()  # the unknown handle is not attached either
+
+
+def test_one_key_resolves_as_the_rules_do():
+    key = IdentityKey(E, "a@x.com")
+    for owners in ({}, {key: "c1"}, {IdentityKey(P, "+821011112222"): "c2"}):
+        assert resolve_contact((key,), owners) == resolve_contact_by_rules((key,), owners)
