@@ -37,7 +37,7 @@ import google_crc32c
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordMetadata
 from aiokafka.record.memory_records import MemoryRecords
-from aiokafka.record.util import calc_crc32c
+from aiokafka.record.util import calc_crc32c, encode_varint
 
 #: Kafka's v2 batch header (aiokafka's ``DefaultRecordBase.HEADER_STRUCT``): base offset,
 #: length, partition leader epoch, magic, CRC, attributes, last offset delta, first and
@@ -74,13 +74,9 @@ else:  # pragma: no cover - a platform without the C extension
 
 
 def _varint(value: int) -> bytes:
-    """Kafka's varint of ``value`` (zigzag, then 7 bits a byte, low first)."""
-    value = (value << 1) ^ (value >> 63)
+    """Kafka's varint of ``value`` (aiokafka's encoder, as bytes)."""
     out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
+    encode_varint(value, out.append)
     return bytes(out)
 
 
