@@ -70,8 +70,9 @@ TEXT_CHARS = 4000
 _CHAT = Channel.CHAT.value  # read once: an enum member's .value is a property call
 
 
-def holds(conversation: Conversation) -> bool:
-    return columns(conversation)["assistant_status"] in HOLDING
+def holds(values: Mapping[str, Any]) -> bool:
+    """``values``: a conversation's ``columns``."""
+    return values["assistant_status"] in HOLDING
 
 
 def offered_to_assistant(values: Mapping[str, Any], policy: PolicyConfig) -> bool:
@@ -168,7 +169,7 @@ async def _apply(
 ) -> bool:
     event = item.event
     late = None
-    if not holds(conversation) or conversation.status == ConversationStatus.RESOLVED:
+    if not holds(columns(conversation)) or conversation.status == ConversationStatus.RESOLVED:
         late = f"no longer with the assistant ({conversation.assistant_status})"
     match event:
         case AssistantAnswered():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from libs.common.enum_members import values_of
 from libs.common.events.routing import SlaMetric
@@ -40,7 +42,13 @@ _METRIC_VALUES = values_of(SlaMetric)
 def policy_for(
     ctx: RouterContext, conversation: Conversation
 ) -> tuple[PolicyConfig, BusinessCalendar]:
-    values = columns(conversation)
+    return policy_of(ctx, columns(conversation))
+
+
+def policy_of(
+    ctx: RouterContext, values: Mapping[str, Any]
+) -> tuple[PolicyConfig, BusinessCalendar]:
+    """``policy_for`` from a conversation's ``columns`` the caller has at hand."""
     return ctx.config.current.policies.policy_and_calendar(
         values["queue"], values["priority"], values["channel"]
     )

@@ -77,7 +77,7 @@ from services.router.domain.threading import (
 from services.router.service import assistant_flow
 from services.router.service.assigning import assign_or_queue
 from services.router.service.attachments import record_attachments
-from services.router.service.clocks import on_agent_response, on_customer_message
+from services.router.service.clocks import on_agent_response, on_customer_message, policy_of
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
@@ -666,11 +666,9 @@ async def _opened(
     pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
     if pending is not None:  # a receipt, or an outbound message to match
         await pending
-    # policy_for's, from the values at hand (the assistant taking it changes none of
-    # queue, priority and channel); its take awaited only where it is offered
-    policy, calendar = ctx.config.current.policies.policy_and_calendar(
-        values["queue"], values["priority"], values["channel"]
-    )
+    # from the values at hand (the assistant taking it changes none of queue, priority
+    # and channel); its take awaited only where it is offered
+    policy, calendar = policy_of(ctx, values)
     with_assistant = assistant_flow.offered_to_assistant(values, policy)
     if with_assistant:
         await assistant_flow.take(uow, conversation, emitter.now)
@@ -745,11 +743,7 @@ async def _joined(
         await pending
     ignored = ignored_reason(status_of(values["status"]), interaction)
     await _routed(emitter, conversation, interaction, opened=False, ignored=ignored, reason=reason)
-    if (
-        ignored is None
-        and values["assistant_status"] in assistant_flow.HOLDING  # assistant_flow.holds
-        and from_customer(interaction)
-    ):
+    if ignored is None and assistant_flow.holds(values) and from_customer(interaction):
         await assistant_flow.request_turn(emitter, conversation, interaction)
 
 
