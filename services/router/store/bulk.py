@@ -1024,7 +1024,8 @@ def execute_mutex(connection: AsyncConnection) -> asyncio.Lock:
     sends on ``connection`` (``_execute_mutex``; its asyncpg connection takes one
     operation at a time). Holding it while sending on the driver directly makes the
     session's own statements wait for those, not fail with "another operation is in
-    progress". Private to SQLAlchemy: pinned by tests/unit/router/test_execute_mutex.py."""
+    progress". Private to SQLAlchemy: pinned by
+    ``tests/integration/router/test_send_ahead.py``."""
     sync = connection.sync_connection
     assert sync is not None, "a connection the session holds"
     mutex = sync.connection.dbapi_connection._execute_mutex  # type: ignore[union-attr]
