@@ -199,10 +199,12 @@ def _wrap_relay() -> None:
             ROUNDS.append({"began": began, "rows": sent, "ms": ms})
         return sent
 
-    async def publish(self: Any, topic: str, records: list[Any]) -> None:
+    async def publish(
+        self: Any, topic: str, records: list[Any], written_headers: list[bytes] | None = None
+    ) -> None:
         began = time.perf_counter()
         _RELAY_PRODUCE.clear()
-        await original_publish(self, topic, records)
+        await original_publish(self, topic, records, written_headers)
         acked = time.perf_counter()
         if len(_RELAY_PRODUCE) == 3:
             PUBLISHES.append({"began": began, **_RELAY_PRODUCE, "acked": acked})
