@@ -296,6 +296,14 @@ _CANDIDATE_TERMS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+#: columns whose index holds only the rows with a value (``models._index_of_values``):
+#: PostgreSQL uses such an index for ``= ANY($n)`` only where the query says the value is
+#: not NULL (a generic plan cannot know the array is not empty, which is what would imply
+#: it); without the index the OR of the candidate conditions is a scan of every
+#: conversation
+_PARTIALLY_INDEXED = frozenset({"thread_key", "call_group_key"})
+
+
 def _candidate_sql(wanted: tuple[str, ...], counts: dict[str, int] | None) -> str:
     """``_candidate_query(wanted, ...)`` as SQL text selecting ``_CANDIDATES``' columns,
     its conditions in the same order: on SQLite (``counts``: keys per list) one ``?``
@@ -314,6 +322,8 @@ def _candidate_sql(wanted: tuple[str, ...], counts: dict[str, int] | None) -> st
             else:
                 number += 1
                 parts.append(f'conversations."{column}" = ANY(${number}::varchar[])')
+                if column in _PARTIALLY_INDEXED:
+                    parts.append(f'conversations."{column}" IS NOT NULL')
         terms.append(parts[0] if len(parts) == 1 else f"({' AND '.join(parts)})")
     columns = ", ".join(f'conversations."{name}"' for name in _CANDIDATES.column_names)
     return f"SELECT {columns} FROM conversations WHERE {' OR '.join(terms)}"  # noqa: S608
