@@ -34,6 +34,7 @@ from services.router.service.retention import RetentionPolicy
 from services.router.settings import RouterSettings
 from services.router.store.engine import ping
 from services.router.store.outbox import CommittedOutbox
+from services.router.store.planner_statistics import StatisticsKeeper
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,9 @@ class RouterRuntime:
             interval_s=settings.relay_interval_s,
         )
         self._spawn(self.relay.run(self._stop), "relay")
+        if not settings.is_sqlite and settings.pg_statistics_check_s > 0:
+            keeper = StatisticsKeeper(self.engine, interval_s=settings.pg_statistics_check_s)
+            self._spawn(keeper.run(self._stop), "planner-statistics")
         if self._run_scheduler:
             self.scheduler = Scheduler(
                 self.ctx,

@@ -106,6 +106,16 @@ class RouterSettings(ServiceSettings, MemorySettings):
         "~6 K instructions an interaction of a poll of 400 (callgrind: one send 639.3 -> "
         "645.6 K, three 661.8 K); it pays where the server has a core the router is not using.",
     )
+    pg_statistics_check_s: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description="PostgreSQL: how often the router looks for routing tables with rows that "
+        "the server never analyzed (a new database, or after pg_upgrade or a restore) and "
+        "analyzes them once; autovacuum keeps their statistics after. Without statistics a "
+        "poll's reads scan whole tables until autovacuum's first round. 60 times less often "
+        "once all have statistics; 0: never.",
+    )
     scheduler_interval_s: float = Field(1.0, gt=0, le=60, description="Timer loop period.")
     scheduler_batch: int = Field(200, ge=1, le=10_000, description="Timers fired per round.")
     relay_interval_s: float = Field(0.2, gt=0, le=60, description="Outbox poll period.")
