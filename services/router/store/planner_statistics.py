@@ -46,8 +46,8 @@ ROUTING_TABLES = (
 #: Pages (8 KB) a table needs before it is worth analyzing: ~100 conversations. The
 #: planner scales the statistics' row count by the table's pages as it grows.
 MIN_PAGES = 4
-#: Once every routing table with rows has statistics the check runs this much less
-#: often (a restore or a TRUNCATE can take them away again).
+#: Once every routing table has statistics the check runs this much less often (a
+#: restore or a TRUNCATE can take them away again).
 SETTLED_FACTOR = 60
 
 _UNANALYZED = text(
@@ -70,8 +70,10 @@ def tables_to_analyze(tables: Iterable[TableSize], *, min_pages: int = MIN_PAGES
 
 
 def settled(tables: Iterable[TableSize]) -> bool:
-    """Every table that holds rows has statistics (an empty one has nothing to plan by)."""
-    return all(t.reltuples >= 0 or t.pages == 0 for t in tables)
+    """Every routing table has statistics. Not while one is empty: a new database's are
+    at the router's start, and their first rows come within seconds; a table that stays
+    empty (no attachments) keeps the check at its interval, one catalog read."""
+    return all(t.reltuples >= 0 for t in tables)
 
 
 async def table_sizes(engine: AsyncEngine) -> list[TableSize]:
@@ -90,7 +92,7 @@ async def analyze_tables(engine: AsyncEngine, tables: list[str]) -> None:
 class StatisticsKeeper:
     """Checks every ``interval_s`` (``ROUTER_PG_STATISTICS_CHECK_S``) for routing tables
     with rows and no statistics, and analyzes them; ``SETTLED_FACTOR`` times less often
-    once all with rows have statistics. A failed check is logged and tried again later."""
+    once all have statistics. A failed check is logged and tried again later."""
 
     def __init__(self, engine: AsyncEngine, *, interval_s: float) -> None:
         self._engine = engine
@@ -98,7 +100,7 @@ class StatisticsKeeper:
         self.analyzed: list[str] = []
 
     async def check(self) -> bool:
-        """One check; True when every routing table with rows has statistics after it."""
+        """One check; True when every routing table has statistics after it."""
         sizes = await table_sizes(self._engine)
         wanted = tables_to_analyze(sizes)
         if wanted:

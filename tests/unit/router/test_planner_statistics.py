@@ -1,6 +1,5 @@
 """Which routing tables the router analyzes (``planner_statistics``): never analyzed
-(``reltuples`` -1) and holding enough pages; settled once every table with rows has
-statistics."""
+(``reltuples`` -1) and holding enough pages; settled once every table has statistics."""
 
 from __future__ import annotations
 
@@ -29,7 +28,8 @@ def test_only_tables_never_analyzed_with_enough_pages_are_analyzed() -> None:
     ]
 
 
-def test_settled_when_every_table_with_rows_has_statistics() -> None:
-    assert settled([TableSize("conversations", 10.0, 3), TableSize("attachments", -1.0, 0)])
+def test_settled_when_every_table_has_statistics() -> None:
+    assert settled([TableSize("conversations", 10.0, 3), TableSize("attachments", 0.0, 0)])
     assert not settled([TableSize("conversations", -1.0, 1)])
-    assert settled([])
+    # a new database at the router's start: empty, its first rows to come
+    assert not settled([TableSize("conversations", -1.0, 0)])
