@@ -85,6 +85,7 @@ from services.router.service.events import MAX_REFERENCES, Emitter, response_pro
 from services.router.service.pool import assignment_pool, keep_assignment_pool
 from services.router.service.replies import apply_receipt
 from services.router.service.routing_cache import ANY, RoutingCache, plan_prefetch, prefetch
+from services.router.service.send_schedule import send_points
 from services.router.store.models import (
     Contact,
     ContactIdentity,
@@ -156,11 +157,11 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
         else:
             cache = await plan.read(uow)
         await assignment_pool(uow)  # agents and loads, before the batch changes anything
-        send_ahead_every = ctx.options.send_ahead_every if uow.postgres else 0
+        sends = send_points(len(todo), ctx.options.send_ahead_every) if uow.postgres else ()
         with uow.session.no_autoflush:
             for index, item in enumerate(todo, 1):
                 await route_one(uow, ctx, cache, item, now)
-                if send_ahead_every and index % send_ahead_every == 0:
+                if index in sends:
                     await uow.send_ahead()  # PostgreSQL writes them while this goes on
                 if index % YIELD_EVERY == 0 or (
                     index % YIELD_WHILE_SENDING == 0 and uow.sending_ahead

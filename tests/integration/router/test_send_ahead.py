@@ -77,7 +77,8 @@ async def test_a_poll_sent_ahead_stores_what_one_sent_at_its_commit(
     monkeypatch.setattr(BulkInserter, "insert_together_on", counted)
     ahead_every(ctx, 7)
     assert await route_batch(ctx, chats(clock, range(30))) == 30
-    assert sends == [70] * 4, "a send every 7 interactions of 30 (10 rows each)"
+    # every 7 interactions of 30, then halves of the last 9 (send_points), 10 rows each
+    assert sends == [70, 70, 70, 40, 20, 10, 10]
     clock.advance(minutes=1)
     ahead_every(ctx, 0)
     assert await route_batch(ctx, chats(clock, range(30), prefix="plain")) == 30
