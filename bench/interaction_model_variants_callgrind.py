@@ -30,10 +30,10 @@ Stop 41 (PYTHONHASHSEED=0, 400 - 200 records, ``UtcDatetime`` a plain validator 
 validators ~2.1), typed-dict 67.3, dataclass 80.8, any 75.7. So ~17.5 K of an
 interaction's validation is its five nested models being model instances (each one's
 fields-set, slots and instance); pydantic dataclasses (no fields-set) save ~4 K of it, and
-``any`` costs more than typed dicts (pydantic-core's generic JSON-to-Python path). The router reads the nested values as
-objects (``fields["thread"].__dict__[...]``, ``flags.automated``, ``customer.key()``) and
-the producers build them as models: a change to typed dicts is one of every reader and
-writer, not made.
+``any`` costs more than typed dicts (pydantic-core's generic JSON-to-Python path). The
+router reads the nested values as objects (``fields["thread"].__dict__[...]``,
+``flags.automated``, ``customer.key()``) and the producers build them as models: a
+change to typed dicts is one of every reader and writer, not made.
 """
 
 from __future__ import annotations
