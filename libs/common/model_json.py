@@ -32,9 +32,15 @@ class NotWritten(Exception):
     ``store/event_json``)."""
 
 
+#: the JSON schema inputs of a plain validator function (no serializer: pydantic-core
+#: writes its value by the value's type) whose values are written as that schema writes them
+_INFERRED_AS_DECLARED = frozenset({"datetime"})
+
+
 def plain_schema(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
     """``schema`` without what does not change how a value is written: defaults,
-    references to ``definitions``, validator functions (without a serializer);
+    references to ``definitions``, validator functions (without a serializer; a plain one
+    of a datetime as a datetime);
     ``NotWritten`` for a schema with a serializer of its own."""
     while True:
         if "serialization" in schema:
@@ -46,6 +52,13 @@ def plain_schema(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[st
             schema = definitions[schema["schema_ref"]]
         elif kind in ("function-wrap", "function-before", "function-after"):
             schema = schema["schema"]
+        elif (
+            kind == "function-plain"
+            and schema.get("json_schema_input_schema", {}).get("type") in _INFERRED_AS_DECLARED
+        ):
+            # a plain validator function (``UtcDatetime``'s) is written by its value's type:
+            # a datetime as the datetime schema writes it
+            return schema["json_schema_input_schema"]
         else:
             return schema
 

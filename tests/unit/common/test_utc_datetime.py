@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from pydantic import AfterValidator, AwareDatetime, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
 from libs.common.events.base import UtcDatetime
 
@@ -87,3 +87,36 @@ def test_texts_of_the_short_paths_shape_read_as_before(text: str) -> None:
 @pytest.mark.parametrize("value", [None, 1_700_000_000, "", "Z", b"2026-12-01T05:17:36Z"])
 def test_other_inputs_read_as_before(value: object) -> None:
     _same(value)
+
+
+class _Old(BaseModel):
+    at: Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+    maybe: Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))] | None
+
+
+class _New(BaseModel):
+    at: UtcDatetime
+    maybe: UtcDatetime | None
+
+
+@given(st.datetimes(timezones=_ZONES.filter(lambda zone: zone is not None)))
+def test_fields_are_written_and_described_as_before(moment: datetime) -> None:
+    """A plain validator function has no serializer: pydantic-core writes its value by the
+    value's type, a datetime as ``AwareDatetime``'s serializer does (in any zone: what
+    ``model_construct`` may hold)."""
+    old, new = (
+        _Old.model_construct(at=moment, maybe=moment),
+        _New.model_construct(at=moment, maybe=moment),
+    )
+    assert new.model_dump_json() == old.model_dump_json()
+    assert new.model_dump(mode="json") == old.model_dump(mode="json")
+    assert new.model_dump() == old.model_dump()
+    for mode in ("validation", "serialization"):
+        described_new = _New.model_json_schema(mode=mode)  # type: ignore[arg-type]
+        described_old = _Old.model_json_schema(mode=mode)  # type: ignore[arg-type]
+        assert {**described_new, "title": ""} == {**described_old, "title": ""}
+
+
+def test_a_utc_datetime_is_kept_as_it_is() -> None:
+    moment = datetime.now(UTC).replace(fold=1)
+    assert _NEW.validate_python(moment) is moment
