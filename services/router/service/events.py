@@ -8,6 +8,8 @@ from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from orjson import OPT_UTC_Z
+from orjson import dumps as _dumps
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
@@ -32,7 +34,6 @@ from services.router.store.event_json import (
     EmittedWriter,
     emitted_writer,
     json_time_text,
-    members_writer,
 )
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
@@ -181,19 +182,15 @@ class Emitter:
     def _ready_written(self, conversation: Conversation) -> tuple[str, str] | None:
         """The conversation's id and its snapshot's JSON as ``OutboxWriter`` writes the
         snapshot, where ``_ready_snapshot`` would give it a snapshot: the last one when
-        nothing it is built from changed, else written from ``_snapshot_data``'s values
-        (``event_json.members_writer``: no ``ConversationSnapshot`` put together, no
-        copy of its values); None otherwise (no pool in the transaction, or values the
-        writer leaves to pydantic-core: ``emit`` then takes the snapshot's way)."""
+        nothing it is built from changed, else written from the conversation's values
+        (``_written_snapshot``: no ``ConversationSnapshot`` put together); None
+        otherwise (no pool in the transaction, or values the writer leaves to
+        pydantic-core: ``emit`` then takes the snapshot's way)."""
         values = columns(conversation)
         config = self.ctx.config.current
         picked = _snapshot_values(values)
-        key = (  # _snapshot_key's, inline: a call less an event
-            config,
-            picked,
-            tuple(values["tags"] or ()),
-            tuple(values["references"] or ()),
-        )
+        tags, references = tuple(values["tags"] or ()), tuple(values["references"] or ())
+        key = (config, picked, tags, references)  # _snapshot_key's, inline
         last = self._last_written
         if last is not None and last[0] == key:
             return last[1]
@@ -203,51 +200,40 @@ class Emitter:
         queue = config.policies.queues_by_name.get(values["queue"])
         first, second = values["assignee_id"], queue.supervisor if queue else None
         agents = pool.agents
-        data = self._snapshot_data(
-            values,
+        text = self._written_snapshot(
+            picked,
+            tags,
+            references,
             None if first is None else agents.get(first),
             None if second is None else agents.get(second),
-            picked,
         )
-        about = data["conversation_id"]
-        text = _write_snapshot_members(data)  # data's nested models now their __dict__s
+        about = picked[0]
         if text is None or type(about) is not str:
             return None
         written = (about, text)
         self._last_written = (key, written)
         return written
 
-    def _snapshot_of(
-        self, values: Mapping[str, Any], assignee: Agent | None, supervisor: Agent | None
-    ) -> ConversationSnapshot:
-        """The snapshot of ``_snapshot_data``'s values, without validation."""
-        return constructed(
-            ConversationSnapshot,
-            self._snapshot_data(values, assignee, supervisor),
-            set(_SNAPSHOT_FIELDS_SET),
-        )
-
-    def _snapshot_data(
+    def _written_snapshot(
         self,
-        values: Mapping[str, Any],
+        picked: tuple[Any, ...],
+        tags: tuple[Any, ...],
+        references: tuple[Any, ...],
         assignee: Agent | None,
         supervisor: Agent | None,
-        picked: tuple[Any, ...] | None = None,
-    ) -> dict[str, Any]:
-        """The ``__dict__`` of the conversation's snapshot: its stored values as events
-        carry them, made without
-        validation: every value comes from the store or from models already validated
-        (the interaction's customer, flags and reply path), the types as the snapshot
-        declares them, datetimes in UTC as its UtcDatetime fields would make them.
-
-        The parts' lookups are inline where they are dict lookups (the parsed customer,
-        flags and reply path, the enum members; an agent's reference only for an
-        agent): ~10 Python calls less a snapshot than the helpers' way, stop 36
-        (``bench.snapshot_callgrind``: 58.7 -> 50.1 K a snapshot taken;
-        ``tests/unit/router/test_event_snapshot.py`` holds it to that way).
-        ``picked``: ``_snapshot_values(values)`` when the caller made it (its key), the
-        columns unpacked from it, not looked up one by one (callgrind,
-        ``bench.snapshot_callgrind --written``: 66.6 -> 64.7 K an interaction)."""
+    ) -> str | None:
+        """The JSON of the snapshot ``_snapshot_of`` builds of these values (``picked``:
+        ``_snapshot_values``; ``tags`` and ``references`` as tuples) as pydantic-core
+        writes it, or None where it might not be written alike (a model or datetime
+        not of its field's class exactly, what orjson refuses): the caller then takes
+        the snapshot's way, which raises the errors this raises, in the same order
+        (the parts made as ``_snapshot_data`` makes them). ``orjson`` writes a dict of
+        the values (``event_json.model_writer``'s way, checked as it checks them) whose
+        nested models are their ``__dict__``s and whose enums are their values (orjson
+        reads an enum member's ``value`` through its Python property): no dict of the
+        snapshot's own, no second look at each value by a generated writer. Callgrind,
+        ``bench.snapshot_callgrind --written`` (800 snapshots of two warmed polls of 400):
+        see the commit."""
         (
             conversation_id,
             reference,
@@ -265,7 +251,127 @@ class Emitter:
             due_at,
             raw_reply_path,
             inbound_at,
-        ) = _snapshot_values(values) if picked is None else picked
+        ) = picked
+        channel = _CHANNEL_TEXTS.get(raw_channel)
+        priority = _PRIORITY_TEXTS.get(raw_priority)
+        if channel is None or priority is None:
+            return None  # not a member's value: the snapshot's way raises the enum's error
+        parsed = self._parsed
+        raw = raw_customer
+        known = parsed.get(("CustomerIdentity", id(raw)))
+        customer = (
+            known[1]
+            if known is not None and known[0] is raw
+            else self._parse(CustomerIdentity, raw)
+        )
+        raw = raw_flags
+        known = parsed.get(("Flags", id(raw)))
+        flags = known[1] if known is not None and known[0] is raw else self._parse(Flags, raw)
+        assignee_ref = None if assignee is None else self.agent_reference(assignee)
+        supervisor_ref = None if supervisor is None else self.agent_reference(supervisor)
+        raw = raw_reply_path
+        if not raw:
+            reply_path = None
+        else:
+            known = parsed.get(("ReplyPath", id(raw)))
+            reply_path = (
+                known[1] if known is not None and known[0] is raw else self._parse(ReplyPath, raw)
+            )
+            if type(reply_path) is not ReplyPath:
+                return None
+            reply_path = reply_path.__dict__
+            at = reply_path["reply_token_expires_at"]
+            if at is not None and (type(at) is not datetime or at.tzinfo is not UTC):
+                return None
+            at = reply_path["callback_expires_at"]
+            if at is not None and (type(at) is not datetime or at.tzinfo is not UTC):
+                return None
+        if due_at is not None:
+            if due_at.tzinfo is not UTC:
+                due_at = due_at.astimezone(UTC)
+            if type(due_at) is not datetime or due_at.tzinfo is not UTC:
+                return None
+        if inbound_at is not None:
+            if inbound_at.tzinfo is not UTC:
+                inbound_at = inbound_at.astimezone(UTC)
+            if type(inbound_at) is not datetime or inbound_at.tzinfo is not UTC:
+                return None
+        if type(customer) is not CustomerIdentity or type(flags) is not Flags:
+            return None
+        try:
+            return _dumps(
+                {
+                    "conversation_id": conversation_id,
+                    "reference": reference,
+                    "channel": channel,
+                    "status": status,
+                    "queue": queue,
+                    "priority": priority,
+                    "language": language,
+                    "subject": subject,
+                    "tags": tags,
+                    "contact_id": contact_id,
+                    "customer": customer.__dict__,
+                    "customer_flags": flags.__dict__,
+                    "assignee": None if assignee_ref is None else assignee_ref.__dict__,
+                    "supervisor": None if supervisor_ref is None else supervisor_ref.__dict__,
+                    "last_message_id": last_message_id,
+                    "references": references[-MAX_REFERENCES:],
+                    "first_response_due_at": due_at,
+                    "reply_path": reply_path,
+                    "customer_last_inbound_at": inbound_at,
+                },
+                option=OPT_UTC_Z,
+            ).decode()
+        except TypeError:  # orjson.JSONEncodeError is one: pydantic-core's way
+            return None
+
+    def _snapshot_of(
+        self, values: Mapping[str, Any], assignee: Agent | None, supervisor: Agent | None
+    ) -> ConversationSnapshot:
+        """The snapshot of ``_snapshot_data``'s values, without validation."""
+        return constructed(
+            ConversationSnapshot,
+            self._snapshot_data(values, assignee, supervisor),
+            set(_SNAPSHOT_FIELDS_SET),
+        )
+
+    def _snapshot_data(
+        self,
+        values: Mapping[str, Any],
+        assignee: Agent | None,
+        supervisor: Agent | None,
+    ) -> dict[str, Any]:
+        """The ``__dict__`` of the conversation's snapshot: its stored values as events
+        carry them, made without
+        validation: every value comes from the store or from models already validated
+        (the interaction's customer, flags and reply path), the types as the snapshot
+        declares them, datetimes in UTC as its UtcDatetime fields would make them.
+
+        The parts' lookups are inline where they are dict lookups (the parsed customer,
+        flags and reply path, the enum members; an agent's reference only for an
+        agent): ~10 Python calls less a snapshot than the helpers' way, stop 36
+        (``bench.snapshot_callgrind``: 58.7 -> 50.1 K a snapshot taken;
+        ``tests/unit/router/test_event_snapshot.py`` holds it to that way). The columns
+        unpacked from ``_snapshot_values``, not looked up one by one."""
+        (
+            conversation_id,
+            reference,
+            raw_channel,
+            status,
+            queue,
+            raw_priority,
+            language,
+            subject,
+            contact_id,
+            raw_customer,
+            raw_flags,
+            _assignee_id,
+            last_message_id,
+            due_at,
+            raw_reply_path,
+            inbound_at,
+        ) = _snapshot_values(values)
         # in the order _snapshot_of's display makes them (the same error first)
         raw = raw_channel
         channel = _CHANNEL_MEMBERS.get(raw)
@@ -695,8 +801,10 @@ _CHANNEL_MEMBERS = {member.value: member for member in Channel}
 _PRIORITY_MEMBERS = {member.value: member for member in Priority}
 #: the fields of a snapshot (``_snapshot_of`` gives every one)
 _SNAPSHOT_FIELDS_SET = frozenset(ConversationSnapshot.model_fields)
-#: a snapshot's JSON from its would-be ``__dict__`` (``_ready_written``), or None
-_write_snapshot_members = members_writer(ConversationSnapshot) or (lambda data: None)
+#: the snapshot's enum fields' stored values to the text orjson is given for them
+#: (``_written_snapshot``: the member's value, exactly a ``str``)
+_CHANNEL_TEXTS = {member.value: str(member.value) for member in Channel}
+_PRIORITY_TEXTS = {member.value: str(member.value) for member in Priority}
 
 #: the conversation's columns its snapshot is built from (``_snapshot_data``)
 SNAPSHOT_COLUMNS = (
