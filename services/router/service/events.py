@@ -140,7 +140,7 @@ class Emitter:
         """``agent_reference(agent)``'s JSON as orjson writes it, made once per agent per
         transaction (as the reference: a poll's snapshots name the same few agents and
         supervisors hundreds of times) and handed to orjson as written. Callgrind,
-        ``bench.snapshot_callgrind --written``: see the commit."""
+        ``bench.snapshot_callgrind --written``, stop 41: 48.3 -> 46.8 K an interaction."""
         cache = self.uow.cache
         written: dict[tuple[object, ...], Fragment] | None = cache.get(_AGENT_JSONS)  # type: ignore[assignment]
         if written is None:
@@ -206,10 +206,16 @@ class Emitter:
     def _ready_written(self, conversation: Conversation) -> tuple[str, str] | None:
         """The conversation's id and its snapshot's JSON as ``OutboxWriter`` writes the
         snapshot, where ``_ready_snapshot`` would give it a snapshot: the last one when
-        nothing it is built from changed, else written from the conversation's values
-        (``_written_snapshot``: no ``ConversationSnapshot`` put together); None
-        otherwise (no pool in the transaction, or values the writer leaves to
-        pydantic-core: ``emit`` then takes the snapshot's way)."""
+        nothing it is built from changed, else written by ``orjson`` from the
+        conversation's values (``_snapshot_data``'s ``written`` members: no
+        ``ConversationSnapshot`` put together, no second look at each value by a generated
+        writer, ``event_json.model_writer``'s checks); None otherwise (no pool in the
+        transaction, or values written otherwise by pydantic-core: ``emit`` then takes the
+        snapshot's way, which raises the errors this raises, in the same order).
+        Callgrind, ``bench.snapshot_callgrind --written`` (800 snapshots of two warmed polls
+        of 400), stop 41: 55.1 -> 49.2 K an interaction (orjson read each enum member's
+        ``value`` through its Python property; the members writer looked every nested
+        value up again), then ``_agent_json`` and the supervisors' map: 46.8 K."""
         values = columns(conversation)
         config = self.ctx.config.current
         picked = _snapshot_values(values)
@@ -226,40 +232,61 @@ class Emitter:
             supervisors = _remember_supervisors(config)
         first, second = values["assignee_id"], supervisors[1].get(values["queue"])
         agents = pool.agents
-        text = self._written_snapshot(
+        # the snapshot's members as orjson writes them as pydantic-core would (nested
+        # models as their __dict__s, agents as their JSON, enums as their values' text)
+        members = self._snapshot_data(
             picked,
             tags,
             references,
             None if first is None else agents.get(first),
             None if second is None else agents.get(second),
+            True,
         )
         about = picked[0]
-        if text is None or type(about) is not str:
+        if members is None or type(about) is not str:
+            return None
+        try:
+            text = _dumps(members, option=OPT_UTC_Z).decode()
+        except TypeError:  # orjson.JSONEncodeError is one: pydantic-core's way
             return None
         written = (about, text)
         self._last_written = (key, written)
         return written
 
-    def _written_snapshot(
+    def _snapshot_of(
+        self, values: Mapping[str, Any], assignee: Agent | None, supervisor: Agent | None
+    ) -> ConversationSnapshot:
+        """The snapshot of ``_snapshot_data``'s values, without validation."""
+        tags, references = tuple(values["tags"] or ()), tuple(values["references"] or ())
+        data = self._snapshot_data(
+            _snapshot_values(values), tags, references, assignee, supervisor, False
+        )
+        return constructed(ConversationSnapshot, data, set(_SNAPSHOT_FIELDS_SET))  # type: ignore[arg-type]
+
+    def _snapshot_data(
         self,
         picked: tuple[Any, ...],
         tags: tuple[Any, ...],
         references: tuple[Any, ...],
         assignee: Agent | None,
         supervisor: Agent | None,
-    ) -> str | None:
-        """The JSON of the snapshot ``_snapshot_of`` builds of these values (``picked``:
-        ``_snapshot_values``; ``tags`` and ``references`` as tuples) as pydantic-core
-        writes it, or None where it might not be written alike (a model or datetime
-        not of its field's class exactly, what orjson refuses): the caller then takes
-        the snapshot's way, which raises the errors this raises, in the same order
-        (the parts made as ``_snapshot_data`` makes them). ``orjson`` writes a dict of
-        the values (``event_json.model_writer``'s way, checked as it checks them) whose
-        nested models are their ``__dict__``s and whose enums are their values (orjson
-        reads an enum member's ``value`` through its Python property): no dict of the
-        snapshot's own, no second look at each value by a generated writer. Callgrind,
-        ``bench.snapshot_callgrind --written`` (800 snapshots of two warmed polls of 400):
-        see the commit."""
+        written: bool,
+    ) -> dict[str, Any] | None:
+        """The ``__dict__`` of the conversation's snapshot (``picked``:
+        ``_snapshot_values`` of its columns; its tags and references as tuples): its
+        stored values as events carry them, made without validation: every value
+        comes from the store or from models already validated (the interaction's
+        customer, flags and reply path), the types as the snapshot declares them,
+        datetimes in UTC as its UtcDatetime fields would make them.
+        ``written``: the same for orjson to write (``_ready_written``): enums as
+        their values, nested models as their ``__dict__``s, agents as their JSON; None
+        where a value is not as that way takes it (the caller takes the other way).
+
+        The parts' lookups are inline where they are dict lookups (the parsed customer,
+        flags and reply path, the enum members; an agent's reference only for an
+        agent): ~10 Python calls less a snapshot than the helpers' way, stop 36
+        (``bench.snapshot_callgrind``: 58.7 -> 50.1 K a snapshot taken;
+        ``tests/unit/router/test_event_snapshot.py`` holds it to that way)."""
         (
             conversation_id,
             reference,
@@ -278,135 +305,19 @@ class Emitter:
             raw_reply_path,
             inbound_at,
         ) = picked
-        channel = _CHANNEL_TEXTS.get(raw_channel)
-        priority = _PRIORITY_TEXTS.get(raw_priority)
-        if channel is None or priority is None:
-            return None  # not a member's value: the snapshot's way raises the enum's error
-        parsed = self._parsed
-        raw = raw_customer
-        known = parsed.get(("CustomerIdentity", id(raw)))
-        customer = (
-            known[1]
-            if known is not None and known[0] is raw
-            else self._parse(CustomerIdentity, raw)
-        )
-        raw = raw_flags
-        known = parsed.get(("Flags", id(raw)))
-        flags = known[1] if known is not None and known[0] is raw else self._parse(Flags, raw)
-        assignee_json = None if assignee is None else self._agent_json(assignee)
-        supervisor_json = None if supervisor is None else self._agent_json(supervisor)
-        raw = raw_reply_path
-        if not raw:
-            reply_path = None
-        else:
-            known = parsed.get(("ReplyPath", id(raw)))
-            reply_path = (
-                known[1] if known is not None and known[0] is raw else self._parse(ReplyPath, raw)
-            )
-            if type(reply_path) is not ReplyPath:
-                return None
-            reply_path = reply_path.__dict__
-            at = reply_path["reply_token_expires_at"]
-            if at is not None and (type(at) is not datetime or at.tzinfo is not UTC):
-                return None
-            at = reply_path["callback_expires_at"]
-            if at is not None and (type(at) is not datetime or at.tzinfo is not UTC):
-                return None
-        if due_at is not None:
-            if due_at.tzinfo is not UTC:
-                due_at = due_at.astimezone(UTC)
-            if type(due_at) is not datetime or due_at.tzinfo is not UTC:
-                return None
-        if inbound_at is not None:
-            if inbound_at.tzinfo is not UTC:
-                inbound_at = inbound_at.astimezone(UTC)
-            if type(inbound_at) is not datetime or inbound_at.tzinfo is not UTC:
-                return None
-        if type(customer) is not CustomerIdentity or type(flags) is not Flags:
-            return None
-        try:
-            return _dumps(
-                {
-                    "conversation_id": conversation_id,
-                    "reference": reference,
-                    "channel": channel,
-                    "status": status,
-                    "queue": queue,
-                    "priority": priority,
-                    "language": language,
-                    "subject": subject,
-                    "tags": tags,
-                    "contact_id": contact_id,
-                    "customer": customer.__dict__,
-                    "customer_flags": flags.__dict__,
-                    "assignee": assignee_json,
-                    "supervisor": supervisor_json,
-                    "last_message_id": last_message_id,
-                    "references": references[-MAX_REFERENCES:],
-                    "first_response_due_at": due_at,
-                    "reply_path": reply_path,
-                    "customer_last_inbound_at": inbound_at,
-                },
-                option=OPT_UTC_Z,
-            ).decode()
-        except TypeError:  # orjson.JSONEncodeError is one: pydantic-core's way
-            return None
-
-    def _snapshot_of(
-        self, values: Mapping[str, Any], assignee: Agent | None, supervisor: Agent | None
-    ) -> ConversationSnapshot:
-        """The snapshot of ``_snapshot_data``'s values, without validation."""
-        return constructed(
-            ConversationSnapshot,
-            self._snapshot_data(values, assignee, supervisor),
-            set(_SNAPSHOT_FIELDS_SET),
-        )
-
-    def _snapshot_data(
-        self,
-        values: Mapping[str, Any],
-        assignee: Agent | None,
-        supervisor: Agent | None,
-    ) -> dict[str, Any]:
-        """The ``__dict__`` of the conversation's snapshot: its stored values as events
-        carry them, made without
-        validation: every value comes from the store or from models already validated
-        (the interaction's customer, flags and reply path), the types as the snapshot
-        declares them, datetimes in UTC as its UtcDatetime fields would make them.
-
-        The parts' lookups are inline where they are dict lookups (the parsed customer,
-        flags and reply path, the enum members; an agent's reference only for an
-        agent): ~10 Python calls less a snapshot than the helpers' way, stop 36
-        (``bench.snapshot_callgrind``: 58.7 -> 50.1 K a snapshot taken;
-        ``tests/unit/router/test_event_snapshot.py`` holds it to that way). The columns
-        unpacked from ``_snapshot_values``, not looked up one by one."""
-        (
-            conversation_id,
-            reference,
-            raw_channel,
-            status,
-            queue,
-            raw_priority,
-            language,
-            subject,
-            contact_id,
-            raw_customer,
-            raw_flags,
-            _assignee_id,
-            last_message_id,
-            due_at,
-            raw_reply_path,
-            inbound_at,
-        ) = _snapshot_values(values)
         # in the order _snapshot_of's display makes them (the same error first)
-        raw = raw_channel
-        channel = _CHANNEL_MEMBERS.get(raw)
-        if channel is None:
-            channel = channel_of(raw)  # not a member's value: the enum's error
-        raw = raw_priority
-        priority = _PRIORITY_MEMBERS.get(raw)
-        if priority is None:
-            priority = priority_of(raw)
+        if written:
+            channel = _CHANNEL_TEXTS.get(raw_channel)
+            priority = _PRIORITY_TEXTS.get(raw_priority)
+            if channel is None or priority is None:
+                return None  # not a member's value: the other way raises the enum's error
+        else:
+            channel = _CHANNEL_MEMBERS.get(raw_channel)
+            if channel is None:
+                channel = channel_of(raw_channel)  # not a member's value: the enum's error
+            priority = _PRIORITY_MEMBERS.get(raw_priority)
+            if priority is None:
+                priority = priority_of(raw_priority)
         parsed = self._parsed
         raw = raw_customer
         known = parsed.get(("CustomerIdentity", id(raw)))
@@ -418,8 +329,12 @@ class Emitter:
         raw = raw_flags
         known = parsed.get(("Flags", id(raw)))
         flags = known[1] if known is not None and known[0] is raw else self._parse(Flags, raw)
-        assignee_ref = None if assignee is None else self.agent_reference(assignee)
-        supervisor_ref = None if supervisor is None else self.agent_reference(supervisor)
+        if written:
+            assignee_ref = None if assignee is None else self._agent_json(assignee)
+            supervisor_ref = None if supervisor is None else self._agent_json(supervisor)
+        else:
+            assignee_ref = None if assignee is None else self.agent_reference(assignee)
+            supervisor_ref = None if supervisor is None else self.agent_reference(supervisor)
         raw = raw_reply_path
         if not raw:
             reply_path = None
@@ -428,7 +343,26 @@ class Emitter:
             reply_path = (
                 known[1] if known is not None and known[0] is raw else self._parse(ReplyPath, raw)
             )
-        tags, references = values["tags"], values["references"]
+        if due_at is not None and due_at.tzinfo is not UTC:
+            due_at = due_at.astimezone(UTC)
+        if inbound_at is not None and inbound_at.tzinfo is not UTC:
+            inbound_at = inbound_at.astimezone(UTC)
+        if written:  # model_writer's checks, and the nested models as their __dict__s
+            if type(customer) is not CustomerIdentity or type(flags) is not Flags:
+                return None
+            if due_at is not None and (type(due_at) is not datetime or due_at.tzinfo is not UTC):
+                return None
+            at = inbound_at
+            if at is not None and (type(at) is not datetime or at.tzinfo is not UTC):
+                return None
+            customer, flags = customer.__dict__, flags.__dict__
+            if reply_path is not None:
+                if type(reply_path) is not ReplyPath:
+                    return None
+                reply_path = reply_path.__dict__
+                for at in (reply_path["reply_token_expires_at"], reply_path["callback_expires_at"]):
+                    if at is not None and (type(at) is not datetime or at.tzinfo is not UTC):
+                        return None
         return {
             "conversation_id": conversation_id,
             "reference": reference,
@@ -438,21 +372,19 @@ class Emitter:
             "priority": priority,
             "language": language,
             "subject": subject,
-            "tags": list(tags) if tags else [],
+            "tags": tags if written else list(tags),  # orjson writes a tuple as a list
             "contact_id": contact_id,
             "customer": customer,
             "customer_flags": flags,
             "assignee": assignee_ref,
             "supervisor": supervisor_ref,
             "last_message_id": last_message_id,
-            "references": list(references)[-MAX_REFERENCES:] if references else [],
-            "first_response_due_at": due_at
-            if due_at is None or due_at.tzinfo is UTC
-            else due_at.astimezone(UTC),
+            "references": references[-MAX_REFERENCES:]
+            if written
+            else list(references[-MAX_REFERENCES:]),
+            "first_response_due_at": due_at,
             "reply_path": reply_path,
-            "customer_last_inbound_at": inbound_at
-            if inbound_at is None or inbound_at.tzinfo is UTC
-            else inbound_at.astimezone(UTC),
+            "customer_last_inbound_at": inbound_at,
         }
 
     async def emit(
@@ -828,7 +760,7 @@ _PRIORITY_MEMBERS = {member.value: member for member in Priority}
 #: the fields of a snapshot (``_snapshot_of`` gives every one)
 _SNAPSHOT_FIELDS_SET = frozenset(ConversationSnapshot.model_fields)
 #: the snapshot's enum fields' stored values to the text orjson is given for them
-#: (``_written_snapshot``: the member's value, exactly a ``str``)
+#: (``_snapshot_data`` written: the member's value, exactly a ``str``)
 _CHANNEL_TEXTS = {member.value: str(member.value) for member in Channel}
 _PRIORITY_TEXTS = {member.value: str(member.value) for member in Priority}
 
