@@ -8,6 +8,8 @@ from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from orjson import OPT_UTC_Z, Fragment
+from orjson import dumps as _dumps
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
@@ -32,7 +34,6 @@ from services.router.store.event_json import (
     EmittedWriter,
     emitted_writer,
     json_time_text,
-    members_writer,
 )
 from services.router.store.models import Agent, Conversation
 from services.router.store.unit_of_work import UnitOfWork
@@ -43,6 +44,8 @@ _UNSET: Any = object()
 #: stored values to their enum members by a dict lookup (``Channel(value)`` is ~0.5 µs);
 #: a value that is none raises KeyError, as the enum would ValueError
 _AGENT_REFS = "agent_refs"
+#: ``Emitter._agent_json``'s per transaction: an agent reference's values to its JSON
+_AGENT_JSONS = "agent_ref_json"
 
 
 def agent_ref(agent: Agent | None) -> AgentRef | None:
@@ -123,12 +126,34 @@ class Emitter:
         reference holds, so an agent changed within the transaction gets a new one."""
         if agent is None:
             return None
-        refs: dict[tuple[object, ...], AgentRef] = self.uow.cache.setdefault(_AGENT_REFS, {})  # type: ignore[assignment]
+        cache = self.uow.cache
+        refs: dict[tuple[object, ...], AgentRef] | None = cache.get(_AGENT_REFS)  # type: ignore[assignment]
+        if refs is None:  # the transaction's first (no dict made and dropped a call)
+            refs = cache[_AGENT_REFS] = {}
         key = _agent_ref_values(columns(agent))
         ref = refs.get(key)
         if ref is None:
             ref = refs[key] = agent_ref(agent)  # type: ignore[assignment]
         return ref
+
+    def _agent_json(self, agent: Agent) -> Fragment | dict[str, Any]:
+        """``agent_reference(agent)``'s JSON as orjson writes it, made once per agent per
+        transaction (as the reference: a poll's snapshots name the same few agents and
+        supervisors hundreds of times) and handed to orjson as written. Callgrind,
+        ``bench.snapshot_callgrind --written``, stop 41: 48.3 -> 46.8 K an interaction."""
+        cache = self.uow.cache
+        written: dict[tuple[object, ...], Fragment] | None = cache.get(_AGENT_JSONS)  # type: ignore[assignment]
+        if written is None:
+            written = cache[_AGENT_JSONS] = {}
+        key = _agent_ref_values(columns(agent))
+        fragment = written.get(key)
+        if fragment is None:
+            members = self.agent_reference(agent).__dict__  # type: ignore[union-attr]
+            try:  # AgentRef's fields are text: event_json.model_writer checks nothing of it
+                fragment = written[key] = Fragment(_dumps(members, option=OPT_UTC_Z))
+            except TypeError:  # what orjson refuses: the snapshot's dumps refuses it too
+                return members
+        return fragment
 
     async def snapshot(self, conversation: Conversation) -> ConversationSnapshot:
         """The conversation as events carry it; one cause often emits several events
@@ -181,37 +206,48 @@ class Emitter:
     def _ready_written(self, conversation: Conversation) -> tuple[str, str] | None:
         """The conversation's id and its snapshot's JSON as ``OutboxWriter`` writes the
         snapshot, where ``_ready_snapshot`` would give it a snapshot: the last one when
-        nothing it is built from changed, else written from ``_snapshot_data``'s values
-        (``event_json.members_writer``: no ``ConversationSnapshot`` put together, no
-        copy of its values); None otherwise (no pool in the transaction, or values the
-        writer leaves to pydantic-core: ``emit`` then takes the snapshot's way)."""
+        nothing it is built from changed, else written by ``orjson`` from the
+        conversation's values (``_snapshot_data``'s ``written`` members: no
+        ``ConversationSnapshot`` put together, no second look at each value by a generated
+        writer, ``event_json.model_writer``'s checks); None otherwise (no pool in the
+        transaction, or values written otherwise by pydantic-core: ``emit`` then takes the
+        snapshot's way, which raises the errors this raises, in the same order).
+        Callgrind, ``bench.snapshot_callgrind --written`` (800 snapshots of two warmed polls
+        of 400), stop 41: 55.1 -> 49.2 K an interaction (orjson read each enum member's
+        ``value`` through its Python property; the members writer looked every nested
+        value up again), then ``_agent_json`` and the supervisors' map: 46.8 K."""
         values = columns(conversation)
         config = self.ctx.config.current
         picked = _snapshot_values(values)
-        key = (  # _snapshot_key's, inline: a call less an event
-            config,
-            picked,
-            tuple(values["tags"] or ()),
-            tuple(values["references"] or ()),
-        )
+        tags, references = tuple(values["tags"] or ()), tuple(values["references"] or ())
+        key = (config, picked, tags, references)  # _snapshot_key's, inline
         last = self._last_written
         if last is not None and last[0] == key:
             return last[1]
         pool = self.uow.cache.get(POOL_KEY) if self.uses_pool else None
         if not isinstance(pool, AssignmentPool):
             return None
-        queue = config.policies.queues_by_name.get(values["queue"])
-        first, second = values["assignee_id"], queue.supervisor if queue else None
+        supervisors = _queue_supervisors
+        if supervisors[0] is not config:
+            supervisors = _remember_supervisors(config)
+        first, second = values["assignee_id"], supervisors[1].get(values["queue"])
         agents = pool.agents
-        data = self._snapshot_data(
-            values,
+        # the snapshot's members as orjson writes them as pydantic-core would (nested
+        # models as their __dict__s, agents as their JSON, enums as their values' text)
+        members = self._snapshot_data(
+            picked,
+            tags,
+            references,
             None if first is None else agents.get(first),
             None if second is None else agents.get(second),
-            picked,
+            True,
         )
-        about = data["conversation_id"]
-        text = _write_snapshot_members(data)  # data's nested models now their __dict__s
-        if text is None or type(about) is not str:
+        about = picked[0]
+        if members is None or type(about) is not str:
+            return None
+        try:
+            text = _dumps(members, option=OPT_UTC_Z).decode()
+        except TypeError:  # orjson.JSONEncodeError is one: pydantic-core's way
             return None
         written = (about, text)
         self._last_written = (key, written)
@@ -221,33 +257,36 @@ class Emitter:
         self, values: Mapping[str, Any], assignee: Agent | None, supervisor: Agent | None
     ) -> ConversationSnapshot:
         """The snapshot of ``_snapshot_data``'s values, without validation."""
-        return constructed(
-            ConversationSnapshot,
-            self._snapshot_data(values, assignee, supervisor),
-            set(_SNAPSHOT_FIELDS_SET),
+        tags, references = tuple(values["tags"] or ()), tuple(values["references"] or ())
+        data = self._snapshot_data(
+            _snapshot_values(values), tags, references, assignee, supervisor, False
         )
+        return constructed(ConversationSnapshot, data, set(_SNAPSHOT_FIELDS_SET))  # type: ignore[arg-type]
 
     def _snapshot_data(
         self,
-        values: Mapping[str, Any],
+        picked: tuple[Any, ...],
+        tags: tuple[Any, ...],
+        references: tuple[Any, ...],
         assignee: Agent | None,
         supervisor: Agent | None,
-        picked: tuple[Any, ...] | None = None,
-    ) -> dict[str, Any]:
-        """The ``__dict__`` of the conversation's snapshot: its stored values as events
-        carry them, made without
-        validation: every value comes from the store or from models already validated
-        (the interaction's customer, flags and reply path), the types as the snapshot
-        declares them, datetimes in UTC as its UtcDatetime fields would make them.
+        written: bool,
+    ) -> dict[str, Any] | None:
+        """The ``__dict__`` of the conversation's snapshot (``picked``:
+        ``_snapshot_values`` of its columns; its tags and references as tuples): its
+        stored values as events carry them, made without validation: every value
+        comes from the store or from models already validated (the interaction's
+        customer, flags and reply path), the types as the snapshot declares them,
+        datetimes in UTC as its UtcDatetime fields would make them.
+        ``written``: the same for orjson to write (``_ready_written``): enums as
+        their values, nested models as their ``__dict__``s, agents as their JSON; None
+        where a value is not as that way takes it (the caller takes the other way).
 
         The parts' lookups are inline where they are dict lookups (the parsed customer,
         flags and reply path, the enum members; an agent's reference only for an
         agent): ~10 Python calls less a snapshot than the helpers' way, stop 36
         (``bench.snapshot_callgrind``: 58.7 -> 50.1 K a snapshot taken;
-        ``tests/unit/router/test_event_snapshot.py`` holds it to that way).
-        ``picked``: ``_snapshot_values(values)`` when the caller made it (its key), the
-        columns unpacked from it, not looked up one by one (callgrind,
-        ``bench.snapshot_callgrind --written``: 66.6 -> 64.7 K an interaction)."""
+        ``tests/unit/router/test_event_snapshot.py`` holds it to that way)."""
         (
             conversation_id,
             reference,
@@ -265,16 +304,20 @@ class Emitter:
             due_at,
             raw_reply_path,
             inbound_at,
-        ) = _snapshot_values(values) if picked is None else picked
+        ) = picked
         # in the order _snapshot_of's display makes them (the same error first)
-        raw = raw_channel
-        channel = _CHANNEL_MEMBERS.get(raw)
-        if channel is None:
-            channel = channel_of(raw)  # not a member's value: the enum's error
-        raw = raw_priority
-        priority = _PRIORITY_MEMBERS.get(raw)
-        if priority is None:
-            priority = priority_of(raw)
+        if written:
+            channel = _CHANNEL_TEXTS.get(raw_channel)
+            priority = _PRIORITY_TEXTS.get(raw_priority)
+            if channel is None or priority is None:
+                return None  # not a member's value: the other way raises the enum's error
+        else:
+            channel = _CHANNEL_MEMBERS.get(raw_channel)
+            if channel is None:
+                channel = channel_of(raw_channel)  # not a member's value: the enum's error
+            priority = _PRIORITY_MEMBERS.get(raw_priority)
+            if priority is None:
+                priority = priority_of(raw_priority)
         parsed = self._parsed
         raw = raw_customer
         known = parsed.get(("CustomerIdentity", id(raw)))
@@ -286,8 +329,12 @@ class Emitter:
         raw = raw_flags
         known = parsed.get(("Flags", id(raw)))
         flags = known[1] if known is not None and known[0] is raw else self._parse(Flags, raw)
-        assignee_ref = None if assignee is None else self.agent_reference(assignee)
-        supervisor_ref = None if supervisor is None else self.agent_reference(supervisor)
+        if written:
+            assignee_ref = None if assignee is None else self._agent_json(assignee)
+            supervisor_ref = None if supervisor is None else self._agent_json(supervisor)
+        else:
+            assignee_ref = None if assignee is None else self.agent_reference(assignee)
+            supervisor_ref = None if supervisor is None else self.agent_reference(supervisor)
         raw = raw_reply_path
         if not raw:
             reply_path = None
@@ -296,7 +343,26 @@ class Emitter:
             reply_path = (
                 known[1] if known is not None and known[0] is raw else self._parse(ReplyPath, raw)
             )
-        tags, references = values["tags"], values["references"]
+        if due_at is not None and due_at.tzinfo is not UTC:
+            due_at = due_at.astimezone(UTC)
+        if inbound_at is not None and inbound_at.tzinfo is not UTC:
+            inbound_at = inbound_at.astimezone(UTC)
+        if written:  # model_writer's checks, and the nested models as their __dict__s
+            if type(customer) is not CustomerIdentity or type(flags) is not Flags:
+                return None
+            if due_at is not None and (type(due_at) is not datetime or due_at.tzinfo is not UTC):
+                return None
+            at = inbound_at
+            if at is not None and (type(at) is not datetime or at.tzinfo is not UTC):
+                return None
+            customer, flags = customer.__dict__, flags.__dict__
+            if reply_path is not None:
+                if type(reply_path) is not ReplyPath:
+                    return None
+                reply_path = reply_path.__dict__
+                for at in (reply_path["reply_token_expires_at"], reply_path["callback_expires_at"]):
+                    if at is not None and (type(at) is not datetime or at.tzinfo is not UTC):
+                        return None
         return {
             "conversation_id": conversation_id,
             "reference": reference,
@@ -306,21 +372,19 @@ class Emitter:
             "priority": priority,
             "language": language,
             "subject": subject,
-            "tags": list(tags) if tags else [],
+            "tags": tags if written else list(tags),  # orjson writes a tuple as a list
             "contact_id": contact_id,
             "customer": customer,
             "customer_flags": flags,
             "assignee": assignee_ref,
             "supervisor": supervisor_ref,
             "last_message_id": last_message_id,
-            "references": list(references)[-MAX_REFERENCES:] if references else [],
-            "first_response_due_at": due_at
-            if due_at is None or due_at.tzinfo is UTC
-            else due_at.astimezone(UTC),
+            "references": references[-MAX_REFERENCES:]
+            if written
+            else list(references[-MAX_REFERENCES:]),
+            "first_response_due_at": due_at,
             "reply_path": reply_path,
-            "customer_last_inbound_at": inbound_at
-            if inbound_at is None or inbound_at.tzinfo is UTC
-            else inbound_at.astimezone(UTC),
+            "customer_last_inbound_at": inbound_at,
         }
 
     async def emit(
@@ -695,8 +759,10 @@ _CHANNEL_MEMBERS = {member.value: member for member in Channel}
 _PRIORITY_MEMBERS = {member.value: member for member in Priority}
 #: the fields of a snapshot (``_snapshot_of`` gives every one)
 _SNAPSHOT_FIELDS_SET = frozenset(ConversationSnapshot.model_fields)
-#: a snapshot's JSON from its would-be ``__dict__`` (``_ready_written``), or None
-_write_snapshot_members = members_writer(ConversationSnapshot) or (lambda data: None)
+#: the snapshot's enum fields' stored values to the text orjson is given for them
+#: (``_snapshot_data`` written: the member's value, exactly a ``str``)
+_CHANNEL_TEXTS = {member.value: str(member.value) for member in Channel}
+_PRIORITY_TEXTS = {member.value: str(member.value) for member in Priority}
 
 #: the conversation's columns its snapshot is built from (``_snapshot_data``)
 SNAPSHOT_COLUMNS = (
@@ -723,6 +789,22 @@ SNAPSHOT_COLUMNS = (
 _snapshot_values = itemgetter(*SNAPSHOT_COLUMNS)
 #: what an agent reference is built from (``agent_reference``), picked in C
 _agent_ref_values = itemgetter("id", "name", "email", "locale")
+
+
+#: ``Emitter._ready_written``: the config last seen and its queues' supervisors by queue
+#: name (``policies.queue(name).supervisor``; a name not a queue's: None), one tuple so
+#: that a reader sees a consistent pair
+_queue_supervisors: tuple[object, dict[str, str | None]] = (None, {})
+
+
+def _remember_supervisors(config: Any) -> tuple[object, dict[str, str | None]]:
+    """``config``'s supervisors by queue name, kept as ``_queue_supervisors``. Why: a
+    snapshot looked its queue's supervisor up through three attributes of pydantic
+    models (each through ``BaseModel``'s ``__getattr__`` hook, ~0.6 K instructions)."""
+    global _queue_supervisors
+    by_name = {name: queue.supervisor for name, queue in config.policies.queues_by_name.items()}
+    _queue_supervisors = (config, by_name)
+    return _queue_supervisors
 
 
 def _snapshot_key(values: Mapping[str, Any], config: object) -> tuple[object, ...]:
