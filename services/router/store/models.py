@@ -113,6 +113,8 @@ class ContactIdentity(Base):
     kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(320), primary_key=True)
     contact_id: Mapped[str] = mapped_column(_foreign_key("contacts.id"), index=True)
+    #: SQLite: the primary key's b-tree is the table (migration 0012)
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 #: Assistant statuses in which the assistant, not a person, holds the conversation.
@@ -196,6 +198,8 @@ class MessageIndex(Base):
     __tablename__ = "message_ids"
     message_id: Mapped[str] = mapped_column(sa.String(998), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(_foreign_key("conversations.id"), primary_key=True)
+    #: SQLite: the primary key's b-tree is the table (migration 0012)
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class InteractionRecord(Base):
