@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest migration's revision (a unit test holds it to alembic's head). A store
 #: already there starts without importing alembic: alembic, mako and the pygments
 #: lexers alembic pulls in are ~10 MB of the router's RSS for a no-op upgrade.
-SCHEMA_HEAD = "0011_deferrable_foreign_keys"
+SCHEMA_HEAD = "0012_without_rowid"
 SQLITE_CACHED_STATEMENTS = 32
 #: A new SQLite store's page size, and the WAL size that triggers a checkpoint (SQLite's
 #: default 1,000 pages of its default 4,096 bytes): ``_sqlite_pragmas`` says why.
