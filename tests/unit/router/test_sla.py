@@ -344,3 +344,47 @@ def test_always_open_dues_kept_per_targets_are_each_clocks_due(
         start = base + timedelta(minutes=offset, microseconds=offset % 7)
         expected = outcome(each_clock_due, calendar, sla_targets, clocks, start)
         assert outcome(clocks_due, calendar, sla_targets, tuple(clocks), start) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=CALENDAR_ZONES,
+    country=HOLIDAY_COUNTRIES,
+    hours=HOURS,
+    closed=CLOSED_DATES,
+    base=instants,
+    offsets=st.lists(st.integers(-3 * 3600 * 10**6, 3 * 3600 * 10**6), min_size=1, max_size=8),
+    targets=TARGETS,
+    clocks=st.lists(
+        st.tuples(st.sampled_from(METRICS), st.sampled_from([0.0, 0.0, 10.0, 5000.0])),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_dues_kept_for_an_open_span_are_those_worked_out_afresh(
+    zone, country, hours, closed, base, offsets, targets, clocks
+):
+    """clock_dues on one calendar over starts microseconds to hours apart (many in the
+    span of an open interval the last start's dues were kept for, and each at the edges
+    of that span: its first start excluded, its last included) gives each start's
+    clock_due on a fresh calendar, in UTC, and is_open a fresh calendar's answer."""
+    config = _calendar_config(zone, country, hours, closed)
+    shared = build_calendar("hours", config)
+    sla_targets = SlaTargets(*targets)
+    starts = [base + timedelta(microseconds=offset) for offset in offsets]
+    for start in starts:
+        span = shared._open[0]
+        edges = [] if span is None else [span[0], span[0] + sla._MICROSECOND, span[1]]
+        for at in [start, *edges, *(edge + sla._MICROSECOND for edge in edges)]:
+            expected = outcome(
+                each_clock_due, build_calendar("hours", config), sla_targets, clocks, at
+            )
+            found = outcome(clocks_due, shared, sla_targets, tuple(clocks), at)
+            assert found == expected
+            if isinstance(found, list):
+                for due in found:
+                    assert due is None or (
+                        due.breach_at.tzinfo is UTC
+                        and (due.warning_at is None or due.warning_at.tzinfo is UTC)
+                    )
+            assert shared.is_open(at) == build_calendar("hours", config).is_open(at)
