@@ -225,11 +225,14 @@ def on_customer_message(
     status = _AFTER_CUSTOMER_MESSAGE.get(current)
     if status is None:
         status = next_status(status_of(current), CUSTOMER_MESSAGE)  # raises for resolved
-    changes: dict[str, object] = {}
+    # a conversation routing just opened has its values set in place, as set_values
+    # would (its INSERT writes them): written straight into them here, not gathered in a
+    # dict and merged at the end (each value is read, below, before it is written)
+    unflushed = unflushed_values(conversation)
+    changes: dict[str, object] = {} if unflushed is None else unflushed
     # a loaded conversation already open is not set open again (a returning customer's
     # message: an ORM set is ~5 K instructions of tracking, and the UPDATE skips an equal
     # value anyway); one routing just opened is set in place, as before
-    unflushed = unflushed_values(conversation)
     if status != current or unflushed is not None:
         changes["status"] = status
     automated = values["automated"]
@@ -241,7 +244,7 @@ def on_customer_message(
         # already waiting for an answer otherwise: the running clock keeps its start
         changes["awaiting_since"] = at
     if automated or not (resolution or awaiting):
-        if changes:
+        if changes and unflushed is None:
             set_values(conversation, changes)
         return
     response = (FIRST_RESPONSE if values["first_response_at"] is None else NEXT_RESPONSE, 0.0)
@@ -258,8 +261,6 @@ def on_customer_message(
     _add_timers(uow, values["id"], dues, values["clock_cycle"] or 0, at, changes)
     if unflushed is None:
         set_values(conversation, changes)
-    else:  # a conversation routing just opened: in place (as set_values sets it)
-        unflushed.update(changes)
 
 
 #: the status a customer's message leaves a conversation in, by its stored status
