@@ -366,8 +366,9 @@ def test_dues_kept_for_an_open_span_are_those_worked_out_afresh(
 ):
     """clock_dues on one calendar over starts microseconds to hours apart (many in the
     span of an open interval the last start's dues were kept for, and each at the edges
-    of that span: its first start excluded, its last included) gives each start's
-    clock_due on a fresh calendar, in UTC, and is_open a fresh calendar's answer."""
+    of that span: its first start excluded, its last included; each start again in
+    Seoul's time) gives each start's clock_due on a fresh calendar, in UTC, and is_open
+    a fresh calendar's answer."""
     config = _calendar_config(zone, country, hours, closed)
     shared = build_calendar("hours", config)
     sla_targets = SlaTargets(*targets)
@@ -375,7 +376,8 @@ def test_dues_kept_for_an_open_span_are_those_worked_out_afresh(
     for start in starts:
         span = shared._open[0]
         edges = [] if span is None else [span[0], span[0] + sla._MICROSECOND, span[1]]
-        for at in [start, *edges, *(edge + sla._MICROSECOND for edge in edges)]:
+        # the start also in a zone of its own: routing passes UTC, the dues are UTC anyway
+        for at in [start, start.astimezone(KST), *edges, *(e + sla._MICROSECOND for e in edges)]:
             expected = outcome(
                 each_clock_due, build_calendar("hours", config), sla_targets, clocks, at
             )
