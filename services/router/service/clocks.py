@@ -139,15 +139,10 @@ def _add_timers_by_rows(
     started_at: datetime,
     changes: dict[str, object],
 ) -> None:
-    """``_add_timers`` clock by clock and row by row through ``insert_later``: what it
-    is held equal to."""
-    for due in dues:
-        if due is None:
-            continue
-        cycle += 1
-        changes["clock_cycle"] = cycle
-        if due.metric is FIRST_RESPONSE:
-            changes["first_response_due_at"] = due.breach_at
+    """``_add_timers`` clock by clock and row by row through ``insert_later``, the
+    changes worked out from the started clocks afterwards: what it is held equal to."""
+    started = [due for due in dues if due is not None]
+    for number, due in enumerate(started, cycle + 1):
         metric_value = _METRIC_VALUES[due.metric]
         for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
             if due_at is not None:
@@ -157,7 +152,7 @@ def _add_timers_by_rows(
                         "conversation_id": conversation_id,
                         "metric": metric_value,
                         "kind": kind,
-                        "cycle": cycle,
+                        "cycle": number,
                         "target_minutes": due.target_minutes,
                         "clock_started_at": started_at,
                         "breach_at": due.breach_at,
@@ -166,6 +161,11 @@ def _add_timers_by_rows(
                         "cancelled_at": None,
                     },
                 )
+    if started:
+        changes["clock_cycle"] = cycle + len(started)
+        first_responses = [due for due in started if due.metric is FIRST_RESPONSE]
+        if first_responses:
+            changes["first_response_due_at"] = first_responses[-1].breach_at
 
 
 def start_resolution_clock(
