@@ -51,6 +51,9 @@ class BusinessCalendar:
     _closed: list[ClosedGap | None] = field(
         default_factory=lambda: [None], compare=False, repr=False
     )
+    #: the open stretch the last clocks started in and their amounts (``clock_dues``,
+    #: ``OpenSpan``), likewise
+    _open: list[OpenSpan | None] = field(default_factory=lambda: [None], compare=False, repr=False)
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -109,6 +112,9 @@ class BusinessCalendar:
         if closed is not None and closed[0] <= at < closed[1]:
             # the stretch the clocks just started in (a new conversation's promise)
             return False
+        opened = self._open[0]
+        if opened is not None and opened[0] < at <= opened[1]:
+            return True  # likewise: the span lies inside one open interval
         day = at.astimezone(self.zone).date()
         for local_date in (day - _ONE_DAY, day):  # the eve's may run past midnight
             for opens, closes in self.intervals_on(local_date):
@@ -125,6 +131,15 @@ _RUNS_KEPT = 32
 ClosedGap = tuple[datetime, datetime, dict[tuple[int, object], tuple[object, tuple[object, ...]]]]
 #: dues a closed stretch keeps (paused clocks' elapsed minutes make the keys vary)
 _CLOSED_DUES_KEPT = 256
+#: Starts (``lo``, ``hi``] inside one open interval of a calendar for which each due
+#: instant of the clocks ``clock_dues`` found there lies in the same open interval as
+#: it did (``OpenRun.due_each``): every such start is due at itself plus the same
+#: amounts, kept by (id of the targets, clocks): (the targets, each clock's
+#: ``ClockAmounts``).
+OpenSpan = tuple[
+    datetime, datetime, dict[tuple[int, object], "tuple[SlaTargets, tuple[ClockAmounts, ...]]"]
+]
+_MICROSECOND = timedelta(microseconds=1)
 _NO_TIME = timedelta(0)
 #: made once: a timedelta from keywords is ~3-7 K instructions (callgrind), and every
 #: clock on business hours (``open_run``) and every promise (``is_open``) took one or two
@@ -167,11 +182,16 @@ class OpenRun:
 
     def due_each(
         self, start: datetime, amounts: list[timedelta]
-    ) -> tuple[list[datetime], tuple[datetime, datetime] | None] | None:
-        """``start`` (UTC) plus each positive amount of open time, and the closed
-        stretch ``start`` is in (every start in it has the same instants: no open time
-        between), or None when it is in an open interval; None when the intervals are
-        not ordered (then only the walk says what they mean)."""
+    ) -> (
+        tuple[list[datetime], tuple[datetime, datetime] | None, tuple[datetime, datetime] | None]
+        | None
+    ):
+        """``start`` (UTC) plus each positive amount of open time, the closed stretch
+        ``start`` is in (every start in it has the same instants: no open time between)
+        or None, and the span of starts (lo, hi] around an open ``start`` each of whose
+        instants is itself plus the same time as ``start``'s (an ``OpenSpan``: every
+        instant stays in the open interval it is in, the start in its own) or None; None
+        when the intervals are not ordered (then only the walk says what they mean)."""
         while self.ordered and (not self.closes or self.closes[-1] <= start):
             self._add_day()
         if not self.ordered:
@@ -179,13 +199,16 @@ class OpenRun:
         first = bisect_right(self.closes, start)  # the first interval closing after start
         opens = self.opens[first]
         gap: tuple[datetime, datetime] | None = None
-        if start <= opens:  # closed: no open time before the interval's opening
+        span: tuple[datetime, datetime] | None = None
+        inside = start > opens
+        if not inside:  # closed: no open time before the interval's opening
             base = self.before[first]  # + (max(opens, start) - opens), nothing
             lo = self.closes[first - 1] if first else self.day_start
             if lo <= start:
                 gap = (lo, opens)
         else:
             base = self.before[first] + (start - opens)  # open time before start
+            span_lo, span_hi = opens, self.closes[first] - _MICROSECOND
         found = []
         for amount in amounts:
             wanted = base + amount
@@ -194,8 +217,19 @@ class OpenRun:
             if not self.ordered:
                 return None
             at = bisect_left(self.after, wanted, lo=first)  # the interval it ends in
-            found.append(self.opens[at] + (wanted - self.before[at]))
-        return found, gap
+            due = self.opens[at] + (wanted - self.before[at])
+            found.append(due)
+            if inside:
+                # a later start keeps this interval while its due is in (opens, closes]
+                # (bisect_left: a due at a closing is that interval's, not the next's)
+                shift = due - start
+                if self.opens[at] - shift > span_lo:
+                    span_lo = self.opens[at] - shift
+                if self.closes[at] - shift < span_hi:
+                    span_hi = self.closes[at] - shift
+        if inside:
+            span = (span_lo, span_hi)
+        return found, gap, span
 
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -221,9 +255,10 @@ def add_business_minutes_each(
 
 def _business_instants(
     calendar: BusinessCalendar, start: datetime, minutes: tuple[float, ...]
-) -> tuple[list[datetime], tuple[datetime, datetime] | None]:
-    """``add_business_minutes_each``'s instants, and the closed stretch of ``start``
-    (``OpenRun.due_each``) when its run said, else None."""
+) -> tuple[list[datetime], tuple[datetime, datetime] | None, tuple[datetime, datetime] | None]:
+    """``add_business_minutes_each``'s instants, with the closed stretch of ``start`` and
+    the span of starts due at themselves plus the same times (``OpenRun.due_each``)
+    when its run said, else None."""
     # plain loops, no comprehensions: each was a function call of its own (a clock's
     # amounts are two; ~2.4 clocks a routed interaction)
     if start.tzinfo is not UTC:  # routing passes UTC instants: no conversion then
@@ -232,7 +267,7 @@ def _business_instants(
         elapsed = []
         for m in minutes:
             elapsed.append(start + _minutes(m) if m > 0 else start)
-        return elapsed, None
+        return elapsed, None, None
     amounts = []
     positive = []
     for m in minutes:
@@ -240,17 +275,17 @@ def _business_instants(
         amounts.append(amount)
         if amount > _NO_TIME:
             positive.append(amount)
-    found_and_gap = calendar.open_run(start).due_each(start, positive)
-    if found_and_gap is None:
-        return _walk_business_minutes(calendar, start, amounts), None
-    found, gap = found_and_gap
+    found_and_stretches = calendar.open_run(start).due_each(start, positive)
+    if found_and_stretches is None:
+        return _walk_business_minutes(calendar, start, amounts), None, None
+    found, gap, span = found_and_stretches
     if len(found) == len(amounts):  # every amount positive (the usual clock)
-        return found, gap
+        return found, gap, span
     due = iter(found)
     out = []
     for amount in amounts:
         out.append(next(due) if amount > _NO_TIME else start)
-    return out, None  # the start itself is one of them
+    return out, None, None  # the start itself is one of them
 
 
 def _minutes(minutes: float) -> timedelta:
@@ -380,32 +415,22 @@ def clock_dues(
     holds them to the walk, over sequences of starts."""
     fraction = targets.warning_fraction
     if calendar.always_open:
-        start = started_at if started_at.tzinfo is UTC else started_at.astimezone(UTC)
         # each clock's instants are the start plus amounts that depend on the targets
         # and the clocks only: worked out once per both (``_always_open_amounts``)
         known = _ALWAYS_OPEN_AMOUNTS.get((id(targets), clocks))
         if known is None or known[0] is not targets:
             known = _always_open_amounts(targets, clocks)
-        dues: list[ClockDue | None] = []
-        for amounts in known[1]:
-            if amounts is None:
-                dues.append(None)
-                continue
-            metric, target, warning, breach = amounts
-            dues.append(
-                ClockDue(
-                    metric,
-                    target,
-                    None if warning is None else start + warning,
-                    start if breach is None else start + breach,
-                )
-            )
-        return dues
+        return _dues_after(started_at, known[1])
     closed = calendar._closed[0]
     if closed is not None and closed[0] <= started_at <= closed[1]:
         known = closed[2].get((id(targets), clocks))
         if known is not None and known[0] is targets:
             return list(known[1])  # type: ignore[arg-type]
+    opened = calendar._open[0]
+    if opened is not None and opened[0] < started_at <= opened[1]:
+        known = opened[2].get((id(targets), clocks))
+        if known is not None and known[0] is targets:
+            return _dues_after(started_at, known[1])
     amounts: list[float] = []
     plans: list[tuple[SlaMetric, int, bool] | None] = []
     for metric, elapsed in clocks:
@@ -421,7 +446,7 @@ def clock_dues(
         plans.append((metric, target, warns))
     if not amounts:
         return [None] * len(plans)
-    instants, gap = _business_instants(calendar, started_at, tuple(amounts))
+    instants, gap, span = _business_instants(calendar, started_at, tuple(amounts))
     dues = []
     at = 0
     for plan in plans:
@@ -430,17 +455,76 @@ def clock_dues(
             continue
         metric, target, warns = plan
         if warns:
-            dues.append(ClockDue(metric, target, instants[at], instants[at + 1]))
+            dues.append(_clock_due(metric, target, instants[at], instants[at + 1]))
             at += 2
         else:
-            dues.append(ClockDue(metric, target, None, instants[at]))
+            dues.append(_clock_due(metric, target, None, instants[at]))
             at += 1
     if gap is not None:  # started while closed: the same dues for the rest of the stretch
         if closed is None or closed[0] != gap[0] or closed[1] != gap[1]:
             closed = calendar._closed[0] = (gap[0], gap[1], {})
         if len(closed[2]) < _CLOSED_DUES_KEPT:
             closed[2][(id(targets), clocks)] = (targets, tuple(dues))
+    elif span is not None:  # started while open: the same times after any start in the span
+        if opened is None or opened[0] != span[0] or opened[1] != span[1]:
+            opened = calendar._open[0] = (span[0], span[1], {})
+        if len(opened[2]) < _CLOSED_DUES_KEPT:
+            opened[2][(id(targets), clocks)] = (targets, _amounts_after(started_at, dues))
     return dues
+
+
+def _clock_due(
+    metric: SlaMetric, target: int, warning_at: datetime | None, breach_at: datetime
+) -> ClockDue:
+    """``ClockDue(metric, target, warning_at, breach_at)`` without the named tuple's
+    ``__new__``, a Python function (~1.3 K instructions a due, callgrind)."""
+    return _new_tuple(ClockDue, (metric, target, warning_at, breach_at))  # type: ignore[no-any-return]
+
+
+_new_tuple = tuple.__new__
+
+
+def _dues_after(started_at: datetime, amounts: tuple[ClockAmounts, ...]) -> list[ClockDue | None]:
+    """Each clock's due after ``started_at`` from its ``ClockAmounts`` (kept for an
+    always-open calendar or an open span): the start (in UTC) plus each amount."""
+    start = started_at if started_at.tzinfo is UTC else started_at.astimezone(UTC)
+    dues: list[ClockDue | None] = []
+    for clock in amounts:
+        if clock is None:
+            dues.append(None)
+            continue
+        metric, target, warning, breach = clock
+        dues.append(
+            _new_tuple(
+                ClockDue,
+                (
+                    metric,
+                    target,
+                    None if warning is None else start + warning,
+                    start if breach is None else start + breach,
+                ),
+            )
+        )
+    return dues
+
+
+def _amounts_after(started_at: datetime, dues: list[ClockDue | None]) -> tuple[ClockAmounts, ...]:
+    """The ``ClockAmounts`` of ``dues`` after ``started_at`` (``_dues_after``'s inverse)."""
+    amounts: list[ClockAmounts] = []
+    for due in dues:
+        if due is None:
+            amounts.append(None)
+            continue
+        warning_at = due.warning_at
+        amounts.append(
+            (
+                due.metric,
+                due.target_minutes,
+                None if warning_at is None else warning_at - started_at,
+                due.breach_at - started_at,
+            )
+        )
+    return tuple(amounts)
 
 
 #: per clock, its metric, target and the open time after its start to its warning and

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -76,69 +76,96 @@ def start_clock(
     if due is None:
         conversation.policy = config.name
         return None
-    cycle = (values["clock_cycle"] or 0) + 1
-    changes: dict[str, object] = {"policy": config.name, "clock_cycle": cycle}
-    if metric is FIRST_RESPONSE:
-        changes["first_response_due_at"] = due.breach_at
+    changes: dict[str, object] = {"policy": config.name}
+    _add_timers(uow, values["id"], (due,), values["clock_cycle"] or 0, started_at, changes)
     # a conversation routing just opened: set in place (set_values)
     set_values(conversation, changes)
-    _add_timers(uow, values["id"], due, cycle, started_at)
     return due.breach_at
 
 
 def _add_timers(
-    uow: UnitOfWork, conversation_id: object, due: ClockDue, cycle: int, started_at: datetime
+    uow: UnitOfWork,
+    conversation_id: object,
+    dues: Iterable[ClockDue | None],
+    cycle: int,
+    started_at: datetime,
+    changes: dict[str, object],
 ) -> None:
-    """The warning and breach timer rows of one started clock (the warning only when
-    due), queued together (``UnitOfWork.insert_timers_later``): the warning a copy of
-    the breach's row with its kind and due time, not a dict display of its own, and
-    one call for both rather than ``insert_later`` each. ``_add_timers_by_rows`` is the
-    reference (``tests/unit/router/test_clock_starts.py``)."""
-    breach_at = due.breach_at
-    breach = {
-        "conversation_id": conversation_id,
-        "metric": _METRIC_VALUES[due.metric],
-        "kind": _BREACH,
-        "cycle": cycle,
-        "target_minutes": due.target_minutes,
-        "clock_started_at": started_at,
-        "breach_at": breach_at,
-        "due_at": breach_at,
-        "fired_at": None,
-        "cancelled_at": None,
-    }
-    warning_at = due.warning_at
-    if warning_at is None:
-        uow.insert_timers_later(conversation_id, (breach,))
-        return
-    warning = breach.copy()  # the same keys in the same order
-    warning["kind"] = _WARNING
-    warning["due_at"] = warning_at
-    uow.insert_timers_later(conversation_id, (warning, breach))
+    """The warning and breach timer rows of each started clock of ``dues`` (None: a
+    clock not started), numbered on from ``cycle``, queued in one
+    ``UnitOfWork.insert_timers_later`` (a new conversation's four rows: one call, not
+    one a clock), and what they change on the conversation put in ``changes`` (its
+    ``clock_cycle``, a first response's due time). A warning is a copy of its breach's
+    row with its kind and due time (the same keys in the same order), not a dict display
+    of its own. ``_add_timers_by_rows`` is the reference
+    (``tests/unit/router/test_clock_starts.py``)."""
+    rows = []
+    for due in dues:
+        if due is None:
+            continue
+        cycle += 1
+        changes["clock_cycle"] = cycle
+        breach_at = due.breach_at
+        if due.metric is FIRST_RESPONSE:
+            changes["first_response_due_at"] = breach_at
+        breach = {
+            "conversation_id": conversation_id,
+            "metric": _METRIC_VALUES[due.metric],
+            "kind": _BREACH,
+            "cycle": cycle,
+            "target_minutes": due.target_minutes,
+            "clock_started_at": started_at,
+            "breach_at": breach_at,
+            "due_at": breach_at,
+            "fired_at": None,
+            "cancelled_at": None,
+        }
+        warning_at = due.warning_at
+        if warning_at is not None:
+            warning = breach.copy()  # the same keys in the same order
+            warning["kind"] = _WARNING
+            warning["due_at"] = warning_at
+            rows.append(warning)
+        rows.append(breach)
+    if rows:
+        uow.insert_timers_later(conversation_id, tuple(rows))
 
 
 def _add_timers_by_rows(
-    uow: UnitOfWork, conversation_id: object, due: ClockDue, cycle: int, started_at: datetime
+    uow: UnitOfWork,
+    conversation_id: object,
+    dues: Iterable[ClockDue | None],
+    cycle: int,
+    started_at: datetime,
+    changes: dict[str, object],
 ) -> None:
-    """``_add_timers`` row by row through ``insert_later``: what it is held equal to."""
-    metric_value = _METRIC_VALUES[due.metric]
-    for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
-        if due_at is not None:
-            uow.insert_later(
-                SlaTimer,
-                {
-                    "conversation_id": conversation_id,
-                    "metric": metric_value,
-                    "kind": kind,
-                    "cycle": cycle,
-                    "target_minutes": due.target_minutes,
-                    "clock_started_at": started_at,
-                    "breach_at": due.breach_at,
-                    "due_at": due_at,
-                    "fired_at": None,
-                    "cancelled_at": None,
-                },
-            )
+    """``_add_timers`` clock by clock and row by row through ``insert_later``, the
+    changes worked out from the started clocks afterwards: what it is held equal to."""
+    started = [due for due in dues if due is not None]
+    for number, due in enumerate(started, cycle + 1):
+        metric_value = _METRIC_VALUES[due.metric]
+        for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
+            if due_at is not None:
+                uow.insert_later(
+                    SlaTimer,
+                    {
+                        "conversation_id": conversation_id,
+                        "metric": metric_value,
+                        "kind": kind,
+                        "cycle": number,
+                        "target_minutes": due.target_minutes,
+                        "clock_started_at": started_at,
+                        "breach_at": due.breach_at,
+                        "due_at": due_at,
+                        "fired_at": None,
+                        "cancelled_at": None,
+                    },
+                )
+    if started:
+        changes["clock_cycle"] = cycle + len(started)
+        first_responses = [due for due in started if due.metric is FIRST_RESPONSE]
+        if first_responses:
+            changes["first_response_due_at"] = first_responses[-1].breach_at
 
 
 def start_resolution_clock(
@@ -198,11 +225,15 @@ def on_customer_message(
     status = _AFTER_CUSTOMER_MESSAGE.get(current)
     if status is None:
         status = next_status(status_of(current), CUSTOMER_MESSAGE)  # raises for resolved
-    changes: dict[str, object] = {}
+    # a conversation routing just opened has its values set in place, as set_values
+    # would (its INSERT writes them): written straight into them here, not gathered in a
+    # dict and merged at the end (each value is read, below, before it is written)
+    unflushed = unflushed_values(conversation)
+    changes: dict[str, object] = {} if unflushed is None else unflushed
     # a loaded conversation already open is not set open again (a returning customer's
     # message: an ORM set is ~5 K instructions of tracking, and the UPDATE skips an equal
     # value anyway); one routing just opened is set in place, as before
-    if status != current or unflushed_values(conversation) is not None:
+    if status != current or unflushed is not None:
         changes["status"] = status
     automated = values["automated"]
     resolution = not automated and values["resolution_running_since"] is None
@@ -213,7 +244,7 @@ def on_customer_message(
         # already waiting for an answer otherwise: the running clock keeps its start
         changes["awaiting_since"] = at
     if automated or not (resolution or awaiting):
-        if changes:
+        if changes and unflushed is None:
             set_values(conversation, changes)
         return
     response = (FIRST_RESPONSE if values["first_response_at"] is None else NEXT_RESPONSE, 0.0)
@@ -227,17 +258,9 @@ def on_customer_message(
     )  # policy_for's, from the values read here
     dues = clock_dues(calendar, config.sla_targets, clocks, started_at=at)
     changes["policy"] = config.name
-    cycle = values["clock_cycle"] or 0
-    conversation_id = values["id"]
-    for due in dues:
-        if due is None:
-            continue
-        cycle += 1
-        changes["clock_cycle"] = cycle
-        if due.metric is FIRST_RESPONSE:
-            changes["first_response_due_at"] = due.breach_at
-        _add_timers(uow, conversation_id, due, cycle, at)
-    set_values(conversation, changes)  # in place on a conversation routing just opened
+    _add_timers(uow, values["id"], dues, values["clock_cycle"] or 0, at, changes)
+    if unflushed is None:
+        set_values(conversation, changes)
 
 
 #: the status a customer's message leaves a conversation in, by its stored status

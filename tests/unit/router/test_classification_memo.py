@@ -19,6 +19,7 @@ from services.router.domain.classification import (
     CustomerAttributes,
     RuleSet,
     _keywords_match,
+    _keywords_matcher,
     classify,
     classify_by_rules,
     customer_attributes,
@@ -145,6 +146,43 @@ def test_text_tests_read_from_dict_answer_as_the_attribute_reads(rules, item, cu
         test(item, language, customer) for rule in rules.rules for test in rule.when.text_tests
     ]
     assert outcomes == _text_tests_by_attributes(rules, item)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_rules, _interaction)
+def test_text_matchers_answer_as_the_attribute_reads(rules, item):
+    outcomes = [
+        matches(item.subject or "", item.body.text)
+        for rule in rules.rules
+        for matches in rule.when.text_matchers
+    ]
+    assert outcomes == _text_tests_by_attributes(rules, item)
+
+
+#: text whose case folding turns non-ASCII into ASCII (the Kelvin sign, sharp s) or not
+_folding_text = st.text(alphabet=st.sampled_from("kKS\u212a\u00dfs출금 x"), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["k", "ss", "hacked", "출금", "straße", "\u212a"]), min_size=1, max_size=4
+    ),
+    st.none() | _folding_text,
+    _folding_text,
+)
+def test_keywords_searched_as_any_keyword_in_the_folded_text(keywords, subject, text):
+    """The ASCII keywords alone for an ASCII haystack: the answer of every keyword (a
+    rule with keywords: one without has no keyword matcher)."""
+    folded = (
+        RuleSet.model_validate(
+            {"rules": [{"name": "k", "when": {"keywords": keywords}, "then": {}}]}
+        )
+        .rules[0]
+        .when.folded_keywords
+    )
+    item = interaction(subject=subject, body=MessageBody(text=text))
+    assert _keywords_matcher(folded)(subject or "", text) == _keywords_match(folded, item)
 
 
 _identity_values = st.lists(

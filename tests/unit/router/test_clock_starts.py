@@ -167,27 +167,33 @@ def bare_uow() -> UnitOfWork:
     return uow
 
 
+#: a started clock's due (its metric, target, warning and breach) or None (not started)
+clock_starts = st.none() | st.builds(
+    ClockDue, st.sampled_from(list(SlaMetric)), st.integers(1, 600), st.none() | instants, instants
+)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     starts=st.lists(
         st.tuples(
             st.sampled_from(["conv-1", "conv-2"]),
-            st.sampled_from(list(SlaMetric)),
-            st.integers(1, 600),
-            st.none() | instants,
-            instants,
-            st.integers(1, 5),
+            st.lists(clock_starts, max_size=3),
+            st.integers(0, 5),
             instants,
         ),
         max_size=4,
     )
 )
-def test_a_clocks_timer_rows_queued_together_as_row_by_row(starts: list[Any]) -> None:
+def test_clocks_timer_rows_queued_together_as_row_by_row(starts: list[Any]) -> None:
     queued = []
     for add in (_add_timers, _add_timers_by_rows):
         uow = bare_uow()
-        for conversation_id, metric, minutes, warning_at, breach_at, cycle, at in starts:
-            add(uow, conversation_id, ClockDue(metric, minutes, warning_at, breach_at), cycle, at)
+        changed = []
+        for conversation_id, dues, cycle, at in starts:
+            changes: dict[str, object] = {}
+            add(uow, conversation_id, dues, cycle, at, changes)
+            changed.append(list(changes.items()))
         timers = uow._bulk.get(SlaTimer, [])
         # the conversations' lists hold the very rows queued (cancel_timers_later sets them)
         by_conversation = [id(row) for rows in uow._new_timers.values() for row in rows]
@@ -197,6 +203,7 @@ def test_a_clocks_timer_rows_queued_together_as_row_by_row(starts: list[Any]) ->
                 [list(row.items()) for row in timers],
                 {key: [list(row.items()) for row in rows] for key, rows in uow._new_timers.items()},
                 list(uow._new_timers),
+                changed,
             )
         )
     assert queued[0] == queued[1]

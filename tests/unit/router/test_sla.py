@@ -277,6 +277,12 @@ TARGETS = st.tuples(
     st.one_of(st.none(), st.integers(1, 3000)),
     st.sampled_from([0.5, 0.8, 0.99]),
 )
+#: the clocks a message starts together: each metric with its elapsed minutes
+STARTED_CLOCKS = st.lists(
+    st.tuples(st.sampled_from(METRICS), st.sampled_from([0.0, 0.0, 10.0, 5000.0])),
+    min_size=1,
+    max_size=3,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -289,28 +295,36 @@ TARGETS = st.tuples(
     offsets=st.lists(st.integers(-3 * 24 * 60, 3 * 24 * 60), min_size=1, max_size=8),
     micros=st.integers(0, 10**6),
     targets=TARGETS,
-    clocks=st.lists(
-        st.tuples(st.sampled_from(METRICS), st.sampled_from([0.0, 0.0, 10.0, 5000.0])),
-        min_size=1,
-        max_size=3,
-    ),
+    clocks=STARTED_CLOCKS,
 )
 def test_dues_kept_for_a_closed_stretch_are_those_worked_out_afresh(
     zone, country, hours, closed, base, offsets, micros, targets, clocks
 ):
     """clock_dues on one calendar over starts near each other (many in the same closed
     stretch: the dues kept there handed out again) gives each start's clock_due on a
-    fresh calendar, and is_open (which reads the stretch) a fresh calendar's answer."""
+    fresh calendar, and is_open (which reads the stretch) a fresh calendar's answer
+    (``assert_dues_as_afresh``)."""
     config = _calendar_config(zone, country, hours, closed)
     shared = build_calendar("hours", config)
     sla_targets = SlaTargets(*targets)
     for offset in offsets:
         start = base + timedelta(minutes=offset, microseconds=micros * (offset % 2))
-        fresh = build_calendar("hours", config)
-        expected = outcome(each_clock_due, fresh, sla_targets, clocks, start)
-        found = outcome(clocks_due, shared, sla_targets, tuple(clocks), start)
-        assert found == expected
-        assert shared.is_open(start) == build_calendar("hours", config).is_open(start)
+        assert_dues_as_afresh(config, shared, sla_targets, clocks, start)
+
+
+def assert_dues_as_afresh(config, shared, targets, clocks, start):
+    """``clock_dues`` of a calendar used before are each clock's due on a fresh one, in
+    UTC, and its ``is_open`` a fresh one's answer."""
+    expected = outcome(each_clock_due, build_calendar("hours", config), targets, clocks, start)
+    found = outcome(clocks_due, shared, targets, tuple(clocks), start)
+    assert found == expected
+    if isinstance(found, list):
+        for due in found:
+            assert due is None or (
+                due.breach_at.tzinfo is UTC
+                and (due.warning_at is None or due.warning_at.tzinfo is UTC)
+            )
+    assert shared.is_open(start) == build_calendar("hours", config).is_open(start)
 
 
 def each_clock_due(calendar, targets, clocks, start):
@@ -344,3 +358,36 @@ def test_always_open_dues_kept_per_targets_are_each_clocks_due(
         start = base + timedelta(minutes=offset, microseconds=offset % 7)
         expected = outcome(each_clock_due, calendar, sla_targets, clocks, start)
         assert outcome(clocks_due, calendar, sla_targets, tuple(clocks), start) == expected
+
+
+#: ``_calendar_config`` of the zones, holidays, hours and closed dates drawn above
+CALENDAR_CONFIGS = st.builds(
+    _calendar_config, CALENDAR_ZONES, HOLIDAY_COUNTRIES, HOURS, CLOSED_DATES
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    config=CALENDAR_CONFIGS,
+    base=instants,
+    offsets=st.lists(st.integers(-3 * 3600 * 10**6, 3 * 3600 * 10**6), min_size=1, max_size=8),
+    targets=TARGETS,
+    clocks=STARTED_CLOCKS,
+)
+def test_dues_kept_for_an_open_span_are_those_worked_out_afresh(
+    config, base, offsets, targets, clocks
+):
+    """clock_dues on one calendar over starts microseconds to hours apart (many in the
+    span of an open interval the last start's dues were kept for, and each at the edges
+    of that span: its first start excluded, its last included; each start again in
+    Seoul's time) gives each start's clock_due on a fresh calendar, in UTC, and is_open
+    a fresh calendar's answer."""
+    shared = build_calendar("hours", config)
+    sla_targets = SlaTargets(*targets)
+    starts = [base + timedelta(microseconds=offset) for offset in offsets]
+    for start in starts:
+        span = shared._open[0]
+        edges = [] if span is None else [span[0], span[0] + sla._MICROSECOND, span[1]]
+        # the start also in a zone of its own: routing passes UTC, the dues are UTC anyway
+        for at in [start, start.astimezone(KST), *edges, *(e + sla._MICROSECOND for e in edges)]:
+            assert_dues_as_afresh(config, shared, sla_targets, clocks, at)
