@@ -29,7 +29,7 @@ from services.router.domain.sla import (
 )
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
-from services.router.store.models import Conversation, SlaTimer
+from services.router.store.models import Conversation
 from services.router.store.unit_of_work import UnitOfWork, set_values, unflushed_values
 
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE.value, SlaMetric.NEXT_RESPONSE.value)
@@ -97,8 +97,8 @@ def _add_timers(
     one a clock), and what they change on the conversation put in ``changes`` (its
     ``clock_cycle``, a first response's due time). A warning is a copy of its breach's
     row with its kind and due time (the same keys in the same order), not a dict display
-    of its own. ``_add_timers_by_rows`` is the reference
-    (``tests/unit/router/test_clock_starts.py``)."""
+    of its own. ``tests/unit/router/test_clock_starts.py`` holds it equal to a
+    reference that queues them clock by clock and row by row."""
     rows = []
     for due in dues:
         if due is None:
@@ -129,43 +129,6 @@ def _add_timers(
         rows.append(breach)
     if rows:
         uow.insert_timers_later(conversation_id, tuple(rows))
-
-
-def _add_timers_by_rows(
-    uow: UnitOfWork,
-    conversation_id: object,
-    dues: Iterable[ClockDue | None],
-    cycle: int,
-    started_at: datetime,
-    changes: dict[str, object],
-) -> None:
-    """``_add_timers`` clock by clock and row by row through ``insert_later``, the
-    changes worked out from the started clocks afterwards: what it is held equal to."""
-    started = [due for due in dues if due is not None]
-    for number, due in enumerate(started, cycle + 1):
-        metric_value = _METRIC_VALUES[due.metric]
-        for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
-            if due_at is not None:
-                uow.insert_later(
-                    SlaTimer,
-                    {
-                        "conversation_id": conversation_id,
-                        "metric": metric_value,
-                        "kind": kind,
-                        "cycle": number,
-                        "target_minutes": due.target_minutes,
-                        "clock_started_at": started_at,
-                        "breach_at": due.breach_at,
-                        "due_at": due_at,
-                        "fired_at": None,
-                        "cancelled_at": None,
-                    },
-                )
-    if started:
-        changes["clock_cycle"] = cycle + len(started)
-        first_responses = [due for due in started if due.metric is FIRST_RESPONSE]
-        if first_responses:
-            changes["first_response_due_at"] = first_responses[-1].breach_at
 
 
 def start_resolution_clock(

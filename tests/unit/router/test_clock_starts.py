@@ -17,10 +17,13 @@ from sqlalchemy.orm import make_transient_to_detached
 from libs.common.events.routing import SlaMetric
 from services.router.configuration import SAMPLE_DIR, load_config
 from services.router.domain.lifecycle import InvalidTransition
+from services.router.domain.members import FIRST_RESPONSE
 from services.router.domain.sla import ClockDue, clock_due, clock_dues
 from services.router.service.clocks import (
+    _BREACH,
+    _METRIC_VALUES,
+    _WARNING,
     _add_timers,
-    _add_timers_by_rows,
     on_customer_message,
     on_customer_message_by_steps,
 )
@@ -35,6 +38,43 @@ CTX: Any = SimpleNamespace(config=SimpleNamespace(current=CONFIG))
 QUEUES = [q.name for q in CONFIG.policies.queues]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 instants = st.integers(0, 400 * 24 * 3600 * 10**6).map(lambda n: START + timedelta(microseconds=n))
+
+
+def _add_timers_by_rows(
+    uow: UnitOfWork,
+    conversation_id: object,
+    dues: list[ClockDue | None],
+    cycle: int,
+    started_at: datetime,
+    changes: dict[str, object],
+) -> None:
+    """``_add_timers`` clock by clock and row by row through ``insert_later``, the
+    changes worked out from the started clocks afterwards: what it is held equal to."""
+    started = [due for due in dues if due is not None]
+    for number, due in enumerate(started, cycle + 1):
+        metric_value = _METRIC_VALUES[due.metric]
+        for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
+            if due_at is not None:
+                uow.insert_later(
+                    SlaTimer,
+                    {
+                        "conversation_id": conversation_id,
+                        "metric": metric_value,
+                        "kind": kind,
+                        "cycle": number,
+                        "target_minutes": due.target_minutes,
+                        "clock_started_at": started_at,
+                        "breach_at": due.breach_at,
+                        "due_at": due_at,
+                        "fired_at": None,
+                        "cancelled_at": None,
+                    },
+                )
+    if started:
+        changes["clock_cycle"] = cycle + len(started)
+        first_responses = [due for due in started if due.metric is FIRST_RESPONSE]
+        if first_responses:
+            changes["first_response_due_at"] = first_responses[-1].breach_at
 
 
 class RecordingUow:
