@@ -89,7 +89,8 @@ def referenced_ids(interaction: Interaction) -> list[str]:
 
 def own_message_id(interaction: Interaction) -> str | None:
     """This interaction's Message-ID as indexed (no angle brackets, never blank)."""
-    return (interaction.thread.__dict__["message_id"] or "").strip("<> ") or None
+    thread = interaction.__dict__["thread"]  # field reads (above)
+    return (thread.__dict__["message_id"] or "").strip("<> ") or None
 
 
 def new_contact_id(interaction: Interaction, keys: tuple[IdentityKey, ...]) -> str:
@@ -218,7 +219,7 @@ def ignored_reason(status: ConversationStatus, interaction: Interaction) -> str 
     """Why an interaction joining a conversation changes nothing, or None."""
     if status == RESOLVED:
         return "resolved conversation; automated or outbound interactions do not reopen"
-    if interaction.flags.automated:
+    if interaction.__dict__["flags"].automated:  # field reads (above)
         return "automated mail: no SLA clock"
     return None
 

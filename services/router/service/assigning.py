@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from libs.common.events.routing import (
     ConversationAssigned,
@@ -77,16 +79,23 @@ async def assign_or_queue(
     exclude: str | None = None,
     reason: str,
     unchanged: bool = False,
+    values: Mapping[str, Any] | None = None,
 ) -> None:
     """``unchanged``: the caller's word that nothing the conversation's snapshot is built
     from changed since ``emitter``'s last event over it (``Emitter.emit``); nothing here
-    changes it before it is queued (``queue_conversation``)."""
+    changes it before it is queued (``queue_conversation``). ``values``: the
+    conversation's ``columns`` when the caller has them (a live view), else read here."""
     pool = kept_assignment_pool(uow) or await assignment_pool(uow)
-    values = columns(conversation)
+    if values is None:
+        values = columns(conversation)
     skills = frozenset(values["skills"] or [])
     if pool.nobody_can_take(values["queue"], channel_of(values["channel"]), skills, exclude):
         await queue_conversation(
-            emitter, conversation, reason=f"{reason}; no agent free", unchanged=unchanged
+            emitter,
+            conversation,
+            reason=f"{reason}; no agent free",
+            unchanged=unchanged,
+            values=values,
         )
         return
     if previous_agent_id is None and ctx.options.sticky:
@@ -101,7 +110,7 @@ async def assign_or_queue(
         )
         return
     await queue_conversation(
-        emitter, conversation, reason=f"{reason}; no agent free", unchanged=unchanged
+        emitter, conversation, reason=f"{reason}; no agent free", unchanged=unchanged, values=values
     )
 
 
@@ -115,10 +124,17 @@ async def previous_agent_of(uow: UnitOfWork, conversation: Conversation) -> str 
 
 
 async def queue_conversation(
-    emitter: Emitter, conversation: Conversation, *, reason: str, unchanged: bool = False
+    emitter: Emitter,
+    conversation: Conversation,
+    *,
+    reason: str,
+    unchanged: bool = False,
+    values: Mapping[str, Any] | None = None,
 ) -> None:
-    """``unchanged``: as ``assign_or_queue``'s, of the conversation before this call."""
-    values = columns(conversation)
+    """``unchanged``: as ``assign_or_queue``'s, of the conversation before this call;
+    ``values`` likewise."""
+    if values is None:
+        values = columns(conversation)
     assignee_id = values["assignee_id"]
     if assignee_id is not None:
         pool = kept_assignment_pool(emitter.uow) or await assignment_pool(emitter.uow)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -63,6 +63,8 @@ from services.router.domain.members import (
     channel_of,
     status_of,
 )
+from services.router.domain.policies import PolicyConfig
+from services.router.domain.sla import BusinessCalendar
 from services.router.domain.threading import (
     JOINS,
     NO_MESSAGES,
@@ -287,12 +289,13 @@ def _resolve_contact(
     contact_id = resolution.contact_id
     if contact_id is None:
         contact_id = new_contact_id(interaction, keys)
+        customer = interaction.__dict__["customer"].__dict__  # field reads (domain/intake.py)
         uow.insert_later(
             Contact,
             {
                 "id": contact_id,
-                "display_name": interaction.customer.display_name,
-                "locale": interaction.customer.locale,
+                "display_name": customer["display_name"],
+                "locale": customer["locale"],
                 "created_at": now,
             },
         )
@@ -578,12 +581,14 @@ def _apply_effect(
     emitter: Emitter,
     conversation: Conversation,
     interaction: Interaction,
+    values: Mapping[str, Any],
 ) -> Coroutine[Any, Any, None] | None:
     """The interaction's effect on the conversation's clocks (``_apply_effect_by_steps``,
     the coroutine it was, says what): applied here, returning None, unless it needs the
     store (a receipt; an outbound message to match against our replies), for which it
     returns the coroutine to await. Most interactions need nothing awaited: a plain
-    call, not a coroutine made, awaited and finished every time."""
+    call, not a coroutine made, awaited and finished every time. ``values``:
+    ``columns(conversation)``, a live view the caller has (its status read here)."""
     fields = interaction.__dict__  # field reads (domain/intake.py)
     at = _effect_time(ctx, fields["received_at"], emitter.now)
     if fields["kind"] is DELIVERY_STATUS:
@@ -593,7 +598,7 @@ def _apply_effect(
         return _apply_unless_ours(uow, ctx, conversation, interaction, at)
     if answer is ANSWER_YES:
         on_agent_response(uow, ctx, conversation, at)
-    elif reopens(interaction) and columns(conversation)["status"] != RESOLVED:
+    elif reopens(interaction) and values["status"] != RESOLVED:
         on_customer_message(uow, ctx, conversation, at)
     return None
 
@@ -664,29 +669,35 @@ async def _opened(
     reason: str,
 ) -> None:
     """``values``: ``columns(conversation)`` (a live view)."""
-    pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
+    pending = _apply_effect(uow, ctx, emitter, conversation, interaction, values)
     if pending is not None:  # a receipt, or an outbound message to match
         await pending
     # from the values at hand (the assistant taking it changes none of queue, priority
     # and channel); its take awaited only where it is offered
-    policy, calendar = policy_of(ctx, values)
-    with_assistant = assistant_flow.offered_to_assistant(values, policy)
+    selected = policy_of(ctx, values)
+    terms = _OPENING_TERMS.get(id(selected))
+    if terms is None or terms.selected is not selected:
+        terms = _opening_terms(selected)
+    with_assistant = terms.assistant and assistant_flow.offered_to_assistant(
+        values, terms.selected[0]
+    )
     if with_assistant:
         await assistant_flow.take(uow, conversation, emitter.now)
     automated, due_at = values["automated"], values["first_response_due_at"]
+    target_minutes = terms.first_response_minutes
     await emitter.emit(
         ConversationOpened,
         conversation,
         reason=reason,
-        first_response_target_minutes=None if automated else policy.first_response_minutes,
+        first_response_target_minutes=None if automated else target_minutes,
         first_response_due_at=due_at,
-        business_hours_note=f"{policy.name}: {calendar.hours_description}",
+        business_hours_note=terms.business_hours_note,
         promise=response_promise(
             automated=automated,
             due_at=due_at,
-            target_minutes=policy.first_response_minutes,
-            calendar_name=policy.calendar,
-            calendar=calendar,
+            target_minutes=target_minutes,
+            calendar_name=terms.calendar_name,
+            calendar=terms.selected[1],
             at=interaction.__dict__["received_at"],  # field reads (domain/intake.py)
             build=response_promise_of,
         ),
@@ -703,7 +714,47 @@ async def _opened(
             conversation,
             reason=f"new conversation in {values['queue']}",
             unchanged=True,  # since InteractionRouted
+            values=values,
         )
+
+
+class _OpeningTerms(NamedTuple):
+    """What a new conversation's ConversationOpened takes from its policy and calendar
+    (``policy_of``'s pair, ``selected``), read once per pair: each read of a policy's
+    field is a pydantic model's attribute read (domain/intake.py, field reads), and the
+    note was formatted for every new conversation."""
+
+    selected: tuple[PolicyConfig, BusinessCalendar]
+    business_hours_note: str
+    first_response_minutes: int | None
+    calendar_name: str
+    #: the policy offers chats to the assistant (``assistant_flow.offered_to_assistant``
+    #: decides with the conversation's values; asked only where this is true)
+    assistant: bool
+
+
+#: ``_OpeningTerms`` by the id of ``policy_of``'s pair: a policy set keeps one pair per
+#: (queue, priority, channel) for its life (``PolicySet.policy_and_calendar``), and each
+#: entry holds its pair, so an id is not reused while its entry is here; the identity
+#: check tells a pair of a reloaded policy set from it.
+_OPENING_TERMS: dict[int, _OpeningTerms] = {}
+#: more pairs than any policy set has: cleared when reached (reloads leave old pairs)
+_OPENING_TERMS_MAX = 256
+
+
+def _opening_terms(selected: tuple[PolicyConfig, BusinessCalendar]) -> _OpeningTerms:
+    policy, calendar = selected
+    terms = _OpeningTerms(
+        selected,
+        f"{policy.name}: {calendar.hours_description}",
+        policy.first_response_minutes,
+        policy.calendar,
+        policy.assistant,
+    )
+    if len(_OPENING_TERMS) >= _OPENING_TERMS_MAX:
+        _OPENING_TERMS.clear()
+    _OPENING_TERMS[id(selected)] = terms
+    return terms
 
 
 async def _reopened(
@@ -719,7 +770,7 @@ async def _reopened(
     conversation.resolved_at = None
     conversation.assignee_id = None
     assistant_flow.on_reopened(conversation)
-    pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
+    pending = _apply_effect(uow, ctx, emitter, conversation, interaction, columns(conversation))
     if pending is not None:  # a receipt, or an outbound message to match
         await pending
     await emitter.emit(ConversationReopened, conversation, reason=reason)
@@ -739,7 +790,7 @@ async def _joined(
     reason: str,
 ) -> None:
     """``values``: ``columns(conversation)`` (a live view)."""
-    pending = _apply_effect(uow, ctx, emitter, conversation, interaction)
+    pending = _apply_effect(uow, ctx, emitter, conversation, interaction, values)
     if pending is not None:  # a receipt, or an outbound message to match
         await pending
     ignored = ignored_reason(status_of(values["status"]), interaction)
@@ -748,7 +799,7 @@ async def _joined(
         await assistant_flow.request_turn(emitter, conversation, interaction)
 
 
-async def _routed(
+def _routed(
     emitter: Emitter,
     conversation: Conversation,
     interaction: Interaction,
@@ -757,8 +808,10 @@ async def _routed(
     ignored: str | None = None,
     reason: str | None = None,
     unchanged: bool = False,
-) -> None:
-    await emitter.emit(
+) -> Coroutine[Any, Any, str]:
+    """The InteractionRouted emit, for the caller to await: a plain call handing on
+    ``emit``'s coroutine, not a coroutine of its own made and awaited around it."""
+    return emitter.emit(
         InteractionRouted,
         conversation,
         reason=reason,

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from libs.common.events.interaction import Interaction
 from services.router.domain.lifecycle import ConversationStatus
 from services.router.service import interactions as flow
+from services.router.service.columns import columns
 from services.router.store.models import Conversation
 from services.router.store.unit_of_work import new_row
 from tests.unit.router.factories import T0
@@ -63,7 +64,11 @@ def _effects(
         clock = T0 + timedelta(seconds=clock_ahead)
         ctx = SimpleNamespace(clock=lambda: clock)
         emitter = SimpleNamespace(now=T0 + timedelta(seconds=polled_ahead), cause="event-1")
-        result = apply(None, ctx, emitter, conversation, interaction)
+        result = (
+            apply(None, ctx, emitter, conversation, interaction, columns(conversation))
+            if apply is flow._apply_effect  # the caller's live view of the columns
+            else apply(None, ctx, emitter, conversation, interaction)
+        )
         if asyncio.iscoroutine(result):
             asyncio.run(result)
         else:

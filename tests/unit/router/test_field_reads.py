@@ -41,6 +41,7 @@ from services.router.domain.intake import (
     call_group_key,
     customer_values,
     from_customer,
+    ignored_reason,
     is_automated,
     new_contact_id,
     own_message_id,
@@ -75,6 +76,12 @@ def thread_key_before(i: Interaction) -> str | None:
 
 def own_message_id_before(i: Interaction) -> str | None:
     return (i.thread.message_id or "").strip("<> ") or None
+
+
+def ignored_reason_before(status: ConversationStatus, i: Interaction) -> str | None:
+    if status == ConversationStatus.RESOLVED:
+        return "resolved conversation; automated or outbound interactions do not reopen"
+    return "automated mail: no SLA clock" if i.flags.automated else None
 
 
 def from_customer_before(i: Interaction) -> bool:
@@ -230,6 +237,8 @@ def test_field_reads_answer_as_attribute_reads(i: Interaction) -> None:
     assert identity_keys(i.customer) == identity_keys_before(i.customer)
     assert bounce_original(i) == bounce_original_before(i)
     assert is_automated(i) is is_automated_before(i)
+    for status in ConversationStatus:
+        assert ignored_reason(status, i) == ignored_reason_before(status, i)
     assert customer_values(i.customer) == customer_values_before(i.customer)
     assert call_group_key(i) == call_group_key_before(i)
     keys = identity_keys(i.customer)
