@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -33,6 +32,7 @@ from services.router.service.pool import POOL_KEY, AssignmentPool, assignment_po
 from services.router.store.event_json import (
     EmittedWriter,
     emitted_writer,
+    json_text,
     json_time_text,
 )
 from services.router.store.models import Agent, Conversation
@@ -87,9 +87,11 @@ class Emitter:
         #: not per event
         self._fast_base = type(now) is datetime and now.tzinfo is UTC and type(cause) is str
         #: the text of the members every event of this cause writes after its conversation,
-        #: up to its reason (``_writer``), or None where the values are not checked so
+        #: up to its reason (``_writer``), or None where the values are not checked so; the
+        #: cause's text by the writers' memo, where its InteractionRouted's
+        #: ``interaction_id`` (the cause again) then finds it
         self._shared_json = (
-            f',"occurred_at":{json_time_text[now]},"cause_event_id":{encode_basestring(cause)}'
+            f',"occurred_at":{json_time_text[now]},"cause_event_id":{json_text[cause]}'
             if self._fast_base
             else None
         )

@@ -555,12 +555,15 @@ json_time = _JsonTimes()
 
 
 class _JsonTimeTexts(dict[datetime, str]):
-    """``_JsonTimes`` as text (``fields_writer``, ``OutboxWriter._payload``)."""
+    """``_JsonTimes`` as text (``fields_writer``, ``OutboxWriter._payload``), written
+    as ``_JsonTimes`` writes it, not looked up there and decoded: a routed interaction
+    misses both memos once or twice (its emitter's time, a new conversation's due time)
+    and the other's ``__missing__`` was a second Python call each."""
 
     LIMIT: ClassVar[int] = 4096
 
     def __missing__(self, value: datetime) -> str:
-        text = json_time[value].decode()
+        text = '"' + value.isoformat()[:-6] + 'Z"'
         if len(self) >= self.LIMIT:
             self.clear()
         self[value] = text

@@ -99,16 +99,48 @@ class OutboxWriter:
         tail: str,
         *,
         cause: str,
+        head: str | None = None,
     ) -> str:
         """``add_written``'s row with its conversation's snapshot given as its id
         (``about``) and JSON (``snapshot_json``, as ``_snapshot_text`` writes it:
-        ``events.Emitter._ready_written``), no snapshot instance."""
-        try:
-            head = _MODEL_HEADS[model]
-        except KeyError:
-            head = _MODEL_HEADS[model] = _model_head(model)
-        payload = "".join((head, snapshot_json, tail))
-        return self._add_row(model, about, occurred_at, payload, cause)
+        ``events.Emitter._ready_written``), no snapshot instance. ``head``: the text
+        before ``snapshot_json`` where it is not the model's (``_add``: the whole payload
+        as ``snapshot_json``, ``head`` and ``tail`` empty).
+
+        The row made here, not by a method of its own: a routed interaction's 2-3
+        events each come this way (callgrind, ``bench.emit_written_callgrind --rows``)."""
+        if head is None:
+            try:
+                head, ce_type = _MODEL_ROWS[model]
+            except KeyError:
+                head, ce_type = _MODEL_ROWS[model] = (_model_head(model), model.ce_type)
+        else:
+            ce_type = model.ce_type
+        # beside its conversation in the event_id index (ordered, not random;
+        # bench.store_growth): the cause's stem beside it and the event's ordinal
+        # (ids.ordinal_id), one hash a cause and not one an event
+        causes = self._causes
+        known = causes.get(cause)
+        if known is not None and known[1] == about:
+            ordinal, _, stem = known
+        else:  # the cause's first event, or one about another conversation
+            ordinal = known[0] if known is not None else 0
+            stem = ordinal_id_stem(about, _KIND, cause)
+        causes[cause] = (ordinal + 1, about, stem)
+        if ordinal < ORDINALS:
+            event_id = stem + ORDINAL_DIGITS[ordinal]
+        else:  # a cause's 257th event on: the whole name hashed for each
+            event_id = time_ordered_id_beside(about, _KIND, cause, ordinal)
+        row = {
+            "event_id": event_id,
+            "ce_type": ce_type,
+            "conversation_id": about,
+            "occurred_at": occurred_at,
+            "payload": "".join((head, snapshot_json, tail)),
+        }
+        self._uow.insert_later(OutboxRow, row)
+        self.added.append(event_id)
+        return event_id
 
     def _add(
         self,
@@ -119,40 +151,8 @@ class OutboxWriter:
     ) -> str:
         payload = self._payload(model, fields, event)
         about = _fields_of(fields["conversation"])["conversation_id"]
-        return self._add_row(model, about, fields["occurred_at"], payload, cause)
-
-    def _add_row(
-        self,
-        model: type[RoutingEvent],
-        about: str,
-        occurred_at: datetime,
-        payload: str,
-        cause: str,
-    ) -> str:
-        # beside its conversation in the event_id index (ordered, not random;
-        # bench.store_growth): the cause's stem beside it and the event's ordinal
-        # (ids.ordinal_id), one hash a cause and not one an event
-        known = self._causes.get(cause)
-        if known is not None and known[1] == about:
-            ordinal, _, stem = known
-        else:  # the cause's first event, or one about another conversation
-            ordinal = known[0] if known is not None else 0
-            stem = ordinal_id_stem(about, _KIND, cause)
-        self._causes[cause] = (ordinal + 1, about, stem)
-        if ordinal < ORDINALS:
-            event_id = stem + ORDINAL_DIGITS[ordinal]
-        else:  # a cause's 257th event on: the whole name hashed for each
-            event_id = time_ordered_id_beside(about, _KIND, cause, ordinal)
-        row = {
-            "event_id": event_id,
-            "ce_type": model.ce_type,
-            "conversation_id": about,
-            "occurred_at": occurred_at,
-            "payload": payload,
-        }
-        self._uow.insert_later(OutboxRow, row)
-        self.added.append(event_id)
-        return event_id
+        occurred_at = fields["occurred_at"]
+        return self.add_json(model, about, payload, occurred_at, "", cause=cause, head="")
 
     def _snapshot_text(self, snapshot: ConversationSnapshot) -> str:
         """The snapshot's JSON, made once for the events that carry the same snapshot
@@ -246,9 +246,9 @@ _write_snapshot = model_writer(ConversationSnapshot) or (lambda snapshot: None)
 _fields_of = vars
 #: ``OutboxWriter._payload``: the payload's text up to the conversation, per schema version
 _HEADS: dict[object, str] = {}
-#: ``OutboxWriter.add_written``: per event type, its payload's text up to the
-#: conversation's JSON (``_model_head``)
-_MODEL_HEADS: dict[type, str] = {}
+#: ``OutboxWriter.add_json``: per event type, its payload's text up to the
+#: conversation's JSON (``_model_head``) and its ``ce_type``
+_MODEL_ROWS: dict[type, tuple[str, str]] = {}
 
 
 def _model_head(model: type[RoutingEvent]) -> str:

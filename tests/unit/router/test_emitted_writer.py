@@ -178,8 +178,8 @@ def _several_values_way(
 
 def test_written_rows_over_several_conversations_and_causes_are_the_values_ways() -> None:
     # add_written's ids (a cause's stem per conversation, its ordinals, the whole name
-    # hashed past ORDINALS events) and its cached snapshot JSON: those of _add_row and
-    # _snapshot_text (the values' way)
+    # hashed past ORDINALS events) and its cached snapshot JSON: those of _add (add_json
+    # with its payload given whole) and _snapshot_text (the values' way)
     model, fields = ROUTED[0]
     # time-ordered ids (ids.ordinal_id_stem puts the event's id beside them)
     first = SNAPSHOT.model_copy(update={"conversation_id": "01a2333c-877f-806c-9676-e600968d9715"})

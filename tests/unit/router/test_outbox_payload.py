@@ -42,7 +42,7 @@ from libs.common.ids import (
     time_ordered_id,
     time_ordered_id_beside,
 )
-from services.router.store.event_json import json_time
+from services.router.store.event_json import json_time, json_time_text
 from services.router.store.models import OutboxRow
 from services.router.store.outbox import OutboxWriter, _after_time_writer, _rest_serializer
 
@@ -317,6 +317,12 @@ def test_payload_of_any_time_is_the_events_own_json(at, reason, position) -> Non
 @given(at=st.datetimes(timezones=st.just(UTC)))
 def test_json_time_is_pydantic_cores_text_of_a_utc_datetime(at: datetime) -> None:
     assert json_time[at] == to_json(at)
+
+
+@given(at=st.datetimes(timezones=st.just(UTC)))
+def test_json_time_text_is_pydantic_cores_text_of_a_utc_datetime(at: datetime) -> None:
+    # written by its own memo's __missing__ (a fresh memo: the process's may hold it)
+    assert type(json_time_text)()[at] == to_json(at).decode() == json_time_text[at]
 
 
 def test_the_routed_interactions_events_are_written_by_a_fields_writer() -> None:
