@@ -68,6 +68,24 @@ class ContactResolution(NamedTuple):
 def normalise_phone(raw: str | None) -> str | None:
     if not raw:
         return None
+    # a number stored as E.164 already (a chat's, a call's: most of them) is itself: no
+    # strip, substitution and match (ASCII digits only: ``\d`` takes other scripts'
+    # digits too, which go the general way); ``normalise_phone_by_pattern`` is the
+    # reference ``tests/unit/router/test_contacts.py`` holds it equal to
+    if (
+        raw[0] == "+"
+        and 8 <= len(raw) <= 16
+        and raw[1] != "0"
+        and raw.isascii()
+        and raw[1:].isdigit()
+    ):
+        return raw
+    return normalise_phone_by_pattern(raw)
+
+
+def normalise_phone_by_pattern(raw: str) -> str | None:
+    """``normalise_phone`` of a non-empty number by the patterns: noise removed, a
+    leading 00 written +, then E.164 or nothing."""
     digits = _PHONE_NOISE.sub("", raw.strip())
     if digits.startswith("00"):
         digits = "+" + digits[2:]
@@ -78,20 +96,30 @@ def identity_keys(customer: CustomerIdentity) -> tuple[IdentityKey, ...]:
     fields = customer.__dict__  # field reads (intake.py)
     if fields["anonymous"]:
         return ()
-    keys: list[IdentityKey] = []
     email, handle = fields["email"], fields["handle"]
+    phone = normalise_phone(fields["phone"])
+    if not handle:
+        # most customers: an email or a phone, of different kinds (nothing to dedupe);
+        # the keys made by ``tuple.__new__``, not the named tuple's ``__new__`` (a
+        # Python function)
+        if email:
+            key = _new_tuple(IdentityKey, (_EMAIL, email.strip().lower()))
+            return (key, _new_tuple(IdentityKey, (_PHONE, phone))) if phone else (key,)
+        return (_new_tuple(IdentityKey, (_PHONE, phone)),) if phone else ()
+    keys: list[IdentityKey] = []
     if email:
         keys.append(IdentityKey(_EMAIL, email.strip().lower()))
-    phone = normalise_phone(fields["phone"])
     if phone:
         keys.append(IdentityKey(_PHONE, phone))
-    if handle:
-        handle = handle.strip()
-        keys.append(IdentityKey(_HANDLE, handle))
-        handle_phone = normalise_phone(handle.split(":", 1)[-1]) if ":" in handle else None
-        if handle_phone and handle_phone != phone:
-            keys.append(IdentityKey(_PHONE, handle_phone))
+    handle = handle.strip()
+    keys.append(IdentityKey(_HANDLE, handle))
+    handle_phone = normalise_phone(handle.split(":", 1)[-1]) if ":" in handle else None
+    if handle_phone and handle_phone != phone:
+        keys.append(IdentityKey(_PHONE, handle_phone))
     return tuple(dict.fromkeys(keys))
+
+
+_new_tuple = tuple.__new__
 
 
 def resolve_contact(

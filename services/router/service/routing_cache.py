@@ -173,20 +173,51 @@ class Prefetch:
 
 
 def plan_prefetch(interactions: list[Interaction], *, recent_window: timedelta) -> Prefetch:
+    """What a poll's cache is read by, in one pass over its interactions (not one
+    comprehension per set, each reading the fields again); ``plan_prefetch_by_sets`` is
+    the reference ``tests/unit/router/test_plan_prefetch.py`` holds it equal to. Each
+    interaction's identity keys are kept in the cache (``RoutingCache.identity_keys``)."""
     cache = RoutingCache()
-    keys = {k for i in interactions for k in cache.identity_keys(i)}
-    # field reads (intake.py)
-    tokens = {
-        t for i in interactions for t in (i.__dict__["thread"].__dict__["subject_token"],) if t
-    }
-    threads = {k for i in interactions for k in (thread_key(i),) if k}
-    calls = {k for i in interactions for k in (call_group_key(i),) if k}
-    # The contact's latest conversation on the channel only threads chat and phone
-    # (mail threads by Message-ID and subject token): mail contacts' rows are not read.
-    recent = [i for i in interactions if i.__dict__["channel"] in RECENT_CHANNELS]
-    recent_keys = {k for i in recent for k in cache.identity_keys(i)}
-    channels = {i.__dict__["channel"].value for i in recent}
-    since = min((i.__dict__["occurred_at"] for i in recent), default=datetime.max) - recent_window
+    known = cache.keys
+    keys: set[IdentityKey] = set()
+    recent_keys: set[IdentityKey] = set()
+    tokens: set[str] = set()
+    threads: set[str] = set()
+    calls: set[str] = set()
+    channels: set[str] = set()
+    message_ids: set[str] = set()
+    earliest: datetime | None = None
+    for interaction in interactions:
+        fields = interaction.__dict__  # field reads (intake.py)
+        identities = identity_keys(fields["customer"])
+        known[id(interaction)] = (interaction, identities)
+        keys.update(identities)
+        thread = fields["thread"].__dict__
+        token = thread["subject_token"]
+        if token:
+            tokens.add(token)
+        # the helpers called only where they find something: most interactions have no
+        # provider thread, no call, no Message-ID referenced and no bounce
+        if thread["provider_thread_id"]:
+            threads.add(thread_key(interaction))  # type: ignore[arg-type]
+        if fields["call"] is not None:
+            calls.add(call_group_key(interaction))  # type: ignore[arg-type]
+        channel = fields["channel"]
+        # The contact's latest conversation on the channel only threads chat and phone
+        # (mail threads by Message-ID and subject token): mail contacts' rows are not read.
+        if channel in RECENT_CHANNELS:
+            recent_keys.update(identities)
+            channels.add(channel.value)
+            occurred_at = fields["occurred_at"]
+            if earliest is None or occurred_at < earliest:
+                earliest = occurred_at
+        if thread["in_reply_to"] or thread["references"] or fields["bounce"]:
+            message_ids.update(referenced_ids(interaction))
+        if thread["message_id"]:
+            own = own_message_id(interaction)
+            if own:
+                message_ids.add(own)
+    since = (datetime.max if earliest is None else earliest) - recent_window
 
     def candidate_keys(read: PollContacts) -> CandidateKeys:
         """Every way a conversation can be a candidate, those of the Message-IDs included
@@ -204,9 +235,4 @@ def plan_prefetch(interactions: list[Interaction], *, recent_window: timedelta) 
             since=since if recent_contacts else None,
         )
 
-    return Prefetch(cache, keys, _message_ids(interactions), candidate_keys)
-
-
-def _message_ids(interactions: list[Interaction]) -> set[str]:
-    wanted = {m for i in interactions for m in referenced_ids(i)}
-    return wanted | {m for i in interactions for m in (own_message_id(i),) if m}
+    return Prefetch(cache, keys, message_ids, candidate_keys)

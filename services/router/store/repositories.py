@@ -1027,8 +1027,18 @@ class CounterRepository:
     async def next_value(self, name: str) -> int:
         """The next number of ``name`` (row-locked on PostgreSQL; rolls back with the
         transaction, so numbers are gapless for committed work)."""
-        if self._update_later is not None:
-            return await self._next_queued(name, self._update_later)
+        update_later = self._update_later
+        if update_later is not None:
+            # the value read by the driver, the new one written by the unit of work's
+            # flush (``_stored_value``); read already in a poll (``already_read``):
+            # counted on here, no coroutine of another method awaited
+            value = self._values.get(name)
+            if value is None:
+                value = await self._stored_value(name)
+            value += 1
+            self._values[name] = value
+            update_later(SequenceCounter, name, {"value": value})
+            return value
         counter = self._held.get(name)
         if counter is None:
             query = select(SequenceCounter).where(SequenceCounter.name == name)
@@ -1043,36 +1053,30 @@ class CounterRepository:
     def already_read(self, name: str, value: int | None) -> None:
         """``name``'s stored value as another statement of this transaction read it
         (``InteractionRepository.known_and_agents``; on PostgreSQL row-locked, as
-        ``_next_queued`` reads it), before any ``next_value(name)``: that then reads
+        ``_stored_value`` reads it), before any ``next_value(name)``: that then reads
         nothing. None (no row yet) or the ORM's way (no ``update_later``): read as
         before."""
         if value is not None and self._update_later is not None:
             self._values.setdefault(name, value)
 
-    async def _next_queued(self, name: str, update_later: UpdateLater) -> int:
-        """The value read by the driver (on PostgreSQL row-locked; SQLite has one writer:
-        no lock to take), the new one written by the unit of work's flush
-        (``update_later``) instead of an ORM row's UPDATE: on SQLite the flush stays one
-        hop to the database thread; on PostgreSQL the ORM's locking SELECT and its flush
-        of the row (a poll's ORM flush had nothing else to write) were 9 % of a poll of
-        5's instructions (``bench.router_store_callgrind``: 13.3 → 12.1 M a poll). A
-        counter not stored yet (once per store) is inserted by the ORM, at 0, before
-        that."""
-        value = self._values.get(name)
-        if value is None:
-            if self.postgres:
-                rows = await postgres_rows(self.session, _PG_COUNTER_LOCKED, name)
-            else:
-                rows = await _COUNTER.rows(self.session, [name])
-            if rows:
-                [(value,)] = rows
-            else:
-                self.session.add(SequenceCounter(name=name, value=0))
-                value = 0
-        value += 1
-        self._values[name] = value
-        update_later(SequenceCounter, name, {"value": value})
-        return value
+    async def _stored_value(self, name: str) -> int:
+        """``name``'s stored value, read by the driver (on PostgreSQL row-locked; SQLite
+        has one writer: no lock to take); ``next_value`` has the new one written by the
+        unit of work's flush (``update_later``) instead of an ORM row's UPDATE: on SQLite
+        the flush stays one hop to the database thread; on PostgreSQL the ORM's locking
+        SELECT and its flush of the row (a poll's ORM flush had nothing else to write)
+        were 9 % of a poll of 5's instructions (``bench.router_store_callgrind``: 13.3 →
+        12.1 M a poll). A counter not stored yet (once per store) is inserted by the ORM,
+        at 0, before that."""
+        if self.postgres:
+            rows = await postgres_rows(self.session, _PG_COUNTER_LOCKED, name)
+        else:
+            rows = await _COUNTER.rows(self.session, [name])
+        if rows:
+            [(value,)] = rows
+            return value  # type: ignore[no-any-return]
+        self.session.add(SequenceCounter(name=name, value=0))
+        return 0
 
 
 class ApiKeyRepository:

@@ -1,5 +1,5 @@
 """The conversation counter: read by the driver and written by the unit of work's flush
-(``CounterRepository._next_queued``) on both stores; on PostgreSQL its row stays locked
+(``CounterRepository.next_value``) on both stores; on PostgreSQL its row stays locked
 from the read to the commit, so two transactions (two replicas) never take one number,
 and a rolled-back transaction gives its numbers back."""
 

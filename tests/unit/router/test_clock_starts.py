@@ -21,7 +21,6 @@ from services.router.domain.members import FIRST_RESPONSE
 from services.router.domain.sla import ClockDue, clock_due, clock_dues
 from services.router.service.clocks import (
     _BREACH,
-    _METRIC_VALUES,
     _WARNING,
     _add_timers,
     on_customer_message,
@@ -52,7 +51,7 @@ def _add_timers_by_rows(
     changes worked out from the started clocks afterwards: what it is held equal to."""
     started = [due for due in dues if due is not None]
     for number, due in enumerate(started, cycle + 1):
-        metric_value = _METRIC_VALUES[due.metric]
+        metric_value = due.metric.value
         for kind, due_at in ((_WARNING, due.warning_at), (_BREACH, due.breach_at)):
             if due_at is not None:
                 uow.insert_later(

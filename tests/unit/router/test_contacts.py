@@ -1,12 +1,17 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
 from libs.common.events.interaction import CustomerIdentity
 from services.router.domain.contacts import (
     IdentityKey,
     IdentityKind,
     identity_keys,
     normalise_phone,
+    normalise_phone_by_pattern,
     resolve_contact,
     resolve_contact_by_rules,
 )
+from tests.unit.router.test_field_reads import identity_keys_before
 
 E, P, H = IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.HANDLE
 
@@ -69,3 +74,31 @@ def test_one_key_resolves_as_the_rules_do():
     key = IdentityKey(E, "a@x.com")
     for owners in ({}, {key: "c1"}, {IdentityKey(P, "+821011112222"): "c2"}):
         assert resolve_contact((key,), owners) == resolve_contact_by_rules((key,), owners)
+
+
+#: numbers as written: E.164 and near misses (too short or long, a leading 0 or 00,
+#: noise, other scripts' digits, a trailing newline)
+phones = st.text(alphabet="+0123456789 -().\n\u0663\u00b2a", max_size=18) | st.sampled_from(
+    ["+821012345678", "+8210123", "+1234567", "+123456789012345", "+0821012345678"]
+)
+
+
+@given(phones)
+def test_normalise_phone_is_its_patterns_way(raw: str) -> None:
+    expected = normalise_phone_by_pattern(raw) if raw else None
+    assert normalise_phone(raw) == expected
+
+
+@given(
+    st.none() | st.sampled_from(["kim@example.com", " Kim@Example.COM ", ""]),
+    st.none() | phones,
+    st.none() | st.sampled_from(["whatsapp:+821012345678", "line:U1", " tg:9 ", ""]),
+    st.booleans(),
+)
+def test_identity_keys_are_the_general_ways(
+    email: str | None, phone: str | None, handle: str | None, anonymous: bool
+) -> None:
+    customer = CustomerIdentity(email=email, phone=phone, handle=handle, anonymous=anonymous)
+    keys = identity_keys(customer)
+    assert keys == identity_keys_before(customer)
+    assert all(type(key) is IdentityKey for key in keys)
