@@ -3,10 +3,11 @@
 A task that awaits a hop to a database thread (aiosqlite's: the router's poll reads and
 its flush and COMMIT) leaves the loop's thread idle until the hop's result is handed
 back: in the router's SQLite backlog ~27 % of the wall time (``bench.router_poll_split``,
-stop 42). A task may offer a step of work it will need next (``offered``): a hop it
-awaits (``awaiting``) runs that step between loop turns while the hop is pending, until
-the hop's result is in or the step says it has nothing left. The interactions consumer
-offers the decode of its next poll (``ConsumerRunner``'s ``read_ahead``).
+stop 42); on PostgreSQL the loop waits for the server's round trips alike. A task may
+offer a step of work it will need next (``offered``): a hop it awaits (``awaiting``; a
+coroutine, ``run_awaiting``) runs that step between loop turns while the hop is pending,
+until the hop's result is in or the step says it has nothing left. The interactions
+consumer offers the decode of its next poll (``ConsumerRunner``'s ``read_ahead``).
 
 Only the offering task's own waits run its step: a relay round's hop, or the routing's
 ``sleep(0)`` between CPU slices, never do. The step runs on the loop's thread (pure
@@ -17,7 +18,7 @@ as it is there.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -59,3 +60,13 @@ async def awaiting(future: asyncio.Future[T]) -> T:
                 future.cancel()
                 raise
     return await future
+
+
+async def run_awaiting(coro: Coroutine[Any, Any, T]) -> T:
+    """``await coro``; if the current task offered a step, ``coro`` runs as a task of its
+    own and the step runs while it is pending (``awaiting``): for waits that are not one
+    future, such as a PostgreSQL round trip under SQLAlchemy's session."""
+    task = asyncio.current_task()
+    if task is None or task not in _OFFERS:
+        return await coro
+    return await awaiting(asyncio.ensure_future(coro))

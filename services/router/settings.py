@@ -59,11 +59,11 @@ class RouterSettings(ServiceSettings, MemorySettings):
     )
     consumer_read_ahead: bool = Field(
         False,
-        description="SQLite: the interactions consumer takes its next poll's fetched "
-        "records before routing this one and decodes them while the routing waits for "
-        "the database thread (its reads and its flush and COMMIT; libs/common/idle_work.py), "
-        "never between the routing's own CPU slices. PostgreSQL has no such hook: the next "
-        "poll is decoded when it is routed, as without it.",
+        description="The interactions consumer takes its next poll's fetched records "
+        "before routing this one and decodes them while the routing waits for the database "
+        "(SQLite: aiosqlite's thread; PostgreSQL: the server's round trips; its first read "
+        "and its COMMIT; libs/common/idle_work.py), never between the routing's own CPU "
+        "slices.",
     )
     gil_switch_interval_ms: float | None = Field(
         None,

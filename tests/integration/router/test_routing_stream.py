@@ -37,12 +37,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(params=[False, True], ids=["polls-in-turn", "read-ahead"])
 def stream_settings(router_settings, request):
-    """The router as configured, and (SQLite) with ROUTER_CONSUMER_READ_AHEAD in polls of
-    two records: each poll's successor taken and decoded while it is routed."""
+    """The router as configured, and with ROUTER_CONSUMER_READ_AHEAD in polls of two
+    records: each poll's successor taken and decoded while it is routed."""
     if not request.param:
         return router_settings
-    if not router_settings.is_sqlite:
-        pytest.skip("read-ahead runs in the SQLite thread's waits")
     return router_settings.model_copy(update={"consumer_read_ahead": True, "consumer_max_batch": 2})
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from libs.common.idle_work import awaiting, offered
+from libs.common.idle_work import awaiting, offered, run_awaiting
 
 
 class Steps:
@@ -94,3 +94,17 @@ async def test_the_offer_ends_with_its_block():
         pass
     await awaiting(await _resolved_later(0, 3))
     assert steps.ran == 0
+
+
+async def test_a_coroutine_runs_as_a_task_while_the_step_runs():
+    steps = Steps(1000)
+
+    async def round_trip() -> str:
+        await asyncio.sleep(0.01)
+        return "rows"
+
+    assert await run_awaiting(round_trip()) == "rows"  # no offer: awaited in place
+    assert steps.ran == 0
+    with offered(steps):
+        assert await run_awaiting(round_trip()) == "rows"
+    assert steps.ran >= 1
