@@ -59,18 +59,21 @@
   ~0.6 ms of CPU (pure-Python request and response coding, the loop's wake-ups): a
   consumer on a trickle of records fetches 50 times a second, ~26 ms of CPU a second
   (``fetch_max_wait_ms=200``: 5 fetches, ~4 ms).
-- ``read_ahead`` (opt-in, with a ``batch_handler``): before a poll is handled, the
-  next poll's records already fetched are taken from aiokafka's buffer (``getmany``
-  without waiting) and their decode is offered to the handler's waits on a database
-  thread (``libs.common.idle_work``): a chunk of records in each loop turn while the
-  handler's task awaits a hop, never between the handler's own CPU slices; what is left
-  is decoded when that poll is handled. Nothing else changes: the next poll is handled,
-  and its offsets marked done, only after this one; a poll taken before a revocation is
-  dropped whole (its partitions' positions go back to their committed offsets on the
-  next assignment, so its records are fetched again); a stop drops it (its offsets are
-  not committed). Two earlier read-aheads (a task of their own; stops 33-36) were
-  removed: on SQLite the decode took turns with the routing and held the GIL the
-  database thread wanted back (3a95b21); on PostgreSQL no gain (e52692d).
+- ``read_ahead`` (opt-in, with a ``batch_handler``): before a full poll (a backlog's:
+  ``max_batch`` records) is handled, the next poll's records already fetched are taken
+  from aiokafka's buffer (``getmany`` without waiting) and their decode is offered to
+  the handler's waits on its database (``libs.common.idle_work``): a chunk of records in
+  each loop turn while the handler's task awaits a hop, never between the handler's own
+  CPU slices; what is left is decoded when that poll is handled. A stream's partial
+  polls are not read ahead: the records that come while one is handled go with the next
+  getmany, not a poll later (the latency the last PostgreSQL read-ahead cost, e52692d).
+  Nothing else changes: the next poll is handled, and its offsets marked done, only
+  after this one; a poll taken before a revocation is dropped whole (its partitions'
+  positions go back to their committed offsets on the next assignment, so its records
+  are fetched again); a stop drops it (its offsets are not committed). Two earlier
+  read-aheads (a task of their own; stops 33-36) were removed: on SQLite the decode
+  took turns with the routing and held the GIL the database thread wanted back
+  (3a95b21); on PostgreSQL no gain (e52692d).
 - The fetched records are unpacked by ``libs.common.kafka.fetched_records`` (the same
   ``ConsumerRecord``s, without aiokafka's three Python frames a record), installed into
   aiokafka's fetcher when a runner starts.
@@ -333,7 +336,7 @@ class ConsumerRunner:
                     # handled (17-50 ms of a poll under load, bench.router_throughput
                     # --trace).
                     await asyncio.sleep(0)
-                    if self._read_ahead:
+                    if self._read_ahead and sum(map(len, batch.values())) >= self._max_batch:
                         ahead = await self._take_ahead()
                     async with self._lock:
                         if ahead is None:

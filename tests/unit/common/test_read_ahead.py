@@ -196,3 +196,13 @@ def test_finish_decodes_what_is_left():
     decoded = ahead.finish()
     assert decoded is not None
     assert [d.record.offset for d in decoded] == list(range(len(records)))
+
+
+async def test_a_streams_partial_polls_are_not_read_ahead(monkeypatch):
+    async def handler(_deliveries: list[Delivery]) -> None:
+        await _hop()
+
+    runner = _runner(handler, monkeypatch)
+    runner._max_batch = BATCH + 1  # every poll partial: a stream keeping up
+    assert await _run(runner, POLLS * BATCH) == list(range(POLLS * BATCH))
+    assert CountedRunner.chunks == POLLS  # each decoded when handled, whole
