@@ -73,7 +73,8 @@
   are fetched again); a stop drops it (its offsets are not committed). Two earlier
   read-aheads (a task of their own; stops 33-36) were removed: on SQLite the decode
   took turns with the routing and held the GIL the database thread wanted back
-  (3a95b21); on PostgreSQL no gain (e52692d).
+  (3a95b21); on PostgreSQL no gain (e52692d). While it reads ahead the runner holds the
+  loop (``idle_work.hold``): the router's relay rounds wait for the routing's waits.
 - The fetched records are unpacked by ``libs.common.kafka.fetched_records`` (the same
   ``ConsumerRecord``s, without aiokafka's three Python frames a record), installed into
   aiokafka's fetcher when a runner starts.
@@ -101,7 +102,7 @@ from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, CloudEventError, decode
 from libs.common.events.base import utc_now
 from libs.common.events.deadletter import DeadLetter
-from libs.common.idle_work import offered
+from libs.common.idle_work import hold, offered, release
 from libs.common.kafka import fetched_records
 from libs.common.kafka.fetch_mode import FetchLimits, IdleFetchMode
 from libs.common.kafka.producer import EventProducer, PublishError
@@ -338,6 +339,10 @@ class ConsumerRunner:
                     await asyncio.sleep(0)
                     if self._read_ahead and sum(map(len, batch.values())) >= self._max_batch:
                         ahead = await self._take_ahead()
+                    if ahead is not None:
+                        hold()  # a backlog: deferrable work (the relay) goes in its waits
+                    else:
+                        release()
                     async with self._lock:
                         if ahead is None:
                             await self._process(batch, decoded)
@@ -356,6 +361,7 @@ class ConsumerRunner:
                         self._committing = asyncio.create_task(self._commit())
                         self._next_commit = time.monotonic() + self._commit_interval
         finally:
+            release()
             await self._commit_settled()
             await self._commit()
             await self._consumer.stop()

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from libs.common.idle_work import awaiting, offered, run_awaiting
+from libs.common.idle_work import awaiting, hold, offered, release, run_awaiting, until_a_wait
 
 
 class Steps:
@@ -108,3 +108,73 @@ async def test_a_coroutine_runs_as_a_task_while_the_step_runs():
     with offered(steps):
         assert await run_awaiting(round_trip()) == "rows"
     assert steps.ran >= 1
+
+
+async def test_until_a_wait_returns_at_once_when_nobody_holds_the_loop():
+    await asyncio.wait_for(until_a_wait(10), 0.5)
+
+
+async def test_until_a_wait_waits_for_the_holders_wait_on_another_thread():
+    order: list[str] = []
+    may_wait = asyncio.Event()
+
+    async def holder() -> None:
+        hold()
+        try:
+            while not may_wait.is_set():  # routing: CPU slices
+                order.append("slice")
+                await asyncio.sleep(0)
+            order.append("hop")
+            await awaiting(await _resolved_later(None, 5))
+        finally:
+            release()
+
+    async def deferred() -> None:
+        await until_a_wait(10)
+        order.append("deferred ran")
+
+    holding = asyncio.create_task(holder())
+    await asyncio.sleep(0)  # the holder holds the loop
+    waiter = asyncio.create_task(deferred())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert "deferred ran" not in order  # not between the holder's slices
+    may_wait.set()
+    await asyncio.wait_for(asyncio.gather(holding, waiter), 2)
+    assert order.index("deferred ran") > order.index("hop")
+
+
+async def test_until_a_wait_gives_up_after_its_limit():
+    stop = asyncio.Event()
+
+    async def holder() -> None:
+        hold()
+        try:
+            while not stop.is_set():  # noqa: ASYNC110 - never a wait on another thread
+                await asyncio.sleep(0.001)
+        finally:
+            release()
+
+    holding = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(until_a_wait(0.05), 1)
+    stop.set()
+    await holding
+
+
+async def test_letting_go_or_ending_frees_what_waits():
+    async def holds_then_lets_go() -> None:
+        hold()
+        await asyncio.sleep(0.02)
+        release()
+
+    task = asyncio.create_task(holds_then_lets_go())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(until_a_wait(10), 1)
+    await task
+
+    async def holds_and_ends() -> None:
+        hold()
+
+    await asyncio.create_task(holds_and_ends())  # ended holding: not busy
+    await asyncio.wait_for(until_a_wait(10), 0.5)
