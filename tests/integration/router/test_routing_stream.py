@@ -35,6 +35,15 @@ from tests.integration.router.helpers import RoutingReader, of_type, publish, pu
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(params=[False, True], ids=["polls-in-turn", "read-ahead"])
+def stream_settings(router_settings, request):
+    """The router as configured, and with ROUTER_CONSUMER_READ_AHEAD in polls of two
+    records: each poll's successor taken and decoded while it is routed."""
+    if not request.param:
+        return router_settings
+    return router_settings.model_copy(update={"consumer_read_ahead": True, "consumer_max_batch": 2})
+
+
 def mail(clock, *, email, text, message_id, in_reply_to=(), flags=None, subject="Deposit"):
     now = clock()
     return Interaction(
@@ -81,7 +90,8 @@ def missed_call(clock, phone):
     )
 
 
-async def test_stream_yields_expected_routing_events(router_settings, clock):
+async def test_stream_yields_expected_routing_events(stream_settings, clock):
+    router_settings = stream_settings
     runtime = RouterRuntime(router_settings, clock=clock)
     await runtime.start()
     try:
@@ -172,7 +182,8 @@ async def test_stream_yields_expected_routing_events(router_settings, clock):
     assert kim.first_response_due_at == first.interaction.received_at + timedelta(minutes=30)
 
 
-async def test_poison_record_is_dead_lettered_and_the_batch_still_routes(router_settings, clock):
+async def test_poison_record_is_dead_lettered_and_the_batch_still_routes(stream_settings, clock):
+    router_settings = stream_settings
     good = published(mail(clock, email="ok@example.com", text="hello", message_id="ok1@x"))
     async with EventProducer(router_settings.kafka, client_id="poison") as producer:
         await producer.send(
