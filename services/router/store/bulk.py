@@ -140,13 +140,13 @@ class BulkInserter:
         )
         if len(nulls) == len(plan.columns):
             nulls = ()
-        sources: tuple[tuple[int, str, int], ...] = ()
-        if count >= SQLITE_ROWS_A_STATEMENT[-1] and plan.repeating:
-            sources = _repeated(plan, rows, nulls)
-        key = (table.name, tuple(plan.columns), nulls, plan.objects, sources)
+        constants: tuple[int, ...] = ()
+        if count >= SQLITE_ROWS_A_STATEMENT[-1] and plan.constants:
+            constants = _constants(plan, rows, nulls)
+        key = (table.name, tuple(plan.columns), nulls, plan.objects, constants)
         lean = self._lean_plans.get(key)
         if lean is None:
-            lean = self._lean_plans[key] = self._lean_plan(table, plan, nulls, sources)
+            lean = self._lean_plans[key] = self._lean_plan(table, plan, nulls, constants)
         return lean, _sqlite_params(lean, rows)
 
     def _lean_plan(
@@ -154,11 +154,11 @@ class BulkInserter:
         table: sa.Table,
         plan: _Plan,
         nulls: tuple[int, ...],
-        sources: tuple[tuple[int, str, int], ...] = (),
+        constants: tuple[int, ...] = (),
     ) -> _Plan:
         """``plan`` without the columns at ``nulls``: its statement and converters; its
-        multi-row INSERTs taking the values of ``sources``' columns from other rows or
-        columns of the statement (``_repeated``)."""
+        multi-row INSERTs binding the value of each column at ``constants`` once, in
+        their first row (``_constants``)."""
         kept = [c for i, c in enumerate(plan.columns) if i not in nulls]
         compiled = (
             sa.insert(table)
@@ -178,13 +178,7 @@ class BulkInserter:
                 for i, none in plan.json_none.items()
                 if i not in nulls
             },
-            sources={
-                kept.index(plan.columns[i]): (
-                    kind,
-                    kept.index(plan.columns[step]) if kind == SAME_AS else step,
-                )
-                for i, kind, step in sources
-            },
+            bound_once=frozenset(kept.index(plan.columns[i]) for i in constants),
         )
 
     def sqlite_update(
@@ -526,7 +520,7 @@ class BulkInserter:
             json_none=json_none,
         )
         if self._sqlite:
-            plan.repeating = _repeating_columns(table, order, plan)
+            plan.constants = _constant_columns(table, order)
             # a JSON column's None is JSON null, not NULL (but in NewObjects: _json_none)
             plan.omittable = tuple(
                 (i, key)
@@ -735,167 +729,75 @@ def _chunks(values: list[tuple[Any, ...]], whole: int, size: int) -> list[list[A
     return [flat[i : i + step] for i in range(0, len(flat), step)]
 
 
-#: the kinds of ``models.RUN_CONSTANT`` and its kin: a column whose value in a run of
-#: new rows is the same in every row (``CONSTANT``), repeats every few rows
-#: (``PERIODIC``: a new conversation's timers' metric and kind), holds for a few rows in
-#: a row (``GROUPED``: the conversation of its timers), or is another column's of the
-#: same row (``SAME_AS``, its name given)
-CONSTANT, PERIODIC, GROUPED, SAME_AS = "constant", "periodic", "grouped", "same_as"
-#: the rows after which a ``PERIODIC`` value may repeat (the fewest that hold are taken),
-#: and the rows a ``GROUPED`` value may hold for (the most that hold): each a divisor
-#: of every multi-row INSERT's rows (``SQLITE_ROWS_A_STATEMENT``), so that every
-#: statement's rows start a period or group
-_PERIODS = (1, 2, 4, 8, 16)
-_GROUPS = (16, 8, 4, 2)
+#: ``Column.info["repeats"]`` of a column whose value in a run of new rows is usually one
+#: value in every row (``models.RUN_CONSTANT``): the only kind there is (stop 41 measured
+#: values repeating every few rows, for a few rows in a row or as another column's a net
+#: loss: the event loop's thread paid for checking them most of what aiosqlite's saved)
+CONSTANT = "constant"
 
 
-def _repeating_columns(
-    table: sa.Table, order: list[str], plan: _Plan
-) -> tuple[tuple[int, str, str, int], ...]:
-    """SQLite: (index, key, kind, the other column's index for ``SAME_AS``, else -1) of
-    the columns of ``order`` marked ``models.RUN_CONSTANT`` or its kin (never the key).
-    A ``SAME_AS`` column only with its other in ``order`` and converted by the same
-    function (equal values, equal parameters), its other not ``SAME_AS`` itself. Not a
+def _constant_columns(table: sa.Table, order: list[str]) -> tuple[tuple[int, str, bool], ...]:
+    """SQLite: (index, key, whether its values must be of one type) of the columns of
+    ``order`` marked ``models.RUN_CONSTANT`` (never the key): not a timestamp, whose
+    text is looked up by its value (``_SqliteTexts``: equal instants, one text). Not a
     JSON column: equal values may be different texts (``{"a": 1}`` and ``{"a": 1.0}``)."""
-    converters = dict(plan.converters)
-    repeating: list[tuple[int, str, str, int]] = []
+    constants: list[tuple[int, str, bool]] = []
     for i, key in enumerate(order):
         column = table.c[key]
         kind = column.info.get("repeats")
         if kind is None or column.primary_key:
             continue
+        if kind != CONSTANT:
+            raise ValueError(f"{table.name}.{key}: repeats {kind!r}, not {CONSTANT!r}")
         if isinstance(column.type, sa.JSON):
             raise ValueError(f"{table.name}.{key}: a JSON column's values cannot repeat")
-        if kind in (CONSTANT, PERIODIC, GROUPED):
-            repeating.append((i, key, kind, -1))
-            continue
-        other = column.info.get("repeats_column")
-        if kind != SAME_AS or other is None:
-            raise ValueError(f"{table.name}.{key}: repeats {kind!r}, of {other!r}")
-        if other not in order or table.c[other].info.get("repeats") == SAME_AS:
-            continue
-        j = order.index(other)
-        if converters.get(i) != converters.get(j):
-            continue
-        repeating.append((i, key, kind, j))
-    return tuple(repeating)
+        constants.append((i, key, not isinstance(column.type, UtcDateTime)))
+    return tuple(constants)
 
 
-def _repeated(
-    plan: _Plan, rows: Sequence[Row], nulls: tuple[int, ...]
-) -> tuple[tuple[int, str, int], ...]:
-    """SQLite: (index, kind, step) of ``plan``'s repeating columns (not left out,
-    ``nulls``) whose values, all of one type, repeat as their kind says in every row of
-    ``rows`` that goes in a multi-row INSERT: ``PERIODIC`` with the period (1: one value,
-    whatever the kind), ``GROUPED`` with the rows of a group, ``SAME_AS`` with the other
-    column's index. Each column is read once, each pattern checked once (the period or
-    group told by the first values). A multi-row INSERT binds such a value once and takes it from
-    where it was bound (``_numbered_rows``): ``sqlite3_bind_text`` copies each text it
-    binds (a malloc, the copy and the free of the value before, under SQLite's mutexes,
-    ~800 instructions of the database thread with the GIL held), and a poll's time, a
-    new conversation's status, flags and opening instant (in five columns), its four
-    timers' conversation, start, metric and kind were bound once a row. Equal values of
-    one type are the same parameter (the converters are functions of the value: a
-    datetime's text is its UTC instant's; of floats only 0.0 and -0.0, which a REAL
-    column stores alike), so the rows stored are the same."""
-    whole = len(rows) // _GROUPS[0] * _GROUPS[0]  # the rows of multi-row INSERTs
+def _constants(plan: _Plan, rows: Sequence[Row], nulls: tuple[int, ...]) -> tuple[int, ...]:
+    """SQLite: the indexes of ``plan``'s constant columns (``_constant_columns``; not left
+    out, ``nulls``) holding one value in every row of ``rows`` that goes in a multi-row
+    INSERT, and binding one parameter for it: of one type, or a timestamp (its text
+    looked up by its value). Such a
+    statement binds the value once and takes it from where it was bound
+    (``_numbered_rows``): ``sqlite3_bind_text`` copies each text it binds (a malloc, the
+    copy and the free of the value before, under SQLite's mutexes, ~800 instructions of
+    the database thread with the GIL held). Equal values of one type are the same
+    parameter (of floats only 0.0 and -0.0, which a REAL column stores alike; 1 and 1.0,
+    equal, are stored apart by a TEXT column), so the rows stored are the same."""
+    whole = len(rows) // SQLITE_ROWS_A_STATEMENT[-1] * SQLITE_ROWS_A_STATEMENT[-1]
     chunked = rows[:whole] if whole < len(rows) else rows
     count = len(chunked)
-    #: a column's values when all of one type (else None), each column read once
-    read: dict[int, list[Any] | None] = {}
-
-    def one_typed(index: int) -> list[Any] | None:
-        if index not in read:
-            values = list(map(itemgetter(plan.columns[index]), chunked))
-            kind = type(values[0])
-            read[index] = values if countOf(map(type, values), kind) == count else None
-        return read[index]
-
-    repeated: list[tuple[int, str, int]] = []
-    for i, _key, kind, other in plan.repeating:
-        if i in nulls or other in nulls or (values := one_typed(i)) is None:
+    constant: list[int] = []
+    for i, key, typed in plan.constants:
+        if i in nulls:
             continue
-        if kind == SAME_AS:
-            others = one_typed(other)
-            if others is not None and type(others[0]) is type(values[0]) and values == others:
-                repeated.append((i, kind, other))
-            continue
-        if countOf(values, values[0]) == count:  # one value: a period of one row
-            kind, step = PERIODIC, 1
-        elif kind == PERIODIC:
-            step = _period(values)
-        else:
-            step = _group(values) if kind == GROUPED else 0
-        if step:
-            repeated.append((i, kind, step))
-    return tuple(repeated)
+        values = list(map(itemgetter(key), chunked))
+        value = values[0]
+        if countOf(values, value) == count and (
+            not typed or countOf(map(type, values), type(value)) == count
+        ):
+            constant.append(i)
+    return tuple(constant)
 
 
-def _period(values: list[Any]) -> int:
-    """The fewest rows of ``_PERIODS`` after which ``values`` repeat, or 0."""
-    first = values[0]
-    for period in _PERIODS[1:]:
-        if period < len(values) and values[period] == first and values[period:] == values[:-period]:
-            return period
-    return 0
-
-
-def _group(values: list[Any]) -> int:
-    """The rows of each run of equal ``values`` (of ``_GROUPS``: the first run's), or 0."""
-    first = values[0]
-    for group in _GROUPS:
-        if group < len(values) and values[group - 1] == first and values[group] != first:
-            return group if _grouped(values, group) else 0
-    return 0
-
-
-def _grouped(values: list[Any], group: int) -> bool:
-    """Are ``values`` (a multiple of ``group``) runs of ``group`` equal values?"""
-    firsts = values[::group]
-    return all(values[offset::group] == firsts for offset in range(1, group))
-
-
-def _own_slots(width: int, size: int, sources: dict[int, tuple[str, int]]) -> list[list[bool]]:
-    """SQLite: for each of ``size`` rows of ``width`` columns, whether the row's value of
-    the column is a parameter of its own (else taken from where ``sources`` says)."""
-    slots = []
-    for row in range(size):
-        own = []
-        for column in range(width):
-            source = sources.get(column)
-            if source is None:
-                own.append(True)
-            elif source[0] == PERIODIC:
-                own.append(row < source[1])
-            elif source[0] == GROUPED:
-                own.append(row % source[1] == 0)
-            else:
-                own.append(False)
-        slots.append(own)
-    return slots
-
-
-def _numbered_rows(width: int, size: int, sources: dict[int, tuple[str, int]]) -> list[str]:
+def _numbered_rows(width: int, size: int, constants: frozenset[int]) -> list[str]:
     """SQLite: ``size`` rows of ``width`` columns as numbered parameters (``?N``), in the
-    order ``_chunk_maker``'s tuple holds them: each row's own parameters numbered in
-    turn (``_own_slots``); a ``PERIODIC`` column's value after its period that of the
-    row a period before, a ``GROUPED`` one's that of its group's first row, a ``SAME_AS``
-    one's that of its other column in the row."""
-    numbers: list[list[int]] = []
-    following = 1
-    for row, own in enumerate(_own_slots(width, size, sources)):
-        row_numbers = [0] * width
+    order ``_chunk_maker``'s tuple holds them: the first row's numbered 1 to ``width``,
+    each later row's own parameters numbered in turn, its columns at ``constants``
+    numbered as the first row's."""
+    first = list(range(1, width + 1))
+    numbers = [first]
+    following = width + 1
+    for _ in range(1, size):
+        row_numbers = []
         for column in range(width):
-            if own[column]:
-                row_numbers[column] = following
+            if column in constants:
+                row_numbers.append(first[column])
+            else:
+                row_numbers.append(following)
                 following += 1
-            elif sources[column][0] == PERIODIC:
-                row_numbers[column] = numbers[row - sources[column][1]][column]
-            elif sources[column][0] == GROUPED:
-                row_numbers[column] = numbers[row - row % sources[column][1]][column]
-        for column in range(width):
-            if not own[column] and sources[column][0] == SAME_AS:
-                row_numbers[column] = row_numbers[sources[column][1]]
         numbers.append(row_numbers)
     return ["(" + ", ".join(f"?{number}" for number in row) + ")" for row in numbers]
 
@@ -914,9 +816,9 @@ class _Plan:
         copy: _Copy | None = None,
         objects: bool = False,
         json_none: dict[int, Callable[[], Any] | None] | None = None,
-        sources: dict[int, tuple[str, int]] | None = None,
+        bound_once: frozenset[int] = frozenset(),
     ) -> None:
-        """``sources``: SQLite, ``_lean_plan``'s (its multi-row INSERTs)."""
+        """``bound_once``: SQLite, ``_lean_plan``'s (its multi-row INSERTs)."""
         self.sql = sql
         self.columns = order  # the router's column keys are their names
         self.converters = converters
@@ -932,11 +834,11 @@ class _Plan:
         self._chunk_tuples: dict[int, Callable[..., tuple[Any, ...]]] = {}
         #: SQLite: (index, key) of the columns an INSERT may leave out (``_lean``)
         self.omittable: tuple[tuple[int, str], ...] = ()
-        #: SQLite: column -> (kind, step) of a column whose value a multi-row INSERT
-        #: takes from another row or column (``_repeated``, ``_numbered_rows``)
-        self.sources = sources or {}
-        #: SQLite, a full plan: the columns ``_repeated`` looks at (``_repeating_columns``)
-        self.repeating: tuple[tuple[int, str, str, int], ...] = ()
+        #: SQLite: the columns whose value a multi-row INSERT binds once, in its first row
+        #: (``_constants``, ``_numbered_rows``)
+        self.bound_once = bound_once
+        #: SQLite, a full plan: the columns ``_constants`` looks at (``_constant_columns``)
+        self.constants: tuple[tuple[int, str, bool], ...] = ()
 
     def chunk_tuple(self, size: int) -> Callable[..., tuple[Any, ...]]:
         """The function of ``size`` rows making the multi-row INSERT's parameters
@@ -944,7 +846,7 @@ class _Plan:
         make = self._chunk_tuples.get(size)
         if make is None:
             make = self._chunk_tuples[size] = _chunk_maker(
-                self.columns, dict(self.converters), self.json_none, size, self.sources
+                self.columns, dict(self.converters), self.json_none, size, self.bound_once
             )
         return make
 
@@ -955,8 +857,8 @@ class _Plan:
             head, values, row = self.sql.rpartition(" VALUES ")
             if not (values and row.startswith("(") and row.endswith(")")):
                 raise ValueError(f"not a one-row INSERT: {self.sql}")
-            if self.sources:
-                rows = _numbered_rows(len(self.columns), size, self.sources)
+            if self.bound_once:
+                rows = _numbered_rows(len(self.columns), size, self.bound_once)
             else:
                 rows = [row] * size
             sql = self._sqlite_rows_sql[size] = head + values + ", ".join(rows)
@@ -1147,18 +1049,19 @@ def _chunk_maker(
     converters: dict[int, Convert],
     json_none: dict[int, Callable[[], Any] | None],
     size: int,
-    sources: dict[int, tuple[str, int]] | None = None,
+    constants: frozenset[int] = frozenset(),
 ) -> Callable[..., tuple[Any, ...]]:
     """SQLite: the function of ``size`` rows making one tuple of their parameters, row
     after row, each as ``_tuple_maker``'s function makes it: one generated expression,
-    e.g. ``lambda r0, r1, …: (r0['id'], c1(r0['at']), …, r1['id'], …)``; of each row
-    only its own parameters (``_own_slots``: not those taken from others, ``sources``)."""
+    e.g. ``lambda r0, r1, …: (r0['id'], c1(r0['at']), …, r1['id'], …)``; the columns at
+    ``constants`` of the first row only (bound once: ``_numbered_rows``)."""
     namespace: dict[str, Any] = {}
     items: list[str] = []
-    slots = _own_slots(len(order), size, sources or {})
     for number in range(size):
         namespace, row_items = _tuple_items(order, converters, json_none, f"r{number}")
-        items.extend(item for item, own in zip(row_items, slots[number], strict=True) if own)
+        items.extend(
+            item for column, item in enumerate(row_items) if not number or column not in constants
+        )
     rows = ", ".join(f"r{number}" for number in range(size))
     return eval(f"lambda {rows}: ({', '.join(items)},)", namespace)  # noqa: S307 - as above
 

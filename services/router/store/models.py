@@ -89,24 +89,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: sa.JSON, list[str]: sa.JSON}
 
 
-#: ``Column.info`` of a column (not JSON) whose values repeat in a run of new rows as
-#: most polls write them: on SQLite a multi-row INSERT whose rows all repeat them so
-#: binds each value once (``bulk._repeated``); the rows stored are the same. One value
-#: in every row (the poll's time, a new conversation's constants):
+#: ``Column.info`` of a column (not JSON) holding one value in every row of a run of new
+#: rows as most polls write them (the poll's time, a new conversation's constants): on
+#: SQLite a multi-row INSERT whose rows all hold it binds it once (``bulk._constants``);
+#: the rows stored are the same.
 RUN_CONSTANT = {"repeats": "constant"}
-#: the same values every few rows (as a conversation's timers' metric and kind). No
-#: column of the router's is marked with this, ``RUN_GROUPED`` or ``same_as``: checked in
-#: a new conversation's timers and instants, they cost the event loop's thread
-#: most of what they saved aiosqlite's (callgrind, stop 41: +7.0 K, -10.4 K an interaction)
-RUN_PERIODIC = {"repeats": "periodic"}
-#: one value for a few rows in a row (as a conversation's timers' conversation and start)
-RUN_GROUPED = {"repeats": "grouped"}
-
-
-def same_as(column: str) -> dict[str, str]:
-    """``Column.info`` (``RUN_CONSTANT``'s kin) of a column holding ``column``'s value in
-    most new rows (as a new conversation's instants)."""
-    return {"repeats": "same_as", "repeats_column": column}
 
 
 class Contact(Base):
@@ -332,7 +319,7 @@ class OutboxRow(Base):
     event_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
     ce_type: Mapped[str] = mapped_column(sa.String(80))
     conversation_id: Mapped[str] = mapped_column(sa.String(36), index=True)
-    occurred_at: Mapped[datetime]
+    occurred_at: Mapped[datetime] = mapped_column(info=RUN_CONSTANT)  # a poll's time
     payload: Mapped[str] = mapped_column(sa.Text)
 
 

@@ -1,7 +1,7 @@
-"""SQLite's multi-row INSERTs bind a repeating value once (``bulk._repeated``: the
-columns marked ``models.RUN_CONSTANT``, ``RUN_PERIODIC``, ``RUN_GROUPED``, ``same_as``)
-and store exactly the rows one INSERT a row stores, whether the rows repeat as marked,
-in part, or not at all (in-memory SQLite)."""
+"""SQLite's multi-row INSERTs bind a constant once (``bulk._constants``: the columns
+marked ``models.RUN_CONSTANT`` holding one value of one type in every row) and store
+exactly the rows one INSERT a row stores, whether the rows hold their constants, all
+but one row, or not at all (in-memory SQLite)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,12 @@ from services.router.store import bulk
 from services.router.store.bulk import SQLITE_ROWS_A_STATEMENT, BulkInserter, _tuple_maker
 from services.router.store.models import (
     RUN_CONSTANT,
-    RUN_GROUPED,
-    RUN_PERIODIC,
     Contact,
     Conversation,
     InteractionRecord,
+    OutboxRow,
     SlaTimer,
     UtcDateTime,
-    same_as,
 )
 
 KST = timezone(timedelta(hours=9))
@@ -39,11 +37,10 @@ REPEATS = sa.Table(
     _METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("k", sa.String, info=RUN_CONSTANT),
-    sa.Column("p", sa.String, info=RUN_PERIODIC),
-    sa.Column("g", sa.String, info=RUN_GROUPED),
-    sa.Column("n", sa.Integer, info=RUN_PERIODIC),
-    sa.Column("at", UtcDateTime()),
-    sa.Column("s", UtcDateTime(), info=same_as("at")),
+    sa.Column("n", sa.Integer, info=RUN_CONSTANT),
+    sa.Column("x", sa.String, info=RUN_CONSTANT),  # numbers too: 1 and 1.0 differ as text
+    sa.Column("at", UtcDateTime(), info=RUN_CONSTANT),
+    sa.Column("v", sa.String),
     sa.Column("j", sa.JSON),
 )
 COLUMNS = [column.key for column in REPEATS.columns]
@@ -54,7 +51,9 @@ def _store(writes: list[bulk.SqliteWrite]) -> list[tuple[Any, ...]]:
     try:
         connection.execute(str(sa.schema.CreateTable(REPEATS).compile(dialect=SQLITE)))
         bulk._write_all(writes, True, connection)
-        return connection.execute("SELECT * FROM repeats ORDER BY id").fetchall()
+        return connection.execute(
+            "SELECT id, k, n, typeof(n), x, typeof(x), at, v, j FROM repeats ORDER BY id"
+        ).fetchall()
     finally:
         connection.close()
 
@@ -73,36 +72,35 @@ def _stored_one_a_row(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 @st.composite
 def repeating_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Rows whose marked columns repeat as marked, or with some row breaking it, or
-    not at all; of equal values of other types (1 and True, one instant in two zones)."""
+    """Rows whose marked columns hold one value, or with some row breaking it by another
+    value or an equal one of another type (1, True and 1.0; one instant in two zones),
+    or drawn row by row (constant by chance only)."""
     count = draw(st.integers(0, 2 * sum(SQLITE_ROWS_A_STATEMENT) + 3))
-    period = draw(st.sampled_from([1, 2, 3, 4, 8, 16]))
-    group = draw(st.sampled_from([1, 2, 3, 4, 8, 16]))
     broken = draw(st.none() | st.integers(0, max(count - 1, 0)))
-    loose = draw(st.booleans())  # values drawn row by row: patterns hold by chance only
+    loose = draw(st.booleans())
     rows = []
     for index in range(count):
-        at = T0 + timedelta(seconds=index // group)
         row = {
             "id": index,
             "k": draw(st.sampled_from(["open", "closed"])) if loose else "open",
-            "p": f"m{index % period}",
-            "g": f"c{index // group}",
-            "n": index % period if index % 5 else bool(index % period) * (index % period),
-            "at": at,
-            "s": at.astimezone(KST) if index % 3 else at,
+            "n": draw(st.sampled_from([1, True, 2])) if loose else 1,
+            "x": draw(st.sampled_from([1, 1.0, 0.0, -0.0])) if loose else 1,
+            "at": T0.astimezone(KST) if loose and index % 3 else T0,
+            "v": f"v{index % 5}",
             "j": draw(st.sampled_from([{}, None, []])),
         }
         if index == broken:
-            column = draw(st.sampled_from(["k", "p", "g", "n", "s", "j"]))
-            row[column] = {
-                "k": "other",
-                "p": "m-other",
-                "g": "c-other",
-                "n": True,
-                "s": None,
-                "j": {"flag": True},
-            }[column]
+            column = draw(st.sampled_from(["k", "n", "x", "at"]))
+            row[column] = draw(
+                st.sampled_from(
+                    {
+                        "k": ["other", None],
+                        "n": [True, 1.0, 3, None],
+                        "x": [1.0, True, 2],
+                        "at": [T0.astimezone(KST), T0 + timedelta(microseconds=1), None],
+                    }[column]
+                )
+            )
         rows.append(row)
     return rows
 
@@ -114,28 +112,30 @@ def test_multi_row_inserts_store_what_one_insert_a_row_stores(rows: list[dict[st
     assert _store(writes) == _stored_one_a_row(rows)
 
 
-def test_repeating_values_are_bound_once_a_statement():
-    """64 rows of 16 groups of 4, periods of 4: every marked column's value taken from
-    the row or column it repeats, each row binding its id and instant only (and the
-    first rows the periods' values)."""
+def test_constants_are_bound_once_a_statement():
+    """64 rows holding their constants: each row binds its id, ``v`` and JSON; the first
+    row the constants too, which the other rows take from it."""
     rows = [
-        {
-            "id": index,
-            "k": "open",
-            "p": f"m{index % 4}",
-            "g": f"c{index // 4}",
-            "n": index % 4,
-            "at": T0 + timedelta(seconds=index),
-            "s": T0 + timedelta(seconds=index),
-            "j": {},
-        }
+        {"id": index, "k": "open", "n": 1, "x": 1, "at": T0, "v": f"v{index}", "j": {}}
         for index in range(64)
     ]
     [write] = BulkInserter(SQLITE).sqlite_inserts(REPEATS, rows)
     [parameters] = write.values
-    # ids, instants and JSON 64 each; the groups 16; the constant once; the periods 4 each
-    assert len(parameters) == 64 * 3 + 16 + 1 + 4 * 2
-    assert "(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)" in write.sql
+    assert len(parameters) == 64 * 3 + 4
+    assert "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7), (?8, ?2, ?3, ?4, ?5, ?9, ?10)," in write.sql
+    assert _store([write]) == _stored_one_a_row(rows)
+
+
+def test_an_equal_value_of_another_type_is_not_a_constant():
+    """1 and 1.0 are equal but a TEXT column stores them apart: bound a row each."""
+    rows = [
+        {"id": index, "k": "open", "n": 1, "x": 1.0 if index == 9 else 1, "at": T0}
+        | {"v": "v", "j": []}
+        for index in range(16)
+    ]
+    [write] = BulkInserter(SQLITE).sqlite_inserts(REPEATS, rows)
+    [parameters] = write.values
+    assert len(parameters) == 16 * 4 + 3
     assert _store([write]) == _stored_one_a_row(rows)
 
 
@@ -147,6 +147,13 @@ def test_a_json_column_is_never_marked():
         BulkInserter(SQLITE).sqlite_inserts(table, [{"id": 1, "j": {"a": 1}}])
 
 
+def test_only_constants_are_known():
+    table = sa.Table("periodic", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
+    table.append_column(sa.Column("p", sa.String, info={"repeats": "periodic"}))
+    with pytest.raises(ValueError, match="periodic"):
+        BulkInserter(SQLITE).sqlite_inserts(table, [{"id": 1, "p": "a"}])
+
+
 def test_the_router_marks_only_constants_of_its_new_rows():
     """The marks the router's rows repeat by: a poll's time and a new conversation's
     constants; never a key."""
@@ -155,6 +162,7 @@ def test_the_router_marks_only_constants_of_its_new_rows():
         Contact: {"created_at"},
         Conversation: {"status", "queued_at", "automated", "breached", "clock_cycle"},
         InteractionRecord: {"direction", "kind", "processed_at"},
+        OutboxRow: {"occurred_at"},
         SlaTimer: set(),
     }
     for model, columns in expected.items():
@@ -162,7 +170,6 @@ def test_the_router_marks_only_constants_of_its_new_rows():
         plan = inserter._plan(
             table, tuple(c.key for c in table.columns if c.autoincrement is not True)
         )
-        marked = {plan.columns[index]: kind for index, _, kind, _ in plan.repeating}
-        assert not set(marked) & {c.key for c in table.primary_key}
-        assert columns <= set(marked), model
-        assert set(marked.values()) <= {"constant"}, model
+        marked = {key for _, key, _ in plan.constants}
+        assert not marked & {c.key for c in table.primary_key}
+        assert columns <= marked, model
