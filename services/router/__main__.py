@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import uvicorn
 
 from libs.common.gc_tuning import tune_for_polls
@@ -19,8 +17,6 @@ def main() -> None:
     tune_allocator(glibc(), settings)  # before the database threads exist
     app = create_app(settings)
     tune_for_polls()  # the process only (tests start many runtimes in one process)
-    if settings.gil_switch_interval_ms is not None:  # the process only, as above
-        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -157,7 +157,6 @@ def build_consumer(
     fetch_max_wait_ms: int | None = None,
     fetch_min_bytes: int | None = None,
     between_polls: Callable[[], object] | None = None,
-    read_ahead: bool = False,
 ) -> ConsumerRunner:
     return ConsumerRunner(
         settings,
@@ -175,7 +174,6 @@ def build_consumer(
         fetch_min_bytes=fetch_min_bytes,
         between_polls=between_polls,
         between_polls_patience_s=UPKEEP_PATIENCE_S,
-        read_ahead=read_ahead,
     )
 
 

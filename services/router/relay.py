@@ -28,7 +28,6 @@ from aiokafka.errors import KafkaError
 
 from libs.common import metrics
 from libs.common.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers, iso_time
-from libs.common.idle_work import until_a_wait
 from libs.common.kafka.partitioner import KeyPartitioner
 from libs.common.kafka.produce_request import one_pass_requests
 from libs.common.kafka.producer import PublishError, send_batches
@@ -65,12 +64,6 @@ MAX_ROUND = 10_000
 #: pipeline made ~3 a second at 50-100 POSTs/s (``bench.router_poll_split``): ~2.9 ms
 #: of CPU a second less.
 MARK_INTERVAL_S = 1.0
-
-
-#: In a backlog read ahead (``idle_work.hold``), the longest a round waits for the
-#: routing's next wait on its database (a poll of 400 routes in ~100 ms): past this it
-#: goes on, so a routing that never waits never holds the events back for longer.
-ROUND_DEFER_LIMIT_S = 0.2
 
 
 #: Loop turns a round gives a unit of work that has committed rows it read to hand them
@@ -582,9 +575,6 @@ class OutboxRelay:
             # cleared before the round: a commit during the round wakes the next one
             self.wake.clear()
             limit = self._round_limit()
-            # in a backlog read ahead, in the routing's wait on its database, not between
-            # its CPU slices (idle_work: the interactions consumer holds the loop)
-            await until_a_wait(ROUND_DEFER_LIMIT_S)
             try:
                 sent = await self.publish_pending(limit)
             except PublishError as exc:

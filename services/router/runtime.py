@@ -182,7 +182,6 @@ class RouterRuntime:
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             fetch_min_bytes=settings.consumer_fetch_min_bytes,
             between_polls=self.memory_upkeep.run_if_due if self.memory_upkeep else None,
-            read_ahead=settings.consumer_read_ahead,
         )
 
     def _spawn(self, coro, name: str) -> None:  # type: ignore[no-untyped-def]

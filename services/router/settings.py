@@ -57,24 +57,6 @@ class RouterSettings(ServiceSettings, MemorySettings):
         "RSS 134.6 / 136.0 / 140.6 MB and router CPU-s per 1,000 0.84 / 0.78 / 0.72 with "
         "300 / 400 / 500; at load 7-9, 500 peaked at 148.3 MB, so 400 keeps room below 150.",
     )
-    consumer_read_ahead: bool = Field(
-        False,
-        description="The interactions consumer takes its next poll's fetched records "
-        "before routing this one and decodes them while the routing waits for the database "
-        "(SQLite: aiosqlite's thread; PostgreSQL: the server's round trips; its first read "
-        "and its COMMIT; libs/common/idle_work.py), never between the routing's own CPU "
-        "slices.",
-    )
-    gil_switch_interval_ms: float | None = Field(
-        None,
-        gt=0,
-        le=100,
-        description="sys.setswitchinterval for the router's process, in ms (unset: "
-        "Python's 5 ms): how long the event loop's thread may keep the GIL once another "
-        "thread (aiosqlite's) asks for it. With ROUTER_CONSUMER_READ_AHEAD the loop decodes "
-        "while the database thread works, and that thread asks for the GIL back after each "
-        "statement.",
-    )
     consumer_fetch_max_wait_ms: int = Field(
         100,
         ge=0,

@@ -59,22 +59,12 @@
   ~0.6 ms of CPU (pure-Python request and response coding, the loop's wake-ups): a
   consumer on a trickle of records fetches 50 times a second, ~26 ms of CPU a second
   (``fetch_max_wait_ms=200``: 5 fetches, ~4 ms).
-- ``read_ahead`` (opt-in, with a ``batch_handler``): before a full poll (a backlog's:
-  ``max_batch`` records) is handled, the next poll's records already fetched are taken
-  from aiokafka's buffer (``getmany`` without waiting) and their decode is offered to
-  the handler's waits on its database (``libs.common.idle_work``): a chunk of records in
-  each loop turn while the handler's task awaits a hop, never between the handler's own
-  CPU slices; what is left is decoded when that poll is handled. A stream's partial
-  polls are not read ahead: the records that come while one is handled go with the next
-  getmany, not a poll later (the latency the last PostgreSQL read-ahead cost, e52692d).
-  Nothing else changes: the next poll is handled, and its offsets marked done, only
-  after this one; a poll taken before a revocation is dropped whole (its partitions'
-  positions go back to their committed offsets on the next assignment, so its records
-  are fetched again); a stop drops it (its offsets are not committed). Two earlier
-  read-aheads (a task of their own; stops 33-36) were removed: on SQLite the decode
-  took turns with the routing and held the GIL the database thread wanted back
-  (3a95b21); on PostgreSQL no gain (e52692d). While it reads ahead the runner holds the
-  loop (``idle_work.hold``): the router's relay rounds wait for the routing's waits.
+- No read-ahead: decoding the next poll while this one is handled (in a task of its
+  own, at idle priority) was tried twice and removed (stop 36): on SQLite the decode
+  held the GIL the database thread wanted back after each row (stop 33, 3a95b21: no
+  run faster, more CPU an interaction); on PostgreSQL three interleaved idle pairs gave
+  no gain in decisions/s and a worse p50 at 1,000/s (stop 35, e52692d), and its task
+  and turns cost instructions every poll. Polls are taken, decoded and handled in turn.
 - The fetched records are unpacked by ``libs.common.kafka.fetched_records`` (the same
   ``ConsumerRecord``s, without aiokafka's three Python frames a record), installed into
   aiokafka's fetcher when a runner starts.
@@ -102,7 +92,6 @@ from libs.common import metrics
 from libs.common.cloudevents import CloudEvent, CloudEventError, decode
 from libs.common.events.base import utc_now
 from libs.common.events.deadletter import DeadLetter
-from libs.common.idle_work import hold, offered, release
 from libs.common.kafka import fetched_records
 from libs.common.kafka.fetch_mode import FetchLimits, IdleFetchMode
 from libs.common.kafka.producer import EventProducer, PublishError
@@ -127,9 +116,6 @@ class DependencyUnavailable(Exception):
 
 
 NON_RETRYABLE = (PermanentError, CloudEventError, ValidationError)
-#: ``read_ahead``: records decoded a step; a hop's result waits at most one step
-#: (~25 x 100 K instructions) before its task resumes.
-READ_AHEAD_CHUNK = 25
 OutagePredicate = Callable[[BaseException], bool]
 
 
@@ -242,7 +228,6 @@ class ConsumerRunner:
         between_polls: Callable[[], object] | None = None,
         between_polls_patience_s: float | None = None,
         idle_fetch: bool = True,
-        read_ahead: bool = False,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -275,9 +260,6 @@ class ConsumerRunner:
         self._fetch_min_bytes = fetch_min_bytes
         self._between_polls = between_polls
         self._between_polls_patience = between_polls_patience_s
-        self._read_ahead = read_ahead and batch_handler is not None
-        #: revocations so far: a poll taken before the last one is dropped
-        self._revocations = 0
         self._between_polls_ran = 0.0  # time.monotonic() of the hook's last run
         self._idle_fetch = idle_fetch and not sparse_topic  # a sparse topic's fetch is idle's
         self.fetch_mode: IdleFetchMode | None = None  # set once the consumer runs
@@ -319,14 +301,9 @@ class ConsumerRunner:
             )
         self.started.set()
         log.info("consumer %s started on %s", self._group_id, ",".join(self._topics))
-        ahead: _Ahead | None = None
         try:
             while not self._stop.is_set():
-                if ahead is not None and ahead.revocations == self._revocations:
-                    batch, decoded = ahead.batch, ahead.finish()
-                else:  # none, or taken before a revocation: its records come again
-                    batch, decoded = await self._poll(), None
-                ahead = None
+                batch = await self._poll()
                 if self.fetch_mode is not None:
                     self.fetch_mode.after_poll(bool(batch))
                 if batch:
@@ -337,19 +314,9 @@ class ConsumerRunner:
                     # handled (17-50 ms of a poll under load, bench.router_throughput
                     # --trace).
                     await asyncio.sleep(0)
-                    if self._read_ahead and sum(map(len, batch.values())) >= self._max_batch:
-                        ahead = await self._take_ahead()
-                    if ahead is not None:
-                        hold()  # a backlog: deferrable work (the relay) goes in its waits
-                    else:
-                        release()
                     async with self._lock:
-                        if ahead is None:
-                            await self._process(batch, decoded)
-                        else:
-                            with offered(ahead.step):
-                                await self._process(batch, decoded)
-                if self._between_polls is not None and self._between_polls_now(batch, ahead):
+                        await self._process(batch)
+                if self._between_polls is not None and self._between_polls_now(batch):
                     self._run_between_polls()
                 # after an empty poll too: what the last polls finished is committed
                 if self._done and time.monotonic() >= self._next_commit:
@@ -361,7 +328,6 @@ class ConsumerRunner:
                         self._committing = asyncio.create_task(self._commit())
                         self._next_commit = time.monotonic() + self._commit_interval
         finally:
-            release()
             await self._commit_settled()
             await self._commit()
             await self._consumer.stop()
@@ -369,13 +335,11 @@ class ConsumerRunner:
                 watcher.cancel()
             log.info("consumer %s stopped", self._group_id)
 
-    def _between_polls_now(
-        self, batch: dict[TopicPartition, list[ConsumerRecord]], ahead: _Ahead | None = None
-    ) -> bool:
+    def _between_polls_now(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """``between_polls_due`` for the poll just handled; its run counted from now."""
         now = time.monotonic()
         due = between_polls_due(
-            records_waiting=ahead is not None or self._records_waiting(),
+            records_waiting=self._records_waiting(),
             poll_full=sum(map(len, batch.values())) >= self._max_batch,
             since_last_s=now - self._between_polls_ran,
             patience_s=self._between_polls_patience,
@@ -417,19 +381,6 @@ class ConsumerRunner:
         await stop.wait()
         self.stop()
 
-    async def _take_ahead(self) -> _Ahead | None:
-        """``read_ahead``: the next poll's records if aiokafka holds them already (no
-        wait for the broker), to be decoded while this poll's handler waits."""
-        assert self._consumer is not None
-        try:
-            batch = await self._consumer.getmany(timeout_ms=0, max_records=self._max_batch)
-        except KafkaError as exc:
-            log.warning("consumer %s poll ahead failed: %r", self._group_id, exc)
-            return None
-        if not batch:
-            return None
-        return _Ahead(batch, self._revocations, self._deliveries)
-
     async def _poll(self) -> dict[TopicPartition, list[ConsumerRecord]]:
         assert self._consumer is not None
         try:
@@ -450,32 +401,20 @@ class ConsumerRunner:
         # nothing to skip (the router's interactions): no ``_is_ignored`` call a record
         return _decoded_deliveries(records)
 
-    async def _process(
-        self,
-        batch: dict[TopicPartition, list[ConsumerRecord]],
-        decoded: list[Delivery] | None = None,
-    ) -> None:
-        """``decoded``: the batch's deliveries, decoded ahead (``read_ahead``), if they were."""
-        if self._batch_handler is not None and await self._process_as_batch(batch, decoded):
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        if self._batch_handler is not None and await self._process_as_batch(batch):
             return
         await asyncio.gather(*(self._process_partition(tp, recs) for tp, recs in batch.items()))
 
-    async def _process_as_batch(
-        self,
-        batch: dict[TopicPartition, list[ConsumerRecord]],
-        decoded: list[Delivery] | None = None,
-    ) -> bool:
+    async def _process_as_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """True when the batch is finished (or the runner stops); False: go record by record."""
         assert self._batch_handler is not None
-        if decoded is not None:
-            deliveries = decoded
-        else:
-            try:
-                deliveries = [
-                    delivery for records in batch.values() for delivery in self._deliveries(records)
-                ]
-            except NON_RETRYABLE:
-                return False  # the per-record path dead-letters the bad record, handles the rest
+        try:
+            deliveries = [
+                delivery for records in batch.values() for delivery in self._deliveries(records)
+            ]
+        except NON_RETRYABLE:
+            return False  # the per-record path dead-letters the bad record, handles the rest
         ignored = sum(map(len, batch.values())) - len(deliveries)
         started = time.perf_counter()
         while not self._stop.is_set():
@@ -649,56 +588,11 @@ class ConsumerRunner:
                 self._committing = None
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
-        self._revocations += 1  # a poll taken before this is dropped, fetched again
         async with self._lock:
             await self._commit_settled()
             await self._commit(only=set(revoked))
             for tp in revoked:
                 self._done.pop(tp, None)
-
-
-class _Ahead:
-    """``read_ahead``: a poll taken before the one in hand was handled, decoded a chunk
-    at a time (``step``, offered to the handler's waits) and the rest at ``finish``."""
-
-    def __init__(
-        self,
-        batch: dict[TopicPartition, list[ConsumerRecord]],
-        revocations: int,
-        deliveries: Callable[[list[ConsumerRecord]], list[Delivery]],
-    ) -> None:
-        self.batch = batch
-        #: the runner's revocation count when taken: handled only if none came since
-        self.revocations = revocations
-        self._make = deliveries
-        self._chunks = [
-            records[start : start + READ_AHEAD_CHUNK]
-            for records in batch.values()
-            for start in range(0, len(records), READ_AHEAD_CHUNK)
-        ]
-        self._decoded: list[Delivery] = []
-        self._next = 0
-        self._failed = False
-
-    def step(self) -> bool:
-        """One chunk decoded; whether any is left. A record that does not decode stops
-        it, never the handler whose wait runs it: the poll is then decoded again when
-        handled (the per-record path dead-letters a bad record)."""
-        if self._failed or self._next >= len(self._chunks):
-            return False
-        try:
-            self._decoded.extend(self._make(self._chunks[self._next]))
-        except Exception:  # decoded again when handled, and any error handled there
-            self._failed = True
-            return False
-        self._next += 1
-        return self._next < len(self._chunks)
-
-    def finish(self) -> list[Delivery] | None:
-        """The poll's deliveries, the chunks left decoded now; None if one failed."""
-        while self.step():
-            pass
-        return None if self._failed else self._decoded
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):

@@ -22,7 +22,6 @@ from libs.common.events.routing import (
     ConversationReopened,
     InteractionRouted,
 )
-from libs.common.idle_work import run_awaiting
 from libs.common.ids import name_prefix, time_ordered_id_named
 from services.router.domain.classification import classify, customer_attributes
 from services.router.domain.contacts import resolve_contact
@@ -140,14 +139,11 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
         # one reads them for what is left, in a hop of their own, as before).
         first = first_of_each(batch, _event_id)
         plan = plan_prefetch([i.interaction for i in first], recent_window=_recent_window(ctx))
-        # the round trip's wait decodes the consumer's next poll (idle_work, read-ahead)
-        done, agents, read = await run_awaiting(
-            uow.interactions.known_agents_and(
-                (i.event_id for i in batch),
-                plan.sqlite_read(uow),
-                counters=uow.counters,
-                counter=_CONVERSATION_COUNTER,
-            )
+        done, agents, read = await uow.interactions.known_agents_and(
+            (i.event_id for i in batch),
+            plan.sqlite_read(uow),
+            counters=uow.counters,
+            counter=_CONVERSATION_COUNTER,
         )
         todo = [i for i in first if i.event_id not in done] if done else first
         if not todo:
@@ -173,7 +169,7 @@ async def route_batch(ctx: RouterContext, batch: list[Incoming]) -> int:
                     index % YIELD_WHILE_SENDING == 0 and uow.sending_ahead
                 ):
                     await asyncio.sleep(0)  # mostly in-memory work: let heartbeats run
-        await run_awaiting(uow.commit())  # as the first read
+        await uow.commit()
     return len(todo)
 
 

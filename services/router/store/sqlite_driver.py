@@ -61,7 +61,6 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from libs.common.idle_work import awaiting
 from libs.common.sqlite_thread import in_thread
 
 log = logging.getLogger(__name__)
@@ -215,20 +214,13 @@ class OneHopConnection(aiosqlite.Connection):
     checkpointer: WalCheckpointer | None = None
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """aiosqlite's ``_execute`` (a function queued for the thread, a future for its
-        result), awaited by ``idle_work.awaiting``: the awaiting task's offered work (the
-        interactions consumer's next poll, decoded) runs while the thread works."""
         self.hops += 1
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
         if self.checkpointer is None:
-            function = partial(fn, *args, **kwargs)
-        else:
-            # every hop (``run``, ``in_thread``'s callers: the flush's one hop, ``commit``)
-            function = partial(_noting_commits, self._conn, self.checkpointer, fn, *args, **kwargs)
-        future = asyncio.get_running_loop().create_future()
-        self._tx.put_nowait((future, function))
-        return await awaiting(future)
+            return await super()._execute(fn, *args, **kwargs)
+        # every hop (``run``, ``in_thread``'s callers: the flush's one hop, ``commit``)
+        return await super()._execute(
+            _noting_commits, self._conn, self.checkpointer, fn, *args, **kwargs
+        )
 
     def cursor(self) -> _OneHopCursor:  # type: ignore[override]
         # aiosqlite's returns an awaitable context manager; so does this, without a hop

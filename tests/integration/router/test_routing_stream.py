@@ -35,15 +35,6 @@ from tests.integration.router.helpers import RoutingReader, of_type, publish, pu
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=[False, True], ids=["polls-in-turn", "read-ahead"])
-def stream_settings(router_settings, request):
-    """The router as configured, and with ROUTER_CONSUMER_READ_AHEAD in polls of two
-    records: each poll's successor taken and decoded while it is routed."""
-    if not request.param:
-        return router_settings
-    return router_settings.model_copy(update={"consumer_read_ahead": True, "consumer_max_batch": 2})
-
-
 def mail(clock, *, email, text, message_id, in_reply_to=(), flags=None, subject="Deposit"):
     now = clock()
     return Interaction(
@@ -90,8 +81,7 @@ def missed_call(clock, phone):
     )
 
 
-async def test_stream_yields_expected_routing_events(stream_settings, clock):
-    router_settings = stream_settings
+async def test_stream_yields_expected_routing_events(router_settings, clock):
     runtime = RouterRuntime(router_settings, clock=clock)
     await runtime.start()
     try:
@@ -182,8 +172,7 @@ async def test_stream_yields_expected_routing_events(stream_settings, clock):
     assert kim.first_response_due_at == first.interaction.received_at + timedelta(minutes=30)
 
 
-async def test_poison_record_is_dead_lettered_and_the_batch_still_routes(stream_settings, clock):
-    router_settings = stream_settings
+async def test_poison_record_is_dead_lettered_and_the_batch_still_routes(router_settings, clock):
     good = published(mail(clock, email="ok@example.com", text="hello", message_id="ok1@x"))
     async with EventProducer(router_settings.kafka, client_id="poison") as producer:
         await producer.send(
