@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cached_property
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -152,6 +153,44 @@ class PolicySet(_Strict):
     ) -> dict[tuple[str, str, str], tuple[PolicyConfig, BusinessCalendar]]:
         """The memo of ``policy_and_calendar``."""
         return {}
+
+    def opening_terms(self, queue: str, priority: str, channel: str) -> OpeningTerms:
+        """``OpeningTerms`` of ``policy_and_calendar``'s pair, worked out once per
+        combination like it (routing reads them for every new conversation)."""
+        key = (queue, priority, channel)
+        terms = self.opening_terms_memo.get(key)
+        if terms is None:
+            policy, calendar = self.policy_and_calendar(queue, priority, channel)
+            terms = OpeningTerms(
+                policy,
+                calendar,
+                f"{policy.name}: {calendar.hours_description}",
+                policy.first_response_minutes,
+                policy.calendar,
+                policy.assistant,
+            )
+            self.opening_terms_memo[key] = terms
+        return terms
+
+    @cached_property
+    def opening_terms_memo(self) -> dict[tuple[str, str, str], OpeningTerms]:
+        """The memo of ``opening_terms``."""
+        return {}
+
+
+class OpeningTerms(NamedTuple):
+    """What a new conversation's ConversationOpened takes from its policy and calendar:
+    each read of a policy's field is a pydantic model's attribute read, and the note
+    was formatted for every new conversation."""
+
+    policy: PolicyConfig
+    calendar: BusinessCalendar
+    business_hours_note: str
+    first_response_minutes: int | None
+    calendar_name: str
+    #: the policy offers chats to the assistant (``assistant_flow.offered_to_assistant``
+    #: decides with the conversation's values; asked only where this is true)
+    assistant: bool
 
 
 def build_calendar(name: str, config: CalendarConfig) -> BusinessCalendar:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import select
 
@@ -63,8 +63,6 @@ from services.router.domain.members import (
     channel_of,
     status_of,
 )
-from services.router.domain.policies import PolicyConfig
-from services.router.domain.sla import BusinessCalendar
 from services.router.domain.threading import (
     JOINS,
     NO_MESSAGES,
@@ -79,7 +77,7 @@ from services.router.domain.threading import (
 from services.router.service import assistant_flow
 from services.router.service.assigning import assign_or_queue
 from services.router.service.attachments import record_attachments
-from services.router.service.clocks import on_agent_response, on_customer_message, policy_of
+from services.router.service.clocks import on_agent_response, on_customer_message
 from services.router.service.columns import columns
 from services.router.service.context import RouterContext
 from services.router.service.csat_answers import chat_answer, store_rating, survey_open
@@ -674,13 +672,10 @@ async def _opened(
         await pending
     # from the values at hand (the assistant taking it changes none of queue, priority
     # and channel); its take awaited only where it is offered
-    selected = policy_of(ctx, values)
-    terms = _OPENING_TERMS.get(id(selected))
-    if terms is None or terms.selected is not selected:
-        terms = _opening_terms(selected)
-    with_assistant = terms.assistant and assistant_flow.offered_to_assistant(
-        values, terms.selected[0]
+    terms = ctx.config.current.policies.opening_terms(
+        values["queue"], values["priority"], values["channel"]
     )
+    with_assistant = terms.assistant and assistant_flow.offered_to_assistant(values, terms.policy)
     if with_assistant:
         await assistant_flow.take(uow, conversation, emitter.now)
     automated, due_at = values["automated"], values["first_response_due_at"]
@@ -697,7 +692,7 @@ async def _opened(
             due_at=due_at,
             target_minutes=target_minutes,
             calendar_name=terms.calendar_name,
-            calendar=terms.selected[1],
+            calendar=terms.calendar,
             at=interaction.__dict__["received_at"],  # field reads (domain/intake.py)
             build=response_promise_of,
         ),
@@ -716,45 +711,6 @@ async def _opened(
             unchanged=True,  # since InteractionRouted
             values=values,
         )
-
-
-class _OpeningTerms(NamedTuple):
-    """What a new conversation's ConversationOpened takes from its policy and calendar
-    (``policy_of``'s pair, ``selected``), read once per pair: each read of a policy's
-    field is a pydantic model's attribute read (domain/intake.py, field reads), and the
-    note was formatted for every new conversation."""
-
-    selected: tuple[PolicyConfig, BusinessCalendar]
-    business_hours_note: str
-    first_response_minutes: int | None
-    calendar_name: str
-    #: the policy offers chats to the assistant (``assistant_flow.offered_to_assistant``
-    #: decides with the conversation's values; asked only where this is true)
-    assistant: bool
-
-
-#: ``_OpeningTerms`` by the id of ``policy_of``'s pair: a policy set keeps one pair per
-#: (queue, priority, channel) for its life (``PolicySet.policy_and_calendar``), and each
-#: entry holds its pair, so an id is not reused while its entry is here; the identity
-#: check tells a pair of a reloaded policy set from it.
-_OPENING_TERMS: dict[int, _OpeningTerms] = {}
-#: more pairs than any policy set has: cleared when reached (reloads leave old pairs)
-_OPENING_TERMS_MAX = 256
-
-
-def _opening_terms(selected: tuple[PolicyConfig, BusinessCalendar]) -> _OpeningTerms:
-    policy, calendar = selected
-    terms = _OpeningTerms(
-        selected,
-        f"{policy.name}: {calendar.hours_description}",
-        policy.first_response_minutes,
-        policy.calendar,
-        policy.assistant,
-    )
-    if len(_OPENING_TERMS) >= _OPENING_TERMS_MAX:
-        _OPENING_TERMS.clear()
-    _OPENING_TERMS[id(selected)] = terms
-    return terms
 
 
 async def _reopened(

@@ -759,13 +759,13 @@ def _constants(plan: _Plan, rows: Sequence[Row], nulls: tuple[int, ...]) -> tupl
     """SQLite: the indexes of ``plan``'s constant columns (``_constant_columns``; not left
     out, ``nulls``) holding one value in every row of ``rows`` that goes in a multi-row
     INSERT, and binding one parameter for it: of one type, or a timestamp (its text
-    looked up by its value). Such a
-    statement binds the value once and takes it from where it was bound
-    (``_numbered_rows``): ``sqlite3_bind_text`` copies each text it binds (a malloc, the
-    copy and the free of the value before, under SQLite's mutexes, ~800 instructions of
-    the database thread with the GIL held). Equal values of one type are the same
-    parameter (of floats only 0.0 and -0.0, which a REAL column stores alike; 1 and 1.0,
-    equal, are stored apart by a TEXT column), so the rows stored are the same."""
+    looked up by its value). Such a statement binds the value once and takes it from
+    where it was bound (``_numbered_rows``): ``sqlite3_bind_text`` copies each text it
+    binds (a malloc, the copy and the free of the value before, under SQLite's mutexes,
+    ~800 instructions of the database thread with the GIL held). Equal values of one
+    type are the same parameter (of floats only 0.0 and -0.0, which a REAL column stores
+    alike; 1 and 1.0, equal, are stored apart by a TEXT column), so the rows stored are
+    the same."""
     whole = len(rows) // SQLITE_ROWS_A_STATEMENT[-1] * SQLITE_ROWS_A_STATEMENT[-1]
     chunked = rows[:whole] if whole < len(rows) else rows
     count = len(chunked)
